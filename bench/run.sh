@@ -1,0 +1,573 @@
+#!/usr/bin/env bash
+# bench/run.sh - serve the demo banner (GET /v1/sites/demo/banner.js, gzip)
+# from consentd and from nginx, load each with wrk, and print a table:
+# requests/s, latency, and the server's CPU time per request.
+#
+#   bench/run.sh                       the full comparison (about 90 s)
+#   RUNS=1 DURATION=5 bench/run.sh     a quick look
+#   BENCH_ONLY=nginx bench/run.sh      nginx alone, with a generated ~12 KB script
+#   BENCH_ONLY=consentd bench/run.sh   consentd alone
+#
+# Environment:
+#   DURATION=10       seconds of each measured wrk run (after a WARMUP=2 s run)
+#   CONNS=64          wrk connections (one wrk thread)
+#   RUNS=3            consentd/nginx pairs, order alternating; medians are reported
+#   CONSENTD_BIN=...  use this binary instead of building one
+#   BUILD_DIR=build   where to build consentd (Release) when CONSENTD_BIN is unset
+#   KEEP=1            keep the temporary directory (configs, logs, wrk output)
+#   SITES_DIR=ops/sites  the sites consentd serves (the demo site must be there)
+#   SERVER_CPU=0 CLIENT_CPU=1   the cores of the servers and of wrk
+#
+# Installs what is missing (wrk, nginx-light, redis-server, curl) with
+# apt-get. Starts everything on free loopback ports under a temporary
+# directory and stops it all on exit, failure included. Progress goes to
+# stderr, the table to stdout. Exits non-zero when anything failed.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PATH=$PATH:/usr/sbin:/sbin # nginx lives there, outside a user's PATH
+BENCH_DIR=$ROOT/bench
+BANNER_PATH=/v1/sites/demo/banner.js
+
+DURATION=${DURATION:-10}
+WARMUP=${WARMUP:-2}
+CONNS=${CONNS:-64}
+RUNS=${RUNS:-3}
+KEEP=${KEEP:-0}
+BENCH_ONLY=${BENCH_ONLY:-}
+BUILD_DIR=${BUILD_DIR:-$ROOT/build}
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+SITES_DIR=${SITES_DIR:-$ROOT/ops/sites}
+
+TMP=
+BG_PIDS=()  # every long-running process this script started
+WRK_PID=    # the wrk run in progress, if any
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+warn() { printf 'bench: WARNING: %s\n' "$*" >&2; }
+die() {
+    printf 'bench: FAILED: %s\n' "$1" >&2
+    [ -z "${2:-}" ] || printf 'bench: what to do: %s\n' "$2" >&2
+    exit 1
+}
+
+cleanup() {
+    local rc=$? pid
+    trap - EXIT INT TERM
+    [ -z "$WRK_PID" ] || kill -TERM "$WRK_PID" 2>/dev/null || true
+    for pid in "${BG_PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "${BG_PIDS[@]}" $WRK_PID; do
+        for _ in $(seq 1 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    if [ -n "$TMP" ]; then
+        if [ "$KEEP" = 1 ]; then
+            say "kept $TMP (logs, configs, wrk output); rm -rf it when done"
+        else
+            rm -rf "$TMP"
+        fi
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'say "interrupted"; exit 130' INT
+trap 'say "terminated"; exit 143' TERM
+
+check_knobs() {
+    local name
+    for name in DURATION WARMUP CONNS RUNS SERVER_CPU CLIENT_CPU; do
+        [[ "${!name}" =~ ^[0-9]+$ ]] || die "$name=${!name} is not a whole number" "Unset it or give a number."
+    done
+    if [ "$DURATION" -lt 1 ] || [ "$CONNS" -lt 1 ] || [ "$RUNS" -lt 1 ]; then
+        die "DURATION, CONNS and RUNS must be at least 1" "Unset them to use 10 s, 64 connections, 3 runs."
+    fi
+    case "$BENCH_ONLY" in
+    '' | nginx | consentd) ;;
+    *) die "BENCH_ONLY=$BENCH_ONLY" "Use BENCH_ONLY=nginx, BENCH_ONLY=consentd, or unset it." ;;
+    esac
+    local cpus
+    cpus=$(nproc)
+    if [ "$SERVER_CPU" -ge "$cpus" ] || [ "$CLIENT_CPU" -ge "$cpus" ] || [ "$SERVER_CPU" = "$CLIENT_CPU" ]; then
+        die "need two distinct cores for the server (SERVER_CPU=$SERVER_CPU) and wrk (CLIENT_CPU=$CLIENT_CPU); this machine has $cpus" \
+            "Run on a machine with at least 2 cores, or set SERVER_CPU and CLIENT_CPU."
+    fi
+    local servers=2
+    [ -z "$BENCH_ONLY" ] || servers=1
+    local estimate=$((RUNS * servers * (WARMUP + DURATION + 1) + 10))
+    say "plan: $RUNS run(s) x $servers server(s) x (${WARMUP} s warm-up + ${DURATION} s measured), about $estimate s in all"
+    [ "$estimate" -le 180 ] || warn "this will take more than 3 minutes (lower RUNS or DURATION for a quicker look)"
+}
+
+# ---- installing and building -----------------------------------------------
+
+ensure_packages() {
+    local -A pkg_of=([wrk]=wrk [nginx]=nginx-light [redis-server]=redis-server [redis-cli]=redis-tools
+        [curl]=curl [taskset]=util-linux [pgrep]=procps [gzip]=gzip [sha256sum]=coreutils)
+    local cmds=(wrk nginx curl taskset pgrep gzip sha256sum)
+    [ "$BENCH_ONLY" = nginx ] || cmds+=(redis-server redis-cli)
+    local missing=() cmd
+    for cmd in "${cmds[@]}"; do
+        command -v "$cmd" >/dev/null 2>&1 || missing+=("${pkg_of[$cmd]}")
+    done
+    [ "${#missing[@]}" -gt 0 ] || return 0
+    [ "$(id -u)" = 0 ] || die "missing packages: ${missing[*]}" "Install them: sudo apt-get install ${missing[*]}"
+    say "installing ${missing[*]} with apt-get"
+    DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 ||
+        die "apt-get update failed" "Check the network access to the Debian mirror, then run bench/run.sh again."
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2 ||
+        die "apt-get install ${missing[*]} failed" "Install them by hand, then run bench/run.sh again."
+}
+
+# Sets BIN to a Release consentd: CONSENTD_BIN, or BUILD_DIR/consentd built if missing or stale.
+build_consentd() {
+    if [ -n "${CONSENTD_BIN:-}" ]; then
+        [ -x "$CONSENTD_BIN" ] || die "CONSENTD_BIN=$CONSENTD_BIN is not an executable file" \
+            "Point CONSENTD_BIN at a built consentd, or unset it to build one in $BUILD_DIR."
+        BIN=$(cd "$(dirname "$CONSENTD_BIN")" && pwd)/$(basename "$CONSENTD_BIN")
+        say "consentd: using CONSENTD_BIN=$BIN"
+    else
+        BIN=$BUILD_DIR/consentd
+        local cache=$BUILD_DIR/CMakeCache.txt
+        if [ -f "$cache" ]; then
+            grep -q '^CMAKE_BUILD_TYPE:[A-Z]*=Release$' "$cache" ||
+                die "$BUILD_DIR is configured as $(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$cache"), not Release" \
+                    "Benchmark a Release build: BUILD_DIR=$ROOT/build-bench bench/run.sh"
+            if grep -q '^CONSENTD_SANITIZE:BOOL=ON$' "$cache"; then
+                die "$BUILD_DIR is a sanitizer build" "Benchmark a Release build: BUILD_DIR=$ROOT/build-bench bench/run.sh"
+            fi
+        fi
+        if [ -x "$BIN" ] && [ -z "$(find "$ROOT/src" "$ROOT/CMakeLists.txt" -newer "$BIN" -print -quit)" ]; then
+            say "consentd: $BIN is up to date"
+        else
+            command -v cmake >/dev/null ||
+                die "cmake is missing" "Install the build tools (ops/run.sh does), or set CONSENTD_BIN."
+            say "consentd: building $BIN (Release)"
+            if ! cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >&2 ||
+                ! cmake --build "$BUILD_DIR" -j2 --target consentd >&2; then
+                die "building consentd failed (output above)" \
+                    "Fix the build, or install its dependencies (ops/run.sh does), or set CONSENTD_BIN."
+            fi
+        fi
+    fi
+    if grep -q __asan_init "$BIN"; then
+        warn "$BIN is built with AddressSanitizer: its figures mean nothing"
+    fi
+}
+
+# ---- processes ---------------------------------------------------------------
+
+port_in_use() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# Sets PORT to a loopback port nobody listens on, below the ephemeral range
+# (wrk's own connections come from there) and not handed out before.
+PORTS_GIVEN=" "
+pick_port() {
+    local p
+    for _ in $(seq 1 100); do
+        p=$((20000 + RANDOM % 10000))
+        [[ "$PORTS_GIVEN" == *" $p "* ]] && continue
+        port_in_use "$p" && continue
+        PORTS_GIVEN+="$p "
+        PORT=$p
+        return 0
+    done
+    die "found no free loopback port in 20000-29999" "Stop whatever holds them, then run bench/run.sh again."
+}
+
+# Fails with the tail of LOG when process PID has gone.
+require_alive() {
+    local pid=$1 name=$2 log=$3
+    kill -0 "$pid" 2>/dev/null && return 0
+    sed 's/^/    /' "$log" | tail -n 20 >&2
+    die "$name exited at start-up (the end of its log $log is above; KEEP=1 keeps it)" \
+        "Fix what the log says, then run bench/run.sh again."
+}
+
+start_redis() {
+    pick_port
+    REDIS_PORT=$PORT
+    say "redis: starting redis-server on 127.0.0.1:$REDIS_PORT (no persistence)"
+    redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no \
+        --dir "$TMP" --logfile "$TMP/redis.log" --daemonize no >/dev/null 2>&1 &
+    REDIS_PID=$!
+    BG_PIDS+=("$REDIS_PID")
+    for _ in $(seq 1 100); do
+        [ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] && return 0
+        require_alive "$REDIS_PID" redis-server "$TMP/redis.log"
+        sleep 0.1
+    done
+    die "redis-server does not answer PING after 10 s" "Look at $TMP/redis.log (run with KEEP=1)."
+}
+
+# Waits until URL answers 200 while PID lives.
+wait_http() {
+    local url=$1 pid=$2 name=$3 log=$4
+    for _ in $(seq 1 100); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' "$url" 2>/dev/null)" = 200 ] && return 0
+        require_alive "$pid" "$name" "$log"
+        sleep 0.1
+    done
+    tail -n 20 "$log" | sed 's/^/    /' >&2
+    die "$name does not answer 200 at $url after 10 s (the end of its log $log is above)" \
+        "Check by hand: curl -i $url (run with KEEP=1 to keep the config)."
+}
+
+start_consentd() {
+    local dir=$TMP/consentd
+    mkdir -p "$dir/keys"
+    [ -f "$SITES_DIR/demo.json" ] ||
+        die "$SITES_DIR/demo.json is missing: consentd would serve no demo banner" "Restore ops/sites/demo.json."
+    if ! timeout 30 "$BIN" keygen --keys "$dir/keys" >"$dir/keygen.log" 2>&1; then
+        warn "'consentd keygen --keys $dir/keys' failed; starting consentd without keys ($dir/keygen.log)"
+    fi
+    pick_port
+    CONSENTD_PORT=$PORT
+    cat >"$dir/consentd.json" <<EOF
+{
+  "listen": { "address": "127.0.0.1", "port": $CONSENTD_PORT },
+  "threads": 1,
+  "redis": { "url": "redis://127.0.0.1:$REDIS_PORT" },
+  "sites_dir": "$SITES_DIR",
+  "keys_dir": "$dir/keys",
+  "log": { "access_log": false }
+}
+EOF
+    say "consentd: starting $BIN on 127.0.0.1:$CONSENTD_PORT, 1 thread, on cpu $SERVER_CPU"
+    # The environment overrides the file: keep the caller's PORT & co. out.
+    env -u PORT -u REDIS_URL -u CONSENTD_THREADS -u CONSENTD_CONFIG \
+        taskset -c "$SERVER_CPU" "$BIN" --config "$dir/consentd.json" --threads 1 >"$dir/consentd.log" 2>&1 &
+    CONSENTD_PID=$!
+    BG_PIDS+=("$CONSENTD_PID")
+    CONSENTD_URL=http://127.0.0.1:$CONSENTD_PORT$BANNER_PATH
+    wait_http "$CONSENTD_URL" "$CONSENTD_PID" consentd "$dir/consentd.log"
+}
+
+# A deterministic stand-in for the banner (~12 KB, ~3 KB gzipped) when
+# consentd is not part of the run.
+write_placeholder_banner() {
+    awk 'BEGIN {
+        srand(42)
+        n = split("consent banner purpose analytics marketing accept refuse choice visitor " \
+                  "cookie storage element button dialog text label title policy version " \
+                  "language region signal gate render update", w, " ")
+        c = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+        print "/* placeholder banner written by bench/run.sh (BENCH_ONLY=nginx), not consentd output */"
+        for (i = 0; ; i++) {
+            r = ""
+            for (j = 0; j < 14; j++) r = r substr(c, int(rand() * 62) + 1, 1)
+            s = sprintf("function %s_%s_%d(o){const k=\"%s\";return o&&o[k]!==undefined?o[k]+%d:\"%s %s %s\";}\n",
+                        w[int(rand() * n) + 1], w[int(rand() * n) + 1], i, w[int(rand() * n) + 1],
+                        int(rand() * 100000), w[int(rand() * n) + 1], w[int(rand() * n) + 1], r)
+            t += length(s)
+            if (t > 12200) break
+            printf "%s", s
+        }
+    }' >"$1"
+}
+
+# Fetches consentd's banner, identity and gzip, into $TMP/body/.
+fetch_consentd_banner() {
+    local d=$TMP/body
+    mkdir -p "$d"
+    curl -sS --fail -o "$d/identity" -D "$d/identity.headers" "$CONSENTD_URL" ||
+        die "GET $CONSENTD_URL failed" "Check by hand: curl -i $CONSENTD_URL"
+    curl -sS --fail -H 'Accept-Encoding: gzip' -o "$d/gzip" -D "$d/gzip.headers" "$CONSENTD_URL" ||
+        die "GET $CONSENTD_URL (Accept-Encoding: gzip) failed" "Check by hand: curl -i -H 'Accept-Encoding: gzip' $CONSENTD_URL"
+    [ -s "$d/identity" ] || die "consentd served an empty banner.js" "Check the demo site and web/banner/."
+    if grep -qi '^content-encoding: *gzip' "$d/gzip.headers"; then
+        [ "$(gzip -dc <"$d/gzip" | sha256sum)" = "$(sha256sum <"$d/identity")" ] ||
+            die "consentd's gzip banner does not decompress to its identity banner" \
+                "Compare: curl -s $CONSENTD_URL | sha256sum; curl -s -H 'Accept-Encoding: gzip' $CONSENTD_URL | gzip -dc | sha256sum"
+        GZIP_SOURCE="consentd's own gzip bytes"
+    else
+        warn "consentd did not gzip banner.js for Accept-Encoding: gzip; nginx gets gzip -9 and sends fewer bytes"
+        gzip -9nc <"$d/identity" >"$d/gzip"
+        GZIP_SOURCE="gzip -9 (consentd sent identity)"
+    fi
+}
+
+start_nginx() {
+    local dir=$TMP/nginx www=$TMP/nginx/www
+    mkdir -p "$www$(dirname "$BANNER_PATH")" "$dir/client_body"
+    if [ "$BENCH_ONLY" = nginx ]; then
+        mkdir -p "$TMP/body"
+        write_placeholder_banner "$TMP/body/identity"
+        gzip -9nc <"$TMP/body/identity" >"$TMP/body/gzip"
+        GZIP_SOURCE="gzip -9 of a generated placeholder"
+    fi
+    cp "$TMP/body/identity" "$www$BANNER_PATH"
+    cp "$TMP/body/gzip" "$www$BANNER_PATH.gz"
+    # nginx's worker runs as nobody when started as root: let it reach the files.
+    chmod a+x "$TMP" "$dir"
+    chmod -R a+rX "$www"
+    pick_port
+    NGINX_PORT=$PORT
+    local mask=1
+    for _ in $(seq 1 "$SERVER_CPU"); do mask=${mask}0; done
+    sed -e "s|@DIR@|$dir|g" -e "s|@ROOT@|$www|g" -e "s|@PORT@|$NGINX_PORT|g" -e "s|@CPU_MASK@|$mask|g" \
+        "$BENCH_DIR/nginx.conf.tmpl" >"$dir/nginx.conf"
+    nginx -t -q -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" 2>"$dir/check.log" || {
+        sed 's/^/    /' "$dir/check.log" >&2
+        die "nginx refuses $dir/nginx.conf (above)" "Fix bench/nginx.conf.tmpl."
+    }
+    say "nginx: starting $(nginx -v 2>&1 | sed 's/.*: //') on 127.0.0.1:$NGINX_PORT, 1 worker, on cpu $SERVER_CPU"
+    taskset -c "$SERVER_CPU" nginx -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" >"$dir/stdout.log" 2>&1 &
+    NGINX_PID=$!
+    BG_PIDS+=("$NGINX_PID")
+    NGINX_URL=http://127.0.0.1:$NGINX_PORT$BANNER_PATH
+    wait_http "$NGINX_URL" "$NGINX_PID" nginx "$dir/error.log"
+    NGINX_WORKERS=$(pgrep -P "$NGINX_PID" | tr '\n' ' ')
+    [ -n "$NGINX_WORKERS" ] || die "nginx started no worker" "Look at $dir/error.log (run with KEEP=1)."
+    # So that cleanup reaches them even if the master dies first.
+    # shellcheck disable=SC2206
+    BG_PIDS+=($NGINX_WORKERS)
+}
+
+# Both servers answer 200 with the same bytes; sets BODY_RAW and BODY_GZ.
+check_bodies() {
+    local d=$TMP/body name url want_id want_gz got
+    want_id=$(sha256sum <"$d/identity")
+    want_gz=$(sha256sum <"$d/gzip")
+    for name in consentd nginx; do
+        [ "$name" = consentd ] && url=${CONSENTD_URL:-}
+        [ "$name" = nginx ] && url=${NGINX_URL:-}
+        [ -n "$url" ] || continue
+        got=$(curl -sS --fail "$url" | sha256sum) ||
+            die "$name: GET $url did not answer 200" "Check by hand: curl -i $url"
+        [ "$got" = "$want_id" ] || die "$name serves other bytes than consentd at $BANNER_PATH" \
+            "Compare: curl -s $url | sha256sum; and $d/identity (run with KEEP=1)."
+        curl -sS --fail -H 'Accept-Encoding: gzip' -D "$d/$name.gzip.headers" -o "$d/$name.gzip" "$url" ||
+            die "$name: GET $url (gzip) did not answer 200" "Check by hand: curl -i -H 'Accept-Encoding: gzip' $url"
+        if [ "$(sha256sum <"$d/$name.gzip")" != "$want_gz" ]; then
+            if [ "$name" = nginx ]; then
+                die "nginx does not send banner.js.gz as it is" "Check gzip_static in bench/nginx.conf.tmpl."
+            fi
+            warn "$name's gzip body differs between two requests"
+        fi
+    done
+    BODY_RAW=$(wc -c <"$d/identity")
+    BODY_GZ=$(wc -c <"$d/gzip")
+    say "bodies: identical, banner.js $BODY_RAW B raw, $BODY_GZ B gzip ($GZIP_SOURCE)"
+}
+
+# ---- measuring -------------------------------------------------------------
+
+# Prints the CPU clock ticks (user + system) used so far by the processes PID... of server NAME.
+cpu_ticks() {
+    local name=$1 total=0 pid stat f
+    shift
+    for pid; do
+        stat=$(cat "/proc/$pid/stat" 2>/dev/null) || die "$name (pid $pid) exited in the middle of the run" \
+            "Run again with KEEP=1 and read $name's log in the kept directory."
+        read -r -a f <<<"${stat##*) }" # fields from the 3rd (state) on: utime is the 14th, stime the 15th
+        total=$((total + f[11] + f[12]))
+    done
+    echo "$total"
+}
+
+# Prints the non-idle clock ticks so far of the server's core, all processes,
+# interrupts and steal included.
+core_ticks() {
+    awk -v cpu="cpu$SERVER_CPU" '$1 == cpu { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
+}
+
+# Reads wrk --latency output; prints "requests rps p50_us p90_us p99_us bytes errors non2xx".
+parse_wrk() {
+    awk '
+        function us(v) {
+            if (v ~ /us$/) return v + 0
+            if (v ~ /ms$/) return v * 1000
+            if (v ~ /m$/) return v * 60000000
+            if (v ~ /s$/) return v * 1000000
+            return -1
+        }
+        function bytes(v, n) {
+            n = v + 0
+            if (v ~ /KB$/) return n * 1024
+            if (v ~ /MB$/) return n * 1048576
+            if (v ~ /GB$/) return n * 1073741824
+            if (v ~ /TB$/) return n * 1099511627776
+            return n
+        }
+        / requests in / { req = $1; sub(/,$/, "", req); rd = bytes($5) }
+        /^Requests\/sec:/ { rps = $2 }
+        $1 == "50%" { p50 = us($2) }
+        $1 == "90%" { p90 = us($2) }
+        $1 == "99%" { p99 = us($2) }
+        /Socket errors:/ { gsub(/,/, ""); err = $4 + $6 + $8 + $10 }
+        /Non-2xx or 3xx responses:/ { non2xx = $NF }
+        END {
+            if (req == "" || rps == "" || p50 == "" || p99 == "") exit 1
+            printf "%d %.0f %.0f %.0f %.0f %.0f %d %d\n", req, rps, p50, p90, p99, rd, err + 0, non2xx + 0
+        }' "$1"
+}
+
+# Runs wrk against URL for SECONDS; the output goes to OUT.
+run_wrk() {
+    local url=$1 seconds=$2 out=$3 rc=0
+    timeout $((seconds + 20)) taskset -c "$CLIENT_CPU" \
+        wrk -t1 -c"$CONNS" -d"${seconds}s" --latency -H 'Accept-Encoding: gzip' "$url" >"$out" 2>&1 &
+    WRK_PID=$!
+    wait "$WRK_PID" || rc=$?
+    WRK_PID=
+    [ "$rc" = 0 ] || {
+        sed 's/^/    /' "$out" >&2
+        die "wrk against $url exited with $rc (output above)" "Check that the server still answers: curl -i $url"
+    }
+}
+
+# One measurement of server NAME (consentd|nginx) in run RUN; appends a line
+# "rps p50 p90 p99 cpu_us_per_req cpu_percent bytes_per_resp requests others_percent" to $TMP/results/NAME.
+measure() {
+    local name=$1 run=$2 url pids out t0 t1 c0 c1 k0 k1 ns
+    if [ "$name" = consentd ]; then
+        url=$CONSENTD_URL
+        pids="$CONSENTD_PID"
+    else
+        url=$NGINX_URL
+        pids="$NGINX_PID $NGINX_WORKERS"
+    fi
+    out=$TMP/wrk/$name.run$run
+    [ "$WARMUP" = 0 ] || run_wrk "$url" "$WARMUP" "$out.warmup"
+    # shellcheck disable=SC2086 # pids is a list
+    c0=$(cpu_ticks "$name" $pids)
+    k0=$(core_ticks)
+    t0=$(date +%s%N)
+    run_wrk "$url" "$DURATION" "$out"
+    t1=$(date +%s%N)
+    # shellcheck disable=SC2086
+    c1=$(cpu_ticks "$name" $pids)
+    k1=$(core_ticks)
+    local requests rps p50 p90 p99 rd err non2xx
+    read -r requests rps p50 p90 p99 rd err non2xx < <(parse_wrk "$out" || echo x) || true
+    [[ "${requests:-x}" =~ ^[0-9]+$ ]] || {
+        sed 's/^/    /' "$out" >&2
+        die "cannot read wrk's output for $name (above)" "Check that wrk prints --latency percentiles (wrk 4.x)."
+    }
+    if [ "$err" != 0 ] || [ "$non2xx" != 0 ]; then
+        sed 's/^/    /' "$out" >&2
+        die "$name: wrk saw $err socket errors and $non2xx non-2xx answers (above)" \
+            "Rerun with KEEP=1 and read the server's log; lower CONNS if connections are refused."
+    fi
+    [ "$requests" -gt 0 ] || die "$name: wrk completed no request" "Check by hand: curl -i $url"
+    ns=$((t1 - t0))
+    # ticks / CLK_TCK seconds of CPU, per request, in µs; and as a share of the wall time.
+    awk -v r="$requests" -v rps="$rps" -v p50="$p50" -v p90="$p90" -v p99="$p99" -v rd="$rd" \
+        -v ticks=$((c1 - c0)) -v core=$((k1 - k0)) -v hz="$CLK_TCK" -v ns="$ns" 'BEGIN {
+            other = (core - ticks) / hz * 1e9 / ns * 100
+            printf "%s %s %s %s %.2f %.0f %.0f %s %.0f\n", rps, p50, p90, p99,
+                ticks / hz * 1e6 / r, ticks / hz * 1e9 / ns * 100, rd / r, r, (other < 0 ? 0 : other)
+        }' >>"$TMP/results/$name"
+    local line
+    line=$(tail -n 1 "$TMP/results/$name")
+    local cpu pct bpr other
+    read -r rps p50 p90 p99 cpu pct bpr requests other <<<"$line"
+    say "$(printf 'run %d/%d %-8s %8d req/s  p50 %6s  p99 %6s  %6.2f us CPU/req (%s%% of a core, others %s%%)  %s B/resp' \
+        "$run" "$RUNS" "$name" "$rps" "$(fmt_us "$p50")" "$(fmt_us "$p99")" "$cpu" "$pct" "$other" "$bpr")"
+}
+
+fmt_us() {
+    awk -v v="$1" 'BEGIN { if (v >= 10000) printf "%.1fms", v / 1000; else if (v >= 1000) printf "%.2fms", v / 1000; else printf "%dus", v }'
+}
+
+# Median of each column of FILE, as one line.
+medians() {
+    awk '{ for (i = 1; i <= NF; i++) v[i, NR] = $i; nf = NF }
+        END {
+            for (i = 1; i <= nf; i++) {
+                n = 0
+                for (j = 1; j <= NR; j++) a[++n] = v[i, j] + 0
+                for (x = 2; x <= n; x++) for (y = x; y > 1 && a[y - 1] > a[y]; y--) { t = a[y]; a[y] = a[y - 1]; a[y - 1] = t }
+                m = (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+                printf "%s%s", m, (i < nf ? " " : "\n")
+            }
+        }' "$1"
+}
+
+report() {
+    local cpu_model kernel nginx_version consentd_version servers name
+    cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+    kernel=$(uname -r)
+    nginx_version=$(nginx -v 2>&1 | sed 's/.*: //')
+    consentd_version=-
+    if [ "$BENCH_ONLY" != nginx ]; then
+        consentd_version=$(timeout 5 "$BIN" --version 2>/dev/null | head -n 1) || true
+        [ -n "$consentd_version" ] || consentd_version="consentd (no --version; binary of $(date -r "$BIN" '+%F %T'))"
+        local rev
+        rev=$(git -C "$ROOT" describe --always --dirty 2>/dev/null) || rev="no commit yet"
+        consentd_version="$consentd_version, git $rev"
+    fi
+    servers=(consentd nginx)
+    [ -z "$BENCH_ONLY" ] || servers=("$BENCH_ONLY")
+
+    echo
+    echo "# $(date -u '+%F %H:%M UTC') | kernel $kernel | $cpu_model | nproc $(nproc)"
+    echo "# $nginx_version | $consentd_version"
+    echo "# banner.js $BODY_RAW B raw, $BODY_GZ B gzip ($GZIP_SOURCE)"
+    echo "# wrk -t1 -c$CONNS -d${DURATION}s, Accept-Encoding: gzip, keep-alive; server on cpu $SERVER_CPU, wrk on cpu $CLIENT_CPU;" \
+        "$( [ "$RUNS" -gt 1 ] && echo "median of $RUNS runs" || echo "1 run")"
+    echo
+    printf '| %-8s | %8s | %8s | %8s | %8s | %11s | %9s | %9s | %10s |\n' \
+        server req/s p50 p90 p99 'CPU us/req' 'CPU %' 'others %' 'bytes/resp'
+    printf '|%s|%s:|%s:|%s:|%s:|%s:|%s:|%s:|%s:|\n' ---------- --------- --------- --------- --------- ------------ ---------- ---------- -----------
+    local rps p50 p90 p99 cpu pct bpr requests other
+    local -A med_rps med_cpu
+    for name in "${servers[@]}"; do
+        read -r rps p50 p90 p99 cpu pct bpr requests other < <(medians "$TMP/results/$name")
+        printf '| %-8s | %8.0f | %8s | %8s | %8s | %11.2f | %8.0f%% | %8.0f%% | %10.0f |\n' \
+            "$name" "$rps" "$(fmt_us "$p50")" "$(fmt_us "$p90")" "$(fmt_us "$p99")" "$cpu" "$pct" "$other" "$bpr"
+        med_rps[$name]=$rps
+        med_cpu[$name]=$cpu
+    done
+    if [ -z "$BENCH_ONLY" ]; then
+        awk -v cr="${med_rps[consentd]}" -v nr="${med_rps[nginx]}" -v cc="${med_cpu[consentd]}" -v nc="${med_cpu[nginx]}" 'BEGIN {
+            printf "\nconsentd/nginx: req/s x%.2f, CPU per request x%.2f\n", cr / nr, cc / nc }'
+    fi
+    echo
+    echo "CPU us/req: the server's user+system CPU time during the measured run (/proc/PID/stat) per request."
+    echo "CPU %: that time over the run's wall time; near 100% the server is the bottleneck, well below it wrk is."
+    echo "others %: the rest of that core's busy time (other processes, the VM's steal): above a few %, the run was disturbed."
+    echo "bytes/resp: headers and body, from wrk's rounded total: approximate."
+}
+
+# ---- main --------------------------------------------------------------------
+
+check_knobs
+ensure_packages
+CLK_TCK=$(getconf CLK_TCK)
+[ "$BENCH_ONLY" = nginx ] || build_consentd
+
+TMP=$(mktemp -d /tmp/consentd-bench.XXXXXX)
+mkdir -p "$TMP/wrk" "$TMP/results"
+say "working in $TMP"
+
+if [ "$BENCH_ONLY" != nginx ]; then
+    start_redis
+    start_consentd
+    fetch_consentd_banner
+fi
+[ "$BENCH_ONLY" = consentd ] || start_nginx
+check_bodies
+
+for run in $(seq 1 "$RUNS"); do
+    if [ -n "$BENCH_ONLY" ]; then
+        order=("$BENCH_ONLY")
+    elif [ $((run % 2)) = 1 ]; then
+        order=(consentd nginx)
+    else
+        order=(nginx consentd)
+    fi
+    for name in "${order[@]}"; do
+        measure "$name" "$run"
+    done
+done
+
+report

@@ -1,0 +1,232 @@
+#!/usr/bin/env bash
+# ops/run.sh - install what is missing, build consentd, start a local Redis
+# and run consentd in the foreground. Safe to run again and again.
+#
+#   ops/run.sh          start (Ctrl-C stops consentd; Redis keeps running)
+#   ops/run.sh stop     stop the Redis that ops/run.sh started
+#
+# Environment:
+#   PORT=8080                  where consentd listens
+#   REDIS_URL=redis://...      use this Redis; start none
+#   REDIS_PORT=6379            port of the local Redis started here
+#   CONSENTD_DEMO_KEY=...      API key of the demo site (default demo-key-change-me)
+#   CONSENTD_THREADS=N         worker threads (default: one per core)
+#
+# Everything it creates lives in var/ (git-ignored): the Redis data
+# (var/redis/), its pid and log files, the sites (var/sites/, copied from
+# ops/sites/ at each start), the signing keys (var/keys/) and the config
+# (var/consentd.json, made from ops/consentd.json).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=ops/lib.sh
+. ops/lib.sh
+
+ROOT=$PWD
+VAR=$ROOT/var
+BIN=$ROOT/build/consentd
+REDIS_PIDFILE=$VAR/redis.pid
+REDIS_PORTFILE=$VAR/redis.port
+REDIS_LOGFILE=$VAR/redis.log
+DEMO_KEY_DEFAULT=demo-key-change-me
+REDIS_PORT_FALLBACKS=$(seq 6380 6399)
+
+usage() {
+    sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
+}
+
+# The pid of the Redis this script started, if it is still running.
+redis_ours_pid() {
+    local pid
+    pid=$(cat "$REDIS_PIDFILE" 2>/dev/null || true)
+    if [[ "$pid" =~ ^[0-9]+$ ]] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q redis-server; then
+        echo "$pid"
+    fi
+}
+
+port_in_use() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+redis_pings() {
+    [ "$(redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null)" = PONG ]
+}
+
+redis_stop() {
+    local pid
+    pid=$(redis_ours_pid)
+    if [ -z "$pid" ]; then
+        ops_say "redis: none of ours is running"
+        rm -f "$REDIS_PIDFILE"
+        return 0
+    fi
+    ops_say "redis: stopping ours (pid $pid); it flushes its append-only file first"
+    kill -TERM "$pid"
+    for _ in $(seq 1 150); do
+        [ -e "/proc/$pid" ] || { ops_say "redis: stopped (data kept in var/redis/)"; return 0; }
+        sleep 0.1
+    done
+    ops_die "redis (pid $pid) is still running after 15 s" "Look at $REDIS_LOGFILE; kill $pid if it is stuck."
+}
+
+# Sets REDIS_LOCAL_URL to the Redis consentd should use (empty with REDIS_URL).
+redis_start() {
+    REDIS_LOCAL_URL=
+    if [ -n "${REDIS_URL:-}" ]; then
+        ops_say "redis: REDIS_URL is set, using that Redis and starting none"
+        return 0
+    fi
+    local pid port
+    pid=$(redis_ours_pid)
+    if [ -n "$pid" ]; then
+        port=$(cat "$REDIS_PORTFILE" 2>/dev/null || echo "${REDIS_PORT:-6379}")
+        if [ -n "${REDIS_PORT:-}" ] && [ "$REDIS_PORT" != "$port" ]; then
+            ops_die "our Redis (pid $pid) already runs on port $port, not REDIS_PORT=$REDIS_PORT" \
+                "Run 'ops/run.sh stop' first, or unset REDIS_PORT."
+        fi
+        ops_say "redis: reusing ours (pid $pid, port $port)"
+    else
+        port=${REDIS_PORT:-6379}
+        if port_in_use "$port"; then
+            [ -z "${REDIS_PORT:-}" ] ||
+                ops_die "port $port (REDIS_PORT) is in use by another program" \
+                    "Choose another REDIS_PORT, or use that Redis with REDIS_URL=redis://127.0.0.1:$port"
+            local p
+            for p in $REDIS_PORT_FALLBACKS; do
+                port_in_use "$p" || { port=$p; break; }
+            done
+            port_in_use "$port" && ops_die "ports 6379 to 6399 are all in use" "Set REDIS_PORT or REDIS_URL."
+            ops_say "redis: port 6379 is taken by another program (the Debian redis-server service?); ours will use $port"
+        fi
+        mkdir -p "$VAR/redis"
+        ops_say "redis: starting redis-server ops/redis.conf on 127.0.0.1:$port, data in var/redis/ (AOF), log in var/redis.log"
+        redis-server "$ROOT/ops/redis.conf" --port "$port" --dir "$VAR/redis" --daemonize yes \
+            --pidfile "$REDIS_PIDFILE" --logfile "$REDIS_LOGFILE" ||
+            ops_die "redis-server did not start" "Look at $REDIS_LOGFILE."
+        echo "$port" >"$REDIS_PORTFILE"
+    fi
+    # Loading a large append-only file takes a while: Redis answers LOADING meanwhile.
+    for _ in $(seq 1 300); do
+        redis_pings "$port" && break
+        sleep 0.1
+    done
+    redis_pings "$port" ||
+        ops_die "Redis on port $port does not answer PING after 30 s" "Look at $REDIS_LOGFILE."
+    REDIS_LOCAL_URL=redis://127.0.0.1:$port
+}
+
+# Copy the sites and, with CONSENTD_DEMO_KEY, set the demo site's key hash.
+sites_install() {
+    mkdir -p "$VAR/sites"
+    local files=(ops/sites/*.json)
+    if [ ! -e "${files[0]}" ]; then
+        ops_warn "ops/sites/ has no site file: consentd will serve no site"
+        return 0
+    fi
+    ops_say "sites: copying ${files[*]} to var/sites/ (edit ops/sites/, var/sites/ is rewritten at each start)"
+    cp "${files[@]}" "$VAR/sites/"
+    if [ -n "${CONSENTD_DEMO_KEY:-}" ] && [ -f "$VAR/sites/demo.json" ]; then
+        ops_say "sites: demo.json gets the SHA-256 of CONSENTD_DEMO_KEY as its api_key_sha256"
+        node -e '
+            const fs = require("fs"), crypto = require("crypto");
+            const file = process.argv[1];
+            const site = JSON.parse(fs.readFileSync(file, "utf8"));
+            site.api_key_sha256 = crypto.createHash("sha256")
+                .update(process.env.CONSENTD_DEMO_KEY).digest("hex");
+            fs.writeFileSync(file, JSON.stringify(site, null, 2) + "\n");
+        ' "$VAR/sites/demo.json"
+    fi
+}
+
+# var/consentd.json: ops/consentd.json with our directories (relative paths
+# are resolved against var/) and the local Redis.
+config_write() {
+    [ -f ops/consentd.json ] || ops_die "ops/consentd.json is missing" "Restore it: git checkout ops/consentd.json"
+    ops_say "config: writing var/consentd.json (ops/consentd.json with sites_dir var/sites, keys_dir var/keys${REDIS_LOCAL_URL:+, redis $REDIS_LOCAL_URL})"
+    REDIS_LOCAL_URL=$REDIS_LOCAL_URL node -e '
+        const fs = require("fs");
+        const [src, dst] = process.argv.slice(1);
+        const cfg = JSON.parse(fs.readFileSync(src, "utf8"));
+        cfg.sites_dir = "sites";
+        cfg.keys_dir = "keys";
+        if (process.env.REDIS_LOCAL_URL) {
+            cfg.redis = Object.assign({}, cfg.redis, { url: process.env.REDIS_LOCAL_URL });
+        }
+        fs.writeFileSync(dst, JSON.stringify(cfg, null, 2) + "\n");
+    ' ops/consentd.json "$VAR/consentd.json"
+}
+
+keys_install() {
+    if [ -f "$VAR/keys/keys.json" ]; then
+        ops_say "keys: reusing the signing keys in var/keys/"
+    else
+        ops_say "keys: creating the first Ed25519 signing key in var/keys/"
+        "$BIN" keygen --config "$VAR/consentd.json"
+    fi
+}
+
+# The demo key to print: the default one only if demo.json still has its hash.
+demo_key_note() {
+    [ -f "$VAR/sites/demo.json" ] || return 0
+    if [ -n "${CONSENTD_DEMO_KEY:-}" ]; then
+        echo "  demo site API key: the value of CONSENTD_DEMO_KEY"
+    elif DEFAULT_KEY=$DEMO_KEY_DEFAULT node -e '
+            const site = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+            const want = require("crypto").createHash("sha256")
+                .update(process.env.DEFAULT_KEY).digest("hex");
+            process.exit(String(site.api_key_sha256).toLowerCase() === want ? 0 : 1);
+        ' "$VAR/sites/demo.json"; then
+        echo "  demo site API key: $DEMO_KEY_DEFAULT (change it: CONSENTD_DEMO_KEY=... ops/run.sh)"
+    else
+        echo "  demo site API key: the one whose SHA-256 is in ops/sites/demo.json"
+    fi
+}
+
+main() {
+    case "${1:-}" in
+    "") ;;
+    stop)
+        redis_stop
+        return 0
+        ;;
+    -h | --help | help)
+        usage
+        return 0
+        ;;
+    *)
+        usage >&2
+        ops_die "unknown argument: $1" "Use 'ops/run.sh' to start or 'ops/run.sh stop' to stop Redis."
+        ;;
+    esac
+
+    ops_install_deps --no-npm
+    ops_build build -DCMAKE_BUILD_TYPE=Release -DCONSENTD_SANITIZE=OFF
+    mkdir -p "$VAR"
+    redis_start
+    sites_install
+    config_write
+    keys_install
+    "$BIN" --check-config --config "$VAR/consentd.json" >/dev/null ||
+        ops_die "consentd refuses the configuration (message above)" "Fix the file it names, then rerun ops/run.sh."
+
+    export PORT=${PORT:-8080}
+    port_in_use "$PORT" &&
+        ops_die "port $PORT is in use (another consentd?)" "Stop it, or choose another port: PORT=8081 ops/run.sh"
+
+    local base=http://localhost:$PORT site
+    echo
+    echo "consentd will listen on port $PORT. Open:"
+    echo "  $base/healthz                      health (Redis included)"
+    echo "  $base/metrics                      Prometheus metrics"
+    for site in "$VAR"/sites/*.json; do
+        [ -e "$site" ] || continue
+        site=$(basename "$site" .json)
+        echo "  $base/v1/sites/$site/banner.js   banner script of site '$site'"
+    done
+    demo_key_note
+    echo
+    echo "Ctrl-C stops consentd. Redis keeps running (data in var/redis/): stop it with 'ops/run.sh stop'."
+    echo
+    exec "$BIN" --config "$VAR/consentd.json"
+}
+
+main "$@"

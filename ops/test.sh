@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# ops/test.sh - install what is missing, build consentd with AddressSanitizer
+# and UndefinedBehaviorSanitizer into build-test/, and run every test with
+# ctest: the C unit tests (tests/unit/) and the black-box HTTP tests
+# (tests/http/, node's test runner against a real consentd and redis-server;
+# their few npm packages are pinned in tests/package-lock.json).
+# Exits with ctest's status. Leaves no server running, pass or fail.
+#
+# Environment:
+#   CI=true          print more, and run the heavier suites (CONSENTD_TEST_HEAVY=1)
+#   CTEST_ARGS="..." extra ctest arguments, e.g. CTEST_ARGS="-R http_health"
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=ops/lib.sh
+. ops/lib.sh
+
+BUILD=build-test
+
+# The HTTP harness records the pid of every consentd and redis-server it starts
+# in this directory (file name: pid, content: the program). If a test runner is
+# killed before its own clean-up (ctest's timeout), what it left is stopped here.
+CONSENTD_TEST_PIDDIR=$(mktemp -d "${TMPDIR:-/tmp}/consentd-test-pids.XXXXXX")
+export CONSENTD_TEST_PIDDIR
+# shellcheck disable=SC2317 # called by the EXIT trap
+stop_leftovers() {
+    local f pid prog
+    for f in "$CONSENTD_TEST_PIDDIR"/*; do
+        [ -e "$f" ] || continue
+        pid=$(basename "$f")
+        prog=$(cat "$f" 2>/dev/null || true)
+        if [[ "$pid" =~ ^[0-9]+$ ]] && [ -n "$prog" ] &&
+            tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | head -n 1 | grep -qF "$prog"; then
+            ops_warn "stopping leftover test process $pid ($prog)"
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+    done
+    rm -rf "$CONSENTD_TEST_PIDDIR"
+}
+trap stop_leftovers EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+ctest_args=(--output-on-failure --no-tests=error)
+if [ "${CI:-}" = true ]; then
+    # Hook for suites too slow for every local run (browser, soak, fuzz):
+    # they run only when CONSENTD_TEST_HEAVY=1.
+    export CONSENTD_TEST_HEAVY=1
+    ctest_args+=(--verbose)
+fi
+# Serial on purpose: the HTTP tests measure latencies and shutdown deadlines,
+# which two sanitized servers on two cores would make flaky.
+read -r -a extra <<<"${CTEST_ARGS:-}"
+ctest_args+=("${extra[@]}")
+
+ops_install_deps --with-npm
+ops_install_node_modules tests
+if [ "${CI:-}" = true ]; then
+    ops_say "tools: $(gcc --version | head -n 1); $(cmake --version | head -n 1); node $(node --version); $(redis-server --version | cut -d' ' -f1-3)"
+    ops_say "h2o: $(dpkg-query -W -f='${Version}' libh2o-evloop-dev); hiredis: $(dpkg-query -W -f='${Version}' libhiredis-dev)"
+fi
+ops_build "$BUILD" -DCONSENTD_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+
+ops_say "test: ctest ${ctest_args[*]} (in $BUILD/)"
+status=0
+(cd "$BUILD" && ctest "${ctest_args[@]}") || status=$?
+if [ "$status" -eq 0 ]; then
+    ops_say "test: all tests passed"
+else
+    ops_say "test: FAILED (ctest exit $status); rerun one with: cd $BUILD && ctest --output-on-failure -R NAME"
+fi
+exit "$status"

@@ -1,0 +1,67 @@
+/*
+ * config.h - the server configuration file and its environment overrides.
+ *
+ * The file is JSON (see ops/consentd.json for every field with its default).
+ * Relative paths in it are resolved against the directory of the file.
+ * Environment variables override the file: PORT, REDIS_URL, CONSENTD_THREADS.
+ * (CONSENTD_CONFIG names the file itself; main.c reads it.)
+ *
+ * A config_t is filled once at start-up and then read-only, shared by all
+ * threads. Sites are not here: see site.h.
+ */
+#ifndef CONSENTD_CONFIG_H
+#define CONSENTD_CONFIG_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_ERR_MAX 512
+
+typedef struct config_redis {
+    char url[512];      /* as given, password masked when logged */
+    char host[256];     /* numeric address after resolution, or "" for a unix socket */
+    uint16_t port;      /* default 6379 */
+    char unix_path[256];/* redis+unix:///path or unix:///path */
+    char password[256]; /* "" when none; redis://:pw@host or redis://user:pw@host */
+    char username[128]; /* "" when none (Redis 6 ACL user) */
+    int db;             /* /N in the URL, default 0 */
+    uint32_t command_timeout_ms;  /* each command's deadline; default 1000 */
+    uint32_t connect_timeout_ms;  /* default 1000 */
+    uint32_t reconnect_min_ms;    /* first backoff step; default 50 */
+    uint32_t reconnect_max_ms;    /* backoff cap; default 2000 */
+    uint32_t max_pending;         /* commands in flight per connection; default 10000 */
+} config_redis_t;
+
+typedef struct config {
+    char path[PATH_MAX];           /* the file read, "" for built-in defaults */
+    char listen_address[64];       /* default "0.0.0.0" */
+    uint16_t port;                 /* default 8080; env PORT */
+    unsigned threads;              /* 0 = number of cores; env CONSENTD_THREADS, flag --threads */
+    config_redis_t redis;          /* env REDIS_URL */
+    char sites_dir[PATH_MAX];      /* default "sites" beside the file */
+    char keys_dir[PATH_MAX];       /* default "keys" beside the file */
+    char public_url[256];          /* how browsers reach us, for printed URLs; default http://localhost:PORT */
+    size_t max_body_bytes;         /* h2o's hard cap on any request body; default 65536 */
+    uint32_t max_connections;      /* per process; default 10000 */
+    uint32_t request_timeout_ms;   /* idle/header timeout of a connection; default 10000 */
+    uint32_t shutdown_timeout_ms;  /* graceful shutdown deadline; default 10000 */
+    int http2;                     /* default 0: see README, h2o 2.2.5 lacks rapid-reset fixes */
+    int log_json;                  /* "log": {"format": "text"|"json"} */
+    int log_level;                 /* log_level_t */
+    int access_log;                /* default 1 */
+    int log_client_ip;             /* default 0: no raw IP in logs unless turned on */
+} config_t;
+
+/* Fill cfg with built-in defaults, read the file at path (NULL: defaults only),
+ * then apply the environment overrides. Returns 0, or -1 with a message in
+ * err that names the file, the field and the reason, e.g.
+ * "ops/consentd.json: redis.command_timeout_ms: must be an integer from 1 to 60000". */
+int config_load(config_t *cfg, const char *path, char *err, size_t errlen);
+
+/* Parse redis://[[user]:password@]host[:port][/db], rediss is refused,
+ * unix:///path[?db=N]. Resolves a host name to a numeric address once, here
+ * (never on the event loop). Fields other than the URL parts are untouched. */
+int config_redis_url_parse(config_redis_t *out, const char *url, char *err, size_t errlen);
+
+#endif

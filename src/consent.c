@@ -1,0 +1,512 @@
+/*
+ * consent.c - record, read and withdraw a visitor's choice.
+ *
+ * A POST walks one way: caller and body checks here, the site's rules
+ * (purposes, legal bases, policy version), the proof signed before the
+ * write, then one store call (one Redis round trip); the 201 leaves only
+ * after Redis acknowledged. The answer is built by hand: this is the hot
+ * path, and a JSON library would allocate for every field.
+ */
+#include "consent.h"
+
+#include <jansson.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "banner.h"
+#include "json.h"
+#include "proof.h"
+#include "store.h"
+
+#define CONSENT_ID_BYTES 16 /* 128 random bits */
+#define CONSENT_ID_LEN 22   /* base64url without padding */
+#define CONSENT_VARIANT_MAX 32
+#define CONSENT_RETRY_AFTER "2"
+
+static const char *const consent_sources[] = {"banner", "form", "call_center", "api"};
+
+/* What a write keeps between the request and Redis' acknowledgement. */
+typedef struct consent_write {
+    store_record_t rec;
+    char visitor[65];
+    char consent_id[CONSENT_ID_LEN + 1];
+    char policy_version[65];
+    char texts_hash[65];
+    char source[16];
+    char lang[16];
+    char variant[CONSENT_VARIANT_MAX + 1];
+    char proof[PROOF_MAX];
+    int status; /* 201 for a new choice, 200 for a withdrawal */
+} consent_write_t;
+
+int consent_visitor_valid(const char *s, size_t len)
+{
+    if (len < 8 || len > 64)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_'))
+            return 0;
+    }
+    return 1;
+}
+
+static int consent_token_valid(const char *s, size_t max)
+{
+    size_t len = strlen(s);
+    if (len == 0 || len > max)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+            return 0;
+    }
+    return 1;
+}
+
+static void consent_random_id(char out[CONSENT_ID_LEN + 1])
+{
+    unsigned char bytes[CONSENT_ID_BYTES];
+    randombytes_buf(bytes, sizeof(bytes));
+    sodium_bin2base64(out, CONSENT_ID_LEN + 1, bytes, sizeof(bytes),
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+static int64_t consent_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static size_t consent_time_iso(char *out, size_t cap, int64_t ms)
+{
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    return strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Append to a fixed buffer; the caller sized it for the worst case. */
+typedef struct consent_buf {
+    char *p;
+    size_t len, cap;
+} consent_buf_t;
+
+static void buf_put(consent_buf_t *b, const char *s, size_t n)
+{
+    if (b->len + n >= b->cap)
+        n = b->cap - b->len - 1;
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void buf_str(consent_buf_t *b, const char *s)
+{
+    buf_put(b, s, strlen(s));
+}
+
+static void buf_json_string(consent_buf_t *b, const char *s)
+{
+    char esc[PROOF_MAX + 8];
+    buf_put(b, "\"", 1);
+    buf_put(b, esc, json_escape(esc, sizeof(esc), s, strlen(s)));
+    buf_put(b, "\"", 1);
+}
+
+/* The answer for a record: the same shape for POST, GET and DELETE. */
+size_t consent_record_json(const store_record_t *rec, const char *policy_version_now,
+                                  char *out, size_t cap)
+{
+    consent_buf_t b = {out, 0, cap};
+    char t[40];
+    out[0] = '\0';
+    buf_str(&b, "{\"visitor\":");
+    buf_json_string(&b, rec->visitor);
+    buf_str(&b, ",\"consent_id\":");
+    buf_json_string(&b, rec->consent_id);
+    buf_str(&b, ",\"decisions\":{");
+    for (size_t i = 0; i < rec->n_decisions; i++) {
+        if (i > 0)
+            buf_put(&b, ",", 1);
+        buf_json_string(&b, rec->purposes[i]);
+        buf_str(&b, rec->granted[i] ? ":true" : ":false");
+    }
+    buf_str(&b, "},\"policy_version\":");
+    buf_json_string(&b, rec->policy_version);
+    if (policy_version_now != NULL && strcmp(policy_version_now, rec->policy_version) != 0)
+        buf_str(&b, ",\"policy_outdated\":true");
+    buf_str(&b, ",\"source\":");
+    buf_json_string(&b, rec->source);
+    buf_str(&b, ",\"lang\":");
+    buf_json_string(&b, rec->lang);
+    if (rec->variant != NULL) {
+        buf_str(&b, ",\"variant\":");
+        buf_json_string(&b, rec->variant);
+    }
+    buf_str(&b, ",\"action\":");
+    buf_json_string(&b, rec->action);
+    buf_str(&b, ",\"texts_hash\":");
+    buf_json_string(&b, rec->texts_hash);
+    if (rec->log_id != NULL) {
+        buf_str(&b, ",\"log_id\":");
+        buf_json_string(&b, rec->log_id);
+    }
+    buf_str(&b, ",\"issued_at\":\"");
+    buf_put(&b, t, consent_time_iso(t, sizeof(t), rec->issued_at_ms));
+    buf_str(&b, "\",\"expires_at\":\"");
+    buf_put(&b, t, consent_time_iso(t, sizeof(t), rec->expires_at_ms));
+    buf_str(&b, "\",\"proof\":");
+    buf_json_string(&b, rec->proof);
+    buf_str(&b, "}");
+    return b.len;
+}
+
+static void consent_storage_error(http_request_t *rq, int rc_or_timeout)
+{
+    rq->worker->metrics.redis_errors++;
+    http_header(rq, "retry-after", H2O_STRLIT(CONSENT_RETRY_AFTER));
+    http_error(rq, 503, "storage_unavailable",
+               rc_or_timeout == REDIS_E_BUSY ? "too many writes in flight, retry later"
+                                             : "the consent store is unavailable, retry later");
+}
+
+static void consent_on_stored(void *data, const char *err)
+{
+    http_pending_t *p = data;
+    http_request_t *rq = http_pending_request(p);
+    consent_write_t *w = http_pending_state(p);
+    if (rq != NULL) {
+        if (err != NULL) {
+            consent_storage_error(rq, 0);
+        } else {
+            char body[CONSENT_ANSWER_MAX];
+            size_t len = consent_record_json(&w->rec, NULL, body, sizeof(body));
+            http_send_json(rq, w->status, body, len);
+        }
+    }
+    http_pending_free(p);
+}
+
+/* Sign the record's proof and store it; answers when Redis has it. */
+static void consent_sign_and_store(http_request_t *rq, http_pending_t *p)
+{
+    consent_write_t *w = http_pending_state(p);
+    const site_t *site = rq->site;
+    const snapshot_t *snap = rq->worker->snap;
+    proof_claims_t claims = {
+        .iss = rq->worker->cfg->public_url,
+        .aud = site->id,
+        .sub = w->rec.visitor,
+        .jti = w->rec.consent_id,
+        .iat = w->rec.issued_at_ms / 1000,
+        .exp = w->rec.expires_at_ms / 1000,
+        .pv = w->rec.policy_version,
+        .th = w->rec.texts_hash,
+        .src = w->rec.source,
+        .lang = w->rec.lang,
+        .var = w->rec.variant,
+        .n_decisions = w->rec.n_decisions,
+        .purposes = w->rec.purposes,
+        .granted = w->rec.granted,
+    };
+    if (proof_sign(snap->keys, &claims, w->proof, sizeof(w->proof)) == 0) {
+        http_pending_free(p);
+        http_error(rq, 500, "internal", "the proof could not be signed");
+        return;
+    }
+    w->rec.proof = w->proof;
+    int rc = store_consent_put(rq->worker->redis, site, &w->rec, consent_on_stored, p);
+    if (rc != REDIS_OK) {
+        http_pending_free(p);
+        consent_storage_error(rq, rc);
+    }
+}
+
+/* Fill the parts of a record every write shares. */
+static void consent_fill(consent_write_t *w, const site_t *site, const char *visitor,
+                         const char *lang, const char *source, const char *variant,
+                         const char *texts_hash, const char *action)
+{
+    int64_t now = consent_now_ms();
+    snprintf(w->visitor, sizeof(w->visitor), "%s", visitor);
+    consent_random_id(w->consent_id);
+    snprintf(w->policy_version, sizeof(w->policy_version), "%s", site->policy_version);
+    snprintf(w->texts_hash, sizeof(w->texts_hash), "%s", texts_hash);
+    snprintf(w->source, sizeof(w->source), "%s", source);
+    snprintf(w->lang, sizeof(w->lang), "%s", lang);
+    snprintf(w->variant, sizeof(w->variant), "%s", variant != NULL ? variant : "");
+    w->rec.visitor = w->visitor;
+    w->rec.consent_id = w->consent_id;
+    w->rec.policy_version = w->policy_version;
+    w->rec.texts_hash = w->texts_hash;
+    w->rec.source = w->source;
+    w->rec.lang = w->lang;
+    w->rec.variant = variant != NULL ? w->variant : NULL;
+    w->rec.action = action;
+    w->rec.issued_at_ms = now;
+    w->rec.expires_at_ms = now + (int64_t)site->choice_lifetime_days * 86400 * 1000;
+    w->rec.n_decisions = site->n_purposes;
+    for (size_t i = 0; i < site->n_purposes; i++)
+        w->rec.purposes[i] = site->purposes[i].id;
+}
+
+/* 409 with the current version, so the banner asks again. */
+static void consent_policy_conflict(http_request_t *rq)
+{
+    char body[512], esc[160];
+    json_escape(esc, sizeof(esc), rq->site->policy_version, strlen(rq->site->policy_version));
+    int n = snprintf(body, sizeof(body),
+                     "{\"error\":{\"code\":\"policy_version_mismatch\",\"message\":\"the policy "
+                     "changed: ask the visitor again\",\"current_policy_version\":\"%s\"}}",
+                     esc);
+    http_send_json(rq, 409, body, (size_t)n);
+}
+
+void consent_post(http_request_t *rq)
+{
+    const site_t *site = rq->site;
+    http_caller_t caller = http_caller(rq);
+    if (caller != HTTP_CALLER_BROWSER && caller != HTTP_CALLER_SERVER) {
+        http_caller_error(rq, caller);
+        return;
+    }
+    if (!http_body_is_json(rq)) {
+        http_error(rq, 415, "unsupported_media_type", "send the body as application/json");
+        return;
+    }
+    json_error_t jerr;
+    json_t *body = json_loadb(rq->req->entity.base, rq->req->entity.len,
+                              JSON_REJECT_DUPLICATES, &jerr);
+    if (body == NULL || !json_is_object(body)) {
+        json_decref(body);
+        http_error(rq, 400, "malformed_json",
+                   body == NULL ? "the body is not valid JSON" : "the body must be a JSON object");
+        return;
+    }
+
+    const char *visitor = NULL, *policy_version = NULL, *lang = NULL, *source = "banner",
+               *variant = NULL, *bad = NULL;
+    json_t *decisions = NULL;
+    const char *key;
+    json_t *value;
+    json_object_foreach(body, key, value)
+    {
+        if (strcmp(key, "visitor") == 0 && json_is_string(value))
+            visitor = json_string_value(value);
+        else if (strcmp(key, "policy_version") == 0 && json_is_string(value))
+            policy_version = json_string_value(value);
+        else if (strcmp(key, "lang") == 0 && json_is_string(value))
+            lang = json_string_value(value);
+        else if (strcmp(key, "source") == 0 && json_is_string(value))
+            source = json_string_value(value);
+        else if (strcmp(key, "variant") == 0 && (json_is_string(value) || json_is_null(value)))
+            variant = json_string_value(value);
+        else if (strcmp(key, "decisions") == 0 && json_is_object(value))
+            decisions = value;
+        else {
+            bad = key;
+            break;
+        }
+    }
+
+    char msg[256];
+    int status = 400;
+    const char *code = NULL;
+    unsigned char granted[SITE_MAX_PURPOSES];
+    const char *texts_hash = NULL;
+    if (bad != NULL) {
+        code = "invalid_field";
+        snprintf(msg, sizeof(msg), "unknown field or wrong type: %.64s", bad);
+    } else if (decisions == NULL || policy_version == NULL || lang == NULL) {
+        code = "missing_field";
+        snprintf(msg, sizeof(msg), "decisions, policy_version and lang are required");
+    } else if (visitor != NULL && !consent_visitor_valid(visitor, strlen(visitor))) {
+        code = "invalid_visitor";
+        snprintf(msg, sizeof(msg), "visitor must be 8 to 64 characters of A-Z a-z 0-9 - _");
+    } else if (variant != NULL && !consent_token_valid(variant, CONSENT_VARIANT_MAX)) {
+        code = "invalid_variant";
+        snprintf(msg, sizeof(msg), "variant must be 1 to 32 characters of a-z 0-9 - _");
+    } else if ((texts_hash = banner_texts_hash(rq->worker->snap->banners, site, lang)) == NULL) {
+        code = "unknown_language";
+        snprintf(msg, sizeof(msg), "this site has no texts in that language");
+    } else {
+        size_t s = 0, ns = sizeof(consent_sources) / sizeof(consent_sources[0]);
+        while (s < ns && strcmp(source, consent_sources[s]) != 0)
+            s++;
+        if (s == ns) {
+            code = "invalid_source";
+            snprintf(msg, sizeof(msg), "source must be banner, form, call_center or api");
+        } else if (s != 0 && caller != HTTP_CALLER_SERVER) {
+            status = 401;
+            code = "unauthorized";
+            snprintf(msg, sizeof(msg), "a source other than banner requires the site API key");
+        }
+    }
+    /* Each decision names a known purpose with a boolean; a necessary
+     * purpose cannot be refused; what is left out follows its legal basis. */
+    if (code == NULL) {
+        json_object_foreach(decisions, key, value)
+        {
+            const site_purpose_t *p = site_purpose_find(site, key, strlen(key));
+            if (p == NULL) {
+                code = "unknown_purpose";
+                snprintf(msg, sizeof(msg), "unknown purpose: %.64s", key);
+                break;
+            }
+            if (!json_is_boolean(value)) {
+                code = "invalid_decision";
+                snprintf(msg, sizeof(msg), "decision for %.64s must be true or false", key);
+                break;
+            }
+            if (p->legal_basis == LEGAL_BASIS_NECESSARY && json_is_false(value)) {
+                code = "necessary_purpose";
+                snprintf(msg, sizeof(msg), "%.64s is necessary and cannot be refused", key);
+                break;
+            }
+        }
+    }
+    if (code != NULL) {
+        json_decref(body);
+        http_error(rq, status, code, msg);
+        return;
+    }
+    for (size_t i = 0; i < site->n_purposes; i++) {
+        const site_purpose_t *p = &site->purposes[i];
+        json_t *d = json_object_get(decisions, p->id);
+        granted[i] = p->legal_basis == LEGAL_BASIS_NECESSARY            ? 1
+                     : d != NULL                                        ? json_is_true(d)
+                     : p->legal_basis == LEGAL_BASIS_LEGITIMATE_INTEREST ? 1
+                                                                        : 0;
+    }
+    if (strcmp(policy_version, site->policy_version) != 0) {
+        json_decref(body);
+        consent_policy_conflict(rq);
+        return;
+    }
+
+    http_pending_t *p = http_pending_new(rq, sizeof(consent_write_t));
+    if (p == NULL) {
+        json_decref(body);
+        http_error(rq, 500, "internal", "out of memory");
+        return;
+    }
+    consent_write_t *w = http_pending_state(p);
+    char fresh[CONSENT_ID_LEN + 1];
+    if (visitor == NULL) {
+        consent_random_id(fresh);
+        visitor = fresh;
+    }
+    consent_fill(w, site, visitor, lang, source, variant, texts_hash, "consent");
+    memcpy(w->rec.granted, granted, site->n_purposes);
+    w->status = 201;
+    json_decref(body);
+    consent_sign_and_store(rq, p);
+}
+
+/* ---- read ---------------------------------------------------------------- */
+
+static void consent_on_read(void *data, const store_record_t *rec, const char *err)
+{
+    http_pending_t *p = data;
+    http_request_t *rq = http_pending_request(p);
+    if (rq != NULL) {
+        if (err != NULL) {
+            consent_storage_error(rq, 0);
+        } else if (rec == NULL || rec->expires_at_ms <= consent_now_ms()) {
+            http_error(rq, 404, "consent_not_found", "no current choice for this visitor");
+        } else {
+            char body[CONSENT_ANSWER_MAX];
+            size_t len = consent_record_json(rec, rq->site->policy_version, body, sizeof(body));
+            http_send_json(rq, 200, body, len);
+        }
+    }
+    http_pending_free(p);
+}
+
+/* Caller and {visitor} checks shared by GET and DELETE; 0 when answered. */
+static int consent_visitor_route(http_request_t *rq)
+{
+    http_caller_t caller = http_caller(rq);
+    if (caller != HTTP_CALLER_BROWSER && caller != HTTP_CALLER_SERVER) {
+        http_caller_error(rq, caller);
+        return 0;
+    }
+    if (!consent_visitor_valid(rq->params[0].base, rq->params[0].len)) {
+        http_error(rq, 400, "invalid_visitor",
+                   "visitor must be 8 to 64 characters of A-Z a-z 0-9 - _");
+        return 0;
+    }
+    return 1;
+}
+
+void consent_get(http_request_t *rq)
+{
+    if (!consent_visitor_route(rq))
+        return;
+    char visitor[65];
+    memcpy(visitor, rq->params[0].base, rq->params[0].len);
+    visitor[rq->params[0].len] = '\0';
+    http_pending_t *p = http_pending_new(rq, 0);
+    if (p == NULL) {
+        http_error(rq, 500, "internal", "out of memory");
+        return;
+    }
+    int rc = store_consent_get(rq->worker->redis, rq->site, visitor, consent_on_read, p);
+    if (rc != REDIS_OK) {
+        http_pending_free(p);
+        consent_storage_error(rq, rc);
+    }
+}
+
+/* ---- withdraw ------------------------------------------------------------ */
+
+void consent_delete(http_request_t *rq)
+{
+    if (!consent_visitor_route(rq))
+        return;
+    const site_t *site = rq->site;
+    int server = http_caller(rq) == HTTP_CALLER_SERVER;
+    /* The texts of the language asked for (?lang=xx), else the site's first. */
+    char qlang[16];
+    const char *lang = http_query_param(rq, "lang", qlang, sizeof(qlang)) > 0
+                           ? qlang
+                           : site->languages[0];
+    const char *texts_hash = banner_texts_hash(rq->worker->snap->banners, site, lang);
+    if (texts_hash == NULL) {
+        http_error(rq, 400, "unknown_language", "this site has no texts in that language");
+        return;
+    }
+    http_pending_t *p = http_pending_new(rq, sizeof(consent_write_t));
+    if (p == NULL) {
+        http_error(rq, 500, "internal", "out of memory");
+        return;
+    }
+    consent_write_t *w = http_pending_state(p);
+    char visitor[65];
+    memcpy(visitor, rq->params[0].base, rq->params[0].len);
+    visitor[rq->params[0].len] = '\0';
+    consent_fill(w, site, visitor, lang, server ? "api" : "banner", NULL, texts_hash,
+                 "withdraw");
+    for (size_t i = 0; i < site->n_purposes; i++)
+        w->rec.granted[i] = site->purposes[i].legal_basis == LEGAL_BASIS_NECESSARY;
+    w->status = 200;
+    consent_sign_and_store(rq, p);
+}
+
+/* ---- JWKS ---------------------------------------------------------------- */
+
+void consent_jwks(http_request_t *rq)
+{
+    size_t len;
+    const char *jwks = key_set_jwks(rq->worker->snap->keys, &len);
+    http_hold_snapshot(rq);
+    http_header(rq, "cache-control", H2O_STRLIT("public, max-age=300"));
+    http_header(rq, "access-control-allow-origin", H2O_STRLIT("*"));
+    http_send_static(rq, 200, "application/jwk-set+json", jwks, len);
+}

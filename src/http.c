@@ -1,0 +1,339 @@
+/*
+ * http.c - answering a request: bodies, the JSON error shape, the access log
+ * line and the request metrics, and the guard for late (Redis) answers.
+ */
+#include "http.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "json.h"
+#include "log.h"
+
+#define HTTP_ACCESS_PATH_MAX 256 /* longer paths are cut in the access log */
+
+struct http_pending {
+    http_request_t *rq;     /* NULL once the request is gone */
+    http_pending_t **guard; /* slot in the request pool that points back here */
+    snapshot_t *snap;       /* kept alive for rq->site */
+    max_align_t state[];
+};
+
+static void http_pending_on_dispose(void *slot)
+{
+    http_pending_t *p = *(http_pending_t **)slot;
+    if (p != NULL) {
+        p->rq = NULL;
+        p->guard = NULL;
+    }
+}
+
+http_pending_t *http_pending_new(http_request_t *rq, size_t state_size)
+{
+    http_pending_t *p = calloc(1, sizeof(*p) + state_size);
+    if (p == NULL)
+        return NULL;
+    p->guard = h2o_mem_alloc_shared(&rq->req->pool, sizeof(*p->guard), http_pending_on_dispose);
+    *p->guard = p;
+    p->rq = rq;
+    p->snap = snapshot_retain(rq->worker->snap);
+    return p;
+}
+
+void *http_pending_state(http_pending_t *p)
+{
+    return p->state;
+}
+
+http_request_t *http_pending_request(http_pending_t *p)
+{
+    return p->rq;
+}
+
+void http_pending_free(http_pending_t *p)
+{
+    if (p->guard != NULL)
+        *p->guard = NULL;
+    snapshot_release(p->snap);
+    free(p);
+}
+
+uint64_t http_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static const char *http_reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Entity";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Unknown";
+    }
+}
+
+/* Copy s into out for a text log line: control characters and spaces are
+ * percent-encoded so that a line stays one line of space-separated fields. */
+static size_t http_log_text(char *out, size_t cap, const char *s, size_t len)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len && o + 4 < cap; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c <= 0x20 || c == 0x7f)
+            o += (size_t)snprintf(out + o, cap - o, "%%%02X", c);
+        else
+            out[o++] = (char)c;
+    }
+    out[o] = '\0';
+    return o;
+}
+
+/* Log-safe copy: JSON-escaped or text-escaped. */
+static void http_log_escape(char *out, size_t cap, const char *s, size_t len, int json)
+{
+    if (json)
+        json_escape(out, cap, s, len);
+    else
+        http_log_text(out, cap, s, len);
+}
+
+static void http_access_log(http_request_t *rq, int status, size_t bytes, uint64_t ns)
+{
+    const config_t *cfg = rq->worker->cfg;
+    h2o_req_t *req = rq->req;
+    char path[HTTP_ACCESS_PATH_MAX * 6 + 8], method[32], ip[INET6_ADDRSTRLEN + 8] = "";
+    size_t plen = req->path.len < HTTP_ACCESS_PATH_MAX ? req->path.len : HTTP_ACCESS_PATH_MAX;
+    int json = log_is_json();
+    http_log_escape(path, sizeof(path), req->path.base, plen, json);
+    http_log_escape(method, sizeof(method), req->method.base,
+                    req->method.len < 16 ? req->method.len : 16, json);
+    if (cfg->log_client_ip) {
+        struct sockaddr_storage ss;
+        socklen_t sl = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
+        if (sl != 0)
+            h2o_socket_getnumerichost((struct sockaddr *)&ss, sl, ip);
+    }
+    char ts[40], line[sizeof(path) + 256];
+    struct timespec now;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &now);
+    gmtime_r(&now.tv_sec, &tm);
+    size_t tl = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(ts + tl, sizeof(ts) - tl, ".%03ldZ", now.tv_nsec / 1000000);
+    int n;
+    if (json)
+        n = snprintf(line, sizeof(line),
+                     "{\"ts\":\"%s\",\"type\":\"access\",\"method\":\"%s\",\"path\":\"%s\","
+                     "\"status\":%d,\"bytes\":%zu,\"duration_ms\":%.3f%s%s%s}",
+                     ts, method, path, status, bytes, (double)ns / 1e6,
+                     ip[0] ? ",\"client_ip\":\"" : "", ip, ip[0] ? "\"" : "");
+    else
+        n = snprintf(line, sizeof(line), "%s access %s %s %d %zu %.3fms%s%s", ts, method, path,
+                     status, bytes, (double)ns / 1e6, ip[0] ? " " : "", ip);
+    if (n > 0)
+        log_raw(line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+}
+
+/* Bookkeeping common to every answer: metrics and the access log. */
+static void http_finish(http_request_t *rq, int status, size_t bytes)
+{
+    uint64_t ns = http_now_ns() - rq->started_ns;
+    rq->answered = 1;
+    metrics_observe_request(&rq->worker->metrics, rq->route, status, ns);
+    if (rq->worker->cfg->access_log)
+        http_access_log(rq, status, bytes, ns);
+}
+
+void http_header(http_request_t *rq, const char *name, const char *value, size_t len)
+{
+    h2o_req_t *req = rq->req;
+    const h2o_token_t *token = h2o_lookup_token(name, strlen(name));
+    h2o_iovec_t v = h2o_strdup(&req->pool, value, len);
+    if (token != NULL)
+        h2o_add_header(&req->pool, &req->res.headers, token, NULL, v.base, v.len);
+    else
+        h2o_add_header_by_str(&req->pool, &req->res.headers, name, strlen(name), 0, NULL, v.base,
+                              v.len);
+}
+
+const h2o_iovec_t *http_req_header(http_request_t *rq, const char *name)
+{
+    ssize_t i = h2o_find_header_by_str(&rq->req->headers, name, strlen(name), -1);
+    return i < 0 ? NULL : &rq->req->headers.entries[i].value;
+}
+
+void http_send_static(http_request_t *rq, int status, const char *content_type, const void *body,
+                      size_t len)
+{
+    static h2o_generator_t generator = {NULL, NULL};
+    h2o_req_t *req = rq->req;
+    req->res.status = status;
+    req->res.reason = http_reason(status);
+    req->res.content_length = len;
+    if (content_type != NULL)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type,
+                       strlen(content_type));
+    http_finish(rq, status, len);
+    h2o_start_response(req, &generator);
+    /* HEAD: same headers (Content-Length included), no body. */
+    int head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
+    h2o_iovec_t buf = h2o_iovec_init(body, len);
+    h2o_send(req, &buf, len != 0 && !head ? 1 : 0, H2O_SEND_STATE_FINAL);
+}
+
+void http_send_copy(http_request_t *rq, int status, const char *content_type, const void *body,
+                    size_t len)
+{
+    char *copy = h2o_mem_alloc_pool(&rq->req->pool, len + 1);
+    memcpy(copy, body, len);
+    http_send_static(rq, status, content_type, copy, len);
+}
+
+void http_send_json(http_request_t *rq, int status, const char *json, size_t len)
+{
+    http_header(rq, "cache-control", H2O_STRLIT("no-store"));
+    http_send_copy(rq, status, "application/json", json, len);
+}
+
+void http_error(http_request_t *rq, int status, const char *code, const char *message)
+{
+    /* code and message are ours (never client bytes), but escape anyway. */
+    char ecode[128], emsg[1024], body[1300];
+    json_escape(ecode, sizeof(ecode), code, strlen(code));
+    json_escape(emsg, sizeof(emsg), message, strlen(message));
+    int n = snprintf(body, sizeof(body), "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}",
+                     ecode, emsg);
+    http_send_json(rq, status, body, (size_t)n < sizeof(body) ? (size_t)n : sizeof(body) - 1);
+}
+
+/* The API key from "Authorization: Bearer <key>", or NULL. */
+static const char *http_bearer(http_request_t *rq, size_t *len)
+{
+    const h2o_iovec_t *auth = http_req_header(rq, "authorization");
+    if (auth == NULL || auth->len < 8 || strncasecmp(auth->base, "Bearer ", 7) != 0)
+        return NULL;
+    const char *key = auth->base + 7;
+    size_t klen = auth->len - 7;
+    while (klen > 0 && *key == ' ')
+        key++, klen--;
+    while (klen > 0 && key[klen - 1] == ' ')
+        klen--;
+    *len = klen;
+    return key;
+}
+
+http_caller_t http_caller(http_request_t *rq)
+{
+    size_t klen;
+    const char *key = http_bearer(rq, &klen);
+    if (key != NULL) {
+        if (site_api_key_matches(rq->site, key, klen))
+            return HTTP_CALLER_SERVER;
+        const site_set_t *sites = rq->worker->snap->sites;
+        for (size_t i = 0, n = site_set_count(sites); i < n; i++)
+            if (site_set_at(sites, i) != rq->site &&
+                site_api_key_matches(site_set_at(sites, i), key, klen))
+                return HTTP_CALLER_OTHER_SITE;
+        return HTTP_CALLER_BAD_KEY;
+    }
+    const h2o_iovec_t *origin = http_req_header(rq, "origin");
+    if (origin == NULL)
+        return HTTP_CALLER_NONE;
+    return site_origin_allowed(rq->site, origin->base, origin->len) ? HTTP_CALLER_BROWSER
+                                                                     : HTTP_CALLER_FOREIGN;
+}
+
+void http_caller_error(http_request_t *rq, http_caller_t caller)
+{
+    switch (caller) {
+    case HTTP_CALLER_FOREIGN:
+        http_error(rq, 403, "origin_not_allowed",
+                   "this origin is not one of the site's declared origins");
+        break;
+    case HTTP_CALLER_OTHER_SITE:
+        http_error(rq, 403, "forbidden", "this API key belongs to another site");
+        break;
+    case HTTP_CALLER_BAD_KEY:
+        http_header(rq, "www-authenticate", H2O_STRLIT("Bearer realm=\"consentd\""));
+        http_error(rq, 401, "unauthorized", "the API key is not valid");
+        break;
+    default:
+        http_header(rq, "www-authenticate", H2O_STRLIT("Bearer realm=\"consentd\""));
+        http_error(rq, 401, "unauthorized",
+                   "call from one of the site's origins or with the site's API key");
+        break;
+    }
+}
+
+void http_cors_headers(http_request_t *rq)
+{
+    const h2o_iovec_t *origin = http_req_header(rq, "origin");
+    if (origin == NULL)
+        return;
+    http_header(rq, "access-control-allow-origin", origin->base, origin->len);
+    http_header(rq, "vary", H2O_STRLIT("origin"));
+}
+
+int http_body_is_json(http_request_t *rq)
+{
+    const h2o_iovec_t *ct = http_req_header(rq, "content-type");
+    static const char json[] = "application/json";
+    if (ct == NULL || ct->len < sizeof(json) - 1 || strncasecmp(ct->base, json, sizeof(json) - 1) != 0)
+        return 0;
+    return ct->len == sizeof(json) - 1 || ct->base[sizeof(json) - 1] == ';' ||
+           ct->base[sizeof(json) - 1] == ' ';
+}
+
+static void http_on_snapshot_dispose(void *slot)
+{
+    snapshot_release(*(snapshot_t **)slot);
+}
+
+void http_hold_snapshot(http_request_t *rq)
+{
+    snapshot_t **slot =
+        h2o_mem_alloc_shared(&rq->req->pool, sizeof(*slot), http_on_snapshot_dispose);
+    *slot = snapshot_retain(rq->worker->snap);
+}
+
+ssize_t http_query_param(http_request_t *rq, const char *name, char *out, size_t cap)
+{
+    const char *path = rq->req->path.base, *end = path + rq->req->path.len;
+    const char *p = memchr(path, '?', rq->req->path.len);
+    size_t nlen = strlen(name);
+    if (p == NULL)
+        return -1;
+    for (p++; p < end;) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *stop = amp != NULL ? amp : end;
+        if ((size_t)(stop - p) > nlen && memcmp(p, name, nlen) == 0 && p[nlen] == '=') {
+            size_t vlen = (size_t)(stop - p) - nlen - 1;
+            if (vlen >= cap)
+                return -1;
+            memcpy(out, p + nlen + 1, vlen);
+            out[vlen] = '\0';
+            return (ssize_t)vlen;
+        }
+        p = stop + 1;
+    }
+    return -1;
+}

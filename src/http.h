@@ -1,0 +1,89 @@
+/*
+ * http.h - what endpoints use to answer: the per-request context, JSON and
+ * byte responses, the one JSON error shape, and the guard for answers that
+ * come back later (Redis replies).
+ *
+ * Error bodies are always {"error":{"code":"...","message":"..."}}.
+ *
+ * Every request ends in exactly one http_send_* / http_error call. The call
+ * records the status and latency in the worker's metrics and writes the
+ * access-log line.
+ */
+#ifndef CONSENTD_HTTP_H
+#define CONSENTD_HTTP_H
+
+#include <h2o.h>
+#include "site.h"
+#include "worker.h"
+
+#define HTTP_MAX_PARAMS 2
+
+typedef struct http_request {
+    h2o_req_t *req;
+    worker_t *worker;
+    unsigned route;                        /* index in the router's table */
+    const site_t *site;                    /* set when the path names a site */
+    h2o_iovec_t params[HTTP_MAX_PARAMS];   /* path parameters after {site} */
+    uint64_t started_ns;
+    int answered;
+} http_request_t;
+
+/* A later answer: a heap record that outlives the request if the client
+ * goes away first. Create it before sending the Redis command; in the reply
+ * callback, http_pending_request() is NULL when the request is gone (do not
+ * answer then); always end with http_pending_free(). The pending record
+ * keeps the request's snapshot alive, so the site it resolved stays valid
+ * until http_pending_free() even across a reload. */
+typedef struct http_pending http_pending_t;
+http_pending_t *http_pending_new(http_request_t *rq, size_t state_size);
+void *http_pending_state(http_pending_t *p);
+http_request_t *http_pending_request(http_pending_t *p);
+void http_pending_free(http_pending_t *p);
+
+uint64_t http_now_ns(void);
+
+/* Bodies passed to http_send_static must outlive the send (static data, or
+ * memory from req->pool). http_send_copy copies into the request pool. */
+void http_send_static(http_request_t *rq, int status, const char *content_type, const void *body,
+                      size_t len);
+void http_send_copy(http_request_t *rq, int status, const char *content_type, const void *body,
+                    size_t len);
+void http_send_json(http_request_t *rq, int status, const char *json, size_t len);
+/* {"error":{"code":code,"message":message}} */
+void http_error(http_request_t *rq, int status, const char *code, const char *message);
+/* Add a response header (name lower-case, value copied into the pool). */
+void http_header(http_request_t *rq, const char *name, const char *value, size_t len);
+
+/* Request header value by lower-case name, or NULL when absent. */
+const h2o_iovec_t *http_req_header(http_request_t *rq, const char *name);
+
+/* Who is calling a site route. */
+typedef enum {
+    HTTP_CALLER_NONE = 0,    /* no Origin, no key */
+    HTTP_CALLER_BROWSER,     /* Origin is one of the site's origins */
+    HTTP_CALLER_SERVER,      /* Authorization: Bearer <this site's API key> */
+    HTTP_CALLER_FOREIGN,     /* Origin not declared by the site */
+    HTTP_CALLER_BAD_KEY,     /* a key that is no site's key */
+    HTTP_CALLER_OTHER_SITE   /* another site's key */
+} http_caller_t;
+
+/* Classify the caller of a site route (rq->site set). A valid key wins over
+ * an Origin. */
+http_caller_t http_caller(http_request_t *rq);
+/* Answer the error that goes with a caller that is not allowed: 401
+ * (none, bad key), 403 (foreign origin, other site's key). */
+void http_caller_error(http_request_t *rq, http_caller_t caller);
+/* For browser callers: Access-Control-Allow-Origin and Vary: Origin (the
+ * router adds them on CORS routes when the Origin is the site's). */
+void http_cors_headers(http_request_t *rq);
+/* Keep the worker's current snapshot alive until the request is disposed:
+ * call before sending a body that lives in the snapshot (banner bytes, the
+ * JWKS), since h2o may still be writing it after a reload swapped it out. */
+void http_hold_snapshot(http_request_t *rq);
+/* Copy the (not decoded) value of query parameter name into out; returns its
+ * length, or -1 when absent or longer than cap - 1. */
+ssize_t http_query_param(http_request_t *rq, const char *name, char *out, size_t cap);
+/* 1 when the body's Content-Type is application/json (any parameters). */
+int http_body_is_json(http_request_t *rq);
+
+#endif

@@ -1,0 +1,73 @@
+/*
+ * json.c - JSON helpers.
+ */
+#include "json.h"
+
+#include <stdio.h>
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid. */
+static size_t json_utf8_len(const unsigned char *s, size_t left)
+{
+    unsigned char c = s[0];
+    size_t n;
+    unsigned min;
+    unsigned cp;
+    if (c < 0x80)
+        return 1;
+    if ((c & 0xe0) == 0xc0) {
+        n = 2, cp = c & 0x1f, min = 0x80;
+    } else if ((c & 0xf0) == 0xe0) {
+        n = 3, cp = c & 0x0f, min = 0x800;
+    } else if ((c & 0xf8) == 0xf0) {
+        n = 4, cp = c & 0x07, min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (n > left)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return n;
+}
+
+size_t json_escape(char *out, size_t cap, const char *s, size_t len)
+{
+    static const char replacement[] = "\\ufffd";
+    size_t o = 0;
+    if (cap == 0)
+        return 0;
+    for (size_t i = 0; i < len;) {
+        const unsigned char *u = (const unsigned char *)s + i;
+        size_t n = json_utf8_len(u, len - i);
+        if (o + 8 >= cap)
+            break;
+        if (n == 0) {
+            for (const char *r = replacement; *r; r++)
+                out[o++] = *r;
+            i++;
+        } else if (n > 1) {
+            if (o + n + 1 >= cap)
+                break;
+            for (size_t k = 0; k < n; k++)
+                out[o++] = (char)u[k];
+            i += n;
+        } else if (*u == '"' || *u == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char)*u;
+            i++;
+        } else if (*u < 0x20 || *u == 0x7f) {
+            o += (size_t)snprintf(out + o, cap - o, "\\u%04x", *u);
+            i++;
+        } else {
+            out[o++] = (char)*u;
+            i++;
+        }
+    }
+    out[o] = '\0';
+    return o;
+}

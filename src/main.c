@@ -1,0 +1,206 @@
+/*
+ * main.c - start-up: flags, configuration, sites, signals, workers.
+ *
+ * The main thread serves no request: once the workers run, it waits for
+ * signals. SIGHUP reloads the sites (blocking file I/O and banner builds
+ * happen here, never on a worker's loop); SIGTERM and SIGINT stop the
+ * server gracefully.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <h2o/version.h>
+
+#include "config.h"
+#include "keys.h"
+#include "log.h"
+#include "server.h"
+#include "site.h"
+#include "snapshot.h"
+
+#define CONSENTD_VERSION "0.1.0"
+#define MAIN_MAX_THREADS 256
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: consentd [--config FILE] [--threads N] [--check-config]\n"
+                 "       consentd keygen [--config FILE | --keys DIR] [--activate]\n"
+                 "       consentd --version\n"
+                 "\n"
+                 "  --config FILE    server configuration (default: $CONSENTD_CONFIG, else\n"
+                 "                   built-in defaults); environment PORT, REDIS_URL and\n"
+                 "                   CONSENTD_THREADS override it\n"
+                 "  --threads N      worker threads (default: the number of cores)\n"
+                 "  --check-config   validate the configuration and the sites, then exit\n"
+                 "\n"
+                 "  keygen           create an Ed25519 signing key in the key directory\n"
+                 "                   (keys_dir of the configuration, or --keys DIR); the\n"
+                 "                   first key is active at once, later ones with --activate\n"
+                 "                   (the previous key stays published until the last proof\n"
+                 "                   it signed has expired)\n");
+}
+
+/* Load the sites and keys and build what derives from them. NULL with err. */
+static snapshot_t *main_load_snapshot(const config_t *cfg, char *err, size_t errlen)
+{
+    site_set_t *sites = site_set_load(cfg->sites_dir, err, errlen);
+    if (sites == NULL)
+        return NULL;
+    key_set_t *keys = key_set_load(cfg->keys_dir, time(NULL), err, errlen);
+    if (keys == NULL) {
+        site_set_release(sites);
+        return NULL;
+    }
+    return snapshot_create(sites, keys, err, errlen);
+}
+
+static int main_keygen(int argc, char **argv)
+{
+    static config_t cfg;
+    const char *config_path = getenv("CONSENTD_CONFIG"), *dir = NULL;
+    int activate = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--activate") == 0)
+            activate = 1;
+        else if (strcmp(argv[i], "--keys") == 0 && i + 1 < argc)
+            dir = argv[++i];
+        else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            config_path = argv[++i];
+        else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    char err[CONFIG_ERR_MAX + KEYS_ERR_MAX], kid[KEYS_KID_MAX + 1];
+    if (dir == NULL) {
+        if (config_load(&cfg, config_path != NULL && config_path[0] ? config_path : NULL, err,
+                        sizeof(err)) != 0) {
+            fprintf(stderr, "consentd: invalid configuration: %s\n", err);
+            return 1;
+        }
+        dir = cfg.keys_dir;
+    }
+    if (keys_generate(dir, activate, time(NULL), kid, err, sizeof(err)) != 0) {
+        fprintf(stderr, "consentd keygen: %s\n", err);
+        return 1;
+    }
+    printf("consentd keygen: created key %s in %s\n", kid, dir);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static config_t cfg;
+    static const struct option options[] = {{"config", required_argument, NULL, 'c'},
+                                            {"threads", required_argument, NULL, 't'},
+                                            {"check-config", no_argument, NULL, 'k'},
+                                            {"version", no_argument, NULL, 'v'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {NULL, 0, NULL, 0}};
+    if (argc > 1 && strcmp(argv[1], "keygen") == 0)
+        return main_keygen(argc - 1, argv + 1);
+    const char *config_path = getenv("CONSENTD_CONFIG");
+    long threads = -1;
+    int check_only = 0, opt;
+    while ((opt = getopt_long(argc, argv, "c:t:h", options, NULL)) != -1) {
+        switch (opt) {
+        case 'c': config_path = optarg; break;
+        case 't': {
+            char *end;
+            errno = 0;
+            threads = strtol(optarg, &end, 10);
+            if (errno != 0 || *end != '\0' || threads < 1 || threads > MAIN_MAX_THREADS) {
+                fprintf(stderr, "consentd: --threads: must be an integer from 1 to %d\n",
+                        MAIN_MAX_THREADS);
+                return 2;
+            }
+            break;
+        }
+        case 'k': check_only = 1; break;
+        case 'v': printf("consentd %s (h2o %s)\n", CONSENTD_VERSION, H2O_VERSION); return 0;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+
+    char err[CONFIG_ERR_MAX + SITE_ERR_MAX + KEYS_ERR_MAX];
+    if (config_load(&cfg, config_path != NULL && config_path[0] ? config_path : NULL, err,
+                    sizeof(err)) != 0) {
+        fprintf(stderr, "consentd: invalid configuration: %s\n", err);
+        return 1;
+    }
+    if (threads > 0)
+        cfg.threads = (unsigned)threads;
+    if (cfg.threads == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        cfg.threads = n > 0 ? (unsigned)(n < MAIN_MAX_THREADS ? n : MAIN_MAX_THREADS) : 1;
+    }
+    log_setup(cfg.log_json, (log_level_t)cfg.log_level);
+
+    snapshot_t *snap = main_load_snapshot(&cfg, err, sizeof(err));
+    if (snap == NULL) {
+        fprintf(stderr, "consentd: cannot start: %s\n", err);
+        return 1;
+    }
+    size_t site_count = site_set_count(snap->sites);
+    if (check_only) {
+        printf("consentd: configuration OK (%s), %zu site(s) in %s\n",
+               cfg.path[0] ? cfg.path : "built-in defaults", site_count, cfg.sites_dir);
+        snapshot_release(snap);
+        return 0;
+    }
+
+    /* Signals are taken by this thread only, with sigwait(); workers (which
+     * inherit this mask) never see them. */
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (server_init(&cfg, snap, err, sizeof(err)) != 0) {
+        fprintf(stderr, "consentd: %s\n", err);
+        return 1;
+    }
+    if (server_start() != 0)
+        return 1;
+    log_msg(LOG_INFO, "consentd %s listening on http://%s:%u (%u threads, %s, %zu site(s))",
+            CONSENTD_VERSION, cfg.listen_address, cfg.port, cfg.threads,
+            cfg.http2 ? "HTTP/1.1 and h2c" : "HTTP/1.1", site_count);
+
+    for (;;) {
+        int sig;
+        if (sigwait(&signals, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            snapshot_t *next = main_load_snapshot(&cfg, err, sizeof(err));
+            if (next == NULL) {
+                log_msg(LOG_ERROR, "reload failed, keeping the previous sites: %s", err);
+                continue;
+            }
+            size_t n = site_set_count(next->sites);
+            server_publish(next);
+            log_msg(LOG_INFO, "reloaded: %zu site(s) from %s", n, cfg.sites_dir);
+            continue;
+        }
+        log_msg(LOG_INFO, "%s received: stopping (deadline %u ms)",
+                sig == SIGTERM ? "SIGTERM" : "SIGINT", cfg.shutdown_timeout_ms);
+        int cut_short = server_stop();
+        log_msg(cut_short ? LOG_WARN : LOG_INFO, "stopped%s",
+                cut_short ? " (deadline reached, some requests were cut short)" : "");
+        return 0;
+    }
+}

@@ -1,0 +1,55 @@
+/*
+ * proof.h - the signed proof of a consent: a compact JWS (RFC 7515) with
+ * alg EdDSA (RFC 8037, Ed25519), verifiable by any JOSE library with
+ * nothing but the JWKS.
+ *
+ * Header: {"alg":"EdDSA","kid":"<kid>","typ":"JWT"}
+ * Claims (JSON object, in this order):
+ *   iss   issuer: the server's public URL
+ *   aud   the site id
+ *   sub   the pseudonymous visitor id
+ *   jti   the consent id
+ *   iat   issued at (seconds since the epoch)
+ *   exp   expiry (seconds): the choice lifetime
+ *   pv    policy version the visitor answered
+ *   th    SHA-256 (hex) of the exact texts shown
+ *   src   banner | form | call_center | api
+ *   lang  language of the texts shown
+ *   var   banner variant (omitted when none)
+ *   dec   {"<purpose>": true|false, ...} for every purpose of the site
+ */
+#ifndef CONSENTD_PROOF_H
+#define CONSENTD_PROOF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keys.h"
+
+#define PROOF_MAX 4096 /* a proof never exceeds this many bytes */
+
+typedef struct proof_claims {
+    const char *iss;
+    const char *aud;
+    const char *sub;
+    const char *jti;
+    int64_t iat;
+    int64_t exp;
+    const char *pv;
+    const char *th;
+    const char *src;
+    const char *lang;
+    const char *var; /* NULL: omitted */
+    size_t n_decisions;
+    const char *const *purposes;  /* n_decisions purpose ids */
+    const unsigned char *granted; /* n_decisions booleans */
+} proof_claims_t;
+
+/* Sign the claims with the set's active key into out (cap >= PROOF_MAX).
+ * Returns the JWS length (out is NUL-terminated; length < PROOF_MAX), or 0
+ * when it does not fit or a claim other than var is NULL. Strings are
+ * JSON-escaped. No allocation; safe on the event loop (one Ed25519
+ * signature, about 17 µs here). */
+size_t proof_sign(const key_set_t *keys, const proof_claims_t *claims, char *out, size_t cap);
+
+#endif

@@ -1,0 +1,91 @@
+/*
+ * redis.h - the one module that talks to Redis.
+ *
+ * One redis_t per worker thread: a hiredis async connection driven by that
+ * thread's h2o event loop (the adapter is in redis.c), so no thread ever
+ * waits on Redis. Nothing but redis.c includes hiredis: replies are read
+ * through the accessors below.
+ *
+ * Every command names the hash tag of the keys it touches (the bytes between
+ * '{' and '}' in its keys), or NULL for a command that touches no key. Today
+ * all commands go to the one Redis; when the cluster client lands, the tag
+ * picks the node, and nothing above this module changes.
+ *
+ * Guarantees:
+ *  - every command gets its callback exactly once, with a reply or with an
+ *    error string: "timeout" after config_redis_t.command_timeout_ms,
+ *    "disconnected" when the connection dropped before the reply;
+ *  - while disconnected, redis_command() fails at once (REDIS_E_DOWN) and
+ *    the callback is NOT called: the caller answers 503 immediately;
+ *  - at most max_pending commands in flight per connection (REDIS_E_BUSY);
+ *  - after a disconnect it reconnects by itself with exponential backoff
+ *    from reconnect_min_ms to reconnect_max_ms.
+ */
+#ifndef CONSENTD_REDIS_H
+#define CONSENTD_REDIS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <h2o.h>
+#include "config.h"
+
+typedef struct redis redis_t;
+typedef struct redisReply redis_reply_t; /* opaque: hiredis' reply, read with the accessors */
+
+enum {
+    REDIS_OK = 0,
+    REDIS_E_DOWN = -1, /* not connected: fail fast */
+    REDIS_E_BUSY = -2, /* too many commands in flight */
+    REDIS_E_ARGS = -3  /* bad arguments (argc 0, ...) */
+};
+
+typedef enum {
+    REDIS_REPLY_KIND_NIL = 0,
+    REDIS_REPLY_KIND_STRING,  /* bulk string */
+    REDIS_REPLY_KIND_STATUS,  /* +OK */
+    REDIS_REPLY_KIND_ERROR,   /* -ERR ...: a Redis error is a reply, not an err */
+    REDIS_REPLY_KIND_INTEGER,
+    REDIS_REPLY_KIND_ARRAY
+} redis_reply_kind_t;
+
+/* reply is NULL exactly when err is not NULL. The reply is valid only during
+ * the callback. */
+typedef void (*redis_reply_cb)(void *data, const redis_reply_t *reply, const char *err);
+/* Called on the loop thread each time the connection becomes ready (after
+ * AUTH/SELECT), e.g. to load server-side functions, and when it is lost. */
+typedef void (*redis_state_cb)(void *data, redis_t *r, int connected);
+
+/* Create the connection object for this loop and start connecting. It never
+ * fails for network reasons (it retries); NULL only on allocation failure. */
+redis_t *redis_create(h2o_loop_t *loop, const config_redis_t *cfg);
+/* Optional; at most one. */
+void redis_set_state_cb(redis_t *r, redis_state_cb cb, void *data);
+/* Fails every pending command with "disconnected" (callbacks run), closes,
+ * frees. Call on the loop thread. */
+void redis_destroy(redis_t *r);
+
+/* Send one command. tag/tag_len: the hash tag of its keys, NULL/0 for none.
+ * argv/argvlen as in hiredis (binary safe). Returns REDIS_OK (cb will run
+ * once, later, never from inside this call) or a REDIS_E_* code (cb will
+ * never run). */
+int redis_command(redis_t *r, const char *tag, size_t tag_len, redis_reply_cb cb, void *data,
+                  int argc, const char **argv, const size_t *argvlen);
+
+int redis_is_connected(const redis_t *r);
+/* Why the last connect or the connection failed ("connection refused", ...),
+ * "" when connected. Valid until the next loop iteration. */
+const char *redis_last_error(const redis_t *r);
+size_t redis_pending(const redis_t *r);
+/* Sum of round-trip times: observed by metrics through this hook, called on
+ * the loop thread with each reply's round trip in nanoseconds. */
+typedef void (*redis_rtt_cb)(void *data, uint64_t ns);
+void redis_set_rtt_cb(redis_t *r, redis_rtt_cb cb, void *data);
+
+redis_reply_kind_t redis_reply_kind(const redis_reply_t *reply);
+/* STRING, STATUS, ERROR: the bytes; others: NULL with *len = 0. */
+const char *redis_reply_str(const redis_reply_t *reply, size_t *len);
+long long redis_reply_integer(const redis_reply_t *reply);
+size_t redis_reply_count(const redis_reply_t *reply);                    /* ARRAY */
+const redis_reply_t *redis_reply_at(const redis_reply_t *reply, size_t i); /* ARRAY */
+
+#endif

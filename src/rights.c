@@ -1,0 +1,257 @@
+/*
+ * rights.c - access, erasure and the audit export of the consent log.
+ */
+#include "rights.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "consent.h"
+#include "json.h"
+#include "store.h"
+
+#define RIGHTS_CURSOR_MAX 128
+
+static int rights_server_only(http_request_t *rq)
+{
+    http_caller_t caller = http_caller(rq);
+    if (caller == HTTP_CALLER_SERVER)
+        return 1;
+    /* A browser of the site has no business here: it gets the 401 too. */
+    http_caller_error(rq, caller == HTTP_CALLER_BROWSER ? HTTP_CALLER_NONE : caller);
+    return 0;
+}
+
+static int rights_visitor(http_request_t *rq, char visitor[65])
+{
+    if (!consent_visitor_valid(rq->params[0].base, rq->params[0].len)) {
+        http_error(rq, 400, "invalid_visitor",
+                   "visitor must be 8 to 64 characters of A-Z a-z 0-9 - _");
+        return 0;
+    }
+    memcpy(visitor, rq->params[0].base, rq->params[0].len);
+    visitor[rq->params[0].len] = '\0';
+    return 1;
+}
+
+static void rights_storage_error(http_request_t *rq)
+{
+    rq->worker->metrics.redis_errors++;
+    http_header(rq, "retry-after", H2O_STRLIT("2"));
+    http_error(rq, 503, "storage_unavailable", "the consent store is unavailable, retry later");
+}
+
+/* Pool-backed growable text for answers of unknown size. */
+typedef struct rights_out {
+    h2o_mem_pool_t *pool;
+    char *buf;
+    size_t len, cap;
+} rights_out_t;
+
+static void out_put(rights_out_t *o, const char *s, size_t n)
+{
+    if (o->len + n + 1 > o->cap) {
+        size_t cap = (o->cap + n + 1) * 2;
+        char *nb = h2o_mem_alloc_pool(o->pool, cap);
+        if (o->len > 0)
+            memcpy(nb, o->buf, o->len);
+        o->buf = nb;
+        o->cap = cap;
+    }
+    memcpy(o->buf + o->len, s, n);
+    o->len += n;
+    o->buf[o->len] = '\0';
+}
+
+static void out_record(rights_out_t *o, const store_record_t *rec)
+{
+    char json[CONSENT_ANSWER_MAX];
+    out_put(o, json, consent_record_json(rec, NULL, json, sizeof(json)));
+}
+
+/* ---- access -------------------------------------------------------------- */
+
+static void rights_on_visitor(void *data, const store_record_t *current,
+                              const store_record_t *history, size_t n, const char *err)
+{
+    http_pending_t *p = data;
+    http_request_t *rq = http_pending_request(p);
+    const char *visitor = http_pending_state(p);
+    if (rq != NULL) {
+        if (err != NULL) {
+            rights_storage_error(rq);
+        } else {
+            rights_out_t o = {&rq->req->pool, NULL, 0, 0};
+            char esc[160];
+            out_put(&o, "{\"site\":\"", 9);
+            out_put(&o, esc, json_escape(esc, sizeof(esc), rq->site->id, strlen(rq->site->id)));
+            out_put(&o, "\",\"visitor\":\"", 13);
+            out_put(&o, esc, json_escape(esc, sizeof(esc), visitor, strlen(visitor)));
+            out_put(&o, "\",\"current\":", 12);
+            if (current != NULL)
+                out_record(&o, current);
+            else
+                out_put(&o, "null", 4);
+            out_put(&o, ",\"history\":[", 12);
+            for (size_t i = 0; i < n; i++) {
+                if (i > 0)
+                    out_put(&o, ",", 1);
+                out_record(&o, &history[i]);
+            }
+            out_put(&o, "]}", 2);
+            http_send_json(rq, 200, o.buf, o.len);
+        }
+    }
+    http_pending_free(p);
+}
+
+void rights_access(http_request_t *rq)
+{
+    char visitor[65];
+    if (!rights_server_only(rq) || !rights_visitor(rq, visitor))
+        return;
+    http_pending_t *p = http_pending_new(rq, sizeof(visitor));
+    if (p == NULL) {
+        http_error(rq, 500, "internal", "out of memory");
+        return;
+    }
+    memcpy(http_pending_state(p), visitor, sizeof(visitor));
+    if (store_visitor_get(rq->worker->redis, rq->site, visitor, rights_on_visitor, p) !=
+        REDIS_OK) {
+        http_pending_free(p);
+        rights_storage_error(rq);
+    }
+}
+
+/* ---- erasure ------------------------------------------------------------- */
+
+static void rights_on_erased(void *data, size_t removed, const char *err)
+{
+    http_pending_t *p = data;
+    http_request_t *rq = http_pending_request(p);
+    if (rq != NULL) {
+        if (err != NULL) {
+            rights_storage_error(rq);
+        } else {
+            char body[160];
+            int n = snprintf(body, sizeof(body), "{\"erased\":true,\"removed\":%zu}", removed);
+            http_send_json(rq, 200, body, (size_t)n);
+        }
+    }
+    http_pending_free(p);
+}
+
+void rights_erase(http_request_t *rq)
+{
+    char visitor[65];
+    if (!rights_server_only(rq) || !rights_visitor(rq, visitor))
+        return;
+    http_pending_t *p = http_pending_new(rq, 0);
+    if (p == NULL) {
+        http_error(rq, 500, "internal", "out of memory");
+        return;
+    }
+    if (store_visitor_erase(rq->worker->redis, rq->site, visitor, rights_on_erased, p) !=
+        REDIS_OK) {
+        http_pending_free(p);
+        rights_storage_error(rq);
+    }
+}
+
+/* ---- audit export -------------------------------------------------------- */
+
+/* "YYYY-MM-DD" (UTC; the end of that day when end_of_day) or milliseconds
+ * since the epoch. -1 when malformed. */
+static int64_t rights_parse_time(const char *s, int end_of_day)
+{
+    int y, m, d;
+    char tail;
+    if (sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) == 3 && strlen(s) == 10) {
+        if (m < 1 || m > 12 || d < 1 || d > 31 || y < 1970 || y > 9999)
+            return -1;
+        struct tm tm = {0};
+        tm.tm_year = y - 1900;
+        tm.tm_mon = m - 1;
+        tm.tm_mday = d;
+        int64_t ms = (int64_t)timegm(&tm) * 1000;
+        return end_of_day ? ms + 86400000 - 1 : ms;
+    }
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno != 0 || *end != '\0' || end == s || v < 0)
+        return -1;
+    return v;
+}
+
+static void rights_on_page(void *data, const store_record_t *records, size_t n,
+                           const char *next_cursor, const char *err)
+{
+    http_pending_t *p = data;
+    http_request_t *rq = http_pending_request(p);
+    if (rq != NULL) {
+        if (err != NULL) {
+            rights_storage_error(rq);
+        } else {
+            rights_out_t o = {&rq->req->pool, NULL, 0, 0};
+            for (size_t i = 0; i < n; i++) {
+                out_record(&o, &records[i]);
+                out_put(&o, "\n", 1);
+            }
+            if (next_cursor != NULL)
+                http_header(rq, "x-next-cursor", next_cursor, strlen(next_cursor));
+            http_header(rq, "cache-control", H2O_STRLIT("no-store"));
+            http_send_static(rq, 200, "application/x-ndjson", o.buf, o.len);
+        }
+    }
+    http_pending_free(p);
+}
+
+void rights_export(http_request_t *rq)
+{
+    if (!rights_server_only(rq))
+        return;
+    char from_s[32], to_s[32], limit_s[16], cursor[RIGHTS_CURSOR_MAX];
+    int64_t from = 0, to = INT64_MAX;
+    long limit = RIGHTS_EXPORT_DEFAULT_LIMIT;
+    if (http_query_param(rq, "from", from_s, sizeof(from_s)) >= 0 &&
+        (from = rights_parse_time(from_s, 0)) < 0) {
+        http_error(rq, 400, "invalid_range", "from must be YYYY-MM-DD or milliseconds");
+        return;
+    }
+    if (http_query_param(rq, "to", to_s, sizeof(to_s)) >= 0 &&
+        (to = rights_parse_time(to_s, 1)) < 0) {
+        http_error(rq, 400, "invalid_range", "to must be YYYY-MM-DD or milliseconds");
+        return;
+    }
+    if (to < from) {
+        http_error(rq, 400, "invalid_range", "to is before from");
+        return;
+    }
+    if (http_query_param(rq, "limit", limit_s, sizeof(limit_s)) >= 0) {
+        char *end;
+        limit = strtol(limit_s, &end, 10);
+        if (*end != '\0' || limit < 1 || limit > STORE_LOG_PAGE_MAX) {
+            http_error(rq, 400, "invalid_limit", "limit must be from 1 to 1000");
+            return;
+        }
+    }
+    ssize_t clen = http_query_param(rq, "cursor", cursor, sizeof(cursor));
+    http_pending_t *p = http_pending_new(rq, 0);
+    if (p == NULL) {
+        http_error(rq, 500, "internal", "out of memory");
+        return;
+    }
+    int rc = store_log_page(rq->worker->redis, rq->site, clen > 0 ? cursor : NULL, from, to,
+                            (size_t)limit, rights_on_page, p);
+    if (rc != REDIS_OK) {
+        http_pending_free(p);
+        if (rc == REDIS_E_ARGS)
+            http_error(rq, 400, "invalid_cursor", "cursor must be one given by x-next-cursor");
+        else
+            rights_storage_error(rq);
+    }
+}

@@ -1,0 +1,285 @@
+/*
+ * router.c - path and method to handler.
+ *
+ * The table below is every route consentd serves. Matching splits the path
+ * (before '?') into segments, percent-decodes each one (a bad escape is a
+ * 400), and compares them with the route patterns, where "{site}" resolves
+ * the site from the worker's snapshot (404 site_not_found when unknown) and
+ * "{param}" captures a segment into rq->params. A path that matches a route
+ * but not its method is a 405 with Allow; OPTIONS on a site route is a CORS
+ * preflight answered here for the site's declared origins.
+ */
+#include "router.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "banner.h"
+#include "consent.h"
+#include "rights.h"
+#include "health.h"
+#include "http.h"
+#include "metrics.h"
+
+#define ROUTER_MAX_SEGMENTS 8
+#define ROUTER_PREFLIGHT_MAX_AGE "600"
+
+typedef void (*router_fn)(http_request_t *rq);
+
+typedef struct route {
+    const char *name;    /* metrics label */
+    const char *method;  /* GET also answers HEAD */
+    const char *pattern; /* "/v1/sites/{site}/banner.js" */
+    router_fn fn;
+    size_t max_body;     /* larger bodies get 413 */
+    int cors;            /* answers browsers of the site's origins */
+} route_t;
+
+static const route_t routes[] = {
+    {"healthz", "GET", "/healthz", health_get, 0, 0},
+    {"metrics", "GET", "/metrics", metrics_get, 0, 0},
+    {"banner_js", "GET", "/v1/sites/{site}/banner.js", banner_get, 0, 0},
+    {"consent_post", "POST", "/v1/sites/{site}/consents", consent_post, CONSENT_MAX_BODY, 1},
+    {"consent_get", "GET", "/v1/sites/{site}/consents/{visitor}", consent_get, 0, 1},
+    {"consent_delete", "DELETE", "/v1/sites/{site}/consents/{visitor}", consent_delete, 0, 1},
+    {"consents_export", "GET", "/v1/sites/{site}/consents", rights_export, 0, 0},
+    {"visitor_get", "GET", "/v1/sites/{site}/visitors/{visitor}", rights_access, 0, 0},
+    {"visitor_delete", "DELETE", "/v1/sites/{site}/visitors/{visitor}", rights_erase, 0, 0},
+    {"jwks", "GET", "/.well-known/jwks.json", consent_jwks, 0, 0},
+};
+#define ROUTE_COUNT (sizeof(routes) / sizeof(routes[0]))
+enum { ROUTE_PREFLIGHT = ROUTE_COUNT, ROUTE_UNMATCHED, ROUTE_NAMES };
+
+typedef struct route_pattern {
+    h2o_iovec_t segments[ROUTER_MAX_SEGMENTS];
+    size_t n;
+} route_pattern_t;
+
+/* Filled by router_init() before workers start; read-only afterwards. */
+static route_pattern_t patterns[ROUTE_COUNT];
+static const char *route_names[ROUTE_NAMES];
+
+static size_t router_split(const char *path, size_t len, h2o_iovec_t *out, size_t max)
+{
+    size_t n = 0, i = 0;
+    if (len > 0 && path[0] == '/')
+        i = 1;
+    while (i <= len && n < max + 1) {
+        size_t start = i;
+        while (i < len && path[i] != '/')
+            i++;
+        if (n == max)
+            return max + 1; /* too many segments: matches nothing */
+        out[n++] = h2o_iovec_init(path + start, i - start);
+        i++;
+    }
+    return n;
+}
+
+void router_init(void)
+{
+    for (size_t r = 0; r < ROUTE_COUNT; r++) {
+        patterns[r].n = router_split(routes[r].pattern, strlen(routes[r].pattern),
+                                     patterns[r].segments, ROUTER_MAX_SEGMENTS);
+        route_names[r] = routes[r].name;
+    }
+    route_names[ROUTE_PREFLIGHT] = "cors_preflight";
+    route_names[ROUTE_UNMATCHED] = "unmatched";
+    metrics_set_routes(route_names, ROUTE_NAMES);
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decode seg in place into pool memory; -1 on a bad escape or NUL. */
+static int router_decode(h2o_mem_pool_t *pool, h2o_iovec_t *seg)
+{
+    if (memchr(seg->base, '%', seg->len) == NULL)
+        return 0;
+    char *out = h2o_mem_alloc_pool(pool, seg->len + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < seg->len; i++) {
+        if (seg->base[i] != '%') {
+            out[o++] = seg->base[i];
+            continue;
+        }
+        int hi, lo;
+        if (i + 2 >= seg->len || (hi = hexval(seg->base[i + 1])) < 0 ||
+            (lo = hexval(seg->base[i + 2])) < 0 || (hi == 0 && lo == 0))
+            return -1;
+        out[o++] = (char)(hi << 4 | lo);
+        i += 2;
+    }
+    seg->base = out;
+    seg->len = o;
+    return 0;
+}
+
+static int router_is_literal(const h2o_iovec_t *s)
+{
+    return !(s->len > 0 && s->base[0] == '{');
+}
+
+/* Does the decoded path match route r? Fills site id and params. */
+static int router_match(size_t r, const h2o_iovec_t *segs, size_t n, h2o_iovec_t *site_id,
+                        h2o_iovec_t *params)
+{
+    const route_pattern_t *p = &patterns[r];
+    size_t np = 0;
+    if (p->n != n)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        const h2o_iovec_t *ps = &p->segments[i];
+        if (router_is_literal(ps)) {
+            if (!h2o_memis(ps->base, ps->len, segs[i].base, segs[i].len))
+                return 0;
+        } else if (h2o_memis(ps->base, ps->len, H2O_STRLIT("{site}"))) {
+            *site_id = segs[i];
+        } else if (np < HTTP_MAX_PARAMS) {
+            params[np++] = segs[i];
+        }
+    }
+    return 1;
+}
+
+static int router_method_is(const h2o_req_t *req, const char *method)
+{
+    size_t len = strlen(method);
+    if (h2o_memis(req->method.base, req->method.len, method, len))
+        return 1;
+    return len == 3 && memcmp(method, "GET", 3) == 0 &&
+           h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
+}
+
+static void router_on_dispose(void *p)
+{
+    http_request_t *rq = p;
+    worker_t *w = rq->worker;
+    w->inflight--;
+    metrics_gauge_set(&w->metrics.inflight, w->inflight);
+}
+
+/* Allow: the methods of every route whose pattern matched. */
+static void router_allow(http_request_t *rq, const int *matched, int cors, char *allow,
+                         size_t cap)
+{
+    size_t o = 0;
+    allow[0] = '\0';
+    for (size_t r = 0; r < ROUTE_COUNT; r++) {
+        if (!matched[r])
+            continue;
+        o += (size_t)snprintf(allow + o, cap - o, "%s%s", o ? ", " : "", routes[r].method);
+        if (strcmp(routes[r].method, "GET") == 0)
+            o += (size_t)snprintf(allow + o, cap - o, ", HEAD");
+    }
+    if (cors)
+        snprintf(allow + o, cap - o, ", OPTIONS");
+    (void)rq;
+}
+
+static void router_preflight(http_request_t *rq, const char *allow)
+{
+    const h2o_iovec_t *origin = http_req_header(rq, "origin");
+    if (origin == NULL || !site_origin_allowed(rq->site, origin->base, origin->len)) {
+        http_error(rq, 403, "origin_not_allowed",
+                   "this origin is not one of the site's declared origins");
+        return;
+    }
+    http_header(rq, "access-control-allow-origin", origin->base, origin->len);
+    http_header(rq, "access-control-allow-methods", allow, strlen(allow));
+    http_header(rq, "access-control-allow-headers", H2O_STRLIT("content-type, authorization"));
+    http_header(rq, "access-control-max-age", H2O_STRLIT(ROUTER_PREFLIGHT_MAX_AGE));
+    http_header(rq, "vary", H2O_STRLIT("origin"));
+    http_send_static(rq, 204, NULL, NULL, 0);
+}
+
+int router_handle(h2o_handler_t *self, h2o_req_t *req)
+{
+    worker_t *w = worker_of(req->conn->ctx);
+    http_request_t *rq = h2o_mem_alloc_shared(&req->pool, sizeof(*rq), router_on_dispose);
+    memset(rq, 0, sizeof(*rq));
+    rq->req = req;
+    rq->worker = w;
+    rq->started_ns = http_now_ns();
+    rq->route = ROUTE_UNMATCHED;
+    w->inflight++;
+    metrics_gauge_set(&w->metrics.inflight, w->inflight);
+
+    size_t plen = req->path.len;
+    const char *q = memchr(req->path.base, '?', plen);
+    if (q != NULL)
+        plen = (size_t)(q - req->path.base);
+    h2o_iovec_t segs[ROUTER_MAX_SEGMENTS];
+    size_t n = router_split(req->path.base, plen, segs, ROUTER_MAX_SEGMENTS);
+    if (plen == 0 || req->path.base[0] != '/') {
+        http_error(rq, 400, "bad_request", "the request target must be an absolute path");
+        return 0;
+    }
+    for (size_t i = 0; i < n && n <= ROUTER_MAX_SEGMENTS; i++) {
+        if (router_decode(&req->pool, &segs[i]) != 0) {
+            http_error(rq, 400, "bad_request", "the path has a malformed percent-encoding");
+            return 0;
+        }
+    }
+
+    int matched[ROUTE_COUNT] = {0}, any = 0, cors = 0;
+    h2o_iovec_t site_id = {NULL, 0};
+    for (size_t r = 0; r < ROUTE_COUNT; r++) {
+        h2o_iovec_t params[HTTP_MAX_PARAMS] = {{NULL, 0}};
+        if (!router_match(r, segs, n, &site_id, params))
+            continue;
+        matched[r] = any = 1;
+        cors |= routes[r].cors;
+        if (!router_method_is(req, routes[r].method))
+            continue;
+        rq->route = (unsigned)r;
+        memcpy(rq->params, params, sizeof(params));
+        break;
+    }
+    if (!any) {
+        http_error(rq, 404, "not_found", "no such route");
+        return 0;
+    }
+    if (site_id.base != NULL) {
+        rq->site = site_find(w->snap->sites, site_id.base, site_id.len);
+        if (rq->site == NULL) {
+            http_error(rq, 404, "site_not_found", "no such site");
+            return 0;
+        }
+    }
+    if (rq->route == ROUTE_UNMATCHED) {
+        char allow[128];
+        router_allow(rq, matched, cors, allow, sizeof(allow));
+        if (cors && rq->site != NULL && h2o_memis(req->method.base, req->method.len,
+                                                  H2O_STRLIT("OPTIONS"))) {
+            rq->route = ROUTE_PREFLIGHT;
+            router_preflight(rq, allow);
+            return 0;
+        }
+        http_header(rq, "allow", allow, strlen(allow));
+        http_error(rq, 405, "method_not_allowed", "this route does not answer this method");
+        return 0;
+    }
+    const route_t *route = &routes[rq->route];
+    if (route->cors) {
+        /* Before any answer, errors included, so the banner can read them. */
+        const h2o_iovec_t *origin = http_req_header(rq, "origin");
+        if (origin != NULL && site_origin_allowed(rq->site, origin->base, origin->len))
+            http_cors_headers(rq);
+    }
+    if (req->entity.base != NULL && req->entity.len > route->max_body) {
+        http_error(rq, 413, "payload_too_large",
+                   route->max_body == 0 ? "this route takes no body" : "the body is too large");
+        return 0;
+    }
+    route->fn(rq);
+    return 0;
+}

@@ -1,0 +1,334 @@
+/*
+ * server.c - h2o set-up, one event loop per worker thread, listeners,
+ * reload and graceful shutdown.
+ *
+ * Each worker owns an h2o context on its own evloop, its own SO_REUSEPORT
+ * listener (the kernel spreads connections over them), and its own Redis
+ * connection on the same loop. Workers share nothing mutable: the main
+ * thread talks to them only through h2o's multithread queue (a new snapshot
+ * to use, or stop).
+ *
+ * Graceful stop, per worker: accept what is already queued on the listener,
+ * close it, ask h2o to stop keep-alive (answers then carry
+ * "Connection: close"), and keep running the loop until no request is in
+ * flight and no Redis command is pending (after a short grace so that
+ * requests already on the wire are read), or until the deadline. Idle
+ * keep-alive connections are closed when the process exits.
+ */
+#include "server.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <h2o.h>
+
+#include "log.h"
+#include "router.h"
+#include "store.h"
+#include "worker.h"
+
+#define SERVER_LISTEN_BACKLOG 4096
+#define SERVER_ACCEPTS_PER_EVENT 32 /* fairness between accepting and serving */
+#define SERVER_STOP_POLL_MS 10
+#define SERVER_STOP_GRACE_MS 100 /* let requests already on the wire arrive */
+
+typedef enum { SERVER_MSG_SNAPSHOT, SERVER_MSG_STOP } server_msg_kind_t;
+
+typedef struct server_msg {
+    h2o_multithread_message_t super;
+    server_msg_kind_t kind;
+    snapshot_t *snap;
+} server_msg_t;
+
+typedef struct server_worker {
+    worker_t w; /* first: h2o_context_t -> worker_t -> server_worker_t */
+    int listen_fd;
+    pthread_t thread;
+    h2o_multithread_queue_t *queue;
+    h2o_multithread_receiver_t receiver;
+    size_t connections;
+    size_t max_connections;
+    int accept_paused;
+    uint64_t stop_started_ms;
+    h2o_timeout_t stop_timeout;
+    h2o_timeout_entry_t stop_entry;
+    int done;
+    int cut_short;
+} server_worker_t;
+
+/* Written by server_init() before any thread starts. */
+static struct {
+    const config_t *cfg;
+    h2o_globalconf_t globalconf;
+    server_worker_t *workers;
+    unsigned count;
+} server;
+
+static void server_accept_start(server_worker_t *sw);
+
+static int server_bind(const config_t *cfg, char *err, size_t errlen)
+{
+    struct addrinfo hints = {0}, *res = NULL;
+    char port[8];
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
+    snprintf(port, sizeof(port), "%u", cfg->port);
+    int rc = getaddrinfo(cfg->listen_address, port, &hints, &res);
+    if (rc != 0) {
+        snprintf(err, errlen, "listen.address %s: %s", cfg->listen_address, gai_strerror(rc));
+        return -1;
+    }
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), on = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) != 0 ||
+        bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, SERVER_LISTEN_BACKLOG) != 0) {
+        snprintf(err, errlen, "cannot listen on %s:%u: %s", cfg->listen_address, cfg->port,
+                 strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        freeaddrinfo(res);
+        return -1;
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+int server_init(const config_t *cfg, snapshot_t *snap, char *err, size_t errlen)
+{
+    server.cfg = cfg;
+    server.count = cfg->threads;
+    server.workers = calloc(server.count, sizeof(server_worker_t));
+    if (server.workers == NULL) {
+        snprintf(err, errlen, "out of memory");
+        snapshot_release(snap);
+        return -1;
+    }
+
+    h2o_config_init(&server.globalconf);
+    server.globalconf.server_name = h2o_iovec_init(H2O_STRLIT("consentd"));
+    server.globalconf.max_request_entity_size = cfg->max_body_bytes;
+    server.globalconf.http1.req_timeout = cfg->request_timeout_ms;
+    /* h2o 2.2.5 lacks the HTTP/2 rapid-reset fixes: no h2c upgrade unless asked. */
+    server.globalconf.http1.upgrade_to_http2 = cfg->http2;
+    h2o_hostconf_t *host =
+        h2o_config_register_host(&server.globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+    h2o_handler_t *handler = h2o_create_handler(path, sizeof(*handler));
+    handler->on_req = router_handle;
+    router_init();
+
+    for (unsigned i = 0; i < server.count; i++) {
+        server_worker_t *sw = &server.workers[i];
+        sw->w.id = i;
+        sw->w.cfg = cfg;
+        sw->w.snap = i == 0 ? snap : snapshot_retain(snap);
+        sw->max_connections = cfg->max_connections / server.count;
+        if (sw->max_connections == 0)
+            sw->max_connections = 1;
+        metrics_register(&sw->w.metrics);
+        if ((sw->listen_fd = server_bind(cfg, err, errlen)) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void server_on_conn_close(void *data)
+{
+    server_worker_t *sw = data;
+    sw->connections--;
+    if (sw->accept_paused && !sw->w.stopping)
+        server_accept_start(sw);
+}
+
+static void server_on_accept(h2o_socket_t *listener, const char *err)
+{
+    server_worker_t *sw = listener->data;
+    if (err != NULL)
+        return;
+    for (int i = 0; i < SERVER_ACCEPTS_PER_EVENT || sw->w.stopping; i++) {
+        if (sw->connections >= sw->max_connections && !sw->w.stopping) {
+            /* At the cap: leave the rest in the kernel queue until one closes. */
+            h2o_socket_read_stop(listener);
+            sw->accept_paused = 1;
+            return;
+        }
+        h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+        if (sock == NULL)
+            return;
+        sw->connections++;
+        sock->on_close.cb = server_on_conn_close;
+        sock->on_close.data = sw;
+        h2o_accept(&sw->w.accept_ctx, sock);
+    }
+}
+
+static void server_accept_start(server_worker_t *sw)
+{
+    sw->accept_paused = 0;
+    h2o_socket_read_start(sw->w.listener, server_on_accept);
+}
+
+static void server_on_redis_state(void *data, redis_t *r, int connected)
+{
+    worker_t *w = data;
+    metrics_gauge_set(&w->metrics.redis_connected, (uint64_t)connected);
+    if (connected) {
+        log_msg(LOG_INFO, "worker %u: connected to Redis", w->id);
+        store_on_connect(r);
+    }
+    if (!connected)
+        log_msg(LOG_WARN, "worker %u: Redis connection lost: %s", w->id, redis_last_error(r));
+}
+
+static void server_on_redis_rtt(void *data, uint64_t ns)
+{
+    worker_t *w = data;
+    metrics_observe_redis(&w->metrics, ns);
+}
+
+static uint64_t server_now_ms(server_worker_t *sw)
+{
+    return h2o_now(sw->w.ctx.loop);
+}
+
+/* Polled during a stop: is this worker drained, or out of time? */
+static void server_on_stop_tick(h2o_timeout_entry_t *entry)
+{
+    server_worker_t *sw = H2O_STRUCT_FROM_MEMBER(server_worker_t, stop_entry, entry);
+    uint64_t elapsed = server_now_ms(sw) - sw->stop_started_ms;
+    int idle = sw->w.inflight == 0 && redis_pending(sw->w.redis) == 0;
+    if (sw->connections == 0 || (idle && elapsed >= SERVER_STOP_GRACE_MS)) {
+        sw->done = 1;
+        return;
+    }
+    if (elapsed >= server.cfg->shutdown_timeout_ms) {
+        log_msg(LOG_WARN, "worker %u: shutdown deadline reached with %llu requests in flight",
+                sw->w.id, (unsigned long long)sw->w.inflight);
+        sw->cut_short = 1;
+        sw->done = 1;
+        return;
+    }
+    h2o_timeout_link(sw->w.ctx.loop, &sw->stop_timeout, &sw->stop_entry);
+}
+
+static void server_begin_stop(server_worker_t *sw)
+{
+    if (sw->w.stopping)
+        return;
+    sw->w.stopping = 1;
+    /* Serve what the kernel already accepted for us, then stop listening. */
+    server_on_accept(sw->w.listener, NULL);
+    h2o_socket_read_stop(sw->w.listener);
+    h2o_socket_close(sw->w.listener);
+    sw->w.listener = NULL;
+    h2o_context_request_shutdown(&sw->w.ctx);
+    sw->stop_started_ms = server_now_ms(sw);
+    sw->stop_entry.cb = server_on_stop_tick;
+    h2o_timeout_link(sw->w.ctx.loop, &sw->stop_timeout, &sw->stop_entry);
+}
+
+static void server_on_message(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    server_worker_t *sw = H2O_STRUCT_FROM_MEMBER(server_worker_t, receiver, receiver);
+    while (!h2o_linklist_is_empty(messages)) {
+        server_msg_t *msg = H2O_STRUCT_FROM_MEMBER(server_msg_t, super.link, messages->next);
+        h2o_linklist_unlink(&msg->super.link);
+        if (msg->kind == SERVER_MSG_SNAPSHOT) {
+            snapshot_release(sw->w.snap);
+            sw->w.snap = msg->snap;
+        } else {
+            server_begin_stop(sw);
+        }
+        free(msg);
+    }
+}
+
+static void *server_worker_main(void *arg)
+{
+    server_worker_t *sw = arg;
+    worker_t *w = &sw->w;
+    h2o_loop_t *loop = w->ctx.loop;
+    w->accept_ctx.ctx = &w->ctx;
+    w->accept_ctx.hosts = server.globalconf.hosts;
+    h2o_timeout_init(loop, &sw->stop_timeout, SERVER_STOP_POLL_MS);
+
+    w->redis = redis_create(loop, &server.cfg->redis);
+    redis_set_state_cb(w->redis, server_on_redis_state, w);
+    redis_set_rtt_cb(w->redis, server_on_redis_rtt, w);
+
+    w->listener = h2o_evloop_socket_create(loop, sw->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
+    w->listener->data = sw;
+    server_accept_start(sw);
+
+    while (!sw->done)
+        h2o_evloop_run(loop, INT32_MAX);
+
+    /* Pending Redis callbacks run now (with "disconnected") and free their
+     * records; connections still open are closed by the process exit. */
+    redis_destroy(w->redis);
+    w->redis = NULL;
+    return NULL;
+}
+
+int server_start(void)
+{
+    /* Loops, contexts and message queues are made here, before the threads
+     * run, so that server_publish() and server_stop() can be called at any
+     * time after this returns. Each loop is then used by its thread only. */
+    for (unsigned i = 0; i < server.count; i++) {
+        server_worker_t *sw = &server.workers[i];
+        h2o_context_init(&sw->w.ctx, h2o_evloop_create(), &server.globalconf);
+        sw->queue = h2o_multithread_create_queue(sw->w.ctx.loop);
+        h2o_multithread_register_receiver(sw->queue, &sw->receiver, server_on_message);
+    }
+    for (unsigned i = 0; i < server.count; i++) {
+        server_worker_t *sw = &server.workers[i];
+        if (pthread_create(&sw->thread, NULL, server_worker_main, sw) != 0) {
+            log_msg(LOG_ERROR, "cannot start worker thread %u: %s", i, strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void server_send(server_worker_t *sw, server_msg_kind_t kind, snapshot_t *snap)
+{
+    server_msg_t *msg = calloc(1, sizeof(*msg));
+    if (msg == NULL) {
+        log_msg(LOG_ERROR, "out of memory sending a message to worker %u", sw->w.id);
+        if (snap != NULL)
+            snapshot_release(snap);
+        return;
+    }
+    msg->kind = kind;
+    msg->snap = snap;
+    h2o_multithread_send_message(&sw->receiver, &msg->super);
+}
+
+void server_publish(snapshot_t *snap)
+{
+    for (unsigned i = 0; i < server.count; i++)
+        server_send(&server.workers[i], SERVER_MSG_SNAPSHOT, snapshot_retain(snap));
+    snapshot_release(snap);
+}
+
+int server_stop(void)
+{
+    int cut_short = 0;
+    for (unsigned i = 0; i < server.count; i++)
+        server_send(&server.workers[i], SERVER_MSG_STOP, NULL);
+    for (unsigned i = 0; i < server.count; i++) {
+        pthread_join(server.workers[i].thread, NULL);
+        cut_short |= server.workers[i].cut_short;
+    }
+    return cut_short;
+}

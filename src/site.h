@@ -1,0 +1,101 @@
+/*
+ * site.h - the sites consentd serves: purposes, legal bases, texts, origins,
+ * lifetimes, policy version, API key hash.
+ *
+ * Each site is one JSON file `<id>.json` in the sites directory (see
+ * ops/sites/demo.json and the README for every field). The whole directory
+ * is loaded into an immutable site_set_t. On SIGHUP main.c loads a new set;
+ * if it validates, it replaces the old one for new requests, and the old
+ * one is freed when the last request that retained it is done.
+ *
+ * Ownership: site_set_load() returns a set with one reference. Whoever keeps
+ * a pointer across an asynchronous step (a Redis reply) takes a reference
+ * with site_set_retain() and drops it with site_set_release(). Everything a
+ * site_t points to lives as long as its set.
+ */
+#ifndef CONSENTD_SITE_H
+#define CONSENTD_SITE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SITE_ERR_MAX 512
+#define SITE_ID_MAX 64            /* [a-z0-9][a-z0-9_-]{0,63} */
+#define SITE_MAX_PURPOSES 32
+#define SITE_MAX_LANGUAGES 16
+#define SITE_MAX_ORIGINS 32
+#define SITE_MAX_RECIPIENTS 32
+#define SITE_CHOICE_LIFETIME_DEFAULT_DAYS 182 /* 6 months, CNIL recommended practice */
+#define SITE_CHOICE_LIFETIME_MAX_DAYS 395     /* 13 months, CNIL maximum for a tracker */
+
+typedef enum {
+    LEGAL_BASIS_CONSENT = 0,          /* off until the visitor says yes */
+    LEGAL_BASIS_LEGITIMATE_INTEREST,  /* on, the visitor can object */
+    LEGAL_BASIS_NECESSARY             /* always on, shown, not refusable */
+} legal_basis_t;
+
+typedef struct site_text {
+    const char *lang;        /* "fr", "en", ... one of site->languages */
+    const char *name;        /* short title */
+    const char *description; /* what it is for (finalité) */
+} site_text_t;
+
+typedef struct site_purpose {
+    const char *id;                 /* [a-z0-9_-]{1,64} */
+    legal_basis_t legal_basis;
+    uint32_t retention_days;        /* how long the data this purpose collects is kept */
+    const char **recipients;        /* named recipients (destinataires) */
+    size_t n_recipients;
+    site_text_t *texts;             /* one per site language, in site->languages order */
+    size_t n_texts;
+} site_purpose_t;
+
+typedef struct site {
+    const char *id;
+    const char **origins;           /* "https://www.example.com" (scheme://host[:port]) */
+    size_t n_origins;
+    const char **languages;         /* first one is the default */
+    size_t n_languages;
+    const char *policy_version;     /* opaque, changes when the policy changes */
+    uint32_t choice_lifetime_days;  /* 1..SITE_CHOICE_LIFETIME_MAX_DAYS, default 182 */
+    uint32_t log_retention_days;    /* consent log and history kept; default 1825 (5 years) */
+    const char *cookie_domain;      /* NULL: the page's host */
+    const char *controller_name;    /* the data controller */
+    const char *contact;            /* DPO or service to contact (email or URL) */
+    const char *privacy_policy_url; /* may be NULL */
+    uint8_t api_key_sha256[32];     /* SHA-256 of the API key; the key itself is never stored */
+    site_purpose_t *purposes;
+    size_t n_purposes;
+} site_t;
+
+typedef struct site_set site_set_t;
+
+/* Load and validate every *.json file in dir. Returns a set holding one
+ * reference, or NULL with a message naming the file, the field and the
+ * reason in err (e.g. "sites/demo.json: purposes[2].legal_basis: must be
+ * one of consent, legitimate_interest, necessary"). An empty directory is
+ * valid (a set with no sites). Blocking file I/O: never call it on an event
+ * loop thread. */
+site_set_t *site_set_load(const char *dir, char *err, size_t errlen);
+/* Validate and load a single site document (used by site_set_load and by
+ * tests/fuzzers); `name` is used in error messages. NULL on error, as above. */
+site_set_t *site_set_load_one(const char *name, const char *json, size_t len, char *err,
+                              size_t errlen);
+
+site_set_t *site_set_retain(site_set_t *set);
+void site_set_release(site_set_t *set);
+size_t site_set_count(const site_set_t *set);
+const site_t *site_set_at(const site_set_t *set, size_t i);
+
+/* NULL when there is no such site. */
+const site_t *site_find(const site_set_t *set, const char *id, size_t len);
+const site_purpose_t *site_purpose_find(const site_t *site, const char *id, size_t len);
+/* 1 when origin (as sent in the Origin header) is one of the site's origins. */
+int site_origin_allowed(const site_t *site, const char *origin, size_t len);
+/* 1 when SHA-256(key) equals the site's key hash, compared in constant time. */
+int site_api_key_matches(const site_t *site, const char *key, size_t len);
+/* The text of purpose p in lang, falling back to the site's first language. */
+const site_text_t *site_purpose_text(const site_t *site, const site_purpose_t *p, const char *lang);
+const char *legal_basis_name(legal_basis_t basis);
+
+#endif

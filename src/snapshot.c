@@ -1,0 +1,46 @@
+/*
+ * snapshot.c - build, share and free what a reload swaps.
+ */
+#include "snapshot.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "banner.h"
+
+snapshot_t *snapshot_create(site_set_t *sites, key_set_t *keys, char *err, size_t errlen)
+{
+    snapshot_t *snap = calloc(1, sizeof(*snap));
+    if (snap == NULL) {
+        snprintf(err, errlen, "out of memory");
+        site_set_release(sites);
+        key_set_free(keys);
+        return NULL;
+    }
+    snap->sites = sites;
+    snap->keys = keys;
+    snap->refs = 1;
+    if ((snap->banners = banner_set_build(sites, err, errlen)) == NULL) {
+        site_set_release(sites);
+        key_set_free(keys);
+        free(snap);
+        return NULL;
+    }
+    return snap;
+}
+
+snapshot_t *snapshot_retain(snapshot_t *snap)
+{
+    __atomic_add_fetch(&snap->refs, 1, __ATOMIC_RELAXED);
+    return snap;
+}
+
+void snapshot_release(snapshot_t *snap)
+{
+    if (snap == NULL || __atomic_sub_fetch(&snap->refs, 1, __ATOMIC_ACQ_REL) != 0)
+        return;
+    banner_set_free(snap->banners);
+    site_set_release(snap->sites);
+    key_set_free(snap->keys);
+    free(snap);
+}

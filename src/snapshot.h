@@ -1,0 +1,33 @@
+/*
+ * snapshot.h - what a reload swaps: the site set and everything derived from
+ * it (the prebuilt, precompressed banner bodies).
+ *
+ * Built off the event loop (at start-up and on SIGHUP, by main.c), then
+ * immutable and shared by all workers. Each worker holds one reference to
+ * its current snapshot; a request waiting on Redis holds another (see
+ * http_pending_new), so a reload never frees what a request still uses.
+ */
+#ifndef CONSENTD_SNAPSHOT_H
+#define CONSENTD_SNAPSHOT_H
+
+#include <stddef.h>
+#include "keys.h"
+#include "site.h"
+
+struct banner_set;
+
+typedef struct snapshot {
+    site_set_t *sites;
+    struct banner_set *banners;
+    key_set_t *keys;
+    int refs; /* atomic */
+} snapshot_t;
+
+/* Takes over the caller's reference of sites and ownership of keys (both
+ * released on failure too). Returns a snapshot with one reference, or NULL
+ * with a reason in err. */
+snapshot_t *snapshot_create(site_set_t *sites, key_set_t *keys, char *err, size_t errlen);
+snapshot_t *snapshot_retain(snapshot_t *snap);
+void snapshot_release(snapshot_t *snap);
+
+#endif

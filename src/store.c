@@ -1,0 +1,1373 @@
+/*
+ * store.c - the consent records in Redis: key layout, the server-side
+ * function library, msgpack records.
+ *
+ * KEY LAYOUT (part of the on-disk format: changing anything here needs a
+ * migration).
+ *
+ * Every key carries the hash tag {<site>:<p>}, where <site> is the site id
+ * and <p> = store_partition(visitor), written in decimal (0..63). The
+ * partition is FNV-1a (32 bit) of the visitor id's bytes, mod
+ * STORE_PARTITIONS (64): both the hash and the count are fixed forever,
+ * since they decide where every existing record lives. All keys one call
+ * touches share one tag, hence one Redis Cluster slot.
+ *
+ *   key                            type    TTL                       content
+ *   cd:{site:p}:s:<visitor>        STRING  PXAT expires_at_ms        the current record
+ *   cd:{site:p}:h:<visitor>        LIST    log retention, from the   records with `log`,
+ *                                          last write                newest first, <= 200
+ *   cd:{site:p}:log                STREAM  log retention, from the   entries {v: visitor,
+ *                                          last write; entries       r: record}; id = when
+ *                                          trimmed by MINID          Redis stored it
+ *   cd:{site:p}:erasures           STRING  log retention, from the   integer: erasures done
+ *                                          last erasure              (anonymous; sum the 64)
+ *
+ * (log retention = site->log_retention_days.) Ints in msgpack use the
+ * smallest encoding; strings are msgpack str. A state whose expires_at_ms is
+ * already past is deleted rather than set. History entries older than the
+ * retention are popped at the visitor's next write; the log is trimmed with
+ * an exact MINID (not `~`, which keeps up to a whole stream node of expired
+ * entries) at every write and erasure.
+ *
+ * A RECORD is a msgpack map (fixmap: at most 15 keys) with short string
+ * keys, so that it explains itself years later:
+ *
+ *   id   str   consent id            pv   str   policy version
+ *   vis  str   visitor id            th   str   hash of the texts shown (hex)
+ *   iat  int   issued at, Unix ms    src  str   banner | form | call_center | api
+ *   exp  int   expires at, Unix ms   lang str   language shown
+ *   act  str   consent | withdraw    var  str   banner variant (absent when none)
+ *   dec  map   purpose id (str) -> granted (bool), at most SITE_MAX_PURPOSES
+ *   jws  str   the signed proof (compact JWS) exactly as issued
+ *   log  str   history entries only: the id ("ms-seq") of the consent log
+ *              entry written with it
+ *
+ * The decoder skips keys it does not know (a later version may add some)
+ * and rejects everything else that is not exactly this shape.
+ *
+ * WRITES go through the Redis Function library `consentd` (LIBRARY_SOURCE
+ * below, loaded by store_on_connect with FUNCTION LOAD REPLACE, and again by
+ * any call that finds it missing). One FCALL per consent: consentd_put sets
+ * the state, appends to the log (trimming it with an exact MINID), and pushes
+ * the history entry: the record with its `log` key appended by bumping the
+ * fixmap count, so the record is never re-encoded in Lua.
+ *
+ * Invariant that erasure relies on: every consent log entry of a visitor
+ * younger than the retention is named by the visitor's history. Entries
+ * leave the history only (a) when older than the retention, (b) beyond
+ * STORE_HISTORY_MAX, with their log entry deleted too, (c) when the history
+ * key expires, a retention after the visitor's last write (so all its log
+ * entries are older than the retention) or (d) on erasure. consentd_erase
+ * therefore trims the log to the retention, then deletes the log entries its
+ * history names, the state and the history: nothing with the visitor id is
+ * left. The erasure counter is the only trace, and it holds no id.
+ *
+ * READS are a plain GET (current state) and consentd_visitor (FCALL_RO: the
+ * state and the history in one consistent snapshot).
+ *
+ * THE LOG EXPORT reads the 64 streams with XRANGE ... COUNT, partition 0 to
+ * 63, each in id order, chaining commands until the page holds `limit`
+ * records or the last partition is done. from_ms/to_ms filter on the entry
+ * ids, i.e. when Redis stored the record (the same millisecond as iat, give
+ * or take the clocks). The cursor is "<p>-<ms>-<seq>": go on in partition p
+ * after entry ms-seq ("<p>-0-0": from the start of p). Entries whose `r`
+ * does not decode are skipped and counted in one log line per page.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <msgpack.h>
+
+#include "log.h"
+
+#define STORE_VISITOR_MAX 128    /* bytes in a visitor id */
+#define STORE_STRING_MAX 8192    /* bytes in any string of a record */
+#define STORE_PURPOSE_ID_MAX 64  /* bytes in a purpose id */
+#define STORE_RECORD_KEYS_MAX 64 /* keys in a record map, unknown ones included */
+#define STORE_SKIP_DEPTH_MAX 8   /* nesting of an unknown value we skip */
+#define STORE_TAG_MAX (SITE_ID_MAX + 8)
+#define STORE_KEY_MAX (STORE_TAG_MAX + STORE_VISITOR_MAX + 16)
+#define STORE_ID_MAX 48     /* "<u64>-<u64>" */
+#define STORE_CURSOR_MAX 64 /* "<partition>-<u64>-<u64>" */
+#define STORE_ARGV_MAX 12
+#define STORE_ERR_MAX 256
+#define STORE_MS_PER_DAY 86400000LL
+
+static const char LIBRARY_SOURCE[] =
+    "#!lua name=consentd\n"
+    "-- consentd's server-side functions: the key layout is documented in store.c.\n"
+    "-- Every key a function touches is passed in KEYS, all with one hash tag.\n"
+    "\n"
+    "local function now_ms()\n"
+    "  local t = redis.call('TIME')\n"
+    "  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "end\n"
+    "\n"
+    "-- The consent log entry id a history entry carries (msgpack map key 'log').\n"
+    "local function entry_log_id(entry)\n"
+    "  local ok, m = pcall(cmsgpack.unpack, entry)\n"
+    "  if ok and type(m) == 'table' and type(m.log) == 'string' then\n"
+    "    return m.log\n"
+    "  end\n"
+    "  return nil\n"
+    "end\n"
+    "\n"
+    "local function id_ms(id)\n"
+    "  return tonumber(string.match(id, '^(%d+)-')) or 0\n"
+    "end\n"
+    "\n"
+    "-- KEYS: state, history, log.\n"
+    "-- ARGV: visitor, record (msgpack fixmap), expires_at_ms, retention_ms, history_max.\n"
+    "-- Returns the consent log entry id.\n"
+    "local function put(keys, args)\n"
+    "  local rec = args[2]\n"
+    "  local head = string.byte(rec, 1)\n"
+    "  if head == nil or head < 0x80 or head >= 0x8f then\n"
+    "    return redis.error_reply('ERR consentd: the record is not a msgpack fixmap')\n"
+    "  end\n"
+    "  local expires_at = tonumber(args[3])\n"
+    "  local retention = tonumber(args[4])\n"
+    "  local history_max = tonumber(args[5])\n"
+    "  if expires_at == nil or retention == nil or retention < 1 or history_max == nil or\n"
+    "     history_max < 1 then\n"
+    "    return redis.error_reply('ERR consentd: bad arguments')\n"
+    "  end\n"
+    "  local now = now_ms()\n"
+    "  local min_ms = math.max(now - retention, 0)\n"
+    "  local id = redis.call('XADD', keys[3], 'MINID', min_ms, '*', 'v', args[1], 'r', rec)\n"
+    "  redis.call('PEXPIRE', keys[3], args[4])\n"
+    "  if expires_at > now then\n"
+    "    redis.call('SET', keys[1], rec, 'PXAT', args[3])\n"
+    "  else\n"
+    "    redis.call('DEL', keys[1])\n"
+    "  end\n"
+    "  -- The history entry is the record with one more key, 'log': bump the\n"
+    "  -- fixmap count and append the pair, without re-encoding the record.\n"
+    "  local entry = string.char(head + 1) .. string.sub(rec, 2) .. cmsgpack.pack('log', id)\n"
+    "  local n = redis.call('LPUSH', keys[2], entry)\n"
+    "  -- Drop the oldest entries beyond history_max or older than the retention,\n"
+    "  -- with their log entries, so that every log entry of a visitor within the\n"
+    "  -- retention stays reachable from the visitor's history (erasure needs it).\n"
+    "  while n > 1 do\n"
+    "    local lid = entry_log_id(redis.call('LINDEX', keys[2], -1))\n"
+    "    if n <= history_max and not (lid ~= nil and id_ms(lid) < min_ms) then\n"
+    "      break\n"
+    "    end\n"
+    "    redis.call('RPOP', keys[2])\n"
+    "    if lid ~= nil then\n"
+    "      redis.call('XDEL', keys[3], lid)\n"
+    "    end\n"
+    "    n = n - 1\n"
+    "  end\n"
+    "  redis.call('PEXPIRE', keys[2], args[4])\n"
+    "  return id\n"
+    "end\n"
+    "\n"
+    "-- KEYS: state, history. ARGV: history_max.\n"
+    "-- Returns {state or nil, {history entries, newest first}}.\n"
+    "local function visitor(keys, args)\n"
+    "  local state = redis.call('GET', keys[1])\n"
+    "  local history = redis.call('LRANGE', keys[2], 0, tonumber(args[1]) - 1)\n"
+    "  return {state, history}\n"
+    "end\n"
+    "\n"
+    "-- KEYS: state, history, log, erasures. ARGV: retention_ms.\n"
+    "-- Returns how many keys and log entries were deleted.\n"
+    "local function erase(keys, args)\n"
+    "  local retention = tonumber(args[1])\n"
+    "  if retention == nil or retention < 1 then\n"
+    "    return redis.error_reply('ERR consentd: bad arguments')\n"
+    "  end\n"
+    "  -- Entries past the retention are not reachable from any history: trim them.\n"
+    "  redis.call('XTRIM', keys[3], 'MINID', math.max(now_ms() - retention, 0))\n"
+    "  local ids = {}\n"
+    "  for _, e in ipairs(redis.call('LRANGE', keys[2], 0, -1)) do\n"
+    "    local lid = entry_log_id(e)\n"
+    "    if lid ~= nil then\n"
+    "      ids[#ids + 1] = lid\n"
+    "    end\n"
+    "  end\n"
+    "  local removed = 0\n"
+    "  for i = 1, #ids, 100 do\n"
+    "    removed = removed + redis.call('XDEL', keys[3], unpack(ids, i, math.min(i + 99, "
+    "#ids)))\n"
+    "  end\n"
+    "  removed = removed + redis.call('DEL', keys[1], keys[2])\n"
+    "  redis.call('INCR', keys[4])\n"
+    "  redis.call('PEXPIRE', keys[4], args[1])\n"
+    "  return removed\n"
+    "end\n"
+    "\n"
+    "redis.register_function('consentd_put', put)\n"
+    "redis.register_function{function_name = 'consentd_visitor', callback = visitor,\n"
+    "                        flags = {'no-writes'}}\n"
+    "redis.register_function('consentd_erase', erase)\n";
+
+/* ---- records: msgpack ------------------------------------------------------ */
+
+enum {
+    FIELD_ID,
+    FIELD_VIS,
+    FIELD_IAT,
+    FIELD_EXP,
+    FIELD_PV,
+    FIELD_TH,
+    FIELD_SRC,
+    FIELD_LANG,
+    FIELD_VAR,
+    FIELD_ACT,
+    FIELD_DEC,
+    FIELD_JWS,
+    FIELD_LOG,
+    FIELD_COUNT
+};
+
+static const char *const store_field_names[FIELD_COUNT] = {
+    "id", "vis", "iat", "exp", "pv", "th", "src", "lang", "var", "act", "dec", "jws", "log"};
+
+#define FIELDS_REQUIRED                                                                            \
+    (((1u << FIELD_COUNT) - 1) & ~((1u << FIELD_VAR) | (1u << FIELD_LOG)))
+
+static int store_string_ok(const char *s, size_t max)
+{
+    return s != NULL && strlen(s) <= max;
+}
+
+static int store_pack_str(msgpack_packer *pk, const char *s)
+{
+    size_t len = strlen(s);
+    return msgpack_pack_str(pk, len) | msgpack_pack_str_body(pk, s, len);
+}
+
+static int store_pack_key_str(msgpack_packer *pk, int field, const char *s)
+{
+    return store_pack_str(pk, store_field_names[field]) | store_pack_str(pk, s);
+}
+
+static int store_pack_key_int(msgpack_packer *pk, int field, int64_t v)
+{
+    return store_pack_str(pk, store_field_names[field]) | msgpack_pack_int64(pk, v);
+}
+
+/* Encode rec (with its `log` key only when with_log and rec->log_id). The
+ * bounds are those of the decoder: never write what we could not read. */
+static char *store_record_pack(const store_record_t *rec, int with_log, size_t *len)
+{
+    const char *strs[] = {rec->consent_id, rec->visitor,  rec->policy_version, rec->texts_hash,
+                          rec->source,     rec->lang,     rec->action,         rec->proof};
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+        if (!store_string_ok(strs[i], STORE_STRING_MAX))
+            return NULL;
+    if ((rec->variant != NULL && !store_string_ok(rec->variant, STORE_STRING_MAX)) ||
+        (with_log && rec->log_id != NULL && !store_string_ok(rec->log_id, STORE_STRING_MAX)))
+        return NULL;
+    if (rec->issued_at_ms < 0 || rec->expires_at_ms < 0 || rec->n_decisions > SITE_MAX_PURPOSES)
+        return NULL;
+    for (size_t i = 0; i < rec->n_decisions; i++) {
+        if (!store_string_ok(rec->purposes[i], STORE_PURPOSE_ID_MAX))
+            return NULL;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(rec->purposes[i], rec->purposes[j]) == 0)
+                return NULL;
+    }
+    int with_var = rec->variant != NULL;
+    with_log = with_log && rec->log_id != NULL;
+
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    int rc = msgpack_pack_map(&pk, 11 + (size_t)with_var + (size_t)with_log);
+    rc |= store_pack_key_str(&pk, FIELD_ID, rec->consent_id);
+    rc |= store_pack_key_str(&pk, FIELD_VIS, rec->visitor);
+    rc |= store_pack_key_int(&pk, FIELD_IAT, rec->issued_at_ms);
+    rc |= store_pack_key_int(&pk, FIELD_EXP, rec->expires_at_ms);
+    rc |= store_pack_key_str(&pk, FIELD_PV, rec->policy_version);
+    rc |= store_pack_key_str(&pk, FIELD_TH, rec->texts_hash);
+    rc |= store_pack_key_str(&pk, FIELD_SRC, rec->source);
+    rc |= store_pack_key_str(&pk, FIELD_LANG, rec->lang);
+    if (with_var)
+        rc |= store_pack_key_str(&pk, FIELD_VAR, rec->variant);
+    rc |= store_pack_key_str(&pk, FIELD_ACT, rec->action);
+    rc |= store_pack_str(&pk, store_field_names[FIELD_DEC]);
+    rc |= msgpack_pack_map(&pk, rec->n_decisions);
+    for (size_t i = 0; i < rec->n_decisions; i++) {
+        rc |= store_pack_str(&pk, rec->purposes[i]);
+        rc |= rec->granted[i] ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
+    }
+    rc |= store_pack_key_str(&pk, FIELD_JWS, rec->proof);
+    if (with_log)
+        rc |= store_pack_key_str(&pk, FIELD_LOG, rec->log_id);
+    if (rc != 0 || sb.data == NULL) {
+        msgpack_sbuffer_destroy(&sb);
+        return NULL;
+    }
+    *len = sb.size;
+    return sb.data; /* malloc'd by msgpack_sbuffer_write: the caller free()s it */
+}
+
+char *store_record_encode(const store_record_t *rec, size_t *len)
+{
+    return rec == NULL || len == NULL ? NULL : store_record_pack(rec, 1, len);
+}
+
+/*
+ * The decoder is written by hand rather than with msgpack_unpack_next:
+ * msgpack-c allocates count * sizeof(msgpack_object) for an array or map
+ * header before it knows the input holds that many elements (a 5-byte input
+ * can ask for 96 GB), and it reports truncated input as CONTINUE. Here every
+ * count and length is checked against the bytes that are left first.
+ */
+typedef struct store_reader {
+    const unsigned char *p;
+    const unsigned char *end;
+} store_reader_t;
+
+static size_t store_left(const store_reader_t *in)
+{
+    return (size_t)(in->end - in->p);
+}
+
+static int store_read_be(store_reader_t *in, size_t n, uint64_t *v)
+{
+    if (store_left(in) < n)
+        return -1;
+    uint64_t x = 0;
+    for (size_t i = 0; i < n; i++)
+        x = (x << 8) | in->p[i];
+    in->p += n;
+    *v = x;
+    return 0;
+}
+
+static int store_read_byte(store_reader_t *in, unsigned *b)
+{
+    if (store_left(in) < 1)
+        return -1;
+    *b = *in->p++;
+    return 0;
+}
+
+static int store_read_map(store_reader_t *in, uint64_t *n)
+{
+    unsigned b;
+    if (store_read_byte(in, &b) != 0)
+        return -1;
+    if ((b & 0xf0) == 0x80) {
+        *n = b & 0x0f;
+        return 0;
+    }
+    if (b == 0xde)
+        return store_read_be(in, 2, n);
+    if (b == 0xdf)
+        return store_read_be(in, 4, n);
+    return -1;
+}
+
+static int store_read_str(store_reader_t *in, const char **s, size_t *len)
+{
+    unsigned b;
+    uint64_t n;
+    if (store_read_byte(in, &b) != 0)
+        return -1;
+    if ((b & 0xe0) == 0xa0)
+        n = b & 0x1f;
+    else if (b < 0xd9 || b > 0xdb || store_read_be(in, (size_t)1 << (b - 0xd9), &n) != 0)
+        return -1;
+    if (n > store_left(in))
+        return -1;
+    *s = (const char *)in->p;
+    *len = (size_t)n;
+    in->p += n;
+    return 0;
+}
+
+/* A non-negative integer that fits int64_t. */
+static int store_read_uint(store_reader_t *in, int64_t *v)
+{
+    unsigned b;
+    uint64_t x;
+    if (store_read_byte(in, &b) != 0)
+        return -1;
+    if (b <= 0x7f) {
+        *v = b;
+        return 0;
+    }
+    if (b >= 0xcc && b <= 0xcf) {
+        if (store_read_be(in, (size_t)1 << (b - 0xcc), &x) != 0 || x > INT64_MAX)
+            return -1;
+    } else if (b >= 0xd0 && b <= 0xd3) {
+        size_t n = (size_t)1 << (b - 0xd0);
+        if (store_read_be(in, n, &x) != 0)
+            return -1;
+        if (n < 8 && (x >> (n * 8 - 1)) != 0) /* negative */
+            return -1;
+        if (n == 8 && x > INT64_MAX)
+            return -1;
+    } else {
+        return -1;
+    }
+    *v = (int64_t)x;
+    return 0;
+}
+
+static int store_read_bool(store_reader_t *in, unsigned char *v)
+{
+    unsigned b;
+    if (store_read_byte(in, &b) != 0 || (b != 0xc2 && b != 0xc3))
+        return -1;
+    *v = b == 0xc3;
+    return 0;
+}
+
+/* Skip n bytes. */
+static int store_skip_bytes(store_reader_t *in, uint64_t n)
+{
+    if (n > store_left(in))
+        return -1;
+    in->p += n;
+    return 0;
+}
+
+/* Skip a length of width bytes, then that many bytes (plus extra). */
+static int store_skip_sized(store_reader_t *in, size_t width, uint64_t extra)
+{
+    uint64_t n;
+    if (store_read_be(in, width, &n) != 0)
+        return -1;
+    return store_skip_bytes(in, n + extra);
+}
+
+static int store_skip(store_reader_t *in, int depth);
+
+/* Skip n values. Each value takes at least one byte, so a count above the
+ * bytes left is rejected before looping: the work is bounded by the input
+ * length times STORE_SKIP_DEPTH_MAX. */
+static int store_skip_values(store_reader_t *in, uint64_t n, int depth)
+{
+    if (n > store_left(in))
+        return -1;
+    for (uint64_t i = 0; i < n; i++)
+        if (store_skip(in, depth + 1) != 0)
+            return -1;
+    return 0;
+}
+
+/* Skip one value of any type (an unknown key's). */
+static int store_skip(store_reader_t *in, int depth)
+{
+    unsigned b;
+    uint64_t n;
+    if (depth > STORE_SKIP_DEPTH_MAX || store_read_byte(in, &b) != 0)
+        return -1;
+    if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
+        return 0; /* fixint, nil, false, true */
+    if (b >= 0x80 && b <= 0x8f)
+        return store_skip_values(in, 2 * (uint64_t)(b & 0x0f), depth);
+    if (b >= 0x90 && b <= 0x9f)
+        return store_skip_values(in, b & 0x0f, depth);
+    if (b >= 0xa0 && b <= 0xbf)
+        return store_skip_bytes(in, b & 0x1f);
+    if (b >= 0xc4 && b <= 0xc6) /* bin 8/16/32 */
+        return store_skip_sized(in, (size_t)1 << (b - 0xc4), 0);
+    if (b >= 0xc7 && b <= 0xc9) /* ext 8/16/32: length, type, data */
+        return store_skip_sized(in, (size_t)1 << (b - 0xc7), 1);
+    if (b == 0xca || b == 0xcb) /* float 32/64 */
+        return store_skip_bytes(in, b == 0xca ? 4 : 8);
+    if (b >= 0xcc && b <= 0xcf) /* uint 8..64 */
+        return store_skip_bytes(in, (uint64_t)1 << (b - 0xcc));
+    if (b >= 0xd0 && b <= 0xd3) /* int 8..64 */
+        return store_skip_bytes(in, (uint64_t)1 << (b - 0xd0));
+    if (b >= 0xd4 && b <= 0xd8) /* fixext 1..16: type, data */
+        return store_skip_bytes(in, 1 + ((uint64_t)1 << (b - 0xd4)));
+    if (b >= 0xd9 && b <= 0xdb) /* str 8/16/32 */
+        return store_skip_sized(in, (size_t)1 << (b - 0xd9), 0);
+    if (b == 0xdc || b == 0xdd) { /* array 16/32 */
+        if (store_read_be(in, b == 0xdc ? 2 : 4, &n) != 0)
+            return -1;
+        return store_skip_values(in, n, depth);
+    }
+    if (b == 0xde || b == 0xdf) { /* map 16/32 */
+        if (store_read_be(in, b == 0xde ? 2 : 4, &n) != 0)
+            return -1;
+        return store_skip_values(in, 2 * n, depth);
+    }
+    return -1; /* 0xc1: never used */
+}
+
+/* Where decoded strings go: the caller's buffer, NUL-terminated. */
+typedef struct store_strings {
+    char *p;
+    size_t left;
+} store_strings_t;
+
+static const char *store_strings_copy(store_strings_t *out, const char *s, size_t len, size_t max)
+{
+    if (len > max || len >= out->left || memchr(s, '\0', len) != NULL)
+        return NULL;
+    char *dst = out->p;
+    memcpy(dst, s, len);
+    dst[len] = '\0';
+    out->p += len + 1;
+    out->left -= len + 1;
+    return dst;
+}
+
+static int store_read_string_field(store_reader_t *in, store_strings_t *out, const char **dst)
+{
+    const char *s;
+    size_t len;
+    if (store_read_str(in, &s, &len) != 0)
+        return -1;
+    *dst = store_strings_copy(out, s, len, STORE_STRING_MAX);
+    return *dst == NULL ? -1 : 0;
+}
+
+static int store_read_decisions(store_reader_t *in, store_strings_t *out, store_record_t *rec)
+{
+    uint64_t n;
+    if (store_read_map(in, &n) != 0 || n > SITE_MAX_PURPOSES || n * 2 > store_left(in))
+        return -1;
+    for (size_t i = 0; i < (size_t)n; i++) {
+        const char *s;
+        size_t len;
+        if (store_read_str(in, &s, &len) != 0 || len == 0)
+            return -1;
+        for (size_t j = 0; j < i; j++)
+            if (strlen(rec->purposes[j]) == len && memcmp(rec->purposes[j], s, len) == 0)
+                return -1; /* the same purpose twice */
+        if ((rec->purposes[i] = store_strings_copy(out, s, len, STORE_PURPOSE_ID_MAX)) == NULL ||
+            store_read_bool(in, &rec->granted[i]) != 0)
+            return -1;
+    }
+    rec->n_decisions = (size_t)n;
+    return 0;
+}
+
+int store_record_decode(const char *buf, size_t len, store_record_t *rec, char *strings,
+                        size_t cap)
+{
+    if (buf == NULL || rec == NULL || strings == NULL)
+        return -1;
+    store_reader_t in = {(const unsigned char *)buf, (const unsigned char *)buf + len};
+    store_strings_t out = {strings, cap};
+    uint64_t n;
+    unsigned seen = 0;
+    memset(rec, 0, sizeof(*rec));
+    if (store_read_map(&in, &n) != 0 || n > STORE_RECORD_KEYS_MAX || n * 2 > store_left(&in))
+        goto fail;
+    for (uint64_t i = 0; i < n; i++) {
+        const char *key;
+        size_t klen;
+        int field = -1;
+        if (store_read_str(&in, &key, &klen) != 0)
+            goto fail;
+        for (int f = 0; f < FIELD_COUNT; f++) {
+            if (strlen(store_field_names[f]) == klen &&
+                memcmp(store_field_names[f], key, klen) == 0) {
+                field = f;
+                break;
+            }
+        }
+        if (field < 0) {
+            if (store_skip(&in, 0) != 0)
+                goto fail;
+            continue;
+        }
+        if (seen & (1u << field))
+            goto fail; /* a key twice */
+        seen |= 1u << field;
+        int rc;
+        switch (field) {
+        case FIELD_ID:
+            rc = store_read_string_field(&in, &out, &rec->consent_id);
+            break;
+        case FIELD_VIS:
+            rc = store_read_string_field(&in, &out, &rec->visitor);
+            break;
+        case FIELD_IAT:
+            rc = store_read_uint(&in, &rec->issued_at_ms);
+            break;
+        case FIELD_EXP:
+            rc = store_read_uint(&in, &rec->expires_at_ms);
+            break;
+        case FIELD_PV:
+            rc = store_read_string_field(&in, &out, &rec->policy_version);
+            break;
+        case FIELD_TH:
+            rc = store_read_string_field(&in, &out, &rec->texts_hash);
+            break;
+        case FIELD_SRC:
+            rc = store_read_string_field(&in, &out, &rec->source);
+            break;
+        case FIELD_LANG:
+            rc = store_read_string_field(&in, &out, &rec->lang);
+            break;
+        case FIELD_VAR:
+            if (store_left(&in) > 0 && *in.p == 0xc0) { /* nil: no variant */
+                in.p++;
+                rc = 0;
+            } else {
+                rc = store_read_string_field(&in, &out, &rec->variant);
+            }
+            break;
+        case FIELD_ACT:
+            rc = store_read_string_field(&in, &out, &rec->action);
+            break;
+        case FIELD_DEC:
+            rc = store_read_decisions(&in, &out, rec);
+            break;
+        case FIELD_JWS:
+            rc = store_read_string_field(&in, &out, &rec->proof);
+            break;
+        default: /* FIELD_LOG */
+            rc = store_read_string_field(&in, &out, &rec->log_id);
+            break;
+        }
+        if (rc != 0)
+            goto fail;
+    }
+    if (in.p != in.end || (seen & FIELDS_REQUIRED) != FIELDS_REQUIRED)
+        goto fail; /* trailing bytes, or a field missing */
+    return 0;
+fail:
+    memset(rec, 0, sizeof(*rec));
+    return -1;
+}
+
+/* ---- keys ------------------------------------------------------------------ */
+
+unsigned store_partition(const char *visitor, size_t len)
+{
+    /* FNV-1a, 32 bit. Part of the key layout: never change it. */
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)visitor[i];
+        h *= 16777619u;
+    }
+    return h % STORE_PARTITIONS;
+}
+
+static int store_site_ok(const site_t *site)
+{
+    if (site == NULL || site->id == NULL)
+        return 0;
+    size_t len = strlen(site->id);
+    return len > 0 && len <= SITE_ID_MAX && strpbrk(site->id, "{}") == NULL;
+}
+
+static int store_visitor_ok(const char *visitor)
+{
+    if (visitor == NULL)
+        return 0;
+    size_t len = strlen(visitor);
+    return len > 0 && len <= STORE_VISITOR_MAX;
+}
+
+/* ---- calls ----------------------------------------------------------------- */
+
+typedef enum {
+    STORE_CALL_PUT,
+    STORE_CALL_GET,
+    STORE_CALL_VISITOR,
+    STORE_CALL_ERASE,
+    STORE_CALL_LOG
+} store_call_kind_t;
+
+/* A log export in progress: partition by partition, in time order. */
+typedef struct store_log_state {
+    char site_id[SITE_ID_MAX + 1];
+    unsigned partition;
+    char last_id[STORE_ID_MAX]; /* resume after this entry id */
+    uint64_t last_ms;
+    int64_t from_ms, to_ms;
+    size_t limit;
+    size_t n, cap, skipped;
+    store_record_t *records;
+    char **strings; /* one malloc'd buffer per record */
+    char cursor[STORE_CURSOR_MAX];
+} store_log_state_t;
+
+/*
+ * One asynchronous call: a heap record owned by the call from the moment
+ * redis_command accepted it until the user's callback has returned, then
+ * freed. It holds copies of every argument, so that an FCALL can be sent
+ * again after the library was reloaded.
+ */
+typedef struct store_call {
+    store_call_kind_t kind;
+    redis_t *r;
+    void *data;
+    union {
+        store_done_cb done;
+        store_record_cb record;
+        store_visitor_cb visitor;
+        store_erase_cb erase;
+        store_log_cb log;
+    } cb;
+    int is_fcall;
+    int retried;
+    char tag[STORE_TAG_MAX];
+    size_t tag_len;
+    int argc;
+    const char *argv[STORE_ARGV_MAX];
+    size_t argvlen[STORE_ARGV_MAX];
+    store_log_state_t *log;
+    size_t used, cap;
+    char bytes[]; /* the arguments */
+} store_call_t;
+
+static store_call_t *store_call_new(store_call_kind_t kind, redis_t *r, void *data, size_t cap)
+{
+    store_call_t *c = malloc(sizeof(*c) + cap);
+    if (c == NULL)
+        return NULL;
+    memset(c, 0, sizeof(*c));
+    c->kind = kind;
+    c->r = r;
+    c->data = data;
+    c->cap = cap;
+    return c;
+}
+
+static void store_call_free(store_call_t *c)
+{
+    if (c->log != NULL) {
+        for (size_t i = 0; i < c->log->n; i++)
+            free(c->log->strings[i]);
+        free(c->log->records);
+        free(c->log->strings);
+        free(c->log);
+    }
+    free(c);
+}
+
+static void store_call_tag(store_call_t *c, const char *site_id, unsigned partition)
+{
+    int n = snprintf(c->tag, sizeof(c->tag), "%s:%u", site_id, partition);
+    c->tag_len = n > 0 && (size_t)n < sizeof(c->tag) ? (size_t)n : 0;
+}
+
+/* Append one argument; -1 when it does not fit (a bug in the caller's cap). */
+static int store_arg(store_call_t *c, const void *s, size_t len)
+{
+    if (c->argc >= STORE_ARGV_MAX || len > c->cap - c->used)
+        return -1;
+    memcpy(c->bytes + c->used, s, len);
+    c->argv[c->argc] = c->bytes + c->used;
+    c->argvlen[c->argc] = len;
+    c->argc++;
+    c->used += len;
+    return 0;
+}
+
+static int store_argf(store_call_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int store_argf(store_call_t *c, const char *fmt, ...)
+{
+    char buf[STORE_KEY_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof(buf))
+        return -1;
+    return store_arg(c, buf, (size_t)n);
+}
+
+static int store_arg_str(store_call_t *c, const char *s)
+{
+    return store_arg(c, s, strlen(s));
+}
+
+/* The visitor's keys, in this order: state, history, log, erasures. */
+static int store_arg_keys(store_call_t *c, const char *visitor, int nkeys)
+{
+    static const char *const fmts[] = {"cd:{%.*s}:s:%s", "cd:{%.*s}:h:%s", "cd:{%.*s}:log%s",
+                                       "cd:{%.*s}:erasures%s"};
+    for (int i = 0; i < nkeys; i++)
+        if (store_argf(c, fmts[i], (int)c->tag_len, c->tag, i < 2 ? visitor : "") != 0)
+            return -1;
+    return 0;
+}
+
+static const char *store_rc_error(int rc)
+{
+    switch (rc) {
+    case REDIS_E_DOWN:
+        return "disconnected";
+    case REDIS_E_BUSY:
+        return "busy";
+    default:
+        return "bad arguments";
+    }
+}
+
+static void store_log_finish(store_call_t *c, const char *err);
+
+/* Run the user's callback with an error, then free the call. */
+static void store_call_fail(store_call_t *c, const char *err)
+{
+    switch (c->kind) {
+    case STORE_CALL_PUT:
+        c->cb.done(c->data, err);
+        break;
+    case STORE_CALL_GET:
+        c->cb.record(c->data, NULL, err);
+        break;
+    case STORE_CALL_VISITOR:
+        c->cb.visitor(c->data, NULL, NULL, 0, err);
+        break;
+    case STORE_CALL_ERASE:
+        c->cb.erase(c->data, 0, err);
+        break;
+    case STORE_CALL_LOG:
+        store_log_finish(c, err);
+        return;
+    }
+    store_call_free(c);
+}
+
+static void store_on_reply(void *data, const redis_reply_t *reply, const char *err);
+
+static int store_call_send(store_call_t *c)
+{
+    return redis_command(c->r, c->tag, c->tag_len, store_on_reply, c, c->argc, c->argv,
+                         c->argvlen);
+}
+
+/* FUNCTION LOAD REPLACE. tag: NULL on connect; after "Function not found",
+ * the failed call's tag, so that the load reaches the node that lacked it
+ * once commands are routed by tag (Redis Cluster). */
+static int store_library_load(redis_t *r, const char *tag, size_t tag_len, redis_reply_cb cb,
+                              void *data)
+{
+    const char *argv[] = {"FUNCTION", "LOAD", "REPLACE", LIBRARY_SOURCE};
+    size_t argvlen[] = {8, 4, 7, sizeof(LIBRARY_SOURCE) - 1};
+    return redis_command(r, tag, tag_len, cb, data, 4, argv, argvlen);
+}
+
+/* A Redis error reply as a C string in buf. */
+static const char *store_reply_error(const redis_reply_t *reply, char *buf, size_t cap)
+{
+    size_t len;
+    const char *s = redis_reply_str(reply, &len);
+    snprintf(buf, cap, "%.*s", (int)(len < cap ? len : cap - 1), s != NULL ? s : "");
+    return buf[0] != '\0' ? buf : "Redis error";
+}
+
+static void store_on_library_loaded(void *data, const redis_reply_t *reply, const char *err)
+{
+    if (err != NULL) {
+        log_msg(LOG_ERROR, "store: loading the Redis function library: %s", err);
+    } else if (redis_reply_kind(reply) == REDIS_REPLY_KIND_ERROR) {
+        char buf[STORE_ERR_MAX];
+        log_msg(LOG_ERROR, "store: loading the Redis function library: %s",
+                store_reply_error(reply, buf, sizeof(buf)));
+    }
+}
+
+void store_on_connect(redis_t *r)
+{
+    int rc = store_library_load(r, NULL, 0, store_on_library_loaded, NULL);
+    if (rc != REDIS_OK)
+        log_msg(LOG_ERROR, "store: loading the Redis function library: %s", store_rc_error(rc));
+}
+
+/* The library was loaded again after an FCALL found it missing: retry once. */
+static void store_on_reloaded(void *data, const redis_reply_t *reply, const char *err)
+{
+    store_call_t *c = data;
+    char buf[STORE_ERR_MAX];
+    if (err != NULL) {
+        store_call_fail(c, err);
+        return;
+    }
+    if (redis_reply_kind(reply) == REDIS_REPLY_KIND_ERROR) {
+        const char *msg = store_reply_error(reply, buf, sizeof(buf));
+        log_msg(LOG_ERROR, "store: loading the Redis function library: %s", msg);
+        store_call_fail(c, msg);
+        return;
+    }
+    int rc = store_call_send(c);
+    if (rc != REDIS_OK)
+        store_call_fail(c, store_rc_error(rc));
+}
+
+static int store_reply_is_function_missing(const redis_reply_t *reply)
+{
+    static const char missing[] = "ERR Function not found";
+    size_t len;
+    const char *s;
+    if (redis_reply_kind(reply) != REDIS_REPLY_KIND_ERROR)
+        return 0;
+    s = redis_reply_str(reply, &len);
+    return s != NULL && len >= sizeof(missing) - 1 && memcmp(s, missing, sizeof(missing) - 1) == 0;
+}
+
+/* Decode the bytes of one stored record into a fresh buffer (*strings,
+ * caller frees); -1 when they are not a record. Strings take at most the
+ * encoded size (each has a header byte to spare for its NUL), plus the
+ * extra bytes the caller reserves. */
+static int store_decode_alloc(const char *buf, size_t len, size_t extra, store_record_t *rec,
+                              char **strings)
+{
+    *strings = malloc(len + extra + 1);
+    if (*strings == NULL)
+        return -1;
+    if (store_record_decode(buf, len, rec, *strings, len + 1) != 0) {
+        free(*strings);
+        *strings = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static void store_on_put(store_call_t *c, const redis_reply_t *reply)
+{
+    if (redis_reply_kind(reply) != REDIS_REPLY_KIND_STRING) {
+        store_call_fail(c, "unexpected reply from Redis");
+        return;
+    }
+    c->cb.done(c->data, NULL);
+    store_call_free(c);
+}
+
+static void store_on_get(store_call_t *c, const redis_reply_t *reply)
+{
+    redis_reply_kind_t kind = redis_reply_kind(reply);
+    if (kind == REDIS_REPLY_KIND_NIL) {
+        c->cb.record(c->data, NULL, NULL);
+    } else if (kind == REDIS_REPLY_KIND_STRING) {
+        size_t len;
+        const char *s = redis_reply_str(reply, &len);
+        store_record_t rec;
+        char *strings;
+        if (store_decode_alloc(s, len, 0, &rec, &strings) == 0) {
+            c->cb.record(c->data, &rec, NULL);
+            free(strings);
+        } else {
+            /* A state we cannot read is no state: the visitor is asked again
+             * and the next write replaces it. */
+            log_msg(LOG_WARN, "store: %.*s: undecodable consent state ignored", (int)c->tag_len,
+                    c->tag);
+            c->cb.record(c->data, NULL, NULL);
+        }
+    } else {
+        store_call_fail(c, "unexpected reply from Redis");
+        return;
+    }
+    store_call_free(c);
+}
+
+static void store_on_visitor(store_call_t *c, const redis_reply_t *reply)
+{
+    const redis_reply_t *state, *history;
+    if (redis_reply_kind(reply) != REDIS_REPLY_KIND_ARRAY || redis_reply_count(reply) != 2 ||
+        (state = redis_reply_at(reply, 0)) == NULL ||
+        (history = redis_reply_at(reply, 1)) == NULL ||
+        (redis_reply_kind(state) != REDIS_REPLY_KIND_NIL &&
+         redis_reply_kind(state) != REDIS_REPLY_KIND_STRING) ||
+        (redis_reply_kind(history) != REDIS_REPLY_KIND_ARRAY &&
+         redis_reply_kind(history) != REDIS_REPLY_KIND_NIL)) {
+        store_call_fail(c, "unexpected reply from Redis");
+        return;
+    }
+    size_t n = redis_reply_kind(history) == REDIS_REPLY_KIND_ARRAY ? redis_reply_count(history) : 0;
+    if (n > STORE_HISTORY_MAX)
+        n = STORE_HISTORY_MAX;
+
+    /* One arena for every decoded string: the encoded sizes bound it. */
+    size_t total = 1, len;
+    const char *s;
+    if (redis_reply_kind(state) == REDIS_REPLY_KIND_STRING) {
+        redis_reply_str(state, &len);
+        total += len + 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const redis_reply_t *e = redis_reply_at(history, i);
+        if (e != NULL && redis_reply_kind(e) == REDIS_REPLY_KIND_STRING) {
+            redis_reply_str(e, &len);
+            total += len + 1;
+        }
+    }
+    char *arena = malloc(total);
+    store_record_t *records = malloc((n + 1) * sizeof(*records));
+    if (arena == NULL || records == NULL) {
+        free(arena);
+        free(records);
+        store_call_fail(c, "out of memory");
+        return;
+    }
+    store_strings_t out = {arena, total};
+    store_record_t *current = NULL;
+    size_t nh = 0, skipped = 0;
+    if (redis_reply_kind(state) == REDIS_REPLY_KIND_STRING) {
+        s = redis_reply_str(state, &len);
+        if (store_record_decode(s, len, &records[n], out.p, len + 1) == 0)
+            current = &records[n];
+        else
+            skipped++;
+        out.p += len + 1;
+        out.left -= len + 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const redis_reply_t *e = redis_reply_at(history, i);
+        if (e == NULL || redis_reply_kind(e) != REDIS_REPLY_KIND_STRING) {
+            skipped++;
+            continue;
+        }
+        s = redis_reply_str(e, &len);
+        if (store_record_decode(s, len, &records[nh], out.p, len + 1) == 0)
+            nh++;
+        else
+            skipped++;
+        out.p += len + 1;
+        out.left -= len + 1;
+    }
+    if (skipped > 0)
+        log_msg(LOG_WARN, "store: %.*s: %zu undecodable visitor records skipped",
+                (int)c->tag_len, c->tag, skipped);
+    c->cb.visitor(c->data, current, records, nh, NULL);
+    free(arena);
+    free(records);
+    store_call_free(c);
+}
+
+static void store_on_erase(store_call_t *c, const redis_reply_t *reply)
+{
+    if (redis_reply_kind(reply) != REDIS_REPLY_KIND_INTEGER || redis_reply_integer(reply) < 0) {
+        store_call_fail(c, "unexpected reply from Redis");
+        return;
+    }
+    c->cb.erase(c->data, (size_t)redis_reply_integer(reply), NULL);
+    store_call_free(c);
+}
+
+/* ---- the consent log, page by page ----------------------------------------- */
+
+static int store_log_send(store_call_t *c)
+{
+    store_log_state_t *st = c->log;
+    store_call_tag(c, st->site_id, st->partition);
+    c->argc = 0;
+    c->used = 0;
+    int rc = store_arg_str(c, "XRANGE") |
+             store_argf(c, "cd:{%.*s}:log", (int)c->tag_len, c->tag);
+    /* Resume after the last entry read, or start at from_ms. */
+    if (st->last_id[0] != '\0' && st->last_ms >= (uint64_t)st->from_ms)
+        rc |= store_argf(c, "(%s", st->last_id);
+    else
+        rc |= store_argf(c, "%" PRId64, st->from_ms);
+    rc |= store_argf(c, "%" PRId64, st->to_ms);
+    rc |= store_arg_str(c, "COUNT");
+    rc |= store_argf(c, "%zu", st->limit - st->n);
+    if (rc != 0)
+        return REDIS_E_ARGS;
+    return store_call_send(c);
+}
+
+static void store_log_finish(store_call_t *c, const char *err)
+{
+    store_log_state_t *st = c->log;
+    if (st->skipped > 0)
+        log_msg(LOG_WARN, "store: consent log of %s: %zu undecodable entries skipped",
+                st->site_id, st->skipped);
+    if (err != NULL)
+        c->cb.log(c->data, NULL, 0, NULL, err);
+    else
+        c->cb.log(c->data, st->records, st->n, st->cursor[0] != '\0' ? st->cursor : NULL, NULL);
+    store_call_free(c);
+}
+
+/* Decode one XRANGE entry [id, [field, value, ...]] into the page. */
+static void store_log_add(store_log_state_t *st, const char *id, size_t id_len,
+                          const redis_reply_t *fields)
+{
+    const char *rec_bytes = NULL;
+    size_t rec_len = 0;
+    if (fields != NULL && redis_reply_kind(fields) == REDIS_REPLY_KIND_ARRAY) {
+        size_t nf = redis_reply_count(fields);
+        for (size_t i = 0; i + 1 < nf; i += 2) {
+            size_t flen;
+            const char *f = redis_reply_str(redis_reply_at(fields, i), &flen);
+            const redis_reply_t *v = redis_reply_at(fields, i + 1);
+            if (f != NULL && flen == 1 && f[0] == 'r' &&
+                redis_reply_kind(v) == REDIS_REPLY_KIND_STRING)
+                rec_bytes = redis_reply_str(v, &rec_len);
+        }
+    }
+    if (st->n == st->cap) {
+        size_t cap = st->cap == 0 ? 16 : st->cap * 2;
+        if (cap > st->limit)
+            cap = st->limit;
+        store_record_t *records = realloc(st->records, cap * sizeof(*records));
+        if (records != NULL)
+            st->records = records;
+        char **strings = realloc(st->strings, cap * sizeof(*strings));
+        if (strings != NULL)
+            st->strings = strings;
+        if (records == NULL || strings == NULL) {
+            st->skipped++;
+            return;
+        }
+        st->cap = cap;
+    }
+    store_record_t *rec = &st->records[st->n];
+    char *strings;
+    if (rec_bytes == NULL || id_len >= STORE_ID_MAX ||
+        store_decode_alloc(rec_bytes, rec_len, id_len + 1, rec, &strings) != 0) {
+        st->skipped++;
+        return;
+    }
+    /* The entry id goes after the record's strings, which take <= rec_len + 1. */
+    char *log_id = strings + rec_len + 1;
+    memcpy(log_id, id, id_len);
+    log_id[id_len] = '\0';
+    rec->log_id = log_id;
+    st->strings[st->n++] = strings;
+}
+
+static void store_on_log(store_call_t *c, const redis_reply_t *reply)
+{
+    store_log_state_t *st = c->log;
+    if (redis_reply_kind(reply) != REDIS_REPLY_KIND_ARRAY) {
+        store_call_fail(c, "unexpected reply from Redis");
+        return;
+    }
+    size_t asked = st->limit - st->n, got = redis_reply_count(reply);
+    int advanced = 0;
+    for (size_t i = 0; i < got; i++) {
+        const redis_reply_t *e = redis_reply_at(reply, i);
+        size_t id_len = 0;
+        const char *id = NULL;
+        if (e != NULL && redis_reply_kind(e) == REDIS_REPLY_KIND_ARRAY &&
+            redis_reply_count(e) == 2)
+            id = redis_reply_str(redis_reply_at(e, 0), &id_len);
+        if (id == NULL || id_len == 0 || id_len >= STORE_ID_MAX) {
+            st->skipped++;
+            continue;
+        }
+        store_log_add(st, id, id_len, redis_reply_at(e, 1));
+        memcpy(st->last_id, id, id_len);
+        st->last_id[id_len] = '\0';
+        st->last_ms = strtoull(st->last_id, NULL, 10);
+        advanced = 1;
+    }
+    if (got < asked || !advanced) {
+        /* This partition is done: on to the next one. */
+        st->partition++;
+        st->last_id[0] = '\0';
+        st->last_ms = 0;
+        if (st->partition >= STORE_PARTITIONS) {
+            store_log_finish(c, NULL);
+            return;
+        }
+    }
+    if (st->n >= st->limit) {
+        snprintf(st->cursor, sizeof(st->cursor), "%u-%s", st->partition,
+                 st->last_id[0] != '\0' ? st->last_id : "0-0");
+        store_log_finish(c, NULL);
+        return;
+    }
+    int rc = store_log_send(c);
+    if (rc != REDIS_OK)
+        store_call_fail(c, store_rc_error(rc));
+}
+
+/* "<partition>-<ms>-<seq>": where the previous page stopped. */
+static int store_cursor_parse(const char *s, store_log_state_t *st)
+{
+    unsigned long long v[3];
+    for (int i = 0; i < 3; i++) {
+        if (*s < '0' || *s > '9')
+            return -1;
+        char *end;
+        errno = 0;
+        v[i] = strtoull(s, &end, 10);
+        if (errno != 0 || end - s > 20 || *end != (i < 2 ? '-' : '\0'))
+            return -1;
+        s = end + (i < 2);
+    }
+    if (v[0] >= STORE_PARTITIONS || v[2] == UINT64_MAX)
+        return -1;
+    st->partition = (unsigned)v[0];
+    st->last_ms = v[1];
+    if (v[1] != 0 || v[2] != 0)
+        snprintf(st->last_id, sizeof(st->last_id), "%llu-%llu", v[1], v[2]);
+    return 0;
+}
+
+/* ---- the API ---------------------------------------------------------------- */
+
+static void store_on_reply(void *data, const redis_reply_t *reply, const char *err)
+{
+    store_call_t *c = data;
+    char buf[STORE_ERR_MAX];
+    if (err != NULL) {
+        store_call_fail(c, err);
+        return;
+    }
+    if (c->is_fcall && !c->retried && store_reply_is_function_missing(reply)) {
+        /* Redis restarted without its functions, or they were flushed. */
+        c->retried = 1;
+        int rc = store_library_load(c->r, c->tag, c->tag_len, store_on_reloaded, c);
+        if (rc != REDIS_OK)
+            store_call_fail(c, store_rc_error(rc));
+        return;
+    }
+    if (redis_reply_kind(reply) == REDIS_REPLY_KIND_ERROR) {
+        store_call_fail(c, store_reply_error(reply, buf, sizeof(buf)));
+        return;
+    }
+    switch (c->kind) {
+    case STORE_CALL_PUT:
+        store_on_put(c, reply);
+        break;
+    case STORE_CALL_GET:
+        store_on_get(c, reply);
+        break;
+    case STORE_CALL_VISITOR:
+        store_on_visitor(c, reply);
+        break;
+    case STORE_CALL_ERASE:
+        store_on_erase(c, reply);
+        break;
+    case STORE_CALL_LOG:
+        store_on_log(c, reply);
+        break;
+    }
+}
+
+/* Send a call built by the caller; frees it when Redis would not take it. */
+static int store_call_start(store_call_t *c, int build_rc)
+{
+    if (build_rc != 0) {
+        store_call_free(c);
+        return REDIS_E_ARGS;
+    }
+    int rc = store_call_send(c);
+    if (rc != REDIS_OK)
+        store_call_free(c);
+    return rc;
+}
+
+static int64_t store_retention_ms(const site_t *site)
+{
+    return (int64_t)site->log_retention_days * STORE_MS_PER_DAY;
+}
+
+int store_consent_put(redis_t *r, const site_t *site, const store_record_t *rec, store_done_cb cb,
+                      void *data)
+{
+    if (r == NULL || cb == NULL || rec == NULL || !store_site_ok(site) ||
+        !store_visitor_ok(rec->visitor) || rec->expires_at_ms <= 0 ||
+        site->log_retention_days == 0)
+        return REDIS_E_ARGS;
+    size_t enc_len;
+    char *enc = store_record_pack(rec, 0, &enc_len);
+    if (enc == NULL)
+        return REDIS_E_ARGS;
+    store_call_t *c = store_call_new(STORE_CALL_PUT, r, data, 4 * STORE_KEY_MAX + enc_len);
+    if (c == NULL) {
+        free(enc);
+        return REDIS_E_ARGS;
+    }
+    c->cb.done = cb;
+    c->is_fcall = 1;
+    store_call_tag(c, site->id, store_partition(rec->visitor, strlen(rec->visitor)));
+    int brc = store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_put") |
+              store_arg_str(c, "3") | store_arg_keys(c, rec->visitor, 3) |
+              store_arg_str(c, rec->visitor) | store_arg(c, enc, enc_len) |
+              store_argf(c, "%" PRId64, rec->expires_at_ms) |
+              store_argf(c, "%" PRId64, store_retention_ms(site)) |
+              store_argf(c, "%d", STORE_HISTORY_MAX);
+    free(enc);
+    return store_call_start(c, brc);
+}
+
+int store_consent_get(redis_t *r, const site_t *site, const char *visitor, store_record_cb cb,
+                      void *data)
+{
+    if (r == NULL || cb == NULL || !store_site_ok(site) || !store_visitor_ok(visitor))
+        return REDIS_E_ARGS;
+    store_call_t *c = store_call_new(STORE_CALL_GET, r, data, 2 * STORE_KEY_MAX);
+    if (c == NULL)
+        return REDIS_E_ARGS;
+    c->cb.record = cb;
+    store_call_tag(c, site->id, store_partition(visitor, strlen(visitor)));
+    return store_call_start(c, store_arg_str(c, "GET") | store_arg_keys(c, visitor, 1));
+}
+
+int store_visitor_get(redis_t *r, const site_t *site, const char *visitor, store_visitor_cb cb,
+                      void *data)
+{
+    if (r == NULL || cb == NULL || !store_site_ok(site) || !store_visitor_ok(visitor))
+        return REDIS_E_ARGS;
+    store_call_t *c = store_call_new(STORE_CALL_VISITOR, r, data, 4 * STORE_KEY_MAX);
+    if (c == NULL)
+        return REDIS_E_ARGS;
+    c->cb.visitor = cb;
+    c->is_fcall = 1;
+    store_call_tag(c, site->id, store_partition(visitor, strlen(visitor)));
+    return store_call_start(c, store_arg_str(c, "FCALL_RO") |
+                                   store_arg_str(c, "consentd_visitor") | store_arg_str(c, "2") |
+                                   store_arg_keys(c, visitor, 2) |
+                                   store_argf(c, "%d", STORE_HISTORY_MAX));
+}
+
+int store_visitor_erase(redis_t *r, const site_t *site, const char *visitor, store_erase_cb cb,
+                        void *data)
+{
+    if (r == NULL || cb == NULL || !store_site_ok(site) || !store_visitor_ok(visitor) ||
+        site->log_retention_days == 0)
+        return REDIS_E_ARGS;
+    store_call_t *c = store_call_new(STORE_CALL_ERASE, r, data, 6 * STORE_KEY_MAX);
+    if (c == NULL)
+        return REDIS_E_ARGS;
+    c->cb.erase = cb;
+    c->is_fcall = 1;
+    store_call_tag(c, site->id, store_partition(visitor, strlen(visitor)));
+    return store_call_start(c, store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_erase") |
+                                   store_arg_str(c, "4") | store_arg_keys(c, visitor, 4) |
+                                   store_argf(c, "%" PRId64, store_retention_ms(site)));
+}
+
+int store_log_page(redis_t *r, const site_t *site, const char *cursor, int64_t from_ms,
+                   int64_t to_ms, size_t limit, store_log_cb cb, void *data)
+{
+    if (r == NULL || cb == NULL || !store_site_ok(site) || limit == 0)
+        return REDIS_E_ARGS;
+    if (from_ms < 0)
+        from_ms = 0;
+    if (to_ms < from_ms)
+        return REDIS_E_ARGS;
+    if (limit > STORE_LOG_PAGE_MAX)
+        limit = STORE_LOG_PAGE_MAX;
+    store_call_t *c = store_call_new(STORE_CALL_LOG, r, data, 4 * STORE_KEY_MAX);
+    if (c == NULL)
+        return REDIS_E_ARGS;
+    c->cb.log = cb;
+    if ((c->log = calloc(1, sizeof(*c->log))) == NULL) {
+        store_call_free(c);
+        return REDIS_E_ARGS;
+    }
+    store_log_state_t *st = c->log;
+    snprintf(st->site_id, sizeof(st->site_id), "%s", site->id);
+    st->from_ms = from_ms;
+    st->to_ms = to_ms;
+    st->limit = limit;
+    if (cursor != NULL && store_cursor_parse(cursor, st) != 0) {
+        store_call_free(c);
+        return REDIS_E_ARGS;
+    }
+    int rc = store_log_send(c);
+    if (rc != REDIS_OK)
+        store_call_free(c);
+    return rc;
+}

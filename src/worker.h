@@ -1,0 +1,37 @@
+/*
+ * worker.h - what one worker thread owns: its h2o context and event loop,
+ * its listener, its Redis connection, its view of the sites (a snapshot), its
+ * counters.
+ *
+ * Created and run by server.c; read by the HTTP helpers and endpoints of the
+ * requests that thread serves. Everything here is touched only by its own
+ * thread, except `metrics` (read by /metrics, see metrics.h).
+ */
+#ifndef CONSENTD_WORKER_H
+#define CONSENTD_WORKER_H
+
+#include <h2o.h>
+#include "config.h"
+#include "metrics.h"
+#include "redis.h"
+#include "snapshot.h"
+
+typedef struct worker {
+    h2o_context_t ctx; /* first member: an h2o_context_t * is a worker_t * */
+    unsigned id;
+    const config_t *cfg;
+    h2o_accept_ctx_t accept_ctx;
+    h2o_socket_t *listener;
+    redis_t *redis;
+    snapshot_t *snap; /* this thread's current sites and banners (one reference) */
+    metrics_t metrics;
+    uint64_t inflight; /* requests accepted and not yet disposed */
+    int stopping;
+} worker_t;
+
+static inline worker_t *worker_of(h2o_context_t *ctx)
+{
+    return (worker_t *)ctx;
+}
+
+#endif

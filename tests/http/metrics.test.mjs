@@ -1,0 +1,126 @@
+// GET /metrics: Prometheus text whose counters and histograms follow the
+// requests actually made.
+import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
+import { findSamples, metricSum, startStack, test, waitFor } from './lib/harness.mjs';
+
+const THREADS = 2;
+
+let stack;
+before(async () => {
+    stack = await startStack({ threads: THREADS });
+});
+after(async () => {
+    await stack?.stop();
+});
+
+/* The histogram of route: [{le, value}] in exposition order, _count, _sum. */
+function histogram(samples, name, labels) {
+    const buckets = findSamples(samples, `${name}_bucket`, labels).map((s) => ({ le: s.labels.le, value: s.value }));
+    return {
+        buckets,
+        count: metricSum(samples, `${name}_count`, labels),
+        sum: metricSum(samples, `${name}_sum`, labels),
+        countSamples: findSamples(samples, `${name}_count`, labels).length,
+    };
+}
+
+function assertHistogramWellFormed(h, what) {
+    assert.ok(h.buckets.length >= 2, `${what}: fewer than 2 buckets`);
+    assert.equal(h.countSamples, 1, `${what}: one _count sample`);
+    const bounds = h.buckets.map((b) => (b.le === '+Inf' ? Infinity : Number(b.le)));
+    assert.equal(bounds.at(-1), Infinity, `${what}: the last bucket is le="+Inf"`);
+    for (let i = 1; i < h.buckets.length; i++) {
+        assert.ok(bounds[i] > bounds[i - 1], `${what}: bucket bounds not increasing at ${h.buckets[i].le}`);
+        assert.ok(h.buckets[i].value >= h.buckets[i - 1].value, `${what}: cumulative counts decrease at le=${h.buckets[i].le}`);
+    }
+    assert.equal(h.buckets.at(-1).value, h.count, `${what}: le="+Inf" bucket equals _count`);
+    assert.ok(h.sum >= 0, `${what}: negative _sum`);
+}
+
+test('metrics_is_prometheus_text_format', async () => {
+    const res = await stack.consentd.request('/metrics');
+    assert.equal(res.status, 200, res.text);
+    assert.match(res.headers['content-type'], /^text\/plain; ?version=0\.0\.4/);
+    for (const name of [
+        'consentd_http_requests_total',
+        'consentd_http_request_duration_seconds',
+        'consentd_redis_roundtrip_seconds',
+        'consentd_redis_connected',
+        'consentd_http_requests_in_flight',
+    ]) {
+        assert.match(res.text, new RegExp(`^# TYPE ${name} (counter|gauge|histogram)$`, 'm'), `# TYPE of ${name}`);
+    }
+});
+
+test('request_counters_by_route_and_status_increase_by_the_requests_made', async () => {
+    const before = await stack.consentd.metrics();
+    for (let i = 0; i < 3; i++) assert.equal((await stack.consentd.request('/healthz')).status, 200);
+    for (let i = 0; i < 2; i++) assert.equal((await stack.consentd.request('/v1/sites/demo/banner.js')).status, 200);
+    assert.equal((await stack.consentd.request('/v1/sites/nope/banner.js')).status, 404);
+    const after = await stack.consentd.metrics();
+    const delta = (labels) =>
+        metricSum(after, 'consentd_http_requests_total', labels) - metricSum(before, 'consentd_http_requests_total', labels);
+    assert.equal(delta({ route: 'healthz', status: '200' }), 3, 'healthz 200');
+    assert.equal(delta({ route: 'banner_js', status: '200' }), 2, 'banner_js 200');
+    assert.equal(delta({ route: 'banner_js', status: '404' }), 1, 'banner_js 404 (unknown site)');
+    assert.equal(delta({ route: 'healthz', status: '503' }), 0, 'healthz 503');
+});
+
+test('latency_histograms_are_cumulative_and_count_every_request', async () => {
+    const before = await stack.consentd.metrics();
+    const n = 7;
+    for (let i = 0; i < n; i++) await stack.consentd.request('/healthz');
+    const samples = await stack.consentd.metrics();
+    const name = 'consentd_http_request_duration_seconds';
+    const routes = new Set(findSamples(samples, `${name}_count`).map((s) => s.labels.route));
+    assert.ok(routes.has('healthz'), 'no histogram for route healthz');
+    for (const route of routes) {
+        const h = histogram(samples, name, { route });
+        assertHistogramWellFormed(h, `route ${route}`);
+        // Nothing else runs: every counted request is in the histogram, and back.
+        const total = metricSum(samples, 'consentd_http_requests_total', { route });
+        assert.equal(h.count, total, `route ${route}: _count vs requests_total`);
+    }
+    const grew = histogram(samples, name, { route: 'healthz' }).count - histogram(before, name, { route: 'healthz' }).count;
+    assert.equal(grew, n, 'healthz _count grew by the number of requests');
+    const redis = histogram(samples, 'consentd_redis_roundtrip_seconds', {});
+    assertHistogramWellFormed(redis, 'redis round trip');
+    assert.ok(redis.count >= n, `redis round trips (${redis.count}) fewer than healthz PINGs (${n})`);
+});
+
+test('redis_connected_equals_the_worker_threads_when_redis_is_up', async () => {
+    const value = await waitFor(
+        async () => {
+            const v = metricSum(await stack.consentd.metrics(), 'consentd_redis_connected');
+            return v === THREADS ? v : null;
+        },
+        { timeoutMs: 5000, message: `consentd_redis_connected to be ${THREADS}` },
+    );
+    assert.equal(value, THREADS);
+});
+
+test('redis_connected_drops_to_zero_when_redis_is_killed', async () => {
+    await stack.redis.kill();
+    try {
+        // The workers learn it from their next command or the socket closing.
+        await waitFor(
+            async () => {
+                await stack.consentd.request('/healthz');
+                return metricSum(await stack.consentd.metrics(), 'consentd_redis_connected') === 0;
+            },
+            { timeoutMs: 5000, message: 'consentd_redis_connected to be 0' },
+        );
+    } finally {
+        await stack.redis.start();
+    }
+    await waitFor(async () => metricSum(await stack.consentd.metrics(), 'consentd_redis_connected') === THREADS, {
+        timeoutMs: 10000,
+        message: `consentd_redis_connected back to ${THREADS}`,
+    });
+});
+
+test('requests_in_flight_is_zero_when_idle_apart_from_the_scrape', async () => {
+    const v = metricSum(await stack.consentd.metrics(), 'consentd_http_requests_in_flight');
+    assert.ok(v >= 0 && v <= 1, `in flight while idle: ${v}`);
+});
