@@ -50,8 +50,7 @@ static int config_fail(const config_ctx_t *c, const char *field, const char *fmt
 
 static int config_fail(const config_ctx_t *c, const char *field, const char *fmt, ...)
 {
-    if (c->err == NULL || c->errlen == 0)
-        return -1;
+    if (c->err == NULL || c->errlen == 0) return -1;
     int n = field != NULL ? snprintf(c->err, c->errlen, "%s: %s: ", c->file, field)
                           : snprintf(c->err, c->errlen, "%s: ", c->file);
     if (n >= 0 && (size_t)n < c->errlen) {
@@ -86,18 +85,17 @@ static int config_check_keys(const config_ctx_t *c, const json_t *obj, const cha
 {
     const char *key;
     json_t *value;
-    json_object_foreach((json_t *)obj, key, value) {
+    json_object_foreach((json_t *)obj, key, value)
+    {
         int known = 0;
         for (size_t i = 0; allowed[i] != NULL && !known; i++)
             known = strcmp(key, allowed[i]) == 0;
-        if (known)
-            continue;
+        if (known) continue;
         char list[256] = "", field[128];
         size_t o = 0;
         for (size_t i = 0; allowed[i] != NULL && o < sizeof(list); i++) {
             int n = snprintf(list + o, sizeof(list) - o, "%s%s", i ? ", " : "", allowed[i]);
-            if (n < 0)
-                break;
+            if (n < 0) break;
             o += (size_t)n;
         }
         snprintf(field, sizeof(field), "%s%s", prefix, key);
@@ -112,25 +110,21 @@ static int config_object(const config_ctx_t *c, const json_t *root, const char *
 {
     json_t *v = json_object_get(root, key);
     *out = NULL;
-    if (v == NULL)
-        return 0;
-    if (!json_is_object(v))
-        return config_fail(c, key, "must be an object");
+    if (v == NULL) return 0;
+    if (!json_is_object(v)) return config_fail(c, key, "must be an object");
     char prefix[64];
     snprintf(prefix, sizeof(prefix), "%s.", key);
-    if (config_check_keys(c, v, prefix, allowed) != 0)
-        return -1;
+    if (config_check_keys(c, v, prefix, allowed) != 0) return -1;
     *out = v;
     return 0;
 }
 
 /* An optional integer in [min, max]; *out untouched when absent. */
-static int config_int(const config_ctx_t *c, const json_t *obj, const char *key,
-                      const char *field, json_int_t min, json_int_t max, json_int_t *out)
+static int config_int(const config_ctx_t *c, const json_t *obj, const char *key, const char *field,
+                      json_int_t min, json_int_t max, json_int_t *out)
 {
     json_t *v = obj != NULL ? json_object_get(obj, key) : NULL;
-    if (v == NULL)
-        return 0;
+    if (v == NULL) return 0;
     if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
         return config_fail(c, field, "must be an integer from %lld to %lld", (long long)min,
                            (long long)max);
@@ -138,24 +132,21 @@ static int config_int(const config_ctx_t *c, const json_t *obj, const char *key,
     return 0;
 }
 
-static int config_u32(const config_ctx_t *c, const json_t *obj, const char *key,
-                      const char *field, uint32_t min, uint32_t max, uint32_t *out)
+static int config_u32(const config_ctx_t *c, const json_t *obj, const char *key, const char *field,
+                      uint32_t min, uint32_t max, uint32_t *out)
 {
     json_int_t v = *out;
-    if (config_int(c, obj, key, field, min, max, &v) != 0)
-        return -1;
+    if (config_int(c, obj, key, field, min, max, &v) != 0) return -1;
     *out = (uint32_t)v;
     return 0;
 }
 
-static int config_bool(const config_ctx_t *c, const json_t *obj, const char *key,
-                       const char *field, int *out)
+static int config_bool(const config_ctx_t *c, const json_t *obj, const char *key, const char *field,
+                       int *out)
 {
     json_t *v = obj != NULL ? json_object_get(obj, key) : NULL;
-    if (v == NULL)
-        return 0;
-    if (!json_is_boolean(v))
-        return config_fail(c, field, "must be true or false");
+    if (v == NULL) return 0;
+    if (!json_is_boolean(v)) return config_fail(c, field, "must be true or false");
     *out = json_is_true(v);
     return 0;
 }
@@ -166,16 +157,12 @@ static int config_string(const config_ctx_t *c, const json_t *obj, const char *k
                          const char *field, char *out, size_t cap)
 {
     json_t *v = obj != NULL ? json_object_get(obj, key) : NULL;
-    if (v == NULL)
-        return 0;
-    if (!json_is_string(v))
-        return config_fail(c, field, "must be a string");
+    if (v == NULL) return 0;
+    if (!json_is_string(v)) return config_fail(c, field, "must be a string");
     const char *s = json_string_value(v);
     size_t len = json_string_length(v);
-    if (len == 0)
-        return config_fail(c, field, "must not be empty");
-    if (len >= cap)
-        return config_fail(c, field, "must be at most %zu bytes long", cap - 1);
+    if (len == 0) return config_fail(c, field, "must not be empty");
+    if (len >= cap) return config_fail(c, field, "must be at most %zu bytes long", cap - 1);
     for (size_t i = 0; i < len; i++)
         if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
             return config_fail(c, field, "must not contain control characters");
@@ -193,8 +180,7 @@ static int config_path_resolve(const char *base, const char *rel, char *out, siz
     char joined[PATH_MAX * 2];
     int n = rel[0] == '/' ? snprintf(joined, sizeof(joined), "%s", rel)
                           : snprintf(joined, sizeof(joined), "%s/%s", base, rel);
-    if (n < 0 || (size_t)n >= sizeof(joined))
-        return -1;
+    if (n < 0 || (size_t)n >= sizeof(joined)) return -1;
     size_t o = 0;
     const char *p = joined;
     while (*p != '\0') {
@@ -204,24 +190,20 @@ static int config_path_resolve(const char *base, const char *rel, char *out, siz
         while (*p != '\0' && *p != '/')
             p++;
         size_t len = (size_t)(p - seg);
-        if (len == 0 || (len == 1 && seg[0] == '.'))
-            continue;
+        if (len == 0 || (len == 1 && seg[0] == '.')) continue;
         if (len == 2 && seg[0] == '.' && seg[1] == '.') {
             while (o > 0 && out[o - 1] != '/')
                 o--;
-            if (o > 0)
-                o--; /* the slash; ".." of "/" is "/" */
+            if (o > 0) o--; /* the slash; ".." of "/" is "/" */
             continue;
         }
-        if (o + 1 + len + 1 > cap)
-            return -1;
+        if (o + 1 + len + 1 > cap) return -1;
         out[o++] = '/';
         memcpy(out + o, seg, len);
         o += len;
     }
     if (o == 0) {
-        if (cap < 2)
-            return -1;
+        if (cap < 2) return -1;
         out[o++] = '/';
     }
     out[o] = '\0';
@@ -233,12 +215,9 @@ static int config_dir_field(const config_ctx_t *c, const json_t *root, const cha
 {
     char rel[PATH_MAX];
     rel[0] = '\0';
-    if (config_string(c, root, key, key, rel, sizeof(rel)) != 0)
-        return -1;
-    if (rel[0] == '\0')
-        return 0; /* absent: keep the default, already resolved */
-    if (config_path_resolve(base, rel, out, cap) != 0)
-        return config_fail(c, key, "path too long");
+    if (config_string(c, root, key, key, rel, sizeof(rel)) != 0) return -1;
+    if (rel[0] == '\0') return 0; /* absent: keep the default, already resolved */
+    if (config_path_resolve(base, rel, out, cap) != 0) return config_fail(c, key, "path too long");
     return 0;
 }
 
@@ -246,12 +225,9 @@ static int config_dir_field(const config_ctx_t *c, const json_t *root, const cha
 
 static int hexval(int ch)
 {
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
     return -1;
 }
 
@@ -263,16 +239,13 @@ static int url_decode(const char *s, size_t len, char *out, size_t cap)
     for (size_t i = 0; i < len; i++) {
         int ch = (unsigned char)s[i];
         if (ch == '%') {
-            if (i + 2 >= len)
-                return -1;
+            if (i + 2 >= len) return -1;
             int h = hexval(s[i + 1]), l = hexval(s[i + 2]);
-            if (h < 0 || l < 0 || (h == 0 && l == 0))
-                return -1;
+            if (h < 0 || l < 0 || (h == 0 && l == 0)) return -1;
             ch = h * 16 + l;
             i += 2;
         }
-        if (o + 1 >= cap)
-            return -1;
+        if (o + 1 >= cap) return -1;
         out[o++] = (char)ch;
     }
     out[o] = '\0';
@@ -282,16 +255,13 @@ static int url_decode(const char *s, size_t len, char *out, size_t cap)
 /* Digits only, value in [min, max]. */
 static int parse_uint(const char *s, size_t len, long min, long max, long *out)
 {
-    if (len == 0 || len > 10)
-        return -1;
+    if (len == 0 || len > 10) return -1;
     long v = 0;
     for (size_t i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
+        if (s[i] < '0' || s[i] > '9') return -1;
         v = v * 10 + (s[i] - '0');
     }
-    if (v < min || v > max)
-        return -1;
+    if (v < min || v > max) return -1;
     *out = v;
     return 0;
 }
@@ -299,8 +269,7 @@ static int parse_uint(const char *s, size_t len, long min, long max, long *out)
 static int host_chars_ok(const char *h)
 {
     for (; *h != '\0'; h++)
-        if (!isalnum((unsigned char)*h) && *h != '.' && *h != '-' && *h != '_')
-            return 0;
+        if (!isalnum((unsigned char)*h) && *h != '.' && *h != '-' && *h != '_') return 0;
     return 1;
 }
 
@@ -314,15 +283,12 @@ static int url_resolve(const char *host, char *out, size_t cap, char *err, size_
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     int rc = getaddrinfo(host, NULL, &hints, &res);
-    if (rc != 0)
-        return url_fail(err, errlen, "cannot resolve host %s: %s", host, gai_strerror(rc));
+    if (rc != 0) return url_fail(err, errlen, "cannot resolve host %s: %s", host, gai_strerror(rc));
     const struct addrinfo *pick = NULL;
     for (const struct addrinfo *a = res; a != NULL && pick == NULL; a = a->ai_next)
-        if (a->ai_family == AF_INET)
-            pick = a;
+        if (a->ai_family == AF_INET) pick = a;
     for (const struct addrinfo *a = res; a != NULL && pick == NULL; a = a->ai_next)
-        if (a->ai_family == AF_INET6)
-            pick = a;
+        if (a->ai_family == AF_INET6) pick = a;
     int ok = -1;
     if (pick != NULL) {
         const void *addr = pick->ai_family == AF_INET
@@ -331,8 +297,7 @@ static int url_resolve(const char *host, char *out, size_t cap, char *err, size_
         ok = inet_ntop(pick->ai_family, addr, out, (socklen_t)cap) != NULL ? 0 : -1;
     }
     freeaddrinfo(res);
-    if (ok != 0)
-        return url_fail(err, errlen, "host %s has no IPv4 or IPv6 address", host);
+    if (ok != 0) return url_fail(err, errlen, "host %s has no IPv4 or IPv6 address", host);
     return 0;
 }
 
@@ -342,14 +307,14 @@ static int url_parse_unix(config_redis_t *r, const char *rest, char *err, size_t
     const char *q = strchr(rest, '?');
     size_t plen = q != NULL ? (size_t)(q - rest) : strlen(rest);
     if (plen == 0 || rest[0] != '/')
-        return url_fail(err, errlen, "a unix socket URL needs an absolute path: unix:///path/to/redis.sock");
+        return url_fail(err, errlen,
+                        "a unix socket URL needs an absolute path: unix:///path/to/redis.sock");
     if (plen >= sizeof(((struct sockaddr_un *)0)->sun_path) || plen >= sizeof(r->unix_path))
         return url_fail(err, errlen, "the socket path is too long (at most %zu bytes)",
                         sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
     if (url_decode(rest, plen, r->unix_path, sizeof(r->unix_path)) != 0)
         return url_fail(err, errlen, "the socket path has a bad %%-escape");
-    if (q == NULL)
-        return 0;
+    if (q == NULL) return 0;
     const char *p = q + 1;
     while (*p != '\0') {
         const char *end = strchr(p, '&');
@@ -372,8 +337,7 @@ static int url_parse_unix(config_redis_t *r, const char *rest, char *err, size_t
             if (vlen == 0 || url_decode(v, vlen, r->username, sizeof(r->username)) != 0)
                 return url_fail(err, errlen, "user is empty, too long or badly %%-escaped");
         } else {
-            return url_fail(err, errlen,
-                            "unknown query parameter %.*s (known: db, password, user)",
+            return url_fail(err, errlen, "unknown query parameter %.*s (known: db, password, user)",
                             (int)klen, p);
         }
         p += len + (end != NULL);
@@ -384,19 +348,18 @@ static int url_parse_unix(config_redis_t *r, const char *rest, char *err, size_t
 }
 
 /* redis://[[user]:password@]host[:port][/db] */
-static int url_parse_tcp(config_redis_t *r, const char *rest, int resolve, char *err,
-                         size_t errlen)
+static int url_parse_tcp(config_redis_t *r, const char *rest, int resolve, char *err, size_t errlen)
 {
     size_t alen = strcspn(rest, "/?#");
     const char *path = rest + alen;
     if (strpbrk(path, "?#") != NULL)
-        return url_fail(err, errlen, "query strings and fragments are not supported in "
-                                     "redis:// URLs (the database goes in the path: /N)");
+        return url_fail(err, errlen,
+                        "query strings and fragments are not supported in "
+                        "redis:// URLs (the database goes in the path: /N)");
     /* userinfo is everything up to the last '@' of the authority */
     const char *at = NULL;
     for (const char *p = rest; p < rest + alen; p++)
-        if (*p == '@')
-            at = p;
+        if (*p == '@') at = p;
     const char *host = rest;
     if (at != NULL) {
         const char *colon = memchr(rest, ':', (size_t)(at - rest));
@@ -407,8 +370,9 @@ static int url_parse_tcp(config_redis_t *r, const char *rest, int resolve, char 
             pw = colon + 1;
         }
         if (url_decode(pw, (size_t)(at - pw), r->password, sizeof(r->password)) != 0)
-            return url_fail(err, errlen, "the password is too long or badly %%-escaped "
-                                         "(write @ as %%40, : as %%3A, / as %%2F)");
+            return url_fail(err, errlen,
+                            "the password is too long or badly %%-escaped "
+                            "(write @ as %%40, : as %%3A, / as %%2F)");
         if (r->password[0] == '\0')
             return url_fail(err, errlen, "the password is empty: remove the '@' or give one");
         host = at + 1;
@@ -418,19 +382,16 @@ static int url_parse_tcp(config_redis_t *r, const char *rest, int resolve, char 
     char name[256];
     if (hlen > 0 && host[0] == '[') {
         const char *close = memchr(host, ']', hlen);
-        if (close == NULL)
-            return url_fail(err, errlen, "an IPv6 address needs its closing ']'");
+        if (close == NULL) return url_fail(err, errlen, "an IPv6 address needs its closing ']'");
         size_t nlen = (size_t)(close - host - 1);
-        if (nlen == 0 || nlen >= sizeof(name))
-            return url_fail(err, errlen, "the host is missing");
+        if (nlen == 0 || nlen >= sizeof(name)) return url_fail(err, errlen, "the host is missing");
         memcpy(name, host + 1, nlen);
         name[nlen] = '\0';
         struct in6_addr a6;
         if (inet_pton(AF_INET6, name, &a6) != 1)
             return url_fail(err, errlen, "[%s] is not an IPv6 address", name);
         if (close + 1 < rest + alen) {
-            if (close[1] != ':')
-                return url_fail(err, errlen, "unexpected text after ']'");
+            if (close[1] != ':') return url_fail(err, errlen, "unexpected text after ']'");
             port = close + 2;
         }
     } else {
@@ -438,15 +399,13 @@ static int url_parse_tcp(config_redis_t *r, const char *rest, int resolve, char 
         size_t nlen = colon != NULL ? (size_t)(colon - host) : hlen;
         if (nlen == 0)
             return url_fail(err, errlen, "the host is missing: redis://host[:port][/db]");
-        if (nlen >= sizeof(name))
-            return url_fail(err, errlen, "the host name is too long");
+        if (nlen >= sizeof(name)) return url_fail(err, errlen, "the host name is too long");
         memcpy(name, host, nlen);
         name[nlen] = '\0';
         if (!host_chars_ok(name))
             return url_fail(err, errlen, "the host name %s has characters a host name cannot have",
                             name);
-        if (colon != NULL)
-            port = colon + 1;
+        if (colon != NULL) port = colon + 1;
     }
     r->port = CONFIG_REDIS_DEFAULT_PORT;
     if (port != NULL) {
@@ -462,8 +421,7 @@ static int url_parse_tcp(config_redis_t *r, const char *rest, int resolve, char 
                             CONFIG_REDIS_DB_MAX);
         r->db = (int)db;
     }
-    if (resolve)
-        return url_resolve(name, r->host, sizeof(r->host), err, errlen);
+    if (resolve) return url_resolve(name, r->host, sizeof(r->host), err, errlen);
     snprintf(r->host, sizeof(r->host), "%s", name);
     return 0;
 }
@@ -475,13 +433,12 @@ static const char *url_scheme(const char *url, const char *scheme)
     return strncasecmp(url, scheme, n) == 0 ? url + n : NULL;
 }
 
-static int config_redis_url_parse_mode(config_redis_t *out, const char *url, int resolve,
-                                       char *err, size_t errlen)
+static int config_redis_url_parse_mode(config_redis_t *out, const char *url, int resolve, char *err,
+                                       size_t errlen)
 {
     config_redis_t r;
     memset(&r, 0, sizeof(r));
-    if (url == NULL || url[0] == '\0')
-        return url_fail(err, errlen, "the URL is empty");
+    if (url == NULL || url[0] == '\0') return url_fail(err, errlen, "the URL is empty");
     size_t len = strlen(url);
     if (len >= sizeof(r.url))
         return url_fail(err, errlen, "the URL is too long (at most %zu bytes)", sizeof(r.url) - 1);
@@ -497,14 +454,15 @@ static int config_redis_url_parse_mode(config_redis_t *out, const char *url, int
                (rest = url_scheme(url, "redis+unix://")) != NULL) {
         rc = url_parse_unix(&r, rest, err, errlen);
     } else if (url_scheme(url, "rediss://") != NULL) {
-        return url_fail(err, errlen, "rediss:// (TLS to Redis) is not supported yet: use "
-                                     "redis:// on a trusted network, or a unix:// socket");
+        return url_fail(err, errlen,
+                        "rediss:// (TLS to Redis) is not supported yet: use "
+                        "redis:// on a trusted network, or a unix:// socket");
     } else {
-        return url_fail(err, errlen, "must be redis://[[user]:password@]host[:port][/db] or "
-                                     "unix:///path/to/redis.sock[?db=N]");
+        return url_fail(err, errlen,
+                        "must be redis://[[user]:password@]host[:port][/db] or "
+                        "unix:///path/to/redis.sock[?db=N]");
     }
-    if (rc != 0)
-        return -1;
+    if (rc != 0) return -1;
     memcpy(out->url, r.url, sizeof(r.url));
     memcpy(out->host, r.host, sizeof(r.host));
     memcpy(out->unix_path, r.unix_path, sizeof(r.unix_path));
@@ -547,44 +505,44 @@ static void config_defaults(config_t *cfg, const char *base)
     cfg->log_client_ip = 0;
 }
 
-/* Read the whole file (bounded) and parse it; the JSON error names the line
- * and column. */
-static json_t *config_read(const config_ctx_t *c, const char *path)
+/* Read the whole file (bounded) and parse it into *out; the JSON error
+ * names the line and column. */
+static int config_read(const config_ctx_t *c, const char *path, json_t **out)
 {
     FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return config_fail(c, NULL, "cannot read: %s", strerror(errno)), NULL;
+    if (f == NULL) return config_fail(c, NULL, "cannot read: %s", strerror(errno));
     struct stat st;
     if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
         fclose(f);
-        return config_fail(c, NULL, "cannot read: not a regular file"), NULL;
+        return config_fail(c, NULL, "cannot read: not a regular file");
     }
     char *buf = malloc(CONFIG_FILE_MAX_BYTES + 1);
     size_t n = buf != NULL ? fread(buf, 1, CONFIG_FILE_MAX_BYTES + 1, f) : 0;
-    int rerr = ferror(f);
+    int read_failed = ferror(f);
     fclose(f);
+    int rc = 0;
     if (buf == NULL)
-        return config_fail(c, NULL, "out of memory"), NULL;
-    if (rerr) {
+        rc = config_fail(c, NULL, "out of memory");
+    else if (read_failed)
+        rc = config_fail(c, NULL, "cannot read: input/output error");
+    else if (n > CONFIG_FILE_MAX_BYTES)
+        rc = config_fail(c, NULL, "larger than %d bytes", CONFIG_FILE_MAX_BYTES);
+    if (rc != 0) {
         free(buf);
-        return config_fail(c, NULL, "cannot read: %s", strerror(EIO)), NULL;
-    }
-    if (n > CONFIG_FILE_MAX_BYTES) {
-        free(buf);
-        return config_fail(c, NULL, "larger than %d bytes", CONFIG_FILE_MAX_BYTES), NULL;
+        return rc;
     }
     json_error_t jerr;
     json_t *root = json_loadb(buf, n, JSON_REJECT_DUPLICATES, &jerr);
     free(buf);
     if (root == NULL)
-        return config_fail(c, NULL, "line %d, column %d: invalid JSON: %s", jerr.line,
-                           jerr.column, jerr.text),
-               NULL;
+        return config_fail(c, NULL, "line %d, column %d: invalid JSON: %s", jerr.line, jerr.column,
+                           jerr.text);
     if (!json_is_object(root)) {
         json_decref(root);
-        return config_fail(c, NULL, "must be a JSON object"), NULL;
+        return config_fail(c, NULL, "must be a JSON object");
     }
-    return root;
+    *out = root;
+    return 0;
 }
 
 static int config_public_url_ok(const char *u)
@@ -592,34 +550,34 @@ static int config_public_url_ok(const char *u)
     const char *rest = strncmp(u, "https://", 8) == 0  ? u + 8
                        : strncmp(u, "http://", 7) == 0 ? u + 7
                                                        : NULL;
-    if (rest == NULL || rest[0] == '\0' || rest[0] == '/')
-        return 0;
+    if (rest == NULL || rest[0] == '\0' || rest[0] == '/') return 0;
     for (; *u != '\0'; u++)
-        if (*u == ' ')
-            return 0;
+        if (*u == ' ') return 0;
     return 1;
 }
 
 static int config_listen_address_ok(const char *a)
 {
     unsigned char buf[sizeof(struct in6_addr)];
-    return inet_pton(AF_INET, a, buf) == 1 || inet_pton(AF_INET6, a, buf) == 1 ||
-           host_chars_ok(a);
+    return inet_pton(AF_INET, a, buf) == 1 || inet_pton(AF_INET6, a, buf) == 1 || host_chars_ok(a);
 }
 
 /* Apply the file's fields over the defaults. redis.url is only checked for
  * syntax here: it is resolved once the environment has had its say, so that
  * REDIS_URL can replace a file's host that does not resolve on this machine. */
-static int config_apply(const config_ctx_t *c, config_t *cfg, const json_t *root,
-                        const char *base, int *public_url_set)
+static int config_apply(const config_ctx_t *c, config_t *cfg, const json_t *root, const char *base,
+                        int *public_url_set)
 {
-    static const char *const top[] = {"listen",   "threads",    "redis",  "sites_dir",
-                                      "keys_dir", "public_url", "limits", "http2",
-                                      "log",      NULL};
+    static const char *const top[] = {"listen",     "threads", "redis", "sites_dir", "keys_dir",
+                                      "public_url", "limits",  "http2", "log",       NULL};
     static const char *const listen_keys[] = {"address", "port", NULL};
-    static const char *const redis_keys[] = {
-        "url",           "command_timeout_ms", "connect_timeout_ms", "reconnect_min_ms",
-        "reconnect_max_ms", "max_pending",     NULL};
+    static const char *const redis_keys[] = {"url",
+                                             "command_timeout_ms",
+                                             "connect_timeout_ms",
+                                             "reconnect_min_ms",
+                                             "reconnect_max_ms",
+                                             "max_pending",
+                                             NULL};
     static const char *const limits_keys[] = {"max_body_bytes", "max_connections",
                                               "request_timeout_ms", "shutdown_timeout_ms", NULL};
     static const char *const log_keys[] = {"format", "level", "access_log", "client_ip", NULL};
@@ -638,13 +596,11 @@ static int config_apply(const config_ctx_t *c, config_t *cfg, const json_t *root
     if (!config_listen_address_ok(cfg->listen_address))
         return config_fail(c, "listen.address", "must be an IPv4 or IPv6 address or a host name");
     json_int_t v = cfg->port;
-    if (config_int(c, listen, "port", "listen.port", 1, 65535, &v) != 0)
-        return -1;
+    if (config_int(c, listen, "port", "listen.port", 1, 65535, &v) != 0) return -1;
     cfg->port = (uint16_t)v;
 
     v = cfg->threads;
-    if (config_int(c, root, "threads", "threads", 0, CONFIG_THREADS_MAX, &v) != 0)
-        return -1;
+    if (config_int(c, root, "threads", "threads", 0, CONFIG_THREADS_MAX, &v) != 0) return -1;
     cfg->threads = (unsigned)v;
 
     /* redis */
@@ -658,10 +614,10 @@ static int config_apply(const config_ctx_t *c, config_t *cfg, const json_t *root
                    CONFIG_TIMEOUT_MS_MAX, &cfg->redis.command_timeout_ms) != 0 ||
         config_u32(c, redis, "connect_timeout_ms", "redis.connect_timeout_ms", 1,
                    CONFIG_TIMEOUT_MS_MAX, &cfg->redis.connect_timeout_ms) != 0 ||
-        config_u32(c, redis, "reconnect_min_ms", "redis.reconnect_min_ms", 1,
-                   CONFIG_TIMEOUT_MS_MAX, &cfg->redis.reconnect_min_ms) != 0 ||
-        config_u32(c, redis, "reconnect_max_ms", "redis.reconnect_max_ms", 1,
-                   CONFIG_TIMEOUT_MS_MAX, &cfg->redis.reconnect_max_ms) != 0 ||
+        config_u32(c, redis, "reconnect_min_ms", "redis.reconnect_min_ms", 1, CONFIG_TIMEOUT_MS_MAX,
+                   &cfg->redis.reconnect_min_ms) != 0 ||
+        config_u32(c, redis, "reconnect_max_ms", "redis.reconnect_max_ms", 1, CONFIG_TIMEOUT_MS_MAX,
+                   &cfg->redis.reconnect_max_ms) != 0 ||
         config_u32(c, redis, "max_pending", "redis.max_pending", 1, CONFIG_MAX_PENDING_MAX,
                    &cfg->redis.max_pending) != 0)
         return -1;
@@ -701,8 +657,7 @@ static int config_apply(const config_ctx_t *c, config_t *cfg, const json_t *root
                    CONFIG_TIMEOUT_MS_MAX, &cfg->shutdown_timeout_ms) != 0)
         return -1;
 
-    if (config_bool(c, root, "http2", "http2", &cfg->http2) != 0)
-        return -1;
+    if (config_bool(c, root, "http2", "http2", &cfg->http2) != 0) return -1;
 
     /* log */
     json_t *fmt = log != NULL ? json_object_get(log, "format") : NULL;
@@ -715,8 +670,7 @@ static int config_apply(const config_ctx_t *c, config_t *cfg, const json_t *root
     json_t *level = log != NULL ? json_object_get(log, "level") : NULL;
     if (level != NULL) {
         int l = json_is_string(level) ? log_level_parse(json_string_value(level)) : -1;
-        if (l < 0)
-            return config_fail(c, "log.level", "must be one of debug, info, warn, error");
+        if (l < 0) return config_fail(c, "log.level", "must be one of debug, info, warn, error");
         cfg->log_level = l;
     }
     if (config_bool(c, log, "access_log", "log.access_log", &cfg->access_log) != 0 ||
@@ -732,8 +686,7 @@ static int config_env_uint(const char *name, long min, long max, long *out, char
                            size_t errlen)
 {
     const char *s = getenv(name);
-    if (s == NULL || s[0] == '\0')
-        return 0;
+    if (s == NULL || s[0] == '\0') return 0;
     if (parse_uint(s, strlen(s), min, max, out) != 0)
         return url_fail(err, errlen, "environment %s: must be an integer from %ld to %ld", name,
                         min, max);
@@ -744,15 +697,11 @@ static int config_env(config_t *cfg, char *err, size_t errlen)
 {
     long v;
     int rc = config_env_uint("PORT", 1, 65535, &v, err, errlen);
-    if (rc < 0)
-        return -1;
-    if (rc > 0)
-        cfg->port = (uint16_t)v;
+    if (rc < 0) return -1;
+    if (rc > 0) cfg->port = (uint16_t)v;
     rc = config_env_uint("CONSENTD_THREADS", 0, CONFIG_THREADS_MAX, &v, err, errlen);
-    if (rc < 0)
-        return -1;
-    if (rc > 0)
-        cfg->threads = (unsigned)v;
+    if (rc < 0) return -1;
+    if (rc > 0) cfg->threads = (unsigned)v;
     return 0;
 }
 
@@ -760,8 +709,7 @@ int config_load(config_t *cfg, const char *path, char *err, size_t errlen)
 {
     char base[PATH_MAX];
     config_ctx_t c = {.file = path, .err = err, .errlen = errlen};
-    if (err != NULL && errlen > 0)
-        err[0] = '\0';
+    if (err != NULL && errlen > 0) err[0] = '\0';
     if (path != NULL) {
         char real[PATH_MAX];
         if (realpath(path, real) == NULL)
@@ -782,16 +730,13 @@ int config_load(config_t *cfg, const char *path, char *err, size_t errlen)
 
     int public_url_set = 0;
     if (path != NULL) {
-        json_t *root = config_read(&c, path);
-        if (root == NULL)
-            return -1;
+        json_t *root;
+        if (config_read(&c, path, &root) != 0) return -1;
         int rc = config_apply(&c, cfg, root, base, &public_url_set);
         json_decref(root);
-        if (rc != 0)
-            return -1;
+        if (rc != 0) return -1;
     }
-    if (config_env(cfg, err, errlen) != 0)
-        return -1;
+    if (config_env(cfg, err, errlen) != 0) return -1;
 
     /* The Redis URL that wins is resolved once, here. */
     const char *env_url = getenv("REDIS_URL");
@@ -800,8 +745,7 @@ int config_load(config_t *cfg, const char *path, char *err, size_t errlen)
         if (config_redis_url_parse(&cfg->redis, env_url, uerr, sizeof(uerr)) != 0)
             return url_fail(err, errlen, "environment REDIS_URL: %s", uerr);
     } else if (config_redis_url_parse(&cfg->redis, cfg->redis.url, uerr, sizeof(uerr)) != 0) {
-        if (path != NULL)
-            return config_fail(&c, "redis.url", "%s", uerr);
+        if (path != NULL) return config_fail(&c, "redis.url", "%s", uerr);
         return url_fail(err, errlen, "redis.url: %s", uerr);
     }
     if (!public_url_set)

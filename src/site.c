@@ -26,13 +26,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define SITE_FILE_MAX_BYTES (1024 * 1024)  /* a site file is a few KB */
-#define SITE_SET_MAX_SITES 10000           /* files in one sites directory */
+#define SITE_FILE_MAX_BYTES (1024 * 1024) /* a site file is a few KB */
+#define SITE_SET_MAX_SITES 10000          /* files in one sites directory */
 #define SITE_PATH_MAX 4096
-#define SITE_TEXT_MAX 4096                 /* a purpose's name or description, bytes */
-#define SITE_NAME_MAX 256                  /* controller name, contact, recipient */
-#define SITE_URL_MAX 2048                  /* privacy_policy_url */
-#define SITE_ORIGIN_MAX 256                /* scheme://host[:port] */
+#define SITE_TEXT_MAX 4096  /* a purpose's name or description, bytes */
+#define SITE_NAME_MAX 256   /* controller name, contact, recipient */
+#define SITE_URL_MAX 2048   /* privacy_policy_url */
+#define SITE_ORIGIN_MAX 256 /* scheme://host[:port] */
 #define SITE_DOMAIN_MAX 253
 #define SITE_POLICY_VERSION_MAX 64
 #define SITE_PURPOSE_ID_MAX 64
@@ -50,8 +50,8 @@ typedef struct site_chunk {
 } site_chunk_t;
 
 struct site_set {
-    int refs;            /* __atomic_* only */
-    site_t *sites;       /* sorted by id (strcmp order) */
+    int refs;      /* __atomic_* only */
+    site_t *sites; /* sorted by id (strcmp order) */
     size_t n, cap;
     site_chunk_t *arena; /* every string and array the sites point to */
 };
@@ -63,8 +63,7 @@ static void *site_alloc(site_set_t *set, size_t size)
     if (c == NULL || c->cap - c->used < size) {
         size_t cap = size > SITE_ARENA_CHUNK ? size : SITE_ARENA_CHUNK;
         c = malloc(sizeof(*c) + cap);
-        if (c == NULL)
-            return NULL;
+        if (c == NULL) return NULL;
         c->used = 0;
         c->cap = cap;
         c->next = set->arena;
@@ -89,8 +88,7 @@ static char *site_strndup(site_set_t *set, const char *s, size_t len)
 static site_set_t *site_set_new(void)
 {
     site_set_t *set = calloc(1, sizeof(*set));
-    if (set != NULL)
-        set->refs = 1;
+    if (set != NULL) set->refs = 1;
     return set;
 }
 
@@ -106,15 +104,13 @@ static void site_set_free(site_set_t *set)
 
 site_set_t *site_set_retain(site_set_t *set)
 {
-    if (set != NULL)
-        __atomic_fetch_add(&set->refs, 1, __ATOMIC_RELAXED);
+    if (set != NULL) __atomic_fetch_add(&set->refs, 1, __ATOMIC_RELAXED);
     return set;
 }
 
 void site_set_release(site_set_t *set)
 {
-    if (set != NULL && __atomic_sub_fetch(&set->refs, 1, __ATOMIC_ACQ_REL) == 0)
-        site_set_free(set);
+    if (set != NULL && __atomic_sub_fetch(&set->refs, 1, __ATOMIC_ACQ_REL) == 0) site_set_free(set);
 }
 
 size_t site_set_count(const site_set_t *set)
@@ -141,8 +137,7 @@ static int site_fail(const site_parse_t *p, const char *field, const char *fmt, 
 
 static int site_fail(const site_parse_t *p, const char *field, const char *fmt, ...)
 {
-    if (p->err == NULL || p->errlen == 0)
-        return -1;
+    if (p->err == NULL || p->errlen == 0) return -1;
     int n = field != NULL ? snprintf(p->err, p->errlen, "%s: %s: ", p->name, field)
                           : snprintf(p->err, p->errlen, "%s: ", p->name);
     if (n >= 0 && (size_t)n < p->errlen) {
@@ -165,25 +160,29 @@ static int site_check_keys(const site_parse_t *p, json_t *obj, const char *prefi
 {
     const char *key;
     json_t *value;
-    json_object_foreach(obj, key, value) {
+    json_object_foreach(obj, key, value)
+    {
         int known = 0;
         for (size_t i = 0; allowed[i] != NULL && !known; i++)
             known = strcmp(key, allowed[i]) == 0;
-        if (known)
-            continue;
-        char field[128];
+        if (known) continue;
+        char list[256] = "", field[128];
+        size_t o = 0;
+        for (size_t i = 0; allowed[i] != NULL && o < sizeof(list); i++) {
+            int n = snprintf(list + o, sizeof(list) - o, "%s%s", i ? ", " : "", allowed[i]);
+            if (n < 0) break;
+            o += (size_t)n;
+        }
         snprintf(field, sizeof(field), "%s%s", prefix, key);
-        return site_fail(p, field, "unknown field");
+        return site_fail(p, field, "unknown field (known fields: %s)", list);
     }
     return 0;
 }
 
-static json_t *site_required(const site_parse_t *p, json_t *obj, const char *key,
-                             const char *field)
+static json_t *site_required(const site_parse_t *p, json_t *obj, const char *key, const char *field)
 {
     json_t *v = json_object_get(obj, key);
-    if (v == NULL)
-        site_fail(p, field, "is required");
+    if (v == NULL) site_fail(p, field, "is required");
     return v;
 }
 
@@ -192,21 +191,17 @@ static json_t *site_required(const site_parse_t *p, json_t *obj, const char *key
 static int site_string(const site_parse_t *p, json_t *v, const char *field, size_t max,
                        int multiline, const char **out)
 {
-    if (!json_is_string(v))
-        return site_fail(p, field, "must be a string");
+    if (!json_is_string(v)) return site_fail(p, field, "must be a string");
     const char *s = json_string_value(v);
     size_t len = json_string_length(v);
-    if (len == 0)
-        return site_fail(p, field, "must not be empty");
-    if (len > max)
-        return site_fail(p, field, "must be at most %zu bytes long", max);
+    if (len == 0) return site_fail(p, field, "must not be empty");
+    if (len > max) return site_fail(p, field, "must be at most %zu bytes long", max);
     for (size_t i = 0; i < len; i++) {
         unsigned char ch = (unsigned char)s[i];
         if ((ch < 0x20 && !(multiline && ch == '\n')) || ch == 0x7f)
             return site_fail(p, field, "must not contain control characters");
     }
-    if ((*out = site_strndup(p->set, s, len)) == NULL)
-        return site_oom(p);
+    if ((*out = site_strndup(p->set, s, len)) == NULL) return site_oom(p);
     return 0;
 }
 
@@ -219,22 +214,19 @@ static int site_uint(const site_parse_t *p, json_t *v, const char *field, uint32
     return 0;
 }
 
-static json_t *site_array(const site_parse_t *p, json_t *v, const char *field, size_t min,
-                          size_t max)
+static int site_array(const site_parse_t *p, json_t *v, const char *field, size_t min, size_t max)
 {
-    if (!json_is_array(v))
-        return site_fail(p, field, "must be an array"), NULL;
+    if (!json_is_array(v)) return site_fail(p, field, "must be an array");
     size_t n = json_array_size(v);
-    if (n < min)
-        return site_fail(p, field, "must not be empty"), NULL;
-    if (n > max)
-        return site_fail(p, field, "must have at most %zu entries", max), NULL;
-    return v;
+    if (n < min) return site_fail(p, field, "must not be empty");
+    if (n > max) return site_fail(p, field, "must have at most %zu entries", max);
+    return 0;
 }
 
 static int site_id_ok(const char *s, size_t len)
 {
-    if (len == 0 || len > SITE_ID_MAX || !(islower((unsigned char)s[0]) || isdigit((unsigned char)s[0])))
+    if (len == 0 || len > SITE_ID_MAX ||
+        !(islower((unsigned char)s[0]) || isdigit((unsigned char)s[0])))
         return 0;
     for (size_t i = 1; i < len; i++) {
         unsigned char ch = (unsigned char)s[i];
@@ -246,8 +238,7 @@ static int site_id_ok(const char *s, size_t len)
 
 static int site_purpose_id_ok(const char *s, size_t len)
 {
-    if (len == 0 || len > SITE_PURPOSE_ID_MAX)
-        return 0;
+    if (len == 0 || len > SITE_PURPOSE_ID_MAX) return 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char ch = (unsigned char)s[i];
         if (!(ch >= 'a' && ch <= 'z') && !(ch >= '0' && ch <= '9') && ch != '_' && ch != '-')
@@ -259,10 +250,8 @@ static int site_purpose_id_ok(const char *s, size_t len)
 /* [a-z]{2}, optionally -[A-Z]{2}: "fr", "en", "pt-BR". */
 static int site_language_ok(const char *s, size_t len)
 {
-    if (len != 2 && len != 5)
-        return 0;
-    if (!(s[0] >= 'a' && s[0] <= 'z') || !(s[1] >= 'a' && s[1] <= 'z'))
-        return 0;
+    if (len != 2 && len != 5) return 0;
+    if (!(s[0] >= 'a' && s[0] <= 'z') || !(s[1] >= 'a' && s[1] <= 'z')) return 0;
     return len == 2 || (s[2] == '-' && s[3] >= 'A' && s[3] <= 'Z' && s[4] >= 'A' && s[4] <= 'Z');
 }
 
@@ -270,19 +259,16 @@ static int site_language_ok(const char *s, size_t len)
  * s is already lower case. */
 static int site_hostname_ok(const char *s, size_t len)
 {
-    if (len == 0 || len > SITE_DOMAIN_MAX)
-        return 0;
+    if (len == 0 || len > SITE_DOMAIN_MAX) return 0;
     size_t label = 0;
     for (size_t i = 0; i <= len; i++) {
         if (i == len || s[i] == '.') {
-            if (label == 0 || label > 63 || s[i - 1] == '-' || s[i - label] == '-')
-                return 0;
+            if (label == 0 || label > 63 || s[i - 1] == '-' || s[i - label] == '-') return 0;
             label = 0;
             continue;
         }
         unsigned char ch = (unsigned char)s[i];
-        if (!(ch >= 'a' && ch <= 'z') && !(ch >= '0' && ch <= '9') && ch != '-')
-            return 0;
+        if (!(ch >= 'a' && ch <= 'z') && !(ch >= '0' && ch <= '9') && ch != '-') return 0;
         label++;
     }
     return 1;
@@ -297,8 +283,7 @@ static int site_hostname_ok(const char *s, size_t len)
 static const char *site_origin_normalise(const char *in, size_t len, char *out, size_t cap)
 {
     char low[SITE_ORIGIN_MAX + 1];
-    if (len > SITE_ORIGIN_MAX)
-        return "is too long";
+    if (len > SITE_ORIGIN_MAX) return "is too long";
     for (size_t i = 0; i < len; i++) {
         unsigned char ch = (unsigned char)in[i];
         if (ch >= 0x80)
@@ -319,8 +304,7 @@ static const char *site_origin_normalise(const char *in, size_t len, char *out, 
     size_t hlen;
     if (host[0] == '[') {
         const char *close = strchr(host, ']');
-        if (close == NULL || close == host + 1)
-            return "has an unterminated or empty IPv6 address";
+        if (close == NULL || close == host + 1) return "has an unterminated or empty IPv6 address";
         for (const char *c = host + 1; c < close; c++)
             if (!isxdigit((unsigned char)*c) && *c != ':' && *c != '.')
                 return "has an invalid IPv6 address";
@@ -332,28 +316,24 @@ static const char *site_origin_normalise(const char *in, size_t len, char *out, 
     } else {
         const char *colon = strchr(host, ':');
         hlen = colon != NULL ? (size_t)(colon - host) : rest;
-        if (colon != NULL)
-            port = colon + 1;
-        if (!site_hostname_ok(host, hlen))
-            return "has an invalid host name";
+        if (colon != NULL) port = colon + 1;
+        if (!site_hostname_ok(host, hlen)) return "has an invalid host name";
     }
     long portnum = -1;
     if (port != NULL) {
         char *end;
-        if (port[0] < '0' || port[0] > '9')
-            return "has an invalid port";
+        if (port[0] < '0' || port[0] > '9') return "has an invalid port";
         errno = 0;
         portnum = strtol(port, &end, 10);
         if (errno != 0 || *end != '\0' || portnum < 1 || portnum > 65535)
             return "has an invalid port (1 to 65535)";
-        if (portnum == (https ? 443 : 80))
-            portnum = -1; /* browsers omit the default port */
+        if (portnum == (https ? 443 : 80)) portnum = -1; /* browsers omit the default port */
     }
-    int n = portnum > 0 ? snprintf(out, cap, "%s://%.*s:%ld", https ? "https" : "http", (int)hlen,
-                                   host, portnum)
-                        : snprintf(out, cap, "%s://%.*s", https ? "https" : "http", (int)hlen, host);
-    if (n < 0 || (size_t)n >= cap)
-        return "is too long";
+    int n = portnum > 0
+                ? snprintf(out, cap, "%s://%.*s:%ld", https ? "https" : "http", (int)hlen, host,
+                           portnum)
+                : snprintf(out, cap, "%s://%.*s", https ? "https" : "http", (int)hlen, host);
+    if (n < 0 || (size_t)n >= cap) return "is too long";
     return NULL;
 }
 
@@ -362,8 +342,7 @@ static int site_http_url_ok(const char *s)
     const char *rest = strncmp(s, "https://", 8) == 0  ? s + 8
                        : strncmp(s, "http://", 7) == 0 ? s + 7
                                                        : NULL;
-    if (rest == NULL || rest[0] == '\0' || rest[0] == '/')
-        return 0;
+    if (rest == NULL || rest[0] == '\0' || rest[0] == '/') return 0;
     return strpbrk(s, " \t\"<>\\") == NULL;
 }
 
@@ -372,12 +351,10 @@ static int site_http_url_ok(const char *s)
 static int site_parse_origins(const site_parse_t *p, json_t *root, site_t *site)
 {
     json_t *arr = site_required(p, root, "origins", "origins");
-    if (arr == NULL || site_array(p, arr, "origins", 1, SITE_MAX_ORIGINS) == NULL)
-        return -1;
+    if (arr == NULL || site_array(p, arr, "origins", 1, SITE_MAX_ORIGINS) != 0) return -1;
     site->n_origins = json_array_size(arr);
     site->origins = site_alloc(p->set, site->n_origins * sizeof(*site->origins));
-    if (site->origins == NULL)
-        return site_oom(p);
+    if (site->origins == NULL) return site_oom(p);
     for (size_t i = 0; i < site->n_origins; i++) {
         char field[32], norm[SITE_ORIGIN_MAX + 16];
         snprintf(field, sizeof(field), "origins[%zu]", i);
@@ -386,8 +363,7 @@ static int site_parse_origins(const site_parse_t *p, json_t *root, site_t *site)
             return site_fail(p, field, "must be a string like \"https://www.example.com\"");
         const char *why =
             site_origin_normalise(json_string_value(v), json_string_length(v), norm, sizeof(norm));
-        if (why != NULL)
-            return site_fail(p, field, "%s", why);
+        if (why != NULL) return site_fail(p, field, "%s", why);
         for (size_t j = 0; j < i; j++)
             if (strcmp(site->origins[j], norm) == 0)
                 return site_fail(p, field, "duplicate of origins[%zu] (%s)", j, norm);
@@ -400,12 +376,10 @@ static int site_parse_origins(const site_parse_t *p, json_t *root, site_t *site)
 static int site_parse_languages(const site_parse_t *p, json_t *root, site_t *site)
 {
     json_t *arr = site_required(p, root, "languages", "languages");
-    if (arr == NULL || site_array(p, arr, "languages", 1, SITE_MAX_LANGUAGES) == NULL)
-        return -1;
+    if (arr == NULL || site_array(p, arr, "languages", 1, SITE_MAX_LANGUAGES) != 0) return -1;
     site->n_languages = json_array_size(arr);
     site->languages = site_alloc(p->set, site->n_languages * sizeof(*site->languages));
-    if (site->languages == NULL)
-        return site_oom(p);
+    if (site->languages == NULL) return site_oom(p);
     for (size_t i = 0; i < site->n_languages; i++) {
         char field[32];
         snprintf(field, sizeof(field), "languages[%zu]", i);
@@ -415,8 +389,8 @@ static int site_parse_languages(const site_parse_t *p, json_t *root, site_t *sit
         for (size_t j = 0; j < i; j++)
             if (strcmp(site->languages[j], json_string_value(v)) == 0)
                 return site_fail(p, field, "duplicate of languages[%zu]", j);
-        if ((site->languages[i] = site_strndup(p->set, json_string_value(v),
-                                               json_string_length(v))) == NULL)
+        if ((site->languages[i] =
+                 site_strndup(p->set, json_string_value(v), json_string_length(v))) == NULL)
             return site_oom(p);
     }
     return 0;
@@ -426,13 +400,12 @@ static int site_parse_controller(const site_parse_t *p, json_t *root, site_t *si
 {
     static const char *const keys[] = {"name", "contact", "privacy_policy_url", NULL};
     json_t *c = site_required(p, root, "controller", "controller");
-    if (c == NULL)
-        return -1;
+    if (c == NULL) return -1;
     if (!json_is_object(c))
-        return site_fail(p, "controller", "must be an object with name, contact and "
-                                          "privacy_policy_url");
-    if (site_check_keys(p, c, "controller.", keys) != 0)
-        return -1;
+        return site_fail(p, "controller",
+                         "must be an object with name, contact and "
+                         "privacy_policy_url");
+    if (site_check_keys(p, c, "controller.", keys) != 0) return -1;
     json_t *v;
     if ((v = site_required(p, c, "name", "controller.name")) == NULL ||
         site_string(p, v, "controller.name", SITE_NAME_MAX, 0, &site->controller_name) != 0)
@@ -455,14 +428,12 @@ static int site_parse_controller(const site_parse_t *p, json_t *root, site_t *si
 static int site_parse_cookie_domain(const site_parse_t *p, json_t *root, site_t *site)
 {
     json_t *v = json_object_get(root, "cookie_domain");
-    if (v == NULL || json_is_null(v))
-        return 0;
+    if (v == NULL || json_is_null(v)) return 0;
     if (!json_is_string(v))
         return site_fail(p, "cookie_domain", "must be null or a domain name like \"example.com\"");
     size_t len = json_string_length(v);
     char *d = site_strndup(p->set, json_string_value(v), len);
-    if (d == NULL)
-        return site_oom(p);
+    if (d == NULL) return site_oom(p);
     for (size_t i = 0; i < len; i++)
         d[i] = (char)tolower((unsigned char)d[i]);
     const char *name = d[0] == '.' ? d + 1 : d; /* a leading dot is legacy, and harmless */
@@ -475,13 +446,13 @@ static int site_parse_cookie_domain(const site_parse_t *p, json_t *root, site_t 
 static int site_parse_api_key(const site_parse_t *p, json_t *root, site_t *site)
 {
     json_t *v = site_required(p, root, "api_key_sha256", "api_key_sha256");
-    if (v == NULL)
-        return -1;
+    if (v == NULL) return -1;
     const char *s = json_is_string(v) ? json_string_value(v) : "";
     size_t len = json_is_string(v) ? json_string_length(v) : 0;
     size_t bin_len = 0;
-    if (len != 64 || sodium_hex2bin(site->api_key_sha256, sizeof(site->api_key_sha256), s, len,
-                                    NULL, &bin_len, NULL) != 0 ||
+    if (len != 64 ||
+        sodium_hex2bin(site->api_key_sha256, sizeof(site->api_key_sha256), s, len, NULL, &bin_len,
+                       NULL) != 0 ||
         bin_len != sizeof(site->api_key_sha256))
         return site_fail(p, "api_key_sha256",
                          "must be the SHA-256 of the API key as 64 hex digits "
@@ -498,7 +469,8 @@ static int site_parse_texts(const site_parse_t *p, json_t *texts, const char *pr
         return site_fail(p, field, "must be an object with one entry per language");
     const char *lang;
     json_t *entry;
-    json_object_foreach(texts, lang, entry) {
+    json_object_foreach(texts, lang, entry)
+    {
         int declared = 0;
         for (size_t l = 0; l < site->n_languages && !declared; l++)
             declared = strcmp(lang, site->languages[l]) == 0;
@@ -509,8 +481,7 @@ static int site_parse_texts(const site_parse_t *p, json_t *texts, const char *pr
     }
     pu->n_texts = site->n_languages;
     pu->texts = site_alloc(p->set, pu->n_texts * sizeof(*pu->texts));
-    if (pu->texts == NULL)
-        return site_oom(p);
+    if (pu->texts == NULL) return site_oom(p);
     for (size_t l = 0; l < site->n_languages; l++) {
         static const char *const keys[] = {"name", "description", NULL};
         site_text_t *t = &pu->texts[l];
@@ -518,14 +489,14 @@ static int site_parse_texts(const site_parse_t *p, json_t *texts, const char *pr
         snprintf(field, sizeof(field), "%s.texts.%s", prefix, t->lang);
         entry = json_object_get(texts, t->lang);
         if (entry == NULL)
-            return site_fail(p, field, "is required: every language in languages needs a name "
-                                       "and a description");
+            return site_fail(p, field,
+                             "is required: every language in languages needs a name "
+                             "and a description");
         if (!json_is_object(entry))
             return site_fail(p, field, "must be an object with name and description");
         char sub[192];
         snprintf(sub, sizeof(sub), "%s.", field);
-        if (site_check_keys(p, entry, sub, keys) != 0)
-            return -1;
+        if (site_check_keys(p, entry, sub, keys) != 0) return -1;
         json_t *v;
         snprintf(sub, sizeof(sub), "%s.name", field);
         if ((v = site_required(p, entry, "name", sub)) == NULL ||
@@ -539,23 +510,51 @@ static int site_parse_texts(const site_parse_t *p, json_t *texts, const char *pr
     return 0;
 }
 
+/* "consent_mode": the Google Consent Mode v2 types the purpose grants, each
+ * at most once (optional; the banner leaves unmapped types denied). */
+static int site_parse_consent_mode(const site_parse_t *p, json_t *v, const char *field,
+                                   site_purpose_t *pu)
+{
+    static const char *const types[] = {SITE_CONSENT_MODE_TYPES};
+    if (site_array(p, v, field, 0, SITE_CONSENT_MODE_MAX) != 0) return -1;
+    pu->n_consent_mode = json_array_size(v);
+    if (pu->n_consent_mode == 0) return 0;
+    if ((pu->consent_mode = site_alloc(p->set, pu->n_consent_mode * sizeof(char *))) == NULL)
+        return site_oom(p);
+    for (size_t i = 0; i < pu->n_consent_mode; i++) {
+        const char *s = json_string_value(json_array_get(v, i));
+        size_t t = 0;
+        while (t < SITE_CONSENT_MODE_MAX && (s == NULL || strcmp(s, types[t]) != 0))
+            t++;
+        char item[96];
+        snprintf(item, sizeof(item), "%s[%zu]", field, i);
+        if (t == SITE_CONSENT_MODE_MAX)
+            return site_fail(p, item,
+                             "must be one of ad_storage, analytics_storage, "
+                             "ad_user_data, ad_personalization, functionality_storage, "
+                             "personalization_storage, security_storage");
+        for (size_t j = 0; j < i; j++)
+            if (pu->consent_mode[j] == types[t])
+                return site_fail(p, item, "duplicate of %s[%zu]", field, j);
+        pu->consent_mode[i] = types[t];
+    }
+    return 0;
+}
+
 static int site_parse_purpose(const site_parse_t *p, json_t *obj, size_t i, const site_t *site,
                               site_purpose_t *pu)
 {
-    static const char *const keys[] = {"id", "recipients", "legal_basis", "retention_days",
-                                       "texts", NULL};
+    static const char *const keys[] = {"id",    "recipients",   "legal_basis", "retention_days",
+                                       "texts", "consent_mode", "gpc",         NULL};
     char prefix[32], field[64];
     snprintf(prefix, sizeof(prefix), "purposes[%zu]", i);
-    if (!json_is_object(obj))
-        return site_fail(p, prefix, "must be an object");
+    if (!json_is_object(obj)) return site_fail(p, prefix, "must be an object");
     snprintf(field, sizeof(field), "%s.", prefix);
-    if (site_check_keys(p, obj, field, keys) != 0)
-        return -1;
+    if (site_check_keys(p, obj, field, keys) != 0) return -1;
 
     json_t *v;
     snprintf(field, sizeof(field), "%s.id", prefix);
-    if ((v = site_required(p, obj, "id", field)) == NULL)
-        return -1;
+    if ((v = site_required(p, obj, "id", field)) == NULL) return -1;
     if (!json_is_string(v) || !site_purpose_id_ok(json_string_value(v), json_string_length(v)))
         return site_fail(p, field, "must match [a-z0-9_-]{1,64}");
     for (size_t j = 0; j < i; j++)
@@ -566,8 +565,7 @@ static int site_parse_purpose(const site_parse_t *p, json_t *obj, size_t i, cons
         return site_oom(p);
 
     snprintf(field, sizeof(field), "%s.legal_basis", prefix);
-    if ((v = site_required(p, obj, "legal_basis", field)) == NULL)
-        return -1;
+    if ((v = site_required(p, obj, "legal_basis", field)) == NULL) return -1;
     const char *basis = json_is_string(v) ? json_string_value(v) : "";
     if (strcmp(basis, "consent") == 0)
         pu->legal_basis = LEGAL_BASIS_CONSENT;
@@ -585,13 +583,12 @@ static int site_parse_purpose(const site_parse_t *p, json_t *obj, size_t i, cons
 
     snprintf(field, sizeof(field), "%s.recipients", prefix);
     if ((v = site_required(p, obj, "recipients", field)) == NULL ||
-        site_array(p, v, field, 0, SITE_MAX_RECIPIENTS) == NULL)
+        site_array(p, v, field, 0, SITE_MAX_RECIPIENTS) != 0)
         return -1;
     pu->n_recipients = json_array_size(v);
     if (pu->n_recipients > 0) {
         pu->recipients = site_alloc(p->set, pu->n_recipients * sizeof(*pu->recipients));
-        if (pu->recipients == NULL)
-            return site_oom(p);
+        if (pu->recipients == NULL) return site_oom(p);
     }
     for (size_t r = 0; r < pu->n_recipients; r++) {
         char rfield[80];
@@ -600,9 +597,19 @@ static int site_parse_purpose(const site_parse_t *p, json_t *obj, size_t i, cons
             return -1;
     }
 
-    snprintf(field, sizeof(field), "%s.texts", prefix);
-    if ((v = site_required(p, obj, "texts", field)) == NULL)
+    snprintf(field, sizeof(field), "%s.consent_mode", prefix);
+    if ((v = json_object_get(obj, "consent_mode")) != NULL &&
+        site_parse_consent_mode(p, v, field, pu) != 0)
         return -1;
+
+    snprintf(field, sizeof(field), "%s.gpc", prefix);
+    if ((v = json_object_get(obj, "gpc")) != NULL) {
+        if (!json_is_boolean(v)) return site_fail(p, field, "must be true or false");
+        pu->gpc = json_is_true(v);
+    }
+
+    snprintf(field, sizeof(field), "%s.texts", prefix);
+    if ((v = site_required(p, obj, "texts", field)) == NULL) return -1;
     return site_parse_texts(p, v, prefix, site, pu);
 }
 
@@ -612,18 +619,22 @@ static void site_id_from_name(const char *name, char *out, size_t cap)
     const char *base = strrchr(name, '/');
     base = base != NULL ? base + 1 : name;
     size_t len = strlen(base);
-    if (len > 5 && strcmp(base + len - 5, ".json") == 0)
-        len -= 5;
+    if (len > 5 && strcmp(base + len - 5, ".json") == 0) len -= 5;
     snprintf(out, cap, "%.*s", (int)len, base);
 }
 
 static int site_parse(const site_parse_t *p, const char *json, size_t len, site_t *site)
 {
-    static const char *const keys[] = {"id",           "origins",
-                                       "languages",    "policy_version",
-                                       "choice_lifetime_days", "log_retention_days",
-                                       "cookie_domain", "controller",
-                                       "api_key_sha256", "purposes",
+    static const char *const keys[] = {"id",
+                                       "origins",
+                                       "languages",
+                                       "policy_version",
+                                       "choice_lifetime_days",
+                                       "log_retention_days",
+                                       "cookie_domain",
+                                       "controller",
+                                       "api_key_sha256",
+                                       "purposes",
                                        NULL};
     memset(site, 0, sizeof(*site));
     json_error_t jerr;
@@ -637,13 +648,11 @@ static int site_parse(const site_parse_t *p, const char *json, size_t len, site_
         site_fail(p, NULL, "must be a JSON object");
         goto out;
     }
-    if (site_check_keys(p, root, "", keys) != 0)
-        goto out;
+    if (site_check_keys(p, root, "", keys) != 0) goto out;
 
     char expected[SITE_PATH_MAX];
     site_id_from_name(p->name, expected, sizeof(expected));
-    if ((v = site_required(p, root, "id", "id")) == NULL)
-        goto out;
+    if ((v = site_required(p, root, "id", "id")) == NULL) goto out;
     if (!json_is_string(v) || !site_id_ok(json_string_value(v), json_string_length(v))) {
         site_fail(p, "id", "must match [a-z0-9][a-z0-9_-]{0,63}");
         goto out;
@@ -688,8 +697,7 @@ static int site_parse(const site_parse_t *p, const char *json, size_t len, site_
         goto out;
 
     json_t *arr = site_required(p, root, "purposes", "purposes");
-    if (arr == NULL || site_array(p, arr, "purposes", 1, SITE_MAX_PURPOSES) == NULL)
-        goto out;
+    if (arr == NULL || site_array(p, arr, "purposes", 1, SITE_MAX_PURPOSES) != 0) goto out;
     site->n_purposes = json_array_size(arr);
     site->purposes = site_alloc(p->set, site->n_purposes * sizeof(*site->purposes));
     if (site->purposes == NULL) {
@@ -711,8 +719,7 @@ static int site_set_add(site_set_t *set, const site_t *site)
     if (set->n == set->cap) {
         size_t cap = set->cap ? set->cap * 2 : 8;
         site_t *sites = realloc(set->sites, cap * sizeof(*sites));
-        if (sites == NULL)
-            return -1;
+        if (sites == NULL) return -1;
         set->sites = sites;
         set->cap = cap;
     }
@@ -749,25 +756,29 @@ site_set_t *site_set_load_one(const char *name, const char *json, size_t len, ch
 
 /* ---- the directory ----------------------------------------------------------- */
 
-/* Read a whole (bounded) file into a malloc'd buffer. */
-static char *site_read_file(const site_parse_t *p, const char *path, size_t *len)
+/* Read a whole (bounded) file into a malloc'd buffer *out. */
+static int site_read_file(const site_parse_t *p, const char *path, char **out, size_t *len)
 {
     FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return site_fail(p, NULL, "cannot read: %s", strerror(errno)), NULL;
+    if (f == NULL) return site_fail(p, NULL, "cannot read: %s", strerror(errno));
     char *buf = malloc(SITE_FILE_MAX_BYTES + 1);
     size_t n = buf != NULL ? fread(buf, 1, SITE_FILE_MAX_BYTES + 1, f) : 0;
-    int failed = ferror(f);
+    int read_failed = ferror(f);
     fclose(f);
+    int rc = 0;
     if (buf == NULL)
-        return site_oom(p), NULL;
-    if (failed || n > SITE_FILE_MAX_BYTES) {
+        rc = site_oom(p);
+    else if (read_failed)
+        rc = site_fail(p, NULL, "cannot read: input/output error");
+    else if (n > SITE_FILE_MAX_BYTES)
+        rc = site_fail(p, NULL, "larger than %d bytes", SITE_FILE_MAX_BYTES);
+    if (rc != 0) {
         free(buf);
-        return failed ? (site_fail(p, NULL, "cannot read: input/output error"), NULL)
-                      : (site_fail(p, NULL, "larger than %d bytes", SITE_FILE_MAX_BYTES), NULL);
+        return rc;
     }
+    *out = buf;
     *len = n;
-    return buf;
+    return 0;
 }
 
 static int site_name_cmp(const void *a, const void *b)
@@ -780,16 +791,17 @@ static int site_name_cmp(const void *a, const void *b)
 static char **site_list_dir(const site_parse_t *p, const char *dir, size_t *count)
 {
     DIR *d = opendir(dir);
-    if (d == NULL)
-        return site_fail(p, NULL, "cannot open the sites directory: %s", strerror(errno)), NULL;
+    if (d == NULL) {
+        site_fail(p, NULL, "cannot open the sites directory: %s", strerror(errno));
+        return NULL;
+    }
     char **names = NULL;
     size_t n = 0, cap = 0;
     int failed = 0;
     struct dirent *e;
     while (!failed && (e = readdir(d)) != NULL) {
         size_t len = strlen(e->d_name);
-        if (e->d_name[0] == '.' || len <= 5 || strcmp(e->d_name + len - 5, ".json") != 0)
-            continue;
+        if (e->d_name[0] == '.' || len <= 5 || strcmp(e->d_name + len - 5, ".json") != 0) continue;
         char path[SITE_PATH_MAX];
         struct stat st;
         if (snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= (int)sizeof(path) ||
@@ -824,8 +836,7 @@ static char **site_list_dir(const site_parse_t *p, const char *dir, size_t *coun
         free(names);
         return NULL;
     }
-    if (n > 0)
-        qsort(names, n, sizeof(*names), site_name_cmp);
+    if (n > 0) qsort(names, n, sizeof(*names), site_name_cmp);
     *count = n;
     return names != NULL ? names : calloc(1, sizeof(*names));
 }
@@ -835,22 +846,20 @@ site_set_t *site_set_load(const char *dir, char *err, size_t errlen)
     site_parse_t p = {.name = dir, .err = err, .errlen = errlen};
     size_t n = 0;
     char **names = site_list_dir(&p, dir, &n);
-    if (names == NULL)
-        return NULL;
+    if (names == NULL) return NULL;
     site_set_t *set = site_set_new();
-    if (set == NULL)
-        site_oom(&p);
+    if (set == NULL) site_oom(&p);
     for (size_t i = 0; i < n && set != NULL; i++) {
         char path[SITE_PATH_MAX];
         snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
         site_parse_t fp = {.set = set, .name = path, .err = err, .errlen = errlen};
-        size_t len;
-        char *json = site_read_file(&fp, path, &len);
+        size_t len = 0;
+        char *json = NULL;
         site_t site;
-        int rc = json != NULL ? site_parse(&fp, json, len, &site) : -1;
+        int rc = site_read_file(&fp, path, &json, &len);
+        if (rc == 0) rc = site_parse(&fp, json, len, &site);
         free(json);
-        if (rc == 0 && site_set_add(set, &site) != 0)
-            rc = site_oom(&fp);
+        if (rc == 0 && site_set_add(set, &site) != 0) rc = site_oom(&fp);
         if (rc != 0) {
             site_set_free(set);
             set = NULL;
@@ -859,8 +868,7 @@ site_set_t *site_set_load(const char *dir, char *err, size_t errlen)
     for (size_t i = 0; i < n; i++)
         free(names[i]);
     free(names);
-    if (set != NULL && set->n > 1)
-        qsort(set->sites, set->n, sizeof(*set->sites), site_cmp);
+    if (set != NULL && set->n > 1) qsort(set->sites, set->n, sizeof(*set->sites), site_cmp);
     return set;
 }
 
@@ -868,18 +876,15 @@ site_set_t *site_set_load(const char *dir, char *err, size_t errlen)
 
 const site_t *site_find(const site_set_t *set, const char *id, size_t len)
 {
-    if (set == NULL || id == NULL || len == 0 || len > SITE_ID_MAX)
-        return NULL;
+    if (set == NULL || id == NULL || len == 0 || len > SITE_ID_MAX) return NULL;
     size_t lo = 0, hi = set->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         const char *sid = set->sites[mid].id;
         size_t slen = strlen(sid);
         int cmp = memcmp(sid, id, slen < len ? slen : len);
-        if (cmp == 0)
-            cmp = slen < len ? -1 : slen > len ? 1 : 0;
-        if (cmp == 0)
-            return &set->sites[mid];
+        if (cmp == 0) cmp = slen < len ? -1 : slen > len ? 1 : 0;
+        if (cmp == 0) return &set->sites[mid];
         if (cmp < 0)
             lo = mid + 1;
         else
@@ -890,23 +895,19 @@ const site_t *site_find(const site_set_t *set, const char *id, size_t len)
 
 const site_purpose_t *site_purpose_find(const site_t *site, const char *id, size_t len)
 {
-    if (site == NULL || id == NULL)
-        return NULL;
+    if (site == NULL || id == NULL) return NULL;
     for (size_t i = 0; i < site->n_purposes; i++) {
         const char *pid = site->purposes[i].id;
-        if (strlen(pid) == len && memcmp(pid, id, len) == 0)
-            return &site->purposes[i];
+        if (strlen(pid) == len && memcmp(pid, id, len) == 0) return &site->purposes[i];
     }
     return NULL;
 }
 
 int site_origin_allowed(const site_t *site, const char *origin, size_t len)
 {
-    if (site == NULL || origin == NULL)
-        return 0;
+    if (site == NULL || origin == NULL) return 0;
     for (size_t i = 0; i < site->n_origins; i++)
-        if (strlen(site->origins[i]) == len && memcmp(site->origins[i], origin, len) == 0)
-            return 1;
+        if (strlen(site->origins[i]) == len && memcmp(site->origins[i], origin, len) == 0) return 1;
     return 0;
 }
 
@@ -915,28 +916,28 @@ int site_api_key_matches(const site_t *site, const char *key, size_t len)
     if (site == NULL || key == NULL || len == 0)
         return 0; /* an empty key never matches, whatever hash was configured */
     unsigned char digest[SHA256_DIGEST_LENGTH];
-    if (SHA256((const unsigned char *)key, len, digest) == NULL)
-        return 0;
+    if (SHA256((const unsigned char *)key, len, digest) == NULL) return 0;
     return sodium_memcmp(digest, site->api_key_sha256, sizeof(digest)) == 0;
 }
 
 const site_text_t *site_purpose_text(const site_t *site, const site_purpose_t *p, const char *lang)
 {
-    if (site == NULL || p == NULL || p->n_texts == 0)
-        return NULL;
+    if (site == NULL || p == NULL || p->n_texts == 0) return NULL;
     if (lang != NULL)
         for (size_t i = 0; i < p->n_texts; i++)
-            if (strcmp(p->texts[i].lang, lang) == 0)
-                return &p->texts[i];
+            if (strcmp(p->texts[i].lang, lang) == 0) return &p->texts[i];
     return &p->texts[0]; /* texts are in site->languages order: [0] is the default */
 }
 
 const char *legal_basis_name(legal_basis_t basis)
 {
     switch (basis) {
-    case LEGAL_BASIS_CONSENT: return "consent";
-    case LEGAL_BASIS_LEGITIMATE_INTEREST: return "legitimate_interest";
-    case LEGAL_BASIS_NECESSARY: return "necessary";
+    case LEGAL_BASIS_CONSENT:
+        return "consent";
+    case LEGAL_BASIS_LEGITIMATE_INTEREST:
+        return "legitimate_interest";
+    case LEGAL_BASIS_NECESSARY:
+        return "necessary";
     }
     return "unknown";
 }

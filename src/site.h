@@ -27,6 +27,11 @@
 #define SITE_MAX_RECIPIENTS 32
 #define SITE_CHOICE_LIFETIME_DEFAULT_DAYS 182 /* 6 months, CNIL recommended practice */
 #define SITE_CHOICE_LIFETIME_MAX_DAYS 395     /* 13 months, CNIL maximum for a tracker */
+/* The Google Consent Mode v2 types a purpose may map onto ("consent_mode"). */
+#define SITE_CONSENT_MODE_TYPES                                                                   \
+    "ad_storage", "analytics_storage", "ad_user_data", "ad_personalization",                      \
+        "functionality_storage", "personalization_storage", "security_storage"
+#define SITE_CONSENT_MODE_MAX 7
 
 typedef enum {
     LEGAL_BASIS_CONSENT = 0,          /* off until the visitor says yes */
@@ -48,6 +53,11 @@ typedef struct site_purpose {
     size_t n_recipients;
     site_text_t *texts;             /* one per site language, in site->languages order */
     size_t n_texts;
+    const char **consent_mode;      /* Google Consent Mode v2 types this purpose grants (one of
+                                       SITE_CONSENT_MODE_TYPES); the banner maps decisions on them */
+    size_t n_consent_mode;
+    int gpc;                        /* 1: advertising, sale or sharing of data, which the Global
+                                       Privacy Control signal objects to */
 } site_purpose_t;
 
 typedef struct site {

@@ -43,7 +43,7 @@ static char source_dir[PATH_MAX];
     do {                                                                                           \
         const char *h_ = (haystack), *n_ = (needle);                                               \
         if (strstr(h_, n_) == NULL) {                                                              \
-            printf("    %s:%d: \"%s\" does not contain \"%s\"\n", __FILE__, __LINE__, h_, n_);    \
+            printf("    %s:%d: \"%s\" does not contain \"%s\"\n", __FILE__, __LINE__, h_, n_);     \
             return -1;                                                                             \
         }                                                                                          \
     } while (0)
@@ -52,8 +52,7 @@ static char source_dir[PATH_MAX];
 #define FMT(buf, ...)                                                                              \
     do {                                                                                           \
         int n_ = snprintf((buf), sizeof(buf), __VA_ARGS__);                                        \
-        if (n_ < 0 || (size_t)n_ >= sizeof(buf))                                                   \
-            abort();                                                                               \
+        if (n_ < 0 || (size_t)n_ >= sizeof(buf)) abort();                                          \
     } while (0)
 
 static void run(const char *name, int (*fn)(void))
@@ -88,16 +87,14 @@ static void find_source_dir(void)
 static const char *src_path(char *buf, size_t cap, const char *rel)
 {
     int n = snprintf(buf, cap, "%s/%s", source_dir, rel);
-    if (n < 0 || (size_t)n >= cap)
-        abort();
+    if (n < 0 || (size_t)n >= cap) abort();
     return buf;
 }
 
 static const char *fixture(char *buf, size_t cap, const char *name)
 {
     int n = snprintf(buf, cap, "%s/tests/fixtures/config/%s", source_dir, name);
-    if (n < 0 || (size_t)n >= cap)
-        abort();
+    if (n < 0 || (size_t)n >= cap) abort();
     return buf;
 }
 
@@ -174,14 +171,27 @@ static int shipped_config_loads_with_its_defaults(void)
 /* The shipped file is the reference: every field must be in it. */
 static int shipped_config_lists_every_field(void)
 {
-    static const char *const fields[] = {
-        "listen.address",        "listen.port",           "threads",
-        "redis.url",             "redis.command_timeout_ms", "redis.connect_timeout_ms",
-        "redis.reconnect_min_ms", "redis.reconnect_max_ms", "redis.max_pending",
-        "sites_dir",             "keys_dir",              "public_url",
-        "limits.max_body_bytes", "limits.max_connections", "limits.request_timeout_ms",
-        "limits.shutdown_timeout_ms", "http2",            "log.format",
-        "log.level",             "log.access_log",        "log.client_ip"};
+    static const char *const fields[] = {"listen.address",
+                                         "listen.port",
+                                         "threads",
+                                         "redis.url",
+                                         "redis.command_timeout_ms",
+                                         "redis.connect_timeout_ms",
+                                         "redis.reconnect_min_ms",
+                                         "redis.reconnect_max_ms",
+                                         "redis.max_pending",
+                                         "sites_dir",
+                                         "keys_dir",
+                                         "public_url",
+                                         "limits.max_body_bytes",
+                                         "limits.max_connections",
+                                         "limits.request_timeout_ms",
+                                         "limits.shutdown_timeout_ms",
+                                         "http2",
+                                         "log.format",
+                                         "log.level",
+                                         "log.access_log",
+                                         "log.client_ip"};
     char path[PATH_MAX];
     json_error_t jerr;
     json_t *root = json_load_file(src_path(path, sizeof(path), "ops/consentd.json"), 0, &jerr);
@@ -398,9 +408,12 @@ static int bad_environment_values_are_refused_naming_the_variable(void)
         {"PORT", "80a", "environment PORT: must be an integer from 1 to 65535"},
         {"PORT", "-1", "environment PORT: must be an integer from 1 to 65535"},
         {"PORT", " 80", "environment PORT: must be an integer from 1 to 65535"},
-        {"CONSENTD_THREADS", "257", "environment CONSENTD_THREADS: must be an integer from 0 to 256"},
-        {"CONSENTD_THREADS", "many", "environment CONSENTD_THREADS: must be an integer from 0 to 256"},
-        {"REDIS_URL", "rediss://127.0.0.1:6380", "environment REDIS_URL: rediss:// (TLS to Redis) is not supported yet"},
+        {"CONSENTD_THREADS", "257",
+         "environment CONSENTD_THREADS: must be an integer from 0 to 256"},
+        {"CONSENTD_THREADS", "many",
+         "environment CONSENTD_THREADS: must be an integer from 0 to 256"},
+        {"REDIS_URL", "rediss://127.0.0.1:6380",
+         "environment REDIS_URL: rediss:// (TLS to Redis) is not supported yet"},
         {"REDIS_URL", "127.0.0.1:6379", "environment REDIS_URL: must be redis://"},
     };
     int bad = 0;
@@ -430,7 +443,8 @@ static int redis_url_env_replaces_a_file_host_that_does_not_resolve(void)
     char err[CONFIG_ERR_MAX], path[PATH_MAX];
     fixture(path, sizeof(path), "good_unresolvable_redis.json");
     CHECK(config_load(&cfg, path, err, sizeof(err)) != 0);
-    CHECK_HAS(err, "good_unresolvable_redis.json: redis.url: cannot resolve host no-such-host.invalid");
+    CHECK_HAS(err,
+              "good_unresolvable_redis.json: redis.url: cannot resolve host no-such-host.invalid");
     setenv("REDIS_URL", "redis://127.0.0.1:6391", 1);
     if (config_load(&cfg, path, err, sizeof(err)) != 0) {
         printf("    %s\n", err);
