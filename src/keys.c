@@ -44,8 +44,8 @@
 #define KEYS_X_B64_MAX sodium_base64_ENCODED_LEN(crypto_sign_PUBLICKEYBYTES, KEYS_B64)
 #define KEYS_HEADER_MAX 256
 #define KEYS_B64 sodium_base64_VARIANT_URLSAFE_NO_PADDING
-/* A retired key stays listed this long: the longest a proof it signed lives. */
-#define KEYS_LISTED_AFTER_RETIRED ((time_t)SITE_CHOICE_LIFETIME_MAX_DAYS * 86400)
+/* A retired key stays listed this long (see keys.h). */
+#define KEYS_LISTED_AFTER_RETIRED ((time_t)KEYS_LISTED_DAYS * 86400)
 
 /* One entry of keys.json. */
 typedef struct keys_entry {
@@ -432,9 +432,12 @@ key_set_t *key_set_load(const char *dir, time_t now, char *err, size_t errlen)
         snprintf(err, errlen, "libsodium failed to initialise");
         return NULL;
     }
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        snprintf(err, errlen, "%s: %s (run `consentd keygen --keys %s`)", dir,
-                 errno == ENOENT ? "no such key directory" : "not a readable directory", dir);
+    int found = stat(dir, &st) == 0;
+    if (!found || !S_ISDIR(st.st_mode)) {
+        const char *why = found             ? "not a directory"
+                          : errno == ENOENT ? "no such key directory"
+                                            : strerror(errno);
+        snprintf(err, errlen, "%s: %s (run `consentd keygen --keys %s`)", dir, why, dir);
         return NULL;
     }
     keys_manifest_t *m = malloc(sizeof(*m));
@@ -660,7 +663,7 @@ int keys_generate(const char *dir, int activate, time_t now, char *kid, char *er
         snprintf(err, errlen,
                  "%s/" KEYS_MANIFEST_NAME ": already %d keys; remove keys retired more than %d "
                  "days ago",
-                 dir, KEYS_MAX, SITE_CHOICE_LIFETIME_MAX_DAYS);
+                 dir, KEYS_MAX, KEYS_LISTED_DAYS);
         goto out;
     }
 

@@ -10,8 +10,9 @@
  *
  * Exactly one key is active: it signs new proofs. A key is retired when
  * another becomes active; it stays in the JWKS until retired_at plus the
- * longest possible proof lifetime (SITE_CHOICE_LIFETIME_MAX_DAYS) has
- * passed, so every live proof keeps verifying. Private keys never leave
+ * longest possible proof lifetime (SITE_CHOICE_LIFETIME_MAX_DAYS) and a
+ * reload grace (KEYS_LISTED_DAYS in all) has passed, so every live proof
+ * keeps verifying. Private keys never leave
  * this module (never logged, never in a response).
  *
  * A key_set_t is loaded off the event loop (start-up, SIGHUP), immutable,
@@ -24,7 +25,14 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "site.h"
+
 #define KEYS_KID_MAX 64
+/* A retired key stays in the JWKS for the longest life of a proof it signed,
+ * plus a grace for servers that keep signing with it until their next
+ * reload (SIGHUP) after a rotation. */
+#define KEYS_RELOAD_GRACE_DAYS 30
+#define KEYS_LISTED_DAYS (SITE_CHOICE_LIFETIME_MAX_DAYS + KEYS_RELOAD_GRACE_DAYS)
 #define KEYS_ERR_MAX 512
 
 typedef struct key_set key_set_t;
