@@ -71,7 +71,8 @@ static json_t *banner_recipients_json(const site_purpose_t *p)
  *    "domain": cookie domain | null, "langs": [first is the default],
  *    "ctl": controller, "contact": DPO or service, "policy": URL | null,
  *    "p": [{"id", "b": legal basis, "days": retention, "to": [recipients],
- *           "t": {lang: [name, description]}}],
+ *           "t": {lang: [name, description]},
+ *           "cm": [Consent Mode types] (when mapped), "gpc": true (when GPC objects)}],
  *    "ui": {lang: {the banner's strings, web/banner/texts.json}}}
  */
 static json_t *banner_settings_json(const site_t *site, json_t *texts)
@@ -83,11 +84,17 @@ static json_t *banner_settings_json(const site_t *site, json_t *texts)
         for (size_t k = 0; k < p->n_texts; k++)
             json_object_set_new(t, p->texts[k].lang,
                                 json_pack("[s, s]", p->texts[k].name, p->texts[k].description));
-        json_array_append_new(purposes,
-                              json_pack("{s:s, s:s, s:I, s:o, s:o}", "id", p->id, "b",
-                                        legal_basis_name(p->legal_basis), "days",
-                                        (json_int_t)p->retention_days, "to",
-                                        banner_recipients_json(p), "t", t));
+        json_t *purpose = json_pack(
+            "{s:s, s:s, s:I, s:o, s:o}", "id", p->id, "b", legal_basis_name(p->legal_basis), "days",
+            (json_int_t)p->retention_days, "to", banner_recipients_json(p), "t", t);
+        if (p->n_consent_mode > 0) {
+            json_t *cm = json_array();
+            for (size_t k = 0; k < p->n_consent_mode; k++)
+                json_array_append_new(cm, json_string(p->consent_mode[k]));
+            json_object_set_new(purpose, "cm", cm);
+        }
+        if (p->gpc) json_object_set_new(purpose, "gpc", json_true());
+        json_array_append_new(purposes, purpose);
     }
     json_t *languages = json_array(), *ui = json_object();
     for (size_t i = 0; i < site->n_languages; i++) {
@@ -95,17 +102,16 @@ static json_t *banner_settings_json(const site_t *site, json_t *texts)
         json_object_set(ui, site->languages[i], banner_ui_texts(texts, site->languages[i]));
     }
     return json_pack("{s:s, s:s, s:I, s:s?, s:o, s:s, s:s, s:s?, s:o, s:o}", "site", site->id, "pv",
-                     site->policy_version, "days", (json_int_t)site->choice_lifetime_days,
-                     "domain", site->cookie_domain, "langs", languages, "ctl",
-                     site->controller_name, "contact", site->contact, "policy",
-                     site->privacy_policy_url, "p", purposes, "ui", ui);
+                     site->policy_version, "days", (json_int_t)site->choice_lifetime_days, "domain",
+                     site->cookie_domain, "langs", languages, "ctl", site->controller_name,
+                     "contact", site->contact, "policy", site->privacy_policy_url, "p", purposes,
+                     "ui", ui);
 }
 
 static int banner_gzip(const char *in, size_t len, banner_encoding_t *out)
 {
     z_stream z = {0};
-    if (deflateInit2(&z, 9, Z_DEFLATED, 31, 9, Z_DEFAULT_STRATEGY) != Z_OK)
-        return -1;
+    if (deflateInit2(&z, 9, Z_DEFLATED, 31, 9, Z_DEFAULT_STRATEGY) != Z_OK) return -1;
     size_t cap = deflateBound(&z, len);
     if ((out->body = malloc(cap)) == NULL) {
         deflateEnd(&z);
@@ -124,8 +130,7 @@ static int banner_gzip(const char *in, size_t len, banner_encoding_t *out)
 static int banner_brotli(const char *in, size_t len, banner_encoding_t *out)
 {
     size_t cap = BrotliEncoderMaxCompressedSize(len);
-    if (cap == 0 || (out->body = malloc(cap)) == NULL)
-        return -1;
+    if (cap == 0 || (out->body = malloc(cap)) == NULL) return -1;
     out->len = cap;
     if (!BrotliEncoderCompress(BROTLI_MAX_QUALITY, BROTLI_DEFAULT_WINDOW, BROTLI_MODE_TEXT, len,
                                (const uint8_t *)in, &out->len, (uint8_t *)out->body))
@@ -147,23 +152,21 @@ static int banner_hash_texts(const site_t *site, const char *lang, json_t *texts
     for (size_t i = 0; i < site->n_purposes; i++) {
         const site_purpose_t *p = &site->purposes[i];
         const site_text_t *t = site_purpose_text(site, p, lang);
-        json_array_append_new(purposes,
-                              json_pack("{s:s, s:s, s:I, s:o, s:s, s:s}", "id", p->id,
-                                        "legal_basis", legal_basis_name(p->legal_basis),
-                                        "retention_days", (json_int_t)p->retention_days,
-                                        "recipients", banner_recipients_json(p), "name", t->name,
-                                        "description", t->description));
+        json_array_append_new(purposes, json_pack("{s:s, s:s, s:I, s:o, s:s, s:s}", "id", p->id,
+                                                  "legal_basis", legal_basis_name(p->legal_basis),
+                                                  "retention_days", (json_int_t)p->retention_days,
+                                                  "recipients", banner_recipients_json(p), "name",
+                                                  t->name, "description", t->description));
     }
-    json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:I, s:o, s:O?}", "lang", lang,
-                            "policy_version", site->policy_version, "controller",
-                            site->controller_name, "contact", site->contact,
-                            "privacy_policy_url", site->privacy_policy_url,
-                            "choice_lifetime_days", (json_int_t)site->choice_lifetime_days,
-                            "purposes", purposes, "ui", banner_ui_texts(texts, lang));
+    json_t *doc =
+        json_pack("{s:s, s:s, s:s, s:s, s:s?, s:I, s:o, s:O?}", "lang", lang, "policy_version",
+                  site->policy_version, "controller", site->controller_name, "contact",
+                  site->contact, "privacy_policy_url", site->privacy_policy_url,
+                  "choice_lifetime_days", (json_int_t)site->choice_lifetime_days, "purposes",
+                  purposes, "ui", banner_ui_texts(texts, lang));
     char *text = doc != NULL ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(doc);
-    if (text == NULL)
-        return -1;
+    if (text == NULL) return -1;
     unsigned char digest[SHA256_DIGEST_LENGTH];
     SHA256((const unsigned char *)text, strlen(text), digest);
     free(text);
@@ -176,15 +179,12 @@ static int banner_build_one(const site_t *site, json_t *texts, banner_t *b)
 {
     b->site = site;
     for (size_t l = 0; l < site->n_languages && l < SITE_MAX_LANGUAGES; l++)
-        if (banner_hash_texts(site, site->languages[l], texts, b->texts_hash[l]) != 0)
-            return -1;
+        if (banner_hash_texts(site, site->languages[l], texts, b->texts_hash[l]) != 0) return -1;
     json_t *settings = banner_settings_json(site, texts);
-    if (settings == NULL)
-        return -1;
+    if (settings == NULL) return -1;
     char *json = json_dumps(settings, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(settings);
-    if (json == NULL)
-        return -1;
+    if (json == NULL) return -1;
     /* The bundle reads its settings as CONSENTD_CONFIG (web/banner/main.js). */
     static const char head[] = "(CONSENTD_CONFIG=>{", middle[] = "})(", tail[] = ");\n";
     size_t len = strlen(head) + strlen(BANNER_JS) + strlen(middle) + strlen(json) + strlen(tail);
@@ -193,7 +193,8 @@ static int banner_build_one(const site_t *site, json_t *texts, banner_t *b)
         free(json);
         return -1;
     }
-    id->len = (size_t)snprintf(id->body, len + 1, "%s%s%s%s%s", head, BANNER_JS, middle, json, tail);
+    id->len =
+        (size_t)snprintf(id->body, len + 1, "%s%s%s%s%s", head, BANNER_JS, middle, json, tail);
     free(json);
 
     if (banner_gzip(id->body, id->len, &b->enc[BANNER_GZIP]) != 0 ||
@@ -246,8 +247,7 @@ banner_set_t *banner_set_build(const site_set_t *sites, char *err, size_t errlen
 
 void banner_set_free(banner_set_t *set)
 {
-    if (set == NULL)
-        return;
+    if (set == NULL) return;
     for (size_t i = 0; i < set->count; i++)
         for (int e = 0; e < BANNER_ENCODINGS; e++)
             free(set->banners[i].enc[e].body);
@@ -258,8 +258,7 @@ void banner_set_free(banner_set_t *set)
 /* q-value of `coding` in an Accept-Encoding value: 0 when absent or q=0. */
 static int banner_accepts(const h2o_iovec_t *ae, const char *coding)
 {
-    if (ae == NULL)
-        return 0;
+    if (ae == NULL) return 0;
     size_t clen = strlen(coding);
     const char *p = ae->base, *end = ae->base + ae->len;
     while (p < end) {
@@ -269,21 +268,19 @@ static int banner_accepts(const h2o_iovec_t *ae, const char *coding)
         while (p < end && *p != ',' && *p != ';' && *p != ' ')
             p++;
         size_t tlen = (size_t)(p - tok);
-        int match = (tlen == clen && strncasecmp(tok, coding, clen) == 0) ||
-                    (tlen == 1 && tok[0] == '*');
+        int match =
+            (tlen == clen && strncasecmp(tok, coding, clen) == 0) || (tlen == 1 && tok[0] == '*');
         int zero = 0;
         while (p < end && *p != ',') {
             if (*p == 'q' && p + 2 < end && p[1] == '=') {
                 const char *q = p + 2;
                 zero = q[0] == '0';
                 for (q++; zero && q < end && *q != ',' && *q != ' '; q++)
-                    if (*q != '.' && *q != '0')
-                        zero = 0;
+                    if (*q != '.' && *q != '0') zero = 0;
             }
             p++;
         }
-        if (match && !zero)
-            return 1;
+        if (match && !zero) return 1;
     }
     return 0;
 }
@@ -291,16 +288,13 @@ static int banner_accepts(const h2o_iovec_t *ae, const char *coding)
 /* 1 when If-None-Match lists etag (or *), weak or strong. */
 static int banner_etag_matches(const h2o_iovec_t *inm, const banner_encoding_t *enc)
 {
-    if (inm == NULL)
-        return 0;
+    if (inm == NULL) return 0;
     const char *p = inm->base, *end = inm->base + inm->len;
     while (p < end) {
         while (p < end && (*p == ' ' || *p == ','))
             p++;
-        if (p < end && *p == '*')
-            return 1;
-        if (end - p >= 2 && p[0] == 'W' && p[1] == '/')
-            p += 2;
+        if (p < end && *p == '*') return 1;
+        if (end - p >= 2 && p[0] == 'W' && p[1] == '/') p += 2;
         const char *tok = p;
         while (p < end && *p != ',' && *p != ' ')
             p++;
@@ -313,19 +307,16 @@ static int banner_etag_matches(const h2o_iovec_t *inm, const banner_encoding_t *
 static const banner_t *banner_find(const banner_set_t *set, const site_t *site)
 {
     for (size_t i = 0; i < set->count; i++)
-        if (set->banners[i].site == site)
-            return &set->banners[i];
+        if (set->banners[i].site == site) return &set->banners[i];
     return NULL;
 }
 
 const char *banner_texts_hash(const banner_set_t *set, const site_t *site, const char *lang)
 {
     const banner_t *b = banner_find(set, site);
-    if (b == NULL)
-        return NULL;
+    if (b == NULL) return NULL;
     for (size_t l = 0; l < site->n_languages && l < SITE_MAX_LANGUAGES; l++)
-        if (strcmp(site->languages[l], lang) == 0)
-            return b->texts_hash[l];
+        if (strcmp(site->languages[l], lang) == 0) return b->texts_hash[l];
     return NULL;
 }
 

@@ -40,12 +40,10 @@ static h2o_iovec_t demo_page(h2o_mem_pool_t *pool, const char *nonce)
     size_t len = (size_t)(end - src) + marks * nonce_len - marks * mark_len;
     char *out = h2o_mem_alloc_pool(pool, len), *o = out;
     for (const char *p = src, *m; p < end; p = m + mark_len) {
-        if ((m = strstr(p, DEMO_NONCE_MARK)) == NULL)
-            m = end;
+        if ((m = strstr(p, DEMO_NONCE_MARK)) == NULL) m = end;
         memcpy(o, p, (size_t)(m - p));
         o += m - p;
-        if (m == end)
-            break;
+        if (m == end) break;
         memcpy(o, nonce, nonce_len);
         o += nonce_len;
     }

@@ -16,6 +16,7 @@
 
 #include "banner.h"
 #include "consent.h"
+#include "demo.h"
 #include "rights.h"
 #include "health.h"
 #include "http.h"
@@ -45,6 +46,7 @@ static const route_t routes[] = {
     {"consents_export", "GET", "/v1/sites/{site}/consents", rights_export, 0, 0},
     {"visitor_get", "GET", "/v1/sites/{site}/visitors/{visitor}", rights_access, 0, 0},
     {"visitor_delete", "DELETE", "/v1/sites/{site}/visitors/{visitor}", rights_erase, 0, 0},
+    {"demo", "GET", "/demo/{file}", demo_get, 0, 0},
     {"jwks", "GET", "/.well-known/jwks.json", consent_jwks, 0, 0},
 };
 #define ROUTE_COUNT (sizeof(routes) / sizeof(routes[0]))

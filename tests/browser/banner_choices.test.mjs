@@ -1,0 +1,147 @@
+// The visitor's choices in a real browser: accept all, refuse all, continue
+// without accepting and customise each land in Redis as the right record
+// with a proof that verifies; the choice is kept in a first-party cookie,
+// so a reload does not ask again; a policy version bump asks again; if the
+// API is down the choice applies at once and is recorded later.
+import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
+import { test, waitFor } from '../http/lib/harness.mjs';
+import { allKeys, server, verifyProof } from '../http/lib/consent.mjs';
+import {
+    CONSENT, LEGIT, NECESSARY, banner, bannerPage, choiceCookie, isOpen, newPage, purposeName, site,
+    startBannerStack, updateSite, waitOpen, waitRecorded,
+} from './lib/browser.mjs';
+
+let stack, url;
+before(async () => {
+    stack = await startBannerStack();
+    url = stack.pages.set('/page.html', bannerPage(stack));
+});
+after(async () => {
+    await stack?.stop();
+});
+
+const ALL = site.purposes.map((p) => p.id);
+const expect = (granted) => Object.fromEntries(ALL.map((id) => [id, NECESSARY.includes(id) || granted.includes(id)]));
+
+/* What consentd holds for the visitor, read with the site's key, and its proof verified. */
+async function recorded(visitor) {
+    const res = await stack.consentd.request(`/v1/sites/demo/consents/${visitor}`, { headers: server() });
+    assert.equal(res.status, 200, res.text);
+    const body = res.json();
+    const { payload } = await verifyProof(stack.consentd, body.proof);
+    assert.equal(payload.sub, visitor);
+    assert.deepEqual(payload.dec, body.decisions);
+    assert.equal(payload.src, 'banner');
+    assert.equal(payload.pv, site.policy_version);
+    const keys = await allKeys(stack.redis);
+    assert.ok(keys.some((k) => k.includes(visitor)), `a Redis key for ${visitor}`);
+    return body;
+}
+
+async function choose(buttonName, { lang = 'fr' } = {}) {
+    const page = await newPage(stack);
+    await page.goto(url);
+    await waitOpen(page);
+    await banner.button(page, buttonName).click();
+    assert.equal(await isOpen(page), false, 'the dialog closes');
+    const c = await waitRecorded(page);
+    assert.equal(c.pv, site.policy_version);
+    return { page, c, body: await recorded(c.v) };
+}
+
+test('accept_all_records_every_purpose_granted_with_a_verifying_proof', async () => {
+    const { page, c, body } = await choose('Tout accepter');
+    assert.deepEqual(body.decisions, expect(ALL));
+    assert.deepEqual(c.d, body.decisions, 'the cookie keeps the decisions');
+    assert.equal(body.lang, 'fr');
+    assert.equal(c.cookie.sameSite, 'Lax');
+    assert.equal(c.cookie.path, '/');
+    const days = (c.cookie.expires * 1000 - Date.now()) / 86400000;
+    assert.ok(Math.abs(days - (site.choice_lifetime_days ?? 182)) < 1, `cookie lifetime ${days} days`);
+    assert.deepEqual(await page.evaluate(() => consentd.getAll()), body.decisions);
+    await page.context().close();
+});
+
+test('refuse_all_records_every_purpose_refused_but_the_necessary_ones', async () => {
+    const { page, body } = await choose('Tout refuser');
+    assert.deepEqual(body.decisions, expect([]));
+    await page.context().close();
+});
+
+test('continue_without_accepting_refuses_what_needs_consent', async () => {
+    const { page, body } = await choose('Continuer sans accepter →');
+    assert.deepEqual(body.decisions, expect(LEGIT));
+    await page.context().close();
+});
+
+test('customise_records_exactly_the_switches_chosen', async () => {
+    const page = await newPage(stack);
+    await page.goto(url);
+    await waitOpen(page);
+    await banner.button(page, 'Personnaliser').click();
+    for (const id of CONSENT) assert.equal(await banner.switchOf(page, purposeName(id)).isChecked(), false, `${id} starts off`);
+    for (const id of LEGIT) assert.equal(await banner.switchOf(page, purposeName(id)).isChecked(), true, `${id} starts on`);
+    for (const id of NECESSARY) {
+        assert.equal(await banner.switchOf(page, purposeName(id)).isChecked(), true);
+        assert.equal(await banner.switchOf(page, purposeName(id)).isDisabled(), true, `${id} cannot be refused`);
+    }
+    await banner.switchOf(page, purposeName(CONSENT[0])).check();
+    await banner.switchOf(page, purposeName(LEGIT[0])).uncheck();
+    await banner.button(page, 'Enregistrer mes choix').click();
+    const c = await waitRecorded(page);
+    const body = await recorded(c.v);
+    assert.deepEqual(body.decisions, { ...expect([CONSENT[0], ...LEGIT]), [LEGIT[0]]: false });
+    await page.context().close();
+});
+
+test('reload_does_not_show_the_banner_again_and_the_settings_control_reopens_it', async () => {
+    const { page, c } = await choose('Tout refuser');
+    await page.reload();
+    await banner.manage(page).waitFor({ state: 'visible' });
+    assert.equal(await isOpen(page), false, 'no banner after reload');
+    assert.equal(await banner.manage(page).textContent(), 'Gérer mes cookies');
+    // Changing one's mind: the control, then accept; the same visitor.
+    await banner.manage(page).click();
+    await waitOpen(page);
+    assert.equal(await banner.switchOf(page, purposeName(CONSENT[0])).isChecked(), false, 'panel shows the current choice');
+    await banner.button(page, 'Tout accepter').click();
+    const again = await waitFor(async () => {
+        const now = await choiceCookie(page);
+        return now.p && now.p !== c.p && now;
+    }, { message: 'the new choice recorded' });
+    assert.equal(again.v, c.v, 'same visitor id');
+    assert.deepEqual((await recorded(c.v)).decisions, expect(ALL));
+    await page.context().close();
+});
+
+test('api_down_applies_the_choice_at_once_and_records_it_later', async () => {
+    const page = await newPage(stack);
+    await page.goto(url);
+    await waitOpen(page);
+    await stack.redis.stop();
+    try {
+        await banner.button(page, 'Tout accepter').click();
+        assert.equal(await isOpen(page), false);
+        assert.equal(await page.evaluate((id) => consentd.get(id), CONSENT[0]), true, 'applies at once');
+        const pending = await choiceCookie(page);
+        assert.equal(pending.q, 1, 'kept locally as pending');
+    } finally {
+        await stack.redis.start();
+    }
+    const c = await waitRecorded(page, { timeoutMs: 20000 });
+    assert.deepEqual((await recorded(c.v)).decisions, expect(ALL));
+    await page.context().close();
+});
+
+test('policy_version_bump_shows_the_banner_again', async () => {
+    const { page } = await choose('Tout accepter');
+    const state = await page.context().storageState();
+    await page.context().close();
+    await updateSite(stack, { policy_version: `${site.policy_version}-bumped` });
+    const next = await newPage(stack, { storageState: state }); // cookie kept, HTTP cache not
+    await next.goto(url);
+    await waitOpen(next);
+    assert.equal(await next.evaluate((id) => consentd.get(id), CONSENT[0]), false, 'old consent no longer applies');
+    await next.context().close();
+});
