@@ -376,11 +376,17 @@ void consent_post(http_request_t *rq)
         http_error(rq, status, code, msg);
         return;
     }
+    /* Global Privacy Control (Sec-GPC: 1) objects to sale, sharing and
+     * advertising: such purposes left out are refused whatever their legal
+     * basis; an explicit grant from the visitor still counts. */
+    const h2o_iovec_t *gpc = http_req_header(rq, "sec-gpc");
+    int gpc_on = gpc != NULL && gpc->len == 1 && gpc->base[0] == '1';
     for (size_t i = 0; i < site->n_purposes; i++) {
         const site_purpose_t *p = &site->purposes[i];
         json_t *d = json_object_get(decisions, p->id);
         granted[i] = p->legal_basis == LEGAL_BASIS_NECESSARY            ? 1
                      : d != NULL                                        ? json_is_true(d)
+                     : gpc_on && p->gpc                                 ? 0
                      : p->legal_basis == LEGAL_BASIS_LEGITIMATE_INTEREST ? 1
                                                                         : 0;
     }

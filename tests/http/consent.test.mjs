@@ -2,7 +2,7 @@
 // jose and the JWKS alone; the records land in Redis as documented.
 import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
-import { shippedSite, startStack, test } from './lib/harness.mjs';
+import { shippedSite, shippedSites, siteLike, startStack, test } from './lib/harness.mjs';
 import { browser, keySlot, allKeys, postConsent, server, verifyProof } from './lib/consent.mjs';
 
 const DAY_MS = 86400 * 1000;
@@ -14,7 +14,11 @@ const NECESSARY = byBasis('necessary');
 
 let stack;
 before(async () => {
-    stack = await startStack();
+    // gpcsite: the demo site whose legitimate-interest purposes are also
+    // objected to by Global Privacy Control.
+    const gpcsite = siteLike('gpcsite');
+    for (const p of gpcsite.purposes) if (p.legal_basis === 'legitimate_interest') p.gpc = true;
+    stack = await startStack({ sites: { ...shippedSites(), 'gpcsite.json': gpcsite } });
 });
 after(async () => {
     await stack?.stop();
@@ -182,4 +186,16 @@ test('cors_preflight_answers_the_sites_origins_only', async () => {
     assert.equal(foreign.status, 403, foreign.text);
     assert.equal(foreign.json().error.code, 'origin_not_allowed');
     assert.equal(foreign.headers['access-control-allow-origin'], undefined);
+});
+
+test('sec_gpc_refuses_gpc_purposes_left_out_even_on_legitimate_interest', async () => {
+    const decisions = { [CONSENT[0]]: true };
+    const withGpc = await postConsent(stack.consentd, choice(decisions), browser({ 'sec-gpc': '1' }), 'gpcsite');
+    assert.equal(withGpc.status, 201, withGpc.text);
+    for (const id of LEGIT) assert.equal(withGpc.json().decisions[id], false, `${id} with Sec-GPC`);
+    const without = await postConsent(stack.consentd, choice(decisions), browser(), 'gpcsite');
+    for (const id of LEGIT) assert.equal(without.json().decisions[id], true, `${id} without Sec-GPC`);
+    // An explicit grant by the visitor still counts.
+    const granted = await postConsent(stack.consentd, choice({ [LEGIT[0]]: true }), browser({ 'sec-gpc': '1' }), 'gpcsite');
+    assert.equal(granted.json().decisions[LEGIT[0]], true);
 });
