@@ -360,23 +360,30 @@ check_bodies() {
 
 # ---- measuring -------------------------------------------------------------
 
-# Prints the CPU clock ticks (user + system) used so far by the processes PID... of server NAME.
-cpu_ticks() {
-    local name=$1 total=0 pid stat f
-    shift
-    for pid; do
-        stat=$(cat "/proc/$pid/stat" 2>/dev/null) || die "$name (pid $pid) exited in the middle of the run" \
-            "Run again with KEEP=1 and read $name's log in the kept directory."
-        read -r -a f <<<"${stat##*) }" # fields from the 3rd (state) on: utime is the 14th, stime the 15th
-        total=$((total + f[11] + f[12]))
-    done
-    echo "$total"
-}
-
-# Prints the non-idle clock ticks so far of the server's core, all processes,
-# interrupts and steal included.
-core_ticks() {
-    awk -v cpu="cpu$SERVER_CPU" '$1 == cpu { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
+# Prints "wall_ms server_ticks core_ticks", read together by one process:
+#   wall_ms       /proc/uptime, in ms (10 ms resolution)
+#   server_ticks  user + system CPU clock ticks used so far by the processes PID...
+#   core_ticks    non-idle ticks so far of the server's core: every process,
+#                 interrupts and steal included
+# or "gone PID" when a process has exited.
+snapshot() {
+    awk -v cpu="cpu$SERVER_CPU" -v pids="$*" 'BEGIN {
+        getline line <"/proc/uptime"
+        split(line, u, " ")
+        while ((getline line <"/proc/stat") > 0) {
+            split(line, f, " ")
+            if (f[1] == cpu) core = f[2] + f[3] + f[4] + f[7] + f[8] + f[9]
+        }
+        n = split(pids, p, " ")
+        for (i = 1; i <= n; i++) {
+            file = "/proc/" p[i] "/stat"
+            if ((getline line <file) <= 0) { print "gone " p[i]; exit }
+            sub(/.*\) /, "", line) # fields from the 3rd (state) on: utime is the 14th, stime the 15th
+            split(line, f, " ")
+            ticks += f[12] + f[13]
+        }
+        printf "%.0f %d %d\n", u[1] * 1000, ticks, core
+    }'
 }
 
 # Reads wrk --latency output; prints "requests rps p50_us p90_us p99_us bytes errors non2xx".
@@ -427,7 +434,7 @@ run_wrk() {
 # One measurement of server NAME (consentd|nginx) in run RUN; appends a line
 # "rps p50 p90 p99 cpu_us_per_req cpu_percent bytes_per_resp requests others_percent" to $TMP/results/NAME.
 measure() {
-    local name=$1 run=$2 url pids out t0 t1 c0 c1 k0 k1 ns
+    local name=$1 run=$2 url pids out t0 t1 c0 c1 k0 k1
     if [ "$name" = consentd ]; then
         url=$CONSENTD_URL
         pids="$CONSENTD_PID"
@@ -437,15 +444,12 @@ measure() {
     fi
     out=$TMP/wrk/$name.run$run
     [ "$WARMUP" = 0 ] || run_wrk "$url" "$WARMUP" "$out.warmup"
-    # shellcheck disable=SC2086 # pids is a list
-    c0=$(cpu_ticks "$name" $pids)
-    k0=$(core_ticks)
-    t0=$(date +%s%N)
+    read -r t0 c0 k0 < <(snapshot "$pids")
     run_wrk "$url" "$DURATION" "$out"
-    t1=$(date +%s%N)
-    # shellcheck disable=SC2086
-    c1=$(cpu_ticks "$name" $pids)
-    k1=$(core_ticks)
+    read -r t1 c1 k1 < <(snapshot "$pids")
+    if [ "$t0" = gone ] || [ "$t1" = gone ]; then
+        die "$name exited in the middle of the run" "Run again with KEEP=1 and read $name's log in the kept directory."
+    fi
     local requests rps p50 p90 p99 rd err non2xx
     read -r requests rps p50 p90 p99 rd err non2xx < <(parse_wrk "$out" || echo x) || true
     [[ "${requests:-x}" =~ ^[0-9]+$ ]] || {
@@ -458,13 +462,12 @@ measure() {
             "Rerun with KEEP=1 and read the server's log; lower CONNS if connections are refused."
     fi
     [ "$requests" -gt 0 ] || die "$name: wrk completed no request" "Check by hand: curl -i $url"
-    ns=$((t1 - t0))
     # ticks / CLK_TCK seconds of CPU, per request, in µs; and as a share of the wall time.
     awk -v r="$requests" -v rps="$rps" -v p50="$p50" -v p90="$p90" -v p99="$p99" -v rd="$rd" \
-        -v ticks=$((c1 - c0)) -v core=$((k1 - k0)) -v hz="$CLK_TCK" -v ns="$ns" 'BEGIN {
-            other = (core - ticks) / hz * 1e9 / ns * 100
+        -v ticks=$((c1 - c0)) -v core=$((k1 - k0)) -v hz="$CLK_TCK" -v ms=$((t1 - t0)) 'BEGIN {
+            other = (core - ticks) / hz * 1e5 / ms
             printf "%s %s %s %s %.2f %.0f %.0f %s %.0f\n", rps, p50, p90, p99,
-                ticks / hz * 1e6 / r, ticks / hz * 1e9 / ns * 100, rd / r, r, (other < 0 ? 0 : other)
+                ticks / hz * 1e6 / r, ticks / hz * 1e5 / ms, rd / r, r, (other < 0 ? 0 : other)
         }' >>"$TMP/results/$name"
     local line
     line=$(tail -n 1 "$TMP/results/$name")
