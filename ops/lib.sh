@@ -5,15 +5,17 @@
 # Sourced, never run: the caller has `set -euo pipefail` and has cd'ed to the
 # repository root.
 
-# What consentd needs to build, run and test, as Debian 12 package names.
-# nodejs (tests, JSON rewriting in run.sh) is handled apart: any `node` >= 18
-# on the PATH will do, Debian's package is only installed when there is none.
+# What consentd needs to build, run and test, as Debian 12 package names
+# (util-linux for flock, used by the banner build). node and npm are handled
+# apart: the build minifies the banner with esbuild (npm ci in web/), the
+# tests and run.sh use node; any `node` >= 18 and `npm` on the PATH will do,
+# Debian's packages are only installed when there are none.
 CONSENTD_PACKAGES=(
     build-essential cmake pkg-config
     libh2o-evloop-dev libh2o-dev-common
     libhiredis-dev libmsgpack-dev libjemalloc-dev libsodium-dev libssl-dev
     libjansson-dev zlib1g-dev libbrotli-dev
-    redis-server curl
+    redis-server curl util-linux
 )
 CONSENTD_NODE_MIN_MAJOR=18
 
@@ -36,24 +38,21 @@ ops_node_major() {
     node -p 'process.versions.node.split(".")[0]' 2>/dev/null || true
 }
 
-# ops_install_deps --with-npm|--no-npm: install the missing packages, node
-# when there is none, and npm too when asked: `apt-get update` once, only
-# when something is missing. Idempotent and non-interactive.
+# ops_install_deps [MORE_PACKAGES...]: install the missing packages (ours and
+# the caller's), and node and npm when there are none: `apt-get update` once,
+# only when something is missing. Idempotent and non-interactive.
 ops_install_deps() {
     command -v dpkg-query >/dev/null 2>&1 ||
         ops_die "dpkg-query not found: these scripts expect Debian 12 (bookworm)." \
             "Install the packages listed in ops/lib.sh by hand, then run cmake yourself."
     local missing=() pkg
-    for pkg in "${CONSENTD_PACKAGES[@]}"; do
+    for pkg in "${CONSENTD_PACKAGES[@]}" "$@"; do
         ops_pkg_installed "$pkg" || missing+=("$pkg")
     done
-    if ! command -v node >/dev/null 2>&1; then
-        missing+=(nodejs npm)
-    elif [ "${1:-}" = --with-npm ] && ! command -v npm >/dev/null 2>&1; then
-        missing+=(npm)
-    fi
+    command -v node >/dev/null 2>&1 || missing+=(nodejs)
+    command -v npm >/dev/null 2>&1 || missing+=(npm)
     if [ ${#missing[@]} -eq 0 ]; then
-        ops_say "dependencies: all ${#CONSENTD_PACKAGES[@]} Debian packages and node are installed"
+        ops_say "dependencies: all $((${#CONSENTD_PACKAGES[@]} + $#)) Debian packages, node and npm are installed"
     else
         ops_say "dependencies: installing ${missing[*]}"
         local sudo=()

@@ -198,7 +198,8 @@ main() {
         ;;
     esac
 
-    ops_install_deps --no-npm
+    # shellcheck disable=SC2119 # no packages beyond the usual ones
+    ops_install_deps
     ops_build build -DCMAKE_BUILD_TYPE=Release -DCONSENTD_SANITIZE=OFF
     mkdir -p "$VAR"
     redis_start
@@ -217,6 +218,8 @@ main() {
     echo "consentd will listen on port $PORT. Open:"
     echo "  $base/healthz                      health (Redis included)"
     echo "  $base/metrics                      Prometheus metrics"
+    [ ! -f "$VAR/sites/demo.json" ] ||
+        echo "  $base/demo/                        demo page: the demo site's banner at work"
     for site in "$VAR"/sites/*.json; do
         [ -e "$site" ] || continue
         site=$(basename "$site" .json)

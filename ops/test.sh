@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # ops/test.sh - install what is missing, build consentd with AddressSanitizer
 # and UndefinedBehaviorSanitizer into build-test/, and run every test with
-# ctest: the C unit tests (tests/unit/) and the black-box HTTP tests
-# (tests/http/, node's test runner against a real consentd and redis-server;
-# their few npm packages are pinned in tests/package-lock.json).
+# ctest: the C unit tests (tests/unit/), the black-box HTTP tests (tests/http/,
+# node's test runner against a real consentd and redis-server; their npm
+# packages are pinned in tests/package-lock.json) and the banner tests in
+# Chromium (tests/browser/).
 # Exits with ctest's status. Leaves no server running, pass or fail.
 #
 # Environment:
@@ -15,11 +16,19 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 . ops/lib.sh
 
 BUILD=build-test
+# Besides what the build needs: Debian's Chromium for the banner tests in
+# tests/browser/ (driven by playwright-core from web/node_modules, never a
+# downloaded browser), and fixed fonts so that screenshots do not vary.
+TEST_PACKAGES=(chromium fonts-liberation)
 
-# The HTTP harness records the pid of every consentd and redis-server it starts
-# in this directory (file name: pid, content: the program). If a test runner is
-# killed before its own clean-up (ctest's timeout), what it left is stopped here.
-CONSENTD_TEST_PIDDIR=$(mktemp -d "${TMPDIR:-/tmp}/consentd-test-pids.XXXXXX")
+# Everything the tests create goes under one directory (TMPDIR for ctest),
+# removed at the end. The HTTP harness also notes there the pid of every
+# consentd and redis-server it starts (file name: pid, content: the program):
+# if a test runner is killed before its own clean-up (ctest's timeout), what
+# it left running is stopped here too.
+TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/consentd-test.XXXXXX")
+CONSENTD_TEST_PIDDIR=$TEST_TMP/pids
+mkdir "$CONSENTD_TEST_PIDDIR"
 export CONSENTD_TEST_PIDDIR
 # shellcheck disable=SC2317 # called by the EXIT trap
 stop_leftovers() {
@@ -34,7 +43,7 @@ stop_leftovers() {
             kill -KILL "$pid" 2>/dev/null || true
         fi
     done
-    rm -rf "$CONSENTD_TEST_PIDDIR"
+    rm -rf "$TEST_TMP"
 }
 trap stop_leftovers EXIT
 trap 'exit 130' INT
@@ -42,7 +51,8 @@ trap 'exit 143' TERM
 
 ctest_args=(--output-on-failure --no-tests=error)
 if [ "${CI:-}" = true ]; then
-    # Hook for suites too slow for every local run (browser, soak, fuzz):
+    # Hook for suites too slow for every local run (soak, fuzzing, long
+    # benchmarks):
     # they run only when CONSENTD_TEST_HEAVY=1.
     export CONSENTD_TEST_HEAVY=1
     ctest_args+=(--verbose)
@@ -52,7 +62,7 @@ fi
 read -r -a extra <<<"${CTEST_ARGS:-}"
 ctest_args+=("${extra[@]}")
 
-ops_install_deps --with-npm
+ops_install_deps "${TEST_PACKAGES[@]}"
 ops_install_node_modules tests
 if [ "${CI:-}" = true ]; then
     ops_say "tools: $(gcc --version | head -n 1); $(cmake --version | head -n 1); node $(node --version); $(redis-server --version | cut -d' ' -f1-3)"
@@ -62,7 +72,7 @@ ops_build "$BUILD" -DCONSENTD_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 
 ops_say "test: ctest ${ctest_args[*]} (in $BUILD/)"
 status=0
-(cd "$BUILD" && ctest "${ctest_args[@]}") || status=$?
+(cd "$BUILD" && TMPDIR=$TEST_TMP ctest "${ctest_args[@]}") || status=$?
 if [ "$status" -eq 0 ]; then
     ops_say "test: all tests passed"
 else

@@ -18,6 +18,11 @@ import {
 const BURST = 200;
 const CONNECTIONS = 50;
 const EXIT_SLACK_MS = 1500; /* process exit, sanitizer bookkeeping */
+/* Redis sleeps this long (DEBUG SLEEP) to keep /healthz requests in flight;
+ * the command timeout is longer, so they are answered when Redis wakes up,
+ * well before the shutdown deadline. */
+const REDIS_SLEEP_S = 1;
+const REDIS_COMMAND_TIMEOUT_MS = 2000;
 
 let redis;
 let consentd;
@@ -31,7 +36,11 @@ after(async () => {
 
 async function startConsentd() {
     redis ??= await Redis.start();
-    consentd = await Consentd.start({ redis, threads: 2 });
+    consentd = await Consentd.start({
+        redis,
+        threads: 2,
+        config: { redis: { command_timeout_ms: REDIS_COMMAND_TIMEOUT_MS } },
+    });
     return consentd;
 }
 
@@ -46,7 +55,7 @@ test('sigterm_during_a_burst_answers_every_started_request_completely_and_exits_
         for (const r of warm) assert.equal(r.status, 200);
 
         // Redis sleeps, so the /healthz requests below stay in flight in consentd.
-        const sleeping = redis.command('DEBUG', 'SLEEP', '0.4').catch(() => {});
+        const sleeping = redis.command('DEBUG', 'SLEEP', String(REDIS_SLEEP_S)).catch(() => {});
         await delay(50);
         const t0 = performance.now();
         const burst = Array.from({ length: BURST }, (_, i) =>
@@ -63,6 +72,7 @@ test('sigterm_during_a_burst_answers_every_started_request_completely_and_exits_
             { timeoutMs: 2000, intervalMs: 5, message: 'requests in flight in consentd' },
         );
         const sigtermAt = performance.now();
+        console.log("DEBUG inflight", inflight);
         c.signal('SIGTERM');
         const exit = await c.waitExit(TEST_SHUTDOWN_TIMEOUT_MS + 5000);
         const exitMs = performance.now() - sigtermAt;
@@ -127,8 +137,8 @@ test('sigint_stops_gracefully_like_sigterm', async () => {
 test('a_request_waiting_on_a_sleeping_redis_is_answered_and_the_exit_stays_within_the_deadline', async () => {
     const c = await startConsentd();
     // Redis sleeps longer than the shutdown deadline: the /healthz answer
-    // comes from the Redis command timeout (503), and the exit does not wait
-    // for Redis to wake up.
+    // comes from the Redis command timeout (503, before the deadline), and
+    // the exit does not wait for Redis to wake up.
     const sleeping = redis.command('DEBUG', 'SLEEP', String((TEST_SHUTDOWN_TIMEOUT_MS + 1000) / 1000)).catch(() => {});
     await delay(50);
     const pending = request(c.port, '/healthz', { timeoutMs: 10000 }).catch((error) => ({ error }));
