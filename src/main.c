@@ -192,8 +192,10 @@ int main(int argc, char **argv)
                 continue;
             }
             size_t n = site_set_count(next->sites);
-            server_publish(next);
-            log_msg(LOG_INFO, "reloaded: %zu site(s) from %s", n, cfg.sites_dir);
+            if (server_publish(next) != 0)
+                log_msg(LOG_WARN, "reload: some workers have not switched yet (busy loop?)");
+            log_msg(LOG_INFO, "reloaded: %zu site(s) from %s and the keys in %s", n,
+                    cfg.sites_dir, cfg.keys_dir);
             continue;
         }
         log_msg(LOG_INFO, "%s received: stopping (deadline %u ms)",

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <h2o.h>
@@ -64,13 +65,19 @@ typedef struct server_worker {
     int cut_short;
 } server_worker_t;
 
-/* Written by server_init() before any thread starts. */
+#define SERVER_PUBLISH_WAIT_MS 5000
+
+/* Written by server_init() before any thread starts, except the publish
+ * acknowledgements (under their mutex). */
 static struct {
     const config_t *cfg;
     h2o_globalconf_t globalconf;
     server_worker_t *workers;
     unsigned count;
-} server;
+    pthread_mutex_t ack_mutex;
+    pthread_cond_t ack_cond;
+    unsigned acks; /* workers that switched to the snapshot being published */
+} server = {.ack_mutex = PTHREAD_MUTEX_INITIALIZER, .ack_cond = PTHREAD_COND_INITIALIZER};
 
 static void server_accept_start(server_worker_t *sw);
 
@@ -245,6 +252,10 @@ static void server_on_message(h2o_multithread_receiver_t *receiver, h2o_linklist
         if (msg->kind == SERVER_MSG_SNAPSHOT) {
             snapshot_release(sw->w.snap);
             sw->w.snap = msg->snap;
+            pthread_mutex_lock(&server.ack_mutex);
+            server.acks++;
+            pthread_cond_signal(&server.ack_cond);
+            pthread_mutex_unlock(&server.ack_mutex);
         } else {
             server_begin_stop(sw);
         }
@@ -314,11 +325,28 @@ static void server_send(server_worker_t *sw, server_msg_kind_t kind, snapshot_t 
     h2o_multithread_send_message(&sw->receiver, &msg->super);
 }
 
-void server_publish(snapshot_t *snap)
+int server_publish(snapshot_t *snap)
 {
+    pthread_mutex_lock(&server.ack_mutex);
+    server.acks = 0;
+    pthread_mutex_unlock(&server.ack_mutex);
     for (unsigned i = 0; i < server.count; i++)
         server_send(&server.workers[i], SERVER_MSG_SNAPSHOT, snapshot_retain(snap));
     snapshot_release(snap);
+
+    /* Wait until every worker serves the new snapshot, so that "reloaded"
+     * means every new request sees it. A worker switches between two
+     * events of its loop: this takes microseconds unless one is stuck. */
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += SERVER_PUBLISH_WAIT_MS / 1000;
+    int rc = 0;
+    pthread_mutex_lock(&server.ack_mutex);
+    while (server.acks < server.count && rc == 0)
+        rc = pthread_cond_timedwait(&server.ack_cond, &server.ack_mutex, &deadline);
+    int all = server.acks >= server.count;
+    pthread_mutex_unlock(&server.ack_mutex);
+    return all ? 0 : -1;
 }
 
 int server_stop(void)

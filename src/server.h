@@ -17,9 +17,11 @@
 int server_init(const config_t *cfg, snapshot_t *snap, char *err, size_t errlen);
 /* Starts the worker threads and returns. */
 int server_start(void);
-/* Thread-safe: every worker switches to snap for new requests; requests in
- * flight finish on the snapshot they started with. Takes over one reference. */
-void server_publish(snapshot_t *snap);
+/* Every worker switches to snap for new requests; requests in flight finish
+ * on the snapshot they started with. Takes over one reference. Returns when
+ * every worker has switched (0), or -1 after a few seconds if one has not
+ * yet (it will, at its next event). Call from the main thread only. */
+int server_publish(snapshot_t *snap);
 /* Stop accepting, finish in-flight requests and Redis replies (at most
  * cfg->shutdown_timeout_ms), then join the workers. Returns 0 when every
  * worker drained in time, 1 when the deadline cut some work short. */
