@@ -614,6 +614,113 @@ static int site_parse_purpose(const site_parse_t *p, json_t *obj, size_t i, cons
 }
 
 /* The site id a file must carry: its base name without ".json". */
+/* One variant's overrides of the banner's UI strings in one language:
+ * {"title": "...", ...}; which keys exist is the banner's business. */
+static int site_parse_variant_texts(const site_parse_t *p, json_t *obj, const char *field,
+                                    site_variant_text_t *t)
+{
+    if (!json_is_object(obj) || json_object_size(obj) == 0)
+        return site_fail(p, field, "must be a non-empty object of banner texts to override");
+    if (json_object_size(obj) > SITE_VARIANT_TEXTS_MAX)
+        return site_fail(p, field, "must override at most %d texts", SITE_VARIANT_TEXTS_MAX);
+    t->n = json_object_size(obj);
+    t->keys = site_alloc(p->set, t->n * sizeof(char *));
+    t->values = site_alloc(p->set, t->n * sizeof(char *));
+    if (t->keys == NULL || t->values == NULL) return site_oom(p);
+    const char *key;
+    json_t *v;
+    size_t i = 0;
+    json_object_foreach(obj, key, v)
+    {
+        char sub[192];
+        snprintf(sub, sizeof(sub), "%s.%s", field, key);
+        if (!site_purpose_id_ok(key, strlen(key)) || strlen(key) > SITE_VARIANT_ID_MAX)
+            return site_fail(p, sub, "is not a banner text name");
+        if ((t->keys[i] = site_strndup(p->set, key, strlen(key))) == NULL) return site_oom(p);
+        if (site_string(p, v, sub, SITE_TEXT_MAX, 1, &t->values[i]) != 0) return -1;
+        i++;
+    }
+    return 0;
+}
+
+static int site_parse_variant(const site_parse_t *p, json_t *obj, size_t i, site_t *site)
+{
+    static const char *const keys[] = {"id", "weight", "layout", "texts", NULL};
+    site_variant_t *va = &site->variants[i];
+    char prefix[32], field[96];
+    snprintf(prefix, sizeof(prefix), "variants[%zu]", i);
+    if (!json_is_object(obj)) return site_fail(p, prefix, "must be an object");
+    snprintf(field, sizeof(field), "%s.", prefix);
+    if (site_check_keys(p, obj, field, keys) != 0) return -1;
+
+    json_t *v;
+    snprintf(field, sizeof(field), "%s.id", prefix);
+    if ((v = site_required(p, obj, "id", field)) == NULL) return -1;
+    if (!json_is_string(v) || json_string_length(v) > SITE_VARIANT_ID_MAX ||
+        !site_purpose_id_ok(json_string_value(v), json_string_length(v)))
+        return site_fail(p, field, "must match [a-z0-9_-]{1,32}");
+    for (size_t j = 0; j < i; j++)
+        if (strcmp(site->variants[j].id, json_string_value(v)) == 0)
+            return site_fail(p, field, "\"%s\" is declared twice", json_string_value(v));
+    if ((va->id = site_strndup(p->set, json_string_value(v), json_string_length(v))) == NULL)
+        return site_oom(p);
+
+    snprintf(field, sizeof(field), "%s.weight", prefix);
+    if ((v = site_required(p, obj, "weight", field)) == NULL ||
+        site_uint(p, v, field, 1, SITE_VARIANT_WEIGHT_MAX, "", &va->weight) != 0)
+        return -1;
+    site->variants_weight += va->weight;
+
+    va->layout = "bar";
+    snprintf(field, sizeof(field), "%s.layout", prefix);
+    if ((v = json_object_get(obj, "layout")) != NULL) {
+        if (!json_is_string(v) || (strcmp(json_string_value(v), "bar") != 0 &&
+                                   strcmp(json_string_value(v), "box") != 0))
+            return site_fail(p, field, "must be \"bar\" or \"box\"");
+        va->layout = strcmp(json_string_value(v), "box") == 0 ? "box" : "bar";
+    }
+
+    snprintf(field, sizeof(field), "%s.texts", prefix);
+    json_t *texts = json_object_get(obj, "texts");
+    if (texts == NULL) return 0;
+    if (!json_is_object(texts))
+        return site_fail(p, field, "must be an object with an entry per language it overrides");
+    va->n_texts = json_object_size(texts);
+    if (va->n_texts == 0) return 0;
+    if ((va->texts = site_alloc(p->set, va->n_texts * sizeof(*va->texts))) == NULL)
+        return site_oom(p);
+    const char *lang;
+    json_t *entry;
+    size_t t = 0;
+    json_object_foreach(texts, lang, entry)
+    {
+        char sub[128];
+        snprintf(sub, sizeof(sub), "%s.%s", field, lang);
+        size_t l = 0;
+        while (l < site->n_languages && strcmp(lang, site->languages[l]) != 0)
+            l++;
+        if (l == site->n_languages) return site_fail(p, sub, "language not declared in languages");
+        va->texts[t].lang = site->languages[l];
+        if (site_parse_variant_texts(p, entry, sub, &va->texts[t]) != 0) return -1;
+        t++;
+    }
+    return 0;
+}
+
+/* "variants": optional, the banner variants of an A/B test. */
+static int site_parse_variants(const site_parse_t *p, json_t *root, site_t *site)
+{
+    json_t *arr = json_object_get(root, "variants");
+    if (arr == NULL) return 0;
+    if (site_array(p, arr, "variants", 1, SITE_MAX_VARIANTS) != 0) return -1;
+    site->n_variants = json_array_size(arr);
+    if ((site->variants = site_alloc(p->set, site->n_variants * sizeof(*site->variants))) == NULL)
+        return site_oom(p);
+    for (size_t i = 0; i < site->n_variants; i++)
+        if (site_parse_variant(p, json_array_get(arr, i), i, site) != 0) return -1;
+    return 0;
+}
+
 static void site_id_from_name(const char *name, char *out, size_t cap)
 {
     const char *base = strrchr(name, '/');
@@ -631,10 +738,12 @@ static int site_parse(const site_parse_t *p, const char *json, size_t len, site_
                                        "policy_version",
                                        "choice_lifetime_days",
                                        "log_retention_days",
+                                       "stats_retention_days",
                                        "cookie_domain",
                                        "controller",
                                        "api_key_sha256",
                                        "purposes",
+                                       "variants",
                                        NULL};
     memset(site, 0, sizeof(*site));
     json_error_t jerr;
@@ -692,6 +801,12 @@ static int site_parse(const site_parse_t *p, const char *json, size_t len, site_
         goto out;
     }
 
+    site->stats_retention_days = SITE_STATS_RETENTION_DEFAULT_DAYS;
+    if ((v = json_object_get(root, "stats_retention_days")) != NULL &&
+        site_uint(p, v, "stats_retention_days", 1, SITE_STATS_RETENTION_MAX_DAYS, "",
+                  &site->stats_retention_days) != 0)
+        goto out;
+
     if (site_parse_cookie_domain(p, root, site) != 0 || site_parse_controller(p, root, site) != 0 ||
         site_parse_api_key(p, root, site) != 0)
         goto out;
@@ -707,6 +822,7 @@ static int site_parse(const site_parse_t *p, const char *json, size_t len, site_
     for (size_t i = 0; i < site->n_purposes; i++)
         if (site_parse_purpose(p, json_array_get(arr, i), i, site, &site->purposes[i]) != 0)
             goto out;
+    if (site_parse_variants(p, root, site) != 0) goto out;
     rc = 0;
 out:
     json_decref(root);
@@ -940,4 +1056,28 @@ const char *legal_basis_name(legal_basis_t basis)
         return "necessary";
     }
     return "unknown";
+}
+
+const site_variant_t *site_variant_find(const site_t *site, const char *id, size_t len)
+{
+    for (size_t i = 0; i < site->n_variants; i++)
+        if (strlen(site->variants[i].id) == len && memcmp(site->variants[i].id, id, len) == 0)
+            return &site->variants[i];
+    return NULL;
+}
+
+const site_variant_t *site_variant_assign(const site_t *site, const char *visitor, size_t len)
+{
+    if (site->n_variants == 0) return NULL;
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)visitor[i];
+        h *= 16777619u;
+    }
+    uint32_t r = h % site->variants_weight;
+    for (size_t i = 0; i < site->n_variants; i++) {
+        if (r < site->variants[i].weight) return &site->variants[i];
+        r -= site->variants[i].weight;
+    }
+    return &site->variants[site->n_variants - 1];
 }

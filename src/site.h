@@ -32,6 +32,12 @@
     "ad_storage", "analytics_storage", "ad_user_data", "ad_personalization",                      \
         "functionality_storage", "personalization_storage", "security_storage"
 #define SITE_CONSENT_MODE_MAX 7
+#define SITE_MAX_VARIANTS 8
+#define SITE_VARIANT_ID_MAX 32          /* [a-z0-9_-]{1,32} */
+#define SITE_VARIANT_WEIGHT_MAX 10000
+#define SITE_VARIANT_TEXTS_MAX 32       /* overridden UI strings per language */
+#define SITE_STATS_RETENTION_DEFAULT_DAYS 400
+#define SITE_STATS_RETENTION_MAX_DAYS 3650
 
 typedef enum {
     LEGAL_BASIS_CONSENT = 0,          /* off until the visitor says yes */
@@ -60,6 +66,26 @@ typedef struct site_purpose {
                                        Privacy Control signal objects to */
 } site_purpose_t;
 
+/* The banner's own UI strings a variant overrides in one language (keys of
+ * web/banner/texts.json: "title", "intro", "accept", ...; banner.c checks
+ * them when it builds the banner). */
+typedef struct site_variant_text {
+    const char *lang;
+    size_t n;
+    const char **keys;
+    const char **values;
+} site_variant_text_t;
+
+/* A banner variant (A/B test): texts and layout, and a weight. A visitor is
+ * assigned one deterministically from the visitor id (site_variant_assign). */
+typedef struct site_variant {
+    const char *id;            /* [a-z0-9_-]{1,32} */
+    uint32_t weight;           /* 1..SITE_VARIANT_WEIGHT_MAX */
+    const char *layout;        /* "bar" (bottom of the page) or "box" (centred) */
+    site_variant_text_t *texts; /* one per language that overrides something */
+    size_t n_texts;
+} site_variant_t;
+
 typedef struct site {
     const char *id;
     const char **origins;           /* "https://www.example.com" (scheme://host[:port]) */
@@ -74,8 +100,12 @@ typedef struct site {
     const char *contact;            /* DPO or service to contact (email or URL) */
     const char *privacy_policy_url; /* may be NULL */
     uint8_t api_key_sha256[32];     /* SHA-256 of the API key; the key itself is never stored */
+    uint32_t stats_retention_days;  /* acceptance counters kept; default 400 */
     site_purpose_t *purposes;
     size_t n_purposes;
+    site_variant_t *variants;       /* banner variants, in declared order; none: NULL, 0 */
+    size_t n_variants;
+    uint32_t variants_weight;       /* sum of the weights */
 } site_t;
 
 typedef struct site_set site_set_t;
@@ -107,5 +137,11 @@ int site_api_key_matches(const site_t *site, const char *key, size_t len);
 /* The text of purpose p in lang, falling back to the site's first language. */
 const site_text_t *site_purpose_text(const site_t *site, const site_purpose_t *p, const char *lang);
 const char *legal_basis_name(legal_basis_t basis);
+/* NULL when the site declares no such variant. */
+const site_variant_t *site_variant_find(const site_t *site, const char *id, size_t len);
+/* The variant a visitor sees: FNV-1a 32 of the visitor id modulo the sum of
+ * the weights, walked over the variants in declared order (the banner does
+ * the same in the browser). NULL when the site has no variants. */
+const site_variant_t *site_variant_assign(const site_t *site, const char *visitor, size_t len);
 
 #endif

@@ -289,6 +289,54 @@ static int minimal_site_takes_the_defaults(void)
     return 0;
 }
 
+static int variants_load_and_visitors_are_assigned_by_weight(void)
+{
+    char err[SITE_ERR_MAX];
+    site_set_t *set = load_fixture("good/variants.json", err, sizeof(err));
+    if (set == NULL) {
+        printf("    %s\n", err);
+        return -1;
+    }
+    const site_t *s = site_set_at(set, 0);
+    int ok = s->stats_retention_days == 90 && s->n_variants == 2 && s->variants_weight == 4 &&
+             strcmp(s->variants[0].layout, "bar") == 0 && s->variants[0].n_texts == 0 &&
+             strcmp(s->variants[1].layout, "box") == 0 && s->variants[1].n_texts == 2 &&
+             strcmp(s->variants[1].texts[0].lang, "fr") == 0 && s->variants[1].texts[0].n == 2 &&
+             strcmp(s->variants[1].texts[0].keys[1], "accept") == 0 &&
+             strcmp(s->variants[1].texts[0].values[1], "J'accepte") == 0 &&
+             site_variant_find(s, "b", 1) == &s->variants[1] && site_variant_find(s, "c", 1) == NULL &&
+             site_variant_find(s, "", 0) == NULL;
+    /* The weights walked in order: r = FNV-1a(id) % 4; r < 1 is a, else b. */
+    const char *v1 = "visitor-1";
+    uint32_t h = 2166136261u;
+    for (const char *c = v1; *c; c++)
+        h = (h ^ (unsigned char)*c) * 16777619u;
+    ok = ok && site_variant_assign(s, v1, strlen(v1)) == &s->variants[h % 4 == 0 ? 0 : 1];
+    /* Over many ids the split follows the weights (1:3), and an id keeps its variant. */
+    unsigned counts[2] = {0, 0};
+    for (int i = 0; i < 40000 && ok; i++) {
+        char id[32];
+        int n = snprintf(id, sizeof(id), "visitor-%d", i);
+        const site_variant_t *va = site_variant_assign(s, id, (size_t)n);
+        ok = va != NULL && va == site_variant_assign(s, id, (size_t)n);
+        counts[va == &s->variants[1]]++;
+    }
+    if (ok && (counts[0] < 9000 || counts[0] > 11000)) {
+        printf("    a: %u of 40000, expected about 10000\n", counts[0]);
+        ok = 0;
+    }
+    site_set_release(set);
+    CHECK(ok);
+    set = load_fixture("good/minimal.json", err, sizeof(err));
+    CHECK(set != NULL);
+    s = site_set_at(set, 0);
+    ok = s->n_variants == 0 && site_variant_assign(s, "visitor-1", 9) == NULL &&
+         s->stats_retention_days == SITE_STATS_RETENTION_DEFAULT_DAYS;
+    site_set_release(set);
+    CHECK(ok);
+    return 0;
+}
+
 static int configured_origins_are_normalised_to_what_browsers_send(void)
 {
     char err[SITE_ERR_MAX];
@@ -398,6 +446,15 @@ static const bad_case_t bad_cases[] = {
     {"bad_consent_mode_type.json", "purposes[1].consent_mode[0]", "must be one of ad_storage"},
     {"bad_consent_mode_duplicate.json", "purposes[1].consent_mode[1]", "duplicate of"},
     {"bad_gpc_type.json", "purposes[1].gpc", "must be true or false"},
+    {"bad_variants_empty.json", "variants", "must not be empty"},
+    {"bad_variant_id.json", "variants[0].id", "must match [a-z0-9_-]{1,32}"},
+    {"bad_variant_duplicate.json", "variants[1].id", "\"a\" is declared twice"},
+    {"bad_variant_weight.json", "variants[0].weight", "must be an integer from 1 to 10000"},
+    {"bad_variant_layout.json", "variants[0].layout", "must be \"bar\" or \"box\""},
+    {"bad_variant_unknown_field.json", "variants[0].colour", "unknown field"},
+    {"bad_variant_text_language.json", "variants[0].texts.de", "not declared in languages"},
+    {"bad_variant_text_empty.json", "variants[0].texts.fr.title", "must not be empty"},
+    {"bad_stats_retention.json", "stats_retention_days", "must be an integer from 1 to 3650"},
     {"bad_syntax.json", NULL, "line 4, column"},
     {"bad_not_object.json", NULL, "must be a JSON object"},
     {"bad_duplicate_key.json", NULL, "duplicate object key"},
@@ -643,7 +700,7 @@ static int site_find_matches_exact_ids_only(void)
 {
     site_set_t *set = good_set();
     CHECK(set != NULL);
-    int ok = site_set_count(set) == 2 && site_find(set, "full", 4) != NULL &&
+    int ok = site_set_count(set) == 3 && site_find(set, "full", 4) != NULL &&
              strcmp(site_find(set, "full", 4)->id, "full") == 0 &&
              site_find(set, "minimal", 7) != NULL && site_find(set, "ful", 3) == NULL &&
              site_find(set, "fulll", 5) == NULL && site_find(set, "FULL", 4) == NULL &&
@@ -811,6 +868,8 @@ int main(void)
         demo_site_loads_with_its_purposes_and_legal_bases);
     run("demo_api_key_hash_is_on_its_own_line", demo_api_key_hash_is_on_its_own_line);
     run("minimal_site_takes_the_defaults", minimal_site_takes_the_defaults);
+    run("variants_load_and_visitors_are_assigned_by_weight",
+        variants_load_and_visitors_are_assigned_by_weight);
     run("configured_origins_are_normalised_to_what_browsers_send",
         configured_origins_are_normalised_to_what_browsers_send);
     run("a_file_name_without_json_suffix_is_the_id", a_file_name_without_json_suffix_is_the_id);
