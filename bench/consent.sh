@@ -1,0 +1,732 @@
+#!/usr/bin/env bash
+# bench/consent.sh - the consent API under load: POST and GET
+# /v1/sites/demo/consents[/{visitor}] on consentd, side by side with
+# redis-benchmark sending Redis the very FCALL consentd sends (the ceiling),
+# and consentd's CPU per consent beside one Ed25519 signature (libsodium),
+# all measured in the same run. Prints a table and the budgets of issue 9.
+#
+#   bench/consent.sh                        the full run (about 75 s after the build)
+#   DURATION=5 WARMUP=1 bench/consent.sh    a quick look
+#   KEEP=1 bench/consent.sh                 keep the logs, wrk output, captured FCALL
+#
+# Environment:
+#   DURATION=10       seconds of each measured run at CONNS (after a WARMUP=2 s run)
+#   CONNS=64          connections: wrk (one thread) and redis-benchmark alike
+#   LAT_CONNS=8       connections of the extra, moderate-load latency runs
+#   LAT_DURATION=5    seconds of each of those (0: skip them)
+#   VISITORS=10000    visitors recorded first, then read at random by the GET runs
+#   KEYSPACE=1000000  visitors the POST runs draw from (redis-benchmark -r)
+#   CONSENTD_BIN=...  use this binary instead of building one
+#   BUILD_DIR=build-bench   where to build consentd (Release) when CONSENTD_BIN is unset
+#   SITES_DIR=ops/sites     the sites consentd serves (demo.json must be there)
+#   SERVER_CPU=0 CLIENT_CPU=1   consentd's core; Redis', wrk's and redis-benchmark's core
+#   KEEP=1            keep the temporary directory
+#   STRICT=1          exit 2 when a budget is missed (default: report it, exit 0)
+#
+# Placement (2 cores): consentd alone on SERVER_CPU; redis-server, wrk and
+# redis-benchmark share CLIENT_CPU. consentd's CPU per request is read from
+# /proc/PID/stat (utime + stime), which does not depend on where Redis runs.
+#
+# Installs what is missing with apt-get. Everything runs on loopback ports
+# under a temporary directory and is stopped on exit, failure included.
+# Progress goes to stderr, the report to stdout. Exits non-zero on any
+# failure: a server that does not start, a socket error, any answer that is
+# not the expected 2xx (POST: 201, GET: 200), a failed FCALL.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH_DIR=$ROOT/bench
+SITE=demo
+ORIGIN=http://localhost:8080
+SIGN_RATIO_BUDGET=1.7
+P50_BUDGET_US=1000
+
+DURATION=${DURATION:-10}
+WARMUP=${WARMUP:-2}
+CONNS=${CONNS:-64}
+LAT_CONNS=${LAT_CONNS:-8}
+LAT_DURATION=${LAT_DURATION:-5}
+VISITORS=${VISITORS:-10000}
+KEYSPACE=${KEYSPACE:-1000000}
+KEEP=${KEEP:-0}
+STRICT=${STRICT:-0}
+BUILD_DIR=${BUILD_DIR:-$ROOT/build-bench}
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+SITES_DIR=${SITES_DIR:-$ROOT/ops/sites}
+
+TMP=
+BG_PIDS=() # every long-running process this script started
+FG_PID=    # the wrk or redis-benchmark run in progress, if any
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+warn() { printf 'bench: WARNING: %s\n' "$*" >&2; }
+die() {
+    printf 'bench: FAILED: %s\n' "$1" >&2
+    [ -z "${2:-}" ] || printf 'bench: what to do: %s\n' "$2" >&2
+    exit 1
+}
+
+cleanup() {
+    local rc=$? pid
+    trap - EXIT INT TERM
+    [ -z "$FG_PID" ] || kill -TERM "$FG_PID" 2>/dev/null || true
+    for pid in "${BG_PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "${BG_PIDS[@]}" $FG_PID; do
+        for _ in $(seq 1 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    if [ -n "$TMP" ]; then
+        if [ "$KEEP" = 1 ]; then
+            say "kept $TMP (logs, configs, wrk output, captured FCALL); rm -rf it when done"
+        else
+            rm -rf "$TMP"
+        fi
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'say "interrupted"; exit 130' INT
+trap 'say "terminated"; exit 143' TERM
+
+check_knobs() {
+    local name
+    for name in DURATION WARMUP CONNS LAT_CONNS LAT_DURATION VISITORS KEYSPACE SERVER_CPU CLIENT_CPU; do
+        [[ "${!name}" =~ ^[0-9]+$ ]] || die "$name=${!name} is not a whole number" "Unset it or give a number."
+    done
+    if [ "$DURATION" -lt 1 ] || [ "$CONNS" -lt 1 ] || [ "$LAT_CONNS" -lt 1 ] || [ "$VISITORS" -lt 1 ] ||
+        [ "$KEYSPACE" -lt 1 ]; then
+        die "DURATION, CONNS, LAT_CONNS, VISITORS and KEYSPACE must be at least 1" "Unset them to use the defaults."
+    fi
+    [ "$VISITORS" -le 1000000 ] || die "VISITORS=$VISITORS: at most 1000000" "Lower VISITORS."
+    local cpus
+    cpus=$(nproc)
+    if [ "$SERVER_CPU" -ge "$cpus" ] || [ "$CLIENT_CPU" -ge "$cpus" ] || [ "$SERVER_CPU" = "$CLIENT_CPU" ]; then
+        die "need two distinct cores for consentd (SERVER_CPU=$SERVER_CPU) and Redis + load (CLIENT_CPU=$CLIENT_CPU); this machine has $cpus" \
+            "Run on a machine with at least 2 cores, or set SERVER_CPU and CLIENT_CPU."
+    fi
+    local lat=0
+    [ "$LAT_DURATION" = 0 ] || lat=$((2 * LAT_DURATION))
+    local estimate=$((4 * (WARMUP + DURATION + 2) + lat + 15))
+    say "plan: POST, GET, redis-benchmark FCALL, redis-benchmark GET, ${WARMUP} s warm-up + ${DURATION} s each at $CONNS connections;" \
+        "POST and GET ${LAT_DURATION} s at $LAT_CONNS; two 1 s signature timings: about $estimate s"
+    [ "$estimate" -le 180 ] || warn "this will take more than 3 minutes (lower DURATION for a quicker look)"
+}
+
+check_quiet() {
+    local load
+    load=$(cut -d' ' -f1 /proc/loadavg)
+    LOAD_AT_START=$load
+    if awk -v l="$load" 'BEGIN { exit !(l >= 1.5) }'; then
+        warn "load average $load (1 min) on $(nproc) cores: something else is running; figures will be noisy (wait and run again)"
+    fi
+}
+
+# ---- installing and building -----------------------------------------------
+
+ensure_packages() {
+    local -A pkg_of=([wrk]=wrk [redis-server]=redis-server [redis-cli]=redis-tools [redis-benchmark]=redis-tools
+        [curl]=curl [taskset]=util-linux [perl]=perl [cc]=gcc [pkg-config]=pkg-config)
+    local missing=() cmd
+    for cmd in wrk redis-server redis-cli redis-benchmark curl taskset perl cc pkg-config; do
+        command -v "$cmd" >/dev/null 2>&1 || missing+=("${pkg_of[$cmd]}")
+    done
+    command -v pkg-config >/dev/null 2>&1 && pkg-config --exists libsodium || missing+=(libsodium-dev)
+    [ "${#missing[@]}" -gt 0 ] || return 0
+    # shellcheck disable=SC2207
+    missing=($(printf '%s\n' "${missing[@]}" | sort -u))
+    [ "$(id -u)" = 0 ] || die "missing packages: ${missing[*]}" "Install them: sudo apt-get install ${missing[*]}"
+    say "installing ${missing[*]} with apt-get"
+    DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 ||
+        die "apt-get update failed" "Check the network access to the Debian mirror, then run bench/consent.sh again."
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2 ||
+        die "apt-get install ${missing[*]} failed" "Install them by hand, then run bench/consent.sh again."
+}
+
+# Sets BIN to a Release consentd: CONSENTD_BIN, or BUILD_DIR/consentd built if missing or stale.
+build_consentd() {
+    if [ -n "${CONSENTD_BIN:-}" ]; then
+        [ -x "$CONSENTD_BIN" ] || die "CONSENTD_BIN=$CONSENTD_BIN is not an executable file" \
+            "Point CONSENTD_BIN at a built consentd, or unset it to build one in $BUILD_DIR."
+        BIN=$(cd "$(dirname "$CONSENTD_BIN")" && pwd)/$(basename "$CONSENTD_BIN")
+        say "consentd: using CONSENTD_BIN=$BIN"
+    else
+        BIN=$BUILD_DIR/consentd
+        local cache=$BUILD_DIR/CMakeCache.txt
+        if [ -f "$cache" ]; then
+            grep -q '^CMAKE_BUILD_TYPE:[A-Z]*=Release$' "$cache" ||
+                die "$BUILD_DIR is configured as $(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$cache"), not Release" \
+                    "Benchmark a Release build: BUILD_DIR=$ROOT/build-bench bench/consent.sh"
+            if grep -q '^CONSENTD_SANITIZE:BOOL=ON$' "$cache"; then
+                die "$BUILD_DIR is a sanitizer build" "Benchmark a Release build: BUILD_DIR=$ROOT/build-bench bench/consent.sh"
+            fi
+        fi
+        if [ -x "$BIN" ] && [ -z "$(find "$ROOT/src" "$ROOT/CMakeLists.txt" -newer "$BIN" -print -quit)" ]; then
+            say "consentd: $BIN is up to date"
+        else
+            command -v cmake >/dev/null ||
+                die "cmake is missing" "Install the build tools (ops/run.sh does), or set CONSENTD_BIN."
+            say "consentd: building $BIN (Release)"
+            if ! cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >&2 ||
+                ! cmake --build "$BUILD_DIR" -j2 --target consentd >&2; then
+                die "building consentd failed (output above)" \
+                    "Fix the build, or install its dependencies (ops/run.sh does), or set CONSENTD_BIN."
+            fi
+        fi
+    fi
+    if grep -q __asan_init "$BIN"; then
+        warn "$BIN is built with AddressSanitizer: its figures mean nothing"
+    fi
+}
+
+build_sign_speed() {
+    SIGN_SPEED=$TMP/sign_speed
+    # shellcheck disable=SC2046
+    cc -O2 -o "$SIGN_SPEED" "$BENCH_DIR/sign_speed.c" $(pkg-config --cflags --libs libsodium) 2>"$TMP/sign_speed.log" || {
+        sed 's/^/    /' "$TMP/sign_speed.log" >&2
+        die "building bench/sign_speed.c failed (above)" "Install libsodium-dev and a C compiler (apt-get install libsodium-dev gcc)."
+    }
+}
+
+# Prints "sign_us" for a message of $1 bytes, timed on consentd's core.
+sign_us() {
+    local out
+    out=$(taskset -c "$SERVER_CPU" "$SIGN_SPEED" "$1" 1) || die "sign_speed failed" "Run it by hand: KEEP=1, then $SIGN_SPEED $1 1"
+    say "signature: $out (libsodium crypto_sign_detached, cpu $SERVER_CPU)"
+    sed -n 's/^sign_us=\([0-9.]*\) .*/\1/p' <<<"$out"
+}
+
+# ---- processes ---------------------------------------------------------------
+
+port_in_use() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+PORTS_GIVEN=" "
+pick_port() {
+    local p
+    for _ in $(seq 1 100); do
+        p=$((20000 + RANDOM % 10000))
+        [[ "$PORTS_GIVEN" == *" $p "* ]] && continue
+        port_in_use "$p" && continue
+        PORTS_GIVEN+="$p "
+        PORT=$p
+        return 0
+    done
+    die "found no free loopback port in 20000-29999" "Stop whatever holds them, then run bench/consent.sh again."
+}
+
+require_alive() {
+    local pid=$1 name=$2 log=$3
+    kill -0 "$pid" 2>/dev/null && return 0
+    sed 's/^/    /' "$log" | tail -n 20 >&2
+    die "$name exited (the end of its log $log is above; KEEP=1 keeps it)" \
+        "Fix what the log says, then run bench/consent.sh again."
+}
+
+rcli() {
+    redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"
+}
+
+start_redis() {
+    pick_port
+    REDIS_PORT=$PORT
+    say "redis: starting $(redis-server --version | cut -d' ' -f3) on 127.0.0.1:$REDIS_PORT, no persistence, on cpu $CLIENT_CPU"
+    taskset -c "$CLIENT_CPU" redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no \
+        --dir "$TMP" --logfile "$TMP/redis.log" --daemonize no >/dev/null 2>&1 &
+    REDIS_PID=$!
+    BG_PIDS+=("$REDIS_PID")
+    for _ in $(seq 1 100); do
+        [ "$(rcli ping 2>/dev/null)" = PONG ] && return 0
+        require_alive "$REDIS_PID" redis-server "$TMP/redis.log"
+        sleep 0.1
+    done
+    die "redis-server does not answer PING after 10 s" "Look at $TMP/redis.log (run with KEEP=1)."
+}
+
+start_consentd() {
+    local dir=$TMP/consentd
+    mkdir -p "$dir/keys"
+    [ -f "$SITES_DIR/$SITE.json" ] || die "$SITES_DIR/$SITE.json is missing" "Restore ops/sites/$SITE.json."
+    timeout 30 "$BIN" keygen --keys "$dir/keys" >"$dir/keygen.log" 2>&1 ||
+        die "'consentd keygen --keys $dir/keys' failed: no key, no proof, no consent" "Read $dir/keygen.log (KEEP=1)."
+    pick_port
+    CONSENTD_PORT=$PORT
+    cat >"$dir/consentd.json" <<EOF
+{
+  "listen": { "address": "127.0.0.1", "port": $CONSENTD_PORT },
+  "threads": 1,
+  "redis": { "url": "redis://127.0.0.1:$REDIS_PORT" },
+  "sites_dir": "$SITES_DIR",
+  "keys_dir": "$dir/keys",
+  "log": { "access_log": false }
+}
+EOF
+    say "consentd: starting $BIN on 127.0.0.1:$CONSENTD_PORT, 1 thread, on cpu $SERVER_CPU"
+    env -u PORT -u REDIS_URL -u CONSENTD_THREADS -u CONSENTD_CONFIG \
+        taskset -c "$SERVER_CPU" "$BIN" --config "$dir/consentd.json" --threads 1 >"$dir/consentd.log" 2>&1 &
+    CONSENTD_PID=$!
+    BG_PIDS+=("$CONSENTD_PID")
+    BASE=http://127.0.0.1:$CONSENTD_PORT
+    POST_URL=$BASE/v1/sites/$SITE/consents
+    for _ in $(seq 1 100); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/metrics" 2>/dev/null)" = 200 ] &&
+            grep -q 'connected to Redis' "$dir/consentd.log" && return 0
+        require_alive "$CONSENTD_PID" consentd "$dir/consentd.log"
+        sleep 0.1
+    done
+    tail -n 20 "$dir/consentd.log" | sed 's/^/    /' >&2
+    die "consentd is not up and connected to Redis after 10 s (its log is above)" "Check by hand: curl -i $BASE/metrics"
+}
+
+# ---- the FCALL consentd sends, captured ---------------------------------------
+
+# POSTs one consent while redis-cli MONITOR listens, and turns the FCALL it
+# saw into redis-benchmark arguments (FCALL_ARGS): the same function, keys,
+# record and arguments, with the visitor id replaced by bench-__rand_int__.
+# Sets SIGNING_INPUT_BYTES (the part of the proof the signature covers),
+# RECORD_BYTES, CAPTURE_TAG and GET_ARGS (redis-benchmark GET of copies of
+# the captured record).
+capture_fcall() {
+    local visitor=bench-999999999999 dir=$TMP/capture
+    mkdir -p "$dir"
+    timeout 10 redis-cli -h 127.0.0.1 -p "$REDIS_PORT" MONITOR >"$dir/monitor.txt" 2>&1 &
+    local mon=$!
+    BG_PIDS+=("$mon")
+    sleep 0.3
+    local code
+    code=$(curl -sS -o "$dir/post.json" -w '%{http_code}' -X POST -H "Origin: $ORIGIN" \
+        -H 'Content-Type: application/json' \
+        -d "{\"visitor\":\"$visitor\",\"decisions\":{\"audience\":true,\"personalisation\":true,\"advertising\":false,\"partners_sharing\":false},\"policy_version\":\"$POLICY_VERSION\",\"lang\":\"fr\"}" \
+        "$POST_URL") || die "POST $POST_URL failed" "Check by hand with curl (see bench/README.md)."
+    [ "$code" = 201 ] || {
+        sed 's/^/    /' "$dir/post.json" >&2
+        echo >&2
+        die "POST $POST_URL answered $code, not 201 (body above)" "Check ops/sites/$SITE.json (origin $ORIGIN, policy_version) and consentd's log."
+    }
+    for _ in $(seq 1 50); do
+        grep -q '"FCALL" "consentd_put"' "$dir/monitor.txt" && break
+        sleep 0.1
+    done
+    kill -TERM "$mon" 2>/dev/null || true
+    wait "$mon" 2>/dev/null || true
+    grep -q '"FCALL" "consentd_put"' "$dir/monitor.txt" ||
+        die "MONITOR saw no FCALL consentd_put during a 201 POST" "Read $dir/monitor.txt (KEEP=1): does consentd still write with one FCALL?"
+    # One line per argument would break on newlines: NUL-terminated instead.
+    perl -e '
+        use strict; use warnings;
+        my ($visitor, $mon, $out, $info) = @ARGV;
+        open(my $fh, "<", $mon) or die "$mon: $!";
+        my ($line) = grep { /"FCALL" "consentd_put"/ } <$fh>;
+        $line =~ s/^[^\]]*\] //;
+        my @args;
+        while ($line =~ /\G\s*"((?:[^"\\]|\\.)*)"/gc) {
+            my $a = $1;
+            $a =~ s/\\(x([0-9a-fA-F]{2})|.)/defined $2 ? chr(hex $2)
+                : {n=>"\n", r=>"\r", t=>"\t", a=>"\a", b=>"\b"}->{$1} \/\/ $1/ge;
+            push @args, $a;
+        }
+        # FCALL consentd_put 3 state history log | visitor record expires retention history_max
+        @args == 11 && $args[2] eq "3" or die "unexpected FCALL shape: " . scalar(@args) . " arguments\n";
+        my $rec = $args[7];
+        my ($tag) = $args[3] =~ /(\{[^}]*\})/ or die "no hash tag in $args[3]\n";
+        my ($jws) = $rec =~ /\xa3jws[\xd9\xda\xdb].{1,4}?(ey[A-Za-z0-9_.-]+)/s or die "no jws in the record\n";
+        my $signing_input = substr($jws, 0, rindex($jws, "."));
+        my $record_len = length $rec;
+        # A command-line argument cannot hold NUL bytes. In a record they
+        # only occur in the 8-byte big-endian ints iat and exp (msgpack 0xcf):
+        # make those bytes 0x01 (same length, same shape, a far-future time
+        # the function never reads); anything else is an error.
+        for my $k ("iat", "exp") {
+            my $i = index($rec, "\xa3$k\xcf");
+            next if $i < 0;
+            my $v = substr($rec, $i + 5, 8);
+            $v =~ tr/\0/\x01/;
+            substr($rec, $i + 5, 8) = $v;
+        }
+        $rec =~ /\0/ and die "the record holds NUL bytes outside iat and exp\n";
+        $args[7] = $rec;
+        for (@args) { s/\Q$visitor\E/bench-__rand_int__/g }
+        open(my $o, ">", $out) or die "$out: $!";
+        print $o map { "$_\0" } @args;
+        open(my $i, ">", $info) or die "$info: $!";
+        print $i "$tag " . length($signing_input) . " $record_len\n";
+    ' "$visitor" "$dir/monitor.txt" "$dir/fcall.args" "$dir/info" 2>"$dir/perl.log" || {
+        sed 's/^/    /' "$dir/perl.log" >&2
+        die "cannot turn the captured FCALL into redis-benchmark arguments (above)" "Read $dir/monitor.txt (KEEP=1)."
+    }
+    read -r CAPTURE_TAG SIGNING_INPUT_BYTES RECORD_BYTES <"$dir/info"
+    mapfile -d '' FCALL_ARGS <"$dir/fcall.args"
+    say "captured: FCALL consentd_put 3 ${FCALL_ARGS[3]} ${FCALL_ARGS[4]} ${FCALL_ARGS[5]} ${FCALL_ARGS[6]} <record $RECORD_BYTES B> ${FCALL_ARGS[8]} ${FCALL_ARGS[9]} ${FCALL_ARGS[10]}"
+    # The arguments work: one FCALL by hand returns a stream entry id.
+    local one=("${FCALL_ARGS[@]//__rand_int__/999999999998}") reply
+    reply=$(rcli "${one[@]}" 2>&1)
+    [[ "$reply" =~ ^[0-9]+-[0-9]+$ ]] || die "the replayed FCALL answered: $reply" "Read $dir/monitor.txt (KEEP=1)."
+    # redis-benchmark GET reads VISITORS copies of the record consentd stored
+    # (same bytes), under the captured tag: rbget-<12 digits>, same length as bench-<12 digits>.
+    local state="cd:$CAPTURE_TAG:s:$visitor"
+    rcli EVAL "local v = redis.call('GET', KEYS[1]) for i = 0, tonumber(ARGV[1]) - 1 do
+        redis.call('SET', string.format(ARGV[2], i), v) end return #v" 1 "$state" "$VISITORS" \
+        "cd:$CAPTURE_TAG:s:rbget-%012d" >/dev/null || die "cannot copy $state" "Read $TMP/redis.log (KEEP=1)."
+    GET_ARGS=(GET "cd:$CAPTURE_TAG:s:rbget-__rand_int__")
+}
+
+# ---- measuring ---------------------------------------------------------------
+
+# "wall_ms consentd_ticks redis_ticks server_core_busy_ticks", read together.
+snapshot() {
+    awk -v cpu="cpu$SERVER_CPU" -v cd="$CONSENTD_PID" -v rd="$REDIS_PID" '
+        function ticks(pid, line, f, file) {
+            file = "/proc/" pid "/stat"
+            if ((getline line <file) <= 0) { print "gone"; exit 1 }
+            close(file)
+            sub(/.*\) /, "", line)
+            split(line, f, " ")
+            return f[12] + f[13]
+        }
+        BEGIN {
+            getline line <"/proc/uptime"
+            split(line, u, " ")
+            while ((getline line <"/proc/stat") > 0) {
+                split(line, f, " ")
+                if (f[1] == cpu) core = f[2] + f[3] + f[4] + f[7] + f[8] + f[9]
+            }
+            printf "%.0f %d %d %d\n", u[1] * 1000, ticks(cd), ticks(rd), core
+        }'
+}
+
+# "name calls failed" per command, from INFO commandstats.
+cmdstats() {
+    rcli info commandstats | tr -d '\r' |
+        sed -n 's/^cmdstat_\([^:]*\):calls=\([0-9]*\),.*rejected_calls=\([0-9]*\),failed_calls=\([0-9]*\).*/\1 \2 \3 \4/p'
+}
+
+# From two cmdstats outputs: "main_calls main_failed other_toplevel_calls".
+# Commands that only run inside consentd_put (see LIBRARY_SOURCE in
+# src/store.c) and this script's own INFO/CONFIG are not top-level calls.
+cmd_delta() {
+    awk -v main="$3" '
+        BEGIN { inner["time"] inner["xadd"] inner["pexpire"] inner["set"] inner["del"] inner["lpush"]
+                inner["lindex"] inner["rpop"] inner["xdel"] }
+        FNR == NR { c0[$1] = $2; f0[$1] = $3 + $4; next }
+        {
+            d = $2 - c0[$1]; fd = $3 + $4 - f0[$1]
+            if ($1 == main) { calls = d; failed = fd }
+            else if ($1 == "info" || $1 ~ /^config/ || $1 == "ping") { }
+            else if (main == "fcall" && ($1 in inner)) { }
+            else other += d
+        }
+        END { printf "%d %d %d\n", calls, failed, other }' "$1" "$2"
+}
+
+# consentd's own count of answers: "count_of_status other_statuses roundtrips".
+metrics() {
+    curl -sS "$BASE/metrics" | awk -v route="$1" -v want="$2" '
+        index($0, "consentd_http_requests_total{route=\"" route "\",") == 1 {
+            if (index($0, "status=\"" want "\"")) ok += $NF; else bad += $NF
+        }
+        /^consentd_redis_roundtrip_seconds_count / { rt = $NF }
+        END { printf "%d %d %d\n", ok, bad, rt }'
+}
+
+parse_wrk() {
+    awk '
+        function us(v) {
+            if (v ~ /us$/) return v + 0
+            if (v ~ /ms$/) return v * 1000
+            if (v ~ /m$/) return v * 60000000
+            if (v ~ /s$/) return v * 1000000
+            return -1
+        }
+        / requests in / { req = $1; sub(/,$/, "", req) }
+        /^Requests\/sec:/ { rps = $2 }
+        $1 == "50%" { p50 = us($2) }
+        $1 == "99%" { p99 = us($2) }
+        /Socket errors:/ { gsub(/,/, ""); err = $4 + $6 + $8 + $10 }
+        /Non-2xx or 3xx responses:/ { non2xx = $NF }
+        END {
+            if (req == "" || rps == "" || p50 == "" || p99 == "") exit 1
+            printf "%d %.0f %.0f %.0f %d %d\n", req, rps, p50, p99, err + 0, non2xx + 0
+        }' "$1"
+}
+
+# run_wrk OUT SECONDS CONNS SCRIPT URL [SCRIPT ARGS...]
+run_wrk() {
+    local out=$1 seconds=$2 conns=$3 script=$4 url=$5 rc=0
+    shift 5
+    timeout $((seconds + 20)) taskset -c "$CLIENT_CPU" \
+        wrk -t1 -c"$conns" -d"${seconds}s" --latency -s "$script" "$url" -- "$@" >"$out" 2>&1 &
+    FG_PID=$!
+    wait "$FG_PID" || rc=$?
+    FG_PID=
+    [ "$rc" = 0 ] || {
+        sed 's/^/    /' "$out" >&2
+        die "wrk against $url exited with $rc (output above)" "Check that consentd still answers (KEEP=1, read its log)."
+    }
+    local requests rps p50 p99 err non2xx
+    read -r requests rps p50 p99 err non2xx < <(parse_wrk "$out" || echo x) || true
+    [[ "${requests:-x}" =~ ^[0-9]+$ ]] || {
+        sed 's/^/    /' "$out" >&2
+        die "cannot read wrk's output (above)" "Check that wrk prints --latency percentiles (wrk 4.x)."
+    }
+    if [ "$err" != 0 ] || [ "$non2xx" != 0 ]; then
+        sed 's/^/    /' "$out" >&2
+        die "wrk saw $err socket errors and $non2xx non-2xx answers against $url (above)" \
+            "Rerun with KEEP=1 and read consentd's log; lower CONNS if connections are refused."
+    fi
+}
+
+# Records VISITORS choices (bench-000000000000 ...) so that GET finds them.
+populate() {
+    local out=$TMP/wrk/populate before got
+    read -r before _ _ < <(metrics consent_post 201)
+    say "populate: recording $VISITORS visitors with wrk"
+    taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d120s -s "$BENCH_DIR/consent_populate.lua" "$POST_URL" \
+        -- "$POLICY_VERSION" "$VISITORS" >"$out" 2>&1 &
+    FG_PID=$!
+    # The wrk thread stops itself after VISITORS answers, but wrk waits for -d: end it then.
+    for _ in $(seq 1 1200); do
+        read -r got _ _ < <(metrics consent_post 201)
+        [ $((got - before)) -lt "$VISITORS" ] || break
+        kill -0 "$FG_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -INT "$FG_PID" 2>/dev/null || true
+    wait "$FG_PID" || true
+    FG_PID=
+    local bad
+    read -r got bad _ < <(metrics consent_post 201)
+    if [ $((got - before)) -lt "$VISITORS" ] || [ "$bad" != 0 ]; then
+        sed 's/^/    /' "$out" >&2
+        die "populate: $((got - before)) POSTs answered 201 of $VISITORS, $bad other answers" "Rerun with KEEP=1 and read consentd's log."
+    fi
+    local code
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H "Origin: $ORIGIN" "$POST_URL/bench-$(printf '%012d' $((VISITORS - 1)))")
+    [ "$code" = 200 ] || die "GET of the last visitor recorded answered $code" "Rerun with KEEP=1 and read consentd's log."
+}
+
+# Appends a result line to $TMP/results: see report().
+result() {
+    printf '%s\n' "$*" >>"$TMP/results"
+}
+
+# measure_consentd NAME CONNS SECONDS WARMUP post|get
+measure_consentd() {
+    local name=$1 conns=$2 seconds=$3 warm=$4 kind=$5 script url route want main args
+    if [ "$kind" = post ]; then
+        script=$BENCH_DIR/consent_post.lua url=$POST_URL route=consent_post want=201 main=fcall
+        args=("$POLICY_VERSION" "$KEYSPACE")
+    else
+        script=$BENCH_DIR/consent_get.lua url=$POST_URL/ route=consent_get want=200 main=get
+        args=("$VISITORS")
+    fi
+    local out=$TMP/wrk/$name
+    [ "$warm" = 0 ] || run_wrk "$out.warmup" "$warm" "$conns" "$script" "$url" "${args[@]}"
+    local m0 m1 b0 b1 t0 t1 c0 c1 r0 r1 k0 k1
+    cmdstats >"$TMP/cmd0"
+    read -r m0 b0 _ < <(metrics "$route" "$want")
+    read -r t0 c0 r0 k0 < <(snapshot)
+    run_wrk "$out" "$seconds" "$conns" "$script" "$url" "${args[@]}"
+    read -r t1 c1 r1 k1 < <(snapshot)
+    [ "$t0" != gone ] && [ "$t1" != gone ] || die "consentd or Redis exited during $name" "Rerun with KEEP=1 and read the logs."
+    sleep 0.2 # let the last answers land before counting
+    read -r m1 b1 _ < <(metrics "$route" "$want")
+    cmdstats >"$TMP/cmd1"
+    [ "$b1" = "$b0" ] || die "$name: consentd answered $((b1 - b0)) requests with another status than $want" \
+        "Rerun with KEEP=1 and read consentd's log."
+    local calls failed other requests rps p50 p99
+    read -r calls failed other < <(cmd_delta "$TMP/cmd0" "$TMP/cmd1" "$main")
+    [ "$failed" = 0 ] || die "$name: $failed failed ${main^^} calls in Redis" "Read $TMP/redis.log (KEEP=1)."
+    read -r requests rps p50 p99 _ _ < <(parse_wrk "$out")
+    awk -v n="$name" -v c="$conns" -v rps="$rps" -v p50="$p50" -v p99="$p99" -v req="$requests" \
+        -v cd=$((c1 - c0)) -v rd=$((r1 - r0)) -v core=$((k1 - k0)) -v hz="$CLK_TCK" -v ms=$((t1 - t0)) \
+        -v served=$((m1 - m0)) -v calls="$calls" -v other="$other" 'BEGIN {
+            o = (core - cd) / hz * 1e5 / ms
+            printf "%s %d %s %s %s %.2f %.0f %.2f %.4f %d %.0f\n", n, c, rps, p50, p99, cd / hz * 1e6 / req,
+                cd / hz * 1e5 / ms, rd / hz * 1e6 / req, (calls + other) / served, other, (o < 0 ? 0 : o)
+        }' >>"$TMP/results"
+    say "$(tail -n 1 "$TMP/results" | awk '{ printf "%-14s c=%-3s %7d req/s  p50 %6dus  p99 %6dus  consentd %6.2f us CPU/req (%d%% of a core)  redis %5.2f us/req  %s Redis cmds/req", $1, $2, $3, $4, $5, $6, $7, $8, $9 }')"
+}
+
+# measure_rb NAME main ARGS...: redis-benchmark at CONNS for about DURATION s.
+measure_rb() {
+    local name=$1 main=$2 rc=0
+    shift 2
+    local out=$TMP/rb.$name keyspace=$KEYSPACE
+    [ "$main" != get ] || keyspace=$VISITORS
+    # A short run first: warm-up, and how many requests make DURATION seconds.
+    local n_cal=$((CONNS * 300))
+    taskset -c "$CLIENT_CPU" redis-benchmark -h 127.0.0.1 -p "$REDIS_PORT" -c "$CONNS" -n "$n_cal" -r "$keyspace" \
+        --csv "$@" >"$out.cal" 2>&1 || rc=$?
+    local cal
+    cal=$(rb_parse "$out.cal") || die "redis-benchmark $name (calibration) failed (rc $rc): $(tail -c 300 "$out.cal")" \
+        "Run it by hand with KEEP=1: the arguments are in $TMP/capture/fcall.args."
+    local rps0 n
+    read -r rps0 _ _ <<<"$cal"
+    n=$(awk -v r="$rps0" -v d="$DURATION" 'BEGIN { printf "%d", r * d }')
+    local t0 t1 c0 c1 r0 r1 k0 k1
+    cmdstats >"$TMP/cmd0"
+    read -r t0 c0 r0 k0 < <(snapshot)
+    timeout $((DURATION * 3 + 30)) taskset -c "$CLIENT_CPU" redis-benchmark -h 127.0.0.1 -p "$REDIS_PORT" \
+        -c "$CONNS" -n "$n" -r "$keyspace" --csv "$@" >"$out" 2>&1 &
+    FG_PID=$!
+    wait "$FG_PID" || rc=$?
+    FG_PID=
+    read -r t1 c1 r1 k1 < <(snapshot)
+    cmdstats >"$TMP/cmd1"
+    local res calls failed other rps p50 p99
+    res=$(rb_parse "$out") || die "redis-benchmark $name failed (rc $rc): $(tail -c 300 "$out")" "Run it by hand with KEEP=1."
+    read -r rps p50 p99 <<<"$res"
+    read -r calls failed other < <(cmd_delta "$TMP/cmd0" "$TMP/cmd1" "$main")
+    [ "$failed" = 0 ] || die "redis-benchmark $name: $failed failed ${main^^} calls" "Run it by hand with KEEP=1."
+    awk -v nm="$name" -v c="$CONNS" -v rps="$rps" -v p50="$p50" -v p99="$p99" -v n="$n" \
+        -v rd=$((r1 - r0)) -v hz="$CLK_TCK" -v calls="$calls" -v other="$other" 'BEGIN {
+            printf "%s %d %.0f %.0f %.0f - - %.2f %.4f %d -\n", nm, c, rps, p50, p99, rd / hz * 1e6 / n, (calls + other) / n, other
+        }' >>"$TMP/results"
+    say "$(tail -n 1 "$TMP/results" | awk '{ printf "%-14s c=%-3s %7d ops/s  p50 %6dus  p99 %6dus  redis %5.2f us/op  %s Redis cmds/op", $1, $2, $3, $4, $5, $8, $9 }')"
+}
+
+# redis-benchmark --csv: "rps p50_us p99_us" from its last line (the test
+# name before the figures may hold any byte of the record).
+rb_parse() {
+    perl -ne '
+        $l = $_ if /\S/;
+        END {
+            $l =~ /"([\d.]+)","([\d.]+)","([\d.]+)","([\d.]+)","([\d.]+)","([\d.]+)","([\d.]+)"\s*$/ or exit 1;
+            printf "%.0f %.0f %.0f\n", $1, $4 * 1000, $6 * 1000;
+        }' "$1"
+}
+
+fmt_us() {
+    awk -v v="$1" 'BEGIN { if (v == "-") print "-"; else if (v >= 10000) printf "%.1fms", v / 1000; else if (v >= 1000) printf "%.2fms", v / 1000; else printf "%dus", v }'
+}
+
+# ---- report ------------------------------------------------------------------
+
+report() {
+    local cpu_model consentd_version rev
+    cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+    consentd_version=$(timeout 5 "$BIN" --version 2>/dev/null | head -n 1) || consentd_version=consentd
+    rev=$(git -C "$ROOT" describe --always --dirty 2>/dev/null) || rev="no commit yet"
+    local sign_mean
+    sign_mean=$(awk -v a="$SIGN1" -v b="$SIGN2" 'BEGIN { printf "%.2f", (a + b) / 2 }')
+
+    echo
+    echo "# $(date -u '+%F %H:%M UTC') | kernel $(uname -r) | $cpu_model | nproc $(nproc) | load $LOAD_AT_START at start"
+    echo "# $consentd_version, git $rev | $(redis-server --version | cut -d' ' -f1-3) | libsodium $(pkg-config --modversion libsodium)"
+    echo "# placement: consentd (1 thread) on cpu $SERVER_CPU alone; redis-server, wrk (1 thread) and redis-benchmark on cpu $CLIENT_CPU"
+    echo "# POST: random visitor of $KEYSPACE, 4 decision sets, fr/en; GET: random visitor of the $VISITORS recorded first"
+    echo "# redis-benchmark FCALL: the FCALL consentd sent for one POST (MONITOR), record $RECORD_BYTES B, visitor -> bench-__rand_int__ (-r $KEYSPACE), tag $CAPTURE_TAG"
+    echo "# ${DURATION} s per run after ${WARMUP} s warm-up; latency runs ${LAT_DURATION} s at $LAT_CONNS connections"
+    echo
+    printf '| %-22s | %5s | %8s | %8s | %8s | %12s | %10s | %12s | %13s |\n' \
+        run conns req/s p50 p99 'consentd CPU' 'consentd %' 'Redis CPU' 'Redis cmds'
+    printf '| %-22s | %5s | %8s | %8s | %8s | %12s | %10s | %12s | %13s |\n' \
+        '' '' '' '' '' 'us/req' 'of a core' 'us/req' 'per request'
+    printf '|%s|%s:|%s:|%s:|%s:|%s:|%s:|%s:|%s:|\n' ------------------------ ------ --------- --------- --------- \
+        -------------- ------------ -------------- ---------------
+    local label n c rps p50 p99 cd pct rd cmds other o
+    while read -r n c rps p50 p99 cd pct rd cmds other o; do
+        case $n in
+        post) label="consentd POST" ;;
+        get) label="consentd GET" ;;
+        post-lat) label="consentd POST" ;;
+        get-lat) label="consentd GET" ;;
+        rb-fcall) label="redis-benchmark FCALL" ;;
+        rb-get) label="redis-benchmark GET" ;;
+        esac
+        [ "$cd" = - ] || cd=$(printf '%.2f' "$cd")
+        [ "$pct" = - ] || pct="$pct%"
+        printf '| %-22s | %5s | %8s | %8s | %8s | %12s | %10s | %12.2f | %13.2f |\n' \
+            "$label" "$c" "$rps" "$(fmt_us "$p50")" "$(fmt_us "$p99")" "$cd" "$pct" "$rd" "$cmds"
+    done <"$TMP/results"
+
+    local -A rps_of cpu_of p50_of cmds_of other_of o_of
+    while read -r n c rps p50 p99 cd pct rd cmds other o; do
+        rps_of[$n]=$rps cpu_of[$n]=$cd p50_of[$n]=$p50 cmds_of[$n]=$cmds other_of[$n]=$other o_of[$n]=$o
+    done <"$TMP/results"
+    echo
+    awk -v a="${rps_of[post]}" -v b="${rps_of[rb-fcall]}" -v c="${rps_of[get]}" -v d="${rps_of[rb-get]}" -v k="$CONNS" 'BEGIN {
+        printf "consent writes: consentd POST %d req/s / redis-benchmark FCALL %d ops/s = %.2f of the Redis ceiling (c=%d)\n", a, b, a / b, k
+        printf "consent reads:  consentd GET %d req/s / redis-benchmark GET %d ops/s = %.2f of the Redis ceiling (c=%d)\n", c, d, c / d, k }'
+    RATIO=$(awk -v c="${cpu_of[post]}" -v s="$sign_mean" 'BEGIN { printf "%.2f", c / s }')
+    echo "CPU per consent write = ${cpu_of[post]} us = $RATIO x one Ed25519 signature ($sign_mean us, libsodium, same run: $SIGN1 before, $SIGN2 after; $SIGNING_INPUT_BYTES-byte signing input)"
+    echo "CPU per consent read  = ${cpu_of[get]} us"
+    echo
+
+    MISSED=0
+    local verdict
+    # Budget 1: one Redis round trip per consent.
+    verdict=met
+    if [ "${cmds_of[post]}" != 1.0000 ] || [ "${other_of[post]}" != 0 ]; then verdict=MISSED MISSED=1; fi
+    echo "budget: one Redis round trip per consent write: ${cmds_of[post]} top-level Redis commands per 201 (FCALL consentd_put; ${other_of[post]} other commands): $verdict"
+    # Budget 2: CPU per write <= 1.7 x one signature.
+    verdict=met
+    if awk -v r="$RATIO" -v b="$SIGN_RATIO_BUDGET" 'BEGIN { exit !(r > b) }'; then verdict=MISSED MISSED=1; fi
+    echo "budget: consentd CPU per consent write <= $SIGN_RATIO_BUDGET x one signature ($(awk -v s="$sign_mean" -v b="$SIGN_RATIO_BUDGET" 'BEGIN { printf "%.1f", s * b }') us): ${cpu_of[post]} us, ${RATIO}x: $verdict"
+    # Budget 3: median latency under load below 1 ms.
+    local lat_runs=(post get) r line=""
+    [ "$LAT_DURATION" = 0 ] || lat_runs=(post-lat get-lat post get)
+    verdict=met
+    for r in "${lat_runs[@]}"; do
+        line+=" ${r%-lat} c=$([ "${r%-lat}" = "$r" ] && echo "$CONNS" || echo "$LAT_CONNS") $(fmt_us "${p50_of[$r]}");"
+    done
+    local judged=post get_judged=get
+    if [ "$LAT_DURATION" != 0 ]; then judged=post-lat get_judged=get-lat; fi
+    if [ "${p50_of[$judged]}" -ge "$P50_BUDGET_US" ] || [ "${p50_of[$get_judged]}" -ge "$P50_BUDGET_US" ]; then
+        verdict=MISSED MISSED=1
+    fi
+    echo "budget: median latency under load < 1 ms (judged at c=$([ "$LAT_DURATION" = 0 ] && echo "$CONNS" || echo "$LAT_CONNS")):${line% ;}: $verdict"
+    echo
+    echo "consentd CPU: user+system time of consentd (/proc/PID/stat) over the run / requests; % of a core: over the wall time."
+    echo "Redis CPU: the same for redis-server. Redis cmds per request: top-level commands in INFO commandstats (the ones"
+    echo "consentd_put runs inside Redis excluded) over the requests consentd answered with 201/200 (consentd's /metrics)."
+    echo "With closed-loop clients, p50 ~ connections / req/s: the latency budget is judged at a moderate load (LAT_CONNS)."
+    local max_o
+    max_o=$(printf '%s\n' "${o_of[post]}" "${o_of[get]}" | sort -n | tail -n 1)
+    [ "$max_o" -le 5 ] || echo "WARNING: other processes used ${max_o}% of cpu $SERVER_CPU during a consentd run: figures disturbed, run again."
+}
+
+# ---- main --------------------------------------------------------------------
+
+check_knobs
+check_quiet
+ensure_packages
+CLK_TCK=$(getconf CLK_TCK)
+build_consentd
+
+TMP=$(mktemp -d /tmp/consentd-consent-bench.XXXXXX)
+mkdir -p "$TMP/wrk"
+: >"$TMP/results"
+say "working in $TMP"
+build_sign_speed
+
+POLICY_VERSION=$(sed -n 's/^ *"policy_version": *"\([^"]*\)".*/\1/p' "$SITES_DIR/$SITE.json" | head -n 1)
+[ -n "$POLICY_VERSION" ] || die "no policy_version in $SITES_DIR/$SITE.json" "Restore ops/sites/$SITE.json."
+
+start_redis
+start_consentd
+capture_fcall
+SIGN1=$(sign_us "$SIGNING_INPUT_BYTES")
+populate
+
+measure_consentd post "$CONNS" "$DURATION" "$WARMUP" post
+measure_consentd get "$CONNS" "$DURATION" "$WARMUP" get
+if [ "$LAT_DURATION" != 0 ]; then
+    measure_consentd post-lat "$LAT_CONNS" "$LAT_DURATION" 0 post
+    measure_consentd get-lat "$LAT_CONNS" "$LAT_DURATION" 0 get
+fi
+measure_rb rb-fcall fcall "${FCALL_ARGS[@]}"
+measure_rb rb-get get "${GET_ARGS[@]}"
+SIGN2=$(sign_us "$SIGNING_INPUT_BYTES")
+
+report
+if [ "$MISSED" = 1 ] && [ "$STRICT" = 1 ]; then
+    say "a budget was missed (STRICT=1)"
+    exit 2
+fi
