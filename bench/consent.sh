@@ -387,6 +387,7 @@ snapshot() {
             close(file)
             sub(/.*\) /, "", line)
             split(line, f, " ")
+            user = f[12]
             return f[12] + f[13]
         }
         BEGIN {
@@ -396,7 +397,9 @@ snapshot() {
                 split(line, f, " ")
                 if (f[1] == cpu) core = f[2] + f[3] + f[4] + f[7] + f[8] + f[9]
             }
-            printf "%.0f %d %d %d\n", u[1] * 1000, ticks(cd), ticks(rd), core
+            total = ticks(cd)
+            cu = user
+            printf "%.0f %d %d %d %d\n", u[1] * 1000, total, ticks(rd), core, cu
         }'
 }
 
@@ -530,9 +533,9 @@ measure_consentd() {
     local m0 m1 b0 b1 t0 t1 c0 c1 r0 r1 k0 k1
     cmdstats >"$TMP/cmd0"
     read -r m0 b0 _ < <(metrics "$route" "$want")
-    read -r t0 c0 r0 k0 < <(snapshot)
+    read -r t0 c0 r0 k0 u0 < <(snapshot)
     run_wrk "$out" "$seconds" "$conns" "$script" "$url" "${args[@]}"
-    read -r t1 c1 r1 k1 < <(snapshot)
+    read -r t1 c1 r1 k1 u1 < <(snapshot)
     [ "$t0" != gone ] && [ "$t1" != gone ] || die "consentd or Redis exited during $name" "Rerun with KEEP=1 and read the logs."
     sleep 0.2 # let the last answers land before counting
     read -r m1 b1 _ < <(metrics "$route" "$want")
@@ -545,10 +548,11 @@ measure_consentd() {
     read -r requests rps p50 p99 _ _ < <(parse_wrk "$out")
     awk -v n="$name" -v c="$conns" -v rps="$rps" -v p50="$p50" -v p99="$p99" -v req="$requests" \
         -v cd=$((c1 - c0)) -v rd=$((r1 - r0)) -v core=$((k1 - k0)) -v hz="$CLK_TCK" -v ms=$((t1 - t0)) \
-        -v served=$((m1 - m0)) -v calls="$calls" -v other="$other" 'BEGIN {
+        -v served=$((m1 - m0)) -v calls="$calls" -v other="$other" -v ud=$((u1 - u0)) 'BEGIN {
             o = (core - cd) / hz * 1e5 / ms
-            printf "%s %d %s %s %s %.2f %.0f %.2f %.4f %d %.0f\n", n, c, rps, p50, p99, cd / hz * 1e6 / req,
-                cd / hz * 1e5 / ms, rd / hz * 1e6 / req, (calls + other) / served, other, (o < 0 ? 0 : o)
+            printf "%s %d %s %s %s %.2f %.0f %.2f %.4f %d %.0f %.2f\n", n, c, rps, p50, p99, cd / hz * 1e6 / req,
+                cd / hz * 1e5 / ms, rd / hz * 1e6 / req, (calls + other) / served, other, (o < 0 ? 0 : o),
+                ud / hz * 1e6 / req
         }' >>"$TMP/results"
     say "$(tail -n 1 "$TMP/results" | awk '{ printf "%-14s c=%-3s %7d req/s  p50 %6dus  p99 %6dus  consentd %6.2f us CPU/req (%d%% of a core)  redis %5.2f us/req  %s Redis cmds/req", $1, $2, $3, $4, $5, $6, $7, $8, $9 }')"
 }
@@ -586,7 +590,7 @@ measure_rb() {
     [ "$failed" = 0 ] || die "redis-benchmark $name: $failed failed ${main^^} calls" "Run it by hand with KEEP=1."
     awk -v nm="$name" -v c="$CONNS" -v rps="$rps" -v p50="$p50" -v p99="$p99" -v n="$n" \
         -v rd=$((r1 - r0)) -v hz="$CLK_TCK" -v calls="$calls" -v other="$other" 'BEGIN {
-            printf "%s %d %.0f %.0f %.0f - - %.2f %.4f %d -\n", nm, c, rps, p50, p99, rd / hz * 1e6 / n, (calls + other) / n, other
+            printf "%s %d %.0f %.0f %.0f - - %.2f %.4f %d - -\n", nm, c, rps, p50, p99, rd / hz * 1e6 / n, (calls + other) / n, other
         }' >>"$TMP/results"
     say "$(tail -n 1 "$TMP/results" | awk '{ printf "%-14s c=%-3s %7d ops/s  p50 %6dus  p99 %6dus  redis %5.2f us/op  %s Redis cmds/op", $1, $2, $3, $4, $5, $8, $9 }')"
 }
@@ -630,8 +634,8 @@ report() {
         '' '' '' '' '' 'us/req' 'of a core' 'us/req' 'per request'
     printf '|%s|%s:|%s:|%s:|%s:|%s:|%s:|%s:|%s:|\n' ------------------------ ------ --------- --------- --------- \
         -------------- ------------ -------------- ---------------
-    local label n c rps p50 p99 cd pct rd cmds other o
-    while read -r n c rps p50 p99 cd pct rd cmds other o; do
+    local label n c rps p50 p99 cd pct rd cmds other o ud
+    while read -r n c rps p50 p99 cd pct rd cmds other o ud; do
         case $n in
         post) label="consentd POST" ;;
         get) label="consentd GET" ;;
@@ -646,9 +650,9 @@ report() {
             "$label" "$c" "$rps" "$(fmt_us "$p50")" "$(fmt_us "$p99")" "$cd" "$pct" "$rd" "$cmds"
     done <"$TMP/results"
 
-    local -A rps_of cpu_of p50_of cmds_of other_of o_of
-    while read -r n c rps p50 p99 cd pct rd cmds other o; do
-        rps_of[$n]=$rps cpu_of[$n]=$cd p50_of[$n]=$p50 cmds_of[$n]=$cmds other_of[$n]=$other o_of[$n]=$o
+    local -A rps_of cpu_of p50_of cmds_of other_of o_of user_of
+    while read -r n c rps p50 p99 cd pct rd cmds other o ud; do
+        rps_of[$n]=$rps cpu_of[$n]=$cd p50_of[$n]=$p50 cmds_of[$n]=$cmds other_of[$n]=$other o_of[$n]=$o user_of[$n]=$ud
     done <"$TMP/results"
     echo
     awk -v a="${rps_of[post]}" -v b="${rps_of[rb-fcall]}" -v c="${rps_of[get]}" -v d="${rps_of[rb-get]}" -v k="$CONNS" 'BEGIN {
@@ -657,6 +661,9 @@ report() {
     RATIO=$(awk -v c="${cpu_of[post]}" -v s="$sign_mean" 'BEGIN { printf "%.2f", c / s }')
     echo "CPU per consent write = ${cpu_of[post]} us = $RATIO x one Ed25519 signature ($sign_mean us, libsodium, same run: $SIGN1 before, $SIGN2 after; $SIGNING_INPUT_BYTES-byte signing input)"
     echo "CPU per consent read  = ${cpu_of[get]} us"
+    awk -v pu="${user_of[post]}" -v pt="${cpu_of[post]}" -v gu="${user_of[get]}" -v gt="${cpu_of[get]}" -v s="$sign_mean" 'BEGIN {
+        printf "  of which in user space: write %.2f us = %.2fx one signature, kernel %.2f us; read %.2f us, kernel %.2f us\n", pu, pu / s, pt - pu, gu, gt - gu
+        printf "  (the kernel share is the sockets: per request h2o 2.2.5 reads, writes, and re-arms epoll twice for an answer that waits on Redis)\n" }'
     echo
 
     MISSED=0
