@@ -7,6 +7,7 @@
  * Fixtures: tests/fixtures/config/. The source tree is found through
  * CONSENTD_SOURCE_DIR (set by ctest), else from this file's path.
  */
+#include "check.h"
 #include "config.h"
 
 #include <jansson.h>
@@ -18,55 +19,14 @@
 
 #include "log.h"
 
-static int passed, failed;
 static char source_dir[PATH_MAX];
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            printf("    %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                    \
-            return -1;                                                                             \
-        }                                                                                          \
-    } while (0)
-
-#define CHECK_STR(got, want)                                                                       \
-    do {                                                                                           \
-        const char *g_ = (got), *w_ = (want);                                                      \
-        if (strcmp(g_, w_) != 0) {                                                                 \
-            printf("    %s:%d: %s is \"%s\", expected \"%s\"\n", __FILE__, __LINE__, #got, g_,     \
-                   w_);                                                                            \
-            return -1;                                                                             \
-        }                                                                                          \
-    } while (0)
-
-#define CHECK_HAS(haystack, needle)                                                                \
-    do {                                                                                           \
-        const char *h_ = (haystack), *n_ = (needle);                                               \
-        if (strstr(h_, n_) == NULL) {                                                              \
-            printf("    %s:%d: \"%s\" does not contain \"%s\"\n", __FILE__, __LINE__, h_, n_);     \
-            return -1;                                                                             \
-        }                                                                                          \
-    } while (0)
-
-/* snprintf that refuses to truncate (a cut path would test the wrong file). */
-#define FMT(buf, ...)                                                                              \
-    do {                                                                                           \
-        int n_ = snprintf((buf), sizeof(buf), __VA_ARGS__);                                        \
-        if (n_ < 0 || (size_t)n_ >= sizeof(buf)) abort();                                          \
-    } while (0)
 
 static void run(const char *name, int (*fn)(void))
 {
     unsetenv("PORT");
     unsetenv("REDIS_URL");
     unsetenv("CONSENTD_THREADS");
-    if (fn() == 0) {
-        printf("ok   %s\n", name);
-        passed++;
-    } else {
-        printf("FAIL %s\n", name);
-        failed++;
-    }
+    check_run(name, fn);
 }
 
 static void find_source_dir(void)
@@ -665,6 +625,5 @@ int main(void)
     run("redis_url_localhost_is_resolved_to_a_numeric_address",
         redis_url_localhost_is_resolved_to_a_numeric_address);
     run("redis_url_unknown_host_is_refused_naming_it", redis_url_unknown_host_is_refused_naming_it);
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    return check_summary();
 }

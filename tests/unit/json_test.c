@@ -6,11 +6,7 @@
  */
 #include "json.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-static int passed, failed;
+#include "check.h"
 
 static void expect(const char *name, const char *in, size_t len, const char *want)
 {
@@ -72,6 +68,5 @@ int main(void)
     capacities("every_capacity_is_honoured_ascii",
                "consentd-proof.eyJhbGciOiJFZERTQSIsImtpZCI6ImsxIn0.signature-bytes-here");
     capacities("every_capacity_is_honoured_mixed", "x\"y\\z\n\xc3\xa9\xe2\x80\x9c plain tail \x01 end");
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    return check_summary();
 }

@@ -7,6 +7,7 @@
  * Works in a fresh directory under $TMPDIR (or /tmp), removed at exit.
  * Foreign and broken keys are made with the openssl CLI, not with our code.
  */
+#include "check.h"
 #include "keys.h"
 
 #include <errno.h>
@@ -31,28 +32,8 @@
 #define TEST_PATH_MAX 512
 #define TEST_FILE_MAX 65536
 
-static int passed, failed;
 static char root[TEST_PATH_MAX], dir[TEST_PATH_MAX]; /* dir: the main key directory */
 static char first_kid[KEYS_KID_MAX + 1], second_kid[KEYS_KID_MAX + 1];
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            printf("    %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                    \
-            return -1;                                                                             \
-        }                                                                                          \
-    } while (0)
-
-#define RUN(fn)                                                                                    \
-    do {                                                                                           \
-        int rc_ = fn();                                                                            \
-        printf("%s %s\n", rc_ == 0 ? "ok  " : "FAIL", #fn);                                        \
-        if (rc_ == 0)                                                                              \
-            passed++;                                                                              \
-        else                                                                                       \
-            failed++;                                                                              \
-        fflush(stdout);                                                                            \
-    } while (0)
 
 /* ---- helpers ---------------------------------------------------------------- */
 
@@ -666,7 +647,5 @@ int main(void)
     RUN(two_keys_without_active_fails_naming_manifest);
     RUN(invalid_manifests_fail_naming_manifest);
 
-    printf("%d passed, %d failed\n", passed, failed);
-    fflush(stdout); /* before the leak checker's report, if any */
-    return failed == 0 ? 0 : 1;
+    return check_summary();
 }

@@ -7,6 +7,7 @@
  *
  * Works in a fresh directory under $TMPDIR (or /tmp), removed at exit.
  */
+#include "check.h"
 #include "proof.h"
 
 #include <fcntl.h>
@@ -30,28 +31,8 @@
 #define TEST_RATE_SIGNATURES 20000
 #define B64URL sodium_base64_VARIANT_URLSAFE_NO_PADDING
 
-static int passed, failed;
 static char root[TEST_PATH_MAX], dir[TEST_PATH_MAX], script[TEST_PATH_MAX];
 static key_set_t *keys;
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            printf("    %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                    \
-            return -1;                                                                             \
-        }                                                                                          \
-    } while (0)
-
-#define RUN(fn)                                                                                    \
-    do {                                                                                           \
-        int rc_ = fn();                                                                            \
-        printf("%s %s\n", rc_ == 0 ? "ok  " : "FAIL", #fn);                                        \
-        if (rc_ == 0)                                                                              \
-            passed++;                                                                              \
-        else                                                                                       \
-            failed++;                                                                              \
-        fflush(stdout);                                                                            \
-    } while (0)
 
 /* ---- fixtures --------------------------------------------------------------- */
 
@@ -612,7 +593,5 @@ int main(void)
     RUN(oversized_claims_return_zero);
     print_signing_rate();
 
-    printf("%d passed, %d failed\n", passed, failed);
-    fflush(stdout); /* before the leak checker's report, if any */
-    return failed == 0 ? 0 : 1;
+    return check_summary();
 }

@@ -8,6 +8,7 @@
  * on failure: atexit, fatal signals, and PR_SET_PDEATHSIG for the cases
  * (ASan's own exit) where neither runs.
  */
+#include "check.h"
 #include "redis.h"
 
 #include <arpa/inet.h>
@@ -30,16 +31,7 @@
 #define TEST_START_MS 5000   /* a redis-server must accept within this */
 #define TEST_CONNECT_MS 3000 /* the adapter must be ready within this */
 
-static int passed, failed;
 static int contract_broken; /* a callback with both or neither of reply and err */
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            printf("    %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                    \
-            return -1;                                                                             \
-        }                                                                                          \
-    } while (0)
 
 static uint64_t mono_ms(void)
 {
@@ -734,6 +726,5 @@ int main(void)
     h2o_evloop_run(loop, 0); /* let h2o free the sockets we closed */
     h2o_evloop_destroy(loop);
     printf("    (%.1f s)\n", (double)(mono_ms() - t0) / 1000);
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    return check_summary();
 }

@@ -8,6 +8,7 @@
  * Fixtures: tests/fixtures/sites/. The source tree is found through
  * CONSENTD_SOURCE_DIR (set by ctest), else from this file's path.
  */
+#include "check.h"
 #include "site.h"
 
 #include <dirent.h>
@@ -25,53 +26,7 @@
 #define TEST_RETAINS_PER_THREAD 20000
 #define TEST_MANY_SITES 50
 
-static int passed, failed;
 static char source_dir[PATH_MAX];
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            printf("    %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                    \
-            return -1;                                                                             \
-        }                                                                                          \
-    } while (0)
-
-#define CHECK_STR(got, want)                                                                       \
-    do {                                                                                           \
-        const char *g_ = (got), *w_ = (want);                                                      \
-        if (g_ == NULL || strcmp(g_, w_) != 0) {                                                   \
-            printf("    %s:%d: %s is \"%s\", expected \"%s\"\n", __FILE__, __LINE__, #got,         \
-                   g_ ? g_ : "(null)", w_);                                                        \
-            return -1;                                                                             \
-        }                                                                                          \
-    } while (0)
-
-#define CHECK_HAS(haystack, needle)                                                                \
-    do {                                                                                           \
-        const char *h_ = (haystack), *n_ = (needle);                                               \
-        if (strstr(h_, n_) == NULL) {                                                              \
-            printf("    %s:%d: \"%s\" does not contain \"%s\"\n", __FILE__, __LINE__, h_, n_);     \
-            return -1;                                                                             \
-        }                                                                                          \
-    } while (0)
-
-/* snprintf that refuses to truncate (a cut path would test the wrong file). */
-#define FMT(buf, ...)                                                                              \
-    do {                                                                                           \
-        int n_ = snprintf((buf), sizeof(buf), __VA_ARGS__);                                        \
-        if (n_ < 0 || (size_t)n_ >= sizeof(buf)) abort();                                          \
-    } while (0)
-
-static void run(const char *name, int (*fn)(void))
-{
-    if (fn() == 0) {
-        printf("ok   %s\n", name);
-        passed++;
-    } else {
-        printf("FAIL %s\n", name);
-        failed++;
-    }
-}
 
 static void find_source_dir(void)
 {
@@ -864,36 +819,35 @@ int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
     find_source_dir();
-    run("demo_site_loads_with_its_purposes_and_legal_bases",
-        demo_site_loads_with_its_purposes_and_legal_bases);
-    run("demo_api_key_hash_is_on_its_own_line", demo_api_key_hash_is_on_its_own_line);
-    run("minimal_site_takes_the_defaults", minimal_site_takes_the_defaults);
-    run("variants_load_and_visitors_are_assigned_by_weight",
-        variants_load_and_visitors_are_assigned_by_weight);
-    run("configured_origins_are_normalised_to_what_browsers_send",
-        configured_origins_are_normalised_to_what_browsers_send);
-    run("a_file_name_without_json_suffix_is_the_id", a_file_name_without_json_suffix_is_the_id);
-    run("bad_site_files_are_refused_naming_file_field_and_reason",
-        bad_site_files_are_refused_naming_file_field_and_reason);
-    run("every_bad_fixture_is_in_the_table", every_bad_fixture_is_in_the_table);
-    run("counts_beyond_the_limits_are_refused", counts_beyond_the_limits_are_refused);
-    run("an_empty_directory_is_a_valid_empty_set", an_empty_directory_is_a_valid_empty_set);
-    run("dotfiles_other_files_and_subdirectories_are_ignored",
-        dotfiles_other_files_and_subdirectories_are_ignored);
-    run("one_bad_file_among_good_ones_fails_naming_it",
-        one_bad_file_among_good_ones_fails_naming_it);
-    run("a_missing_directory_fails_naming_it", a_missing_directory_fails_naming_it);
-    run("site_find_finds_every_site_of_a_large_set", site_find_finds_every_site_of_a_large_set);
-    run("site_find_matches_exact_ids_only", site_find_matches_exact_ids_only);
-    run("origin_allowed_compares_exact_bytes", origin_allowed_compares_exact_bytes);
-    run("api_key_matches_only_the_key_whose_hash_is_configured",
-        api_key_matches_only_the_key_whose_hash_is_configured);
-    run("purpose_find_and_text_fall_back_to_the_first_language",
-        purpose_find_and_text_fall_back_to_the_first_language);
-    run("legal_basis_names_are_the_file_spelling", legal_basis_names_are_the_file_spelling);
-    run("a_retained_set_outlives_the_loaders_release", a_retained_set_outlives_the_loaders_release);
-    run("concurrent_retain_and_release_free_the_set_exactly_once",
-        concurrent_retain_and_release_free_the_set_exactly_once);
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    check_run("demo_site_loads_with_its_purposes_and_legal_bases",
+              demo_site_loads_with_its_purposes_and_legal_bases);
+    check_run("demo_api_key_hash_is_on_its_own_line", demo_api_key_hash_is_on_its_own_line);
+    check_run("minimal_site_takes_the_defaults", minimal_site_takes_the_defaults);
+    check_run("variants_load_and_visitors_are_assigned_by_weight",
+              variants_load_and_visitors_are_assigned_by_weight);
+    check_run("configured_origins_are_normalised_to_what_browsers_send",
+              configured_origins_are_normalised_to_what_browsers_send);
+    check_run("a_file_name_without_json_suffix_is_the_id", a_file_name_without_json_suffix_is_the_id);
+    check_run("bad_site_files_are_refused_naming_file_field_and_reason",
+              bad_site_files_are_refused_naming_file_field_and_reason);
+    check_run("every_bad_fixture_is_in_the_table", every_bad_fixture_is_in_the_table);
+    check_run("counts_beyond_the_limits_are_refused", counts_beyond_the_limits_are_refused);
+    check_run("an_empty_directory_is_a_valid_empty_set", an_empty_directory_is_a_valid_empty_set);
+    check_run("dotfiles_other_files_and_subdirectories_are_ignored",
+              dotfiles_other_files_and_subdirectories_are_ignored);
+    check_run("one_bad_file_among_good_ones_fails_naming_it",
+              one_bad_file_among_good_ones_fails_naming_it);
+    check_run("a_missing_directory_fails_naming_it", a_missing_directory_fails_naming_it);
+    check_run("site_find_finds_every_site_of_a_large_set", site_find_finds_every_site_of_a_large_set);
+    check_run("site_find_matches_exact_ids_only", site_find_matches_exact_ids_only);
+    check_run("origin_allowed_compares_exact_bytes", origin_allowed_compares_exact_bytes);
+    check_run("api_key_matches_only_the_key_whose_hash_is_configured",
+              api_key_matches_only_the_key_whose_hash_is_configured);
+    check_run("purpose_find_and_text_fall_back_to_the_first_language",
+              purpose_find_and_text_fall_back_to_the_first_language);
+    check_run("legal_basis_names_are_the_file_spelling", legal_basis_names_are_the_file_spelling);
+    check_run("a_retained_set_outlives_the_loaders_release", a_retained_set_outlives_the_loaders_release);
+    check_run("concurrent_retain_and_release_free_the_set_exactly_once",
+              concurrent_retain_and_release_free_the_set_exactly_once);
+    return check_summary();
 }

@@ -7,6 +7,7 @@
  * and a single-node cluster) and kills them at exit, even on failure (they
  * also die with this process: PR_SET_PDEATHSIG).
  */
+#include "check.h"
 #include "store.h"
 
 #include <arpa/inet.h>
@@ -34,15 +35,6 @@
 #define TEST_STRINGS_MAX 16384
 #define TEST_PAGES_MAX 1000
 
-static int passed, failed;
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            printf("    %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                    \
-            return -1;                                                                             \
-        }                                                                                          \
-    } while (0)
 
 /* ---- redis-server processes ------------------------------------------------ */
 
@@ -1375,17 +1367,6 @@ static int test_cluster_one_slot(void)
     return 0;
 }
 
-static void run(const char *name, int (*fn)(void))
-{
-    int rc = fn();
-    printf("%s %s\n", rc == 0 ? "ok  " : "FAIL", name);
-    fflush(stdout);
-    if (rc == 0)
-        passed++;
-    else
-        failed++;
-}
-
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1404,35 +1385,34 @@ int main(void)
     test_site.choice_lifetime_days = SITE_CHOICE_LIFETIME_DEFAULT_DAYS;
     test_site.log_retention_days = TEST_RETENTION_DAYS;
 
-    run("record_round_trip_keeps_every_field", test_record_round_trip);
-    run("decode_rejects_every_truncated_prefix", test_decode_rejects_truncated);
-    run("decode_rejects_trailing_bytes", test_decode_rejects_trailing_bytes);
-    run("decode_rejects_wrong_types_missing_and_duplicate_keys", test_decode_rejects_wrong_types);
-    run("decode_rejects_too_many_decisions", test_decode_rejects_too_many_decisions);
-    run("decode_rejects_huge_lengths_and_counts", test_decode_rejects_huge_lengths);
-    run("decode_skips_unknown_keys_within_bounds", test_decode_bounds_unknown_values);
-    run("decode_survives_random_mutations", test_decode_survives_random_mutations);
+    check_run("record_round_trip_keeps_every_field", test_record_round_trip);
+    check_run("decode_rejects_every_truncated_prefix", test_decode_rejects_truncated);
+    check_run("decode_rejects_trailing_bytes", test_decode_rejects_trailing_bytes);
+    check_run("decode_rejects_wrong_types_missing_and_duplicate_keys", test_decode_rejects_wrong_types);
+    check_run("decode_rejects_too_many_decisions", test_decode_rejects_too_many_decisions);
+    check_run("decode_rejects_huge_lengths_and_counts", test_decode_rejects_huge_lengths);
+    check_run("decode_skips_unknown_keys_within_bounds", test_decode_bounds_unknown_values);
+    check_run("decode_survives_random_mutations", test_decode_survives_random_mutations);
 
     loop = h2o_evloop_create();
     if (server_start(&plain_server, 0) != 0 || (plain = client_connect(&plain_server)) == NULL) {
         printf("FAIL redis_server_starts\n");
         failed++;
     } else {
-        run("put_then_get_returns_the_same_record", test_put_then_get);
-        run("state_ttl_is_the_lifetime_history_and_log_the_retention", test_ttls);
-        run("two_puts_make_two_history_entries_newest_first_with_log_ids",
-            test_two_puts_history);
-        run("erase_removes_every_trace_and_spares_the_neighbour", test_erase);
-        run("history_is_bounded_and_log_follows_it", test_history_is_bounded);
-        run("log_pages_cross_partitions_once_each_with_time_filter", test_log_pages);
-        run("put_reloads_a_missing_function_library", test_function_reload);
-        run("bad_arguments_are_refused", test_bad_arguments);
-        run("calls_fail_fast_while_redis_is_down", test_down_fails_fast);
-        run("one_put_touches_one_cluster_slot", test_cluster_one_slot);
+        check_run("put_then_get_returns_the_same_record", test_put_then_get);
+        check_run("state_ttl_is_the_lifetime_history_and_log_the_retention", test_ttls);
+        check_run("two_puts_make_two_history_entries_newest_first_with_log_ids",
+                  test_two_puts_history);
+        check_run("erase_removes_every_trace_and_spares_the_neighbour", test_erase);
+        check_run("history_is_bounded_and_log_follows_it", test_history_is_bounded);
+        check_run("log_pages_cross_partitions_once_each_with_time_filter", test_log_pages);
+        check_run("put_reloads_a_missing_function_library", test_function_reload);
+        check_run("bad_arguments_are_refused", test_bad_arguments);
+        check_run("calls_fail_fast_while_redis_is_down", test_down_fails_fast);
+        check_run("one_put_touches_one_cluster_slot", test_cluster_one_slot);
         redis_destroy(plain);
     }
     servers_stop();
     h2o_evloop_destroy(loop);
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    return check_summary();
 }
