@@ -25,6 +25,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "json.h"
 #include "log.h"
 
 #define CONFIG_FILE_MAX_BYTES (1024 * 1024) /* a config file is a few hundred bytes */
@@ -50,15 +51,10 @@ static int config_fail(const config_ctx_t *c, const char *field, const char *fmt
 
 static int config_fail(const config_ctx_t *c, const char *field, const char *fmt, ...)
 {
-    if (c->err == NULL || c->errlen == 0) return -1;
-    int n = field != NULL ? snprintf(c->err, c->errlen, "%s: %s: ", c->file, field)
-                          : snprintf(c->err, c->errlen, "%s: ", c->file);
-    if (n >= 0 && (size_t)n < c->errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    json_field_error(c->err, c->errlen, c->file, field, fmt, ap);
+    va_end(ap);
     return -1;
 }
 

@@ -86,3 +86,15 @@ size_t json_escape(char *out, size_t cap, const char *s, size_t len)
     out[o] = '\0';
     return o;
 }
+
+int json_field_error(char *err, size_t errlen, const char *file, const char *field,
+                     const char *fmt, va_list ap)
+{
+    if (err == NULL || errlen == 0)
+        return -1;
+    int n = field != NULL ? snprintf(err, errlen, "%s: %s: ", file, field)
+                          : snprintf(err, errlen, "%s: ", file);
+    if (n >= 0 && (size_t)n < errlen)
+        vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+    return -1;
+}

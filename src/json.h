@@ -4,11 +4,19 @@
 #ifndef CONSENTD_JSON_H
 #define CONSENTD_JSON_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 /* Escape len bytes of s as the inside of a JSON string into out (always
  * NUL-terminated, cut to fit cap). Bytes that are not valid UTF-8 become
  * U+FFFD, so the result is always valid JSON. Returns bytes written. */
 size_t json_escape(char *out, size_t cap, const char *s, size_t len);
+
+/* The error message of a field of a JSON document, as config and site
+ * files report them: "<file>: <field>: <reason>", or "<file>: <reason>"
+ * when field is NULL, cut to fit errlen (nothing written when errlen is 0).
+ * Returns -1, for `return json_field_error(...)`. */
+int json_field_error(char *err, size_t errlen, const char *file, const char *field,
+                     const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
 
 #endif

@@ -26,6 +26,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "json.h"
+
 #define SITE_FILE_MAX_BYTES (1024 * 1024) /* a site file is a few KB */
 #define SITE_SET_MAX_SITES 10000          /* files in one sites directory */
 #define SITE_PATH_MAX 4096
@@ -137,15 +139,10 @@ static int site_fail(const site_parse_t *p, const char *field, const char *fmt, 
 
 static int site_fail(const site_parse_t *p, const char *field, const char *fmt, ...)
 {
-    if (p->err == NULL || p->errlen == 0) return -1;
-    int n = field != NULL ? snprintf(p->err, p->errlen, "%s: %s: ", p->name, field)
-                          : snprintf(p->err, p->errlen, "%s: ", p->name);
-    if (n >= 0 && (size_t)n < p->errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    json_field_error(p->err, p->errlen, p->name, field, fmt, ap);
+    va_end(ap);
     return -1;
 }
 
