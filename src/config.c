@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -36,6 +37,7 @@
 #define CONFIG_MAX_CONNECTIONS_MAX 1000000
 #define CONFIG_REDIS_DB_MAX 65535
 #define CONFIG_REDIS_DEFAULT_PORT 6379
+#define CONFIG_RATE_MAX 1000000
 
 /* ---- error messages ------------------------------------------------------- */
 
@@ -495,6 +497,11 @@ static void config_defaults(config_t *cfg, const char *base)
     cfg->request_timeout_ms = 10000;
     cfg->shutdown_timeout_ms = 10000;
     cfg->http2 = 0;
+    cfg->rl_consents_per_second = 10;
+    cfg->rl_consents_burst = 50;
+    cfg->rl_events_per_second = 20;
+    cfg->rl_events_burst = 100;
+    cfg->rl_exempt_loopback = 1;
     cfg->log_json = 0;
     cfg->log_level = LOG_INFO;
     cfg->access_log = 1;
@@ -565,7 +572,8 @@ static int config_apply(const config_ctx_t *c, config_t *cfg, const json_t *root
                         int *public_url_set)
 {
     static const char *const top[] = {"listen",     "threads", "redis", "sites_dir", "keys_dir",
-                                      "public_url", "limits",  "http2", "log",       NULL};
+                                      "public_url", "limits",  "http2", "log",       "tls",
+                                      "rate_limit", NULL};
     static const char *const listen_keys[] = {"address", "port", NULL};
     static const char *const redis_keys[] = {"url",
                                              "command_timeout_ms",
@@ -577,12 +585,21 @@ static int config_apply(const config_ctx_t *c, config_t *cfg, const json_t *root
     static const char *const limits_keys[] = {"max_body_bytes", "max_connections",
                                               "request_timeout_ms", "shutdown_timeout_ms", NULL};
     static const char *const log_keys[] = {"format", "level", "access_log", "client_ip", NULL};
-    json_t *listen, *redis, *limits, *log;
+    static const char *const tls_keys[] = {"cert_file", "key_file", NULL};
+    static const char *const rl_keys[] = {"consents_per_second", "consents_burst",
+                                          "events_per_second",   "events_burst",
+                                          "client_address_header", "exempt_loopback", NULL};
+    json_t *listen, *redis, *limits, *log, *tls = NULL, *rl;
     if (config_check_keys(c, root, "", top) != 0 ||
         config_object(c, root, "listen", listen_keys, &listen) != 0 ||
         config_object(c, root, "redis", redis_keys, &redis) != 0 ||
         config_object(c, root, "limits", limits_keys, &limits) != 0 ||
-        config_object(c, root, "log", log_keys, &log) != 0)
+        config_object(c, root, "log", log_keys, &log) != 0 ||
+        config_object(c, root, "rate_limit", rl_keys, &rl) != 0)
+        return -1;
+    json_t *tls_v = json_object_get(root, "tls");
+    if (tls_v != NULL && !json_is_null(tls_v) &&
+        config_object(c, root, "tls", tls_keys, &tls) != 0)
         return -1;
 
     /* listen */
@@ -654,6 +671,45 @@ static int config_apply(const config_ctx_t *c, config_t *cfg, const json_t *root
         return -1;
 
     if (config_bool(c, root, "http2", "http2", &cfg->http2) != 0) return -1;
+
+    /* tls: null or absent is plain HTTP (behind a TLS-terminating proxy) */
+    if (tls != NULL) {
+        char rel[PATH_MAX];
+        const char *names[] = {"cert_file", "key_file"};
+        char *outs[] = {cfg->tls_cert_file, cfg->tls_key_file};
+        for (int i = 0; i < 2; i++) {
+            char field[32];
+            snprintf(field, sizeof(field), "tls.%s", names[i]);
+            rel[0] = '\0';
+            if (config_string(c, tls, names[i], field, rel, sizeof(rel)) != 0) return -1;
+            if (rel[0] == '\0')
+                return config_fail(c, field, "is required: a PEM file (certificate chain, key)");
+            if (config_path_resolve(base, rel, outs[i], PATH_MAX) != 0)
+                return config_fail(c, field, "path too long");
+        }
+    }
+
+    /* rate_limit */
+    if (config_u32(c, rl, "consents_per_second", "rate_limit.consents_per_second", 0,
+                   CONFIG_RATE_MAX, &cfg->rl_consents_per_second) != 0 ||
+        config_u32(c, rl, "consents_burst", "rate_limit.consents_burst", 1, CONFIG_RATE_MAX,
+                   &cfg->rl_consents_burst) != 0 ||
+        config_u32(c, rl, "events_per_second", "rate_limit.events_per_second", 0,
+                   CONFIG_RATE_MAX, &cfg->rl_events_per_second) != 0 ||
+        config_u32(c, rl, "events_burst", "rate_limit.events_burst", 1, CONFIG_RATE_MAX,
+                   &cfg->rl_events_burst) != 0)
+        return -1;
+    if (config_bool(c, rl, "exempt_loopback", "rate_limit.exempt_loopback",
+                    &cfg->rl_exempt_loopback) != 0)
+        return -1;
+    json_t *hdr = rl != NULL ? json_object_get(rl, "client_address_header") : NULL;
+    if (hdr != NULL && !json_is_null(hdr)) {
+        if (!json_is_string(hdr) || strcasecmp(json_string_value(hdr), "x-forwarded-for") != 0)
+            return config_fail(c, "rate_limit.client_address_header",
+                               "must be null (the peer address) or \"x-forwarded-for\" (its last "
+                               "address: set it only behind a proxy that appends it)");
+        snprintf(cfg->rl_client_header, sizeof(cfg->rl_client_header), "x-forwarded-for");
+    }
 
     /* log */
     json_t *fmt = log != NULL ? json_object_get(log, "format") : NULL;
@@ -745,6 +801,7 @@ int config_load(config_t *cfg, const char *path, char *err, size_t errlen)
         return url_fail(err, errlen, "redis.url: %s", uerr);
     }
     if (!public_url_set)
-        snprintf(cfg->public_url, sizeof(cfg->public_url), "http://localhost:%u", cfg->port);
+        snprintf(cfg->public_url, sizeof(cfg->public_url), "%s://localhost:%u",
+                 cfg->tls_cert_file[0] != '\0' ? "https" : "http", cfg->port);
     return 0;
 }

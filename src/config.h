@@ -47,6 +47,17 @@ typedef struct config {
     uint32_t request_timeout_ms;   /* idle/header timeout of a connection; default 10000 */
     uint32_t shutdown_timeout_ms;  /* graceful shutdown deadline; default 10000 */
     int http2;                     /* default 0: see README, h2o 2.2.5 lacks rapid-reset fixes */
+    char tls_cert_file[PATH_MAX];  /* "tls": {"cert_file", "key_file"}: PEM; "" = plain HTTP */
+    char tls_key_file[PATH_MAX];
+    /* "rate_limit": per client address and worker thread, a token bucket of
+     * <per_second> tokens a second holding at most <burst>; 0 per second = off. */
+    uint32_t rl_consents_per_second; /* consent writes and withdrawals; default 10 */
+    uint32_t rl_consents_burst;      /* default 50 */
+    uint32_t rl_events_per_second;   /* banner events; default 20 */
+    uint32_t rl_events_burst;        /* default 100 */
+    char rl_client_header[64];       /* "" = the peer address; "x-forwarded-for": its last hop */
+    int rl_exempt_loopback;          /* default 1: a loopback peer (a local proxy that does not
+                                        forward the address, the demo tools) is not limited */
     int log_json;                  /* "log": {"format": "text"|"json"} */
     int log_level;                 /* log_level_t */
     int access_log;                /* default 1 */

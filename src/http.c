@@ -189,6 +189,13 @@ void http_send_static(http_request_t *rq, int status, const char *content_type, 
     req->res.status = status;
     req->res.reason = http_reason(status);
     req->res.content_length = len;
+    /* On every answer: never sniff a type (a JSON error must not run as a
+     * script); over TLS, stay on TLS. */
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-content-type-options"), 0,
+                          NULL, H2O_STRLIT("nosniff"));
+    if (req->scheme == &H2O_URL_SCHEME_HTTPS)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_STRICT_TRANSPORT_SECURITY, NULL,
+                       H2O_STRLIT("max-age=31536000"));
     if (content_type != NULL)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type,
                        strlen(content_type));
@@ -210,7 +217,13 @@ void http_send_copy(http_request_t *rq, int status, const char *content_type, co
 
 void http_send_json(http_request_t *rq, int status, const char *json, size_t len)
 {
-    http_header(rq, "cache-control", H2O_STRLIT("no-store"));
+    h2o_req_t *req = rq->req;
+    /* Data, never a page: nothing loads from it, nothing frames it, and no
+     * proxy or browser keeps a copy (it may hold a visitor's choice). */
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                   H2O_STRLIT("no-store"));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("content-security-policy"), 0,
+                          NULL, H2O_STRLIT("default-src 'none'; frame-ancestors 'none'"));
     http_send_copy(rq, status, "application/json", json, len);
 }
 

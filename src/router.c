@@ -11,8 +11,10 @@
  */
 #include "router.h"
 
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "banner.h"
 #include "consent.h"
@@ -21,6 +23,7 @@
 #include "health.h"
 #include "http.h"
 #include "metrics.h"
+#include "ratelimit.h"
 
 #define ROUTER_MAX_SEGMENTS 8
 #define ROUTER_PREFLIGHT_MAX_AGE "600"
@@ -34,15 +37,18 @@ typedef struct route {
     router_fn fn;
     size_t max_body;     /* larger bodies get 413 */
     int cors;            /* answers browsers of the site's origins */
+    int limit;           /* ratelimit_class_t, 0: not rate limited */
 } route_t;
 
 static const route_t routes[] = {
     {"healthz", "GET", "/healthz", health_get, 0, 0},
     {"metrics", "GET", "/metrics", metrics_get, 0, 0},
     {"banner_js", "GET", "/v1/sites/{site}/banner.js", banner_get, 0, 0},
-    {"consent_post", "POST", "/v1/sites/{site}/consents", consent_post, CONSENT_MAX_BODY, 1},
+    {"consent_post", "POST", "/v1/sites/{site}/consents", consent_post, CONSENT_MAX_BODY, 1,
+     RATELIMIT_CONSENTS},
     {"consent_get", "GET", "/v1/sites/{site}/consents/{visitor}", consent_get, 0, 1},
-    {"consent_delete", "DELETE", "/v1/sites/{site}/consents/{visitor}", consent_delete, 0, 1},
+    {"consent_delete", "DELETE", "/v1/sites/{site}/consents/{visitor}", consent_delete, 0, 1,
+     RATELIMIT_CONSENTS},
     {"consents_export", "GET", "/v1/sites/{site}/consents", rights_export, 0, 0},
     {"visitor_get", "GET", "/v1/sites/{site}/visitors/{visitor}", rights_access, 0, 0},
     {"visitor_delete", "DELETE", "/v1/sites/{site}/visitors/{visitor}", rights_erase, 0, 0},
@@ -203,6 +209,74 @@ static void router_preflight(http_request_t *rq, const char *allow)
     http_send_static(rq, 204, NULL, NULL, 0);
 }
 
+/* The bytes that name the client for rate limiting: the last address of the
+ * configured forwarding header when there is one, else the peer's address
+ * (*loopback set when that is 127.0.0.0/8 or ::1). */
+static size_t router_client_key(http_request_t *rq, unsigned char *out, size_t cap, int *loopback)
+{
+    *loopback = 0;
+    const config_t *cfg = rq->worker->cfg;
+    if (cfg->rl_client_header[0] != '\0') {
+        const h2o_iovec_t *v = http_req_header(rq, cfg->rl_client_header);
+        if (v != NULL && v->len > 0) {
+            size_t end = v->len, start;
+            while (end > 0 && (v->base[end - 1] == ' ' || v->base[end - 1] == ','))
+                end--;
+            start = end;
+            while (start > 0 && v->base[start - 1] != ',' && v->base[start - 1] != ' ')
+                start--;
+            size_t len = end - start < cap ? end - start : cap;
+            memcpy(out, v->base + start, len);
+            return len;
+        }
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl = rq->req->conn->callbacks->get_peername(rq->req->conn, (struct sockaddr *)&ss);
+    if (sl >= sizeof(struct sockaddr_in) && ss.ss_family == AF_INET && cap >= 4) {
+        memcpy(out, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+        *loopback = out[0] == 127;
+        return 4;
+    }
+    if (sl >= sizeof(struct sockaddr_in6) && ss.ss_family == AF_INET6 && cap >= 16) {
+        const unsigned char *a = ((struct sockaddr_in6 *)&ss)->sin6_addr.s6_addr;
+        static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        if (memcmp(a, mapped, 12) == 0) {
+            memcpy(out, a + 12, 4);
+            *loopback = out[0] == 127;
+            return 4;
+        }
+        memcpy(out, a, 16);
+        *loopback = IN6_IS_ADDR_LOOPBACK((const struct in6_addr *)a);
+        return 16;
+    }
+    return 0;
+}
+
+/* 1 when the client may go on; else answers 429 with Retry-After. */
+static int router_rate_ok(http_request_t *rq, int klass)
+{
+    const config_t *cfg = rq->worker->cfg;
+    uint32_t rate = klass == RATELIMIT_EVENTS ? cfg->rl_events_per_second : cfg->rl_consents_per_second;
+    uint32_t burst = klass == RATELIMIT_EVENTS ? cfg->rl_events_burst : cfg->rl_consents_burst;
+    if (rate == 0 || rq->worker->ratelimit == NULL)
+        return 1;
+    unsigned char key[64];
+    int loopback;
+    size_t len = router_client_key(rq, key, sizeof(key), &loopback);
+    if (loopback && cfg->rl_exempt_loopback)
+        return 1;
+    uint32_t wait_ms = ratelimit_take(rq->worker->ratelimit, (ratelimit_class_t)klass, key, len,
+                                      rate, burst, http_now_ns() / 1000000);
+    if (wait_ms == 0)
+        return 1;
+    char secs[16];
+    int n = snprintf(secs, sizeof(secs), "%u", (wait_ms + 999) / 1000);
+    http_header(rq, "retry-after", secs, (size_t)n);
+    http_error(rq, 429, "rate_limited",
+               "too many requests from this address: retry after the delay in Retry-After");
+    return 0;
+}
+
 int router_handle(h2o_handler_t *self, h2o_req_t *req)
 {
     worker_t *w = worker_of(req->conn->ctx);
@@ -282,6 +356,8 @@ int router_handle(h2o_handler_t *self, h2o_req_t *req)
                    route->max_body == 0 ? "this route takes no body" : "the body is too large");
         return 0;
     }
+    if (route->limit != 0 && !router_rate_ok(rq, route->limit))
+        return 0;
     route->fn(rq);
     return 0;
 }

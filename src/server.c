@@ -30,8 +30,12 @@
 #include <unistd.h>
 
 #include <h2o.h>
+#include <h2o/http2.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "log.h"
+#include "ratelimit.h"
 #include "router.h"
 #include "store.h"
 #include "worker.h"
@@ -77,6 +81,7 @@ static struct {
     pthread_mutex_t ack_mutex;
     pthread_cond_t ack_cond;
     unsigned acks; /* workers that switched to the snapshot being published */
+    SSL_CTX *ssl_ctx; /* NULL: plain HTTP */
 } server = {.ack_mutex = PTHREAD_MUTEX_INITIALIZER, .ack_cond = PTHREAD_COND_INITIALIZER};
 
 static void server_accept_start(server_worker_t *sw);
@@ -109,6 +114,39 @@ static int server_bind(const config_t *cfg, char *err, size_t errlen)
     return fd;
 }
 
+/* TLS when the config names a certificate: TLS 1.2 and later, ALPN
+ * "http/1.1" only unless HTTP/2 is turned on (h2o 2.2.5 lacks the HTTP/2
+ * rapid-reset fixes: see the README). NULL with err on failure. */
+static SSL_CTX *server_tls_create(const config_t *cfg, char *err, size_t errlen)
+{
+    static const h2o_iovec_t http1_only[] = {{H2O_STRLIT("http/1.1")}, {NULL, 0}};
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (ctx == NULL) {
+        snprintf(err, errlen, "TLS: cannot create a context");
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+                                 SSL_OP_CIPHER_SERVER_PREFERENCE);
+    const char *what = NULL, *file = NULL;
+    if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert_file) != 1)
+        what = "cannot load the certificate chain", file = cfg->tls_cert_file;
+    else if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key_file, SSL_FILETYPE_PEM) != 1)
+        what = "cannot load the private key", file = cfg->tls_key_file;
+    else if (SSL_CTX_check_private_key(ctx) != 1)
+        what = "the private key does not match the certificate", file = cfg->tls_key_file;
+    if (what != NULL) {
+        char ssl_err[256];
+        ERR_error_string_n(ERR_get_error(), ssl_err, sizeof(ssl_err));
+        ERR_clear_error();
+        snprintf(err, errlen, "tls: %s (%s): %s", what, file, ssl_err);
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    h2o_ssl_register_alpn_protocols(ctx, cfg->http2 ? h2o_http2_alpn_protocols : http1_only);
+    return ctx;
+}
+
 int server_init(const config_t *cfg, snapshot_t *snap, char *err, size_t errlen)
 {
     server.cfg = cfg;
@@ -132,6 +170,11 @@ int server_init(const config_t *cfg, snapshot_t *snap, char *err, size_t errlen)
     h2o_handler_t *handler = h2o_create_handler(path, sizeof(*handler));
     handler->on_req = router_handle;
     router_init();
+    if (cfg->tls_cert_file[0] != '\0' &&
+        (server.ssl_ctx = server_tls_create(cfg, err, errlen)) == NULL) {
+        snapshot_release(snap);
+        return -1;
+    }
 
     for (unsigned i = 0; i < server.count; i++) {
         server_worker_t *sw = &server.workers[i];
@@ -270,8 +313,12 @@ static void *server_worker_main(void *arg)
     h2o_loop_t *loop = w->ctx.loop;
     w->accept_ctx.ctx = &w->ctx;
     w->accept_ctx.hosts = server.globalconf.hosts;
+    w->accept_ctx.ssl_ctx = server.ssl_ctx;
     h2o_timeout_init(loop, &sw->stop_timeout, SERVER_STOP_POLL_MS);
 
+    w->ratelimit = ratelimit_create(RATELIMIT_SLOTS);
+    if (w->ratelimit == NULL)
+        log_msg(LOG_WARN, "worker %u: out of memory for the rate limiter: not limiting", w->id);
     w->redis = redis_create(loop, &server.cfg->redis);
     redis_set_state_cb(w->redis, server_on_redis_state, w);
     redis_set_rtt_cb(w->redis, server_on_redis_rtt, w);
@@ -287,6 +334,8 @@ static void *server_worker_main(void *arg)
      * records; connections still open are closed by the process exit. */
     redis_destroy(w->redis);
     w->redis = NULL;
+    ratelimit_free(w->ratelimit);
+    w->ratelimit = NULL;
     return NULL;
 }
 

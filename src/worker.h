@@ -23,6 +23,7 @@ typedef struct worker {
     h2o_accept_ctx_t accept_ctx;
     h2o_socket_t *listener;
     redis_t *redis;
+    struct ratelimit *ratelimit; /* this thread's token buckets (ratelimit.h) */
     snapshot_t *snap; /* this thread's current sites and banners (one reference) */
     metrics_t metrics;
     uint64_t inflight; /* requests accepted and not yet disposed */

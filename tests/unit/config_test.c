@@ -91,6 +91,10 @@ static int defaults_are_used_without_a_file(void)
     CHECK(cfg.request_timeout_ms == 10000);
     CHECK(cfg.shutdown_timeout_ms == 10000);
     CHECK(cfg.http2 == 0);
+    CHECK(cfg.tls_cert_file[0] == '\0' && cfg.tls_key_file[0] == '\0');
+    CHECK(cfg.rl_consents_per_second == 10 && cfg.rl_consents_burst == 50);
+    CHECK(cfg.rl_events_per_second == 20 && cfg.rl_events_burst == 100);
+    CHECK(cfg.rl_client_header[0] == '\0' && cfg.rl_exempt_loopback == 1);
     CHECK(cfg.log_json == 0);
     CHECK(cfg.log_level == LOG_INFO);
     CHECK(cfg.access_log == 1);
@@ -148,6 +152,13 @@ static int shipped_config_lists_every_field(void)
                                          "limits.request_timeout_ms",
                                          "limits.shutdown_timeout_ms",
                                          "http2",
+                                         "tls",
+                                         "rate_limit.consents_per_second",
+                                         "rate_limit.consents_burst",
+                                         "rate_limit.events_per_second",
+                                         "rate_limit.events_burst",
+                                         "rate_limit.client_address_header",
+                                         "rate_limit.exempt_loopback",
                                          "log.format",
                                          "log.level",
                                          "log.access_log",
@@ -231,6 +242,11 @@ static const bad_case_t bad_cases[] = {
     {"bad_log_format.json", "log.format", "must be \"text\" or \"json\""},
     {"bad_log_level.json", "log.level", "must be one of debug, info, warn, error"},
     {"bad_http2_type.json", "http2", "must be true or false"},
+    {"bad_rate_burst.json", "rate_limit.consents_burst", "must be an integer from 1 to 1000000"},
+    {"bad_rate_header.json", "rate_limit.client_address_header", "\"x-forwarded-for\""},
+    {"bad_rate_unknown.json", "rate_limit.per_minute", "unknown field"},
+    {"bad_tls_type.json", "tls", "must be an object"},
+    {"bad_tls_key_missing.json", "tls.key_file", "is required"},
     {"bad_access_log_type.json", "log.access_log", "must be true or false"},
     {"bad_redis_tls.json", "redis.url", "not supported yet"},
     {"bad_redis_scheme.json", "redis.url", "must be redis://"},

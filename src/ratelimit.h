@@ -1,0 +1,38 @@
+/*
+ * ratelimit.h - per-client token buckets for the write and event routes.
+ *
+ * One table per worker thread (no locks): each client, named by a keyed
+ * hash of its address (SipHash-2-4 under a random per-process key: the
+ * address itself is never stored), has a bucket per class that fills at
+ * <per_second> tokens a second up to <burst>; a request takes one token or
+ * is refused with the time until the next one. IPv6 clients are counted
+ * per /64, the block one subscriber usually holds.
+ *
+ * The table has a fixed size: when a client is not in it, the least
+ * recently used of a few candidate slots is taken over (that client starts
+ * again with a full bucket). Memory is therefore bounded whatever the
+ * number of addresses.
+ */
+#ifndef CONSENTD_RATELIMIT_H
+#define CONSENTD_RATELIMIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RATELIMIT_SLOTS 16384 /* per worker: about 400 KB */
+
+typedef struct ratelimit ratelimit_t;
+
+typedef enum { RATELIMIT_CONSENTS = 1, RATELIMIT_EVENTS = 2 } ratelimit_class_t;
+
+/* slots: a power of two; NULL on allocation failure. */
+ratelimit_t *ratelimit_create(size_t slots);
+void ratelimit_free(ratelimit_t *rl);
+
+/* The key of an address: 4 bytes (IPv4), 16 bytes (IPv6: only the first
+ * 8 count) or any other bytes (a forwarded address as text). Returns 0 when
+ * the request may go on, else how many milliseconds until it may (>= 1). */
+uint32_t ratelimit_take(ratelimit_t *rl, ratelimit_class_t klass, const void *addr, size_t len,
+                        uint32_t per_second, uint32_t burst, uint64_t now_ms);
+
+#endif

@@ -1,0 +1,235 @@
+// The edge of the server: per-client rate limits on the write routes (429
+// with Retry-After, nothing stored), security headers on every answer, and
+// TLS terminated by consentd itself (a real TLS client; HTTP/2 offered over
+// ALPN only when the config turns it on).
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import https from 'node:https';
+import path from 'node:path';
+import tls from 'node:tls';
+import { after, before, describe } from 'node:test';
+import {
+    Consentd,
+    Redis,
+    delay,
+    makeConsentdDir,
+    makeTempDir,
+    runConsentd,
+    shippedSite,
+    startStack,
+    test,
+} from './lib/harness.mjs';
+import { browser, dataDigest, postConsent } from './lib/consent.mjs';
+
+const site = shippedSite('demo');
+const CONSENT = site.purposes.filter((p) => p.legal_basis === 'consent').map((p) => p.id);
+const good = { decisions: { [CONSENT[0]]: true }, policy_version: site.policy_version, lang: 'fr' };
+
+const from = (addr) => browser({ 'x-forwarded-for': `198.51.100.99, ${addr}` });
+
+describe('rate limits', () => {
+    let stack;
+    before(async () => {
+        stack = await startStack({
+            config: {
+                rate_limit: { consents_per_second: 1, consents_burst: 3, client_address_header: 'x-forwarded-for' },
+            },
+            threads: 1,
+        });
+    });
+    after(() => stack?.stop());
+
+    test('a client past its burst gets 429 with Retry-After and nothing is stored', async () => {
+        const client = '203.0.113.7';
+        for (let i = 0; i < 3; i++) {
+            const res = await postConsent(stack.consentd, good, from(client));
+            assert.equal(res.status, 201, res.text);
+        }
+        const before = await dataDigest(stack.redis);
+        const res = await postConsent(stack.consentd, good, from(client));
+        assert.equal(res.status, 429, res.text);
+        assert.equal(res.json().error.code, 'rate_limited');
+        assert.equal(res.headers['retry-after'], '1');
+        assert.match(res.headers['content-type'], /^application\/json/);
+        // The banner reads the error: CORS headers are on the 429 too.
+        assert.equal(res.headers['access-control-allow-origin'], browser().origin);
+        assert.equal(await dataDigest(stack.redis), before, 'a refused write changed Redis');
+        // Withdrawal shares the bucket.
+        const del = await stack.consentd.request('/v1/sites/demo/consents/visitor-ratelimit-1', {
+            method: 'DELETE',
+            headers: from(client),
+        });
+        assert.equal(del.status, 429, del.text);
+    });
+
+    test('another client is not affected, and the bucket refills', async () => {
+        const res = await postConsent(stack.consentd, good, from('203.0.113.8'));
+        assert.equal(res.status, 201, res.text);
+        await delay(1100);
+        const again = await postConsent(stack.consentd, good, from('203.0.113.7'));
+        assert.equal(again.status, 201, again.text);
+    });
+
+    test('reads are not limited', async () => {
+        for (let i = 0; i < 10; i++) {
+            const res = await stack.consentd.request('/v1/sites/demo/consents/visitor-ratelimit-2', {
+                headers: from('203.0.113.7'),
+            });
+            assert.equal(res.status, 404, res.text);
+        }
+    });
+});
+
+describe('rate limits by peer address', () => {
+    let redis;
+    before(async () => {
+        redis = await Redis.start();
+    });
+    after(() => redis?.stop());
+
+    test('a loopback peer is exempt by default, limited when exempt_loopback is false', async () => {
+        const limits = { consents_per_second: 1, consents_burst: 1 };
+        const exempt = await Consentd.start({ redis, threads: 1, config: { rate_limit: limits } });
+        try {
+            for (let i = 0; i < 5; i++) assert.equal((await postConsent(exempt, good)).status, 201);
+        } finally {
+            await exempt.stop();
+        }
+        const strict = await Consentd.start({
+            redis,
+            threads: 1,
+            config: { rate_limit: { ...limits, exempt_loopback: false } },
+        });
+        try {
+            assert.equal((await postConsent(strict, good)).status, 201);
+            const res = await postConsent(strict, good);
+            assert.equal(res.status, 429, res.text);
+            assert.equal(res.json().error.code, 'rate_limited');
+        } finally {
+            await strict.stop();
+        }
+    });
+});
+
+describe('security headers', () => {
+    let stack;
+    before(async () => {
+        stack = await startStack();
+    });
+    after(() => stack?.stop());
+
+    test('every answer says nosniff; JSON answers are not cached, framed or rendered', async () => {
+        const answers = [
+            await stack.consentd.request('/healthz'),
+            await stack.consentd.request('/v1/sites/demo/banner.js'),
+            await stack.consentd.request('/.well-known/jwks.json'),
+            await stack.consentd.request('/nowhere'),
+            await postConsent(stack.consentd, good),
+        ];
+        for (const res of answers) assert.equal(res.headers['x-content-type-options'], 'nosniff', res.text);
+        for (const res of [answers[3], answers[4]]) {
+            assert.equal(res.headers['cache-control'], 'no-store');
+            assert.equal(res.headers['content-security-policy'], "default-src 'none'; frame-ancestors 'none'");
+        }
+        assert.equal(answers[0].headers['strict-transport-security'], undefined, 'HSTS over plain HTTP');
+    });
+});
+
+describe('TLS', () => {
+    let redis, dir, cert, key;
+    before(async () => {
+        redis = await Redis.start();
+        dir = makeTempDir('consentd-tls-');
+        cert = path.join(dir, 'cert.pem');
+        key = path.join(dir, 'key.pem');
+        const r = spawnSync('openssl', [
+            'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2',
+            '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
+            '-keyout', key, '-out', cert,
+        ], { encoding: 'utf8' });
+        assert.equal(r.status, 0, r.stderr);
+    });
+    after(() => redis?.stop());
+
+    function get(port, target) {
+        return new Promise((resolve, reject) => {
+            const req = https.get(
+                { host: '127.0.0.1', port, path: target, ca: fs.readFileSync(cert), servername: 'localhost', agent: false },
+                (res) => {
+                    const chunks = [];
+                    res.on('data', (c) => chunks.push(c));
+                    res.on('end', () =>
+                        resolve({ status: res.statusCode, headers: res.headers, text: Buffer.concat(chunks).toString() }),
+                    );
+                },
+            );
+            req.on('error', reject);
+        });
+    }
+
+    function alpn(port, protocols) {
+        return new Promise((resolve, reject) => {
+            const sock = tls.connect(
+                { host: '127.0.0.1', port, ca: fs.readFileSync(cert), servername: 'localhost', ALPNProtocols: protocols },
+                () => {
+                    const got = { protocol: sock.alpnProtocol, version: sock.getProtocol() };
+                    sock.end();
+                    resolve(got);
+                },
+            );
+            sock.on('error', reject);
+        });
+    }
+
+    test('consentd serves HTTPS from the configured certificate, with HSTS, HTTP/1.1 only by default', async () => {
+        const consentd = await Consentd.start({ redis, config: { tls: { cert_file: cert, key_file: key } } });
+        try {
+            const res = await get(consentd.port, '/healthz');
+            assert.equal(res.status, 200, res.text);
+            assert.equal(res.headers['strict-transport-security'], 'max-age=31536000');
+            const banner = await get(consentd.port, '/v1/sites/demo/banner.js');
+            assert.equal(banner.status, 200);
+            const negotiated = await alpn(consentd.port, ['h2', 'http/1.1']);
+            assert.equal(negotiated.protocol, 'http/1.1', 'h2 offered although http2 is off');
+            assert.match(negotiated.version, /^TLSv1\.[23]$/);
+            // TLS below 1.2 is refused.
+            await assert.rejects(
+                new Promise((resolve, reject) => {
+                    const s = tls.connect(
+                        { host: '127.0.0.1', port: consentd.port, ca: fs.readFileSync(cert), servername: 'localhost', maxVersion: 'TLSv1.1', minVersion: 'TLSv1' },
+                        () => resolve(s.end()),
+                    );
+                    s.on('error', reject);
+                }),
+            );
+        } finally {
+            await consentd.stop();
+        }
+    });
+
+    test('with http2 on, h2 is negotiated over TLS', async () => {
+        const consentd = await Consentd.start({ redis, config: { http2: true, tls: { cert_file: cert, key_file: key } } });
+        try {
+            assert.equal((await alpn(consentd.port, ['h2', 'http/1.1'])).protocol, 'h2');
+        } finally {
+            await consentd.stop();
+        }
+    });
+
+    test('a missing or mismatched key is refused at start-up, naming the file', () => {
+        const other = path.join(dir, 'other-key.pem');
+        const r0 = spawnSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', other]);
+        assert.equal(r0.status, 0);
+        for (const [tlsConfig, want] of [
+            [{ cert_file: path.join(dir, 'absent.pem'), key_file: key }, /tls: cannot load the certificate chain \(.*absent\.pem\)/],
+            [{ cert_file: cert, key_file: other }, /tls: the private key does not match the certificate|tls: cannot load the private key/],
+            [{ cert_file: cert }, /tls\.key_file: is required/],
+        ]) {
+            const layout = makeConsentdDir({ config: { listen: { address: '127.0.0.1', port: 1 }, redis: { url: redis.url }, tls: tlsConfig } });
+            const r = runConsentd(['--config', layout.configPath]);
+            assert.notEqual(r.status, 0);
+            assert.match(r.stderr, want);
+        }
+    });
+});

@@ -1,0 +1,103 @@
+/*
+ * ratelimit_test.c - the token buckets of src/ratelimit.c: a burst then
+ * refusals with the right wait, refill over time, clients and classes
+ * apart, IPv6 counted per /64, and a full table that stays bounded.
+ */
+#include "check.h"
+#include "ratelimit.h"
+
+static int a_burst_passes_then_requests_wait_for_the_next_token(void)
+{
+    ratelimit_t *rl = ratelimit_create(1024);
+    CHECK(rl != NULL);
+    const unsigned char ip[4] = {192, 0, 2, 1};
+    uint64_t t = 1000000;
+    int ok = 1;
+    for (int i = 0; i < 5; i++)
+        ok = ok && ratelimit_take(rl, RATELIMIT_CONSENTS, ip, 4, 2, 5, t) == 0;
+    /* 2 tokens a second: the next one in 500 ms */
+    uint32_t wait = ratelimit_take(rl, RATELIMIT_CONSENTS, ip, 4, 2, 5, t);
+    uint32_t later = ratelimit_take(rl, RATELIMIT_CONSENTS, ip, 4, 2, 5, t + 200);
+    uint32_t refilled = ratelimit_take(rl, RATELIMIT_CONSENTS, ip, 4, 2, 5, t + 500);
+    uint32_t again = ratelimit_take(rl, RATELIMIT_CONSENTS, ip, 4, 2, 5, t + 500);
+    /* a long pause fills the bucket to the burst, no more */
+    int after_pause = 0;
+    for (int i = 0; i < 10; i++)
+        after_pause += ratelimit_take(rl, RATELIMIT_CONSENTS, ip, 4, 2, 5, t + 60000) == 0;
+    ratelimit_free(rl);
+    CHECK(ok);
+    CHECK(wait == 500);
+    CHECK(later == 300);
+    CHECK(refilled == 0);
+    CHECK(again == 500);
+    CHECK(after_pause == 5);
+    return 0;
+}
+
+static int clients_and_classes_have_their_own_buckets(void)
+{
+    ratelimit_t *rl = ratelimit_create(1024);
+    CHECK(rl != NULL);
+    const unsigned char a[4] = {192, 0, 2, 1}, b[4] = {192, 0, 2, 2};
+    uint64_t t = 5000;
+    int a_ok = ratelimit_take(rl, RATELIMIT_CONSENTS, a, 4, 1, 1, t) == 0;
+    int a_refused = ratelimit_take(rl, RATELIMIT_CONSENTS, a, 4, 1, 1, t) > 0;
+    int b_ok = ratelimit_take(rl, RATELIMIT_CONSENTS, b, 4, 1, 1, t) == 0;
+    int a_events_ok = ratelimit_take(rl, RATELIMIT_EVENTS, a, 4, 1, 1, t) == 0;
+    int off = 1;
+    for (int i = 0; i < 100; i++)
+        off = off && ratelimit_take(rl, RATELIMIT_CONSENTS, a, 4, 0, 1, t) == 0;
+    ratelimit_free(rl);
+    CHECK(a_ok && a_refused && b_ok && a_events_ok);
+    CHECK(off); /* 0 per second: no limit */
+    return 0;
+}
+
+static int ipv6_clients_are_counted_per_64(void)
+{
+    ratelimit_t *rl = ratelimit_create(1024);
+    CHECK(rl != NULL);
+    unsigned char x[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1};
+    unsigned char y[16];
+    memcpy(y, x, 16);
+    y[15] = 2; /* same /64 */
+    unsigned char z[16];
+    memcpy(z, x, 16);
+    z[7] = 2; /* another /64 */
+    int first = ratelimit_take(rl, RATELIMIT_CONSENTS, x, 16, 1, 1, 1000) == 0;
+    int same_block = ratelimit_take(rl, RATELIMIT_CONSENTS, y, 16, 1, 1, 1000) > 0;
+    int other_block = ratelimit_take(rl, RATELIMIT_CONSENTS, z, 16, 1, 1, 1000) == 0;
+    ratelimit_free(rl);
+    CHECK(first && same_block && other_block);
+    return 0;
+}
+
+static int a_full_table_takes_over_the_least_recently_used(void)
+{
+    ratelimit_t *rl = ratelimit_create(64);
+    CHECK(rl != NULL);
+    /* 10000 clients through 64 slots: nothing grows, every new client gets
+     * its burst, and a client just seen keeps its (empty) bucket. */
+    int fresh_ok = 1;
+    for (unsigned i = 0; i < 10000; i++) {
+        unsigned char ip[4] = {10, (unsigned char)(i >> 16), (unsigned char)(i >> 8), (unsigned char)i};
+        fresh_ok = fresh_ok && ratelimit_take(rl, RATELIMIT_EVENTS, ip, 4, 1, 1, 1000 + i) == 0;
+    }
+    unsigned char last[4] = {10, 0, (unsigned char)(9999 >> 8), (unsigned char)9999};
+    int last_refused = ratelimit_take(rl, RATELIMIT_EVENTS, last, 4, 1, 1, 1000 + 9999) > 0;
+    ratelimit_free(rl);
+    CHECK(fresh_ok);
+    CHECK(last_refused);
+    CHECK(ratelimit_create(1000) == NULL); /* not a power of two */
+    return 0;
+}
+
+int main(void)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    RUN(a_burst_passes_then_requests_wait_for_the_next_token);
+    RUN(clients_and_classes_have_their_own_buckets);
+    RUN(ipv6_clients_are_counted_per_64);
+    RUN(a_full_table_takes_over_the_least_recently_used);
+    return check_summary();
+}
