@@ -9,10 +9,16 @@
  * body per site serves every visitor and caches well. Built once per
  * snapshot, off the event loop, in identity, gzip and brotli, each with a
  * strong ETag; served from memory with 304, Cache-Control and Vary.
+ *
+ * A site's banner variants (A/B tests) travel in the same body: the script
+ * assigns one from the visitor id and applies its layout and text
+ * overrides. The texts hash a proof carries is therefore kept per
+ * (language, variant): the hash of the texts that variant shows.
  */
 #include "banner.h"
 
 #include <brotli/encode.h>
+#include <ctype.h>
 #include <jansson.h>
 #include <openssl/sha.h>
 #include <stdio.h>
@@ -37,7 +43,9 @@ enum { BANNER_IDENTITY = 0, BANNER_GZIP, BANNER_BROTLI, BANNER_ENCODINGS };
 typedef struct banner {
     const site_t *site;
     banner_encoding_t enc[BANNER_ENCODINGS];
-    char texts_hash[SITE_MAX_LANGUAGES][65]; /* in site->languages order */
+    /* [0]: no variant (the banner's own texts); [1 + i]: site->variants[i].
+     * Then in site->languages order. */
+    char texts_hash[1 + SITE_MAX_VARIANTS][SITE_MAX_LANGUAGES][65];
 } banner_t;
 
 struct banner_set {
@@ -55,6 +63,98 @@ static json_t *banner_ui_texts(json_t *texts, const char *lang)
     return t != NULL ? t : json_object_get(texts, BANNER_UI_FALLBACK_LANG);
 }
 
+/* The overrides variant v makes in lang, or NULL. */
+static const site_variant_text_t *banner_variant_texts(const site_variant_t *v, const char *lang)
+{
+    for (size_t t = 0; v != NULL && t < v->n_texts; t++)
+        if (strcmp(v->texts[t].lang, lang) == 0) return &v->texts[t];
+    return NULL;
+}
+
+/* The strings a visitor of variant v (NULL: none) reads in lang: the
+ * banner's own, with the variant's overrides. A new reference. */
+static json_t *banner_shown_ui(json_t *texts, const site_variant_t *v, const char *lang)
+{
+    json_t *ui = json_copy(banner_ui_texts(texts, lang));
+    const site_variant_text_t *o = banner_variant_texts(v, lang);
+    for (size_t k = 0; ui != NULL && o != NULL && k < o->n; k++)
+        json_object_set_new(ui, o->keys[k], json_string(o->values[k]));
+    return ui;
+}
+
+/* Length of the placeholder "{word}" at p (as the script's fill() reads
+ * them: a word of [A-Za-z0-9_]), or 0. */
+static size_t banner_placeholder_len(const char *p)
+{
+    size_t n = 1;
+    while (isalnum((unsigned char)p[n]) || p[n] == '_')
+        n++;
+    return n > 1 && p[n] == '}' ? n + 1 : 0;
+}
+
+/* 1 when every {placeholder} of a appears in b. */
+static int banner_placeholders_in(const char *a, const char *b)
+{
+    for (const char *p = strchr(a, '{'); p != NULL; p = strchr(p + 1, '{')) {
+        size_t n = banner_placeholder_len(p);
+        if (n == 0) continue;
+        const char *q = b;
+        while ((q = strchr(q, '{')) != NULL &&
+               (banner_placeholder_len(q) != n || memcmp(q, p, n) != 0))
+            q++;
+        if (q == NULL) return 0;
+    }
+    return 1;
+}
+
+/* The names of the banner's strings, "title, intro, ...", for messages. */
+static void banner_list_keys(json_t *ui, char *out, size_t cap)
+{
+    size_t at = 0;
+    const char *name;
+    json_t *ignored;
+    out[0] = '\0';
+    json_object_foreach(ui, name, ignored)
+    {
+        int n = snprintf(out + at, cap - at, "%s%s", at > 0 ? ", " : "", name);
+        if (n < 0 || (size_t)n >= cap - at) break;
+        at += (size_t)n;
+    }
+}
+
+/* Each override names one of the banner's strings and keeps the
+ * placeholders the script fills in. 0, or -1 with "<file>: <field>: why". */
+static int banner_check_variants(const site_t *site, json_t *texts, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < site->n_variants; i++) {
+        const site_variant_t *v = &site->variants[i];
+        for (size_t t = 0; t < v->n_texts; t++) {
+            const site_variant_text_t *o = &v->texts[t];
+            json_t *ui = banner_ui_texts(texts, o->lang);
+            for (size_t k = 0; k < o->n; k++) {
+                json_t *def = json_object_get(ui, o->keys[k]);
+                if (def == NULL) {
+                    char names[512];
+                    banner_list_keys(ui, names, sizeof(names));
+                    snprintf(err, errlen,
+                             "%s: variants[%zu].texts.%s.%s: is not one of the banner's texts (%s)",
+                             site->file, i, o->lang, o->keys[k], names);
+                    return -1;
+                }
+                const char *was = json_string_value(def), *now = o->values[k];
+                if (!banner_placeholders_in(was, now) || !banner_placeholders_in(now, was)) {
+                    snprintf(err, errlen,
+                             "%s: variants[%zu].texts.%s.%s: must use the same {placeholders} as "
+                             "the banner's own text: \"%s\"",
+                             site->file, i, o->lang, o->keys[k], was);
+                    return -1;
+                }
+            }
+        }
+    }
+    return 0;
+}
+
 static json_t *banner_recipients_json(const site_purpose_t *p)
 {
     json_t *recipients = json_array();
@@ -67,13 +167,15 @@ static json_t *banner_recipients_json(const site_purpose_t *p)
  * The site's settings as the banner script reads them (CONSENTD_CONFIG in
  * web/banner/main.js), every language inlined; never the API key hash:
  *
- *   {"site": id, "pv": policy version, "days": choice lifetime,
+ *   {"pv": policy version, "days": choice lifetime,
  *    "domain": cookie domain | null, "langs": [first is the default],
  *    "ctl": controller, "contact": DPO or service, "policy": URL | null,
  *    "p": [{"id", "b": legal basis, "days": retention, "to": [recipients],
  *           "t": {lang: [name, description]},
  *           "cm": [Consent Mode types] (when mapped), "gpc": true (when GPC objects)}],
- *    "ui": {lang: {the banner's strings, web/banner/texts.json}}}
+ *    "ui": {lang: {the banner's strings, web/banner/texts.json}},
+ *    "vs": [{"id", "w": weight, "l": "bar" | "box",
+ *            "t": {lang: {string: override}} (when it overrides)}] (when the site has variants)}
  */
 static json_t *banner_settings_json(const site_t *site, json_t *texts)
 {
@@ -101,11 +203,31 @@ static json_t *banner_settings_json(const site_t *site, json_t *texts)
         json_array_append_new(languages, json_string(site->languages[i]));
         json_object_set(ui, site->languages[i], banner_ui_texts(texts, site->languages[i]));
     }
-    return json_pack("{s:s, s:s, s:I, s:s?, s:o, s:s, s:s, s:s?, s:o, s:o}", "site", site->id, "pv",
-                     site->policy_version, "days", (json_int_t)site->choice_lifetime_days, "domain",
-                     site->cookie_domain, "langs", languages, "ctl", site->controller_name,
-                     "contact", site->contact, "policy", site->privacy_policy_url, "p", purposes,
-                     "ui", ui);
+    json_t *settings =
+        json_pack("{s:s, s:I, s:s?, s:o, s:s, s:s, s:s?, s:o, s:o}", "pv", site->policy_version,
+                  "days", (json_int_t)site->choice_lifetime_days, "domain", site->cookie_domain,
+                  "langs", languages, "ctl", site->controller_name, "contact", site->contact,
+                  "policy", site->privacy_policy_url, "p", purposes, "ui", ui);
+    if (settings == NULL || site->n_variants == 0) return settings;
+    json_t *variants = json_array();
+    for (size_t i = 0; i < site->n_variants; i++) {
+        const site_variant_t *v = &site->variants[i];
+        json_t *variant =
+            json_pack("{s:s, s:I, s:s}", "id", v->id, "w", (json_int_t)v->weight, "l", v->layout);
+        if (v->n_texts > 0) {
+            json_t *t = json_object();
+            for (size_t l = 0; l < v->n_texts; l++) {
+                json_t *o = json_object();
+                for (size_t k = 0; k < v->texts[l].n; k++)
+                    json_object_set_new(o, v->texts[l].keys[k], json_string(v->texts[l].values[k]));
+                json_object_set_new(t, v->texts[l].lang, o);
+            }
+            json_object_set_new(variant, "t", t);
+        }
+        json_array_append_new(variants, variant);
+    }
+    json_object_set_new(settings, "vs", variants);
+    return settings;
 }
 
 static int banner_gzip(const char *in, size_t len, banner_encoding_t *out)
@@ -144,9 +266,12 @@ static int banner_brotli(const char *in, size_t len, banner_encoding_t *out)
  * proof. Everything the banner can display in that language: the site's
  * controller, contact, policy link, lifetime, each purpose's name,
  * description, legal basis, retention and recipients, and the banner's own
- * strings ("ui": title, buttons, rights statement, ...).
+ * strings ("ui": title, buttons, rights statement, ...) as the variant
+ * (NULL: none) overrides them. A variant that overrides nothing in lang
+ * hashes as the banner without variants: the same texts.
  */
-static int banner_hash_texts(const site_t *site, const char *lang, json_t *texts, char out[65])
+static int banner_hash_texts(const site_t *site, const char *lang, const site_variant_t *variant,
+                             json_t *texts, char out[65])
 {
     json_t *purposes = json_array();
     for (size_t i = 0; i < site->n_purposes; i++) {
@@ -159,11 +284,11 @@ static int banner_hash_texts(const site_t *site, const char *lang, json_t *texts
                                                   t->name, "description", t->description));
     }
     json_t *doc =
-        json_pack("{s:s, s:s, s:s, s:s, s:s?, s:I, s:o, s:O?}", "lang", lang, "policy_version",
+        json_pack("{s:s, s:s, s:s, s:s, s:s?, s:I, s:o, s:o?}", "lang", lang, "policy_version",
                   site->policy_version, "controller", site->controller_name, "contact",
                   site->contact, "privacy_policy_url", site->privacy_policy_url,
                   "choice_lifetime_days", (json_int_t)site->choice_lifetime_days, "purposes",
-                  purposes, "ui", banner_ui_texts(texts, lang));
+                  purposes, "ui", banner_shown_ui(texts, variant, lang));
     char *text = doc != NULL ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(doc);
     if (text == NULL) return -1;
@@ -178,8 +303,11 @@ static int banner_hash_texts(const site_t *site, const char *lang, json_t *texts
 static int banner_build_one(const site_t *site, json_t *texts, banner_t *b)
 {
     b->site = site;
-    for (size_t l = 0; l < site->n_languages && l < SITE_MAX_LANGUAGES; l++)
-        if (banner_hash_texts(site, site->languages[l], texts, b->texts_hash[l]) != 0) return -1;
+    for (size_t v = 0; v <= site->n_variants && v <= SITE_MAX_VARIANTS; v++)
+        for (size_t l = 0; l < site->n_languages && l < SITE_MAX_LANGUAGES; l++)
+            if (banner_hash_texts(site, site->languages[l], v > 0 ? &site->variants[v - 1] : NULL,
+                                  texts, b->texts_hash[v][l]) != 0)
+                return -1;
     json_t *settings = banner_settings_json(site, texts);
     if (settings == NULL) return -1;
     char *json = json_dumps(settings, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -233,6 +361,11 @@ banner_set_t *banner_set_build(const site_set_t *sites, char *err, size_t errlen
         return NULL;
     }
     for (size_t i = 0; i < n; i++) {
+        if (banner_check_variants(site_set_at(sites, i), texts, err, errlen) != 0) {
+            json_decref(texts);
+            banner_set_free(set);
+            return NULL;
+        }
         if (banner_build_one(site_set_at(sites, i), texts, &set->banners[i]) != 0) {
             snprintf(err, errlen, "banner: cannot build the banner of site %s",
                      site_set_at(sites, i)->id);
@@ -311,12 +444,15 @@ static const banner_t *banner_find(const banner_set_t *set, const site_t *site)
     return NULL;
 }
 
-const char *banner_texts_hash(const banner_set_t *set, const site_t *site, const char *lang)
+const char *banner_texts_hash(const banner_set_t *set, const site_t *site, const char *lang,
+                              const site_variant_t *variant)
 {
     const banner_t *b = banner_find(set, site);
     if (b == NULL) return NULL;
+    size_t v = variant != NULL ? (size_t)(variant - site->variants) + 1 : 0;
+    if (v > site->n_variants) return NULL;
     for (size_t l = 0; l < site->n_languages && l < SITE_MAX_LANGUAGES; l++)
-        if (strcmp(site->languages[l], lang) == 0) return b->texts_hash[l];
+        if (strcmp(site->languages[l], lang) == 0) return b->texts_hash[v][l];
     return NULL;
 }
 

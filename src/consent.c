@@ -347,6 +347,7 @@ void consent_post(http_request_t *rq)
     const char *code = NULL;
     unsigned char granted[SITE_MAX_PURPOSES];
     const char *texts_hash = NULL;
+    const site_variant_t *shown = NULL; /* the variant whose texts the visitor saw */
     if (bad != NULL) {
         code = "invalid_field";
         snprintf(msg, sizeof(msg), "unknown field or wrong type: %.64s", bad);
@@ -359,7 +360,15 @@ void consent_post(http_request_t *rq)
     } else if (variant != NULL && !consent_token_valid(variant, CONSENT_VARIANT_MAX)) {
         code = "invalid_variant";
         snprintf(msg, sizeof(msg), "variant must be 1 to 32 characters of a-z 0-9 - _");
-    } else if ((texts_hash = banner_texts_hash(rq->worker->snap->banners, site, lang)) == NULL) {
+    } else if (variant != NULL &&
+               (shown = site_variant_find(site, variant, strlen(variant))) == NULL) {
+        code = "unknown_variant";
+        snprintf(msg, sizeof(msg),
+                 site->n_variants > 0 ? "this site has no banner variant %.32s"
+                                      : "this site declares no banner variants (%.32s)",
+                 variant);
+    } else if ((texts_hash = banner_texts_hash(rq->worker->snap->banners, site, lang, shown)) ==
+               NULL) {
         code = "unknown_language";
         snprintf(msg, sizeof(msg), "this site has no texts in that language");
     } else {
@@ -510,7 +519,7 @@ void consent_delete(http_request_t *rq)
     const char *lang = http_query_param(rq, "lang", qlang, sizeof(qlang)) > 0
                            ? qlang
                            : site->languages[0];
-    const char *texts_hash = banner_texts_hash(rq->worker->snap->banners, site, lang);
+    const char *texts_hash = banner_texts_hash(rq->worker->snap->banners, site, lang, NULL);
     if (texts_hash == NULL) {
         http_error(rq, 400, "unknown_language", "this site has no texts in that language");
         return;

@@ -767,7 +767,8 @@ static int site_parse(const site_parse_t *p, const char *json, size_t len, site_
         site_fail(p, "id", "must be the file name without .json (\"%s\")", expected);
         goto out;
     }
-    if ((site->id = site_strndup(p->set, json_string_value(v), json_string_length(v))) == NULL) {
+    if ((site->id = site_strndup(p->set, json_string_value(v), json_string_length(v))) == NULL ||
+        (site->file = site_strndup(p->set, p->name, strlen(p->name))) == NULL) {
         site_oom(p);
         goto out;
     }

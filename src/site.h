@@ -88,6 +88,7 @@ typedef struct site_variant {
 
 typedef struct site {
     const char *id;
+    const char *file;               /* the file it was loaded from, for messages */
     const char **origins;           /* "https://www.example.com" (scheme://host[:port]) */
     size_t n_origins;
     const char **languages;         /* first one is the default */

@@ -29,16 +29,20 @@ async function audit(page) {
     return result.violations.map((v) => `${v.id} (${v.impact}): ${v.help}\n    ${v.nodes.map((n) => n.target.join(' > ')).join('\n    ')}`);
 }
 
-for (const lang of ['fr', 'en']) {
-    test(`axe_finds_no_violation_in_the_banner_and_its_panel_${lang}`, async () => {
+/* Every variant of the demo site (each layout, each title), or none. */
+const VARIANTS = site.variants?.length ? site.variants : [{ id: undefined }];
+
+for (const lang of ['fr', 'en']) for (const v of VARIANTS) {
+    test(`axe_finds_no_violation_in_the_banner_and_its_panel_${lang}${v.id ? `_variant_${v.id}` : ''}`, async () => {
         const url = stack.pages.set(`/a11y-${lang}.html`, bannerPage(stack, { lang }));
-        const page = await newPage(stack, { locale: lang });
+        const page = await newPage(stack, { locale: lang, variant: v.id });
         await page.goto(url);
         await waitOpen(page);
         const dialog = banner.dialog(page);
         assert.equal(await dialog.getAttribute('aria-modal'), 'true');
         assert.equal(await dialog.getAttribute('lang'), lang);
-        assert.equal(await page.locator('consentd-ui').getByRole('dialog', { name: TEXTS[lang].title }).count(), 1, 'labelled by its title');
+        const title = v.texts?.[lang]?.title ?? TEXTS[lang].title;
+        assert.equal(await page.locator('consentd-ui').getByRole('dialog', { name: title }).count(), 1, 'labelled by its title');
         assert.ok(await dialog.getAttribute('aria-describedby'));
         assert.deepEqual(await audit(page), [], 'first layer');
         await banner.button(page, TEXTS[lang].custom).click();
@@ -47,21 +51,23 @@ for (const lang of ['fr', 'en']) {
     });
 }
 
-test('accept_refuse_and_customise_are_the_same_size_and_style', async () => {
+test('accept_refuse_and_customise_are_the_same_size_and_style_in_every_layout', async () => {
     const url = stack.pages.set('/same.html', bannerPage(stack));
-    const page = await newPage(stack);
-    await page.goto(url);
-    await waitOpen(page);
-    const looks = [];
-    for (const name of ['accept', 'refuse', 'custom']) {
-        const b = banner.button(page, TEXTS.fr[name]);
-        const box = await b.boundingBox();
-        const style = await b.evaluate((el) => { const s = getComputedStyle(el); return [s.backgroundColor, s.color, s.fontSize, s.fontWeight].join(' '); });
-        looks.push({ w: Math.round(box.width), h: Math.round(box.height), style });
+    for (const v of VARIANTS) {
+        const page = await newPage(stack, { variant: v.id });
+        await page.goto(url);
+        await waitOpen(page);
+        const looks = [];
+        for (const name of ['accept', 'refuse', 'custom']) {
+            const b = banner.button(page, TEXTS.fr[name]);
+            const box = await b.boundingBox();
+            const style = await b.evaluate((el) => { const s = getComputedStyle(el); return [s.backgroundColor, s.color, s.fontSize, s.fontWeight].join(' '); });
+            looks.push({ w: Math.round(box.width), h: Math.round(box.height), style });
+        }
+        assert.deepEqual(looks[1], looks[0], `${v.id ?? ''}: refuse looks like accept`);
+        assert.deepEqual(looks[2], looks[0], `${v.id ?? ''}: customise looks like accept`);
+        await page.context().close();
     }
-    assert.deepEqual(looks[1], looks[0], 'refuse looks like accept');
-    assert.deepEqual(looks[2], looks[0], 'customise looks like accept');
-    await page.context().close();
 });
 
 /* The element that has focus, seen through the shadow root. */
@@ -129,18 +135,18 @@ async function fitsWidth(page) {
     });
 }
 
-test('usable_at_320_px_and_at_200_percent_zoom', async () => {
+test('usable_at_320_px_and_at_200_percent_zoom_in_every_layout', async () => {
     const url = stack.pages.set('/narrow.html', bannerPage(stack));
     // 200% zoom of a 1280x720 window lays out like a 640x360 one.
-    for (const viewport of [{ width: 320, height: 640 }, { width: 640, height: 360 }]) {
-        const page = await newPage(stack, { viewport });
+    for (const v of VARIANTS) for (const viewport of [{ width: 320, height: 640 }, { width: 640, height: 360 }]) {
+        const page = await newPage(stack, { viewport, variant: v.id });
         await page.goto(url);
         await waitOpen(page);
         for (const step of ['first', 'panel']) {
             if (step === 'panel') await banner.button(page, TEXTS.fr.custom).click();
             const w = await fitsWidth(page);
-            assert.ok(w.left >= 0 && w.right <= w.vw, `${viewport.width}px ${step}: inside the viewport (${w.left}..${w.right})`);
-            assert.ok(w.overflow <= 0, `${viewport.width}px ${step}: no horizontal scrolling`);
+            assert.ok(w.left >= 0 && w.right <= w.vw, `${v.id ?? ""} ${viewport.width}px ${step}: inside the viewport (${w.left}..${w.right})`);
+            assert.ok(w.overflow <= 0, `${v.id ?? ""} ${viewport.width}px ${step}: no horizontal scrolling`);
         }
         // Every control can be reached (the dialog scrolls).
         await banner.button(page, TEXTS.fr.refuse).click();

@@ -1,8 +1,9 @@
 // Serving the banner: the demo site's banner.js, as a browser receives it,
 // stays within the 6 KB gzip budget; brotli and gzip are chosen by
 // Accept-Encoding and decode to the same script; ETag, 304, Cache-Control
-// and Vary; every language inlined; the texts hash of a proof is the hash of
-// exactly what the banner shows in that language.
+// and Vary; every language and banner variant inlined; the texts hash of a
+// proof is the hash of exactly what the banner shows in that language and
+// variant.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import zlib from 'node:zlib';
@@ -78,9 +79,16 @@ function canonical(v) {
     return JSON.stringify(v);
 }
 
-test('texts_hash_of_a_proof_is_the_hash_of_the_texts_served_in_that_language', async () => {
+test('variants_are_inlined_with_weight_layout_and_text_overrides', async () => {
     const cfg = servedConfig((await get('identity')).text);
-    for (const lang of cfg.langs) {
+    assert.ok(site.variants?.length >= 2, 'the demo site declares variants');
+    assert.deepEqual(cfg.vs, site.variants.map((v) => ({ id: v.id, w: v.weight, l: v.layout || 'bar', ...(v.texts && { t: v.texts }) })));
+});
+
+test('texts_hash_of_a_proof_is_the_hash_of_the_texts_served_in_that_language_and_variant', async () => {
+    const cfg = servedConfig((await get('identity')).text);
+    const hashes = new Set();
+    for (const variant of [undefined, ...cfg.vs.map((v) => v.id)]) for (const lang of cfg.langs) {
         const doc = {
             lang,
             policy_version: cfg.pv,
@@ -95,13 +103,17 @@ test('texts_hash_of_a_proof_is_the_hash_of_the_texts_served_in_that_language', a
                 name: p.t[lang][0],
                 description: p.t[lang][1],
             })),
-            ui: cfg.ui[lang],
+            // The banner's strings as that variant shows them.
+            ui: { ...cfg.ui[lang], ...cfg.vs.find((v) => v.id === variant)?.t?.[lang] },
         };
         if (cfg.policy) doc.privacy_policy_url = cfg.policy;
         const expected = crypto.createHash('sha256').update(canonical(doc)).digest('hex');
-        const res = await postConsent(stack.consentd, { decisions: {}, policy_version: cfg.pv, lang });
+        hashes.add(`${lang} ${expected}`);
+        const res = await postConsent(stack.consentd, { decisions: {}, policy_version: cfg.pv, lang, variant });
         assert.equal(res.status, 201, res.text);
         const [, payload] = res.json().proof.split('.');
-        assert.equal(JSON.parse(Buffer.from(payload, 'base64url')).th, expected, `th in ${lang}`);
+        assert.equal(JSON.parse(Buffer.from(payload, 'base64url')).th, expected, `th in ${lang}, variant ${variant}`);
     }
+    // Per language: the banner without variant and variant a show the same texts, b others.
+    assert.equal(hashes.size, 2 * cfg.langs.length);
 });

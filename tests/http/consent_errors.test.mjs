@@ -15,7 +15,10 @@ before(async () => {
     const other = siteLike('other');
     other.api_key_sha256 = sha256hex(OTHER_KEY);
     other.origins = ['https://other.example'];
-    stack = await startStack({ sites: { ...shippedSites(), 'other.json': other } });
+    // plain: the demo site without banner variants.
+    const plain = siteLike('plain');
+    delete plain.variants;
+    stack = await startStack({ sites: { ...shippedSites(), 'other.json': other, 'plain.json': plain } });
     // Something stored already, that must survive every bad request.
     const res = await postConsent(stack.consentd, good);
     assert.equal(res.status, 201, res.text);
@@ -67,6 +70,22 @@ test('unknown_language_is_400', () =>
 
 test('bad_visitor_id_is_400', () =>
     refused(400, 'invalid_visitor', () => postConsent(stack.consentd, { ...good, visitor: 'a b' })));
+
+test('malformed_variant_is_400_invalid_variant', () =>
+    refused(400, 'invalid_variant', () => postConsent(stack.consentd, { ...good, variant: 'B!' })));
+
+test('variant_the_site_does_not_declare_is_400_unknown_variant', async () => {
+    assert.ok(site.variants?.some((v) => v.id === 'b'), 'the demo site declares variant b');
+    const res = await refused(400, 'unknown_variant', () => postConsent(stack.consentd, { ...good, variant: 'zz' }));
+    assert.match(res.json().error.message, /zz/);
+});
+
+test('a_site_without_variants_accepts_no_variant', async () => {
+    await refused(400, 'unknown_variant', () => postConsent(stack.consentd, { ...good, variant: 'a' }, browser(), 'plain'));
+    const res = await postConsent(stack.consentd, good, browser(), 'plain');
+    assert.equal(res.status, 201, res.text);
+    assert.equal(res.json().variant, undefined);
+});
 
 test('unknown_source_is_400', () =>
     refused(400, 'invalid_source', () => postConsent(stack.consentd, { ...good, source: 'carrier_pigeon' })));

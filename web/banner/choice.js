@@ -3,7 +3,7 @@
 // API is down: the choice applies at once either way).
 //
 // Cookie "consentd", URI-encoded JSON:
-//   v  visitor id (after the first answer of consentd)
+//   v  visitor id (made by the banner, or by consentd for older cookies)
 //   pv policy version the choice was made on
 //   d  {purpose: true|false}
 //   e  expiry, seconds since the epoch (the proof's exp once recorded)
@@ -32,20 +32,19 @@ function choiceWrite(cfg, c) {
         (location.protocol == 'https:' ? ';secure' : '');
 }
 
-// Remember decisions now, then record them with consentd.
-export function choiceSave(cfg, post, lang, prev, d) {
-    const c = { v: prev && prev.v, pv: cfg.pv, d, e: Date.now() / 1000 + cfg.days * 86400, q: 1 };
+// Remember decisions now, then record them with consentd. about: the
+// visitor id, the language and the banner variant.
+export function choiceSave(cfg, post, about, d) {
+    const c = { v: about.visitor, pv: cfg.pv, d, e: Date.now() / 1000 + cfg.days * 86400, q: 1 };
     choiceWrite(cfg, c);
-    choiceSend(cfg, post, lang, c);
+    choiceSend(cfg, post, about, c);
     return c;
 }
 
 // Post a pending choice; the cookie is rewritten with the proof once recorded.
-export async function choiceSend(cfg, post, lang, c, tries = 0) {
+export async function choiceSend(cfg, post, about, c, tries = 0) {
     try {
-        const body = { decisions: c.d, policy_version: c.pv, lang, source: 'banner' };
-        if (c.v) body.visitor = c.v;
-        const r = await post('consents', body);
+        const r = await post('consents', { ...about, visitor: c.v, decisions: c.d, policy_version: c.pv }); // source: banner, the default
         if (choiceRead()?.e != c.e) return; // a newer choice replaced this one
         if (r.status == 201) {
             const j = await r.json();
@@ -55,5 +54,5 @@ export async function choiceSend(cfg, post, lang, c, tries = 0) {
         if (r.status == 409) return choiceWrite(cfg);
         if (r.status < 500 && r.status != 429) return;
     } catch {}
-    if (++tries < RETRIES) setTimeout(() => choiceSend(cfg, post, lang, c, tries), RETRY_MS << tries);
+    if (++tries < RETRIES) setTimeout(() => choiceSend(cfg, post, about, c, tries), RETRY_MS << tries);
 }

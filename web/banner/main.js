@@ -2,7 +2,8 @@
 // as (CONSENTD_CONFIG => { ... })({site settings and texts}): see
 // src/banner.c for the settings' shape. It sets the Consent Mode default
 // before anything else, restores the visitor's choice from the cookie (or
-// asks), releases held scripts, and exposes window.consentd.
+// asks, in the visitor's banner variant), releases held scripts, sends the
+// impression events, and exposes window.consentd.
 import { choiceRead, choiceSave, choiceSend } from './choice.js';
 import { gate } from './gate.js';
 import { consentModeDefault, publish } from './signals.js';
@@ -28,8 +29,6 @@ const post = (path, body) =>
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(body),
     });
-// Impressions for the acceptance rates: best effort, never retried.
-const beacon = (type) => post('events', { type, lang, policy_version: cfg.pv }).catch(() => {});
 
 // Before a choice: necessary and legitimate interest on (unless GPC objects
 // for that purpose), consent off.
@@ -38,7 +37,33 @@ const byDefault = () => {
     for (const p of cfg.p) d[p.id] = p.b == 'necessary' || (p.b == 'legitimate_interest' && !(gpc && p.gpc));
     return d;
 };
+const newVisitor = () =>
+    btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))))
+        .slice(0, 22)
+        .replace(/\+/g, '-')
+        .replace(/\//g, '_');
 let choice = choiceRead();
+// The visitor id: the cookie's once there is a choice; before that, 128
+// random bits (base64url) made here and kept in sessionStorage only: no
+// identifier stays on the device before the visitor answers.
+let visitor = choice?.v;
+try {
+    visitor = visitor || (sessionStorage.consentd = sessionStorage.consentd || newVisitor());
+} catch {
+    visitor = visitor || newVisitor(); // no sessionStorage: this page only
+}
+// Its banner variant, as consentd's site_variant_assign(): FNV-1a 32 of the
+// id (ASCII) modulo the sum of the weights, walked in declared order.
+const vs = cfg.vs || [];
+let h = 2166136261;
+for (const c of visitor) h = Math.imul(h ^ c.charCodeAt(), 16777619);
+let r = (h >>> 0) % vs.reduce((sum, v) => sum + v.w, 0);
+const variant = vs.find((v) => (r -= v.w) < 0) || { l: 'bar' };
+Object.assign(cfg.ui[lang], variant.t?.[lang]);
+// Sent with the choice and with every event.
+const about = { lang, variant: variant.id, visitor };
+// Impressions for the acceptance rates: best effort, never retried.
+const beacon = (type) => post('events', { type, ...about, policy_version: cfg.pv }).catch(() => {});
 if (choice && choice.pv != cfg.pv) choice = null;
 let decisions = { ...byDefault(), ...(choice && choice.d) };
 const listeners = [];
@@ -54,7 +79,7 @@ function decide(pick, event) {
     const d = {};
     for (const p of cfg.p) d[p.id] = p.b == 'necessary' || !!pick(p);
     decisions = d;
-    choice = choiceSave(cfg, post, lang, choice, d);
+    choice = choiceSave(cfg, post, about, d);
     if (event) beacon(event);
     ui.close();
     apply();
@@ -71,7 +96,7 @@ window.consentd = {
 
 apply();
 ready(() => {
-    ui = uiCreate(cfg, lang, script.nonce, CONSENTD_CSS, gpc, {
+    ui = uiCreate(cfg, lang, variant.l, script.nonce, CONSENTD_CSS, gpc, {
         // Accept all leaves out what GPC objects to: the panel can still switch it on.
         accept: () => decide((p) => !(gpc && p.gpc)),
         refuse: () => decide(() => 0),
@@ -79,9 +104,13 @@ ready(() => {
         close: () => decide((p) => p.b != 'consent' && decisions[p.id], 'dismissed'),
         save: (d) => decide((p) => d[p.id]),
         current: (id) => decisions[id],
-        shown: beacon,
+        beacon,
     });
-    if (!choice) ui.open();
-    else if (choice.q) choiceSend(cfg, post, lang, choice);
+    // "shown": the banner asks a visitor who has no valid choice.
+    if (!choice) {
+        ui.open();
+        beacon('shown');
+    }
+    else if (choice.q) choiceSend(cfg, post, about, choice);
     gate((id) => decisions[id]); // what the parser added since
 });

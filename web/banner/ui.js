@@ -14,8 +14,9 @@ const h = (tag, attrs, ...kids) => {
 const fill = (text, vars) => text.replace(/{(\w+)}/g, (_, k) => vars[k]);
 const unique = (lists) => [...new Set(lists.flat())].join(', ');
 
-// on: {accept, refuse, close, save(decisions), shown(kind)}; lang: the texts' language.
-export function uiCreate(cfg, lang, nonce, css, gpc, on) {
+// on: {accept, refuse, close, save(decisions), current(purpose), beacon(event)};
+// lang: the texts' language; layout: "box" (a centred box) or else a bar.
+export function uiCreate(cfg, lang, layout, nonce, css, gpc, on) {
     const t = cfg.ui[lang];
     const text = (p) => p.t[lang] || p.t[cfg.langs[0]];
     const host = h('consentd-ui', {});
@@ -44,7 +45,7 @@ export function uiCreate(cfg, lang, nonce, css, gpc, on) {
     const more = h('button', { onclick: () => (panel.hidden ? openPanel() : on.save(Object.fromEntries(cfg.p.map((p) => [p.id, switches[p.id].checked])))) }, t.custom);
     const dialog = h(
         'dialog',
-        { role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': 'ct', 'aria-describedby': 'cd', lang, tabindex: -1 },
+        { role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': 'ct', 'aria-describedby': 'cd', lang, tabindex: -1, class: layout },
         h('button', { class: 'x', onclick: on.close }, t.close + ' →'),
         h('h2', { id: 'ct' }, t.title),
         h(
@@ -83,14 +84,13 @@ export function uiCreate(cfg, lang, nonce, css, gpc, on) {
         panel.hidden = false;
         more.textContent = t.save;
         panel.firstChild.focus();
-        on.shown('panel_opened');
+        on.beacon('panel_opened');
     }
     function open(withPanel) {
         manage.hidden = true;
         if (!dialog.open) {
             dialog.showModal();
             dialog.focus();
-            on.shown('shown');
         }
         if (withPanel) openPanel();
     }

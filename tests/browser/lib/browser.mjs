@@ -4,6 +4,7 @@
 // by playwright-core (from web/node_modules, never a downloaded browser).
 //
 // Environment: as the HTTP tests, plus CHROMIUM (default /usr/bin/chromium).
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import { createRequire } from 'node:module';
@@ -22,6 +23,30 @@ const byBasis = (basis) => site.purposes.filter((p) => p.legal_basis === basis).
 export const CONSENT = byBasis('consent');
 export const LEGIT = byBasis('legitimate_interest');
 export const NECESSARY = byBasis('necessary');
+
+// ---- banner variants -----------------------------------------------------------
+
+/* The variant consentd's rule gives a visitor (written here again from the
+ * spec, not taken from the banner): FNV-1a 32 of the id's UTF-8 bytes modulo
+ * the sum of the weights, walked in declared order. */
+export function variantOf(visitor, variants = site.variants || []) {
+    let h = 2166136261;
+    for (const byte of Buffer.from(visitor, 'utf8')) h = Math.imul(h ^ byte, 16777619) >>> 0;
+    let r = h % variants.reduce((sum, v) => sum + v.weight, 0);
+    for (const v of variants) {
+        if (r < v.weight) return v.id;
+        r -= v.weight;
+    }
+    return undefined;
+}
+
+/* A visitor id, as the banner makes them, that the rule assigns to variant. */
+export function visitorFor(variant, variants = site.variants || []) {
+    for (;;) {
+        const id = crypto.randomBytes(16).toString('base64url');
+        if (variantOf(id, variants) === variant) return id;
+    }
+}
 
 // ---- the page server ---------------------------------------------------------
 
@@ -83,9 +108,11 @@ export function testSite(origins, over = {}) {
 }
 
 /* redis-server, consentd (on a port known before it starts, so that the
- * site can declare its origin), the page server and Chromium. The test
- * file stops it in its after() hook. */
-export async function startBannerStack({ siteOver = {} } = {}) {
+ * site can declare its origin), the page server and Chromium. siteOver:
+ * merged over the test site (or a function of the page server that returns
+ * it); browserArgs: more Chromium flags. The test file stops it in its
+ * after() hook. */
+export async function startBannerStack({ siteOver = {}, browserArgs = [] } = {}) {
     if (!fs.existsSync(CHROMIUM)) {
         throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install chromium (ops/test.sh installs it), or set CHROMIUM`);
     }
@@ -93,11 +120,12 @@ export async function startBannerStack({ siteOver = {} } = {}) {
     const redis = await Redis.start();
     const consentd = new Consentd({ redis });
     consentd.port = await freePort();
-    consentd.sites = { 'demo.json': testSite([pages.origin, `http://127.0.0.1:${consentd.port}`], siteOver) };
+    const over = typeof siteOver === 'function' ? siteOver(pages) : siteOver;
+    consentd.sites = { 'demo.json': testSite([pages.origin, `http://127.0.0.1:${consentd.port}`], over) };
     const browser = await chromium.launch({
         executablePath: CHROMIUM,
         args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-            '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+            '--disable-background-networking', '--disable-component-update', '--disable-sync', ...browserArgs],
     });
     const stack = {
         pages,
@@ -152,10 +180,17 @@ ${head}
 }
 
 /* A fresh context (no cookie, no cache) and page; page errors and CSP
- * violations are collected in page.problems. */
-export async function newPage(stack, { viewport = { width: 1280, height: 800 }, locale = 'fr-FR', init, storageState } = {}) {
+ * violations are collected in page.problems. variant: the banner variant
+ * the visitor gets (the page starts with a visitor id in sessionStorage
+ * that the rule assigns to it), else the banner makes a random id. */
+export async function newPage(stack, { viewport = { width: 1280, height: 800 }, locale = 'fr-FR', init, storageState, variant } = {}) {
     const context = await stack.browser.newContext({ viewport, locale, storageState });
     if (init) await context.addInitScript(init);
+    if (variant) {
+        const visitor = visitorFor(variant, stack.consentd.sites['demo.json'].variants);
+        await context.addInitScript((id) => sessionStorage.setItem('consentd', id), visitor);
+        context.visitor = visitor;
+    }
     await context.addInitScript(() => {
         window.__violations = [];
         document.addEventListener('securitypolicyviolation', (e) => window.__violations.push(`${e.violatedDirective} ${e.blockedURI}`));
