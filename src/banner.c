@@ -388,55 +388,6 @@ void banner_set_free(banner_set_t *set)
     free(set);
 }
 
-/* q-value of `coding` in an Accept-Encoding value: 0 when absent or q=0. */
-static int banner_accepts(const h2o_iovec_t *ae, const char *coding)
-{
-    if (ae == NULL) return 0;
-    size_t clen = strlen(coding);
-    const char *p = ae->base, *end = ae->base + ae->len;
-    while (p < end) {
-        while (p < end && (*p == ' ' || *p == ','))
-            p++;
-        const char *tok = p;
-        while (p < end && *p != ',' && *p != ';' && *p != ' ')
-            p++;
-        size_t tlen = (size_t)(p - tok);
-        int match =
-            (tlen == clen && strncasecmp(tok, coding, clen) == 0) || (tlen == 1 && tok[0] == '*');
-        int zero = 0;
-        while (p < end && *p != ',') {
-            if (*p == 'q' && p + 2 < end && p[1] == '=') {
-                const char *q = p + 2;
-                zero = q[0] == '0';
-                for (q++; zero && q < end && *q != ',' && *q != ' '; q++)
-                    if (*q != '.' && *q != '0') zero = 0;
-            }
-            p++;
-        }
-        if (match && !zero) return 1;
-    }
-    return 0;
-}
-
-/* 1 when If-None-Match lists etag (or *), weak or strong. */
-static int banner_etag_matches(const h2o_iovec_t *inm, const banner_encoding_t *enc)
-{
-    if (inm == NULL) return 0;
-    const char *p = inm->base, *end = inm->base + inm->len;
-    while (p < end) {
-        while (p < end && (*p == ' ' || *p == ','))
-            p++;
-        if (p < end && *p == '*') return 1;
-        if (end - p >= 2 && p[0] == 'W' && p[1] == '/') p += 2;
-        const char *tok = p;
-        while (p < end && *p != ',' && *p != ' ')
-            p++;
-        if ((size_t)(p - tok) == enc->etag_len && memcmp(tok, enc->etag, enc->etag_len) == 0)
-            return 1;
-    }
-    return 0;
-}
-
 static const banner_t *banner_find(const banner_set_t *set, const site_t *site)
 {
     for (size_t i = 0; i < set->count; i++)
@@ -463,15 +414,14 @@ void banner_get(http_request_t *rq)
         http_error(rq, 404, "site_not_found", "no banner for this site");
         return;
     }
-    const h2o_iovec_t *ae = http_req_header(rq, "accept-encoding");
-    int e = banner_accepts(ae, "br")     ? BANNER_BROTLI
-            : banner_accepts(ae, "gzip") ? BANNER_GZIP
-                                         : BANNER_IDENTITY;
+    int e = http_accepts_encoding(rq, "br")     ? BANNER_BROTLI
+            : http_accepts_encoding(rq, "gzip") ? BANNER_GZIP
+                                                : BANNER_IDENTITY;
     const banner_encoding_t *enc = &b->enc[e];
     http_header(rq, "vary", H2O_STRLIT("accept-encoding"));
     http_header(rq, "etag", enc->etag, enc->etag_len);
     http_header(rq, "cache-control", H2O_STRLIT(BANNER_CACHE_CONTROL));
-    if (banner_etag_matches(http_req_header(rq, "if-none-match"), enc)) {
+    if (http_etag_matches(rq, enc->etag, enc->etag_len)) {
         http_send_static(rq, 304, NULL, NULL, 0);
         return;
     }

@@ -350,3 +350,58 @@ ssize_t http_query_param(http_request_t *rq, const char *name, char *out, size_t
     }
     return -1;
 }
+
+int http_accepts_encoding(http_request_t *rq, const char *coding)
+{
+    const h2o_iovec_t *ae = http_req_header(rq, "accept-encoding");
+    if (ae == NULL)
+        return 0;
+    size_t clen = strlen(coding);
+    const char *p = ae->base, *end = ae->base + ae->len;
+    while (p < end) {
+        while (p < end && (*p == ' ' || *p == ','))
+            p++;
+        const char *tok = p;
+        while (p < end && *p != ',' && *p != ';' && *p != ' ')
+            p++;
+        size_t tlen = (size_t)(p - tok);
+        int match =
+            (tlen == clen && strncasecmp(tok, coding, clen) == 0) || (tlen == 1 && tok[0] == '*');
+        int zero = 0;
+        while (p < end && *p != ',') {
+            if (*p == 'q' && p + 2 < end && p[1] == '=') {
+                const char *q = p + 2;
+                zero = q[0] == '0';
+                for (q++; zero && q < end && *q != ',' && *q != ' '; q++)
+                    if (*q != '.' && *q != '0')
+                        zero = 0;
+            }
+            p++;
+        }
+        if (match && !zero)
+            return 1;
+    }
+    return 0;
+}
+
+int http_etag_matches(http_request_t *rq, const char *etag, size_t len)
+{
+    const h2o_iovec_t *inm = http_req_header(rq, "if-none-match");
+    if (inm == NULL)
+        return 0;
+    const char *p = inm->base, *end = inm->base + inm->len;
+    while (p < end) {
+        while (p < end && (*p == ' ' || *p == ','))
+            p++;
+        if (p < end && *p == '*')
+            return 1;
+        if (end - p >= 2 && p[0] == 'W' && p[1] == '/')
+            p += 2;
+        const char *tok = p;
+        while (p < end && *p != ',' && *p != ' ')
+            p++;
+        if ((size_t)(p - tok) == len && memcmp(tok, etag, len) == 0)
+            return 1;
+    }
+    return 0;
+}

@@ -86,4 +86,11 @@ ssize_t http_query_param(http_request_t *rq, const char *name, char *out, size_t
 /* 1 when the body's Content-Type is application/json (any parameters). */
 int http_body_is_json(http_request_t *rq);
 
+/* For bodies kept in memory in several encodings: 1 when Accept-Encoding
+ * takes coding ("br", "gzip"), by name or "*", with a q-value above 0. */
+int http_accepts_encoding(http_request_t *rq, const char *coding);
+/* 1 when If-None-Match lists etag (quotes included) or "*", weak or strong:
+ * answer 304 then. */
+int http_etag_matches(http_request_t *rq, const char *etag, size_t len);
+
 #endif

@@ -18,6 +18,7 @@
 
 #include "banner.h"
 #include "consent.h"
+#include "dashboard.h"
 #include "demo.h"
 #include "rights.h"
 #include "health.h"
@@ -53,6 +54,8 @@ static const route_t routes[] = {
     {"visitor_get", "GET", "/v1/sites/{site}/visitors/{visitor}", rights_access, 0, 0},
     {"visitor_delete", "DELETE", "/v1/sites/{site}/visitors/{visitor}", rights_erase, 0, 0},
     {"demo", "GET", "/demo/{file}", demo_get, 0, 0},
+    {"dashboard", "GET", "/dashboard", dashboard_get, 0, 0},
+    {"dashboard_file", "GET", "/dashboard/{file}", dashboard_get, 0, 0},
     {"jwks", "GET", "/.well-known/jwks.json", consent_jwks, 0, 0},
 };
 #define ROUTE_COUNT (sizeof(routes) / sizeof(routes[0]))

@@ -1,15 +1,20 @@
-// build.mjs - minify the banner with esbuild and emit it, with the banner's
-// texts and the demo page, as C headers that src/banner.c and src/demo.c
-// include: the binary then needs no file at run time.
+// build.mjs - minify the banner and the dashboard with esbuild and emit
+// them, with the banner's texts and the demo page, as C headers that
+// src/banner.c, src/demo.c and src/dashboard.c include: the binary then
+// needs no file at run time.
 //
 //   node web/build.mjs OUTDIR
-//     OUTDIR/banner.min.js    the minified bundle (without the site settings)
-//     OUTDIR/banner_assets.h  BANNER_JS (CSS inside), BANNER_TEXTS (texts.json)
-//     OUTDIR/demo_assets.h    DEMO_INDEX_HTML, DEMO_ANALYTICS_JS, DEMO_ADS_JS, DEMO_AD_HTML
+//     OUTDIR/banner.min.js       the minified bundle (without the site settings)
+//     OUTDIR/banner_assets.h     BANNER_JS (CSS inside), BANNER_TEXTS (texts.json)
+//     OUTDIR/demo_assets.h       DEMO_INDEX_HTML, DEMO_ANALYTICS_JS, DEMO_ADS_JS, DEMO_AD_HTML
+//     OUTDIR/dashboard_assets.h  DASHBOARD_<FILE>{,_GZ,_BR} and their _ETAG: the dashboard's
+//                                page, script (uPlot inside) and stylesheet, precompressed
 import * as esbuild from 'esbuild';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import zlib from 'node:zlib';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const out = process.argv[2];
@@ -38,7 +43,7 @@ const texts = JSON.stringify(JSON.parse(read('banner/texts.json')));
 
 // A C string literal, cut into lines; bytes other than printable ASCII escaped in octal.
 function cString(text) {
-    const bytes = Buffer.from(text, 'utf8');
+    const bytes = Buffer.isBuffer(text) ? text : Buffer.from(text, 'utf8');
     const lines = [];
     let line = '';
     for (let i = 0; i < bytes.length; i++) {
@@ -79,3 +84,60 @@ emit(
     }),
 );
 console.log(`banner: ${js.length} bytes of JS (CSS ${css.length}), texts ${texts.length}`);
+
+// ---- the dashboard -----------------------------------------------------------
+// web/dashboard/: main.js and its modules with uPlot (from web/node_modules)
+// bundled into one script, dashboard.css with uPlot's stylesheet, and the page,
+// which names both with a hash of their bytes (?v=) so that a new build is
+// fetched at once. Each file in identity, gzip and brotli at their best
+// settings, with a strong ETag per encoding: src/dashboard.c serves them as is.
+const uplot = JSON.parse(fs.readFileSync(path.join(here, 'node_modules', 'uplot', 'package.json'), 'utf8'));
+const notice = `/*! uPlot ${uplot.version} (c) Leon Sorokin, ${uplot.license} License, https://github.com/leeoniya/uPlot */`;
+const bundle = async (entry, loader) =>
+    (
+        await esbuild.build({
+            entryPoints: [path.join(here, 'dashboard', entry)],
+            bundle: true,
+            minify: true,
+            format: loader == 'js' ? 'iife' : undefined,
+            target: loader == 'js' ? 'es2020' : undefined,
+            charset: 'utf8',
+            legalComments: 'none',
+            banner: { [loader]: notice },
+            loader: { '.css': 'css' },
+            write: false,
+        })
+    ).outputFiles[0].text.trim();
+const dashJs = await bundle('main.js', 'js');
+const dashCss = await bundle('dashboard.css', 'css');
+const shortHash = (text) => crypto.createHash('sha256').update(text).digest('hex').slice(0, 16);
+const dashHtml = read('dashboard/index.html')
+    .replace('{{JS_VERSION}}', shortHash(dashJs))
+    .replace('{{CSS_VERSION}}', shortHash(dashCss));
+
+function encodings(name, text) {
+    const raw = Buffer.from(text, 'utf8');
+    const gz = zlib.gzipSync(raw, { level: 9 });
+    const br = zlib.brotliCompressSync(raw, {
+        params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11, [zlib.constants.BROTLI_PARAM_MODE]: zlib.constants.BROTLI_MODE_TEXT },
+    });
+    const tag = crypto.createHash('sha256').update(raw).digest('hex').slice(0, 32);
+    return {
+        [name]: raw,
+        [`${name}_GZ`]: gz,
+        [`${name}_BR`]: br,
+        [`${name}_ETAG`]: `"${tag}"`,
+        [`${name}_GZ_ETAG`]: `"${tag}-gz"`,
+        [`${name}_BR_ETAG`]: `"${tag}-br"`,
+    };
+}
+const dash = {
+    ...encodings('DASHBOARD_INDEX_HTML', dashHtml),
+    ...encodings('DASHBOARD_JS', dashJs),
+    ...encodings('DASHBOARD_CSS', dashCss),
+};
+emit('dashboard_assets.h', header('CONSENTD_DASHBOARD_ASSETS_H', 'The dashboard (web/dashboard/, uPlot bundled).', dash));
+console.log(
+    `dashboard: JS ${dashJs.length} bytes (gzip ${dash.DASHBOARD_JS_GZ.length}, brotli ${dash.DASHBOARD_JS_BR.length}), ` +
+        `CSS ${dashCss.length} (gzip ${dash.DASHBOARD_CSS_GZ.length}), page ${dashHtml.length}`,
+);
