@@ -14,7 +14,7 @@ CONSENTD_PACKAGES=(
     build-essential cmake pkg-config
     libh2o-evloop-dev libh2o-dev-common
     libhiredis-dev libmsgpack-dev libjemalloc-dev libsodium-dev libssl-dev
-    libjansson-dev zlib1g-dev libbrotli-dev
+    libjansson-dev libdeflate-dev libbrotli-dev
     redis-server curl util-linux openssl
 )
 CONSENTD_NODE_MIN_MAJOR=18
