@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "banner.h"
+#include "counters.h"
 #include "json.h"
 #include "proof.h"
 #include "store.h"
@@ -40,6 +41,11 @@ typedef struct consent_write {
     char variant[CONSENT_VARIANT_MAX + 1];
     char proof[PROOF_MAX];
     int status; /* 201 for a new choice, 200 for a withdrawal */
+    /* Counted once Redis has it, even if the client has gone by then (the
+     * pending record keeps the snapshot, hence sites and site, alive). */
+    counters_t *counters;
+    site_set_t *sites;
+    const site_t *site;
 } consent_write_t;
 
 int consent_visitor_valid(const char *s, size_t len)
@@ -200,6 +206,8 @@ static void consent_on_stored(void *data, const char *err)
     http_pending_t *p = data;
     http_request_t *rq = http_pending_request(p);
     consent_write_t *w = http_pending_state(p);
+    if (err == NULL)
+        counters_consent(w->counters, w->sites, w->site, &w->rec);
     if (rq != NULL) {
         if (err != NULL) {
             consent_storage_error(rq, 0);
@@ -240,6 +248,9 @@ static void consent_sign_and_store(http_request_t *rq, http_pending_t *p)
         return;
     }
     w->rec.proof = w->proof;
+    w->counters = rq->worker->counters;
+    w->sites = snap->sites;
+    w->site = site;
     int rc = store_consent_put(rq->worker->redis, site, &w->rec, consent_on_stored, p);
     if (rc != REDIS_OK) {
         http_pending_free(p);

@@ -92,6 +92,11 @@ void metrics_gauge_set(uint64_t *gauge, uint64_t value)
     __atomic_store_n(gauge, value, __ATOMIC_RELAXED);
 }
 
+void metrics_count(uint64_t *counter, uint64_t n)
+{
+    metrics_add(counter, n);
+}
+
 /* A growable output buffer; on allocation failure it stops growing and the
  * render returns NULL. */
 typedef struct metrics_out {
@@ -190,7 +195,7 @@ char *metrics_render(size_t *len)
     }
 
     uint64_t rbuckets[METRICS_BUCKETS + 1] = {0}, rsum = 0, rerrors = 0, connected = 0,
-             inflight = 0;
+             inflight = 0, flushes = 0, flush_failures = 0, dropped = 0, pending = 0;
     for (size_t w = 0; w < worker_count; w++) {
         for (size_t b = 0; b <= METRICS_BUCKETS; b++)
             rbuckets[b] += metrics_load(&workers[w]->redis_buckets[b]);
@@ -198,6 +203,10 @@ char *metrics_render(size_t *len)
         rerrors += metrics_load(&workers[w]->redis_errors);
         connected += metrics_load(&workers[w]->redis_connected);
         inflight += metrics_load(&workers[w]->inflight);
+        flushes += metrics_load(&workers[w]->counter_flushes);
+        flush_failures += metrics_load(&workers[w]->counter_flush_failures);
+        dropped += metrics_load(&workers[w]->counter_dropped);
+        pending += metrics_load(&workers[w]->counter_pending);
     }
     out_printf(&o, "# HELP consentd_redis_roundtrip_seconds Time from sending a Redis command to "
                    "its reply.\n# TYPE consentd_redis_roundtrip_seconds histogram\n");
@@ -218,6 +227,23 @@ char *metrics_render(size_t *len)
                "# TYPE consentd_http_requests_in_flight gauge\n"
                "consentd_http_requests_in_flight %llu\n",
                (unsigned long long)inflight);
+    out_printf(&o,
+               "# HELP consentd_counter_flushes_total Batches of acceptance counts Redis "
+               "applied.\n# TYPE consentd_counter_flushes_total counter\n"
+               "consentd_counter_flushes_total %llu\n"
+               "# HELP consentd_counter_flush_failures_total Batches of acceptance counts dropped: "
+               "sent but timed out or lost with the connection (never sent twice), or refused by "
+               "Redis.\n# TYPE consentd_counter_flush_failures_total counter\n"
+               "consentd_counter_flush_failures_total %llu\n"
+               "# HELP consentd_counter_dropped_total Counts and visitor ids dropped because the "
+               "memory bound was reached while Redis could not take them.\n"
+               "# TYPE consentd_counter_dropped_total counter\n"
+               "consentd_counter_dropped_total %llu\n"
+               "# HELP consentd_counter_pending Counts and visitor ids waiting in memory for the "
+               "next flush.\n# TYPE consentd_counter_pending gauge\n"
+               "consentd_counter_pending %llu\n",
+               (unsigned long long)flushes, (unsigned long long)flush_failures,
+               (unsigned long long)dropped, (unsigned long long)pending);
 
     if (o.failed) {
         free(o.buf);

@@ -30,6 +30,10 @@ typedef struct metrics {
     uint64_t redis_errors;       /* timeouts and disconnects seen by callers */
     uint64_t redis_connected;    /* gauge: 0 or 1 */
     uint64_t inflight;           /* gauge: requests accepted and not yet disposed */
+    uint64_t counter_flushes;    /* counter batches Redis applied */
+    uint64_t counter_flush_failures; /* batches dropped: outcome unknown or refused */
+    uint64_t counter_dropped;    /* counts and visitor ids over the memory bound */
+    uint64_t counter_pending;    /* gauge: counts and visitor ids waiting in memory */
 } metrics_t;
 
 /* Route names (index = route id), given once by the router before any
@@ -42,6 +46,8 @@ void metrics_register(metrics_t *m);
 void metrics_observe_request(metrics_t *m, unsigned route, int status, uint64_t ns);
 void metrics_observe_redis(metrics_t *m, uint64_t ns);
 void metrics_gauge_set(uint64_t *gauge, uint64_t value);
+/* Add n to one of m's counters. */
+void metrics_count(uint64_t *counter, uint64_t n);
 
 /* Render the Prometheus text exposition of all registered workers into a
  * malloc'd buffer (caller frees). */

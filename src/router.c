@@ -20,6 +20,7 @@
 #include "consent.h"
 #include "dashboard.h"
 #include "demo.h"
+#include "events.h"
 #include "rights.h"
 #include "health.h"
 #include "http.h"
@@ -50,6 +51,8 @@ static const route_t routes[] = {
     {"consent_get", "GET", "/v1/sites/{site}/consents/{visitor}", consent_get, 0, 1},
     {"consent_delete", "DELETE", "/v1/sites/{site}/consents/{visitor}", consent_delete, 0, 1,
      RATELIMIT_CONSENTS},
+    {"events_post", "POST", "/v1/sites/{site}/events", events_post, EVENTS_MAX_BODY, 1,
+     RATELIMIT_EVENTS},
     {"consents_export", "GET", "/v1/sites/{site}/consents", rights_export, 0, 0},
     {"visitor_get", "GET", "/v1/sites/{site}/visitors/{visitor}", rights_access, 0, 0},
     {"visitor_delete", "DELETE", "/v1/sites/{site}/visitors/{visitor}", rights_erase, 0, 0},

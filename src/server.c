@@ -8,12 +8,18 @@
  * thread talks to them only through h2o's multithread queue (a new snapshot
  * to use, or stop).
  *
+ * Each worker flushes its acceptance counters (counters.h) from a timer
+ * every COUNTERS_FLUSH_INTERVAL_MS.
+ *
  * Graceful stop, per worker: accept what is already queued on the listener,
  * close it, ask h2o to stop keep-alive (answers then carry
  * "Connection: close"), and keep running the loop until no request is in
- * flight and no Redis command is pending (after a short grace so that
- * requests already on the wire are read), or until the deadline. Idle
- * keep-alive connections are closed when the process exits.
+ * flight (after a short grace so that requests already on the wire are
+ * read); then flush the counters one last time, so that everything counted
+ * before the stop is sent, and wait until no Redis command is pending, or
+ * until the deadline. Counts that cannot be sent (Redis down) are retried
+ * at each tick until the deadline. Idle keep-alive connections are closed
+ * when the process exits.
  */
 #include "server.h"
 
@@ -65,6 +71,8 @@ typedef struct server_worker {
     uint64_t stop_started_ms;
     h2o_timeout_t stop_timeout;
     h2o_timeout_entry_t stop_entry;
+    h2o_timeout_t flush_timeout;
+    h2o_timeout_entry_t flush_entry;
     int done;
     int cut_short;
 } server_worker_t;
@@ -250,19 +258,34 @@ static uint64_t server_now_ms(server_worker_t *sw)
     return h2o_now(sw->w.ctx.loop);
 }
 
+static void server_on_flush_tick(h2o_timeout_entry_t *entry)
+{
+    server_worker_t *sw = H2O_STRUCT_FROM_MEMBER(server_worker_t, flush_entry, entry);
+    counters_flush(sw->w.counters);
+    h2o_timeout_link(sw->w.ctx.loop, &sw->flush_timeout, &sw->flush_entry);
+}
+
 /* Polled during a stop: is this worker drained, or out of time? */
 static void server_on_stop_tick(h2o_timeout_entry_t *entry)
 {
     server_worker_t *sw = H2O_STRUCT_FROM_MEMBER(server_worker_t, stop_entry, entry);
     uint64_t elapsed = server_now_ms(sw) - sw->stop_started_ms;
-    int idle = sw->w.inflight == 0 && redis_pending(sw->w.redis) == 0;
-    if (sw->connections == 0 || (idle && elapsed >= SERVER_STOP_GRACE_MS)) {
-        sw->done = 1;
-        return;
+    if (sw->w.inflight == 0 && (sw->connections == 0 || elapsed >= SERVER_STOP_GRACE_MS)) {
+        /* No request left: the final flush (again if a late request counted
+         * more, or while Redis is down), then wait for every reply. */
+        if (counters_pending(sw->w.counters) > 0)
+            counters_flush(sw->w.counters);
+        if (counters_pending(sw->w.counters) == 0 && redis_pending(sw->w.redis) == 0) {
+            sw->done = 1;
+            return;
+        }
     }
     if (elapsed >= server.cfg->shutdown_timeout_ms) {
-        log_msg(LOG_WARN, "worker %u: shutdown deadline reached with %llu requests in flight",
-                sw->w.id, (unsigned long long)sw->w.inflight);
+        log_msg(LOG_WARN,
+                "worker %u: shutdown deadline reached with %llu requests in flight, %zu Redis "
+                "commands pending and %llu counts not sent",
+                sw->w.id, (unsigned long long)sw->w.inflight, redis_pending(sw->w.redis),
+                (unsigned long long)counters_pending(sw->w.counters));
         sw->cut_short = 1;
         sw->done = 1;
         return;
@@ -322,6 +345,12 @@ static void *server_worker_main(void *arg)
     w->redis = redis_create(loop, &server.cfg->redis);
     redis_set_state_cb(w->redis, server_on_redis_state, w);
     redis_set_rtt_cb(w->redis, server_on_redis_rtt, w);
+    w->counters = counters_create(w->redis, &w->metrics);
+    if (w->counters == NULL)
+        log_msg(LOG_ERROR, "worker %u: out of memory: acceptance counts are not kept", w->id);
+    h2o_timeout_init(loop, &sw->flush_timeout, COUNTERS_FLUSH_INTERVAL_MS);
+    sw->flush_entry.cb = server_on_flush_tick;
+    h2o_timeout_link(loop, &sw->flush_timeout, &sw->flush_entry);
 
     w->listener = h2o_evloop_socket_create(loop, sw->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
     w->listener->data = sw;
@@ -331,11 +360,15 @@ static void *server_worker_main(void *arg)
         h2o_evloop_run(loop, INT32_MAX);
 
     /* Pending Redis callbacks run now (with "disconnected") and free their
-     * records; connections still open are closed by the process exit. */
+     * records; connections still open are closed by the process exit. The
+     * counters go after Redis: its callbacks still count into them. */
+    h2o_timeout_unlink(&sw->flush_entry);
     redis_destroy(w->redis);
     w->redis = NULL;
     ratelimit_free(w->ratelimit);
     w->ratelimit = NULL;
+    counters_destroy(w->counters);
+    w->counters = NULL;
     return NULL;
 }
 

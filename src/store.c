@@ -1,12 +1,12 @@
 /*
- * store.c - the consent records in Redis: key layout, the server-side
- * function library, msgpack records.
+ * store.c - the consent records and acceptance counters in Redis: key
+ * layout, the server-side function library, msgpack records.
  *
  * KEY LAYOUT (part of the on-disk format: changing anything here needs a
  * migration).
  *
- * Every key carries the hash tag {<site>:<p>}, where <site> is the site id
- * and <p> = store_partition(visitor), written in decimal (0..63). The
+ * Every consent key carries the hash tag {<site>:<p>}, where <site> is the
+ * site id and <p> = store_partition(visitor), written in decimal (0..63). The
  * partition is FNV-1a (32 bit) of the visitor id's bytes, mod
  * STORE_PARTITIONS (64): both the hash and the count are fixed forever,
  * since they decide where every existing record lives. All keys one call
@@ -21,6 +21,25 @@
  *                                          trimmed by MINID          Redis stored it
  *   cd:{site:p}:erasures           STRING  log retention, from the   integer: erasures done
  *                                          last erasure              (anonymous; sum the 64)
+ *
+ * ACCEPTANCE COUNTERS have their own tag, {<site>:stats}: every counter key
+ * of a site lives on one slot, so that a flush (one per site and hour) and
+ * a stats query are one FCALL each.
+ *
+ *   key                            type    TTL                       content
+ *   cd:{site:stats}:h:<YYYYMMDDHH> HASH    end of the hour + stats   field "<dim>|<metric>"
+ *                                          retention (PEXPIREAT)     -> count (UTC hour)
+ *   cd:{site:stats}:d:<YYYYMMDD>   HASH    end of the day + stats    the same fields, per
+ *                                          retention                 UTC day
+ *   cd:{site:stats}:u:<YYYYMMDD>   HLL     as the day hash           visitor ids seen that day
+ *
+ * (stats retention = site->stats_retention_days.) Fields: dims all,
+ * v.<variant>, l.<lang>, s.<source>; metrics shown, dismissed,
+ * panel_opened, decisions, accept_all, reject_all, custom, withdrawn,
+ * g.<purpose>, r.<purpose> (counters.h says what each counts). Writes:
+ * consentd_count (HINCRBY each field into the hour and the day hash, PFADD
+ * the visitors, PEXPIREAT the three keys). Reads: consentd_stats (HMGET of
+ * the asked fields from each bucket's hash, PFCOUNT of the days).
  *
  * (log retention = site->log_retention_days.) Ints in msgpack use the
  * smallest encoding; strings are msgpack str. A state whose expires_at_ms is
@@ -77,10 +96,13 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <msgpack.h>
 
@@ -207,7 +229,85 @@ static const char LIBRARY_SOURCE[] =
     "redis.register_function('consentd_put', put)\n"
     "redis.register_function{function_name = 'consentd_visitor', callback = visitor,\n"
     "                        flags = {'no-writes'}}\n"
-    "redis.register_function('consentd_erase', erase)\n";
+    "\n"
+    "-- KEYS: the hour hash, the day hash, the day's HyperLogLog (one tag: {<site>:stats}).\n"
+    "-- ARGV: hour_expire_at_ms, day_expire_at_ms, n, then n pairs field, increment,\n"
+    "-- then the visitor ids. Returns n.\n"
+    "local function count(keys, args)\n"
+    "  local hour_at, day_at, n = tonumber(args[1]), tonumber(args[2]), tonumber(args[3])\n"
+    "  if hour_at == nil or day_at == nil or n == nil or n < 0 or #args < 3 + 2 * n then\n"
+    "    return redis.error_reply('ERR consentd: bad arguments')\n"
+    "  end\n"
+    "  for i = 4, 3 + 2 * n, 2 do\n"
+    "    redis.call('HINCRBY', keys[1], args[i], args[i + 1])\n"
+    "    redis.call('HINCRBY', keys[2], args[i], args[i + 1])\n"
+    "  end\n"
+    "  if n > 0 then\n"
+    "    redis.call('PEXPIREAT', keys[1], hour_at)\n"
+    "    redis.call('PEXPIREAT', keys[2], day_at)\n"
+    "  end\n"
+    "  if #args > 3 + 2 * n then\n"
+    "    redis.call('PFADD', keys[3], unpack(args, 4 + 2 * n, #args))\n"
+    "    redis.call('PEXPIREAT', keys[3], day_at)\n"
+    "  end\n"
+    "  return n\n"
+    "end\n"
+    "\n"
+    "-- KEYS: the buckets' hashes (hours or days), then the days' HyperLogLogs.\n"
+    "-- ARGV: n_buckets, n_bucket_fields, n_total_fields, per_day (1: PFCOUNT each day),\n"
+    "-- then the bucket fields and the total fields.\n"
+    "-- Returns {rows, totals, uniques, unique_total}: rows[i] the values of the bucket\n"
+    "-- fields in bucket i, comma-separated; totals the sums of the total fields over\n"
+    "-- every bucket, comma-separated; uniques the PFCOUNT of each day (when per_day);\n"
+    "-- unique_total the PFCOUNT of all the days together (their union).\n"
+    "-- Not flagged no-writes: Redis refuses PFCOUNT there (it may rewrite the cached\n"
+    "-- cardinality inside the HyperLogLog); nothing else is written.\n"
+    "local function stats(keys, args)\n"
+    "  local nb, nbf, ntf = tonumber(args[1]), tonumber(args[2]), tonumber(args[3])\n"
+    "  if nb == nil or nbf == nil or ntf == nil or nb > #keys or #args ~= 4 + nbf + ntf then\n"
+    "    return redis.error_reply('ERR consentd: bad arguments')\n"
+    "  end\n"
+    "  local fields = {}\n"
+    "  for j = 1, nbf + ntf do\n"
+    "    fields[j] = args[4 + j]\n"
+    "  end\n"
+    "  local rows, totals = {}, {}\n"
+    "  for j = 1, ntf do\n"
+    "    totals[j] = 0\n"
+    "  end\n"
+    "  for i = 1, nb do\n"
+    "    local row = {}\n"
+    "    if redis.call('EXISTS', keys[i]) == 1 then\n"
+    "      local v = redis.call('HMGET', keys[i], unpack(fields))\n"
+    "      for j = 1, nbf do\n"
+    "        row[j] = tonumber(v[j]) or 0\n"
+    "      end\n"
+    "      for j = 1, ntf do\n"
+    "        totals[j] = totals[j] + (tonumber(v[nbf + j]) or 0)\n"
+    "      end\n"
+    "      rows[i] = table.concat(row, ',')\n"
+    "    else\n"
+    "      rows[i] = ''\n"
+    "    end\n"
+    "  end\n"
+    "  for j = 1, ntf do\n"
+    "    totals[j] = string.format('%.0f', totals[j])\n"
+    "  end\n"
+    "  local uniques, unique_total = {}, 0\n"
+    "  if #keys > nb then\n"
+    "    if args[4] == '1' then\n"
+    "      for d = nb + 1, #keys do\n"
+    "        uniques[#uniques + 1] = redis.call('PFCOUNT', keys[d])\n"
+    "      end\n"
+    "    end\n"
+    "    unique_total = redis.call('PFCOUNT', unpack(keys, nb + 1, #keys))\n"
+    "  end\n"
+    "  return {rows, table.concat(totals, ','), uniques, unique_total}\n"
+    "end\n"
+    "\n"
+    "redis.register_function('consentd_erase', erase)\n"
+    "redis.register_function('consentd_count', count)\n"
+    "redis.register_function('consentd_stats', stats)\n";
 
 /* ---- records: msgpack ------------------------------------------------------ */
 
@@ -654,12 +754,11 @@ unsigned store_partition(const char *visitor, size_t len)
     return h % STORE_PARTITIONS;
 }
 
+static int store_site_id_ok(const char *id);
+
 static int store_site_ok(const site_t *site)
 {
-    if (site == NULL || site->id == NULL)
-        return 0;
-    size_t len = strlen(site->id);
-    return len > 0 && len <= SITE_ID_MAX && strpbrk(site->id, "{}") == NULL;
+    return site != NULL && store_site_id_ok(site->id);
 }
 
 static int store_visitor_ok(const char *visitor)
@@ -677,7 +776,9 @@ typedef enum {
     STORE_CALL_GET,
     STORE_CALL_VISITOR,
     STORE_CALL_ERASE,
-    STORE_CALL_LOG
+    STORE_CALL_LOG,
+    STORE_CALL_COUNT,
+    STORE_CALL_STATS
 } store_call_kind_t;
 
 /* A log export in progress: partition by partition, in time order. */
@@ -710,22 +811,39 @@ typedef struct store_call {
         store_visitor_cb visitor;
         store_erase_cb erase;
         store_log_cb log;
+        store_stats_cb stats;
     } cb;
     int is_fcall;
     int retried;
     char tag[STORE_TAG_MAX];
     size_t tag_len;
-    int argc;
-    const char *argv[STORE_ARGV_MAX];
-    size_t argvlen[STORE_ARGV_MAX];
+    int argc, argv_max;
+    const char **argv; /* argv_fixed, or after bytes[] for the long calls */
+    size_t *argvlen;
+    const char *argv_fixed[STORE_ARGV_MAX];
+    size_t argvlen_fixed[STORE_ARGV_MAX];
     store_log_state_t *log;
+    struct { /* STORE_CALL_STATS: the shape of the answer */
+        size_t n_buckets, n_bucket_fields, n_total_fields, n_days;
+        int per_day;
+    } stats;
     size_t used, cap;
-    char bytes[]; /* the arguments */
+    max_align_t bytes[]; /* the arguments (then, for long calls, argv and argvlen) */
 } store_call_t;
 
-static store_call_t *store_call_new(store_call_kind_t kind, redis_t *r, void *data, size_t cap)
+/* A call of up to nargs arguments (at least STORE_ARGV_MAX) taking cap bytes
+ * in all. */
+static store_call_t *store_call_new_args(store_call_kind_t kind, redis_t *r, void *data,
+                                         size_t cap, size_t nargs)
 {
-    store_call_t *c = malloc(sizeof(*c) + cap);
+    size_t extra = 0;
+    cap = (cap + sizeof(size_t) - 1) / sizeof(size_t) * sizeof(size_t); /* argv aligned */
+    if (nargs > STORE_ARGV_MAX) {
+        if (nargs > INT_MAX || nargs > (SIZE_MAX - cap) / 2 / sizeof(size_t))
+            return NULL;
+        extra = nargs * (sizeof(const char *) + sizeof(size_t));
+    }
+    store_call_t *c = malloc(sizeof(*c) + cap + extra);
     if (c == NULL)
         return NULL;
     memset(c, 0, sizeof(*c));
@@ -733,7 +851,21 @@ static store_call_t *store_call_new(store_call_kind_t kind, redis_t *r, void *da
     c->r = r;
     c->data = data;
     c->cap = cap;
+    if (nargs > STORE_ARGV_MAX) {
+        c->argv = (const char **)(void *)((char *)c->bytes + cap);
+        c->argvlen = (size_t *)(void *)(c->argv + nargs);
+        c->argv_max = (int)nargs;
+    } else {
+        c->argv = c->argv_fixed;
+        c->argvlen = c->argvlen_fixed;
+        c->argv_max = STORE_ARGV_MAX;
+    }
     return c;
+}
+
+static store_call_t *store_call_new(store_call_kind_t kind, redis_t *r, void *data, size_t cap)
+{
+    return store_call_new_args(kind, r, data, cap, STORE_ARGV_MAX);
 }
 
 static void store_call_free(store_call_t *c)
@@ -757,10 +889,11 @@ static void store_call_tag(store_call_t *c, const char *site_id, unsigned partit
 /* Append one argument; -1 when it does not fit (a bug in the caller's cap). */
 static int store_arg(store_call_t *c, const void *s, size_t len)
 {
-    if (c->argc >= STORE_ARGV_MAX || len > c->cap - c->used)
+    if (c->argc >= c->argv_max || len > c->cap - c->used)
         return -1;
-    memcpy(c->bytes + c->used, s, len);
-    c->argv[c->argc] = c->bytes + c->used;
+    char *at = (char *)c->bytes + c->used;
+    memcpy(at, s, len);
+    c->argv[c->argc] = at;
     c->argvlen[c->argc] = len;
     c->argc++;
     c->used += len;
@@ -829,6 +962,12 @@ static void store_call_fail(store_call_t *c, const char *err)
     case STORE_CALL_LOG:
         store_log_finish(c, err);
         return;
+    case STORE_CALL_COUNT:
+        c->cb.done(c->data, err);
+        break;
+    case STORE_CALL_STATS:
+        c->cb.stats(c->data, NULL, err);
+        break;
     }
     store_call_free(c);
 }
@@ -1203,6 +1342,125 @@ static int store_cursor_parse(const char *s, store_log_state_t *st)
     return 0;
 }
 
+/* ---- counters and stats ------------------------------------------------------- */
+
+static void store_on_count(store_call_t *c, const redis_reply_t *reply)
+{
+    if (redis_reply_kind(reply) != REDIS_REPLY_KIND_INTEGER) {
+        store_call_fail(c, "unexpected reply from Redis");
+        return;
+    }
+    c->cb.done(c->data, NULL);
+    store_call_free(c);
+}
+
+/* Parse "v1,v2,..." into exactly n values ("" is n zeros). Lua prints its
+ * numbers with %.14g: integers below 1e14 exactly, larger ones in exponent
+ * form, hence strtod. */
+static int store_parse_values(const char *s, size_t len, uint64_t *out, size_t n)
+{
+    if (len == 0) {
+        memset(out, 0, n * sizeof(*out));
+        return 0;
+    }
+    char buf[32];
+    size_t i = 0, at = 0;
+    while (at <= len) {
+        size_t end = at;
+        while (end < len && s[end] != ',')
+            end++;
+        if (i >= n || end - at == 0 || end - at >= sizeof(buf))
+            return -1;
+        memcpy(buf, s + at, end - at);
+        buf[end - at] = '\0';
+        char *stop;
+        double v = strtod(buf, &stop);
+        if (*stop != '\0' || !(v >= 0) || v > 1.8e19)
+            return -1;
+        out[i++] = (uint64_t)llround(v);
+        at = end + 1;
+    }
+    return i == n ? 0 : -1;
+}
+
+static void store_on_stats(store_call_t *c, const redis_reply_t *reply)
+{
+    const redis_reply_t *rows = redis_reply_at(reply, 0), *totals = redis_reply_at(reply, 1),
+                        *uniques = redis_reply_at(reply, 2), *total = redis_reply_at(reply, 3);
+    size_t nb = c->stats.n_buckets, nbf = c->stats.n_bucket_fields,
+           ntf = c->stats.n_total_fields, nd = c->stats.per_day ? c->stats.n_days : 0;
+    if (redis_reply_count(reply) != 4 || redis_reply_kind(rows) != REDIS_REPLY_KIND_ARRAY ||
+        redis_reply_count(rows) != nb || redis_reply_kind(totals) != REDIS_REPLY_KIND_STRING ||
+        redis_reply_kind(uniques) != REDIS_REPLY_KIND_ARRAY ||
+        redis_reply_count(uniques) != nd || redis_reply_kind(total) != REDIS_REPLY_KIND_INTEGER) {
+        store_call_fail(c, "unexpected reply from Redis");
+        return;
+    }
+    uint64_t *values = malloc((nb * nbf + ntf + nd + 1) * sizeof(*values));
+    if (values == NULL) {
+        store_call_fail(c, "out of memory");
+        return;
+    }
+    store_stats_result_t res = {.n_buckets = nb,
+                                .n_bucket_fields = nbf,
+                                .n_total_fields = ntf,
+                                .n_days = c->stats.n_days,
+                                .buckets = values,
+                                .totals = values + nb * nbf,
+                                .day_uniques = c->stats.per_day ? values + nb * nbf + ntf : NULL,
+                                .unique_total = (uint64_t)redis_reply_integer(total)};
+    int bad = redis_reply_integer(total) < 0;
+    size_t len;
+    const char *s;
+    for (size_t i = 0; i < nb && !bad; i++) {
+        s = redis_reply_str(redis_reply_at(rows, i), &len);
+        bad = s == NULL || store_parse_values(s, len, values + i * nbf, nbf) != 0;
+    }
+    s = redis_reply_str(totals, &len);
+    bad = bad || (ntf > 0 ? store_parse_values(s, len, values + nb * nbf, ntf) != 0 : len != 0);
+    for (size_t d = 0; d < nd && !bad; d++) {
+        const redis_reply_t *u = redis_reply_at(uniques, d);
+        bad = redis_reply_kind(u) != REDIS_REPLY_KIND_INTEGER || redis_reply_integer(u) < 0;
+        values[nb * nbf + ntf + d] = (uint64_t)redis_reply_integer(u);
+    }
+    if (bad) {
+        free(values);
+        store_call_fail(c, "unexpected reply from Redis");
+        return;
+    }
+    c->cb.stats(c->data, &res, NULL);
+    free(values);
+    store_call_free(c);
+}
+
+/* "{<site>:stats}": the tag of every counter key of a site. */
+static void store_call_stats_tag(store_call_t *c, const char *site_id)
+{
+    int n = snprintf(c->tag, sizeof(c->tag), "%s:stats", site_id);
+    c->tag_len = n > 0 && (size_t)n < sizeof(c->tag) ? (size_t)n : 0;
+}
+
+/* Counter keys: kind 'h' (hour hash, t in hours), 'd' (day hash) or 'u' (day
+ * HyperLogLog), t in days since the Unix epoch, as UTC YYYYMMDD[HH]. */
+static int store_arg_counter_key(store_call_t *c, char kind, int64_t t)
+{
+    time_t secs = (time_t)(kind == 'h' ? t * 3600 : t * 86400);
+    struct tm tm;
+    char stamp[16];
+    if (t < 0 || gmtime_r(&secs, &tm) == NULL ||
+        strftime(stamp, sizeof(stamp), kind == 'h' ? "%Y%m%d%H" : "%Y%m%d", &tm) == 0)
+        return -1;
+    return store_argf(c, "cd:{%.*s}:%c:%s", (int)c->tag_len, c->tag, kind, stamp);
+}
+
+static int store_site_id_ok(const char *id)
+{
+    if (id == NULL)
+        return 0;
+    size_t len = strlen(id);
+    return len > 0 && len <= SITE_ID_MAX && strpbrk(id, "{}") == NULL;
+}
+
 /* ---- the API ---------------------------------------------------------------- */
 
 static void store_on_reply(void *data, const redis_reply_t *reply, const char *err)
@@ -1240,6 +1498,12 @@ static void store_on_reply(void *data, const redis_reply_t *reply, const char *e
         break;
     case STORE_CALL_LOG:
         store_on_log(c, reply);
+        break;
+    case STORE_CALL_COUNT:
+        store_on_count(c, reply);
+        break;
+    case STORE_CALL_STATS:
+        store_on_stats(c, reply);
         break;
     }
 }
@@ -1370,4 +1634,76 @@ int store_log_page(redis_t *r, const site_t *site, const char *cursor, int64_t f
     if (rc != REDIS_OK)
         store_call_free(c);
     return rc;
+}
+
+int store_counts_add(redis_t *r, const store_counts_t *counts, store_done_cb cb, void *data)
+{
+    const store_counts_t *k = counts;
+    if (r == NULL || cb == NULL || k == NULL || !store_site_id_ok(k->site_id) || k->hour < 0 ||
+        k->retention_days == 0 || (k->n_fields == 0 && k->n_visitors == 0) ||
+        k->n_fields > STORE_STATS_FIELDS_MAX || k->n_visitors > STORE_STATS_FIELDS_MAX)
+        return REDIS_E_ARGS;
+    size_t nargs = 9 + 2 * k->n_fields + k->n_visitors, cap = 3 * STORE_KEY_MAX + 64;
+    for (size_t i = 0; i < k->n_fields; i++)
+        cap += strlen(k->fields[i]) + 20;
+    for (size_t i = 0; i < k->n_visitors; i++)
+        cap += strlen(k->visitors[i]);
+    store_call_t *c = store_call_new_args(STORE_CALL_COUNT, r, data, cap, nargs);
+    if (c == NULL)
+        return REDIS_E_BUSY; /* out of memory: keep the counts for the next flush */
+    c->cb.done = cb;
+    c->is_fcall = 1;
+    store_call_stats_tag(c, k->site_id);
+    int64_t day = k->hour / 24;
+    int64_t retention_ms = (int64_t)k->retention_days * STORE_MS_PER_DAY;
+    int brc = store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_count") |
+              store_arg_str(c, "3") | store_arg_counter_key(c, 'h', k->hour) |
+              store_arg_counter_key(c, 'd', day) | store_arg_counter_key(c, 'u', day) |
+              store_argf(c, "%" PRId64, (k->hour + 1) * 3600000 + retention_ms) |
+              store_argf(c, "%" PRId64, (int64_t)((day + 1) * STORE_MS_PER_DAY + retention_ms)) |
+              store_argf(c, "%zu", k->n_fields);
+    for (size_t i = 0; i < k->n_fields && brc == 0; i++)
+        brc |= store_arg_str(c, k->fields[i]) | store_argf(c, "%" PRIu64, k->values[i]);
+    for (size_t i = 0; i < k->n_visitors && brc == 0; i++)
+        brc |= store_arg_str(c, k->visitors[i]);
+    return store_call_start(c, brc);
+}
+
+int store_stats_read(redis_t *r, const store_stats_query_t *q, store_stats_cb cb, void *data)
+{
+    if (r == NULL || cb == NULL || q == NULL || !store_site_id_ok(q->site_id) ||
+        q->first_bucket < 0 || q->first_day < 0 || q->n_buckets == 0 ||
+        q->n_buckets > (q->by_hour ? STORE_STATS_BUCKETS_MAX : STORE_STATS_DAYS_MAX) ||
+        q->n_days > STORE_STATS_DAYS_MAX || q->n_bucket_fields == 0 ||
+        q->n_bucket_fields + q->n_total_fields > STORE_STATS_FIELDS_MAX)
+        return REDIS_E_ARGS;
+    size_t nf = q->n_bucket_fields + q->n_total_fields;
+    size_t nargs = 7 + q->n_buckets + q->n_days + nf;
+    size_t cap = (q->n_buckets + q->n_days) * STORE_KEY_MAX + 128;
+    for (size_t i = 0; i < nf; i++)
+        cap += strlen(i < q->n_bucket_fields ? q->bucket_fields[i]
+                                             : q->total_fields[i - q->n_bucket_fields]);
+    store_call_t *c = store_call_new_args(STORE_CALL_STATS, r, data, cap, nargs);
+    if (c == NULL)
+        return REDIS_E_BUSY;
+    c->cb.stats = cb;
+    c->is_fcall = 1;
+    c->stats.n_buckets = q->n_buckets;
+    c->stats.n_bucket_fields = q->n_bucket_fields;
+    c->stats.n_total_fields = q->n_total_fields;
+    c->stats.n_days = q->n_days;
+    c->stats.per_day = q->per_day_uniques && q->n_days > 0;
+    store_call_stats_tag(c, q->site_id);
+    int brc = store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_stats") |
+              store_argf(c, "%zu", q->n_buckets + q->n_days);
+    for (size_t i = 0; i < q->n_buckets && brc == 0; i++)
+        brc |= store_arg_counter_key(c, q->by_hour ? 'h' : 'd', q->first_bucket + (int64_t)i);
+    for (size_t i = 0; i < q->n_days && brc == 0; i++)
+        brc |= store_arg_counter_key(c, 'u', q->first_day + (int64_t)i);
+    brc |= store_argf(c, "%zu", q->n_buckets) | store_argf(c, "%zu", q->n_bucket_fields) |
+           store_argf(c, "%zu", q->n_total_fields) | store_arg_str(c, c->stats.per_day ? "1" : "0");
+    for (size_t i = 0; i < nf && brc == 0; i++)
+        brc |= store_arg_str(c, i < q->n_bucket_fields ? q->bucket_fields[i]
+                                                       : q->total_fields[i - q->n_bucket_fields]);
+    return store_call_start(c, brc);
 }

@@ -1,6 +1,7 @@
 /*
- * store.h - the consent records in Redis: key layout, the server-side
- * function that writes one consent in one round trip, msgpack records.
+ * store.h - the consent records and acceptance counters in Redis: key
+ * layout, the server-side functions (one consent, one batch of counts, one
+ * stats read: one round trip each), msgpack records.
  *
  * Nothing but store.c knows a key name. The layout (every key, its type, its
  * msgpack shape and TTL) is documented in the block comment at the top of
@@ -93,6 +94,64 @@ int store_visitor_erase(redis_t *r, const site_t *site, const char *visitor, sto
  * in time order. */
 int store_log_page(redis_t *r, const site_t *site, const char *cursor, int64_t from_ms,
                    int64_t to_ms, size_t limit, store_log_cb cb, void *data);
+
+/* ---- acceptance counters (keys tagged {<site>:stats}, see store.c) ---- */
+
+/* One batch of counts for one site and one UTC hour: field increments for
+ * the hour and day hashes, and visitor ids for the day's HyperLogLog. The
+ * fields are "<dim>|<metric>" names (counters.h makes them); store.c only
+ * carries them. */
+typedef struct store_counts {
+    const char *site_id;
+    int64_t hour;            /* hours since the Unix epoch, UTC */
+    uint32_t retention_days; /* keys expire this long after the end of their hour/day */
+    size_t n_fields;
+    const char *const *fields;
+    const uint64_t *values;  /* > 0 */
+    size_t n_visitors;
+    const char *const *visitors;
+} store_counts_t;
+
+/* Add one batch: one FCALL consentd_count (HINCRBY into the hour and day
+ * hashes, PFADD into the day's HyperLogLog, expiries set), one round trip.
+ * cb's err is NULL when Redis applied it. */
+int store_counts_add(redis_t *r, const store_counts_t *counts, store_done_cb cb, void *data);
+
+#define STORE_STATS_BUCKETS_MAX (31 * 24) /* hours in 31 days; days: at most 400 */
+#define STORE_STATS_DAYS_MAX 400
+#define STORE_STATS_FIELDS_MAX 4096
+
+/* A stats read: buckets are hours (by_hour) or days, n_buckets of them from
+ * first_bucket (hours or days since the Unix epoch); the days' HyperLogLogs
+ * from first_day, n_days of them. */
+typedef struct store_stats_query {
+    const char *site_id;
+    int by_hour;
+    int64_t first_bucket;
+    size_t n_buckets;
+    int64_t first_day;
+    size_t n_days;
+    int per_day_uniques;           /* 1: the unique visitors of each day too */
+    size_t n_bucket_fields;        /* read in every bucket */
+    const char *const *bucket_fields;
+    size_t n_total_fields;         /* summed over the range */
+    const char *const *total_fields;
+} store_stats_query_t;
+
+typedef struct store_stats_result {
+    size_t n_buckets, n_bucket_fields, n_total_fields, n_days;
+    const uint64_t *buckets;       /* n_buckets rows of n_bucket_fields values */
+    const uint64_t *totals;        /* n_total_fields */
+    const uint64_t *day_uniques;   /* n_days (per_day_uniques), else NULL */
+    uint64_t unique_total;         /* visitors of the whole range (HyperLogLog union) */
+} store_stats_result_t;
+
+/* res is NULL exactly when err is not; valid only during the callback. */
+typedef void (*store_stats_cb)(void *data, const store_stats_result_t *res, const char *err);
+
+/* One FCALL consentd_stats: every bucket's fields, the range's totals and
+ * unique visitors, in one round trip. */
+int store_stats_read(redis_t *r, const store_stats_query_t *q, store_stats_cb cb, void *data);
 
 /* The msgpack encoding of a record, exposed for tests and fuzzers.
  * store_record_encode returns a malloc'd buffer (caller frees) or NULL.

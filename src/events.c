@@ -1,0 +1,153 @@
+/*
+ * events.c - POST /v1/sites/{site}/events: validate, count, 204.
+ *
+ * The body is strict (events.h): an unknown field, a wrong type, an event
+ * type, language or variant the site does not know is a 400 and counts
+ * nothing. text/plain is accepted beside application/json because
+ * navigator.sendBeacon() sends a string that way, without a preflight.
+ */
+#include "events.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "consent.h"
+#include "counters.h"
+
+#define EVENTS_POLICY_VERSION_MAX 64
+
+static const struct {
+    const char *name;
+    counters_metric_t metric;
+} events_types[] = {
+    {"shown", COUNTERS_SHOWN},
+    {"dismissed", COUNTERS_DISMISSED},
+    {"panel_opened", COUNTERS_PANEL_OPENED},
+};
+
+/* application/json or text/plain, with any parameters. */
+static int events_media_type_ok(http_request_t *rq)
+{
+    if (http_body_is_json(rq))
+        return 1;
+    const h2o_iovec_t *ct = http_req_header(rq, "content-type");
+    static const char text[] = "text/plain";
+    size_t n = sizeof(text) - 1;
+    return ct != NULL && ct->len >= n && strncasecmp(ct->base, text, n) == 0 &&
+           (ct->len == n || ct->base[n] == ';' || ct->base[n] == ' ');
+}
+
+static int64_t events_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *events_site_language(const site_t *site, const char *lang)
+{
+    for (size_t i = 0; i < site->n_languages; i++)
+        if (strcmp(site->languages[i], lang) == 0)
+            return site->languages[i];
+    return NULL;
+}
+
+void events_post(http_request_t *rq)
+{
+    const site_t *site = rq->site;
+    http_caller_t caller = http_caller(rq);
+    if (caller != HTTP_CALLER_BROWSER && caller != HTTP_CALLER_SERVER) {
+        http_caller_error(rq, caller);
+        return;
+    }
+    if (!events_media_type_ok(rq)) {
+        http_error(rq, 415, "unsupported_media_type",
+                   "send the body as application/json (or text/plain, as sendBeacon does)");
+        return;
+    }
+    json_error_t jerr;
+    json_t *body = json_loadb(rq->req->entity.base, rq->req->entity.len,
+                              JSON_REJECT_DUPLICATES, &jerr);
+    if (body == NULL || !json_is_object(body)) {
+        json_decref(body);
+        http_error(rq, 400, "malformed_json",
+                   body == NULL ? "the body is not valid JSON" : "the body must be a JSON object");
+        return;
+    }
+
+    /* null is the same as absent for the optional fields. */
+    const char *type = NULL, *lang = NULL, *variant = NULL, *visitor = NULL, *bad = NULL;
+    int has_type = 0;
+    const char *key;
+    json_t *value;
+    json_object_foreach(body, key, value)
+    {
+        int is_str = json_is_string(value), is_null = json_is_null(value);
+        if (strcmp(key, "type") == 0 && is_str) {
+            type = json_string_value(value);
+            has_type = 1;
+        } else if (strcmp(key, "lang") == 0 && (is_str || is_null)) {
+            lang = json_string_value(value);
+        } else if (strcmp(key, "variant") == 0 && (is_str || is_null)) {
+            variant = json_string_value(value);
+        } else if (strcmp(key, "visitor") == 0 && (is_str || is_null)) {
+            visitor = json_string_value(value);
+        } else if (strcmp(key, "policy_version") == 0 &&
+                   (is_null || (is_str && json_string_length(value) <= EVENTS_POLICY_VERSION_MAX))) {
+            /* informative: counted whatever its value */
+        } else {
+            bad = key;
+            break;
+        }
+    }
+
+    char msg[160];
+    const char *code = NULL;
+    counters_metric_t metric = COUNTERS_SHOWN;
+    const site_variant_t *var = NULL;
+    if (bad != NULL) {
+        code = "invalid_field";
+        if (strcmp(bad, "policy_version") == 0)
+            snprintf(msg, sizeof(msg), "policy_version must be a string of at most %d bytes",
+                     EVENTS_POLICY_VERSION_MAX);
+        else
+            snprintf(msg, sizeof(msg), "unknown field or wrong type: %.64s", bad);
+    } else if (!has_type) {
+        code = "missing_field";
+        snprintf(msg, sizeof(msg), "type is required");
+    } else {
+        size_t t = 0, nt = sizeof(events_types) / sizeof(events_types[0]);
+        while (t < nt && strcmp(type, events_types[t].name) != 0)
+            t++;
+        if (t == nt) {
+            code = "unknown_event_type";
+            snprintf(msg, sizeof(msg), "type must be shown, dismissed or panel_opened");
+        } else {
+            metric = events_types[t].metric;
+        }
+    }
+    if (code == NULL && visitor != NULL && !consent_visitor_valid(visitor, strlen(visitor))) {
+        code = "invalid_visitor";
+        snprintf(msg, sizeof(msg), "visitor must be 8 to 64 characters of A-Z a-z 0-9 - _");
+    } else if (code == NULL && lang != NULL && (lang = events_site_language(site, lang)) == NULL) {
+        code = "unknown_language";
+        snprintf(msg, sizeof(msg), "this site has no texts in that language");
+    } else if (code == NULL && variant != NULL &&
+               (var = site_variant_find(site, variant, strlen(variant))) == NULL) {
+        code = "unknown_variant";
+        snprintf(msg, sizeof(msg), "this site declares no such banner variant");
+    }
+    if (code != NULL) {
+        json_decref(body);
+        http_error(rq, 400, code, msg);
+        return;
+    }
+    counters_event(rq->worker->counters, rq->worker->snap->sites, site, metric, lang,
+                   var != NULL ? var->id : NULL, visitor, events_now_ms());
+    json_decref(body);
+    http_header(rq, "cache-control", H2O_STRLIT("no-store"));
+    http_send_static(rq, 204, NULL, NULL, 0);
+}

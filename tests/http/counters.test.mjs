@@ -1,0 +1,148 @@
+// How acceptance counts reach Redis: summed in memory per worker, flushed
+// at least once a second, exactly once. Two consentd processes on one Redis
+// add up; a graceful stop right after the last request loses nothing; while
+// Redis is down events are still answered 204 and their counts wait in
+// memory; a batch whose outcome is unknown is never sent twice.
+import assert from 'node:assert/strict';
+import { after, afterEach } from 'node:test';
+import {
+    Consentd,
+    Redis,
+    TEST_REDIS_COMMAND_TIMEOUT_MS,
+    delay,
+    metricSum,
+    startStack,
+    test,
+    waitFor,
+} from './lib/harness.mjs';
+import { browser } from './lib/consent.mjs';
+import { AFTER_FLUSH_MS, Expected, counterSums, expectCounts, postEvent, uniqueVisitors } from './lib/counters.mjs';
+import { shippedSite } from './lib/harness.mjs';
+
+const site = shippedSite('demo');
+const cleanups = [];
+afterEach(async () => {
+    while (cleanups.length) await cleanups.pop()();
+});
+after(async () => {
+    while (cleanups.length) await cleanups.pop()();
+});
+
+/* n events of mixed types and languages, in parallel batches. */
+async function sendEvents(consentd, n, want, { prefix = 'v', offset = 0 } = {}) {
+    const types = ['shown', 'shown', 'dismissed', 'panel_opened'];
+    const batch = [];
+    for (let i = offset; i < offset + n; i++) {
+        const ev = { type: types[i % 4], lang: site.languages[i % site.languages.length], visitor: `${prefix}-visitor-${String(i).padStart(5, '0')}` };
+        batch.push(
+            postEvent(consentd, ev).then((res) => {
+                assert.equal(res.status, 204, res.text);
+                want.event(ev);
+            }),
+        );
+        if (batch.length === 20) await Promise.all(batch.splice(0));
+    }
+    await Promise.all(batch);
+}
+
+test('two_consentd_processes_sharing_one_redis_add_up_exactly', async () => {
+    const stack = await startStack({ threads: 2 });
+    const second = await Consentd.start({ redis: stack.redis, threads: 2 });
+    cleanups.push(() => stack.stop(), () => second.stop());
+    const want = new Expected(site);
+    await Promise.all([
+        sendEvents(stack.consentd, 120, want, { prefix: 'one' }),
+        sendEvents(second, 80, want, { prefix: 'two' }),
+    ]);
+    for (const consentd of [stack.consentd, second]) {
+        const res = await consentd.request('/v1/sites/demo/consents', {
+            method: 'POST',
+            headers: browser(),
+            body: JSON.stringify({ decisions: { audience: true }, policy_version: site.policy_version, lang: 'en' }),
+        });
+        assert.equal(res.status, 201, res.text);
+        want.consent(res.json());
+    }
+    assert.equal(want.fields['all|shown'], 100);
+    await expectCounts(stack.redis, 'demo', want.fields);
+    // 200 distinct visitors and 2 more: HyperLogLog's error is about 1%.
+    const unique = await uniqueVisitors(stack.redis, 'demo');
+    assert.ok(Math.abs(unique - 202) <= 6, `unique visitors ${unique}`);
+});
+
+test('sigterm_right_after_the_last_request_loses_no_count', async () => {
+    const stack = await startStack({ threads: 2 });
+    cleanups.push(() => stack.stop());
+    const want = new Expected(site);
+    await sendEvents(stack.consentd, 150, want);
+    // The last requests, then SIGTERM at once: the final flush sends them.
+    await Promise.all([0, 1, 2].map((i) => postEvent(stack.consentd, { type: 'dismissed', lang: 'fr' }).then((r) => {
+        assert.equal(r.status, 204);
+        want.event({ type: 'dismissed', lang: 'fr' });
+    })));
+    stack.consentd.signal('SIGTERM');
+    const exit = await stack.consentd.waitExit();
+    assert.equal(exit.code, 0);
+    // consentd is gone: whatever is in Redis now is all there will ever be.
+    assert.deepEqual(await counterSums(stack.redis, 'demo', 'd'), sortedLike(want.fields));
+    assert.deepEqual(await counterSums(stack.redis, 'demo', 'h'), sortedLike(want.fields));
+    assert.match(stack.consentd.stderr, /stopped/);
+    assert.doesNotMatch(stack.consentd.stderr, /could not be sent to Redis/);
+});
+
+function sortedLike(fields) {
+    return Object.fromEntries(Object.entries(fields).sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+test('events_are_answered_204_while_redis_is_down_and_counted_once_it_is_back', async () => {
+    const stack = await startStack({ threads: 2 });
+    cleanups.push(() => stack.stop());
+    const { consentd, redis } = stack;
+    await redis.kill();
+    await waitFor(async () => (await consentd.request('/healthz')).status === 503, { message: 'consentd to see Redis down' });
+    const want = new Expected(site);
+    await sendEvents(consentd, 60, want, { prefix: 'down' });
+    // Kept in memory across flushes while Redis is away.
+    await delay(AFTER_FLUSH_MS);
+    const pending = metricSum(await consentd.metrics(), 'consentd_counter_pending');
+    assert.ok(pending >= 60 * 3, `counts waiting in memory: ${pending}`);
+    await redis.start(); // same port, empty (no persistence): only the kept counts arrive
+    await expectCounts(redis, 'demo', want.fields, { timeoutMs: 8000 });
+    assert.equal(await uniqueVisitors(redis, 'demo'), 60);
+    const samples = await consentd.metrics();
+    assert.equal(metricSum(samples, 'consentd_counter_pending'), 0);
+    assert.equal(metricSum(samples, 'consentd_counter_flush_failures_total'), 0);
+    assert.equal(metricSum(samples, 'consentd_counter_dropped_total'), 0);
+});
+
+test('a_batch_that_timed_out_is_dropped_and_counted_as_a_failure_never_sent_twice', async () => {
+    const redis = await Redis.start();
+    const consentd = await Consentd.start({ redis, threads: 1 });
+    cleanups.push(() => redis.stop(), () => consentd.stop());
+    // Redis sleeps longer than the command timeout: the next flush times out,
+    // yet Redis runs it when it wakes up. It must count once, not twice.
+    const sleepMs = TEST_REDIS_COMMAND_TIMEOUT_MS + 2 * 1000 + 500;
+    const sleeping = redis.command('DEBUG', 'SLEEP', String(sleepMs / 1000)).catch(() => {});
+    await delay(50);
+    const want = new Expected(site);
+    await sendEvents(consentd, 20, want, { prefix: 'slow' });
+    await sleeping;
+    await waitFor(async () => metricSum(await consentd.metrics(), 'consentd_counter_flush_failures_total') >= 1, {
+        message: 'the flush that timed out to be counted',
+    });
+    await expectCounts(redis, 'demo', want.fields);
+    assert.match(consentd.stderr, /dropped \(outcome unknown, never sent twice\): timeout/);
+});
+
+test('a_group_full_of_visitor_ids_is_flushed_early_and_loses_none', async () => {
+    const stack = await startStack({ threads: 1 });
+    cleanups.push(() => stack.stop());
+    const want = new Expected(site);
+    await sendEvents(stack.consentd, 1100, want, { prefix: 'many' }); // over two groups' worth (512)
+    await expectCounts(stack.redis, 'demo', want.fields, { timeoutMs: 8000 });
+    const unique = await uniqueVisitors(stack.redis, 'demo');
+    assert.ok(Math.abs(unique - 1100) <= 33, `unique visitors ${unique}`);
+    const samples = await stack.consentd.metrics();
+    assert.ok(metricSum(samples, 'consentd_counter_flushes_total') >= 3, 'early flushes');
+    assert.equal(metricSum(samples, 'consentd_counter_dropped_total'), 0);
+});
