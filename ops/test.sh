@@ -8,7 +8,8 @@
 # Exits with ctest's status. Leaves no server running, pass or fail.
 #
 # Environment:
-#   CI=true          print more, and run the heavier suites (CONSENTD_TEST_HEAVY=1)
+#   CI=true          print more, and run the heavier suites (CONSENTD_TEST_HEAVY=1:
+#                    the 10-minute soak of tests/fault/, fuzzing 60 s per harness)
 #   CTEST_ARGS="..." extra ctest arguments, e.g. CTEST_ARGS="-R http_health"
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -18,8 +19,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BUILD=build-test
 # Besides what the build needs: Debian's Chromium for the banner tests in
 # tests/browser/ (driven by playwright-core from web/node_modules, never a
-# downloaded browser), and fixed fonts so that screenshots do not vary.
-TEST_PACKAGES=(chromium fonts-liberation)
+# downloaded browser), fixed fonts so that screenshots do not vary, and
+# clang with its compiler-rt (libFuzzer, the sanitizers) for the fuzz
+# harnesses of tests/fuzz/ (consentd itself stays built with gcc).
+TEST_PACKAGES=(chromium fonts-liberation clang libclang-rt-dev)
 
 # Everything the tests create goes under one directory (TMPDIR for ctest),
 # removed at the end. The HTTP harness also notes there the pid of every
@@ -68,7 +71,7 @@ if [ "${CI:-}" = true ]; then
     ops_say "tools: $(gcc --version | head -n 1); $(cmake --version | head -n 1); node $(node --version); $(redis-server --version | cut -d' ' -f1-3)"
     ops_say "h2o: $(dpkg-query -W -f='${Version}' libh2o-evloop-dev); hiredis: $(dpkg-query -W -f='${Version}' libhiredis-dev)"
 fi
-ops_build "$BUILD" -DCONSENTD_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+ops_build "$BUILD" -DCONSENTD_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DCONSENTD_FUZZ=ON
 
 ops_say "test: ctest ${ctest_args[*]} (in $BUILD/)"
 status=0

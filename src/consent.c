@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -306,26 +307,42 @@ static void consent_policy_conflict(http_request_t *rq)
     http_send_json(rq, 409, body, (size_t)n);
 }
 
-void consent_post(http_request_t *rq)
+static int consent_refuse(consent_refusal_t *why, int status, const char *code, const char *fmt,
+                          ...) __attribute__((format(printf, 4, 5)));
+
+static int consent_refuse(consent_refusal_t *why, int status, const char *code, const char *fmt,
+                          ...)
 {
-    const site_t *site = rq->site;
-    http_caller_t caller = http_caller(rq);
-    if (caller != HTTP_CALLER_BROWSER && caller != HTTP_CALLER_SERVER) {
-        http_caller_error(rq, caller);
-        return;
-    }
-    if (!http_body_is_json(rq)) {
-        http_error(rq, 415, "unsupported_media_type", "send the body as application/json");
-        return;
-    }
+    va_list ap;
+    why->status = status;
+    why->code = code;
+    va_start(ap, fmt);
+    vsnprintf(why->message, sizeof(why->message), fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/*
+ * The body of a POST, checked in this order (the first problem is the
+ * answer): strict JSON object, known fields with the right types, required
+ * fields, visitor, variant, language, source (and who may use it), each
+ * decision; the policy version last, so that a stale banner whose body is
+ * otherwise good learns the current version. The decisions are resolved for
+ * every purpose of the site (necessary: granted; left out: by legal basis,
+ * or refused under GPC for the site's GPC purposes).
+ */
+int consent_body_check(const char *body, size_t len, const site_t *site,
+                       const struct banner_set *banners, int from_server, int gpc,
+                       consent_choice_t *out, consent_refusal_t *why)
+{
+    memset(out, 0, sizeof(*out));
     json_error_t jerr;
-    json_t *body = json_loadb(rq->req->entity.base, rq->req->entity.len,
-                              JSON_REJECT_DUPLICATES, &jerr);
-    if (body == NULL || !json_is_object(body)) {
-        json_decref(body);
-        http_error(rq, 400, "malformed_json",
-                   body == NULL ? "the body is not valid JSON" : "the body must be a JSON object");
-        return;
+    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL || !json_is_object(root)) {
+        json_decref(root);
+        return consent_refuse(why, 400, "malformed_json", "%s",
+                              root == NULL ? "the body is not valid JSON"
+                                           : "the body must be a JSON object");
     }
 
     const char *visitor = NULL, *policy_version = NULL, *lang = NULL, *source = "banner",
@@ -333,7 +350,7 @@ void consent_post(http_request_t *rq)
     json_t *decisions = NULL;
     const char *key;
     json_t *value;
-    json_object_foreach(body, key, value)
+    json_object_foreach(root, key, value)
     {
         if (strcmp(key, "visitor") == 0 && json_is_string(value))
             visitor = json_string_value(value);
@@ -353,112 +370,130 @@ void consent_post(http_request_t *rq)
         }
     }
 
-    char msg[256];
-    int status = 400;
-    const char *code = NULL;
-    unsigned char granted[SITE_MAX_PURPOSES];
-    const char *texts_hash = NULL;
+    int rc = 0;
     const site_variant_t *shown = NULL; /* the variant whose texts the visitor saw */
+    const char *texts_hash = NULL;
     if (bad != NULL) {
-        code = "invalid_field";
-        snprintf(msg, sizeof(msg), "unknown field or wrong type: %.64s", bad);
+        rc = consent_refuse(why, 400, "invalid_field", "unknown field or wrong type: %.64s", bad);
     } else if (decisions == NULL || policy_version == NULL || lang == NULL) {
-        code = "missing_field";
-        snprintf(msg, sizeof(msg), "decisions, policy_version and lang are required");
+        rc = consent_refuse(why, 400, "missing_field",
+                            "decisions, policy_version and lang are required");
     } else if (visitor != NULL && !consent_visitor_valid(visitor, strlen(visitor))) {
-        code = "invalid_visitor";
-        snprintf(msg, sizeof(msg), "visitor must be 8 to 64 characters of A-Z a-z 0-9 - _");
+        rc = consent_refuse(why, 400, "invalid_visitor",
+                            "visitor must be 8 to 64 characters of A-Z a-z 0-9 - _");
     } else if (variant != NULL && !consent_token_valid(variant, CONSENT_VARIANT_MAX)) {
-        code = "invalid_variant";
-        snprintf(msg, sizeof(msg), "variant must be 1 to 32 characters of a-z 0-9 - _");
+        rc = consent_refuse(why, 400, "invalid_variant",
+                            "variant must be 1 to 32 characters of a-z 0-9 - _");
     } else if (variant != NULL &&
                (shown = site_variant_find(site, variant, strlen(variant))) == NULL) {
-        code = "unknown_variant";
-        snprintf(msg, sizeof(msg),
-                 site->n_variants > 0 ? "this site has no banner variant %.32s"
-                                      : "this site declares no banner variants (%.32s)",
-                 variant);
-    } else if ((texts_hash = banner_texts_hash(rq->worker->snap->banners, site, lang, shown)) ==
-               NULL) {
-        code = "unknown_language";
-        snprintf(msg, sizeof(msg), "this site has no texts in that language");
+        rc = site->n_variants > 0
+                 ? consent_refuse(why, 400, "unknown_variant",
+                                  "this site has no banner variant %.32s", variant)
+                 : consent_refuse(why, 400, "unknown_variant",
+                                  "this site declares no banner variants (%.32s)", variant);
+    } else if ((texts_hash = banner_texts_hash(banners, site, lang, shown)) == NULL) {
+        rc = consent_refuse(why, 400, "unknown_language",
+                            "this site has no texts in that language");
     } else {
         size_t s = 0, ns = sizeof(consent_sources) / sizeof(consent_sources[0]);
         while (s < ns && strcmp(source, consent_sources[s]) != 0)
             s++;
-        if (s == ns) {
-            code = "invalid_source";
-            snprintf(msg, sizeof(msg), "source must be banner, form, call_center or api");
-        } else if (s != 0 && caller != HTTP_CALLER_SERVER) {
-            status = 401;
-            code = "unauthorized";
-            snprintf(msg, sizeof(msg), "a source other than banner requires the site API key");
-        }
+        if (s == ns)
+            rc = consent_refuse(why, 400, "invalid_source",
+                                "source must be banner, form, call_center or api");
+        else if (s != 0 && !from_server)
+            rc = consent_refuse(why, 401, "unauthorized",
+                                "a source other than banner requires the site API key");
     }
     /* Each decision names a known purpose with a boolean; a necessary
      * purpose cannot be refused; what is left out follows its legal basis. */
-    if (code == NULL) {
+    if (rc == 0) {
         json_object_foreach(decisions, key, value)
         {
             const site_purpose_t *p = site_purpose_find(site, key, strlen(key));
             if (p == NULL) {
-                code = "unknown_purpose";
-                snprintf(msg, sizeof(msg), "unknown purpose: %.64s", key);
+                rc = consent_refuse(why, 400, "unknown_purpose", "unknown purpose: %.64s", key);
                 break;
             }
             if (!json_is_boolean(value)) {
-                code = "invalid_decision";
-                snprintf(msg, sizeof(msg), "decision for %.64s must be true or false", key);
+                rc = consent_refuse(why, 400, "invalid_decision",
+                                    "decision for %.64s must be true or false", key);
                 break;
             }
             if (p->legal_basis == LEGAL_BASIS_NECESSARY && json_is_false(value)) {
-                code = "necessary_purpose";
-                snprintf(msg, sizeof(msg), "%.64s is necessary and cannot be refused", key);
+                rc = consent_refuse(why, 400, "necessary_purpose",
+                                    "%.64s is necessary and cannot be refused", key);
                 break;
             }
         }
     }
-    if (code != NULL) {
-        json_decref(body);
-        http_error(rq, status, code, msg);
+    if (rc == 0 && strcmp(policy_version, site->policy_version) != 0)
+        rc = consent_refuse(why, 409, "policy_version_mismatch",
+                            "the policy changed: ask the visitor again");
+    if (rc == 0) {
+        /* Global Privacy Control (Sec-GPC: 1) objects to sale, sharing and
+         * advertising: such purposes left out are refused whatever their
+         * legal basis; an explicit grant from the visitor still counts. */
+        for (size_t i = 0; i < site->n_purposes; i++) {
+            const site_purpose_t *p = &site->purposes[i];
+            json_t *d = json_object_get(decisions, p->id);
+            out->granted[i] = p->legal_basis == LEGAL_BASIS_NECESSARY            ? 1
+                              : d != NULL                                        ? json_is_true(d)
+                              : gpc && p->gpc                                    ? 0
+                              : p->legal_basis == LEGAL_BASIS_LEGITIMATE_INTEREST ? 1
+                                                                                 : 0;
+        }
+        /* Every string below passed a check that bounds its length. */
+        consent_copy(out->visitor, sizeof(out->visitor), visitor != NULL ? visitor : "");
+        consent_copy(out->lang, sizeof(out->lang), lang);
+        consent_copy(out->source, sizeof(out->source), source);
+        if (shown != NULL)
+            consent_copy(out->variant, sizeof(out->variant), variant);
+        out->shown = shown;
+        out->texts_hash = texts_hash;
+    }
+    json_decref(root);
+    return rc;
+}
+
+void consent_post(http_request_t *rq)
+{
+    const site_t *site = rq->site;
+    http_caller_t caller = http_caller(rq);
+    if (caller != HTTP_CALLER_BROWSER && caller != HTTP_CALLER_SERVER) {
+        http_caller_error(rq, caller);
         return;
     }
-    /* Global Privacy Control (Sec-GPC: 1) objects to sale, sharing and
-     * advertising: such purposes left out are refused whatever their legal
-     * basis; an explicit grant from the visitor still counts. */
-    const h2o_iovec_t *gpc = http_req_header(rq, "sec-gpc");
-    int gpc_on = gpc != NULL && gpc->len == 1 && gpc->base[0] == '1';
-    for (size_t i = 0; i < site->n_purposes; i++) {
-        const site_purpose_t *p = &site->purposes[i];
-        json_t *d = json_object_get(decisions, p->id);
-        granted[i] = p->legal_basis == LEGAL_BASIS_NECESSARY            ? 1
-                     : d != NULL                                        ? json_is_true(d)
-                     : gpc_on && p->gpc                                 ? 0
-                     : p->legal_basis == LEGAL_BASIS_LEGITIMATE_INTEREST ? 1
-                                                                        : 0;
+    if (!http_body_is_json(rq)) {
+        http_error(rq, 415, "unsupported_media_type", "send the body as application/json");
+        return;
     }
-    if (strcmp(policy_version, site->policy_version) != 0) {
-        json_decref(body);
-        consent_policy_conflict(rq);
+    const h2o_iovec_t *gpc = http_req_header(rq, "sec-gpc");
+    consent_choice_t choice;
+    consent_refusal_t why;
+    if (consent_body_check(rq->req->entity.base, rq->req->entity.len, site,
+                           rq->worker->snap->banners, caller == HTTP_CALLER_SERVER,
+                           gpc != NULL && gpc->len == 1 && gpc->base[0] == '1', &choice,
+                           &why) != 0) {
+        if (why.status == 409)
+            consent_policy_conflict(rq);
+        else
+            http_error(rq, why.status, why.code, why.message);
         return;
     }
 
     http_pending_t *p = http_pending_new(rq, sizeof(consent_write_t));
     if (p == NULL) {
-        json_decref(body);
         http_error(rq, 500, "internal", "out of memory");
         return;
     }
     consent_write_t *w = http_pending_state(p);
-    char fresh[CONSENT_ID_LEN + 1];
-    if (visitor == NULL) {
-        consent_random_id(fresh);
-        visitor = fresh;
-    }
-    consent_fill(w, site, visitor, lang, source, variant, texts_hash, "consent");
-    memcpy(w->rec.granted, granted, site->n_purposes);
+    if (choice.visitor[0] == '\0')
+        consent_random_id(choice.visitor);
+    consent_fill(w, site, choice.visitor, choice.lang, choice.source,
+                 choice.shown != NULL ? choice.variant : NULL, choice.texts_hash, "consent");
+    memcpy(w->rec.granted, choice.granted, site->n_purposes);
     w->status = 201;
-    json_decref(body);
     consent_sign_and_store(rq, p);
 }
 

@@ -30,4 +30,33 @@ size_t consent_record_json(const struct store_record *rec, const char *policy_ve
 /* Visitor ids: [A-Za-z0-9_-]{8,64} (ours are 22 chars: 128 bits base64url). */
 int consent_visitor_valid(const char *s, size_t len);
 
+/* A POST body that passed every check, resolved against the site. */
+typedef struct consent_choice {
+    char visitor[65];                         /* "" when the body names none */
+    char lang[16];                            /* one of the site's languages */
+    char source[16];                          /* banner | form | call_center | api */
+    char variant[SITE_VARIANT_ID_MAX + 1];    /* "" when none */
+    const site_variant_t *shown;              /* the variant, NULL when none */
+    const char *texts_hash;                   /* of the texts shown (banner set's memory) */
+    unsigned char granted[SITE_MAX_PURPOSES]; /* per site purpose, in site order */
+} consent_choice_t;
+
+/* Why a body was refused: the answer's status (400, 401, 409), code and
+ * message. */
+typedef struct consent_refusal {
+    int status;
+    const char *code;
+    char message[256];
+} consent_refusal_t;
+
+struct banner_set;
+/* Check the body of POST .../consents (untrusted bytes, any length) for
+ * site: from_server when the caller showed the site's API key, gpc when it
+ * sent Sec-GPC: 1. Returns 0 and fills out, or -1 and fills why (409
+ * policy_version_mismatch: the answer carries the site's current version).
+ * Pure: no I/O, no h2o, so that tests and fuzzers call it directly. */
+int consent_body_check(const char *body, size_t len, const site_t *site,
+                       const struct banner_set *banners, int from_server, int gpc,
+                       consent_choice_t *out, consent_refusal_t *why);
+
 #endif

@@ -238,26 +238,25 @@ void http_error(http_request_t *rq, int status, const char *code, const char *me
     http_send_json(rq, status, body, (size_t)n < sizeof(body) ? (size_t)n : sizeof(body) - 1);
 }
 
-/* The API key from "Authorization: Bearer <key>", or NULL. */
-static const char *http_bearer(http_request_t *rq, size_t *len)
+const char *http_bearer_parse(const char *value, size_t len, size_t *key_len)
 {
-    const h2o_iovec_t *auth = http_req_header(rq, "authorization");
-    if (auth == NULL || auth->len < 8 || strncasecmp(auth->base, "Bearer ", 7) != 0)
+    if (value == NULL || len < 8 || strncasecmp(value, "Bearer ", 7) != 0)
         return NULL;
-    const char *key = auth->base + 7;
-    size_t klen = auth->len - 7;
+    const char *key = value + 7;
+    size_t klen = len - 7;
     while (klen > 0 && *key == ' ')
         key++, klen--;
     while (klen > 0 && key[klen - 1] == ' ')
         klen--;
-    *len = klen;
+    *key_len = klen;
     return key;
 }
 
 http_caller_t http_caller(http_request_t *rq)
 {
-    size_t klen;
-    const char *key = http_bearer(rq, &klen);
+    size_t klen = 0;
+    const h2o_iovec_t *auth = http_req_header(rq, "authorization");
+    const char *key = auth != NULL ? http_bearer_parse(auth->base, auth->len, &klen) : NULL;
     if (key != NULL) {
         if (site_api_key_matches(rq->site, key, klen))
             return HTTP_CALLER_SERVER;
@@ -330,8 +329,13 @@ void http_hold_snapshot(http_request_t *rq)
 
 ssize_t http_query_param(http_request_t *rq, const char *name, char *out, size_t cap)
 {
-    const char *path = rq->req->path.base, *end = path + rq->req->path.len;
-    const char *p = memchr(path, '?', rq->req->path.len);
+    return http_query_find(rq->req->path.base, rq->req->path.len, name, out, cap);
+}
+
+ssize_t http_query_find(const char *target, size_t len, const char *name, char *out, size_t cap)
+{
+    const char *path = target, *end = path + len;
+    const char *p = memchr(path, '?', len);
     size_t nlen = strlen(name);
     if (p == NULL)
         return -1;

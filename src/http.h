@@ -83,6 +83,11 @@ void http_hold_snapshot(http_request_t *rq);
 /* Copy the (not decoded) value of query parameter name into out; returns its
  * length, or -1 when absent or longer than cap - 1. */
 ssize_t http_query_param(http_request_t *rq, const char *name, char *out, size_t cap);
+/* The same on a request target (path and query, untrusted bytes). */
+ssize_t http_query_find(const char *target, size_t len, const char *name, char *out, size_t cap);
+/* The key of an Authorization header value "Bearer <key>" (spaces around
+ * the key dropped; may be empty), or NULL when it is not one. */
+const char *http_bearer_parse(const char *value, size_t len, size_t *key_len);
 /* 1 when the body's Content-Type is application/json (any parameters). */
 int http_body_is_json(http_request_t *rq);
 

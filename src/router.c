@@ -62,6 +62,8 @@ static const route_t routes[] = {
     {"jwks", "GET", "/.well-known/jwks.json", consent_jwks, 0, 0},
 };
 #define ROUTE_COUNT (sizeof(routes) / sizeof(routes[0]))
+_Static_assert(ROUTE_COUNT < ROUTER_NO_ROUTE && ROUTE_COUNT <= 64,
+               "router_target_t.matched has one bit per route");
 enum { ROUTE_PREFLIGHT = ROUTE_COUNT, ROUTE_UNMATCHED, ROUTE_NAMES };
 
 typedef struct route_pattern {
@@ -113,10 +115,23 @@ static int hexval(char c)
     return -1;
 }
 
-/* Percent-decode seg in place into pool memory; -1 on a bad escape or NUL. */
+static int router_is_control(unsigned char c)
+{
+    return c < 0x20 || c == 0x7f;
+}
+
+/* Percent-decode seg in place into pool memory; -1 on a bad escape or a
+ * control character (NUL included), raw or escaped. h2o's HTTP/1 parser
+ * already refuses raw ones; HTTP/2 paths come from HPACK unchecked. */
 static int router_decode(h2o_mem_pool_t *pool, h2o_iovec_t *seg)
 {
-    if (memchr(seg->base, '%', seg->len) == NULL)
+    int escaped = 0;
+    for (size_t i = 0; i < seg->len; i++) {
+        if (router_is_control((unsigned char)seg->base[i]))
+            return -1;
+        escaped |= seg->base[i] == '%';
+    }
+    if (!escaped)
         return 0;
     char *out = h2o_mem_alloc_pool(pool, seg->len + 1);
     size_t o = 0;
@@ -127,7 +142,7 @@ static int router_decode(h2o_mem_pool_t *pool, h2o_iovec_t *seg)
         }
         int hi, lo;
         if (i + 2 >= seg->len || (hi = hexval(seg->base[i + 1])) < 0 ||
-            (lo = hexval(seg->base[i + 2])) < 0 || (hi == 0 && lo == 0))
+            (lo = hexval(seg->base[i + 2])) < 0 || router_is_control((unsigned char)(hi << 4 | lo)))
             return -1;
         out[o++] = (char)(hi << 4 | lo);
         i += 2;
@@ -164,13 +179,12 @@ static int router_match(size_t r, const h2o_iovec_t *segs, size_t n, h2o_iovec_t
     return 1;
 }
 
-static int router_method_is(const h2o_req_t *req, const char *method)
+static int router_method_is(const char *got, size_t got_len, const char *method)
 {
     size_t len = strlen(method);
-    if (h2o_memis(req->method.base, req->method.len, method, len))
+    if (h2o_memis(got, got_len, method, len))
         return 1;
-    return len == 3 && memcmp(method, "GET", 3) == 0 &&
-           h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
+    return len == 3 && memcmp(method, "GET", 3) == 0 && h2o_memis(got, got_len, H2O_STRLIT("HEAD"));
 }
 
 static void router_on_dispose(void *p)
@@ -182,13 +196,12 @@ static void router_on_dispose(void *p)
 }
 
 /* Allow: the methods of every route whose pattern matched. */
-static void router_allow(http_request_t *rq, const int *matched, int cors, char *allow,
-                         size_t cap)
+static void router_allow(uint64_t matched, int cors, char *allow, size_t cap)
 {
     size_t o = 0;
     allow[0] = '\0';
     for (size_t r = 0; r < ROUTE_COUNT; r++) {
-        if (!matched[r])
+        if (!(matched >> r & 1))
             continue;
         o += (size_t)snprintf(allow + o, cap - o, "%s%s", o ? ", " : "", routes[r].method);
         if (strcmp(routes[r].method, "GET") == 0)
@@ -196,7 +209,6 @@ static void router_allow(http_request_t *rq, const int *matched, int cors, char 
     }
     if (cors)
         snprintf(allow + o, cap - o, ", OPTIONS");
-    (void)rq;
 }
 
 static void router_preflight(http_request_t *rq, const char *allow)
@@ -283,6 +295,41 @@ static int router_rate_ok(http_request_t *rq, int klass)
     return 0;
 }
 
+int router_resolve(h2o_mem_pool_t *pool, const char *target, size_t len, const char *method,
+                   size_t method_len, router_target_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->route = ROUTER_NO_ROUTE;
+    size_t plen = len;
+    const char *q = memchr(target, '?', len);
+    if (q != NULL)
+        plen = (size_t)(q - target);
+    if (plen == 0 || target[0] != '/')
+        return out->status = 400;
+    h2o_iovec_t segs[ROUTER_MAX_SEGMENTS];
+    size_t n = router_split(target, plen, segs, ROUTER_MAX_SEGMENTS);
+    for (size_t i = 0; i < n && n <= ROUTER_MAX_SEGMENTS; i++)
+        if (router_decode(pool, &segs[i]) != 0)
+            return out->status = 400;
+    h2o_iovec_t site_id = {NULL, 0};
+    for (size_t r = 0; r < ROUTE_COUNT; r++) {
+        h2o_iovec_t params[HTTP_MAX_PARAMS] = {{NULL, 0}};
+        if (!router_match(r, segs, n, &site_id, params))
+            continue;
+        out->matched |= (uint64_t)1 << r;
+        out->cors |= routes[r].cors;
+        if (!router_method_is(method, method_len, routes[r].method))
+            continue;
+        out->route = (unsigned)r;
+        memcpy(out->params, params, sizeof(params));
+        break;
+    }
+    if (out->matched == 0)
+        return out->status = 404;
+    out->site_id = site_id;
+    return 0;
+}
+
 int router_handle(h2o_handler_t *self, h2o_req_t *req)
 {
     worker_t *w = worker_of(req->conn->ctx);
@@ -295,43 +342,27 @@ int router_handle(h2o_handler_t *self, h2o_req_t *req)
     w->inflight++;
     metrics_gauge_set(&w->metrics.inflight, w->inflight);
 
-    size_t plen = req->path.len;
-    const char *q = memchr(req->path.base, '?', plen);
-    if (q != NULL)
-        plen = (size_t)(q - req->path.base);
-    h2o_iovec_t segs[ROUTER_MAX_SEGMENTS];
-    size_t n = router_split(req->path.base, plen, segs, ROUTER_MAX_SEGMENTS);
-    if (plen == 0 || req->path.base[0] != '/') {
-        http_error(rq, 400, "bad_request", "the request target must be an absolute path");
-        return 0;
-    }
-    for (size_t i = 0; i < n && n <= ROUTER_MAX_SEGMENTS; i++) {
-        if (router_decode(&req->pool, &segs[i]) != 0) {
-            http_error(rq, 400, "bad_request", "the path has a malformed percent-encoding");
-            return 0;
-        }
-    }
-
-    int matched[ROUTE_COUNT] = {0}, any = 0, cors = 0;
-    h2o_iovec_t site_id = {NULL, 0};
-    for (size_t r = 0; r < ROUTE_COUNT; r++) {
-        h2o_iovec_t params[HTTP_MAX_PARAMS] = {{NULL, 0}};
-        if (!router_match(r, segs, n, &site_id, params))
-            continue;
-        matched[r] = any = 1;
-        cors |= routes[r].cors;
-        if (!router_method_is(req, routes[r].method))
-            continue;
-        rq->route = (unsigned)r;
-        memcpy(rq->params, params, sizeof(params));
+    router_target_t t;
+    switch (router_resolve(&req->pool, req->path.base, req->path.len, req->method.base,
+                           req->method.len, &t)) {
+    case 0:
         break;
-    }
-    if (!any) {
+    case 404:
         http_error(rq, 404, "not_found", "no such route");
         return 0;
+    default:
+        http_error(rq, 400, "bad_request",
+                   req->path.len == 0 || req->path.base[0] != '/'
+                       ? "the request target must be an absolute path"
+                       : "the path has a malformed percent-encoding or a control character");
+        return 0;
     }
-    if (site_id.base != NULL) {
-        rq->site = site_find(w->snap->sites, site_id.base, site_id.len);
+    if (t.route != ROUTER_NO_ROUTE) {
+        rq->route = t.route;
+        memcpy(rq->params, t.params, sizeof(rq->params));
+    }
+    if (t.site_id.base != NULL) {
+        rq->site = site_find(w->snap->sites, t.site_id.base, t.site_id.len);
         if (rq->site == NULL) {
             http_error(rq, 404, "site_not_found", "no such site");
             return 0;
@@ -339,9 +370,9 @@ int router_handle(h2o_handler_t *self, h2o_req_t *req)
     }
     if (rq->route == ROUTE_UNMATCHED) {
         char allow[128];
-        router_allow(rq, matched, cors, allow, sizeof(allow));
-        if (cors && rq->site != NULL && h2o_memis(req->method.base, req->method.len,
-                                                  H2O_STRLIT("OPTIONS"))) {
+        router_allow(t.matched, t.cors, allow, sizeof(allow));
+        if (t.cors && rq->site != NULL &&
+            h2o_memis(req->method.base, req->method.len, H2O_STRLIT("OPTIONS"))) {
             rq->route = ROUTE_PREFLIGHT;
             router_preflight(rq, allow);
             return 0;

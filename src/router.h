@@ -12,6 +12,27 @@
 #include <h2o.h>
 #include "worker.h"
 
+#include <stdint.h>
+#include "http.h"
+
+#define ROUTER_NO_ROUTE 255u
+
+/* What a request target and method name, before the site is looked up. */
+typedef struct router_target {
+    int status;                          /* 0, 400 (malformed path) or 404 (no route) */
+    unsigned route;                      /* index of the route, ROUTER_NO_ROUTE: wrong method */
+    uint64_t matched;                    /* bit r: route r's pattern matched the path */
+    int cors;                            /* one of the matched routes answers browsers */
+    h2o_iovec_t site_id;                 /* the {site} segment, decoded; base NULL when none */
+    h2o_iovec_t params[HTTP_MAX_PARAMS]; /* the other {param} segments, decoded */
+} router_target_t;
+
+/* Split target (path and query, untrusted bytes) into segments, percent-
+ * decode them into pool memory and match them with the route table.
+ * Returns out->status. Pure but for the pool: tests and fuzzers call it. */
+int router_resolve(h2o_mem_pool_t *pool, const char *target, size_t len, const char *method,
+                   size_t method_len, router_target_t *out);
+
 /* Give metrics the route names; call once before workers start. */
 void router_init(void);
 /* h2o's on_req for every request. */

@@ -56,6 +56,14 @@ test('malformed_percent_encoding_is_400_bad_request', async () => {
     await expectError('/v1/sites/de%00mo/banner.js', { status: 400, code: 'bad_request' });
 });
 
+test('an_escaped_control_character_in_the_path_is_400_bad_request', async () => {
+    // Found by tests/fuzz/router (raw NUL bytes in a segment, which HTTP/2
+    // could carry): no control character reaches a handler, escaped or not.
+    await expectError('/v1/sites/demo/consents/visitor%0A000001', { status: 400, code: 'bad_request' });
+    await expectError('/v1/sites/demo/consents/visitor%7F000001', { status: 400, code: 'bad_request' });
+    await expectError('/v1/sites/de%1Fmo/banner.js', { status: 400, code: 'bad_request' });
+});
+
 test('a_valid_percent_encoding_still_finds_the_site', async () => {
     // %64 is "d": the path is decoded before matching.
     const res = await stack.consentd.request('/v1/sites/%64emo/banner.js');

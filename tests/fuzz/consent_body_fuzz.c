@@ -1,0 +1,64 @@
+/*
+ * consent_body_fuzz.c - the body of POST /v1/sites/{site}/consents
+ * (consent_body_check): untrusted JSON checked against the demo site.
+ *
+ * Input: one flag byte (bit 0: the caller showed the site's API key, bit 1:
+ * Sec-GPC: 1), then the body. Invariants: a refusal has a status and a code;
+ * an accepted body resolves to a valid visitor (or none), one of the site's
+ * languages, a known source, the texts hash of that language, and every
+ * necessary purpose granted.
+ */
+#include <string.h>
+
+#include "banner.h"
+#include "consent.h"
+#include "fuzz.h"
+
+static banner_set_t *banners;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    char err[512];
+    banners = banner_set_build(fuzz_demo_sites(), err, sizeof(err));
+    if (banners == NULL) {
+        fprintf(stderr, "fuzz: banner_set_build: %s\n", err);
+        abort();
+    }
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1 || size > 64 * 1024)
+        return 0;
+    const site_t *site = fuzz_demo_site();
+    int from_server = data[0] & 1, gpc = (data[0] >> 1) & 1;
+    consent_choice_t c;
+    consent_refusal_t why;
+    memset(&why, 0, sizeof(why));
+    if (consent_body_check((const char *)data + 1, size - 1, site, banners, from_server, gpc, &c,
+                           &why) != 0) {
+        FUZZ_ASSERT(why.status == 400 || why.status == 401 || why.status == 409);
+        FUZZ_ASSERT(why.code != NULL && why.code[0] != '\0');
+        FUZZ_ASSERT(memchr(why.message, '\0', sizeof(why.message)) != NULL);
+        return 0;
+    }
+    FUZZ_ASSERT(c.visitor[0] == '\0' || consent_visitor_valid(c.visitor, strlen(c.visitor)));
+    int lang_ok = 0;
+    for (size_t l = 0; l < site->n_languages; l++)
+        lang_ok |= strcmp(site->languages[l], c.lang) == 0;
+    FUZZ_ASSERT(lang_ok);
+    FUZZ_ASSERT(strcmp(c.source, "banner") == 0 ||
+                (from_server && (strcmp(c.source, "form") == 0 ||
+                                 strcmp(c.source, "call_center") == 0 ||
+                                 strcmp(c.source, "api") == 0)));
+    FUZZ_ASSERT(c.texts_hash != NULL && strlen(c.texts_hash) == 64);
+    FUZZ_ASSERT(c.texts_hash == banner_texts_hash(banners, site, c.lang, c.shown));
+    FUZZ_ASSERT(c.shown == NULL || strcmp(c.shown->id, c.variant) == 0);
+    for (size_t i = 0; i < site->n_purposes; i++) {
+        FUZZ_ASSERT(c.granted[i] <= 1);
+        if (site->purposes[i].legal_basis == LEGAL_BASIS_NECESSARY)
+            FUZZ_ASSERT(c.granted[i] == 1);
+    }
+    return 0;
+}

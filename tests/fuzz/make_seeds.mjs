@@ -1,0 +1,135 @@
+// tests/fuzz/make_seeds.mjs - write the seed corpora of the fuzz harnesses
+// (tests/fuzz/corpus/<name>/): a few valid inputs of each kind and their
+// near misses, from which libFuzzer mutates. Run it again after changing the
+// formats (node tests/fuzz/make_seeds.mjs); it rewrites the seeds it owns
+// (seed-*) and leaves other files alone. The site files come from ops/sites/
+// and tests/fixtures/sites/.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..', '..');
+const demo = JSON.parse(fs.readFileSync(path.join(root, 'ops', 'sites', 'demo.json'), 'utf8'));
+
+function write(name, seeds) {
+    const dir = path.join(here, 'corpus', name);
+    fs.mkdirSync(dir, { recursive: true });
+    for (const f of fs.readdirSync(dir)) if (f.startsWith('seed-')) fs.rmSync(path.join(dir, f));
+    seeds.forEach((bytes, i) => fs.writeFileSync(path.join(dir, `seed-${String(i).padStart(3, '0')}`), bytes));
+}
+
+const cat = (...parts) => Buffer.concat(parts.map((p) => (Buffer.isBuffer(p) ? p : Buffer.from(p))));
+
+// ---- consent_body: a flag byte (1: API key, 2: Sec-GPC), then the body ----
+const body = (o) => JSON.stringify(o);
+const good = { decisions: { audience: true, advertising: false }, policy_version: demo.policy_version, lang: 'fr' };
+write('consent_body', [
+    cat([0], body(good)),
+    cat([2], body({ ...good, decisions: {} })),
+    cat([1], body({ ...good, source: 'call_center', visitor: 'visitor-000001' })),
+    cat([0], body({ ...good, variant: 'b', lang: 'en' })),
+    cat([0], body({ ...good, variant: null })),
+    cat([0], body({ ...good, decisions: { necessary: false } })),
+    cat([0], body({ ...good, policy_version: 'old' })),
+    cat([0], body({ ...good, extra: 1 })),
+    cat([0], '{"decisions":{"audience":true,"audience":false},"policy_version":"x","lang":"fr"}'),
+    cat([0], '[1,2,3]'),
+    cat([0], '{"decisions":{"audience":"yes"},"policy_version":"2026-11-01","lang":"fr"}'),
+    cat([3], body({ ...good, visitor: 'short', source: 'api' })),
+]);
+
+// ---- router: a method byte, then the request target ----
+write('router', [
+    cat([0], '/v1/sites/demo/banner.js'),
+    cat([2], '/v1/sites/demo/consents'),
+    cat([0], '/v1/sites/demo/consents/visitor-000001?lang=en'),
+    cat([3], '/v1/sites/demo/visitors/visitor-000001'),
+    cat([0], '/v1/sites/demo/consents?from=2026-01-01&to=2026-12-31&limit=10&cursor=3-1700000000000-0'),
+    cat([4], '/v1/sites/d%65mo/consents/vis%2Fitor'),
+    cat([0], '/v1/sites/demo/%zz'),
+    cat([0], '/.well-known/jwks.json'),
+    cat([0], '/healthz?'),
+    cat([0], '//a/b/c/d/e/f/g/h/i/j'),
+    cat([0], '/v1/sites/demo/stats?from=2026-11-01&to=2026-11-07&by=hour&variant=a&format=csv'),
+    cat([0], '/v1/sites/demo/events'),
+]);
+
+// ---- store_record: msgpack records as store.c writes them ----
+function mp(v) {
+    if (v === null) return Buffer.from([0xc0]);
+    if (v === true) return Buffer.from([0xc3]);
+    if (v === false) return Buffer.from([0xc2]);
+    if (typeof v === 'number') {
+        if (v >= 0 && v < 128) return Buffer.from([v]);
+        const b = Buffer.alloc(9);
+        b[0] = 0xcf;
+        b.writeBigUInt64BE(BigInt(v), 1);
+        return b;
+    }
+    if (typeof v === 'string') {
+        const s = Buffer.from(v);
+        if (s.length < 32) return cat([0xa0 | s.length], s);
+        if (s.length < 256) return cat([0xd9, s.length], s);
+        const h = Buffer.alloc(3);
+        h[0] = 0xda;
+        h.writeUInt16BE(s.length, 1);
+        return cat(h, s);
+    }
+    const entries = Object.entries(v);
+    return cat([0x80 | entries.length], ...entries.flatMap(([k, x]) => [mp(k), mp(x)]));
+}
+const rec = {
+    id: 'uJGW790PYEjQnXT2FuOrwg',
+    vis: 'rrW4sM6bFTOUC-1-Xd6QUQ',
+    iat: 1763888646000,
+    exp: 1779613446000,
+    pv: demo.policy_version,
+    th: '0c24'.padEnd(64, 'a'),
+    src: 'banner',
+    lang: 'fr',
+    act: 'consent',
+    dec: { necessary: true, audience: true, personalisation: true, advertising: false, partners_sharing: false },
+    jws: 'eyJhbGciOiJFZERTQSIsImtpZCI6ImsxIiwidHlwIjoiSldUIn0.eyJpc3MiOiJ4In0.c2ln',
+};
+const full = mp(rec);
+write('store_record', [
+    full,
+    mp({ ...rec, var: 'b' }),
+    mp({ ...rec, var: null, log: '1763888646000-0' }),
+    mp({ ...rec, act: 'withdraw', future: [1, 2, { x: 'y' }] }),
+    full.subarray(0, full.length - 3),
+    mp({ ...rec, dec: {} }),
+    cat([0xde, 0x00, 0x0b], full.subarray(1)),
+    Buffer.from([0xdf, 0xff, 0xff, 0xff, 0xff]),
+]);
+
+// ---- credentials: a header value, a visitor id or an origin ----
+write('credentials', [
+    'Bearer demo-key-change-me',
+    'bearer   demo-key-change-me  ',
+    'Bearer ',
+    'Basic ZGVtbzpkZW1v',
+    'demo-key-change-me',
+    'rrW4sM6bFTOUC-1-Xd6QUQ',
+    'visitor-000001',
+    'x'.repeat(65),
+    'http://localhost:8080',
+    'http://localhost:8080/',
+    'null',
+].map((s) => Buffer.from(s)));
+
+// ---- site_file: the shipped site and the fixtures, good and bad ----
+// The harness loads every input as demo.json: a site's id must be its file
+// name, so the fixtures' ids become "demo" (but those about the id).
+const siteSeeds = [fs.readFileSync(path.join(root, 'ops', 'sites', 'demo.json'))];
+for (const sub of ['good', 'bad']) {
+    const dir = path.join(root, 'tests', 'fixtures', 'sites', sub);
+    for (const f of fs.readdirSync(dir).sort()) {
+        if (!f.endsWith('.json')) continue;
+        let text = fs.readFileSync(path.join(dir, f), 'utf8');
+        if (!f.startsWith('bad_id_')) text = text.replace(/"id"\s*:\s*"[^"]*"/, '"id": "demo"');
+        siteSeeds.push(Buffer.from(text));
+    }
+}
+write('site_file', siteSeeds);

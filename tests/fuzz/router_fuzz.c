@@ -1,0 +1,69 @@
+/*
+ * router_fuzz.c - the request target: path splitting, percent-decoding and
+ * route matching (router_resolve), and query parameters (http_query_find).
+ *
+ * Input: one byte picks the method, the rest is the request target as a
+ * client sent it. Invariants: a resolved target names a route whose pattern
+ * matched, decoded segments hold no NUL and are no longer than the target,
+ * and a query value fits the caller's buffer and holds none of '&' and '?'.
+ */
+#include <string.h>
+
+#include "fuzz.h"
+#include "http.h"
+#include "router.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    router_init();
+    return 0;
+}
+
+static const char *const methods[] = {"GET", "HEAD", "POST", "DELETE", "OPTIONS", "PUT", ""};
+
+static void check_segment(h2o_iovec_t seg, size_t target_len)
+{
+    if (seg.base == NULL)
+        return;
+    FUZZ_ASSERT(seg.len <= target_len);
+    FUZZ_ASSERT(memchr(seg.base, '\0', seg.len) == NULL);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1 || size > 16 * 1024)
+        return 0;
+    const char *method = methods[data[0] % (sizeof(methods) / sizeof(methods[0]))];
+    const char *target = (const char *)data + 1;
+    size_t len = size - 1;
+
+    h2o_mem_pool_t pool;
+    h2o_mem_init_pool(&pool);
+    router_target_t t;
+    int status = router_resolve(&pool, target, len, method, strlen(method), &t);
+    FUZZ_ASSERT(status == t.status);
+    FUZZ_ASSERT(status == 0 || status == 400 || status == 404);
+    if (status == 0) {
+        FUZZ_ASSERT(t.matched != 0);
+        FUZZ_ASSERT(t.route == ROUTER_NO_ROUTE || (t.matched >> t.route & 1));
+        check_segment(t.site_id, len);
+        for (size_t i = 0; i < HTTP_MAX_PARAMS; i++)
+            check_segment(t.params[i], len);
+    } else {
+        FUZZ_ASSERT(t.route == ROUTER_NO_ROUTE);
+    }
+    h2o_mem_clear_pool(&pool);
+
+    static const char *const names[] = {"from", "to", "limit", "cursor", "lang", "by", "format"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        char out[32];
+        ssize_t n = http_query_find(target, len, names[i], out, sizeof(out));
+        FUZZ_ASSERT(n >= -1 && n < (ssize_t)sizeof(out));
+        if (n >= 0) {
+            FUZZ_ASSERT(out[n] == '\0');
+            FUZZ_ASSERT(memchr(out, '&', (size_t)n) == NULL);
+            FUZZ_ASSERT(memchr(target, '?', len) != NULL);
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,48 @@
+/*
+ * site_file_fuzz.c - site files (site_set_load_one): any bytes are either
+ * refused with a message that names the file, or give a site whose fields
+ * hold the bounds site.h promises. Every input is loaded as demo.json (a
+ * site's id must be its file name).
+ */
+#include <string.h>
+
+#include "fuzz.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size > 256 * 1024)
+        return 0;
+    char err[SITE_ERR_MAX];
+    err[0] = '\0';
+    site_set_t *set = site_set_load_one("demo.json", (const char *)data, size, err, sizeof(err));
+    if (set == NULL) {
+        FUZZ_ASSERT(memchr(err, '\0', sizeof(err)) != NULL);
+        FUZZ_ASSERT(strncmp(err, "demo.json", 9) == 0);
+        return 0;
+    }
+    FUZZ_ASSERT(site_set_count(set) == 1);
+    const site_t *site = site_set_at(set, 0);
+    FUZZ_ASSERT(site->id != NULL && strlen(site->id) >= 1 && strlen(site->id) <= SITE_ID_MAX);
+    FUZZ_ASSERT(strpbrk(site->id, "{}/") == NULL);
+    FUZZ_ASSERT(site_find(set, site->id, strlen(site->id)) == site);
+    FUZZ_ASSERT(site->n_languages >= 1 && site->n_languages <= SITE_MAX_LANGUAGES);
+    FUZZ_ASSERT(site->n_purposes <= SITE_MAX_PURPOSES);
+    FUZZ_ASSERT(site->n_origins <= SITE_MAX_ORIGINS);
+    FUZZ_ASSERT(site->n_variants <= SITE_MAX_VARIANTS);
+    FUZZ_ASSERT(site->choice_lifetime_days >= 1 &&
+                site->choice_lifetime_days <= SITE_CHOICE_LIFETIME_MAX_DAYS);
+    for (size_t i = 0; i < site->n_purposes; i++) {
+        const site_purpose_t *p = &site->purposes[i];
+        FUZZ_ASSERT(site_purpose_find(site, p->id, strlen(p->id)) == p);
+        FUZZ_ASSERT(p->n_texts == site->n_languages);
+        for (size_t l = 0; l < site->n_languages; l++)
+            FUZZ_ASSERT(site_purpose_text(site, p, site->languages[l]) != NULL);
+    }
+    for (size_t i = 0; i < site->n_variants; i++)
+        FUZZ_ASSERT(site_variant_find(site, site->variants[i].id,
+                                      strlen(site->variants[i].id)) == &site->variants[i]);
+    if (site->n_variants > 0)
+        FUZZ_ASSERT(site_variant_assign(site, "fuzzvisitor", 11) != NULL);
+    site_set_release(set);
+    return 0;
+}
