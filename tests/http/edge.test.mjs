@@ -33,7 +33,13 @@ describe('rate limits', () => {
     before(async () => {
         stack = await startStack({
             config: {
-                rate_limit: { consents_per_second: 1, consents_burst: 3, client_address_header: 'x-forwarded-for' },
+                rate_limit: {
+                    consents_per_second: 1,
+                    consents_burst: 3,
+                    events_per_second: 1,
+                    events_burst: 4,
+                    client_address_header: 'x-forwarded-for',
+                },
             },
             threads: 1,
         });
@@ -69,6 +75,24 @@ describe('rate limits', () => {
         await delay(1100);
         const again = await postConsent(stack.consentd, good, from('203.0.113.7'));
         assert.equal(again.status, 201, again.text);
+    });
+
+    test('banner events have their own bucket and are limited too', async () => {
+        // The consent bucket of this client is empty; its event bucket is not.
+        const post = (addr) =>
+            stack.consentd.request('/v1/sites/demo/events', {
+                method: 'POST',
+                headers: from(addr),
+                body: JSON.stringify({ type: 'shown', lang: 'fr' }),
+            });
+        const client = '203.0.113.20';
+        for (let i = 0; i < 3; i++) assert.equal((await postConsent(stack.consentd, good, from(client))).status, 201);
+        assert.equal((await postConsent(stack.consentd, good, from(client))).status, 429);
+        for (let i = 0; i < 4; i++) assert.equal((await post(client)).status, 204);
+        const res = await post(client);
+        assert.equal(res.status, 429, res.text);
+        assert.equal(res.json().error.code, 'rate_limited');
+        assert.equal(res.headers['retry-after'], '1');
     });
 
     test('reads are not limited', async () => {
