@@ -345,6 +345,77 @@ static int url_parse_unix(config_redis_t *r, const char *rest, char *err, size_t
     return 0;
 }
 
+/* The userinfo of an authority ("[user]:password" before its last '@'):
+ * sets *host to what follows it. */
+static int url_parse_userinfo(config_redis_t *r, const char *rest, size_t alen, const char **host,
+                              char *err, size_t errlen)
+{
+    const char *at = NULL;
+    for (const char *p = rest; p < rest + alen; p++)
+        if (*p == '@') at = p;
+    *host = rest;
+    if (at == NULL) return 0;
+    const char *colon = memchr(rest, ':', (size_t)(at - rest));
+    const char *pw = rest;
+    if (colon != NULL) {
+        if (url_decode(rest, (size_t)(colon - rest), r->username, sizeof(r->username)) != 0)
+            return url_fail(err, errlen, "the user name is too long or badly %%-escaped");
+        pw = colon + 1;
+    }
+    if (url_decode(pw, (size_t)(at - pw), r->password, sizeof(r->password)) != 0)
+        return url_fail(err, errlen,
+                        "the password is too long or badly %%-escaped "
+                        "(write @ as %%40, : as %%3A, / as %%2F)");
+    if (r->password[0] == '\0')
+        return url_fail(err, errlen, "the password is empty: remove the '@' or give one");
+    *host = at + 1;
+    return 0;
+}
+
+/* host[:port] or [v6][:port], hlen bytes: the name in name (cap bytes), the
+ * port (default 6379) in *port. */
+static int url_parse_host(const char *host, size_t hlen, char *name, size_t cap, uint16_t *port,
+                          char *err, size_t errlen)
+{
+    const char *p = NULL;
+    const char *end = host + hlen;
+    if (hlen > 0 && host[0] == '[') {
+        const char *close = memchr(host, ']', hlen);
+        if (close == NULL) return url_fail(err, errlen, "an IPv6 address needs its closing ']'");
+        size_t nlen = (size_t)(close - host - 1);
+        if (nlen == 0 || nlen >= cap) return url_fail(err, errlen, "the host is missing");
+        memcpy(name, host + 1, nlen);
+        name[nlen] = '\0';
+        struct in6_addr a6;
+        if (inet_pton(AF_INET6, name, &a6) != 1)
+            return url_fail(err, errlen, "[%s] is not an IPv6 address", name);
+        if (close + 1 < end) {
+            if (close[1] != ':') return url_fail(err, errlen, "unexpected text after ']'");
+            p = close + 2;
+        }
+    } else {
+        const char *colon = memchr(host, ':', hlen);
+        size_t nlen = colon != NULL ? (size_t)(colon - host) : hlen;
+        if (nlen == 0)
+            return url_fail(err, errlen, "the host is missing: redis://host[:port][/db]");
+        if (nlen >= cap) return url_fail(err, errlen, "the host name is too long");
+        memcpy(name, host, nlen);
+        name[nlen] = '\0';
+        if (!host_chars_ok(name))
+            return url_fail(err, errlen, "the host name %s has characters a host name cannot have",
+                            name);
+        if (colon != NULL) p = colon + 1;
+    }
+    *port = CONFIG_REDIS_DEFAULT_PORT;
+    if (p != NULL) {
+        long v;
+        if (parse_uint(p, (size_t)(end - p), 1, 65535, &v) != 0)
+            return url_fail(err, errlen, "the port must be an integer from 1 to 65535");
+        *port = (uint16_t)v;
+    }
+    return 0;
+}
+
 /* redis://[[user]:password@]host[:port][/db] */
 static int url_parse_tcp(config_redis_t *r, const char *rest, int resolve, char *err, size_t errlen)
 {
@@ -354,64 +425,12 @@ static int url_parse_tcp(config_redis_t *r, const char *rest, int resolve, char 
         return url_fail(err, errlen,
                         "query strings and fragments are not supported in "
                         "redis:// URLs (the database goes in the path: /N)");
-    /* userinfo is everything up to the last '@' of the authority */
-    const char *at = NULL;
-    for (const char *p = rest; p < rest + alen; p++)
-        if (*p == '@') at = p;
-    const char *host = rest;
-    if (at != NULL) {
-        const char *colon = memchr(rest, ':', (size_t)(at - rest));
-        const char *pw = rest;
-        if (colon != NULL) {
-            if (url_decode(rest, (size_t)(colon - rest), r->username, sizeof(r->username)) != 0)
-                return url_fail(err, errlen, "the user name is too long or badly %%-escaped");
-            pw = colon + 1;
-        }
-        if (url_decode(pw, (size_t)(at - pw), r->password, sizeof(r->password)) != 0)
-            return url_fail(err, errlen,
-                            "the password is too long or badly %%-escaped "
-                            "(write @ as %%40, : as %%3A, / as %%2F)");
-        if (r->password[0] == '\0')
-            return url_fail(err, errlen, "the password is empty: remove the '@' or give one");
-        host = at + 1;
-    }
-    size_t hlen = (size_t)(rest + alen - host);
-    const char *port = NULL;
+    const char *host;
+    if (url_parse_userinfo(r, rest, alen, &host, err, errlen) != 0) return -1;
     char name[256];
-    if (hlen > 0 && host[0] == '[') {
-        const char *close = memchr(host, ']', hlen);
-        if (close == NULL) return url_fail(err, errlen, "an IPv6 address needs its closing ']'");
-        size_t nlen = (size_t)(close - host - 1);
-        if (nlen == 0 || nlen >= sizeof(name)) return url_fail(err, errlen, "the host is missing");
-        memcpy(name, host + 1, nlen);
-        name[nlen] = '\0';
-        struct in6_addr a6;
-        if (inet_pton(AF_INET6, name, &a6) != 1)
-            return url_fail(err, errlen, "[%s] is not an IPv6 address", name);
-        if (close + 1 < rest + alen) {
-            if (close[1] != ':') return url_fail(err, errlen, "unexpected text after ']'");
-            port = close + 2;
-        }
-    } else {
-        const char *colon = memchr(host, ':', hlen);
-        size_t nlen = colon != NULL ? (size_t)(colon - host) : hlen;
-        if (nlen == 0)
-            return url_fail(err, errlen, "the host is missing: redis://host[:port][/db]");
-        if (nlen >= sizeof(name)) return url_fail(err, errlen, "the host name is too long");
-        memcpy(name, host, nlen);
-        name[nlen] = '\0';
-        if (!host_chars_ok(name))
-            return url_fail(err, errlen, "the host name %s has characters a host name cannot have",
-                            name);
-        if (colon != NULL) port = colon + 1;
-    }
-    r->port = CONFIG_REDIS_DEFAULT_PORT;
-    if (port != NULL) {
-        long v;
-        if (parse_uint(port, (size_t)(rest + alen - port), 1, 65535, &v) != 0)
-            return url_fail(err, errlen, "the port must be an integer from 1 to 65535");
-        r->port = (uint16_t)v;
-    }
+    if (url_parse_host(host, (size_t)(rest + alen - host), name, sizeof(name), &r->port, err,
+                       errlen) != 0)
+        return -1;
     if (path[0] == '/' && path[1] != '\0') {
         long db;
         if (parse_uint(path + 1, strlen(path + 1), 0, CONFIG_REDIS_DB_MAX, &db) != 0)
@@ -421,6 +440,49 @@ static int url_parse_tcp(config_redis_t *r, const char *rest, int resolve, char 
     }
     if (resolve) return url_resolve(name, r->host, sizeof(r->host), err, errlen);
     snprintf(r->host, sizeof(r->host), "%s", name);
+    return 0;
+}
+
+/* redis+cluster://[[user]:password@]host[:port][,host[:port]...]: seed nodes
+ * of a Redis Cluster (any of them, masters or replicas: the slot map is read
+ * from the first that answers). A cluster has only database 0. */
+static int url_parse_cluster(config_redis_t *r, const char *rest, int resolve, char *err,
+                             size_t errlen)
+{
+    size_t alen = strcspn(rest, "/?#");
+    const char *path = rest + alen;
+    if (strpbrk(path, "?#") != NULL)
+        return url_fail(err, errlen,
+                        "query strings and fragments are not supported in redis+cluster:// URLs");
+    if (path[0] == '/' && path[1] != '\0' && strcmp(path, "/0") != 0)
+        return url_fail(err, errlen, "a Redis Cluster has only database 0: remove %s", path);
+    const char *host;
+    if (url_parse_userinfo(r, rest, alen, &host, err, errlen) != 0) return -1;
+    const char *end = rest + alen;
+    r->cluster = 1;
+    r->n_seeds = 0;
+    for (;;) {
+        const char *comma = memchr(host, ',', (size_t)(end - host));
+        const char *stop = comma != NULL ? comma : end;
+        if (r->n_seeds == CONFIG_REDIS_SEEDS_MAX)
+            return url_fail(err, errlen, "at most %d seed nodes", CONFIG_REDIS_SEEDS_MAX);
+        config_redis_node_t *seed = &r->seeds[r->n_seeds];
+        char name[256];
+        if (url_parse_host(host, (size_t)(stop - host), name, sizeof(name), &seed->port, err,
+                           errlen) != 0)
+            return -1;
+        if (resolve) {
+            if (url_resolve(name, seed->host, sizeof(seed->host), err, errlen) != 0) return -1;
+        } else { /* a syntax check: the name is resolved later */
+            snprintf(seed->host, sizeof(seed->host), "%.*s", (int)sizeof(seed->host) - 1, name);
+        }
+        r->n_seeds++;
+        if (comma == NULL) break;
+        host = comma + 1;
+    }
+    /* host and port name the first seed, for messages. */
+    memcpy(r->host, r->seeds[0].host, sizeof(r->host));
+    r->port = r->seeds[0].port;
     return 0;
 }
 
@@ -448,6 +510,8 @@ static int config_redis_url_parse_mode(config_redis_t *out, const char *url, int
     int rc;
     if ((rest = url_scheme(url, "redis://")) != NULL) {
         rc = url_parse_tcp(&r, rest, resolve, err, errlen);
+    } else if ((rest = url_scheme(url, "redis+cluster://")) != NULL) {
+        rc = url_parse_cluster(&r, rest, resolve, err, errlen);
     } else if ((rest = url_scheme(url, "unix://")) != NULL ||
                (rest = url_scheme(url, "redis+unix://")) != NULL) {
         rc = url_parse_unix(&r, rest, err, errlen);
@@ -457,7 +521,8 @@ static int config_redis_url_parse_mode(config_redis_t *out, const char *url, int
                         "redis:// on a trusted network, or a unix:// socket");
     } else {
         return url_fail(err, errlen,
-                        "must be redis://[[user]:password@]host[:port][/db] or "
+                        "must be redis://[[user]:password@]host[:port][/db], "
+                        "redis+cluster://[[user]:password@]host[:port][,host[:port]...] or "
                         "unix:///path/to/redis.sock[?db=N]");
     }
     if (rc != 0) return -1;
@@ -468,6 +533,9 @@ static int config_redis_url_parse_mode(config_redis_t *out, const char *url, int
     memcpy(out->username, r.username, sizeof(r.username));
     out->port = r.unix_path[0] != '\0' ? 0 : r.port;
     out->db = r.db;
+    out->cluster = r.cluster;
+    out->n_seeds = r.n_seeds;
+    memcpy(out->seeds, r.seeds, sizeof(r.seeds));
     return 0;
 }
 
@@ -490,6 +558,8 @@ static void config_defaults(config_t *cfg, const char *base)
     cfg->redis.reconnect_min_ms = 50;
     cfg->redis.reconnect_max_ms = 2000;
     cfg->redis.max_pending = 10000;
+    cfg->redis.wait_replicas = 0;
+    cfg->redis.wait_timeout_ms = 200;
     config_path_resolve(base, "sites", cfg->sites_dir, sizeof(cfg->sites_dir));
     config_path_resolve(base, "keys", cfg->keys_dir, sizeof(cfg->keys_dir));
     cfg->max_body_bytes = 65536;
@@ -581,6 +651,8 @@ static int config_apply(const config_ctx_t *c, config_t *cfg, const json_t *root
                                              "reconnect_min_ms",
                                              "reconnect_max_ms",
                                              "max_pending",
+                                             "wait_replicas",
+                                             "wait_timeout_ms",
                                              NULL};
     static const char *const limits_keys[] = {"max_body_bytes", "max_connections",
                                               "request_timeout_ms", "shutdown_timeout_ms", NULL};
@@ -632,8 +704,17 @@ static int config_apply(const config_ctx_t *c, config_t *cfg, const json_t *root
         config_u32(c, redis, "reconnect_max_ms", "redis.reconnect_max_ms", 1, CONFIG_TIMEOUT_MS_MAX,
                    &cfg->redis.reconnect_max_ms) != 0 ||
         config_u32(c, redis, "max_pending", "redis.max_pending", 1, CONFIG_MAX_PENDING_MAX,
-                   &cfg->redis.max_pending) != 0)
+                   &cfg->redis.max_pending) != 0 ||
+        config_u32(c, redis, "wait_replicas", "redis.wait_replicas", 0, CONFIG_WAIT_REPLICAS_MAX,
+                   &cfg->redis.wait_replicas) != 0 ||
+        config_u32(c, redis, "wait_timeout_ms", "redis.wait_timeout_ms", 1, CONFIG_TIMEOUT_MS_MAX,
+                   &cfg->redis.wait_timeout_ms) != 0)
         return -1;
+    if (cfg->redis.wait_replicas > 0 && cfg->redis.wait_timeout_ms >= cfg->redis.command_timeout_ms)
+        return config_fail(c, "redis.wait_timeout_ms",
+                           "must be smaller than redis.command_timeout_ms (%u), which bounds the "
+                           "write and its WAIT together",
+                           cfg->redis.command_timeout_ms);
     if (cfg->redis.reconnect_min_ms > cfg->redis.reconnect_max_ms)
         return config_fail(c, "redis.reconnect_min_ms",
                            "must not be larger than redis.reconnect_max_ms (%u)",

@@ -17,11 +17,22 @@
 #include <stdint.h>
 
 #define CONFIG_ERR_MAX 512
+#define CONFIG_REDIS_SEEDS_MAX 16 /* seed nodes in a redis+cluster:// URL */
+#define CONFIG_WAIT_REPLICAS_MAX 16
+
+typedef struct config_redis_node {
+    char host[64]; /* numeric address after resolution */
+    uint16_t port;
+} config_redis_node_t;
 
 typedef struct config_redis {
     char url[512];      /* as given, password masked when logged */
-    char host[256];     /* numeric address after resolution, or "" for a unix socket */
+    char host[256];     /* numeric address after resolution, or "" for a unix socket;
+                           with a cluster, the first seed's */
     uint16_t port;      /* default 6379 */
+    int cluster;        /* redis+cluster://: a Redis Cluster, reached through the seeds */
+    size_t n_seeds;
+    config_redis_node_t seeds[CONFIG_REDIS_SEEDS_MAX];
     char unix_path[256];/* redis+unix:///path or unix:///path */
     char password[256]; /* "" when none; redis://:pw@host or redis://user:pw@host */
     char username[128]; /* "" when none (Redis 6 ACL user) */
@@ -30,7 +41,11 @@ typedef struct config_redis {
     uint32_t connect_timeout_ms;  /* default 1000 */
     uint32_t reconnect_min_ms;    /* first backoff step; default 50 */
     uint32_t reconnect_max_ms;    /* backoff cap; default 2000 */
-    uint32_t max_pending;         /* commands in flight per connection; default 10000 */
+    uint32_t max_pending;         /* commands in flight per worker; default 10000 */
+    /* Durable writes: a consent is acknowledged only once wait_replicas
+     * replicas have it (WAIT, pipelined after the write); 0 = off (default). */
+    uint32_t wait_replicas;
+    uint32_t wait_timeout_ms; /* WAIT's own timeout; default 200, < command_timeout_ms */
 } config_redis_t;
 
 typedef struct config {
@@ -71,7 +86,8 @@ typedef struct config {
 int config_load(config_t *cfg, const char *path, char *err, size_t errlen);
 
 /* Parse redis://[[user]:password@]host[:port][/db], rediss is refused,
- * unix:///path[?db=N]. Resolves a host name to a numeric address once, here
+ * redis+cluster://[[user]:password@]host[:port][,host[:port]...] (seed nodes
+ * of a Redis Cluster), unix:///path[?db=N]. Resolves a host name to a numeric address once, here
  * (never on the event loop). Fields other than the URL parts are untouched. */
 int config_redis_url_parse(config_redis_t *out, const char *url, char *err, size_t errlen);
 

@@ -7,19 +7,29 @@
  * through the accessors below.
  *
  * Every command names the hash tag of the keys it touches (the bytes between
- * '{' and '}' in its keys), or NULL for a command that touches no key. Today
- * all commands go to the one Redis; when the cluster client lands, the tag
- * picks the node, and nothing above this module changes.
+ * '{' and '}' in its keys), or NULL for a command that touches no key. With
+ * one Redis (redis://, unix://) every command goes to it. With a Redis
+ * Cluster (redis+cluster://host:port,...) the tag picks the master that owns
+ * its slot (CRC16 of the tag mod 16384, as the cluster specification says);
+ * a command without a tag goes to any master. Redirects (-MOVED, -ASK),
+ * -TRYAGAIN, -CLUSTERDOWN and -LOADING, slot map changes and failovers are
+ * handled here, within each command's deadline: nothing above this module
+ * knows whether it talks to one Redis or to a cluster.
  *
  * Guarantees:
  *  - every command gets its callback exactly once, with a reply or with an
- *    error string: "timeout" after config_redis_t.command_timeout_ms,
- *    "disconnected" when the connection dropped before the reply;
+ *    error string: "timeout" after config_redis_t.command_timeout_ms (which
+ *    covers a cluster's whole redirect chain), "disconnected" when the
+ *    connection dropped before the reply, "not replicated" (durable writes
+ *    only, see redis_command_durable);
  *  - while disconnected, redis_command() fails at once (REDIS_E_DOWN) and
- *    the callback is NOT called: the caller answers 503 immediately;
- *  - at most max_pending commands in flight per connection (REDIS_E_BUSY);
+ *    the callback is NOT called: the caller answers 503 immediately (with a
+ *    cluster: while the slot map is unknown, or the master of the command's
+ *    slot is down);
+ *  - at most max_pending commands in flight per redis_t (REDIS_E_BUSY);
  *  - after a disconnect it reconnects by itself with exponential backoff
- *    from reconnect_min_ms to reconnect_max_ms.
+ *    from reconnect_min_ms to reconnect_max_ms; a cluster client also reads
+ *    the slot map again, and follows a promoted replica.
  */
 #ifndef CONSENTD_REDIS_H
 #define CONSENTD_REDIS_H
@@ -51,8 +61,11 @@ typedef enum {
 /* reply is NULL exactly when err is not NULL. The reply is valid only during
  * the callback. */
 typedef void (*redis_reply_cb)(void *data, const redis_reply_t *reply, const char *err);
-/* Called on the loop thread each time the connection becomes ready (after
- * AUTH/SELECT), e.g. to load server-side functions, and when it is lost. */
+/* Called on the loop thread each time a connection becomes ready (after
+ * AUTH/SELECT), e.g. to load server-side functions, and when it is lost.
+ * With a cluster, once per master connection: a command without a tag sent
+ * from inside this callback (connected = 1) goes to the connection that has
+ * just become ready, so that every master gets what is sent there. */
 typedef void (*redis_state_cb)(void *data, redis_t *r, int connected);
 
 /* Create the connection object for this loop and start connecting. It never
@@ -70,11 +83,27 @@ void redis_destroy(redis_t *r);
  * never run). */
 int redis_command(redis_t *r, const char *tag, size_t tag_len, redis_reply_cb cb, void *data,
                   int argc, const char **argv, const size_t *argvlen);
+/* The same, for a write that must outlive a failover. With
+ * config_redis_t.wait_replicas 0 it is exactly redis_command. Otherwise
+ * `WAIT wait_replicas wait_timeout_ms` follows the command on the same
+ * connection (pipelined: one round trip), and a reply that is not an error
+ * reaches cb only once that many replicas acknowledged the write; fewer
+ * within wait_timeout_ms gives err "not replicated" (the write may be on the
+ * master alone: answer as for a timeout, the client retries). */
+int redis_command_durable(redis_t *r, const char *tag, size_t tag_len, redis_reply_cb cb,
+                          void *data, int argc, const char **argv, const size_t *argvlen);
 
+/* The Redis Cluster slot of a hash tag: CRC16 (XMODEM) of its bytes mod
+ * 16384. Exposed for tests. */
+unsigned redis_key_slot(const char *tag, size_t len);
+
+/* One Redis: connected. A cluster: the slot map is known and every master
+ * in it is connected. */
 int redis_is_connected(const redis_t *r);
-/* Why the last connect or the connection failed ("connection refused", ...),
- * "" when connected. Valid until the next loop iteration. */
-const char *redis_last_error(const redis_t *r);
+/* Why the last connect or the connection failed ("connection refused", ...;
+ * with a cluster, prefixed by the node's address), "" when connected. Valid
+ * until the next call or loop iteration. */
+const char *redis_last_error(redis_t *r);
 size_t redis_pending(const redis_t *r);
 /* Sum of round-trip times: observed by metrics through this hook, called on
  * the loop thread with each reply's round trip in nanoseconds. */

@@ -238,7 +238,7 @@ static void server_accept_start(server_worker_t *sw)
 static void server_on_redis_state(void *data, redis_t *r, int connected)
 {
     worker_t *w = data;
-    metrics_gauge_set(&w->metrics.redis_connected, (uint64_t)connected);
+    metrics_gauge_set(&w->metrics.redis_connected, (uint64_t)redis_is_connected(r));
     if (connected) {
         log_msg(LOG_INFO, "worker %u: connected to Redis", w->id);
         store_on_connect(r);

@@ -814,6 +814,7 @@ typedef struct store_call {
         store_stats_cb stats;
     } cb;
     int is_fcall;
+    int durable; /* a write that must outlive a failover: redis_command_durable */
     int retried;
     char tag[STORE_TAG_MAX];
     size_t tag_len;
@@ -976,8 +977,9 @@ static void store_on_reply(void *data, const redis_reply_t *reply, const char *e
 
 static int store_call_send(store_call_t *c)
 {
-    return redis_command(c->r, c->tag, c->tag_len, store_on_reply, c, c->argc, c->argv,
-                         c->argvlen);
+    return (c->durable ? redis_command_durable : redis_command)(c->r, c->tag, c->tag_len,
+                                                                store_on_reply, c, c->argc,
+                                                                c->argv, c->argvlen);
 }
 
 /* FUNCTION LOAD REPLACE. tag: NULL on connect; after "Function not found",
@@ -1544,6 +1546,7 @@ int store_consent_put(redis_t *r, const site_t *site, const store_record_t *rec,
     }
     c->cb.done = cb;
     c->is_fcall = 1;
+    c->durable = 1;
     store_call_tag(c, site->id, store_partition(rec->visitor, strlen(rec->visitor)));
     int brc = store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_put") |
               store_arg_str(c, "3") | store_arg_keys(c, rec->visitor, 3) |
@@ -1596,6 +1599,7 @@ int store_visitor_erase(redis_t *r, const site_t *site, const char *visitor, sto
         return REDIS_E_ARGS;
     c->cb.erase = cb;
     c->is_fcall = 1;
+    c->durable = 1;
     store_call_tag(c, site->id, store_partition(visitor, strlen(visitor)));
     return store_call_start(c, store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_erase") |
                                    store_arg_str(c, "4") | store_arg_keys(c, visitor, 4) |

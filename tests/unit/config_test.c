@@ -80,6 +80,8 @@ static int defaults_are_used_without_a_file(void)
     CHECK(cfg.redis.reconnect_min_ms == 50);
     CHECK(cfg.redis.reconnect_max_ms == 2000);
     CHECK(cfg.redis.max_pending == 10000);
+    CHECK(cfg.redis.wait_replicas == 0 && cfg.redis.wait_timeout_ms == 200);
+    CHECK(cfg.redis.cluster == 0);
     CHECK(getcwd(cwd, sizeof(cwd)) != NULL);
     FMT(want, "%s/sites", strcmp(cwd, "/") == 0 ? "" : cwd);
     CHECK_STR(cfg.sites_dir, want);
@@ -144,6 +146,8 @@ static int shipped_config_lists_every_field(void)
                                          "redis.reconnect_min_ms",
                                          "redis.reconnect_max_ms",
                                          "redis.max_pending",
+                                         "redis.wait_replicas",
+                                         "redis.wait_timeout_ms",
                                          "sites_dir",
                                          "keys_dir",
                                          "public_url",
@@ -257,6 +261,9 @@ static const bad_case_t bad_cases[] = {
     {"bad_max_body.json", "limits.max_body_bytes", "must be an integer from 1 to"},
     {"bad_shutdown_timeout.json", "limits.shutdown_timeout_ms", "from 1 to 60000"},
     {"bad_max_pending.json", "redis.max_pending", "must be an integer from 1 to"},
+    {"bad_wait_replicas.json", "redis.wait_replicas", "must be an integer from 0 to 16"},
+    {"bad_wait_timeout.json", "redis.wait_timeout_ms", "smaller than redis.command_timeout_ms"},
+    {"bad_redis_cluster_db.json", "redis.url", "only database 0"},
     {"bad_syntax.json", NULL, "line 3, column"},
     {"bad_duplicate_key.json", NULL, "line 3"},
     {"bad_not_object.json", NULL, "must be a JSON object"},
@@ -518,6 +525,35 @@ static int redis_url_unix_socket(void)
     return 0;
 }
 
+static int redis_url_cluster_seeds_user_and_password(void)
+{
+    config_redis_t r;
+    char err[CONFIG_ERR_MAX];
+    CHECK(redis_url(&r, "redis+cluster://127.0.0.1:7000", err, sizeof(err)) == 0);
+    CHECK(r.cluster == 1 && r.n_seeds == 1);
+    CHECK_STR(r.seeds[0].host, "127.0.0.1");
+    CHECK(r.seeds[0].port == 7000);
+    CHECK_STR(r.host, "127.0.0.1"); /* the first seed, for messages */
+    CHECK(r.port == 7000 && r.db == 0);
+    CHECK(redis_url(&r, "REDIS+CLUSTER://alice:s%40c@10.0.0.1:7001,10.0.0.2,[::1]:7003/", err,
+                    sizeof(err)) == 0);
+    CHECK(r.cluster == 1 && r.n_seeds == 3);
+    CHECK_STR(r.username, "alice");
+    CHECK_STR(r.password, "s@c");
+    CHECK_STR(r.seeds[0].host, "10.0.0.1");
+    CHECK(r.seeds[0].port == 7001);
+    CHECK_STR(r.seeds[1].host, "10.0.0.2");
+    CHECK(r.seeds[1].port == 6379);
+    CHECK_STR(r.seeds[2].host, "::1");
+    CHECK(r.seeds[2].port == 7003);
+    CHECK(redis_url(&r, "redis+cluster://localhost:7000/0", err, sizeof(err)) == 0);
+    CHECK(strcmp(r.seeds[0].host, "127.0.0.1") == 0 || strcmp(r.seeds[0].host, "::1") == 0);
+    /* back to one Redis: nothing of the cluster stays */
+    CHECK(redis_url(&r, "redis://127.0.0.1:6380", err, sizeof(err)) == 0);
+    CHECK(r.cluster == 0 && r.n_seeds == 0);
+    return 0;
+}
+
 static int redis_url_rediss_is_refused_saying_tls_is_not_supported(void)
 {
     config_redis_t r;
@@ -553,6 +589,16 @@ static int redis_url_garbage_is_refused_with_a_reason(void)
         {"unix://relative/path.sock", "absolute path"},
         {"unix:///tmp/r.sock?db=x", "db"},
         {"unix:///tmp/r.sock?timeout=1", "unknown query parameter"},
+        {"redis+cluster://", "host is missing"},
+        {"redis+cluster://127.0.0.1:7000,", "host is missing"},
+        {"redis+cluster://127.0.0.1:7000,,127.0.0.1:7001", "host is missing"},
+        {"redis+cluster://127.0.0.1:70000", "port"},
+        {"redis+cluster://127.0.0.1:7000/1", "only database 0"},
+        {"redis+cluster://127.0.0.1:7000?x=1", "query"},
+        {"redis+cluster://:@127.0.0.1:7000", "password is empty"},
+        {"redis+cluster://1.1.1.1,1.1.1.2,1.1.1.3,1.1.1.4,1.1.1.5,1.1.1.6,1.1.1.7,1.1.1.8,"
+         "1.1.1.9,1.1.1.10,1.1.1.11,1.1.1.12,1.1.1.13,1.1.1.14,1.1.1.15,1.1.1.16,1.1.1.17",
+         "at most 16 seed nodes"},
     };
     int bad = 0;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -634,6 +680,7 @@ int main(void)
     run("redis_url_host_and_port", redis_url_host_and_port);
     run("redis_url_password_user_and_db", redis_url_password_user_and_db);
     run("redis_url_unix_socket", redis_url_unix_socket);
+    run("redis_url_cluster_seeds_user_and_password", redis_url_cluster_seeds_user_and_password);
     run("redis_url_rediss_is_refused_saying_tls_is_not_supported",
         redis_url_rediss_is_refused_saying_tls_is_not_supported);
     run("redis_url_garbage_is_refused_with_a_reason", redis_url_garbage_is_refused_with_a_reason);
