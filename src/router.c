@@ -22,6 +22,7 @@
 #include "demo.h"
 #include "events.h"
 #include "rights.h"
+#include "stats.h"
 #include "health.h"
 #include "http.h"
 #include "metrics.h"
@@ -54,6 +55,7 @@ static const route_t routes[] = {
     {"events_post", "POST", "/v1/sites/{site}/events", events_post, EVENTS_MAX_BODY, 1,
      RATELIMIT_EVENTS},
     {"consents_export", "GET", "/v1/sites/{site}/consents", rights_export, 0, 0},
+    {"stats_get", "GET", "/v1/sites/{site}/stats", stats_get, 0, 0},
     {"visitor_get", "GET", "/v1/sites/{site}/visitors/{visitor}", rights_access, 0, 0},
     {"visitor_delete", "DELETE", "/v1/sites/{site}/visitors/{visitor}", rights_erase, 0, 0},
     {"demo", "GET", "/demo/{file}", demo_get, 0, 0},

@@ -1,0 +1,754 @@
+/*
+ * stats.c - GET /v1/sites/{site}/stats: counts, rates and the comparison of
+ * banner variants over a range of UTC days, by day or by hour.
+ *
+ * One store_stats_read() call (one FCALL) returns, per bucket, the fields of
+ * the dimension asked for (all, or v.<variant>), and the range's totals of
+ * the fields the answer needs from the other dimensions (languages,
+ * sources, every variant), plus the unique visitors; the rates and
+ * intervals are computed here. The field list is derived from the site and
+ * the query by stats_layout(), before the call and again in the reply
+ * callback, so the pending state only keeps the query.
+ *
+ * Rates are fractions, null when the denominator is 0: interaction_rate =
+ * banner decisions / shown (for all: s.banner|decisions, since consents
+ * from forms, call centres or the API were never shown a banner; for a
+ * variant: its decisions, which are all banner ones), accept_all_share =
+ * accept_all / decisions (and reject_all, custom alike), acceptance_rate =
+ * granted / (granted + refused) per purpose.
+ */
+#include "stats.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "counters.h"
+#include "json.h"
+#include "store.h"
+
+#define STATS_PARAM_MAX 64
+#define STATS_METHOD "Newcombe hybrid score interval (Wilson score intervals), 95%"
+
+/* ---- maths ---------------------------------------------------------------- */
+
+double stats_rate(uint64_t num, uint64_t den)
+{
+    return den == 0 ? NAN : (double)num / (double)den;
+}
+
+int stats_wilson(uint64_t x, uint64_t n, double z, double *low, double *high)
+{
+    if (n == 0 || x > n)
+        return -1;
+    double nn = (double)n, p = (double)x / nn, z2 = z * z;
+    double denom = 1 + z2 / nn;
+    double centre = (p + z2 / (2 * nn)) / denom;
+    double half = z * sqrt(p * (1 - p) / nn + z2 / (4 * nn * nn)) / denom;
+    /* Exact at the ends (x = 0: low is 0; x = n: high is 1), where rounding
+     * would leave a hair off. */
+    *low = x == 0 || centre - half < 0 ? 0 : centre - half;
+    *high = x == n || centre + half > 1 ? 1 : centre + half;
+    return 0;
+}
+
+int stats_newcombe(uint64_t x1, uint64_t n1, uint64_t x2, uint64_t n2, double z, double *diff,
+                   double *low, double *high)
+{
+    double l1, u1, l2, u2;
+    if (stats_wilson(x1, n1, z, &l1, &u1) != 0 || stats_wilson(x2, n2, z, &l2, &u2) != 0)
+        return -1;
+    double p1 = (double)x1 / (double)n1, p2 = (double)x2 / (double)n2;
+    *diff = p1 - p2;
+    *low = *diff - sqrt((p1 - l1) * (p1 - l1) + (u2 - p2) * (u2 - p2));
+    *high = *diff + sqrt((u1 - p1) * (u1 - p1) + (p2 - l2) * (p2 - l2));
+    return 0;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+ * days_from_civil). */
+static int64_t stats_days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+int stats_parse_date(const char *s, int64_t *day)
+{
+    static const unsigned char mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+        return -1;
+    for (int i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+            return -1;
+    int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+    unsigned m = (unsigned)((s[5] - '0') * 10 + (s[6] - '0'));
+    unsigned d = (unsigned)((s[8] - '0') * 10 + (s[9] - '0'));
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (y < 1970 || m < 1 || m > 12 || d < 1 || d > (unsigned)(mdays[m - 1] + (m == 2 && leap)))
+        return -1;
+    *day = stats_days_from_civil(y, m, d);
+    return 0;
+}
+
+void stats_format_date(int64_t day, char *out)
+{
+    time_t secs = (time_t)(day * 86400);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    strftime(out, 11, "%Y-%m-%d", &tm);
+}
+
+/* ---- the query --------------------------------------------------------------- */
+
+/* What the pending call keeps: the query, resolved against the site. */
+typedef struct stats_query {
+    int64_t from_day, to_day;
+    int by_hour;
+    int csv;
+    int variant; /* index in site->variants, -1: all */
+    int purpose; /* index in site->purposes, -1: every counted one */
+} stats_query_t;
+
+/*
+ * The fields asked for, in order. Bucket fields (dim D = all or v.<variant>):
+ *   [0, 8)            D|<metric> in counters_metric_t order
+ *   8                 the interaction numerator: s.banner|decisions (all) or
+ *                     v.<variant>|decisions
+ *   9 + 2k, 10 + 2k   D|g.<purpose k>, D|r.<purpose k>
+ * Total fields, summed over the range:
+ *   lang_at           per language: shown, decisions, accept_all, reject_all, custom
+ *   source_at         per source: decisions, accept_all, reject_all, custom
+ *   variants_at       per variant (when comparing): shown, decisions,
+ *                     accept_all, then g./r. per purpose k
+ * Languages and sources are not split by variant in the counters: under a
+ * variant filter they are not asked for (null in the answer).
+ */
+#define STATS_BF_PURPOSES 9
+#define STATS_LANG_FIELDS 5
+#define STATS_SOURCE_FIELDS 4
+#define STATS_VARIANT_FIELDS 3
+
+typedef struct stats_layout {
+    size_t n_purposes;
+    uint8_t purposes[SITE_MAX_PURPOSES]; /* indexes in site->purposes */
+    size_t n_bucket_fields;
+    size_t n_langs, lang_at;
+    size_t n_sources, source_at;
+    size_t n_variants, variants_at, variant_fields;
+    size_t n_total_fields;
+} stats_layout_t;
+
+static const counters_metric_t stats_lang_metrics[STATS_LANG_FIELDS] = {
+    COUNTERS_SHOWN, COUNTERS_DECISIONS, COUNTERS_ACCEPT_ALL, COUNTERS_REJECT_ALL, COUNTERS_CUSTOM};
+static const counters_metric_t stats_source_metrics[STATS_SOURCE_FIELDS] = {
+    COUNTERS_DECISIONS, COUNTERS_ACCEPT_ALL, COUNTERS_REJECT_ALL, COUNTERS_CUSTOM};
+static const counters_metric_t stats_variant_metrics[STATS_VARIANT_FIELDS] = {
+    COUNTERS_SHOWN, COUNTERS_DECISIONS, COUNTERS_ACCEPT_ALL};
+
+static void stats_layout(const site_t *site, const stats_query_t *q, stats_layout_t *l)
+{
+    memset(l, 0, sizeof(*l));
+    for (size_t i = 0; i < site->n_purposes; i++)
+        if (site->purposes[i].legal_basis != LEGAL_BASIS_NECESSARY &&
+            (q->purpose < 0 || (size_t)q->purpose == i))
+            l->purposes[l->n_purposes++] = (uint8_t)i;
+    l->n_bucket_fields = STATS_BF_PURPOSES + 2 * l->n_purposes;
+    l->n_langs = q->variant < 0 ? site->n_languages : 0;
+    l->n_sources = q->variant < 0 ? COUNTERS_SOURCES : 0;
+    l->n_variants = site->n_variants >= 2 ? site->n_variants : 0;
+    l->variant_fields = STATS_VARIANT_FIELDS + 2 * l->n_purposes;
+    l->lang_at = 0;
+    l->source_at = l->lang_at + l->n_langs * STATS_LANG_FIELDS;
+    l->variants_at = l->source_at + l->n_sources * STATS_SOURCE_FIELDS;
+    l->n_total_fields = l->variants_at + l->n_variants * l->variant_fields;
+}
+
+/* The field names of the layout, in pool memory: bucket fields then totals. */
+static const char **stats_field_names(h2o_mem_pool_t *pool, const site_t *site,
+                                      const stats_query_t *q, const stats_layout_t *l)
+{
+    size_t n = l->n_bucket_fields + l->n_total_fields, k = 0;
+    const char **names = h2o_mem_alloc_pool(pool, n * sizeof(*names));
+    char *buf = h2o_mem_alloc_pool(pool, n * COUNTERS_FIELD_MAX);
+    counters_dim_t dim = q->variant < 0 ? COUNTERS_DIM_ALL : COUNTERS_DIM_VARIANT;
+    const char *dim_name = q->variant < 0 ? NULL : site->variants[q->variant].id;
+#define STATS_FIELD(d, dn, m, p)                                                                   \
+    do {                                                                                           \
+        names[k] = buf + k * COUNTERS_FIELD_MAX;                                                   \
+        if (counters_field(buf + k * COUNTERS_FIELD_MAX, COUNTERS_FIELD_MAX, d, dn, m, p) == 0)    \
+            return NULL;                                                                           \
+        k++;                                                                                       \
+    } while (0)
+    for (int m = 0; m < COUNTERS_METRICS; m++)
+        STATS_FIELD(dim, dim_name, m, NULL);
+    if (q->variant < 0)
+        STATS_FIELD(COUNTERS_DIM_SOURCE, "banner", COUNTERS_DECISIONS, NULL);
+    else
+        STATS_FIELD(dim, dim_name, COUNTERS_DECISIONS, NULL);
+    for (size_t i = 0; i < l->n_purposes; i++) {
+        STATS_FIELD(dim, dim_name, 1, site->purposes[l->purposes[i]].id);
+        STATS_FIELD(dim, dim_name, 0, site->purposes[l->purposes[i]].id);
+    }
+    for (size_t i = 0; i < l->n_langs; i++)
+        for (size_t m = 0; m < STATS_LANG_FIELDS; m++)
+            STATS_FIELD(COUNTERS_DIM_LANG, site->languages[i], stats_lang_metrics[m], NULL);
+    for (size_t s = 0; s < l->n_sources; s++)
+        for (size_t m = 0; m < STATS_SOURCE_FIELDS; m++)
+            STATS_FIELD(COUNTERS_DIM_SOURCE, counters_source_names[s], stats_source_metrics[m],
+                        NULL);
+    for (size_t v = 0; v < l->n_variants; v++) {
+        const char *id = site->variants[v].id;
+        for (size_t m = 0; m < STATS_VARIANT_FIELDS; m++)
+            STATS_FIELD(COUNTERS_DIM_VARIANT, id, stats_variant_metrics[m], NULL);
+        for (size_t i = 0; i < l->n_purposes; i++) {
+            STATS_FIELD(COUNTERS_DIM_VARIANT, id, 1, site->purposes[l->purposes[i]].id);
+            STATS_FIELD(COUNTERS_DIM_VARIANT, id, 0, site->purposes[l->purposes[i]].id);
+        }
+    }
+#undef STATS_FIELD
+    return names;
+}
+
+/* ---- output ------------------------------------------------------------------ */
+
+/* Pool-backed growable text. */
+typedef struct stats_out {
+    h2o_mem_pool_t *pool;
+    char *buf;
+    size_t len, cap;
+} stats_out_t;
+
+static void out_put(stats_out_t *o, const char *s, size_t n)
+{
+    if (o->len + n + 1 > o->cap) {
+        size_t cap = (o->cap + n + 1) * 2;
+        char *nb = h2o_mem_alloc_pool(o->pool, cap);
+        if (o->len > 0)
+            memcpy(nb, o->buf, o->len);
+        o->buf = nb;
+        o->cap = cap;
+    }
+    memcpy(o->buf + o->len, s, n);
+    o->len += n;
+    o->buf[o->len] = '\0';
+}
+
+static void out_str(stats_out_t *o, const char *s)
+{
+    out_put(o, s, strlen(s));
+}
+
+static void out_printf(stats_out_t *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void out_printf(stats_out_t *o, const char *fmt, ...)
+{
+    char buf[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        out_put(o, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+}
+
+/* A JSON string (our ids need no escaping, but escape anyway). */
+static void out_json_string(stats_out_t *o, const char *s)
+{
+    char esc[COUNTERS_FIELD_MAX * 6];
+    out_put(o, "\"", 1);
+    out_put(o, esc, json_escape(esc, sizeof(esc), s, strlen(s)));
+    out_put(o, "\"", 1);
+}
+
+/* A rate: %.6g, or null (JSON) / nothing (CSV) when undefined. */
+static void out_rate(stats_out_t *o, double r, int csv)
+{
+    if (isnan(r)) {
+        if (!csv)
+            out_str(o, "null");
+        return;
+    }
+    out_printf(o, "%.6g", r);
+}
+
+/* One bucket's (or the total's) numbers, from the layout's bucket fields. */
+typedef struct stats_numbers {
+    uint64_t m[COUNTERS_METRICS];
+    uint64_t banner_decisions;
+    uint64_t granted[SITE_MAX_PURPOSES], refused[SITE_MAX_PURPOSES]; /* per layout purpose */
+    int has_unique;      /* unique_visitors: 1 a number, -1 null, 0 absent */
+    uint64_t unique;
+} stats_numbers_t;
+
+static void stats_numbers(const stats_layout_t *l, const uint64_t *row, stats_numbers_t *n)
+{
+    for (int m = 0; m < COUNTERS_METRICS; m++)
+        n->m[m] = row[m];
+    n->banner_decisions = row[COUNTERS_METRICS];
+    for (size_t k = 0; k < l->n_purposes; k++) {
+        n->granted[k] = row[STATS_BF_PURPOSES + 2 * k];
+        n->refused[k] = row[STATS_BF_PURPOSES + 2 * k + 1];
+    }
+}
+
+static void stats_numbers_add(const stats_layout_t *l, stats_numbers_t *sum,
+                              const stats_numbers_t *n)
+{
+    for (int m = 0; m < COUNTERS_METRICS; m++)
+        sum->m[m] += n->m[m];
+    sum->banner_decisions += n->banner_decisions;
+    for (size_t k = 0; k < l->n_purposes; k++) {
+        sum->granted[k] += n->granted[k];
+        sum->refused[k] += n->refused[k];
+    }
+}
+
+static void out_purposes_json(stats_out_t *o, const site_t *site, const stats_layout_t *l,
+                              const uint64_t *granted, size_t g_step, const uint64_t *refused)
+{
+    out_str(o, "\"purposes\":{");
+    for (size_t k = 0; k < l->n_purposes; k++) {
+        uint64_t g = granted[k * g_step], r = refused[k * g_step];
+        if (k > 0)
+            out_put(o, ",", 1);
+        out_json_string(o, site->purposes[l->purposes[k]].id);
+        out_printf(o, ":{\"granted\":%llu,\"refused\":%llu,\"acceptance_rate\":",
+                   (unsigned long long)g, (unsigned long long)r);
+        out_rate(o, stats_rate(g, g + r), 0);
+        out_put(o, "}", 1);
+    }
+    out_put(o, "}", 1);
+}
+
+/* The fields of a bucket or of the total, without the braces. */
+static void out_numbers_json(stats_out_t *o, const site_t *site, const stats_layout_t *l,
+                             const stats_numbers_t *n)
+{
+    for (int m = 0; m < COUNTERS_METRICS; m++)
+        out_printf(o, "%s\"%s\":%llu", m > 0 ? "," : "", counters_metric_names[m],
+                   (unsigned long long)n->m[m]);
+    if (n->has_unique > 0)
+        out_printf(o, ",\"unique_visitors\":%llu", (unsigned long long)n->unique);
+    else if (n->has_unique < 0)
+        out_str(o, ",\"unique_visitors\":null");
+    uint64_t d = n->m[COUNTERS_DECISIONS];
+    out_str(o, ",\"interaction_rate\":");
+    out_rate(o, stats_rate(n->banner_decisions, n->m[COUNTERS_SHOWN]), 0);
+    out_str(o, ",\"accept_all_share\":");
+    out_rate(o, stats_rate(n->m[COUNTERS_ACCEPT_ALL], d), 0);
+    out_str(o, ",\"reject_all_share\":");
+    out_rate(o, stats_rate(n->m[COUNTERS_REJECT_ALL], d), 0);
+    out_str(o, ",\"custom_share\":");
+    out_rate(o, stats_rate(n->m[COUNTERS_CUSTOM], d), 0);
+    out_put(o, ",", 1);
+    out_purposes_json(o, site, l, n->granted, 1, n->refused);
+}
+
+static void out_numbers_csv(stats_out_t *o, const stats_layout_t *l, const stats_numbers_t *n)
+{
+    for (int m = 0; m < COUNTERS_METRICS; m++)
+        out_printf(o, ",%llu", (unsigned long long)n->m[m]);
+    out_put(o, ",", 1);
+    if (n->has_unique > 0)
+        out_printf(o, "%llu", (unsigned long long)n->unique);
+    uint64_t d = n->m[COUNTERS_DECISIONS];
+    out_put(o, ",", 1);
+    out_rate(o, stats_rate(n->banner_decisions, n->m[COUNTERS_SHOWN]), 1);
+    out_put(o, ",", 1);
+    out_rate(o, stats_rate(n->m[COUNTERS_ACCEPT_ALL], d), 1);
+    out_put(o, ",", 1);
+    out_rate(o, stats_rate(n->m[COUNTERS_REJECT_ALL], d), 1);
+    out_put(o, ",", 1);
+    out_rate(o, stats_rate(n->m[COUNTERS_CUSTOM], d), 1);
+    for (size_t k = 0; k < l->n_purposes; k++) {
+        out_printf(o, ",%llu,%llu,", (unsigned long long)n->granted[k],
+                   (unsigned long long)n->refused[k]);
+        out_rate(o, stats_rate(n->granted[k], n->granted[k] + n->refused[k]), 1);
+    }
+    out_put(o, "\n", 1);
+}
+
+/* "2026-11-01T00:00:00Z" or "2026-11-01T05:00:00Z". */
+static void stats_bucket_start(const stats_query_t *q, size_t i, char *out, size_t cap)
+{
+    int64_t hour = q->from_day * 24 + (q->by_hour ? (int64_t)i : (int64_t)i * 24);
+    time_t secs = (time_t)(hour * 3600);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void out_comparison(stats_out_t *o, const char *variant, const char *metric,
+                           uint64_t bx, uint64_t bn, uint64_t x, uint64_t n, int *first)
+{
+    double diff, low, high;
+    int ok = stats_newcombe(x, n, bx, bn, STATS_Z95, &diff, &low, &high) == 0;
+    out_str(o, *first ? "{\"variant\":" : ",{\"variant\":");
+    *first = 0;
+    out_json_string(o, variant);
+    out_str(o, ",\"metric\":");
+    out_json_string(o, metric);
+    out_str(o, ",\"baseline_rate\":");
+    out_rate(o, stats_rate(bx, bn), 0);
+    out_str(o, ",\"rate\":");
+    out_rate(o, stats_rate(x, n), 0);
+    out_str(o, ",\"difference\":");
+    out_rate(o, ok ? diff : NAN, 0);
+    out_str(o, ",\"ci_low\":");
+    out_rate(o, ok ? low : NAN, 0);
+    out_str(o, ",\"ci_high\":");
+    out_rate(o, ok ? high : NAN, 0);
+    out_str(o, ",\"excludes_zero\":");
+    out_str(o, !ok ? "null" : low > 0 || high < 0 ? "true" : "false");
+    out_put(o, "}", 1);
+}
+
+static void out_variants_comparison(stats_out_t *o, const site_t *site, const stats_layout_t *l,
+                                    const uint64_t *totals)
+{
+    const uint64_t *base = totals + l->variants_at;
+    out_str(o, ",\"variants_comparison\":{\"method\":\"" STATS_METHOD "\",\"baseline\":");
+    out_json_string(o, site->variants[0].id);
+    out_str(o, ",\"variants\":{");
+    for (size_t v = 0; v < l->n_variants; v++) {
+        const uint64_t *t = base + v * l->variant_fields;
+        if (v > 0)
+            out_put(o, ",", 1);
+        out_json_string(o, site->variants[v].id);
+        out_printf(o, ":{\"shown\":%llu,\"decisions\":%llu,\"accept_all\":%llu,", 
+                   (unsigned long long)t[0], (unsigned long long)t[1], (unsigned long long)t[2]);
+        out_str(o, "\"accept_all_rate\":");
+        out_rate(o, stats_rate(t[2], t[1]), 0);
+        out_str(o, ",\"interaction_rate\":");
+        out_rate(o, stats_rate(t[1], t[0]), 0);
+        out_put(o, ",", 1);
+        out_purposes_json(o, site, l, t + STATS_VARIANT_FIELDS, 2, t + STATS_VARIANT_FIELDS + 1);
+        out_put(o, "}", 1);
+    }
+    out_str(o, "},\"comparisons\":[");
+    int first = 1;
+    char metric[COUNTERS_FIELD_MAX];
+    for (size_t v = 1; v < l->n_variants; v++) {
+        const uint64_t *t = base + v * l->variant_fields;
+        const char *id = site->variants[v].id;
+        out_comparison(o, id, "accept_all_rate", base[2], base[1], t[2], t[1], &first);
+        for (size_t k = 0; k < l->n_purposes; k++) {
+            const uint64_t *bp = base + STATS_VARIANT_FIELDS + 2 * k;
+            const uint64_t *vp = t + STATS_VARIANT_FIELDS + 2 * k;
+            snprintf(metric, sizeof(metric), "acceptance_rate:%s",
+                     site->purposes[l->purposes[k]].id);
+            out_comparison(o, id, metric, bp[0], bp[0] + bp[1], vp[0], vp[0] + vp[1], &first);
+        }
+    }
+    out_str(o, "]}");
+}
+
+static void out_breakdowns(stats_out_t *o, const site_t *site, const stats_layout_t *l,
+                           const uint64_t *totals, int filtered)
+{
+    if (filtered) {
+        out_str(o, ",\"by_language\":null,\"by_source\":null");
+        return;
+    }
+    out_str(o, ",\"by_language\":{");
+    for (size_t i = 0; i < l->n_langs; i++) {
+        const uint64_t *t = totals + l->lang_at + i * STATS_LANG_FIELDS;
+        if (i > 0)
+            out_put(o, ",", 1);
+        out_json_string(o, site->languages[i]);
+        out_printf(o,
+                   ":{\"shown\":%llu,\"decisions\":%llu,\"accept_all\":%llu,\"reject_all\":%llu,"
+                   "\"custom\":%llu}",
+                   (unsigned long long)t[0], (unsigned long long)t[1], (unsigned long long)t[2],
+                   (unsigned long long)t[3], (unsigned long long)t[4]);
+    }
+    out_str(o, "},\"by_source\":{");
+    for (size_t s = 0; s < l->n_sources; s++) {
+        const uint64_t *t = totals + l->source_at + s * STATS_SOURCE_FIELDS;
+        out_printf(o,
+                   "%s\"%s\":{\"decisions\":%llu,\"accept_all\":%llu,\"reject_all\":%llu,"
+                   "\"custom\":%llu}",
+                   s > 0 ? "," : "", counters_source_names[s], (unsigned long long)t[0],
+                   (unsigned long long)t[1], (unsigned long long)t[2], (unsigned long long)t[3]);
+    }
+    out_put(o, "}", 1);
+}
+
+static void stats_answer(http_request_t *rq, const stats_query_t *q,
+                         const store_stats_result_t *res)
+{
+    const site_t *site = rq->site;
+    stats_layout_t l;
+    stats_layout(site, q, &l);
+    stats_out_t o = {&rq->req->pool, NULL, 0, 0};
+    char from[11], to[11], start[32];
+    stats_format_date(q->from_day, from);
+    stats_format_date(q->to_day, to);
+    stats_numbers_t total = {0};
+    total.has_unique = q->variant >= 0 ? -1 : 1;
+    total.unique = res->unique_total;
+
+    if (q->csv) {
+        out_str(&o, "start,shown,dismissed,panel_opened,decisions,accept_all,reject_all,custom,"
+                    "withdrawn,unique_visitors,interaction_rate,accept_all_share,"
+                    "reject_all_share,custom_share");
+        for (size_t k = 0; k < l.n_purposes; k++) {
+            const char *p = site->purposes[l.purposes[k]].id;
+            out_printf(&o, ",%s_granted,%s_refused,%s_acceptance_rate", p, p, p);
+        }
+        out_put(&o, "\n", 1);
+    } else {
+        out_str(&o, "{\"site\":");
+        out_json_string(&o, site->id);
+        out_printf(&o, ",\"from\":\"%s\",\"to\":\"%s\",\"by\":\"%s\",\"variant\":", from, to,
+                   q->by_hour ? "hour" : "day");
+        if (q->variant >= 0)
+            out_json_string(&o, site->variants[q->variant].id);
+        else
+            out_str(&o, "null");
+        out_str(&o, ",\"purpose\":");
+        if (q->purpose >= 0)
+            out_json_string(&o, site->purposes[q->purpose].id);
+        else
+            out_str(&o, "null");
+        out_str(&o, ",\"purposes\":[");
+        for (size_t k = 0; k < l.n_purposes; k++) {
+            if (k > 0)
+                out_put(&o, ",", 1);
+            out_json_string(&o, site->purposes[l.purposes[k]].id);
+        }
+        out_str(&o, "],\"variants\":[");
+        for (size_t v = 0; v < site->n_variants; v++) {
+            if (v > 0)
+                out_put(&o, ",", 1);
+            out_json_string(&o, site->variants[v].id);
+        }
+        out_str(&o, "],\"buckets\":[");
+    }
+    for (size_t i = 0; i < res->n_buckets; i++) {
+        stats_numbers_t n = {0};
+        stats_numbers(&l, res->buckets + i * res->n_bucket_fields, &n);
+        stats_numbers_add(&l, &total, &n);
+        if (!q->by_hour) {
+            n.has_unique = q->variant >= 0 || res->day_uniques == NULL ? -1 : 1;
+            n.unique = res->day_uniques != NULL ? res->day_uniques[i] : 0;
+        }
+        stats_bucket_start(q, i, start, sizeof(start));
+        if (q->csv) {
+            out_str(&o, start);
+            out_numbers_csv(&o, &l, &n);
+            continue;
+        }
+        out_printf(&o, "%s{\"start\":\"%s\",", i > 0 ? "," : "", start);
+        out_numbers_json(&o, site, &l, &n);
+        out_put(&o, "}", 1);
+    }
+    if (q->csv) {
+        out_str(&o, "total");
+        out_numbers_csv(&o, &l, &total);
+        char disposition[160];
+        int dn = snprintf(disposition, sizeof(disposition),
+                          "attachment; filename=\"consentd-%s-%s-%s.csv\"", site->id, from, to);
+        http_header(rq, "content-disposition", disposition, (size_t)dn);
+        http_header(rq, "cache-control", H2O_STRLIT("no-store"));
+        http_send_static(rq, 200, "text/csv; charset=utf-8", o.buf, o.len);
+        return;
+    }
+    out_str(&o, "],\"total\":{");
+    out_numbers_json(&o, site, &l, &total);
+    out_breakdowns(&o, site, &l, res->totals, q->variant >= 0);
+    out_put(&o, "}", 1);
+    if (l.n_variants >= 2)
+        out_variants_comparison(&o, site, &l, res->totals);
+    out_put(&o, "}", 1);
+    http_header(rq, "cache-control", H2O_STRLIT("no-store"));
+    http_send_static(rq, 200, "application/json", o.buf, o.len);
+}
+
+static void stats_storage_error(http_request_t *rq)
+{
+    rq->worker->metrics.redis_errors++;
+    http_header(rq, "retry-after", H2O_STRLIT("2"));
+    http_error(rq, 503, "storage_unavailable", "the statistics store is unavailable, retry later");
+}
+
+static void stats_on_read(void *data, const store_stats_result_t *res, const char *err)
+{
+    http_pending_t *p = data;
+    http_request_t *rq = http_pending_request(p);
+    if (rq != NULL) {
+        if (err != NULL)
+            stats_storage_error(rq);
+        else
+            stats_answer(rq, http_pending_state(p), res);
+    }
+    http_pending_free(p);
+}
+
+/* ---- the endpoint ---------------------------------------------------------------- */
+
+/* The raw value of query parameter name into out: its length, -1 when
+ * absent, -2 when longer than cap - 1. */
+static ssize_t stats_param(http_request_t *rq, const char *name, char *out, size_t cap)
+{
+    const char *path = rq->req->path.base, *end = path + rq->req->path.len;
+    const char *p = memchr(path, '?', rq->req->path.len);
+    size_t nlen = strlen(name);
+    for (p = p != NULL ? p + 1 : end; p < end;) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *stop = amp != NULL ? amp : end;
+        if ((size_t)(stop - p) > nlen && memcmp(p, name, nlen) == 0 && p[nlen] == '=') {
+            size_t vlen = (size_t)(stop - p) - nlen - 1;
+            if (vlen >= cap)
+                return -2;
+            memcpy(out, p + nlen + 1, vlen);
+            out[vlen] = '\0';
+            return (ssize_t)vlen;
+        }
+        p = stop + 1;
+    }
+    return -1;
+}
+
+/* Does the Accept header ask for text/csv? */
+static int stats_accepts_csv(http_request_t *rq)
+{
+    const h2o_iovec_t *accept = http_req_header(rq, "accept");
+    static const char csv[] = "text/csv";
+    size_t n = sizeof(csv) - 1;
+    for (size_t i = 0; accept != NULL && i + n <= accept->len; i++)
+        if (strncasecmp(accept->base + i, csv, n) == 0)
+            return 1;
+    return 0;
+}
+
+/* A date parameter: 0 absent, 1 set, -1 answered (400). */
+static int stats_date_param(http_request_t *rq, const char *name, int64_t *day)
+{
+    char v[STATS_PARAM_MAX], msg[96];
+    ssize_t n = stats_param(rq, name, v, sizeof(v));
+    if (n == -1)
+        return 0;
+    if (n >= 0 && stats_parse_date(v, day) == 0)
+        return 1;
+    snprintf(msg, sizeof(msg), "%s must be a date YYYY-MM-DD (UTC)", name);
+    http_error(rq, 400, "invalid_range", msg);
+    return -1;
+}
+
+void stats_get(http_request_t *rq)
+{
+    const site_t *site = rq->site;
+    http_caller_t caller = http_caller(rq);
+    if (caller != HTTP_CALLER_SERVER) {
+        /* A browser of the site has no business here: it gets the 401 too. */
+        http_caller_error(rq, caller == HTTP_CALLER_BROWSER ? HTTP_CALLER_NONE : caller);
+        return;
+    }
+    stats_query_t q = {.variant = -1, .purpose = -1};
+    char v[STATS_PARAM_MAX], msg[160];
+    ssize_t n;
+    if ((n = stats_param(rq, "by", v, sizeof(v))) != -1) {
+        if (n == 3 && strcmp(v, "day") == 0) {
+            q.by_hour = 0;
+        } else if (n == 4 && strcmp(v, "hour") == 0) {
+            q.by_hour = 1;
+        } else {
+            http_error(rq, 400, "invalid_parameter", "by must be day or hour");
+            return;
+        }
+    }
+    q.csv = stats_accepts_csv(rq);
+    if ((n = stats_param(rq, "format", v, sizeof(v))) != -1) {
+        if (n == 3 && strcmp(v, "csv") == 0) {
+            q.csv = 1;
+        } else if (n == 4 && strcmp(v, "json") == 0) {
+            q.csv = 0;
+        } else {
+            http_error(rq, 400, "invalid_parameter", "format must be json or csv");
+            return;
+        }
+    }
+    int64_t today = (int64_t)time(NULL) / 86400;
+    int has_from = stats_date_param(rq, "from", &q.from_day);
+    if (has_from < 0)
+        return;
+    int has_to = stats_date_param(rq, "to", &q.to_day);
+    if (has_to < 0)
+        return;
+    if (!has_to)
+        q.to_day = has_from ? (today > q.from_day ? today : q.from_day) : today;
+    if (!has_from)
+        q.from_day = q.to_day - (STATS_DEFAULT_DAYS - 1);
+    if (q.from_day < 0)
+        q.from_day = 0;
+    int64_t days = q.to_day - q.from_day + 1;
+    if (q.from_day > q.to_day) {
+        http_error(rq, 400, "invalid_range", "from is after to");
+        return;
+    }
+    if (days > (q.by_hour ? STATS_HOUR_DAYS_MAX : STATS_DAYS_MAX)) {
+        snprintf(msg, sizeof(msg), "by=%s covers at most %d days; this range has %lld",
+                 q.by_hour ? "hour" : "day", q.by_hour ? STATS_HOUR_DAYS_MAX : STATS_DAYS_MAX,
+                 (long long)days);
+        http_error(rq, 400, "invalid_range", msg);
+        return;
+    }
+    if ((n = stats_param(rq, "variant", v, sizeof(v))) != -1) {
+        const site_variant_t *var = n > 0 ? site_variant_find(site, v, (size_t)n) : NULL;
+        if (var == NULL) {
+            http_error(rq, 400, "unknown_variant", "this site declares no such banner variant");
+            return;
+        }
+        q.variant = (int)(var - site->variants);
+    }
+    if ((n = stats_param(rq, "purpose", v, sizeof(v))) != -1) {
+        const site_purpose_t *p = n > 0 ? site_purpose_find(site, v, (size_t)n) : NULL;
+        if (p == NULL || p->legal_basis == LEGAL_BASIS_NECESSARY) {
+            http_error(rq, 400, "unknown_purpose",
+                       p == NULL ? "this site has no such purpose"
+                                 : "a necessary purpose is always granted: it is not counted");
+            return;
+        }
+        q.purpose = (int)(p - site->purposes);
+    }
+
+    stats_layout_t l;
+    stats_layout(site, &q, &l);
+    const char **fields = stats_field_names(&rq->req->pool, site, &q, &l);
+    if (fields == NULL) {
+        http_error(rq, 500, "internal", "a counter field name does not fit");
+        return;
+    }
+    store_stats_query_t sq = {
+        .site_id = site->id,
+        .by_hour = q.by_hour,
+        .first_bucket = q.by_hour ? q.from_day * 24 : q.from_day,
+        .n_buckets = (size_t)(q.by_hour ? days * 24 : days),
+        .first_day = q.from_day,
+        .n_days = q.variant < 0 ? (size_t)days : 0, /* no unique visitors per variant */
+        .per_day_uniques = !q.by_hour,
+        .n_bucket_fields = l.n_bucket_fields,
+        .bucket_fields = fields,
+        .n_total_fields = l.n_total_fields,
+        .total_fields = fields + l.n_bucket_fields,
+    };
+    http_pending_t *p = http_pending_new(rq, sizeof(q));
+    if (p == NULL) {
+        http_error(rq, 500, "internal", "out of memory");
+        return;
+    }
+    memcpy(http_pending_state(p), &q, sizeof(q));
+    if (store_stats_read(rq->worker->redis, &sq, stats_on_read, p) != REDIS_OK) {
+        http_pending_free(p);
+        stats_storage_error(rq);
+    }
+}

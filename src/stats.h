@@ -1,0 +1,48 @@
+/*
+ * stats.h - the acceptance statistics of a site, for its marketing team:
+ *
+ *   GET /v1/sites/{site}/stats?from=YYYY-MM-DD&to=YYYY-MM-DD&by=day|hour
+ *                              [&variant=<id>][&purpose=<id>][&format=json|csv]
+ *
+ * Site API key only. Counts, rates and the comparison of banner variants
+ * (Newcombe's hybrid score interval for a difference of two proportions)
+ * per bucket and over the range, as JSON or CSV (format=csv or
+ * Accept: text/csv). One Redis round trip (store_stats_read).
+ *
+ * The maths is exposed for the unit tests.
+ */
+#ifndef CONSENTD_STATS_H
+#define CONSENTD_STATS_H
+
+#include <stdint.h>
+
+#include "http.h"
+
+#define STATS_DAYS_MAX 400       /* by=day */
+#define STATS_HOUR_DAYS_MAX 31   /* by=hour */
+#define STATS_DEFAULT_DAYS 30    /* the last 30 days, today included */
+#define STATS_Z95 1.959963985    /* two-sided 95% normal quantile */
+
+void stats_get(http_request_t *rq);
+
+/* num / den, or NAN when den is 0 (printed null). */
+double stats_rate(uint64_t num, uint64_t den);
+
+/* Wilson score interval of x successes in n trials at z. Returns 0, or -1
+ * when n is 0 (or x > n). */
+int stats_wilson(uint64_t x, uint64_t n, double z, double *low, double *high);
+
+/* Newcombe's hybrid score interval (his method 10, Statistics in Medicine
+ * 1998) for the difference of two proportions p1 - p2 = x1/n1 - x2/n2,
+ * built from the Wilson intervals of each. Returns 0, or -1 when n1 or n2
+ * is 0. */
+int stats_newcombe(uint64_t x1, uint64_t n1, uint64_t x2, uint64_t n2, double z, double *diff,
+                   double *low, double *high);
+
+/* "YYYY-MM-DD" (UTC, 1970..9999, a real date) to days since the Unix epoch;
+ * -1 when it is not one. */
+int stats_parse_date(const char *s, int64_t *day);
+/* Days since the Unix epoch to "YYYY-MM-DD" (out: 11 bytes). */
+void stats_format_date(int64_t day, char *out);
+
+#endif
