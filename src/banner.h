@@ -11,11 +11,28 @@
 
 typedef struct banner_set banner_set_t;
 
+/*
+ * A banner VERSION is one banner.js body as served (all the site's languages
+ * and variants inlined, uncompressed). Its hash, 64 lowercase hex, is the
+ * SHA-256 of those exact bytes in which the 64 hex digits of its own field
+ * "bv" (the first member of the inlined settings: ({"bv":"<hash>",...)
+ * read as 64 '0': a body cannot hold its own hash, and this way anyone
+ * recomputes it from the bytes alone:
+ *   sed -E 's/"bv":"[0-9a-f]{64}"/"bv":"'"$(printf '%064d' 0)"'"/' banner.js | sha256sum
+ */
+#define BANNER_VERSION_BYTES 32
+#define BANNER_VERSION_HEX 64
+
 /* Build the bodies of every site of the set. Blocking CPU work (brotli at
  * its best quality): call it off the event loop. NULL with err on failure,
  * e.g. a variant overriding a text the banner does not have
  * ("sites/demo.json: variants[1].texts.fr.titel: is not one of ..."). */
 banner_set_t *banner_set_build(const site_set_t *sites, char *err, size_t errlen);
+/* The same, remembering the versions previous (the set being replaced, may
+ * be NULL) served that the new set does not: for two days they are still
+ * known versions (banner_version_known). */
+banner_set_t *banner_set_build_after(const site_set_t *sites, const banner_set_t *previous,
+                                     char *err, size_t errlen);
 void banner_set_free(banner_set_t *set);
 
 /* SHA-256 (64 hex) of the exact texts the banner shows for site in lang to
@@ -25,7 +42,18 @@ void banner_set_free(banner_set_t *set);
 const char *banner_texts_hash(const banner_set_t *set, const site_t *site, const char *lang,
                               const site_variant_t *variant);
 
-/* The endpoint: rq->site is set by the router. */
+/* 64 lowercase hex digits into 32 bytes: 0, or -1 when malformed. */
+int banner_version_parse(const char *hex, size_t len, unsigned char out[BANNER_VERSION_BYTES]);
+/* 1 when version is the site's banner in this set, or one it served until
+ * a reload less than two days ago (in this process): a version that needs
+ * no look-up in the archive. */
+int banner_version_known(const banner_set_t *set, const site_t *site,
+                         const unsigned char version[BANNER_VERSION_BYTES]);
+/* The hash of the site's current banner (64 hex), NULL for no such site. */
+const char *banner_version_hex(const banner_set_t *set, const site_t *site);
+
+/* The endpoint: rq->site is set by the router. Archives the version the
+ * first time it serves it (store.h), without waiting. */
 void banner_get(http_request_t *rq);
 
 #endif

@@ -37,6 +37,7 @@ typedef struct consent_write {
     char consent_id[CONSENT_ID_LEN + 1];
     char policy_version[65];
     char texts_hash[65];
+    char banner_version[BANNER_VERSION_HEX + 1];
     char source[16];
     char lang[16];
     char variant[CONSENT_VARIANT_MAX + 1];
@@ -179,6 +180,10 @@ size_t consent_record_json(const store_record_t *rec, const char *policy_version
     buf_json_string(&b, rec->action);
     buf_str(&b, ",\"texts_hash\":");
     buf_json_string(&b, rec->texts_hash);
+    if (rec->banner_version != NULL) {
+        buf_str(&b, ",\"banner_version\":");
+        buf_json_string(&b, rec->banner_version);
+    }
     if (rec->log_id != NULL) {
         buf_str(&b, ",\"log_id\":");
         buf_json_string(&b, rec->log_id);
@@ -236,6 +241,7 @@ static void consent_sign_and_store(http_request_t *rq, http_pending_t *p)
         .exp = w->rec.expires_at_ms / 1000,
         .pv = w->rec.policy_version,
         .th = w->rec.texts_hash,
+        .bv = w->rec.banner_version,
         .src = w->rec.source,
         .lang = w->rec.lang,
         .var = w->rec.variant,
@@ -256,6 +262,25 @@ static void consent_sign_and_store(http_request_t *rq, http_pending_t *p)
     if (rc != REDIS_OK) {
         http_pending_free(p);
         consent_storage_error(rq, rc);
+    }
+}
+
+/* The archive answered for a banner version this process did not know. */
+static void consent_on_version(void *data, int found, const char *err)
+{
+    http_pending_t *p = data;
+    http_request_t *rq = http_pending_request(p);
+    if (rq == NULL) {
+        http_pending_free(p);
+    } else if (err != NULL) {
+        http_pending_free(p);
+        consent_storage_error(rq, 0);
+    } else if (!found) {
+        http_pending_free(p);
+        http_error(rq, 400, "unknown_banner_version",
+                   "banner_version is not a banner version of this site");
+    } else {
+        consent_sign_and_store(rq, p);
     }
 }
 
@@ -346,7 +371,7 @@ int consent_body_check(const char *body, size_t len, const site_t *site,
     }
 
     const char *visitor = NULL, *policy_version = NULL, *lang = NULL, *source = "banner",
-               *variant = NULL, *bad = NULL;
+               *variant = NULL, *banner_version = NULL, *bad = NULL;
     json_t *decisions = NULL;
     const char *key;
     json_t *value;
@@ -362,6 +387,9 @@ int consent_body_check(const char *body, size_t len, const site_t *site,
             source = json_string_value(value);
         else if (strcmp(key, "variant") == 0 && (json_is_string(value) || json_is_null(value)))
             variant = json_string_value(value);
+        else if (strcmp(key, "banner_version") == 0 &&
+                 (json_is_string(value) || json_is_null(value)))
+            banner_version = json_string_value(value);
         else if (strcmp(key, "decisions") == 0 && json_is_object(value))
             decisions = value;
         else {
@@ -373,6 +401,7 @@ int consent_body_check(const char *body, size_t len, const site_t *site,
     int rc = 0;
     const site_variant_t *shown = NULL; /* the variant whose texts the visitor saw */
     const char *texts_hash = NULL;
+    unsigned char version[BANNER_VERSION_BYTES];
     if (bad != NULL) {
         rc = consent_refuse(why, 400, "invalid_field", "unknown field or wrong type: %.64s", bad);
     } else if (decisions == NULL || policy_version == NULL || lang == NULL) {
@@ -384,6 +413,10 @@ int consent_body_check(const char *body, size_t len, const site_t *site,
     } else if (variant != NULL && !consent_token_valid(variant, CONSENT_VARIANT_MAX)) {
         rc = consent_refuse(why, 400, "invalid_variant",
                             "variant must be 1 to 32 characters of a-z 0-9 - _");
+    } else if (banner_version != NULL &&
+               banner_version_parse(banner_version, strlen(banner_version), version) != 0) {
+        rc = consent_refuse(why, 400, "invalid_banner_version",
+                            "banner_version must be 64 lowercase hex digits");
     } else if (variant != NULL &&
                (shown = site_variant_find(site, variant, strlen(variant))) == NULL) {
         rc = site->n_variants > 0
@@ -451,6 +484,10 @@ int consent_body_check(const char *body, size_t len, const site_t *site,
             consent_copy(out->variant, sizeof(out->variant), variant);
         out->shown = shown;
         out->texts_hash = texts_hash;
+        if (banner_version != NULL) {
+            consent_copy(out->banner_version, sizeof(out->banner_version), banner_version);
+            memcpy(out->version, version, sizeof(out->version));
+        }
     }
     json_decref(root);
     return rc;
@@ -494,7 +531,23 @@ void consent_post(http_request_t *rq)
                  choice.shown != NULL ? choice.variant : NULL, choice.texts_hash, "consent");
     memcpy(w->rec.granted, choice.granted, site->n_purposes);
     w->status = 201;
-    consent_sign_and_store(rq, p);
+    if (choice.banner_version[0] != '\0') {
+        consent_copy(w->banner_version, sizeof(w->banner_version), choice.banner_version);
+        w->rec.banner_version = w->banner_version;
+    }
+    /* A version this process serves (or did until lately) needs no look-up:
+     * the common case stays one round trip. Any other one must be in the
+     * site's archive: one read before the write. */
+    if (choice.banner_version[0] == '\0' ||
+        banner_version_known(rq->worker->snap->banners, site, choice.version)) {
+        consent_sign_and_store(rq, p);
+        return;
+    }
+    int rc = store_banner_named(rq->worker->redis, site, w->banner_version, consent_on_version, p);
+    if (rc != REDIS_OK) {
+        http_pending_free(p);
+        consent_storage_error(rq, rc);
+    }
 }
 
 /* ---- read ---------------------------------------------------------------- */

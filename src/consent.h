@@ -38,6 +38,8 @@ typedef struct consent_choice {
     char variant[SITE_VARIANT_ID_MAX + 1];    /* "" when none */
     const site_variant_t *shown;              /* the variant, NULL when none */
     const char *texts_hash;                   /* of the texts shown (banner set's memory) */
+    char banner_version[65];                  /* the version shown (64 hex), "" when none */
+    unsigned char version[32];                /* the same, as bytes */
     unsigned char granted[SITE_MAX_PURPOSES]; /* per site purpose, in site order */
 } consent_choice_t;
 

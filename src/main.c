@@ -47,8 +47,10 @@ static void usage(FILE *out)
                  "                   it signed has expired)\n");
 }
 
-/* Load the sites and keys and build what derives from them. NULL with err. */
-static snapshot_t *main_load_snapshot(const config_t *cfg, char *err, size_t errlen)
+/* Load the sites and keys and build what derives from them, after previous
+ * (the snapshot in service, NULL at start-up). NULL with err. */
+static snapshot_t *main_load_snapshot(const config_t *cfg, const snapshot_t *previous, char *err,
+                                      size_t errlen)
 {
     site_set_t *sites = site_set_load(cfg->sites_dir, err, errlen);
     if (sites == NULL)
@@ -58,7 +60,7 @@ static snapshot_t *main_load_snapshot(const config_t *cfg, char *err, size_t err
         site_set_release(sites);
         return NULL;
     }
-    return snapshot_create(sites, keys, err, errlen);
+    return snapshot_create(sites, keys, previous, err, errlen);
 }
 
 static int main_keygen(int argc, char **argv)
@@ -148,7 +150,7 @@ int main(int argc, char **argv)
     }
     log_setup(cfg.log_json, (log_level_t)cfg.log_level);
 
-    snapshot_t *snap = main_load_snapshot(&cfg, err, sizeof(err));
+    snapshot_t *snap = main_load_snapshot(&cfg, NULL, err, sizeof(err));
     if (snap == NULL) {
         fprintf(stderr, "consentd: cannot start: %s\n", err);
         return 1;
@@ -171,8 +173,11 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    /* The snapshot in service, kept for the next reload to build after. */
+    snapshot_t *current = snapshot_retain(snap);
     if (server_init(&cfg, snap, err, sizeof(err)) != 0) {
         fprintf(stderr, "consentd: %s\n", err);
+        snapshot_release(current);
         return 1;
     }
     if (server_start() != 0)
@@ -186,11 +191,13 @@ int main(int argc, char **argv)
         if (sigwait(&signals, &sig) != 0)
             continue;
         if (sig == SIGHUP) {
-            snapshot_t *next = main_load_snapshot(&cfg, err, sizeof(err));
+            snapshot_t *next = main_load_snapshot(&cfg, current, err, sizeof(err));
             if (next == NULL) {
                 log_msg(LOG_ERROR, "reload failed, keeping the previous sites: %s", err);
                 continue;
             }
+            snapshot_release(current);
+            current = snapshot_retain(next);
             size_t n = site_set_count(next->sites);
             if (server_publish(next) != 0)
                 log_msg(LOG_WARN, "reload: some workers have not switched yet (busy loop?)");
@@ -201,6 +208,7 @@ int main(int argc, char **argv)
         log_msg(LOG_INFO, "%s received: stopping (deadline %u ms)",
                 sig == SIGTERM ? "SIGTERM" : "SIGINT", cfg.shutdown_timeout_ms);
         int cut_short = server_stop();
+        snapshot_release(current);
         log_msg(cut_short ? LOG_WARN : LOG_INFO, "stopped%s",
                 cut_short ? " (deadline reached, some requests were cut short)" : "");
         return 0;

@@ -149,6 +149,7 @@ static void proof_claims_json(proof_writer_t *w, const proof_claims_t *c)
     proof_put_int(w, c->exp);
     proof_member(w, ",\"pv\":", c->pv);
     proof_member(w, ",\"th\":", c->th);
+    if (c->bv != NULL) proof_member(w, ",\"bv\":", c->bv);
     proof_member(w, ",\"src\":", c->src);
     proof_member(w, ",\"lang\":", c->lang);
     if (c->var != NULL) proof_member(w, ",\"var\":", c->var);

@@ -13,6 +13,7 @@
  *   exp   expiry (seconds): the choice lifetime
  *   pv    policy version the visitor answered
  *   th    SHA-256 (hex) of the exact texts shown
+ *   bv    the banner version shown (64 hex, banner.h; omitted when none)
  *   src   banner | form | call_center | api
  *   lang  language of the texts shown
  *   var   banner variant (omitted when none)
@@ -37,6 +38,7 @@ typedef struct proof_claims {
     int64_t exp;
     const char *pv;
     const char *th;
+    const char *bv;  /* NULL: omitted */
     const char *src;
     const char *lang;
     const char *var; /* NULL: omitted */
@@ -47,7 +49,7 @@ typedef struct proof_claims {
 
 /* Sign the claims with the set's active key into out (cap >= PROOF_MAX).
  * Returns the JWS length (out is NUL-terminated; length < PROOF_MAX), or 0
- * when it does not fit or a claim other than var is NULL. Strings are
+ * when it does not fit or a claim other than var and bv is NULL. Strings are
  * JSON-escaped. No allocation; safe on the event loop (one Ed25519
  * signature, about 17 µs here). */
 size_t proof_sign(const key_set_t *keys, const proof_claims_t *claims, char *out, size_t cap);

@@ -12,6 +12,7 @@
 #include "consent.h"
 #include "json.h"
 #include "store.h"
+#include "versions.h"
 
 #define RIGHTS_CURSOR_MAX 128
 
@@ -74,6 +75,21 @@ static void out_record(rights_out_t *o, const store_record_t *rec)
 
 /* ---- access -------------------------------------------------------------- */
 
+/* A record of an access request: with the address of the banner version its
+ * proof names, where the DPO downloads the exact bytes the visitor got. */
+static void out_record_linked(rights_out_t *o, http_request_t *rq, const store_record_t *rec)
+{
+    out_record(o, rec);
+    if (rec->banner_version == NULL || o->len == 0 || o->buf[o->len - 1] != '}')
+        return;
+    char url[512], esc[1024];
+    size_t n = versions_url(rq, rec->banner_version, url, sizeof(url));
+    o->len--; /* reopen the object */
+    out_put(o, ",\"banner_version_url\":\"", 23);
+    out_put(o, esc, json_escape(esc, sizeof(esc), url, n));
+    out_put(o, "\"}", 2);
+}
+
 static void rights_on_visitor(void *data, const store_record_t *current,
                               const store_record_t *history, size_t n, const char *err)
 {
@@ -92,14 +108,14 @@ static void rights_on_visitor(void *data, const store_record_t *current,
             out_put(&o, esc, json_escape(esc, sizeof(esc), visitor, strlen(visitor)));
             out_put(&o, "\",\"current\":", 12);
             if (current != NULL)
-                out_record(&o, current);
+                out_record_linked(&o, rq, current);
             else
                 out_put(&o, "null", 4);
             out_put(&o, ",\"history\":[", 12);
             for (size_t i = 0; i < n; i++) {
                 if (i > 0)
                     out_put(&o, ",", 1);
-                out_record(&o, &history[i]);
+                out_record_linked(&o, rq, &history[i]);
             }
             out_put(&o, "]}", 2);
             http_send_json(rq, 200, o.buf, o.len);

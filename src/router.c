@@ -23,6 +23,7 @@
 #include "events.h"
 #include "rights.h"
 #include "stats.h"
+#include "versions.h"
 #include "health.h"
 #include "http.h"
 #include "metrics.h"
@@ -58,6 +59,10 @@ static const route_t routes[] = {
     {"stats_get", "GET", "/v1/sites/{site}/stats", stats_get, 0, 0},
     {"visitor_get", "GET", "/v1/sites/{site}/visitors/{visitor}", rights_access, 0, 0},
     {"visitor_delete", "DELETE", "/v1/sites/{site}/visitors/{visitor}", rights_erase, 0, 0},
+    {"banner_versions", "GET", "/v1/sites/{site}/banner-versions", versions_list, 0, 0},
+    {"banner_version_get", "GET", "/v1/sites/{site}/banner-versions/{hash}", versions_get, 0, 0},
+    {"banner_versions_public", "GET", "/v1/sites/{site}/banner-versions.json", versions_public, 0,
+     0},
     {"demo", "GET", "/demo/{file}", demo_get, 0, 0},
     {"dashboard", "GET", "/dashboard", dashboard_get, 0, 0},
     {"dashboard_file", "GET", "/dashboard/{file}", dashboard_get, 0, 0},

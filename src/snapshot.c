@@ -8,7 +8,8 @@
 
 #include "banner.h"
 
-snapshot_t *snapshot_create(site_set_t *sites, key_set_t *keys, char *err, size_t errlen)
+snapshot_t *snapshot_create(site_set_t *sites, key_set_t *keys, const snapshot_t *previous,
+                            char *err, size_t errlen)
 {
     snapshot_t *snap = calloc(1, sizeof(*snap));
     if (snap == NULL) {
@@ -20,7 +21,8 @@ snapshot_t *snapshot_create(site_set_t *sites, key_set_t *keys, char *err, size_
     snap->sites = sites;
     snap->keys = keys;
     snap->refs = 1;
-    if ((snap->banners = banner_set_build(sites, err, errlen)) == NULL) {
+    if ((snap->banners = banner_set_build_after(sites, previous != NULL ? previous->banners : NULL, err,
+                                                errlen)) == NULL) {
         site_set_release(sites);
         key_set_free(keys);
         free(snap);

@@ -24,9 +24,11 @@ typedef struct snapshot {
 } snapshot_t;
 
 /* Takes over the caller's reference of sites and ownership of keys (both
- * released on failure too). Returns a snapshot with one reference, or NULL
- * with a reason in err. */
-snapshot_t *snapshot_create(site_set_t *sites, key_set_t *keys, char *err, size_t errlen);
+ * released on failure too). previous: the snapshot it replaces (NULL at
+ * start-up), whose banner versions stay known a while (banner.h). Returns a
+ * snapshot with one reference, or NULL with a reason in err. */
+snapshot_t *snapshot_create(site_set_t *sites, key_set_t *keys, const snapshot_t *previous,
+                            char *err, size_t errlen);
 snapshot_t *snapshot_retain(snapshot_t *snap);
 void snapshot_release(snapshot_t *snap);
 

@@ -56,6 +56,8 @@
  *   iat  int   issued at, Unix ms    src  str   banner | form | call_center | api
  *   exp  int   expires at, Unix ms   lang str   language shown
  *   act  str   consent | withdraw    var  str   banner variant (absent when none)
+ *   bv   str   banner version the visitor was shown (64 hex; absent when none:
+ *              server-side sources, banners from before versions)
  *   dec  map   purpose id (str) -> granted (bool), at most SITE_MAX_PURPOSES
  *   jws  str   the signed proof (compact JWS) exactly as issued
  *   log  str   history entries only: the id ("ms-seq") of the consent log
@@ -83,6 +85,26 @@
  *
  * READS are a plain GET (current state) and consentd_visitor (FCALL_RO: the
  * state and the history in one consistent snapshot).
+ *
+ * BANNER VERSIONS (the archive of every banner.js consentd served; no
+ * personal data, so erasure never touches it). Keys of a site share the tag
+ * {<site>:banners}, one slot per site:
+ *
+ *   key                            type    TTL                       content
+ *   cd:{site:banners}:v:<hash>     HASH    last served (or named by  js: the exact bytes served
+ *                                          a consent) + retention +  (uncompressed), first, last:
+ *                                          STORE_BANNER_GRACE_MS     served, Unix ms (Redis
+ *                                                                    TIME), pv: policy version,
+ *                                                                    langs, vars: comma-separated
+ *   cd:{site:banners}:index        ZSET    the latest version's      member <hash>, score: when
+ *                                          expiry                    that version expires (ms)
+ *
+ * <hash> is the banner version (64 hex, banner.h). js, first, pv, langs and
+ * vars are written once, when a version is first archived, and never
+ * overwritten; last only moves forward; the expiry only moves later. The
+ * index is trimmed of expired versions at every write. consentd_banner_list
+ * reads the version keys it finds in the index by name (same tag, same
+ * slot) rather than through KEYS: their names are only known inside.
  *
  * THE LOG EXPORT reads the 64 streams with XRANGE ... COUNT, partition 0 to
  * 63, each in id order, chaining commands until the page holds `limit`
@@ -113,7 +135,7 @@
 #define STORE_PURPOSE_ID_MAX 64  /* bytes in a purpose id */
 #define STORE_RECORD_KEYS_MAX 64 /* keys in a record map, unknown ones included */
 #define STORE_SKIP_DEPTH_MAX 8   /* nesting of an unknown value we skip */
-#define STORE_TAG_MAX (SITE_ID_MAX + 8)
+#define STORE_TAG_MAX (SITE_ID_MAX + 16) /* "<site>:<p>", "<site>:banners" */
 #define STORE_KEY_MAX (STORE_TAG_MAX + STORE_VISITOR_MAX + 16)
 #define STORE_ID_MAX 48     /* "<u64>-<u64>" */
 #define STORE_CURSOR_MAX 64 /* "<partition>-<u64>-<u64>" */
@@ -143,6 +165,90 @@ static const char LIBRARY_SOURCE[] =
     "local function id_ms(id)\n"
     "  return tonumber(string.match(id, '^(%d+)-')) or 0\n"
     "end\n"
+    "\n"
+    "-- Banner versions: KEYS version, index (tag {<site>:banners}).\n"
+    "-- Keep the version until at least until_ms (expiry and index score only move\n"
+    "-- later); trim the index of expired versions; it lives as long as its last.\n"
+    "local function banner_keep(keys, hash, until_ms, now)\n"
+    "  if redis.call('PEXPIRETIME', keys[1]) < until_ms then\n"
+    "    redis.call('PEXPIREAT', keys[1], until_ms)\n"
+    "  end\n"
+    "  redis.call('ZADD', keys[2], 'GT', until_ms, hash)\n"
+    "  redis.call('ZREMRANGEBYSCORE', keys[2], '-inf', now)\n"
+    "  local last = redis.call('ZRANGE', keys[2], -1, -1, 'WITHSCORES')\n"
+    "  if last[2] then\n"
+    "    redis.call('PEXPIREAT', keys[2], math.floor(tonumber(last[2])))\n"
+    "  end\n"
+    "end\n"
+    "\n"
+    "-- ARGV: hash, js ('': served again, archive nothing), policy version, languages,\n"
+    "-- variants, keep_ms. Archives the version the first time (never overwritten),\n"
+    "-- notes when it was last served. Returns 1, or 0 when js is '' and the version\n"
+    "-- is not archived (expired or flushed: the caller sends it again).\n"
+    "local function banner_served(keys, args)\n"
+    "  local keep = tonumber(args[6])\n"
+    "  if keep == nil or keep < 1 then\n"
+    "    return redis.error_reply('ERR consentd: bad arguments')\n"
+    "  end\n"
+    "  local now = now_ms()\n"
+    "  if redis.call('EXISTS', keys[1]) == 0 then\n"
+    "    if args[2] == '' then\n"
+    "      return 0\n"
+    "    end\n"
+    "    redis.call('HSET', keys[1], 'js', args[2], 'first', now, 'pv', args[3],\n"
+    "               'langs', args[4], 'vars', args[5])\n"
+    "  end\n"
+    "  if now > (tonumber(redis.call('HGET', keys[1], 'last')) or 0) then\n"
+    "    redis.call('HSET', keys[1], 'last', now)\n"
+    "  end\n"
+    "  banner_keep(keys, args[1], now + keep, now)\n"
+    "  return 1\n"
+    "end\n"
+    "\n"
+    "-- ARGV: hash, keep_ms. A consent names this version: keep it as long as that\n"
+    "-- proof. Returns 1, or 0 when it is not archived.\n"
+    "local function banner_named(keys, args)\n"
+    "  local keep = tonumber(args[2])\n"
+    "  if keep == nil or keep < 1 then\n"
+    "    return redis.error_reply('ERR consentd: bad arguments')\n"
+    "  end\n"
+    "  if redis.call('EXISTS', keys[1]) == 0 then\n"
+    "    return 0\n"
+    "  end\n"
+    "  local now = now_ms()\n"
+    "  banner_keep(keys, args[1], now + keep, now)\n"
+    "  return 1\n"
+    "end\n"
+    "\n"
+    "-- KEYS: index. ARGV: max. Returns {hash, first, last, pv, langs, vars, ...} for\n"
+    "-- the live versions, the most recently first served first, at most max.\n"
+    "local function banner_list(keys, args)\n"
+    "  local prefix = string.sub(keys[1], 1, -6) .. 'v:'\n"
+    "  local found = {}\n"
+    "  for _, h in ipairs(redis.call('ZRANGE', keys[1], now_ms(), '+inf', 'BYSCORE')) do\n"
+    "    local m = redis.call('HMGET', prefix .. h, 'first', 'last', 'pv', 'langs', 'vars')\n"
+    "    if m[1] then\n"
+    "      found[#found + 1] = {h, m[1], m[2] or m[1], m[3] or '', m[4] or '', m[5] or ''}\n"
+    "    end\n"
+    "  end\n"
+    "  table.sort(found, function(a, b)\n"
+    "    local fa, fb = tonumber(a[2]) or 0, tonumber(b[2]) or 0\n"
+    "    if fa ~= fb then return fa > fb end\n"
+    "    return a[1] < b[1]\n"
+    "  end)\n"
+    "  local out = {}\n"
+    "  for i = 1, math.min(#found, tonumber(args[1]) or 0) do\n"
+    "    for _, v in ipairs(found[i]) do\n"
+    "      out[#out + 1] = v\n"
+    "    end\n"
+    "  end\n"
+    "  return out\n"
+    "end\n"
+    "\n"
+    "redis.register_function('consentd_banner_served', banner_served)\n"
+    "redis.register_function('consentd_banner_named', banner_named)\n"
+    "redis.register_function{function_name = 'consentd_banner_list', callback = banner_list,\n"
+    "                        flags = {'no-writes'}}\n"
     "\n"
     "-- KEYS: state, history, log.\n"
     "-- ARGV: visitor, record (msgpack fixmap), expires_at_ms, retention_ms, history_max.\n"
@@ -325,14 +431,15 @@ enum {
     FIELD_DEC,
     FIELD_JWS,
     FIELD_LOG,
+    FIELD_BV,
     FIELD_COUNT
 };
 
 static const char *const store_field_names[FIELD_COUNT] = {
-    "id", "vis", "iat", "exp", "pv", "th", "src", "lang", "var", "act", "dec", "jws", "log"};
+    "id", "vis", "iat", "exp", "pv", "th", "src", "lang", "var", "act", "dec", "jws", "log", "bv"};
 
 #define FIELDS_REQUIRED                                                                            \
-    (((1u << FIELD_COUNT) - 1) & ~((1u << FIELD_VAR) | (1u << FIELD_LOG)))
+    (((1u << FIELD_COUNT) - 1) & ~((1u << FIELD_VAR) | (1u << FIELD_LOG) | (1u << FIELD_BV)))
 
 static int store_string_ok(const char *s, size_t max)
 {
@@ -365,6 +472,7 @@ static char *store_record_pack(const store_record_t *rec, int with_log, size_t *
         if (!store_string_ok(strs[i], STORE_STRING_MAX))
             return NULL;
     if ((rec->variant != NULL && !store_string_ok(rec->variant, STORE_STRING_MAX)) ||
+        (rec->banner_version != NULL && !store_string_ok(rec->banner_version, STORE_STRING_MAX)) ||
         (with_log && rec->log_id != NULL && !store_string_ok(rec->log_id, STORE_STRING_MAX)))
         return NULL;
     if (rec->issued_at_ms < 0 || rec->expires_at_ms < 0 || rec->n_decisions > SITE_MAX_PURPOSES)
@@ -376,14 +484,14 @@ static char *store_record_pack(const store_record_t *rec, int with_log, size_t *
             if (strcmp(rec->purposes[i], rec->purposes[j]) == 0)
                 return NULL;
     }
-    int with_var = rec->variant != NULL;
+    int with_var = rec->variant != NULL, with_bv = rec->banner_version != NULL;
     with_log = with_log && rec->log_id != NULL;
 
     msgpack_sbuffer sb;
     msgpack_packer pk;
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    int rc = msgpack_pack_map(&pk, 11 + (size_t)with_var + (size_t)with_log);
+    int rc = msgpack_pack_map(&pk, 11 + (size_t)with_var + (size_t)with_bv + (size_t)with_log);
     rc |= store_pack_key_str(&pk, FIELD_ID, rec->consent_id);
     rc |= store_pack_key_str(&pk, FIELD_VIS, rec->visitor);
     rc |= store_pack_key_int(&pk, FIELD_IAT, rec->issued_at_ms);
@@ -394,6 +502,8 @@ static char *store_record_pack(const store_record_t *rec, int with_log, size_t *
     rc |= store_pack_key_str(&pk, FIELD_LANG, rec->lang);
     if (with_var)
         rc |= store_pack_key_str(&pk, FIELD_VAR, rec->variant);
+    if (with_bv)
+        rc |= store_pack_key_str(&pk, FIELD_BV, rec->banner_version);
     rc |= store_pack_key_str(&pk, FIELD_ACT, rec->action);
     rc |= store_pack_str(&pk, store_field_names[FIELD_DEC]);
     rc |= msgpack_pack_map(&pk, rec->n_decisions);
@@ -726,6 +836,9 @@ int store_record_decode(const char *buf, size_t len, store_record_t *rec, char *
         case FIELD_JWS:
             rc = store_read_string_field(&in, &out, &rec->proof);
             break;
+        case FIELD_BV:
+            rc = store_read_string_field(&in, &out, &rec->banner_version);
+            break;
         default: /* FIELD_LOG */
             rc = store_read_string_field(&in, &out, &rec->log_id);
             break;
@@ -778,7 +891,10 @@ typedef enum {
     STORE_CALL_ERASE,
     STORE_CALL_LOG,
     STORE_CALL_COUNT,
-    STORE_CALL_STATS
+    STORE_CALL_STATS,
+    STORE_CALL_BANNER_FOUND,
+    STORE_CALL_BANNER_LIST,
+    STORE_CALL_BANNER_GET
 } store_call_kind_t;
 
 /* A log export in progress: partition by partition, in time order. */
@@ -812,6 +928,10 @@ typedef struct store_call {
         store_erase_cb erase;
         store_log_cb log;
         store_stats_cb stats;
+
+        store_found_cb found;
+        store_banner_list_cb banner_list;
+        store_bytes_cb bytes;
     } cb;
     int is_fcall;
     int durable; /* a write that must outlive a failover: redis_command_durable */
@@ -969,11 +1089,21 @@ static void store_call_fail(store_call_t *c, const char *err)
     case STORE_CALL_STATS:
         c->cb.stats(c->data, NULL, err);
         break;
+    case STORE_CALL_BANNER_FOUND:
+        c->cb.found(c->data, 0, err);
+        break;
+    case STORE_CALL_BANNER_LIST:
+        c->cb.banner_list(c->data, NULL, 0, err);
+        break;
+    case STORE_CALL_BANNER_GET:
+        c->cb.bytes(c->data, NULL, 0, err);
+        break;
     }
     store_call_free(c);
 }
 
 static void store_on_reply(void *data, const redis_reply_t *reply, const char *err);
+static void store_banner_on_reply(store_call_t *c, const redis_reply_t *reply);
 
 static int store_call_send(store_call_t *c)
 {
@@ -1507,6 +1637,11 @@ static void store_on_reply(void *data, const redis_reply_t *reply, const char *e
     case STORE_CALL_STATS:
         store_on_stats(c, reply);
         break;
+    case STORE_CALL_BANNER_FOUND:
+    case STORE_CALL_BANNER_LIST:
+    case STORE_CALL_BANNER_GET:
+        store_banner_on_reply(c, reply);
+        break;
     }
 }
 
@@ -1710,4 +1845,209 @@ int store_stats_read(redis_t *r, const store_stats_query_t *q, store_stats_cb cb
         brc |= store_arg_str(c, i < q->n_bucket_fields ? q->bucket_fields[i]
                                                        : q->total_fields[i - q->n_bucket_fields]);
     return store_call_start(c, brc);
+}
+
+/* ---- banner versions -------------------------------------------------------- */
+
+static int store_banner_hash_ok(const char *hash)
+{
+    if (hash == NULL || strlen(hash) != 64)
+        return 0;
+    for (size_t i = 0; i < 64; i++)
+        if (!((hash[i] >= '0' && hash[i] <= '9') || (hash[i] >= 'a' && hash[i] <= 'f')))
+            return 0;
+    return 1;
+}
+
+static int64_t store_banner_keep_ms(const site_t *site)
+{
+    return store_retention_ms(site) + STORE_BANNER_GRACE_MS;
+}
+
+/* A call on the site's banner keys; hash: the version key's, or NULL. */
+static store_call_t *store_banner_call(store_call_kind_t kind, redis_t *r, const site_t *site,
+                                       void *data, size_t extra)
+{
+    store_call_t *c = store_call_new(kind, r, data, 4 * STORE_KEY_MAX + extra);
+    if (c == NULL)
+        return NULL;
+    int n = snprintf(c->tag, sizeof(c->tag), "%s:banners", site->id);
+    c->tag_len = n > 0 && (size_t)n < sizeof(c->tag) ? (size_t)n : 0;
+    return c;
+}
+
+static int store_banner_arg_keys(store_call_t *c, const char *hash)
+{
+    return store_argf(c, "cd:{%.*s}:v:%s", (int)c->tag_len, c->tag, hash) |
+           store_argf(c, "cd:{%.*s}:index", (int)c->tag_len, c->tag);
+}
+
+int store_banner_served(redis_t *r, const site_t *site, const store_banner_version_t *v,
+                        const char *js, size_t js_len, store_found_cb cb, void *data)
+{
+    if (r == NULL || cb == NULL || v == NULL || !store_site_ok(site) ||
+        !store_banner_hash_ok(v->hash) || site->log_retention_days == 0 ||
+        !store_string_ok(v->policy_version, STORE_STRING_MAX) ||
+        !store_string_ok(v->languages, STORE_STRING_MAX) ||
+        !store_string_ok(v->variants, STORE_STRING_MAX))
+        return REDIS_E_ARGS;
+    if (js == NULL)
+        js_len = 0;
+    store_call_t *c = store_banner_call(STORE_CALL_BANNER_FOUND, r, site, data,
+                                        js_len + strlen(v->policy_version) +
+                                            strlen(v->languages) + strlen(v->variants));
+    if (c == NULL)
+        return REDIS_E_ARGS;
+    c->cb.found = cb;
+    c->is_fcall = 1;
+    return store_call_start(
+        c, store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_banner_served") |
+               store_arg_str(c, "2") | store_banner_arg_keys(c, v->hash) |
+               store_arg_str(c, v->hash) | store_arg(c, js_len > 0 ? js : "", js_len) |
+               store_arg_str(c, v->policy_version) | store_arg_str(c, v->languages) |
+               store_arg_str(c, v->variants) |
+               store_argf(c, "%" PRId64, store_banner_keep_ms(site)));
+}
+
+int store_banner_named(redis_t *r, const site_t *site, const char *hash, store_found_cb cb,
+                       void *data)
+{
+    if (r == NULL || cb == NULL || !store_site_ok(site) || !store_banner_hash_ok(hash) ||
+        site->log_retention_days == 0)
+        return REDIS_E_ARGS;
+    store_call_t *c = store_banner_call(STORE_CALL_BANNER_FOUND, r, site, data, 0);
+    if (c == NULL)
+        return REDIS_E_ARGS;
+    c->cb.found = cb;
+    c->is_fcall = 1;
+    return store_call_start(c, store_arg_str(c, "FCALL") |
+                                   store_arg_str(c, "consentd_banner_named") |
+                                   store_arg_str(c, "2") | store_banner_arg_keys(c, hash) |
+                                   store_arg_str(c, hash) |
+                                   store_argf(c, "%" PRId64, store_banner_keep_ms(site)));
+}
+
+int store_banner_list(redis_t *r, const site_t *site, store_banner_list_cb cb, void *data)
+{
+    if (r == NULL || cb == NULL || !store_site_ok(site))
+        return REDIS_E_ARGS;
+    store_call_t *c = store_banner_call(STORE_CALL_BANNER_LIST, r, site, data, 0);
+    if (c == NULL)
+        return REDIS_E_ARGS;
+    c->cb.banner_list = cb;
+    c->is_fcall = 1;
+    return store_call_start(c, store_arg_str(c, "FCALL_RO") |
+                                   store_arg_str(c, "consentd_banner_list") |
+                                   store_arg_str(c, "1") |
+                                   store_argf(c, "cd:{%.*s}:index", (int)c->tag_len, c->tag) |
+                                   store_argf(c, "%d", STORE_BANNER_LIST_MAX));
+}
+
+int store_banner_get(redis_t *r, const site_t *site, const char *hash, store_bytes_cb cb,
+                     void *data)
+{
+    if (r == NULL || cb == NULL || !store_site_ok(site) || !store_banner_hash_ok(hash))
+        return REDIS_E_ARGS;
+    store_call_t *c = store_banner_call(STORE_CALL_BANNER_GET, r, site, data, 0);
+    if (c == NULL)
+        return REDIS_E_ARGS;
+    c->cb.bytes = cb;
+    return store_call_start(c, store_arg_str(c, "HGET") |
+                                   store_argf(c, "cd:{%.*s}:v:%s", (int)c->tag_len, c->tag,
+                                              hash) |
+                                   store_arg_str(c, "js"));
+}
+
+/* A decimal integer reply string (Redis TIME based milliseconds). */
+static int64_t store_reply_ms(const redis_reply_t *reply)
+{
+    size_t len;
+    const char *s = redis_reply_str(reply, &len);
+    int64_t v = 0;
+    for (size_t i = 0; s != NULL && i < len && i < 19 && s[i] >= '0' && s[i] <= '9'; i++)
+        v = v * 10 + (s[i] - '0');
+    return v;
+}
+
+static void store_banner_on_list(store_call_t *c, const redis_reply_t *reply)
+{
+    if (redis_reply_kind(reply) != REDIS_REPLY_KIND_ARRAY || redis_reply_count(reply) % 6 != 0) {
+        store_call_fail(c, "unexpected reply from Redis");
+        return;
+    }
+    size_t n = redis_reply_count(reply) / 6, total = 1;
+    if (n > STORE_BANNER_LIST_MAX)
+        n = STORE_BANNER_LIST_MAX;
+    for (size_t i = 0; i < 6 * n; i++) {
+        size_t len = 0;
+        redis_reply_str(redis_reply_at(reply, i), &len);
+        total += len + 1;
+    }
+    store_banner_version_t *versions = calloc(n + 1, sizeof(*versions));
+    char *arena = malloc(total);
+    if (versions == NULL || arena == NULL) {
+        free(versions);
+        free(arena);
+        store_call_fail(c, "out of memory");
+        return;
+    }
+    store_strings_t out = {arena, total};
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *f[6];
+        size_t len[6];
+        int ok = 1;
+        for (int k = 0; k < 6; k++) {
+            const redis_reply_t *e = redis_reply_at(reply, 6 * i + (size_t)k);
+            f[k] = e != NULL && redis_reply_kind(e) == REDIS_REPLY_KIND_STRING
+                       ? redis_reply_str(e, &len[k])
+                       : NULL;
+            ok &= f[k] != NULL;
+        }
+        store_banner_version_t *v = &versions[kept];
+        if (!ok || len[0] != 64 || (v->hash = store_strings_copy(&out, f[0], 64, 64)) == NULL ||
+            !store_banner_hash_ok(v->hash) ||
+            (v->policy_version = store_strings_copy(&out, f[3], len[3], STORE_STRING_MAX)) ==
+                NULL ||
+            (v->languages = store_strings_copy(&out, f[4], len[4], STORE_STRING_MAX)) == NULL ||
+            (v->variants = store_strings_copy(&out, f[5], len[5], STORE_STRING_MAX)) == NULL)
+            continue;
+        v->first_served_ms = store_reply_ms(redis_reply_at(reply, 6 * i + 1));
+        v->last_served_ms = store_reply_ms(redis_reply_at(reply, 6 * i + 2));
+        kept++;
+    }
+    c->cb.banner_list(c->data, versions, kept, NULL);
+    free(versions);
+    free(arena);
+    store_call_free(c);
+}
+
+static void store_banner_on_reply(store_call_t *c, const redis_reply_t *reply)
+{
+    redis_reply_kind_t kind = redis_reply_kind(reply);
+    switch (c->kind) {
+    case STORE_CALL_BANNER_FOUND:
+        if (kind != REDIS_REPLY_KIND_INTEGER) {
+            store_call_fail(c, "unexpected reply from Redis");
+            return;
+        }
+        c->cb.found(c->data, redis_reply_integer(reply) == 1, NULL);
+        break;
+    case STORE_CALL_BANNER_LIST:
+        store_banner_on_list(c, reply);
+        return;
+    default: /* STORE_CALL_BANNER_GET */
+        if (kind == REDIS_REPLY_KIND_NIL) {
+            c->cb.bytes(c->data, NULL, 0, NULL);
+        } else if (kind == REDIS_REPLY_KIND_STRING) {
+            size_t len;
+            const char *js = redis_reply_str(reply, &len);
+            c->cb.bytes(c->data, js, len, NULL);
+        } else {
+            store_call_fail(c, "unexpected reply from Redis");
+            return;
+        }
+        break;
+    }
+    store_call_free(c);
 }

@@ -41,6 +41,7 @@ typedef struct store_record {
     const char *source;         /* banner | form | call_center | api */
     const char *lang;
     const char *variant;        /* NULL when none */
+    const char *banner_version; /* 64 hex (banner.h), NULL when none */
     const char *action;         /* "consent" or "withdraw" */
     const char *proof;          /* the compact JWS, exactly as issued */
     size_t n_decisions;
@@ -152,6 +153,53 @@ typedef void (*store_stats_cb)(void *data, const store_stats_result_t *res, cons
 /* One FCALL consentd_stats: every bucket's fields, the range's totals and
  * unique visitors, in one round trip. */
 int store_stats_read(redis_t *r, const store_stats_query_t *q, store_stats_cb cb, void *data);
+
+/* ---- banner versions (the archive of every banner.js served) ----
+ *
+ * A version is named by its hash (64 lowercase hex, see banner.h). The
+ * archive keeps the exact bytes served with when the version was first and
+ * last served, its policy version, languages and variants, for the site's
+ * log retention plus STORE_BANNER_GRACE_MS after it was last served or last
+ * named by a consent: as long as any proof that names it. Nothing in it is
+ * personal data. */
+#define STORE_BANNER_LIST_MAX 1000
+/* Past the retention: a banner stays in browsers' caches (a day), a choice
+ * made on it may be recorded later (the banner retries), and "last served"
+ * is noted about once an hour. */
+#define STORE_BANNER_GRACE_MS (7 * 86400000LL)
+
+typedef struct store_banner_version {
+    const char *hash;           /* 64 hex */
+    int64_t first_served_ms;    /* Unix ms, Redis' clock */
+    int64_t last_served_ms;
+    const char *policy_version;
+    const char *languages;      /* comma-separated: "fr,en" */
+    const char *variants;       /* comma-separated ids, "" when none */
+} store_banner_version_t;
+
+/* found: 1 when the version is archived, 0 when not (0 with err too). */
+typedef void (*store_found_cb)(void *data, int found, const char *err);
+/* Newest first (by first served). */
+typedef void (*store_banner_list_cb)(void *data, const store_banner_version_t *versions, size_t n,
+                                     const char *err);
+/* js: NULL when there is no such version (never archived, or expired). */
+typedef void (*store_bytes_cb)(void *data, const char *js, size_t len, const char *err);
+
+/* A banner version was served: with js (its exact bytes), archive it unless
+ * it already is (never overwritten); without (js NULL), only note when it
+ * was last served: found is 0 when it is not archived, and the caller sends
+ * it again with js. Both keep it for the retention from now. */
+int store_banner_served(redis_t *r, const site_t *site, const store_banner_version_t *v,
+                        const char *js, size_t js_len, store_found_cb cb, void *data);
+/* A consent names a version this process does not know: found when it is
+ * archived for this site; then it is kept for the retention from now. */
+int store_banner_named(redis_t *r, const site_t *site, const char *hash, store_found_cb cb,
+                       void *data);
+/* The site's archived versions, at most STORE_BANNER_LIST_MAX. */
+int store_banner_list(redis_t *r, const site_t *site, store_banner_list_cb cb, void *data);
+/* The exact bytes of one archived version. */
+int store_banner_get(redis_t *r, const site_t *site, const char *hash, store_bytes_cb cb,
+                     void *data);
 
 /* The msgpack encoding of a record, exposed for tests and fuzzers.
  * store_record_encode returns a malloc'd buffer (caller frees) or NULL.

@@ -374,6 +374,9 @@ static void record_fill(store_record_t *rec, const char *visitor, const char *co
     rec->source = "banner";
     rec->lang = "fr";
     rec->variant = with_variant ? "b" : NULL;
+    /* With a variant, a banner version too: every optional key at once. */
+    rec->banner_version =
+        with_variant ? "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03" : NULL;
     rec->action = "consent";
     rec->proof = "eyJhbGciOiJFZERTQSIsImtpZCI6ImsxIn0.eyJzdWIiOiJ2In0.c2lnbmF0dXJl";
     rec->n_decisions = 3;
@@ -394,7 +397,8 @@ static int record_equal(const store_record_t *a, const store_record_t *b)
         a->issued_at_ms != b->issued_at_ms || a->expires_at_ms != b->expires_at_ms ||
         !str_eq(a->policy_version, b->policy_version) || !str_eq(a->texts_hash, b->texts_hash) ||
         !str_eq(a->source, b->source) || !str_eq(a->lang, b->lang) ||
-        !str_eq(a->variant, b->variant) || !str_eq(a->action, b->action) ||
+        !str_eq(a->variant, b->variant) || !str_eq(a->banner_version, b->banner_version) ||
+        !str_eq(a->action, b->action) ||
         !str_eq(a->proof, b->proof) || a->n_decisions != b->n_decisions)
         return 0;
     for (size_t i = 0; i < a->n_decisions; i++)
@@ -427,7 +431,7 @@ static int test_record_round_trip(void)
         CHECK(decode_exact(enc, len, &out, strings, sizeof(strings)) == 0);
         CHECK(record_equal(&rec, &out));
         CHECK(str_eq(rec.log_id, out.log_id));
-        CHECK(with_variant || out.variant == NULL);
+        CHECK(with_variant || (out.variant == NULL && out.banner_version == NULL));
         /* Strings never need more room than the encoded size. */
         CHECK(decode_exact(enc, len, &out, strings, len + 1) == 0);
         CHECK(record_equal(&rec, &out));

@@ -9,6 +9,8 @@
 //   e  expiry, seconds since the epoch (the proof's exp once recorded)
 //   p  the signed proof (compact JWS), once recorded
 //   q  1 while consentd has not recorded it yet
+//   b  while not recorded: the banner version it was made on (cfg.bv),
+//      which consentd records with it even if a later banner posts it
 // It expires with the choice (the site's lifetime, never beyond 13 months).
 
 const MAX_DAYS = 395;
@@ -35,7 +37,7 @@ function choiceWrite(cfg, c) {
 // Remember decisions now, then record them with consentd. about: the
 // visitor id, the language and the banner variant.
 export function choiceSave(cfg, post, about, d) {
-    const c = { v: about.visitor, pv: cfg.pv, d, e: Date.now() / 1000 + cfg.days * 86400, q: 1 };
+    const c = { v: about.visitor, pv: cfg.pv, d, e: Date.now() / 1000 + cfg.days * 86400, q: 1, b: cfg.bv };
     choiceWrite(cfg, c);
     choiceSend(cfg, post, about, c);
     return c;
@@ -44,7 +46,7 @@ export function choiceSave(cfg, post, about, d) {
 // Post a pending choice; the cookie is rewritten with the proof once recorded.
 export async function choiceSend(cfg, post, about, c, tries = 0) {
     try {
-        const r = await post('consents', { ...about, visitor: c.v, decisions: c.d, policy_version: c.pv }); // source: banner, the default
+        const r = await post('consents', { ...about, visitor: c.v, decisions: c.d, policy_version: c.pv, banner_version: c.b }); // source: banner, the default
         if (choiceRead()?.e != c.e) return; // a newer choice replaced this one
         if (r.status == 201) {
             const j = await r.json();
