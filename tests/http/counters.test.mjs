@@ -17,7 +17,7 @@ import {
 } from './lib/harness.mjs';
 import { browser } from './lib/consent.mjs';
 import { AFTER_FLUSH_MS, Expected, counterSums, expectCounts, postEvent, uniqueVisitors } from './lib/counters.mjs';
-import { shippedSite } from './lib/harness.mjs';
+import { shippedSite, siteLike } from './lib/harness.mjs';
 
 const site = shippedSite('demo');
 const cleanups = [];
@@ -145,4 +145,33 @@ test('a_group_full_of_visitor_ids_is_flushed_early_and_loses_none', async () => 
     const samples = await stack.consentd.metrics();
     assert.ok(metricSum(samples, 'consentd_counter_flushes_total') >= 3, 'early flushes');
     assert.equal(metricSum(samples, 'consentd_counter_dropped_total'), 0);
+});
+
+test('counts_made_before_and_after_a_reload_that_reshapes_the_site_all_arrive', async () => {
+    const stack = await startStack({ threads: 2 });
+    cleanups.push(() => stack.stop());
+    const { consentd, redis } = stack;
+    const want = new Expected(site);
+    const post = async (ev) => {
+        const res = await postEvent(consentd, ev);
+        assert.equal(res.status, 204, res.text);
+        want.event(ev);
+    };
+    for (let i = 0; i < 10; i++) await post({ type: 'shown', lang: 'en', variant: 'b' });
+    // A third variant and a third language first: every dimension after
+    // them moves in the site's layout, while counts of the old layout wait
+    // for their flush.
+    const reshaped = siteLike('demo');
+    reshaped.variants = [{ id: 'c', weight: 10 }, ...reshaped.variants];
+    reshaped.languages = ['de', ...reshaped.languages];
+    for (const p of reshaped.purposes) p.texts.de = p.texts.en;
+    const from = consentd.stderr.length;
+    consentd.writeSite('demo.json', reshaped);
+    consentd.signal('SIGHUP');
+    await consentd.waitForLog(/reloaded/, { from });
+    for (let i = 0; i < 10; i++) await post({ type: 'dismissed', lang: 'de', variant: 'c' });
+    for (let i = 0; i < 5; i++) await post({ type: 'shown', lang: 'en', variant: 'b' });
+    assert.equal(want.fields['v.b|shown'], 15);
+    assert.equal(want.fields['l.de|dismissed'], 10);
+    await expectCounts(redis, 'demo', want.fields);
 });
