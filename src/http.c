@@ -4,6 +4,7 @@
  */
 #include "http.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -408,4 +409,50 @@ int http_etag_matches(http_request_t *rq, const char *etag, size_t len)
             return 1;
     }
     return 0;
+}
+
+void http_out_put(http_out_t *o, const char *s, size_t n)
+{
+    if (o->len + n + 1 > o->cap) {
+        size_t cap = (o->cap + n + 1) * 2;
+        char *nb = h2o_mem_alloc_pool(o->pool, cap);
+        if (o->len > 0)
+            memcpy(nb, o->buf, o->len);
+        o->buf = nb;
+        o->cap = cap;
+    }
+    memcpy(o->buf + o->len, s, n);
+    o->len += n;
+    o->buf[o->len] = '\0';
+}
+
+void http_out_str(http_out_t *o, const char *s)
+{
+    http_out_put(o, s, strlen(s));
+}
+
+void http_out_printf(http_out_t *o, const char *fmt, ...)
+{
+    char buf[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        http_out_put(o, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+}
+
+void http_out_json(http_out_t *o, const char *s, size_t len)
+{
+    char stack[512];
+    size_t cap = len * 6 + 16; /* json_escape keeps 8 bytes spare */
+    char *esc = cap <= sizeof(stack) ? stack : h2o_mem_alloc_pool(o->pool, cap);
+    http_out_put(o, "\"", 1);
+    http_out_put(o, esc, json_escape(esc, cap, s, len));
+    http_out_put(o, "\"", 1);
+}
+
+void http_out_json_string(http_out_t *o, const char *s)
+{
+    http_out_json(o, s, strlen(s));
 }

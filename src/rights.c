@@ -45,39 +45,17 @@ static void rights_storage_error(http_request_t *rq)
     http_error(rq, 503, "storage_unavailable", "the consent store is unavailable, retry later");
 }
 
-/* Pool-backed growable text for answers of unknown size. */
-typedef struct rights_out {
-    h2o_mem_pool_t *pool;
-    char *buf;
-    size_t len, cap;
-} rights_out_t;
-
-static void out_put(rights_out_t *o, const char *s, size_t n)
-{
-    if (o->len + n + 1 > o->cap) {
-        size_t cap = (o->cap + n + 1) * 2;
-        char *nb = h2o_mem_alloc_pool(o->pool, cap);
-        if (o->len > 0)
-            memcpy(nb, o->buf, o->len);
-        o->buf = nb;
-        o->cap = cap;
-    }
-    memcpy(o->buf + o->len, s, n);
-    o->len += n;
-    o->buf[o->len] = '\0';
-}
-
-static void out_record(rights_out_t *o, const store_record_t *rec)
+static void out_record(http_out_t *o, const store_record_t *rec)
 {
     char json[CONSENT_ANSWER_MAX];
-    out_put(o, json, consent_record_json(rec, NULL, json, sizeof(json)));
+    http_out_put(o, json, consent_record_json(rec, NULL, json, sizeof(json)));
 }
 
 /* ---- access -------------------------------------------------------------- */
 
 /* A record of an access request: with the address of the banner version its
  * proof names, where the DPO downloads the exact bytes the visitor got. */
-static void out_record_linked(rights_out_t *o, http_request_t *rq, const store_record_t *rec)
+static void out_record_linked(http_out_t *o, http_request_t *rq, const store_record_t *rec)
 {
     out_record(o, rec);
     if (rec->banner_version == NULL || o->len == 0 || o->buf[o->len - 1] != '}')
@@ -85,9 +63,9 @@ static void out_record_linked(rights_out_t *o, http_request_t *rq, const store_r
     char url[512], esc[1024];
     size_t n = versions_url(rq, rec->banner_version, url, sizeof(url));
     o->len--; /* reopen the object */
-    out_put(o, ",\"banner_version_url\":\"", 23);
-    out_put(o, esc, json_escape(esc, sizeof(esc), url, n));
-    out_put(o, "\"}", 2);
+    http_out_put(o, ",\"banner_version_url\":\"", 23);
+    http_out_put(o, esc, json_escape(esc, sizeof(esc), url, n));
+    http_out_put(o, "\"}", 2);
 }
 
 static void rights_on_visitor(void *data, const store_record_t *current,
@@ -100,24 +78,24 @@ static void rights_on_visitor(void *data, const store_record_t *current,
         if (err != NULL) {
             rights_storage_error(rq);
         } else {
-            rights_out_t o = {&rq->req->pool, NULL, 0, 0};
+            http_out_t o = {&rq->req->pool, NULL, 0, 0};
             char esc[160];
-            out_put(&o, "{\"site\":\"", 9);
-            out_put(&o, esc, json_escape(esc, sizeof(esc), rq->site->id, strlen(rq->site->id)));
-            out_put(&o, "\",\"visitor\":\"", 13);
-            out_put(&o, esc, json_escape(esc, sizeof(esc), visitor, strlen(visitor)));
-            out_put(&o, "\",\"current\":", 12);
+            http_out_put(&o, "{\"site\":\"", 9);
+            http_out_put(&o, esc, json_escape(esc, sizeof(esc), rq->site->id, strlen(rq->site->id)));
+            http_out_put(&o, "\",\"visitor\":\"", 13);
+            http_out_put(&o, esc, json_escape(esc, sizeof(esc), visitor, strlen(visitor)));
+            http_out_put(&o, "\",\"current\":", 12);
             if (current != NULL)
                 out_record_linked(&o, rq, current);
             else
-                out_put(&o, "null", 4);
-            out_put(&o, ",\"history\":[", 12);
+                http_out_put(&o, "null", 4);
+            http_out_put(&o, ",\"history\":[", 12);
             for (size_t i = 0; i < n; i++) {
                 if (i > 0)
-                    out_put(&o, ",", 1);
+                    http_out_put(&o, ",", 1);
                 out_record_linked(&o, rq, &history[i]);
             }
-            out_put(&o, "]}", 2);
+            http_out_put(&o, "]}", 2);
             http_send_json(rq, 200, o.buf, o.len);
         }
     }
@@ -212,10 +190,10 @@ static void rights_on_page(void *data, const store_record_t *records, size_t n,
         if (err != NULL) {
             rights_storage_error(rq);
         } else {
-            rights_out_t o = {&rq->req->pool, NULL, 0, 0};
+            http_out_t o = {&rq->req->pool, NULL, 0, 0};
             for (size_t i = 0; i < n; i++) {
                 out_record(&o, &records[i]);
-                out_put(&o, "\n", 1);
+                http_out_put(&o, "\n", 1);
             }
             if (next_cursor != NULL)
                 http_header(rq, "x-next-cursor", next_cursor, strlen(next_cursor));

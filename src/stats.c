@@ -220,63 +220,15 @@ static const char **stats_field_names(h2o_mem_pool_t *pool, const site_t *site,
 
 /* ---- output ------------------------------------------------------------------ */
 
-/* Pool-backed growable text. */
-typedef struct stats_out {
-    h2o_mem_pool_t *pool;
-    char *buf;
-    size_t len, cap;
-} stats_out_t;
-
-static void out_put(stats_out_t *o, const char *s, size_t n)
-{
-    if (o->len + n + 1 > o->cap) {
-        size_t cap = (o->cap + n + 1) * 2;
-        char *nb = h2o_mem_alloc_pool(o->pool, cap);
-        if (o->len > 0)
-            memcpy(nb, o->buf, o->len);
-        o->buf = nb;
-        o->cap = cap;
-    }
-    memcpy(o->buf + o->len, s, n);
-    o->len += n;
-    o->buf[o->len] = '\0';
-}
-
-static void out_str(stats_out_t *o, const char *s)
-{
-    out_put(o, s, strlen(s));
-}
-
-static void out_printf(stats_out_t *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void out_printf(stats_out_t *o, const char *fmt, ...)
-{
-    char buf[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        out_put(o, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
-}
-
-/* A JSON string (our ids need no escaping, but escape anyway). */
-static void out_json_string(stats_out_t *o, const char *s)
-{
-    char esc[COUNTERS_FIELD_MAX * 6];
-    out_put(o, "\"", 1);
-    out_put(o, esc, json_escape(esc, sizeof(esc), s, strlen(s)));
-    out_put(o, "\"", 1);
-}
-
 /* A rate: %.6g, or null (JSON) / nothing (CSV) when undefined. */
-static void out_rate(stats_out_t *o, double r, int csv)
+static void out_rate(http_out_t *o, double r, int csv)
 {
     if (isnan(r)) {
         if (!csv)
-            out_str(o, "null");
+            http_out_str(o, "null");
         return;
     }
-    out_printf(o, "%.6g", r);
+    http_out_printf(o, "%.6g", r);
 }
 
 /* One bucket's (or the total's) numbers, from the layout's bucket fields. */
@@ -311,69 +263,69 @@ static void stats_numbers_add(const stats_layout_t *l, stats_numbers_t *sum,
     }
 }
 
-static void out_purposes_json(stats_out_t *o, const site_t *site, const stats_layout_t *l,
+static void out_purposes_json(http_out_t *o, const site_t *site, const stats_layout_t *l,
                               const uint64_t *granted, size_t g_step, const uint64_t *refused)
 {
-    out_str(o, "\"purposes\":{");
+    http_out_str(o, "\"purposes\":{");
     for (size_t k = 0; k < l->n_purposes; k++) {
         uint64_t g = granted[k * g_step], r = refused[k * g_step];
         if (k > 0)
-            out_put(o, ",", 1);
-        out_json_string(o, site->purposes[l->purposes[k]].id);
-        out_printf(o, ":{\"granted\":%llu,\"refused\":%llu,\"acceptance_rate\":",
+            http_out_put(o, ",", 1);
+        http_out_json_string(o, site->purposes[l->purposes[k]].id);
+        http_out_printf(o, ":{\"granted\":%llu,\"refused\":%llu,\"acceptance_rate\":",
                    (unsigned long long)g, (unsigned long long)r);
         out_rate(o, stats_rate(g, g + r), 0);
-        out_put(o, "}", 1);
+        http_out_put(o, "}", 1);
     }
-    out_put(o, "}", 1);
+    http_out_put(o, "}", 1);
 }
 
 /* The fields of a bucket or of the total, without the braces. */
-static void out_numbers_json(stats_out_t *o, const site_t *site, const stats_layout_t *l,
+static void out_numbers_json(http_out_t *o, const site_t *site, const stats_layout_t *l,
                              const stats_numbers_t *n)
 {
     for (int m = 0; m < COUNTERS_METRICS; m++)
-        out_printf(o, "%s\"%s\":%llu", m > 0 ? "," : "", counters_metric_names[m],
+        http_out_printf(o, "%s\"%s\":%llu", m > 0 ? "," : "", counters_metric_names[m],
                    (unsigned long long)n->m[m]);
     if (n->has_unique > 0)
-        out_printf(o, ",\"unique_visitors\":%llu", (unsigned long long)n->unique);
+        http_out_printf(o, ",\"unique_visitors\":%llu", (unsigned long long)n->unique);
     else if (n->has_unique < 0)
-        out_str(o, ",\"unique_visitors\":null");
+        http_out_str(o, ",\"unique_visitors\":null");
     uint64_t d = n->m[COUNTERS_DECISIONS];
-    out_str(o, ",\"interaction_rate\":");
+    http_out_str(o, ",\"interaction_rate\":");
     out_rate(o, stats_rate(n->banner_decisions, n->m[COUNTERS_SHOWN]), 0);
-    out_str(o, ",\"accept_all_share\":");
+    http_out_str(o, ",\"accept_all_share\":");
     out_rate(o, stats_rate(n->m[COUNTERS_ACCEPT_ALL], d), 0);
-    out_str(o, ",\"reject_all_share\":");
+    http_out_str(o, ",\"reject_all_share\":");
     out_rate(o, stats_rate(n->m[COUNTERS_REJECT_ALL], d), 0);
-    out_str(o, ",\"custom_share\":");
+    http_out_str(o, ",\"custom_share\":");
     out_rate(o, stats_rate(n->m[COUNTERS_CUSTOM], d), 0);
-    out_put(o, ",", 1);
+    http_out_put(o, ",", 1);
     out_purposes_json(o, site, l, n->granted, 1, n->refused);
 }
 
-static void out_numbers_csv(stats_out_t *o, const stats_layout_t *l, const stats_numbers_t *n)
+static void out_numbers_csv(http_out_t *o, const stats_layout_t *l, const stats_numbers_t *n)
 {
     for (int m = 0; m < COUNTERS_METRICS; m++)
-        out_printf(o, ",%llu", (unsigned long long)n->m[m]);
-    out_put(o, ",", 1);
+        http_out_printf(o, ",%llu", (unsigned long long)n->m[m]);
+    http_out_put(o, ",", 1);
     if (n->has_unique > 0)
-        out_printf(o, "%llu", (unsigned long long)n->unique);
+        http_out_printf(o, "%llu", (unsigned long long)n->unique);
     uint64_t d = n->m[COUNTERS_DECISIONS];
-    out_put(o, ",", 1);
+    http_out_put(o, ",", 1);
     out_rate(o, stats_rate(n->banner_decisions, n->m[COUNTERS_SHOWN]), 1);
-    out_put(o, ",", 1);
+    http_out_put(o, ",", 1);
     out_rate(o, stats_rate(n->m[COUNTERS_ACCEPT_ALL], d), 1);
-    out_put(o, ",", 1);
+    http_out_put(o, ",", 1);
     out_rate(o, stats_rate(n->m[COUNTERS_REJECT_ALL], d), 1);
-    out_put(o, ",", 1);
+    http_out_put(o, ",", 1);
     out_rate(o, stats_rate(n->m[COUNTERS_CUSTOM], d), 1);
     for (size_t k = 0; k < l->n_purposes; k++) {
-        out_printf(o, ",%llu,%llu,", (unsigned long long)n->granted[k],
+        http_out_printf(o, ",%llu,%llu,", (unsigned long long)n->granted[k],
                    (unsigned long long)n->refused[k]);
         out_rate(o, stats_rate(n->granted[k], n->granted[k] + n->refused[k]), 1);
     }
-    out_put(o, "\n", 1);
+    http_out_put(o, "\n", 1);
 }
 
 /* "2026-11-01T00:00:00Z" or "2026-11-01T05:00:00Z". */
@@ -386,54 +338,54 @@ static void stats_bucket_start(const stats_query_t *q, size_t i, char *out, size
     strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static void out_comparison(stats_out_t *o, const char *variant, const char *metric,
+static void out_comparison(http_out_t *o, const char *variant, const char *metric,
                            uint64_t bx, uint64_t bn, uint64_t x, uint64_t n, int *first)
 {
     double diff, low, high;
     int ok = stats_newcombe(x, n, bx, bn, STATS_Z95, &diff, &low, &high) == 0;
-    out_str(o, *first ? "{\"variant\":" : ",{\"variant\":");
+    http_out_str(o, *first ? "{\"variant\":" : ",{\"variant\":");
     *first = 0;
-    out_json_string(o, variant);
-    out_str(o, ",\"metric\":");
-    out_json_string(o, metric);
-    out_str(o, ",\"baseline_rate\":");
+    http_out_json_string(o, variant);
+    http_out_str(o, ",\"metric\":");
+    http_out_json_string(o, metric);
+    http_out_str(o, ",\"baseline_rate\":");
     out_rate(o, stats_rate(bx, bn), 0);
-    out_str(o, ",\"rate\":");
+    http_out_str(o, ",\"rate\":");
     out_rate(o, stats_rate(x, n), 0);
-    out_str(o, ",\"difference\":");
+    http_out_str(o, ",\"difference\":");
     out_rate(o, ok ? diff : NAN, 0);
-    out_str(o, ",\"ci_low\":");
+    http_out_str(o, ",\"ci_low\":");
     out_rate(o, ok ? low : NAN, 0);
-    out_str(o, ",\"ci_high\":");
+    http_out_str(o, ",\"ci_high\":");
     out_rate(o, ok ? high : NAN, 0);
-    out_str(o, ",\"excludes_zero\":");
-    out_str(o, !ok ? "null" : low > 0 || high < 0 ? "true" : "false");
-    out_put(o, "}", 1);
+    http_out_str(o, ",\"excludes_zero\":");
+    http_out_str(o, !ok ? "null" : low > 0 || high < 0 ? "true" : "false");
+    http_out_put(o, "}", 1);
 }
 
-static void out_variants_comparison(stats_out_t *o, const site_t *site, const stats_layout_t *l,
+static void out_variants_comparison(http_out_t *o, const site_t *site, const stats_layout_t *l,
                                     const uint64_t *totals)
 {
     const uint64_t *base = totals + l->variants_at;
-    out_str(o, ",\"variants_comparison\":{\"method\":\"" STATS_METHOD "\",\"baseline\":");
-    out_json_string(o, site->variants[0].id);
-    out_str(o, ",\"variants\":{");
+    http_out_str(o, ",\"variants_comparison\":{\"method\":\"" STATS_METHOD "\",\"baseline\":");
+    http_out_json_string(o, site->variants[0].id);
+    http_out_str(o, ",\"variants\":{");
     for (size_t v = 0; v < l->n_variants; v++) {
         const uint64_t *t = base + v * l->variant_fields;
         if (v > 0)
-            out_put(o, ",", 1);
-        out_json_string(o, site->variants[v].id);
-        out_printf(o, ":{\"shown\":%llu,\"decisions\":%llu,\"accept_all\":%llu,", 
+            http_out_put(o, ",", 1);
+        http_out_json_string(o, site->variants[v].id);
+        http_out_printf(o, ":{\"shown\":%llu,\"decisions\":%llu,\"accept_all\":%llu,", 
                    (unsigned long long)t[0], (unsigned long long)t[1], (unsigned long long)t[2]);
-        out_str(o, "\"accept_all_rate\":");
+        http_out_str(o, "\"accept_all_rate\":");
         out_rate(o, stats_rate(t[2], t[1]), 0);
-        out_str(o, ",\"interaction_rate\":");
+        http_out_str(o, ",\"interaction_rate\":");
         out_rate(o, stats_rate(t[1], t[0]), 0);
-        out_put(o, ",", 1);
+        http_out_put(o, ",", 1);
         out_purposes_json(o, site, l, t + STATS_VARIANT_FIELDS, 2, t + STATS_VARIANT_FIELDS + 1);
-        out_put(o, "}", 1);
+        http_out_put(o, "}", 1);
     }
-    out_str(o, "},\"comparisons\":[");
+    http_out_str(o, "},\"comparisons\":[");
     int first = 1;
     char metric[COUNTERS_FIELD_MAX];
     for (size_t v = 1; v < l->n_variants; v++) {
@@ -448,38 +400,38 @@ static void out_variants_comparison(stats_out_t *o, const site_t *site, const st
             out_comparison(o, id, metric, bp[0], bp[0] + bp[1], vp[0], vp[0] + vp[1], &first);
         }
     }
-    out_str(o, "]}");
+    http_out_str(o, "]}");
 }
 
-static void out_breakdowns(stats_out_t *o, const site_t *site, const stats_layout_t *l,
+static void out_breakdowns(http_out_t *o, const site_t *site, const stats_layout_t *l,
                            const uint64_t *totals, int filtered)
 {
     if (filtered) {
-        out_str(o, ",\"by_language\":null,\"by_source\":null");
+        http_out_str(o, ",\"by_language\":null,\"by_source\":null");
         return;
     }
-    out_str(o, ",\"by_language\":{");
+    http_out_str(o, ",\"by_language\":{");
     for (size_t i = 0; i < l->n_langs; i++) {
         const uint64_t *t = totals + l->lang_at + i * STATS_LANG_FIELDS;
         if (i > 0)
-            out_put(o, ",", 1);
-        out_json_string(o, site->languages[i]);
-        out_printf(o,
+            http_out_put(o, ",", 1);
+        http_out_json_string(o, site->languages[i]);
+        http_out_printf(o,
                    ":{\"shown\":%llu,\"decisions\":%llu,\"accept_all\":%llu,\"reject_all\":%llu,"
                    "\"custom\":%llu}",
                    (unsigned long long)t[0], (unsigned long long)t[1], (unsigned long long)t[2],
                    (unsigned long long)t[3], (unsigned long long)t[4]);
     }
-    out_str(o, "},\"by_source\":{");
+    http_out_str(o, "},\"by_source\":{");
     for (size_t s = 0; s < l->n_sources; s++) {
         const uint64_t *t = totals + l->source_at + s * STATS_SOURCE_FIELDS;
-        out_printf(o,
+        http_out_printf(o,
                    "%s\"%s\":{\"decisions\":%llu,\"accept_all\":%llu,\"reject_all\":%llu,"
                    "\"custom\":%llu}",
                    s > 0 ? "," : "", counters_source_names[s], (unsigned long long)t[0],
                    (unsigned long long)t[1], (unsigned long long)t[2], (unsigned long long)t[3]);
     }
-    out_put(o, "}", 1);
+    http_out_put(o, "}", 1);
 }
 
 static void stats_answer(http_request_t *rq, const stats_query_t *q,
@@ -488,7 +440,7 @@ static void stats_answer(http_request_t *rq, const stats_query_t *q,
     const site_t *site = rq->site;
     stats_layout_t l;
     stats_layout(site, q, &l);
-    stats_out_t o = {&rq->req->pool, NULL, 0, 0};
+    http_out_t o = {&rq->req->pool, NULL, 0, 0};
     char from[11], to[11], start[32];
     stats_format_date(q->from_day, from);
     stats_format_date(q->to_day, to);
@@ -497,41 +449,41 @@ static void stats_answer(http_request_t *rq, const stats_query_t *q,
     total.unique = res->unique_total;
 
     if (q->csv) {
-        out_str(&o, "start,shown,dismissed,panel_opened,decisions,accept_all,reject_all,custom,"
+        http_out_str(&o, "start,shown,dismissed,panel_opened,decisions,accept_all,reject_all,custom,"
                     "withdrawn,unique_visitors,interaction_rate,accept_all_share,"
                     "reject_all_share,custom_share");
         for (size_t k = 0; k < l.n_purposes; k++) {
             const char *p = site->purposes[l.purposes[k]].id;
-            out_printf(&o, ",%s_granted,%s_refused,%s_acceptance_rate", p, p, p);
+            http_out_printf(&o, ",%s_granted,%s_refused,%s_acceptance_rate", p, p, p);
         }
-        out_put(&o, "\n", 1);
+        http_out_put(&o, "\n", 1);
     } else {
-        out_str(&o, "{\"site\":");
-        out_json_string(&o, site->id);
-        out_printf(&o, ",\"from\":\"%s\",\"to\":\"%s\",\"by\":\"%s\",\"variant\":", from, to,
+        http_out_str(&o, "{\"site\":");
+        http_out_json_string(&o, site->id);
+        http_out_printf(&o, ",\"from\":\"%s\",\"to\":\"%s\",\"by\":\"%s\",\"variant\":", from, to,
                    q->by_hour ? "hour" : "day");
         if (q->variant >= 0)
-            out_json_string(&o, site->variants[q->variant].id);
+            http_out_json_string(&o, site->variants[q->variant].id);
         else
-            out_str(&o, "null");
-        out_str(&o, ",\"purpose\":");
+            http_out_str(&o, "null");
+        http_out_str(&o, ",\"purpose\":");
         if (q->purpose >= 0)
-            out_json_string(&o, site->purposes[q->purpose].id);
+            http_out_json_string(&o, site->purposes[q->purpose].id);
         else
-            out_str(&o, "null");
-        out_str(&o, ",\"purposes\":[");
+            http_out_str(&o, "null");
+        http_out_str(&o, ",\"purposes\":[");
         for (size_t k = 0; k < l.n_purposes; k++) {
             if (k > 0)
-                out_put(&o, ",", 1);
-            out_json_string(&o, site->purposes[l.purposes[k]].id);
+                http_out_put(&o, ",", 1);
+            http_out_json_string(&o, site->purposes[l.purposes[k]].id);
         }
-        out_str(&o, "],\"variants\":[");
+        http_out_str(&o, "],\"variants\":[");
         for (size_t v = 0; v < site->n_variants; v++) {
             if (v > 0)
-                out_put(&o, ",", 1);
-            out_json_string(&o, site->variants[v].id);
+                http_out_put(&o, ",", 1);
+            http_out_json_string(&o, site->variants[v].id);
         }
-        out_str(&o, "],\"buckets\":[");
+        http_out_str(&o, "],\"buckets\":[");
     }
     for (size_t i = 0; i < res->n_buckets; i++) {
         stats_numbers_t n = {0};
@@ -543,16 +495,16 @@ static void stats_answer(http_request_t *rq, const stats_query_t *q,
         }
         stats_bucket_start(q, i, start, sizeof(start));
         if (q->csv) {
-            out_str(&o, start);
+            http_out_str(&o, start);
             out_numbers_csv(&o, &l, &n);
             continue;
         }
-        out_printf(&o, "%s{\"start\":\"%s\",", i > 0 ? "," : "", start);
+        http_out_printf(&o, "%s{\"start\":\"%s\",", i > 0 ? "," : "", start);
         out_numbers_json(&o, site, &l, &n);
-        out_put(&o, "}", 1);
+        http_out_put(&o, "}", 1);
     }
     if (q->csv) {
-        out_str(&o, "total");
+        http_out_str(&o, "total");
         out_numbers_csv(&o, &l, &total);
         char disposition[160];
         int dn = snprintf(disposition, sizeof(disposition),
@@ -562,13 +514,13 @@ static void stats_answer(http_request_t *rq, const stats_query_t *q,
         http_send_static(rq, 200, "text/csv; charset=utf-8", o.buf, o.len);
         return;
     }
-    out_str(&o, "],\"total\":{");
+    http_out_str(&o, "],\"total\":{");
     out_numbers_json(&o, site, &l, &total);
     out_breakdowns(&o, site, &l, res->totals, q->variant >= 0);
-    out_put(&o, "}", 1);
+    http_out_put(&o, "}", 1);
     if (l.n_variants >= 2)
         out_variants_comparison(&o, site, &l, res->totals);
-    out_put(&o, "}", 1);
+    http_out_put(&o, "}", 1);
     http_header(rq, "cache-control", H2O_STRLIT("no-store"));
     http_send_static(rq, 200, "application/json", o.buf, o.len);
 }

@@ -19,48 +19,8 @@
 #define VERSIONS_BYTES_CACHE "private, max-age=86400"
 #define VERSIONS_URL_MAX 512
 
-/* Pool-backed growable text. */
-typedef struct versions_out {
-    h2o_mem_pool_t *pool;
-    char *buf;
-    size_t len, cap;
-} versions_out_t;
-
-static void out_put(versions_out_t *o, const char *s, size_t n)
-{
-    if (o->len + n + 1 > o->cap) {
-        size_t cap = (o->cap + n + 1) * 2;
-        char *nb = h2o_mem_alloc_pool(o->pool, cap);
-        if (o->len > 0) memcpy(nb, o->buf, o->len);
-        o->buf = nb;
-        o->cap = cap;
-    }
-    memcpy(o->buf + o->len, s, n);
-    o->len += n;
-    o->buf[o->len] = '\0';
-}
-
-static void out_str(versions_out_t *o, const char *s)
-{
-    out_put(o, s, strlen(s));
-}
-
-/* A JSON string of len bytes of s, quotes included. */
-static void out_json(versions_out_t *o, const char *s, size_t len)
-{
-    char esc[6 * 256 + 1];
-    out_put(o, "\"", 1);
-    while (len > 0) { /* by pieces of at most 256 bytes (cut on a byte: ids are ASCII) */
-        size_t n = len < 256 ? len : 256;
-        out_put(o, esc, json_escape(esc, sizeof(esc), s, n));
-        s += n;
-        len -= n;
-    }
-    out_put(o, "\"", 1);
-}
-
 /* "2026-11-23T09:04:06.123Z" */
-static void out_time(versions_out_t *o, int64_t ms)
+static void out_time(http_out_t *o, int64_t ms)
 {
     time_t secs = (time_t)(ms / 1000);
     struct tm tm;
@@ -68,22 +28,22 @@ static void out_time(versions_out_t *o, int64_t ms)
     gmtime_r(&secs, &tm);
     size_t n = strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%S", &tm);
     n += (size_t)snprintf(t + n, sizeof(t) - n, ".%03dZ\"", (int)(ms % 1000));
-    out_put(o, "\"", 1);
-    out_put(o, t, n);
+    http_out_put(o, "\"", 1);
+    http_out_put(o, t, n);
 }
 
 /* "a,b" as ["a","b"]; "" as []. */
-static void out_list(versions_out_t *o, const char *csv)
+static void out_list(http_out_t *o, const char *csv)
 {
-    out_put(o, "[", 1);
+    http_out_put(o, "[", 1);
     for (const char *p = csv; *p != '\0';) {
         const char *end = strchr(p, ',');
         size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
-        if (p != csv) out_put(o, ",", 1);
-        out_json(o, p, n);
+        if (p != csv) http_out_put(o, ",", 1);
+        http_out_json(o, p, n);
         p += n + (end != NULL);
     }
-    out_put(o, "]", 1);
+    http_out_put(o, "]", 1);
 }
 
 size_t versions_url(http_request_t *rq, const char *hash, char *out, size_t cap)
@@ -123,34 +83,34 @@ static void versions_on_list(void *data, const store_banner_version_t *v, size_t
     if (rq != NULL && err != NULL) {
         versions_storage_error(rq);
     } else if (rq != NULL) {
-        versions_out_t o = {&rq->req->pool, NULL, 0, 0};
+        http_out_t o = {&rq->req->pool, NULL, 0, 0};
         const char *current = banner_version_hex(rq->worker->snap->banners, rq->site);
         char url[VERSIONS_URL_MAX];
-        out_str(&o, "{\"site\":");
-        out_json(&o, rq->site->id, strlen(rq->site->id));
-        out_str(&o, ",\"versions\":[");
+        http_out_str(&o, "{\"site\":");
+        http_out_json(&o, rq->site->id, strlen(rq->site->id));
+        http_out_str(&o, ",\"versions\":[");
         for (size_t i = 0; i < n; i++) {
-            out_str(&o, i > 0 ? ",{\"hash\":\"" : "{\"hash\":\"");
-            out_str(&o, v[i].hash);
-            out_str(&o, "\",\"first_served\":");
+            http_out_str(&o, i > 0 ? ",{\"hash\":\"" : "{\"hash\":\"");
+            http_out_str(&o, v[i].hash);
+            http_out_str(&o, "\",\"first_served\":");
             out_time(&o, v[i].first_served_ms);
             if (!q->public) {
-                out_str(&o, ",\"last_served\":");
+                http_out_str(&o, ",\"last_served\":");
                 out_time(&o, v[i].last_served_ms);
-                out_str(&o, ",\"current\":");
-                out_str(&o, current != NULL && strcmp(current, v[i].hash) == 0 ? "true" : "false");
-                out_str(&o, ",\"policy_version\":");
-                out_json(&o, v[i].policy_version, strlen(v[i].policy_version));
-                out_str(&o, ",\"languages\":");
+                http_out_str(&o, ",\"current\":");
+                http_out_str(&o, current != NULL && strcmp(current, v[i].hash) == 0 ? "true" : "false");
+                http_out_str(&o, ",\"policy_version\":");
+                http_out_json(&o, v[i].policy_version, strlen(v[i].policy_version));
+                http_out_str(&o, ",\"languages\":");
                 out_list(&o, v[i].languages);
-                out_str(&o, ",\"variants\":");
+                http_out_str(&o, ",\"variants\":");
                 out_list(&o, v[i].variants);
-                out_str(&o, ",\"url\":");
-                out_json(&o, url, versions_url(rq, v[i].hash, url, sizeof(url)));
+                http_out_str(&o, ",\"url\":");
+                http_out_json(&o, url, versions_url(rq, v[i].hash, url, sizeof(url)));
             }
-            out_put(&o, "}", 1);
+            http_out_put(&o, "}", 1);
         }
-        out_str(&o, "]}");
+        http_out_str(&o, "]}");
         if (q->public) {
             http_header(rq, "cache-control", H2O_STRLIT(VERSIONS_PUBLIC_CACHE));
             http_header(rq, "access-control-allow-origin", H2O_STRLIT("*"));
