@@ -220,12 +220,18 @@ main() {
     echo "  $base/metrics                      Prometheus metrics"
     [ ! -f "$VAR/sites/demo.json" ] ||
         echo "  $base/demo/                        demo page: the demo site's banner at work"
+    echo "  $base/dashboard                    dashboard: acceptance rates (sign in with a site id and its API key)"
     for site in "$VAR"/sites/*.json; do
         [ -e "$site" ] || continue
         site=$(basename "$site" .json)
         echo "  $base/v1/sites/$site/banner.js   banner script of site '$site'"
     done
     demo_key_note
+    if [ -f "$VAR/sites/demo.json" ]; then
+        echo
+        echo "Demo traffic for the dashboard (from another terminal, once consentd is up):"
+        echo "  node ops/demo-data.mjs $base      1000 visitors of the demo site, now (--help for more)"
+    fi
     echo
     echo "Ctrl-C stops consentd. Redis keeps running (data in var/redis/): stop it with 'ops/run.sh stop'."
     echo

@@ -53,15 +53,19 @@ export function drawPurposes(container, stats) {
     const series = [{ label: stats.by == 'hour' ? 'hour (UTC)' : 'day (UTC)' }];
     const data = [xs];
     stats.purposes.forEach((p, i) => {
+        const ys = stats.buckets.map((b) => b.purposes?.[p]?.acceptance_rate ?? null);
+        // A value between two gaps draws no line: its point is drawn instead
+        // (an hour of data in a month by hour), every point when they are few.
+        const lone = ys.flatMap((y, k) => (y != null && ys[k - 1] == null && ys[k + 1] == null ? [k] : []));
         series.push({
             label: p,
             stroke: PALETTE[i % PALETTE.length],
             width: 2,
             spanGaps: false,
-            points: { show: xs.length <= 62, size: 5 },
+            points: { show: xs.length <= 62, size: 6, filter: (u, si, show) => (show ? null : lone) },
             value: (u, v) => fmtRate(v),
         });
-        data.push(stats.buckets.map((b) => b.purposes?.[p]?.acceptance_rate ?? null));
+        data.push(ys);
     });
     return mount(
         container,

@@ -246,10 +246,11 @@ export function purposeName(id, lang = 'fr') {
     return (texts[lang] || Object.values(texts)[0]).name;
 }
 
-/* Keep a screenshot: in the build's output always; under tests/browser/
- * screenshots/ when it is new there or CONSENTD_UPDATE_SCREENSHOTS=1. */
-export async function screenshot(page, name) {
-    const png = await page.screenshot();
+/* Keep a screenshot (options: page.screenshot()'s, e.g. fullPage): in the
+ * build's output always; under tests/browser/screenshots/ when it is new
+ * there or CONSENTD_UPDATE_SCREENSHOTS=1. */
+export async function screenshot(page, name, options = {}) {
+    const png = await page.screenshot(options);
     const ref = path.join(SCREENSHOT_DIR, `${name}.png`);
     if (!fs.existsSync(ref) || process.env.CONSENTD_UPDATE_SCREENSHOTS === '1') fs.writeFileSync(ref, png);
     return png;

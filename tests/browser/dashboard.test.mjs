@@ -1,0 +1,240 @@
+// The dashboard in Chromium against a real consentd fed by ops/demo-data.mjs:
+// it signs in with the demo key, draws every chart (a canvas with coloured
+// pixels in it), shows in its table exactly the stats API's buckets and
+// total (also filtered by variant, also by hour), says in words what the
+// API says of the variants, downloads the API's CSV, explains a wrong key,
+// another site's key and a bad range, fits a 375 px wide phone, and never
+// breaks its Content-Security-Policy. Screenshots at 1280 and 375 px are
+// kept under tests/browser/screenshots/ as references.
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { after, before } from 'node:test';
+import { siteLike, test, waitFor } from '../http/lib/harness.mjs';
+import { DEMO_KEY, getStats, last30Days, runDemoData, waitForTotals } from '../http/lib/stats.mjs';
+import { newPage, screenshot, startBannerStack } from './lib/browser.mjs';
+
+const VISITORS = 200;
+const OTHER_KEY = 'other-site-key';
+
+let stack, report, range;
+before(async () => {
+    stack = await startBannerStack();
+    // A second site, whose key must not open the demo site's figures.
+    const other = siteLike('other', stack.consentd.sites['demo.json']);
+    other.api_key_sha256 = crypto.createHash('sha256').update(OTHER_KEY).digest('hex');
+    const from = stack.consentd.stderr.length;
+    stack.consentd.writeSite('other.json', other);
+    stack.consentd.signal('SIGHUP');
+    await stack.consentd.waitForLog(/reloaded/, { from, timeoutMs: 10000 });
+    const run = await runDemoData(stack.consentd.url(), ['--visitors', String(VISITORS), '--json', '--quiet']);
+    assert.equal(run.code, 0, run.stderr);
+    report = run.report;
+    range = last30Days();
+    await waitForTotals(stack.consentd, range, { shown: report.sent.shown, decisions: report.sent.decisions });
+});
+after(async () => {
+    await stack?.stop();
+});
+
+async function signIn(page, { site = 'demo', key = DEMO_KEY } = {}) {
+    await page.goto(stack.consentd.url('/dashboard'));
+    await page.locator('#site').fill(site);
+    await page.locator('#key').fill(key);
+    await page.locator('#signin-form button[type=submit]').click();
+}
+
+async function loaded(page, previous = null) {
+    await page.waitForFunction((p) => document.body.dataset.loaded && document.body.dataset.loaded !== p && !document.body.classList.contains('busy'), previous, { timeout: 10000 });
+    return page.evaluate(() => document.body.dataset.loaded);
+}
+
+async function apiStats(query) {
+    const res = await getStats(stack.consentd, query);
+    assert.equal(res.status, 200, res.text);
+    return res.json();
+}
+
+/* Pixels of a saturated colour (series, not axes or grid) in each chart's canvas. */
+function colouredPixels(page) {
+    return page.evaluate(() => {
+        const out = {};
+        for (const id of ['chart-purposes', 'chart-choices', 'chart-variants']) {
+            const canvas = document.querySelector(`#${id} canvas`);
+            if (!canvas) {
+                out[id] = -1;
+                continue;
+            }
+            const { data } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
+            let n = 0;
+            for (let i = 0; i < data.length; i += 4) {
+                const max = Math.max(data[i], data[i + 1], data[i + 2]),
+                    min = Math.min(data[i], data[i + 1], data[i + 2]);
+                if (data[i + 3] > 200 && max - min > 80) n++;
+            }
+            out[id] = n;
+        }
+        return out;
+    });
+}
+
+/* The table as {buckets: [{start, key: value}], total: {key: value}} from data-value. */
+function tableValues(page) {
+    return page.evaluate(() => {
+        const read = (tr) => {
+            const row = { start: tr.querySelector('th').dataset.start };
+            for (const td of tr.querySelectorAll('td')) row[td.dataset.key] = td.dataset.value;
+            return row;
+        };
+        return {
+            headers: [...document.querySelectorAll('#table thead th')].map((th) => th.dataset.key),
+            buckets: [...document.querySelectorAll('#table tbody tr')].map(read),
+            total: read(document.querySelector('#table tfoot tr')),
+        };
+    });
+}
+
+/* The API's bucket (or total) as the table's data-value strings, per column key. */
+function expectedRow(stats, bucket, start) {
+    const row = { start };
+    const v = (x) => (x == null ? '' : String(x));
+    for (const k of ['shown', 'dismissed', 'panel_opened', 'decisions', 'accept_all', 'reject_all', 'custom', 'withdrawn', 'unique_visitors', 'interaction_rate', 'accept_all_share', 'reject_all_share', 'custom_share']) row[k] = v(bucket[k]);
+    for (const p of stats.purposes) {
+        row[`${p}_granted`] = v(bucket.purposes[p].granted);
+        row[`${p}_refused`] = v(bucket.purposes[p].refused);
+        row[`${p}_acceptance_rate`] = v(bucket.purposes[p].acceptance_rate);
+    }
+    return row;
+}
+
+async function assertTableIsTheApi(page, stats) {
+    const table = await tableValues(page);
+    const csvHeader = ['start', 'shown', 'dismissed', 'panel_opened', 'decisions', 'accept_all', 'reject_all', 'custom', 'withdrawn', 'unique_visitors', 'interaction_rate', 'accept_all_share', 'reject_all_share', 'custom_share', ...stats.purposes.flatMap((p) => [`${p}_granted`, `${p}_refused`, `${p}_acceptance_rate`])];
+    assert.deepEqual(table.headers, csvHeader, "the table's columns are the CSV's");
+    assert.equal(table.buckets.length, stats.buckets.length);
+    stats.buckets.forEach((b, i) => assert.deepEqual(table.buckets[i], expectedRow(stats, b, b.start), `bucket ${b.start}`));
+    assert.deepEqual(table.total, expectedRow(stats, stats.total, 'total'), 'the total row');
+}
+
+test('signs_in_draws_every_chart_and_shows_the_api_numbers', async () => {
+    const page = await newPage(stack, { viewport: { width: 1280, height: 900 } });
+    await signIn(page);
+    let at = await loaded(page);
+    const stats = await apiStats({ ...range, by: 'day' });
+    assert.equal(stats.total.shown, report.sent.shown);
+
+    assert.equal(await page.locator('#signin').isVisible(), false);
+    assert.equal(await page.locator('#who-site').textContent(), 'demo');
+    assert.equal(await page.locator('#from').inputValue(), range.from, 'the last 30 days by default');
+    assert.equal(await page.locator('#to').inputValue(), range.to);
+    const pixels = await colouredPixels(page);
+    for (const [chart, n] of Object.entries(pixels)) assert.ok(n > 20, `${chart}: ${n} coloured pixels drawn`);
+
+    await assertTableIsTheApi(page, stats);
+    const summary = await page.locator('#summary').textContent();
+    assert.ok(summary.includes(stats.total.shown.toLocaleString('en')), `the summary shows ${stats.total.shown} shown`);
+    assert.ok(summary.includes(stats.total.decisions.toLocaleString('en')));
+
+    // The variants: one sentence per comparison of the API, with its verdict.
+    const cmp = stats.variants_comparison;
+    const items = await page.locator('#variants-text li').allTextContents();
+    assert.equal(items.length, cmp.comparisons.length);
+    cmp.comparisons.forEach((c, i) => {
+        assert.match(items[i], new RegExp(`^Variant ${c.variant} vs ${cmp.baseline}`));
+        if (c.difference != null) assert.match(items[i], c.excludes_zero ? /excludes zero/ : /includes zero/);
+    });
+    assert.match(await page.locator('#variants-caption').textContent(), /Newcombe|Wilson/);
+
+    // The key lives in this tab's sessionStorage only.
+    const storage = await page.evaluate(() => ({ session: sessionStorage.getItem('consentd.dashboard'), local: localStorage.length, cookie: document.cookie }));
+    assert.deepEqual(JSON.parse(storage.session), { site: 'demo', key: DEMO_KEY });
+    assert.equal(storage.local, 0);
+    assert.equal(storage.cookie, '');
+
+    await screenshot(page, 'dashboard-1280', { fullPage: true });
+
+    // Filtered by variant: the API's figures of that variant.
+    await page.locator('#variant').selectOption('b');
+    at = await loaded(page, at);
+    await assertTableIsTheApi(page, await apiStats({ ...range, by: 'day', variant: 'b' }));
+    assert.equal((await tableValues(page)).total.shown, String(report.by_variant.b.shown));
+
+    // By hour over the same 30 days.
+    await page.locator('#variant').selectOption('');
+    at = await loaded(page, at);
+    await page.locator('#by').selectOption('hour');
+    at = await loaded(page, at);
+    const hourly = await apiStats({ ...range, by: 'hour' });
+    assert.equal(hourly.buckets.length, 30 * 24);
+    await assertTableIsTheApi(page, hourly);
+    for (const [chart, n] of Object.entries(await colouredPixels(page))) assert.ok(n > 5, `${chart} by hour: ${n} coloured pixels`);
+
+    assert.deepEqual(await page.evaluate(() => window.__violations), []);
+    assert.deepEqual(page.problems, []);
+    await page.context().close();
+});
+
+test('csv_download_is_the_api_csv', async () => {
+    const page = await newPage(stack);
+    await signIn(page);
+    await loaded(page);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#csv').click()]);
+    const api = await getStats(stack.consentd, { ...range, by: 'day', format: 'csv' });
+    assert.equal(api.status, 200);
+    assert.equal(download.suggestedFilename(), `consentd-demo-${range.from}-${range.to}.csv`);
+    const file = fs.readFileSync(await download.path(), 'utf8');
+    assert.equal(file, api.text);
+    const lines = file.trimEnd().split('\n');
+    assert.equal(lines.length, 1 + 30 + 1, 'header, 30 days, total');
+    assert.match(lines.at(-1), new RegExp(`^total,${report.sent.shown},`));
+    await page.context().close();
+});
+
+test('a_wrong_key_another_sites_key_and_a_bad_range_are_explained', async () => {
+    const page = await newPage(stack);
+    await signIn(page, { key: 'not-the-key' });
+    const error = page.locator('#error');
+    await error.waitFor({ state: 'visible' });
+    assert.match(await error.textContent(), /not the key of this site/);
+    assert.equal(await page.locator('#signin').isVisible(), true, 'back to the sign-in form');
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('consentd.dashboard')), null, 'the refused key is forgotten');
+
+    await page.locator('#key').fill(OTHER_KEY);
+    await page.locator('#signin-form button[type=submit]').click();
+    await waitFor(async () => /belongs to another site/.test(await error.textContent()), { message: 'the 403 explanation' });
+    assert.equal(await page.locator('#signin').isVisible(), true);
+
+    await signIn(page);
+    await loaded(page);
+    assert.equal(await error.isVisible(), false);
+    await page.locator('#from').fill('2026-02-01');
+    await page.locator('#to').fill('2026-01-01');
+    await page.locator('#filters button[type=submit]').click();
+    await waitFor(async () => (await error.isVisible()) && /refused these settings/.test(await error.textContent()), { message: 'the 400 explanation' });
+    assert.equal(await page.locator('#view').isVisible(), true, 'still signed in');
+    assert.deepEqual(page.problems, []);
+    await page.context().close();
+});
+
+test('fits_a_375_px_phone', async () => {
+    const page = await newPage(stack, { viewport: { width: 375, height: 812 } });
+    await signIn(page);
+    await loaded(page);
+    const layout = await page.evaluate(() => ({
+        page: document.documentElement.scrollWidth,
+        canvases: [...document.querySelectorAll('.chart canvas')].map((c) => c.getBoundingClientRect().right),
+        wrap: (() => {
+            const w = document.querySelector('.table-wrap');
+            return { scroll: w.scrollWidth, client: w.clientWidth };
+        })(),
+    }));
+    assert.ok(layout.page <= 375, `no sideways scrolling of the page (${layout.page} px)`);
+    assert.equal(layout.canvases.length, 3);
+    for (const right of layout.canvases) assert.ok(right <= 375, `a chart ends at ${right} px`);
+    assert.ok(layout.wrap.scroll > layout.wrap.client, 'the table scrolls inside its frame');
+    for (const [chart, n] of Object.entries(await colouredPixels(page))) assert.ok(n > 20, `${chart}: ${n} coloured pixels`);
+    await screenshot(page, 'dashboard-375', { fullPage: true });
+    assert.deepEqual(await page.evaluate(() => window.__violations), []);
+    assert.deepEqual(page.problems, []);
+    await page.context().close();
+});
