@@ -135,6 +135,22 @@ sites_install() {
             fs.writeFileSync(file, JSON.stringify(site, null, 2) + "\n");
         ' "$VAR/sites/demo.json"
     fi
+    # The demo page is served by consentd itself: on another PORT, its
+    # origin is http://localhost:PORT, which the demo site must accept.
+    local port=${PORT:-8080}
+    if [ "$port" != 8080 ] && [ -f "$VAR/sites/demo.json" ]; then
+        ops_say "sites: demo.json also accepts the origins http://localhost:$port and http://127.0.0.1:$port"
+        node -e '
+            const fs = require("fs");
+            const file = process.argv[1], port = process.argv[2];
+            const site = JSON.parse(fs.readFileSync(file, "utf8"));
+            for (const host of ["localhost", "127.0.0.1"]) {
+                const origin = `http://${host}:${port}`;
+                if (!site.origins.includes(origin)) site.origins.push(origin);
+            }
+            fs.writeFileSync(file, JSON.stringify(site, null, 2) + "\n");
+        ' "$VAR/sites/demo.json" "$port"
+    fi
 }
 
 # var/consentd.json: ops/consentd.json with our directories (relative paths
