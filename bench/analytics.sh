@@ -1,0 +1,669 @@
+#!/usr/bin/env bash
+# bench/analytics.sh - the analytics under load (issue 11, item 7):
+#   1. POST /v1/sites/demo/events (banner impressions, counted in memory and
+#      flushed to Redis in batches) side by side with GET
+#      /v1/sites/demo/banner.js (gzip), the most requested route, in the same
+#      run, alternating: requests/s, latency, consentd's CPU per request,
+#      Redis' CPU and Redis commands per request; then a check that the
+#      counters in Redis equal the events consentd answered 204;
+#   2. the latency of GET /v1/sites/{site}/stats over 400 days x 20 purposes
+#      x two variants of counters (written straight into Redis with the key
+#      layout of the stats: cd:{<site>:stats}:d:<YYYYMMDD> hashes and their
+#      HyperLogLogs, and the hour hashes of the last 31 days), a few
+#      sequential queries: median and max, JSON and CSV, by day and by hour,
+#      with consentd's and Redis' CPU per query.
+#
+#   bench/analytics.sh                          the full run (about 2 minutes after the build)
+#   RUNS=1 DURATION=5 WARMUP=1 bench/analytics.sh   a quick look
+#   KEEP=1 bench/analytics.sh                   keep the logs, wrk output and answers
+#
+# Environment:
+#   DURATION=10       seconds of each measured wrk run (after a WARMUP=2 s run)
+#   CONNS=64          wrk connections (one wrk thread)
+#   RUNS=3            banner/events pairs, order alternating; medians are reported
+#   DAYS=400          days of counters for the stats query (at most 400: the API's cap)
+#   PURPOSES=20       purposes of the bench site (at most 31, plus "necessary")
+#   QUERIES=11        measured stats queries per kind (after one not measured)
+#   CONSENTD_BIN=...  use this binary instead of building one
+#   BUILD_DIR=build-bench   where to build consentd (Release) when CONSENTD_BIN is unset
+#   SITES_DIR=ops/sites     the sites consentd serves (demo.json must be there)
+#   SERVER_CPU=0 CLIENT_CPU=1   consentd's core; Redis', wrk's and curl's core
+#   KEEP=1            keep the temporary directory
+#
+# Placement (2 cores): consentd (one worker thread) alone on SERVER_CPU;
+# redis-server, wrk and curl on CLIENT_CPU. CPU per request comes from
+# /proc/PID/stat (user + system), which does not depend on where others run.
+#
+# Installs what is missing with apt-get. Everything runs on loopback ports
+# under a temporary directory and is stopped on exit, failure included.
+# Progress goes to stderr, the report to stdout. Exits non-zero on any
+# failure: a server that does not start, a socket error, an answer that is
+# not the expected one, counters that do not add up, a stats answer whose
+# totals are not the counters written.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH_DIR=$ROOT/bench
+SITE=demo
+BENCH_SITE=bench
+BENCH_KEY=bench-analytics-key
+ORIGIN=http://localhost:8080
+MAX_DAYS=400
+HOUR_DAYS=31
+
+DURATION=${DURATION:-10}
+WARMUP=${WARMUP:-2}
+CONNS=${CONNS:-64}
+RUNS=${RUNS:-3}
+DAYS=${DAYS:-400}
+PURPOSES=${PURPOSES:-20}
+QUERIES=${QUERIES:-11}
+KEEP=${KEEP:-0}
+BUILD_DIR=${BUILD_DIR:-$ROOT/build-bench}
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+SITES_DIR=${SITES_DIR:-$ROOT/ops/sites}
+
+TMP=
+BG_PIDS=() # every long-running process this script started
+FG_PID=    # the wrk run in progress, if any
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+warn() { printf 'bench: WARNING: %s\n' "$*" >&2; }
+die() {
+    printf 'bench: FAILED: %s\n' "$1" >&2
+    [ -z "${2:-}" ] || printf 'bench: what to do: %s\n' "$2" >&2
+    exit 1
+}
+
+cleanup() {
+    local rc=$? pid
+    trap - EXIT INT TERM
+    [ -z "$FG_PID" ] || kill -TERM "$FG_PID" 2>/dev/null || true
+    for pid in "${BG_PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "${BG_PIDS[@]}" $FG_PID; do
+        for _ in $(seq 1 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    if [ -n "$TMP" ]; then
+        if [ "$KEEP" = 1 ]; then
+            say "kept $TMP (logs, configs, wrk output, stats answers); rm -rf it when done"
+        else
+            rm -rf "$TMP"
+        fi
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'say "interrupted"; exit 130' INT
+trap 'say "terminated"; exit 143' TERM
+
+check_knobs() {
+    local name
+    for name in DURATION WARMUP CONNS RUNS DAYS PURPOSES QUERIES SERVER_CPU CLIENT_CPU; do
+        [[ "${!name}" =~ ^[0-9]+$ ]] || die "$name=${!name} is not a whole number" "Unset it or give a number."
+    done
+    if [ "$DURATION" -lt 1 ] || [ "$CONNS" -lt 1 ] || [ "$RUNS" -lt 1 ] || [ "$DAYS" -lt 1 ] ||
+        [ "$PURPOSES" -lt 1 ] || [ "$QUERIES" -lt 1 ]; then
+        die "DURATION, CONNS, RUNS, DAYS, PURPOSES and QUERIES must be at least 1" "Unset them to use the defaults."
+    fi
+    [ "$DAYS" -le "$MAX_DAYS" ] || die "DAYS=$DAYS: the stats API answers at most $MAX_DAYS days by day" "Lower DAYS."
+    [ "$PURPOSES" -le 31 ] || die "PURPOSES=$PURPOSES: a site has at most 32 purposes, necessary included" "Lower PURPOSES."
+    local cpus
+    cpus=$(nproc)
+    if [ "$SERVER_CPU" -ge "$cpus" ] || [ "$CLIENT_CPU" -ge "$cpus" ] || [ "$SERVER_CPU" = "$CLIENT_CPU" ]; then
+        die "need two distinct cores for consentd (SERVER_CPU=$SERVER_CPU) and Redis + load (CLIENT_CPU=$CLIENT_CPU); this machine has $cpus" \
+            "Run on a machine with at least 2 cores, or set SERVER_CPU and CLIENT_CPU."
+    fi
+    local estimate=$((2 * RUNS * (WARMUP + DURATION + 1) + 3 * QUERIES + 20))
+    say "plan: $RUNS x (banner, events) at $CONNS connections, ${WARMUP} s warm-up + ${DURATION} s each;" \
+        "then $QUERIES stats queries per kind over $DAYS days x $PURPOSES purposes: about $estimate s"
+}
+
+check_quiet() {
+    local load
+    load=$(cut -d' ' -f1 /proc/loadavg)
+    LOAD_AT_START=$load
+    if awk -v l="$load" 'BEGIN { exit !(l >= 1.5) }'; then
+        warn "load average $load (1 min) on $(nproc) cores: something else is running; figures will be noisy (wait and run again)"
+    fi
+}
+
+# ---- installing and building -----------------------------------------------
+
+ensure_packages() {
+    local -A pkg_of=([wrk]=wrk [redis-server]=redis-server [redis-cli]=redis-tools [curl]=curl
+        [taskset]=util-linux [perl]=perl [sha256sum]=coreutils)
+    local missing=() cmd
+    for cmd in wrk redis-server redis-cli curl taskset perl sha256sum; do
+        command -v "$cmd" >/dev/null 2>&1 || missing+=("${pkg_of[$cmd]}")
+    done
+    [ "${#missing[@]}" -gt 0 ] || return 0
+    # shellcheck disable=SC2207
+    missing=($(printf '%s\n' "${missing[@]}" | sort -u))
+    [ "$(id -u)" = 0 ] || die "missing packages: ${missing[*]}" "Install them: sudo apt-get install ${missing[*]}"
+    say "installing ${missing[*]} with apt-get"
+    DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 ||
+        die "apt-get update failed" "Check the network access to the Debian mirror, then run bench/analytics.sh again."
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2 ||
+        die "apt-get install ${missing[*]} failed" "Install them by hand, then run bench/analytics.sh again."
+}
+
+# Sets BIN to a Release consentd: CONSENTD_BIN, or BUILD_DIR/consentd built if missing or stale.
+build_consentd() {
+    if [ -n "${CONSENTD_BIN:-}" ]; then
+        [ -x "$CONSENTD_BIN" ] || die "CONSENTD_BIN=$CONSENTD_BIN is not an executable file" \
+            "Point CONSENTD_BIN at a built consentd, or unset it to build one in $BUILD_DIR."
+        BIN=$(cd "$(dirname "$CONSENTD_BIN")" && pwd)/$(basename "$CONSENTD_BIN")
+        say "consentd: using CONSENTD_BIN=$BIN"
+    else
+        BIN=$BUILD_DIR/consentd
+        local cache=$BUILD_DIR/CMakeCache.txt
+        if [ -f "$cache" ]; then
+            grep -q '^CMAKE_BUILD_TYPE:[A-Z]*=Release$' "$cache" ||
+                die "$BUILD_DIR is configured as $(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$cache"), not Release" \
+                    "Benchmark a Release build: BUILD_DIR=$ROOT/build-bench bench/analytics.sh"
+            if grep -q '^CONSENTD_SANITIZE:BOOL=ON$' "$cache"; then
+                die "$BUILD_DIR is a sanitizer build" "Benchmark a Release build: BUILD_DIR=$ROOT/build-bench bench/analytics.sh"
+            fi
+        fi
+        if [ -x "$BIN" ] && [ -z "$(find "$ROOT/src" "$ROOT/web" "$ROOT/CMakeLists.txt" -path "$ROOT/web/node_modules" -prune -o -newer "$BIN" -print -quit)" ]; then
+            say "consentd: $BIN is up to date"
+        else
+            command -v cmake >/dev/null ||
+                die "cmake is missing" "Install the build tools (ops/run.sh does), or set CONSENTD_BIN."
+            say "consentd: building $BIN (Release)"
+            if ! cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >&2 ||
+                ! cmake --build "$BUILD_DIR" -j2 --target consentd >&2; then
+                die "building consentd failed (output above)" \
+                    "Fix the build, or install its dependencies (ops/run.sh does), or set CONSENTD_BIN."
+            fi
+        fi
+    fi
+    if grep -q __asan_init "$BIN"; then
+        warn "$BIN is built with AddressSanitizer: its figures mean nothing"
+    fi
+}
+
+# ---- processes ---------------------------------------------------------------
+
+port_in_use() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+PORTS_GIVEN=" "
+pick_port() {
+    local p
+    for _ in $(seq 1 100); do
+        p=$((20000 + RANDOM % 10000))
+        [[ "$PORTS_GIVEN" == *" $p "* ]] && continue
+        port_in_use "$p" && continue
+        PORTS_GIVEN+="$p "
+        PORT=$p
+        return 0
+    done
+    die "found no free loopback port in 20000-29999" "Stop whatever holds them, then run bench/analytics.sh again."
+}
+
+require_alive() {
+    local pid=$1 name=$2 log=$3
+    kill -0 "$pid" 2>/dev/null && return 0
+    sed 's/^/    /' "$log" | tail -n 20 >&2
+    die "$name exited (the end of its log $log is above; KEEP=1 keeps it)" \
+        "Fix what the log says, then run bench/analytics.sh again."
+}
+
+rcli() {
+    redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"
+}
+
+start_redis() {
+    pick_port
+    REDIS_PORT=$PORT
+    say "redis: starting $(redis-server --version | cut -d' ' -f3) on 127.0.0.1:$REDIS_PORT, no persistence, on cpu $CLIENT_CPU"
+    taskset -c "$CLIENT_CPU" redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no \
+        --dir "$TMP" --logfile "$TMP/redis.log" --daemonize no >/dev/null 2>&1 &
+    REDIS_PID=$!
+    BG_PIDS+=("$REDIS_PID")
+    for _ in $(seq 1 100); do
+        [ "$(rcli ping 2>/dev/null)" = PONG ] && return 0
+        require_alive "$REDIS_PID" redis-server "$TMP/redis.log"
+        sleep 0.1
+    done
+    die "redis-server does not answer PING after 10 s" "Look at $TMP/redis.log (run with KEEP=1)."
+}
+
+# The sites: the demo site as shipped, and the bench site: the demo site with
+# PURPOSES consent purposes (p01, p02, ...) besides "necessary", two variants
+# and the API key BENCH_KEY.
+write_sites() {
+    local dir=$TMP/sites
+    mkdir -p "$dir"
+    [ -f "$SITES_DIR/$SITE.json" ] || die "$SITES_DIR/$SITE.json is missing" "Restore ops/sites/$SITE.json."
+    cp "$SITES_DIR/$SITE.json" "$dir/"
+    local hash
+    hash=$(printf '%s' "$BENCH_KEY" | sha256sum | cut -d' ' -f1)
+    perl -MJSON::PP -e '
+        my ($src, $dst, $id, $n, $hash) = @ARGV;
+        local $/;
+        open(my $in, "<", $src) or die "$src: $!";
+        my $site = JSON::PP->new->decode(<$in>);
+        my ($necessary) = grep { $_->{legal_basis} eq "necessary" } @{$site->{purposes}};
+        my ($consent) = grep { $_->{legal_basis} eq "consent" } @{$site->{purposes}};
+        my @purposes = $necessary ? ($necessary) : ();
+        for my $i (1 .. $n) {
+            my %p = %$consent;
+            $p{id} = sprintf("p%02d", $i);
+            delete $p{consent_mode};
+            push @purposes, \%p;
+        }
+        $site->{id} = $id;
+        $site->{purposes} = \@purposes;
+        $site->{api_key_sha256} = $hash;
+        $site->{variants} = [{id => "a", weight => 50}, {id => "b", weight => 50}];
+        $site->{stats_retention_days} = 400;
+        open(my $out, ">", $dst) or die "$dst: $!";
+        print $out JSON::PP->new->canonical->pretty->encode($site);
+    ' "$SITES_DIR/$SITE.json" "$dir/$BENCH_SITE.json" "$BENCH_SITE" "$PURPOSES" "$hash" ||
+        die "cannot write the bench site from $SITES_DIR/$SITE.json" "Check that it is a valid site file."
+    SITES_RUN_DIR=$dir
+    POLICY_VERSION=$(perl -MJSON::PP -e 'local $/; open(my $f, "<", $ARGV[0]) or die; print JSON::PP->new->decode(<$f>)->{policy_version}' "$dir/$SITE.json")
+    # The demo site's variants, for the events' "variant" field (none: no field).
+    read -r -a DEMO_VARIANTS < <(perl -MJSON::PP -e 'local $/; open(my $f, "<", $ARGV[0]) or die; print join(" ", map { $_->{id} } @{JSON::PP->new->decode(<$f>)->{variants} || []}), "\n"' "$dir/$SITE.json")
+}
+
+start_consentd() {
+    local dir=$TMP/consentd
+    mkdir -p "$dir/keys"
+    timeout 30 "$BIN" keygen --keys "$dir/keys" >"$dir/keygen.log" 2>&1 ||
+        die "'consentd keygen --keys $dir/keys' failed" "Read $dir/keygen.log (KEEP=1)."
+    pick_port
+    CONSENTD_PORT=$PORT
+    cat >"$dir/consentd.json" <<EOF
+{
+  "listen": { "address": "127.0.0.1", "port": $CONSENTD_PORT },
+  "threads": 1,
+  "redis": { "url": "redis://127.0.0.1:$REDIS_PORT" },
+  "sites_dir": "$SITES_RUN_DIR",
+  "keys_dir": "$dir/keys",
+  "log": { "access_log": false }
+}
+EOF
+    say "consentd: starting $BIN on 127.0.0.1:$CONSENTD_PORT, 1 thread, on cpu $SERVER_CPU"
+    env -u PORT -u REDIS_URL -u CONSENTD_THREADS -u CONSENTD_CONFIG \
+        taskset -c "$SERVER_CPU" "$BIN" --config "$dir/consentd.json" --threads 1 >"$dir/consentd.log" 2>&1 &
+    CONSENTD_PID=$!
+    BG_PIDS+=("$CONSENTD_PID")
+    BASE=http://127.0.0.1:$CONSENTD_PORT
+    BANNER_URL=$BASE/v1/sites/$SITE/banner.js
+    EVENTS_URL=$BASE/v1/sites/$SITE/events
+    for _ in $(seq 1 100); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/metrics" 2>/dev/null)" = 200 ] &&
+            grep -q 'connected to Redis' "$dir/consentd.log" && break
+        require_alive "$CONSENTD_PID" consentd "$dir/consentd.log"
+        sleep 0.1
+    done
+    grep -q 'connected to Redis' "$dir/consentd.log" || {
+        tail -n 20 "$dir/consentd.log" | sed 's/^/    /' >&2
+        die "consentd is not up and connected to Redis after 10 s (its log is above)" "Check by hand: curl -i $BASE/metrics"
+    }
+    local code
+    code=$(curl -s -o "$TMP/event.out" -w '%{http_code}' -X POST -H "Origin: $ORIGIN" -H 'Content-Type: application/json' \
+        -d "{\"type\":\"shown\",\"lang\":\"fr\"}" "$EVENTS_URL")
+    [ "$code" = 204 ] || die "POST $EVENTS_URL answered $code, not 204: $(head -c 300 "$TMP/event.out")" \
+        "Does this consentd have the events endpoint (issue 11)? Check ops/sites/$SITE.json's origins ($ORIGIN)."
+}
+
+# ---- measuring ---------------------------------------------------------------
+
+# "wall_ms consentd_ticks redis_ticks server_core_busy_ticks", read together, or "gone".
+snapshot() {
+    awk -v cpu="cpu$SERVER_CPU" -v cd="$CONSENTD_PID" -v rd="$REDIS_PID" '
+        function ticks(pid, line, f, file) {
+            file = "/proc/" pid "/stat"
+            if ((getline line <file) <= 0) { print "gone"; exit 1 }
+            close(file)
+            sub(/.*\) /, "", line)
+            split(line, f, " ")
+            return f[12] + f[13]
+        }
+        BEGIN {
+            getline line <"/proc/uptime"
+            split(line, u, " ")
+            while ((getline line <"/proc/stat") > 0) {
+                split(line, f, " ")
+                if (f[1] == cpu) core = f[2] + f[3] + f[4] + f[7] + f[8] + f[9]
+            }
+            printf "%.0f %d %d %d\n", u[1] * 1000, ticks(cd), ticks(rd), core
+        }'
+}
+
+# Calls of FCALL so far (INFO commandstats): what consentd sends Redis for
+# counters; the commands the functions run inside Redis are counted apart
+# by Redis, and not here.
+redis_calls() {
+    rcli info commandstats | tr -d '\r' | awk -F'[:=,]' '$1 == "cmdstat_fcall" { n = $3 } END { print n + 0 }'
+}
+
+# consentd's own count of answers of a route: "count_of_status other_statuses".
+metrics() {
+    curl -sS "$BASE/metrics" | awk -v route="$1" -v want="$2" '
+        index($0, "consentd_http_requests_total{route=\"" route "\",") == 1 {
+            if (index($0, "status=\"" want "\"")) ok += $NF; else bad += $NF
+        }
+        END { printf "%d %d\n", ok, bad }'
+}
+
+# The metrics label of the events route (whatever src/router.c names it).
+events_route() {
+    curl -sS "$BASE/metrics" | sed -n 's/^consentd_http_requests_total{route="\([^"]*event[^"]*\)",.*status="204".*/\1/p' | head -n 1
+}
+
+parse_wrk() {
+    awk '
+        function us(v) {
+            if (v ~ /us$/) return v + 0
+            if (v ~ /ms$/) return v * 1000
+            if (v ~ /m$/) return v * 60000000
+            if (v ~ /s$/) return v * 1000000
+            return -1
+        }
+        / requests in / { req = $1; sub(/,$/, "", req) }
+        /^Requests\/sec:/ { rps = $2 }
+        $1 == "50%" { p50 = us($2) }
+        $1 == "99%" { p99 = us($2) }
+        /Socket errors:/ { gsub(/,/, ""); err = $4 + $6 + $8 + $10 }
+        /Non-2xx or 3xx responses:/ { non2xx = $NF }
+        END {
+            if (req == "" || rps == "" || p50 == "" || p99 == "") exit 1
+            printf "%d %.0f %.0f %.0f %d %d\n", req, rps, p50, p99, err + 0, non2xx + 0
+        }' "$1"
+}
+
+# run_wrk OUT SECONDS banner|events
+run_wrk() {
+    local out=$1 seconds=$2 kind=$3 rc=0
+    if [ "$kind" = banner ]; then
+        timeout $((seconds + 20)) taskset -c "$CLIENT_CPU" \
+            wrk -t1 -c"$CONNS" -d"${seconds}s" --latency -H 'Accept-Encoding: gzip' "$BANNER_URL" >"$out" 2>&1 &
+    else
+        timeout $((seconds + 20)) taskset -c "$CLIENT_CPU" \
+            wrk -t1 -c"$CONNS" -d"${seconds}s" --latency -s "$BENCH_DIR/events_post.lua" "$EVENTS_URL" \
+            -- "$ORIGIN" "$POLICY_VERSION" 1000000 "${DEMO_VARIANTS[@]}" >"$out" 2>&1 &
+    fi
+    FG_PID=$!
+    wait "$FG_PID" || rc=$?
+    FG_PID=
+    [ "$rc" = 0 ] || {
+        sed 's/^/    /' "$out" >&2
+        die "wrk ($kind) exited with $rc (output above)" "Check that consentd still answers (KEEP=1, read its log)."
+    }
+    local requests rps p50 p99 err non2xx
+    read -r requests rps p50 p99 err non2xx < <(parse_wrk "$out" || echo x) || true
+    [[ "${requests:-x}" =~ ^[0-9]+$ ]] || {
+        sed 's/^/    /' "$out" >&2
+        die "cannot read wrk's output (above)" "Check that wrk prints --latency percentiles (wrk 4.x)."
+    }
+    if [ "$err" != 0 ] || [ "$non2xx" != 0 ]; then
+        sed 's/^/    /' "$out" >&2
+        die "wrk ($kind) saw $err socket errors and $non2xx non-2xx answers (above)" \
+            "Rerun with KEEP=1 and read consentd's log; lower CONNS if connections are refused."
+    fi
+}
+
+# measure banner|events RUN: appends "rps p50 p99 consentd_us/req consentd_% redis_us/req fcalls/1000req others_%".
+measure() {
+    local kind=$1 run=$2 out=$TMP/wrk/$1.run$2
+    [ "$WARMUP" = 0 ] || run_wrk "$out.warmup" "$WARMUP" "$kind"
+    local t0 c0 r0 k0 t1 c1 r1 k1 n0 n1
+    n0=$(redis_calls)
+    read -r t0 c0 r0 k0 < <(snapshot)
+    run_wrk "$out" "$DURATION" "$kind"
+    read -r t1 c1 r1 k1 < <(snapshot)
+    # The last batch of counters: flushed within a second.
+    [ "$kind" = banner ] || sleep 1.2
+    n1=$(redis_calls)
+    if [ "$t0" = gone ] || [ "$t1" = gone ]; then
+        die "consentd or Redis exited during the $kind run" "Rerun with KEEP=1 and read the logs."
+    fi
+    local requests rps p50 p99
+    read -r requests rps p50 p99 _ _ < <(parse_wrk "$out")
+    awk -v rps="$rps" -v p50="$p50" -v p99="$p99" -v req="$requests" -v cd=$((c1 - c0)) -v rd=$((r1 - r0)) \
+        -v core=$((k1 - k0)) -v hz="$CLK_TCK" -v ms=$((t1 - t0)) -v cmds=$((n1 - n0)) 'BEGIN {
+            o = (core - cd) / hz * 1e5 / ms
+            printf "%s %s %s %.2f %.0f %.2f %.2f %.0f\n", rps, p50, p99, cd / hz * 1e6 / req, cd / hz * 1e5 / ms,
+                rd / hz * 1e6 / req, cmds * 1000 / req, (o < 0 ? 0 : o)
+        }' >>"$TMP/results/$kind"
+    local line
+    line=$(tail -n 1 "$TMP/results/$kind")
+    say "$(awk -v k="$kind" -v r="$run" -v n="$RUNS" '{ printf "run %d/%d %-7s %7d req/s  p50 %6dus  p99 %6dus  consentd %6.2f us CPU/req (%d%% of a core)  redis %5.2f us/req  %.2f FCALL per 1000 req  others %d%%", r, n, k, $1, $2, $3, $4, $5, $6, $7, $8 }' <<<"$line")"
+}
+
+# Median of each column of FILE, as one line.
+medians() {
+    awk '{ for (i = 1; i <= NF; i++) v[i, NR] = $i; nf = NF }
+        END {
+            for (i = 1; i <= nf; i++) {
+                n = 0
+                for (j = 1; j <= NR; j++) a[++n] = v[i, j] + 0
+                for (x = 2; x <= n; x++) for (y = x; y > 1 && a[y - 1] > a[y]; y--) { t = a[y]; a[y] = a[y - 1]; a[y - 1] = t }
+                m = (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+                printf "%s%s", m, (i < nf ? " " : "\n")
+            }
+        }' "$1"
+}
+
+# The events counted in Redis for the demo site (every day hash), against
+# the events consentd answered 204: they must be equal once flushed.
+check_counted() {
+    local route answered counted
+    route=$(events_route)
+    [ -n "$route" ] || die "no 204 answers of an events route in /metrics" "Read consentd's log (KEEP=1)."
+    read -r answered _ < <(metrics "$route" 204)
+    counted=$(rcli --scan --pattern "cd:{$SITE:stats}:d:*" | while read -r key; do
+        rcli hmget "$key" 'all|shown' 'all|dismissed' 'all|panel_opened'
+    done | awk '{ n += $1 } END { print n + 0 }')
+    EVENTS_ANSWERED=$answered
+    EVENTS_COUNTED=$counted
+    [ "$answered" = "$counted" ] || die "consentd answered $answered events with 204 but Redis counts $counted" \
+        "The counters lost or doubled events: read consentd's log (KEEP=1)."
+    say "counters: $counted events in Redis = $answered answered 204 (route $route)"
+}
+
+# ---- the stats query over DAYS days x PURPOSES purposes -------------------------
+
+# Writes the bench site's counters into Redis with the stats key layout:
+# per day a hash of <dim>|<metric> fields for dims all, v.a, v.b, l.fr, l.en,
+# s.banner and metrics shown ... withdrawn, g.<p> and r.<p> for every
+# purpose, and a HyperLogLog of 50 visitor ids; per hour of the last 31 days
+# the same hash with a 24th of the figures. Prints the expected total
+# "shown" over DAYS days by day and over 31 days by hour.
+fill_counters() {
+    perl -MPOSIX=strftime -e '
+        use strict; use warnings;
+        my ($site, $days, $purposes, $hour_days, $out) = @ARGV;
+        open(my $o, ">", $out) or die "$out: $!";
+        sub cmd { my @a = @_; print $o "*" . @a . "\r\n"; print $o "\$" . length($_) . "\r\n$_\r\n" for @a; }
+        my @dims = ("all", "v.a", "v.b", "l.fr", "l.en", "s.banner");
+        my @p = map { sprintf("p%02d", $_) } 1 .. $purposes;
+        sub fields {
+            my ($shown) = @_;
+            my $dec = int($shown * 0.85); my $acc = int($dec * 0.6); my $rej = int($dec * 0.25);
+            my $cus = $dec - $acc - $rej;
+            my %m = (shown => $shown, dismissed => int($shown * 0.03), panel_opened => int($shown * 0.12),
+                decisions => $dec, accept_all => $acc, reject_all => $rej, custom => $cus, withdrawn => 1);
+            for my $i (0 .. $#p) { my $g = $acc + int($cus * ($i + 1) / ($purposes + 1)); $m{"g.$p[$i]"} = $g; $m{"r.$p[$i]"} = $dec - $g; }
+            my @f;
+            for my $d (@dims) { for my $k (sort keys %m) { push @f, "$d|$k", $m{$k}; } }
+            return @f;
+        }
+        my $now = time; my $today = $now - $now % 86400;
+        my ($day_total, $hour_total, $fields) = (0, 0, 0);
+        for my $d (0 .. $days - 1) {
+            my $t = $today - $d * 86400;
+            my $ymd = strftime("%Y%m%d", gmtime $t);
+            my $shown = 1000 + ($d * 37) % 400;
+            my @f = fields($shown);
+            $fields += @f / 2;
+            cmd("HSET", "cd:{$site:stats}:d:$ymd", @f);
+            cmd("PFADD", "cd:{$site:stats}:u:$ymd", map { sprintf("v%06d-%02d", $d, $_) } 1 .. 50);
+            $day_total += $shown;
+            next if $d >= $hour_days;
+            for my $h (0 .. 23) {
+                my $hs = 40 + ($d + $h) % 7;
+                cmd("HSET", "cd:{$site:stats}:h:$ymd" . sprintf("%02d", $h), fields($hs));
+                $hour_total += $hs;
+            }
+        }
+        print "$day_total $hour_total $fields\n";
+    ' "$BENCH_SITE" "$DAYS" "$PURPOSES" "$HOUR_DAYS" "$TMP/fill.resp"
+}
+
+fill() {
+    local day_total hour_total fields
+    read -r day_total hour_total fields < <(fill_counters) || die "cannot generate the counters" "Is perl installed?"
+    local out
+    out=$(rcli --pipe <"$TMP/fill.resp" 2>&1) || die "redis-cli --pipe failed: $out" "Read $TMP/redis.log (KEEP=1)."
+    grep -q 'errors: 0' <<<"$out" || die "redis-cli --pipe reported errors: $out" "Read $TMP/redis.log (KEEP=1)."
+    EXPECT_DAY_SHOWN=$day_total EXPECT_HOUR_SHOWN=$hour_total
+    local keys mem
+    keys=$(rcli dbsize)
+    mem=$(rcli info memory | tr -d '\r' | sed -n 's/^used_memory_human://p')
+    FILL_NOTE="$DAYS day hashes of $((fields / DAYS)) fields ($PURPOSES purposes, 2 variants, 2 languages), $DAYS HyperLogLogs, $((HOUR_DAYS * 24)) hour hashes; $keys keys, Redis $mem"
+    say "filled: $FILL_NOTE"
+}
+
+# time_stats NAME QUERY [CHECK]: QUERIES sequential GETs after one unmeasured;
+# appends "name median_ms max_ms bytes consentd_ms_per_query redis_ms_per_query" to results/stats.
+time_stats() {
+    local name=$1 expect=${3:-} url="$BASE/v1/sites/$BENCH_SITE/stats?$2" out=$TMP/stats.$1
+    local code
+    code=$(curl -sS -o "$out.first" -w '%{http_code}' -H "Authorization: Bearer $BENCH_KEY" "$url") ||
+        die "GET $url failed" "Is consentd still running? (KEEP=1, read its log)"
+    [ "$code" = 200 ] || die "GET $url answered $code: $(head -c 300 "$out.first")" "Does this consentd have the stats API?"
+    if [ -n "$expect" ]; then
+        local shown
+        shown=$(perl -MJSON::PP -e 'local $/; open(my $f, "<", $ARGV[0]) or die; print JSON::PP->new->decode(<$f>)->{total}{shown}' "$out.first") ||
+            die "the stats answer is not the JSON of the spec: $(head -c 300 "$out.first")" "Read $out.first (KEEP=1)."
+        [ "$shown" = "$expect" ] || die "$name: total.shown is $shown, the counters written add up to $expect" \
+            "The stats query does not read the key layout this bench writes (cd:{site:stats}:d:YYYYMMDD): compare with src/store.c."
+    fi
+    local t0 c0 r0 t1 c1 r1 times=()
+    read -r t0 c0 r0 _ < <(snapshot)
+    for _ in $(seq 1 "$QUERIES"); do
+        local w
+        w=$(taskset -c "$CLIENT_CPU" curl -sS -o "$out" -w '%{http_code} %{time_total} %{size_download}' \
+            -H "Authorization: Bearer $BENCH_KEY" "$url") || die "GET $url failed" "Is consentd still running?"
+        read -r code t bytes <<<"$w"
+        [ "$code" = 200 ] || die "GET $url answered $code" "Read $out (KEEP=1)."
+        times+=("$t")
+    done
+    read -r t1 c1 r1 _ < <(snapshot)
+    printf '%s\n' "${times[@]}" | sort -n | awk -v name="$name" -v bytes="$bytes" -v cd=$((c1 - c0)) -v rd=$((r1 - r0)) \
+        -v hz="$CLK_TCK" -v n="$QUERIES" '
+        { t[NR] = $1 * 1000 }
+        END {
+            m = (NR % 2) ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2
+            printf "%s %.1f %.1f %d %.1f %.1f\n", name, m, t[NR], bytes, cd / hz * 1e3 / n, rd / hz * 1e3 / n
+        }' >>"$TMP/results/stats"
+    say "$(tail -n 1 "$TMP/results/stats" | awk '{ printf "stats %-10s median %6.1f ms  max %6.1f ms  %8d B  consentd %5.1f ms CPU/query  redis %5.1f ms CPU/query", $1, $2, $3, $4, $5, $6 }')"
+}
+
+# ---- report ------------------------------------------------------------------
+
+report() {
+    local cpu_model consentd_version rev
+    cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+    consentd_version=$(timeout 5 "$BIN" --version 2>/dev/null | head -n 1) || consentd_version=consentd
+    rev=$(git -C "$ROOT" describe --always --dirty 2>/dev/null) || rev="no commit yet"
+    echo
+    echo "# $(date -u '+%F %H:%M UTC') | kernel $(uname -r) | $cpu_model | nproc $(nproc) | load $LOAD_AT_START at start"
+    echo "# $consentd_version, git $rev | $(redis-server --version | cut -d' ' -f1-3)"
+    echo "# placement: consentd (1 thread) on cpu $SERVER_CPU alone; redis-server, wrk (1 thread) and curl on cpu $CLIENT_CPU"
+    echo "# wrk -t1 -c$CONNS -d${DURATION}s after ${WARMUP} s warm-up, $RUNS runs each, alternating; medians"
+    echo "# banner: GET /v1/sites/$SITE/banner.js, Accept-Encoding: gzip; events: POST /v1/sites/$SITE/events,"
+    echo "#   80% shown, 10% panel_opened, 10% dismissed, visitor of 1000000, fr/en, variant ${DEMO_VARIANTS[*]:-(none)}"
+    echo
+    printf '| %-16s | %8s | %8s | %8s | %12s | %10s | %12s | %12s | %8s |\n' route req/s p50 p99 'consentd CPU' 'consentd %' 'Redis CPU' 'FCALL per' 'others %'
+    printf '| %-16s | %8s | %8s | %8s | %12s | %10s | %12s | %12s | %8s |\n' '' '' '' '' 'us/req' 'of a core' 'us/req' '1000 req' 'cpu '"$SERVER_CPU"
+    printf '|%s|%s:|%s:|%s:|%s:|%s:|%s:|%s:|%s:|\n' ------------------ --------- --------- --------- ------------- ----------- ------------- ------------- ---------
+    local kind rps p50 p99 cd pct rd cmds other label
+    for kind in banner events; do
+        read -r rps p50 p99 cd pct rd cmds other < <(medians "$TMP/results/$kind")
+        label="GET banner.js"
+        [ "$kind" = banner ] || label="POST events"
+        printf '| %-16s | %8.0f | %6.0fus | %6.0fus | %12.2f | %9.0f%% | %12.2f | %12.2f | %7.0f%% |\n' "$label" "$rps" "$p50" "$p99" "$cd" "$pct" "$rd" "$cmds" "$other"
+    done
+    local b e
+    b=$(medians "$TMP/results/banner")
+    e=$(medians "$TMP/results/events")
+    echo
+    awk -v b="$b" -v e="$e" 'BEGIN { split(b, x, " "); split(e, y, " ");
+        printf "events/banner: req/s x%.2f, consentd CPU per request x%.2f\n", y[1] / x[1], y[4] / x[4] }'
+    echo "counters: $EVENTS_COUNTED events in Redis after the runs = $EVENTS_ANSWERED answered 204 (none lost, none doubled)"
+    echo
+    echo "# stats: GET /v1/sites/$BENCH_SITE/stats, $QUERIES sequential queries each after one unmeasured (curl on cpu $CLIENT_CPU)"
+    echo "# data: $FILL_NOTE"
+    echo
+    printf '| %-26s | %9s | %9s | %10s | %14s | %12s |\n' query median max 'answer' 'consentd CPU' 'Redis CPU'
+    printf '| %-26s | %9s | %9s | %10s | %14s | %12s |\n' '' '' '' 'bytes' 'ms/query' 'ms/query'
+    printf '|%s|%s:|%s:|%s:|%s:|%s:|\n' ---------------------------- ---------- ---------- ----------- --------------- -------------
+    local name med max bytes cq rq
+    while read -r name med max bytes cq rq; do
+        case $name in
+        day-json) label="$DAYS days by day, JSON" ;;
+        day-csv) label="$DAYS days by day, CSV" ;;
+        hour-json) label="$HOUR_DAYS days by hour, JSON" ;;
+        *) label=$name ;;
+        esac
+        printf '| %-26s | %6.1f ms | %6.1f ms | %10d | %14.1f | %12.1f |\n' "$label" "$med" "$max" "$bytes" "$cq" "$rq"
+    done <"$TMP/results/stats"
+    echo
+    echo "consentd CPU: user+system time of consentd (/proc/PID/stat) over the run / requests; % of a core: over the wall time."
+    echo "Redis CPU: the same for redis-server (the counters' flushes, the stats function). FCALL per 1000 requests: calls"
+    echo "consentd made to Redis during the run (INFO commandstats), each a flush of many events. others %: the rest of the"
+    echo "busy time of consentd's core (other processes); above a few %, run again. Stats CPU per query: ticks of 10 ms over"
+    echo "$QUERIES queries, so +-$(awk -v n="$QUERIES" 'BEGIN { printf "%.1f", 10 / n }') ms."
+}
+
+# ---- main --------------------------------------------------------------------
+
+check_knobs
+check_quiet
+ensure_packages
+CLK_TCK=$(getconf CLK_TCK)
+build_consentd
+
+TMP=$(mktemp -d /tmp/consentd-analytics-bench.XXXXXX)
+mkdir -p "$TMP/wrk" "$TMP/results"
+say "working in $TMP"
+
+start_redis
+write_sites
+start_consentd
+
+for run in $(seq 1 "$RUNS"); do
+    if [ $((run % 2)) = 1 ]; then
+        measure banner "$run"
+        measure events "$run"
+    else
+        measure events "$run"
+        measure banner "$run"
+    fi
+done
+check_counted
+
+fill
+TO=$(date -u +%F)
+FROM_DAY=$(date -u -d "$TO - $((DAYS - 1)) days" +%F)
+FROM_HOUR=$(date -u -d "$TO - $((HOUR_DAYS - 1)) days" +%F)
+time_stats day-json "from=$FROM_DAY&to=$TO&by=day" "$EXPECT_DAY_SHOWN"
+time_stats day-csv "from=$FROM_DAY&to=$TO&by=day&format=csv"
+time_stats hour-json "from=$FROM_HOUR&to=$TO&by=hour" "$EXPECT_HOUR_SHOWN"
+
+report
