@@ -590,9 +590,33 @@ static void node_on_select_reply(redisAsyncContext *ac, void *reply, void *privd
     node_on_handshake_reply(ac, reply, privdata, "SELECT");
 }
 
+/* A cluster node is ready only when it says the cluster is ok: a node that
+ * has just started (Redis keeps it failed for 2 s), or one in a cluster that
+ * lost a master, would answer -CLUSTERDOWN to everything. Until then the
+ * attempt fails, and is made again after the backoff: commands meanwhile
+ * fail fast, as with a server that is down. */
+static void node_on_cluster_info_reply(redisAsyncContext *ac, void *_reply, void *privdata)
+{
+    redis_node_t *n = ac->data;
+    redisReply *reply = _reply;
+    if (reply == NULL) return;
+    if (reply->type == REDIS_REPLY_ERROR) {
+        node_set_error(n, "CLUSTER INFO failed: ", reply->str);
+        redisAsyncFree(ac);
+        return;
+    }
+    if (reply->type != REDIS_REPLY_STRING || strstr(reply->str, "cluster_state:ok") == NULL) {
+        node_set_error(n, "", "the cluster is down (cluster_state is not ok)");
+        redisAsyncFree(ac);
+        return;
+    }
+    if (--n->handshake_left == 0) node_become_ready(n);
+}
+
 /*
- * TCP (or the unix socket) is up. AUTH and SELECT go out pipelined, before any
- * user command can (redis_command refuses until ready), so they apply to all.
+ * TCP (or the unix socket) is up. AUTH, then SELECT (one Redis) or CLUSTER
+ * INFO (a cluster) go out pipelined, before any user command can
+ * (redis_command refuses until ready), so they apply to all.
  * Never free the context here: hiredis goes on using it after we return.
  */
 static void node_on_connect(const redisAsyncContext *cac, int status)
@@ -626,6 +650,11 @@ static void node_on_connect(const redisAsyncContext *cac, int status)
         size_t argvlen[2] = {6, (size_t)snprintf(db, sizeof(db), "%d", cfg->db)};
         n->handshake_left++;
         if (redisAsyncCommandArgv(ac, node_on_select_reply, NULL, 2, argv, argvlen) != REDIS_OK)
+            return;
+    }
+    if (cfg->cluster) {
+        n->handshake_left++;
+        if (redisAsyncCommand(ac, node_on_cluster_info_reply, NULL, "CLUSTER INFO") != REDIS_OK)
             return;
     }
     if (n->handshake_left == 0) node_become_ready(n);

@@ -406,8 +406,10 @@ export class Redis {
         return redis;
     }
 
-    constructor({ port } = {}) {
+    /* args: more redis-server flags (a cluster node's). */
+    constructor({ port, args = [] } = {}) {
         this.port = port;
+        this.extraArgs = args;
         this.dir = makeTempDir('redis');
         this.proc = null;
     }
@@ -423,7 +425,7 @@ export class Redis {
         // prettier-ignore
         const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '',
             '--appendonly', 'no', '--enable-debug-command', 'yes', '--dir', this.dir,
-            '--daemonize', 'no', '--logfile', ''];
+            '--daemonize', 'no', '--logfile', '', ...this.extraArgs];
         this.proc = new Proc('redis-server', 'redis-server', args);
         const proc = this.proc;
         await waitFor(
@@ -453,6 +455,235 @@ export class Redis {
         await this.stop();
         return this.start();
     }
+}
+
+// ---- Redis Cluster -------------------------------------------------------------
+
+/* Node timeout of the test clusters: a killed master is failed over within
+ * about this plus an election (~1 s). */
+export const TEST_CLUSTER_NODE_TIMEOUT_MS = 2000;
+const CLUSTER_FORM_TIMEOUT_MS = 30000;
+
+/* A free loopback port whose cluster bus port (+10000) is free too. */
+async function freeClusterPort() {
+    for (let i = 0; i < 100; i++) {
+        const port = await freePort();
+        if (port > 65535 - 10000) continue;
+        if ((await probePort(port + 10000)) === 'refused') return port;
+    }
+    throw new Error('no free port pair for a cluster node');
+}
+
+/* Run redis-cli with args; resolves its stdout, rejects on a non-zero exit. */
+function redisCli(args, { timeoutMs = CLUSTER_FORM_TIMEOUT_MS } = {}) {
+    return new Promise((resolve, reject) => {
+        const proc = new Proc('redis-cli', 'redis-cli', args);
+        const timer = setTimeout(() => proc.signal('SIGKILL'), timeoutMs);
+        proc.exited.then((result) => {
+            clearTimeout(timer);
+            if (result.code === 0) resolve(proc.stdout);
+            else reject(new Error(`redis-cli ${args.join(' ')} failed (${JSON.stringify(result)}):\n${proc.tail()}`));
+        });
+    });
+}
+
+const MOVED_OR_ASK = /^(?:MOVED|ASK) \d+ (\S+):(\d+)$/;
+const RETRY_LATER = /^(?:TRYAGAIN|CLUSTERDOWN|LOADING)\b/;
+
+/* A real Redis Cluster on loopback: `masters` masters with `replicas`
+ * replicas each, cluster-enabled redis-servers joined by
+ * `redis-cli --cluster create`. Same interface as Redis (url, command,
+ * kill, start, stop), so that the suites run unchanged on it: command()
+ * sends a keyed command to the master of its key's slot (following
+ * redirects), SCAN / FLUSHALL / DBSIZE / DEBUG DIGEST cover every master. */
+export class RedisCluster {
+    static async start(options) {
+        const cluster = new RedisCluster(options);
+        await cluster.start();
+        return cluster;
+    }
+
+    constructor({ masters = 3, replicas = 0, nodeTimeoutMs = TEST_CLUSTER_NODE_TIMEOUT_MS } = {}) {
+        this.nMasters = masters;
+        this.replicas = replicas;
+        this.nodeTimeoutMs = nodeTimeoutMs;
+        this.nodes = []; /* Redis objects, creation order */
+        this.formed = false;
+    }
+
+    /* Every node is a seed (consentd needs only one that answers). */
+    get url() {
+        return `redis+cluster://${this.nodes.map((n) => `127.0.0.1:${n.port}`).join(',')}`;
+    }
+
+    /* Form it the first time; after kill()/stop(), start the nodes again on
+     * their ports with their nodes.conf. Resolves once the cluster is ok. */
+    async start() {
+        if (!this.formed) {
+            const total = this.nMasters * (1 + this.replicas);
+            for (let i = 0; i < total; i++) {
+                const port = await freeClusterPort();
+                // prettier-ignore
+                const node = new Redis({ port, args: ['--cluster-enabled', 'yes',
+                    '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', String(this.nodeTimeoutMs),
+                    '--repl-diskless-sync-delay', '0', '--loglevel', 'warning'] });
+                this.nodes.push(node);
+            }
+            await Promise.all(this.nodes.map((n) => n.start()));
+            await redisCli(['--cluster', 'create', ...this.nodes.map((n) => `127.0.0.1:${n.port}`),
+                '--cluster-replicas', String(this.replicas), '--cluster-yes']);
+            this.formed = true;
+        } else {
+            await Promise.all(this.nodes.filter((n) => !n.proc || !n.proc.running).map((n) => n.start()));
+        }
+        await this.waitOk();
+        return this;
+    }
+
+    /* Until every running node says cluster_state:ok, knows every node and
+     * sees all 16384 slots served, and every replica is in sync. */
+    async waitOk({ timeoutMs = CLUSTER_FORM_TIMEOUT_MS } = {}) {
+        const running = () => this.nodes.filter((n) => n.proc && n.proc.running);
+        await waitFor(
+            async () => {
+                for (const node of running()) {
+                    const info = await node.command('CLUSTER', 'INFO');
+                    if (!/cluster_state:ok/.test(info) || !/cluster_slots_ok:16384/.test(info)) return false;
+                    const repl = await node.command('INFO', 'replication');
+                    if (/role:slave/.test(repl) && !/master_link_status:up/.test(repl)) return false;
+                }
+                return true;
+            },
+            { timeoutMs, intervalMs: 100, message: 'the Redis Cluster to be ok' },
+        );
+    }
+
+    /* redis-cli with these arguments (--cluster reshard ...): its stdout. */
+    cli(args, options) {
+        return redisCli(args, options);
+    }
+
+    /* The node listening on port. */
+    node(port) {
+        return this.nodes.find((n) => n.port === Number(port));
+    }
+
+    /* [{id, port, node, master: bool, masterId, slots: [[from, to]...]}] from
+     * CLUSTER NODES of a running node (live nodes only: no 'fail' flag). */
+    async topology() {
+        let lastError;
+        for (const n of this.nodes.filter((x) => x.proc && x.proc.running)) {
+            try {
+                const text = await n.command('CLUSTER', 'NODES');
+                return text
+                    .trim()
+                    .split('\n')
+                    .map((line) => {
+                        const f = line.split(' ');
+                        const port = Number(f[1].split('@')[0].split(':').pop());
+                        const slots = f
+                            .slice(8)
+                            .filter((x) => /^\d/.test(x))
+                            .map((x) => x.split('-').map(Number))
+                            .map(([a, b]) => [a, b ?? a]);
+                        return { id: f[0], port, node: this.node(port), master: f[2].includes('master'), failed: f[2].includes('fail'), masterId: f[3], slots };
+                    });
+            } catch (error) {
+                lastError = error;
+            }
+        }
+        throw lastError || new Error('no cluster node is running');
+    }
+
+    /* The masters serving slots now. */
+    async masters() {
+        return (await this.topology()).filter((t) => t.master && !t.failed && t.slots.length > 0);
+    }
+
+    async masterOf(slot) {
+        const m = (await this.masters()).find((t) => t.slots.some(([a, b]) => slot >= a && slot <= b));
+        if (!m) throw new Error(`no master serves slot ${slot}`);
+        return m.node;
+    }
+
+    async command(...args) {
+        const name = String(args[0]).toUpperCase();
+        const masters = async () => (await this.masters()).sort((a, b) => a.slots[0][0] - b.slots[0][0]).map((t) => t.node);
+        if (name === 'SCAN') {
+            /* Every master's keys, at once: cursor 0. */
+            const keys = [];
+            for (const m of await masters()) {
+                let cursor = '0';
+                do {
+                    const [next, batch] = await m.command('SCAN', cursor, ...args.slice(2));
+                    cursor = next;
+                    keys.push(...batch);
+                } while (cursor !== '0');
+            }
+            return ['0', keys];
+        }
+        if (name === 'FLUSHALL' || name === 'FLUSHDB' || name === 'FUNCTION') {
+            for (const m of await masters()) await m.command(...args);
+            return 'OK';
+        }
+        if (name === 'DBSIZE') {
+            let n = 0;
+            for (const m of await masters()) n += await m.command('DBSIZE');
+            return n;
+        }
+        if (name === 'DEBUG' && String(args[1]).toUpperCase() === 'DIGEST') {
+            const digests = [];
+            for (const m of await masters()) digests.push(await m.command('DEBUG', 'DIGEST'));
+            return digests.join(',');
+        }
+        if (args.length < 2) return (await masters())[0].command(...args);
+        let node = await this.masterOf(keySlotOf(String(args[1])));
+        for (let attempt = 0; ; attempt++) {
+            try {
+                return await node.command(...args);
+            } catch (error) {
+                if (!(error instanceof RedisError) || attempt >= 20) throw error;
+                const moved = MOVED_OR_ASK.exec(error.message);
+                if (moved && error.message.startsWith('MOVED')) node = this.node(moved[2]);
+                else if (moved || RETRY_LATER.test(error.message)) await delay(100); /* a migration or a failover under way */
+                else throw error;
+                if (!node) throw error;
+            }
+        }
+    }
+
+    /* Crash every node. */
+    async kill() {
+        await Promise.all(this.nodes.map((n) => n.kill()));
+    }
+
+    async stop() {
+        await Promise.all(this.nodes.map((n) => n.stop()));
+    }
+}
+
+/* Redis Cluster's key slot: CRC16/XMODEM of the hash tag (or the key), mod 16384. */
+export function keySlotOf(key) {
+    const s = key.indexOf('{');
+    if (s >= 0) {
+        const e = key.indexOf('}', s + 1);
+        if (e > s + 1) key = key.slice(s + 1, e);
+    }
+    let crc = 0;
+    for (const byte of Buffer.from(key, 'utf8')) {
+        crc ^= byte << 8;
+        for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+    }
+    return crc % 16384;
+}
+
+/* CONSENTD_TEST_REDIS=cluster runs the suites on a 3-master Redis Cluster
+ * (ctest registers the consent, rights and analytics suites twice). */
+export const TEST_ON_CLUSTER = process.env.CONSENTD_TEST_REDIS === 'cluster';
+
+/* The store the suites run on: one redis-server, or a cluster. */
+export function startRedis(options) {
+    return TEST_ON_CLUSTER ? RedisCluster.start(options) : Redis.start(options);
 }
 
 // ---- consentd ---------------------------------------------------------------
@@ -583,6 +814,8 @@ export class Consentd {
 
     constructor({ redis, redisUrl, config = {}, sites, threads = 2, args = [], env = {} } = {}) {
         this.redisUrl = redisUrl || (redis ? redis.url : 'redis://127.0.0.1:1');
+        /* On a cluster, start() also waits for the slot map and every master. */
+        this.waitReady = redis instanceof RedisCluster;
         this.overrides = config;
         this.sites = sites;
         this.threads = threads;
@@ -623,8 +856,8 @@ export class Consentd {
                 }
                 // TLS: the port accepting is enough (the test speaks TLS itself).
                 if (this.config.tls) return (await probePort(this.port)) === 'open';
-                await request(this.port, '/healthz', { timeoutMs: 2000 });
-                return true;
+                const res = await request(this.port, '/healthz', { timeoutMs: 2000 });
+                return !this.waitReady || res.status === 200;
             },
             { timeoutMs: START_TIMEOUT_MS, message: `consentd on port ${this.port} to answer /healthz` },
         );
@@ -698,7 +931,7 @@ export class Consentd {
 /* redis-server + consentd, the usual pair. stop() stops both, consentd
  * first, and reports a consentd problem (exit, sanitizer) after Redis is down. */
 export async function startStack(options = {}) {
-    const redis = await Redis.start();
+    const redis = await startRedis();
     let consentd;
     try {
         consentd = await Consentd.start({ redis, ...options });
