@@ -871,7 +871,9 @@ static int cluster_apply_map(redis_t *r, const redisReply *reply)
             cluster_map_error(r, "unexpected CLUSTER SLOTS reply from %s", r->refresh_host);
             return -1;
         }
-        redis_node_t *n = cluster_node(r, host, port);
+        redis_node_t *n = cluster_find(r, host, port);
+        if (n == NULL && (n = cluster_node(r, host, port)) != NULL && r->map_known)
+            log_msg(LOG_INFO, "redis: %s serves slots now (a new master)", n->name);
         if (n == NULL) {
             cluster_map_error(r,
                               "cannot use master %s:%u (not a numeric address, or more than "
@@ -996,6 +998,7 @@ static void cluster_on_refresh_timer(h2o_timeout_entry_t *entry)
 static void node_retire(redis_node_t *n)
 {
     redis_t *r = n->owner;
+    if (n->master) log_msg(LOG_INFO, "redis: %s serves no slot any more", n->name);
     n->retired = 1;
     n->master = 0;
     h2o_timeout_unlink(&n->reconnect_entry);
