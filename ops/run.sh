@@ -13,9 +13,12 @@
 #   CONSENTD_THREADS=N         worker threads (default: one per core)
 #
 # Everything it creates lives in var/ (git-ignored): the Redis data
-# (var/redis/), its pid and log files, the sites (var/sites/, copied from
-# ops/sites/ at each start), the signing keys (var/keys/) and the config
-# (var/consentd.json, made from ops/consentd.json).
+# (var/redis/), its pid and log files, its ACL users (var/redis/users.acl,
+# made from ops/redis-users.acl) and their passwords
+# (var/redis-admin.password, var/redis-consentd.password), the sites
+# (var/sites/, copied from ops/sites/ at each start), the signing keys
+# (var/keys/) and the config (var/consentd.json, made from
+# ops/consentd.json; it holds the consentd user's password).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=ops/lib.sh
@@ -27,6 +30,9 @@ BIN=$ROOT/build/consentd
 REDIS_PIDFILE=$VAR/redis.pid
 REDIS_PORTFILE=$VAR/redis.port
 REDIS_LOGFILE=$VAR/redis.log
+REDIS_ACLFILE=$VAR/redis/users.acl
+REDIS_ADMIN_PWFILE=$VAR/redis-admin.password
+REDIS_CONSENTD_PWFILE=$VAR/redis-consentd.password
 DEMO_KEY_DEFAULT=demo-key-change-me
 REDIS_PORT_FALLBACKS=$(seq 6380 6399)
 
@@ -47,8 +53,35 @@ port_in_use() {
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
+# redis-cli as the operator (the ACL user `default`, with its password).
+redis_admin() {
+    local port=$1
+    shift
+    REDISCLI_AUTH=$(cat "$REDIS_ADMIN_PWFILE" 2>/dev/null || true) \
+        redis-cli --no-auth-warning -h 127.0.0.1 -p "$port" "$@" 2>/dev/null
+}
+
 redis_pings() {
-    [ "$(redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null)" = PONG ]
+    [ "$(redis_admin "$1" ping)" = PONG ]
+}
+
+# The two passwords (created once, mode 600) and var/redis/users.acl: the
+# users of ops/redis-users.acl with the SHA-256 of each password.
+redis_acl_write() {
+    local f
+    mkdir -p "$VAR/redis"
+    for f in "$REDIS_ADMIN_PWFILE" "$REDIS_CONSENTD_PWFILE"; do
+        if [ ! -s "$f" ]; then
+            (umask 077 && openssl rand -hex 24 >"$f") || ops_die "cannot create $f" "Check that var/ is writable."
+        fi
+    done
+    [ -f ops/redis-users.acl ] || ops_die "ops/redis-users.acl is missing" "Restore it: git checkout ops/redis-users.acl"
+    local admin_hash consentd_hash
+    admin_hash=$(tr -d '\n' <"$REDIS_ADMIN_PWFILE" | sha256sum | cut -d' ' -f1)
+    consentd_hash=$(tr -d '\n' <"$REDIS_CONSENTD_PWFILE" | sha256sum | cut -d' ' -f1)
+    (umask 077 && grep -v '^#' ops/redis-users.acl | grep -v '^[[:space:]]*$' |
+        sed -e "s/@ADMIN_PASSWORD_SHA256@/$admin_hash/" -e "s/@CONSENTD_PASSWORD_SHA256@/$consentd_hash/" \
+            >"$REDIS_ACLFILE")
 }
 
 redis_stop() {
@@ -68,7 +101,8 @@ redis_stop() {
     ops_die "redis (pid $pid) is still running after 15 s" "Look at $REDIS_LOGFILE; kill $pid if it is stuck."
 }
 
-# Sets REDIS_LOCAL_URL to the Redis consentd should use (empty with REDIS_URL).
+# Sets REDIS_LOCAL_URL to the Redis consentd should use (empty with REDIS_URL):
+# ours, as its ACL user `consentd`.
 redis_start() {
     REDIS_LOCAL_URL=
     if [ -n "${REDIS_URL:-}" ]; then
@@ -76,6 +110,7 @@ redis_start() {
         return 0
     fi
     local pid port
+    redis_acl_write
     pid=$(redis_ours_pid)
     if [ -n "$pid" ]; then
         port=$(cat "$REDIS_PORTFILE" 2>/dev/null || echo "${REDIS_PORT:-6379}")
@@ -83,9 +118,18 @@ redis_start() {
             ops_die "our Redis (pid $pid) already runs on port $port, not REDIS_PORT=$REDIS_PORT" \
                 "Run 'ops/run.sh stop' first, or unset REDIS_PORT."
         fi
-        ops_say "redis: reusing ours (pid $pid, port $port)"
-    else
-        port=${REDIS_PORT:-6379}
+        # The users may have changed: load them again. A Redis started by
+        # an older ops/run.sh has no ACL file: restart it (its data stays).
+        if [ "$(redis_admin "$port" acl load)" = OK ]; then
+            ops_say "redis: reusing ours (pid $pid, port $port), ACL users reloaded from var/redis/users.acl"
+        else
+            ops_say "redis: ours (pid $pid) runs without the ACL users of ops/redis-users.acl: restarting it (data kept)"
+            redis_stop
+            pid=
+        fi
+    fi
+    if [ -z "$pid" ]; then
+        port=${port:-${REDIS_PORT:-6379}}
         if port_in_use "$port"; then
             [ -z "${REDIS_PORT:-}" ] ||
                 ops_die "port $port (REDIS_PORT) is in use by another program" \
@@ -98,9 +142,9 @@ redis_start() {
             ops_say "redis: port 6379 is taken by another program (the Debian redis-server service?); ours will use $port"
         fi
         mkdir -p "$VAR/redis"
-        ops_say "redis: starting redis-server ops/redis.conf on 127.0.0.1:$port, data in var/redis/ (AOF), log in var/redis.log"
+        ops_say "redis: starting redis-server ops/redis.conf on 127.0.0.1:$port, data in var/redis/ (AOF), users var/redis/users.acl, log in var/redis.log"
         redis-server "$ROOT/ops/redis.conf" --port "$port" --dir "$VAR/redis" --daemonize yes \
-            --pidfile "$REDIS_PIDFILE" --logfile "$REDIS_LOGFILE" ||
+            --pidfile "$REDIS_PIDFILE" --logfile "$REDIS_LOGFILE" --aclfile "$REDIS_ACLFILE" ||
             ops_die "redis-server did not start" "Look at $REDIS_LOGFILE."
         echo "$port" >"$REDIS_PORTFILE"
     fi
@@ -111,7 +155,8 @@ redis_start() {
     done
     redis_pings "$port" ||
         ops_die "Redis on port $port does not answer PING after 30 s" "Look at $REDIS_LOGFILE."
-    REDIS_LOCAL_URL=redis://127.0.0.1:$port
+    REDIS_LOCAL_URL=redis://consentd:$(cat "$REDIS_CONSENTD_PWFILE")@127.0.0.1:$port
+    REDIS_LOCAL_SHOWN="redis://consentd:***@127.0.0.1:$port"
 }
 
 # Copy the sites and, with CONSENTD_DEMO_KEY, set the demo site's key hash.
@@ -157,7 +202,9 @@ sites_install() {
 # are resolved against var/) and the local Redis.
 config_write() {
     [ -f ops/consentd.json ] || ops_die "ops/consentd.json is missing" "Restore it: git checkout ops/consentd.json"
-    ops_say "config: writing var/consentd.json (ops/consentd.json with sites_dir var/sites, keys_dir var/keys${REDIS_LOCAL_URL:+, redis $REDIS_LOCAL_URL})"
+    ops_say "config: writing var/consentd.json (ops/consentd.json with sites_dir var/sites, keys_dir var/keys${REDIS_LOCAL_URL:+, redis ${REDIS_LOCAL_SHOWN:-}})"
+    # It may hold a Redis password: readable by its owner only.
+    (umask 077 && touch "$VAR/consentd.json" && chmod 600 "$VAR/consentd.json")
     REDIS_LOCAL_URL=$REDIS_LOCAL_URL node -e '
         const fs = require("fs");
         const [src, dst] = process.argv.slice(1);

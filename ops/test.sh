@@ -9,7 +9,7 @@
 #
 # Environment:
 #   CI=true          print more, and run the heavier suites (CONSENTD_TEST_HEAVY=1:
-#                    the 10-minute soak of tests/fault/, fuzzing 60 s per harness)
+#                    the 10-minute soak of tests/fault/, fuzzing 40 s per harness)
 #   CTEST_ARGS="..." extra ctest arguments, e.g. CTEST_ARGS="-R http_health"
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -26,7 +26,6 @@
 #define CONSENT_ID_BYTES 16 /* 128 random bits */
 #define CONSENT_ID_LEN 22   /* base64url without padding */
 #define CONSENT_VARIANT_MAX 32
-#define CONSENT_RETRY_AFTER "2"
 
 static const char *const consent_sources[] = {"banner", "form", "call_center", "api"};
 
@@ -198,15 +197,6 @@ size_t consent_record_json(const store_record_t *rec, const char *policy_version
     return b.len;
 }
 
-static void consent_storage_error(http_request_t *rq, int rc_or_timeout)
-{
-    rq->worker->metrics.redis_errors++;
-    http_header(rq, "retry-after", H2O_STRLIT(CONSENT_RETRY_AFTER));
-    http_error(rq, 503, "storage_unavailable",
-               rc_or_timeout == REDIS_E_BUSY ? "too many writes in flight, retry later"
-                                             : "the consent store is unavailable, retry later");
-}
-
 static void consent_on_stored(void *data, const char *err)
 {
     http_pending_t *p = data;
@@ -216,7 +206,7 @@ static void consent_on_stored(void *data, const char *err)
         counters_consent(w->counters, w->sites, w->site, &w->rec);
     if (rq != NULL) {
         if (err != NULL) {
-            consent_storage_error(rq, 0);
+            http_storage_error(rq, 0, err);
         } else {
             char body[CONSENT_ANSWER_MAX];
             size_t len = consent_record_json(&w->rec, NULL, body, sizeof(body));
@@ -261,7 +251,7 @@ static void consent_sign_and_store(http_request_t *rq, http_pending_t *p)
     int rc = store_consent_put(rq->worker->redis, site, &w->rec, consent_on_stored, p);
     if (rc != REDIS_OK) {
         http_pending_free(p);
-        consent_storage_error(rq, rc);
+        http_storage_error(rq, rc, NULL);
     }
 }
 
@@ -274,7 +264,7 @@ static void consent_on_version(void *data, int found, const char *err)
         http_pending_free(p);
     } else if (err != NULL) {
         http_pending_free(p);
-        consent_storage_error(rq, 0);
+        http_storage_error(rq, 0, err);
     } else if (!found) {
         http_pending_free(p);
         http_error(rq, 400, "unknown_banner_version",
@@ -546,7 +536,7 @@ void consent_post(http_request_t *rq)
     int rc = store_banner_named(rq->worker->redis, site, w->banner_version, consent_on_version, p);
     if (rc != REDIS_OK) {
         http_pending_free(p);
-        consent_storage_error(rq, rc);
+        http_storage_error(rq, rc, NULL);
     }
 }
 
@@ -558,7 +548,7 @@ static void consent_on_read(void *data, const store_record_t *rec, const char *e
     http_request_t *rq = http_pending_request(p);
     if (rq != NULL) {
         if (err != NULL) {
-            consent_storage_error(rq, 0);
+            http_storage_error(rq, 0, err);
         } else if (rec == NULL || rec->expires_at_ms <= consent_now_ms()) {
             http_error(rq, 404, "consent_not_found", "no current choice for this visitor");
         } else {
@@ -601,7 +591,7 @@ void consent_get(http_request_t *rq)
     int rc = store_consent_get(rq->worker->redis, rq->site, visitor, consent_on_read, p);
     if (rc != REDIS_OK) {
         http_pending_free(p);
-        consent_storage_error(rq, rc);
+        http_storage_error(rq, rc, NULL);
     }
 }
 

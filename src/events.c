@@ -55,27 +55,18 @@ static const char *events_site_language(const site_t *site, const char *lang)
     return NULL;
 }
 
-void events_post(http_request_t *rq)
+int events_body_check(const char *body, size_t len, const site_t *site, events_event_t *out,
+                      events_refusal_t *why)
 {
-    const site_t *site = rq->site;
-    http_caller_t caller = http_caller(rq);
-    if (caller != HTTP_CALLER_BROWSER && caller != HTTP_CALLER_SERVER) {
-        http_caller_error(rq, caller);
-        return;
-    }
-    if (!events_media_type_ok(rq)) {
-        http_error(rq, 415, "unsupported_media_type",
-                   "send the body as application/json (or text/plain, as sendBeacon does)");
-        return;
-    }
+    memset(out, 0, sizeof(*out));
     json_error_t jerr;
-    json_t *body = json_loadb(rq->req->entity.base, rq->req->entity.len,
-                              JSON_REJECT_DUPLICATES, &jerr);
-    if (body == NULL || !json_is_object(body)) {
-        json_decref(body);
-        http_error(rq, 400, "malformed_json",
-                   body == NULL ? "the body is not valid JSON" : "the body must be a JSON object");
-        return;
+    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL || !json_is_object(root)) {
+        json_decref(root);
+        why->code = "malformed_json";
+        snprintf(why->message, sizeof(why->message), "%s",
+                 root == NULL ? "the body is not valid JSON" : "the body must be a JSON object");
+        return -1;
     }
 
     /* null is the same as absent for the optional fields. */
@@ -83,7 +74,7 @@ void events_post(http_request_t *rq)
     int has_type = 0;
     const char *key;
     json_t *value;
-    json_object_foreach(body, key, value)
+    json_object_foreach(root, key, value)
     {
         int is_str = json_is_string(value), is_null = json_is_null(value);
         if (strcmp(key, "type") == 0 && is_str) {
@@ -104,50 +95,71 @@ void events_post(http_request_t *rq)
         }
     }
 
-    char msg[160];
+    char *msg = why->message;
+    size_t cap = sizeof(why->message);
     const char *code = NULL;
-    counters_metric_t metric = COUNTERS_SHOWN;
-    const site_variant_t *var = NULL;
     if (bad != NULL) {
         code = "invalid_field";
         if (strcmp(bad, "policy_version") == 0)
-            snprintf(msg, sizeof(msg), "policy_version must be a string of at most %d bytes",
+            snprintf(msg, cap, "policy_version must be a string of at most %d bytes",
                      EVENTS_POLICY_VERSION_MAX);
         else
-            snprintf(msg, sizeof(msg), "unknown field or wrong type: %.64s", bad);
+            snprintf(msg, cap, "unknown field or wrong type: %.64s", bad);
     } else if (!has_type) {
         code = "missing_field";
-        snprintf(msg, sizeof(msg), "type is required");
+        snprintf(msg, cap, "type is required");
     } else {
         size_t t = 0, nt = sizeof(events_types) / sizeof(events_types[0]);
         while (t < nt && strcmp(type, events_types[t].name) != 0)
             t++;
         if (t == nt) {
             code = "unknown_event_type";
-            snprintf(msg, sizeof(msg), "type must be shown, dismissed or panel_opened");
+            snprintf(msg, cap, "type must be shown, dismissed or panel_opened");
         } else {
-            metric = events_types[t].metric;
+            out->metric = events_types[t].metric;
         }
     }
     if (code == NULL && visitor != NULL && !consent_visitor_valid(visitor, strlen(visitor))) {
         code = "invalid_visitor";
-        snprintf(msg, sizeof(msg), "visitor must be 8 to 64 characters of A-Z a-z 0-9 - _");
-    } else if (code == NULL && lang != NULL && (lang = events_site_language(site, lang)) == NULL) {
+        snprintf(msg, cap, "visitor must be 8 to 64 characters of A-Z a-z 0-9 - _");
+    } else if (code == NULL && lang != NULL &&
+               (out->lang = events_site_language(site, lang)) == NULL) {
         code = "unknown_language";
-        snprintf(msg, sizeof(msg), "this site has no texts in that language");
+        snprintf(msg, cap, "this site has no texts in that language");
     } else if (code == NULL && variant != NULL &&
-               (var = site_variant_find(site, variant, strlen(variant))) == NULL) {
+               (out->variant = site_variant_find(site, variant, strlen(variant))) == NULL) {
         code = "unknown_variant";
-        snprintf(msg, sizeof(msg), "this site declares no such banner variant");
+        snprintf(msg, cap, "this site declares no such banner variant");
     }
-    if (code != NULL) {
-        json_decref(body);
-        http_error(rq, 400, code, msg);
+    if (code == NULL && visitor != NULL)
+        memcpy(out->visitor, visitor, strlen(visitor) + 1); /* 8..64 bytes: checked */
+    json_decref(root);
+    why->code = code;
+    return code == NULL ? 0 : -1;
+}
+
+void events_post(http_request_t *rq)
+{
+    const site_t *site = rq->site;
+    http_caller_t caller = http_caller(rq);
+    if (caller != HTTP_CALLER_BROWSER && caller != HTTP_CALLER_SERVER) {
+        http_caller_error(rq, caller);
         return;
     }
-    counters_event(rq->worker->counters, rq->worker->snap->sites, site, metric, lang,
-                   var != NULL ? var->id : NULL, visitor, events_now_ms());
-    json_decref(body);
+    if (!events_media_type_ok(rq)) {
+        http_error(rq, 415, "unsupported_media_type",
+                   "send the body as application/json (or text/plain, as sendBeacon does)");
+        return;
+    }
+    events_event_t ev;
+    events_refusal_t why;
+    if (events_body_check(rq->req->entity.base, rq->req->entity.len, site, &ev, &why) != 0) {
+        http_error(rq, 400, why.code, why.message);
+        return;
+    }
+    counters_event(rq->worker->counters, rq->worker->snap->sites, site, ev.metric, ev.lang,
+                   ev.variant != NULL ? ev.variant->id : NULL,
+                   ev.visitor[0] != '\0' ? ev.visitor : NULL, events_now_ms());
     http_header(rq, "cache-control", H2O_STRLIT("no-store"));
     http_send_static(rq, 204, NULL, NULL, 0);
 }

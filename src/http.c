@@ -239,6 +239,28 @@ void http_error(http_request_t *rq, int status, const char *code, const char *me
     http_send_json(rq, status, body, (size_t)n < sizeof(body) ? (size_t)n : sizeof(body) - 1);
 }
 
+void http_storage_error(http_request_t *rq, int rc, const char *err)
+{
+    char msg[160];
+    rq->worker->metrics.redis_errors++;
+    if (rc == REDIS_E_BUSY)
+        snprintf(msg, sizeof(msg), "too many Redis commands in flight, retry later");
+    else if (err != NULL && strcmp(err, "timeout") == 0)
+        snprintf(msg, sizeof(msg),
+                 "timeout: the consent store did not answer within %u ms, retry later",
+                 (unsigned)rq->worker->cfg->redis.command_timeout_ms);
+    else if (rc == REDIS_E_DOWN || (err != NULL && strcmp(err, "disconnected") == 0))
+        snprintf(msg, sizeof(msg), "the consent store is unreachable, retry later");
+    else
+        snprintf(msg, sizeof(msg), "the consent store is unavailable, retry later");
+    /* A Redis error reply (out of memory, a refused command) is for the
+     * operator, and rare: log it. Outages show in /healthz and metrics. */
+    if (err != NULL && strcmp(err, "timeout") != 0 && strcmp(err, "disconnected") != 0)
+        log_msg(LOG_WARN, "redis: %s", err);
+    http_header(rq, "retry-after", H2O_STRLIT(HTTP_STORAGE_RETRY_AFTER));
+    http_error(rq, 503, "storage_unavailable", msg);
+}
+
 const char *http_bearer_parse(const char *value, size_t len, size_t *key_len)
 {
     if (value == NULL || len < 8 || strncasecmp(value, "Bearer ", 7) != 0)

@@ -38,13 +38,6 @@ static int rights_visitor(http_request_t *rq, char visitor[65])
     return 1;
 }
 
-static void rights_storage_error(http_request_t *rq)
-{
-    rq->worker->metrics.redis_errors++;
-    http_header(rq, "retry-after", H2O_STRLIT("2"));
-    http_error(rq, 503, "storage_unavailable", "the consent store is unavailable, retry later");
-}
-
 static void out_record(http_out_t *o, const store_record_t *rec)
 {
     char json[CONSENT_ANSWER_MAX];
@@ -76,7 +69,7 @@ static void rights_on_visitor(void *data, const store_record_t *current,
     const char *visitor = http_pending_state(p);
     if (rq != NULL) {
         if (err != NULL) {
-            rights_storage_error(rq);
+            http_storage_error(rq, 0, err);
         } else {
             http_out_t o = {&rq->req->pool, NULL, 0, 0};
             char esc[160];
@@ -113,10 +106,10 @@ void rights_access(http_request_t *rq)
         return;
     }
     memcpy(http_pending_state(p), visitor, sizeof(visitor));
-    if (store_visitor_get(rq->worker->redis, rq->site, visitor, rights_on_visitor, p) !=
-        REDIS_OK) {
+    int rc = store_visitor_get(rq->worker->redis, rq->site, visitor, rights_on_visitor, p);
+    if (rc != REDIS_OK) {
         http_pending_free(p);
-        rights_storage_error(rq);
+        http_storage_error(rq, rc, NULL);
     }
 }
 
@@ -128,7 +121,7 @@ static void rights_on_erased(void *data, size_t removed, const char *err)
     http_request_t *rq = http_pending_request(p);
     if (rq != NULL) {
         if (err != NULL) {
-            rights_storage_error(rq);
+            http_storage_error(rq, 0, err);
         } else {
             char body[160];
             int n = snprintf(body, sizeof(body), "{\"erased\":true,\"removed\":%zu}", removed);
@@ -148,10 +141,10 @@ void rights_erase(http_request_t *rq)
         http_error(rq, 500, "internal", "out of memory");
         return;
     }
-    if (store_visitor_erase(rq->worker->redis, rq->site, visitor, rights_on_erased, p) !=
-        REDIS_OK) {
+    int rc = store_visitor_erase(rq->worker->redis, rq->site, visitor, rights_on_erased, p);
+    if (rc != REDIS_OK) {
         http_pending_free(p);
-        rights_storage_error(rq);
+        http_storage_error(rq, rc, NULL);
     }
 }
 
@@ -188,7 +181,7 @@ static void rights_on_page(void *data, const store_record_t *records, size_t n,
     http_request_t *rq = http_pending_request(p);
     if (rq != NULL) {
         if (err != NULL) {
-            rights_storage_error(rq);
+            http_storage_error(rq, 0, err);
         } else {
             http_out_t o = {&rq->req->pool, NULL, 0, 0};
             for (size_t i = 0; i < n; i++) {
@@ -246,6 +239,6 @@ void rights_export(http_request_t *rq)
         if (rc == REDIS_E_ARGS)
             http_error(rq, 400, "invalid_cursor", "cursor must be one given by x-next-cursor");
         else
-            rights_storage_error(rq);
+            http_storage_error(rq, rc, NULL);
     }
 }

@@ -39,6 +39,21 @@ write('consent_body', [
     cat([3], body({ ...good, visitor: 'short', source: 'api' })),
 ]);
 
+// ---- events_body: the body of POST .../events ----
+write('events_body', [
+    body({ type: 'shown' }),
+    body({ type: 'dismissed', lang: 'en', variant: 'b', visitor: 'visitor-000001', policy_version: demo.policy_version }),
+    body({ type: 'panel_opened', lang: null, variant: null, visitor: null, policy_version: null }),
+    body({ type: 'clicked' }),
+    body({ type: 'shown', lang: 'de' }),
+    body({ type: 'shown', variant: 'z' }),
+    body({ type: 'shown', visitor: 'x' }),
+    body({ type: 'shown', policy_version: 'p'.repeat(65) }),
+    body({ type: 'shown', extra: true }),
+    '{"type":"shown","type":"shown"}',
+    'null',
+].map((s) => Buffer.from(s)));
+
 // ---- router: a method byte, then the request target ----
 write('router', [
     cat([0], '/v1/sites/demo/banner.js'),

@@ -8,7 +8,7 @@
 # writes what it discovers to a temporary directory, never to the repository.
 #
 # Environment:
-#   CONSENTD_FUZZ_SECONDS  time per harness (default 20; 60 with
+#   CONSENTD_FUZZ_SECONDS  time per harness (default 20; 40 with
 #                          CONSENTD_TEST_HEAVY=1, which ops/test.sh sets in CI)
 #   TMPDIR                 where the new corpus and any crash input go
 #
@@ -21,7 +21,7 @@ src=$(cd "$(dirname "$0")" && pwd)
 if [ -n "${CONSENTD_FUZZ_SECONDS:-}" ]; then
     secs=$CONSENTD_FUZZ_SECONDS
 elif [ "${CONSENTD_TEST_HEAVY:-}" = 1 ]; then
-    secs=60
+    secs=40
 else
     secs=20
 fi

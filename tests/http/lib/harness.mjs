@@ -298,6 +298,18 @@ export function rawExchange(port, bytes, { idleMs = 1000 } = {}) {
     });
 }
 
+// ---- processes -------------------------------------------------------------
+
+/* Resident memory of a process in KiB (VmRSS), or null when it is gone. */
+export function rssKiB(pid) {
+    try {
+        const m = /^VmRSS:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+        return m ? Number(m[1]) : null;
+    } catch {
+        return null;
+    }
+}
+
 // ---- Prometheus text ------------------------------------------------------
 
 /* [{name, labels: {k: v}, value}] from the text exposition format. */
@@ -377,20 +389,35 @@ function respParse(buf, i = 0) {
 export class RedisError extends Error {}
 
 /* Send one command on a fresh connection; resolves its reply (a Redis error
- * reply rejects with RedisError). */
-export function redisCommand(port, args, { timeoutMs = 5000 } = {}) {
+ * reply rejects with RedisError). auth: [user, password] sends AUTH first on
+ * the same connection (its failure rejects). */
+export function redisCommand(port, args, { timeoutMs = 5000, auth } = {}) {
     return new Promise((resolve, reject) => {
         const sock = net.connect(port, '127.0.0.1');
         let buf = Buffer.alloc(0);
+        let skip = auth ? 1 : 0; /* replies before the one we want */
         sock.setTimeout(timeoutMs, () => sock.destroy(new Error(`redis ${args[0]}: no reply within ${timeoutMs} ms`)));
-        sock.on('connect', () => sock.write(respEncode(args)));
+        sock.on('connect', () => sock.write((auth ? respEncode(['AUTH', ...auth]) : '') + respEncode(args)));
         sock.on('data', (chunk) => {
             buf = Buffer.concat([buf, chunk]);
-            const r = respParse(buf);
-            if (!r) return;
-            sock.destroy();
-            if (r.value instanceof RedisError) reject(r.value);
-            else resolve(r.value);
+            for (;;) {
+                const r = respParse(buf);
+                if (!r) return;
+                buf = buf.subarray(r.end);
+                if (skip > 0) {
+                    skip--;
+                    if (r.value instanceof RedisError) {
+                        sock.destroy();
+                        reject(r.value);
+                        return;
+                    }
+                    continue;
+                }
+                sock.destroy();
+                if (r.value instanceof RedisError) reject(r.value);
+                else resolve(r.value);
+                return;
+            }
         });
         sock.on('error', reject);
         sock.on('close', () => reject(new Error(`redis ${args[0]}: connection closed without a reply`)));
@@ -398,7 +425,10 @@ export function redisCommand(port, args, { timeoutMs = 5000 } = {}) {
 }
 
 /* A throw-away redis-server: no persistence, DEBUG allowed (DEBUG SLEEP makes
- * Redis slow on purpose). */
+ * Redis slow on purpose). args: more redis-server options, after ours (a
+ * later option wins: ['--appendonly', 'yes', '--appendfsync', 'always']).
+ * auth: [user, password] for the harness' own commands (an ACL file). The
+ * data directory stays the same across restarts. */
 export class Redis {
     static async start(options) {
         const redis = new Redis(options);
@@ -406,10 +436,11 @@ export class Redis {
         return redis;
     }
 
-    /* args: more redis-server flags (a cluster node's). */
-    constructor({ port, args = [] } = {}) {
+    /* args: more redis-server flags (a cluster node's, AOF, an ACL file). */
+    constructor({ port, args = [], auth } = {}) {
         this.port = port;
         this.extraArgs = args;
+        this.auth = auth;
         this.dir = makeTempDir('redis');
         this.proc = null;
     }
@@ -439,7 +470,20 @@ export class Redis {
     }
 
     command(...args) {
-        return redisCommand(this.port, args);
+        return redisCommand(this.port, args, { auth: this.auth });
+    }
+
+    get pid() {
+        return this.proc ? this.proc.pid : undefined;
+    }
+
+    /* Freeze it (SIGSTOP): connections stay open, nothing is answered. */
+    pause() {
+        this.proc.signal('SIGSTOP');
+    }
+
+    resume() {
+        this.proc.signal('SIGCONT');
     }
 
     /* Crash it: no goodbye to the clients. */
@@ -906,6 +950,17 @@ export class Consentd {
     /* Wait until its stderr (from offset on) matches re; returns the match. */
     waitForLog(re, { from = 0, timeoutMs = 5000 } = {}) {
         return waitFor(() => re.exec(this.stderr.slice(from)), { timeoutMs, message: `a log line matching ${re}` });
+    }
+
+    get pid() {
+        return this.proc ? this.proc.pid : undefined;
+    }
+
+    /* Crash it (SIGKILL) and wait until it is gone; start() runs it again
+     * with the same port, config, sites and keys. */
+    async kill() {
+        this.expectingExit = true;
+        await this.proc.stop({ signal: 'SIGKILL' });
     }
 
     /* Wait for the exit that a signal asked for; checks for sanitizer reports. */
