@@ -744,7 +744,9 @@ static int set_slot_served(unsigned slot, server_t *owner, int served)
 static int clusterdown_is_retried_within_the_deadline(void)
 {
     state_t st = {0}, st_quick = {0}, st_late = {0};
-    redis_t *r = cluster_client(&st, 2000);
+    /* A deadline far beyond the retries (10 + 20 + ... + 320 = 630 ms), so
+     * that a loaded machine still sees them end first. */
+    redis_t *r = cluster_client(&st, 5000);
     redis_t *quick = cluster_client(&st_quick, 300); /* a deadline shorter than the retries */
     CHECK(r != NULL && quick != NULL);
     char tag[32], key[64];
@@ -778,7 +780,7 @@ static int clusterdown_is_retried_within_the_deadline(void)
     printf("    gave up after %llu ms: kind %d, err \"%s\", \"%s\"\n",
            (unsigned long long)(res.at_ms - t0), (int)res.kind, res.err, res.str);
     CHECK(res.kind == REDIS_REPLY_KIND_ERROR && strncmp(res.str, "CLUSTERDOWN", 11) == 0);
-    CHECK(res.at_ms - t0 >= 500 && res.at_ms - t0 < 2000);
+    CHECK(res.at_ms - t0 >= 500 && res.at_ms - t0 < 5000);
 
     /* A deadline shorter than the retries: "timeout", once. */
     {
@@ -786,7 +788,7 @@ static int clusterdown_is_retried_within_the_deadline(void)
         CHECK(cmd(quick, &res, "GET", key, NULL) == REDIS_OK);
         CHECK(RUN_UNTIL(res.calls == 1, 3000));
         CHECK(strcmp(res.err, "timeout") == 0);
-        CHECK(res.at_ms - t0 >= 250 && res.at_ms - t0 < 900);
+        CHECK(res.at_ms - t0 >= 250 && res.at_ms - t0 < 2000);
         /* destroy while retrying: no second callback */
         result_t pending;
         CHECK(cmd(quick, &pending, "GET", key, NULL) == REDIS_OK);
