@@ -525,20 +525,13 @@ static void stats_answer(http_request_t *rq, const stats_query_t *q,
     http_send_static(rq, 200, "application/json", o.buf, o.len);
 }
 
-static void stats_storage_error(http_request_t *rq)
-{
-    rq->worker->metrics.redis_errors++;
-    http_header(rq, "retry-after", H2O_STRLIT("2"));
-    http_error(rq, 503, "storage_unavailable", "the statistics store is unavailable, retry later");
-}
-
 static void stats_on_read(void *data, const store_stats_result_t *res, const char *err)
 {
     http_pending_t *p = data;
     http_request_t *rq = http_pending_request(p);
     if (rq != NULL) {
         if (err != NULL)
-            stats_storage_error(rq);
+            http_storage_error(rq, 0, err);
         else
             stats_answer(rq, http_pending_state(p), res);
     }
@@ -699,8 +692,9 @@ void stats_get(http_request_t *rq)
         return;
     }
     memcpy(http_pending_state(p), &q, sizeof(q));
-    if (store_stats_read(rq->worker->redis, &sq, stats_on_read, p) != REDIS_OK) {
+    int rc = store_stats_read(rq->worker->redis, &sq, stats_on_read, p);
+    if (rc != REDIS_OK) {
         http_pending_free(p);
-        stats_storage_error(rq);
+        http_storage_error(rq, rc, NULL);
     }
 }

@@ -62,13 +62,6 @@ static int versions_server_only(http_request_t *rq)
     return 0;
 }
 
-static void versions_storage_error(http_request_t *rq)
-{
-    rq->worker->metrics.redis_errors++;
-    http_header(rq, "retry-after", H2O_STRLIT("2"));
-    http_error(rq, 503, "storage_unavailable", "the archive is unavailable, retry later");
-}
-
 /* ---- the lists ------------------------------------------------------------ */
 
 typedef struct versions_query {
@@ -81,7 +74,7 @@ static void versions_on_list(void *data, const store_banner_version_t *v, size_t
     http_request_t *rq = http_pending_request(p);
     const versions_query_t *q = http_pending_state(p);
     if (rq != NULL && err != NULL) {
-        versions_storage_error(rq);
+        http_storage_error(rq, 0, err);
     } else if (rq != NULL) {
         http_out_t o = {&rq->req->pool, NULL, 0, 0};
         const char *current = banner_version_hex(rq->worker->snap->banners, rq->site);
@@ -130,9 +123,10 @@ static void versions_start_list(http_request_t *rq, int public)
         return;
     }
     ((versions_query_t *)http_pending_state(p))->public = public;
-    if (store_banner_list(rq->worker->redis, rq->site, versions_on_list, p) != REDIS_OK) {
+    int rc = store_banner_list(rq->worker->redis, rq->site, versions_on_list, p);
+    if (rc != REDIS_OK) {
         http_pending_free(p);
-        versions_storage_error(rq);
+        http_storage_error(rq, rc, NULL);
     }
 }
 
@@ -154,7 +148,7 @@ static void versions_on_bytes(void *data, const char *js, size_t len, const char
     http_request_t *rq = http_pending_request(p);
     const char *hash = http_pending_state(p);
     if (rq != NULL && err != NULL) {
-        versions_storage_error(rq);
+        http_storage_error(rq, 0, err);
     } else if (rq != NULL && js == NULL) {
         http_error(rq, 404, "banner_version_not_found",
                    "no archived banner version of this site has this hash");
@@ -183,8 +177,9 @@ void versions_get(http_request_t *rq)
     char *hash = http_pending_state(p);
     memcpy(hash, rq->params[0].base, BANNER_VERSION_HEX);
     hash[BANNER_VERSION_HEX] = '\0';
-    if (store_banner_get(rq->worker->redis, rq->site, hash, versions_on_bytes, p) != REDIS_OK) {
+    int rc = store_banner_get(rq->worker->redis, rq->site, hash, versions_on_bytes, p);
+    if (rc != REDIS_OK) {
         http_pending_free(p);
-        versions_storage_error(rq);
+        http_storage_error(rq, rc, NULL);
     }
 }

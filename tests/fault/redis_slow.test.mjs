@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before } from 'node:test';
 import { Consentd, Redis, delay, rssKiB, test, waitFor } from '../http/lib/harness.mjs';
-import { DEMO_ORIGIN } from '../http/lib/consent.mjs';
+import { DEMO_KEY, DEMO_ORIGIN } from '../http/lib/consent.mjs';
 import { consentBody, percentile, round, send } from './lib/load.mjs';
 
 const COMMAND_TIMEOUT_MS = 500;
@@ -88,11 +88,19 @@ test('redis_frozen_requests_time_out_with_a_clear_error_while_the_banner_is_serv
     const agents = Array.from({ length: 32 }, () => new http.Agent({ keepAlive: true, maxSockets: 1 }));
     const writes = await Promise.all(agents.map((a, i) => post(a, `slow-frozen-${i}`, i)));
     const read = await send(consentd.port, agent, '/v1/sites/demo/consents/slow-before-1', { headers: { origin: DEMO_ORIGIN } });
+    // The server routes that read Redis say the same.
+    const key = { authorization: `Bearer ${DEMO_KEY}` };
+    const serverReads = await Promise.all(
+        ['/v1/sites/demo/visitors/slow-before-1', '/v1/sites/demo/consents?limit=1', '/v1/sites/demo/stats', '/v1/sites/demo/banner-versions'].map(
+            (target, i) => send(consentd.port, agents[i], target, { headers: key }).then((r) => [target, r]),
+        ),
+    );
     const health = await consentd.request('/healthz');
     done = true;
     const bannerAnswers = await banners;
     writes.forEach((r, i) => assertTimedOut(r, `write ${i}`));
     assertTimedOut(read, 'read');
+    for (const [target, r] of serverReads) assertTimedOut(r, target);
     assert.equal(health.status, 503);
     assert.equal(health.json().checks.redis.error, 'timeout');
     assert.ok(bannerAnswers.length >= 5, `only ${bannerAnswers.length} banners were served while writes waited`);
