@@ -5,13 +5,15 @@
  * Input: one byte picks the method, the rest is the request target as a
  * client sent it. Invariants: a resolved target names a route whose pattern
  * matched, decoded segments hold no NUL and are no longer than the target,
- * and a query value fits the caller's buffer and holds none of '&' and '?'.
+ * and a query value fits the caller's buffer and holds none of '&' and '?';
+ * a date the stats route accepts (stats_parse_date) prints back the same.
  */
 #include <string.h>
 
 #include "fuzz.h"
 #include "http.h"
 #include "router.h"
+#include "stats.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -63,6 +65,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_ASSERT(out[n] == '\0');
             FUZZ_ASSERT(memchr(out, '&', (size_t)n) == NULL);
             FUZZ_ASSERT(memchr(target, '?', len) != NULL);
+            int64_t day;
+            if ((strcmp(names[i], "from") == 0 || strcmp(names[i], "to") == 0) &&
+                stats_parse_date(out, &day) == 0) {
+                char back[16];
+                stats_format_date(day, back);
+                FUZZ_ASSERT(strcmp(back, out) == 0);
+            }
         }
     }
     return 0;
