@@ -63,6 +63,23 @@ static inline void check_run(const char *name, int (*fn)(void))
 /* RUN(test_function): runs it under its own name. */
 #define RUN(fn) check_run(#fn, fn)
 
+/* The repository's root into out: CONSENTD_SOURCE_DIR (ctest sets it),
+ * else derived from this file's path, else ".". */
+static inline void check_source_dir(char *out, size_t cap)
+{
+    const char *env = getenv("CONSENTD_SOURCE_DIR");
+    if (env != NULL && env[0] != '\0') {
+        snprintf(out, cap, "%s", env);
+        return;
+    }
+    snprintf(out, cap, "%s", __FILE__);
+    char *p = strstr(out, "/tests/unit/");
+    if (p != NULL)
+        *p = '\0';
+    else
+        snprintf(out, cap, ".");
+}
+
 /* Prints the tally; the exit status of main. */
 static inline int check_summary(void)
 {

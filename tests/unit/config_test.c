@@ -29,21 +29,6 @@ static void run(const char *name, int (*fn)(void))
     check_run(name, fn);
 }
 
-static void find_source_dir(void)
-{
-    const char *env = getenv("CONSENTD_SOURCE_DIR");
-    if (env != NULL && env[0] != '\0') {
-        snprintf(source_dir, sizeof(source_dir), "%s", env);
-        return;
-    }
-    snprintf(source_dir, sizeof(source_dir), "%s", __FILE__);
-    char *p = strstr(source_dir, "/tests/unit/");
-    if (p != NULL)
-        *p = '\0';
-    else
-        snprintf(source_dir, sizeof(source_dir), ".");
-}
-
 static const char *src_path(char *buf, size_t cap, const char *rel)
 {
     int n = snprintf(buf, cap, "%s/%s", source_dir, rel);
@@ -654,7 +639,7 @@ static int redis_url_unknown_host_is_refused_naming_it(void)
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    find_source_dir();
+    check_source_dir(source_dir, sizeof(source_dir));
     run("defaults_are_used_without_a_file", defaults_are_used_without_a_file);
     run("shipped_config_loads_with_its_defaults", shipped_config_loads_with_its_defaults);
     run("shipped_config_lists_every_field", shipped_config_lists_every_field);

@@ -28,21 +28,6 @@
 
 static char source_dir[PATH_MAX];
 
-static void find_source_dir(void)
-{
-    const char *env = getenv("CONSENTD_SOURCE_DIR");
-    if (env != NULL && env[0] != '\0') {
-        snprintf(source_dir, sizeof(source_dir), "%s", env);
-        return;
-    }
-    snprintf(source_dir, sizeof(source_dir), "%s", __FILE__);
-    char *p = strstr(source_dir, "/tests/unit/");
-    if (p != NULL)
-        *p = '\0';
-    else
-        snprintf(source_dir, sizeof(source_dir), ".");
-}
-
 static char *read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
@@ -818,7 +803,7 @@ static int concurrent_retain_and_release_free_the_set_exactly_once(void)
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    find_source_dir();
+    check_source_dir(source_dir, sizeof(source_dir));
     check_run("demo_site_loads_with_its_purposes_and_legal_bases",
               demo_site_loads_with_its_purposes_and_legal_bases);
     check_run("demo_api_key_hash_is_on_its_own_line", demo_api_key_hash_is_on_its_own_line);
