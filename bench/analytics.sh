@@ -43,6 +43,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 BENCH_DIR=$ROOT/bench
 SITE=demo
 BENCH_SITE=bench
@@ -67,14 +69,6 @@ SITES_DIR=${SITES_DIR:-$ROOT/ops/sites}
 TMP=
 BG_PIDS=() # every long-running process this script started
 FG_PID=    # the wrk run in progress, if any
-
-say() { printf 'bench: %s\n' "$*" >&2; }
-warn() { printf 'bench: WARNING: %s\n' "$*" >&2; }
-die() {
-    printf 'bench: FAILED: %s\n' "$1" >&2
-    [ -z "${2:-}" ] || printf 'bench: what to do: %s\n' "$2" >&2
-    exit 1
-}
 
 cleanup() {
     local rc=$? pid
@@ -191,32 +185,6 @@ build_consentd() {
 }
 
 # ---- processes ---------------------------------------------------------------
-
-port_in_use() {
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-PORTS_GIVEN=" "
-pick_port() {
-    local p
-    for _ in $(seq 1 100); do
-        p=$((20000 + RANDOM % 10000))
-        [[ "$PORTS_GIVEN" == *" $p "* ]] && continue
-        port_in_use "$p" && continue
-        PORTS_GIVEN+="$p "
-        PORT=$p
-        return 0
-    done
-    die "found no free loopback port in 20000-29999" "Stop whatever holds them, then run bench/analytics.sh again."
-}
-
-require_alive() {
-    local pid=$1 name=$2 log=$3
-    kill -0 "$pid" 2>/dev/null && return 0
-    sed 's/^/    /' "$log" | tail -n 20 >&2
-    die "$name exited (the end of its log $log is above; KEEP=1 keeps it)" \
-        "Fix what the log says, then run bench/analytics.sh again."
-}
 
 rcli() {
     redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"

@@ -33,6 +33,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 BENCH_DIR=$ROOT/bench
 SITE=demo
 
@@ -52,14 +54,6 @@ TMP=
 BG_PIDS=() # every long-running process this script started
 FG_PID=    # the wrk run in progress, if any
 CONSENTD_PID=
-
-say() { printf 'bench: %s\n' "$*" >&2; }
-warn() { printf 'bench: WARNING: %s\n' "$*" >&2; }
-die() {
-    printf 'bench: FAILED: %s\n' "$1" >&2
-    [ -z "${2:-}" ] || printf 'bench: what to do: %s\n' "$2" >&2
-    exit 1
-}
 
 stop_pid() {
     local pid=$1
@@ -156,38 +150,12 @@ build_consentd() {
 
 # ---- processes ---------------------------------------------------------------
 
-port_in_use() {
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-PORTS_GIVEN=" "
-# Sets PORT to a free port whose +10000 (a cluster node's bus) is free too.
-pick_port() {
-    local p
-    for _ in $(seq 1 200); do
-        p=$((20000 + RANDOM % 10000))
-        [[ "$PORTS_GIVEN" == *" $p "* ]] && continue
-        port_in_use "$p" && continue
-        port_in_use $((p + 10000)) && continue
-        PORTS_GIVEN+="$p "
-        PORT=$p
-        return 0
-    done
-    die "found no free loopback port pair in 20000-39999" "Stop whatever holds them, then run again."
-}
-
-require_alive() {
-    kill -0 "$1" 2>/dev/null && return 0
-    tail -n 20 "$3" | sed 's/^/    /' >&2
-    die "$2 exited (the end of its log $3 is above)" "Fix what the log says, then run again (KEEP=1 keeps it)."
-}
-
 # start_redis NAME [redis-server flags...]: sets PORT and the pid in PIDS_OF[NAME].
 declare -A PID_OF
 start_redis() {
     local name=$1
     shift
-    pick_port
+    pick_port pair
     mkdir -p "$TMP/$name"
     taskset -c "$CLIENT_CPU" redis-server --bind 127.0.0.1 --port "$PORT" --save '' --appendonly no \
         --dir "$TMP/$name" --logfile "$TMP/$name/redis.log" --daemonize no --repl-diskless-sync-delay 0 "$@" \
@@ -268,7 +236,7 @@ start_consentd() {
     mkdir -p "$dir"
     [ -d "$dir/keys" ] || timeout 30 "$BIN" keygen --keys "$dir/keys" >"$dir/keygen.log" 2>&1 ||
         die "'consentd keygen' failed" "Read $dir/keygen.log (KEEP=1)."
-    pick_port
+    pick_port pair
     CONSENTD_PORT=$PORT
     cat >"$dir/consentd.json" <<EOF
 {
