@@ -73,12 +73,27 @@ if [ "${CI:-}" = true ]; then
 fi
 ops_build "$BUILD" -DCONSENTD_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DCONSENTD_FUZZ=ON
 
+# After a failure, what each failing test printed that says why, last: a CI
+# log is often read from its end.
+failure_digest() {
+    local log=$BUILD/Testing/Temporary/LastTest.log failed=$BUILD/Testing/Temporary/LastTestsFailed.log name
+    [ -f "$log" ] && [ -f "$failed" ] || return 0
+    while IFS=: read -r _ name; do
+        ops_say "test: why $name failed (its lines that say so; all of it is above):"
+        awk -v t="$name" 'match($0, /^[0-9]+\/[0-9]+ Test: /) { on = substr($0, RLENGTH + 1) == t; next }
+                          on && /^<end of output>/ { exit } on' "$log" |
+            grep -E '✖|not ok|Error|assert|expected|actual|FAIL|ERROR|Sanitizer|timed out|lost' |
+            head -n 25 | sed 's/^/    /' || true
+    done <"$failed"
+}
+
 ops_say "test: ctest ${ctest_args[*]} (in $BUILD/)"
 status=0
 (cd "$BUILD" && TMPDIR=$TEST_TMP ctest "${ctest_args[@]}") || status=$?
 if [ "$status" -eq 0 ]; then
     ops_say "test: all tests passed"
 else
+    failure_digest
     ops_say "test: FAILED (ctest exit $status); rerun one with: cd $BUILD && ctest --output-on-failure -R NAME"
 fi
 exit "$status"

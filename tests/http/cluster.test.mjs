@@ -172,6 +172,9 @@ test('live_reshard_under_consent_load_shows_no_error_and_loses_nothing', { timeo
         : [[0, 1, slotsCarrying(masters[0], 3)], [2, 0, slotsCarrying(masters[2], 3)]];
     const t0 = Date.now();
     for (const [from, to, slots] of moves) {
+        // redis-cli refuses to reshard until every node has heard (gossip)
+        // of the last move: "Nodes don't agree about configuration".
+        await cluster.waitAgreed();
         // prettier-ignore
         await cluster.cli(['--cluster', 'reshard', `127.0.0.1:${masters[0].port}`,
             '--cluster-from', masters[from].id, '--cluster-to', masters[to].id,
@@ -191,7 +194,10 @@ test('live_reshard_under_consent_load_shows_no_error_and_loses_nothing', { timeo
     assert.deepEqual(Object.keys(load.statuses), ['201'], `client-visible errors: ${JSON.stringify(load.statuses)}`);
     assert.ok(redirects > 0, 'the load never met a moved slot: the test proved nothing');
     await assertAllReadable(consentd, load.acked);
-    // The map consentd holds now is the new one: no redirect on reads.
+    // Once every node agrees on the new owners (gossip), and consentd has
+    // read once more, the map it holds is the new one: no redirect on reads.
+    await cluster.waitAgreed();
+    await assertAllReadable(consentd, load.acked);
     const quiet = await errorStats(cluster);
     await assertAllReadable(consentd, load.acked.slice(0, 200));
     const later = await errorStats(cluster);

@@ -212,17 +212,50 @@ export async function waitFor(fn, { timeoutMs = 5000, intervalMs = 25, message =
     }
 }
 
-/* A loopback TCP port free right now (bind to 0, read it, close). */
-export function freePort() {
-    return new Promise((resolve, reject) => {
+/* The first port of the kernel's ephemeral range: the source ports of
+ * outgoing connections (ours, consentd's, Redis's and its cluster bus) are
+ * taken from it. */
+const EPHEMERAL_LOW = (() => {
+    try {
+        return Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32768;
+    } catch {
+        return 32768;
+    }
+})();
+const PORTS_FROM = 10000;
+const portsGiven = new Set();
+
+/* Whether a listener can bind port on loopback now. */
+function canBind(port) {
+    return new Promise((resolve) => {
         const server = net.createServer();
         server.unref();
-        server.on('error', reject);
-        server.listen(0, '127.0.0.1', () => {
-            const { port } = server.address();
-            server.close(() => resolve(port));
-        });
+        server.once('error', () => resolve(false));
+        server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
     });
+}
+
+/*
+ * A loopback port free right now, for a server a test starts, below `below`
+ * and below the ephemeral range: a port of that range, free when picked,
+ * can become the source port of some outgoing connection before the server
+ * binds it (a test that failed that way on a busy machine). Never the same
+ * twice in a process; extra: more ports that must be free too (offsets).
+ */
+async function freePortBelow(below, extra = []) {
+    if (below - PORTS_FROM < 1000) throw new Error(`the ephemeral port range starts at ${EPHEMERAL_LOW}: the tests need ports below it`);
+    for (let i = 0; i < 500; i++) {
+        const port = PORTS_FROM + Math.floor(Math.random() * (below - PORTS_FROM));
+        if (portsGiven.has(port) || !(await canBind(port))) continue;
+        if (!(await Promise.all(extra.map((d) => canBind(port + d)))).every(Boolean)) continue;
+        portsGiven.add(port);
+        return port;
+    }
+    throw new Error(`no free loopback port in ${PORTS_FROM}-${below - 1}`);
+}
+
+export function freePort() {
+    return freePortBelow(EPHEMERAL_LOW);
 }
 
 /* Resolves 'refused' when nothing listens on port, 'open' when a connection is accepted. */
@@ -508,14 +541,10 @@ export class Redis {
 export const TEST_CLUSTER_NODE_TIMEOUT_MS = 2000;
 const CLUSTER_FORM_TIMEOUT_MS = 30000;
 
-/* A free loopback port whose cluster bus port (+10000) is free too. */
-async function freeClusterPort() {
-    for (let i = 0; i < 100; i++) {
-        const port = await freePort();
-        if (port > 65535 - 10000) continue;
-        if ((await probePort(port + 10000)) === 'refused') return port;
-    }
-    throw new Error('no free port pair for a cluster node');
+/* A free loopback port whose cluster bus port (+10000) is free too, both
+ * below the ephemeral range. */
+function freeClusterPort() {
+    return freePortBelow(EPHEMERAL_LOW - 10000, [10000]);
 }
 
 /* Run redis-cli with args; resolves its stdout, rejects on a non-zero exit. */
@@ -599,6 +628,28 @@ export class RedisCluster {
                 return true;
             },
             { timeoutMs, intervalMs: 100, message: 'the Redis Cluster to be ok' },
+        );
+    }
+
+    /* Until every running node gives the same owner for every slot (after a
+     * reshard the last slots' new owners reach the other nodes by gossip). */
+    async waitAgreed({ timeoutMs = CLUSTER_FORM_TIMEOUT_MS } = {}) {
+        const view = async (node) =>
+            (await node.command('CLUSTER', 'NODES'))
+                .trim()
+                .split('\n')
+                .map((line) => line.split(' '))
+                .filter((f) => f[2].includes('master') && f.length > 8)
+                .map((f) => `${f[0]} ${f.slice(8).filter((x) => /^\d/.test(x)).join(' ')}`)
+                .filter((x) => /\s\d/.test(x))
+                .sort()
+                .join('\n');
+        await waitFor(
+            async () => {
+                const views = await Promise.all(this.nodes.filter((n) => n.proc && n.proc.running).map(view));
+                return views.every((v) => v === views[0]);
+            },
+            { timeoutMs, intervalMs: 100, message: 'every cluster node to agree on the slot owners' },
         );
     }
 
