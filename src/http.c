@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <time.h>
 
 #include "json.h"
@@ -259,6 +260,101 @@ void http_storage_error(http_request_t *rq, int rc, const char *err)
         log_msg(LOG_WARN, "redis: %s", err);
     http_header(rq, "retry-after", H2O_STRLIT(HTTP_STORAGE_RETRY_AFTER));
     http_error(rq, 503, "storage_unavailable", msg);
+}
+
+/* ---- h2o's own error answers ----
+ * h2o answers some requests before any handler runs: a body over
+ * limits.max_body_bytes (413), a broken chunked body or Content-Length
+ * (400), an Expect other than 100-continue (417). It sends them from the
+ * host's fallback path in text/plain; this filter there gives them the
+ * JSON error shape and headers of every other answer, and counts and logs
+ * them as unmatched requests. (A request head h2o cannot parse, or over its
+ * compile-time limits of 100 headers or about 417 KB, gets a fixed
+ * "400 Bad Request" written straight to the socket: no filter sees it.) */
+typedef struct {
+    h2o_filter_t super;
+    size_t max_body;
+    unsigned route;
+} http_own_errors_t;
+
+typedef struct {
+    h2o_ostream_t super;
+    h2o_iovec_t body;
+} http_own_error_body_t;
+
+static void http_own_error_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs,
+                                size_t bufcnt, h2o_send_state_t state)
+{
+    http_own_error_body_t *o = (http_own_error_body_t *)self;
+    /* h2o's body (or none, for HEAD) becomes ours. */
+    h2o_ostream_send_next(self, req, bufcnt != 0 ? &o->body : bufs, bufcnt != 0 ? 1 : 0, state);
+}
+
+static void http_own_errors_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
+{
+    http_own_errors_t *f = (http_own_errors_t *)self;
+    char msg[160];
+    const char *code;
+    switch (req->res.status) {
+    case 413:
+        code = "payload_too_large";
+        snprintf(msg, sizeof(msg), "the body is over this server's limit of %zu bytes",
+                 f->max_body);
+        break;
+    case 400:
+        code = "bad_request";
+        snprintf(msg, sizeof(msg), "the body is malformed (chunked encoding or Content-Length)");
+        break;
+    case 417:
+        code = "expectation_failed";
+        snprintf(msg, sizeof(msg), "the only Expect understood is 100-continue");
+        break;
+    default:
+        h2o_setup_next_ostream(req, slot);
+        return;
+    }
+    h2o_iovec_t body;
+    body.base = h2o_mem_alloc_pool(&req->pool, sizeof(msg) + 64);
+    body.len = (size_t)snprintf(body.base, sizeof(msg) + 64,
+                                "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}", code, msg);
+    memset(&req->res.headers, 0, sizeof(req->res.headers));
+    req->res.reason = http_reason(req->res.status);
+    req->res.content_length = body.len;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                   H2O_STRLIT("application/json"));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-content-type-options"), 0,
+                          NULL, H2O_STRLIT("nosniff"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                   H2O_STRLIT("no-store"));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("content-security-policy"), 0,
+                          NULL, H2O_STRLIT("default-src 'none'; frame-ancestors 'none'"));
+    if (req->scheme == &H2O_URL_SCHEME_HTTPS)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_STRICT_TRANSPORT_SECURITY, NULL,
+                       H2O_STRLIT("max-age=31536000"));
+
+    struct timeval now;
+    gettimeofday(&now, NULL);
+    int64_t us = (int64_t)(now.tv_sec - req->timestamps.request_begin_at.tv_sec) * 1000000 +
+                 (now.tv_usec - req->timestamps.request_begin_at.tv_usec);
+    http_request_t rq = {.req = req, .worker = worker_of(req->conn->ctx), .route = f->route};
+    rq.started_ns = http_now_ns() - (us > 0 && req->timestamps.request_begin_at.tv_sec != 0
+                                         ? (uint64_t)us * 1000
+                                         : 0);
+    http_finish(&rq, req->res.status, body.len);
+
+    http_own_error_body_t *o =
+        (http_own_error_body_t *)h2o_add_ostream(req, sizeof(*o), slot);
+    o->super.do_send = http_own_error_send;
+    o->body = body;
+    h2o_setup_next_ostream(req, &o->super.next);
+}
+
+void http_own_errors_register(h2o_pathconf_t *fallback, size_t max_body, unsigned route)
+{
+    http_own_errors_t *f = (http_own_errors_t *)h2o_create_filter(fallback, sizeof(*f));
+    f->super.on_setup_ostream = http_own_errors_setup;
+    f->max_body = max_body;
+    f->route = route;
 }
 
 const char *http_bearer_parse(const char *value, size_t len, size_t *key_len)

@@ -73,6 +73,11 @@ typedef enum {
     HTTP_CALLER_OTHER_SITE   /* another site's key */
 } http_caller_t;
 
+/* Gives h2o's own error answers (413 over limits.max_body_bytes, 400 for a
+ * broken body, 417), sent from the host's fallback path, the JSON error
+ * shape; they count under the given route in the metrics. */
+void http_own_errors_register(h2o_pathconf_t *fallback, size_t max_body, unsigned route);
+
 /* Classify the caller of a site route (rq->site set). A valid key wins over
  * an Origin. */
 http_caller_t http_caller(http_request_t *rq);

@@ -99,8 +99,12 @@ static size_t router_split(const char *path, size_t len, h2o_iovec_t *out, size_
     return n;
 }
 
-void router_init(void)
+void router_init(h2o_hostconf_t *host, size_t max_body)
 {
+    h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+    h2o_handler_t *handler = h2o_create_handler(path, sizeof(*handler));
+    handler->on_req = router_handle;
+    http_own_errors_register(&host->fallback_path, max_body, ROUTE_UNMATCHED);
     for (size_t r = 0; r < ROUTE_COUNT; r++) {
         patterns[r].n = router_split(routes[r].pattern, strlen(routes[r].pattern),
                                      patterns[r].segments, ROUTER_MAX_SEGMENTS);

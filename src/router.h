@@ -33,8 +33,10 @@ typedef struct router_target {
 int router_resolve(h2o_mem_pool_t *pool, const char *target, size_t len, const char *method,
                    size_t method_len, router_target_t *out);
 
-/* Give metrics the route names; call once before workers start. */
-void router_init(void);
+/* Routes every request of host to router_handle, gives h2o's own error
+ * answers there the JSON shape (max_body: h2o's body limit), and gives
+ * metrics the route names; call once before workers start. */
+void router_init(h2o_hostconf_t *host, size_t max_body);
 /* h2o's on_req for every request. */
 int router_handle(h2o_handler_t *self, h2o_req_t *req);
 

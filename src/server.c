@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -50,6 +51,9 @@
 #define SERVER_ACCEPTS_PER_EVENT 32 /* fairness between accepting and serving */
 #define SERVER_STOP_POLL_MS 10
 #define SERVER_STOP_GRACE_MS 100 /* let requests already on the wire arrive */
+/* Descriptors kept for what is not a client connection: listeners, Redis
+ * connections (one per cluster node per worker), key and site files. */
+#define SERVER_FD_RESERVE 256
 
 typedef enum { SERVER_MSG_SNAPSHOT, SERVER_MSG_STOP } server_msg_kind_t;
 
@@ -155,6 +159,35 @@ static SSL_CTX *server_tls_create(const config_t *cfg, char *err, size_t errlen)
     return ctx;
 }
 
+/*
+ * Every client connection is a file descriptor. Raises the soft open-file
+ * limit to what max_connections needs; when the hard limit is lower, serves
+ * fewer connections rather than fail accept() with EMFILE (which would leave
+ * the listener readable and the worker spinning), and says so.
+ */
+static size_t server_fit_fd_limit(size_t max_connections)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return max_connections;
+    rlim_t need = (rlim_t)max_connections + SERVER_FD_RESERVE;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+        struct rlimit raised = rl;
+        raised.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+            rl = raised;
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+        return max_connections;
+    size_t fit = rl.rlim_cur > 2 * SERVER_FD_RESERVE ? (size_t)(rl.rlim_cur - SERVER_FD_RESERVE)
+                                                     : (size_t)(rl.rlim_cur / 2);
+    log_msg(LOG_WARN,
+            "limits.max_connections is %zu but the open-file limit is %llu (ulimit -n, "
+            "systemd LimitNOFILE): serving at most %zu connections; raise the limit to %llu",
+            max_connections, (unsigned long long)rl.rlim_cur, fit, (unsigned long long)need);
+    return fit;
+}
+
 int server_init(const config_t *cfg, snapshot_t *snap, char *err, size_t errlen)
 {
     server.cfg = cfg;
@@ -174,22 +207,20 @@ int server_init(const config_t *cfg, snapshot_t *snap, char *err, size_t errlen)
     server.globalconf.http1.upgrade_to_http2 = cfg->http2;
     h2o_hostconf_t *host =
         h2o_config_register_host(&server.globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
-    h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
-    h2o_handler_t *handler = h2o_create_handler(path, sizeof(*handler));
-    handler->on_req = router_handle;
-    router_init();
+    router_init(host, cfg->max_body_bytes);
     if (cfg->tls_cert_file[0] != '\0' &&
         (server.ssl_ctx = server_tls_create(cfg, err, errlen)) == NULL) {
         snapshot_release(snap);
         return -1;
     }
 
+    size_t max_connections = server_fit_fd_limit(cfg->max_connections);
     for (unsigned i = 0; i < server.count; i++) {
         server_worker_t *sw = &server.workers[i];
         sw->w.id = i;
         sw->w.cfg = cfg;
         sw->w.snap = i == 0 ? snap : snapshot_retain(snap);
-        sw->max_connections = cfg->max_connections / server.count;
+        sw->max_connections = max_connections / server.count;
         if (sw->max_connections == 0)
             sw->max_connections = 1;
         metrics_register(&sw->w.metrics);

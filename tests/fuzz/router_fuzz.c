@@ -17,7 +17,10 @@
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    router_init();
+    static h2o_globalconf_t conf;
+    h2o_config_init(&conf);
+    router_init(h2o_config_register_host(&conf, h2o_iovec_init(H2O_STRLIT("default")), 65535),
+                65536);
     return 0;
 }
 

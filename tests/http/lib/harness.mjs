@@ -900,14 +900,15 @@ export function runConsentd(args, { env = {}, timeoutMs = 30000 } = {}) {
 export class Consentd {
     /* options: redis (a Redis) or redisUrl; config (merged over the test
      * defaults); sites ({'name.json': object|text}, default ops/sites/*);
-     * threads; args (more flags); env (more variables). */
+     * threads; args (more flags); env (more variables); launcher (a command
+     * that runs consentd, e.g. ['prlimit', '--nofile=400']). */
     static async start(options) {
         const consentd = new Consentd(options);
         await consentd.start();
         return consentd;
     }
 
-    constructor({ redis, redisUrl, config = {}, sites, threads = 2, args = [], env = {} } = {}) {
+    constructor({ redis, redisUrl, config = {}, sites, threads = 2, args = [], env = {}, launcher = [] } = {}) {
         this.redisUrl = redisUrl || (redis ? redis.url : 'redis://127.0.0.1:1');
         /* On a cluster, start() also waits for the slot map and every master. */
         this.waitReady = redis instanceof RedisCluster;
@@ -916,6 +917,7 @@ export class Consentd {
         this.threads = threads;
         this.args = args;
         this.env = env;
+        this.launcher = launcher;
         this.proc = null;
         this.expectingExit = false;
     }
@@ -940,7 +942,8 @@ export class Consentd {
             this.layout = makeConsentdDir({ config: this.config, sites: this.sites || shippedSites() });
         }
         this.expectingExit = false;
-        this.proc = new Proc('consentd', consentdBin(), ['--config', this.layout.configPath, ...this.args], {
+        const [program, ...args] = [...this.launcher, consentdBin(), '--config', this.layout.configPath, ...this.args];
+        this.proc = new Proc('consentd', program, args, {
             env: consentdEnv(this.env),
         });
         const proc = this.proc;
