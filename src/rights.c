@@ -3,7 +3,6 @@
  */
 #include "rights.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 
 #include "consent.h"
 #include "json.h"
+#include "stats.h"
 #include "store.h"
 #include "versions.h"
 
@@ -150,27 +150,23 @@ void rights_erase(http_request_t *rq)
 
 /* ---- audit export -------------------------------------------------------- */
 
-/* "YYYY-MM-DD" (UTC; the end of that day when end_of_day) or milliseconds
- * since the epoch. -1 when malformed. */
+/* "YYYY-MM-DD" (a real UTC day, as the stats take it; its last millisecond
+ * when end_of_day) or milliseconds since the epoch (digits only). -1 when
+ * malformed. */
 static int64_t rights_parse_time(const char *s, int end_of_day)
 {
-    int y, m, d;
-    char tail;
-    if (sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) == 3 && strlen(s) == 10) {
-        if (m < 1 || m > 12 || d < 1 || d > 31 || y < 1970 || y > 9999)
-            return -1;
-        struct tm tm = {0};
-        tm.tm_year = y - 1900;
-        tm.tm_mon = m - 1;
-        tm.tm_mday = d;
-        int64_t ms = (int64_t)timegm(&tm) * 1000;
-        return end_of_day ? ms + 86400000 - 1 : ms;
-    }
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno != 0 || *end != '\0' || end == s || v < 0)
+    int64_t day, v = 0;
+    size_t n = strlen(s);
+    if (n == 10 && s[4] == '-')
+        return stats_parse_date(s, &day) != 0 ? -1
+                                              : day * 86400000 + (end_of_day ? 86400000 - 1 : 0);
+    if (n == 0 || n > 15) /* 15 digits: past the year 30000 */
         return -1;
+    for (size_t k = 0; k < n; k++) {
+        if (s[k] < '0' || s[k] > '9')
+            return -1;
+        v = v * 10 + (s[k] - '0');
+    }
     return v;
 }
 

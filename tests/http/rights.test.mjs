@@ -113,9 +113,15 @@ test('audit_export_honours_the_time_range', async () => {
     const future = await stack.consentd.request('/v1/sites/demo/consents?from=2999-01-01', { headers: server() });
     assert.equal(future.status, 200, future.text);
     assert.equal(future.text, '');
-    const bad = await stack.consentd.request('/v1/sites/demo/consents?from=yesterday', { headers: server() });
-    assert.equal(bad.status, 400, bad.text);
-    assert.equal(bad.json().error.code, 'invalid_range');
+    for (const range of ['from=yesterday', 'from=2026-02-29', 'from=2026-02-31', 'from=2026-1-01', 'from=%2B5', 'from=%205', 'to=-1', 'to=1e3', 'from=2026-11-02&to=2026-11-01']) {
+        const bad = await stack.consentd.request(`/v1/sites/demo/consents?${range}`, { headers: server() });
+        assert.equal(bad.status, 400, `${range}: ${bad.text}`);
+        assert.equal(bad.json().error.code, 'invalid_range');
+    }
+    for (const range of ['from=2024-02-29', 'from=0&to=2026-11-01', 'from=1700000000000']) {
+        const good = await stack.consentd.request(`/v1/sites/demo/consents?${range}`, { headers: server() });
+        assert.equal(good.status, 200, `${range}: ${good.text}`);
+    }
     const noKey = await stack.consentd.request('/v1/sites/demo/consents', { headers: browser() });
     assert.equal(noKey.status, 401, noKey.text);
 });
