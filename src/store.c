@@ -1451,8 +1451,7 @@ static void store_on_log(store_call_t *c, const redis_reply_t *reply)
         store_call_fail(c, store_rc_error(rc));
 }
 
-/* "<partition>-<ms>-<seq>": where the previous page stopped. */
-static int store_cursor_parse(const char *s, store_log_state_t *st)
+int store_cursor_parse(const char *s, store_cursor_t *out)
 {
     unsigned long long v[3];
     for (int i = 0; i < 3; i++) {
@@ -1467,10 +1466,9 @@ static int store_cursor_parse(const char *s, store_log_state_t *st)
     }
     if (v[0] >= STORE_PARTITIONS || v[2] == UINT64_MAX)
         return -1;
-    st->partition = (unsigned)v[0];
-    st->last_ms = v[1];
-    if (v[1] != 0 || v[2] != 0)
-        snprintf(st->last_id, sizeof(st->last_id), "%llu-%llu", v[1], v[2]);
+    out->partition = (unsigned)v[0];
+    out->ms = v[1];
+    out->seq = v[2];
     return 0;
 }
 
@@ -1765,9 +1763,18 @@ int store_log_page(redis_t *r, const site_t *site, const char *cursor, int64_t f
     st->from_ms = from_ms;
     st->to_ms = to_ms;
     st->limit = limit;
-    if (cursor != NULL && store_cursor_parse(cursor, st) != 0) {
+    store_cursor_t at;
+    if (cursor != NULL && store_cursor_parse(cursor, &at) != 0) {
         store_call_free(c);
         return REDIS_E_ARGS;
+    }
+    if (cursor != NULL) {
+        /* Go on in that partition, after that entry. */
+        st->partition = at.partition;
+        st->last_ms = at.ms;
+        if (at.ms != 0 || at.seq != 0)
+            snprintf(st->last_id, sizeof(st->last_id), "%llu-%llu", (unsigned long long)at.ms,
+                     (unsigned long long)at.seq);
     }
     int rc = store_log_send(c);
     if (rc != REDIS_OK)

@@ -89,6 +89,14 @@ int store_visitor_get(redis_t *r, const site_t *site, const char *visitor, store
  * in the site's consent log) and count one anonymous erasure. */
 int store_visitor_erase(redis_t *r, const site_t *site, const char *visitor, store_erase_cb cb,
                         void *data);
+/* A cursor of store_log_page, "<partition>-<ms>-<seq>": where the previous
+ * page stopped (the last entry id read in that partition). */
+typedef struct store_cursor {
+    unsigned partition; /* < STORE_PARTITIONS */
+    uint64_t ms, seq;
+} store_cursor_t;
+/* 0 and *out when s is a well-formed cursor (client bytes), -1 otherwise. */
+int store_cursor_parse(const char *s, store_cursor_t *out);
 /* One page of the site's consent log between from_ms and to_ms inclusive,
  * at most limit records. cursor: NULL for the first page, else the
  * next_cursor of the previous page. Pages go partition by partition, each

@@ -1371,6 +1371,28 @@ static int test_cluster_one_slot(void)
     return 0;
 }
 
+/* The export cursor comes from the client: only "<p>-<ms>-<seq>" with p a
+ * partition, each part decimal digits that fit. */
+static int test_cursor_parse(void)
+{
+    store_cursor_t at;
+    CHECK(store_cursor_parse("0-0-0", &at) == 0 && at.partition == 0 && at.ms == 0 && at.seq == 0);
+    CHECK(store_cursor_parse("63-1700000000000-5", &at) == 0);
+    CHECK(at.partition == 63 && at.ms == 1700000000000ULL && at.seq == 5);
+    CHECK(store_cursor_parse("1-18446744073709551615-0", &at) == 0 && at.ms == UINT64_MAX);
+    static const char *const bad[] = {
+        "",  "64-0-0", "1-2", "1-2-3-4", "1-2-3x", "-1-2-3", "1--2-3", "1- 2-3", " 1-2-3",
+        "+1-2-3", "1-2-18446744073709551615", "1-18446744073709551616-0",
+        "1-000000000000000000001-0", "a-b-c", "1-2-3\n"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (store_cursor_parse(bad[i], &at) != -1) {
+            printf("    accepted \"%s\"\n", bad[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1397,6 +1419,7 @@ int main(void)
     check_run("decode_rejects_huge_lengths_and_counts", test_decode_rejects_huge_lengths);
     check_run("decode_skips_unknown_keys_within_bounds", test_decode_bounds_unknown_values);
     check_run("decode_survives_random_mutations", test_decode_survives_random_mutations);
+    check_run("export_cursor_parse_takes_only_well_formed_cursors", test_cursor_parse);
 
     loop = h2o_evloop_create();
     if (server_start(&plain_server, 0) != 0 || (plain = client_connect(&plain_server)) == NULL) {
