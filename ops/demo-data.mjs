@@ -229,9 +229,12 @@ function decisionsFor(action, purposes) {
     return d;
 }
 
-// How consentd counts a recorded choice (spec: accept_all / reject_all / custom).
+// How consentd counts a recorded choice (README: accept_all / reject_all /
+// custom, judged on the purposes that need consent, or on the others when
+// the site has none).
 function categoryOf(decisions, purposes) {
-    const counted = purposes.filter((p) => p.b != 'necessary').map((p) => decisions[p.id]);
+    const consent = purposes.filter((p) => p.b == 'consent');
+    const counted = (consent.length ? consent : purposes.filter((p) => p.b != 'necessary')).map((p) => decisions[p.id]);
     if (counted.every((g) => g === true)) return 'accept_all';
     if (counted.every((g) => g === false)) return 'reject_all';
     return 'custom';

@@ -348,22 +348,28 @@ void counters_consent(counters_t *c, site_set_t *sites, const site_t *site,
     if (withdraw) {
         counters_add(g, dims, n, COUNTERS_WITHDRAWN);
     } else {
-        size_t granted = 0, refused = 0;
+        /* The kind of choice is judged on the purposes that need consent
+         * (on the other non-necessary ones when a site has none): closing
+         * the banner refuses them all and leaves legitimate interest as it
+         * was, and is a refusal of everything asked, not a custom choice. */
+        size_t granted[2] = {0, 0}, refused[2] = {0, 0}; /* [1]: consent basis */
         for (size_t i = 0; i < rec->n_decisions; i++) {
             int p = counters_purpose_index(site, rec, i);
             if (p < 0 || site->purposes[p].legal_basis == LEGAL_BASIS_NECESSARY)
                 continue;
             counters_add(g, dims, n, COUNTERS_METRICS + 2 * (uint32_t)p + (rec->granted[i] ? 0 : 1));
+            int consent = site->purposes[p].legal_basis == LEGAL_BASIS_CONSENT;
             if (rec->granted[i])
-                granted++;
+                granted[consent]++;
             else
-                refused++;
+                refused[consent]++;
         }
+        int k = granted[1] + refused[1] != 0;
         counters_add(g, dims, n, COUNTERS_DECISIONS);
         counters_add(g, dims, n,
-                     refused == 0   ? COUNTERS_ACCEPT_ALL
-                     : granted == 0 ? COUNTERS_REJECT_ALL
-                                    : COUNTERS_CUSTOM);
+                     refused[k] == 0   ? COUNTERS_ACCEPT_ALL
+                     : granted[k] == 0 ? COUNTERS_REJECT_ALL
+                                       : COUNTERS_CUSTOM);
     }
     if (rec->visitor != NULL)
         counters_visitor(c, g, rec->visitor);

@@ -136,8 +136,8 @@ test('consents_are_counted_by_kind_purpose_language_source_and_variant_once_redi
 
     assert.equal(want.fields['all|decisions'], 6);
     assert.equal(want.fields['all|accept_all'], 2);
-    assert.equal(want.fields['all|reject_all'], 2);
-    assert.equal(want.fields['all|custom'], 2, 'one purpose granted; and {} (legitimate interest granted)');
+    assert.equal(want.fields['all|reject_all'], 3, 'none granted; and {}: what needs consent refused, legitimate interest kept');
+    assert.equal(want.fields['all|custom'], 1, 'one purpose granted');
     assert.equal(want.fields['all|withdrawn'], 2);
     assert.equal(want.fields['s.api|withdrawn'], 1);
     await expectCounts(redis, 'consents', want.fields);

@@ -145,7 +145,7 @@ test('stats_of_what_was_sent_through_the_api_are_exact', async () => {
     );
     assert.equal(t.unique_visitors, 8, '5 event visitors (one also consented) and 3 new ones');
     // Banner decisions 3 of 5 shown; 2 of 4 accept all; the form consent is
-    // custom (audience, and personalisation by legitimate interest).
+    // custom (audience granted, the other purposes that need consent refused).
     checkRates(t, { interaction_rate: 0.6, accept_all_share: 0.5, reject_all_share: 0.25, custom_share: 0.25 }, 'total');
     assert.deepEqual(t.purposes.audience, { granted: 3, refused: 1, acceptance_rate: 0.75 });
     assert.deepEqual(t.purposes.advertising, { granted: 2, refused: 2, acceptance_rate: 0.5 });

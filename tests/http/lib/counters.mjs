@@ -79,8 +79,12 @@ export class Expected {
     consent(body) {
         const dims = this.dims({ variant: body.variant, lang: body.lang, source: body.source });
         const counted = this.site.purposes.filter((p) => p.legal_basis !== 'necessary').map((p) => p.id);
-        const granted = counted.filter((id) => body.decisions[id]);
-        const kind = granted.length === counted.length ? 'accept_all' : granted.length === 0 ? 'reject_all' : 'custom';
+        // The kind: judged on the purposes that need consent (on the others
+        // when the site has none).
+        const consent = this.site.purposes.filter((p) => p.legal_basis === 'consent').map((p) => p.id);
+        const judged = consent.length ? consent : counted;
+        const granted = judged.filter((id) => body.decisions[id]);
+        const kind = granted.length === judged.length ? 'accept_all' : granted.length === 0 ? 'reject_all' : 'custom';
         this.add(dims, ['decisions', kind, ...counted.map((id) => (body.decisions[id] ? `g.${id}` : `r.${id}`))]);
     }
 
