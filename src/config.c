@@ -81,25 +81,11 @@ static int url_fail(char *err, size_t errlen, const char *fmt, ...)
 static int config_check_keys(const config_ctx_t *c, const json_t *obj, const char *prefix,
                              const char *const *allowed)
 {
-    const char *key;
-    json_t *value;
-    json_object_foreach((json_t *)obj, key, value)
-    {
-        int known = 0;
-        for (size_t i = 0; allowed[i] != NULL && !known; i++)
-            known = strcmp(key, allowed[i]) == 0;
-        if (known) continue;
-        char list[256] = "", field[128];
-        size_t o = 0;
-        for (size_t i = 0; allowed[i] != NULL && o < sizeof(list); i++) {
-            int n = snprintf(list + o, sizeof(list) - o, "%s%s", i ? ", " : "", allowed[i]);
-            if (n < 0) break;
-            o += (size_t)n;
-        }
-        snprintf(field, sizeof(field), "%s%s", prefix, key);
-        return config_fail(c, field, "unknown field (known fields: %s)", list);
-    }
-    return 0;
+    char list[256], field[128];
+    const char *key = json_unknown_key(obj, allowed, list, sizeof(list));
+    if (key == NULL) return 0;
+    snprintf(field, sizeof(field), "%s%s", prefix, key);
+    return config_fail(c, field, "unknown field (known fields: %s)", list);
 }
 
 /* An optional sub-object: NULL when absent, -1 (with err) when not an object. */

@@ -98,3 +98,28 @@ int json_field_error(char *err, size_t errlen, const char *file, const char *fie
         vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
     return -1;
 }
+
+const char *json_unknown_key(const json_t *obj, const char *const *allowed, char *known,
+                             size_t cap)
+{
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)obj, key, value)
+    {
+        int found = 0;
+        for (size_t i = 0; allowed[i] != NULL && !found; i++)
+            found = strcmp(key, allowed[i]) == 0;
+        if (found)
+            continue;
+        size_t o = 0;
+        known[0] = '\0';
+        for (size_t i = 0; allowed[i] != NULL && o < cap; i++) {
+            int n = snprintf(known + o, cap - o, "%s%s", i ? ", " : "", allowed[i]);
+            if (n < 0)
+                break;
+            o += (size_t)n;
+        }
+        return key;
+    }
+    return NULL;
+}

@@ -4,6 +4,7 @@
 #ifndef CONSENTD_JSON_H
 #define CONSENTD_JSON_H
 
+#include <jansson.h>
 #include <stdarg.h>
 #include <stddef.h>
 
@@ -18,5 +19,11 @@ size_t json_escape(char *out, size_t cap, const char *s, size_t len);
  * Returns -1, for `return json_field_error(...)`. */
 int json_field_error(char *err, size_t errlen, const char *file, const char *field,
                      const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+
+/* The first key of obj that is not in allowed (NULL-terminated), or NULL
+ * when there is none; then known holds the allowed keys, ", "-separated
+ * (cut to fit cap), for the error that names the typo. */
+const char *json_unknown_key(const json_t *obj, const char *const *allowed, char *known,
+                             size_t cap);
 
 #endif

@@ -155,25 +155,11 @@ static int site_oom(const site_parse_t *p)
 static int site_check_keys(const site_parse_t *p, json_t *obj, const char *prefix,
                            const char *const *allowed)
 {
-    const char *key;
-    json_t *value;
-    json_object_foreach(obj, key, value)
-    {
-        int known = 0;
-        for (size_t i = 0; allowed[i] != NULL && !known; i++)
-            known = strcmp(key, allowed[i]) == 0;
-        if (known) continue;
-        char list[256] = "", field[128];
-        size_t o = 0;
-        for (size_t i = 0; allowed[i] != NULL && o < sizeof(list); i++) {
-            int n = snprintf(list + o, sizeof(list) - o, "%s%s", i ? ", " : "", allowed[i]);
-            if (n < 0) break;
-            o += (size_t)n;
-        }
-        snprintf(field, sizeof(field), "%s%s", prefix, key);
-        return site_fail(p, field, "unknown field (known fields: %s)", list);
-    }
-    return 0;
+    char list[256], field[128];
+    const char *key = json_unknown_key(obj, allowed, list, sizeof(list));
+    if (key == NULL) return 0;
+    snprintf(field, sizeof(field), "%s%s", prefix, key);
+    return site_fail(p, field, "unknown field (known fields: %s)", list);
 }
 
 static json_t *site_required(const site_parse_t *p, json_t *obj, const char *key, const char *field)
