@@ -15,7 +15,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
-#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +26,7 @@
 #include <unistd.h>
 
 #include "json.h"
+#include "resolve.h"
 #include "log.h"
 
 #define CONFIG_FILE_MAX_BYTES (1024 * 1024) /* a config file is a few hundred bytes */
@@ -257,34 +257,6 @@ static int host_chars_ok(const char *h)
     return 1;
 }
 
-/* Resolve host once to a numeric address. IPv4 first when the name has both:
- * Redis is commonly bound to 127.0.0.1 only (ops/redis.conf is), while
- * "localhost" often resolves to ::1 first. */
-static int url_resolve(const char *host, char *out, size_t cap, char *err, size_t errlen)
-{
-    struct addrinfo hints, *res = NULL;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    int rc = getaddrinfo(host, NULL, &hints, &res);
-    if (rc != 0) return url_fail(err, errlen, "cannot resolve host %s: %s", host, gai_strerror(rc));
-    const struct addrinfo *pick = NULL;
-    for (const struct addrinfo *a = res; a != NULL && pick == NULL; a = a->ai_next)
-        if (a->ai_family == AF_INET) pick = a;
-    for (const struct addrinfo *a = res; a != NULL && pick == NULL; a = a->ai_next)
-        if (a->ai_family == AF_INET6) pick = a;
-    int ok = -1;
-    if (pick != NULL) {
-        const void *addr = pick->ai_family == AF_INET
-                               ? (const void *)&((struct sockaddr_in *)pick->ai_addr)->sin_addr
-                               : (const void *)&((struct sockaddr_in6 *)pick->ai_addr)->sin6_addr;
-        ok = inet_ntop(pick->ai_family, addr, out, (socklen_t)cap) != NULL ? 0 : -1;
-    }
-    freeaddrinfo(res);
-    if (ok != 0) return url_fail(err, errlen, "host %s has no IPv4 or IPv6 address", host);
-    return 0;
-}
-
 /* unix:///path[?db=N&password=...&user=...] (also redis+unix://). */
 static int url_parse_unix(config_redis_t *r, const char *rest, char *err, size_t errlen)
 {
@@ -424,7 +396,8 @@ static int url_parse_tcp(config_redis_t *r, const char *rest, int resolve, char 
                             CONFIG_REDIS_DB_MAX);
         r->db = (int)db;
     }
-    if (resolve) return url_resolve(name, r->host, sizeof(r->host), err, errlen);
+    snprintf(r->host_name, sizeof(r->host_name), "%s", name);
+    if (resolve) return resolve_lookup(name, r->host, sizeof(r->host), err, errlen);
     snprintf(r->host, sizeof(r->host), "%s", name);
     return 0;
 }
@@ -457,8 +430,9 @@ static int url_parse_cluster(config_redis_t *r, const char *rest, int resolve, c
         if (url_parse_host(host, (size_t)(stop - host), name, sizeof(name), &seed->port, err,
                            errlen) != 0)
             return -1;
+        snprintf(seed->name, sizeof(seed->name), "%s", name);
         if (resolve) {
-            if (url_resolve(name, seed->host, sizeof(seed->host), err, errlen) != 0) return -1;
+            if (resolve_lookup(name, seed->host, sizeof(seed->host), err, errlen) != 0) return -1;
         } else { /* a syntax check: the name is resolved later */
             snprintf(seed->host, sizeof(seed->host), "%.*s", (int)sizeof(seed->host) - 1, name);
         }
@@ -468,6 +442,7 @@ static int url_parse_cluster(config_redis_t *r, const char *rest, int resolve, c
     }
     /* host and port name the first seed, for messages. */
     memcpy(r->host, r->seeds[0].host, sizeof(r->host));
+    memcpy(r->host_name, r->seeds[0].name, sizeof(r->host_name));
     r->port = r->seeds[0].port;
     return 0;
 }
@@ -514,6 +489,7 @@ static int config_redis_url_parse_mode(config_redis_t *out, const char *url, int
     if (rc != 0) return -1;
     memcpy(out->url, r.url, sizeof(r.url));
     memcpy(out->host, r.host, sizeof(r.host));
+    memcpy(out->host_name, r.host_name, sizeof(r.host_name));
     memcpy(out->unix_path, r.unix_path, sizeof(r.unix_path));
     memcpy(out->password, r.password, sizeof(r.password));
     memcpy(out->username, r.username, sizeof(r.username));

@@ -21,7 +21,8 @@
 #define CONFIG_WAIT_REPLICAS_MAX 16
 
 typedef struct config_redis_node {
-    char host[64]; /* numeric address after resolution */
+    char host[64];  /* numeric address after resolution */
+    char name[256]; /* as given (a name is looked up again while running) */
     uint16_t port;
 } config_redis_node_t;
 
@@ -29,6 +30,7 @@ typedef struct config_redis {
     char url[512];      /* as given, password masked when logged */
     char host[256];     /* numeric address after resolution, or "" for a unix socket;
                            with a cluster, the first seed's */
+    char host_name[256];/* the host as given (resolve.h keeps its address up to date) */
     uint16_t port;      /* default 6379 */
     int cluster;        /* redis+cluster://: a Redis Cluster, reached through the seeds */
     size_t n_seeds;

@@ -58,6 +58,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "resolve.h"
 
 #define REDIS_ERROR_MAX 256
 /* Backoff delays are min, 2*min, 4*min ... max: one h2o_timeout_t per step
@@ -98,6 +99,7 @@ struct redis_node {
     unsigned backoff_step;               /* index into owner->backoff for the next reconnect */
     h2o_timeout_entry_t connect_entry;   /* in owner->connect_timeout while connecting */
     h2o_timeout_entry_t reconnect_entry; /* in one of owner->backoff while waiting */
+    int watch;                           /* resolve.h id of the name host came from, or -1 */
     char last_error[REDIS_ERROR_MAX];    /* "" when ready */
     char logged_error[REDIS_ERROR_MAX];  /* last error logged, to log a streak once */
     /* cluster only */
@@ -191,6 +193,7 @@ typedef struct command {
 static void node_connect(redis_node_t *n);
 static void node_retire(redis_node_t *n);
 static void cluster_refresh(redis_t *r, int now);
+static void node_set_name(redis_node_t *n);
 static void command_act(command_t *c, const redisReply *live);
 
 static uint64_t now_ns(void)
@@ -428,6 +431,8 @@ static void adapter_del_write(void *privdata)
 static void node_schedule_reconnect(redis_node_t *n)
 {
     redis_t *r = n->owner;
+    /* The name may point elsewhere now (a Redis container recreated). */
+    if (n->watch >= 0) resolve_again(n->watch);
     h2o_timeout_link(r->loop, &r->backoff[n->backoff_step], &n->reconnect_entry);
     if (n->backoff_step + 1 < r->backoff_steps) n->backoff_step++;
 }
@@ -681,6 +686,14 @@ static void node_connect(redis_node_t *n)
     redisAsyncContext *ac;
 
     assert(n->ac == NULL);
+    if (n->watch >= 0) {
+        char addr[RESOLVE_ADDR_MAX];
+        resolve_current(n->watch, addr, sizeof(addr));
+        if (strcmp(addr, n->host) != 0) {
+            snprintf(n->host, sizeof(n->host), "%s", addr);
+            node_set_name(n);
+        }
+    }
     if (n->host[0] == '\0')
         ac = redisAsyncConnectUnix(r->cfg.unix_path);
     else
@@ -714,9 +727,22 @@ static void node_kick(redis_node_t *n)
     node_connect(n);
 }
 
+static void node_set_name(redis_node_t *n)
+{
+    if (n->host[0] == '\0')
+        snprintf(n->name, sizeof(n->name), "%s", n->owner->cfg.unix_path);
+    else if (strchr(n->host, ':') != NULL) /* IPv6 */
+        snprintf(n->name, sizeof(n->name), "[%s]:%u", n->host, (unsigned)n->port);
+    else
+        snprintf(n->name, sizeof(n->name), "%s:%u", n->host, (unsigned)n->port);
+}
+
 /* A new node, connecting. host "" (one Redis on a unix socket) uses the
- * configured path. NULL on allocation failure or when the table is full. */
-static redis_node_t *node_create(redis_t *r, const char *host, uint16_t port, int master)
+ * configured path. dns_name: the configured name host was resolved from
+ * (its address is looked up again when it changes), or NULL. NULL on
+ * allocation failure or when the table is full. */
+static redis_node_t *node_create(redis_t *r, const char *host, uint16_t port, int master,
+                                 const char *dns_name)
 {
     size_t i = 0;
     while (i < r->n_nodes && r->nodes[i] != NULL)
@@ -738,12 +764,8 @@ static redis_node_t *node_create(redis_t *r, const char *host, uint16_t port, in
     n->index = (unsigned)i;
     snprintf(n->host, sizeof(n->host), "%s", host);
     n->port = port;
-    if (host[0] == '\0')
-        snprintf(n->name, sizeof(n->name), "%s", r->cfg.unix_path);
-    else if (strchr(host, ':') != NULL) /* IPv6 */
-        snprintf(n->name, sizeof(n->name), "[%s]:%u", host, (unsigned)port);
-    else
-        snprintf(n->name, sizeof(n->name), "%s:%u", host, (unsigned)port);
+    node_set_name(n);
+    n->watch = dns_name != NULL && host[0] != '\0' ? resolve_watch(dns_name, host) : -1;
     n->master = master;
     n->connect_entry.cb = node_on_connect_timeout;
     n->reconnect_entry.cb = node_on_reconnect_timer;
@@ -771,7 +793,7 @@ static redis_node_t *cluster_node(redis_t *r, const char *host, uint16_t port)
     unsigned char addr[sizeof(struct in6_addr)];
     if (inet_pton(AF_INET, host, addr) != 1 && inet_pton(AF_INET6, host, addr) != 1) return NULL;
     redis_node_t *n = cluster_find(r, host, port);
-    if (n == NULL) n = node_create(r, host, port, 1);
+    if (n == NULL) n = node_create(r, host, port, 1, NULL);
     return n;
 }
 
@@ -931,7 +953,7 @@ static void cluster_add_seeds(redis_t *r)
 {
     for (size_t i = 0; i < r->cfg.n_seeds; i++)
         if (cluster_find(r, r->cfg.seeds[i].host, r->cfg.seeds[i].port) == NULL)
-            node_create(r, r->cfg.seeds[i].host, r->cfg.seeds[i].port, 0);
+            node_create(r, r->cfg.seeds[i].host, r->cfg.seeds[i].port, 0, r->cfg.seeds[i].name);
 }
 
 static command_t *command_new(redis_t *r, redis_reply_cb cb, void *data, int argc,
@@ -1377,8 +1399,8 @@ redis_t *redis_create(h2o_loop_t *loop, const config_redis_t *cfg)
 
     if (r->cfg.cluster) {
         cluster_add_seeds(r);
-    } else if (node_create(r, r->cfg.unix_path[0] != '\0' ? "" : r->cfg.host, r->cfg.port, 1) ==
-               NULL) {
+    } else if (node_create(r, r->cfg.unix_path[0] != '\0' ? "" : r->cfg.host, r->cfg.port, 1,
+                           r->cfg.host_name) == NULL) {
         redis_destroy(r);
         return NULL;
     }
