@@ -66,145 +66,23 @@ SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 SITES_DIR=${SITES_DIR:-$ROOT/ops/sites}
 
-TMP=
-BG_PIDS=() # every long-running process this script started
-FG_PID=    # the wrk run in progress, if any
-
-cleanup() {
-    local rc=$? pid
-    trap - EXIT INT TERM
-    [ -z "$FG_PID" ] || kill -TERM "$FG_PID" 2>/dev/null || true
-    for pid in "${BG_PIDS[@]}"; do
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    for pid in "${BG_PIDS[@]}" $FG_PID; do
-        for _ in $(seq 1 50); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$pid" 2>/dev/null || true
-    done
-    if [ -n "$TMP" ]; then
-        if [ "$KEEP" = 1 ]; then
-            say "kept $TMP (logs, configs, wrk output, stats answers); rm -rf it when done"
-        else
-            rm -rf "$TMP"
-        fi
-    fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'say "interrupted"; exit 130' INT
-trap 'say "terminated"; exit 143' TERM
+cleanup_on_exit "logs, configs, wrk output, stats answers"
 
 check_knobs() {
-    local name
-    for name in DURATION WARMUP CONNS RUNS DAYS PURPOSES QUERIES SERVER_CPU CLIENT_CPU; do
-        [[ "${!name}" =~ ^[0-9]+$ ]] || die "$name=${!name} is not a whole number" "Unset it or give a number."
-    done
+    check_whole_numbers DURATION WARMUP CONNS RUNS DAYS PURPOSES QUERIES SERVER_CPU CLIENT_CPU
     if [ "$DURATION" -lt 1 ] || [ "$CONNS" -lt 1 ] || [ "$RUNS" -lt 1 ] || [ "$DAYS" -lt 1 ] ||
         [ "$PURPOSES" -lt 1 ] || [ "$QUERIES" -lt 1 ]; then
         die "DURATION, CONNS, RUNS, DAYS, PURPOSES and QUERIES must be at least 1" "Unset them to use the defaults."
     fi
     [ "$DAYS" -le "$MAX_DAYS" ] || die "DAYS=$DAYS: the stats API answers at most $MAX_DAYS days by day" "Lower DAYS."
     [ "$PURPOSES" -le 31 ] || die "PURPOSES=$PURPOSES: a site has at most 32 purposes, necessary included" "Lower PURPOSES."
-    local cpus
-    cpus=$(nproc)
-    if [ "$SERVER_CPU" -ge "$cpus" ] || [ "$CLIENT_CPU" -ge "$cpus" ] || [ "$SERVER_CPU" = "$CLIENT_CPU" ]; then
-        die "need two distinct cores for consentd (SERVER_CPU=$SERVER_CPU) and Redis + load (CLIENT_CPU=$CLIENT_CPU); this machine has $cpus" \
-            "Run on a machine with at least 2 cores, or set SERVER_CPU and CLIENT_CPU."
-    fi
+    check_cores consentd "Redis + load"
     local estimate=$((2 * RUNS * (WARMUP + DURATION + 1) + 3 * QUERIES + 20))
     say "plan: $RUNS x (banner, events) at $CONNS connections, ${WARMUP} s warm-up + ${DURATION} s each;" \
         "then $QUERIES stats queries per kind over $DAYS days x $PURPOSES purposes: about $estimate s"
 }
 
-check_quiet() {
-    local load
-    load=$(cut -d' ' -f1 /proc/loadavg)
-    LOAD_AT_START=$load
-    if awk -v l="$load" 'BEGIN { exit !(l >= 1.5) }'; then
-        warn "load average $load (1 min) on $(nproc) cores: something else is running; figures will be noisy (wait and run again)"
-    fi
-}
-
-# ---- installing and building -----------------------------------------------
-
-ensure_packages() {
-    local -A pkg_of=([wrk]=wrk [redis-server]=redis-server [redis-cli]=redis-tools [curl]=curl
-        [taskset]=util-linux [perl]=perl [sha256sum]=coreutils)
-    local missing=() cmd
-    for cmd in wrk redis-server redis-cli curl taskset perl sha256sum; do
-        command -v "$cmd" >/dev/null 2>&1 || missing+=("${pkg_of[$cmd]}")
-    done
-    [ "${#missing[@]}" -gt 0 ] || return 0
-    # shellcheck disable=SC2207
-    missing=($(printf '%s\n' "${missing[@]}" | sort -u))
-    [ "$(id -u)" = 0 ] || die "missing packages: ${missing[*]}" "Install them: sudo apt-get install ${missing[*]}"
-    say "installing ${missing[*]} with apt-get"
-    DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 ||
-        die "apt-get update failed" "Check the network access to the Debian mirror, then run bench/analytics.sh again."
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2 ||
-        die "apt-get install ${missing[*]} failed" "Install them by hand, then run bench/analytics.sh again."
-}
-
-# Sets BIN to a Release consentd: CONSENTD_BIN, or BUILD_DIR/consentd built if missing or stale.
-build_consentd() {
-    if [ -n "${CONSENTD_BIN:-}" ]; then
-        [ -x "$CONSENTD_BIN" ] || die "CONSENTD_BIN=$CONSENTD_BIN is not an executable file" \
-            "Point CONSENTD_BIN at a built consentd, or unset it to build one in $BUILD_DIR."
-        BIN=$(cd "$(dirname "$CONSENTD_BIN")" && pwd)/$(basename "$CONSENTD_BIN")
-        say "consentd: using CONSENTD_BIN=$BIN"
-    else
-        BIN=$BUILD_DIR/consentd
-        local cache=$BUILD_DIR/CMakeCache.txt
-        if [ -f "$cache" ]; then
-            grep -q '^CMAKE_BUILD_TYPE:[A-Z]*=Release$' "$cache" ||
-                die "$BUILD_DIR is configured as $(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$cache"), not Release" \
-                    "Benchmark a Release build: BUILD_DIR=$ROOT/build-bench bench/analytics.sh"
-            if grep -q '^CONSENTD_SANITIZE:BOOL=ON$' "$cache"; then
-                die "$BUILD_DIR is a sanitizer build" "Benchmark a Release build: BUILD_DIR=$ROOT/build-bench bench/analytics.sh"
-            fi
-        fi
-        if [ -x "$BIN" ] && [ -z "$(find "$ROOT/src" "$ROOT/web" "$ROOT/CMakeLists.txt" -path "$ROOT/web/node_modules" -prune -o -newer "$BIN" -print -quit)" ]; then
-            say "consentd: $BIN is up to date"
-        else
-            command -v cmake >/dev/null ||
-                die "cmake is missing" "Install the build tools (ops/run.sh does), or set CONSENTD_BIN."
-            say "consentd: building $BIN (Release)"
-            if ! cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >&2 ||
-                ! cmake --build "$BUILD_DIR" -j2 --target consentd >&2; then
-                die "building consentd failed (output above)" \
-                    "Fix the build, or install its dependencies (ops/run.sh does), or set CONSENTD_BIN."
-            fi
-        fi
-    fi
-    if grep -q __asan_init "$BIN"; then
-        warn "$BIN is built with AddressSanitizer: its figures mean nothing"
-    fi
-}
-
 # ---- processes ---------------------------------------------------------------
-
-rcli() {
-    redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"
-}
-
-start_redis() {
-    pick_port
-    REDIS_PORT=$PORT
-    say "redis: starting $(redis-server --version | cut -d' ' -f3) on 127.0.0.1:$REDIS_PORT, no persistence, on cpu $CLIENT_CPU"
-    taskset -c "$CLIENT_CPU" redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no \
-        --dir "$TMP" --logfile "$TMP/redis.log" --daemonize no >/dev/null 2>&1 &
-    REDIS_PID=$!
-    BG_PIDS+=("$REDIS_PID")
-    for _ in $(seq 1 100); do
-        [ "$(rcli ping 2>/dev/null)" = PONG ] && return 0
-        require_alive "$REDIS_PID" redis-server "$TMP/redis.log"
-        sleep 0.1
-    done
-    die "redis-server does not answer PING after 10 s" "Look at $TMP/redis.log (run with KEEP=1)."
-}
 
 # The sites: the demo site as shipped, and the bench site: the demo site with
 # PURPOSES consent purposes (p01, p02, ...) besides "necessary", two variants
@@ -250,36 +128,11 @@ start_consentd() {
     mkdir -p "$dir/keys"
     timeout 30 "$BIN" keygen --keys "$dir/keys" >"$dir/keygen.log" 2>&1 ||
         die "'consentd keygen --keys $dir/keys' failed" "Read $dir/keygen.log (KEEP=1)."
-    pick_port
-    CONSENTD_PORT=$PORT
-    cat >"$dir/consentd.json" <<EOF
-{
-  "listen": { "address": "127.0.0.1", "port": $CONSENTD_PORT },
-  "threads": 1,
-  "redis": { "url": "redis://127.0.0.1:$REDIS_PORT" },
-  "sites_dir": "$SITES_RUN_DIR",
-  "keys_dir": "$dir/keys",
-  "log": { "access_log": false }
-}
-EOF
-    say "consentd: starting $BIN on 127.0.0.1:$CONSENTD_PORT, 1 thread, on cpu $SERVER_CPU"
-    env -u PORT -u REDIS_URL -u CONSENTD_THREADS -u CONSENTD_CONFIG \
-        taskset -c "$SERVER_CPU" "$BIN" --config "$dir/consentd.json" --threads 1 >"$dir/consentd.log" 2>&1 &
-    CONSENTD_PID=$!
-    BG_PIDS+=("$CONSENTD_PID")
+    launch_consentd "$dir" "$SITES_RUN_DIR"
     BASE=http://127.0.0.1:$CONSENTD_PORT
     BANNER_URL=$BASE/v1/sites/$SITE/banner.js
     EVENTS_URL=$BASE/v1/sites/$SITE/events
-    for _ in $(seq 1 100); do
-        [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/metrics" 2>/dev/null)" = 200 ] &&
-            grep -q 'connected to Redis' "$dir/consentd.log" && break
-        require_alive "$CONSENTD_PID" consentd "$dir/consentd.log"
-        sleep 0.1
-    done
-    grep -q 'connected to Redis' "$dir/consentd.log" || {
-        tail -n 20 "$dir/consentd.log" | sed 's/^/    /' >&2
-        die "consentd is not up and connected to Redis after 10 s (its log is above)" "Check by hand: curl -i $BASE/metrics"
-    }
+    wait_connected "$dir/consentd.log"
     local code
     code=$(curl -s -o "$TMP/event.out" -w '%{http_code}' -X POST -H "Origin: $ORIGIN" -H 'Content-Type: application/json' \
         -d "{\"type\":\"shown\",\"lang\":\"fr\"}" "$EVENTS_URL")
@@ -289,28 +142,6 @@ EOF
 
 # ---- measuring ---------------------------------------------------------------
 
-# "wall_ms consentd_ticks redis_ticks server_core_busy_ticks", read together, or "gone".
-snapshot() {
-    awk -v cpu="cpu$SERVER_CPU" -v cd="$CONSENTD_PID" -v rd="$REDIS_PID" '
-        function ticks(pid, line, f, file) {
-            file = "/proc/" pid "/stat"
-            if ((getline line <file) <= 0) { print "gone"; exit 1 }
-            close(file)
-            sub(/.*\) /, "", line)
-            split(line, f, " ")
-            return f[12] + f[13]
-        }
-        BEGIN {
-            getline line <"/proc/uptime"
-            split(line, u, " ")
-            while ((getline line <"/proc/stat") > 0) {
-                split(line, f, " ")
-                if (f[1] == cpu) core = f[2] + f[3] + f[4] + f[7] + f[8] + f[9]
-            }
-            printf "%.0f %d %d %d\n", u[1] * 1000, ticks(cd), ticks(rd), core
-        }'
-}
-
 # Calls of FCALL so far (INFO commandstats): what consentd sends Redis for
 # counters; the commands the functions run inside Redis are counted apart
 # by Redis, and not here.
@@ -318,39 +149,9 @@ redis_calls() {
     rcli info commandstats | tr -d '\r' | awk -F'[:=,]' '$1 == "cmdstat_fcall" { n = $3 } END { print n + 0 }'
 }
 
-# consentd's own count of answers of a route: "count_of_status other_statuses".
-metrics() {
-    curl -sS "$BASE/metrics" | awk -v route="$1" -v want="$2" '
-        index($0, "consentd_http_requests_total{route=\"" route "\",") == 1 {
-            if (index($0, "status=\"" want "\"")) ok += $NF; else bad += $NF
-        }
-        END { printf "%d %d\n", ok, bad }'
-}
-
 # The metrics label of the events route (whatever src/router.c names it).
 events_route() {
     curl -sS "$BASE/metrics" | sed -n 's/^consentd_http_requests_total{route="\([^"]*event[^"]*\)",.*status="204".*/\1/p' | head -n 1
-}
-
-parse_wrk() {
-    awk '
-        function us(v) {
-            if (v ~ /us$/) return v + 0
-            if (v ~ /ms$/) return v * 1000
-            if (v ~ /m$/) return v * 60000000
-            if (v ~ /s$/) return v * 1000000
-            return -1
-        }
-        / requests in / { req = $1; sub(/,$/, "", req) }
-        /^Requests\/sec:/ { rps = $2 }
-        $1 == "50%" { p50 = us($2) }
-        $1 == "99%" { p99 = us($2) }
-        /Socket errors:/ { gsub(/,/, ""); err = $4 + $6 + $8 + $10 }
-        /Non-2xx or 3xx responses:/ { non2xx = $NF }
-        END {
-            if (req == "" || rps == "" || p50 == "" || p99 == "") exit 1
-            printf "%d %.0f %.0f %.0f %d %d\n", req, rps, p50, p99, err + 0, non2xx + 0
-        }' "$1"
 }
 
 # run_wrk OUT SECONDS banner|events
@@ -367,21 +168,7 @@ run_wrk() {
     FG_PID=$!
     wait "$FG_PID" || rc=$?
     FG_PID=
-    [ "$rc" = 0 ] || {
-        sed 's/^/    /' "$out" >&2
-        die "wrk ($kind) exited with $rc (output above)" "Check that consentd still answers (KEEP=1, read its log)."
-    }
-    local requests rps p50 p99 err non2xx
-    read -r requests rps p50 p99 err non2xx < <(parse_wrk "$out" || echo x) || true
-    [[ "${requests:-x}" =~ ^[0-9]+$ ]] || {
-        sed 's/^/    /' "$out" >&2
-        die "cannot read wrk's output (above)" "Check that wrk prints --latency percentiles (wrk 4.x)."
-    }
-    if [ "$err" != 0 ] || [ "$non2xx" != 0 ]; then
-        sed 's/^/    /' "$out" >&2
-        die "wrk ($kind) saw $err socket errors and $non2xx non-2xx answers (above)" \
-            "Rerun with KEEP=1 and read consentd's log; lower CONNS if connections are refused."
-    fi
+    check_wrk "$out" "($kind)" "$rc"
 }
 
 # measure banner|events RUN: appends "rps p50 p99 consentd_us/req consentd_% redis_us/req fcalls/1000req others_%".
@@ -390,9 +177,9 @@ measure() {
     [ "$WARMUP" = 0 ] || run_wrk "$out.warmup" "$WARMUP" "$kind"
     local t0 c0 r0 k0 t1 c1 r1 k1 n0 n1
     n0=$(redis_calls)
-    read -r t0 c0 r0 k0 < <(snapshot)
+    read -r t0 c0 r0 k0 _ < <(snapshot)
     run_wrk "$out" "$DURATION" "$kind"
-    read -r t1 c1 r1 k1 < <(snapshot)
+    read -r t1 c1 r1 k1 _ < <(snapshot)
     # The last batch of counters: flushed within a second.
     [ "$kind" = banner ] || sleep 1.2
     n1=$(redis_calls)
@@ -410,20 +197,6 @@ measure() {
     local line
     line=$(tail -n 1 "$TMP/results/$kind")
     say "$(awk -v k="$kind" -v r="$run" -v n="$RUNS" '{ printf "run %d/%d %-7s %7d req/s  p50 %6dus  p99 %6dus  consentd %6.2f us CPU/req (%d%% of a core)  redis %5.2f us/req  %.2f FCALL per 1000 req  others %d%%", r, n, k, $1, $2, $3, $4, $5, $6, $7, $8 }' <<<"$line")"
-}
-
-# Median of each column of FILE, as one line.
-medians() {
-    awk '{ for (i = 1; i <= NF; i++) v[i, NR] = $i; nf = NF }
-        END {
-            for (i = 1; i <= nf; i++) {
-                n = 0
-                for (j = 1; j <= NR; j++) a[++n] = v[i, j] + 0
-                for (x = 2; x <= n; x++) for (y = x; y > 1 && a[y - 1] > a[y]; y--) { t = a[y]; a[y] = a[y - 1]; a[y - 1] = t }
-                m = (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-                printf "%s%s", m, (i < nf ? " " : "\n")
-            }
-        }' "$1"
 }
 
 # The events counted in Redis for the demo site (every day hash), against
@@ -603,15 +376,16 @@ report() {
 
 check_knobs
 check_quiet
-ensure_packages
+ensure_packages wrk:wrk redis-server:redis-server redis-cli:redis-tools curl:curl taskset:util-linux perl:perl \
+    sha256sum:coreutils
 CLK_TCK=$(getconf CLK_TCK)
-build_consentd
+build_consentd src web CMakeLists.txt
 
 TMP=$(mktemp -d /tmp/consentd-analytics-bench.XXXXXX)
 mkdir -p "$TMP/wrk" "$TMP/results"
 say "working in $TMP"
 
-start_redis
+start_redis "$CLIENT_CPU"
 write_sites
 start_consentd
 

@@ -50,109 +50,26 @@ SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 SITES_DIR=$ROOT/ops/sites
 
-TMP=
-BG_PIDS=() # every long-running process this script started
-FG_PID=    # the wrk run in progress, if any
-CONSENTD_PID=
-
-stop_pid() {
-    local pid=$1
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do
-        kill -0 "$pid" 2>/dev/null || return 0
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-    local rc=$? pid
-    trap - EXIT INT TERM
-    [ -z "$FG_PID" ] || kill -TERM "$FG_PID" 2>/dev/null || true
-    for pid in "${BG_PIDS[@]}"; do
-        stop_pid "$pid"
-    done
-    if [ -n "$TMP" ]; then
-        if [ "$KEEP" = 1 ]; then
-            say "kept $TMP (logs, configs, wrk output); rm -rf it when done"
-        else
-            rm -rf "$TMP"
-        fi
-    fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'say "interrupted"; exit 130' INT
-trap 'say "terminated"; exit 143' TERM
+CONSENTD_PID= # the consentd of the setting being measured
+cleanup_on_exit "logs, configs, wrk output"
 
 check_knobs() {
-    local name
-    for name in DURATION WARMUP CONNS LAT_CONNS LAT_DURATION KEYSPACE SERVER_CPU CLIENT_CPU; do
-        [[ "${!name}" =~ ^[0-9]+$ ]] || die "$name=${!name} is not a whole number" "Unset it or give a number."
-    done
+    check_whole_numbers DURATION WARMUP CONNS LAT_CONNS LAT_DURATION KEYSPACE SERVER_CPU CLIENT_CPU
     if [ "$DURATION" -lt 1 ] || [ "$CONNS" -lt 1 ] || [ "$LAT_CONNS" -lt 1 ] || [ "$KEYSPACE" -lt 1 ]; then
         die "DURATION, CONNS, LAT_CONNS and KEYSPACE must be at least 1" "Unset them to use the defaults."
     fi
-    local cpus
-    cpus=$(nproc)
-    if [ "$SERVER_CPU" -ge "$cpus" ] || [ "$CLIENT_CPU" -ge "$cpus" ] || [ "$SERVER_CPU" = "$CLIENT_CPU" ]; then
-        die "need two distinct cores for consentd (SERVER_CPU=$SERVER_CPU) and Redis + wrk (CLIENT_CPU=$CLIENT_CPU); this machine has $cpus" \
-            "Run on a machine with at least 2 cores, or set SERVER_CPU and CLIENT_CPU."
-    fi
+    check_cores consentd "Redis + wrk"
     local lat=0
     [ "$LAT_DURATION" = 0 ] || lat=$((LAT_DURATION + 1))
     say "plan: 4 settings x (${WARMUP} s warm-up + ${DURATION} s at $CONNS connections + ${LAT_DURATION} s at $LAT_CONNS):" \
         "about $((4 * (WARMUP + DURATION + lat + 3) + 20)) s"
-    LOAD_AT_START=$(cut -d' ' -f1 /proc/loadavg)
-    if awk -v l="$LOAD_AT_START" 'BEGIN { exit !(l >= 1.5) }'; then
-        warn "load average $LOAD_AT_START on $(nproc) cores: something else is running; figures will be noisy"
-    fi
-}
-
-ensure_packages() {
-    local -A pkg_of=([wrk]=wrk [redis-server]=redis-server [redis-cli]=redis-tools [curl]=curl [taskset]=util-linux)
-    local missing=() cmd
-    for cmd in wrk redis-server redis-cli curl taskset; do
-        command -v "$cmd" >/dev/null 2>&1 || missing+=("${pkg_of[$cmd]}")
-    done
-    [ "${#missing[@]}" -gt 0 ] || return 0
-    [ "$(id -u)" = 0 ] || die "missing packages: ${missing[*]}" "Install them: sudo apt-get install ${missing[*]}"
-    say "installing ${missing[*]} with apt-get"
-    DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 ||
-        die "apt-get update failed" "Check the network access to the Debian mirror, then run bench/cluster.sh again."
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2 ||
-        die "apt-get install ${missing[*]} failed" "Install them by hand, then run bench/cluster.sh again."
-}
-
-# Sets BIN to a Release consentd: CONSENTD_BIN, or BUILD_DIR/consentd built if missing or stale.
-build_consentd() {
-    if [ -n "${CONSENTD_BIN:-}" ]; then
-        [ -x "$CONSENTD_BIN" ] || die "CONSENTD_BIN=$CONSENTD_BIN is not an executable file" "Unset it to build one."
-        BIN=$CONSENTD_BIN
-    else
-        BIN=$BUILD_DIR/consentd
-        local cache=$BUILD_DIR/CMakeCache.txt
-        if [ -f "$cache" ] && ! grep -q '^CMAKE_BUILD_TYPE:[A-Z]*=Release$' "$cache"; then
-            die "$BUILD_DIR is not a Release build" "Benchmark a Release build: BUILD_DIR=$ROOT/build-bench bench/cluster.sh"
-        fi
-        if [ -x "$BIN" ] && [ -z "$(find "$ROOT/src" "$ROOT/CMakeLists.txt" -newer "$BIN" -print -quit)" ]; then
-            say "consentd: $BIN is up to date"
-        else
-            say "consentd: building $BIN (Release)"
-            if ! cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >&2 ||
-                ! cmake --build "$BUILD_DIR" -j2 --target consentd >&2; then
-                die "building consentd failed (output above)" "Fix the build, or set CONSENTD_BIN."
-            fi
-        fi
-    fi
-    ! grep -q __asan_init "$BIN" || warn "$BIN is built with AddressSanitizer: its figures mean nothing"
 }
 
 # ---- processes ---------------------------------------------------------------
 
-# start_redis NAME [redis-server flags...]: sets PORT and the pid in PIDS_OF[NAME].
+# start_node NAME [redis-server flags...]: sets PORT and the pid in PID_OF[NAME].
 declare -A PID_OF
-start_redis() {
+start_node() {
     local name=$1
     shift
     pick_port pair
@@ -190,9 +107,9 @@ cluster_ok() {
 
 # One Redis (SINGLE_PORT) with one replica.
 start_single() {
-    start_redis single
+    start_node single
     SINGLE_PORT=$PORT
-    start_redis single-replica --replicaof 127.0.0.1 "$SINGLE_PORT"
+    start_node single-replica --replicaof 127.0.0.1 "$SINGLE_PORT"
     wait_until 15 "the replica of the single Redis is not in sync" replica_up "$PORT"
     SINGLE_PIDS="${PID_OF[single]}"
     SINGLE_REPLICA_PIDS="${PID_OF[single-replica]}"
@@ -203,7 +120,7 @@ start_single() {
 start_cluster() {
     local i ports=()
     for i in 1 2 3 4 5 6; do
-        start_redis "node$i" --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 5000
+        start_node "node$i" --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 5000
         ports+=("$PORT")
     done
     local addrs=()
@@ -314,26 +231,6 @@ ticks() {
     echo "$sum"
 }
 
-parse_wrk() {
-    awk '
-        function us(v) {
-            if (v ~ /us$/) return v + 0
-            if (v ~ /ms$/) return v * 1000
-            if (v ~ /s$/) return v * 1000000
-            return -1
-        }
-        / requests in / { req = $1; sub(/,$/, "", req) }
-        /^Requests\/sec:/ { rps = $2 }
-        $1 == "50%" { p50 = us($2) }
-        $1 == "99%" { p99 = us($2) }
-        /Socket errors:/ { gsub(/,/, ""); err = $4 + $6 + $8 + $10 }
-        /Non-2xx or 3xx responses:/ { non2xx = $NF }
-        END {
-            if (req == "" || rps == "") exit 1
-            printf "%d %.0f %.0f %.0f %d %d\n", req, rps, p50, p99, err + 0, non2xx + 0
-        }' "$1"
-}
-
 run_wrk() { # OUT SECONDS CONNS
     local out=$1 rc=0
     timeout $(($2 + 20)) taskset -c "$CLIENT_CPU" wrk -t1 -c"$3" -d"$2s" --latency \
@@ -343,7 +240,7 @@ run_wrk() { # OUT SECONDS CONNS
     FG_PID=
     [ "$rc" = 0 ] || die "wrk exited with $rc: $(tail -n 5 "$out")" "Rerun with KEEP=1 and read consentd's log."
     local req rps p50 p99 err non2xx
-    read -r req rps p50 p99 err non2xx < <(parse_wrk "$out") || die "cannot read wrk's output $out" "Check wrk 4.x."
+    read -r req rps p50 p99 err non2xx _ < <(parse_wrk "$out") || die "cannot read wrk's output $out" "Check wrk 4.x."
     [ "$err" = 0 ] && [ "$non2xx" = 0 ] && return 0
     die "wrk saw $err socket errors and $non2xx answers other than 201 ($out)" "Rerun with KEEP=1 and read consentd's log."
 }
@@ -374,10 +271,6 @@ run_setting() {
     measure "$1" "$3" "$CONNS" "$DURATION" "$WARMUP" "$4" "$5"
     [ "$LAT_DURATION" = 0 ] || measure "$1" "$3" "$LAT_CONNS" "$LAT_DURATION" 0 "$4" "$5"
     stop_consentd
-}
-
-fmt_us() {
-    awk -v v="$1" 'BEGIN { if (v >= 10000) printf "%.1fms", v / 1000; else if (v >= 1000) printf "%.2fms", v / 1000; else printf "%dus", v }'
 }
 
 report() {
@@ -422,7 +315,8 @@ report() {
 # ---- main --------------------------------------------------------------------
 
 check_knobs
-ensure_packages
+check_quiet
+ensure_packages wrk:wrk redis-server:redis-server redis-cli:redis-tools curl:curl taskset:util-linux
 CLK_TCK=$(getconf CLK_TCK)
 build_consentd
 TMP=$(mktemp -d /tmp/consentd-cluster-bench.XXXXXX)

@@ -57,53 +57,16 @@ SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 SITES_DIR=${SITES_DIR:-$ROOT/ops/sites}
 
-TMP=
-BG_PIDS=() # every long-running process this script started
-FG_PID=    # the wrk or redis-benchmark run in progress, if any
-
-cleanup() {
-    local rc=$? pid
-    trap - EXIT INT TERM
-    [ -z "$FG_PID" ] || kill -TERM "$FG_PID" 2>/dev/null || true
-    for pid in "${BG_PIDS[@]}"; do
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    for pid in "${BG_PIDS[@]}" $FG_PID; do
-        for _ in $(seq 1 50); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$pid" 2>/dev/null || true
-    done
-    if [ -n "$TMP" ]; then
-        if [ "$KEEP" = 1 ]; then
-            say "kept $TMP (logs, configs, wrk output, captured FCALL); rm -rf it when done"
-        else
-            rm -rf "$TMP"
-        fi
-    fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'say "interrupted"; exit 130' INT
-trap 'say "terminated"; exit 143' TERM
+cleanup_on_exit "logs, configs, wrk output, captured FCALL"
 
 check_knobs() {
-    local name
-    for name in DURATION WARMUP CONNS LAT_CONNS LAT_DURATION VISITORS KEYSPACE SERVER_CPU CLIENT_CPU; do
-        [[ "${!name}" =~ ^[0-9]+$ ]] || die "$name=${!name} is not a whole number" "Unset it or give a number."
-    done
+    check_whole_numbers DURATION WARMUP CONNS LAT_CONNS LAT_DURATION VISITORS KEYSPACE SERVER_CPU CLIENT_CPU
     if [ "$DURATION" -lt 1 ] || [ "$CONNS" -lt 1 ] || [ "$LAT_CONNS" -lt 1 ] || [ "$VISITORS" -lt 1 ] ||
         [ "$KEYSPACE" -lt 1 ]; then
         die "DURATION, CONNS, LAT_CONNS, VISITORS and KEYSPACE must be at least 1" "Unset them to use the defaults."
     fi
     [ "$VISITORS" -le 1000000 ] || die "VISITORS=$VISITORS: at most 1000000" "Lower VISITORS."
-    local cpus
-    cpus=$(nproc)
-    if [ "$SERVER_CPU" -ge "$cpus" ] || [ "$CLIENT_CPU" -ge "$cpus" ] || [ "$SERVER_CPU" = "$CLIENT_CPU" ]; then
-        die "need two distinct cores for consentd (SERVER_CPU=$SERVER_CPU) and Redis + load (CLIENT_CPU=$CLIENT_CPU); this machine has $cpus" \
-            "Run on a machine with at least 2 cores, or set SERVER_CPU and CLIENT_CPU."
-    fi
+    check_cores consentd "Redis + load"
     local lat=0
     [ "$LAT_DURATION" = 0 ] || lat=$((2 * LAT_DURATION))
     local estimate=$((4 * (WARMUP + DURATION + 2) + lat + 15))
@@ -112,71 +75,7 @@ check_knobs() {
     [ "$estimate" -le 180 ] || warn "this will take more than 3 minutes (lower DURATION for a quicker look)"
 }
 
-check_quiet() {
-    local load
-    load=$(cut -d' ' -f1 /proc/loadavg)
-    LOAD_AT_START=$load
-    if awk -v l="$load" 'BEGIN { exit !(l >= 1.5) }'; then
-        warn "load average $load (1 min) on $(nproc) cores: something else is running; figures will be noisy (wait and run again)"
-    fi
-}
-
 # ---- installing and building -----------------------------------------------
-
-ensure_packages() {
-    local -A pkg_of=([wrk]=wrk [redis-server]=redis-server [redis-cli]=redis-tools [redis-benchmark]=redis-tools
-        [curl]=curl [taskset]=util-linux [perl]=perl [cc]=gcc [pkg-config]=pkg-config)
-    local missing=() cmd
-    for cmd in wrk redis-server redis-cli redis-benchmark curl taskset perl cc pkg-config; do
-        command -v "$cmd" >/dev/null 2>&1 || missing+=("${pkg_of[$cmd]}")
-    done
-    command -v pkg-config >/dev/null 2>&1 && pkg-config --exists libsodium || missing+=(libsodium-dev)
-    [ "${#missing[@]}" -gt 0 ] || return 0
-    # shellcheck disable=SC2207
-    missing=($(printf '%s\n' "${missing[@]}" | sort -u))
-    [ "$(id -u)" = 0 ] || die "missing packages: ${missing[*]}" "Install them: sudo apt-get install ${missing[*]}"
-    say "installing ${missing[*]} with apt-get"
-    DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 ||
-        die "apt-get update failed" "Check the network access to the Debian mirror, then run bench/consent.sh again."
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2 ||
-        die "apt-get install ${missing[*]} failed" "Install them by hand, then run bench/consent.sh again."
-}
-
-# Sets BIN to a Release consentd: CONSENTD_BIN, or BUILD_DIR/consentd built if missing or stale.
-build_consentd() {
-    if [ -n "${CONSENTD_BIN:-}" ]; then
-        [ -x "$CONSENTD_BIN" ] || die "CONSENTD_BIN=$CONSENTD_BIN is not an executable file" \
-            "Point CONSENTD_BIN at a built consentd, or unset it to build one in $BUILD_DIR."
-        BIN=$(cd "$(dirname "$CONSENTD_BIN")" && pwd)/$(basename "$CONSENTD_BIN")
-        say "consentd: using CONSENTD_BIN=$BIN"
-    else
-        BIN=$BUILD_DIR/consentd
-        local cache=$BUILD_DIR/CMakeCache.txt
-        if [ -f "$cache" ]; then
-            grep -q '^CMAKE_BUILD_TYPE:[A-Z]*=Release$' "$cache" ||
-                die "$BUILD_DIR is configured as $(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$cache"), not Release" \
-                    "Benchmark a Release build: BUILD_DIR=$ROOT/build-bench bench/consent.sh"
-            if grep -q '^CONSENTD_SANITIZE:BOOL=ON$' "$cache"; then
-                die "$BUILD_DIR is a sanitizer build" "Benchmark a Release build: BUILD_DIR=$ROOT/build-bench bench/consent.sh"
-            fi
-        fi
-        if [ -x "$BIN" ] && [ -z "$(find "$ROOT/src" "$ROOT/CMakeLists.txt" -newer "$BIN" -print -quit)" ]; then
-            say "consentd: $BIN is up to date"
-        else
-            command -v cmake >/dev/null ||
-                die "cmake is missing" "Install the build tools (ops/run.sh does), or set CONSENTD_BIN."
-            say "consentd: building $BIN (Release)"
-            if ! cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >&2 ||
-                ! cmake --build "$BUILD_DIR" -j2 --target consentd >&2; then
-                die "building consentd failed (output above)" \
-                    "Fix the build, or install its dependencies (ops/run.sh does), or set CONSENTD_BIN."
-            fi
-        fi
-    fi
-    if grep -q __asan_init "$BIN"; then
-        warn "$BIN is built with AddressSanitizer: its figures mean nothing"
-    fi
-}
 
 build_sign_speed() {
     SIGN_SPEED=$TMP/sign_speed
@@ -197,59 +96,16 @@ sign_us() {
 
 # ---- processes ---------------------------------------------------------------
 
-rcli() {
-    redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"
-}
-
-start_redis() {
-    pick_port
-    REDIS_PORT=$PORT
-    say "redis: starting $(redis-server --version | cut -d' ' -f3) on 127.0.0.1:$REDIS_PORT, no persistence, on cpu $CLIENT_CPU"
-    taskset -c "$CLIENT_CPU" redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no \
-        --dir "$TMP" --logfile "$TMP/redis.log" --daemonize no >/dev/null 2>&1 &
-    REDIS_PID=$!
-    BG_PIDS+=("$REDIS_PID")
-    for _ in $(seq 1 100); do
-        [ "$(rcli ping 2>/dev/null)" = PONG ] && return 0
-        require_alive "$REDIS_PID" redis-server "$TMP/redis.log"
-        sleep 0.1
-    done
-    die "redis-server does not answer PING after 10 s" "Look at $TMP/redis.log (run with KEEP=1)."
-}
-
 start_consentd() {
     local dir=$TMP/consentd
     mkdir -p "$dir/keys"
     [ -f "$SITES_DIR/$SITE.json" ] || die "$SITES_DIR/$SITE.json is missing" "Restore ops/sites/$SITE.json."
     timeout 30 "$BIN" keygen --keys "$dir/keys" >"$dir/keygen.log" 2>&1 ||
         die "'consentd keygen --keys $dir/keys' failed: no key, no proof, no consent" "Read $dir/keygen.log (KEEP=1)."
-    pick_port
-    CONSENTD_PORT=$PORT
-    cat >"$dir/consentd.json" <<EOF
-{
-  "listen": { "address": "127.0.0.1", "port": $CONSENTD_PORT },
-  "threads": 1,
-  "redis": { "url": "redis://127.0.0.1:$REDIS_PORT" },
-  "sites_dir": "$SITES_DIR",
-  "keys_dir": "$dir/keys",
-  "log": { "access_log": false }
-}
-EOF
-    say "consentd: starting $BIN on 127.0.0.1:$CONSENTD_PORT, 1 thread, on cpu $SERVER_CPU"
-    env -u PORT -u REDIS_URL -u CONSENTD_THREADS -u CONSENTD_CONFIG \
-        taskset -c "$SERVER_CPU" "$BIN" --config "$dir/consentd.json" --threads 1 >"$dir/consentd.log" 2>&1 &
-    CONSENTD_PID=$!
-    BG_PIDS+=("$CONSENTD_PID")
+    launch_consentd "$dir" "$SITES_DIR"
     BASE=http://127.0.0.1:$CONSENTD_PORT
     POST_URL=$BASE/v1/sites/$SITE/consents
-    for _ in $(seq 1 100); do
-        [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/metrics" 2>/dev/null)" = 200 ] &&
-            grep -q 'connected to Redis' "$dir/consentd.log" && return 0
-        require_alive "$CONSENTD_PID" consentd "$dir/consentd.log"
-        sleep 0.1
-    done
-    tail -n 20 "$dir/consentd.log" | sed 's/^/    /' >&2
-    die "consentd is not up and connected to Redis after 10 s (its log is above)" "Check by hand: curl -i $BASE/metrics"
+    wait_connected "$dir/consentd.log"
 }
 
 # ---- the FCALL consentd sends, captured ---------------------------------------
@@ -346,31 +202,6 @@ capture_fcall() {
 
 # ---- measuring ---------------------------------------------------------------
 
-# "wall_ms consentd_ticks redis_ticks server_core_busy_ticks", read together.
-snapshot() {
-    awk -v cpu="cpu$SERVER_CPU" -v cd="$CONSENTD_PID" -v rd="$REDIS_PID" '
-        function ticks(pid, line, f, file) {
-            file = "/proc/" pid "/stat"
-            if ((getline line <file) <= 0) { print "gone"; exit 1 }
-            close(file)
-            sub(/.*\) /, "", line)
-            split(line, f, " ")
-            user = f[12]
-            return f[12] + f[13]
-        }
-        BEGIN {
-            getline line <"/proc/uptime"
-            split(line, u, " ")
-            while ((getline line <"/proc/stat") > 0) {
-                split(line, f, " ")
-                if (f[1] == cpu) core = f[2] + f[3] + f[4] + f[7] + f[8] + f[9]
-            }
-            total = ticks(cd)
-            cu = user
-            printf "%.0f %d %d %d %d\n", u[1] * 1000, total, ticks(rd), core, cu
-        }'
-}
-
 # "name calls failed" per command, from INFO commandstats.
 cmdstats() {
     rcli info commandstats | tr -d '\r' |
@@ -407,37 +238,6 @@ flushes() {
         END { printf "%d\n", n }'
 }
 
-# consentd's own count of answers: "count_of_status other_statuses roundtrips".
-metrics() {
-    curl -sS "$BASE/metrics" | awk -v route="$1" -v want="$2" '
-        index($0, "consentd_http_requests_total{route=\"" route "\",") == 1 {
-            if (index($0, "status=\"" want "\"")) ok += $NF; else bad += $NF
-        }
-        /^consentd_redis_roundtrip_seconds_count / { rt = $NF }
-        END { printf "%d %d %d\n", ok, bad, rt }'
-}
-
-parse_wrk() {
-    awk '
-        function us(v) {
-            if (v ~ /us$/) return v + 0
-            if (v ~ /ms$/) return v * 1000
-            if (v ~ /m$/) return v * 60000000
-            if (v ~ /s$/) return v * 1000000
-            return -1
-        }
-        / requests in / { req = $1; sub(/,$/, "", req) }
-        /^Requests\/sec:/ { rps = $2 }
-        $1 == "50%" { p50 = us($2) }
-        $1 == "99%" { p99 = us($2) }
-        /Socket errors:/ { gsub(/,/, ""); err = $4 + $6 + $8 + $10 }
-        /Non-2xx or 3xx responses:/ { non2xx = $NF }
-        END {
-            if (req == "" || rps == "" || p50 == "" || p99 == "") exit 1
-            printf "%d %.0f %.0f %.0f %d %d\n", req, rps, p50, p99, err + 0, non2xx + 0
-        }' "$1"
-}
-
 # run_wrk OUT SECONDS CONNS SCRIPT URL [SCRIPT ARGS...]
 run_wrk() {
     local out=$1 seconds=$2 conns=$3 script=$4 url=$5 rc=0
@@ -447,21 +247,7 @@ run_wrk() {
     FG_PID=$!
     wait "$FG_PID" || rc=$?
     FG_PID=
-    [ "$rc" = 0 ] || {
-        sed 's/^/    /' "$out" >&2
-        die "wrk against $url exited with $rc (output above)" "Check that consentd still answers (KEEP=1, read its log)."
-    }
-    local requests rps p50 p99 err non2xx
-    read -r requests rps p50 p99 err non2xx < <(parse_wrk "$out" || echo x) || true
-    [[ "${requests:-x}" =~ ^[0-9]+$ ]] || {
-        sed 's/^/    /' "$out" >&2
-        die "cannot read wrk's output (above)" "Check that wrk prints --latency percentiles (wrk 4.x)."
-    }
-    if [ "$err" != 0 ] || [ "$non2xx" != 0 ]; then
-        sed 's/^/    /' "$out" >&2
-        die "wrk saw $err socket errors and $non2xx non-2xx answers against $url (above)" \
-            "Rerun with KEEP=1 and read consentd's log; lower CONNS if connections are refused."
-    fi
+    check_wrk "$out" "against $url" "$rc"
 }
 
 # Records VISITORS choices (bench-000000000000 ...) so that GET finds them.
@@ -592,10 +378,6 @@ rb_parse() {
         }' "$1"
 }
 
-fmt_us() {
-    awk -v v="$1" 'BEGIN { if (v == "-") print "-"; else if (v >= 10000) printf "%.1fms", v / 1000; else if (v >= 1000) printf "%.2fms", v / 1000; else printf "%dus", v }'
-}
-
 # ---- report ------------------------------------------------------------------
 
 report() {
@@ -689,7 +471,8 @@ report() {
 
 check_knobs
 check_quiet
-ensure_packages
+ensure_packages wrk:wrk redis-server:redis-server redis-cli:redis-tools redis-benchmark:redis-tools curl:curl \
+    taskset:util-linux perl:perl cc:gcc pkg-config:pkg-config libsodium.pc:libsodium-dev
 CLK_TCK=$(getconf CLK_TCK)
 build_consentd
 
@@ -702,7 +485,7 @@ build_sign_speed
 POLICY_VERSION=$(sed -n 's/^ *"policy_version": *"\([^"]*\)".*/\1/p' "$SITES_DIR/$SITE.json" | head -n 1)
 [ -n "$POLICY_VERSION" ] || die "no policy_version in $SITES_DIR/$SITE.json" "Restore ops/sites/$SITE.json."
 
-start_redis
+start_redis "$CLIENT_CPU"
 start_consentd
 capture_fcall
 SIGN1=$(sign_us "$SIGNING_INPUT_BYTES")

@@ -42,42 +42,10 @@ SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 SITES_DIR=${SITES_DIR:-$ROOT/ops/sites}
 
-TMP=
-BG_PIDS=()  # every long-running process this script started
-WRK_PID=    # the wrk run in progress, if any
-
-cleanup() {
-    local rc=$? pid
-    trap - EXIT INT TERM
-    [ -z "$WRK_PID" ] || kill -TERM "$WRK_PID" 2>/dev/null || true
-    for pid in "${BG_PIDS[@]}"; do
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    for pid in "${BG_PIDS[@]}" $WRK_PID; do
-        for _ in $(seq 1 50); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$pid" 2>/dev/null || true
-    done
-    if [ -n "$TMP" ]; then
-        if [ "$KEEP" = 1 ]; then
-            say "kept $TMP (logs, configs, wrk output); rm -rf it when done"
-        else
-            rm -rf "$TMP"
-        fi
-    fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'say "interrupted"; exit 130' INT
-trap 'say "terminated"; exit 143' TERM
+cleanup_on_exit "logs, configs, wrk output"
 
 check_knobs() {
-    local name
-    for name in DURATION WARMUP CONNS RUNS SERVER_CPU CLIENT_CPU; do
-        [[ "${!name}" =~ ^[0-9]+$ ]] || die "$name=${!name} is not a whole number" "Unset it or give a number."
-    done
+    check_whole_numbers DURATION WARMUP CONNS RUNS SERVER_CPU CLIENT_CPU
     if [ "$DURATION" -lt 1 ] || [ "$CONNS" -lt 1 ] || [ "$RUNS" -lt 1 ]; then
         die "DURATION, CONNS and RUNS must be at least 1" "Unset them to use 10 s, 64 connections, 3 runs."
     fi
@@ -85,12 +53,7 @@ check_knobs() {
     '' | nginx | consentd) ;;
     *) die "BENCH_ONLY=$BENCH_ONLY" "Use BENCH_ONLY=nginx, BENCH_ONLY=consentd, or unset it." ;;
     esac
-    local cpus
-    cpus=$(nproc)
-    if [ "$SERVER_CPU" -ge "$cpus" ] || [ "$CLIENT_CPU" -ge "$cpus" ] || [ "$SERVER_CPU" = "$CLIENT_CPU" ]; then
-        die "need two distinct cores for the server (SERVER_CPU=$SERVER_CPU) and wrk (CLIENT_CPU=$CLIENT_CPU); this machine has $cpus" \
-            "Run on a machine with at least 2 cores, or set SERVER_CPU and CLIENT_CPU."
-    fi
+    check_cores "the server" wrk
     local servers=2
     [ -z "$BENCH_ONLY" ] || servers=1
     local estimate=$((RUNS * servers * (WARMUP + DURATION + 1) + 10))
@@ -98,84 +61,7 @@ check_knobs() {
     [ "$estimate" -le 180 ] || warn "this will take more than 3 minutes (lower RUNS or DURATION for a quicker look)"
 }
 
-# ---- installing and building -----------------------------------------------
-
-ensure_packages() {
-    local -A pkg_of=([wrk]=wrk [nginx]=nginx-light [redis-server]=redis-server [redis-cli]=redis-tools
-        [curl]=curl [taskset]=util-linux [pgrep]=procps [gzip]=gzip [sha256sum]=coreutils)
-    local cmds=(wrk nginx curl taskset pgrep gzip sha256sum)
-    [ "$BENCH_ONLY" = nginx ] || cmds+=(redis-server redis-cli)
-    local missing=() cmd
-    for cmd in "${cmds[@]}"; do
-        command -v "$cmd" >/dev/null 2>&1 || missing+=("${pkg_of[$cmd]}")
-    done
-    [ "${#missing[@]}" -gt 0 ] || return 0
-    [ "$(id -u)" = 0 ] || die "missing packages: ${missing[*]}" "Install them: sudo apt-get install ${missing[*]}"
-    say "installing ${missing[*]} with apt-get"
-    DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 ||
-        die "apt-get update failed" "Check the network access to the Debian mirror, then run bench/run.sh again."
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2 ||
-        die "apt-get install ${missing[*]} failed" "Install them by hand, then run bench/run.sh again."
-}
-
-# Sets BIN to a Release consentd: CONSENTD_BIN, or BUILD_DIR/consentd built if missing or stale.
-build_consentd() {
-    if [ -n "${CONSENTD_BIN:-}" ]; then
-        [ -x "$CONSENTD_BIN" ] || die "CONSENTD_BIN=$CONSENTD_BIN is not an executable file" \
-            "Point CONSENTD_BIN at a built consentd, or unset it to build one in $BUILD_DIR."
-        BIN=$(cd "$(dirname "$CONSENTD_BIN")" && pwd)/$(basename "$CONSENTD_BIN")
-        say "consentd: using CONSENTD_BIN=$BIN"
-    else
-        BIN=$BUILD_DIR/consentd
-        local cache=$BUILD_DIR/CMakeCache.txt
-        if [ -f "$cache" ]; then
-            grep -q '^CMAKE_BUILD_TYPE:[A-Z]*=Release$' "$cache" ||
-                die "$BUILD_DIR is configured as $(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$cache"), not Release" \
-                    "Benchmark a Release build: BUILD_DIR=$ROOT/build-bench bench/run.sh"
-            if grep -q '^CONSENTD_SANITIZE:BOOL=ON$' "$cache"; then
-                die "$BUILD_DIR is a sanitizer build" "Benchmark a Release build: BUILD_DIR=$ROOT/build-bench bench/run.sh"
-            fi
-        fi
-        if [ -x "$BIN" ] && [ -z "$(find "$ROOT/src" "$ROOT/CMakeLists.txt" -newer "$BIN" -print -quit)" ]; then
-            say "consentd: $BIN is up to date"
-        else
-            command -v cmake >/dev/null ||
-                die "cmake is missing" "Install the build tools (ops/run.sh does), or set CONSENTD_BIN."
-            say "consentd: building $BIN (Release)"
-            if ! cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >&2 ||
-                ! cmake --build "$BUILD_DIR" -j2 --target consentd >&2; then
-                die "building consentd failed (output above)" \
-                    "Fix the build, or install its dependencies (ops/run.sh does), or set CONSENTD_BIN."
-            fi
-        fi
-    fi
-    if grep -q __asan_init "$BIN"; then
-        warn "$BIN is built with AddressSanitizer: its figures mean nothing"
-    fi
-}
-
 # ---- processes ---------------------------------------------------------------
-
-# Sets PORT to a loopback port nobody listens on, below the ephemeral range
-# (wrk's own connections come from there) and not handed out before.
-
-# Fails with the tail of LOG when process PID has gone.
-
-start_redis() {
-    pick_port
-    REDIS_PORT=$PORT
-    say "redis: starting redis-server on 127.0.0.1:$REDIS_PORT (no persistence)"
-    redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no \
-        --dir "$TMP" --logfile "$TMP/redis.log" --daemonize no >/dev/null 2>&1 &
-    REDIS_PID=$!
-    BG_PIDS+=("$REDIS_PID")
-    for _ in $(seq 1 100); do
-        [ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] && return 0
-        require_alive "$REDIS_PID" redis-server "$TMP/redis.log"
-        sleep 0.1
-    done
-    die "redis-server does not answer PING after 10 s" "Look at $TMP/redis.log (run with KEEP=1)."
-}
 
 # Waits until URL answers 200 while PID lives.
 wait_http() {
@@ -198,24 +84,7 @@ start_consentd() {
     if ! timeout 30 "$BIN" keygen --keys "$dir/keys" >"$dir/keygen.log" 2>&1; then
         warn "'consentd keygen --keys $dir/keys' failed; starting consentd without keys ($dir/keygen.log)"
     fi
-    pick_port
-    CONSENTD_PORT=$PORT
-    cat >"$dir/consentd.json" <<EOF
-{
-  "listen": { "address": "127.0.0.1", "port": $CONSENTD_PORT },
-  "threads": 1,
-  "redis": { "url": "redis://127.0.0.1:$REDIS_PORT" },
-  "sites_dir": "$SITES_DIR",
-  "keys_dir": "$dir/keys",
-  "log": { "access_log": false }
-}
-EOF
-    say "consentd: starting $BIN on 127.0.0.1:$CONSENTD_PORT, 1 thread, on cpu $SERVER_CPU"
-    # The environment overrides the file: keep the caller's PORT & co. out.
-    env -u PORT -u REDIS_URL -u CONSENTD_THREADS -u CONSENTD_CONFIG \
-        taskset -c "$SERVER_CPU" "$BIN" --config "$dir/consentd.json" --threads 1 >"$dir/consentd.log" 2>&1 &
-    CONSENTD_PID=$!
-    BG_PIDS+=("$CONSENTD_PID")
+    launch_consentd "$dir" "$SITES_DIR"
     CONSENTD_URL=http://127.0.0.1:$CONSENTD_PORT$BANNER_PATH
     wait_http "$CONSENTD_URL" "$CONSENTD_PID" consentd "$dir/consentd.log"
 }
@@ -336,7 +205,7 @@ check_bodies() {
 #   core_ticks    non-idle ticks so far of the server's core: every process,
 #                 interrupts and steal included
 # or "gone PID" when a process has exited.
-snapshot() {
+snapshot_pids() {
     awk -v cpu="cpu$SERVER_CPU" -v pids="$*" 'BEGIN {
         getline line <"/proc/uptime"
         split(line, u, " ")
@@ -356,49 +225,16 @@ snapshot() {
     }'
 }
 
-# Reads wrk --latency output; prints "requests rps p50_us p90_us p99_us bytes errors non2xx".
-parse_wrk() {
-    awk '
-        function us(v) {
-            if (v ~ /us$/) return v + 0
-            if (v ~ /ms$/) return v * 1000
-            if (v ~ /m$/) return v * 60000000
-            if (v ~ /s$/) return v * 1000000
-            return -1
-        }
-        function bytes(v, n) {
-            n = v + 0
-            if (v ~ /KB$/) return n * 1024
-            if (v ~ /MB$/) return n * 1048576
-            if (v ~ /GB$/) return n * 1073741824
-            if (v ~ /TB$/) return n * 1099511627776
-            return n
-        }
-        / requests in / { req = $1; sub(/,$/, "", req); rd = bytes($5) }
-        /^Requests\/sec:/ { rps = $2 }
-        $1 == "50%" { p50 = us($2) }
-        $1 == "90%" { p90 = us($2) }
-        $1 == "99%" { p99 = us($2) }
-        /Socket errors:/ { gsub(/,/, ""); err = $4 + $6 + $8 + $10 }
-        /Non-2xx or 3xx responses:/ { non2xx = $NF }
-        END {
-            if (req == "" || rps == "" || p50 == "" || p99 == "") exit 1
-            printf "%d %.0f %.0f %.0f %.0f %.0f %d %d\n", req, rps, p50, p90, p99, rd, err + 0, non2xx + 0
-        }' "$1"
-}
-
-# Runs wrk against URL for SECONDS; the output goes to OUT.
+# Runs wrk against URL for SECONDS; the output goes to OUT. Dies when wrk
+# failed, saw a socket error or a non-2xx answer (check_wrk).
 run_wrk() {
     local url=$1 seconds=$2 out=$3 rc=0
     timeout $((seconds + 20)) taskset -c "$CLIENT_CPU" \
         wrk -t1 -c"$CONNS" -d"${seconds}s" --latency -H 'Accept-Encoding: gzip' "$url" >"$out" 2>&1 &
-    WRK_PID=$!
-    wait "$WRK_PID" || rc=$?
-    WRK_PID=
-    [ "$rc" = 0 ] || {
-        sed 's/^/    /' "$out" >&2
-        die "wrk against $url exited with $rc (output above)" "Check that the server still answers: curl -i $url"
-    }
+    FG_PID=$!
+    wait "$FG_PID" || rc=$?
+    FG_PID=
+    check_wrk "$out" "against $url" "$rc" "the server"
 }
 
 # One measurement of server NAME (consentd|nginx) in run RUN; appends a line
@@ -414,23 +250,14 @@ measure() {
     fi
     out=$TMP/wrk/$name.run$run
     [ "$WARMUP" = 0 ] || run_wrk "$url" "$WARMUP" "$out.warmup"
-    read -r t0 c0 k0 < <(snapshot "$pids")
+    read -r t0 c0 k0 < <(snapshot_pids "$pids")
     run_wrk "$url" "$DURATION" "$out"
-    read -r t1 c1 k1 < <(snapshot "$pids")
+    read -r t1 c1 k1 < <(snapshot_pids "$pids")
     if [ "$t0" = gone ] || [ "$t1" = gone ]; then
         die "$name exited in the middle of the run" "Run again with KEEP=1 and read $name's log in the kept directory."
     fi
-    local requests rps p50 p90 p99 rd err non2xx
-    read -r requests rps p50 p90 p99 rd err non2xx < <(parse_wrk "$out" || echo x) || true
-    [[ "${requests:-x}" =~ ^[0-9]+$ ]] || {
-        sed 's/^/    /' "$out" >&2
-        die "cannot read wrk's output for $name (above)" "Check that wrk prints --latency percentiles (wrk 4.x)."
-    }
-    if [ "$err" != 0 ] || [ "$non2xx" != 0 ]; then
-        sed 's/^/    /' "$out" >&2
-        die "$name: wrk saw $err socket errors and $non2xx non-2xx answers (above)" \
-            "Rerun with KEEP=1 and read the server's log; lower CONNS if connections are refused."
-    fi
+    local requests rps p50 p90 p99 rd
+    read -r requests rps p50 p99 _ _ p90 rd < <(parse_wrk "$out")
     [ "$requests" -gt 0 ] || die "$name: wrk completed no request" "Check by hand: curl -i $url"
     # ticks / CLK_TCK seconds of CPU, per request, in µs; and as a share of the wall time.
     awk -v r="$requests" -v rps="$rps" -v p50="$p50" -v p90="$p90" -v p99="$p99" -v rd="$rd" \
@@ -445,24 +272,6 @@ measure() {
     read -r rps p50 p90 p99 cpu pct bpr requests other <<<"$line"
     say "$(printf 'run %d/%d %-8s %8d req/s  p50 %6s  p99 %6s  %6.2f us CPU/req (%s%% of a core, others %s%%)  %s B/resp' \
         "$run" "$RUNS" "$name" "$rps" "$(fmt_us "$p50")" "$(fmt_us "$p99")" "$cpu" "$pct" "$other" "$bpr")"
-}
-
-fmt_us() {
-    awk -v v="$1" 'BEGIN { if (v >= 10000) printf "%.1fms", v / 1000; else if (v >= 1000) printf "%.2fms", v / 1000; else printf "%dus", v }'
-}
-
-# Median of each column of FILE, as one line.
-medians() {
-    awk '{ for (i = 1; i <= NF; i++) v[i, NR] = $i; nf = NF }
-        END {
-            for (i = 1; i <= nf; i++) {
-                n = 0
-                for (j = 1; j <= NR; j++) a[++n] = v[i, j] + 0
-                for (x = 2; x <= n; x++) for (y = x; y > 1 && a[y - 1] > a[y]; y--) { t = a[y]; a[y] = a[y - 1]; a[y - 1] = t }
-                m = (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-                printf "%s%s", m, (i < nf ? " " : "\n")
-            }
-        }' "$1"
 }
 
 report() {
@@ -514,7 +323,9 @@ report() {
 # ---- main --------------------------------------------------------------------
 
 check_knobs
-ensure_packages
+pkgs=(wrk:wrk nginx:nginx-light curl:curl taskset:util-linux pgrep:procps gzip:gzip sha256sum:coreutils)
+[ "$BENCH_ONLY" = nginx ] || pkgs+=(redis-server:redis-server redis-cli:redis-tools)
+ensure_packages "${pkgs[@]}"
 CLK_TCK=$(getconf CLK_TCK)
 [ "$BENCH_ONLY" = nginx ] || build_consentd
 
