@@ -526,6 +526,7 @@ static void config_defaults(config_t *cfg, const char *base)
     config_path_resolve(base, "keys", cfg->keys_dir, sizeof(cfg->keys_dir));
     cfg->max_body_bytes = 65536;
     cfg->max_connections = 10000;
+    cfg->max_connections_per_client = 1000;
     cfg->request_timeout_ms = 10000;
     cfg->shutdown_timeout_ms = 10000;
     cfg->http2 = 0;
@@ -617,7 +618,8 @@ static int config_apply(const config_ctx_t *c, config_t *cfg, const json_t *root
                                              "wait_timeout_ms",
                                              NULL};
     static const char *const limits_keys[] = {"max_body_bytes", "max_connections",
-                                              "request_timeout_ms", "shutdown_timeout_ms", NULL};
+                                              "max_connections_per_client", "request_timeout_ms",
+                                              "shutdown_timeout_ms", NULL};
     static const char *const log_keys[] = {"format", "level", "access_log", "client_ip", NULL};
     static const char *const tls_keys[] = {"cert_file", "key_file", NULL};
     static const char *const rl_keys[] = {"consents_per_second", "consents_burst",
@@ -707,6 +709,8 @@ static int config_apply(const config_ctx_t *c, config_t *cfg, const json_t *root
     cfg->max_body_bytes = (size_t)v;
     if (config_u32(c, limits, "max_connections", "limits.max_connections", 1,
                    CONFIG_MAX_CONNECTIONS_MAX, &cfg->max_connections) != 0 ||
+        config_u32(c, limits, "max_connections_per_client", "limits.max_connections_per_client",
+                   0, CONFIG_MAX_CONNECTIONS_MAX, &cfg->max_connections_per_client) != 0 ||
         config_u32(c, limits, "request_timeout_ms", "limits.request_timeout_ms", 1,
                    CONFIG_TIMEOUT_MS_MAX, &cfg->request_timeout_ms) != 0 ||
         config_u32(c, limits, "shutdown_timeout_ms", "limits.shutdown_timeout_ms", 1,

@@ -61,6 +61,7 @@ typedef struct config {
     char public_url[256];          /* how browsers reach us, for printed URLs; default http://localhost:PORT */
     size_t max_body_bytes;         /* h2o's hard cap on any request body; default 65536 */
     uint32_t max_connections;      /* per process; default 10000 */
+    uint32_t max_connections_per_client; /* per peer address (IPv6 /64); 0 = off; default 1000 */
     uint32_t request_timeout_ms;   /* idle/header timeout of a connection; default 10000 */
     uint32_t shutdown_timeout_ms;  /* graceful shutdown deadline; default 10000 */
     int http2;                     /* default 0: see README, h2o 2.2.5 lacks rapid-reset fixes */

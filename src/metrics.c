@@ -195,7 +195,8 @@ char *metrics_render(size_t *len)
     }
 
     uint64_t rbuckets[METRICS_BUCKETS + 1] = {0}, rsum = 0, rerrors = 0, connected = 0,
-             inflight = 0, flushes = 0, flush_failures = 0, dropped = 0, pending = 0;
+             inflight = 0, flushes = 0, flush_failures = 0, dropped = 0, pending = 0,
+             refused = 0;
     for (size_t w = 0; w < worker_count; w++) {
         for (size_t b = 0; b <= METRICS_BUCKETS; b++)
             rbuckets[b] += metrics_load(&workers[w]->redis_buckets[b]);
@@ -207,6 +208,7 @@ char *metrics_render(size_t *len)
         flush_failures += metrics_load(&workers[w]->counter_flush_failures);
         dropped += metrics_load(&workers[w]->counter_dropped);
         pending += metrics_load(&workers[w]->counter_pending);
+        refused += metrics_load(&workers[w]->connections_refused);
     }
     out_printf(&o, "# HELP consentd_redis_roundtrip_seconds Time from sending a Redis command to "
                    "its reply.\n# TYPE consentd_redis_roundtrip_seconds histogram\n");
@@ -222,6 +224,12 @@ char *metrics_render(size_t *len)
                "# HELP consentd_redis_connections Worker connections to Redis, up or not.\n"
                "# TYPE consentd_redis_connections gauge\nconsentd_redis_connections %zu\n",
                (unsigned long long)connected, worker_count);
+    out_printf(&o,
+               "# HELP consentd_connections_refused_total Connections closed as they were "
+               "accepted: their client held limits.max_connections_per_client already.\n"
+               "# TYPE consentd_connections_refused_total counter\n"
+               "consentd_connections_refused_total %llu\n",
+               (unsigned long long)refused);
     out_printf(&o,
                "# HELP consentd_http_requests_in_flight Requests accepted and not yet done.\n"
                "# TYPE consentd_http_requests_in_flight gauge\n"

@@ -34,6 +34,7 @@ typedef struct metrics {
     uint64_t counter_flush_failures; /* batches dropped: outcome unknown or refused */
     uint64_t counter_dropped;    /* counts and visitor ids over the memory bound */
     uint64_t counter_pending;    /* gauge: counts and visitor ids waiting in memory */
+    uint64_t connections_refused; /* closed at accept: the client held its share */
 } metrics_t;
 
 /* Route names (index = route id), given once by the router before any

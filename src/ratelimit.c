@@ -3,6 +3,7 @@
  */
 #include "ratelimit.h"
 
+#include <netinet/in.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,31 @@ struct ratelimit {
     unsigned char key[crypto_shorthash_KEYBYTES];
     ratelimit_entry_t entries[];
 };
+
+size_t ratelimit_peer_key(const void *sockaddr, size_t socklen, unsigned char out[16],
+                          int *loopback)
+{
+    const struct sockaddr *sa = sockaddr;
+    *loopback = 0;
+    if (socklen >= sizeof(struct sockaddr_in) && sa->sa_family == AF_INET) {
+        memcpy(out, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+        *loopback = out[0] == 127;
+        return 4;
+    }
+    if (socklen >= sizeof(struct sockaddr_in6) && sa->sa_family == AF_INET6) {
+        const unsigned char *a = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+        static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        if (memcmp(a, mapped, 12) == 0) {
+            memcpy(out, a + 12, 4);
+            *loopback = out[0] == 127;
+            return 4;
+        }
+        memcpy(out, a, 16);
+        *loopback = IN6_IS_ADDR_LOOPBACK((const struct in6_addr *)a);
+        return 16;
+    }
+    return 0;
+}
 
 ratelimit_t *ratelimit_create(size_t slots)
 {
@@ -40,17 +66,18 @@ void ratelimit_free(ratelimit_t *rl)
     free(rl);
 }
 
-static uint64_t ratelimit_hash(const ratelimit_t *rl, ratelimit_class_t klass, const void *addr,
-                               size_t len)
+/* SipHash of (klass, addr) under key: never 0, the mark of a free slot. */
+static uint64_t client_hash(const unsigned char *key, unsigned char klass, const void *addr,
+                            size_t len)
 {
     unsigned char in[1 + 64], out[crypto_shorthash_BYTES];
     if (len == 16)
         len = 8; /* IPv6: the /64 */
     if (len > sizeof(in) - 1)
         len = sizeof(in) - 1;
-    in[0] = (unsigned char)klass;
+    in[0] = klass;
     memcpy(in + 1, addr, len);
-    crypto_shorthash(out, in, 1 + len, rl->key);
+    crypto_shorthash(out, in, 1 + len, key);
     uint64_t h;
     memcpy(&h, out, sizeof(h));
     return h | 1; /* never 0, the mark of a free slot */
@@ -61,7 +88,7 @@ uint32_t ratelimit_take(ratelimit_t *rl, ratelimit_class_t klass, const void *ad
 {
     if (per_second == 0)
         return 0;
-    uint64_t h = ratelimit_hash(rl, klass, addr, len);
+    uint64_t h = client_hash(rl->key, (unsigned char)klass, addr, len);
     ratelimit_entry_t *e = NULL, *victim = NULL;
     for (size_t w = 0; w < RATELIMIT_WAYS; w++) {
         ratelimit_entry_t *c = &rl->entries[(h + w) & rl->mask];
@@ -95,4 +122,89 @@ uint32_t ratelimit_take(ratelimit_t *rl, ratelimit_class_t klass, const void *ad
     double wait = (1.0 - e->tokens) * 1000.0 / per_second;
     uint32_t ms = (uint32_t)wait;
     return ms < wait ? ms + 1 : (ms == 0 ? 1 : ms);
+}
+
+/* ---- open connections per client ------------------------------------------ */
+
+typedef struct conncount_entry {
+    uint64_t hash; /* 0: free */
+    uint32_t open;
+} conncount_entry_t;
+
+struct conncount {
+    size_t mask;
+    size_t used; /* clients with connections open */
+    unsigned char key[crypto_shorthash_KEYBYTES];
+    conncount_entry_t entries[];
+};
+
+conncount_t *conncount_create(size_t max_open)
+{
+    size_t slots = 16;
+    while (slots < 2 * max_open) /* at most half full: short probes */
+        slots *= 2;
+    conncount_t *cc = calloc(1, sizeof(*cc) + slots * sizeof(conncount_entry_t));
+    if (cc == NULL)
+        return NULL;
+    cc->mask = slots - 1;
+    crypto_shorthash_keygen(cc->key);
+    return cc;
+}
+
+void conncount_free(conncount_t *cc)
+{
+    if (cc != NULL)
+        sodium_memzero(cc->key, sizeof(cc->key));
+    free(cc);
+}
+
+int conncount_open(conncount_t *cc, const void *addr, size_t len, uint32_t limit, uint64_t *key)
+{
+    uint64_t h = client_hash(cc->key, 0, addr, len);
+    size_t i = h & cc->mask;
+    /* Linear probing; a run ends at a free slot (there always is one). */
+    while (cc->entries[i].hash != 0 && cc->entries[i].hash != h)
+        i = (i + 1) & cc->mask;
+    conncount_entry_t *e = &cc->entries[i];
+    *key = 0;
+    if (e->hash == h) {
+        if (e->open >= limit)
+            return -1;
+    } else if (cc->used + 1 > cc->mask / 2) {
+        return 0; /* more clients than sized for (a stop accepts past the cap) */
+    } else {
+        e->hash = h;
+        cc->used++;
+    }
+    e->open++;
+    *key = h;
+    return 0;
+}
+
+void conncount_close(conncount_t *cc, uint64_t key)
+{
+    if (key == 0)
+        return;
+    size_t i = key & cc->mask;
+    while (cc->entries[i].hash != key) {
+        if (cc->entries[i].hash == 0)
+            return; /* not counted */
+        i = (i + 1) & cc->mask;
+    }
+    if (--cc->entries[i].open > 0)
+        return;
+    cc->used--;
+    /* Free the slot, moving back the entries of the run that it would
+     * otherwise cut from their home slot (deletion without tombstones). */
+    size_t hole = i;
+    for (size_t j = (i + 1) & cc->mask; cc->entries[j].hash != 0; j = (j + 1) & cc->mask) {
+        size_t home = cc->entries[j].hash & cc->mask;
+        /* j may move to the hole when its home is not in (hole, j]. */
+        if (((j - home) & cc->mask) >= ((j - hole) & cc->mask)) {
+            cc->entries[hole] = cc->entries[j];
+            hole = j;
+        }
+    }
+    cc->entries[hole].hash = 0;
+    cc->entries[hole].open = 0;
 }

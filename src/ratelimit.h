@@ -25,6 +25,12 @@ typedef struct ratelimit ratelimit_t;
 
 typedef enum { RATELIMIT_CONSENTS = 1, RATELIMIT_EVENTS = 2 } ratelimit_class_t;
 
+/* The bytes that name a peer: its IPv4 address (4 bytes, also when it
+ * comes IPv4-mapped) or IPv6 address (16) into out; *loopback set for
+ * 127.0.0.0/8 and ::1. 0 for another family. */
+size_t ratelimit_peer_key(const void *sockaddr, size_t socklen, unsigned char out[16],
+                          int *loopback);
+
 /* slots: a power of two; NULL on allocation failure. */
 ratelimit_t *ratelimit_create(size_t slots);
 void ratelimit_free(ratelimit_t *rl);
@@ -34,5 +40,24 @@ void ratelimit_free(ratelimit_t *rl);
  * the request may go on, else how many milliseconds until it may (>= 1). */
 uint32_t ratelimit_take(ratelimit_t *rl, ratelimit_class_t klass, const void *addr, size_t len,
                         uint32_t per_second, uint32_t burst, uint64_t now_ms);
+
+/*
+ * Open connections per client: the peer's address (4 bytes, or 16 of which
+ * the /64 counts), under a keyed hash as above. Counts are exact: the table
+ * (one per worker, no locks) holds at most max_open clients at once and is
+ * sized for them, so nothing is ever evicted.
+ */
+typedef struct conncount conncount_t;
+
+/* For at most max_open connections at once; NULL on allocation failure. */
+conncount_t *conncount_create(size_t max_open);
+void conncount_free(conncount_t *cc);
+
+/* A connection of addr opens: 0 and its key (for conncount_close; 0 when
+ * the table is full and it is not counted), or -1 when the client already
+ * holds limit connections (then it is not counted). */
+int conncount_open(conncount_t *cc, const void *addr, size_t len, uint32_t limit, uint64_t *key);
+/* The connection of key closed. */
+void conncount_close(conncount_t *cc, uint64_t key);
 
 #endif

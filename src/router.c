@@ -261,24 +261,12 @@ static size_t router_client_key(http_request_t *rq, unsigned char *out, size_t c
     }
     struct sockaddr_storage ss;
     socklen_t sl = rq->req->conn->callbacks->get_peername(rq->req->conn, (struct sockaddr *)&ss);
-    if (sl >= sizeof(struct sockaddr_in) && ss.ss_family == AF_INET && cap >= 4) {
-        memcpy(out, &((struct sockaddr_in *)&ss)->sin_addr, 4);
-        *loopback = out[0] == 127;
-        return 4;
-    }
-    if (sl >= sizeof(struct sockaddr_in6) && ss.ss_family == AF_INET6 && cap >= 16) {
-        const unsigned char *a = ((struct sockaddr_in6 *)&ss)->sin6_addr.s6_addr;
-        static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-        if (memcmp(a, mapped, 12) == 0) {
-            memcpy(out, a + 12, 4);
-            *loopback = out[0] == 127;
-            return 4;
-        }
-        memcpy(out, a, 16);
-        *loopback = IN6_IS_ADDR_LOOPBACK((const struct in6_addr *)a);
-        return 16;
-    }
-    return 0;
+    unsigned char peer[16];
+    size_t len = ratelimit_peer_key(&ss, sl, peer, loopback);
+    if (len > cap)
+        return 0;
+    memcpy(out, peer, len);
+    return len;
 }
 
 /* 1 when the client may go on; else answers 429 with Retry-After. */

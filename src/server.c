@@ -71,6 +71,8 @@ typedef struct server_worker {
     h2o_multithread_receiver_t receiver;
     size_t connections;
     size_t max_connections;
+    conncount_t *per_client;   /* open connections per peer address; NULL: not limited */
+    uint32_t per_client_limit; /* this worker's share of limits.max_connections_per_client */
     int accept_paused;
     uint64_t stop_started_ms;
     h2o_timeout_t stop_timeout;
@@ -230,12 +232,36 @@ int server_init(const config_t *cfg, snapshot_t *snap, char *err, size_t errlen)
     return 0;
 }
 
+/* The worker this thread runs: close callbacks carry the connection's
+ * per-client key, not the worker. */
+static __thread server_worker_t *server_self;
+_Static_assert(sizeof(void *) >= sizeof(uint64_t), "a per-client key travels as a pointer");
+
+/* data: the per-client key of the connection (NULL: not counted). */
 static void server_on_conn_close(void *data)
 {
-    server_worker_t *sw = data;
+    server_worker_t *sw = server_self;
+    if (data != NULL)
+        conncount_close(sw->per_client, (uint64_t)(uintptr_t)data);
     sw->connections--;
     if (sw->accept_paused && !sw->w.stopping)
         server_accept_start(sw);
+}
+
+/* 1 when the peer of sock already holds its share of connections (the
+ * connection is then closed unanswered); else *key counts this one. A
+ * loopback peer is not limited while rate_limit.exempt_loopback is on (a
+ * local proxy). */
+static int server_over_per_client(server_worker_t *sw, h2o_socket_t *sock, uint64_t *key)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = h2o_socket_getpeername(sock, (struct sockaddr *)&ss);
+    unsigned char peer[16];
+    int loopback;
+    size_t len = ratelimit_peer_key(&ss, sl, peer, &loopback);
+    if (len == 0 || (loopback && server.cfg->rl_exempt_loopback))
+        return 0;
+    return conncount_open(sw->per_client, peer, len, sw->per_client_limit, key) != 0;
 }
 
 static void server_on_accept(h2o_socket_t *listener, const char *err)
@@ -253,9 +279,15 @@ static void server_on_accept(h2o_socket_t *listener, const char *err)
         h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
         if (sock == NULL)
             return;
+        uint64_t key = 0;
+        if (sw->per_client != NULL && !sw->w.stopping && server_over_per_client(sw, sock, &key)) {
+            metrics_count(&sw->w.metrics.connections_refused, 1);
+            h2o_socket_close(sock);
+            continue;
+        }
         sw->connections++;
         sock->on_close.cb = server_on_conn_close;
-        sock->on_close.data = sw;
+        sock->on_close.data = (void *)(uintptr_t)key;
         h2o_accept(&sw->w.accept_ctx, sock);
     }
 }
@@ -370,9 +402,20 @@ static void *server_worker_main(void *arg)
     w->accept_ctx.ssl_ctx = server.ssl_ctx;
     h2o_timeout_init(loop, &sw->stop_timeout, SERVER_STOP_POLL_MS);
 
+    server_self = sw;
     w->ratelimit = ratelimit_create(RATELIMIT_SLOTS);
     if (w->ratelimit == NULL)
         log_msg(LOG_WARN, "worker %u: out of memory for the rate limiter: not limiting", w->id);
+    if (server.cfg->max_connections_per_client != 0) {
+        /* A client's connections spread over the workers (SO_REUSEPORT
+         * hashes each one): each takes its share, rounded up. */
+        sw->per_client_limit =
+            (server.cfg->max_connections_per_client + server.count - 1) / server.count;
+        sw->per_client = conncount_create(sw->max_connections);
+        if (sw->per_client == NULL)
+            log_msg(LOG_WARN, "worker %u: out of memory for the connection counts: not limiting",
+                    w->id);
+    }
     w->redis = redis_create(loop, &server.cfg->redis);
     redis_set_state_cb(w->redis, server_on_redis_state, w);
     redis_set_rtt_cb(w->redis, server_on_redis_rtt, w);
@@ -398,6 +441,9 @@ static void *server_worker_main(void *arg)
     w->redis = NULL;
     ratelimit_free(w->ratelimit);
     w->ratelimit = NULL;
+    /* Connections still open keep their keys: no close callback runs now. */
+    conncount_free(sw->per_client);
+    sw->per_client = NULL;
     counters_destroy(w->counters);
     w->counters = NULL;
     return NULL;

@@ -46,9 +46,9 @@ function assertJsonError(res, status, code) {
 }
 
 /* A connection that stays open; resolves with it once connected. */
-function connect(port) {
+function connect(port, localAddress) {
     return new Promise((resolve, reject) => {
-        const sock = net.connect(port, '127.0.0.1');
+        const sock = net.connect({ port, host: '127.0.0.1', localAddress });
         sock.chunks = [];
         sock.closedAt = null;
         sock.on('data', (c) => sock.chunks.push(c));
@@ -270,5 +270,58 @@ describe('open-file limit', () => {
         for (const s of socks) s.destroy();
         await delay(100);
         assert.equal((await consentd.request('/healthz')).status, 200);
+    });
+});
+
+describe('connections per client', () => {
+    const PER_CLIENT = 10;
+    let stack;
+    before(async () => {
+        stack = await startStack({
+            // Loopback is exempt by default (a local proxy): not here.
+            config: { limits: { max_connections_per_client: PER_CLIENT }, rate_limit: { exempt_loopback: false } },
+            threads: 1,
+        });
+    });
+    after(() => stack?.stop());
+
+    const refused = async () => {
+        const res = await stack.consentd.request('/metrics', { localAddress: '127.0.0.9' });
+        return findSamples(parseMetrics(res.text), 'consentd_connections_refused_total').reduce((n, s) => n + s.value, 0);
+    };
+    const get = (sock) =>
+        new Promise((resolve) => {
+            sock.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+            const t0 = Date.now();
+            const poll = setInterval(() => {
+                if (received(sock).length > 0 || sock.closedAt !== null || Date.now() - t0 > 2000) {
+                    clearInterval(poll);
+                    resolve(received(sock).toString());
+                }
+            }, 10);
+        });
+
+    test('a client past max_connections_per_client is cut at accept; other clients are served', async () => {
+        const before = await refused();
+        const mine = [];
+        for (let i = 0; i < PER_CLIENT; i++) mine.push(await connect(stack.consentd.port, '127.0.0.2'));
+        for (const s of mine.slice(0, 2)) assert.match(await get(s), /^HTTP\/1\.1 200/);
+        // One more from the same address: closed unanswered.
+        const extra = await connect(stack.consentd.port, '127.0.0.2');
+        await waitClosed(extra, 2000);
+        assert.ok(extra.closedAt !== null, 'the connection past the limit stayed open');
+        assert.equal(received(extra).length, 0);
+        assert.equal(await refused(), before + 1, 'counted in consentd_connections_refused_total');
+        // Another address is not affected.
+        const other = await connect(stack.consentd.port, '127.0.0.3');
+        assert.match(await get(other), /^HTTP\/1\.1 200/);
+        other.destroy();
+        // One of the client's connections closes: it may open one again.
+        mine.pop().destroy();
+        await delay(100);
+        const again = await connect(stack.consentd.port, '127.0.0.2');
+        assert.match(await get(again), /^HTTP\/1\.1 200/);
+        for (const s of [...mine, again]) s.destroy();
+        figures('connections per client', { max_connections_per_client: PER_CLIENT, refused: (await refused()) - before });
     });
 });

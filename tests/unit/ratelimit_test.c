@@ -1,7 +1,8 @@
 /*
  * ratelimit_test.c - the token buckets of src/ratelimit.c: a burst then
  * refusals with the right wait, refill over time, clients and classes
- * apart, IPv6 counted per /64, and a full table that stays bounded.
+ * apart, IPv6 counted per /64, and a full table that stays bounded; the
+ * exact count of open connections per client.
  */
 #include "check.h"
 #include "ratelimit.h"
@@ -92,6 +93,64 @@ static int a_full_table_takes_over_the_least_recently_used(void)
     return 0;
 }
 
+static int connections_per_client_are_counted_exactly(void)
+{
+    /* Random opens and closes of 120 clients, 2 connections each at most,
+     * against a plain model: the table (sized for 100, so nearly half full
+     * of clients) must agree at every step, also across the deletions that
+     * move entries back in their probe runs. */
+    enum { CLIENTS = 120, LIMIT = 2, OPEN_MAX = CLIENTS * LIMIT, STEPS = 400000 };
+    conncount_t *cc = conncount_create(100);
+    CHECK(cc != NULL);
+    static unsigned open_of[CLIENTS];
+    static uint64_t keys[OPEN_MAX];
+    static unsigned client_of[OPEN_MAX];
+    size_t n_open = 0;
+    uint32_t x = 12345;
+    int agree = 1;
+    for (int step = 0; step < STEPS && agree; step++) {
+        x = x * 1103515245u + 12345u;
+        unsigned r = x >> 8;
+        if (n_open < OPEN_MAX && (n_open == 0 || r % 3 != 0)) {
+            unsigned c = r % CLIENTS;
+            unsigned char ip[4] = {192, 0, (unsigned char)(c >> 8), (unsigned char)c};
+            uint64_t key;
+            int rc = conncount_open(cc, ip, 4, LIMIT, &key);
+            if (open_of[c] >= LIMIT) {
+                agree = rc == -1;
+            } else {
+                /* at most 120 clients open at once: always counted */
+                agree = rc == 0 && key != 0;
+                open_of[c]++;
+                keys[n_open] = key;
+                client_of[n_open++] = c;
+            }
+        } else {
+            size_t i = r % n_open;
+            conncount_close(cc, keys[i]);
+            open_of[client_of[i]]--;
+            keys[i] = keys[--n_open];
+            client_of[i] = client_of[n_open];
+        }
+    }
+    /* Everything closed: every client may open LIMIT again, not one more. */
+    while (n_open > 0) {
+        conncount_close(cc, keys[--n_open]);
+        open_of[client_of[n_open]]--;
+    }
+    unsigned char ip[4] = {192, 0, 0, 7};
+    uint64_t key;
+    int fresh = 1;
+    for (int i = 0; i < LIMIT; i++)
+        fresh = fresh && conncount_open(cc, ip, 4, LIMIT, &key) == 0 && key != 0;
+    int over = conncount_open(cc, ip, 4, LIMIT, &key) == -1;
+    conncount_free(cc);
+    CHECK(agree);
+    CHECK(fresh);
+    CHECK(over);
+    return 0;
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -99,5 +158,6 @@ int main(void)
     RUN(clients_and_classes_have_their_own_buckets);
     RUN(ipv6_clients_are_counted_per_64);
     RUN(a_full_table_takes_over_the_least_recently_used);
+    RUN(connections_per_client_are_counted_exactly);
     return check_summary();
 }

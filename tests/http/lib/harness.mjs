@@ -280,10 +280,10 @@ export function probePort(port) {
  * sent as given). agent: false = a fresh connection. Resolves
  * {status, headers, body (Buffer), text, json(), ms}; rejects when the
  * connection fails or the body is cut short (error.afterHeaders is then true). */
-export function request(port, target, { method = 'GET', headers = {}, body, agent = false, timeoutMs = 5000 } = {}) {
+export function request(port, target, { method = 'GET', headers = {}, body, agent = false, timeoutMs = 5000, localAddress } = {}) {
     return new Promise((resolve, reject) => {
         const t0 = performance.now();
-        const req = http.request({ host: '127.0.0.1', port, path: target, method, headers, agent }, (res) => {
+        const req = http.request({ host: '127.0.0.1', port, path: target, method, headers, agent, localAddress }, (res) => {
             const chunks = [];
             res.on('data', (c) => chunks.push(c));
             res.on('close', () => {
