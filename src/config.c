@@ -81,7 +81,7 @@ static int url_fail(char *err, size_t errlen, const char *fmt, ...)
 static int config_check_keys(const config_ctx_t *c, const json_t *obj, const char *prefix,
                              const char *const *allowed)
 {
-    char list[256], field[128];
+    char list[256], field[512];
     const char *key = json_unknown_key(obj, allowed, list, sizeof(list));
     if (key == NULL) return 0;
     snprintf(field, sizeof(field), "%s%s", prefix, key);

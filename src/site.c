@@ -155,7 +155,7 @@ static int site_oom(const site_parse_t *p)
 static int site_check_keys(const site_parse_t *p, json_t *obj, const char *prefix,
                            const char *const *allowed)
 {
-    char list[256], field[128];
+    char list[256], field[512];
     const char *key = json_unknown_key(obj, allowed, list, sizeof(list));
     if (key == NULL) return 0;
     snprintf(field, sizeof(field), "%s%s", prefix, key);
