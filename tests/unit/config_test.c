@@ -75,6 +75,7 @@ static int defaults_are_used_without_a_file(void)
     CHECK_STR(cfg.public_url, "http://localhost:8080");
     CHECK(cfg.max_body_bytes == 65536);
     CHECK(cfg.max_connections == 10000);
+    CHECK(cfg.max_connections_per_client == 1000);
     CHECK(cfg.request_timeout_ms == 10000);
     CHECK(cfg.shutdown_timeout_ms == 10000);
     CHECK(cfg.http2 == 0);
@@ -138,6 +139,7 @@ static int shipped_config_lists_every_field(void)
                                          "public_url",
                                          "limits.max_body_bytes",
                                          "limits.max_connections",
+                                         "limits.max_connections_per_client",
                                          "limits.request_timeout_ms",
                                          "limits.shutdown_timeout_ms",
                                          "http2",
@@ -245,6 +247,7 @@ static const bad_case_t bad_cases[] = {
     {"bad_public_url.json", "public_url", "http:// or https://"},
     {"bad_max_body.json", "limits.max_body_bytes", "must be an integer from 1 to"},
     {"bad_shutdown_timeout.json", "limits.shutdown_timeout_ms", "from 1 to 60000"},
+    {"bad_max_per_client.json", "limits.max_connections_per_client", "must be an integer from 0 to"},
     {"bad_max_pending.json", "redis.max_pending", "must be an integer from 1 to"},
     {"bad_wait_replicas.json", "redis.wait_replicas", "must be an integer from 0 to 16"},
     {"bad_wait_timeout.json", "redis.wait_timeout_ms", "smaller than redis.command_timeout_ms"},
