@@ -183,6 +183,39 @@ const h2o_iovec_t *http_req_header(http_request_t *rq, const char *name)
     return i < 0 ? NULL : &rq->req->headers.entries[i].value;
 }
 
+/* On every answer: never sniff a type (a JSON error must not run as a
+ * script); over TLS, stay on TLS. */
+static void http_every_answer_headers(h2o_req_t *req)
+{
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-content-type-options"), 0,
+                          NULL, H2O_STRLIT("nosniff"));
+    if (req->scheme == &H2O_URL_SCHEME_HTTPS)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_STRICT_TRANSPORT_SECURITY, NULL,
+                       H2O_STRLIT("max-age=31536000"));
+}
+
+/* On JSON: data, never a page: nothing loads from it, nothing frames it,
+ * and no proxy or browser keeps a copy (it may hold a visitor's choice). */
+static void http_json_headers(h2o_req_t *req)
+{
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                   H2O_STRLIT("no-store"));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("content-security-policy"), 0,
+                          NULL, H2O_STRLIT("default-src 'none'; frame-ancestors 'none'"));
+}
+
+/* {"error":{"code":code,"message":message}} into out (cut to fit cap, which
+ * must be at least 1); returns its length. */
+static size_t http_error_body(char *out, size_t cap, const char *code, const char *message)
+{
+    /* code and message are ours (never client bytes), but escape anyway. */
+    char ecode[128], emsg[1024];
+    json_escape(ecode, sizeof(ecode), code, strlen(code));
+    json_escape(emsg, sizeof(emsg), message, strlen(message));
+    int n = snprintf(out, cap, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}", ecode, emsg);
+    return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
 void http_send_static(http_request_t *rq, int status, const char *content_type, const void *body,
                       size_t len)
 {
@@ -191,13 +224,7 @@ void http_send_static(http_request_t *rq, int status, const char *content_type, 
     req->res.status = status;
     req->res.reason = http_reason(status);
     req->res.content_length = len;
-    /* On every answer: never sniff a type (a JSON error must not run as a
-     * script); over TLS, stay on TLS. */
-    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-content-type-options"), 0,
-                          NULL, H2O_STRLIT("nosniff"));
-    if (req->scheme == &H2O_URL_SCHEME_HTTPS)
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_STRICT_TRANSPORT_SECURITY, NULL,
-                       H2O_STRLIT("max-age=31536000"));
+    http_every_answer_headers(req);
     if (content_type != NULL)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type,
                        strlen(content_type));
@@ -219,25 +246,14 @@ void http_send_copy(http_request_t *rq, int status, const char *content_type, co
 
 void http_send_json(http_request_t *rq, int status, const char *json, size_t len)
 {
-    h2o_req_t *req = rq->req;
-    /* Data, never a page: nothing loads from it, nothing frames it, and no
-     * proxy or browser keeps a copy (it may hold a visitor's choice). */
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
-                   H2O_STRLIT("no-store"));
-    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("content-security-policy"), 0,
-                          NULL, H2O_STRLIT("default-src 'none'; frame-ancestors 'none'"));
+    http_json_headers(rq->req);
     http_send_copy(rq, status, "application/json", json, len);
 }
 
 void http_error(http_request_t *rq, int status, const char *code, const char *message)
 {
-    /* code and message are ours (never client bytes), but escape anyway. */
-    char ecode[128], emsg[1024], body[1300];
-    json_escape(ecode, sizeof(ecode), code, strlen(code));
-    json_escape(emsg, sizeof(emsg), message, strlen(message));
-    int n = snprintf(body, sizeof(body), "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}",
-                     ecode, emsg);
-    http_send_json(rq, status, body, (size_t)n < sizeof(body) ? (size_t)n : sizeof(body) - 1);
+    char body[1300];
+    http_send_json(rq, status, body, http_error_body(body, sizeof(body), code, message));
 }
 
 void http_storage_error(http_request_t *rq, int rc, const char *err)
@@ -315,22 +331,14 @@ static void http_own_errors_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostrea
     }
     h2o_iovec_t body;
     body.base = h2o_mem_alloc_pool(&req->pool, sizeof(msg) + 64);
-    body.len = (size_t)snprintf(body.base, sizeof(msg) + 64,
-                                "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}", code, msg);
+    body.len = http_error_body(body.base, sizeof(msg) + 64, code, msg);
     memset(&req->res.headers, 0, sizeof(req->res.headers));
     req->res.reason = http_reason(req->res.status);
     req->res.content_length = body.len;
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
                    H2O_STRLIT("application/json"));
-    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-content-type-options"), 0,
-                          NULL, H2O_STRLIT("nosniff"));
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
-                   H2O_STRLIT("no-store"));
-    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("content-security-policy"), 0,
-                          NULL, H2O_STRLIT("default-src 'none'; frame-ancestors 'none'"));
-    if (req->scheme == &H2O_URL_SCHEME_HTTPS)
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_STRICT_TRANSPORT_SECURITY, NULL,
-                       H2O_STRLIT("max-age=31536000"));
+    http_every_answer_headers(req);
+    http_json_headers(req);
 
     struct timeval now;
     gettimeofday(&now, NULL);
