@@ -48,7 +48,10 @@ int main(int argc, char **argv)
     crypto_sign_keypair(pk, sk);
     /* base64url-like text, as a JWS signing input is */
     for (long i = 0; i < bytes; i++)
-        msg[i] = (unsigned char)"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[i * 7 % 64];
+        msg[i] =
+            (unsigned char)"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[i *
+                                                                                              7 %
+                                                                                              64];
 
     /* warm up caches and the CPU's clock */
     for (int i = 0; i < 200; i++)

@@ -604,9 +604,9 @@ static int config_listen_address_ok(const char *a)
 static int config_apply(const config_ctx_t *c, config_t *cfg, const json_t *root, const char *base,
                         int *public_url_set)
 {
-    static const char *const top[] = {"listen",     "threads", "redis", "sites_dir", "keys_dir",
-                                      "public_url", "limits",  "http2", "log",       "tls",
-                                      "rate_limit", NULL};
+    static const char *const top[] = {"listen",   "threads",    "redis",      "sites_dir",
+                                      "keys_dir", "public_url", "limits",     "http2",
+                                      "log",      "tls",        "rate_limit", NULL};
     static const char *const listen_keys[] = {"address", "port", NULL};
     static const char *const redis_keys[] = {"url",
                                              "command_timeout_ms",
@@ -617,14 +617,18 @@ static int config_apply(const config_ctx_t *c, config_t *cfg, const json_t *root
                                              "wait_replicas",
                                              "wait_timeout_ms",
                                              NULL};
-    static const char *const limits_keys[] = {"max_body_bytes", "max_connections",
-                                              "max_connections_per_client", "request_timeout_ms",
-                                              "shutdown_timeout_ms", NULL};
+    static const char *const limits_keys[] = {
+        "max_body_bytes",     "max_connections",     "max_connections_per_client",
+        "request_timeout_ms", "shutdown_timeout_ms", NULL};
     static const char *const log_keys[] = {"format", "level", "access_log", "client_ip", NULL};
     static const char *const tls_keys[] = {"cert_file", "key_file", NULL};
-    static const char *const rl_keys[] = {"consents_per_second", "consents_burst",
-                                          "events_per_second",   "events_burst",
-                                          "client_address_header", "exempt_loopback", NULL};
+    static const char *const rl_keys[] = {"consents_per_second",
+                                          "consents_burst",
+                                          "events_per_second",
+                                          "events_burst",
+                                          "client_address_header",
+                                          "exempt_loopback",
+                                          NULL};
     json_t *listen, *redis, *limits, *log, *tls = NULL, *rl;
     if (config_check_keys(c, root, "", top) != 0 ||
         config_object(c, root, "listen", listen_keys, &listen) != 0 ||
@@ -634,8 +638,7 @@ static int config_apply(const config_ctx_t *c, config_t *cfg, const json_t *root
         config_object(c, root, "rate_limit", rl_keys, &rl) != 0)
         return -1;
     json_t *tls_v = json_object_get(root, "tls");
-    if (tls_v != NULL && !json_is_null(tls_v) &&
-        config_object(c, root, "tls", tls_keys, &tls) != 0)
+    if (tls_v != NULL && !json_is_null(tls_v) && config_object(c, root, "tls", tls_keys, &tls) != 0)
         return -1;
 
     /* listen */
@@ -709,8 +712,8 @@ static int config_apply(const config_ctx_t *c, config_t *cfg, const json_t *root
     cfg->max_body_bytes = (size_t)v;
     if (config_u32(c, limits, "max_connections", "limits.max_connections", 1,
                    CONFIG_MAX_CONNECTIONS_MAX, &cfg->max_connections) != 0 ||
-        config_u32(c, limits, "max_connections_per_client", "limits.max_connections_per_client",
-                   0, CONFIG_MAX_CONNECTIONS_MAX, &cfg->max_connections_per_client) != 0 ||
+        config_u32(c, limits, "max_connections_per_client", "limits.max_connections_per_client", 0,
+                   CONFIG_MAX_CONNECTIONS_MAX, &cfg->max_connections_per_client) != 0 ||
         config_u32(c, limits, "request_timeout_ms", "limits.request_timeout_ms", 1,
                    CONFIG_TIMEOUT_MS_MAX, &cfg->request_timeout_ms) != 0 ||
         config_u32(c, limits, "shutdown_timeout_ms", "limits.shutdown_timeout_ms", 1,
@@ -741,8 +744,8 @@ static int config_apply(const config_ctx_t *c, config_t *cfg, const json_t *root
                    CONFIG_RATE_MAX, &cfg->rl_consents_per_second) != 0 ||
         config_u32(c, rl, "consents_burst", "rate_limit.consents_burst", 1, CONFIG_RATE_MAX,
                    &cfg->rl_consents_burst) != 0 ||
-        config_u32(c, rl, "events_per_second", "rate_limit.events_per_second", 0,
-                   CONFIG_RATE_MAX, &cfg->rl_events_per_second) != 0 ||
+        config_u32(c, rl, "events_per_second", "rate_limit.events_per_second", 0, CONFIG_RATE_MAX,
+                   &cfg->rl_events_per_second) != 0 ||
         config_u32(c, rl, "events_burst", "rate_limit.events_burst", 1, CONFIG_RATE_MAX,
                    &cfg->rl_events_burst) != 0)
         return -1;

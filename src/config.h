@@ -27,23 +27,23 @@ typedef struct config_redis_node {
 } config_redis_node_t;
 
 typedef struct config_redis {
-    char url[512];      /* as given, password masked when logged */
-    char host[256];     /* numeric address after resolution, or "" for a unix socket;
-                           with a cluster, the first seed's */
-    char host_name[256];/* the host as given (resolve.h keeps its address up to date) */
-    uint16_t port;      /* default 6379 */
-    int cluster;        /* redis+cluster://: a Redis Cluster, reached through the seeds */
+    char url[512];       /* as given, password masked when logged */
+    char host[256];      /* numeric address after resolution, or "" for a unix socket;
+                            with a cluster, the first seed's */
+    char host_name[256]; /* the host as given (resolve.h keeps its address up to date) */
+    uint16_t port;       /* default 6379 */
+    int cluster;         /* redis+cluster://: a Redis Cluster, reached through the seeds */
     size_t n_seeds;
     config_redis_node_t seeds[CONFIG_REDIS_SEEDS_MAX];
-    char unix_path[256];/* redis+unix:///path or unix:///path */
-    char password[256]; /* "" when none; redis://:pw@host or redis://user:pw@host */
-    char username[128]; /* "" when none (Redis 6 ACL user) */
-    int db;             /* /N in the URL, default 0 */
-    uint32_t command_timeout_ms;  /* each command's deadline; default 1000 */
-    uint32_t connect_timeout_ms;  /* default 1000 */
-    uint32_t reconnect_min_ms;    /* first backoff step; default 50 */
-    uint32_t reconnect_max_ms;    /* backoff cap; default 2000 */
-    uint32_t max_pending;         /* commands in flight per worker; default 10000 */
+    char unix_path[256];         /* redis+unix:///path or unix:///path */
+    char password[256];          /* "" when none; redis://:pw@host or redis://user:pw@host */
+    char username[128];          /* "" when none (Redis 6 ACL user) */
+    int db;                      /* /N in the URL, default 0 */
+    uint32_t command_timeout_ms; /* each command's deadline; default 1000 */
+    uint32_t connect_timeout_ms; /* default 1000 */
+    uint32_t reconnect_min_ms;   /* first backoff step; default 50 */
+    uint32_t reconnect_max_ms;   /* backoff cap; default 2000 */
+    uint32_t max_pending;        /* commands in flight per worker; default 10000 */
     /* Durable writes: a consent is acknowledged only once wait_replicas
      * replicas have it (WAIT, pipelined after the write); 0 = off (default). */
     uint32_t wait_replicas;
@@ -51,21 +51,22 @@ typedef struct config_redis {
 } config_redis_t;
 
 typedef struct config {
-    char path[PATH_MAX];           /* the file read, "" for built-in defaults */
-    char listen_address[64];       /* default "0.0.0.0" */
-    uint16_t port;                 /* default 8080; env PORT */
-    unsigned threads;              /* 0 = number of cores; env CONSENTD_THREADS, flag --threads */
-    config_redis_t redis;          /* env REDIS_URL */
-    char sites_dir[PATH_MAX];      /* default "sites" beside the file */
-    char keys_dir[PATH_MAX];       /* default "keys" beside the file */
-    char public_url[256];          /* how browsers reach us, for printed URLs; default http://localhost:PORT */
-    size_t max_body_bytes;         /* h2o's hard cap on any request body; default 65536 */
-    uint32_t max_connections;      /* per process; default 10000 */
+    char path[PATH_MAX];      /* the file read, "" for built-in defaults */
+    char listen_address[64];  /* default "0.0.0.0" */
+    uint16_t port;            /* default 8080; env PORT */
+    unsigned threads;         /* 0 = number of cores; env CONSENTD_THREADS, flag --threads */
+    config_redis_t redis;     /* env REDIS_URL */
+    char sites_dir[PATH_MAX]; /* default "sites" beside the file */
+    char keys_dir[PATH_MAX];  /* default "keys" beside the file */
+    char public_url[256];  /* how browsers reach us, for printed URLs; default http://localhost:PORT
+                            */
+    size_t max_body_bytes; /* h2o's hard cap on any request body; default 65536 */
+    uint32_t max_connections;            /* per process; default 10000 */
     uint32_t max_connections_per_client; /* per peer address (IPv6 /64); 0 = off; default 1000 */
-    uint32_t request_timeout_ms;   /* idle/header timeout of a connection; default 10000 */
-    uint32_t shutdown_timeout_ms;  /* graceful shutdown deadline; default 10000 */
-    int http2;                     /* default 0: see README, h2o 2.2.5 lacks rapid-reset fixes */
-    char tls_cert_file[PATH_MAX];  /* "tls": {"cert_file", "key_file"}: PEM; "" = plain HTTP */
+    uint32_t request_timeout_ms;         /* idle/header timeout of a connection; default 10000 */
+    uint32_t shutdown_timeout_ms;        /* graceful shutdown deadline; default 10000 */
+    int http2;                    /* default 0: see README, h2o 2.2.5 lacks rapid-reset fixes */
+    char tls_cert_file[PATH_MAX]; /* "tls": {"cert_file", "key_file"}: PEM; "" = plain HTTP */
     char tls_key_file[PATH_MAX];
     /* "rate_limit": per client address and worker thread, a token bucket of
      * <per_second> tokens a second holding at most <burst>; 0 per second = off. */
@@ -76,10 +77,10 @@ typedef struct config {
     char rl_client_header[64];       /* "" = the peer address; "x-forwarded-for": its last hop */
     int rl_exempt_loopback;          /* default 1: a loopback peer (a local proxy that does not
                                         forward the address, the demo tools) is not limited */
-    int log_json;                  /* "log": {"format": "text"|"json"} */
-    int log_level;                 /* log_level_t */
-    int access_log;                /* default 1 */
-    int log_client_ip;             /* default 0: no raw IP in logs unless turned on */
+    int log_json;                    /* "log": {"format": "text"|"json"} */
+    int log_level;                   /* log_level_t */
+    int access_log;                  /* default 1 */
+    int log_client_ip;               /* default 0: no raw IP in logs unless turned on */
 } config_t;
 
 /* Fill cfg with built-in defaults, read the file at path (NULL: defaults only),

@@ -51,8 +51,7 @@ typedef struct consent_write {
 
 int consent_visitor_valid(const char *s, size_t len)
 {
-    if (len < 8 || len > 64)
-        return 0;
+    if (len < 8 || len > 64) return 0;
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
         if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
@@ -65,12 +64,10 @@ int consent_visitor_valid(const char *s, size_t len)
 static int consent_token_valid(const char *s, size_t max)
 {
     size_t len = strlen(s);
-    if (len == 0 || len > max)
-        return 0;
+    if (len == 0 || len > max) return 0;
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
-            return 0;
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) return 0;
     }
     return 1;
 }
@@ -125,8 +122,7 @@ typedef struct consent_buf {
 
 static void buf_put(consent_buf_t *b, const char *s, size_t n)
 {
-    if (b->len + n >= b->cap)
-        n = b->cap - b->len - 1;
+    if (b->len + n >= b->cap) n = b->cap - b->len - 1;
     memcpy(b->p + b->len, s, n);
     b->len += n;
     b->p[b->len] = '\0';
@@ -146,8 +142,8 @@ static void buf_json_string(consent_buf_t *b, const char *s)
 }
 
 /* The answer for a record: the same shape for POST, GET and DELETE. */
-size_t consent_record_json(const store_record_t *rec, const char *policy_version_now,
-                                  char *out, size_t cap)
+size_t consent_record_json(const store_record_t *rec, const char *policy_version_now, char *out,
+                           size_t cap)
 {
     consent_buf_t b = {out, 0, cap};
     char t[40];
@@ -158,8 +154,7 @@ size_t consent_record_json(const store_record_t *rec, const char *policy_version
     buf_json_string(&b, rec->consent_id);
     buf_str(&b, ",\"decisions\":{");
     for (size_t i = 0; i < rec->n_decisions; i++) {
-        if (i > 0)
-            buf_put(&b, ",", 1);
+        if (i > 0) buf_put(&b, ",", 1);
         buf_json_string(&b, rec->purposes[i]);
         buf_str(&b, rec->granted[i] ? ":true" : ":false");
     }
@@ -202,8 +197,7 @@ static void consent_on_stored(void *data, const char *err)
     http_pending_t *p = data;
     http_request_t *rq = http_pending_request(p);
     consent_write_t *w = http_pending_state(p);
-    if (err == NULL)
-        counters_consent(w->counters, w->sites, w->site, &w->rec);
+    if (err == NULL) counters_consent(w->counters, w->sites, w->site, &w->rec);
     if (rq != NULL) {
         if (err != NULL) {
             http_storage_error(rq, 0, err);
@@ -415,8 +409,8 @@ int consent_body_check(const char *body, size_t len, const site_t *site,
                  : consent_refuse(why, 400, "unknown_variant",
                                   "this site declares no banner variants (%.32s)", variant);
     } else if ((texts_hash = banner_texts_hash(banners, site, lang, shown)) == NULL) {
-        rc = consent_refuse(why, 400, "unknown_language",
-                            "this site has no texts in that language");
+        rc =
+            consent_refuse(why, 400, "unknown_language", "this site has no texts in that language");
     } else {
         size_t s = 0, ns = sizeof(consent_sources) / sizeof(consent_sources[0]);
         while (s < ns && strcmp(source, consent_sources[s]) != 0)
@@ -460,18 +454,17 @@ int consent_body_check(const char *body, size_t len, const site_t *site,
         for (size_t i = 0; i < site->n_purposes; i++) {
             const site_purpose_t *p = &site->purposes[i];
             json_t *d = json_object_get(decisions, p->id);
-            out->granted[i] = p->legal_basis == LEGAL_BASIS_NECESSARY            ? 1
-                              : d != NULL                                        ? json_is_true(d)
-                              : gpc && p->gpc                                    ? 0
+            out->granted[i] = p->legal_basis == LEGAL_BASIS_NECESSARY             ? 1
+                              : d != NULL                                         ? json_is_true(d)
+                              : gpc && p->gpc                                     ? 0
                               : p->legal_basis == LEGAL_BASIS_LEGITIMATE_INTEREST ? 1
-                                                                                 : 0;
+                                                                                  : 0;
         }
         /* Every string below passed a check that bounds its length. */
         consent_copy(out->visitor, sizeof(out->visitor), visitor != NULL ? visitor : "");
         consent_copy(out->lang, sizeof(out->lang), lang);
         consent_copy(out->source, sizeof(out->source), source);
-        if (shown != NULL)
-            consent_copy(out->variant, sizeof(out->variant), variant);
+        if (shown != NULL) consent_copy(out->variant, sizeof(out->variant), variant);
         out->shown = shown;
         out->texts_hash = texts_hash;
         if (banner_version != NULL) {
@@ -515,8 +508,7 @@ void consent_post(http_request_t *rq)
         return;
     }
     consent_write_t *w = http_pending_state(p);
-    if (choice.visitor[0] == '\0')
-        consent_random_id(choice.visitor);
+    if (choice.visitor[0] == '\0') consent_random_id(choice.visitor);
     consent_fill(w, site, choice.visitor, choice.lang, choice.source,
                  choice.shown != NULL ? choice.variant : NULL, choice.texts_hash, "consent");
     memcpy(w->rec.granted, choice.granted, site->n_purposes);
@@ -578,8 +570,7 @@ static int consent_visitor_route(http_request_t *rq)
 
 void consent_get(http_request_t *rq)
 {
-    if (!consent_visitor_route(rq))
-        return;
+    if (!consent_visitor_route(rq)) return;
     char visitor[65];
     memcpy(visitor, rq->params[0].base, rq->params[0].len);
     visitor[rq->params[0].len] = '\0';
@@ -599,15 +590,13 @@ void consent_get(http_request_t *rq)
 
 void consent_delete(http_request_t *rq)
 {
-    if (!consent_visitor_route(rq))
-        return;
+    if (!consent_visitor_route(rq)) return;
     const site_t *site = rq->site;
     int server = http_caller(rq) == HTTP_CALLER_SERVER;
     /* The texts of the language asked for (?lang=xx), else the site's first. */
     char qlang[16];
-    const char *lang = http_query_param(rq, "lang", qlang, sizeof(qlang)) > 0
-                           ? qlang
-                           : site->languages[0];
+    const char *lang =
+        http_query_param(rq, "lang", qlang, sizeof(qlang)) > 0 ? qlang : site->languages[0];
     const char *texts_hash = banner_texts_hash(rq->worker->snap->banners, site, lang, NULL);
     if (texts_hash == NULL) {
         http_error(rq, 400, "unknown_language", "this site has no texts in that language");
@@ -622,8 +611,7 @@ void consent_delete(http_request_t *rq)
     char visitor[65];
     memcpy(visitor, rq->params[0].base, rq->params[0].len);
     visitor[rq->params[0].len] = '\0';
-    consent_fill(w, site, visitor, lang, server ? "api" : "banner", NULL, texts_hash,
-                 "withdraw");
+    consent_fill(w, site, visitor, lang, server ? "api" : "banner", NULL, texts_hash, "withdraw");
     for (size_t i = 0; i < site->n_purposes; i++)
         w->rec.granted[i] = site->purposes[i].legal_basis == LEGAL_BASIS_NECESSARY;
     w->status = 200;

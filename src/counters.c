@@ -40,8 +40,8 @@
 #define COUNTERS_LOG_EVERY_MS 10000 /* at most one failure line per 10 s per thread */
 
 const char *const counters_metric_names[COUNTERS_METRICS] = {
-    "shown", "dismissed", "panel_opened", "decisions", "accept_all", "reject_all", "custom",
-    "withdrawn"};
+    "shown",      "dismissed",  "panel_opened", "decisions",
+    "accept_all", "reject_all", "custom",       "withdrawn"};
 
 const char *const counters_source_names[COUNTERS_SOURCES] = {"banner", "form", "call_center",
                                                              "api"};
@@ -53,7 +53,7 @@ typedef struct counters_group {
     uint32_t n_dims, n_metrics;
     uint64_t touched; /* increments since the last flush */
     uint32_t n_visitors, cap_visitors;
-    char *visitors; /* cap_visitors slots of COUNTERS_VISITOR_SLOT bytes */
+    char *visitors;    /* cap_visitors slots of COUNTERS_VISITOR_SLOT bytes */
     uint32_t counts[]; /* n_dims * n_metrics */
 } counters_group_t;
 
@@ -75,8 +75,8 @@ struct counters {
     int64_t logged_ms;
 };
 
-size_t counters_field(char *out, size_t cap, counters_dim_t dim, const char *dim_name,
-                      int metric, const char *purpose)
+size_t counters_field(char *out, size_t cap, counters_dim_t dim, const char *dim_name, int metric,
+                      const char *purpose)
 {
     static const char *const prefixes[] = {"all", "v.", "l.", "s."};
     const char *metric_prefix = purpose == NULL ? "" : metric ? "g." : "r.";
@@ -95,8 +95,7 @@ size_t counters_field(char *out, size_t cap, counters_dim_t dim, const char *dim
 counters_t *counters_create(redis_t *r, metrics_t *m)
 {
     counters_t *c = calloc(1, sizeof(*c));
-    if (c == NULL)
-        return NULL;
+    if (c == NULL) return NULL;
     c->redis = r;
     c->metrics = m;
     c->table = calloc(COUNTERS_TABLE_MIN, sizeof(*c->table));
@@ -125,12 +124,12 @@ uint64_t counters_pending(const counters_t *c)
 
 void counters_destroy(counters_t *c)
 {
-    if (c == NULL)
-        return;
+    if (c == NULL) return;
     uint64_t lost = counters_pending(c);
     if (lost > 0)
-        log_msg(LOG_WARN, "counters: %llu counts and visitor ids could not be sent to Redis "
-                          "and are lost",
+        log_msg(LOG_WARN,
+                "counters: %llu counts and visitor ids could not be sent to Redis "
+                "and are lost",
                 (unsigned long long)lost);
     for (size_t i = 0; i < c->n_groups; i++)
         counters_group_free(c->groups[i]);
@@ -169,8 +168,7 @@ static int counters_table_rebuild(counters_t *c)
         size *= 2;
     if (size > c->table_mask + 1) { /* grows only: a rebuild after removals cannot fail */
         uint32_t *table = calloc(size, sizeof(*table));
-        if (table == NULL)
-            return -1;
+        if (table == NULL) return -1;
         free(c->table);
         c->table = table;
         c->table_mask = size - 1;
@@ -193,30 +191,25 @@ static counters_group_t *counters_group(counters_t *c, site_set_t *sites, const 
                                         int64_t hour)
 {
     counters_group_t *g = c->last;
-    if (g != NULL && g->site == site && g->hour == hour)
-        return g;
+    if (g != NULL && g->site == site && g->hour == hour) return g;
     for (size_t slot = counters_hash(site, hour) & c->table_mask; c->table[slot] != 0;
          slot = (slot + 1) & c->table_mask) {
         g = c->groups[c->table[slot] - 1];
-        if (g->site == site && g->hour == hour)
-            return c->last = g;
+        if (g->site == site && g->hour == hour) return c->last = g;
     }
-    if (c->n_groups >= COUNTERS_GROUPS_MAX)
-        return NULL;
+    if (c->n_groups >= COUNTERS_GROUPS_MAX) return NULL;
     if (c->n_groups == c->cap_groups) {
         size_t cap = c->cap_groups == 0 ? 16 : c->cap_groups * 2;
         counters_group_t **groups = realloc(c->groups, cap * sizeof(*groups));
-        if (groups == NULL)
-            return NULL;
+        if (groups == NULL) return NULL;
         c->groups = groups;
         c->cap_groups = cap;
     }
-    uint32_t n_dims = 1 + (uint32_t)site->n_variants + (uint32_t)site->n_languages +
-                      COUNTERS_SOURCES;
+    uint32_t n_dims =
+        1 + (uint32_t)site->n_variants + (uint32_t)site->n_languages + COUNTERS_SOURCES;
     uint32_t n_metrics = COUNTERS_METRICS + 2 * (uint32_t)site->n_purposes;
     g = calloc(1, sizeof(*g) + (size_t)n_dims * n_metrics * sizeof(g->counts[0]));
-    if (g == NULL)
-        return NULL;
+    if (g == NULL) return NULL;
     g->sites = site_set_retain(sites);
     g->site = site;
     g->hour = hour;
@@ -268,8 +261,7 @@ static size_t counters_dims(const site_t *site, const char *variant, const char 
     return n;
 }
 
-static void counters_add(counters_group_t *g, const uint32_t *dims, size_t n_dims,
-                         uint32_t metric)
+static void counters_add(counters_group_t *g, const uint32_t *dims, size_t n_dims, uint32_t metric)
 {
     for (size_t d = 0; d < n_dims; d++)
         g->counts[dims[d] * g->n_metrics + metric]++;
@@ -281,8 +273,7 @@ static int counters_flush_group(counters_t *c, counters_group_t *g);
 static void counters_visitor(counters_t *c, counters_group_t *g, const char *visitor)
 {
     size_t len = strlen(visitor);
-    if (len == 0 || len > COUNTERS_VISITOR_LEN_MAX)
-        return;
+    if (len == 0 || len > COUNTERS_VISITOR_LEN_MAX) return;
     if (g->n_visitors == g->cap_visitors) {
         if (g->cap_visitors < COUNTERS_VISITORS_MAX) {
             uint32_t cap = g->cap_visitors == 0 ? COUNTERS_VISITORS_INITIAL : 2 * g->cap_visitors;
@@ -302,12 +293,10 @@ static void counters_visitor(counters_t *c, counters_group_t *g, const char *vis
     g->n_visitors++;
 }
 
-void counters_event(counters_t *c, site_set_t *sites, const site_t *site,
-                    counters_metric_t metric, const char *lang, const char *variant,
-                    const char *visitor, int64_t now_ms)
+void counters_event(counters_t *c, site_set_t *sites, const site_t *site, counters_metric_t metric,
+                    const char *lang, const char *variant, const char *visitor, int64_t now_ms)
 {
-    if (c == NULL || metric > COUNTERS_PANEL_OPENED || now_ms < 0)
-        return;
+    if (c == NULL || metric > COUNTERS_PANEL_OPENED || now_ms < 0) return;
     uint32_t dims[4];
     size_t n = counters_dims(site, variant, lang, "banner", dims);
     counters_group_t *g = counters_group(c, sites, site, now_ms / COUNTERS_MS_PER_HOUR);
@@ -316,27 +305,23 @@ void counters_event(counters_t *c, site_set_t *sites, const site_t *site,
         return;
     }
     counters_add(g, dims, n, (uint32_t)metric);
-    if (visitor != NULL)
-        counters_visitor(c, g, visitor);
+    if (visitor != NULL) counters_visitor(c, g, visitor);
 }
 
 /* The index of rec's purpose i in site->purposes, or -1. consent.c fills
  * the record in the site's order with the site's own strings. */
 static int counters_purpose_index(const site_t *site, const store_record_t *rec, size_t i)
 {
-    if (i < site->n_purposes && rec->purposes[i] == site->purposes[i].id)
-        return (int)i;
+    if (i < site->n_purposes && rec->purposes[i] == site->purposes[i].id) return (int)i;
     for (size_t j = 0; j < site->n_purposes; j++)
-        if (strcmp(site->purposes[j].id, rec->purposes[i]) == 0)
-            return (int)j;
+        if (strcmp(site->purposes[j].id, rec->purposes[i]) == 0) return (int)j;
     return -1;
 }
 
 void counters_consent(counters_t *c, site_set_t *sites, const site_t *site,
                       const store_record_t *rec)
 {
-    if (c == NULL || rec == NULL || rec->issued_at_ms < 0)
-        return;
+    if (c == NULL || rec == NULL || rec->issued_at_ms < 0) return;
     int withdraw = rec->action != NULL && strcmp(rec->action, "withdraw") == 0;
     uint32_t dims[4];
     size_t n = counters_dims(site, rec->variant, rec->lang, rec->source, dims);
@@ -355,9 +340,9 @@ void counters_consent(counters_t *c, site_set_t *sites, const site_t *site,
         size_t granted[2] = {0, 0}, refused[2] = {0, 0}; /* [1]: consent basis */
         for (size_t i = 0; i < rec->n_decisions; i++) {
             int p = counters_purpose_index(site, rec, i);
-            if (p < 0 || site->purposes[p].legal_basis == LEGAL_BASIS_NECESSARY)
-                continue;
-            counters_add(g, dims, n, COUNTERS_METRICS + 2 * (uint32_t)p + (rec->granted[i] ? 0 : 1));
+            if (p < 0 || site->purposes[p].legal_basis == LEGAL_BASIS_NECESSARY) continue;
+            counters_add(g, dims, n,
+                         COUNTERS_METRICS + 2 * (uint32_t)p + (rec->granted[i] ? 0 : 1));
             int consent = site->purposes[p].legal_basis == LEGAL_BASIS_CONSENT;
             if (rec->granted[i])
                 granted[consent]++;
@@ -371,8 +356,7 @@ void counters_consent(counters_t *c, site_set_t *sites, const site_t *site,
                      : granted[k] == 0 ? COUNTERS_REJECT_ALL
                                        : COUNTERS_CUSTOM);
     }
-    if (rec->visitor != NULL)
-        counters_visitor(c, g, rec->visitor);
+    if (rec->visitor != NULL) counters_visitor(c, g, rec->visitor);
 }
 
 /* ---- flushing ------------------------------------------------------------------- */
@@ -388,8 +372,7 @@ static int64_t counters_now_ms(void)
 static void counters_log_failure(counters_t *c, const char *what, const char *why)
 {
     int64_t now = counters_now_ms();
-    if (now - c->logged_ms < COUNTERS_LOG_EVERY_MS)
-        return;
+    if (now - c->logged_ms < COUNTERS_LOG_EVERY_MS) return;
     c->logged_ms = now;
     log_msg(LOG_WARN, "counters: %s: %s (see consentd_counter_flush_failures_total)", what, why);
 }
@@ -438,22 +421,17 @@ static int counters_scratch(counters_t *c, size_t n)
     size_t want = n > COUNTERS_VISITORS_MAX ? n : COUNTERS_VISITORS_MAX;
     if (want > c->fields_cap) {
         const char **fields = realloc(c->fields, want * sizeof(*fields));
-        if (fields != NULL)
-            c->fields = fields;
+        if (fields != NULL) c->fields = fields;
         uint64_t *values = realloc(c->values, want * sizeof(*values));
-        if (values != NULL)
-            c->values = values;
+        if (values != NULL) c->values = values;
         const char **visitors = realloc(c->visitors, want * sizeof(*visitors));
-        if (visitors != NULL)
-            c->visitors = visitors;
-        if (fields == NULL || values == NULL || visitors == NULL)
-            return -1;
+        if (visitors != NULL) c->visitors = visitors;
+        if (fields == NULL || values == NULL || visitors == NULL) return -1;
         c->fields_cap = want;
     }
     if (n * COUNTERS_FIELD_MAX > c->names_cap) {
         char *names = realloc(c->names, n * COUNTERS_FIELD_MAX);
-        if (names == NULL)
-            return -1;
+        if (names == NULL) return -1;
         c->names = names;
         c->names_cap = n * COUNTERS_FIELD_MAX;
     }
@@ -463,17 +441,14 @@ static int counters_scratch(counters_t *c, size_t n)
 /* Send what g holds. 0 when sent, or when there was nothing to send. */
 static int counters_flush_group(counters_t *c, counters_group_t *g)
 {
-    if (g->touched == 0 && g->n_visitors == 0)
-        return 0;
+    if (g->touched == 0 && g->n_visitors == 0) return 0;
     size_t cells = (size_t)g->n_dims * g->n_metrics, n = 0;
     for (size_t i = 0; i < cells; i++)
         n += g->counts[i] != 0;
-    if (counters_scratch(c, n) != 0)
-        return -1; /* out of memory: try again at the next flush */
+    if (counters_scratch(c, n) != 0) return -1; /* out of memory: try again at the next flush */
     size_t k = 0;
     for (size_t i = 0; i < cells; i++) {
-        if (g->counts[i] == 0)
-            continue;
+        if (g->counts[i] == 0) continue;
         char *name = c->names + k * COUNTERS_FIELD_MAX;
         if (counters_group_field(g, (uint32_t)(i / g->n_metrics), (uint32_t)(i % g->n_metrics),
                                  name) == 0) {
@@ -498,8 +473,7 @@ static int counters_flush_group(counters_t *c, counters_group_t *g)
     int rc = k == 0 && g->n_visitors == 0
                  ? REDIS_OK
                  : store_counts_add(c->redis, &batch, counters_on_flushed, c);
-    if (rc == REDIS_E_DOWN || rc == REDIS_E_BUSY)
-        return -1; /* kept for the next flush */
+    if (rc == REDIS_E_DOWN || rc == REDIS_E_BUSY) return -1; /* kept for the next flush */
     if (rc != REDIS_OK) {
         metrics_count(&c->metrics->counter_flush_failures, 1);
         counters_log_failure(c, "a batch of counts was refused", "bad arguments");
@@ -512,16 +486,14 @@ static int counters_flush_group(counters_t *c, counters_group_t *g)
 
 void counters_flush(counters_t *c)
 {
-    if (c == NULL)
-        return;
+    if (c == NULL) return;
     int64_t hour_now = counters_now_ms() / COUNTERS_MS_PER_HOUR;
     size_t kept = 0;
     uint64_t pending = 0;
     for (size_t i = 0; i < c->n_groups; i++) {
         counters_group_t *g = c->groups[i];
         int had = g->touched != 0 || g->n_visitors != 0;
-        if (had)
-            counters_flush_group(c, g);
+        if (had) counters_flush_group(c, g);
         int empty = g->touched == 0 && g->n_visitors == 0;
         /* Idle for a whole interval, or its hour is over: free it. */
         if (empty && (!had || g->hour < hour_now)) {

@@ -49,9 +49,9 @@
 #include "store.h"
 
 #define COUNTERS_FLUSH_INTERVAL_MS 1000
-#define COUNTERS_GROUPS_MAX 4096    /* (site, hour) groups per thread */
-#define COUNTERS_VISITORS_MAX 512   /* visitor ids per group between flushes */
-#define COUNTERS_FIELD_MAX 160      /* bytes of a field name, NUL included */
+#define COUNTERS_GROUPS_MAX 4096  /* (site, hour) groups per thread */
+#define COUNTERS_VISITORS_MAX 512 /* visitor ids per group between flushes */
+#define COUNTERS_FIELD_MAX 160    /* bytes of a field name, NUL included */
 
 typedef enum {
     COUNTERS_SHOWN = 0,
@@ -72,15 +72,20 @@ extern const char *const counters_metric_names[COUNTERS_METRICS];
 #define COUNTERS_SOURCES 4
 extern const char *const counters_source_names[COUNTERS_SOURCES];
 
-typedef enum { COUNTERS_DIM_ALL, COUNTERS_DIM_VARIANT, COUNTERS_DIM_LANG, COUNTERS_DIM_SOURCE } counters_dim_t;
+typedef enum {
+    COUNTERS_DIM_ALL,
+    COUNTERS_DIM_VARIANT,
+    COUNTERS_DIM_LANG,
+    COUNTERS_DIM_SOURCE
+} counters_dim_t;
 
 /* The field "<dim>|<metric>" into out (cap >= COUNTERS_FIELD_MAX): dim_name
  * is the variant, language or source (ignored for COUNTERS_DIM_ALL);
  * purpose NULL: metric is a counters_metric_t; else the field is
  * g.<purpose> (metric != 0) or r.<purpose> (metric == 0). Returns the
  * length, 0 when it does not fit. */
-size_t counters_field(char *out, size_t cap, counters_dim_t dim, const char *dim_name,
-                      int metric, const char *purpose);
+size_t counters_field(char *out, size_t cap, counters_dim_t dim, const char *dim_name, int metric,
+                      const char *purpose);
 
 typedef struct counters counters_t;
 
@@ -94,9 +99,8 @@ void counters_destroy(counters_t *c);
  * _PANEL_OPENED) at now_ms. lang, variant, visitor: NULL when absent; they
  * are already validated against the site. sites is the set site belongs
  * to: a group keeps a reference on it until it is flushed. */
-void counters_event(counters_t *c, site_set_t *sites, const site_t *site,
-                    counters_metric_t metric, const char *lang, const char *variant,
-                    const char *visitor, int64_t now_ms);
+void counters_event(counters_t *c, site_set_t *sites, const site_t *site, counters_metric_t metric,
+                    const char *lang, const char *variant, const char *visitor, int64_t now_ms);
 /* Count a recorded consent (action "consent") or withdrawal ("withdraw"),
  * at rec->issued_at_ms. Call only once Redis has acknowledged the record. */
 void counters_consent(counters_t *c, site_set_t *sites, const site_t *site,

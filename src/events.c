@@ -31,8 +31,7 @@ static const struct {
 /* application/json or text/plain, with any parameters. */
 static int events_media_type_ok(http_request_t *rq)
 {
-    if (http_body_is_json(rq))
-        return 1;
+    if (http_body_is_json(rq)) return 1;
     const h2o_iovec_t *ct = http_req_header(rq, "content-type");
     static const char text[] = "text/plain";
     size_t n = sizeof(text) - 1;
@@ -50,8 +49,7 @@ static int64_t events_now_ms(void)
 static const char *events_site_language(const site_t *site, const char *lang)
 {
     for (size_t i = 0; i < site->n_languages; i++)
-        if (strcmp(site->languages[i], lang) == 0)
-            return site->languages[i];
+        if (strcmp(site->languages[i], lang) == 0) return site->languages[i];
     return NULL;
 }
 
@@ -87,7 +85,8 @@ int events_body_check(const char *body, size_t len, const site_t *site, events_e
         } else if (strcmp(key, "visitor") == 0 && (is_str || is_null)) {
             visitor = json_string_value(value);
         } else if (strcmp(key, "policy_version") == 0 &&
-                   (is_null || (is_str && json_string_length(value) <= EVENTS_POLICY_VERSION_MAX))) {
+                   (is_null ||
+                    (is_str && json_string_length(value) <= EVENTS_POLICY_VERSION_MAX))) {
             /* informative: counted whatever its value */
         } else {
             bad = key;

@@ -63,7 +63,7 @@ void health_get(http_request_t *rq)
     int rc = redis_command(redis, NULL, 0, health_on_pong, p, 1, argv, argvlen);
     if (rc != REDIS_OK) {
         http_pending_free(p);
-        health_unavailable(rq, rc == REDIS_E_BUSY ? "too many commands in flight"
-                                                  : "not connected");
+        health_unavailable(rq,
+                           rc == REDIS_E_BUSY ? "too many commands in flight" : "not connected");
     }
 }

@@ -35,8 +35,7 @@ static void http_pending_on_dispose(void *slot)
 http_pending_t *http_pending_new(http_request_t *rq, size_t state_size)
 {
     http_pending_t *p = calloc(1, sizeof(*p) + state_size);
-    if (p == NULL)
-        return NULL;
+    if (p == NULL) return NULL;
     p->guard = h2o_mem_alloc_shared(&rq->req->pool, sizeof(*p->guard), http_pending_on_dispose);
     *p->guard = p;
     p->rq = rq;
@@ -56,8 +55,7 @@ http_request_t *http_pending_request(http_pending_t *p)
 
 void http_pending_free(http_pending_t *p)
 {
-    if (p->guard != NULL)
-        *p->guard = NULL;
+    if (p->guard != NULL) *p->guard = NULL;
     snapshot_release(p->snap);
     free(p);
 }
@@ -72,24 +70,42 @@ uint64_t http_now_ns(void)
 static const char *http_reason(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Entity";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Unknown";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 204:
+        return "No Content";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Payload Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Entity";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    default:
+        return "Unknown";
     }
 }
 
@@ -131,8 +147,7 @@ static void http_access_log(http_request_t *rq, int status, size_t bytes, uint64
     if (cfg->log_client_ip) {
         struct sockaddr_storage ss;
         socklen_t sl = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
-        if (sl != 0)
-            h2o_socket_getnumerichost((struct sockaddr *)&ss, sl, ip);
+        if (sl != 0) h2o_socket_getnumerichost((struct sockaddr *)&ss, sl, ip);
     }
     char ts[40], line[sizeof(path) + 256];
     struct timespec now;
@@ -151,8 +166,7 @@ static void http_access_log(http_request_t *rq, int status, size_t bytes, uint64
     else
         n = snprintf(line, sizeof(line), "%s access %s %s %d %zu %.3fms%s%s", ts, method, path,
                      status, bytes, (double)ns / 1e6, ip[0] ? " " : "", ip);
-    if (n > 0)
-        log_raw(line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+    if (n > 0) log_raw(line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }
 
 /* Bookkeeping common to every answer: metrics and the access log. */
@@ -161,8 +175,7 @@ static void http_finish(http_request_t *rq, int status, size_t bytes)
     uint64_t ns = http_now_ns() - rq->started_ns;
     rq->answered = 1;
     metrics_observe_request(&rq->worker->metrics, rq->route, status, ns);
-    if (rq->worker->cfg->access_log)
-        http_access_log(rq, status, bytes, ns);
+    if (rq->worker->cfg->access_log) http_access_log(rq, status, bytes, ns);
 }
 
 void http_header(http_request_t *rq, const char *name, const char *value, size_t len)
@@ -345,13 +358,12 @@ static void http_own_errors_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostrea
     int64_t us = (int64_t)(now.tv_sec - req->timestamps.request_begin_at.tv_sec) * 1000000 +
                  (now.tv_usec - req->timestamps.request_begin_at.tv_usec);
     http_request_t rq = {.req = req, .worker = worker_of(req->conn->ctx), .route = f->route};
-    rq.started_ns = http_now_ns() - (us > 0 && req->timestamps.request_begin_at.tv_sec != 0
-                                         ? (uint64_t)us * 1000
-                                         : 0);
+    rq.started_ns =
+        http_now_ns() -
+        (us > 0 && req->timestamps.request_begin_at.tv_sec != 0 ? (uint64_t)us * 1000 : 0);
     http_finish(&rq, req->res.status, body.len);
 
-    http_own_error_body_t *o =
-        (http_own_error_body_t *)h2o_add_ostream(req, sizeof(*o), slot);
+    http_own_error_body_t *o = (http_own_error_body_t *)h2o_add_ostream(req, sizeof(*o), slot);
     o->super.do_send = http_own_error_send;
     o->body = body;
     h2o_setup_next_ostream(req, &o->super.next);
@@ -367,8 +379,7 @@ void http_own_errors_register(h2o_pathconf_t *fallback, size_t max_body, unsigne
 
 const char *http_bearer_parse(const char *value, size_t len, size_t *key_len)
 {
-    if (value == NULL || len < 8 || strncasecmp(value, "Bearer ", 7) != 0)
-        return NULL;
+    if (value == NULL || len < 8 || strncasecmp(value, "Bearer ", 7) != 0) return NULL;
     const char *key = value + 7;
     size_t klen = len - 7;
     while (klen > 0 && *key == ' ')
@@ -385,8 +396,7 @@ http_caller_t http_caller(http_request_t *rq)
     const h2o_iovec_t *auth = http_req_header(rq, "authorization");
     const char *key = auth != NULL ? http_bearer_parse(auth->base, auth->len, &klen) : NULL;
     if (key != NULL) {
-        if (site_api_key_matches(rq->site, key, klen))
-            return HTTP_CALLER_SERVER;
+        if (site_api_key_matches(rq->site, key, klen)) return HTTP_CALLER_SERVER;
         const site_set_t *sites = rq->worker->snap->sites;
         for (size_t i = 0, n = site_set_count(sites); i < n; i++)
             if (site_set_at(sites, i) != rq->site &&
@@ -395,10 +405,9 @@ http_caller_t http_caller(http_request_t *rq)
         return HTTP_CALLER_BAD_KEY;
     }
     const h2o_iovec_t *origin = http_req_header(rq, "origin");
-    if (origin == NULL)
-        return HTTP_CALLER_NONE;
+    if (origin == NULL) return HTTP_CALLER_NONE;
     return site_origin_allowed(rq->site, origin->base, origin->len) ? HTTP_CALLER_BROWSER
-                                                                     : HTTP_CALLER_FOREIGN;
+                                                                    : HTTP_CALLER_FOREIGN;
 }
 
 void http_caller_error(http_request_t *rq, http_caller_t caller)
@@ -426,8 +435,7 @@ void http_caller_error(http_request_t *rq, http_caller_t caller)
 void http_cors_headers(http_request_t *rq)
 {
     const h2o_iovec_t *origin = http_req_header(rq, "origin");
-    if (origin == NULL)
-        return;
+    if (origin == NULL) return;
     http_header(rq, "access-control-allow-origin", origin->base, origin->len);
     http_header(rq, "vary", H2O_STRLIT("origin"));
 }
@@ -436,7 +444,8 @@ int http_body_is_json(http_request_t *rq)
 {
     const h2o_iovec_t *ct = http_req_header(rq, "content-type");
     static const char json[] = "application/json";
-    if (ct == NULL || ct->len < sizeof(json) - 1 || strncasecmp(ct->base, json, sizeof(json) - 1) != 0)
+    if (ct == NULL || ct->len < sizeof(json) - 1 ||
+        strncasecmp(ct->base, json, sizeof(json) - 1) != 0)
         return 0;
     return ct->len == sizeof(json) - 1 || ct->base[sizeof(json) - 1] == ';' ||
            ct->base[sizeof(json) - 1] == ' ';
@@ -464,15 +473,13 @@ ssize_t http_query_find(const char *target, size_t len, const char *name, char *
     const char *path = target, *end = path + len;
     const char *p = memchr(path, '?', len);
     size_t nlen = strlen(name);
-    if (p == NULL)
-        return -1;
+    if (p == NULL) return -1;
     for (p++; p < end;) {
         const char *amp = memchr(p, '&', (size_t)(end - p));
         const char *stop = amp != NULL ? amp : end;
         if ((size_t)(stop - p) > nlen && memcmp(p, name, nlen) == 0 && p[nlen] == '=') {
             size_t vlen = (size_t)(stop - p) - nlen - 1;
-            if (vlen >= cap)
-                return -1;
+            if (vlen >= cap) return -1;
             memcpy(out, p + nlen + 1, vlen);
             out[vlen] = '\0';
             return (ssize_t)vlen;
@@ -485,8 +492,7 @@ ssize_t http_query_find(const char *target, size_t len, const char *name, char *
 int http_accepts_encoding(http_request_t *rq, const char *coding)
 {
     const h2o_iovec_t *ae = http_req_header(rq, "accept-encoding");
-    if (ae == NULL)
-        return 0;
+    if (ae == NULL) return 0;
     size_t clen = strlen(coding);
     const char *p = ae->base, *end = ae->base + ae->len;
     while (p < end) {
@@ -504,13 +510,11 @@ int http_accepts_encoding(http_request_t *rq, const char *coding)
                 const char *q = p + 2;
                 zero = q[0] == '0';
                 for (q++; zero && q < end && *q != ',' && *q != ' '; q++)
-                    if (*q != '.' && *q != '0')
-                        zero = 0;
+                    if (*q != '.' && *q != '0') zero = 0;
             }
             p++;
         }
-        if (match && !zero)
-            return 1;
+        if (match && !zero) return 1;
     }
     return 0;
 }
@@ -518,21 +522,17 @@ int http_accepts_encoding(http_request_t *rq, const char *coding)
 int http_etag_matches(http_request_t *rq, const char *etag, size_t len)
 {
     const h2o_iovec_t *inm = http_req_header(rq, "if-none-match");
-    if (inm == NULL)
-        return 0;
+    if (inm == NULL) return 0;
     const char *p = inm->base, *end = inm->base + inm->len;
     while (p < end) {
         while (p < end && (*p == ' ' || *p == ','))
             p++;
-        if (p < end && *p == '*')
-            return 1;
-        if (end - p >= 2 && p[0] == 'W' && p[1] == '/')
-            p += 2;
+        if (p < end && *p == '*') return 1;
+        if (end - p >= 2 && p[0] == 'W' && p[1] == '/') p += 2;
         const char *tok = p;
         while (p < end && *p != ',' && *p != ' ')
             p++;
-        if ((size_t)(p - tok) == len && memcmp(tok, etag, len) == 0)
-            return 1;
+        if ((size_t)(p - tok) == len && memcmp(tok, etag, len) == 0) return 1;
     }
     return 0;
 }
@@ -542,8 +542,7 @@ void http_out_put(http_out_t *o, const char *s, size_t n)
     if (o->len + n + 1 > o->cap) {
         size_t cap = (o->cap + n + 1) * 2;
         char *nb = h2o_mem_alloc_pool(o->pool, cap);
-        if (o->len > 0)
-            memcpy(nb, o->buf, o->len);
+        if (o->len > 0) memcpy(nb, o->buf, o->len);
         o->buf = nb;
         o->cap = cap;
     }
@@ -564,8 +563,7 @@ void http_out_printf(http_out_t *o, const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
-    if (n > 0)
-        http_out_put(o, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+    if (n > 0) http_out_put(o, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
 void http_out_json(http_out_t *o, const char *s, size_t len)

@@ -21,9 +21,9 @@
 typedef struct http_request {
     h2o_req_t *req;
     worker_t *worker;
-    unsigned route;                        /* index in the router's table */
-    const site_t *site;                    /* set when the path names a site */
-    h2o_iovec_t params[HTTP_MAX_PARAMS];   /* path parameters after {site} */
+    unsigned route;                      /* index in the router's table */
+    const site_t *site;                  /* set when the path names a site */
+    h2o_iovec_t params[HTTP_MAX_PARAMS]; /* path parameters after {site} */
     uint64_t started_ns;
     int answered;
 } http_request_t;
@@ -65,12 +65,12 @@ const h2o_iovec_t *http_req_header(http_request_t *rq, const char *name);
 
 /* Who is calling a site route. */
 typedef enum {
-    HTTP_CALLER_NONE = 0,    /* no Origin, no key */
-    HTTP_CALLER_BROWSER,     /* Origin is one of the site's origins */
-    HTTP_CALLER_SERVER,      /* Authorization: Bearer <this site's API key> */
-    HTTP_CALLER_FOREIGN,     /* Origin not declared by the site */
-    HTTP_CALLER_BAD_KEY,     /* a key that is no site's key */
-    HTTP_CALLER_OTHER_SITE   /* another site's key */
+    HTTP_CALLER_NONE = 0,  /* no Origin, no key */
+    HTTP_CALLER_BROWSER,   /* Origin is one of the site's origins */
+    HTTP_CALLER_SERVER,    /* Authorization: Bearer <this site's API key> */
+    HTTP_CALLER_FOREIGN,   /* Origin not declared by the site */
+    HTTP_CALLER_BAD_KEY,   /* a key that is no site's key */
+    HTTP_CALLER_OTHER_SITE /* another site's key */
 } http_caller_t;
 
 /* Gives h2o's own error answers (413 over limits.max_body_bytes, 400 for a

@@ -13,8 +13,7 @@ static size_t json_utf8_len(const unsigned char *s, size_t left)
     size_t n;
     unsigned min;
     unsigned cp;
-    if (c < 0x80)
-        return 1;
+    if (c < 0x80) return 1;
     if ((c & 0xe0) == 0xc0) {
         n = 2, cp = c & 0x1f, min = 0x80;
     } else if ((c & 0xf0) == 0xe0) {
@@ -24,15 +23,12 @@ static size_t json_utf8_len(const unsigned char *s, size_t left)
     } else {
         return 0;
     }
-    if (n > left)
-        return 0;
+    if (n > left) return 0;
     for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
+        if ((s[i] & 0xc0) != 0x80) return 0;
         cp = (cp << 6) | (s[i] & 0x3f);
     }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
     return n;
 }
 
@@ -40,12 +36,10 @@ size_t json_escape(char *out, size_t cap, const char *s, size_t len)
 {
     static const char replacement[] = "\\ufffd";
     size_t o = 0;
-    if (cap == 0)
-        return 0;
+    if (cap == 0) return 0;
     for (size_t i = 0; i < len;) {
         const unsigned char *u = (const unsigned char *)s + i;
-        if (o + 8 >= cap)
-            break;
+        if (o + 8 >= cap) break;
         /* A run of printable ASCII that needs no escape (all of a proof, an
          * id, a hash) is copied in one go, leaving the loop's 8 spare bytes. */
         size_t run = 0, room = cap - 8 - o;
@@ -59,15 +53,13 @@ size_t json_escape(char *out, size_t cap, const char *s, size_t len)
             continue;
         }
         size_t n = json_utf8_len(u, len - i);
-        if (o + 8 >= cap)
-            break;
+        if (o + 8 >= cap) break;
         if (n == 0) {
             for (const char *r = replacement; *r; r++)
                 out[o++] = *r;
             i++;
         } else if (n > 1) {
-            if (o + n + 1 >= cap)
-                break;
+            if (o + n + 1 >= cap) break;
             for (size_t k = 0; k < n; k++)
                 out[o++] = (char)u[k];
             i += n;
@@ -87,20 +79,17 @@ size_t json_escape(char *out, size_t cap, const char *s, size_t len)
     return o;
 }
 
-int json_field_error(char *err, size_t errlen, const char *file, const char *field,
-                     const char *fmt, va_list ap)
+int json_field_error(char *err, size_t errlen, const char *file, const char *field, const char *fmt,
+                     va_list ap)
 {
-    if (err == NULL || errlen == 0)
-        return -1;
+    if (err == NULL || errlen == 0) return -1;
     int n = field != NULL ? snprintf(err, errlen, "%s: %s: ", file, field)
                           : snprintf(err, errlen, "%s: ", file);
-    if (n >= 0 && (size_t)n < errlen)
-        vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+    if (n >= 0 && (size_t)n < errlen) vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
     return -1;
 }
 
-const char *json_unknown_key(const json_t *obj, const char *const *allowed, char *known,
-                             size_t cap)
+const char *json_unknown_key(const json_t *obj, const char *const *allowed, char *known, size_t cap)
 {
     const char *key;
     json_t *value;
@@ -109,14 +98,12 @@ const char *json_unknown_key(const json_t *obj, const char *const *allowed, char
         int found = 0;
         for (size_t i = 0; allowed[i] != NULL && !found; i++)
             found = strcmp(key, allowed[i]) == 0;
-        if (found)
-            continue;
+        if (found) continue;
         size_t o = 0;
         known[0] = '\0';
         for (size_t i = 0; allowed[i] != NULL && o < cap; i++) {
             int n = snprintf(known + o, cap - o, "%s%s", i ? ", " : "", allowed[i]);
-            if (n < 0)
-                break;
+            if (n < 0) break;
             o += (size_t)n;
         }
         return key;

@@ -17,8 +17,8 @@ size_t json_escape(char *out, size_t cap, const char *s, size_t len);
  * files report them: "<file>: <field>: <reason>", or "<file>: <reason>"
  * when field is NULL, cut to fit errlen (nothing written when errlen is 0).
  * Returns -1, for `return json_field_error(...)`. */
-int json_field_error(char *err, size_t errlen, const char *file, const char *field,
-                     const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+int json_field_error(char *err, size_t errlen, const char *file, const char *field, const char *fmt,
+                     va_list ap) __attribute__((format(printf, 5, 0)));
 
 /* The first key of obj that is not in allowed (NULL-terminated), or NULL
  * when there is none; then known holds the allowed keys, ", "-separated

@@ -35,8 +35,7 @@ int log_is_json(void)
 int log_level_parse(const char *name)
 {
     for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++)
-        if (strcmp(name, level_names[i]) == 0)
-            return (int)i;
+        if (strcmp(name, level_names[i]) == 0) return (int)i;
     return -1;
 }
 
@@ -74,8 +73,7 @@ static void log_write(const char *buf, size_t len)
 {
     while (len > 0) {
         ssize_t n = write(STDERR_FILENO, buf, len);
-        if (n <= 0)
-            return;
+        if (n <= 0) return;
         buf += n;
         len -= (size_t)n;
     }
@@ -83,8 +81,7 @@ static void log_write(const char *buf, size_t len)
 
 void log_msg(log_level_t level, const char *fmt, ...)
 {
-    if (!log_enabled(level))
-        return;
+    if (!log_enabled(level)) return;
     char msg[LOG_LINE_MAX], line[LOG_LINE_MAX * 2], ts[40];
     va_list ap;
     va_start(ap, fmt);
@@ -100,8 +97,7 @@ void log_msg(log_level_t level, const char *fmt, ...)
     } else {
         n = snprintf(line, sizeof(line), "%s %s %s\n", ts, level_names[level], msg);
     }
-    if (n < 0)
-        return;
+    if (n < 0) return;
     if ((size_t)n >= sizeof(line)) {
         n = sizeof(line) - 1;
         line[n - 1] = '\n';
@@ -112,8 +108,7 @@ void log_msg(log_level_t level, const char *fmt, ...)
 void log_raw(const char *line, size_t len)
 {
     char buf[LOG_LINE_MAX];
-    if (len >= sizeof(buf))
-        len = sizeof(buf) - 1;
+    if (len >= sizeof(buf)) len = sizeof(buf) - 1;
     memcpy(buf, line, len);
     buf[len] = '\n';
     log_write(buf, len + 1);

@@ -53,8 +53,7 @@ static snapshot_t *main_load_snapshot(const config_t *cfg, const snapshot_t *pre
                                       size_t errlen)
 {
     site_set_t *sites = site_set_load(cfg->sites_dir, err, errlen);
-    if (sites == NULL)
-        return NULL;
+    if (sites == NULL) return NULL;
     key_set_t *keys = key_set_load(cfg->keys_dir, time(NULL), err, errlen);
     if (keys == NULL) {
         site_set_release(sites);
@@ -100,20 +99,19 @@ static int main_keygen(int argc, char **argv)
 int main(int argc, char **argv)
 {
     static config_t cfg;
-    static const struct option options[] = {{"config", required_argument, NULL, 'c'},
-                                            {"threads", required_argument, NULL, 't'},
-                                            {"check-config", no_argument, NULL, 'k'},
-                                            {"version", no_argument, NULL, 'v'},
-                                            {"help", no_argument, NULL, 'h'},
-                                            {NULL, 0, NULL, 0}};
-    if (argc > 1 && strcmp(argv[1], "keygen") == 0)
-        return main_keygen(argc - 1, argv + 1);
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'}, {"threads", required_argument, NULL, 't'},
+        {"check-config", no_argument, NULL, 'k'}, {"version", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    if (argc > 1 && strcmp(argv[1], "keygen") == 0) return main_keygen(argc - 1, argv + 1);
     const char *config_path = getenv("CONSENTD_CONFIG");
     long threads = -1;
     int check_only = 0, opt;
     while ((opt = getopt_long(argc, argv, "c:t:h", options, NULL)) != -1) {
         switch (opt) {
-        case 'c': config_path = optarg; break;
+        case 'c':
+            config_path = optarg;
+            break;
         case 't': {
             char *end;
             errno = 0;
@@ -125,10 +123,18 @@ int main(int argc, char **argv)
             }
             break;
         }
-        case 'k': check_only = 1; break;
-        case 'v': printf("consentd %s (h2o %s)\n", CONSENTD_VERSION, H2O_VERSION); return 0;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'k':
+            check_only = 1;
+            break;
+        case 'v':
+            printf("consentd %s (h2o %s)\n", CONSENTD_VERSION, H2O_VERSION);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (optind != argc) {
@@ -142,8 +148,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "consentd: invalid configuration: %s\n", err);
         return 1;
     }
-    if (threads > 0)
-        cfg.threads = (unsigned)threads;
+    if (threads > 0) cfg.threads = (unsigned)threads;
     if (cfg.threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         cfg.threads = n > 0 ? (unsigned)(n < MAIN_MAX_THREADS ? n : MAIN_MAX_THREADS) : 1;
@@ -180,16 +185,14 @@ int main(int argc, char **argv)
         snapshot_release(current);
         return 1;
     }
-    if (server_start() != 0)
-        return 1;
+    if (server_start() != 0) return 1;
     log_msg(LOG_INFO, "consentd %s listening on http://%s:%u (%u threads, %s, %zu site(s))",
             CONSENTD_VERSION, cfg.listen_address, cfg.port, cfg.threads,
             cfg.http2 ? "HTTP/1.1 and h2c" : "HTTP/1.1", site_count);
 
     for (;;) {
         int sig;
-        if (sigwait(&signals, &sig) != 0)
-            continue;
+        if (sigwait(&signals, &sig) != 0) continue;
         if (sig == SIGHUP) {
             snapshot_t *next = main_load_snapshot(&cfg, current, err, sizeof(err));
             if (next == NULL) {
@@ -201,8 +204,8 @@ int main(int argc, char **argv)
             size_t n = site_set_count(next->sites);
             if (server_publish(next) != 0)
                 log_msg(LOG_WARN, "reload: some workers have not switched yet (busy loop?)");
-            log_msg(LOG_INFO, "reloaded: %zu site(s) from %s and the keys in %s", n,
-                    cfg.sites_dir, cfg.keys_dir);
+            log_msg(LOG_INFO, "reloaded: %zu site(s) from %s and the keys in %s", n, cfg.sites_dir,
+                    cfg.keys_dir);
             continue;
         }
         log_msg(LOG_INFO, "%s received: stopping (deadline %u ms)",

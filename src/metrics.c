@@ -31,7 +31,7 @@ static const char *const bucket_labels[METRICS_BUCKETS] = {
     "0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01",
     "0.025",  "0.05",    "0.1",    "0.25",  "0.5",    "1",     "5"};
 static const uint64_t bucket_ns[METRICS_BUCKETS] = {
-    100000,   250000,    500000,    1000000,    2500000,   5000000,    10000000,
+    100000,   250000,   500000,    1000000,   2500000,   5000000,    10000000,
     25000000, 50000000, 100000000, 250000000, 500000000, 1000000000, 5000000000ULL};
 
 void metrics_set_routes(const char *const *names, size_t n)
@@ -42,8 +42,7 @@ void metrics_set_routes(const char *const *names, size_t n)
 
 void metrics_register(metrics_t *m)
 {
-    if (worker_count < METRICS_MAX_WORKERS)
-        workers[worker_count++] = m;
+    if (worker_count < METRICS_MAX_WORKERS) workers[worker_count++] = m;
 }
 
 static inline void metrics_add(uint64_t *counter, uint64_t v)
@@ -67,15 +66,13 @@ static size_t metrics_bucket(uint64_t ns)
 static size_t metrics_status_index(int status)
 {
     for (size_t i = 0; i < METRICS_STATUSES - 1; i++)
-        if (counted_statuses[i] == status)
-            return i;
+        if (counted_statuses[i] == status) return i;
     return METRICS_STATUSES - 1;
 }
 
 void metrics_observe_request(metrics_t *m, unsigned route, int status, uint64_t ns)
 {
-    if (route >= METRICS_MAX_ROUTES)
-        return;
+    if (route >= METRICS_MAX_ROUTES) return;
     metrics_add(&m->requests[route][metrics_status_index(status)], 1);
     metrics_add(&m->latency_buckets[route][metrics_bucket(ns)], 1);
     metrics_add(&m->latency_sum_ns[route], ns);
@@ -105,11 +102,11 @@ typedef struct metrics_out {
     int failed;
 } metrics_out_t;
 
-static void out_printf(metrics_out_t *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void out_printf(metrics_out_t *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void out_printf(metrics_out_t *o, const char *fmt, ...)
 {
-    if (o->failed)
-        return;
+    if (o->failed) return;
     for (;;) {
         va_list ap;
         va_start(ap, fmt);
@@ -142,20 +139,18 @@ static void out_histogram(metrics_out_t *o, const char *name, const char *labels
     for (size_t b = 0; b <= METRICS_BUCKETS; b++) {
         cumulative += buckets[b];
         out_printf(o, "%s_bucket{%s%sle=\"%s\"} %llu\n", name, labels, sep,
-                   b < METRICS_BUCKETS ? bucket_labels[b] : "+Inf",
-                   (unsigned long long)cumulative);
+                   b < METRICS_BUCKETS ? bucket_labels[b] : "+Inf", (unsigned long long)cumulative);
     }
     out_printf(o, "%s_sum%s%s%s %.9f\n", name, labels[0] ? "{" : "", labels, labels[0] ? "}" : "",
                (double)sum_ns / 1e9);
-    out_printf(o, "%s_count%s%s%s %llu\n", name, labels[0] ? "{" : "", labels,
-               labels[0] ? "}" : "", (unsigned long long)cumulative);
+    out_printf(o, "%s_count%s%s%s %llu\n", name, labels[0] ? "{" : "", labels, labels[0] ? "}" : "",
+               (unsigned long long)cumulative);
 }
 
 char *metrics_render(size_t *len)
 {
     metrics_out_t o = {malloc(16384), 0, 16384, 0};
-    if (o.buf == NULL)
-        return NULL;
+    if (o.buf == NULL) return NULL;
 
     out_printf(&o, "# HELP consentd_http_requests_total HTTP requests answered, by route and "
                    "status.\n# TYPE consentd_http_requests_total counter\n");
@@ -164,8 +159,7 @@ char *metrics_render(size_t *len)
             uint64_t n = 0;
             for (size_t w = 0; w < worker_count; w++)
                 n += metrics_load(&workers[w]->requests[r][s]);
-            if (n == 0)
-                continue;
+            if (n == 0) continue;
             char status[8];
             if (s < METRICS_STATUSES - 1)
                 snprintf(status, sizeof(status), "%d", counted_statuses[s]);
@@ -187,16 +181,15 @@ char *metrics_render(size_t *len)
         }
         for (size_t b = 0; b <= METRICS_BUCKETS; b++)
             total += buckets[b];
-        if (total == 0)
-            continue;
+        if (total == 0) continue;
         char labels[96];
         snprintf(labels, sizeof(labels), "route=\"%s\"", route_names[r]);
         out_histogram(&o, "consentd_http_request_duration_seconds", labels, buckets, sum);
     }
 
     uint64_t rbuckets[METRICS_BUCKETS + 1] = {0}, rsum = 0, rerrors = 0, connected = 0,
-             inflight = 0, flushes = 0, flush_failures = 0, dropped = 0, pending = 0,
-             refused = 0;
+                                        inflight = 0, flushes = 0, flush_failures = 0, dropped = 0,
+                                        pending = 0, refused = 0;
     for (size_t w = 0; w < worker_count; w++) {
         for (size_t b = 0; b <= METRICS_BUCKETS; b++)
             rbuckets[b] += metrics_load(&workers[w]->redis_buckets[b]);

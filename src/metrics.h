@@ -27,14 +27,14 @@ typedef struct metrics {
     uint64_t latency_sum_ns[METRICS_MAX_ROUTES];
     uint64_t redis_buckets[METRICS_BUCKETS + 1];
     uint64_t redis_sum_ns;
-    uint64_t redis_errors;       /* timeouts and disconnects seen by callers */
-    uint64_t redis_connected;    /* gauge: 0 or 1 */
-    uint64_t inflight;           /* gauge: requests accepted and not yet disposed */
-    uint64_t counter_flushes;    /* counter batches Redis applied */
+    uint64_t redis_errors;           /* timeouts and disconnects seen by callers */
+    uint64_t redis_connected;        /* gauge: 0 or 1 */
+    uint64_t inflight;               /* gauge: requests accepted and not yet disposed */
+    uint64_t counter_flushes;        /* counter batches Redis applied */
     uint64_t counter_flush_failures; /* batches dropped: outcome unknown or refused */
-    uint64_t counter_dropped;    /* counts and visitor ids over the memory bound */
-    uint64_t counter_pending;    /* gauge: counts and visitor ids waiting in memory */
-    uint64_t connections_refused; /* closed at accept: the client held its share */
+    uint64_t counter_dropped;        /* counts and visitor ids over the memory bound */
+    uint64_t counter_pending;        /* gauge: counts and visitor ids waiting in memory */
+    uint64_t connections_refused;    /* closed at accept: the client held its share */
 } metrics_t;
 
 /* Route names (index = route id), given once by the router before any

@@ -38,7 +38,7 @@ typedef struct proof_claims {
     int64_t exp;
     const char *pv;
     const char *th;
-    const char *bv;  /* NULL: omitted */
+    const char *bv; /* NULL: omitted */
     const char *src;
     const char *lang;
     const char *var; /* NULL: omitted */

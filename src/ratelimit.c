@@ -49,11 +49,9 @@ size_t ratelimit_peer_key(const void *sockaddr, size_t socklen, unsigned char ou
 
 ratelimit_t *ratelimit_create(size_t slots)
 {
-    if (slots < RATELIMIT_WAYS || (slots & (slots - 1)) != 0)
-        return NULL;
+    if (slots < RATELIMIT_WAYS || (slots & (slots - 1)) != 0) return NULL;
     ratelimit_t *rl = calloc(1, sizeof(*rl) + slots * sizeof(ratelimit_entry_t));
-    if (rl == NULL)
-        return NULL;
+    if (rl == NULL) return NULL;
     rl->mask = slots - 1;
     crypto_shorthash_keygen(rl->key);
     return rl;
@@ -61,8 +59,7 @@ ratelimit_t *ratelimit_create(size_t slots)
 
 void ratelimit_free(ratelimit_t *rl)
 {
-    if (rl != NULL)
-        sodium_memzero(rl->key, sizeof(rl->key));
+    if (rl != NULL) sodium_memzero(rl->key, sizeof(rl->key));
     free(rl);
 }
 
@@ -71,10 +68,8 @@ static uint64_t client_hash(const unsigned char *key, unsigned char klass, const
                             size_t len)
 {
     unsigned char in[1 + 64], out[crypto_shorthash_BYTES];
-    if (len == 16)
-        len = 8; /* IPv6: the /64 */
-    if (len > sizeof(in) - 1)
-        len = sizeof(in) - 1;
+    if (len == 16) len = 8; /* IPv6: the /64 */
+    if (len > sizeof(in) - 1) len = sizeof(in) - 1;
     in[0] = klass;
     memcpy(in + 1, addr, len);
     crypto_shorthash(out, in, 1 + len, key);
@@ -86,8 +81,7 @@ static uint64_t client_hash(const unsigned char *key, unsigned char klass, const
 uint32_t ratelimit_take(ratelimit_t *rl, ratelimit_class_t klass, const void *addr, size_t len,
                         uint32_t per_second, uint32_t burst, uint64_t now_ms)
 {
-    if (per_second == 0)
-        return 0;
+    if (per_second == 0) return 0;
     uint64_t h = client_hash(rl->key, (unsigned char)klass, addr, len);
     ratelimit_entry_t *e = NULL, *victim = NULL;
     for (size_t w = 0; w < RATELIMIT_WAYS; w++) {
@@ -98,8 +92,7 @@ uint32_t ratelimit_take(ratelimit_t *rl, ratelimit_class_t klass, const void *ad
         }
         /* a free slot, else the least recently used */
         if (c->hash == 0) {
-            if (victim == NULL || victim->hash != 0)
-                victim = c;
+            if (victim == NULL || victim->hash != 0) victim = c;
         } else if (victim == NULL || (victim->hash != 0 && c->last_ms < victim->last_ms)) {
             victim = c;
         }
@@ -111,8 +104,7 @@ uint32_t ratelimit_take(ratelimit_t *rl, ratelimit_class_t klass, const void *ad
         e->last_ms = now_ms;
     } else if (now_ms > e->last_ms) {
         e->tokens += (double)(now_ms - e->last_ms) * per_second / 1000.0;
-        if (e->tokens > burst)
-            e->tokens = burst;
+        if (e->tokens > burst) e->tokens = burst;
         e->last_ms = now_ms;
     }
     if (e->tokens >= 1.0) {
@@ -144,8 +136,7 @@ conncount_t *conncount_create(size_t max_open)
     while (slots < 2 * max_open) /* at most half full: short probes */
         slots *= 2;
     conncount_t *cc = calloc(1, sizeof(*cc) + slots * sizeof(conncount_entry_t));
-    if (cc == NULL)
-        return NULL;
+    if (cc == NULL) return NULL;
     cc->mask = slots - 1;
     crypto_shorthash_keygen(cc->key);
     return cc;
@@ -153,8 +144,7 @@ conncount_t *conncount_create(size_t max_open)
 
 void conncount_free(conncount_t *cc)
 {
-    if (cc != NULL)
-        sodium_memzero(cc->key, sizeof(cc->key));
+    if (cc != NULL) sodium_memzero(cc->key, sizeof(cc->key));
     free(cc);
 }
 
@@ -168,8 +158,7 @@ int conncount_open(conncount_t *cc, const void *addr, size_t len, uint32_t limit
     conncount_entry_t *e = &cc->entries[i];
     *key = 0;
     if (e->hash == h) {
-        if (e->open >= limit)
-            return -1;
+        if (e->open >= limit) return -1;
     } else if (cc->used + 1 > cc->mask / 2) {
         return 0; /* more clients than sized for (a stop accepts past the cap) */
     } else {
@@ -183,16 +172,13 @@ int conncount_open(conncount_t *cc, const void *addr, size_t len, uint32_t limit
 
 void conncount_close(conncount_t *cc, uint64_t key)
 {
-    if (key == 0)
-        return;
+    if (key == 0) return;
     size_t i = key & cc->mask;
     while (cc->entries[i].hash != key) {
-        if (cc->entries[i].hash == 0)
-            return; /* not counted */
+        if (cc->entries[i].hash == 0) return; /* not counted */
         i = (i + 1) & cc->mask;
     }
-    if (--cc->entries[i].open > 0)
-        return;
+    if (--cc->entries[i].open > 0) return;
     cc->used--;
     /* Free the slot, moving back the entries of the run that it would
      * otherwise cut from their home slot (deletion without tombstones). */

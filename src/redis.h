@@ -51,9 +51,9 @@ enum {
 
 typedef enum {
     REDIS_REPLY_KIND_NIL = 0,
-    REDIS_REPLY_KIND_STRING,  /* bulk string */
-    REDIS_REPLY_KIND_STATUS,  /* +OK */
-    REDIS_REPLY_KIND_ERROR,   /* -ERR ...: a Redis error is a reply, not an err */
+    REDIS_REPLY_KIND_STRING, /* bulk string */
+    REDIS_REPLY_KIND_STATUS, /* +OK */
+    REDIS_REPLY_KIND_ERROR,  /* -ERR ...: a Redis error is a reply, not an err */
     REDIS_REPLY_KIND_INTEGER,
     REDIS_REPLY_KIND_ARRAY
 } redis_reply_kind_t;
@@ -114,7 +114,7 @@ redis_reply_kind_t redis_reply_kind(const redis_reply_t *reply);
 /* STRING, STATUS, ERROR: the bytes; others: NULL with *len = 0. */
 const char *redis_reply_str(const redis_reply_t *reply, size_t *len);
 long long redis_reply_integer(const redis_reply_t *reply);
-size_t redis_reply_count(const redis_reply_t *reply);                    /* ARRAY */
+size_t redis_reply_count(const redis_reply_t *reply);                      /* ARRAY */
 const redis_reply_t *redis_reply_at(const redis_reply_t *reply, size_t i); /* ARRAY */
 
 #endif

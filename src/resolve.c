@@ -49,11 +49,9 @@ int resolve_lookup(const char *name, char *out, size_t cap, char *err, size_t er
     }
     const struct addrinfo *pick = NULL;
     for (const struct addrinfo *a = res; a != NULL && pick == NULL; a = a->ai_next)
-        if (a->ai_family == AF_INET)
-            pick = a;
+        if (a->ai_family == AF_INET) pick = a;
     for (const struct addrinfo *a = res; a != NULL && pick == NULL; a = a->ai_next)
-        if (a->ai_family == AF_INET6)
-            pick = a;
+        if (a->ai_family == AF_INET6) pick = a;
     int ok = -1;
     if (pick != NULL) {
         const void *addr = pick->ai_family == AF_INET
@@ -62,8 +60,7 @@ int resolve_lookup(const char *name, char *out, size_t cap, char *err, size_t er
         ok = inet_ntop(pick->ai_family, addr, out, (socklen_t)cap) != NULL ? 0 : -1;
     }
     freeaddrinfo(res);
-    if (ok != 0)
-        snprintf(err, errlen, "host %s has no IPv4 or IPv6 address", name);
+    if (ok != 0) snprintf(err, errlen, "host %s has no IPv4 or IPv6 address", name);
     return ok;
 }
 
@@ -118,13 +115,13 @@ static void *resolve_thread(void *arg)
 int resolve_watch(const char *name, const char *addr)
 {
     unsigned char buf[sizeof(struct in6_addr)];
-    if (name[0] == '\0' || inet_pton(AF_INET, name, buf) == 1 || inet_pton(AF_INET6, name, buf) == 1)
+    if (name[0] == '\0' || inet_pton(AF_INET, name, buf) == 1 ||
+        inet_pton(AF_INET6, name, buf) == 1)
         return -1;
     int id = -1;
     pthread_mutex_lock(&watched.mutex);
     for (size_t i = 0; i < watched.n && id < 0; i++)
-        if (strcmp(watched.entries[i].name, name) == 0)
-            id = (int)i;
+        if (strcmp(watched.entries[i].name, name) == 0) id = (int)i;
     if (id < 0 && watched.n < RESOLVE_WATCH_MAX && strlen(name) < sizeof(watched.entries[0].name)) {
         if (!watched.started) {
             pthread_condattr_t attr;

@@ -18,8 +18,7 @@
 static int rights_server_only(http_request_t *rq)
 {
     http_caller_t caller = http_caller(rq);
-    if (caller == HTTP_CALLER_SERVER)
-        return 1;
+    if (caller == HTTP_CALLER_SERVER) return 1;
     /* A browser of the site has no business here: it gets the 401 too. */
     http_caller_error(rq, caller == HTTP_CALLER_BROWSER ? HTTP_CALLER_NONE : caller);
     return 0;
@@ -50,8 +49,7 @@ static void out_record(http_out_t *o, const store_record_t *rec)
 static void out_record_linked(http_out_t *o, http_request_t *rq, const store_record_t *rec)
 {
     out_record(o, rec);
-    if (rec->banner_version == NULL || o->len == 0 || o->buf[o->len - 1] != '}')
-        return;
+    if (rec->banner_version == NULL || o->len == 0 || o->buf[o->len - 1] != '}') return;
     char url[512], esc[1024];
     size_t n = versions_url(rq, rec->banner_version, url, sizeof(url));
     o->len--; /* reopen the object */
@@ -73,7 +71,8 @@ static void rights_on_visitor(void *data, const store_record_t *current,
             http_out_t o = {&rq->req->pool, NULL, 0, 0};
             char esc[160];
             http_out_put(&o, "{\"site\":\"", 9);
-            http_out_put(&o, esc, json_escape(esc, sizeof(esc), rq->site->id, strlen(rq->site->id)));
+            http_out_put(&o, esc,
+                         json_escape(esc, sizeof(esc), rq->site->id, strlen(rq->site->id)));
             http_out_put(&o, "\",\"visitor\":\"", 13);
             http_out_put(&o, esc, json_escape(esc, sizeof(esc), visitor, strlen(visitor)));
             http_out_put(&o, "\",\"current\":", 12);
@@ -83,8 +82,7 @@ static void rights_on_visitor(void *data, const store_record_t *current,
                 http_out_put(&o, "null", 4);
             http_out_put(&o, ",\"history\":[", 12);
             for (size_t i = 0; i < n; i++) {
-                if (i > 0)
-                    http_out_put(&o, ",", 1);
+                if (i > 0) http_out_put(&o, ",", 1);
                 out_record_linked(&o, rq, &history[i]);
             }
             http_out_put(&o, "]}", 2);
@@ -97,8 +95,7 @@ static void rights_on_visitor(void *data, const store_record_t *current,
 void rights_access(http_request_t *rq)
 {
     char visitor[65];
-    if (!rights_server_only(rq) || !rights_visitor(rq, visitor))
-        return;
+    if (!rights_server_only(rq) || !rights_visitor(rq, visitor)) return;
     http_pending_t *p = http_pending_new(rq, sizeof(visitor));
     if (p == NULL) {
         http_error(rq, 500, "internal", "out of memory");
@@ -133,8 +130,7 @@ static void rights_on_erased(void *data, size_t removed, const char *err)
 void rights_erase(http_request_t *rq)
 {
     char visitor[65];
-    if (!rights_server_only(rq) || !rights_visitor(rq, visitor))
-        return;
+    if (!rights_server_only(rq) || !rights_visitor(rq, visitor)) return;
     http_pending_t *p = http_pending_new(rq, 0);
     if (p == NULL) {
         http_error(rq, 500, "internal", "out of memory");
@@ -162,8 +158,7 @@ static int64_t rights_parse_time(const char *s, int end_of_day)
     if (n == 0 || n > 15) /* 15 digits: past the year 30000 */
         return -1;
     for (size_t k = 0; k < n; k++) {
-        if (s[k] < '0' || s[k] > '9')
-            return -1;
+        if (s[k] < '0' || s[k] > '9') return -1;
         v = v * 10 + (s[k] - '0');
     }
     return v;
@@ -194,8 +189,7 @@ static void rights_on_page(void *data, const store_record_t *records, size_t n,
 
 void rights_export(http_request_t *rq)
 {
-    if (!rights_server_only(rq))
-        return;
+    if (!rights_server_only(rq)) return;
     char from_s[32], to_s[32], limit_s[16], cursor[RIGHTS_CURSOR_MAX];
     int64_t from = 0, to = INT64_MAX;
     long limit = RIGHTS_EXPORT_DEFAULT_LIMIT;

@@ -39,9 +39,9 @@ typedef struct route {
     const char *method;  /* GET also answers HEAD */
     const char *pattern; /* "/v1/sites/{site}/banner.js" */
     router_fn fn;
-    size_t max_body;     /* larger bodies get 413 */
-    int cors;            /* answers browsers of the site's origins */
-    int limit;           /* ratelimit_class_t, 0: not rate limited */
+    size_t max_body; /* larger bodies get 413 */
+    int cors;        /* answers browsers of the site's origins */
+    int limit;       /* ratelimit_class_t, 0: not rate limited */
 } route_t;
 
 static const route_t routes[] = {
@@ -85,14 +85,12 @@ static const char *route_names[ROUTE_NAMES];
 static size_t router_split(const char *path, size_t len, h2o_iovec_t *out, size_t max)
 {
     size_t n = 0, i = 0;
-    if (len > 0 && path[0] == '/')
-        i = 1;
+    if (len > 0 && path[0] == '/') i = 1;
     while (i <= len && n < max + 1) {
         size_t start = i;
         while (i < len && path[i] != '/')
             i++;
-        if (n == max)
-            return max + 1; /* too many segments: matches nothing */
+        if (n == max) return max + 1; /* too many segments: matches nothing */
         out[n++] = h2o_iovec_init(path + start, i - start);
         i++;
     }
@@ -117,12 +115,9 @@ void router_init(h2o_hostconf_t *host, size_t max_body)
 
 static int hexval(char c)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
 }
 
@@ -138,12 +133,10 @@ static int router_decode(h2o_mem_pool_t *pool, h2o_iovec_t *seg)
 {
     int escaped = 0;
     for (size_t i = 0; i < seg->len; i++) {
-        if (router_is_control((unsigned char)seg->base[i]))
-            return -1;
+        if (router_is_control((unsigned char)seg->base[i])) return -1;
         escaped |= seg->base[i] == '%';
     }
-    if (!escaped)
-        return 0;
+    if (!escaped) return 0;
     char *out = h2o_mem_alloc_pool(pool, seg->len + 1);
     size_t o = 0;
     for (size_t i = 0; i < seg->len; i++) {
@@ -174,13 +167,11 @@ static int router_match(size_t r, const h2o_iovec_t *segs, size_t n, h2o_iovec_t
 {
     const route_pattern_t *p = &patterns[r];
     size_t np = 0;
-    if (p->n != n)
-        return 0;
+    if (p->n != n) return 0;
     for (size_t i = 0; i < n; i++) {
         const h2o_iovec_t *ps = &p->segments[i];
         if (router_is_literal(ps)) {
-            if (!h2o_memis(ps->base, ps->len, segs[i].base, segs[i].len))
-                return 0;
+            if (!h2o_memis(ps->base, ps->len, segs[i].base, segs[i].len)) return 0;
         } else if (h2o_memis(ps->base, ps->len, H2O_STRLIT("{site}"))) {
             *site_id = segs[i];
         } else if (np < HTTP_MAX_PARAMS) {
@@ -193,8 +184,7 @@ static int router_match(size_t r, const h2o_iovec_t *segs, size_t n, h2o_iovec_t
 static int router_method_is(const char *got, size_t got_len, const char *method)
 {
     size_t len = strlen(method);
-    if (h2o_memis(got, got_len, method, len))
-        return 1;
+    if (h2o_memis(got, got_len, method, len)) return 1;
     return len == 3 && memcmp(method, "GET", 3) == 0 && h2o_memis(got, got_len, H2O_STRLIT("HEAD"));
 }
 
@@ -212,14 +202,12 @@ static void router_allow(uint64_t matched, int cors, char *allow, size_t cap)
     size_t o = 0;
     allow[0] = '\0';
     for (size_t r = 0; r < ROUTE_COUNT; r++) {
-        if (!(matched >> r & 1))
-            continue;
+        if (!(matched >> r & 1)) continue;
         o += (size_t)snprintf(allow + o, cap - o, "%s%s", o ? ", " : "", routes[r].method);
         if (strcmp(routes[r].method, "GET") == 0)
             o += (size_t)snprintf(allow + o, cap - o, ", HEAD");
     }
-    if (cors)
-        snprintf(allow + o, cap - o, ", OPTIONS");
+    if (cors) snprintf(allow + o, cap - o, ", OPTIONS");
 }
 
 static void router_preflight(http_request_t *rq, const char *allow)
@@ -263,8 +251,7 @@ static size_t router_client_key(http_request_t *rq, unsigned char *out, size_t c
     socklen_t sl = rq->req->conn->callbacks->get_peername(rq->req->conn, (struct sockaddr *)&ss);
     unsigned char peer[16];
     size_t len = ratelimit_peer_key(&ss, sl, peer, loopback);
-    if (len > cap)
-        return 0;
+    if (len > cap) return 0;
     memcpy(out, peer, len);
     return len;
 }
@@ -273,19 +260,17 @@ static size_t router_client_key(http_request_t *rq, unsigned char *out, size_t c
 static int router_rate_ok(http_request_t *rq, int klass)
 {
     const config_t *cfg = rq->worker->cfg;
-    uint32_t rate = klass == RATELIMIT_EVENTS ? cfg->rl_events_per_second : cfg->rl_consents_per_second;
+    uint32_t rate =
+        klass == RATELIMIT_EVENTS ? cfg->rl_events_per_second : cfg->rl_consents_per_second;
     uint32_t burst = klass == RATELIMIT_EVENTS ? cfg->rl_events_burst : cfg->rl_consents_burst;
-    if (rate == 0 || rq->worker->ratelimit == NULL)
-        return 1;
+    if (rate == 0 || rq->worker->ratelimit == NULL) return 1;
     unsigned char key[64];
     int loopback;
     size_t len = router_client_key(rq, key, sizeof(key), &loopback);
-    if (loopback && cfg->rl_exempt_loopback)
-        return 1;
+    if (loopback && cfg->rl_exempt_loopback) return 1;
     uint32_t wait_ms = ratelimit_take(rq->worker->ratelimit, (ratelimit_class_t)klass, key, len,
                                       rate, burst, http_now_ns() / 1000000);
-    if (wait_ms == 0)
-        return 1;
+    if (wait_ms == 0) return 1;
     char secs[16];
     int n = snprintf(secs, sizeof(secs), "%u", (wait_ms + 999) / 1000);
     http_header(rq, "retry-after", secs, (size_t)n);
@@ -301,30 +286,24 @@ int router_resolve(h2o_mem_pool_t *pool, const char *target, size_t len, const c
     out->route = ROUTER_NO_ROUTE;
     size_t plen = len;
     const char *q = memchr(target, '?', len);
-    if (q != NULL)
-        plen = (size_t)(q - target);
-    if (plen == 0 || target[0] != '/')
-        return out->status = 400;
+    if (q != NULL) plen = (size_t)(q - target);
+    if (plen == 0 || target[0] != '/') return out->status = 400;
     h2o_iovec_t segs[ROUTER_MAX_SEGMENTS];
     size_t n = router_split(target, plen, segs, ROUTER_MAX_SEGMENTS);
     for (size_t i = 0; i < n && n <= ROUTER_MAX_SEGMENTS; i++)
-        if (router_decode(pool, &segs[i]) != 0)
-            return out->status = 400;
+        if (router_decode(pool, &segs[i]) != 0) return out->status = 400;
     h2o_iovec_t site_id = {NULL, 0};
     for (size_t r = 0; r < ROUTE_COUNT; r++) {
         h2o_iovec_t params[HTTP_MAX_PARAMS] = {{NULL, 0}};
-        if (!router_match(r, segs, n, &site_id, params))
-            continue;
+        if (!router_match(r, segs, n, &site_id, params)) continue;
         out->matched |= (uint64_t)1 << r;
         out->cors |= routes[r].cors;
-        if (!router_method_is(method, method_len, routes[r].method))
-            continue;
+        if (!router_method_is(method, method_len, routes[r].method)) continue;
         out->route = (unsigned)r;
         memcpy(out->params, params, sizeof(params));
         break;
     }
-    if (out->matched == 0)
-        return out->status = 404;
+    if (out->matched == 0) return out->status = 404;
     out->site_id = site_id;
     return 0;
 }
@@ -392,8 +371,7 @@ int router_handle(h2o_handler_t *self, h2o_req_t *req)
                    route->max_body == 0 ? "this route takes no body" : "the body is too large");
         return 0;
     }
-    if (route->limit != 0 && !router_rate_ok(rq, route->limit))
-        return 0;
+    if (route->limit != 0 && !router_rate_ok(rq, route->limit)) return 0;
     route->fn(rq);
     return 0;
 }

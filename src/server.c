@@ -94,7 +94,7 @@ static struct {
     unsigned count;
     pthread_mutex_t ack_mutex;
     pthread_cond_t ack_cond;
-    unsigned acks; /* workers that switched to the snapshot being published */
+    unsigned acks;    /* workers that switched to the snapshot being published */
     SSL_CTX *ssl_ctx; /* NULL: plain HTTP */
 } server = {.ack_mutex = PTHREAD_MUTEX_INITIALIZER, .ack_cond = PTHREAD_COND_INITIALIZER};
 
@@ -119,8 +119,7 @@ static int server_bind(const config_t *cfg, char *err, size_t errlen)
         bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, SERVER_LISTEN_BACKLOG) != 0) {
         snprintf(err, errlen, "cannot listen on %s:%u: %s", cfg->listen_address, cfg->port,
                  strerror(errno));
-        if (fd >= 0)
-            close(fd);
+        if (fd >= 0) close(fd);
         freeaddrinfo(res);
         return -1;
     }
@@ -170,17 +169,14 @@ static SSL_CTX *server_tls_create(const config_t *cfg, char *err, size_t errlen)
 static size_t server_fit_fd_limit(size_t max_connections)
 {
     struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return max_connections;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return max_connections;
     rlim_t need = (rlim_t)max_connections + SERVER_FD_RESERVE;
     if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
         struct rlimit raised = rl;
         raised.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max;
-        if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
-            rl = raised;
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
     }
-    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
-        return max_connections;
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need) return max_connections;
     size_t fit = rl.rlim_cur > 2 * SERVER_FD_RESERVE ? (size_t)(rl.rlim_cur - SERVER_FD_RESERVE)
                                                      : (size_t)(rl.rlim_cur / 2);
     log_msg(LOG_WARN,
@@ -223,11 +219,9 @@ int server_init(const config_t *cfg, snapshot_t *snap, char *err, size_t errlen)
         sw->w.cfg = cfg;
         sw->w.snap = i == 0 ? snap : snapshot_retain(snap);
         sw->max_connections = max_connections / server.count;
-        if (sw->max_connections == 0)
-            sw->max_connections = 1;
+        if (sw->max_connections == 0) sw->max_connections = 1;
         metrics_register(&sw->w.metrics);
-        if ((sw->listen_fd = server_bind(cfg, err, errlen)) < 0)
-            return -1;
+        if ((sw->listen_fd = server_bind(cfg, err, errlen)) < 0) return -1;
     }
     return 0;
 }
@@ -241,11 +235,9 @@ _Static_assert(sizeof(void *) >= sizeof(uint64_t), "a per-client key travels as 
 static void server_on_conn_close(void *data)
 {
     server_worker_t *sw = server_self;
-    if (data != NULL)
-        conncount_close(sw->per_client, (uint64_t)(uintptr_t)data);
+    if (data != NULL) conncount_close(sw->per_client, (uint64_t)(uintptr_t)data);
     sw->connections--;
-    if (sw->accept_paused && !sw->w.stopping)
-        server_accept_start(sw);
+    if (sw->accept_paused && !sw->w.stopping) server_accept_start(sw);
 }
 
 /* 1 when the peer of sock already holds its share of connections (the
@@ -259,16 +251,14 @@ static int server_over_per_client(server_worker_t *sw, h2o_socket_t *sock, uint6
     unsigned char peer[16];
     int loopback;
     size_t len = ratelimit_peer_key(&ss, sl, peer, &loopback);
-    if (len == 0 || (loopback && server.cfg->rl_exempt_loopback))
-        return 0;
+    if (len == 0 || (loopback && server.cfg->rl_exempt_loopback)) return 0;
     return conncount_open(sw->per_client, peer, len, sw->per_client_limit, key) != 0;
 }
 
 static void server_on_accept(h2o_socket_t *listener, const char *err)
 {
     server_worker_t *sw = listener->data;
-    if (err != NULL)
-        return;
+    if (err != NULL) return;
     for (int i = 0; i < SERVER_ACCEPTS_PER_EVENT || sw->w.stopping; i++) {
         if (sw->connections >= sw->max_connections && !sw->w.stopping) {
             /* At the cap: leave the rest in the kernel queue until one closes. */
@@ -277,8 +267,7 @@ static void server_on_accept(h2o_socket_t *listener, const char *err)
             return;
         }
         h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-        if (sock == NULL)
-            return;
+        if (sock == NULL) return;
         uint64_t key = 0;
         if (sw->per_client != NULL && !sw->w.stopping && server_over_per_client(sw, sock, &key)) {
             metrics_count(&sw->w.metrics.connections_refused, 1);
@@ -336,8 +325,7 @@ static void server_on_stop_tick(h2o_timeout_entry_t *entry)
     if (sw->w.inflight == 0 && (sw->connections == 0 || elapsed >= SERVER_STOP_GRACE_MS)) {
         /* No request left: the final flush (again if a late request counted
          * more, or while Redis is down), then wait for every reply. */
-        if (counters_pending(sw->w.counters) > 0)
-            counters_flush(sw->w.counters);
+        if (counters_pending(sw->w.counters) > 0) counters_flush(sw->w.counters);
         if (counters_pending(sw->w.counters) == 0 && redis_pending(sw->w.redis) == 0) {
             sw->done = 1;
             return;
@@ -358,8 +346,7 @@ static void server_on_stop_tick(h2o_timeout_entry_t *entry)
 
 static void server_begin_stop(server_worker_t *sw)
 {
-    if (sw->w.stopping)
-        return;
+    if (sw->w.stopping) return;
     sw->w.stopping = 1;
     /* Serve what the kernel already accepted for us, then stop listening. */
     server_on_accept(sw->w.listener, NULL);
@@ -475,8 +462,7 @@ static void server_send(server_worker_t *sw, server_msg_kind_t kind, snapshot_t 
     server_msg_t *msg = calloc(1, sizeof(*msg));
     if (msg == NULL) {
         log_msg(LOG_ERROR, "out of memory sending a message to worker %u", sw->w.id);
-        if (snap != NULL)
-            snapshot_release(snap);
+        if (snap != NULL) snapshot_release(snap);
         return;
     }
     msg->kind = kind;

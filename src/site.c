@@ -657,8 +657,8 @@ static int site_parse_variant(const site_parse_t *p, json_t *obj, size_t i, site
     va->layout = "bar";
     snprintf(field, sizeof(field), "%s.layout", prefix);
     if ((v = json_object_get(obj, "layout")) != NULL) {
-        if (!json_is_string(v) || (strcmp(json_string_value(v), "bar") != 0 &&
-                                   strcmp(json_string_value(v), "box") != 0))
+        if (!json_is_string(v) ||
+            (strcmp(json_string_value(v), "bar") != 0 && strcmp(json_string_value(v), "box") != 0))
             return site_fail(p, field, "must be \"bar\" or \"box\"");
         va->layout = strcmp(json_string_value(v), "box") == 0 ? "box" : "bar";
     }

@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 #define SITE_ERR_MAX 512
-#define SITE_ID_MAX 64            /* [a-z0-9][a-z0-9_-]{0,63} */
+#define SITE_ID_MAX 64 /* [a-z0-9][a-z0-9_-]{0,63} */
 #define SITE_MAX_PURPOSES 32
 #define SITE_MAX_LANGUAGES 16
 #define SITE_MAX_ORIGINS 32
@@ -28,21 +28,21 @@
 #define SITE_CHOICE_LIFETIME_DEFAULT_DAYS 182 /* 6 months, CNIL recommended practice */
 #define SITE_CHOICE_LIFETIME_MAX_DAYS 395     /* 13 months, CNIL maximum for a tracker */
 /* The Google Consent Mode v2 types a purpose may map onto ("consent_mode"). */
-#define SITE_CONSENT_MODE_TYPES                                                                   \
-    "ad_storage", "analytics_storage", "ad_user_data", "ad_personalization",                      \
+#define SITE_CONSENT_MODE_TYPES                                                                    \
+    "ad_storage", "analytics_storage", "ad_user_data", "ad_personalization",                       \
         "functionality_storage", "personalization_storage", "security_storage"
 #define SITE_CONSENT_MODE_MAX 7
 #define SITE_MAX_VARIANTS 8
-#define SITE_VARIANT_ID_MAX 32          /* [a-z0-9_-]{1,32} */
+#define SITE_VARIANT_ID_MAX 32 /* [a-z0-9_-]{1,32} */
 #define SITE_VARIANT_WEIGHT_MAX 10000
-#define SITE_VARIANT_TEXTS_MAX 32       /* overridden UI strings per language */
+#define SITE_VARIANT_TEXTS_MAX 32 /* overridden UI strings per language */
 #define SITE_STATS_RETENTION_DEFAULT_DAYS 400
 #define SITE_STATS_RETENTION_MAX_DAYS 3650
 
 typedef enum {
-    LEGAL_BASIS_CONSENT = 0,          /* off until the visitor says yes */
-    LEGAL_BASIS_LEGITIMATE_INTEREST,  /* on, the visitor can object */
-    LEGAL_BASIS_NECESSARY             /* always on, shown, not refusable */
+    LEGAL_BASIS_CONSENT = 0,         /* off until the visitor says yes */
+    LEGAL_BASIS_LEGITIMATE_INTEREST, /* on, the visitor can object */
+    LEGAL_BASIS_NECESSARY            /* always on, shown, not refusable */
 } legal_basis_t;
 
 typedef struct site_text {
@@ -52,18 +52,18 @@ typedef struct site_text {
 } site_text_t;
 
 typedef struct site_purpose {
-    const char *id;                 /* [a-z0-9_-]{1,64} */
+    const char *id; /* [a-z0-9_-]{1,64} */
     legal_basis_t legal_basis;
-    uint32_t retention_days;        /* how long the data this purpose collects is kept */
-    const char **recipients;        /* named recipients (destinataires) */
+    uint32_t retention_days; /* how long the data this purpose collects is kept */
+    const char **recipients; /* named recipients (destinataires) */
     size_t n_recipients;
-    site_text_t *texts;             /* one per site language, in site->languages order */
+    site_text_t *texts; /* one per site language, in site->languages order */
     size_t n_texts;
-    const char **consent_mode;      /* Google Consent Mode v2 types this purpose grants (one of
-                                       SITE_CONSENT_MODE_TYPES); the banner maps decisions on them */
+    const char **consent_mode; /* Google Consent Mode v2 types this purpose grants (one of
+                                  SITE_CONSENT_MODE_TYPES); the banner maps decisions on them */
     size_t n_consent_mode;
-    int gpc;                        /* 1: advertising, sale or sharing of data, which the Global
-                                       Privacy Control signal objects to */
+    int gpc; /* 1: advertising, sale or sharing of data, which the Global
+                Privacy Control signal objects to */
 } site_purpose_t;
 
 /* The banner's own UI strings a variant overrides in one language (keys of
@@ -79,19 +79,19 @@ typedef struct site_variant_text {
 /* A banner variant (A/B test): texts and layout, and a weight. A visitor is
  * assigned one deterministically from the visitor id (site_variant_assign). */
 typedef struct site_variant {
-    const char *id;            /* [a-z0-9_-]{1,32} */
-    uint32_t weight;           /* 1..SITE_VARIANT_WEIGHT_MAX */
-    const char *layout;        /* "bar" (bottom of the page) or "box" (centred) */
+    const char *id;             /* [a-z0-9_-]{1,32} */
+    uint32_t weight;            /* 1..SITE_VARIANT_WEIGHT_MAX */
+    const char *layout;         /* "bar" (bottom of the page) or "box" (centred) */
     site_variant_text_t *texts; /* one per language that overrides something */
     size_t n_texts;
 } site_variant_t;
 
 typedef struct site {
     const char *id;
-    const char *file;               /* the file it was loaded from, for messages */
-    const char **origins;           /* "https://www.example.com" (scheme://host[:port]) */
+    const char *file;     /* the file it was loaded from, for messages */
+    const char **origins; /* "https://www.example.com" (scheme://host[:port]) */
     size_t n_origins;
-    const char **languages;         /* first one is the default */
+    const char **languages; /* first one is the default */
     size_t n_languages;
     const char *policy_version;     /* opaque, changes when the policy changes */
     uint32_t choice_lifetime_days;  /* 1..SITE_CHOICE_LIFETIME_MAX_DAYS, default 182 */
@@ -104,9 +104,9 @@ typedef struct site {
     uint32_t stats_retention_days;  /* acceptance counters kept; default 400 */
     site_purpose_t *purposes;
     size_t n_purposes;
-    site_variant_t *variants;       /* banner variants, in declared order; none: NULL, 0 */
+    site_variant_t *variants; /* banner variants, in declared order; none: NULL, 0 */
     size_t n_variants;
-    uint32_t variants_weight;       /* sum of the weights */
+    uint32_t variants_weight; /* sum of the weights */
 } site_t;
 
 typedef struct site_set site_set_t;

@@ -21,8 +21,8 @@ snapshot_t *snapshot_create(site_set_t *sites, key_set_t *keys, const snapshot_t
     snap->sites = sites;
     snap->keys = keys;
     snap->refs = 1;
-    if ((snap->banners = banner_set_build_after(sites, previous != NULL ? previous->banners : NULL, err,
-                                                errlen)) == NULL) {
+    if ((snap->banners = banner_set_build_after(sites, previous != NULL ? previous->banners : NULL,
+                                                err, errlen)) == NULL) {
         site_set_release(sites);
         key_set_free(keys);
         free(snap);
@@ -39,8 +39,7 @@ snapshot_t *snapshot_retain(snapshot_t *snap)
 
 void snapshot_release(snapshot_t *snap)
 {
-    if (snap == NULL || __atomic_sub_fetch(&snap->refs, 1, __ATOMIC_ACQ_REL) != 0)
-        return;
+    if (snap == NULL || __atomic_sub_fetch(&snap->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
     banner_set_free(snap->banners);
     site_set_release(snap->sites);
     key_set_free(snap->keys);

@@ -43,8 +43,7 @@ double stats_rate(uint64_t num, uint64_t den)
 
 int stats_wilson(uint64_t x, uint64_t n, double z, double *low, double *high)
 {
-    if (n == 0 || x > n)
-        return -1;
+    if (n == 0 || x > n) return -1;
     double nn = (double)n, p = (double)x / nn, z2 = z * z;
     double denom = 1 + z2 / nn;
     double centre = (p + z2 / (2 * nn)) / denom;
@@ -60,8 +59,7 @@ int stats_newcombe(uint64_t x1, uint64_t n1, uint64_t x2, uint64_t n2, double z,
                    double *low, double *high)
 {
     double l1, u1, l2, u2;
-    if (stats_wilson(x1, n1, z, &l1, &u1) != 0 || stats_wilson(x2, n2, z, &l2, &u2) != 0)
-        return -1;
+    if (stats_wilson(x1, n1, z, &l1, &u1) != 0 || stats_wilson(x2, n2, z, &l2, &u2) != 0) return -1;
     double p1 = (double)x1 / (double)n1, p2 = (double)x2 / (double)n2;
     *diff = p1 - p2;
     *low = *diff - sqrt((p1 - l1) * (p1 - l1) + (u2 - p2) * (u2 - p2));
@@ -84,11 +82,9 @@ static int64_t stats_days_from_civil(int64_t y, unsigned m, unsigned d)
 int stats_parse_date(const char *s, int64_t *day)
 {
     static const unsigned char mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
-        return -1;
+    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-') return -1;
     for (int i = 0; i < 10; i++)
-        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
-            return -1;
+        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9')) return -1;
     int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
     unsigned m = (unsigned)((s[5] - '0') * 10 + (s[6] - '0'));
     unsigned d = (unsigned)((s[8] - '0') * 10 + (s[9] - '0'));
@@ -224,8 +220,7 @@ static const char **stats_field_names(h2o_mem_pool_t *pool, const site_t *site,
 static void out_rate(http_out_t *o, double r, int csv)
 {
     if (isnan(r)) {
-        if (!csv)
-            http_out_str(o, "null");
+        if (!csv) http_out_str(o, "null");
         return;
     }
     http_out_printf(o, "%.6g", r);
@@ -236,7 +231,7 @@ typedef struct stats_numbers {
     uint64_t m[COUNTERS_METRICS];
     uint64_t banner_decisions;
     uint64_t granted[SITE_MAX_PURPOSES], refused[SITE_MAX_PURPOSES]; /* per layout purpose */
-    int has_unique;      /* unique_visitors: 1 a number, -1 null, 0 absent */
+    int has_unique; /* unique_visitors: 1 a number, -1 null, 0 absent */
     uint64_t unique;
 } stats_numbers_t;
 
@@ -269,11 +264,10 @@ static void out_purposes_json(http_out_t *o, const site_t *site, const stats_lay
     http_out_str(o, "\"purposes\":{");
     for (size_t k = 0; k < l->n_purposes; k++) {
         uint64_t g = granted[k * g_step], r = refused[k * g_step];
-        if (k > 0)
-            http_out_put(o, ",", 1);
+        if (k > 0) http_out_put(o, ",", 1);
         http_out_json_string(o, site->purposes[l->purposes[k]].id);
         http_out_printf(o, ":{\"granted\":%llu,\"refused\":%llu,\"acceptance_rate\":",
-                   (unsigned long long)g, (unsigned long long)r);
+                        (unsigned long long)g, (unsigned long long)r);
         out_rate(o, stats_rate(g, g + r), 0);
         http_out_put(o, "}", 1);
     }
@@ -286,7 +280,7 @@ static void out_numbers_json(http_out_t *o, const site_t *site, const stats_layo
 {
     for (int m = 0; m < COUNTERS_METRICS; m++)
         http_out_printf(o, "%s\"%s\":%llu", m > 0 ? "," : "", counters_metric_names[m],
-                   (unsigned long long)n->m[m]);
+                        (unsigned long long)n->m[m]);
     if (n->has_unique > 0)
         http_out_printf(o, ",\"unique_visitors\":%llu", (unsigned long long)n->unique);
     else if (n->has_unique < 0)
@@ -309,8 +303,7 @@ static void out_numbers_csv(http_out_t *o, const stats_layout_t *l, const stats_
     for (int m = 0; m < COUNTERS_METRICS; m++)
         http_out_printf(o, ",%llu", (unsigned long long)n->m[m]);
     http_out_put(o, ",", 1);
-    if (n->has_unique > 0)
-        http_out_printf(o, "%llu", (unsigned long long)n->unique);
+    if (n->has_unique > 0) http_out_printf(o, "%llu", (unsigned long long)n->unique);
     uint64_t d = n->m[COUNTERS_DECISIONS];
     http_out_put(o, ",", 1);
     out_rate(o, stats_rate(n->banner_decisions, n->m[COUNTERS_SHOWN]), 1);
@@ -322,7 +315,7 @@ static void out_numbers_csv(http_out_t *o, const stats_layout_t *l, const stats_
     out_rate(o, stats_rate(n->m[COUNTERS_CUSTOM], d), 1);
     for (size_t k = 0; k < l->n_purposes; k++) {
         http_out_printf(o, ",%llu,%llu,", (unsigned long long)n->granted[k],
-                   (unsigned long long)n->refused[k]);
+                        (unsigned long long)n->refused[k]);
         out_rate(o, stats_rate(n->granted[k], n->granted[k] + n->refused[k]), 1);
     }
     http_out_put(o, "\n", 1);
@@ -338,8 +331,8 @@ static void stats_bucket_start(const stats_query_t *q, size_t i, char *out, size
     strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static void out_comparison(http_out_t *o, const char *variant, const char *metric,
-                           uint64_t bx, uint64_t bn, uint64_t x, uint64_t n, int *first)
+static void out_comparison(http_out_t *o, const char *variant, const char *metric, uint64_t bx,
+                           uint64_t bn, uint64_t x, uint64_t n, int *first)
 {
     double diff, low, high;
     int ok = stats_newcombe(x, n, bx, bn, STATS_Z95, &diff, &low, &high) == 0;
@@ -372,11 +365,11 @@ static void out_variants_comparison(http_out_t *o, const site_t *site, const sta
     http_out_str(o, ",\"variants\":{");
     for (size_t v = 0; v < l->n_variants; v++) {
         const uint64_t *t = base + v * l->variant_fields;
-        if (v > 0)
-            http_out_put(o, ",", 1);
+        if (v > 0) http_out_put(o, ",", 1);
         http_out_json_string(o, site->variants[v].id);
-        http_out_printf(o, ":{\"shown\":%llu,\"decisions\":%llu,\"accept_all\":%llu,", 
-                   (unsigned long long)t[0], (unsigned long long)t[1], (unsigned long long)t[2]);
+        http_out_printf(o, ":{\"shown\":%llu,\"decisions\":%llu,\"accept_all\":%llu,",
+                        (unsigned long long)t[0], (unsigned long long)t[1],
+                        (unsigned long long)t[2]);
         http_out_str(o, "\"accept_all_rate\":");
         out_rate(o, stats_rate(t[2], t[1]), 0);
         http_out_str(o, ",\"interaction_rate\":");
@@ -413,23 +406,24 @@ static void out_breakdowns(http_out_t *o, const site_t *site, const stats_layout
     http_out_str(o, ",\"by_language\":{");
     for (size_t i = 0; i < l->n_langs; i++) {
         const uint64_t *t = totals + l->lang_at + i * STATS_LANG_FIELDS;
-        if (i > 0)
-            http_out_put(o, ",", 1);
+        if (i > 0) http_out_put(o, ",", 1);
         http_out_json_string(o, site->languages[i]);
-        http_out_printf(o,
-                   ":{\"shown\":%llu,\"decisions\":%llu,\"accept_all\":%llu,\"reject_all\":%llu,"
-                   "\"custom\":%llu}",
-                   (unsigned long long)t[0], (unsigned long long)t[1], (unsigned long long)t[2],
-                   (unsigned long long)t[3], (unsigned long long)t[4]);
+        http_out_printf(
+            o,
+            ":{\"shown\":%llu,\"decisions\":%llu,\"accept_all\":%llu,\"reject_all\":%llu,"
+            "\"custom\":%llu}",
+            (unsigned long long)t[0], (unsigned long long)t[1], (unsigned long long)t[2],
+            (unsigned long long)t[3], (unsigned long long)t[4]);
     }
     http_out_str(o, "},\"by_source\":{");
     for (size_t s = 0; s < l->n_sources; s++) {
         const uint64_t *t = totals + l->source_at + s * STATS_SOURCE_FIELDS;
         http_out_printf(o,
-                   "%s\"%s\":{\"decisions\":%llu,\"accept_all\":%llu,\"reject_all\":%llu,"
-                   "\"custom\":%llu}",
-                   s > 0 ? "," : "", counters_source_names[s], (unsigned long long)t[0],
-                   (unsigned long long)t[1], (unsigned long long)t[2], (unsigned long long)t[3]);
+                        "%s\"%s\":{\"decisions\":%llu,\"accept_all\":%llu,\"reject_all\":%llu,"
+                        "\"custom\":%llu}",
+                        s > 0 ? "," : "", counters_source_names[s], (unsigned long long)t[0],
+                        (unsigned long long)t[1], (unsigned long long)t[2],
+                        (unsigned long long)t[3]);
     }
     http_out_put(o, "}", 1);
 }
@@ -449,9 +443,10 @@ static void stats_answer(http_request_t *rq, const stats_query_t *q,
     total.unique = res->unique_total;
 
     if (q->csv) {
-        http_out_str(&o, "start,shown,dismissed,panel_opened,decisions,accept_all,reject_all,custom,"
-                    "withdrawn,unique_visitors,interaction_rate,accept_all_share,"
-                    "reject_all_share,custom_share");
+        http_out_str(&o,
+                     "start,shown,dismissed,panel_opened,decisions,accept_all,reject_all,custom,"
+                     "withdrawn,unique_visitors,interaction_rate,accept_all_share,"
+                     "reject_all_share,custom_share");
         for (size_t k = 0; k < l.n_purposes; k++) {
             const char *p = site->purposes[l.purposes[k]].id;
             http_out_printf(&o, ",%s_granted,%s_refused,%s_acceptance_rate", p, p, p);
@@ -461,7 +456,7 @@ static void stats_answer(http_request_t *rq, const stats_query_t *q,
         http_out_str(&o, "{\"site\":");
         http_out_json_string(&o, site->id);
         http_out_printf(&o, ",\"from\":\"%s\",\"to\":\"%s\",\"by\":\"%s\",\"variant\":", from, to,
-                   q->by_hour ? "hour" : "day");
+                        q->by_hour ? "hour" : "day");
         if (q->variant >= 0)
             http_out_json_string(&o, site->variants[q->variant].id);
         else
@@ -473,14 +468,12 @@ static void stats_answer(http_request_t *rq, const stats_query_t *q,
             http_out_str(&o, "null");
         http_out_str(&o, ",\"purposes\":[");
         for (size_t k = 0; k < l.n_purposes; k++) {
-            if (k > 0)
-                http_out_put(&o, ",", 1);
+            if (k > 0) http_out_put(&o, ",", 1);
             http_out_json_string(&o, site->purposes[l.purposes[k]].id);
         }
         http_out_str(&o, "],\"variants\":[");
         for (size_t v = 0; v < site->n_variants; v++) {
-            if (v > 0)
-                http_out_put(&o, ",", 1);
+            if (v > 0) http_out_put(&o, ",", 1);
             http_out_json_string(&o, site->variants[v].id);
         }
         http_out_str(&o, "],\"buckets\":[");
@@ -518,8 +511,7 @@ static void stats_answer(http_request_t *rq, const stats_query_t *q,
     out_numbers_json(&o, site, &l, &total);
     out_breakdowns(&o, site, &l, res->totals, q->variant >= 0);
     http_out_put(&o, "}", 1);
-    if (l.n_variants >= 2)
-        out_variants_comparison(&o, site, &l, res->totals);
+    if (l.n_variants >= 2) out_variants_comparison(&o, site, &l, res->totals);
     http_out_put(&o, "}", 1);
     http_header(rq, "cache-control", H2O_STRLIT("no-store"));
     http_send_static(rq, 200, "application/json", o.buf, o.len);
@@ -552,8 +544,7 @@ static ssize_t stats_param(http_request_t *rq, const char *name, char *out, size
         const char *stop = amp != NULL ? amp : end;
         if ((size_t)(stop - p) > nlen && memcmp(p, name, nlen) == 0 && p[nlen] == '=') {
             size_t vlen = (size_t)(stop - p) - nlen - 1;
-            if (vlen >= cap)
-                return -2;
+            if (vlen >= cap) return -2;
             memcpy(out, p + nlen + 1, vlen);
             out[vlen] = '\0';
             return (ssize_t)vlen;
@@ -570,8 +561,7 @@ static int stats_accepts_csv(http_request_t *rq)
     static const char csv[] = "text/csv";
     size_t n = sizeof(csv) - 1;
     for (size_t i = 0; accept != NULL && i + n <= accept->len; i++)
-        if (strncasecmp(accept->base + i, csv, n) == 0)
-            return 1;
+        if (strncasecmp(accept->base + i, csv, n) == 0) return 1;
     return 0;
 }
 
@@ -580,10 +570,8 @@ static int stats_date_param(http_request_t *rq, const char *name, int64_t *day)
 {
     char v[STATS_PARAM_MAX], msg[96];
     ssize_t n = stats_param(rq, name, v, sizeof(v));
-    if (n == -1)
-        return 0;
-    if (n >= 0 && stats_parse_date(v, day) == 0)
-        return 1;
+    if (n == -1) return 0;
+    if (n >= 0 && stats_parse_date(v, day) == 0) return 1;
     snprintf(msg, sizeof(msg), "%s must be a date YYYY-MM-DD (UTC)", name);
     http_error(rq, 400, "invalid_range", msg);
     return -1;
@@ -624,17 +612,12 @@ void stats_get(http_request_t *rq)
     }
     int64_t today = (int64_t)time(NULL) / 86400;
     int has_from = stats_date_param(rq, "from", &q.from_day);
-    if (has_from < 0)
-        return;
+    if (has_from < 0) return;
     int has_to = stats_date_param(rq, "to", &q.to_day);
-    if (has_to < 0)
-        return;
-    if (!has_to)
-        q.to_day = has_from ? (today > q.from_day ? today : q.from_day) : today;
-    if (!has_from)
-        q.from_day = q.to_day - (STATS_DEFAULT_DAYS - 1);
-    if (q.from_day < 0)
-        q.from_day = 0;
+    if (has_to < 0) return;
+    if (!has_to) q.to_day = has_from ? (today > q.from_day ? today : q.from_day) : today;
+    if (!has_from) q.from_day = q.to_day - (STATS_DEFAULT_DAYS - 1);
+    if (q.from_day < 0) q.from_day = 0;
     int64_t days = q.to_day - q.from_day + 1;
     if (q.from_day > q.to_day) {
         http_error(rq, 400, "invalid_range", "from is after to");

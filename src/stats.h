@@ -18,10 +18,10 @@
 
 #include "http.h"
 
-#define STATS_DAYS_MAX 400       /* by=day */
-#define STATS_HOUR_DAYS_MAX 31   /* by=hour */
-#define STATS_DEFAULT_DAYS 30    /* the last 30 days, today included */
-#define STATS_Z95 1.959963985    /* two-sided 95% normal quantile */
+#define STATS_DAYS_MAX 400     /* by=day */
+#define STATS_HOUR_DAYS_MAX 31 /* by=hour */
+#define STATS_DEFAULT_DAYS 30  /* the last 30 days, today included */
+#define STATS_Z95 1.959963985  /* two-sided 95% normal quantile */
 
 void stats_get(http_request_t *rq);
 

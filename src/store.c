@@ -130,11 +130,11 @@
 
 #include "log.h"
 
-#define STORE_VISITOR_MAX 128    /* bytes in a visitor id */
-#define STORE_STRING_MAX 8192    /* bytes in any string of a record */
-#define STORE_PURPOSE_ID_MAX 64  /* bytes in a purpose id */
-#define STORE_RECORD_KEYS_MAX 64 /* keys in a record map, unknown ones included */
-#define STORE_SKIP_DEPTH_MAX 8   /* nesting of an unknown value we skip */
+#define STORE_VISITOR_MAX 128            /* bytes in a visitor id */
+#define STORE_STRING_MAX 8192            /* bytes in any string of a record */
+#define STORE_PURPOSE_ID_MAX 64          /* bytes in a purpose id */
+#define STORE_RECORD_KEYS_MAX 64         /* keys in a record map, unknown ones included */
+#define STORE_SKIP_DEPTH_MAX 8           /* nesting of an unknown value we skip */
 #define STORE_TAG_MAX (SITE_ID_MAX + 16) /* "<site>:<p>", "<site>:banners" */
 #define STORE_KEY_MAX (STORE_TAG_MAX + STORE_VISITOR_MAX + 16)
 #define STORE_ID_MAX 48     /* "<u64>-<u64>" */
@@ -466,11 +466,10 @@ static int store_pack_key_int(msgpack_packer *pk, int field, int64_t v)
  * bounds are those of the decoder: never write what we could not read. */
 static char *store_record_pack(const store_record_t *rec, int with_log, size_t *len)
 {
-    const char *strs[] = {rec->consent_id, rec->visitor,  rec->policy_version, rec->texts_hash,
-                          rec->source,     rec->lang,     rec->action,         rec->proof};
+    const char *strs[] = {rec->consent_id, rec->visitor, rec->policy_version, rec->texts_hash,
+                          rec->source,     rec->lang,    rec->action,         rec->proof};
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
-        if (!store_string_ok(strs[i], STORE_STRING_MAX))
-            return NULL;
+        if (!store_string_ok(strs[i], STORE_STRING_MAX)) return NULL;
     if ((rec->variant != NULL && !store_string_ok(rec->variant, STORE_STRING_MAX)) ||
         (rec->banner_version != NULL && !store_string_ok(rec->banner_version, STORE_STRING_MAX)) ||
         (with_log && rec->log_id != NULL && !store_string_ok(rec->log_id, STORE_STRING_MAX)))
@@ -478,11 +477,9 @@ static char *store_record_pack(const store_record_t *rec, int with_log, size_t *
     if (rec->issued_at_ms < 0 || rec->expires_at_ms < 0 || rec->n_decisions > SITE_MAX_PURPOSES)
         return NULL;
     for (size_t i = 0; i < rec->n_decisions; i++) {
-        if (!store_string_ok(rec->purposes[i], STORE_PURPOSE_ID_MAX))
-            return NULL;
+        if (!store_string_ok(rec->purposes[i], STORE_PURPOSE_ID_MAX)) return NULL;
         for (size_t j = 0; j < i; j++)
-            if (strcmp(rec->purposes[i], rec->purposes[j]) == 0)
-                return NULL;
+            if (strcmp(rec->purposes[i], rec->purposes[j]) == 0) return NULL;
     }
     int with_var = rec->variant != NULL, with_bv = rec->banner_version != NULL;
     with_log = with_log && rec->log_id != NULL;
@@ -500,10 +497,8 @@ static char *store_record_pack(const store_record_t *rec, int with_log, size_t *
     rc |= store_pack_key_str(&pk, FIELD_TH, rec->texts_hash);
     rc |= store_pack_key_str(&pk, FIELD_SRC, rec->source);
     rc |= store_pack_key_str(&pk, FIELD_LANG, rec->lang);
-    if (with_var)
-        rc |= store_pack_key_str(&pk, FIELD_VAR, rec->variant);
-    if (with_bv)
-        rc |= store_pack_key_str(&pk, FIELD_BV, rec->banner_version);
+    if (with_var) rc |= store_pack_key_str(&pk, FIELD_VAR, rec->variant);
+    if (with_bv) rc |= store_pack_key_str(&pk, FIELD_BV, rec->banner_version);
     rc |= store_pack_key_str(&pk, FIELD_ACT, rec->action);
     rc |= store_pack_str(&pk, store_field_names[FIELD_DEC]);
     rc |= msgpack_pack_map(&pk, rec->n_decisions);
@@ -512,8 +507,7 @@ static char *store_record_pack(const store_record_t *rec, int with_log, size_t *
         rc |= rec->granted[i] ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
     }
     rc |= store_pack_key_str(&pk, FIELD_JWS, rec->proof);
-    if (with_log)
-        rc |= store_pack_key_str(&pk, FIELD_LOG, rec->log_id);
+    if (with_log) rc |= store_pack_key_str(&pk, FIELD_LOG, rec->log_id);
     if (rc != 0 || sb.data == NULL) {
         msgpack_sbuffer_destroy(&sb);
         return NULL;
@@ -546,8 +540,7 @@ static size_t store_left(const store_reader_t *in)
 
 static int store_read_be(store_reader_t *in, size_t n, uint64_t *v)
 {
-    if (store_left(in) < n)
-        return -1;
+    if (store_left(in) < n) return -1;
     uint64_t x = 0;
     for (size_t i = 0; i < n; i++)
         x = (x << 8) | in->p[i];
@@ -558,8 +551,7 @@ static int store_read_be(store_reader_t *in, size_t n, uint64_t *v)
 
 static int store_read_byte(store_reader_t *in, unsigned *b)
 {
-    if (store_left(in) < 1)
-        return -1;
+    if (store_left(in) < 1) return -1;
     *b = *in->p++;
     return 0;
 }
@@ -567,16 +559,13 @@ static int store_read_byte(store_reader_t *in, unsigned *b)
 static int store_read_map(store_reader_t *in, uint64_t *n)
 {
     unsigned b;
-    if (store_read_byte(in, &b) != 0)
-        return -1;
+    if (store_read_byte(in, &b) != 0) return -1;
     if ((b & 0xf0) == 0x80) {
         *n = b & 0x0f;
         return 0;
     }
-    if (b == 0xde)
-        return store_read_be(in, 2, n);
-    if (b == 0xdf)
-        return store_read_be(in, 4, n);
+    if (b == 0xde) return store_read_be(in, 2, n);
+    if (b == 0xdf) return store_read_be(in, 4, n);
     return -1;
 }
 
@@ -584,14 +573,12 @@ static int store_read_str(store_reader_t *in, const char **s, size_t *len)
 {
     unsigned b;
     uint64_t n;
-    if (store_read_byte(in, &b) != 0)
-        return -1;
+    if (store_read_byte(in, &b) != 0) return -1;
     if ((b & 0xe0) == 0xa0)
         n = b & 0x1f;
     else if (b < 0xd9 || b > 0xdb || store_read_be(in, (size_t)1 << (b - 0xd9), &n) != 0)
         return -1;
-    if (n > store_left(in))
-        return -1;
+    if (n > store_left(in)) return -1;
     *s = (const char *)in->p;
     *len = (size_t)n;
     in->p += n;
@@ -603,23 +590,19 @@ static int store_read_uint(store_reader_t *in, int64_t *v)
 {
     unsigned b;
     uint64_t x;
-    if (store_read_byte(in, &b) != 0)
-        return -1;
+    if (store_read_byte(in, &b) != 0) return -1;
     if (b <= 0x7f) {
         *v = b;
         return 0;
     }
     if (b >= 0xcc && b <= 0xcf) {
-        if (store_read_be(in, (size_t)1 << (b - 0xcc), &x) != 0 || x > INT64_MAX)
-            return -1;
+        if (store_read_be(in, (size_t)1 << (b - 0xcc), &x) != 0 || x > INT64_MAX) return -1;
     } else if (b >= 0xd0 && b <= 0xd3) {
         size_t n = (size_t)1 << (b - 0xd0);
-        if (store_read_be(in, n, &x) != 0)
-            return -1;
+        if (store_read_be(in, n, &x) != 0) return -1;
         if (n < 8 && (x >> (n * 8 - 1)) != 0) /* negative */
             return -1;
-        if (n == 8 && x > INT64_MAX)
-            return -1;
+        if (n == 8 && x > INT64_MAX) return -1;
     } else {
         return -1;
     }
@@ -630,8 +613,7 @@ static int store_read_uint(store_reader_t *in, int64_t *v)
 static int store_read_bool(store_reader_t *in, unsigned char *v)
 {
     unsigned b;
-    if (store_read_byte(in, &b) != 0 || (b != 0xc2 && b != 0xc3))
-        return -1;
+    if (store_read_byte(in, &b) != 0 || (b != 0xc2 && b != 0xc3)) return -1;
     *v = b == 0xc3;
     return 0;
 }
@@ -639,8 +621,7 @@ static int store_read_bool(store_reader_t *in, unsigned char *v)
 /* Skip n bytes. */
 static int store_skip_bytes(store_reader_t *in, uint64_t n)
 {
-    if (n > store_left(in))
-        return -1;
+    if (n > store_left(in)) return -1;
     in->p += n;
     return 0;
 }
@@ -649,8 +630,7 @@ static int store_skip_bytes(store_reader_t *in, uint64_t n)
 static int store_skip_sized(store_reader_t *in, size_t width, uint64_t extra)
 {
     uint64_t n;
-    if (store_read_be(in, width, &n) != 0)
-        return -1;
+    if (store_read_be(in, width, &n) != 0) return -1;
     return store_skip_bytes(in, n + extra);
 }
 
@@ -661,11 +641,9 @@ static int store_skip(store_reader_t *in, int depth);
  * length times STORE_SKIP_DEPTH_MAX. */
 static int store_skip_values(store_reader_t *in, uint64_t n, int depth)
 {
-    if (n > store_left(in))
-        return -1;
+    if (n > store_left(in)) return -1;
     for (uint64_t i = 0; i < n; i++)
-        if (store_skip(in, depth + 1) != 0)
-            return -1;
+        if (store_skip(in, depth + 1) != 0) return -1;
     return 0;
 }
 
@@ -674,16 +652,12 @@ static int store_skip(store_reader_t *in, int depth)
 {
     unsigned b;
     uint64_t n;
-    if (depth > STORE_SKIP_DEPTH_MAX || store_read_byte(in, &b) != 0)
-        return -1;
+    if (depth > STORE_SKIP_DEPTH_MAX || store_read_byte(in, &b) != 0) return -1;
     if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
         return 0; /* fixint, nil, false, true */
-    if (b >= 0x80 && b <= 0x8f)
-        return store_skip_values(in, 2 * (uint64_t)(b & 0x0f), depth);
-    if (b >= 0x90 && b <= 0x9f)
-        return store_skip_values(in, b & 0x0f, depth);
-    if (b >= 0xa0 && b <= 0xbf)
-        return store_skip_bytes(in, b & 0x1f);
+    if (b >= 0x80 && b <= 0x8f) return store_skip_values(in, 2 * (uint64_t)(b & 0x0f), depth);
+    if (b >= 0x90 && b <= 0x9f) return store_skip_values(in, b & 0x0f, depth);
+    if (b >= 0xa0 && b <= 0xbf) return store_skip_bytes(in, b & 0x1f);
     if (b >= 0xc4 && b <= 0xc6) /* bin 8/16/32 */
         return store_skip_sized(in, (size_t)1 << (b - 0xc4), 0);
     if (b >= 0xc7 && b <= 0xc9) /* ext 8/16/32: length, type, data */
@@ -699,13 +673,11 @@ static int store_skip(store_reader_t *in, int depth)
     if (b >= 0xd9 && b <= 0xdb) /* str 8/16/32 */
         return store_skip_sized(in, (size_t)1 << (b - 0xd9), 0);
     if (b == 0xdc || b == 0xdd) { /* array 16/32 */
-        if (store_read_be(in, b == 0xdc ? 2 : 4, &n) != 0)
-            return -1;
+        if (store_read_be(in, b == 0xdc ? 2 : 4, &n) != 0) return -1;
         return store_skip_values(in, n, depth);
     }
     if (b == 0xde || b == 0xdf) { /* map 16/32 */
-        if (store_read_be(in, b == 0xde ? 2 : 4, &n) != 0)
-            return -1;
+        if (store_read_be(in, b == 0xde ? 2 : 4, &n) != 0) return -1;
         return store_skip_values(in, 2 * n, depth);
     }
     return -1; /* 0xc1: never used */
@@ -719,8 +691,7 @@ typedef struct store_strings {
 
 static const char *store_strings_copy(store_strings_t *out, const char *s, size_t len, size_t max)
 {
-    if (len > max || len >= out->left || memchr(s, '\0', len) != NULL)
-        return NULL;
+    if (len > max || len >= out->left || memchr(s, '\0', len) != NULL) return NULL;
     char *dst = out->p;
     memcpy(dst, s, len);
     dst[len] = '\0';
@@ -733,8 +704,7 @@ static int store_read_string_field(store_reader_t *in, store_strings_t *out, con
 {
     const char *s;
     size_t len;
-    if (store_read_str(in, &s, &len) != 0)
-        return -1;
+    if (store_read_str(in, &s, &len) != 0) return -1;
     *dst = store_strings_copy(out, s, len, STORE_STRING_MAX);
     return *dst == NULL ? -1 : 0;
 }
@@ -742,13 +712,11 @@ static int store_read_string_field(store_reader_t *in, store_strings_t *out, con
 static int store_read_decisions(store_reader_t *in, store_strings_t *out, store_record_t *rec)
 {
     uint64_t n;
-    if (store_read_map(in, &n) != 0 || n > SITE_MAX_PURPOSES || n * 2 > store_left(in))
-        return -1;
+    if (store_read_map(in, &n) != 0 || n > SITE_MAX_PURPOSES || n * 2 > store_left(in)) return -1;
     for (size_t i = 0; i < (size_t)n; i++) {
         const char *s;
         size_t len;
-        if (store_read_str(in, &s, &len) != 0 || len == 0)
-            return -1;
+        if (store_read_str(in, &s, &len) != 0 || len == 0) return -1;
         for (size_t j = 0; j < i; j++)
             if (strlen(rec->purposes[j]) == len && memcmp(rec->purposes[j], s, len) == 0)
                 return -1; /* the same purpose twice */
@@ -760,11 +728,9 @@ static int store_read_decisions(store_reader_t *in, store_strings_t *out, store_
     return 0;
 }
 
-int store_record_decode(const char *buf, size_t len, store_record_t *rec, char *strings,
-                        size_t cap)
+int store_record_decode(const char *buf, size_t len, store_record_t *rec, char *strings, size_t cap)
 {
-    if (buf == NULL || rec == NULL || strings == NULL)
-        return -1;
+    if (buf == NULL || rec == NULL || strings == NULL) return -1;
     store_reader_t in = {(const unsigned char *)buf, (const unsigned char *)buf + len};
     store_strings_t out = {strings, cap};
     uint64_t n;
@@ -776,8 +742,7 @@ int store_record_decode(const char *buf, size_t len, store_record_t *rec, char *
         const char *key;
         size_t klen;
         int field = -1;
-        if (store_read_str(&in, &key, &klen) != 0)
-            goto fail;
+        if (store_read_str(&in, &key, &klen) != 0) goto fail;
         for (int f = 0; f < FIELD_COUNT; f++) {
             if (strlen(store_field_names[f]) == klen &&
                 memcmp(store_field_names[f], key, klen) == 0) {
@@ -786,12 +751,10 @@ int store_record_decode(const char *buf, size_t len, store_record_t *rec, char *
             }
         }
         if (field < 0) {
-            if (store_skip(&in, 0) != 0)
-                goto fail;
+            if (store_skip(&in, 0) != 0) goto fail;
             continue;
         }
-        if (seen & (1u << field))
-            goto fail; /* a key twice */
+        if (seen & (1u << field)) goto fail; /* a key twice */
         seen |= 1u << field;
         int rc;
         switch (field) {
@@ -843,8 +806,7 @@ int store_record_decode(const char *buf, size_t len, store_record_t *rec, char *
             rc = store_read_string_field(&in, &out, &rec->log_id);
             break;
         }
-        if (rc != 0)
-            goto fail;
+        if (rc != 0) goto fail;
     }
     if (in.p != in.end || (seen & FIELDS_REQUIRED) != FIELDS_REQUIRED)
         goto fail; /* trailing bytes, or a field missing */
@@ -876,8 +838,7 @@ static int store_site_ok(const site_t *site)
 
 static int store_visitor_ok(const char *visitor)
 {
-    if (visitor == NULL)
-        return 0;
+    if (visitor == NULL) return 0;
     size_t len = strlen(visitor);
     return len > 0 && len <= STORE_VISITOR_MAX;
 }
@@ -954,19 +915,17 @@ typedef struct store_call {
 
 /* A call of up to nargs arguments (at least STORE_ARGV_MAX) taking cap bytes
  * in all. */
-static store_call_t *store_call_new_args(store_call_kind_t kind, redis_t *r, void *data,
-                                         size_t cap, size_t nargs)
+static store_call_t *store_call_new_args(store_call_kind_t kind, redis_t *r, void *data, size_t cap,
+                                         size_t nargs)
 {
     size_t extra = 0;
     cap = (cap + sizeof(size_t) - 1) / sizeof(size_t) * sizeof(size_t); /* argv aligned */
     if (nargs > STORE_ARGV_MAX) {
-        if (nargs > INT_MAX || nargs > (SIZE_MAX - cap) / 2 / sizeof(size_t))
-            return NULL;
+        if (nargs > INT_MAX || nargs > (SIZE_MAX - cap) / 2 / sizeof(size_t)) return NULL;
         extra = nargs * (sizeof(const char *) + sizeof(size_t));
     }
     store_call_t *c = malloc(sizeof(*c) + cap + extra);
-    if (c == NULL)
-        return NULL;
+    if (c == NULL) return NULL;
     memset(c, 0, sizeof(*c));
     c->kind = kind;
     c->r = r;
@@ -1010,8 +969,7 @@ static void store_call_tag(store_call_t *c, const char *site_id, unsigned partit
 /* Append one argument; -1 when it does not fit (a bug in the caller's cap). */
 static int store_arg(store_call_t *c, const void *s, size_t len)
 {
-    if (c->argc >= c->argv_max || len > c->cap - c->used)
-        return -1;
+    if (c->argc >= c->argv_max || len > c->cap - c->used) return -1;
     char *at = (char *)c->bytes + c->used;
     memcpy(at, s, len);
     c->argv[c->argc] = at;
@@ -1029,8 +987,7 @@ static int store_argf(store_call_t *c, const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof(buf))
-        return -1;
+    if (n < 0 || (size_t)n >= sizeof(buf)) return -1;
     return store_arg(c, buf, (size_t)n);
 }
 
@@ -1045,8 +1002,7 @@ static int store_arg_keys(store_call_t *c, const char *visitor, int nkeys)
     static const char *const fmts[] = {"cd:{%.*s}:s:%s", "cd:{%.*s}:h:%s", "cd:{%.*s}:log%s",
                                        "cd:{%.*s}:erasures%s"};
     for (int i = 0; i < nkeys; i++)
-        if (store_argf(c, fmts[i], (int)c->tag_len, c->tag, i < 2 ? visitor : "") != 0)
-            return -1;
+        if (store_argf(c, fmts[i], (int)c->tag_len, c->tag, i < 2 ? visitor : "") != 0) return -1;
     return 0;
 }
 
@@ -1107,9 +1063,8 @@ static void store_banner_on_reply(store_call_t *c, const redis_reply_t *reply);
 
 static int store_call_send(store_call_t *c)
 {
-    return (c->durable ? redis_command_durable : redis_command)(c->r, c->tag, c->tag_len,
-                                                                store_on_reply, c, c->argc,
-                                                                c->argv, c->argvlen);
+    return (c->durable ? redis_command_durable : redis_command)(
+        c->r, c->tag, c->tag_len, store_on_reply, c, c->argc, c->argv, c->argvlen);
 }
 
 /* FUNCTION LOAD REPLACE. tag: NULL on connect; after "Function not found",
@@ -1166,8 +1121,7 @@ static void store_on_reloaded(void *data, const redis_reply_t *reply, const char
         return;
     }
     int rc = store_call_send(c);
-    if (rc != REDIS_OK)
-        store_call_fail(c, store_rc_error(rc));
+    if (rc != REDIS_OK) store_call_fail(c, store_rc_error(rc));
 }
 
 static int store_reply_is_function_missing(const redis_reply_t *reply)
@@ -1175,8 +1129,7 @@ static int store_reply_is_function_missing(const redis_reply_t *reply)
     static const char missing[] = "ERR Function not found";
     size_t len;
     const char *s;
-    if (redis_reply_kind(reply) != REDIS_REPLY_KIND_ERROR)
-        return 0;
+    if (redis_reply_kind(reply) != REDIS_REPLY_KIND_ERROR) return 0;
     s = redis_reply_str(reply, &len);
     return s != NULL && len >= sizeof(missing) - 1 && memcmp(s, missing, sizeof(missing) - 1) == 0;
 }
@@ -1189,8 +1142,7 @@ static int store_decode_alloc(const char *buf, size_t len, size_t extra, store_r
                               char **strings)
 {
     *strings = malloc(len + extra + 1);
-    if (*strings == NULL)
-        return -1;
+    if (*strings == NULL) return -1;
     if (store_record_decode(buf, len, rec, *strings, len + 1) != 0) {
         free(*strings);
         *strings = NULL;
@@ -1250,8 +1202,7 @@ static void store_on_visitor(store_call_t *c, const redis_reply_t *reply)
         return;
     }
     size_t n = redis_reply_kind(history) == REDIS_REPLY_KIND_ARRAY ? redis_reply_count(history) : 0;
-    if (n > STORE_HISTORY_MAX)
-        n = STORE_HISTORY_MAX;
+    if (n > STORE_HISTORY_MAX) n = STORE_HISTORY_MAX;
 
     /* One arena for every decoded string: the encoded sizes bound it. */
     size_t total = 1, len;
@@ -1302,8 +1253,8 @@ static void store_on_visitor(store_call_t *c, const redis_reply_t *reply)
         out.left -= len + 1;
     }
     if (skipped > 0)
-        log_msg(LOG_WARN, "store: %.*s: %zu undecodable visitor records skipped",
-                (int)c->tag_len, c->tag, skipped);
+        log_msg(LOG_WARN, "store: %.*s: %zu undecodable visitor records skipped", (int)c->tag_len,
+                c->tag, skipped);
     c->cb.visitor(c->data, current, records, nh, NULL);
     free(arena);
     free(records);
@@ -1328,8 +1279,7 @@ static int store_log_send(store_call_t *c)
     store_call_tag(c, st->site_id, st->partition);
     c->argc = 0;
     c->used = 0;
-    int rc = store_arg_str(c, "XRANGE") |
-             store_argf(c, "cd:{%.*s}:log", (int)c->tag_len, c->tag);
+    int rc = store_arg_str(c, "XRANGE") | store_argf(c, "cd:{%.*s}:log", (int)c->tag_len, c->tag);
     /* Resume after the last entry read, or start at from_ms. */
     if (st->last_id[0] != '\0' && st->last_ms >= (uint64_t)st->from_ms)
         rc |= store_argf(c, "(%s", st->last_id);
@@ -1338,8 +1288,7 @@ static int store_log_send(store_call_t *c)
     rc |= store_argf(c, "%" PRId64, st->to_ms);
     rc |= store_arg_str(c, "COUNT");
     rc |= store_argf(c, "%zu", st->limit - st->n);
-    if (rc != 0)
-        return REDIS_E_ARGS;
+    if (rc != 0) return REDIS_E_ARGS;
     return store_call_send(c);
 }
 
@@ -1347,8 +1296,8 @@ static void store_log_finish(store_call_t *c, const char *err)
 {
     store_log_state_t *st = c->log;
     if (st->skipped > 0)
-        log_msg(LOG_WARN, "store: consent log of %s: %zu undecodable entries skipped",
-                st->site_id, st->skipped);
+        log_msg(LOG_WARN, "store: consent log of %s: %zu undecodable entries skipped", st->site_id,
+                st->skipped);
     if (err != NULL)
         c->cb.log(c->data, NULL, 0, NULL, err);
     else
@@ -1375,14 +1324,11 @@ static void store_log_add(store_log_state_t *st, const char *id, size_t id_len,
     }
     if (st->n == st->cap) {
         size_t cap = st->cap == 0 ? 16 : st->cap * 2;
-        if (cap > st->limit)
-            cap = st->limit;
+        if (cap > st->limit) cap = st->limit;
         store_record_t *records = realloc(st->records, cap * sizeof(*records));
-        if (records != NULL)
-            st->records = records;
+        if (records != NULL) st->records = records;
         char **strings = realloc(st->strings, cap * sizeof(*strings));
-        if (strings != NULL)
-            st->strings = strings;
+        if (strings != NULL) st->strings = strings;
         if (records == NULL || strings == NULL) {
             st->skipped++;
             return;
@@ -1417,8 +1363,7 @@ static void store_on_log(store_call_t *c, const redis_reply_t *reply)
         const redis_reply_t *e = redis_reply_at(reply, i);
         size_t id_len = 0;
         const char *id = NULL;
-        if (e != NULL && redis_reply_kind(e) == REDIS_REPLY_KIND_ARRAY &&
-            redis_reply_count(e) == 2)
+        if (e != NULL && redis_reply_kind(e) == REDIS_REPLY_KIND_ARRAY && redis_reply_count(e) == 2)
             id = redis_reply_str(redis_reply_at(e, 0), &id_len);
         if (id == NULL || id_len == 0 || id_len >= STORE_ID_MAX) {
             st->skipped++;
@@ -1447,25 +1392,21 @@ static void store_on_log(store_call_t *c, const redis_reply_t *reply)
         return;
     }
     int rc = store_log_send(c);
-    if (rc != REDIS_OK)
-        store_call_fail(c, store_rc_error(rc));
+    if (rc != REDIS_OK) store_call_fail(c, store_rc_error(rc));
 }
 
 int store_cursor_parse(const char *s, store_cursor_t *out)
 {
     unsigned long long v[3];
     for (int i = 0; i < 3; i++) {
-        if (*s < '0' || *s > '9')
-            return -1;
+        if (*s < '0' || *s > '9') return -1;
         char *end;
         errno = 0;
         v[i] = strtoull(s, &end, 10);
-        if (errno != 0 || end - s > 20 || *end != (i < 2 ? '-' : '\0'))
-            return -1;
+        if (errno != 0 || end - s > 20 || *end != (i < 2 ? '-' : '\0')) return -1;
         s = end + (i < 2);
     }
-    if (v[0] >= STORE_PARTITIONS || v[2] == UINT64_MAX)
-        return -1;
+    if (v[0] >= STORE_PARTITIONS || v[2] == UINT64_MAX) return -1;
     out->partition = (unsigned)v[0];
     out->ms = v[1];
     out->seq = v[2];
@@ -1499,14 +1440,12 @@ static int store_parse_values(const char *s, size_t len, uint64_t *out, size_t n
         size_t end = at;
         while (end < len && s[end] != ',')
             end++;
-        if (i >= n || end - at == 0 || end - at >= sizeof(buf))
-            return -1;
+        if (i >= n || end - at == 0 || end - at >= sizeof(buf)) return -1;
         memcpy(buf, s + at, end - at);
         buf[end - at] = '\0';
         char *stop;
         double v = strtod(buf, &stop);
-        if (*stop != '\0' || !(v >= 0) || v > 1.8e19)
-            return -1;
+        if (*stop != '\0' || !(v >= 0) || v > 1.8e19) return -1;
         out[i++] = (uint64_t)llround(v);
         at = end + 1;
     }
@@ -1517,12 +1456,12 @@ static void store_on_stats(store_call_t *c, const redis_reply_t *reply)
 {
     const redis_reply_t *rows = redis_reply_at(reply, 0), *totals = redis_reply_at(reply, 1),
                         *uniques = redis_reply_at(reply, 2), *total = redis_reply_at(reply, 3);
-    size_t nb = c->stats.n_buckets, nbf = c->stats.n_bucket_fields,
-           ntf = c->stats.n_total_fields, nd = c->stats.per_day ? c->stats.n_days : 0;
+    size_t nb = c->stats.n_buckets, nbf = c->stats.n_bucket_fields, ntf = c->stats.n_total_fields,
+           nd = c->stats.per_day ? c->stats.n_days : 0;
     if (redis_reply_count(reply) != 4 || redis_reply_kind(rows) != REDIS_REPLY_KIND_ARRAY ||
         redis_reply_count(rows) != nb || redis_reply_kind(totals) != REDIS_REPLY_KIND_STRING ||
-        redis_reply_kind(uniques) != REDIS_REPLY_KIND_ARRAY ||
-        redis_reply_count(uniques) != nd || redis_reply_kind(total) != REDIS_REPLY_KIND_INTEGER) {
+        redis_reply_kind(uniques) != REDIS_REPLY_KIND_ARRAY || redis_reply_count(uniques) != nd ||
+        redis_reply_kind(total) != REDIS_REPLY_KIND_INTEGER) {
         store_call_fail(c, "unexpected reply from Redis");
         return;
     }
@@ -1585,8 +1524,7 @@ static int store_arg_counter_key(store_call_t *c, char kind, int64_t t)
 
 static int store_site_id_ok(const char *id)
 {
-    if (id == NULL)
-        return 0;
+    if (id == NULL) return 0;
     size_t len = strlen(id);
     return len > 0 && len <= SITE_ID_MAX && strpbrk(id, "{}") == NULL;
 }
@@ -1605,8 +1543,7 @@ static void store_on_reply(void *data, const redis_reply_t *reply, const char *e
         /* Redis restarted without its functions, or they were flushed. */
         c->retried = 1;
         int rc = store_library_load(c->r, c->tag, c->tag_len, store_on_reloaded, c);
-        if (rc != REDIS_OK)
-            store_call_fail(c, store_rc_error(rc));
+        if (rc != REDIS_OK) store_call_fail(c, store_rc_error(rc));
         return;
     }
     if (redis_reply_kind(reply) == REDIS_REPLY_KIND_ERROR) {
@@ -1651,8 +1588,7 @@ static int store_call_start(store_call_t *c, int build_rc)
         return REDIS_E_ARGS;
     }
     int rc = store_call_send(c);
-    if (rc != REDIS_OK)
-        store_call_free(c);
+    if (rc != REDIS_OK) store_call_free(c);
     return rc;
 }
 
@@ -1665,13 +1601,11 @@ int store_consent_put(redis_t *r, const site_t *site, const store_record_t *rec,
                       void *data)
 {
     if (r == NULL || cb == NULL || rec == NULL || !store_site_ok(site) ||
-        !store_visitor_ok(rec->visitor) || rec->expires_at_ms <= 0 ||
-        site->log_retention_days == 0)
+        !store_visitor_ok(rec->visitor) || rec->expires_at_ms <= 0 || site->log_retention_days == 0)
         return REDIS_E_ARGS;
     size_t enc_len;
     char *enc = store_record_pack(rec, 0, &enc_len);
-    if (enc == NULL)
-        return REDIS_E_ARGS;
+    if (enc == NULL) return REDIS_E_ARGS;
     store_call_t *c = store_call_new(STORE_CALL_PUT, r, data, 4 * STORE_KEY_MAX + enc_len);
     if (c == NULL) {
         free(enc);
@@ -1681,10 +1615,9 @@ int store_consent_put(redis_t *r, const site_t *site, const store_record_t *rec,
     c->is_fcall = 1;
     c->durable = 1;
     store_call_tag(c, site->id, store_partition(rec->visitor, strlen(rec->visitor)));
-    int brc = store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_put") |
-              store_arg_str(c, "3") | store_arg_keys(c, rec->visitor, 3) |
-              store_arg_str(c, rec->visitor) | store_arg(c, enc, enc_len) |
-              store_argf(c, "%" PRId64, rec->expires_at_ms) |
+    int brc = store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_put") | store_arg_str(c, "3") |
+              store_arg_keys(c, rec->visitor, 3) | store_arg_str(c, rec->visitor) |
+              store_arg(c, enc, enc_len) | store_argf(c, "%" PRId64, rec->expires_at_ms) |
               store_argf(c, "%" PRId64, store_retention_ms(site)) |
               store_argf(c, "%d", STORE_HISTORY_MAX);
     free(enc);
@@ -1697,8 +1630,7 @@ int store_consent_get(redis_t *r, const site_t *site, const char *visitor, store
     if (r == NULL || cb == NULL || !store_site_ok(site) || !store_visitor_ok(visitor))
         return REDIS_E_ARGS;
     store_call_t *c = store_call_new(STORE_CALL_GET, r, data, 2 * STORE_KEY_MAX);
-    if (c == NULL)
-        return REDIS_E_ARGS;
+    if (c == NULL) return REDIS_E_ARGS;
     c->cb.record = cb;
     store_call_tag(c, site->id, store_partition(visitor, strlen(visitor)));
     return store_call_start(c, store_arg_str(c, "GET") | store_arg_keys(c, visitor, 1));
@@ -1710,14 +1642,12 @@ int store_visitor_get(redis_t *r, const site_t *site, const char *visitor, store
     if (r == NULL || cb == NULL || !store_site_ok(site) || !store_visitor_ok(visitor))
         return REDIS_E_ARGS;
     store_call_t *c = store_call_new(STORE_CALL_VISITOR, r, data, 4 * STORE_KEY_MAX);
-    if (c == NULL)
-        return REDIS_E_ARGS;
+    if (c == NULL) return REDIS_E_ARGS;
     c->cb.visitor = cb;
     c->is_fcall = 1;
     store_call_tag(c, site->id, store_partition(visitor, strlen(visitor)));
-    return store_call_start(c, store_arg_str(c, "FCALL_RO") |
-                                   store_arg_str(c, "consentd_visitor") | store_arg_str(c, "2") |
-                                   store_arg_keys(c, visitor, 2) |
+    return store_call_start(c, store_arg_str(c, "FCALL_RO") | store_arg_str(c, "consentd_visitor") |
+                                   store_arg_str(c, "2") | store_arg_keys(c, visitor, 2) |
                                    store_argf(c, "%d", STORE_HISTORY_MAX));
 }
 
@@ -1728,8 +1658,7 @@ int store_visitor_erase(redis_t *r, const site_t *site, const char *visitor, sto
         site->log_retention_days == 0)
         return REDIS_E_ARGS;
     store_call_t *c = store_call_new(STORE_CALL_ERASE, r, data, 6 * STORE_KEY_MAX);
-    if (c == NULL)
-        return REDIS_E_ARGS;
+    if (c == NULL) return REDIS_E_ARGS;
     c->cb.erase = cb;
     c->is_fcall = 1;
     c->durable = 1;
@@ -1742,17 +1671,12 @@ int store_visitor_erase(redis_t *r, const site_t *site, const char *visitor, sto
 int store_log_page(redis_t *r, const site_t *site, const char *cursor, int64_t from_ms,
                    int64_t to_ms, size_t limit, store_log_cb cb, void *data)
 {
-    if (r == NULL || cb == NULL || !store_site_ok(site) || limit == 0)
-        return REDIS_E_ARGS;
-    if (from_ms < 0)
-        from_ms = 0;
-    if (to_ms < from_ms)
-        return REDIS_E_ARGS;
-    if (limit > STORE_LOG_PAGE_MAX)
-        limit = STORE_LOG_PAGE_MAX;
+    if (r == NULL || cb == NULL || !store_site_ok(site) || limit == 0) return REDIS_E_ARGS;
+    if (from_ms < 0) from_ms = 0;
+    if (to_ms < from_ms) return REDIS_E_ARGS;
+    if (limit > STORE_LOG_PAGE_MAX) limit = STORE_LOG_PAGE_MAX;
     store_call_t *c = store_call_new(STORE_CALL_LOG, r, data, 4 * STORE_KEY_MAX);
-    if (c == NULL)
-        return REDIS_E_ARGS;
+    if (c == NULL) return REDIS_E_ARGS;
     c->cb.log = cb;
     if ((c->log = calloc(1, sizeof(*c->log))) == NULL) {
         store_call_free(c);
@@ -1777,8 +1701,7 @@ int store_log_page(redis_t *r, const site_t *site, const char *cursor, int64_t f
                      (unsigned long long)at.seq);
     }
     int rc = store_log_send(c);
-    if (rc != REDIS_OK)
-        store_call_free(c);
+    if (rc != REDIS_OK) store_call_free(c);
     return rc;
 }
 
@@ -1795,8 +1718,7 @@ int store_counts_add(redis_t *r, const store_counts_t *counts, store_done_cb cb,
     for (size_t i = 0; i < k->n_visitors; i++)
         cap += strlen(k->visitors[i]);
     store_call_t *c = store_call_new_args(STORE_CALL_COUNT, r, data, cap, nargs);
-    if (c == NULL)
-        return REDIS_E_BUSY; /* out of memory: keep the counts for the next flush */
+    if (c == NULL) return REDIS_E_BUSY; /* out of memory: keep the counts for the next flush */
     c->cb.done = cb;
     c->is_fcall = 1;
     store_call_stats_tag(c, k->site_id);
@@ -1830,8 +1752,7 @@ int store_stats_read(redis_t *r, const store_stats_query_t *q, store_stats_cb cb
         cap += strlen(i < q->n_bucket_fields ? q->bucket_fields[i]
                                              : q->total_fields[i - q->n_bucket_fields]);
     store_call_t *c = store_call_new_args(STORE_CALL_STATS, r, data, cap, nargs);
-    if (c == NULL)
-        return REDIS_E_BUSY;
+    if (c == NULL) return REDIS_E_BUSY;
     c->cb.stats = cb;
     c->is_fcall = 1;
     c->stats.n_buckets = q->n_buckets;
@@ -1858,11 +1779,9 @@ int store_stats_read(redis_t *r, const store_stats_query_t *q, store_stats_cb cb
 
 static int store_banner_hash_ok(const char *hash)
 {
-    if (hash == NULL || strlen(hash) != 64)
-        return 0;
+    if (hash == NULL || strlen(hash) != 64) return 0;
     for (size_t i = 0; i < 64; i++)
-        if (!((hash[i] >= '0' && hash[i] <= '9') || (hash[i] >= 'a' && hash[i] <= 'f')))
-            return 0;
+        if (!((hash[i] >= '0' && hash[i] <= '9') || (hash[i] >= 'a' && hash[i] <= 'f'))) return 0;
     return 1;
 }
 
@@ -1876,8 +1795,7 @@ static store_call_t *store_banner_call(store_call_kind_t kind, redis_t *r, const
                                        void *data, size_t extra)
 {
     store_call_t *c = store_call_new(kind, r, data, 4 * STORE_KEY_MAX + extra);
-    if (c == NULL)
-        return NULL;
+    if (c == NULL) return NULL;
     int n = snprintf(c->tag, sizeof(c->tag), "%s:banners", site->id);
     c->tag_len = n > 0 && (size_t)n < sizeof(c->tag) ? (size_t)n : 0;
     return c;
@@ -1898,13 +1816,11 @@ int store_banner_served(redis_t *r, const site_t *site, const store_banner_versi
         !store_string_ok(v->languages, STORE_STRING_MAX) ||
         !store_string_ok(v->variants, STORE_STRING_MAX))
         return REDIS_E_ARGS;
-    if (js == NULL)
-        js_len = 0;
+    if (js == NULL) js_len = 0;
     store_call_t *c = store_banner_call(STORE_CALL_BANNER_FOUND, r, site, data,
-                                        js_len + strlen(v->policy_version) +
-                                            strlen(v->languages) + strlen(v->variants));
-    if (c == NULL)
-        return REDIS_E_ARGS;
+                                        js_len + strlen(v->policy_version) + strlen(v->languages) +
+                                            strlen(v->variants));
+    if (c == NULL) return REDIS_E_ARGS;
     c->cb.found = cb;
     c->is_fcall = 1;
     return store_call_start(
@@ -1923,31 +1839,26 @@ int store_banner_named(redis_t *r, const site_t *site, const char *hash, store_f
         site->log_retention_days == 0)
         return REDIS_E_ARGS;
     store_call_t *c = store_banner_call(STORE_CALL_BANNER_FOUND, r, site, data, 0);
-    if (c == NULL)
-        return REDIS_E_ARGS;
+    if (c == NULL) return REDIS_E_ARGS;
     c->cb.found = cb;
     c->is_fcall = 1;
-    return store_call_start(c, store_arg_str(c, "FCALL") |
-                                   store_arg_str(c, "consentd_banner_named") |
-                                   store_arg_str(c, "2") | store_banner_arg_keys(c, hash) |
-                                   store_arg_str(c, hash) |
-                                   store_argf(c, "%" PRId64, store_banner_keep_ms(site)));
+    return store_call_start(
+        c, store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_banner_named") |
+               store_arg_str(c, "2") | store_banner_arg_keys(c, hash) | store_arg_str(c, hash) |
+               store_argf(c, "%" PRId64, store_banner_keep_ms(site)));
 }
 
 int store_banner_list(redis_t *r, const site_t *site, store_banner_list_cb cb, void *data)
 {
-    if (r == NULL || cb == NULL || !store_site_ok(site))
-        return REDIS_E_ARGS;
+    if (r == NULL || cb == NULL || !store_site_ok(site)) return REDIS_E_ARGS;
     store_call_t *c = store_banner_call(STORE_CALL_BANNER_LIST, r, site, data, 0);
-    if (c == NULL)
-        return REDIS_E_ARGS;
+    if (c == NULL) return REDIS_E_ARGS;
     c->cb.banner_list = cb;
     c->is_fcall = 1;
-    return store_call_start(c, store_arg_str(c, "FCALL_RO") |
-                                   store_arg_str(c, "consentd_banner_list") |
-                                   store_arg_str(c, "1") |
-                                   store_argf(c, "cd:{%.*s}:index", (int)c->tag_len, c->tag) |
-                                   store_argf(c, "%d", STORE_BANNER_LIST_MAX));
+    return store_call_start(
+        c, store_arg_str(c, "FCALL_RO") | store_arg_str(c, "consentd_banner_list") |
+               store_arg_str(c, "1") | store_argf(c, "cd:{%.*s}:index", (int)c->tag_len, c->tag) |
+               store_argf(c, "%d", STORE_BANNER_LIST_MAX));
 }
 
 int store_banner_get(redis_t *r, const site_t *site, const char *hash, store_bytes_cb cb,
@@ -1956,12 +1867,10 @@ int store_banner_get(redis_t *r, const site_t *site, const char *hash, store_byt
     if (r == NULL || cb == NULL || !store_site_ok(site) || !store_banner_hash_ok(hash))
         return REDIS_E_ARGS;
     store_call_t *c = store_banner_call(STORE_CALL_BANNER_GET, r, site, data, 0);
-    if (c == NULL)
-        return REDIS_E_ARGS;
+    if (c == NULL) return REDIS_E_ARGS;
     c->cb.bytes = cb;
     return store_call_start(c, store_arg_str(c, "HGET") |
-                                   store_argf(c, "cd:{%.*s}:v:%s", (int)c->tag_len, c->tag,
-                                              hash) |
+                                   store_argf(c, "cd:{%.*s}:v:%s", (int)c->tag_len, c->tag, hash) |
                                    store_arg_str(c, "js"));
 }
 
@@ -1983,8 +1892,7 @@ static void store_banner_on_list(store_call_t *c, const redis_reply_t *reply)
         return;
     }
     size_t n = redis_reply_count(reply) / 6, total = 1;
-    if (n > STORE_BANNER_LIST_MAX)
-        n = STORE_BANNER_LIST_MAX;
+    if (n > STORE_BANNER_LIST_MAX) n = STORE_BANNER_LIST_MAX;
     for (size_t i = 0; i < 6 * n; i++) {
         size_t len = 0;
         redis_reply_str(redis_reply_at(reply, i), &len);

@@ -28,17 +28,17 @@
 #include "site.h"
 
 #define STORE_PARTITIONS 64
-#define STORE_HISTORY_MAX 200     /* entries kept per visitor (newest first) */
-#define STORE_LOG_PAGE_MAX 1000   /* records per export page */
+#define STORE_HISTORY_MAX 200   /* entries kept per visitor (newest first) */
+#define STORE_LOG_PAGE_MAX 1000 /* records per export page */
 
 typedef struct store_record {
-    const char *consent_id;     /* 22 chars base64url (128 random bits) */
-    const char *visitor;        /* 22 chars base64url, or as given by the site */
+    const char *consent_id; /* 22 chars base64url (128 random bits) */
+    const char *visitor;    /* 22 chars base64url, or as given by the site */
     int64_t issued_at_ms;
     int64_t expires_at_ms;
     const char *policy_version;
-    const char *texts_hash;     /* 64 hex */
-    const char *source;         /* banner | form | call_center | api */
+    const char *texts_hash; /* 64 hex */
+    const char *source;     /* banner | form | call_center | api */
     const char *lang;
     const char *variant;        /* NULL when none */
     const char *banner_version; /* 64 hex (banner.h), NULL when none */
@@ -47,7 +47,7 @@ typedef struct store_record {
     size_t n_decisions;
     const char *purposes[SITE_MAX_PURPOSES];
     unsigned char granted[SITE_MAX_PURPOSES];
-    const char *log_id;         /* reads only: the consent log entry id ("ms-seq") */
+    const char *log_id; /* reads only: the consent log entry id ("ms-seq") */
 } store_record_t;
 
 /* err: NULL on success, else a short reason ("timeout", "disconnected", or
@@ -116,7 +116,7 @@ typedef struct store_counts {
     uint32_t retention_days; /* keys expire this long after the end of their hour/day */
     size_t n_fields;
     const char *const *fields;
-    const uint64_t *values;  /* > 0 */
+    const uint64_t *values; /* > 0 */
     size_t n_visitors;
     const char *const *visitors;
 } store_counts_t;
@@ -140,19 +140,19 @@ typedef struct store_stats_query {
     size_t n_buckets;
     int64_t first_day;
     size_t n_days;
-    int per_day_uniques;           /* 1: the unique visitors of each day too */
-    size_t n_bucket_fields;        /* read in every bucket */
+    int per_day_uniques;    /* 1: the unique visitors of each day too */
+    size_t n_bucket_fields; /* read in every bucket */
     const char *const *bucket_fields;
-    size_t n_total_fields;         /* summed over the range */
+    size_t n_total_fields; /* summed over the range */
     const char *const *total_fields;
 } store_stats_query_t;
 
 typedef struct store_stats_result {
     size_t n_buckets, n_bucket_fields, n_total_fields, n_days;
-    const uint64_t *buckets;       /* n_buckets rows of n_bucket_fields values */
-    const uint64_t *totals;        /* n_total_fields */
-    const uint64_t *day_uniques;   /* n_days (per_day_uniques), else NULL */
-    uint64_t unique_total;         /* visitors of the whole range (HyperLogLog union) */
+    const uint64_t *buckets;     /* n_buckets rows of n_bucket_fields values */
+    const uint64_t *totals;      /* n_total_fields */
+    const uint64_t *day_uniques; /* n_days (per_day_uniques), else NULL */
+    uint64_t unique_total;       /* visitors of the whole range (HyperLogLog union) */
 } store_stats_result_t;
 
 /* res is NULL exactly when err is not; valid only during the callback. */
@@ -177,12 +177,12 @@ int store_stats_read(redis_t *r, const store_stats_query_t *q, store_stats_cb cb
 #define STORE_BANNER_GRACE_MS (7 * 86400000LL)
 
 typedef struct store_banner_version {
-    const char *hash;           /* 64 hex */
-    int64_t first_served_ms;    /* Unix ms, Redis' clock */
+    const char *hash;        /* 64 hex */
+    int64_t first_served_ms; /* Unix ms, Redis' clock */
     int64_t last_served_ms;
     const char *policy_version;
-    const char *languages;      /* comma-separated: "fr,en" */
-    const char *variants;       /* comma-separated ids, "" when none */
+    const char *languages; /* comma-separated: "fr,en" */
+    const char *variants;  /* comma-separated ids, "" when none */
 } store_banner_version_t;
 
 /* found: 1 when the version is archived, 0 when not (0 with err too). */

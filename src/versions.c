@@ -91,7 +91,8 @@ static void versions_on_list(void *data, const store_banner_version_t *v, size_t
                 http_out_str(&o, ",\"last_served\":");
                 out_time(&o, v[i].last_served_ms);
                 http_out_str(&o, ",\"current\":");
-                http_out_str(&o, current != NULL && strcmp(current, v[i].hash) == 0 ? "true" : "false");
+                http_out_str(&o,
+                             current != NULL && strcmp(current, v[i].hash) == 0 ? "true" : "false");
                 http_out_str(&o, ",\"policy_version\":");
                 http_out_json(&o, v[i].policy_version, strlen(v[i].policy_version));
                 http_out_str(&o, ",\"languages\":");

@@ -25,8 +25,8 @@ typedef struct worker {
     h2o_socket_t *listener;
     redis_t *redis;
     struct ratelimit *ratelimit; /* this thread's token buckets (ratelimit.h) */
-    counters_t *counters; /* acceptance counts waiting for the next flush */
-    snapshot_t *snap; /* this thread's current sites and banners (one reference) */
+    counters_t *counters;        /* acceptance counts waiting for the next flush */
+    snapshot_t *snap;            /* this thread's current sites and banners (one reference) */
     metrics_t metrics;
     uint64_t inflight; /* requests accepted and not yet disposed */
     int stopping;

@@ -29,8 +29,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size < 1 || size > 64 * 1024)
-        return 0;
+    if (size < 1 || size > 64 * 1024) return 0;
     const site_t *site = fuzz_demo_site();
     int from_server = data[0] & 1, gpc = (data[0] >> 1) & 1;
     consent_choice_t c;
@@ -48,17 +47,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t l = 0; l < site->n_languages; l++)
         lang_ok |= strcmp(site->languages[l], c.lang) == 0;
     FUZZ_ASSERT(lang_ok);
-    FUZZ_ASSERT(strcmp(c.source, "banner") == 0 ||
-                (from_server && (strcmp(c.source, "form") == 0 ||
-                                 strcmp(c.source, "call_center") == 0 ||
-                                 strcmp(c.source, "api") == 0)));
+    FUZZ_ASSERT(
+        strcmp(c.source, "banner") == 0 ||
+        (from_server && (strcmp(c.source, "form") == 0 || strcmp(c.source, "call_center") == 0 ||
+                         strcmp(c.source, "api") == 0)));
     FUZZ_ASSERT(c.texts_hash != NULL && strlen(c.texts_hash) == 64);
     FUZZ_ASSERT(c.texts_hash == banner_texts_hash(banners, site, c.lang, c.shown));
     FUZZ_ASSERT(c.shown == NULL || strcmp(c.shown->id, c.variant) == 0);
     for (size_t i = 0; i < site->n_purposes; i++) {
         FUZZ_ASSERT(c.granted[i] <= 1);
-        if (site->purposes[i].legal_basis == LEGAL_BASIS_NECESSARY)
-            FUZZ_ASSERT(c.granted[i] == 1);
+        if (site->purposes[i].legal_basis == LEGAL_BASIS_NECESSARY) FUZZ_ASSERT(c.granted[i] == 1);
     }
     return 0;
 }

@@ -20,8 +20,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size > 8 * 1024)
-        return 0;
+    if (size > 8 * 1024) return 0;
     const char *s = (const char *)data;
     const site_t *site = fuzz_demo_site();
 
@@ -47,8 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (site_origin_allowed(site, s, size)) {
         int declared = 0;
         for (size_t i = 0; i < site->n_origins; i++)
-            declared |= strlen(site->origins[i]) == size &&
-                        memcmp(site->origins[i], s, size) == 0;
+            declared |= strlen(site->origins[i]) == size && memcmp(site->origins[i], s, size) == 0;
         FUZZ_ASSERT(declared);
     }
     return 0;

@@ -14,8 +14,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size > 16 * 1024)
-        return 0;
+    if (size > 16 * 1024) return 0;
     const site_t *site = fuzz_demo_site();
     events_event_t ev;
     events_refusal_t why;

@@ -30,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FUZZ_ASSERT(cond)                                                                          \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__, __LINE__, #cond);         \
+            fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__, __LINE__, #cond);           \
             abort();                                                                               \
         }                                                                                          \
     } while (0)
@@ -40,14 +40,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static inline const site_set_t *fuzz_demo_sites(void)
 {
     static site_set_t *set;
-    if (set != NULL)
-        return set;
+    if (set != NULL) return set;
     const char *path = CONSENTD_SOURCE_DIR "/ops/sites/demo.json";
     FILE *f = fopen(path, "rb");
     static char buf[1 << 20];
     size_t n = f != NULL ? fread(buf, 1, sizeof(buf), f) : 0;
-    if (f != NULL)
-        fclose(f);
+    if (f != NULL) fclose(f);
     char err[SITE_ERR_MAX];
     set = n > 0 ? site_set_load_one("demo.json", buf, n, err, sizeof(err)) : NULL;
     if (set == NULL) {

@@ -31,8 +31,7 @@ static int replay_file(const char *path)
         n += got;
         if (n == cap) {
             unsigned char *bigger = realloc(buf, cap *= 2);
-            if (bigger == NULL)
-                free(buf);
+            if (bigger == NULL) free(buf);
             buf = bigger;
         }
     }
@@ -58,15 +57,12 @@ static int replay_path(const char *path)
         fprintf(stderr, "replay: %s: no such file or directory\n", path);
         return -1;
     }
-    if (!S_ISDIR(st.st_mode))
-        return replay_file(path);
+    if (!S_ISDIR(st.st_mode)) return replay_file(path);
     DIR *d = opendir(path);
-    if (d == NULL)
-        return -1;
+    if (d == NULL) return -1;
     int rc = 0;
     for (struct dirent *e; (e = readdir(d)) != NULL;) {
-        if (e->d_name[0] == '.')
-            continue;
+        if (e->d_name[0] == '.') continue;
         char child[4096];
         snprintf(child, sizeof(child), "%s/%s", path, e->d_name);
         rc |= replay_path(child);
@@ -77,8 +73,7 @@ static int replay_path(const char *path)
 
 int main(int argc, char **argv)
 {
-    if (LLVMFuzzerInitialize != NULL)
-        LLVMFuzzerInitialize(&argc, &argv);
+    if (LLVMFuzzerInitialize != NULL) LLVMFuzzerInitialize(&argc, &argv);
     int rc = 0;
     for (int i = 1; i < argc; i++)
         rc |= replay_path(argv[i]);

@@ -32,16 +32,14 @@ static const char *const methods[] = {"GET", "HEAD", "POST", "DELETE", "OPTIONS"
 
 static void check_segment(h2o_iovec_t seg, size_t target_len)
 {
-    if (seg.base == NULL)
-        return;
+    if (seg.base == NULL) return;
     FUZZ_ASSERT(seg.len <= target_len);
     FUZZ_ASSERT(memchr(seg.base, '\0', seg.len) == NULL);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size < 1 || size > 16 * 1024)
-        return 0;
+    if (size < 1 || size > 16 * 1024) return 0;
     const char *method = methods[data[0] % (sizeof(methods) / sizeof(methods[0]))];
     const char *target = (const char *)data + 1;
     size_t len = size - 1;
@@ -71,8 +69,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (store_cursor_parse(cursor, &at) == 0) {
             FUZZ_ASSERT(at.partition < STORE_PARTITIONS);
             char back[80];
-            snprintf(back, sizeof(back), "%u-%llu-%llu", at.partition,
-                     (unsigned long long)at.ms, (unsigned long long)at.seq);
+            snprintf(back, sizeof(back), "%u-%llu-%llu", at.partition, (unsigned long long)at.ms,
+                     (unsigned long long)at.seq);
             FUZZ_ASSERT(store_cursor_parse(back, &again) == 0);
             FUZZ_ASSERT(again.partition == at.partition && again.ms == at.ms &&
                         again.seq == at.seq);

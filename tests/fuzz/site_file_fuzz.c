@@ -10,8 +10,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size > 256 * 1024)
-        return 0;
+    if (size > 256 * 1024) return 0;
     char err[SITE_ERR_MAX];
     err[0] = '\0';
     site_set_t *set = site_set_load_one("demo.json", (const char *)data, size, err, sizeof(err));
@@ -39,10 +38,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_ASSERT(site_purpose_text(site, p, site->languages[l]) != NULL);
     }
     for (size_t i = 0; i < site->n_variants; i++)
-        FUZZ_ASSERT(site_variant_find(site, site->variants[i].id,
-                                      strlen(site->variants[i].id)) == &site->variants[i]);
-    if (site->n_variants > 0)
-        FUZZ_ASSERT(site_variant_assign(site, "fuzzvisitor", 11) != NULL);
+        FUZZ_ASSERT(site_variant_find(site, site->variants[i].id, strlen(site->variants[i].id)) ==
+                    &site->variants[i]);
+    if (site->n_variants > 0) FUZZ_ASSERT(site_variant_assign(site, "fuzzvisitor", 11) != NULL);
     site_set_release(set);
     return 0;
 }

@@ -21,8 +21,7 @@ static int same_str(const char *a, const char *b)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size > 256 * 1024)
-        return 0;
+    if (size > 256 * 1024) return 0;
     /* Exactly as large as the store's callers make it: input length + 1. */
     char *strings = malloc(size + 1);
     store_record_t rec;

@@ -56,17 +56,22 @@ static void capacities(const char *name, const char *in)
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    expect("plain_ascii_is_copied", "eyJhbGciOiJFZERTQSJ9.e30.c2ln", 29, "eyJhbGciOiJFZERTQSJ9.e30.c2ln");
+    expect("plain_ascii_is_copied", "eyJhbGciOiJFZERTQSJ9.e30.c2ln", 29,
+           "eyJhbGciOiJFZERTQSJ9.e30.c2ln");
     expect("quote_and_backslash_are_escaped", "a\"b\\c", 5, "a\\\"b\\\\c");
     expect("control_characters_are_unicode_escapes", "a\nb\x01\x7f", 5, "a\\u000ab\\u0001\\u007f");
     expect("utf8_is_kept", "D\xc3\xa9mo \xe2\x80\x9c", 9, "D\xc3\xa9mo \xe2\x80\x9c");
-    expect("invalid_utf8_becomes_replacement", "a\xff" "b\xc3", 4, "a\\ufffdb\\ufffd");
+    expect("invalid_utf8_becomes_replacement",
+           "a\xff"
+           "b\xc3",
+           4, "a\\ufffdb\\ufffd");
     expect("overlong_and_surrogates_are_invalid", "\xc0\xaf\xed\xa0\x80", 5,
            "\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd");
     expect("nul_inside_is_escaped", "a\0b", 3, "a\\u0000b");
     expect("empty", "", 0, "");
     capacities("every_capacity_is_honoured_ascii",
                "consentd-proof.eyJhbGciOiJFZERTQSIsImtpZCI6ImsxIn0.signature-bytes-here");
-    capacities("every_capacity_is_honoured_mixed", "x\"y\\z\n\xc3\xa9\xe2\x80\x9c plain tail \x01 end");
+    capacities("every_capacity_is_honoured_mixed",
+               "x\"y\\z\n\xc3\xa9\xe2\x80\x9c plain tail \x01 end");
     return check_summary();
 }

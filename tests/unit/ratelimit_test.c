@@ -81,7 +81,8 @@ static int a_full_table_takes_over_the_least_recently_used(void)
      * its burst, and a client just seen keeps its (empty) bucket. */
     int fresh_ok = 1;
     for (unsigned i = 0; i < 10000; i++) {
-        unsigned char ip[4] = {10, (unsigned char)(i >> 16), (unsigned char)(i >> 8), (unsigned char)i};
+        unsigned char ip[4] = {10, (unsigned char)(i >> 16), (unsigned char)(i >> 8),
+                               (unsigned char)i};
         fresh_ok = fresh_ok && ratelimit_take(rl, RATELIMIT_EVENTS, ip, 4, 1, 1, 1000 + i) == 0;
     }
     unsigned char last[4] = {10, 0, (unsigned char)(9999 >> 8), (unsigned char)9999};

@@ -244,8 +244,8 @@ static int variants_load_and_visitors_are_assigned_by_weight(void)
              strcmp(s->variants[1].texts[0].lang, "fr") == 0 && s->variants[1].texts[0].n == 2 &&
              strcmp(s->variants[1].texts[0].keys[1], "accept") == 0 &&
              strcmp(s->variants[1].texts[0].values[1], "J'accepte") == 0 &&
-             site_variant_find(s, "b", 1) == &s->variants[1] && site_variant_find(s, "c", 1) == NULL &&
-             site_variant_find(s, "", 0) == NULL;
+             site_variant_find(s, "b", 1) == &s->variants[1] &&
+             site_variant_find(s, "c", 1) == NULL && site_variant_find(s, "", 0) == NULL;
     /* The weights walked in order: r = FNV-1a(id) % 4; r < 1 is a, else b. */
     const char *v1 = "visitor-1";
     uint32_t h = 2166136261u;
@@ -812,7 +812,8 @@ int main(void)
               variants_load_and_visitors_are_assigned_by_weight);
     check_run("configured_origins_are_normalised_to_what_browsers_send",
               configured_origins_are_normalised_to_what_browsers_send);
-    check_run("a_file_name_without_json_suffix_is_the_id", a_file_name_without_json_suffix_is_the_id);
+    check_run("a_file_name_without_json_suffix_is_the_id",
+              a_file_name_without_json_suffix_is_the_id);
     check_run("bad_site_files_are_refused_naming_file_field_and_reason",
               bad_site_files_are_refused_naming_file_field_and_reason);
     check_run("every_bad_fixture_is_in_the_table", every_bad_fixture_is_in_the_table);
@@ -823,7 +824,8 @@ int main(void)
     check_run("one_bad_file_among_good_ones_fails_naming_it",
               one_bad_file_among_good_ones_fails_naming_it);
     check_run("a_missing_directory_fails_naming_it", a_missing_directory_fails_naming_it);
-    check_run("site_find_finds_every_site_of_a_large_set", site_find_finds_every_site_of_a_large_set);
+    check_run("site_find_finds_every_site_of_a_large_set",
+              site_find_finds_every_site_of_a_large_set);
     check_run("site_find_matches_exact_ids_only", site_find_matches_exact_ids_only);
     check_run("origin_allowed_compares_exact_bytes", origin_allowed_compares_exact_bytes);
     check_run("api_key_matches_only_the_key_whose_hash_is_configured",
@@ -831,7 +833,8 @@ int main(void)
     check_run("purpose_find_and_text_fall_back_to_the_first_language",
               purpose_find_and_text_fall_back_to_the_first_language);
     check_run("legal_basis_names_are_the_file_spelling", legal_basis_names_are_the_file_spelling);
-    check_run("a_retained_set_outlives_the_loaders_release", a_retained_set_outlives_the_loaders_release);
+    check_run("a_retained_set_outlives_the_loaders_release",
+              a_retained_set_outlives_the_loaders_release);
     check_run("concurrent_retain_and_release_free_the_set_exactly_once",
               concurrent_retain_and_release_free_the_set_exactly_once);
     return check_summary();

@@ -85,17 +85,17 @@ static int newcombe_matches_newcombes_table(void)
         unsigned x1, n1, x2, n2;
         double diff, low, high;
     } cases[] = {
-        {56, 70, 48, 80, 0.2000, 0.0524, 0.3339},  /* (a) */
-        {9, 10, 3, 10, 0.6000, 0.1705, 0.8090},    /* (b) */
-        {6, 7, 2, 7, 0.5714, 0.0582, 0.8062},      /* (c) */
-        {5, 56, 0, 29, 0.0893, -0.0381, 0.1926},   /* (d) */
-        {0, 10, 0, 20, 0.0000, -0.1611, 0.2775},   /* (e) */
-        {10, 10, 0, 20, 1.0000, 0.6791, 1.0000},   /* (f) */
+        {56, 70, 48, 80, 0.2000, 0.0524, 0.3339}, /* (a) */
+        {9, 10, 3, 10, 0.6000, 0.1705, 0.8090},   /* (b) */
+        {6, 7, 2, 7, 0.5714, 0.0582, 0.8062},     /* (c) */
+        {5, 56, 0, 29, 0.0893, -0.0381, 0.1926},  /* (d) */
+        {0, 10, 0, 20, 0.0000, -0.1611, 0.2775},  /* (e) */
+        {10, 10, 0, 20, 1.0000, 0.6791, 1.0000},  /* (f) */
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         double d, lo, hi;
-        CHECK(stats_newcombe(cases[i].x1, cases[i].n1, cases[i].x2, cases[i].n2, STATS_Z95, &d,
-                             &lo, &hi) == 0);
+        CHECK(stats_newcombe(cases[i].x1, cases[i].n1, cases[i].x2, cases[i].n2, STATS_Z95, &d, &lo,
+                             &hi) == 0);
         CHECK4(d, cases[i].diff);
         CHECK4(lo, cases[i].low);
         CHECK4(hi, cases[i].high);

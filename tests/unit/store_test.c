@@ -35,7 +35,6 @@
 #define TEST_STRINGS_MAX 16384
 #define TEST_PAGES_MAX 1000
 
-
 /* ---- redis-server processes ------------------------------------------------ */
 
 typedef struct test_server {
@@ -73,10 +72,8 @@ static void servers_stop(void)
 static void on_fatal_signal(int sig)
 {
     /* Only async-signal-safe calls: kill, not waitpid loops or stdio. */
-    if (plain_server.pid > 0)
-        kill(plain_server.pid, SIGKILL);
-    if (cluster_server.pid > 0)
-        kill(cluster_server.pid, SIGKILL);
+    if (plain_server.pid > 0) kill(plain_server.pid, SIGKILL);
+    if (cluster_server.pid > 0) kill(cluster_server.pid, SIGKILL);
     signal(sig, SIG_DFL);
     raise(sig);
 }
@@ -88,8 +85,7 @@ static uint16_t free_port(void)
     socklen_t len = sizeof(a);
     if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
         getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
-        if (fd >= 0)
-            close(fd);
+        if (fd >= 0) close(fd);
         return 0;
     }
     close(fd);
@@ -99,22 +95,20 @@ static uint16_t free_port(void)
 static int port_free(uint16_t port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-    if (fd >= 0)
-        close(fd);
+    if (fd >= 0) close(fd);
     return ok;
 }
 
 static int port_accepts(uint16_t port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-    if (fd >= 0)
-        close(fd);
+    if (fd >= 0) close(fd);
     return ok;
 }
 
@@ -124,8 +118,7 @@ static int redis_cli(const test_server_t *s, char *out, size_t cap, const char *
     char cmd[512];
     snprintf(cmd, sizeof(cmd), "redis-cli -p %u %s 2>&1", s->port, args);
     FILE *f = popen(cmd, "r");
-    if (f == NULL)
-        return -1;
+    if (f == NULL) return -1;
     size_t n = fread(out, 1, cap - 1, f);
     out[n] = '\0';
     return pclose(f) == 0 ? 0 : -1;
@@ -144,18 +137,16 @@ static int server_start(test_server_t *s, int cluster)
         s->port = free_port();
         /* A cluster node also listens on port + 10000 (its bus): both must
          * be valid and free, else it exits right after opening the first. */
-        if (s->port == 0 || (cluster && (s->port > 65535 - 10000 ||
-                                         !port_free((uint16_t)(s->port + 10000)))))
+        if (s->port == 0 ||
+            (cluster && (s->port > 65535 - 10000 || !port_free((uint16_t)(s->port + 10000)))))
             continue;
         snprintf(port, sizeof(port), "%u", s->port);
         pid_t pid = fork();
-        if (pid < 0)
-            return -1;
+        if (pid < 0) return -1;
         if (pid == 0) {
             prctl(PR_SET_PDEATHSIG, SIGKILL);
             int devnull = open("/dev/null", O_WRONLY);
-            if (devnull >= 0)
-                dup2(devnull, STDOUT_FILENO);
+            if (devnull >= 0) dup2(devnull, STDOUT_FILENO);
             if (cluster)
                 execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1",
                        "--save", "", "--appendonly", "no", "--dir", s->dir, "--cluster-enabled",
@@ -173,8 +164,7 @@ static int server_start(test_server_t *s, int cluster)
                 break;
             }
             up = port_accepts(s->port);
-            if (!up)
-                usleep(10000);
+            if (!up) usleep(10000);
         }
         if (s->pid != 0 && !up) { /* hung */
             server_stop(s);
@@ -187,8 +177,7 @@ static int server_start(test_server_t *s, int cluster)
             s->pid = 0;
         }
     }
-    if (s->pid == 0)
-        return -1;
+    if (s->pid == 0) return -1;
     if (cluster) {
         char out[4096];
         if (redis_cli(s, out, sizeof(out), "CLUSTER ADDSLOTSRANGE 0 16383") != 0 ||
@@ -223,8 +212,7 @@ static int loop_until(const int *flag)
 {
     int64_t deadline = now_ms() + TEST_DEADLINE_MS;
     while (!*flag) {
-        if (now_ms() > deadline)
-            return -1;
+        if (now_ms() > deadline) return -1;
         h2o_evloop_run(loop, 10);
     }
     return 0;
@@ -232,8 +220,7 @@ static int loop_until(const int *flag)
 
 static void on_state(void *data, redis_t *r, int connected)
 {
-    if (connected)
-        store_on_connect(r);
+    if (connected) store_on_connect(r);
 }
 
 static redis_t *client_connect(const test_server_t *s)
@@ -249,8 +236,7 @@ static redis_t *client_connect(const test_server_t *s)
     cfg.reconnect_max_ms = 200;
     cfg.max_pending = 10000;
     redis_t *r = redis_create(loop, &cfg);
-    if (r == NULL)
-        return NULL;
+    if (r == NULL) return NULL;
     redis_set_state_cb(r, on_state, NULL);
     int64_t deadline = now_ms() + TEST_DEADLINE_MS;
     while (!redis_is_connected(r) && now_ms() < deadline)
@@ -282,8 +268,7 @@ static void treply_copy(treply_t *dst, const redis_reply_t *src)
         memcpy(dst->str, s, dst->len);
         dst->str[dst->len] = '\0';
     }
-    if (dst->kind == REDIS_REPLY_KIND_INTEGER)
-        dst->integer = redis_reply_integer(src);
+    if (dst->kind == REDIS_REPLY_KIND_INTEGER) dst->integer = redis_reply_integer(src);
     if (dst->kind == REDIS_REPLY_KIND_ARRAY) {
         dst->n = redis_reply_count(src);
         dst->el = calloc(dst->n + 1, sizeof(*dst->el));
@@ -343,14 +328,12 @@ static int cmd(redis_t *r, treply_t *out, ...)
     treply_t scratch;
     cmd_wait_t w = {0, out != NULL ? out : &scratch, ""};
     memset(w.out, 0, sizeof(*w.out));
-    if (redis_command(r, tag, tag_len, on_cmd, &w, argc, argv, argvlen) != REDIS_OK)
-        return -1;
+    if (redis_command(r, tag, tag_len, on_cmd, &w, argc, argv, argvlen) != REDIS_OK) return -1;
     if (loop_until(&w.done) != 0 || w.err[0] != '\0') {
         printf("    %s: %s\n", argv[0], w.err[0] != '\0' ? w.err : "no reply");
         return -1;
     }
-    if (out == NULL)
-        treply_free(&scratch);
+    if (out == NULL) treply_free(&scratch);
     return 0;
 }
 
@@ -398,18 +381,16 @@ static int record_equal(const store_record_t *a, const store_record_t *b)
         !str_eq(a->policy_version, b->policy_version) || !str_eq(a->texts_hash, b->texts_hash) ||
         !str_eq(a->source, b->source) || !str_eq(a->lang, b->lang) ||
         !str_eq(a->variant, b->variant) || !str_eq(a->banner_version, b->banner_version) ||
-        !str_eq(a->action, b->action) ||
-        !str_eq(a->proof, b->proof) || a->n_decisions != b->n_decisions)
+        !str_eq(a->action, b->action) || !str_eq(a->proof, b->proof) ||
+        a->n_decisions != b->n_decisions)
         return 0;
     for (size_t i = 0; i < a->n_decisions; i++)
-        if (!str_eq(a->purposes[i], b->purposes[i]) || a->granted[i] != b->granted[i])
-            return 0;
+        if (!str_eq(a->purposes[i], b->purposes[i]) || a->granted[i] != b->granted[i]) return 0;
     return 1;
 }
 
 /* Decode from an exact-size heap copy, so that ASan sees any over-read. */
-static int decode_exact(const char *buf, size_t len, store_record_t *rec, char *strings,
-                        size_t cap)
+static int decode_exact(const char *buf, size_t len, store_record_t *rec, char *strings, size_t cap)
 {
     char *copy = malloc(len > 0 ? len : 1);
     memcpy(copy, buf, len);
@@ -502,7 +483,7 @@ static int test_decode_rejects_trailing_bytes(void)
 
 /* Hand-made records: every field written as given, one replaced or left out. */
 enum { BAD_NONE, BAD_TYPE, BAD_MISSING, BAD_DUPLICATE };
-static const char *const field_keys[] = {"id", "vis", "iat", "exp", "pv", "th",
+static const char *const field_keys[] = {"id",  "vis",  "iat", "exp", "pv", "th",
                                          "src", "lang", "act", "dec", "jws"};
 #define N_FIELD_KEYS (sizeof(field_keys) / sizeof(field_keys[0]))
 
@@ -552,11 +533,9 @@ static char *pack_custom(size_t target, int how, size_t n_decisions, size_t *len
     size_t n = N_FIELD_KEYS + (how == BAD_DUPLICATE) - (how == BAD_MISSING);
     msgpack_pack_map(&pk, n);
     for (size_t f = 0; f < N_FIELD_KEYS; f++) {
-        if (f == target && how == BAD_MISSING)
-            continue;
+        if (f == target && how == BAD_MISSING) continue;
         pack_field(&pk, f, f == target && how == BAD_TYPE, n_decisions);
-        if (f == target && how == BAD_DUPLICATE)
-            pack_field(&pk, f, 0, n_decisions);
+        if (f == target && how == BAD_DUPLICATE) pack_field(&pk, f, 0, n_decisions);
     }
     *len = sb.size;
     return sb.data;
@@ -649,18 +628,24 @@ static int test_decode_rejects_huge_lengths(void)
         const char *bytes;
         size_t len;
     } cases[] = {
-        {"\xdf\xff\xff\xff\xff", 5},                              /* map32 */
-        {"\xde\xff\xff", 3},                                      /* map16 */
-        {"\x81\xa2id\xdb\xff\xff\xff\xff", 9},                    /* str32 value */
-        {"\x81\xa2id\xda\xff\xff" "ab", 9},                       /* str16 value, short */
-        {"\x81\xdb\xff\xff\xff\xff", 6},                          /* str32 key */
-        {"\x81\xa3" "dec\xdf\xff\xff\xff\xff", 9},                /* map32 decisions */
-        {"\x81\xa3" "dec\xde\x00\x21", 7},                        /* 33 decisions */
-        {"\x81\xa2zz\xdd\xff\xff\xff\xff", 9},                    /* unknown: array32 */
-        {"\x81\xa2zz\xdf\xff\xff\xff\xff", 9},                    /* unknown: map32 */
-        {"\x81\xa2zz\xc6\xff\xff\xff\xff", 9},                    /* unknown: bin32 */
-        {"\x81\xa2zz\xc9\xff\xff\xff\xff\x01", 10},               /* unknown: ext32 */
-        {"\x81\xa3iat\xcf\xff\xff\xff\xff\xff\xff\xff\xff", 14},  /* uint64 > INT64_MAX */
+        {"\xdf\xff\xff\xff\xff", 5},           /* map32 */
+        {"\xde\xff\xff", 3},                   /* map16 */
+        {"\x81\xa2id\xdb\xff\xff\xff\xff", 9}, /* str32 value */
+        {"\x81\xa2id\xda\xff\xff"
+         "ab",
+         9},                             /* str16 value, short */
+        {"\x81\xdb\xff\xff\xff\xff", 6}, /* str32 key */
+        {"\x81\xa3"
+         "dec\xdf\xff\xff\xff\xff",
+         9}, /* map32 decisions */
+        {"\x81\xa3"
+         "dec\xde\x00\x21",
+         7},                                                     /* 33 decisions */
+        {"\x81\xa2zz\xdd\xff\xff\xff\xff", 9},                   /* unknown: array32 */
+        {"\x81\xa2zz\xdf\xff\xff\xff\xff", 9},                   /* unknown: map32 */
+        {"\x81\xa2zz\xc6\xff\xff\xff\xff", 9},                   /* unknown: bin32 */
+        {"\x81\xa2zz\xc9\xff\xff\xff\xff\x01", 10},              /* unknown: ext32 */
+        {"\x81\xa3iat\xcf\xff\xff\xff\xff\xff\xff\xff\xff", 14}, /* uint64 > INT64_MAX */
         {"\x81\xa2zz\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\xc0", 17}, /* deep */
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -679,8 +664,7 @@ static int decode_with_unknown(const char *value, size_t vlen)
     record_fill(&rec, "visitor-unknown", "cid-unknown", 0);
     size_t len;
     char *enc = store_record_encode(&rec, &len);
-    if (enc == NULL || (enc[0] & 0xf0) != 0x80)
-        return -2;
+    if (enc == NULL || (enc[0] & 0xf0) != 0x80) return -2;
     char *b = malloc(len + 3 + vlen);
     memcpy(b, enc, len);
     b[0] = (char)(b[0] + 1);
@@ -695,15 +679,21 @@ static int decode_with_unknown(const char *value, size_t vlen)
 static int test_decode_bounds_unknown_values(void)
 {
     CHECK(decode_with_unknown("\xc0", 1) == 0);
-    CHECK(decode_with_unknown("\xc4\x02" "ab", 4) == 0);            /* bin8 */
-    CHECK(decode_with_unknown("\x91\x91\x91\xc3", 4) == 0);       /* shallow nesting */
-    CHECK(decode_with_unknown("\xd8\x01" "0123456789abcdef", 18) == 0); /* fixext16 */
-    CHECK(decode_with_unknown("\xdd\xff\xff\xff\xff", 5) != 0);  /* array32, empty */
-    CHECK(decode_with_unknown("\xdf\xff\xff\xff\xff", 5) != 0);  /* map32, empty */
-    CHECK(decode_with_unknown("\xc6\xff\xff\xff\xff", 5) != 0);  /* bin32, empty */
+    CHECK(decode_with_unknown("\xc4\x02"
+                              "ab",
+                              4) == 0);                     /* bin8 */
+    CHECK(decode_with_unknown("\x91\x91\x91\xc3", 4) == 0); /* shallow nesting */
+    CHECK(decode_with_unknown("\xd8\x01"
+                              "0123456789abcdef",
+                              18) == 0);                            /* fixext16 */
+    CHECK(decode_with_unknown("\xdd\xff\xff\xff\xff", 5) != 0);     /* array32, empty */
+    CHECK(decode_with_unknown("\xdf\xff\xff\xff\xff", 5) != 0);     /* map32, empty */
+    CHECK(decode_with_unknown("\xc6\xff\xff\xff\xff", 5) != 0);     /* bin32, empty */
     CHECK(decode_with_unknown("\xc9\xff\xff\xff\xff\x01", 6) != 0); /* ext32 */
-    CHECK(decode_with_unknown("\xd8\x01" "0123", 6) != 0);          /* fixext16, short */
-    CHECK(decode_with_unknown("\xc1", 1) != 0);                       /* never used */
+    CHECK(decode_with_unknown("\xd8\x01"
+                              "0123",
+                              6) != 0);         /* fixext16, short */
+    CHECK(decode_with_unknown("\xc1", 1) != 0); /* never used */
     CHECK(decode_with_unknown("\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\xc0", 13) !=
           0); /* deeper than STORE_SKIP_DEPTH_MAX */
     return 0;
@@ -785,8 +775,7 @@ static void wait_reset(store_wait_t *w)
 static void wait_err(store_wait_t *w, const char *err)
 {
     w->done = 1;
-    if (err != NULL)
-        snprintf(w->err, sizeof(w->err), "%s", err);
+    if (err != NULL) snprintf(w->err, sizeof(w->err), "%s", err);
 }
 
 static void on_done(void *data, const char *err)
@@ -797,8 +786,7 @@ static void on_done(void *data, const char *err)
 static void on_record(void *data, const store_record_t *rec, const char *err)
 {
     store_wait_t *w = data;
-    if (rec != NULL)
-        w->current = store_record_encode(rec, &w->current_len);
+    if (rec != NULL) w->current = store_record_encode(rec, &w->current_len);
     wait_err(w, err);
 }
 
@@ -806,8 +794,7 @@ static void on_visitor(void *data, const store_record_t *current, const store_re
                        size_t n, const char *err)
 {
     store_wait_t *w = data;
-    if (current != NULL)
-        w->current = store_record_encode(current, &w->current_len);
+    if (current != NULL) w->current = store_record_encode(current, &w->current_len);
     for (size_t i = 0; i < n && i < STORE_LOG_PAGE_MAX; i++)
         w->items[w->n++] = store_record_encode(&history[i], &w->item_len[i]);
     wait_err(w, err);
@@ -874,9 +861,8 @@ static long long cmd_integer(redis_t *r, ...)
     const char *a2 = a1 != NULL ? va_arg(ap, const char *) : NULL;
     va_end(ap);
     treply_t t;
-    if (cmd(r, &t, a0, a1, a2, (char *)NULL) != 0)
-        return -1000000;
-    long long v = t.kind == REDIS_REPLY_KIND_INTEGER ? t.integer
+    if (cmd(r, &t, a0, a1, a2, (char *)NULL) != 0) return -1000000;
+    long long v = t.kind == REDIS_REPLY_KIND_INTEGER  ? t.integer
                   : t.kind == REDIS_REPLY_KIND_STRING ? atoll(t.str)
                                                       : -1000001;
     treply_free(&t);
@@ -988,8 +974,7 @@ static void same_partition_visitor(char *out, size_t cap, const char *visitor)
     unsigned p = store_partition(visitor, strlen(visitor));
     for (int i = 0;; i++) {
         snprintf(out, cap, "neighbour-%d", i);
-        if (store_partition(out, strlen(out)) == p && strcmp(out, visitor) != 0)
-            return;
+        if (store_partition(out, strlen(out)) == p && strcmp(out, visitor) != 0) return;
     }
 }
 
@@ -1001,8 +986,7 @@ static int found_anywhere(redis_t *r, const char *needle, int report)
     size_t nlen = strlen(needle);
     do {
         treply_t scan;
-        if (cmd(r, &scan, "SCAN", cursor, "COUNT", "1000", NULL) != 0)
-            return 1;
+        if (cmd(r, &scan, "SCAN", cursor, "COUNT", "1000", NULL) != 0) return 1;
         snprintf(cursor, sizeof(cursor), "%s", scan.el[0].str);
         for (size_t i = 0; i < scan.el[1].n; i++) {
             const char *key = scan.el[1].el[i].str;
@@ -1027,8 +1011,7 @@ static int found_anywhere(redis_t *r, const char *needle, int report)
             else if (strcmp(ty, "zset") == 0)
                 rc = cmd(r, &v, "ZRANGE", key, "0", "-1", NULL);
             treply_free(&type);
-            if (rc != 0)
-                continue;
+            if (rc != 0) continue;
             /* Walk the reply tree for the bytes. */
             treply_t *stack[4096];
             size_t top = 0;
@@ -1036,15 +1019,13 @@ static int found_anywhere(redis_t *r, const char *needle, int report)
             stack[top++] = &v;
             while (top > 0 && !hit) {
                 treply_t *t = stack[--top];
-                if (t->str != NULL && memmem(t->str, t->len, needle, nlen) != NULL)
-                    hit = 1;
+                if (t->str != NULL && memmem(t->str, t->len, needle, nlen) != NULL) hit = 1;
                 for (size_t j = 0; j < t->n && top < 4096; j++)
                     stack[top++] = &t->el[j];
             }
             treply_free(&v);
             if (hit) {
-                if (report)
-                    printf("    found in %s\n", key);
+                if (report) printf("    found in %s\n", key);
                 treply_free(&scan);
                 return 1;
             }
@@ -1070,8 +1051,7 @@ static int test_erase(void)
     CHECK(found_anywhere(plain, visitor, 0));
     key_of(key, sizeof(key), "erasures", visitor);
     long long erasures = cmd_integer(plain, "GET", key, NULL);
-    if (erasures < 0)
-        erasures = 0; /* none yet: GET answers nil */
+    if (erasures < 0) erasures = 0; /* none yet: GET answers nil */
 
     store_wait_t w = {0};
     CHECK(wait_store(&w, store_visitor_erase(plain, &test_site, visitor, on_erase, &w)) == 0);
@@ -1137,8 +1117,7 @@ static int log_all(int64_t from, int64_t to, size_t limit, char ids[][32], size_
         snprintf(cursor, sizeof(cursor), "%s", w->cursor);
         wait_reset(w);
         free(w);
-        if (!has_cursor)
-            return 0;
+        if (!has_cursor) return 0;
     }
     return -1;
 }
@@ -1154,8 +1133,7 @@ static int count_id(char ids[][32], size_t n, const char *id)
 static int64_t redis_time_ms(redis_t *r)
 {
     treply_t t;
-    if (cmd(r, &t, "TIME", NULL) != 0)
-        return -1;
+    if (cmd(r, &t, "TIME", NULL) != 0) return -1;
     int64_t ms = atoll(t.el[0].str) * 1000 + atoll(t.el[1].str) / 1000;
     treply_free(&t);
     return ms;
@@ -1353,12 +1331,10 @@ static int test_cluster_one_slot(void)
     int same = rc == 0 && scan.el[1].n == 3;
     for (size_t i = 0; rc == 0 && i < scan.el[1].n; i++) {
         long long s = cmd_integer(c, "CLUSTER", "KEYSLOT", scan.el[1].el[i].str);
-        if (slot == -1)
-            slot = s;
+        if (slot == -1) slot = s;
         same = same && s == slot && s >= 0;
     }
-    if (rc == 0)
-        treply_free(&scan);
+    if (rc == 0) treply_free(&scan);
     int erc = wait_store(&w, store_visitor_erase(c, &test_site, rec.visitor, on_erase, &w));
     size_t removed = w.removed;
     wait_reset(&w);
@@ -1380,10 +1356,21 @@ static int test_cursor_parse(void)
     CHECK(store_cursor_parse("63-1700000000000-5", &at) == 0);
     CHECK(at.partition == 63 && at.ms == 1700000000000ULL && at.seq == 5);
     CHECK(store_cursor_parse("1-18446744073709551615-0", &at) == 0 && at.ms == UINT64_MAX);
-    static const char *const bad[] = {
-        "",  "64-0-0", "1-2", "1-2-3-4", "1-2-3x", "-1-2-3", "1--2-3", "1- 2-3", " 1-2-3",
-        "+1-2-3", "1-2-18446744073709551615", "1-18446744073709551616-0",
-        "1-000000000000000000001-0", "a-b-c", "1-2-3\n"};
+    static const char *const bad[] = {"",
+                                      "64-0-0",
+                                      "1-2",
+                                      "1-2-3-4",
+                                      "1-2-3x",
+                                      "-1-2-3",
+                                      "1--2-3",
+                                      "1- 2-3",
+                                      " 1-2-3",
+                                      "+1-2-3",
+                                      "1-2-18446744073709551615",
+                                      "1-18446744073709551616-0",
+                                      "1-000000000000000000001-0",
+                                      "a-b-c",
+                                      "1-2-3\n"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         if (store_cursor_parse(bad[i], &at) != -1) {
             printf("    accepted \"%s\"\n", bad[i]);
@@ -1414,7 +1401,8 @@ int main(void)
     check_run("record_round_trip_keeps_every_field", test_record_round_trip);
     check_run("decode_rejects_every_truncated_prefix", test_decode_rejects_truncated);
     check_run("decode_rejects_trailing_bytes", test_decode_rejects_trailing_bytes);
-    check_run("decode_rejects_wrong_types_missing_and_duplicate_keys", test_decode_rejects_wrong_types);
+    check_run("decode_rejects_wrong_types_missing_and_duplicate_keys",
+              test_decode_rejects_wrong_types);
     check_run("decode_rejects_too_many_decisions", test_decode_rejects_too_many_decisions);
     check_run("decode_rejects_huge_lengths_and_counts", test_decode_rejects_huge_lengths);
     check_run("decode_skips_unknown_keys_within_bounds", test_decode_bounds_unknown_values);
