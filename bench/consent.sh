@@ -304,7 +304,9 @@ measure_consentd() {
     read -r t0 c0 r0 k0 u0 < <(snapshot)
     run_wrk "$out" "$seconds" "$conns" "$script" "$url" "${args[@]}"
     read -r t1 c1 r1 k1 u1 < <(snapshot)
-    [ "$t0" != gone ] && [ "$t1" != gone ] || die "consentd or Redis exited during $name" "Rerun with KEEP=1 and read the logs."
+    if [ "$t0" = gone ] || [ "$t1" = gone ]; then
+        die "consentd or Redis exited during $name" "Rerun with KEEP=1 and read the logs."
+    fi
     sleep 0.2 # let the last answers land before counting
     read -r m1 b1 _ < <(metrics "$route" "$want")
     cmdstats >"$TMP/cmd1"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # bench/lib.sh - what the bench scripts share: messages, free loopback
 # ports, stopping what they started on exit, installing and building,
 # starting Redis and consentd, reading wrk and consentd's figures, and
@@ -175,7 +176,7 @@ port_in_use() {
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
-# pick_port [pair]: sets PORT to a free loopback port in 20000-29999 not
+# pick_port single|pair: sets PORT to a free loopback port in 20000-29999 not
 # given before; with "pair", PORT + 10000 must be free too (a Redis Cluster
 # node's bus port).
 PORTS_GIVEN=" "
@@ -213,7 +214,7 @@ rcli() {
 # REDIS_PID.
 start_redis() {
     local cpu=${1:-} pin=()
-    pick_port
+    pick_port single
     REDIS_PORT=$PORT
     if [ -n "$cpu" ]; then
         pin=(taskset -c "$cpu")
@@ -239,7 +240,7 @@ start_redis() {
 # CONSENTD_PORT and CONSENTD_PID. Does not wait for it.
 launch_consentd() {
     local dir=$1 sites=$2
-    pick_port
+    pick_port single
     CONSENTD_PORT=$PORT
     cat >"$dir/consentd.json" <<EOF
 {

@@ -147,7 +147,7 @@ start_nginx() {
     # nginx's worker runs as nobody when started as root: let it reach the files.
     chmod a+x "$TMP" "$dir"
     chmod -R a+rX "$www"
-    pick_port
+    pick_port single
     NGINX_PORT=$PORT
     local mask=1
     for _ in $(seq 1 "$SERVER_CPU"); do mask=${mask}0; done
@@ -334,7 +334,7 @@ mkdir -p "$TMP/wrk" "$TMP/results"
 say "working in $TMP"
 
 if [ "$BENCH_ONLY" != nginx ]; then
-    start_redis
+    start_redis "" # any CPU
     start_consentd
     fetch_consentd_banner
 fi

@@ -171,6 +171,7 @@ sites_install() {
     cp "${files[@]}" "$VAR/sites/"
     if [ -n "${CONSENTD_DEMO_KEY:-}" ] && [ -f "$VAR/sites/demo.json" ]; then
         ops_say "sites: demo.json gets the SHA-256 of CONSENTD_DEMO_KEY as its api_key_sha256"
+        # shellcheck disable=SC2016 # JavaScript, not shell: nothing to expand
         node -e '
             const fs = require("fs"), crypto = require("crypto");
             const file = process.argv[1];
@@ -185,6 +186,7 @@ sites_install() {
     local port=${PORT:-8080}
     if [ "$port" != 8080 ] && [ -f "$VAR/sites/demo.json" ]; then
         ops_say "sites: demo.json also accepts the origins http://localhost:$port and http://127.0.0.1:$port"
+        # shellcheck disable=SC2016 # JavaScript in single quotes: nothing to expand
         node -e '
             const fs = require("fs");
             const file = process.argv[1], port = process.argv[2];

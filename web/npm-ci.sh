@@ -6,7 +6,7 @@
 set -eu
 cd "$(dirname "$0")"
 stamp=node_modules/.consentd-npm-ci.stamp
-if [ -f "$stamp" ] && [ "$stamp" -nt package-lock.json ] && [ "$stamp" -nt package.json ]; then
+if [ -f "$stamp" ] && [ -z "$(find package-lock.json package.json -newer "$stamp")" ]; then
     exit 0
 fi
 echo "web: npm ci (from web/package-lock.json)"
