@@ -149,7 +149,7 @@ redis_calls() {
     rcli info commandstats | tr -d '\r' | awk -F'[:=,]' '$1 == "cmdstat_fcall" { n = $3 } END { print n + 0 }'
 }
 
-# The metrics label of the events route (whatever src/router.c names it).
+# The metrics label of the events route (whatever src/server/router.c names it).
 events_route() {
     curl -sS "$BASE/metrics" | sed -n 's/^consentd_http_requests_total{route="\([^"]*event[^"]*\)",.*status="204".*/\1/p' | head -n 1
 }

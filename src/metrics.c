@@ -10,8 +10,6 @@
  */
 #include "metrics.h"
 
-#include "http.h"
-
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -252,17 +250,4 @@ char *metrics_render(size_t *len)
     }
     *len = o.len;
     return o.buf;
-}
-
-void metrics_get(http_request_t *rq)
-{
-    size_t len;
-    char *text = metrics_render(&len);
-    if (text == NULL) {
-        http_error(rq, 500, "internal", "out of memory");
-        return;
-    }
-    http_header(rq, "cache-control", H2O_STRLIT("no-store"));
-    http_send_copy(rq, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
-    free(text);
 }

@@ -54,8 +54,4 @@ void metrics_count(uint64_t *counter, uint64_t n);
  * malloc'd buffer (caller frees). */
 char *metrics_render(size_t *len);
 
-/* The endpoint: GET /metrics. */
-struct http_request;
-void metrics_get(struct http_request *rq);
-
 #endif

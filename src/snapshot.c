@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "banner.h"
+#include "banner_build.h"
 
 snapshot_t *snapshot_create(site_set_t *sites, key_set_t *keys, const snapshot_t *previous,
                             char *err, size_t errlen)

@@ -1,6 +1,6 @@
 // build.mjs - minify the banner and the dashboard with esbuild and emit
 // them, with the banner's texts and the demo page, as C headers that
-// src/banner.c, src/demo.c and src/dashboard.c include: the binary then
+// src/banner_build.c, src/api/demo.c and src/api/dashboard.c include: the binary then
 // needs no file at run time.
 //
 //   node web/build.mjs OUTDIR
@@ -90,7 +90,7 @@ console.log(`banner: ${js.length} bytes of JS (CSS ${css.length}), texts ${texts
 // bundled into one script, dashboard.css with uPlot's stylesheet, and the page,
 // which names both with a hash of their bytes (?v=) so that a new build is
 // fetched at once. Each file in identity, gzip and brotli at their best
-// settings, with a strong ETag per encoding: src/dashboard.c serves them as is.
+// settings, with a strong ETag per encoding: src/api/dashboard.c serves them as is.
 const uplot = JSON.parse(fs.readFileSync(path.join(here, 'node_modules', 'uplot', 'package.json'), 'utf8'));
 const notice = `/*! uPlot ${uplot.version} (c) Leon Sorokin, ${uplot.license} License, https://github.com/leeoniya/uPlot */`;
 const bundle = async (entry, loader) =>

@@ -10,7 +10,7 @@
  */
 #include <string.h>
 
-#include "banner.h"
+#include "banner_build.h"
 #include "consent.h"
 #include "fuzz.h"
 

@@ -1,6 +1,6 @@
 // No route reveals another site's data. Two sites share one consentd and
 // one Redis, with data under the same visitor id in both. Every route of the
-// router table (read from src/router.c, so that a new route cannot be
+// router table (read from src/server/router.c, so that a new route cannot be
 // forgotten) is called for one site with the other site's API key, with no
 // key and no Origin, with a bad key, from the other site's Origin, and (on
 // server routes) from the site's own Origin; the answers must be the right
@@ -42,16 +42,16 @@ const ACCESS = {
     banner_versions_public: 'public', /* hashes and dates of the banners served */
 };
 
-/* [{name, method, pattern, cors}] from the route table in src/router.c. */
+/* [{name, method, pattern, cors}] from the route table in src/server/router.c. */
 function routeTable() {
-    const text = fs.readFileSync(path.join(SOURCE_DIR, 'src', 'router.c'), 'utf8');
+    const text = fs.readFileSync(path.join(SOURCE_DIR, 'src', 'server', 'router.c'), 'utf8');
     const table = /static const route_t routes\[\] = \{([\s\S]*?)\n\};/.exec(text);
-    assert.ok(table, 'src/router.c: the route table moved; update this test');
+    assert.ok(table, 'src/server/router.c: the route table moved; update this test');
     const routes = [];
     for (const m of table[1].matchAll(/\{"(\w+)",\s*"(\w+)",\s*"([^"]+)",\s*\w+,\s*[\w]+,\s*(\d)/g)) {
         routes.push({ name: m[1], method: m[2], pattern: m[3], cors: m[4] === '1' });
     }
-    assert.ok(routes.length >= 10, `only ${routes.length} routes read from src/router.c`);
+    assert.ok(routes.length >= 10, `only ${routes.length} routes read from src/server/router.c`);
     return routes;
 }
 

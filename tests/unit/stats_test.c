@@ -1,5 +1,5 @@
 /*
- * stats_test.c - the maths of the stats API (src/stats.c): rates, Wilson
+ * stats_test.c - the maths of the stats API (src/api/stats.c): rates, Wilson
  * score intervals and Newcombe's hybrid score interval for a difference of
  * two proportions, checked against the figures Newcombe published (Stat.
  * Med. 1998; 17: 857-872 Table I, method 3, and 873-890 Table II, method

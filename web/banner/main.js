@@ -1,6 +1,6 @@
 // main.js - the banner's entry point. consentd serves this bundle wrapped
 // as (CONSENTD_CONFIG => { ... })({site settings and texts}): see
-// src/banner.c for the settings' shape. It sets the Consent Mode default
+// src/banner_build.c for the settings' shape. It sets the Consent Mode default
 // before anything else, restores the visitor's choice from the cookie (or
 // asks, in the visitor's banner variant), releases held scripts, sends the
 // impression events, and exposes window.consentd.

@@ -27,6 +27,7 @@
 #include "health.h"
 #include "http.h"
 #include "metrics.h"
+#include "prometheus.h"
 #include "ratelimit.h"
 
 #define ROUTER_MAX_SEGMENTS 8
@@ -46,7 +47,7 @@ typedef struct route {
 
 static const route_t routes[] = {
     {"healthz", "GET", "/healthz", health_get, 0, 0},
-    {"metrics", "GET", "/metrics", metrics_get, 0, 0},
+    {"metrics", "GET", "/metrics", prometheus_get, 0, 0},
     {"banner_js", "GET", "/v1/sites/{site}/banner.js", banner_get, 0, 0},
     {"consent_post", "POST", "/v1/sites/{site}/consents", consent_post, CONSENT_MAX_BODY, 1,
      RATELIMIT_CONSENTS},

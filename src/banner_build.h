@@ -1,12 +1,17 @@
 /*
- * banner.h - GET /v1/sites/{site}/banner.js: the banner script of a site,
- * with its settings and texts inlined, built once per snapshot (off the
- * event loop), precompressed (brotli, gzip), served from memory with ETag.
+ * banner_build.h - each site's banner.js, with its settings and texts
+ * inlined, built once per snapshot (off the event loop) and precompressed
+ * (brotli, gzip); its version hash and the hashes of the texts it shows.
+ *
+ * No HTTP here: api/banner.c serves the bodies, snapshot.c owns the set.
+ * A built set is immutable and shared by every worker, except each banner's
+ * `served` record, which only atomics touch.
  */
-#ifndef CONSENTD_BANNER_H
-#define CONSENTD_BANNER_H
+#ifndef CONSENTD_BANNER_BUILD_H
+#define CONSENTD_BANNER_BUILD_H
 
-#include "http.h"
+#include <stdint.h>
+
 #include "site.h"
 
 typedef struct banner_set banner_set_t;
@@ -52,8 +57,36 @@ int banner_version_known(const banner_set_t *set, const site_t *site,
 /* The hash of the site's current banner (64 hex), NULL for no such site. */
 const char *banner_version_hex(const banner_set_t *set, const site_t *site);
 
-/* The endpoint: rq->site is set by the router. Archives the version the
- * first time it serves it (store.h), without waiting. */
-void banner_get(http_request_t *rq);
+/* One site's banner in a set, for serving it. */
+typedef struct banner_encoding {
+    char *body;
+    size_t len;
+    char etag[48]; /* "<hash>" or "<hash>-gz" or "<hash>-br", quotes included */
+    size_t etag_len;
+} banner_encoding_t;
+
+enum { BANNER_IDENTITY = 0, BANNER_GZIP, BANNER_BROTLI, BANNER_ENCODINGS };
+
+/* What the workers serving one snapshot share about one banner. */
+enum { BANNER_ARCHIVE_NONE = 0, BANNER_ARCHIVE_SENDING, BANNER_ARCHIVE_DONE };
+typedef struct banner_served {
+    int archive;       /* atomic: BANNER_ARCHIVE_* */
+    uint64_t noted_ms; /* atomic: when "last served" was last sent (loop clock) */
+} banner_served_t;
+
+typedef struct banner {
+    const site_t *site;
+    banner_encoding_t enc[BANNER_ENCODINGS];
+    unsigned char version[BANNER_VERSION_BYTES];
+    char version_hex[BANNER_VERSION_HEX + 1];
+    char *languages, *variants; /* comma-separated, for the archive */
+    banner_served_t *served;    /* mutable, shared by the workers */
+    /* [0]: no variant (the banner's own texts); [1 + i]: site->variants[i].
+     * Then in site->languages order. */
+    char texts_hash[1 + SITE_MAX_VARIANTS][SITE_MAX_LANGUAGES][65];
+} banner_t;
+
+/* The banner of site in set, NULL when the set has none. */
+const banner_t *banner_find(const banner_set_t *set, const site_t *site);
 
 #endif

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "banner.h"
+#include "banner_build.h"
 #include "json.h"
 #include "store.h"
 

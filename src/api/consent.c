@@ -17,7 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "banner.h"
+#include "banner_build.h"
 #include "counters.h"
 #include "json.h"
 #include "proof.h"

@@ -1,0 +1,14 @@
+/*
+ * banner.h - GET /v1/sites/{site}/banner.js: the banner script of a site
+ * (built by banner_build.h), served from memory with ETag.
+ */
+#ifndef CONSENTD_BANNER_H
+#define CONSENTD_BANNER_H
+
+#include "http.h"
+
+/* The endpoint: rq->site is set by the router. Archives the version the
+ * first time it serves it (store.h), without waiting. */
+void banner_get(http_request_t *rq);
+
+#endif
