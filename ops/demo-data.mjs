@@ -75,7 +75,17 @@ function parseDuration(text) {
 }
 
 function parseArgs(argv) {
-    const opts = { url: 'http://localhost:8080', site: 'demo', visitors: 1000, over: 0, concurrency: 8, origin: null, allowRemote: false, json: false, quiet: false };
+    const opts = {
+        url: 'http://localhost:8080',
+        site: 'demo',
+        visitors: 1000,
+        over: 0,
+        concurrency: 8,
+        origin: null,
+        allowRemote: false,
+        json: false,
+        quiet: false,
+    };
     const value = (i, name) => {
         if (i + 1 >= argv.length) fail(`${name} needs a value\n${USAGE}`, 2);
         return argv[i + 1];
@@ -97,12 +107,13 @@ function parseArgs(argv) {
         else if (!a.startsWith('-') && !urlGiven) {
             opts.url = a;
             urlGiven = true;
-        }
-        else fail(`unknown argument: ${a}\n${USAGE}`, 2);
+        } else fail(`unknown argument: ${a}\n${USAGE}`, 2);
     }
-    if (!Number.isInteger(opts.visitors) || opts.visitors < 1 || opts.visitors > MAX_VISITORS) fail(`--visitors: a whole number from 1 to ${MAX_VISITORS}`, 2);
+    if (!Number.isInteger(opts.visitors) || opts.visitors < 1 || opts.visitors > MAX_VISITORS)
+        fail(`--visitors: a whole number from 1 to ${MAX_VISITORS}`, 2);
     if (!(opts.over >= 0 && opts.over <= MAX_OVER_S)) fail('--over: a duration such as 90s, 30m or 2h, at most 24h', 2);
-    if (!Number.isInteger(opts.concurrency) || opts.concurrency < 1 || opts.concurrency > 64) fail('--concurrency: a whole number from 1 to 64', 2);
+    if (!Number.isInteger(opts.concurrency) || opts.concurrency < 1 || opts.concurrency > 64)
+        fail('--concurrency: a whole number from 1 to 64', 2);
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(opts.site)) fail('--site: a site id', 2);
     let url;
     try {
@@ -163,7 +174,8 @@ async function expect(opts, want, method, path, body) {
             continue;
         }
         let hint = '';
-        if (res.status == 403) hint = `\n  the site does not accept the Origin ${opts.origin}: pass --origin with one of its origins (ops/sites/${opts.site}.json)`;
+        if (res.status == 403)
+            hint = `\n  the site does not accept the Origin ${opts.origin}: pass --origin with one of its origins (ops/sites/${opts.site}.json)`;
         if (res.status == 404) hint = `\n  is there a site "${opts.site}" on this server, and does it have this route?`;
         if (res.status == 503) hint = '\n  consentd cannot reach Redis: start it (ops/run.sh does) and run this again';
         throw new Unexpected(`${method} ${path} answered ${res.status}, expected ${want}: ${res.text.slice(0, 300)}${hint}`);
@@ -241,7 +253,18 @@ function categoryOf(decisions, purposes) {
 }
 
 function emptyTally(purposes) {
-    const t = { visitors: 0, shown: 0, dismissed: 0, panel_opened: 0, decisions: 0, accept_all: 0, reject_all: 0, custom: 0, withdrawn: 0, purposes: {} };
+    const t = {
+        visitors: 0,
+        shown: 0,
+        dismissed: 0,
+        panel_opened: 0,
+        decisions: 0,
+        accept_all: 0,
+        reject_all: 0,
+        custom: 0,
+        withdrawn: 0,
+        purposes: {},
+    };
     for (const p of purposes) if (p.b != 'necessary') t.purposes[p.id] = { granted: 0, refused: 0 };
     return t;
 }

@@ -49,7 +49,8 @@ function cString(text) {
     for (let i = 0; i < bytes.length; i++) {
         const b = bytes[i];
         if (b == 0x5c || b == 0x22) line += '\\' + String.fromCharCode(b);
-        else if (b >= 0x20 && b < 0x7f && b != 0x3f) line += String.fromCharCode(b); // no '?' (trigraphs)
+        else if (b >= 0x20 && b < 0x7f && b != 0x3f)
+            line += String.fromCharCode(b); // no '?' (trigraphs)
         else line += '\\' + b.toString(8).padStart(3, '0');
         if (line.length >= 96) {
             lines.push(`"${line}"`);
@@ -111,9 +112,7 @@ const bundle = async (entry, loader) =>
 const dashJs = await bundle('main.js', 'js');
 const dashCss = await bundle('dashboard.css', 'css');
 const shortHash = (text) => crypto.createHash('sha256').update(text).digest('hex').slice(0, 16);
-const dashHtml = read('dashboard/index.html')
-    .replace('{{JS_VERSION}}', shortHash(dashJs))
-    .replace('{{CSS_VERSION}}', shortHash(dashCss));
+const dashHtml = read('dashboard/index.html').replace('{{JS_VERSION}}', shortHash(dashJs)).replace('{{CSS_VERSION}}', shortHash(dashCss));
 
 function encodings(name, text) {
     const raw = Buffer.from(text, 'utf8');

@@ -1,6 +1,6 @@
 #!/bin/sh
 # npm-ci.sh - install web/'s build and test tools (esbuild, playwright-core,
-# axe-core) exactly as web/package-lock.json pins them, unless they already
+# axe-core, prettier, eslint) exactly as web/package-lock.json pins them, unless they already
 # are. The CMake build runs it under flock on web/, so that build
 # directories sharing this tree do not install at the same time.
 set -eu

@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
-# tests/lint/lint.sh c|shell - the formatting and lint checks that ctest runs
-# (lint_c_format, lint_shellcheck): they fail on any difference, so that a
+# tests/lint/lint.sh c|shell|web - the formatting and lint checks that ctest
+# runs (lint_c, lint_shell, lint_web): they fail on any difference, so that a
 # change that is not formatted, or a script shellcheck finds fault with, does
 # not land.
 #   c      clang-format (the repository's .clang-format) over every C file of
 #          src/, tests/ and bench/: prints the diff it would make.
 #   shell  shellcheck, every finding at every severity, over every shell
 #          script of the repository (*.sh and .ci/run).
+#   web    Prettier (web/.prettierrc.json) in --check mode, then ESLint
+#          (web/eslint.config.js: its recommended rules) with no warning
+#          allowed, over the JavaScript of web/ (*.js, *.mjs) and ops/ (*.mjs);
+#          both as web/package-lock.json pins them in web/node_modules.
 # Fix a formatting failure with: clang-format -i FILE...
+# or, for JavaScript, from the repository root:
+#   web/node_modules/.bin/prettier --config web/.prettierrc.json --write FILE...
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
@@ -39,8 +45,29 @@ shell)
     shellcheck --severity=style "${files[@]}"
     echo "lint: shellcheck checked ${#files[@]} scripts"
     ;;
+web)
+    bin=web/node_modules/.bin
+    if [ ! -x "$bin/prettier" ] || [ ! -x "$bin/eslint" ]; then
+        echo "lint: prettier or eslint not in web/node_modules: run the build once, or sh web/npm-ci.sh" >&2
+        exit 1
+    fi
+    mapfile -t files < <({ files_of '*.js' web; files_of '*.mjs' web ops; } | sort)
+    status=0
+    if ! "$bin/prettier" --config web/.prettierrc.json --no-editorconfig --check "${files[@]}"; then
+        echo "lint: fix the formatting with: web/node_modules/.bin/prettier --config web/.prettierrc.json --write FILE..."
+        status=1
+    fi
+    # From the repository root: ESLint reads the config's file patterns from here.
+    if ! "$bin/eslint" --config web/eslint.config.js --max-warnings 0 "${files[@]}"; then
+        echo "lint: ESLint found the mistakes above (rules: https://eslint.org/docs/latest/rules/);"
+        echo "      fix the code, or, where a finding is intended, say why in web/eslint.config.js"
+        status=1
+    fi
+    echo "lint: prettier and eslint checked ${#files[@]} JavaScript files"
+    exit "$status"
+    ;;
 *)
-    echo "usage: tests/lint/lint.sh c|shell" >&2
+    echo "usage: tests/lint/lint.sh c|shell|web" >&2
     exit 2
     ;;
 esac

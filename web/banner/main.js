@@ -110,7 +110,6 @@ ready(() => {
     if (!choice) {
         ui.open();
         beacon('shown');
-    }
-    else if (choice.q) choiceSend(cfg, post, about, choice);
+    } else if (choice.q) choiceSend(cfg, post, about, choice);
     gate((id) => decisions[id]); // what the parser added since
 });

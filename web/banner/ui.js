@@ -42,7 +42,11 @@ export function uiCreate(cfg, lang, layout, nonce, css, gpc, on) {
         );
     });
     const panel = h('div', { hidden: '' }, h('h3', { tabindex: -1 }, t.panel), gpc ? h('p', {}, t.gpc) : '', h('ul', {}, ...items));
-    const more = h('button', { onclick: () => (panel.hidden ? openPanel() : on.save(Object.fromEntries(cfg.p.map((p) => [p.id, switches[p.id].checked])))) }, t.custom);
+    const more = h(
+        'button',
+        { onclick: () => (panel.hidden ? openPanel() : on.save(Object.fromEntries(cfg.p.map((p) => [p.id, switches[p.id].checked])))) },
+        t.custom,
+    );
     const dialog = h(
         'dialog',
         { role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': 'ct', 'aria-describedby': 'cd', lang, tabindex: -1, class: layout },
@@ -51,13 +55,24 @@ export function uiCreate(cfg, lang, layout, nonce, css, gpc, on) {
         h(
             'div',
             { id: 'cd' },
-            h('p', {}, fill(t.intro, {
-                ctl: cfg.ctl,
-                purposes: cfg.p.map((p) => text(p)[0]).join(', '),
-                to: unique(cfg.p.map((p) => p.to)) || '-',
-                months: Math.round(cfg.days / 30.44),
-            })),
-            h('p', {}, t.rights + ' ', h('a', { href: contact }, cfg.contact), cfg.policy ? '. ' : '', cfg.policy ? h('a', { href: cfg.policy }, t.policy) : ''),
+            h(
+                'p',
+                {},
+                fill(t.intro, {
+                    ctl: cfg.ctl,
+                    purposes: cfg.p.map((p) => text(p)[0]).join(', '),
+                    to: unique(cfg.p.map((p) => p.to)) || '-',
+                    months: Math.round(cfg.days / 30.44),
+                }),
+            ),
+            h(
+                'p',
+                {},
+                t.rights + ' ',
+                h('a', { href: contact }, cfg.contact),
+                cfg.policy ? '. ' : '',
+                cfg.policy ? h('a', { href: cfg.policy }, t.policy) : '',
+            ),
         ),
         panel,
         h('div', { class: 'b' }, h('button', { onclick: on.accept }, t.accept), h('button', { onclick: on.refuse }, t.refuse), more),

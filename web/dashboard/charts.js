@@ -122,7 +122,12 @@ export function drawChoices(container, stats) {
 export function variantMetrics(stats) {
     const out = [['accept_all_rate', 'accept all', (v) => v.accept_all, (v) => v.decisions]];
     for (const p of stats.purposes) {
-        out.push([`acceptance_rate:${p}`, p, (v) => v.purposes?.[p]?.granted ?? 0, (v) => (v.purposes?.[p]?.granted ?? 0) + (v.purposes?.[p]?.refused ?? 0)]);
+        out.push([
+            `acceptance_rate:${p}`,
+            p,
+            (v) => v.purposes?.[p]?.granted ?? 0,
+            (v) => (v.purposes?.[p]?.granted ?? 0) + (v.purposes?.[p]?.refused ?? 0),
+        ]);
     }
     return out;
 }

@@ -99,7 +99,9 @@ function drawSummary(stats) {
 // The comparisons of the API in words: difference, interval, verdict.
 function drawComparisons(stats) {
     const cmp = stats.variants_comparison;
-    const label = new Map(variantMetrics(stats).map(([key, name]) => [key, name == 'accept all' ? 'accept-all rate' : `acceptance of ${name}`]));
+    const label = new Map(
+        variantMetrics(stats).map(([key, name]) => [key, name == 'accept all' ? 'accept-all rate' : `acceptance of ${name}`]),
+    );
     const items = cmp.comparisons.map((c) => {
         const li = document.createElement('li');
         const what = label.get(c.metric) || c.metric;
