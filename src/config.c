@@ -30,7 +30,6 @@
 #include "log.h"
 
 #define CONFIG_FILE_MAX_BYTES (1024 * 1024) /* a config file is a few hundred bytes */
-#define CONFIG_THREADS_MAX 256
 #define CONFIG_TIMEOUT_MS_MAX 60000
 #define CONFIG_MAX_PENDING_MAX 1000000
 #define CONFIG_MAX_BODY_BYTES_MAX (16 * 1024 * 1024)

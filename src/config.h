@@ -50,6 +50,11 @@ typedef struct config_redis {
     uint32_t wait_timeout_ms; /* WAIT's own timeout; default 200, < command_timeout_ms */
 } config_redis_t;
 
+/* Worker threads: at most this many, from any source (file, environment,
+ * --threads, the core count). metrics.c holds one slot per worker and
+ * asserts it has as many. */
+#define CONFIG_THREADS_MAX 256
+
 typedef struct config {
     char path[PATH_MAX];      /* the file read, "" for built-in defaults */
     char listen_address[64];  /* default "0.0.0.0" */

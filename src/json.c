@@ -6,8 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid. */
-static size_t json_utf8_len(const unsigned char *s, size_t left)
+size_t json_utf8_len(const unsigned char *s, size_t left)
 {
     unsigned char c = s[0];
     size_t n;

@@ -8,6 +8,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 
+/* Length of the valid UTF-8 sequence at s (1..4, of at most left bytes),
+ * or 0 when it is not one (overlong, surrogate, past U+10FFFF, cut). */
+size_t json_utf8_len(const unsigned char *s, size_t left);
+
 /* Escape len bytes of s as the inside of a JSON string into out (always
  * NUL-terminated, cut to fit cap). Bytes that are not valid UTF-8 become
  * U+FFFD, so the result is always valid JSON. Returns bytes written. */

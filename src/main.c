@@ -26,7 +26,6 @@
 #include "snapshot.h"
 
 #define CONSENTD_VERSION "0.1.0"
-#define MAIN_MAX_THREADS 256
 
 static void usage(FILE *out)
 {
@@ -116,9 +115,9 @@ int main(int argc, char **argv)
             char *end;
             errno = 0;
             threads = strtol(optarg, &end, 10);
-            if (errno != 0 || *end != '\0' || threads < 1 || threads > MAIN_MAX_THREADS) {
+            if (errno != 0 || *end != '\0' || threads < 1 || threads > CONFIG_THREADS_MAX) {
                 fprintf(stderr, "consentd: --threads: must be an integer from 1 to %d\n",
-                        MAIN_MAX_THREADS);
+                        CONFIG_THREADS_MAX);
                 return 2;
             }
             break;
@@ -151,7 +150,7 @@ int main(int argc, char **argv)
     if (threads > 0) cfg.threads = (unsigned)threads;
     if (cfg.threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
-        cfg.threads = n > 0 ? (unsigned)(n < MAIN_MAX_THREADS ? n : MAIN_MAX_THREADS) : 1;
+        cfg.threads = n > 0 ? (unsigned)(n < CONFIG_THREADS_MAX ? n : CONFIG_THREADS_MAX) : 1;
     }
     log_setup(cfg.log_json, (log_level_t)cfg.log_level);
 

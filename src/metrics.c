@@ -10,6 +10,8 @@
  */
 #include "metrics.h"
 
+#include "config.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +20,7 @@
 /* Written before threads start, read-only afterwards. */
 static const char *const *route_names;
 static size_t route_count;
+_Static_assert(METRICS_MAX_WORKERS >= CONFIG_THREADS_MAX, "a metrics slot for every worker thread");
 static metrics_t *workers[METRICS_MAX_WORKERS];
 static size_t worker_count;
 

@@ -1,0 +1,93 @@
+/*
+ * clock_test.c - the hand-written UTC dates of src/clock.c, checked against
+ * the C library's gmtime_r and strftime over every day from 1970 to 9999
+ * and random times of day, and at the edges.
+ */
+#include <stdint.h>
+#include <time.h>
+
+#include "check.h"
+#include "clock.h"
+
+/* What strftime writes for ms in form: the oracle. */
+static void oracle(int64_t ms, clock_form_t form, char *out, size_t cap)
+{
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    static const char *const fmts[] = {"%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d",
+                                       "%Y%m%d", "%Y%m%d%H"};
+    size_t n = strftime(out, cap, fmts[form], &tm);
+    if (form == CLOCK_ISO_MS) snprintf(out + n, cap - n, ".%03dZ", (int)(ms % 1000));
+}
+
+static int every_day_from_1970_to_9999_matches_gmtime(void)
+{
+    uint64_t seed = 0x9e3779b97f4a7c15u;
+    int64_t days = 0;
+    for (;; days++) {
+        seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+        int64_t ms = days * 86400000 + (int64_t)(seed % 86400000);
+        char got[CLOCK_TEXT_MAX], want[64];
+        clock_utc_t t;
+        if (clock_utc(ms, &t) != 0) break;
+        for (int form = CLOCK_ISO_S; form <= CLOCK_HOUR_KEY; form++) {
+            size_t n = clock_format(ms, (clock_form_t)form, got);
+            oracle(ms, (clock_form_t)form, want, sizeof(want));
+            if (n != strlen(want) || strcmp(got, want) != 0) {
+                printf("    ms %lld form %d: \"%s\", expected \"%s\"\n", (long long)ms, form, got,
+                       want);
+                return -1;
+            }
+        }
+    }
+    CHECK(days == 2932897); /* 1970-01-01 to 9999-12-31, both included */
+    return 0;
+}
+
+static int edges_are_exact(void)
+{
+    char out[CLOCK_TEXT_MAX];
+    CHECK(clock_format(0, CLOCK_ISO_MS, out) == 24);
+    CHECK_STR(out, "1970-01-01T00:00:00.000Z");
+    CHECK(clock_format(951782400000, CLOCK_DAY, out) == 10); /* a leap day of a 400th year */
+    CHECK_STR(out, "2000-02-29");
+    CHECK(clock_format(4107542399999, CLOCK_ISO_MS, out) == 24); /* 2100 is no leap year */
+    CHECK_STR(out, "2100-02-28T23:59:59.999Z");
+    CHECK(clock_format(4107542400000, CLOCK_DAY_KEY, out) == 8);
+    CHECK_STR(out, "21000301");
+    CHECK(clock_format(253402300799999, CLOCK_ISO_S, out) == 20);
+    CHECK_STR(out, "9999-12-31T23:59:59Z");
+    return 0;
+}
+
+static int out_of_range_is_refused(void)
+{
+    char out[CLOCK_TEXT_MAX] = "x";
+    clock_utc_t t = {0};
+    CHECK(clock_utc(-1, &t) == -1 && t.year == 0);
+    CHECK(clock_utc(253402300800000, &t) == -1);
+    CHECK(clock_format(-1000, CLOCK_ISO_S, out) == 0 && out[0] == '\0');
+    CHECK(clock_format(INT64_MAX, CLOCK_HOUR_KEY, out) == 0 && out[0] == '\0');
+    return 0;
+}
+
+static int clocks_move_forward(void)
+{
+    uint64_t a = clock_mono_ns();
+    int64_t r = clock_real_ms();
+    uint64_t b = clock_mono_ns();
+    CHECK(b >= a);
+    CHECK(r > 1767225600000); /* after 2026-01-01 */
+    return 0;
+}
+
+int main(void)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    RUN(every_day_from_1970_to_9999_matches_gmtime);
+    RUN(edges_are_exact);
+    RUN(out_of_range_is_refused);
+    RUN(clocks_move_forward);
+    return check_summary();
+}
