@@ -31,6 +31,24 @@ size_t json_utf8_len(const unsigned char *s, size_t left)
     return n;
 }
 
+const char *json_short_escape(unsigned char c)
+{
+    switch (c) {
+    case '\b':
+        return "\\b";
+    case '\t':
+        return "\\t";
+    case '\n':
+        return "\\n";
+    case '\f':
+        return "\\f";
+    case '\r':
+        return "\\r";
+    default:
+        return NULL;
+    }
+}
+
 size_t json_escape(char *out, size_t cap, const char *s, size_t len)
 {
     static const char replacement[] = "\\ufffd";
@@ -42,7 +60,7 @@ size_t json_escape(char *out, size_t cap, const char *s, size_t len)
         /* A run of printable ASCII that needs no escape (all of a proof, an
          * id, a hash) is copied in one go, leaving the loop's 8 spare bytes. */
         size_t run = 0, room = cap - 8 - o;
-        while (run < room && i + run < len && u[run] >= 0x20 && u[run] < 0x7f && u[run] != '"' &&
+        while (run < room && i + run < len && u[run] >= 0x20 && u[run] < 0x80 && u[run] != '"' &&
                u[run] != '\\')
             run++;
         if (run > 0) {
@@ -66,8 +84,14 @@ size_t json_escape(char *out, size_t cap, const char *s, size_t len)
             out[o++] = '\\';
             out[o++] = (char)*u;
             i++;
-        } else if (*u < 0x20 || *u == 0x7f) {
-            o += (size_t)snprintf(out + o, cap - o, "\\u%04x", *u);
+        } else if (*u < 0x20) {
+            const char *shrt = json_short_escape(*u);
+            if (shrt != NULL) {
+                out[o++] = shrt[0];
+                out[o++] = shrt[1];
+            } else {
+                o += (size_t)snprintf(out + o, cap - o, "\\u%04x", *u);
+            }
             i++;
         } else {
             out[o++] = (char)*u;

@@ -13,8 +13,13 @@
 size_t json_utf8_len(const unsigned char *s, size_t left);
 
 /* Escape len bytes of s as the inside of a JSON string into out (always
- * NUL-terminated, cut to fit cap). Bytes that are not valid UTF-8 become
- * U+FFFD, so the result is always valid JSON. Returns bytes written. */
+ * NUL-terminated, cut to fit cap). The escapes are those of RFC 8785 (JSON
+ * canonicalization): '"', '\\' and control characters only, with the short
+ * forms \b \t \n \f \r where JSON has them. Bytes that are not valid
+ * UTF-8 become U+FFFD, so the result is always valid JSON. strbuf_json
+ * writes the same. Returns bytes written. */
+/* "\\n" for '\n' (and \b \t \f \r), NULL for any other byte. */
+const char *json_short_escape(unsigned char c);
 size_t json_escape(char *out, size_t cap, const char *s, size_t len);
 
 /* The error message of a field of a JSON document, as config and site

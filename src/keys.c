@@ -30,6 +30,7 @@
 #include <openssl/pem.h>
 #include <sodium.h>
 
+#include "clock.h"
 #include "site.h"
 
 #define KEYS_MANIFEST_NAME "keys.json"
@@ -40,7 +41,7 @@
 #define KEYS_SEED_BYTES 32
 #define KEYS_KID_RANDOM_BYTES 6 /* 8 base64url characters */
 #define KEYS_KID_TRIES 8
-#define KEYS_TIME_MAX 40 /* "YYYY-MM-DDTHH:MM:SSZ" and room */
+#define KEYS_TIME_MAX CLOCK_TEXT_MAX /* "YYYY-MM-DDTHH:MM:SSZ" */
 #define KEYS_X_B64_MAX sodium_base64_ENCODED_LEN(crypto_sign_PUBLICKEYBYTES, KEYS_B64)
 #define KEYS_HEADER_MAX 256
 #define KEYS_B64 sodium_base64_VARIANT_URLSAFE_NO_PADDING
@@ -149,9 +150,7 @@ static const char *keys_openssl_error(char *buf, size_t len, const char *fallbac
 
 static void keys_time_format(time_t t, char out[KEYS_TIME_MAX])
 {
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, KEYS_TIME_MAX, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    clock_format((int64_t)t * 1000, CLOCK_ISO_S, out);
 }
 
 static int keys_digits(const char *s, int n, int *out)
@@ -578,9 +577,10 @@ fail:
 static void keys_kid_new(time_t now, char kid[KEYS_KID_MAX + 1])
 {
     unsigned char rnd[KEYS_KID_RANDOM_BYTES];
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    size_t n = strftime(kid, KEYS_KID_MAX + 1, "%Y%m%d-", &tm);
+    char day[CLOCK_TEXT_MAX];
+    size_t n = clock_format((int64_t)now * 1000, CLOCK_DAY_KEY, day);
+    memcpy(kid, day, n);
+    kid[n++] = '-';
     randombytes_buf(rnd, sizeof(rnd));
     sodium_bin2base64(kid + n, KEYS_KID_MAX + 1 - n, rnd, sizeof(rnd), KEYS_B64);
 }

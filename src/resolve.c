@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 
 typedef struct {
@@ -31,9 +32,7 @@ static struct {
 
 static uint64_t resolve_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    return clock_mono_ns() / 1000000;
 }
 
 int resolve_lookup(const char *name, char *out, size_t cap, char *err, size_t errlen)

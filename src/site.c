@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 
 #include "json.h"
+#include "visitor.h"
 
 #define SITE_FILE_MAX_BYTES (1024 * 1024) /* a site file is a few KB */
 #define SITE_SET_MAX_SITES 10000          /* files in one sites directory */
@@ -1053,12 +1054,7 @@ const site_variant_t *site_variant_find(const site_t *site, const char *id, size
 const site_variant_t *site_variant_assign(const site_t *site, const char *visitor, size_t len)
 {
     if (site->n_variants == 0) return NULL;
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)visitor[i];
-        h *= 16777619u;
-    }
-    uint32_t r = h % site->variants_weight;
+    uint32_t r = visitor_hash32(visitor, len) % site->variants_weight;
     for (size_t i = 0; i < site->n_variants; i++) {
         if (r < site->variants[i].weight) return &site->variants[i];
         r -= site->variants[i].weight;

@@ -140,7 +140,7 @@ const site_text_t *site_purpose_text(const site_t *site, const site_purpose_t *p
 const char *legal_basis_name(legal_basis_t basis);
 /* NULL when the site declares no such variant. */
 const site_variant_t *site_variant_find(const site_t *site, const char *id, size_t len);
-/* The variant a visitor sees: FNV-1a 32 of the visitor id modulo the sum of
+/* The variant a visitor sees: visitor_hash32 (visitor.h) modulo the sum of
  * the weights, walked over the variants in declared order (the banner does
  * the same in the browser). NULL when the site has no variants. */
 const site_variant_t *site_variant_assign(const site_t *site, const char *visitor, size_t len);

@@ -112,7 +112,7 @@ void strbuf_json(strbuf_t *b, const char *s, size_t len)
     for (size_t i = 0; i < len && !b->failed;) {
         /* A run that needs no escape (all of a proof, an id, a hash) in one copy. */
         size_t run = 0;
-        while (i + run < len && u[i + run] >= 0x20 && u[i + run] < 0x7f && u[i + run] != '"' &&
+        while (i + run < len && u[i + run] >= 0x20 && u[i + run] < 0x80 && u[i + run] != '"' &&
                u[i + run] != '\\')
             run++;
         if (run > 0) {
@@ -131,9 +131,10 @@ void strbuf_json(strbuf_t *b, const char *s, size_t len)
             char esc[2] = {'\\', (char)u[i]};
             strbuf_put(b, esc, 2);
             i++;
-        } else { /* a control character, or DEL */
+        } else { /* a control character: its short form where JSON has one */
+            const char *shrt = json_short_escape(u[i]);
             char esc[6] = {'\\', 'u', '0', '0', hex[u[i] >> 4], hex[u[i] & 15]};
-            strbuf_put(b, esc, 6);
+            strbuf_put(b, shrt != NULL ? shrt : esc, shrt != NULL ? 2 : 6);
             i++;
         }
     }

@@ -59,7 +59,8 @@ int main(void)
     expect("plain_ascii_is_copied", "eyJhbGciOiJFZERTQSJ9.e30.c2ln", 29,
            "eyJhbGciOiJFZERTQSJ9.e30.c2ln");
     expect("quote_and_backslash_are_escaped", "a\"b\\c", 5, "a\\\"b\\\\c");
-    expect("control_characters_are_unicode_escapes", "a\nb\x01\x7f", 5, "a\\u000ab\\u0001\\u007f");
+    expect("control_characters_are_escaped_as_rfc_8785_does", "a\nb\x01\x7f\t", 6,
+           "a\\nb\\u0001\x7f\\t");
     expect("utf8_is_kept", "D\xc3\xa9mo \xe2\x80\x9c", 9, "D\xc3\xa9mo \xe2\x80\x9c");
     expect("invalid_utf8_becomes_replacement",
            "a\xff"
