@@ -374,7 +374,7 @@ static void counters_log_failure(counters_t *c, const char *what, const char *wh
     int64_t now = counters_now_ms();
     if (now - c->logged_ms < COUNTERS_LOG_EVERY_MS) return;
     c->logged_ms = now;
-    log_msg(LOG_WARN, "counters: %s: %s (see consentd_counter_flush_failures_total)", what, why);
+    log_msg(LOG_WARN, "counters: %s: %s (see consentd_stats_flush_failures_total)", what, why);
 }
 
 static void counters_on_flushed(void *data, const char *err)

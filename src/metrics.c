@@ -229,20 +229,20 @@ char *metrics_render(size_t *len)
                "consentd_http_requests_in_flight %llu\n",
                (unsigned long long)inflight);
     out_printf(&o,
-               "# HELP consentd_counter_flushes_total Batches of acceptance counts Redis "
-               "applied.\n# TYPE consentd_counter_flushes_total counter\n"
-               "consentd_counter_flushes_total %llu\n"
-               "# HELP consentd_counter_flush_failures_total Batches of acceptance counts dropped: "
+               "# HELP consentd_stats_flushes_total Batches of acceptance counts Redis "
+               "applied.\n# TYPE consentd_stats_flushes_total counter\n"
+               "consentd_stats_flushes_total %llu\n"
+               "# HELP consentd_stats_flush_failures_total Batches of acceptance counts dropped: "
                "sent but timed out or lost with the connection (never sent twice), or refused by "
-               "Redis.\n# TYPE consentd_counter_flush_failures_total counter\n"
-               "consentd_counter_flush_failures_total %llu\n"
-               "# HELP consentd_counter_dropped_total Counts and visitor ids dropped because the "
+               "Redis.\n# TYPE consentd_stats_flush_failures_total counter\n"
+               "consentd_stats_flush_failures_total %llu\n"
+               "# HELP consentd_stats_dropped_total Counts and visitor ids dropped because the "
                "memory bound was reached while Redis could not take them.\n"
-               "# TYPE consentd_counter_dropped_total counter\n"
-               "consentd_counter_dropped_total %llu\n"
-               "# HELP consentd_counter_pending Counts and visitor ids waiting in memory for the "
-               "next flush.\n# TYPE consentd_counter_pending gauge\n"
-               "consentd_counter_pending %llu\n",
+               "# TYPE consentd_stats_dropped_total counter\n"
+               "consentd_stats_dropped_total %llu\n"
+               "# HELP consentd_stats_pending Counts and visitor ids waiting in memory for the "
+               "next flush.\n# TYPE consentd_stats_pending gauge\n"
+               "consentd_stats_pending %llu\n",
                (unsigned long long)flushes, (unsigned long long)flush_failures,
                (unsigned long long)dropped, (unsigned long long)pending);
 
