@@ -174,7 +174,7 @@ static void http_finish(http_request_t *rq, int status, size_t bytes)
 {
     uint64_t ns = http_now_ns() - rq->started_ns;
     rq->answered = 1;
-    metrics_observe_request(&rq->worker->metrics, rq->route, status, ns);
+    metrics_observe_request(rq->worker->metrics, rq->route, status, ns);
     if (rq->worker->cfg->access_log) http_access_log(rq, status, bytes, ns);
 }
 
@@ -272,7 +272,7 @@ void http_error(http_request_t *rq, int status, const char *code, const char *me
 void http_storage_error(http_request_t *rq, int rc, const char *err)
 {
     char msg[160];
-    rq->worker->metrics.redis_errors++;
+    metrics_count(rq->worker->metrics, METRICS_REDIS_ERRORS, 1);
     if (rc == REDIS_E_BUSY)
         snprintf(msg, sizeof(msg), "too many Redis commands in flight, retry later");
     else if (err != NULL && strcmp(err, "timeout") == 0)
