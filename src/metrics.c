@@ -57,6 +57,11 @@ static const metrics_family_t counter_families[METRICS_COUNTERS] = {
     [METRICS_STATS_DROPPED] = {"consentd_stats_dropped_total",
                                "Counts and visitor ids dropped because the memory bound was "
                                "reached while Redis could not take them."},
+    [METRICS_ANSWERS_DROPPED] = {"consentd_http_answers_dropped_total",
+                                 "Second answers to one request, dropped: a bug, logged once."},
+    [METRICS_REQUESTS_UNANSWERED] = {"consentd_http_requests_unanswered_total",
+                                     "Requests that ended without an answer while no Redis reply "
+                                     "was awaited: a bug, logged once."},
 };
 
 static const metrics_family_t gauge_families[METRICS_GAUGES] = {

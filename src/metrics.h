@@ -36,6 +36,8 @@ typedef enum metrics_counter {
     METRICS_STATS_FLUSHES,        /* acceptance-count batches Redis applied */
     METRICS_STATS_FLUSH_FAILURES, /* batches dropped: outcome unknown or refused */
     METRICS_STATS_DROPPED,        /* counts and visitor ids over the memory bound */
+    METRICS_ANSWERS_DROPPED,      /* a second answer to one request (a bug) */
+    METRICS_REQUESTS_UNANSWERED,  /* disposed without an answer (a bug) */
     METRICS_COUNTERS              /* how many */
 } metrics_counter_t;
 

@@ -194,6 +194,7 @@ static void router_on_dispose(void *p)
     worker_t *w = rq->worker;
     w->inflight--;
     metrics_gauge_set(w->metrics, METRICS_INFLIGHT, w->inflight);
+    http_request_disposed(rq);
 }
 
 /* Allow: the methods of every route whose pattern matched. */

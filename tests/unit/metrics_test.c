@@ -43,6 +43,8 @@ static int counts_and_gauges_are_summed_over_workers(void)
     CHECK(sample(text, "consentd_redis_connected") == 2);
     CHECK(sample(text, "consentd_redis_connections") == 2);
     CHECK(sample(text, "consentd_stats_pending") == 5);
+    CHECK(sample(text, "consentd_http_answers_dropped_total") == 0);
+    CHECK(sample(text, "consentd_http_requests_unanswered_total") == 0);
     CHECK_HAS(text, "consentd_http_requests_total{route=\"consent_post\",status=\"201\"} 2\n");
     CHECK_HAS(text, "consentd_http_requests_total{route=\"consent_post\",status=\"other\"} 1\n");
     CHECK_HAS(text, "consentd_http_request_duration_seconds_bucket{route=\"consent_post\","
@@ -85,7 +87,7 @@ static int every_family_has_help_type_and_a_conventional_name(void)
         snprintf(help, sizeof(help), "# HELP %s ", name);
         CHECK(strstr(copy, help) != NULL);
     }
-    CHECK(families >= 12);
+    CHECK(families >= 14);
     free(copy);
     free(text);
     return 0;
