@@ -234,7 +234,7 @@ cmd_delta() {
 # FCALLs the acceptance counters sent (applied or not): consentd's /metrics.
 flushes() {
     curl -sS "$BASE/metrics" | awk '
-        /^consentd_counter_flushes_total / || /^consentd_counter_flush_failures_total / { n += $NF }
+        /^consentd_stats_flushes_total / || /^consentd_stats_flush_failures_total / { n += $NF }
         END { printf "%d\n", n }'
 }
 

@@ -182,7 +182,7 @@ static int counters_table_rebuild(counters_t *c)
 
 static void counters_drop(counters_t *c, uint64_t n)
 {
-    metrics_count(&c->metrics->counter_dropped, n);
+    metrics_count(c->metrics, METRICS_STATS_DROPPED, n);
 }
 
 /* The group of (site, hour), created when there is none; NULL when the
@@ -374,17 +374,17 @@ static void counters_log_failure(counters_t *c, const char *what, const char *wh
     int64_t now = counters_now_ms();
     if (now - c->logged_ms < COUNTERS_LOG_EVERY_MS) return;
     c->logged_ms = now;
-    log_msg(LOG_WARN, "counters: %s: %s (see consentd_counter_flush_failures_total)", what, why);
+    log_msg(LOG_WARN, "counters: %s: %s (see consentd_stats_flush_failures_total)", what, why);
 }
 
 static void counters_on_flushed(void *data, const char *err)
 {
     counters_t *c = data;
     if (err == NULL) {
-        metrics_count(&c->metrics->counter_flushes, 1);
+        metrics_count(c->metrics, METRICS_STATS_FLUSHES, 1);
         return;
     }
-    metrics_count(&c->metrics->counter_flush_failures, 1);
+    metrics_count(c->metrics, METRICS_STATS_FLUSH_FAILURES, 1);
     counters_log_failure(c, "a batch of counts was dropped (outcome unknown, never sent twice)",
                          err);
 }
@@ -475,7 +475,7 @@ static int counters_flush_group(counters_t *c, counters_group_t *g)
                  : store_counts_add(c->redis, &batch, counters_on_flushed, c);
     if (rc == REDIS_E_DOWN || rc == REDIS_E_BUSY) return -1; /* kept for the next flush */
     if (rc != REDIS_OK) {
-        metrics_count(&c->metrics->counter_flush_failures, 1);
+        metrics_count(c->metrics, METRICS_STATS_FLUSH_FAILURES, 1);
         counters_log_failure(c, "a batch of counts was refused", "bad arguments");
     }
     memset(g->counts, 0, cells * sizeof(g->counts[0]));
@@ -508,5 +508,5 @@ void counters_flush(counters_t *c)
         c->last = NULL;
         counters_table_rebuild(c); /* fewer groups: reuses the table */
     }
-    metrics_gauge_set(&c->metrics->counter_pending, pending);
+    metrics_gauge_set(c->metrics, METRICS_STATS_PENDING, pending);
 }

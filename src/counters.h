@@ -15,16 +15,16 @@
  * Delivery, per batch:
  *  - not sent (Redis down, too many commands in flight): the counts stay in
  *    memory and go with the next flush;
- *  - sent, and Redis applied it: done (consentd_counter_flushes_total);
+ *  - sent, and Redis applied it: done (consentd_stats_flushes_total);
  *  - sent, outcome unknown (timeout, connection lost before the reply) or
  *    refused by Redis: the batch is dropped and counted in
- *    consentd_counter_flush_failures_total. Sending it again could count it
+ *    consentd_stats_flush_failures_total. Sending it again could count it
  *    twice; a counter may miss a batch when Redis misbehaves, it never
  *    counts one twice.
  * Memory is bounded: at most COUNTERS_GROUPS_MAX groups per thread and
  * COUNTERS_VISITORS_MAX visitor ids per group (a full group is flushed at
  * once); what does not fit while Redis is down is dropped and counted in
- * consentd_counter_dropped_total.
+ * consentd_stats_dropped_total.
  *
  * FIELDS of the counter hashes are "<dim>|<metric>":
  *   dim     all | v.<variant> | l.<lang> | s.<source>

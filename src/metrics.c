@@ -2,11 +2,16 @@
  * metrics.c - per-thread counters, summed into the Prometheus text format.
  *
  * Writers are single-threaded (each worker writes only its own metrics_t),
- * so an observation is a relaxed atomic add on memory no other thread
- * writes: on x86-64 that is a plain add. The reader (GET /metrics, on any
- * worker) loads each counter with a relaxed atomic load; a scrape may see
- * one request counted in a bucket and not yet in the sum, which Prometheus
+ * so an observation is a relaxed atomic load and store on memory no other
+ * thread writes: on x86-64 two plain moves. The reader (GET /metrics, on any
+ * worker) loads each value with a relaxed atomic load; a scrape may see one
+ * request counted in a bucket and not yet in the sum, which Prometheus
  * tolerates.
+ *
+ * Names follow Prometheus' conventions and pass `promtool check metrics`
+ * (tests/http/metrics.test.mjs): counters end in _total, durations are in
+ * seconds, no name contains its own type ("counter", "gauge"...). They are
+ * an interface (dashboards, alerts): the README lists them.
  */
 #include "metrics.h"
 
@@ -16,6 +21,57 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Every field is written by one thread (metrics_add/metrics_set) and read by
+ * any (metrics_load). Aligned on cache lines: two workers' metrics never
+ * share one. */
+struct metrics {
+    uint64_t requests[METRICS_MAX_ROUTES][METRICS_STATUSES];
+    uint64_t latency_buckets[METRICS_MAX_ROUTES][METRICS_BUCKETS + 1];
+    uint64_t latency_sum_ns[METRICS_MAX_ROUTES];
+    uint64_t redis_buckets[METRICS_BUCKETS + 1];
+    uint64_t redis_sum_ns;
+    uint64_t counters[METRICS_COUNTERS];
+    uint64_t gauges[METRICS_GAUGES];
+};
+
+#define METRICS_ALIGN 64
+
+/* The scalar families: name and HELP, by id. */
+typedef struct {
+    const char *name, *help;
+} metrics_family_t;
+
+static const metrics_family_t counter_families[METRICS_COUNTERS] = {
+    [METRICS_REDIS_ERRORS] = {"consentd_redis_errors_total",
+                              "Redis commands that timed out or lost their connection."},
+    [METRICS_CONNECTIONS_REFUSED] = {"consentd_connections_refused_total",
+                                     "Connections closed as they were accepted: their client held "
+                                     "limits.max_connections_per_client already."},
+    [METRICS_STATS_FLUSHES] = {"consentd_stats_flushes_total",
+                               "Batches of acceptance counts Redis applied."},
+    [METRICS_STATS_FLUSH_FAILURES] = {"consentd_stats_flush_failures_total",
+                                      "Batches of acceptance counts dropped: sent but timed out or "
+                                      "lost with the connection (never sent twice), or refused by "
+                                      "Redis."},
+    [METRICS_STATS_DROPPED] = {"consentd_stats_dropped_total",
+                               "Counts and visitor ids dropped because the memory bound was "
+                               "reached while Redis could not take them."},
+    [METRICS_ANSWERS_DROPPED] = {"consentd_http_answers_dropped_total",
+                                 "Second answers to one request, dropped: a bug, logged once."},
+    [METRICS_REQUESTS_UNANSWERED] = {"consentd_http_requests_unanswered_total",
+                                     "Requests that ended without an answer while no Redis reply "
+                                     "was awaited: a bug, logged once."},
+};
+
+static const metrics_family_t gauge_families[METRICS_GAUGES] = {
+    [METRICS_REDIS_CONNECTED] = {"consentd_redis_connected",
+                                 "Worker connections to Redis that are up."},
+    [METRICS_INFLIGHT] = {"consentd_http_requests_in_flight",
+                          "Requests accepted and not yet done."},
+    [METRICS_STATS_PENDING] = {"consentd_stats_pending",
+                               "Counts and visitor ids waiting in memory for the next flush."},
+};
 
 /* Written before threads start, read-only afterwards. */
 static const char *const *route_names;
@@ -41,19 +97,32 @@ void metrics_set_routes(const char *const *names, size_t n)
     route_count = n < METRICS_MAX_ROUTES ? n : METRICS_MAX_ROUTES;
 }
 
-void metrics_register(metrics_t *m)
+const char *metrics_route_name(unsigned route)
 {
-    if (worker_count < METRICS_MAX_WORKERS) workers[worker_count++] = m;
+    return route < route_count ? route_names[route] : "?";
 }
 
-static inline void metrics_add(uint64_t *counter, uint64_t v)
+metrics_t *metrics_create(void)
 {
-    __atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + v, __ATOMIC_RELAXED);
+    if (worker_count >= METRICS_MAX_WORKERS) return NULL;
+    size_t size = (sizeof(metrics_t) + METRICS_ALIGN - 1) / METRICS_ALIGN * METRICS_ALIGN;
+    metrics_t *m = aligned_alloc(METRICS_ALIGN, size);
+    if (m == NULL) return NULL;
+    memset(m, 0, size);
+    workers[worker_count++] = m;
+    return m;
 }
 
-static inline uint64_t metrics_load(const uint64_t *counter)
+/* The one way a field changes: its owner thread adds (or sets), exactly, and
+ * a concurrent reader sees the old or the new value, never a torn one. */
+static inline void metrics_add(uint64_t *field, uint64_t v)
 {
-    return __atomic_load_n(counter, __ATOMIC_RELAXED);
+    __atomic_store_n(field, __atomic_load_n(field, __ATOMIC_RELAXED) + v, __ATOMIC_RELAXED);
+}
+
+static inline uint64_t metrics_load(const uint64_t *field)
+{
+    return __atomic_load_n(field, __ATOMIC_RELAXED);
 }
 
 static size_t metrics_bucket(uint64_t ns)
@@ -85,14 +154,20 @@ void metrics_observe_redis(metrics_t *m, uint64_t ns)
     metrics_add(&m->redis_sum_ns, ns);
 }
 
-void metrics_gauge_set(uint64_t *gauge, uint64_t value)
+void metrics_count(metrics_t *m, metrics_counter_t counter, uint64_t n)
 {
-    __atomic_store_n(gauge, value, __ATOMIC_RELAXED);
+    if ((unsigned)counter < METRICS_COUNTERS) metrics_add(&m->counters[counter], n);
 }
 
-void metrics_count(uint64_t *counter, uint64_t n)
+void metrics_gauge_set(metrics_t *m, metrics_gauge_t gauge, uint64_t value)
 {
-    metrics_add(counter, n);
+    if ((unsigned)gauge < METRICS_GAUGES)
+        __atomic_store_n(&m->gauges[gauge], value, __ATOMIC_RELAXED);
+}
+
+uint64_t metrics_counter_value(const metrics_t *m, metrics_counter_t counter)
+{
+    return (unsigned)counter < METRICS_COUNTERS ? metrics_load(&m->counters[counter]) : 0;
 }
 
 /* A growable output buffer; on allocation failure it stops growing and the
@@ -188,64 +263,32 @@ char *metrics_render(size_t *len)
         out_histogram(&o, "consentd_http_request_duration_seconds", labels, buckets, sum);
     }
 
-    uint64_t rbuckets[METRICS_BUCKETS + 1] = {0}, rsum = 0, rerrors = 0, connected = 0,
-                                        inflight = 0, flushes = 0, flush_failures = 0, dropped = 0,
-                                        pending = 0, refused = 0;
+    uint64_t rbuckets[METRICS_BUCKETS + 1] = {0}, rsum = 0;
+    uint64_t counters[METRICS_COUNTERS] = {0}, gauges[METRICS_GAUGES] = {0};
     for (size_t w = 0; w < worker_count; w++) {
         for (size_t b = 0; b <= METRICS_BUCKETS; b++)
             rbuckets[b] += metrics_load(&workers[w]->redis_buckets[b]);
         rsum += metrics_load(&workers[w]->redis_sum_ns);
-        rerrors += metrics_load(&workers[w]->redis_errors);
-        connected += metrics_load(&workers[w]->redis_connected);
-        inflight += metrics_load(&workers[w]->inflight);
-        flushes += metrics_load(&workers[w]->counter_flushes);
-        flush_failures += metrics_load(&workers[w]->counter_flush_failures);
-        dropped += metrics_load(&workers[w]->counter_dropped);
-        pending += metrics_load(&workers[w]->counter_pending);
-        refused += metrics_load(&workers[w]->connections_refused);
+        for (size_t c = 0; c < METRICS_COUNTERS; c++)
+            counters[c] += metrics_load(&workers[w]->counters[c]);
+        for (size_t g = 0; g < METRICS_GAUGES; g++)
+            gauges[g] += metrics_load(&workers[w]->gauges[g]);
     }
     out_printf(&o, "# HELP consentd_redis_roundtrip_seconds Time from sending a Redis command to "
                    "its reply.\n# TYPE consentd_redis_roundtrip_seconds histogram\n");
     out_histogram(&o, "consentd_redis_roundtrip_seconds", "", rbuckets, rsum);
+    for (size_t c = 0; c < METRICS_COUNTERS; c++)
+        out_printf(&o, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", counter_families[c].name,
+                   counter_families[c].help, counter_families[c].name, counter_families[c].name,
+                   (unsigned long long)counters[c]);
+    for (size_t g = 0; g < METRICS_GAUGES; g++)
+        out_printf(&o, "# HELP %s %s\n# TYPE %s gauge\n%s %llu\n", gauge_families[g].name,
+                   gauge_families[g].help, gauge_families[g].name, gauge_families[g].name,
+                   (unsigned long long)gauges[g]);
     out_printf(&o,
-               "# HELP consentd_redis_errors_total Redis commands that timed out or lost their "
-               "connection.\n# TYPE consentd_redis_errors_total counter\n"
-               "consentd_redis_errors_total %llu\n",
-               (unsigned long long)rerrors);
-    out_printf(&o,
-               "# HELP consentd_redis_connected Worker connections to Redis that are up.\n"
-               "# TYPE consentd_redis_connected gauge\nconsentd_redis_connected %llu\n"
                "# HELP consentd_redis_connections Worker connections to Redis, up or not.\n"
                "# TYPE consentd_redis_connections gauge\nconsentd_redis_connections %zu\n",
-               (unsigned long long)connected, worker_count);
-    out_printf(&o,
-               "# HELP consentd_connections_refused_total Connections closed as they were "
-               "accepted: their client held limits.max_connections_per_client already.\n"
-               "# TYPE consentd_connections_refused_total counter\n"
-               "consentd_connections_refused_total %llu\n",
-               (unsigned long long)refused);
-    out_printf(&o,
-               "# HELP consentd_http_requests_in_flight Requests accepted and not yet done.\n"
-               "# TYPE consentd_http_requests_in_flight gauge\n"
-               "consentd_http_requests_in_flight %llu\n",
-               (unsigned long long)inflight);
-    out_printf(&o,
-               "# HELP consentd_counter_flushes_total Batches of acceptance counts Redis "
-               "applied.\n# TYPE consentd_counter_flushes_total counter\n"
-               "consentd_counter_flushes_total %llu\n"
-               "# HELP consentd_counter_flush_failures_total Batches of acceptance counts dropped: "
-               "sent but timed out or lost with the connection (never sent twice), or refused by "
-               "Redis.\n# TYPE consentd_counter_flush_failures_total counter\n"
-               "consentd_counter_flush_failures_total %llu\n"
-               "# HELP consentd_counter_dropped_total Counts and visitor ids dropped because the "
-               "memory bound was reached while Redis could not take them.\n"
-               "# TYPE consentd_counter_dropped_total counter\n"
-               "consentd_counter_dropped_total %llu\n"
-               "# HELP consentd_counter_pending Counts and visitor ids waiting in memory for the "
-               "next flush.\n# TYPE consentd_counter_pending gauge\n"
-               "consentd_counter_pending %llu\n",
-               (unsigned long long)flushes, (unsigned long long)flush_failures,
-               (unsigned long long)dropped, (unsigned long long)pending);
+               worker_count);
 
     if (o.failed) {
         free(o.buf);

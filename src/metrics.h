@@ -1,11 +1,17 @@
 /*
- * metrics.h - Prometheus counters and histograms.
+ * metrics.h - Prometheus counters, gauges and histograms.
  *
- * Each worker thread owns one metrics_t and is its only writer, so counting
- * costs a few plain increments on the request path. GET /metrics (served by
- * any worker) sums every registered metrics_t with relaxed atomic loads.
- * Workers register their metrics_t before threads start; the registry is
- * read-only afterwards.
+ * Threads: each worker thread owns one metrics_t (metrics_create(), before
+ * threads start) and is its only writer, through the functions below. GET
+ * /metrics, served by any worker, sums every metrics_t with relaxed atomic
+ * loads. With one writer, a relaxed atomic load plus a relaxed atomic store
+ * is an exact increment and a race-free one by the C11 memory model; on
+ * x86-64 both are plain moves (no lock prefix), as cheap as `++`.
+ * The layout is private to metrics.c (metrics_t is opaque): no other file
+ * can bump a field with a plain, racy `++`.
+ *
+ * Ownership: a metrics_t lives as long as the process (the registry keeps
+ * it, /metrics may read it until exit).
  */
 #ifndef CONSENTD_METRICS_H
 #define CONSENTD_METRICS_H
@@ -21,34 +27,44 @@
 /* The statuses counted one by one; anything else counts under "other". */
 #define METRICS_STATUSES 20
 
-typedef struct metrics {
-    uint64_t requests[METRICS_MAX_ROUTES][METRICS_STATUSES];
-    uint64_t latency_buckets[METRICS_MAX_ROUTES][METRICS_BUCKETS + 1];
-    uint64_t latency_sum_ns[METRICS_MAX_ROUTES];
-    uint64_t redis_buckets[METRICS_BUCKETS + 1];
-    uint64_t redis_sum_ns;
-    uint64_t redis_errors;           /* timeouts and disconnects seen by callers */
-    uint64_t redis_connected;        /* gauge: 0 or 1 */
-    uint64_t inflight;               /* gauge: requests accepted and not yet disposed */
-    uint64_t counter_flushes;        /* counter batches Redis applied */
-    uint64_t counter_flush_failures; /* batches dropped: outcome unknown or refused */
-    uint64_t counter_dropped;        /* counts and visitor ids over the memory bound */
-    uint64_t counter_pending;        /* gauge: counts and visitor ids waiting in memory */
-    uint64_t connections_refused;    /* closed at accept: the client held its share */
-} metrics_t;
+typedef struct metrics metrics_t;
+
+/* Counters (only ever go up); their Prometheus names are in metrics.c. */
+typedef enum metrics_counter {
+    METRICS_REDIS_ERRORS = 0,     /* timeouts and disconnects seen by callers */
+    METRICS_CONNECTIONS_REFUSED,  /* closed at accept: the client held its share */
+    METRICS_STATS_FLUSHES,        /* acceptance-count batches Redis applied */
+    METRICS_STATS_FLUSH_FAILURES, /* batches dropped: outcome unknown or refused */
+    METRICS_STATS_DROPPED,        /* counts and visitor ids over the memory bound */
+    METRICS_ANSWERS_DROPPED,      /* a second answer to one request (a bug) */
+    METRICS_REQUESTS_UNANSWERED,  /* disposed without an answer (a bug) */
+    METRICS_COUNTERS              /* how many */
+} metrics_counter_t;
+
+/* Gauges (set to the writer's current value). */
+typedef enum metrics_gauge {
+    METRICS_REDIS_CONNECTED = 0, /* 0 or 1 */
+    METRICS_INFLIGHT,            /* requests accepted and not yet disposed */
+    METRICS_STATS_PENDING,       /* counts and visitor ids waiting in memory */
+    METRICS_GAUGES               /* how many */
+} metrics_gauge_t;
 
 /* Route names (index = route id), given once by the router before any
- * worker starts. */
+ * worker starts; metrics_route_name() is "?" for an unknown id. */
 void metrics_set_routes(const char *const *names, size_t n);
-/* Called by each worker, before threads start. */
-void metrics_register(metrics_t *m);
+const char *metrics_route_name(unsigned route);
+/* A zeroed metrics_t, registered for /metrics: called for each worker
+ * before threads start. NULL when out of memory or over
+ * METRICS_MAX_WORKERS. */
+metrics_t *metrics_create(void);
 
 /* Writer side: only ever the thread that owns m. */
 void metrics_observe_request(metrics_t *m, unsigned route, int status, uint64_t ns);
 void metrics_observe_redis(metrics_t *m, uint64_t ns);
-void metrics_gauge_set(uint64_t *gauge, uint64_t value);
-/* Add n to one of m's counters. */
-void metrics_count(uint64_t *counter, uint64_t n);
+void metrics_count(metrics_t *m, metrics_counter_t counter, uint64_t n);
+void metrics_gauge_set(metrics_t *m, metrics_gauge_t gauge, uint64_t value);
+/* Reader side, any thread: one worker's current value (tests, logs). */
+uint64_t metrics_counter_value(const metrics_t *m, metrics_counter_t counter);
 
 /* Render the Prometheus text exposition of all registered workers into a
  * malloc'd buffer (caller frees). */

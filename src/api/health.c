@@ -28,7 +28,7 @@ static void health_on_pong(void *data, const redis_reply_t *reply, const char *e
         size_t len;
         const char *s = reply != NULL ? redis_reply_str(reply, &len) : NULL;
         if (err != NULL) {
-            rq->worker->metrics.redis_errors++;
+            metrics_count(rq->worker->metrics, METRICS_REDIS_ERRORS, 1);
             health_unavailable(rq, err);
         } else if (redis_reply_kind(reply) != REDIS_REPLY_KIND_STATUS || len != 4 ||
                    memcmp(s, "PONG", 4) != 0) {

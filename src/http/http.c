@@ -36,6 +36,7 @@ http_pending_t *http_pending_new(http_request_t *rq, size_t state_size)
 {
     http_pending_t *p = calloc(1, sizeof(*p) + state_size);
     if (p == NULL) return NULL;
+    rq->pending++;
     p->guard = h2o_mem_alloc_shared(&rq->req->pool, sizeof(*p->guard), http_pending_on_dispose);
     *p->guard = p;
     p->rq = rq;
@@ -55,6 +56,7 @@ http_request_t *http_pending_request(http_pending_t *p)
 
 void http_pending_free(http_pending_t *p)
 {
+    if (p->rq != NULL) p->rq->pending--;
     if (p->guard != NULL) *p->guard = NULL;
     snapshot_release(p->snap);
     free(p);
@@ -169,12 +171,63 @@ static void http_access_log(http_request_t *rq, int status, size_t bytes, uint64
     if (n > 0) log_raw(line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }
 
+http_answer_check_t http_answer_check(const http_request_t *rq, int disposing)
+{
+    if (!disposing) return rq->answered == 0 ? HTTP_ANSWER_OK : HTTP_ANSWER_TWICE;
+    if (rq->answered != 0) return HTTP_ANSWER_OK;
+    return rq->pending != 0 ? HTTP_ANSWER_ABANDONED : HTTP_ANSWER_NONE;
+}
+
+/* A broken one-answer rule (TWICE or NONE): a bug in consentd. Debug builds
+ * stop at once, so that a test catches it; Release builds count every case
+ * and log the first of each kind (one line, not a flood), then carry on. */
+static void http_answer_violated(http_request_t *rq, http_answer_check_t v)
+{
+    int twice = v == HTTP_ANSWER_TWICE;
+    metrics_count(rq->worker->metrics,
+                  twice ? METRICS_ANSWERS_DROPPED : METRICS_REQUESTS_UNANSWERED, 1);
+#ifdef NDEBUG
+    static int logged[HTTP_ANSWER_ABANDONED + 1]; /* by kind, process-wide */
+    if (__atomic_exchange_n(&logged[v], 1, __ATOMIC_RELAXED)) return;
+#endif
+    log_msg(LOG_ERROR,
+            "http: route %s: %s (a bug in consentd: every request gets exactly one answer)%s",
+            metrics_route_name(rq->route),
+            twice ? "a second answer to one request, dropped" : "a request ended without an answer",
+#ifdef NDEBUG
+            "; later cases are only counted in /metrics"
+#else
+            "; aborting (Debug build)"
+#endif
+    );
+#ifndef NDEBUG
+    abort();
+#endif
+}
+
+/* 1 when rq may be answered now; else the answer is a second one: enforce
+ * the rule and drop it. Every answering entry point starts here, before it
+ * touches the response. */
+static int http_may_answer(http_request_t *rq)
+{
+    http_answer_check_t v = http_answer_check(rq, 0);
+    if (v == HTTP_ANSWER_OK) return 1;
+    http_answer_violated(rq, v);
+    return 0;
+}
+
+void http_request_disposed(http_request_t *rq)
+{
+    http_answer_check_t v = http_answer_check(rq, 1);
+    if (v == HTTP_ANSWER_NONE) http_answer_violated(rq, v);
+}
+
 /* Bookkeeping common to every answer: metrics and the access log. */
 static void http_finish(http_request_t *rq, int status, size_t bytes)
 {
     uint64_t ns = http_now_ns() - rq->started_ns;
-    rq->answered = 1;
-    metrics_observe_request(&rq->worker->metrics, rq->route, status, ns);
+    rq->answered++;
+    metrics_observe_request(rq->worker->metrics, rq->route, status, ns);
     if (rq->worker->cfg->access_log) http_access_log(rq, status, bytes, ns);
 }
 
@@ -233,6 +286,7 @@ void http_send_static(http_request_t *rq, int status, const char *content_type, 
                       size_t len)
 {
     static h2o_generator_t generator = {NULL, NULL};
+    if (!http_may_answer(rq)) return;
     h2o_req_t *req = rq->req;
     req->res.status = status;
     req->res.reason = http_reason(status);
@@ -252,6 +306,7 @@ void http_send_static(http_request_t *rq, int status, const char *content_type, 
 void http_send_copy(http_request_t *rq, int status, const char *content_type, const void *body,
                     size_t len)
 {
+    if (!http_may_answer(rq)) return;
     char *copy = h2o_mem_alloc_pool(&rq->req->pool, len + 1);
     memcpy(copy, body, len);
     http_send_static(rq, status, content_type, copy, len);
@@ -259,20 +314,23 @@ void http_send_copy(http_request_t *rq, int status, const char *content_type, co
 
 void http_send_json(http_request_t *rq, int status, const char *json, size_t len)
 {
+    if (!http_may_answer(rq)) return;
     http_json_headers(rq->req);
     http_send_copy(rq, status, "application/json", json, len);
 }
 
 void http_error(http_request_t *rq, int status, const char *code, const char *message)
 {
+    if (!http_may_answer(rq)) return;
     char body[1300];
     http_send_json(rq, status, body, http_error_body(body, sizeof(body), code, message));
 }
 
 void http_storage_error(http_request_t *rq, int rc, const char *err)
 {
+    if (!http_may_answer(rq)) return;
     char msg[160];
-    rq->worker->metrics.redis_errors++;
+    metrics_count(rq->worker->metrics, METRICS_REDIS_ERRORS, 1);
     if (rc == REDIS_E_BUSY)
         snprintf(msg, sizeof(msg), "too many Redis commands in flight, retry later");
     else if (err != NULL && strcmp(err, "timeout") == 0)

@@ -7,7 +7,15 @@
  *
  * Every request ends in exactly one http_send_* / http_error call. The call
  * records the status and latency in the worker's metrics and writes the
- * access-log line.
+ * access-log line. The rule is enforced, not just stated:
+ *  - a second answer to one request aborts in Debug (and sanitized) builds;
+ *    in Release (NDEBUG) it is dropped, counted in
+ *    consentd_http_answers_dropped_total and logged once per process;
+ *  - a request h2o disposes without an answer (the router calls
+ *    http_request_disposed()) is the same kind of bug, caught the same way
+ *    (consentd_http_requests_unanswered_total), unless a late answer was
+ *    still awaited (an http_pending_t): then the client left first, which is
+ *    no bug (an HTTP/2 stream reset, connections closed at shutdown).
  */
 #ifndef CONSENTD_HTTP_H
 #define CONSENTD_HTTP_H
@@ -25,8 +33,23 @@ typedef struct http_request {
     const site_t *site;                  /* set when the path names a site */
     h2o_iovec_t params[HTTP_MAX_PARAMS]; /* path parameters after {site} */
     uint64_t started_ns;
-    int answered;
+    unsigned answered; /* answers sent: 0, then 1 (a second one is dropped) */
+    unsigned pending;  /* http_pending_t records alive for this request */
 } http_request_t;
+
+/* What the one-answer rule makes of a request (http_answer_check()). */
+typedef enum {
+    HTTP_ANSWER_OK = 0,   /* may answer now / was answered once */
+    HTTP_ANSWER_TWICE,    /* answering again: a bug, the answer is dropped */
+    HTTP_ANSWER_NONE,     /* disposed unanswered, no late answer awaited: a bug */
+    HTTP_ANSWER_ABANDONED /* disposed unanswered while a late answer was awaited */
+} http_answer_check_t;
+/* The rule as a pure function of rq's bookkeeping: about to answer
+ * (disposing 0) or being disposed (disposing 1). */
+http_answer_check_t http_answer_check(const http_request_t *rq, int disposing);
+/* The router's dispose callback calls this: it enforces the rule (abort in
+ * Debug builds, log once and count in Release). */
+void http_request_disposed(http_request_t *rq);
 
 /* A later answer: a heap record that outlives the request if the client
  * goes away first. Create it before sending the Redis command; in the reply

@@ -5,7 +5,7 @@
  *
  * Created and run by server.c; read by the HTTP helpers and endpoints of the
  * requests that thread serves. Everything here is touched only by its own
- * thread, except `metrics` (read by /metrics, see metrics.h).
+ * thread, except what `metrics` points to (read by /metrics, see metrics.h).
  */
 #ifndef CONSENTD_WORKER_H
 #define CONSENTD_WORKER_H
@@ -27,7 +27,8 @@ typedef struct worker {
     struct ratelimit *ratelimit; /* this thread's token buckets (ratelimit.h) */
     counters_t *counters;        /* acceptance counts waiting for the next flush */
     snapshot_t *snap;            /* this thread's current sites and banners (one reference) */
-    metrics_t metrics;
+    /* This thread's metrics: written here only, read by /metrics (metrics.h). */
+    metrics_t *metrics;
     uint64_t inflight; /* requests accepted and not yet disposed */
     int stopping;
 } worker_t;

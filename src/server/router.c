@@ -194,7 +194,8 @@ static void router_on_dispose(void *p)
     http_request_t *rq = p;
     worker_t *w = rq->worker;
     w->inflight--;
-    metrics_gauge_set(&w->metrics.inflight, w->inflight);
+    metrics_gauge_set(w->metrics, METRICS_INFLIGHT, w->inflight);
+    http_request_disposed(rq);
 }
 
 /* Allow: the methods of every route whose pattern matched. */
@@ -319,7 +320,7 @@ int router_handle(h2o_handler_t *self, h2o_req_t *req)
     rq->started_ns = http_now_ns();
     rq->route = ROUTE_UNMATCHED;
     w->inflight++;
-    metrics_gauge_set(&w->metrics.inflight, w->inflight);
+    metrics_gauge_set(w->metrics, METRICS_INFLIGHT, w->inflight);
 
     router_target_t t;
     switch (router_resolve(&req->pool, req->path.base, req->path.len, req->method.base,

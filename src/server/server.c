@@ -220,7 +220,10 @@ int server_init(const config_t *cfg, snapshot_t *snap, char *err, size_t errlen)
         sw->w.snap = i == 0 ? snap : snapshot_retain(snap);
         sw->max_connections = max_connections / server.count;
         if (sw->max_connections == 0) sw->max_connections = 1;
-        metrics_register(&sw->w.metrics);
+        if ((sw->w.metrics = metrics_create()) == NULL) {
+            snprintf(err, errlen, "out of memory for the metrics of worker %u", i);
+            return -1;
+        }
         if ((sw->listen_fd = server_bind(cfg, err, errlen)) < 0) return -1;
     }
     return 0;
@@ -270,7 +273,7 @@ static void server_on_accept(h2o_socket_t *listener, const char *err)
         if (sock == NULL) return;
         uint64_t key = 0;
         if (sw->per_client != NULL && !sw->w.stopping && server_over_per_client(sw, sock, &key)) {
-            metrics_count(&sw->w.metrics.connections_refused, 1);
+            metrics_count(sw->w.metrics, METRICS_CONNECTIONS_REFUSED, 1);
             h2o_socket_close(sock);
             continue;
         }
@@ -290,7 +293,7 @@ static void server_accept_start(server_worker_t *sw)
 static void server_on_redis_state(void *data, redis_t *r, int connected)
 {
     worker_t *w = data;
-    metrics_gauge_set(&w->metrics.redis_connected, (uint64_t)redis_is_connected(r));
+    metrics_gauge_set(w->metrics, METRICS_REDIS_CONNECTED, (uint64_t)redis_is_connected(r));
     if (connected) {
         log_msg(LOG_INFO, "worker %u: connected to Redis", w->id);
         store_on_connect(r);
@@ -302,7 +305,7 @@ static void server_on_redis_state(void *data, redis_t *r, int connected)
 static void server_on_redis_rtt(void *data, uint64_t ns)
 {
     worker_t *w = data;
-    metrics_observe_redis(&w->metrics, ns);
+    metrics_observe_redis(w->metrics, ns);
 }
 
 static uint64_t server_now_ms(server_worker_t *sw)
@@ -406,7 +409,7 @@ static void *server_worker_main(void *arg)
     w->redis = redis_create(loop, &server.cfg->redis);
     redis_set_state_cb(w->redis, server_on_redis_state, w);
     redis_set_rtt_cb(w->redis, server_on_redis_rtt, w);
-    w->counters = counters_create(w->redis, &w->metrics);
+    w->counters = counters_create(w->redis, w->metrics);
     if (w->counters == NULL)
         log_msg(LOG_ERROR, "worker %u: out of memory: acceptance counts are not kept", w->id);
     h2o_timeout_init(loop, &sw->flush_timeout, COUNTERS_FLUSH_INTERVAL_MS);

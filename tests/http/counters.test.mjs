@@ -104,15 +104,15 @@ test('events_are_answered_204_while_redis_is_down_and_counted_once_it_is_back', 
     await sendEvents(consentd, 60, want, { prefix: 'down' });
     // Kept in memory across flushes while Redis is away.
     await delay(AFTER_FLUSH_MS);
-    const pending = metricSum(await consentd.metrics(), 'consentd_counter_pending');
+    const pending = metricSum(await consentd.metrics(), 'consentd_stats_pending');
     assert.ok(pending >= 60 * 3, `counts waiting in memory: ${pending}`);
     await redis.start(); // same port, empty (no persistence): only the kept counts arrive
     await expectCounts(redis, 'demo', want.fields, { timeoutMs: 8000 });
     assert.equal(await uniqueVisitors(redis, 'demo'), 60);
     const samples = await consentd.metrics();
-    assert.equal(metricSum(samples, 'consentd_counter_pending'), 0);
-    assert.equal(metricSum(samples, 'consentd_counter_flush_failures_total'), 0);
-    assert.equal(metricSum(samples, 'consentd_counter_dropped_total'), 0);
+    assert.equal(metricSum(samples, 'consentd_stats_pending'), 0);
+    assert.equal(metricSum(samples, 'consentd_stats_flush_failures_total'), 0);
+    assert.equal(metricSum(samples, 'consentd_stats_dropped_total'), 0);
 });
 
 test('a_batch_that_timed_out_is_dropped_and_counted_as_a_failure_never_sent_twice', async () => {
@@ -127,7 +127,7 @@ test('a_batch_that_timed_out_is_dropped_and_counted_as_a_failure_never_sent_twic
     const want = new Expected(site);
     await sendEvents(consentd, 20, want, { prefix: 'slow' });
     await sleeping;
-    await waitFor(async () => metricSum(await consentd.metrics(), 'consentd_counter_flush_failures_total') >= 1, {
+    await waitFor(async () => metricSum(await consentd.metrics(), 'consentd_stats_flush_failures_total') >= 1, {
         message: 'the flush that timed out to be counted',
     });
     await expectCounts(redis, 'demo', want.fields);
@@ -143,8 +143,8 @@ test('a_group_full_of_visitor_ids_is_flushed_early_and_loses_none', async () => 
     const unique = await uniqueVisitors(stack.redis, 'demo');
     assert.ok(Math.abs(unique - 1100) <= 33, `unique visitors ${unique}`);
     const samples = await stack.consentd.metrics();
-    assert.ok(metricSum(samples, 'consentd_counter_flushes_total') >= 3, 'early flushes');
-    assert.equal(metricSum(samples, 'consentd_counter_dropped_total'), 0);
+    assert.ok(metricSum(samples, 'consentd_stats_flushes_total') >= 3, 'early flushes');
+    assert.equal(metricSum(samples, 'consentd_stats_dropped_total'), 0);
 });
 
 test('counts_made_before_and_after_a_reload_that_reshapes_the_site_all_arrive', async () => {

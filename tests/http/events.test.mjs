@@ -95,8 +95,8 @@ test('events_are_answered_204_and_counted_exactly_once_per_dimension', async () 
     await expectCounts(redis, 'ab', want.fields);
     assert.equal(await uniqueVisitors(redis, 'ab'), 4, 'distinct visitor ids of the day');
     const samples = await consentd.metrics();
-    assert.ok(metricSum(samples, 'consentd_counter_flushes_total') >= 1);
-    assert.equal(metricSum(samples, 'consentd_counter_flush_failures_total'), 0);
+    assert.ok(metricSum(samples, 'consentd_stats_flushes_total') >= 1);
+    assert.equal(metricSum(samples, 'consentd_stats_flush_failures_total'), 0);
     assert.equal(metricSum(samples, 'consentd_http_requests_total', { route: 'events_post', status: '204' }), events.length);
 });
 

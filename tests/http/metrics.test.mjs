@@ -1,8 +1,11 @@
 // GET /metrics: Prometheus text whose counters and histograms follow the
 // requests actually made.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { after, before } from 'node:test';
-import { findSamples, metricSum, startStack, test, waitFor } from './lib/harness.mjs';
+import { postConsent, server } from './lib/consent.mjs';
+import { AFTER_FLUSH_MS, postEvent } from './lib/counters.mjs';
+import { delay, findSamples, metricSum, shippedSite, startStack, test, waitFor } from './lib/harness.mjs';
 
 const THREADS = 2;
 
@@ -52,6 +55,51 @@ test('metrics_is_prometheus_text_format', async () => {
         assert.match(res.text, new RegExp(`^# TYPE ${name} (counter|gauge|histogram)$`, 'm'), `# TYPE of ${name}`);
     }
 });
+
+/* Names of the families the exposition declares (# TYPE lines). */
+function families(text) {
+    return [...text.matchAll(/^# TYPE (\S+) \S+$/gm)].map((m) => m[1]);
+}
+
+test('metrics_pass_promtool_check_metrics_with_every_family_sampled', async () => {
+    const { consentd } = stack;
+    // A few requests of each kind, so that every family and route has samples.
+    assert.equal((await consentd.request('/healthz')).status, 200);
+    assert.equal((await consentd.request('/v1/sites/demo/banner.js')).status, 200);
+    assert.equal((await consentd.request('/v1/sites/nope/banner.js')).status, 404);
+    assert.equal((await consentd.request('/no/such/route')).status, 404);
+    assert.equal((await consentd.request('/healthz', { method: 'POST' })).status, 405);
+    const site = shippedSite('demo');
+    const consent = { decisions: {}, policy_version: site.policy_version, lang: 'en', visitor: 'promtool-visitor-0001' };
+    const posted = await postConsent(consentd, consent);
+    assert.equal(posted.status, 201, posted.text);
+    const read = await consentd.request(`/v1/sites/demo/consents/${posted.json().visitor}`, { headers: server() });
+    assert.equal(read.status, 200, read.text);
+    const event = await postEvent(consentd, { type: 'shown', lang: 'en', visitor: 'promtool-visitor-0001' });
+    assert.equal(event.status, 204, event.text);
+    await delay(AFTER_FLUSH_MS); // the acceptance counters flush once
+
+    const res = await consentd.request('/metrics');
+    assert.equal(res.status, 200, res.text);
+    const sampled = new Set(parseNames(res.text));
+    for (const family of families(res.text))
+        assert.ok(
+            [family, `${family}_bucket`, `${family}_count`, `${family}_sum`].some((n) => sampled.has(n)),
+            `family ${family} has no sample`,
+        );
+    const check = spawnSync('promtool', ['check', 'metrics'], { input: res.text, encoding: 'utf8' });
+    assert.ok(!check.error, `cannot run promtool (Debian package prometheus; ops/test.sh installs it): ${check.error}`);
+    assert.equal(`${check.stdout}${check.stderr}`, '', `promtool check metrics complains:\n${check.stdout}${check.stderr}`);
+    assert.equal(check.status, 0, 'promtool check metrics exit status');
+});
+
+/* Names of the sample lines of an exposition. */
+function parseNames(text) {
+    return text
+        .split('\n')
+        .filter((l) => l && !l.startsWith('#'))
+        .map((l) => /^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(l)[0]);
+}
 
 test('request_counters_by_route_and_status_increase_by_the_requests_made', async () => {
     const before = await stack.consentd.metrics();
