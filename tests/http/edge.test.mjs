@@ -112,26 +112,35 @@ describe('rate limits by peer address', () => {
     });
     after(() => redis?.stop());
 
-    test('a loopback peer is exempt by default, limited when exempt_loopback is false', async () => {
+    test('a loopback peer is limited by default, exempt only when exempt_loopback is true', async () => {
+        // A proxy on the same host that forwards no address makes every
+        // client a loopback peer: limits stay on unless the operator says so.
+        // The harness turns the exemption on for the other tests; undefined
+        // leaves the option out of the config file, as a fresh install has it.
         const limits = { consents_per_second: 1, consents_burst: 1 };
-        const exempt = await Consentd.start({ redis, threads: 1, config: { rate_limit: limits } });
-        try {
-            for (let i = 0; i < 5; i++) assert.equal((await postConsent(exempt, good)).status, 201);
-        } finally {
-            await exempt.stop();
-        }
         const strict = await Consentd.start({
             redis,
             threads: 1,
-            config: { rate_limit: { ...limits, exempt_loopback: false } },
+            config: { rate_limit: { ...limits, exempt_loopback: undefined } },
         });
         try {
+            assert.ok(!('exempt_loopback' in JSON.parse(fs.readFileSync(strict.layout.configPath, 'utf8')).rate_limit));
             assert.equal((await postConsent(strict, good)).status, 201);
             const res = await postConsent(strict, good);
             assert.equal(res.status, 429, res.text);
             assert.equal(res.json().error.code, 'rate_limited');
         } finally {
             await strict.stop();
+        }
+        const exempt = await Consentd.start({
+            redis,
+            threads: 1,
+            config: { rate_limit: { ...limits, exempt_loopback: true } },
+        });
+        try {
+            for (let i = 0; i < 5; i++) assert.equal((await postConsent(exempt, good)).status, 201);
+        } finally {
+            await exempt.stop();
         }
     });
 });
