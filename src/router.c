@@ -108,6 +108,7 @@ void router_init(h2o_hostconf_t *host, size_t max_body)
                                      patterns[r].segments, ROUTER_MAX_SEGMENTS);
         route_names[r] = routes[r].name;
     }
+    http_access_log_target(router_log_target);
     route_names[ROUTE_PREFLIGHT] = "cors_preflight";
     route_names[ROUTE_UNMATCHED] = "unmatched";
     metrics_set_routes(route_names, ROUTE_NAMES);
@@ -186,6 +187,101 @@ static int router_method_is(const char *got, size_t got_len, const char *method)
     size_t len = strlen(method);
     if (h2o_memis(got, got_len, method, len)) return 1;
     return len == 3 && memcmp(method, "GET", 3) == 0 && h2o_memis(got, got_len, H2O_STRLIT("HEAD"));
+}
+
+/* ---- the request target as the access log shows it -------------------------- */
+
+#define ROUTER_LOG_VISITOR "{visitor}"
+#define ROUTER_LOG_MASKED "{masked}"
+#define ROUTER_LOG_KEPT_SEGMENTS 4 /* of a path that matches no route */
+
+/* Does raw segment seg (as sent, maybe percent-encoded) decode to lit? */
+static int router_segment_is(const char *seg, size_t len, const h2o_iovec_t *lit)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++, o++) {
+        char c = seg[i];
+        if (c == '%') {
+            int hi, lo;
+            if (i + 2 >= len || (hi = hexval(seg[i + 1])) < 0 || (lo = hexval(seg[i + 2])) < 0)
+                return 0;
+            c = (char)(hi << 4 | lo);
+            i += 2;
+        }
+        if (o >= lit->len || lit->base[o] != c) return 0;
+    }
+    return o == lit->len;
+}
+
+/* Bit i: segment i of the path (plen bytes, raw) is masked in the log, by
+ * *marker: the {visitor} segments of the routes whose pattern the path
+ * matches, or every segment past the fourth of a path that matches none. */
+static uint64_t router_log_mask(const char *path, size_t plen, const char **marker)
+{
+    h2o_iovec_t segs[ROUTER_MAX_SEGMENTS];
+    size_t n = router_split(path, plen, segs, ROUTER_MAX_SEGMENTS);
+    uint64_t mask = 0;
+    int matched = 0;
+    for (size_t r = 0; r < ROUTE_COUNT && n <= ROUTER_MAX_SEGMENTS; r++) {
+        const route_pattern_t *p = &patterns[r];
+        if (p->n != n) continue;
+        uint64_t visitors = 0;
+        size_t i;
+        for (i = 0; i < n; i++) {
+            const h2o_iovec_t *ps = &p->segments[i];
+            if (router_is_literal(ps)) {
+                if (!router_segment_is(segs[i].base, segs[i].len, ps)) break;
+            } else if (h2o_memis(ps->base, ps->len, H2O_STRLIT("{visitor}"))) {
+                visitors |= (uint64_t)1 << i;
+            }
+        }
+        if (i < n) continue;
+        matched = 1;
+        mask |= visitors;
+    }
+    *marker = matched ? ROUTER_LOG_VISITOR : ROUTER_LOG_MASKED;
+    /* A mistyped route (an extra segment, a trailing slash) may carry an id. */
+    return matched ? mask : ~(uint64_t)0 << ROUTER_LOG_KEPT_SEGMENTS;
+}
+
+size_t router_log_target(const char *target, size_t len, char *out, size_t cap)
+{
+    if (cap == 0) return 0;
+    const char *q = memchr(target, '?', len), *marker;
+    size_t plen = q != NULL ? (size_t)(q - target) : len, o = 0, room = cap - 1;
+    uint64_t mask = router_log_mask(target, plen, &marker);
+    /* Segments as router_split() counts them: after a leading '/', each
+     * up to the next '/'. An empty one stays empty. */
+    size_t i = plen > 0 && target[0] == '/' ? 1 : 0, seg = 0;
+    if (i == 1 && o < room) out[o++] = '/';
+    while (i <= plen && o < room) {
+        size_t end = i;
+        while (end < plen && target[end] != '/')
+            end++;
+        int masked = end > i && (mask >> (seg < 63 ? seg : 63) & 1);
+        const char *text = masked ? marker : target + i;
+        size_t tlen = masked ? strlen(marker) : end - i;
+        if (tlen > room - o) {
+            if (masked) { /* never half a marker, nor a query after a cut */
+                q = NULL;
+                break;
+            }
+            tlen = room - o;
+        }
+        memcpy(out + o, text, tlen);
+        o += tlen;
+        if (end < plen && o < room) out[o++] = '/';
+        i = end + 1;
+        seg++;
+    }
+    /* The query as sent: no route takes a person's identifier there. */
+    if (q != NULL && o < room) {
+        size_t qlen = len - plen < room - o ? len - plen : room - o;
+        memcpy(out + o, q, qlen);
+        o += qlen;
+    }
+    out[o] = '\0';
+    return o;
 }
 
 static void router_on_dispose(void *p)
