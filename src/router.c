@@ -12,6 +12,7 @@
 #include "router.h"
 
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -26,6 +27,7 @@
 #include "versions.h"
 #include "health.h"
 #include "http.h"
+#include "log.h"
 #include "metrics.h"
 #include "ratelimit.h"
 
@@ -322,34 +324,45 @@ static void router_preflight(http_request_t *rq, const char *allow)
     http_send_static(rq, 204, NULL, NULL, 0);
 }
 
-/* The bytes that name the client for rate limiting: the last address of the
- * configured forwarding header when there is one, else the peer's address
- * (*loopback set when that is 127.0.0.0/8 or ::1). */
-static size_t router_client_key(http_request_t *rq, unsigned char *out, size_t cap, int *loopback)
+/* The last line of header name, or NULL: each proxy appends its own line
+ * or element, so the last line is the one the proxy nearest to us wrote. */
+static const h2o_iovec_t *router_last_header(http_request_t *rq, const char *name)
+{
+    const h2o_headers_t *headers = &rq->req->headers;
+    ssize_t i = -1, last = -1;
+    while ((i = h2o_find_header_by_str(headers, name, strlen(name), i)) >= 0)
+        last = i;
+    return last < 0 ? NULL : &headers->entries[last].value;
+}
+
+/* Once per process: a forwarded value that is no address says the proxy is
+ * not what the configuration says. The value is not logged (client bytes). */
+static atomic_int router_forwarded_warned;
+
+/* The key of the client for rate limiting (4 or 16 bytes, see
+ * ratelimit_forwarded_key): the right-most address of the configured
+ * forwarding header when there is one, else the peer's address (*loopback
+ * set when that is 127.0.0.0/8 or ::1). */
+static size_t router_client_key(http_request_t *rq, unsigned char out[16], int *loopback)
 {
     *loopback = 0;
     const config_t *cfg = rq->worker->cfg;
     if (cfg->rl_client_header[0] != '\0') {
-        const h2o_iovec_t *v = http_req_header(rq, cfg->rl_client_header);
-        if (v != NULL && v->len > 0) {
-            size_t end = v->len, start;
-            while (end > 0 && (v->base[end - 1] == ' ' || v->base[end - 1] == ','))
-                end--;
-            start = end;
-            while (start > 0 && v->base[start - 1] != ',' && v->base[start - 1] != ' ')
-                start--;
-            size_t len = end - start < cap ? end - start : cap;
-            memcpy(out, v->base + start, len);
-            return len;
+        const h2o_iovec_t *v = router_last_header(rq, cfg->rl_client_header);
+        if (v != NULL) {
+            size_t len = ratelimit_forwarded_key(v->base, v->len, out);
+            if (len != 0) return len;
+            if (atomic_exchange(&router_forwarded_warned, 1) == 0)
+                log_msg(LOG_WARN,
+                        "rate_limit.client_address_header: the last element of a request's %s is "
+                        "not an IP address: that client is limited by the peer address instead "
+                        "(logged once; check that the proxy appends the client address)",
+                        cfg->rl_client_header);
         }
     }
     struct sockaddr_storage ss;
     socklen_t sl = rq->req->conn->callbacks->get_peername(rq->req->conn, (struct sockaddr *)&ss);
-    unsigned char peer[16];
-    size_t len = ratelimit_peer_key(&ss, sl, peer, loopback);
-    if (len > cap) return 0;
-    memcpy(out, peer, len);
-    return len;
+    return ratelimit_peer_key(&ss, sl, out, loopback);
 }
 
 /* 1 when the client may go on; else answers 429 with Retry-After. */
@@ -360,9 +373,9 @@ static int router_rate_ok(http_request_t *rq, int klass)
         klass == RATELIMIT_EVENTS ? cfg->rl_events_per_second : cfg->rl_consents_per_second;
     uint32_t burst = klass == RATELIMIT_EVENTS ? cfg->rl_events_burst : cfg->rl_consents_burst;
     if (rate == 0 || rq->worker->ratelimit == NULL) return 1;
-    unsigned char key[64];
+    unsigned char key[16];
     int loopback;
-    size_t len = router_client_key(rq, key, sizeof(key), &loopback);
+    size_t len = router_client_key(rq, key, &loopback);
     if (loopback && cfg->rl_exempt_loopback) return 1;
     uint32_t wait_ms = ratelimit_take(rq->worker->ratelimit, (ratelimit_class_t)klass, key, len,
                                       rate, burst, http_now_ns() / 1000000);
