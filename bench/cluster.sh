@@ -162,7 +162,7 @@ start_consentd() {
   "redis": { "url": "$url", "wait_replicas": $wait, "wait_timeout_ms": 500 },
   "sites_dir": "$SITES_DIR",
   "keys_dir": "$dir/keys",
-  "rate_limit": { "consents_per_second": 0 },
+  "rate_limit": { "consents_per_second": 0, "exempt_loopback": true },
   "log": { "access_log": false }
 }
 EOF

@@ -235,9 +235,10 @@ start_redis() {
 }
 
 # launch_consentd DIR SITES_DIR: writes DIR/consentd.json (1 thread, the
-# Redis at REDIS_PORT, SITES_DIR, keys in DIR/keys, no access log) and
-# starts BIN with it on SERVER_CPU, logging to DIR/consentd.log; sets
-# CONSENTD_PORT and CONSENTD_PID. Does not wait for it.
+# Redis at REDIS_PORT, SITES_DIR, keys in DIR/keys, no access log, wrk on
+# loopback exempt from the rate limits) and starts BIN with it on
+# SERVER_CPU, logging to DIR/consentd.log; sets CONSENTD_PORT and
+# CONSENTD_PID. Does not wait for it.
 launch_consentd() {
     local dir=$1 sites=$2
     pick_port single
@@ -249,6 +250,7 @@ launch_consentd() {
   "redis": { "url": "redis://127.0.0.1:$REDIS_PORT" },
   "sites_dir": "$sites",
   "keys_dir": "$dir/keys",
+  "rate_limit": { "exempt_loopback": true },
   "log": { "access_log": false }
 }
 EOF

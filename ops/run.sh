@@ -204,7 +204,7 @@ sites_install() {
 # are resolved against var/) and the local Redis.
 config_write() {
     [ -f ops/consentd.json ] || ops_die "ops/consentd.json is missing" "Restore it: git checkout ops/consentd.json"
-    ops_say "config: writing var/consentd.json (ops/consentd.json with sites_dir var/sites, keys_dir var/keys${REDIS_LOCAL_URL:+, redis ${REDIS_LOCAL_SHOWN:-}})"
+    ops_say "config: writing var/consentd.json (ops/consentd.json with sites_dir var/sites, keys_dir var/keys, loopback clients not rate limited${REDIS_LOCAL_URL:+, redis ${REDIS_LOCAL_SHOWN:-}})"
     # It may hold a Redis password: readable by its owner only.
     (umask 077 && touch "$VAR/consentd.json" && chmod 600 "$VAR/consentd.json")
     REDIS_LOCAL_URL=$REDIS_LOCAL_URL node -e '
@@ -213,6 +213,8 @@ config_write() {
         const cfg = JSON.parse(fs.readFileSync(src, "utf8"));
         cfg.sites_dir = "sites";
         cfg.keys_dir = "keys";
+        // The demo tools (ops/demo-data.mjs) post from this machine.
+        cfg.rate_limit = Object.assign({}, cfg.rate_limit, { exempt_loopback: true });
         if (process.env.REDIS_LOCAL_URL) {
             cfg.redis = Object.assign({}, cfg.redis, { url: process.env.REDIS_LOCAL_URL });
         }

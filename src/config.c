@@ -533,7 +533,7 @@ static void config_defaults(config_t *cfg, const char *base)
     cfg->rl_consents_burst = 50;
     cfg->rl_events_per_second = 20;
     cfg->rl_events_burst = 100;
-    cfg->rl_exempt_loopback = 1;
+    cfg->rl_exempt_loopback = 0;
     cfg->log_json = 0;
     cfg->log_level = LOG_INFO;
     cfg->access_log = 1;

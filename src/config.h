@@ -80,8 +80,10 @@ typedef struct config {
     uint32_t rl_events_per_second;   /* banner events; default 20 */
     uint32_t rl_events_burst;        /* default 100 */
     char rl_client_header[64];       /* "" = the peer address; "x-forwarded-for": its last hop */
-    int rl_exempt_loopback;          /* default 1: a loopback peer (a local proxy that does not
-                                        forward the address, the demo tools) is not limited */
+    int rl_exempt_loopback;          /* default 0; 1: a loopback peer (the demo tools, a bench)
+                                        is not limited. Off by default: behind a proxy on this
+                                        host that forwards no address, every client is a
+                                        loopback peer and would escape every limit */
     int log_json;                    /* "log": {"format": "text"|"json"} */
     int log_level;                   /* log_level_t */
     int access_log;                  /* default 1 */

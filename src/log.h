@@ -4,7 +4,8 @@
  * Lines go to stderr (the service manager collects them). Formatting happens
  * in a stack buffer and leaves in a single write(2), so lines from different
  * worker threads never interleave. No client IP address is ever passed here
- * unless the operator turned `log.client_ip` on (see router.c).
+ * unless the operator turned `log.client_ip` on (see router.c), and no
+ * visitor id ever: the access log shows paths through router_log_target().
  */
 #ifndef CONSENTD_LOG_H
 #define CONSENTD_LOG_H

@@ -3,6 +3,7 @@
  */
 #include "ratelimit.h"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -22,6 +23,18 @@ struct ratelimit {
     ratelimit_entry_t entries[];
 };
 
+/* 4 or 16 bytes into out from an IPv6 address: IPv4-mapped ones are IPv4. */
+static size_t ratelimit_v6_key(const unsigned char a[16], unsigned char out[16])
+{
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (memcmp(a, mapped, 12) == 0) {
+        memcpy(out, a + 12, 4);
+        return 4;
+    }
+    memcpy(out, a, 16);
+    return 16;
+}
+
 size_t ratelimit_peer_key(const void *sockaddr, size_t socklen, unsigned char out[16],
                           int *loopback)
 {
@@ -33,18 +46,62 @@ size_t ratelimit_peer_key(const void *sockaddr, size_t socklen, unsigned char ou
         return 4;
     }
     if (socklen >= sizeof(struct sockaddr_in6) && sa->sa_family == AF_INET6) {
-        const unsigned char *a = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
-        static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-        if (memcmp(a, mapped, 12) == 0) {
-            memcpy(out, a + 12, 4);
-            *loopback = out[0] == 127;
-            return 4;
-        }
-        memcpy(out, a, 16);
-        *loopback = IN6_IS_ADDR_LOOPBACK((const struct in6_addr *)a);
-        return 16;
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        size_t len = ratelimit_v6_key(a->s6_addr, out);
+        *loopback = len == 4 ? out[0] == 127 : IN6_IS_ADDR_LOOPBACK(a);
+        return len;
     }
     return 0;
+}
+
+/* ":<port>" (1 to 5 digits, at most 65535) at s, len bytes: 1, else 0. */
+static int ratelimit_is_port(const char *s, size_t len)
+{
+    if (len < 2 || len > 6 || s[0] != ':') return 0;
+    unsigned port = 0;
+    for (size_t i = 1; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') return 0;
+        port = port * 10 + (unsigned)(s[i] - '0');
+    }
+    return port <= 65535;
+}
+
+size_t ratelimit_forwarded_key(const char *value, size_t len, unsigned char out[16])
+{
+    /* The right-most element, without optional whitespace (SP, HTAB). */
+    size_t start = len;
+    while (start > 0 && value[start - 1] != ',')
+        start--;
+    while (start < len && (value[start] == ' ' || value[start] == '\t'))
+        start++;
+    while (len > start && (value[len - 1] == ' ' || value[len - 1] == '\t'))
+        len--;
+    const char *e = value + start;
+    size_t n = len - start;
+    if (n == 0 || n > RATELIMIT_FORWARDED_MAX || memchr(e, '\0', n) != NULL) return 0;
+
+    char text[RATELIMIT_FORWARDED_MAX + 1];
+    unsigned char a[16];
+    if (e[0] == '[') { /* "[v6]" or "[v6]:port" */
+        const char *close = memchr(e, ']', n);
+        if (close == NULL) return 0;
+        size_t alen = (size_t)(close - e) - 1, rest = n - alen - 2;
+        if (rest != 0 && !ratelimit_is_port(close + 1, rest)) return 0;
+        memcpy(text, e + 1, alen);
+        text[alen] = '\0';
+        return inet_pton(AF_INET6, text, a) == 1 ? ratelimit_v6_key(a, out) : 0;
+    }
+    const char *colon = memchr(e, ':', n);
+    if (colon != NULL && memchr(colon + 1, ':', n - (size_t)(colon - e) - 1) != NULL) {
+        memcpy(text, e, n); /* two colons or more: a bare IPv6 address */
+        text[n] = '\0';
+        return inet_pton(AF_INET6, text, a) == 1 ? ratelimit_v6_key(a, out) : 0;
+    }
+    size_t alen = colon != NULL ? (size_t)(colon - e) : n; /* "v4" or "v4:port" */
+    if (colon != NULL && !ratelimit_is_port(colon, n - alen)) return 0;
+    memcpy(text, e, alen);
+    text[alen] = '\0';
+    return inet_pton(AF_INET, text, out) == 1 ? 4 : 0;
 }
 
 ratelimit_t *ratelimit_create(size_t slots)

@@ -31,13 +31,32 @@ typedef enum { RATELIMIT_CONSENTS = 1, RATELIMIT_EVENTS = 2 } ratelimit_class_t;
 size_t ratelimit_peer_key(const void *sockaddr, size_t socklen, unsigned char out[16],
                           int *loopback);
 
+/*
+ * The client a forwarding header names, keyed as ratelimit_peer_key keys a
+ * peer: 4 bytes (IPv4, also IPv4-mapped) or 16 (IPv6, of which the /64
+ * counts) into out; 0 when there is no address to take.
+ *
+ * value is the last X-Forwarded-For line as received (untrusted bytes):
+ * each proxy appends the address it saw, so the right-most element is the
+ * one the trusted proxy wrote, and everything before it is what the client
+ * chose. That element, without the optional whitespace around it, must be
+ * an address inet_pton parses: "192.0.2.1", "2001:db8::1", "[2001:db8::1]",
+ * or with the port some proxies add, "192.0.2.1:443", "[2001:db8::1]:443"
+ * (a port is ignored: one client, one bucket). Anything else ("unknown", a
+ * name, an empty element, a zone id) is 0: the caller uses the peer.
+ * Pure: tests and fuzzers call it.
+ */
+#define RATELIMIT_FORWARDED_MAX 64 /* longest element taken: "[v6]:port" fits */
+size_t ratelimit_forwarded_key(const char *value, size_t len, unsigned char out[16]);
+
 /* slots: a power of two; NULL on allocation failure. */
 ratelimit_t *ratelimit_create(size_t slots);
 void ratelimit_free(ratelimit_t *rl);
 
-/* The key of an address: 4 bytes (IPv4), 16 bytes (IPv6: only the first
- * 8 count) or any other bytes (a forwarded address as text). Returns 0 when
- * the request may go on, else how many milliseconds until it may (>= 1). */
+/* The key of an address, from ratelimit_peer_key or ratelimit_forwarded_key:
+ * 4 bytes (IPv4) or 16 bytes (IPv6: only the first 8, the /64, count).
+ * Returns 0 when the request may go on, else how many milliseconds until it
+ * may (>= 1). */
 uint32_t ratelimit_take(ratelimit_t *rl, ratelimit_class_t klass, const void *addr, size_t len,
                         uint32_t per_second, uint32_t burst, uint64_t now_ms);
 

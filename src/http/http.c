@@ -16,6 +16,14 @@
 
 #define HTTP_ACCESS_PATH_MAX 256 /* longer paths are cut in the access log */
 
+/* Set by the router before workers start; read-only afterwards. */
+static http_log_target_fn http_log_target;
+
+void http_access_log_target(http_log_target_fn fn)
+{
+    http_log_target = fn;
+}
+
 struct http_pending {
     http_request_t *rq;     /* NULL once the request is gone */
     http_pending_t **guard; /* slot in the request pool that points back here */
@@ -141,9 +149,13 @@ static void http_access_log(http_request_t *rq, int status, size_t bytes, uint64
     const config_t *cfg = rq->worker->cfg;
     h2o_req_t *req = rq->req;
     char path[HTTP_ACCESS_PATH_MAX * 6 + 8], method[32], ip[INET6_ADDRSTRLEN + 8] = "";
-    size_t plen = req->path.len < HTTP_ACCESS_PATH_MAX ? req->path.len : HTTP_ACCESS_PATH_MAX;
+    /* The whole target is masked first: a cut one may match no route. */
+    char target[HTTP_ACCESS_PATH_MAX + 1];
+    size_t plen = http_log_target != NULL
+                      ? http_log_target(req->path.base, req->path.len, target, sizeof(target))
+                      : 0;
     int json = log_is_json();
-    http_log_escape(path, sizeof(path), req->path.base, plen, json);
+    http_log_escape(path, sizeof(path), target, plen, json);
     http_log_escape(method, sizeof(method), req->method.base,
                     req->method.len < 16 ? req->method.len : 16, json);
     if (cfg->log_client_ip) {

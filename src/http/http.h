@@ -80,6 +80,11 @@ void http_error(http_request_t *rq, int status, const char *code, const char *me
  * message says which, a timeout with the configured bound. */
 #define HTTP_STORAGE_RETRY_AFTER "2"
 void http_storage_error(http_request_t *rq, int rc, const char *err);
+/* How the access log shows a request target (see router_log_target): out
+ * gets at most cap - 1 bytes and a NUL; returns the length. Set once before
+ * workers start; until then the log shows no path at all. */
+typedef size_t (*http_log_target_fn)(const char *target, size_t len, char *out, size_t cap);
+void http_access_log_target(http_log_target_fn fn);
 /* Add a response header (name lower-case, value copied into the pool). */
 void http_header(http_request_t *rq, const char *name, const char *value, size_t len);
 

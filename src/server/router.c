@@ -12,6 +12,7 @@
 #include "router.h"
 
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -26,6 +27,7 @@
 #include "versions.h"
 #include "health.h"
 #include "http.h"
+#include "log.h"
 #include "metrics.h"
 #include "prometheus.h"
 #include "ratelimit.h"
@@ -109,6 +111,7 @@ void router_init(h2o_hostconf_t *host, size_t max_body)
                                      patterns[r].segments, ROUTER_MAX_SEGMENTS);
         route_names[r] = routes[r].name;
     }
+    http_access_log_target(router_log_target);
     route_names[ROUTE_PREFLIGHT] = "cors_preflight";
     route_names[ROUTE_UNMATCHED] = "unmatched";
     metrics_set_routes(route_names, ROUTE_NAMES);
@@ -189,6 +192,101 @@ static int router_method_is(const char *got, size_t got_len, const char *method)
     return len == 3 && memcmp(method, "GET", 3) == 0 && h2o_memis(got, got_len, H2O_STRLIT("HEAD"));
 }
 
+/* ---- the request target as the access log shows it -------------------------- */
+
+#define ROUTER_LOG_VISITOR "{visitor}"
+#define ROUTER_LOG_MASKED "{masked}"
+#define ROUTER_LOG_KEPT_SEGMENTS 4 /* of a path that matches no route */
+
+/* Does raw segment seg (as sent, maybe percent-encoded) decode to lit? */
+static int router_segment_is(const char *seg, size_t len, const h2o_iovec_t *lit)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++, o++) {
+        char c = seg[i];
+        if (c == '%') {
+            int hi, lo;
+            if (i + 2 >= len || (hi = hexval(seg[i + 1])) < 0 || (lo = hexval(seg[i + 2])) < 0)
+                return 0;
+            c = (char)(hi << 4 | lo);
+            i += 2;
+        }
+        if (o >= lit->len || lit->base[o] != c) return 0;
+    }
+    return o == lit->len;
+}
+
+/* Bit i: segment i of the path (plen bytes, raw) is masked in the log, by
+ * *marker: the {visitor} segments of the routes whose pattern the path
+ * matches, or every segment past the fourth of a path that matches none. */
+static uint64_t router_log_mask(const char *path, size_t plen, const char **marker)
+{
+    h2o_iovec_t segs[ROUTER_MAX_SEGMENTS];
+    size_t n = router_split(path, plen, segs, ROUTER_MAX_SEGMENTS);
+    uint64_t mask = 0;
+    int matched = 0;
+    for (size_t r = 0; r < ROUTE_COUNT && n <= ROUTER_MAX_SEGMENTS; r++) {
+        const route_pattern_t *p = &patterns[r];
+        if (p->n != n) continue;
+        uint64_t visitors = 0;
+        size_t i;
+        for (i = 0; i < n; i++) {
+            const h2o_iovec_t *ps = &p->segments[i];
+            if (router_is_literal(ps)) {
+                if (!router_segment_is(segs[i].base, segs[i].len, ps)) break;
+            } else if (h2o_memis(ps->base, ps->len, H2O_STRLIT("{visitor}"))) {
+                visitors |= (uint64_t)1 << i;
+            }
+        }
+        if (i < n) continue;
+        matched = 1;
+        mask |= visitors;
+    }
+    *marker = matched ? ROUTER_LOG_VISITOR : ROUTER_LOG_MASKED;
+    /* A mistyped route (an extra segment, a trailing slash) may carry an id. */
+    return matched ? mask : ~(uint64_t)0 << ROUTER_LOG_KEPT_SEGMENTS;
+}
+
+size_t router_log_target(const char *target, size_t len, char *out, size_t cap)
+{
+    if (cap == 0) return 0;
+    const char *q = memchr(target, '?', len), *marker;
+    size_t plen = q != NULL ? (size_t)(q - target) : len, o = 0, room = cap - 1;
+    uint64_t mask = router_log_mask(target, plen, &marker);
+    /* Segments as router_split() counts them: after a leading '/', each
+     * up to the next '/'. An empty one stays empty. */
+    size_t i = plen > 0 && target[0] == '/' ? 1 : 0, seg = 0;
+    if (i == 1 && o < room) out[o++] = '/';
+    while (i <= plen && o < room) {
+        size_t end = i;
+        while (end < plen && target[end] != '/')
+            end++;
+        int masked = end > i && (mask >> (seg < 63 ? seg : 63) & 1);
+        const char *text = masked ? marker : target + i;
+        size_t tlen = masked ? strlen(marker) : end - i;
+        if (tlen > room - o) {
+            if (masked) { /* never half a marker, nor a query after a cut */
+                q = NULL;
+                break;
+            }
+            tlen = room - o;
+        }
+        memcpy(out + o, text, tlen);
+        o += tlen;
+        if (end < plen && o < room) out[o++] = '/';
+        i = end + 1;
+        seg++;
+    }
+    /* The query as sent: no route takes a person's identifier there. */
+    if (q != NULL && o < room) {
+        size_t qlen = len - plen < room - o ? len - plen : room - o;
+        memcpy(out + o, q, qlen);
+        o += qlen;
+    }
+    out[o] = '\0';
+    return o;
+}
+
 static void router_on_dispose(void *p)
 {
     http_request_t *rq = p;
@@ -228,34 +326,45 @@ static void router_preflight(http_request_t *rq, const char *allow)
     http_send_static(rq, 204, NULL, NULL, 0);
 }
 
-/* The bytes that name the client for rate limiting: the last address of the
- * configured forwarding header when there is one, else the peer's address
- * (*loopback set when that is 127.0.0.0/8 or ::1). */
-static size_t router_client_key(http_request_t *rq, unsigned char *out, size_t cap, int *loopback)
+/* The last line of header name, or NULL: each proxy appends its own line
+ * or element, so the last line is the one the proxy nearest to us wrote. */
+static const h2o_iovec_t *router_last_header(http_request_t *rq, const char *name)
+{
+    const h2o_headers_t *headers = &rq->req->headers;
+    ssize_t i = -1, last = -1;
+    while ((i = h2o_find_header_by_str(headers, name, strlen(name), i)) >= 0)
+        last = i;
+    return last < 0 ? NULL : &headers->entries[last].value;
+}
+
+/* Once per process: a forwarded value that is no address says the proxy is
+ * not what the configuration says. The value is not logged (client bytes). */
+static atomic_int router_forwarded_warned;
+
+/* The key of the client for rate limiting (4 or 16 bytes, see
+ * ratelimit_forwarded_key): the right-most address of the configured
+ * forwarding header when there is one, else the peer's address (*loopback
+ * set when that is 127.0.0.0/8 or ::1). */
+static size_t router_client_key(http_request_t *rq, unsigned char out[16], int *loopback)
 {
     *loopback = 0;
     const config_t *cfg = rq->worker->cfg;
     if (cfg->rl_client_header[0] != '\0') {
-        const h2o_iovec_t *v = http_req_header(rq, cfg->rl_client_header);
-        if (v != NULL && v->len > 0) {
-            size_t end = v->len, start;
-            while (end > 0 && (v->base[end - 1] == ' ' || v->base[end - 1] == ','))
-                end--;
-            start = end;
-            while (start > 0 && v->base[start - 1] != ',' && v->base[start - 1] != ' ')
-                start--;
-            size_t len = end - start < cap ? end - start : cap;
-            memcpy(out, v->base + start, len);
-            return len;
+        const h2o_iovec_t *v = router_last_header(rq, cfg->rl_client_header);
+        if (v != NULL) {
+            size_t len = ratelimit_forwarded_key(v->base, v->len, out);
+            if (len != 0) return len;
+            if (atomic_exchange(&router_forwarded_warned, 1) == 0)
+                log_msg(LOG_WARN,
+                        "rate_limit.client_address_header: the last element of a request's %s is "
+                        "not an IP address: that client is limited by the peer address instead "
+                        "(logged once; check that the proxy appends the client address)",
+                        cfg->rl_client_header);
         }
     }
     struct sockaddr_storage ss;
     socklen_t sl = rq->req->conn->callbacks->get_peername(rq->req->conn, (struct sockaddr *)&ss);
-    unsigned char peer[16];
-    size_t len = ratelimit_peer_key(&ss, sl, peer, loopback);
-    if (len > cap) return 0;
-    memcpy(out, peer, len);
-    return len;
+    return ratelimit_peer_key(&ss, sl, out, loopback);
 }
 
 /* 1 when the client may go on; else answers 429 with Retry-After. */
@@ -266,9 +375,9 @@ static int router_rate_ok(http_request_t *rq, int klass)
         klass == RATELIMIT_EVENTS ? cfg->rl_events_per_second : cfg->rl_consents_per_second;
     uint32_t burst = klass == RATELIMIT_EVENTS ? cfg->rl_events_burst : cfg->rl_consents_burst;
     if (rate == 0 || rq->worker->ratelimit == NULL) return 1;
-    unsigned char key[64];
+    unsigned char key[16];
     int loopback;
-    size_t len = router_client_key(rq, key, sizeof(key), &loopback);
+    size_t len = router_client_key(rq, key, &loopback);
     if (loopback && cfg->rl_exempt_loopback) return 1;
     uint32_t wait_ms = ratelimit_take(rq->worker->ratelimit, (ratelimit_class_t)klass, key, len,
                                       rate, burst, http_now_ns() / 1000000);

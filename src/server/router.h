@@ -33,6 +33,17 @@ typedef struct router_target {
 int router_resolve(h2o_mem_pool_t *pool, const char *target, size_t len, const char *method,
                    size_t method_len, router_target_t *out);
 
+/* The request target (path and query, untrusted bytes) as the access log
+ * shows it, into out (at most cap - 1 bytes and a NUL; returns the length):
+ * no identifier of a person. A segment that a route's pattern names
+ * {visitor} becomes "{visitor}", whatever the method and whether the site
+ * exists; in a path that matches no route's pattern (a mistyped one may
+ * carry an id), every segment past the fourth becomes "{masked}". A fixed
+ * marker, not a hash: a hash of a known id would find its lines. The query
+ * is kept as sent (no route takes a person's identifier there). Reads the
+ * route table: call router_init() first. */
+size_t router_log_target(const char *target, size_t len, char *out, size_t cap);
+
 /* Routes every request of host to router_handle, gives h2o's own error
  * answers there the JSON shape (max_body: h2o's body limit), and gives
  * metrics the route names; call once before workers start. */

@@ -245,8 +245,8 @@ static void server_on_conn_close(void *data)
 
 /* 1 when the peer of sock already holds its share of connections (the
  * connection is then closed unanswered); else *key counts this one. A
- * loopback peer is not limited while rate_limit.exempt_loopback is on (a
- * local proxy). */
+ * loopback peer is not limited while rate_limit.exempt_loopback is on (off
+ * by default: the demo tools and benchmarks turn it on). */
 static int server_over_per_client(server_worker_t *sw, h2o_socket_t *sock, uint64_t *key)
 {
     struct sockaddr_storage ss;

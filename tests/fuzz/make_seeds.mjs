@@ -134,6 +134,24 @@ write('credentials', [
     'null',
 ].map((s) => Buffer.from(s)));
 
+// ---- forwarded: an X-Forwarded-For line, its right-most element the client ----
+write('forwarded', [
+    '203.0.113.7',
+    '198.51.100.99, 203.0.113.7',
+    '2001:db8::1',
+    '198.18.0.1,2001:db8:1:2::ffff',
+    '[2001:db8::1]:443',
+    '[2001:db8::1]',
+    '192.0.2.1:8080',
+    '::ffff:192.0.2.1',
+    'unknown',
+    '203.0.113.7, ',
+    '2001:db8::1%eth0',
+    '1.2.3.4.5, 300.1.1.1',
+    ' \t192.0.2.1\t ',
+    '[2001:db8::1]:99999',
+].map((s) => Buffer.from(s)));
+
 // ---- site_file: the shipped site and the fixtures, good and bad ----
 // The harness loads every input as demo.json: a site's id must be its file
 // name, so the fixtures' ids become "demo" (but those about the id).

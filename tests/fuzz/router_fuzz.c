@@ -7,6 +7,8 @@
  * matched, decoded segments hold no NUL and are no longer than the target,
  * and a query value fits the caller's buffer and holds none of '&' and '?';
  * a date the stats route accepts (stats_parse_date) prints back the same,
+ * the access log's copy of a visitor route's target (router_log_target)
+ * shows "{visitor}" instead of the id,
  * and an export cursor store_cursor_parse accepts, printed, parses to the
  * same place.
  */
@@ -60,6 +62,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_ASSERT(t.route == ROUTER_NO_ROUTE);
     }
     h2o_mem_clear_pool(&pool);
+
+    /* The access log's target: bounded and NUL-terminated; a path the
+     * router sends to a visitor route (GET or DELETE .../consents/{visitor}
+     * or .../visitors/{visitor}) shows the marker instead of the segment. */
+    char shown[96];
+    size_t n = router_log_target(target, len, shown, sizeof(shown));
+    FUZZ_ASSERT(n < sizeof(shown) && shown[n] == '\0' && strlen(shown) == n);
+    const char *q = memchr(target, '?', len);
+    size_t plen = q != NULL ? (size_t)(q - target) : len;
+    int visitor_route = status == 0 && t.route != ROUTER_NO_ROUTE && t.params[0].len > 0 &&
+                        (strcmp(method, "GET") == 0 || strcmp(method, "DELETE") == 0) &&
+                        memmem(target, plen, "/banner-versions/", 17) == NULL &&
+                        (memmem(target, plen, "/consents/", 10) != NULL ||
+                         memmem(target, plen, "/visitors/", 10) != NULL);
+    if (visitor_route && len < 64) FUZZ_ASSERT(strstr(shown, "{visitor}") != NULL);
 
     /* The audit export's cursor: a well-formed one prints back the same
      * (without leading zeros) and parses again to the same place. */

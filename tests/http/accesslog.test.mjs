@@ -1,9 +1,11 @@
-// The access log: one line per request, text or JSON, and no client IP
-// address unless log.client_ip is on.
+// The access log: one line per request, text or JSON, no client IP address
+// unless log.client_ip is on, and no visitor id ever (the {visitor} segment
+// of a path is masked).
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after } from 'node:test';
-import { Consentd, Redis, test } from './lib/harness.mjs';
+import { Consentd, Redis, rawExchange, shippedSite, test } from './lib/harness.mjs';
+import { browser, postConsent, server } from './lib/consent.mjs';
 
 let redis;
 const servers = [];
@@ -83,4 +85,75 @@ test('access_log_false_writes_no_access_line', async () => {
     // so give the log a moment.
     await new Promise((r) => setTimeout(r, 200));
     assert.ok(!c.stderr.slice(from).includes(target), c.stderr.slice(from));
+});
+
+/* Every request that names a visitor, by its id: the id never reaches the
+ * log, whatever the answer; the line shows the route with {visitor}. */
+async function visitorRequests(c) {
+    const site = shippedSite('demo');
+    const visitor = `v-${randomUUID()}`;
+    const body = { decisions: {}, policy_version: site.policy_version, lang: site.languages[0], visitor };
+    assert.equal((await postConsent(c, body)).status, 201);
+    const answers = [
+        ['GET', `/v1/sites/demo/consents/${visitor}`, browser(), 200],
+        ['DELETE', `/v1/sites/demo/consents/${visitor}`, browser()],
+        ['GET', `/v1/sites/demo/visitors/${visitor}?probe=1`, server(), 200],
+        ['DELETE', `/v1/sites/demo/visitors/${visitor}`, server()],
+        // Errors on the way name it too: a wrong method, an unknown site,
+        // a trailing slash, a percent-encoded id, a body h2o refuses itself.
+        ['PUT', `/v1/sites/demo/consents/${visitor}`, browser(), 405],
+        ['GET', `/v1/sites/nowhere/consents/${visitor}`, server(), 404],
+        ['GET', `/v1/sites/demo/visitors/${visitor}/`, server(), 404],
+        ['GET', `/v1/sites/demo/visitors/${encodeURIComponent(visitor).replace(/-/g, '%2D')}`, server(), 200],
+    ];
+    for (const [method, target, headers, status] of answers) {
+        const res = await c.request(target, { method, headers });
+        if (status !== undefined) assert.equal(res.status, status, `${method} ${target}: ${res.text}`);
+    }
+    // Only the head: h2o answers 413 from the Content-Length (over
+    // limits.max_body_bytes) before any route runs.
+    const raw = await rawExchange(
+        c.port,
+        `DELETE /v1/sites/demo/consents/${visitor} HTTP/1.1\r\nHost: x\r\nContent-Length: 70000\r\n\r\n`,
+    );
+    assert.match(raw.toString(), /^HTTP\/1\.1 413 /);
+    // The 413's line is the last: once it is there, every line is.
+    await c.waitForLog(/ 413 \d+ |"status":413/);
+    return visitor;
+}
+
+test('text_access_log_masks_the_visitor_id_of_every_route_that_names_one', async () => {
+    const c = await start({ format: 'text', access_log: true, client_ip: false });
+    const visitor = await visitorRequests(c);
+    const log = c.stderr;
+    assert.ok(!log.includes(visitor), `the visitor id is in the log:\n${log}`);
+    assert.ok(!log.includes(visitor.slice(2, 10)), `a part of the visitor id is in the log:\n${log}`);
+    for (const line of [
+        ' access GET /v1/sites/demo/consents/{visitor} 200 ',
+        ' access DELETE /v1/sites/demo/consents/{visitor} 200 ',
+        ' access GET /v1/sites/demo/visitors/{visitor}?probe=1 200 ',
+        ' access DELETE /v1/sites/demo/visitors/{visitor} 200 ',
+        ' access PUT /v1/sites/demo/consents/{visitor} 405 ',
+        ' access GET /v1/sites/nowhere/consents/{visitor} 404 ',
+        ' access GET /v1/sites/demo/visitors/{visitor} 200 ',
+    ])
+        assert.ok(log.includes(line), `no line with "${line}":\n${log}`);
+});
+
+test('json_access_log_masks_the_visitor_id_too', async () => {
+    const c = await start({ format: 'json', access_log: true, client_ip: false });
+    const visitor = await visitorRequests(c);
+    assert.ok(!c.stderr.includes(visitor), `the visitor id is in the log:\n${c.stderr}`);
+    const paths = c.stderr
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
+        .filter((e) => e.type === 'access')
+        .map((e) => `${e.method} ${e.path} ${e.status}`);
+    for (const want of [
+        'GET /v1/sites/demo/consents/{visitor} 200',
+        'DELETE /v1/sites/demo/visitors/{visitor} 200',
+        'DELETE /v1/sites/demo/consents/{visitor} 413',
+    ])
+        assert.ok(paths.includes(want), `no access entry "${want}" in ${JSON.stringify(paths)}`);
 });

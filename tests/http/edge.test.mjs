@@ -105,6 +105,76 @@ describe('rate limits', () => {
     });
 });
 
+describe('forwarded client addresses', () => {
+    // Behind a proxy that appends X-Forwarded-For: the client is the last
+    // address of the last line (the one the proxy wrote), parsed, IPv6 per
+    // /64, a port ignored; anything else falls back to the peer. Burst 2,
+    // one worker thread (buckets are per thread), loopback limited.
+    let stack;
+    before(async () => {
+        stack = await startStack({
+            config: {
+                rate_limit: {
+                    consents_per_second: 1,
+                    consents_burst: 2,
+                    client_address_header: 'x-forwarded-for',
+                    exempt_loopback: false,
+                },
+            },
+            threads: 1,
+        });
+    });
+    after(() => stack?.stop());
+
+    const post = (xff) => postConsent(stack.consentd, good, browser({ 'x-forwarded-for': xff }));
+    /* The statuses of posts with each of the header values in turn. */
+    const statuses = async (values) => {
+        const out = [];
+        for (const v of values) out.push((await post(v)).status);
+        return out;
+    };
+
+    test('two clients behind the same proxy have their own buckets', async () => {
+        assert.deepEqual(await statuses(['203.0.113.30', '203.0.113.30', '203.0.113.30']), [201, 201, 429]);
+        assert.deepEqual(await statuses(['203.0.113.31', '2001:db8:aaaa::1']), [201, 201]);
+        // Two 16-character IPv6 texts that share their first 8 characters
+        // are different /64s: different clients.
+        assert.deepEqual(await statuses(['2001:db8:aaaa::1', '2001:db8:bbbb::1']), [201, 201]);
+    });
+
+    test('a line the client sent before the proxy\'s cannot choose its bucket', async () => {
+        const spoofed = (i) => [`198.18.0.${i}`, '203.0.113.40'];
+        assert.deepEqual(await statuses([spoofed(1), spoofed(2), spoofed(3), spoofed(4)]), [201, 201, 429, 429]);
+        // Nor can elements the client put first on the proxy's line.
+        assert.deepEqual(await statuses(['198.18.1.1, 203.0.113.41', '198.18.1.2, 203.0.113.41', '198.18.1.3,203.0.113.41']), [201, 201, 429]);
+    });
+
+    test('addresses in the same IPv6 /64 share a bucket; another /64 has its own', async () => {
+        assert.deepEqual(
+            await statuses(['2001:db8:1:2::1', '2001:db8:1:2:ffff:ffff:ffff:fffe', '2001:db8:1:2::abcd', '2001:db8:1:3::1']),
+            [201, 201, 429, 201],
+        );
+    });
+
+    test('a port does not make a bucket per port', async () => {
+        assert.deepEqual(await statuses(['198.51.100.7:1111', '198.51.100.7:2222', '198.51.100.7:3333']), [201, 201, 429]);
+        assert.deepEqual(await statuses(['[2001:db8:9::5]:443', '[2001:db8:9::6]:444', '2001:db8:9::7']), [201, 201, 429]);
+        // The same client with and without a port: one bucket.
+        assert.deepEqual(await statuses(['198.51.100.8', '198.51.100.8:1']), [201, 201]);
+        assert.equal((await post('198.51.100.8')).status, 429);
+    });
+
+    test('a last element that is no address counts against the peer, logged once', async () => {
+        const from = stack.consentd.stderr.length;
+        // Whatever the text, it is the peer (loopback here) that is limited.
+        assert.deepEqual(await statuses(['unknown', 'garbage-1', '203.0.113.50, ', '1.2.3.4.5']), [201, 201, 429, 429]);
+        await stack.consentd.waitForLog(/x-forwarded-for.*not an IP address/, { from });
+        const lines = stack.consentd.stderr.slice(from).split('\n').filter((l) => /not an IP address/.test(l));
+        assert.equal(lines.length, 1, lines.join('\n'));
+        assert.ok(!/garbage|unknown/.test(lines[0]), `the untrusted value is logged: ${lines[0]}`);
+    });
+});
+
 describe('rate limits by peer address', () => {
     let redis;
     before(async () => {
@@ -112,26 +182,35 @@ describe('rate limits by peer address', () => {
     });
     after(() => redis?.stop());
 
-    test('a loopback peer is exempt by default, limited when exempt_loopback is false', async () => {
+    test('a loopback peer is limited by default, exempt only when exempt_loopback is true', async () => {
+        // A proxy on the same host that forwards no address makes every
+        // client a loopback peer: limits stay on unless the operator says so.
+        // The harness turns the exemption on for the other tests; undefined
+        // leaves the option out of the config file, as a fresh install has it.
         const limits = { consents_per_second: 1, consents_burst: 1 };
-        const exempt = await Consentd.start({ redis, threads: 1, config: { rate_limit: limits } });
-        try {
-            for (let i = 0; i < 5; i++) assert.equal((await postConsent(exempt, good)).status, 201);
-        } finally {
-            await exempt.stop();
-        }
         const strict = await Consentd.start({
             redis,
             threads: 1,
-            config: { rate_limit: { ...limits, exempt_loopback: false } },
+            config: { rate_limit: { ...limits, exempt_loopback: undefined } },
         });
         try {
+            assert.ok(!('exempt_loopback' in JSON.parse(fs.readFileSync(strict.layout.configPath, 'utf8')).rate_limit));
             assert.equal((await postConsent(strict, good)).status, 201);
             const res = await postConsent(strict, good);
             assert.equal(res.status, 429, res.text);
             assert.equal(res.json().error.code, 'rate_limited');
         } finally {
             await strict.stop();
+        }
+        const exempt = await Consentd.start({
+            redis,
+            threads: 1,
+            config: { rate_limit: { ...limits, exempt_loopback: true } },
+        });
+        try {
+            for (let i = 0; i < 5; i++) assert.equal((await postConsent(exempt, good)).status, 201);
+        } finally {
+            await exempt.stop();
         }
     });
 });

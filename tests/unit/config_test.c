@@ -82,7 +82,7 @@ static int defaults_are_used_without_a_file(void)
     CHECK(cfg.tls_cert_file[0] == '\0' && cfg.tls_key_file[0] == '\0');
     CHECK(cfg.rl_consents_per_second == 10 && cfg.rl_consents_burst == 50);
     CHECK(cfg.rl_events_per_second == 20 && cfg.rl_events_burst == 100);
-    CHECK(cfg.rl_client_header[0] == '\0' && cfg.rl_exempt_loopback == 1);
+    CHECK(cfg.rl_client_header[0] == '\0' && cfg.rl_exempt_loopback == 0);
     CHECK(cfg.log_json == 0);
     CHECK(cfg.log_level == LOG_INFO);
     CHECK(cfg.access_log == 1);
@@ -117,6 +117,7 @@ static int shipped_config_loads_with_its_defaults(void)
     CHECK(cfg.http2 == 0);
     CHECK(cfg.log_json == 0 && cfg.log_level == LOG_INFO);
     CHECK(cfg.access_log == 1 && cfg.log_client_ip == 0);
+    CHECK(cfg.rl_exempt_loopback == 0);
     return 0;
 }
 

@@ -2,7 +2,8 @@
  * ratelimit_test.c - the token buckets of src/ratelimit.c: a burst then
  * refusals with the right wait, refill over time, clients and classes
  * apart, IPv6 counted per /64, and a full table that stays bounded; the
- * exact count of open connections per client.
+ * exact count of open connections per client; the client address of an
+ * X-Forwarded-For line (right-most, parsed, grouped like a peer's).
  */
 #include "check.h"
 #include "ratelimit.h"
@@ -152,6 +153,100 @@ static int connections_per_client_are_counted_exactly(void)
     return 0;
 }
 
+/* The key of an X-Forwarded-For line: its length, the bytes in out. */
+static size_t fwd(const char *line, unsigned char out[16])
+{
+    memset(out, 0xAA, 16);
+    return ratelimit_forwarded_key(line, strlen(line), out);
+}
+
+static int a_forwarded_line_names_its_right_most_address(void)
+{
+    unsigned char k[16];
+    const unsigned char v4[4] = {203, 0, 113, 7};
+    CHECK(fwd("203.0.113.7", k) == 4 && memcmp(k, v4, 4) == 0);
+    /* What the client wrote before the proxy's element does not count. */
+    CHECK(fwd("198.51.100.99, 10.0.0.1,203.0.113.7", k) == 4 && memcmp(k, v4, 4) == 0);
+    CHECK(fwd("203.0.113.7 ,  \t203.0.113.7 \t", k) == 4 && memcmp(k, v4, 4) == 0);
+    /* IPv6, bracketed or not, with a port or not; IPv4-mapped is IPv4. */
+    const unsigned char v6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    CHECK(fwd("2001:db8::1", k) == 16 && memcmp(k, v6, 16) == 0);
+    CHECK(fwd("[2001:db8::1]", k) == 16 && memcmp(k, v6, 16) == 0);
+    CHECK(fwd("x, [2001:db8::1]:443", k) == 16 && memcmp(k, v6, 16) == 0);
+    CHECK(fwd("203.0.113.7:65535", k) == 4 && memcmp(k, v4, 4) == 0);
+    CHECK(fwd("::ffff:203.0.113.7", k) == 4 && memcmp(k, v4, 4) == 0);
+    CHECK(fwd("[::ffff:203.0.113.7]:1", k) == 4 && memcmp(k, v4, 4) == 0);
+    return 0;
+}
+
+static int a_forwarded_element_that_is_no_address_is_refused(void)
+{
+    static const char *const bad[] = {
+        "",
+        " ",
+        "203.0.113.7,",
+        "203.0.113.7, ",
+        "unknown",
+        "203.0.113.7, unknown",
+        "proxy.example",
+        "1.2.3",
+        "1.2.3.4.5",
+        "256.1.1.1",
+        "01.2.3.4",
+        "203.0.113.7:",
+        "203.0.113.7:65536",
+        "203.0.113.7:123456",
+        "203.0.113.7:http",
+        "2001:db8::1:443x",
+        "[2001:db8::1",
+        "[2001:db8::1]443",
+        "[2001:db8::1]:",
+        "[203.0.113.7]",
+        "2001:db8::1%eth0",
+        "[fe80::1%25eth0]:80",
+        "\"203.0.113.7\"",
+        "for=203.0.113.7",
+    };
+    unsigned char k[16];
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (fwd(bad[i], k) != 0) {
+            printf("    taken: \"%s\"\n", bad[i]);
+            return -1;
+        }
+    }
+    /* A NUL inside is not the end of the text. */
+    CHECK(ratelimit_forwarded_key("203.0.113.7\0x", 13, k) == 0);
+    char longest[RATELIMIT_FORWARDED_MAX + 8];
+    memset(longest, ' ', sizeof(longest));
+    memcpy(longest, "203.0.113.7", 11);
+    longest[sizeof(longest) - 1] = '\0';
+    CHECK(fwd(longest, k) == 4); /* trailing whitespace is not the element */
+    memset(longest, '0', sizeof(longest) - 1);
+    CHECK(fwd(longest, k) == 0);
+    return 0;
+}
+
+static int forwarded_addresses_are_grouped_like_peers(void)
+{
+    /* Same /64: one bucket; the 16-character texts that once shared their
+     * first 8 bytes as a key are two /64s, two buckets. */
+    ratelimit_t *rl = ratelimit_create(1024);
+    CHECK(rl != NULL);
+    unsigned char a[16], b[16], c[16], d[16];
+    size_t la = fwd("2001:db8:1:2::1", a), lb = fwd("2001:db8:1:2:ffff::9", b);
+    size_t lc = fwd("2001:db8:aaaa::1", c), ld = fwd("2001:db8:bbbb::1", d);
+    uint64_t t = 1000000;
+    int same = ratelimit_take(rl, RATELIMIT_CONSENTS, a, la, 1, 1, t) == 0 &&
+               ratelimit_take(rl, RATELIMIT_CONSENTS, b, lb, 1, 1, t) != 0;
+    int apart = ratelimit_take(rl, RATELIMIT_CONSENTS, c, lc, 1, 1, t) == 0 &&
+                ratelimit_take(rl, RATELIMIT_CONSENTS, d, ld, 1, 1, t) == 0;
+    ratelimit_free(rl);
+    CHECK(la == 16 && lb == 16 && lc == 16 && ld == 16);
+    CHECK(same);
+    CHECK(apart);
+    return 0;
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -160,5 +255,8 @@ int main(void)
     RUN(ipv6_clients_are_counted_per_64);
     RUN(a_full_table_takes_over_the_least_recently_used);
     RUN(connections_per_client_are_counted_exactly);
+    RUN(a_forwarded_line_names_its_right_most_address);
+    RUN(a_forwarded_element_that_is_no_address_is_refused);
+    RUN(forwarded_addresses_are_grouped_like_peers);
     return check_summary();
 }
