@@ -5,8 +5,10 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "clock.h"
+#include "strbuf.h"
 
 #define LOG_LINE_MAX 2048
 
@@ -39,36 +41,6 @@ int log_level_parse(const char *name)
     return -1;
 }
 
-static size_t log_timestamp(char *buf, size_t cap)
-{
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    size_t n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
-    n += (size_t)snprintf(buf + n, cap - n, ".%03ldZ", ts.tv_nsec / 1000000);
-    return n;
-}
-
-/* Escape s into a JSON string body (without quotes); returns bytes written. */
-static size_t log_json_escape(char *out, size_t cap, const char *s)
-{
-    size_t o = 0;
-    for (; *s != '\0' && o + 7 < cap; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            out[o++] = '\\';
-            out[o++] = (char)c;
-        } else if (c < 0x20) {
-            o += (size_t)snprintf(out + o, cap - o, "\\u%04x", c);
-        } else {
-            out[o++] = (char)c;
-        }
-    }
-    out[o] = '\0';
-    return o;
-}
-
 static void log_write(const char *buf, size_t len)
 {
     while (len > 0) {
@@ -82,27 +54,34 @@ static void log_write(const char *buf, size_t len)
 void log_msg(log_level_t level, const char *fmt, ...)
 {
     if (!log_enabled(level)) return;
-    char msg[LOG_LINE_MAX], line[LOG_LINE_MAX * 2], ts[40];
+    /* A JSON line may escape every byte of msg in 6: room for that. */
+    char msg[LOG_LINE_MAX], buf[LOG_LINE_MAX * 6 + 128], ts[CLOCK_TEXT_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    int n = vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    log_timestamp(ts, sizeof(ts));
-    int n;
-    if (log_json_format) {
-        char esc[LOG_LINE_MAX * 2 - 128];
-        log_json_escape(esc, sizeof(esc), msg);
-        n = snprintf(line, sizeof(line), "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"%s\"}\n", ts,
-                     level_names[level], esc);
-    } else {
-        n = snprintf(line, sizeof(line), "%s %s %s\n", ts, level_names[level], msg);
-    }
     if (n < 0) return;
-    if ((size_t)n >= sizeof(line)) {
-        n = sizeof(line) - 1;
-        line[n - 1] = '\n';
+    size_t mlen = (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1; /* cut: one line */
+    size_t tl = clock_format(clock_real_ms(), CLOCK_ISO_MS, ts);
+    strbuf_t line;
+    strbuf_init_fixed(&line, buf, sizeof(buf));
+    if (log_json_format) {
+        strbuf_lit(&line, "{\"ts\":\"");
+        strbuf_put(&line, ts, tl);
+        strbuf_lit(&line, "\",\"level\":\"");
+        strbuf_str(&line, level_names[level]);
+        strbuf_lit(&line, "\",\"msg\":");
+        strbuf_json(&line, msg, mlen);
+        strbuf_lit(&line, "}\n");
+    } else {
+        strbuf_put(&line, ts, tl);
+        strbuf_char(&line, ' ');
+        strbuf_str(&line, level_names[level]);
+        strbuf_char(&line, ' ');
+        strbuf_put(&line, msg, mlen);
+        strbuf_char(&line, '\n');
     }
-    log_write(line, (size_t)n);
+    if (!strbuf_failed(&line)) log_write(line.buf, line.len); /* cannot fail: bounded above */
 }
 
 void log_raw(const char *line, size_t len)

@@ -11,8 +11,10 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "clock.h"
 #include "json.h"
 #include "log.h"
+#include "strbuf.h"
 
 #define HTTP_ACCESS_PATH_MAX 256 /* longer paths are cut in the access log */
 
@@ -119,68 +121,94 @@ static const char *http_reason(int status)
     }
 }
 
-/* Copy s into out for a text log line: control characters and spaces are
- * percent-encoded so that a line stays one line of space-separated fields. */
-static size_t http_log_text(char *out, size_t cap, const char *s, size_t len)
+/* s for a text log line: control characters, spaces and DEL
+ * percent-encoded, so that a line stays one line of space-separated fields. */
+static void http_log_text(strbuf_t *line, const char *s, size_t len)
 {
-    size_t o = 0;
-    for (size_t i = 0; i < len && o + 4 < cap; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c <= 0x20 || c == 0x7f)
-            o += (size_t)snprintf(out + o, cap - o, "%%%02X", c);
-        else
-            out[o++] = (char)c;
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < len;) {
+        size_t run = 0;
+        while (i + run < len && (unsigned char)s[i + run] > 0x20 && s[i + run] != 0x7f)
+            run++;
+        strbuf_put(line, s + i, run);
+        i += run;
+        if (i < len) {
+            unsigned char c = (unsigned char)s[i++];
+            char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
+            strbuf_put(line, esc, 3);
+        }
     }
-    out[o] = '\0';
-    return o;
 }
 
-/* Log-safe copy: JSON-escaped or text-escaped. */
-static void http_log_escape(char *out, size_t cap, const char *s, size_t len, int json)
+/* ns as milliseconds with three decimals (cut, not rounded). */
+static void http_log_ms(strbuf_t *line, uint64_t ns)
 {
-    if (json)
-        json_escape(out, cap, s, len);
-    else
-        http_log_text(out, cap, s, len);
+    strbuf_u64(line, ns / 1000000);
+    strbuf_char(line, '.');
+    strbuf_digits(line, ns / 1000 % 1000, 3);
 }
 
+/* One line per answer, written by hand: no printf, no strftime on the
+ * request path (issue 18, item 14). */
 static void http_access_log(http_request_t *rq, int status, size_t bytes, uint64_t ns)
 {
     const config_t *cfg = rq->worker->cfg;
     h2o_req_t *req = rq->req;
-    char path[HTTP_ACCESS_PATH_MAX * 6 + 8], method[32], ip[INET6_ADDRSTRLEN + 8] = "";
+    char ip[INET6_ADDRSTRLEN + 8] = "";
     /* The whole target is masked first: a cut one may match no route. */
     char target[HTTP_ACCESS_PATH_MAX + 1];
     size_t plen = http_log_target != NULL
                       ? http_log_target(req->path.base, req->path.len, target, sizeof(target))
                       : 0;
     int json = log_is_json();
-    http_log_escape(path, sizeof(path), target, plen, json);
-    http_log_escape(method, sizeof(method), req->method.base,
-                    req->method.len < 16 ? req->method.len : 16, json);
     if (cfg->log_client_ip) {
         struct sockaddr_storage ss;
         socklen_t sl = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
         if (sl != 0) h2o_socket_getnumerichost((struct sockaddr *)&ss, sl, ip);
     }
-    char ts[40], line[sizeof(path) + 256];
-    struct timespec now;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &now);
-    gmtime_r(&now.tv_sec, &tm);
-    size_t tl = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(ts + tl, sizeof(ts) - tl, ".%03ldZ", now.tv_nsec / 1000000);
-    int n;
-    if (json)
-        n = snprintf(line, sizeof(line),
-                     "{\"ts\":\"%s\",\"type\":\"access\",\"method\":\"%s\",\"path\":\"%s\","
-                     "\"status\":%d,\"bytes\":%zu,\"duration_ms\":%.3f%s%s%s}",
-                     ts, method, path, status, bytes, (double)ns / 1e6,
-                     ip[0] ? ",\"client_ip\":\"" : "", ip, ip[0] ? "\"" : "");
-    else
-        n = snprintf(line, sizeof(line), "%s access %s %s %d %zu %.3fms%s%s", ts, method, path,
-                     status, bytes, (double)ns / 1e6, ip[0] ? " " : "", ip);
-    if (n > 0) log_raw(line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+    char ts[CLOCK_TEXT_MAX], buf[HTTP_ACCESS_PATH_MAX * 6 + 512];
+    size_t tl = clock_format(clock_real_ms(), CLOCK_ISO_MS, ts);
+    size_t mlen = req->method.len < 16 ? req->method.len : 16;
+    strbuf_t line;
+    strbuf_init_fixed(&line, buf, sizeof(buf));
+    if (json) {
+        strbuf_lit(&line, "{\"ts\":\"");
+        strbuf_put(&line, ts, tl);
+        strbuf_lit(&line, "\",\"type\":\"access\",\"method\":");
+        strbuf_json(&line, req->method.base, mlen);
+        strbuf_lit(&line, ",\"path\":");
+        strbuf_json(&line, target, plen);
+        strbuf_lit(&line, ",\"status\":");
+        strbuf_i64(&line, status);
+        strbuf_lit(&line, ",\"bytes\":");
+        strbuf_u64(&line, bytes);
+        strbuf_lit(&line, ",\"duration_ms\":");
+        http_log_ms(&line, ns);
+        if (ip[0]) {
+            strbuf_lit(&line, ",\"client_ip\":\"");
+            strbuf_str(&line, ip);
+            strbuf_char(&line, '"');
+        }
+        strbuf_char(&line, '}');
+    } else {
+        strbuf_put(&line, ts, tl);
+        strbuf_lit(&line, " access ");
+        http_log_text(&line, req->method.base, mlen);
+        strbuf_char(&line, ' ');
+        http_log_text(&line, target, plen);
+        strbuf_char(&line, ' ');
+        strbuf_i64(&line, status);
+        strbuf_char(&line, ' ');
+        strbuf_u64(&line, bytes);
+        strbuf_char(&line, ' ');
+        http_log_ms(&line, ns);
+        strbuf_lit(&line, "ms");
+        if (ip[0]) {
+            strbuf_char(&line, ' ');
+            strbuf_str(&line, ip);
+        }
+    }
+    if (!strbuf_failed(&line)) log_raw(line.buf, line.len); /* cannot fail: bounded above */
 }
 
 http_answer_check_t http_answer_check(const http_request_t *rq, int disposing)
