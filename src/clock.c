@@ -3,6 +3,7 @@
  */
 #include "clock.h"
 
+#include <string.h>
 #include <time.h>
 
 uint64_t clock_mono_ns(void)
@@ -81,4 +82,32 @@ size_t clock_format(int64_t ms, clock_form_t form, char *out)
     }
     *p = '\0';
     return (size_t)(p - out);
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date, y >= 1970 (H.
+ * Hinnant's days_from_civil, the inverse of clock_utc). */
+static int64_t clock_days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = y / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+int clock_parse_day(const char *s, int64_t *day)
+{
+    static const unsigned char mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-') return -1;
+    for (int i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9')) return -1;
+    int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+    unsigned m = (unsigned)((s[5] - '0') * 10 + (s[6] - '0'));
+    unsigned d = (unsigned)((s[8] - '0') * 10 + (s[9] - '0'));
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (y < 1970 || m < 1 || m > 12 || d < 1 || d > (unsigned)(mdays[m - 1] + (m == 2 && leap)))
+        return -1;
+    *day = clock_days_from_civil(y, m, d);
+    return 0;
 }

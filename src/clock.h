@@ -44,4 +44,8 @@ typedef enum {
  * returns the length, or 0 (out = "") when clock_utc refuses ms. */
 size_t clock_format(int64_t ms, clock_form_t form, char *out);
 
+/* "YYYY-MM-DD" (NUL-terminated; UTC, 1970..9999, a real date: no
+ * 2026-02-29) to days since 1970-01-01; -1 when it is not one. */
+int clock_parse_day(const char *s, int64_t *day);
+
 #endif

@@ -30,11 +30,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
+#include "visitor.h"
 
 #define COUNTERS_MS_PER_HOUR 3600000LL
-#define COUNTERS_VISITOR_LEN_MAX 64
-#define COUNTERS_VISITOR_SLOT (COUNTERS_VISITOR_LEN_MAX + 1)
+#define COUNTERS_VISITOR_SLOT (VISITOR_ID_MAX + 1)
 #define COUNTERS_VISITORS_INITIAL 16
 #define COUNTERS_TABLE_MIN 64
 #define COUNTERS_LOG_EVERY_MS 10000 /* at most one failure line per 10 s per thread */
@@ -273,7 +274,7 @@ static int counters_flush_group(counters_t *c, counters_group_t *g);
 static void counters_visitor(counters_t *c, counters_group_t *g, const char *visitor)
 {
     size_t len = strlen(visitor);
-    if (len == 0 || len > COUNTERS_VISITOR_LEN_MAX) return;
+    if (len == 0 || len > VISITOR_ID_MAX) return;
     if (g->n_visitors == g->cap_visitors) {
         if (g->cap_visitors < COUNTERS_VISITORS_MAX) {
             uint32_t cap = g->cap_visitors == 0 ? COUNTERS_VISITORS_INITIAL : 2 * g->cap_visitors;
@@ -361,17 +362,10 @@ void counters_consent(counters_t *c, site_set_t *sites, const site_t *site,
 
 /* ---- flushing ------------------------------------------------------------------- */
 
-static int64_t counters_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Log a flush problem at most every COUNTERS_LOG_EVERY_MS. */
 static void counters_log_failure(counters_t *c, const char *what, const char *why)
 {
-    int64_t now = counters_now_ms();
+    int64_t now = clock_real_ms();
     if (now - c->logged_ms < COUNTERS_LOG_EVERY_MS) return;
     c->logged_ms = now;
     log_msg(LOG_WARN, "counters: %s: %s (see consentd_stats_flush_failures_total)", what, why);
@@ -487,7 +481,7 @@ static int counters_flush_group(counters_t *c, counters_group_t *g)
 void counters_flush(counters_t *c)
 {
     if (c == NULL) return;
-    int64_t hour_now = counters_now_ms() / COUNTERS_MS_PER_HOUR;
+    int64_t hour_now = clock_real_ms() / COUNTERS_MS_PER_HOUR;
     size_t kept = 0;
     uint64_t pending = 0;
     for (size_t i = 0; i < c->n_groups; i++) {

@@ -12,8 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
+#include "clock.h"
 #include "consent.h"
 #include "counters.h"
 
@@ -37,13 +37,6 @@ static int events_media_type_ok(http_request_t *rq)
     size_t n = sizeof(text) - 1;
     return ct != NULL && ct->len >= n && strncasecmp(ct->base, text, n) == 0 &&
            (ct->len == n || ct->base[n] == ';' || ct->base[n] == ' ');
-}
-
-static int64_t events_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static const char *events_site_language(const site_t *site, const char *lang)
@@ -158,7 +151,7 @@ void events_post(http_request_t *rq)
     }
     counters_event(rq->worker->counters, rq->worker->snap->sites, site, ev.metric, ev.lang,
                    ev.variant != NULL ? ev.variant->id : NULL,
-                   ev.visitor[0] != '\0' ? ev.visitor : NULL, events_now_ms());
+                   ev.visitor[0] != '\0' ? ev.visitor : NULL, clock_real_ms());
     http_header(rq, "cache-control", H2O_STRLIT("no-store"));
     http_send_static(rq, 204, NULL, NULL, 0);
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "consent.h"
 #include "json.h"
 #include "stats.h"
@@ -153,8 +154,8 @@ static int64_t rights_parse_time(const char *s, int end_of_day)
     int64_t day, v = 0;
     size_t n = strlen(s);
     if (n == 10 && s[4] == '-')
-        return stats_parse_date(s, &day) != 0 ? -1
-                                              : day * 86400000 + (end_of_day ? 86400000 - 1 : 0);
+        return clock_parse_day(s, &day) != 0 ? -1
+                                             : day * 86400000 + (end_of_day ? 86400000 - 1 : 0);
     if (n == 0 || n > 15) /* 15 digits: past the year 30000 */
         return -1;
     for (size_t k = 0; k < n; k++) {

@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "counters.h"
+#include "clock.h"
 #include "json.h"
 #include "store.h"
 
@@ -65,42 +66,6 @@ int stats_newcombe(uint64_t x1, uint64_t n1, uint64_t x2, uint64_t n2, double z,
     *low = *diff - sqrt((p1 - l1) * (p1 - l1) + (u2 - p2) * (u2 - p2));
     *high = *diff + sqrt((u1 - p1) * (u1 - p1) + (p2 - l2) * (p2 - l2));
     return 0;
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
- * days_from_civil). */
-static int64_t stats_days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-int stats_parse_date(const char *s, int64_t *day)
-{
-    static const unsigned char mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-') return -1;
-    for (int i = 0; i < 10; i++)
-        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9')) return -1;
-    int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
-    unsigned m = (unsigned)((s[5] - '0') * 10 + (s[6] - '0'));
-    unsigned d = (unsigned)((s[8] - '0') * 10 + (s[9] - '0'));
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (y < 1970 || m < 1 || m > 12 || d < 1 || d > (unsigned)(mdays[m - 1] + (m == 2 && leap)))
-        return -1;
-    *day = stats_days_from_civil(y, m, d);
-    return 0;
-}
-
-void stats_format_date(int64_t day, char *out)
-{
-    time_t secs = (time_t)(day * 86400);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    strftime(out, 11, "%Y-%m-%d", &tm);
 }
 
 /* ---- the query --------------------------------------------------------------- */
@@ -322,13 +287,10 @@ static void out_numbers_csv(http_out_t *o, const stats_layout_t *l, const stats_
 }
 
 /* "2026-11-01T00:00:00Z" or "2026-11-01T05:00:00Z". */
-static void stats_bucket_start(const stats_query_t *q, size_t i, char *out, size_t cap)
+static void stats_bucket_start(const stats_query_t *q, size_t i, char out[CLOCK_TEXT_MAX])
 {
     int64_t hour = q->from_day * 24 + (q->by_hour ? (int64_t)i : (int64_t)i * 24);
-    time_t secs = (time_t)(hour * 3600);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    clock_format(hour * 3600000, CLOCK_ISO_S, out);
 }
 
 static void out_comparison(http_out_t *o, const char *variant, const char *metric, uint64_t bx,
@@ -435,9 +397,9 @@ static void stats_answer(http_request_t *rq, const stats_query_t *q,
     stats_layout_t l;
     stats_layout(site, q, &l);
     http_out_t o = {&rq->req->pool, NULL, 0, 0};
-    char from[11], to[11], start[32];
-    stats_format_date(q->from_day, from);
-    stats_format_date(q->to_day, to);
+    char from[CLOCK_TEXT_MAX], to[CLOCK_TEXT_MAX], start[CLOCK_TEXT_MAX];
+    clock_format(q->from_day * 86400000, CLOCK_DAY, from);
+    clock_format(q->to_day * 86400000, CLOCK_DAY, to);
     stats_numbers_t total = {0};
     total.has_unique = q->variant >= 0 ? -1 : 1;
     total.unique = res->unique_total;
@@ -486,7 +448,7 @@ static void stats_answer(http_request_t *rq, const stats_query_t *q,
             n.has_unique = q->variant >= 0 || res->day_uniques == NULL ? -1 : 1;
             n.unique = res->day_uniques != NULL ? res->day_uniques[i] : 0;
         }
-        stats_bucket_start(q, i, start, sizeof(start));
+        stats_bucket_start(q, i, start);
         if (q->csv) {
             http_out_str(&o, start);
             out_numbers_csv(&o, &l, &n);
@@ -571,7 +533,7 @@ static int stats_date_param(http_request_t *rq, const char *name, int64_t *day)
     char v[STATS_PARAM_MAX], msg[96];
     ssize_t n = stats_param(rq, name, v, sizeof(v));
     if (n == -1) return 0;
-    if (n >= 0 && stats_parse_date(v, day) == 0) return 1;
+    if (n >= 0 && clock_parse_day(v, day) == 0) return 1;
     snprintf(msg, sizeof(msg), "%s must be a date YYYY-MM-DD (UTC)", name);
     http_error(rq, 400, "invalid_range", msg);
     return -1;

@@ -39,10 +39,4 @@ int stats_wilson(uint64_t x, uint64_t n, double z, double *low, double *high);
 int stats_newcombe(uint64_t x1, uint64_t n1, uint64_t x2, uint64_t n2, double z, double *diff,
                    double *low, double *high);
 
-/* "YYYY-MM-DD" (UTC, 1970..9999, a real date) to days since the Unix epoch;
- * -1 when it is not one. */
-int stats_parse_date(const char *s, int64_t *day);
-/* Days since the Unix epoch to "YYYY-MM-DD" (out: 11 bytes). */
-void stats_format_date(int64_t day, char *out);
-
 #endif

@@ -72,6 +72,31 @@ static int out_of_range_is_refused(void)
     return 0;
 }
 
+static int dates_parse_and_format_in_utc(void)
+{
+    int64_t day;
+    char out[CLOCK_TEXT_MAX];
+    CHECK(clock_parse_day("1970-01-01", &day) == 0 && day == 0);
+    CHECK(clock_parse_day("2026-11-01", &day) == 0 && day == 20758);
+    clock_format(day * 86400000, CLOCK_DAY, out);
+    CHECK_STR(out, "2026-11-01");
+    CHECK(clock_parse_day("2024-02-29", &day) == 0);
+    clock_format((day + 1) * 86400000, CLOCK_DAY, out);
+    CHECK_STR(out, "2024-03-01");
+    CHECK(clock_parse_day("2000-02-29", &day) == 0);
+    CHECK(clock_parse_day("2100-02-29", &day) == -1);
+    CHECK(clock_parse_day("2026-02-29", &day) == -1);
+    CHECK(clock_parse_day("2026-04-31", &day) == -1);
+    CHECK(clock_parse_day("2026-13-01", &day) == -1);
+    CHECK(clock_parse_day("2026-00-10", &day) == -1);
+    CHECK(clock_parse_day("1969-12-31", &day) == -1);
+    CHECK(clock_parse_day("2026-1-01", &day) == -1);
+    CHECK(clock_parse_day("2026-11-01T", &day) == -1);
+    CHECK(clock_parse_day("2026/11/01", &day) == -1);
+    CHECK(clock_parse_day("", &day) == -1);
+    return 0;
+}
+
 static int clocks_move_forward(void)
 {
     uint64_t a = clock_mono_ns();
@@ -88,6 +113,7 @@ int main(void)
     RUN(every_day_from_1970_to_9999_matches_gmtime);
     RUN(edges_are_exact);
     RUN(out_of_range_is_refused);
+    RUN(dates_parse_and_format_in_utc);
     RUN(clocks_move_forward);
     return check_summary();
 }

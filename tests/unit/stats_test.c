@@ -114,31 +114,6 @@ static int newcombe_is_antisymmetric_and_undefined_without_trials(void)
     return 0;
 }
 
-static int dates_parse_and_format_in_utc(void)
-{
-    int64_t day;
-    char out[11];
-    CHECK(stats_parse_date("1970-01-01", &day) == 0 && day == 0);
-    CHECK(stats_parse_date("2026-11-01", &day) == 0 && day == 20758);
-    stats_format_date(day, out);
-    CHECK_STR(out, "2026-11-01");
-    CHECK(stats_parse_date("2024-02-29", &day) == 0);
-    stats_format_date(day + 1, out);
-    CHECK_STR(out, "2024-03-01");
-    CHECK(stats_parse_date("2000-02-29", &day) == 0);
-    CHECK(stats_parse_date("2100-02-29", &day) == -1);
-    CHECK(stats_parse_date("2026-02-29", &day) == -1);
-    CHECK(stats_parse_date("2026-04-31", &day) == -1);
-    CHECK(stats_parse_date("2026-13-01", &day) == -1);
-    CHECK(stats_parse_date("2026-00-10", &day) == -1);
-    CHECK(stats_parse_date("1969-12-31", &day) == -1);
-    CHECK(stats_parse_date("2026-1-01", &day) == -1);
-    CHECK(stats_parse_date("2026-11-01T", &day) == -1);
-    CHECK(stats_parse_date("2026/11/01", &day) == -1);
-    CHECK(stats_parse_date("", &day) == -1);
-    return 0;
-}
-
 static int counter_field_names_follow_the_layout(void)
 {
     char f[COUNTERS_FIELD_MAX];
@@ -167,7 +142,6 @@ int main(void)
     RUN(wilson_is_undefined_without_trials);
     RUN(newcombe_matches_newcombes_table);
     RUN(newcombe_is_antisymmetric_and_undefined_without_trials);
-    RUN(dates_parse_and_format_in_utc);
     RUN(counter_field_names_follow_the_layout);
     return check_summary();
 }
