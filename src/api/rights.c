@@ -12,6 +12,7 @@
 #include "json.h"
 #include "stats.h"
 #include "store.h"
+#include "strbuf.h"
 #include "versions.h"
 
 #define RIGHTS_CURSOR_MAX 128
@@ -37,26 +38,26 @@ static int rights_visitor(http_request_t *rq, char visitor[65])
     return 1;
 }
 
-static void out_record(http_out_t *o, const store_record_t *rec)
+static void out_record(strbuf_t *o, const store_record_t *rec)
 {
     char json[CONSENT_ANSWER_MAX];
-    http_out_put(o, json, consent_record_json(rec, NULL, json, sizeof(json)));
+    strbuf_put(o, json, consent_record_json(rec, NULL, json, sizeof(json)));
 }
 
 /* ---- access -------------------------------------------------------------- */
 
 /* A record of an access request: with the address of the banner version its
  * proof names, where the DPO downloads the exact bytes the visitor got. */
-static void out_record_linked(http_out_t *o, http_request_t *rq, const store_record_t *rec)
+static void out_record_linked(strbuf_t *o, http_request_t *rq, const store_record_t *rec)
 {
     out_record(o, rec);
     if (rec->banner_version == NULL || o->len == 0 || o->buf[o->len - 1] != '}') return;
     char url[512], esc[1024];
     size_t n = versions_url(rq, rec->banner_version, url, sizeof(url));
     o->len--; /* reopen the object */
-    http_out_put(o, ",\"banner_version_url\":\"", 23);
-    http_out_put(o, esc, json_escape(esc, sizeof(esc), url, n));
-    http_out_put(o, "\"}", 2);
+    strbuf_put(o, ",\"banner_version_url\":\"", 23);
+    strbuf_put(o, esc, json_escape(esc, sizeof(esc), url, n));
+    strbuf_put(o, "\"}", 2);
 }
 
 static void rights_on_visitor(void *data, const store_record_t *current,
@@ -69,24 +70,24 @@ static void rights_on_visitor(void *data, const store_record_t *current,
         if (err != NULL) {
             http_storage_error(rq, 0, err);
         } else {
-            http_out_t o = {&rq->req->pool, NULL, 0, 0};
+            strbuf_t o;
+            strbuf_init_pool(&o, &rq->req->pool);
             char esc[160];
-            http_out_put(&o, "{\"site\":\"", 9);
-            http_out_put(&o, esc,
-                         json_escape(esc, sizeof(esc), rq->site->id, strlen(rq->site->id)));
-            http_out_put(&o, "\",\"visitor\":\"", 13);
-            http_out_put(&o, esc, json_escape(esc, sizeof(esc), visitor, strlen(visitor)));
-            http_out_put(&o, "\",\"current\":", 12);
+            strbuf_put(&o, "{\"site\":\"", 9);
+            strbuf_put(&o, esc, json_escape(esc, sizeof(esc), rq->site->id, strlen(rq->site->id)));
+            strbuf_put(&o, "\",\"visitor\":\"", 13);
+            strbuf_put(&o, esc, json_escape(esc, sizeof(esc), visitor, strlen(visitor)));
+            strbuf_put(&o, "\",\"current\":", 12);
             if (current != NULL)
                 out_record_linked(&o, rq, current);
             else
-                http_out_put(&o, "null", 4);
-            http_out_put(&o, ",\"history\":[", 12);
+                strbuf_put(&o, "null", 4);
+            strbuf_put(&o, ",\"history\":[", 12);
             for (size_t i = 0; i < n; i++) {
-                if (i > 0) http_out_put(&o, ",", 1);
+                if (i > 0) strbuf_put(&o, ",", 1);
                 out_record_linked(&o, rq, &history[i]);
             }
-            http_out_put(&o, "]}", 2);
+            strbuf_put(&o, "]}", 2);
             http_send_json(rq, 200, o.buf, o.len);
         }
     }
@@ -174,10 +175,11 @@ static void rights_on_page(void *data, const store_record_t *records, size_t n,
         if (err != NULL) {
             http_storage_error(rq, 0, err);
         } else {
-            http_out_t o = {&rq->req->pool, NULL, 0, 0};
+            strbuf_t o;
+            strbuf_init_pool(&o, &rq->req->pool);
             for (size_t i = 0; i < n; i++) {
                 out_record(&o, &records[i]);
-                http_out_put(&o, "\n", 1);
+                strbuf_put(&o, "\n", 1);
             }
             if (next_cursor != NULL)
                 http_header(rq, "x-next-cursor", next_cursor, strlen(next_cursor));

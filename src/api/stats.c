@@ -31,6 +31,7 @@
 #include "clock.h"
 #include "json.h"
 #include "store.h"
+#include "strbuf.h"
 
 #define STATS_PARAM_MAX 64
 #define STATS_METHOD "Newcombe hybrid score interval (Wilson score intervals), 95%"
@@ -182,13 +183,13 @@ static const char **stats_field_names(h2o_mem_pool_t *pool, const site_t *site,
 /* ---- output ------------------------------------------------------------------ */
 
 /* A rate: %.6g, or null (JSON) / nothing (CSV) when undefined. */
-static void out_rate(http_out_t *o, double r, int csv)
+static void out_rate(strbuf_t *o, double r, int csv)
 {
     if (isnan(r)) {
-        if (!csv) http_out_str(o, "null");
+        if (!csv) strbuf_str(o, "null");
         return;
     }
-    http_out_printf(o, "%.6g", r);
+    strbuf_printf(o, "%.6g", r);
 }
 
 /* One bucket's (or the total's) numbers, from the layout's bucket fields. */
@@ -223,67 +224,67 @@ static void stats_numbers_add(const stats_layout_t *l, stats_numbers_t *sum,
     }
 }
 
-static void out_purposes_json(http_out_t *o, const site_t *site, const stats_layout_t *l,
+static void out_purposes_json(strbuf_t *o, const site_t *site, const stats_layout_t *l,
                               const uint64_t *granted, size_t g_step, const uint64_t *refused)
 {
-    http_out_str(o, "\"purposes\":{");
+    strbuf_str(o, "\"purposes\":{");
     for (size_t k = 0; k < l->n_purposes; k++) {
         uint64_t g = granted[k * g_step], r = refused[k * g_step];
-        if (k > 0) http_out_put(o, ",", 1);
-        http_out_json_string(o, site->purposes[l->purposes[k]].id);
-        http_out_printf(o, ":{\"granted\":%llu,\"refused\":%llu,\"acceptance_rate\":",
-                        (unsigned long long)g, (unsigned long long)r);
+        if (k > 0) strbuf_put(o, ",", 1);
+        strbuf_json_str(o, site->purposes[l->purposes[k]].id);
+        strbuf_printf(o, ":{\"granted\":%llu,\"refused\":%llu,\"acceptance_rate\":",
+                      (unsigned long long)g, (unsigned long long)r);
         out_rate(o, stats_rate(g, g + r), 0);
-        http_out_put(o, "}", 1);
+        strbuf_put(o, "}", 1);
     }
-    http_out_put(o, "}", 1);
+    strbuf_put(o, "}", 1);
 }
 
 /* The fields of a bucket or of the total, without the braces. */
-static void out_numbers_json(http_out_t *o, const site_t *site, const stats_layout_t *l,
+static void out_numbers_json(strbuf_t *o, const site_t *site, const stats_layout_t *l,
                              const stats_numbers_t *n)
 {
     for (int m = 0; m < COUNTERS_METRICS; m++)
-        http_out_printf(o, "%s\"%s\":%llu", m > 0 ? "," : "", counters_metric_names[m],
-                        (unsigned long long)n->m[m]);
+        strbuf_printf(o, "%s\"%s\":%llu", m > 0 ? "," : "", counters_metric_names[m],
+                      (unsigned long long)n->m[m]);
     if (n->has_unique > 0)
-        http_out_printf(o, ",\"unique_visitors\":%llu", (unsigned long long)n->unique);
+        strbuf_printf(o, ",\"unique_visitors\":%llu", (unsigned long long)n->unique);
     else if (n->has_unique < 0)
-        http_out_str(o, ",\"unique_visitors\":null");
+        strbuf_str(o, ",\"unique_visitors\":null");
     uint64_t d = n->m[COUNTERS_DECISIONS];
-    http_out_str(o, ",\"interaction_rate\":");
+    strbuf_str(o, ",\"interaction_rate\":");
     out_rate(o, stats_rate(n->banner_decisions, n->m[COUNTERS_SHOWN]), 0);
-    http_out_str(o, ",\"accept_all_share\":");
+    strbuf_str(o, ",\"accept_all_share\":");
     out_rate(o, stats_rate(n->m[COUNTERS_ACCEPT_ALL], d), 0);
-    http_out_str(o, ",\"reject_all_share\":");
+    strbuf_str(o, ",\"reject_all_share\":");
     out_rate(o, stats_rate(n->m[COUNTERS_REJECT_ALL], d), 0);
-    http_out_str(o, ",\"custom_share\":");
+    strbuf_str(o, ",\"custom_share\":");
     out_rate(o, stats_rate(n->m[COUNTERS_CUSTOM], d), 0);
-    http_out_put(o, ",", 1);
+    strbuf_put(o, ",", 1);
     out_purposes_json(o, site, l, n->granted, 1, n->refused);
 }
 
-static void out_numbers_csv(http_out_t *o, const stats_layout_t *l, const stats_numbers_t *n)
+static void out_numbers_csv(strbuf_t *o, const stats_layout_t *l, const stats_numbers_t *n)
 {
     for (int m = 0; m < COUNTERS_METRICS; m++)
-        http_out_printf(o, ",%llu", (unsigned long long)n->m[m]);
-    http_out_put(o, ",", 1);
-    if (n->has_unique > 0) http_out_printf(o, "%llu", (unsigned long long)n->unique);
+        strbuf_printf(o, ",%llu", (unsigned long long)n->m[m]);
+    strbuf_put(o, ",", 1);
+    if (n->has_unique > 0) strbuf_printf(o, "%llu", (unsigned long long)n->unique);
     uint64_t d = n->m[COUNTERS_DECISIONS];
-    http_out_put(o, ",", 1);
+    strbuf_put(o, ",", 1);
     out_rate(o, stats_rate(n->banner_decisions, n->m[COUNTERS_SHOWN]), 1);
-    http_out_put(o, ",", 1);
+    strbuf_put(o, ",", 1);
     out_rate(o, stats_rate(n->m[COUNTERS_ACCEPT_ALL], d), 1);
-    http_out_put(o, ",", 1);
+    strbuf_put(o, ",", 1);
     out_rate(o, stats_rate(n->m[COUNTERS_REJECT_ALL], d), 1);
-    http_out_put(o, ",", 1);
+    strbuf_put(o, ",", 1);
     out_rate(o, stats_rate(n->m[COUNTERS_CUSTOM], d), 1);
     for (size_t k = 0; k < l->n_purposes; k++) {
-        http_out_printf(o, ",%llu,%llu,", (unsigned long long)n->granted[k],
-                        (unsigned long long)n->refused[k]);
+        strbuf_printf(o, ",%llu,%llu,", (unsigned long long)n->granted[k],
+                      (unsigned long long)n->refused[k]);
         out_rate(o, stats_rate(n->granted[k], n->granted[k] + n->refused[k]), 1);
     }
-    http_out_put(o, "\n", 1);
+    strbuf_put(o, "\n", 1);
 }
 
 /* "2026-11-01T00:00:00Z" or "2026-11-01T05:00:00Z". */
@@ -293,54 +294,53 @@ static void stats_bucket_start(const stats_query_t *q, size_t i, char out[CLOCK_
     clock_format(hour * 3600000, CLOCK_ISO_S, out);
 }
 
-static void out_comparison(http_out_t *o, const char *variant, const char *metric, uint64_t bx,
+static void out_comparison(strbuf_t *o, const char *variant, const char *metric, uint64_t bx,
                            uint64_t bn, uint64_t x, uint64_t n, int *first)
 {
     double diff, low, high;
     int ok = stats_newcombe(x, n, bx, bn, STATS_Z95, &diff, &low, &high) == 0;
-    http_out_str(o, *first ? "{\"variant\":" : ",{\"variant\":");
+    strbuf_str(o, *first ? "{\"variant\":" : ",{\"variant\":");
     *first = 0;
-    http_out_json_string(o, variant);
-    http_out_str(o, ",\"metric\":");
-    http_out_json_string(o, metric);
-    http_out_str(o, ",\"baseline_rate\":");
+    strbuf_json_str(o, variant);
+    strbuf_str(o, ",\"metric\":");
+    strbuf_json_str(o, metric);
+    strbuf_str(o, ",\"baseline_rate\":");
     out_rate(o, stats_rate(bx, bn), 0);
-    http_out_str(o, ",\"rate\":");
+    strbuf_str(o, ",\"rate\":");
     out_rate(o, stats_rate(x, n), 0);
-    http_out_str(o, ",\"difference\":");
+    strbuf_str(o, ",\"difference\":");
     out_rate(o, ok ? diff : NAN, 0);
-    http_out_str(o, ",\"ci_low\":");
+    strbuf_str(o, ",\"ci_low\":");
     out_rate(o, ok ? low : NAN, 0);
-    http_out_str(o, ",\"ci_high\":");
+    strbuf_str(o, ",\"ci_high\":");
     out_rate(o, ok ? high : NAN, 0);
-    http_out_str(o, ",\"excludes_zero\":");
-    http_out_str(o, !ok ? "null" : low > 0 || high < 0 ? "true" : "false");
-    http_out_put(o, "}", 1);
+    strbuf_str(o, ",\"excludes_zero\":");
+    strbuf_str(o, !ok ? "null" : low > 0 || high < 0 ? "true" : "false");
+    strbuf_put(o, "}", 1);
 }
 
-static void out_variants_comparison(http_out_t *o, const site_t *site, const stats_layout_t *l,
+static void out_variants_comparison(strbuf_t *o, const site_t *site, const stats_layout_t *l,
                                     const uint64_t *totals)
 {
     const uint64_t *base = totals + l->variants_at;
-    http_out_str(o, ",\"variants_comparison\":{\"method\":\"" STATS_METHOD "\",\"baseline\":");
-    http_out_json_string(o, site->variants[0].id);
-    http_out_str(o, ",\"variants\":{");
+    strbuf_str(o, ",\"variants_comparison\":{\"method\":\"" STATS_METHOD "\",\"baseline\":");
+    strbuf_json_str(o, site->variants[0].id);
+    strbuf_str(o, ",\"variants\":{");
     for (size_t v = 0; v < l->n_variants; v++) {
         const uint64_t *t = base + v * l->variant_fields;
-        if (v > 0) http_out_put(o, ",", 1);
-        http_out_json_string(o, site->variants[v].id);
-        http_out_printf(o, ":{\"shown\":%llu,\"decisions\":%llu,\"accept_all\":%llu,",
-                        (unsigned long long)t[0], (unsigned long long)t[1],
-                        (unsigned long long)t[2]);
-        http_out_str(o, "\"accept_all_rate\":");
+        if (v > 0) strbuf_put(o, ",", 1);
+        strbuf_json_str(o, site->variants[v].id);
+        strbuf_printf(o, ":{\"shown\":%llu,\"decisions\":%llu,\"accept_all\":%llu,",
+                      (unsigned long long)t[0], (unsigned long long)t[1], (unsigned long long)t[2]);
+        strbuf_str(o, "\"accept_all_rate\":");
         out_rate(o, stats_rate(t[2], t[1]), 0);
-        http_out_str(o, ",\"interaction_rate\":");
+        strbuf_str(o, ",\"interaction_rate\":");
         out_rate(o, stats_rate(t[1], t[0]), 0);
-        http_out_put(o, ",", 1);
+        strbuf_put(o, ",", 1);
         out_purposes_json(o, site, l, t + STATS_VARIANT_FIELDS, 2, t + STATS_VARIANT_FIELDS + 1);
-        http_out_put(o, "}", 1);
+        strbuf_put(o, "}", 1);
     }
-    http_out_str(o, "},\"comparisons\":[");
+    strbuf_str(o, "},\"comparisons\":[");
     int first = 1;
     char metric[COUNTERS_FIELD_MAX];
     for (size_t v = 1; v < l->n_variants; v++) {
@@ -355,39 +355,37 @@ static void out_variants_comparison(http_out_t *o, const site_t *site, const sta
             out_comparison(o, id, metric, bp[0], bp[0] + bp[1], vp[0], vp[0] + vp[1], &first);
         }
     }
-    http_out_str(o, "]}");
+    strbuf_str(o, "]}");
 }
 
-static void out_breakdowns(http_out_t *o, const site_t *site, const stats_layout_t *l,
+static void out_breakdowns(strbuf_t *o, const site_t *site, const stats_layout_t *l,
                            const uint64_t *totals, int filtered)
 {
     if (filtered) {
-        http_out_str(o, ",\"by_language\":null,\"by_source\":null");
+        strbuf_str(o, ",\"by_language\":null,\"by_source\":null");
         return;
     }
-    http_out_str(o, ",\"by_language\":{");
+    strbuf_str(o, ",\"by_language\":{");
     for (size_t i = 0; i < l->n_langs; i++) {
         const uint64_t *t = totals + l->lang_at + i * STATS_LANG_FIELDS;
-        if (i > 0) http_out_put(o, ",", 1);
-        http_out_json_string(o, site->languages[i]);
-        http_out_printf(
-            o,
-            ":{\"shown\":%llu,\"decisions\":%llu,\"accept_all\":%llu,\"reject_all\":%llu,"
-            "\"custom\":%llu}",
-            (unsigned long long)t[0], (unsigned long long)t[1], (unsigned long long)t[2],
-            (unsigned long long)t[3], (unsigned long long)t[4]);
+        if (i > 0) strbuf_put(o, ",", 1);
+        strbuf_json_str(o, site->languages[i]);
+        strbuf_printf(o,
+                      ":{\"shown\":%llu,\"decisions\":%llu,\"accept_all\":%llu,\"reject_all\":%llu,"
+                      "\"custom\":%llu}",
+                      (unsigned long long)t[0], (unsigned long long)t[1], (unsigned long long)t[2],
+                      (unsigned long long)t[3], (unsigned long long)t[4]);
     }
-    http_out_str(o, "},\"by_source\":{");
+    strbuf_str(o, "},\"by_source\":{");
     for (size_t s = 0; s < l->n_sources; s++) {
         const uint64_t *t = totals + l->source_at + s * STATS_SOURCE_FIELDS;
-        http_out_printf(o,
-                        "%s\"%s\":{\"decisions\":%llu,\"accept_all\":%llu,\"reject_all\":%llu,"
-                        "\"custom\":%llu}",
-                        s > 0 ? "," : "", counters_source_names[s], (unsigned long long)t[0],
-                        (unsigned long long)t[1], (unsigned long long)t[2],
-                        (unsigned long long)t[3]);
+        strbuf_printf(o,
+                      "%s\"%s\":{\"decisions\":%llu,\"accept_all\":%llu,\"reject_all\":%llu,"
+                      "\"custom\":%llu}",
+                      s > 0 ? "," : "", counters_source_names[s], (unsigned long long)t[0],
+                      (unsigned long long)t[1], (unsigned long long)t[2], (unsigned long long)t[3]);
     }
-    http_out_put(o, "}", 1);
+    strbuf_put(o, "}", 1);
 }
 
 static void stats_answer(http_request_t *rq, const stats_query_t *q,
@@ -396,7 +394,8 @@ static void stats_answer(http_request_t *rq, const stats_query_t *q,
     const site_t *site = rq->site;
     stats_layout_t l;
     stats_layout(site, q, &l);
-    http_out_t o = {&rq->req->pool, NULL, 0, 0};
+    strbuf_t o;
+    strbuf_init_pool(&o, &rq->req->pool);
     char from[CLOCK_TEXT_MAX], to[CLOCK_TEXT_MAX], start[CLOCK_TEXT_MAX];
     clock_format(q->from_day * 86400000, CLOCK_DAY, from);
     clock_format(q->to_day * 86400000, CLOCK_DAY, to);
@@ -405,40 +404,39 @@ static void stats_answer(http_request_t *rq, const stats_query_t *q,
     total.unique = res->unique_total;
 
     if (q->csv) {
-        http_out_str(&o,
-                     "start,shown,dismissed,panel_opened,decisions,accept_all,reject_all,custom,"
-                     "withdrawn,unique_visitors,interaction_rate,accept_all_share,"
-                     "reject_all_share,custom_share");
+        strbuf_str(&o, "start,shown,dismissed,panel_opened,decisions,accept_all,reject_all,custom,"
+                       "withdrawn,unique_visitors,interaction_rate,accept_all_share,"
+                       "reject_all_share,custom_share");
         for (size_t k = 0; k < l.n_purposes; k++) {
             const char *p = site->purposes[l.purposes[k]].id;
-            http_out_printf(&o, ",%s_granted,%s_refused,%s_acceptance_rate", p, p, p);
+            strbuf_printf(&o, ",%s_granted,%s_refused,%s_acceptance_rate", p, p, p);
         }
-        http_out_put(&o, "\n", 1);
+        strbuf_put(&o, "\n", 1);
     } else {
-        http_out_str(&o, "{\"site\":");
-        http_out_json_string(&o, site->id);
-        http_out_printf(&o, ",\"from\":\"%s\",\"to\":\"%s\",\"by\":\"%s\",\"variant\":", from, to,
-                        q->by_hour ? "hour" : "day");
+        strbuf_str(&o, "{\"site\":");
+        strbuf_json_str(&o, site->id);
+        strbuf_printf(&o, ",\"from\":\"%s\",\"to\":\"%s\",\"by\":\"%s\",\"variant\":", from, to,
+                      q->by_hour ? "hour" : "day");
         if (q->variant >= 0)
-            http_out_json_string(&o, site->variants[q->variant].id);
+            strbuf_json_str(&o, site->variants[q->variant].id);
         else
-            http_out_str(&o, "null");
-        http_out_str(&o, ",\"purpose\":");
+            strbuf_str(&o, "null");
+        strbuf_str(&o, ",\"purpose\":");
         if (q->purpose >= 0)
-            http_out_json_string(&o, site->purposes[q->purpose].id);
+            strbuf_json_str(&o, site->purposes[q->purpose].id);
         else
-            http_out_str(&o, "null");
-        http_out_str(&o, ",\"purposes\":[");
+            strbuf_str(&o, "null");
+        strbuf_str(&o, ",\"purposes\":[");
         for (size_t k = 0; k < l.n_purposes; k++) {
-            if (k > 0) http_out_put(&o, ",", 1);
-            http_out_json_string(&o, site->purposes[l.purposes[k]].id);
+            if (k > 0) strbuf_put(&o, ",", 1);
+            strbuf_json_str(&o, site->purposes[l.purposes[k]].id);
         }
-        http_out_str(&o, "],\"variants\":[");
+        strbuf_str(&o, "],\"variants\":[");
         for (size_t v = 0; v < site->n_variants; v++) {
-            if (v > 0) http_out_put(&o, ",", 1);
-            http_out_json_string(&o, site->variants[v].id);
+            if (v > 0) strbuf_put(&o, ",", 1);
+            strbuf_json_str(&o, site->variants[v].id);
         }
-        http_out_str(&o, "],\"buckets\":[");
+        strbuf_str(&o, "],\"buckets\":[");
     }
     for (size_t i = 0; i < res->n_buckets; i++) {
         stats_numbers_t n = {0};
@@ -450,16 +448,16 @@ static void stats_answer(http_request_t *rq, const stats_query_t *q,
         }
         stats_bucket_start(q, i, start);
         if (q->csv) {
-            http_out_str(&o, start);
+            strbuf_str(&o, start);
             out_numbers_csv(&o, &l, &n);
             continue;
         }
-        http_out_printf(&o, "%s{\"start\":\"%s\",", i > 0 ? "," : "", start);
+        strbuf_printf(&o, "%s{\"start\":\"%s\",", i > 0 ? "," : "", start);
         out_numbers_json(&o, site, &l, &n);
-        http_out_put(&o, "}", 1);
+        strbuf_put(&o, "}", 1);
     }
     if (q->csv) {
-        http_out_str(&o, "total");
+        strbuf_str(&o, "total");
         out_numbers_csv(&o, &l, &total);
         char disposition[160];
         int dn = snprintf(disposition, sizeof(disposition),
@@ -469,12 +467,12 @@ static void stats_answer(http_request_t *rq, const stats_query_t *q,
         http_send_static(rq, 200, "text/csv; charset=utf-8", o.buf, o.len);
         return;
     }
-    http_out_str(&o, "],\"total\":{");
+    strbuf_str(&o, "],\"total\":{");
     out_numbers_json(&o, site, &l, &total);
     out_breakdowns(&o, site, &l, res->totals, q->variant >= 0);
-    http_out_put(&o, "}", 1);
+    strbuf_put(&o, "}", 1);
     if (l.n_variants >= 2) out_variants_comparison(&o, site, &l, res->totals);
-    http_out_put(&o, "}", 1);
+    strbuf_put(&o, "}", 1);
     http_header(rq, "cache-control", H2O_STRLIT("no-store"));
     http_send_static(rq, 200, "application/json", o.buf, o.len);
 }
