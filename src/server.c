@@ -95,6 +95,7 @@ static struct {
     pthread_mutex_t ack_mutex;
     pthread_cond_t ack_cond;
     unsigned acks;    /* workers that switched to the snapshot being published */
+    unsigned ready;   /* workers whose context and message queue exist (server_start) */
     SSL_CTX *ssl_ctx; /* NULL: plain HTTP */
 } server = {.ack_mutex = PTHREAD_MUTEX_INITIALIZER, .ack_cond = PTHREAD_COND_INITIALIZER};
 
@@ -383,6 +384,18 @@ static void *server_worker_main(void *arg)
 {
     server_worker_t *sw = arg;
     worker_t *w = &sw->w;
+    /* The loop, the context and the message queue are made on this thread:
+     * h2o's evloop sockets take their buffers from the creating thread's
+     * recycle lists (thread-local, unlocked). A queue made on the main
+     * thread made every worker read its messages into buffers of the main
+     * thread's list, at once on a reload: buffers handed to two threads. */
+    h2o_context_init(&w->ctx, h2o_evloop_create(), &server.globalconf);
+    sw->queue = h2o_multithread_create_queue(w->ctx.loop);
+    h2o_multithread_register_receiver(sw->queue, &sw->receiver, server_on_message);
+    pthread_mutex_lock(&server.ack_mutex);
+    server.ready++;
+    pthread_cond_broadcast(&server.ack_cond);
+    pthread_mutex_unlock(&server.ack_mutex);
     h2o_loop_t *loop = w->ctx.loop;
     w->accept_ctx.ctx = &w->ctx;
     w->accept_ctx.hosts = server.globalconf.hosts;
@@ -438,23 +451,22 @@ static void *server_worker_main(void *arg)
 
 int server_start(void)
 {
-    /* Loops, contexts and message queues are made here, before the threads
-     * run, so that server_publish() and server_stop() can be called at any
-     * time after this returns. Each loop is then used by its thread only. */
-    for (unsigned i = 0; i < server.count; i++) {
-        server_worker_t *sw = &server.workers[i];
-        h2o_context_init(&sw->w.ctx, h2o_evloop_create(), &server.globalconf);
-        sw->queue = h2o_multithread_create_queue(sw->w.ctx.loop);
-        h2o_multithread_register_receiver(sw->queue, &sw->receiver, server_on_message);
-    }
-    for (unsigned i = 0; i < server.count; i++) {
-        server_worker_t *sw = &server.workers[i];
+    unsigned started = 0;
+    for (; started < server.count; started++) {
+        server_worker_t *sw = &server.workers[started];
         if (pthread_create(&sw->thread, NULL, server_worker_main, sw) != 0) {
-            log_msg(LOG_ERROR, "cannot start worker thread %u: %s", i, strerror(errno));
-            return -1;
+            log_msg(LOG_ERROR, "cannot start worker thread %u: %s", started, strerror(errno));
+            break;
         }
     }
-    return 0;
+    /* Each thread makes its loop, context and message queue first: wait for
+     * them, so that server_publish() and server_stop() can be called at any
+     * time after this returns. */
+    pthread_mutex_lock(&server.ack_mutex);
+    while (server.ready < started)
+        pthread_cond_wait(&server.ack_cond, &server.ack_mutex);
+    pthread_mutex_unlock(&server.ack_mutex);
+    return started == server.count ? 0 : -1;
 }
 
 static void server_send(server_worker_t *sw, server_msg_kind_t kind, snapshot_t *snap)
