@@ -41,6 +41,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "health.h"
 #include "log.h"
 #include "ratelimit.h"
 #include "router.h"
@@ -419,6 +420,9 @@ static void *server_worker_main(void *arg)
     w->redis = redis_create(loop, &server.cfg->redis);
     redis_set_state_cb(w->redis, server_on_redis_state, w);
     redis_set_rtt_cb(w->redis, server_on_redis_rtt, w);
+    w->health = health_create(w);
+    if (w->health == NULL)
+        log_msg(LOG_ERROR, "worker %u: out of memory: /healthz answers 500", w->id);
     w->counters = counters_create(w->redis, &w->metrics);
     if (w->counters == NULL)
         log_msg(LOG_ERROR, "worker %u: out of memory: acceptance counts are not kept", w->id);
@@ -439,6 +443,8 @@ static void *server_worker_main(void *arg)
     h2o_timeout_unlink(&sw->flush_entry);
     redis_destroy(w->redis);
     w->redis = NULL;
+    health_free(w->health);
+    w->health = NULL;
     ratelimit_free(w->ratelimit);
     w->ratelimit = NULL;
     /* Connections still open keep their keys: no close callback runs now. */
