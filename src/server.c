@@ -46,6 +46,7 @@
 #include "ratelimit.h"
 #include "router.h"
 #include "store.h"
+#include "versions.h"
 #include "worker.h"
 
 #define SERVER_LISTEN_BACKLOG 4096
@@ -423,6 +424,9 @@ static void *server_worker_main(void *arg)
     w->health = health_create(w);
     if (w->health == NULL)
         log_msg(LOG_ERROR, "worker %u: out of memory: /healthz answers 500", w->id);
+    w->versions = versions_cache_create(w);
+    if (w->versions == NULL)
+        log_msg(LOG_ERROR, "worker %u: out of memory: banner-versions.json answers 500", w->id);
     w->counters = counters_create(w->redis, &w->metrics);
     if (w->counters == NULL)
         log_msg(LOG_ERROR, "worker %u: out of memory: acceptance counts are not kept", w->id);
@@ -445,6 +449,8 @@ static void *server_worker_main(void *arg)
     w->redis = NULL;
     health_free(w->health);
     w->health = NULL;
+    versions_cache_free(w->versions);
+    w->versions = NULL;
     ratelimit_free(w->ratelimit);
     w->ratelimit = NULL;
     /* Connections still open keep their keys: no close callback runs now. */
