@@ -18,7 +18,8 @@
  * (both say where Redis is, or how it is set up): REASON is a word from a
  * fixed list. The reason in words (redis_last_error(), Redis' own error)
  * goes to the log, and into "detail" for health_get_detailed(), which is
- * for the operator only (never routed on the public listener).
+ * for the operator only: the router serves it on the operator listener
+ * (config.h metrics.listen), never on the public one.
  *
  * Threads: one health_t per worker thread (worker_t.health), created and
  * freed by that thread (server.c), touched by it only.
