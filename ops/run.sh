@@ -7,6 +7,7 @@
 #
 # Environment:
 #   PORT=8080                  where consentd listens
+#   METRICS_PORT=9090          its operator listener on 127.0.0.1: /metrics, /healthz in detail
 #   REDIS_URL=redis://...      use this Redis; start none
 #   REDIS_PORT=6379            port of the local Redis started here
 #   CONSENTD_DEMO_KEY=...      API key of the demo site (default demo-key-change-me)
@@ -207,7 +208,7 @@ config_write() {
     ops_say "config: writing var/consentd.json (ops/consentd.json with sites_dir var/sites, keys_dir var/keys, loopback clients not rate limited${REDIS_LOCAL_URL:+, redis ${REDIS_LOCAL_SHOWN:-}})"
     # It may hold a Redis password: readable by its owner only.
     (umask 077 && touch "$VAR/consentd.json" && chmod 600 "$VAR/consentd.json")
-    REDIS_LOCAL_URL=$REDIS_LOCAL_URL node -e '
+    REDIS_LOCAL_URL=$REDIS_LOCAL_URL METRICS_PORT=$METRICS_PORT node -e '
         const fs = require("fs");
         const [src, dst] = process.argv.slice(1);
         const cfg = JSON.parse(fs.readFileSync(src, "utf8"));
@@ -218,6 +219,8 @@ config_write() {
         if (process.env.REDIS_LOCAL_URL) {
             cfg.redis = Object.assign({}, cfg.redis, { url: process.env.REDIS_LOCAL_URL });
         }
+        const listen = (cfg.metrics && cfg.metrics.listen) || { address: "127.0.0.1" };
+        cfg.metrics = { listen: Object.assign({}, listen, { port: Number(process.env.METRICS_PORT) }) };
         fs.writeFileSync(dst, JSON.stringify(cfg, null, 2) + "\n");
     ' ops/consentd.json "$VAR/consentd.json"
 }
@@ -271,20 +274,25 @@ main() {
     mkdir -p "$VAR"
     redis_start
     sites_install
+    export PORT=${PORT:-8080} METRICS_PORT=${METRICS_PORT:-9090}
+    [ "$METRICS_PORT" != "$PORT" ] ||
+        ops_die "PORT and METRICS_PORT are both $PORT" "Choose another one, e.g. METRICS_PORT=9091 ops/run.sh"
     config_write
     keys_install
     "$BIN" --check-config --config "$VAR/consentd.json" >/dev/null ||
         ops_die "consentd refuses the configuration (message above)" "Fix the file it names, then rerun ops/run.sh."
 
-    export PORT=${PORT:-8080}
     port_in_use "$PORT" &&
         ops_die "port $PORT is in use (another consentd?)" "Stop it, or choose another port: PORT=8081 ops/run.sh"
+    port_in_use "$METRICS_PORT" &&
+        ops_die "port $METRICS_PORT (METRICS_PORT) is in use" "Stop what uses it, or choose another one: METRICS_PORT=9091 ops/run.sh"
 
     local base=http://localhost:$PORT site
     echo
     echo "consentd will listen on port $PORT. Open:"
     echo "  $base/healthz                      health (Redis included)"
-    echo "  $base/metrics                      Prometheus metrics"
+    echo "  http://127.0.0.1:$METRICS_PORT/metrics         Prometheus metrics (operator listener, this machine only)"
+    echo "  http://127.0.0.1:$METRICS_PORT/healthz         health with the reason in words (operator listener)"
     [ ! -f "$VAR/sites/demo.json" ] ||
         echo "  $base/demo/                        demo page: the demo site's banner at work"
     echo "  $base/dashboard                    dashboard: acceptance rates (sign in with a site id and its API key)"

@@ -603,10 +603,11 @@ static int config_listen_address_ok(const char *a)
 static int config_apply(const config_ctx_t *c, config_t *cfg, const json_t *root, const char *base,
                         int *public_url_set)
 {
-    static const char *const top[] = {"listen",   "threads",    "redis",      "sites_dir",
-                                      "keys_dir", "public_url", "limits",     "http2",
-                                      "log",      "tls",        "rate_limit", NULL};
+    static const char *const top[] = {"listen",     "threads", "redis", "sites_dir", "keys_dir",
+                                      "public_url", "limits",  "http2", "log",       "tls",
+                                      "rate_limit", "metrics", NULL};
     static const char *const listen_keys[] = {"address", "port", NULL};
+    static const char *const metrics_keys[] = {"listen", NULL};
     static const char *const redis_keys[] = {"url",
                                              "command_timeout_ms",
                                              "connect_timeout_ms",
@@ -628,9 +629,10 @@ static int config_apply(const config_ctx_t *c, config_t *cfg, const json_t *root
                                           "client_address_header",
                                           "exempt_loopback",
                                           NULL};
-    json_t *listen, *redis, *limits, *log, *tls = NULL, *rl;
+    json_t *listen, *redis, *limits, *log, *tls = NULL, *rl, *metrics;
     if (config_check_keys(c, root, "", top) != 0 ||
         config_object(c, root, "listen", listen_keys, &listen) != 0 ||
+        config_object(c, root, "metrics", metrics_keys, &metrics) != 0 ||
         config_object(c, root, "redis", redis_keys, &redis) != 0 ||
         config_object(c, root, "limits", limits_keys, &limits) != 0 ||
         config_object(c, root, "log", log_keys, &log) != 0 ||
@@ -649,6 +651,27 @@ static int config_apply(const config_ctx_t *c, config_t *cfg, const json_t *root
     json_int_t v = cfg->port;
     if (config_int(c, listen, "port", "listen.port", 1, 65535, &v) != 0) return -1;
     cfg->port = (uint16_t)v;
+
+    /* metrics.listen: null or absent is no operator listener */
+    json_t *mlisten = metrics != NULL ? json_object_get(metrics, "listen") : NULL;
+    if (mlisten != NULL && !json_is_null(mlisten)) {
+        if (!json_is_object(mlisten))
+            return config_fail(c, "metrics.listen",
+                               "must be null or an object {\"address\": ..., \"port\": ...}");
+        if (config_check_keys(c, mlisten, "metrics.listen.", listen_keys) != 0) return -1;
+        snprintf(cfg->metrics_address, sizeof(cfg->metrics_address), "127.0.0.1");
+        if (config_string(c, mlisten, "address", "metrics.listen.address", cfg->metrics_address,
+                          sizeof(cfg->metrics_address)) != 0)
+            return -1;
+        if (!config_listen_address_ok(cfg->metrics_address))
+            return config_fail(c, "metrics.listen.address",
+                               "must be an IPv4 or IPv6 address or a host name");
+        if (json_object_get(mlisten, "port") == NULL)
+            return config_fail(c, "metrics.listen.port", "is required: the operator port");
+        v = 0;
+        if (config_int(c, mlisten, "port", "metrics.listen.port", 1, 65535, &v) != 0) return -1;
+        cfg->metrics_port = (uint16_t)v;
+    }
 
     v = cfg->threads;
     if (config_int(c, root, "threads", "threads", 0, CONFIG_THREADS_MAX, &v) != 0) return -1;
@@ -838,6 +861,10 @@ int config_load(config_t *cfg, const char *path, char *err, size_t errlen)
         if (rc != 0) return -1;
     }
     if (config_env(cfg, err, errlen) != 0) return -1;
+    /* (Only a file sets it: c names the file.) */
+    if (cfg->metrics_port != 0 && cfg->metrics_port == cfg->port)
+        return config_fail(&c, "metrics.listen.port", "must differ from the public port (%u)",
+                           cfg->port);
 
     /* The Redis URL that wins is resolved once, here. */
     const char *env_url = getenv("REDIS_URL");

@@ -70,6 +70,12 @@ typedef struct config {
     uint32_t max_connections_per_client; /* per peer address (IPv6 /64); 0 = off; default 1000 */
     uint32_t request_timeout_ms;         /* idle/header timeout of a connection; default 10000 */
     uint32_t shutdown_timeout_ms;        /* graceful shutdown deadline; default 10000 */
+    /* "metrics": {"listen": {"address", "port"}}: the operator listener
+     * (plain HTTP: /metrics, and /healthz with the reason in words); /metrics
+     * is then not served on the public listener. {"listen": null} (the
+     * built-in default) = none: /metrics on the public listener. */
+    char metrics_address[64];     /* default "127.0.0.1" when "listen" is given */
+    uint16_t metrics_port;        /* 0 = no operator listener */
     int http2;                    /* default 0: see README, h2o 2.2.5 lacks rapid-reset fixes */
     char tls_cert_file[PATH_MAX]; /* "tls": {"cert_file", "key_file"}: PEM; "" = plain HTTP */
     char tls_key_file[PATH_MAX];

@@ -173,8 +173,8 @@ static int counters_table_rebuild(counters_t *c)
         free(c->table);
         c->table = table;
         c->table_mask = size - 1;
-    } else {
-        memset(c->table, 0, size * sizeof(*c->table));
+    } else { /* every slot: the table keeps its size, and old slots name freed groups */
+        memset(c->table, 0, (c->table_mask + 1) * sizeof(*c->table));
     }
     for (size_t i = 0; i < c->n_groups; i++)
         counters_table_insert(c, i);

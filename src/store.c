@@ -1966,3 +1966,41 @@ static void store_banner_on_reply(store_call_t *c, const redis_reply_t *reply)
     }
     store_call_free(c);
 }
+
+/* ---- health ------------------------------------------------------------------ */
+
+typedef struct store_ping_call {
+    store_done_cb cb;
+    void *data;
+} store_ping_call_t;
+
+static void store_on_pong(void *data, const redis_reply_t *reply, const char *err)
+{
+    store_ping_call_t *c = data;
+    size_t len = 0;
+    const char *s = reply != NULL ? redis_reply_str(reply, &len) : NULL;
+    char text[STORE_ERR_MAX];
+    if (err == NULL && redis_reply_kind(reply) == REDIS_REPLY_KIND_ERROR) {
+        snprintf(text, sizeof(text), "%.*s", (int)(len < sizeof(text) ? len : sizeof(text) - 1), s);
+        err = text;
+    } else if (err == NULL && (redis_reply_kind(reply) != REDIS_REPLY_KIND_STATUS || len != 4 ||
+                               memcmp(s, "PONG", 4) != 0)) {
+        err = "unexpected reply to PING";
+    }
+    c->cb(c->data, err);
+    free(c);
+}
+
+int store_ping(redis_t *r, store_done_cb cb, void *data)
+{
+    static const char *argv[] = {"PING"};
+    static const size_t argvlen[] = {4};
+    if (r == NULL || cb == NULL) return REDIS_E_ARGS;
+    store_ping_call_t *c = malloc(sizeof(*c));
+    if (c == NULL) return REDIS_E_BUSY;
+    c->cb = cb;
+    c->data = data;
+    int rc = redis_command(r, NULL, 0, store_on_pong, c, 1, argv, argvlen);
+    if (rc != REDIS_OK) free(c);
+    return rc;
+}

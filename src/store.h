@@ -219,4 +219,12 @@ char *store_record_encode(const store_record_t *rec, size_t *len);
 int store_record_decode(const char *buf, size_t len, store_record_t *rec, char *strings,
                         size_t cap);
 
+/* ---- health ----
+ *
+ * One PING on the worker's connection (with a cluster: on any master), for
+ * the health check: err NULL when Redis answered PONG, else "timeout",
+ * "disconnected", "unexpected reply to PING", or Redis' own error text (which
+ * may name hosts: not for public answers). Touches no key. */
+int store_ping(redis_t *r, store_done_cb cb, void *data);
+
 #endif

@@ -210,12 +210,17 @@ static void consent_on_stored(void *data, const char *err)
     http_pending_free(p);
 }
 
-/* Sign the record's proof and store it; answers when Redis has it. */
+/* Sign the record's proof and store it; answers when Redis has it. May run
+ * after an asynchronous step (the archive look-up): keys and sites come from
+ * the snapshot the request was routed on, which p keeps alive and to which
+ * rq->site belongs, not from the worker's current one (a reload may have
+ * swapped it meanwhile, and the counters would then keep a site of a set
+ * that is freed with p). */
 static void consent_sign_and_store(http_request_t *rq, http_pending_t *p)
 {
     consent_write_t *w = http_pending_state(p);
     const site_t *site = rq->site;
-    const snapshot_t *snap = rq->worker->snap;
+    const snapshot_t *snap = http_pending_snapshot(p);
     proof_claims_t claims = {
         .iss = rq->worker->cfg->public_url,
         .aud = site->id,

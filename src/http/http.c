@@ -64,6 +64,11 @@ http_request_t *http_pending_request(http_pending_t *p)
     return p->rq;
 }
 
+snapshot_t *http_pending_snapshot(http_pending_t *p)
+{
+    return p->snap;
+}
+
 void http_pending_free(http_pending_t *p)
 {
     if (p->rq != NULL) p->rq->pending--;

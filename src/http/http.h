@@ -61,6 +61,10 @@ typedef struct http_pending http_pending_t;
 http_pending_t *http_pending_new(http_request_t *rq, size_t state_size);
 void *http_pending_state(http_pending_t *p);
 http_request_t *http_pending_request(http_pending_t *p);
+/* The snapshot the request was routed on (rq->site belongs to it). After an
+ * asynchronous step, take sites, banners and keys from here, never from
+ * rq->worker->snap: a reload may have swapped that one meanwhile. */
+snapshot_t *http_pending_snapshot(http_pending_t *p);
 void http_pending_free(http_pending_t *p);
 
 uint64_t http_now_ns(void);

@@ -8,6 +8,12 @@
  * "{param}" captures a segment into rq->params. A path that matches a route
  * but not its method is a 405 with Allow; OPTIONS on a site route is a CORS
  * preflight answered here for the site's declared origins.
+ *
+ * With an operator listener (config metrics.listen) each listener has its
+ * own h2o host and handler: the public one does not serve /metrics, the
+ * operator one serves /metrics and /healthz (with the reason in words) and
+ * nothing else. A route the listener does not serve is a 404, as if it did
+ * not exist.
  */
 #include "router.h"
 
@@ -37,19 +43,36 @@
 
 typedef void (*router_fn)(http_request_t *rq);
 
+/* Where a route is served when there is an operator listener (with one
+ * listener, everywhere). */
+typedef enum {
+    ROUTE_PUBLIC = 0, /* the public listener only */
+    ROUTE_OPERATOR,   /* the operator listener only */
+    ROUTE_BOTH        /* both, with operator_fn on the operator one */
+} route_where_t;
+
+typedef enum {
+    ROUTER_LISTENER_ONLY = 0, /* no operator listener: every route */
+    ROUTER_LISTENER_PUBLIC,   /* beside an operator listener */
+    ROUTER_LISTENER_OPERATOR,
+    ROUTER_LISTENERS
+} router_listener_t;
+
 typedef struct route {
     const char *name;    /* metrics label */
     const char *method;  /* GET also answers HEAD */
     const char *pattern; /* "/v1/sites/{site}/banner.js" */
     router_fn fn;
-    size_t max_body; /* larger bodies get 413 */
-    int cors;        /* answers browsers of the site's origins */
-    int limit;       /* ratelimit_class_t, 0: not rate limited */
+    size_t max_body;       /* larger bodies get 413 */
+    int cors;              /* answers browsers of the site's origins */
+    int limit;             /* ratelimit_class_t, 0: not rate limited */
+    route_where_t where;   /* ROUTE_PUBLIC unless said */
+    router_fn operator_fn; /* on the operator listener (ROUTE_OPERATOR, ROUTE_BOTH) */
 } route_t;
 
 static const route_t routes[] = {
-    {"healthz", "GET", "/healthz", health_get, 0, 0},
-    {"metrics", "GET", "/metrics", prometheus_get, 0, 0},
+    {"healthz", "GET", "/healthz", health_get, 0, 0, 0, ROUTE_BOTH, health_get_detailed},
+    {"metrics", "GET", "/metrics", prometheus_get, 0, 0, 0, ROUTE_OPERATOR, prometheus_get},
     {"banner_js", "GET", "/v1/sites/{site}/banner.js", banner_get, 0, 0},
     {"consent_post", "POST", "/v1/sites/{site}/consents", consent_post, CONSENT_MAX_BODY, 1,
      RATELIMIT_CONSENTS},
@@ -84,6 +107,13 @@ typedef struct route_pattern {
 /* Filled by router_init() before workers start; read-only afterwards. */
 static route_pattern_t patterns[ROUTE_COUNT];
 static const char *route_names[ROUTE_NAMES];
+static uint64_t route_served[ROUTER_LISTENERS]; /* bit r: route r is served there */
+
+/* h2o's handler, one per listener's host. */
+typedef struct router_handler {
+    h2o_handler_t super;
+    router_listener_t listener;
+} router_handler_t;
 
 static size_t router_split(const char *path, size_t len, h2o_iovec_t *out, size_t max)
 {
@@ -100,21 +130,38 @@ static size_t router_split(const char *path, size_t len, h2o_iovec_t *out, size_
     return n;
 }
 
-void router_init(h2o_hostconf_t *host, size_t max_body)
+static void router_register(h2o_hostconf_t *host, router_listener_t listener, size_t max_body)
 {
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
-    h2o_handler_t *handler = h2o_create_handler(path, sizeof(*handler));
-    handler->on_req = router_handle;
+    router_handler_t *handler = (router_handler_t *)h2o_create_handler(path, sizeof(*handler));
+    handler->super.on_req = router_handle;
+    handler->listener = listener;
     http_own_errors_register(&host->fallback_path, max_body, ROUTE_UNMATCHED);
     for (size_t r = 0; r < ROUTE_COUNT; r++) {
         patterns[r].n = router_split(routes[r].pattern, strlen(routes[r].pattern),
                                      patterns[r].segments, ROUTER_MAX_SEGMENTS);
         route_names[r] = routes[r].name;
+        route_served[ROUTER_LISTENER_ONLY] |= (uint64_t)1 << r;
+        if (routes[r].where != ROUTE_OPERATOR)
+            route_served[ROUTER_LISTENER_PUBLIC] |= (uint64_t)1 << r;
+        if (routes[r].where != ROUTE_PUBLIC)
+            route_served[ROUTER_LISTENER_OPERATOR] |= (uint64_t)1 << r;
     }
     http_access_log_target(router_log_target);
     route_names[ROUTE_PREFLIGHT] = "cors_preflight";
     route_names[ROUTE_UNMATCHED] = "unmatched";
     metrics_set_routes(route_names, ROUTE_NAMES);
+}
+
+void router_init(h2o_hostconf_t *host, size_t max_body)
+{
+    router_register(host, ROUTER_LISTENER_ONLY, max_body);
+}
+
+void router_init_split(h2o_hostconf_t *public_host, h2o_hostconf_t *operator_host, size_t max_body)
+{
+    router_register(public_host, ROUTER_LISTENER_PUBLIC, max_body);
+    router_register(operator_host, ROUTER_LISTENER_OPERATOR, max_body);
 }
 
 static int hexval(char c)
@@ -421,6 +468,7 @@ int router_resolve(h2o_mem_pool_t *pool, const char *target, size_t len, const c
 
 int router_handle(h2o_handler_t *self, h2o_req_t *req)
 {
+    router_listener_t listener = ((router_handler_t *)self)->listener;
     worker_t *w = worker_of(req->conn->ctx);
     http_request_t *rq = h2o_mem_alloc_shared(&req->pool, sizeof(*rq), router_on_dispose);
     memset(rq, 0, sizeof(*rq));
@@ -435,6 +483,13 @@ int router_handle(h2o_handler_t *self, h2o_req_t *req)
     switch (router_resolve(&req->pool, req->path.base, req->path.len, req->method.base,
                            req->method.len, &t)) {
     case 0:
+        /* Only the routes this listener serves exist here. */
+        t.matched &= route_served[listener];
+        if (t.matched == 0) {
+            http_error(rq, 404, "not_found", "no such route");
+            return 0;
+        }
+        if (t.route != ROUTER_NO_ROUTE && !(t.matched >> t.route & 1)) t.route = ROUTER_NO_ROUTE;
         break;
     case 404:
         http_error(rq, 404, "not_found", "no such route");
@@ -483,6 +538,6 @@ int router_handle(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
     if (route->limit != 0 && !router_rate_ok(rq, route->limit)) return 0;
-    route->fn(rq);
+    (listener == ROUTER_LISTENER_OPERATOR ? route->operator_fn : route->fn)(rq);
     return 0;
 }

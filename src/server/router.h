@@ -46,8 +46,14 @@ size_t router_log_target(const char *target, size_t len, char *out, size_t cap);
 
 /* Routes every request of host to router_handle, gives h2o's own error
  * answers there the JSON shape (max_body: h2o's body limit), and gives
- * metrics the route names; call once before workers start. */
+ * metrics the route names; call once before workers start. Every route is
+ * served there: the one listener. */
 void router_init(h2o_hostconf_t *host, size_t max_body);
+/* Instead of router_init when there is an operator listener (config
+ * metrics.listen): public_host serves every route but /metrics (404 there),
+ * operator_host only /metrics and /healthz, the latter with the reason in
+ * words (health_get_detailed); everything else is a 404 there. */
+void router_init_split(h2o_hostconf_t *public_host, h2o_hostconf_t *operator_host, size_t max_body);
 /* h2o's on_req for every request. */
 int router_handle(h2o_handler_t *self, h2o_req_t *req);
 

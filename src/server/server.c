@@ -11,6 +11,11 @@
  * Each worker flushes its acceptance counters (counters.h) from a timer
  * every COUNTERS_FLUSH_INTERVAL_MS.
  *
+ * With metrics.listen configured, each worker also listens on the operator
+ * address (plain HTTP, its own h2o host: router.h says what it serves), at
+ * most SERVER_OPERATOR_CONNECTIONS_MAX connections per worker, outside the
+ * client connection limits.
+ *
  * Graceful stop, per worker: accept what is already queued on the listener,
  * close it, ask h2o to stop keep-alive (answers then carry
  * "Connection: close"), and keep running the loop until no request is in
@@ -41,10 +46,12 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "health.h"
 #include "log.h"
 #include "ratelimit.h"
 #include "router.h"
 #include "store.h"
+#include "versions.h"
 #include "worker.h"
 
 #define SERVER_LISTEN_BACKLOG 4096
@@ -54,6 +61,7 @@
 /* Descriptors kept for what is not a client connection: listeners, Redis
  * connections (one per cluster node per worker), key and site files. */
 #define SERVER_FD_RESERVE 256
+#define SERVER_OPERATOR_CONNECTIONS_MAX 64 /* per worker, on the operator listener */
 
 typedef enum { SERVER_MSG_SNAPSHOT, SERVER_MSG_STOP } server_msg_kind_t;
 
@@ -66,6 +74,10 @@ typedef struct server_msg {
 typedef struct server_worker {
     worker_t w; /* first: h2o_context_t -> worker_t -> server_worker_t */
     int listen_fd;
+    int operator_fd; /* -1: no operator listener */
+    h2o_socket_t *operator_listener;
+    h2o_accept_ctx_t operator_accept_ctx;
+    size_t operator_connections;
     pthread_t thread;
     h2o_multithread_queue_t *queue;
     h2o_multithread_receiver_t receiver;
@@ -95,21 +107,25 @@ static struct {
     pthread_mutex_t ack_mutex;
     pthread_cond_t ack_cond;
     unsigned acks;    /* workers that switched to the snapshot being published */
+    unsigned ready;   /* workers whose context and message queue exist (server_start) */
     SSL_CTX *ssl_ctx; /* NULL: plain HTTP */
+    /* The h2o hosts of each listener (NULL-terminated, as h2o wants them). */
+    h2o_hostconf_t *public_hosts[2];
+    h2o_hostconf_t *operator_hosts[2];
 } server = {.ack_mutex = PTHREAD_MUTEX_INITIALIZER, .ack_cond = PTHREAD_COND_INITIALIZER};
 
 static void server_accept_start(server_worker_t *sw);
 
-static int server_bind(const config_t *cfg, char *err, size_t errlen)
+static int server_bind(const char *address, uint16_t port, char *err, size_t errlen)
 {
     struct addrinfo hints = {0}, *res = NULL;
-    char port[8];
+    char service[8];
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
-    snprintf(port, sizeof(port), "%u", cfg->port);
-    int rc = getaddrinfo(cfg->listen_address, port, &hints, &res);
+    snprintf(service, sizeof(service), "%u", port);
+    int rc = getaddrinfo(address, service, &hints, &res);
     if (rc != 0) {
-        snprintf(err, errlen, "listen.address %s: %s", cfg->listen_address, gai_strerror(rc));
+        snprintf(err, errlen, "%s: %s", address, gai_strerror(rc));
         return -1;
     }
     int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), on = 1;
@@ -117,8 +133,7 @@ static int server_bind(const config_t *cfg, char *err, size_t errlen)
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0 ||
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) != 0 ||
         bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, SERVER_LISTEN_BACKLOG) != 0) {
-        snprintf(err, errlen, "cannot listen on %s:%u: %s", cfg->listen_address, cfg->port,
-                 strerror(errno));
+        snprintf(err, errlen, "cannot listen on %s:%u: %s", address, port, strerror(errno));
         if (fd >= 0) close(fd);
         freeaddrinfo(res);
         return -1;
@@ -205,7 +220,14 @@ int server_init(const config_t *cfg, snapshot_t *snap, char *err, size_t errlen)
     server.globalconf.http1.upgrade_to_http2 = cfg->http2;
     h2o_hostconf_t *host =
         h2o_config_register_host(&server.globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
-    router_init(host, cfg->max_body_bytes);
+    server.public_hosts[0] = host;
+    if (cfg->metrics_port != 0) {
+        server.operator_hosts[0] = h2o_config_register_host(
+            &server.globalconf, h2o_iovec_init(H2O_STRLIT("operator")), 65535);
+        router_init_split(host, server.operator_hosts[0], cfg->max_body_bytes);
+    } else {
+        router_init(host, cfg->max_body_bytes);
+    }
     if (cfg->tls_cert_file[0] != '\0' &&
         (server.ssl_ctx = server_tls_create(cfg, err, errlen)) == NULL) {
         snapshot_release(snap);
@@ -224,7 +246,13 @@ int server_init(const config_t *cfg, snapshot_t *snap, char *err, size_t errlen)
             snprintf(err, errlen, "out of memory for the metrics of worker %u", i);
             return -1;
         }
-        if ((sw->listen_fd = server_bind(cfg, err, errlen)) < 0) return -1;
+        sw->operator_fd = -1;
+        if ((sw->listen_fd = server_bind(cfg->listen_address, cfg->port, err, errlen)) < 0)
+            return -1;
+        if (cfg->metrics_port != 0 &&
+            (sw->operator_fd = server_bind(cfg->metrics_address, cfg->metrics_port, err, errlen)) <
+                0)
+            return -1;
     }
     return 0;
 }
@@ -281,6 +309,32 @@ static void server_on_accept(h2o_socket_t *listener, const char *err)
         sock->on_close.cb = server_on_conn_close;
         sock->on_close.data = (void *)(uintptr_t)key;
         h2o_accept(&sw->w.accept_ctx, sock);
+    }
+}
+
+static void server_on_operator_close(void *data)
+{
+    (void)data;
+    server_self->operator_connections--;
+}
+
+/* The operator listener: few connections (Prometheus, a probe); beyond
+ * SERVER_OPERATOR_CONNECTIONS_MAX, closed at once. */
+static void server_on_operator_accept(h2o_socket_t *listener, const char *err)
+{
+    server_worker_t *sw = listener->data;
+    if (err != NULL) return;
+    for (int i = 0; i < SERVER_ACCEPTS_PER_EVENT; i++) {
+        h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+        if (sock == NULL) return;
+        if (sw->operator_connections >= SERVER_OPERATOR_CONNECTIONS_MAX || sw->w.stopping) {
+            h2o_socket_close(sock);
+            continue;
+        }
+        sw->operator_connections++;
+        sock->on_close.cb = server_on_operator_close;
+        sock->on_close.data = NULL;
+        h2o_accept(&sw->operator_accept_ctx, sock);
     }
 }
 
@@ -356,6 +410,11 @@ static void server_begin_stop(server_worker_t *sw)
     h2o_socket_read_stop(sw->w.listener);
     h2o_socket_close(sw->w.listener);
     sw->w.listener = NULL;
+    if (sw->operator_listener != NULL) {
+        h2o_socket_read_stop(sw->operator_listener);
+        h2o_socket_close(sw->operator_listener);
+        sw->operator_listener = NULL;
+    }
     h2o_context_request_shutdown(&sw->w.ctx);
     sw->stop_started_ms = server_now_ms(sw);
     sw->stop_entry.cb = server_on_stop_tick;
@@ -386,10 +445,24 @@ static void *server_worker_main(void *arg)
 {
     server_worker_t *sw = arg;
     worker_t *w = &sw->w;
+    /* The loop, the context and the message queue are made on this thread:
+     * h2o's evloop sockets take their buffers from the creating thread's
+     * recycle lists (thread-local, unlocked). A queue made on the main
+     * thread made every worker read its messages into buffers of the main
+     * thread's list, at once on a reload: buffers handed to two threads. */
+    h2o_context_init(&w->ctx, h2o_evloop_create(), &server.globalconf);
+    sw->queue = h2o_multithread_create_queue(w->ctx.loop);
+    h2o_multithread_register_receiver(sw->queue, &sw->receiver, server_on_message);
+    pthread_mutex_lock(&server.ack_mutex);
+    server.ready++;
+    pthread_cond_broadcast(&server.ack_cond);
+    pthread_mutex_unlock(&server.ack_mutex);
     h2o_loop_t *loop = w->ctx.loop;
     w->accept_ctx.ctx = &w->ctx;
-    w->accept_ctx.hosts = server.globalconf.hosts;
+    w->accept_ctx.hosts = server.public_hosts;
     w->accept_ctx.ssl_ctx = server.ssl_ctx;
+    sw->operator_accept_ctx.ctx = &w->ctx;
+    sw->operator_accept_ctx.hosts = server.operator_hosts;
     h2o_timeout_init(loop, &sw->stop_timeout, SERVER_STOP_POLL_MS);
 
     server_self = sw;
@@ -409,6 +482,12 @@ static void *server_worker_main(void *arg)
     w->redis = redis_create(loop, &server.cfg->redis);
     redis_set_state_cb(w->redis, server_on_redis_state, w);
     redis_set_rtt_cb(w->redis, server_on_redis_rtt, w);
+    w->health = health_create(w);
+    if (w->health == NULL)
+        log_msg(LOG_ERROR, "worker %u: out of memory: /healthz answers 500", w->id);
+    w->versions = versions_cache_create(w);
+    if (w->versions == NULL)
+        log_msg(LOG_ERROR, "worker %u: out of memory: banner-versions.json answers 500", w->id);
     w->counters = counters_create(w->redis, w->metrics);
     if (w->counters == NULL)
         log_msg(LOG_ERROR, "worker %u: out of memory: acceptance counts are not kept", w->id);
@@ -419,6 +498,12 @@ static void *server_worker_main(void *arg)
     w->listener = h2o_evloop_socket_create(loop, sw->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
     w->listener->data = sw;
     server_accept_start(sw);
+    if (sw->operator_fd >= 0) {
+        sw->operator_listener =
+            h2o_evloop_socket_create(loop, sw->operator_fd, H2O_SOCKET_FLAG_DONT_READ);
+        sw->operator_listener->data = sw;
+        h2o_socket_read_start(sw->operator_listener, server_on_operator_accept);
+    }
 
     while (!sw->done)
         h2o_evloop_run(loop, INT32_MAX);
@@ -429,6 +514,10 @@ static void *server_worker_main(void *arg)
     h2o_timeout_unlink(&sw->flush_entry);
     redis_destroy(w->redis);
     w->redis = NULL;
+    health_free(w->health);
+    w->health = NULL;
+    versions_cache_free(w->versions);
+    w->versions = NULL;
     ratelimit_free(w->ratelimit);
     w->ratelimit = NULL;
     /* Connections still open keep their keys: no close callback runs now. */
@@ -441,23 +530,22 @@ static void *server_worker_main(void *arg)
 
 int server_start(void)
 {
-    /* Loops, contexts and message queues are made here, before the threads
-     * run, so that server_publish() and server_stop() can be called at any
-     * time after this returns. Each loop is then used by its thread only. */
-    for (unsigned i = 0; i < server.count; i++) {
-        server_worker_t *sw = &server.workers[i];
-        h2o_context_init(&sw->w.ctx, h2o_evloop_create(), &server.globalconf);
-        sw->queue = h2o_multithread_create_queue(sw->w.ctx.loop);
-        h2o_multithread_register_receiver(sw->queue, &sw->receiver, server_on_message);
-    }
-    for (unsigned i = 0; i < server.count; i++) {
-        server_worker_t *sw = &server.workers[i];
+    unsigned started = 0;
+    for (; started < server.count; started++) {
+        server_worker_t *sw = &server.workers[started];
         if (pthread_create(&sw->thread, NULL, server_worker_main, sw) != 0) {
-            log_msg(LOG_ERROR, "cannot start worker thread %u: %s", i, strerror(errno));
-            return -1;
+            log_msg(LOG_ERROR, "cannot start worker thread %u: %s", started, strerror(errno));
+            break;
         }
     }
-    return 0;
+    /* Each thread makes its loop, context and message queue first: wait for
+     * them, so that server_publish() and server_stop() can be called at any
+     * time after this returns. */
+    pthread_mutex_lock(&server.ack_mutex);
+    while (server.ready < started)
+        pthread_cond_wait(&server.ack_cond, &server.ack_mutex);
+    pthread_mutex_unlock(&server.ack_mutex);
+    return started == server.count ? 0 : -1;
 }
 
 static void server_send(server_worker_t *sw, server_msg_kind_t kind, snapshot_t *snap)

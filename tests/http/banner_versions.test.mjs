@@ -10,11 +10,19 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before } from 'node:test';
-import { deepMerge, makeTempDir, shippedSite, shippedSites, siteLike, startStack, test, waitFor } from './lib/harness.mjs';
+import { deepMerge, makeTempDir, redisCommandCalls, shippedSite, shippedSites, siteLike, startStack, test, waitFor } from './lib/harness.mjs';
 import { OTHER_KEY, browser, dataDigest, keySlot, postConsent, server, sha256hex, verifyProof } from './lib/consent.mjs';
 import { archiveState, bannerBody, carriedVersion, versionOf } from './lib/versions.mjs';
 
 const DAY_MS = 86400 * 1000;
+const THREADS = 2; /* the harness' default */
+/* versions.h: the public list is read again from the archive at most once
+ * per worker and site per VERSIONS_PUBLIC_RETRY_MS, and is at most
+ * VERSIONS_PUBLIC_REFRESH_MS old. */
+const VERSIONS_PUBLIC_RETRY_MS = 1000;
+const VERSIONS_PUBLIC_REFRESH_MS = 5000;
+const PUBLIC_FLOOD = 300;
+const PUBLIC_FLOOD_CONCURRENCY = 20;
 const GRACE_MS = 7 * DAY_MS;
 const site = shippedSite('demo');
 const CONSENT = site.purposes.filter((p) => p.legal_basis === 'consent').map((p) => p.id);
@@ -293,4 +301,71 @@ test('a_banner_served_while_redis_is_down_is_archived_once_it_is_back', async ()
         return (await download(bv)).status === 200;
     }, { timeoutMs: 10000, message: 'archived after Redis came back' });
     assert.ok((await download(bv)).body.equals(body));
+});
+
+const published = () => stack.consentd.request('/v1/sites/demo/banner-versions.json');
+
+test('a_flood_of_the_published_list_costs_redis_at_most_one_read_per_worker_per_second', async (t) => {
+    const { bv } = await servedAndArchived();
+    await stack.redis.command('CONFIG', 'RESETSTAT');
+    const t0 = performance.now();
+    for (let sent = 0; sent < PUBLIC_FLOOD; sent += PUBLIC_FLOOD_CONCURRENCY) {
+        const answers = await Promise.all(Array.from({ length: PUBLIC_FLOOD_CONCURRENCY }, published));
+        for (const r of answers) {
+            assert.equal(r.status, 200, r.text);
+            assert.ok(r.json().versions.some((v) => v.hash === bv), `the served version is not listed: ${r.text}`);
+        }
+    }
+    const ms = performance.now() - t0;
+    const reads = await redisCommandCalls(stack.redis, 'fcall_ro');
+    const bound = THREADS * (Math.ceil(ms / VERSIONS_PUBLIC_RETRY_MS) + 1);
+    t.diagnostic(`${PUBLIC_FLOOD} requests in ${Math.round(ms)} ms: ${reads} archive reads`);
+    assert.ok(reads <= bound, `${PUBLIC_FLOOD} requests in ${Math.round(ms)} ms made ${reads} archive reads (bound ${bound})`);
+});
+
+test('a_version_archived_by_another_node_is_published_within_the_refresh_interval', async (t) => {
+    await servedAndArchived();
+    // Every worker has a fresh list in memory.
+    for (let i = 0; i < 4 * THREADS; i++) assert.equal((await published()).status, 200);
+    // Another node archives a version (the archive's layout, store.c).
+    const other = sha256hex('a version another node served');
+    const now = Date.now();
+    const until = now + DAY_MS;
+    await stack.redis.command('HSET', `cd:{demo:banners}:v:${other}`, 'js', '/* another node */', 'first', String(now), 'last', String(now), 'pv', site.policy_version, 'langs', site.languages.join(','), 'vars', '');
+    await stack.redis.command('PEXPIREAT', `cd:{demo:banners}:v:${other}`, String(until));
+    await stack.redis.command('ZADD', 'cd:{demo:banners}:index', String(until), other);
+    const t0 = performance.now();
+    // Listed by every worker (requests on fresh connections spread over them).
+    await waitFor(
+        async () => {
+            for (let i = 0; i < 4 * THREADS; i++) if (!(await published()).json().versions.some((v) => v.hash === other)) return false;
+            return true;
+        },
+        { timeoutMs: VERSIONS_PUBLIC_REFRESH_MS + 2000, intervalMs: 100, message: 'the other node\'s version in the published list' },
+    );
+    const ms = performance.now() - t0;
+    t.diagnostic(`published after ${Math.round(ms)} ms`);
+    assert.ok(ms < VERSIONS_PUBLIC_REFRESH_MS + 1000, `published after ${Math.round(ms)} ms`);
+});
+
+test('a_version_this_process_archives_is_published_within_a_second', async (t) => {
+    await servedAndArchived();
+    for (let i = 0; i < 4 * THREADS; i++) assert.equal((await published()).status, 200); // lists in memory
+    stack.consentd.writeSite('demo.json', deepMerge(site, { controller: { name: 'Demo SAS (publiée)' } }));
+    stack.consentd.signal('SIGHUP');
+    let body;
+    await waitFor(async () => (body = await bannerBody(stack.consentd)).includes('(publiée)'), { timeoutMs: 10000, message: 'the reloaded banner' });
+    const bv = carriedVersion(body);
+    await waitFor(async () => (await download(bv)).status === 200, { message: 'the new version archived' });
+    const t0 = performance.now();
+    await waitFor(
+        async () => {
+            for (let i = 0; i < 4 * THREADS; i++) if (!(await published()).json().versions.some((v) => v.hash === bv)) return false;
+            return true;
+        },
+        { timeoutMs: VERSIONS_PUBLIC_RETRY_MS + 3000, intervalMs: 50, message: 'the new version in the published list' },
+    );
+    const ms = performance.now() - t0;
+    t.diagnostic(`published ${Math.round(ms)} ms after it was archived`);
+    assert.ok(ms < VERSIONS_PUBLIC_RETRY_MS + 1000, `published ${Math.round(ms)} ms after it was archived`);
 });

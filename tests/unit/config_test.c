@@ -118,6 +118,9 @@ static int shipped_config_loads_with_its_defaults(void)
     CHECK(cfg.log_json == 0 && cfg.log_level == LOG_INFO);
     CHECK(cfg.access_log == 1 && cfg.log_client_ip == 0);
     CHECK(cfg.rl_exempt_loopback == 0);
+    /* /metrics on its own loopback listener, not the public one */
+    CHECK_STR(cfg.metrics_address, "127.0.0.1");
+    CHECK(cfg.metrics_port == 9090);
     return 0;
 }
 
@@ -154,7 +157,8 @@ static int shipped_config_lists_every_field(void)
                                          "log.format",
                                          "log.level",
                                          "log.access_log",
-                                         "log.client_ip"};
+                                         "log.client_ip",
+                                         "metrics.listen"};
     char path[PATH_MAX];
     json_error_t jerr;
     json_t *root = json_load_file(src_path(path, sizeof(path), "ops/consentd.json"), 0, &jerr);
@@ -194,6 +198,7 @@ static int minimal_file_takes_the_defaults(void)
     FMT(want, "%s/tests/fixtures/config/keys", real);
     CHECK_STR(cfg.keys_dir, want);
     CHECK(cfg.port == 8080 && cfg.redis.command_timeout_ms == 1000 && cfg.access_log == 1);
+    CHECK(cfg.metrics_port == 0); /* no operator listener unless asked */
     return 0;
 }
 
@@ -244,6 +249,11 @@ static const bad_case_t bad_cases[] = {
     {"bad_redis_scheme.json", "redis.url", "must be redis://"},
     {"bad_reconnect_order.json", "redis.reconnect_min_ms", "must not be larger than"},
     {"bad_listen_type.json", "listen", "must be an object"},
+    {"bad_metrics_listen_type.json", "metrics.listen", "must be null or an object"},
+    {"bad_metrics_port_same.json", "metrics.listen.port",
+     "must differ from the public port (8080)"},
+    {"bad_metrics_port_missing.json", "metrics.listen.port", "is required"},
+    {"bad_metrics_unknown_field.json", "metrics.listen.prot", "unknown field"},
     {"bad_sites_dir_empty.json", "sites_dir", "must not be empty"},
     {"bad_public_url.json", "public_url", "http:// or https://"},
     {"bad_max_body.json", "limits.max_body_bytes", "must be an integer from 1 to"},

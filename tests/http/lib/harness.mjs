@@ -534,6 +534,14 @@ export class Redis {
     }
 }
 
+/* How many times Redis ran command (lower case, e.g. 'ping', 'fcall_ro')
+ * since its start or the last CONFIG RESETSTAT, from INFO commandstats. */
+export async function redisCommandCalls(redis, command) {
+    const info = await redis.command('INFO', 'commandstats');
+    const m = new RegExp(`^cmdstat_${command}:calls=(\\d+)`, 'm').exec(info);
+    return m ? Number(m[1]) : 0;
+}
+
 // ---- Redis Cluster -------------------------------------------------------------
 
 /* Node timeout of the test clusters: a killed master is failed over within
