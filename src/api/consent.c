@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "banner_build.h"
+#include "clock.h"
 #include "counters.h"
 #include "json.h"
 #include "proof.h"
@@ -32,7 +33,7 @@ static const char *const consent_sources[] = {"banner", "form", "call_center", "
 /* What a write keeps between the request and Redis' acknowledgement. */
 typedef struct consent_write {
     store_record_t rec;
-    char visitor[65];
+    char visitor[VISITOR_ID_MAX + 1];
     char consent_id[CONSENT_ID_LEN + 1];
     char policy_version[65];
     char texts_hash[65];
@@ -48,18 +49,6 @@ typedef struct consent_write {
     site_set_t *sites;
     const site_t *site;
 } consent_write_t;
-
-int consent_visitor_valid(const char *s, size_t len)
-{
-    if (len < 8 || len > 64) return 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_'))
-            return 0;
-    }
-    return 1;
-}
 
 static int consent_token_valid(const char *s, size_t max)
 {
@@ -99,97 +88,65 @@ static void consent_random_id(char out[CONSENT_ID_LEN + 1])
                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 }
 
-static int64_t consent_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+/* A string member: lit is `,"name":` (or `{"name":`). */
+#define consent_member(b, lit, value)                                                              \
+    do {                                                                                           \
+        strbuf_lit((b), lit);                                                                      \
+        strbuf_json_str((b), (value));                                                             \
+    } while (0)
 
-static size_t consent_time_iso(char *out, size_t cap, int64_t ms)
+static void consent_time_member(strbuf_t *b, const char *lit, size_t lit_len, int64_t ms)
 {
-    time_t secs = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    return strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-/* Append to a fixed buffer; the caller sized it for the worst case. */
-typedef struct consent_buf {
-    char *p;
-    size_t len, cap;
-} consent_buf_t;
-
-static void buf_put(consent_buf_t *b, const char *s, size_t n)
-{
-    if (b->len + n >= b->cap) n = b->cap - b->len - 1;
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void buf_str(consent_buf_t *b, const char *s)
-{
-    buf_put(b, s, strlen(s));
-}
-
-static void buf_json_string(consent_buf_t *b, const char *s)
-{
-    char esc[PROOF_MAX + 8];
-    buf_put(b, "\"", 1);
-    buf_put(b, esc, json_escape(esc, sizeof(esc), s, strlen(s)));
-    buf_put(b, "\"", 1);
+    char t[CLOCK_TEXT_MAX];
+    size_t n = clock_format(ms, CLOCK_ISO_S, t);
+    strbuf_put(b, lit, lit_len);
+    strbuf_char(b, '"');
+    strbuf_put(b, t, n);
+    strbuf_char(b, '"');
 }
 
 /* The answer for a record: the same shape for POST, GET and DELETE. */
-size_t consent_record_json(const store_record_t *rec, const char *policy_version_now, char *out,
-                           size_t cap)
+void consent_record_json(strbuf_t *b, const store_record_t *rec, const char *policy_version_now)
 {
-    consent_buf_t b = {out, 0, cap};
-    char t[40];
-    out[0] = '\0';
-    buf_str(&b, "{\"visitor\":");
-    buf_json_string(&b, rec->visitor);
-    buf_str(&b, ",\"consent_id\":");
-    buf_json_string(&b, rec->consent_id);
-    buf_str(&b, ",\"decisions\":{");
+    consent_member(b, "{\"visitor\":", rec->visitor);
+    consent_member(b, ",\"consent_id\":", rec->consent_id);
+    strbuf_lit(b, ",\"decisions\":{");
     for (size_t i = 0; i < rec->n_decisions; i++) {
-        if (i > 0) buf_put(&b, ",", 1);
-        buf_json_string(&b, rec->purposes[i]);
-        buf_str(&b, rec->granted[i] ? ":true" : ":false");
+        if (i > 0) strbuf_char(b, ',');
+        strbuf_json_str(b, rec->purposes[i]);
+        if (rec->granted[i])
+            strbuf_lit(b, ":true");
+        else
+            strbuf_lit(b, ":false");
     }
-    buf_str(&b, "},\"policy_version\":");
-    buf_json_string(&b, rec->policy_version);
+    strbuf_char(b, '}');
+    consent_member(b, ",\"policy_version\":", rec->policy_version);
     if (policy_version_now != NULL && strcmp(policy_version_now, rec->policy_version) != 0)
-        buf_str(&b, ",\"policy_outdated\":true");
-    buf_str(&b, ",\"source\":");
-    buf_json_string(&b, rec->source);
-    buf_str(&b, ",\"lang\":");
-    buf_json_string(&b, rec->lang);
-    if (rec->variant != NULL) {
-        buf_str(&b, ",\"variant\":");
-        buf_json_string(&b, rec->variant);
-    }
-    buf_str(&b, ",\"action\":");
-    buf_json_string(&b, rec->action);
-    buf_str(&b, ",\"texts_hash\":");
-    buf_json_string(&b, rec->texts_hash);
-    if (rec->banner_version != NULL) {
-        buf_str(&b, ",\"banner_version\":");
-        buf_json_string(&b, rec->banner_version);
-    }
-    if (rec->log_id != NULL) {
-        buf_str(&b, ",\"log_id\":");
-        buf_json_string(&b, rec->log_id);
-    }
-    buf_str(&b, ",\"issued_at\":\"");
-    buf_put(&b, t, consent_time_iso(t, sizeof(t), rec->issued_at_ms));
-    buf_str(&b, "\",\"expires_at\":\"");
-    buf_put(&b, t, consent_time_iso(t, sizeof(t), rec->expires_at_ms));
-    buf_str(&b, "\",\"proof\":");
-    buf_json_string(&b, rec->proof);
-    buf_str(&b, "}");
-    return b.len;
+        strbuf_lit(b, ",\"policy_outdated\":true");
+    consent_member(b, ",\"source\":", rec->source);
+    consent_member(b, ",\"lang\":", rec->lang);
+    if (rec->variant != NULL) consent_member(b, ",\"variant\":", rec->variant);
+    consent_member(b, ",\"action\":", rec->action);
+    consent_member(b, ",\"texts_hash\":", rec->texts_hash);
+    if (rec->banner_version != NULL) consent_member(b, ",\"banner_version\":", rec->banner_version);
+    if (rec->log_id != NULL) consent_member(b, ",\"log_id\":", rec->log_id);
+    consent_time_member(b, H2O_STRLIT(",\"issued_at\":"), rec->issued_at_ms);
+    consent_time_member(b, H2O_STRLIT(",\"expires_at\":"), rec->expires_at_ms);
+    consent_member(b, ",\"proof\":", rec->proof);
+    strbuf_char(b, '}');
+}
+
+/* Answer status with the record's JSON, built in the request's pool. */
+static void consent_send_record(http_request_t *rq, int status, const store_record_t *rec,
+                                const char *policy_version_now)
+{
+    strbuf_t b;
+    strbuf_init_pool(&b, &rq->req->pool);
+    consent_record_json(&b, rec, policy_version_now);
+    if (strbuf_failed(&b))
+        http_error(rq, 500, "internal", "the answer could not be built");
+    else
+        http_send_static(rq, status, "application/json", b.buf, b.len);
 }
 
 static void consent_on_stored(void *data, const char *err)
@@ -202,9 +159,7 @@ static void consent_on_stored(void *data, const char *err)
         if (err != NULL) {
             http_storage_error(rq, 0, err);
         } else {
-            char body[CONSENT_ANSWER_MAX];
-            size_t len = consent_record_json(&w->rec, NULL, body, sizeof(body));
-            http_send_json(rq, w->status, body, len);
+            consent_send_record(rq, w->status, &w->rec, NULL);
         }
     }
     http_pending_free(p);
@@ -286,7 +241,7 @@ static void consent_fill(consent_write_t *w, const site_t *site, const char *vis
                          const char *lang, const char *source, const char *variant,
                          const char *texts_hash, const char *action)
 {
-    int64_t now = consent_now_ms();
+    int64_t now = clock_real_ms();
     consent_copy(w->visitor, sizeof(w->visitor), visitor);
     consent_random_id(w->consent_id);
     consent_copy(w->policy_version, sizeof(w->policy_version), site->policy_version);
@@ -396,7 +351,7 @@ int consent_body_check(const char *body, size_t len, const site_t *site,
     } else if (decisions == NULL || policy_version == NULL || lang == NULL) {
         rc = consent_refuse(why, 400, "missing_field",
                             "decisions, policy_version and lang are required");
-    } else if (visitor != NULL && !consent_visitor_valid(visitor, strlen(visitor))) {
+    } else if (visitor != NULL && !visitor_id_valid(visitor, strlen(visitor))) {
         rc = consent_refuse(why, 400, "invalid_visitor",
                             "visitor must be 8 to 64 characters of A-Z a-z 0-9 - _");
     } else if (variant != NULL && !consent_token_valid(variant, CONSENT_VARIANT_MAX)) {
@@ -546,12 +501,10 @@ static void consent_on_read(void *data, const store_record_t *rec, const char *e
     if (rq != NULL) {
         if (err != NULL) {
             http_storage_error(rq, 0, err);
-        } else if (rec == NULL || rec->expires_at_ms <= consent_now_ms()) {
+        } else if (rec == NULL || rec->expires_at_ms <= clock_real_ms()) {
             http_error(rq, 404, "consent_not_found", "no current choice for this visitor");
         } else {
-            char body[CONSENT_ANSWER_MAX];
-            size_t len = consent_record_json(rec, rq->site->policy_version, body, sizeof(body));
-            http_send_json(rq, 200, body, len);
+            consent_send_record(rq, 200, rec, rq->site->policy_version);
         }
     }
     http_pending_free(p);
@@ -565,7 +518,7 @@ static int consent_visitor_route(http_request_t *rq)
         http_caller_error(rq, caller);
         return 0;
     }
-    if (!consent_visitor_valid(rq->params[0].base, rq->params[0].len)) {
+    if (!visitor_id_valid(rq->params[0].base, rq->params[0].len)) {
         http_error(rq, 400, "invalid_visitor",
                    "visitor must be 8 to 64 characters of A-Z a-z 0-9 - _");
         return 0;
@@ -576,7 +529,7 @@ static int consent_visitor_route(http_request_t *rq)
 void consent_get(http_request_t *rq)
 {
     if (!consent_visitor_route(rq)) return;
-    char visitor[65];
+    char visitor[VISITOR_ID_MAX + 1];
     memcpy(visitor, rq->params[0].base, rq->params[0].len);
     visitor[rq->params[0].len] = '\0';
     http_pending_t *p = http_pending_new(rq, 0);
@@ -613,7 +566,7 @@ void consent_delete(http_request_t *rq)
         return;
     }
     consent_write_t *w = http_pending_state(p);
-    char visitor[65];
+    char visitor[VISITOR_ID_MAX + 1];
     memcpy(visitor, rq->params[0].base, rq->params[0].len);
     visitor[rq->params[0].len] = '\0';
     consent_fill(w, site, visitor, lang, server ? "api" : "banner", NULL, texts_hash, "withdraw");

@@ -10,6 +10,8 @@
 #define CONSENTD_CONSENT_H
 
 #include "http.h"
+#include "strbuf.h"
+#include "visitor.h"
 
 #define CONSENT_MAX_BODY 4096 /* bytes of a POST body */
 
@@ -19,20 +21,16 @@ void consent_delete(http_request_t *rq);
 void consent_jwks(http_request_t *rq);
 
 struct store_record;
-/* The JSON of one record (POST, GET, DELETE answers, access requests, the
- * audit export): policy_outdated is added when policy_version_now differs
- * (NULL: not checked), log_id when the record has one. Returns the length
- * written into out (cap >= CONSENT_ANSWER_MAX). */
-#define CONSENT_ANSWER_MAX 8192
-size_t consent_record_json(const struct store_record *rec, const char *policy_version_now,
-                           char *out, size_t cap);
-
-/* Visitor ids: [A-Za-z0-9_-]{8,64} (ours are 22 chars: 128 bits base64url). */
-int consent_visitor_valid(const char *s, size_t len);
+/* Append the JSON of one record (POST, GET, DELETE answers, access
+ * requests, the audit export) to b: policy_outdated is added when
+ * policy_version_now differs (NULL: not checked), log_id when the record
+ * has one. Check strbuf_failed(b) before sending. */
+void consent_record_json(strbuf_t *b, const struct store_record *rec,
+                         const char *policy_version_now);
 
 /* A POST body that passed every check, resolved against the site. */
 typedef struct consent_choice {
-    char visitor[65];                         /* "" when the body names none */
+    char visitor[VISITOR_ID_MAX + 1];         /* "" when the body names none */
     char lang[16];                            /* one of the site's languages */
     char source[16];                          /* banner | form | call_center | api */
     char variant[SITE_VARIANT_ID_MAX + 1];    /* "" when none */

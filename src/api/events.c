@@ -111,7 +111,7 @@ int events_body_check(const char *body, size_t len, const site_t *site, events_e
             out->metric = events_types[t].metric;
         }
     }
-    if (code == NULL && visitor != NULL && !consent_visitor_valid(visitor, strlen(visitor))) {
+    if (code == NULL && visitor != NULL && !visitor_id_valid(visitor, strlen(visitor))) {
         code = "invalid_visitor";
         snprintf(msg, cap, "visitor must be 8 to 64 characters of A-Z a-z 0-9 - _");
     } else if (code == NULL && lang != NULL &&

@@ -13,6 +13,7 @@
 
 #include "counters.h"
 #include "http.h"
+#include "visitor.h"
 
 #define EVENTS_MAX_BODY 1024 /* bytes of a POST body */
 
@@ -20,10 +21,10 @@ void events_post(http_request_t *rq);
 
 /* A checked event body. */
 typedef struct events_event {
-    counters_metric_t metric;      /* COUNTERS_SHOWN, _DISMISSED or _PANEL_OPENED */
-    const char *lang;              /* the site's own string, NULL when none */
-    const site_variant_t *variant; /* NULL when none */
-    char visitor[65];              /* "" when none */
+    counters_metric_t metric;         /* COUNTERS_SHOWN, _DISMISSED or _PANEL_OPENED */
+    const char *lang;                 /* the site's own string, NULL when none */
+    const site_variant_t *variant;    /* NULL when none */
+    char visitor[VISITOR_ID_MAX + 1]; /* "" when none */
 } events_event_t;
 
 /* Why a body was refused (always a 400). */

@@ -12,6 +12,7 @@
 #include "json.h"
 #include "log.h"
 #include "store.h"
+#include "strbuf.h"
 
 #define HEALTH_DETAIL_MAX 256
 
@@ -67,16 +68,16 @@ static void health_answer(http_request_t *rq, health_status_t status, const char
         http_send_json(rq, 200, ok, sizeof(ok) - 1);
         return;
     }
-    http_out_t o = {&rq->req->pool, NULL, 0, 0};
-    http_out_str(&o,
-                 "{\"status\":\"unavailable\",\"checks\":{\"redis\":{\"ok\":false,\"error\":\"");
-    http_out_str(&o, health_reasons[status]);
-    http_out_str(&o, "\"");
+    strbuf_t o;
+    strbuf_init_pool(&o, &rq->req->pool);
+    strbuf_str(&o, "{\"status\":\"unavailable\",\"checks\":{\"redis\":{\"ok\":false,\"error\":\"");
+    strbuf_str(&o, health_reasons[status]);
+    strbuf_str(&o, "\"");
     if (detailed && detail != NULL && detail[0] != '\0') {
-        http_out_str(&o, ",\"detail\":");
-        http_out_json_string(&o, detail);
+        strbuf_str(&o, ",\"detail\":");
+        strbuf_json_str(&o, detail);
     }
-    http_out_str(&o, "}}}");
+    strbuf_str(&o, "}}}");
     http_header(rq, "retry-after", H2O_STRLIT("1"));
     http_send_json(rq, 503, o.buf, o.len);
 }

@@ -26,9 +26,9 @@ static int rights_server_only(http_request_t *rq)
     return 0;
 }
 
-static int rights_visitor(http_request_t *rq, char visitor[65])
+static int rights_visitor(http_request_t *rq, char visitor[VISITOR_ID_MAX + 1])
 {
-    if (!consent_visitor_valid(rq->params[0].base, rq->params[0].len)) {
+    if (!visitor_id_valid(rq->params[0].base, rq->params[0].len)) {
         http_error(rq, 400, "invalid_visitor",
                    "visitor must be 8 to 64 characters of A-Z a-z 0-9 - _");
         return 0;
@@ -40,8 +40,7 @@ static int rights_visitor(http_request_t *rq, char visitor[65])
 
 static void out_record(strbuf_t *o, const store_record_t *rec)
 {
-    char json[CONSENT_ANSWER_MAX];
-    strbuf_put(o, json, consent_record_json(rec, NULL, json, sizeof(json)));
+    consent_record_json(o, rec, NULL);
 }
 
 /* ---- access -------------------------------------------------------------- */
@@ -96,7 +95,7 @@ static void rights_on_visitor(void *data, const store_record_t *current,
 
 void rights_access(http_request_t *rq)
 {
-    char visitor[65];
+    char visitor[VISITOR_ID_MAX + 1];
     if (!rights_server_only(rq) || !rights_visitor(rq, visitor)) return;
     http_pending_t *p = http_pending_new(rq, sizeof(visitor));
     if (p == NULL) {
@@ -131,7 +130,7 @@ static void rights_on_erased(void *data, size_t removed, const char *err)
 
 void rights_erase(http_request_t *rq)
 {
-    char visitor[65];
+    char visitor[VISITOR_ID_MAX + 1];
     if (!rights_server_only(rq) || !rights_visitor(rq, visitor)) return;
     http_pending_t *p = http_pending_new(rq, 0);
     if (p == NULL) {

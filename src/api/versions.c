@@ -16,38 +16,37 @@
 #include <time.h>
 
 #include "banner_build.h"
+#include "clock.h"
 #include "json.h"
 #include "store.h"
+#include "strbuf.h"
 
 #define VERSIONS_PUBLIC_CACHE "public, max-age=300"
 #define VERSIONS_BYTES_CACHE "private, max-age=86400"
 #define VERSIONS_URL_MAX 512
 
 /* "2026-11-23T09:04:06.123Z" */
-static void out_time(http_out_t *o, int64_t ms)
+static void out_time(strbuf_t *o, int64_t ms)
 {
-    time_t secs = (time_t)(ms / 1000);
-    struct tm tm;
-    char t[40];
-    gmtime_r(&secs, &tm);
-    size_t n = strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%S", &tm);
-    n += (size_t)snprintf(t + n, sizeof(t) - n, ".%03dZ\"", (int)(ms % 1000));
-    http_out_put(o, "\"", 1);
-    http_out_put(o, t, n);
+    char t[CLOCK_TEXT_MAX];
+    size_t n = clock_format(ms, CLOCK_ISO_MS, t);
+    strbuf_char(o, '"');
+    strbuf_put(o, t, n);
+    strbuf_char(o, '"');
 }
 
 /* "a,b" as ["a","b"]; "" as []. */
-static void out_list(http_out_t *o, const char *csv)
+static void out_list(strbuf_t *o, const char *csv)
 {
-    http_out_put(o, "[", 1);
+    strbuf_put(o, "[", 1);
     for (const char *p = csv; *p != '\0';) {
         const char *end = strchr(p, ',');
         size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
-        if (p != csv) http_out_put(o, ",", 1);
-        http_out_json(o, p, n);
+        if (p != csv) strbuf_put(o, ",", 1);
+        strbuf_json(o, p, n);
         p += n + (end != NULL);
     }
-    http_out_put(o, "]", 1);
+    strbuf_put(o, "]", 1);
 }
 
 size_t versions_url(http_request_t *rq, const char *hash, char *out, size_t cap)
@@ -75,33 +74,34 @@ static void versions_on_list(void *data, const store_banner_version_t *v, size_t
     if (rq != NULL && err != NULL) {
         http_storage_error(rq, 0, err);
     } else if (rq != NULL) {
-        http_out_t o = {&rq->req->pool, NULL, 0, 0};
+        strbuf_t o;
+        strbuf_init_pool(&o, &rq->req->pool);
         /* The snapshot rq->site belongs to (a reload may have come meanwhile). */
         const char *current = banner_version_hex(http_pending_snapshot(p)->banners, rq->site);
         char url[VERSIONS_URL_MAX];
-        http_out_str(&o, "{\"site\":");
-        http_out_json(&o, rq->site->id, strlen(rq->site->id));
-        http_out_str(&o, ",\"versions\":[");
+        strbuf_str(&o, "{\"site\":");
+        strbuf_json(&o, rq->site->id, strlen(rq->site->id));
+        strbuf_str(&o, ",\"versions\":[");
         for (size_t i = 0; i < n; i++) {
-            http_out_str(&o, i > 0 ? ",{\"hash\":\"" : "{\"hash\":\"");
-            http_out_str(&o, v[i].hash);
-            http_out_str(&o, "\",\"first_served\":");
+            strbuf_str(&o, i > 0 ? ",{\"hash\":\"" : "{\"hash\":\"");
+            strbuf_str(&o, v[i].hash);
+            strbuf_str(&o, "\",\"first_served\":");
             out_time(&o, v[i].first_served_ms);
-            http_out_str(&o, ",\"last_served\":");
+            strbuf_str(&o, ",\"last_served\":");
             out_time(&o, v[i].last_served_ms);
-            http_out_str(&o, ",\"current\":");
-            http_out_str(&o, current != NULL && strcmp(current, v[i].hash) == 0 ? "true" : "false");
-            http_out_str(&o, ",\"policy_version\":");
-            http_out_json(&o, v[i].policy_version, strlen(v[i].policy_version));
-            http_out_str(&o, ",\"languages\":");
+            strbuf_str(&o, ",\"current\":");
+            strbuf_str(&o, current != NULL && strcmp(current, v[i].hash) == 0 ? "true" : "false");
+            strbuf_str(&o, ",\"policy_version\":");
+            strbuf_json(&o, v[i].policy_version, strlen(v[i].policy_version));
+            strbuf_str(&o, ",\"languages\":");
             out_list(&o, v[i].languages);
-            http_out_str(&o, ",\"variants\":");
+            strbuf_str(&o, ",\"variants\":");
             out_list(&o, v[i].variants);
-            http_out_str(&o, ",\"url\":");
-            http_out_json(&o, url, versions_url(rq, v[i].hash, url, sizeof(url)));
-            http_out_put(&o, "}", 1);
+            strbuf_str(&o, ",\"url\":");
+            strbuf_json(&o, url, versions_url(rq, v[i].hash, url, sizeof(url)));
+            strbuf_put(&o, "}", 1);
         }
-        http_out_str(&o, "]}");
+        strbuf_str(&o, "]}");
         http_send_json(rq, 200, o.buf, o.len);
     }
     http_pending_free(p);
@@ -138,20 +138,20 @@ void versions_list(http_request_t *rq)
  * failed. */
 
 /* The public list: {"site":...,"versions":[{"hash":...,"first_served":...}]}. */
-static void versions_public_json(http_out_t *o, const char *site_id,
-                                 const store_banner_version_t *v, size_t n)
+static void versions_public_json(strbuf_t *o, const char *site_id, const store_banner_version_t *v,
+                                 size_t n)
 {
-    http_out_str(o, "{\"site\":");
-    http_out_json(o, site_id, strlen(site_id));
-    http_out_str(o, ",\"versions\":[");
+    strbuf_str(o, "{\"site\":");
+    strbuf_json(o, site_id, strlen(site_id));
+    strbuf_str(o, ",\"versions\":[");
     for (size_t i = 0; i < n; i++) {
-        http_out_str(o, i > 0 ? ",{\"hash\":\"" : "{\"hash\":\"");
-        http_out_str(o, v[i].hash);
-        http_out_str(o, "\",\"first_served\":");
+        strbuf_str(o, i > 0 ? ",{\"hash\":\"" : "{\"hash\":\"");
+        strbuf_str(o, v[i].hash);
+        strbuf_str(o, "\",\"first_served\":");
         out_time(o, v[i].first_served_ms);
-        http_out_put(o, "}", 1);
+        strbuf_put(o, "}", 1);
     }
-    http_out_str(o, "]}");
+    strbuf_str(o, "]}");
 }
 
 static void versions_send_public(http_request_t *rq, const char *body, size_t len)
@@ -278,20 +278,19 @@ static int versions_entry_lists(const versions_entry_t *e, const char *hash)
 static void versions_entry_keep(versions_entry_t *e, const store_banner_version_t *v, size_t n,
                                 uint64_t now)
 {
-    h2o_mem_pool_t pool;
-    h2o_mem_init_pool(&pool);
-    http_out_t o = {&pool, NULL, 0, 0};
+    strbuf_t o;
+    strbuf_init_heap(&o);
     versions_public_json(&o, e->site, v, n);
-    char *body = malloc(o.len);
+    size_t len;
+    char *body = strbuf_take(&o, &len);
     char(*hashes)[BANNER_VERSION_HEX + 1] = malloc((n + 1) * sizeof(*hashes));
     if (body != NULL && hashes != NULL) {
-        memcpy(body, o.buf, o.len);
         for (size_t i = 0; i < n; i++)
             snprintf(hashes[i], sizeof(hashes[i]), "%s", v[i].hash);
         free(e->body);
         free(e->hashes);
         e->body = body;
-        e->len = o.len;
+        e->len = len;
         e->hashes = hashes;
         e->n_hashes = n;
         e->fresh_ms = now;
@@ -299,7 +298,6 @@ static void versions_entry_keep(versions_entry_t *e, const store_banner_version_
         free(body);
         free(hashes);
     }
-    h2o_mem_clear_pool(&pool);
 }
 
 static void versions_on_public_read(void *data, const store_banner_version_t *v, size_t n,

@@ -131,21 +131,9 @@ ssize_t http_query_find(const char *target, size_t len, const char *name, char *
 /* The key of an Authorization header value "Bearer <key>" (spaces around
  * the key dropped; may be empty), or NULL when it is not one. */
 const char *http_bearer_parse(const char *value, size_t len, size_t *key_len);
-/* Answers of unknown size, built in the request's memory pool:
- * http_out_t o = {&rq->req->pool, NULL, 0, 0}; then http_out_* appends
- * (o.buf stays NUL-terminated) and o.buf/o.len go to http_send_static. */
-typedef struct http_out {
-    h2o_mem_pool_t *pool;
-    char *buf;
-    size_t len, cap;
-} http_out_t;
-void http_out_put(http_out_t *o, const char *s, size_t n);
-void http_out_str(http_out_t *o, const char *s);
-void http_out_printf(http_out_t *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* len bytes of s (or the NUL-terminated s) as a JSON string: quoted and
- * escaped, invalid UTF-8 replaced. */
-void http_out_json(http_out_t *o, const char *s, size_t len);
-void http_out_json_string(http_out_t *o, const char *s);
+/* Answers of unknown size: a strbuf_t in the request's pool
+ * (strbuf_init_pool(&b, &rq->req->pool), strbuf.h); b.buf/b.len then go to
+ * http_send_static. */
 
 /* 1 when the body's Content-Type is application/json (any parameters). */
 int http_body_is_json(http_request_t *rq);

@@ -42,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_ASSERT(memchr(why.message, '\0', sizeof(why.message)) != NULL);
         return 0;
     }
-    FUZZ_ASSERT(c.visitor[0] == '\0' || consent_visitor_valid(c.visitor, strlen(c.visitor)));
+    FUZZ_ASSERT(c.visitor[0] == '\0' || visitor_id_valid(c.visitor, strlen(c.visitor)));
     int lang_ok = 0;
     for (size_t l = 0; l < site->n_languages; l++)
         lang_ok |= strcmp(site->languages[l], c.lang) == 0;

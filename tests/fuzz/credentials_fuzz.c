@@ -1,6 +1,6 @@
 /*
  * credentials_fuzz.c - what a caller presents: visitor ids in paths and
- * bodies (consent_visitor_valid), the Authorization header
+ * bodies (visitor_id_valid), the Authorization header
  * (http_bearer_parse) and its key against the demo site's hash
  * (site_api_key_matches), the Origin header (site_origin_allowed), and the
  * log partition of a visitor id (store_partition).
@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *s = (const char *)data;
     const site_t *site = fuzz_demo_site();
 
-    if (consent_visitor_valid(s, size)) {
+    if (visitor_id_valid(s, size)) {
         FUZZ_ASSERT(size >= 8 && size <= 64);
         for (size_t i = 0; i < size; i++)
             FUZZ_ASSERT(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",

@@ -34,6 +34,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     FUZZ_ASSERT(ev.variant == NULL ||
                 (ev.variant >= site->variants && ev.variant < site->variants + site->n_variants));
-    FUZZ_ASSERT(ev.visitor[0] == '\0' || consent_visitor_valid(ev.visitor, strlen(ev.visitor)));
+    FUZZ_ASSERT(ev.visitor[0] == '\0' || visitor_id_valid(ev.visitor, strlen(ev.visitor)));
     return 0;
 }
