@@ -176,6 +176,7 @@ typedef struct command {
     char *fmt; /* the command, formatted once, sent again on redirects */
     size_t fmt_len;
     int slot;    /* -1: any master */
+    int pinned;  /* untagged, sent to r->announcing: its reply callback announces that node too */
     int durable; /* a WAIT follows it */
     int asking;  /* send ASKING first (an -ASK redirect) */
     unsigned redirects, retries;
@@ -1224,6 +1225,16 @@ static void command_on_reply(redisAsyncContext *ac, void *_reply, void *privdata
         return;
     }
     if (c->act == ACT_DONE) c->act = command_decide(c, reply);
+    if (c->pinned && reply != NULL && c->act == ACT_DONE && n->ready && !n->retired) {
+        /* A command sent from the state callback to a node that has just
+         * become ready: what its callback sends without a tag goes there
+         * too (store.c: the library version, then FUNCTION LOAD). */
+        redis_node_t *outer = r->announcing;
+        r->announcing = n;
+        command_act(c, reply);
+        r->announcing = outer;
+        return;
+    }
     command_act(c, reply);
 }
 
@@ -1318,6 +1329,7 @@ static int redis_send(redis_t *r, const char *tag, size_t tag_len, int durable, 
     command_t *c = command_new(r, cb, data, argc, argv, argvlen);
     if (c == NULL) return REDIS_E_BUSY;
     c->slot = slot;
+    c->pinned = slot < 0 && r->announcing != NULL;
     c->durable = durable && r->wait_fmt != NULL;
     /* hiredis only appends to its buffer and arms a write here: no callback
      * can run from inside this call. */

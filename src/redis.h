@@ -65,7 +65,9 @@ typedef void (*redis_reply_cb)(void *data, const redis_reply_t *reply, const cha
  * AUTH/SELECT), e.g. to load server-side functions, and when it is lost.
  * With a cluster, once per master connection: a command without a tag sent
  * from inside this callback (connected = 1) goes to the connection that has
- * just become ready, so that every master gets what is sent there. */
+ * just become ready, so that every master gets what is sent there; so does
+ * a command without a tag sent from the reply callback of such a command
+ * (a conversation with that master: ask, then act on the answer). */
 typedef void (*redis_state_cb)(void *data, redis_t *r, int connected);
 
 /* Create the connection object for this loop and start connecting. It never

@@ -1,7 +1,8 @@
 /*
  * store.h - the consent records and acceptance counters in Redis: key
  * layout, the server-side functions (one consent, one batch of counts, one
- * stats read: one round trip each), msgpack records.
+ * stats read: one round trip each; src/store.lua). The records' msgpack
+ * encoding is store_record.h.
  *
  * Nothing but store.c knows a key name. The layout (every key, its type, its
  * msgpack shape and TTL) is documented in the block comment at the top of
@@ -26,29 +27,13 @@
 
 #include "redis.h"
 #include "site.h"
+#include "store_record.h"
 
 #define STORE_PARTITIONS 64
 #define STORE_HISTORY_MAX 200   /* entries kept per visitor (newest first) */
 #define STORE_LOG_PAGE_MAX 1000 /* records per export page */
 
-typedef struct store_record {
-    const char *consent_id; /* 22 chars base64url (128 random bits) */
-    const char *visitor;    /* 22 chars base64url, or as given by the site */
-    int64_t issued_at_ms;
-    int64_t expires_at_ms;
-    const char *policy_version;
-    const char *texts_hash; /* 64 hex */
-    const char *source;     /* banner | form | call_center | api */
-    const char *lang;
-    const char *variant;        /* NULL when none */
-    const char *banner_version; /* 64 hex (banner.h), NULL when none */
-    const char *action;         /* "consent" or "withdraw" */
-    const char *proof;          /* the compact JWS, exactly as issued */
-    size_t n_decisions;
-    const char *purposes[SITE_MAX_PURPOSES];
-    unsigned char granted[SITE_MAX_PURPOSES];
-    const char *log_id; /* reads only: the consent log entry id ("ms-seq") */
-} store_record_t;
+/* store_record_t: one consent record (store_record.h). */
 
 /* err: NULL on success, else a short reason ("timeout", "disconnected", or
  * the Redis error text). */
@@ -209,14 +194,7 @@ int store_banner_list(redis_t *r, const site_t *site, store_banner_list_cb cb, v
 int store_banner_get(redis_t *r, const site_t *site, const char *hash, store_bytes_cb cb,
                      void *data);
 
-/* The msgpack encoding of a record, exposed for tests and fuzzers.
- * store_record_encode returns a malloc'd buffer (caller frees) or NULL.
- * store_record_decode parses untrusted bytes (they come from Redis) into
- * rec, with strings copied into the caller's buffer `strings` of `cap`
- * bytes; returns 0, or -1 on malformed or truncated input or when it does
- * not fit. */
-char *store_record_encode(const store_record_t *rec, size_t *len);
-int store_record_decode(const char *buf, size_t len, store_record_t *rec, char *strings,
-                        size_t cap);
+/* The msgpack encoding of a record (store_record_encode,
+ * store_record_decode): store_record.h. */
 
 #endif

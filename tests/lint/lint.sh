@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/lint/lint.sh c|shell - the formatting and lint checks that ctest runs
+# tests/lint/lint.sh c|shell|lua - the formatting and lint checks that ctest runs
 # (lint_c_format, lint_shellcheck): they fail on any difference, so that a
 # change that is not formatted, or a script shellcheck finds fault with, does
 # not land.
@@ -7,6 +7,9 @@
 #          src/, tests/ and bench/: prints the diff it would make.
 #   shell  shellcheck, every finding at every severity, over every shell
 #          script of the repository (*.sh and .ci/run).
+#   lua    luacheck (.luacheckrc: Redis' Lua 5.1 globals) over the Redis
+#          Function library src/store.lua, and its VERSION checked against
+#          tests/fixtures/store_lua.sha256 (a changed library needs a new one).
 # Fix a formatting failure with: clang-format -i FILE...
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -39,8 +42,24 @@ shell)
     shellcheck --severity=style "${files[@]}"
     echo "lint: shellcheck checked ${#files[@]} scripts"
     ;;
+lua)
+    command -v luacheck >/dev/null || { echo "lint: luacheck not found (apt-get install lua-check)" >&2; exit 1; }
+    luacheck --no-color --config .luacheckrc src/store.lua
+    # The library's VERSION must change with its bytes: consentd loads it only
+    # into a Redis whose version is older (src/store.c, THE LIBRARY VERSION).
+    version=$(sed -n 's/^local VERSION = \([0-9][0-9]*\)$/\1/p' src/store.lua)
+    sum=$(sha256sum src/store.lua | cut -d' ' -f1)
+    recorded=$(awk -v v="$version" '$1 == v { print $2 }' tests/fixtures/store_lua.sha256)
+    if [ "$sum" != "$recorded" ]; then
+        echo "lint: src/store.lua changed but its VERSION ($version) did not, or its hash is not recorded."
+        echo "      Raise VERSION in src/store.lua, then add this line to tests/fixtures/store_lua.sha256:"
+        echo "      <the new VERSION> $sum"
+        exit 1
+    fi
+    echo "lint: src/store.lua version $version, sha256 as recorded"
+    ;;
 *)
-    echo "usage: tests/lint/lint.sh c|shell" >&2
+    echo "usage: tests/lint/lint.sh c|shell|lua" >&2
     exit 2
     ;;
 esac
