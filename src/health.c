@@ -20,7 +20,7 @@ static void health_unavailable(http_request_t *rq, const char *reason)
     http_send_json(rq, 503, body, (size_t)n);
 }
 
-static void health_on_pong(void *data, const redis_reply_t *reply, const char *err)
+static void health_on_pong(void *data, const redis_reply_t *reply, const redis_error_t *err)
 {
     http_pending_t *p = data;
     http_request_t *rq = http_pending_request(p);
@@ -29,7 +29,7 @@ static void health_on_pong(void *data, const redis_reply_t *reply, const char *e
         const char *s = reply != NULL ? redis_reply_str(reply, &len) : NULL;
         if (err != NULL) {
             rq->worker->metrics.redis_errors++;
-            health_unavailable(rq, err);
+            health_unavailable(rq, err->detail);
         } else if (redis_reply_kind(reply) != REDIS_REPLY_KIND_STATUS || len != 4 ||
                    memcmp(s, "PONG", 4) != 0) {
             health_unavailable(rq, s != NULL && redis_reply_kind(reply) == REDIS_REPLY_KIND_ERROR

@@ -333,22 +333,15 @@ static int store_arg_keys(store_call_t *c, const char *visitor, int nkeys)
     return 0;
 }
 
-static const char *store_rc_error(int rc)
-{
-    switch (rc) {
-    case REDIS_E_DOWN:
-        return "disconnected";
-    case REDIS_E_BUSY:
-        return "busy";
-    default:
-        return "bad arguments";
-    }
-}
+/* What this file says when a reply is not what it asked for. */
+static const redis_error_t store_error_unexpected = {REDIS_ERROR_REPLY,
+                                                     "unexpected reply from Redis"};
+static const redis_error_t store_error_oom = {REDIS_ERROR_BUSY, "out of memory"};
 
-static void store_log_finish(store_call_t *c, const char *err);
+static void store_log_finish(store_call_t *c, const redis_error_t *err);
 
 /* Run the user's callback with an error, then free the call. */
-static void store_call_fail(store_call_t *c, const char *err)
+static void store_call_fail(store_call_t *c, const redis_error_t *err)
 {
     switch (c->kind) {
     case STORE_CALL_PUT:
@@ -385,7 +378,7 @@ static void store_call_fail(store_call_t *c, const char *err)
     store_call_free(c);
 }
 
-static void store_on_reply(void *data, const redis_reply_t *reply, const char *err);
+static void store_on_reply(void *data, const redis_reply_t *reply, const redis_error_t *err);
 static void store_banner_on_reply(store_call_t *c, const redis_reply_t *reply);
 
 static int store_call_send(store_call_t *c)
@@ -394,21 +387,12 @@ static int store_call_send(store_call_t *c)
         c->r, c->tag, c->tag_len, store_on_reply, c, c->argc, c->argv, c->argvlen);
 }
 
-/* A Redis error reply as a C string in buf. */
-static const char *store_reply_error(const redis_reply_t *reply, char *buf, size_t cap)
-{
-    size_t len;
-    const char *s = redis_reply_str(reply, &len);
-    snprintf(buf, cap, "%.*s", (int)(len < cap ? len : cap - 1), s != NULL ? s : "");
-    return buf[0] != '\0' ? buf : "Redis error";
-}
-
 static int store_reply_is_function_missing(const redis_reply_t *reply);
 
 /* ---- the function library: loaded when Redis' is older (see the head) ------- */
 
-/* ok: the library in that Redis is ours or newer; else err says why not. */
-typedef void (*store_library_cb)(void *data, int ok, const char *err);
+/* err: NULL when the library in that Redis is ours or newer, else why not. */
+typedef void (*store_library_cb)(void *data, const redis_error_t *err);
 
 /* One check-and-load: the version asked, then FUNCTION LOAD when older.
  * Heap-allocated, freed after its callback. Both commands go where tag
@@ -428,21 +412,24 @@ typedef struct store_library {
  * master connection does not say it again. */
 static long long store_newer_logged;
 
-static void store_library_end(store_library_t *l, int ok, const char *err)
+static void store_library_end(store_library_t *l, const redis_error_t *err)
 {
-    if (!ok) log_msg(LOG_ERROR, "store: loading the Redis function library: %s", err);
-    if (l->cb != NULL) l->cb(l->data, ok, err);
+    if (err != NULL)
+        log_msg(LOG_ERROR, "store: loading the Redis function library: %s", err->detail);
+    if (l->cb != NULL) l->cb(l->data, err);
     free(l);
 }
 
-static void store_library_on_loaded(void *data, const redis_reply_t *reply, const char *err)
+static void store_library_on_loaded(void *data, const redis_reply_t *reply,
+                                    const redis_error_t *err)
 {
     store_library_t *l = data;
     char buf[STORE_ERR_MAX];
     if (err != NULL) {
-        store_library_end(l, 0, err);
+        store_library_end(l, err);
     } else if (redis_reply_kind(reply) == REDIS_REPLY_KIND_ERROR) {
-        store_library_end(l, 0, store_reply_error(reply, buf, sizeof(buf)));
+        redis_error_t e = redis_error_of_reply(reply, buf, sizeof(buf));
+        store_library_end(l, &e);
     } else {
         if (l->found < 0)
             log_msg(LOG_INFO,
@@ -454,29 +441,30 @@ static void store_library_on_loaded(void *data, const redis_reply_t *reply, cons
                 LOG_INFO,
                 "store: loaded the Redis function library, version %lld (Redis had version %lld)",
                 (long long)STORE_LIBRARY_VERSION, l->found);
-        store_library_end(l, 1, NULL);
+        store_library_end(l, NULL);
     }
 }
 
-static void store_library_on_version(void *data, const redis_reply_t *reply, const char *err)
+static void store_library_on_version(void *data, const redis_reply_t *reply,
+                                     const redis_error_t *err)
 {
     store_library_t *l = data;
     char buf[STORE_ERR_MAX];
     if (err != NULL) {
-        store_library_end(l, 0, err);
+        store_library_end(l, err);
         return;
     }
     if (redis_reply_kind(reply) == REDIS_REPLY_KIND_INTEGER) {
         l->found = redis_reply_integer(reply);
     } else if (!store_reply_is_function_missing(reply)) {
-        store_library_end(l, 0,
-                          redis_reply_kind(reply) == REDIS_REPLY_KIND_ERROR
-                              ? store_reply_error(reply, buf, sizeof(buf))
-                              : "unexpected reply to FCALL_RO consentd_version");
+        redis_error_t e = redis_reply_kind(reply) == REDIS_REPLY_KIND_ERROR
+                              ? redis_error_of_reply(reply, buf, sizeof(buf))
+                              : store_error_unexpected;
+        store_library_end(l, &e);
         return;
     } /* else no library, or one from before versions (older than any) */
     if (l->found == STORE_LIBRARY_VERSION) {
-        store_library_end(l, 1, NULL);
+        store_library_end(l, NULL);
         return;
     }
     if (l->found > STORE_LIBRARY_VERSION) {
@@ -490,7 +478,7 @@ static void store_library_on_version(void *data, const redis_reply_t *reply, con
                     "store: Redis has consentd library version %lld, newer than this node's "
                     "%lld: leaving it",
                     l->found, (long long)STORE_LIBRARY_VERSION);
-        store_library_end(l, 1, NULL);
+        store_library_end(l, NULL);
         return;
     }
     /* The one place FUNCTION LOAD is sent. */
@@ -498,7 +486,7 @@ static void store_library_on_version(void *data, const redis_reply_t *reply, con
     size_t argvlen[] = {8, 4, 7, STORE_LIBRARY_SOURCE_LEN};
     int rc = redis_command(l->r, l->tag_len > 0 ? l->tag : NULL, l->tag_len,
                            store_library_on_loaded, l, 4, argv, argvlen);
-    if (rc != REDIS_OK) store_library_end(l, 0, store_rc_error(rc));
+    if (rc != REDIS_OK) store_library_end(l, redis_error_of_rc(rc));
 }
 
 /* Ask the Redis of tag (NULL: the connection just ready) for its library
@@ -529,20 +517,21 @@ void store_on_connect(redis_t *r)
 {
     int rc = store_library_ensure(r, NULL, 0, NULL, NULL);
     if (rc != REDIS_OK)
-        log_msg(LOG_ERROR, "store: loading the Redis function library: %s", store_rc_error(rc));
+        log_msg(LOG_ERROR, "store: loading the Redis function library: %s",
+                redis_error_of_rc(rc)->detail);
 }
 
 /* The library was checked (and loaded) again after an FCALL found a function
  * missing: send the call again, once. */
-static void store_on_reloaded(void *data, int ok, const char *err)
+static void store_on_reloaded(void *data, const redis_error_t *err)
 {
     store_call_t *c = data;
-    if (!ok) {
+    if (err != NULL) {
         store_call_fail(c, err);
         return;
     }
     int rc = store_call_send(c);
-    if (rc != REDIS_OK) store_call_fail(c, store_rc_error(rc));
+    if (rc != REDIS_OK) store_call_fail(c, redis_error_of_rc(rc));
 }
 
 static int store_reply_is_function_missing(const redis_reply_t *reply)
@@ -575,7 +564,7 @@ static int store_decode_alloc(const char *buf, size_t len, size_t extra, store_r
 static void store_on_put(store_call_t *c, const redis_reply_t *reply)
 {
     if (redis_reply_kind(reply) != REDIS_REPLY_KIND_STRING) {
-        store_call_fail(c, "unexpected reply from Redis");
+        store_call_fail(c, &store_error_unexpected);
         return;
     }
     c->cb.done(c->data, NULL);
@@ -603,7 +592,7 @@ static void store_on_get(store_call_t *c, const redis_reply_t *reply)
             c->cb.record(c->data, NULL, NULL);
         }
     } else {
-        store_call_fail(c, "unexpected reply from Redis");
+        store_call_fail(c, &store_error_unexpected);
         return;
     }
     store_call_free(c);
@@ -619,7 +608,7 @@ static void store_on_visitor(store_call_t *c, const redis_reply_t *reply)
          redis_reply_kind(state) != REDIS_REPLY_KIND_STRING) ||
         (redis_reply_kind(history) != REDIS_REPLY_KIND_ARRAY &&
          redis_reply_kind(history) != REDIS_REPLY_KIND_NIL)) {
-        store_call_fail(c, "unexpected reply from Redis");
+        store_call_fail(c, &store_error_unexpected);
         return;
     }
     size_t n = redis_reply_kind(history) == REDIS_REPLY_KIND_ARRAY ? redis_reply_count(history) : 0;
@@ -644,7 +633,7 @@ static void store_on_visitor(store_call_t *c, const redis_reply_t *reply)
     if (arena == NULL || records == NULL) {
         free(arena);
         free(records);
-        store_call_fail(c, "out of memory");
+        store_call_fail(c, &store_error_oom);
         return;
     }
     store_record_strings_t out = {arena, total};
@@ -685,7 +674,7 @@ static void store_on_visitor(store_call_t *c, const redis_reply_t *reply)
 static void store_on_erase(store_call_t *c, const redis_reply_t *reply)
 {
     if (redis_reply_kind(reply) != REDIS_REPLY_KIND_INTEGER || redis_reply_integer(reply) < 0) {
-        store_call_fail(c, "unexpected reply from Redis");
+        store_call_fail(c, &store_error_unexpected);
         return;
     }
     c->cb.erase(c->data, (size_t)redis_reply_integer(reply), NULL);
@@ -713,7 +702,7 @@ static int store_log_send(store_call_t *c)
     return store_call_send(c);
 }
 
-static void store_log_finish(store_call_t *c, const char *err)
+static void store_log_finish(store_call_t *c, const redis_error_t *err)
 {
     store_log_state_t *st = c->log;
     if (st->skipped > 0)
@@ -775,7 +764,7 @@ static void store_on_log(store_call_t *c, const redis_reply_t *reply)
 {
     store_log_state_t *st = c->log;
     if (redis_reply_kind(reply) != REDIS_REPLY_KIND_ARRAY) {
-        store_call_fail(c, "unexpected reply from Redis");
+        store_call_fail(c, &store_error_unexpected);
         return;
     }
     size_t asked = st->limit - st->n, got = redis_reply_count(reply);
@@ -813,7 +802,7 @@ static void store_on_log(store_call_t *c, const redis_reply_t *reply)
         return;
     }
     int rc = store_log_send(c);
-    if (rc != REDIS_OK) store_call_fail(c, store_rc_error(rc));
+    if (rc != REDIS_OK) store_call_fail(c, redis_error_of_rc(rc));
 }
 
 int store_cursor_parse(const char *s, store_cursor_t *out)
@@ -839,7 +828,7 @@ int store_cursor_parse(const char *s, store_cursor_t *out)
 static void store_on_count(store_call_t *c, const redis_reply_t *reply)
 {
     if (redis_reply_kind(reply) != REDIS_REPLY_KIND_INTEGER) {
-        store_call_fail(c, "unexpected reply from Redis");
+        store_call_fail(c, &store_error_unexpected);
         return;
     }
     c->cb.done(c->data, NULL);
@@ -883,12 +872,12 @@ static void store_on_stats(store_call_t *c, const redis_reply_t *reply)
         redis_reply_count(rows) != nb || redis_reply_kind(totals) != REDIS_REPLY_KIND_STRING ||
         redis_reply_kind(uniques) != REDIS_REPLY_KIND_ARRAY || redis_reply_count(uniques) != nd ||
         redis_reply_kind(total) != REDIS_REPLY_KIND_INTEGER) {
-        store_call_fail(c, "unexpected reply from Redis");
+        store_call_fail(c, &store_error_unexpected);
         return;
     }
     uint64_t *values = malloc((nb * nbf + ntf + nd + 1) * sizeof(*values));
     if (values == NULL) {
-        store_call_fail(c, "out of memory");
+        store_call_fail(c, &store_error_oom);
         return;
     }
     store_stats_result_t res = {.n_buckets = nb,
@@ -915,7 +904,7 @@ static void store_on_stats(store_call_t *c, const redis_reply_t *reply)
     }
     if (bad) {
         free(values);
-        store_call_fail(c, "unexpected reply from Redis");
+        store_call_fail(c, &store_error_unexpected);
         return;
     }
     c->cb.stats(c->data, &res, NULL);
@@ -952,7 +941,7 @@ static int store_site_id_ok(const char *id)
 
 /* ---- the API ---------------------------------------------------------------- */
 
-static void store_on_reply(void *data, const redis_reply_t *reply, const char *err)
+static void store_on_reply(void *data, const redis_reply_t *reply, const redis_error_t *err)
 {
     store_call_t *c = data;
     char buf[STORE_ERR_MAX];
@@ -964,11 +953,12 @@ static void store_on_reply(void *data, const redis_reply_t *reply, const char *e
         /* Redis restarted without its functions, or they were flushed. */
         c->retried = 1;
         int rc = store_library_ensure(c->r, c->tag, c->tag_len, store_on_reloaded, c);
-        if (rc != REDIS_OK) store_call_fail(c, store_rc_error(rc));
+        if (rc != REDIS_OK) store_call_fail(c, redis_error_of_rc(rc));
         return;
     }
     if (redis_reply_kind(reply) == REDIS_REPLY_KIND_ERROR) {
-        store_call_fail(c, store_reply_error(reply, buf, sizeof(buf)));
+        redis_error_t e = redis_error_of_reply(reply, buf, sizeof(buf));
+        store_call_fail(c, &e);
         return;
     }
     switch (c->kind) {
@@ -1311,7 +1301,7 @@ static int64_t store_reply_ms(const redis_reply_t *reply)
 static void store_banner_on_list(store_call_t *c, const redis_reply_t *reply)
 {
     if (redis_reply_kind(reply) != REDIS_REPLY_KIND_ARRAY || redis_reply_count(reply) % 6 != 0) {
-        store_call_fail(c, "unexpected reply from Redis");
+        store_call_fail(c, &store_error_unexpected);
         return;
     }
     size_t n = redis_reply_count(reply) / 6, total = 1;
@@ -1326,7 +1316,7 @@ static void store_banner_on_list(store_call_t *c, const redis_reply_t *reply)
     if (versions == NULL || arena == NULL) {
         free(versions);
         free(arena);
-        store_call_fail(c, "out of memory");
+        store_call_fail(c, &store_error_oom);
         return;
     }
     store_record_strings_t out = {arena, total};
@@ -1369,7 +1359,7 @@ static void store_banner_on_reply(store_call_t *c, const redis_reply_t *reply)
     switch (c->kind) {
     case STORE_CALL_BANNER_FOUND:
         if (kind != REDIS_REPLY_KIND_INTEGER) {
-            store_call_fail(c, "unexpected reply from Redis");
+            store_call_fail(c, &store_error_unexpected);
             return;
         }
         c->cb.found(c->data, redis_reply_integer(reply) == 1, NULL);
@@ -1385,7 +1375,7 @@ static void store_banner_on_reply(store_call_t *c, const redis_reply_t *reply)
             const char *js = redis_reply_str(reply, &len);
             c->cb.bytes(c->data, js, len, NULL);
         } else {
-            store_call_fail(c, "unexpected reply from Redis");
+            store_call_fail(c, &store_error_unexpected);
             return;
         }
         break;

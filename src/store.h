@@ -35,19 +35,20 @@
 
 /* store_record_t: one consent record (store_record.h). */
 
-/* err: NULL on success, else a short reason ("timeout", "disconnected", or
- * the Redis error text). */
-typedef void (*store_done_cb)(void *data, const char *err);
+/* err: NULL on success, else why not (redis.h: a kind, which decides the
+ * answer, and a detail for the log); valid during the callback. */
+typedef void (*store_done_cb)(void *data, const redis_error_t *err);
 /* rec is NULL when there is none (or it expired). */
-typedef void (*store_record_cb)(void *data, const store_record_t *rec, const char *err);
+typedef void (*store_record_cb)(void *data, const store_record_t *rec, const redis_error_t *err);
 /* current: NULL when none; history newest first. */
 typedef void (*store_visitor_cb)(void *data, const store_record_t *current,
-                                 const store_record_t *history, size_t n_history, const char *err);
+                                 const store_record_t *history, size_t n_history,
+                                 const redis_error_t *err);
 /* removed: keys and log entries deleted. */
-typedef void (*store_erase_cb)(void *data, size_t removed, const char *err);
+typedef void (*store_erase_cb)(void *data, size_t removed, const redis_error_t *err);
 /* next_cursor: NULL at the end of the range. */
 typedef void (*store_log_cb)(void *data, const store_record_t *records, size_t n,
-                             const char *next_cursor, const char *err);
+                             const char *next_cursor, const redis_error_t *err);
 
 /* Which log partition a visitor belongs to (stable forever: it is part of
  * the key layout). */
@@ -141,7 +142,8 @@ typedef struct store_stats_result {
 } store_stats_result_t;
 
 /* res is NULL exactly when err is not; valid only during the callback. */
-typedef void (*store_stats_cb)(void *data, const store_stats_result_t *res, const char *err);
+typedef void (*store_stats_cb)(void *data, const store_stats_result_t *res,
+                               const redis_error_t *err);
 
 /* One FCALL consentd_stats: every bucket's fields, the range's totals and
  * unique visitors, in one round trip. */
@@ -171,12 +173,12 @@ typedef struct store_banner_version {
 } store_banner_version_t;
 
 /* found: 1 when the version is archived, 0 when not (0 with err too). */
-typedef void (*store_found_cb)(void *data, int found, const char *err);
+typedef void (*store_found_cb)(void *data, int found, const redis_error_t *err);
 /* Newest first (by first served). */
 typedef void (*store_banner_list_cb)(void *data, const store_banner_version_t *versions, size_t n,
-                                     const char *err);
+                                     const redis_error_t *err);
 /* js: NULL when there is no such version (never archived, or expired). */
-typedef void (*store_bytes_cb)(void *data, const char *js, size_t len, const char *err);
+typedef void (*store_bytes_cb)(void *data, const char *js, size_t len, const redis_error_t *err);
 
 /* A banner version was served: with js (its exact bytes), archive it unless
  * it already is (never overwritten); without (js NULL), only note when it

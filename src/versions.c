@@ -68,7 +68,8 @@ typedef struct versions_query {
     int public; /* hashes and first-served times only */
 } versions_query_t;
 
-static void versions_on_list(void *data, const store_banner_version_t *v, size_t n, const char *err)
+static void versions_on_list(void *data, const store_banner_version_t *v, size_t n,
+                             const redis_error_t *err)
 {
     http_pending_t *p = data;
     http_request_t *rq = http_pending_request(p);
@@ -143,7 +144,7 @@ void versions_public(http_request_t *rq)
 
 /* ---- one version's bytes ---------------------------------------------------- */
 
-static void versions_on_bytes(void *data, const char *js, size_t len, const char *err)
+static void versions_on_bytes(void *data, const char *js, size_t len, const redis_error_t *err)
 {
     http_pending_t *p = data;
     http_request_t *rq = http_pending_request(p);
