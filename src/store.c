@@ -1,6 +1,7 @@
 /*
  * store.c - the consent records and acceptance counters in Redis: key
- * layout, the server-side function library, msgpack records.
+ * layout, the calls, and the versioned load of the server-side function
+ * library (src/store.lua). The records' msgpack encoding: store_record.c.
  *
  * KEY LAYOUT (part of the on-disk format: changing anything here needs a
  * migration).
@@ -52,9 +53,10 @@
  * entry) is a msgpack map whose layout is specified in store_record.h.
  *
  * WRITES go through the Redis Function library `consentd` (src/store.lua,
- * embedded at build time as STORE_LIBRARY_SOURCE). One FCALL per consent: consentd_put sets
- * the state, appends to the log (trimming it with an exact MINID), and pushes
- * the history entry: the record with its `log` key appended by bumping the
+ * embedded at build time as STORE_LIBRARY_SOURCE; loaded as THE LIBRARY
+ * VERSION below says). One FCALL per consent: consentd_put sets the state,
+ * appends to the log (trimming it with an exact MINID), and pushes the
+ * history entry: the record with its `log` key appended by bumping the
  * fixmap count, so the record is never re-encoded in Lua.
  *
  * Invariant that erasure relies on: every consent log entry of a visitor
