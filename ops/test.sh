@@ -24,10 +24,10 @@ BUILD=build-test
 # downloaded browser), fixed fonts so that screenshots do not vary, and
 # clang with its compiler-rt (libFuzzer, the sanitizers) for the fuzz
 # harnesses of tests/fuzz/ (consentd itself stays built with gcc), and
-# clang-format and shellcheck for the lint tests (tests/lint/), and
-# prometheus for its promtool, which tests/http/metrics.test.mjs runs on
+# clang-format, shellcheck and luacheck for the lint tests (tests/lint/),
+# and prometheus for its promtool, which tests/http/metrics.test.mjs runs on
 # /metrics (`promtool check metrics`).
-TEST_PACKAGES=(chromium fonts-liberation clang libclang-rt-dev clang-format shellcheck prometheus)
+TEST_PACKAGES=(chromium fonts-liberation clang libclang-rt-dev clang-format shellcheck lua-check prometheus)
 
 # Everything the tests create goes under one directory (TMPDIR for ctest),
 # removed at the end. The HTTP harness also notes there the pid of every

@@ -371,7 +371,7 @@ static void counters_log_failure(counters_t *c, const char *what, const char *wh
     log_msg(LOG_WARN, "counters: %s: %s (see consentd_stats_flush_failures_total)", what, why);
 }
 
-static void counters_on_flushed(void *data, const char *err)
+static void counters_on_flushed(void *data, const redis_error_t *err)
 {
     counters_t *c = data;
     if (err == NULL) {
@@ -380,7 +380,7 @@ static void counters_on_flushed(void *data, const char *err)
     }
     metrics_count(c->metrics, METRICS_STATS_FLUSH_FAILURES, 1);
     counters_log_failure(c, "a batch of counts was dropped (outcome unknown, never sent twice)",
-                         err);
+                         err->detail);
 }
 
 /* The name of field (dim, metric) of group g into out. */

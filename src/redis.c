@@ -33,7 +33,7 @@
  *    `waiting` list (a cluster node still connecting), or in r->retrying (a
  *    -TRYAGAIN/-CLUSTERDOWN backoff). Its deadline (command_timeout_ms) runs
  *    from redis_command across every redirect and retry; if it fires while
- *    hiredis holds the record, the user's callback runs then with "timeout"
+ *    hiredis holds the record, the user's callback runs then with the timeout
  *    and the record stays, marked, until the late reply (or the disconnect)
  *    frees it. So the user's callback runs exactly once and the record is
  *    freed exactly once.
@@ -170,12 +170,13 @@ typedef struct command {
     void *data;
     int internal; /* ours (the slot map): not in owed, not redirected */
     uint64_t start_ns;
-    int timed_out; /* the user heard "timeout"; the record waits for hiredis */
+    int timed_out; /* the user heard of the timeout; the record waits for hiredis */
     command_state_t state;
     h2o_timeout_entry_t timeout;
     char *fmt; /* the command, formatted once, sent again on redirects */
     size_t fmt_len;
     int slot;    /* -1: any master */
+    int pinned;  /* untagged, sent to r->announcing: its reply callback announces that node too */
     int durable; /* a WAIT follows it */
     int asking;  /* send ASKING first (an -ASK redirect) */
     unsigned redirects, retries;
@@ -183,12 +184,21 @@ typedef struct command {
     h2o_timeout_entry_t retry_entry;
     /* between the reply and the act */
     command_act_t act;
-    const char *fail;    /* ACT_FAIL: the error string */
-    redisReply *held;    /* durable: a copy of the reply, until WAIT's reply */
-    int to_slot, to_ask; /* ACT_REDIRECT: where */
+    const redis_error_t *fail; /* ACT_FAIL: the error (one of the static ones below) */
+    redisReply *held;          /* durable: a copy of the reply, until WAIT's reply */
+    int to_slot, to_ask;       /* ACT_REDIRECT: where */
     char to_host[REDIS_HOST_MAX];
     uint16_t to_port;
 } command_t;
+
+/* The errors this file gives (their details are the words the log says). */
+static const redis_error_t redis_error_timeout = {REDIS_ERROR_TIMEOUT, "timeout"};
+static const redis_error_t redis_error_disconnected = {REDIS_ERROR_UNAVAILABLE, "disconnected"};
+static const redis_error_t redis_error_not_replicated = {REDIS_ERROR_NOT_REPLICATED,
+                                                         "not replicated"};
+static const redis_error_t redis_error_oom = {REDIS_ERROR_BUSY, "out of memory"};
+static const redis_error_t redis_error_busy = {REDIS_ERROR_BUSY, "too many commands in flight"};
+static const redis_error_t redis_error_args = {REDIS_ERROR_INTERNAL, "bad arguments"};
 
 static void node_connect(redis_node_t *n);
 static void node_retire(redis_node_t *n);
@@ -301,7 +311,7 @@ static void command_free(command_t *c)
  * or err) and free it. Callbacks of internal commands are ours: they are not
  * counted as owed.
  */
-static void command_finish(command_t *c, const redisReply *reply, const char *err)
+static void command_finish(command_t *c, const redisReply *reply, const redis_error_t *err)
 {
     redis_t *r = c->r;
     redis_reply_cb cb = c->cb;
@@ -314,7 +324,7 @@ static void command_finish(command_t *c, const redisReply *reply, const char *er
     if (h2o_linklist_is_linked(&c->link)) h2o_linklist_unlink(&c->link);
     command_free(c);
     if (err == NULL && reply == NULL) reply = held;
-    if (err == NULL && reply == NULL) err = "out of memory";
+    if (err == NULL && reply == NULL) err = &redis_error_oom;
     if (!internal) r->owed--;
     r->callback_depth++;
     cb(data, err == NULL ? reply : NULL, err);
@@ -322,19 +332,19 @@ static void command_finish(command_t *c, const redisReply *reply, const char *er
     reply_free(held);
 }
 
-/* The deadline: wherever the command is, the user hears "timeout" now. */
+/* The deadline: wherever the command is, the user hears of the timeout now. */
 static void command_on_timeout(h2o_timeout_entry_t *entry)
 {
     command_t *c = H2O_STRUCT_FROM_MEMBER(command_t, timeout, entry);
     redis_t *r = c->r;
     if (c->state != COMMAND_SENT) {
-        command_finish(c, NULL, "timeout");
+        command_finish(c, NULL, &redis_error_timeout);
         return;
     }
     c->timed_out = 1;
     if (!c->internal) r->owed--;
     r->callback_depth++;
-    c->cb(c->data, NULL, "timeout");
+    c->cb(c->data, NULL, &redis_error_timeout);
     r->callback_depth--;
 }
 
@@ -366,12 +376,12 @@ static int command_send(command_t *c, redis_node_t *n)
         n->sent++;
         /* The WAIT right behind it, on the same connection: one round trip.
          * hiredis only fails to queue it for lack of memory; the command is
-         * already queued, so its reply then ends as "not replicated". */
+         * already queued, so its reply then ends as not replicated. */
         if (c->durable && redisAsyncFormattedCommand(n->ac, command_on_wait_reply, c, r->wait_fmt,
                                                      r->wait_fmt_len) != REDIS_OK) {
             c->durable = 0;
             c->act = ACT_FAIL;
-            c->fail = "not replicated";
+            c->fail = &redis_error_not_replicated;
         }
         if (!r->cfg.cluster) { /* nothing is ever sent again */
             free(c->fmt);
@@ -442,7 +452,7 @@ static void node_fail_waiting(redis_node_t *n)
 {
     while (!h2o_linklist_is_empty(&n->waiting)) {
         command_t *c = H2O_STRUCT_FROM_MEMBER(command_t, link, n->waiting.next);
-        command_finish(c, NULL, "disconnected");
+        command_finish(c, NULL, &redis_error_disconnected);
     }
 }
 
@@ -559,7 +569,7 @@ static void node_become_ready(redis_node_t *n)
     while (n->ready && !h2o_linklist_is_empty(&n->waiting)) {
         command_t *c = H2O_STRUCT_FROM_MEMBER(command_t, link, n->waiting.next);
         h2o_linklist_unlink(&c->link);
-        if (command_send(c, n) != 0) command_finish(c, NULL, "disconnected");
+        if (command_send(c, n) != 0) command_finish(c, NULL, &redis_error_disconnected);
     }
     if (r->cfg.cluster && (!r->map_known || r->refresh_wanted)) {
         r->refresh_wanted = 0;
@@ -930,13 +940,13 @@ static int cluster_apply_map(redis_t *r, const redisReply *reply)
     return 0;
 }
 
-static void cluster_on_slots(void *data, const redis_reply_t *reply, const char *err)
+static void cluster_on_slots(void *data, const redis_reply_t *reply, const redis_error_t *err)
 {
     redis_t *r = data;
     r->refreshing = 0;
     if (r->destroying) return;
     if (err != NULL)
-        cluster_map_error(r, "reading the slot map from %s: %s", r->refresh_host, err);
+        cluster_map_error(r, "reading the slot map from %s: %s", r->refresh_host, err->detail);
     else if (reply->type == REDIS_REPLY_ERROR)
         cluster_map_error(r, "reading the slot map from %s: %s", r->refresh_host, reply->str);
     else
@@ -1029,7 +1039,7 @@ static void node_retire(redis_node_t *n)
         h2o_linklist_unlink(&c->link);
         redis_node_t *to = cluster_route(r, c->slot);
         if (to == NULL || to == n || command_send(c, to) != 0)
-            command_finish(c, NULL, "disconnected");
+            command_finish(c, NULL, &redis_error_disconnected);
     }
     if (n->ac == NULL)
         node_free(n);
@@ -1080,7 +1090,7 @@ static command_act_t command_decide(command_t *c, const redisReply *reply)
 {
     redis_t *r = c->r;
     if (reply == NULL) {
-        c->fail = "disconnected";
+        c->fail = &redis_error_disconnected;
         return ACT_FAIL;
     }
     if (!r->cfg.cluster || c->internal || reply->type != REDIS_REPLY_ERROR || reply->str == NULL)
@@ -1129,7 +1139,7 @@ static void command_on_retry_timer(h2o_timeout_entry_t *entry)
         command_retry_later(c);
         return;
     }
-    command_finish(c, NULL, "disconnected");
+    command_finish(c, NULL, &redis_error_disconnected);
 }
 
 /* Carry out c->act. live: the reply when still inside its callback, else
@@ -1140,7 +1150,7 @@ static void command_act(command_t *c, const redisReply *live)
     const redisReply *reply = live != NULL ? live : c->held;
     c->state = COMMAND_NEW;
     if (r->destroying && c->act != ACT_DONE) {
-        command_finish(c, NULL, c->act == ACT_FAIL ? c->fail : "disconnected");
+        command_finish(c, NULL, c->act == ACT_FAIL ? c->fail : &redis_error_disconnected);
         return;
     }
     switch (c->act) {
@@ -1172,7 +1182,7 @@ static void command_act(command_t *c, const redisReply *live)
         }
         c->asking = c->to_ask;
         if (!n->ready) node_kick(n);
-        if (command_send(c, n) != 0) command_finish(c, NULL, "disconnected");
+        if (command_send(c, n) != 0) command_finish(c, NULL, &redis_error_disconnected);
         return;
     }
     }
@@ -1213,7 +1223,7 @@ static void command_on_reply(redisAsyncContext *ac, void *_reply, void *privdata
             if (reply != NULL && !c->timed_out && c->act != ACT_FAIL &&
                 (c->held = reply_copy(reply)) == NULL) {
                 c->act = ACT_FAIL;
-                c->fail = "out of memory";
+                c->fail = &redis_error_oom;
             }
         }
         return;
@@ -1224,6 +1234,16 @@ static void command_on_reply(redisAsyncContext *ac, void *_reply, void *privdata
         return;
     }
     if (c->act == ACT_DONE) c->act = command_decide(c, reply);
+    if (c->pinned && reply != NULL && c->act == ACT_DONE && n->ready && !n->retired) {
+        /* A command sent from the state callback to a node that has just
+         * become ready: what its callback sends without a tag goes there
+         * too (store.c: the library version, then FUNCTION LOAD). */
+        redis_node_t *outer = r->announcing;
+        r->announcing = n;
+        command_act(c, reply);
+        r->announcing = outer;
+        return;
+    }
     command_act(c, reply);
 }
 
@@ -1248,11 +1268,11 @@ static void command_on_wait_reply(redisAsyncContext *ac, void *_reply, void *pri
     if (c->act == ACT_DONE && c->held != NULL && c->held->type != REDIS_REPLY_ERROR) {
         if (reply == NULL) {
             c->act = ACT_FAIL;
-            c->fail = "disconnected";
+            c->fail = &redis_error_disconnected;
         } else if (reply->type != REDIS_REPLY_INTEGER ||
                    reply->integer < (long long)r->cfg.wait_replicas) {
             c->act = ACT_FAIL;
-            c->fail = "not replicated";
+            c->fail = &redis_error_not_replicated;
         }
     }
     command_act(c, NULL);
@@ -1318,6 +1338,7 @@ static int redis_send(redis_t *r, const char *tag, size_t tag_len, int durable, 
     command_t *c = command_new(r, cb, data, argc, argv, argvlen);
     if (c == NULL) return REDIS_E_BUSY;
     c->slot = slot;
+    c->pinned = slot < 0 && r->announcing != NULL;
     c->durable = durable && r->wait_fmt != NULL;
     /* hiredis only appends to its buffer and arms a write here: no callback
      * can run from inside this call. */
@@ -1429,7 +1450,7 @@ void redis_destroy(redis_t *r)
     h2o_timeout_unlink(&r->refresh_entry);
     while (!h2o_linklist_is_empty(&r->retrying)) {
         command_t *c = H2O_STRUCT_FROM_MEMBER(command_t, link, r->retrying.next);
-        command_finish(c, NULL, "disconnected");
+        command_finish(c, NULL, &redis_error_disconnected);
     }
     for (size_t i = 0; i < r->n_nodes; i++) {
         redis_node_t *n = r->nodes[i];
@@ -1438,7 +1459,7 @@ void redis_destroy(redis_t *r)
         n->ready = 0;
         h2o_timeout_unlink(&n->reconnect_entry);
         h2o_timeout_unlink(&n->connect_entry);
-        /* Runs every pending command's callback with NULL ("disconnected", or
+        /* Runs every pending command's callback with NULL (unavailable, or
          * a plain free for timed-out ones), then adapter_cleanup closes the
          * socket. */
         if (n->ac != NULL) redisAsyncFree(n->ac);
@@ -1496,6 +1517,37 @@ size_t redis_pending(const redis_t *r)
 }
 
 /* ---- replies ----------------------------------------------------------------- */
+
+/* ---- errors ------------------------------------------------------------------- */
+
+const redis_error_t *redis_error_of_rc(int rc)
+{
+    switch (rc) {
+    case REDIS_E_DOWN:
+        return &redis_error_disconnected;
+    case REDIS_E_BUSY:
+        return &redis_error_busy;
+    default:
+        return &redis_error_args;
+    }
+}
+
+redis_error_t redis_error_of_reply(const redis_reply_t *reply, char *buf, size_t cap)
+{
+    /* Refusals that say "not now": the same command succeeds later (a
+     * cluster's redirects and retries are over when one reaches here). */
+    static const char *const passing[] = {"LOADING",  "BUSY",        "MASTERDOWN", "READONLY",
+                                          "TRYAGAIN", "CLUSTERDOWN", "MOVED",      "ASK"};
+    redis_error_t e = {REDIS_ERROR_REPLY, "Redis error"};
+    size_t len =
+        reply != NULL && reply->type == REDIS_REPLY_ERROR && reply->str != NULL ? reply->len : 0;
+    if (len == 0 || cap == 0) return e;
+    snprintf(buf, cap, "%.*s", (int)(len < cap ? len : cap - 1), reply->str);
+    e.detail = buf;
+    for (size_t i = 0; i < sizeof(passing) / sizeof(passing[0]); i++)
+        if (reply_error_is(reply, passing[i])) e.kind = REDIS_ERROR_UNAVAILABLE;
+    return e;
+}
 
 redis_reply_kind_t redis_reply_kind(const redis_reply_t *reply)
 {

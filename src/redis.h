@@ -18,10 +18,11 @@
  *
  * Guarantees:
  *  - every command gets its callback exactly once, with a reply or with an
- *    error string: "timeout" after config_redis_t.command_timeout_ms (which
- *    covers a cluster's whole redirect chain), "disconnected" when the
- *    connection dropped before the reply, "not replicated" (durable writes
- *    only, see redis_command_durable);
+ *    error (redis_error_t): REDIS_ERROR_TIMEOUT after
+ *    config_redis_t.command_timeout_ms (which covers a cluster's whole
+ *    redirect chain), REDIS_ERROR_UNAVAILABLE when the connection dropped
+ *    before the reply, REDIS_ERROR_NOT_REPLICATED (durable writes only, see
+ *    redis_command_durable);
  *  - while disconnected, redis_command() fails at once (REDIS_E_DOWN) and
  *    the callback is NOT called: the caller answers 503 immediately (with a
  *    cluster: while the slot map is unknown, or the master of the command's
@@ -58,14 +59,49 @@ typedef enum {
     REDIS_REPLY_KIND_ARRAY
 } redis_reply_kind_t;
 
+/*
+ * Why a command failed: a kind, which decides the answer (one place maps
+ * each to an HTTP status, error code and log line: http_storage_error), and
+ * a detail for the log. Errors are values; nothing compares their text.
+ */
+typedef enum {
+    REDIS_ERROR_TIMEOUT = 1,    /* no reply within command_timeout_ms */
+    REDIS_ERROR_UNAVAILABLE,    /* not connected, the connection lost before the reply, or
+                                 * Redis cannot serve now: -LOADING, -BUSY, -MASTERDOWN,
+                                 * -READONLY, and a cluster's -TRYAGAIN, -CLUSTERDOWN,
+                                 * -MOVED, -ASK past their retries and redirects */
+    REDIS_ERROR_NOT_REPLICATED, /* a durable write that fewer than wait_replicas acknowledged
+                                 * within wait_timeout_ms (it may be on the master alone) */
+    REDIS_ERROR_BUSY,           /* too many commands in flight (max_pending), or out of memory */
+    REDIS_ERROR_REPLY,          /* Redis refused the command (-ERR, -WRONGTYPE, -NOPERM, -OOM,
+                                 * ...), or its reply is not the shape the caller expects */
+    REDIS_ERROR_INTERNAL        /* the command could not be made (bad arguments: a bug) */
+} redis_error_kind_t;
+
+typedef struct redis_error {
+    redis_error_kind_t kind;
+    const char *detail; /* "timeout", "disconnected", Redis' error text...: for the log; valid
+                         * during the callback */
+} redis_error_t;
+
+/* The error of a REDIS_E_* code (REDIS_E_DOWN: unavailable, REDIS_E_BUSY:
+ * busy, REDIS_E_ARGS: internal); static. */
+const redis_error_t *redis_error_of_rc(int rc);
+/* An error reply (REDIS_REPLY_KIND_ERROR) as an error: kind UNAVAILABLE for
+ * the refusals that pass (see above), REPLY for the others; detail: its text
+ * copied into buf (cap bytes). */
+redis_error_t redis_error_of_reply(const redis_reply_t *reply, char *buf, size_t cap);
+
 /* reply is NULL exactly when err is not NULL. The reply is valid only during
  * the callback. */
-typedef void (*redis_reply_cb)(void *data, const redis_reply_t *reply, const char *err);
+typedef void (*redis_reply_cb)(void *data, const redis_reply_t *reply, const redis_error_t *err);
 /* Called on the loop thread each time a connection becomes ready (after
  * AUTH/SELECT), e.g. to load server-side functions, and when it is lost.
  * With a cluster, once per master connection: a command without a tag sent
  * from inside this callback (connected = 1) goes to the connection that has
- * just become ready, so that every master gets what is sent there. */
+ * just become ready, so that every master gets what is sent there; so does
+ * a command without a tag sent from the reply callback of such a command
+ * (a conversation with that master: ask, then act on the answer). */
 typedef void (*redis_state_cb)(void *data, redis_t *r, int connected);
 
 /* Create the connection object for this loop and start connecting. It never
@@ -73,7 +109,7 @@ typedef void (*redis_state_cb)(void *data, redis_t *r, int connected);
 redis_t *redis_create(h2o_loop_t *loop, const config_redis_t *cfg);
 /* Optional; at most one. */
 void redis_set_state_cb(redis_t *r, redis_state_cb cb, void *data);
-/* Fails every pending command with "disconnected" (callbacks run), closes,
+/* Fails every pending command as unavailable (callbacks run), closes,
  * frees. Call on the loop thread. */
 void redis_destroy(redis_t *r);
 
@@ -88,8 +124,8 @@ int redis_command(redis_t *r, const char *tag, size_t tag_len, redis_reply_cb cb
  * `WAIT wait_replicas wait_timeout_ms` follows the command on the same
  * connection (pipelined: one round trip), and a reply that is not an error
  * reaches cb only once that many replicas acknowledged the write; fewer
- * within wait_timeout_ms gives err "not replicated" (the write may be on the
- * master alone: answer as for a timeout, the client retries). */
+ * within wait_timeout_ms gives REDIS_ERROR_NOT_REPLICATED (the write may be
+ * on the master alone: the client retries). */
 int redis_command_durable(redis_t *r, const char *tag, size_t tag_len, redis_reply_cb cb,
                           void *data, int argc, const char **argv, const size_t *argvlen);
 

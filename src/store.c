@@ -1,6 +1,7 @@
 /*
  * store.c - the consent records and acceptance counters in Redis: key
- * layout, the server-side function library, msgpack records.
+ * layout, the calls, and the versioned load of the server-side function
+ * library (src/store.lua). The records' msgpack encoding: store_record.c.
  *
  * KEY LAYOUT (part of the on-disk format: changing anything here needs a
  * migration).
@@ -48,29 +49,14 @@
  * an exact MINID (not `~`, which keeps up to a whole stream node of expired
  * entries) at every write and erasure.
  *
- * A RECORD is a msgpack map (fixmap: at most 15 keys) with short string
- * keys, so that it explains itself years later:
+ * A RECORD (the value of a state, of a history entry, the `r` of a log
+ * entry) is a msgpack map whose layout is specified in store_record.h.
  *
- *   id   str   consent id            pv   str   policy version
- *   vis  str   visitor id            th   str   hash of the texts shown (hex)
- *   iat  int   issued at, Unix ms    src  str   banner | form | call_center | api
- *   exp  int   expires at, Unix ms   lang str   language shown
- *   act  str   consent | withdraw    var  str   banner variant (absent when none)
- *   bv   str   banner version the visitor was shown (64 hex; absent when none:
- *              server-side sources, banners from before versions)
- *   dec  map   purpose id (str) -> granted (bool), at most SITE_MAX_PURPOSES
- *   jws  str   the signed proof (compact JWS) exactly as issued
- *   log  str   history entries only: the id ("ms-seq") of the consent log
- *              entry written with it
- *
- * The decoder skips keys it does not know (a later version may add some)
- * and rejects everything else that is not exactly this shape.
- *
- * WRITES go through the Redis Function library `consentd` (LIBRARY_SOURCE
- * below, loaded by store_on_connect with FUNCTION LOAD REPLACE, and again by
- * any call that finds it missing). One FCALL per consent: consentd_put sets
- * the state, appends to the log (trimming it with an exact MINID), and pushes
- * the history entry: the record with its `log` key appended by bumping the
+ * WRITES go through the Redis Function library `consentd` (src/store.lua,
+ * embedded at build time as STORE_LIBRARY_SOURCE; loaded as THE LIBRARY
+ * VERSION below says). One FCALL per consent: consentd_put sets the state,
+ * appends to the log (trimming it with an exact MINID), and pushes the
+ * history entry: the record with its `log` key appended by bumping the
  * fixmap count, so the record is never re-encoded in Lua.
  *
  * Invariant that erasure relies on: every consent log entry of a visitor
@@ -85,6 +71,27 @@
  *
  * READS are a plain GET (current state) and consentd_visitor (FCALL_RO: the
  * state and the history in one consistent snapshot).
+ *
+ * THE LIBRARY VERSION. src/store.lua declares `local VERSION = N` (an
+ * integer, raised with every change of the file) and returns it from
+ * consentd_version (FCALL_RO, no key). When a connection becomes ready
+ * (with a cluster: each master's, so that every master has the library),
+ * and when an FCALL answers "Function not found", consentd asks that Redis
+ * for it and:
+ *   - no library, or one without consentd_version (before versions: 0), or
+ *     an older version: FUNCTION LOAD REPLACE of its own;
+ *   - the same version: nothing (FUNCTION LOAD is not sent);
+ *   - a newer version: nothing, and one log line per process: "Redis has
+ *     consentd library version N, newer than this node's M: leaving it".
+ *     A newer library keeps every function, arguments and reply shape of
+ *     the older ones (that is what allows a rolling upgrade: old nodes run
+ *     on it until they are replaced).
+ * Nodes racing to load the same version load the same bytes: harmless. The
+ * check and the load are two round trips, so an old node that checked just
+ * before a new node loaded may still put its older library back; the new
+ * nodes load theirs again at their next connection or "Function not found",
+ * and a rolling upgrade that starts new nodes after the old ones are up
+ * does not meet it.
  *
  * BANNER VERSIONS (the archive of every banner.js consentd served; no
  * personal data, so erasure never touches it). Keys of a site share the tag
@@ -126,15 +133,10 @@
 #include <string.h>
 #include <time.h>
 
-#include <msgpack.h>
-
 #include "log.h"
+#include "store_lua.h" /* generated from src/store.lua: STORE_LIBRARY_SOURCE, _VERSION */
 
 #define STORE_VISITOR_MAX 128            /* bytes in a visitor id */
-#define STORE_STRING_MAX 8192            /* bytes in any string of a record */
-#define STORE_PURPOSE_ID_MAX 64          /* bytes in a purpose id */
-#define STORE_RECORD_KEYS_MAX 64         /* keys in a record map, unknown ones included */
-#define STORE_SKIP_DEPTH_MAX 8           /* nesting of an unknown value we skip */
 #define STORE_TAG_MAX (SITE_ID_MAX + 16) /* "<site>:<p>", "<site>:banners" */
 #define STORE_KEY_MAX (STORE_TAG_MAX + STORE_VISITOR_MAX + 16)
 #define STORE_ID_MAX 48     /* "<u64>-<u64>" */
@@ -142,679 +144,6 @@
 #define STORE_ARGV_MAX 12
 #define STORE_ERR_MAX 256
 #define STORE_MS_PER_DAY 86400000LL
-
-static const char LIBRARY_SOURCE[] =
-    "#!lua name=consentd\n"
-    "-- consentd's server-side functions: the key layout is documented in store.c.\n"
-    "-- Every key a function touches is passed in KEYS, all with one hash tag.\n"
-    "\n"
-    "local function now_ms()\n"
-    "  local t = redis.call('TIME')\n"
-    "  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-    "end\n"
-    "\n"
-    "-- The consent log entry id a history entry carries (msgpack map key 'log').\n"
-    "local function entry_log_id(entry)\n"
-    "  local ok, m = pcall(cmsgpack.unpack, entry)\n"
-    "  if ok and type(m) == 'table' and type(m.log) == 'string' then\n"
-    "    return m.log\n"
-    "  end\n"
-    "  return nil\n"
-    "end\n"
-    "\n"
-    "local function id_ms(id)\n"
-    "  return tonumber(string.match(id, '^(%d+)-')) or 0\n"
-    "end\n"
-    "\n"
-    "-- Banner versions: KEYS version, index (tag {<site>:banners}).\n"
-    "-- Keep the version until at least until_ms (expiry and index score only move\n"
-    "-- later); trim the index of expired versions; it lives as long as its last.\n"
-    "local function banner_keep(keys, hash, until_ms, now)\n"
-    "  if redis.call('PEXPIRETIME', keys[1]) < until_ms then\n"
-    "    redis.call('PEXPIREAT', keys[1], until_ms)\n"
-    "  end\n"
-    "  redis.call('ZADD', keys[2], 'GT', until_ms, hash)\n"
-    "  redis.call('ZREMRANGEBYSCORE', keys[2], '-inf', now)\n"
-    "  local last = redis.call('ZRANGE', keys[2], -1, -1, 'WITHSCORES')\n"
-    "  if last[2] then\n"
-    "    redis.call('PEXPIREAT', keys[2], math.floor(tonumber(last[2])))\n"
-    "  end\n"
-    "end\n"
-    "\n"
-    "-- ARGV: hash, js ('': served again, archive nothing), policy version, languages,\n"
-    "-- variants, keep_ms. Archives the version the first time (never overwritten),\n"
-    "-- notes when it was last served. Returns 1, or 0 when js is '' and the version\n"
-    "-- is not archived (expired or flushed: the caller sends it again).\n"
-    "local function banner_served(keys, args)\n"
-    "  local keep = tonumber(args[6])\n"
-    "  if keep == nil or keep < 1 then\n"
-    "    return redis.error_reply('ERR consentd: bad arguments')\n"
-    "  end\n"
-    "  local now = now_ms()\n"
-    "  if redis.call('EXISTS', keys[1]) == 0 then\n"
-    "    if args[2] == '' then\n"
-    "      return 0\n"
-    "    end\n"
-    "    redis.call('HSET', keys[1], 'js', args[2], 'first', now, 'pv', args[3],\n"
-    "               'langs', args[4], 'vars', args[5])\n"
-    "  end\n"
-    "  if now > (tonumber(redis.call('HGET', keys[1], 'last')) or 0) then\n"
-    "    redis.call('HSET', keys[1], 'last', now)\n"
-    "  end\n"
-    "  banner_keep(keys, args[1], now + keep, now)\n"
-    "  return 1\n"
-    "end\n"
-    "\n"
-    "-- ARGV: hash, keep_ms. A consent names this version: keep it as long as that\n"
-    "-- proof. Returns 1, or 0 when it is not archived.\n"
-    "local function banner_named(keys, args)\n"
-    "  local keep = tonumber(args[2])\n"
-    "  if keep == nil or keep < 1 then\n"
-    "    return redis.error_reply('ERR consentd: bad arguments')\n"
-    "  end\n"
-    "  if redis.call('EXISTS', keys[1]) == 0 then\n"
-    "    return 0\n"
-    "  end\n"
-    "  local now = now_ms()\n"
-    "  banner_keep(keys, args[1], now + keep, now)\n"
-    "  return 1\n"
-    "end\n"
-    "\n"
-    "-- KEYS: index. ARGV: max. Returns {hash, first, last, pv, langs, vars, ...} for\n"
-    "-- the live versions, the most recently first served first, at most max.\n"
-    "local function banner_list(keys, args)\n"
-    "  local prefix = string.sub(keys[1], 1, -6) .. 'v:'\n"
-    "  local found = {}\n"
-    "  for _, h in ipairs(redis.call('ZRANGE', keys[1], now_ms(), '+inf', 'BYSCORE')) do\n"
-    "    local m = redis.call('HMGET', prefix .. h, 'first', 'last', 'pv', 'langs', 'vars')\n"
-    "    if m[1] then\n"
-    "      found[#found + 1] = {h, m[1], m[2] or m[1], m[3] or '', m[4] or '', m[5] or ''}\n"
-    "    end\n"
-    "  end\n"
-    "  table.sort(found, function(a, b)\n"
-    "    local fa, fb = tonumber(a[2]) or 0, tonumber(b[2]) or 0\n"
-    "    if fa ~= fb then return fa > fb end\n"
-    "    return a[1] < b[1]\n"
-    "  end)\n"
-    "  local out = {}\n"
-    "  for i = 1, math.min(#found, tonumber(args[1]) or 0) do\n"
-    "    for _, v in ipairs(found[i]) do\n"
-    "      out[#out + 1] = v\n"
-    "    end\n"
-    "  end\n"
-    "  return out\n"
-    "end\n"
-    "\n"
-    "redis.register_function('consentd_banner_served', banner_served)\n"
-    "redis.register_function('consentd_banner_named', banner_named)\n"
-    "redis.register_function{function_name = 'consentd_banner_list', callback = banner_list,\n"
-    "                        flags = {'no-writes'}}\n"
-    "\n"
-    "-- KEYS: state, history, log.\n"
-    "-- ARGV: visitor, record (msgpack fixmap), expires_at_ms, retention_ms, history_max.\n"
-    "-- Returns the consent log entry id.\n"
-    "local function put(keys, args)\n"
-    "  local rec = args[2]\n"
-    "  local head = string.byte(rec, 1)\n"
-    "  if head == nil or head < 0x80 or head >= 0x8f then\n"
-    "    return redis.error_reply('ERR consentd: the record is not a msgpack fixmap')\n"
-    "  end\n"
-    "  local expires_at = tonumber(args[3])\n"
-    "  local retention = tonumber(args[4])\n"
-    "  local history_max = tonumber(args[5])\n"
-    "  if expires_at == nil or retention == nil or retention < 1 or history_max == nil or\n"
-    "     history_max < 1 then\n"
-    "    return redis.error_reply('ERR consentd: bad arguments')\n"
-    "  end\n"
-    "  local now = now_ms()\n"
-    "  local min_ms = math.max(now - retention, 0)\n"
-    "  local id = redis.call('XADD', keys[3], 'MINID', min_ms, '*', 'v', args[1], 'r', rec)\n"
-    "  redis.call('PEXPIRE', keys[3], args[4])\n"
-    "  if expires_at > now then\n"
-    "    redis.call('SET', keys[1], rec, 'PXAT', args[3])\n"
-    "  else\n"
-    "    redis.call('DEL', keys[1])\n"
-    "  end\n"
-    "  -- The history entry is the record with one more key, 'log': bump the\n"
-    "  -- fixmap count and append the pair, without re-encoding the record.\n"
-    "  local entry = string.char(head + 1) .. string.sub(rec, 2) .. cmsgpack.pack('log', id)\n"
-    "  local n = redis.call('LPUSH', keys[2], entry)\n"
-    "  -- Drop the oldest entries beyond history_max or older than the retention,\n"
-    "  -- with their log entries, so that every log entry of a visitor within the\n"
-    "  -- retention stays reachable from the visitor's history (erasure needs it).\n"
-    "  while n > 1 do\n"
-    "    local lid = entry_log_id(redis.call('LINDEX', keys[2], -1))\n"
-    "    if n <= history_max and not (lid ~= nil and id_ms(lid) < min_ms) then\n"
-    "      break\n"
-    "    end\n"
-    "    redis.call('RPOP', keys[2])\n"
-    "    if lid ~= nil then\n"
-    "      redis.call('XDEL', keys[3], lid)\n"
-    "    end\n"
-    "    n = n - 1\n"
-    "  end\n"
-    "  redis.call('PEXPIRE', keys[2], args[4])\n"
-    "  return id\n"
-    "end\n"
-    "\n"
-    "-- KEYS: state, history. ARGV: history_max.\n"
-    "-- Returns {state or nil, {history entries, newest first}}.\n"
-    "local function visitor(keys, args)\n"
-    "  local state = redis.call('GET', keys[1])\n"
-    "  local history = redis.call('LRANGE', keys[2], 0, tonumber(args[1]) - 1)\n"
-    "  return {state, history}\n"
-    "end\n"
-    "\n"
-    "-- KEYS: state, history, log, erasures. ARGV: retention_ms.\n"
-    "-- Returns how many keys and log entries were deleted.\n"
-    "local function erase(keys, args)\n"
-    "  local retention = tonumber(args[1])\n"
-    "  if retention == nil or retention < 1 then\n"
-    "    return redis.error_reply('ERR consentd: bad arguments')\n"
-    "  end\n"
-    "  -- Entries past the retention are not reachable from any history: trim them.\n"
-    "  redis.call('XTRIM', keys[3], 'MINID', math.max(now_ms() - retention, 0))\n"
-    "  local ids = {}\n"
-    "  for _, e in ipairs(redis.call('LRANGE', keys[2], 0, -1)) do\n"
-    "    local lid = entry_log_id(e)\n"
-    "    if lid ~= nil then\n"
-    "      ids[#ids + 1] = lid\n"
-    "    end\n"
-    "  end\n"
-    "  local removed = 0\n"
-    "  for i = 1, #ids, 100 do\n"
-    "    removed = removed + redis.call('XDEL', keys[3], unpack(ids, i, math.min(i + 99, "
-    "#ids)))\n"
-    "  end\n"
-    "  removed = removed + redis.call('DEL', keys[1], keys[2])\n"
-    "  redis.call('INCR', keys[4])\n"
-    "  redis.call('PEXPIRE', keys[4], args[1])\n"
-    "  return removed\n"
-    "end\n"
-    "\n"
-    "redis.register_function('consentd_put', put)\n"
-    "redis.register_function{function_name = 'consentd_visitor', callback = visitor,\n"
-    "                        flags = {'no-writes'}}\n"
-    "\n"
-    "-- KEYS: the hour hash, the day hash, the day's HyperLogLog (one tag: {<site>:stats}).\n"
-    "-- ARGV: hour_expire_at_ms, day_expire_at_ms, n, then n pairs field, increment,\n"
-    "-- then the visitor ids. Returns n.\n"
-    "local function count(keys, args)\n"
-    "  local hour_at, day_at, n = tonumber(args[1]), tonumber(args[2]), tonumber(args[3])\n"
-    "  if hour_at == nil or day_at == nil or n == nil or n < 0 or #args < 3 + 2 * n then\n"
-    "    return redis.error_reply('ERR consentd: bad arguments')\n"
-    "  end\n"
-    "  for i = 4, 3 + 2 * n, 2 do\n"
-    "    redis.call('HINCRBY', keys[1], args[i], args[i + 1])\n"
-    "    redis.call('HINCRBY', keys[2], args[i], args[i + 1])\n"
-    "  end\n"
-    "  if n > 0 then\n"
-    "    redis.call('PEXPIREAT', keys[1], hour_at)\n"
-    "    redis.call('PEXPIREAT', keys[2], day_at)\n"
-    "  end\n"
-    "  if #args > 3 + 2 * n then\n"
-    "    redis.call('PFADD', keys[3], unpack(args, 4 + 2 * n, #args))\n"
-    "    redis.call('PEXPIREAT', keys[3], day_at)\n"
-    "  end\n"
-    "  return n\n"
-    "end\n"
-    "\n"
-    "-- KEYS: the buckets' hashes (hours or days), then the days' HyperLogLogs.\n"
-    "-- ARGV: n_buckets, n_bucket_fields, n_total_fields, per_day (1: PFCOUNT each day),\n"
-    "-- then the bucket fields and the total fields.\n"
-    "-- Returns {rows, totals, uniques, unique_total}: rows[i] the values of the bucket\n"
-    "-- fields in bucket i, comma-separated; totals the sums of the total fields over\n"
-    "-- every bucket, comma-separated; uniques the PFCOUNT of each day (when per_day);\n"
-    "-- unique_total the PFCOUNT of all the days together (their union).\n"
-    "-- Not flagged no-writes: Redis refuses PFCOUNT there (it may rewrite the cached\n"
-    "-- cardinality inside the HyperLogLog); nothing else is written.\n"
-    "local function stats(keys, args)\n"
-    "  local nb, nbf, ntf = tonumber(args[1]), tonumber(args[2]), tonumber(args[3])\n"
-    "  if nb == nil or nbf == nil or ntf == nil or nb > #keys or #args ~= 4 + nbf + ntf then\n"
-    "    return redis.error_reply('ERR consentd: bad arguments')\n"
-    "  end\n"
-    "  local fields = {}\n"
-    "  for j = 1, nbf + ntf do\n"
-    "    fields[j] = args[4 + j]\n"
-    "  end\n"
-    "  local rows, totals = {}, {}\n"
-    "  for j = 1, ntf do\n"
-    "    totals[j] = 0\n"
-    "  end\n"
-    "  for i = 1, nb do\n"
-    "    local row = {}\n"
-    "    if redis.call('EXISTS', keys[i]) == 1 then\n"
-    "      local v = redis.call('HMGET', keys[i], unpack(fields))\n"
-    "      for j = 1, nbf do\n"
-    "        row[j] = tonumber(v[j]) or 0\n"
-    "      end\n"
-    "      for j = 1, ntf do\n"
-    "        totals[j] = totals[j] + (tonumber(v[nbf + j]) or 0)\n"
-    "      end\n"
-    "      rows[i] = table.concat(row, ',')\n"
-    "    else\n"
-    "      rows[i] = ''\n"
-    "    end\n"
-    "  end\n"
-    "  for j = 1, ntf do\n"
-    "    totals[j] = string.format('%.0f', totals[j])\n"
-    "  end\n"
-    "  local uniques, unique_total = {}, 0\n"
-    "  if #keys > nb then\n"
-    "    if args[4] == '1' then\n"
-    "      for d = nb + 1, #keys do\n"
-    "        uniques[#uniques + 1] = redis.call('PFCOUNT', keys[d])\n"
-    "      end\n"
-    "    end\n"
-    "    unique_total = redis.call('PFCOUNT', unpack(keys, nb + 1, #keys))\n"
-    "  end\n"
-    "  return {rows, table.concat(totals, ','), uniques, unique_total}\n"
-    "end\n"
-    "\n"
-    "redis.register_function('consentd_erase', erase)\n"
-    "redis.register_function('consentd_count', count)\n"
-    "redis.register_function('consentd_stats', stats)\n";
-
-/* ---- records: msgpack ------------------------------------------------------ */
-
-enum {
-    FIELD_ID,
-    FIELD_VIS,
-    FIELD_IAT,
-    FIELD_EXP,
-    FIELD_PV,
-    FIELD_TH,
-    FIELD_SRC,
-    FIELD_LANG,
-    FIELD_VAR,
-    FIELD_ACT,
-    FIELD_DEC,
-    FIELD_JWS,
-    FIELD_LOG,
-    FIELD_BV,
-    FIELD_COUNT
-};
-
-static const char *const store_field_names[FIELD_COUNT] = {
-    "id", "vis", "iat", "exp", "pv", "th", "src", "lang", "var", "act", "dec", "jws", "log", "bv"};
-
-#define FIELDS_REQUIRED                                                                            \
-    (((1u << FIELD_COUNT) - 1) & ~((1u << FIELD_VAR) | (1u << FIELD_LOG) | (1u << FIELD_BV)))
-
-static int store_string_ok(const char *s, size_t max)
-{
-    return s != NULL && strlen(s) <= max;
-}
-
-static int store_pack_str(msgpack_packer *pk, const char *s)
-{
-    size_t len = strlen(s);
-    return msgpack_pack_str(pk, len) | msgpack_pack_str_body(pk, s, len);
-}
-
-static int store_pack_key_str(msgpack_packer *pk, int field, const char *s)
-{
-    return store_pack_str(pk, store_field_names[field]) | store_pack_str(pk, s);
-}
-
-static int store_pack_key_int(msgpack_packer *pk, int field, int64_t v)
-{
-    return store_pack_str(pk, store_field_names[field]) | msgpack_pack_int64(pk, v);
-}
-
-/* Encode rec (with its `log` key only when with_log and rec->log_id). The
- * bounds are those of the decoder: never write what we could not read. */
-static char *store_record_pack(const store_record_t *rec, int with_log, size_t *len)
-{
-    const char *strs[] = {rec->consent_id, rec->visitor, rec->policy_version, rec->texts_hash,
-                          rec->source,     rec->lang,    rec->action,         rec->proof};
-    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
-        if (!store_string_ok(strs[i], STORE_STRING_MAX)) return NULL;
-    if ((rec->variant != NULL && !store_string_ok(rec->variant, STORE_STRING_MAX)) ||
-        (rec->banner_version != NULL && !store_string_ok(rec->banner_version, STORE_STRING_MAX)) ||
-        (with_log && rec->log_id != NULL && !store_string_ok(rec->log_id, STORE_STRING_MAX)))
-        return NULL;
-    if (rec->issued_at_ms < 0 || rec->expires_at_ms < 0 || rec->n_decisions > SITE_MAX_PURPOSES)
-        return NULL;
-    for (size_t i = 0; i < rec->n_decisions; i++) {
-        if (!store_string_ok(rec->purposes[i], STORE_PURPOSE_ID_MAX)) return NULL;
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(rec->purposes[i], rec->purposes[j]) == 0) return NULL;
-    }
-    int with_var = rec->variant != NULL, with_bv = rec->banner_version != NULL;
-    with_log = with_log && rec->log_id != NULL;
-
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    int rc = msgpack_pack_map(&pk, 11 + (size_t)with_var + (size_t)with_bv + (size_t)with_log);
-    rc |= store_pack_key_str(&pk, FIELD_ID, rec->consent_id);
-    rc |= store_pack_key_str(&pk, FIELD_VIS, rec->visitor);
-    rc |= store_pack_key_int(&pk, FIELD_IAT, rec->issued_at_ms);
-    rc |= store_pack_key_int(&pk, FIELD_EXP, rec->expires_at_ms);
-    rc |= store_pack_key_str(&pk, FIELD_PV, rec->policy_version);
-    rc |= store_pack_key_str(&pk, FIELD_TH, rec->texts_hash);
-    rc |= store_pack_key_str(&pk, FIELD_SRC, rec->source);
-    rc |= store_pack_key_str(&pk, FIELD_LANG, rec->lang);
-    if (with_var) rc |= store_pack_key_str(&pk, FIELD_VAR, rec->variant);
-    if (with_bv) rc |= store_pack_key_str(&pk, FIELD_BV, rec->banner_version);
-    rc |= store_pack_key_str(&pk, FIELD_ACT, rec->action);
-    rc |= store_pack_str(&pk, store_field_names[FIELD_DEC]);
-    rc |= msgpack_pack_map(&pk, rec->n_decisions);
-    for (size_t i = 0; i < rec->n_decisions; i++) {
-        rc |= store_pack_str(&pk, rec->purposes[i]);
-        rc |= rec->granted[i] ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
-    }
-    rc |= store_pack_key_str(&pk, FIELD_JWS, rec->proof);
-    if (with_log) rc |= store_pack_key_str(&pk, FIELD_LOG, rec->log_id);
-    if (rc != 0 || sb.data == NULL) {
-        msgpack_sbuffer_destroy(&sb);
-        return NULL;
-    }
-    *len = sb.size;
-    return sb.data; /* malloc'd by msgpack_sbuffer_write: the caller free()s it */
-}
-
-char *store_record_encode(const store_record_t *rec, size_t *len)
-{
-    return rec == NULL || len == NULL ? NULL : store_record_pack(rec, 1, len);
-}
-
-/*
- * The decoder is written by hand rather than with msgpack_unpack_next:
- * msgpack-c allocates count * sizeof(msgpack_object) for an array or map
- * header before it knows the input holds that many elements (a 5-byte input
- * can ask for 96 GB), and it reports truncated input as CONTINUE. Here every
- * count and length is checked against the bytes that are left first.
- */
-typedef struct store_reader {
-    const unsigned char *p;
-    const unsigned char *end;
-} store_reader_t;
-
-static size_t store_left(const store_reader_t *in)
-{
-    return (size_t)(in->end - in->p);
-}
-
-static int store_read_be(store_reader_t *in, size_t n, uint64_t *v)
-{
-    if (store_left(in) < n) return -1;
-    uint64_t x = 0;
-    for (size_t i = 0; i < n; i++)
-        x = (x << 8) | in->p[i];
-    in->p += n;
-    *v = x;
-    return 0;
-}
-
-static int store_read_byte(store_reader_t *in, unsigned *b)
-{
-    if (store_left(in) < 1) return -1;
-    *b = *in->p++;
-    return 0;
-}
-
-static int store_read_map(store_reader_t *in, uint64_t *n)
-{
-    unsigned b;
-    if (store_read_byte(in, &b) != 0) return -1;
-    if ((b & 0xf0) == 0x80) {
-        *n = b & 0x0f;
-        return 0;
-    }
-    if (b == 0xde) return store_read_be(in, 2, n);
-    if (b == 0xdf) return store_read_be(in, 4, n);
-    return -1;
-}
-
-static int store_read_str(store_reader_t *in, const char **s, size_t *len)
-{
-    unsigned b;
-    uint64_t n;
-    if (store_read_byte(in, &b) != 0) return -1;
-    if ((b & 0xe0) == 0xa0)
-        n = b & 0x1f;
-    else if (b < 0xd9 || b > 0xdb || store_read_be(in, (size_t)1 << (b - 0xd9), &n) != 0)
-        return -1;
-    if (n > store_left(in)) return -1;
-    *s = (const char *)in->p;
-    *len = (size_t)n;
-    in->p += n;
-    return 0;
-}
-
-/* A non-negative integer that fits int64_t. */
-static int store_read_uint(store_reader_t *in, int64_t *v)
-{
-    unsigned b;
-    uint64_t x;
-    if (store_read_byte(in, &b) != 0) return -1;
-    if (b <= 0x7f) {
-        *v = b;
-        return 0;
-    }
-    if (b >= 0xcc && b <= 0xcf) {
-        if (store_read_be(in, (size_t)1 << (b - 0xcc), &x) != 0 || x > INT64_MAX) return -1;
-    } else if (b >= 0xd0 && b <= 0xd3) {
-        size_t n = (size_t)1 << (b - 0xd0);
-        if (store_read_be(in, n, &x) != 0) return -1;
-        if (n < 8 && (x >> (n * 8 - 1)) != 0) /* negative */
-            return -1;
-        if (n == 8 && x > INT64_MAX) return -1;
-    } else {
-        return -1;
-    }
-    *v = (int64_t)x;
-    return 0;
-}
-
-static int store_read_bool(store_reader_t *in, unsigned char *v)
-{
-    unsigned b;
-    if (store_read_byte(in, &b) != 0 || (b != 0xc2 && b != 0xc3)) return -1;
-    *v = b == 0xc3;
-    return 0;
-}
-
-/* Skip n bytes. */
-static int store_skip_bytes(store_reader_t *in, uint64_t n)
-{
-    if (n > store_left(in)) return -1;
-    in->p += n;
-    return 0;
-}
-
-/* Skip a length of width bytes, then that many bytes (plus extra). */
-static int store_skip_sized(store_reader_t *in, size_t width, uint64_t extra)
-{
-    uint64_t n;
-    if (store_read_be(in, width, &n) != 0) return -1;
-    return store_skip_bytes(in, n + extra);
-}
-
-static int store_skip(store_reader_t *in, int depth);
-
-/* Skip n values. Each value takes at least one byte, so a count above the
- * bytes left is rejected before looping: the work is bounded by the input
- * length times STORE_SKIP_DEPTH_MAX. */
-static int store_skip_values(store_reader_t *in, uint64_t n, int depth)
-{
-    if (n > store_left(in)) return -1;
-    for (uint64_t i = 0; i < n; i++)
-        if (store_skip(in, depth + 1) != 0) return -1;
-    return 0;
-}
-
-/* Skip one value of any type (an unknown key's). */
-static int store_skip(store_reader_t *in, int depth)
-{
-    unsigned b;
-    uint64_t n;
-    if (depth > STORE_SKIP_DEPTH_MAX || store_read_byte(in, &b) != 0) return -1;
-    if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
-        return 0; /* fixint, nil, false, true */
-    if (b >= 0x80 && b <= 0x8f) return store_skip_values(in, 2 * (uint64_t)(b & 0x0f), depth);
-    if (b >= 0x90 && b <= 0x9f) return store_skip_values(in, b & 0x0f, depth);
-    if (b >= 0xa0 && b <= 0xbf) return store_skip_bytes(in, b & 0x1f);
-    if (b >= 0xc4 && b <= 0xc6) /* bin 8/16/32 */
-        return store_skip_sized(in, (size_t)1 << (b - 0xc4), 0);
-    if (b >= 0xc7 && b <= 0xc9) /* ext 8/16/32: length, type, data */
-        return store_skip_sized(in, (size_t)1 << (b - 0xc7), 1);
-    if (b == 0xca || b == 0xcb) /* float 32/64 */
-        return store_skip_bytes(in, b == 0xca ? 4 : 8);
-    if (b >= 0xcc && b <= 0xcf) /* uint 8..64 */
-        return store_skip_bytes(in, (uint64_t)1 << (b - 0xcc));
-    if (b >= 0xd0 && b <= 0xd3) /* int 8..64 */
-        return store_skip_bytes(in, (uint64_t)1 << (b - 0xd0));
-    if (b >= 0xd4 && b <= 0xd8) /* fixext 1..16: type, data */
-        return store_skip_bytes(in, 1 + ((uint64_t)1 << (b - 0xd4)));
-    if (b >= 0xd9 && b <= 0xdb) /* str 8/16/32 */
-        return store_skip_sized(in, (size_t)1 << (b - 0xd9), 0);
-    if (b == 0xdc || b == 0xdd) { /* array 16/32 */
-        if (store_read_be(in, b == 0xdc ? 2 : 4, &n) != 0) return -1;
-        return store_skip_values(in, n, depth);
-    }
-    if (b == 0xde || b == 0xdf) { /* map 16/32 */
-        if (store_read_be(in, b == 0xde ? 2 : 4, &n) != 0) return -1;
-        return store_skip_values(in, 2 * n, depth);
-    }
-    return -1; /* 0xc1: never used */
-}
-
-/* Where decoded strings go: the caller's buffer, NUL-terminated. */
-typedef struct store_strings {
-    char *p;
-    size_t left;
-} store_strings_t;
-
-static const char *store_strings_copy(store_strings_t *out, const char *s, size_t len, size_t max)
-{
-    if (len > max || len >= out->left || memchr(s, '\0', len) != NULL) return NULL;
-    char *dst = out->p;
-    memcpy(dst, s, len);
-    dst[len] = '\0';
-    out->p += len + 1;
-    out->left -= len + 1;
-    return dst;
-}
-
-static int store_read_string_field(store_reader_t *in, store_strings_t *out, const char **dst)
-{
-    const char *s;
-    size_t len;
-    if (store_read_str(in, &s, &len) != 0) return -1;
-    *dst = store_strings_copy(out, s, len, STORE_STRING_MAX);
-    return *dst == NULL ? -1 : 0;
-}
-
-static int store_read_decisions(store_reader_t *in, store_strings_t *out, store_record_t *rec)
-{
-    uint64_t n;
-    if (store_read_map(in, &n) != 0 || n > SITE_MAX_PURPOSES || n * 2 > store_left(in)) return -1;
-    for (size_t i = 0; i < (size_t)n; i++) {
-        const char *s;
-        size_t len;
-        if (store_read_str(in, &s, &len) != 0 || len == 0) return -1;
-        for (size_t j = 0; j < i; j++)
-            if (strlen(rec->purposes[j]) == len && memcmp(rec->purposes[j], s, len) == 0)
-                return -1; /* the same purpose twice */
-        if ((rec->purposes[i] = store_strings_copy(out, s, len, STORE_PURPOSE_ID_MAX)) == NULL ||
-            store_read_bool(in, &rec->granted[i]) != 0)
-            return -1;
-    }
-    rec->n_decisions = (size_t)n;
-    return 0;
-}
-
-int store_record_decode(const char *buf, size_t len, store_record_t *rec, char *strings, size_t cap)
-{
-    if (buf == NULL || rec == NULL || strings == NULL) return -1;
-    store_reader_t in = {(const unsigned char *)buf, (const unsigned char *)buf + len};
-    store_strings_t out = {strings, cap};
-    uint64_t n;
-    unsigned seen = 0;
-    memset(rec, 0, sizeof(*rec));
-    if (store_read_map(&in, &n) != 0 || n > STORE_RECORD_KEYS_MAX || n * 2 > store_left(&in))
-        goto fail;
-    for (uint64_t i = 0; i < n; i++) {
-        const char *key;
-        size_t klen;
-        int field = -1;
-        if (store_read_str(&in, &key, &klen) != 0) goto fail;
-        for (int f = 0; f < FIELD_COUNT; f++) {
-            if (strlen(store_field_names[f]) == klen &&
-                memcmp(store_field_names[f], key, klen) == 0) {
-                field = f;
-                break;
-            }
-        }
-        if (field < 0) {
-            if (store_skip(&in, 0) != 0) goto fail;
-            continue;
-        }
-        if (seen & (1u << field)) goto fail; /* a key twice */
-        seen |= 1u << field;
-        int rc;
-        switch (field) {
-        case FIELD_ID:
-            rc = store_read_string_field(&in, &out, &rec->consent_id);
-            break;
-        case FIELD_VIS:
-            rc = store_read_string_field(&in, &out, &rec->visitor);
-            break;
-        case FIELD_IAT:
-            rc = store_read_uint(&in, &rec->issued_at_ms);
-            break;
-        case FIELD_EXP:
-            rc = store_read_uint(&in, &rec->expires_at_ms);
-            break;
-        case FIELD_PV:
-            rc = store_read_string_field(&in, &out, &rec->policy_version);
-            break;
-        case FIELD_TH:
-            rc = store_read_string_field(&in, &out, &rec->texts_hash);
-            break;
-        case FIELD_SRC:
-            rc = store_read_string_field(&in, &out, &rec->source);
-            break;
-        case FIELD_LANG:
-            rc = store_read_string_field(&in, &out, &rec->lang);
-            break;
-        case FIELD_VAR:
-            if (store_left(&in) > 0 && *in.p == 0xc0) { /* nil: no variant */
-                in.p++;
-                rc = 0;
-            } else {
-                rc = store_read_string_field(&in, &out, &rec->variant);
-            }
-            break;
-        case FIELD_ACT:
-            rc = store_read_string_field(&in, &out, &rec->action);
-            break;
-        case FIELD_DEC:
-            rc = store_read_decisions(&in, &out, rec);
-            break;
-        case FIELD_JWS:
-            rc = store_read_string_field(&in, &out, &rec->proof);
-            break;
-        case FIELD_BV:
-            rc = store_read_string_field(&in, &out, &rec->banner_version);
-            break;
-        default: /* FIELD_LOG */
-            rc = store_read_string_field(&in, &out, &rec->log_id);
-            break;
-        }
-        if (rc != 0) goto fail;
-    }
-    if (in.p != in.end || (seen & FIELDS_REQUIRED) != FIELDS_REQUIRED)
-        goto fail; /* trailing bytes, or a field missing */
-    return 0;
-fail:
-    memset(rec, 0, sizeof(*rec));
-    return -1;
-}
 
 /* ---- keys ------------------------------------------------------------------ */
 
@@ -1006,22 +335,15 @@ static int store_arg_keys(store_call_t *c, const char *visitor, int nkeys)
     return 0;
 }
 
-static const char *store_rc_error(int rc)
-{
-    switch (rc) {
-    case REDIS_E_DOWN:
-        return "disconnected";
-    case REDIS_E_BUSY:
-        return "busy";
-    default:
-        return "bad arguments";
-    }
-}
+/* What this file says when a reply is not what it asked for. */
+static const redis_error_t store_error_unexpected = {REDIS_ERROR_REPLY,
+                                                     "unexpected reply from Redis"};
+static const redis_error_t store_error_oom = {REDIS_ERROR_BUSY, "out of memory"};
 
-static void store_log_finish(store_call_t *c, const char *err);
+static void store_log_finish(store_call_t *c, const redis_error_t *err);
 
 /* Run the user's callback with an error, then free the call. */
-static void store_call_fail(store_call_t *c, const char *err)
+static void store_call_fail(store_call_t *c, const redis_error_t *err)
 {
     switch (c->kind) {
     case STORE_CALL_PUT:
@@ -1058,7 +380,7 @@ static void store_call_fail(store_call_t *c, const char *err)
     store_call_free(c);
 }
 
-static void store_on_reply(void *data, const redis_reply_t *reply, const char *err);
+static void store_on_reply(void *data, const redis_reply_t *reply, const redis_error_t *err);
 static void store_banner_on_reply(store_call_t *c, const redis_reply_t *reply);
 
 static int store_call_send(store_call_t *c)
@@ -1067,61 +389,151 @@ static int store_call_send(store_call_t *c)
         c->r, c->tag, c->tag_len, store_on_reply, c, c->argc, c->argv, c->argvlen);
 }
 
-/* FUNCTION LOAD REPLACE. tag: NULL on connect; after "Function not found",
- * the failed call's tag, so that the load reaches the node that lacked it
- * once commands are routed by tag (Redis Cluster). */
-static int store_library_load(redis_t *r, const char *tag, size_t tag_len, redis_reply_cb cb,
-                              void *data)
+static int store_reply_is_function_missing(const redis_reply_t *reply);
+
+/* ---- the function library: loaded when Redis' is older (see the head) ------- */
+
+/* err: NULL when the library in that Redis is ours or newer, else why not. */
+typedef void (*store_library_cb)(void *data, const redis_error_t *err);
+
+/* One check-and-load: the version asked, then FUNCTION LOAD when older.
+ * Heap-allocated, freed after its callback. Both commands go where tag
+ * routes (a failed call's tag), or with no tag from store_on_connect to the
+ * connection that has just become ready (redis.h). */
+typedef struct store_library {
+    redis_t *r;
+    char tag[STORE_TAG_MAX];
+    size_t tag_len;
+    store_library_cb cb;
+    void *data;
+    long long found; /* the version Redis had: -1 for none (no library, or no version) */
+} store_library_t;
+
+/* Process-wide, the one mutable state of this file: the newest version
+ * already reported as newer than ours, so that every worker and every
+ * master connection does not say it again. */
+static long long store_newer_logged;
+
+static void store_library_end(store_library_t *l, const redis_error_t *err)
 {
-    const char *argv[] = {"FUNCTION", "LOAD", "REPLACE", LIBRARY_SOURCE};
-    size_t argvlen[] = {8, 4, 7, sizeof(LIBRARY_SOURCE) - 1};
-    return redis_command(r, tag, tag_len, cb, data, 4, argv, argvlen);
+    if (err != NULL)
+        log_msg(LOG_ERROR, "store: loading the Redis function library: %s", err->detail);
+    if (l->cb != NULL) l->cb(l->data, err);
+    free(l);
 }
 
-/* A Redis error reply as a C string in buf. */
-static const char *store_reply_error(const redis_reply_t *reply, char *buf, size_t cap)
+static void store_library_on_loaded(void *data, const redis_reply_t *reply,
+                                    const redis_error_t *err)
 {
-    size_t len;
-    const char *s = redis_reply_str(reply, &len);
-    snprintf(buf, cap, "%.*s", (int)(len < cap ? len : cap - 1), s != NULL ? s : "");
-    return buf[0] != '\0' ? buf : "Redis error";
-}
-
-static void store_on_library_loaded(void *data, const redis_reply_t *reply, const char *err)
-{
+    store_library_t *l = data;
+    char buf[STORE_ERR_MAX];
     if (err != NULL) {
-        log_msg(LOG_ERROR, "store: loading the Redis function library: %s", err);
+        store_library_end(l, err);
     } else if (redis_reply_kind(reply) == REDIS_REPLY_KIND_ERROR) {
-        char buf[STORE_ERR_MAX];
-        log_msg(LOG_ERROR, "store: loading the Redis function library: %s",
-                store_reply_error(reply, buf, sizeof(buf)));
+        redis_error_t e = redis_error_of_reply(reply, buf, sizeof(buf));
+        store_library_end(l, &e);
+    } else {
+        if (l->found < 0)
+            log_msg(LOG_INFO,
+                    "store: loaded the Redis function library, version %lld (Redis had no "
+                    "versioned consentd library)",
+                    (long long)STORE_LIBRARY_VERSION);
+        else
+            log_msg(
+                LOG_INFO,
+                "store: loaded the Redis function library, version %lld (Redis had version %lld)",
+                (long long)STORE_LIBRARY_VERSION, l->found);
+        store_library_end(l, NULL);
     }
+}
+
+static void store_library_on_version(void *data, const redis_reply_t *reply,
+                                     const redis_error_t *err)
+{
+    store_library_t *l = data;
+    char buf[STORE_ERR_MAX];
+    if (err != NULL) {
+        store_library_end(l, err);
+        return;
+    }
+    if (redis_reply_kind(reply) == REDIS_REPLY_KIND_INTEGER) {
+        l->found = redis_reply_integer(reply);
+    } else if (!store_reply_is_function_missing(reply)) {
+        redis_error_t e = redis_reply_kind(reply) == REDIS_REPLY_KIND_ERROR
+                              ? redis_error_of_reply(reply, buf, sizeof(buf))
+                              : store_error_unexpected;
+        store_library_end(l, &e);
+        return;
+    } /* else no library, or one from before versions (older than any) */
+    if (l->found == STORE_LIBRARY_VERSION) {
+        store_library_end(l, NULL);
+        return;
+    }
+    if (l->found > STORE_LIBRARY_VERSION) {
+        long long seen = __atomic_load_n(&store_newer_logged, __ATOMIC_RELAXED);
+        while (seen < l->found &&
+               !__atomic_compare_exchange_n(&store_newer_logged, &seen, l->found, 0,
+                                            __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+        }
+        if (seen < l->found)
+            log_msg(LOG_WARN,
+                    "store: Redis has consentd library version %lld, newer than this node's "
+                    "%lld: leaving it",
+                    l->found, (long long)STORE_LIBRARY_VERSION);
+        store_library_end(l, NULL);
+        return;
+    }
+    /* The one place FUNCTION LOAD is sent. */
+    const char *argv[] = {"FUNCTION", "LOAD", "REPLACE", STORE_LIBRARY_SOURCE};
+    size_t argvlen[] = {8, 4, 7, STORE_LIBRARY_SOURCE_LEN};
+    int rc = redis_command(l->r, l->tag_len > 0 ? l->tag : NULL, l->tag_len,
+                           store_library_on_loaded, l, 4, argv, argvlen);
+    if (rc != REDIS_OK) store_library_end(l, redis_error_of_rc(rc));
+}
+
+/* Ask the Redis of tag (NULL: the connection just ready) for its library
+ * version; load ours when it is older. cb (may be NULL) runs exactly once
+ * when this returns REDIS_OK, never otherwise. */
+static int store_library_ensure(redis_t *r, const char *tag, size_t tag_len, store_library_cb cb,
+                                void *data)
+{
+    store_library_t *l = calloc(1, sizeof(*l));
+    if (l == NULL) return REDIS_E_BUSY;
+    l->r = r;
+    l->found = -1;
+    l->cb = cb;
+    l->data = data;
+    if (tag != NULL && tag_len > 0 && tag_len <= sizeof(l->tag)) {
+        memcpy(l->tag, tag, tag_len);
+        l->tag_len = tag_len;
+    }
+    const char *argv[] = {"FCALL_RO", "consentd_version", "0"};
+    size_t argvlen[] = {8, 16, 1};
+    int rc = redis_command(r, l->tag_len > 0 ? l->tag : NULL, l->tag_len, store_library_on_version,
+                           l, 3, argv, argvlen);
+    if (rc != REDIS_OK) free(l);
+    return rc;
 }
 
 void store_on_connect(redis_t *r)
 {
-    int rc = store_library_load(r, NULL, 0, store_on_library_loaded, NULL);
+    int rc = store_library_ensure(r, NULL, 0, NULL, NULL);
     if (rc != REDIS_OK)
-        log_msg(LOG_ERROR, "store: loading the Redis function library: %s", store_rc_error(rc));
+        log_msg(LOG_ERROR, "store: loading the Redis function library: %s",
+                redis_error_of_rc(rc)->detail);
 }
 
-/* The library was loaded again after an FCALL found it missing: retry once. */
-static void store_on_reloaded(void *data, const redis_reply_t *reply, const char *err)
+/* The library was checked (and loaded) again after an FCALL found a function
+ * missing: send the call again, once. */
+static void store_on_reloaded(void *data, const redis_error_t *err)
 {
     store_call_t *c = data;
-    char buf[STORE_ERR_MAX];
     if (err != NULL) {
         store_call_fail(c, err);
         return;
     }
-    if (redis_reply_kind(reply) == REDIS_REPLY_KIND_ERROR) {
-        const char *msg = store_reply_error(reply, buf, sizeof(buf));
-        log_msg(LOG_ERROR, "store: loading the Redis function library: %s", msg);
-        store_call_fail(c, msg);
-        return;
-    }
     int rc = store_call_send(c);
-    if (rc != REDIS_OK) store_call_fail(c, store_rc_error(rc));
+    if (rc != REDIS_OK) store_call_fail(c, redis_error_of_rc(rc));
 }
 
 static int store_reply_is_function_missing(const redis_reply_t *reply)
@@ -1154,7 +566,7 @@ static int store_decode_alloc(const char *buf, size_t len, size_t extra, store_r
 static void store_on_put(store_call_t *c, const redis_reply_t *reply)
 {
     if (redis_reply_kind(reply) != REDIS_REPLY_KIND_STRING) {
-        store_call_fail(c, "unexpected reply from Redis");
+        store_call_fail(c, &store_error_unexpected);
         return;
     }
     c->cb.done(c->data, NULL);
@@ -1182,7 +594,7 @@ static void store_on_get(store_call_t *c, const redis_reply_t *reply)
             c->cb.record(c->data, NULL, NULL);
         }
     } else {
-        store_call_fail(c, "unexpected reply from Redis");
+        store_call_fail(c, &store_error_unexpected);
         return;
     }
     store_call_free(c);
@@ -1198,7 +610,7 @@ static void store_on_visitor(store_call_t *c, const redis_reply_t *reply)
          redis_reply_kind(state) != REDIS_REPLY_KIND_STRING) ||
         (redis_reply_kind(history) != REDIS_REPLY_KIND_ARRAY &&
          redis_reply_kind(history) != REDIS_REPLY_KIND_NIL)) {
-        store_call_fail(c, "unexpected reply from Redis");
+        store_call_fail(c, &store_error_unexpected);
         return;
     }
     size_t n = redis_reply_kind(history) == REDIS_REPLY_KIND_ARRAY ? redis_reply_count(history) : 0;
@@ -1223,10 +635,10 @@ static void store_on_visitor(store_call_t *c, const redis_reply_t *reply)
     if (arena == NULL || records == NULL) {
         free(arena);
         free(records);
-        store_call_fail(c, "out of memory");
+        store_call_fail(c, &store_error_oom);
         return;
     }
-    store_strings_t out = {arena, total};
+    store_record_strings_t out = {arena, total};
     store_record_t *current = NULL;
     size_t nh = 0, skipped = 0;
     if (redis_reply_kind(state) == REDIS_REPLY_KIND_STRING) {
@@ -1264,7 +676,7 @@ static void store_on_visitor(store_call_t *c, const redis_reply_t *reply)
 static void store_on_erase(store_call_t *c, const redis_reply_t *reply)
 {
     if (redis_reply_kind(reply) != REDIS_REPLY_KIND_INTEGER || redis_reply_integer(reply) < 0) {
-        store_call_fail(c, "unexpected reply from Redis");
+        store_call_fail(c, &store_error_unexpected);
         return;
     }
     c->cb.erase(c->data, (size_t)redis_reply_integer(reply), NULL);
@@ -1292,7 +704,7 @@ static int store_log_send(store_call_t *c)
     return store_call_send(c);
 }
 
-static void store_log_finish(store_call_t *c, const char *err)
+static void store_log_finish(store_call_t *c, const redis_error_t *err)
 {
     store_log_state_t *st = c->log;
     if (st->skipped > 0)
@@ -1354,7 +766,7 @@ static void store_on_log(store_call_t *c, const redis_reply_t *reply)
 {
     store_log_state_t *st = c->log;
     if (redis_reply_kind(reply) != REDIS_REPLY_KIND_ARRAY) {
-        store_call_fail(c, "unexpected reply from Redis");
+        store_call_fail(c, &store_error_unexpected);
         return;
     }
     size_t asked = st->limit - st->n, got = redis_reply_count(reply);
@@ -1392,7 +804,7 @@ static void store_on_log(store_call_t *c, const redis_reply_t *reply)
         return;
     }
     int rc = store_log_send(c);
-    if (rc != REDIS_OK) store_call_fail(c, store_rc_error(rc));
+    if (rc != REDIS_OK) store_call_fail(c, redis_error_of_rc(rc));
 }
 
 int store_cursor_parse(const char *s, store_cursor_t *out)
@@ -1418,7 +830,7 @@ int store_cursor_parse(const char *s, store_cursor_t *out)
 static void store_on_count(store_call_t *c, const redis_reply_t *reply)
 {
     if (redis_reply_kind(reply) != REDIS_REPLY_KIND_INTEGER) {
-        store_call_fail(c, "unexpected reply from Redis");
+        store_call_fail(c, &store_error_unexpected);
         return;
     }
     c->cb.done(c->data, NULL);
@@ -1462,12 +874,12 @@ static void store_on_stats(store_call_t *c, const redis_reply_t *reply)
         redis_reply_count(rows) != nb || redis_reply_kind(totals) != REDIS_REPLY_KIND_STRING ||
         redis_reply_kind(uniques) != REDIS_REPLY_KIND_ARRAY || redis_reply_count(uniques) != nd ||
         redis_reply_kind(total) != REDIS_REPLY_KIND_INTEGER) {
-        store_call_fail(c, "unexpected reply from Redis");
+        store_call_fail(c, &store_error_unexpected);
         return;
     }
     uint64_t *values = malloc((nb * nbf + ntf + nd + 1) * sizeof(*values));
     if (values == NULL) {
-        store_call_fail(c, "out of memory");
+        store_call_fail(c, &store_error_oom);
         return;
     }
     store_stats_result_t res = {.n_buckets = nb,
@@ -1494,7 +906,7 @@ static void store_on_stats(store_call_t *c, const redis_reply_t *reply)
     }
     if (bad) {
         free(values);
-        store_call_fail(c, "unexpected reply from Redis");
+        store_call_fail(c, &store_error_unexpected);
         return;
     }
     c->cb.stats(c->data, &res, NULL);
@@ -1531,7 +943,7 @@ static int store_site_id_ok(const char *id)
 
 /* ---- the API ---------------------------------------------------------------- */
 
-static void store_on_reply(void *data, const redis_reply_t *reply, const char *err)
+static void store_on_reply(void *data, const redis_reply_t *reply, const redis_error_t *err)
 {
     store_call_t *c = data;
     char buf[STORE_ERR_MAX];
@@ -1542,12 +954,13 @@ static void store_on_reply(void *data, const redis_reply_t *reply, const char *e
     if (c->is_fcall && !c->retried && store_reply_is_function_missing(reply)) {
         /* Redis restarted without its functions, or they were flushed. */
         c->retried = 1;
-        int rc = store_library_load(c->r, c->tag, c->tag_len, store_on_reloaded, c);
-        if (rc != REDIS_OK) store_call_fail(c, store_rc_error(rc));
+        int rc = store_library_ensure(c->r, c->tag, c->tag_len, store_on_reloaded, c);
+        if (rc != REDIS_OK) store_call_fail(c, redis_error_of_rc(rc));
         return;
     }
     if (redis_reply_kind(reply) == REDIS_REPLY_KIND_ERROR) {
-        store_call_fail(c, store_reply_error(reply, buf, sizeof(buf)));
+        redis_error_t e = redis_error_of_reply(reply, buf, sizeof(buf));
+        store_call_fail(c, &e);
         return;
     }
     switch (c->kind) {
@@ -1604,7 +1017,9 @@ int store_consent_put(redis_t *r, const site_t *site, const store_record_t *rec,
         !store_visitor_ok(rec->visitor) || rec->expires_at_ms <= 0 || site->log_retention_days == 0)
         return REDIS_E_ARGS;
     size_t enc_len;
-    char *enc = store_record_pack(rec, 0, &enc_len);
+    store_record_t bare = *rec;
+    bare.log_id = NULL; /* consentd_put appends the `log` key itself */
+    char *enc = store_record_encode(&bare, &enc_len);
     if (enc == NULL) return REDIS_E_ARGS;
     store_call_t *c = store_call_new(STORE_CALL_PUT, r, data, 4 * STORE_KEY_MAX + enc_len);
     if (c == NULL) {
@@ -1812,9 +1227,9 @@ int store_banner_served(redis_t *r, const site_t *site, const store_banner_versi
 {
     if (r == NULL || cb == NULL || v == NULL || !store_site_ok(site) ||
         !store_banner_hash_ok(v->hash) || site->log_retention_days == 0 ||
-        !store_string_ok(v->policy_version, STORE_STRING_MAX) ||
-        !store_string_ok(v->languages, STORE_STRING_MAX) ||
-        !store_string_ok(v->variants, STORE_STRING_MAX))
+        !store_record_string_ok(v->policy_version, STORE_RECORD_STRING_MAX) ||
+        !store_record_string_ok(v->languages, STORE_RECORD_STRING_MAX) ||
+        !store_record_string_ok(v->variants, STORE_RECORD_STRING_MAX))
         return REDIS_E_ARGS;
     if (js == NULL) js_len = 0;
     store_call_t *c = store_banner_call(STORE_CALL_BANNER_FOUND, r, site, data,
@@ -1888,7 +1303,7 @@ static int64_t store_reply_ms(const redis_reply_t *reply)
 static void store_banner_on_list(store_call_t *c, const redis_reply_t *reply)
 {
     if (redis_reply_kind(reply) != REDIS_REPLY_KIND_ARRAY || redis_reply_count(reply) % 6 != 0) {
-        store_call_fail(c, "unexpected reply from Redis");
+        store_call_fail(c, &store_error_unexpected);
         return;
     }
     size_t n = redis_reply_count(reply) / 6, total = 1;
@@ -1903,10 +1318,10 @@ static void store_banner_on_list(store_call_t *c, const redis_reply_t *reply)
     if (versions == NULL || arena == NULL) {
         free(versions);
         free(arena);
-        store_call_fail(c, "out of memory");
+        store_call_fail(c, &store_error_oom);
         return;
     }
-    store_strings_t out = {arena, total};
+    store_record_strings_t out = {arena, total};
     size_t kept = 0;
     for (size_t i = 0; i < n; i++) {
         const char *f[6];
@@ -1920,12 +1335,15 @@ static void store_banner_on_list(store_call_t *c, const redis_reply_t *reply)
             ok &= f[k] != NULL;
         }
         store_banner_version_t *v = &versions[kept];
-        if (!ok || len[0] != 64 || (v->hash = store_strings_copy(&out, f[0], 64, 64)) == NULL ||
+        if (!ok || len[0] != 64 ||
+            (v->hash = store_record_strings_copy(&out, f[0], 64, 64)) == NULL ||
             !store_banner_hash_ok(v->hash) ||
-            (v->policy_version = store_strings_copy(&out, f[3], len[3], STORE_STRING_MAX)) ==
-                NULL ||
-            (v->languages = store_strings_copy(&out, f[4], len[4], STORE_STRING_MAX)) == NULL ||
-            (v->variants = store_strings_copy(&out, f[5], len[5], STORE_STRING_MAX)) == NULL)
+            (v->policy_version =
+                 store_record_strings_copy(&out, f[3], len[3], STORE_RECORD_STRING_MAX)) == NULL ||
+            (v->languages =
+                 store_record_strings_copy(&out, f[4], len[4], STORE_RECORD_STRING_MAX)) == NULL ||
+            (v->variants =
+                 store_record_strings_copy(&out, f[5], len[5], STORE_RECORD_STRING_MAX)) == NULL)
             continue;
         v->first_served_ms = store_reply_ms(redis_reply_at(reply, 6 * i + 1));
         v->last_served_ms = store_reply_ms(redis_reply_at(reply, 6 * i + 2));
@@ -1943,7 +1361,7 @@ static void store_banner_on_reply(store_call_t *c, const redis_reply_t *reply)
     switch (c->kind) {
     case STORE_CALL_BANNER_FOUND:
         if (kind != REDIS_REPLY_KIND_INTEGER) {
-            store_call_fail(c, "unexpected reply from Redis");
+            store_call_fail(c, &store_error_unexpected);
             return;
         }
         c->cb.found(c->data, redis_reply_integer(reply) == 1, NULL);
@@ -1959,7 +1377,7 @@ static void store_banner_on_reply(store_call_t *c, const redis_reply_t *reply)
             const char *js = redis_reply_str(reply, &len);
             c->cb.bytes(c->data, js, len, NULL);
         } else {
-            store_call_fail(c, "unexpected reply from Redis");
+            store_call_fail(c, &store_error_unexpected);
             return;
         }
         break;
@@ -1974,18 +1392,20 @@ typedef struct store_ping_call {
     void *data;
 } store_ping_call_t;
 
-static void store_on_pong(void *data, const redis_reply_t *reply, const char *err)
+static void store_on_pong(void *data, const redis_reply_t *reply, const redis_error_t *err)
 {
     store_ping_call_t *c = data;
     size_t len = 0;
     const char *s = reply != NULL ? redis_reply_str(reply, &len) : NULL;
     char text[STORE_ERR_MAX];
+    redis_error_t e;
     if (err == NULL && redis_reply_kind(reply) == REDIS_REPLY_KIND_ERROR) {
-        snprintf(text, sizeof(text), "%.*s", (int)(len < sizeof(text) ? len : sizeof(text) - 1), s);
-        err = text;
+        e = redis_error_of_reply(reply, text, sizeof(text));
+        err = &e;
     } else if (err == NULL && (redis_reply_kind(reply) != REDIS_REPLY_KIND_STATUS || len != 4 ||
                                memcmp(s, "PONG", 4) != 0)) {
-        err = "unexpected reply to PING";
+        e = (redis_error_t){REDIS_ERROR_REPLY, "unexpected reply to PING"};
+        err = &e;
     }
     c->cb(c->data, err);
     free(c);

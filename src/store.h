@@ -1,7 +1,8 @@
 /*
  * store.h - the consent records and acceptance counters in Redis: key
  * layout, the server-side functions (one consent, one batch of counts, one
- * stats read: one round trip each), msgpack records.
+ * stats read: one round trip each; src/store.lua). The records' msgpack
+ * encoding is store_record.h.
  *
  * Nothing but store.c knows a key name. The layout (every key, its type, its
  * msgpack shape and TTL) is documented in the block comment at the top of
@@ -26,43 +27,28 @@
 
 #include "redis.h"
 #include "site.h"
+#include "store_record.h"
 
 #define STORE_PARTITIONS 64
 #define STORE_HISTORY_MAX 200   /* entries kept per visitor (newest first) */
 #define STORE_LOG_PAGE_MAX 1000 /* records per export page */
 
-typedef struct store_record {
-    const char *consent_id; /* 22 chars base64url (128 random bits) */
-    const char *visitor;    /* 22 chars base64url, or as given by the site */
-    int64_t issued_at_ms;
-    int64_t expires_at_ms;
-    const char *policy_version;
-    const char *texts_hash; /* 64 hex */
-    const char *source;     /* banner | form | call_center | api */
-    const char *lang;
-    const char *variant;        /* NULL when none */
-    const char *banner_version; /* 64 hex (banner.h), NULL when none */
-    const char *action;         /* "consent" or "withdraw" */
-    const char *proof;          /* the compact JWS, exactly as issued */
-    size_t n_decisions;
-    const char *purposes[SITE_MAX_PURPOSES];
-    unsigned char granted[SITE_MAX_PURPOSES];
-    const char *log_id; /* reads only: the consent log entry id ("ms-seq") */
-} store_record_t;
+/* store_record_t: one consent record (store_record.h). */
 
-/* err: NULL on success, else a short reason ("timeout", "disconnected", or
- * the Redis error text). */
-typedef void (*store_done_cb)(void *data, const char *err);
+/* err: NULL on success, else why not (redis.h: a kind, which decides the
+ * answer, and a detail for the log); valid during the callback. */
+typedef void (*store_done_cb)(void *data, const redis_error_t *err);
 /* rec is NULL when there is none (or it expired). */
-typedef void (*store_record_cb)(void *data, const store_record_t *rec, const char *err);
+typedef void (*store_record_cb)(void *data, const store_record_t *rec, const redis_error_t *err);
 /* current: NULL when none; history newest first. */
 typedef void (*store_visitor_cb)(void *data, const store_record_t *current,
-                                 const store_record_t *history, size_t n_history, const char *err);
+                                 const store_record_t *history, size_t n_history,
+                                 const redis_error_t *err);
 /* removed: keys and log entries deleted. */
-typedef void (*store_erase_cb)(void *data, size_t removed, const char *err);
+typedef void (*store_erase_cb)(void *data, size_t removed, const redis_error_t *err);
 /* next_cursor: NULL at the end of the range. */
 typedef void (*store_log_cb)(void *data, const store_record_t *records, size_t n,
-                             const char *next_cursor, const char *err);
+                             const char *next_cursor, const redis_error_t *err);
 
 /* Which log partition a visitor belongs to (stable forever: it is part of
  * the key layout). */
@@ -156,7 +142,8 @@ typedef struct store_stats_result {
 } store_stats_result_t;
 
 /* res is NULL exactly when err is not; valid only during the callback. */
-typedef void (*store_stats_cb)(void *data, const store_stats_result_t *res, const char *err);
+typedef void (*store_stats_cb)(void *data, const store_stats_result_t *res,
+                               const redis_error_t *err);
 
 /* One FCALL consentd_stats: every bucket's fields, the range's totals and
  * unique visitors, in one round trip. */
@@ -186,12 +173,12 @@ typedef struct store_banner_version {
 } store_banner_version_t;
 
 /* found: 1 when the version is archived, 0 when not (0 with err too). */
-typedef void (*store_found_cb)(void *data, int found, const char *err);
+typedef void (*store_found_cb)(void *data, int found, const redis_error_t *err);
 /* Newest first (by first served). */
 typedef void (*store_banner_list_cb)(void *data, const store_banner_version_t *versions, size_t n,
-                                     const char *err);
+                                     const redis_error_t *err);
 /* js: NULL when there is no such version (never archived, or expired). */
-typedef void (*store_bytes_cb)(void *data, const char *js, size_t len, const char *err);
+typedef void (*store_bytes_cb)(void *data, const char *js, size_t len, const redis_error_t *err);
 
 /* A banner version was served: with js (its exact bytes), archive it unless
  * it already is (never overwritten); without (js NULL), only note when it
@@ -209,22 +196,15 @@ int store_banner_list(redis_t *r, const site_t *site, store_banner_list_cb cb, v
 int store_banner_get(redis_t *r, const site_t *site, const char *hash, store_bytes_cb cb,
                      void *data);
 
-/* The msgpack encoding of a record, exposed for tests and fuzzers.
- * store_record_encode returns a malloc'd buffer (caller frees) or NULL.
- * store_record_decode parses untrusted bytes (they come from Redis) into
- * rec, with strings copied into the caller's buffer `strings` of `cap`
- * bytes; returns 0, or -1 on malformed or truncated input or when it does
- * not fit. */
-char *store_record_encode(const store_record_t *rec, size_t *len);
-int store_record_decode(const char *buf, size_t len, store_record_t *rec, char *strings,
-                        size_t cap);
+/* The msgpack encoding of a record (store_record_encode,
+ * store_record_decode): store_record.h. */
 
 /* ---- health ----
  *
  * One PING on the worker's connection (with a cluster: on any master), for
- * the health check: err NULL when Redis answered PONG, else "timeout",
- * "disconnected", "unexpected reply to PING", or Redis' own error text (which
- * may name hosts: not for public answers). Touches no key. */
+ * the health check: err NULL when Redis answered PONG, else its kind and a
+ * detail (Redis' own error text may name hosts: not for public answers).
+ * Touches no key. */
 int store_ping(redis_t *r, store_done_cb cb, void *data);
 
 #endif

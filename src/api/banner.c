@@ -29,7 +29,7 @@ typedef struct banner_note {
     int archive; /* 1: the bytes were sent (first serving) */
 } banner_note_t;
 
-static void banner_on_noted(void *data, int found, const char *err)
+static void banner_on_noted(void *data, int found, const redis_error_t *err)
 {
     banner_note_t *n = data;
     banner_served_t *s = n->banner->served;
@@ -37,7 +37,7 @@ static void banner_on_noted(void *data, int found, const char *err)
         log_msg(LOG_WARN,
                 "banner: noting version %s of site %s in the archive: %s (again at a "
                 "later serving)",
-                n->banner->version_hex, n->banner->site->id, err);
+                n->banner->version_hex, n->banner->site->id, err->detail);
         if (n->archive)
             __atomic_store_n(&s->archive, BANNER_ARCHIVE_NONE, __ATOMIC_RELEASE);
         else

@@ -149,7 +149,7 @@ static void consent_send_record(http_request_t *rq, int status, const store_reco
         http_send_static(rq, status, "application/json", b.buf, b.len);
 }
 
-static void consent_on_stored(void *data, const char *err)
+static void consent_on_stored(void *data, const redis_error_t *err)
 {
     http_pending_t *p = data;
     http_request_t *rq = http_pending_request(p);
@@ -210,7 +210,7 @@ static void consent_sign_and_store(http_request_t *rq, http_pending_t *p)
 }
 
 /* The archive answered for a banner version this process did not know. */
-static void consent_on_version(void *data, int found, const char *err)
+static void consent_on_version(void *data, int found, const redis_error_t *err)
 {
     http_pending_t *p = data;
     http_request_t *rq = http_pending_request(p);
@@ -494,7 +494,7 @@ void consent_post(http_request_t *rq)
 
 /* ---- read ---------------------------------------------------------------- */
 
-static void consent_on_read(void *data, const store_record_t *rec, const char *err)
+static void consent_on_read(void *data, const store_record_t *rec, const redis_error_t *err)
 {
     http_pending_t *p = data;
     http_request_t *rq = http_pending_request(p);

@@ -105,20 +105,33 @@ static void health_finish(health_t *h, health_status_t status, const char *detai
     }
 }
 
-static void health_on_pong(void *data, const char *err)
+/* The public word of a storage error (redis.h's kinds). */
+static health_status_t health_status_of(const redis_error_t *err)
+{
+    switch (err->kind) {
+    case REDIS_ERROR_TIMEOUT:
+        return HEALTH_TIMEOUT;
+    case REDIS_ERROR_UNAVAILABLE: /* the connection dropped, or Redis cannot serve now */
+        return HEALTH_DISCONNECTED;
+    case REDIS_ERROR_BUSY:
+        return HEALTH_BUSY;
+    default:
+        return HEALTH_ERROR;
+    }
+}
+
+static void health_on_pong(void *data, const redis_error_t *err)
 {
     health_t *h = data;
     h->in_flight = 0;
     health_status_t status = HEALTH_OK;
     if (err != NULL) {
         metrics_count(h->worker->metrics, METRICS_REDIS_ERRORS, 1);
-        status = strcmp(err, "timeout") == 0        ? HEALTH_TIMEOUT
-                 : strcmp(err, "disconnected") == 0 ? HEALTH_DISCONNECTED
-                                                    : HEALTH_ERROR;
+        status = health_status_of(err);
         log_msg(LOG_WARN, "worker %u: health check: Redis did not answer PING: %s", h->worker->id,
-                err);
+                err->detail);
     }
-    health_finish(h, status, err, 1);
+    health_finish(h, status, err != NULL ? err->detail : NULL, 1);
 }
 
 static void health_check(http_request_t *rq, int detailed)

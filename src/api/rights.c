@@ -60,7 +60,7 @@ static void out_record_linked(strbuf_t *o, http_request_t *rq, const store_recor
 }
 
 static void rights_on_visitor(void *data, const store_record_t *current,
-                              const store_record_t *history, size_t n, const char *err)
+                              const store_record_t *history, size_t n, const redis_error_t *err)
 {
     http_pending_t *p = data;
     http_request_t *rq = http_pending_request(p);
@@ -112,7 +112,7 @@ void rights_access(http_request_t *rq)
 
 /* ---- erasure ------------------------------------------------------------- */
 
-static void rights_on_erased(void *data, size_t removed, const char *err)
+static void rights_on_erased(void *data, size_t removed, const redis_error_t *err)
 {
     http_pending_t *p = data;
     http_request_t *rq = http_pending_request(p);
@@ -166,7 +166,7 @@ static int64_t rights_parse_time(const char *s, int end_of_day)
 }
 
 static void rights_on_page(void *data, const store_record_t *records, size_t n,
-                           const char *next_cursor, const char *err)
+                           const char *next_cursor, const redis_error_t *err)
 {
     http_pending_t *p = data;
     http_request_t *rq = http_pending_request(p);

@@ -477,7 +477,7 @@ static void stats_answer(http_request_t *rq, const stats_query_t *q,
     http_send_static(rq, 200, "application/json", o.buf, o.len);
 }
 
-static void stats_on_read(void *data, const store_stats_result_t *res, const char *err)
+static void stats_on_read(void *data, const store_stats_result_t *res, const redis_error_t *err)
 {
     http_pending_t *p = data;
     http_request_t *rq = http_pending_request(p);

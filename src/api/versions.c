@@ -67,7 +67,8 @@ static int versions_server_only(http_request_t *rq)
 
 /* ---- the list (API key), from the archive ------------------------------------ */
 
-static void versions_on_list(void *data, const store_banner_version_t *v, size_t n, const char *err)
+static void versions_on_list(void *data, const store_banner_version_t *v, size_t n,
+                             const redis_error_t *err)
 {
     http_pending_t *p = data;
     http_request_t *rq = http_pending_request(p);
@@ -301,7 +302,7 @@ static void versions_entry_keep(versions_entry_t *e, const store_banner_version_
 }
 
 static void versions_on_public_read(void *data, const store_banner_version_t *v, size_t n,
-                                    const char *err)
+                                    const redis_error_t *err)
 {
     versions_read_t *r = data;
     versions_cache_t *c = r->cache;
@@ -319,7 +320,7 @@ static void versions_on_public_read(void *data, const store_banner_version_t *v,
         if (rq != NULL && e->body != NULL)
             versions_send_public(rq, e->body, e->len);
         else if (rq != NULL)
-            http_storage_error(rq, 0, err != NULL ? err : "out of memory");
+            http_storage_error(rq, err != NULL ? 0 : REDIS_E_BUSY, err); /* busy: out of memory */
         http_pending_free(p);
         p = next;
     }
@@ -382,7 +383,7 @@ void versions_public(http_request_t *rq)
 
 /* ---- one version's bytes ---------------------------------------------------- */
 
-static void versions_on_bytes(void *data, const char *js, size_t len, const char *err)
+static void versions_on_bytes(void *data, const char *js, size_t len, const redis_error_t *err)
 {
     http_pending_t *p = data;
     http_request_t *rq = http_pending_request(p);

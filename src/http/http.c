@@ -371,27 +371,74 @@ void http_error(http_request_t *rq, int status, const char *code, const char *me
     http_send_json(rq, status, body, http_error_body(body, sizeof(body), code, message));
 }
 
-void http_storage_error(http_request_t *rq, int rc, const char *err)
+/*
+ * Storage errors: the one place where each kind of redis_error_t becomes an
+ * answer (status, error code, message) and a log line. The README's
+ * "Storage errors" table says the same. Outages (timeouts, a Redis down or
+ * busy, replicas behind) are not logged per request: they show in /healthz,
+ * consentd_redis_errors_total and redis.c's connection lines; a refusal by
+ * Redis is the operator's to fix, and rare: logged with Redis' words.
+ */
+typedef struct http_storage_answer {
+    int status;
+    const char *code;
+    const char *message;   /* "%u": redis.command_timeout_ms */
+    log_level_t log_level; /* LOG_DEBUG: not logged by default */
+} http_storage_answer_t;
+
+static const http_storage_answer_t *http_storage_answer(redis_error_kind_t kind)
+{
+    static const http_storage_answer_t timeout = {
+        503, "storage_timeout",
+        "timeout: the consent store did not answer within %u ms, retry later", LOG_DEBUG};
+    static const http_storage_answer_t unavailable = {
+        503, "storage_unavailable", "the consent store is unreachable, retry later", LOG_DEBUG};
+    static const http_storage_answer_t not_replicated = {
+        503, "storage_not_replicated",
+        "the consent store did not copy the write to its replicas in time, retry later", LOG_DEBUG};
+    static const http_storage_answer_t busy = {
+        503, "storage_busy", "too many Redis commands in flight, retry later", LOG_DEBUG};
+    static const http_storage_answer_t refused = {
+        500, "storage_error", "the consent store refused the command", LOG_WARN};
+    static const http_storage_answer_t internal = {
+        500, "internal", "the consent store call could not be made", LOG_ERROR};
+    switch (kind) {
+    case REDIS_ERROR_TIMEOUT:
+        return &timeout;
+    case REDIS_ERROR_UNAVAILABLE:
+        return &unavailable;
+    case REDIS_ERROR_NOT_REPLICATED:
+        return &not_replicated;
+    case REDIS_ERROR_BUSY:
+        return &busy;
+    case REDIS_ERROR_REPLY:
+        return &refused;
+    case REDIS_ERROR_INTERNAL:
+        break;
+    }
+    return &internal;
+}
+
+void http_storage_error(http_request_t *rq, int rc, const redis_error_t *err)
 {
     if (!http_may_answer(rq)) return;
+    if (err == NULL) err = redis_error_of_rc(rc);
+    const http_storage_answer_t *a = http_storage_answer(err->kind);
     char msg[160];
     metrics_count(rq->worker->metrics, METRICS_REDIS_ERRORS, 1);
-    if (rc == REDIS_E_BUSY)
-        snprintf(msg, sizeof(msg), "too many Redis commands in flight, retry later");
-    else if (err != NULL && strcmp(err, "timeout") == 0)
-        snprintf(msg, sizeof(msg),
-                 "timeout: the consent store did not answer within %u ms, retry later",
-                 (unsigned)rq->worker->cfg->redis.command_timeout_ms);
-    else if (rc == REDIS_E_DOWN || (err != NULL && strcmp(err, "disconnected") == 0))
-        snprintf(msg, sizeof(msg), "the consent store is unreachable, retry later");
-    else
-        snprintf(msg, sizeof(msg), "the consent store is unavailable, retry later");
-    /* A Redis error reply (out of memory, a refused command) is for the
-     * operator, and rare: log it. Outages show in /healthz and metrics. */
-    if (err != NULL && strcmp(err, "timeout") != 0 && strcmp(err, "disconnected") != 0)
-        log_msg(LOG_WARN, "redis: %s", err);
-    http_header(rq, "retry-after", H2O_STRLIT(HTTP_STORAGE_RETRY_AFTER));
-    http_error(rq, 503, "storage_unavailable", msg);
+    snprintf(msg, sizeof(msg), a->message, (unsigned)rq->worker->cfg->redis.command_timeout_ms);
+    if (log_enabled(a->log_level)) {
+        /* The target as the access log shows it: no visitor id (item 11). */
+        char target[HTTP_ACCESS_PATH_MAX + 1];
+        size_t tlen =
+            http_log_target != NULL
+                ? http_log_target(rq->req->path.base, rq->req->path.len, target, sizeof(target))
+                : 0;
+        log_msg(a->log_level, "redis: %s %.*s: %s (%s)", a->code, (int)tlen, target, err->detail,
+                msg);
+    }
+    if (a->status == 503) http_header(rq, "retry-after", H2O_STRLIT(HTTP_STORAGE_RETRY_AFTER));
+    http_error(rq, a->status, a->code, msg);
 }
 
 /* ---- h2o's own error answers ----

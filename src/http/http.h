@@ -78,12 +78,13 @@ void http_send_copy(http_request_t *rq, int status, const char *content_type, co
 void http_send_json(http_request_t *rq, int status, const char *json, size_t len);
 /* {"error":{"code":code,"message":message}} */
 void http_error(http_request_t *rq, int status, const char *code, const char *message);
-/* 503 storage_unavailable with Retry-After, for a store call that failed:
- * rc a REDIS_E_* code (the call never started) or 0, err the reason the
- * callback got ("timeout", "disconnected", a Redis error) or NULL. The
- * message says which, a timeout with the configured bound. */
+/* The answer to a store call that failed: err the error its callback got,
+ * or NULL and rc the REDIS_E_* code it returned (the call never started).
+ * Each kind has its status and code (503 storage_timeout,
+ * storage_unavailable, storage_not_replicated, storage_busy, with
+ * Retry-After; 500 storage_error, internal) and log line, in http.c alone. */
 #define HTTP_STORAGE_RETRY_AFTER "2"
-void http_storage_error(http_request_t *rq, int rc, const char *err);
+void http_storage_error(http_request_t *rq, int rc, const redis_error_t *err);
 /* How the access log shows a request target (see router_log_target): out
  * gets at most cap - 1 bytes and a NUL; returns the length. Set once before
  * workers start; until then the log shows no path at all. */

@@ -72,7 +72,7 @@ async function firstWrite(startedAt) {
 function assertTimedOut(r, what) {
     assert.equal(r.status, 503, `${what}: ${r.status} ${r.text}`);
     const body = JSON.parse(r.text);
-    assert.equal(body.error.code, 'storage_unavailable');
+    assert.equal(body.error.code, 'storage_timeout');
     assert.match(body.error.message, new RegExp(`timeout: .*within ${COMMAND_TIMEOUT_MS} ms`), what);
     assert.ok(Number(r.headers['retry-after']) >= 1, `${what}: no Retry-After`);
     assert.ok(r.ms >= COMMAND_TIMEOUT_MS * 0.9, `${what}: answered after ${round(r.ms)} ms, before the timeout`);
@@ -134,6 +134,7 @@ test('redis_frozen_memory_stays_bounded_while_thousands_of_requests_time_out', a
     let sent = 0;
     const statuses = {};
     const messages = {};
+    const codes = {};
     let slowest = 0;
     const sampler = setInterval(() => samples.push(rssKiB(pid)), 500);
     await Promise.all(
@@ -144,8 +145,10 @@ test('redis_frozen_memory_stays_bounded_while_thousands_of_requests_time_out', a
                 const r = await post(agent, `slow-flood-${c}-${i}`, i);
                 statuses[r.status] = (statuses[r.status] || 0) + 1;
                 if (r.status === 503) {
-                    const m = JSON.parse(r.text).error.message.replace(/\d+ ms/, 'N ms');
+                    const { code, message } = JSON.parse(r.text).error;
+                    const m = message.replace(/\d+ ms/, 'N ms');
                     messages[m] = (messages[m] || 0) + 1;
+                    codes[code] = (codes[code] || 0) + 1;
                 }
                 slowest = Math.max(slowest, r.ms);
             }
@@ -165,6 +168,7 @@ test('redis_frozen_memory_stays_bounded_while_thousands_of_requests_time_out', a
     assert.ok(slowest < COMMAND_TIMEOUT_MS + TIMEOUT_SLACK_MS, `an answer took ${round(slowest)} ms`);
     // Past max_pending per connection, writes are refused at once.
     assert.ok(messages['too many Redis commands in flight, retry later'] > FLOOD_REQUESTS / 2, JSON.stringify(messages));
+    assert.deepEqual(Object.keys(codes).sort(), ['storage_busy', 'storage_timeout'], JSON.stringify(codes));
     assert.ok(peak - before < RSS_GROWTH_BOUND_KIB, `RSS grew by ${peak - before} KiB (from ${before})`);
     t.diagnostic(
         `FIGURES ${JSON.stringify({

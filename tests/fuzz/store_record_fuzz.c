@@ -13,7 +13,7 @@
 
 #include "consent.h"
 #include "fuzz.h"
-#include "store.h"
+#include "store_record.h"
 
 static int same_str(const char *a, const char *b)
 {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# tests/lint/lint.sh c|shell|web - the formatting and lint checks that ctest
-# runs (lint_c, lint_shell, lint_web): they fail on any difference, so that a
+# tests/lint/lint.sh c|shell|web|lua - the formatting and lint checks that
+# ctest runs (lint_c, lint_shell, lint_web, lint_lua): they fail on any
+# difference, so that a
 # change that is not formatted, or a script shellcheck finds fault with, does
 # not land.
 #   c      clang-format (the repository's .clang-format) over every C file of
@@ -11,6 +12,9 @@
 #          (web/eslint.config.js: its recommended rules) with no warning
 #          allowed, over the JavaScript of web/ (*.js, *.mjs) and ops/ (*.mjs);
 #          both as web/package-lock.json pins them in web/node_modules.
+#   lua    luacheck (.luacheckrc: Redis' Lua 5.1 globals) over the Redis
+#          Function library src/store.lua, and its VERSION checked against
+#          tests/fixtures/store_lua.sha256 (a changed library needs a new one).
 # Fix a formatting failure with: clang-format -i FILE...
 # or, for JavaScript, from the repository root:
 #   web/node_modules/.bin/prettier --config web/.prettierrc.json --write FILE...
@@ -66,8 +70,24 @@ web)
     echo "lint: prettier and eslint checked ${#files[@]} JavaScript files"
     exit "$status"
     ;;
+lua)
+    command -v luacheck >/dev/null || { echo "lint: luacheck not found (apt-get install lua-check)" >&2; exit 1; }
+    luacheck --no-color --config .luacheckrc src/store.lua
+    # The library's VERSION must change with its bytes: consentd loads it only
+    # into a Redis whose version is older (src/store.c, THE LIBRARY VERSION).
+    version=$(sed -n 's/^local VERSION = \([0-9][0-9]*\)$/\1/p' src/store.lua)
+    sum=$(sha256sum src/store.lua | cut -d' ' -f1)
+    recorded=$(awk -v v="$version" '$1 == v { print $2 }' tests/fixtures/store_lua.sha256)
+    if [ "$sum" != "$recorded" ]; then
+        echo "lint: src/store.lua changed but its VERSION ($version) did not, or its hash is not recorded."
+        echo "      Raise VERSION in src/store.lua, then add this line to tests/fixtures/store_lua.sha256:"
+        echo "      <the new VERSION> $sum"
+        exit 1
+    fi
+    echo "lint: src/store.lua version $version, sha256 as recorded"
+    ;;
 *)
-    echo "usage: tests/lint/lint.sh c|shell|web" >&2
+    echo "usage: tests/lint/lint.sh c|shell|web|lua" >&2
     exit 2
     ;;
 esac

@@ -384,6 +384,7 @@ static void run_for(uint64_t ms)
 typedef struct result {
     int calls;
     char err[64];
+    redis_error_kind_t err_kind; /* 0 when the callback had a reply */
     redis_reply_kind_t kind;
     char str[256];
     long long integer;
@@ -391,13 +392,14 @@ typedef struct result {
     uint64_t at_ms;
 } result_t;
 
-static void on_reply(void *data, const redis_reply_t *reply, const char *err)
+static void on_reply(void *data, const redis_reply_t *reply, const redis_error_t *err)
 {
     result_t *res = data;
     res->calls++;
     res->at_ms = mono_ms();
     if ((reply == NULL) == (err == NULL)) contract_broken++;
-    snprintf(res->err, sizeof(res->err), "%s", err != NULL ? err : "");
+    snprintf(res->err, sizeof(res->err), "%s", err != NULL ? err->detail : "");
+    res->err_kind = err != NULL ? err->kind : 0;
     if (reply == NULL) return;
     res->kind = redis_reply_kind(reply);
     size_t len = 0;
@@ -787,14 +789,15 @@ static int clusterdown_is_retried_within_the_deadline(void)
         t0 = mono_ms();
         CHECK(cmd(quick, &res, "GET", key, NULL) == REDIS_OK);
         CHECK(RUN_UNTIL(res.calls == 1, 3000));
-        CHECK(strcmp(res.err, "timeout") == 0);
+        CHECK(strcmp(res.err, "timeout") == 0 && res.err_kind == REDIS_ERROR_TIMEOUT);
         CHECK(res.at_ms - t0 >= 250 && res.at_ms - t0 < 2000);
         /* destroy while retrying: no second callback */
         result_t pending;
         CHECK(cmd(quick, &pending, "GET", key, NULL) == REDIS_OK);
         run_for(30);
         client_destroy(quick);
-        CHECK(pending.calls == 1 && strcmp(pending.err, "disconnected") == 0);
+        CHECK(pending.calls == 1 && strcmp(pending.err, "disconnected") == 0 &&
+              pending.err_kind == REDIS_ERROR_UNAVAILABLE);
         run_for(700);
         CHECK(res.calls == 1 && pending.calls == 1);
     }
@@ -822,11 +825,11 @@ typedef struct put {
     char err[128];
 } put_t;
 
-static void on_put(void *data, const char *err)
+static void on_put(void *data, const redis_error_t *err)
 {
     put_t *p = data;
     p->done = 1;
-    snprintf(p->err, sizeof(p->err), "%s", err != NULL ? err : "");
+    snprintf(p->err, sizeof(p->err), "%s", err != NULL ? err->detail : "");
 }
 
 static int every_master_gets_the_library_and_gets_it_again(void)
@@ -969,7 +972,7 @@ static int durable_write_waits_for_the_replica(void)
     CHECK(durable_wait(r, &res, "SET", "durable:k", "alone", NULL) == 0);
     printf("    without a replica: \"%s\" after %llu ms\n", res.err,
            (unsigned long long)(res.at_ms - t0));
-    CHECK(strcmp(res.err, "not replicated") == 0);
+    CHECK(strcmp(res.err, "not replicated") == 0 && res.err_kind == REDIS_ERROR_NOT_REPLICATED);
     CHECK(res.at_ms - t0 >= 990 && res.at_ms - t0 < 5000);
     /* A refused write wrote nothing: its error comes at once. */
     CHECK(durable_wait(r, &res, "INCR", "durable:k", NULL) == 0);

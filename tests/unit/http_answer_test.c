@@ -133,7 +133,7 @@ static void answer_twice(fake_request_t *f)
     f->rq.answered = 1; /* as after http_send_*: a second answer follows */
     http_error(&f->rq, 500, "internal", "second");
     http_send_json(&f->rq, 200, "{}", 2);
-    http_storage_error(&f->rq, 0, "timeout");
+    http_storage_error(&f->rq, REDIS_E_DOWN, NULL);
 }
 
 static void end_unanswered(fake_request_t *f)

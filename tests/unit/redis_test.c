@@ -193,6 +193,7 @@ static void run_for(uint64_t ms)
 typedef struct result {
     int calls;
     char err[64]; /* "" when the callback had a reply */
+    redis_error_kind_t err_kind;
     redis_reply_kind_t kind;
     char str[512];
     size_t len;
@@ -201,13 +202,14 @@ typedef struct result {
     uint64_t at_ms;
 } result_t;
 
-static void on_reply(void *data, const redis_reply_t *reply, const char *err)
+static void on_reply(void *data, const redis_reply_t *reply, const redis_error_t *err)
 {
     result_t *res = data;
     res->calls++;
     res->at_ms = mono_ms();
     if ((reply == NULL) == (err == NULL)) contract_broken++;
-    snprintf(res->err, sizeof(res->err), "%s", err != NULL ? err : "");
+    snprintf(res->err, sizeof(res->err), "%s", err != NULL ? err->detail : "");
+    res->err_kind = err != NULL ? err->kind : 0;
     if (reply == NULL) return;
     res->kind = redis_reply_kind(reply);
     size_t len = 0;
@@ -357,7 +359,7 @@ typedef struct chain {
     int left, errors;
 } chain_t;
 
-static void on_chain_reply(void *data, const redis_reply_t *reply, const char *err)
+static void on_chain_reply(void *data, const redis_reply_t *reply, const redis_error_t *err)
 {
     chain_t *ch = data;
     static const char *argv[] = {"INCR", "pipe:chain"};
@@ -457,7 +459,7 @@ static int command_timeout_then_late_reply_is_freed(void)
     CHECK(RUN_UNTIL(sleep_res.calls > 0, 2000));
     uint64_t took = sleep_res.at_ms - t0;
     printf("    timed out after %llu ms\n", (unsigned long long)took);
-    CHECK(strcmp(sleep_res.err, "timeout") == 0);
+    CHECK(strcmp(sleep_res.err, "timeout") == 0 && sleep_res.err_kind == REDIS_ERROR_TIMEOUT);
     CHECK(took >= 150 && took <= 900);
     CHECK(redis_pending(r) == 0);
 
@@ -495,7 +497,8 @@ static int killed_server_fails_inflight_and_reconnects(void)
     server_kill(s);
     CHECK(RUN_UNTIL(st.downs == 1, 2000));
     for (int i = 0; i < 4; i++)
-        CHECK(inflight[i].calls == 1 && strcmp(inflight[i].err, "disconnected") == 0);
+        CHECK(inflight[i].calls == 1 && strcmp(inflight[i].err, "disconnected") == 0 &&
+              inflight[i].err_kind == REDIS_ERROR_UNAVAILABLE);
     CHECK(st.connected == 0 && !redis_is_connected(r));
     CHECK(redis_pending(r) == 0);
     CHECK(cmd(r, &res, "PING", (const char *)NULL) == REDIS_E_DOWN);
@@ -596,7 +599,7 @@ static int destroy_fails_pending_commands(void)
     /* res[0] times out, its record stays with hiredis until the destroy */
     CHECK(cmd(r, &res[0], "DEBUG", "SLEEP", "0.5", (const char *)NULL) == REDIS_OK);
     CHECK(RUN_UNTIL(res[0].calls == 1, 1000));
-    CHECK(strcmp(res[0].err, "timeout") == 0);
+    CHECK(strcmp(res[0].err, "timeout") == 0 && res[0].err_kind == REDIS_ERROR_TIMEOUT);
     for (int i = 1; i < 4; i++)
         CHECK(cmd(r, &res[i], "GET", "k", (const char *)NULL) == REDIS_OK);
     run_for(20);
@@ -604,7 +607,8 @@ static int destroy_fails_pending_commands(void)
     test_redis_destroy(r);
     CHECK(res[0].calls == 1);
     for (int i = 1; i < 4; i++)
-        CHECK(res[i].calls == 1 && strcmp(res[i].err, "disconnected") == 0);
+        CHECK(res[i].calls == 1 && strcmp(res[i].err, "disconnected") == 0 &&
+              res[i].err_kind == REDIS_ERROR_UNAVAILABLE);
     CHECK(st.downs == 0);
     return 0;
 }

@@ -292,12 +292,12 @@ typedef struct cmd_wait {
     char err[128];
 } cmd_wait_t;
 
-static void on_cmd(void *data, const redis_reply_t *reply, const char *err)
+static void on_cmd(void *data, const redis_reply_t *reply, const redis_error_t *err)
 {
     cmd_wait_t *w = data;
     w->done = 1;
     if (err != NULL)
-        snprintf(w->err, sizeof(w->err), "%s", err);
+        snprintf(w->err, sizeof(w->err), "%s", err->detail);
     else
         treply_copy(w->out, reply);
 }
@@ -772,18 +772,18 @@ static void wait_reset(store_wait_t *w)
     memset(w, 0, sizeof(*w));
 }
 
-static void wait_err(store_wait_t *w, const char *err)
+static void wait_err(store_wait_t *w, const redis_error_t *err)
 {
     w->done = 1;
-    if (err != NULL) snprintf(w->err, sizeof(w->err), "%s", err);
+    if (err != NULL) snprintf(w->err, sizeof(w->err), "%s", err->detail);
 }
 
-static void on_done(void *data, const char *err)
+static void on_done(void *data, const redis_error_t *err)
 {
     wait_err(data, err);
 }
 
-static void on_record(void *data, const store_record_t *rec, const char *err)
+static void on_record(void *data, const store_record_t *rec, const redis_error_t *err)
 {
     store_wait_t *w = data;
     if (rec != NULL) w->current = store_record_encode(rec, &w->current_len);
@@ -791,7 +791,7 @@ static void on_record(void *data, const store_record_t *rec, const char *err)
 }
 
 static void on_visitor(void *data, const store_record_t *current, const store_record_t *history,
-                       size_t n, const char *err)
+                       size_t n, const redis_error_t *err)
 {
     store_wait_t *w = data;
     if (current != NULL) w->current = store_record_encode(current, &w->current_len);
@@ -800,7 +800,7 @@ static void on_visitor(void *data, const store_record_t *current, const store_re
     wait_err(w, err);
 }
 
-static void on_erase(void *data, size_t removed, const char *err)
+static void on_erase(void *data, size_t removed, const redis_error_t *err)
 {
     store_wait_t *w = data;
     w->removed = removed;
@@ -808,7 +808,7 @@ static void on_erase(void *data, size_t removed, const char *err)
 }
 
 static void on_page(void *data, const store_record_t *records, size_t n, const char *next_cursor,
-                    const char *err)
+                    const redis_error_t *err)
 {
     store_wait_t *w = data;
     for (size_t i = 0; i < n && i < STORE_LOG_PAGE_MAX; i++)

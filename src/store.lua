@@ -1,0 +1,290 @@
+#!lua name=consentd
+-- src/store.lua - consentd's Redis Function library (Redis 7, Lua 5.1).
+--
+-- The key layout is documented at the top of src/store.c; every key a function
+-- touches is passed in KEYS, all with one hash tag (one Redis Cluster slot).
+-- This file is embedded into consentd at build time (cmake/store_lua.cmake):
+-- Redis reports errors with this file's line numbers.
+--
+-- VERSION: consentd loads this library only into a Redis whose consentd
+-- library is older (consentd_version absent, or smaller), never over a newer
+-- one, so that the nodes of a rolling upgrade do not overwrite each other's
+-- library. Raise it with every change of this file (tests/fixtures/store_lua.sha256
+-- pairs each version with the file's hash, and lint_lua fails when they
+-- disagree). A new version keeps every function of the older ones, with their
+-- arguments and replies: old nodes run on it until they are replaced.
+local VERSION = 1
+
+-- Returns VERSION: what consentd asks a Redis before loading the library.
+local function version()
+  return VERSION
+end
+
+redis.register_function{function_name = 'consentd_version', callback = version,
+                        flags = {'no-writes'}}
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- The consent log entry id a history entry carries (msgpack map key 'log').
+local function entry_log_id(entry)
+  local ok, m = pcall(cmsgpack.unpack, entry)
+  if ok and type(m) == 'table' and type(m.log) == 'string' then
+    return m.log
+  end
+  return nil
+end
+
+local function id_ms(id)
+  return tonumber(string.match(id, '^(%d+)-')) or 0
+end
+
+-- Banner versions: KEYS version, index (tag {<site>:banners}).
+-- Keep the version until at least until_ms (expiry and index score only move
+-- later); trim the index of expired versions; it lives as long as its last.
+local function banner_keep(keys, hash, until_ms, now)
+  if redis.call('PEXPIRETIME', keys[1]) < until_ms then
+    redis.call('PEXPIREAT', keys[1], until_ms)
+  end
+  redis.call('ZADD', keys[2], 'GT', until_ms, hash)
+  redis.call('ZREMRANGEBYSCORE', keys[2], '-inf', now)
+  local last = redis.call('ZRANGE', keys[2], -1, -1, 'WITHSCORES')
+  if last[2] then
+    redis.call('PEXPIREAT', keys[2], math.floor(tonumber(last[2])))
+  end
+end
+
+-- ARGV: hash, js ('': served again, archive nothing), policy version, languages,
+-- variants, keep_ms. Archives the version the first time (never overwritten),
+-- notes when it was last served. Returns 1, or 0 when js is '' and the version
+-- is not archived (expired or flushed: the caller sends it again).
+local function banner_served(keys, args)
+  local keep = tonumber(args[6])
+  if keep == nil or keep < 1 then
+    return redis.error_reply('ERR consentd: bad arguments')
+  end
+  local now = now_ms()
+  if redis.call('EXISTS', keys[1]) == 0 then
+    if args[2] == '' then
+      return 0
+    end
+    redis.call('HSET', keys[1], 'js', args[2], 'first', now, 'pv', args[3],
+               'langs', args[4], 'vars', args[5])
+  end
+  if now > (tonumber(redis.call('HGET', keys[1], 'last')) or 0) then
+    redis.call('HSET', keys[1], 'last', now)
+  end
+  banner_keep(keys, args[1], now + keep, now)
+  return 1
+end
+
+-- ARGV: hash, keep_ms. A consent names this version: keep it as long as that
+-- proof. Returns 1, or 0 when it is not archived.
+local function banner_named(keys, args)
+  local keep = tonumber(args[2])
+  if keep == nil or keep < 1 then
+    return redis.error_reply('ERR consentd: bad arguments')
+  end
+  if redis.call('EXISTS', keys[1]) == 0 then
+    return 0
+  end
+  local now = now_ms()
+  banner_keep(keys, args[1], now + keep, now)
+  return 1
+end
+
+-- KEYS: index. ARGV: max. Returns {hash, first, last, pv, langs, vars, ...} for
+-- the live versions, the most recently first served first, at most max.
+local function banner_list(keys, args)
+  local prefix = string.sub(keys[1], 1, -6) .. 'v:'
+  local found = {}
+  for _, h in ipairs(redis.call('ZRANGE', keys[1], now_ms(), '+inf', 'BYSCORE')) do
+    local m = redis.call('HMGET', prefix .. h, 'first', 'last', 'pv', 'langs', 'vars')
+    if m[1] then
+      found[#found + 1] = {h, m[1], m[2] or m[1], m[3] or '', m[4] or '', m[5] or ''}
+    end
+  end
+  table.sort(found, function(a, b)
+    local fa, fb = tonumber(a[2]) or 0, tonumber(b[2]) or 0
+    if fa ~= fb then return fa > fb end
+    return a[1] < b[1]
+  end)
+  local out = {}
+  for i = 1, math.min(#found, tonumber(args[1]) or 0) do
+    for _, v in ipairs(found[i]) do
+      out[#out + 1] = v
+    end
+  end
+  return out
+end
+
+redis.register_function('consentd_banner_served', banner_served)
+redis.register_function('consentd_banner_named', banner_named)
+redis.register_function{function_name = 'consentd_banner_list', callback = banner_list,
+                        flags = {'no-writes'}}
+
+-- KEYS: state, history, log.
+-- ARGV: visitor, record (msgpack fixmap), expires_at_ms, retention_ms, history_max.
+-- Returns the consent log entry id.
+local function put(keys, args)
+  local rec = args[2]
+  local head = string.byte(rec, 1)
+  if head == nil or head < 0x80 or head >= 0x8f then
+    return redis.error_reply('ERR consentd: the record is not a msgpack fixmap')
+  end
+  local expires_at = tonumber(args[3])
+  local retention = tonumber(args[4])
+  local history_max = tonumber(args[5])
+  if expires_at == nil or retention == nil or retention < 1 or history_max == nil or
+     history_max < 1 then
+    return redis.error_reply('ERR consentd: bad arguments')
+  end
+  local now = now_ms()
+  local min_ms = math.max(now - retention, 0)
+  local id = redis.call('XADD', keys[3], 'MINID', min_ms, '*', 'v', args[1], 'r', rec)
+  redis.call('PEXPIRE', keys[3], args[4])
+  if expires_at > now then
+    redis.call('SET', keys[1], rec, 'PXAT', args[3])
+  else
+    redis.call('DEL', keys[1])
+  end
+  -- The history entry is the record with one more key, 'log': bump the
+  -- fixmap count and append the pair, without re-encoding the record.
+  local entry = string.char(head + 1) .. string.sub(rec, 2) .. cmsgpack.pack('log', id)
+  local n = redis.call('LPUSH', keys[2], entry)
+  -- Drop the oldest entries beyond history_max or older than the retention,
+  -- with their log entries, so that every log entry of a visitor within the
+  -- retention stays reachable from the visitor's history (erasure needs it).
+  while n > 1 do
+    local lid = entry_log_id(redis.call('LINDEX', keys[2], -1))
+    if n <= history_max and not (lid ~= nil and id_ms(lid) < min_ms) then
+      break
+    end
+    redis.call('RPOP', keys[2])
+    if lid ~= nil then
+      redis.call('XDEL', keys[3], lid)
+    end
+    n = n - 1
+  end
+  redis.call('PEXPIRE', keys[2], args[4])
+  return id
+end
+
+-- KEYS: state, history. ARGV: history_max.
+-- Returns {state or nil, {history entries, newest first}}.
+local function visitor(keys, args)
+  local state = redis.call('GET', keys[1])
+  local history = redis.call('LRANGE', keys[2], 0, tonumber(args[1]) - 1)
+  return {state, history}
+end
+
+-- KEYS: state, history, log, erasures. ARGV: retention_ms.
+-- Returns how many keys and log entries were deleted.
+local function erase(keys, args)
+  local retention = tonumber(args[1])
+  if retention == nil or retention < 1 then
+    return redis.error_reply('ERR consentd: bad arguments')
+  end
+  -- Entries past the retention are not reachable from any history: trim them.
+  redis.call('XTRIM', keys[3], 'MINID', math.max(now_ms() - retention, 0))
+  local ids = {}
+  for _, e in ipairs(redis.call('LRANGE', keys[2], 0, -1)) do
+    local lid = entry_log_id(e)
+    if lid ~= nil then
+      ids[#ids + 1] = lid
+    end
+  end
+  local removed = 0
+  for i = 1, #ids, 100 do
+    removed = removed + redis.call('XDEL', keys[3], unpack(ids, i, math.min(i + 99, #ids)))
+  end
+  removed = removed + redis.call('DEL', keys[1], keys[2])
+  redis.call('INCR', keys[4])
+  redis.call('PEXPIRE', keys[4], args[1])
+  return removed
+end
+
+redis.register_function('consentd_put', put)
+redis.register_function{function_name = 'consentd_visitor', callback = visitor,
+                        flags = {'no-writes'}}
+
+-- KEYS: the hour hash, the day hash, the day's HyperLogLog (one tag: {<site>:stats}).
+-- ARGV: hour_expire_at_ms, day_expire_at_ms, n, then n pairs field, increment,
+-- then the visitor ids. Returns n.
+local function count(keys, args)
+  local hour_at, day_at, n = tonumber(args[1]), tonumber(args[2]), tonumber(args[3])
+  if hour_at == nil or day_at == nil or n == nil or n < 0 or #args < 3 + 2 * n then
+    return redis.error_reply('ERR consentd: bad arguments')
+  end
+  for i = 4, 3 + 2 * n, 2 do
+    redis.call('HINCRBY', keys[1], args[i], args[i + 1])
+    redis.call('HINCRBY', keys[2], args[i], args[i + 1])
+  end
+  if n > 0 then
+    redis.call('PEXPIREAT', keys[1], hour_at)
+    redis.call('PEXPIREAT', keys[2], day_at)
+  end
+  if #args > 3 + 2 * n then
+    redis.call('PFADD', keys[3], unpack(args, 4 + 2 * n, #args))
+    redis.call('PEXPIREAT', keys[3], day_at)
+  end
+  return n
+end
+
+-- KEYS: the buckets' hashes (hours or days), then the days' HyperLogLogs.
+-- ARGV: n_buckets, n_bucket_fields, n_total_fields, per_day (1: PFCOUNT each day),
+-- then the bucket fields and the total fields.
+-- Returns {rows, totals, uniques, unique_total}: rows[i] the values of the bucket
+-- fields in bucket i, comma-separated; totals the sums of the total fields over
+-- every bucket, comma-separated; uniques the PFCOUNT of each day (when per_day);
+-- unique_total the PFCOUNT of all the days together (their union).
+-- Not flagged no-writes: Redis refuses PFCOUNT there (it may rewrite the cached
+-- cardinality inside the HyperLogLog); nothing else is written.
+local function stats(keys, args)
+  local nb, nbf, ntf = tonumber(args[1]), tonumber(args[2]), tonumber(args[3])
+  if nb == nil or nbf == nil or ntf == nil or nb > #keys or #args ~= 4 + nbf + ntf then
+    return redis.error_reply('ERR consentd: bad arguments')
+  end
+  local fields = {}
+  for j = 1, nbf + ntf do
+    fields[j] = args[4 + j]
+  end
+  local rows, totals = {}, {}
+  for j = 1, ntf do
+    totals[j] = 0
+  end
+  for i = 1, nb do
+    local row = {}
+    if redis.call('EXISTS', keys[i]) == 1 then
+      local v = redis.call('HMGET', keys[i], unpack(fields))
+      for j = 1, nbf do
+        row[j] = tonumber(v[j]) or 0
+      end
+      for j = 1, ntf do
+        totals[j] = totals[j] + (tonumber(v[nbf + j]) or 0)
+      end
+      rows[i] = table.concat(row, ',')
+    else
+      rows[i] = ''
+    end
+  end
+  for j = 1, ntf do
+    totals[j] = string.format('%.0f', totals[j])
+  end
+  local uniques, unique_total = {}, 0
+  if #keys > nb then
+    if args[4] == '1' then
+      for d = nb + 1, #keys do
+        uniques[#uniques + 1] = redis.call('PFCOUNT', keys[d])
+      end
+    end
+    unique_total = redis.call('PFCOUNT', unpack(keys, nb + 1, #keys))
+  end
+  return {rows, table.concat(totals, ','), uniques, unique_total}
+end
+
+redis.register_function('consentd_erase', erase)
+redis.register_function('consentd_count', count)
+redis.register_function('consentd_stats', stats)
