@@ -133,12 +133,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
+#include "strbuf.h"
+#include "visitor.h"
 #include "store_lua.h" /* generated from src/store.lua: STORE_LIBRARY_SOURCE, _VERSION */
 
-#define STORE_VISITOR_MAX 128            /* bytes in a visitor id */
 #define STORE_TAG_MAX (SITE_ID_MAX + 16) /* "<site>:<p>", "<site>:banners" */
-#define STORE_KEY_MAX (STORE_TAG_MAX + STORE_VISITOR_MAX + 16)
+#define STORE_KEY_MAX (STORE_TAG_MAX + VISITOR_ID_MAX + 16)
 #define STORE_ID_MAX 48     /* "<u64>-<u64>" */
 #define STORE_CURSOR_MAX 64 /* "<partition>-<u64>-<u64>" */
 #define STORE_ARGV_MAX 12
@@ -149,13 +151,8 @@
 
 unsigned store_partition(const char *visitor, size_t len)
 {
-    /* FNV-1a, 32 bit. Part of the key layout: never change it. */
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)visitor[i];
-        h *= 16777619u;
-    }
-    return h % STORE_PARTITIONS;
+    /* FNV-1a, 32 bit (visitor_hash32). Part of the key layout: never change it. */
+    return visitor_hash32(visitor, len) % STORE_PARTITIONS;
 }
 
 static int store_site_id_ok(const char *id);
@@ -167,9 +164,7 @@ static int store_site_ok(const site_t *site)
 
 static int store_visitor_ok(const char *visitor)
 {
-    if (visitor == NULL) return 0;
-    size_t len = strlen(visitor);
-    return len > 0 && len <= STORE_VISITOR_MAX;
+    return visitor != NULL && visitor_id_valid(visitor, strlen(visitor));
 }
 
 /* ---- calls ----------------------------------------------------------------- */
@@ -289,10 +284,15 @@ static void store_call_free(store_call_t *c)
     free(c);
 }
 
+/* "<site>:<partition>", written by hand (every consent call). */
 static void store_call_tag(store_call_t *c, const char *site_id, unsigned partition)
 {
-    int n = snprintf(c->tag, sizeof(c->tag), "%s:%u", site_id, partition);
-    c->tag_len = n > 0 && (size_t)n < sizeof(c->tag) ? (size_t)n : 0;
+    strbuf_t b;
+    strbuf_init_fixed(&b, c->tag, sizeof(c->tag));
+    strbuf_str(&b, site_id);
+    strbuf_char(&b, ':');
+    strbuf_u64(&b, partition);
+    c->tag_len = strbuf_failed(&b) ? 0 : b.len;
 }
 
 /* Append one argument; -1 when it does not fit (a bug in the caller's cap). */
@@ -325,13 +325,55 @@ static int store_arg_str(store_call_t *c, const char *s)
     return store_arg(c, s, strlen(s));
 }
 
+/* An argument written in pieces, by hand, straight into the call's bytes:
+ * store_arg_begin, strbuf_* appends, store_arg_end (-1 when it did not fit,
+ * one spare byte included). The consent path formats no argument with the
+ * printf family (issue 18, item 14). */
+static void store_arg_begin(store_call_t *c, strbuf_t *b)
+{
+    strbuf_init_fixed(b, (char *)c->bytes + c->used, c->cap - c->used);
+}
+
+static int store_arg_end(store_call_t *c, const strbuf_t *b)
+{
+    if (strbuf_failed(b) || c->argc >= c->argv_max) return -1;
+    c->argv[c->argc] = (char *)c->bytes + c->used;
+    c->argvlen[c->argc] = b->len;
+    c->argc++;
+    c->used += b->len;
+    return 0;
+}
+
+static int store_arg_i64(store_call_t *c, int64_t v)
+{
+    strbuf_t b;
+    store_arg_begin(c, &b);
+    strbuf_i64(&b, v);
+    return store_arg_end(c, &b);
+}
+
+/* The key cd:{<tag>}:<name><suffix>. */
+static int store_arg_key(store_call_t *c, const char *name, size_t name_len, const char *suffix)
+{
+    strbuf_t b;
+    store_arg_begin(c, &b);
+    strbuf_lit(&b, "cd:{");
+    strbuf_put(&b, c->tag, c->tag_len);
+    strbuf_lit(&b, "}:");
+    strbuf_put(&b, name, name_len);
+    strbuf_str(&b, suffix);
+    return store_arg_end(c, &b);
+}
+
 /* The visitor's keys, in this order: state, history, log, erasures. */
 static int store_arg_keys(store_call_t *c, const char *visitor, int nkeys)
 {
-    static const char *const fmts[] = {"cd:{%.*s}:s:%s", "cd:{%.*s}:h:%s", "cd:{%.*s}:log%s",
-                                       "cd:{%.*s}:erasures%s"};
+    static const struct {
+        const char *name;
+        size_t len;
+    } keys[] = {{"s:", 2}, {"h:", 2}, {"log", 3}, {"erasures", 8}};
     for (int i = 0; i < nkeys; i++)
-        if (store_argf(c, fmts[i], (int)c->tag_len, c->tag, i < 2 ? visitor : "") != 0) return -1;
+        if (store_arg_key(c, keys[i].name, keys[i].len, i < 2 ? visitor : "") != 0) return -1;
     return 0;
 }
 
@@ -925,13 +967,11 @@ static void store_call_stats_tag(store_call_t *c, const char *site_id)
  * HyperLogLog), t in days since the Unix epoch, as UTC YYYYMMDD[HH]. */
 static int store_arg_counter_key(store_call_t *c, char kind, int64_t t)
 {
-    time_t secs = (time_t)(kind == 'h' ? t * 3600 : t * 86400);
-    struct tm tm;
-    char stamp[16];
-    if (t < 0 || gmtime_r(&secs, &tm) == NULL ||
-        strftime(stamp, sizeof(stamp), kind == 'h' ? "%Y%m%d%H" : "%Y%m%d", &tm) == 0)
+    char stamp[CLOCK_TEXT_MAX], name[2] = {kind, ':'};
+    if (t < 0 || clock_format(kind == 'h' ? t * 3600000 : t * 86400000,
+                              kind == 'h' ? CLOCK_HOUR_KEY : CLOCK_DAY_KEY, stamp) == 0)
         return -1;
-    return store_argf(c, "cd:{%.*s}:%c:%s", (int)c->tag_len, c->tag, kind, stamp);
+    return store_arg_key(c, name, 2, stamp);
 }
 
 static int store_site_id_ok(const char *id)
@@ -1032,9 +1072,8 @@ int store_consent_put(redis_t *r, const site_t *site, const store_record_t *rec,
     store_call_tag(c, site->id, store_partition(rec->visitor, strlen(rec->visitor)));
     int brc = store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_put") | store_arg_str(c, "3") |
               store_arg_keys(c, rec->visitor, 3) | store_arg_str(c, rec->visitor) |
-              store_arg(c, enc, enc_len) | store_argf(c, "%" PRId64, rec->expires_at_ms) |
-              store_argf(c, "%" PRId64, store_retention_ms(site)) |
-              store_argf(c, "%d", STORE_HISTORY_MAX);
+              store_arg(c, enc, enc_len) | store_arg_i64(c, rec->expires_at_ms) |
+              store_arg_i64(c, store_retention_ms(site)) | store_arg_i64(c, STORE_HISTORY_MAX);
     free(enc);
     return store_call_start(c, brc);
 }
