@@ -17,13 +17,13 @@
 
 #include <sodium.h>
 
+#include "base64url.h"
 #include "strbuf.h"
 
-#define PROOF_B64 sodium_base64_VARIANT_URLSAFE_NO_PADDING
 /* Claims longer than this cannot fit: their base64url alone is PROOF_MAX. */
 #define PROOF_CLAIMS_MAX (PROOF_MAX / 4 * 3)
 #define PROOF_SIG_BYTES crypto_sign_BYTES
-#define PROOF_SIG_B64_LEN (sodium_base64_ENCODED_LEN(PROOF_SIG_BYTES, PROOF_B64) - 1)
+#define PROOF_SIG_B64_LEN BASE64URL_LEN(PROOF_SIG_BYTES)
 
 /* One member: name_lit is `"name":` with its leading comma, if any; the
  * value a JSON string as json.h escapes them (valid UTF-8 kept, invalid
@@ -90,17 +90,17 @@ size_t proof_sign(const key_set_t *keys, const proof_claims_t *claims, char *out
     strbuf_init_fixed(&w, json, sizeof(json));
     proof_claims_json(&w, claims);
     if (strbuf_failed(&w)) return 0;
-    size_t payload_len = sodium_base64_ENCODED_LEN(w.len, PROOF_B64) - 1;
+    size_t payload_len = BASE64URL_LEN(w.len);
     size_t signed_len = hlen + 1 + payload_len;
     size_t total = signed_len + 1 + PROOF_SIG_B64_LEN;
     if (total + 1 > limit) return 0;
 
     memcpy(out, header, hlen);
     out[hlen] = '.';
-    sodium_bin2base64(out + hlen + 1, limit - hlen - 1, (const unsigned char *)json, w.len,
-                      PROOF_B64);
+    base64url_encode(out + hlen + 1, (const unsigned char *)json, w.len);
     key_set_sign(keys, (const unsigned char *)out, signed_len, sig);
     out[signed_len] = '.';
-    sodium_bin2base64(out + signed_len + 1, limit - signed_len - 1, sig, sizeof(sig), PROOF_B64);
+    base64url_encode(out + signed_len + 1, sig, sizeof(sig));
+    out[total] = '\0';
     return total;
 }

@@ -103,24 +103,34 @@ void strbuf_digits(strbuf_t *b, uint64_t v, int width)
     strbuf_put(b, tmp, (size_t)width);
 }
 
+/* 1 for the bytes a JSON string cannot hold as they are: '"', '\\',
+ * control characters, and every byte of 0x80 and above (checked as UTF-8). */
+static const unsigned char strbuf_json_special[256] = {
+    ['"'] = 1,
+    ['\\'] = 1,
+    [0x00 ... 0x1f] = 1,
+    [0x80 ... 0xff] = 1,
+};
+
 void strbuf_json(strbuf_t *b, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *u = (const unsigned char *)s;
     size_t start = b->len;
-    strbuf_char(b, '"');
+    /* Room for the common case (nothing to escape) at once. */
+    if (strbuf_reserve(b, len + 2) != 0) return;
+    b->buf[b->len++] = '"';
     for (size_t i = 0; i < len && !b->failed;) {
         /* A run that needs no escape (all of a proof, an id, a hash) in one copy. */
-        size_t run = 0;
-        while (i + run < len && u[i + run] >= 0x20 && u[i + run] < 0x80 && u[i + run] != '"' &&
-               u[i + run] != '\\')
+        size_t run = i;
+        while (run < len && !strbuf_json_special[u[run]])
             run++;
-        if (run > 0) {
-            strbuf_put(b, u + i, run);
-            i += run;
+        if (run > i) {
+            strbuf_put(b, u + i, run - i);
+            i = run;
             continue;
         }
-        size_t n = json_utf8_len(u + i, len - i);
+        size_t n = u[i] < 0x80 ? 1 : json_utf8_len(u + i, len - i);
         if (n == 0) {
             strbuf_lit(b, "\\ufffd");
             i++;

@@ -146,7 +146,7 @@ static void consent_send_record(http_request_t *rq, int status, const store_reco
     if (strbuf_failed(&b))
         http_error(rq, 500, "internal", "the answer could not be built");
     else
-        http_send_static(rq, status, "application/json", b.buf, b.len);
+        http_send_json_static(rq, status, b.buf, b.len);
 }
 
 static void consent_on_stored(void *data, const redis_error_t *err)

@@ -473,8 +473,7 @@ static void stats_answer(http_request_t *rq, const stats_query_t *q,
     strbuf_put(&o, "}", 1);
     if (l.n_variants >= 2) out_variants_comparison(&o, site, &l, res->totals);
     strbuf_put(&o, "}", 1);
-    http_header(rq, "cache-control", H2O_STRLIT("no-store"));
-    http_send_static(rq, 200, "application/json", o.buf, o.len);
+    http_send_json_static(rq, 200, o.buf, o.len);
 }
 
 static void stats_on_read(void *data, const store_stats_result_t *res, const redis_error_t *err)

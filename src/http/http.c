@@ -364,6 +364,13 @@ void http_send_json(http_request_t *rq, int status, const char *json, size_t len
     http_send_copy(rq, status, "application/json", json, len);
 }
 
+void http_send_json_static(http_request_t *rq, int status, const char *json, size_t len)
+{
+    if (!http_may_answer(rq)) return;
+    http_json_headers(rq->req);
+    http_send_static(rq, status, "application/json", json, len);
+}
+
 void http_error(http_request_t *rq, int status, const char *code, const char *message)
 {
     if (!http_may_answer(rq)) return;

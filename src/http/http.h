@@ -76,6 +76,8 @@ void http_send_static(http_request_t *rq, int status, const char *content_type, 
 void http_send_copy(http_request_t *rq, int status, const char *content_type, const void *body,
                     size_t len);
 void http_send_json(http_request_t *rq, int status, const char *json, size_t len);
+/* The same without the copy: json must outlive the send (request pool). */
+void http_send_json_static(http_request_t *rq, int status, const char *json, size_t len);
 /* {"error":{"code":code,"message":message}} */
 void http_error(http_request_t *rq, int status, const char *code, const char *message);
 /* The answer to a store call that failed: err the error its callback got,
