@@ -3,7 +3,8 @@
 # /v1/sites/demo/consents[/{visitor}] on consentd, side by side with
 # redis-benchmark sending Redis the very FCALL consentd sends (the ceiling),
 # and consentd's CPU per consent beside one Ed25519 signature (libsodium),
-# all measured in the same run. Prints a table and the budgets of issue 9.
+# all measured in the same run. Prints a table and the budgets (issue 9, and
+# issue 18 for the CPU per write: at most 2.2 signatures).
 #
 #   bench/consent.sh                        the full run (about 75 s after the build)
 #   DURATION=5 WARMUP=1 bench/consent.sh    a quick look
@@ -40,7 +41,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_DIR=$ROOT/bench
 SITE=demo
 ORIGIN=http://localhost:8080
-SIGN_RATIO_BUDGET=1.7
+SIGN_RATIO_BUDGET=2.2 # issue 18; 1.7 in issue 9 was below this machine's kernel floor
 P50_BUDGET_US=1000
 
 DURATION=${DURATION:-10}
@@ -442,7 +443,7 @@ report() {
     verdict=met
     if [ "${cmds_of[post]}" != 1.0000 ] || [ "${other_of[post]}" != 0 ]; then verdict=MISSED MISSED=1; fi
     echo "budget: one Redis round trip per consent write: ${cmds_of[post]} top-level Redis commands per 201 (FCALL consentd_put; ${other_of[post]} other commands): $verdict"
-    # Budget 2: CPU per write <= 1.7 x one signature.
+    # Budget 2: CPU per write <= SIGN_RATIO_BUDGET x one signature.
     verdict=met
     if awk -v r="$RATIO" -v b="$SIGN_RATIO_BUDGET" 'BEGIN { exit !(r > b) }'; then verdict=MISSED MISSED=1; fi
     echo "budget: consentd CPU per consent write <= $SIGN_RATIO_BUDGET x one signature ($(awk -v s="$sign_mean" -v b="$SIGN_RATIO_BUDGET" 'BEGIN { printf "%.1f", s * b }') us): ${cpu_of[post]} us, ${RATIO}x: $verdict"
