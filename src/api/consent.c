@@ -21,6 +21,7 @@
 #include "clock.h"
 #include "counters.h"
 #include "json.h"
+#include "json_scan.h"
 #include "proof.h"
 #include "store.h"
 
@@ -305,50 +306,54 @@ int consent_body_check(const char *body, size_t len, const site_t *site,
                        consent_choice_t *out, consent_refusal_t *why)
 {
     memset(out, 0, sizeof(*out));
-    json_error_t jerr;
-    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (root == NULL || !json_is_object(root)) {
-        json_decref(root);
+    json_scan_value_t root, key, value, decisions = {0};
+    const char *perr;
+    if (json_scan_parse(body, len, &root, &perr) != 0 || root.type != JSON_SCAN_OBJECT)
         return consent_refuse(why, 400, "malformed_json", "%s",
-                              root == NULL ? "the body is not valid JSON"
-                                           : "the body must be a JSON object");
-    }
+                              perr != NULL ? perr : "the body must be a JSON object");
 
-    const char *visitor = NULL, *policy_version = NULL, *lang = NULL, *source = "banner",
-               *variant = NULL, *banner_version = NULL, *bad = NULL;
-    json_t *decisions = NULL;
-    const char *key;
-    json_t *value;
-    json_object_foreach(root, key, value)
-    {
-        if (strcmp(key, "visitor") == 0 && json_is_string(value))
-            visitor = json_string_value(value);
-        else if (strcmp(key, "policy_version") == 0 && json_is_string(value))
-            policy_version = json_string_value(value);
-        else if (strcmp(key, "lang") == 0 && json_is_string(value))
-            lang = json_string_value(value);
-        else if (strcmp(key, "source") == 0 && json_is_string(value))
-            source = json_string_value(value);
-        else if (strcmp(key, "variant") == 0 && (json_is_string(value) || json_is_null(value)))
-            variant = json_string_value(value);
-        else if (strcmp(key, "banner_version") == 0 &&
-                 (json_is_string(value) || json_is_null(value)))
-            banner_version = json_string_value(value);
-        else if (strcmp(key, "decisions") == 0 && json_is_object(value))
+    /* The strings, decoded into one arena: together never longer than the
+     * body, plus their NULs. */
+    char stack[2 * CONSENT_MAX_BODY + 16], *arena = stack;
+    size_t arena_cap = 2 * len + 16, used = 0;
+    if (arena_cap > sizeof(stack) && (arena = malloc(arena_cap)) == NULL)
+        return consent_refuse(why, 500, "internal", "out of memory");
+    static const char *const names[] = {"visitor", "policy_version", "lang",     "source",
+                                        "variant", "banner_version", "decisions"};
+    enum { F_VISITOR, F_POLICY, F_LANG, F_SOURCE, F_VARIANT, F_BANNER_VERSION, F_DECISIONS, F_N };
+    const char *field[F_N] = {NULL};
+    field[F_SOURCE] = "banner";
+    int have_decisions = 0;
+    char bad[JSON_SCAN_KEY_MAX + 1] = "";
+    for (size_t pos = 0; bad[0] == '\0' && json_scan_member(&root, &pos, &key, &value);) {
+        size_t f = 0;
+        while (f < F_N && !json_scan_string_is(&key, names[f], strlen(names[f])))
+            f++;
+        int nullable = f == F_VARIANT || f == F_BANNER_VERSION;
+        if (f == F_DECISIONS && value.type == JSON_SCAN_OBJECT) {
             decisions = value;
-        else {
-            bad = key;
-            break;
+            have_decisions = 1;
+        } else if (f < F_DECISIONS && value.type == JSON_SCAN_STRING) {
+            ssize_t n = json_scan_string(&value, arena + used, arena_cap - used);
+            field[f] = arena + used;
+            used += (size_t)n + 1; /* fits: the arena holds every string of the body */
+        } else if (nullable && value.type == JSON_SCAN_NULL) {
+            field[f] = NULL;
+        } else if (json_scan_string(&key, bad, sizeof(bad)) <= 0) {
+            snprintf(bad, sizeof(bad), "\"\""); /* the empty key, named */
         }
     }
+    const char *visitor = field[F_VISITOR], *policy_version = field[F_POLICY],
+               *lang = field[F_LANG], *source = field[F_SOURCE], *variant = field[F_VARIANT],
+               *banner_version = field[F_BANNER_VERSION];
 
     int rc = 0;
     const site_variant_t *shown = NULL; /* the variant whose texts the visitor saw */
     const char *texts_hash = NULL;
     unsigned char version[BANNER_VERSION_BYTES];
-    if (bad != NULL) {
+    if (bad[0] != '\0') {
         rc = consent_refuse(why, 400, "invalid_field", "unknown field or wrong type: %.64s", bad);
-    } else if (decisions == NULL || policy_version == NULL || lang == NULL) {
+    } else if (!have_decisions || policy_version == NULL || lang == NULL) {
         rc = consent_refuse(why, 400, "missing_field",
                             "decisions, policy_version and lang are required");
     } else if (visitor != NULL && !visitor_id_valid(visitor, strlen(visitor))) {
@@ -384,24 +389,23 @@ int consent_body_check(const char *body, size_t len, const site_t *site,
     }
     /* Each decision names a known purpose with a boolean; a necessary
      * purpose cannot be refused; what is left out follows its legal basis. */
-    if (rc == 0) {
-        json_object_foreach(decisions, key, value)
-        {
-            const site_purpose_t *p = site_purpose_find(site, key, strlen(key));
-            if (p == NULL) {
-                rc = consent_refuse(why, 400, "unknown_purpose", "unknown purpose: %.64s", key);
-                break;
-            }
-            if (!json_is_boolean(value)) {
-                rc = consent_refuse(why, 400, "invalid_decision",
-                                    "decision for %.64s must be true or false", key);
-                break;
-            }
-            if (p->legal_basis == LEGAL_BASIS_NECESSARY && json_is_false(value)) {
-                rc = consent_refuse(why, 400, "necessary_purpose",
-                                    "%.64s is necessary and cannot be refused", key);
-                break;
-            }
+    /* The decision of each purpose the body names: -1 absent, 0 or 1. */
+    signed char decided[SITE_MAX_PURPOSES];
+    memset(decided, -1, sizeof(decided));
+    for (size_t pos = 0; rc == 0 && json_scan_member(&decisions, &pos, &key, &value);) {
+        char id[JSON_SCAN_KEY_MAX + 1];
+        ssize_t n = json_scan_string(&key, id, sizeof(id));
+        const site_purpose_t *p = n >= 0 ? site_purpose_find(site, id, (size_t)n) : NULL;
+        if (p == NULL) {
+            rc = consent_refuse(why, 400, "unknown_purpose", "unknown purpose: %.64s", id);
+        } else if (value.type != JSON_SCAN_TRUE && value.type != JSON_SCAN_FALSE) {
+            rc = consent_refuse(why, 400, "invalid_decision",
+                                "decision for %.64s must be true or false", id);
+        } else if (p->legal_basis == LEGAL_BASIS_NECESSARY && value.type == JSON_SCAN_FALSE) {
+            rc = consent_refuse(why, 400, "necessary_purpose",
+                                "%.64s is necessary and cannot be refused", id);
+        } else {
+            decided[p - site->purposes] = value.type == JSON_SCAN_TRUE;
         }
     }
     if (rc == 0 && strcmp(policy_version, site->policy_version) != 0)
@@ -413,9 +417,8 @@ int consent_body_check(const char *body, size_t len, const site_t *site,
          * legal basis; an explicit grant from the visitor still counts. */
         for (size_t i = 0; i < site->n_purposes; i++) {
             const site_purpose_t *p = &site->purposes[i];
-            json_t *d = json_object_get(decisions, p->id);
             out->granted[i] = p->legal_basis == LEGAL_BASIS_NECESSARY             ? 1
-                              : d != NULL                                         ? json_is_true(d)
+                              : decided[i] >= 0                                   ? decided[i]
                               : gpc && p->gpc                                     ? 0
                               : p->legal_basis == LEGAL_BASIS_LEGITIMATE_INTEREST ? 1
                                                                                   : 0;
@@ -432,7 +435,7 @@ int consent_body_check(const char *body, size_t len, const site_t *site,
             memcpy(out->version, version, sizeof(out->version));
         }
     }
-    json_decref(root);
+    if (arena != stack) free(arena);
     return rc;
 }
 

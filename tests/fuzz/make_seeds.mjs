@@ -166,3 +166,21 @@ for (const sub of ['good', 'bad']) {
     }
 }
 write('site_file', siteSeeds);
+
+// ---- json_scan: JSON texts, valid and near misses, held to jansson ----
+write('json_scan', [
+    body(good),
+    '{"a":1,"b":[true,false,null,-0.5e+3,"x\\u00e9\\ud83d\\ude00"],"c":{"d":{}}}',
+    '{"a":1,"\\u0061":2}',
+    '{"a":"\\u0000"}',
+    '{"a":"\\ud800"}',
+    '[9223372036854775807, -9223372036854775808]',
+    '[9223372036854775808]',
+    '[1e400, 1e-400]',
+    '{"a" : [ 01 ]}',
+    ' \n{"k\\"ey":"v\\/\\b\\f\\n\\r\\t"} \r\n',
+    '"top-level string"',
+    '{"a":1,}',
+    '[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]',
+    Buffer.from([0x7b, 0x22, 0xc3, 0x28, 0x22, 0x3a, 0x31, 0x7d]),
+].map((s) => (Buffer.isBuffer(s) ? s : Buffer.from(s))));

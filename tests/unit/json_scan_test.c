@@ -1,0 +1,137 @@
+/*
+ * json_scan_test.c - src/json_scan.c on the cases that matter to a request
+ * body: what it accepts and refuses (as jansson does, see its fuzz harness
+ * for the rest), its own limits, and reading members and strings back.
+ */
+#include "check.h"
+#include "json_scan.h"
+
+static int parse(const char *text)
+{
+    json_scan_value_t root;
+    const char *err;
+    return json_scan_parse(text, strlen(text), &root, &err);
+}
+
+static int valid_and_invalid_texts(void)
+{
+    static const char *const good[] = {
+        "{}",
+        "[]",
+        " {\"a\" : [1, -0.5e+3, true, false, null, \"x\"]} \n",
+        "[9223372036854775807,-9223372036854775808,1e-400]",
+        "{\"s\":\"\\u00e9\\ud83d\\ude00\\\"\\\\\\/\\b\\f\\n\\r\\t\"}",
+        "{\"a\":{\"a\":{}}}",
+        "{\"a\":1,\"b\":2}"};
+    static const char *const bad[] = {"",
+                                      "1",
+                                      "\"s\"",
+                                      "{",
+                                      "{\"a\"}",
+                                      "{\"a\":}",
+                                      "{\"a\":1,}",
+                                      "[1,]",
+                                      "[01]",
+                                      "[1.]",
+                                      "[.5]",
+                                      "[-]",
+                                      "[1e]",
+                                      "[9223372036854775808]",
+                                      "[1e400]",
+                                      "{\"a\":1,\"a\":2}",
+                                      "{\"a\":1,\"\\u0061\":2}",
+                                      "[\"\\u0000\"]",
+                                      "[\"\\ud800\"]",
+                                      "[\"\\udc00\"]",
+                                      "[\"\\x\"]",
+                                      "[\"\x01\"]",
+                                      "[\"\xc3\x28\"]",
+                                      "[truex]",
+                                      "{}{}",
+                                      "{} x"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        if (parse(good[i]) != 0) {
+            printf("    refused: %s\n", good[i]);
+            return -1;
+        }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (parse(bad[i]) == 0) {
+            printf("    accepted: %s\n", bad[i]);
+            return -1;
+        }
+    /* A NUL byte inside the length refuses the text (jansson would skip it). */
+    json_scan_value_t root;
+    const char *err;
+    CHECK(json_scan_parse("{}\0", 3, &root, &err) == -1);
+    CHECK(json_scan_parse("{\"a\":0\0}", 8, &root, &err) == -1);
+    /* Same keys in different objects are fine; in one object they are not,
+     * whatever the escapes. */
+    CHECK(parse("{\"a\":{\"a\":1},\"b\":{\"a\":2}}") == 0);
+    CHECK(json_scan_parse("{\"\\u00e9\":1,\"\xc3\xa9\":2}", 21, &root, &err) == -1);
+    CHECK_STR(err, "the body names a key twice");
+    return 0;
+}
+
+static int depth_and_key_limits(void)
+{
+    static char deep[JSON_SCAN_DEPTH_MAX * 2 + 4];
+    size_t n = 0;
+    for (int i = 0; i < JSON_SCAN_DEPTH_MAX; i++)
+        deep[n++] = '[';
+    for (int i = 0; i < JSON_SCAN_DEPTH_MAX; i++)
+        deep[n++] = ']';
+    json_scan_value_t root;
+    const char *err;
+    CHECK(json_scan_parse(deep, n, &root, &err) == 0);
+    memmove(deep + 1, deep, n);
+    deep[0] = '[';
+    deep[n + 1] = ']';
+    CHECK(json_scan_parse(deep, n + 2, &root, &err) == -1);
+    CHECK_STR(err, "the body nests too deep");
+    char many[JSON_SCAN_KEYS_MAX * 12 + 16];
+    size_t m = 0;
+    many[m++] = '{';
+    for (int i = 0; i <= JSON_SCAN_KEYS_MAX; i++)
+        m += (size_t)snprintf(many + m, sizeof(many) - m, "%s\"k%d\":0", i ? "," : "", i);
+    many[m++] = '}';
+    CHECK(json_scan_parse(many, m, &root, &err) == -1);
+    CHECK_STR(err, "the body has too many keys");
+    return 0;
+}
+
+static int members_and_strings_read_back(void)
+{
+    const char *text = "{ \"visitor\" : \"v\\u00e9-1\", \"decisions\":{\"a\":true,\"b\":false},"
+                       "\"n\":[1,{\"x\":\"]\"}], \"z\": null }";
+    json_scan_value_t root, key, value;
+    const char *err;
+    CHECK(json_scan_parse(text, strlen(text), &root, &err) == 0 && root.type == JSON_SCAN_OBJECT);
+    size_t pos = 0;
+    char buf[32];
+    CHECK(json_scan_member(&root, &pos, &key, &value) == 1);
+    CHECK(json_scan_string_is(&key, "visitor", 7) && value.type == JSON_SCAN_STRING);
+    CHECK(json_scan_string(&value, buf, sizeof(buf)) == 5);
+    CHECK_STR(buf, "v\xc3\xa9-1");
+    CHECK(json_scan_string(&value, buf, 5) == -1); /* does not fit with its NUL */
+    CHECK(json_scan_member(&root, &pos, &key, &value) == 1 && value.type == JSON_SCAN_OBJECT);
+    size_t dpos = 0;
+    json_scan_value_t dk, dv;
+    CHECK(json_scan_member(&value, &dpos, &dk, &dv) == 1 && dv.type == JSON_SCAN_TRUE);
+    CHECK(json_scan_member(&value, &dpos, &dk, &dv) == 1 && dv.type == JSON_SCAN_FALSE);
+    CHECK(json_scan_string_is(&dk, "b", 1));
+    CHECK(json_scan_member(&value, &dpos, &dk, &dv) == 0);
+    CHECK(json_scan_member(&root, &pos, &key, &value) == 1 && value.type == JSON_SCAN_ARRAY);
+    CHECK(value.len == strlen("[1,{\"x\":\"]\"}]"));
+    CHECK(json_scan_member(&root, &pos, &key, &value) == 1 && value.type == JSON_SCAN_NULL);
+    CHECK(json_scan_member(&root, &pos, &key, &value) == 0);
+    return 0;
+}
+
+int main(void)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    RUN(valid_and_invalid_texts);
+    RUN(depth_and_key_limits);
+    RUN(members_and_strings_read_back);
+    return check_summary();
+}
