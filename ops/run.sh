@@ -7,7 +7,7 @@
 #
 # Environment:
 #   PORT=8080                  where consentd listens
-#   METRICS_PORT=9090          its operator listener on 127.0.0.1: /metrics, /healthz in detail
+#   METRICS_PORT=8081          its operator listener on 127.0.0.1: /metrics, /healthz in detail
 #   REDIS_URL=redis://...      use this Redis; start none
 #   REDIS_PORT=6379            port of the local Redis started here
 #   CONSENTD_DEMO_KEY=...      API key of the demo site (default demo-key-change-me)
@@ -274,7 +274,7 @@ main() {
     mkdir -p "$VAR"
     redis_start
     sites_install
-    export PORT=${PORT:-8080} METRICS_PORT=${METRICS_PORT:-9090}
+    export PORT=${PORT:-8080} METRICS_PORT=${METRICS_PORT:-8081}
     [ "$METRICS_PORT" != "$PORT" ] ||
         ops_die "PORT and METRICS_PORT are both $PORT" "Choose another one, e.g. METRICS_PORT=9091 ops/run.sh"
     config_write
@@ -283,7 +283,7 @@ main() {
         ops_die "consentd refuses the configuration (message above)" "Fix the file it names, then rerun ops/run.sh."
 
     port_in_use "$PORT" &&
-        ops_die "port $PORT is in use (another consentd?)" "Stop it, or choose another port: PORT=8081 ops/run.sh"
+        ops_die "port $PORT is in use (another consentd?)" "Stop it, or choose another port: PORT=8090 ops/run.sh"
     port_in_use "$METRICS_PORT" &&
         ops_die "port $METRICS_PORT (METRICS_PORT) is in use" "Stop what uses it, or choose another one: METRICS_PORT=9091 ops/run.sh"
 

@@ -120,7 +120,7 @@ static int shipped_config_loads_with_its_defaults(void)
     CHECK(cfg.rl_exempt_loopback == 0);
     /* /metrics on its own loopback listener, not the public one */
     CHECK_STR(cfg.metrics_address, "127.0.0.1");
-    CHECK(cfg.metrics_port == 9090);
+    CHECK(cfg.metrics_port == 8081);
     return 0;
 }
 
