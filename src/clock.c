@@ -20,6 +20,17 @@ int64_t clock_real_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void clock_deadline(int clock, uint64_t ms, struct timespec *out)
+{
+    clock_gettime((clockid_t)clock, out);
+    out->tv_sec += (time_t)(ms / 1000);
+    out->tv_nsec += (long)(ms % 1000) * 1000000;
+    if (out->tv_nsec >= 1000000000) {
+        out->tv_sec++;
+        out->tv_nsec -= 1000000000;
+    }
+}
+
 #define CLOCK_MS_MAX 253402300799999LL /* 9999-12-31T23:59:59.999Z */
 
 int clock_utc(int64_t ms, clock_utc_t *out)

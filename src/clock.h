@@ -18,6 +18,12 @@ uint64_t clock_mono_ns(void);
 /* CLOCK_REALTIME, in milliseconds since 1970-01-01T00:00:00Z. */
 int64_t clock_real_ms(void);
 
+/* The time ms milliseconds from now on clock (CLOCK_MONOTONIC or
+ * CLOCK_REALTIME, the clock of the condition variable), as the absolute
+ * deadline pthread_cond_timedwait takes. */
+struct timespec;
+void clock_deadline(int clock, uint64_t ms, struct timespec *out);
+
 /* A day and time of day in UTC. */
 typedef struct clock_utc {
     int year, month, day; /* 1970..9999, 1..12, 1..31 */

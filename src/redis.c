@@ -57,6 +57,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "resolve.h"
 
@@ -205,13 +206,6 @@ static void node_retire(redis_node_t *n);
 static void cluster_refresh(redis_t *r, int now);
 static void node_set_name(redis_node_t *n);
 static void command_act(command_t *c, const redisReply *live);
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 unsigned redis_key_slot(const char *tag, size_t len)
 {
@@ -1211,7 +1205,7 @@ static void command_on_reply(redisAsyncContext *ac, void *_reply, void *privdata
         node_note_loss(n, ac);
     }
     if (reply != NULL && r->rtt_cb != NULL && !c->internal) /* late replies too: the slow ones */
-        r->rtt_cb(r->rtt_data, now_ns() - c->start_ns);
+        r->rtt_cb(r->rtt_data, clock_mono_ns() - c->start_ns);
     if (c->durable) {
         /* The WAIT's reply comes next, on this connection: decide now (the
          * reply dies with this callback), act then. A failure decided at
@@ -1344,7 +1338,7 @@ static command_t *command_new(redis_t *r, redis_reply_cb cb, void *data, int arg
     c->cb = cb;
     c->data = data;
     c->slot = -1;
-    c->start_ns = now_ns();
+    c->start_ns = clock_mono_ns();
     c->timeout.cb = command_on_timeout;
     c->retry_entry.cb = command_on_retry_timer;
     r->inflight++;

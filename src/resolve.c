@@ -82,14 +82,7 @@ static void *resolve_thread(void *arg)
         }
         if (due < 0) {
             struct timespec until;
-            clock_gettime(CLOCK_MONOTONIC, &until);
-            uint64_t wait_ms = next - now;
-            until.tv_sec += (time_t)(wait_ms / 1000);
-            until.tv_nsec += (long)(wait_ms % 1000) * 1000000;
-            if (until.tv_nsec >= 1000000000) {
-                until.tv_sec++;
-                until.tv_nsec -= 1000000000;
-            }
+            clock_deadline(CLOCK_MONOTONIC, next - now, &until);
             pthread_cond_timedwait(&watched.cond, &watched.mutex, &until);
             continue;
         }

@@ -77,13 +77,6 @@ void http_pending_free(http_pending_t *p)
     free(p);
 }
 
-uint64_t http_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static const char *http_reason(int status)
 {
     switch (status) {
@@ -270,7 +263,7 @@ void http_request_disposed(http_request_t *rq)
 /* Bookkeeping common to every answer: metrics and the access log. */
 static void http_finish(http_request_t *rq, int status, size_t bytes)
 {
-    uint64_t ns = http_now_ns() - rq->started_ns;
+    uint64_t ns = clock_mono_ns() - rq->started_ns;
     rq->answered++;
     metrics_observe_request(rq->worker->metrics, rq->route, status, ns);
     if (rq->worker->cfg->access_log) http_access_log(rq, status, bytes, ns);
@@ -516,7 +509,7 @@ static void http_own_errors_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostrea
                  (now.tv_usec - req->timestamps.request_begin_at.tv_usec);
     http_request_t rq = {.req = req, .worker = worker_of(req->conn->ctx), .route = f->route};
     rq.started_ns =
-        http_now_ns() -
+        clock_mono_ns() -
         (us > 0 && req->timestamps.request_begin_at.tv_sec != 0 ? (uint64_t)us * 1000 : 0);
     http_finish(&rq, req->res.status, body.len);
 

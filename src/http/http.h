@@ -67,8 +67,6 @@ http_request_t *http_pending_request(http_pending_t *p);
 snapshot_t *http_pending_snapshot(http_pending_t *p);
 void http_pending_free(http_pending_t *p);
 
-uint64_t http_now_ns(void);
-
 /* Bodies passed to http_send_static must outlive the send (static data, or
  * memory from req->pool). http_send_copy copies into the request pool. */
 void http_send_static(http_request_t *rq, int status, const char *content_type, const void *body,

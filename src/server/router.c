@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 
 #include "banner.h"
+#include "clock.h"
 #include "consent.h"
 #include "dashboard.h"
 #include "demo.h"
@@ -427,7 +428,7 @@ static int router_rate_ok(http_request_t *rq, int klass)
     size_t len = router_client_key(rq, key, &loopback);
     if (loopback && cfg->rl_exempt_loopback) return 1;
     uint32_t wait_ms = ratelimit_take(rq->worker->ratelimit, (ratelimit_class_t)klass, key, len,
-                                      rate, burst, http_now_ns() / 1000000);
+                                      rate, burst, clock_mono_ns() / 1000000);
     if (wait_ms == 0) return 1;
     char secs[16];
     int n = snprintf(secs, sizeof(secs), "%u", (wait_ms + 999) / 1000);
@@ -474,7 +475,7 @@ int router_handle(h2o_handler_t *self, h2o_req_t *req)
     memset(rq, 0, sizeof(*rq));
     rq->req = req;
     rq->worker = w;
-    rq->started_ns = http_now_ns();
+    rq->started_ns = clock_mono_ns();
     rq->route = ROUTE_UNMATCHED;
     w->inflight++;
     metrics_gauge_set(w->metrics, METRICS_INFLIGHT, w->inflight);

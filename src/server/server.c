@@ -47,6 +47,7 @@
 #include <openssl/ssl.h>
 
 #include "health.h"
+#include "clock.h"
 #include "log.h"
 #include "ratelimit.h"
 #include "router.h"
@@ -574,8 +575,7 @@ int server_publish(snapshot_t *snap)
      * means every new request sees it. A worker switches between two
      * events of its loop: this takes microseconds unless one is stuck. */
     struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += SERVER_PUBLISH_WAIT_MS / 1000;
+    clock_deadline(CLOCK_REALTIME, SERVER_PUBLISH_WAIT_MS, &deadline);
     int rc = 0;
     pthread_mutex_lock(&server.ack_mutex);
     while (server.acks < server.count && rc == 0)

@@ -136,6 +136,9 @@ test('sigint_stops_gracefully_like_sigterm', async () => {
 
 test('a_request_waiting_on_a_sleeping_redis_is_answered_and_the_exit_stays_within_the_deadline', async () => {
     const c = await startConsentd();
+    // /healthz reuses a check for 1 s (health.h): let the one of the start-up
+    // wait age out, so that this /healthz sends a PING to the sleeping Redis.
+    await delay(1100);
     // Redis sleeps longer than the shutdown deadline: the /healthz answer
     // comes from the Redis command timeout (503, before the deadline), and
     // the exit does not wait for Redis to wake up.

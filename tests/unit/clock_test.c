@@ -104,6 +104,16 @@ static int clocks_move_forward(void)
     uint64_t b = clock_mono_ns();
     CHECK(b >= a);
     CHECK(r > 1767225600000); /* after 2026-01-01 */
+    /* A deadline 1.5 s ahead, the nanoseconds carried into the seconds. */
+    struct timespec now, d;
+    for (int i = 0; i < 2; i++) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        clock_deadline(CLOCK_MONOTONIC, 1500, &d);
+        CHECK(d.tv_nsec >= 0 && d.tv_nsec < 1000000000);
+        int64_t ahead_ms =
+            (int64_t)(d.tv_sec - now.tv_sec) * 1000 + (d.tv_nsec - now.tv_nsec) / 1000000;
+        CHECK(ahead_ms >= 1500 && ahead_ms < 1600);
+    }
     return 0;
 }
 
