@@ -20,6 +20,10 @@
  *   cd:{site:p}:log                STREAM  log retention, from the   entries {v: visitor,
  *                                          last write; entries       r: record}; id = when
  *                                          trimmed by MINID          Redis stored it
+ *   cd:{site:p}:x:<visitor>        LIST    log retention, from the   log entry ids of the
+ *                                          last id pushed            visitor that left the
+ *                                                                    history by its count,
+ *                                                                    newest first (the index)
  *   cd:{site:p}:erasures           STRING  log retention, from the   integer: erasures done
  *                                          last erasure              (anonymous; sum the 64)
  *
@@ -47,7 +51,10 @@
  * already past is deleted rather than set. History entries older than the
  * retention are popped at the visitor's next write; the log is trimmed with
  * an exact MINID (not `~`, which keeps up to a whole stream node of expired
- * entries) at every write and erasure.
+ * entries) at every write and erasure, and by nothing else: the log is
+ * evidence, and no write (anyone can name any visitor) may delete another
+ * write's entry. The index's ids past the retention are popped at the
+ * visitor's next write.
  *
  * A RECORD (the value of a state, of a history entry, the `r` of a log
  * entry) is a msgpack map whose layout is specified in store_record.h.
@@ -57,17 +64,28 @@
  * VERSION below says). One FCALL per consent: consentd_put sets the state,
  * appends to the log (trimming it with an exact MINID), and pushes the
  * history entry: the record with its `log` key appended by bumping the
- * fixmap count, so the record is never re-encoded in Lua.
+ * fixmap count, so the record is never re-encoded in Lua; the history
+ * entries it pops beyond STORE_HISTORY_MAX move their log id to the index.
  *
  * Invariant that erasure relies on: every consent log entry of a visitor
- * younger than the retention is named by the visitor's history. Entries
- * leave the history only (a) when older than the retention, (b) beyond
- * STORE_HISTORY_MAX, with their log entry deleted too, (c) when the history
- * key expires, a retention after the visitor's last write (so all its log
- * entries are older than the retention) or (d) on erasure. consentd_erase
- * therefore trims the log to the retention, then deletes the log entries its
- * history names, the state and the history: nothing with the visitor id is
- * left. The erasure counter is the only trace, and it holds no id.
+ * younger than the retention is named by the visitor's history or by its
+ * index. Entries leave the history only (a) when older than the retention
+ * (their log entry is then past the retention too), (b) beyond
+ * STORE_HISTORY_MAX: their log id moves to the index, in the same FCALL,
+ * (c) when the history key expires, a retention after the visitor's last
+ * write (so all its log entries are older than the retention) or (d) on
+ * erasure. Ids leave the index only when older than the retention, when it
+ * expires (a retention after its newest id was pushed) or on erasure.
+ * consentd_erase therefore trims the log to the retention, then deletes the
+ * log entries its history and its index name, the state, the history and
+ * the index: nothing with the visitor id is left. The erasure counter is
+ * the only trace, and it holds no id. The index holds at most the visitor's
+ * writes within the retention less STORE_HISTORY_MAX.
+ *
+ * Library version 1 (nodes of a rolling upgrade) passes no index key:
+ * consentd_put and consentd_erase then use the index named from the
+ * history key (same tag, same slot), so the invariant holds for their
+ * writes too.
  *
  * READS are a plain GET (current state) and consentd_visitor (FCALL_RO: the
  * state and the history in one consistent snapshot).
@@ -333,6 +351,13 @@ static int store_arg_keys(store_call_t *c, const char *visitor, int nkeys)
     for (int i = 0; i < nkeys; i++)
         if (store_argf(c, fmts[i], (int)c->tag_len, c->tag, i < 2 ? visitor : "") != 0) return -1;
     return 0;
+}
+
+/* One more key of the visitor, cd:{<tag>}:<kind>:<visitor> (x: the log
+ * index; see the key layout). */
+static int store_arg_visitor_key(store_call_t *c, const char *kind, const char *visitor)
+{
+    return store_argf(c, "cd:{%.*s}:%s:%s", (int)c->tag_len, c->tag, kind, visitor);
 }
 
 /* What this file says when a reply is not what it asked for. */
@@ -1021,7 +1046,7 @@ int store_consent_put(redis_t *r, const site_t *site, const store_record_t *rec,
     bare.log_id = NULL; /* consentd_put appends the `log` key itself */
     char *enc = store_record_encode(&bare, &enc_len);
     if (enc == NULL) return REDIS_E_ARGS;
-    store_call_t *c = store_call_new(STORE_CALL_PUT, r, data, 4 * STORE_KEY_MAX + enc_len);
+    store_call_t *c = store_call_new(STORE_CALL_PUT, r, data, 8 * STORE_KEY_MAX + enc_len);
     if (c == NULL) {
         free(enc);
         return REDIS_E_ARGS;
@@ -1030,9 +1055,10 @@ int store_consent_put(redis_t *r, const site_t *site, const store_record_t *rec,
     c->is_fcall = 1;
     c->durable = 1;
     store_call_tag(c, site->id, store_partition(rec->visitor, strlen(rec->visitor)));
-    int brc = store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_put") | store_arg_str(c, "3") |
-              store_arg_keys(c, rec->visitor, 3) | store_arg_str(c, rec->visitor) |
-              store_arg(c, enc, enc_len) | store_argf(c, "%" PRId64, rec->expires_at_ms) |
+    int brc = store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_put") | store_arg_str(c, "4") |
+              store_arg_keys(c, rec->visitor, 3) | store_arg_visitor_key(c, "x", rec->visitor) |
+              store_arg_str(c, rec->visitor) | store_arg(c, enc, enc_len) |
+              store_argf(c, "%" PRId64, rec->expires_at_ms) |
               store_argf(c, "%" PRId64, store_retention_ms(site)) |
               store_argf(c, "%d", STORE_HISTORY_MAX);
     free(enc);
@@ -1072,14 +1098,15 @@ int store_visitor_erase(redis_t *r, const site_t *site, const char *visitor, sto
     if (r == NULL || cb == NULL || !store_site_ok(site) || !store_visitor_ok(visitor) ||
         site->log_retention_days == 0)
         return REDIS_E_ARGS;
-    store_call_t *c = store_call_new(STORE_CALL_ERASE, r, data, 6 * STORE_KEY_MAX);
+    store_call_t *c = store_call_new(STORE_CALL_ERASE, r, data, 8 * STORE_KEY_MAX);
     if (c == NULL) return REDIS_E_ARGS;
     c->cb.erase = cb;
     c->is_fcall = 1;
     c->durable = 1;
     store_call_tag(c, site->id, store_partition(visitor, strlen(visitor)));
     return store_call_start(c, store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_erase") |
-                                   store_arg_str(c, "4") | store_arg_keys(c, visitor, 4) |
+                                   store_arg_str(c, "5") | store_arg_keys(c, visitor, 4) |
+                                   store_arg_visitor_key(c, "x", visitor) |
                                    store_argf(c, "%" PRId64, store_retention_ms(site)));
 }
 

@@ -13,7 +13,7 @@
 -- pairs each version with the file's hash, and lint_lua fails when they
 -- disagree). A new version keeps every function of the older ones, with their
 -- arguments and replies: old nodes run on it until they are replaced.
-local VERSION = 1
+local VERSION = 2
 
 -- Returns VERSION: what consentd asks a Redis before loading the library.
 local function version()
@@ -125,7 +125,16 @@ redis.register_function('consentd_banner_named', banner_named)
 redis.register_function{function_name = 'consentd_banner_list', callback = banner_list,
                         flags = {'no-writes'}}
 
--- KEYS: state, history, log.
+-- A visitor's key of another kind beside its history (cd:{<tag>}:h:<visitor>):
+-- cd:{<tag>}:<kind>:<visitor>, same tag, same slot. For the calls of version 1
+-- nodes, which do not pass the keys version 2 added.
+local function visitor_key(history, kind)
+  local head, visitor = string.match(history, '^(.-}):h:(.*)$')
+  return head .. ':' .. kind .. ':' .. visitor
+end
+
+-- KEYS: state, history, log[, index] (index: version 2; derived from the
+-- history's name when absent).
 -- ARGV: visitor, record (msgpack fixmap), expires_at_ms, retention_ms, history_max.
 -- Returns the consent log entry id.
 local function put(keys, args)
@@ -141,6 +150,7 @@ local function put(keys, args)
      history_max < 1 then
     return redis.error_reply('ERR consentd: bad arguments')
   end
+  local index = keys[4] or visitor_key(keys[2], 'x')
   local now = now_ms()
   local min_ms = math.max(now - retention, 0)
   local id = redis.call('XADD', keys[3], 'MINID', min_ms, '*', 'v', args[1], 'r', rec)
@@ -154,21 +164,39 @@ local function put(keys, args)
   -- fixmap count and append the pair, without re-encoding the record.
   local entry = string.char(head + 1) .. string.sub(rec, 2) .. cmsgpack.pack('log', id)
   local n = redis.call('LPUSH', keys[2], entry)
-  -- Drop the oldest entries beyond history_max or older than the retention,
-  -- with their log entries, so that every log entry of a visitor within the
-  -- retention stays reachable from the visitor's history (erasure needs it).
+  -- Drop the oldest entries beyond history_max or older than the retention.
+  -- Their log entries stay: the log is evidence, trimmed by its retention
+  -- only. The id of one that leaves by the count and is still within the
+  -- retention moves to the index, so that every log entry of the visitor
+  -- within the retention stays named by its history or its index (erasure
+  -- needs it).
+  local moved = false
   while n > 1 do
     local lid = entry_log_id(redis.call('LINDEX', keys[2], -1))
-    if n <= history_max and not (lid ~= nil and id_ms(lid) < min_ms) then
+    local old = lid ~= nil and id_ms(lid) < min_ms
+    if n <= history_max and not old then
       break
     end
     redis.call('RPOP', keys[2])
-    if lid ~= nil then
-      redis.call('XDEL', keys[3], lid)
+    if lid ~= nil and not old then
+      redis.call('LPUSH', index, lid)
+      moved = true
     end
     n = n - 1
   end
   redis.call('PEXPIRE', keys[2], args[4])
+  -- The index, newest first: drop its ids past the retention (their entries
+  -- left the log with XADD's MINID); it lives a retention after its last id.
+  while true do
+    local last = redis.call('LINDEX', index, -1)
+    if not last or id_ms(last) >= min_ms then
+      break
+    end
+    redis.call('RPOP', index)
+  end
+  if moved then
+    redis.call('PEXPIRE', index, args[4])
+  end
   return id
 end
 
@@ -180,14 +208,16 @@ local function visitor(keys, args)
   return {state, history}
 end
 
--- KEYS: state, history, log, erasures. ARGV: retention_ms.
+-- KEYS: state, history, log, erasures[, index] (index: version 2; derived
+-- from the history's name when absent). ARGV: retention_ms.
 -- Returns how many keys and log entries were deleted.
 local function erase(keys, args)
   local retention = tonumber(args[1])
   if retention == nil or retention < 1 then
     return redis.error_reply('ERR consentd: bad arguments')
   end
-  -- Entries past the retention are not reachable from any history: trim them.
+  local index = keys[5] or visitor_key(keys[2], 'x')
+  -- Entries past the retention are named by no history or index: trim them.
   redis.call('XTRIM', keys[3], 'MINID', math.max(now_ms() - retention, 0))
   local ids = {}
   for _, e in ipairs(redis.call('LRANGE', keys[2], 0, -1)) do
@@ -196,11 +226,14 @@ local function erase(keys, args)
       ids[#ids + 1] = lid
     end
   end
+  for _, lid in ipairs(redis.call('LRANGE', index, 0, -1)) do
+    ids[#ids + 1] = lid
+  end
   local removed = 0
   for i = 1, #ids, 100 do
     removed = removed + redis.call('XDEL', keys[3], unpack(ids, i, math.min(i + 99, #ids)))
   end
-  removed = removed + redis.call('DEL', keys[1], keys[2])
+  removed = removed + redis.call('DEL', keys[1], keys[2], index)
   redis.call('INCR', keys[4])
   redis.call('PEXPIRE', keys[4], args[1])
   return removed

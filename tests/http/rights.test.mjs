@@ -71,6 +71,19 @@ test('erasure_leaves_no_trace_of_the_visitor_anywhere_in_redis', async () => {
     assert.ok(erasures.length >= 1, 'no anonymous erasure count');
 });
 
+test('erasure_after_more_writes_than_the_history_holds_leaves_no_log_entry_of_the_visitor', async () => {
+    const visitor = 'visitor-erase-many1';
+    const HISTORY_MAX = 200; /* STORE_HISTORY_MAX: the older log entries are named by the index */
+    for (let i = 0; i < HISTORY_MAX + 5; i++) {
+        const res = await postConsent(stack.consentd, choice({ [CONSENT[0]]: i % 2 === 0 }, { visitor }));
+        assert.equal(res.status, 201, res.text);
+    }
+    assert.ok((await allKeys(stack.redis)).some((k) => k.endsWith(`:x:${visitor}`)), 'no log index of the visitor');
+    const res = await stack.consentd.request(`/v1/sites/demo/visitors/${visitor}`, { method: 'DELETE', headers: server() });
+    assert.equal(res.status, 200, res.text);
+    assert.ok(!(await everything(stack.redis)).includes(visitor), 'the visitor id is still somewhere in Redis');
+});
+
 test('erasure_with_another_sites_key_is_403_and_erases_nothing', async () => {
     await postConsent(stack.consentd, choice({}, { visitor: 'visitor-safe-00001' }));
     const before = await dataDigest(stack.redis);
