@@ -24,6 +24,9 @@
  *                                          last id pushed            visitor that left the
  *                                                                    history by its count,
  *                                                                    newest first (the index)
+ *   cd:{site:p}:wm:<visitor>       STRING  60 s from the visitor's   integer: its writes in the
+ *                                          first write in the window window (the write limit)
+ *   cd:{site:p}:wd:<visitor>       STRING  a day, likewise           the same, per day
  *   cd:{site:p}:erasures           STRING  log retention, from the   integer: erasures done
  *                                          last erasure              (anonymous; sum the 64)
  *
@@ -78,9 +81,16 @@
  * expires (a retention after its newest id was pushed) or on erasure.
  * consentd_erase therefore trims the log to the retention, then deletes the
  * log entries its history and its index name, the state, the history and
- * the index: nothing with the visitor id is left. The erasure counter is
- * the only trace, and it holds no id. The index holds at most the visitor's
- * writes within the retention less STORE_HISTORY_MAX.
+ * the index, and the write counters: nothing with the visitor id is left.
+ * The erasure counter is the only trace, and it holds no id. The index
+ * holds at most the visitor's writes within the retention less
+ * STORE_HISTORY_MAX: with a day limit of D writes, D * retention days.
+ *
+ * THE WRITE LIMIT (store_write_limit_t) is checked and counted by
+ * consentd_put itself, before anything is written, in wm and wd (fixed
+ * windows: INCR, and PEXPIRE at the window's first write): one round trip,
+ * exact across nodes. Over it, consentd_put writes nothing and answers the
+ * integer PTTL of the full window instead of the log id.
  *
  * Library version 1 (nodes of a rolling upgrade) passes no index key:
  * consentd_put and consentd_erase then use the index named from the
@@ -159,7 +169,7 @@
 #define STORE_KEY_MAX (STORE_TAG_MAX + STORE_VISITOR_MAX + 16)
 #define STORE_ID_MAX 48     /* "<u64>-<u64>" */
 #define STORE_CURSOR_MAX 64 /* "<partition>-<u64>-<u64>" */
-#define STORE_ARGV_MAX 12
+#define STORE_ARGV_MAX 16
 #define STORE_ERR_MAX 256
 #define STORE_MS_PER_DAY 86400000LL
 
@@ -590,6 +600,13 @@ static int store_decode_alloc(const char *buf, size_t len, size_t extra, store_r
 
 static void store_on_put(store_call_t *c, const redis_reply_t *reply)
 {
+    if (redis_reply_kind(reply) == REDIS_REPLY_KIND_INTEGER && redis_reply_integer(reply) > 0) {
+        /* Over the visitor's write limit: nothing written, the ms to wait. */
+        redis_error_t e = {REDIS_ERROR_LIMITED, "over the visitor's write limit",
+                           redis_reply_integer(reply)};
+        store_call_fail(c, &e);
+        return;
+    }
     if (redis_reply_kind(reply) != REDIS_REPLY_KIND_STRING) {
         store_call_fail(c, &store_error_unexpected);
         return;
@@ -1035,9 +1052,11 @@ static int64_t store_retention_ms(const site_t *site)
     return (int64_t)site->log_retention_days * STORE_MS_PER_DAY;
 }
 
-int store_consent_put(redis_t *r, const site_t *site, const store_record_t *rec, store_done_cb cb,
-                      void *data)
+int store_consent_put(redis_t *r, const site_t *site, const store_record_t *rec,
+                      const store_write_limit_t *limit, store_done_cb cb, void *data)
 {
+    static const store_write_limit_t unlimited = {0, 0};
+    if (limit == NULL) limit = &unlimited;
     if (r == NULL || cb == NULL || rec == NULL || !store_site_ok(site) ||
         !store_visitor_ok(rec->visitor) || rec->expires_at_ms <= 0 || site->log_retention_days == 0)
         return REDIS_E_ARGS;
@@ -1055,12 +1074,15 @@ int store_consent_put(redis_t *r, const site_t *site, const store_record_t *rec,
     c->is_fcall = 1;
     c->durable = 1;
     store_call_tag(c, site->id, store_partition(rec->visitor, strlen(rec->visitor)));
-    int brc = store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_put") | store_arg_str(c, "4") |
+    int brc = store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_put") | store_arg_str(c, "6") |
               store_arg_keys(c, rec->visitor, 3) | store_arg_visitor_key(c, "x", rec->visitor) |
-              store_arg_str(c, rec->visitor) | store_arg(c, enc, enc_len) |
-              store_argf(c, "%" PRId64, rec->expires_at_ms) |
+              store_arg_visitor_key(c, "wm", rec->visitor) |
+              store_arg_visitor_key(c, "wd", rec->visitor) | store_arg_str(c, rec->visitor) |
+              store_arg(c, enc, enc_len) | store_argf(c, "%" PRId64, rec->expires_at_ms) |
               store_argf(c, "%" PRId64, store_retention_ms(site)) |
-              store_argf(c, "%d", STORE_HISTORY_MAX);
+              store_argf(c, "%d", STORE_HISTORY_MAX) |
+              store_argf(c, "%" PRIu32, limit->per_minute) |
+              store_argf(c, "%" PRIu32, limit->per_day);
     free(enc);
     return store_call_start(c, brc);
 }
@@ -1104,10 +1126,11 @@ int store_visitor_erase(redis_t *r, const site_t *site, const char *visitor, sto
     c->is_fcall = 1;
     c->durable = 1;
     store_call_tag(c, site->id, store_partition(visitor, strlen(visitor)));
-    return store_call_start(c, store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_erase") |
-                                   store_arg_str(c, "5") | store_arg_keys(c, visitor, 4) |
-                                   store_arg_visitor_key(c, "x", visitor) |
-                                   store_argf(c, "%" PRId64, store_retention_ms(site)));
+    return store_call_start(
+        c, store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_erase") | store_arg_str(c, "7") |
+               store_arg_keys(c, visitor, 4) | store_arg_visitor_key(c, "x", visitor) |
+               store_arg_visitor_key(c, "wm", visitor) | store_arg_visitor_key(c, "wd", visitor) |
+               store_argf(c, "%" PRId64, store_retention_ms(site)));
 }
 
 int store_log_page(redis_t *r, const site_t *site, const char *cursor, int64_t from_ms,

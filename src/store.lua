@@ -13,7 +13,7 @@
 -- pairs each version with the file's hash, and lint_lua fails when they
 -- disagree). A new version keeps every function of the older ones, with their
 -- arguments and replies: old nodes run on it until they are replaced.
-local VERSION = 2
+local VERSION = 3
 
 -- Returns VERSION: what consentd asks a Redis before loading the library.
 local function version()
@@ -133,10 +133,32 @@ local function visitor_key(history, kind)
   return head .. ':' .. kind .. ':' .. visitor
 end
 
--- KEYS: state, history, log[, index] (index: version 2; derived from the
--- history's name when absent).
--- ARGV: visitor, record (msgpack fixmap), expires_at_ms, retention_ms, history_max.
--- Returns the consent log entry id.
+-- The visitor's write limit (version 3): fixed windows of a minute and a day,
+-- each from the visitor's first write in it, counted in the keys minute and
+-- day (STRING, TTL the window). Returns the ms until the full window ends
+-- (nothing counted), or nil: then this write is counted. A limit of 0: none.
+local function write_limited(minute, day, per_minute, per_day)
+  local windows = {{minute, per_minute, 60000}, {day, per_day, 86400000}}
+  for _, w in ipairs(windows) do
+    if w[2] > 0 and (tonumber(redis.call('GET', w[1])) or 0) >= w[2] then
+      local ttl = redis.call('PTTL', w[1])
+      return ttl > 0 and ttl or w[3]
+    end
+  end
+  for _, w in ipairs(windows) do
+    if w[2] > 0 and redis.call('INCR', w[1]) == 1 then
+      redis.call('PEXPIRE', w[1], w[3])
+    end
+  end
+  return nil
+end
+
+-- KEYS: state, history, log[, index[, minute, day]] (index: version 2,
+-- derived from the history's name when absent; the write counters: version 3).
+-- ARGV: visitor, record (msgpack fixmap), expires_at_ms, retention_ms,
+-- history_max[, per_minute, per_day] (version 3: the visitor's write limit).
+-- Returns the consent log entry id (a string), or over the write limit the
+-- ms to wait (an integer, > 0): then nothing was written.
 local function put(keys, args)
   local rec = args[2]
   local head = string.byte(rec, 1)
@@ -151,6 +173,16 @@ local function put(keys, args)
     return redis.error_reply('ERR consentd: bad arguments')
   end
   local index = keys[4] or visitor_key(keys[2], 'x')
+  if keys[6] then
+    local per_minute, per_day = tonumber(args[6]), tonumber(args[7])
+    if per_minute == nil or per_minute < 0 or per_day == nil or per_day < 0 then
+      return redis.error_reply('ERR consentd: bad arguments')
+    end
+    local wait = write_limited(keys[5], keys[6], per_minute, per_day)
+    if wait then
+      return wait
+    end
+  end
   local now = now_ms()
   local min_ms = math.max(now - retention, 0)
   local id = redis.call('XADD', keys[3], 'MINID', min_ms, '*', 'v', args[1], 'r', rec)
@@ -208,8 +240,9 @@ local function visitor(keys, args)
   return {state, history}
 end
 
--- KEYS: state, history, log, erasures[, index] (index: version 2; derived
--- from the history's name when absent). ARGV: retention_ms.
+-- KEYS: state, history, log, erasures[, index[, minute, day]] (index: version
+-- 2, derived from the history's name when absent; the write counters of put:
+-- version 3, likewise). ARGV: retention_ms.
 -- Returns how many keys and log entries were deleted.
 local function erase(keys, args)
   local retention = tonumber(args[1])
@@ -233,7 +266,10 @@ local function erase(keys, args)
   for i = 1, #ids, 100 do
     removed = removed + redis.call('XDEL', keys[3], unpack(ids, i, math.min(i + 99, #ids)))
   end
-  removed = removed + redis.call('DEL', keys[1], keys[2], index)
+  -- The write counters name the visitor too.
+  local minute = keys[6] or visitor_key(keys[2], 'wm')
+  local day = keys[7] or visitor_key(keys[2], 'wd')
+  removed = removed + redis.call('DEL', keys[1], keys[2], index, minute, day)
   redis.call('INCR', keys[4])
   redis.call('PEXPIRE', keys[4], args[1])
   return removed

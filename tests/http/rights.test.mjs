@@ -16,7 +16,11 @@ let stack;
 before(async () => {
     const other = siteLike('other');
     other.api_key_sha256 = sha256hex(OTHER_KEY);
-    stack = await startStack({ sites: { ...shippedSites(), 'other.json': other } });
+    stack = await startStack({
+        sites: { ...shippedSites(), 'other.json': other },
+        // More writes of one visitor than its history holds (the erasure test).
+        config: { rate_limit: { visitor_writes_per_minute: 1000, visitor_writes_per_day: 1000 } },
+    });
 });
 after(async () => {
     await stack?.stop();

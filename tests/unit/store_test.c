@@ -840,7 +840,7 @@ static int wait_store(store_wait_t *w, int rc)
 static int put_sync(redis_t *r, const store_record_t *rec)
 {
     store_wait_t w = {0};
-    int rc = wait_store(&w, store_consent_put(r, &test_site, rec, on_done, &w));
+    int rc = wait_store(&w, store_consent_put(r, &test_site, rec, NULL, on_done, &w));
     wait_reset(&w);
     return rc;
 }
@@ -1264,10 +1264,10 @@ static int test_bad_arguments(void)
     store_record_t rec;
     store_wait_t w = {0};
     record_fill(&rec, "", "cid", 0);
-    CHECK(store_consent_put(plain, &test_site, &rec, on_done, &w) == REDIS_E_ARGS);
+    CHECK(store_consent_put(plain, &test_site, &rec, NULL, on_done, &w) == REDIS_E_ARGS);
     record_fill(&rec, "visitor-ok", "cid", 0);
     rec.texts_hash = NULL;
-    CHECK(store_consent_put(plain, &test_site, &rec, on_done, &w) == REDIS_E_ARGS);
+    CHECK(store_consent_put(plain, &test_site, &rec, NULL, on_done, &w) == REDIS_E_ARGS);
     char long_visitor[300];
     memset(long_visitor, 'a', sizeof(long_visitor) - 1);
     long_visitor[sizeof(long_visitor) - 1] = '\0';
@@ -1300,7 +1300,7 @@ static int test_down_fails_fast(void)
     store_record_t rec;
     store_wait_t w = {0};
     record_fill(&rec, "visitor-down", "cid-down", 0);
-    int rc1 = store_consent_put(down, &test_site, &rec, on_done, &w);
+    int rc1 = store_consent_put(down, &test_site, &rec, NULL, on_done, &w);
     int rc2 = store_visitor_get(down, &test_site, "visitor-down", on_visitor, &w);
     int rc3 = store_log_page(down, &test_site, NULL, 0, INT64_MAX, 10, on_page, &w);
     int rc4 = store_visitor_erase(down, &test_site, "visitor-down", on_erase, &w);
