@@ -1259,6 +1259,37 @@ static int test_history_is_bounded(void)
     return 0;
 }
 
+/* A node of library version 1 (rolling upgrade) calls consentd_put and
+ * consentd_erase without the keys version 2 and 3 added: the log keeps every
+ * entry, the index named from the history key names the one that left the
+ * history, and erasure leaves nothing. */
+static int test_version_1_calls_keep_the_invariant(void)
+{
+    const char *visitor = "visitor-old-node";
+    char s[256], h[256], log[256], x[256], er[256];
+    key_of(s, sizeof(s), "s", visitor);
+    key_of(h, sizeof(h), "h", visitor);
+    key_of(log, sizeof(log), "log", visitor);
+    key_of(x, sizeof(x), "x", visitor);
+    key_of(er, sizeof(er), "erasures", visitor);
+    /* history_max 1: the second put pushes the first out of the history. */
+    for (int i = 0; i < 2; i++)
+        CHECK(cmd(plain, NULL, "FCALL", "consentd_put", "3", s, h, log, visitor,
+                  "\x81\xa1"
+                  "a\x01",
+                  "9999999999999", "86400000", "1", NULL) == 0);
+    CHECK(cmd_integer(plain, "LLEN", h, NULL) == 1);
+    CHECK(cmd_integer(plain, "LLEN", x, NULL) == 1);
+    CHECK(cmd_integer(plain, "XLEN", log, NULL) >= 2);
+    treply_t t;
+    CHECK(cmd(plain, &t, "FCALL", "consentd_erase", "4", s, h, log, er, "86400000", NULL) == 0);
+    long long removed = t.kind == REDIS_REPLY_KIND_INTEGER ? t.integer : -1;
+    treply_free(&t);
+    CHECK(removed == 5); /* two log entries; state, history, index */
+    CHECK(!found_anywhere(plain, visitor, 1));
+    return 0;
+}
+
 static int test_bad_arguments(void)
 {
     store_record_t rec;
@@ -1424,6 +1455,8 @@ int main(void)
                   test_two_puts_history);
         check_run("erase_removes_every_trace_and_spares_the_neighbour", test_erase);
         check_run("history_is_bounded_and_the_log_keeps_every_entry", test_history_is_bounded);
+        check_run("version_1_calls_keep_the_log_and_erase_it_all",
+                  test_version_1_calls_keep_the_invariant);
         check_run("log_pages_cross_partitions_once_each_with_time_filter", test_log_pages);
         check_run("put_reloads_a_missing_function_library", test_function_reload);
         check_run("bad_arguments_are_refused", test_bad_arguments);
