@@ -98,7 +98,8 @@
  * writes too.
  *
  * READS are a plain GET (current state) and consentd_visitor (FCALL_RO: the
- * state and the history in one consistent snapshot).
+ * state, the history and the older writes the index names, read from the
+ * log, in one consistent snapshot).
  *
  * THE LIBRARY VERSION. src/store.lua declares `local VERSION = N` (an
  * integer, raised with every change of the file) and returns it from
@@ -642,21 +643,39 @@ static void store_on_get(store_call_t *c, const redis_reply_t *reply)
     store_call_free(c);
 }
 
+/* The entries of an array reply (NIL: none), at most max. */
+static size_t store_reply_entries(const redis_reply_t *a, size_t max)
+{
+    size_t n = redis_reply_kind(a) == REDIS_REPLY_KIND_ARRAY ? redis_reply_count(a) : 0;
+    return n < max ? n : max;
+}
+
+/* The i-th entry of the history, then of the older writes after its n_h. */
+static const redis_reply_t *store_visitor_entry(const redis_reply_t *history, size_t n_h,
+                                                const redis_reply_t *older, size_t i)
+{
+    return i < n_h ? redis_reply_at(history, i) : redis_reply_at(older, i - n_h);
+}
+
 static void store_on_visitor(store_call_t *c, const redis_reply_t *reply)
 {
-    const redis_reply_t *state, *history;
-    if (redis_reply_kind(reply) != REDIS_REPLY_KIND_ARRAY || redis_reply_count(reply) != 2 ||
+    const redis_reply_t *state, *history, *older = NULL;
+    if (redis_reply_kind(reply) != REDIS_REPLY_KIND_ARRAY ||
+        (redis_reply_count(reply) != 2 && redis_reply_count(reply) != 3) ||
         (state = redis_reply_at(reply, 0)) == NULL ||
         (history = redis_reply_at(reply, 1)) == NULL ||
+        (redis_reply_count(reply) == 3 && (older = redis_reply_at(reply, 2)) == NULL) ||
         (redis_reply_kind(state) != REDIS_REPLY_KIND_NIL &&
          redis_reply_kind(state) != REDIS_REPLY_KIND_STRING) ||
         (redis_reply_kind(history) != REDIS_REPLY_KIND_ARRAY &&
-         redis_reply_kind(history) != REDIS_REPLY_KIND_NIL)) {
+         redis_reply_kind(history) != REDIS_REPLY_KIND_NIL) ||
+        (older != NULL && redis_reply_kind(older) != REDIS_REPLY_KIND_ARRAY)) {
         store_call_fail(c, &store_error_unexpected);
         return;
     }
-    size_t n = redis_reply_kind(history) == REDIS_REPLY_KIND_ARRAY ? redis_reply_count(history) : 0;
-    if (n > STORE_HISTORY_MAX) n = STORE_HISTORY_MAX;
+    /* The history, then the older writes its index names (newest first too). */
+    size_t n_h = store_reply_entries(history, STORE_HISTORY_MAX);
+    size_t n = n_h + (older != NULL ? store_reply_entries(older, STORE_ACCESS_OLDER_MAX) : 0);
 
     /* One arena for every decoded string: the encoded sizes bound it. */
     size_t total = 1, len;
@@ -666,7 +685,7 @@ static void store_on_visitor(store_call_t *c, const redis_reply_t *reply)
         total += len + 1;
     }
     for (size_t i = 0; i < n; i++) {
-        const redis_reply_t *e = redis_reply_at(history, i);
+        const redis_reply_t *e = store_visitor_entry(history, n_h, older, i);
         if (e != NULL && redis_reply_kind(e) == REDIS_REPLY_KIND_STRING) {
             redis_reply_str(e, &len);
             total += len + 1;
@@ -693,7 +712,7 @@ static void store_on_visitor(store_call_t *c, const redis_reply_t *reply)
         out.left -= len + 1;
     }
     for (size_t i = 0; i < n; i++) {
-        const redis_reply_t *e = redis_reply_at(history, i);
+        const redis_reply_t *e = store_visitor_entry(history, n_h, older, i);
         if (e == NULL || redis_reply_kind(e) != REDIS_REPLY_KIND_STRING) {
             skipped++;
             continue;
@@ -1104,14 +1123,17 @@ int store_visitor_get(redis_t *r, const site_t *site, const char *visitor, store
 {
     if (r == NULL || cb == NULL || !store_site_ok(site) || !store_visitor_ok(visitor))
         return REDIS_E_ARGS;
-    store_call_t *c = store_call_new(STORE_CALL_VISITOR, r, data, 4 * STORE_KEY_MAX);
+    store_call_t *c = store_call_new(STORE_CALL_VISITOR, r, data, 6 * STORE_KEY_MAX);
     if (c == NULL) return REDIS_E_ARGS;
     c->cb.visitor = cb;
     c->is_fcall = 1;
     store_call_tag(c, site->id, store_partition(visitor, strlen(visitor)));
     return store_call_start(c, store_arg_str(c, "FCALL_RO") | store_arg_str(c, "consentd_visitor") |
-                                   store_arg_str(c, "2") | store_arg_keys(c, visitor, 2) |
-                                   store_argf(c, "%d", STORE_HISTORY_MAX));
+                                   store_arg_str(c, "4") | store_arg_keys(c, visitor, 2) |
+                                   store_arg_visitor_key(c, "x", visitor) |
+                                   store_argf(c, "cd:{%.*s}:log", (int)c->tag_len, c->tag) |
+                                   store_argf(c, "%d", STORE_HISTORY_MAX) |
+                                   store_argf(c, "%d", STORE_ACCESS_OLDER_MAX));
 }
 
 int store_visitor_erase(redis_t *r, const site_t *site, const char *visitor, store_erase_cb cb,

@@ -30,7 +30,10 @@
 #include "store_record.h"
 
 #define STORE_PARTITIONS 64
-#define STORE_HISTORY_MAX 200   /* entries kept per visitor (newest first) */
+#define STORE_HISTORY_MAX 200 /* entries kept per visitor (newest first) */
+/* Older writes (named by the visitor's log index) an access request shows
+ * after the history: bounds its answer (about 1.2 KB each). */
+#define STORE_ACCESS_OLDER_MAX 2000
 #define STORE_LOG_PAGE_MAX 1000 /* records per export page */
 
 /* store_record_t: one consent record (store_record.h). */
@@ -78,7 +81,9 @@ int store_consent_put(redis_t *r, const site_t *site, const store_record_t *rec,
 /* The visitor's current state. */
 int store_consent_get(redis_t *r, const site_t *site, const char *visitor, store_record_cb cb,
                       void *data);
-/* Everything held about the visitor: current state and full history. */
+/* Everything held about the visitor: current state, the history, then the
+ * older writes still in the log (at most STORE_ACCESS_OLDER_MAX), newest
+ * first: the history callback gets them as one list. */
 int store_visitor_get(redis_t *r, const site_t *site, const char *visitor, store_visitor_cb cb,
                       void *data);
 /* Erase everything held about the visitor (state, history, and its entries

@@ -13,7 +13,7 @@
 -- pairs each version with the file's hash, and lint_lua fails when they
 -- disagree). A new version keeps every function of the older ones, with their
 -- arguments and replies: old nodes run on it until they are replaced.
-local VERSION = 3
+local VERSION = 4
 
 -- Returns VERSION: what consentd asks a Redis before loading the library.
 local function version()
@@ -232,12 +232,30 @@ local function put(keys, args)
   return id
 end
 
--- KEYS: state, history. ARGV: history_max.
--- Returns {state or nil, {history entries, newest first}}.
+-- KEYS: state, history[, index, log] (version 4). ARGV: history_max[, older_max].
+-- Returns {state or nil, {history entries, newest first}}; with the index and
+-- the log, a third element: the older writes the index names that are still
+-- in the log, newest first, at most older_max, as history entries (the
+-- record with its 'log' key), so that the access request shows them too.
 local function visitor(keys, args)
   local state = redis.call('GET', keys[1])
   local history = redis.call('LRANGE', keys[2], 0, tonumber(args[1]) - 1)
-  return {state, history}
+  if not keys[4] then
+    return {state, history}
+  end
+  local older = {}
+  for _, lid in ipairs(redis.call('LRANGE', keys[3], 0, (tonumber(args[2]) or 0) - 1)) do
+    local e = redis.call('XRANGE', keys[4], lid, lid)[1]
+    local f = e and e[2]
+    if f and f[3] == 'r' then
+      local rec = f[4]
+      local head = string.byte(rec, 1)
+      if head ~= nil and head >= 0x80 and head < 0x8f then
+        older[#older + 1] = string.char(head + 1) .. string.sub(rec, 2) .. cmsgpack.pack('log', lid)
+      end
+    end
+  end
+  return {state, history, older}
 end
 
 -- KEYS: state, history, log, erasures[, index[, minute, day]] (index: version

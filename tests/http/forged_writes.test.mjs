@@ -74,10 +74,17 @@ test('forged_writes_naming_a_visitor_never_delete_its_genuine_consent_from_the_l
     assert.ok(kept, 'the genuine consent is gone from the audit export');
     assert.equal(kept.proof, proof);
     await verifyProof(stack.consentd, kept.proof);
-    // The access request shows the bounded history: the newest writes.
+    // The access request shows every write too, newest first: the history,
+    // then the older writes the visitor's log index names.
     const access = await stack.consentd.request(`/v1/sites/demo/visitors/${visitor}`, { headers: server() });
     assert.equal(access.status, 200, access.text);
-    assert.equal(access.json().history.length, HISTORY_MAX);
+    const history = access.json().history;
+    assert.equal(history.length, HISTORY_MAX + 2);
+    assert.equal(history.at(-1).consent_id, genuineId, 'the genuine consent is gone from the access request');
+    assert.equal(history.at(-1).proof, proof);
+    assert.ok(history.at(-1).log_id, 'no log id');
+    const issued = history.map((h) => Date.parse(h.issued_at));
+    assert.deepEqual(issued, [...issued].sort((a, b) => b - a), 'not newest first');
 });
 
 test('the_eleventh_write_of_a_visitor_within_a_minute_is_429_and_stores_nothing', async () => {
