@@ -531,6 +531,8 @@ static void config_defaults(config_t *cfg, const char *base)
     cfg->http2 = 0;
     cfg->rl_consents_per_second = 10;
     cfg->rl_consents_burst = 50;
+    cfg->rl_visitor_writes_per_minute = 10;
+    cfg->rl_visitor_writes_per_day = 100;
     cfg->rl_events_per_second = 20;
     cfg->rl_events_burst = 100;
     cfg->rl_exempt_loopback = 0;
@@ -628,6 +630,8 @@ static int config_apply(const config_ctx_t *c, config_t *cfg, const json_t *root
                                           "events_burst",
                                           "client_address_header",
                                           "exempt_loopback",
+                                          "visitor_writes_per_minute",
+                                          "visitor_writes_per_day",
                                           NULL};
     json_t *listen, *redis, *limits, *log, *tls = NULL, *rl, *metrics;
     if (config_check_keys(c, root, "", top) != 0 ||
@@ -769,7 +773,11 @@ static int config_apply(const config_ctx_t *c, config_t *cfg, const json_t *root
         config_u32(c, rl, "events_per_second", "rate_limit.events_per_second", 0, CONFIG_RATE_MAX,
                    &cfg->rl_events_per_second) != 0 ||
         config_u32(c, rl, "events_burst", "rate_limit.events_burst", 1, CONFIG_RATE_MAX,
-                   &cfg->rl_events_burst) != 0)
+                   &cfg->rl_events_burst) != 0 ||
+        config_u32(c, rl, "visitor_writes_per_minute", "rate_limit.visitor_writes_per_minute", 0,
+                   CONFIG_RATE_MAX, &cfg->rl_visitor_writes_per_minute) != 0 ||
+        config_u32(c, rl, "visitor_writes_per_day", "rate_limit.visitor_writes_per_day", 0,
+                   CONFIG_RATE_MAX, &cfg->rl_visitor_writes_per_day) != 0)
         return -1;
     if (config_bool(c, rl, "exempt_loopback", "rate_limit.exempt_loopback",
                     &cfg->rl_exempt_loopback) != 0)

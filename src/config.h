@@ -94,6 +94,13 @@ typedef struct config {
     int log_level;                   /* log_level_t */
     int access_log;                  /* default 1 */
     int log_client_ip;               /* default 0: no raw IP in logs unless turned on */
+    /* "rate_limit" too: per visitor id, whoever writes (banner or API key),
+     * counted in Redis inside the write's FCALL (exact across nodes and
+     * workers), in fixed windows of a minute and of a day from the visitor's
+     * first write in each; 0 = off. Over either: 429 too_many_writes,
+     * nothing written. */
+    uint32_t rl_visitor_writes_per_minute; /* default 10 */
+    uint32_t rl_visitor_writes_per_day;    /* default 100 */
 } config_t;
 
 /* Fill cfg with built-in defaults, read the file at path (NULL: defaults only),

@@ -75,13 +75,17 @@ typedef enum {
     REDIS_ERROR_BUSY,           /* too many commands in flight (max_pending), or out of memory */
     REDIS_ERROR_REPLY,          /* Redis refused the command (-ERR, -WRONGTYPE, -NOPERM, -OOM,
                                  * ...), or its reply is not the shape the caller expects */
-    REDIS_ERROR_INTERNAL        /* the command could not be made (bad arguments: a bug) */
+    REDIS_ERROR_INTERNAL,       /* the command could not be made (bad arguments: a bug) */
+    REDIS_ERROR_LIMITED         /* not an outage: the server-side function refused a write
+                                 * over a limit and wrote nothing (store.h: the visitor's
+                                 * write limit); retry_after_ms says when to come back */
 } redis_error_kind_t;
 
 typedef struct redis_error {
     redis_error_kind_t kind;
-    const char *detail; /* "timeout", "disconnected", Redis' error text...: for the log; valid
-                         * during the callback */
+    const char *detail;     /* "timeout", "disconnected", Redis' error text...: for the log; valid
+                             * during the callback */
+    int64_t retry_after_ms; /* REDIS_ERROR_LIMITED: > 0; else 0 */
 } redis_error_t;
 
 /* The error of a REDIS_E_* code (REDIS_E_DOWN: unavailable, REDIS_E_BUSY:

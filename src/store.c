@@ -20,6 +20,13 @@
  *   cd:{site:p}:log                STREAM  log retention, from the   entries {v: visitor,
  *                                          last write; entries       r: record}; id = when
  *                                          trimmed by MINID          Redis stored it
+ *   cd:{site:p}:x:<visitor>        LIST    log retention, from the   log entry ids of the
+ *                                          last id pushed            visitor that left the
+ *                                                                    history by its count,
+ *                                                                    newest first (the index)
+ *   cd:{site:p}:wm:<visitor>       STRING  60 s from the visitor's   integer: its writes in the
+ *                                          first write in the window window (the write limit)
+ *   cd:{site:p}:wd:<visitor>       STRING  a day, likewise           the same, per day
  *   cd:{site:p}:erasures           STRING  log retention, from the   integer: erasures done
  *                                          last erasure              (anonymous; sum the 64)
  *
@@ -47,7 +54,10 @@
  * already past is deleted rather than set. History entries older than the
  * retention are popped at the visitor's next write; the log is trimmed with
  * an exact MINID (not `~`, which keeps up to a whole stream node of expired
- * entries) at every write and erasure.
+ * entries) at every write and erasure, and by nothing else: the log is
+ * evidence, and no write (anyone can name any visitor) may delete another
+ * write's entry. The index's ids past the retention are popped at the
+ * visitor's next write.
  *
  * A RECORD (the value of a state, of a history entry, the `r` of a log
  * entry) is a msgpack map whose layout is specified in store_record.h.
@@ -57,20 +67,39 @@
  * VERSION below says). One FCALL per consent: consentd_put sets the state,
  * appends to the log (trimming it with an exact MINID), and pushes the
  * history entry: the record with its `log` key appended by bumping the
- * fixmap count, so the record is never re-encoded in Lua.
+ * fixmap count, so the record is never re-encoded in Lua; the history
+ * entries it pops beyond STORE_HISTORY_MAX move their log id to the index.
  *
  * Invariant that erasure relies on: every consent log entry of a visitor
- * younger than the retention is named by the visitor's history. Entries
- * leave the history only (a) when older than the retention, (b) beyond
- * STORE_HISTORY_MAX, with their log entry deleted too, (c) when the history
- * key expires, a retention after the visitor's last write (so all its log
- * entries are older than the retention) or (d) on erasure. consentd_erase
- * therefore trims the log to the retention, then deletes the log entries its
- * history names, the state and the history: nothing with the visitor id is
- * left. The erasure counter is the only trace, and it holds no id.
+ * younger than the retention is named by the visitor's history or by its
+ * index. Entries leave the history only (a) when older than the retention
+ * (their log entry is then past the retention too), (b) beyond
+ * STORE_HISTORY_MAX: their log id moves to the index, in the same FCALL,
+ * (c) when the history key expires, a retention after the visitor's last
+ * write (so all its log entries are older than the retention) or (d) on
+ * erasure. Ids leave the index only when older than the retention, when it
+ * expires (a retention after its newest id was pushed) or on erasure.
+ * consentd_erase therefore trims the log to the retention, then deletes the
+ * log entries its history and its index name, the state, the history and
+ * the index, and the write counters: nothing with the visitor id is left.
+ * The erasure counter is the only trace, and it holds no id. The index
+ * holds at most the visitor's writes within the retention less
+ * STORE_HISTORY_MAX: with a day limit of D writes, D * retention days.
+ *
+ * THE WRITE LIMIT (store_write_limit_t) is checked and counted by
+ * consentd_put itself, before anything is written, in wm and wd (fixed
+ * windows: INCR, and PEXPIRE at the window's first write): one round trip,
+ * exact across nodes. Over it, consentd_put writes nothing and answers the
+ * integer PTTL of the full window instead of the log id.
+ *
+ * Library version 1 (nodes of a rolling upgrade) passes no index key:
+ * consentd_put and consentd_erase then use the index named from the
+ * history key (same tag, same slot), so the invariant holds for their
+ * writes too.
  *
  * READS are a plain GET (current state) and consentd_visitor (FCALL_RO: the
- * state and the history in one consistent snapshot).
+ * state, the history and the older writes the index names, read from the
+ * log, in one consistent snapshot).
  *
  * THE LIBRARY VERSION. src/store.lua declares `local VERSION = N` (an
  * integer, raised with every change of the file) and returns it from
@@ -143,7 +172,7 @@
 #define STORE_KEY_MAX (STORE_TAG_MAX + VISITOR_ID_MAX + 16)
 #define STORE_ID_MAX 48     /* "<u64>-<u64>" */
 #define STORE_CURSOR_MAX 64 /* "<partition>-<u64>-<u64>" */
-#define STORE_ARGV_MAX 12
+#define STORE_ARGV_MAX 16
 #define STORE_ERR_MAX 256
 #define STORE_MS_PER_DAY 86400000LL
 
@@ -377,6 +406,18 @@ static int store_arg_keys(store_call_t *c, const char *visitor, int nkeys)
     return 0;
 }
 
+/* One more key of the visitor, cd:{<tag>}:<kind>:<visitor> (x: the log
+ * index; see the key layout). */
+static int store_arg_visitor_key(store_call_t *c, const char *kind, const char *visitor)
+{
+    char name[8];
+    size_t n = strlen(kind);
+    if (n + 1 >= sizeof(name)) return -1;
+    memcpy(name, kind, n);
+    name[n++] = ':';
+    return store_arg_key(c, name, n, visitor);
+}
+
 /* What this file says when a reply is not what it asked for. */
 static const redis_error_t store_error_unexpected = {REDIS_ERROR_REPLY,
                                                      "unexpected reply from Redis"};
@@ -607,6 +648,13 @@ static int store_decode_alloc(const char *buf, size_t len, size_t extra, store_r
 
 static void store_on_put(store_call_t *c, const redis_reply_t *reply)
 {
+    if (redis_reply_kind(reply) == REDIS_REPLY_KIND_INTEGER && redis_reply_integer(reply) > 0) {
+        /* Over the visitor's write limit: nothing written, the ms to wait. */
+        redis_error_t e = {REDIS_ERROR_LIMITED, "over the visitor's write limit",
+                           redis_reply_integer(reply)};
+        store_call_fail(c, &e);
+        return;
+    }
     if (redis_reply_kind(reply) != REDIS_REPLY_KIND_STRING) {
         store_call_fail(c, &store_error_unexpected);
         return;
@@ -642,21 +690,39 @@ static void store_on_get(store_call_t *c, const redis_reply_t *reply)
     store_call_free(c);
 }
 
+/* The entries of an array reply (NIL: none), at most max. */
+static size_t store_reply_entries(const redis_reply_t *a, size_t max)
+{
+    size_t n = redis_reply_kind(a) == REDIS_REPLY_KIND_ARRAY ? redis_reply_count(a) : 0;
+    return n < max ? n : max;
+}
+
+/* The i-th entry of the history, then of the older writes after its n_h. */
+static const redis_reply_t *store_visitor_entry(const redis_reply_t *history, size_t n_h,
+                                                const redis_reply_t *older, size_t i)
+{
+    return i < n_h ? redis_reply_at(history, i) : redis_reply_at(older, i - n_h);
+}
+
 static void store_on_visitor(store_call_t *c, const redis_reply_t *reply)
 {
-    const redis_reply_t *state, *history;
-    if (redis_reply_kind(reply) != REDIS_REPLY_KIND_ARRAY || redis_reply_count(reply) != 2 ||
+    const redis_reply_t *state, *history, *older = NULL;
+    if (redis_reply_kind(reply) != REDIS_REPLY_KIND_ARRAY ||
+        (redis_reply_count(reply) != 2 && redis_reply_count(reply) != 3) ||
         (state = redis_reply_at(reply, 0)) == NULL ||
         (history = redis_reply_at(reply, 1)) == NULL ||
+        (redis_reply_count(reply) == 3 && (older = redis_reply_at(reply, 2)) == NULL) ||
         (redis_reply_kind(state) != REDIS_REPLY_KIND_NIL &&
          redis_reply_kind(state) != REDIS_REPLY_KIND_STRING) ||
         (redis_reply_kind(history) != REDIS_REPLY_KIND_ARRAY &&
-         redis_reply_kind(history) != REDIS_REPLY_KIND_NIL)) {
+         redis_reply_kind(history) != REDIS_REPLY_KIND_NIL) ||
+        (older != NULL && redis_reply_kind(older) != REDIS_REPLY_KIND_ARRAY)) {
         store_call_fail(c, &store_error_unexpected);
         return;
     }
-    size_t n = redis_reply_kind(history) == REDIS_REPLY_KIND_ARRAY ? redis_reply_count(history) : 0;
-    if (n > STORE_HISTORY_MAX) n = STORE_HISTORY_MAX;
+    /* The history, then the older writes its index names (newest first too). */
+    size_t n_h = store_reply_entries(history, STORE_HISTORY_MAX);
+    size_t n = n_h + (older != NULL ? store_reply_entries(older, STORE_ACCESS_OLDER_MAX) : 0);
 
     /* One arena for every decoded string: the encoded sizes bound it. */
     size_t total = 1, len;
@@ -666,7 +732,7 @@ static void store_on_visitor(store_call_t *c, const redis_reply_t *reply)
         total += len + 1;
     }
     for (size_t i = 0; i < n; i++) {
-        const redis_reply_t *e = redis_reply_at(history, i);
+        const redis_reply_t *e = store_visitor_entry(history, n_h, older, i);
         if (e != NULL && redis_reply_kind(e) == REDIS_REPLY_KIND_STRING) {
             redis_reply_str(e, &len);
             total += len + 1;
@@ -693,7 +759,7 @@ static void store_on_visitor(store_call_t *c, const redis_reply_t *reply)
         out.left -= len + 1;
     }
     for (size_t i = 0; i < n; i++) {
-        const redis_reply_t *e = redis_reply_at(history, i);
+        const redis_reply_t *e = store_visitor_entry(history, n_h, older, i);
         if (e == NULL || redis_reply_kind(e) != REDIS_REPLY_KIND_STRING) {
             skipped++;
             continue;
@@ -1050,9 +1116,11 @@ static int64_t store_retention_ms(const site_t *site)
     return (int64_t)site->log_retention_days * STORE_MS_PER_DAY;
 }
 
-int store_consent_put(redis_t *r, const site_t *site, const store_record_t *rec, store_done_cb cb,
-                      void *data)
+int store_consent_put(redis_t *r, const site_t *site, const store_record_t *rec,
+                      const store_write_limit_t *limit, store_done_cb cb, void *data)
 {
+    static const store_write_limit_t unlimited = {0, 0};
+    if (limit == NULL) limit = &unlimited;
     if (r == NULL || cb == NULL || rec == NULL || !store_site_ok(site) ||
         !store_visitor_ok(rec->visitor) || rec->expires_at_ms <= 0 || site->log_retention_days == 0)
         return REDIS_E_ARGS;
@@ -1061,7 +1129,7 @@ int store_consent_put(redis_t *r, const site_t *site, const store_record_t *rec,
     bare.log_id = NULL; /* consentd_put appends the `log` key itself */
     char *enc = store_record_encode(&bare, &enc_len);
     if (enc == NULL) return REDIS_E_ARGS;
-    store_call_t *c = store_call_new(STORE_CALL_PUT, r, data, 4 * STORE_KEY_MAX + enc_len);
+    store_call_t *c = store_call_new(STORE_CALL_PUT, r, data, 8 * STORE_KEY_MAX + enc_len);
     if (c == NULL) {
         free(enc);
         return REDIS_E_ARGS;
@@ -1070,10 +1138,13 @@ int store_consent_put(redis_t *r, const site_t *site, const store_record_t *rec,
     c->is_fcall = 1;
     c->durable = 1;
     store_call_tag(c, site->id, store_partition(rec->visitor, strlen(rec->visitor)));
-    int brc = store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_put") | store_arg_str(c, "3") |
-              store_arg_keys(c, rec->visitor, 3) | store_arg_str(c, rec->visitor) |
+    int brc = store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_put") | store_arg_str(c, "6") |
+              store_arg_keys(c, rec->visitor, 3) | store_arg_visitor_key(c, "x", rec->visitor) |
+              store_arg_visitor_key(c, "wm", rec->visitor) |
+              store_arg_visitor_key(c, "wd", rec->visitor) | store_arg_str(c, rec->visitor) |
               store_arg(c, enc, enc_len) | store_arg_i64(c, rec->expires_at_ms) |
-              store_arg_i64(c, store_retention_ms(site)) | store_arg_i64(c, STORE_HISTORY_MAX);
+              store_arg_i64(c, store_retention_ms(site)) | store_arg_i64(c, STORE_HISTORY_MAX) |
+              store_arg_i64(c, limit->per_minute) | store_arg_i64(c, limit->per_day);
     free(enc);
     return store_call_start(c, brc);
 }
@@ -1095,14 +1166,17 @@ int store_visitor_get(redis_t *r, const site_t *site, const char *visitor, store
 {
     if (r == NULL || cb == NULL || !store_site_ok(site) || !store_visitor_ok(visitor))
         return REDIS_E_ARGS;
-    store_call_t *c = store_call_new(STORE_CALL_VISITOR, r, data, 4 * STORE_KEY_MAX);
+    store_call_t *c = store_call_new(STORE_CALL_VISITOR, r, data, 6 * STORE_KEY_MAX);
     if (c == NULL) return REDIS_E_ARGS;
     c->cb.visitor = cb;
     c->is_fcall = 1;
     store_call_tag(c, site->id, store_partition(visitor, strlen(visitor)));
     return store_call_start(c, store_arg_str(c, "FCALL_RO") | store_arg_str(c, "consentd_visitor") |
-                                   store_arg_str(c, "2") | store_arg_keys(c, visitor, 2) |
-                                   store_argf(c, "%d", STORE_HISTORY_MAX));
+                                   store_arg_str(c, "4") | store_arg_keys(c, visitor, 2) |
+                                   store_arg_visitor_key(c, "x", visitor) |
+                                   store_argf(c, "cd:{%.*s}:log", (int)c->tag_len, c->tag) |
+                                   store_argf(c, "%d", STORE_HISTORY_MAX) |
+                                   store_argf(c, "%d", STORE_ACCESS_OLDER_MAX));
 }
 
 int store_visitor_erase(redis_t *r, const site_t *site, const char *visitor, store_erase_cb cb,
@@ -1111,15 +1185,17 @@ int store_visitor_erase(redis_t *r, const site_t *site, const char *visitor, sto
     if (r == NULL || cb == NULL || !store_site_ok(site) || !store_visitor_ok(visitor) ||
         site->log_retention_days == 0)
         return REDIS_E_ARGS;
-    store_call_t *c = store_call_new(STORE_CALL_ERASE, r, data, 6 * STORE_KEY_MAX);
+    store_call_t *c = store_call_new(STORE_CALL_ERASE, r, data, 8 * STORE_KEY_MAX);
     if (c == NULL) return REDIS_E_ARGS;
     c->cb.erase = cb;
     c->is_fcall = 1;
     c->durable = 1;
     store_call_tag(c, site->id, store_partition(visitor, strlen(visitor)));
-    return store_call_start(c, store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_erase") |
-                                   store_arg_str(c, "4") | store_arg_keys(c, visitor, 4) |
-                                   store_argf(c, "%" PRId64, store_retention_ms(site)));
+    return store_call_start(
+        c, store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_erase") | store_arg_str(c, "7") |
+               store_arg_keys(c, visitor, 4) | store_arg_visitor_key(c, "x", visitor) |
+               store_arg_visitor_key(c, "wm", visitor) | store_arg_visitor_key(c, "wd", visitor) |
+               store_argf(c, "%" PRId64, store_retention_ms(site)));
 }
 
 int store_log_page(redis_t *r, const site_t *site, const char *cursor, int64_t from_ms,

@@ -30,7 +30,10 @@
 #include "store_record.h"
 
 #define STORE_PARTITIONS 64
-#define STORE_HISTORY_MAX 200   /* entries kept per visitor (newest first) */
+#define STORE_HISTORY_MAX 200 /* entries kept per visitor (newest first) */
+/* Older writes (named by the visitor's log index) an access request shows
+ * after the history: bounds its answer (about 1.2 KB each). */
+#define STORE_ACCESS_OLDER_MAX 2000
 #define STORE_LOG_PAGE_MAX 1000 /* records per export page */
 
 /* store_record_t: one consent record (store_record.h). */
@@ -59,16 +62,28 @@ unsigned store_partition(const char *visitor, size_t len);
  * retry once by themselves. */
 void store_on_connect(redis_t *r);
 
+/* A visitor's write limit: at most per_minute writes in a minute and
+ * per_day in a day (0: no bound), fixed windows that start at the
+ * visitor's first write in each, counted in Redis in the write's own FCALL
+ * (keys in the visitor's slot): exact across nodes and workers. */
+typedef struct store_write_limit {
+    uint32_t per_minute, per_day;
+} store_write_limit_t;
+
 /* Write one consent: the visitor's current state (TTL until
  * rec->expires_at_ms), an entry in the visitor's history and in the site's
  * consent log (both kept site->log_retention_days; the log trimmed with
- * XTRIM MINID). One FCALL, one round trip. */
-int store_consent_put(redis_t *r, const site_t *site, const store_record_t *rec, store_done_cb cb,
-                      void *data);
+ * XTRIM MINID). One FCALL, one round trip. limit: NULL for none; over it,
+ * nothing is written and cb gets REDIS_ERROR_LIMITED with retry_after_ms
+ * (when the window that is full ends). */
+int store_consent_put(redis_t *r, const site_t *site, const store_record_t *rec,
+                      const store_write_limit_t *limit, store_done_cb cb, void *data);
 /* The visitor's current state. */
 int store_consent_get(redis_t *r, const site_t *site, const char *visitor, store_record_cb cb,
                       void *data);
-/* Everything held about the visitor: current state and full history. */
+/* Everything held about the visitor: current state, the history, then the
+ * older writes still in the log (at most STORE_ACCESS_OLDER_MAX), newest
+ * first: the history callback gets them as one list. */
 int store_visitor_get(redis_t *r, const site_t *site, const char *visitor, store_visitor_cb cb,
                       void *data);
 /* Erase everything held about the visitor (state, history, and its entries

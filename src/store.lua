@@ -13,7 +13,7 @@
 -- pairs each version with the file's hash, and lint_lua fails when they
 -- disagree). A new version keeps every function of the older ones, with their
 -- arguments and replies: old nodes run on it until they are replaced.
-local VERSION = 1
+local VERSION = 4
 
 -- Returns VERSION: what consentd asks a Redis before loading the library.
 local function version()
@@ -125,9 +125,40 @@ redis.register_function('consentd_banner_named', banner_named)
 redis.register_function{function_name = 'consentd_banner_list', callback = banner_list,
                         flags = {'no-writes'}}
 
--- KEYS: state, history, log.
--- ARGV: visitor, record (msgpack fixmap), expires_at_ms, retention_ms, history_max.
--- Returns the consent log entry id.
+-- A visitor's key of another kind beside its history (cd:{<tag>}:h:<visitor>):
+-- cd:{<tag>}:<kind>:<visitor>, same tag, same slot. For the calls of version 1
+-- nodes, which do not pass the keys version 2 added.
+local function visitor_key(history, kind)
+  local head, visitor = string.match(history, '^(.-}):h:(.*)$')
+  return head .. ':' .. kind .. ':' .. visitor
+end
+
+-- The visitor's write limit (version 3): fixed windows of a minute and a day,
+-- each from the visitor's first write in it, counted in the keys minute and
+-- day (STRING, TTL the window). Returns the ms until the full window ends
+-- (nothing counted), or nil: then this write is counted. A limit of 0: none.
+local function write_limited(minute, day, per_minute, per_day)
+  local windows = {{minute, per_minute, 60000}, {day, per_day, 86400000}}
+  for _, w in ipairs(windows) do
+    if w[2] > 0 and (tonumber(redis.call('GET', w[1])) or 0) >= w[2] then
+      local ttl = redis.call('PTTL', w[1])
+      return ttl > 0 and ttl or w[3]
+    end
+  end
+  for _, w in ipairs(windows) do
+    if w[2] > 0 and redis.call('INCR', w[1]) == 1 then
+      redis.call('PEXPIRE', w[1], w[3])
+    end
+  end
+  return nil
+end
+
+-- KEYS: state, history, log[, index[, minute, day]] (index: version 2,
+-- derived from the history's name when absent; the write counters: version 3).
+-- ARGV: visitor, record (msgpack fixmap), expires_at_ms, retention_ms,
+-- history_max[, per_minute, per_day] (version 3: the visitor's write limit).
+-- Returns the consent log entry id (a string), or over the write limit the
+-- ms to wait (an integer, > 0): then nothing was written.
 local function put(keys, args)
   local rec = args[2]
   local head = string.byte(rec, 1)
@@ -140,6 +171,17 @@ local function put(keys, args)
   if expires_at == nil or retention == nil or retention < 1 or history_max == nil or
      history_max < 1 then
     return redis.error_reply('ERR consentd: bad arguments')
+  end
+  local index = keys[4] or visitor_key(keys[2], 'x')
+  if keys[6] then
+    local per_minute, per_day = tonumber(args[6]), tonumber(args[7])
+    if per_minute == nil or per_minute < 0 or per_day == nil or per_day < 0 then
+      return redis.error_reply('ERR consentd: bad arguments')
+    end
+    local wait = write_limited(keys[5], keys[6], per_minute, per_day)
+    if wait then
+      return wait
+    end
   end
   local now = now_ms()
   local min_ms = math.max(now - retention, 0)
@@ -154,40 +196,79 @@ local function put(keys, args)
   -- fixmap count and append the pair, without re-encoding the record.
   local entry = string.char(head + 1) .. string.sub(rec, 2) .. cmsgpack.pack('log', id)
   local n = redis.call('LPUSH', keys[2], entry)
-  -- Drop the oldest entries beyond history_max or older than the retention,
-  -- with their log entries, so that every log entry of a visitor within the
-  -- retention stays reachable from the visitor's history (erasure needs it).
+  -- Drop the oldest entries beyond history_max or older than the retention.
+  -- Their log entries stay: the log is evidence, trimmed by its retention
+  -- only. The id of one that leaves by the count and is still within the
+  -- retention moves to the index, so that every log entry of the visitor
+  -- within the retention stays named by its history or its index (erasure
+  -- needs it).
+  local moved = false
   while n > 1 do
     local lid = entry_log_id(redis.call('LINDEX', keys[2], -1))
-    if n <= history_max and not (lid ~= nil and id_ms(lid) < min_ms) then
+    local old = lid ~= nil and id_ms(lid) < min_ms
+    if n <= history_max and not old then
       break
     end
     redis.call('RPOP', keys[2])
-    if lid ~= nil then
-      redis.call('XDEL', keys[3], lid)
+    if lid ~= nil and not old then
+      redis.call('LPUSH', index, lid)
+      moved = true
     end
     n = n - 1
   end
   redis.call('PEXPIRE', keys[2], args[4])
+  -- The index, newest first: drop its ids past the retention (their entries
+  -- left the log with XADD's MINID); it lives a retention after its last id.
+  while true do
+    local last = redis.call('LINDEX', index, -1)
+    if not last or id_ms(last) >= min_ms then
+      break
+    end
+    redis.call('RPOP', index)
+  end
+  if moved then
+    redis.call('PEXPIRE', index, args[4])
+  end
   return id
 end
 
--- KEYS: state, history. ARGV: history_max.
--- Returns {state or nil, {history entries, newest first}}.
+-- KEYS: state, history[, index, log] (version 4). ARGV: history_max[, older_max].
+-- Returns {state or nil, {history entries, newest first}}; with the index and
+-- the log, a third element: the older writes the index names that are still
+-- in the log, newest first, at most older_max, as history entries (the
+-- record with its 'log' key), so that the access request shows them too.
 local function visitor(keys, args)
   local state = redis.call('GET', keys[1])
   local history = redis.call('LRANGE', keys[2], 0, tonumber(args[1]) - 1)
-  return {state, history}
+  if not keys[4] then
+    return {state, history}
+  end
+  local older = {}
+  for _, lid in ipairs(redis.call('LRANGE', keys[3], 0, (tonumber(args[2]) or 0) - 1)) do
+    local e = redis.call('XRANGE', keys[4], lid, lid)[1]
+    local f = e and e[2]
+    if f and f[3] == 'r' then
+      local rec = f[4]
+      local head = string.byte(rec, 1)
+      if head ~= nil and head >= 0x80 and head < 0x8f then
+        older[#older + 1] = string.char(head + 1) .. string.sub(rec, 2) .. cmsgpack.pack('log', lid)
+      end
+    end
+  end
+  return {state, history, older}
 end
 
--- KEYS: state, history, log, erasures. ARGV: retention_ms.
+-- KEYS: state, history, log, erasures[, index[, minute, day]] (index: version
+-- 2, derived from the history's name when absent; the write counters of put:
+-- version 3, likewise). ARGV: retention_ms.
 -- Returns how many keys and log entries were deleted.
 local function erase(keys, args)
   local retention = tonumber(args[1])
   if retention == nil or retention < 1 then
     return redis.error_reply('ERR consentd: bad arguments')
   end
-  -- Entries past the retention are not reachable from any history: trim them.
+  local index = keys[5] or visitor_key(keys[2], 'x')
+  -- Entries past the retention are named by no history or index: trim them.
   redis.call('XTRIM', keys[3], 'MINID', math.max(now_ms() - retention, 0))
   local ids = {}
   for _, e in ipairs(redis.call('LRANGE', keys[2], 0, -1)) do
@@ -196,11 +277,17 @@ local function erase(keys, args)
       ids[#ids + 1] = lid
     end
   end
+  for _, lid in ipairs(redis.call('LRANGE', index, 0, -1)) do
+    ids[#ids + 1] = lid
+  end
   local removed = 0
   for i = 1, #ids, 100 do
     removed = removed + redis.call('XDEL', keys[3], unpack(ids, i, math.min(i + 99, #ids)))
   end
-  removed = removed + redis.call('DEL', keys[1], keys[2])
+  -- The write counters name the visitor too.
+  local minute = keys[6] or visitor_key(keys[2], 'wm')
+  local day = keys[7] or visitor_key(keys[2], 'wd')
+  removed = removed + redis.call('DEL', keys[1], keys[2], index, minute, day)
   redis.call('INCR', keys[4])
   redis.call('PEXPIRE', keys[4], args[1])
   return removed

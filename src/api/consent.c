@@ -203,7 +203,9 @@ static void consent_sign_and_store(http_request_t *rq, http_pending_t *p)
     w->counters = rq->worker->counters;
     w->sites = snap->sites;
     w->site = site;
-    int rc = store_consent_put(rq->worker->redis, site, &w->rec, consent_on_stored, p);
+    const store_write_limit_t limit = {rq->worker->cfg->rl_visitor_writes_per_minute,
+                                       rq->worker->cfg->rl_visitor_writes_per_day};
+    int rc = store_consent_put(rq->worker->redis, site, &w->rec, &limit, consent_on_stored, p);
     if (rc != REDIS_OK) {
         http_pending_free(p);
         http_storage_error(rq, rc, NULL);

@@ -4,6 +4,7 @@
  */
 #include "http.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -402,6 +403,10 @@ static const http_storage_answer_t *http_storage_answer(redis_error_kind_t kind)
         500, "storage_error", "the consent store refused the command", LOG_WARN};
     static const http_storage_answer_t internal = {
         500, "internal", "the consent store call could not be made", LOG_ERROR};
+    static const http_storage_answer_t limited = {
+        429, "too_many_writes",
+        "this visitor made too many choices recently; nothing was recorded, retry later",
+        LOG_DEBUG};
     switch (kind) {
     case REDIS_ERROR_TIMEOUT:
         return &timeout;
@@ -413,6 +418,8 @@ static const http_storage_answer_t *http_storage_answer(redis_error_kind_t kind)
         return &busy;
     case REDIS_ERROR_REPLY:
         return &refused;
+    case REDIS_ERROR_LIMITED:
+        return &limited;
     case REDIS_ERROR_INTERNAL:
         break;
     }
@@ -425,7 +432,9 @@ void http_storage_error(http_request_t *rq, int rc, const redis_error_t *err)
     if (err == NULL) err = redis_error_of_rc(rc);
     const http_storage_answer_t *a = http_storage_answer(err->kind);
     char msg[160];
-    metrics_count(rq->worker->metrics, METRICS_REDIS_ERRORS, 1);
+    /* A write over the visitor's limit is Redis working as asked, not an error of it. */
+    if (err->kind != REDIS_ERROR_LIMITED)
+        metrics_count(rq->worker->metrics, METRICS_REDIS_ERRORS, 1);
     snprintf(msg, sizeof(msg), a->message, (unsigned)rq->worker->cfg->redis.command_timeout_ms);
     if (log_enabled(a->log_level)) {
         /* The target as the access log shows it: no visitor id (item 11). */
@@ -438,6 +447,13 @@ void http_storage_error(http_request_t *rq, int rc, const redis_error_t *err)
                 msg);
     }
     if (a->status == 503) http_header(rq, "retry-after", H2O_STRLIT(HTTP_STORAGE_RETRY_AFTER));
+    if (err->kind == REDIS_ERROR_LIMITED) {
+        /* Whole seconds, rounded up: never before the window ends. */
+        char secs[24];
+        int n = snprintf(secs, sizeof(secs), "%" PRId64,
+                         err->retry_after_ms > 0 ? (err->retry_after_ms + 999) / 1000 : 1);
+        http_header(rq, "retry-after", secs, (size_t)n);
+    }
     http_error(rq, a->status, a->code, msg);
 }
 

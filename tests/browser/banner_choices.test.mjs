@@ -95,6 +95,37 @@ test('customise_records_exactly_the_switches_chosen', async () => {
     await page.context().close();
 });
 
+test('a_choice_over_the_visitors_write_limit_applies_at_once_is_retried_a_bounded_number_of_times_and_recorded_later', async () => {
+    const { page, c } = await choose('Tout refuser');
+    // The visitor's minute is full (rate_limit.visitor_writes_per_minute, 10).
+    const minute = (await allKeys(stack.redis)).find((k) => k.endsWith(`:wm:${c.v}`));
+    assert.ok(minute, 'no per-minute write counter of the visitor');
+    await stack.redis.command('SET', minute, '10', 'KEEPTTL');
+    const posts = [];
+    page.on('response', (r) => {
+        if (r.request().method() === 'POST' && r.url().endsWith('/consents')) posts.push(r.status());
+    });
+    await page.reload();
+    await banner.manage(page).click();
+    await waitOpen(page);
+    await banner.button(page, 'Tout accepter').click();
+    assert.equal(await isOpen(page), false, 'the dialog closes');
+    const pending = await choiceCookie(page);
+    assert.equal(pending.q, 1, 'the choice waits to be recorded');
+    assert.deepEqual(pending.d, expect(ALL), 'the choice applies at once');
+    // The banner backs off (2 s doubled after each try): no loop.
+    await waitFor(async () => posts.length >= 2, { timeoutMs: 8000, message: 'one retry' });
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.deepEqual(posts, [429, 429], 'the banner retried at once or in a loop');
+    // The minute ends: the next retry (8 s later) is recorded.
+    await stack.redis.command('PEXPIRE', minute, '1');
+    const done = await waitRecorded(page, { timeoutMs: 15000 });
+    assert.deepEqual(posts, [429, 429, 201]);
+    assert.equal(done.v, c.v, 'same visitor id');
+    assert.deepEqual((await recorded(c.v)).decisions, expect(ALL));
+    await page.context().close();
+});
+
 test('reload_does_not_show_the_banner_again_and_the_settings_control_reopens_it', async () => {
     const { page, c } = await choose('Tout refuser');
     await page.reload();

@@ -16,7 +16,11 @@ let stack;
 before(async () => {
     const other = siteLike('other');
     other.api_key_sha256 = sha256hex(OTHER_KEY);
-    stack = await startStack({ sites: { ...shippedSites(), 'other.json': other } });
+    stack = await startStack({
+        sites: { ...shippedSites(), 'other.json': other },
+        // More writes of one visitor than its history holds (the erasure test).
+        config: { rate_limit: { visitor_writes_per_minute: 1000, visitor_writes_per_day: 1000 } },
+    });
 });
 after(async () => {
     await stack?.stop();
@@ -69,6 +73,19 @@ test('erasure_leaves_no_trace_of_the_visitor_anywhere_in_redis', async () => {
     assert.equal(gone.status, 404, gone.text);
     const erasures = (await allKeys(stack.redis)).filter((k) => k.includes('erasures'));
     assert.ok(erasures.length >= 1, 'no anonymous erasure count');
+});
+
+test('erasure_after_more_writes_than_the_history_holds_leaves_no_log_entry_of_the_visitor', async () => {
+    const visitor = 'visitor-erase-many1';
+    const HISTORY_MAX = 200; /* STORE_HISTORY_MAX: the older log entries are named by the index */
+    for (let i = 0; i < HISTORY_MAX + 5; i++) {
+        const res = await postConsent(stack.consentd, choice({ [CONSENT[0]]: i % 2 === 0 }, { visitor }));
+        assert.equal(res.status, 201, res.text);
+    }
+    assert.ok((await allKeys(stack.redis)).some((k) => k.endsWith(`:x:${visitor}`)), 'no log index of the visitor');
+    const res = await stack.consentd.request(`/v1/sites/demo/visitors/${visitor}`, { method: 'DELETE', headers: server() });
+    assert.equal(res.status, 200, res.text);
+    assert.ok(!(await everything(stack.redis)).includes(visitor), 'the visitor id is still somewhere in Redis');
 });
 
 test('erasure_with_another_sites_key_is_403_and_erases_nothing', async () => {

@@ -876,7 +876,7 @@ static int every_master_gets_the_library_and_gets_it_again(void)
         rec.action = "consent";
         rec.proof = "x.y.z";
         put_t p = {0};
-        CHECK(store_consent_put(r, &site, &rec, on_put, &p) == REDIS_OK);
+        CHECK(store_consent_put(r, &site, &rec, NULL, on_put, &p) == REDIS_OK);
         CHECK(RUN_UNTIL(p.done, 3000));
         if (p.err[0] != '\0') printf("    %s: %s\n", visitor, p.err);
         CHECK(p.err[0] == '\0');

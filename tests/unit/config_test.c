@@ -83,6 +83,7 @@ static int defaults_are_used_without_a_file(void)
     CHECK(cfg.rl_consents_per_second == 10 && cfg.rl_consents_burst == 50);
     CHECK(cfg.rl_events_per_second == 20 && cfg.rl_events_burst == 100);
     CHECK(cfg.rl_client_header[0] == '\0' && cfg.rl_exempt_loopback == 0);
+    CHECK(cfg.rl_visitor_writes_per_minute == 10 && cfg.rl_visitor_writes_per_day == 100);
     CHECK(cfg.log_json == 0);
     CHECK(cfg.log_level == LOG_INFO);
     CHECK(cfg.access_log == 1);
@@ -118,6 +119,7 @@ static int shipped_config_loads_with_its_defaults(void)
     CHECK(cfg.log_json == 0 && cfg.log_level == LOG_INFO);
     CHECK(cfg.access_log == 1 && cfg.log_client_ip == 0);
     CHECK(cfg.rl_exempt_loopback == 0);
+    CHECK(cfg.rl_visitor_writes_per_minute == 10 && cfg.rl_visitor_writes_per_day == 100);
     /* /metrics on its own loopback listener, not the public one */
     CHECK_STR(cfg.metrics_address, "127.0.0.1");
     CHECK(cfg.metrics_port == 8081);
@@ -154,6 +156,8 @@ static int shipped_config_lists_every_field(void)
                                          "rate_limit.events_burst",
                                          "rate_limit.client_address_header",
                                          "rate_limit.exempt_loopback",
+                                         "rate_limit.visitor_writes_per_minute",
+                                         "rate_limit.visitor_writes_per_day",
                                          "log.format",
                                          "log.level",
                                          "log.access_log",
@@ -242,6 +246,10 @@ static const bad_case_t bad_cases[] = {
     {"bad_rate_burst.json", "rate_limit.consents_burst", "must be an integer from 1 to 1000000"},
     {"bad_rate_header.json", "rate_limit.client_address_header", "\"x-forwarded-for\""},
     {"bad_rate_unknown.json", "rate_limit.per_minute", "unknown field"},
+    {"bad_rate_visitor_minute.json", "rate_limit.visitor_writes_per_minute",
+     "must be an integer from 0 to 1000000"},
+    {"bad_rate_visitor_day.json", "rate_limit.visitor_writes_per_day",
+     "must be an integer from 0 to 1000000"},
     {"bad_tls_type.json", "tls", "must be an object"},
     {"bad_tls_key_missing.json", "tls.key_file", "is required"},
     {"bad_access_log_type.json", "log.access_log", "must be true or false"},

@@ -840,7 +840,7 @@ static int wait_store(store_wait_t *w, int rc)
 static int put_sync(redis_t *r, const store_record_t *rec)
 {
     store_wait_t w = {0};
-    int rc = wait_store(&w, store_consent_put(r, &test_site, rec, on_done, &w));
+    int rc = wait_store(&w, store_consent_put(r, &test_site, rec, NULL, on_done, &w));
     wait_reset(&w);
     return rc;
 }
@@ -1238,7 +1238,11 @@ static int test_history_is_bounded(void)
     }
     key_of(key, sizeof(key), "h", visitor);
     CHECK(cmd_integer(plain, "LLEN", key, NULL) == STORE_HISTORY_MAX);
-    /* The log keeps no entry the history does not name (erasure needs it). */
+    /* The log keeps every entry (evidence: trimmed by its retention only);
+     * the 5 the history no longer names are named by the index, oldest last
+     * (erasure needs it). */
+    key_of(key, sizeof(key), "x", visitor);
+    CHECK(cmd_integer(plain, "LLEN", key, NULL) == 5);
     key_of(key, sizeof(key), "log", visitor);
     treply_t t;
     CHECK(cmd(plain, &t, "XRANGE", key, "-", "+", NULL) == 0);
@@ -1246,11 +1250,42 @@ static int test_history_is_bounded(void)
     for (size_t i = 0; i < t.n; i++)
         mine += strcmp(t.el[i].el[1].el[1].str, visitor) == 0;
     treply_free(&t);
-    CHECK(mine == STORE_HISTORY_MAX);
+    CHECK(mine == STORE_HISTORY_MAX + 5);
     store_wait_t w = {0};
     CHECK(wait_store(&w, store_visitor_erase(plain, &test_site, visitor, on_erase, &w)) == 0);
-    CHECK(w.removed == STORE_HISTORY_MAX + 2);
+    CHECK(w.removed == STORE_HISTORY_MAX + 5 + 3); /* the entries; state, history, index */
     wait_reset(&w);
+    CHECK(!found_anywhere(plain, visitor, 1));
+    return 0;
+}
+
+/* A node of library version 1 (rolling upgrade) calls consentd_put and
+ * consentd_erase without the keys version 2 and 3 added: the log keeps every
+ * entry, the index named from the history key names the one that left the
+ * history, and erasure leaves nothing. */
+static int test_version_1_calls_keep_the_invariant(void)
+{
+    const char *visitor = "visitor-old-node";
+    char s[256], h[256], log[256], x[256], er[256];
+    key_of(s, sizeof(s), "s", visitor);
+    key_of(h, sizeof(h), "h", visitor);
+    key_of(log, sizeof(log), "log", visitor);
+    key_of(x, sizeof(x), "x", visitor);
+    key_of(er, sizeof(er), "erasures", visitor);
+    /* history_max 1: the second put pushes the first out of the history. */
+    for (int i = 0; i < 2; i++)
+        CHECK(cmd(plain, NULL, "FCALL", "consentd_put", "3", s, h, log, visitor,
+                  "\x81\xa1"
+                  "a\x01",
+                  "9999999999999", "86400000", "1", NULL) == 0);
+    CHECK(cmd_integer(plain, "LLEN", h, NULL) == 1);
+    CHECK(cmd_integer(plain, "LLEN", x, NULL) == 1);
+    CHECK(cmd_integer(plain, "XLEN", log, NULL) >= 2);
+    treply_t t;
+    CHECK(cmd(plain, &t, "FCALL", "consentd_erase", "4", s, h, log, er, "86400000", NULL) == 0);
+    long long removed = t.kind == REDIS_REPLY_KIND_INTEGER ? t.integer : -1;
+    treply_free(&t);
+    CHECK(removed == 5); /* two log entries; state, history, index */
     CHECK(!found_anywhere(plain, visitor, 1));
     return 0;
 }
@@ -1260,10 +1295,10 @@ static int test_bad_arguments(void)
     store_record_t rec;
     store_wait_t w = {0};
     record_fill(&rec, "", "cid", 0);
-    CHECK(store_consent_put(plain, &test_site, &rec, on_done, &w) == REDIS_E_ARGS);
+    CHECK(store_consent_put(plain, &test_site, &rec, NULL, on_done, &w) == REDIS_E_ARGS);
     record_fill(&rec, "visitor-ok", "cid", 0);
     rec.texts_hash = NULL;
-    CHECK(store_consent_put(plain, &test_site, &rec, on_done, &w) == REDIS_E_ARGS);
+    CHECK(store_consent_put(plain, &test_site, &rec, NULL, on_done, &w) == REDIS_E_ARGS);
     char long_visitor[300];
     memset(long_visitor, 'a', sizeof(long_visitor) - 1);
     long_visitor[sizeof(long_visitor) - 1] = '\0';
@@ -1296,7 +1331,7 @@ static int test_down_fails_fast(void)
     store_record_t rec;
     store_wait_t w = {0};
     record_fill(&rec, "visitor-down", "cid-down", 0);
-    int rc1 = store_consent_put(down, &test_site, &rec, on_done, &w);
+    int rc1 = store_consent_put(down, &test_site, &rec, NULL, on_done, &w);
     int rc2 = store_visitor_get(down, &test_site, "visitor-down", on_visitor, &w);
     int rc3 = store_log_page(down, &test_site, NULL, 0, INT64_MAX, 10, on_page, &w);
     int rc4 = store_visitor_erase(down, &test_site, "visitor-down", on_erase, &w);
@@ -1419,7 +1454,9 @@ int main(void)
         check_run("two_puts_make_two_history_entries_newest_first_with_log_ids",
                   test_two_puts_history);
         check_run("erase_removes_every_trace_and_spares_the_neighbour", test_erase);
-        check_run("history_is_bounded_and_log_follows_it", test_history_is_bounded);
+        check_run("history_is_bounded_and_the_log_keeps_every_entry", test_history_is_bounded);
+        check_run("version_1_calls_keep_the_log_and_erase_it_all",
+                  test_version_1_calls_keep_the_invariant);
         check_run("log_pages_cross_partitions_once_each_with_time_filter", test_log_pages);
         check_run("put_reloads_a_missing_function_library", test_function_reload);
         check_run("bad_arguments_are_refused", test_bad_arguments);
