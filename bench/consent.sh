@@ -156,9 +156,10 @@ capture_fcall() {
                 : {n=>"\n", r=>"\r", t=>"\t", a=>"\a", b=>"\b"}->{$1} \/\/ $1/ge;
             push @args, $a;
         }
-        # FCALL consentd_put 3 state history log | visitor record expires retention history_max
-        @args == 11 && $args[2] eq "3" or die "unexpected FCALL shape: " . scalar(@args) . " arguments\n";
-        my $rec = $args[7];
+        # FCALL consentd_put 6 state history log index writes-minute writes-day
+        #   | visitor record expires retention history_max per_minute per_day
+        @args == 16 && $args[2] eq "6" or die "unexpected FCALL shape: " . scalar(@args) . " arguments\n";
+        my $rec = $args[10];
         my ($tag) = $args[3] =~ /(\{[^}]*\})/ or die "no hash tag in $args[3]\n";
         my ($jws) = $rec =~ /\xa3jws[\xd9\xda\xdb].{1,4}?(ey[A-Za-z0-9_.-]+)/s or die "no jws in the record\n";
         my $signing_input = substr($jws, 0, rindex($jws, "."));
@@ -175,7 +176,7 @@ capture_fcall() {
             substr($rec, $i + 5, 8) = $v;
         }
         $rec =~ /\0/ and die "the record holds NUL bytes outside iat and exp\n";
-        $args[7] = $rec;
+        $args[10] = $rec;
         for (@args) { s/\Q$visitor\E/bench-__rand_int__/g }
         open(my $o, ">", $out) or die "$out: $!";
         print $o map { "$_\0" } @args;
@@ -187,7 +188,7 @@ capture_fcall() {
     }
     read -r CAPTURE_TAG SIGNING_INPUT_BYTES RECORD_BYTES <"$dir/info"
     mapfile -d '' FCALL_ARGS <"$dir/fcall.args"
-    say "captured: FCALL consentd_put 3 ${FCALL_ARGS[3]} ${FCALL_ARGS[4]} ${FCALL_ARGS[5]} ${FCALL_ARGS[6]} <record $RECORD_BYTES B> ${FCALL_ARGS[8]} ${FCALL_ARGS[9]} ${FCALL_ARGS[10]}"
+    say "captured: FCALL consentd_put 6 ${FCALL_ARGS[*]:3:7} <record $RECORD_BYTES B> ${FCALL_ARGS[*]:11:5}"
     # The arguments work: one FCALL by hand returns a stream entry id.
     local one=("${FCALL_ARGS[@]//__rand_int__/999999999998}") reply
     reply=$(rcli "${one[@]}" 2>&1)
