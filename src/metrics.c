@@ -16,6 +16,7 @@
 #include "metrics.h"
 
 #include "config.h"
+#include "strbuf.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -170,66 +171,30 @@ uint64_t metrics_counter_value(const metrics_t *m, metrics_counter_t counter)
     return (unsigned)counter < METRICS_COUNTERS ? metrics_load(&m->counters[counter]) : 0;
 }
 
-/* A growable output buffer; on allocation failure it stops growing and the
- * render returns NULL. */
-typedef struct metrics_out {
-    char *buf;
-    size_t len, cap;
-    int failed;
-} metrics_out_t;
-
-static void out_printf(metrics_out_t *o, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void out_printf(metrics_out_t *o, const char *fmt, ...)
-{
-    if (o->failed) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            o->failed = 1;
-            return;
-        }
-        if ((size_t)n < o->cap - o->len) {
-            o->len += (size_t)n;
-            return;
-        }
-        size_t cap = o->cap * 2 + (size_t)n;
-        char *nb = realloc(o->buf, cap);
-        if (nb == NULL) {
-            o->failed = 1;
-            return;
-        }
-        o->buf = nb;
-        o->cap = cap;
-    }
-}
-
-static void out_histogram(metrics_out_t *o, const char *name, const char *labels,
+static void out_histogram(strbuf_t *o, const char *name, const char *labels,
                           const uint64_t *buckets, uint64_t sum_ns)
 {
     uint64_t cumulative = 0;
     const char *sep = labels[0] != '\0' ? "," : "";
     for (size_t b = 0; b <= METRICS_BUCKETS; b++) {
         cumulative += buckets[b];
-        out_printf(o, "%s_bucket{%s%sle=\"%s\"} %llu\n", name, labels, sep,
-                   b < METRICS_BUCKETS ? bucket_labels[b] : "+Inf", (unsigned long long)cumulative);
+        strbuf_printf(o, "%s_bucket{%s%sle=\"%s\"} %llu\n", name, labels, sep,
+                      b < METRICS_BUCKETS ? bucket_labels[b] : "+Inf",
+                      (unsigned long long)cumulative);
     }
-    out_printf(o, "%s_sum%s%s%s %.9f\n", name, labels[0] ? "{" : "", labels, labels[0] ? "}" : "",
-               (double)sum_ns / 1e9);
-    out_printf(o, "%s_count%s%s%s %llu\n", name, labels[0] ? "{" : "", labels, labels[0] ? "}" : "",
-               (unsigned long long)cumulative);
+    strbuf_printf(o, "%s_sum%s%s%s %.9f\n", name, labels[0] ? "{" : "", labels,
+                  labels[0] ? "}" : "", (double)sum_ns / 1e9);
+    strbuf_printf(o, "%s_count%s%s%s %llu\n", name, labels[0] ? "{" : "", labels,
+                  labels[0] ? "}" : "", (unsigned long long)cumulative);
 }
 
 char *metrics_render(size_t *len)
 {
-    metrics_out_t o = {malloc(16384), 0, 16384, 0};
-    if (o.buf == NULL) return NULL;
+    strbuf_t o;
+    strbuf_init_heap(&o);
 
-    out_printf(&o, "# HELP consentd_http_requests_total HTTP requests answered, by route and "
-                   "status.\n# TYPE consentd_http_requests_total counter\n");
+    strbuf_printf(&o, "# HELP consentd_http_requests_total HTTP requests answered, by route and "
+                      "status.\n# TYPE consentd_http_requests_total counter\n");
     for (size_t r = 0; r < route_count; r++) {
         for (size_t s = 0; s < METRICS_STATUSES; s++) {
             uint64_t n = 0;
@@ -241,13 +206,13 @@ char *metrics_render(size_t *len)
                 snprintf(status, sizeof(status), "%d", counted_statuses[s]);
             else
                 strcpy(status, "other");
-            out_printf(&o, "consentd_http_requests_total{route=\"%s\",status=\"%s\"} %llu\n",
-                       route_names[r], status, (unsigned long long)n);
+            strbuf_printf(&o, "consentd_http_requests_total{route=\"%s\",status=\"%s\"} %llu\n",
+                          route_names[r], status, (unsigned long long)n);
         }
     }
 
-    out_printf(&o, "# HELP consentd_http_request_duration_seconds Time from request to answer, "
-                   "by route.\n# TYPE consentd_http_request_duration_seconds histogram\n");
+    strbuf_printf(&o, "# HELP consentd_http_request_duration_seconds Time from request to answer, "
+                      "by route.\n# TYPE consentd_http_request_duration_seconds histogram\n");
     for (size_t r = 0; r < route_count; r++) {
         uint64_t buckets[METRICS_BUCKETS + 1] = {0}, sum = 0, total = 0;
         for (size_t w = 0; w < worker_count; w++) {
@@ -274,26 +239,22 @@ char *metrics_render(size_t *len)
         for (size_t g = 0; g < METRICS_GAUGES; g++)
             gauges[g] += metrics_load(&workers[w]->gauges[g]);
     }
-    out_printf(&o, "# HELP consentd_redis_roundtrip_seconds Time from sending a Redis command to "
-                   "its reply.\n# TYPE consentd_redis_roundtrip_seconds histogram\n");
+    strbuf_printf(&o,
+                  "# HELP consentd_redis_roundtrip_seconds Time from sending a Redis command to "
+                  "its reply.\n# TYPE consentd_redis_roundtrip_seconds histogram\n");
     out_histogram(&o, "consentd_redis_roundtrip_seconds", "", rbuckets, rsum);
     for (size_t c = 0; c < METRICS_COUNTERS; c++)
-        out_printf(&o, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", counter_families[c].name,
-                   counter_families[c].help, counter_families[c].name, counter_families[c].name,
-                   (unsigned long long)counters[c]);
+        strbuf_printf(&o, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", counter_families[c].name,
+                      counter_families[c].help, counter_families[c].name, counter_families[c].name,
+                      (unsigned long long)counters[c]);
     for (size_t g = 0; g < METRICS_GAUGES; g++)
-        out_printf(&o, "# HELP %s %s\n# TYPE %s gauge\n%s %llu\n", gauge_families[g].name,
-                   gauge_families[g].help, gauge_families[g].name, gauge_families[g].name,
-                   (unsigned long long)gauges[g]);
-    out_printf(&o,
-               "# HELP consentd_redis_connections Worker connections to Redis, up or not.\n"
-               "# TYPE consentd_redis_connections gauge\nconsentd_redis_connections %zu\n",
-               worker_count);
+        strbuf_printf(&o, "# HELP %s %s\n# TYPE %s gauge\n%s %llu\n", gauge_families[g].name,
+                      gauge_families[g].help, gauge_families[g].name, gauge_families[g].name,
+                      (unsigned long long)gauges[g]);
+    strbuf_printf(&o,
+                  "# HELP consentd_redis_connections Worker connections to Redis, up or not.\n"
+                  "# TYPE consentd_redis_connections gauge\nconsentd_redis_connections %zu\n",
+                  worker_count);
 
-    if (o.failed) {
-        free(o.buf);
-        return NULL;
-    }
-    *len = o.len;
-    return o.buf;
+    return strbuf_take(&o, len); /* NULL when out of memory */
 }
