@@ -1526,6 +1526,13 @@ static void store_on_pong(void *data, const redis_reply_t *reply, const redis_er
     free(c);
 }
 
+int store_connected(redis_t *r, const char **why)
+{
+    int up = r != NULL && redis_is_connected(r);
+    *why = up || r == NULL ? "" : redis_last_error(r);
+    return up;
+}
+
 int store_ping(redis_t *r, store_done_cb cb, void *data)
 {
     static const char *argv[] = {"PING"};

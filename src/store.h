@@ -221,5 +221,9 @@ int store_banner_get(redis_t *r, const site_t *site, const char *hash, store_byt
  * detail (Redis' own error text may name hosts: not for public answers).
  * Touches no key. */
 int store_ping(redis_t *r, store_done_cb cb, void *data);
+/* 1 when the worker's connection is up (with a cluster: the slot map is
+ * known and every master in it is connected); else 0, and *why the last connection error ("" when
+ * none; it may name hosts: not for public answers). No command is sent. */
+int store_connected(redis_t *r, const char **why);
 
 #endif

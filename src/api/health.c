@@ -143,8 +143,8 @@ static void health_check(http_request_t *rq, int detailed)
         return;
     }
     /* Down is known without asking Redis, and is answered fresh. */
-    if (!redis_is_connected(redis)) {
-        const char *why = redis_last_error(redis);
+    const char *why;
+    if (!store_connected(redis, &why)) {
         char detail[HEALTH_DETAIL_MAX];
         snprintf(detail, sizeof(detail), "not connected%s%s", why[0] ? ": " : "", why);
         health_answer(rq, HEALTH_NOT_CONNECTED, detail, detailed);

@@ -16,7 +16,7 @@
  *
  * Public answers name no host or address and carry no Redis error text
  * (both say where Redis is, or how it is set up): REASON is a word from a
- * fixed list. The reason in words (redis_last_error(), Redis' own error)
+ * fixed list. The reason in words (store_connected's, Redis' own error)
  * goes to the log, and into "detail" for health_get_detailed(), which is
  * for the operator only: the router serves it on the operator listener
  * (config.h metrics.listen), never on the public one.

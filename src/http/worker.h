@@ -14,7 +14,6 @@
 #include "config.h"
 #include "counters.h"
 #include "metrics.h"
-#include "redis.h"
 #include "snapshot.h"
 
 typedef struct worker {

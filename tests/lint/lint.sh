@@ -5,7 +5,9 @@
 # change that is not formatted, or a script shellcheck finds fault with, does
 # not land.
 #   c      clang-format (the repository's .clang-format) over every C file of
-#          src/, tests/ and bench/: prints the diff it would make.
+#          src/, tests/ and bench/: prints the diff it would make; and no
+#          Redis command, connection or reply call (nor redis.h include) in
+#          src/api/ or src/http/: they go through store.h.
 #   shell  shellcheck, every finding at every severity, over every shell
 #          script of the repository (*.sh and .ci/run).
 #   web    Prettier (web/.prettierrc.json) in --check mode, then ESLint
@@ -39,6 +41,14 @@ c)
             status=1
         fi
     done
+    # The layering rule no compiler checks: endpoints and the HTTP layer talk
+    # to Redis through store.h only (redis.h's types and its error helpers
+    # pass through it; its commands, connection state and replies do not).
+    if grep -nE '\bredis_(command[a-z_]*|send|is_connected|last_error|reply_[a-z_]+)\(|#include "redis\.h"' \
+        src/api/*.[ch] src/http/*.[ch]; then
+        echo "lint: the lines above call redis.h from src/api or src/http: go through store.h"
+        status=1
+    fi
     echo "lint: clang-format checked ${#files[@]} C files"
     exit "$status"
     ;;
