@@ -8,7 +8,7 @@
  */
 #include "events.h"
 
-#include <jansson.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -16,6 +16,7 @@
 #include "clock.h"
 #include "consent.h"
 #include "counters.h"
+#include "json_scan.h"
 
 #define EVENTS_POLICY_VERSION_MAX 64
 
@@ -50,47 +51,54 @@ int events_body_check(const char *body, size_t len, const site_t *site, events_e
                       events_refusal_t *why)
 {
     memset(out, 0, sizeof(*out));
-    json_error_t jerr;
-    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (root == NULL || !json_is_object(root)) {
-        json_decref(root);
+    json_scan_value_t root, key, value;
+    const char *perr;
+    if (json_scan_parse(body, len, &root, &perr) != 0 || root.type != JSON_SCAN_OBJECT) {
         why->code = "malformed_json";
         snprintf(why->message, sizeof(why->message), "%s",
-                 root == NULL ? "the body is not valid JSON" : "the body must be a JSON object");
+                 perr != NULL ? perr : "the body must be a JSON object");
         return -1;
     }
 
-    /* null is the same as absent for the optional fields. */
-    const char *type = NULL, *lang = NULL, *variant = NULL, *visitor = NULL, *bad = NULL;
-    int has_type = 0;
-    const char *key;
-    json_t *value;
-    json_object_foreach(root, key, value)
-    {
-        int is_str = json_is_string(value), is_null = json_is_null(value);
-        if (strcmp(key, "type") == 0 && is_str) {
-            type = json_string_value(value);
-            has_type = 1;
-        } else if (strcmp(key, "lang") == 0 && (is_str || is_null)) {
-            lang = json_string_value(value);
-        } else if (strcmp(key, "variant") == 0 && (is_str || is_null)) {
-            variant = json_string_value(value);
-        } else if (strcmp(key, "visitor") == 0 && (is_str || is_null)) {
-            visitor = json_string_value(value);
-        } else if (strcmp(key, "policy_version") == 0 &&
-                   (is_null ||
-                    (is_str && json_string_length(value) <= EVENTS_POLICY_VERSION_MAX))) {
-            /* informative: counted whatever its value */
-        } else {
-            bad = key;
-            break;
+    /* The strings, decoded into one arena: together never longer than the
+     * body, plus their NULs. null is the same as absent for the optional
+     * fields. */
+    char stack[2 * EVENTS_MAX_BODY + 16], *arena = stack;
+    size_t arena_cap = 2 * len + 16, used = 0;
+    if (arena_cap > sizeof(stack) && (arena = malloc(arena_cap)) == NULL) {
+        why->code = "malformed_json";
+        snprintf(why->message, sizeof(why->message), "out of memory");
+        return -1;
+    }
+    static const char *const names[] = {"type", "lang", "variant", "visitor", "policy_version"};
+    enum { F_TYPE, F_LANG, F_VARIANT, F_VISITOR, F_POLICY, F_N };
+    const char *field[F_N] = {NULL};
+    char bad[JSON_SCAN_KEY_MAX + 1] = "";
+    for (size_t pos = 0; bad[0] == '\0' && json_scan_member(&root, &pos, &key, &value);) {
+        size_t f = 0;
+        while (f < F_N && !json_scan_string_is(&key, names[f], strlen(names[f])))
+            f++;
+        int is_str = value.type == JSON_SCAN_STRING, is_null = value.type == JSON_SCAN_NULL;
+        if (f < F_N && (is_str || (is_null && f != F_TYPE))) {
+            if (!is_str) continue;
+            ssize_t n = json_scan_string(&value, arena + used, arena_cap - used);
+            field[f] = arena + used;
+            used += (size_t)n + 1; /* fits: the arena holds every string of the body */
+            /* policy_version is informative, counted whatever its value, but bounded */
+            if (f == F_POLICY && (size_t)n > EVENTS_POLICY_VERSION_MAX)
+                snprintf(bad, sizeof(bad), "policy_version");
+        } else if (json_scan_string(&key, bad, sizeof(bad)) <= 0) {
+            snprintf(bad, sizeof(bad), "\"\""); /* the empty key, named */
         }
     }
+    const char *type = field[F_TYPE], *lang = field[F_LANG], *variant = field[F_VARIANT],
+               *visitor = field[F_VISITOR];
+    int has_type = type != NULL;
 
     char *msg = why->message;
     size_t cap = sizeof(why->message);
     const char *code = NULL;
-    if (bad != NULL) {
+    if (bad[0] != '\0') {
         code = "invalid_field";
         if (strcmp(bad, "policy_version") == 0)
             snprintf(msg, cap, "policy_version must be a string of at most %d bytes",
@@ -125,7 +133,7 @@ int events_body_check(const char *body, size_t len, const site_t *site, events_e
     }
     if (code == NULL && visitor != NULL)
         memcpy(out->visitor, visitor, strlen(visitor) + 1); /* 8..64 bytes: checked */
-    json_decref(root);
+    if (arena != stack) free(arena);
     why->code = code;
     return code == NULL ? 0 : -1;
 }
