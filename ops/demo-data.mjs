@@ -241,7 +241,7 @@ function decisionsFor(action, purposes) {
     return d;
 }
 
-// How consentd counts a recorded choice (README: accept_all / reject_all /
+// How consentd counts a recorded choice (docs/api.md, acceptance statistics: accept_all / reject_all /
 // custom, judged on the purposes that need consent, or on the others when
 // the site has none).
 function categoryOf(decisions, purposes) {

@@ -11,7 +11,7 @@
  * Names follow Prometheus' conventions and pass `promtool check metrics`
  * (tests/http/metrics.test.mjs): counters end in _total, durations are in
  * seconds, no name contains its own type ("counter", "gauge"...). They are
- * an interface (dashboards, alerts): the README lists them.
+ * an interface (dashboards, alerts): docs/operations.md lists them.
  */
 #include "metrics.h"
 

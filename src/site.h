@@ -3,7 +3,7 @@
  * lifetimes, policy version, API key hash.
  *
  * Each site is one JSON file `<id>.json` in the sites directory (see
- * ops/sites/demo.json and the README for every field). The whole directory
+ * ops/sites/demo.json and docs/configuration.md for every field). The whole directory
  * is loaded into an immutable site_set_t. On SIGHUP main.c loads a new set;
  * if it validates, it replaces the old one for new requests, and the old
  * one is freed when the last request that retained it is done.

@@ -6,7 +6,7 @@
  *
  * Nothing but store.c knows a key name. The layout (every key, its type, its
  * msgpack shape and TTL) is documented in the block comment at the top of
- * store.c and in the README.
+ * store.c and in docs/data.md.
  *
  * Every key one consent touches carries the same hash tag, {<site>:<p>},
  * where p = store_partition(visitor) in 0..STORE_PARTITIONS-1, so the write

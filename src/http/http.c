@@ -374,7 +374,7 @@ void http_error(http_request_t *rq, int status, const char *code, const char *me
 
 /*
  * Storage errors: the one place where each kind of redis_error_t becomes an
- * answer (status, error code, message) and a log line. The README's
+ * answer (status, error code, message) and a log line. docs/api.md's
  * "Storage errors" table says the same. Outages (timeouts, a Redis down or
  * busy, replicas behind) are not logged per request: they show in /healthz,
  * consentd_redis_errors_total and redis.c's connection lines; a refusal by

@@ -2,7 +2,7 @@
 // names the banner version that browser received, whose archived bytes are
 // those very bytes and hash (by the documented definition) to that name; a
 // reload with new texts makes a new version while the old one stays readable
-// and the old proof still names it; and the README's end-to-end check,
+// and the old proof still names it; and docs/api.md's end-to-end check,
 // ops/verify-proof.sh, passes for a consent given on the demo page and fails
 // when the proof or the archive is tampered with.
 import assert from 'node:assert/strict';

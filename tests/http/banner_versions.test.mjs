@@ -75,7 +75,7 @@ test('the_served_banner_carries_its_version_which_anyone_recomputes_from_its_byt
     const bv = carriedVersion(body);
     assert.match(bv, /^[0-9a-f]{64}$/);
     assert.equal(versionOf(body), bv, 'SHA-256 of the bytes with the version read as zeros');
-    // The README's command, as a DPO would run it.
+    // docs/api.md's command, as a DPO would run it.
     const dir = makeTempDir('bv');
     fs.writeFileSync(path.join(dir, 'banner.js'), body);
     const r = spawnSync('sh', ['-c', `sed -E 's/"bv":"[0-9a-f]{64}"/"bv":"'"$(printf '%064d' 0)"'"/' banner.js | sha256sum`], { cwd: dir, encoding: 'utf8' });

@@ -9,7 +9,7 @@ import { Consentd, delay, freePort, redisCommandCalls, startStack, test, waitFor
 const HEALTH_FAST_MS = 1000;
 const RECONNECT_DEADLINE_MS = 10000;
 const THREADS = 2; /* the harness' default */
-/* What a public 503 may say about Redis (README, /healthz). */
+/* What a public 503 may say about Redis (docs/operations.md, /healthz). */
 const PUBLIC_REASONS = ['not_connected', 'timeout', 'disconnected', 'busy', 'error'];
 const BURST_ROUNDS = 10;
 const BURST_CONCURRENCY = 20;

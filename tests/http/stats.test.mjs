@@ -3,7 +3,7 @@
 // computed by hand here; every bucket present; filters; range caps; keys.
 //
 // Most tests seed the counter hashes of past days directly, in the layout
-// the README documents (cd:{<site>:stats}:d:<YYYYMMDD> ...), so that the
+// docs/data.md documents (cd:{<site>:stats}:d:<YYYYMMDD> ...), so that the
 // figures are chosen, not sampled; the first one goes through the public
 // API end to end.
 import assert from 'node:assert/strict';

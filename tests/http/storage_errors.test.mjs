@@ -1,4 +1,4 @@
-// Each kind of storage error, on a real Redis, gets the answer the README's
+// Each kind of storage error, on a real Redis, gets the answer docs/api.md's
 // "Storage errors" table documents (http.c maps them in one place):
 //   timeout         Redis frozen (SIGSTOP)                 503 storage_timeout, Retry-After
 //   unavailable     Redis stopped                          503 storage_unavailable, Retry-After

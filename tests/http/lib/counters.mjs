@@ -1,5 +1,5 @@
 // Helpers for the acceptance-counter tests: events, the counter keys in
-// Redis (layout: README "Data in Redis"), and the fields a request must
+// Redis (layout: docs/data.md), and the fields a request must
 // add, computed from the documented rules (not from consentd's code).
 import assert from 'node:assert/strict';
 import { delay, waitFor } from './harness.mjs';
