@@ -9,7 +9,7 @@ import { after, before } from 'node:test';
 import {
     Proc,
     delay,
-    freePort,
+    freeClusterPort,
     makeTempDir,
     metricSum,
     redisCommand,
@@ -240,8 +240,10 @@ test('every_counter_key_of_a_site_hashes_to_one_cluster_slot', async () => {
         const k = await counterKeys(redis, 'slots');
         return k.length === 3 ? k : null;
     }, { message: 'the counter keys of site slots' });
-    // Ask a cluster-enabled redis-server (it computes slots without any slot assigned).
-    const port = await freePort();
+    // Ask a cluster-enabled redis-server (it computes slots without any slot
+    // assigned). Its bus port (+10000) must be free and below the ephemeral
+    // range too: freePort() gave one above it, taken once by a source port.
+    const port = await freeClusterPort();
     const dir = makeTempDir('redis-cluster');
     // prettier-ignore
     const proc = new Proc('redis-server (cluster)', 'redis-server', ['--port', String(port), '--bind', '127.0.0.1',

@@ -550,8 +550,8 @@ export const TEST_CLUSTER_NODE_TIMEOUT_MS = 2000;
 const CLUSTER_FORM_TIMEOUT_MS = 30000;
 
 /* A free loopback port whose cluster bus port (+10000) is free too, both
- * below the ephemeral range. */
-function freeClusterPort() {
+ * below the ephemeral range: for any cluster-enabled redis-server. */
+export function freeClusterPort() {
     return freePortBelow(EPHEMERAL_LOW - 10000, [10000]);
 }
 
