@@ -37,25 +37,7 @@ TMP=$(mktemp -d /tmp/consentd-callgrind.XXXXXX)
 start_redis "" # any CPU: instructions do not depend on it
 mkdir -p "$TMP/keys"
 "$BIN" keygen --keys "$TMP/keys" >"$TMP/keygen.log" 2>&1 || die "consentd keygen failed" "Read $TMP/keygen.log (KEEP=1)."
-pick_port single
-CONSENTD_PORT=$PORT
-cat >"$TMP/consentd.json" <<JSON
-{
-  "listen": { "address": "127.0.0.1", "port": $CONSENTD_PORT },
-  "threads": 1,
-  "redis": { "url": "redis://127.0.0.1:$REDIS_PORT" },
-  "sites_dir": "$ROOT/ops/sites",
-  "keys_dir": "$TMP/keys",
-  "rate_limit": { "exempt_loopback": true },
-  "log": { "access_log": false }
-}
-JSON
-say "consentd: starting $BIN under callgrind on 127.0.0.1:$CONSENTD_PORT, 1 thread"
-env -u PORT -u REDIS_URL -u CONSENTD_THREADS -u CONSENTD_CONFIG \
-    valgrind --tool=callgrind --callgrind-out-file="$TMP/callgrind.out" \
-    "$BIN" --config "$TMP/consentd.json" --threads 1 >"$TMP/consentd.log" 2>&1 &
-CONSENTD_PID=$!
-BG_PIDS+=("$CONSENTD_PID")
+launch_consentd "$TMP" "$ROOT/ops/sites" valgrind --tool=callgrind --callgrind-out-file="$TMP/callgrind.out"
 for _ in $(seq 1 600); do # start-up (the banner's brotli) is slow under valgrind
     [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$CONSENTD_PORT/healthz" 2>/dev/null)" = 200 ] && break
     require_alive "$CONSENTD_PID" consentd "$TMP/consentd.log"

@@ -234,13 +234,16 @@ start_redis() {
     die "redis-server does not answer PING after 10 s" "Look at $TMP/redis.log (run with KEEP=1)."
 }
 
-# launch_consentd DIR SITES_DIR: writes DIR/consentd.json (1 thread, the
-# Redis at REDIS_PORT, SITES_DIR, keys in DIR/keys, no access log, wrk on
-# loopback exempt from the rate limits) and starts BIN with it on
-# SERVER_CPU, logging to DIR/consentd.log; sets CONSENTD_PORT and
-# CONSENTD_PID. Does not wait for it.
+# launch_consentd DIR SITES_DIR [WRAPPER...]: writes DIR/consentd.json (1
+# thread, the Redis at REDIS_PORT, SITES_DIR, keys in DIR/keys, no access
+# log, wrk on loopback exempt from the rate limits) and starts BIN with it
+# on SERVER_CPU (or under WRAPPER, e.g. valgrind), logging to
+# DIR/consentd.log; sets CONSENTD_PORT and CONSENTD_PID. Does not wait for it.
 launch_consentd() {
     local dir=$1 sites=$2
+    shift 2
+    local wrapper=("$@")
+    [ "${#wrapper[@]}" -gt 0 ] || wrapper=(taskset -c "$SERVER_CPU")
     pick_port single
     CONSENTD_PORT=$PORT
     cat >"$dir/consentd.json" <<EOF
@@ -254,10 +257,10 @@ launch_consentd() {
   "log": { "access_log": false }
 }
 EOF
-    say "consentd: starting $BIN on 127.0.0.1:$CONSENTD_PORT, 1 thread, on cpu $SERVER_CPU"
+    say "consentd: starting $BIN on 127.0.0.1:$CONSENTD_PORT, 1 thread, under ${wrapper[*]}"
     # The environment overrides the file: keep the caller's PORT & co. out.
     env -u PORT -u REDIS_URL -u CONSENTD_THREADS -u CONSENTD_CONFIG \
-        taskset -c "$SERVER_CPU" "$BIN" --config "$dir/consentd.json" --threads 1 >"$dir/consentd.log" 2>&1 &
+        "${wrapper[@]}" "$BIN" --config "$dir/consentd.json" --threads 1 >"$dir/consentd.log" 2>&1 &
     CONSENTD_PID=$!
     BG_PIDS+=("$CONSENTD_PID")
 }
