@@ -9,7 +9,6 @@
 
 #include "clock.h"
 #include "consent.h"
-#include "json.h"
 #include "stats.h"
 #include "store.h"
 #include "strbuf.h"
@@ -51,12 +50,12 @@ static void out_record_linked(strbuf_t *o, http_request_t *rq, const store_recor
 {
     out_record(o, rec);
     if (rec->banner_version == NULL || o->len == 0 || o->buf[o->len - 1] != '}') return;
-    char url[512], esc[1024];
+    char url[512];
     size_t n = versions_url(rq, rec->banner_version, url, sizeof(url));
     o->len--; /* reopen the object */
-    strbuf_put(o, ",\"banner_version_url\":\"", 23);
-    strbuf_put(o, esc, json_escape(esc, sizeof(esc), url, n));
-    strbuf_put(o, "\"}", 2);
+    strbuf_lit(o, ",\"banner_version_url\":");
+    strbuf_json(o, url, n);
+    strbuf_char(o, '}');
 }
 
 static void rights_on_visitor(void *data, const store_record_t *current,
@@ -71,12 +70,11 @@ static void rights_on_visitor(void *data, const store_record_t *current,
         } else {
             strbuf_t o;
             strbuf_init_pool(&o, &rq->req->pool);
-            char esc[160];
-            strbuf_put(&o, "{\"site\":\"", 9);
-            strbuf_put(&o, esc, json_escape(esc, sizeof(esc), rq->site->id, strlen(rq->site->id)));
-            strbuf_put(&o, "\",\"visitor\":\"", 13);
-            strbuf_put(&o, esc, json_escape(esc, sizeof(esc), visitor, strlen(visitor)));
-            strbuf_put(&o, "\",\"current\":", 12);
+            strbuf_lit(&o, "{\"site\":");
+            strbuf_json_str(&o, rq->site->id);
+            strbuf_lit(&o, ",\"visitor\":");
+            strbuf_json_str(&o, visitor);
+            strbuf_lit(&o, ",\"current\":");
             if (current != NULL)
                 out_record_linked(&o, rq, current);
             else
