@@ -172,7 +172,7 @@
 #define STORE_KEY_MAX (STORE_TAG_MAX + VISITOR_ID_MAX + 16)
 #define STORE_ID_MAX 48     /* "<u64>-<u64>" */
 #define STORE_CURSOR_MAX 64 /* "<partition>-<u64>-<u64>" */
-#define STORE_ARGV_MAX 16
+#define STORE_ARGV_MAX 20
 #define STORE_ERR_MAX 256
 #define STORE_MS_PER_DAY 86400000LL
 
@@ -208,7 +208,8 @@ typedef enum {
     STORE_CALL_STATS,
     STORE_CALL_BANNER_FOUND,
     STORE_CALL_BANNER_LIST,
-    STORE_CALL_BANNER_GET
+    STORE_CALL_BANNER_GET,
+    STORE_CALL_RAW /* the log's chains and checkpoints: raw_reply / raw_fail */
 } store_call_kind_t;
 
 /* A log export in progress: partition by partition, in time order. */
@@ -246,6 +247,12 @@ typedef struct store_call {
         store_found_cb found;
         store_banner_list_cb banner_list;
         store_bytes_cb bytes;
+
+        store_chain_pending_cb chain_pending;
+        store_chain_append_cb chain_append;
+        store_checkpoints_cb checkpoints;
+        store_checkpoint_added_cb checkpoint_added;
+        store_log_raw_cb log_raw;
     } cb;
     int is_fcall;
     int durable; /* a write that must outlive a failover: redis_command_durable */
@@ -258,6 +265,15 @@ typedef struct store_call {
     const char *argv_fixed[STORE_ARGV_MAX];
     size_t argvlen_fixed[STORE_ARGV_MAX];
     store_log_state_t *log;
+    /* STORE_CALL_RAW: what reads the reply, and what tells the user's
+     * callback (in cb) of an error. */
+    void (*raw_reply)(struct store_call *c, const redis_reply_t *reply);
+    void (*raw_fail)(struct store_call *c, const redis_error_t *err);
+    struct { /* STORE_CALL_RAW, the raw export: where it is */
+        char site_id[SITE_ID_MAX + 1];
+        unsigned partition;
+        size_t limit;
+    } raw;
     struct { /* STORE_CALL_STATS: the shape of the answer */
         size_t n_buckets, n_bucket_fields, n_total_fields, n_days;
         int per_day;
@@ -458,6 +474,9 @@ static void store_call_fail(store_call_t *c, const redis_error_t *err)
         break;
     case STORE_CALL_BANNER_GET:
         c->cb.bytes(c->data, NULL, 0, err);
+        break;
+    case STORE_CALL_RAW:
+        c->raw_fail(c, err);
         break;
     }
     store_call_free(c);
@@ -1096,6 +1115,9 @@ static void store_on_reply(void *data, const redis_reply_t *reply, const redis_e
     case STORE_CALL_BANNER_GET:
         store_banner_on_reply(c, reply);
         break;
+    case STORE_CALL_RAW:
+        c->raw_reply(c, reply);
+        break;
     }
 }
 
@@ -1138,13 +1160,14 @@ int store_consent_put(redis_t *r, const site_t *site, const store_record_t *rec,
     c->is_fcall = 1;
     c->durable = 1;
     store_call_tag(c, site->id, store_partition(rec->visitor, strlen(rec->visitor)));
-    int brc = store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_put") | store_arg_str(c, "6") |
+    int brc = store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_put") | store_arg_str(c, "7") |
               store_arg_keys(c, rec->visitor, 3) | store_arg_visitor_key(c, "x", rec->visitor) |
               store_arg_visitor_key(c, "wm", rec->visitor) |
-              store_arg_visitor_key(c, "wd", rec->visitor) | store_arg_str(c, rec->visitor) |
-              store_arg(c, enc, enc_len) | store_arg_i64(c, rec->expires_at_ms) |
-              store_arg_i64(c, store_retention_ms(site)) | store_arg_i64(c, STORE_HISTORY_MAX) |
-              store_arg_i64(c, limit->per_minute) | store_arg_i64(c, limit->per_day);
+              store_arg_visitor_key(c, "wd", rec->visitor) | store_arg_key(c, "seq", 3, "") |
+              store_arg_str(c, rec->visitor) | store_arg(c, enc, enc_len) |
+              store_arg_i64(c, rec->expires_at_ms) | store_arg_i64(c, store_retention_ms(site)) |
+              store_arg_i64(c, STORE_HISTORY_MAX) | store_arg_i64(c, limit->per_minute) |
+              store_arg_i64(c, limit->per_day);
     free(enc);
     return store_call_start(c, brc);
 }
@@ -1498,6 +1521,440 @@ static void store_banner_on_reply(store_call_t *c, const redis_reply_t *reply)
         break;
     }
     store_call_free(c);
+}
+
+/* ---- the log's hash chains and checkpoints ---------------------------------- */
+
+/* A raw call (STORE_CALL_RAW) with its reader and its error path. */
+static store_call_t *store_raw_new(redis_t *r, void *data, size_t cap, size_t nargs,
+                                   void (*on_reply)(store_call_t *, const redis_reply_t *),
+                                   void (*on_fail)(store_call_t *, const redis_error_t *))
+{
+    store_call_t *c = store_call_new_args(STORE_CALL_RAW, r, data, cap, nargs);
+    if (c == NULL) return NULL;
+    c->raw_reply = on_reply;
+    c->raw_fail = on_fail;
+    return c;
+}
+
+/* "<site>:log": the tag of a site's checkpoints and their lease. */
+static void store_call_log_tag(store_call_t *c, const char *site_id)
+{
+    int n = snprintf(c->tag, sizeof(c->tag), "%s:log", site_id);
+    c->tag_len = n > 0 && (size_t)n < sizeof(c->tag) ? (size_t)n : 0;
+}
+
+/* A string reply's bytes (NUL-terminated, as hiredis keeps them), valid
+ * during the callback; NULL when the reply is not a string. */
+static const char *store_reply_text(const redis_reply_t *r, size_t *len)
+{
+    if (r == NULL || redis_reply_kind(r) != REDIS_REPLY_KIND_STRING) return NULL;
+    return redis_reply_str(r, len);
+}
+
+/* Entries of an XRANGE-shaped array ([id, [field, value...]], or for
+ * consentd_log_raw [id, [field, value...], h]) into out (n entries) and
+ * fields (one array for all); -1 when the shape is wrong. *fields_out is
+ * malloc'd (caller frees). */
+static int store_entries_read(const redis_reply_t *a, unsigned partition, store_log_entry_t **out,
+                              logchain_bytes_t **fields_out, size_t *n_out)
+{
+    size_t n = redis_reply_kind(a) == REDIS_REPLY_KIND_ARRAY ? redis_reply_count(a) : 0, nf = 0;
+    *out = NULL;
+    *fields_out = NULL;
+    *n_out = 0;
+    for (size_t i = 0; i < n; i++) {
+        const redis_reply_t *e = redis_reply_at(a, i), *f;
+        if (redis_reply_kind(e) != REDIS_REPLY_KIND_ARRAY || redis_reply_count(e) < 2 ||
+            (f = redis_reply_at(e, 1)) == NULL || redis_reply_kind(f) != REDIS_REPLY_KIND_ARRAY)
+            return -1;
+        nf += redis_reply_count(f);
+    }
+    store_log_entry_t *entries = calloc(n + 1, sizeof(*entries));
+    logchain_bytes_t *fields = calloc(nf + 1, sizeof(*fields));
+    if (entries == NULL || fields == NULL) {
+        free(entries);
+        free(fields);
+        return -1;
+    }
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        const redis_reply_t *e = redis_reply_at(a, i), *f = redis_reply_at(e, 1);
+        store_log_entry_t *x = &entries[i];
+        x->partition = partition;
+        x->id = store_reply_text(redis_reply_at(e, 0), &x->id_len);
+        size_t h_len = 0;
+        x->h = redis_reply_count(e) > 2 ? store_reply_text(redis_reply_at(e, 2), &h_len) : NULL;
+        if (x->h != NULL && h_len != LOGCHAIN_HEX_LEN) x->h = NULL;
+        x->fields = fields + at;
+        x->n_fields = redis_reply_count(f);
+        int bad = x->id == NULL || x->id_len == 0 || x->id_len >= STORE_ID_MAX;
+        for (size_t k = 0; k < x->n_fields && !bad; k++) {
+            fields[at].p = store_reply_text(redis_reply_at(f, k), &fields[at].len);
+            bad = fields[at].p == NULL;
+            at++;
+        }
+        if (bad) {
+            free(entries);
+            free(fields);
+            return -1;
+        }
+    }
+    *out = entries;
+    *fields_out = fields;
+    *n_out = n;
+    return 0;
+}
+
+static void store_chain_pending_fail(store_call_t *c, const redis_error_t *err)
+{
+    c->cb.chain_pending(c->data, NULL, NULL, 0, err);
+}
+
+static void store_chain_pending_reply(store_call_t *c, const redis_reply_t *reply)
+{
+    const redis_reply_t *head = redis_reply_at(reply, 0);
+    store_chain_head_t h = {0};
+    store_log_entry_t *entries;
+    logchain_bytes_t *fields;
+    size_t n, len[3];
+    const char *t[3];
+    for (int i = 0; i < 3; i++)
+        t[i] = store_reply_text(redis_reply_at(head, (size_t)i), &len[i]);
+    if (redis_reply_kind(reply) != REDIS_REPLY_KIND_ARRAY || redis_reply_count(reply) != 2 ||
+        redis_reply_kind(head) != REDIS_REPLY_KIND_ARRAY || redis_reply_count(head) != 3 ||
+        t[0] == NULL || t[1] == NULL || t[2] == NULL ||
+        (len[0] > 0 && len[2] != LOGCHAIN_HEX_LEN) ||
+        store_entries_read(redis_reply_at(reply, 1), c->raw.partition, &entries, &fields, &n) !=
+            0) {
+        store_call_fail(c, &store_error_unexpected);
+        return;
+    }
+    if (len[0] > 0) {
+        h.id = t[0];
+        h.n = strtoull(t[1], NULL, 10);
+        h.h = t[2];
+    }
+    c->cb.chain_pending(c->data, &h, entries, n, NULL);
+    free(entries);
+    free(fields);
+    store_call_free(c);
+}
+
+int store_chain_pending(redis_t *r, const char *site_id, unsigned partition, size_t max,
+                        store_chain_pending_cb cb, void *data)
+{
+    if (r == NULL || cb == NULL || !store_site_id_ok(site_id) || partition >= STORE_PARTITIONS ||
+        max == 0)
+        return REDIS_E_ARGS;
+    store_call_t *c = store_raw_new(r, data, 3 * STORE_KEY_MAX, STORE_ARGV_MAX,
+                                    store_chain_pending_reply, store_chain_pending_fail);
+    if (c == NULL) return REDIS_E_BUSY;
+    c->cb.chain_pending = cb;
+    c->is_fcall = 1;
+    c->raw.partition = partition;
+    store_call_tag(c, site_id, partition);
+    return store_call_start(c, store_arg_str(c, "FCALL_RO") |
+                                   store_arg_str(c, "consentd_chain_pending") |
+                                   store_arg_str(c, "2") | store_arg_key(c, "chain", 5, "") |
+                                   store_arg_key(c, "log", 3, "") | store_arg_i64(c, (int64_t)max));
+}
+
+static void store_chain_append_fail(store_call_t *c, const redis_error_t *err)
+{
+    c->cb.chain_append(c->data, 0, err);
+}
+
+static void store_chain_append_reply(store_call_t *c, const redis_reply_t *reply)
+{
+    if (redis_reply_kind(reply) != REDIS_REPLY_KIND_INTEGER || redis_reply_integer(reply) < -1) {
+        store_call_fail(c, &store_error_unexpected);
+        return;
+    }
+    c->cb.chain_append(c->data, redis_reply_integer(reply), NULL);
+    store_call_free(c);
+}
+
+int store_chain_append(redis_t *r, const char *site_id, unsigned partition, const char *expected_id,
+                       int64_t retention_ms, const store_chain_link_t *links, size_t n,
+                       store_chain_append_cb cb, void *data)
+{
+    if (r == NULL || cb == NULL || !store_site_id_ok(site_id) || partition >= STORE_PARTITIONS ||
+        n == 0 || n > STORE_CHAIN_BATCH_MAX || retention_ms < 1)
+        return REDIS_E_ARGS;
+    size_t nargs = 6 + 3 * n;
+    store_call_t *c =
+        store_raw_new(r, data, 2 * STORE_KEY_MAX + 64 + n * (STORE_ID_MAX + 24 + LOGCHAIN_HEX_LEN),
+                      nargs, store_chain_append_reply, store_chain_append_fail);
+    if (c == NULL) return REDIS_E_BUSY;
+    c->cb.chain_append = cb;
+    c->is_fcall = 1;
+    c->durable = 1;
+    store_call_tag(c, site_id, partition);
+    int brc = store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_chain_append") |
+              store_arg_str(c, "1") | store_arg_key(c, "chain", 5, "") |
+              store_arg_str(c, expected_id != NULL ? expected_id : "") |
+              store_arg_i64(c, retention_ms);
+    for (size_t i = 0; i < n && brc == 0; i++)
+        brc |= store_arg_str(c, links[i].id) | store_arg_i64(c, (int64_t)links[i].n) |
+               store_arg_str(c, links[i].h);
+    return store_call_start(c, brc);
+}
+
+static void store_lease_fail(store_call_t *c, const redis_error_t *err)
+{
+    c->cb.found(c->data, 0, err);
+}
+
+static void store_lease_reply(store_call_t *c, const redis_reply_t *reply)
+{
+    redis_reply_kind_t k = redis_reply_kind(reply);
+    if (k != REDIS_REPLY_KIND_STATUS && k != REDIS_REPLY_KIND_NIL) {
+        store_call_fail(c, &store_error_unexpected);
+        return;
+    }
+    c->cb.found(c->data, k == REDIS_REPLY_KIND_STATUS, NULL);
+    store_call_free(c);
+}
+
+int store_checkpoint_lease(redis_t *r, const char *site_id, const char *token, int64_t ttl_ms,
+                           store_found_cb cb, void *data)
+{
+    if (r == NULL || cb == NULL || !store_site_id_ok(site_id) || token == NULL || ttl_ms < 1)
+        return REDIS_E_ARGS;
+    store_call_t *c = store_raw_new(r, data, 2 * STORE_KEY_MAX + strlen(token) + 64, STORE_ARGV_MAX,
+                                    store_lease_reply, store_lease_fail);
+    if (c == NULL) return REDIS_E_BUSY;
+    c->cb.found = cb;
+    store_call_log_tag(c, site_id);
+    return store_call_start(c, store_arg_str(c, "SET") | store_arg_key(c, "lease", 5, "") |
+                                   store_arg_str(c, token) | store_arg_str(c, "NX") |
+                                   store_arg_str(c, "PX") | store_arg_i64(c, ttl_ms));
+}
+
+static void store_checkpoints_fail(store_call_t *c, const redis_error_t *err)
+{
+    c->cb.checkpoints(c->data, NULL, 0, NULL, err);
+}
+
+/* XRANGE / XREVRANGE of the checkpoints: [id, [jws, <jws>, root, <root>]]. */
+static void store_checkpoints_reply(store_call_t *c, const redis_reply_t *reply)
+{
+    store_log_entry_t *entries;
+    logchain_bytes_t *fields;
+    size_t n;
+    if (store_entries_read(reply, 0, &entries, &fields, &n) != 0) {
+        store_call_fail(c, &store_error_unexpected);
+        return;
+    }
+    store_checkpoint_t *cps = calloc(n + 1, sizeof(*cps));
+    if (cps == NULL) {
+        free(entries);
+        free(fields);
+        store_call_fail(c, &store_error_oom);
+        return;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        store_checkpoint_t cp = {entries[i].id, NULL, 0, ""};
+        for (size_t f = 0; f + 1 < entries[i].n_fields; f += 2) {
+            const logchain_bytes_t *name = &entries[i].fields[f], *v = &entries[i].fields[f + 1];
+            if (name->len == 3 && memcmp(name->p, "jws", 3) == 0) {
+                cp.jws = v->p;
+                cp.jws_len = v->len;
+            } else if (name->len == 4 && memcmp(name->p, "root", 4) == 0) {
+                cp.root = v->p;
+            }
+        }
+        if (cp.jws != NULL) cps[k++] = cp;
+    }
+    /* A full page may have more after it (the last page may then be empty). */
+    const char *next = c->raw.limit > 0 && n == c->raw.limit ? entries[n - 1].id : NULL;
+    c->cb.checkpoints(c->data, cps, k, next, NULL);
+    free(cps);
+    free(entries);
+    free(fields);
+    store_call_free(c);
+}
+
+int store_checkpoint_last(redis_t *r, const char *site_id, store_checkpoints_cb cb, void *data)
+{
+    if (r == NULL || cb == NULL || !store_site_id_ok(site_id)) return REDIS_E_ARGS;
+    store_call_t *c = store_raw_new(r, data, 2 * STORE_KEY_MAX, STORE_ARGV_MAX,
+                                    store_checkpoints_reply, store_checkpoints_fail);
+    if (c == NULL) return REDIS_E_BUSY;
+    c->cb.checkpoints = cb;
+    store_call_log_tag(c, site_id);
+    return store_call_start(c, store_arg_str(c, "XREVRANGE") |
+                                   store_arg_key(c, "checkpoints", 11, "") | store_arg_str(c, "+") |
+                                   store_arg_str(c, "-") | store_arg_str(c, "COUNT") |
+                                   store_arg_str(c, "1"));
+}
+
+/* 0 when s is a stream id "<ms>-<seq>" (digits), -1 otherwise. */
+static int store_stream_id_ok(const char *s)
+{
+    size_t len = strlen(s), dash = 0, digits = 0;
+    if (len == 0 || len >= STORE_ID_MAX) return -1;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '-') {
+            if (dash++ > 0 || digits == 0) return -1;
+            digits = 0;
+        } else if (s[i] >= '0' && s[i] <= '9') {
+            digits++;
+        } else {
+            return -1;
+        }
+    }
+    return dash == 1 && digits > 0 ? 0 : -1;
+}
+
+int store_checkpoint_page(redis_t *r, const site_t *site, const char *cursor, size_t limit,
+                          store_checkpoints_cb cb, void *data)
+{
+    if (r == NULL || cb == NULL || !store_site_ok(site) || limit == 0 ||
+        limit > STORE_CHECKPOINT_PAGE_MAX || (cursor != NULL && store_stream_id_ok(cursor) != 0))
+        return REDIS_E_ARGS;
+    store_call_t *c = store_raw_new(r, data, 3 * STORE_KEY_MAX, STORE_ARGV_MAX,
+                                    store_checkpoints_reply, store_checkpoints_fail);
+    if (c == NULL) return REDIS_E_BUSY;
+    c->cb.checkpoints = cb;
+    c->raw.limit = limit;
+    store_call_log_tag(c, site->id);
+    int brc = store_arg_str(c, "XRANGE") | store_arg_key(c, "checkpoints", 11, "");
+    if (cursor != NULL)
+        brc |= store_argf(c, "(%s", cursor);
+    else
+        brc |= store_arg_str(c, "-");
+    brc |= store_arg_str(c, "+") | store_arg_str(c, "COUNT") | store_arg_i64(c, (int64_t)limit);
+    return store_call_start(c, brc);
+}
+
+static void store_checkpoint_add_fail(store_call_t *c, const redis_error_t *err)
+{
+    c->cb.checkpoint_added(c->data, NULL, err);
+}
+
+static void store_checkpoint_add_reply(store_call_t *c, const redis_reply_t *reply)
+{
+    size_t len;
+    const char *id = store_reply_text(reply, &len);
+    if (id == NULL) {
+        store_call_fail(c, &store_error_unexpected);
+        return;
+    }
+    c->cb.checkpoint_added(c->data, len > 0 ? id : NULL, NULL);
+    store_call_free(c);
+}
+
+int store_checkpoint_add(redis_t *r, const char *site_id, const char *expected_id, const char *jws,
+                         size_t jws_len, const char *root, int64_t retention_ms,
+                         store_checkpoint_added_cb cb, void *data)
+{
+    if (r == NULL || cb == NULL || !store_site_id_ok(site_id) || jws == NULL || jws_len == 0 ||
+        root == NULL || retention_ms < 1)
+        return REDIS_E_ARGS;
+    store_call_t *c =
+        store_raw_new(r, data, 2 * STORE_KEY_MAX + jws_len + strlen(root) + 64, STORE_ARGV_MAX,
+                      store_checkpoint_add_reply, store_checkpoint_add_fail);
+    if (c == NULL) return REDIS_E_BUSY;
+    c->cb.checkpoint_added = cb;
+    c->is_fcall = 1;
+    c->durable = 1;
+    store_call_log_tag(c, site_id);
+    return store_call_start(c, store_arg_str(c, "FCALL") |
+                                   store_arg_str(c, "consentd_checkpoint_add") |
+                                   store_arg_str(c, "1") | store_arg_key(c, "checkpoints", 11, "") |
+                                   store_arg_str(c, expected_id != NULL ? expected_id : "") |
+                                   store_arg(c, jws, jws_len) | store_arg_str(c, root) |
+                                   store_arg_i64(c, retention_ms));
+}
+
+static int store_log_raw_send(store_call_t *c, const char *after);
+
+static void store_log_raw_fail(store_call_t *c, const redis_error_t *err)
+{
+    c->cb.log_raw(c->data, NULL, 0, NULL, err);
+}
+
+static void store_log_raw_reply(store_call_t *c, const redis_reply_t *reply)
+{
+    store_log_entry_t *entries;
+    logchain_bytes_t *fields;
+    size_t n;
+    if (store_entries_read(reply, c->raw.partition, &entries, &fields, &n) != 0) {
+        store_call_fail(c, &store_error_unexpected);
+        return;
+    }
+    if (n == 0) {
+        free(entries);
+        free(fields);
+        /* This partition is done: the next one with entries, or the end. */
+        if (++c->raw.partition >= STORE_PARTITIONS) {
+            c->cb.log_raw(c->data, NULL, 0, NULL, NULL);
+            store_call_free(c);
+            return;
+        }
+        int rc = store_log_raw_send(c, NULL);
+        if (rc != REDIS_OK) store_call_fail(c, redis_error_of_rc(rc));
+        return;
+    }
+    char cursor[STORE_CURSOR_MAX];
+    const char *next = NULL;
+    if (n == c->raw.limit) {
+        snprintf(cursor, sizeof(cursor), "%u-%.*s", c->raw.partition, (int)entries[n - 1].id_len,
+                 entries[n - 1].id);
+        next = cursor;
+    } else if (c->raw.partition + 1 < STORE_PARTITIONS) {
+        snprintf(cursor, sizeof(cursor), "%u-0-0", c->raw.partition + 1);
+        next = cursor;
+    }
+    c->cb.log_raw(c->data, entries, n, next, NULL);
+    free(entries);
+    free(fields);
+    store_call_free(c);
+}
+
+static int store_log_raw_send(store_call_t *c, const char *after)
+{
+    store_call_tag(c, c->raw.site_id, c->raw.partition);
+    c->argc = 0;
+    c->used = 0;
+    int brc = store_arg_str(c, "FCALL_RO") | store_arg_str(c, "consentd_log_raw") |
+              store_arg_str(c, "2") | store_arg_key(c, "log", 3, "") |
+              store_arg_key(c, "chain", 5, "");
+    if (after != NULL)
+        brc |= store_argf(c, "(%s", after);
+    else
+        brc |= store_arg_str(c, "-");
+    brc |= store_arg_i64(c, (int64_t)c->raw.limit);
+    if (brc != 0) return REDIS_E_ARGS;
+    return store_call_send(c);
+}
+
+int store_log_raw_page(redis_t *r, const site_t *site, const char *cursor, size_t limit,
+                       store_log_raw_cb cb, void *data)
+{
+    store_cursor_t at = {0, 0, 0};
+    if (r == NULL || cb == NULL || !store_site_ok(site) || limit == 0 ||
+        (cursor != NULL && store_cursor_parse(cursor, &at) != 0))
+        return REDIS_E_ARGS;
+    if (limit > STORE_LOG_PAGE_MAX) limit = STORE_LOG_PAGE_MAX;
+    store_call_t *c = store_raw_new(r, data, 4 * STORE_KEY_MAX, STORE_ARGV_MAX, store_log_raw_reply,
+                                    store_log_raw_fail);
+    if (c == NULL) return REDIS_E_BUSY;
+    c->cb.log_raw = cb;
+    c->is_fcall = 1;
+    snprintf(c->raw.site_id, sizeof(c->raw.site_id), "%s", site->id);
+    c->raw.partition = at.partition;
+    c->raw.limit = limit;
+    char after[STORE_ID_MAX];
+    if (at.ms != 0 || at.seq != 0)
+        snprintf(after, sizeof(after), "%llu-%llu", (unsigned long long)at.ms,
+                 (unsigned long long)at.seq);
+    int rc = store_log_raw_send(c, at.ms != 0 || at.seq != 0 ? after : NULL);
+    if (rc != REDIS_OK) store_call_free(c);
+    return rc;
 }
 
 /* ---- health ------------------------------------------------------------------ */

@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "logchain.h"
 #include "redis.h"
 #include "site.h"
 #include "store_record.h"
@@ -213,6 +214,98 @@ int store_banner_get(redis_t *r, const site_t *site, const char *hash, store_byt
 
 /* The msgpack encoding of a record (store_record_encode,
  * store_record_decode): store_record.h. */
+
+/* ---- the log's hash chains and signed checkpoints (keys in store.c) ----
+ *
+ * Each partition of a site's log has a hash chain (logchain.h) kept beside
+ * it: one chain entry per log entry, with the same id, holding the entry's
+ * number n and the chain value h. consentd (checkpoint.h) extends it from C,
+ * since Redis' Lua has no SHA-256, with a compare-and-set on the chain's
+ * last id. A site's signed checkpoints (JWS) are a stream of their own,
+ * appended with a compare-and-set on the last one. Nothing here knows a
+ * hash: the store carries hex strings and raw fields. */
+#define STORE_CHAIN_BATCH_MAX 500 /* log entries hashed per chain append */
+#define STORE_CHECKPOINT_PAGE_MAX 100
+
+/* One log entry as stored: its id and its fields (name, value, name,
+ * value...) in stored order; h: the chain value (64 hex) when chained, else
+ * NULL. Valid during the callback. */
+typedef struct store_log_entry {
+    unsigned partition;
+    const char *id;
+    size_t id_len;
+    const logchain_bytes_t *fields;
+    size_t n_fields;
+    const char *h;
+} store_log_entry_t;
+
+/* The last chain entry of a partition: id NULL when the chain is empty. */
+typedef struct store_chain_head {
+    const char *id;
+    uint64_t n;
+    const char *h;
+} store_chain_head_t;
+
+/* One chain entry to append: the log entry's id and n, and h (64 hex). */
+typedef struct store_chain_link {
+    const char *id;
+    uint64_t n;
+    const char *h;
+} store_chain_link_t;
+
+typedef struct store_checkpoint {
+    const char *id; /* the stream id (Redis' time of the append) */
+    const char *jws;
+    size_t jws_len;
+    const char *root; /* 64 hex: what the checkpoint covers (checkpoint.h) */
+} store_checkpoint_t;
+
+typedef void (*store_chain_pending_cb)(void *data, const store_chain_head_t *head,
+                                       const store_log_entry_t *entries, size_t n,
+                                       const redis_error_t *err);
+/* appended: links appended, or -1 when the chain's last id was no longer
+ * the expected one (another node extended it: nothing appended). */
+typedef void (*store_chain_append_cb)(void *data, long long appended, const redis_error_t *err);
+/* next_cursor: NULL at the end. */
+typedef void (*store_checkpoints_cb)(void *data, const store_checkpoint_t *cps, size_t n,
+                                     const char *next_cursor, const redis_error_t *err);
+/* id: the new checkpoint's, or NULL when the last one was no longer the
+ * expected one (nothing appended). */
+typedef void (*store_checkpoint_added_cb)(void *data, const char *id, const redis_error_t *err);
+typedef void (*store_log_raw_cb)(void *data, const store_log_entry_t *entries, size_t n,
+                                 const char *next_cursor, const redis_error_t *err);
+
+/* A partition's chain head and the log entries after it (at most max). One
+ * FCALL_RO consentd_chain_pending. */
+int store_chain_pending(redis_t *r, const char *site_id, unsigned partition, size_t max,
+                        store_chain_pending_cb cb, void *data);
+/* Append links (in id order, at most STORE_CHAIN_BATCH_MAX) to a
+ * partition's chain if its last id is still expected_id (NULL: empty); the
+ * chain is trimmed and kept like the log (retention_ms). */
+int store_chain_append(redis_t *r, const char *site_id, unsigned partition, const char *expected_id,
+                       int64_t retention_ms, const store_chain_link_t *links, size_t n,
+                       store_chain_append_cb cb, void *data);
+/* The lease of a site's checkpointer: SET NX PX ttl_ms. found: 1 when this
+ * token took it. */
+int store_checkpoint_lease(redis_t *r, const char *site_id, const char *token, int64_t ttl_ms,
+                           store_found_cb cb, void *data);
+/* The site's last checkpoint (n is 0 when there is none). */
+int store_checkpoint_last(redis_t *r, const char *site_id, store_checkpoints_cb cb, void *data);
+/* Append a checkpoint if the last one is still expected_id (NULL: none). */
+int store_checkpoint_add(redis_t *r, const char *site_id, const char *expected_id, const char *jws,
+                         size_t jws_len, const char *root, int64_t retention_ms,
+                         store_checkpoint_added_cb cb, void *data);
+/* The site's checkpoints, oldest first, after cursor (NULL: from the
+ * first; else a next_cursor given before: a checkpoint id), at most limit
+ * (<= STORE_CHECKPOINT_PAGE_MAX). REDIS_E_ARGS for a malformed cursor. */
+int store_checkpoint_page(redis_t *r, const site_t *site, const char *cursor, size_t limit,
+                          store_checkpoints_cb cb, void *data);
+/* One page of the raw log, with chain values: entries of one partition in
+ * id order after cursor (store_cursor_t's form; NULL: from the start of
+ * partition 0), at most limit; a page never spans two partitions, empty
+ * ones are skipped. REDIS_E_ARGS for a malformed cursor. */
+int store_log_raw_page(redis_t *r, const site_t *site, const char *cursor, size_t limit,
+                       store_log_raw_cb cb, void *data);
 
 /* ---- health ----
  *

@@ -13,7 +13,7 @@
 -- pairs each version with the file's hash, and lint_lua fails when they
 -- disagree). A new version keeps every function of the older ones, with their
 -- arguments and replies: old nodes run on it until they are replaced.
-local VERSION = 4
+local VERSION = 5
 
 -- Returns VERSION: what consentd asks a Redis before loading the library.
 local function version()
@@ -153,8 +153,10 @@ local function write_limited(minute, day, per_minute, per_day)
   return nil
 end
 
--- KEYS: state, history, log[, index[, minute, day]] (index: version 2,
--- derived from the history's name when absent; the write counters: version 3).
+-- KEYS: state, history, log[, index[, minute, day[, seq]]] (index: version 2,
+-- derived from the history's name when absent; the write counters: version 3;
+-- seq, the partition's log sequence counter: version 5, derived from the log's
+-- name when absent, so that the writes of older nodes are numbered too).
 -- ARGV: visitor, record (msgpack fixmap), expires_at_ms, retention_ms,
 -- history_max[, per_minute, per_day] (version 3: the visitor's write limit).
 -- Returns the consent log entry id (a string), or over the write limit the
@@ -185,7 +187,13 @@ local function put(keys, args)
   end
   local now = now_ms()
   local min_ms = math.max(now - retention, 0)
-  local id = redis.call('XADD', keys[3], 'MINID', min_ms, '*', 'v', args[1], 'r', rec)
+  -- n: the entry's place in the partition (1, 2, ...), hashed with it into
+  -- the partition's chain (consentd_chain_append): a deleted entry leaves a
+  -- gap. Last, so that readers of the fields by position still find v, r.
+  local seq = keys[7] or (string.sub(keys[3], 1, -4) .. 'seq')
+  local n_seq = redis.call('INCR', seq)
+  redis.call('PEXPIRE', seq, args[4])
+  local id = redis.call('XADD', keys[3], 'MINID', min_ms, '*', 'v', args[1], 'r', rec, 'n', n_seq)
   redis.call('PEXPIRE', keys[3], args[4])
   if expires_at > now then
     redis.call('SET', keys[1], rec, 'PXAT', args[3])
@@ -371,6 +379,111 @@ local function stats(keys, args)
   end
   return {rows, table.concat(totals, ','), uniques, unique_total}
 end
+
+-- THE HASH CHAINS (version 5). The hashes are computed by consentd (C), not
+-- here: Redis' Lua has no SHA-256. A chain entry has the id of the log entry
+-- it covers, and fields n (the entry's n) and h (the chain value, 64 hex).
+
+-- The last entry of a stream: {id, fields} or nil.
+local function stream_last(key)
+  return redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)[1]
+end
+
+local function field(fields, name)
+  for i = 1, #fields - 1, 2 do
+    if fields[i] == name then
+      return fields[i + 1]
+    end
+  end
+  return nil
+end
+
+-- KEYS: chain, log. ARGV: max. Returns {last id, last n, last h} of the chain
+-- ('' each when it is empty), then the log entries after the last id (from
+-- the log's start when empty), at most max, as XRANGE gives them.
+local function chain_pending(keys, args)
+  local max = tonumber(args[1])
+  if max == nil or max < 1 then
+    return redis.error_reply('ERR consentd: bad arguments')
+  end
+  local last = stream_last(keys[1])
+  local head = {'', '', ''}
+  local from = '-'
+  if last then
+    head = {last[1], field(last[2], 'n') or '', field(last[2], 'h') or ''}
+    from = '(' .. last[1]
+  end
+  return {head, redis.call('XRANGE', keys[2], from, '+', 'COUNT', max)}
+end
+
+-- KEYS: chain. ARGV: expected last id ('' for an empty chain), retention_ms,
+-- then triples id, n, h in id order. Appends them only when the chain's last
+-- id is still the expected one (compare-and-set: two nodes never write two
+-- chains), trims it like the log (MINID now - retention) and keeps it a
+-- retention. Returns how many were appended, or -1 when the chain moved.
+local function chain_append(keys, args)
+  local retention = tonumber(args[2])
+  if retention == nil or retention < 1 or (#args - 2) % 3 ~= 0 then
+    return redis.error_reply('ERR consentd: bad arguments')
+  end
+  local last = stream_last(keys[1])
+  if (last and last[1] or '') ~= args[1] then
+    return -1
+  end
+  for i = 3, #args, 3 do
+    redis.call('XADD', keys[1], args[i], 'n', args[i + 1], 'h', args[i + 2])
+  end
+  redis.call('XTRIM', keys[1], 'MINID', math.max(now_ms() - retention, 0))
+  redis.call('PEXPIRE', keys[1], retention)
+  return (#args - 2) / 3
+end
+
+-- KEYS: log, chain. ARGV: start (an XRANGE bound: '-' or '(<id>'), max.
+-- Returns {id, fields, h or ''} for the log entries from start, at most max:
+-- the raw log with the chain value of each entry already chained.
+local function log_raw(keys, args)
+  local entries = redis.call('XRANGE', keys[1], args[1], '+', 'COUNT', tonumber(args[2]) or 0)
+  local out = {}
+  if #entries == 0 then
+    return out
+  end
+  local hs = {}
+  for _, c in ipairs(redis.call('XRANGE', keys[2], entries[1][1], entries[#entries][1])) do
+    hs[c[1]] = field(c[2], 'h')
+  end
+  for i, e in ipairs(entries) do
+    out[i] = {e[1], e[2], hs[e[1]] or ''}
+  end
+  return out
+end
+
+-- KEYS: checkpoints (tag {<site>:log}). ARGV: expected last id ('' for none),
+-- the checkpoint (a JWS), root (64 hex: what it covers), retention_ms.
+-- Appends it only when the last checkpoint is still the expected one
+-- (compare-and-set: one linear sequence, even when a lease expired mid-way);
+-- trims and keeps the stream a retention. Returns its id, or '' when the
+-- sequence moved.
+local function checkpoint_add(keys, args)
+  local retention = tonumber(args[4])
+  if retention == nil or retention < 1 or args[2] == '' then
+    return redis.error_reply('ERR consentd: bad arguments')
+  end
+  local last = stream_last(keys[1])
+  if (last and last[1] or '') ~= args[1] then
+    return ''
+  end
+  local id = redis.call('XADD', keys[1], 'MINID', math.max(now_ms() - retention, 0), '*',
+                        'jws', args[2], 'root', args[3])
+  redis.call('PEXPIRE', keys[1], retention)
+  return id
+end
+
+redis.register_function{function_name = 'consentd_chain_pending', callback = chain_pending,
+                        flags = {'no-writes'}}
+redis.register_function('consentd_chain_append', chain_append)
+redis.register_function{function_name = 'consentd_log_raw', callback = log_raw,
+                        flags = {'no-writes'}}
+redis.register_function('consentd_checkpoint_add', checkpoint_add)
 
 redis.register_function('consentd_erase', erase)
 redis.register_function('consentd_count', count)
