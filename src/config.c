@@ -540,6 +540,7 @@ static void config_defaults(config_t *cfg, const char *base)
     cfg->log_level = LOG_INFO;
     cfg->access_log = 1;
     cfg->log_client_ip = 0;
+    cfg->log_checkpoint_seconds = 60;
 }
 
 /* Read the whole file (bounded) and parse it into *out; the JSON error
@@ -622,7 +623,8 @@ static int config_apply(const config_ctx_t *c, config_t *cfg, const json_t *root
     static const char *const limits_keys[] = {
         "max_body_bytes",     "max_connections",     "max_connections_per_client",
         "request_timeout_ms", "shutdown_timeout_ms", NULL};
-    static const char *const log_keys[] = {"format", "level", "access_log", "client_ip", NULL};
+    static const char *const log_keys[] = {
+        "format", "level", "access_log", "client_ip", "checkpoint_seconds", NULL};
     static const char *const tls_keys[] = {"cert_file", "key_file", NULL};
     static const char *const rl_keys[] = {"consents_per_second",
                                           "consents_burst",
@@ -806,7 +808,9 @@ static int config_apply(const config_ctx_t *c, config_t *cfg, const json_t *root
         cfg->log_level = l;
     }
     if (config_bool(c, log, "access_log", "log.access_log", &cfg->access_log) != 0 ||
-        config_bool(c, log, "client_ip", "log.client_ip", &cfg->log_client_ip) != 0)
+        config_bool(c, log, "client_ip", "log.client_ip", &cfg->log_client_ip) != 0 ||
+        config_u32(c, log, "checkpoint_seconds", "log.checkpoint_seconds", 0,
+                   CONFIG_CHECKPOINT_SECONDS_MAX, &cfg->log_checkpoint_seconds) != 0)
         return -1;
     return 0;
 }

@@ -19,6 +19,7 @@
 #define CONFIG_ERR_MAX 512
 #define CONFIG_REDIS_SEEDS_MAX 16 /* seed nodes in a redis+cluster:// URL */
 #define CONFIG_WAIT_REPLICAS_MAX 16
+#define CONFIG_CHECKPOINT_SECONDS_MAX 86400
 
 typedef struct config_redis_node {
     char host[64];  /* numeric address after resolution */
@@ -101,6 +102,10 @@ typedef struct config {
      * nothing written. */
     uint32_t rl_visitor_writes_per_minute; /* default 10 */
     uint32_t rl_visitor_writes_per_day;    /* default 100 */
+    /* "log": {"checkpoint_seconds"}: how often the consent log's hash chains
+     * are extended and a signed checkpoint made (checkpoint.h); 0 = never
+     * (this node takes no part). Default 60. */
+    uint32_t log_checkpoint_seconds;
 } config_t;
 
 /* Fill cfg with built-in defaults, read the file at path (NULL: defaults only),

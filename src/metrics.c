@@ -63,6 +63,11 @@ static const metrics_family_t counter_families[METRICS_COUNTERS] = {
     [METRICS_REQUESTS_UNANSWERED] = {"consentd_http_requests_unanswered_total",
                                      "Requests that ended without an answer while no Redis reply "
                                      "was awaited: a bug, logged once."},
+    [METRICS_LOG_CHECKPOINTS] = {"consentd_log_checkpoints_total",
+                                 "Signed consent log checkpoints this node appended."},
+    [METRICS_LOG_CHECKPOINT_FAILURES] = {"consentd_log_checkpoint_failures_total",
+                                         "Checkpointer runs that stopped on an error (Redis, "
+                                         "signing): the next interval tries again."},
 };
 
 static const metrics_family_t gauge_families[METRICS_GAUGES] = {

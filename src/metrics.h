@@ -31,14 +31,16 @@ typedef struct metrics metrics_t;
 
 /* Counters (only ever go up); their Prometheus names are in metrics.c. */
 typedef enum metrics_counter {
-    METRICS_REDIS_ERRORS = 0,     /* timeouts and disconnects seen by callers */
-    METRICS_CONNECTIONS_REFUSED,  /* closed at accept: the client held its share */
-    METRICS_STATS_FLUSHES,        /* acceptance-count batches Redis applied */
-    METRICS_STATS_FLUSH_FAILURES, /* batches dropped: outcome unknown or refused */
-    METRICS_STATS_DROPPED,        /* counts and visitor ids over the memory bound */
-    METRICS_ANSWERS_DROPPED,      /* a second answer to one request (a bug) */
-    METRICS_REQUESTS_UNANSWERED,  /* disposed without an answer (a bug) */
-    METRICS_COUNTERS              /* how many */
+    METRICS_REDIS_ERRORS = 0,        /* timeouts and disconnects seen by callers */
+    METRICS_CONNECTIONS_REFUSED,     /* closed at accept: the client held its share */
+    METRICS_STATS_FLUSHES,           /* acceptance-count batches Redis applied */
+    METRICS_STATS_FLUSH_FAILURES,    /* batches dropped: outcome unknown or refused */
+    METRICS_STATS_DROPPED,           /* counts and visitor ids over the memory bound */
+    METRICS_ANSWERS_DROPPED,         /* a second answer to one request (a bug) */
+    METRICS_REQUESTS_UNANSWERED,     /* disposed without an answer (a bug) */
+    METRICS_LOG_CHECKPOINTS,         /* signed log checkpoints this node appended */
+    METRICS_LOG_CHECKPOINT_FAILURES, /* checkpointer runs that failed (Redis, signing) */
+    METRICS_COUNTERS                 /* how many */
 } metrics_counter_t;
 
 /* Gauges (set to the writer's current value). */

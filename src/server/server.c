@@ -9,7 +9,9 @@
  * to use, or stop).
  *
  * Each worker flushes its acceptance counters (counters.h) from a timer
- * every COUNTERS_FLUSH_INTERVAL_MS.
+ * every COUNTERS_FLUSH_INTERVAL_MS. Worker 0 also runs the consent log's
+ * checkpointer (checkpoint.h) every log.checkpoint_seconds, on its Redis
+ * connection, with its current snapshot (sites and signing keys).
  *
  * With metrics.listen configured, each worker also listens on the operator
  * address (plain HTTP, its own h2o host: router.h says what it serves), at
@@ -47,6 +49,7 @@
 #include <openssl/ssl.h>
 
 #include "health.h"
+#include "checkpoint.h"
 #include "clock.h"
 #include "log.h"
 #include "ratelimit.h"
@@ -92,6 +95,10 @@ typedef struct server_worker {
     h2o_timeout_entry_t stop_entry;
     h2o_timeout_t flush_timeout;
     h2o_timeout_entry_t flush_entry;
+    /* Worker 0 only, with log.checkpoint_seconds > 0: the log's checkpointer. */
+    checkpointer_t *checkpointer;
+    h2o_timeout_t checkpoint_timeout;
+    h2o_timeout_entry_t checkpoint_entry;
     int done;
     int cut_short;
 } server_worker_t;
@@ -375,6 +382,13 @@ static void server_on_flush_tick(h2o_timeout_entry_t *entry)
     h2o_timeout_link(sw->w.ctx.loop, &sw->flush_timeout, &sw->flush_entry);
 }
 
+static void server_on_checkpoint_tick(h2o_timeout_entry_t *entry)
+{
+    server_worker_t *sw = H2O_STRUCT_FROM_MEMBER(server_worker_t, checkpoint_entry, entry);
+    if (!sw->w.stopping) checkpointer_run(sw->checkpointer, sw->w.snap);
+    h2o_timeout_link(sw->w.ctx.loop, &sw->checkpoint_timeout, &sw->checkpoint_entry);
+}
+
 /* Polled during a stop: is this worker drained, or out of time? */
 static void server_on_stop_tick(h2o_timeout_entry_t *entry)
 {
@@ -495,6 +509,17 @@ static void *server_worker_main(void *arg)
     h2o_timeout_init(loop, &sw->flush_timeout, COUNTERS_FLUSH_INTERVAL_MS);
     sw->flush_entry.cb = server_on_flush_tick;
     h2o_timeout_link(loop, &sw->flush_timeout, &sw->flush_entry);
+    if (w->id == 0 && server.cfg->log_checkpoint_seconds > 0) {
+        uint32_t ms = server.cfg->log_checkpoint_seconds * 1000;
+        sw->checkpointer = checkpointer_create(w->redis, w->metrics, ms, server.cfg->public_url);
+        if (sw->checkpointer == NULL)
+            log_msg(LOG_ERROR, "worker %u: out of memory: no log checkpoints from this node",
+                    w->id);
+        h2o_timeout_init(loop, &sw->checkpoint_timeout, ms);
+        sw->checkpoint_entry.cb = server_on_checkpoint_tick;
+        if (sw->checkpointer != NULL)
+            h2o_timeout_link(loop, &sw->checkpoint_timeout, &sw->checkpoint_entry);
+    }
 
     w->listener = h2o_evloop_socket_create(loop, sw->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
     w->listener->data = sw;
@@ -513,6 +538,10 @@ static void *server_worker_main(void *arg)
      * records; connections still open are closed by the process exit. The
      * counters go after Redis: its callbacks still count into them. */
     h2o_timeout_unlink(&sw->flush_entry);
+    if (sw->checkpointer != NULL) {
+        h2o_timeout_unlink(&sw->checkpoint_entry);
+        checkpointer_stop(sw->checkpointer);
+    }
     redis_destroy(w->redis);
     w->redis = NULL;
     health_free(w->health);
@@ -526,6 +555,8 @@ static void *server_worker_main(void *arg)
     sw->per_client = NULL;
     counters_destroy(w->counters);
     w->counters = NULL;
+    checkpointer_destroy(sw->checkpointer); /* not busy: redis_destroy ended its run */
+    sw->checkpointer = NULL;
     return NULL;
 }
 
