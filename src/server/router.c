@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "audit_log.h"
 #include "banner.h"
 #include "clock.h"
 #include "consent.h"
@@ -83,6 +84,8 @@ static const route_t routes[] = {
     {"events_post", "POST", "/v1/sites/{site}/events", events_post, EVENTS_MAX_BODY, 1,
      RATELIMIT_EVENTS},
     {"consents_export", "GET", "/v1/sites/{site}/consents", rights_export, 0, 0},
+    {"log_export", "GET", "/v1/sites/{site}/log", audit_log_export, 0, 0},
+    {"log_checkpoints", "GET", "/v1/sites/{site}/log/checkpoints", audit_log_checkpoints, 0, 0},
     {"stats_get", "GET", "/v1/sites/{site}/stats", stats_get, 0, 0},
     {"visitor_get", "GET", "/v1/sites/{site}/visitors/{visitor}", rights_access, 0, 0},
     {"visitor_delete", "DELETE", "/v1/sites/{site}/visitors/{visitor}", rights_erase, 0, 0},
