@@ -945,18 +945,22 @@ static int test_two_puts_history(void)
     CHECK(record_equal(&h1, &first));
     CHECK(h0.log_id != NULL && h1.log_id != NULL);
     CHECK(strcmp(h0.log_id, h1.log_id) != 0);
-    /* Each history entry names its log entry, which holds v and r. */
+    /* Each history entry names its log entry, which holds v, r, then n: its
+     * place in the partition (the hash chain's gap detector; version 5). */
     char log_key[256];
     key_of(log_key, sizeof(log_key), "log", visitor);
     const store_record_t *hs[] = {&h0, &h1};
+    long long ns[2] = {0, 0};
     for (int i = 0; i < 2; i++) {
         treply_t t;
         CHECK(cmd(plain, &t, "XRANGE", log_key, hs[i]->log_id, hs[i]->log_id, NULL) == 0);
         CHECK(t.kind == REDIS_REPLY_KIND_ARRAY && t.n == 1);
         treply_t *fields = &t.el[0].el[1];
-        CHECK(fields->n == 4);
+        CHECK(fields->n == 6);
         CHECK(strcmp(fields->el[0].str, "v") == 0 && strcmp(fields->el[1].str, visitor) == 0);
         CHECK(strcmp(fields->el[2].str, "r") == 0);
+        CHECK(strcmp(fields->el[4].str, "n") == 0);
+        ns[i] = atoll(fields->el[5].str);
         static char sbuf[TEST_STRINGS_MAX];
         store_record_t logged;
         CHECK(store_record_decode(fields->el[3].str, fields->el[3].len, &logged, sbuf,
@@ -964,6 +968,7 @@ static int test_two_puts_history(void)
         CHECK(record_equal(&logged, hs[i]));
         treply_free(&t);
     }
+    CHECK(ns[1] >= 1 && ns[0] == ns[1] + 1); /* the newer write is the next n */
     wait_reset(&w);
     return 0;
 }
@@ -1363,7 +1368,8 @@ static int test_cluster_one_slot(void)
     treply_t scan;
     rc |= cmd(c, &scan, "SCAN", "0", "COUNT", "1000", NULL);
     long long slot = -1;
-    int same = rc == 0 && scan.el[1].n == 3;
+    /* state, history, log and the partition's log sequence (seq) */
+    int same = rc == 0 && scan.el[1].n == 4;
     for (size_t i = 0; rc == 0 && i < scan.el[1].n; i++) {
         long long s = cmd_integer(c, "CLUSTER", "KEYSLOT", scan.el[1].el[i].str);
         if (slot == -1) slot = s;
