@@ -29,6 +29,31 @@
  *   cd:{site:p}:wd:<visitor>       STRING  a day, likewise           the same, per day
  *   cd:{site:p}:erasures           STRING  log retention, from the   integer: erasures done
  *                                          last erasure              (anonymous; sum the 64)
+ *   cd:{site:p}:seq                STRING  log retention, from the   integer: the partition's
+ *                                          last write                last entry number n
+ *   cd:{site:p}:chain              STREAM  log retention, from the   the partition's hash chain:
+ *                                          last append; trimmed by   one entry per log entry,
+ *                                          MINID like the log        same id, {n, h: 64 hex}
+ *
+ * THE TAMPER-EVIDENT LOG (library version 5). consentd_put numbers every
+ * log entry: n = INCR seq, stored as the entry's last field (after v and r,
+ * so that readers by position still find them). The chain values are
+ * computed in C (logchain.h: Redis' Lua has no SHA-256) by the checkpointer
+ * (checkpoint.h): consentd_chain_pending (FCALL_RO) gives the chain's head
+ * and the log entries after it; consentd_chain_append appends links only
+ * if the chain's last id is still the one read (compare-and-set). A site's
+ * checkpoints have their own tag, {<site>:log}:
+ *
+ *   key                            type    TTL                       content
+ *   cd:{site:log}:checkpoints      STREAM  log retention, from the   {jws, root}: the signed
+ *                                          last append; MINID        checkpoints, oldest first
+ *   cd:{site:log}:lease            STRING  < log.checkpoint_seconds  the checkpointing node's
+ *                                                                    token (SET NX PX)
+ *
+ * consentd_checkpoint_add appends only if the last checkpoint is still the
+ * one read (compare-and-set): one linear sequence. consentd_log_raw
+ * (FCALL_RO) reads a partition's entries with their chain values, for the
+ * raw export (store_log_raw_page: one partition per page).
  *
  * ACCEPTANCE COUNTERS have their own tag, {<site>:stats}: every counter key
  * of a site lives on one slot, so that a flush (one per site and hour) and
