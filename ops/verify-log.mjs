@@ -30,6 +30,62 @@ function usage(why) {
     process.exit(2);
 }
 
+/* The checkpoint's signature against the JWKS: its payload, or null. */
+function verifiedPayload(jws, keys) {
+    const parts = String(jws).split('.');
+    try {
+        const header = JSON.parse(b64url(parts[0]).toString('utf8'));
+        const key = keys.get(header.kid);
+        if (parts.length !== 3 || header.alg !== 'EdDSA' || !key) return null;
+        if (!crypto.verify(null, Buffer.from(`${parts[0]}.${parts[1]}`), key, b64url(parts[2]))) return null;
+        return JSON.parse(b64url(parts[1]).toString('utf8'));
+    } catch {
+        return null;
+    }
+}
+
+function jwksKeys(file) {
+    const keys = new Map();
+    for (const jwk of JSON.parse(fs.readFileSync(file, 'utf8')).keys ?? []) {
+        if (jwk.kty === 'OKP' && jwk.crv === 'Ed25519' && jwk.kid) keys.set(jwk.kid, crypto.createPublicKey({ key: jwk, format: 'jwk' }));
+    }
+    return keys;
+}
+
+const startOf = (site, p) =>
+    sha256(Buffer.from([2]), Buffer.from('consentd log v1'), Buffer.from([0]), Buffer.from(site), Buffer.from([0]), Buffer.from(String(p)));
+
+/* --inclusion PROOF.json JWKS.json SITE: one entry (GET .../log/inclusion)
+ * under its checkpoint: recompute the partition's head from the entry's raw
+ * bytes, the chain value before it and the leaves after it. */
+if (process.argv[2] === '--inclusion') {
+    const [proofFile, jwksFile, site] = process.argv.slice(3);
+    if (!site) usage('--inclusion needs PROOF.json JWKS.json SITE');
+    const proof = JSON.parse(fs.readFileSync(proofFile, 'utf8'));
+    const fail = (why) => {
+        process.stdout.write(`verify-log: FAILED: entry ${proof.id} of partition ${proof.partition}: ${why}\n`);
+        process.exit(1);
+    };
+    const payload = verifiedPayload(proof.checkpoint?.jws, jwksKeys(jwksFile));
+    if (!payload || payload.typ !== 'consentd-log-checkpoint' || payload.site !== site)
+        fail('the checkpoint does not verify with the JWKS');
+    const head = payload.heads.find((h) => h.p === proof.partition);
+    if (!head) fail('the checkpoint has no head for its partition');
+    const raw = b64url(proof.raw);
+    if (decodeRaw(raw).id !== proof.id) fail('its raw bytes name another id');
+    let h = proof.prev ? Buffer.from(proof.prev.h, 'hex') : proof.n === 1 ? startOf(site, proof.partition) : null;
+    if (!h) fail('no chain value before it (the partition starts later than n 1)');
+    h = sha256(Buffer.from([1]), h, sha256(Buffer.from([0]), raw));
+    for (const f of proof.following) h = sha256(Buffer.from([1]), h, Buffer.from(f.leaf, 'hex'));
+    const lastId = proof.following.length > 0 ? proof.following.at(-1).id : proof.id;
+    if (h.toString('hex') !== head.h || lastId !== head.id)
+        fail(`it does not lead to the head signed in checkpoint ${proof.checkpoint.id}`);
+    process.stdout.write(
+        `verify-log: OK: entry ${proof.id} (partition ${proof.partition}, n ${proof.n}) is in the log under checkpoint ${proof.checkpoint.id} (signed ${new Date(payload.ts).toISOString()})\n`,
+    );
+    process.exit(0);
+}
+
 const [logFile, checkpointsFile, jwksFile, site] = process.argv.slice(2);
 if (!site) usage('four arguments are needed');
 

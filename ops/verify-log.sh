@@ -15,11 +15,18 @@
 # missing entries, a fork, and a checkpoint that does not match the log.
 # What it hashes, and why: docs/data.md ("The tamper-evident log").
 #
+# With --inclusion, it checks one entry instead: the inclusion proof of
+# GET /v1/sites/SITE/log/inclusion (a file, or LOG_ID and VISITOR to fetch
+# it) recomputes the partition's head signed in the checkpoint it names.
+#
 # Usage: ops/verify-log.sh [--log FILE] [--checkpoints FILE] [--jwks FILE] [--keep DIR] SITE
+#        ops/verify-log.sh --inclusion FILE|LOG_ID:VISITOR [--jwks FILE] SITE
 #   --log FILE          the raw log export (JSON lines) instead of downloading it
 #   --checkpoints FILE  the checkpoints (one page of GET .../log/checkpoints per line)
 #   --jwks FILE         the JWKS instead of downloading it
 #   --keep DIR          keep what was downloaded in DIR (log.ndjson, checkpoints.json, jwks.json)
+#   --inclusion X       verify one entry: a proof file, or LOG_ID:VISITOR (the log_id of an
+#                       access request's history entry, and its visitor) to fetch one
 # Environment:
 #   CONSENTD_URL  where consentd answers (default http://localhost:8080)
 #   CONSENTD_KEY  the site's API key (default $CONSENTD_DEMO_KEY, else demo-key-change-me)
@@ -35,13 +42,14 @@ usage() {
     exit 2
 }
 
-log='' checkpoints='' jwks='' keep=''
+log='' checkpoints='' jwks='' keep='' inclusion=''
 while [ $# -gt 0 ]; do
     case "$1" in
     --log) [ $# -ge 2 ] || usage; log=$2; shift 2 ;;
     --checkpoints) [ $# -ge 2 ] || usage; checkpoints=$2; shift 2 ;;
     --jwks) [ $# -ge 2 ] || usage; jwks=$2; shift 2 ;;
     --keep) [ $# -ge 2 ] || usage; keep=$2; shift 2 ;;
+    --inclusion) [ $# -ge 2 ] || usage; inclusion=$2; shift 2 ;;
     -h | --help) usage ;;
     --*) usage ;;
     *) break ;;
@@ -87,6 +95,19 @@ get_all() {
     done
 }
 
+if [ -n "$inclusion" ]; then
+    if [ ! -f "$inclusion" ]; then
+        case "$inclusion" in *:*) ;; *) die "--inclusion: $inclusion is no file and not LOG_ID:VISITOR" ;; esac
+        get "/v1/sites/$site/log/inclusion?id=${inclusion%%:*}&visitor=${inclusion#*:}" "$work/inclusion.json" >/dev/null
+        inclusion=$work/inclusion.json
+    fi
+    if [ -z "$jwks" ]; then
+        jwks=$work/jwks.json
+        get "/.well-known/jwks.json" "$jwks" >/dev/null
+    fi
+    node "$here/verify-log.mjs" --inclusion "$inclusion" "$jwks" "$site"
+    exit 0
+fi
 if [ -z "$log" ]; then
     log=$work/log.ndjson
     get_all "/v1/sites/$site/log?limit=1000" "$log"

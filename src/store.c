@@ -53,7 +53,9 @@
  * consentd_checkpoint_add appends only if the last checkpoint is still the
  * one read (compare-and-set): one linear sequence. consentd_log_raw
  * (FCALL_RO) reads a partition's entries with their chain values, for the
- * raw export (store_log_raw_page: one partition per page).
+ * raw export (store_log_raw_page: one partition per page);
+ * consentd_log_inclusion (FCALL_RO) one entry, the chain value before it
+ * and the entries after it, for an inclusion proof.
  *
  * ACCEPTANCE COUNTERS have their own tag, {<site>:stats}: every counter key
  * of a site lives on one slot, so that a flush (one per site and hour) and
@@ -278,6 +280,7 @@ typedef struct store_call {
         store_checkpoints_cb checkpoints;
         store_checkpoint_added_cb checkpoint_added;
         store_log_raw_cb log_raw;
+        store_inclusion_cb inclusion;
     } cb;
     int is_fcall;
     int durable; /* a write that must outlive a failover: redis_command_durable */
@@ -298,6 +301,7 @@ typedef struct store_call {
         char site_id[SITE_ID_MAX + 1];
         unsigned partition;
         size_t limit;
+        char id[STORE_ID_MAX]; /* the inclusion proof's entry */
     } raw;
     struct { /* STORE_CALL_STATS: the shape of the answer */
         size_t n_buckets, n_bucket_fields, n_total_fields, n_days;
@@ -1980,6 +1984,83 @@ int store_log_raw_page(redis_t *r, const site_t *site, const char *cursor, size_
     int rc = store_log_raw_send(c, at.ms != 0 || at.seq != 0 ? after : NULL);
     if (rc != REDIS_OK) store_call_free(c);
     return rc;
+}
+
+static void store_inclusion_fail(store_call_t *c, const redis_error_t *err)
+{
+    c->cb.inclusion(c->data, NULL, NULL, 0, NULL, 0, err);
+}
+
+static void store_inclusion_reply(store_call_t *c, const redis_reply_t *reply)
+{
+    const redis_reply_t *fields = redis_reply_at(reply, 0);
+    size_t len[3];
+    const char *t[3];
+    for (int i = 0; i < 3; i++)
+        t[i] = store_reply_text(redis_reply_at(reply, (size_t)i + 1), &len[i]);
+    store_log_entry_t *following = NULL;
+    logchain_bytes_t *ffields = NULL, *efields = NULL;
+    size_t n = 0;
+    if (redis_reply_kind(reply) != REDIS_REPLY_KIND_ARRAY || redis_reply_count(reply) != 5 ||
+        t[0] == NULL || t[1] == NULL || t[2] == NULL ||
+        (redis_reply_kind(fields) != REDIS_REPLY_KIND_ARRAY &&
+         redis_reply_kind(fields) != REDIS_REPLY_KIND_NIL &&
+         redis_reply_kind(fields) != REDIS_REPLY_KIND_INTEGER) ||
+        store_entries_read(redis_reply_at(reply, 4), c->raw.partition, &following, &ffields, &n) !=
+            0) {
+        store_call_fail(c, &store_error_unexpected);
+        return;
+    }
+    store_log_entry_t entry = {.partition = c->raw.partition, .id = c->raw.id};
+    int found = redis_reply_kind(fields) == REDIS_REPLY_KIND_ARRAY;
+    if (found) {
+        size_t nf = redis_reply_count(fields);
+        efields = calloc(nf + 1, sizeof(*efields));
+        int bad = efields == NULL;
+        for (size_t i = 0; i < nf && !bad; i++) {
+            efields[i].p = store_reply_text(redis_reply_at(fields, i), &efields[i].len);
+            bad = efields[i].p == NULL;
+        }
+        if (bad) {
+            free(efields);
+            free(following);
+            free(ffields);
+            store_call_fail(c, &store_error_unexpected);
+            return;
+        }
+        entry.id_len = strlen(entry.id);
+        entry.fields = efields;
+        entry.n_fields = nf;
+        entry.h = len[0] == LOGCHAIN_HEX_LEN ? t[0] : NULL;
+    }
+    c->cb.inclusion(c->data, found ? &entry : NULL, len[1] == LOGCHAIN_HEX_LEN ? t[1] : NULL,
+                    strtoull(t[2], NULL, 10), following, n, NULL);
+    free(efields);
+    free(following);
+    free(ffields);
+    store_call_free(c);
+}
+
+int store_log_inclusion(redis_t *r, const site_t *site, unsigned partition, const char *id,
+                        size_t max, store_inclusion_cb cb, void *data)
+{
+    if (r == NULL || cb == NULL || !store_site_ok(site) || partition >= STORE_PARTITIONS ||
+        id == NULL || store_stream_id_ok(id) != 0 || max == 0 ||
+        max > STORE_INCLUSION_FOLLOWING_MAX)
+        return REDIS_E_ARGS;
+    store_call_t *c = store_raw_new(r, data, 4 * STORE_KEY_MAX, STORE_ARGV_MAX,
+                                    store_inclusion_reply, store_inclusion_fail);
+    if (c == NULL) return REDIS_E_BUSY;
+    c->cb.inclusion = cb;
+    c->is_fcall = 1;
+    c->raw.partition = partition;
+    store_call_tag(c, site->id, partition);
+    snprintf(c->raw.id, sizeof(c->raw.id), "%s", id); /* < STORE_ID_MAX: checked above */
+    return store_call_start(c, store_arg_str(c, "FCALL_RO") |
+                                   store_arg_str(c, "consentd_log_inclusion") |
+                                   store_arg_str(c, "2") | store_arg_key(c, "log", 3, "") |
+                                   store_arg_key(c, "chain", 5, "") | store_arg_str(c, id) |
+                                   store_arg_i64(c, (int64_t)max));
 }
 
 /* ---- health ------------------------------------------------------------------ */

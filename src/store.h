@@ -307,6 +307,18 @@ int store_checkpoint_page(redis_t *r, const site_t *site, const char *cursor, si
 int store_log_raw_page(redis_t *r, const site_t *site, const char *cursor, size_t limit,
                        store_log_raw_cb cb, void *data);
 
+/* The material of an inclusion proof of log entry id in a partition: the
+ * entry (NULL when there is none; its h NULL until chained), the chain
+ * value before it and its n (prev_h NULL when the entry starts the chain),
+ * and the log entries after it, at most max. */
+typedef void (*store_inclusion_cb)(void *data, const store_log_entry_t *entry, const char *prev_h,
+                                   uint64_t prev_n, const store_log_entry_t *following, size_t n,
+                                   const redis_error_t *err);
+#define STORE_INCLUSION_FOLLOWING_MAX 10000
+/* One FCALL_RO consentd_log_inclusion. REDIS_E_ARGS for a malformed id. */
+int store_log_inclusion(redis_t *r, const site_t *site, unsigned partition, const char *id,
+                        size_t max, store_inclusion_cb cb, void *data);
+
 /* ---- health ----
  *
  * One PING on the worker's connection (with a cluster: on any master), for

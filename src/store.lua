@@ -457,6 +457,26 @@ local function log_raw(keys, args)
   return out
 end
 
+-- KEYS: log, chain. ARGV: id, max. The material of an inclusion proof:
+-- {fields of the log entry id (false when there is none), its chain value
+-- ('' until chained), the chain's entry before it: h and n ('' when none),
+-- the log entries after it, at most max, as XRANGE gives them}.
+local function log_inclusion(keys, args)
+  local max = tonumber(args[2])
+  if max == nil or max < 1 then
+    return redis.error_reply('ERR consentd: bad arguments')
+  end
+  local e = redis.call('XRANGE', keys[1], args[1], args[1])[1]
+  if not e then
+    return {false, '', '', '', {}}
+  end
+  local c = redis.call('XRANGE', keys[2], args[1], args[1])[1]
+  local before = redis.call('XREVRANGE', keys[2], '(' .. args[1], '-', 'COUNT', 1)[1]
+  return {e[2], c and field(c[2], 'h') or '', before and field(before[2], 'h') or '',
+          before and field(before[2], 'n') or '',
+          redis.call('XRANGE', keys[1], '(' .. args[1], '+', 'COUNT', max)}
+end
+
 -- KEYS: checkpoints (tag {<site>:log}). ARGV: expected last id ('' for none),
 -- the checkpoint (a JWS), root (64 hex: what it covers), retention_ms.
 -- Appends it only when the last checkpoint is still the expected one
@@ -484,6 +504,8 @@ redis.register_function('consentd_chain_append', chain_append)
 redis.register_function{function_name = 'consentd_log_raw', callback = log_raw,
                         flags = {'no-writes'}}
 redis.register_function('consentd_checkpoint_add', checkpoint_add)
+redis.register_function{function_name = 'consentd_log_inclusion', callback = log_inclusion,
+                        flags = {'no-writes'}}
 
 redis.register_function('consentd_erase', erase)
 redis.register_function('consentd_count', count)

@@ -7,6 +7,10 @@
  *   GET /v1/sites/{site}/log?cursor=&limit=
  *       server-only (API key): the raw log with its chain values, JSON
  *       lines, paged like the consents export (x-next-cursor)
+ *   GET /v1/sites/{site}/log/inclusion?(partition=|visitor=)&id=
+ *       server-only (API key): the inclusion proof of one log entry (the
+ *       log_id of an access request's history entry) under the first
+ *       checkpoint that covers it
  *
  * What they hold and how to check them: docs/api.md, checkpoint.h,
  * logchain.h; ops/verify-log.sh verifies both without consentd's code.
@@ -23,5 +27,6 @@
 
 void audit_log_checkpoints(http_request_t *rq);
 void audit_log_export(http_request_t *rq);
+void audit_log_inclusion(http_request_t *rq);
 
 #endif

@@ -86,6 +86,7 @@ static const route_t routes[] = {
     {"consents_export", "GET", "/v1/sites/{site}/consents", rights_export, 0, 0},
     {"log_export", "GET", "/v1/sites/{site}/log", audit_log_export, 0, 0},
     {"log_checkpoints", "GET", "/v1/sites/{site}/log/checkpoints", audit_log_checkpoints, 0, 0},
+    {"log_inclusion", "GET", "/v1/sites/{site}/log/inclusion", audit_log_inclusion, 0, 0},
     {"stats_get", "GET", "/v1/sites/{site}/stats", stats_get, 0, 0},
     {"visitor_get", "GET", "/v1/sites/{site}/visitors/{visitor}", rights_access, 0, 0},
     {"visitor_delete", "DELETE", "/v1/sites/{site}/visitors/{visitor}", rights_erase, 0, 0},

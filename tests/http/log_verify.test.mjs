@@ -4,6 +4,8 @@
 // directly in Redis after a checkpoint covered the entries.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before } from 'node:test';
 import { Consentd, shippedSite, shippedSites, siteLike, startRedis, test } from './lib/harness.mjs';
 import { browser, postConsent, server } from './lib/consent.mjs';
@@ -63,6 +65,37 @@ test('a_clean_log_verifies_and_every_entry_is_chained', async () => {
     const last = payloadOf((await checkpointsOf(a, 'clean')).at(-1).jws);
     assert.equal(last.site, 'clean');
     assert.equal(last.size, 9);
+});
+
+test('an_inclusion_proof_leads_from_one_consent_to_a_signed_checkpoint', async () => {
+    // The access request names each write's log entry; its proof verifies alone.
+    const access = await a.request('/v1/sites/clean/visitors/visitor-clean', { headers: server() });
+    assert.equal(access.status, 200, access.text);
+    const history = access.json().history;
+    assert.equal(history.length, 6);
+    for (const h of [history[5], history[2], history[0]]) {
+        const { status, out } = verifyLog(a, 'clean', undefined, ['--inclusion', `${h.log_id}:visitor-clean`]);
+        assert.equal(status, 0, out);
+        assert.match(out, new RegExp(`OK: entry ${h.log_id} \\(partition \\d+, n \\d+\\) is in the log under checkpoint`));
+    }
+    // A proof whose entry was altered leads nowhere.
+    const res = await a.request(`/v1/sites/clean/log/inclusion?visitor=visitor-clean&id=${history[2].log_id}`, { headers: server() });
+    assert.equal(res.status, 200, res.text);
+    const proof = res.json();
+    const raw = Buffer.from(proof.raw, 'base64url');
+    raw[raw.length - 1] ^= 1;
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'inclusion-')), 'proof.json');
+    fs.writeFileSync(file, JSON.stringify({ ...proof, raw: raw.toString('base64url') }));
+    const { status, out } = verifyLog(a, 'clean', undefined, ['--inclusion', file]);
+    assert.equal(status, 1, out);
+    assert.match(out, /does not lead to the head signed in checkpoint/);
+    // Errors: no such entry, a malformed id, no key.
+    const none = await a.request('/v1/sites/clean/log/inclusion?partition=0&id=1-0', { headers: server() });
+    assert.equal(none.status, 404, none.text);
+    const bad = await a.request('/v1/sites/clean/log/inclusion?partition=0&id=x', { headers: server() });
+    assert.equal(bad.status, 400, bad.text);
+    const anon = await a.request(`/v1/sites/clean/log/inclusion?visitor=visitor-clean&id=${history[2].log_id}`, { headers: browser() });
+    assert.equal(anon.status, 401, anon.text);
 });
 
 test('an_altered_entry_is_named', async () => {

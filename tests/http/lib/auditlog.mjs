@@ -61,8 +61,8 @@ export async function waitCovered(consentd, siteId, size, { timeoutMs = 15000 } 
 }
 
 /* ops/verify-log.sh against this consentd: {status, out}. */
-export function verifyLog(consentd, siteId, key = DEMO_KEY) {
-    const r = spawnSync('bash', [VERIFY_LOG, siteId], {
+export function verifyLog(consentd, siteId, key = DEMO_KEY, args = []) {
+    const r = spawnSync('bash', [VERIFY_LOG, ...args, siteId], {
         env: { ...process.env, CONSENTD_URL: consentd.url(''), CONSENTD_KEY: key },
         encoding: 'utf8',
         timeout: 60000,
