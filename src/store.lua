@@ -192,6 +192,15 @@ local function put(keys, args)
   -- gap. Last, so that readers of the fields by position still find v, r.
   local seq = keys[7] or (string.sub(keys[3], 1, -4) .. 'seq')
   local n_seq = redis.call('INCR', seq)
+  if n_seq == 1 then
+    -- The partition's first numbered write: entries written before version
+    -- 5 (no n) count as 1..XLEN, as the checkpointer numbers them.
+    local before = redis.call('XLEN', keys[3])
+    if before > 0 then
+      n_seq = before + 1
+      redis.call('SET', seq, n_seq)
+    end
+  end
   redis.call('PEXPIRE', seq, args[4])
   local id = redis.call('XADD', keys[3], 'MINID', min_ms, '*', 'v', args[1], 'r', rec, 'n', n_seq)
   redis.call('PEXPIRE', keys[3], args[4])

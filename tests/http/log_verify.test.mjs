@@ -8,13 +8,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before } from 'node:test';
 import { Consentd, shippedSite, shippedSites, siteLike, startRedis, test } from './lib/harness.mjs';
-import { browser, postConsent, server } from './lib/consent.mjs';
+import { browser, keySlot, postConsent, server } from './lib/consent.mjs';
 import {
     busyPartition, checkpointsOf, choiceOf, payloadOf, rawLog, tamper, verifyLog, waitCovered, writeConsents,
 } from './lib/auditlog.mjs';
 
 const demo = shippedSite('demo');
-const SITES = ['clean', 'alter', 'insert', 'reorder', 'remove'];
+const SITES = ['clean', 'alter', 'insert', 'reorder', 'remove', 'legacy'];
 const sites = Object.fromEntries(SITES.map((id) => [`${id}.json`, siteLike(id)]));
 const config = {
     log: { checkpoint_seconds: 1 },
@@ -131,6 +131,32 @@ test('a_deleted_entry_is_named_missing', async () => {
     assert.equal(status, 1, out);
     assert.match(out, new RegExp(`PROBLEM: missing: partition ${p}, n 4 \\(before id `));
     assert.ok(!out.includes(`id ${id}:`), out);
+});
+
+/* store_partition: FNV-1a (32 bit) of the visitor id, mod 64. */
+function partitionOf(visitor) {
+    let h = 2166136261;
+    for (const b of Buffer.from(visitor)) h = Math.imul(h ^ b, 16777619) >>> 0;
+    return h % 64;
+}
+
+test('entries_from_before_version_5_are_numbered_in_order_and_verify', async () => {
+    // A log written by library version 4 (entries without n), then a write.
+    const visitor = 'visitor-legacy';
+    const key = `cd:{legacy:${partitionOf(visitor)}}:log`;
+    for (let i = 0; i < 3; i++) {
+        const cmd = ['XADD', key, '*', 'v', `${visitor}-old-${i}`, 'r', `record ${i}`];
+        if (typeof redis.masterOf === 'function') await (await redis.masterOf(keySlot(key))).command(...cmd);
+        else await redis.command(...cmd);
+    }
+    const res = await postConsent(a, choiceOf(demo, visitor), browser(), 'legacy');
+    assert.equal(res.status, 201, res.text);
+    await waitCovered(a, 'legacy', 4);
+    const log = await rawLog(a, 'legacy');
+    assert.deepEqual(log.map((e) => e.n), [null, null, null, 4]);
+    const { status, out } = verifyLog(a, 'legacy');
+    assert.equal(status, 0, out);
+    assert.match(out, /OK: 4 entries/);
 });
 
 test('two_nodes_writing_at_once_make_one_linear_chain_of_checkpoints', async () => {
