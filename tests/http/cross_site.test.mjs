@@ -40,6 +40,9 @@ const ACCESS = {
     banner_versions: 'server',
     banner_version_get: 'server',
     banner_versions_public: 'public', /* hashes and dates of the banners served */
+    log_export: 'server', /* the raw consent log */
+    log_checkpoints: 'public', /* signed hashes: publishing them is the point */
+    log_inclusion: 'server',
 };
 
 /* [{name, method, pattern, cors}] from the route table in src/server/router.c. */

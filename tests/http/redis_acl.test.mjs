@@ -37,7 +37,11 @@ before(async () => {
     const aclFile = path.join(dir, 'users.acl');
     fs.writeFileSync(aclFile, aclFileText(fs.readFileSync(ACL_TEMPLATE, 'utf8'), adminPassword, consentdPassword));
     redis = await Redis.start({ args: ['--aclfile', aclFile], auth: ['default', adminPassword] });
-    consentd = await Consentd.start({ redisUrl: `redis://consentd:${consentdPassword}@127.0.0.1:${redis.port}` });
+    consentd = await Consentd.start({
+        redisUrl: `redis://consentd:${consentdPassword}@127.0.0.1:${redis.port}`,
+        // The log's checkpointer runs too (its lease, chains, checkpoints).
+        config: { log: { checkpoint_seconds: 1 } },
+    });
 });
 after(async () => {
     try {
@@ -144,6 +148,11 @@ test('consentd_works_fully_with_the_consentd_user', async () => {
     await redis.command('FUNCTION', 'FLUSH');
     const again = await postConsent(consentd, { ...body, visitor: 'acl-visitor-02' });
     assert.equal(again.status, 201, again.text);
+    // The checkpointer chains that write and signs a checkpoint, as the consentd user.
+    await waitFor(async () => (await redis.command('XLEN', 'cd:{demo:log}:checkpoints')) > 0, {
+        timeoutMs: 5000,
+        message: 'a log checkpoint',
+    });
 
     const log = await redis.command('ACL', 'LOG');
     assert.deepEqual(log, [], `Redis refused commands of consentd: ${JSON.stringify(log)}`);
