@@ -32,8 +32,8 @@
  *   cd:{site:p}:seq                STRING  log retention, from the   integer: the partition's
  *                                          last write                last entry number n
  *   cd:{site:p}:chain              STREAM  log retention, from the   the partition's hash chain:
- *                                          last append; trimmed by   one entry per log entry,
- *                                          MINID like the log        same id, {n, h: 64 hex}
+ *                                          last append; trimmed to   one entry per log entry,
+ *                                          the log's first entry     same id, {n, h: 64 hex}
  *
  * THE TAMPER-EVIDENT LOG (library version 5). consentd_put numbers every
  * log entry: n = INCR seq, stored as the entry's last field (after v and r,
@@ -1711,19 +1711,19 @@ int store_chain_append(redis_t *r, const char *site_id, unsigned partition, cons
     if (r == NULL || cb == NULL || !store_site_id_ok(site_id) || partition >= STORE_PARTITIONS ||
         n == 0 || n > STORE_CHAIN_BATCH_MAX || retention_ms < 1)
         return REDIS_E_ARGS;
-    size_t nargs = 6 + 3 * n;
+    size_t nargs = 7 + 3 * n;
     store_call_t *c =
-        store_raw_new(r, data, 2 * STORE_KEY_MAX + 64 + n * (STORE_ID_MAX + 24 + LOGCHAIN_HEX_LEN),
+        store_raw_new(r, data, 3 * STORE_KEY_MAX + 64 + n * (STORE_ID_MAX + 24 + LOGCHAIN_HEX_LEN),
                       nargs, store_chain_append_reply, store_chain_append_fail);
     if (c == NULL) return REDIS_E_BUSY;
     c->cb.chain_append = cb;
     c->is_fcall = 1;
     c->durable = 1;
     store_call_tag(c, site_id, partition);
-    int brc = store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_chain_append") |
-              store_arg_str(c, "1") | store_arg_key(c, "chain", 5, "") |
-              store_arg_str(c, expected_id != NULL ? expected_id : "") |
-              store_arg_i64(c, retention_ms);
+    int brc =
+        store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_chain_append") |
+        store_arg_str(c, "2") | store_arg_key(c, "chain", 5, "") | store_arg_key(c, "log", 3, "") |
+        store_arg_str(c, expected_id != NULL ? expected_id : "") | store_arg_i64(c, retention_ms);
     for (size_t i = 0; i < n && brc == 0; i++)
         brc |= store_arg_str(c, links[i].id) | store_arg_i64(c, (int64_t)links[i].n) |
                store_arg_str(c, links[i].h);

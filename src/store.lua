@@ -425,11 +425,13 @@ local function chain_pending(keys, args)
   return {head, redis.call('XRANGE', keys[2], from, '+', 'COUNT', max)}
 end
 
--- KEYS: chain. ARGV: expected last id ('' for an empty chain), retention_ms,
--- then triples id, n, h in id order. Appends them only when the chain's last
--- id is still the expected one (compare-and-set: two nodes never write two
--- chains), trims it like the log (MINID now - retention) and keeps it a
--- retention. Returns how many were appended, or -1 when the chain moved.
+-- KEYS: chain[, log]. ARGV: expected last id ('' for an empty chain),
+-- retention_ms, then triples id, n, h in id order. Appends them only when the
+-- chain's last id is still the expected one (compare-and-set: two nodes never
+-- write two chains), trims it to the log's first entry (so that it never
+-- drops the value of an entry the log still holds; without the log key, or
+-- with an empty log, MINID now - retention) and keeps it a retention.
+-- Returns how many were appended, or -1 when the chain moved.
 local function chain_append(keys, args)
   local retention = tonumber(args[2])
   if retention == nil or retention < 1 or (#args - 2) % 3 ~= 0 then
@@ -442,7 +444,8 @@ local function chain_append(keys, args)
   for i = 3, #args, 3 do
     redis.call('XADD', keys[1], args[i], 'n', args[i + 1], 'h', args[i + 2])
   end
-  redis.call('XTRIM', keys[1], 'MINID', math.max(now_ms() - retention, 0))
+  local first = keys[2] and redis.call('XRANGE', keys[2], '-', '+', 'COUNT', 1)[1]
+  redis.call('XTRIM', keys[1], 'MINID', first and first[1] or math.max(now_ms() - retention, 0))
   redis.call('PEXPIRE', keys[1], retention)
   return (#args - 2) / 3
 end
