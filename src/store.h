@@ -34,7 +34,8 @@
 /* Older writes (named by the visitor's log index) an access request shows
  * after the history: bounds its answer (about 1.2 KB each). */
 #define STORE_ACCESS_OLDER_MAX 2000
-#define STORE_LOG_PAGE_MAX 1000 /* records per export page */
+#define STORE_LOG_PAGE_MAX 1000  /* records per export page */
+#define STORE_PSEUDONYM_BYTES 16 /* a visitor's pseudonym in the log: random, hex */
 
 /* store_record_t: one consent record (store_record.h). */
 
@@ -104,6 +105,27 @@ int store_cursor_parse(const char *s, store_cursor_t *out);
  * in time order. */
 int store_log_page(redis_t *r, const site_t *site, const char *cursor, int64_t from_ms,
                    int64_t to_ms, size_t limit, store_log_cb cb, void *data);
+
+/* ---- compaction on disk after erasures (crypto-erasure, see store.c) ----
+ *
+ * An erasure notes in its partition's compaction marker when it happened
+ * (the first not yet compacted). A timer (erasure.h) takes the markers that
+ * are due and asks the Redis that holds that partition to rewrite its AOF
+ * and then save a snapshot, so that the erased bytes leave the disk. */
+
+/* since_ms: when the first erasure not yet compacted happened, if it is at
+ * due_ms or before (the marker is then taken: deleted); 0 when none. */
+typedef void (*store_compact_take_cb)(void *data, int64_t since_ms, const redis_error_t *err);
+int store_compact_take(redis_t *r, const char *site_id, unsigned partition, int64_t due_ms,
+                       store_compact_take_cb cb, void *data);
+/* BGREWRITEAOF, then BGSAVE SCHEDULE, on the master of that partition. err:
+ * NULL when both were accepted (started or scheduled). */
+int store_compact(redis_t *r, const char *site_id, unsigned partition, store_done_cb cb,
+                  void *data);
+/* Put a taken marker back (a compaction that failed), for ttl_ms; an older
+ * marker there is kept. */
+int store_compact_mark(redis_t *r, const char *site_id, unsigned partition, int64_t since_ms,
+                       int64_t ttl_ms, store_done_cb cb, void *data);
 
 /* ---- acceptance counters (keys tagged {<site>:stats}, see store.c) ---- */
 

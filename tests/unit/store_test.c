@@ -8,6 +8,7 @@
  * also die with this process: PR_SET_PDEATHSIG).
  */
 #include "check.h"
+#include "seal.h"
 #include "store.h"
 
 #include <arpa/inet.h>
@@ -945,23 +946,43 @@ static int test_two_puts_history(void)
     CHECK(record_equal(&h1, &first));
     CHECK(h0.log_id != NULL && h1.log_id != NULL);
     CHECK(strcmp(h0.log_id, h1.log_id) != 0);
-    /* Each history entry names its log entry, which holds v and r. */
-    char log_key[256];
+    /* Each history entry names its log entry, which holds the visitor's
+     * pseudonym p and the sealed record c; the data key that opens it is
+     * the field of that entry id in the visitor's data keys k:<p>. */
+    char log_key[256], p_key[256], pseudonym[64];
     key_of(log_key, sizeof(log_key), "log", visitor);
+    key_of(p_key, sizeof(p_key), "p", visitor);
+    treply_t tp;
+    CHECK(cmd(plain, &tp, "GET", p_key, NULL) == 0 && tp.kind == REDIS_REPLY_KIND_STRING &&
+          tp.len == 2 * STORE_PSEUDONYM_BYTES);
+    snprintf(pseudonym, sizeof(pseudonym), "%s", tp.str);
+    treply_free(&tp);
     const store_record_t *hs[] = {&h0, &h1};
     for (int i = 0; i < 2; i++) {
-        treply_t t;
+        treply_t t, k;
         CHECK(cmd(plain, &t, "XRANGE", log_key, hs[i]->log_id, hs[i]->log_id, NULL) == 0);
         CHECK(t.kind == REDIS_REPLY_KIND_ARRAY && t.n == 1);
         treply_t *fields = &t.el[0].el[1];
         CHECK(fields->n == 4);
-        CHECK(strcmp(fields->el[0].str, "v") == 0 && strcmp(fields->el[1].str, visitor) == 0);
-        CHECK(strcmp(fields->el[2].str, "r") == 0);
+        CHECK(strcmp(fields->el[0].str, "p") == 0 && strcmp(fields->el[1].str, pseudonym) == 0);
+        CHECK(strcmp(fields->el[2].str, "c") == 0);
+        CHECK(memmem(fields->el[3].str, fields->el[3].len, visitor, strlen(visitor)) == NULL);
+        char k_key[256];
+        snprintf(k_key, sizeof(k_key), "cd:{%s:%u}:k:%s", test_site.id,
+                 store_partition(visitor, strlen(visitor)), pseudonym);
+        CHECK(cmd(plain, &k, "HGET", k_key, hs[i]->log_id, NULL) == 0 &&
+              k.kind == REDIS_REPLY_KIND_STRING && k.len == SEAL_KEY_BYTES);
         static char sbuf[TEST_STRINGS_MAX];
+        static unsigned char plain_buf[TEST_STRINGS_MAX];
+        size_t plain_len;
         store_record_t logged;
-        CHECK(store_record_decode(fields->el[3].str, fields->el[3].len, &logged, sbuf,
+        CHECK(seal_open(test_site.id, store_partition(visitor, strlen(visitor)),
+                        (const unsigned char *)k.str, (const unsigned char *)fields->el[3].str,
+                        fields->el[3].len, plain_buf, sizeof(plain_buf), &plain_len) == 0);
+        CHECK(store_record_decode((const char *)plain_buf, plain_len, &logged, sbuf,
                                   sizeof(sbuf)) == 0);
         CHECK(record_equal(&logged, hs[i]));
+        treply_free(&k);
         treply_free(&t);
     }
     wait_reset(&w);
@@ -1221,7 +1242,7 @@ static int test_function_reload(void)
     wait_reset(&w);
     CHECK(cmd(plain, NULL, "FUNCTION", "DELETE", "consentd", NULL) == 0);
     CHECK(wait_store(&w, store_visitor_erase(plain, &test_site, rec.visitor, on_erase, &w)) == 0);
-    CHECK(w.removed == 3);
+    CHECK(w.removed == 4); /* state, history, pseudonym, data keys */
     wait_reset(&w);
     return 0;
 }
@@ -1243,19 +1264,36 @@ static int test_history_is_bounded(void)
      * (erasure needs it). */
     key_of(key, sizeof(key), "x", visitor);
     CHECK(cmd_integer(plain, "LLEN", key, NULL) == 5);
-    key_of(key, sizeof(key), "log", visitor);
+    char pseudonym[64];
     treply_t t;
+    key_of(key, sizeof(key), "p", visitor);
+    CHECK(cmd(plain, &t, "GET", key, NULL) == 0 && t.kind == REDIS_REPLY_KIND_STRING);
+    snprintf(pseudonym, sizeof(pseudonym), "%s", t.str);
+    treply_free(&t);
+    key_of(key, sizeof(key), "log", visitor);
     CHECK(cmd(plain, &t, "XRANGE", key, "-", "+", NULL) == 0);
     size_t mine = 0;
     for (size_t i = 0; i < t.n; i++)
-        mine += strcmp(t.el[i].el[1].el[1].str, visitor) == 0;
+        mine += strcmp(t.el[i].el[1].el[1].str, pseudonym) == 0;
     treply_free(&t);
     CHECK(mine == STORE_HISTORY_MAX + 5);
     store_wait_t w = {0};
     CHECK(wait_store(&w, store_visitor_erase(plain, &test_site, visitor, on_erase, &w)) == 0);
-    CHECK(w.removed == STORE_HISTORY_MAX + 5 + 3); /* the entries; state, history, index */
+    /* State, history, index, pseudonym, data keys: the sealed entries stay. */
+    CHECK(w.removed == 5);
     wait_reset(&w);
     CHECK(!found_anywhere(plain, visitor, 1));
+    /* No key names the pseudonym any more: nothing opens its entries. */
+    char k_key[256];
+    snprintf(k_key, sizeof(k_key), "cd:{%s:%u}:k:%s", test_site.id,
+             store_partition(visitor, strlen(visitor)), pseudonym);
+    CHECK(cmd_integer(plain, "EXISTS", k_key, NULL) == 0);
+    CHECK(cmd(plain, &t, "XRANGE", key, "-", "+", NULL) == 0);
+    mine = 0;
+    for (size_t i = 0; i < t.n; i++)
+        mine += strcmp(t.el[i].el[1].el[1].str, pseudonym) == 0;
+    treply_free(&t);
+    CHECK(mine == STORE_HISTORY_MAX + 5);
     return 0;
 }
 
@@ -1363,7 +1401,7 @@ static int test_cluster_one_slot(void)
     treply_t scan;
     rc |= cmd(c, &scan, "SCAN", "0", "COUNT", "1000", NULL);
     long long slot = -1;
-    int same = rc == 0 && scan.el[1].n == 3;
+    int same = rc == 0 && scan.el[1].n == 5; /* state, history, log, pseudonym, data keys */
     for (size_t i = 0; rc == 0 && i < scan.el[1].n; i++) {
         long long s = cmd_integer(c, "CLUSTER", "KEYSLOT", scan.el[1].el[i].str);
         if (slot == -1) slot = s;
