@@ -1663,6 +1663,14 @@ static store_call_t *store_compact_call(store_call_kind_t kind, redis_t *r, cons
     return c;
 }
 
+int store_compact_server(redis_t *r, const char *site_id, unsigned partition)
+{
+    char tag[STORE_TAG_MAX]; /* as store_call_tag writes it */
+    if (r == NULL || !store_site_id_ok(site_id) || partition >= STORE_PARTITIONS) return -1;
+    int n = snprintf(tag, sizeof(tag), "%s:%u", site_id, partition);
+    return n > 0 && (size_t)n < sizeof(tag) ? redis_server_of(r, tag, (size_t)n) : -1;
+}
+
 int store_compact_take(redis_t *r, const char *site_id, unsigned partition, int64_t due_ms,
                        store_compact_take_cb cb, void *data)
 {

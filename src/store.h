@@ -122,6 +122,9 @@ int store_compact_take(redis_t *r, const char *site_id, unsigned partition, int6
  * NULL when both were accepted (started or scheduled). */
 int store_compact(redis_t *r, const char *site_id, unsigned partition, store_done_cb cb,
                   void *data);
+/* The server (redis_server_of) that holds the partition's keys: compact
+ * each one once. */
+int store_compact_server(redis_t *r, const char *site_id, unsigned partition);
 /* Put a taken marker back (a compaction that failed), for ttl_ms; an older
  * marker there is kept. */
 int store_compact_mark(redis_t *r, const char *site_id, unsigned partition, int64_t since_ms,
