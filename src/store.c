@@ -17,9 +17,15 @@
  *   cd:{site:p}:s:<visitor>        STRING  PXAT expires_at_ms        the current record
  *   cd:{site:p}:h:<visitor>        LIST    log retention, from the   records with `log`,
  *                                          last write                newest first, <= 200
- *   cd:{site:p}:log                STREAM  log retention, from the   entries {v: visitor,
- *                                          last write; entries       r: record}; id = when
- *                                          trimmed by MINID          Redis stored it
+ *   cd:{site:p}:log                STREAM  log retention, from the   entries {p: pseudonym,
+ *                                          last write; entries       c: sealed record}; id =
+ *                                          trimmed by MINID          when Redis stored it
+ *                                                                    (legacy: {v: visitor,
+ *                                                                    r: record}, versions 1-4)
+ *   cd:{site:p}:p:<visitor>        STRING  as the history            the visitor's pseudonym:
+ *                                                                    16 random bytes, hex
+ *   cd:{site:p}:k:<pseudonym>      HASH    as the history; fields    log entry id -> its data
+ *                                          leave with their ids      key (32 random bytes)
  *   cd:{site:p}:x:<visitor>        LIST    log retention, from the   log entry ids of the
  *                                          last id pushed            visitor that left the
  *                                                                    history by its count,
@@ -29,6 +35,24 @@
  *   cd:{site:p}:wd:<visitor>       STRING  a day, likewise           the same, per day
  *   cd:{site:p}:erasures           STRING  log retention, from the   integer: erasures done
  *                                          last erasure              (anonymous; sum the 64)
+ *   cd:{site:p}:compact            STRING  until taken (<= log       integer: Unix ms (Redis)
+ *                                          retention)                of the first erasure not
+ *                                                                    yet compacted on disk
+ *
+ * THE SEALED LOG (crypto-erasure). consentd seals each record before the
+ * FCALL (seal.h: XChaCha20-Poly1305-IETF, a fresh data key and nonce per
+ * entry, additional data = format, site, partition) and passes a fresh
+ * pseudonym candidate; consentd_put keeps the visitor's pseudonym if it has
+ * one (no extra round trip), writes {p, c} to the log and the data key to
+ * k:<pseudonym>, field = the entry id. p: and k: live as the history (a
+ * retention after the last write: as long as the log entries they open, so
+ * a state that expires leaves its proofs readable in the log); a k: field
+ * leaves where the history and the index drop its id for age. Readers join
+ * each entry with its key inside a function (consentd_log_read for the
+ * export, consentd_visitor for the access request's older writes) and open
+ * it here; an entry whose key is gone is an erased one (store_record_t
+ * .erased: only its id and time). Nodes of versions 1-4 still call
+ * consentd_put with the old arguments: their entries are {v, r} (legacy).
  *
  * ACCEPTANCE COUNTERS have their own tag, {<site>:stats}: every counter key
  * of a site lives on one slot, so that a flush (one per site and hour) and
@@ -59,8 +83,9 @@
  * write's entry. The index's ids past the retention are popped at the
  * visitor's next write.
  *
- * A RECORD (the value of a state, of a history entry, the `r` of a log
- * entry) is a msgpack map whose layout is specified in store_record.h.
+ * A RECORD (the value of a state, of a history entry, the `r` of a legacy log
+ * entry, the plain text of a sealed `c`) is a msgpack map whose layout is
+ * specified in store_record.h.
  *
  * WRITES go through the Redis Function library `consentd` (src/store.lua,
  * embedded at build time as STORE_LIBRARY_SOURCE; loaded as THE LIBRARY
@@ -80,9 +105,14 @@
  * erasure. Ids leave the index only when older than the retention, when it
  * expires (a retention after its newest id was pushed) or on erasure.
  * consentd_erase therefore trims the log to the retention, then deletes the
- * log entries its history and its index name, the state, the history and
- * the index, and the write counters: nothing with the visitor id is left.
- * The erasure counter is the only trace, and it holds no id. The index
+ * legacy log entries ({v, r}) its history and its index name, the state,
+ * the history and the index, the write counters, the pseudonym and the data
+ * keys: nothing with the visitor id, nothing that opens its sealed entries,
+ * is left. Those stay in the log as ciphertext (the log's order and
+ * integrity hold). The erasure counter is the only trace, and it holds no
+ * id. In the same FCALL it sets the partition's compact marker (SET NX, now):
+ * erasure.h takes it and has that master rewrite its AOF and snapshot, so
+ * that the deleted bytes leave the disk within erasure.disk_within_seconds. The index
  * holds at most the visitor's writes within the retention less
  * STORE_HISTORY_MAX: with a day limit of D writes, D * retention days.
  *
@@ -99,7 +129,7 @@
  *
  * READS are a plain GET (current state) and consentd_visitor (FCALL_RO: the
  * state, the history and the older writes the index names, read from the
- * log, in one consistent snapshot).
+ * log with their data keys, in one consistent snapshot).
  *
  * THE LIBRARY VERSION. src/store.lua declares `local VERSION = N` (an
  * integer, raised with every change of the file) and returns it from
@@ -142,13 +172,14 @@
  * reads the version keys it finds in the index by name (same tag, same
  * slot) rather than through KEYS: their names are only known inside.
  *
- * THE LOG EXPORT reads the 64 streams with XRANGE ... COUNT, partition 0 to
- * 63, each in id order, chaining commands until the page holds `limit`
+ * THE LOG EXPORT reads the 64 streams with consentd_log_read (XRANGE ...
+ * COUNT inside, each entry with its data key), partition 0 to 63, each in id
+ * order, chaining commands until the page holds `limit`
  * records or the last partition is done. from_ms/to_ms filter on the entry
  * ids, i.e. when Redis stored the record (the same millisecond as iat, give
  * or take the clocks). The cursor is "<p>-<ms>-<seq>": go on in partition p
- * after entry ms-seq ("<p>-0-0": from the start of p). Entries whose `r`
- * does not decode are skipped and counted in one log line per page.
+ * after entry ms-seq ("<p>-0-0": from the start of p). Entries that do not
+ * open or decode are skipped and counted in one log line per page.
  */
 #include "store.h"
 

@@ -87,8 +87,10 @@ int store_consent_get(redis_t *r, const site_t *site, const char *visitor, store
  * first: the history callback gets them as one list. */
 int store_visitor_get(redis_t *r, const site_t *site, const char *visitor, store_visitor_cb cb,
                       void *data);
-/* Erase everything held about the visitor (state, history, and its entries
- * in the site's consent log) and count one anonymous erasure. */
+/* Erase everything held about the visitor (state, history, the keys that
+ * open its sealed entries in the site's consent log, which stay as
+ * ciphertext; its legacy entries themselves), count one anonymous erasure,
+ * and mark its partition for compaction on disk (erasure.h). */
 int store_visitor_erase(redis_t *r, const site_t *site, const char *visitor, store_erase_cb cb,
                         void *data);
 /* A cursor of store_log_page, "<partition>-<ms>-<seq>": where the previous
@@ -100,9 +102,9 @@ typedef struct store_cursor {
 /* 0 and *out when s is a well-formed cursor (client bytes), -1 otherwise. */
 int store_cursor_parse(const char *s, store_cursor_t *out);
 /* One page of the site's consent log between from_ms and to_ms inclusive,
- * at most limit records. cursor: NULL for the first page, else the
- * next_cursor of the previous page. Pages go partition by partition, each
- * in time order. */
+ * at most limit records (an erased visitor's entries with .erased set). cursor: NULL for the first
+ * page, else the next_cursor of the previous page. Pages go partition by partition, each in time
+ * order. */
 int store_log_page(redis_t *r, const site_t *site, const char *cursor, int64_t from_ms,
                    int64_t to_ms, size_t limit, store_log_cb cb, void *data);
 
