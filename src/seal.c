@@ -7,6 +7,8 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "random.h"
+
 #define SEAL_AD_MAX (1 + 1 + SEAL_SITE_MAX + 1)
 
 /* The additional data: format, site id (length-prefixed), partition. 0 when
@@ -30,9 +32,14 @@ size_t seal_entry(const char *site_id, unsigned partition, const void *plain, si
     unsigned long long clen;
     if (ad_len == 0 || plain == NULL || out == NULL || len > cap || cap - len < SEAL_OVERHEAD)
         return 0;
-    randombytes_buf(key, SEAL_KEY_BYTES);
+    /* Key and nonce from the per-thread pool (random.h): no system call per
+     * consent. */
+    unsigned char fresh[SEAL_KEY_BYTES + SEAL_NONCE_BYTES];
+    random_bytes(fresh, sizeof(fresh));
+    memcpy(key, fresh, SEAL_KEY_BYTES);
     out[0] = SEAL_FORMAT;
-    randombytes_buf(out + 1, SEAL_NONCE_BYTES);
+    memcpy(out + 1, fresh + SEAL_KEY_BYTES, SEAL_NONCE_BYTES);
+    sodium_memzero(fresh, sizeof(fresh));
     if (crypto_aead_xchacha20poly1305_ietf_encrypt(out + 1 + SEAL_NONCE_BYTES, &clen, plain, len,
                                                    ad, ad_len, NULL, out + 1, key) != 0)
         return 0;

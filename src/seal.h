@@ -4,8 +4,8 @@
  * key that lives in the visitor's own keys (store.c's key layout); erasure
  * deletes that key and the entry stays as ciphertext nobody can open.
  *
- * Pure functions, no I/O, any thread (seal_entry draws from libsodium's
- * randombytes_buf, which is thread-safe once sodium_init has run).
+ * Pure functions, no I/O, any thread (seal_entry draws its key and nonce
+ * from random.h's per-thread pool of CSPRNG bytes; sodium_init must have run).
  *
  * THE SEALED BYTES (part of the on-disk format: the `c` field of a log entry):
  *

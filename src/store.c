@@ -197,6 +197,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "random.h"
 #include "seal.h"
 #include "strbuf.h"
 #include "visitor.h"
@@ -1298,7 +1299,7 @@ int store_consent_put(redis_t *r, const site_t *site, const store_record_t *rec,
     c->is_fcall = 1;
     c->durable = 1;
     store_call_tag(c, site->id, partition);
-    randombytes_buf(pseudonym, sizeof(pseudonym));
+    random_bytes(pseudonym, sizeof(pseudonym));
     sodium_bin2hex(pseudonym_hex, sizeof(pseudonym_hex), pseudonym, sizeof(pseudonym));
     int brc = store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_put") | store_arg_str(c, "7") |
               store_arg_keys(c, rec->visitor, 3) | store_arg_visitor_key(c, "x", rec->visitor) |
