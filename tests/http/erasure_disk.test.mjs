@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before } from 'node:test';
-import { Consentd, Redis, delay, shippedSite, waitFor, test } from './lib/harness.mjs';
+import { Consentd, Redis, RedisCluster, delay, keySlotOf, shippedSite, waitFor, test } from './lib/harness.mjs';
 import { browser, postConsent, server } from './lib/consent.mjs';
 
 const DISK_WITHIN_S = 2;
@@ -124,4 +124,51 @@ test('erased_visitor_leaves_no_byte_in_the_rdb_or_the_aof_within_the_bound', asy
     assert.ok(filesHolding(redis.dir, [keep]).length > 0, 'the kept visitor is on disk nowhere');
     const back = await consentd.request(`/v1/sites/demo/consents/${keep}`, { headers: browser() });
     assert.equal(back.status, 200, back.text);
+});
+
+test('on_a_cluster_each_master_that_held_an_erased_visitor_compacts', async () => {
+    const cluster = await RedisCluster.start();
+    let node;
+    try {
+        for (const n of cluster.nodes) {
+            await n.command('CONFIG', 'SET', 'rdbcompression', 'no');
+            await n.command('CONFIG', 'SET', 'appendonly', 'yes');
+        }
+        node = await Consentd.start({ redis: cluster, config: { erasure: { disk_within_seconds: DISK_WITHIN_S } } });
+        // Visitors until every master holds one, each beside a kept visitor of its partition.
+        const byMaster = new Map();
+        for (let i = 0; byMaster.size < cluster.nodes.length && i < 200; i++) {
+            const [visitor, keep] = samePartition(`c${i}`);
+            const master = await cluster.masterOf(keySlotOf(`cd:{demo:${partition(visitor)}}:log`));
+            if (byMaster.has(master.port)) continue;
+            for (const v of [visitor, keep]) {
+                const res = await postConsent(node, choice({ [CONSENT[0]]: true }, { visitor: v }));
+                assert.equal(res.status, 201, res.text);
+            }
+            byMaster.set(master.port, { master, visitor, keep });
+        }
+        assert.equal(byMaster.size, cluster.nodes.length, 'no visitor on some master');
+        for (const { master, visitor } of byMaster.values()) {
+            await bgsave(master);
+            assert.ok(filesHolding(master.dir, [visitor]).length > 0, `master ${master.port}: nothing on disk before`);
+        }
+        const erased = Date.now();
+        for (const { visitor } of byMaster.values()) {
+            const res = await node.request(`/v1/sites/demo/visitors/${visitor}`, { method: 'DELETE', headers: server() });
+            assert.equal(res.status, 200, res.text);
+        }
+        for (const { master, visitor, keep } of byMaster.values()) {
+            let left = [];
+            while (Date.now() - erased < DISK_WITHIN_S * 1000 + MARGIN_MS) {
+                left = filesHolding(master.dir, [visitor]);
+                if (left.length === 0) break;
+                await delay(200);
+            }
+            assert.deepEqual(left, [], `master ${master.port}: still on disk ${Date.now() - erased} ms after the erasure`);
+            assert.ok(filesHolding(master.dir, [keep]).length > 0, `master ${master.port}: the kept visitor is on disk nowhere`);
+        }
+    } finally {
+        await node?.stop();
+        await cluster.stop();
+    }
 });
