@@ -126,6 +126,35 @@ test('erased_visitor_leaves_no_byte_in_the_rdb_or_the_aof_within_the_bound', asy
     assert.equal(back.status, 200, back.text);
 });
 
+test('a_refused_compaction_puts_its_marker_back_and_compacts_later', async () => {
+    const [visitor, keep] = samePartition('refused');
+    for (const v of [visitor, keep]) {
+        const res = await postConsent(consentd, choice({ [CONSENT[0]]: true }, { visitor: v }));
+        assert.equal(res.status, 201, res.text);
+    }
+    const marker = `cd:{demo:${partition(visitor)}}:compact`;
+    // A slow AOF rewrite of our own is running: consentd's BGREWRITEAOF is refused.
+    await redis.command('CONFIG', 'SET', 'rdb-key-save-delay', '400000');
+    await waitFor(async () => (await persisted(redis, 'aof_rewrite_in_progress')) === 0, { timeoutMs: 10000 });
+    await redis.command('BGREWRITEAOF');
+    await redis.command('CONFIG', 'SET', 'rdb-key-save-delay', '0'); /* the running child keeps its delay */
+    const from = consentd.stderr.length;
+    const res = await consentd.request(`/v1/sites/demo/visitors/${visitor}`, { method: 'DELETE', headers: server() });
+    assert.equal(res.status, 200, res.text);
+    const since = Number(await redis.command('GET', marker));
+    assert.ok(since > 0, 'the erasure noted no compaction marker');
+    await consentd.waitForLog(/compaction on disk refused/, { from, timeoutMs: 10000 });
+    assert.equal(Number(await redis.command('GET', marker)), since, 'the refused compaction did not put its marker back');
+    // Once the rewrite is done, a later round takes it again and compacts.
+    await waitFor(async () => (await redis.command('GET', marker)) === null, { timeoutMs: 30000, message: 'the marker taken again' });
+    await waitFor(async () => (await persisted(redis, 'aof_rewrite_in_progress')) === 0 && (await persisted(redis, 'rdb_bgsave_in_progress')) === 0, {
+        timeoutMs: 30000,
+        message: 'the compaction done',
+    });
+    await waitFor(() => filesHolding(redis.dir, [visitor]).length === 0, { timeoutMs: 10000, message: 'the disk clean' });
+    assert.ok(filesHolding(redis.dir, [keep]).length > 0, 'the kept visitor is on disk nowhere');
+});
+
 test('on_a_cluster_each_master_that_held_an_erased_visitor_compacts', async () => {
     const cluster = await RedisCluster.start();
     let node;
