@@ -536,6 +536,7 @@ static void config_defaults(config_t *cfg, const char *base)
     cfg->rl_events_per_second = 20;
     cfg->rl_events_burst = 100;
     cfg->rl_exempt_loopback = 0;
+    cfg->erasure_disk_within_s = CONFIG_ERASURE_DISK_WITHIN_DEFAULT_S;
     cfg->log_json = 0;
     cfg->log_level = LOG_INFO;
     cfg->access_log = 1;
@@ -605,10 +606,11 @@ static int config_listen_address_ok(const char *a)
 static int config_apply(const config_ctx_t *c, config_t *cfg, const json_t *root, const char *base,
                         int *public_url_set)
 {
-    static const char *const top[] = {"listen",     "threads", "redis", "sites_dir", "keys_dir",
-                                      "public_url", "limits",  "http2", "log",       "tls",
-                                      "rate_limit", "metrics", NULL};
+    static const char *const top[] = {"listen",     "threads", "redis",   "sites_dir", "keys_dir",
+                                      "public_url", "limits",  "http2",   "log",       "tls",
+                                      "rate_limit", "metrics", "erasure", NULL};
     static const char *const listen_keys[] = {"address", "port", NULL};
+    static const char *const erasure_keys[] = {"disk_within_seconds", NULL};
     static const char *const metrics_keys[] = {"listen", NULL};
     static const char *const redis_keys[] = {"url",
                                              "command_timeout_ms",
@@ -633,14 +635,15 @@ static int config_apply(const config_ctx_t *c, config_t *cfg, const json_t *root
                                           "visitor_writes_per_minute",
                                           "visitor_writes_per_day",
                                           NULL};
-    json_t *listen, *redis, *limits, *log, *tls = NULL, *rl, *metrics;
+    json_t *listen, *redis, *limits, *log, *tls = NULL, *rl, *metrics, *erasure;
     if (config_check_keys(c, root, "", top) != 0 ||
         config_object(c, root, "listen", listen_keys, &listen) != 0 ||
         config_object(c, root, "metrics", metrics_keys, &metrics) != 0 ||
         config_object(c, root, "redis", redis_keys, &redis) != 0 ||
         config_object(c, root, "limits", limits_keys, &limits) != 0 ||
         config_object(c, root, "log", log_keys, &log) != 0 ||
-        config_object(c, root, "rate_limit", rl_keys, &rl) != 0)
+        config_object(c, root, "rate_limit", rl_keys, &rl) != 0 ||
+        config_object(c, root, "erasure", erasure_keys, &erasure) != 0)
         return -1;
     json_t *tls_v = json_object_get(root, "tls");
     if (tls_v != NULL && !json_is_null(tls_v) && config_object(c, root, "tls", tls_keys, &tls) != 0)
@@ -729,6 +732,11 @@ static int config_apply(const config_ctx_t *c, config_t *cfg, const json_t *root
                                "https://consent.example.com");
         *public_url_set = 1;
     }
+
+    /* erasure */
+    if (config_u32(c, erasure, "disk_within_seconds", "erasure.disk_within_seconds", 1,
+                   CONFIG_ERASURE_DISK_WITHIN_MAX_S, &cfg->erasure_disk_within_s) != 0)
+        return -1;
 
     /* limits */
     v = (json_int_t)cfg->max_body_bytes;

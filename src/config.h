@@ -101,7 +101,14 @@ typedef struct config {
      * nothing written. */
     uint32_t rl_visitor_writes_per_minute; /* default 10 */
     uint32_t rl_visitor_writes_per_day;    /* default 100 */
+    /* "erasure": {"disk_within_seconds"}: after an erasure, its bytes leave
+     * the Redis AOF and dump.rdb within this bound (erasure.h): consentd asks
+     * the master to rewrite them. */
+    uint32_t erasure_disk_within_s; /* default CONFIG_ERASURE_DISK_WITHIN_DEFAULT_S */
 } config_t;
+
+#define CONFIG_ERASURE_DISK_WITHIN_DEFAULT_S (4 * 3600) /* 4 hours */
+#define CONFIG_ERASURE_DISK_WITHIN_MAX_S (7 * 86400)
 
 /* Fill cfg with built-in defaults, read the file at path (NULL: defaults only),
  * then apply the environment overrides. Returns 0, or -1 with a message in

@@ -1516,6 +1516,13 @@ void redis_destroy(redis_t *r)
     free(r);
 }
 
+int redis_server_of(redis_t *r, const char *tag, size_t len)
+{
+    if (!r->cfg.cluster) return 0;
+    redis_node_t *n = cluster_route(r, tag != NULL && len > 0 ? (int)redis_key_slot(tag, len) : -1);
+    return n != NULL ? (int)n->index : -1;
+}
+
 int redis_is_connected(const redis_t *r)
 {
     if (!r->cfg.cluster) return r->nodes[0]->ready;

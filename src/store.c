@@ -17,9 +17,15 @@
  *   cd:{site:p}:s:<visitor>        STRING  PXAT expires_at_ms        the current record
  *   cd:{site:p}:h:<visitor>        LIST    log retention, from the   records with `log`,
  *                                          last write                newest first, <= 200
- *   cd:{site:p}:log                STREAM  log retention, from the   entries {v: visitor,
- *                                          last write; entries       r: record}; id = when
- *                                          trimmed by MINID          Redis stored it
+ *   cd:{site:p}:log                STREAM  log retention, from the   entries {p: pseudonym,
+ *                                          last write; entries       c: sealed record}; id =
+ *                                          trimmed by MINID          when Redis stored it
+ *                                                                    (legacy: {v: visitor,
+ *                                                                    r: record}, versions 1-4)
+ *   cd:{site:p}:p:<visitor>        STRING  as the history            the visitor's pseudonym:
+ *                                                                    16 random bytes, hex
+ *   cd:{site:p}:k:<pseudonym>      HASH    as the history; fields    log entry id -> its data
+ *                                          leave with their ids      key (32 random bytes)
  *   cd:{site:p}:x:<visitor>        LIST    log retention, from the   log entry ids of the
  *                                          last id pushed            visitor that left the
  *                                                                    history by its count,
@@ -29,6 +35,24 @@
  *   cd:{site:p}:wd:<visitor>       STRING  a day, likewise           the same, per day
  *   cd:{site:p}:erasures           STRING  log retention, from the   integer: erasures done
  *                                          last erasure              (anonymous; sum the 64)
+ *   cd:{site:p}:compact            STRING  until taken (<= log       integer: Unix ms (Redis)
+ *                                          retention)                of the first erasure not
+ *                                                                    yet compacted on disk
+ *
+ * THE SEALED LOG (crypto-erasure). consentd seals each record before the
+ * FCALL (seal.h: XChaCha20-Poly1305-IETF, a fresh data key and nonce per
+ * entry, additional data = format, site, partition) and passes a fresh
+ * pseudonym candidate; consentd_put keeps the visitor's pseudonym if it has
+ * one (no extra round trip), writes {p, c} to the log and the data key to
+ * k:<pseudonym>, field = the entry id. p: and k: live as the history (a
+ * retention after the last write: as long as the log entries they open, so
+ * a state that expires leaves its proofs readable in the log); a k: field
+ * leaves where the history and the index drop its id for age. Readers join
+ * each entry with its key inside a function (consentd_log_read for the
+ * export, consentd_visitor for the access request's older writes) and open
+ * it here; an entry whose key is gone is an erased one (store_record_t
+ * .erased: only its id and time). Nodes of versions 1-4 still call
+ * consentd_put with the old arguments: their entries are {v, r} (legacy).
  *
  * ACCEPTANCE COUNTERS have their own tag, {<site>:stats}: every counter key
  * of a site lives on one slot, so that a flush (one per site and hour) and
@@ -59,8 +83,9 @@
  * write's entry. The index's ids past the retention are popped at the
  * visitor's next write.
  *
- * A RECORD (the value of a state, of a history entry, the `r` of a log
- * entry) is a msgpack map whose layout is specified in store_record.h.
+ * A RECORD (the value of a state, of a history entry, the `r` of a legacy log
+ * entry, the plain text of a sealed `c`) is a msgpack map whose layout is
+ * specified in store_record.h.
  *
  * WRITES go through the Redis Function library `consentd` (src/store.lua,
  * embedded at build time as STORE_LIBRARY_SOURCE; loaded as THE LIBRARY
@@ -80,9 +105,14 @@
  * erasure. Ids leave the index only when older than the retention, when it
  * expires (a retention after its newest id was pushed) or on erasure.
  * consentd_erase therefore trims the log to the retention, then deletes the
- * log entries its history and its index name, the state, the history and
- * the index, and the write counters: nothing with the visitor id is left.
- * The erasure counter is the only trace, and it holds no id. The index
+ * legacy log entries ({v, r}) its history and its index name, the state,
+ * the history and the index, the write counters, the pseudonym and the data
+ * keys: nothing with the visitor id, nothing that opens its sealed entries,
+ * is left. Those stay in the log as ciphertext (the log's order and
+ * integrity hold). The erasure counter is the only trace, and it holds no
+ * id. In the same FCALL it sets the partition's compact marker (SET NX, now):
+ * erasure.h takes it and has that master rewrite its AOF and snapshot, so
+ * that the deleted bytes leave the disk within erasure.disk_within_seconds. The index
  * holds at most the visitor's writes within the retention less
  * STORE_HISTORY_MAX: with a day limit of D writes, D * retention days.
  *
@@ -99,7 +129,7 @@
  *
  * READS are a plain GET (current state) and consentd_visitor (FCALL_RO: the
  * state, the history and the older writes the index names, read from the
- * log, in one consistent snapshot).
+ * log with their data keys, in one consistent snapshot).
  *
  * THE LIBRARY VERSION. src/store.lua declares `local VERSION = N` (an
  * integer, raised with every change of the file) and returns it from
@@ -142,13 +172,14 @@
  * reads the version keys it finds in the index by name (same tag, same
  * slot) rather than through KEYS: their names are only known inside.
  *
- * THE LOG EXPORT reads the 64 streams with XRANGE ... COUNT, partition 0 to
- * 63, each in id order, chaining commands until the page holds `limit`
+ * THE LOG EXPORT reads the 64 streams with consentd_log_read (XRANGE ...
+ * COUNT inside, each entry with its data key), partition 0 to 63, each in id
+ * order, chaining commands until the page holds `limit`
  * records or the last partition is done. from_ms/to_ms filter on the entry
  * ids, i.e. when Redis stored the record (the same millisecond as iat, give
  * or take the clocks). The cursor is "<p>-<ms>-<seq>": go on in partition p
- * after entry ms-seq ("<p>-0-0": from the start of p). Entries whose `r`
- * does not decode are skipped and counted in one log line per page.
+ * after entry ms-seq ("<p>-0-0": from the start of p). Entries that do not
+ * open or decode are skipped and counted in one log line per page.
  */
 #include "store.h"
 
@@ -162,8 +193,12 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include "clock.h"
 #include "log.h"
+#include "random.h"
+#include "seal.h"
 #include "strbuf.h"
 #include "visitor.h"
 #include "store_lua.h" /* generated from src/store.lua: STORE_LIBRARY_SOURCE, _VERSION */
@@ -208,7 +243,9 @@ typedef enum {
     STORE_CALL_STATS,
     STORE_CALL_BANNER_FOUND,
     STORE_CALL_BANNER_LIST,
-    STORE_CALL_BANNER_GET
+    STORE_CALL_BANNER_GET,
+    STORE_CALL_COMPACT_TAKE,
+    STORE_CALL_COMPACT
 } store_call_kind_t;
 
 /* A log export in progress: partition by partition, in time order. */
@@ -246,12 +283,16 @@ typedef struct store_call {
         store_found_cb found;
         store_banner_list_cb banner_list;
         store_bytes_cb bytes;
+        store_compact_take_cb compact_take;
     } cb;
     int is_fcall;
     int durable; /* a write that must outlive a failover: redis_command_durable */
     int retried;
     char tag[STORE_TAG_MAX];
     size_t tag_len;
+    char site_id[SITE_ID_MAX + 1]; /* the consent calls': what a sealed entry is bound to */
+    unsigned partition;
+    int compact_step; /* STORE_CALL_COMPACT: 0 BGREWRITEAOF sent, 1 BGSAVE sent */
     int argc, argv_max;
     const char **argv; /* argv_fixed, or after bytes[] for the long calls */
     size_t *argvlen;
@@ -316,6 +357,11 @@ static void store_call_free(store_call_t *c)
 /* "<site>:<partition>", written by hand (every consent call). */
 static void store_call_tag(store_call_t *c, const char *site_id, unsigned partition)
 {
+    size_t n = strlen(site_id);
+    if (n >= sizeof(c->site_id)) n = 0;
+    memcpy(c->site_id, site_id, n);
+    c->site_id[n] = '\0';
+    c->partition = partition;
     strbuf_t b;
     strbuf_init_fixed(&b, c->tag, sizeof(c->tag));
     strbuf_str(&b, site_id);
@@ -459,12 +505,19 @@ static void store_call_fail(store_call_t *c, const redis_error_t *err)
     case STORE_CALL_BANNER_GET:
         c->cb.bytes(c->data, NULL, 0, err);
         break;
+    case STORE_CALL_COMPACT_TAKE:
+        c->cb.compact_take(c->data, 0, err);
+        break;
+    case STORE_CALL_COMPACT:
+        c->cb.done(c->data, err);
+        break;
     }
     store_call_free(c);
 }
 
 static void store_on_reply(void *data, const redis_reply_t *reply, const redis_error_t *err);
 static void store_banner_on_reply(store_call_t *c, const redis_reply_t *reply);
+static void store_compact_on_reply(store_call_t *c, const redis_reply_t *reply);
 
 static int store_call_send(store_call_t *c)
 {
@@ -646,6 +699,40 @@ static int store_decode_alloc(const char *buf, size_t len, size_t extra, store_r
     return 0;
 }
 
+/* Open a sealed log entry of c's site and partition (sealed bytes under its
+ * data key) and decode the record, its strings and then the entry id into
+ * out, which takes at most len + id_len + 2 bytes; scratch holds len bytes.
+ * 0, or -1 when it does not open (another key, altered) or decode. */
+static int store_open_entry(const store_call_t *c, const char *sealed, size_t len, const char *key,
+                            size_t key_len, const char *id, size_t id_len, store_record_t *rec,
+                            store_record_strings_t *out, unsigned char *scratch)
+{
+    size_t plain_len;
+    if (key_len != SEAL_KEY_BYTES || len < SEAL_OVERHEAD || id_len >= STORE_ID_MAX ||
+        out->left < len + id_len + 2 ||
+        seal_open(c->site_id, c->partition, (const unsigned char *)key,
+                  (const unsigned char *)sealed, len, scratch, len, &plain_len) != 0 ||
+        store_record_decode((const char *)scratch, plain_len, rec, out->p, plain_len + 1) != 0)
+        return -1;
+    out->p += plain_len + 1;
+    out->left -= plain_len + 1;
+    rec->log_id = store_record_strings_copy(out, id, id_len, STORE_ID_MAX);
+    return rec->log_id != NULL ? 0 : -1;
+}
+
+/* The parts of a sealed entry as consentd_visitor and consentd_log_read
+ * give it: {id, sealed bytes, data key}; 0 when e is one. */
+static int store_sealed_parts(const redis_reply_t *e, const char **id, size_t *id_len,
+                              const char **sealed, size_t *len, const char **key, size_t *key_len)
+{
+    if (e == NULL || redis_reply_kind(e) != REDIS_REPLY_KIND_ARRAY || redis_reply_count(e) != 3)
+        return -1;
+    *id = redis_reply_str(redis_reply_at(e, 0), id_len);
+    *sealed = redis_reply_str(redis_reply_at(e, 1), len);
+    *key = redis_reply_str(redis_reply_at(e, 2), key_len);
+    return *id != NULL && *sealed != NULL && *key != NULL ? 0 : -1;
+}
+
 static void store_on_put(store_call_t *c, const redis_reply_t *reply)
 {
     if (redis_reply_kind(reply) == REDIS_REPLY_KIND_INTEGER && redis_reply_integer(reply) > 0) {
@@ -731,18 +818,25 @@ static void store_on_visitor(store_call_t *c, const redis_reply_t *reply)
         redis_reply_str(state, &len);
         total += len + 1;
     }
+    size_t sealed_max = 0, id_len, key_len;
+    const char *id, *key;
     for (size_t i = 0; i < n; i++) {
         const redis_reply_t *e = store_visitor_entry(history, n_h, older, i);
         if (e != NULL && redis_reply_kind(e) == REDIS_REPLY_KIND_STRING) {
             redis_reply_str(e, &len);
             total += len + 1;
+        } else if (store_sealed_parts(e, &id, &id_len, &s, &len, &key, &key_len) == 0) {
+            total += len + id_len + 2; /* an older write, sealed in the log */
+            if (len > sealed_max) sealed_max = len;
         }
     }
     char *arena = malloc(total);
     store_record_t *records = malloc((n + 1) * sizeof(*records));
-    if (arena == NULL || records == NULL) {
+    unsigned char *scratch = malloc(sealed_max + 1);
+    if (arena == NULL || records == NULL || scratch == NULL) {
         free(arena);
         free(records);
+        free(scratch);
         store_call_fail(c, &store_error_oom);
         return;
     }
@@ -760,6 +854,14 @@ static void store_on_visitor(store_call_t *c, const redis_reply_t *reply)
     }
     for (size_t i = 0; i < n; i++) {
         const redis_reply_t *e = store_visitor_entry(history, n_h, older, i);
+        if (store_sealed_parts(e, &id, &id_len, &s, &len, &key, &key_len) == 0) {
+            if (store_open_entry(c, s, len, key, key_len, id, id_len, &records[nh], &out,
+                                 scratch) == 0)
+                nh++;
+            else
+                skipped++;
+            continue;
+        }
         if (e == NULL || redis_reply_kind(e) != REDIS_REPLY_KIND_STRING) {
             skipped++;
             continue;
@@ -778,6 +880,7 @@ static void store_on_visitor(store_call_t *c, const redis_reply_t *reply)
     c->cb.visitor(c->data, current, records, nh, NULL);
     free(arena);
     free(records);
+    free(scratch);
     store_call_free(c);
 }
 
@@ -799,14 +902,14 @@ static int store_log_send(store_call_t *c)
     store_call_tag(c, st->site_id, st->partition);
     c->argc = 0;
     c->used = 0;
-    int rc = store_arg_str(c, "XRANGE") | store_argf(c, "cd:{%.*s}:log", (int)c->tag_len, c->tag);
+    int rc = store_arg_str(c, "FCALL_RO") | store_arg_str(c, "consentd_log_read") |
+             store_arg_str(c, "1") | store_argf(c, "cd:{%.*s}:log", (int)c->tag_len, c->tag);
     /* Resume after the last entry read, or start at from_ms. */
     if (st->last_id[0] != '\0' && st->last_ms >= (uint64_t)st->from_ms)
         rc |= store_argf(c, "(%s", st->last_id);
     else
         rc |= store_argf(c, "%" PRId64, st->from_ms);
     rc |= store_argf(c, "%" PRId64, st->to_ms);
-    rc |= store_arg_str(c, "COUNT");
     rc |= store_argf(c, "%zu", st->limit - st->n);
     if (rc != 0) return REDIS_E_ARGS;
     return store_call_send(c);
@@ -825,23 +928,34 @@ static void store_log_finish(store_call_t *c, const redis_error_t *err)
     store_call_free(c);
 }
 
-/* Decode one XRANGE entry [id, [field, value, ...]] into the page. */
-static void store_log_add(store_log_state_t *st, const char *id, size_t id_len,
-                          const redis_reply_t *fields)
+/* The value of field name (one byte) in a stream entry's fields. */
+static const char *store_entry_field(const redis_reply_t *fields, char name, size_t *len)
 {
-    const char *rec_bytes = NULL;
-    size_t rec_len = 0;
-    if (fields != NULL && redis_reply_kind(fields) == REDIS_REPLY_KIND_ARRAY) {
-        size_t nf = redis_reply_count(fields);
-        for (size_t i = 0; i + 1 < nf; i += 2) {
-            size_t flen;
-            const char *f = redis_reply_str(redis_reply_at(fields, i), &flen);
-            const redis_reply_t *v = redis_reply_at(fields, i + 1);
-            if (f != NULL && flen == 1 && f[0] == 'r' &&
-                redis_reply_kind(v) == REDIS_REPLY_KIND_STRING)
-                rec_bytes = redis_reply_str(v, &rec_len);
-        }
+    size_t nf = redis_reply_kind(fields) == REDIS_REPLY_KIND_ARRAY ? redis_reply_count(fields) : 0;
+    for (size_t i = 0; i + 1 < nf; i += 2) {
+        size_t flen;
+        const char *f = redis_reply_str(redis_reply_at(fields, i), &flen);
+        const redis_reply_t *v = redis_reply_at(fields, i + 1);
+        if (f != NULL && flen == 1 && f[0] == name &&
+            redis_reply_kind(v) == REDIS_REPLY_KIND_STRING)
+            return redis_reply_str(v, len);
     }
+    return NULL;
+}
+
+/* Add one consentd_log_read entry {id, {field, value, ...}, data key or nil}
+ * to the page: a legacy entry's record {v, r}, a sealed entry {p, c} opened
+ * with its key, or without its key an erased one. */
+static void store_log_add(store_call_t *c, const char *id, size_t id_len,
+                          const redis_reply_t *fields, const redis_reply_t *key_reply)
+{
+    store_log_state_t *st = c->log;
+    size_t rec_len = 0, sealed_len = 0, key_len = 0;
+    const char *rec_bytes = store_entry_field(fields, 'r', &rec_len);
+    const char *sealed = store_entry_field(fields, 'c', &sealed_len);
+    const char *key = redis_reply_kind(key_reply) == REDIS_REPLY_KIND_STRING
+                          ? redis_reply_str(key_reply, &key_len)
+                          : NULL;
     if (st->n == st->cap) {
         size_t cap = st->cap == 0 ? 16 : st->cap * 2;
         if (cap > st->limit) cap = st->limit;
@@ -856,17 +970,52 @@ static void store_log_add(store_log_state_t *st, const char *id, size_t id_len,
         st->cap = cap;
     }
     store_record_t *rec = &st->records[st->n];
-    char *strings;
-    if (rec_bytes == NULL || id_len >= STORE_ID_MAX ||
-        store_decode_alloc(rec_bytes, rec_len, id_len + 1, rec, &strings) != 0) {
+    char *strings = NULL;
+    if (id_len >= STORE_ID_MAX) {
         st->skipped++;
         return;
     }
-    /* The entry id goes after the record's strings, which take <= rec_len + 1. */
-    char *log_id = strings + rec_len + 1;
-    memcpy(log_id, id, id_len);
-    log_id[id_len] = '\0';
-    rec->log_id = log_id;
+    if (rec_bytes != NULL) {
+        /* A legacy entry: the record in clear. */
+        if (store_decode_alloc(rec_bytes, rec_len, id_len + 1, rec, &strings) != 0) {
+            st->skipped++;
+            return;
+        }
+        /* The entry id goes after the record's strings, which take <= rec_len + 1. */
+        char *log_id = strings + rec_len + 1;
+        memcpy(log_id, id, id_len);
+        log_id[id_len] = '\0';
+        rec->log_id = log_id;
+    } else if (sealed != NULL && key != NULL) {
+        unsigned char *scratch = malloc(sealed_len + 1);
+        strings = malloc(sealed_len + id_len + 2);
+        store_record_strings_t out = {strings, sealed_len + id_len + 2};
+        if (scratch == NULL || strings == NULL ||
+            store_open_entry(c, sealed, sealed_len, key, key_len, id, id_len, rec, &out, scratch) !=
+                0) {
+            free(scratch);
+            free(strings);
+            st->skipped++;
+            return;
+        }
+        free(scratch);
+    } else if (sealed != NULL) {
+        /* Its data key is gone: the visitor was erased. What is left is
+         * when Redis stored it. */
+        if ((strings = malloc(id_len + 1)) == NULL) {
+            st->skipped++;
+            return;
+        }
+        memcpy(strings, id, id_len);
+        strings[id_len] = '\0';
+        memset(rec, 0, sizeof(*rec));
+        rec->erased = 1;
+        rec->log_id = strings;
+        rec->issued_at_ms = (int64_t)strtoull(strings, NULL, 10);
+    } else {
+        st->skipped++;
+        return;
+    }
     st->strings[st->n++] = strings;
 }
 
@@ -883,13 +1032,13 @@ static void store_on_log(store_call_t *c, const redis_reply_t *reply)
         const redis_reply_t *e = redis_reply_at(reply, i);
         size_t id_len = 0;
         const char *id = NULL;
-        if (e != NULL && redis_reply_kind(e) == REDIS_REPLY_KIND_ARRAY && redis_reply_count(e) == 2)
+        if (e != NULL && redis_reply_kind(e) == REDIS_REPLY_KIND_ARRAY && redis_reply_count(e) == 3)
             id = redis_reply_str(redis_reply_at(e, 0), &id_len);
         if (id == NULL || id_len == 0 || id_len >= STORE_ID_MAX) {
             st->skipped++;
             continue;
         }
-        store_log_add(st, id, id_len, redis_reply_at(e, 1));
+        store_log_add(c, id, id_len, redis_reply_at(e, 1), redis_reply_at(e, 2));
         memcpy(st->last_id, id, id_len);
         st->last_id[id_len] = '\0';
         st->last_ms = strtoull(st->last_id, NULL, 10);
@@ -1096,6 +1245,10 @@ static void store_on_reply(void *data, const redis_reply_t *reply, const redis_e
     case STORE_CALL_BANNER_GET:
         store_banner_on_reply(c, reply);
         break;
+    case STORE_CALL_COMPACT_TAKE:
+    case STORE_CALL_COMPACT:
+        store_compact_on_reply(c, reply);
+        break;
     }
 }
 
@@ -1129,7 +1282,15 @@ int store_consent_put(redis_t *r, const site_t *site, const store_record_t *rec,
     bare.log_id = NULL; /* consentd_put appends the `log` key itself */
     char *enc = store_record_encode(&bare, &enc_len);
     if (enc == NULL) return REDIS_E_ARGS;
-    store_call_t *c = store_call_new(STORE_CALL_PUT, r, data, 8 * STORE_KEY_MAX + enc_len);
+    /* The log entry: the record sealed under a fresh data key (seal.h), and
+     * a pseudonym for the visitor in case it has none yet (the function
+     * keeps the one it has: no round trip to ask). */
+    unsigned partition = store_partition(rec->visitor, strlen(rec->visitor));
+    unsigned char key[SEAL_KEY_BYTES], pseudonym[STORE_PSEUDONYM_BYTES];
+    char pseudonym_hex[2 * STORE_PSEUDONYM_BYTES + 1];
+    size_t sealed_cap = enc_len + SEAL_OVERHEAD;
+    store_call_t *c = store_call_new_args(STORE_CALL_PUT, r, data,
+                                          9 * STORE_KEY_MAX + enc_len + sealed_cap + 128, 24);
     if (c == NULL) {
         free(enc);
         return REDIS_E_ARGS;
@@ -1137,14 +1298,34 @@ int store_consent_put(redis_t *r, const site_t *site, const store_record_t *rec,
     c->cb.done = cb;
     c->is_fcall = 1;
     c->durable = 1;
-    store_call_tag(c, site->id, store_partition(rec->visitor, strlen(rec->visitor)));
-    int brc = store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_put") | store_arg_str(c, "6") |
+    store_call_tag(c, site->id, partition);
+    random_bytes(pseudonym, sizeof(pseudonym));
+    sodium_bin2hex(pseudonym_hex, sizeof(pseudonym_hex), pseudonym, sizeof(pseudonym));
+    int brc = store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_put") | store_arg_str(c, "7") |
               store_arg_keys(c, rec->visitor, 3) | store_arg_visitor_key(c, "x", rec->visitor) |
               store_arg_visitor_key(c, "wm", rec->visitor) |
-              store_arg_visitor_key(c, "wd", rec->visitor) | store_arg_str(c, rec->visitor) |
+              store_arg_visitor_key(c, "wd", rec->visitor) |
+              store_arg_visitor_key(c, "p", rec->visitor) | store_arg_str(c, rec->visitor) |
               store_arg(c, enc, enc_len) | store_arg_i64(c, rec->expires_at_ms) |
               store_arg_i64(c, store_retention_ms(site)) | store_arg_i64(c, STORE_HISTORY_MAX) |
-              store_arg_i64(c, limit->per_minute) | store_arg_i64(c, limit->per_day);
+              store_arg_i64(c, limit->per_minute) | store_arg_i64(c, limit->per_day) |
+              store_arg(c, pseudonym_hex, 2 * STORE_PSEUDONYM_BYTES);
+    /* Sealed straight into the call's bytes, then the key. */
+    if (brc == 0 && c->argc < c->argv_max && c->cap - c->used >= sealed_cap) {
+        unsigned char *at = (unsigned char *)c->bytes + c->used;
+        size_t n = seal_entry(site->id, partition, enc, enc_len, key, at, sealed_cap);
+        if (n == 0) {
+            brc = -1;
+        } else {
+            c->argv[c->argc] = (const char *)at;
+            c->argvlen[c->argc++] = n;
+            c->used += n;
+            brc = store_arg(c, key, sizeof(key));
+        }
+    } else {
+        brc = -1;
+    }
+    sodium_memzero(key, sizeof(key));
     free(enc);
     return store_call_start(c, brc);
 }
@@ -1172,9 +1353,10 @@ int store_visitor_get(redis_t *r, const site_t *site, const char *visitor, store
     c->is_fcall = 1;
     store_call_tag(c, site->id, store_partition(visitor, strlen(visitor)));
     return store_call_start(c, store_arg_str(c, "FCALL_RO") | store_arg_str(c, "consentd_visitor") |
-                                   store_arg_str(c, "4") | store_arg_keys(c, visitor, 2) |
+                                   store_arg_str(c, "5") | store_arg_keys(c, visitor, 2) |
                                    store_arg_visitor_key(c, "x", visitor) |
                                    store_argf(c, "cd:{%.*s}:log", (int)c->tag_len, c->tag) |
+                                   store_arg_visitor_key(c, "p", visitor) |
                                    store_argf(c, "%d", STORE_HISTORY_MAX) |
                                    store_argf(c, "%d", STORE_ACCESS_OLDER_MAX));
 }
@@ -1185,16 +1367,17 @@ int store_visitor_erase(redis_t *r, const site_t *site, const char *visitor, sto
     if (r == NULL || cb == NULL || !store_site_ok(site) || !store_visitor_ok(visitor) ||
         site->log_retention_days == 0)
         return REDIS_E_ARGS;
-    store_call_t *c = store_call_new(STORE_CALL_ERASE, r, data, 8 * STORE_KEY_MAX);
+    store_call_t *c = store_call_new(STORE_CALL_ERASE, r, data, 10 * STORE_KEY_MAX);
     if (c == NULL) return REDIS_E_ARGS;
     c->cb.erase = cb;
     c->is_fcall = 1;
     c->durable = 1;
     store_call_tag(c, site->id, store_partition(visitor, strlen(visitor)));
     return store_call_start(
-        c, store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_erase") | store_arg_str(c, "7") |
+        c, store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_erase") | store_arg_str(c, "9") |
                store_arg_keys(c, visitor, 4) | store_arg_visitor_key(c, "x", visitor) |
                store_arg_visitor_key(c, "wm", visitor) | store_arg_visitor_key(c, "wd", visitor) |
+               store_arg_visitor_key(c, "p", visitor) | store_arg_key(c, "compact", 7, "") |
                store_argf(c, "%" PRId64, store_retention_ms(site)));
 }
 
@@ -1208,6 +1391,7 @@ int store_log_page(redis_t *r, const site_t *site, const char *cursor, int64_t f
     store_call_t *c = store_call_new(STORE_CALL_LOG, r, data, 4 * STORE_KEY_MAX);
     if (c == NULL) return REDIS_E_ARGS;
     c->cb.log = cb;
+    c->is_fcall = 1;
     if ((c->log = calloc(1, sizeof(*c->log))) == NULL) {
         store_call_free(c);
         return REDIS_E_ARGS;
@@ -1497,6 +1681,91 @@ static void store_banner_on_reply(store_call_t *c, const redis_reply_t *reply)
         }
         break;
     }
+    store_call_free(c);
+}
+
+/* ---- compaction on disk after erasures (see the head) ------------------------- */
+
+static store_call_t *store_compact_call(store_call_kind_t kind, redis_t *r, const char *site_id,
+                                        unsigned partition, void *data)
+{
+    if (r == NULL || !store_site_id_ok(site_id) || partition >= STORE_PARTITIONS) return NULL;
+    store_call_t *c = store_call_new(kind, r, data, 2 * STORE_KEY_MAX);
+    if (c != NULL) store_call_tag(c, site_id, partition);
+    return c;
+}
+
+int store_compact_server(redis_t *r, const char *site_id, unsigned partition)
+{
+    char tag[STORE_TAG_MAX]; /* as store_call_tag writes it */
+    if (r == NULL || !store_site_id_ok(site_id) || partition >= STORE_PARTITIONS) return -1;
+    int n = snprintf(tag, sizeof(tag), "%s:%u", site_id, partition);
+    return n > 0 && (size_t)n < sizeof(tag) ? redis_server_of(r, tag, (size_t)n) : -1;
+}
+
+int store_compact_take(redis_t *r, const char *site_id, unsigned partition, int64_t due_ms,
+                       store_compact_take_cb cb, void *data)
+{
+    if (cb == NULL) return REDIS_E_ARGS;
+    store_call_t *c = store_compact_call(STORE_CALL_COMPACT_TAKE, r, site_id, partition, data);
+    if (c == NULL) return REDIS_E_ARGS;
+    c->cb.compact_take = cb;
+    c->is_fcall = 1;
+    return store_call_start(c, store_arg_str(c, "FCALL") |
+                                   store_arg_str(c, "consentd_compact_take") |
+                                   store_arg_str(c, "1") | store_arg_key(c, "compact", 7, "") |
+                                   store_arg_i64(c, due_ms));
+}
+
+int store_compact_mark(redis_t *r, const char *site_id, unsigned partition, int64_t since_ms,
+                       int64_t ttl_ms, store_done_cb cb, void *data)
+{
+    if (cb == NULL || since_ms < 1 || ttl_ms < 1) return REDIS_E_ARGS;
+    store_call_t *c = store_compact_call(STORE_CALL_COMPACT, r, site_id, partition, data);
+    if (c == NULL) return REDIS_E_ARGS;
+    c->cb.done = cb;
+    c->is_fcall = 1;
+    c->compact_step = 1; /* one reply: done */
+    return store_call_start(c, store_arg_str(c, "FCALL") |
+                                   store_arg_str(c, "consentd_compact_mark") |
+                                   store_arg_str(c, "1") | store_arg_key(c, "compact", 7, "") |
+                                   store_arg_i64(c, since_ms) | store_arg_i64(c, ttl_ms));
+}
+
+int store_compact(redis_t *r, const char *site_id, unsigned partition, store_done_cb cb, void *data)
+{
+    if (cb == NULL) return REDIS_E_ARGS;
+    store_call_t *c = store_compact_call(STORE_CALL_COMPACT, r, site_id, partition, data);
+    if (c == NULL) return REDIS_E_ARGS;
+    c->cb.done = cb;
+    /* Routed by the partition's tag: the master that holds its keys. */
+    return store_call_start(c, store_arg_str(c, "BGREWRITEAOF"));
+}
+
+static void store_compact_on_reply(store_call_t *c, const redis_reply_t *reply)
+{
+    redis_reply_kind_t kind = redis_reply_kind(reply);
+    if (c->kind == STORE_CALL_COMPACT_TAKE) {
+        if (kind != REDIS_REPLY_KIND_INTEGER || redis_reply_integer(reply) < 0) {
+            store_call_fail(c, &store_error_unexpected);
+            return;
+        }
+        c->cb.compact_take(c->data, redis_reply_integer(reply), NULL);
+        store_call_free(c);
+        return;
+    }
+    if (c->compact_step == 0) {
+        /* The AOF rewrite started (or was scheduled after a running save):
+         * then a snapshot, after it (SCHEDULE: not refused meanwhile). */
+        c->compact_step = 1;
+        c->argc = 0;
+        c->used = 0;
+        int rc = store_arg_str(c, "BGSAVE") | store_arg_str(c, "SCHEDULE");
+        rc = rc != 0 ? REDIS_E_ARGS : store_call_send(c);
+        if (rc != REDIS_OK) store_call_fail(c, redis_error_of_rc(rc));
+        return;
+    }
+    c->cb.done(c->data, NULL);
     store_call_free(c);
 }
 

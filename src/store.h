@@ -34,7 +34,8 @@
 /* Older writes (named by the visitor's log index) an access request shows
  * after the history: bounds its answer (about 1.2 KB each). */
 #define STORE_ACCESS_OLDER_MAX 2000
-#define STORE_LOG_PAGE_MAX 1000 /* records per export page */
+#define STORE_LOG_PAGE_MAX 1000  /* records per export page */
+#define STORE_PSEUDONYM_BYTES 16 /* a visitor's pseudonym in the log: random, hex */
 
 /* store_record_t: one consent record (store_record.h). */
 
@@ -86,8 +87,10 @@ int store_consent_get(redis_t *r, const site_t *site, const char *visitor, store
  * first: the history callback gets them as one list. */
 int store_visitor_get(redis_t *r, const site_t *site, const char *visitor, store_visitor_cb cb,
                       void *data);
-/* Erase everything held about the visitor (state, history, and its entries
- * in the site's consent log) and count one anonymous erasure. */
+/* Erase everything held about the visitor (state, history, the keys that
+ * open its sealed entries in the site's consent log, which stay as
+ * ciphertext; its legacy entries themselves), count one anonymous erasure,
+ * and mark its partition for compaction on disk (erasure.h). */
 int store_visitor_erase(redis_t *r, const site_t *site, const char *visitor, store_erase_cb cb,
                         void *data);
 /* A cursor of store_log_page, "<partition>-<ms>-<seq>": where the previous
@@ -99,11 +102,35 @@ typedef struct store_cursor {
 /* 0 and *out when s is a well-formed cursor (client bytes), -1 otherwise. */
 int store_cursor_parse(const char *s, store_cursor_t *out);
 /* One page of the site's consent log between from_ms and to_ms inclusive,
- * at most limit records. cursor: NULL for the first page, else the
- * next_cursor of the previous page. Pages go partition by partition, each
- * in time order. */
+ * at most limit records (an erased visitor's entries with .erased set). cursor: NULL for the first
+ * page, else the next_cursor of the previous page. Pages go partition by partition, each in time
+ * order. */
 int store_log_page(redis_t *r, const site_t *site, const char *cursor, int64_t from_ms,
                    int64_t to_ms, size_t limit, store_log_cb cb, void *data);
+
+/* ---- compaction on disk after erasures (crypto-erasure, see store.c) ----
+ *
+ * An erasure notes in its partition's compaction marker when it happened
+ * (the first not yet compacted). A timer (erasure.h) takes the markers that
+ * are due and asks the Redis that holds that partition to rewrite its AOF
+ * and then save a snapshot, so that the erased bytes leave the disk. */
+
+/* since_ms: when the first erasure not yet compacted happened, if it is at
+ * due_ms or before (the marker is then taken: deleted); 0 when none. */
+typedef void (*store_compact_take_cb)(void *data, int64_t since_ms, const redis_error_t *err);
+int store_compact_take(redis_t *r, const char *site_id, unsigned partition, int64_t due_ms,
+                       store_compact_take_cb cb, void *data);
+/* BGREWRITEAOF, then BGSAVE SCHEDULE, on the master of that partition. err:
+ * NULL when both were accepted (started or scheduled). */
+int store_compact(redis_t *r, const char *site_id, unsigned partition, store_done_cb cb,
+                  void *data);
+/* The server (redis_server_of) that holds the partition's keys: compact
+ * each one once. */
+int store_compact_server(redis_t *r, const char *site_id, unsigned partition);
+/* Put a taken marker back (a compaction that failed), for ttl_ms; an older
+ * marker there is kept. */
+int store_compact_mark(redis_t *r, const char *site_id, unsigned partition, int64_t since_ms,
+                       int64_t ttl_ms, store_done_cb cb, void *data);
 
 /* ---- acceptance counters (keys tagged {<site>:stats}, see store.c) ---- */
 

@@ -13,7 +13,7 @@
 -- pairs each version with the file's hash, and lint_lua fails when they
 -- disagree). A new version keeps every function of the older ones, with their
 -- arguments and replies: old nodes run on it until they are replaced.
-local VERSION = 4
+local VERSION = 5
 
 -- Returns VERSION: what consentd asks a Redis before loading the library.
 local function version()
@@ -153,10 +153,33 @@ local function write_limited(minute, day, per_minute, per_day)
   return nil
 end
 
--- KEYS: state, history, log[, index[, minute, day]] (index: version 2,
--- derived from the history's name when absent; the write counters: version 3).
+-- The visitor's data keys (version 5), cd:{<tag>}:k:<pseudonym>, from the
+-- pseudonym key cd:{<tag>}:p:<visitor>: same tag, same slot.
+local function data_keys(pseudonym_key, pseudonym)
+  return string.match(pseudonym_key, '^(.-}):p:') .. ':k:' .. pseudonym
+end
+
+-- The value of field name in a stream entry's fields {f1, v1, f2, v2, ...}.
+local function entry_field(fields, name)
+  for i = 1, #fields - 1, 2 do
+    if fields[i] == name then
+      return fields[i + 1]
+    end
+  end
+  return nil
+end
+
+-- KEYS: state, history, log[, index[, minute, day[, pseudonym]]] (index:
+-- version 2, derived from the history's name when absent; the write
+-- counters: version 3; the pseudonym key: version 5).
 -- ARGV: visitor, record (msgpack fixmap), expires_at_ms, retention_ms,
--- history_max[, per_minute, per_day] (version 3: the visitor's write limit).
+-- history_max[, per_minute, per_day[, pseudonym, sealed, data_key]] (version
+-- 3: the visitor's write limit; version 5: a fresh pseudonym (32 hex) used
+-- when the visitor has none yet, the record sealed by consentd (seal.h) and
+-- the key that opens it).
+-- With the version 5 arguments the log entry is {p: pseudonym, c: sealed} and
+-- the data key goes to the visitor's data keys, field = the entry id; without
+-- them (nodes of versions 1 to 4), {v: visitor, r: record} as before.
 -- Returns the consent log entry id (a string), or over the write limit the
 -- ms to wait (an integer, > 0): then nothing was written.
 local function put(keys, args)
@@ -183,10 +206,34 @@ local function put(keys, args)
       return wait
     end
   end
+  local sealed = keys[7] ~= nil
+  if sealed and (not string.match(args[8] or '', '^%x+$') or #args[8] ~= 32 or
+                 (args[9] or '') == '' or #(args[10] or '') ~= 32) then
+    return redis.error_reply('ERR consentd: bad arguments')
+  end
+  local pseudonym_key = keys[7] or visitor_key(keys[2], 'p')
+  local pseudonym = redis.call('GET', pseudonym_key)
   local now = now_ms()
   local min_ms = math.max(now - retention, 0)
-  local id = redis.call('XADD', keys[3], 'MINID', min_ms, '*', 'v', args[1], 'r', rec)
+  local id
+  if sealed then
+    pseudonym = pseudonym or args[8]
+    id = redis.call('XADD', keys[3], 'MINID', min_ms, '*', 'p', pseudonym, 'c', args[9])
+    -- The data keys live as the history: a retention after the last write.
+    redis.call('SET', pseudonym_key, pseudonym, 'PX', args[4])
+    redis.call('HSET', data_keys(pseudonym_key, pseudonym), id, args[10])
+    redis.call('PEXPIRE', data_keys(pseudonym_key, pseudonym), args[4])
+  else
+    id = redis.call('XADD', keys[3], 'MINID', min_ms, '*', 'v', args[1], 'r', rec)
+  end
   redis.call('PEXPIRE', keys[3], args[4])
+  -- An entry id that leaves the history and the index for its age takes its
+  -- data key along (its log entry left the log with MINID).
+  local function forget(lid)
+    if pseudonym then
+      redis.call('HDEL', data_keys(pseudonym_key, pseudonym), lid)
+    end
+  end
   if expires_at > now then
     redis.call('SET', keys[1], rec, 'PXAT', args[3])
   else
@@ -213,6 +260,8 @@ local function put(keys, args)
     if lid ~= nil and not old then
       redis.call('LPUSH', index, lid)
       moved = true
+    elseif lid ~= nil then
+      forget(lid)
     end
     n = n - 1
   end
@@ -225,6 +274,7 @@ local function put(keys, args)
       break
     end
     redis.call('RPOP', index)
+    forget(last)
   end
   if moved then
     redis.call('PEXPIRE', index, args[4])
@@ -232,35 +282,66 @@ local function put(keys, args)
   return id
 end
 
--- KEYS: state, history[, index, log] (version 4). ARGV: history_max[, older_max].
+-- KEYS: state, history[, index, log[, pseudonym]] (version 4; the pseudonym
+-- key: version 5). ARGV: history_max[, older_max].
 -- Returns {state or nil, {history entries, newest first}}; with the index and
 -- the log, a third element: the older writes the index names that are still
 -- in the log, newest first, at most older_max, as history entries (the
 -- record with its 'log' key), so that the access request shows them too.
+-- With the pseudonym key, an older write whose entry is sealed comes as
+-- {log id, sealed bytes, data key} for the caller to open (without it, such
+-- entries are left out: older nodes cannot open them).
 local function visitor(keys, args)
   local state = redis.call('GET', keys[1])
   local history = redis.call('LRANGE', keys[2], 0, tonumber(args[1]) - 1)
   if not keys[4] then
     return {state, history}
   end
+  local pseudonym = keys[5] and redis.call('GET', keys[5])
   local older = {}
   for _, lid in ipairs(redis.call('LRANGE', keys[3], 0, (tonumber(args[2]) or 0) - 1)) do
     local e = redis.call('XRANGE', keys[4], lid, lid)[1]
-    local f = e and e[2]
-    if f and f[3] == 'r' then
-      local rec = f[4]
+    local f = e and e[2] or {}
+    local rec, sealed = entry_field(f, 'r'), entry_field(f, 'c')
+    if rec then
       local head = string.byte(rec, 1)
       if head ~= nil and head >= 0x80 and head < 0x8f then
         older[#older + 1] = string.char(head + 1) .. string.sub(rec, 2) .. cmsgpack.pack('log', lid)
+      end
+    elseif sealed and pseudonym then
+      local key = redis.call('HGET', data_keys(keys[5], pseudonym), lid)
+      if key then
+        older[#older + 1] = {lid, sealed, key}
       end
     end
   end
   return {state, history, older}
 end
 
--- KEYS: state, history, log, erasures[, index[, minute, day]] (index: version
--- 2, derived from the history's name when absent; the write counters of put:
--- version 3, likewise). ARGV: retention_ms.
+-- KEYS: a partition's log (version 5). ARGV: start, end, count (XRANGE's).
+-- Returns {{id, {field, value, ...}, data key or false}, ...}: the entries in
+-- id order, each sealed one with the key that opens it, read from the
+-- visitor's data keys its pseudonym names (same tag, same slot); false when
+-- that key is gone: the visitor was erased (or a legacy entry, {v, r}).
+local function log_read(keys, args)
+  local prefix = string.sub(keys[1], 1, -4)
+  local out = {}
+  for _, e in ipairs(redis.call('XRANGE', keys[1], args[1], args[2], 'COUNT', args[3])) do
+    local pseudonym = entry_field(e[2], 'p')
+    local key = pseudonym and redis.call('HGET', prefix .. 'k:' .. pseudonym, e[1]) or false
+    out[#out + 1] = {e[1], e[2], key}
+  end
+  return out
+end
+
+-- KEYS: state, history, log, erasures[, index[, minute, day[, pseudonym,
+-- compaction]]] (index: version 2, derived from the history's name when
+-- absent; the write counters of put: version 3, likewise; the pseudonym key,
+-- likewise, and the partition's compaction marker: version 5).
+-- ARGV: retention_ms. Deletes the visitor's keys and its data keys: its
+-- sealed log entries stay, unreadable; its legacy entries ({v, r}) are
+-- XDEL'd. With the marker, notes when the first erasure not yet compacted
+-- on disk happened (SET NX: consentd_compact_take).
 -- Returns how many keys and log entries were deleted.
 local function erase(keys, args)
   local retention = tonumber(args[1])
@@ -280,9 +361,25 @@ local function erase(keys, args)
   for _, lid in ipairs(redis.call('LRANGE', index, 0, -1)) do
     ids[#ids + 1] = lid
   end
+  -- Only the legacy entries: a sealed one stays, as ciphertext.
+  local legacy = {}
+  for _, lid in ipairs(ids) do
+    local e = redis.call('XRANGE', keys[3], lid, lid)[1]
+    if e and entry_field(e[2], 'v') then
+      legacy[#legacy + 1] = lid
+    end
+  end
   local removed = 0
-  for i = 1, #ids, 100 do
-    removed = removed + redis.call('XDEL', keys[3], unpack(ids, i, math.min(i + 99, #ids)))
+  for i = 1, #legacy, 100 do
+    removed = removed + redis.call('XDEL', keys[3], unpack(legacy, i, math.min(i + 99, #legacy)))
+  end
+  local pseudonym_key = keys[8] or visitor_key(keys[2], 'p')
+  local pseudonym = redis.call('GET', pseudonym_key)
+  if pseudonym then
+    removed = removed + redis.call('DEL', pseudonym_key, data_keys(pseudonym_key, pseudonym))
+  end
+  if keys[9] then
+    redis.call('SET', keys[9], now_ms(), 'NX', 'PX', args[1])
   end
   -- The write counters name the visitor too.
   local minute = keys[6] or visitor_key(keys[2], 'wm')
@@ -296,6 +393,40 @@ end
 redis.register_function('consentd_put', put)
 redis.register_function{function_name = 'consentd_visitor', callback = visitor,
                         flags = {'no-writes'}}
+redis.register_function{function_name = 'consentd_log_read', callback = log_read,
+                        flags = {'no-writes'}}
+
+-- KEYS: a partition's compaction marker (version 5). ARGV: due_ms.
+-- Takes the marker when the erasure it notes happened at due_ms or before:
+-- returns that time (and deletes the marker), else 0. Of many consentd nodes,
+-- one takes it; it puts it back (consentd_compact_mark) if its compaction
+-- fails.
+local function compact_take(keys, args)
+  local since = tonumber(redis.call('GET', keys[1]))
+  if since == nil or since > (tonumber(args[1]) or 0) then
+    return 0
+  end
+  redis.call('DEL', keys[1])
+  return since
+end
+
+-- KEYS: a partition's compaction marker. ARGV: since_ms, ttl_ms. Puts back
+-- a marker taken for a compaction that failed (kept when a newer one exists:
+-- the older time wins, the disk bound counts from it).
+local function compact_mark(keys, args)
+  local since = tonumber(args[1])
+  if since == nil or since < 1 or (tonumber(args[2]) or 0) < 1 then
+    return redis.error_reply('ERR consentd: bad arguments')
+  end
+  local was = tonumber(redis.call('GET', keys[1]))
+  if was == nil or was > since then
+    redis.call('SET', keys[1], since, 'PX', args[2])
+  end
+  return 1
+end
+
+redis.register_function('consentd_compact_take', compact_take)
+redis.register_function('consentd_compact_mark', compact_mark)
 
 -- KEYS: the hour hash, the day hash, the day's HyperLogLog (one tag: {<site>:stats}).
 -- ARGV: hour_expire_at_ms, day_expire_at_ms, n, then n pairs field, increment,

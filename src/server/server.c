@@ -48,6 +48,7 @@
 
 #include "health.h"
 #include "clock.h"
+#include "erasure.h"
 #include "log.h"
 #include "ratelimit.h"
 #include "router.h"
@@ -92,6 +93,10 @@ typedef struct server_worker {
     h2o_timeout_entry_t stop_entry;
     h2o_timeout_t flush_timeout;
     h2o_timeout_entry_t flush_entry;
+    /* Worker 0 only: erased bytes leave the disk (erasure.h). */
+    erasure_t *erasure;
+    h2o_timeout_t erasure_timeout;
+    h2o_timeout_entry_t erasure_entry;
     int done;
     int cut_short;
 } server_worker_t;
@@ -376,6 +381,13 @@ static void server_on_flush_tick(h2o_timeout_entry_t *entry)
 }
 
 /* Polled during a stop: is this worker drained, or out of time? */
+static void server_on_erasure_tick(h2o_timeout_entry_t *entry)
+{
+    server_worker_t *sw = H2O_STRUCT_FROM_MEMBER(server_worker_t, erasure_entry, entry);
+    erasure_tick(sw->erasure, sw->w.snap->sites, clock_real_ms());
+    h2o_timeout_link(sw->w.ctx.loop, &sw->erasure_timeout, &sw->erasure_entry);
+}
+
 static void server_on_stop_tick(h2o_timeout_entry_t *entry)
 {
     server_worker_t *sw = H2O_STRUCT_FROM_MEMBER(server_worker_t, stop_entry, entry);
@@ -495,6 +507,17 @@ static void *server_worker_main(void *arg)
     h2o_timeout_init(loop, &sw->flush_timeout, COUNTERS_FLUSH_INTERVAL_MS);
     sw->flush_entry.cb = server_on_flush_tick;
     h2o_timeout_link(loop, &sw->flush_timeout, &sw->flush_entry);
+    if (w->id == 0) {
+        /* One per process: the markers in Redis make many nodes compact once. */
+        sw->erasure = erasure_create(w->redis, server.cfg->erasure_disk_within_s);
+        if (sw->erasure == NULL)
+            log_msg(LOG_ERROR, "worker 0: out of memory: erased bytes are not compacted on disk");
+        else {
+            h2o_timeout_init(loop, &sw->erasure_timeout, erasure_interval_ms(sw->erasure));
+            sw->erasure_entry.cb = server_on_erasure_tick;
+            h2o_timeout_link(loop, &sw->erasure_timeout, &sw->erasure_entry);
+        }
+    }
 
     w->listener = h2o_evloop_socket_create(loop, sw->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
     w->listener->data = sw;
@@ -513,8 +536,11 @@ static void *server_worker_main(void *arg)
      * records; connections still open are closed by the process exit. The
      * counters go after Redis: its callbacks still count into them. */
     h2o_timeout_unlink(&sw->flush_entry);
+    if (sw->erasure != NULL) h2o_timeout_unlink(&sw->erasure_entry);
     redis_destroy(w->redis);
     w->redis = NULL;
+    erasure_free(sw->erasure);
+    sw->erasure = NULL;
     health_free(w->health);
     w->health = NULL;
     versions_cache_free(w->versions);
