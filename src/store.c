@@ -40,13 +40,20 @@
  *   cd:{site:stats}:d:<YYYYMMDD>   HASH    end of the day + stats    the same fields, per
  *                                          retention                 UTC day
  *   cd:{site:stats}:u:<YYYYMMDD>   HLL     as the day hash           visitor ids seen that day
+ *   cd:{site:stats}:b:<sender>     ZSET    an hour after the         the numbers of the newest
+ *                                          sender's last batch       128 batches of that sender
+ *                                                                    applied (member = score)
  *
  * (stats retention = site->stats_retention_days.) Fields: dims all,
  * v.<variant>, l.<lang>, s.<source>; metrics shown, dismissed,
  * panel_opened, decisions, accept_all, reject_all, custom, withdrawn,
  * g.<purpose>, r.<purpose> (counters.h says what each counts). Writes:
- * consentd_count (HINCRBY each field into the hour and the day hash, PFADD
- * the visitors, PEXPIREAT the three keys). Reads: consentd_stats (HMGET of
+ * consentd_count (unless its (sender, number) is in the sender's batches:
+ * then nothing, and it answers -1; a number below all 128 kept is refused,
+ * "too old"; else HINCRBY each field into the hour and the day hash, PFADD
+ * the visitors, PEXPIREAT the three keys, remember the number). <sender> is
+ * 16 random hex digits per worker thread and process (counters.c), so dead
+ * senders' keys expire within the hour. Reads: consentd_stats (HMGET of
  * the asked fields from each bucket's hash, PFCOUNT of the days).
  *
  * (log retention = site->log_retention_days.) Ints in msgpack use the
@@ -242,7 +249,7 @@ typedef struct store_call {
         store_erase_cb erase;
         store_log_cb log;
         store_stats_cb stats;
-
+        store_counts_cb counts;
         store_found_cb found;
         store_banner_list_cb banner_list;
         store_bytes_cb bytes;
@@ -445,7 +452,7 @@ static void store_call_fail(store_call_t *c, const redis_error_t *err)
         store_log_finish(c, err);
         return;
     case STORE_CALL_COUNT:
-        c->cb.done(c->data, err);
+        c->cb.counts(c->data, 0, err);
         break;
     case STORE_CALL_STATS:
         c->cb.stats(c->data, NULL, err);
@@ -941,7 +948,7 @@ static void store_on_count(store_call_t *c, const redis_reply_t *reply)
         store_call_fail(c, &store_error_unexpected);
         return;
     }
-    c->cb.done(c->data, NULL);
+    c->cb.counts(c->data, redis_reply_integer(reply) >= 0, NULL);
     store_call_free(c);
 }
 
@@ -1235,28 +1242,32 @@ int store_log_page(redis_t *r, const site_t *site, const char *cursor, int64_t f
     return rc;
 }
 
-int store_counts_add(redis_t *r, const store_counts_t *counts, store_done_cb cb, void *data)
+int store_counts_add(redis_t *r, const store_counts_t *counts, store_counts_cb cb, void *data)
 {
     const store_counts_t *k = counts;
     if (r == NULL || cb == NULL || k == NULL || !store_site_id_ok(k->site_id) || k->hour < 0 ||
         k->retention_days == 0 || (k->n_fields == 0 && k->n_visitors == 0) ||
-        k->n_fields > STORE_STATS_FIELDS_MAX || k->n_visitors > STORE_STATS_FIELDS_MAX)
+        k->n_fields > STORE_STATS_FIELDS_MAX || k->n_visitors > STORE_STATS_FIELDS_MAX ||
+        k->sender == NULL || strlen(k->sender) != STORE_BATCH_SENDER_LEN ||
+        strspn(k->sender, "0123456789abcdef") != STORE_BATCH_SENDER_LEN || k->seq == 0)
         return REDIS_E_ARGS;
-    size_t nargs = 9 + 2 * k->n_fields + k->n_visitors, cap = 3 * STORE_KEY_MAX + 64;
+    size_t nargs = 11 + 2 * k->n_fields + k->n_visitors, cap = 4 * STORE_KEY_MAX + 96;
     for (size_t i = 0; i < k->n_fields; i++)
         cap += strlen(k->fields[i]) + 20;
     for (size_t i = 0; i < k->n_visitors; i++)
         cap += strlen(k->visitors[i]);
     store_call_t *c = store_call_new_args(STORE_CALL_COUNT, r, data, cap, nargs);
     if (c == NULL) return REDIS_E_BUSY; /* out of memory: keep the counts for the next flush */
-    c->cb.done = cb;
+    c->cb.counts = cb;
     c->is_fcall = 1;
+    c->durable = 1; /* an acknowledged batch must outlive a failover: it is not sent again */
     store_call_stats_tag(c, k->site_id);
     int64_t day = k->hour / 24;
     int64_t retention_ms = (int64_t)k->retention_days * STORE_MS_PER_DAY;
     int brc = store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_count") |
-              store_arg_str(c, "3") | store_arg_counter_key(c, 'h', k->hour) |
+              store_arg_str(c, "4") | store_arg_counter_key(c, 'h', k->hour) |
               store_arg_counter_key(c, 'd', day) | store_arg_counter_key(c, 'u', day) |
+              store_arg_key(c, "b:", 2, k->sender) | store_argf(c, "%" PRIu64, k->seq) |
               store_argf(c, "%" PRId64, (k->hour + 1) * 3600000 + retention_ms) |
               store_argf(c, "%" PRId64, (int64_t)((day + 1) * STORE_MS_PER_DAY + retention_ms)) |
               store_argf(c, "%zu", k->n_fields);

@@ -120,12 +120,30 @@ typedef struct store_counts {
     const uint64_t *values; /* > 0 */
     size_t n_visitors;
     const char *const *visitors;
+    /* The batch's identity, which makes sending it again safe: sender (16
+     * lowercase hex, unique per counters_t) and seq (> 0, never reused by
+     * that sender). Redis remembers the newest STORE_BATCH_WINDOW numbers
+     * of each sender per site for an hour after its last batch. */
+    const char *sender;
+    uint64_t seq;
 } store_counts_t;
 
-/* Add one batch: one FCALL consentd_count (HINCRBY into the hour and day
- * hashes, PFADD into the day's HyperLogLog, expiries set), one round trip.
- * cb's err is NULL when Redis applied it. */
-int store_counts_add(redis_t *r, const store_counts_t *counts, store_done_cb cb, void *data);
+#define STORE_BATCH_SENDER_LEN 16
+#define STORE_BATCH_WINDOW 128 /* src/store.lua's BATCH_WINDOW */
+#define STORE_BATCH_TTL_MS 3600000LL
+
+/* What became of a batch: applied 1 (now) or 0 (a retry of a batch Redis
+ * had applied already: nothing done); err non-NULL when not applied, or
+ * when the outcome is unknown. */
+typedef void (*store_counts_cb)(void *data, int applied, const redis_error_t *err);
+
+/* Add one batch: one FCALL consentd_count (skip it when its (sender, seq)
+ * was applied before; else HINCRBY into the hour and day hashes, PFADD
+ * into the day's HyperLogLog, expiries set), one round trip; durable (WAIT)
+ * when redis.wait_replicas is set, so that an acknowledged batch outlives a
+ * failover. A batch sent again with the same (sender, seq) is applied at
+ * most once, for STORE_BATCH_TTL_MS after the sender's last batch. */
+int store_counts_add(redis_t *r, const store_counts_t *counts, store_counts_cb cb, void *data);
 
 #define STORE_STATS_BUCKETS_MAX (31 * 24) /* hours in 31 days; days: at most 400 */
 #define STORE_STATS_DAYS_MAX 400

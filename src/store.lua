@@ -13,7 +13,7 @@
 -- pairs each version with the file's hash, and lint_lua fails when they
 -- disagree). A new version keeps every function of the older ones, with their
 -- arguments and replies: old nodes run on it until they are replaced.
-local VERSION = 4
+local VERSION = 5
 
 -- Returns VERSION: what consentd asks a Redis before loading the library.
 local function version()
@@ -297,15 +297,61 @@ redis.register_function('consentd_put', put)
 redis.register_function{function_name = 'consentd_visitor', callback = visitor,
                         flags = {'no-writes'}}
 
--- KEYS: the hour hash, the day hash, the day's HyperLogLog (one tag: {<site>:stats}).
--- ARGV: hour_expire_at_ms, day_expire_at_ms, n, then n pairs field, increment,
--- then the visitor ids. Returns n.
+-- The batches a sender's flushes applied (version 5): a sorted set of their
+-- sequence numbers (score = member), the newest BATCH_WINDOW kept. Returns
+-- 'new' (and remembers seq), 'seen' (applied before: skip it), or 'old'
+-- (older than every number kept: whether it was applied cannot be told).
+local BATCH_WINDOW = 128
+local BATCH_TTL_MS = 3600000
+
+local function batch_check(key, seq)
+  if redis.call('ZSCORE', key, seq) then
+    return 'seen'
+  end
+  local n = redis.call('ZCARD', key)
+  if n >= BATCH_WINDOW then
+    local lowest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    if tonumber(seq) < tonumber(lowest[2]) then
+      return 'old'
+    end
+  end
+  redis.call('ZADD', key, seq, seq)
+  if n + 1 > BATCH_WINDOW then
+    redis.call('ZREMRANGEBYRANK', key, 0, n - BATCH_WINDOW)
+  end
+  redis.call('PEXPIRE', key, BATCH_TTL_MS)
+  return 'new'
+end
+
+-- KEYS: the hour hash, the day hash, the day's HyperLogLog (one tag: {<site>:stats})
+-- [, the sender's batches (version 5)].
+-- ARGV: [seq (with the batches key: the batch's number, > 0, unique per sender),]
+-- hour_expire_at_ms, day_expire_at_ms, n, then n pairs field, increment,
+-- then the visitor ids. Returns n; with the batches key, -1 when this batch
+-- was applied before (nothing done: a retry whose first send ran), and an
+-- error 'batch too old' when that cannot be told (nothing done).
 local function count(keys, args)
-  local hour_at, day_at, n = tonumber(args[1]), tonumber(args[2]), tonumber(args[3])
-  if hour_at == nil or day_at == nil or n == nil or n < 0 or #args < 3 + 2 * n then
+  local o = 0
+  if keys[4] then
+    o = 1
+    local seq = tonumber(args[1])
+    if seq == nil or seq < 1 or seq ~= math.floor(seq) then
+      return redis.error_reply('ERR consentd: bad arguments')
+    end
+  end
+  local hour_at, day_at, n = tonumber(args[o + 1]), tonumber(args[o + 2]), tonumber(args[o + 3])
+  if hour_at == nil or day_at == nil or n == nil or n < 0 or #args < o + 3 + 2 * n then
     return redis.error_reply('ERR consentd: bad arguments')
   end
-  for i = 4, 3 + 2 * n, 2 do
+  if keys[4] then
+    local seen = batch_check(keys[4], args[1])
+    if seen == 'seen' then
+      return -1
+    elseif seen == 'old' then
+      return redis.error_reply('ERR consentd: batch too old to tell whether it was applied')
+    end
+  end
+  for i = o + 4, o + 3 + 2 * n, 2 do
     redis.call('HINCRBY', keys[1], args[i], args[i + 1])
     redis.call('HINCRBY', keys[2], args[i], args[i + 1])
   end
@@ -313,8 +359,8 @@ local function count(keys, args)
     redis.call('PEXPIREAT', keys[1], hour_at)
     redis.call('PEXPIREAT', keys[2], day_at)
   end
-  if #args > 3 + 2 * n then
-    redis.call('PFADD', keys[3], unpack(args, 4 + 2 * n, #args))
+  if #args > o + 3 + 2 * n then
+    redis.call('PFADD', keys[3], unpack(args, o + 4 + 2 * n, #args))
     redis.call('PEXPIREAT', keys[3], day_at)
   end
   return n
