@@ -324,7 +324,8 @@ local function batch_check(key, seq)
 end
 
 -- KEYS: the hour hash, the day hash, the day's HyperLogLog (one tag: {<site>:stats})
--- [, the sender's batches (version 5)].
+-- [, the sender's batches, the week's hash and HyperLogLog, the month's
+-- hash and HyperLogLog (version 5)].
 -- ARGV: [seq (with the batches key: the batch's number, > 0, unique per sender),]
 -- hour_expire_at_ms, day_expire_at_ms, n, then n pairs field, increment,
 -- then the visitor ids. Returns n; with the batches key, -1 when this batch
@@ -362,6 +363,18 @@ local function count(keys, args)
   if #args > o + 3 + 2 * n then
     redis.call('PFADD', keys[3], unpack(args, o + 4 + 2 * n, #args))
     redis.call('PEXPIREAT', keys[3], day_at)
+  end
+  -- The week's and the month's rollups (version 5: KEYS 5..8, hash and
+  -- HyperLogLog of each), once a stats query has built them: kept exact.
+  for r = 5, 7, 2 do
+    if keys[r] and redis.call('EXISTS', keys[r]) == 1 then
+      for i = o + 4, o + 3 + 2 * n, 2 do
+        redis.call('HINCRBY', keys[r], args[i], args[i + 1])
+      end
+      if #args > o + 3 + 2 * n then
+        redis.call('PFADD', keys[r + 1], unpack(args, o + 4 + 2 * n, #args))
+      end
+    end
   end
   return n
 end
@@ -418,6 +431,128 @@ local function stats(keys, args)
   return {rows, table.concat(totals, ','), uniques, unique_total}
 end
 
+-- The day after stamp, both 'YYYYMMDD' (UTC, Gregorian).
+local function next_day(stamp)
+  local y, m, d = tonumber(string.sub(stamp, 1, 4)), tonumber(string.sub(stamp, 5, 6)),
+    tonumber(string.sub(stamp, 7, 8))
+  local dim = ({31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31})[m]
+  if m == 2 and ((y % 4 == 0 and y % 100 ~= 0) or y % 400 == 0) then
+    dim = 29
+  end
+  d = d + 1
+  if d > dim then
+    d, m = 1, m + 1
+    if m > 12 then
+      y, m = y + 1, 1
+    end
+  end
+  return string.format('%04d%02d%02d', y, m, d)
+end
+
+-- Stats by day, week or month (version 5). A unit is a hash and a
+-- HyperLogLog: a day's, or a rollup (a week's or a month's) of n days from
+-- a first day. A rollup is built the first time a query needs it, from its
+-- days (summed, their HyperLogLogs merged; their keys, same tag, are named
+-- here from the rollup's), marked with the field '_', and from then on kept
+-- exact by consentd_count, which adds to the rollups that exist. So a query
+-- reads a handful of rollups, not every day.
+-- KEYS: per unit: hash, HyperLogLog.
+-- ARGV: n_bucket_fields, n_total_fields, uniques (1: PFCOUNT), n_units,
+-- n_rows, the bucket fields and the total fields, per unit: n_days,
+-- expire_at_ms and first day (YYYYMMDD) of a rollup (0, 0, '' for a day),
+-- then n_totals and the units (1-based) whose sums are the totals
+-- (disjoint, covering the range). The first n_rows units are the rows.
+-- Returns {rows, totals, row uniques, unique_total} as consentd_stats does.
+local function stats_by(keys, args)
+  local nbf, ntf, uniq = tonumber(args[1]), tonumber(args[2]), args[3] == '1'
+  local nunits, nrows = tonumber(args[4]), tonumber(args[5])
+  if nbf == nil or ntf == nil or nunits == nil or nrows == nil or nrows > nunits then
+    return redis.error_reply('ERR consentd: bad arguments')
+  end
+  local at = 6
+  local bfields, tfields = {}, {}
+  for j = 1, nbf do
+    bfields[j] = args[at]
+    at = at + 1
+  end
+  for j = 1, ntf do
+    tfields[j] = args[at]
+    at = at + 1
+  end
+  if 2 * nunits ~= #keys then
+    return redis.error_reply('ERR consentd: bad arguments')
+  end
+  local units = {}
+  for u = 1, nunits do
+    local nd, exp, day = tonumber(args[at]), tonumber(args[at + 1]), args[at + 2]
+    if nd == nil or exp == nil or (nd > 0 and not string.match(day, '^%d%d%d%d%d%d%d%d$')) then
+      return redis.error_reply('ERR consentd: bad arguments')
+    end
+    at = at + 3
+    local hash, hll = keys[2 * u - 1], keys[2 * u]
+    if nd > 0 and redis.call('HEXISTS', hash, '_') == 0 then
+      local head = string.match(hash, '^(.-}:)')
+      local hlls = {}
+      for d = 1, nd do
+        local flat = redis.call('HGETALL', head .. 'd:' .. day)
+        for i = 1, #flat, 2 do
+          redis.call('HINCRBY', hash, flat[i], flat[i + 1])
+        end
+        hlls[d] = head .. 'u:' .. day
+        day = next_day(day)
+      end
+      redis.call('HSET', hash, '_', '1')
+      redis.call('PFMERGE', hll, unpack(hlls))
+      redis.call('PEXPIREAT', hash, exp)
+      redis.call('PEXPIREAT', hll, exp)
+    end
+    units[u] = {hash, hll}
+  end
+  local rows, uniques = {}, {}
+  for i = 1, nrows do
+    local hash = units[i][1]
+    if nbf > 0 and redis.call('EXISTS', hash) == 1 then
+      local v = redis.call('HMGET', hash, unpack(bfields))
+      for j = 1, nbf do
+        v[j] = tonumber(v[j]) or 0
+      end
+      rows[i] = table.concat(v, ',')
+    else
+      rows[i] = ''
+    end
+    if uniq then
+      uniques[i] = redis.call('PFCOUNT', units[i][2])
+    end
+  end
+  local totals, hlls = {}, {}
+  for j = 1, ntf do
+    totals[j] = 0
+  end
+  local ntot = tonumber(args[at]) or 0
+  for t = 1, ntot do
+    local u = units[tonumber(args[at + t])]
+    if u == nil then
+      return redis.error_reply('ERR consentd: bad arguments')
+    end
+    if ntf > 0 and redis.call('EXISTS', u[1]) == 1 then
+      local v = redis.call('HMGET', u[1], unpack(tfields))
+      for j = 1, ntf do
+        totals[j] = totals[j] + (tonumber(v[j]) or 0)
+      end
+    end
+    hlls[t] = u[2]
+  end
+  for j = 1, ntf do
+    totals[j] = string.format('%.0f', totals[j])
+  end
+  local unique_total = 0
+  if uniq and #hlls > 0 then
+    unique_total = redis.call('PFCOUNT', unpack(hlls))
+  end
+  return {rows, table.concat(totals, ','), uniques, unique_total}
+end
+
 redis.register_function('consentd_erase', erase)
 redis.register_function('consentd_count', count)
 redis.register_function('consentd_stats', stats)
+redis.register_function('consentd_stats_by', stats_by)

@@ -73,8 +73,8 @@ int stats_newcombe(uint64_t x1, uint64_t n1, uint64_t x2, uint64_t n2, double z,
 
 /* What the pending call keeps: the query, resolved against the site. */
 typedef struct stats_query {
-    int64_t from_day, to_day;
-    int by_hour;
+    int64_t from_day, to_day; /* by week or month: widened to whole periods */
+    store_by_t by;
     int csv;
     int variant; /* index in site->variants, -1: all */
     int purpose; /* index in site->purposes, -1: every counted one */
@@ -287,11 +287,21 @@ static void out_numbers_csv(strbuf_t *o, const stats_layout_t *l, const stats_nu
     strbuf_put(o, "\n", 1);
 }
 
-/* "2026-11-01T00:00:00Z" or "2026-11-01T05:00:00Z". */
-static void stats_bucket_start(const stats_query_t *q, size_t i, char out[CLOCK_TEXT_MAX])
+static const char *const stats_by_names[] = {"hour", "day", "week", "month"};
+
+/* When the next bucket starts, in hours since the Unix epoch. */
+static int64_t stats_next_bucket(const stats_query_t *q, int64_t hour)
 {
-    int64_t hour = q->from_day * 24 + (q->by_hour ? (int64_t)i : (int64_t)i * 24);
-    clock_format(hour * 3600000, CLOCK_ISO_S, out);
+    switch (q->by) {
+    case STORE_BY_HOUR:
+        return hour + 1;
+    case STORE_BY_DAY:
+        return hour + 24;
+    case STORE_BY_WEEK:
+        return hour + 7 * 24;
+    default:
+        return clock_next_month(hour / 24) * 24;
+    }
 }
 
 static void out_comparison(strbuf_t *o, const char *variant, const char *metric, uint64_t bx,
@@ -416,7 +426,7 @@ static void stats_answer(http_request_t *rq, const stats_query_t *q,
         strbuf_str(&o, "{\"site\":");
         strbuf_json_str(&o, site->id);
         strbuf_printf(&o, ",\"from\":\"%s\",\"to\":\"%s\",\"by\":\"%s\",\"variant\":", from, to,
-                      q->by_hour ? "hour" : "day");
+                      stats_by_names[q->by]);
         if (q->variant >= 0)
             strbuf_json_str(&o, site->variants[q->variant].id);
         else
@@ -438,15 +448,16 @@ static void stats_answer(http_request_t *rq, const stats_query_t *q,
         }
         strbuf_str(&o, "],\"buckets\":[");
     }
-    for (size_t i = 0; i < res->n_buckets; i++) {
+    int64_t hour = q->from_day * 24;
+    for (size_t i = 0; i < res->n_buckets; i++, hour = stats_next_bucket(q, hour)) {
         stats_numbers_t n = {0};
         stats_numbers(&l, res->buckets + i * res->n_bucket_fields, &n);
         stats_numbers_add(&l, &total, &n);
-        if (!q->by_hour) {
-            n.has_unique = q->variant >= 0 || res->day_uniques == NULL ? -1 : 1;
-            n.unique = res->day_uniques != NULL ? res->day_uniques[i] : 0;
+        if (q->by != STORE_BY_HOUR) {
+            n.has_unique = q->variant >= 0 || res->bucket_uniques == NULL ? -1 : 1;
+            n.unique = res->bucket_uniques != NULL ? res->bucket_uniques[i] : 0;
         }
-        stats_bucket_start(q, i, start);
+        clock_format(hour * 3600000, CLOCK_ISO_S, start);
         if (q->csv) {
             strbuf_str(&o, start);
             out_numbers_csv(&o, &l, &n);
@@ -545,18 +556,18 @@ void stats_get(http_request_t *rq)
         http_caller_error(rq, caller == HTTP_CALLER_BROWSER ? HTTP_CALLER_NONE : caller);
         return;
     }
-    stats_query_t q = {.variant = -1, .purpose = -1};
+    stats_query_t q = {.by = STORE_BY_DAY, .variant = -1, .purpose = -1};
     char v[STATS_PARAM_MAX], msg[160];
     ssize_t n;
     if ((n = stats_param(rq, "by", v, sizeof(v))) != -1) {
-        if (n == 3 && strcmp(v, "day") == 0) {
-            q.by_hour = 0;
-        } else if (n == 4 && strcmp(v, "hour") == 0) {
-            q.by_hour = 1;
-        } else {
-            http_error(rq, 400, "invalid_parameter", "by must be day or hour");
+        size_t b = 0;
+        while (b < 4 && strcmp(v, stats_by_names[b]) != 0)
+            b++;
+        if (b == 4) {
+            http_error(rq, 400, "invalid_parameter", "by must be hour, day, week or month");
             return;
         }
+        q.by = (store_by_t)b;
     }
     q.csv = stats_accepts_csv(rq);
     if ((n = stats_param(rq, "format", v, sizeof(v))) != -1) {
@@ -582,12 +593,25 @@ void stats_get(http_request_t *rq)
         http_error(rq, 400, "invalid_range", "from is after to");
         return;
     }
-    if (days > (q.by_hour ? STATS_HOUR_DAYS_MAX : STATS_DAYS_MAX)) {
+    int max_days = q.by == STORE_BY_HOUR    ? STATS_HOUR_DAYS_MAX
+                   : q.by == STORE_BY_MONTH ? STATS_MONTH_DAYS_MAX
+                                            : STATS_DAYS_MAX;
+    if (days > max_days) {
         snprintf(msg, sizeof(msg), "by=%s covers at most %d days; this range has %lld",
-                 q.by_hour ? "hour" : "day", q.by_hour ? STATS_HOUR_DAYS_MAX : STATS_DAYS_MAX,
-                 (long long)days);
+                 stats_by_names[q.by], max_days, (long long)days);
         http_error(rq, 400, "invalid_range", msg);
         return;
+    }
+    /* Weeks (ISO, from Monday) and months are whole: the range widens to them. */
+    if (q.by == STORE_BY_WEEK) {
+        q.from_day = clock_week_start(q.from_day);
+        q.to_day = clock_week_start(q.to_day) + 6;
+    } else if (q.by == STORE_BY_MONTH) {
+        q.from_day = clock_month_start(q.from_day);
+        q.to_day = clock_next_month(q.to_day) - 1;
+    }
+    if (q.from_day < 0) { /* the week of 1970-01-01 began in 1969: start at the next */
+        q.from_day += 7;
     }
     if ((n = stats_param(rq, "variant", v, sizeof(v))) != -1) {
         const site_variant_t *var = n > 0 ? site_variant_find(site, v, (size_t)n) : NULL;
@@ -617,12 +641,11 @@ void stats_get(http_request_t *rq)
     }
     store_stats_query_t sq = {
         .site_id = site->id,
-        .by_hour = q.by_hour,
-        .first_bucket = q.by_hour ? q.from_day * 24 : q.from_day,
-        .n_buckets = (size_t)(q.by_hour ? days * 24 : days),
+        .by = q.by,
         .first_day = q.from_day,
-        .n_days = q.variant < 0 ? (size_t)days : 0, /* no unique visitors per variant */
-        .per_day_uniques = !q.by_hour,
+        .last_day = q.to_day,
+        .retention_days = site->stats_retention_days,
+        .uniques = q.variant < 0, /* no unique visitors per variant */
         .n_bucket_fields = l.n_bucket_fields,
         .bucket_fields = fields,
         .n_total_fields = l.n_total_fields,
