@@ -101,6 +101,12 @@ typedef struct config {
      * nothing written. */
     uint32_t rl_visitor_writes_per_minute; /* default 10 */
     uint32_t rl_visitor_writes_per_day;    /* default 100 */
+    /* "stats": {"cache_seconds", "cache_closed_seconds"}: how long a worker
+     * thread answers an identical stats query from memory, for a range that
+     * ends today or yesterday (counts may still arrive: default 5) and for
+     * one that ended before (default 300); 0 = not at all. */
+    uint32_t stats_cache_ms;
+    uint32_t stats_cache_closed_ms;
 } config_t;
 
 /* Fill cfg with built-in defaults, read the file at path (NULL: defaults only),

@@ -27,6 +27,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "answer_cache.h"
 #include "counters.h"
 #include "clock.h"
 #include "json.h"
@@ -76,8 +77,10 @@ typedef struct stats_query {
     int64_t from_day, to_day; /* by week or month: widened to whole periods */
     store_by_t by;
     int csv;
-    int variant; /* index in site->variants, -1: all */
-    int purpose; /* index in site->purposes, -1: every counted one */
+    int variant;                          /* index in site->variants, -1: all */
+    int purpose;                          /* index in site->purposes, -1: every counted one */
+    char cache_key[ANSWER_CACHE_KEY_MAX]; /* "" when the answer is not to be kept */
+    uint64_t cache_until_ms;              /* h2o_now() until which it may be served */
 } stats_query_t;
 
 /*
@@ -398,6 +401,25 @@ static void out_breakdowns(strbuf_t *o, const site_t *site, const stats_layout_t
     strbuf_put(o, "}", 1);
 }
 
+#define STATS_JSON "application/json"
+#define STATS_CSV "text/csv; charset=utf-8"
+
+/* Send a: its body in the request pool already, or to be copied (a cached one). */
+static void stats_send(http_request_t *rq, const answer_cached_t *a, int copy)
+{
+    if (strcmp(a->content_type, STATS_JSON) == 0) {
+        if (copy)
+            http_send_json(rq, 200, a->body, a->len);
+        else
+            http_send_json_static(rq, 200, a->body, a->len);
+        return;
+    }
+    if (a->disposition != NULL)
+        http_header(rq, "content-disposition", a->disposition, strlen(a->disposition));
+    http_header(rq, "cache-control", H2O_STRLIT("no-store"));
+    (copy ? http_send_copy : http_send_static)(rq, 200, a->content_type, a->body, a->len);
+}
+
 static void stats_answer(http_request_t *rq, const stats_query_t *q,
                          const store_stats_result_t *res)
 {
@@ -467,24 +489,29 @@ static void stats_answer(http_request_t *rq, const stats_query_t *q,
         out_numbers_json(&o, site, &l, &n);
         strbuf_put(&o, "}", 1);
     }
+    answer_cached_t a = {.content_type = STATS_JSON};
+    char disposition[160];
     if (q->csv) {
         strbuf_str(&o, "total");
         out_numbers_csv(&o, &l, &total);
-        char disposition[160];
-        int dn = snprintf(disposition, sizeof(disposition),
-                          "attachment; filename=\"consentd-%s-%s-%s.csv\"", site->id, from, to);
-        http_header(rq, "content-disposition", disposition, (size_t)dn);
-        http_header(rq, "cache-control", H2O_STRLIT("no-store"));
-        http_send_static(rq, 200, "text/csv; charset=utf-8", o.buf, o.len);
-        return;
+        snprintf(disposition, sizeof(disposition), "attachment; filename=\"consentd-%s-%s-%s.csv\"",
+                 site->id, from, to);
+        a.content_type = STATS_CSV;
+        a.disposition = disposition;
+    } else {
+        strbuf_str(&o, "],\"total\":{");
+        out_numbers_json(&o, site, &l, &total);
+        out_breakdowns(&o, site, &l, res->totals, q->variant >= 0);
+        strbuf_put(&o, "}", 1);
+        if (l.n_variants >= 2) out_variants_comparison(&o, site, &l, res->totals);
+        strbuf_put(&o, "}", 1);
     }
-    strbuf_str(&o, "],\"total\":{");
-    out_numbers_json(&o, site, &l, &total);
-    out_breakdowns(&o, site, &l, res->totals, q->variant >= 0);
-    strbuf_put(&o, "}", 1);
-    if (l.n_variants >= 2) out_variants_comparison(&o, site, &l, res->totals);
-    strbuf_put(&o, "}", 1);
-    http_send_json_static(rq, 200, o.buf, o.len);
+    a.body = o.buf;
+    a.len = o.len;
+    if (q->cache_key[0] != '\0')
+        answer_cache_put(rq->worker->stats_cache, q->cache_key, &a, q->cache_until_ms,
+                         h2o_now(rq->worker->ctx.loop));
+    stats_send(rq, &a, 0);
 }
 
 static void stats_on_read(void *data, const store_stats_result_t *res, const redis_error_t *err)
@@ -630,6 +657,26 @@ void stats_get(http_request_t *rq)
             return;
         }
         q.purpose = (int)(p - site->purposes);
+    }
+
+    /* The same query, answered a moment ago by this thread: its answer.
+     * Counts of a range that ends today or yesterday may still arrive (a
+     * flush, a batch sent again): kept stats.cache_seconds; a range that
+     * ended before: stats.cache_closed_seconds. */
+    uint64_t now = h2o_now(rq->worker->ctx.loop);
+    int64_t closed_at = (q.to_day + 1) * 86400000 + 3600000; /* its last flushes are in */
+    uint32_t keep_ms = clock_real_ms() >= closed_at ? rq->worker->cfg->stats_cache_closed_ms
+                                                    : rq->worker->cfg->stats_cache_ms;
+    if (keep_ms > 0 && rq->worker->stats_cache != NULL) {
+        snprintf(q.cache_key, sizeof(q.cache_key), "%llu|%s|%lld|%lld|%d|%d|%d|%d",
+                 (unsigned long long)rq->worker->snap->generation, site->id, (long long)q.from_day,
+                 (long long)q.to_day, (int)q.by, q.variant, q.purpose, q.csv);
+        q.cache_until_ms = now + keep_ms;
+        answer_cached_t hit;
+        if (answer_cache_get(rq->worker->stats_cache, q.cache_key, now, &hit)) {
+            stats_send(rq, &hit, 1);
+            return;
+        }
     }
 
     stats_layout_t l;

@@ -21,11 +21,12 @@
 
 #include "http.h"
 
-#define STATS_DAYS_MAX 400        /* by=day */
-#define STATS_HOUR_DAYS_MAX 31    /* by=hour */
-#define STATS_MONTH_DAYS_MAX 1096 /* by=month: three years (widened to whole months) */
-#define STATS_DEFAULT_DAYS 30     /* the last 30 days, today included */
-#define STATS_Z95 1.959963985     /* two-sided 95% normal quantile */
+#define STATS_DAYS_MAX 400            /* by=day */
+#define STATS_HOUR_DAYS_MAX 31        /* by=hour */
+#define STATS_MONTH_DAYS_MAX 1096     /* by=month: three years (widened to whole months) */
+#define STATS_DEFAULT_DAYS 30         /* the last 30 days, today included */
+#define STATS_Z95 1.959963985         /* two-sided 95% normal quantile */
+#define STATS_CACHE_BYTES (16u << 20) /* answers a worker thread keeps (stats.cache_seconds) */
 
 void stats_get(http_request_t *rq);
 

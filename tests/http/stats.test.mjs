@@ -8,7 +8,7 @@
 // API end to end.
 import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
-import { shippedSites, siteLike, startStack, test, waitFor } from './lib/harness.mjs';
+import { Consentd, shippedSites, siteLike, startStack, test, waitFor } from './lib/harness.mjs';
 import { DEMO_ORIGIN, OTHER_KEY, browser, postConsent, server, sha256hex } from './lib/consent.mjs';
 import { postEvent } from './lib/counters.mjs';
 
@@ -538,4 +538,59 @@ test('a_rollup_once_built_is_kept_exact_by_every_flush', async () => {
         { timeoutMs: 5000, message: 'the flush to reach the month rollup' },
     );
     assert.equal(await shownByDay(), after, 'the month rollup and its days agree');
+});
+
+test('an_identical_query_is_answered_from_memory_for_a_while_and_a_reload_forgets_it', async () => {
+    // A consentd of its own with the shipped cache settings (5 s for a
+    // range that ends today or yesterday, 300 s for one that ended before),
+    // one thread, so that every request meets the same cache.
+    const consentd = await Consentd.start({
+        redis: stack.redis,
+        threads: 1,
+        sites: { ...shippedSites(), 'roll.json': abSite('roll') },
+        config: { stats: { cache_seconds: 5, cache_closed_seconds: 300 } },
+    });
+    try {
+        const get = async (query) => {
+            const res = await consentd.request(`/v1/sites/roll/stats${query}`, { headers: server() });
+            assert.equal(res.status, 200, res.text);
+            return res;
+        };
+        const closed = '?from=2026-01-05&to=2026-01-11';
+        const first = (await get(closed)).json().total.shown;
+        await stack.redis.command('HINCRBY', 'cd:{roll:stats}:d:20260107', 'all|shown', '7');
+        try {
+            // A closed range: the same answer, from memory; the same range as
+            // CSV or by week is another query, read again.
+            assert.equal((await get(closed)).json().total.shown, first, 'answered from memory');
+            const csv = await get(`${closed}&format=csv`);
+            assert.match(csv.headers['content-type'], /^text\/csv/);
+            assert.match(csv.headers['content-disposition'], /consentd-roll-2026-01-05-2026-01-11\.csv/);
+            assert.equal(Number(csv.text.trim().split('\n').at(-1).split(',')[1]), first + 7);
+            const csvAgain = await get(`${closed}&format=csv`);
+            assert.equal(csvAgain.text, csv.text, 'the CSV from memory, byte for byte');
+            assert.equal(csvAgain.headers['content-disposition'], csv.headers['content-disposition']);
+            // A reload: new sites, nothing answered from before.
+            const from = consentd.stderr.length;
+            consentd.signal('SIGHUP');
+            await consentd.waitForLog(/reloaded/, { from });
+            assert.equal((await get(closed)).json().total.shown, first + 7, 'read again after a reload');
+        } finally {
+            await stack.redis.command('HINCRBY', 'cd:{roll:stats}:d:20260107', 'all|shown', '-7');
+        }
+        // A range that ends today: kept 5 s only.
+        const today = new Date().toISOString().slice(0, 10);
+        const open = `?from=${today}&to=${today}`;
+        const before = (await get(open)).json().total.shown;
+        const stamp = today.replaceAll('-', '');
+        await stack.redis.command('HINCRBY', `cd:{roll:stats}:d:${stamp}`, 'all|shown', '3');
+        assert.equal((await get(open)).json().total.shown, before, 'answered from memory');
+        await waitFor(async () => (await get(open)).json().total.shown === before + 3, {
+            timeoutMs: 8000,
+            intervalMs: 500,
+            message: 'the answer of a range ending today to be read again within 5 s',
+        });
+    } finally {
+        await consentd.stop();
+    }
 });
