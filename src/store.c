@@ -992,6 +992,26 @@ static int store_parse_values(const char *s, size_t len, uint64_t *out, size_t n
     return i == n ? 0 : -1;
 }
 
+/* A counter as HMGET gives it: nil (never counted) is 0, else a decimal
+ * integer >= 0. */
+static int store_parse_count(const redis_reply_t *v, uint64_t *out)
+{
+    size_t len;
+    const char *s = redis_reply_str(v, &len);
+    if (redis_reply_kind(v) == REDIS_REPLY_KIND_NIL) {
+        *out = 0;
+        return 0;
+    }
+    if (s == NULL || len == 0 || len > 20) return -1;
+    uint64_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9' || n > (UINT64_MAX - 9) / 10) return -1;
+        n = n * 10 + (uint64_t)(s[i] - '0');
+    }
+    *out = n;
+    return 0;
+}
+
 static void store_on_stats(store_call_t *c, const redis_reply_t *reply)
 {
     const redis_reply_t *rows = redis_reply_at(reply, 0), *totals = redis_reply_at(reply, 1),
@@ -999,7 +1019,9 @@ static void store_on_stats(store_call_t *c, const redis_reply_t *reply)
     size_t nb = c->stats.n_buckets, nbf = c->stats.n_bucket_fields, ntf = c->stats.n_total_fields,
            nu = c->stats.per_bucket ? nb : 0;
     if (redis_reply_count(reply) != 4 || redis_reply_kind(rows) != REDIS_REPLY_KIND_ARRAY ||
-        redis_reply_count(rows) != nb || redis_reply_kind(totals) != REDIS_REPLY_KIND_STRING ||
+        redis_reply_count(rows) != nb ||
+        (redis_reply_kind(totals) != REDIS_REPLY_KIND_STRING &&
+         redis_reply_kind(totals) != REDIS_REPLY_KIND_ARRAY) ||
         redis_reply_kind(uniques) != REDIS_REPLY_KIND_ARRAY || redis_reply_count(uniques) != nu ||
         redis_reply_kind(total) != REDIS_REPLY_KIND_INTEGER) {
         store_call_fail(c, &store_error_unexpected);
@@ -1021,11 +1043,31 @@ static void store_on_stats(store_call_t *c, const redis_reply_t *reply)
     size_t len;
     const char *s;
     for (size_t i = 0; i < nb && !bad; i++) {
-        s = redis_reply_str(redis_reply_at(rows, i), &len);
+        const redis_reply_t *row = redis_reply_at(rows, i);
+        if (redis_reply_kind(row) == REDIS_REPLY_KIND_ARRAY) { /* consentd_stats_by: HMGET's */
+            bad = redis_reply_count(row) != nbf;
+            for (size_t j = 0; j < nbf && !bad; j++)
+                bad = store_parse_count(redis_reply_at(row, j), &values[i * nbf + j]) != 0;
+            continue;
+        }
+        s = redis_reply_str(row, &len);
         bad = s == NULL || store_parse_values(s, len, values + i * nbf, nbf) != 0;
     }
-    s = redis_reply_str(totals, &len);
-    bad = bad || (ntf > 0 ? store_parse_values(s, len, values + nb * nbf, ntf) != 0 : len != 0);
+    if (redis_reply_kind(totals) == REDIS_REPLY_KIND_ARRAY) { /* consentd_stats_by: HMGETs */
+        memset(values + nb * nbf, 0, ntf * sizeof(*values));
+        for (size_t t = 0; t < redis_reply_count(totals) && !bad; t++) {
+            const redis_reply_t *row = redis_reply_at(totals, t);
+            bad = redis_reply_kind(row) != REDIS_REPLY_KIND_ARRAY || redis_reply_count(row) != ntf;
+            for (size_t j = 0; j < ntf && !bad; j++) {
+                uint64_t v = 0;
+                bad = store_parse_count(redis_reply_at(row, j), &v) != 0;
+                values[nb * nbf + j] += v;
+            }
+        }
+    } else {
+        s = redis_reply_str(totals, &len);
+        bad = bad || (ntf > 0 ? store_parse_values(s, len, values + nb * nbf, ntf) != 0 : len != 0);
+    }
     for (size_t d = 0; d < nu && !bad; d++) {
         const redis_reply_t *u = redis_reply_at(uniques, d);
         bad = redis_reply_kind(u) != REDIS_REPLY_KIND_INTEGER || redis_reply_integer(u) < 0;
@@ -1337,25 +1379,29 @@ typedef struct store_unit {
     int64_t first, end;
 } store_unit_t;
 
-/* The units of q: the rows (the buckets) first, then, by day, the whole
- * months inside the range; totals[] lists the units (1-based) whose sums
- * make the range's totals: the rows by week or month; by day, those months
- * and the days at the edges (their rows). */
+/* The units of q: the rows (the buckets) first, then the others the
+ * totals need. totals[] lists the units (1-based) whose sums make the
+ * range's totals, unions[] those whose HyperLogLogs make its unique
+ * visitors: both partition the range. By month, both are the rows. By day,
+ * both are the "cover": the whole months inside the range, and its other
+ * days (their rows). By week, the totals are the rows, the union the cover
+ * (fewer, larger HyperLogLogs: months and the days at the edges). */
 typedef struct store_plan {
     store_unit_t *units;
     size_t n, nrows;
-    size_t *totals;
-    size_t ntot;
-    size_t nkeys; /* KEYS of consentd_stats_by */
+    size_t *totals, *unions;
+    size_t ntot, nuni;
 } store_plan_t;
 
 static int store_plan(const store_stats_query_t *q, size_t nb, store_plan_t *p)
 {
-    size_t cap = nb + (size_t)(q->last_day - q->first_day) / 28 + 2;
+    int64_t days = q->last_day - q->first_day + 1;
+    size_t cap = nb + (size_t)days / 28 + 2 + 62; /* rows, months, days at the edges */
     memset(p, 0, sizeof(*p));
     p->units = malloc(cap * sizeof(*p->units));
-    p->totals = malloc((nb + cap) * sizeof(*p->totals));
-    if (p->units == NULL || p->totals == NULL) return -1;
+    p->totals = malloc(cap * sizeof(*p->totals));
+    p->unions = malloc(cap * sizeof(*p->unions));
+    if (p->units == NULL || p->totals == NULL || p->unions == NULL) return -1;
     char kind = q->by == STORE_BY_DAY ? 'd' : q->by == STORE_BY_WEEK ? 'w' : 'm';
     for (int64_t d = q->first_day; d <= q->last_day && p->n < nb;) {
         int64_t end = kind == 'd' ? d + 1 : kind == 'w' ? d + 7 : clock_next_month(d);
@@ -1363,23 +1409,33 @@ static int store_plan(const store_stats_query_t *q, size_t nb, store_plan_t *p)
         d = end;
     }
     p->nrows = p->n;
-    if (kind != 'd') {
+    if (kind == 'm') {
         for (size_t i = 0; i < p->nrows; i++)
-            p->totals[p->ntot++] = i + 1;
-    } else {
-        for (int64_t d = q->first_day; d <= q->last_day;) {
-            int64_t next = clock_next_month(d);
-            if (clock_month_start(d) == d && next - 1 <= q->last_day && p->n < cap) {
-                p->units[p->n++] = (store_unit_t){'m', d, next};
-                p->totals[p->ntot++] = p->n;
-                d = next;
-            } else {
-                p->totals[p->ntot++] = (size_t)(d - q->first_day) + 1; /* that day's row */
-                d++;
-            }
+            p->totals[p->ntot++] = p->unions[p->nuni++] = i + 1;
+        return 0;
+    }
+    for (int64_t d = q->first_day; d <= q->last_day && p->n < cap;) {
+        int64_t next = clock_next_month(d);
+        if (clock_month_start(d) == d && next - 1 <= q->last_day) {
+            p->units[p->n++] = (store_unit_t){'m', d, next};
+            p->unions[p->nuni++] = p->n;
+            d = next;
+        } else if (kind == 'd') {
+            p->unions[p->nuni++] = (size_t)(d - q->first_day) + 1; /* that day's row */
+            d++;
+        } else {
+            p->units[p->n++] = (store_unit_t){'d', d, d + 1};
+            p->unions[p->nuni++] = p->n;
+            d++;
         }
     }
-    p->nkeys = 2 * p->n;
+    if (kind == 'd') {
+        memcpy(p->totals, p->unions, p->nuni * sizeof(*p->totals));
+        p->ntot = p->nuni;
+    } else {
+        for (size_t i = 0; i < p->nrows; i++)
+            p->totals[p->ntot++] = i + 1;
+    }
     return 0;
 }
 
@@ -1387,6 +1443,7 @@ static void store_plan_free(store_plan_t *p)
 {
     free(p->units);
     free(p->totals);
+    free(p->unions);
 }
 
 static int store_unit_args(store_call_t *c, const store_unit_t *u)
@@ -1453,9 +1510,9 @@ int store_stats_read(redis_t *r, const store_stats_query_t *q, store_stats_cb cb
             store_plan_free(&p);
             return REDIS_E_BUSY;
         }
-        size_t nargs = 9 + p.nkeys + nf + 3 * p.n + p.ntot;
+        size_t nargs = 10 + 2 * p.n + nf + 3 * p.n + p.ntot + p.nuni;
         c = store_call_new_args(STORE_CALL_STATS, r, data,
-                                p.nkeys * STORE_KEY_MAX + fields_len + nargs * 24 + 128, nargs);
+                                2 * p.n * STORE_KEY_MAX + fields_len + nargs * 24 + 128, nargs);
         if (c == NULL) {
             store_plan_free(&p);
             return REDIS_E_BUSY;
@@ -1463,7 +1520,7 @@ int store_stats_read(redis_t *r, const store_stats_query_t *q, store_stats_cb cb
         store_stats_shape(c, q, nb);
         int64_t retention_ms = (int64_t)q->retention_days * STORE_MS_PER_DAY;
         brc = store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_stats_by") |
-              store_argf(c, "%zu", p.nkeys);
+              store_argf(c, "%zu", 2 * p.n);
         for (size_t i = 0; i < p.n && brc == 0; i++)
             brc |= store_unit_args(c, &p.units[i]);
         brc |= store_argf(c, "%zu", q->n_bucket_fields) | store_argf(c, "%zu", q->n_total_fields) |
@@ -1484,6 +1541,9 @@ int store_stats_read(redis_t *r, const store_stats_query_t *q, store_stats_cb cb
         brc |= store_argf(c, "%zu", p.ntot);
         for (size_t i = 0; i < p.ntot && brc == 0; i++)
             brc |= store_argf(c, "%zu", p.totals[i]);
+        brc |= store_argf(c, "%zu", p.nuni);
+        for (size_t i = 0; i < p.nuni && brc == 0; i++)
+            brc |= store_argf(c, "%zu", p.unions[i]);
         store_plan_free(&p);
     }
     c->cb.stats = cb;

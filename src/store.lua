@@ -460,9 +460,13 @@ end
 -- ARGV: n_bucket_fields, n_total_fields, uniques (1: PFCOUNT), n_units,
 -- n_rows, the bucket fields and the total fields, per unit: n_days,
 -- expire_at_ms and first day (YYYYMMDD) of a rollup (0, 0, '' for a day),
--- then n_totals and the units (1-based) whose sums are the totals
--- (disjoint, covering the range). The first n_rows units are the rows.
--- Returns {rows, totals, row uniques, unique_total} as consentd_stats does.
+-- then n_totals and the units (1-based) whose sums are the totals, then
+-- n_unions and the units whose HyperLogLogs' union is the range's visitors
+-- (each list disjoint, covering the range). The first n_rows units are the
+-- rows.
+-- Returns {rows, totals, row uniques, unique_total}: each row the array of
+-- its values (nil: 0), totals an array of such arrays (one per unit of the
+-- totals) for consentd to add up.
 local function stats_by(keys, args)
   local nbf, ntf, uniq = tonumber(args[1]), tonumber(args[2]), args[3] == '1'
   local nunits, nrows = tonumber(args[4]), tonumber(args[5])
@@ -508,48 +512,41 @@ local function stats_by(keys, args)
     end
     units[u] = {hash, hll}
   end
+  -- A row is HMGET's answer as is (nil for a field never counted, a whole
+  -- row of them for a day without a count): consentd reads the numbers,
+  -- which costs Lua nothing.
   local rows, uniques = {}, {}
   for i = 1, nrows do
-    local hash = units[i][1]
-    if nbf > 0 and redis.call('EXISTS', hash) == 1 then
-      local v = redis.call('HMGET', hash, unpack(bfields))
-      for j = 1, nbf do
-        v[j] = tonumber(v[j]) or 0
-      end
-      rows[i] = table.concat(v, ',')
-    else
-      rows[i] = ''
-    end
+    rows[i] = redis.call('HMGET', units[i][1], unpack(bfields))
     if uniq then
       uniques[i] = redis.call('PFCOUNT', units[i][2])
     end
   end
+  -- The totals: HMGET's answer for each unit of the totals (consentd adds
+  -- them up); the visitors: the union of the HyperLogLogs of the units of
+  -- the union.
   local totals, hlls = {}, {}
-  for j = 1, ntf do
-    totals[j] = 0
-  end
   local ntot = tonumber(args[at]) or 0
+  local nuni = tonumber(args[at + ntot + 1]) or 0
   for t = 1, ntot do
     local u = units[tonumber(args[at + t])]
     if u == nil then
       return redis.error_reply('ERR consentd: bad arguments')
     end
-    if ntf > 0 and redis.call('EXISTS', u[1]) == 1 then
-      local v = redis.call('HMGET', u[1], unpack(tfields))
-      for j = 1, ntf do
-        totals[j] = totals[j] + (tonumber(v[j]) or 0)
-      end
+    totals[t] = ntf > 0 and redis.call('HMGET', u[1], unpack(tfields)) or {}
+  end
+  for t = 1, nuni do
+    local u = units[tonumber(args[at + ntot + 1 + t])]
+    if u == nil then
+      return redis.error_reply('ERR consentd: bad arguments')
     end
     hlls[t] = u[2]
-  end
-  for j = 1, ntf do
-    totals[j] = string.format('%.0f', totals[j])
   end
   local unique_total = 0
   if uniq and #hlls > 0 then
     unique_total = redis.call('PFCOUNT', unpack(hlls))
   end
-  return {rows, table.concat(totals, ','), uniques, unique_total}
+  return {rows, totals, uniques, unique_total}
 end
 
 redis.register_function('consentd_erase', erase)

@@ -394,6 +394,11 @@ test('stats_answer_503_while_redis_is_down', async () => {
     assert.equal(res.json().error.code, 'storage_unavailable');
     assert.ok(res.headers['retry-after']);
     await stack.redis.start();
+    // Back (empty) before the next test: a cluster takes a while to serve.
+    await waitFor(async () => (await stack.consentd.request('/healthz')).status === 200, {
+        timeoutMs: 20000,
+        message: 'Redis seen up again',
+    });
 });
 
 /* Days of site roll from 2025-12-29 (a Monday) to 2026-03-01 (a Sunday):
