@@ -360,6 +360,8 @@ report() {
         day-json) label="$DAYS days by day, JSON" ;;
         day-csv) label="$DAYS days by day, CSV" ;;
         hour-json) label="$HOUR_DAYS days by hour, JSON" ;;
+        week-json) label="$DAYS days by week, JSON" ;;
+        month-json) label="365 days by month, JSON" ;;
         *) label=$name ;;
         esac
         printf '| %-26s | %6.1f ms | %6.1f ms | %10d | %14.1f | %12.1f |\n' "$label" "$med" "$max" "$bytes" "$cq" "$rq"
@@ -407,5 +409,8 @@ FROM_HOUR=$(date -u -d "$TO - $((HOUR_DAYS - 1)) days" +%F)
 time_stats day-json "from=$FROM_DAY&to=$TO&by=day" "$EXPECT_DAY_SHOWN"
 time_stats day-csv "from=$FROM_DAY&to=$TO&by=day&format=csv"
 time_stats hour-json "from=$FROM_HOUR&to=$TO&by=hour" "$EXPECT_HOUR_SHOWN"
+# Weeks and months read rollups, built by the first (unmeasured) query.
+time_stats week-json "from=$FROM_DAY&to=$TO&by=week"
+time_stats month-json "from=$(date -u -d "$TO - 364 days" +%F)&to=$TO&by=month"
 
 report

@@ -105,6 +105,12 @@ typedef struct config {
      * the Redis AOF and dump.rdb within this bound (erasure.h): consentd asks
      * the master to rewrite them. */
     uint32_t erasure_disk_within_s; /* default CONFIG_ERASURE_DISK_WITHIN_DEFAULT_S */
+    /* "stats": {"cache_seconds", "cache_closed_seconds"}: how long a worker
+     * thread answers an identical stats query from memory, for a range that
+     * ends today or yesterday (counts may still arrive: default 5) and for
+     * one that ended before (default 300); 0 = not at all. */
+    uint32_t stats_cache_ms;
+    uint32_t stats_cache_closed_ms;
 } config_t;
 
 #define CONFIG_ERASURE_DISK_WITHIN_DEFAULT_S (4 * 3600) /* 4 hours */

@@ -1577,8 +1577,9 @@ redis_error_t redis_error_of_reply(const redis_reply_t *reply, char *buf, size_t
 {
     /* Refusals that say "not now": the same command succeeds later (a
      * cluster's redirects and retries are over when one reaches here). */
-    static const char *const passing[] = {"LOADING",  "BUSY",        "MASTERDOWN", "READONLY",
-                                          "TRYAGAIN", "CLUSTERDOWN", "MOVED",      "ASK"};
+    static const char *const passing[] = {"LOADING",  "BUSY",     "MASTERDOWN",
+                                          "READONLY", "TRYAGAIN", "CLUSTERDOWN",
+                                          "MOVED",    "ASK",      "NOREPLICAS"};
     redis_error_t e = {REDIS_ERROR_REPLY, "Redis error"};
     size_t len =
         reply != NULL && reply->type == REDIS_REPLY_ERROR && reply->str != NULL ? reply->len : 0;

@@ -64,14 +64,34 @@
  *   cd:{site:stats}:d:<YYYYMMDD>   HASH    end of the day + stats    the same fields, per
  *                                          retention                 UTC day
  *   cd:{site:stats}:u:<YYYYMMDD>   HLL     as the day hash           visitor ids seen that day
+ *   cd:{site:stats}:w:<YYYYMMDD>   HASH    end of the week + stats   a week's rollup (its Monday,
+ *   cd:{site:stats}:uw:<YYYYMMDD>  HLL     retention                 ISO): sums and union of its
+ *                                                                    days, field "_" = 1 (built)
+ *   cd:{site:stats}:m:<YYYYMM>     HASH    end of the month + stats  a month's rollup, the same
+ *   cd:{site:stats}:um:<YYYYMM>    HLL     retention
+ *   cd:{site:stats}:b:<sender>     ZSET    an hour after the         the numbers of the newest
+ *                                          sender's last batch       128 batches of that sender
+ *                                                                    applied (member = score)
  *
  * (stats retention = site->stats_retention_days.) Fields: dims all,
  * v.<variant>, l.<lang>, s.<source>; metrics shown, dismissed,
  * panel_opened, decisions, accept_all, reject_all, custom, withdrawn,
  * g.<purpose>, r.<purpose> (counters.h says what each counts). Writes:
- * consentd_count (HINCRBY each field into the hour and the day hash, PFADD
- * the visitors, PEXPIREAT the three keys). Reads: consentd_stats (HMGET of
- * the asked fields from each bucket's hash, PFCOUNT of the days).
+ * consentd_count (unless its (sender, number) is in the sender's batches:
+ * then nothing, and it answers -1; a number below all 128 kept is refused,
+ * "too old"; else HINCRBY each field into the hour and the day hash, PFADD
+ * the visitors, PEXPIREAT the three keys, remember the number). <sender> is
+ * 16 random hex digits per worker thread and process (counters.c), so dead
+ * senders' keys expire within the hour; it also adds the fields and the
+ * visitors to the week's and the month's rollups when they exist. ROLLUPS
+ * are built by consentd_stats_by the first time a query needs a whole week
+ * or month (sum of the day hashes, PFMERGE of their HyperLogLogs, field
+ * "_" set, expiry of the last day): built before or after a flush, a rollup
+ * is the exact sum of its days, since both run atomically. Reads: consentd_stats (HMGET of
+ * the asked fields from each bucket's hash, PFCOUNT of the days) by hour;
+ * consentd_stats_by by day, week or month (rows from the days or rollups,
+ * totals and the union of visitors from the whole months in the range and
+ * the days at its edges).
  *
  * (log retention = site->log_retention_days.) Ints in msgpack use the
  * smallest encoding; strings are msgpack str. A state whose expires_at_ms is
@@ -279,7 +299,7 @@ typedef struct store_call {
         store_erase_cb erase;
         store_log_cb log;
         store_stats_cb stats;
-
+        store_counts_cb counts;
         store_found_cb found;
         store_banner_list_cb banner_list;
         store_bytes_cb bytes;
@@ -300,8 +320,8 @@ typedef struct store_call {
     size_t argvlen_fixed[STORE_ARGV_MAX];
     store_log_state_t *log;
     struct { /* STORE_CALL_STATS: the shape of the answer */
-        size_t n_buckets, n_bucket_fields, n_total_fields, n_days;
-        int per_day;
+        size_t n_buckets, n_bucket_fields, n_total_fields;
+        int per_bucket; /* a unique count per bucket in the answer */
     } stats;
     size_t used, cap;
     max_align_t bytes[]; /* the arguments (then, for long calls, argv and argvlen) */
@@ -491,7 +511,7 @@ static void store_call_fail(store_call_t *c, const redis_error_t *err)
         store_log_finish(c, err);
         return;
     case STORE_CALL_COUNT:
-        c->cb.done(c->data, err);
+        c->cb.counts(c->data, 0, err);
         break;
     case STORE_CALL_STATS:
         c->cb.stats(c->data, NULL, err);
@@ -1090,7 +1110,7 @@ static void store_on_count(store_call_t *c, const redis_reply_t *reply)
         store_call_fail(c, &store_error_unexpected);
         return;
     }
-    c->cb.done(c->data, NULL);
+    c->cb.counts(c->data, redis_reply_integer(reply) >= 0, NULL);
     store_call_free(c);
 }
 
@@ -1121,20 +1141,42 @@ static int store_parse_values(const char *s, size_t len, uint64_t *out, size_t n
     return i == n ? 0 : -1;
 }
 
+/* A counter as HMGET gives it: nil (never counted) is 0, else a decimal
+ * integer >= 0. */
+static int store_parse_count(const redis_reply_t *v, uint64_t *out)
+{
+    size_t len;
+    const char *s = redis_reply_str(v, &len);
+    if (redis_reply_kind(v) == REDIS_REPLY_KIND_NIL) {
+        *out = 0;
+        return 0;
+    }
+    if (s == NULL || len == 0 || len > 20) return -1;
+    uint64_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9' || n > (UINT64_MAX - 9) / 10) return -1;
+        n = n * 10 + (uint64_t)(s[i] - '0');
+    }
+    *out = n;
+    return 0;
+}
+
 static void store_on_stats(store_call_t *c, const redis_reply_t *reply)
 {
     const redis_reply_t *rows = redis_reply_at(reply, 0), *totals = redis_reply_at(reply, 1),
                         *uniques = redis_reply_at(reply, 2), *total = redis_reply_at(reply, 3);
     size_t nb = c->stats.n_buckets, nbf = c->stats.n_bucket_fields, ntf = c->stats.n_total_fields,
-           nd = c->stats.per_day ? c->stats.n_days : 0;
+           nu = c->stats.per_bucket ? nb : 0;
     if (redis_reply_count(reply) != 4 || redis_reply_kind(rows) != REDIS_REPLY_KIND_ARRAY ||
-        redis_reply_count(rows) != nb || redis_reply_kind(totals) != REDIS_REPLY_KIND_STRING ||
-        redis_reply_kind(uniques) != REDIS_REPLY_KIND_ARRAY || redis_reply_count(uniques) != nd ||
+        redis_reply_count(rows) != nb ||
+        (redis_reply_kind(totals) != REDIS_REPLY_KIND_STRING &&
+         redis_reply_kind(totals) != REDIS_REPLY_KIND_ARRAY) ||
+        redis_reply_kind(uniques) != REDIS_REPLY_KIND_ARRAY || redis_reply_count(uniques) != nu ||
         redis_reply_kind(total) != REDIS_REPLY_KIND_INTEGER) {
         store_call_fail(c, &store_error_unexpected);
         return;
     }
-    uint64_t *values = malloc((nb * nbf + ntf + nd + 1) * sizeof(*values));
+    uint64_t *values = malloc((nb * nbf + ntf + nu + 1) * sizeof(*values));
     if (values == NULL) {
         store_call_fail(c, &store_error_oom);
         return;
@@ -1142,21 +1184,40 @@ static void store_on_stats(store_call_t *c, const redis_reply_t *reply)
     store_stats_result_t res = {.n_buckets = nb,
                                 .n_bucket_fields = nbf,
                                 .n_total_fields = ntf,
-                                .n_days = c->stats.n_days,
                                 .buckets = values,
                                 .totals = values + nb * nbf,
-                                .day_uniques = c->stats.per_day ? values + nb * nbf + ntf : NULL,
+                                .bucket_uniques = nu > 0 ? values + nb * nbf + ntf : NULL,
                                 .unique_total = (uint64_t)redis_reply_integer(total)};
     int bad = redis_reply_integer(total) < 0;
     size_t len;
     const char *s;
     for (size_t i = 0; i < nb && !bad; i++) {
-        s = redis_reply_str(redis_reply_at(rows, i), &len);
+        const redis_reply_t *row = redis_reply_at(rows, i);
+        if (redis_reply_kind(row) == REDIS_REPLY_KIND_ARRAY) { /* consentd_stats_by: HMGET's */
+            bad = redis_reply_count(row) != nbf;
+            for (size_t j = 0; j < nbf && !bad; j++)
+                bad = store_parse_count(redis_reply_at(row, j), &values[i * nbf + j]) != 0;
+            continue;
+        }
+        s = redis_reply_str(row, &len);
         bad = s == NULL || store_parse_values(s, len, values + i * nbf, nbf) != 0;
     }
-    s = redis_reply_str(totals, &len);
-    bad = bad || (ntf > 0 ? store_parse_values(s, len, values + nb * nbf, ntf) != 0 : len != 0);
-    for (size_t d = 0; d < nd && !bad; d++) {
+    if (redis_reply_kind(totals) == REDIS_REPLY_KIND_ARRAY) { /* consentd_stats_by: HMGETs */
+        memset(values + nb * nbf, 0, ntf * sizeof(*values));
+        for (size_t t = 0; t < redis_reply_count(totals) && !bad; t++) {
+            const redis_reply_t *row = redis_reply_at(totals, t);
+            bad = redis_reply_kind(row) != REDIS_REPLY_KIND_ARRAY || redis_reply_count(row) != ntf;
+            for (size_t j = 0; j < ntf && !bad; j++) {
+                uint64_t v = 0;
+                bad = store_parse_count(redis_reply_at(row, j), &v) != 0;
+                values[nb * nbf + j] += v;
+            }
+        }
+    } else {
+        s = redis_reply_str(totals, &len);
+        bad = bad || (ntf > 0 ? store_parse_values(s, len, values + nb * nbf, ntf) != 0 : len != 0);
+    }
+    for (size_t d = 0; d < nu && !bad; d++) {
         const redis_reply_t *u = redis_reply_at(uniques, d);
         bad = redis_reply_kind(u) != REDIS_REPLY_KIND_INTEGER || redis_reply_integer(u) < 0;
         values[nb * nbf + ntf + d] = (uint64_t)redis_reply_integer(u);
@@ -1179,14 +1240,25 @@ static void store_call_stats_tag(store_call_t *c, const char *site_id)
 }
 
 /* Counter keys: kind 'h' (hour hash, t in hours), 'd' (day hash) or 'u' (day
- * HyperLogLog), t in days since the Unix epoch, as UTC YYYYMMDD[HH]. */
+ * HyperLogLog), t in days since the Unix epoch, as UTC YYYYMMDD[HH]; 'w'
+ * and 'W' (a week's hash and HyperLogLog, "w:" and "uw:", t its Monday, as
+ * YYYYMMDD), 'm' and 'M' (a month's, "m:" and "um:", t its first day, as
+ * YYYYMM). */
 static int store_arg_counter_key(store_call_t *c, char kind, int64_t t)
 {
-    char stamp[CLOCK_TEXT_MAX], name[2] = {kind, ':'};
+    char stamp[CLOCK_TEXT_MAX];
+    const char *name = kind == 'h'   ? "h:"
+                       : kind == 'd' ? "d:"
+                       : kind == 'w' ? "w:"
+                       : kind == 'W' ? "uw:"
+                       : kind == 'm' ? "m:"
+                       : kind == 'M' ? "um:"
+                                     : "u:";
     if (t < 0 || clock_format(kind == 'h' ? t * 3600000 : t * 86400000,
                               kind == 'h' ? CLOCK_HOUR_KEY : CLOCK_DAY_KEY, stamp) == 0)
         return -1;
-    return store_arg_key(c, name, 2, stamp);
+    if (kind == 'm' || kind == 'M') stamp[6] = '\0'; /* YYYYMM */
+    return store_arg_key(c, name, strlen(name), stamp);
 }
 
 static int store_site_id_ok(const char *id)
@@ -1419,31 +1491,39 @@ int store_log_page(redis_t *r, const site_t *site, const char *cursor, int64_t f
     return rc;
 }
 
-int store_counts_add(redis_t *r, const store_counts_t *counts, store_done_cb cb, void *data)
+int store_counts_add(redis_t *r, const store_counts_t *counts, store_counts_cb cb, void *data)
 {
     const store_counts_t *k = counts;
     if (r == NULL || cb == NULL || k == NULL || !store_site_id_ok(k->site_id) || k->hour < 0 ||
         k->retention_days == 0 || (k->n_fields == 0 && k->n_visitors == 0) ||
-        k->n_fields > STORE_STATS_FIELDS_MAX || k->n_visitors > STORE_STATS_FIELDS_MAX)
+        k->n_fields > STORE_STATS_FIELDS_MAX || k->n_visitors > STORE_STATS_FIELDS_MAX ||
+        k->sender == NULL || strlen(k->sender) != STORE_BATCH_SENDER_LEN ||
+        strspn(k->sender, "0123456789abcdef") != STORE_BATCH_SENDER_LEN || k->seq == 0)
         return REDIS_E_ARGS;
-    size_t nargs = 9 + 2 * k->n_fields + k->n_visitors, cap = 3 * STORE_KEY_MAX + 64;
+    size_t nargs = 15 + 2 * k->n_fields + k->n_visitors, cap = 8 * STORE_KEY_MAX + 96;
     for (size_t i = 0; i < k->n_fields; i++)
         cap += strlen(k->fields[i]) + 20;
     for (size_t i = 0; i < k->n_visitors; i++)
         cap += strlen(k->visitors[i]);
     store_call_t *c = store_call_new_args(STORE_CALL_COUNT, r, data, cap, nargs);
     if (c == NULL) return REDIS_E_BUSY; /* out of memory: keep the counts for the next flush */
-    c->cb.done = cb;
+    c->cb.counts = cb;
     c->is_fcall = 1;
+    c->durable = 1; /* an acknowledged batch must outlive a failover: it is not sent again */
     store_call_stats_tag(c, k->site_id);
     int64_t day = k->hour / 24;
     int64_t retention_ms = (int64_t)k->retention_days * STORE_MS_PER_DAY;
-    int brc = store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_count") |
-              store_arg_str(c, "3") | store_arg_counter_key(c, 'h', k->hour) |
-              store_arg_counter_key(c, 'd', day) | store_arg_counter_key(c, 'u', day) |
-              store_argf(c, "%" PRId64, (k->hour + 1) * 3600000 + retention_ms) |
-              store_argf(c, "%" PRId64, (int64_t)((day + 1) * STORE_MS_PER_DAY + retention_ms)) |
-              store_argf(c, "%zu", k->n_fields);
+    int brc =
+        store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_count") | store_arg_str(c, "8") |
+        store_arg_counter_key(c, 'h', k->hour) | store_arg_counter_key(c, 'd', day) |
+        store_arg_counter_key(c, 'u', day) | store_arg_key(c, "b:", 2, k->sender) |
+        store_arg_counter_key(c, 'w', clock_week_start(day)) |
+        store_arg_counter_key(c, 'W', clock_week_start(day)) |
+        store_arg_counter_key(c, 'm', clock_month_start(day)) |
+        store_arg_counter_key(c, 'M', clock_month_start(day)) | store_argf(c, "%" PRIu64, k->seq) |
+        store_argf(c, "%" PRId64, (k->hour + 1) * 3600000 + retention_ms) |
+        store_argf(c, "%" PRId64, (int64_t)((day + 1) * STORE_MS_PER_DAY + retention_ms)) |
+        store_argf(c, "%zu", k->n_fields);
     for (size_t i = 0; i < k->n_fields && brc == 0; i++)
         brc |= store_arg_str(c, k->fields[i]) | store_argf(c, "%" PRIu64, k->values[i]);
     for (size_t i = 0; i < k->n_visitors && brc == 0; i++)
@@ -1451,41 +1531,206 @@ int store_counts_add(redis_t *r, const store_counts_t *counts, store_done_cb cb,
     return store_call_start(c, brc);
 }
 
-int store_stats_read(redis_t *r, const store_stats_query_t *q, store_stats_cb cb, void *data)
+size_t store_stats_buckets(const store_stats_query_t *q)
 {
-    if (r == NULL || cb == NULL || q == NULL || !store_site_id_ok(q->site_id) ||
-        q->first_bucket < 0 || q->first_day < 0 || q->n_buckets == 0 ||
-        q->n_buckets > (q->by_hour ? STORE_STATS_BUCKETS_MAX : STORE_STATS_DAYS_MAX) ||
-        q->n_days > STORE_STATS_DAYS_MAX || q->n_bucket_fields == 0 ||
-        q->n_bucket_fields + q->n_total_fields > STORE_STATS_FIELDS_MAX)
-        return REDIS_E_ARGS;
-    size_t nf = q->n_bucket_fields + q->n_total_fields;
-    size_t nargs = 7 + q->n_buckets + q->n_days + nf;
-    size_t cap = (q->n_buckets + q->n_days) * STORE_KEY_MAX + 128;
-    for (size_t i = 0; i < nf; i++)
-        cap += strlen(i < q->n_bucket_fields ? q->bucket_fields[i]
-                                             : q->total_fields[i - q->n_bucket_fields]);
-    store_call_t *c = store_call_new_args(STORE_CALL_STATS, r, data, cap, nargs);
-    if (c == NULL) return REDIS_E_BUSY;
-    c->cb.stats = cb;
+    if (q == NULL || q->first_day < 0 || q->last_day < q->first_day) return 0;
+    int64_t days = q->last_day - q->first_day + 1, n = 0;
+    switch (q->by) {
+    case STORE_BY_HOUR:
+        return days <= STORE_STATS_HOUR_DAYS_MAX ? (size_t)days * 24 : 0;
+    case STORE_BY_DAY:
+        return days <= STORE_STATS_DAYS_MAX ? (size_t)days : 0;
+    case STORE_BY_WEEK:
+        if (days > STORE_STATS_DAYS_MAX + 12 || clock_week_start(q->first_day) != q->first_day ||
+            days % 7 != 0)
+            return 0;
+        return (size_t)(days / 7);
+    case STORE_BY_MONTH:
+        if (days > STORE_STATS_MONTH_DAYS_MAX || clock_month_start(q->first_day) != q->first_day ||
+            clock_next_month(q->last_day) != q->last_day + 1)
+            return 0;
+        for (int64_t d = q->first_day; d <= q->last_day; d = clock_next_month(d))
+            n++;
+        return (size_t)n;
+    }
+    return 0;
+}
+
+/* A unit of consentd_stats_by: a day ('d'), or a rollup, week ('w') or
+ * month ('m'), with its days first..end-1. */
+typedef struct store_unit {
+    char kind;
+    int64_t first, end;
+} store_unit_t;
+
+/* The units of q: the rows (the buckets) first, then the others the
+ * totals need. totals[] lists the units (1-based) whose sums make the
+ * range's totals, unions[] those whose HyperLogLogs make its unique
+ * visitors: both partition the range. By month, both are the rows. By day,
+ * both are the "cover": the whole months inside the range, and its other
+ * days (their rows). By week, the totals are the rows, the union the cover
+ * (fewer, larger HyperLogLogs: months and the days at the edges). */
+typedef struct store_plan {
+    store_unit_t *units;
+    size_t n, nrows;
+    size_t *totals, *unions;
+    size_t ntot, nuni;
+} store_plan_t;
+
+static int store_plan(const store_stats_query_t *q, size_t nb, store_plan_t *p)
+{
+    int64_t days = q->last_day - q->first_day + 1;
+    size_t cap = nb + (size_t)days / 28 + 2 + 62; /* rows, months, days at the edges */
+    memset(p, 0, sizeof(*p));
+    p->units = malloc(cap * sizeof(*p->units));
+    p->totals = malloc(cap * sizeof(*p->totals));
+    p->unions = malloc(cap * sizeof(*p->unions));
+    if (p->units == NULL || p->totals == NULL || p->unions == NULL) return -1;
+    char kind = q->by == STORE_BY_DAY ? 'd' : q->by == STORE_BY_WEEK ? 'w' : 'm';
+    for (int64_t d = q->first_day; d <= q->last_day && p->n < nb;) {
+        int64_t end = kind == 'd' ? d + 1 : kind == 'w' ? d + 7 : clock_next_month(d);
+        p->units[p->n++] = (store_unit_t){kind, d, end};
+        d = end;
+    }
+    p->nrows = p->n;
+    if (kind == 'm') {
+        for (size_t i = 0; i < p->nrows; i++)
+            p->totals[p->ntot++] = p->unions[p->nuni++] = i + 1;
+        return 0;
+    }
+    for (int64_t d = q->first_day; d <= q->last_day && p->n < cap;) {
+        int64_t next = clock_next_month(d);
+        if (clock_month_start(d) == d && next - 1 <= q->last_day) {
+            p->units[p->n++] = (store_unit_t){'m', d, next};
+            p->unions[p->nuni++] = p->n;
+            d = next;
+        } else if (kind == 'd') {
+            p->unions[p->nuni++] = (size_t)(d - q->first_day) + 1; /* that day's row */
+            d++;
+        } else {
+            p->units[p->n++] = (store_unit_t){'d', d, d + 1};
+            p->unions[p->nuni++] = p->n;
+            d++;
+        }
+    }
+    if (kind == 'd') {
+        memcpy(p->totals, p->unions, p->nuni * sizeof(*p->totals));
+        p->ntot = p->nuni;
+    } else {
+        for (size_t i = 0; i < p->nrows; i++)
+            p->totals[p->ntot++] = i + 1;
+    }
+    return 0;
+}
+
+static void store_plan_free(store_plan_t *p)
+{
+    free(p->units);
+    free(p->totals);
+    free(p->unions);
+}
+
+static int store_unit_args(store_call_t *c, const store_unit_t *u)
+{
+    if (u->kind == 'd')
+        return store_arg_counter_key(c, 'd', u->first) | store_arg_counter_key(c, 'u', u->first);
+    return store_arg_counter_key(c, u->kind, u->first) |
+           store_arg_counter_key(c, u->kind == 'w' ? 'W' : 'M', u->first);
+}
+
+static void store_stats_shape(store_call_t *c, const store_stats_query_t *q, size_t nb)
+{
+    c->cb.stats = NULL;
     c->is_fcall = 1;
-    c->stats.n_buckets = q->n_buckets;
+    c->stats.n_buckets = nb;
     c->stats.n_bucket_fields = q->n_bucket_fields;
     c->stats.n_total_fields = q->n_total_fields;
-    c->stats.n_days = q->n_days;
-    c->stats.per_day = q->per_day_uniques && q->n_days > 0;
+    c->stats.per_bucket = q->uniques && q->by != STORE_BY_HOUR;
     store_call_stats_tag(c, q->site_id);
-    int brc = store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_stats") |
-              store_argf(c, "%zu", q->n_buckets + q->n_days);
-    for (size_t i = 0; i < q->n_buckets && brc == 0; i++)
-        brc |= store_arg_counter_key(c, q->by_hour ? 'h' : 'd', q->first_bucket + (int64_t)i);
-    for (size_t i = 0; i < q->n_days && brc == 0; i++)
-        brc |= store_arg_counter_key(c, 'u', q->first_day + (int64_t)i);
-    brc |= store_argf(c, "%zu", q->n_buckets) | store_argf(c, "%zu", q->n_bucket_fields) |
-           store_argf(c, "%zu", q->n_total_fields) | store_arg_str(c, c->stats.per_day ? "1" : "0");
-    for (size_t i = 0; i < nf && brc == 0; i++)
+}
+
+static int store_arg_fields(store_call_t *c, const store_stats_query_t *q)
+{
+    int brc = 0;
+    for (size_t i = 0; i < q->n_bucket_fields + q->n_total_fields && brc == 0; i++)
         brc |= store_arg_str(c, i < q->n_bucket_fields ? q->bucket_fields[i]
                                                        : q->total_fields[i - q->n_bucket_fields]);
+    return brc;
+}
+
+int store_stats_read(redis_t *r, const store_stats_query_t *q, store_stats_cb cb, void *data)
+{
+    size_t nb = store_stats_buckets(q);
+    if (r == NULL || cb == NULL || q == NULL || !store_site_id_ok(q->site_id) || nb == 0 ||
+        q->n_bucket_fields == 0 || q->n_bucket_fields + q->n_total_fields > STORE_STATS_FIELDS_MAX)
+        return REDIS_E_ARGS;
+    size_t nf = q->n_bucket_fields + q->n_total_fields, fields_len = 0;
+    for (size_t i = 0; i < nf; i++)
+        fields_len += strlen(i < q->n_bucket_fields ? q->bucket_fields[i]
+                                                    : q->total_fields[i - q->n_bucket_fields]);
+    store_call_t *c;
+    int brc;
+    if (q->by == STORE_BY_HOUR) {
+        /* consentd_stats over the hour hashes, the days' HyperLogLogs for
+         * the range's unique visitors. */
+        size_t n_days = q->uniques ? (size_t)(q->last_day - q->first_day + 1) : 0;
+        c = store_call_new_args(STORE_CALL_STATS, r, data,
+                                (nb + n_days) * STORE_KEY_MAX + fields_len + 128,
+                                7 + nb + n_days + nf);
+        if (c == NULL) return REDIS_E_BUSY;
+        store_stats_shape(c, q, nb);
+        brc = store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_stats") |
+              store_argf(c, "%zu", nb + n_days);
+        for (size_t i = 0; i < nb && brc == 0; i++)
+            brc |= store_arg_counter_key(c, 'h', q->first_day * 24 + (int64_t)i);
+        for (size_t i = 0; i < n_days && brc == 0; i++)
+            brc |= store_arg_counter_key(c, 'u', q->first_day + (int64_t)i);
+        brc |= store_argf(c, "%zu", nb) | store_argf(c, "%zu", q->n_bucket_fields) |
+               store_argf(c, "%zu", q->n_total_fields) | store_arg_str(c, "0") |
+               store_arg_fields(c, q);
+    } else {
+        store_plan_t p;
+        if (store_plan(q, nb, &p) != 0) {
+            store_plan_free(&p);
+            return REDIS_E_BUSY;
+        }
+        size_t nargs = 10 + 2 * p.n + nf + 3 * p.n + p.ntot + p.nuni;
+        c = store_call_new_args(STORE_CALL_STATS, r, data,
+                                2 * p.n * STORE_KEY_MAX + fields_len + nargs * 24 + 128, nargs);
+        if (c == NULL) {
+            store_plan_free(&p);
+            return REDIS_E_BUSY;
+        }
+        store_stats_shape(c, q, nb);
+        int64_t retention_ms = (int64_t)q->retention_days * STORE_MS_PER_DAY;
+        brc = store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_stats_by") |
+              store_argf(c, "%zu", 2 * p.n);
+        for (size_t i = 0; i < p.n && brc == 0; i++)
+            brc |= store_unit_args(c, &p.units[i]);
+        brc |= store_argf(c, "%zu", q->n_bucket_fields) | store_argf(c, "%zu", q->n_total_fields) |
+               store_arg_str(c, q->uniques ? "1" : "0") | store_argf(c, "%zu", p.n) |
+               store_argf(c, "%zu", p.nrows) | store_arg_fields(c, q);
+        for (size_t i = 0; i < p.n && brc == 0; i++) {
+            const store_unit_t *u = &p.units[i];
+            int64_t nd = u->kind == 'd' ? 0 : u->end - u->first;
+            char first[CLOCK_TEXT_MAX] = "";
+            if (nd > 0 && clock_format(u->first * STORE_MS_PER_DAY, CLOCK_DAY_KEY, first) == 0)
+                brc = -1;
+            brc |= store_argf(c, "%" PRId64, nd) |
+                   store_argf(c, "%" PRId64,
+                              nd == 0 ? (int64_t)0
+                                      : (int64_t)(u->end * STORE_MS_PER_DAY + retention_ms)) |
+                   store_arg_str(c, first);
+        }
+        brc |= store_argf(c, "%zu", p.ntot);
+        for (size_t i = 0; i < p.ntot && brc == 0; i++)
+            brc |= store_argf(c, "%zu", p.totals[i]);
+        brc |= store_argf(c, "%zu", p.nuni);
+        for (size_t i = 0; i < p.nuni && brc == 0; i++)
+            brc |= store_argf(c, "%zu", p.unions[i]);
+        store_plan_free(&p);
+    }
+    c->cb.stats = cb;
     return store_call_start(c, brc);
 }
 

@@ -147,48 +147,77 @@ typedef struct store_counts {
     const uint64_t *values; /* > 0 */
     size_t n_visitors;
     const char *const *visitors;
+    /* The batch's identity, which makes sending it again safe: sender (16
+     * lowercase hex, unique per counters_t) and seq (> 0, never reused by
+     * that sender). Redis remembers the newest STORE_BATCH_WINDOW numbers
+     * of each sender per site for an hour after its last batch. */
+    const char *sender;
+    uint64_t seq;
 } store_counts_t;
 
-/* Add one batch: one FCALL consentd_count (HINCRBY into the hour and day
- * hashes, PFADD into the day's HyperLogLog, expiries set), one round trip.
- * cb's err is NULL when Redis applied it. */
-int store_counts_add(redis_t *r, const store_counts_t *counts, store_done_cb cb, void *data);
+#define STORE_BATCH_SENDER_LEN 16
+#define STORE_BATCH_WINDOW 128 /* src/store.lua's BATCH_WINDOW */
+#define STORE_BATCH_TTL_MS 3600000LL
 
-#define STORE_STATS_BUCKETS_MAX (31 * 24) /* hours in 31 days; days: at most 400 */
-#define STORE_STATS_DAYS_MAX 400
+/* What became of a batch: applied 1 (now) or 0 (a retry of a batch Redis
+ * had applied already: nothing done); err non-NULL when not applied, or
+ * when the outcome is unknown. */
+typedef void (*store_counts_cb)(void *data, int applied, const redis_error_t *err);
+
+/* Add one batch: one FCALL consentd_count (skip it when its (sender, seq)
+ * was applied before; else HINCRBY into the hour and day hashes, PFADD
+ * into the day's HyperLogLog, expiries set), one round trip; durable (WAIT)
+ * when redis.wait_replicas is set, so that an acknowledged batch outlives a
+ * failover. A batch sent again with the same (sender, seq) is applied at
+ * most once, for STORE_BATCH_TTL_MS after the sender's last batch. */
+int store_counts_add(redis_t *r, const store_counts_t *counts, store_counts_cb cb, void *data);
+
+#define STORE_STATS_HOUR_DAYS_MAX 31    /* by hour: at most 31 days (744 buckets) */
+#define STORE_STATS_DAYS_MAX 400        /* by day or week */
+#define STORE_STATS_MONTH_DAYS_MAX 1160 /* by month: 38 months */
 #define STORE_STATS_FIELDS_MAX 4096
 
-/* A stats read: buckets are hours (by_hour) or days, n_buckets of them from
- * first_bucket (hours or days since the Unix epoch); the days' HyperLogLogs
- * from first_day, n_days of them. */
+typedef enum { STORE_BY_HOUR, STORE_BY_DAY, STORE_BY_WEEK, STORE_BY_MONTH } store_by_t;
+
+/* A stats read over the UTC days first_day..last_day (days since the Unix
+ * epoch, inclusive), by hour, day, ISO week (from Monday) or calendar
+ * month: by week or month, first_day starts a period and last_day ends
+ * one (clock_week_start, clock_month_start). */
 typedef struct store_stats_query {
     const char *site_id;
-    int by_hour;
-    int64_t first_bucket;
-    size_t n_buckets;
-    int64_t first_day;
-    size_t n_days;
-    int per_day_uniques;    /* 1: the unique visitors of each day too */
-    size_t n_bucket_fields; /* read in every bucket */
+    store_by_t by;
+    int64_t first_day, last_day;
+    uint32_t retention_days; /* the site's stats_retention_days: rollups expire as their days */
+    int uniques;             /* 1: unique visitors of the range, and of each bucket but hours */
+    size_t n_bucket_fields;  /* read in every bucket */
     const char *const *bucket_fields;
     size_t n_total_fields; /* summed over the range */
     const char *const *total_fields;
 } store_stats_query_t;
 
 typedef struct store_stats_result {
-    size_t n_buckets, n_bucket_fields, n_total_fields, n_days;
-    const uint64_t *buckets;     /* n_buckets rows of n_bucket_fields values */
-    const uint64_t *totals;      /* n_total_fields */
-    const uint64_t *day_uniques; /* n_days (per_day_uniques), else NULL */
-    uint64_t unique_total;       /* visitors of the whole range (HyperLogLog union) */
+    size_t n_buckets, n_bucket_fields, n_total_fields;
+    const uint64_t *buckets;        /* n_buckets rows of n_bucket_fields values */
+    const uint64_t *totals;         /* n_total_fields */
+    const uint64_t *bucket_uniques; /* n_buckets (uniques, not by hour), else NULL */
+    uint64_t unique_total;          /* visitors of the whole range (HyperLogLog union) */
 } store_stats_result_t;
 
 /* res is NULL exactly when err is not; valid only during the callback. */
 typedef void (*store_stats_cb)(void *data, const store_stats_result_t *res,
                                const redis_error_t *err);
 
-/* One FCALL consentd_stats: every bucket's fields, the range's totals and
- * unique visitors, in one round trip. */
+/* The buckets of q: hours, days, weeks or months in the range; 0 when the
+ * range is empty, not aligned to q->by, or over its limit. */
+size_t store_stats_buckets(const store_stats_query_t *q);
+
+/* One FCALL: every bucket's fields, the range's totals and unique
+ * visitors, in one round trip. By hour: consentd_stats over the hour
+ * hashes. By day, week or month: consentd_stats_by, which reads week and
+ * month rollups (built from the days the first time a query needs them,
+ * then kept exact by every flush) where a whole period is asked for: the
+ * totals and unique visitors of a 400-day range come from about 13 months
+ * and the days at its edges, not from 400 days (key layout: store.c). */
 int store_stats_read(redis_t *r, const store_stats_query_t *q, store_stats_cb cb, void *data);
 
 /* ---- banner versions (the archive of every banner.js served) ----

@@ -428,15 +428,62 @@ end
 redis.register_function('consentd_compact_take', compact_take)
 redis.register_function('consentd_compact_mark', compact_mark)
 
--- KEYS: the hour hash, the day hash, the day's HyperLogLog (one tag: {<site>:stats}).
--- ARGV: hour_expire_at_ms, day_expire_at_ms, n, then n pairs field, increment,
--- then the visitor ids. Returns n.
+-- The batches a sender's flushes applied (version 5): a sorted set of their
+-- sequence numbers (score = member), the newest BATCH_WINDOW kept. Returns
+-- 'new' (and remembers seq), 'seen' (applied before: skip it), or 'old'
+-- (older than every number kept: whether it was applied cannot be told).
+local BATCH_WINDOW = 128
+local BATCH_TTL_MS = 3600000
+
+local function batch_check(key, seq)
+  if redis.call('ZSCORE', key, seq) then
+    return 'seen'
+  end
+  local n = redis.call('ZCARD', key)
+  if n >= BATCH_WINDOW then
+    local lowest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    if tonumber(seq) < tonumber(lowest[2]) then
+      return 'old'
+    end
+  end
+  redis.call('ZADD', key, seq, seq)
+  if n + 1 > BATCH_WINDOW then
+    redis.call('ZREMRANGEBYRANK', key, 0, n - BATCH_WINDOW)
+  end
+  redis.call('PEXPIRE', key, BATCH_TTL_MS)
+  return 'new'
+end
+
+-- KEYS: the hour hash, the day hash, the day's HyperLogLog (one tag: {<site>:stats})
+-- [, the sender's batches, the week's hash and HyperLogLog, the month's
+-- hash and HyperLogLog (version 5)].
+-- ARGV: [seq (with the batches key: the batch's number, > 0, unique per sender),]
+-- hour_expire_at_ms, day_expire_at_ms, n, then n pairs field, increment,
+-- then the visitor ids. Returns n; with the batches key, -1 when this batch
+-- was applied before (nothing done: a retry whose first send ran), and an
+-- error 'batch too old' when that cannot be told (nothing done).
 local function count(keys, args)
-  local hour_at, day_at, n = tonumber(args[1]), tonumber(args[2]), tonumber(args[3])
-  if hour_at == nil or day_at == nil or n == nil or n < 0 or #args < 3 + 2 * n then
+  local o = 0
+  if keys[4] then
+    o = 1
+    local seq = tonumber(args[1])
+    if seq == nil or seq < 1 or seq ~= math.floor(seq) then
+      return redis.error_reply('ERR consentd: bad arguments')
+    end
+  end
+  local hour_at, day_at, n = tonumber(args[o + 1]), tonumber(args[o + 2]), tonumber(args[o + 3])
+  if hour_at == nil or day_at == nil or n == nil or n < 0 or #args < o + 3 + 2 * n then
     return redis.error_reply('ERR consentd: bad arguments')
   end
-  for i = 4, 3 + 2 * n, 2 do
+  if keys[4] then
+    local seen = batch_check(keys[4], args[1])
+    if seen == 'seen' then
+      return -1
+    elseif seen == 'old' then
+      return redis.error_reply('ERR consentd: batch too old to tell whether it was applied')
+    end
+  end
+  for i = o + 4, o + 3 + 2 * n, 2 do
     redis.call('HINCRBY', keys[1], args[i], args[i + 1])
     redis.call('HINCRBY', keys[2], args[i], args[i + 1])
   end
@@ -444,9 +491,21 @@ local function count(keys, args)
     redis.call('PEXPIREAT', keys[1], hour_at)
     redis.call('PEXPIREAT', keys[2], day_at)
   end
-  if #args > 3 + 2 * n then
-    redis.call('PFADD', keys[3], unpack(args, 4 + 2 * n, #args))
+  if #args > o + 3 + 2 * n then
+    redis.call('PFADD', keys[3], unpack(args, o + 4 + 2 * n, #args))
     redis.call('PEXPIREAT', keys[3], day_at)
+  end
+  -- The week's and the month's rollups (version 5: KEYS 5..8, hash and
+  -- HyperLogLog of each), once a stats query has built them: kept exact.
+  for r = 5, 7, 2 do
+    if keys[r] and redis.call('EXISTS', keys[r]) == 1 then
+      for i = o + 4, o + 3 + 2 * n, 2 do
+        redis.call('HINCRBY', keys[r], args[i], args[i + 1])
+      end
+      if #args > o + 3 + 2 * n then
+        redis.call('PFADD', keys[r + 1], unpack(args, o + 4 + 2 * n, #args))
+      end
+    end
   end
   return n
 end
@@ -503,6 +562,125 @@ local function stats(keys, args)
   return {rows, table.concat(totals, ','), uniques, unique_total}
 end
 
+-- The day after stamp, both 'YYYYMMDD' (UTC, Gregorian).
+local function next_day(stamp)
+  local y, m, d = tonumber(string.sub(stamp, 1, 4)), tonumber(string.sub(stamp, 5, 6)),
+    tonumber(string.sub(stamp, 7, 8))
+  local dim = ({31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31})[m]
+  if m == 2 and ((y % 4 == 0 and y % 100 ~= 0) or y % 400 == 0) then
+    dim = 29
+  end
+  d = d + 1
+  if d > dim then
+    d, m = 1, m + 1
+    if m > 12 then
+      y, m = y + 1, 1
+    end
+  end
+  return string.format('%04d%02d%02d', y, m, d)
+end
+
+-- Stats by day, week or month (version 5). A unit is a hash and a
+-- HyperLogLog: a day's, or a rollup (a week's or a month's) of n days from
+-- a first day. A rollup is built the first time a query needs it, from its
+-- days (summed, their HyperLogLogs merged; their keys, same tag, are named
+-- here from the rollup's), marked with the field '_', and from then on kept
+-- exact by consentd_count, which adds to the rollups that exist. So a query
+-- reads a handful of rollups, not every day.
+-- KEYS: per unit: hash, HyperLogLog.
+-- ARGV: n_bucket_fields, n_total_fields, uniques (1: PFCOUNT), n_units,
+-- n_rows, the bucket fields and the total fields, per unit: n_days,
+-- expire_at_ms and first day (YYYYMMDD) of a rollup (0, 0, '' for a day),
+-- then n_totals and the units (1-based) whose sums are the totals, then
+-- n_unions and the units whose HyperLogLogs' union is the range's visitors
+-- (each list disjoint, covering the range). The first n_rows units are the
+-- rows.
+-- Returns {rows, totals, row uniques, unique_total}: each row the array of
+-- its values (nil: 0), totals an array of such arrays (one per unit of the
+-- totals) for consentd to add up.
+local function stats_by(keys, args)
+  local nbf, ntf, uniq = tonumber(args[1]), tonumber(args[2]), args[3] == '1'
+  local nunits, nrows = tonumber(args[4]), tonumber(args[5])
+  if nbf == nil or ntf == nil or nunits == nil or nrows == nil or nrows > nunits then
+    return redis.error_reply('ERR consentd: bad arguments')
+  end
+  local at = 6
+  local bfields, tfields = {}, {}
+  for j = 1, nbf do
+    bfields[j] = args[at]
+    at = at + 1
+  end
+  for j = 1, ntf do
+    tfields[j] = args[at]
+    at = at + 1
+  end
+  if 2 * nunits ~= #keys then
+    return redis.error_reply('ERR consentd: bad arguments')
+  end
+  local units = {}
+  for u = 1, nunits do
+    local nd, exp, day = tonumber(args[at]), tonumber(args[at + 1]), args[at + 2]
+    if nd == nil or exp == nil or (nd > 0 and not string.match(day, '^%d%d%d%d%d%d%d%d$')) then
+      return redis.error_reply('ERR consentd: bad arguments')
+    end
+    at = at + 3
+    local hash, hll = keys[2 * u - 1], keys[2 * u]
+    if nd > 0 and redis.call('HEXISTS', hash, '_') == 0 then
+      local head = string.match(hash, '^(.-}:)')
+      local hlls = {}
+      for d = 1, nd do
+        local flat = redis.call('HGETALL', head .. 'd:' .. day)
+        for i = 1, #flat, 2 do
+          redis.call('HINCRBY', hash, flat[i], flat[i + 1])
+        end
+        hlls[d] = head .. 'u:' .. day
+        day = next_day(day)
+      end
+      redis.call('HSET', hash, '_', '1')
+      redis.call('PFMERGE', hll, unpack(hlls))
+      redis.call('PEXPIREAT', hash, exp)
+      redis.call('PEXPIREAT', hll, exp)
+    end
+    units[u] = {hash, hll}
+  end
+  -- A row is HMGET's answer as is (nil for a field never counted, a whole
+  -- row of them for a day without a count): consentd reads the numbers,
+  -- which costs Lua nothing.
+  local rows, uniques = {}, {}
+  for i = 1, nrows do
+    rows[i] = redis.call('HMGET', units[i][1], unpack(bfields))
+    if uniq then
+      uniques[i] = redis.call('PFCOUNT', units[i][2])
+    end
+  end
+  -- The totals: HMGET's answer for each unit of the totals (consentd adds
+  -- them up); the visitors: the union of the HyperLogLogs of the units of
+  -- the union.
+  local totals, hlls = {}, {}
+  local ntot = tonumber(args[at]) or 0
+  local nuni = tonumber(args[at + ntot + 1]) or 0
+  for t = 1, ntot do
+    local u = units[tonumber(args[at + t])]
+    if u == nil then
+      return redis.error_reply('ERR consentd: bad arguments')
+    end
+    totals[t] = ntf > 0 and redis.call('HMGET', u[1], unpack(tfields)) or {}
+  end
+  for t = 1, nuni do
+    local u = units[tonumber(args[at + ntot + 1 + t])]
+    if u == nil then
+      return redis.error_reply('ERR consentd: bad arguments')
+    end
+    hlls[t] = u[2]
+  end
+  local unique_total = 0
+  if uniq and #hlls > 0 then
+    unique_total = redis.call('PFCOUNT', unpack(hlls))
+  end
+  return {rows, totals, uniques, unique_total}
+end
+
 redis.register_function('consentd_erase', erase)
 redis.register_function('consentd_count', count)
 redis.register_function('consentd_stats', stats)
+redis.register_function('consentd_stats_by', stats_by)

@@ -46,12 +46,14 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "answer_cache.h"
 #include "health.h"
 #include "clock.h"
 #include "erasure.h"
 #include "log.h"
 #include "ratelimit.h"
 #include "router.h"
+#include "stats.h"
 #include "store.h"
 #include "versions.h"
 #include "worker.h"
@@ -499,6 +501,7 @@ static void *server_worker_main(void *arg)
     if (w->health == NULL)
         log_msg(LOG_ERROR, "worker %u: out of memory: /healthz answers 500", w->id);
     w->versions = versions_cache_create(w);
+    w->stats_cache = answer_cache_create(STATS_CACHE_BYTES);
     if (w->versions == NULL)
         log_msg(LOG_ERROR, "worker %u: out of memory: banner-versions.json answers 500", w->id);
     w->counters = counters_create(w->redis, w->metrics);
@@ -544,6 +547,7 @@ static void *server_worker_main(void *arg)
     health_free(w->health);
     w->health = NULL;
     versions_cache_free(w->versions);
+    answer_cache_free(w->stats_cache);
     w->versions = NULL;
     ratelimit_free(w->ratelimit);
     w->ratelimit = NULL;
