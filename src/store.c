@@ -319,7 +319,8 @@ typedef struct store_call {
     const char *argv_fixed[STORE_ARGV_MAX];
     size_t argvlen_fixed[STORE_ARGV_MAX];
     store_log_state_t *log;
-    struct { /* STORE_CALL_STATS: the shape of the answer */
+    struct store_stats_state *stats_state; /* consentd_stats_by in several calls */
+    struct {                               /* STORE_CALL_STATS: the shape of the answer */
         size_t n_buckets, n_bucket_fields, n_total_fields;
         int per_bucket; /* a unique count per bucket in the answer */
     } stats;
@@ -362,8 +363,11 @@ static store_call_t *store_call_new(store_call_kind_t kind, redis_t *r, void *da
     return store_call_new_args(kind, r, data, cap, STORE_ARGV_MAX);
 }
 
+static void store_stats_state_free(struct store_stats_state *st);
+
 static void store_call_free(store_call_t *c)
 {
+    if (c->stats_state != NULL) store_stats_state_free(c->stats_state);
     if (c->log != NULL) {
         for (size_t i = 0; i < c->log->n; i++)
             free(c->log->strings[i]);
@@ -1161,6 +1165,8 @@ static int store_parse_count(const redis_reply_t *v, uint64_t *out)
     return 0;
 }
 
+static void store_on_stats_part(store_call_t *c, const redis_reply_t *reply);
+
 static void store_on_stats(store_call_t *c, const redis_reply_t *reply)
 {
     const redis_reply_t *rows = redis_reply_at(reply, 0), *totals = redis_reply_at(reply, 1),
@@ -1310,7 +1316,10 @@ static void store_on_reply(void *data, const redis_reply_t *reply, const redis_e
         store_on_count(c, reply);
         break;
     case STORE_CALL_STATS:
-        store_on_stats(c, reply);
+        if (c->stats_state != NULL)
+            store_on_stats_part(c, reply);
+        else
+            store_on_stats(c, reply);
         break;
     case STORE_CALL_BANNER_FOUND:
     case STORE_CALL_BANNER_LIST:
@@ -1658,6 +1667,218 @@ static int store_arg_fields(store_call_t *c, const store_stats_query_t *q)
     return brc;
 }
 
+/* A stats read by day, week or month in several calls (store_stats_read). */
+typedef struct store_stats_state {
+    store_plan_t plan;
+    size_t nb, nbf, ntf;
+    char **bfields, **tfields; /* copies: the query's may be gone by the next call */
+    int uniques;
+    int64_t retention_ms;
+    size_t next_row; /* the first row of the next call */
+    int single;      /* the whole plan in one call */
+    size_t call_rows, call_row0;
+    int call_final;
+    uint64_t *values; /* nb * nbf rows, ntf totals, nb uniques */
+    uint64_t unique_total;
+} store_stats_state_t;
+
+static void store_stats_state_free(store_stats_state_t *st)
+{
+    if (st == NULL) return;
+    store_plan_free(&st->plan);
+    for (size_t i = 0; i < st->nbf; i++)
+        free(st->bfields[i]);
+    for (size_t i = 0; i < st->ntf; i++)
+        free(st->tfields[i]);
+    free(st->bfields);
+    free(st->tfields);
+    free(st->values);
+    free(st);
+}
+
+static store_stats_state_t *store_stats_state_new(const store_stats_query_t *q, size_t nb)
+{
+    store_stats_state_t *st = calloc(1, sizeof(*st));
+    if (st == NULL) return NULL;
+    if (store_plan(q, nb, &st->plan) != 0) {
+        store_stats_state_free(st);
+        return NULL;
+    }
+    st->nb = nb;
+    st->uniques = q->uniques;
+    st->retention_ms = (int64_t)q->retention_days * STORE_MS_PER_DAY;
+    st->single = st->plan.n <= STORE_STATS_ROWS_PER_CALL;
+    st->bfields = calloc(q->n_bucket_fields + 1, sizeof(char *));
+    st->tfields = calloc(q->n_total_fields + 1, sizeof(char *));
+    st->values = calloc(nb * q->n_bucket_fields + q->n_total_fields + nb + 1, sizeof(uint64_t));
+    if (st->bfields == NULL || st->tfields == NULL || st->values == NULL) {
+        store_stats_state_free(st);
+        return NULL;
+    }
+    for (; st->nbf < q->n_bucket_fields; st->nbf++)
+        if ((st->bfields[st->nbf] = strdup(q->bucket_fields[st->nbf])) == NULL) break;
+    for (; st->ntf < q->n_total_fields; st->ntf++)
+        if ((st->tfields[st->ntf] = strdup(q->total_fields[st->ntf])) == NULL) break;
+    if (st->nbf != q->n_bucket_fields || st->ntf != q->n_total_fields) {
+        store_stats_state_free(st);
+        return NULL;
+    }
+    return st;
+}
+
+static int store_stats_unit_spec(store_call_t *c, const store_unit_t *u, int64_t retention_ms)
+{
+    int64_t nd = u->kind == 'd' ? 0 : u->end - u->first;
+    char first[CLOCK_TEXT_MAX] = "";
+    if (nd > 0 && clock_format(u->first * STORE_MS_PER_DAY, CLOCK_DAY_KEY, first) == 0) return -1;
+    return store_argf(c, "%" PRId64, nd) |
+           store_argf(c, "%" PRId64,
+                      nd == 0 ? (int64_t)0 : (int64_t)(u->end * STORE_MS_PER_DAY + retention_ms)) |
+           store_arg_str(c, first);
+}
+
+/* The next call of st: every unit at once (single), or the next rows, or
+ * (rows done) the totals and the union. */
+static int store_stats_send(store_call_t *c)
+{
+    store_stats_state_t *st = c->stats_state;
+    const store_plan_t *p = &st->plan;
+    c->argc = 0;
+    c->used = 0;
+    size_t units[STORE_STATS_ROWS_PER_CALL * 2 + 2], n = 0;
+    size_t *local = NULL; /* plan unit (0-based) -> this call's (1-based), final call */
+    size_t nrows = 0, nbf = st->nbf, ntf = st->ntf;
+    st->call_final = 0;
+    int brc = 0;
+    if (st->single) {
+        nrows = p->nrows;
+        st->call_row0 = 0;
+        st->call_final = 1;
+    } else if (st->next_row < p->nrows) {
+        st->call_row0 = st->next_row;
+        nrows = p->nrows - st->next_row < STORE_STATS_ROWS_PER_CALL ? p->nrows - st->next_row
+                                                                    : STORE_STATS_ROWS_PER_CALL;
+        for (size_t i = 0; i < nrows; i++)
+            units[n++] = st->next_row + i;
+        ntf = 0;
+    } else {
+        st->call_final = 1;
+        st->call_row0 = p->nrows;
+        nbf = 0;
+        if ((local = calloc(p->n, sizeof(*local))) == NULL) return REDIS_E_BUSY;
+    }
+    st->call_rows = nrows;
+    size_t count = st->single ? p->n : n;
+    if (local != NULL) { /* the units the totals and the union name, once each */
+        for (size_t i = 0; i < p->ntot + p->nuni; i++) {
+            size_t u = (i < p->ntot ? p->totals[i] : p->unions[i - p->ntot]) - 1;
+            if (local[u] == 0) local[u] = ++count;
+        }
+    }
+    brc |= store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_stats_by") |
+           store_argf(c, "%zu", 2 * count);
+    if (st->single) {
+        for (size_t i = 0; i < p->n && brc == 0; i++)
+            brc |= store_unit_args(c, &p->units[i]);
+    } else if (local == NULL) {
+        for (size_t i = 0; i < n && brc == 0; i++)
+            brc |= store_unit_args(c, &p->units[units[i]]);
+    } else {
+        for (size_t k = 1; k <= count && brc == 0; k++)
+            for (size_t u = 0; u < p->n; u++)
+                if (local[u] == k) brc |= store_unit_args(c, &p->units[u]);
+    }
+    brc |= store_argf(c, "%zu", nbf) | store_argf(c, "%zu", ntf) |
+           store_arg_str(c, st->uniques ? "1" : "0") | store_argf(c, "%zu", count) |
+           store_argf(c, "%zu", nrows);
+    for (size_t i = 0; i < nbf && brc == 0; i++)
+        brc |= store_arg_str(c, st->bfields[i]);
+    for (size_t i = 0; i < ntf && brc == 0; i++)
+        brc |= store_arg_str(c, st->tfields[i]);
+    if (st->single) {
+        for (size_t i = 0; i < p->n && brc == 0; i++)
+            brc |= store_stats_unit_spec(c, &p->units[i], st->retention_ms);
+    } else if (local == NULL) {
+        for (size_t i = 0; i < n && brc == 0; i++)
+            brc |= store_stats_unit_spec(c, &p->units[units[i]], st->retention_ms);
+    } else {
+        for (size_t k = 1; k <= count && brc == 0; k++)
+            for (size_t u = 0; u < p->n; u++)
+                if (local[u] == k) brc |= store_stats_unit_spec(c, &p->units[u], st->retention_ms);
+    }
+    if (!st->call_final) {
+        brc |= store_arg_str(c, "0") | store_arg_str(c, "0");
+    } else {
+        brc |= store_argf(c, "%zu", p->ntot);
+        for (size_t i = 0; i < p->ntot && brc == 0; i++)
+            brc |= store_argf(c, "%zu", local != NULL ? local[p->totals[i] - 1] : p->totals[i]);
+        brc |= store_argf(c, "%zu", p->nuni);
+        for (size_t i = 0; i < p->nuni && brc == 0; i++)
+            brc |= store_argf(c, "%zu", local != NULL ? local[p->unions[i] - 1] : p->unions[i]);
+    }
+    free(local);
+    if (brc != 0) return REDIS_E_ARGS;
+    return store_call_send(c);
+}
+
+/* A reply of one call of a stats read in several. */
+static void store_on_stats_part(store_call_t *c, const redis_reply_t *reply)
+{
+    store_stats_state_t *st = c->stats_state;
+    const redis_reply_t *rows = redis_reply_at(reply, 0), *totals = redis_reply_at(reply, 1),
+                        *uniques = redis_reply_at(reply, 2), *total = redis_reply_at(reply, 3);
+    size_t nb = st->nb, nbf = st->nbf, ntf = st->ntf, nr = st->call_rows, r0 = st->call_row0;
+    size_t nu = st->uniques && c->stats.per_bucket ? nr : 0;
+    int bad = redis_reply_count(reply) != 4 || redis_reply_kind(rows) != REDIS_REPLY_KIND_ARRAY ||
+              redis_reply_count(rows) != nr || redis_reply_kind(totals) != REDIS_REPLY_KIND_ARRAY ||
+              redis_reply_kind(uniques) != REDIS_REPLY_KIND_ARRAY ||
+              redis_reply_count(uniques) != nu ||
+              redis_reply_kind(total) != REDIS_REPLY_KIND_INTEGER || redis_reply_integer(total) < 0;
+    for (size_t i = 0; i < nr && !bad; i++) {
+        const redis_reply_t *row = redis_reply_at(rows, i);
+        bad = redis_reply_kind(row) != REDIS_REPLY_KIND_ARRAY || redis_reply_count(row) != nbf;
+        for (size_t j = 0; j < nbf && !bad; j++)
+            bad = store_parse_count(redis_reply_at(row, j), &st->values[(r0 + i) * nbf + j]) != 0;
+    }
+    for (size_t i = 0; i < nu && !bad; i++) {
+        const redis_reply_t *u = redis_reply_at(uniques, i);
+        bad = redis_reply_kind(u) != REDIS_REPLY_KIND_INTEGER || redis_reply_integer(u) < 0;
+        st->values[nb * nbf + ntf + r0 + i] = bad ? 0 : (uint64_t)redis_reply_integer(u);
+    }
+    if (st->call_final) {
+        for (size_t t = 0; t < redis_reply_count(totals) && !bad; t++) {
+            const redis_reply_t *row = redis_reply_at(totals, t);
+            bad = redis_reply_kind(row) != REDIS_REPLY_KIND_ARRAY || redis_reply_count(row) != ntf;
+            for (size_t j = 0; j < ntf && !bad; j++) {
+                uint64_t v = 0;
+                bad = store_parse_count(redis_reply_at(row, j), &v) != 0;
+                st->values[nb * nbf + j] += v;
+            }
+        }
+        st->unique_total = bad ? 0 : (uint64_t)redis_reply_integer(total);
+    }
+    if (bad) {
+        store_call_fail(c, &store_error_unexpected);
+        return;
+    }
+    if (!st->call_final) {
+        st->next_row = r0 + nr;
+        int rc = store_stats_send(c);
+        if (rc != REDIS_OK) store_call_fail(c, redis_error_of_rc(rc));
+        return;
+    }
+    store_stats_result_t res = {.n_buckets = nb,
+                                .n_bucket_fields = nbf,
+                                .n_total_fields = ntf,
+                                .buckets = st->values,
+                                .totals = st->values + nb * nbf,
+                                .bucket_uniques =
+                                    c->stats.per_bucket ? st->values + nb * nbf + ntf : NULL,
+                                .unique_total = st->unique_total};
+    c->cb.stats(c->data, &res, NULL);
+    store_call_free(c);
+}
+
 int store_stats_read(redis_t *r, const store_stats_query_t *q, store_stats_cb cb, void *data)
 {
     size_t nb = store_stats_buckets(q);
@@ -1689,46 +1910,28 @@ int store_stats_read(redis_t *r, const store_stats_query_t *q, store_stats_cb cb
                store_argf(c, "%zu", q->n_total_fields) | store_arg_str(c, "0") |
                store_arg_fields(c, q);
     } else {
-        store_plan_t p;
-        if (store_plan(q, nb, &p) != 0) {
-            store_plan_free(&p);
-            return REDIS_E_BUSY;
-        }
-        size_t nargs = 10 + 2 * p.n + nf + 3 * p.n + p.ntot + p.nuni;
+        /* consentd_stats_by, in calls of at most STORE_STATS_ROWS_PER_CALL
+         * rows, then one for the totals: Redis runs other clients' commands
+         * (consent writes) between them. */
+        struct store_stats_state *st = store_stats_state_new(q, nb);
+        if (st == NULL) return REDIS_E_BUSY;
+        size_t most =
+            st->plan.n < STORE_STATS_ROWS_PER_CALL ? st->plan.n : STORE_STATS_ROWS_PER_CALL;
+        if (st->plan.ntot + st->plan.nuni > most) most = st->plan.ntot + st->plan.nuni;
+        if (st->plan.n <= STORE_STATS_ROWS_PER_CALL) most = st->plan.n; /* one call */
+        size_t nargs = 10 + 5 * most + nf + 2 * most;
         c = store_call_new_args(STORE_CALL_STATS, r, data,
-                                2 * p.n * STORE_KEY_MAX + fields_len + nargs * 24 + 128, nargs);
+                                2 * most * STORE_KEY_MAX + fields_len + nargs * 24 + 128, nargs);
         if (c == NULL) {
-            store_plan_free(&p);
+            store_stats_state_free(st);
             return REDIS_E_BUSY;
         }
         store_stats_shape(c, q, nb);
-        int64_t retention_ms = (int64_t)q->retention_days * STORE_MS_PER_DAY;
-        brc = store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_stats_by") |
-              store_argf(c, "%zu", 2 * p.n);
-        for (size_t i = 0; i < p.n && brc == 0; i++)
-            brc |= store_unit_args(c, &p.units[i]);
-        brc |= store_argf(c, "%zu", q->n_bucket_fields) | store_argf(c, "%zu", q->n_total_fields) |
-               store_arg_str(c, q->uniques ? "1" : "0") | store_argf(c, "%zu", p.n) |
-               store_argf(c, "%zu", p.nrows) | store_arg_fields(c, q);
-        for (size_t i = 0; i < p.n && brc == 0; i++) {
-            const store_unit_t *u = &p.units[i];
-            int64_t nd = u->kind == 'd' ? 0 : u->end - u->first;
-            char first[CLOCK_TEXT_MAX] = "";
-            if (nd > 0 && clock_format(u->first * STORE_MS_PER_DAY, CLOCK_DAY_KEY, first) == 0)
-                brc = -1;
-            brc |= store_argf(c, "%" PRId64, nd) |
-                   store_argf(c, "%" PRId64,
-                              nd == 0 ? (int64_t)0
-                                      : (int64_t)(u->end * STORE_MS_PER_DAY + retention_ms)) |
-                   store_arg_str(c, first);
-        }
-        brc |= store_argf(c, "%zu", p.ntot);
-        for (size_t i = 0; i < p.ntot && brc == 0; i++)
-            brc |= store_argf(c, "%zu", p.totals[i]);
-        brc |= store_argf(c, "%zu", p.nuni);
-        for (size_t i = 0; i < p.nuni && brc == 0; i++)
-            brc |= store_argf(c, "%zu", p.unions[i]);
-        store_plan_free(&p);
+        c->stats_state = st;
+        c->cb.stats = cb;
+        int rc = store_stats_send(c);
+        if (rc != REDIS_OK) store_call_free(c);
+        return rc;
     }
     c->cb.stats = cb;
     return store_call_start(c, brc);

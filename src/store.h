@@ -176,6 +176,10 @@ int store_counts_add(redis_t *r, const store_counts_t *counts, store_counts_cb c
 #define STORE_STATS_DAYS_MAX 400        /* by day or week */
 #define STORE_STATS_MONTH_DAYS_MAX 1160 /* by month: 38 months */
 #define STORE_STATS_FIELDS_MAX 4096
+/* By day, week or month, a read of more units than this is made of several
+ * calls of at most this many rows, then one for the totals: each keeps
+ * Redis well under a millisecond, and consent writes run between them. */
+#define STORE_STATS_ROWS_PER_CALL 31
 
 typedef enum { STORE_BY_HOUR, STORE_BY_DAY, STORE_BY_WEEK, STORE_BY_MONTH } store_by_t;
 

@@ -8,7 +8,7 @@
 // API end to end.
 import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
-import { Consentd, shippedSites, siteLike, startStack, test, waitFor } from './lib/harness.mjs';
+import { Consentd, keySlotOf, shippedSites, siteLike, startStack, test, waitFor } from './lib/harness.mjs';
 import { DEMO_ORIGIN, OTHER_KEY, browser, postConsent, server, sha256hex } from './lib/consent.mjs';
 import { postEvent } from './lib/counters.mjs';
 
@@ -518,6 +518,33 @@ test('a_range_by_day_totals_its_whole_months_from_their_rollups', async () => {
     } finally {
         await stack.redis.command('HINCRBY', 'cd:{roll:stats}:m:202601', 'l.fr|shown', '-1000');
     }
+});
+
+test('a_long_range_is_read_in_calls_of_at_most_31_rows_so_that_writes_run_between', async () => {
+    // The Redis (on a cluster, the master) that serves the site's counters.
+    const node = stack.redis.masterOf ? await stack.redis.masterOf(keySlotOf('{roll:stats}')) : stack.redis;
+    const fcalls = async () => {
+        const info = await node.command('INFO', 'commandstats');
+        const m = /cmdstat_fcall:calls=(\d+)/.exec(info);
+        return m ? Number(m[1]) : 0;
+    };
+    const before = await fcalls();
+    const days = await statsJson(`?from=${rollDay(0)}&to=${rollDay(ROLL_DAYS - 1)}`, { site: 'roll' });
+    const calls = (await fcalls()) - before;
+    // 63 rows: 31, 31 and 1, then the totals and the union (a flush of the
+    // counters may slip in: at most one more).
+    assert.ok(calls >= 4 && calls <= 5, `${calls} FCALLs for 63 days`);
+    assert.equal(days.total.shown, rollSums(0, ROLL_DAYS).shown);
+    assert.deepEqual(
+        days.buckets.map((b) => b.shown),
+        Array.from({ length: ROLL_DAYS }, (_, i) => i + 1),
+        'every row in its place across the calls',
+    );
+    nearly(days.total.unique_visitors, rollSums(0, ROLL_DAYS).unique, 'unique visitors');
+    // 30 days: one call.
+    const one = await fcalls();
+    await statsJson(`?from=${rollDay(0)}&to=${rollDay(29)}`, { site: 'roll' });
+    assert.ok((await fcalls()) - one <= 2, 'one call for 30 days');
 });
 
 test('a_rollup_once_built_is_kept_exact_by_every_flush', async () => {
