@@ -315,6 +315,50 @@ time_stats() {
     say "$(tail -n 1 "$TMP/results/stats" | awk '{ printf "stats %-10s median %6.1f ms  max %6.1f ms  %8d B  consentd %5.1f ms CPU/query  redis %5.1f ms CPU/query", $1, $2, $3, $4, $5, $6 }')"
 }
 
+# ---- consent writes while stats queries run ---------------------------------
+
+# run_writes OUT: wrk POSTs consents (8 connections, the demo site) for DURATION.
+run_writes() {
+    local out=$1 rc=0
+    timeout $((DURATION + 20)) taskset -c "$CLIENT_CPU" \
+        wrk -t1 -c8 -d"${DURATION}s" --latency -s "$BENCH_DIR/consent_post.lua" "$BASE/v1/sites/$SITE/consents" \
+        -- "$POLICY_VERSION" 1000000 >"$out" 2>&1 &
+    FG_PID=$!
+    wait "$FG_PID" || rc=$?
+    FG_PID=
+    check_wrk "$out" "(consent writes)" "$rc"
+}
+
+# The issue's budget: consent writes at a steady load (8 connections) while a
+# client loops 400-day stats queries as fast as it can: write p99 within
+# 1.5 x the p99 without them. Appends "alone|loaded rps p50 p99 queries".
+writes_under_stats() {
+    local url="$BASE/v1/sites/$BENCH_SITE/stats?from=$FROM_DAY&to=$TO&by=day"
+    [ "$WARMUP" = 0 ] || run_writes "$TMP/wrk/writes.warmup"
+    run_writes "$TMP/wrk/writes.alone"
+    local requests rps p50 p99
+    read -r requests rps p50 p99 _ _ < <(parse_wrk "$TMP/wrk/writes.alone")
+    echo "alone $rps $p50 $p99 0" >>"$TMP/results/writes"
+    # The stats loop: one query after the other, as fast as they come back.
+    (
+        n=0
+        while [ ! -e "$TMP/stop-stats" ]; do
+            taskset -c "$CLIENT_CPU" curl -sS -o /dev/null -H "Authorization: Bearer $BENCH_KEY" "$url" || break
+            n=$((n + 1))
+            echo "$n" >"$TMP/stats-loop.n"
+        done
+    ) &
+    local loop=$!
+    BG_PIDS+=("$loop")
+    sleep 0.5
+    run_writes "$TMP/wrk/writes.loaded"
+    touch "$TMP/stop-stats"
+    wait "$loop" 2>/dev/null || true
+    read -r requests rps p50 p99 _ _ < <(parse_wrk "$TMP/wrk/writes.loaded")
+    echo "loaded $rps $p50 $p99 $(cat "$TMP/stats-loop.n" 2>/dev/null || echo 0)" >>"$TMP/results/writes"
+    say "$(awk '{ printf "writes %-6s %7d req/s  p50 %6dus  p99 %6dus  %s 400-day stats queries meanwhile\n", $1, $2, $3, $4, $5 }' "$TMP/results/writes" | tail -n 1)"
+}
+
 # ---- report ------------------------------------------------------------------
 
 report() {
@@ -360,6 +404,8 @@ report() {
         day-json) label="$DAYS days by day, JSON" ;;
         day-csv) label="$DAYS days by day, CSV" ;;
         hour-json) label="$HOUR_DAYS days by hour, JSON" ;;
+        week-json) label="$DAYS days by week, JSON" ;;
+        month-json) label="365 days by month, JSON" ;;
         *) label=$name ;;
         esac
         printf '| %-26s | %6.1f ms | %6.1f ms | %10d | %14.1f | %12.1f |\n' "$label" "$med" "$max" "$bytes" "$cq" "$rq"
@@ -370,6 +416,16 @@ report() {
     echo "consentd made to Redis during the run (INFO commandstats), each a flush of many events. others %: the rest of the"
     echo "busy time of consentd's core (other processes); above a few %, run again. Stats CPU per query: ticks of 10 ms over"
     echo "$QUERIES queries, so +-$(awk -v n="$QUERIES" 'BEGIN { printf "%.1f", 10 / n }') ms."
+    echo
+    echo "# consent writes (wrk, 8 connections, ${DURATION} s) alone, then while a client loops $DAYS-day stats queries by day"
+    echo
+    printf '| %-22s | %8s | %8s | %8s | %14s |\n' 'writes' 'req/s' 'p50' 'p99' 'stats queries'
+    printf '|%s|%s:|%s:|%s:|%s:|\n' ------------------------ ---------- ---------- ---------- ----------------
+    local kind rps p50 p99 nq
+    while read -r kind rps p50 p99 nq; do
+        printf '| %-22s | %8d | %6dus | %6dus | %14d |\n' "$kind" "$rps" "$p50" "$p99" "$nq"
+    done <"$TMP/results/writes"
+    awk '$1 == "alone" { a = $4 } $1 == "loaded" { l = $4 } END { if (a > 0) printf "\nwrite p99 with the stats loop / without: x%.2f (budget x1.5)\n", l / a }' "$TMP/results/writes"
 }
 
 # ---- main --------------------------------------------------------------------
@@ -407,5 +463,9 @@ FROM_HOUR=$(date -u -d "$TO - $((HOUR_DAYS - 1)) days" +%F)
 time_stats day-json "from=$FROM_DAY&to=$TO&by=day" "$EXPECT_DAY_SHOWN"
 time_stats day-csv "from=$FROM_DAY&to=$TO&by=day&format=csv"
 time_stats hour-json "from=$FROM_HOUR&to=$TO&by=hour" "$EXPECT_HOUR_SHOWN"
+# Weeks and months read rollups, built by the first (unmeasured) query.
+time_stats week-json "from=$FROM_DAY&to=$TO&by=week"
+time_stats month-json "from=$(date -u -d "$TO - 364 days" +%F)&to=$TO&by=month"
+writes_under_stats
 
 report

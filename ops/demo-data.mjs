@@ -6,6 +6,7 @@
 //   node ops/demo-data.mjs                          1000 visitors to http://localhost:8080, now
 //   node ops/demo-data.mjs http://127.0.0.1:8081    another consentd
 //   node ops/demo-data.mjs --visitors 300 --over 2h spread 300 visitors over two hours
+//   node ops/demo-data.mjs --days 365               and a year of history before today
 //   node ops/demo-data.mjs --help
 //
 // What a visitor does, as the real banner does it (web/banner/):
@@ -34,6 +35,14 @@
 // spread the visitors over hours with --over to fill the by-hour view as it
 // runs; run it again on later days to build a history.
 //
+// --days N: a history, for demos. The N - 1 days before today get made-up
+// daily figures (a weekly rhythm, slow growth, the same mix of choices),
+// written with ops/import-counts.mjs straight into Redis as the operator
+// (--redis URL; default: $REDIS_URL, else the Redis of ops/run.sh with
+// var/redis-admin.password): the backfill path of the operator, never the
+// public API. Days that already have counts are left as they are. Then
+// today's visitors are sent through the API as without --days.
+//
 // Bounded: at most 100000 visitors, --over at most 24 h, each request times
 // out after 10 s; loopback servers only unless --allow-remote (this is
 // synthetic traffic: never point it at a site whose figures matter).
@@ -41,11 +50,13 @@
 // Exit code 0 when every answer was the expected one, 1 otherwise (the first
 // unexpected answer stops the run and is printed), 2 on bad arguments.
 import crypto from 'node:crypto';
+import { defaultRedisUrl, importCounts } from './import-counts.mjs';
 import http from 'node:http';
 import https from 'node:https';
 
 const MAX_VISITORS = 100000;
 const MAX_OVER_S = 24 * 3600;
+const MAX_DAYS = 1096;
 const REQUEST_TIMEOUT_MS = 10000;
 const RATE_LIMIT_RETRIES = 5;
 const USAGE = `usage: node ops/demo-data.mjs [URL] [options]
@@ -58,6 +69,9 @@ const USAGE = `usage: node ops/demo-data.mjs [URL] [options]
   --concurrency N     requests in flight (default 8)
   --origin ORIGIN     the Origin sent (default: URL's origin; it must be one of the site's origins)
   --allow-remote      allow a server that is not on this machine (loopback)
+  --days N            also N - 1 days of made-up history before today (at most ${MAX_DAYS}),
+                      written into Redis as the operator (see --redis)
+  --redis URL         for --days: the Redis (default: $REDIS_URL, else ops/run.sh's, as the operator)
   --json              print the summary as JSON
   --quiet             no progress line`;
 
@@ -85,6 +99,8 @@ function parseArgs(argv) {
         allowRemote: false,
         json: false,
         quiet: false,
+        days: 1,
+        redis: null,
     };
     const value = (i, name) => {
         if (i + 1 >= argv.length) fail(`${name} needs a value\n${USAGE}`, 2);
@@ -102,6 +118,8 @@ function parseArgs(argv) {
         else if (a == '--concurrency') opts.concurrency = Number(value(i++, a));
         else if (a == '--origin') opts.origin = value(i++, a);
         else if (a == '--allow-remote') opts.allowRemote = true;
+        else if (a == '--days') opts.days = Number(value(i++, a));
+        else if (a == '--redis') opts.redis = value(i++, a);
         else if (a == '--json') opts.json = true;
         else if (a == '--quiet') opts.quiet = true;
         else if (!a.startsWith('-') && !urlGiven) {
@@ -115,6 +133,7 @@ function parseArgs(argv) {
     if (!Number.isInteger(opts.concurrency) || opts.concurrency < 1 || opts.concurrency > 64)
         fail('--concurrency: a whole number from 1 to 64', 2);
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(opts.site)) fail('--site: a site id', 2);
+    if (!Number.isInteger(opts.days) || opts.days < 1 || opts.days > MAX_DAYS) fail(`--days: a whole number from 1 to ${MAX_DAYS}`, 2);
     let url;
     try {
         url = new URL(opts.url);
@@ -334,10 +353,73 @@ function progress(opts, tallies, started, final) {
     else process.stderr.write(`${line}\n`);
 }
 
+// ---- history (--days) --------------------------------------------------------------
+
+/* A deterministic pseudo-random number in [0, 1) for (day, salt). */
+function noise(day, salt) {
+    const h = crypto.createHash('sha256').update(`${day}:${salt}`).digest();
+    return h.readUInt32BE(0) / 2 ** 32;
+}
+
+/* The made-up figures of one past day, in the rows of ops/import-counts.mjs. */
+function historyDay(ms, i, n, purposes) {
+    const day = new Date(ms).toISOString().slice(0, 10);
+    const weekday = new Date(ms).getUTCDay();
+    const rhythm = [0.7, 1.05, 1.1, 1.1, 1.05, 1.0, 0.75][weekday];
+    const growth = 0.6 + (0.4 * (i + 1)) / n;
+    const shown = Math.round(800 * rhythm * growth * (0.9 + 0.2 * noise(day, 'shown')));
+    const decisions = Math.round(shown * (0.82 + 0.1 * noise(day, 'interaction')));
+    const acceptAll = Math.round(decisions * (0.56 + 0.08 * noise(day, 'accept')));
+    const rejectAll = Math.round((decisions - acceptAll) * (0.6 + 0.1 * noise(day, 'reject')));
+    const custom = decisions - acceptAll - rejectAll;
+    const counts = {
+        'all|shown': shown,
+        'all|dismissed': Math.round(shown * 0.04),
+        'all|panel_opened': custom + Math.round(shown * 0.03),
+        'all|decisions': decisions,
+        'all|accept_all': acceptAll,
+        'all|reject_all': rejectAll,
+        'all|custom': custom,
+        'all|withdrawn': Math.round(decisions * 0.01),
+        's.banner|decisions': decisions,
+    };
+    for (const p of purposes) {
+        if (p.b == 'necessary') continue;
+        const g = acceptAll + Math.round(custom * (p.b == 'legitimate_interest' ? 0.8 : 0.45 + 0.1 * noise(day, p.id)));
+        counts[`all|g.${p.id}`] = g;
+        counts[`all|r.${p.id}`] = decisions - g;
+    }
+    return { day, ms, counts, unique: Math.round(shown * 0.93) };
+}
+
+async function writeHistory(opts, cfg) {
+    const today = Date.parse(`${new Date().toISOString().slice(0, 10)}T00:00:00Z`);
+    const n = opts.days - 1;
+    const rows = [];
+    for (let i = 0; i < n; i++) rows.push(historyDay(today - (n - i) * 86400000, i, n, cfg.p));
+    // Days that already have counts stay as they are: write the others.
+    let res;
+    try {
+        res = await importCounts({ site: opts.site, rows, redisUrl: opts.redis || defaultRedisUrl() });
+    } catch (e) {
+        const m = /already have counts .*?: (.*)$/.exec(e.message);
+        if (!m) throw e;
+        const taken = new Set(m[1].split(', '));
+        res = await importCounts({
+            site: opts.site,
+            rows: rows.filter((r) => !taken.has(r.day)),
+            redisUrl: opts.redis || defaultRedisUrl(),
+        });
+    }
+    if (!opts.quiet) process.stderr.write(`demo-data: history: ${res.written.length} past days written into Redis (import-counts)\n`);
+    return res;
+}
+
 async function main() {
     const opts = parseArgs(process.argv.slice(2));
     agent = new (opts.base.protocol == 'https:' ? https : http).Agent({ keepAlive: true, maxSockets: opts.concurrency });
     const cfg = await siteSettings(opts);
+    const history = opts.days > 1 ? await writeHistory(opts, cfg) : null;
     const variants = (cfg.vs || []).map((v) => v.id);
     const tallies = { all: emptyTally(cfg.p), variants: Object.fromEntries(variants.map((v) => [v, emptyTally(cfg.p)])) };
     const started = Date.now();
@@ -378,6 +460,7 @@ async function main() {
         variants,
         sent: tallies.all,
         by_variant: tallies.variants,
+        history_days: history ? history.written : [],
     };
     if (opts.json) {
         process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);

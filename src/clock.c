@@ -122,3 +122,23 @@ int clock_parse_day(const char *s, int64_t *day)
     *day = clock_days_from_civil(y, m, d);
     return 0;
 }
+
+int64_t clock_week_start(int64_t day)
+{
+    return day - (day + 3) % 7; /* 1970-01-01 was a Thursday: (day + 3) % 7 is 0 on Mondays */
+}
+
+int64_t clock_month_start(int64_t day)
+{
+    clock_utc_t u;
+    if (clock_utc(day * 86400000, &u) != 0) return day;
+    return day - (u.day - 1);
+}
+
+int64_t clock_next_month(int64_t day)
+{
+    clock_utc_t u;
+    if (clock_utc(day * 86400000, &u) != 0) return day + 1;
+    return u.month == 12 ? clock_days_from_civil(u.year + 1, 1, 1)
+                         : clock_days_from_civil(u.year, (unsigned)u.month + 1, 1);
+}

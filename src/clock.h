@@ -54,4 +54,11 @@ size_t clock_format(int64_t ms, clock_form_t form, char *out);
  * 2026-02-29) to days since 1970-01-01; -1 when it is not one. */
 int clock_parse_day(const char *s, int64_t *day);
 
+/* Calendar periods of the acceptance counters, in days since 1970-01-01
+ * (UTC): the Monday that starts day's ISO week, and the first day of
+ * day's month and of the month after it. day >= 0. */
+int64_t clock_week_start(int64_t day);
+int64_t clock_month_start(int64_t day);
+int64_t clock_next_month(int64_t day);
+
 #endif

@@ -532,10 +532,13 @@ static void config_defaults(config_t *cfg, const char *base)
     cfg->rl_consents_per_second = 10;
     cfg->rl_consents_burst = 50;
     cfg->rl_visitor_writes_per_minute = 10;
+    cfg->stats_cache_ms = 5000;
+    cfg->stats_cache_closed_ms = 300000;
     cfg->rl_visitor_writes_per_day = 100;
     cfg->rl_events_per_second = 20;
     cfg->rl_events_burst = 100;
     cfg->rl_exempt_loopback = 0;
+    cfg->erasure_disk_within_s = CONFIG_ERASURE_DISK_WITHIN_DEFAULT_S;
     cfg->log_json = 0;
     cfg->log_level = LOG_INFO;
     cfg->access_log = 1;
@@ -606,10 +609,11 @@ static int config_listen_address_ok(const char *a)
 static int config_apply(const config_ctx_t *c, config_t *cfg, const json_t *root, const char *base,
                         int *public_url_set)
 {
-    static const char *const top[] = {"listen",     "threads", "redis", "sites_dir", "keys_dir",
-                                      "public_url", "limits",  "http2", "log",       "tls",
-                                      "rate_limit", "metrics", NULL};
+    static const char *const top[] = {"listen",     "threads", "redis",   "sites_dir", "keys_dir",
+                                      "public_url", "limits",  "http2",   "log",       "tls",
+                                      "rate_limit", "metrics", "erasure", "stats",     NULL};
     static const char *const listen_keys[] = {"address", "port", NULL};
+    static const char *const erasure_keys[] = {"disk_within_seconds", NULL};
     static const char *const metrics_keys[] = {"listen", NULL};
     static const char *const redis_keys[] = {"url",
                                              "command_timeout_ms",
@@ -626,6 +630,7 @@ static int config_apply(const config_ctx_t *c, config_t *cfg, const json_t *root
     static const char *const log_keys[] = {
         "format", "level", "access_log", "client_ip", "checkpoint_seconds", NULL};
     static const char *const tls_keys[] = {"cert_file", "key_file", NULL};
+    static const char *const stats_keys[] = {"cache_seconds", "cache_closed_seconds", NULL};
     static const char *const rl_keys[] = {"consents_per_second",
                                           "consents_burst",
                                           "events_per_second",
@@ -635,14 +640,16 @@ static int config_apply(const config_ctx_t *c, config_t *cfg, const json_t *root
                                           "visitor_writes_per_minute",
                                           "visitor_writes_per_day",
                                           NULL};
-    json_t *listen, *redis, *limits, *log, *tls = NULL, *rl, *metrics;
+    json_t *listen, *redis, *limits, *log, *tls = NULL, *rl, *metrics, *erasure, *stats;
     if (config_check_keys(c, root, "", top) != 0 ||
         config_object(c, root, "listen", listen_keys, &listen) != 0 ||
         config_object(c, root, "metrics", metrics_keys, &metrics) != 0 ||
         config_object(c, root, "redis", redis_keys, &redis) != 0 ||
         config_object(c, root, "limits", limits_keys, &limits) != 0 ||
         config_object(c, root, "log", log_keys, &log) != 0 ||
-        config_object(c, root, "rate_limit", rl_keys, &rl) != 0)
+        config_object(c, root, "rate_limit", rl_keys, &rl) != 0 ||
+        config_object(c, root, "erasure", erasure_keys, &erasure) != 0 ||
+        config_object(c, root, "stats", stats_keys, &stats) != 0)
         return -1;
     json_t *tls_v = json_object_get(root, "tls");
     if (tls_v != NULL && !json_is_null(tls_v) && config_object(c, root, "tls", tls_keys, &tls) != 0)
@@ -732,6 +739,11 @@ static int config_apply(const config_ctx_t *c, config_t *cfg, const json_t *root
         *public_url_set = 1;
     }
 
+    /* erasure */
+    if (config_u32(c, erasure, "disk_within_seconds", "erasure.disk_within_seconds", 1,
+                   CONFIG_ERASURE_DISK_WITHIN_MAX_S, &cfg->erasure_disk_within_s) != 0)
+        return -1;
+
     /* limits */
     v = (json_int_t)cfg->max_body_bytes;
     if (config_int(c, limits, "max_body_bytes", "limits.max_body_bytes", 1,
@@ -792,6 +804,15 @@ static int config_apply(const config_ctx_t *c, config_t *cfg, const json_t *root
                                "address: set it only behind a proxy that appends it)");
         snprintf(cfg->rl_client_header, sizeof(cfg->rl_client_header), "x-forwarded-for");
     }
+
+    /* stats */
+    uint32_t cache_s = cfg->stats_cache_ms / 1000, closed_s = cfg->stats_cache_closed_ms / 1000;
+    if (config_u32(c, stats, "cache_seconds", "stats.cache_seconds", 0, 3600, &cache_s) != 0 ||
+        config_u32(c, stats, "cache_closed_seconds", "stats.cache_closed_seconds", 0, 86400,
+                   &closed_s) != 0)
+        return -1;
+    cfg->stats_cache_ms = cache_s * 1000;
+    cfg->stats_cache_closed_ms = closed_s * 1000;
 
     /* log */
     json_t *fmt = log != NULL ? json_object_get(log, "format") : NULL;

@@ -102,11 +102,24 @@ typedef struct config {
      * nothing written. */
     uint32_t rl_visitor_writes_per_minute; /* default 10 */
     uint32_t rl_visitor_writes_per_day;    /* default 100 */
+    /* "erasure": {"disk_within_seconds"}: after an erasure, its bytes leave
+     * the Redis AOF and dump.rdb within this bound (erasure.h): consentd asks
+     * the master to rewrite them. */
+    uint32_t erasure_disk_within_s; /* default CONFIG_ERASURE_DISK_WITHIN_DEFAULT_S */
+    /* "stats": {"cache_seconds", "cache_closed_seconds"}: how long a worker
+     * thread answers an identical stats query from memory, for a range that
+     * ends today or yesterday (counts may still arrive: default 5) and for
+     * one that ended before (default 300); 0 = not at all. */
+    uint32_t stats_cache_ms;
+    uint32_t stats_cache_closed_ms;
     /* "log": {"checkpoint_seconds"}: how often the consent log's hash chains
      * are extended and a signed checkpoint made (checkpoint.h); 0 = never
      * (this node takes no part). Default 60. */
     uint32_t log_checkpoint_seconds;
 } config_t;
+
+#define CONFIG_ERASURE_DISK_WITHIN_DEFAULT_S (4 * 3600) /* 4 hours */
+#define CONFIG_ERASURE_DISK_WITHIN_MAX_S (7 * 86400)
 
 /* Fill cfg with built-in defaults, read the file at path (NULL: defaults only),
  * then apply the environment overrides. Returns 0, or -1 with a message in

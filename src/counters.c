@@ -25,6 +25,8 @@
  */
 #include "counters.h"
 
+#include <inttypes.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +41,11 @@
 #define COUNTERS_VISITORS_INITIAL 16
 #define COUNTERS_TABLE_MIN 64
 #define COUNTERS_LOG_EVERY_MS 10000 /* at most one failure line per 10 s per thread */
+/* A batch waits at most this long to be sent again: well within the hour
+ * Redis remembers its number (STORE_BATCH_TTL_MS), so that a retry whose
+ * first send ran is always recognised. */
+#define COUNTERS_RETRY_MAX_AGE_MS (STORE_BATCH_TTL_MS / 2)
+_Static_assert(COUNTERS_RETRY_MAX_AGE_MS < STORE_BATCH_TTL_MS, "retries within Redis' memory");
 
 const char *const counters_metric_names[COUNTERS_METRICS] = {
     "shown",      "dismissed",  "panel_opened", "decisions",
@@ -58,9 +65,33 @@ typedef struct counters_group {
     uint32_t counts[]; /* n_dims * n_metrics */
 } counters_group_t;
 
+/* A batch sent to Redis, kept until Redis answers that it applied it (or
+ * that it had already): its exact arguments, so that sending it again is
+ * the same batch (sender, seq) that consentd_count applies at most once. */
+typedef struct counters_batch {
+    struct counters_batch *next; /* in the waiting queue */
+    counters_t *c;
+    char site_id[SITE_ID_MAX + 1];
+    int64_t hour;
+    uint32_t retention_days;
+    uint64_t seq;
+    int64_t first_ms; /* when it was first sent */
+    uint64_t weight;  /* counts and visitor ids it holds */
+    size_t bytes;     /* its allocation */
+    size_t n_fields, n_visitors;
+    const char **fields;
+    uint64_t *values;
+    const char **visitors;
+} counters_batch_t;
+
 struct counters {
     redis_t *redis;
     metrics_t *metrics;
+    char sender[STORE_BATCH_SENDER_LEN + 1];  /* random, this counters_t's batches */
+    uint64_t seq;                             /* the last batch number given */
+    counters_batch_t *waiting, *waiting_tail; /* to send again, oldest first */
+    size_t waiting_n, waiting_bytes;
+    uint64_t waiting_weight;
     counters_group_t **groups;
     size_t n_groups, cap_groups;
     uint32_t *table; /* index + 1 into groups; 0: empty */
@@ -105,6 +136,10 @@ counters_t *counters_create(redis_t *r, metrics_t *m)
         return NULL;
     }
     c->table_mask = COUNTERS_TABLE_MIN - 1;
+    unsigned char id[STORE_BATCH_SENDER_LEN / 2];
+    randombytes_buf(id, sizeof(id));
+    for (size_t i = 0; i < sizeof(id); i++)
+        snprintf(c->sender + 2 * i, 3, "%02x", id[i]);
     return c;
 }
 
@@ -117,7 +152,7 @@ static void counters_group_free(counters_group_t *g)
 
 uint64_t counters_pending(const counters_t *c)
 {
-    uint64_t n = 0;
+    uint64_t n = c != NULL ? c->waiting_weight : 0;
     for (size_t i = 0; c != NULL && i < c->n_groups; i++)
         n += c->groups[i]->touched + c->groups[i]->n_visitors;
     return n;
@@ -134,6 +169,11 @@ void counters_destroy(counters_t *c)
                 (unsigned long long)lost);
     for (size_t i = 0; i < c->n_groups; i++)
         counters_group_free(c->groups[i]);
+    while (c->waiting != NULL) {
+        counters_batch_t *b = c->waiting;
+        c->waiting = b->next;
+        free(b);
+    }
     free(c->groups);
     free(c->table);
     free(c->names);
@@ -371,16 +411,154 @@ static void counters_log_failure(counters_t *c, const char *what, const char *wh
     log_msg(LOG_WARN, "counters: %s: %s (see consentd_stats_flush_failures_total)", what, why);
 }
 
-static void counters_on_flushed(void *data, const redis_error_t *err)
+/* A copy of what store_counts_add is given, in one allocation. NULL when
+ * out of memory. */
+static counters_batch_t *counters_batch_new(counters_t *c, const store_counts_t *k, uint64_t weight)
 {
-    counters_t *c = data;
+    size_t strings = 0;
+    for (size_t i = 0; i < k->n_fields; i++)
+        strings += strlen(k->fields[i]) + 1;
+    for (size_t i = 0; i < k->n_visitors; i++)
+        strings += strlen(k->visitors[i]) + 1;
+    size_t bytes =
+        sizeof(counters_batch_t) + (2 * k->n_fields + k->n_visitors) * sizeof(uint64_t) + strings;
+    counters_batch_t *b = calloc(1, bytes);
+    if (b == NULL) return NULL;
+    b->c = c;
+    snprintf(b->site_id, sizeof(b->site_id), "%s", k->site_id);
+    b->hour = k->hour;
+    b->retention_days = k->retention_days;
+    b->seq = k->seq;
+    b->first_ms = clock_real_ms();
+    b->weight = weight;
+    b->bytes = bytes;
+    b->n_fields = k->n_fields;
+    b->n_visitors = k->n_visitors;
+    /* uint64_t and pointers are both 8 bytes here (checked below): the
+     * arrays follow the header, 8-aligned, then the strings. */
+    _Static_assert(sizeof(const char *) <= sizeof(uint64_t), "pointer slots");
+    uint64_t *slots = (uint64_t *)(b + 1);
+    b->values = slots;
+    b->fields = (const char **)(slots + k->n_fields);
+    b->visitors = (const char **)(slots + 2 * k->n_fields);
+    char *at = (char *)(slots + 2 * k->n_fields + k->n_visitors);
+    for (size_t i = 0; i < k->n_fields; i++) {
+        size_t len = strlen(k->fields[i]) + 1;
+        b->fields[i] = memcpy(at, k->fields[i], len);
+        b->values[i] = k->values[i];
+        at += len;
+    }
+    for (size_t i = 0; i < k->n_visitors; i++) {
+        size_t len = strlen(k->visitors[i]) + 1;
+        b->visitors[i] = memcpy(at, k->visitors[i], len);
+        at += len;
+    }
+    return b;
+}
+
+static void counters_on_flushed(void *data, int applied, const redis_error_t *err);
+
+/* Send b (first time or again). REDIS_OK: b now belongs to the callback. */
+static int counters_batch_send(counters_t *c, counters_batch_t *b)
+{
+    store_counts_t k = {
+        .site_id = b->site_id,
+        .hour = b->hour,
+        .retention_days = b->retention_days,
+        .n_fields = b->n_fields,
+        .fields = b->fields,
+        .values = b->values,
+        .n_visitors = b->n_visitors,
+        .visitors = b->visitors,
+        .sender = c->sender,
+        .seq = b->seq,
+    };
+    return store_counts_add(c->redis, &k, counters_on_flushed, b);
+}
+
+static void counters_waiting_gauges(counters_t *c)
+{
+    metrics_gauge_set(c->metrics, METRICS_STATS_BATCHES_WAITING, c->waiting_n);
+}
+
+/* Drop b for good: its counts are lost (counted and logged). */
+static void counters_batch_drop(counters_t *c, counters_batch_t *b, const char *why)
+{
+    metrics_count(c->metrics, METRICS_STATS_FLUSH_FAILURES, 1);
+    counters_drop(c, b->weight);
+    counters_log_failure(c, "a batch of counts was dropped", why);
+    free(b);
+}
+
+/* Queue b to be sent again at the next flush, within the memory bound:
+ * the oldest waiting batches make room. */
+static void counters_batch_wait(counters_t *c, counters_batch_t *b)
+{
+    b->next = NULL;
+    if (c->waiting_tail != NULL)
+        c->waiting_tail->next = b;
+    else
+        c->waiting = b;
+    c->waiting_tail = b;
+    c->waiting_n++;
+    c->waiting_bytes += b->bytes;
+    c->waiting_weight += b->weight;
+    while (c->waiting_bytes > COUNTERS_WAITING_BYTES_MAX && c->waiting != b) {
+        counters_batch_t *old = c->waiting;
+        c->waiting = old->next;
+        c->waiting_n--;
+        c->waiting_bytes -= old->bytes;
+        c->waiting_weight -= old->weight;
+        counters_batch_drop(c, old, "too many batches waiting to be sent again");
+    }
+    counters_waiting_gauges(c);
+}
+
+static void counters_on_flushed(void *data, int applied, const redis_error_t *err)
+{
+    counters_batch_t *b = data;
+    counters_t *c = b->c;
     if (err == NULL) {
         metrics_count(c->metrics, METRICS_STATS_FLUSHES, 1);
+        if (!applied) metrics_count(c->metrics, METRICS_STATS_FLUSH_DUPLICATES, 1);
+        free(b);
         return;
     }
-    metrics_count(c->metrics, METRICS_STATS_FLUSH_FAILURES, 1);
-    counters_log_failure(c, "a batch of counts was dropped (outcome unknown, never sent twice)",
-                         err->detail);
+    switch (err->kind) {
+    case REDIS_ERROR_TIMEOUT:        /* outcome unknown: the batch number makes a retry safe */
+    case REDIS_ERROR_UNAVAILABLE:    /* not now (-TRYAGAIN, -CLUSTERDOWN, -NOREPLICAS, ...) */
+    case REDIS_ERROR_NOT_REPLICATED: /* on the master alone: may vanish in a failover */
+    case REDIS_ERROR_BUSY:
+        counters_log_failure(c, "a batch of counts is kept to be sent again", err->detail);
+        counters_batch_wait(c, b);
+        break;
+    default: /* refused (bad arguments, too old to tell): sending it again cannot help */
+        counters_batch_drop(c, b, err->detail);
+        break;
+    }
+}
+
+/* Send the waiting batches again, oldest first, until Redis cannot take more. */
+static void counters_resend(counters_t *c)
+{
+    int64_t now = clock_real_ms();
+    while (c->waiting != NULL) {
+        counters_batch_t *b = c->waiting;
+        int too_old = now - b->first_ms > COUNTERS_RETRY_MAX_AGE_MS;
+        int rc = too_old ? REDIS_E_ARGS : counters_batch_send(c, b);
+        if (rc == REDIS_E_DOWN || rc == REDIS_E_BUSY) break;
+        c->waiting = b->next;
+        if (c->waiting == NULL) c->waiting_tail = NULL;
+        c->waiting_n--;
+        c->waiting_bytes -= b->bytes;
+        c->waiting_weight -= b->weight;
+        if (rc == REDIS_OK)
+            metrics_count(c->metrics, METRICS_STATS_FLUSH_RETRIES, 1);
+        else
+            counters_batch_drop(c, b,
+                                too_old ? "waited too long to be sent again" : "bad arguments");
+    }
+    counters_waiting_gauges(c);
 }
 
 /* The name of field (dim, metric) of group g into out. */
@@ -463,14 +641,22 @@ static int counters_flush_group(counters_t *c, counters_group_t *g)
         .values = c->values,
         .n_visitors = g->n_visitors,
         .visitors = c->visitors,
+        .sender = c->sender,
+        .seq = c->seq + 1,
     };
-    int rc = k == 0 && g->n_visitors == 0
-                 ? REDIS_OK
-                 : store_counts_add(c->redis, &batch, counters_on_flushed, c);
-    if (rc == REDIS_E_DOWN || rc == REDIS_E_BUSY) return -1; /* kept for the next flush */
-    if (rc != REDIS_OK) {
-        metrics_count(c->metrics, METRICS_STATS_FLUSH_FAILURES, 1);
-        counters_log_failure(c, "a batch of counts was refused", "bad arguments");
+    if (k > 0 || g->n_visitors > 0) {
+        uint64_t weight = g->n_visitors;
+        for (size_t i = 0; i < k; i++)
+            weight += c->values[i];
+        counters_batch_t *b = counters_batch_new(c, &batch, weight);
+        if (b == NULL) return -1; /* out of memory: kept for the next flush */
+        int rc = counters_batch_send(c, b);
+        if (rc == REDIS_E_DOWN || rc == REDIS_E_BUSY) {
+            free(b); /* not sent: the counts stay in the group for the next flush */
+            return -1;
+        }
+        c->seq++; /* the number is b's now, even if the call was refused */
+        if (rc != REDIS_OK) counters_batch_drop(c, b, "bad arguments");
     }
     memset(g->counts, 0, cells * sizeof(g->counts[0]));
     g->touched = 0;
@@ -481,9 +667,10 @@ static int counters_flush_group(counters_t *c, counters_group_t *g)
 void counters_flush(counters_t *c)
 {
     if (c == NULL) return;
+    counters_resend(c);
     int64_t hour_now = clock_real_ms() / COUNTERS_MS_PER_HOUR;
     size_t kept = 0;
-    uint64_t pending = 0;
+    uint64_t pending = c->waiting_weight;
     for (size_t i = 0; i < c->n_groups; i++) {
         counters_group_t *g = c->groups[i];
         int had = g->touched != 0 || g->n_visitors != 0;

@@ -12,19 +12,32 @@
  * counts to the hour and day hashes and the visitor ids to the day's
  * HyperLogLog (key layout in store.c).
  *
- * Delivery, per batch:
+ * Delivery, per batch. Every batch carries this counters_t's random sender
+ * id and a number of its own; consentd_count applies a (sender, number) at
+ * most once (Redis remembers the newest STORE_BATCH_WINDOW numbers of each
+ * sender, per site, for an hour), so a batch can always be sent again:
  *  - not sent (Redis down, too many commands in flight): the counts stay in
- *    memory and go with the next flush;
- *  - sent, and Redis applied it: done (consentd_stats_flushes_total);
- *  - sent, outcome unknown (timeout, connection lost before the reply) or
- *    refused by Redis: the batch is dropped and counted in
- *    consentd_stats_flush_failures_total. Sending it again could count it
- *    twice; a counter may miss a batch when Redis misbehaves, it never
- *    counts one twice.
+ *    their group and go with the next flush;
+ *  - sent, and Redis applied it (durably, with redis.wait_replicas): done
+ *    (consentd_stats_flushes_total);
+ *  - sent, and Redis said it had applied it before: done, not counted twice
+ *    (consentd_stats_flush_duplicates_total);
+ *  - sent, outcome unknown (timeout, connection lost before the reply, not
+ *    replicated in time) or refused for now (-TRYAGAIN, -CLUSTERDOWN,
+ *    -NOREPLICAS, -LOADING, -READONLY, ...): kept as is, and sent again at
+ *    the next flushes, oldest first (consentd_stats_flush_retries_total,
+ *    consentd_stats_batches_waiting), for at most COUNTERS_RETRY_MAX_AGE_MS;
+ *  - refused for good (bad arguments, or too old for Redis to tell whether
+ *    it ran): dropped (consentd_stats_flush_failures_total).
+ * A failover therefore loses no count and counts none twice, as long as
+ * acknowledged writes survive it (redis.wait_replicas >= 1 on a cluster
+ * with replicas) and it is over within COUNTERS_RETRY_MAX_AGE_MS.
  * Memory is bounded: at most COUNTERS_GROUPS_MAX groups per thread and
  * COUNTERS_VISITORS_MAX visitor ids per group (a full group is flushed at
- * once); what does not fit while Redis is down is dropped and counted in
- * consentd_stats_dropped_total.
+ * once), and COUNTERS_WAITING_BYTES_MAX of batches waiting to be sent again
+ * (the oldest are dropped first); what does not fit is dropped and counted
+ * in consentd_stats_dropped_total (and the batches in
+ * consentd_stats_flush_failures_total).
  *
  * FIELDS of the counter hashes are "<dim>|<metric>":
  *   dim     all | v.<variant> | l.<lang> | s.<source>
@@ -49,9 +62,10 @@
 #include "store.h"
 
 #define COUNTERS_FLUSH_INTERVAL_MS 1000
-#define COUNTERS_GROUPS_MAX 4096  /* (site, hour) groups per thread */
-#define COUNTERS_VISITORS_MAX 512 /* visitor ids per group between flushes */
-#define COUNTERS_FIELD_MAX 160    /* bytes of a field name, NUL included */
+#define COUNTERS_GROUPS_MAX 4096              /* (site, hour) groups per thread */
+#define COUNTERS_VISITORS_MAX 512             /* visitor ids per group between flushes */
+#define COUNTERS_FIELD_MAX 160                /* bytes of a field name, NUL included */
+#define COUNTERS_WAITING_BYTES_MAX (8u << 20) /* batches waiting to be sent again, per thread */
 
 typedef enum {
     COUNTERS_SHOWN = 0,

@@ -52,9 +52,15 @@ static const metrics_family_t counter_families[METRICS_COUNTERS] = {
     [METRICS_STATS_FLUSHES] = {"consentd_stats_flushes_total",
                                "Batches of acceptance counts Redis applied."},
     [METRICS_STATS_FLUSH_FAILURES] = {"consentd_stats_flush_failures_total",
-                                      "Batches of acceptance counts dropped: sent but timed out or "
-                                      "lost with the connection (never sent twice), or refused by "
-                                      "Redis."},
+                                      "Batches of acceptance counts dropped: refused by Redis, "
+                                      "waiting too long to be sent again, or over the bound of "
+                                      "batches waiting."},
+    [METRICS_STATS_FLUSH_RETRIES] = {"consentd_stats_flush_retries_total",
+                                     "Batches of acceptance counts sent again after a timeout, a "
+                                     "lost connection or a refusal that said not now."},
+    [METRICS_STATS_FLUSH_DUPLICATES] = {"consentd_stats_flush_duplicates_total",
+                                        "Batches sent again that Redis had applied already: "
+                                        "skipped, never counted twice."},
     [METRICS_STATS_DROPPED] = {"consentd_stats_dropped_total",
                                "Counts and visitor ids dropped because the memory bound was "
                                "reached while Redis could not take them."},
@@ -77,6 +83,8 @@ static const metrics_family_t gauge_families[METRICS_GAUGES] = {
                           "Requests accepted and not yet done."},
     [METRICS_STATS_PENDING] = {"consentd_stats_pending",
                                "Counts and visitor ids waiting in memory for the next flush."},
+    [METRICS_STATS_BATCHES_WAITING] = {"consentd_stats_batches_waiting",
+                                       "Batches of acceptance counts waiting to be sent again."},
 };
 
 /* Written before threads start, read-only afterwards. */

@@ -34,7 +34,9 @@ typedef enum metrics_counter {
     METRICS_REDIS_ERRORS = 0,        /* timeouts and disconnects seen by callers */
     METRICS_CONNECTIONS_REFUSED,     /* closed at accept: the client held its share */
     METRICS_STATS_FLUSHES,           /* acceptance-count batches Redis applied */
-    METRICS_STATS_FLUSH_FAILURES,    /* batches dropped: outcome unknown or refused */
+    METRICS_STATS_FLUSH_FAILURES,    /* batches dropped: refused, too old, over the bound */
+    METRICS_STATS_FLUSH_RETRIES,     /* batches sent again (outcome unknown, or "not now") */
+    METRICS_STATS_FLUSH_DUPLICATES,  /* batches sent again that Redis had applied: skipped */
     METRICS_STATS_DROPPED,           /* counts and visitor ids over the memory bound */
     METRICS_ANSWERS_DROPPED,         /* a second answer to one request (a bug) */
     METRICS_REQUESTS_UNANSWERED,     /* disposed without an answer (a bug) */
@@ -45,10 +47,11 @@ typedef enum metrics_counter {
 
 /* Gauges (set to the writer's current value). */
 typedef enum metrics_gauge {
-    METRICS_REDIS_CONNECTED = 0, /* 0 or 1 */
-    METRICS_INFLIGHT,            /* requests accepted and not yet disposed */
-    METRICS_STATS_PENDING,       /* counts and visitor ids waiting in memory */
-    METRICS_GAUGES               /* how many */
+    METRICS_REDIS_CONNECTED = 0,   /* 0 or 1 */
+    METRICS_INFLIGHT,              /* requests accepted and not yet disposed */
+    METRICS_STATS_PENDING,         /* counts and visitor ids waiting in memory */
+    METRICS_STATS_BATCHES_WAITING, /* batches waiting to be sent again */
+    METRICS_GAUGES                 /* how many */
 } metrics_gauge_t;
 
 /* Route names (index = route id), given once by the router before any

@@ -1516,6 +1516,13 @@ void redis_destroy(redis_t *r)
     free(r);
 }
 
+int redis_server_of(redis_t *r, const char *tag, size_t len)
+{
+    if (!r->cfg.cluster) return 0;
+    redis_node_t *n = cluster_route(r, tag != NULL && len > 0 ? (int)redis_key_slot(tag, len) : -1);
+    return n != NULL ? (int)n->index : -1;
+}
+
 int redis_is_connected(const redis_t *r)
 {
     if (!r->cfg.cluster) return r->nodes[0]->ready;
@@ -1570,8 +1577,9 @@ redis_error_t redis_error_of_reply(const redis_reply_t *reply, char *buf, size_t
 {
     /* Refusals that say "not now": the same command succeeds later (a
      * cluster's redirects and retries are over when one reaches here). */
-    static const char *const passing[] = {"LOADING",  "BUSY",        "MASTERDOWN", "READONLY",
-                                          "TRYAGAIN", "CLUSTERDOWN", "MOVED",      "ASK"};
+    static const char *const passing[] = {"LOADING",  "BUSY",     "MASTERDOWN",
+                                          "READONLY", "TRYAGAIN", "CLUSTERDOWN",
+                                          "MOVED",    "ASK",      "NOREPLICAS"};
     redis_error_t e = {REDIS_ERROR_REPLY, "Redis error"};
     size_t len =
         reply != NULL && reply->type == REDIS_REPLY_ERROR && reply->str != NULL ? reply->len : 0;

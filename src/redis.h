@@ -139,6 +139,11 @@ unsigned redis_key_slot(const char *tag, size_t len);
 
 /* One Redis: connected. A cluster: the slot map is known and every master
  * in it is connected. */
+/* Which server a command with this tag goes to now: a small integer, the
+ * same for two tags one master serves (0 with one Redis), -1 while unknown
+ * (a cluster's slot map not read yet). For callers that send a command once
+ * per server, not once per tag (erasure's compaction on disk). */
+int redis_server_of(redis_t *r, const char *tag, size_t len);
 int redis_is_connected(const redis_t *r);
 /* Why the last connect or the connection failed ("connection refused", ...;
  * with a cluster, prefixed by the node's address), "" when connected. Valid

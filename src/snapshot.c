@@ -21,6 +21,8 @@ snapshot_t *snapshot_create(site_set_t *sites, key_set_t *keys, const snapshot_t
     snap->sites = sites;
     snap->keys = keys;
     snap->refs = 1;
+    static uint64_t generations;
+    snap->generation = __atomic_add_fetch(&generations, 1, __ATOMIC_RELAXED);
     if ((snap->banners = banner_set_build_after(sites, previous != NULL ? previous->banners : NULL,
                                                 err, errlen)) == NULL) {
         site_set_release(sites);

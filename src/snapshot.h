@@ -20,7 +20,8 @@ typedef struct snapshot {
     site_set_t *sites;
     struct banner_set *banners;
     key_set_t *keys;
-    int refs; /* atomic */
+    uint64_t generation; /* 1, 2, ...: a new one at each snapshot_create (caches key on it) */
+    int refs;            /* atomic */
 } snapshot_t;
 
 /* Takes over the caller's reference of sites and ownership of keys (both

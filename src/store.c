@@ -17,9 +17,15 @@
  *   cd:{site:p}:s:<visitor>        STRING  PXAT expires_at_ms        the current record
  *   cd:{site:p}:h:<visitor>        LIST    log retention, from the   records with `log`,
  *                                          last write                newest first, <= 200
- *   cd:{site:p}:log                STREAM  log retention, from the   entries {v: visitor,
- *                                          last write; entries       r: record}; id = when
- *                                          trimmed by MINID          Redis stored it
+ *   cd:{site:p}:log                STREAM  log retention, from the   entries {p: pseudonym,
+ *                                          last write; entries       c: sealed record}; id =
+ *                                          trimmed by MINID          when Redis stored it
+ *                                                                    (legacy: {v: visitor,
+ *                                                                    r: record}, versions 1-4)
+ *   cd:{site:p}:p:<visitor>        STRING  as the history            the visitor's pseudonym:
+ *                                                                    16 random bytes, hex
+ *   cd:{site:p}:k:<pseudonym>      HASH    as the history; fields    log entry id -> its data
+ *                                          leave with their ids      key (32 random bytes)
  *   cd:{site:p}:x:<visitor>        LIST    log retention, from the   log entry ids of the
  *                                          last id pushed            visitor that left the
  *                                                                    history by its count,
@@ -29,15 +35,33 @@
  *   cd:{site:p}:wd:<visitor>       STRING  a day, likewise           the same, per day
  *   cd:{site:p}:erasures           STRING  log retention, from the   integer: erasures done
  *                                          last erasure              (anonymous; sum the 64)
+ *   cd:{site:p}:compact            STRING  until taken (<= log       integer: Unix ms (Redis)
+ *                                          retention)                of the first erasure not
+ *                                                                    yet compacted on disk
  *   cd:{site:p}:seq                STRING  log retention, from the   integer: the partition's
  *                                          last write                last entry number n
  *   cd:{site:p}:chain              STREAM  log retention, from the   the partition's hash chain:
  *                                          last append; trimmed to   one entry per log entry,
  *                                          the log's first entry     same id, {n, h: 64 hex}
  *
- * THE TAMPER-EVIDENT LOG (library version 5). consentd_put numbers every
+ * THE SEALED LOG (crypto-erasure). consentd seals each record before the
+ * FCALL (seal.h: XChaCha20-Poly1305-IETF, a fresh data key and nonce per
+ * entry, additional data = format, site, partition) and passes a fresh
+ * pseudonym candidate; consentd_put keeps the visitor's pseudonym if it has
+ * one (no extra round trip), writes {p, c} to the log and the data key to
+ * k:<pseudonym>, field = the entry id. p: and k: live as the history (a
+ * retention after the last write: as long as the log entries they open, so
+ * a state that expires leaves its proofs readable in the log); a k: field
+ * leaves where the history and the index drop its id for age. Readers join
+ * each entry with its key inside a function (consentd_log_read for the
+ * export, consentd_visitor for the access request's older writes) and open
+ * it here; an entry whose key is gone is an erased one (store_record_t
+ * .erased: only its id and time). Nodes of versions 1-4 still call
+ * consentd_put with the old arguments: their entries are {v, r} (legacy).
+ *
+ * THE TAMPER-EVIDENT LOG (library version 6). consentd_put numbers every
  * log entry: n = INCR seq, stored as the entry's last field (after v and r,
- * so that readers by position still find them). The chain values are
+ * or p and c, so that readers by position still find them). The chain values are
  * computed in C (logchain.h: Redis' Lua has no SHA-256) by the checkpointer
  * (checkpoint.h): consentd_chain_pending (FCALL_RO) gives the chain's head
  * and the log entries after it; consentd_chain_append appends links only
@@ -67,14 +91,34 @@
  *   cd:{site:stats}:d:<YYYYMMDD>   HASH    end of the day + stats    the same fields, per
  *                                          retention                 UTC day
  *   cd:{site:stats}:u:<YYYYMMDD>   HLL     as the day hash           visitor ids seen that day
+ *   cd:{site:stats}:w:<YYYYMMDD>   HASH    end of the week + stats   a week's rollup (its Monday,
+ *   cd:{site:stats}:uw:<YYYYMMDD>  HLL     retention                 ISO): sums and union of its
+ *                                                                    days, field "_" = 1 (built)
+ *   cd:{site:stats}:m:<YYYYMM>     HASH    end of the month + stats  a month's rollup, the same
+ *   cd:{site:stats}:um:<YYYYMM>    HLL     retention
+ *   cd:{site:stats}:b:<sender>     ZSET    an hour after the         the numbers of the newest
+ *                                          sender's last batch       128 batches of that sender
+ *                                                                    applied (member = score)
  *
  * (stats retention = site->stats_retention_days.) Fields: dims all,
  * v.<variant>, l.<lang>, s.<source>; metrics shown, dismissed,
  * panel_opened, decisions, accept_all, reject_all, custom, withdrawn,
  * g.<purpose>, r.<purpose> (counters.h says what each counts). Writes:
- * consentd_count (HINCRBY each field into the hour and the day hash, PFADD
- * the visitors, PEXPIREAT the three keys). Reads: consentd_stats (HMGET of
- * the asked fields from each bucket's hash, PFCOUNT of the days).
+ * consentd_count (unless its (sender, number) is in the sender's batches:
+ * then nothing, and it answers -1; a number below all 128 kept is refused,
+ * "too old"; else HINCRBY each field into the hour and the day hash, PFADD
+ * the visitors, PEXPIREAT the three keys, remember the number). <sender> is
+ * 16 random hex digits per worker thread and process (counters.c), so dead
+ * senders' keys expire within the hour; it also adds the fields and the
+ * visitors to the week's and the month's rollups when they exist. ROLLUPS
+ * are built by consentd_stats_by the first time a query needs a whole week
+ * or month (sum of the day hashes, PFMERGE of their HyperLogLogs, field
+ * "_" set, expiry of the last day): built before or after a flush, a rollup
+ * is the exact sum of its days, since both run atomically. Reads: consentd_stats (HMGET of
+ * the asked fields from each bucket's hash, PFCOUNT of the days) by hour;
+ * consentd_stats_by by day, week or month (rows from the days or rollups,
+ * totals and the union of visitors from the whole months in the range and
+ * the days at its edges).
  *
  * (log retention = site->log_retention_days.) Ints in msgpack use the
  * smallest encoding; strings are msgpack str. A state whose expires_at_ms is
@@ -86,8 +130,9 @@
  * write's entry. The index's ids past the retention are popped at the
  * visitor's next write.
  *
- * A RECORD (the value of a state, of a history entry, the `r` of a log
- * entry) is a msgpack map whose layout is specified in store_record.h.
+ * A RECORD (the value of a state, of a history entry, the `r` of a legacy log
+ * entry, the plain text of a sealed `c`) is a msgpack map whose layout is
+ * specified in store_record.h.
  *
  * WRITES go through the Redis Function library `consentd` (src/store.lua,
  * embedded at build time as STORE_LIBRARY_SOURCE; loaded as THE LIBRARY
@@ -107,9 +152,14 @@
  * erasure. Ids leave the index only when older than the retention, when it
  * expires (a retention after its newest id was pushed) or on erasure.
  * consentd_erase therefore trims the log to the retention, then deletes the
- * log entries its history and its index name, the state, the history and
- * the index, and the write counters: nothing with the visitor id is left.
- * The erasure counter is the only trace, and it holds no id. The index
+ * legacy log entries ({v, r}) its history and its index name, the state,
+ * the history and the index, the write counters, the pseudonym and the data
+ * keys: nothing with the visitor id, nothing that opens its sealed entries,
+ * is left. Those stay in the log as ciphertext (the log's order and
+ * integrity hold). The erasure counter is the only trace, and it holds no
+ * id. In the same FCALL it sets the partition's compact marker (SET NX, now):
+ * erasure.h takes it and has that master rewrite its AOF and snapshot, so
+ * that the deleted bytes leave the disk within erasure.disk_within_seconds. The index
  * holds at most the visitor's writes within the retention less
  * STORE_HISTORY_MAX: with a day limit of D writes, D * retention days.
  *
@@ -126,7 +176,7 @@
  *
  * READS are a plain GET (current state) and consentd_visitor (FCALL_RO: the
  * state, the history and the older writes the index names, read from the
- * log, in one consistent snapshot).
+ * log with their data keys, in one consistent snapshot).
  *
  * THE LIBRARY VERSION. src/store.lua declares `local VERSION = N` (an
  * integer, raised with every change of the file) and returns it from
@@ -169,13 +219,14 @@
  * reads the version keys it finds in the index by name (same tag, same
  * slot) rather than through KEYS: their names are only known inside.
  *
- * THE LOG EXPORT reads the 64 streams with XRANGE ... COUNT, partition 0 to
- * 63, each in id order, chaining commands until the page holds `limit`
+ * THE LOG EXPORT reads the 64 streams with consentd_log_read (XRANGE ...
+ * COUNT inside, each entry with its data key), partition 0 to 63, each in id
+ * order, chaining commands until the page holds `limit`
  * records or the last partition is done. from_ms/to_ms filter on the entry
  * ids, i.e. when Redis stored the record (the same millisecond as iat, give
  * or take the clocks). The cursor is "<p>-<ms>-<seq>": go on in partition p
- * after entry ms-seq ("<p>-0-0": from the start of p). Entries whose `r`
- * does not decode are skipped and counted in one log line per page.
+ * after entry ms-seq ("<p>-0-0": from the start of p). Entries that do not
+ * open or decode are skipped and counted in one log line per page.
  */
 #include "store.h"
 
@@ -189,8 +240,12 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include "clock.h"
 #include "log.h"
+#include "random.h"
+#include "seal.h"
 #include "strbuf.h"
 #include "visitor.h"
 #include "store_lua.h" /* generated from src/store.lua: STORE_LIBRARY_SOURCE, _VERSION */
@@ -199,7 +254,7 @@
 #define STORE_KEY_MAX (STORE_TAG_MAX + VISITOR_ID_MAX + 16)
 #define STORE_ID_MAX 48     /* "<u64>-<u64>" */
 #define STORE_CURSOR_MAX 64 /* "<partition>-<u64>-<u64>" */
-#define STORE_ARGV_MAX 20
+#define STORE_ARGV_MAX 16
 #define STORE_ERR_MAX 256
 #define STORE_MS_PER_DAY 86400000LL
 
@@ -236,6 +291,8 @@ typedef enum {
     STORE_CALL_BANNER_FOUND,
     STORE_CALL_BANNER_LIST,
     STORE_CALL_BANNER_GET,
+    STORE_CALL_COMPACT_TAKE,
+    STORE_CALL_COMPACT,
     STORE_CALL_RAW /* the log's chains and checkpoints: raw_reply / raw_fail */
 } store_call_kind_t;
 
@@ -270,7 +327,7 @@ typedef struct store_call {
         store_erase_cb erase;
         store_log_cb log;
         store_stats_cb stats;
-
+        store_counts_cb counts;
         store_found_cb found;
         store_banner_list_cb banner_list;
         store_bytes_cb bytes;
@@ -281,12 +338,16 @@ typedef struct store_call {
         store_checkpoint_added_cb checkpoint_added;
         store_log_raw_cb log_raw;
         store_inclusion_cb inclusion;
+        store_compact_take_cb compact_take;
     } cb;
     int is_fcall;
     int durable; /* a write that must outlive a failover: redis_command_durable */
     int retried;
     char tag[STORE_TAG_MAX];
     size_t tag_len;
+    char site_id[SITE_ID_MAX + 1]; /* the consent calls': what a sealed entry is bound to */
+    unsigned partition;
+    int compact_step; /* STORE_CALL_COMPACT: 0 BGREWRITEAOF sent, 1 BGSAVE sent */
     int argc, argv_max;
     const char **argv; /* argv_fixed, or after bytes[] for the long calls */
     size_t *argvlen;
@@ -303,9 +364,10 @@ typedef struct store_call {
         size_t limit;
         char id[STORE_ID_MAX]; /* the inclusion proof's entry */
     } raw;
-    struct { /* STORE_CALL_STATS: the shape of the answer */
-        size_t n_buckets, n_bucket_fields, n_total_fields, n_days;
-        int per_day;
+    struct store_stats_state *stats_state; /* consentd_stats_by in several calls */
+    struct {                               /* STORE_CALL_STATS: the shape of the answer */
+        size_t n_buckets, n_bucket_fields, n_total_fields;
+        int per_bucket; /* a unique count per bucket in the answer */
     } stats;
     size_t used, cap;
     max_align_t bytes[]; /* the arguments (then, for long calls, argv and argvlen) */
@@ -346,8 +408,11 @@ static store_call_t *store_call_new(store_call_kind_t kind, redis_t *r, void *da
     return store_call_new_args(kind, r, data, cap, STORE_ARGV_MAX);
 }
 
+static void store_stats_state_free(struct store_stats_state *st);
+
 static void store_call_free(store_call_t *c)
 {
+    if (c->stats_state != NULL) store_stats_state_free(c->stats_state);
     if (c->log != NULL) {
         for (size_t i = 0; i < c->log->n; i++)
             free(c->log->strings[i]);
@@ -361,6 +426,11 @@ static void store_call_free(store_call_t *c)
 /* "<site>:<partition>", written by hand (every consent call). */
 static void store_call_tag(store_call_t *c, const char *site_id, unsigned partition)
 {
+    size_t n = strlen(site_id);
+    if (n >= sizeof(c->site_id)) n = 0;
+    memcpy(c->site_id, site_id, n);
+    c->site_id[n] = '\0';
+    c->partition = partition;
     strbuf_t b;
     strbuf_init_fixed(&b, c->tag, sizeof(c->tag));
     strbuf_str(&b, site_id);
@@ -490,7 +560,7 @@ static void store_call_fail(store_call_t *c, const redis_error_t *err)
         store_log_finish(c, err);
         return;
     case STORE_CALL_COUNT:
-        c->cb.done(c->data, err);
+        c->cb.counts(c->data, 0, err);
         break;
     case STORE_CALL_STATS:
         c->cb.stats(c->data, NULL, err);
@@ -507,12 +577,19 @@ static void store_call_fail(store_call_t *c, const redis_error_t *err)
     case STORE_CALL_RAW:
         c->raw_fail(c, err);
         break;
+    case STORE_CALL_COMPACT_TAKE:
+        c->cb.compact_take(c->data, 0, err);
+        break;
+    case STORE_CALL_COMPACT:
+        c->cb.done(c->data, err);
+        break;
     }
     store_call_free(c);
 }
 
 static void store_on_reply(void *data, const redis_reply_t *reply, const redis_error_t *err);
 static void store_banner_on_reply(store_call_t *c, const redis_reply_t *reply);
+static void store_compact_on_reply(store_call_t *c, const redis_reply_t *reply);
 
 static int store_call_send(store_call_t *c)
 {
@@ -694,6 +771,40 @@ static int store_decode_alloc(const char *buf, size_t len, size_t extra, store_r
     return 0;
 }
 
+/* Open a sealed log entry of c's site and partition (sealed bytes under its
+ * data key) and decode the record, its strings and then the entry id into
+ * out, which takes at most len + id_len + 2 bytes; scratch holds len bytes.
+ * 0, or -1 when it does not open (another key, altered) or decode. */
+static int store_open_entry(const store_call_t *c, const char *sealed, size_t len, const char *key,
+                            size_t key_len, const char *id, size_t id_len, store_record_t *rec,
+                            store_record_strings_t *out, unsigned char *scratch)
+{
+    size_t plain_len;
+    if (key_len != SEAL_KEY_BYTES || len < SEAL_OVERHEAD || id_len >= STORE_ID_MAX ||
+        out->left < len + id_len + 2 ||
+        seal_open(c->site_id, c->partition, (const unsigned char *)key,
+                  (const unsigned char *)sealed, len, scratch, len, &plain_len) != 0 ||
+        store_record_decode((const char *)scratch, plain_len, rec, out->p, plain_len + 1) != 0)
+        return -1;
+    out->p += plain_len + 1;
+    out->left -= plain_len + 1;
+    rec->log_id = store_record_strings_copy(out, id, id_len, STORE_ID_MAX);
+    return rec->log_id != NULL ? 0 : -1;
+}
+
+/* The parts of a sealed entry as consentd_visitor and consentd_log_read
+ * give it: {id, sealed bytes, data key}; 0 when e is one. */
+static int store_sealed_parts(const redis_reply_t *e, const char **id, size_t *id_len,
+                              const char **sealed, size_t *len, const char **key, size_t *key_len)
+{
+    if (e == NULL || redis_reply_kind(e) != REDIS_REPLY_KIND_ARRAY || redis_reply_count(e) != 3)
+        return -1;
+    *id = redis_reply_str(redis_reply_at(e, 0), id_len);
+    *sealed = redis_reply_str(redis_reply_at(e, 1), len);
+    *key = redis_reply_str(redis_reply_at(e, 2), key_len);
+    return *id != NULL && *sealed != NULL && *key != NULL ? 0 : -1;
+}
+
 static void store_on_put(store_call_t *c, const redis_reply_t *reply)
 {
     if (redis_reply_kind(reply) == REDIS_REPLY_KIND_INTEGER && redis_reply_integer(reply) > 0) {
@@ -779,18 +890,25 @@ static void store_on_visitor(store_call_t *c, const redis_reply_t *reply)
         redis_reply_str(state, &len);
         total += len + 1;
     }
+    size_t sealed_max = 0, id_len, key_len;
+    const char *id, *key;
     for (size_t i = 0; i < n; i++) {
         const redis_reply_t *e = store_visitor_entry(history, n_h, older, i);
         if (e != NULL && redis_reply_kind(e) == REDIS_REPLY_KIND_STRING) {
             redis_reply_str(e, &len);
             total += len + 1;
+        } else if (store_sealed_parts(e, &id, &id_len, &s, &len, &key, &key_len) == 0) {
+            total += len + id_len + 2; /* an older write, sealed in the log */
+            if (len > sealed_max) sealed_max = len;
         }
     }
     char *arena = malloc(total);
     store_record_t *records = malloc((n + 1) * sizeof(*records));
-    if (arena == NULL || records == NULL) {
+    unsigned char *scratch = malloc(sealed_max + 1);
+    if (arena == NULL || records == NULL || scratch == NULL) {
         free(arena);
         free(records);
+        free(scratch);
         store_call_fail(c, &store_error_oom);
         return;
     }
@@ -808,6 +926,14 @@ static void store_on_visitor(store_call_t *c, const redis_reply_t *reply)
     }
     for (size_t i = 0; i < n; i++) {
         const redis_reply_t *e = store_visitor_entry(history, n_h, older, i);
+        if (store_sealed_parts(e, &id, &id_len, &s, &len, &key, &key_len) == 0) {
+            if (store_open_entry(c, s, len, key, key_len, id, id_len, &records[nh], &out,
+                                 scratch) == 0)
+                nh++;
+            else
+                skipped++;
+            continue;
+        }
         if (e == NULL || redis_reply_kind(e) != REDIS_REPLY_KIND_STRING) {
             skipped++;
             continue;
@@ -826,6 +952,7 @@ static void store_on_visitor(store_call_t *c, const redis_reply_t *reply)
     c->cb.visitor(c->data, current, records, nh, NULL);
     free(arena);
     free(records);
+    free(scratch);
     store_call_free(c);
 }
 
@@ -847,14 +974,14 @@ static int store_log_send(store_call_t *c)
     store_call_tag(c, st->site_id, st->partition);
     c->argc = 0;
     c->used = 0;
-    int rc = store_arg_str(c, "XRANGE") | store_argf(c, "cd:{%.*s}:log", (int)c->tag_len, c->tag);
+    int rc = store_arg_str(c, "FCALL_RO") | store_arg_str(c, "consentd_log_read") |
+             store_arg_str(c, "1") | store_argf(c, "cd:{%.*s}:log", (int)c->tag_len, c->tag);
     /* Resume after the last entry read, or start at from_ms. */
     if (st->last_id[0] != '\0' && st->last_ms >= (uint64_t)st->from_ms)
         rc |= store_argf(c, "(%s", st->last_id);
     else
         rc |= store_argf(c, "%" PRId64, st->from_ms);
     rc |= store_argf(c, "%" PRId64, st->to_ms);
-    rc |= store_arg_str(c, "COUNT");
     rc |= store_argf(c, "%zu", st->limit - st->n);
     if (rc != 0) return REDIS_E_ARGS;
     return store_call_send(c);
@@ -873,23 +1000,34 @@ static void store_log_finish(store_call_t *c, const redis_error_t *err)
     store_call_free(c);
 }
 
-/* Decode one XRANGE entry [id, [field, value, ...]] into the page. */
-static void store_log_add(store_log_state_t *st, const char *id, size_t id_len,
-                          const redis_reply_t *fields)
+/* The value of field name (one byte) in a stream entry's fields. */
+static const char *store_entry_field(const redis_reply_t *fields, char name, size_t *len)
 {
-    const char *rec_bytes = NULL;
-    size_t rec_len = 0;
-    if (fields != NULL && redis_reply_kind(fields) == REDIS_REPLY_KIND_ARRAY) {
-        size_t nf = redis_reply_count(fields);
-        for (size_t i = 0; i + 1 < nf; i += 2) {
-            size_t flen;
-            const char *f = redis_reply_str(redis_reply_at(fields, i), &flen);
-            const redis_reply_t *v = redis_reply_at(fields, i + 1);
-            if (f != NULL && flen == 1 && f[0] == 'r' &&
-                redis_reply_kind(v) == REDIS_REPLY_KIND_STRING)
-                rec_bytes = redis_reply_str(v, &rec_len);
-        }
+    size_t nf = redis_reply_kind(fields) == REDIS_REPLY_KIND_ARRAY ? redis_reply_count(fields) : 0;
+    for (size_t i = 0; i + 1 < nf; i += 2) {
+        size_t flen;
+        const char *f = redis_reply_str(redis_reply_at(fields, i), &flen);
+        const redis_reply_t *v = redis_reply_at(fields, i + 1);
+        if (f != NULL && flen == 1 && f[0] == name &&
+            redis_reply_kind(v) == REDIS_REPLY_KIND_STRING)
+            return redis_reply_str(v, len);
     }
+    return NULL;
+}
+
+/* Add one consentd_log_read entry {id, {field, value, ...}, data key or nil}
+ * to the page: a legacy entry's record {v, r}, a sealed entry {p, c} opened
+ * with its key, or without its key an erased one. */
+static void store_log_add(store_call_t *c, const char *id, size_t id_len,
+                          const redis_reply_t *fields, const redis_reply_t *key_reply)
+{
+    store_log_state_t *st = c->log;
+    size_t rec_len = 0, sealed_len = 0, key_len = 0;
+    const char *rec_bytes = store_entry_field(fields, 'r', &rec_len);
+    const char *sealed = store_entry_field(fields, 'c', &sealed_len);
+    const char *key = redis_reply_kind(key_reply) == REDIS_REPLY_KIND_STRING
+                          ? redis_reply_str(key_reply, &key_len)
+                          : NULL;
     if (st->n == st->cap) {
         size_t cap = st->cap == 0 ? 16 : st->cap * 2;
         if (cap > st->limit) cap = st->limit;
@@ -904,17 +1042,52 @@ static void store_log_add(store_log_state_t *st, const char *id, size_t id_len,
         st->cap = cap;
     }
     store_record_t *rec = &st->records[st->n];
-    char *strings;
-    if (rec_bytes == NULL || id_len >= STORE_ID_MAX ||
-        store_decode_alloc(rec_bytes, rec_len, id_len + 1, rec, &strings) != 0) {
+    char *strings = NULL;
+    if (id_len >= STORE_ID_MAX) {
         st->skipped++;
         return;
     }
-    /* The entry id goes after the record's strings, which take <= rec_len + 1. */
-    char *log_id = strings + rec_len + 1;
-    memcpy(log_id, id, id_len);
-    log_id[id_len] = '\0';
-    rec->log_id = log_id;
+    if (rec_bytes != NULL) {
+        /* A legacy entry: the record in clear. */
+        if (store_decode_alloc(rec_bytes, rec_len, id_len + 1, rec, &strings) != 0) {
+            st->skipped++;
+            return;
+        }
+        /* The entry id goes after the record's strings, which take <= rec_len + 1. */
+        char *log_id = strings + rec_len + 1;
+        memcpy(log_id, id, id_len);
+        log_id[id_len] = '\0';
+        rec->log_id = log_id;
+    } else if (sealed != NULL && key != NULL) {
+        unsigned char *scratch = malloc(sealed_len + 1);
+        strings = malloc(sealed_len + id_len + 2);
+        store_record_strings_t out = {strings, sealed_len + id_len + 2};
+        if (scratch == NULL || strings == NULL ||
+            store_open_entry(c, sealed, sealed_len, key, key_len, id, id_len, rec, &out, scratch) !=
+                0) {
+            free(scratch);
+            free(strings);
+            st->skipped++;
+            return;
+        }
+        free(scratch);
+    } else if (sealed != NULL) {
+        /* Its data key is gone: the visitor was erased. What is left is
+         * when Redis stored it. */
+        if ((strings = malloc(id_len + 1)) == NULL) {
+            st->skipped++;
+            return;
+        }
+        memcpy(strings, id, id_len);
+        strings[id_len] = '\0';
+        memset(rec, 0, sizeof(*rec));
+        rec->erased = 1;
+        rec->log_id = strings;
+        rec->issued_at_ms = (int64_t)strtoull(strings, NULL, 10);
+    } else {
+        st->skipped++;
+        return;
+    }
     st->strings[st->n++] = strings;
 }
 
@@ -931,13 +1104,13 @@ static void store_on_log(store_call_t *c, const redis_reply_t *reply)
         const redis_reply_t *e = redis_reply_at(reply, i);
         size_t id_len = 0;
         const char *id = NULL;
-        if (e != NULL && redis_reply_kind(e) == REDIS_REPLY_KIND_ARRAY && redis_reply_count(e) == 2)
+        if (e != NULL && redis_reply_kind(e) == REDIS_REPLY_KIND_ARRAY && redis_reply_count(e) == 3)
             id = redis_reply_str(redis_reply_at(e, 0), &id_len);
         if (id == NULL || id_len == 0 || id_len >= STORE_ID_MAX) {
             st->skipped++;
             continue;
         }
-        store_log_add(st, id, id_len, redis_reply_at(e, 1));
+        store_log_add(c, id, id_len, redis_reply_at(e, 1), redis_reply_at(e, 2));
         memcpy(st->last_id, id, id_len);
         st->last_id[id_len] = '\0';
         st->last_ms = strtoull(st->last_id, NULL, 10);
@@ -989,7 +1162,7 @@ static void store_on_count(store_call_t *c, const redis_reply_t *reply)
         store_call_fail(c, &store_error_unexpected);
         return;
     }
-    c->cb.done(c->data, NULL);
+    c->cb.counts(c->data, redis_reply_integer(reply) >= 0, NULL);
     store_call_free(c);
 }
 
@@ -1020,20 +1193,44 @@ static int store_parse_values(const char *s, size_t len, uint64_t *out, size_t n
     return i == n ? 0 : -1;
 }
 
+/* A counter as HMGET gives it: nil (never counted) is 0, else a decimal
+ * integer >= 0. */
+static int store_parse_count(const redis_reply_t *v, uint64_t *out)
+{
+    size_t len;
+    const char *s = redis_reply_str(v, &len);
+    if (redis_reply_kind(v) == REDIS_REPLY_KIND_NIL) {
+        *out = 0;
+        return 0;
+    }
+    if (s == NULL || len == 0 || len > 20) return -1;
+    uint64_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9' || n > (UINT64_MAX - 9) / 10) return -1;
+        n = n * 10 + (uint64_t)(s[i] - '0');
+    }
+    *out = n;
+    return 0;
+}
+
+static void store_on_stats_part(store_call_t *c, const redis_reply_t *reply);
+
 static void store_on_stats(store_call_t *c, const redis_reply_t *reply)
 {
     const redis_reply_t *rows = redis_reply_at(reply, 0), *totals = redis_reply_at(reply, 1),
                         *uniques = redis_reply_at(reply, 2), *total = redis_reply_at(reply, 3);
     size_t nb = c->stats.n_buckets, nbf = c->stats.n_bucket_fields, ntf = c->stats.n_total_fields,
-           nd = c->stats.per_day ? c->stats.n_days : 0;
+           nu = c->stats.per_bucket ? nb : 0;
     if (redis_reply_count(reply) != 4 || redis_reply_kind(rows) != REDIS_REPLY_KIND_ARRAY ||
-        redis_reply_count(rows) != nb || redis_reply_kind(totals) != REDIS_REPLY_KIND_STRING ||
-        redis_reply_kind(uniques) != REDIS_REPLY_KIND_ARRAY || redis_reply_count(uniques) != nd ||
+        redis_reply_count(rows) != nb ||
+        (redis_reply_kind(totals) != REDIS_REPLY_KIND_STRING &&
+         redis_reply_kind(totals) != REDIS_REPLY_KIND_ARRAY) ||
+        redis_reply_kind(uniques) != REDIS_REPLY_KIND_ARRAY || redis_reply_count(uniques) != nu ||
         redis_reply_kind(total) != REDIS_REPLY_KIND_INTEGER) {
         store_call_fail(c, &store_error_unexpected);
         return;
     }
-    uint64_t *values = malloc((nb * nbf + ntf + nd + 1) * sizeof(*values));
+    uint64_t *values = malloc((nb * nbf + ntf + nu + 1) * sizeof(*values));
     if (values == NULL) {
         store_call_fail(c, &store_error_oom);
         return;
@@ -1041,21 +1238,40 @@ static void store_on_stats(store_call_t *c, const redis_reply_t *reply)
     store_stats_result_t res = {.n_buckets = nb,
                                 .n_bucket_fields = nbf,
                                 .n_total_fields = ntf,
-                                .n_days = c->stats.n_days,
                                 .buckets = values,
                                 .totals = values + nb * nbf,
-                                .day_uniques = c->stats.per_day ? values + nb * nbf + ntf : NULL,
+                                .bucket_uniques = nu > 0 ? values + nb * nbf + ntf : NULL,
                                 .unique_total = (uint64_t)redis_reply_integer(total)};
     int bad = redis_reply_integer(total) < 0;
     size_t len;
     const char *s;
     for (size_t i = 0; i < nb && !bad; i++) {
-        s = redis_reply_str(redis_reply_at(rows, i), &len);
+        const redis_reply_t *row = redis_reply_at(rows, i);
+        if (redis_reply_kind(row) == REDIS_REPLY_KIND_ARRAY) { /* consentd_stats_by: HMGET's */
+            bad = redis_reply_count(row) != nbf;
+            for (size_t j = 0; j < nbf && !bad; j++)
+                bad = store_parse_count(redis_reply_at(row, j), &values[i * nbf + j]) != 0;
+            continue;
+        }
+        s = redis_reply_str(row, &len);
         bad = s == NULL || store_parse_values(s, len, values + i * nbf, nbf) != 0;
     }
-    s = redis_reply_str(totals, &len);
-    bad = bad || (ntf > 0 ? store_parse_values(s, len, values + nb * nbf, ntf) != 0 : len != 0);
-    for (size_t d = 0; d < nd && !bad; d++) {
+    if (redis_reply_kind(totals) == REDIS_REPLY_KIND_ARRAY) { /* consentd_stats_by: HMGETs */
+        memset(values + nb * nbf, 0, ntf * sizeof(*values));
+        for (size_t t = 0; t < redis_reply_count(totals) && !bad; t++) {
+            const redis_reply_t *row = redis_reply_at(totals, t);
+            bad = redis_reply_kind(row) != REDIS_REPLY_KIND_ARRAY || redis_reply_count(row) != ntf;
+            for (size_t j = 0; j < ntf && !bad; j++) {
+                uint64_t v = 0;
+                bad = store_parse_count(redis_reply_at(row, j), &v) != 0;
+                values[nb * nbf + j] += v;
+            }
+        }
+    } else {
+        s = redis_reply_str(totals, &len);
+        bad = bad || (ntf > 0 ? store_parse_values(s, len, values + nb * nbf, ntf) != 0 : len != 0);
+    }
+    for (size_t d = 0; d < nu && !bad; d++) {
         const redis_reply_t *u = redis_reply_at(uniques, d);
         bad = redis_reply_kind(u) != REDIS_REPLY_KIND_INTEGER || redis_reply_integer(u) < 0;
         values[nb * nbf + ntf + d] = (uint64_t)redis_reply_integer(u);
@@ -1078,14 +1294,25 @@ static void store_call_stats_tag(store_call_t *c, const char *site_id)
 }
 
 /* Counter keys: kind 'h' (hour hash, t in hours), 'd' (day hash) or 'u' (day
- * HyperLogLog), t in days since the Unix epoch, as UTC YYYYMMDD[HH]. */
+ * HyperLogLog), t in days since the Unix epoch, as UTC YYYYMMDD[HH]; 'w'
+ * and 'W' (a week's hash and HyperLogLog, "w:" and "uw:", t its Monday, as
+ * YYYYMMDD), 'm' and 'M' (a month's, "m:" and "um:", t its first day, as
+ * YYYYMM). */
 static int store_arg_counter_key(store_call_t *c, char kind, int64_t t)
 {
-    char stamp[CLOCK_TEXT_MAX], name[2] = {kind, ':'};
+    char stamp[CLOCK_TEXT_MAX];
+    const char *name = kind == 'h'   ? "h:"
+                       : kind == 'd' ? "d:"
+                       : kind == 'w' ? "w:"
+                       : kind == 'W' ? "uw:"
+                       : kind == 'm' ? "m:"
+                       : kind == 'M' ? "um:"
+                                     : "u:";
     if (t < 0 || clock_format(kind == 'h' ? t * 3600000 : t * 86400000,
                               kind == 'h' ? CLOCK_HOUR_KEY : CLOCK_DAY_KEY, stamp) == 0)
         return -1;
-    return store_arg_key(c, name, 2, stamp);
+    if (kind == 'm' || kind == 'M') stamp[6] = '\0'; /* YYYYMM */
+    return store_arg_key(c, name, strlen(name), stamp);
 }
 
 static int store_site_id_ok(const char *id)
@@ -1137,7 +1364,10 @@ static void store_on_reply(void *data, const redis_reply_t *reply, const redis_e
         store_on_count(c, reply);
         break;
     case STORE_CALL_STATS:
-        store_on_stats(c, reply);
+        if (c->stats_state != NULL)
+            store_on_stats_part(c, reply);
+        else
+            store_on_stats(c, reply);
         break;
     case STORE_CALL_BANNER_FOUND:
     case STORE_CALL_BANNER_LIST:
@@ -1146,6 +1376,10 @@ static void store_on_reply(void *data, const redis_reply_t *reply, const redis_e
         break;
     case STORE_CALL_RAW:
         c->raw_reply(c, reply);
+        break;
+    case STORE_CALL_COMPACT_TAKE:
+    case STORE_CALL_COMPACT:
+        store_compact_on_reply(c, reply);
         break;
     }
 }
@@ -1180,7 +1414,15 @@ int store_consent_put(redis_t *r, const site_t *site, const store_record_t *rec,
     bare.log_id = NULL; /* consentd_put appends the `log` key itself */
     char *enc = store_record_encode(&bare, &enc_len);
     if (enc == NULL) return REDIS_E_ARGS;
-    store_call_t *c = store_call_new(STORE_CALL_PUT, r, data, 8 * STORE_KEY_MAX + enc_len);
+    /* The log entry: the record sealed under a fresh data key (seal.h), and
+     * a pseudonym for the visitor in case it has none yet (the function
+     * keeps the one it has: no round trip to ask). */
+    unsigned partition = store_partition(rec->visitor, strlen(rec->visitor));
+    unsigned char key[SEAL_KEY_BYTES], pseudonym[STORE_PSEUDONYM_BYTES];
+    char pseudonym_hex[2 * STORE_PSEUDONYM_BYTES + 1];
+    size_t sealed_cap = enc_len + SEAL_OVERHEAD;
+    store_call_t *c = store_call_new_args(STORE_CALL_PUT, r, data,
+                                          9 * STORE_KEY_MAX + enc_len + sealed_cap + 128, 24);
     if (c == NULL) {
         free(enc);
         return REDIS_E_ARGS;
@@ -1188,15 +1430,35 @@ int store_consent_put(redis_t *r, const site_t *site, const store_record_t *rec,
     c->cb.done = cb;
     c->is_fcall = 1;
     c->durable = 1;
-    store_call_tag(c, site->id, store_partition(rec->visitor, strlen(rec->visitor)));
-    int brc = store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_put") | store_arg_str(c, "7") |
+    store_call_tag(c, site->id, partition);
+    random_bytes(pseudonym, sizeof(pseudonym));
+    sodium_bin2hex(pseudonym_hex, sizeof(pseudonym_hex), pseudonym, sizeof(pseudonym));
+    int brc = store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_put") | store_arg_str(c, "8") |
               store_arg_keys(c, rec->visitor, 3) | store_arg_visitor_key(c, "x", rec->visitor) |
               store_arg_visitor_key(c, "wm", rec->visitor) |
-              store_arg_visitor_key(c, "wd", rec->visitor) | store_arg_key(c, "seq", 3, "") |
+              store_arg_visitor_key(c, "wd", rec->visitor) |
+              store_arg_visitor_key(c, "p", rec->visitor) | store_arg_key(c, "seq", 3, "") |
               store_arg_str(c, rec->visitor) | store_arg(c, enc, enc_len) |
               store_arg_i64(c, rec->expires_at_ms) | store_arg_i64(c, store_retention_ms(site)) |
               store_arg_i64(c, STORE_HISTORY_MAX) | store_arg_i64(c, limit->per_minute) |
-              store_arg_i64(c, limit->per_day);
+              store_arg_i64(c, limit->per_day) |
+              store_arg(c, pseudonym_hex, 2 * STORE_PSEUDONYM_BYTES);
+    /* Sealed straight into the call's bytes, then the key. */
+    if (brc == 0 && c->argc < c->argv_max && c->cap - c->used >= sealed_cap) {
+        unsigned char *at = (unsigned char *)c->bytes + c->used;
+        size_t n = seal_entry(site->id, partition, enc, enc_len, key, at, sealed_cap);
+        if (n == 0) {
+            brc = -1;
+        } else {
+            c->argv[c->argc] = (const char *)at;
+            c->argvlen[c->argc++] = n;
+            c->used += n;
+            brc = store_arg(c, key, sizeof(key));
+        }
+    } else {
+        brc = -1;
+    }
+    sodium_memzero(key, sizeof(key));
     free(enc);
     return store_call_start(c, brc);
 }
@@ -1224,9 +1486,10 @@ int store_visitor_get(redis_t *r, const site_t *site, const char *visitor, store
     c->is_fcall = 1;
     store_call_tag(c, site->id, store_partition(visitor, strlen(visitor)));
     return store_call_start(c, store_arg_str(c, "FCALL_RO") | store_arg_str(c, "consentd_visitor") |
-                                   store_arg_str(c, "4") | store_arg_keys(c, visitor, 2) |
+                                   store_arg_str(c, "5") | store_arg_keys(c, visitor, 2) |
                                    store_arg_visitor_key(c, "x", visitor) |
                                    store_argf(c, "cd:{%.*s}:log", (int)c->tag_len, c->tag) |
+                                   store_arg_visitor_key(c, "p", visitor) |
                                    store_argf(c, "%d", STORE_HISTORY_MAX) |
                                    store_argf(c, "%d", STORE_ACCESS_OLDER_MAX));
 }
@@ -1237,16 +1500,17 @@ int store_visitor_erase(redis_t *r, const site_t *site, const char *visitor, sto
     if (r == NULL || cb == NULL || !store_site_ok(site) || !store_visitor_ok(visitor) ||
         site->log_retention_days == 0)
         return REDIS_E_ARGS;
-    store_call_t *c = store_call_new(STORE_CALL_ERASE, r, data, 8 * STORE_KEY_MAX);
+    store_call_t *c = store_call_new(STORE_CALL_ERASE, r, data, 10 * STORE_KEY_MAX);
     if (c == NULL) return REDIS_E_ARGS;
     c->cb.erase = cb;
     c->is_fcall = 1;
     c->durable = 1;
     store_call_tag(c, site->id, store_partition(visitor, strlen(visitor)));
     return store_call_start(
-        c, store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_erase") | store_arg_str(c, "7") |
+        c, store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_erase") | store_arg_str(c, "9") |
                store_arg_keys(c, visitor, 4) | store_arg_visitor_key(c, "x", visitor) |
                store_arg_visitor_key(c, "wm", visitor) | store_arg_visitor_key(c, "wd", visitor) |
+               store_arg_visitor_key(c, "p", visitor) | store_arg_key(c, "compact", 7, "") |
                store_argf(c, "%" PRId64, store_retention_ms(site)));
 }
 
@@ -1260,6 +1524,7 @@ int store_log_page(redis_t *r, const site_t *site, const char *cursor, int64_t f
     store_call_t *c = store_call_new(STORE_CALL_LOG, r, data, 4 * STORE_KEY_MAX);
     if (c == NULL) return REDIS_E_ARGS;
     c->cb.log = cb;
+    c->is_fcall = 1;
     if ((c->log = calloc(1, sizeof(*c->log))) == NULL) {
         store_call_free(c);
         return REDIS_E_ARGS;
@@ -1287,31 +1552,39 @@ int store_log_page(redis_t *r, const site_t *site, const char *cursor, int64_t f
     return rc;
 }
 
-int store_counts_add(redis_t *r, const store_counts_t *counts, store_done_cb cb, void *data)
+int store_counts_add(redis_t *r, const store_counts_t *counts, store_counts_cb cb, void *data)
 {
     const store_counts_t *k = counts;
     if (r == NULL || cb == NULL || k == NULL || !store_site_id_ok(k->site_id) || k->hour < 0 ||
         k->retention_days == 0 || (k->n_fields == 0 && k->n_visitors == 0) ||
-        k->n_fields > STORE_STATS_FIELDS_MAX || k->n_visitors > STORE_STATS_FIELDS_MAX)
+        k->n_fields > STORE_STATS_FIELDS_MAX || k->n_visitors > STORE_STATS_FIELDS_MAX ||
+        k->sender == NULL || strlen(k->sender) != STORE_BATCH_SENDER_LEN ||
+        strspn(k->sender, "0123456789abcdef") != STORE_BATCH_SENDER_LEN || k->seq == 0)
         return REDIS_E_ARGS;
-    size_t nargs = 9 + 2 * k->n_fields + k->n_visitors, cap = 3 * STORE_KEY_MAX + 64;
+    size_t nargs = 15 + 2 * k->n_fields + k->n_visitors, cap = 8 * STORE_KEY_MAX + 96;
     for (size_t i = 0; i < k->n_fields; i++)
         cap += strlen(k->fields[i]) + 20;
     for (size_t i = 0; i < k->n_visitors; i++)
         cap += strlen(k->visitors[i]);
     store_call_t *c = store_call_new_args(STORE_CALL_COUNT, r, data, cap, nargs);
     if (c == NULL) return REDIS_E_BUSY; /* out of memory: keep the counts for the next flush */
-    c->cb.done = cb;
+    c->cb.counts = cb;
     c->is_fcall = 1;
+    c->durable = 1; /* an acknowledged batch must outlive a failover: it is not sent again */
     store_call_stats_tag(c, k->site_id);
     int64_t day = k->hour / 24;
     int64_t retention_ms = (int64_t)k->retention_days * STORE_MS_PER_DAY;
-    int brc = store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_count") |
-              store_arg_str(c, "3") | store_arg_counter_key(c, 'h', k->hour) |
-              store_arg_counter_key(c, 'd', day) | store_arg_counter_key(c, 'u', day) |
-              store_argf(c, "%" PRId64, (k->hour + 1) * 3600000 + retention_ms) |
-              store_argf(c, "%" PRId64, (int64_t)((day + 1) * STORE_MS_PER_DAY + retention_ms)) |
-              store_argf(c, "%zu", k->n_fields);
+    int brc =
+        store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_count") | store_arg_str(c, "8") |
+        store_arg_counter_key(c, 'h', k->hour) | store_arg_counter_key(c, 'd', day) |
+        store_arg_counter_key(c, 'u', day) | store_arg_key(c, "b:", 2, k->sender) |
+        store_arg_counter_key(c, 'w', clock_week_start(day)) |
+        store_arg_counter_key(c, 'W', clock_week_start(day)) |
+        store_arg_counter_key(c, 'm', clock_month_start(day)) |
+        store_arg_counter_key(c, 'M', clock_month_start(day)) | store_argf(c, "%" PRIu64, k->seq) |
+        store_argf(c, "%" PRId64, (k->hour + 1) * 3600000 + retention_ms) |
+        store_argf(c, "%" PRId64, (int64_t)((day + 1) * STORE_MS_PER_DAY + retention_ms)) |
+        store_argf(c, "%zu", k->n_fields);
     for (size_t i = 0; i < k->n_fields && brc == 0; i++)
         brc |= store_arg_str(c, k->fields[i]) | store_argf(c, "%" PRIu64, k->values[i]);
     for (size_t i = 0; i < k->n_visitors && brc == 0; i++)
@@ -1319,41 +1592,400 @@ int store_counts_add(redis_t *r, const store_counts_t *counts, store_done_cb cb,
     return store_call_start(c, brc);
 }
 
-int store_stats_read(redis_t *r, const store_stats_query_t *q, store_stats_cb cb, void *data)
+size_t store_stats_buckets(const store_stats_query_t *q)
 {
-    if (r == NULL || cb == NULL || q == NULL || !store_site_id_ok(q->site_id) ||
-        q->first_bucket < 0 || q->first_day < 0 || q->n_buckets == 0 ||
-        q->n_buckets > (q->by_hour ? STORE_STATS_BUCKETS_MAX : STORE_STATS_DAYS_MAX) ||
-        q->n_days > STORE_STATS_DAYS_MAX || q->n_bucket_fields == 0 ||
-        q->n_bucket_fields + q->n_total_fields > STORE_STATS_FIELDS_MAX)
-        return REDIS_E_ARGS;
-    size_t nf = q->n_bucket_fields + q->n_total_fields;
-    size_t nargs = 7 + q->n_buckets + q->n_days + nf;
-    size_t cap = (q->n_buckets + q->n_days) * STORE_KEY_MAX + 128;
-    for (size_t i = 0; i < nf; i++)
-        cap += strlen(i < q->n_bucket_fields ? q->bucket_fields[i]
-                                             : q->total_fields[i - q->n_bucket_fields]);
-    store_call_t *c = store_call_new_args(STORE_CALL_STATS, r, data, cap, nargs);
-    if (c == NULL) return REDIS_E_BUSY;
-    c->cb.stats = cb;
+    if (q == NULL || q->first_day < 0 || q->last_day < q->first_day) return 0;
+    int64_t days = q->last_day - q->first_day + 1, n = 0;
+    switch (q->by) {
+    case STORE_BY_HOUR:
+        return days <= STORE_STATS_HOUR_DAYS_MAX ? (size_t)days * 24 : 0;
+    case STORE_BY_DAY:
+        return days <= STORE_STATS_DAYS_MAX ? (size_t)days : 0;
+    case STORE_BY_WEEK:
+        if (days > STORE_STATS_DAYS_MAX + 12 || clock_week_start(q->first_day) != q->first_day ||
+            days % 7 != 0)
+            return 0;
+        return (size_t)(days / 7);
+    case STORE_BY_MONTH:
+        if (days > STORE_STATS_MONTH_DAYS_MAX || clock_month_start(q->first_day) != q->first_day ||
+            clock_next_month(q->last_day) != q->last_day + 1)
+            return 0;
+        for (int64_t d = q->first_day; d <= q->last_day; d = clock_next_month(d))
+            n++;
+        return (size_t)n;
+    }
+    return 0;
+}
+
+/* A unit of consentd_stats_by: a day ('d'), or a rollup, week ('w') or
+ * month ('m'), with its days first..end-1. */
+typedef struct store_unit {
+    char kind;
+    int64_t first, end;
+} store_unit_t;
+
+/* The units of q: the rows (the buckets) first, then the others the
+ * totals need. totals[] lists the units (1-based) whose sums make the
+ * range's totals, unions[] those whose HyperLogLogs make its unique
+ * visitors: both partition the range. By month, both are the rows. By day,
+ * both are the "cover": the whole months inside the range, and its other
+ * days (their rows). By week, the totals are the rows, the union the cover
+ * (fewer, larger HyperLogLogs: months and the days at the edges). */
+typedef struct store_plan {
+    store_unit_t *units;
+    size_t n, nrows;
+    size_t *totals, *unions;
+    size_t ntot, nuni;
+} store_plan_t;
+
+static int store_plan(const store_stats_query_t *q, size_t nb, store_plan_t *p)
+{
+    int64_t days = q->last_day - q->first_day + 1;
+    size_t cap = nb + (size_t)days / 28 + 2 + 62; /* rows, months, days at the edges */
+    memset(p, 0, sizeof(*p));
+    p->units = malloc(cap * sizeof(*p->units));
+    p->totals = malloc(cap * sizeof(*p->totals));
+    p->unions = malloc(cap * sizeof(*p->unions));
+    if (p->units == NULL || p->totals == NULL || p->unions == NULL) return -1;
+    char kind = q->by == STORE_BY_DAY ? 'd' : q->by == STORE_BY_WEEK ? 'w' : 'm';
+    for (int64_t d = q->first_day; d <= q->last_day && p->n < nb;) {
+        int64_t end = kind == 'd' ? d + 1 : kind == 'w' ? d + 7 : clock_next_month(d);
+        p->units[p->n++] = (store_unit_t){kind, d, end};
+        d = end;
+    }
+    p->nrows = p->n;
+    if (kind == 'm') {
+        for (size_t i = 0; i < p->nrows; i++)
+            p->totals[p->ntot++] = p->unions[p->nuni++] = i + 1;
+        return 0;
+    }
+    for (int64_t d = q->first_day; d <= q->last_day && p->n < cap;) {
+        int64_t next = clock_next_month(d);
+        if (clock_month_start(d) == d && next - 1 <= q->last_day) {
+            p->units[p->n++] = (store_unit_t){'m', d, next};
+            p->unions[p->nuni++] = p->n;
+            d = next;
+        } else if (kind == 'd') {
+            p->unions[p->nuni++] = (size_t)(d - q->first_day) + 1; /* that day's row */
+            d++;
+        } else {
+            p->units[p->n++] = (store_unit_t){'d', d, d + 1};
+            p->unions[p->nuni++] = p->n;
+            d++;
+        }
+    }
+    if (kind == 'd') {
+        memcpy(p->totals, p->unions, p->nuni * sizeof(*p->totals));
+        p->ntot = p->nuni;
+    } else {
+        for (size_t i = 0; i < p->nrows; i++)
+            p->totals[p->ntot++] = i + 1;
+    }
+    return 0;
+}
+
+static void store_plan_free(store_plan_t *p)
+{
+    free(p->units);
+    free(p->totals);
+    free(p->unions);
+}
+
+static int store_unit_args(store_call_t *c, const store_unit_t *u)
+{
+    if (u->kind == 'd')
+        return store_arg_counter_key(c, 'd', u->first) | store_arg_counter_key(c, 'u', u->first);
+    return store_arg_counter_key(c, u->kind, u->first) |
+           store_arg_counter_key(c, u->kind == 'w' ? 'W' : 'M', u->first);
+}
+
+static void store_stats_shape(store_call_t *c, const store_stats_query_t *q, size_t nb)
+{
+    c->cb.stats = NULL;
     c->is_fcall = 1;
-    c->stats.n_buckets = q->n_buckets;
+    c->stats.n_buckets = nb;
     c->stats.n_bucket_fields = q->n_bucket_fields;
     c->stats.n_total_fields = q->n_total_fields;
-    c->stats.n_days = q->n_days;
-    c->stats.per_day = q->per_day_uniques && q->n_days > 0;
+    c->stats.per_bucket = q->uniques && q->by != STORE_BY_HOUR;
     store_call_stats_tag(c, q->site_id);
-    int brc = store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_stats") |
-              store_argf(c, "%zu", q->n_buckets + q->n_days);
-    for (size_t i = 0; i < q->n_buckets && brc == 0; i++)
-        brc |= store_arg_counter_key(c, q->by_hour ? 'h' : 'd', q->first_bucket + (int64_t)i);
-    for (size_t i = 0; i < q->n_days && brc == 0; i++)
-        brc |= store_arg_counter_key(c, 'u', q->first_day + (int64_t)i);
-    brc |= store_argf(c, "%zu", q->n_buckets) | store_argf(c, "%zu", q->n_bucket_fields) |
-           store_argf(c, "%zu", q->n_total_fields) | store_arg_str(c, c->stats.per_day ? "1" : "0");
-    for (size_t i = 0; i < nf && brc == 0; i++)
+}
+
+static int store_arg_fields(store_call_t *c, const store_stats_query_t *q)
+{
+    int brc = 0;
+    for (size_t i = 0; i < q->n_bucket_fields + q->n_total_fields && brc == 0; i++)
         brc |= store_arg_str(c, i < q->n_bucket_fields ? q->bucket_fields[i]
                                                        : q->total_fields[i - q->n_bucket_fields]);
+    return brc;
+}
+
+/* A stats read by day, week or month in several calls (store_stats_read). */
+typedef struct store_stats_state {
+    store_plan_t plan;
+    size_t nb, nbf, ntf;
+    char **bfields, **tfields; /* copies: the query's may be gone by the next call */
+    int uniques;
+    int64_t retention_ms;
+    size_t next_row; /* the first row of the next call */
+    int single;      /* the whole plan in one call */
+    size_t call_rows, call_row0;
+    int call_final;
+    uint64_t *values; /* nb * nbf rows, ntf totals, nb uniques */
+    uint64_t unique_total;
+} store_stats_state_t;
+
+static void store_stats_state_free(store_stats_state_t *st)
+{
+    if (st == NULL) return;
+    store_plan_free(&st->plan);
+    for (size_t i = 0; i < st->nbf; i++)
+        free(st->bfields[i]);
+    for (size_t i = 0; i < st->ntf; i++)
+        free(st->tfields[i]);
+    free(st->bfields);
+    free(st->tfields);
+    free(st->values);
+    free(st);
+}
+
+static store_stats_state_t *store_stats_state_new(const store_stats_query_t *q, size_t nb)
+{
+    store_stats_state_t *st = calloc(1, sizeof(*st));
+    if (st == NULL) return NULL;
+    if (store_plan(q, nb, &st->plan) != 0) {
+        store_stats_state_free(st);
+        return NULL;
+    }
+    st->nb = nb;
+    st->uniques = q->uniques;
+    st->retention_ms = (int64_t)q->retention_days * STORE_MS_PER_DAY;
+    st->single = st->plan.n <= STORE_STATS_ROWS_PER_CALL;
+    st->bfields = calloc(q->n_bucket_fields + 1, sizeof(char *));
+    st->tfields = calloc(q->n_total_fields + 1, sizeof(char *));
+    st->values = calloc(nb * q->n_bucket_fields + q->n_total_fields + nb + 1, sizeof(uint64_t));
+    if (st->bfields == NULL || st->tfields == NULL || st->values == NULL) {
+        store_stats_state_free(st);
+        return NULL;
+    }
+    for (; st->nbf < q->n_bucket_fields; st->nbf++)
+        if ((st->bfields[st->nbf] = strdup(q->bucket_fields[st->nbf])) == NULL) break;
+    for (; st->ntf < q->n_total_fields; st->ntf++)
+        if ((st->tfields[st->ntf] = strdup(q->total_fields[st->ntf])) == NULL) break;
+    if (st->nbf != q->n_bucket_fields || st->ntf != q->n_total_fields) {
+        store_stats_state_free(st);
+        return NULL;
+    }
+    return st;
+}
+
+static int store_stats_unit_spec(store_call_t *c, const store_unit_t *u, int64_t retention_ms)
+{
+    int64_t nd = u->kind == 'd' ? 0 : u->end - u->first;
+    char first[CLOCK_TEXT_MAX] = "";
+    if (nd > 0 && clock_format(u->first * STORE_MS_PER_DAY, CLOCK_DAY_KEY, first) == 0) return -1;
+    return store_argf(c, "%" PRId64, nd) |
+           store_argf(c, "%" PRId64,
+                      nd == 0 ? (int64_t)0 : (int64_t)(u->end * STORE_MS_PER_DAY + retention_ms)) |
+           store_arg_str(c, first);
+}
+
+/* The next call of st: every unit at once (single), or the next rows, or
+ * (rows done) the totals and the union. */
+static int store_stats_send(store_call_t *c)
+{
+    store_stats_state_t *st = c->stats_state;
+    const store_plan_t *p = &st->plan;
+    c->argc = 0;
+    c->used = 0;
+    size_t units[STORE_STATS_ROWS_PER_CALL * 2 + 2], n = 0;
+    size_t *local = NULL; /* plan unit (0-based) -> this call's (1-based), final call */
+    size_t nrows = 0, nbf = st->nbf, ntf = st->ntf;
+    st->call_final = 0;
+    int brc = 0;
+    if (st->single) {
+        nrows = p->nrows;
+        st->call_row0 = 0;
+        st->call_final = 1;
+    } else if (st->next_row < p->nrows) {
+        st->call_row0 = st->next_row;
+        nrows = p->nrows - st->next_row < STORE_STATS_ROWS_PER_CALL ? p->nrows - st->next_row
+                                                                    : STORE_STATS_ROWS_PER_CALL;
+        for (size_t i = 0; i < nrows; i++)
+            units[n++] = st->next_row + i;
+        ntf = 0;
+    } else {
+        st->call_final = 1;
+        st->call_row0 = p->nrows;
+        nbf = 0;
+        if ((local = calloc(p->n, sizeof(*local))) == NULL) return REDIS_E_BUSY;
+    }
+    st->call_rows = nrows;
+    size_t count = st->single ? p->n : n;
+    if (local != NULL) { /* the units the totals and the union name, once each */
+        for (size_t i = 0; i < p->ntot + p->nuni; i++) {
+            size_t u = (i < p->ntot ? p->totals[i] : p->unions[i - p->ntot]) - 1;
+            if (local[u] == 0) local[u] = ++count;
+        }
+    }
+    brc |= store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_stats_by") |
+           store_argf(c, "%zu", 2 * count);
+    if (st->single) {
+        for (size_t i = 0; i < p->n && brc == 0; i++)
+            brc |= store_unit_args(c, &p->units[i]);
+    } else if (local == NULL) {
+        for (size_t i = 0; i < n && brc == 0; i++)
+            brc |= store_unit_args(c, &p->units[units[i]]);
+    } else {
+        for (size_t k = 1; k <= count && brc == 0; k++)
+            for (size_t u = 0; u < p->n; u++)
+                if (local[u] == k) brc |= store_unit_args(c, &p->units[u]);
+    }
+    brc |= store_argf(c, "%zu", nbf) | store_argf(c, "%zu", ntf) |
+           store_arg_str(c, st->uniques ? "1" : "0") | store_argf(c, "%zu", count) |
+           store_argf(c, "%zu", nrows);
+    for (size_t i = 0; i < nbf && brc == 0; i++)
+        brc |= store_arg_str(c, st->bfields[i]);
+    for (size_t i = 0; i < ntf && brc == 0; i++)
+        brc |= store_arg_str(c, st->tfields[i]);
+    if (st->single) {
+        for (size_t i = 0; i < p->n && brc == 0; i++)
+            brc |= store_stats_unit_spec(c, &p->units[i], st->retention_ms);
+    } else if (local == NULL) {
+        for (size_t i = 0; i < n && brc == 0; i++)
+            brc |= store_stats_unit_spec(c, &p->units[units[i]], st->retention_ms);
+    } else {
+        for (size_t k = 1; k <= count && brc == 0; k++)
+            for (size_t u = 0; u < p->n; u++)
+                if (local[u] == k) brc |= store_stats_unit_spec(c, &p->units[u], st->retention_ms);
+    }
+    if (!st->call_final) {
+        brc |= store_arg_str(c, "0") | store_arg_str(c, "0");
+    } else {
+        brc |= store_argf(c, "%zu", p->ntot);
+        for (size_t i = 0; i < p->ntot && brc == 0; i++)
+            brc |= store_argf(c, "%zu", local != NULL ? local[p->totals[i] - 1] : p->totals[i]);
+        brc |= store_argf(c, "%zu", p->nuni);
+        for (size_t i = 0; i < p->nuni && brc == 0; i++)
+            brc |= store_argf(c, "%zu", local != NULL ? local[p->unions[i] - 1] : p->unions[i]);
+    }
+    free(local);
+    if (brc != 0) return REDIS_E_ARGS;
+    return store_call_send(c);
+}
+
+/* A reply of one call of a stats read in several. */
+static void store_on_stats_part(store_call_t *c, const redis_reply_t *reply)
+{
+    store_stats_state_t *st = c->stats_state;
+    const redis_reply_t *rows = redis_reply_at(reply, 0), *totals = redis_reply_at(reply, 1),
+                        *uniques = redis_reply_at(reply, 2), *total = redis_reply_at(reply, 3);
+    size_t nb = st->nb, nbf = st->nbf, ntf = st->ntf, nr = st->call_rows, r0 = st->call_row0;
+    size_t nu = st->uniques && c->stats.per_bucket ? nr : 0;
+    int bad = redis_reply_count(reply) != 4 || redis_reply_kind(rows) != REDIS_REPLY_KIND_ARRAY ||
+              redis_reply_count(rows) != nr || redis_reply_kind(totals) != REDIS_REPLY_KIND_ARRAY ||
+              redis_reply_kind(uniques) != REDIS_REPLY_KIND_ARRAY ||
+              redis_reply_count(uniques) != nu ||
+              redis_reply_kind(total) != REDIS_REPLY_KIND_INTEGER || redis_reply_integer(total) < 0;
+    for (size_t i = 0; i < nr && !bad; i++) {
+        const redis_reply_t *row = redis_reply_at(rows, i);
+        bad = redis_reply_kind(row) != REDIS_REPLY_KIND_ARRAY || redis_reply_count(row) != nbf;
+        for (size_t j = 0; j < nbf && !bad; j++)
+            bad = store_parse_count(redis_reply_at(row, j), &st->values[(r0 + i) * nbf + j]) != 0;
+    }
+    for (size_t i = 0; i < nu && !bad; i++) {
+        const redis_reply_t *u = redis_reply_at(uniques, i);
+        bad = redis_reply_kind(u) != REDIS_REPLY_KIND_INTEGER || redis_reply_integer(u) < 0;
+        st->values[nb * nbf + ntf + r0 + i] = bad ? 0 : (uint64_t)redis_reply_integer(u);
+    }
+    if (st->call_final) {
+        for (size_t t = 0; t < redis_reply_count(totals) && !bad; t++) {
+            const redis_reply_t *row = redis_reply_at(totals, t);
+            bad = redis_reply_kind(row) != REDIS_REPLY_KIND_ARRAY || redis_reply_count(row) != ntf;
+            for (size_t j = 0; j < ntf && !bad; j++) {
+                uint64_t v = 0;
+                bad = store_parse_count(redis_reply_at(row, j), &v) != 0;
+                st->values[nb * nbf + j] += v;
+            }
+        }
+        st->unique_total = bad ? 0 : (uint64_t)redis_reply_integer(total);
+    }
+    if (bad) {
+        store_call_fail(c, &store_error_unexpected);
+        return;
+    }
+    if (!st->call_final) {
+        st->next_row = r0 + nr;
+        int rc = store_stats_send(c);
+        if (rc != REDIS_OK) store_call_fail(c, redis_error_of_rc(rc));
+        return;
+    }
+    store_stats_result_t res = {.n_buckets = nb,
+                                .n_bucket_fields = nbf,
+                                .n_total_fields = ntf,
+                                .buckets = st->values,
+                                .totals = st->values + nb * nbf,
+                                .bucket_uniques =
+                                    c->stats.per_bucket ? st->values + nb * nbf + ntf : NULL,
+                                .unique_total = st->unique_total};
+    c->cb.stats(c->data, &res, NULL);
+    store_call_free(c);
+}
+
+int store_stats_read(redis_t *r, const store_stats_query_t *q, store_stats_cb cb, void *data)
+{
+    size_t nb = store_stats_buckets(q);
+    if (r == NULL || cb == NULL || q == NULL || !store_site_id_ok(q->site_id) || nb == 0 ||
+        q->n_bucket_fields == 0 || q->n_bucket_fields + q->n_total_fields > STORE_STATS_FIELDS_MAX)
+        return REDIS_E_ARGS;
+    size_t nf = q->n_bucket_fields + q->n_total_fields, fields_len = 0;
+    for (size_t i = 0; i < nf; i++)
+        fields_len += strlen(i < q->n_bucket_fields ? q->bucket_fields[i]
+                                                    : q->total_fields[i - q->n_bucket_fields]);
+    store_call_t *c;
+    int brc;
+    if (q->by == STORE_BY_HOUR) {
+        /* consentd_stats over the hour hashes, the days' HyperLogLogs for
+         * the range's unique visitors. */
+        size_t n_days = q->uniques ? (size_t)(q->last_day - q->first_day + 1) : 0;
+        c = store_call_new_args(STORE_CALL_STATS, r, data,
+                                (nb + n_days) * STORE_KEY_MAX + fields_len + 128,
+                                7 + nb + n_days + nf);
+        if (c == NULL) return REDIS_E_BUSY;
+        store_stats_shape(c, q, nb);
+        brc = store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_stats") |
+              store_argf(c, "%zu", nb + n_days);
+        for (size_t i = 0; i < nb && brc == 0; i++)
+            brc |= store_arg_counter_key(c, 'h', q->first_day * 24 + (int64_t)i);
+        for (size_t i = 0; i < n_days && brc == 0; i++)
+            brc |= store_arg_counter_key(c, 'u', q->first_day + (int64_t)i);
+        brc |= store_argf(c, "%zu", nb) | store_argf(c, "%zu", q->n_bucket_fields) |
+               store_argf(c, "%zu", q->n_total_fields) | store_arg_str(c, "0") |
+               store_arg_fields(c, q);
+    } else {
+        /* consentd_stats_by, in calls of at most STORE_STATS_ROWS_PER_CALL
+         * rows, then one for the totals: Redis runs other clients' commands
+         * (consent writes) between them. */
+        struct store_stats_state *st = store_stats_state_new(q, nb);
+        if (st == NULL) return REDIS_E_BUSY;
+        size_t most =
+            st->plan.n < STORE_STATS_ROWS_PER_CALL ? st->plan.n : STORE_STATS_ROWS_PER_CALL;
+        if (st->plan.ntot + st->plan.nuni > most) most = st->plan.ntot + st->plan.nuni;
+        if (st->plan.n <= STORE_STATS_ROWS_PER_CALL) most = st->plan.n; /* one call */
+        size_t nargs = 10 + 5 * most + nf + 2 * most;
+        c = store_call_new_args(STORE_CALL_STATS, r, data,
+                                2 * most * STORE_KEY_MAX + fields_len + nargs * 24 + 128, nargs);
+        if (c == NULL) {
+            store_stats_state_free(st);
+            return REDIS_E_BUSY;
+        }
+        store_stats_shape(c, q, nb);
+        c->stats_state = st;
+        c->cb.stats = cb;
+        int rc = store_stats_send(c);
+        if (rc != REDIS_OK) store_call_free(c);
+        return rc;
+    }
+    c->cb.stats = cb;
     return store_call_start(c, brc);
 }
 
@@ -2061,6 +2693,91 @@ int store_log_inclusion(redis_t *r, const site_t *site, unsigned partition, cons
                                    store_arg_str(c, "2") | store_arg_key(c, "log", 3, "") |
                                    store_arg_key(c, "chain", 5, "") | store_arg_str(c, id) |
                                    store_arg_i64(c, (int64_t)max));
+}
+
+/* ---- compaction on disk after erasures (see the head) ------------------------- */
+
+static store_call_t *store_compact_call(store_call_kind_t kind, redis_t *r, const char *site_id,
+                                        unsigned partition, void *data)
+{
+    if (r == NULL || !store_site_id_ok(site_id) || partition >= STORE_PARTITIONS) return NULL;
+    store_call_t *c = store_call_new(kind, r, data, 2 * STORE_KEY_MAX);
+    if (c != NULL) store_call_tag(c, site_id, partition);
+    return c;
+}
+
+int store_compact_server(redis_t *r, const char *site_id, unsigned partition)
+{
+    char tag[STORE_TAG_MAX]; /* as store_call_tag writes it */
+    if (r == NULL || !store_site_id_ok(site_id) || partition >= STORE_PARTITIONS) return -1;
+    int n = snprintf(tag, sizeof(tag), "%s:%u", site_id, partition);
+    return n > 0 && (size_t)n < sizeof(tag) ? redis_server_of(r, tag, (size_t)n) : -1;
+}
+
+int store_compact_take(redis_t *r, const char *site_id, unsigned partition, int64_t due_ms,
+                       store_compact_take_cb cb, void *data)
+{
+    if (cb == NULL) return REDIS_E_ARGS;
+    store_call_t *c = store_compact_call(STORE_CALL_COMPACT_TAKE, r, site_id, partition, data);
+    if (c == NULL) return REDIS_E_ARGS;
+    c->cb.compact_take = cb;
+    c->is_fcall = 1;
+    return store_call_start(c, store_arg_str(c, "FCALL") |
+                                   store_arg_str(c, "consentd_compact_take") |
+                                   store_arg_str(c, "1") | store_arg_key(c, "compact", 7, "") |
+                                   store_arg_i64(c, due_ms));
+}
+
+int store_compact_mark(redis_t *r, const char *site_id, unsigned partition, int64_t since_ms,
+                       int64_t ttl_ms, store_done_cb cb, void *data)
+{
+    if (cb == NULL || since_ms < 1 || ttl_ms < 1) return REDIS_E_ARGS;
+    store_call_t *c = store_compact_call(STORE_CALL_COMPACT, r, site_id, partition, data);
+    if (c == NULL) return REDIS_E_ARGS;
+    c->cb.done = cb;
+    c->is_fcall = 1;
+    c->compact_step = 1; /* one reply: done */
+    return store_call_start(c, store_arg_str(c, "FCALL") |
+                                   store_arg_str(c, "consentd_compact_mark") |
+                                   store_arg_str(c, "1") | store_arg_key(c, "compact", 7, "") |
+                                   store_arg_i64(c, since_ms) | store_arg_i64(c, ttl_ms));
+}
+
+int store_compact(redis_t *r, const char *site_id, unsigned partition, store_done_cb cb, void *data)
+{
+    if (cb == NULL) return REDIS_E_ARGS;
+    store_call_t *c = store_compact_call(STORE_CALL_COMPACT, r, site_id, partition, data);
+    if (c == NULL) return REDIS_E_ARGS;
+    c->cb.done = cb;
+    /* Routed by the partition's tag: the master that holds its keys. */
+    return store_call_start(c, store_arg_str(c, "BGREWRITEAOF"));
+}
+
+static void store_compact_on_reply(store_call_t *c, const redis_reply_t *reply)
+{
+    redis_reply_kind_t kind = redis_reply_kind(reply);
+    if (c->kind == STORE_CALL_COMPACT_TAKE) {
+        if (kind != REDIS_REPLY_KIND_INTEGER || redis_reply_integer(reply) < 0) {
+            store_call_fail(c, &store_error_unexpected);
+            return;
+        }
+        c->cb.compact_take(c->data, redis_reply_integer(reply), NULL);
+        store_call_free(c);
+        return;
+    }
+    if (c->compact_step == 0) {
+        /* The AOF rewrite started (or was scheduled after a running save):
+         * then a snapshot, after it (SCHEDULE: not refused meanwhile). */
+        c->compact_step = 1;
+        c->argc = 0;
+        c->used = 0;
+        int rc = store_arg_str(c, "BGSAVE") | store_arg_str(c, "SCHEDULE");
+        rc = rc != 0 ? REDIS_E_ARGS : store_call_send(c);
+        if (rc != REDIS_OK) store_call_fail(c, redis_error_of_rc(rc));
+        return;
+    }
+    c->cb.done(c->data, NULL);
+    store_call_free(c);
 }
 
 /* ---- health ------------------------------------------------------------------ */

@@ -35,7 +35,8 @@
 /* Older writes (named by the visitor's log index) an access request shows
  * after the history: bounds its answer (about 1.2 KB each). */
 #define STORE_ACCESS_OLDER_MAX 2000
-#define STORE_LOG_PAGE_MAX 1000 /* records per export page */
+#define STORE_LOG_PAGE_MAX 1000  /* records per export page */
+#define STORE_PSEUDONYM_BYTES 16 /* a visitor's pseudonym in the log: random, hex */
 
 /* store_record_t: one consent record (store_record.h). */
 
@@ -87,8 +88,10 @@ int store_consent_get(redis_t *r, const site_t *site, const char *visitor, store
  * first: the history callback gets them as one list. */
 int store_visitor_get(redis_t *r, const site_t *site, const char *visitor, store_visitor_cb cb,
                       void *data);
-/* Erase everything held about the visitor (state, history, and its entries
- * in the site's consent log) and count one anonymous erasure. */
+/* Erase everything held about the visitor (state, history, the keys that
+ * open its sealed entries in the site's consent log, which stay as
+ * ciphertext; its legacy entries themselves), count one anonymous erasure,
+ * and mark its partition for compaction on disk (erasure.h). */
 int store_visitor_erase(redis_t *r, const site_t *site, const char *visitor, store_erase_cb cb,
                         void *data);
 /* A cursor of store_log_page, "<partition>-<ms>-<seq>": where the previous
@@ -100,11 +103,35 @@ typedef struct store_cursor {
 /* 0 and *out when s is a well-formed cursor (client bytes), -1 otherwise. */
 int store_cursor_parse(const char *s, store_cursor_t *out);
 /* One page of the site's consent log between from_ms and to_ms inclusive,
- * at most limit records. cursor: NULL for the first page, else the
- * next_cursor of the previous page. Pages go partition by partition, each
- * in time order. */
+ * at most limit records (an erased visitor's entries with .erased set). cursor: NULL for the first
+ * page, else the next_cursor of the previous page. Pages go partition by partition, each in time
+ * order. */
 int store_log_page(redis_t *r, const site_t *site, const char *cursor, int64_t from_ms,
                    int64_t to_ms, size_t limit, store_log_cb cb, void *data);
+
+/* ---- compaction on disk after erasures (crypto-erasure, see store.c) ----
+ *
+ * An erasure notes in its partition's compaction marker when it happened
+ * (the first not yet compacted). A timer (erasure.h) takes the markers that
+ * are due and asks the Redis that holds that partition to rewrite its AOF
+ * and then save a snapshot, so that the erased bytes leave the disk. */
+
+/* since_ms: when the first erasure not yet compacted happened, if it is at
+ * due_ms or before (the marker is then taken: deleted); 0 when none. */
+typedef void (*store_compact_take_cb)(void *data, int64_t since_ms, const redis_error_t *err);
+int store_compact_take(redis_t *r, const char *site_id, unsigned partition, int64_t due_ms,
+                       store_compact_take_cb cb, void *data);
+/* BGREWRITEAOF, then BGSAVE SCHEDULE, on the master of that partition. err:
+ * NULL when both were accepted (started or scheduled). */
+int store_compact(redis_t *r, const char *site_id, unsigned partition, store_done_cb cb,
+                  void *data);
+/* The server (redis_server_of) that holds the partition's keys: compact
+ * each one once. */
+int store_compact_server(redis_t *r, const char *site_id, unsigned partition);
+/* Put a taken marker back (a compaction that failed), for ttl_ms; an older
+ * marker there is kept. */
+int store_compact_mark(redis_t *r, const char *site_id, unsigned partition, int64_t since_ms,
+                       int64_t ttl_ms, store_done_cb cb, void *data);
 
 /* ---- acceptance counters (keys tagged {<site>:stats}, see store.c) ---- */
 
@@ -121,48 +148,81 @@ typedef struct store_counts {
     const uint64_t *values; /* > 0 */
     size_t n_visitors;
     const char *const *visitors;
+    /* The batch's identity, which makes sending it again safe: sender (16
+     * lowercase hex, unique per counters_t) and seq (> 0, never reused by
+     * that sender). Redis remembers the newest STORE_BATCH_WINDOW numbers
+     * of each sender per site for an hour after its last batch. */
+    const char *sender;
+    uint64_t seq;
 } store_counts_t;
 
-/* Add one batch: one FCALL consentd_count (HINCRBY into the hour and day
- * hashes, PFADD into the day's HyperLogLog, expiries set), one round trip.
- * cb's err is NULL when Redis applied it. */
-int store_counts_add(redis_t *r, const store_counts_t *counts, store_done_cb cb, void *data);
+#define STORE_BATCH_SENDER_LEN 16
+#define STORE_BATCH_WINDOW 128 /* src/store.lua's BATCH_WINDOW */
+#define STORE_BATCH_TTL_MS 3600000LL
 
-#define STORE_STATS_BUCKETS_MAX (31 * 24) /* hours in 31 days; days: at most 400 */
-#define STORE_STATS_DAYS_MAX 400
+/* What became of a batch: applied 1 (now) or 0 (a retry of a batch Redis
+ * had applied already: nothing done); err non-NULL when not applied, or
+ * when the outcome is unknown. */
+typedef void (*store_counts_cb)(void *data, int applied, const redis_error_t *err);
+
+/* Add one batch: one FCALL consentd_count (skip it when its (sender, seq)
+ * was applied before; else HINCRBY into the hour and day hashes, PFADD
+ * into the day's HyperLogLog, expiries set), one round trip; durable (WAIT)
+ * when redis.wait_replicas is set, so that an acknowledged batch outlives a
+ * failover. A batch sent again with the same (sender, seq) is applied at
+ * most once, for STORE_BATCH_TTL_MS after the sender's last batch. */
+int store_counts_add(redis_t *r, const store_counts_t *counts, store_counts_cb cb, void *data);
+
+#define STORE_STATS_HOUR_DAYS_MAX 31    /* by hour: at most 31 days (744 buckets) */
+#define STORE_STATS_DAYS_MAX 400        /* by day or week */
+#define STORE_STATS_MONTH_DAYS_MAX 1160 /* by month: 38 months */
 #define STORE_STATS_FIELDS_MAX 4096
+/* By day, week or month, a read of more units than this is made of several
+ * calls of at most this many rows, then one for the totals: each keeps
+ * Redis well under a millisecond, and consent writes run between them. */
+#define STORE_STATS_ROWS_PER_CALL 31
 
-/* A stats read: buckets are hours (by_hour) or days, n_buckets of them from
- * first_bucket (hours or days since the Unix epoch); the days' HyperLogLogs
- * from first_day, n_days of them. */
+typedef enum { STORE_BY_HOUR, STORE_BY_DAY, STORE_BY_WEEK, STORE_BY_MONTH } store_by_t;
+
+/* A stats read over the UTC days first_day..last_day (days since the Unix
+ * epoch, inclusive), by hour, day, ISO week (from Monday) or calendar
+ * month: by week or month, first_day starts a period and last_day ends
+ * one (clock_week_start, clock_month_start). */
 typedef struct store_stats_query {
     const char *site_id;
-    int by_hour;
-    int64_t first_bucket;
-    size_t n_buckets;
-    int64_t first_day;
-    size_t n_days;
-    int per_day_uniques;    /* 1: the unique visitors of each day too */
-    size_t n_bucket_fields; /* read in every bucket */
+    store_by_t by;
+    int64_t first_day, last_day;
+    uint32_t retention_days; /* the site's stats_retention_days: rollups expire as their days */
+    int uniques;             /* 1: unique visitors of the range, and of each bucket but hours */
+    size_t n_bucket_fields;  /* read in every bucket */
     const char *const *bucket_fields;
     size_t n_total_fields; /* summed over the range */
     const char *const *total_fields;
 } store_stats_query_t;
 
 typedef struct store_stats_result {
-    size_t n_buckets, n_bucket_fields, n_total_fields, n_days;
-    const uint64_t *buckets;     /* n_buckets rows of n_bucket_fields values */
-    const uint64_t *totals;      /* n_total_fields */
-    const uint64_t *day_uniques; /* n_days (per_day_uniques), else NULL */
-    uint64_t unique_total;       /* visitors of the whole range (HyperLogLog union) */
+    size_t n_buckets, n_bucket_fields, n_total_fields;
+    const uint64_t *buckets;        /* n_buckets rows of n_bucket_fields values */
+    const uint64_t *totals;         /* n_total_fields */
+    const uint64_t *bucket_uniques; /* n_buckets (uniques, not by hour), else NULL */
+    uint64_t unique_total;          /* visitors of the whole range (HyperLogLog union) */
 } store_stats_result_t;
 
 /* res is NULL exactly when err is not; valid only during the callback. */
 typedef void (*store_stats_cb)(void *data, const store_stats_result_t *res,
                                const redis_error_t *err);
 
-/* One FCALL consentd_stats: every bucket's fields, the range's totals and
- * unique visitors, in one round trip. */
+/* The buckets of q: hours, days, weeks or months in the range; 0 when the
+ * range is empty, not aligned to q->by, or over its limit. */
+size_t store_stats_buckets(const store_stats_query_t *q);
+
+/* One FCALL: every bucket's fields, the range's totals and unique
+ * visitors, in one round trip. By hour: consentd_stats over the hour
+ * hashes. By day, week or month: consentd_stats_by, which reads week and
+ * month rollups (built from the days the first time a query needs them,
+ * then kept exact by every flush) where a whole period is asked for: the
+ * totals and unique visitors of a 400-day range come from about 13 months
+ * and the days at its edges, not from 400 days (key layout: store.c). */
 int store_stats_read(redis_t *r, const store_stats_query_t *q, store_stats_cb cb, void *data);
 
 /* ---- banner versions (the archive of every banner.js served) ----

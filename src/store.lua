@@ -13,7 +13,7 @@
 -- pairs each version with the file's hash, and lint_lua fails when they
 -- disagree). A new version keeps every function of the older ones, with their
 -- arguments and replies: old nodes run on it until they are replaced.
-local VERSION = 5
+local VERSION = 6
 
 -- Returns VERSION: what consentd asks a Redis before loading the library.
 local function version()
@@ -153,12 +153,35 @@ local function write_limited(minute, day, per_minute, per_day)
   return nil
 end
 
--- KEYS: state, history, log[, index[, minute, day[, seq]]] (index: version 2,
--- derived from the history's name when absent; the write counters: version 3;
--- seq, the partition's log sequence counter: version 5, derived from the log's
--- name when absent, so that the writes of older nodes are numbered too).
+-- The visitor's data keys (version 5), cd:{<tag>}:k:<pseudonym>, from the
+-- pseudonym key cd:{<tag>}:p:<visitor>: same tag, same slot.
+local function data_keys(pseudonym_key, pseudonym)
+  return string.match(pseudonym_key, '^(.-}):p:') .. ':k:' .. pseudonym
+end
+
+-- The value of field name in a stream entry's fields {f1, v1, f2, v2, ...}.
+local function entry_field(fields, name)
+  for i = 1, #fields - 1, 2 do
+    if fields[i] == name then
+      return fields[i + 1]
+    end
+  end
+  return nil
+end
+
+-- KEYS: state, history, log[, index[, minute, day[, pseudonym[, seq]]]]
+-- (index: version 2, derived from the history's name when absent; the write
+-- counters: version 3; the pseudonym key: version 5; seq, the partition's log
+-- sequence counter: version 6, derived from the log's name when absent, so
+-- that the writes of older nodes are numbered too).
 -- ARGV: visitor, record (msgpack fixmap), expires_at_ms, retention_ms,
--- history_max[, per_minute, per_day] (version 3: the visitor's write limit).
+-- history_max[, per_minute, per_day[, pseudonym, sealed, data_key]] (version
+-- 3: the visitor's write limit; version 5: a fresh pseudonym (32 hex) used
+-- when the visitor has none yet, the record sealed by consentd (seal.h) and
+-- the key that opens it).
+-- With the version 5 arguments the log entry is {p: pseudonym, c: sealed} and
+-- the data key goes to the visitor's data keys, field = the entry id; without
+-- them (nodes of versions 1 to 4), {v: visitor, r: record} as before.
 -- Returns the consent log entry id (a string), or over the write limit the
 -- ms to wait (an integer, > 0): then nothing was written.
 local function put(keys, args)
@@ -185,16 +208,24 @@ local function put(keys, args)
       return wait
     end
   end
+  local sealed = keys[7] ~= nil
+  if sealed and (not string.match(args[8] or '', '^%x+$') or #args[8] ~= 32 or
+                 (args[9] or '') == '' or #(args[10] or '') ~= 32) then
+    return redis.error_reply('ERR consentd: bad arguments')
+  end
+  local pseudonym_key = keys[7] or visitor_key(keys[2], 'p')
+  local pseudonym = redis.call('GET', pseudonym_key)
   local now = now_ms()
   local min_ms = math.max(now - retention, 0)
   -- n: the entry's place in the partition (1, 2, ...), hashed with it into
   -- the partition's chain (consentd_chain_append): a deleted entry leaves a
-  -- gap. Last, so that readers of the fields by position still find v, r.
-  local seq = keys[7] or (string.sub(keys[3], 1, -4) .. 'seq')
+  -- gap. Last, so that readers of the fields by position still find v, r
+  -- (or p, c).
+  local seq = keys[8] or (string.sub(keys[3], 1, -4) .. 'seq')
   local n_seq = redis.call('INCR', seq)
   if n_seq == 1 then
     -- The partition's first numbered write: entries written before version
-    -- 5 (no n) count as 1..XLEN, as the checkpointer numbers them.
+    -- 6 (no n) count as 1..XLEN, as the checkpointer numbers them.
     local before = redis.call('XLEN', keys[3])
     if before > 0 then
       n_seq = before + 1
@@ -202,8 +233,26 @@ local function put(keys, args)
     end
   end
   redis.call('PEXPIRE', seq, args[4])
-  local id = redis.call('XADD', keys[3], 'MINID', min_ms, '*', 'v', args[1], 'r', rec, 'n', n_seq)
+  local id
+  if sealed then
+    pseudonym = pseudonym or args[8]
+    id = redis.call('XADD', keys[3], 'MINID', min_ms, '*', 'p', pseudonym, 'c', args[9],
+                    'n', n_seq)
+    -- The data keys live as the history: a retention after the last write.
+    redis.call('SET', pseudonym_key, pseudonym, 'PX', args[4])
+    redis.call('HSET', data_keys(pseudonym_key, pseudonym), id, args[10])
+    redis.call('PEXPIRE', data_keys(pseudonym_key, pseudonym), args[4])
+  else
+    id = redis.call('XADD', keys[3], 'MINID', min_ms, '*', 'v', args[1], 'r', rec, 'n', n_seq)
+  end
   redis.call('PEXPIRE', keys[3], args[4])
+  -- An entry id that leaves the history and the index for its age takes its
+  -- data key along (its log entry left the log with MINID).
+  local function forget(lid)
+    if pseudonym then
+      redis.call('HDEL', data_keys(pseudonym_key, pseudonym), lid)
+    end
+  end
   if expires_at > now then
     redis.call('SET', keys[1], rec, 'PXAT', args[3])
   else
@@ -230,6 +279,8 @@ local function put(keys, args)
     if lid ~= nil and not old then
       redis.call('LPUSH', index, lid)
       moved = true
+    elseif lid ~= nil then
+      forget(lid)
     end
     n = n - 1
   end
@@ -242,6 +293,7 @@ local function put(keys, args)
       break
     end
     redis.call('RPOP', index)
+    forget(last)
   end
   if moved then
     redis.call('PEXPIRE', index, args[4])
@@ -249,35 +301,66 @@ local function put(keys, args)
   return id
 end
 
--- KEYS: state, history[, index, log] (version 4). ARGV: history_max[, older_max].
+-- KEYS: state, history[, index, log[, pseudonym]] (version 4; the pseudonym
+-- key: version 5). ARGV: history_max[, older_max].
 -- Returns {state or nil, {history entries, newest first}}; with the index and
 -- the log, a third element: the older writes the index names that are still
 -- in the log, newest first, at most older_max, as history entries (the
 -- record with its 'log' key), so that the access request shows them too.
+-- With the pseudonym key, an older write whose entry is sealed comes as
+-- {log id, sealed bytes, data key} for the caller to open (without it, such
+-- entries are left out: older nodes cannot open them).
 local function visitor(keys, args)
   local state = redis.call('GET', keys[1])
   local history = redis.call('LRANGE', keys[2], 0, tonumber(args[1]) - 1)
   if not keys[4] then
     return {state, history}
   end
+  local pseudonym = keys[5] and redis.call('GET', keys[5])
   local older = {}
   for _, lid in ipairs(redis.call('LRANGE', keys[3], 0, (tonumber(args[2]) or 0) - 1)) do
     local e = redis.call('XRANGE', keys[4], lid, lid)[1]
-    local f = e and e[2]
-    if f and f[3] == 'r' then
-      local rec = f[4]
+    local f = e and e[2] or {}
+    local rec, sealed = entry_field(f, 'r'), entry_field(f, 'c')
+    if rec then
       local head = string.byte(rec, 1)
       if head ~= nil and head >= 0x80 and head < 0x8f then
         older[#older + 1] = string.char(head + 1) .. string.sub(rec, 2) .. cmsgpack.pack('log', lid)
+      end
+    elseif sealed and pseudonym then
+      local key = redis.call('HGET', data_keys(keys[5], pseudonym), lid)
+      if key then
+        older[#older + 1] = {lid, sealed, key}
       end
     end
   end
   return {state, history, older}
 end
 
--- KEYS: state, history, log, erasures[, index[, minute, day]] (index: version
--- 2, derived from the history's name when absent; the write counters of put:
--- version 3, likewise). ARGV: retention_ms.
+-- KEYS: a partition's log (version 5). ARGV: start, end, count (XRANGE's).
+-- Returns {{id, {field, value, ...}, data key or false}, ...}: the entries in
+-- id order, each sealed one with the key that opens it, read from the
+-- visitor's data keys its pseudonym names (same tag, same slot); false when
+-- that key is gone: the visitor was erased (or a legacy entry, {v, r}).
+local function log_read(keys, args)
+  local prefix = string.sub(keys[1], 1, -4)
+  local out = {}
+  for _, e in ipairs(redis.call('XRANGE', keys[1], args[1], args[2], 'COUNT', args[3])) do
+    local pseudonym = entry_field(e[2], 'p')
+    local key = pseudonym and redis.call('HGET', prefix .. 'k:' .. pseudonym, e[1]) or false
+    out[#out + 1] = {e[1], e[2], key}
+  end
+  return out
+end
+
+-- KEYS: state, history, log, erasures[, index[, minute, day[, pseudonym,
+-- compaction]]] (index: version 2, derived from the history's name when
+-- absent; the write counters of put: version 3, likewise; the pseudonym key,
+-- likewise, and the partition's compaction marker: version 5).
+-- ARGV: retention_ms. Deletes the visitor's keys and its data keys: its
+-- sealed log entries stay, unreadable; its legacy entries ({v, r}) are
+-- XDEL'd. With the marker, notes when the first erasure not yet compacted
+-- on disk happened (SET NX: consentd_compact_take).
 -- Returns how many keys and log entries were deleted.
 local function erase(keys, args)
   local retention = tonumber(args[1])
@@ -297,9 +380,25 @@ local function erase(keys, args)
   for _, lid in ipairs(redis.call('LRANGE', index, 0, -1)) do
     ids[#ids + 1] = lid
   end
+  -- Only the legacy entries: a sealed one stays, as ciphertext.
+  local legacy = {}
+  for _, lid in ipairs(ids) do
+    local e = redis.call('XRANGE', keys[3], lid, lid)[1]
+    if e and entry_field(e[2], 'v') then
+      legacy[#legacy + 1] = lid
+    end
+  end
   local removed = 0
-  for i = 1, #ids, 100 do
-    removed = removed + redis.call('XDEL', keys[3], unpack(ids, i, math.min(i + 99, #ids)))
+  for i = 1, #legacy, 100 do
+    removed = removed + redis.call('XDEL', keys[3], unpack(legacy, i, math.min(i + 99, #legacy)))
+  end
+  local pseudonym_key = keys[8] or visitor_key(keys[2], 'p')
+  local pseudonym = redis.call('GET', pseudonym_key)
+  if pseudonym then
+    removed = removed + redis.call('DEL', pseudonym_key, data_keys(pseudonym_key, pseudonym))
+  end
+  if keys[9] then
+    redis.call('SET', keys[9], now_ms(), 'NX', 'PX', args[1])
   end
   -- The write counters name the visitor too.
   local minute = keys[6] or visitor_key(keys[2], 'wm')
@@ -313,16 +412,97 @@ end
 redis.register_function('consentd_put', put)
 redis.register_function{function_name = 'consentd_visitor', callback = visitor,
                         flags = {'no-writes'}}
+redis.register_function{function_name = 'consentd_log_read', callback = log_read,
+                        flags = {'no-writes'}}
 
--- KEYS: the hour hash, the day hash, the day's HyperLogLog (one tag: {<site>:stats}).
--- ARGV: hour_expire_at_ms, day_expire_at_ms, n, then n pairs field, increment,
--- then the visitor ids. Returns n.
-local function count(keys, args)
-  local hour_at, day_at, n = tonumber(args[1]), tonumber(args[2]), tonumber(args[3])
-  if hour_at == nil or day_at == nil or n == nil or n < 0 or #args < 3 + 2 * n then
+-- KEYS: a partition's compaction marker (version 5). ARGV: due_ms.
+-- Takes the marker when the erasure it notes happened at due_ms or before:
+-- returns that time (and deletes the marker), else 0. Of many consentd nodes,
+-- one takes it; it puts it back (consentd_compact_mark) if its compaction
+-- fails.
+local function compact_take(keys, args)
+  local since = tonumber(redis.call('GET', keys[1]))
+  if since == nil or since > (tonumber(args[1]) or 0) then
+    return 0
+  end
+  redis.call('DEL', keys[1])
+  return since
+end
+
+-- KEYS: a partition's compaction marker. ARGV: since_ms, ttl_ms. Puts back
+-- a marker taken for a compaction that failed (kept when a newer one exists:
+-- the older time wins, the disk bound counts from it).
+local function compact_mark(keys, args)
+  local since = tonumber(args[1])
+  if since == nil or since < 1 or (tonumber(args[2]) or 0) < 1 then
     return redis.error_reply('ERR consentd: bad arguments')
   end
-  for i = 4, 3 + 2 * n, 2 do
+  local was = tonumber(redis.call('GET', keys[1]))
+  if was == nil or was > since then
+    redis.call('SET', keys[1], since, 'PX', args[2])
+  end
+  return 1
+end
+
+redis.register_function('consentd_compact_take', compact_take)
+redis.register_function('consentd_compact_mark', compact_mark)
+
+-- The batches a sender's flushes applied (version 5): a sorted set of their
+-- sequence numbers (score = member), the newest BATCH_WINDOW kept. Returns
+-- 'new' (and remembers seq), 'seen' (applied before: skip it), or 'old'
+-- (older than every number kept: whether it was applied cannot be told).
+local BATCH_WINDOW = 128
+local BATCH_TTL_MS = 3600000
+
+local function batch_check(key, seq)
+  if redis.call('ZSCORE', key, seq) then
+    return 'seen'
+  end
+  local n = redis.call('ZCARD', key)
+  if n >= BATCH_WINDOW then
+    local lowest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    if tonumber(seq) < tonumber(lowest[2]) then
+      return 'old'
+    end
+  end
+  redis.call('ZADD', key, seq, seq)
+  if n + 1 > BATCH_WINDOW then
+    redis.call('ZREMRANGEBYRANK', key, 0, n - BATCH_WINDOW)
+  end
+  redis.call('PEXPIRE', key, BATCH_TTL_MS)
+  return 'new'
+end
+
+-- KEYS: the hour hash, the day hash, the day's HyperLogLog (one tag: {<site>:stats})
+-- [, the sender's batches, the week's hash and HyperLogLog, the month's
+-- hash and HyperLogLog (version 5)].
+-- ARGV: [seq (with the batches key: the batch's number, > 0, unique per sender),]
+-- hour_expire_at_ms, day_expire_at_ms, n, then n pairs field, increment,
+-- then the visitor ids. Returns n; with the batches key, -1 when this batch
+-- was applied before (nothing done: a retry whose first send ran), and an
+-- error 'batch too old' when that cannot be told (nothing done).
+local function count(keys, args)
+  local o = 0
+  if keys[4] then
+    o = 1
+    local seq = tonumber(args[1])
+    if seq == nil or seq < 1 or seq ~= math.floor(seq) then
+      return redis.error_reply('ERR consentd: bad arguments')
+    end
+  end
+  local hour_at, day_at, n = tonumber(args[o + 1]), tonumber(args[o + 2]), tonumber(args[o + 3])
+  if hour_at == nil or day_at == nil or n == nil or n < 0 or #args < o + 3 + 2 * n then
+    return redis.error_reply('ERR consentd: bad arguments')
+  end
+  if keys[4] then
+    local seen = batch_check(keys[4], args[1])
+    if seen == 'seen' then
+      return -1
+    elseif seen == 'old' then
+      return redis.error_reply('ERR consentd: batch too old to tell whether it was applied')
+    end
+  end
+  for i = o + 4, o + 3 + 2 * n, 2 do
     redis.call('HINCRBY', keys[1], args[i], args[i + 1])
     redis.call('HINCRBY', keys[2], args[i], args[i + 1])
   end
@@ -330,9 +510,21 @@ local function count(keys, args)
     redis.call('PEXPIREAT', keys[1], hour_at)
     redis.call('PEXPIREAT', keys[2], day_at)
   end
-  if #args > 3 + 2 * n then
-    redis.call('PFADD', keys[3], unpack(args, 4 + 2 * n, #args))
+  if #args > o + 3 + 2 * n then
+    redis.call('PFADD', keys[3], unpack(args, o + 4 + 2 * n, #args))
     redis.call('PEXPIREAT', keys[3], day_at)
+  end
+  -- The week's and the month's rollups (version 5: KEYS 5..8, hash and
+  -- HyperLogLog of each), once a stats query has built them: kept exact.
+  for r = 5, 7, 2 do
+    if keys[r] and redis.call('EXISTS', keys[r]) == 1 then
+      for i = o + 4, o + 3 + 2 * n, 2 do
+        redis.call('HINCRBY', keys[r], args[i], args[i + 1])
+      end
+      if #args > o + 3 + 2 * n then
+        redis.call('PFADD', keys[r + 1], unpack(args, o + 4 + 2 * n, #args))
+      end
+    end
   end
   return n
 end
@@ -389,7 +581,7 @@ local function stats(keys, args)
   return {rows, table.concat(totals, ','), uniques, unique_total}
 end
 
--- THE HASH CHAINS (version 5). The hashes are computed by consentd (C), not
+-- THE HASH CHAINS (version 6). The hashes are computed by consentd (C), not
 -- here: Redis' Lua has no SHA-256. A chain entry has the id of the log entry
 -- it covers, and fields n (the entry's n) and h (the chain value, 64 hex).
 
@@ -519,6 +711,125 @@ redis.register_function('consentd_checkpoint_add', checkpoint_add)
 redis.register_function{function_name = 'consentd_log_inclusion', callback = log_inclusion,
                         flags = {'no-writes'}}
 
+-- The day after stamp, both 'YYYYMMDD' (UTC, Gregorian).
+local function next_day(stamp)
+  local y, m, d = tonumber(string.sub(stamp, 1, 4)), tonumber(string.sub(stamp, 5, 6)),
+    tonumber(string.sub(stamp, 7, 8))
+  local dim = ({31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31})[m]
+  if m == 2 and ((y % 4 == 0 and y % 100 ~= 0) or y % 400 == 0) then
+    dim = 29
+  end
+  d = d + 1
+  if d > dim then
+    d, m = 1, m + 1
+    if m > 12 then
+      y, m = y + 1, 1
+    end
+  end
+  return string.format('%04d%02d%02d', y, m, d)
+end
+
+-- Stats by day, week or month (version 5). A unit is a hash and a
+-- HyperLogLog: a day's, or a rollup (a week's or a month's) of n days from
+-- a first day. A rollup is built the first time a query needs it, from its
+-- days (summed, their HyperLogLogs merged; their keys, same tag, are named
+-- here from the rollup's), marked with the field '_', and from then on kept
+-- exact by consentd_count, which adds to the rollups that exist. So a query
+-- reads a handful of rollups, not every day.
+-- KEYS: per unit: hash, HyperLogLog.
+-- ARGV: n_bucket_fields, n_total_fields, uniques (1: PFCOUNT), n_units,
+-- n_rows, the bucket fields and the total fields, per unit: n_days,
+-- expire_at_ms and first day (YYYYMMDD) of a rollup (0, 0, '' for a day),
+-- then n_totals and the units (1-based) whose sums are the totals, then
+-- n_unions and the units whose HyperLogLogs' union is the range's visitors
+-- (each list disjoint, covering the range). The first n_rows units are the
+-- rows.
+-- Returns {rows, totals, row uniques, unique_total}: each row the array of
+-- its values (nil: 0), totals an array of such arrays (one per unit of the
+-- totals) for consentd to add up.
+local function stats_by(keys, args)
+  local nbf, ntf, uniq = tonumber(args[1]), tonumber(args[2]), args[3] == '1'
+  local nunits, nrows = tonumber(args[4]), tonumber(args[5])
+  if nbf == nil or ntf == nil or nunits == nil or nrows == nil or nrows > nunits then
+    return redis.error_reply('ERR consentd: bad arguments')
+  end
+  local at = 6
+  local bfields, tfields = {}, {}
+  for j = 1, nbf do
+    bfields[j] = args[at]
+    at = at + 1
+  end
+  for j = 1, ntf do
+    tfields[j] = args[at]
+    at = at + 1
+  end
+  if 2 * nunits ~= #keys then
+    return redis.error_reply('ERR consentd: bad arguments')
+  end
+  local units = {}
+  for u = 1, nunits do
+    local nd, exp, day = tonumber(args[at]), tonumber(args[at + 1]), args[at + 2]
+    if nd == nil or exp == nil or (nd > 0 and not string.match(day, '^%d%d%d%d%d%d%d%d$')) then
+      return redis.error_reply('ERR consentd: bad arguments')
+    end
+    at = at + 3
+    local hash, hll = keys[2 * u - 1], keys[2 * u]
+    if nd > 0 and redis.call('HEXISTS', hash, '_') == 0 then
+      local head = string.match(hash, '^(.-}:)')
+      local hlls = {}
+      for d = 1, nd do
+        local flat = redis.call('HGETALL', head .. 'd:' .. day)
+        for i = 1, #flat, 2 do
+          redis.call('HINCRBY', hash, flat[i], flat[i + 1])
+        end
+        hlls[d] = head .. 'u:' .. day
+        day = next_day(day)
+      end
+      redis.call('HSET', hash, '_', '1')
+      redis.call('PFMERGE', hll, unpack(hlls))
+      redis.call('PEXPIREAT', hash, exp)
+      redis.call('PEXPIREAT', hll, exp)
+    end
+    units[u] = {hash, hll}
+  end
+  -- A row is HMGET's answer as is (nil for a field never counted, a whole
+  -- row of them for a day without a count): consentd reads the numbers,
+  -- which costs Lua nothing.
+  local rows, uniques = {}, {}
+  for i = 1, nrows do
+    rows[i] = redis.call('HMGET', units[i][1], unpack(bfields))
+    if uniq then
+      uniques[i] = redis.call('PFCOUNT', units[i][2])
+    end
+  end
+  -- The totals: HMGET's answer for each unit of the totals (consentd adds
+  -- them up); the visitors: the union of the HyperLogLogs of the units of
+  -- the union.
+  local totals, hlls = {}, {}
+  local ntot = tonumber(args[at]) or 0
+  local nuni = tonumber(args[at + ntot + 1]) or 0
+  for t = 1, ntot do
+    local u = units[tonumber(args[at + t])]
+    if u == nil then
+      return redis.error_reply('ERR consentd: bad arguments')
+    end
+    totals[t] = ntf > 0 and redis.call('HMGET', u[1], unpack(tfields)) or {}
+  end
+  for t = 1, nuni do
+    local u = units[tonumber(args[at + ntot + 1 + t])]
+    if u == nil then
+      return redis.error_reply('ERR consentd: bad arguments')
+    end
+    hlls[t] = u[2]
+  end
+  local unique_total = 0
+  if uniq and #hlls > 0 then
+    unique_total = redis.call('PFCOUNT', unpack(hlls))
+  end
+  return {rows, totals, uniques, unique_total}
+end
+
 redis.register_function('consentd_erase', erase)
 redis.register_function('consentd_count', count)
 redis.register_function('consentd_stats', stats)
+redis.register_function('consentd_stats_by', stats_by)

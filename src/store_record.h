@@ -65,6 +65,10 @@ typedef struct store_record {
     const char *purposes[SITE_MAX_PURPOSES];
     unsigned char granted[SITE_MAX_PURPOSES];
     const char *log_id; /* reads only: the consent log entry id ("ms-seq") */
+    /* Reads of the consent log only: 1 for a sealed entry whose data key is
+     * gone (its visitor was erased, store.c): then only log_id and
+     * issued_at_ms (when Redis stored it, from the id) are set. */
+    int erased;
 } store_record_t;
 
 /* The msgpack encoding of rec, with its `log` key when rec->log_id is set.

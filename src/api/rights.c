@@ -39,6 +39,18 @@ static int rights_visitor(http_request_t *rq, char visitor[VISITOR_ID_MAX + 1])
 
 static void out_record(strbuf_t *o, const store_record_t *rec)
 {
+    if (rec->erased) {
+        /* A log entry of an erased visitor: ciphertext nobody can open. What
+         * is left is that it exists, and when Redis stored it. */
+        char t[CLOCK_TEXT_MAX];
+        size_t n = clock_format(rec->issued_at_ms, CLOCK_ISO_S, t);
+        strbuf_lit(o, "{\"log_id\":");
+        strbuf_json_str(o, rec->log_id);
+        strbuf_lit(o, ",\"erased\":true,\"logged_at\":\"");
+        strbuf_put(o, t, n);
+        strbuf_lit(o, "\"}");
+        return;
+    }
     consent_record_json(o, rec, NULL);
 }
 

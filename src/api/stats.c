@@ -27,6 +27,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "answer_cache.h"
 #include "counters.h"
 #include "clock.h"
 #include "json.h"
@@ -73,11 +74,13 @@ int stats_newcombe(uint64_t x1, uint64_t n1, uint64_t x2, uint64_t n2, double z,
 
 /* What the pending call keeps: the query, resolved against the site. */
 typedef struct stats_query {
-    int64_t from_day, to_day;
-    int by_hour;
+    int64_t from_day, to_day; /* by week or month: widened to whole periods */
+    store_by_t by;
     int csv;
-    int variant; /* index in site->variants, -1: all */
-    int purpose; /* index in site->purposes, -1: every counted one */
+    int variant;                          /* index in site->variants, -1: all */
+    int purpose;                          /* index in site->purposes, -1: every counted one */
+    char cache_key[ANSWER_CACHE_KEY_MAX]; /* "" when the answer is not to be kept */
+    uint64_t cache_until_ms;              /* h2o_now() until which it may be served */
 } stats_query_t;
 
 /*
@@ -287,11 +290,21 @@ static void out_numbers_csv(strbuf_t *o, const stats_layout_t *l, const stats_nu
     strbuf_put(o, "\n", 1);
 }
 
-/* "2026-11-01T00:00:00Z" or "2026-11-01T05:00:00Z". */
-static void stats_bucket_start(const stats_query_t *q, size_t i, char out[CLOCK_TEXT_MAX])
+static const char *const stats_by_names[] = {"hour", "day", "week", "month"};
+
+/* When the next bucket starts, in hours since the Unix epoch. */
+static int64_t stats_next_bucket(const stats_query_t *q, int64_t hour)
 {
-    int64_t hour = q->from_day * 24 + (q->by_hour ? (int64_t)i : (int64_t)i * 24);
-    clock_format(hour * 3600000, CLOCK_ISO_S, out);
+    switch (q->by) {
+    case STORE_BY_HOUR:
+        return hour + 1;
+    case STORE_BY_DAY:
+        return hour + 24;
+    case STORE_BY_WEEK:
+        return hour + 7 * 24;
+    default:
+        return clock_next_month(hour / 24) * 24;
+    }
 }
 
 static void out_comparison(strbuf_t *o, const char *variant, const char *metric, uint64_t bx,
@@ -388,6 +401,25 @@ static void out_breakdowns(strbuf_t *o, const site_t *site, const stats_layout_t
     strbuf_put(o, "}", 1);
 }
 
+#define STATS_JSON "application/json"
+#define STATS_CSV "text/csv; charset=utf-8"
+
+/* Send a: its body in the request pool already, or to be copied (a cached one). */
+static void stats_send(http_request_t *rq, const answer_cached_t *a, int copy)
+{
+    if (strcmp(a->content_type, STATS_JSON) == 0) {
+        if (copy)
+            http_send_json(rq, 200, a->body, a->len);
+        else
+            http_send_json_static(rq, 200, a->body, a->len);
+        return;
+    }
+    if (a->disposition != NULL)
+        http_header(rq, "content-disposition", a->disposition, strlen(a->disposition));
+    http_header(rq, "cache-control", H2O_STRLIT("no-store"));
+    (copy ? http_send_copy : http_send_static)(rq, 200, a->content_type, a->body, a->len);
+}
+
 static void stats_answer(http_request_t *rq, const stats_query_t *q,
                          const store_stats_result_t *res)
 {
@@ -416,7 +448,7 @@ static void stats_answer(http_request_t *rq, const stats_query_t *q,
         strbuf_str(&o, "{\"site\":");
         strbuf_json_str(&o, site->id);
         strbuf_printf(&o, ",\"from\":\"%s\",\"to\":\"%s\",\"by\":\"%s\",\"variant\":", from, to,
-                      q->by_hour ? "hour" : "day");
+                      stats_by_names[q->by]);
         if (q->variant >= 0)
             strbuf_json_str(&o, site->variants[q->variant].id);
         else
@@ -438,15 +470,16 @@ static void stats_answer(http_request_t *rq, const stats_query_t *q,
         }
         strbuf_str(&o, "],\"buckets\":[");
     }
-    for (size_t i = 0; i < res->n_buckets; i++) {
+    int64_t hour = q->from_day * 24;
+    for (size_t i = 0; i < res->n_buckets; i++, hour = stats_next_bucket(q, hour)) {
         stats_numbers_t n = {0};
         stats_numbers(&l, res->buckets + i * res->n_bucket_fields, &n);
         stats_numbers_add(&l, &total, &n);
-        if (!q->by_hour) {
-            n.has_unique = q->variant >= 0 || res->day_uniques == NULL ? -1 : 1;
-            n.unique = res->day_uniques != NULL ? res->day_uniques[i] : 0;
+        if (q->by != STORE_BY_HOUR) {
+            n.has_unique = q->variant >= 0 || res->bucket_uniques == NULL ? -1 : 1;
+            n.unique = res->bucket_uniques != NULL ? res->bucket_uniques[i] : 0;
         }
-        stats_bucket_start(q, i, start);
+        clock_format(hour * 3600000, CLOCK_ISO_S, start);
         if (q->csv) {
             strbuf_str(&o, start);
             out_numbers_csv(&o, &l, &n);
@@ -456,24 +489,29 @@ static void stats_answer(http_request_t *rq, const stats_query_t *q,
         out_numbers_json(&o, site, &l, &n);
         strbuf_put(&o, "}", 1);
     }
+    answer_cached_t a = {.content_type = STATS_JSON};
+    char disposition[160];
     if (q->csv) {
         strbuf_str(&o, "total");
         out_numbers_csv(&o, &l, &total);
-        char disposition[160];
-        int dn = snprintf(disposition, sizeof(disposition),
-                          "attachment; filename=\"consentd-%s-%s-%s.csv\"", site->id, from, to);
-        http_header(rq, "content-disposition", disposition, (size_t)dn);
-        http_header(rq, "cache-control", H2O_STRLIT("no-store"));
-        http_send_static(rq, 200, "text/csv; charset=utf-8", o.buf, o.len);
-        return;
+        snprintf(disposition, sizeof(disposition), "attachment; filename=\"consentd-%s-%s-%s.csv\"",
+                 site->id, from, to);
+        a.content_type = STATS_CSV;
+        a.disposition = disposition;
+    } else {
+        strbuf_str(&o, "],\"total\":{");
+        out_numbers_json(&o, site, &l, &total);
+        out_breakdowns(&o, site, &l, res->totals, q->variant >= 0);
+        strbuf_put(&o, "}", 1);
+        if (l.n_variants >= 2) out_variants_comparison(&o, site, &l, res->totals);
+        strbuf_put(&o, "}", 1);
     }
-    strbuf_str(&o, "],\"total\":{");
-    out_numbers_json(&o, site, &l, &total);
-    out_breakdowns(&o, site, &l, res->totals, q->variant >= 0);
-    strbuf_put(&o, "}", 1);
-    if (l.n_variants >= 2) out_variants_comparison(&o, site, &l, res->totals);
-    strbuf_put(&o, "}", 1);
-    http_send_json_static(rq, 200, o.buf, o.len);
+    a.body = o.buf;
+    a.len = o.len;
+    if (q->cache_key[0] != '\0')
+        answer_cache_put(rq->worker->stats_cache, q->cache_key, &a, q->cache_until_ms,
+                         h2o_now(rq->worker->ctx.loop));
+    stats_send(rq, &a, 0);
 }
 
 static void stats_on_read(void *data, const store_stats_result_t *res, const redis_error_t *err)
@@ -545,18 +583,18 @@ void stats_get(http_request_t *rq)
         http_caller_error(rq, caller == HTTP_CALLER_BROWSER ? HTTP_CALLER_NONE : caller);
         return;
     }
-    stats_query_t q = {.variant = -1, .purpose = -1};
+    stats_query_t q = {.by = STORE_BY_DAY, .variant = -1, .purpose = -1};
     char v[STATS_PARAM_MAX], msg[160];
     ssize_t n;
     if ((n = stats_param(rq, "by", v, sizeof(v))) != -1) {
-        if (n == 3 && strcmp(v, "day") == 0) {
-            q.by_hour = 0;
-        } else if (n == 4 && strcmp(v, "hour") == 0) {
-            q.by_hour = 1;
-        } else {
-            http_error(rq, 400, "invalid_parameter", "by must be day or hour");
+        size_t b = 0;
+        while (b < 4 && strcmp(v, stats_by_names[b]) != 0)
+            b++;
+        if (b == 4) {
+            http_error(rq, 400, "invalid_parameter", "by must be hour, day, week or month");
             return;
         }
+        q.by = (store_by_t)b;
     }
     q.csv = stats_accepts_csv(rq);
     if ((n = stats_param(rq, "format", v, sizeof(v))) != -1) {
@@ -582,12 +620,25 @@ void stats_get(http_request_t *rq)
         http_error(rq, 400, "invalid_range", "from is after to");
         return;
     }
-    if (days > (q.by_hour ? STATS_HOUR_DAYS_MAX : STATS_DAYS_MAX)) {
+    int max_days = q.by == STORE_BY_HOUR    ? STATS_HOUR_DAYS_MAX
+                   : q.by == STORE_BY_MONTH ? STATS_MONTH_DAYS_MAX
+                                            : STATS_DAYS_MAX;
+    if (days > max_days) {
         snprintf(msg, sizeof(msg), "by=%s covers at most %d days; this range has %lld",
-                 q.by_hour ? "hour" : "day", q.by_hour ? STATS_HOUR_DAYS_MAX : STATS_DAYS_MAX,
-                 (long long)days);
+                 stats_by_names[q.by], max_days, (long long)days);
         http_error(rq, 400, "invalid_range", msg);
         return;
+    }
+    /* Weeks (ISO, from Monday) and months are whole: the range widens to them. */
+    if (q.by == STORE_BY_WEEK) {
+        q.from_day = clock_week_start(q.from_day);
+        q.to_day = clock_week_start(q.to_day) + 6;
+    } else if (q.by == STORE_BY_MONTH) {
+        q.from_day = clock_month_start(q.from_day);
+        q.to_day = clock_next_month(q.to_day) - 1;
+    }
+    if (q.from_day < 0) { /* the week of 1970-01-01 began in 1969: start at the next */
+        q.from_day += 7;
     }
     if ((n = stats_param(rq, "variant", v, sizeof(v))) != -1) {
         const site_variant_t *var = n > 0 ? site_variant_find(site, v, (size_t)n) : NULL;
@@ -608,6 +659,26 @@ void stats_get(http_request_t *rq)
         q.purpose = (int)(p - site->purposes);
     }
 
+    /* The same query, answered a moment ago by this thread: its answer.
+     * Counts of a range that ends today or yesterday may still arrive (a
+     * flush, a batch sent again): kept stats.cache_seconds; a range that
+     * ended before: stats.cache_closed_seconds. */
+    uint64_t now = h2o_now(rq->worker->ctx.loop);
+    int64_t closed_at = (q.to_day + 1) * 86400000 + 3600000; /* its last flushes are in */
+    uint32_t keep_ms = clock_real_ms() >= closed_at ? rq->worker->cfg->stats_cache_closed_ms
+                                                    : rq->worker->cfg->stats_cache_ms;
+    if (keep_ms > 0 && rq->worker->stats_cache != NULL) {
+        snprintf(q.cache_key, sizeof(q.cache_key), "%llu|%s|%lld|%lld|%d|%d|%d|%d",
+                 (unsigned long long)rq->worker->snap->generation, site->id, (long long)q.from_day,
+                 (long long)q.to_day, (int)q.by, q.variant, q.purpose, q.csv);
+        q.cache_until_ms = now + keep_ms;
+        answer_cached_t hit;
+        if (answer_cache_get(rq->worker->stats_cache, q.cache_key, now, &hit)) {
+            stats_send(rq, &hit, 1);
+            return;
+        }
+    }
+
     stats_layout_t l;
     stats_layout(site, &q, &l);
     const char **fields = stats_field_names(&rq->req->pool, site, &q, &l);
@@ -617,12 +688,11 @@ void stats_get(http_request_t *rq)
     }
     store_stats_query_t sq = {
         .site_id = site->id,
-        .by_hour = q.by_hour,
-        .first_bucket = q.by_hour ? q.from_day * 24 : q.from_day,
-        .n_buckets = (size_t)(q.by_hour ? days * 24 : days),
+        .by = q.by,
         .first_day = q.from_day,
-        .n_days = q.variant < 0 ? (size_t)days : 0, /* no unique visitors per variant */
-        .per_day_uniques = !q.by_hour,
+        .last_day = q.to_day,
+        .retention_days = site->stats_retention_days,
+        .uniques = q.variant < 0, /* no unique visitors per variant */
         .n_bucket_fields = l.n_bucket_fields,
         .bucket_fields = fields,
         .n_total_fields = l.n_total_fields,

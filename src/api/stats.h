@@ -1,13 +1,16 @@
 /*
  * stats.h - the acceptance statistics of a site, for its marketing team:
  *
- *   GET /v1/sites/{site}/stats?from=YYYY-MM-DD&to=YYYY-MM-DD&by=day|hour
+ *   GET /v1/sites/{site}/stats?from=YYYY-MM-DD&to=YYYY-MM-DD&by=hour|day|week|month
  *                              [&variant=<id>][&purpose=<id>][&format=json|csv]
  *
  * Site API key only. Counts, rates and the comparison of banner variants
  * (Newcombe's hybrid score interval for a difference of two proportions)
  * per bucket and over the range, as JSON or CSV (format=csv or
- * Accept: text/csv). One Redis round trip (store_stats_read).
+ * Accept: text/csv). One Redis round trip (store_stats_read). Weeks are
+ * ISO weeks (from Monday) and months calendar months, UTC: by=week or
+ * by=month widens the range to whole periods (the answer's from and to say
+ * which).
  *
  * The maths is exposed for the unit tests.
  */
@@ -18,10 +21,12 @@
 
 #include "http.h"
 
-#define STATS_DAYS_MAX 400     /* by=day */
-#define STATS_HOUR_DAYS_MAX 31 /* by=hour */
-#define STATS_DEFAULT_DAYS 30  /* the last 30 days, today included */
-#define STATS_Z95 1.959963985  /* two-sided 95% normal quantile */
+#define STATS_DAYS_MAX 400            /* by=day */
+#define STATS_HOUR_DAYS_MAX 31        /* by=hour */
+#define STATS_MONTH_DAYS_MAX 1096     /* by=month: three years (widened to whole months) */
+#define STATS_DEFAULT_DAYS 30         /* the last 30 days, today included */
+#define STATS_Z95 1.959963985         /* two-sided 95% normal quantile */
+#define STATS_CACHE_BYTES (16u << 20) /* answers a worker thread keeps (stats.cache_seconds) */
 
 void stats_get(http_request_t *rq);
 

@@ -23,11 +23,12 @@ typedef struct worker {
     h2o_accept_ctx_t accept_ctx;
     h2o_socket_t *listener;
     redis_t *redis;
-    struct ratelimit *ratelimit;     /* this thread's token buckets (ratelimit.h) */
-    struct health *health;           /* this thread's Redis check for /healthz (api/health.h) */
-    struct versions_cache *versions; /* this thread's public lists of banner versions */
-    counters_t *counters;            /* acceptance counts waiting for the next flush */
-    snapshot_t *snap;                /* this thread's current sites and banners (one reference) */
+    struct ratelimit *ratelimit;      /* this thread's token buckets (ratelimit.h) */
+    struct health *health;            /* this thread's Redis check for /healthz (api/health.h) */
+    struct versions_cache *versions;  /* this thread's public lists of banner versions */
+    struct answer_cache *stats_cache; /* this thread's recent stats answers (answer_cache.h) */
+    counters_t *counters;             /* acceptance counts waiting for the next flush */
+    snapshot_t *snap;                 /* this thread's current sites and banners (one reference) */
     /* This thread's metrics: written here only, read by /metrics (metrics.h). */
     metrics_t *metrics;
     uint64_t inflight; /* requests accepted and not yet disposed */

@@ -48,12 +48,15 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "answer_cache.h"
 #include "health.h"
 #include "checkpoint.h"
 #include "clock.h"
+#include "erasure.h"
 #include "log.h"
 #include "ratelimit.h"
 #include "router.h"
+#include "stats.h"
 #include "store.h"
 #include "versions.h"
 #include "worker.h"
@@ -99,6 +102,10 @@ typedef struct server_worker {
     checkpointer_t *checkpointer;
     h2o_timeout_t checkpoint_timeout;
     h2o_timeout_entry_t checkpoint_entry;
+    /* Worker 0 only: erased bytes leave the disk (erasure.h). */
+    erasure_t *erasure;
+    h2o_timeout_t erasure_timeout;
+    h2o_timeout_entry_t erasure_entry;
     int done;
     int cut_short;
 } server_worker_t;
@@ -390,6 +397,13 @@ static void server_on_checkpoint_tick(h2o_timeout_entry_t *entry)
 }
 
 /* Polled during a stop: is this worker drained, or out of time? */
+static void server_on_erasure_tick(h2o_timeout_entry_t *entry)
+{
+    server_worker_t *sw = H2O_STRUCT_FROM_MEMBER(server_worker_t, erasure_entry, entry);
+    erasure_tick(sw->erasure, sw->w.snap->sites, clock_real_ms());
+    h2o_timeout_link(sw->w.ctx.loop, &sw->erasure_timeout, &sw->erasure_entry);
+}
+
 static void server_on_stop_tick(h2o_timeout_entry_t *entry)
 {
     server_worker_t *sw = H2O_STRUCT_FROM_MEMBER(server_worker_t, stop_entry, entry);
@@ -501,6 +515,7 @@ static void *server_worker_main(void *arg)
     if (w->health == NULL)
         log_msg(LOG_ERROR, "worker %u: out of memory: /healthz answers 500", w->id);
     w->versions = versions_cache_create(w);
+    w->stats_cache = answer_cache_create(STATS_CACHE_BYTES);
     if (w->versions == NULL)
         log_msg(LOG_ERROR, "worker %u: out of memory: banner-versions.json answers 500", w->id);
     w->counters = counters_create(w->redis, w->metrics);
@@ -519,6 +534,17 @@ static void *server_worker_main(void *arg)
         sw->checkpoint_entry.cb = server_on_checkpoint_tick;
         if (sw->checkpointer != NULL)
             h2o_timeout_link(loop, &sw->checkpoint_timeout, &sw->checkpoint_entry);
+    }
+    if (w->id == 0) {
+        /* One per process: the markers in Redis make many nodes compact once. */
+        sw->erasure = erasure_create(w->redis, server.cfg->erasure_disk_within_s);
+        if (sw->erasure == NULL)
+            log_msg(LOG_ERROR, "worker 0: out of memory: erased bytes are not compacted on disk");
+        else {
+            h2o_timeout_init(loop, &sw->erasure_timeout, erasure_interval_ms(sw->erasure));
+            sw->erasure_entry.cb = server_on_erasure_tick;
+            h2o_timeout_link(loop, &sw->erasure_timeout, &sw->erasure_entry);
+        }
     }
 
     w->listener = h2o_evloop_socket_create(loop, sw->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
@@ -542,11 +568,15 @@ static void *server_worker_main(void *arg)
         h2o_timeout_unlink(&sw->checkpoint_entry);
         checkpointer_stop(sw->checkpointer);
     }
+    if (sw->erasure != NULL) h2o_timeout_unlink(&sw->erasure_entry);
     redis_destroy(w->redis);
     w->redis = NULL;
+    erasure_free(sw->erasure);
+    sw->erasure = NULL;
     health_free(w->health);
     w->health = NULL;
     versions_cache_free(w->versions);
+    answer_cache_free(w->stats_cache);
     w->versions = NULL;
     ratelimit_free(w->ratelimit);
     w->ratelimit = NULL;

@@ -170,6 +170,19 @@ test('signs_in_draws_every_chart_and_shows_the_api_numbers', async () => {
     await assertTableIsTheApi(page, hourly);
     for (const [chart, n] of Object.entries(await colouredPixels(page))) assert.ok(n > 5, `${chart} by hour: ${n} coloured pixels`);
 
+    // By month (read from the month rollups): the range widens to whole
+    // months, and the table is the API's.
+    await page.locator('#by').selectOption('month');
+    at = await loaded(page, at);
+    const monthly = await apiStats({ ...range, by: 'month' });
+    assert.ok(monthly.buckets.length >= 1 && monthly.buckets.length <= 2, `${monthly.buckets.length} months`);
+    assert.ok(monthly.from <= range.from && monthly.from.endsWith('-01'), monthly.from);
+    await assertTableIsTheApi(page, monthly);
+    assert.match(await page.locator('#table thead th').first().textContent(), /^month \(UTC\)/);
+    assert.equal(await page.locator('#table tbody th').first().textContent(), monthly.buckets[0].start.slice(0, 7));
+    for (const [chart, n] of Object.entries(await colouredPixels(page))) assert.ok(n > 5, `${chart} by month: ${n} coloured pixels`);
+    await screenshot(page, 'dashboard-by-month-1280', { fullPage: true });
+
     assert.deepEqual(await page.evaluate(() => window.__violations), []);
     assert.deepEqual(page.problems, []);
     await page.context().close();

@@ -3,13 +3,16 @@
 // error and loses nothing; a master killed under load is followed (its
 // replica promoted, no consentd restart) and, with redis.wait_replicas, no
 // acknowledged consent is lost; two consentd processes read what the other
-// wrote. Each test forms its own cluster (tests/http/lib/harness.mjs).
+// wrote; the acceptance counters lose no count and count none twice when
+// the master of their slot is killed during flushes. Each test forms its
+// own cluster (tests/http/lib/harness.mjs).
 //
 // CONSENTD_TEST_HEAVY=1 moves more slots and kills more masters.
 import assert from 'node:assert/strict';
 import { afterEach } from 'node:test';
-import { Consentd, RedisCluster, delay, keySlotOf, shippedSite, test, waitFor } from './lib/harness.mjs';
+import { Consentd, RedisCluster, delay, keySlotOf, metricSum, shippedSite, test, waitFor } from './lib/harness.mjs';
 import { browser, postConsent, server } from './lib/consent.mjs';
+import { Expected, expectCounts, postEvent } from './lib/counters.mjs';
 
 const HEAVY = process.env.CONSENTD_TEST_HEAVY === '1';
 /* A reshard of thousands of slots under load on a busy CI machine takes
@@ -250,4 +253,63 @@ test('killed_master_is_followed_and_no_acknowledged_consent_is_lost_with_wait', 
     assert.ok(consentd.running, 'consentd died');
     for (const status of Object.keys(load.statuses)) assert.ok(status === '201' || status === '503', `unexpected answers: ${JSON.stringify(load.statuses)}`);
     await assertAllReadable(consentd, load.acked);
+});
+
+test('counts_flushed_while_their_master_is_killed_arrive_exactly_once', { timeout: 300000 }, async () => {
+    // The counters of a site live on one slot ({demo:stats}): kill its
+    // master (frozen, then killed) while banner events stream in. Flushes
+    // meet the dead master (lost connections: outcome unknown) and the failover
+    // (-CLUSTERDOWN, -TRYAGAIN: nothing ran); every batch is kept and sent
+    // again with its number, so the sums are exact. wait_replicas: a batch
+    // acknowledged is on a replica, so the promotion keeps it.
+    const cluster = await startCluster({ replicas: 2 });
+    const consentd = await startConsentd(cluster, { wait_replicas: 1, wait_timeout_ms: 500, reconnect_max_ms: 200 });
+    const want = new Expected(site);
+    const types = ['shown', 'shown', 'dismissed', 'panel_opened'];
+    let running = true;
+    let sent = 0;
+    const statuses = {};
+    const loop = async (k) => {
+        for (let i = 0; running; i++) {
+            const ev = { type: types[i % 4], lang: i % 2 ? 'fr' : 'en', visitor: `count-${k}-${String(i).padStart(6, '0')}` };
+            const res = await postEvent(consentd, ev);
+            statuses[res.status] = (statuses[res.status] || 0) + 1;
+            if (res.status === 204) want.event(ev);
+            sent++;
+            await delay(25); // within the 512 visitor ids a group keeps while its master is away
+
+        }
+    };
+    const loops = Array.from({ length: 2 }, (_, k) => loop(k));
+    await delay(2500);
+    const slot = keySlotOf('{demo:stats}');
+    const victim = await cluster.masterOf(slot);
+    // Frozen first, so that flushes are in flight when it dies: their
+    // outcome is unknown to consentd.
+    victim.pause();
+    await delay(1500);
+    const t0 = Date.now();
+    await victim.kill();
+    await waitFor(async () => (await cluster.masterOf(slot)).port !== victim.port, {
+        timeoutMs: 30000,
+        intervalMs: 50,
+        message: 'a replica of the killed master promoted',
+    });
+    const promotedMs = Date.now() - t0;
+    await delay(2500); // flushes to the new master
+    running = false;
+    await Promise.all(loops);
+    assert.deepEqual(Object.keys(statuses), ['204'], `events answered ${JSON.stringify(statuses)}`);
+    await expectCounts(cluster, 'demo', want.fields, { timeoutMs: 20000 });
+    const samples = await consentd.metrics();
+    const retries = metricSum(samples, 'consentd_stats_flush_retries_total');
+    const duplicates = metricSum(samples, 'consentd_stats_flush_duplicates_total');
+    process.stderr.write(
+        `counts through a failover: ${sent} events, promotion after ${promotedMs} ms, ` +
+            `${retries} batches sent again, ${duplicates} of them applied before\n`,
+    );
+    assert.ok(retries >= 1, 'no flush met the failover: the test proved nothing');
+    assert.equal(metricSum(samples, 'consentd_stats_flush_failures_total'), 0);
+    assert.equal(metricSum(samples, 'consentd_stats_dropped_total'), 0);
+    assert.equal(metricSum(samples, 'consentd_stats_batches_waiting'), 0);
 });

@@ -2,7 +2,8 @@
 // at least once a second, exactly once. Two consentd processes on one Redis
 // add up; a graceful stop right after the last request loses nothing; while
 // Redis is down events are still answered 204 and their counts wait in
-// memory; a batch whose outcome is unknown is never sent twice.
+// memory; a batch whose outcome is unknown, or that Redis refused for now,
+// is sent again and counted once (the failover case: cluster.test.mjs).
 import assert from 'node:assert/strict';
 import { after, afterEach } from 'node:test';
 import {
@@ -115,23 +116,56 @@ test('events_are_answered_204_while_redis_is_down_and_counted_once_it_is_back', 
     assert.equal(metricSum(samples, 'consentd_stats_dropped_total'), 0);
 });
 
-test('a_batch_that_timed_out_is_dropped_and_counted_as_a_failure_never_sent_twice', async () => {
+test('a_batch_that_timed_out_is_sent_again_and_counted_once', async () => {
     const redis = await Redis.start();
     const consentd = await Consentd.start({ redis, threads: 1 });
     cleanups.push(() => redis.stop(), () => consentd.stop());
     // Redis sleeps longer than the command timeout: the next flush times out,
-    // yet Redis runs it when it wakes up. It must count once, not twice.
+    // yet Redis runs it when it wakes up. consentd keeps the batch and sends
+    // it again; Redis knows its number and skips it: counted once, none lost.
     const sleepMs = TEST_REDIS_COMMAND_TIMEOUT_MS + 2 * 1000 + 500;
     const sleeping = redis.command('DEBUG', 'SLEEP', String(sleepMs / 1000)).catch(() => {});
     await delay(50);
     const want = new Expected(site);
     await sendEvents(consentd, 20, want, { prefix: 'slow' });
     await sleeping;
-    await waitFor(async () => metricSum(await consentd.metrics(), 'consentd_stats_flush_failures_total') >= 1, {
-        message: 'the flush that timed out to be counted',
+    await waitFor(async () => metricSum(await consentd.metrics(), 'consentd_stats_flush_duplicates_total') >= 1, {
+        message: 'the batch sent again to be recognised as applied',
     });
     await expectCounts(redis, 'demo', want.fields);
-    assert.match(consentd.stderr, /dropped \(outcome unknown, never sent twice\): timeout/);
+    assert.equal(await uniqueVisitors(redis, 'demo'), 20);
+    await delay(AFTER_FLUSH_MS);
+    await expectCounts(redis, 'demo', want.fields); // still once, after more flushes
+    const samples = await consentd.metrics();
+    assert.ok(metricSum(samples, 'consentd_stats_flush_retries_total') >= 1);
+    assert.equal(metricSum(samples, 'consentd_stats_flush_failures_total'), 0);
+    assert.equal(metricSum(samples, 'consentd_stats_dropped_total'), 0);
+    assert.equal(metricSum(samples, 'consentd_stats_batches_waiting'), 0);
+    assert.match(consentd.stderr, /kept to be sent again: timeout/);
+});
+
+test('a_batch_refused_with_noreplicas_runs_nothing_is_kept_and_arrives_once', async () => {
+    const redis = await Redis.start();
+    const consentd = await Consentd.start({ redis, threads: 1 });
+    cleanups.push(() => redis.stop(), () => consentd.stop());
+    // min-replicas-to-write with no replica: Redis refuses every write
+    // (-NOREPLICAS) before running it.
+    await redis.command('CONFIG', 'SET', 'min-replicas-to-write', '1');
+    const want = new Expected(site);
+    await sendEvents(consentd, 30, want, { prefix: 'norepl' });
+    await waitFor(async () => metricSum(await consentd.metrics(), 'consentd_stats_flush_retries_total') >= 2, {
+        message: 'the refused batch to be sent again',
+    });
+    assert.ok(metricSum(await consentd.metrics(), 'consentd_stats_batches_waiting') >= 1);
+    assert.deepEqual(await counterSums(redis, 'demo'), {}, 'nothing ran');
+    await redis.command('CONFIG', 'SET', 'min-replicas-to-write', '0');
+    await expectCounts(redis, 'demo', want.fields, { timeoutMs: 8000 });
+    assert.equal(await uniqueVisitors(redis, 'demo'), 30);
+    const samples = await consentd.metrics();
+    assert.equal(metricSum(samples, 'consentd_stats_flush_duplicates_total'), 0, 'nothing had run');
+    assert.equal(metricSum(samples, 'consentd_stats_flush_failures_total'), 0);
+    assert.equal(metricSum(samples, 'consentd_stats_dropped_total'), 0);
+    assert.match(consentd.stderr, /kept to be sent again: NOREPLICAS/);
 });
 
 test('a_group_full_of_visitor_ids_is_flushed_early_and_loses_none', async () => {

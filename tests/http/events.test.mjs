@@ -205,10 +205,20 @@ test('counter_keys_expire_stats_retention_days_after_the_end_of_their_hour_or_da
     const t0 = Date.now();
     const res = await postEvent(consentd, { type: 'shown', visitor: 'visitor-ttl-0001' }, browser(), 'ttl');
     assert.equal(res.status, 204);
+    let batches = [];
     const keys = await waitFor(async () => {
-        const k = await counterKeys(redis, 'ttl');
-        return k.length === 3 ? k : null;
-    }, { message: 'the three counter keys of site ttl' });
+        const all = await counterKeys(redis, 'ttl');
+        batches = all.filter((key) => key.split(':').at(-2) === 'b');
+        const k = all.filter((key) => key.split(':').at(-2) !== 'b');
+        return k.length === 3 && batches.length > 0 ? k : null;
+    }, { message: 'the three counter keys of site ttl, and the flushing thread\'s batches' });
+    // The numbers of the batches applied, per sender: an hour after its last.
+    for (const key of batches) {
+        assert.match(key, /^cd:\{ttl:stats\}:b:[0-9a-f]{16}$/);
+        assert.equal(await redis.command('TYPE', key), 'zset');
+        const pttl = Number(await redis.command('PTTL', key));
+        assert.ok(pttl > 3600000 - 60000 && pttl <= 3600000, `${key}: PTTL ${pttl}`);
+    }
     const t1 = Date.now();
     const retention = RETENTION_DAYS * DAY_MS;
     for (const key of keys) {
@@ -238,8 +248,8 @@ test('every_counter_key_of_a_site_hashes_to_one_cluster_slot', async () => {
     assert.equal(res.status, 201);
     const keys = await waitFor(async () => {
         const k = await counterKeys(redis, 'slots');
-        return k.length === 3 ? k : null;
-    }, { message: 'the counter keys of site slots' });
+        return k.filter((key) => key.split(':').at(-2) !== 'b').length === 3 && k.length > 3 ? k : null;
+    }, { message: 'the counter keys of site slots (hour, day, visitors, and the batches of each flushing thread)' });
     // Ask a cluster-enabled redis-server (it computes slots without any slot
     // assigned). Its bus port (+10000) must be free and below the ephemeral
     // range too: freePort() gave one above it, taken once by a source port.

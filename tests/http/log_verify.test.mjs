@@ -140,8 +140,8 @@ function partitionOf(visitor) {
     return h % 64;
 }
 
-test('entries_from_before_version_5_are_numbered_in_order_and_verify', async () => {
-    // A log written by library version 4 (entries without n), then a write.
+test('entries_from_before_version_6_are_numbered_in_order_and_verify', async () => {
+    // A log written before library version 6 (entries without n), then a write.
     const visitor = 'visitor-legacy';
     const key = `cd:{legacy:${partitionOf(visitor)}}:log`;
     for (let i = 0; i < 3; i++) {

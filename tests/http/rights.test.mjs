@@ -57,18 +57,61 @@ test('access_request_needs_the_sites_own_key', async () => {
     assert.deepEqual(cross.json().history, []);
 });
 
+/* The export's records, every page. */
+async function exportAll() {
+    const out = [];
+    let cursor = '';
+    for (let page = 0; page < 200; page++) {
+        const res = await stack.consentd.request(`/v1/sites/demo/consents?limit=1000${cursor ? `&cursor=${cursor}` : ''}`, {
+            headers: server(),
+        });
+        assert.equal(res.status, 200, res.text);
+        out.push(...res.text.split('\n').filter(Boolean).map((l) => JSON.parse(l)));
+        cursor = res.headers['x-next-cursor'];
+        if (!cursor) break;
+        cursor = encodeURIComponent(cursor);
+    }
+    return out;
+}
+
+/* What must not be readable anywhere in Redis after an erasure: the id, each
+ * consent id, each proof (the JWS, and its payload as it is signed). */
+function traces(visitor, written) {
+    return [visitor, ...written.flatMap((w) => [w.consent_id, w.proof, w.proof.split('.')[1]])];
+}
+
 test('erasure_leaves_no_trace_of_the_visitor_anywhere_in_redis', async () => {
     const visitor = 'visitor-erase-0001';
     const keep = 'visitor-keep-00001';
-    await postConsent(stack.consentd, choice({ [CONSENT[0]]: true }, { visitor }));
-    await postConsent(stack.consentd, choice({ [CONSENT[1]]: true }, { visitor }));
-    await postConsent(stack.consentd, choice({ [CONSENT[0]]: true }, { visitor: keep }));
+    const written = [];
+    written.push((await postConsent(stack.consentd, choice({ [CONSENT[0]]: true }, { visitor }))).json());
+    written.push((await postConsent(stack.consentd, choice({ [CONSENT[1]]: true }, { visitor }))).json());
+    const kept = (await postConsent(stack.consentd, choice({ [CONSENT[0]]: true }, { visitor: keep }))).json();
     assert.ok((await everything(stack.redis)).includes(visitor), 'the visitor was stored');
+    const logIds = (await exportAll()).filter((r) => r.visitor === visitor).map((r) => r.log_id);
+    assert.equal(logIds.length, 2, 'the export shows both writes before the erasure');
     const res = await stack.consentd.request(`/v1/sites/demo/visitors/${visitor}`, { method: 'DELETE', headers: server() });
     assert.equal(res.status, 200, res.text);
     assert.equal(res.json().erased, true);
-    assert.ok(!(await everything(stack.redis)).includes(visitor), 'the visitor id is still somewhere in Redis');
-    assert.ok((await everything(stack.redis)).includes(keep), 'another visitor was erased too');
+    // Every key name, string, list item, hash field and value, stream entry
+    // field and value: nothing of the visitor in clear.
+    const all = await everything(stack.redis);
+    for (const t of traces(visitor, written)) assert.ok(!all.includes(t), `still in Redis after the erasure: ${t.slice(0, 40)}`);
+    assert.ok(all.includes(keep) && all.includes(kept.consent_id), 'another visitor was erased too');
+    // The export: the erased writes are still there, as erased entries (the
+    // log keeps its ciphertext); the other visitor's is readable.
+    const after = await exportAll();
+    for (const id of logIds) {
+        const e = after.find((r) => r.log_id === id);
+        assert.ok(e, `log entry ${id} left the log`);
+        assert.deepEqual(Object.keys(e).sort(), ['erased', 'log_id', 'logged_at'], JSON.stringify(e));
+        assert.equal(e.erased, true);
+        assert.equal(Date.parse(e.logged_at) > 0, true);
+    }
+    assert.ok(!JSON.stringify(after).includes(visitor), 'the export still names the erased visitor');
+    const other = after.find((r) => r.consent_id === kept.consent_id);
+    assert.ok(other && other.visitor === keep && other.proof === kept.proof, 'the other visitor is not readable');
+    await verifyProof(stack.consentd, other.proof);
     const gone = await stack.consentd.request(`/v1/sites/demo/consents/${visitor}`, { headers: browser() });
     assert.equal(gone.status, 404, gone.text);
     const erasures = (await allKeys(stack.redis)).filter((k) => k.includes('erasures'));
@@ -83,9 +126,23 @@ test('erasure_after_more_writes_than_the_history_holds_leaves_no_log_entry_of_th
         assert.equal(res.status, 201, res.text);
     }
     assert.ok((await allKeys(stack.redis)).some((k) => k.endsWith(`:x:${visitor}`)), 'no log index of the visitor');
+    // The access request shows all of them: the history's and the older ones
+    // the index names, opened from the sealed log.
+    const access = await stack.consentd.request(`/v1/sites/demo/visitors/${visitor}`, { headers: server() });
+    assert.equal(access.status, 200, access.text);
+    const history = access.json().history;
+    assert.equal(history.length, HISTORY_MAX + 5);
+    assert.equal(new Set(history.map((h) => h.log_id)).size, HISTORY_MAX + 5);
+    for (const h of history.slice(HISTORY_MAX)) {
+        assert.equal(h.visitor, visitor);
+        await verifyProof(stack.consentd, h.proof);
+    }
     const res = await stack.consentd.request(`/v1/sites/demo/visitors/${visitor}`, { method: 'DELETE', headers: server() });
     assert.equal(res.status, 200, res.text);
-    assert.ok(!(await everything(stack.redis)).includes(visitor), 'the visitor id is still somewhere in Redis');
+    const all = await everything(stack.redis);
+    for (const t of traces(visitor, history)) assert.ok(!all.includes(t), `still in Redis after the erasure: ${t.slice(0, 40)}`);
+    const erased = (await exportAll()).filter((r) => r.erased);
+    for (const h of history) assert.ok(erased.some((r) => r.log_id === h.log_id), `${h.log_id} not shown as erased`);
 });
 
 test('erasure_with_another_sites_key_is_403_and_erases_nothing', async () => {

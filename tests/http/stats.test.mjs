@@ -8,7 +8,7 @@
 // API end to end.
 import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
-import { shippedSites, siteLike, startStack, test, waitFor } from './lib/harness.mjs';
+import { Consentd, keySlotOf, shippedSites, siteLike, startStack, test, waitFor } from './lib/harness.mjs';
 import { DEMO_ORIGIN, OTHER_KEY, browser, postConsent, server, sha256hex } from './lib/consent.mjs';
 import { postEvent } from './lib/counters.mjs';
 
@@ -35,6 +35,7 @@ before(async () => {
         sites: {
             ...shippedSites(),
             'ab.json': abSite('ab'),
+            'roll.json': abSite('roll'),
             'live.json': abSite('live'),
             'novar.json': novar,
             'other.json': other,
@@ -345,7 +346,7 @@ test('bad_ranges_filters_and_callers_get_their_json_error', async () => {
         ['?from=2026-01-11&to=2026-01-10', 400, 'invalid_range', /after/],
         ['?from=2025-01-01&to=2026-02-05', 400, 'invalid_range', /400 days/],
         ['?from=2026-01-01&to=2026-02-01&by=hour', 400, 'invalid_range', /31 days/],
-        ['?by=week', 400, 'invalid_parameter', /by/],
+        ['?by=year', 400, 'invalid_parameter', /by/],
         ['?format=xml', 400, 'invalid_parameter', /format/],
         ['?variant=c', 400, 'unknown_variant', /variant/],
         ['?purpose=necessary', 400, 'unknown_purpose', /necessary/],
@@ -393,4 +394,235 @@ test('stats_answer_503_while_redis_is_down', async () => {
     assert.equal(res.json().error.code, 'storage_unavailable');
     assert.ok(res.headers['retry-after']);
     await stack.redis.start();
+    // Back (empty) before the next test: a cluster takes a while to serve.
+    await waitFor(async () => (await stack.consentd.request('/healthz')).status === 200, {
+        timeoutMs: 20000,
+        message: 'Redis seen up again',
+    });
+});
+
+/* Days of site roll from 2025-12-29 (a Monday) to 2026-03-01 (a Sunday):
+ * day i has shown i + 1 and accept_all 1, and its visitors are r<i % 10>
+ * and d<i>. */
+const ROLL_FIRST = Date.UTC(2025, 11, 29);
+const ROLL_DAYS = 63;
+const rollDay = (i) => new Date(ROLL_FIRST + i * 86400000).toISOString().slice(0, 10);
+async function seedRoll() {
+    for (let i = 0; i < ROLL_DAYS; i++) {
+        const stamp = rollDay(i).replaceAll('-', '');
+        await hset(`cd:{roll:stats}:d:${stamp}`, {
+            all: { shown: i + 1, decisions: 1, accept_all: 1 },
+        });
+        await stack.redis.command('PFADD', `cd:{roll:stats}:u:${stamp}`, `r${i % 10}`, `d${i}`);
+    }
+}
+/* What the days i in [a, b) add up to. */
+function rollSums(a, b) {
+    let shown = 0;
+    const visitors = new Set();
+    for (let i = a; i < b; i++) {
+        shown += i + 1;
+        visitors.add(`r${i % 10}`).add(`d${i}`);
+    }
+    return { shown, decisions: b - a, unique: visitors.size };
+}
+const rollIndex = (date) => Math.round((Date.parse(date) - ROLL_FIRST) / 86400000);
+/* HyperLogLogs are exact to a visitor or so at these sizes. */
+const nearly = (actual, expected, what) => assert.ok(Math.abs(actual - expected) <= 1, `${what}: ${actual}, expected ${expected}`);
+
+test('by_month_and_by_week_widen_to_whole_periods_and_match_the_days', async () => {
+    await seedRoll();
+    const month = await statsJson('?from=2026-01-15&to=2026-02-10&by=month', {
+        site: 'roll',
+    });
+    assert.equal(month.by, 'month');
+    assert.equal(month.from, '2026-01-01');
+    assert.equal(month.to, '2026-02-28');
+    assert.deepEqual(
+        month.buckets.map((b) => b.start),
+        ['2026-01-01T00:00:00Z', '2026-02-01T00:00:00Z'],
+    );
+    const jan = rollSums(rollIndex('2026-01-01'), rollIndex('2026-02-01'));
+    const feb = rollSums(rollIndex('2026-02-01'), rollIndex('2026-03-01'));
+    const both = rollSums(rollIndex('2026-01-01'), rollIndex('2026-03-01'));
+    for (const [b, want] of [
+        [month.buckets[0], jan],
+        [month.buckets[1], feb],
+        [month.total, both],
+    ]) {
+        assert.equal(b.shown, want.shown, `${b.start || 'total'} shown`);
+        assert.equal(b.decisions, want.decisions);
+        assert.equal(b.accept_all_share, 1);
+        nearly(b.unique_visitors, want.unique, `${b.start || 'total'} unique visitors (the union, not a sum)`);
+    }
+    // The rollups a query built: a hash marked '_' and a HyperLogLog per
+    // month, expiring with their last day.
+    assert.equal(await stack.redis.command('HGET', 'cd:{roll:stats}:m:202601', '_'), '1');
+    assert.equal(await stack.redis.command('TYPE', 'cd:{roll:stats}:um:202601'), 'string');
+    const expireAt = Date.UTC(2026, 1, 1) + 400 * 86400000; // site stats_retention_days: 400
+    const pttl = Number(await stack.redis.command('PTTL', 'cd:{roll:stats}:m:202601'));
+    assert.ok(Math.abs(Date.now() + pttl - expireAt) < 60000, `m:202601 expires at ${new Date(Date.now() + pttl).toISOString()}`);
+
+    const week = await statsJson('?from=2026-01-07&to=2026-01-20&by=week', {
+        site: 'roll',
+    });
+    assert.equal(week.from, '2026-01-05');
+    assert.equal(week.to, '2026-01-25');
+    assert.deepEqual(
+        week.buckets.map((b) => b.start),
+        ['2026-01-05T00:00:00Z', '2026-01-12T00:00:00Z', '2026-01-19T00:00:00Z'],
+    );
+    for (const [k, b] of week.buckets.entries()) {
+        const w = rollSums(rollIndex('2026-01-05') + 7 * k, rollIndex('2026-01-12') + 7 * k);
+        assert.equal(b.shown, w.shown);
+        nearly(b.unique_visitors, w.unique, `week ${b.start}`);
+    }
+    assert.equal(week.total.shown, rollSums(rollIndex('2026-01-05'), rollIndex('2026-01-26')).shown);
+
+    // By day over the whole seed: every day a row; the totals and the
+    // visitors of the range add up the same.
+    const days = await statsJson(`?from=${rollDay(0)}&to=${rollDay(ROLL_DAYS - 1)}`, { site: 'roll' });
+    assert.equal(days.buckets.length, ROLL_DAYS);
+    const all = rollSums(0, ROLL_DAYS);
+    assert.equal(days.total.shown, all.shown);
+    nearly(days.total.unique_visitors, all.unique, 'unique visitors of the 63 days');
+    assert.equal(days.buckets[rollIndex('2026-02-14')].shown, rollIndex('2026-02-14') + 1);
+
+    // CSV by month: a row per month, then the total.
+    const csv = await stats('?from=2026-01-15&to=2026-02-10&by=month&format=csv', { site: 'roll' });
+    assert.equal(csv.status, 200);
+    const lines = csv.text.trim().split('\n');
+    assert.deepEqual(
+        lines.slice(1).map((l) => l.split(',')[0]),
+        ['2026-01-01T00:00:00Z', '2026-02-01T00:00:00Z', 'total'],
+    );
+    assert.equal(Number(lines[1].split(',')[1]), jan.shown);
+});
+
+test('a_range_by_day_totals_its_whole_months_from_their_rollups', async () => {
+    // Shown: by day, the range's totals (languages, sources, variants) of
+    // January and February come from their rollups (built by the previous
+    // test), not from 59 day hashes: a count put in the rollup alone shows
+    // in the total and in no row.
+    await statsJson('?from=2026-01-01&to=2026-02-28&by=month', { site: 'roll' });
+    await stack.redis.command('HINCRBY', 'cd:{roll:stats}:m:202601', 'l.fr|shown', '1000');
+    try {
+        const days = await statsJson(`?from=${rollDay(0)}&to=${rollDay(ROLL_DAYS - 1)}`, { site: 'roll' });
+        assert.equal(days.total.by_language.fr.shown, 1000);
+        assert.equal(days.total.shown, rollSums(0, ROLL_DAYS).shown, 'the rows are the days');
+        // A range that holds no whole month reads its days.
+        const part = await statsJson('?from=2026-01-02&to=2026-01-31', {
+            site: 'roll',
+        });
+        assert.equal(part.total.by_language.fr.shown, 0);
+    } finally {
+        await stack.redis.command('HINCRBY', 'cd:{roll:stats}:m:202601', 'l.fr|shown', '-1000');
+    }
+});
+
+test('a_long_range_is_read_in_calls_of_at_most_31_rows_so_that_writes_run_between', async () => {
+    // The Redis (on a cluster, the master) that serves the site's counters.
+    const node = stack.redis.masterOf ? await stack.redis.masterOf(keySlotOf('{roll:stats}')) : stack.redis;
+    const fcalls = async () => {
+        const info = await node.command('INFO', 'commandstats');
+        const m = /cmdstat_fcall:calls=(\d+)/.exec(info);
+        return m ? Number(m[1]) : 0;
+    };
+    const before = await fcalls();
+    const days = await statsJson(`?from=${rollDay(0)}&to=${rollDay(ROLL_DAYS - 1)}`, { site: 'roll' });
+    const calls = (await fcalls()) - before;
+    // 63 rows: 31, 31 and 1, then the totals and the union (a flush of the
+    // counters may slip in: at most one more).
+    assert.ok(calls >= 4 && calls <= 5, `${calls} FCALLs for 63 days`);
+    assert.equal(days.total.shown, rollSums(0, ROLL_DAYS).shown);
+    assert.deepEqual(
+        days.buckets.map((b) => b.shown),
+        Array.from({ length: ROLL_DAYS }, (_, i) => i + 1),
+        'every row in its place across the calls',
+    );
+    nearly(days.total.unique_visitors, rollSums(0, ROLL_DAYS).unique, 'unique visitors');
+    // 30 days: one call.
+    const one = await fcalls();
+    await statsJson(`?from=${rollDay(0)}&to=${rollDay(29)}`, { site: 'roll' });
+    assert.ok((await fcalls()) - one <= 2, 'one call for 30 days');
+});
+
+test('a_rollup_once_built_is_kept_exact_by_every_flush', async () => {
+    const { consentd } = stack;
+    const today = new Date().toISOString().slice(0, 10);
+    const byMonth = () => statsJson(`?from=${today}&to=${today}&by=month`, { site: 'novar' });
+    const byDay = async () => {
+        const from = today.slice(0, 8) + '01';
+        return statsJson(`?from=${from}&to=${today}`, { site: 'novar' });
+    };
+    const shownByDay = async () => (await byDay()).buckets.reduce((n, b) => n + b.shown, 0);
+    const before = (await byMonth()).buckets[0].shown; // builds this month's rollup
+    const month = new Date().toISOString().slice(0, 7).replace('-', '');
+    assert.equal(await stack.redis.command('HGET', `cd:{novar:stats}:m:${month}`, '_'), '1');
+    for (let i = 0; i < 3; i++) {
+        assert.equal((await postEvent(consentd, { type: 'shown', lang: 'fr', visitor: `roll-live-${i}` }, browser(), 'novar')).status, 204);
+    }
+    const after = await waitFor(
+        async () => {
+            const n = (await byMonth()).buckets[0].shown;
+            return n === before + 3 ? n : null;
+        },
+        { timeoutMs: 5000, message: 'the flush to reach the month rollup' },
+    );
+    assert.equal(await shownByDay(), after, 'the month rollup and its days agree');
+});
+
+test('an_identical_query_is_answered_from_memory_for_a_while_and_a_reload_forgets_it', async () => {
+    // A consentd of its own with the shipped cache settings (5 s for a
+    // range that ends today or yesterday, 300 s for one that ended before),
+    // one thread, so that every request meets the same cache.
+    const consentd = await Consentd.start({
+        redis: stack.redis,
+        threads: 1,
+        sites: { ...shippedSites(), 'roll.json': abSite('roll') },
+        config: { stats: { cache_seconds: 5, cache_closed_seconds: 300 } },
+    });
+    try {
+        const get = async (query) => {
+            const res = await consentd.request(`/v1/sites/roll/stats${query}`, { headers: server() });
+            assert.equal(res.status, 200, res.text);
+            return res;
+        };
+        const closed = '?from=2026-01-05&to=2026-01-11';
+        const first = (await get(closed)).json().total.shown;
+        await stack.redis.command('HINCRBY', 'cd:{roll:stats}:d:20260107', 'all|shown', '7');
+        try {
+            // A closed range: the same answer, from memory; the same range as
+            // CSV or by week is another query, read again.
+            assert.equal((await get(closed)).json().total.shown, first, 'answered from memory');
+            const csv = await get(`${closed}&format=csv`);
+            assert.match(csv.headers['content-type'], /^text\/csv/);
+            assert.match(csv.headers['content-disposition'], /consentd-roll-2026-01-05-2026-01-11\.csv/);
+            assert.equal(Number(csv.text.trim().split('\n').at(-1).split(',')[1]), first + 7);
+            const csvAgain = await get(`${closed}&format=csv`);
+            assert.equal(csvAgain.text, csv.text, 'the CSV from memory, byte for byte');
+            assert.equal(csvAgain.headers['content-disposition'], csv.headers['content-disposition']);
+            // A reload: new sites, nothing answered from before.
+            const from = consentd.stderr.length;
+            consentd.signal('SIGHUP');
+            await consentd.waitForLog(/reloaded/, { from });
+            assert.equal((await get(closed)).json().total.shown, first + 7, 'read again after a reload');
+        } finally {
+            await stack.redis.command('HINCRBY', 'cd:{roll:stats}:d:20260107', 'all|shown', '-7');
+        }
+        // A range that ends today: kept 5 s only.
+        const today = new Date().toISOString().slice(0, 10);
+        const open = `?from=${today}&to=${today}`;
+        const before = (await get(open)).json().total.shown;
+        const stamp = today.replaceAll('-', '');
+        await stack.redis.command('HINCRBY', `cd:{roll:stats}:d:${stamp}`, 'all|shown', '3');
+        assert.equal((await get(open)).json().total.shown, before, 'answered from memory');
+        await waitFor(async () => (await get(open)).json().total.shown === before + 3, {
+            timeoutMs: 8000,
+            intervalMs: 500,
+            message: 'the answer of a range ending today to be read again within 5 s',
+        });
+    } finally {
+        await consentd.stop();
+    }
 });

@@ -117,6 +117,36 @@ static int clocks_move_forward(void)
     return 0;
 }
 
+static int weeks_and_months_start_where_the_calendar_says(void)
+{
+    int64_t d;
+    /* 2026-12-04 is a Friday; its ISO week starts Monday 2026-11-30. */
+    CHECK(clock_parse_day("2026-12-04", &d) == 0);
+    int64_t monday, first, next;
+    CHECK(clock_parse_day("2026-11-30", &monday) == 0 && clock_week_start(d) == monday);
+    CHECK(clock_week_start(monday) == monday && clock_week_start(monday + 6) == monday);
+    CHECK(clock_week_start(monday + 7) == monday + 7);
+    CHECK(clock_week_start(0) == -3); /* 1970-01-01, a Thursday: its Monday is 1969-12-29 */
+    CHECK(clock_parse_day("2026-12-01", &first) == 0 && clock_month_start(d) == first);
+    CHECK(clock_parse_day("2027-01-01", &next) == 0 && clock_next_month(d) == next);
+    CHECK(clock_next_month(first - 1) == first && clock_month_start(first - 1) == first - 30);
+    /* February of a leap year, and of a century that is not one. */
+    int64_t f24, m24, f00, m00;
+    CHECK(clock_parse_day("2024-02-01", &f24) == 0 && clock_parse_day("2024-03-01", &m24) == 0);
+    CHECK(clock_next_month(f24 + 28) == m24 && m24 - f24 == 29 &&
+          clock_month_start(f24 + 28) == f24);
+    CHECK(clock_parse_day("2100-02-01", &f00) == 0 && clock_parse_day("2100-03-01", &m00) == 0);
+    CHECK(clock_next_month(f00) == m00 && m00 - f00 == 28);
+    /* Every day of 1970..2100: a week is 7 days from a Monday, a month 28..31. */
+    for (int64_t day = 4; day < 47482; day++) {
+        int64_t w = clock_week_start(day), m = clock_month_start(day), n = clock_next_month(day);
+        CHECK(w <= day && day - w < 7 && (w + 3) % 7 == 0);
+        CHECK(m <= day && day < n && n - m >= 28 && n - m <= 31);
+        CHECK(clock_month_start(n) == n && clock_month_start(n - 1) == m);
+    }
+    return 0;
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -125,5 +155,6 @@ int main(void)
     RUN(out_of_range_is_refused);
     RUN(dates_parse_and_format_in_utc);
     RUN(clocks_move_forward);
+    RUN(weeks_and_months_start_where_the_calendar_says);
     return check_summary();
 }

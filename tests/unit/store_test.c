@@ -8,6 +8,7 @@
  * also die with this process: PR_SET_PDEATHSIG).
  */
 #include "check.h"
+#include "seal.h"
 #include "store.h"
 
 #include <arpa/inet.h>
@@ -334,6 +335,30 @@ static int cmd(redis_t *r, treply_t *out, ...)
         return -1;
     }
     if (out == NULL) treply_free(&scratch);
+    return 0;
+}
+
+/* One command of binary-safe arguments, waited for (tag as cmd takes it). */
+static int cmd_argv(redis_t *r, treply_t *out, int argc, const char **argv, const size_t *argvlen)
+{
+    const char *tag = NULL;
+    size_t tag_len = 0;
+    for (int i = 0; i < argc && tag == NULL; i++) {
+        const char *open = memchr(argv[i], '{', argvlen[i]);
+        const char *close =
+            open != NULL ? memchr(open, '}', argvlen[i] - (size_t)(open - argv[i])) : NULL;
+        if (close != NULL && close > open + 1) {
+            tag = open + 1;
+            tag_len = (size_t)(close - open - 1);
+        }
+    }
+    cmd_wait_t w = {0, out, ""};
+    memset(w.out, 0, sizeof(*w.out));
+    if (redis_command(r, tag, tag_len, on_cmd, &w, argc, argv, argvlen) != REDIS_OK) return -1;
+    if (loop_until(&w.done) != 0 || w.err[0] != '\0') {
+        printf("    %s: %s\n", argv[0], w.err[0] != '\0' ? w.err : "no reply");
+        return -1;
+    }
     return 0;
 }
 
@@ -759,6 +784,7 @@ typedef struct store_wait {
     char *items[STORE_LOG_PAGE_MAX];
     size_t item_len[STORE_LOG_PAGE_MAX];
     size_t n;
+    size_t n_erased; /* log pages: entries of erased visitors */
     size_t removed;
     char cursor[128];
     int has_cursor;
@@ -811,8 +837,15 @@ static void on_page(void *data, const store_record_t *records, size_t n, const c
                     const redis_error_t *err)
 {
     store_wait_t *w = data;
-    for (size_t i = 0; i < n && i < STORE_LOG_PAGE_MAX; i++)
-        w->items[w->n++] = store_record_encode(&records[i], &w->item_len[i]);
+    for (size_t i = 0; i < n && w->n < STORE_LOG_PAGE_MAX; i++) {
+        if (records[i].erased) {
+            w->n_erased += records[i].log_id != NULL && records[i].consent_id == NULL &&
+                           records[i].issued_at_ms > 0;
+            continue;
+        }
+        w->items[w->n] = store_record_encode(&records[i], &w->item_len[w->n]);
+        w->n++;
+    }
     if (next_cursor != NULL) {
         w->has_cursor = 1;
         snprintf(w->cursor, sizeof(w->cursor), "%s", next_cursor);
@@ -945,27 +978,47 @@ static int test_two_puts_history(void)
     CHECK(record_equal(&h1, &first));
     CHECK(h0.log_id != NULL && h1.log_id != NULL);
     CHECK(strcmp(h0.log_id, h1.log_id) != 0);
-    /* Each history entry names its log entry, which holds v, r, then n: its
-     * place in the partition (the hash chain's gap detector; version 5). */
-    char log_key[256];
+    /* Each history entry names its log entry, which holds the visitor's
+     * pseudonym p and the sealed record c; the data key that opens it is
+     * the field of that entry id in the visitor's data keys k:<p>; then n, its
+     * place in the partition (the hash chain's gap detector; version 6). */
+    char log_key[256], p_key[256], pseudonym[64];
     key_of(log_key, sizeof(log_key), "log", visitor);
+    key_of(p_key, sizeof(p_key), "p", visitor);
+    treply_t tp;
+    CHECK(cmd(plain, &tp, "GET", p_key, NULL) == 0 && tp.kind == REDIS_REPLY_KIND_STRING &&
+          tp.len == 2 * STORE_PSEUDONYM_BYTES);
+    snprintf(pseudonym, sizeof(pseudonym), "%s", tp.str);
+    treply_free(&tp);
     const store_record_t *hs[] = {&h0, &h1};
     long long ns[2] = {0, 0};
     for (int i = 0; i < 2; i++) {
-        treply_t t;
+        treply_t t, k;
         CHECK(cmd(plain, &t, "XRANGE", log_key, hs[i]->log_id, hs[i]->log_id, NULL) == 0);
         CHECK(t.kind == REDIS_REPLY_KIND_ARRAY && t.n == 1);
         treply_t *fields = &t.el[0].el[1];
         CHECK(fields->n == 6);
-        CHECK(strcmp(fields->el[0].str, "v") == 0 && strcmp(fields->el[1].str, visitor) == 0);
-        CHECK(strcmp(fields->el[2].str, "r") == 0);
+        CHECK(strcmp(fields->el[0].str, "p") == 0 && strcmp(fields->el[1].str, pseudonym) == 0);
+        CHECK(strcmp(fields->el[2].str, "c") == 0);
         CHECK(strcmp(fields->el[4].str, "n") == 0);
         ns[i] = atoll(fields->el[5].str);
+        CHECK(memmem(fields->el[3].str, fields->el[3].len, visitor, strlen(visitor)) == NULL);
+        char k_key[256];
+        snprintf(k_key, sizeof(k_key), "cd:{%s:%u}:k:%s", test_site.id,
+                 store_partition(visitor, strlen(visitor)), pseudonym);
+        CHECK(cmd(plain, &k, "HGET", k_key, hs[i]->log_id, NULL) == 0 &&
+              k.kind == REDIS_REPLY_KIND_STRING && k.len == SEAL_KEY_BYTES);
         static char sbuf[TEST_STRINGS_MAX];
+        static unsigned char plain_buf[TEST_STRINGS_MAX];
+        size_t plain_len;
         store_record_t logged;
-        CHECK(store_record_decode(fields->el[3].str, fields->el[3].len, &logged, sbuf,
+        CHECK(seal_open(test_site.id, store_partition(visitor, strlen(visitor)),
+                        (const unsigned char *)k.str, (const unsigned char *)fields->el[3].str,
+                        fields->el[3].len, plain_buf, sizeof(plain_buf), &plain_len) == 0);
+        CHECK(store_record_decode((const char *)plain_buf, plain_len, &logged, sbuf,
                                   sizeof(sbuf)) == 0);
         CHECK(record_equal(&logged, hs[i]));
+        treply_free(&k);
         treply_free(&t);
     }
     CHECK(ns[1] >= 1 && ns[0] == ns[1] + 1); /* the newer write is the next n */
@@ -1226,7 +1279,110 @@ static int test_function_reload(void)
     wait_reset(&w);
     CHECK(cmd(plain, NULL, "FUNCTION", "DELETE", "consentd", NULL) == 0);
     CHECK(wait_store(&w, store_visitor_erase(plain, &test_site, rec.visitor, on_erase, &w)) == 0);
-    CHECK(w.removed == 3);
+    CHECK(w.removed == 4); /* state, history, pseudonym, data keys */
+    wait_reset(&w);
+    return 0;
+}
+
+/* How many records of the log export (partition of visitor, whole range)
+ * carry consent id cid; the erased entries counted in w->n_erased. */
+static int log_count(store_wait_t *w, const char *cid)
+{
+    static char buf[TEST_STRINGS_MAX];
+    if (wait_store(w, store_log_page(plain, &test_site, NULL, 0, INT64_MAX / 2, STORE_LOG_PAGE_MAX,
+                                     on_page, w)) != 0)
+        return -1;
+    int found = 0;
+    for (size_t i = 0; i < w->n; i++) {
+        store_record_t rec;
+        if (w->items[i] != NULL &&
+            store_record_decode(w->items[i], w->item_len[i], &rec, buf, sizeof(buf)) == 0 &&
+            strcmp(rec.consent_id, cid) == 0)
+            found++;
+    }
+    return found;
+}
+
+/* A state that expires (the choice's lifetime) leaves its proof readable
+ * in the log: the data keys live as the history, not as the state. */
+static int test_expired_state_keeps_its_log_entry_readable(void)
+{
+    const char *visitor = "visitor-expiring";
+    char key[256];
+    store_record_t rec;
+    record_fill(&rec, visitor, "cid-expiring", 0);
+    rec.expires_at_ms = now_ms() + 200;
+    CHECK(put_sync(plain, &rec) == 0);
+    key_of(key, sizeof(key), "s", visitor);
+    for (int i = 0; i < 200 && cmd_integer(plain, "EXISTS", key, NULL) == 1; i++)
+        usleep(10000);
+    CHECK(cmd_integer(plain, "EXISTS", key, NULL) == 0);
+    key_of(key, sizeof(key), "p", visitor);
+    CHECK(cmd_integer(plain, "PTTL", key, NULL) >
+          (long long)TEST_RETENTION_DAYS * 86400000 - 60000);
+    store_wait_t w = {0};
+    CHECK(log_count(&w, "cid-expiring") == 1);
+    wait_reset(&w);
+    return 0;
+}
+
+/* Nodes of library versions 1-4 still call consentd_put with the old
+ * arguments during a rolling upgrade: their entries are legacy {v, r}, the
+ * export reads them, and erasure deletes them (XDEL) as well as the sealed
+ * entries' keys. */
+static int test_legacy_callers_and_erasure(void)
+{
+    const char *visitor = "visitor-legacy";
+    char s_key[256], h_key[256], log_key[256], x_key[256], wm_key[256], wd_key[256];
+    key_of(s_key, sizeof(s_key), "s", visitor);
+    key_of(h_key, sizeof(h_key), "h", visitor);
+    key_of(log_key, sizeof(log_key), "log", visitor);
+    key_of(x_key, sizeof(x_key), "x", visitor);
+    key_of(wm_key, sizeof(wm_key), "wm", visitor);
+    key_of(wd_key, sizeof(wd_key), "wd", visitor);
+    store_record_t rec;
+    record_fill(&rec, visitor, "cid-legacy-old", 0);
+    size_t len;
+    char *enc = store_record_encode(&rec, &len);
+    CHECK(enc != NULL);
+    char exp[32], ret[32];
+    snprintf(exp, sizeof(exp), "%" PRId64, rec.expires_at_ms);
+    snprintf(ret, sizeof(ret), "%lld", (long long)TEST_RETENTION_DAYS * 86400000);
+    /* A version 3/4 node's call (binary-safe: the record as one argument). */
+    const char *argv[] = {"FCALL", "consentd_put", "6", s_key, h_key, log_key, x_key, wm_key,
+                          wd_key,  visitor,        enc, exp,   ret,   "200",   "0",   "0"};
+    size_t argvlen[16];
+    for (int i = 0; i < 16; i++)
+        argvlen[i] = i == 10 ? len : strlen(argv[i]);
+    treply_t t;
+    int rc = cmd_argv(plain, &t, 16, argv, argvlen);
+    free(enc);
+    CHECK(rc == 0 && t.kind == REDIS_REPLY_KIND_STRING);
+    char legacy_id[64];
+    snprintf(legacy_id, sizeof(legacy_id), "%s", t.str);
+    treply_free(&t);
+    CHECK(cmd(plain, &t, "XRANGE", log_key, legacy_id, legacy_id, NULL) == 0 && t.n == 1 &&
+          strcmp(t.el[0].el[1].el[0].str, "v") == 0);
+    treply_free(&t);
+    record_fill(&rec, visitor, "cid-legacy-new", 0);
+    CHECK(put_sync(plain, &rec) == 0);
+    store_wait_t w = {0};
+    CHECK(log_count(&w, "cid-legacy-old") == 1);
+    wait_reset(&w);
+    CHECK(log_count(&w, "cid-legacy-new") == 1);
+    size_t erased_before = w.n_erased;
+    wait_reset(&w);
+    CHECK(wait_store(&w, store_visitor_erase(plain, &test_site, visitor, on_erase, &w)) == 0);
+    /* The legacy entry, state, history, pseudonym, data keys. */
+    CHECK(w.removed == 5);
+    wait_reset(&w);
+    CHECK(!found_anywhere(plain, visitor, 1));
+    CHECK(cmd(plain, &t, "XRANGE", log_key, legacy_id, legacy_id, NULL) == 0 && t.n == 0);
+    treply_free(&t);
+    CHECK(log_count(&w, "cid-legacy-old") == 0);
+    wait_reset(&w);
+    CHECK(log_count(&w, "cid-legacy-new") == 0);
+    CHECK(w.n_erased == erased_before + 1); /* the sealed one stays, as erased */
     wait_reset(&w);
     return 0;
 }
@@ -1248,19 +1404,36 @@ static int test_history_is_bounded(void)
      * (erasure needs it). */
     key_of(key, sizeof(key), "x", visitor);
     CHECK(cmd_integer(plain, "LLEN", key, NULL) == 5);
-    key_of(key, sizeof(key), "log", visitor);
+    char pseudonym[64];
     treply_t t;
+    key_of(key, sizeof(key), "p", visitor);
+    CHECK(cmd(plain, &t, "GET", key, NULL) == 0 && t.kind == REDIS_REPLY_KIND_STRING);
+    snprintf(pseudonym, sizeof(pseudonym), "%s", t.str);
+    treply_free(&t);
+    key_of(key, sizeof(key), "log", visitor);
     CHECK(cmd(plain, &t, "XRANGE", key, "-", "+", NULL) == 0);
     size_t mine = 0;
     for (size_t i = 0; i < t.n; i++)
-        mine += strcmp(t.el[i].el[1].el[1].str, visitor) == 0;
+        mine += strcmp(t.el[i].el[1].el[1].str, pseudonym) == 0;
     treply_free(&t);
     CHECK(mine == STORE_HISTORY_MAX + 5);
     store_wait_t w = {0};
     CHECK(wait_store(&w, store_visitor_erase(plain, &test_site, visitor, on_erase, &w)) == 0);
-    CHECK(w.removed == STORE_HISTORY_MAX + 5 + 3); /* the entries; state, history, index */
+    /* State, history, index, pseudonym, data keys: the sealed entries stay. */
+    CHECK(w.removed == 5);
     wait_reset(&w);
     CHECK(!found_anywhere(plain, visitor, 1));
+    /* No key names the pseudonym any more: nothing opens its entries. */
+    char k_key[256];
+    snprintf(k_key, sizeof(k_key), "cd:{%s:%u}:k:%s", test_site.id,
+             store_partition(visitor, strlen(visitor)), pseudonym);
+    CHECK(cmd_integer(plain, "EXISTS", k_key, NULL) == 0);
+    CHECK(cmd(plain, &t, "XRANGE", key, "-", "+", NULL) == 0);
+    mine = 0;
+    for (size_t i = 0; i < t.n; i++)
+        mine += strcmp(t.el[i].el[1].el[1].str, pseudonym) == 0;
+    treply_free(&t);
+    CHECK(mine == STORE_HISTORY_MAX + 5);
     return 0;
 }
 
@@ -1368,8 +1541,8 @@ static int test_cluster_one_slot(void)
     treply_t scan;
     rc |= cmd(c, &scan, "SCAN", "0", "COUNT", "1000", NULL);
     long long slot = -1;
-    /* state, history, log and the partition's log sequence (seq) */
-    int same = rc == 0 && scan.el[1].n == 4;
+    /* state, history, log, pseudonym, data keys, the partition's log sequence */
+    int same = rc == 0 && scan.el[1].n == 6;
     for (size_t i = 0; rc == 0 && i < scan.el[1].n; i++) {
         long long s = cmd_integer(c, "CLUSTER", "KEYSLOT", scan.el[1].el[i].str);
         if (slot == -1) slot = s;
@@ -1463,6 +1636,10 @@ int main(void)
         check_run("history_is_bounded_and_the_log_keeps_every_entry", test_history_is_bounded);
         check_run("version_1_calls_keep_the_log_and_erase_it_all",
                   test_version_1_calls_keep_the_invariant);
+        check_run("expired_state_keeps_its_log_entry_readable",
+                  test_expired_state_keeps_its_log_entry_readable);
+        check_run("legacy_callers_write_legacy_entries_and_erasure_takes_both",
+                  test_legacy_callers_and_erasure);
         check_run("log_pages_cross_partitions_once_each_with_time_filter", test_log_pages);
         check_run("put_reloads_a_missing_function_library", test_function_reload);
         check_run("bad_arguments_are_refused", test_bad_arguments);

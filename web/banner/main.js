@@ -6,10 +6,12 @@
 // impression events, and exposes window.consentd.
 import { choiceRead, choiceSave, choiceSend } from './choice.js';
 import { gate } from './gate.js';
-import { consentModeDefault, publish } from './signals.js';
+import { consentModeDefault, consentModeState, publish } from './signals.js';
 import { uiCreate } from './ui.js';
 
-consentModeDefault();
+// Loaded by the Google Tag Manager template (web/gtm/template.tpl), which
+// has set the defaults per region already: ours would override them.
+if (!window.consentd_gtm) consentModeDefault();
 
 /* global CONSENTD_CONFIG, CONSENTD_CSS */
 const cfg = CONSENTD_CONFIG;
@@ -91,6 +93,8 @@ window.consentd = {
     get: (id) => decisions[id] == true,
     getAll: () => ({ ...decisions }),
     onChange: (fn) => listeners.push(fn),
+    // The Consent Mode v2 state of the choice (what the "update" says).
+    consentMode: () => consentModeState(cfg.p, decisions),
     show: () => ready(() => ui.open(1)),
 };
 

@@ -29,12 +29,16 @@ export function consentModeDefault() {
 }
 
 // A Consent Mode type is granted when every purpose mapped onto it is.
-export function publish(purposes, decisions) {
+export function consentModeState(purposes, decisions) {
     const granted = {};
     for (const p of purposes) for (const type of p.cm || []) granted[type] = granted[type] !== false && decisions[p.id];
     const update = {};
     for (const type in granted) update[type] = granted[type] ? 'granted' : 'denied';
-    gtag('consent', 'update', update);
+    return update;
+}
+
+export function publish(purposes, decisions) {
+    gtag('consent', 'update', consentModeState(purposes, decisions));
     dataLayer().push({ event: 'consentd_change', consentd: { ...decisions } });
     document.dispatchEvent(new CustomEvent('consentd:change', { detail: { ...decisions } }));
 }

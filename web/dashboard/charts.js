@@ -3,7 +3,7 @@
 // (stacked bars), and the variants side by side with 95% error bars. Each
 // chart follows its container's width (phones included).
 import uPlot from 'uplot';
-import { bucketTime, fmtCount, fmtRate, wilson } from './format.js';
+import { bucketName, bucketSeconds, bucketTime, fmtCount, fmtRate, wilson } from './format.js';
 
 const PALETTE = ['#2563eb', '#d97706', '#059669', '#db2777', '#7c3aed', '#0891b2', '#65a30d', '#dc2626'];
 const CHOICE_COLOURS = { accept_all: '#15803d', reject_all: '#b91c1c', custom: '#d97706' };
@@ -42,7 +42,7 @@ export function unmount(container) {
 // The time scale of a bucketed chart: half a bucket of room on each side,
 // so that the first and last bars are whole.
 function timeScale(stats) {
-    const half = stats.by == 'hour' ? 1800 : 43200;
+    const half = bucketSeconds(stats.by) / 2;
     return { time: true, range: (u, min, max) => [min - half, max + half] };
 }
 
@@ -50,7 +50,7 @@ const timeBase = { tzDate: UTC, legend: { live: true }, cursor: { drag: { x: fal
 
 export function drawPurposes(container, stats) {
     const xs = stats.buckets.map((b) => bucketTime(b.start));
-    const series = [{ label: stats.by == 'hour' ? 'hour (UTC)' : 'day (UTC)' }];
+    const series = [{ label: bucketName(stats.by) }];
     const data = [xs];
     stats.purposes.forEach((p, i) => {
         const ys = stats.buckets.map((b) => b.purposes?.[p]?.acceptance_rate ?? null);
@@ -92,7 +92,7 @@ export function drawChoices(container, stats) {
     const labels = { accept_all: 'accept all', reject_all: 'refuse all', custom: 'custom' };
     const stackOf = (k) => xs.map((_, i) => order.slice(order.indexOf(k)).reduce((sum, key) => sum + raw[key][i], 0));
     const bars = uPlot.paths.bars({ size: [0.7, 48], gap: 1 });
-    const series = [{ label: stats.by == 'hour' ? 'hour (UTC)' : 'day (UTC)' }];
+    const series = [{ label: bucketName(stats.by) }];
     const data = [xs];
     for (const k of order) {
         series.push({

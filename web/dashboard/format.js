@@ -16,7 +16,12 @@ export const today = () => isoDay(new Date());
 
 // "2026-11-01T00:00:00Z" -> Unix seconds (uPlot's time axis).
 export const bucketTime = (start) => Date.parse(start) / 1000;
-export const bucketLabel = (start, by) => (by == 'hour' ? start.slice(0, 13).replace('T', ' ') + ':00' : start.slice(0, 10));
+export const bucketLabel = (start, by) =>
+    by == 'hour' ? start.slice(0, 13).replace('T', ' ') + ':00' : by == 'month' ? start.slice(0, 7) : start.slice(0, 10);
+// The bucket's name in headings and legends, and its length in seconds (a
+// month: its average, for the chart's margins).
+export const bucketName = (by) => `${by == 'week' ? 'week from' : by} (UTC)`;
+export const bucketSeconds = (by) => ({ hour: 3600, week: 604800, month: 2629746 })[by] || 86400;
 
 const Z95 = 1.959963984540054;
 

@@ -132,7 +132,7 @@ function fillVariants(stats) {
 }
 
 function draw(stats) {
-    const unit = stats.by == 'hour' ? 'hour' : 'day';
+    const unit = stats.by;
     for (const el of document.querySelectorAll('.unit')) el.textContent = unit;
     drawSummary(stats);
     drawPurposes($('#chart-purposes'), stats);

@@ -1,7 +1,7 @@
 // table.js - the numbers behind the charts: one row per bucket and a total
 // row, the columns of the API's CSV in the same order. Each cell carries the
 // API's raw value in data-value (empty for null), so it can be checked.
-import { bucketLabel, fmtCount, fmtRate } from './format.js';
+import { bucketLabel, bucketName, fmtCount, fmtRate } from './format.js';
 
 const COUNTS = ['shown', 'dismissed', 'panel_opened', 'decisions', 'accept_all', 'reject_all', 'custom', 'withdrawn', 'unique_visitors'];
 const RATES = ['interaction_rate', 'accept_all_share', 'reject_all_share', 'custom_share'];
@@ -55,7 +55,7 @@ export function drawTable(table, stats) {
     const cols = columns(stats);
     const head = document.createElement('thead');
     const htr = document.createElement('tr');
-    htr.append(cell('th', stats.by == 'hour' ? 'hour (UTC)' : 'day (UTC)', { scope: 'col', 'data-key': 'start' }));
+    htr.append(cell('th', bucketName(stats.by), { scope: 'col', 'data-key': 'start' }));
     for (const [key, title] of cols) htr.append(cell('th', title, { scope: 'col', 'data-key': key }));
     head.append(htr);
     const body = document.createElement('tbody');

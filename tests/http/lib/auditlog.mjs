@@ -134,7 +134,7 @@ for i, e in ipairs(es) do
   end
   if mode == 'alter' and i == k then
     for j = 1, #f, 2 do
-      if f[j] == 'r' then
+      if f[j] == 'r' or f[j] == 'c' then
         local r = f[j + 1]
         f[j + 1] = string.sub(r, 1, -2) .. string.char((string.byte(r, -1) + 1) % 256)
       end

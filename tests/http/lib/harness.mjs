@@ -947,6 +947,9 @@ export class Consentd {
              * tests' traffic. The tests of the limits turn this off (or drop
              * it, for the default). */
             rate_limit: { exempt_loopback: true },
+            /* Tests read the stats right after changing the counters: no
+             * answers from memory, but where a test turns it on. */
+            stats: { cache_seconds: 0, cache_closed_seconds: 0 },
             log: { format: 'text', level: 'info', access_log: true, client_ip: false },
         };
         if (!this.layout) {

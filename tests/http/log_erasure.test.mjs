@@ -1,10 +1,7 @@
-// NOT YET REGISTERED with ctest (the name does not end in .test.mjs): it
-// needs issue 19 item 1 (crypto-erasure). Today erasure XDELs the visitor's
-// log entries, which the tamper-evident log rightly reports as missing.
-// After item 1, erasure keeps the entries as ciphertext and deletes the
-// visitor's key instead: their raw bytes, hence their hashes, stay, and the
-// log still verifies. Once item 1 is merged: rename to
-// log_erasure.test.mjs (and add log_erasure to HTTP_CLUSTER_SUITES).
+// An erasure is not a violation of the tamper-evident log (issue 19, items
+// 1 and 2): erasure keeps the visitor's log entries as ciphertext and
+// deletes the key that opens them, so their raw bytes, hence their chain
+// values and the signed checkpoints, stay valid.
 import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
 import { shippedSite, startStack, test } from './lib/harness.mjs';
