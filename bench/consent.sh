@@ -160,11 +160,14 @@ capture_fcall() {
                 : {n=>"\n", r=>"\r", t=>"\t", a=>"\a", b=>"\b"}->{$1} \/\/ $1/ge;
             push @args, $a;
         }
-        # FCALL consentd_put 7 state history log index writes-minute writes-day
-        #   pseudonym | visitor record expires retention history_max per_minute
-        #   per_day pseudonym-candidate sealed-record data-key
-        @args == 20 && $args[2] eq "7" or die "unexpected FCALL shape: " . scalar(@args) . " arguments\n";
-        my $rec = $args[11];
+        # FCALL consentd_put 8 state history log index writes-minute writes-day
+        #   pseudonym seq | visitor record expires retention history_max
+        #   per_minute per_day pseudonym-candidate sealed-record data-key
+        # (7 keys, without seq, before library version 6)
+        my $nk = $args[2] // "";
+        ($nk eq "7" || $nk eq "8") && @args == 3 + $nk + 10
+            or die "unexpected FCALL shape: " . scalar(@args) . " arguments, $nk keys\n";
+        my $rec = $args[4 + $nk];
         my ($tag) = $args[3] =~ /(\{[^}]*\})/ or die "no hash tag in $args[3]\n";
         my ($jws) = $rec =~ /\xa3jws[\xd9\xda\xdb].{1,4}?(ey[A-Za-z0-9_.-]+)/s or die "no jws in the record\n";
         my $signing_input = substr($jws, 0, rindex($jws, "."));
@@ -181,22 +184,23 @@ capture_fcall() {
             substr($rec, $i + 5, 8) = $v;
         }
         $rec =~ /\0/ and die "the record holds NUL bytes outside iat and exp\n";
-        $args[11] = $rec;
+        $args[4 + $nk] = $rec;
         # The sealed record and its key are random bytes the function only
         # stores: their NUL bytes become 0x01 too (same length, same work).
-        $args[$_] =~ tr/\0/\x01/ for 18, 19;
+        $args[$_] =~ tr/\0/\x01/ for 11 + $nk, 12 + $nk;
         for (@args) { s/\Q$visitor\E/bench-__rand_int__/g }
         open(my $o, ">", $out) or die "$out: $!";
         print $o map { "$_\0" } @args;
         open(my $i, ">", $info) or die "$info: $!";
-        print $i "$tag " . length($signing_input) . " $record_len\n";
+        print $i "$tag " . length($signing_input) . " $record_len $nk\n";
     ' "$visitor" "$dir/monitor.txt" "$dir/fcall.args" "$dir/info" 2>"$dir/perl.log" || {
         sed 's/^/    /' "$dir/perl.log" >&2
         die "cannot turn the captured FCALL into redis-benchmark arguments (above)" "Read $dir/monitor.txt (KEEP=1)."
     }
-    read -r CAPTURE_TAG SIGNING_INPUT_BYTES RECORD_BYTES <"$dir/info"
+    local nkeys
+    read -r CAPTURE_TAG SIGNING_INPUT_BYTES RECORD_BYTES nkeys <"$dir/info"
     mapfile -d '' FCALL_ARGS <"$dir/fcall.args"
-    say "captured: FCALL consentd_put 7 ${FCALL_ARGS[*]:3:8} <record $RECORD_BYTES B> ${FCALL_ARGS[*]:12:6} <sealed> <key>"
+    say "captured: FCALL consentd_put $nkeys ${FCALL_ARGS[*]:3:$((nkeys + 1))} <record $RECORD_BYTES B> ${FCALL_ARGS[*]:$((nkeys + 5)):6} <sealed> <key>"
     # The arguments work: one FCALL by hand returns a stream entry id.
     local one=("${FCALL_ARGS[@]//__rand_int__/999999999998}") reply
     reply=$(rcli "${one[@]}" 2>&1)
