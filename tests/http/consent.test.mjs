@@ -121,7 +121,8 @@ test('delete_withdraws_every_non_necessary_purpose_with_a_new_signed_record', as
     assert.equal(res.status, 200, res.text);
     const withdrawn = res.json();
     assert.notEqual(withdrawn.consent_id, posted.consent_id);
-    assert.equal(withdrawn.action, 'withdraw');
+    assert.equal(withdrawn.action, 'withdrawal');
+    assert.equal(withdrawn.control, 'withdraw', 'a browser DELETE: the withdraw control');
     for (const p of site.purposes) assert.equal(withdrawn.decisions[p.id], p.legal_basis === 'necessary', p.id);
     const { payload } = await verifyProof(stack.consentd, withdrawn.proof);
     assert.equal(payload.jti, withdrawn.consent_id);

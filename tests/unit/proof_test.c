@@ -53,6 +53,9 @@ static proof_claims_t claims_french(void)
         .src = "banner",
         .lang = "fr",
         .var = "bannière \\ B",
+        .act = "withdrawal",
+        .ctl = "custom",
+        .gpc = 1,
         .n_decisions = 3,
         .purposes = purposes,
         .granted = granted,
@@ -66,6 +69,7 @@ static const char claims_french_json[] =
     "\"pv\":\"2026-09 « Politique de confidentialité » \\\"v2\\\"\","
     "\"th\":\"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\","
     "\"src\":\"banner\",\"lang\":\"fr\",\"var\":\"bannière \\\\ B\","
+    "\"act\":\"withdrawal\",\"ctl\":\"custom\",\"gpc\":true,"
     "\"dec\":{\"mesure_d'audience\":true,\"publicité\":false,\"réseaux\\tsociaux\\n\":true}}";
 
 /* ---- helpers ---------------------------------------------------------------- */
@@ -242,7 +246,7 @@ static int claims_decode_to_every_field(void)
     json_t *j = jws_payload(jws, len, raw, sizeof(raw));
     CHECK(j != NULL);
     json_t *dec = json_object_get(j, "dec");
-    int ok = json_object_size(j) == 12 &&
+    int ok = json_object_size(j) == 15 &&
              strcmp(json_string_value(json_object_get(j, "iss")), c.iss) == 0 &&
              strcmp(json_string_value(json_object_get(j, "aud")), c.aud) == 0 &&
              strcmp(json_string_value(json_object_get(j, "sub")), c.sub) == 0 &&
@@ -254,7 +258,10 @@ static int claims_decode_to_every_field(void)
              strcmp(json_string_value(json_object_get(j, "src")), c.src) == 0 &&
              strcmp(json_string_value(json_object_get(j, "lang")), c.lang) == 0 &&
              strcmp(json_string_value(json_object_get(j, "var")), c.var) == 0 &&
-             json_object_size(dec) == 3 && json_is_true(json_object_get(dec, purposes[0])) &&
+             strcmp(json_string_value(json_object_get(j, "act")), c.act) == 0 &&
+             strcmp(json_string_value(json_object_get(j, "ctl")), c.ctl) == 0 &&
+             json_is_true(json_object_get(j, "gpc")) && json_object_size(dec) == 3 &&
+             json_is_true(json_object_get(dec, purposes[0])) &&
              json_is_false(json_object_get(dec, purposes[1])) &&
              json_is_true(json_object_get(dec, purposes[2]));
     json_decref(j);
@@ -389,19 +396,25 @@ static int proof_of_rotated_out_key_still_verifies(void)
 
 /* ---- claims edge cases ------------------------------------------------------- */
 
-static int var_omitted_when_null(void)
+static int var_ctl_gpc_omitted_when_null_act_required(void)
 {
     char jws[PROOF_MAX], raw[PROOF_MAX];
     proof_claims_t c = claims_french();
     c.var = NULL;
+    c.ctl = NULL;
+    c.gpc = 0;
     size_t len = sign(keys, &c, jws, sizeof(jws));
     CHECK(len > 0);
     json_t *j = jws_payload(jws, len, raw, sizeof(raw));
     CHECK(j != NULL);
-    int ok = json_object_get(j, "var") == NULL && json_object_size(j) == 11;
+    int ok = json_object_get(j, "var") == NULL && json_object_get(j, "ctl") == NULL &&
+             json_object_get(j, "gpc") == NULL && json_object_size(j) == 12;
     json_decref(j);
     CHECK(ok);
-    CHECK(strstr(raw, "\"lang\":\"fr\",\"dec\":{") != NULL);
+    CHECK(strstr(raw, "\"lang\":\"fr\",\"act\":\"withdrawal\",\"dec\":{") != NULL);
+    /* act is required: a proof must say whether it records a withdrawal. */
+    c.act = NULL;
+    CHECK(sign(keys, &c, jws, sizeof(jws)) == 0);
     return 0;
 }
 
@@ -584,7 +597,7 @@ int main(void)
     RUN(node_rejects_tampered_signature);
     RUN(node_rejects_proof_with_unknown_kid);
     RUN(proof_of_rotated_out_key_still_verifies);
-    RUN(var_omitted_when_null);
+    RUN(var_ctl_gpc_omitted_when_null_act_required);
     RUN(no_purposes_gives_empty_decisions);
     RUN(hostile_bytes_still_give_valid_verifiable_json);
     RUN(extreme_timestamps_are_exact_integers);
