@@ -26,6 +26,7 @@
 
 #define TEST_T0 ((time_t)1790000000) /* 2026-09-21T14:13:20Z */
 #define TEST_DAY ((time_t)86400)
+#define TEST_HOLD_DAYS KEYS_HOLD_MIN_DAYS
 #define TEST_PATH_MAX 512
 #define TEST_OUTPUT_MAX 65536
 #define TEST_RATE_SIGNATURES 20000
@@ -360,7 +361,7 @@ static int node_rejects_proof_with_unknown_kid(void)
     size_t len = sign(keys, &c, jws, sizeof(jws));
     CHECK(len > 0);
     CHECK(keys_generate(path_in(other_dir, "other"), 0, TEST_T0, kid, err, sizeof(err)) == 0);
-    key_set_t *other = key_set_load(other_dir, TEST_T0, err, sizeof(err));
+    key_set_t *other = key_set_load(other_dir, TEST_T0, TEST_HOLD_DAYS, err, sizeof(err));
     CHECK(other != NULL);
     int status = node_verify(other, jws, len, out, sizeof(out));
     key_set_free(other);
@@ -378,7 +379,8 @@ static int proof_of_rotated_out_key_still_verifies(void)
     CHECK(len > 0);
     snprintf(old_kid, sizeof(old_kid), "%s", key_set_active_kid(keys));
     CHECK(keys_generate(dir, 1, TEST_T0 + 30 * TEST_DAY, kid, err, sizeof(err)) == 0);
-    key_set_t *rotated = key_set_load(dir, TEST_T0 + 30 * TEST_DAY, err, sizeof(err));
+    key_set_t *rotated =
+        key_set_load(dir, TEST_T0 + 30 * TEST_DAY, TEST_HOLD_DAYS, err, sizeof(err));
     CHECK(rotated != NULL);
     int is_new = strcmp(key_set_active_kid(rotated), kid) == 0;
     int c_ok = c_verify(rotated, old_kid, jws, len) == 0;
@@ -581,7 +583,7 @@ int main(void)
     }
     path_in(dir, "keys");
     if (sodium_init() < 0 || keys_generate(dir, 0, TEST_T0, kid, err, sizeof(err)) != 0 ||
-        (keys = key_set_load(dir, TEST_T0, err, sizeof(err))) == NULL) {
+        (keys = key_set_load(dir, TEST_T0, TEST_HOLD_DAYS, err, sizeof(err))) == NULL) {
         printf("cannot make a key: %s\n0 passed, 1 failed\n", err);
         return 1;
     }
