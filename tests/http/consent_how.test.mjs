@@ -114,7 +114,17 @@ test('delete_records_a_withdrawal_with_control_withdraw_or_api', async () => {
         assert.equal(payload.act, 'withdrawal');
         assert.equal(payload.ctl, control);
         assert.equal((await access(visitor)).current.action, 'withdrawal');
+        assert.equal(payload.gpc, undefined);
     }
+    // A withdrawal with the browser's GPC signal says so too.
+    const visitor = newVisitor('del-gpc');
+    await record({ visitor, control: 'accept_all' });
+    const res = await stack.consentd.request(`/v1/sites/demo/consents/${visitor}`, {
+        method: 'DELETE',
+        headers: browser({ 'sec-gpc': '1' }),
+    });
+    assert.equal(res.status, 200, res.text);
+    assert.equal((await verifyProof(stack.consentd, res.json().proof)).payload.gpc, true);
 });
 
 test('a_banner_withdrawal_is_recorded_as_a_withdrawal_and_counted_in_withdrawn', async () => {
