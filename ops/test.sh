@@ -27,7 +27,7 @@ BUILD=build-test
 # clang-format, shellcheck and luacheck for the lint tests (tests/lint/),
 # and prometheus for its promtool, which tests/http/metrics.test.mjs runs on
 # /metrics (`promtool check metrics`).
-TEST_PACKAGES=(chromium fonts-liberation clang libclang-rt-dev clang-format shellcheck lua-check prometheus)
+TEST_PACKAGES=(chromium fonts-liberation clang libclang-rt-dev clang-format shellcheck lua-check prometheus faketime)
 
 # Everything the tests create goes under one directory (TMPDIR for ctest),
 # removed at the end. The HTTP harness also notes there the pid of every

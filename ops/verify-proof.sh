@@ -5,15 +5,21 @@
 #      with the site's API key), or take the one given with --proof;
 #   2. verify its Ed25519 signature (JWS, EdDSA) against the key of the same
 #      kid in /.well-known/jwks.json, with Node's own crypto (no consentd
-#      code), and check its audience, subject and expiry;
+#      code), and check its audience, subject and expiry (with --expired-ok,
+#      an expired proof passes: one from an access request or an audit
+#      export, years old; retired keys stay in the JWKS as long as such a
+#      proof can be held);
 #   3. download the banner version the proof names (claim "bv") from the
 #      archive (GET /v1/sites/SITE/banner-versions/BV, API key);
 #   4. recompute its hash with sed and sha256sum (the 64 hex digits of its
 #      own "bv" field read as '0') and compare with the proof's.
 #
-# Usage: ops/verify-proof.sh [--proof JWS] [--out FILE] SITE VISITOR
-#   --proof JWS   verify this proof (e.g. from the visitor's "consentd" cookie)
+# Usage: ops/verify-proof.sh [--proof JWS] [--expired-ok] [--out FILE] SITE VISITOR
+#   --proof JWS   verify this proof (e.g. from the visitor's "consentd" cookie,
+#                 or the "proof" of an access request's or export's record)
 #                 instead of fetching the current one
+#   --expired-ok  the proof may have expired: what is checked is what was
+#                 signed when it was issued (say it with its expiry)
 #   --out FILE    keep the downloaded banner version in FILE
 # Environment:
 #   CONSENTD_URL  where consentd answers (default http://localhost:8080)
@@ -30,10 +36,11 @@ usage() {
     exit 2
 }
 
-proof='' out=''
+proof='' out='' expired_ok=0
 while [ $# -gt 0 ]; do
     case "$1" in
     --proof) [ $# -ge 2 ] || usage; proof=$2; shift 2 ;;
+    --expired-ok) expired_ok=1; shift ;;
     --out) [ $# -ge 2 ] || usage; out=$2; shift 2 ;;
     -h | --help) usage ;;
     --*) usage ;;
@@ -69,10 +76,10 @@ printf '%s' "$proof" >"$work/proof.jws"
 
 # 2. Its signature, from the JWKS alone, and who and what it is about.
 get "/.well-known/jwks.json" "$work/jwks.json"
-node - "$work/proof.jws" "$work/jwks.json" "$site" "$visitor" "$work/bv" <<'JS' || exit 1
+node - "$work/proof.jws" "$work/jwks.json" "$site" "$visitor" "$work/bv" "$expired_ok" <<'JS' || exit 1
 const fs = require('fs');
 const crypto = require('crypto');
-const [jwsFile, jwksFile, site, visitor, bvFile] = process.argv.slice(2);
+const [jwsFile, jwksFile, site, visitor, bvFile, expiredOk] = process.argv.slice(2);
 const fail = (why) => {
     process.stderr.write(`verify-proof: FAILED: ${why}\n`);
     process.exit(1);
@@ -96,7 +103,10 @@ const signed = Buffer.from(`${parts[0]}.${parts[1]}`);
 if (!crypto.verify(null, signed, key, Buffer.from(parts[2], 'base64url'))) fail('the signature does not verify');
 if (claims.aud !== site) fail(`the proof is for site ${claims.aud}, not ${site}`);
 if (claims.sub !== visitor) fail(`the proof is about visitor ${claims.sub}, not ${visitor}`);
-if (!(claims.exp * 1000 > Date.now())) fail(`the proof expired at ${new Date(claims.exp * 1000).toISOString()}`);
+const expired = !(claims.exp * 1000 > Date.now());
+if (expired && expiredOk !== '1') {
+    fail(`the proof expired at ${new Date(claims.exp * 1000).toISOString()} (--expired-ok to check an old proof)`);
+}
 if (!/^[0-9a-f]{64}$/.test(claims.bv || '')) {
     fail('the proof names no banner version (bv): recorded by a server, or by a banner from before versions');
 }
@@ -105,6 +115,8 @@ const decisions = Object.entries(claims.dec || {}).map(([p, g]) => `${p}=${g ? '
 console.log(`proof: signature OK (key ${header.kid}), site ${site}, visitor ${visitor}`);
 console.log(`       given ${when(claims.iat)} (${claims.src}, ${claims.lang}, variant ${claims.var || '-'}), policy ${claims.pv}, until ${when(claims.exp)}`);
 console.log(`       decisions: ${decisions}`);
+if (claims.act) console.log(`       how: ${claims.act}, control ${claims.ctl || '-'}${claims.gpc ? ', Global Privacy Control signal' : ''}`);
+if (expired) console.log(`       expired ${when(claims.exp)}: checked as evidence of what was signed then`);
 fs.writeFileSync(bvFile, claims.bv);
 JS
 bv=$(cat "$work/bv")

@@ -363,7 +363,9 @@ void counters_consent(counters_t *c, site_set_t *sites, const site_t *site,
                       const store_record_t *rec)
 {
     if (c == NULL || rec == NULL || rec->issued_at_ms < 0) return;
-    int withdraw = rec->action != NULL && strcmp(rec->action, "withdraw") == 0;
+    /* A withdrawal counts as one whatever its channel: the API's DELETE, or
+     * the banner's panel refusing what was granted (action withdrawal). */
+    int withdraw = rec->action != NULL && strcmp(rec->action, STORE_ACTION_WITHDRAWAL) == 0;
     uint32_t dims[4];
     size_t n = counters_dims(site, rec->variant, rec->lang, rec->source, dims);
     counters_group_t *g = counters_group(c, sites, site, rec->issued_at_ms / COUNTERS_MS_PER_HOUR);

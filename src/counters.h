@@ -43,7 +43,9 @@
  *   dim     all | v.<variant> | l.<lang> | s.<source>
  *   metric  shown | dismissed | panel_opened        (banner events)
  *           decisions | accept_all | reject_all | custom   (consents, 201)
- *           withdrawn                               (withdrawals)
+ *           withdrawn                               (withdrawals: DELETE, or
+ *                                                    the banner's action
+ *                                                    withdrawal)
  *           g.<purpose> | r.<purpose>               (granted / refused, per
  *                                                    non-necessary purpose)
  * Events count as source banner. A consent is accept_all when every
@@ -115,7 +117,7 @@ void counters_destroy(counters_t *c);
  * to: a group keeps a reference on it until it is flushed. */
 void counters_event(counters_t *c, site_set_t *sites, const site_t *site, counters_metric_t metric,
                     const char *lang, const char *variant, const char *visitor, int64_t now_ms);
-/* Count a recorded consent (action "consent") or withdrawal ("withdraw"),
+/* Count a recorded consent (action "consent") or withdrawal ("withdrawal"),
  * at rec->issued_at_ms. Call only once Redis has acknowledged the record. */
 void counters_consent(counters_t *c, site_set_t *sites, const site_t *site,
                       const store_record_t *rec);

@@ -45,8 +45,6 @@
 #define KEYS_X_B64_MAX sodium_base64_ENCODED_LEN(crypto_sign_PUBLICKEYBYTES, KEYS_B64)
 #define KEYS_HEADER_MAX 256
 #define KEYS_B64 sodium_base64_VARIANT_URLSAFE_NO_PADDING
-/* A retired key stays listed this long (see keys.h). */
-#define KEYS_LISTED_AFTER_RETIRED ((time_t)KEYS_LISTED_DAYS * 86400)
 
 /* One entry of keys.json. */
 typedef struct keys_entry {
@@ -411,9 +409,10 @@ out:
     return rc;
 }
 
-static int keys_listed(const keys_entry_t *e, time_t now)
+/* A retired key stays listed this long after retired_at (see keys.h). */
+static int keys_listed(const keys_entry_t *e, time_t now, uint32_t hold_days)
 {
-    return !e->retired || now - e->retired_at <= KEYS_LISTED_AFTER_RETIRED;
+    return !e->retired || now - e->retired_at <= (time_t)KEYS_LISTED_DAYS(hold_days) * 86400;
 }
 
 static json_t *keys_jwk(const char *kid, const unsigned char pk[crypto_sign_PUBLICKEYBYTES])
@@ -424,7 +423,7 @@ static json_t *keys_jwk(const char *kid, const unsigned char pk[crypto_sign_PUBL
                      "kid", kid, "use", "sig", "alg", "EdDSA");
 }
 
-key_set_t *key_set_load(const char *dir, time_t now, char *err, size_t errlen)
+key_set_t *key_set_load(const char *dir, time_t now, uint32_t hold_days, char *err, size_t errlen)
 {
     struct stat st;
     if (sodium_init() < 0) {
@@ -452,7 +451,7 @@ key_set_t *key_set_load(const char *dir, time_t now, char *err, size_t errlen)
         const keys_entry_t *e = &m->keys[i];
         int active = strcmp(e->kid, m->active) == 0;
         unsigned char pk[crypto_sign_PUBLICKEYBYTES];
-        if (!active && !keys_listed(e, now)) continue; /* every proof it signed has expired */
+        if (!active && !keys_listed(e, now, hold_days)) continue; /* no proof of it is held */
         if (keys_pem_load(dir, e->kid, pk, active ? set->sk : NULL, err, errlen) != 0) goto fail;
         json_t *jwk = keys_jwk(e->kid, pk);
         if (jwk == NULL || json_array_append_new(active ? list : others, jwk) != 0) {
@@ -661,9 +660,9 @@ int keys_generate(const char *dir, int activate, time_t now, char *kid, char *er
     if (keys_manifest_read(m, dir, 1, err, errlen) != 0) goto out;
     if (m->n == KEYS_MAX) {
         snprintf(err, errlen,
-                 "%s/" KEYS_MANIFEST_NAME ": already %d keys; remove keys retired more than %d "
-                 "days ago",
-                 dir, KEYS_MAX, KEYS_LISTED_DAYS);
+                 "%s/" KEYS_MANIFEST_NAME ": already %d keys; remove keys that have left the "
+                 "JWKS (retired more than twice the longest log_retention_days plus %d days ago)",
+                 dir, KEYS_MAX, KEYS_RELOAD_GRACE_DAYS);
         goto out;
     }
 

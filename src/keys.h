@@ -9,10 +9,15 @@
  *              "retired_at": null | "<RFC 3339>"}]}
  *
  * Exactly one key is active: it signs new proofs. A key is retired when
- * another becomes active; it stays in the JWKS until retired_at plus the
- * longest possible proof lifetime (SITE_CHOICE_LIFETIME_MAX_DAYS) and a
- * reload grace (KEYS_LISTED_DAYS in all) has passed, so every live proof
- * keeps verifying. Private keys never leave
+ * another becomes active; it stays in the JWKS as long as a proof it signed
+ * may be held anywhere (issue 19, item 3): retired_at, plus a reload grace
+ * (servers keep signing with it until their next reload), plus hold_days,
+ * the longest a proof may be held after it was signed: in a visitor's cookie
+ * (the choice lifetime), in the history and the consent log (twice the log
+ * retention: store_proof_hold_days), the longest over every site, as every
+ * site signs with this one key directory. A proof from an access request or
+ * an audit export of a site thus verifies from the JWKS for as long as Redis
+ * can return it. Private keys never leave
  * this module (never logged, never in a response).
  *
  * A key_set_t is loaded off the event loop (start-up, SIGHUP), immutable,
@@ -28,19 +33,25 @@
 #include "site.h"
 
 #define KEYS_KID_MAX 64
-/* A retired key stays in the JWKS for the longest life of a proof it signed,
- * plus a grace for servers that keep signing with it until their next
- * reload (SIGHUP) after a rotation. */
+/* A retired key stays in the JWKS for the longest hold of a proof it signed
+ * (at least SITE_CHOICE_LIFETIME_MAX_DAYS, a cookie's), plus a grace for
+ * servers that keep signing with it until their next reload (SIGHUP) after a
+ * rotation. */
 #define KEYS_RELOAD_GRACE_DAYS 30
-#define KEYS_LISTED_DAYS (SITE_CHOICE_LIFETIME_MAX_DAYS + KEYS_RELOAD_GRACE_DAYS)
+#define KEYS_HOLD_MIN_DAYS SITE_CHOICE_LIFETIME_MAX_DAYS
+#define KEYS_LISTED_DAYS(hold_days)                                                                \
+    (((hold_days) > KEYS_HOLD_MIN_DAYS ? (hold_days) : KEYS_HOLD_MIN_DAYS) + KEYS_RELOAD_GRACE_DAYS)
 #define KEYS_ERR_MAX 512
 
 typedef struct key_set key_set_t;
 
 /* Load the manifest and every key it lists. Errors name the file and the
  * reason. A missing directory or manifest is an error ("run `consentd
- * keygen --keys DIR`"). `now` decides which retired keys are still listed. */
-key_set_t *key_set_load(const char *dir, time_t now, char *err, size_t errlen);
+ * keygen --keys DIR`"). `now` and hold_days (the longest a proof may be held
+ * after it was signed, over every site: at least KEYS_HOLD_MIN_DAYS is used)
+ * decide which retired keys are still listed: those retired at most
+ * KEYS_LISTED_DAYS(hold_days) days before now. */
+key_set_t *key_set_load(const char *dir, time_t now, uint32_t hold_days, char *err, size_t errlen);
 void key_set_free(key_set_t *set);
 
 /* The active key's id. */

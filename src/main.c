@@ -24,6 +24,7 @@
 #include "server.h"
 #include "site.h"
 #include "snapshot.h"
+#include "store.h"
 
 #define CONSENTD_VERSION "0.1.0"
 
@@ -42,8 +43,8 @@ static void usage(FILE *out)
                  "  keygen           create an Ed25519 signing key in the key directory\n"
                  "                   (keys_dir of the configuration, or --keys DIR); the\n"
                  "                   first key is active at once, later ones with --activate\n"
-                 "                   (the previous key stays published until the last proof\n"
-                 "                   it signed has expired)\n");
+                 "                   (the previous key stays published as long as a proof\n"
+                 "                   it signed may be held: twice the longest log retention)\n");
 }
 
 /* Load the sites and keys and build what derives from them, after previous
@@ -53,7 +54,14 @@ static snapshot_t *main_load_snapshot(const config_t *cfg, const snapshot_t *pre
 {
     site_set_t *sites = site_set_load(cfg->sites_dir, err, errlen);
     if (sites == NULL) return NULL;
-    key_set_t *keys = key_set_load(cfg->keys_dir, time(NULL), err, errlen);
+    /* Every site signs with these keys: a retired one stays published as
+     * long as any site may hold a proof it signed. */
+    uint32_t hold_days = 0;
+    for (size_t i = 0; i < site_set_count(sites); i++) {
+        uint32_t d = store_proof_hold_days(site_set_at(sites, i));
+        if (d > hold_days) hold_days = d;
+    }
+    key_set_t *keys = key_set_load(cfg->keys_dir, time(NULL), hold_days, err, errlen);
     if (keys == NULL) {
         site_set_release(sites);
         return NULL;

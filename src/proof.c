@@ -53,6 +53,9 @@ static void proof_claims_json(strbuf_t *w, const proof_claims_t *c)
     proof_member(w, ",\"src\":", c->src);
     proof_member(w, ",\"lang\":", c->lang);
     if (c->var != NULL) proof_member(w, ",\"var\":", c->var);
+    proof_member(w, ",\"act\":", c->act);
+    if (c->ctl != NULL) proof_member(w, ",\"ctl\":", c->ctl);
+    if (c->gpc) strbuf_lit(w, ",\"gpc\":true");
     strbuf_lit(w, ",\"dec\":{");
     for (size_t i = 0; i < c->n_decisions; i++) {
         if (i > 0) strbuf_lit(w, ",");
@@ -68,7 +71,7 @@ static void proof_claims_json(strbuf_t *w, const proof_claims_t *c)
 static int proof_claims_complete(const proof_claims_t *c)
 {
     if (c->iss == NULL || c->aud == NULL || c->sub == NULL || c->jti == NULL || c->pv == NULL ||
-        c->th == NULL || c->src == NULL || c->lang == NULL)
+        c->th == NULL || c->src == NULL || c->lang == NULL || c->act == NULL)
         return 0;
     if (c->n_decisions > 0 && (c->purposes == NULL || c->granted == NULL)) return 0;
     for (size_t i = 0; i < c->n_decisions; i++)

@@ -17,6 +17,11 @@
  *   src   banner | form | call_center | api
  *   lang  language of the texts shown
  *   var   banner variant (omitted when none)
+ *   act   consent | withdrawal: what the visitor did (GDPR art. 7(1), 7(3))
+ *   ctl   the control used: accept_all | reject_all | custom | dismiss |
+ *         withdraw | api (omitted when the banner did not say: an old one)
+ *   gpc   true when a Global Privacy Control signal came with the choice
+ *         (omitted when none)
  *   dec   {"<purpose>": true|false, ...} for every purpose of the site
  */
 #ifndef CONSENTD_PROOF_H
@@ -42,6 +47,9 @@ typedef struct proof_claims {
     const char *src;
     const char *lang;
     const char *var; /* NULL: omitted */
+    const char *act;
+    const char *ctl; /* NULL: omitted */
+    int gpc;         /* 0: omitted */
     size_t n_decisions;
     const char *const *purposes;  /* n_decisions purpose ids */
     const unsigned char *granted; /* n_decisions booleans */
@@ -49,7 +57,7 @@ typedef struct proof_claims {
 
 /* Sign the claims with the set's active key into out (cap >= PROOF_MAX).
  * Returns the JWS length (out is NUL-terminated; length < PROOF_MAX), or 0
- * when it does not fit or a claim other than var and bv is NULL. Strings are
+ * when it does not fit or a claim other than var, bv and ctl is NULL. Strings are
  * JSON-escaped. No allocation; safe on the event loop (one Ed25519
  * signature, about 17 µs here). */
 size_t proof_sign(const key_set_t *keys, const proof_claims_t *claims, char *out, size_t cap);

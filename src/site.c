@@ -529,7 +529,8 @@ static int site_parse_purpose(const site_parse_t *p, json_t *obj, size_t i, cons
                               site_purpose_t *pu)
 {
     static const char *const keys[] = {"id",    "recipients",   "legal_basis", "retention_days",
-                                       "texts", "consent_mode", "gpc",         NULL};
+                                       "texts", "consent_mode", "gpc",         "trackers",
+                                       NULL};
     char prefix[32], field[64];
     snprintf(prefix, sizeof(prefix), "purposes[%zu]", i);
     if (!json_is_object(obj)) return site_fail(p, prefix, "must be an object");
@@ -590,6 +591,35 @@ static int site_parse_purpose(const site_parse_t *p, json_t *obj, size_t i, cons
     if ((v = json_object_get(obj, "gpc")) != NULL) {
         if (!json_is_boolean(v)) return site_fail(p, field, "must be true or false");
         pu->gpc = json_is_true(v);
+    }
+
+    /* Trackers (issue 19): reading or writing on the visitor's device needs
+     * consent unless strictly necessary (ePrivacy Directive art. 5(3),
+     * French art. 82): legitimate interest never covers it. A purpose that
+     * does not say is taken to use trackers, the reading that never lets a
+     * tracker run without consent. */
+    snprintf(field, sizeof(field), "%s.trackers", prefix);
+    pu->trackers = 1;
+    if ((v = json_object_get(obj, "trackers")) != NULL) {
+        if (!json_is_boolean(v)) return site_fail(p, field, "must be true or false");
+        pu->trackers = json_is_true(v);
+    }
+    /* A Consent Mode storage type (ad_storage, analytics_storage, ...) lets
+     * tags store on the device: the purpose mapped onto it uses trackers. */
+    for (size_t t = 0; !pu->trackers && t < pu->n_consent_mode; t++) {
+        size_t n = strlen(pu->consent_mode[t]);
+        if (n > 8 && strcmp(pu->consent_mode[t] + n - 8, "_storage") == 0)
+            return site_fail(p, field,
+                             "false, yet consent_mode maps it onto %s, which stores on "
+                             "the visitor's device",
+                             pu->consent_mode[t]);
+    }
+    if (pu->legal_basis == LEGAL_BASIS_LEGITIMATE_INTEREST && pu->trackers) {
+        snprintf(field, sizeof(field), "%s.legal_basis", prefix);
+        return site_fail(p, field,
+                         "legitimate_interest cannot cover trackers (ePrivacy Directive art. "
+                         "5(3), French art. 82): use consent, or set \"trackers\": false if this "
+                         "purpose reads and writes nothing on the visitor's device");
     }
 
     snprintf(field, sizeof(field), "%s.texts", prefix);

@@ -62,8 +62,12 @@ typedef struct site_purpose {
     const char **consent_mode; /* Google Consent Mode v2 types this purpose grants (one of
                                   SITE_CONSENT_MODE_TYPES); the banner maps decisions on them */
     size_t n_consent_mode;
-    int gpc; /* 1: advertising, sale or sharing of data, which the Global
-                Privacy Control signal objects to */
+    int gpc;      /* 1: advertising, sale or sharing of data, which the Global
+                     Privacy Control signal objects to */
+    int trackers; /* 1 (the default): reads or writes on the visitor's device
+                     (cookies, local or session storage, fingerprinting,
+                     pixels); never with legitimate interest (issue 19; the
+                     purpose's cookie lists of issue 20 imply it) */
 } site_purpose_t;
 
 /* The banner's own UI strings a variant overrides in one language (keys of

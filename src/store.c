@@ -1401,6 +1401,12 @@ static int64_t store_retention_ms(const site_t *site)
     return (int64_t)site->log_retention_days * STORE_MS_PER_DAY;
 }
 
+uint32_t store_proof_hold_days(const site_t *site)
+{
+    uint32_t held = 2 * site->log_retention_days; /* history and log: see store.h */
+    return held > site->choice_lifetime_days ? held : site->choice_lifetime_days;
+}
+
 int store_consent_put(redis_t *r, const site_t *site, const store_record_t *rec,
                       const store_write_limit_t *limit, store_done_cb cb, void *data)
 {

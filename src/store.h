@@ -80,6 +80,15 @@ typedef struct store_write_limit {
  * (when the window that is full ends). */
 int store_consent_put(redis_t *r, const site_t *site, const store_record_t *rec,
                       const store_write_limit_t *limit, store_done_cb cb, void *data);
+/* How long after it was signed a proof written for site may still be held
+ * in Redis, in days (issue 19, item 3): the state lives the choice lifetime;
+ * a history or log entry is dropped at the first write after it is older
+ * than the retention, but the key of the history (and of the log partition)
+ * lives a retention after its last write, so a write just before an entry
+ * reaches the retention keeps it one more retention: 2 x log_retention_days
+ * in all. Pure; keys.c keeps each retired key in the JWKS this long (the
+ * longest over every site, as every site signs with the same keys). */
+uint32_t store_proof_hold_days(const site_t *site);
 /* The visitor's current state. */
 int store_consent_get(redis_t *r, const site_t *site, const char *visitor, store_record_cb cb,
                       void *data);

@@ -25,14 +25,23 @@ enum {
     FIELD_JWS,
     FIELD_LOG,
     FIELD_BV,
+    FIELD_HOW,
     FIELD_COUNT
 };
 
-static const char *const store_field_names[FIELD_COUNT] = {
-    "id", "vis", "iat", "exp", "pv", "th", "src", "lang", "var", "act", "dec", "jws", "log", "bv"};
+static const char *const store_field_names[FIELD_COUNT] = {"id",  "vis", "iat",  "exp", "pv",
+                                                           "th",  "src", "lang", "var", "act",
+                                                           "dec", "jws", "log",  "bv",  "how"};
 
 #define FIELDS_REQUIRED                                                                            \
-    (((1u << FIELD_COUNT) - 1) & ~((1u << FIELD_VAR) | (1u << FIELD_LOG) | (1u << FIELD_BV)))
+    (((1u << FIELD_COUNT) - 1) &                                                                   \
+     ~((1u << FIELD_VAR) | (1u << FIELD_LOG) | (1u << FIELD_BV) | (1u << FIELD_HOW)))
+
+/* The keys of the `how` map. */
+#define STORE_HOW_CTL "ctl"
+#define STORE_HOW_GPC "gpc"
+/* What `act` held before issue 19 for a withdrawal: read as "withdrawal". */
+#define STORE_ACTION_LEGACY_WITHDRAWAL "withdraw"
 
 int store_record_string_ok(const char *s, size_t max)
 {
@@ -66,6 +75,7 @@ static char *store_record_pack(const store_record_t *rec, int with_log, size_t *
     if ((rec->variant != NULL && !store_record_string_ok(rec->variant, STORE_RECORD_STRING_MAX)) ||
         (rec->banner_version != NULL &&
          !store_record_string_ok(rec->banner_version, STORE_RECORD_STRING_MAX)) ||
+        (rec->control != NULL && !store_record_string_ok(rec->control, STORE_RECORD_STRING_MAX)) ||
         (with_log && rec->log_id != NULL &&
          !store_record_string_ok(rec->log_id, STORE_RECORD_STRING_MAX)))
         return NULL;
@@ -77,13 +87,15 @@ static char *store_record_pack(const store_record_t *rec, int with_log, size_t *
             if (strcmp(rec->purposes[i], rec->purposes[j]) == 0) return NULL;
     }
     int with_var = rec->variant != NULL, with_bv = rec->banner_version != NULL;
+    int with_how = rec->control != NULL || rec->gpc;
     with_log = with_log && rec->log_id != NULL;
 
     msgpack_sbuffer sb;
     msgpack_packer pk;
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    int rc = msgpack_pack_map(&pk, 11 + (size_t)with_var + (size_t)with_bv + (size_t)with_log);
+    int rc = msgpack_pack_map(&pk, 11 + (size_t)with_var + (size_t)with_bv + (size_t)with_how +
+                                       (size_t)with_log);
     rc |= store_pack_key_str(&pk, FIELD_ID, rec->consent_id);
     rc |= store_pack_key_str(&pk, FIELD_VIS, rec->visitor);
     rc |= store_pack_key_int(&pk, FIELD_IAT, rec->issued_at_ms);
@@ -95,6 +107,13 @@ static char *store_record_pack(const store_record_t *rec, int with_log, size_t *
     if (with_var) rc |= store_pack_key_str(&pk, FIELD_VAR, rec->variant);
     if (with_bv) rc |= store_pack_key_str(&pk, FIELD_BV, rec->banner_version);
     rc |= store_pack_key_str(&pk, FIELD_ACT, rec->action);
+    if (with_how) {
+        rc |= store_pack_str(&pk, store_field_names[FIELD_HOW]);
+        rc |= msgpack_pack_map(&pk, (size_t)(rec->control != NULL) + (size_t)(rec->gpc != 0));
+        if (rec->control != NULL)
+            rc |= store_pack_str(&pk, STORE_HOW_CTL) | store_pack_str(&pk, rec->control);
+        if (rec->gpc) rc |= store_pack_str(&pk, STORE_HOW_GPC) | msgpack_pack_true(&pk);
+    }
     rc |= store_pack_str(&pk, store_field_names[FIELD_DEC]);
     rc |= msgpack_pack_map(&pk, rec->n_decisions);
     for (size_t i = 0; i < rec->n_decisions; i++) {
@@ -321,6 +340,32 @@ static int store_read_decisions(store_reader_t *in, store_record_strings_t *out,
     return 0;
 }
 
+/* The `how` map: ctl (str), gpc (bool); unknown keys skipped (a later
+ * version may add some), at most STORE_RECORD_KEYS_MAX in all. */
+static int store_read_how(store_reader_t *in, store_record_strings_t *out, store_record_t *rec)
+{
+    uint64_t n;
+    int seen_gpc = 0;
+    if (store_read_map(in, &n) != 0 || n > STORE_RECORD_KEYS_MAX || n * 2 > store_left(in))
+        return -1;
+    for (uint64_t i = 0; i < n; i++) {
+        const char *key;
+        size_t klen;
+        if (store_read_str(in, &key, &klen) != 0) return -1;
+        if (klen == 3 && memcmp(key, STORE_HOW_CTL, 3) == 0) {
+            if (rec->control != NULL || store_read_string_field(in, out, &rec->control) != 0)
+                return -1;
+        } else if (klen == 3 && memcmp(key, STORE_HOW_GPC, 3) == 0) {
+            unsigned char on;
+            if (seen_gpc++ || store_read_bool(in, &on) != 0) return -1;
+            rec->gpc = on;
+        } else if (store_skip(in, 1) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int store_record_decode(const char *buf, size_t len, store_record_t *rec, char *strings, size_t cap)
 {
     if (buf == NULL || rec == NULL || strings == NULL) return -1;
@@ -385,6 +430,11 @@ int store_record_decode(const char *buf, size_t len, store_record_t *rec, char *
             break;
         case FIELD_ACT:
             rc = store_read_string_field(&in, &out, &rec->action);
+            if (rc == 0 && strcmp(rec->action, STORE_ACTION_LEGACY_WITHDRAWAL) == 0)
+                rec->action = STORE_ACTION_WITHDRAWAL;
+            break;
+        case FIELD_HOW:
+            rc = store_read_how(&in, &out, rec);
             break;
         case FIELD_DEC:
             rc = store_read_decisions(&in, &out, rec);

@@ -12,16 +12,32 @@
  *   vis  str   visitor id            th   str   hash of the texts shown (hex)
  *   iat  int   issued at, Unix ms    src  str   banner | form | call_center | api
  *   exp  int   expires at, Unix ms   lang str   language shown
- *   act  str   consent | withdraw    var  str   banner variant (absent when none)
+ *   act  str   consent | withdrawal  var  str   banner variant (absent when none)
  *   bv   str   banner version the visitor was shown (64 hex; absent when none:
  *              server-side sources, banners from before versions)
+ *   how  map   how the choice was given (GDPR art. 7(1)); absent in records
+ *              from before issue 19, and when neither key below applies:
+ *                ctl  str   the control used: accept_all | reject_all |
+ *                           custom | dismiss | withdraw | api (absent when
+ *                           a banner from before issue 19 did not say)
+ *                gpc  bool  true: a Global Privacy Control signal came with
+ *                           the choice (absent when none)
  *   dec  map   purpose id (str) -> granted (bool), at most SITE_MAX_PURPOSES
  *   jws  str   the signed proof (compact JWS) exactly as issued
  *   log  str   history entries only: the id ("ms-seq") of the consent log
  *              entry written with it
  *
+ * Records written before issue 19 hold `act` "withdraw" for a withdrawal:
+ * the decoder reads it as "withdrawal" (STORE_ACTION_WITHDRAWAL), so old and
+ * new withdrawals show and count alike.
+ *
+ * A record is a fixmap of at most 14 keys, which every optional key but
+ * `log` reaches: src/store.lua adds `log` to a history entry by bumping the
+ * fixmap count (15 at most). That is why ctl and gpc share one key, `how`:
+ * a new top-level key needs a store.lua version that re-encodes.
+ *
  * The encoder writes the keys in the order above (id, vis, iat, exp, pv, th,
- * src, lang, var, bv, act, dec, jws, log), ints in their smallest msgpack
+ * src, lang, var, bv, act, how, dec, jws, log), ints in their smallest msgpack
  * encoding (never negative), strings as msgpack str, booleans as true/false.
  * Every string is at most STORE_RECORD_STRING_MAX bytes, a purpose id at
  * most STORE_RECORD_PURPOSE_ID_MAX, purposes distinct.
@@ -30,7 +46,7 @@
  * most STORE_RECORD_KEYS_MAX keys in all, unknown values nested at most
  * STORE_RECORD_SKIP_DEPTH_MAX deep), accepts `var` nil as absent, and
  * rejects everything else that is not exactly this shape: a required key
- * missing (all but var, bv, log), a key twice, a string with a NUL byte or
+ * missing (all but var, bv, how, log), a key twice (in how too), a string with a NUL byte or
  * over its bound, a negative or non-integer time, a purpose twice, trailing
  * bytes, truncated input. It reads untrusted bytes (they come from Redis):
  * every count and length is checked against the bytes left before use.
@@ -48,6 +64,10 @@
 #define STORE_RECORD_KEYS_MAX 64       /* keys in a record map, unknown ones included */
 #define STORE_RECORD_SKIP_DEPTH_MAX 8  /* nesting of an unknown value skipped */
 
+/* The two actions (act). */
+#define STORE_ACTION_CONSENT "consent"
+#define STORE_ACTION_WITHDRAWAL "withdrawal"
+
 typedef struct store_record {
     const char *consent_id; /* 22 chars base64url (128 random bits) */
     const char *visitor;    /* 22 chars base64url, or as given by the site */
@@ -59,7 +79,10 @@ typedef struct store_record {
     const char *lang;
     const char *variant;        /* NULL when none */
     const char *banner_version; /* 64 hex (banner.h), NULL when none */
-    const char *action;         /* "consent" or "withdraw" */
+    const char *action;         /* STORE_ACTION_CONSENT or STORE_ACTION_WITHDRAWAL */
+    const char *control;        /* accept_all | reject_all | custom | dismiss | withdraw | api;
+                                   NULL when not recorded (older records and banners) */
+    int gpc;                    /* 1: a Global Privacy Control signal came with it */
     const char *proof;          /* the compact JWS, exactly as issued */
     size_t n_decisions;
     const char *purposes[SITE_MAX_PURPOSES];

@@ -30,6 +30,28 @@
 #define CONSENT_VARIANT_MAX 32
 
 static const char *const consent_sources[] = {"banner", "form", "call_center", "api"};
+static const char *const consent_actions[] = {STORE_ACTION_CONSENT, STORE_ACTION_WITHDRAWAL};
+/* How a choice was given (the record's how.ctl, the proof's ctl). */
+enum {
+    CONTROL_ACCEPT_ALL,
+    CONTROL_REJECT_ALL,
+    CONTROL_CUSTOM,
+    CONTROL_DISMISS,
+    CONTROL_WITHDRAW,
+    CONTROL_API,
+    CONTROL_N
+};
+static const char *const consent_controls[CONTROL_N] = {"accept_all", "reject_all", "custom",
+                                                        "dismiss",    "withdraw",   "api"};
+
+/* The index of s in the n strings of table, or n. */
+static size_t consent_lookup(const char *const *table, size_t n, const char *s)
+{
+    size_t i = 0;
+    while (i < n && strcmp(s, table[i]) != 0)
+        i++;
+    return i;
+}
 
 /* What a write keeps between the request and Redis' acknowledgement. */
 typedef struct consent_write {
@@ -128,6 +150,8 @@ void consent_record_json(strbuf_t *b, const store_record_t *rec, const char *pol
     consent_member(b, ",\"lang\":", rec->lang);
     if (rec->variant != NULL) consent_member(b, ",\"variant\":", rec->variant);
     consent_member(b, ",\"action\":", rec->action);
+    if (rec->control != NULL) consent_member(b, ",\"control\":", rec->control);
+    if (rec->gpc) strbuf_lit(b, ",\"gpc\":true");
     consent_member(b, ",\"texts_hash\":", rec->texts_hash);
     if (rec->banner_version != NULL) consent_member(b, ",\"banner_version\":", rec->banner_version);
     if (rec->log_id != NULL) consent_member(b, ",\"log_id\":", rec->log_id);
@@ -190,6 +214,9 @@ static void consent_sign_and_store(http_request_t *rq, http_pending_t *p)
         .src = w->rec.source,
         .lang = w->rec.lang,
         .var = w->rec.variant,
+        .act = w->rec.action,
+        .ctl = w->rec.control,
+        .gpc = w->rec.gpc,
         .n_decisions = w->rec.n_decisions,
         .purposes = w->rec.purposes,
         .granted = w->rec.granted,
@@ -239,10 +266,11 @@ static void consent_copy(char *out, size_t cap, const char *s)
     out[len] = '\0';
 }
 
-/* Fill the parts of a record every write shares. */
+/* Fill the parts of a record every write shares. action and control are
+ * static strings (control NULL when not known), gpc the signal. */
 static void consent_fill(consent_write_t *w, const site_t *site, const char *visitor,
                          const char *lang, const char *source, const char *variant,
-                         const char *texts_hash, const char *action)
+                         const char *texts_hash, const char *action, const char *control, int gpc)
 {
     int64_t now = clock_real_ms();
     consent_copy(w->visitor, sizeof(w->visitor), visitor);
@@ -260,6 +288,8 @@ static void consent_fill(consent_write_t *w, const site_t *site, const char *vis
     w->rec.lang = w->lang;
     w->rec.variant = variant != NULL ? w->variant : NULL;
     w->rec.action = action;
+    w->rec.control = control;
+    w->rec.gpc = gpc;
     w->rec.issued_at_ms = now;
     w->rec.expires_at_ms = now + (int64_t)site->choice_lifetime_days * 86400 * 1000;
     w->rec.n_decisions = site->n_purposes;
@@ -320,12 +350,26 @@ int consent_body_check(const char *body, size_t len, const site_t *site,
     size_t arena_cap = 2 * len + 16, used = 0;
     if (arena_cap > sizeof(stack) && (arena = malloc(arena_cap)) == NULL)
         return consent_refuse(why, 500, "internal", "out of memory");
-    static const char *const names[] = {"visitor", "policy_version", "lang",     "source",
-                                        "variant", "banner_version", "decisions"};
-    enum { F_VISITOR, F_POLICY, F_LANG, F_SOURCE, F_VARIANT, F_BANNER_VERSION, F_DECISIONS, F_N };
+    static const char *const names[] = {
+        "visitor",        "policy_version", "lang",    "source",    "variant",
+        "banner_version", "action",         "control", "decisions", "gpc"};
+    enum {
+        F_VISITOR,
+        F_POLICY,
+        F_LANG,
+        F_SOURCE,
+        F_VARIANT,
+        F_BANNER_VERSION,
+        F_ACTION,
+        F_CONTROL,
+        F_DECISIONS, /* the string fields come before */
+        F_GPC,
+        F_N
+    };
     const char *field[F_N] = {NULL};
     field[F_SOURCE] = "banner";
-    int have_decisions = 0;
+    field[F_ACTION] = STORE_ACTION_CONSENT;
+    int have_decisions = 0, body_gpc = 0;
     char bad[JSON_SCAN_KEY_MAX + 1] = "";
     for (size_t pos = 0; bad[0] == '\0' && json_scan_member(&root, &pos, &key, &value);) {
         size_t f = 0;
@@ -335,6 +379,8 @@ int consent_body_check(const char *body, size_t len, const site_t *site,
         if (f == F_DECISIONS && value.type == JSON_SCAN_OBJECT) {
             decisions = value;
             have_decisions = 1;
+        } else if (f == F_GPC && (value.type == JSON_SCAN_TRUE || value.type == JSON_SCAN_FALSE)) {
+            body_gpc = value.type == JSON_SCAN_TRUE;
         } else if (f < F_DECISIONS && value.type == JSON_SCAN_STRING) {
             ssize_t n = json_scan_string(&value, arena + used, arena_cap - used);
             field[f] = arena + used;
@@ -347,7 +393,17 @@ int consent_body_check(const char *body, size_t len, const site_t *site,
     }
     const char *visitor = field[F_VISITOR], *policy_version = field[F_POLICY],
                *lang = field[F_LANG], *source = field[F_SOURCE], *variant = field[F_VARIANT],
-               *banner_version = field[F_BANNER_VERSION];
+               *banner_version = field[F_BANNER_VERSION], *action = field[F_ACTION],
+               *control = field[F_CONTROL];
+    size_t act = consent_lookup(consent_actions, 2, action);
+    size_t ctl = control != NULL ? consent_lookup(consent_controls, CONTROL_N, control)
+                 : from_server   ? (size_t)CONTROL_API
+                                 : CONTROL_N + 1; /* none said: a banner from before issue 19 */
+    /* The Sec-GPC header is authoritative (the browser sets it and no page
+     * script can); the banner's report of navigator.globalPrivacyControl
+     * adds the signal where the header did not come through, never
+     * removes it. */
+    gpc = gpc || body_gpc;
 
     int rc = 0;
     const site_variant_t *shown = NULL; /* the variant whose texts the visitor saw */
@@ -388,6 +444,18 @@ int consent_body_check(const char *body, size_t len, const site_t *site,
         else if (s != 0 && !from_server)
             rc = consent_refuse(why, 401, "unauthorized",
                                 "a source other than banner requires the site API key");
+        else if (act == 2)
+            rc = consent_refuse(why, 400, "invalid_action", "action must be consent or withdrawal");
+        else if (ctl == CONTROL_N)
+            rc = consent_refuse(why, 400, "invalid_control",
+                                "control must be accept_all, reject_all, custom, dismiss, "
+                                "withdraw or api");
+        else if (ctl == CONTROL_API && !from_server)
+            rc = consent_refuse(why, 401, "unauthorized",
+                                "control api is for server channels: it requires the site API key");
+        else if (ctl == CONTROL_WITHDRAW && act != 1)
+            rc = consent_refuse(why, 400, "invalid_control",
+                                "control withdraw records a withdrawal: send action withdrawal");
     }
     /* Each decision names a known purpose with a boolean; a necessary
      * purpose cannot be refused; what is left out follows its legal basis. */
@@ -413,6 +481,20 @@ int consent_body_check(const char *body, size_t len, const site_t *site,
     if (rc == 0 && strcmp(policy_version, site->policy_version) != 0)
         rc = consent_refuse(why, 409, "policy_version_mismatch",
                             "the policy changed: ask the visitor again");
+    /* The control must tell the truth about the outcome: accept_all grants
+     * every purpose that needs consent (but those GPC objects to: the
+     * banner leaves them out), reject_all and dismiss grant none. */
+    for (size_t i = 0; rc == 0 && i < site->n_purposes; i++) {
+        const site_purpose_t *p = &site->purposes[i];
+        int granted = decided[i] >= 0 ? decided[i] : 0; /* left out: refused */
+        if (p->legal_basis != LEGAL_BASIS_CONSENT) continue;
+        if (ctl == CONTROL_ACCEPT_ALL && !granted && !(gpc && p->gpc))
+            rc = consent_refuse(why, 400, "control_mismatch",
+                                "control accept_all, but %.64s is refused", p->id);
+        else if ((ctl == CONTROL_REJECT_ALL || ctl == CONTROL_DISMISS) && granted)
+            rc = consent_refuse(why, 400, "control_mismatch", "control %s, but %.64s is granted",
+                                consent_controls[ctl], p->id);
+    }
     if (rc == 0) {
         /* Global Privacy Control (Sec-GPC: 1) objects to sale, sharing and
          * advertising: such purposes left out are refused whatever their
@@ -432,6 +514,9 @@ int consent_body_check(const char *body, size_t len, const site_t *site,
         if (shown != NULL) consent_copy(out->variant, sizeof(out->variant), variant);
         out->shown = shown;
         out->texts_hash = texts_hash;
+        out->action = consent_actions[act];
+        out->control = ctl < CONTROL_N ? consent_controls[ctl] : NULL;
+        out->gpc = gpc;
         if (banner_version != NULL) {
             consent_copy(out->banner_version, sizeof(out->banner_version), banner_version);
             memcpy(out->version, version, sizeof(out->version));
@@ -439,6 +524,12 @@ int consent_body_check(const char *body, size_t len, const site_t *site,
     }
     if (arena != stack) free(arena);
     return rc;
+}
+
+/* The request carries Sec-GPC: 1 (the only value the specification defines). */
+static int consent_gpc_header(const h2o_iovec_t *v)
+{
+    return v != NULL && v->len == 1 && v->base[0] == '1';
 }
 
 void consent_post(http_request_t *rq)
@@ -453,12 +544,11 @@ void consent_post(http_request_t *rq)
         http_error(rq, 415, "unsupported_media_type", "send the body as application/json");
         return;
     }
-    const h2o_iovec_t *gpc = http_req_header(rq, "sec-gpc");
     consent_choice_t choice;
     consent_refusal_t why;
     if (consent_body_check(rq->req->entity.base, rq->req->entity.len, site,
                            rq->worker->snap->banners, caller == HTTP_CALLER_SERVER,
-                           gpc != NULL && gpc->len == 1 && gpc->base[0] == '1', &choice,
+                           consent_gpc_header(http_req_header(rq, "sec-gpc")), &choice,
                            &why) != 0) {
         if (why.status == 409)
             consent_policy_conflict(rq);
@@ -475,7 +565,8 @@ void consent_post(http_request_t *rq)
     consent_write_t *w = http_pending_state(p);
     if (choice.visitor[0] == '\0') consent_random_id(choice.visitor);
     consent_fill(w, site, choice.visitor, choice.lang, choice.source,
-                 choice.shown != NULL ? choice.variant : NULL, choice.texts_hash, "consent");
+                 choice.shown != NULL ? choice.variant : NULL, choice.texts_hash, choice.action,
+                 choice.control, choice.gpc);
     memcpy(w->rec.granted, choice.granted, site->n_purposes);
     w->status = 201;
     if (choice.banner_version[0] != '\0') {
@@ -574,7 +665,10 @@ void consent_delete(http_request_t *rq)
     char visitor[VISITOR_ID_MAX + 1];
     memcpy(visitor, rq->params[0].base, rq->params[0].len);
     visitor[rq->params[0].len] = '\0';
-    consent_fill(w, site, visitor, lang, server ? "api" : "banner", NULL, texts_hash, "withdraw");
+    const h2o_iovec_t *gpc = http_req_header(rq, "sec-gpc");
+    consent_fill(w, site, visitor, lang, server ? "api" : "banner", NULL, texts_hash,
+                 STORE_ACTION_WITHDRAWAL, consent_controls[server ? CONTROL_API : CONTROL_WITHDRAW],
+                 consent_gpc_header(gpc));
     for (size_t i = 0; i < site->n_purposes; i++)
         w->rec.granted[i] = site->purposes[i].legal_basis == LEGAL_BASIS_NECESSARY;
     w->status = 200;

@@ -39,6 +39,9 @@ typedef struct consent_choice {
     char banner_version[65];                  /* the version shown (64 hex), "" when none */
     unsigned char version[32];                /* the same, as bytes */
     unsigned char granted[SITE_MAX_PURPOSES]; /* per site purpose, in site order */
+    const char *action;                       /* consent | withdrawal (static) */
+    const char *control; /* accept_all ... api (static); NULL when a banner did not say */
+    int gpc;             /* a GPC signal: the Sec-GPC header, or the banner's report */
 } consent_choice_t;
 
 /* Why a body was refused: the answer's status (400, 401, 409), code and
@@ -52,9 +55,14 @@ typedef struct consent_refusal {
 struct banner_set;
 /* Check the body of POST .../consents (untrusted bytes, any length) for
  * site: from_server when the caller showed the site's API key, gpc when it
- * sent Sec-GPC: 1. Returns 0 and fills out, or -1 and fills why (409
- * policy_version_mismatch: the answer carries the site's current version).
- * Pure: no I/O, no h2o, so that tests and fuzzers call it directly. */
+ * sent Sec-GPC: 1 (the body's "gpc": true adds the signal, never removes
+ * it). "action" (consent | withdrawal, default consent) and "control" (how
+ * the choice was given; default api for server callers, none for a banner
+ * that does not say; api only for server callers; withdraw only with action
+ * withdrawal; accept_all, reject_all and dismiss must match the decisions on
+ * the purposes that need consent: 400 control_mismatch). Returns 0 and fills out, or -1 and fills
+ * why (409 policy_version_mismatch: the answer carries the site's current version). Pure: no I/O,
+ * no h2o, so that tests and fuzzers call it directly. */
 int consent_body_check(const char *body, size_t len, const site_t *site,
                        const struct banner_set *banners, int from_server, int gpc,
                        consent_choice_t *out, consent_refusal_t *why);

@@ -2,7 +2,10 @@
 // without accepting and customise each land in Redis as the right record
 // with a proof that verifies; the choice is kept in a first-party cookie,
 // so a reload does not ask again; a policy version bump asks again; if the
-// API is down the choice applies at once and is recorded later.
+// API is down the choice applies at once and is recorded later; continuing
+// without accepting grants nothing that uses trackers (issue 19, item 5).
+// Each proof says which control was used, and refusing in the panel what
+// was granted is recorded as a withdrawal (issue 19, item 4).
 import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
 import { test, waitFor } from '../http/lib/harness.mjs';
@@ -39,6 +42,14 @@ async function recorded(visitor) {
     return body;
 }
 
+/* The proof's act and ctl claims, as "act/ctl" (jose verifies the proof). */
+async function how(body) {
+    const { payload } = await verifyProof(stack.consentd, body.proof);
+    assert.equal(body.control, payload.ctl);
+    assert.equal(body.action, payload.act);
+    return `${payload.act}/${payload.ctl}`;
+}
+
 async function choose(buttonName, { lang = 'fr' } = {}) {
     const page = await newPage(stack);
     await page.goto(url);
@@ -53,7 +64,9 @@ async function choose(buttonName, { lang = 'fr' } = {}) {
 test('accept_all_records_every_purpose_granted_with_a_verifying_proof', async () => {
     const { page, c, body } = await choose('Tout accepter');
     assert.deepEqual(body.decisions, expect(ALL));
+    assert.equal(await how(body), 'consent/accept_all');
     assert.deepEqual(c.d, body.decisions, 'the cookie keeps the decisions');
+    assert.equal(c.h, undefined, 'once recorded, the cookie keeps no pending how');
     assert.equal(body.lang, 'fr');
     assert.equal(c.cookie.sameSite, 'Lax');
     assert.equal(c.cookie.path, '/');
@@ -66,12 +79,23 @@ test('accept_all_records_every_purpose_granted_with_a_verifying_proof', async ()
 test('refuse_all_records_every_purpose_refused_but_the_necessary_ones', async () => {
     const { page, body } = await choose('Tout refuser');
     assert.deepEqual(body.decisions, expect([]));
+    assert.equal(await how(body), 'consent/reject_all');
     await page.context().close();
 });
 
-test('continue_without_accepting_refuses_what_needs_consent', async () => {
+test('continue_without_accepting_refuses_what_needs_consent_and_grants_nothing_that_uses_trackers', async () => {
     const { page, body } = await choose('Continuer sans accepter →');
     assert.deepEqual(body.decisions, expect(LEGIT));
+    assert.equal(await how(body), 'consent/dismiss');
+    // Only what is strictly necessary may use trackers without consent
+    // (ePrivacy art. 5(3)); the demo site declares every purpose's trackers.
+    for (const p of site.purposes) {
+        assert.equal(typeof p.trackers, 'boolean', `${p.id} says whether it uses trackers`);
+        if (body.decisions[p.id] && p.legal_basis !== 'necessary') assert.equal(p.trackers, false, `${p.id} granted by a dismissal`);
+    }
+    const granted = Object.keys(body.decisions).filter((id) => body.decisions[id]);
+    assert.deepEqual(granted, NECESSARY, 'the demo: only the necessary purposes');
+    assert.deepEqual(await page.evaluate(() => consentd.getAll()), body.decisions);
     await page.context().close();
 });
 
@@ -87,11 +111,41 @@ test('customise_records_exactly_the_switches_chosen', async () => {
         assert.equal(await banner.switchOf(page, purposeName(id)).isDisabled(), true, `${id} cannot be refused`);
     }
     await banner.switchOf(page, purposeName(CONSENT[0])).check();
-    await banner.switchOf(page, purposeName(LEGIT[0])).uncheck();
+    if (LEGIT.length) await banner.switchOf(page, purposeName(LEGIT[0])).uncheck(); // none on the demo since issue 19
     await banner.button(page, 'Enregistrer mes choix').click();
     const c = await waitRecorded(page);
     const body = await recorded(c.v);
-    assert.deepEqual(body.decisions, { ...expect([CONSENT[0], ...LEGIT]), [LEGIT[0]]: false });
+    assert.deepEqual(body.decisions, { ...expect([CONSENT[0], ...LEGIT]), ...(LEGIT.length ? { [LEGIT[0]]: false } : {}) });
+    assert.equal(await how(body), 'consent/custom');
+    await page.context().close();
+});
+
+test('refusing_in_the_panel_what_was_granted_is_recorded_as_a_withdrawal', async () => {
+    const { page, c } = await choose('Tout accepter');
+    await banner.manage(page).click(); // opens with the panel
+    await waitOpen(page);
+    await banner.switchOf(page, purposeName(CONSENT[0])).uncheck();
+    await banner.button(page, 'Enregistrer mes choix').click();
+    const again = await waitFor(async () => {
+        const now = await choiceCookie(page);
+        return now.p && now.p !== c.p && now;
+    }, { message: 'the withdrawal recorded' });
+    const body = await recorded(again.v);
+    assert.equal(body.decisions[CONSENT[0]], false);
+    assert.equal(await how(body), 'withdrawal/custom');
+    // Granting more afterwards is a consent again, not a withdrawal.
+    await banner.manage(page).click();
+    await waitOpen(page);
+    await banner.button(page, 'Tout accepter').click();
+    const third = await waitFor(async () => {
+        const now = await choiceCookie(page);
+        return now.p && now.p !== again.p && now;
+    }, { message: 'the new consent recorded' });
+    assert.equal(await how(await recorded(third.v)), 'consent/accept_all');
+    // The access request shows all three, newest first.
+    const access = await stack.consentd.request(`/v1/sites/demo/visitors/${c.v}`, { headers: server() });
+    assert.deepEqual(access.json().history.map((h) => `${h.action}/${h.control}`),
+        ['consent/accept_all', 'withdrawal/custom', 'consent/accept_all']);
     await page.context().close();
 });
 

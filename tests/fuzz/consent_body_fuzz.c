@@ -54,6 +54,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_ASSERT(c.texts_hash != NULL && strlen(c.texts_hash) == 64);
     FUZZ_ASSERT(c.texts_hash == banner_texts_hash(banners, site, c.lang, c.shown));
     FUZZ_ASSERT(c.shown == NULL || strcmp(c.shown->id, c.variant) == 0);
+    /* How it was given: the action and control from their closed sets, api
+     * only for the API key (and its default there), withdraw only for a
+     * withdrawal, the header's GPC signal never lost. */
+    FUZZ_ASSERT(strcmp(c.action, "consent") == 0 || strcmp(c.action, "withdrawal") == 0);
+    static const char *const controls[] = {"accept_all", "reject_all", "custom",
+                                           "dismiss",    "withdraw",   "api"};
+    int control_ok = c.control == NULL && !from_server;
+    for (size_t k = 0; k < sizeof(controls) / sizeof(controls[0]); k++)
+        control_ok |= c.control != NULL && strcmp(c.control, controls[k]) == 0;
+    FUZZ_ASSERT(control_ok);
+    FUZZ_ASSERT(from_server || c.control == NULL || strcmp(c.control, "api") != 0);
+    FUZZ_ASSERT(c.control == NULL || strcmp(c.control, "withdraw") != 0 ||
+                strcmp(c.action, "withdrawal") == 0);
+    FUZZ_ASSERT(c.gpc >= gpc);
+    for (size_t i = 0; i < site->n_purposes; i++) {
+        const site_purpose_t *p = &site->purposes[i];
+        if (p->legal_basis != LEGAL_BASIS_CONSENT || c.control == NULL) continue;
+        if (strcmp(c.control, "reject_all") == 0 || strcmp(c.control, "dismiss") == 0)
+            FUZZ_ASSERT(c.granted[i] == 0);
+        if (strcmp(c.control, "accept_all") == 0)
+            FUZZ_ASSERT(c.granted[i] == 1 || (c.gpc && p->gpc));
+    }
     for (size_t i = 0; i < site->n_purposes; i++) {
         FUZZ_ASSERT(c.granted[i] <= 1);
         if (site->purposes[i].legal_basis == LEGAL_BASIS_NECESSARY) FUZZ_ASSERT(c.granted[i] == 1);

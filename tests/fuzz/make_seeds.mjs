@@ -37,6 +37,14 @@ write('consent_body', [
     cat([0], '[1,2,3]'),
     cat([0], '{"decisions":{"audience":"yes"},"policy_version":"2026-11-01","lang":"fr"}'),
     cat([3], body({ ...good, visitor: 'short', source: 'api' })),
+    // How it was given (issue 19, item 4): each control, the action, GPC.
+    cat([0], body({ ...good, decisions: { audience: true, personalisation: true, advertising: true, partners_sharing: true }, control: 'accept_all' })),
+    cat([0], body({ ...good, decisions: { audience: false, advertising: false }, control: 'reject_all', gpc: true })),
+    cat([2], body({ ...good, control: 'custom', action: 'withdrawal', gpc: false })),
+    cat([0], body({ ...good, decisions: {}, control: 'dismiss' })),
+    cat([0], body({ ...good, control: 'withdraw', action: 'withdrawal' })),
+    cat([1], body({ ...good, control: 'api', source: 'form' })),
+    cat([0], body({ ...good, control: 'api', action: 'withdraw', gpc: 1 })),
 ]);
 
 // ---- events_body: the body of POST .../events ----
@@ -113,6 +121,9 @@ write('store_record', [
     mp({ ...rec, var: 'b' }),
     mp({ ...rec, var: null, log: '1763888646000-0' }),
     mp({ ...rec, act: 'withdraw', future: [1, 2, { x: 'y' }] }),
+    mp({ ...rec, var: 'b', bv: 'ab'.repeat(32), act: 'withdrawal', how: { ctl: 'custom', gpc: true } }),
+    mp({ ...rec, how: { gpc: true, later: [1] } }),
+    mp({ ...rec, how: { ctl: 'api', ctl2: null, gpc: 1 } }),
     full.subarray(0, full.length - 3),
     mp({ ...rec, dec: {} }),
     cat([0xde, 0x00, 0x0b], full.subarray(1)),

@@ -34,6 +34,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const site_purpose_t *p = &site->purposes[i];
         FUZZ_ASSERT(site_purpose_find(site, p->id, strlen(p->id)) == p);
         FUZZ_ASSERT(p->n_texts == site->n_languages);
+        /* Issue 19, item 5: no site loads with trackers on legitimate
+         * interest, nor a Consent Mode storage type on a purpose without. */
+        FUZZ_ASSERT(p->trackers == 0 || p->trackers == 1);
+        FUZZ_ASSERT(p->legal_basis != LEGAL_BASIS_LEGITIMATE_INTEREST || !p->trackers);
+        for (size_t t = 0; !p->trackers && t < p->n_consent_mode; t++)
+            FUZZ_ASSERT(strstr(p->consent_mode[t], "_storage") == NULL);
         for (size_t l = 0; l < site->n_languages; l++)
             FUZZ_ASSERT(site_purpose_text(site, p, site->languages[l]) != NULL);
     }

@@ -149,7 +149,7 @@ test('two_consentd_nodes_on_one_cluster_read_what_the_other_wrote', async () => 
     assert.equal(withdrawn.status, 200, withdrawn.text);
     const now = await a.request(`/v1/sites/demo/consents/${visitor}`, { headers: browser() });
     assert.equal(now.json().consent_id, withdrawn.json().consent_id);
-    assert.equal(now.json().action, 'withdraw');
+    assert.equal(now.json().action, 'withdrawal');
     const access = await a.request(`/v1/sites/demo/visitors/${visitor}`, { headers: server() });
     assert.equal(access.status, 200, access.text);
     assert.equal(access.json().history.length, 2);

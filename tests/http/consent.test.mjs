@@ -2,23 +2,26 @@
 // jose and the JWKS alone; the records land in Redis as documented.
 import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
-import { shippedSite, shippedSites, siteLike, startStack, test } from './lib/harness.mjs';
+import { shippedSite, shippedSites, siteWithLegitimateInterest, startStack, test } from './lib/harness.mjs';
 import { browser, keySlot, allKeys, postConsent, server, verifyProof } from './lib/consent.mjs';
 
 const DAY_MS = 86400 * 1000;
 const site = shippedSite('demo');
-const byBasis = (basis) => site.purposes.filter((p) => p.legal_basis === basis).map((p) => p.id);
+// lisite: the demo site with a legitimate-interest purpose (without
+// trackers: the demo itself has none since issue 19).
+const lisite = siteWithLegitimateInterest('lisite');
+const byBasis = (basis, s = site) => s.purposes.filter((p) => p.legal_basis === basis).map((p) => p.id);
 const CONSENT = byBasis('consent');
-const LEGIT = byBasis('legitimate_interest');
+const LEGIT = byBasis('legitimate_interest', lisite);
 const NECESSARY = byBasis('necessary');
 
 let stack;
 before(async () => {
-    // gpcsite: the demo site whose legitimate-interest purposes are also
-    // objected to by Global Privacy Control.
-    const gpcsite = siteLike('gpcsite');
+    // gpcsite: lisite whose legitimate-interest purposes are also objected
+    // to by Global Privacy Control.
+    const gpcsite = siteWithLegitimateInterest('gpcsite');
     for (const p of gpcsite.purposes) if (p.legal_basis === 'legitimate_interest') p.gpc = true;
-    stack = await startStack({ sites: { ...shippedSites(), 'gpcsite.json': gpcsite } });
+    stack = await startStack({ sites: { ...shippedSites(), 'lisite.json': lisite, 'gpcsite.json': gpcsite } });
 });
 after(async () => {
     await stack?.stop();
@@ -29,15 +32,16 @@ function choice(decisions, extra = {}) {
 }
 
 test('post_consent_returns_201_with_every_purpose_resolved_by_its_legal_basis', async () => {
-    assert.ok(CONSENT.length >= 2 && LEGIT.length >= 1 && NECESSARY.length >= 1, 'demo site shape');
-    const res = await postConsent(stack.consentd, choice({ [CONSENT[0]]: true }));
+    assert.ok(CONSENT.length >= 2 && LEGIT.length >= 1 && NECESSARY.length >= 1, 'site shape');
+    assert.equal(byBasis('legitimate_interest').length, 0, 'the demo puts no tracker on legitimate interest');
+    const res = await postConsent(stack.consentd, choice({ [CONSENT[0]]: true }), browser(), 'lisite');
     assert.equal(res.status, 201, res.text);
     assert.equal(res.headers['access-control-allow-origin'], 'http://localhost:8080');
     const body = res.json();
     assert.match(body.visitor, /^[A-Za-z0-9_-]{22}$/);
     assert.match(body.consent_id, /^[A-Za-z0-9_-]{22}$/);
     assert.equal(body.policy_version, site.policy_version);
-    assert.deepEqual(Object.keys(body.decisions).sort(), site.purposes.map((p) => p.id).sort());
+    assert.deepEqual(Object.keys(body.decisions).sort(), lisite.purposes.map((p) => p.id).sort());
     assert.equal(body.decisions[CONSENT[0]], true, 'asked for');
     for (const id of CONSENT.slice(1)) assert.equal(body.decisions[id], false, `${id}: consent left out is refused`);
     for (const id of LEGIT) assert.equal(body.decisions[id], true, `${id}: legitimate interest left out is granted`);
@@ -47,7 +51,7 @@ test('post_consent_returns_201_with_every_purpose_resolved_by_its_legal_basis', 
 });
 
 test('legitimate_interest_purpose_is_refused_when_the_visitor_objects', async () => {
-    const res = await postConsent(stack.consentd, choice({ [LEGIT[0]]: false }));
+    const res = await postConsent(stack.consentd, choice({ [LEGIT[0]]: false }), browser(), 'lisite');
     assert.equal(res.status, 201, res.text);
     assert.equal(res.json().decisions[LEGIT[0]], false);
 });
@@ -117,7 +121,8 @@ test('delete_withdraws_every_non_necessary_purpose_with_a_new_signed_record', as
     assert.equal(res.status, 200, res.text);
     const withdrawn = res.json();
     assert.notEqual(withdrawn.consent_id, posted.consent_id);
-    assert.equal(withdrawn.action, 'withdraw');
+    assert.equal(withdrawn.action, 'withdrawal');
+    assert.equal(withdrawn.control, 'withdraw', 'a browser DELETE: the withdraw control');
     for (const p of site.purposes) assert.equal(withdrawn.decisions[p.id], p.legal_basis === 'necessary', p.id);
     const { payload } = await verifyProof(stack.consentd, withdrawn.proof);
     assert.equal(payload.jti, withdrawn.consent_id);

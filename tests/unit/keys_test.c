@@ -24,11 +24,14 @@
 #include <sodium.h>
 
 #include "site.h"
+#include "store.h"
 
 #define TEST_T0 ((time_t)1790000000) /* 2026-09-21T14:13:20Z */
 #define TEST_DAY ((time_t)86400)
 #define TEST_ROTATED (TEST_T0 + 30 * TEST_DAY)
-#define TEST_LISTED_FOR ((time_t)KEYS_LISTED_DAYS * TEST_DAY)
+/* The shortest hold (a cookie's proof): what keys.c listed before issue 19. */
+#define TEST_HOLD_DAYS KEYS_HOLD_MIN_DAYS
+#define TEST_LISTED_FOR ((time_t)KEYS_LISTED_DAYS(TEST_HOLD_DAYS) * TEST_DAY)
 #define TEST_PATH_MAX 512
 #define TEST_FILE_MAX 65536
 
@@ -126,7 +129,7 @@ static const char *jwks_kids(const key_set_t *set, char *buf, size_t cap)
 static int load_fails_naming(const char *d, time_t now, const char *needle)
 {
     char err[KEYS_ERR_MAX] = "";
-    key_set_t *set = key_set_load(d, now, err, sizeof(err));
+    key_set_t *set = key_set_load(d, now, TEST_HOLD_DAYS, err, sizeof(err));
     if (set != NULL) {
         printf("    loaded, expected an error naming %s\n", needle);
         key_set_free(set);
@@ -215,7 +218,7 @@ static int manifest_names_first_key_active_and_not_retired(void)
 static int first_key_is_active_without_activate(void)
 {
     char err[KEYS_ERR_MAX];
-    key_set_t *set = key_set_load(dir, TEST_T0, err, sizeof(err));
+    key_set_t *set = key_set_load(dir, TEST_T0, TEST_HOLD_DAYS, err, sizeof(err));
     if (set == NULL) printf("    %s\n", err);
     CHECK(set != NULL);
     int ok = strcmp(key_set_active_kid(set), first_kid) == 0;
@@ -227,7 +230,7 @@ static int first_key_is_active_without_activate(void)
 static int jwks_lists_active_key_as_okp_ed25519(void)
 {
     char err[KEYS_ERR_MAX];
-    key_set_t *set = key_set_load(dir, TEST_T0, err, sizeof(err));
+    key_set_t *set = key_set_load(dir, TEST_T0, TEST_HOLD_DAYS, err, sizeof(err));
     CHECK(set != NULL);
     json_t *jwks = jwks_of(set);
     key_set_free(set);
@@ -253,7 +256,7 @@ static int jwks_lists_active_key_as_okp_ed25519(void)
 static int jwks_x_is_the_public_key_openssl_derives(void)
 {
     char err[KEYS_ERR_MAX], p[TEST_PATH_MAX], der[TEST_PATH_MAX], raw[128];
-    key_set_t *set = key_set_load(dir, TEST_T0, err, sizeof(err));
+    key_set_t *set = key_set_load(dir, TEST_T0, TEST_HOLD_DAYS, err, sizeof(err));
     CHECK(set != NULL);
     json_t *jwks = jwks_of(set);
     key_set_free(set);
@@ -279,7 +282,7 @@ static int jws_header_names_active_kid(void)
     char err[KEYS_ERR_MAX], expect[256];
     unsigned char json[256];
     size_t len, json_len;
-    key_set_t *set = key_set_load(dir, TEST_T0, err, sizeof(err));
+    key_set_t *set = key_set_load(dir, TEST_T0, TEST_HOLD_DAYS, err, sizeof(err));
     CHECK(set != NULL);
     const char *h = key_set_jws_header(set, &len);
     int rc = sodium_base642bin(json, sizeof(json) - 1, h, len, NULL, &json_len, NULL,
@@ -300,7 +303,7 @@ static int signature_verifies_with_jwks_public_key(void)
     unsigned char sig[64], pk[32];
     static const unsigned char msg[] = "header.payload";
     size_t pk_len;
-    key_set_t *set = key_set_load(dir, TEST_T0, err, sizeof(err));
+    key_set_t *set = key_set_load(dir, TEST_T0, TEST_HOLD_DAYS, err, sizeof(err));
     CHECK(set != NULL);
     key_set_sign(set, msg, sizeof(msg) - 1, sig);
     json_t *jwks = jwks_of(set);
@@ -325,7 +328,7 @@ static int rotation_activates_new_key_and_keeps_old_listed(void)
     CHECK(keys_generate(dir, 1, TEST_ROTATED, second_kid, err, sizeof(err)) == 0);
     CHECK(strcmp(first_kid, second_kid) != 0);
     CHECK(strncmp(second_kid, "20261021-", 9) == 0);
-    key_set_t *set = key_set_load(dir, TEST_ROTATED, err, sizeof(err));
+    key_set_t *set = key_set_load(dir, TEST_ROTATED, TEST_HOLD_DAYS, err, sizeof(err));
     CHECK(set != NULL);
     int active_ok = strcmp(key_set_active_kid(set), second_kid) == 0;
     jwks_kids(set, kids, sizeof(kids));
@@ -359,7 +362,8 @@ static int rotation_sets_retired_at_on_previous_key(void)
 static int retired_key_listed_until_longest_choice_lifetime(void)
 {
     char err[KEYS_ERR_MAX], kids[512], expect[512];
-    key_set_t *set = key_set_load(dir, TEST_ROTATED + TEST_LISTED_FOR, err, sizeof(err));
+    key_set_t *set =
+        key_set_load(dir, TEST_ROTATED + TEST_LISTED_FOR, TEST_HOLD_DAYS, err, sizeof(err));
     CHECK(set != NULL);
     jwks_kids(set, kids, sizeof(kids));
     key_set_free(set);
@@ -371,12 +375,62 @@ static int retired_key_listed_until_longest_choice_lifetime(void)
 static int retired_key_gone_after_longest_choice_lifetime(void)
 {
     char err[KEYS_ERR_MAX], kids[512];
-    key_set_t *set = key_set_load(dir, TEST_ROTATED + TEST_LISTED_FOR + 1, err, sizeof(err));
+    key_set_t *set =
+        key_set_load(dir, TEST_ROTATED + TEST_LISTED_FOR + 1, TEST_HOLD_DAYS, err, sizeof(err));
     CHECK(set != NULL);
     jwks_kids(set, kids, sizeof(kids));
     key_set_free(set);
     printf("    jwks kids: %s\n", kids);
     CHECK(strcmp(kids, second_kid) == 0);
+    return 0;
+}
+
+/* Issue 19, item 3: the JWKS at `days` days (and `extra` seconds) after the
+ * rotation, for proofs held hold_days: is the retired key in it? */
+static int listed_after(uint32_t hold_days, time_t days, time_t extra, int *listed)
+{
+    char err[KEYS_ERR_MAX], kids[512];
+    key_set_t *set =
+        key_set_load(dir, TEST_ROTATED + days * TEST_DAY + extra, hold_days, err, sizeof(err));
+    if (set == NULL) printf("    %s\n", err);
+    CHECK(set != NULL);
+    jwks_kids(set, kids, sizeof(kids));
+    key_set_free(set);
+    *listed = strstr(kids, first_kid) != NULL;
+    return 0;
+}
+
+/* A proof the retired key signed may be read back from the history or the
+ * consent log up to twice the log retention after it was signed (store.h):
+ * with the default site (5 years), five years minus a day after the
+ * rotation the key is still published, and until the hold and the reload
+ * grace are over; then it goes. The longest hold over every site counts. */
+static int retired_key_listed_as_long_as_a_site_may_hold_its_proofs(void)
+{
+    site_t site = {.choice_lifetime_days = 182, .log_retention_days = 1825};
+    uint32_t hold = store_proof_hold_days(&site);
+    CHECK(hold == 3650);
+    int listed;
+    CHECK(listed_after(hold, 1825 - 1, 0, &listed) == 0);
+    CHECK(listed); /* a five-year-old proof from an export verifies */
+    CHECK(listed_after(hold, 1825 + 1, 0, &listed) == 0);
+    CHECK(listed); /* a write just before the retention kept it one more */
+    CHECK(listed_after(hold, 3650 + KEYS_RELOAD_GRACE_DAYS, 0, &listed) == 0);
+    CHECK(listed);
+    CHECK(listed_after(hold, 3650 + KEYS_RELOAD_GRACE_DAYS, 1, &listed) == 0);
+    CHECK(!listed); /* no proof of it can be held anywhere any more */
+    /* Before issue 19 the key left after 13 months and 30 days. */
+    CHECK(listed_after(hold, KEYS_HOLD_MIN_DAYS + KEYS_RELOAD_GRACE_DAYS, 1, &listed) == 0);
+    CHECK(listed);
+    /* The longest over the sites: a site with a 10-year log, or the floor
+     * for a short one (a proof in a cookie lives 13 months at most). */
+    site_t longest = {.choice_lifetime_days = 395, .log_retention_days = 3650};
+    CHECK(store_proof_hold_days(&longest) == 7300);
+    site_t shortest = {.choice_lifetime_days = 30, .log_retention_days = 30};
+    CHECK(store_proof_hold_days(&shortest) == 60);
+    CHECK(listed_after(store_proof_hold_days(&shortest),
+                       KEYS_HOLD_MIN_DAYS + KEYS_RELOAD_GRACE_DAYS, 0, &listed) == 0);
+    CHECK(listed);
     return 0;
 }
 
@@ -386,7 +440,8 @@ static int expired_key_pem_is_not_read(void)
     char d[TEST_PATH_MAX], p[TEST_PATH_MAX], err[KEYS_ERR_MAX];
     CHECK(copy_dir(d, "expired") != NULL);
     CHECK(unlink(path_in(p, d, "%s.pem", first_kid)) == 0);
-    key_set_t *set = key_set_load(d, TEST_ROTATED + TEST_LISTED_FOR + 1, err, sizeof(err));
+    key_set_t *set =
+        key_set_load(d, TEST_ROTATED + TEST_LISTED_FOR + 1, TEST_HOLD_DAYS, err, sizeof(err));
     CHECK(set != NULL);
     key_set_free(set);
     CHECK(load_fails_naming(d, TEST_ROTATED + TEST_LISTED_FOR, p) == 0);
@@ -398,7 +453,7 @@ static int keygen_without_activate_keeps_active_key(void)
     char d[TEST_PATH_MAX], err[KEYS_ERR_MAX], kid[KEYS_KID_MAX + 1], kids[512], expect[512];
     CHECK(copy_dir(d, "pending") != NULL);
     CHECK(keys_generate(d, 0, TEST_ROTATED + TEST_DAY, kid, err, sizeof(err)) == 0);
-    key_set_t *set = key_set_load(d, TEST_ROTATED + TEST_DAY, err, sizeof(err));
+    key_set_t *set = key_set_load(d, TEST_ROTATED + TEST_DAY, TEST_HOLD_DAYS, err, sizeof(err));
     CHECK(set != NULL);
     int ok = strcmp(key_set_active_kid(set), second_kid) == 0;
     jwks_kids(set, kids, sizeof(kids));
@@ -415,7 +470,7 @@ static int jwks_never_contains_private_part(void)
 {
     char err[KEYS_ERR_MAX], p[TEST_PATH_MAX], der[TEST_PATH_MAX], raw[128], seed_b64[64];
     const char *kids[] = {first_kid, second_kid};
-    key_set_t *set = key_set_load(dir, TEST_ROTATED, err, sizeof(err));
+    key_set_t *set = key_set_load(dir, TEST_ROTATED, TEST_HOLD_DAYS, err, sizeof(err));
     CHECK(set != NULL);
     size_t len;
     char jwks[TEST_FILE_MAX];
@@ -598,7 +653,7 @@ static int invalid_manifests_fail_naming_manifest(void)
              second_kid, second_kid);
     CHECK(write_text(p, text) == 0);
     char err[KEYS_ERR_MAX];
-    key_set_t *set = key_set_load(d, TEST_ROTATED, err, sizeof(err));
+    key_set_t *set = key_set_load(d, TEST_ROTATED, TEST_HOLD_DAYS, err, sizeof(err));
     if (set == NULL) printf("    %s\n", err);
     CHECK(set != NULL);
     key_set_free(set);
@@ -631,6 +686,7 @@ int main(void)
     RUN(rotation_sets_retired_at_on_previous_key);
     RUN(retired_key_listed_until_longest_choice_lifetime);
     RUN(retired_key_gone_after_longest_choice_lifetime);
+    RUN(retired_key_listed_as_long_as_a_site_may_hold_its_proofs);
     RUN(expired_key_pem_is_not_read);
     RUN(keygen_without_activate_keeps_active_key);
     RUN(jwks_never_contains_private_part);

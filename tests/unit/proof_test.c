@@ -26,6 +26,7 @@
 
 #define TEST_T0 ((time_t)1790000000) /* 2026-09-21T14:13:20Z */
 #define TEST_DAY ((time_t)86400)
+#define TEST_HOLD_DAYS KEYS_HOLD_MIN_DAYS
 #define TEST_PATH_MAX 512
 #define TEST_OUTPUT_MAX 65536
 #define TEST_RATE_SIGNATURES 20000
@@ -53,6 +54,9 @@ static proof_claims_t claims_french(void)
         .src = "banner",
         .lang = "fr",
         .var = "bannière \\ B",
+        .act = "withdrawal",
+        .ctl = "custom",
+        .gpc = 1,
         .n_decisions = 3,
         .purposes = purposes,
         .granted = granted,
@@ -66,6 +70,7 @@ static const char claims_french_json[] =
     "\"pv\":\"2026-09 « Politique de confidentialité » \\\"v2\\\"\","
     "\"th\":\"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\","
     "\"src\":\"banner\",\"lang\":\"fr\",\"var\":\"bannière \\\\ B\","
+    "\"act\":\"withdrawal\",\"ctl\":\"custom\",\"gpc\":true,"
     "\"dec\":{\"mesure_d'audience\":true,\"publicité\":false,\"réseaux\\tsociaux\\n\":true}}";
 
 /* ---- helpers ---------------------------------------------------------------- */
@@ -242,7 +247,7 @@ static int claims_decode_to_every_field(void)
     json_t *j = jws_payload(jws, len, raw, sizeof(raw));
     CHECK(j != NULL);
     json_t *dec = json_object_get(j, "dec");
-    int ok = json_object_size(j) == 12 &&
+    int ok = json_object_size(j) == 15 &&
              strcmp(json_string_value(json_object_get(j, "iss")), c.iss) == 0 &&
              strcmp(json_string_value(json_object_get(j, "aud")), c.aud) == 0 &&
              strcmp(json_string_value(json_object_get(j, "sub")), c.sub) == 0 &&
@@ -254,7 +259,10 @@ static int claims_decode_to_every_field(void)
              strcmp(json_string_value(json_object_get(j, "src")), c.src) == 0 &&
              strcmp(json_string_value(json_object_get(j, "lang")), c.lang) == 0 &&
              strcmp(json_string_value(json_object_get(j, "var")), c.var) == 0 &&
-             json_object_size(dec) == 3 && json_is_true(json_object_get(dec, purposes[0])) &&
+             strcmp(json_string_value(json_object_get(j, "act")), c.act) == 0 &&
+             strcmp(json_string_value(json_object_get(j, "ctl")), c.ctl) == 0 &&
+             json_is_true(json_object_get(j, "gpc")) && json_object_size(dec) == 3 &&
+             json_is_true(json_object_get(dec, purposes[0])) &&
              json_is_false(json_object_get(dec, purposes[1])) &&
              json_is_true(json_object_get(dec, purposes[2]));
     json_decref(j);
@@ -353,7 +361,7 @@ static int node_rejects_proof_with_unknown_kid(void)
     size_t len = sign(keys, &c, jws, sizeof(jws));
     CHECK(len > 0);
     CHECK(keys_generate(path_in(other_dir, "other"), 0, TEST_T0, kid, err, sizeof(err)) == 0);
-    key_set_t *other = key_set_load(other_dir, TEST_T0, err, sizeof(err));
+    key_set_t *other = key_set_load(other_dir, TEST_T0, TEST_HOLD_DAYS, err, sizeof(err));
     CHECK(other != NULL);
     int status = node_verify(other, jws, len, out, sizeof(out));
     key_set_free(other);
@@ -371,7 +379,8 @@ static int proof_of_rotated_out_key_still_verifies(void)
     CHECK(len > 0);
     snprintf(old_kid, sizeof(old_kid), "%s", key_set_active_kid(keys));
     CHECK(keys_generate(dir, 1, TEST_T0 + 30 * TEST_DAY, kid, err, sizeof(err)) == 0);
-    key_set_t *rotated = key_set_load(dir, TEST_T0 + 30 * TEST_DAY, err, sizeof(err));
+    key_set_t *rotated =
+        key_set_load(dir, TEST_T0 + 30 * TEST_DAY, TEST_HOLD_DAYS, err, sizeof(err));
     CHECK(rotated != NULL);
     int is_new = strcmp(key_set_active_kid(rotated), kid) == 0;
     int c_ok = c_verify(rotated, old_kid, jws, len) == 0;
@@ -389,19 +398,25 @@ static int proof_of_rotated_out_key_still_verifies(void)
 
 /* ---- claims edge cases ------------------------------------------------------- */
 
-static int var_omitted_when_null(void)
+static int var_ctl_gpc_omitted_when_null_act_required(void)
 {
     char jws[PROOF_MAX], raw[PROOF_MAX];
     proof_claims_t c = claims_french();
     c.var = NULL;
+    c.ctl = NULL;
+    c.gpc = 0;
     size_t len = sign(keys, &c, jws, sizeof(jws));
     CHECK(len > 0);
     json_t *j = jws_payload(jws, len, raw, sizeof(raw));
     CHECK(j != NULL);
-    int ok = json_object_get(j, "var") == NULL && json_object_size(j) == 11;
+    int ok = json_object_get(j, "var") == NULL && json_object_get(j, "ctl") == NULL &&
+             json_object_get(j, "gpc") == NULL && json_object_size(j) == 12;
     json_decref(j);
     CHECK(ok);
-    CHECK(strstr(raw, "\"lang\":\"fr\",\"dec\":{") != NULL);
+    CHECK(strstr(raw, "\"lang\":\"fr\",\"act\":\"withdrawal\",\"dec\":{") != NULL);
+    /* act is required: a proof must say whether it records a withdrawal. */
+    c.act = NULL;
+    CHECK(sign(keys, &c, jws, sizeof(jws)) == 0);
     return 0;
 }
 
@@ -568,7 +583,7 @@ int main(void)
     }
     path_in(dir, "keys");
     if (sodium_init() < 0 || keys_generate(dir, 0, TEST_T0, kid, err, sizeof(err)) != 0 ||
-        (keys = key_set_load(dir, TEST_T0, err, sizeof(err))) == NULL) {
+        (keys = key_set_load(dir, TEST_T0, TEST_HOLD_DAYS, err, sizeof(err))) == NULL) {
         printf("cannot make a key: %s\n0 passed, 1 failed\n", err);
         return 1;
     }
@@ -584,7 +599,7 @@ int main(void)
     RUN(node_rejects_tampered_signature);
     RUN(node_rejects_proof_with_unknown_kid);
     RUN(proof_of_rotated_out_key_still_verifies);
-    RUN(var_omitted_when_null);
+    RUN(var_ctl_gpc_omitted_when_null_act_required);
     RUN(no_purposes_gives_empty_decisions);
     RUN(hostile_bytes_still_give_valid_verifiable_json);
     RUN(extreme_timestamps_are_exact_integers);

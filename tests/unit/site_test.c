@@ -131,7 +131,9 @@ static int demo_site_loads_with_its_purposes_and_legal_bases(void)
         size_t n_recipients;
     } want[] = {{"necessary", LEGAL_BASIS_NECESSARY, 1},
                 {"audience", LEGAL_BASIS_CONSENT, 1},
-                {"personalisation", LEGAL_BASIS_LEGITIMATE_INTEREST, 1},
+                /* it stores on the device: consent, never legitimate
+                 * interest (issue 19, item 5) */
+                {"personalisation", LEGAL_BASIS_CONSENT, 1},
                 {"advertising", LEGAL_BASIS_CONSENT, 1},
                 {"partners_sharing", LEGAL_BASIS_CONSENT, 2}};
     if (s->n_origins != 2 || strcmp(s->origins[0], "http://localhost:8080") != 0 ||
@@ -146,7 +148,7 @@ static int demo_site_loads_with_its_purposes_and_legal_bases(void)
     }
     for (size_t i = 0; i < 5; i++) {
         const site_purpose_t *p = &s->purposes[i];
-        if (strcmp(p->id, want[i].id) != 0 || p->legal_basis != want[i].basis ||
+        if (strcmp(p->id, want[i].id) != 0 || p->legal_basis != want[i].basis || !p->trackers ||
             p->n_recipients != want[i].n_recipients || p->n_texts != 2 || p->retention_days == 0) {
             printf("    purposes[%zu] is %s (%s), expected %s (%s)\n", i, p->id,
                    legal_basis_name(p->legal_basis), want[i].id, legal_basis_name(want[i].basis));
@@ -293,7 +295,7 @@ static int configured_origins_are_normalised_to_what_browsers_send(void)
              s->log_retention_days == 3650 &&
              strcmp(s->privacy_policy_url, "https://www.example.com/privacy") == 0 &&
              s->n_languages == 3 && strcmp(s->languages[2], "pt-BR") == 0 &&
-             s->purposes[2].legal_basis == LEGAL_BASIS_LEGITIMATE_INTEREST &&
+             s->purposes[2].legal_basis == LEGAL_BASIS_CONSENT && s->purposes[2].trackers == 1 &&
              s->purposes[2].retention_days == 1 &&
              strchr(s->purposes[0].texts[2].description, '\n') != NULL &&
              s->purposes[0].n_consent_mode == 0 && s->purposes[0].gpc == 0 &&
@@ -304,6 +306,47 @@ static int configured_origins_are_normalised_to_what_browsers_send(void)
              s->purposes[2].gpc == 1;
     site_set_release(set);
     CHECK(ok);
+    return 0;
+}
+
+/* Issue 19, item 5: legitimate interest only for a purpose that says it
+ * uses no trackers; trackers default to true; a Consent Mode storage type
+ * means trackers. */
+static int legitimate_interest_is_only_for_purposes_without_trackers(void)
+{
+    static const char head[] =
+        "{\"id\":\"x\",\"origins\":[\"https://a.example\"],\"languages\":[\"en\"],"
+        "\"policy_version\":\"1\",\"controller\":{\"name\":\"A\",\"contact\":\"b\"},"
+        "\"api_key_sha256\":\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\","
+        "\"purposes\":[{\"id\":\"n\",\"legal_basis\":\"necessary\",\"retention_days\":30,"
+        "\"recipients\":[],\"texts\":{\"en\":{\"name\":\"N\",\"description\":\"D\"}}},"
+        "{\"id\":\"p\",\"retention_days\":30,\"recipients\":[],"
+        "\"texts\":{\"en\":{\"name\":\"P\",\"description\":\"D\"}},";
+    char doc[1024], err[SITE_ERR_MAX];
+    snprintf(doc, sizeof(doc), "%s%s}]}", head,
+             "\"legal_basis\":\"legitimate_interest\",\"trackers\":false");
+    site_set_t *set = site_set_load_one("x", doc, strlen(doc), err, sizeof(err));
+    if (set == NULL) printf("    %s\n", err);
+    CHECK(set != NULL);
+    const site_t *s = site_find(set, "x", 1);
+    int ok = s->purposes[0].trackers == 1 && s->purposes[1].trackers == 0 &&
+             s->purposes[1].legal_basis == LEGAL_BASIS_LEGITIMATE_INTEREST;
+    site_set_release(set);
+    CHECK(ok); /* necessary: trackers by default, and allowed */
+    snprintf(doc, sizeof(doc), "%s%s}]}", head, "\"legal_basis\":\"legitimate_interest\"");
+    CHECK(site_set_load_one("x", doc, strlen(doc), err, sizeof(err)) == NULL);
+    CHECK_HAS(err, "x: purposes[1].legal_basis: legitimate_interest cannot cover trackers");
+    snprintf(doc, sizeof(doc), "%s%s}]}", head,
+             "\"legal_basis\":\"legitimate_interest\",\"trackers\":false,"
+             "\"consent_mode\":[\"ad_user_data\",\"analytics_storage\"]");
+    CHECK(site_set_load_one("x", doc, strlen(doc), err, sizeof(err)) == NULL);
+    CHECK_HAS(err, "x: purposes[1].trackers: false, yet consent_mode maps it onto "
+                   "analytics_storage, which stores on the visitor's device");
+    snprintf(doc, sizeof(doc), "%s%s}]}", head,
+             "\"legal_basis\":\"consent\",\"trackers\":true,\"consent_mode\":[\"ad_storage\"]");
+    set = site_set_load_one("x", doc, strlen(doc), err, sizeof(err));
+    CHECK(set != NULL);
+    site_set_release(set);
     return 0;
 }
 
@@ -344,6 +387,15 @@ typedef struct bad_case {
 static const bad_case_t bad_cases[] = {
     {"bad_legal_basis.json", "purposes[1].legal_basis",
      "must be one of consent, legitimate_interest, necessary"},
+    /* Issue 19, item 5: no legitimate interest for trackers, which a purpose
+     * uses unless it says "trackers": false. */
+    {"bad_trackers_legitimate_interest.json", "purposes[1].legal_basis",
+     "legitimate_interest cannot cover trackers (ePrivacy Directive art. 5(3), French art. 82): "
+     "use consent, or set \"trackers\": false if this purpose reads and writes nothing on the "
+     "visitor's device"},
+    {"bad_trackers_legitimate_interest_explicit.json", "purposes[1].legal_basis",
+     "legitimate_interest cannot cover trackers"},
+    {"bad_trackers_type.json", "purposes[1].trackers", "must be true or false"},
     {"bad_unknown_field.json", "colour", "unknown field"},
     {"bad_unknown_purpose_field.json", "purposes[0].colour", "unknown field"},
     {"bad_unknown_controller_field.json", "controller.phone", "unknown field"},
@@ -810,6 +862,8 @@ int main(void)
     check_run("minimal_site_takes_the_defaults", minimal_site_takes_the_defaults);
     check_run("variants_load_and_visitors_are_assigned_by_weight",
               variants_load_and_visitors_are_assigned_by_weight);
+    check_run("legitimate_interest_is_only_for_purposes_without_trackers",
+              legitimate_interest_is_only_for_purposes_without_trackers);
     check_run("configured_origins_are_normalised_to_what_browsers_send",
               configured_origins_are_normalised_to_what_browsers_send);
     check_run("a_file_name_without_json_suffix_is_the_id",

@@ -385,7 +385,10 @@ static void record_fill(store_record_t *rec, const char *visitor, const char *co
     /* With a variant, a banner version too: every optional key at once. */
     rec->banner_version =
         with_variant ? "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03" : NULL;
-    rec->action = "consent";
+    rec->action = STORE_ACTION_CONSENT;
+    /* ...and how it was given, with a GPC signal (without: an older record). */
+    rec->control = with_variant ? "custom" : NULL;
+    rec->gpc = with_variant;
     rec->proof = "eyJhbGciOiJFZERTQSIsImtpZCI6ImsxIn0.eyJzdWIiOiJ2In0.c2lnbmF0dXJl";
     rec->n_decisions = 3;
     for (size_t i = 0; i < 3; i++) {
@@ -406,8 +409,8 @@ static int record_equal(const store_record_t *a, const store_record_t *b)
         !str_eq(a->policy_version, b->policy_version) || !str_eq(a->texts_hash, b->texts_hash) ||
         !str_eq(a->source, b->source) || !str_eq(a->lang, b->lang) ||
         !str_eq(a->variant, b->variant) || !str_eq(a->banner_version, b->banner_version) ||
-        !str_eq(a->action, b->action) || !str_eq(a->proof, b->proof) ||
-        a->n_decisions != b->n_decisions)
+        !str_eq(a->action, b->action) || !str_eq(a->control, b->control) || a->gpc != b->gpc ||
+        !str_eq(a->proof, b->proof) || a->n_decisions != b->n_decisions)
         return 0;
     for (size_t i = 0; i < a->n_decisions; i++)
         if (!str_eq(a->purposes[i], b->purposes[i]) || a->granted[i] != b->granted[i]) return 0;
@@ -457,6 +460,93 @@ static int test_record_round_trip(void)
     record_fill(&rec, "v", "c", 0);
     rec.purposes[2] = "analytics"; /* twice */
     CHECK(store_record_encode(&rec, &len) == NULL);
+    return 0;
+}
+
+/* An older record (no how) with how = the msgpack bytes `how` appended. */
+static int decode_with_how(const char *how, store_record_t *out, char *strings)
+{
+    store_record_t rec;
+    size_t len, hlen = strlen(how);
+    record_fill(&rec, "visitor-how-made", "cid-how-made", 0);
+    char *base = store_record_encode(&rec, &len);
+    if (base == NULL) return -2;
+    char *more = malloc(len + 4 + hlen);
+    memcpy(more, base, len);
+    more[0] = (char)((unsigned char)base[0] + 1); /* one more key in the fixmap */
+    memcpy(more + len, "\xa3how", 4);
+    memcpy(more + len + 4, how, hlen);
+    int rc = decode_exact(more, len + 4 + hlen, out, strings, TEST_STRINGS_MAX);
+    free(more);
+    free(base);
+    return rc;
+}
+
+/* Issue 19, item 4: records from before it hold act "withdraw" and no how;
+ * they decode, and show as a withdrawal. how holds the control, the GPC
+ * signal, or both. */
+static int test_record_action_and_how(void)
+{
+    static char strings[TEST_STRINGS_MAX];
+    store_record_t rec, out;
+    size_t len;
+    record_fill(&rec, "visitor-legacy", "cid-legacy", 0);
+    rec.action = "withdraw"; /* as written before issue 19 */
+    char *enc = store_record_encode(&rec, &len);
+    CHECK(enc != NULL);
+    CHECK(memmem(enc, len, "how", 3) == NULL);
+    CHECK(decode_exact(enc, len, &out, strings, sizeof(strings)) == 0);
+    CHECK(strcmp(out.action, STORE_ACTION_WITHDRAWAL) == 0);
+    CHECK(out.control == NULL && out.gpc == 0);
+    free(enc);
+    /* Every optional key: 14 keys, a fixmap store.lua can extend with log. */
+    record_fill(&rec, "visitor-how", "cid-how", 1);
+    rec.action = STORE_ACTION_WITHDRAWAL;
+    enc = store_record_encode(&rec, &len);
+    CHECK(enc != NULL);
+    CHECK((unsigned char)enc[0] == 0x8e);
+    CHECK(decode_exact(enc, len, &out, strings, sizeof(strings)) == 0);
+    CHECK(strcmp(out.control, "custom") == 0 && out.gpc == 1);
+    CHECK(strcmp(out.action, STORE_ACTION_WITHDRAWAL) == 0);
+    free(enc);
+    rec.gpc = 0;
+    enc = store_record_encode(&rec, &len);
+    CHECK(enc != NULL && memmem(enc, len, "gpc", 3) == NULL);
+    CHECK(decode_exact(enc, len, &out, strings, sizeof(strings)) == 0 && out.gpc == 0);
+    free(enc);
+    /* A signal from a banner that named no control. */
+    rec.gpc = 1;
+    rec.control = NULL;
+    enc = store_record_encode(&rec, &len);
+    CHECK(enc != NULL);
+    CHECK(decode_exact(enc, len, &out, strings, sizeof(strings)) == 0);
+    CHECK(out.control == NULL && out.gpc == 1);
+    free(enc);
+    /* A hand-made how, appended to an older record: only the good one reads. */
+    CHECK(decode_with_how("\x81\xa3"
+                          "ctl\xa3"
+                          "api",
+                          &out, strings) == 0);
+    CHECK(strcmp(out.control, "api") == 0 && out.gpc == 0);
+    CHECK(decode_with_how("\x81\xa3gpc\xc3", &out, strings) == 0); /* no ctl */
+    CHECK(out.control == NULL && out.gpc == 1);
+    CHECK(decode_with_how("\x81\xa3"
+                          "ctl\x05",
+                          &out, strings) != 0); /* ctl not a str */
+    CHECK(decode_with_how("\x82\xa3"
+                          "ctl\xa3"
+                          "api\xa3gpc\x01",
+                          &out, strings) != 0); /* gpc 1 */
+    CHECK(decode_with_how("\x82\xa3"
+                          "ctl\xa3"
+                          "api\xa3"
+                          "ctl\xa3"
+                          "api",
+                          &out, strings) != 0); /* twice */
+    CHECK(decode_with_how("\x82\xa3"
+                          "ctl\xa3"
+                          "api\xa1z\x91\xc0",
+                          &out, strings) == 0); /* later key */
     return 0;
 }
 
@@ -963,7 +1053,7 @@ static int test_two_puts_history(void)
     store_record_t first, second, out, h0, h1;
     record_fill(&first, visitor, "cid-history-1", 0);
     record_fill(&second, visitor, "cid-history-2", 1);
-    second.action = "withdraw";
+    second.action = STORE_ACTION_WITHDRAWAL;
     second.issued_at_ms += 1;
     CHECK(put_sync(plain, &first) == 0);
     CHECK(put_sync(plain, &second) == 0);
@@ -1613,6 +1703,7 @@ int main(void)
     test_site.log_retention_days = TEST_RETENTION_DAYS;
 
     check_run("record_round_trip_keeps_every_field", test_record_round_trip);
+    check_run("record_reads_legacy_withdraw_and_how_it_was_given", test_record_action_and_how);
     check_run("decode_rejects_every_truncated_prefix", test_decode_rejects_truncated);
     check_run("decode_rejects_trailing_bytes", test_decode_rejects_trailing_bytes);
     check_run("decode_rejects_wrong_types_missing_and_duplicate_keys",

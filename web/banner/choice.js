@@ -11,6 +11,10 @@
 //   q  1 while consentd has not recorded it yet
 //   b  while not recorded: the banner version it was made on (cfg.bv),
 //      which consentd records with it even if a later banner posts it
+//   h  while not recorded: how it was made, {control, action, gpc} as sent:
+//      the control used (accept_all, reject_all, custom, dismiss), the action
+//      (withdrawal when it refused a consent the last choice gave) and
+//      navigator.globalPrivacyControl
 // It expires with the choice (the site's lifetime, never beyond 13 months).
 
 const MAX_DAYS = 395;
@@ -36,8 +40,8 @@ function choiceWrite(cfg, c) {
 
 // Remember decisions now, then record them with consentd. about: the
 // visitor id, the language and the banner variant.
-export function choiceSave(cfg, post, about, d) {
-    const c = { v: about.visitor, pv: cfg.pv, d, e: Date.now() / 1000 + cfg.days * 86400, q: 1, b: cfg.bv };
+export function choiceSave(cfg, post, about, d, h) {
+    const c = { v: about.visitor, pv: cfg.pv, d, e: Date.now() / 1000 + cfg.days * 86400, q: 1, b: cfg.bv, h };
     choiceWrite(cfg, c);
     choiceSend(cfg, post, about, c);
     return c;
@@ -46,7 +50,15 @@ export function choiceSave(cfg, post, about, d) {
 // Post a pending choice; the cookie is rewritten with the proof once recorded.
 export async function choiceSend(cfg, post, about, c, tries = 0) {
     try {
-        const r = await post('consents', { ...about, visitor: c.v, decisions: c.d, policy_version: c.pv, banner_version: c.b }); // source: banner, the default
+        // source: banner, the default.
+        const r = await post('consents', {
+            ...about,
+            visitor: c.v,
+            decisions: c.d,
+            policy_version: c.pv,
+            banner_version: c.b,
+            ...c.h,
+        });
         if (choiceRead()?.e != c.e) return; // a newer choice replaced this one
         if (r.status == 201) {
             const j = await r.json();

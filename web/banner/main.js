@@ -77,11 +77,16 @@ function apply() {
     for (const fn of listeners) fn({ ...decisions });
 }
 
-function decide(pick, event) {
+// control: how the visitor chose (recorded with the proof, with the GPC
+// signal the browser reports: consentd also reads Sec-GPC). Refusing a
+// purpose that needs consent and that the last choice granted is a
+// withdrawal (GDPR art. 7(3)), recorded and counted as the API's DELETE is.
+function decide(pick, control, event) {
     const d = {};
     for (const p of cfg.p) d[p.id] = p.b == 'necessary' || !!pick(p);
+    const action = cfg.p.some((p) => p.b == 'consent' && choice?.d[p.id] && !d[p.id]) ? 'withdrawal' : 'consent';
     decisions = d;
-    choice = choiceSave(cfg, post, about, d);
+    choice = choiceSave(cfg, post, about, d, { control, action, gpc });
     if (event) beacon(event);
     ui.close();
     apply();
@@ -102,11 +107,11 @@ apply();
 ready(() => {
     ui = uiCreate(cfg, lang, variant.l, script.nonce, CONSENTD_CSS, gpc, {
         // Accept all leaves out what GPC objects to: the panel can still switch it on.
-        accept: () => decide((p) => !(gpc && p.gpc)),
-        refuse: () => decide(() => 0),
+        accept: () => decide((p) => !(gpc && p.gpc), 'accept_all'),
+        refuse: () => decide(() => 0, 'reject_all'),
         // Silence refuses what needs consent; legitimate interest stays as it was.
-        close: () => decide((p) => p.b != 'consent' && decisions[p.id], 'dismissed'),
-        save: (d) => decide((p) => d[p.id]),
+        close: () => decide((p) => p.b != 'consent' && decisions[p.id], 'dismiss', 'dismissed'),
+        save: (d) => decide((p) => d[p.id], 'custom'),
         current: (id) => decisions[id],
         beacon,
     });

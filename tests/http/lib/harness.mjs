@@ -844,6 +844,26 @@ export function siteLike(id, base = shippedSite('demo')) {
     return site;
 }
 
+/* The demo site plus a purpose on legitimate interest, which the demo has
+ * none of since issue 19 (item 5): legitimate interest only covers a purpose
+ * that reads and writes nothing on the visitor's device ("trackers": false),
+ * here statistics drawn from the server's own logs. */
+export function siteWithLegitimateInterest(id) {
+    const site = siteLike(id);
+    site.purposes.splice(2, 0, {
+        id: 'server_statistics',
+        legal_basis: 'legitimate_interest',
+        trackers: false,
+        retention_days: 365,
+        recipients: ['Démo SARL'],
+        texts: {
+            fr: { name: 'Statistiques sans traceur', description: 'Compter les visites à partir des journaux de notre serveur, sans rien lire ni écrire sur votre appareil.' },
+            en: { name: 'Statistics without trackers', description: "Counting visits from our server's own logs, without reading or writing anything on your device." },
+        },
+    });
+    return site;
+}
+
 /* A site whose last purpose has an invalid legal basis: the error must name
  * `purposes[<index>].legal_basis`. Returns {site, field}. */
 export function brokenSite(id) {
