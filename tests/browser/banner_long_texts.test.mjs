@@ -2,7 +2,9 @@
 // languages whose strings and whose button labels are the longest in
 // web/banner/texts.json, the banner, its panel and the "cookie settings"
 // control overflow neither the viewport nor their own boxes (element boxes
-// measured in Chromium), in both layouts (bar and box). Screenshots of the
+// measured in Chromium), in both layouts (bar and box); "refuse all" stays
+// the size and look of "accept all"; axe-core finds no violation in the
+// banner and the panel. Screenshots of the
 // bar layout kept under tests/browser/screenshots/ (banner-<lang>-320.png,
 // panel-<lang>-320.png).
 import assert from 'node:assert/strict';
@@ -10,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before } from 'node:test';
 import { SOURCE_DIR, test } from '../http/lib/harness.mjs';
-import { banner, bannerPage, newPage, screenshot, site, startBannerStack, waitOpen } from './lib/browser.mjs';
+import { AXE_PATH, banner, bannerPage, newPage, screenshot, site, startBannerStack, waitOpen } from './lib/browser.mjs';
 
 const TEXTS = JSON.parse(fs.readFileSync(path.join(SOURCE_DIR, 'web', 'banner', 'texts.json'), 'utf8'));
 const WIDTH = 320;
@@ -88,6 +90,20 @@ function overflows(page) {
     });
 }
 
+async function audit(page) {
+    await page.addScriptTag({ path: AXE_PATH });
+    const result = await page.evaluate(() => axe.run(document, { resultTypes: ['violations'] }));
+    return result.violations.map((v) => `${v.id} (${v.impact}): ${v.help}`);
+}
+
+/* Box and look of a button, as the visitor sees it. */
+const looks = (locator) =>
+    locator.evaluate((el) => {
+        const r = el.getBoundingClientRect();
+        const s = getComputedStyle(el);
+        return [Math.round(r.width), Math.round(r.height), s.backgroundColor, s.color, s.fontSize, s.fontWeight].join(' ');
+    });
+
 test('the_longest_strings_fit_320_px_in_the_banner_the_panel_and_the_settings_control', async () => {
     assert.ok(LANGS.length >= 3, `languages tested: ${LANGS.join(', ')}`);
     process.stdout.write(`# at ${WIDTH} px: ${LANGS.join(', ')} (longest strings: ${LONGEST_TEXTS}, longest button: ${LONGEST_BUTTON})\n`);
@@ -100,12 +116,19 @@ test('the_longest_strings_fit_320_px_in_the_banner_the_panel_and_the_settings_co
         const at = `${lang}, ${v.layout || 'bar'}`;
         assert.equal(await banner.dialog(page).locator('h2').textContent(), t.title, `${at}: the banner in ${lang}`);
         assert.deepEqual(await overflows(page), [], `${at}: the banner`);
+        assert.equal(await looks(banner.button(page, t.refuse)), await looks(banner.button(page, t.accept)), `${at}: refuse looks like accept`);
         const bar = (v.layout || 'bar') === 'bar';
-        if (bar) await screenshot(page, `banner-${lang}-${WIDTH}`);
+        if (bar) {
+            await screenshot(page, `banner-${lang}-${WIDTH}`);
+            assert.deepEqual(await audit(page), [], `${at}: axe, the banner`);
+        }
         await banner.button(page, t.custom).click();
         await banner.button(page, t.save).waitFor();
         assert.deepEqual(await overflows(page), [], `${at}: the panel`);
-        if (bar) await screenshot(page, `panel-${lang}-${WIDTH}`);
+        if (bar) {
+            await screenshot(page, `panel-${lang}-${WIDTH}`);
+            assert.deepEqual(await audit(page), [], `${at}: axe, the panel`);
+        }
         await banner.button(page, t.refuse).click();
         await banner.manage(page).waitFor({ state: 'visible' });
         assert.equal(await banner.manage(page).textContent(), t.manage);
