@@ -62,11 +62,17 @@ struct banner_set {
     size_t n_retired;
 };
 
-/* The banner's own strings (web/banner/texts.json) for lang: English when
- * the banner ships none in that language. Borrowed from texts. */
+/* The banner's own strings (web/banner/texts.json) for lang: those of lang
+ * itself ("pt-BR"), else of its primary language ("pt": site.c accepts
+ * [a-z]{2} with an optional -[A-Z]{2} region), else English. Borrowed from
+ * texts. */
 static json_t *banner_ui_texts(json_t *texts, const char *lang)
 {
     json_t *t = json_object_get(texts, lang);
+    if (t == NULL && strlen(lang) > 2 && lang[2] == '-') {
+        char primary[3] = {lang[0], lang[1], '\0'};
+        t = json_object_get(texts, primary);
+    }
     return t != NULL ? t : json_object_get(texts, BANNER_UI_FALLBACK_LANG);
 }
 

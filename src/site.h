@@ -22,7 +22,7 @@
 #define SITE_ERR_MAX 512
 #define SITE_ID_MAX 64 /* [a-z0-9][a-z0-9_-]{0,63} */
 #define SITE_MAX_PURPOSES 32
-#define SITE_MAX_LANGUAGES 16
+#define SITE_MAX_LANGUAGES 32 /* the 24 official EU languages, and some regions */
 #define SITE_MAX_ORIGINS 32
 #define SITE_MAX_RECIPIENTS 32
 #define SITE_CHOICE_LIFETIME_DEFAULT_DAYS 182 /* 6 months, CNIL recommended practice */

@@ -18,10 +18,12 @@ const cfg = CONSENTD_CONFIG;
 const script = document.currentScript || {};
 const base = new URL('.', script.src || location.href).href;
 const gpc = navigator.globalPrivacyControl == true;
-// Language: the script's lang, the page's, the browser's, else the site's first.
+// Language: the script's lang, the page's, the browser's, else the site's
+// first. Each tag as written ("pt-BR", the case site files and browsers use)
+// if the site has it, else its primary language ("pt").
 const lang =
     [script.lang, document.documentElement.lang, ...navigator.languages]
-        .map((l) => (l || '').toLowerCase().split('-')[0])
+        .flatMap((l = '') => [l, l.split('-')[0]])
         .find((l) => cfg.langs.includes(l)) || cfg.langs[0];
 
 const post = (path, body) =>
