@@ -23,6 +23,7 @@
 #include "json.h"
 #include "json_scan.h"
 #include "proof.h"
+#include "random.h"
 #include "store.h"
 
 #define CONSENT_ID_BYTES 16 /* 128 random bits */
@@ -84,29 +85,10 @@ static int consent_token_valid(const char *s, size_t max)
     return 1;
 }
 
-/* Random bytes for ids, drawn from the system CSPRNG a page at a time: one
- * getrandom() per 256 ids instead of one per consent. Per thread; each
- * byte is handed out once and wiped. */
-#define CONSENT_RANDOM_POOL 4096
-static _Thread_local unsigned char consent_pool[CONSENT_RANDOM_POOL];
-static _Thread_local size_t consent_pool_left;
-
-static void consent_random(unsigned char *out, size_t n)
-{
-    if (consent_pool_left < n) {
-        randombytes_buf(consent_pool, sizeof(consent_pool));
-        consent_pool_left = sizeof(consent_pool);
-    }
-    unsigned char *from = consent_pool + sizeof(consent_pool) - consent_pool_left;
-    memcpy(out, from, n);
-    sodium_memzero(from, n);
-    consent_pool_left -= n;
-}
-
 static void consent_random_id(char out[CONSENT_ID_LEN + 1])
 {
     unsigned char bytes[CONSENT_ID_BYTES];
-    consent_random(bytes, sizeof(bytes));
+    random_bytes(bytes, sizeof(bytes)); /* random.h: a page of the CSPRNG at a time */
     sodium_bin2base64(out, CONSENT_ID_LEN + 1, bytes, sizeof(bytes),
                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 }
