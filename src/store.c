@@ -1166,33 +1166,6 @@ static void store_on_count(store_call_t *c, const redis_reply_t *reply)
     store_call_free(c);
 }
 
-/* Parse "v1,v2,..." into exactly n values ("" is n zeros). Lua prints its
- * numbers with %.14g: integers below 1e14 exactly, larger ones in exponent
- * form, hence strtod. */
-static int store_parse_values(const char *s, size_t len, uint64_t *out, size_t n)
-{
-    if (len == 0) {
-        memset(out, 0, n * sizeof(*out));
-        return 0;
-    }
-    char buf[32];
-    size_t i = 0, at = 0;
-    while (at <= len) {
-        size_t end = at;
-        while (end < len && s[end] != ',')
-            end++;
-        if (i >= n || end - at == 0 || end - at >= sizeof(buf)) return -1;
-        memcpy(buf, s + at, end - at);
-        buf[end - at] = '\0';
-        char *stop;
-        double v = strtod(buf, &stop);
-        if (*stop != '\0' || !(v >= 0) || v > 1.8e19) return -1;
-        out[i++] = (uint64_t)llround(v);
-        at = end + 1;
-    }
-    return i == n ? 0 : -1;
-}
-
 /* A counter as HMGET gives it: nil (never counted) is 0, else a decimal
  * integer >= 0. */
 static int store_parse_count(const redis_reply_t *v, uint64_t *out)
@@ -1214,77 +1187,6 @@ static int store_parse_count(const redis_reply_t *v, uint64_t *out)
 }
 
 static void store_on_stats_part(store_call_t *c, const redis_reply_t *reply);
-
-static void store_on_stats(store_call_t *c, const redis_reply_t *reply)
-{
-    const redis_reply_t *rows = redis_reply_at(reply, 0), *totals = redis_reply_at(reply, 1),
-                        *uniques = redis_reply_at(reply, 2), *total = redis_reply_at(reply, 3);
-    size_t nb = c->stats.n_buckets, nbf = c->stats.n_bucket_fields, ntf = c->stats.n_total_fields,
-           nu = c->stats.per_bucket ? nb : 0;
-    if (redis_reply_count(reply) != 4 || redis_reply_kind(rows) != REDIS_REPLY_KIND_ARRAY ||
-        redis_reply_count(rows) != nb ||
-        (redis_reply_kind(totals) != REDIS_REPLY_KIND_STRING &&
-         redis_reply_kind(totals) != REDIS_REPLY_KIND_ARRAY) ||
-        redis_reply_kind(uniques) != REDIS_REPLY_KIND_ARRAY || redis_reply_count(uniques) != nu ||
-        redis_reply_kind(total) != REDIS_REPLY_KIND_INTEGER) {
-        store_call_fail(c, &store_error_unexpected);
-        return;
-    }
-    uint64_t *values = malloc((nb * nbf + ntf + nu + 1) * sizeof(*values));
-    if (values == NULL) {
-        store_call_fail(c, &store_error_oom);
-        return;
-    }
-    store_stats_result_t res = {.n_buckets = nb,
-                                .n_bucket_fields = nbf,
-                                .n_total_fields = ntf,
-                                .buckets = values,
-                                .totals = values + nb * nbf,
-                                .bucket_uniques = nu > 0 ? values + nb * nbf + ntf : NULL,
-                                .unique_total = (uint64_t)redis_reply_integer(total)};
-    int bad = redis_reply_integer(total) < 0;
-    size_t len;
-    const char *s;
-    for (size_t i = 0; i < nb && !bad; i++) {
-        const redis_reply_t *row = redis_reply_at(rows, i);
-        if (redis_reply_kind(row) == REDIS_REPLY_KIND_ARRAY) { /* consentd_stats_by: HMGET's */
-            bad = redis_reply_count(row) != nbf;
-            for (size_t j = 0; j < nbf && !bad; j++)
-                bad = store_parse_count(redis_reply_at(row, j), &values[i * nbf + j]) != 0;
-            continue;
-        }
-        s = redis_reply_str(row, &len);
-        bad = s == NULL || store_parse_values(s, len, values + i * nbf, nbf) != 0;
-    }
-    if (redis_reply_kind(totals) == REDIS_REPLY_KIND_ARRAY) { /* consentd_stats_by: HMGETs */
-        memset(values + nb * nbf, 0, ntf * sizeof(*values));
-        for (size_t t = 0; t < redis_reply_count(totals) && !bad; t++) {
-            const redis_reply_t *row = redis_reply_at(totals, t);
-            bad = redis_reply_kind(row) != REDIS_REPLY_KIND_ARRAY || redis_reply_count(row) != ntf;
-            for (size_t j = 0; j < ntf && !bad; j++) {
-                uint64_t v = 0;
-                bad = store_parse_count(redis_reply_at(row, j), &v) != 0;
-                values[nb * nbf + j] += v;
-            }
-        }
-    } else {
-        s = redis_reply_str(totals, &len);
-        bad = bad || (ntf > 0 ? store_parse_values(s, len, values + nb * nbf, ntf) != 0 : len != 0);
-    }
-    for (size_t d = 0; d < nu && !bad; d++) {
-        const redis_reply_t *u = redis_reply_at(uniques, d);
-        bad = redis_reply_kind(u) != REDIS_REPLY_KIND_INTEGER || redis_reply_integer(u) < 0;
-        values[nb * nbf + ntf + d] = (uint64_t)redis_reply_integer(u);
-    }
-    if (bad) {
-        free(values);
-        store_call_fail(c, &store_error_unexpected);
-        return;
-    }
-    c->cb.stats(c->data, &res, NULL);
-    free(values);
-    store_call_free(c);
-}
 
 /* "{<site>:stats}": the tag of every counter key of a site. */
 static void store_call_stats_tag(store_call_t *c, const char *site_id)
@@ -1364,10 +1266,7 @@ static void store_on_reply(void *data, const redis_reply_t *reply, const redis_e
         store_on_count(c, reply);
         break;
     case STORE_CALL_STATS:
-        if (c->stats_state != NULL)
-            store_on_stats_part(c, reply);
-        else
-            store_on_stats(c, reply);
+        store_on_stats_part(c, reply);
         break;
     case STORE_CALL_BANNER_FOUND:
     case STORE_CALL_BANNER_LIST:
@@ -1653,8 +1552,15 @@ static int store_plan(const store_stats_query_t *q, size_t nb, store_plan_t *p)
     p->totals = malloc(cap * sizeof(*p->totals));
     p->unions = malloc(cap * sizeof(*p->unions));
     if (p->units == NULL || p->totals == NULL || p->unions == NULL) return -1;
-    char kind = q->by == STORE_BY_DAY ? 'd' : q->by == STORE_BY_WEEK ? 'w' : 'm';
-    for (int64_t d = q->first_day; d <= q->last_day && p->n < nb;) {
+    char kind = q->by == STORE_BY_HOUR   ? 'h'
+                : q->by == STORE_BY_DAY  ? 'd'
+                : q->by == STORE_BY_WEEK ? 'w'
+                                         : 'm';
+    if (kind == 'h') { /* hours since the Unix epoch */
+        for (int64_t h = q->first_day * 24; h < (q->last_day + 1) * 24 && p->n < nb; h++)
+            p->units[p->n++] = (store_unit_t){'h', h, h + 1};
+    }
+    for (int64_t d = q->first_day; kind != 'h' && d <= q->last_day && p->n < nb;) {
         int64_t end = kind == 'd' ? d + 1 : kind == 'w' ? d + 7 : clock_next_month(d);
         p->units[p->n++] = (store_unit_t){kind, d, end};
         d = end;
@@ -1680,7 +1586,7 @@ static int store_plan(const store_stats_query_t *q, size_t nb, store_plan_t *p)
             d++;
         }
     }
-    if (kind == 'd') {
+    if (kind == 'd' || kind == 'h') { /* a day hash is the sum of its hours */
         memcpy(p->totals, p->unions, p->nuni * sizeof(*p->totals));
         p->ntot = p->nuni;
     } else {
@@ -1699,6 +1605,9 @@ static void store_plan_free(store_plan_t *p)
 
 static int store_unit_args(store_call_t *c, const store_unit_t *u)
 {
+    if (u->kind == 'h') /* an hour: its hash, and its day's HyperLogLog (never counted alone) */
+        return store_arg_counter_key(c, 'h', u->first) |
+               store_arg_counter_key(c, 'u', u->first / 24);
     if (u->kind == 'd')
         return store_arg_counter_key(c, 'd', u->first) | store_arg_counter_key(c, 'u', u->first);
     return store_arg_counter_key(c, u->kind, u->first) |
@@ -1714,15 +1623,6 @@ static void store_stats_shape(store_call_t *c, const store_stats_query_t *q, siz
     c->stats.n_total_fields = q->n_total_fields;
     c->stats.per_bucket = q->uniques && q->by != STORE_BY_HOUR;
     store_call_stats_tag(c, q->site_id);
-}
-
-static int store_arg_fields(store_call_t *c, const store_stats_query_t *q)
-{
-    int brc = 0;
-    for (size_t i = 0; i < q->n_bucket_fields + q->n_total_fields && brc == 0; i++)
-        brc |= store_arg_str(c, i < q->n_bucket_fields ? q->bucket_fields[i]
-                                                       : q->total_fields[i - q->n_bucket_fields]);
-    return brc;
 }
 
 /* A stats read by day, week or month in several calls (store_stats_read). */
@@ -1786,7 +1686,7 @@ static store_stats_state_t *store_stats_state_new(const store_stats_query_t *q, 
 
 static int store_stats_unit_spec(store_call_t *c, const store_unit_t *u, int64_t retention_ms)
 {
-    int64_t nd = u->kind == 'd' ? 0 : u->end - u->first;
+    int64_t nd = u->kind == 'd' || u->kind == 'h' ? 0 : u->end - u->first;
     char first[CLOCK_TEXT_MAX] = "";
     if (nd > 0 && clock_format(u->first * STORE_MS_PER_DAY, CLOCK_DAY_KEY, first) == 0) return -1;
     return store_argf(c, "%" PRId64, nd) |
@@ -1847,8 +1747,10 @@ static int store_stats_send(store_call_t *c)
                 if (local[u] == k) brc |= store_unit_args(c, &p->units[u]);
     }
     brc |= store_argf(c, "%zu", nbf) | store_argf(c, "%zu", ntf) |
-           store_arg_str(c, st->uniques ? "1" : "0") | store_argf(c, "%zu", count) |
-           store_argf(c, "%zu", nrows);
+           store_arg_str(c, !st->uniques          ? "0"
+                            : c->stats.per_bucket ? "1"
+                                                  : "2") |
+           store_argf(c, "%zu", count) | store_argf(c, "%zu", nrows);
     for (size_t i = 0; i < nbf && brc == 0; i++)
         brc |= store_arg_str(c, st->bfields[i]);
     for (size_t i = 0; i < ntf && brc == 0; i++)
@@ -1947,52 +1849,27 @@ int store_stats_read(redis_t *r, const store_stats_query_t *q, store_stats_cb cb
     for (size_t i = 0; i < nf; i++)
         fields_len += strlen(i < q->n_bucket_fields ? q->bucket_fields[i]
                                                     : q->total_fields[i - q->n_bucket_fields]);
-    store_call_t *c;
-    int brc;
-    if (q->by == STORE_BY_HOUR) {
-        /* consentd_stats over the hour hashes, the days' HyperLogLogs for
-         * the range's unique visitors. */
-        size_t n_days = q->uniques ? (size_t)(q->last_day - q->first_day + 1) : 0;
-        c = store_call_new_args(STORE_CALL_STATS, r, data,
-                                (nb + n_days) * STORE_KEY_MAX + fields_len + 128,
-                                7 + nb + n_days + nf);
-        if (c == NULL) return REDIS_E_BUSY;
-        store_stats_shape(c, q, nb);
-        brc = store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_stats") |
-              store_argf(c, "%zu", nb + n_days);
-        for (size_t i = 0; i < nb && brc == 0; i++)
-            brc |= store_arg_counter_key(c, 'h', q->first_day * 24 + (int64_t)i);
-        for (size_t i = 0; i < n_days && brc == 0; i++)
-            brc |= store_arg_counter_key(c, 'u', q->first_day + (int64_t)i);
-        brc |= store_argf(c, "%zu", nb) | store_argf(c, "%zu", q->n_bucket_fields) |
-               store_argf(c, "%zu", q->n_total_fields) | store_arg_str(c, "0") |
-               store_arg_fields(c, q);
-    } else {
-        /* consentd_stats_by, in calls of at most STORE_STATS_ROWS_PER_CALL
-         * rows, then one for the totals: Redis runs other clients' commands
-         * (consent writes) between them. */
-        struct store_stats_state *st = store_stats_state_new(q, nb);
-        if (st == NULL) return REDIS_E_BUSY;
-        size_t most =
-            st->plan.n < STORE_STATS_ROWS_PER_CALL ? st->plan.n : STORE_STATS_ROWS_PER_CALL;
-        if (st->plan.ntot + st->plan.nuni > most) most = st->plan.ntot + st->plan.nuni;
-        if (st->plan.n <= STORE_STATS_ROWS_PER_CALL) most = st->plan.n; /* one call */
-        size_t nargs = 10 + 5 * most + nf + 2 * most;
-        c = store_call_new_args(STORE_CALL_STATS, r, data,
-                                2 * most * STORE_KEY_MAX + fields_len + nargs * 24 + 128, nargs);
-        if (c == NULL) {
-            store_stats_state_free(st);
-            return REDIS_E_BUSY;
-        }
-        store_stats_shape(c, q, nb);
-        c->stats_state = st;
-        c->cb.stats = cb;
-        int rc = store_stats_send(c);
-        if (rc != REDIS_OK) store_call_free(c);
-        return rc;
+    /* consentd_stats_by, in calls of at most STORE_STATS_ROWS_PER_CALL rows,
+     * then one for the totals: Redis runs other clients' commands (consent
+     * writes) between them. */
+    struct store_stats_state *st = store_stats_state_new(q, nb);
+    if (st == NULL) return REDIS_E_BUSY;
+    size_t most = st->plan.n < STORE_STATS_ROWS_PER_CALL ? st->plan.n : STORE_STATS_ROWS_PER_CALL;
+    if (st->plan.ntot + st->plan.nuni > most) most = st->plan.ntot + st->plan.nuni;
+    if (st->plan.n <= STORE_STATS_ROWS_PER_CALL) most = st->plan.n; /* one call */
+    size_t nargs = 10 + 5 * most + nf + 2 * most;
+    store_call_t *c = store_call_new_args(
+        STORE_CALL_STATS, r, data, 2 * most * STORE_KEY_MAX + fields_len + nargs * 24 + 128, nargs);
+    if (c == NULL) {
+        store_stats_state_free(st);
+        return REDIS_E_BUSY;
     }
+    store_stats_shape(c, q, nb);
+    c->stats_state = st;
     c->cb.stats = cb;
-    return store_call_start(c, brc);
+    int rc = store_stats_send(c);
+    if (rc != REDIS_OK) store_call_free(c);
+    return rc;
 }
 
 /* ---- banner versions -------------------------------------------------------- */

@@ -13,7 +13,7 @@
 -- pairs each version with the file's hash, and lint_lua fails when they
 -- disagree). A new version keeps every function of the older ones, with their
 -- arguments and replies: old nodes run on it until they are replaced.
-local VERSION = 6
+local VERSION = 7
 
 -- Returns VERSION: what consentd asks a Redis before loading the library.
 local function version()
@@ -737,7 +737,8 @@ end
 -- exact by consentd_count, which adds to the rollups that exist. So a query
 -- reads a handful of rollups, not every day.
 -- KEYS: per unit: hash, HyperLogLog.
--- ARGV: n_bucket_fields, n_total_fields, uniques (1: PFCOUNT), n_units,
+-- ARGV: n_bucket_fields, n_total_fields, uniques (1: PFCOUNT of each row and
+-- of the union; 2 (version 7: rows that are hours): of the union only), n_units,
 -- n_rows, the bucket fields and the total fields, per unit: n_days,
 -- expire_at_ms and first day (YYYYMMDD) of a rollup (0, 0, '' for a day),
 -- then n_totals and the units (1-based) whose sums are the totals, then
@@ -748,7 +749,8 @@ end
 -- its values (nil: 0), totals an array of such arrays (one per unit of the
 -- totals) for consentd to add up.
 local function stats_by(keys, args)
-  local nbf, ntf, uniq = tonumber(args[1]), tonumber(args[2]), args[3] == '1'
+  local nbf, ntf = tonumber(args[1]), tonumber(args[2])
+  local uniq, row_uniq = args[3] == '1' or args[3] == '2', args[3] == '1'
   local nunits, nrows = tonumber(args[4]), tonumber(args[5])
   if nbf == nil or ntf == nil or nunits == nil or nrows == nil or nrows > nunits then
     return redis.error_reply('ERR consentd: bad arguments')
@@ -798,7 +800,7 @@ local function stats_by(keys, args)
   local rows, uniques = {}, {}
   for i = 1, nrows do
     rows[i] = redis.call('HMGET', units[i][1], unpack(bfields))
-    if uniq then
+    if row_uniq then
       uniques[i] = redis.call('PFCOUNT', units[i][2])
     end
   end
