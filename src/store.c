@@ -114,11 +114,12 @@
  * are built by consentd_stats_by the first time a query needs a whole week
  * or month (sum of the day hashes, PFMERGE of their HyperLogLogs, field
  * "_" set, expiry of the last day): built before or after a flush, a rollup
- * is the exact sum of its days, since both run atomically. Reads: consentd_stats (HMGET of
- * the asked fields from each bucket's hash, PFCOUNT of the days) by hour;
- * consentd_stats_by by day, week or month (rows from the days or rollups,
- * totals and the union of visitors from the whole months in the range and
- * the days at its edges).
+ * is the exact sum of its days, since both run atomically. Reads:
+ * consentd_stats_by, by hour, day, week or month (rows from the hours, the
+ * days or the rollups, HMGET as is; totals and the union of visitors from
+ * the whole months in the range and its other days), in calls of at most
+ * STORE_STATS_ROWS_PER_CALL rows and one for the totals. consentd_stats
+ * (one call over the hour or day hashes) stays for nodes before version 7.
  *
  * (log retention = site->log_retention_days.) Ints in msgpack use the
  * smallest encoding; strings are msgpack str. A state whose expires_at_ms is

@@ -225,13 +225,14 @@ typedef void (*store_stats_cb)(void *data, const store_stats_result_t *res,
  * range is empty, not aligned to q->by, or over its limit. */
 size_t store_stats_buckets(const store_stats_query_t *q);
 
-/* One FCALL: every bucket's fields, the range's totals and unique
- * visitors, in one round trip. By hour: consentd_stats over the hour
- * hashes. By day, week or month: consentd_stats_by, which reads week and
- * month rollups (built from the days the first time a query needs them,
- * then kept exact by every flush) where a whole period is asked for: the
- * totals and unique visitors of a 400-day range come from about 13 months
- * and the days at its edges, not from 400 days (key layout: store.c). */
+/* Every bucket's fields, the range's totals and unique visitors: FCALLs of
+ * consentd_stats_by, one when the range is small, else one per
+ * STORE_STATS_ROWS_PER_CALL rows and one for the totals (the callback gets
+ * one result, once). It reads week and month rollups (built from the days
+ * the first time a query needs them, then kept exact by every flush) where
+ * a whole period is asked for: the totals and unique visitors of a 400-day
+ * range come from about 13 months and the days at its edges, not from 400
+ * days; by hour, from the days (key layout: store.c). */
 int store_stats_read(redis_t *r, const store_stats_query_t *q, store_stats_cb cb, void *data);
 
 /* ---- banner versions (the archive of every banner.js served) ----
