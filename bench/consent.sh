@@ -223,15 +223,15 @@ cmdstats() {
 }
 
 # From two cmdstats outputs: "main_calls main_failed other_toplevel_calls".
-# Commands that only run inside consentd_put (see LIBRARY_SOURCE in
-# src/store.c) and this script's own INFO/CONFIG are not top-level calls.
+# Commands that only run inside the functions (every redis.call of
+# src/store.lua, read from the file) and this script's own INFO/CONFIG are
+# not top-level calls.
 cmd_delta() {
-    awk -v main="$3" '
+    local inner
+    inner=$(grep -o "redis\.call('[A-Za-z]*'" "$ROOT/src/store.lua" | sed "s/.*('//; s/'//" | tr '[:upper:]' '[:lower:]' | sort -u | tr '\n' ' ')
+    awk -v main="$3" -v inner_list="$inner" '
         BEGIN {
-            # every command the library calls (redis.call in src/store.c): they
-            # run inside an FCALL, never as commands of their own
-            n = split("del exists get hget hincrby hmget hset incr lindex lpush lrange pexpire pexpireat " \
-                      "pexpiretime pfadd pfcount rpop set time xadd xdel xtrim zadd zrange zremrangebyscore", c, " ")
+            n = split(inner_list, c, " ")
             for (i = 1; i <= n; i++) inner[c[i]]
         }
         FNR == NR { c0[$1] = $2; f0[$1] = $3 + $4; next }

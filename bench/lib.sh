@@ -240,7 +240,10 @@ start_redis() {
 # on SERVER_CPU (or under WRAPPER, e.g. valgrind), logging to
 # DIR/consentd.log; sets CONSENTD_PORT and CONSENTD_PID. Does not wait for it.
 # The stats answers are not kept in memory (stats.cache_seconds 0): the
-# benchmarks time the query itself, repeated.
+# benchmarks time the query itself, repeated. The log's checkpointer is off
+# unless CHECKPOINT_SECONDS is set: with one worker thread, its hashing of
+# every entry written (about one interval later) would land in the write
+# path's CPU per request; bench/consent.sh measures it apart.
 launch_consentd() {
     local dir=$1 sites=$2
     shift 2
@@ -257,7 +260,7 @@ launch_consentd() {
   "keys_dir": "$dir/keys",
   "rate_limit": { "exempt_loopback": true },
   "stats": { "cache_seconds": 0, "cache_closed_seconds": 0 },
-  "log": { "access_log": false }
+  "log": { "access_log": false, "checkpoint_seconds": ${CHECKPOINT_SECONDS:-0} }
 }
 EOF
     say "consentd: starting $BIN on 127.0.0.1:$CONSENTD_PORT, 1 thread, under ${wrapper[*]}"
