@@ -25,22 +25,6 @@
 
 #define AUDIT_LOG_CURSOR_MAX 128
 
-/* limit=1..max (default def); -1 after answering 400. */
-static long audit_log_limit(http_request_t *rq, long def, long max)
-{
-    char s[16];
-    if (http_query_param(rq, "limit", s, sizeof(s)) < 0) return def;
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end != '\0' || v < 1 || v > max) {
-        char msg[64];
-        snprintf(msg, sizeof(msg), "limit must be from 1 to %ld", max);
-        http_error(rq, 400, "invalid_limit", msg);
-        return -1;
-    }
-    return v;
-}
-
 static void audit_log_on_checkpoints(void *data, const store_checkpoint_t *cps, size_t n,
                                      const char *next_cursor, const redis_error_t *err)
 {
@@ -85,7 +69,7 @@ void audit_log_checkpoints(http_request_t *rq)
 {
     char cursor[AUDIT_LOG_CURSOR_MAX];
     long limit =
-        audit_log_limit(rq, AUDIT_LOG_CHECKPOINTS_DEFAULT_LIMIT, STORE_CHECKPOINT_PAGE_MAX);
+        http_query_limit(rq, AUDIT_LOG_CHECKPOINTS_DEFAULT_LIMIT, STORE_CHECKPOINT_PAGE_MAX);
     if (limit < 0) return;
     ssize_t clen = http_query_param(rq, "cursor", cursor, sizeof(cursor));
     http_pending_t *p = http_pending_new(rq, 0);
@@ -193,7 +177,7 @@ void audit_log_export(http_request_t *rq)
         return;
     }
     char cursor[AUDIT_LOG_CURSOR_MAX];
-    long limit = audit_log_limit(rq, AUDIT_LOG_DEFAULT_LIMIT, STORE_LOG_PAGE_MAX);
+    long limit = http_query_limit(rq, AUDIT_LOG_DEFAULT_LIMIT, STORE_LOG_PAGE_MAX);
     if (limit < 0) return;
     ssize_t clen = http_query_param(rq, "cursor", cursor, sizeof(cursor));
     http_pending_t *p = http_pending_new(rq, 0);

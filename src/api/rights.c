@@ -202,9 +202,8 @@ static void rights_on_page(void *data, const store_record_t *records, size_t n,
 void rights_export(http_request_t *rq)
 {
     if (!rights_server_only(rq)) return;
-    char from_s[32], to_s[32], limit_s[16], cursor[RIGHTS_CURSOR_MAX];
+    char from_s[32], to_s[32], cursor[RIGHTS_CURSOR_MAX];
     int64_t from = 0, to = INT64_MAX;
-    long limit = RIGHTS_EXPORT_DEFAULT_LIMIT;
     if (http_query_param(rq, "from", from_s, sizeof(from_s)) >= 0 &&
         (from = rights_parse_time(from_s, 0)) < 0) {
         http_error(rq, 400, "invalid_range", "from must be YYYY-MM-DD or milliseconds");
@@ -219,14 +218,8 @@ void rights_export(http_request_t *rq)
         http_error(rq, 400, "invalid_range", "to is before from");
         return;
     }
-    if (http_query_param(rq, "limit", limit_s, sizeof(limit_s)) >= 0) {
-        char *end;
-        limit = strtol(limit_s, &end, 10);
-        if (*end != '\0' || limit < 1 || limit > STORE_LOG_PAGE_MAX) {
-            http_error(rq, 400, "invalid_limit", "limit must be from 1 to 1000");
-            return;
-        }
-    }
+    long limit = http_query_limit(rq, RIGHTS_EXPORT_DEFAULT_LIMIT, STORE_LOG_PAGE_MAX);
+    if (limit < 0) return;
     ssize_t clen = http_query_param(rq, "cursor", cursor, sizeof(cursor));
     http_pending_t *p = http_pending_new(rq, 0);
     if (p == NULL) {

@@ -634,6 +634,21 @@ ssize_t http_query_param(http_request_t *rq, const char *name, char *out, size_t
     return http_query_find(rq->req->path.base, rq->req->path.len, name, out, cap);
 }
 
+long http_query_limit(http_request_t *rq, long def, long max)
+{
+    char s[16];
+    if (http_query_param(rq, "limit", s, sizeof(s)) < 0) return def;
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end != '\0' || v < 1 || v > max) {
+        char msg[64];
+        snprintf(msg, sizeof(msg), "limit must be from 1 to %ld", max);
+        http_error(rq, 400, "invalid_limit", msg);
+        return -1;
+    }
+    return v;
+}
+
 ssize_t http_query_find(const char *target, size_t len, const char *name, char *out, size_t cap)
 {
     const char *path = target, *end = path + len;

@@ -127,6 +127,10 @@ void http_hold_snapshot(http_request_t *rq);
 /* Copy the (not decoded) value of query parameter name into out; returns its
  * length, or -1 when absent or longer than cap - 1. */
 ssize_t http_query_param(http_request_t *rq, const char *name, char *out, size_t cap);
+/* The page size of a listing: query parameter limit, an integer from 1 to
+ * max; def when absent. -1 after answering 400 invalid_limit ("limit must
+ * be from 1 to <max>"). */
+long http_query_limit(http_request_t *rq, long def, long max);
 /* The same on a request target (path and query, untrusted bytes). */
 ssize_t http_query_find(const char *target, size_t len, const char *name, char *out, size_t cap);
 /* The key of an Authorization header value "Bearer <key>" (spaces around
