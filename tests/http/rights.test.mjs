@@ -183,6 +183,22 @@ test('audit_export_pages_through_every_partition_with_a_cursor', async () => {
     assert.deepEqual(new Set(seen), ids);
 });
 
+test('audit_export_and_raw_log_refuse_a_bad_page_size_or_cursor', async () => {
+    for (const path of ['/v1/sites/demo/consents', '/v1/sites/demo/log', '/v1/sites/demo/log/checkpoints']) {
+        for (const limit of ['0', '1001', 'abc', '', '5x', '-1']) {
+            const bad = await stack.consentd.request(`${path}?limit=${limit}`, { headers: server() });
+            assert.equal(bad.status, 400, `${path} limit=${limit}: ${bad.text}`);
+            assert.equal(bad.json().error.code, 'invalid_limit');
+            assert.match(bad.json().error.message, /^limit must be from 1 to \d+$/);
+        }
+        const bad = await stack.consentd.request(`${path}?cursor=not-a-cursor`, { headers: server() });
+        assert.equal(bad.status, 400, `${path} cursor: ${bad.text}`);
+        assert.equal(bad.json().error.code, 'invalid_cursor');
+        const good = await stack.consentd.request(`${path}?limit=1`, { headers: server() });
+        assert.equal(good.status, 200, `${path}: ${good.text}`);
+    }
+});
+
 test('audit_export_honours_the_time_range', async () => {
     const future = await stack.consentd.request('/v1/sites/demo/consents?from=2999-01-01', { headers: server() });
     assert.equal(future.status, 200, future.text);
