@@ -1704,49 +1704,46 @@ static int store_stats_send(store_call_t *c)
     const store_plan_t *p = &st->plan;
     c->argc = 0;
     c->used = 0;
-    size_t units[STORE_STATS_ROWS_PER_CALL * 2 + 2], n = 0;
-    size_t *local = NULL; /* plan unit (0-based) -> this call's (1-based), final call */
-    size_t nrows = 0, nbf = st->nbf, ntf = st->ntf;
-    st->call_final = 0;
-    int brc = 0;
-    if (st->single) {
+    /* The plan's units this call names, in its order, and back: plan unit
+     * (0-based) -> this call's (1-based, 0: not named). */
+    size_t *order = malloc(p->n * sizeof(*order)), *local = calloc(p->n, sizeof(*local));
+    size_t count = 0, nrows = 0, nbf = st->nbf, ntf = st->ntf;
+    if (order == NULL || local == NULL) {
+        free(order);
+        free(local);
+        return REDIS_E_BUSY;
+    }
+    st->call_final = st->single || st->next_row >= p->nrows;
+    if (st->single) { /* every unit */
         nrows = p->nrows;
         st->call_row0 = 0;
-        st->call_final = 1;
-    } else if (st->next_row < p->nrows) {
+        for (size_t u = 0; u < p->n; u++)
+            order[count++] = u;
+    } else if (!st->call_final) { /* the next rows */
         st->call_row0 = st->next_row;
         nrows = p->nrows - st->next_row < STORE_STATS_ROWS_PER_CALL ? p->nrows - st->next_row
                                                                     : STORE_STATS_ROWS_PER_CALL;
         for (size_t i = 0; i < nrows; i++)
-            units[n++] = st->next_row + i;
+            order[count++] = st->next_row + i;
         ntf = 0;
-    } else {
-        st->call_final = 1;
+    } else { /* the units the totals and the union name, once each */
         st->call_row0 = p->nrows;
         nbf = 0;
-        if ((local = calloc(p->n, sizeof(*local))) == NULL) return REDIS_E_BUSY;
-    }
-    st->call_rows = nrows;
-    size_t count = st->single ? p->n : n;
-    if (local != NULL) { /* the units the totals and the union name, once each */
         for (size_t i = 0; i < p->ntot + p->nuni; i++) {
             size_t u = (i < p->ntot ? p->totals[i] : p->unions[i - p->ntot]) - 1;
-            if (local[u] == 0) local[u] = ++count;
+            if (local[u] == 0) {
+                local[u] = 1;
+                order[count++] = u;
+            }
         }
     }
-    brc |= store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_stats_by") |
-           store_argf(c, "%zu", 2 * count);
-    if (st->single) {
-        for (size_t i = 0; i < p->n && brc == 0; i++)
-            brc |= store_unit_args(c, &p->units[i]);
-    } else if (local == NULL) {
-        for (size_t i = 0; i < n && brc == 0; i++)
-            brc |= store_unit_args(c, &p->units[units[i]]);
-    } else {
-        for (size_t k = 1; k <= count && brc == 0; k++)
-            for (size_t u = 0; u < p->n; u++)
-                if (local[u] == k) brc |= store_unit_args(c, &p->units[u]);
-    }
+    for (size_t k = 0; k < count; k++)
+        local[order[k]] = k + 1;
+    st->call_rows = nrows;
+    int brc = store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_stats_by") |
+              store_argf(c, "%zu", 2 * count);
+    for (size_t k = 0; k < count && brc == 0; k++)
+        brc |= store_unit_args(c, &p->units[order[k]]);
     brc |= store_argf(c, "%zu", nbf) | store_argf(c, "%zu", ntf) |
            store_arg_str(c, !st->uniques          ? "0"
                             : c->stats.per_bucket ? "1"
@@ -1756,27 +1753,19 @@ static int store_stats_send(store_call_t *c)
         brc |= store_arg_str(c, st->bfields[i]);
     for (size_t i = 0; i < ntf && brc == 0; i++)
         brc |= store_arg_str(c, st->tfields[i]);
-    if (st->single) {
-        for (size_t i = 0; i < p->n && brc == 0; i++)
-            brc |= store_stats_unit_spec(c, &p->units[i], st->retention_ms);
-    } else if (local == NULL) {
-        for (size_t i = 0; i < n && brc == 0; i++)
-            brc |= store_stats_unit_spec(c, &p->units[units[i]], st->retention_ms);
-    } else {
-        for (size_t k = 1; k <= count && brc == 0; k++)
-            for (size_t u = 0; u < p->n; u++)
-                if (local[u] == k) brc |= store_stats_unit_spec(c, &p->units[u], st->retention_ms);
-    }
+    for (size_t k = 0; k < count && brc == 0; k++)
+        brc |= store_stats_unit_spec(c, &p->units[order[k]], st->retention_ms);
     if (!st->call_final) {
         brc |= store_arg_str(c, "0") | store_arg_str(c, "0");
     } else {
         brc |= store_argf(c, "%zu", p->ntot);
         for (size_t i = 0; i < p->ntot && brc == 0; i++)
-            brc |= store_argf(c, "%zu", local != NULL ? local[p->totals[i] - 1] : p->totals[i]);
+            brc |= store_argf(c, "%zu", local[p->totals[i] - 1]);
         brc |= store_argf(c, "%zu", p->nuni);
         for (size_t i = 0; i < p->nuni && brc == 0; i++)
-            brc |= store_argf(c, "%zu", local != NULL ? local[p->unions[i] - 1] : p->unions[i]);
+            brc |= store_argf(c, "%zu", local[p->unions[i] - 1]);
     }
+    free(order);
     free(local);
     if (brc != 0) return REDIS_E_ARGS;
     return store_call_send(c);
