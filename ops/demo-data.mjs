@@ -203,7 +203,7 @@ async function expect(opts, want, method, path, body) {
 
 // ---- the site, as its banner.js tells it --------------------------------------
 
-// banner.js is (CONSENTD_CONFIG=>{...})({settings}); its settings are public:
+// banner.js is ((CONSENTD_CONFIG,CONSENTD_FEATURES=[])=>{...})({settings}); its settings are public:
 // purposes and legal bases, languages, policy version, variants and weights.
 async function siteSettings(opts) {
     const res = await expect(opts, 200, 'GET', `/v1/sites/${opts.site}/banner.js`);

@@ -4,7 +4,8 @@
  * The body is the banner bundle (web/banner/, minified by esbuild at build
  * time and embedded as BANNER_JS by web/build.mjs) applied to the site's
  * settings and texts in every language of the site:
- * (CONSENTD_CONFIG=>{<bundle>})({<settings>}). The script picks its language
+ * ((CONSENTD_CONFIG,CONSENTD_FEATURES=[])=>{<features><bundle>})({<settings>}),
+ * <features> being those the site uses (banner_uses). The script picks its language
  * in the browser (the script tag's lang, the page's, the browser's), so one
  * body per site serves every visitor and caches well. Built once per
  * snapshot, off the event loop, in identity, gzip and brotli, each with a
@@ -76,6 +77,42 @@ static json_t *banner_ui_texts(json_t *texts, const char *lang)
     return t != NULL ? t : json_object_get(texts, BANNER_UI_FALLBACK_LANG);
 }
 
+static int banner_uses(const site_t *site, const char *name);
+
+/*
+ * The banner's strings for lang that the site's banner can show: a new
+ * reference. Left out: the legitimate-interest label when no purpose rests
+ * on it, the GPC notice when no purpose is refused under GPC, the privacy
+ * policy link's text when there is no policy, and a feature's strings
+ * ("<feature>.<name>" in texts.json) when the site does not use the feature.
+ */
+static json_t *banner_site_ui(const site_t *site, json_t *texts, const char *lang)
+{
+    int interest = 0, gpc = 0;
+    for (size_t i = 0; i < site->n_purposes; i++) {
+        interest |= site->purposes[i].legal_basis == LEGAL_BASIS_LEGITIMATE_INTEREST;
+        gpc |= site->purposes[i].gpc;
+    }
+    json_t *ui = json_copy(banner_ui_texts(texts, lang));
+    const char *key;
+    json_t *value;
+    void *tmp;
+    json_object_foreach_safe(ui, tmp, key, value)
+    {
+        const char *dot = strchr(key, '.');
+        char feature[64];
+        int drop = (!interest && strcmp(key, "legitimate_interest") == 0) ||
+                   (!gpc && strcmp(key, "gpc") == 0) ||
+                   (site->privacy_policy_url == NULL && strcmp(key, "policy") == 0);
+        if (dot != NULL) {
+            snprintf(feature, sizeof(feature), "%.*s", (int)(dot - key), key);
+            drop = !banner_uses(site, feature);
+        }
+        if (drop) json_object_del(ui, key);
+    }
+    return ui;
+}
+
 /* The overrides variant v makes in lang, or NULL. */
 static const site_variant_text_t *banner_variant_texts(const site_variant_t *v, const char *lang)
 {
@@ -86,9 +123,10 @@ static const site_variant_text_t *banner_variant_texts(const site_variant_t *v, 
 
 /* The strings a visitor of variant v (NULL: none) reads in lang: the
  * banner's own, with the variant's overrides. A new reference. */
-static json_t *banner_shown_ui(json_t *texts, const site_variant_t *v, const char *lang)
+static json_t *banner_shown_ui(const site_t *site, json_t *texts, const site_variant_t *v,
+                               const char *lang)
 {
-    json_t *ui = json_copy(banner_ui_texts(texts, lang));
+    json_t *ui = banner_site_ui(site, texts, lang);
     const site_variant_text_t *o = banner_variant_texts(v, lang);
     for (size_t k = 0; ui != NULL && o != NULL && k < o->n; k++)
         json_object_set_new(ui, o->keys[k], json_string(o->values[k]));
@@ -214,7 +252,8 @@ static json_t *banner_settings_json(const site_t *site, json_t *texts)
     json_t *languages = json_array(), *ui = json_object();
     for (size_t i = 0; i < site->n_languages; i++) {
         json_array_append_new(languages, json_string(site->languages[i]));
-        json_object_set(ui, site->languages[i], banner_ui_texts(texts, site->languages[i]));
+        json_object_set_new(ui, site->languages[i],
+                            banner_site_ui(site, texts, site->languages[i]));
     }
     static const char zeros[BANNER_VERSION_HEX + 1] =
         "0000000000000000000000000000000000000000000000000000000000000000";
@@ -300,7 +339,7 @@ static int banner_hash_texts(const site_t *site, const char *lang, const site_va
                   site->policy_version, "controller", site->controller_name, "contact",
                   site->contact, "privacy_policy_url", site->privacy_policy_url,
                   "choice_lifetime_days", (json_int_t)site->choice_lifetime_days, "purposes",
-                  purposes, "ui", banner_shown_ui(texts, variant, lang));
+                  purposes, "ui", banner_shown_ui(site, texts, variant, lang));
     char *text = doc != NULL ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(doc);
     if (text == NULL) return -1;
@@ -328,6 +367,19 @@ static char *banner_join(const char *const *first, size_t n, size_t stride)
     return out;
 }
 
+/*
+ * Whether the site's banner inlines the feature `name` (web/banner/features/):
+ * only what its site file declares, so that a site pays no byte for what it
+ * does not use. An unknown name is a feature this build of consentd does not
+ * know how to select: never inlined.
+ */
+static int banner_uses(const site_t *site, const char *name)
+{
+    (void)site;
+    (void)name;
+    return 0;
+}
+
 static int banner_build_one(const site_t *site, json_t *texts, banner_t *b)
 {
     b->site = site;
@@ -341,20 +393,28 @@ static int banner_build_one(const site_t *site, json_t *texts, banner_t *b)
     char *json = json_dumps(settings, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(settings);
     if (json == NULL) return -1;
-    /* The bundle reads its settings as CONSENTD_CONFIG (web/banner/main.js). */
-    static const char head[] = "(CONSENTD_CONFIG=>{", middle[] = "})(", tail[] = ");\n";
-    size_t len = strlen(head) + strlen(BANNER_JS) + strlen(middle) + strlen(json) + strlen(tail);
+    /* The bundle reads its settings as CONSENTD_CONFIG, and the features the
+     * site uses push themselves on CONSENTD_FEATURES (web/banner/main.js). */
+    static const char head[] = "((CONSENTD_CONFIG,CONSENTD_FEATURES=[])=>{", middle[] = "})(",
+                      tail[] = ");\n";
+    size_t code = strlen(BANNER_JS);
+    for (size_t f = 0; BANNER_FEATURES[f].name != NULL; f++)
+        if (banner_uses(site, BANNER_FEATURES[f].name)) code += strlen(BANNER_FEATURES[f].js);
+    size_t len = strlen(head) + code + strlen(middle) + strlen(json) + strlen(tail);
     banner_encoding_t *id = &b->enc[BANNER_IDENTITY];
     if ((id->body = malloc(len + 1)) == NULL) {
         free(json);
         return -1;
     }
-    id->len =
-        (size_t)snprintf(id->body, len + 1, "%s%s%s%s%s", head, BANNER_JS, middle, json, tail);
+    char *w = stpcpy(id->body, head);
+    for (size_t f = 0; BANNER_FEATURES[f].name != NULL; f++)
+        if (banner_uses(site, BANNER_FEATURES[f].name)) w = stpcpy(w, BANNER_FEATURES[f].js);
+    w = stpcpy(stpcpy(stpcpy(stpcpy(w, BANNER_JS), middle), json), tail);
+    id->len = (size_t)(w - id->body);
     free(json);
     /* The version: the hash of the body with zeros in its own place, then
      * written there. */
-    size_t at = strlen(head) + strlen(BANNER_JS) + strlen(middle);
+    size_t at = strlen(head) + code + strlen(middle);
     if (strncmp(id->body + at, BANNER_VERSION_FIELD, strlen(BANNER_VERSION_FIELD)) != 0) return -1;
     at += strlen(BANNER_VERSION_FIELD);
     SHA256((const unsigned char *)id->body, id->len, b->version);

@@ -522,8 +522,10 @@ void consent_post(http_request_t *rq)
         http_caller_error(rq, caller);
         return;
     }
-    if (!http_body_is_json(rq)) {
-        http_error(rq, 415, "unsupported_media_type", "send the body as application/json");
+    if (!http_body_is_json_or_text(rq)) {
+        http_error(rq, 415, "unsupported_media_type",
+                   "send the body as application/json (or text/plain, as a browser's fetch "
+                   "does without a preflight)");
         return;
     }
     consent_choice_t choice;

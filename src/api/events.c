@@ -29,17 +29,6 @@ static const struct {
     {"panel_opened", COUNTERS_PANEL_OPENED},
 };
 
-/* application/json or text/plain, with any parameters. */
-static int events_media_type_ok(http_request_t *rq)
-{
-    if (http_body_is_json(rq)) return 1;
-    const h2o_iovec_t *ct = http_req_header(rq, "content-type");
-    static const char text[] = "text/plain";
-    size_t n = sizeof(text) - 1;
-    return ct != NULL && ct->len >= n && strncasecmp(ct->base, text, n) == 0 &&
-           (ct->len == n || ct->base[n] == ';' || ct->base[n] == ' ');
-}
-
 static const char *events_site_language(const site_t *site, const char *lang)
 {
     for (size_t i = 0; i < site->n_languages; i++)
@@ -146,7 +135,7 @@ void events_post(http_request_t *rq)
         http_caller_error(rq, caller);
         return;
     }
-    if (!events_media_type_ok(rq)) {
+    if (!http_body_is_json_or_text(rq)) {
         http_error(rq, 415, "unsupported_media_type",
                    "send the body as application/json (or text/plain, as sendBeacon does)");
         return;

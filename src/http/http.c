@@ -617,6 +617,16 @@ int http_body_is_json(http_request_t *rq)
            ct->base[sizeof(json) - 1] == ' ';
 }
 
+int http_body_is_json_or_text(http_request_t *rq)
+{
+    if (http_body_is_json(rq)) return 1;
+    const h2o_iovec_t *ct = http_req_header(rq, "content-type");
+    static const char text[] = "text/plain";
+    size_t n = sizeof(text) - 1;
+    return ct != NULL && ct->len >= n && strncasecmp(ct->base, text, n) == 0 &&
+           (ct->len == n || ct->base[n] == ';' || ct->base[n] == ' ');
+}
+
 static void http_on_snapshot_dispose(void *slot)
 {
     snapshot_release(*(snapshot_t **)slot);

@@ -142,6 +142,11 @@ const char *http_bearer_parse(const char *value, size_t len, size_t *key_len);
 
 /* 1 when the body's Content-Type is application/json (any parameters). */
 int http_body_is_json(http_request_t *rq);
+/* 1 for application/json or text/plain (any parameters): what a browser's
+ * fetch() or sendBeacon() sends a string as when it sets no type, which
+ * needs no CORS preflight. The JSON is parsed the same either way; a
+ * foreign page is still refused by its Origin (http_caller). */
+int http_body_is_json_or_text(http_request_t *rq);
 
 /* For bodies kept in memory in several encodings: 1 when Accept-Encoding
  * takes coding ("br", "gzip"), by name or "*", with a q-value above 0. */

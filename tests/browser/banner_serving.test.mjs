@@ -43,7 +43,7 @@ test('every_encoding_decodes_to_the_same_script', async () => {
     assert.match(identity.headers['content-type'], /^application\/javascript/);
     assert.deepEqual(zlib.gunzipSync((await get('gzip')).body), identity.body);
     assert.deepEqual(zlib.brotliDecompressSync((await get('br')).body), identity.body);
-    assert.match(identity.text, /^\(CONSENTD_CONFIG=>\{/);
+    assert.match(identity.text, /^\(\(CONSENTD_CONFIG,CONSENTD_FEATURES=\[\]\)=>\{/);
 });
 
 test('etag_and_304_per_encoding_with_vary_and_cache_control', async () => {

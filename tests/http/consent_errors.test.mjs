@@ -99,7 +99,7 @@ test('body_over_4_kb_is_413', () =>
 
 test('wrong_content_type_is_415', () =>
     refused(415, 'unsupported_media_type', () =>
-        postConsent(stack.consentd, good, browser({ 'content-type': 'text/plain' }))));
+        postConsent(stack.consentd, good, browser({ 'content-type': 'text/html' }))));
 
 test('stale_policy_version_leaves_redis_unchanged', () =>
     refused(409, 'policy_version_mismatch', () => postConsent(stack.consentd, { ...good, policy_version: 'old' })));

@@ -29,8 +29,7 @@ export function choiceRead() {
 }
 
 function choiceWrite(cfg, c) {
-    const host = location.hostname;
-    const domain = cfg.domain && (host == cfg.domain || host.endsWith('.' + cfg.domain));
+    const domain = cfg.domain && ('.' + location.hostname).endsWith('.' + cfg.domain);
     const age = c ? Math.min(c.e - Date.now() / 1000, MAX_DAYS * 86400) | 0 : 0;
     document.cookie =
         `consentd=${c ? encodeURIComponent(JSON.stringify(c)) : ''};path=/;max-age=${age};samesite=lax` +

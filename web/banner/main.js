@@ -2,8 +2,15 @@
 // as (CONSENTD_CONFIG => { ... })({site settings and texts}): see
 // src/banner_build.c for the settings' shape. It sets the Consent Mode default
 // before anything else, restores the visitor's choice from the cookie (or
-// asks, in the visitor's banner variant), releases held scripts, sends the
-// impression events, and exposes window.consentd.
+// asks, in the visitor's banner variant), releases held scripts and iframes
+// (those in the HTML and those added later), sends the impression events,
+// and exposes window.consentd.
+//
+// FEATURES. What only some sites use (web/banner/features/: clean-up of
+// trackers' cookies, embed placeholders, ...) is built apart and inlined by
+// consentd before this bundle only for the sites that declare it: each one
+// pushes a function on CONSENTD_FEATURES (the wrapper's array), called once
+// here with the kernel `k` below.
 import { choiceRead, choiceSave, choiceSend } from './choice.js';
 import { gate } from './gate.js';
 import { consentModeDefault, consentModeState, publish } from './signals.js';
@@ -13,7 +20,7 @@ import { uiCreate } from './ui.js';
 // has set the defaults per region already: ours would override them.
 if (!window.consentd_gtm) consentModeDefault();
 
-/* global CONSENTD_CONFIG, CONSENTD_CSS */
+/* global CONSENTD_CONFIG, CONSENTD_CSS, CONSENTD_FEATURES */
 const cfg = CONSENTD_CONFIG;
 const script = document.currentScript || {};
 const base = new URL('.', script.src || location.href).href;
@@ -26,13 +33,9 @@ const lang =
         .flatMap((l = '') => [l, l.split('-')[0]])
         .find((l) => cfg.langs.includes(l)) || cfg.langs[0];
 
-const post = (path, body) =>
-    fetch(base + path, {
-        method: 'POST',
-        keepalive: true,
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-    });
+// A string body goes as text/plain, which consentd reads as JSON: a page on
+// another origin than consentd's sends it without a CORS preflight.
+const post = (path, body) => fetch(base + path, { method: 'POST', keepalive: true, body: JSON.stringify(body) });
 
 // Before a choice: necessary and legitimate interest on (unless GPC objects
 // for that purpose), consent off.
@@ -71,12 +74,18 @@ const beacon = (type) => post('events', { type, ...about, policy_version: cfg.pv
 if (choice && choice.pv != cfg.pv) choice = null;
 let decisions = { ...byDefault(), ...(choice && choice.d) };
 const listeners = [];
-let ui;
+let ui, settle;
+const ready = new Promise((done) => (settle = done));
+
+// Release what the decisions allow: after each change, and each time the
+// page changes (held elements may have been added). A promise.
+const release = () => gate((id) => decisions[id]);
 
 function apply() {
     publish(cfg.p, decisions);
-    gate((id) => decisions[id]);
+    release();
     for (const fn of listeners) fn({ ...decisions });
+    if (choice) settle({ ...decisions });
 }
 
 // control: how the visitor chose (recorded with the proof, with the GPC
@@ -90,23 +99,39 @@ function decide(pick, control, event) {
     decisions = d;
     choice = choiceSave(cfg, post, about, d, { control, action, gpc });
     if (event) beacon(event);
-    ui.close();
+    ui?.close();
     apply();
 }
 
-const ready = (fn) => (document.readyState == 'loading' ? document.addEventListener('DOMContentLoaded', fn) : fn());
+const loaded = (fn) => (document.readyState == 'loading' ? document.addEventListener('DOMContentLoaded', fn) : fn());
 
 window.consentd = {
     get: (id) => decisions[id] == true,
     getAll: () => ({ ...decisions }),
     onChange: (fn) => listeners.push(fn),
+    off: (fn) => listeners.splice(listeners.indexOf(fn) >>> 0, 1),
+    // Resolves with the decisions once the visitor's choice is known.
+    ready,
+    // Release what was added since (a client-side route change, say): the
+    // observer below does it already; this resolves once it is done.
+    apply: release,
     // The Consent Mode v2 state of the choice (what the "update" says).
     consentMode: () => consentModeState(cfg.p, decisions),
-    show: () => ready(() => ui.open(1)),
+    show: () => loaded(() => ui.open(1)),
 };
 
+// What a feature gets: the settings, the visitor's language (its texts are
+// cfg.ui[lang]), and decide(pick(purpose), control) as the banner's buttons
+// do. It follows the decisions with window.consentd.onChange, called at once
+// with the first ones. It runs inside this script: document.currentScript
+// (its nonce) is the banner's.
+for (const feature of CONSENTD_FEATURES) feature({ cfg, lang, decide });
 apply();
-ready(() => {
+// Held elements added later (single-page apps, tag managers) are released
+// as soon as they are in the page if their purposes are granted: a
+// querySelectorAll per batch of changes.
+new MutationObserver(release).observe(document, { childList: true, subtree: true });
+loaded(() => {
     ui = uiCreate(cfg, lang, variant.l, script.nonce, CONSENTD_CSS, gpc, {
         // Accept all leaves out what GPC objects to: the panel can still switch it on.
         accept: () => decide((p) => !(gpc && p.gpc), 'accept_all'),
@@ -122,5 +147,4 @@ ready(() => {
         ui.open();
         beacon('shown');
     } else if (choice.q) choiceSend(cfg, post, about, choice);
-    gate((id) => decisions[id]); // what the parser added since
 });

@@ -12,7 +12,6 @@ const h = (tag, attrs, ...kids) => {
     return el;
 };
 const fill = (text, vars) => text.replace(/{(\w+)}/g, (_, k) => vars[k]);
-const unique = (lists) => [...new Set(lists.flat())].join(', ');
 
 // on: {accept, refuse, close, save(decisions), current(purpose), beacon(event)};
 // lang: the texts' language; layout: "box" (a centred box) or else a bar.
@@ -61,7 +60,7 @@ export function uiCreate(cfg, lang, layout, nonce, css, gpc, on) {
                 fill(t.intro, {
                     ctl: cfg.ctl,
                     purposes: cfg.p.map((p) => text(p)[0]).join(', '),
-                    to: unique(cfg.p.map((p) => p.to)) || '-',
+                    to: [...new Set(cfg.p.flatMap((p) => p.to))].join(', ') || '-',
                     months: Math.round(cfg.days / 30.44),
                 }),
             ),
@@ -70,8 +69,7 @@ export function uiCreate(cfg, lang, layout, nonce, css, gpc, on) {
                 {},
                 t.rights + ' ',
                 h('a', { href: contact }, cfg.contact),
-                cfg.policy ? '. ' : '',
-                cfg.policy ? h('a', { href: cfg.policy }, t.policy) : '',
+                ...(cfg.policy ? ['. ', h('a', { href: cfg.policy }, t.policy)] : []),
             ),
         ),
         panel,
