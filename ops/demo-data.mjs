@@ -478,7 +478,9 @@ async function main() {
     }
     lines.push(
         '',
-        `All of it counts in today's bucket (UTC ${report.started_at.slice(0, 10)}): consentd counts what it receives when it receives it.`,
+        history
+            ? `These visitors count in today's bucket (UTC ${report.started_at.slice(0, 10)}), the ${history.written.length} imported past days in their own.`
+            : `All of it counts in today's bucket (UTC ${report.started_at.slice(0, 10)}): consentd counts what it receives when it receives it.`,
         `Open ${opts.base.origin}/dashboard?site=${opts.site} and sign in with the site's API key (the counters reach Redis within a second).`,
     );
     process.stdout.write(`${lines.join('\n')}\n`);
