@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
 import { test, waitFor } from '../http/lib/harness.mjs';
-import { AXE_PATH, DEMO_KEY, banner, bannerPage, choiceCookie, newPage, site, startBannerStack, waitOpen, waitRecorded } from './lib/browser.mjs';
+import { AXE_PATH, DEMO_KEY, banner, bannerPage, choiceCookie, newPage, screenshot, site, startBannerStack, waitOpen, waitRecorded } from './lib/browser.mjs';
 
 const EMBEDS = [
     { host: 'www.youtube-nocookie.com', provider: 'YouTube' },
@@ -104,6 +104,8 @@ for (const lang of ['fr', 'en']) {
         assert.equal(await group.getByRole('button', { name: T[lang].load, exact: true }).count(), 1);
         assert.equal(await group.getByRole('button', { name: T[lang].always(NAMES[lang].videos), exact: true }).count(), 1);
         assert.deepEqual(page.problems, []);
+        await refuseAll(page, lang);
+        await screenshot(page, `embeds-${lang}`, { fullPage: true });
         await page.context().close();
     });
 }
@@ -236,7 +238,7 @@ test('hostile_page_css_does_not_reach_the_placeholder_and_ours_does_not_leak', a
         const box = getComputedStyle(el.parentNode);
         return { color: s.color, size: s.fontSize, bg: box.backgroundColor, pad: box.paddingTop };
     });
-    assert.deepEqual(look, { color: 'rgb(255, 255, 255)', size: '15px', bg: 'rgb(243, 243, 243)', pad: '16px' });
+    assert.deepEqual(look, { color: 'rgb(255, 255, 255)', size: '14px', bg: 'rgb(243, 243, 243)', pad: '12px' });
     const b = await placeholder(page, 'video').boundingBox();
     assert.deepEqual([Math.round(b.width), Math.round(b.height)], [560, 315], 'and its size');
     await page.context().close();
