@@ -158,7 +158,7 @@ test('always_allow_records_a_consent_source_banner_control_custom_and_loads_ever
     await page.context().close();
 });
 
-test('an_iframe_added_later_gets_a_placeholder_and_a_granted_one_none', async () => {
+test('an_iframe_added_later_gets_a_placeholder_even_with_a_bad_url_and_a_granted_one_none', async () => {
     const page = await open();
     await refuseAll(page);
     await page.evaluate((src) => {
@@ -170,6 +170,18 @@ test('an_iframe_added_later_gets_a_placeholder_and_a_granted_one_none', async ()
     }, MAP + '&late');
     await waitFor(() => page.locator('consentd-embed').count().then((n) => n === 4), { message: 'a fourth placeholder' });
     assert.match(await placeholder(page, 'late').locator('p').textContent(), /Google Maps/);
+    // One whose data-src is no URL: a placeholder naming it, and no error.
+    await page.evaluate(() => document.querySelector('main').insertAdjacentHTML('beforeend', '<iframe id="broken" title="Broken" data-consent="maps" data-src="http://["></iframe>'));
+    await waitFor(() => page.locator('consentd-embed').count().then((n) => n === 5), { message: 'a fifth placeholder' });
+    assert.match(await placeholder(page, 'broken').locator('p').textContent(), /http:\/\/\[/);
+    // A granted purpose's iframe added later loads at once, without a placeholder.
+    await page.evaluate(() => consentd.show());
+    await banner.button(page, T.fr.accept).click();
+    await waitFor(() => page.locator('consentd-embed').count().then((n) => n === 0), { message: 'placeholders gone once granted' });
+    await page.evaluate((src) => document.querySelector('main').insertAdjacentHTML('beforeend', `<iframe id="granted" title="Granted" data-consent="maps" data-src="${src}"></iframe>`), MAP + '&granted');
+    await waitFor(() => requested(page, MAP + '&granted').length === 1, { message: 'the granted one loads' });
+    assert.equal(await page.locator('consentd-embed').count(), 0);
+    assert.deepEqual(page.problems, []);
     await page.context().close();
 });
 

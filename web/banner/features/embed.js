@@ -37,7 +37,14 @@ CONSENTD_FEATURES.push(({ cfg, lang, decide }) => {
     };
 
     function place(frame, ids) {
-        const host = new URL(frame.dataset.src, location.href).hostname;
+        // Not a URL, or one without a host: named as written (and never a
+        // throw into the banner's listeners).
+        let host = frame.dataset.src;
+        try {
+            host = new URL(host, location.href).hostname || host;
+        } catch {
+            // as written
+        }
         const provider = cfg.em.find(([name]) => host == name || host.endsWith('.' + name))?.[1] || host;
         const purpose = ids
             .map((id) => {
