@@ -6,7 +6,8 @@
 // provider in the visitor's language. "Load this content" loads that iframe
 // only and records nothing; "Always allow" records a consent (source banner,
 // control custom) and loads every iframe of the purpose. axe-clean, usable
-// by keyboard alone, untouched by hostile page CSS, and leaking none.
+// by keyboard alone, untouched by hostile page CSS, and leaking none;
+// styled and working under a strict Content-Security-Policy (nonces).
 import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
 import { test, waitFor } from '../http/lib/harness.mjs';
@@ -240,7 +241,13 @@ test('keyboard_only_tab_to_the_buttons_and_press_enter', async () => {
 });
 
 test('hostile_page_css_does_not_reach_the_placeholder_and_ours_does_not_leak', async () => {
-    const hostile = '<style>button { display: none !important; } * { color: red !important; font-size: 40px !important; } div { background: lime !important; padding: 50px !important; }</style>';
+    const hostile = `<style>
+* { all: unset !important; }
+html, body, main { display: block !important; }
+button, consentd-embed { display: none !important; }
+* { color: red !important; font-size: 40px !important; }
+div { background: lime !important; padding: 50px !important; }
+</style>`;
     const page = await open('fr', { head: hostile, body: BODY + '<div id="page-div"><p id="page-p">Page text.</p><button id="page-button">Page button</button></div>' });
     await refuseAll(page);
     const load = placeholder(page, 'video').getByRole('button', { name: T.fr.load });
@@ -271,4 +278,36 @@ test('hostile_page_css_does_not_reach_the_placeholder_and_ours_does_not_leak', a
     assert.notEqual(pageLook.bBg, 'rgb(29, 78, 216)', 'the page\'s button is not ours');
     assert.notEqual(pageLook.bColor, 'rgb(255, 255, 255)');
     await calm.context().close();
+});
+
+const NONCE = 'ZW1iZWQtbm9uY2UtNDI=';
+test('works_under_a_strict_csp_with_nonces', async () => {
+    const csp = `default-src 'none'; script-src 'nonce-${NONCE}' 'strict-dynamic'; style-src 'nonce-${NONCE}'; connect-src http://127.0.0.1:*; frame-src https://www.youtube-nocookie.com https://www.google.com https://player.example.net; base-uri 'none'`;
+    const url = stack.pages.set('/embeds-csp.html', {
+        body: bannerPage(stack, { body: BODY.replace('class="map"', 'width="400" height="300"'), scriptAttrs: `nonce="${NONCE}"` }),
+        headers: { 'content-security-policy': csp },
+    });
+    const page = await newPage(stack);
+    page.thirdParty = [];
+    page.consents = [];
+    await page.context().route('https://www.youtube-nocookie.com/**', (route) => {
+        page.thirdParty.push(route.request().url());
+        route.fulfill({ status: 200, contentType: 'text/html', body: '<!doctype html><title>video</title>' });
+    });
+    page.on('request', (req) => {
+        if (req.method() === 'POST' && req.url().endsWith('/v1/sites/demo/consents')) page.consents.push(JSON.parse(req.postData()));
+    });
+    await page.goto(url);
+    await waitOpen(page);
+    await refuseAll(page);
+    const look = await placeholder(page, 'video').evaluate((el) => {
+        const s = getComputedStyle(el);
+        return { bg: s.backgroundColor, w: Math.round(el.getBoundingClientRect().width), h: Math.round(el.getBoundingClientRect().height) };
+    });
+    assert.deepEqual(look, { bg: 'rgb(243, 243, 243)', w: 560, h: 315 }, 'styled and sized');
+    await placeholder(page, 'video').getByRole('button', { name: T.fr.load }).click();
+    await waitFor(() => requested(page, VIDEO).length === 1, { message: 'the video requested' });
+    assert.deepEqual(await page.evaluate(() => window.__violations), [], 'no CSP violation');
+    assert.deepEqual(page.problems, []);
+    await page.context().close();
 });
