@@ -226,7 +226,8 @@ static json_t *banner_recipients_json(const site_purpose_t *p)
  *           "cm": [Consent Mode types] (when mapped), "gpc": true (when GPC objects)}],
  *    "ui": {lang: {the banner's strings, web/banner/texts.json}},
  *    "vs": [{"id", "w": weight, "l": "bar" | "box",
- *            "t": {lang: {string: override}} (when it overrides)}] (when the site has variants)}
+ *            "t": {lang: {string: override}} (when it overrides)}] (when the site has variants),
+ *    "em": [[host, provider]] (when the site declares "embeds": banner_settings_embeds)}
  */
 static json_t *banner_settings_json(const site_t *site, json_t *texts)
 {
@@ -282,6 +283,18 @@ static json_t *banner_settings_json(const site_t *site, json_t *texts)
     }
     json_object_set_new(settings, "vs", variants);
     return settings;
+}
+
+/* The settings of the embed feature (web/banner/features/embed.js), only for
+ * a site that declares "embeds": "em": [[host, provider], ...]. */
+static void banner_settings_embeds(const site_t *site, json_t *settings)
+{
+    if (settings == NULL || !site->has_embeds) return;
+    json_t *embeds = json_array();
+    for (size_t i = 0; i < site->n_embeds; i++)
+        json_array_append_new(embeds,
+                              json_pack("[s, s]", site->embeds[i].host, site->embeds[i].provider));
+    json_object_set_new(settings, "em", embeds);
 }
 
 /* gzip at libdeflate's best level (12): about 2% smaller than zlib's 9 on
@@ -375,8 +388,7 @@ static char *banner_join(const char *const *first, size_t n, size_t stride)
  */
 static int banner_uses(const site_t *site, const char *name)
 {
-    (void)site;
-    (void)name;
+    if (strcmp(name, "embed") == 0) return site->has_embeds; /* issue 20, item 2 */
     return 0;
 }
 
@@ -390,6 +402,7 @@ static int banner_build_one(const site_t *site, json_t *texts, banner_t *b)
                 return -1;
     json_t *settings = banner_settings_json(site, texts);
     if (settings == NULL) return -1;
+    banner_settings_embeds(site, settings);
     char *json = json_dumps(settings, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(settings);
     if (json == NULL) return -1;

@@ -735,6 +735,57 @@ static int site_parse_variants(const site_parse_t *p, json_t *root, site_t *site
     return 0;
 }
 
+/* "embeds": optional, [{"host", "provider"}] (issue 20, item 2). Declared,
+ * even empty, it gives held iframes click-to-load placeholders; a listed
+ * host names its provider on them (the iframe's own host otherwise). */
+static int site_parse_embed(const site_parse_t *p, json_t *obj, size_t i, site_t *site)
+{
+    static const char *const keys[] = {"host", "provider", NULL};
+    site_embed_t *e = &site->embeds[i];
+    char prefix[32], field[64];
+    snprintf(prefix, sizeof(prefix), "embeds[%zu]", i);
+    if (!json_is_object(obj))
+        return site_fail(p, prefix, "must be an object with host and provider");
+    snprintf(field, sizeof(field), "%s.", prefix);
+    if (site_check_keys(p, obj, field, keys) != 0) return -1;
+
+    json_t *v;
+    snprintf(field, sizeof(field), "%s.host", prefix);
+    if ((v = site_required(p, obj, "host", field)) == NULL) return -1;
+    if (!json_is_string(v) || !site_hostname_ok(json_string_value(v), json_string_length(v)))
+        return site_fail(p, field,
+                         "must be a host name in lower case, like \"www.youtube-nocookie.com\" "
+                         "(no scheme, port or path)");
+    for (size_t j = 0; j < i; j++)
+        if (strcmp(site->embeds[j].host, json_string_value(v)) == 0)
+            return site_fail(p, field, "duplicate of embeds[%zu].host", j);
+    if ((e->host = site_strndup(p->set, json_string_value(v), json_string_length(v))) == NULL)
+        return site_oom(p);
+
+    snprintf(field, sizeof(field), "%s.provider", prefix);
+    if ((v = site_required(p, obj, "provider", field)) == NULL) return -1;
+    return site_string(p, v, field, SITE_NAME_MAX, 0, &e->provider);
+}
+
+static int site_parse_embeds(const site_parse_t *p, json_t *root, site_t *site)
+{
+    json_t *arr = json_object_get(root, "embeds");
+    if (arr == NULL) return 0;
+    if (!json_is_array(arr))
+        return site_fail(p, "embeds",
+                         "must be an array of {\"host\", \"provider\"} (empty: the placeholders "
+                         "name the host)");
+    if (site_array(p, arr, "embeds", 0, SITE_MAX_EMBEDS) != 0) return -1;
+    site->has_embeds = 1;
+    site->n_embeds = json_array_size(arr);
+    if (site->n_embeds == 0) return 0;
+    if ((site->embeds = site_alloc(p->set, site->n_embeds * sizeof(*site->embeds))) == NULL)
+        return site_oom(p);
+    for (size_t i = 0; i < site->n_embeds; i++)
+        if (site_parse_embed(p, json_array_get(arr, i), i, site) != 0) return -1;
+    return 0;
+}
+
 static void site_id_from_name(const char *name, char *out, size_t cap)
 {
     const char *base = strrchr(name, '/');
@@ -758,6 +809,7 @@ static int site_parse(const site_parse_t *p, const char *json, size_t len, site_
                                        "api_key_sha256",
                                        "purposes",
                                        "variants",
+                                       "embeds",
                                        NULL};
     memset(site, 0, sizeof(*site));
     json_error_t jerr;
@@ -838,6 +890,7 @@ static int site_parse(const site_parse_t *p, const char *json, size_t len, site_
         if (site_parse_purpose(p, json_array_get(arr, i), i, site, &site->purposes[i]) != 0)
             goto out;
     if (site_parse_variants(p, root, site) != 0) goto out;
+    if (site_parse_embeds(p, root, site) != 0) goto out;
     rc = 0;
 out:
     json_decref(root);

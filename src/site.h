@@ -38,6 +38,7 @@
 #define SITE_VARIANT_TEXTS_MAX 32 /* overridden UI strings per language */
 #define SITE_STATS_RETENTION_DEFAULT_DAYS 400
 #define SITE_STATS_RETENTION_MAX_DAYS 3650
+#define SITE_MAX_EMBEDS 32 /* embed providers named in "embeds" */
 
 typedef enum {
     LEGAL_BASIS_CONSENT = 0,         /* off until the visitor says yes */
@@ -90,6 +91,14 @@ typedef struct site_variant {
     size_t n_texts;
 } site_variant_t;
 
+/* A provider of embedded content (issue 20, item 2): a held iframe whose
+ * data-src host is `host` or one of its subdomains gets a click-to-load
+ * placeholder that names `provider`. */
+typedef struct site_embed {
+    const char *host;     /* a lower-case DNS name: "www.youtube-nocookie.com" */
+    const char *provider; /* "YouTube" */
+} site_embed_t;
+
 typedef struct site {
     const char *id;
     const char *file;     /* the file it was loaded from, for messages */
@@ -111,6 +120,9 @@ typedef struct site {
     site_variant_t *variants; /* banner variants, in declared order; none: NULL, 0 */
     size_t n_variants;
     uint32_t variants_weight; /* sum of the weights */
+    int has_embeds;           /* "embeds" declared: the banner puts placeholders on held iframes */
+    site_embed_t *embeds;     /* the providers it names, in declared order (may be none) */
+    size_t n_embeds;
 } site_t;
 
 typedef struct site_set site_set_t;

@@ -18,7 +18,8 @@ const TEXTS = JSON.parse(fs.readFileSync(path.join(SOURCE_DIR, 'web', 'banner', 
 const WIDTH = 320;
 const BUTTONS = ['accept', 'refuse', 'custom', 'close', 'save', 'manage'];
 const longest = (score) => Object.keys(TEXTS).reduce((a, b) => (score(TEXTS[b]) > score(TEXTS[a]) ? b : a));
-const LONGEST_TEXTS = longest((t) => Object.values(t).join('').length);
+// The banner's own strings: a feature's ("embed.text", ...) are not in this banner.
+const LONGEST_TEXTS = longest((t) => Object.entries(t).filter(([k]) => !k.includes('.')).map(([, v]) => v).join('').length);
 const LONGEST_BUTTON = longest((t) => Math.max(...BUTTONS.map((k) => t[k].length)));
 const LANGS = [...new Set(['de', 'fi', LONGEST_TEXTS, LONGEST_BUTTON])];
 

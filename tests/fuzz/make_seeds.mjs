@@ -176,6 +176,12 @@ for (const sub of ['good', 'bad']) {
         siteSeeds.push(Buffer.from(text));
     }
 }
+// Embeds (issue 20, item 2): a list, declared empty, and a near miss.
+siteSeeds.push(
+    Buffer.from(JSON.stringify({ ...demo, embeds: [{ host: 'www.youtube-nocookie.com', provider: 'YouTube' }, { host: 'google.com', provider: 'Google Maps' }] })),
+    Buffer.from(JSON.stringify({ ...demo, embeds: [] })),
+    Buffer.from(JSON.stringify({ ...demo, embeds: [{ host: 'https://www.google.com/maps', provider: 'Maps' }] })),
+);
 write('site_file', siteSeeds);
 
 // ---- json_scan: JSON texts, valid and near misses, held to jansson ----

@@ -47,6 +47,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_ASSERT(site_variant_find(site, site->variants[i].id, strlen(site->variants[i].id)) ==
                     &site->variants[i]);
     if (site->n_variants > 0) FUZZ_ASSERT(site_variant_assign(site, "fuzzvisitor", 11) != NULL);
+    /* embeds: at most SITE_MAX_EMBEDS distinct lower-case host names, each
+     * with a provider name; listed ones only where declared. */
+    FUZZ_ASSERT(site->n_embeds <= SITE_MAX_EMBEDS && (site->has_embeds || site->n_embeds == 0));
+    for (size_t i = 0; i < site->n_embeds; i++) {
+        const site_embed_t *e = &site->embeds[i];
+        FUZZ_ASSERT(e->host[0] != '\0' &&
+                    strspn(e->host, "abcdefghijklmnopqrstuvwxyz0123456789.-") == strlen(e->host));
+        FUZZ_ASSERT(e->provider != NULL && e->provider[0] != '\0');
+        for (size_t j = 0; j < i; j++)
+            FUZZ_ASSERT(strcmp(site->embeds[j].host, e->host) != 0);
+    }
     site_set_release(set);
     return 0;
 }

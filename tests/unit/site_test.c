@@ -279,6 +279,64 @@ static int variants_load_and_visitors_are_assigned_by_weight(void)
     return 0;
 }
 
+/* The demo site with "embeds" set to `embeds` (JSON text), loaded. */
+static site_set_t *demo_with_embeds(const char *embeds, char *err, size_t errlen)
+{
+    char path[PATH_MAX];
+    size_t len;
+    FMT(path, "%s/ops/sites/demo.json", source_dir);
+    char *text = read_file(path, &len);
+    json_t *site = text != NULL ? json_loadb(text, len, 0, NULL) : NULL;
+    free(text);
+    if (site == NULL) return NULL;
+    json_object_set_new(site, "embeds", json_loads(embeds, 0, NULL));
+    char *json = json_dumps(site, 0);
+    json_decref(site);
+    site_set_t *set =
+        json != NULL ? site_set_load_one("demo.json", json, strlen(json), err, errlen) : NULL;
+    free(json);
+    return set;
+}
+
+static int embeds_are_declared_with_their_providers_or_not_at_all(void)
+{
+    char err[SITE_ERR_MAX];
+    site_set_t *set =
+        demo_with_embeds("[{\"host\": \"www.youtube-nocookie.com\", \"provider\": \"YouTube\"},"
+                         " {\"host\": \"google.com\", \"provider\": \"Google Maps\"}]",
+                         err, sizeof(err));
+    if (set == NULL) {
+        printf("    %s\n", err);
+        return -1;
+    }
+    const site_t *s = site_set_at(set, 0);
+    int ok = s->has_embeds == 1 && s->n_embeds == 2 &&
+             strcmp(s->embeds[0].host, "www.youtube-nocookie.com") == 0 &&
+             strcmp(s->embeds[0].provider, "YouTube") == 0 &&
+             strcmp(s->embeds[1].host, "google.com") == 0 &&
+             strcmp(s->embeds[1].provider, "Google Maps") == 0;
+    site_set_release(set);
+    CHECK(ok);
+    /* Declared empty: placeholders on, no provider named. */
+    set = demo_with_embeds("[]", err, sizeof(err));
+    CHECK(set != NULL);
+    ok = site_set_at(set, 0)->has_embeds == 1 && site_set_at(set, 0)->n_embeds == 0;
+    site_set_release(set);
+    CHECK(ok);
+    /* Not declared: none. */
+    set = load_fixture("good/minimal.json", err, sizeof(err));
+    CHECK(set != NULL);
+    ok = site_set_at(set, 0)->has_embeds == 0 && site_set_at(set, 0)->embeds == NULL;
+    site_set_release(set);
+    CHECK(ok);
+    /* A bad one names its field (every reason: tests/http/embeds.test.mjs). */
+    set = demo_with_embeds("[{\"host\": \"www.google.com:443\", \"provider\": \"Maps\"}]", err,
+                           sizeof(err));
+    CHECK(set == NULL);
+    CHECK_HAS(err, "demo.json: embeds[0].host: must be a host name in lower case");
+    return 0;
+}
+
 static int configured_origins_are_normalised_to_what_browsers_send(void)
 {
     char err[SITE_ERR_MAX];
@@ -862,6 +920,8 @@ int main(void)
     check_run("minimal_site_takes_the_defaults", minimal_site_takes_the_defaults);
     check_run("variants_load_and_visitors_are_assigned_by_weight",
               variants_load_and_visitors_are_assigned_by_weight);
+    check_run("embeds_are_declared_with_their_providers_or_not_at_all",
+              embeds_are_declared_with_their_providers_or_not_at_all);
     check_run("legitimate_interest_is_only_for_purposes_without_trackers",
               legitimate_interest_is_only_for_purposes_without_trackers);
     check_run("configured_origins_are_normalised_to_what_browsers_send",
