@@ -166,11 +166,37 @@ static int too_many_cookies_are_refused(void)
     return 0;
 }
 
+/* tests/fixtures/sites/good/full.json declares some (and seeds the site file fuzzer). */
+static int the_full_fixture_declares_cookies_storage_and_no_reload(void)
+{
+    char source_dir[4096], path[4200], err[SITE_ERR_MAX];
+    check_source_dir(source_dir, sizeof(source_dir));
+    FMT(path, "%s/tests/fixtures/sites/good/full.json", source_dir);
+    FILE *f = fopen(path, "rb");
+    CHECK(f != NULL);
+    static char json[65536];
+    size_t len = fread(json, 1, sizeof(json), f);
+    fclose(f);
+    site_set_t *set = site_set_load_one("full.json", json, len, err, sizeof(err));
+    if (set == NULL) printf("    %s\n", err);
+    CHECK(set != NULL);
+    const site_t *s = site_set_at(set, 0);
+    const site_purpose_t *p = site_purpose_find(s, "audience", 8);
+    int ok = s->reload_on_withdrawal == 0 && p != NULL && p->n_cookies == 3 &&
+             strcmp(p->cookies[2].name, "_fbp") == 0 &&
+             strcmp(p->cookies[2].domain, "example.com") == 0 && p->n_storage == 1 &&
+             strcmp(p->storage[0], "_hj*") == 0;
+    site_set_release(set);
+    CHECK(ok);
+    return 0;
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
     RUN(cookies_and_storage_load_with_lower_case_domains_and_reload_on_by_default);
     RUN(bad_declarations_are_refused_naming_file_field_and_reason);
     RUN(too_many_cookies_are_refused);
+    RUN(the_full_fixture_declares_cookies_storage_and_no_reload);
     return check_summary();
 }
