@@ -112,15 +112,16 @@ async function acceptThenWithdraw(page) {
     await page.evaluate(() => consentd.show());
     await waitOpen(page);
     await banner.switchOf(page, purposeName(PURPOSE)).uncheck();
-    await banner.button(page, 'Enregistrer mes choix').click();
-    return { before, loads };
+    return { before, loads, save: () => banner.button(page, 'Enregistrer mes choix').click() };
 }
 
 test('withdrawing_deletes_the_declared_cookies_and_reloads_the_page_once_recorded', async () => {
     const page = await newPage(stack);
-    const { before, loads } = await acceptThenWithdraw(page);
-    await waitFor(() => stack.pages.requested('/page.html').length === loads + 1, { message: 'the page reloaded' });
-    await page.waitForLoadState('load');
+    const { before, loads, save } = await acceptThenWithdraw(page);
+    const reloaded = page.waitForEvent('load', { timeout: 10000 }); // the next document's
+    await save();
+    await reloaded;
+    assert.equal(stack.pages.requested('/page.html').length, loads + 1, 'the page was fetched again');
     await banner.manage(page).waitFor({ state: 'visible' });
     assert.equal(await page.evaluate(() => window.sameDocument), undefined, 'a new document');
     const c = await choiceCookie(page);
@@ -141,7 +142,8 @@ test('with_reload_on_withdrawal_false_withdrawing_deletes_without_reloading', as
         const served = (await stack.consentd.request('/v1/sites/demo/banner.js')).text;
         assert.ok(served.includes('"rl":false'), 'the setting is inlined');
         const page = await newPage(stack);
-        const { before, loads } = await acceptThenWithdraw(page);
+        const { before, loads, save } = await acceptThenWithdraw(page);
+        await save();
         await waitFor(async () => {
             const c = await choiceCookie(page);
             return c.p && c.p !== before.p;

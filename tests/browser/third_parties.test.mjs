@@ -141,9 +141,10 @@ test('after_accept_all_the_tags_load_and_after_withdrawal_their_cookies_are_gone
     await waitOpen(page);
     for (const id of CONSENT) await banner.switchOf(page, purposeName(id)).uncheck();
     const before = page.thirdParty.length;
+    const reloaded = page.waitForEvent('load', { timeout: 10000 }); // the next document's
     await banner.button(page, 'Enregistrer mes choix').click();
-    await waitFor(() => stack.pages.requested('/page.html').length === loads + 1, { message: 'the page reloaded' });
-    await page.waitForLoadState('load');
+    await reloaded;
+    assert.equal(stack.pages.requested('/page.html').length, loads + 1, 'the page reloaded');
     await banner.manage(page).waitFor({ state: 'visible' });
     await page.waitForLoadState('networkidle');
     await settle();
