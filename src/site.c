@@ -590,7 +590,8 @@ static int site_domain_covers(const char *domain, const char *host, size_t hlen)
 
 /* A cookie's domain: one the banner can reach, that is the site's
  * cookie_domain, the host of one of its origins, or a parent of either;
- * with two labels at least (a cookie never lives on a top-level domain). */
+ * with two labels at least (a cookie never lives on a top-level domain),
+ * and not a piece of an IP address (a cookie on 127.0.0.1 is host-only). */
 static int site_parse_cookie_owner(const site_parse_t *p, json_t *v, const char *field,
                                    const site_t *site, const char **out)
 {
@@ -602,7 +603,9 @@ static int site_parse_cookie_owner(const site_parse_t *p, json_t *v, const char 
     for (size_t i = 0; i < len; i++)
         d[i] = (char)tolower((unsigned char)d[i]);
     if (d[0] == '.') d++; /* ".example.com", as Set-Cookie may write it */
-    if (!site_hostname_ok(d, strlen(d)) || strchr(d, '.') == NULL)
+    const char *tld = strrchr(d, '.');
+    if (!site_hostname_ok(d, strlen(d)) || tld == NULL ||
+        strspn(tld + 1, "0123456789") == strlen(tld + 1))
         return site_fail(p, field, "must be a domain name like \"example.com\"");
     int reachable =
         site->cookie_domain != NULL &&

@@ -125,6 +125,8 @@ static const bad_case_t bad_cases[] = {
      "x.json: purposes[1].cookies[0].domain: must be a domain name like \"example.com\""},
     {"", "", ",\"cookies\":[{\"name\":\"_ga\",\"domain\":\"https://example.com\"}]",
      "x.json: purposes[1].cookies[0].domain: must be a domain name like \"example.com\""},
+    {"", "", ",\"cookies\":[{\"name\":\"_ga\",\"domain\":\"0.0.1\"}]",
+     "x.json: purposes[1].cookies[0].domain: must be a domain name like \"example.com\""},
     {"", "", ",\"storage\":\"k\"", "x.json: purposes[1].storage: must be an array"},
     {"", "", ",\"storage\":[\"k\",1]", "x.json: purposes[1].storage[1]: must be a string"},
     {"", "", ",\"storage\":[\"consentd\"]",
