@@ -7,7 +7,8 @@
 // _ga_store*; the tracker also sets cookies and keys nobody declared.
 // Refusing deletes the declared ones on the host and on every parent domain
 // and leaves the others; withdrawing deletes them too and reloads the page
-// (not with reload_on_withdrawal false).
+// when a script of the purpose ran in it (released after the choice or at
+// load), once: not with reload_on_withdrawal false, nor when none ran.
 import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
 import { test, waitFor } from '../http/lib/harness.mjs';
@@ -157,4 +158,50 @@ test('with_reload_on_withdrawal_false_withdrawing_deletes_without_reloading', as
     } finally {
         await updateSite(stack, { reload_on_withdrawal: true, policy_version: site.policy_version });
     }
+});
+
+test('a_returning_visitor_who_withdraws_what_ran_at_load_gets_the_page_reloaded', async () => {
+    const page = await newPage(stack);
+    await page.goto(at(`www.${DOMAIN}`));
+    await waitOpen(page);
+    await banner.button(page, 'Tout accepter').click();
+    await waitRecorded(page);
+    // The next page: the choice comes from the cookie and the tracker runs at load.
+    await page.goto(at(`www.${DOMAIN}`));
+    await page.waitForFunction(() => window.trackerRuns === 1);
+    const loads = stack.pages.requested('/page.html').length;
+    await page.evaluate(() => consentd.show());
+    await waitOpen(page);
+    await banner.switchOf(page, purposeName(PURPOSE)).uncheck();
+    const reloaded = page.waitForEvent('load', { timeout: 10000 });
+    await banner.button(page, 'Enregistrer mes choix').click();
+    await reloaded;
+    assert.equal(stack.pages.requested('/page.html').length, loads + 1, 'reloaded once');
+    await banner.manage(page).waitFor({ state: 'visible' });
+    assert.equal(await page.evaluate(() => window.trackerRuns), undefined);
+    assert.deepEqual(await cookieSet(page), everywhere(UNDECLARED, [`www.${DOMAIN}`]));
+    await page.context().close();
+});
+
+test('withdrawing_a_purpose_whose_scripts_did_not_run_does_not_reload', async () => {
+    // Advertising is granted and withdrawn, but the page holds no script of it.
+    const page = await newPage(stack);
+    await page.goto(at(`www.${DOMAIN}`));
+    await waitOpen(page);
+    await banner.button(page, 'Tout accepter').click();
+    const before = await waitRecorded(page);
+    await page.evaluate(() => (window.sameDocument = true));
+    const loads = stack.pages.requested('/page.html').length;
+    await page.evaluate(() => consentd.show());
+    await waitOpen(page);
+    await banner.switchOf(page, purposeName('advertising')).uncheck();
+    await banner.button(page, 'Enregistrer mes choix').click();
+    await waitFor(async () => {
+        const c = await choiceCookie(page);
+        return c.p && c.p !== before.p;
+    }, { message: 'the withdrawal recorded' });
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(stack.pages.requested('/page.html').length, loads, 'no reload');
+    assert.equal(await page.evaluate(() => window.sameDocument), true);
+    await page.context().close();
 });

@@ -1,7 +1,8 @@
-// cleanup.js - the "cleanup" feature (issue 20, item 1): when a purpose is
-// refused or withdrawn, delete what its trackers left on the device, as the
-// site file declares it per purpose (src/banner_build.c inlines it only for
-// a site that declares some):
+// cleanup.js - the "cleanup" feature (issue 20, item 1): each time the
+// decisions apply (at load, after every choice), for every purpose not
+// granted (refused, withdrawn, not yet asked), delete what its trackers left
+// on the device, as the site file declares it per purpose
+// (src/banner_build.c inlines this only for a site that declares some):
 //   ck [[name] or [name, domain]]: cookies, '*' standing for any characters,
 //      matched against the names document.cookie shows. Each one is deleted
 //      (written again, expired, path /) on its declared domain, else on the
@@ -12,7 +13,8 @@
 //   st [key]: localStorage and sessionStorage keys, '*' as above.
 // A released script cannot be un-run: when a purpose granted in this page is
 // withdrawn and one of its held scripts ran here, the page is reloaded once
-// the choice is saved, unless the site says "rl": false.
+// consentd has recorded the choice (at most 3 s later), unless the site
+// says "rl": false.
 /* global CONSENTD_FEATURES */
 CONSENTD_FEATURES.push(({ cfg }) => {
     const pattern = (names) =>
