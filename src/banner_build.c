@@ -214,6 +214,27 @@ static json_t *banner_recipients_json(const site_purpose_t *p)
     return recipients;
 }
 
+/* The clean-up feature's settings of purpose p (issue 20, item 1), only
+ * when it declares some: "ck": [[name] or [name, domain]], "st": [storage key]. */
+static void banner_cleanup_json(const site_purpose_t *p, json_t *purpose)
+{
+    if (p->n_cookies > 0) {
+        json_t *ck = json_array();
+        for (size_t c = 0; c < p->n_cookies; c++)
+            json_array_append_new(
+                ck, p->cookies[c].domain != NULL
+                        ? json_pack("[s, s]", p->cookies[c].name, p->cookies[c].domain)
+                        : json_pack("[s]", p->cookies[c].name));
+        json_object_set_new(purpose, "ck", ck);
+    }
+    if (p->n_storage > 0) {
+        json_t *st = json_array();
+        for (size_t k = 0; k < p->n_storage; k++)
+            json_array_append_new(st, json_string(p->storage[k]));
+        json_object_set_new(purpose, "st", st);
+    }
+}
+
 /*
  * The site's settings as the banner script reads them (CONSENTD_CONFIG in
  * web/banner/main.js), every language inlined; never the API key hash:
@@ -223,8 +244,11 @@ static json_t *banner_recipients_json(const site_purpose_t *p)
  *    "ctl": controller, "contact": DPO or service, "policy": URL | null,
  *    "p": [{"id", "b": legal basis, "days": retention, "to": [recipients],
  *           "t": {lang: [name, description]},
- *           "cm": [Consent Mode types] (when mapped), "gpc": true (when GPC objects)}],
+ *           "cm": [Consent Mode types] (when mapped), "gpc": true (when GPC objects),
+ *           "ck": [[cookie name] or [name, domain]], "st": [storage keys] (when declared:
+ *           the cleanup feature)}],
  *    "ui": {lang: {the banner's strings, web/banner/texts.json}},
+ *    "rl": false (when the site uses the cleanup feature and does not reload on withdrawal),
  *    "vs": [{"id", "w": weight, "l": "bar" | "box",
  *            "t": {lang: {string: override}} (when it overrides)}] (when the site has variants),
  *    "em": [[host, provider]] (when the site declares "embeds": banner_settings_embeds)}
@@ -248,6 +272,7 @@ static json_t *banner_settings_json(const site_t *site, json_t *texts)
             json_object_set_new(purpose, "cm", cm);
         }
         if (p->gpc) json_object_set_new(purpose, "gpc", json_true());
+        banner_cleanup_json(p, purpose);
         json_array_append_new(purposes, purpose);
     }
     json_t *languages = json_array(), *ui = json_object();
@@ -263,6 +288,8 @@ static json_t *banner_settings_json(const site_t *site, json_t *texts)
                   site->policy_version, "days", (json_int_t)site->choice_lifetime_days, "domain",
                   site->cookie_domain, "langs", languages, "ctl", site->controller_name, "contact",
                   site->contact, "policy", site->privacy_policy_url, "p", purposes, "ui", ui);
+    if (settings != NULL && banner_uses(site, "cleanup") && !site->reload_on_withdrawal)
+        json_object_set_new(settings, "rl", json_false());
     if (settings == NULL || site->n_variants == 0) return settings;
     json_t *variants = json_array();
     for (size_t i = 0; i < site->n_variants; i++) {
@@ -389,6 +416,11 @@ static char *banner_join(const char *const *first, size_t n, size_t stride)
 static int banner_uses(const site_t *site, const char *name)
 {
     if (strcmp(name, "embed") == 0) return site->has_embeds; /* issue 20, item 2 */
+    if (strcmp(name, "cleanup") == 0) {                      /* issue 20, item 1 */
+        for (size_t i = 0; i < site->n_purposes; i++)
+            if (site->purposes[i].n_cookies > 0 || site->purposes[i].n_storage > 0) return 1;
+        return 0;
+    }
     return 0;
 }
 

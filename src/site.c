@@ -525,12 +525,207 @@ static int site_parse_consent_mode(const site_parse_t *p, json_t *v, const char 
     return 0;
 }
 
+/* ---- clean-up on refusal and withdrawal (issue 20, item 1) ----------------------
+ *
+ * Per purpose, what its trackers leave on the visitor's device, which the
+ * banner deletes when the purpose is refused or withdrawn
+ * (web/banner/features/cleanup.js):
+ *   "cookies": [{"name": "_ga"}, {"name": "_ga_*"}, {"name": "_fbp", "domain": "example.com"}]
+ *   "storage": ["key", "prefix_*"]      (localStorage and sessionStorage keys)
+ * and, for the site, "reload_on_withdrawal" (default true). A necessary
+ * purpose declares none: it is never refused. No pattern may match the
+ * banner's own "consentd" (its cookie, its sessionStorage key). */
+
+#define SITE_CHOICE_NAME "consentd" /* the banner's cookie and sessionStorage key */
+/* The characters of a cookie name (an RFC 6265 token) besides letters and digits. */
+#define SITE_COOKIE_NAME_PUNCT "!#$%&'*+-.^_`|~"
+
+/* 1 when name matches pattern, '*' standing for any run of characters. */
+static int site_pattern_matches(const char *pattern, const char *name)
+{
+    if (*pattern == '\0') return *name == '\0';
+    if (*pattern == '*')
+        return site_pattern_matches(pattern + 1, name) ||
+               (*name != '\0' && site_pattern_matches(pattern, name + 1));
+    return *name == *pattern && site_pattern_matches(pattern + 1, name + 1);
+}
+
+/* A cookie name (cookie: 1) or a storage key as the banner matches it,
+ * copied into the arena. */
+static int site_parse_cleanup_pattern(const site_parse_t *p, json_t *v, const char *field,
+                                      int cookie, const char **out)
+{
+    if (!json_is_string(v)) return site_fail(p, field, "must be a string");
+    const char *s = json_string_value(v);
+    size_t len = json_string_length(v);
+    if (len == 0 || len > SITE_COOKIE_NAME_MAX)
+        return site_fail(p, field, "must be 1 to %d bytes long", SITE_COOKIE_NAME_MAX);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (cookie && !isalnum(ch) && (ch == '\0' || strchr(SITE_COOKIE_NAME_PUNCT, ch) == NULL))
+            return site_fail(p, field,
+                             "must be a cookie name: letters, digits and %s ('*' standing for "
+                             "any characters)",
+                             SITE_COOKIE_NAME_PUNCT);
+        if (!cookie && (ch < 0x20 || ch == 0x7f))
+            return site_fail(p, field, "must not contain control characters");
+    }
+    if (strspn(s, "*") == len)
+        return site_fail(p, field, "must name something: '*' alone would match everything");
+    if (site_pattern_matches(s, SITE_CHOICE_NAME))
+        return site_fail(p, field,
+                         "must not match \"%s\", where the banner keeps the visitor's choice",
+                         SITE_CHOICE_NAME);
+    if ((*out = site_strndup(p->set, s, len)) == NULL) return site_oom(p);
+    return 0;
+}
+
+/* 1 when host (hlen bytes) is domain or one of its subdomains. */
+static int site_domain_covers(const char *domain, const char *host, size_t hlen)
+{
+    size_t dlen = strlen(domain);
+    if (hlen < dlen || memcmp(host + hlen - dlen, domain, dlen) != 0) return 0;
+    return hlen == dlen || host[hlen - dlen - 1] == '.';
+}
+
+/* A cookie's domain: one the banner can reach, that is the site's
+ * cookie_domain, the host of one of its origins, or a parent of either;
+ * with two labels at least (a cookie never lives on a top-level domain),
+ * and not a piece of an IP address (a cookie on 127.0.0.1 is host-only). */
+static int site_parse_cookie_owner(const site_parse_t *p, json_t *v, const char *field,
+                                   const site_t *site, const char **out)
+{
+    if (!json_is_string(v))
+        return site_fail(p, field, "must be a domain name like \"example.com\"");
+    size_t len = json_string_length(v);
+    char *d = site_strndup(p->set, json_string_value(v), len);
+    if (d == NULL) return site_oom(p);
+    for (size_t i = 0; i < len; i++)
+        d[i] = (char)tolower((unsigned char)d[i]);
+    if (d[0] == '.') d++; /* ".example.com", as Set-Cookie may write it */
+    const char *tld = strrchr(d, '.');
+    if (!site_hostname_ok(d, strlen(d)) || tld == NULL ||
+        strspn(tld + 1, "0123456789") == strlen(tld + 1))
+        return site_fail(p, field, "must be a domain name like \"example.com\"");
+    int reachable =
+        site->cookie_domain != NULL &&
+        site_domain_covers(d, site->cookie_domain + (site->cookie_domain[0] == '.'),
+                           strlen(site->cookie_domain + (site->cookie_domain[0] == '.')));
+    for (size_t o = 0; !reachable && o < site->n_origins; o++) {
+        const char *host = strstr(site->origins[o], "://") + 3;
+        if (host[0] != '[') reachable = site_domain_covers(d, host, strcspn(host, ":"));
+    }
+    if (!reachable)
+        return site_fail(p, field,
+                         "\"%s\" is neither the site's cookie_domain, nor the host of one of its "
+                         "origins, nor a parent of them: the banner could not delete cookies there",
+                         d);
+    *out = d;
+    return 0;
+}
+
+static int site_parse_cookie(const site_parse_t *p, json_t *obj, const char *prefix,
+                             const site_t *site, site_purpose_t *pu, size_t c)
+{
+    static const char *const keys[] = {"name", "domain", NULL};
+    char field[128];
+    if (!json_is_object(obj))
+        return site_fail(p, prefix,
+                         "must be an object: {\"name\": \"_ga\"}, and optionally "
+                         "\"domain\"");
+    snprintf(field, sizeof(field), "%s.", prefix);
+    if (site_check_keys(p, obj, field, keys) != 0) return -1;
+    site_cookie_t *ck = &pu->cookies[c];
+    json_t *v;
+    snprintf(field, sizeof(field), "%s.name", prefix);
+    if ((v = site_required(p, obj, "name", field)) == NULL ||
+        site_parse_cleanup_pattern(p, v, field, 1, &ck->name) != 0)
+        return -1;
+    snprintf(field, sizeof(field), "%s.domain", prefix);
+    if ((v = json_object_get(obj, "domain")) != NULL && !json_is_null(v) &&
+        site_parse_cookie_owner(p, v, field, site, &ck->domain) != 0)
+        return -1;
+    for (size_t j = 0; j < c; j++)
+        if (strcmp(pu->cookies[j].name, ck->name) == 0 &&
+            (pu->cookies[j].domain == NULL) == (ck->domain == NULL) &&
+            (ck->domain == NULL || strcmp(pu->cookies[j].domain, ck->domain) == 0)) {
+            snprintf(field, sizeof(field), "%s.name", prefix);
+            return site_fail(p, field, "\"%s\" is declared twice in this purpose", ck->name);
+        }
+    return 0;
+}
+
+/* "cookies" and "storage" of purposes[i] (prefix), after its legal basis
+ * and "trackers". */
+static int site_parse_purpose_cleanup(const site_parse_t *p, json_t *obj, const char *prefix,
+                                      const site_t *site, site_purpose_t *pu)
+{
+    json_t *cookies = json_object_get(obj, "cookies"), *storage = json_object_get(obj, "storage");
+    if (cookies == NULL && storage == NULL) return 0;
+    char field[96];
+    snprintf(field, sizeof(field), "%s.%s", prefix, cookies != NULL ? "cookies" : "storage");
+    if (pu->legal_basis == LEGAL_BASIS_NECESSARY)
+        return site_fail(p, field,
+                         "a necessary purpose is never refused, so the banner never deletes what "
+                         "it stores: declare only the cookies of purposes the visitor can refuse");
+    if (!pu->trackers) {
+        snprintf(field, sizeof(field), "%s.trackers", prefix);
+        return site_fail(p, field,
+                         "false, yet the purpose declares the cookies or storage keys its "
+                         "trackers set");
+    }
+    if (cookies != NULL) {
+        snprintf(field, sizeof(field), "%s.cookies", prefix);
+        if (site_array(p, cookies, field, 0, SITE_MAX_COOKIES) != 0) return -1;
+        pu->n_cookies = json_array_size(cookies);
+        if (pu->n_cookies > 0 &&
+            (pu->cookies = site_alloc(p->set, pu->n_cookies * sizeof(*pu->cookies))) == NULL)
+            return site_oom(p);
+        for (size_t c = 0; c < pu->n_cookies; c++) {
+            char item[112];
+            snprintf(item, sizeof(item), "%s.cookies[%zu]", prefix, c);
+            if (site_parse_cookie(p, json_array_get(cookies, c), item, site, pu, c) != 0) return -1;
+        }
+    }
+    if (storage != NULL) {
+        snprintf(field, sizeof(field), "%s.storage", prefix);
+        if (site_array(p, storage, field, 0, SITE_MAX_STORAGE_KEYS) != 0) return -1;
+        pu->n_storage = json_array_size(storage);
+        if (pu->n_storage > 0 &&
+            (pu->storage = site_alloc(p->set, pu->n_storage * sizeof(*pu->storage))) == NULL)
+            return site_oom(p);
+        for (size_t k = 0; k < pu->n_storage; k++) {
+            char item[112];
+            snprintf(item, sizeof(item), "%s.storage[%zu]", prefix, k);
+            if (site_parse_cleanup_pattern(p, json_array_get(storage, k), item, 0,
+                                           &pu->storage[k]) != 0)
+                return -1;
+            for (size_t j = 0; j < k; j++)
+                if (strcmp(pu->storage[j], pu->storage[k]) == 0)
+                    return site_fail(p, item, "\"%s\" is declared twice in this purpose",
+                                     pu->storage[k]);
+        }
+    }
+    return 0;
+}
+
+/* "reload_on_withdrawal": optional, true by default. */
+static int site_parse_reload_on_withdrawal(const site_parse_t *p, json_t *root, site_t *site)
+{
+    json_t *v = json_object_get(root, "reload_on_withdrawal");
+    site->reload_on_withdrawal = 1;
+    if (v == NULL) return 0;
+    if (!json_is_boolean(v)) return site_fail(p, "reload_on_withdrawal", "must be true or false");
+    site->reload_on_withdrawal = json_is_true(v);
+    return 0;
+}
+
 static int site_parse_purpose(const site_parse_t *p, json_t *obj, size_t i, const site_t *site,
                               site_purpose_t *pu)
 {
-    static const char *const keys[] = {"id",    "recipients",   "legal_basis", "retention_days",
-                                       "texts", "consent_mode", "gpc",         "trackers",
-                                       NULL};
+    static const char *const keys[] = {"id",      "recipients",   "legal_basis", "retention_days",
+                                       "texts",   "consent_mode", "gpc",         "trackers",
+                                       "cookies", "storage",      NULL};
     char prefix[32], field[64];
     snprintf(prefix, sizeof(prefix), "purposes[%zu]", i);
     if (!json_is_object(obj)) return site_fail(p, prefix, "must be an object");
@@ -621,6 +816,8 @@ static int site_parse_purpose(const site_parse_t *p, json_t *obj, size_t i, cons
                          "5(3), French art. 82): use consent, or set \"trackers\": false if this "
                          "purpose reads and writes nothing on the visitor's device");
     }
+
+    if (site_parse_purpose_cleanup(p, obj, prefix, site, pu) != 0) return -1;
 
     snprintf(field, sizeof(field), "%s.texts", prefix);
     if ((v = site_required(p, obj, "texts", field)) == NULL) return -1;
@@ -810,6 +1007,7 @@ static int site_parse(const site_parse_t *p, const char *json, size_t len, site_
                                        "purposes",
                                        "variants",
                                        "embeds",
+                                       "reload_on_withdrawal",
                                        NULL};
     memset(site, 0, sizeof(*site));
     json_error_t jerr;
@@ -889,8 +1087,9 @@ static int site_parse(const site_parse_t *p, const char *json, size_t len, site_
     for (size_t i = 0; i < site->n_purposes; i++)
         if (site_parse_purpose(p, json_array_get(arr, i), i, site, &site->purposes[i]) != 0)
             goto out;
-    if (site_parse_variants(p, root, site) != 0) goto out;
-    if (site_parse_embeds(p, root, site) != 0) goto out;
+    if (site_parse_variants(p, root, site) != 0 || site_parse_embeds(p, root, site) != 0 ||
+        site_parse_reload_on_withdrawal(p, root, site) != 0)
+        goto out;
     rc = 0;
 out:
     json_decref(root);

@@ -39,6 +39,11 @@
 #define SITE_STATS_RETENTION_DEFAULT_DAYS 400
 #define SITE_STATS_RETENTION_MAX_DAYS 3650
 #define SITE_MAX_EMBEDS 32 /* embed providers named in "embeds" */
+/* Clean-up on refusal and withdrawal (issue 20, item 1): what a purpose's
+ * trackers leave on the device, which the banner deletes when it is refused. */
+#define SITE_MAX_COOKIES 64      /* declared cookies per purpose */
+#define SITE_MAX_STORAGE_KEYS 64 /* declared storage keys per purpose */
+#define SITE_COOKIE_NAME_MAX 128 /* a cookie name or storage key, '*' included */
 
 typedef enum {
     LEGAL_BASIS_CONSENT = 0,         /* off until the visitor says yes */
@@ -52,6 +57,13 @@ typedef struct site_text {
     const char *description; /* what it is for (finalité) */
 } site_text_t;
 
+/* A cookie a purpose's trackers set (site file: purposes[].cookies[]). */
+typedef struct site_cookie {
+    const char *name;   /* exact, or with '*' standing for any run of characters */
+    const char *domain; /* the domain it lives on (lower case, no leading dot), or NULL:
+                           the page's host and each of its parents */
+} site_cookie_t;
+
 typedef struct site_purpose {
     const char *id; /* [a-z0-9_-]{1,64} */
     legal_basis_t legal_basis;
@@ -63,12 +75,17 @@ typedef struct site_purpose {
     const char **consent_mode; /* Google Consent Mode v2 types this purpose grants (one of
                                   SITE_CONSENT_MODE_TYPES); the banner maps decisions on them */
     size_t n_consent_mode;
-    int gpc;      /* 1: advertising, sale or sharing of data, which the Global
-                     Privacy Control signal objects to */
-    int trackers; /* 1 (the default): reads or writes on the visitor's device
-                     (cookies, local or session storage, fingerprinting,
-                     pixels); never with legitimate interest (issue 19; the
-                     purpose's cookie lists of issue 20 imply it) */
+    int gpc;                /* 1: advertising, sale or sharing of data, which the Global
+                               Privacy Control signal objects to */
+    int trackers;           /* 1 (the default): reads or writes on the visitor's device
+                               (cookies, local or session storage, fingerprinting,
+                               pixels); never with legitimate interest (issue 19; the
+                               purpose's cookie lists of issue 20 imply it) */
+    site_cookie_t *cookies; /* issue 20, item 1: what its trackers set, deleted
+                                by the banner when it is refused; none: NULL, 0 */
+    size_t n_cookies;
+    const char **storage; /* localStorage and sessionStorage keys, '*' wildcards */
+    size_t n_storage;
 } site_purpose_t;
 
 /* The banner's own UI strings a variant overrides in one language (keys of
@@ -123,6 +140,8 @@ typedef struct site {
     int has_embeds;           /* "embeds" declared: the banner puts placeholders on held iframes */
     site_embed_t *embeds;     /* the providers it names, in declared order (may be none) */
     size_t n_embeds;
+    int reload_on_withdrawal; /* 1 (the default): the banner reloads the page when a purpose
+                                 whose held scripts ran in it is withdrawn (issue 20, item 1) */
 } site_t;
 
 typedef struct site_set site_set_t;

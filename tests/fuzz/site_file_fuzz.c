@@ -42,7 +42,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_ASSERT(strstr(p->consent_mode[t], "_storage") == NULL);
         for (size_t l = 0; l < site->n_languages; l++)
             FUZZ_ASSERT(site_purpose_text(site, p, site->languages[l]) != NULL);
+        /* Issue 20, item 1: only a purpose the visitor can refuse, with
+         * trackers, declares what the banner deletes; names are bounded, never
+         * only '*', and never the banner's own cookie; a domain has two labels. */
+        FUZZ_ASSERT(p->n_cookies <= SITE_MAX_COOKIES && p->n_storage <= SITE_MAX_STORAGE_KEYS);
+        FUZZ_ASSERT((p->n_cookies == 0 && p->n_storage == 0) ||
+                    (p->legal_basis != LEGAL_BASIS_NECESSARY && p->trackers));
+        for (size_t c = 0; c < p->n_cookies; c++) {
+            const char *name = p->cookies[c].name, *domain = p->cookies[c].domain;
+            FUZZ_ASSERT(strlen(name) >= 1 && strlen(name) <= SITE_COOKIE_NAME_MAX);
+            FUZZ_ASSERT(strspn(name, "*") < strlen(name) && strcmp(name, "consentd") != 0);
+            FUZZ_ASSERT(strpbrk(name, " ;=,\"") == NULL);
+            FUZZ_ASSERT(domain == NULL || (domain[0] != '.' && strchr(domain, '.') != NULL));
+        }
+        for (size_t k = 0; k < p->n_storage; k++)
+            FUZZ_ASSERT(strlen(p->storage[k]) >= 1 &&
+                        strlen(p->storage[k]) <= SITE_COOKIE_NAME_MAX &&
+                        strspn(p->storage[k], "*") < strlen(p->storage[k]) &&
+                        strcmp(p->storage[k], "consentd") != 0);
     }
+    FUZZ_ASSERT(site->reload_on_withdrawal == 0 || site->reload_on_withdrawal == 1);
     for (size_t i = 0; i < site->n_variants; i++)
         FUZZ_ASSERT(site_variant_find(site, site->variants[i].id, strlen(site->variants[i].id)) ==
                     &site->variants[i]);
