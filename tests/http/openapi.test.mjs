@@ -84,6 +84,13 @@ function assertDocumented(res, docPath, method) {
     }
     const type = res.headers['content-type'];
     assert.ok(content[type], `${res.status} of ${method} ${docPath}: content type ${type} is not one of ${Object.keys(content).join(', ')}`);
+    const lineSchema = content[type]['x-line-schema'];
+    if (lineSchema) {
+        const validate = validatorFor(lineSchema);
+        const lines = res.text.split('\n').filter((l) => l !== '');
+        for (const line of lines) assert.ok(validate(JSON.parse(line)), `a line of ${method} ${docPath} does not match its schema: ${ajv.errorsText(validate.errors)}\n${line}`);
+        return lines.map((l) => JSON.parse(l));
+    }
     if (!/json/.test(type)) return res.text;
     const body = res.json();
     const validate = validatorFor(content[type].schema);
@@ -94,7 +101,9 @@ function assertDocumented(res, docPath, method) {
 let stack, operatorPort, served;
 before(async () => {
     operatorPort = await freePort();
-    stack = await startStack({ config: { metrics: { listen: { address: '127.0.0.1', port: operatorPort } } } });
+    stack = await startStack({
+        config: { metrics: { listen: { address: '127.0.0.1', port: operatorPort } }, log: { checkpoint_seconds: 1 } },
+    });
     const res = await stack.consentd.request('/openapi.json');
     assert.equal(res.status, 200, res.text);
     served = res.json();
@@ -184,6 +193,58 @@ test('openapi_live_consent_record_read_withdraw_and_access_match_their_schemas',
     assert.equal(withdrawn.action, 'withdrawal');
     const jwks = assertDocumented(await consentd.request('/.well-known/jwks.json'), '/.well-known/jwks.json', 'get');
     assert.ok(jwks.keys.length >= 1);
+});
+
+test('openapi_live_audit_routes_versions_export_log_inclusion_and_erasure_match', async () => {
+    const { consentd } = stack;
+    const key = { headers: server() };
+    const banner = await consentd.request('/v1/sites/demo/banner.js');
+    const bv = banner.text.match(/"bv":"([0-9a-f]{64})"/)[1];
+    const res = await postConsent(consentd, { decisions: { audience: true }, policy_version: DEMO.policy_version, lang: 'en', control: 'custom', banner_version: bv });
+    const rec = assertDocumented(res, '/v1/sites/{site}/consents', 'post');
+    const access = assertDocumented(await consentd.request(`/v1/sites/demo/visitors/${rec.visitor}`, key), '/v1/sites/{site}/visitors/{visitor}', 'get');
+    assert.match(access.history[0].banner_version_url, new RegExp(`/v1/sites/demo/banner-versions/${bv}$`));
+    const logId = access.history[0].log_id;
+    // The banner versions, by key and public; one version's bytes; a bad and an unknown hash.
+    const versions = '/v1/sites/{site}/banner-versions';
+    const listed = await waitFor(async () => {
+        const body = assertDocumented(await consentd.request('/v1/sites/demo/banner-versions', key), versions, 'get');
+        return body.versions.some((v) => v.hash === bv) && body;
+    });
+    assert.equal(listed.site, 'demo');
+    assert.equal(assertDocumented(await consentd.request(`/v1/sites/demo/banner-versions/${bv}`, key), `${versions}/{hash}`, 'get'), banner.text);
+    assert.equal(assertDocumented(await consentd.request('/v1/sites/demo/banner-versions/ABC', key), `${versions}/{hash}`, 'get').error.code, 'invalid_banner_version');
+    assert.equal(assertDocumented(await consentd.request(`/v1/sites/demo/banner-versions/${'0'.repeat(64)}`, key), `${versions}/{hash}`, 'get').error.code, 'banner_version_not_found');
+    // The audit export and the raw log: every line matches its schema.
+    const exported = assertDocumented(await consentd.request('/v1/sites/demo/consents?limit=1000', key), '/v1/sites/{site}/consents', 'get');
+    assert.ok(exported.some((e) => e.log_id === logId));
+    assert.equal(assertDocumented(await consentd.request('/v1/sites/demo/consents?limit=0', key), '/v1/sites/{site}/consents', 'get').error.code, 'invalid_limit');
+    assert.equal(assertDocumented(await consentd.request('/v1/sites/demo/consents?from=yesterday', key), '/v1/sites/{site}/consents', 'get').error.code, 'invalid_range');
+    const raw = assertDocumented(await consentd.request('/v1/sites/demo/log?limit=1000', key), '/v1/sites/{site}/log', 'get');
+    assert.ok(raw.length >= 1);
+    // Checkpoints (every second here) and the inclusion proof of the consent above.
+    const checkpoints = await waitFor(async () => {
+        const body = assertDocumented(await consentd.request('/v1/sites/demo/log/checkpoints'), '/v1/sites/{site}/log/checkpoints', 'get');
+        return body.checkpoints.length >= 1 && body;
+    });
+    assert.equal(checkpoints.site, 'demo');
+    const inclusion = '/v1/sites/{site}/log/inclusion';
+    const proof = await waitFor(
+        async () => {
+            const r = await consentd.request(`/v1/sites/demo/log/inclusion?visitor=${rec.visitor}&id=${logId}`, key);
+            const body = assertDocumented(r, inclusion, 'get');
+            return r.status === 200 && body;
+        },
+        { timeoutMs: 10000, message: 'a checkpoint covering the consent' },
+    );
+    assert.equal(proof.id, logId);
+    assert.equal(assertDocumented(await consentd.request(`/v1/sites/demo/log/inclusion?id=${logId}`, key), inclusion, 'get').error.code, 'invalid_partition');
+    assert.equal(assertDocumented(await consentd.request(`/v1/sites/demo/log/inclusion?partition=1`, key), inclusion, 'get').error.code, 'invalid_id');
+    // Erasure, then the export shows the entry as erased.
+    const erased = assertDocumented(await consentd.request(`/v1/sites/demo/visitors/${rec.visitor}`, { method: 'DELETE', ...key }), '/v1/sites/{site}/visitors/{visitor}', 'delete');
+    assert.equal(erased.erased, true);
+    const later = assertDocumented(await consentd.request('/v1/sites/demo/consents?limit=1000', key), '/v1/sites/{site}/consents', 'get');
+    assert.deepEqual(Object.keys(later.find((e) => e.log_id === logId)).sort(), ['erased', 'log_id', 'logged_at']);
 });
 
 test('openapi_live_errors_have_the_documented_status_code_and_shape', async () => {
