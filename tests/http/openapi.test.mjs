@@ -21,26 +21,14 @@ import Ajv2020 from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { Consentd, SOURCE_DIR, freePort, request, shippedSite, startStack, test, waitFor } from './lib/harness.mjs';
 import { browser, postConsent, server } from './lib/consent.mjs';
+import { routerTable as routes } from './lib/routes.mjs';
 
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
-const LISTENERS = { ROUTE_PUBLIC: 'public', ROUTE_OPERATOR: 'operator', ROUTE_BOTH: 'both' };
 const SOURCE = JSON.parse(fs.readFileSync(path.join(SOURCE_DIR, 'docs', 'openapi.json'), 'utf8'));
 const DEMO = shippedSite('demo');
 
-/* The router's table, read from its source: {name, method, pattern, maxBody,
- * cors, where} per route. Fails when an entry does not parse, so that a new
- * shape of entry cannot drop out of the comparison unseen. */
-function routerTable() {
-    const text = fs.readFileSync(path.join(SOURCE_DIR, 'src', 'server', 'router.c'), 'utf8');
-    const block = text.match(/static const route_t routes\[\] = \{\n([\s\S]*?)\n\};/);
-    assert.ok(block, 'router.c: the routes[] table was not found');
-    const entries = block[1].split(/\n(?=\s*\{")/).map((e) => e.replace(/\s+/g, ' ').trim());
-    return entries.map((entry) => {
-        const m = entry.match(/^\{"(\w+)", "([A-Z]+)", "([^"]+)", (\w+), (\w+), ([01])(?:, (\w+))?(?:, (ROUTE_\w+))?(?:, (\w+))?\},?$/);
-        assert.ok(m, `router.c: a route entry this test cannot read: ${entry}`);
-        return { name: m[1], method: m[2].toLowerCase(), pattern: m[3], maxBody: m[5], cors: m[6] === '1', where: LISTENERS[m[8] || 'ROUTE_PUBLIC'] };
-    });
-}
+/* The router's table with methods as the document spells them. */
+const routerTable = () => routes().map((r) => ({ ...r, method: r.method.toLowerCase() }));
 
 /* Follow a local $ref ("#/components/..."). */
 function deref(doc, obj) {
@@ -160,7 +148,7 @@ test('openapi_every_routed_path_and_method_is_documented_and_nothing_else', () =
     assert.equal(documented.size, routed.size);
 });
 
-test('openapi_listener_callers_bodies_and_path_parameters_match_the_router', () => {
+test('openapi_listener_callers_bodies_rate_limits_and_path_parameters_match_the_router', () => {
     for (const r of routerTable()) {
         const item = SOURCE.paths[r.pattern];
         const op = item[r.method];
@@ -169,6 +157,7 @@ test('openapi_listener_callers_bodies_and_path_parameters_match_the_router', () 
         const schemes = (op.security ?? SOURCE.security ?? []).flatMap((s) => Object.keys(s));
         assert.equal(schemes.includes('browserOrigin'), r.cors, `${where}: a browser (Origin) caller iff the route answers CORS`);
         assert.equal(!!op.requestBody, r.maxBody !== '0', `${where}: a request body iff the route takes one`);
+        assert.equal(!!op.responses['429'], r.limited, `${where}: a 429 iff the route is rate limited`);
         const declared = [...(item.parameters || []), ...(op.parameters || [])].map((p) => deref(SOURCE, p)).filter((p) => p.in === 'path');
         const inPattern = [...r.pattern.matchAll(/\{(\w+)\}/g)].map((m) => m[1]);
         assert.deepEqual(declared.map((p) => p.name).sort(), [...inPattern].sort(), `${where}: path parameters`);
