@@ -1,7 +1,7 @@
 // build.mjs - minify the banner and the dashboard with esbuild and emit
-// them, with the banner's texts and the demo page, as C headers that
-// src/banner_build.c, src/api/demo.c and src/api/dashboard.c include: the binary then
-// needs no file at run time.
+// them, with the banner's texts, the demo page and the OpenAPI document, as C
+// headers that src/banner_build.c, src/api/demo.c, src/api/dashboard.c and
+// src/api/openapi.c include: the binary then needs no file at run time.
 //
 //   node web/build.mjs OUTDIR
 //     OUTDIR/banner.min.js       the minified bundle (without the site settings)
@@ -11,6 +11,8 @@
 //     OUTDIR/demo_assets.h       DEMO_INDEX_HTML, DEMO_ANALYTICS_JS, DEMO_ADS_JS, DEMO_AD_HTML
 //     OUTDIR/dashboard_assets.h  DASHBOARD_<FILE>{,_GZ,_BR} and their _ETAG: the dashboard's
 //                                page, script (uPlot inside) and stylesheet, precompressed
+//     OUTDIR/openapi_assets.h    OPENAPI_JSON{,_GZ,_BR} and their _ETAG: docs/openapi.json,
+//                                compacted and precompressed, served at /openapi.json
 import * as esbuild from 'esbuild';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -193,3 +195,12 @@ console.log(
     `dashboard: JS ${dashJs.length} bytes (gzip ${dash.DASHBOARD_JS_GZ.length}, brotli ${dash.DASHBOARD_JS_BR.length}), ` +
         `CSS ${dashCss.length} (gzip ${dash.DASHBOARD_CSS_GZ.length}), page ${dashHtml.length}`,
 );
+
+// ---- the OpenAPI document ------------------------------------------------------
+// docs/openapi.json, hand-written, is the source: parsed here (a broken file
+// stops the build), written back without its indentation, and served by
+// src/api/openapi.c in the three encodings, as the dashboard's files are.
+const openapiText = JSON.stringify(JSON.parse(fs.readFileSync(path.join(here, '..', 'docs', 'openapi.json'), 'utf8')));
+const openapi = encodings('OPENAPI_JSON', openapiText);
+emit('openapi_assets.h', header('CONSENTD_OPENAPI_ASSETS_H', 'The OpenAPI document (docs/openapi.json).', openapi));
+console.log(`openapi: ${openapiText.length} bytes (gzip ${openapi.OPENAPI_JSON_GZ.length}, brotli ${openapi.OPENAPI_JSON_BR.length})`);

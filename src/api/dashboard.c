@@ -2,7 +2,7 @@
  * dashboard.c - the dashboard's three files (web/dashboard/, bundled with
  * uPlot, compressed with gzip and brotli and hashed into ETags at build time
  * by web/build.mjs): nothing is computed per request but the choice of an
- * encoding and the 304.
+ * encoding and the 304 (http_send_asset, shared with /openapi.json).
  *
  * The page has no inline script or style, so its policy allows scripts and
  * styles from this origin only; uPlot sets element styles through the CSSOM,
@@ -24,42 +24,17 @@
 #define DASHBOARD_PAGE_CACHE "no-cache"
 #define DASHBOARD_ASSET_CACHE "public, max-age=86400"
 
-enum { DASHBOARD_IDENTITY = 0, DASHBOARD_GZIP, DASHBOARD_BROTLI, DASHBOARD_ENCODINGS };
-
-typedef struct dashboard_body {
-    const char *bytes;
-    size_t len;
-    const char *etag;
-} dashboard_body_t;
-
 typedef struct dashboard_file {
     const char *name; /* the {file} segment; "" is the page */
-    const char *content_type;
-    const char *cache_control;
-    dashboard_body_t enc[DASHBOARD_ENCODINGS];
+    http_asset_t asset;
 } dashboard_file_t;
 
-#define DASHBOARD_BODY(NAME)                                                                       \
-    {                                                                                              \
-        NAME, sizeof(NAME) - 1, NAME##_ETAG                                                        \
-    }
-#define DASHBOARD_FILE(name, type, cache, NAME)                                                    \
-    {                                                                                              \
-        name, type, cache,                                                                         \
-        {                                                                                          \
-            DASHBOARD_BODY(NAME), DASHBOARD_BODY(NAME##_GZ), DASHBOARD_BODY(NAME##_BR)             \
-        }                                                                                          \
-    }
-
 static const dashboard_file_t dashboard_files[] = {
-    DASHBOARD_FILE("", "text/html; charset=utf-8", DASHBOARD_PAGE_CACHE, DASHBOARD_INDEX_HTML),
-    DASHBOARD_FILE("dashboard.js", "application/javascript; charset=utf-8", DASHBOARD_ASSET_CACHE,
-                   DASHBOARD_JS),
-    DASHBOARD_FILE("dashboard.css", "text/css; charset=utf-8", DASHBOARD_ASSET_CACHE,
-                   DASHBOARD_CSS),
+    {"", HTTP_ASSET("text/html; charset=utf-8", DASHBOARD_PAGE_CACHE, DASHBOARD_INDEX_HTML)},
+    {"dashboard.js",
+     HTTP_ASSET("application/javascript; charset=utf-8", DASHBOARD_ASSET_CACHE, DASHBOARD_JS)},
+    {"dashboard.css", HTTP_ASSET("text/css; charset=utf-8", DASHBOARD_ASSET_CACHE, DASHBOARD_CSS)},
 };
-
-static const char *const dashboard_encoding_names[DASHBOARD_ENCODINGS] = {NULL, "gzip", "br"};
 
 void dashboard_get(http_request_t *rq)
 {
@@ -75,23 +50,9 @@ void dashboard_get(http_request_t *rq)
         http_error(rq, 404, "not_found", "no such dashboard file");
         return;
     }
-    int e = http_accepts_encoding(rq, "br")     ? DASHBOARD_BROTLI
-            : http_accepts_encoding(rq, "gzip") ? DASHBOARD_GZIP
-                                                : DASHBOARD_IDENTITY;
-    const dashboard_body_t *body = &file->enc[e];
-    http_header(rq, "vary", H2O_STRLIT("accept-encoding"));
-    http_header(rq, "etag", body->etag, strlen(body->etag));
-    http_header(rq, "cache-control", file->cache_control, strlen(file->cache_control));
     if (file->name[0] == '\0') {
         http_header(rq, "content-security-policy", H2O_STRLIT(DASHBOARD_CSP));
         http_header(rq, "referrer-policy", H2O_STRLIT("no-referrer"));
     }
-    if (http_etag_matches(rq, body->etag, strlen(body->etag))) {
-        http_send_static(rq, 304, NULL, NULL, 0);
-        return;
-    }
-    if (dashboard_encoding_names[e] != NULL)
-        http_header(rq, "content-encoding", dashboard_encoding_names[e],
-                    strlen(dashboard_encoding_names[e]));
-    http_send_static(rq, 200, file->content_type, body->bytes, body->len);
+    http_send_asset(rq, &file->asset);
 }

@@ -727,3 +727,21 @@ int http_etag_matches(http_request_t *rq, const char *etag, size_t len)
     }
     return 0;
 }
+
+void http_send_asset(http_request_t *rq, const http_asset_t *a)
+{
+    static const char *const names[HTTP_ASSET_ENCODINGS] = {NULL, "gzip", "br"};
+    int e = http_accepts_encoding(rq, "br")     ? HTTP_ASSET_BROTLI
+            : http_accepts_encoding(rq, "gzip") ? HTTP_ASSET_GZIP
+                                                : HTTP_ASSET_IDENTITY;
+    const http_asset_body_t *body = &a->enc[e];
+    http_header(rq, "vary", H2O_STRLIT("accept-encoding"));
+    http_header(rq, "etag", body->etag, strlen(body->etag));
+    http_header(rq, "cache-control", a->cache_control, strlen(a->cache_control));
+    if (http_etag_matches(rq, body->etag, strlen(body->etag))) {
+        http_send_static(rq, 304, NULL, NULL, 0);
+        return;
+    }
+    if (names[e] != NULL) http_header(rq, "content-encoding", names[e], strlen(names[e]));
+    http_send_static(rq, 200, a->content_type, body->bytes, body->len);
+}

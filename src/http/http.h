@@ -155,4 +155,35 @@ int http_accepts_encoding(http_request_t *rq, const char *coding);
  * answer 304 then. */
 int http_etag_matches(http_request_t *rq, const char *etag, size_t len);
 
+/* A file built into the binary by web/build.mjs (the dashboard's, the
+ * OpenAPI document): its bytes in identity, gzip and brotli, each with its
+ * strong ETag, all static. */
+enum { HTTP_ASSET_IDENTITY = 0, HTTP_ASSET_GZIP, HTTP_ASSET_BROTLI, HTTP_ASSET_ENCODINGS };
+typedef struct http_asset_body {
+    const char *bytes;
+    size_t len;
+    const char *etag;
+} http_asset_body_t;
+typedef struct http_asset {
+    const char *content_type;
+    const char *cache_control;
+    http_asset_body_t enc[HTTP_ASSET_ENCODINGS];
+} http_asset_t;
+/* The asset from build.mjs's NAME, NAME_GZ, NAME_BR and their _ETAG. */
+#define HTTP_ASSET_BODY(NAME)                                                                      \
+    {                                                                                              \
+        NAME, sizeof(NAME) - 1, NAME##_ETAG                                                        \
+    }
+#define HTTP_ASSET(type, cache, NAME)                                                              \
+    {                                                                                              \
+        type, cache,                                                                               \
+        {                                                                                          \
+            HTTP_ASSET_BODY(NAME), HTTP_ASSET_BODY(NAME##_GZ), HTTP_ASSET_BODY(NAME##_BR)          \
+        }                                                                                          \
+    }
+/* Answer GET a: brotli, else gzip, else identity, as Accept-Encoding takes
+ * them; Vary, ETag and Cache-Control; 304 when If-None-Match names the
+ * chosen encoding's ETag. Headers set before the call (a page's CSP) stay. */
+void http_send_asset(http_request_t *rq, const http_asset_t *a);
+
 #endif

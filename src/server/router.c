@@ -14,6 +14,10 @@
  * operator one serves /metrics and /healthz (with the reason in words) and
  * nothing else. A route the listener does not serve is a 404, as if it did
  * not exist.
+ *
+ * docs/openapi.json describes every route of this table (served at
+ * /openapi.json); tests/http/openapi.test.mjs reads this table and fails
+ * when a route and the document disagree.
  */
 #include "router.h"
 
@@ -30,6 +34,7 @@
 #include "dashboard.h"
 #include "demo.h"
 #include "events.h"
+#include "openapi.h"
 #include "rights.h"
 #include "stats.h"
 #include "versions.h"
@@ -98,6 +103,7 @@ static const route_t routes[] = {
     {"dashboard", "GET", "/dashboard", dashboard_get, 0, 0},
     {"dashboard_file", "GET", "/dashboard/{file}", dashboard_get, 0, 0},
     {"jwks", "GET", "/.well-known/jwks.json", consent_jwks, 0, 0},
+    {"openapi", "GET", "/openapi.json", openapi_get, 0, 0},
 };
 #define ROUTE_COUNT (sizeof(routes) / sizeof(routes[0]))
 _Static_assert(ROUTE_COUNT < ROUTER_NO_ROUTE && ROUTE_COUNT <= 64,

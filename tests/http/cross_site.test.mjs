@@ -8,11 +8,10 @@
 // site's records, and change nothing in Redis. With the right key, each
 // site's answers hold its own records only.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { after, before } from 'node:test';
-import { SOURCE_DIR, delay, shippedSites, siteLike, startStack, test } from './lib/harness.mjs';
+import { delay, shippedSites, siteLike, startStack, test } from './lib/harness.mjs';
 import { DEMO_KEY, DEMO_ORIGIN, OTHER_KEY, allKeys, sha256hex } from './lib/consent.mjs';
+import { routerTable as routeTable } from './lib/routes.mjs';
 
 const OTHER_ORIGIN = 'https://other.example';
 const SHARED = 'shared-visitor-0001';
@@ -29,6 +28,7 @@ const ACCESS = {
     demo: 'public',
     dashboard: 'public',
     dashboard_file: 'public',
+    openapi: 'public', /* the API's description */
     consent_post: 'browser', /* the site's origins or its API key */
     consent_get: 'browser',
     consent_delete: 'browser',
@@ -44,19 +44,6 @@ const ACCESS = {
     log_checkpoints: 'public', /* signed hashes: publishing them is the point */
     log_inclusion: 'server',
 };
-
-/* [{name, method, pattern, cors}] from the route table in src/server/router.c. */
-function routeTable() {
-    const text = fs.readFileSync(path.join(SOURCE_DIR, 'src', 'server', 'router.c'), 'utf8');
-    const table = /static const route_t routes\[\] = \{([\s\S]*?)\n\};/.exec(text);
-    assert.ok(table, 'src/server/router.c: the route table moved; update this test');
-    const routes = [];
-    for (const m of table[1].matchAll(/\{"(\w+)",\s*"(\w+)",\s*"([^"]+)",\s*\w+,\s*[\w]+,\s*(\d)/g)) {
-        routes.push({ name: m[1], method: m[2], pattern: m[3], cors: m[4] === '1' });
-    }
-    assert.ok(routes.length >= 10, `only ${routes.length} routes read from src/server/router.c`);
-    return routes;
-}
 
 const sites = {
     demo: { key: DEMO_KEY, origin: DEMO_ORIGIN, secrets: [] },
