@@ -5,13 +5,14 @@
 // CSS and ours never meet; its styles are a constructable stylesheet, which
 // a strict Content-Security-Policy allows.
 
-const h = (tag, attrs, ...kids) => {
+// An element: h('button', {onclick, class}, ...children). Shared with the features.
+export const h = (tag, attrs, ...kids) => {
     const el = document.createElement(tag);
     for (const k in attrs) k.startsWith('on') ? (el[k] = attrs[k]) : el.setAttribute(k, attrs[k]);
     el.append(...kids);
     return el;
 };
-const fill = (text, vars) => text.replace(/{(\w+)}/g, (_, k) => vars[k]);
+export const fill = (text, vars) => text.replace(/{(\w+)}/g, (_, k) => vars[k]);
 
 // on: {accept, refuse, close, save(decisions), current(purpose), beacon(event)};
 // lang: the texts' language; layout: "box" (a centred box) or else a bar.

@@ -15,17 +15,11 @@
 // stylesheet (a <style> with the banner's nonce where there is none): the
 // page's CSS does not reach in, and ours does not leak out.
 /* global CONSENTD_FEATURES, CONSENTD_FEATURE_CSS */
+import { fill, h } from '../ui.js';
 CONSENTD_FEATURES.push(({ cfg, lang, decide }) => {
     const t = cfg.ui[lang];
     const api = window.consentd;
     const nonce = document.currentScript?.nonce;
-    const fill = (text, vars) => text.replace(/{(\w+)}/g, (_, k) => vars[k]);
-    const h = (tag, attrs, ...kids) => {
-        const el = document.createElement(tag);
-        for (const k in attrs) k.startsWith('on') ? (el[k] = attrs[k]) : el.setAttribute(k, attrs[k]);
-        el.append(...kids);
-        return el;
-    };
     // iframe -> its placeholder, while it is held.
     const held = new Map();
     let sheet;
