@@ -29,20 +29,24 @@ if (!out) {
 fs.mkdirSync(out, { recursive: true });
 const read = (file) => fs.readFileSync(path.join(here, file), 'utf8');
 
-const css = (await esbuild.transform(read('banner/banner.css'), { loader: 'css', minify: true })).code.trim();
-const js = (
-    await esbuild.build({
-        entryPoints: [path.join(here, 'banner/main.js')],
-        bundle: true,
-        minify: true,
-        format: 'iife',
-        target: 'es2020',
-        charset: 'utf8',
-        legalComments: 'none',
-        define: { CONSENTD_CSS: JSON.stringify(css) },
-        write: false,
-    })
-).outputFiles[0].text.trim();
+const minCss = async (file) => (await esbuild.transform(read(file), { loader: 'css', minify: true })).code.trim();
+// One script, minified, its imports bundled in, `define` substituted.
+const script = async (file, define) =>
+    (
+        await esbuild.build({
+            entryPoints: [path.join(here, file)],
+            bundle: true,
+            minify: true,
+            format: 'iife',
+            target: 'es2020',
+            charset: 'utf8',
+            legalComments: 'none',
+            define,
+            write: false,
+        })
+    ).outputFiles[0].text.trim();
+const css = await minCss('banner/banner.css');
+const js = await script('banner/main.js', { CONSENTD_CSS: JSON.stringify(css) });
 const texts = JSON.stringify(JSON.parse(read('banner/texts.json')));
 
 // The features (see web/banner/main.js): each pushes its function on the
@@ -54,22 +58,8 @@ for (const file of fs.existsSync(featureDir) ? fs.readdirSync(featureDir).sort()
     if (!file.endsWith('.js')) continue;
     const name = file.slice(0, -3);
     const cssFile = `banner/features/${name}.css`;
-    const featureCss = fs.existsSync(path.join(here, cssFile))
-        ? (await esbuild.transform(read(cssFile), { loader: 'css', minify: true })).code.trim()
-        : '';
-    features[name] = (
-        await esbuild.build({
-            entryPoints: [path.join(here, 'banner', 'features', file)],
-            bundle: true,
-            minify: true,
-            format: 'iife',
-            target: 'es2020',
-            charset: 'utf8',
-            legalComments: 'none',
-            define: { CONSENTD_FEATURE_CSS: JSON.stringify(featureCss) },
-            write: false,
-        })
-    ).outputFiles[0].text.trim();
+    const featureCss = fs.existsSync(path.join(here, cssFile)) ? await minCss(cssFile) : '';
+    features[name] = await script(`banner/features/${file}`, { CONSENTD_FEATURE_CSS: JSON.stringify(featureCss) });
 }
 
 // A C string literal, cut into lines; bytes other than printable ASCII escaped in octal.
