@@ -226,8 +226,12 @@ static json_t *banner_recipients_json(const site_purpose_t *p)
  *           "cm": [Consent Mode types] (when mapped), "gpc": true (when GPC objects)}],
  *    "ui": {lang: {the banner's strings, web/banner/texts.json}},
  *    "vs": [{"id", "w": weight, "l": "bar" | "box",
- *            "t": {lang: {string: override}} (when it overrides)}] (when the site has variants)}
+ *            "t": {lang: {string: override}} (when it overrides)}] (when the site has variants),
+ *    "tg": {"microsoft_uet" | "microsoft_clarity" | "meta_pixel": [purposes]} (when the site
+ *          declares "tags": features/tags.js)}
  */
+static int banner_settings_tags(const site_t *site, json_t *settings);
+
 static json_t *banner_settings_json(const site_t *site, json_t *texts)
 {
     json_t *purposes = json_array();
@@ -262,6 +266,10 @@ static json_t *banner_settings_json(const site_t *site, json_t *texts)
                   site->policy_version, "days", (json_int_t)site->choice_lifetime_days, "domain",
                   site->cookie_domain, "langs", languages, "ctl", site->controller_name, "contact",
                   site->contact, "policy", site->privacy_policy_url, "p", purposes, "ui", ui);
+    if (settings != NULL && banner_settings_tags(site, settings) != 0) {
+        json_decref(settings);
+        return NULL;
+    }
     if (settings == NULL || site->n_variants == 0) return settings;
     json_t *variants = json_array();
     for (size_t i = 0; i < site->n_variants; i++) {
@@ -282,6 +290,21 @@ static json_t *banner_settings_json(const site_t *site, json_t *texts)
     }
     json_object_set_new(settings, "vs", variants);
     return settings;
+}
+
+/* "tg": {tag name: [purposes its consent needs]}, for features/tags.js; only
+ * when the site declares "tags". */
+static int banner_settings_tags(const site_t *site, json_t *settings)
+{
+    if (site->n_tags == 0) return 0;
+    json_t *tags = json_object();
+    for (size_t t = 0; t < site->n_tags; t++) {
+        json_t *purposes = json_array();
+        for (size_t i = 0; i < site->tags[t].n_purposes; i++)
+            json_array_append_new(purposes, json_string(site->tags[t].purposes[i]));
+        json_object_set_new(tags, site->tags[t].name, purposes);
+    }
+    return json_object_set_new(settings, "tg", tags);
 }
 
 /* gzip at libdeflate's best level (12): about 2% smaller than zlib's 9 on
@@ -375,8 +398,7 @@ static char *banner_join(const char *const *first, size_t n, size_t stride)
  */
 static int banner_uses(const site_t *site, const char *name)
 {
-    (void)site;
-    (void)name;
+    if (strcmp(name, "tags") == 0) return site->n_tags > 0; /* issue 20, item 5 */
     return 0;
 }
 

@@ -735,6 +735,54 @@ static int site_parse_variants(const site_parse_t *p, json_t *root, site_t *site
     return 0;
 }
 
+/*
+ * "tags": optional, {"microsoft_uet": [purpose, ...], "microsoft_clarity": [...],
+ * "meta_pixel": [...]}: the tags whose own consent signals the banner sends
+ * (web/banner/features/tags.js), each with the purposes its consent needs.
+ * The purposes must be the site's own: read after "purposes".
+ */
+static int site_parse_tags(const site_parse_t *p, json_t *root, site_t *site)
+{
+    static const char *const names[] = {SITE_TAG_NAMES, NULL};
+    json_t *obj = json_object_get(root, "tags");
+    if (obj == NULL) return 0;
+    if (!json_is_object(obj)) return site_fail(p, "tags", "must be an object");
+    if (site_check_keys(p, obj, "tags.", names) != 0) return -1;
+    if (json_object_size(obj) == 0)
+        return site_fail(p, "tags",
+                         "must name at least one of microsoft_uet, microsoft_clarity, "
+                         "meta_pixel (or be left out)");
+    if ((site->tags = site_alloc(p->set, SITE_TAG_COUNT * sizeof(*site->tags))) == NULL)
+        return site_oom(p);
+    for (size_t t = 0; t < SITE_TAG_COUNT; t++) {
+        json_t *arr = json_object_get(obj, names[t]);
+        if (arr == NULL) continue;
+        char field[64], item[96];
+        snprintf(field, sizeof(field), "tags.%s", names[t]);
+        if (site_array(p, arr, field, 1, SITE_MAX_PURPOSES) != 0) return -1;
+        site_tag_t *tag = &site->tags[site->n_tags++];
+        tag->name = names[t];
+        tag->n_purposes = json_array_size(arr);
+        if ((tag->purposes = site_alloc(p->set, tag->n_purposes * sizeof(char *))) == NULL)
+            return site_oom(p);
+        for (size_t i = 0; i < tag->n_purposes; i++) {
+            json_t *v = json_array_get(arr, i);
+            snprintf(item, sizeof(item), "%s[%zu]", field, i);
+            const site_purpose_t *pu =
+                json_is_string(v)
+                    ? site_purpose_find(site, json_string_value(v), json_string_length(v))
+                    : NULL;
+            if (pu == NULL)
+                return site_fail(p, item, "must be the id of one of the site's purposes");
+            for (size_t j = 0; j < i; j++)
+                if (tag->purposes[j] == pu->id)
+                    return site_fail(p, item, "duplicate of %s[%zu]", field, j);
+            tag->purposes[i] = pu->id;
+        }
+    }
+    return 0;
+}
+
 static void site_id_from_name(const char *name, char *out, size_t cap)
 {
     const char *base = strrchr(name, '/');
@@ -758,6 +806,7 @@ static int site_parse(const site_parse_t *p, const char *json, size_t len, site_
                                        "api_key_sha256",
                                        "purposes",
                                        "variants",
+                                       "tags",
                                        NULL};
     memset(site, 0, sizeof(*site));
     json_error_t jerr;
@@ -837,7 +886,7 @@ static int site_parse(const site_parse_t *p, const char *json, size_t len, site_
     for (size_t i = 0; i < site->n_purposes; i++)
         if (site_parse_purpose(p, json_array_get(arr, i), i, site, &site->purposes[i]) != 0)
             goto out;
-    if (site_parse_variants(p, root, site) != 0) goto out;
+    if (site_parse_variants(p, root, site) != 0 || site_parse_tags(p, root, site) != 0) goto out;
     rc = 0;
 out:
     json_decref(root);

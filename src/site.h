@@ -36,6 +36,11 @@
 #define SITE_VARIANT_ID_MAX 32 /* [a-z0-9_-]{1,32} */
 #define SITE_VARIANT_WEIGHT_MAX 10000
 #define SITE_VARIANT_TEXTS_MAX 32 /* overridden UI strings per language */
+/* The non-Google tags whose consent signals the banner sends ("tags", issue 20
+ * item 5): Microsoft UET consent mode, Microsoft Clarity's consent API, the
+ * Meta pixel's consent call (web/banner/features/tags.js). */
+#define SITE_TAG_NAMES "microsoft_uet", "microsoft_clarity", "meta_pixel"
+#define SITE_TAG_COUNT 3
 #define SITE_STATS_RETENTION_DEFAULT_DAYS 400
 #define SITE_STATS_RETENTION_MAX_DAYS 3650
 
@@ -90,6 +95,14 @@ typedef struct site_variant {
     size_t n_texts;
 } site_variant_t;
 
+/* A tag of SITE_TAG_NAMES the site uses, and the purposes its consent needs
+ * (all of them granted: the tag is told "granted"; else "denied"). */
+typedef struct site_tag {
+    const char *name;      /* one of SITE_TAG_NAMES */
+    const char **purposes; /* ids of the site's purposes, at least one, no duplicate */
+    size_t n_purposes;
+} site_tag_t;
+
 typedef struct site {
     const char *id;
     const char *file;     /* the file it was loaded from, for messages */
@@ -111,6 +124,8 @@ typedef struct site {
     site_variant_t *variants; /* banner variants, in declared order; none: NULL, 0 */
     size_t n_variants;
     uint32_t variants_weight; /* sum of the weights */
+    site_tag_t *tags;         /* "tags", in SITE_TAG_NAMES order; none: NULL, 0 */
+    size_t n_tags;
 } site_t;
 
 typedef struct site_set site_set_t;
