@@ -227,10 +227,53 @@ static json_t *banner_recipients_json(const site_purpose_t *p)
  *    "ui": {lang: {the banner's strings, web/banner/texts.json}},
  *    "vs": [{"id", "w": weight, "l": "bar" | "box",
  *            "t": {lang: {string: override}} (when it overrides)}] (when the site has variants),
+ *    "cmd": [gtag() calls: the Consent Mode default(s), then "set"s] (banner_consent_defaults),
  *    "tg": {"microsoft_uet" | "microsoft_clarity" | "meta_pixel": [purposes]} (when the site
  *          declares "tags": features/tags.js)}
  */
 static int banner_settings_tags(const site_t *site, json_t *settings);
+
+/*
+ * The site's Google Consent Mode default, as the gtag() calls that set it
+ * (each an array of gtag's arguments), computed here once from the site file
+ * ("google_consent_mode") so that the banner ("cmd" in its settings) and
+ * consentd-defaults.js replay the same calls:
+ *
+ *   ["consent", "default", {every type: "denied", "wait_for_update": ms}]
+ *   ["consent", "default", {every type: row's state, "region": [codes], "wait_for_update": ms}]
+ *      one per region row (a region's own default wins over the general one,
+ *      whatever the order: gtag's rule)
+ *   ["set", "ads_data_redaction", true], ["set", "url_passthrough", true]  when set
+ */
+static json_t *banner_consent_defaults(const site_t *site)
+{
+    static const char *const types[] = {SITE_CONSENT_MODE_TYPES};
+    json_t *cmd = json_array();
+    for (size_t r = 0; r <= site->gcm.n_rows; r++) {
+        const site_gcm_row_t *row = r > 0 ? &site->gcm.rows[r - 1] : NULL;
+        json_t *state = json_object();
+        for (size_t t = 0; t < SITE_CONSENT_MODE_MAX; t++) {
+            int granted = 0;
+            for (size_t g = 0; row != NULL && g < row->n_granted; g++)
+                granted |= strcmp(row->granted[g], types[t]) == 0;
+            json_object_set_new(state, types[t], json_string(granted ? "granted" : "denied"));
+        }
+        if (row != NULL) {
+            json_t *regions = json_array();
+            for (size_t i = 0; i < row->n_regions; i++)
+                json_array_append_new(regions, json_string(row->regions[i]));
+            json_object_set_new(state, "region", regions);
+        }
+        json_object_set_new(state, "wait_for_update",
+                            json_integer((json_int_t)site->gcm.wait_for_update_ms));
+        json_array_append_new(cmd, json_pack("[s, s, o]", "consent", "default", state));
+    }
+    if (site->gcm.ads_data_redaction)
+        json_array_append_new(cmd, json_pack("[s, s, b]", "set", "ads_data_redaction", 1));
+    if (site->gcm.url_passthrough)
+        json_array_append_new(cmd, json_pack("[s, s, b]", "set", "url_passthrough", 1));
+    return cmd;
+}
 
 static json_t *banner_settings_json(const site_t *site, json_t *texts)
 {
@@ -262,10 +305,11 @@ static json_t *banner_settings_json(const site_t *site, json_t *texts)
     static const char zeros[BANNER_VERSION_HEX + 1] =
         "0000000000000000000000000000000000000000000000000000000000000000";
     json_t *settings =
-        json_pack("{s:s, s:s, s:I, s:s?, s:o, s:s, s:s, s:s?, s:o, s:o}", "bv", zeros, "pv",
+        json_pack("{s:s, s:s, s:I, s:s?, s:o, s:s, s:s, s:s?, s:o, s:o, s:o}", "bv", zeros, "pv",
                   site->policy_version, "days", (json_int_t)site->choice_lifetime_days, "domain",
                   site->cookie_domain, "langs", languages, "ctl", site->controller_name, "contact",
-                  site->contact, "policy", site->privacy_policy_url, "p", purposes, "ui", ui);
+                  site->contact, "policy", site->privacy_policy_url, "cmd",
+                  banner_consent_defaults(site), "p", purposes, "ui", ui);
     if (settings != NULL && banner_settings_tags(site, settings) != 0) {
         json_decref(settings);
         return NULL;
@@ -402,6 +446,57 @@ static int banner_uses(const site_t *site, const char *name)
     return 0;
 }
 
+/* The three encodings' ETags, from the identity body's SHA-256: "<hash>",
+ * "<hash>-gz", "<hash>-br". */
+static void banner_etags(banner_encoding_t enc[BANNER_ENCODINGS])
+{
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)enc[BANNER_IDENTITY].body, enc[BANNER_IDENTITY].len, digest);
+    static const char *const suffixes[BANNER_ENCODINGS] = {"", "-gz", "-br"};
+    for (int e = 0; e < BANNER_ENCODINGS; e++) {
+        char *p = enc[e].etag;
+        *p++ = '"';
+        for (int i = 0; i < 16; i++)
+            p += sprintf(p, "%02x", digest[i]);
+        p += sprintf(p, "%s\"", suffixes[e]);
+        enc[e].etag_len = (size_t)(p - enc[e].etag);
+    }
+}
+
+/*
+ * consentd-defaults.js: a tiny synchronous script the site puts first, before
+ * any Google tag, which replays the site's Consent Mode calls
+ * (banner_consent_defaults) as gtag does (the page's gtag when there is one,
+ * else its arguments pushed on the dataLayer), then sets
+ * window.consentd_gtm: the banner, loaded later (async is fine), then skips
+ * its own default, as it does after the Google Tag Manager template.
+ */
+static int banner_build_defaults(const site_t *site, banner_encoding_t enc[BANNER_ENCODINGS])
+{
+    json_t *cmd = banner_consent_defaults(site);
+    char *json = cmd != NULL ? json_dumps(cmd, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(cmd);
+    if (json == NULL) return -1;
+    static const char head[] =
+        "/* consentd: Google Consent Mode defaults, before any Google tag */\n"
+        "(function(w){var d=w.dataLayer=w.dataLayer||[],"
+        "g=typeof w.gtag==\"function\"?w.gtag:function(){d.push(arguments)};",
+                      tail[] = ".forEach(function(c){g.apply(w,c)});w.consentd_gtm=!0})(window);\n";
+    size_t len = strlen(head) + strlen(json) + strlen(tail);
+    if ((enc[BANNER_IDENTITY].body = malloc(len + 1)) == NULL) {
+        free(json);
+        return -1;
+    }
+    stpcpy(stpcpy(stpcpy(enc[BANNER_IDENTITY].body, head), json), tail);
+    enc[BANNER_IDENTITY].len = len;
+    free(json);
+    if (banner_gzip(enc[BANNER_IDENTITY].body, len, &enc[BANNER_GZIP]) != 0 ||
+        banner_brotli(enc[BANNER_IDENTITY].body, len, &enc[BANNER_BROTLI]) != 0)
+        return -1;
+    banner_etags(enc);
+    return 0;
+}
+
 static int banner_build_one(const site_t *site, json_t *texts, banner_t *b)
 {
     b->site = site;
@@ -453,18 +548,8 @@ static int banner_build_one(const site_t *site, json_t *texts, banner_t *b)
         banner_brotli(id->body, id->len, &b->enc[BANNER_BROTLI]) != 0)
         return -1;
 
-    unsigned char digest[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)id->body, id->len, digest);
-    static const char *const suffixes[BANNER_ENCODINGS] = {"", "-gz", "-br"};
-    for (int e = 0; e < BANNER_ENCODINGS; e++) {
-        char *p = b->enc[e].etag;
-        *p++ = '"';
-        for (int i = 0; i < 16; i++)
-            p += sprintf(p, "%02x", digest[i]);
-        p += sprintf(p, "%s\"", suffixes[e]);
-        b->enc[e].etag_len = (size_t)(p - b->enc[e].etag);
-    }
-    return 0;
+    banner_etags(b->enc);
+    return banner_build_defaults(site, b->defaults);
 }
 
 /* Remember the versions `previous` served that `set` no longer does. */
@@ -547,8 +632,10 @@ void banner_set_free(banner_set_t *set)
 {
     if (set == NULL) return;
     for (size_t i = 0; i < set->count; i++) {
-        for (int e = 0; e < BANNER_ENCODINGS; e++)
+        for (int e = 0; e < BANNER_ENCODINGS; e++) {
             free(set->banners[i].enc[e].body);
+            free(set->banners[i].defaults[e].body);
+        }
         free(set->banners[i].served);
         free(set->banners[i].languages);
         free(set->banners[i].variants);

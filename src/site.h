@@ -41,6 +41,12 @@
  * Meta pixel's consent call (web/banner/features/tags.js). */
 #define SITE_TAG_NAMES "microsoft_uet", "microsoft_clarity", "meta_pixel"
 #define SITE_TAG_COUNT 3
+/* The site-level Google Consent Mode options ("google_consent_mode", issue 20
+ * item 5; not the per-purpose "consent_mode", which maps purposes on types). */
+#define SITE_GCM_WAIT_DEFAULT_MS 500 /* how long Google tags wait for the update */
+#define SITE_GCM_WAIT_MAX_MS 10000
+#define SITE_GCM_ROWS_MAX 16    /* region rows */
+#define SITE_GCM_REGIONS_MAX 64 /* codes per row */
 #define SITE_STATS_RETENTION_DEFAULT_DAYS 400
 #define SITE_STATS_RETENTION_MAX_DAYS 3650
 
@@ -103,6 +109,27 @@ typedef struct site_tag {
     size_t n_purposes;
 } site_tag_t;
 
+/* A row of Consent Mode defaults for some regions ("US", "US-CA": ISO 3166-1
+ * alpha-2, optionally "-" and an ISO 3166-2 subdivision). */
+typedef struct site_gcm_row {
+    const char **regions;
+    size_t n_regions;
+    const char *granted[SITE_CONSENT_MODE_MAX]; /* types granted there before a choice; the
+                                                   others denied */
+    size_t n_granted;
+} site_gcm_row_t;
+
+/* "google_consent_mode": the Consent Mode default the banner and
+ * consentd-defaults.js set before any Google tag reads it: every type denied
+ * everywhere, except what a region row grants; then the two settings. */
+typedef struct site_gcm {
+    uint32_t wait_for_update_ms; /* default SITE_GCM_WAIT_DEFAULT_MS */
+    int ads_data_redaction;      /* 1: gtag('set', 'ads_data_redaction', true) */
+    int url_passthrough;         /* 1: gtag('set', 'url_passthrough', true) */
+    site_gcm_row_t *rows;        /* none: NULL, 0 */
+    size_t n_rows;
+} site_gcm_t;
+
 typedef struct site {
     const char *id;
     const char *file;     /* the file it was loaded from, for messages */
@@ -124,6 +151,7 @@ typedef struct site {
     site_variant_t *variants; /* banner variants, in declared order; none: NULL, 0 */
     size_t n_variants;
     uint32_t variants_weight; /* sum of the weights */
+    site_gcm_t gcm;           /* "google_consent_mode", defaults filled in when absent */
     site_tag_t *tags;         /* "tags", in SITE_TAG_NAMES order; none: NULL, 0 */
     size_t n_tags;
 } site_t;
