@@ -749,6 +749,35 @@ static int site_region_ok(const char *s, size_t len)
     return 1;
 }
 
+/* Where the GDPR and the ePrivacy Directive (or their UK and Swiss
+ * counterparts) apply: the EU, the rest of the EEA, the UK, Switzerland. */
+static const char site_consent_regions[] = "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU "
+                                           "MT NL PL PT RO SK SI ES SE IS LI NO GB CH";
+
+/* A row may grant by default, before any choice, only what needs no consent
+ * (security_storage, functionality_storage) in the regions where trackers
+ * need consent (site_consent_regions): granting ad_storage by default in
+ * France would be consent nobody gave. */
+static int site_gcm_row_lawful(const site_parse_t *p, const char *prefix, const site_gcm_row_t *row)
+{
+    const char *needs = NULL;
+    for (size_t g = 0; g < row->n_granted && needs == NULL; g++)
+        if (strcmp(row->granted[g], "security_storage") != 0 &&
+            strcmp(row->granted[g], "functionality_storage") != 0)
+            needs = row->granted[g];
+    for (size_t r = 0; needs != NULL && r < row->n_regions; r++) {
+        char country[3] = {row->regions[r][0], row->regions[r][1], '\0'}, item[128];
+        if (strstr(site_consent_regions, country) == NULL) continue;
+        snprintf(item, sizeof(item), "%s.region[%zu]", prefix, r);
+        return site_fail(p, item,
+                         "%s is in the EU, the EEA, the UK or Switzerland, where %s needs the "
+                         "visitor's consent: a row naming it may grant only security_storage and "
+                         "functionality_storage by default",
+                         country, needs);
+    }
+    return 0;
+}
+
 /* google_consent_mode.regions[i]: {"region": [codes], "default": {type: "granted" | "denied"}}. */
 static int site_parse_gcm_row(const site_parse_t *p, json_t *obj, size_t i, site_gcm_row_t *row)
 {
@@ -792,7 +821,7 @@ static int site_parse_gcm_row(const site_parse_t *p, json_t *obj, size_t i, site
             return site_fail(p, field, "must be \"granted\" or \"denied\"");
         if (strcmp(state, "granted") == 0) row->granted[row->n_granted++] = types[t];
     }
-    return 0;
+    return site_gcm_row_lawful(p, prefix, row);
 }
 
 /*

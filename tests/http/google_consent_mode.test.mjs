@@ -43,6 +43,18 @@ test('a_bad_google_consent_mode_stops_consentd_naming_file_field_and_reason', ()
     assert.match(refusal({ regions: [{ region: ['US'] }] }), /demo\.json: google_consent_mode\.regions\[0\]\.default: is required/);
     assert.match(refusal({ regions: [{ region: ['US'], default: { ads_storage: 'granted' } }] }), /demo\.json: google_consent_mode\.regions\[0\]\.default\.ads_storage: unknown field \(known fields: ad_storage, /);
     assert.match(refusal({ regions: [{ region: ['US'], default: { ad_storage: true } }] }), /demo\.json: google_consent_mode\.regions\[0\]\.default\.ad_storage: must be "granted" or "denied"/);
+    // Where trackers need consent, a default may not grant what needs it.
+    assert.match(refusal({ regions: [{ region: ['US'], default: {} }, { region: ['US-CA', 'FR-75'], default: { security_storage: 'granted', analytics_storage: 'granted' } }] }),
+        /demo\.json: google_consent_mode\.regions\[1\]\.region\[1\]: FR is in the EU, the EEA, the UK or Switzerland, where analytics_storage needs the visitor's consent: a row naming it may grant only security_storage and functionality_storage by default/);
+    assert.match(refusal({ regions: [{ region: ['GB', 'CH'], default: { ad_user_data: 'granted' } }] }), /google_consent_mode\.regions\[0\]\.region\[0\]: GB is in the EU/);
+});
+
+test('a_row_for_the_eea_may_grant_what_needs_no_consent', () => {
+    const site = siteLike('demo');
+    site.google_consent_mode = { regions: [{ region: ['FR', 'DE', 'NO'], default: { security_storage: 'granted', functionality_storage: 'granted' } }] };
+    const layout = makeConsentdDir({ sites: { 'demo.json': site } });
+    const r = runConsentd(['--check-config', '--config', layout.configPath]);
+    assert.equal(r.status, 0, r.stderr);
 });
 
 let stack;
