@@ -463,6 +463,14 @@ static void banner_etags(banner_encoding_t enc[BANNER_ENCODINGS])
     }
 }
 
+/* 1 when the site declares the tag `name` ("tags"). */
+static int banner_site_has_tag(const site_t *site, const char *name)
+{
+    for (size_t t = 0; t < site->n_tags; t++)
+        if (strcmp(site->tags[t].name, name) == 0) return 1;
+    return 0;
+}
+
 /*
  * consentd-defaults.js: a tiny synchronous script the site puts first, before
  * any Google tag, which replays the site's Consent Mode calls
@@ -470,6 +478,12 @@ static void banner_etags(banner_encoding_t enc[BANNER_ENCODINGS])
  * else its arguments pushed on the dataLayer), then sets
  * window.consentd_gtm: the banner, loaded later (async is fine), then skips
  * its own default, as it does after the Google Tag Manager template.
+ *
+ * For a site that declares them ("tags"), the denied defaults of Microsoft
+ * UET (uetq) and Clarity (its queue stub, as its snippet makes it) too, as
+ * features/tags.js sends them: so that they hold before those tags even when
+ * the banner loads async (tags.js sends them again, harmlessly, and then the
+ * choice). Not the Meta pixel: a stub here would stop Meta's snippet.
  */
 static int banner_build_defaults(const site_t *site, banner_encoding_t enc[BANNER_ENCODINGS])
 {
@@ -478,20 +492,31 @@ static int banner_build_defaults(const site_t *site, banner_encoding_t enc[BANNE
     json_decref(cmd);
     if (json == NULL) return -1;
     static const char head[] =
-        "/* consentd: Google Consent Mode defaults, before any Google tag */\n"
+        "/* consentd: consent defaults, before any tag */\n"
         "(function(w){var d=w.dataLayer=w.dataLayer||[],"
         "g=typeof w.gtag==\"function\"?w.gtag:function(){d.push(arguments)};",
-                      tail[] = ".forEach(function(c){g.apply(w,c)});w.consentd_gtm=!0})(window);\n";
-    size_t len = strlen(head) + strlen(json) + strlen(tail);
-    if ((enc[BANNER_IDENTITY].body = malloc(len + 1)) == NULL) {
+                      replay[] = ".forEach(function(c){g.apply(w,c)});",
+                      uet[] = "(w.uetq=w.uetq||[]).push(\"consent\",\"default\",{ad_storage:"
+                              "\"denied\"});",
+                      clarity[] = "w.clarity=w.clarity||function(){(w.clarity.q=w.clarity.q||[])."
+                                  "push(arguments)};w.clarity(\"consentv2\",{ad_Storage:"
+                                  "\"denied\",analytics_Storage:\"denied\"});",
+                      tail[] = "w.consentd_gtm=!0})(window);\n";
+    const char *with_uet = banner_site_has_tag(site, "microsoft_uet") ? uet : "";
+    const char *with_clarity = banner_site_has_tag(site, "microsoft_clarity") ? clarity : "";
+    size_t len = strlen(head) + strlen(json) + strlen(replay) + strlen(with_uet) +
+                 strlen(with_clarity) + strlen(tail);
+    char *body = malloc(len + 1);
+    if ((enc[BANNER_IDENTITY].body = body) == NULL) {
         free(json);
         return -1;
     }
-    stpcpy(stpcpy(stpcpy(enc[BANNER_IDENTITY].body, head), json), tail);
+    stpcpy(stpcpy(stpcpy(stpcpy(stpcpy(stpcpy(body, head), json), replay), with_uet), with_clarity),
+           tail);
     enc[BANNER_IDENTITY].len = len;
     free(json);
-    if (banner_gzip(enc[BANNER_IDENTITY].body, len, &enc[BANNER_GZIP]) != 0 ||
-        banner_brotli(enc[BANNER_IDENTITY].body, len, &enc[BANNER_BROTLI]) != 0)
+    if (banner_gzip(body, len, &enc[BANNER_GZIP]) != 0 ||
+        banner_brotli(body, len, &enc[BANNER_BROTLI]) != 0)
         return -1;
     banner_etags(enc);
     return 0;

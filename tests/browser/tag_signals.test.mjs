@@ -141,3 +141,31 @@ test('a_meta_pixel_held_until_consent_gets_grant_before_its_init', async () => {
     assert.deepEqual((await seen(p)).find((s) => s[0] === 'fbq loads')[1], [['consent', 'grant'], ['init', '123456'], ['track', 'PageView']]);
     await p.context().close();
 });
+
+test('with_consentd_defaults_js_first_uet_and_clarity_read_their_defaults_before_a_late_async_banner', async () => {
+    // The banner async and slow (held back 800 ms here): the tags load first.
+    const defaults = stack.bannerUrl.replace('banner.js', 'consentd-defaults.js');
+    const html = `<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>Tags</title>
+<script src="${defaults}"></script>${UET}${CLARITY}<script src="${stack.bannerUrl}" async></script></head><body><main><h1>Tags</h1></main></body></html>`;
+    const p = await newPage(stack);
+    p.problems = p.problems || [];
+    for (const [url, body] of Object.entries(FAKES)) {
+        await p.route(url, (route) => route.fulfill({ status: 200, contentType: 'application/javascript', body }));
+    }
+    await p.route(stack.bannerUrl, async (route) => {
+        await new Promise((r) => setTimeout(r, 800));
+        await route.continue();
+    });
+    await p.goto(stack.pages.set('/defaults-first.html', html));
+    await waitFor(async () => (await seen(p)).filter((s) => / loads$/.test(s[0])).length === 2, { message: 'UET and Clarity' });
+    const first = Object.fromEntries((await seen(p)).map(([what, q]) => [what, q]));
+    // Exactly one default each: the defaults script's (the banner, once run, sends its own again).
+    assert.deepEqual(first['uet loads'], ['consent', 'default', { ad_storage: 'denied' }], 'UET read the default before the banner ran');
+    assert.deepEqual(first['clarity loads'], [['consentv2', D('denied', 'denied')]], 'so did Clarity');
+    await waitOpen(p);
+    await banner.button(p, 'Tout accepter').click();
+    await waitFor(async () => (await seen(p)).some((s) => s[0] === 'uet' && s[3]?.ad_storage === 'granted'), { message: 'the UET update' });
+    assert.ok((await seen(p)).some((s) => s[0] === 'clarity' && s[2]?.analytics_Storage === 'granted'), 'the Clarity update');
+    assert.deepEqual(p.problems, []);
+    await p.context().close();
+});

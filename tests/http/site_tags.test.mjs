@@ -61,3 +61,12 @@ test('the_tags_feature_and_settings_only_in_the_banner_of_a_site_that_declares_t
     process.stdout.write(`# banner.js gzip (B): without tags ${sizes.demo}, with tags ${sizes.tagged}, the feature costs ${sizes.tagged - sizes.demo}\n`);
     assert.ok(sizes.tagged > sizes.demo && sizes.tagged - sizes.demo < 700, `the tags feature costs ${sizes.tagged - sizes.demo} B gzip`);
 });
+
+test('consentd_defaults_js_carries_the_uet_and_clarity_defaults_of_a_site_that_declares_them', async () => {
+    const tagged = (await stack.consentd.request('/v1/sites/tagged/consentd-defaults.js')).text;
+    const plain = (await stack.consentd.request('/v1/sites/demo/consentd-defaults.js')).text;
+    assert.match(tagged, /\(w\.uetq=w\.uetq\|\|\[\]\)\.push\("consent","default",\{ad_storage:"denied"\}\)/);
+    assert.match(tagged, /w\.clarity\("consentv2",\{ad_Storage:"denied",analytics_Storage:"denied"\}\)/);
+    assert.ok(!tagged.includes('fbq'), 'no Meta stub: it would stop Meta\'s snippet');
+    assert.ok(!plain.includes('uetq') && !plain.includes('clarity'), 'nothing for a site without tags');
+});
