@@ -251,8 +251,56 @@ static void banner_cleanup_json(const site_purpose_t *p, json_t *purpose)
  *    "rl": false (when the site uses the cleanup feature and does not reload on withdrawal),
  *    "vs": [{"id", "w": weight, "l": "bar" | "box",
  *            "t": {lang: {string: override}} (when it overrides)}] (when the site has variants),
- *    "em": [[host, provider]] (when the site declares "embeds": banner_settings_embeds)}
+ *    "em": [[host, provider]] (when the site declares "embeds": banner_settings_embeds),
+ *    "cmd" (before "p"): [gtag() calls: the Consent Mode default(s), then "set"s]
+ *          (banner_consent_defaults),
+ *    "tg": {"microsoft_uet" | "microsoft_clarity" | "meta_pixel": [purposes]} (when the site
+ *          declares "tags": features/tags.js)}
  */
+static int banner_settings_tags(const site_t *site, json_t *settings);
+
+/*
+ * The site's Google Consent Mode default, as the gtag() calls that set it
+ * (each an array of gtag's arguments), computed here once from the site file
+ * ("google_consent_mode") so that the banner ("cmd" in its settings) and
+ * consentd-defaults.js replay the same calls:
+ *
+ *   ["consent", "default", {every type: "denied", "wait_for_update": ms}]
+ *   ["consent", "default", {every type: row's state, "region": [codes], "wait_for_update": ms}]
+ *      one per region row (a region's own default wins over the general one,
+ *      whatever the order: gtag's rule)
+ *   ["set", "ads_data_redaction", true], ["set", "url_passthrough", true]  when set
+ */
+static json_t *banner_consent_defaults(const site_t *site)
+{
+    static const char *const types[] = {SITE_CONSENT_MODE_TYPES};
+    json_t *cmd = json_array();
+    for (size_t r = 0; r <= site->gcm.n_rows; r++) {
+        const site_gcm_row_t *row = r > 0 ? &site->gcm.rows[r - 1] : NULL;
+        json_t *state = json_object();
+        for (size_t t = 0; t < SITE_CONSENT_MODE_MAX; t++) {
+            int granted = 0;
+            for (size_t g = 0; row != NULL && g < row->n_granted; g++)
+                granted |= strcmp(row->granted[g], types[t]) == 0;
+            json_object_set_new(state, types[t], json_string(granted ? "granted" : "denied"));
+        }
+        if (row != NULL) {
+            json_t *regions = json_array();
+            for (size_t i = 0; i < row->n_regions; i++)
+                json_array_append_new(regions, json_string(row->regions[i]));
+            json_object_set_new(state, "region", regions);
+        }
+        json_object_set_new(state, "wait_for_update",
+                            json_integer((json_int_t)site->gcm.wait_for_update_ms));
+        json_array_append_new(cmd, json_pack("[s, s, o]", "consent", "default", state));
+    }
+    if (site->gcm.ads_data_redaction)
+        json_array_append_new(cmd, json_pack("[s, s, b]", "set", "ads_data_redaction", 1));
+    if (site->gcm.url_passthrough)
+        json_array_append_new(cmd, json_pack("[s, s, b]", "set", "url_passthrough", 1));
+    return cmd;
+}
+
 static json_t *banner_settings_json(const site_t *site, json_t *texts)
 {
     json_t *purposes = json_array();
@@ -284,12 +332,17 @@ static json_t *banner_settings_json(const site_t *site, json_t *texts)
     static const char zeros[BANNER_VERSION_HEX + 1] =
         "0000000000000000000000000000000000000000000000000000000000000000";
     json_t *settings =
-        json_pack("{s:s, s:s, s:I, s:s?, s:o, s:s, s:s, s:s?, s:o, s:o}", "bv", zeros, "pv",
+        json_pack("{s:s, s:s, s:I, s:s?, s:o, s:s, s:s, s:s?, s:o, s:o, s:o}", "bv", zeros, "pv",
                   site->policy_version, "days", (json_int_t)site->choice_lifetime_days, "domain",
                   site->cookie_domain, "langs", languages, "ctl", site->controller_name, "contact",
-                  site->contact, "policy", site->privacy_policy_url, "p", purposes, "ui", ui);
+                  site->contact, "policy", site->privacy_policy_url, "cmd",
+                  banner_consent_defaults(site), "p", purposes, "ui", ui);
     if (settings != NULL && banner_uses(site, "cleanup") && !site->reload_on_withdrawal)
         json_object_set_new(settings, "rl", json_false());
+    if (settings != NULL && banner_settings_tags(site, settings) != 0) {
+        json_decref(settings);
+        return NULL;
+    }
     if (settings == NULL || site->n_variants == 0) return settings;
     json_t *variants = json_array();
     for (size_t i = 0; i < site->n_variants; i++) {
@@ -322,6 +375,21 @@ static void banner_settings_embeds(const site_t *site, json_t *settings)
         json_array_append_new(embeds,
                               json_pack("[s, s]", site->embeds[i].host, site->embeds[i].provider));
     json_object_set_new(settings, "em", embeds);
+}
+
+/* "tg": {tag name: [purposes its consent needs]}, for features/tags.js; only
+ * when the site declares "tags". */
+static int banner_settings_tags(const site_t *site, json_t *settings)
+{
+    if (site->n_tags == 0) return 0;
+    json_t *tags = json_object();
+    for (size_t t = 0; t < site->n_tags; t++) {
+        json_t *purposes = json_array();
+        for (size_t i = 0; i < site->tags[t].n_purposes; i++)
+            json_array_append_new(purposes, json_string(site->tags[t].purposes[i]));
+        json_object_set_new(tags, site->tags[t].name, purposes);
+    }
+    return json_object_set_new(settings, "tg", tags);
 }
 
 /* gzip at libdeflate's best level (12): about 2% smaller than zlib's 9 on
@@ -421,6 +489,83 @@ static int banner_uses(const site_t *site, const char *name)
             if (site->purposes[i].n_cookies > 0 || site->purposes[i].n_storage > 0) return 1;
         return 0;
     }
+    if (strcmp(name, "tags") == 0) return site->n_tags > 0; /* issue 20, item 5 */
+    return 0;
+}
+
+/* The three encodings' ETags, from the identity body's SHA-256: "<hash>",
+ * "<hash>-gz", "<hash>-br". */
+static void banner_etags(banner_encoding_t enc[BANNER_ENCODINGS])
+{
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)enc[BANNER_IDENTITY].body, enc[BANNER_IDENTITY].len, digest);
+    static const char *const suffixes[BANNER_ENCODINGS] = {"", "-gz", "-br"};
+    for (int e = 0; e < BANNER_ENCODINGS; e++) {
+        char *p = enc[e].etag;
+        *p++ = '"';
+        for (int i = 0; i < 16; i++)
+            p += sprintf(p, "%02x", digest[i]);
+        p += sprintf(p, "%s\"", suffixes[e]);
+        enc[e].etag_len = (size_t)(p - enc[e].etag);
+    }
+}
+
+/* 1 when the site declares the tag `name` ("tags"). */
+static int banner_site_has_tag(const site_t *site, const char *name)
+{
+    for (size_t t = 0; t < site->n_tags; t++)
+        if (strcmp(site->tags[t].name, name) == 0) return 1;
+    return 0;
+}
+
+/*
+ * consentd-defaults.js: a tiny synchronous script the site puts first, before
+ * any Google tag, which replays the site's Consent Mode calls
+ * (banner_consent_defaults) as gtag does (the page's gtag when there is one,
+ * else its arguments pushed on the dataLayer), then sets
+ * window.consentd_gtm: the banner, loaded later (async is fine), then skips
+ * its own default, as it does after the Google Tag Manager template.
+ *
+ * For a site that declares them ("tags"), the denied defaults of Microsoft
+ * UET (uetq) and Clarity (its queue stub, as its snippet makes it) too, as
+ * features/tags.js sends them: so that they hold before those tags even when
+ * the banner loads async (tags.js sends them again, harmlessly, and then the
+ * choice). Not the Meta pixel: a stub here would stop Meta's snippet.
+ */
+static int banner_build_defaults(const site_t *site, banner_encoding_t enc[BANNER_ENCODINGS])
+{
+    json_t *cmd = banner_consent_defaults(site);
+    char *json = cmd != NULL ? json_dumps(cmd, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(cmd);
+    if (json == NULL) return -1;
+    static const char head[] =
+        "/* consentd: consent defaults, before any tag */\n"
+        "(function(w){var d=w.dataLayer=w.dataLayer||[],"
+        "g=typeof w.gtag==\"function\"?w.gtag:function(){d.push(arguments)};",
+                      replay[] = ".forEach(function(c){g.apply(w,c)});",
+                      uet[] = "(w.uetq=w.uetq||[]).push(\"consent\",\"default\",{ad_storage:"
+                              "\"denied\"});",
+                      clarity[] = "w.clarity=w.clarity||function(){(w.clarity.q=w.clarity.q||[])."
+                                  "push(arguments)};w.clarity(\"consentv2\",{ad_Storage:"
+                                  "\"denied\",analytics_Storage:\"denied\"});",
+                      tail[] = "w.consentd_gtm=!0})(window);\n";
+    const char *with_uet = banner_site_has_tag(site, "microsoft_uet") ? uet : "";
+    const char *with_clarity = banner_site_has_tag(site, "microsoft_clarity") ? clarity : "";
+    size_t len = strlen(head) + strlen(json) + strlen(replay) + strlen(with_uet) +
+                 strlen(with_clarity) + strlen(tail);
+    char *body = malloc(len + 1);
+    if ((enc[BANNER_IDENTITY].body = body) == NULL) {
+        free(json);
+        return -1;
+    }
+    stpcpy(stpcpy(stpcpy(stpcpy(stpcpy(stpcpy(body, head), json), replay), with_uet), with_clarity),
+           tail);
+    enc[BANNER_IDENTITY].len = len;
+    free(json);
+    if (banner_gzip(body, len, &enc[BANNER_GZIP]) != 0 ||
+        banner_brotli(body, len, &enc[BANNER_BROTLI]) != 0)
+        return -1;
+    banner_etags(enc);
     return 0;
 }
 
@@ -476,18 +621,8 @@ static int banner_build_one(const site_t *site, json_t *texts, banner_t *b)
         banner_brotli(id->body, id->len, &b->enc[BANNER_BROTLI]) != 0)
         return -1;
 
-    unsigned char digest[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)id->body, id->len, digest);
-    static const char *const suffixes[BANNER_ENCODINGS] = {"", "-gz", "-br"};
-    for (int e = 0; e < BANNER_ENCODINGS; e++) {
-        char *p = b->enc[e].etag;
-        *p++ = '"';
-        for (int i = 0; i < 16; i++)
-            p += sprintf(p, "%02x", digest[i]);
-        p += sprintf(p, "%s\"", suffixes[e]);
-        b->enc[e].etag_len = (size_t)(p - b->enc[e].etag);
-    }
-    return 0;
+    banner_etags(b->enc);
+    return banner_build_defaults(site, b->defaults);
 }
 
 /* Remember the versions `previous` served that `set` no longer does. */
@@ -570,8 +705,10 @@ void banner_set_free(banner_set_t *set)
 {
     if (set == NULL) return;
     for (size_t i = 0; i < set->count; i++) {
-        for (int e = 0; e < BANNER_ENCODINGS; e++)
+        for (int e = 0; e < BANNER_ENCODINGS; e++) {
             free(set->banners[i].enc[e].body);
+            free(set->banners[i].defaults[e].body);
+        }
         free(set->banners[i].served);
         free(set->banners[i].languages);
         free(set->banners[i].variants);

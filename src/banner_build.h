@@ -77,6 +77,9 @@ typedef struct banner_served {
 typedef struct banner {
     const site_t *site;
     banner_encoding_t enc[BANNER_ENCODINGS];
+    /* consentd-defaults.js: the site's Consent Mode default(s) and settings,
+     * pushed synchronously before any Google tag (banner_consent_defaults). */
+    banner_encoding_t defaults[BANNER_ENCODINGS];
     unsigned char version[BANNER_VERSION_BYTES];
     char version_hex[BANNER_VERSION_HEX + 1];
     char *languages, *variants; /* comma-separated, for the archive */

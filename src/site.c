@@ -983,6 +983,184 @@ static int site_parse_embeds(const site_parse_t *p, json_t *root, site_t *site)
     return 0;
 }
 
+/* A region code for Consent Mode: [A-Z]{2}, optionally "-" and [A-Z0-9]{1,3}. */
+static int site_region_ok(const char *s, size_t len)
+{
+    if (len != 2 && (len < 4 || len > 6)) return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        int ok = i < 2    ? (c >= 'A' && c <= 'Z')
+                 : i == 2 ? c == '-'
+                          : ((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'));
+        if (!ok) return 0;
+    }
+    return 1;
+}
+
+/* Where the GDPR and the ePrivacy Directive (or their UK and Swiss
+ * counterparts) apply: the EU, the rest of the EEA, the UK, Switzerland. */
+static const char site_consent_regions[] = "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU "
+                                           "MT NL PL PT RO SK SI ES SE IS LI NO GB CH";
+
+/* A row may grant by default, before any choice, only what needs no consent
+ * (security_storage, functionality_storage) in the regions where trackers
+ * need consent (site_consent_regions): granting ad_storage by default in
+ * France would be consent nobody gave. */
+static int site_gcm_row_lawful(const site_parse_t *p, const char *prefix, const site_gcm_row_t *row)
+{
+    const char *needs = NULL;
+    for (size_t g = 0; g < row->n_granted && needs == NULL; g++)
+        if (strcmp(row->granted[g], "security_storage") != 0 &&
+            strcmp(row->granted[g], "functionality_storage") != 0)
+            needs = row->granted[g];
+    for (size_t r = 0; needs != NULL && r < row->n_regions; r++) {
+        char country[3] = {row->regions[r][0], row->regions[r][1], '\0'}, item[128];
+        if (strstr(site_consent_regions, country) == NULL) continue;
+        snprintf(item, sizeof(item), "%s.region[%zu]", prefix, r);
+        return site_fail(p, item,
+                         "%s is in the EU, the EEA, the UK or Switzerland, where %s needs the "
+                         "visitor's consent: a row naming it may grant only security_storage and "
+                         "functionality_storage by default",
+                         country, needs);
+    }
+    return 0;
+}
+
+/* google_consent_mode.regions[i]: {"region": [codes], "default": {type: "granted" | "denied"}}.
+ */
+static int site_parse_gcm_row(const site_parse_t *p, json_t *obj, size_t i, site_gcm_row_t *row)
+{
+    static const char *const keys[] = {"region", "default", NULL};
+    static const char *const types[] = {SITE_CONSENT_MODE_TYPES};
+    char prefix[64], field[96];
+    snprintf(prefix, sizeof(prefix), "google_consent_mode.regions[%zu]", i);
+    if (!json_is_object(obj)) return site_fail(p, prefix, "must be an object");
+    snprintf(field, sizeof(field), "%s.", prefix);
+    if (site_check_keys(p, obj, field, keys) != 0) return -1;
+    snprintf(field, sizeof(field), "%s.region", prefix);
+    json_t *arr = site_required(p, obj, "region", field);
+    if (arr == NULL || site_array(p, arr, field, 1, SITE_GCM_REGIONS_MAX) != 0) return -1;
+    row->n_regions = json_array_size(arr);
+    if ((row->regions = site_alloc(p->set, row->n_regions * sizeof(char *))) == NULL)
+        return site_oom(p);
+    for (size_t r = 0; r < row->n_regions; r++) {
+        json_t *v = json_array_get(arr, r);
+        char item[128];
+        snprintf(item, sizeof(item), "%s[%zu]", field, r);
+        if (!json_is_string(v) || !site_region_ok(json_string_value(v), json_string_length(v)))
+            return site_fail(p, item,
+                             "must be an ISO 3166 region code: \"FR\", or \"US-CA\" (capitals)");
+        if ((row->regions[r] = site_strndup(p->set, json_string_value(v), json_string_length(v))) ==
+            NULL)
+            return site_oom(p);
+    }
+    snprintf(field, sizeof(field), "%s.default", prefix);
+    json_t *def = site_required(p, obj, "default", field);
+    if (def == NULL) return -1;
+    if (!json_is_object(def)) return site_fail(p, field, "must be an object");
+    snprintf(field, sizeof(field), "%s.default.", prefix);
+    const char *type_keys[SITE_CONSENT_MODE_MAX + 1] = {SITE_CONSENT_MODE_TYPES, NULL};
+    if (site_check_keys(p, def, field, type_keys) != 0) return -1;
+    for (size_t t = 0; t < SITE_CONSENT_MODE_MAX; t++) {
+        json_t *v = json_object_get(def, types[t]);
+        if (v == NULL) continue;
+        const char *state = json_is_string(v) ? json_string_value(v) : "";
+        snprintf(field, sizeof(field), "%s.default.%s", prefix, types[t]);
+        if (strcmp(state, "granted") != 0 && strcmp(state, "denied") != 0)
+            return site_fail(p, field, "must be \"granted\" or \"denied\"");
+        if (strcmp(state, "granted") == 0) row->granted[row->n_granted++] = types[t];
+    }
+    return site_gcm_row_lawful(p, prefix, row);
+}
+
+/*
+ * "google_consent_mode": optional, the site-level Consent Mode options:
+ * {"wait_for_update": ms, "ads_data_redaction": bool, "url_passthrough": bool,
+ *  "regions": [rows]}. Absent: wait 500 ms, nothing set, denied everywhere.
+ */
+static int site_parse_gcm(const site_parse_t *p, json_t *root, site_t *site)
+{
+    static const char *const keys[] = {"wait_for_update", "ads_data_redaction", "url_passthrough",
+                                       "regions", NULL};
+    site->gcm.wait_for_update_ms = SITE_GCM_WAIT_DEFAULT_MS;
+    json_t *obj = json_object_get(root, "google_consent_mode"), *v;
+    if (obj == NULL) return 0;
+    if (!json_is_object(obj)) return site_fail(p, "google_consent_mode", "must be an object");
+    if (site_check_keys(p, obj, "google_consent_mode.", keys) != 0) return -1;
+    if ((v = json_object_get(obj, "wait_for_update")) != NULL &&
+        site_uint(p, v, "google_consent_mode.wait_for_update", 0, SITE_GCM_WAIT_MAX_MS,
+                  " (milliseconds)", &site->gcm.wait_for_update_ms) != 0)
+        return -1;
+    if ((v = json_object_get(obj, "ads_data_redaction")) != NULL) {
+        if (!json_is_boolean(v))
+            return site_fail(p, "google_consent_mode.ads_data_redaction", "must be true or false");
+        site->gcm.ads_data_redaction = json_is_true(v);
+    }
+    if ((v = json_object_get(obj, "url_passthrough")) != NULL) {
+        if (!json_is_boolean(v))
+            return site_fail(p, "google_consent_mode.url_passthrough", "must be true or false");
+        site->gcm.url_passthrough = json_is_true(v);
+    }
+    json_t *arr = json_object_get(obj, "regions");
+    if (arr == NULL) return 0;
+    if (site_array(p, arr, "google_consent_mode.regions", 0, SITE_GCM_ROWS_MAX) != 0) return -1;
+    site->gcm.n_rows = json_array_size(arr);
+    if (site->gcm.n_rows == 0) return 0;
+    if ((site->gcm.rows = site_alloc(p->set, site->gcm.n_rows * sizeof(*site->gcm.rows))) == NULL)
+        return site_oom(p);
+    for (size_t i = 0; i < site->gcm.n_rows; i++)
+        if (site_parse_gcm_row(p, json_array_get(arr, i), i, &site->gcm.rows[i]) != 0) return -1;
+    return 0;
+}
+
+/*
+ * "tags": optional, {"microsoft_uet": [purpose, ...], "microsoft_clarity": [...],
+ * "meta_pixel": [...]}: the tags whose own consent signals the banner sends
+ * (web/banner/features/tags.js), each with the purposes its consent needs.
+ * The purposes must be the site's own: read after "purposes".
+ */
+static int site_parse_tags(const site_parse_t *p, json_t *root, site_t *site)
+{
+    static const char *const names[] = {SITE_TAG_NAMES, NULL};
+    json_t *obj = json_object_get(root, "tags");
+    if (obj == NULL) return 0;
+    if (!json_is_object(obj)) return site_fail(p, "tags", "must be an object");
+    if (site_check_keys(p, obj, "tags.", names) != 0) return -1;
+    if (json_object_size(obj) == 0)
+        return site_fail(p, "tags",
+                         "must name at least one of microsoft_uet, microsoft_clarity, "
+                         "meta_pixel (or be left out)");
+    if ((site->tags = site_alloc(p->set, SITE_TAG_COUNT * sizeof(*site->tags))) == NULL)
+        return site_oom(p);
+    for (size_t t = 0; t < SITE_TAG_COUNT; t++) {
+        json_t *arr = json_object_get(obj, names[t]);
+        if (arr == NULL) continue;
+        char field[64], item[96];
+        snprintf(field, sizeof(field), "tags.%s", names[t]);
+        if (site_array(p, arr, field, 1, SITE_MAX_PURPOSES) != 0) return -1;
+        site_tag_t *tag = &site->tags[site->n_tags++];
+        tag->name = names[t];
+        tag->n_purposes = json_array_size(arr);
+        if ((tag->purposes = site_alloc(p->set, tag->n_purposes * sizeof(char *))) == NULL)
+            return site_oom(p);
+        for (size_t i = 0; i < tag->n_purposes; i++) {
+            json_t *v = json_array_get(arr, i);
+            snprintf(item, sizeof(item), "%s[%zu]", field, i);
+            const site_purpose_t *pu =
+                json_is_string(v)
+                    ? site_purpose_find(site, json_string_value(v), json_string_length(v))
+                    : NULL;
+            if (pu == NULL)
+                return site_fail(p, item, "must be the id of one of the site's purposes");
+            for (size_t j = 0; j < i; j++)
+                if (tag->purposes[j] == pu->id)
+                    return site_fail(p, item, "duplicate of %s[%zu]", field, j);
+            tag->purposes[i] = pu->id;
+        }
+    }
+    return 0;
+}
+
 static void site_id_from_name(const char *name, char *out, size_t cap)
 {
     const char *base = strrchr(name, '/');
@@ -1008,6 +1186,8 @@ static int site_parse(const site_parse_t *p, const char *json, size_t len, site_
                                        "variants",
                                        "embeds",
                                        "reload_on_withdrawal",
+                                       "tags",
+                                       "google_consent_mode",
                                        NULL};
     memset(site, 0, sizeof(*site));
     json_error_t jerr;
@@ -1088,7 +1268,8 @@ static int site_parse(const site_parse_t *p, const char *json, size_t len, site_
         if (site_parse_purpose(p, json_array_get(arr, i), i, site, &site->purposes[i]) != 0)
             goto out;
     if (site_parse_variants(p, root, site) != 0 || site_parse_embeds(p, root, site) != 0 ||
-        site_parse_reload_on_withdrawal(p, root, site) != 0)
+        site_parse_reload_on_withdrawal(p, root, site) != 0 ||
+        site_parse_tags(p, root, site) != 0 || site_parse_gcm(p, root, site) != 0)
         goto out;
     rc = 0;
 out:

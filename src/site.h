@@ -36,6 +36,17 @@
 #define SITE_VARIANT_ID_MAX 32 /* [a-z0-9_-]{1,32} */
 #define SITE_VARIANT_WEIGHT_MAX 10000
 #define SITE_VARIANT_TEXTS_MAX 32 /* overridden UI strings per language */
+/* The non-Google tags whose consent signals the banner sends ("tags", issue 20
+ * item 5): Microsoft UET consent mode, Microsoft Clarity's consent API, the
+ * Meta pixel's consent call (web/banner/features/tags.js). */
+#define SITE_TAG_NAMES "microsoft_uet", "microsoft_clarity", "meta_pixel"
+#define SITE_TAG_COUNT 3
+/* The site-level Google Consent Mode options ("google_consent_mode", issue 20
+ * item 5; not the per-purpose "consent_mode", which maps purposes on types). */
+#define SITE_GCM_WAIT_DEFAULT_MS 500 /* how long Google tags wait for the update */
+#define SITE_GCM_WAIT_MAX_MS 10000
+#define SITE_GCM_ROWS_MAX 16    /* region rows */
+#define SITE_GCM_REGIONS_MAX 64 /* codes per row */
 #define SITE_STATS_RETENTION_DEFAULT_DAYS 400
 #define SITE_STATS_RETENTION_MAX_DAYS 3650
 #define SITE_MAX_EMBEDS 32 /* embed providers named in "embeds" */
@@ -116,6 +127,35 @@ typedef struct site_embed {
     const char *provider; /* "YouTube" */
 } site_embed_t;
 
+/* A tag of SITE_TAG_NAMES the site uses, and the purposes its consent needs
+ * (all of them granted: the tag is told "granted"; else "denied"). */
+typedef struct site_tag {
+    const char *name;      /* one of SITE_TAG_NAMES */
+    const char **purposes; /* ids of the site's purposes, at least one, no duplicate */
+    size_t n_purposes;
+} site_tag_t;
+
+/* A row of Consent Mode defaults for some regions ("US", "US-CA": ISO 3166-1
+ * alpha-2, optionally "-" and an ISO 3166-2 subdivision). */
+typedef struct site_gcm_row {
+    const char **regions;
+    size_t n_regions;
+    const char *granted[SITE_CONSENT_MODE_MAX]; /* types granted there before a choice; the
+                                                   others denied */
+    size_t n_granted;
+} site_gcm_row_t;
+
+/* "google_consent_mode": the Consent Mode default the banner and
+ * consentd-defaults.js set before any Google tag reads it: every type denied
+ * everywhere, except what a region row grants; then the two settings. */
+typedef struct site_gcm {
+    uint32_t wait_for_update_ms; /* default SITE_GCM_WAIT_DEFAULT_MS */
+    int ads_data_redaction;      /* 1: gtag('set', 'ads_data_redaction', true) */
+    int url_passthrough;         /* 1: gtag('set', 'url_passthrough', true) */
+    site_gcm_row_t *rows;        /* none: NULL, 0 */
+    size_t n_rows;
+} site_gcm_t;
+
 typedef struct site {
     const char *id;
     const char *file;     /* the file it was loaded from, for messages */
@@ -142,6 +182,9 @@ typedef struct site {
     size_t n_embeds;
     int reload_on_withdrawal; /* 1 (the default): the banner reloads the page when a purpose
                                  whose held scripts ran in it is withdrawn (issue 20, item 1) */
+    site_gcm_t gcm;           /* "google_consent_mode", defaults filled in when absent */
+    site_tag_t *tags;         /* "tags", in SITE_TAG_NAMES order; none: NULL, 0 */
+    size_t n_tags;
 } site_t;
 
 typedef struct site_set site_set_t;

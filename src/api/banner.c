@@ -95,22 +95,20 @@ static void banner_note_served(http_request_t *rq, const banner_t *b)
     }
 }
 
-void banner_get(http_request_t *rq)
+/* Answer with one of a script's encodings (as the client accepts them), ETag
+ * and 304; b (the site's banner) noted as served when `note`. */
+static void banner_send(http_request_t *rq, const banner_t *b,
+                        const banner_encoding_t encs[BANNER_ENCODINGS], int note)
 {
-    const banner_t *b = banner_find(rq->worker->snap->banners, rq->site);
-    if (b == NULL) {
-        http_error(rq, 404, "site_not_found", "no banner for this site");
-        return;
-    }
     int e = http_accepts_encoding(rq, "br")     ? BANNER_BROTLI
             : http_accepts_encoding(rq, "gzip") ? BANNER_GZIP
                                                 : BANNER_IDENTITY;
-    const banner_encoding_t *enc = &b->enc[e];
+    const banner_encoding_t *enc = &encs[e];
     http_header(rq, "vary", H2O_STRLIT("accept-encoding"));
     http_header(rq, "etag", enc->etag, enc->etag_len);
     http_header(rq, "cache-control", H2O_STRLIT(BANNER_CACHE_CONTROL));
     /* A 304 shows that version again too. */
-    if (rq->worker->redis != NULL) banner_note_served(rq, b);
+    if (note && rq->worker->redis != NULL) banner_note_served(rq, b);
     if (http_etag_matches(rq, enc->etag, enc->etag_len)) {
         http_send_static(rq, 304, NULL, NULL, 0);
         return;
@@ -119,4 +117,24 @@ void banner_get(http_request_t *rq)
     if (encoding_names[e] != NULL)
         http_header(rq, "content-encoding", encoding_names[e], strlen(encoding_names[e]));
     http_send_static(rq, 200, "application/javascript; charset=utf-8", enc->body, enc->len);
+}
+
+void banner_get(http_request_t *rq)
+{
+    const banner_t *b = banner_find(rq->worker->snap->banners, rq->site);
+    if (b == NULL) {
+        http_error(rq, 404, "site_not_found", "no banner for this site");
+        return;
+    }
+    banner_send(rq, b, b->enc, 1);
+}
+
+void banner_defaults_get(http_request_t *rq)
+{
+    const banner_t *b = banner_find(rq->worker->snap->banners, rq->site);
+    if (b == NULL) {
+        http_error(rq, 404, "site_not_found", "no banner for this site");
+        return;
+    }
+    banner_send(rq, b, b->defaults, 0);
 }

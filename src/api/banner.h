@@ -1,6 +1,7 @@
 /*
  * banner.h - GET /v1/sites/{site}/banner.js: the banner script of a site
- * (built by banner_build.h), served from memory with ETag.
+ * (built by banner_build.h), and its consentd-defaults.js, served from memory
+ * with ETag.
  */
 #ifndef CONSENTD_BANNER_H
 #define CONSENTD_BANNER_H
@@ -10,5 +11,8 @@
 /* The endpoint: rq->site is set by the router. Archives the version the
  * first time it serves it (store.h), without waiting. */
 void banner_get(http_request_t *rq);
+/* GET /v1/sites/{site}/consentd-defaults.js: the site's Google Consent Mode
+ * defaults, a synchronous script for the top of the page (banner_build.c). */
+void banner_defaults_get(http_request_t *rq);
 
 #endif

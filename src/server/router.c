@@ -81,6 +81,8 @@ static const route_t routes[] = {
     {"healthz", "GET", "/healthz", health_get, 0, 0, 0, ROUTE_BOTH, health_get_detailed},
     {"metrics", "GET", "/metrics", prometheus_get, 0, 0, 0, ROUTE_OPERATOR, prometheus_get},
     {"banner_js", "GET", "/v1/sites/{site}/banner.js", banner_get, 0, 0},
+    {"consentd_defaults_js", "GET", "/v1/sites/{site}/consentd-defaults.js", banner_defaults_get, 0,
+     0},
     {"consent_post", "POST", "/v1/sites/{site}/consents", consent_post, CONSENT_MAX_BODY, 1,
      RATELIMIT_CONSENTS},
     {"consent_get", "GET", "/v1/sites/{site}/consents/{visitor}", consent_get, 0, 1},

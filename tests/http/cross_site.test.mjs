@@ -24,6 +24,7 @@ const ACCESS = {
     healthz: 'public',
     metrics: 'public',
     banner_js: 'public',
+    consentd_defaults_js: 'public',
     jwks: 'public',
     demo: 'public',
     dashboard: 'public',

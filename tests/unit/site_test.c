@@ -231,6 +231,40 @@ static int minimal_site_takes_the_defaults(void)
     return 0;
 }
 
+/* Issue 20, item 5: "tags" in SITE_TAG_NAMES order whatever the file's, with
+ * the purposes as the site's own ids; "google_consent_mode" with its rows. */
+static int tags_and_google_consent_mode_load(void)
+{
+    char err[SITE_ERR_MAX];
+    site_set_t *set = load_fixture("good/tags_consent_mode.json", err, sizeof(err));
+    if (set == NULL) {
+        printf("    %s\n", err);
+        return -1;
+    }
+    const site_t *s = site_set_at(set, 0);
+    int ok =
+        s->n_tags == 2 && strcmp(s->tags[0].name, "microsoft_uet") == 0 &&
+        s->tags[0].n_purposes == 2 && s->tags[0].purposes[0] == s->purposes[1].id &&
+        s->tags[0].purposes[1] == s->purposes[0].id && strcmp(s->tags[1].name, "meta_pixel") == 0 &&
+        s->tags[1].n_purposes == 1 && s->gcm.wait_for_update_ms == 1200 &&
+        s->gcm.url_passthrough == 1 && s->gcm.ads_data_redaction == 0 && s->gcm.n_rows == 2 &&
+        s->gcm.rows[0].n_regions == 2 && strcmp(s->gcm.rows[0].regions[0], "US-CA") == 0 &&
+        s->gcm.rows[0].n_granted == 1 &&
+        strcmp(s->gcm.rows[0].granted[0], "analytics_storage") == 0 &&
+        s->gcm.rows[1].n_granted == 1 && strcmp(s->gcm.rows[1].granted[0], "security_storage") == 0;
+    site_set_release(set);
+    CHECK(ok);
+    set = load_fixture("good/minimal.json", err, sizeof(err));
+    CHECK(set != NULL);
+    s = site_set_at(set, 0);
+    ok = s->n_tags == 0 && s->tags == NULL && s->gcm.n_rows == 0 &&
+         s->gcm.wait_for_update_ms == SITE_GCM_WAIT_DEFAULT_MS && !s->gcm.url_passthrough &&
+         !s->gcm.ads_data_redaction;
+    site_set_release(set);
+    CHECK(ok);
+    return 0;
+}
+
 static int variants_load_and_visitors_are_assigned_by_weight(void)
 {
     char err[SITE_ERR_MAX];
@@ -750,7 +784,7 @@ static int site_find_matches_exact_ids_only(void)
 {
     site_set_t *set = good_set();
     CHECK(set != NULL);
-    int ok = site_set_count(set) == 3 && site_find(set, "full", 4) != NULL &&
+    int ok = site_set_count(set) == 4 && site_find(set, "full", 4) != NULL &&
              strcmp(site_find(set, "full", 4)->id, "full") == 0 &&
              site_find(set, "minimal", 7) != NULL && site_find(set, "ful", 3) == NULL &&
              site_find(set, "fulll", 5) == NULL && site_find(set, "FULL", 4) == NULL &&
@@ -918,6 +952,7 @@ int main(void)
               demo_site_loads_with_its_purposes_and_legal_bases);
     check_run("demo_api_key_hash_is_on_its_own_line", demo_api_key_hash_is_on_its_own_line);
     check_run("minimal_site_takes_the_defaults", minimal_site_takes_the_defaults);
+    check_run("tags_and_google_consent_mode_load", tags_and_google_consent_mode_load);
     check_run("variants_load_and_visitors_are_assigned_by_weight",
               variants_load_and_visitors_are_assigned_by_weight);
     check_run("embeds_are_declared_with_their_providers_or_not_at_all",

@@ -13,15 +13,18 @@
 // here with the kernel `k` below.
 import { choiceRead, choiceSave, choiceSend } from './choice.js';
 import { gate } from './gate.js';
-import { consentModeDefault, consentModeState, publish } from './signals.js';
+import { consentModeState, gtag, publish } from './signals.js';
 import { uiCreate } from './ui.js';
-
-// Loaded by the Google Tag Manager template (web/gtm/template.tpl), which
-// has set the defaults per region already: ours would override them.
-if (!window.consentd_gtm) consentModeDefault();
 
 /* global CONSENTD_CONFIG, CONSENTD_CSS, CONSENTD_FEATURES */
 const cfg = CONSENTD_CONFIG;
+// The site's Consent Mode default: the gtag() calls consentd computed from
+// the site file (src/banner_build.c, banner_consent_defaults: every type
+// denied, per region what the site says, its wait_for_update, its "set"s).
+// Unless set already, by consentd-defaults.js or by the Google Tag Manager
+// template (web/gtm/template.tpl), which both set window.consentd_gtm: ours
+// would override theirs.
+window.consentd_gtm || cfg.cmd.map((c) => gtag(...c));
 const script = document.currentScript || {};
 const base = new URL('.', script.src || location.href).href;
 const gpc = navigator.globalPrivacyControl == true;
