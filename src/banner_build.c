@@ -375,8 +375,9 @@ static char *banner_join(const char *const *first, size_t n, size_t stride)
  */
 static int banner_uses(const site_t *site, const char *name)
 {
-    (void)site;
-    (void)name;
+    /* identify (issue 20, item 7): consentd.identify(token), for sites that
+     * declare an "identify" key. */
+    if (strcmp(name, "identify") == 0) return site->identify.enabled;
     return 0;
 }
 

@@ -90,6 +90,18 @@ typedef struct site_variant {
     size_t n_texts;
 } site_variant_t;
 
+/* "identify" (issue 20, item 7): cross-device consent for logged-in
+ * visitors. The site's server signs a compact JWS (EdDSA) for its user with
+ * its own Ed25519 key; consentd holds only the public key (identify.h). */
+#define SITE_IDENTIFY_MAX_AGE_DEFAULT 86400    /* a token's longest life (exp - iat), s */
+#define SITE_IDENTIFY_MAX_AGE_MAX (30 * 86400) /* bound on max_age_seconds */
+#define SITE_IDENTIFY_KEY_BYTES 32             /* Ed25519 public key */
+typedef struct site_identify {
+    int enabled; /* 0: the site file declares no "identify" (the route answers 404) */
+    uint8_t public_key[SITE_IDENTIFY_KEY_BYTES];
+    uint32_t max_age_seconds; /* 60..SITE_IDENTIFY_MAX_AGE_MAX */
+} site_identify_t;
+
 typedef struct site {
     const char *id;
     const char *file;     /* the file it was loaded from, for messages */
@@ -111,6 +123,7 @@ typedef struct site {
     site_variant_t *variants; /* banner variants, in declared order; none: NULL, 0 */
     size_t n_variants;
     uint32_t variants_weight; /* sum of the weights */
+    site_identify_t identify; /* "identify": logged-in visitors (issue 20, item 7) */
 } site_t;
 
 typedef struct site_set site_set_t;

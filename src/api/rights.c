@@ -138,16 +138,60 @@ static void rights_on_erased(void *data, size_t removed, const redis_error_t *er
     http_pending_free(p);
 }
 
+/* What a linked erasure keeps until the user's record is unlinked. */
+typedef struct rights_erasure {
+    char visitor[VISITOR_ID_MAX + 1];
+    size_t removed;
+    /* The user's record is unlinked even if the client has gone (p keeps
+     * the snapshot, hence site, alive). */
+    redis_t *redis;
+    const site_t *site;
+} rights_erasure_t;
+
+static void rights_on_unlinked(void *data, const redis_error_t *err)
+{
+    http_pending_t *p = data;
+    rights_erasure_t *e = http_pending_state(p);
+    rights_on_erased(p, e->removed, err);
+}
+
+static void rights_on_erased_linked(void *data, size_t removed, const char *user,
+                                    const redis_error_t *err)
+{
+    http_pending_t *p = data;
+    http_request_t *rq = http_pending_request(p);
+    rights_erasure_t *e = http_pending_state(p);
+    if (err != NULL || user == NULL) {
+        rights_on_erased(p, removed, err);
+        return;
+    }
+    e->removed = removed;
+    int rc = store_user_unlink(e->redis, e->site, user, e->visitor, rights_on_unlinked, p);
+    if (rc != REDIS_OK) {
+        http_pending_free(p);
+        if (rq != NULL) http_storage_error(rq, rc, NULL);
+    }
+}
+
 void rights_erase(http_request_t *rq)
 {
     char visitor[VISITOR_ID_MAX + 1];
     if (!rights_server_only(rq) || !rights_visitor(rq, visitor)) return;
-    http_pending_t *p = http_pending_new(rq, 0);
+    http_pending_t *p = http_pending_new(rq, sizeof(rights_erasure_t));
     if (p == NULL) {
         http_error(rq, 500, "internal", "out of memory");
         return;
     }
-    int rc = store_visitor_erase(rq->worker->redis, rq->site, visitor, rights_on_erased, p);
+    rights_erasure_t *e = http_pending_state(p);
+    memcpy(e->visitor, visitor, sizeof(visitor));
+    e->redis = rq->worker->redis;
+    e->site = rq->site;
+    /* A site with identify: the visitor's link goes in the same call, and
+     * the user's record it made in a second one (the user's slot). */
+    int rc = rq->site->identify.enabled
+                 ? store_visitor_erase_linked(rq->worker->redis, rq->site, visitor,
+                                              rights_on_erased_linked, p)
+                 : store_visitor_erase(rq->worker->redis, rq->site, visitor, rights_on_erased, p);
     if (rc != REDIS_OK) {
         http_pending_free(p);
         http_storage_error(rq, rc, NULL);
