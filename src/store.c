@@ -200,6 +200,29 @@
  * and a rolling upgrade that starts new nodes after the old ones are up
  * does not meet it.
  *
+ * IDENTIFY (library version 8, issue 20 item 7: a logged-in visitor's
+ * choice follows its user; identify_token.h, api/identify.h). <user> is the
+ * user's pseudonym (IDENTIFY_USER_HEX hex, never the site's user id). The
+ * link lives in the visitor's slot, so that the visitor's writes read it in
+ * their own FCALL and erasure finds it; the user's record in the user's own
+ * tag {<site>:u:<user>}:
+ *
+ *   key                            type    TTL                       content
+ *   cd:{site:p}:u:<visitor>        STRING  choice lifetime, from the the user's pseudonym
+ *                                          last identify             (consentd_identify_link)
+ *   cd:{site:u:<user>}:c           HASH    PEXPIREAT the expiry of   r: the user's latest record
+ *                                          the record it keeps       (as a state), t: its iat
+ *                                                                    ms, v: the visitor who
+ *                                                                    made it
+ *
+ * consentd_put and consentd_erase take the link as one more key (version
+ * 8; nodes before pass none) and answer {their answer, user or ""}: a
+ * visitor with no link still writes in one round trip. The caller then
+ * makes the user's call: consentd_user_choice (keep the newer record,
+ * answer the kept one) or consentd_user_unlink (delete the record if the
+ * erased visitor made it). Two calls, two slots, never one FCALL across
+ * both.
+ *
  * BANNER VERSIONS (the archive of every banner.js consentd served; no
  * personal data, so erasure never touches it). Keys of a site share the tag
  * {<site>:banners}, one slot per site:
