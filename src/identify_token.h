@@ -10,7 +10,7 @@
  * Redis or of the API key's hash lets nobody speak for another user.
  *
  *   header  {"alg":"EdDSA", ...}      other members (typ, kid) are ignored
- *   claims  {"sub": "<user id>",      1..IDENTIFY_SUB_MAX bytes, chosen by
+ *   claims  {"sub": "<user id>",      1..IDENTIFY_SUB_MAX bytes (no U+0000), chosen by
  *            "site": "<site id>",     the site (an opaque id is best)
  *            "iat": <s>, "exp": <s>}  issued at, expiry (Unix seconds)
  *
