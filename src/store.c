@@ -849,6 +849,13 @@ static void store_on_put(store_call_t *c, const redis_reply_t *reply)
         store_call_fail(c, &e);
         return;
     }
+    if (c->linked && redis_reply_kind(reply) == REDIS_REPLY_KIND_STRING) {
+        /* A library before version 8 (an old node put it back during a
+         * rolling upgrade) ignores the link key: written, no link known. */
+        c->cb.put_linked(c->data, NULL, NULL);
+        store_call_free(c);
+        return;
+    }
     if (c->linked) {
         /* Version 8 with the link key: {log id, user or ""}. */
         size_t len = 0;
@@ -1006,6 +1013,13 @@ static void store_on_visitor(store_call_t *c, const redis_reply_t *reply)
 
 static void store_on_erase(store_call_t *c, const redis_reply_t *reply)
 {
+    if (c->linked && redis_reply_kind(reply) == REDIS_REPLY_KIND_INTEGER &&
+        redis_reply_integer(reply) >= 0) {
+        /* A library before version 8 ignores the link key (see store_on_put). */
+        c->cb.erase_linked(c->data, (size_t)redis_reply_integer(reply), NULL, NULL);
+        store_call_free(c);
+        return;
+    }
     if (c->linked) {
         /* Version 8 with the link key: {removed, user or ""}. */
         size_t len = 0;

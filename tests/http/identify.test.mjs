@@ -5,9 +5,11 @@
 // it made, every refusal with its JSON error, and the site file's
 // "identify" section checked field by field.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { after, before } from 'node:test';
 import {
-    TEST_ON_CLUSTER, makeConsentdDir, redisCommandCalls, runConsentd, shippedSite, siteLike, startStack, test,
+    SOURCE_DIR, TEST_ON_CLUSTER, makeConsentdDir, redisCommandCalls, runConsentd, shippedSite, siteLike, startStack, test,
 } from './lib/harness.mjs';
 import { allKeys, browser, keySlot, postConsent, server, sha256hex } from './lib/consent.mjs';
 import { identifyKeygen, identifyMint } from '../../ops/identify-token.mjs';
@@ -234,5 +236,33 @@ test('site_file_identify_is_checked_field_by_field', async () => {
         const r = checkSite(value);
         assert.equal(r.status, 1, `${JSON.stringify(value)}: ${r.stderr}`);
         assert.match(r.stderr, want);
+    }
+});
+
+// ---- rolling upgrade ---------------------------------------------------------
+
+test('writes_and_erasures_of_a_linked_visitor_still_answer_on_a_library_that_ignores_the_link', { skip: TEST_ON_CLUSTER && 'loads one redis-server' }, async () => {
+    // A node of version 7 may put its library back while this one runs
+    // (store.c's head): its put and erase ignore the link key. Simulated by
+    // the real library without its version 8 link branches, under a newer
+    // VERSION so that consentd leaves it in place.
+    const source = fs.readFileSync(path.join(SOURCE_DIR, 'src', 'store.lua'), 'utf8');
+    const older = source
+        .replace(/\n {2}if keys\[9\] then\n[^]*?\n {2}end\n/, '\n')
+        .replace(/\n {2}if keys\[10\] then\n[^]*?\n {2}end\n/, '\n')
+        .replace(/\nlocal VERSION = \d+\n/, '\nlocal VERSION = 99\n');
+    assert.notEqual(older, source);
+    assert.doesNotMatch(older, /return \{id, redis\.call\('GET', keys\[9\]\)|keys\[10\] then/);
+    assert.match(older, /'SET', keys\[9\], now_ms\(\), 'NX'/, "erase's compaction marker stays");
+    await identify({ token: token('user-upgrade'), visitor: 'visitor-upgrade-01' });
+    await stack.redis.command('FUNCTION', 'LOAD', 'REPLACE', older);
+    try {
+        const res = await choose('visitor-upgrade-01', true);
+        assert.equal(res.status, 201, res.text);
+        const erased = await stack.consentd.request('/v1/sites/demo/visitors/visitor-upgrade-01', { method: 'DELETE', headers: server() });
+        assert.equal(erased.status, 200, erased.text);
+        assert.equal(erased.json().erased, true);
+    } finally {
+        await stack.redis.command('FUNCTION', 'LOAD', 'REPLACE', source);
     }
 });
