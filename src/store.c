@@ -2912,6 +2912,36 @@ int store_user_choice(redis_t *r, const site_t *site, const char *user, const ch
     return store_call_start(c, brc);
 }
 
+static void store_identify_user_fail(store_call_t *c, const redis_error_t *err)
+{
+    c->cb.put_linked(c->data, NULL, err);
+}
+
+static void store_identify_user_reply(store_call_t *c, const redis_reply_t *reply)
+{
+    size_t len = 0;
+    const char *user = store_reply_text(reply, &len);
+    if (user == NULL && redis_reply_kind(reply) != REDIS_REPLY_KIND_NIL) {
+        store_call_fail(c, &store_error_unexpected);
+        return;
+    }
+    c->cb.put_linked(c->data, user != NULL && len > 0 ? user : NULL, NULL);
+    store_call_free(c);
+}
+
+int store_identify_user(redis_t *r, const site_t *site, const char *visitor, store_put_linked_cb cb,
+                        void *data)
+{
+    if (r == NULL || cb == NULL || !store_site_ok(site) || !store_visitor_ok(visitor))
+        return REDIS_E_ARGS;
+    store_call_t *c = store_raw_new(r, data, 2 * STORE_KEY_MAX, STORE_ARGV_MAX,
+                                    store_identify_user_reply, store_identify_user_fail);
+    if (c == NULL) return REDIS_E_BUSY;
+    c->cb.put_linked = cb;
+    store_call_tag(c, site->id, store_partition(visitor, strlen(visitor)));
+    return store_call_start(c, store_arg_str(c, "GET") | store_arg_visitor_key(c, "u", visitor));
+}
+
 static void store_user_unlink_fail(store_call_t *c, const redis_error_t *err)
 {
     c->cb.done(c->data, err);

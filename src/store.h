@@ -420,6 +420,10 @@ int store_identify_link(redis_t *r, const site_t *site, const char *visitor, con
  * (NULL: none). One FCALL, the user's slot. */
 int store_user_choice(redis_t *r, const site_t *site, const char *user, const char *visitor,
                       const store_record_t *rec, store_record_cb cb, void *data);
+/* The user visitor is linked to (user NULL: none), for the access request.
+ * One GET, the visitor's slot. */
+int store_identify_user(redis_t *r, const site_t *site, const char *visitor, store_put_linked_cb cb,
+                        void *data);
 /* An erased visitor: delete the user's latest choice if that visitor made
  * it. One FCALL, the user's slot. */
 int store_user_unlink(redis_t *r, const site_t *site, const char *user, const char *visitor,

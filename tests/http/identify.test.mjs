@@ -92,6 +92,15 @@ test('redis_keys_carry_a_pseudonym_of_the_user_never_its_id', async () => {
     const user = `cd:{demo:u:${await stack.redis.command('GET', link)}}:c`;
     assert.ok(users.includes(user), user);
     assert.notEqual(keySlot(user), keySlot(link));
+    // The access request shows the link (the user's pseudonym), null when none.
+    let res = await stack.consentd.request('/v1/sites/demo/visitors/visitor-pseudonym-1', { headers: server() });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json().user, await stack.redis.command('GET', link));
+    res = await stack.consentd.request('/v1/sites/demo/visitors/visitor-never-linked', { headers: server() });
+    assert.equal(res.json().user, null);
+    res = await stack.consentd.request('/v1/sites/plain/visitors/visitor-never-linked', { headers: server(OTHER_KEY) });
+    assert.equal(res.status, 200, res.text);
+    assert.ok(!('user' in res.json()), 'a site without identify answers as before');
 });
 
 /* The store's nodes: the redis-server, or every master of the cluster. */
