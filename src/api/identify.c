@@ -51,11 +51,11 @@ static void identify_on_user(void *data, const store_record_t *rec, const redis_
     else
         strbuf_lit(&b, "null");
     strbuf_char(&b, '}');
-    http_pending_free(p);
     if (strbuf_failed(&b))
         http_error(rq, 500, "internal", "the answer could not be built");
     else
         http_send_json_static(rq, 200, b.buf, b.len);
+    http_pending_free(p);
 }
 
 /* The visitor is linked; rec is its current choice (NULL: none). */
