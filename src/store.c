@@ -2883,8 +2883,9 @@ static void store_user_choice_reply(store_call_t *c, const redis_reply_t *reply)
 int store_user_choice(redis_t *r, const site_t *site, const char *user, const char *visitor,
                       const store_record_t *rec, store_record_cb cb, void *data)
 {
-    if (r == NULL || cb == NULL || !store_site_ok(site) || !store_visitor_ok(visitor) ||
-        !store_user_ok(user))
+    if (visitor == NULL && rec == NULL) visitor = ""; /* a read: the site's server, no visitor */
+    if (r == NULL || cb == NULL || !store_site_ok(site) || visitor == NULL ||
+        (visitor[0] != '\0' && !store_visitor_ok(visitor)) || !store_user_ok(user))
         return REDIS_E_ARGS;
     size_t enc_len = 0;
     char *enc = NULL;

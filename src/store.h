@@ -417,7 +417,8 @@ int store_identify_link(redis_t *r, const site_t *site, const char *visitor, con
                         store_record_cb cb, void *data);
 /* Keep rec (the visitor's record; NULL: none) as the user's latest choice if
  * it is newer (issued_at_ms) than the one kept, and answer the one kept
- * (NULL: none). One FCALL, the user's slot. */
+ * (NULL: none). visitor may be NULL when rec is (a read only). One FCALL,
+ * the user's slot. */
 int store_user_choice(redis_t *r, const site_t *site, const char *user, const char *visitor,
                       const store_record_t *rec, store_record_cb cb, void *data);
 /* The user visitor is linked to (user NULL: none), for the access request.

@@ -441,13 +441,14 @@ local function identify_link(keys, args)
 end
 
 -- consentd_user_choice. KEYS: the user's record (HASH r: record, t: its
--- issued_at ms, v: the visitor who made it). ARGV: visitor, record ('' for
--- none), issued_at_ms, expires_at_ms. Keeps the newer of the stored record
--- and the one given (the key expires with the record it keeps), and answers
+-- issued_at ms, v: the visitor who made it). ARGV: visitor ('' when the
+-- site's server asks for no visitor: then no record), record ('' for none),
+-- issued_at_ms, expires_at_ms. Keeps the newer of the stored record and the
+-- one given (the key expires with the record it keeps), and answers
 -- {record, visitor} of the newest (nils when none).
 local function user_choice(keys, args)
   local t, e = tonumber(args[3]), tonumber(args[4])
-  if (args[1] or '') == '' or t == nil or e == nil then
+  if ((args[1] or '') == '' and (args[2] or '') ~= '') or t == nil or e == nil then
     return redis.error_reply('ERR consentd: bad arguments')
   end
   if (args[2] or '') ~= '' and e > now_ms() then

@@ -36,7 +36,8 @@ static void identify_on_user(void *data, const store_record_t *rec, const redis_
         return;
     }
     /* The user's choice is for this visitor when another visitor made it
-     * after this one's own, on the current policy, and it is still valid. */
+     * after this one's own, on the current policy, and it is still valid
+     * (with no visitor, the site's server asking: whenever it is valid). */
     int carry = rec != NULL && rec->expires_at_ms > clock_real_ms() &&
                 strcmp(rec->visitor, ic->visitor) != 0 &&
                 rec->issued_at_ms > ic->visitor_issued_ms &&
@@ -44,7 +45,10 @@ static void identify_on_user(void *data, const store_record_t *rec, const redis_
     strbuf_t b;
     strbuf_init_pool(&b, &rq->req->pool);
     strbuf_lit(&b, "{\"visitor\":");
-    strbuf_json_str(&b, ic->visitor);
+    if (ic->visitor[0] != '\0')
+        strbuf_json_str(&b, ic->visitor);
+    else
+        strbuf_lit(&b, "null");
     strbuf_lit(&b, ",\"choice\":");
     if (carry)
         consent_record_json(&b, rec, rq->site->policy_version);
@@ -103,10 +107,14 @@ void identify_post(http_request_t *rq)
     const char *message = NULL, *code = "invalid_body";
     if (root == NULL || !json_is_object(root))
         code = "malformed_json", message = "the body must be a JSON object";
-    else if (json_object_size(root) != 2 || !json_is_string(token))
+    else if (json_object_size(root) != 1 + (visitor != NULL) || !json_is_string(token))
         message = "the body must be {\"token\": \"<JWS>\", \"visitor\": \"<visitor id>\"}";
-    else if (!json_is_string(visitor) ||
-             !visitor_id_valid(json_string_value(visitor), json_string_length(visitor)))
+    else if (visitor == NULL && caller != HTTP_CALLER_SERVER)
+        code = "missing_field",
+        message = "visitor is required (only the site's server may leave it out)";
+    else if (visitor != NULL &&
+             (!json_is_string(visitor) ||
+              !visitor_id_valid(json_string_value(visitor), json_string_length(visitor))))
         code = "invalid_visitor", message = "visitor must be 8 to 64 characters of A-Z a-z 0-9 - _";
     if (message != NULL) {
         json_decref(root);
@@ -123,7 +131,9 @@ void identify_post(http_request_t *rq)
     identify_token_status_t st =
         identify_token_verify(site, json_string_value(token), json_string_length(token),
                               clock_real_ms() / 1000, ic->user);
-    memcpy(ic->visitor, json_string_value(visitor), json_string_length(visitor) + 1);
+    ic->visitor[0] = '\0';
+    if (visitor != NULL)
+        memcpy(ic->visitor, json_string_value(visitor), json_string_length(visitor) + 1);
     json_decref(root);
     if (st != IDENTIFY_OK) {
         http_pending_free(p);
@@ -131,8 +141,12 @@ void identify_post(http_request_t *rq)
                    identify_token_status_message(st));
         return;
     }
-    int rc =
-        store_identify_link(rq->worker->redis, site, ic->visitor, ic->user, identify_on_link, p);
+    /* No visitor (the site's server, before it renders the page): the
+     * user's choice is only read, nothing is linked. */
+    int rc = ic->visitor[0] != '\0' ? store_identify_link(rq->worker->redis, site, ic->visitor,
+                                                          ic->user, identify_on_link, p)
+                                    : store_user_choice(rq->worker->redis, site, ic->user, NULL,
+                                                        NULL, identify_on_user, p);
     if (rc != REDIS_OK) {
         http_pending_free(p);
         http_storage_error(rq, rc, NULL);

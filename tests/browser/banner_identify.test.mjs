@@ -89,6 +89,28 @@ test('a_users_choice_follows_it_to_a_fresh_browser_that_identifies_and_erasure_e
     assert.equal(await c.evaluate(() => window.ran), undefined, 'still held');
     assert.equal(await choiceCookie(c), null);
 
+    // Context E: the site's server asks before it renders the page (no
+    // visitor yet) and sets the choice cookie in its answer, as
+    // docs/identify.md shows: the banner never opens, the held script runs.
+    const ask = await stack.consentd.request('/v1/sites/demo/identify', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${DEMO_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ token: token('user-cross-1') }),
+    });
+    assert.equal(ask.status, 200, ask.text);
+    const carried = ask.json().choice;
+    const e = await newPage(stack);
+    const shown = [];
+    e.on('request', (r) => r.url().endsWith('/events') && /"shown"/.test(r.postData() || '') && shown.push(r.url()));
+    const cookie = { v: carried.visitor, pv: carried.policy_version, d: carried.decisions, e: Date.parse(carried.expires_at) / 1000, p: carried.proof };
+    await e.context().addCookies([{ name: 'consentd', value: encodeURIComponent(JSON.stringify(cookie)), url: stack.pages.origin }]);
+    await e.goto(url);
+    await waitFor(() => e.evaluate(() => (window.ran || []).length === 1), { message: 'released from the cookie the server set' });
+    await e.evaluate(() => window.consentd.ready);
+    assert.equal(await isOpen(e), false);
+    assert.deepEqual(shown, [], 'the banner never showed');
+    await e.context().close();
+
     // The DPO erases the user's visitors (rights API): a new browser finds nothing.
     for (const v of [fromA.v, fromB.v]) assert.equal((await erase(v)).status, 200);
     const d = await newPage(stack);

@@ -66,6 +66,14 @@ test('a_users_choice_made_on_one_visitor_is_carried_to_another_visitor_of_that_u
     // Another user of the site gets nothing of it.
     res = await identify({ token: token('user-carried-2'), visitor: 'visitor-device-c1' });
     assert.equal(res.json().choice, null);
+    // The site's server, before it renders a page (no visitor yet): the
+    // user's latest choice, to set as the page's cookie; nothing is linked.
+    const before = (await allKeys(stack.redis)).length;
+    res = await identify({ token: t }, { headers: server() });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json().visitor, null);
+    assert.equal(res.json().choice.visitor, 'visitor-device-b1');
+    assert.equal((await allKeys(stack.redis)).length, before, 'a read only');
 });
 
 test('a_visitors_own_newer_choice_becomes_the_users_on_identify', async () => {
@@ -173,8 +181,11 @@ test('bad_bodies_unknown_sites_sites_without_identify_and_foreign_pages_get_thei
     let res = await identify('{"token":');
     assert.equal(res.status, 400, res.text);
     assert.equal(res.json().error.code, 'malformed_json');
-    res = await identify({ token: t });
+    res = await identify({ token: t, visitor: 'visitor-errors-01', extra: 1 });
     assert.equal(res.json().error.code, 'invalid_body');
+    res = await identify({ token: t });
+    assert.equal(res.status, 400, res.text);
+    assert.equal(res.json().error.code, 'missing_field', 'only the site server may leave the visitor out');
     res = await identify({ token: t, visitor: 'bad visitor!' });
     assert.equal(res.status, 400);
     assert.equal(res.json().error.code, 'invalid_visitor');
