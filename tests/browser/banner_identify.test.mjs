@@ -41,6 +41,13 @@ async function identify(page, t) {
     }, t);
 }
 
+/* The banner's "shown" events the page sends (the banner opened), as they go. */
+function watchShown(page) {
+    const shown = [];
+    page.on('request', (r) => r.url().endsWith('/events') && /"shown"/.test(r.postData() || '') && shown.push(r.url()));
+    return shown;
+}
+
 const erase = (visitor) =>
     stack.consentd.request(`/v1/sites/demo/visitors/${visitor}`, { method: 'DELETE', headers: { authorization: `Bearer ${DEMO_KEY}` } });
 
@@ -78,8 +85,10 @@ test('a_users_choice_follows_it_to_a_fresh_browser_that_identifies_and_erasure_e
 
     // Context C: another user's token, then a tampered one: nothing carried, still asked.
     const c = await newPage(stack);
+    const shownC = watchShown(c);
     await c.goto(url);
     await waitOpen(c);
+    await waitFor(() => shownC.length === 1, { message: "the banner's shown event" });
     assert.deepEqual(await identify(c, token('user-cross-2')), { choice: null });
     const [h, claims, s] = token('user-cross-2').split('.');
     const forged = JSON.parse(Buffer.from(claims, 'base64url'));
@@ -100,8 +109,7 @@ test('a_users_choice_follows_it_to_a_fresh_browser_that_identifies_and_erasure_e
     assert.equal(ask.status, 200, ask.text);
     const carried = ask.json().choice;
     const e = await newPage(stack);
-    const shown = [];
-    e.on('request', (r) => r.url().endsWith('/events') && /"shown"/.test(r.postData() || '') && shown.push(r.url()));
+    const shown = watchShown(e);
     const cookie = { v: carried.visitor, pv: carried.policy_version, d: carried.decisions, e: Date.parse(carried.expires_at) / 1000, p: carried.proof };
     await e.context().addCookies([{ name: 'consentd', value: encodeURIComponent(JSON.stringify(cookie)), url: stack.pages.origin }]);
     await e.goto(url);
