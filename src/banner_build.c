@@ -490,6 +490,9 @@ static int banner_uses(const site_t *site, const char *name)
         return 0;
     }
     if (strcmp(name, "tags") == 0) return site->n_tags > 0; /* issue 20, item 5 */
+    /* identify (issue 20, item 7): consentd.identify(token), for sites that
+     * declare an "identify" key. */
+    if (strcmp(name, "identify") == 0) return site->identify.enabled;
     return 0;
 }
 

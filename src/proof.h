@@ -19,7 +19,8 @@
  *   var   banner variant (omitted when none)
  *   act   consent | withdrawal: what the visitor did (GDPR art. 7(1), 7(3))
  *   ctl   the control used: accept_all | reject_all | custom | dismiss |
- *         withdraw | api (omitted when the banner did not say: an old one)
+ *         withdraw | api | identify (the identified user's choice, carried
+ *         over: api/identify.h) (omitted when the banner did not say: an old one)
  *   gpc   true when a Global Privacy Control signal came with the choice
  *         (omitted when none)
  *   dec   {"<purpose>": true|false, ...} for every purpose of the site

@@ -1161,6 +1161,38 @@ static int site_parse_tags(const site_parse_t *p, json_t *root, site_t *site)
     return 0;
 }
 
+/*
+ * "identify": {"public_key": "<base64url of 32 bytes>", "max_age_seconds": N}
+ * (issue 20, item 7). The Ed25519 public key that verifies the site's
+ * identify tokens (its server keeps the private key: a leak of consentd's
+ * files lets nobody mint one), and the longest life a token may have.
+ */
+static int site_parse_identify(const site_parse_t *p, json_t *root, site_t *site)
+{
+    static const char *const keys[] = {"public_key", "max_age_seconds", NULL};
+    json_t *obj = json_object_get(root, "identify"), *v;
+    if (obj == NULL) return 0;
+    if (!json_is_object(obj)) return site_fail(p, "identify", "must be an object");
+    if (site_check_keys(p, obj, "identify.", keys) != 0) return -1;
+    if ((v = site_required(p, obj, "public_key", "identify.public_key")) == NULL) return -1;
+    size_t bin_len = 0;
+    if (!json_is_string(v) ||
+        sodium_base642bin(site->identify.public_key, sizeof(site->identify.public_key),
+                          json_string_value(v), json_string_length(v), NULL, &bin_len, NULL,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+        bin_len != sizeof(site->identify.public_key))
+        return site_fail(p, "identify.public_key",
+                         "must be an Ed25519 public key: 32 bytes in base64url without padding "
+                         "(43 characters; node ops/identify-token.mjs keygen makes one)");
+    site->identify.max_age_seconds = SITE_IDENTIFY_MAX_AGE_DEFAULT;
+    if ((v = json_object_get(obj, "max_age_seconds")) != NULL &&
+        site_uint(p, v, "identify.max_age_seconds", 60, SITE_IDENTIFY_MAX_AGE_MAX,
+                  " (a token lives at most 30 days)", &site->identify.max_age_seconds) != 0)
+        return -1;
+    site->identify.enabled = 1;
+    return 0;
+}
+
 static void site_id_from_name(const char *name, char *out, size_t cap)
 {
     const char *base = strrchr(name, '/');
@@ -1188,6 +1220,7 @@ static int site_parse(const site_parse_t *p, const char *json, size_t len, site_
                                        "reload_on_withdrawal",
                                        "tags",
                                        "google_consent_mode",
+                                       "identify",
                                        NULL};
     memset(site, 0, sizeof(*site));
     json_error_t jerr;
@@ -1269,7 +1302,8 @@ static int site_parse(const site_parse_t *p, const char *json, size_t len, site_
             goto out;
     if (site_parse_variants(p, root, site) != 0 || site_parse_embeds(p, root, site) != 0 ||
         site_parse_reload_on_withdrawal(p, root, site) != 0 ||
-        site_parse_tags(p, root, site) != 0 || site_parse_gcm(p, root, site) != 0)
+        site_parse_tags(p, root, site) != 0 || site_parse_gcm(p, root, site) != 0 ||
+        site_parse_identify(p, root, site) != 0)
         goto out;
     rc = 0;
 out:

@@ -156,6 +156,18 @@ typedef struct site_gcm {
     size_t n_rows;
 } site_gcm_t;
 
+/* "identify" (issue 20, item 7): cross-device consent for logged-in
+ * visitors. The site's server signs a compact JWS (EdDSA) for its user with
+ * its own Ed25519 key; consentd holds only the public key (identify.h). */
+#define SITE_IDENTIFY_MAX_AGE_DEFAULT 86400    /* a token's longest life (exp - iat), s */
+#define SITE_IDENTIFY_MAX_AGE_MAX (30 * 86400) /* bound on max_age_seconds */
+#define SITE_IDENTIFY_KEY_BYTES 32             /* Ed25519 public key */
+typedef struct site_identify {
+    int enabled; /* 0: the site file declares no "identify" (the route answers 404) */
+    uint8_t public_key[SITE_IDENTIFY_KEY_BYTES];
+    uint32_t max_age_seconds; /* 60..SITE_IDENTIFY_MAX_AGE_MAX */
+} site_identify_t;
+
 typedef struct site {
     const char *id;
     const char *file;     /* the file it was loaded from, for messages */
@@ -185,6 +197,7 @@ typedef struct site {
     site_gcm_t gcm;           /* "google_consent_mode", defaults filled in when absent */
     site_tag_t *tags;         /* "tags", in SITE_TAG_NAMES order; none: NULL, 0 */
     size_t n_tags;
+    site_identify_t identify; /* "identify": logged-in visitors (issue 20, item 7) */
 } site_t;
 
 typedef struct site_set site_set_t;

@@ -200,6 +200,29 @@
  * and a rolling upgrade that starts new nodes after the old ones are up
  * does not meet it.
  *
+ * IDENTIFY (library version 8, issue 20 item 7: a logged-in visitor's
+ * choice follows its user; identify_token.h, api/identify.h). <user> is the
+ * user's pseudonym (IDENTIFY_USER_HEX hex, never the site's user id). The
+ * link lives in the visitor's slot, so that the visitor's writes read it in
+ * their own FCALL and erasure finds it; the user's record in the user's own
+ * tag {<site>:u:<user>}:
+ *
+ *   key                            type    TTL                       content
+ *   cd:{site:p}:u:<visitor>        STRING  choice lifetime, from the the user's pseudonym
+ *                                          last identify             (consentd_identify_link)
+ *   cd:{site:u:<user>}:c           HASH    PEXPIREAT the expiry of   r: the user's latest record
+ *                                          the record it keeps       (as a state), t: its iat
+ *                                                                    ms, v: the visitor who
+ *                                                                    made it
+ *
+ * consentd_put and consentd_erase take the link as one more key (version
+ * 8; nodes before pass none) and answer {their answer, user or ""}: a
+ * visitor with no link still writes in one round trip. The caller then
+ * makes the user's call: consentd_user_choice (keep the newer record,
+ * answer the kept one) or consentd_user_unlink (delete the record if the
+ * erased visitor made it). Two calls, two slots, never one FCALL across
+ * both.
+ *
  * BANNER VERSIONS (the archive of every banner.js consentd served; no
  * personal data, so erasure never touches it). Keys of a site share the tag
  * {<site>:banners}, one slot per site:
@@ -244,6 +267,7 @@
 #include <sodium.h>
 
 #include "clock.h"
+#include "identify_token.h"
 #include "log.h"
 #include "random.h"
 #include "seal.h"
@@ -251,7 +275,7 @@
 #include "visitor.h"
 #include "store_lua.h" /* generated from src/store.lua: STORE_LIBRARY_SOURCE, _VERSION */
 
-#define STORE_TAG_MAX (SITE_ID_MAX + 16) /* "<site>:<p>", "<site>:banners" */
+#define STORE_TAG_MAX (SITE_ID_MAX + 48) /* "<site>:<p>", "<site>:banners", "<site>:u:<user>" */
 #define STORE_KEY_MAX (STORE_TAG_MAX + VISITOR_ID_MAX + 16)
 #define STORE_ID_MAX 48     /* "<u64>-<u64>" */
 #define STORE_CURSOR_MAX 64 /* "<partition>-<u64>-<u64>" */
@@ -340,7 +364,10 @@ typedef struct store_call {
         store_log_raw_cb log_raw;
         store_inclusion_cb inclusion;
         store_compact_take_cb compact_take;
+        store_put_linked_cb put_linked;
+        store_erase_linked_cb erase_linked;
     } cb;
+    int linked; /* PUT, ERASE: with the visitor's identify link (cb.*_linked) */
     int is_fcall;
     int durable; /* a write that must outlive a failover: redis_command_durable */
     int retried;
@@ -538,6 +565,7 @@ static int store_arg_visitor_key(store_call_t *c, const char *kind, const char *
 static const redis_error_t store_error_unexpected = {REDIS_ERROR_REPLY,
                                                      "unexpected reply from Redis"};
 static const redis_error_t store_error_oom = {REDIS_ERROR_BUSY, "out of memory"};
+static const char *store_reply_text(const redis_reply_t *r, size_t *len);
 
 static void store_log_finish(store_call_t *c, const redis_error_t *err);
 
@@ -546,7 +574,10 @@ static void store_call_fail(store_call_t *c, const redis_error_t *err)
 {
     switch (c->kind) {
     case STORE_CALL_PUT:
-        c->cb.done(c->data, err);
+        if (c->linked)
+            c->cb.put_linked(c->data, NULL, err);
+        else
+            c->cb.done(c->data, err);
         break;
     case STORE_CALL_GET:
         c->cb.record(c->data, NULL, err);
@@ -555,7 +586,10 @@ static void store_call_fail(store_call_t *c, const redis_error_t *err)
         c->cb.visitor(c->data, NULL, NULL, 0, err);
         break;
     case STORE_CALL_ERASE:
-        c->cb.erase(c->data, 0, err);
+        if (c->linked)
+            c->cb.erase_linked(c->data, 0, NULL, err);
+        else
+            c->cb.erase(c->data, 0, err);
         break;
     case STORE_CALL_LOG:
         store_log_finish(c, err);
@@ -815,6 +849,26 @@ static void store_on_put(store_call_t *c, const redis_reply_t *reply)
         store_call_fail(c, &e);
         return;
     }
+    if (c->linked && redis_reply_kind(reply) == REDIS_REPLY_KIND_STRING) {
+        /* A library before version 8 (an old node put it back during a
+         * rolling upgrade) ignores the link key: written, no link known. */
+        c->cb.put_linked(c->data, NULL, NULL);
+        store_call_free(c);
+        return;
+    }
+    if (c->linked) {
+        /* Version 8 with the link key: {log id, user or ""}. */
+        size_t len = 0;
+        const char *user = store_reply_text(redis_reply_at(reply, 1), &len);
+        if (redis_reply_kind(reply) != REDIS_REPLY_KIND_ARRAY || redis_reply_count(reply) != 2 ||
+            user == NULL) {
+            store_call_fail(c, &store_error_unexpected);
+            return;
+        }
+        c->cb.put_linked(c->data, len > 0 ? user : NULL, NULL);
+        store_call_free(c);
+        return;
+    }
     if (redis_reply_kind(reply) != REDIS_REPLY_KIND_STRING) {
         store_call_fail(c, &store_error_unexpected);
         return;
@@ -959,6 +1013,28 @@ static void store_on_visitor(store_call_t *c, const redis_reply_t *reply)
 
 static void store_on_erase(store_call_t *c, const redis_reply_t *reply)
 {
+    if (c->linked && redis_reply_kind(reply) == REDIS_REPLY_KIND_INTEGER &&
+        redis_reply_integer(reply) >= 0) {
+        /* A library before version 8 ignores the link key (see store_on_put). */
+        c->cb.erase_linked(c->data, (size_t)redis_reply_integer(reply), NULL, NULL);
+        store_call_free(c);
+        return;
+    }
+    if (c->linked) {
+        /* Version 8 with the link key: {removed, user or ""}. */
+        size_t len = 0;
+        const redis_reply_t *n = redis_reply_at(reply, 0);
+        const char *user = store_reply_text(redis_reply_at(reply, 1), &len);
+        if (redis_reply_kind(reply) != REDIS_REPLY_KIND_ARRAY || redis_reply_count(reply) != 2 ||
+            redis_reply_kind(n) != REDIS_REPLY_KIND_INTEGER || redis_reply_integer(n) < 0 ||
+            user == NULL) {
+            store_call_fail(c, &store_error_unexpected);
+            return;
+        }
+        c->cb.erase_linked(c->data, (size_t)redis_reply_integer(n), len > 0 ? user : NULL, NULL);
+        store_call_free(c);
+        return;
+    }
     if (redis_reply_kind(reply) != REDIS_REPLY_KIND_INTEGER || redis_reply_integer(reply) < 0) {
         store_call_fail(c, &store_error_unexpected);
         return;
@@ -1307,12 +1383,14 @@ uint32_t store_proof_hold_days(const site_t *site)
     return held > site->choice_lifetime_days ? held : site->choice_lifetime_days;
 }
 
-int store_consent_put(redis_t *r, const site_t *site, const store_record_t *rec,
-                      const store_write_limit_t *limit, store_done_cb cb, void *data)
+/* consentd_put, with the visitor's identify link when linked is set. */
+static int store_put(redis_t *r, const site_t *site, const store_record_t *rec,
+                     const store_write_limit_t *limit, store_done_cb cb, store_put_linked_cb linked,
+                     void *data)
 {
     static const store_write_limit_t unlimited = {0, 0};
     if (limit == NULL) limit = &unlimited;
-    if (r == NULL || cb == NULL || rec == NULL || !store_site_ok(site) ||
+    if (r == NULL || (cb == NULL && linked == NULL) || rec == NULL || !store_site_ok(site) ||
         !store_visitor_ok(rec->visitor) || rec->expires_at_ms <= 0 || site->log_retention_days == 0)
         return REDIS_E_ARGS;
     size_t enc_len;
@@ -1333,22 +1411,28 @@ int store_consent_put(redis_t *r, const site_t *site, const store_record_t *rec,
         free(enc);
         return REDIS_E_ARGS;
     }
-    c->cb.done = cb;
+    if (linked != NULL) {
+        c->linked = 1;
+        c->cb.put_linked = linked;
+    } else {
+        c->cb.done = cb;
+    }
     c->is_fcall = 1;
     c->durable = 1;
     store_call_tag(c, site->id, partition);
     random_bytes(pseudonym, sizeof(pseudonym));
     sodium_bin2hex(pseudonym_hex, sizeof(pseudonym_hex), pseudonym, sizeof(pseudonym));
-    int brc = store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_put") | store_arg_str(c, "8") |
-              store_arg_keys(c, rec->visitor, 3) | store_arg_visitor_key(c, "x", rec->visitor) |
-              store_arg_visitor_key(c, "wm", rec->visitor) |
-              store_arg_visitor_key(c, "wd", rec->visitor) |
-              store_arg_visitor_key(c, "p", rec->visitor) | store_arg_key(c, "seq", 3, "") |
-              store_arg_str(c, rec->visitor) | store_arg(c, enc, enc_len) |
-              store_arg_i64(c, rec->expires_at_ms) | store_arg_i64(c, store_retention_ms(site)) |
-              store_arg_i64(c, STORE_HISTORY_MAX) | store_arg_i64(c, limit->per_minute) |
-              store_arg_i64(c, limit->per_day) |
-              store_arg(c, pseudonym_hex, 2 * STORE_PSEUDONYM_BYTES);
+    int brc =
+        store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_put") |
+        store_arg_str(c, linked != NULL ? "9" : "8") | store_arg_keys(c, rec->visitor, 3) |
+        store_arg_visitor_key(c, "x", rec->visitor) | store_arg_visitor_key(c, "wm", rec->visitor) |
+        store_arg_visitor_key(c, "wd", rec->visitor) | store_arg_visitor_key(c, "p", rec->visitor) |
+        store_arg_key(c, "seq", 3, "") |
+        (linked != NULL ? store_arg_visitor_key(c, "u", rec->visitor) : 0) |
+        store_arg_str(c, rec->visitor) | store_arg(c, enc, enc_len) |
+        store_arg_i64(c, rec->expires_at_ms) | store_arg_i64(c, store_retention_ms(site)) |
+        store_arg_i64(c, STORE_HISTORY_MAX) | store_arg_i64(c, limit->per_minute) |
+        store_arg_i64(c, limit->per_day) | store_arg(c, pseudonym_hex, 2 * STORE_PSEUDONYM_BYTES);
     /* Sealed straight into the call's bytes, then the key. */
     if (brc == 0 && c->argc < c->argv_max && c->cap - c->used >= sealed_cap) {
         unsigned char *at = (unsigned char *)c->bytes + c->used;
@@ -1367,6 +1451,19 @@ int store_consent_put(redis_t *r, const site_t *site, const store_record_t *rec,
     sodium_memzero(key, sizeof(key));
     free(enc);
     return store_call_start(c, brc);
+}
+
+int store_consent_put(redis_t *r, const site_t *site, const store_record_t *rec,
+                      const store_write_limit_t *limit, store_done_cb cb, void *data)
+{
+    return store_put(r, site, rec, limit, cb, NULL, data);
+}
+
+int store_consent_put_linked(redis_t *r, const site_t *site, const store_record_t *rec,
+                             const store_write_limit_t *limit, store_put_linked_cb cb, void *data)
+{
+    if (cb == NULL) return REDIS_E_ARGS;
+    return store_put(r, site, rec, limit, NULL, cb, data);
 }
 
 int store_consent_get(redis_t *r, const site_t *site, const char *visitor, store_record_cb cb,
@@ -1400,24 +1497,45 @@ int store_visitor_get(redis_t *r, const site_t *site, const char *visitor, store
                                    store_argf(c, "%d", STORE_ACCESS_OLDER_MAX));
 }
 
-int store_visitor_erase(redis_t *r, const site_t *site, const char *visitor, store_erase_cb cb,
-                        void *data)
+/* consentd_erase, with the visitor's identify link when linked is set. */
+static int store_erase(redis_t *r, const site_t *site, const char *visitor, store_erase_cb cb,
+                       store_erase_linked_cb linked, void *data)
 {
-    if (r == NULL || cb == NULL || !store_site_ok(site) || !store_visitor_ok(visitor) ||
-        site->log_retention_days == 0)
+    if (r == NULL || (cb == NULL && linked == NULL) || !store_site_ok(site) ||
+        !store_visitor_ok(visitor) || site->log_retention_days == 0)
         return REDIS_E_ARGS;
     store_call_t *c = store_call_new(STORE_CALL_ERASE, r, data, 10 * STORE_KEY_MAX);
     if (c == NULL) return REDIS_E_ARGS;
-    c->cb.erase = cb;
+    if (linked != NULL) {
+        c->linked = 1;
+        c->cb.erase_linked = linked;
+    } else {
+        c->cb.erase = cb;
+    }
     c->is_fcall = 1;
     c->durable = 1;
     store_call_tag(c, site->id, store_partition(visitor, strlen(visitor)));
     return store_call_start(
-        c, store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_erase") | store_arg_str(c, "9") |
-               store_arg_keys(c, visitor, 4) | store_arg_visitor_key(c, "x", visitor) |
-               store_arg_visitor_key(c, "wm", visitor) | store_arg_visitor_key(c, "wd", visitor) |
-               store_arg_visitor_key(c, "p", visitor) | store_arg_key(c, "compact", 7, "") |
+        c, store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_erase") |
+               store_arg_str(c, linked != NULL ? "10" : "9") | store_arg_keys(c, visitor, 4) |
+               store_arg_visitor_key(c, "x", visitor) | store_arg_visitor_key(c, "wm", visitor) |
+               store_arg_visitor_key(c, "wd", visitor) | store_arg_visitor_key(c, "p", visitor) |
+               store_arg_key(c, "compact", 7, "") |
+               (linked != NULL ? store_arg_visitor_key(c, "u", visitor) : 0) |
                store_argf(c, "%" PRId64, store_retention_ms(site)));
+}
+
+int store_visitor_erase(redis_t *r, const site_t *site, const char *visitor, store_erase_cb cb,
+                        void *data)
+{
+    return store_erase(r, site, visitor, cb, NULL, data);
+}
+
+int store_visitor_erase_linked(redis_t *r, const site_t *site, const char *visitor,
+                               store_erase_linked_cb cb, void *data)
+{
+    if (cb == NULL) return REDIS_E_ARGS;
+    return store_erase(r, site, visitor, NULL, cb, data);
 }
 
 int store_log_page(redis_t *r, const site_t *site, const char *cursor, int64_t from_ms,
@@ -2698,4 +2816,162 @@ int store_ping(redis_t *r, store_done_cb cb, void *data)
     int rc = redis_command(r, NULL, 0, store_on_pong, c, 1, argv, argvlen);
     if (rc != REDIS_OK) free(c);
     return rc;
+}
+
+/* ---- identify: logged-in visitors (issue 20, item 7; keys at the head) ---- */
+
+static int store_user_ok(const char *user)
+{
+    size_t n = user != NULL ? strlen(user) : 0;
+    return n == IDENTIFY_USER_HEX && strspn(user, "0123456789abcdef") == n;
+}
+
+/* "<site>:u:<user>": the user's own tag (one slot per user). */
+static void store_call_user_tag(store_call_t *c, const char *site_id, const char *user)
+{
+    int n = snprintf(c->tag, sizeof(c->tag), "%s:u:%s", site_id, user);
+    c->tag_len = n > 0 && (size_t)n < sizeof(c->tag) ? (size_t)n : 0;
+}
+
+int store_identify_link(redis_t *r, const site_t *site, const char *visitor, const char *user,
+                        store_record_cb cb, void *data)
+{
+    if (r == NULL || cb == NULL || !store_site_ok(site) || !store_visitor_ok(visitor) ||
+        !store_user_ok(user))
+        return REDIS_E_ARGS;
+    store_call_t *c = store_call_new(STORE_CALL_GET, r, data, 3 * STORE_KEY_MAX);
+    if (c == NULL) return REDIS_E_ARGS;
+    c->cb.record = cb; /* the answer is the visitor's state: store_on_get reads it */
+    c->is_fcall = 1;
+    c->durable = 1;
+    store_call_tag(c, site->id, store_partition(visitor, strlen(visitor)));
+    return store_call_start(
+        c, store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_identify_link") |
+               store_arg_str(c, "2") | store_arg_keys(c, visitor, 1) |
+               store_arg_visitor_key(c, "u", visitor) | store_arg_str(c, user) |
+               store_arg_i64(c, (int64_t)site->choice_lifetime_days * STORE_MS_PER_DAY));
+}
+
+static void store_user_choice_fail(store_call_t *c, const redis_error_t *err)
+{
+    c->cb.record(c->data, NULL, err);
+}
+
+/* HMGET r v: {record or nil, visitor or nil}. */
+static void store_user_choice_reply(store_call_t *c, const redis_reply_t *reply)
+{
+    size_t len = 0;
+    const char *s = store_reply_text(redis_reply_at(reply, 0), &len);
+    if (redis_reply_kind(reply) != REDIS_REPLY_KIND_ARRAY || redis_reply_count(reply) != 2) {
+        store_call_fail(c, &store_error_unexpected);
+        return;
+    }
+    store_record_t rec;
+    char *strings = NULL;
+    if (s != NULL && store_decode_alloc(s, len, 0, &rec, &strings) == 0) {
+        c->cb.record(c->data, &rec, NULL);
+        free(strings);
+    } else {
+        if (s != NULL)
+            log_msg(LOG_WARN, "store: %.*s: undecodable user record ignored", (int)c->tag_len,
+                    c->tag);
+        c->cb.record(c->data, NULL, NULL);
+    }
+    store_call_free(c);
+}
+
+int store_user_choice(redis_t *r, const site_t *site, const char *user, const char *visitor,
+                      const store_record_t *rec, store_record_cb cb, void *data)
+{
+    if (visitor == NULL && rec == NULL) visitor = ""; /* a read: the site's server, no visitor */
+    if (r == NULL || cb == NULL || !store_site_ok(site) || visitor == NULL ||
+        (visitor[0] != '\0' && !store_visitor_ok(visitor)) || !store_user_ok(user))
+        return REDIS_E_ARGS;
+    size_t enc_len = 0;
+    char *enc = NULL;
+    if (rec != NULL) {
+        store_record_t bare = *rec;
+        bare.log_id = NULL;
+        if ((enc = store_record_encode(&bare, &enc_len)) == NULL) return REDIS_E_ARGS;
+    }
+    store_call_t *c = store_raw_new(r, data, 3 * STORE_KEY_MAX + enc_len + 64, STORE_ARGV_MAX,
+                                    store_user_choice_reply, store_user_choice_fail);
+    if (c == NULL) {
+        free(enc);
+        return REDIS_E_BUSY;
+    }
+    c->cb.record = cb;
+    c->is_fcall = 1;
+    c->durable = 1;
+    store_call_user_tag(c, site->id, user);
+    int brc = store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_user_choice") |
+              store_arg_str(c, "1") | store_arg_key(c, "c", 1, "") | store_arg_str(c, visitor) |
+              store_arg(c, enc != NULL ? enc : "", enc_len) |
+              store_arg_i64(c, rec != NULL ? rec->issued_at_ms : 0) |
+              store_arg_i64(c, rec != NULL ? rec->expires_at_ms : 0);
+    free(enc);
+    return store_call_start(c, brc);
+}
+
+static void store_identify_user_fail(store_call_t *c, const redis_error_t *err)
+{
+    c->cb.put_linked(c->data, NULL, err);
+}
+
+static void store_identify_user_reply(store_call_t *c, const redis_reply_t *reply)
+{
+    size_t len = 0;
+    const char *user = store_reply_text(reply, &len);
+    if (user == NULL && redis_reply_kind(reply) != REDIS_REPLY_KIND_NIL) {
+        store_call_fail(c, &store_error_unexpected);
+        return;
+    }
+    c->cb.put_linked(c->data, user != NULL && len > 0 ? user : NULL, NULL);
+    store_call_free(c);
+}
+
+int store_identify_user(redis_t *r, const site_t *site, const char *visitor, store_put_linked_cb cb,
+                        void *data)
+{
+    if (r == NULL || cb == NULL || !store_site_ok(site) || !store_visitor_ok(visitor))
+        return REDIS_E_ARGS;
+    store_call_t *c = store_raw_new(r, data, 2 * STORE_KEY_MAX, STORE_ARGV_MAX,
+                                    store_identify_user_reply, store_identify_user_fail);
+    if (c == NULL) return REDIS_E_BUSY;
+    c->cb.put_linked = cb;
+    store_call_tag(c, site->id, store_partition(visitor, strlen(visitor)));
+    return store_call_start(c, store_arg_str(c, "GET") | store_arg_visitor_key(c, "u", visitor));
+}
+
+static void store_user_unlink_fail(store_call_t *c, const redis_error_t *err)
+{
+    c->cb.done(c->data, err);
+}
+
+static void store_user_unlink_reply(store_call_t *c, const redis_reply_t *reply)
+{
+    if (redis_reply_kind(reply) != REDIS_REPLY_KIND_INTEGER) {
+        store_call_fail(c, &store_error_unexpected);
+        return;
+    }
+    c->cb.done(c->data, NULL);
+    store_call_free(c);
+}
+
+int store_user_unlink(redis_t *r, const site_t *site, const char *user, const char *visitor,
+                      store_done_cb cb, void *data)
+{
+    if (r == NULL || cb == NULL || !store_site_ok(site) || !store_visitor_ok(visitor) ||
+        !store_user_ok(user))
+        return REDIS_E_ARGS;
+    store_call_t *c = store_raw_new(r, data, 3 * STORE_KEY_MAX, STORE_ARGV_MAX,
+                                    store_user_unlink_reply, store_user_unlink_fail);
+    if (c == NULL) return REDIS_E_BUSY;
+    c->cb.done = cb;
+    c->is_fcall = 1;
+    c->durable = 1;
+    store_call_user_tag(c, site->id, user);
+    return store_call_start(
+        c, store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_user_unlink") |
+               store_arg_str(c, "1") | store_arg_key(c, "c", 1, "") | store_arg_str(c, visitor));
 }

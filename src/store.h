@@ -389,6 +389,47 @@ typedef void (*store_inclusion_cb)(void *data, const store_log_entry_t *entry, c
 int store_log_inclusion(redis_t *r, const site_t *site, unsigned partition, const char *id,
                         size_t max, store_inclusion_cb cb, void *data);
 
+/* ---- identify: logged-in visitors (issue 20, item 7) ----
+ *
+ * A site's user (identify_token.h: a token its server signed) is named by a
+ * pseudonym, `user` (IDENTIFY_USER_HEX lowercase hex). The user's latest
+ * choice lives in the user's own slot ({<site>:u:<user>}); the link from a
+ * visitor to its user in the visitor's slot, so that erasure finds it. On a
+ * Redis Cluster these are two slots: every call below touches one. */
+
+/* user: the user the visitor is linked to (NULL: none). */
+typedef void (*store_put_linked_cb)(void *data, const char *user, const redis_error_t *err);
+/* store_consent_put, which also answers the visitor's link (same FCALL, same
+ * round trip): the caller then carries the record to the user's
+ * (store_user_choice). */
+int store_consent_put_linked(redis_t *r, const site_t *site, const store_record_t *rec,
+                             const store_write_limit_t *limit, store_put_linked_cb cb, void *data);
+typedef void (*store_erase_linked_cb)(void *data, size_t removed, const char *user,
+                                      const redis_error_t *err);
+/* store_visitor_erase, which also deletes the visitor's link and answers
+ * whose it was: the caller then unlinks the user's record
+ * (store_user_unlink). */
+int store_visitor_erase_linked(redis_t *r, const site_t *site, const char *visitor,
+                               store_erase_linked_cb cb, void *data);
+/* Link visitor to user (for the site's choice lifetime) and answer the
+ * visitor's current state (rec NULL: none). One FCALL, the visitor's slot. */
+int store_identify_link(redis_t *r, const site_t *site, const char *visitor, const char *user,
+                        store_record_cb cb, void *data);
+/* Keep rec (the visitor's record; NULL: none) as the user's latest choice if
+ * it is newer (issued_at_ms) than the one kept, and answer the one kept
+ * (NULL: none). visitor may be NULL when rec is (a read only). One FCALL,
+ * the user's slot. */
+int store_user_choice(redis_t *r, const site_t *site, const char *user, const char *visitor,
+                      const store_record_t *rec, store_record_cb cb, void *data);
+/* The user visitor is linked to (user NULL: none), for the access request.
+ * One GET, the visitor's slot. */
+int store_identify_user(redis_t *r, const site_t *site, const char *visitor, store_put_linked_cb cb,
+                        void *data);
+/* An erased visitor: delete the user's latest choice if that visitor made
+ * it. One FCALL, the user's slot. */
+int store_user_unlink(redis_t *r, const site_t *site, const char *user, const char *visitor,
+                      store_done_cb cb, void *data);
+
 /* ---- health ----
  *
  * One PING on the worker's connection (with a cluster: on any master), for

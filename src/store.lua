@@ -13,7 +13,7 @@
 -- pairs each version with the file's hash, and lint_lua fails when they
 -- disagree). A new version keeps every function of the older ones, with their
 -- arguments and replies: old nodes run on it until they are replaced.
-local VERSION = 7
+local VERSION = 8
 
 -- Returns VERSION: what consentd asks a Redis before loading the library.
 local function version()
@@ -169,7 +169,8 @@ local function entry_field(fields, name)
   return nil
 end
 
--- KEYS: state, history, log[, index[, minute, day[, pseudonym[, seq]]]]
+-- KEYS: state, history, log[, index[, minute, day[, pseudonym[, seq[,
+-- link]]]]] (link, the visitor's identify link: version 8, see IDENTIFY)
 -- (index: version 2, derived from the history's name when absent; the write
 -- counters: version 3; the pseudonym key: version 5; seq, the partition's log
 -- sequence counter: version 6, derived from the log's name when absent, so
@@ -298,6 +299,12 @@ local function put(keys, args)
   if moved then
     redis.call('PEXPIRE', index, args[4])
   end
+  -- Version 8: with the visitor's identify link (keys[9]), the answer says
+  -- which user it speaks for ('' for none), for consentd to carry the
+  -- choice to the user's record (another slot: a second call).
+  if keys[9] then
+    return {id, redis.call('GET', keys[9]) or ''}
+  end
   return id
 end
 
@@ -354,9 +361,10 @@ local function log_read(keys, args)
 end
 
 -- KEYS: state, history, log, erasures[, index[, minute, day[, pseudonym,
--- compaction]]] (index: version 2, derived from the history's name when
--- absent; the write counters of put: version 3, likewise; the pseudonym key,
--- likewise, and the partition's compaction marker: version 5).
+-- compaction[, link]]]] (link: version 8, see IDENTIFY) (index: version 2,
+-- derived from the history's name when absent; the write counters of put:
+-- version 3, likewise; the pseudonym key, likewise, and the partition's
+-- compaction marker: version 5).
 -- ARGV: retention_ms. Deletes the visitor's keys and its data keys: its
 -- sealed log entries stay, unreadable; its legacy entries ({v, r}) are
 -- XDEL'd. With the marker, notes when the first erasure not yet compacted
@@ -406,9 +414,65 @@ local function erase(keys, args)
   removed = removed + redis.call('DEL', keys[1], keys[2], index, minute, day)
   redis.call('INCR', keys[4])
   redis.call('PEXPIRE', keys[4], args[1])
+  -- Version 8: the visitor's identify link goes too; the answer names the
+  -- user ('' for none), whose record consentd then unlinks (its own slot).
+  if keys[10] then
+    local user = redis.call('GET', keys[10]) or ''
+    removed = removed + redis.call('DEL', keys[10])
+    return {removed, user}
+  end
   return removed
 end
 
+-- IDENTIFY (version 8, issue 20 item 7): a logged-in visitor's choice
+-- follows its user. The visitor's link is in the visitor's slot, the user's
+-- record in the user's own ({<site>:u:<user>}): two calls, never one.
+--
+-- consentd_identify_link. KEYS: the visitor's state, its link (u:<visitor>).
+-- ARGV: user (hex pseudonym), ttl_ms. Links the visitor to the user and
+-- answers the visitor's current state (nil when none).
+local function identify_link(keys, args)
+  local ttl = tonumber(args[2])
+  if not string.match(args[1] or '', '^%x+$') or ttl == nil or ttl < 1 then
+    return redis.error_reply('ERR consentd: bad arguments')
+  end
+  redis.call('SET', keys[2], args[1], 'PX', ttl)
+  return redis.call('GET', keys[1])
+end
+
+-- consentd_user_choice. KEYS: the user's record (HASH r: record, t: its
+-- issued_at ms, v: the visitor who made it). ARGV: visitor ('' when the
+-- site's server asks for no visitor: then no record), record ('' for none),
+-- issued_at_ms, expires_at_ms. Keeps the newer of the stored record and the
+-- one given (the key expires with the record it keeps), and answers
+-- {record, visitor} of the newest (nils when none).
+local function user_choice(keys, args)
+  local t, e = tonumber(args[3]), tonumber(args[4])
+  if ((args[1] or '') == '' and (args[2] or '') ~= '') or t == nil or e == nil then
+    return redis.error_reply('ERR consentd: bad arguments')
+  end
+  if (args[2] or '') ~= '' and e > now_ms() then
+    local had = tonumber(redis.call('HGET', keys[1], 't') or '')
+    if had == nil or had < t then
+      redis.call('HSET', keys[1], 'r', args[2], 't', args[3], 'v', args[1])
+      redis.call('PEXPIREAT', keys[1], args[4])
+    end
+  end
+  return redis.call('HMGET', keys[1], 'r', 'v')
+end
+
+-- consentd_user_unlink. KEYS: the user's record. ARGV: an erased visitor.
+-- Deletes the user's record if that visitor made it; answers keys deleted.
+local function user_unlink(keys, args)
+  if (args[1] or '') ~= '' and redis.call('HGET', keys[1], 'v') == args[1] then
+    return redis.call('DEL', keys[1])
+  end
+  return 0
+end
+
+redis.register_function('consentd_identify_link', identify_link)
+redis.register_function('consentd_user_choice', user_choice)
+redis.register_function('consentd_user_unlink', user_unlink)
 redis.register_function('consentd_put', put)
 redis.register_function{function_name = 'consentd_visitor', callback = visitor,
                         flags = {'no-writes'}}

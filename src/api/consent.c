@@ -22,6 +22,7 @@
 #include "counters.h"
 #include "json.h"
 #include "json_scan.h"
+#include "log.h"
 #include "proof.h"
 #include "random.h"
 #include "store.h"
@@ -40,10 +41,11 @@ enum {
     CONTROL_DISMISS,
     CONTROL_WITHDRAW,
     CONTROL_API,
+    CONTROL_IDENTIFY, /* carried over from the identified user's choice (identify.h) */
     CONTROL_N
 };
-static const char *const consent_controls[CONTROL_N] = {"accept_all", "reject_all", "custom",
-                                                        "dismiss",    "withdraw",   "api"};
+static const char *const consent_controls[CONTROL_N] = {
+    "accept_all", "reject_all", "custom", "dismiss", "withdraw", "api", "identify"};
 
 /* The index of s in the n strings of table, or n. */
 static size_t consent_lookup(const char *const *table, size_t n, const char *s)
@@ -72,6 +74,7 @@ typedef struct consent_write {
     counters_t *counters;
     site_set_t *sites;
     const site_t *site;
+    redis_t *redis; /* the worker's: the user's record is written even if the client has gone */
 } consent_write_t;
 
 static int consent_token_valid(const char *s, size_t max)
@@ -172,6 +175,32 @@ static void consent_on_stored(void *data, const redis_error_t *err)
     http_pending_free(p);
 }
 
+/* The user's record has the write too (or could not take it: the consent
+ * is recorded all the same, and the user's next identify carries it). */
+static void consent_on_user(void *data, const store_record_t *kept, const redis_error_t *err)
+{
+    (void)kept;
+    http_pending_t *p = data;
+    if (err != NULL)
+        log_msg(LOG_WARN, "consent: the identified user's record was not updated: %s", err->detail);
+    consent_on_stored(p, NULL);
+}
+
+/* The write of a site with identify: when the visitor is linked to a user,
+ * a second call carries the record to the user's (its own slot). */
+static void consent_on_linked(void *data, const char *user, const redis_error_t *err)
+{
+    http_pending_t *p = data;
+    consent_write_t *w = http_pending_state(p);
+    if (err != NULL || user == NULL) {
+        consent_on_stored(p, err);
+        return;
+    }
+    if (store_user_choice(w->redis, w->site, user, w->rec.visitor, &w->rec, consent_on_user, p) !=
+        REDIS_OK)
+        consent_on_stored(p, NULL);
+}
+
 /* Sign the record's proof and store it; answers when Redis has it. May run
  * after an asynchronous step (the archive look-up): keys and sites come from
  * the snapshot the request was routed on, which p keeps alive and to which
@@ -212,9 +241,15 @@ static void consent_sign_and_store(http_request_t *rq, http_pending_t *p)
     w->counters = rq->worker->counters;
     w->sites = snap->sites;
     w->site = site;
+    w->redis = rq->worker->redis;
     const store_write_limit_t limit = {rq->worker->cfg->rl_visitor_writes_per_minute,
                                        rq->worker->cfg->rl_visitor_writes_per_day};
-    int rc = store_consent_put(rq->worker->redis, site, &w->rec, &limit, consent_on_stored, p);
+    /* A site with identify (issue 20, item 7): the same FCALL also answers
+     * the visitor's link to a user, if any (still one round trip). */
+    int rc = site->identify.enabled ? store_consent_put_linked(rq->worker->redis, site, &w->rec,
+                                                               &limit, consent_on_linked, p)
+                                    : store_consent_put(rq->worker->redis, site, &w->rec, &limit,
+                                                        consent_on_stored, p);
     if (rc != REDIS_OK) {
         http_pending_free(p);
         http_storage_error(rq, rc, NULL);
@@ -431,7 +466,7 @@ int consent_body_check(const char *body, size_t len, const site_t *site,
         else if (ctl == CONTROL_N)
             rc = consent_refuse(why, 400, "invalid_control",
                                 "control must be accept_all, reject_all, custom, dismiss, "
-                                "withdraw or api");
+                                "withdraw, api or identify");
         else if (ctl == CONTROL_API && !from_server)
             rc = consent_refuse(why, 401, "unauthorized",
                                 "control api is for server channels: it requires the site API key");

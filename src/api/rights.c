@@ -9,6 +9,7 @@
 
 #include "clock.h"
 #include "consent.h"
+#include "identify_token.h"
 #include "stats.h"
 #include "store.h"
 #include "strbuf.h"
@@ -70,12 +71,20 @@ static void out_record_linked(strbuf_t *o, http_request_t *rq, const store_recor
     strbuf_char(o, '}');
 }
 
+/* An access request in progress: the visitor, and for a site with
+ * identify the user it is linked to (read first). */
+typedef struct rights_access {
+    char visitor[VISITOR_ID_MAX + 1];
+    char user[IDENTIFY_USER_HEX + 1]; /* "" when none */
+} rights_access_t;
+
 static void rights_on_visitor(void *data, const store_record_t *current,
                               const store_record_t *history, size_t n, const redis_error_t *err)
 {
     http_pending_t *p = data;
     http_request_t *rq = http_pending_request(p);
-    const char *visitor = http_pending_state(p);
+    const rights_access_t *a = http_pending_state(p);
+    const char *visitor = a->visitor;
     if (rq != NULL) {
         if (err != NULL) {
             http_storage_error(rq, 0, err);
@@ -96,24 +105,56 @@ static void rights_on_visitor(void *data, const store_record_t *current,
                 if (i > 0) strbuf_put(&o, ",", 1);
                 out_record_linked(&o, rq, &history[i]);
             }
-            strbuf_put(&o, "]}", 2);
+            strbuf_put(&o, "]", 1);
+            if (rq->site->identify.enabled) {
+                /* The site's user it is linked to, by its pseudonym (identify). */
+                strbuf_lit(&o, ",\"user\":");
+                if (a->user[0] != '\0')
+                    strbuf_json_str(&o, a->user);
+                else
+                    strbuf_put(&o, "null", 4);
+            }
+            strbuf_put(&o, "}", 1);
             http_send_json(rq, 200, o.buf, o.len);
         }
     }
     http_pending_free(p);
 }
 
+/* A site with identify: the visitor's link read, then everything else. */
+static void rights_on_user(void *data, const char *user, const redis_error_t *err)
+{
+    http_pending_t *p = data;
+    http_request_t *rq = http_pending_request(p);
+    rights_access_t *a = http_pending_state(p);
+    if (rq == NULL || err != NULL) {
+        http_pending_free(p);
+        if (rq != NULL) http_storage_error(rq, 0, err);
+        return;
+    }
+    if (user != NULL && strlen(user) == IDENTIFY_USER_HEX) memcpy(a->user, user, sizeof(a->user));
+    int rc = store_visitor_get(rq->worker->redis, rq->site, a->visitor, rights_on_visitor, p);
+    if (rc != REDIS_OK) {
+        http_pending_free(p);
+        http_storage_error(rq, rc, NULL);
+    }
+}
+
 void rights_access(http_request_t *rq)
 {
     char visitor[VISITOR_ID_MAX + 1];
     if (!rights_server_only(rq) || !rights_visitor(rq, visitor)) return;
-    http_pending_t *p = http_pending_new(rq, sizeof(visitor));
+    http_pending_t *p = http_pending_new(rq, sizeof(rights_access_t));
     if (p == NULL) {
         http_error(rq, 500, "internal", "out of memory");
         return;
     }
-    memcpy(http_pending_state(p), visitor, sizeof(visitor));
-    int rc = store_visitor_get(rq->worker->redis, rq->site, visitor, rights_on_visitor, p);
+    rights_access_t *a = http_pending_state(p);
+    memcpy(a->visitor, visitor, sizeof(visitor));
+    a->user[0] = '\0';
+    int rc = rq->site->identify.enabled
+                 ? store_identify_user(rq->worker->redis, rq->site, visitor, rights_on_user, p)
+                 : store_visitor_get(rq->worker->redis, rq->site, visitor, rights_on_visitor, p);
     if (rc != REDIS_OK) {
         http_pending_free(p);
         http_storage_error(rq, rc, NULL);
@@ -138,16 +179,60 @@ static void rights_on_erased(void *data, size_t removed, const redis_error_t *er
     http_pending_free(p);
 }
 
+/* What a linked erasure keeps until the user's record is unlinked. */
+typedef struct rights_erasure {
+    char visitor[VISITOR_ID_MAX + 1];
+    size_t removed;
+    /* The user's record is unlinked even if the client has gone (p keeps
+     * the snapshot, hence site, alive). */
+    redis_t *redis;
+    const site_t *site;
+} rights_erasure_t;
+
+static void rights_on_unlinked(void *data, const redis_error_t *err)
+{
+    http_pending_t *p = data;
+    rights_erasure_t *e = http_pending_state(p);
+    rights_on_erased(p, e->removed, err);
+}
+
+static void rights_on_erased_linked(void *data, size_t removed, const char *user,
+                                    const redis_error_t *err)
+{
+    http_pending_t *p = data;
+    http_request_t *rq = http_pending_request(p);
+    rights_erasure_t *e = http_pending_state(p);
+    if (err != NULL || user == NULL) {
+        rights_on_erased(p, removed, err);
+        return;
+    }
+    e->removed = removed;
+    int rc = store_user_unlink(e->redis, e->site, user, e->visitor, rights_on_unlinked, p);
+    if (rc != REDIS_OK) {
+        http_pending_free(p);
+        if (rq != NULL) http_storage_error(rq, rc, NULL);
+    }
+}
+
 void rights_erase(http_request_t *rq)
 {
     char visitor[VISITOR_ID_MAX + 1];
     if (!rights_server_only(rq) || !rights_visitor(rq, visitor)) return;
-    http_pending_t *p = http_pending_new(rq, 0);
+    http_pending_t *p = http_pending_new(rq, sizeof(rights_erasure_t));
     if (p == NULL) {
         http_error(rq, 500, "internal", "out of memory");
         return;
     }
-    int rc = store_visitor_erase(rq->worker->redis, rq->site, visitor, rights_on_erased, p);
+    rights_erasure_t *e = http_pending_state(p);
+    memcpy(e->visitor, visitor, sizeof(visitor));
+    e->redis = rq->worker->redis;
+    e->site = rq->site;
+    /* A site with identify: the visitor's link goes in the same call, and
+     * the user's record it made in a second one (the user's slot). */
+    int rc = rq->site->identify.enabled
+                 ? store_visitor_erase_linked(rq->worker->redis, rq->site, visitor,
+                                              rights_on_erased_linked, p)
+                 : store_visitor_erase(rq->worker->redis, rq->site, visitor, rights_on_erased, p);
     if (rc != REDIS_OK) {
         http_pending_free(p);
         http_storage_error(rq, rc, NULL);

@@ -35,6 +35,7 @@
 #include "demo.h"
 #include "events.h"
 #include "openapi.h"
+#include "identify.h"
 #include "rights.h"
 #include "stats.h"
 #include "versions.h"
@@ -90,6 +91,8 @@ static const route_t routes[] = {
      RATELIMIT_CONSENTS},
     {"events_post", "POST", "/v1/sites/{site}/events", events_post, EVENTS_MAX_BODY, 1,
      RATELIMIT_EVENTS},
+    {"identify_post", "POST", "/v1/sites/{site}/identify", identify_post, IDENTIFY_MAX_BODY, 1,
+     RATELIMIT_CONSENTS},
     {"consents_export", "GET", "/v1/sites/{site}/consents", rights_export, 0, 0},
     {"log_export", "GET", "/v1/sites/{site}/log", audit_log_export, 0, 0},
     {"log_checkpoints", "GET", "/v1/sites/{site}/log/checkpoints", audit_log_checkpoints, 0, 0},

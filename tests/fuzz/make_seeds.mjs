@@ -201,3 +201,23 @@ write('json_scan', [
     '[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]',
     Buffer.from([0x7b, 0x22, 0xc3, 0x28, 0x22, 0x3a, 0x31, 0x7d]),
 ].map((s) => (Buffer.isBuffer(s) ? s : Buffer.from(s))));
+
+// ---- identify_token: tokens signed with the key of seed 0 (the harness's) ----
+const { identifyMint } = await import(path.join(root, 'ops', 'identify-token.mjs'));
+const zeroKey = Buffer.alloc(32).toString('base64url');
+const NOW = 1796400000;
+const tok = (o = {}) => identifyMint({ privateKey: zeroKey, site: 'demo', sub: 'user-42', now: NOW - 10, ttl: 600, ...o });
+const goodToken = tok();
+write('identify_token', [
+    goodToken,
+    tok({ sub: 'utilisateur-é-😀' }),
+    tok({ site: 'other' }),
+    tok({ now: NOW - 7200 }),
+    tok({ ttl: 7200 }),
+    tok({ header: { alg: 'HS256' } }),
+    goodToken.slice(0, -2) + 'AA',
+    goodToken.split('.').slice(0, 2).join('.'),
+    'a.b.c',
+    '..',
+    'user-42',
+].map((s) => Buffer.from(s)));

@@ -34,6 +34,7 @@ const ACCESS = {
     consent_get: 'browser',
     consent_delete: 'browser',
     events_post: 'browser',
+    identify_post: 'browser', /* the site's origins or its API key (and a token its server signed) */
     consents_export: 'server', /* the site's API key only */
     visitor_get: 'server',
     visitor_delete: 'server',
@@ -103,6 +104,7 @@ function bodyFor(route) {
     if (route.name === 'consent_post')
         return JSON.stringify({ visitor: SHARED, decisions: { audience: false }, policy_version: policy, lang: 'fr' });
     if (route.name === 'events_post') return JSON.stringify({ type: 'dismissed', visitor: SHARED });
+    if (route.name === 'identify_post') return JSON.stringify({ token: 'not.a.token', visitor: SHARED });
     return undefined;
 }
 
