@@ -222,7 +222,8 @@ check_counted() {
 # per day a hash of <dim>|<metric> fields for dims all, v.a, v.b, l.fr, l.en,
 # s.banner and metrics shown ... withdrawn, g.<p> and r.<p> for every
 # purpose, and a HyperLogLog of 50 visitor ids; per hour of the last 31 days
-# the same hash with a 24th of the figures. Prints the expected total
+# the same hash with a 24th of the figures; every key expiring as a flush
+# sets it (end of its day + 400 days). Prints the expected total
 # "shown" over DAYS days by day and over 31 days by hour.
 fill_counters() {
     perl -MPOSIX=strftime -e '
@@ -251,13 +252,18 @@ fill_counters() {
             my $shown = 1000 + ($d * 37) % 400;
             my @f = fields($shown);
             $fields += @f / 2;
+            # Expiring as a flush sets them: the end of the day + 400 days.
+            my $at = ($t + 86400 + 400 * 86400) * 1000;
             cmd("HSET", "cd:{$site:stats}:d:$ymd", @f);
             cmd("PFADD", "cd:{$site:stats}:u:$ymd", map { sprintf("v%06d-%02d", $d, $_) } 1 .. 50);
+            cmd("PEXPIREAT", "cd:{$site:stats}:d:$ymd", $at);
+            cmd("PEXPIREAT", "cd:{$site:stats}:u:$ymd", $at);
             $day_total += $shown;
             next if $d >= $hour_days;
             for my $h (0 .. 23) {
                 my $hs = 40 + ($d + $h) % 7;
                 cmd("HSET", "cd:{$site:stats}:h:$ymd" . sprintf("%02d", $h), fields($hs));
+                cmd("PEXPIREAT", "cd:{$site:stats}:h:$ymd" . sprintf("%02d", $h), $at);
                 $hour_total += $hs;
             }
         }

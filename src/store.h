@@ -226,7 +226,8 @@ typedef void (*store_stats_cb)(void *data, const store_stats_result_t *res,
 size_t store_stats_buckets(const store_stats_query_t *q);
 
 /* Every bucket's fields, the range's totals and unique visitors: FCALLs of
- * consentd_stats_by, one when the range is small, else one per
+ * consentd_stats_packed (each row one packed string: store.c), one when
+ * the range is small, else one per
  * STORE_STATS_ROWS_PER_CALL rows and one for the totals (the callback gets
  * one result, once). It reads week and month rollups (built from the days
  * the first time a query needs them, then kept exact by every flush) where
