@@ -355,7 +355,8 @@ typedef struct store_call {
         store_compact_take_cb compact_take;
     } cb;
     int is_fcall;
-    int durable; /* a write that must outlive a failover: redis_command_durable */
+    int durable;       /* a write that must outlive a failover: redis_command_durable */
+    redis_t *fallback; /* a read sent to a replica (store_call_read_from): the primary */
     int retried;
     char tag[STORE_TAG_MAX];
     size_t tag_len;
@@ -1181,6 +1182,8 @@ static void store_on_count(store_call_t *c, const redis_reply_t *reply)
 }
 
 static void store_on_stats_part(store_call_t *c, const redis_reply_t *reply);
+static void store_stats_fall_back(store_call_t *c);
+static int store_stats_on_replica(const store_call_t *c);
 
 /* "{<site>:stats}": the tag of every counter key of a site. */
 static void store_call_stats_tag(store_call_t *c, const char *site_id)
@@ -1237,6 +1240,20 @@ static void store_on_reply(void *data, const redis_reply_t *reply, const redis_e
 {
     store_call_t *c = data;
     char buf[STORE_ERR_MAX];
+    if (c->kind == STORE_CALL_STATS && store_stats_on_replica(c) &&
+        (err != NULL || redis_reply_kind(reply) == REDIS_REPLY_KIND_ERROR)) {
+        store_stats_fall_back(c); /* the primary answers */
+        return;
+    }
+    if (c->fallback != NULL && (err != NULL || redis_reply_kind(reply) == REDIS_REPLY_KIND_ERROR)) {
+        /* A read on the replica failed: the primary answers, from this call on. */
+        c->r = c->fallback;
+        c->fallback = NULL;
+        c->retried = 0;
+        int rc = store_call_send(c);
+        if (rc != REDIS_OK) store_call_fail(c, redis_error_of_rc(rc));
+        return;
+    }
     if (err != NULL) {
         store_call_fail(c, err);
         return;
@@ -1426,8 +1443,24 @@ int store_visitor_erase(redis_t *r, const site_t *site, const char *visitor, sto
                store_argf(c, "%" PRId64, store_retention_ms(site)));
 }
 
+/* A read (FCALL_RO of a no-writes function) that replica answers when it
+ * is connected, the primary else, or after it failed. */
+static void store_call_read_from(store_call_t *c, redis_t *replica)
+{
+    if (replica == NULL || !redis_is_connected(replica)) return;
+    c->fallback = c->r;
+    c->r = replica;
+    c->retried = 1; /* a replica cannot load the library: the primary answers */
+}
+
 int store_log_page(redis_t *r, const site_t *site, const char *cursor, int64_t from_ms,
                    int64_t to_ms, size_t limit, store_log_cb cb, void *data)
+{
+    return store_log_page_from(r, NULL, site, cursor, from_ms, to_ms, limit, cb, data);
+}
+
+int store_log_page_from(redis_t *r, redis_t *replica, const site_t *site, const char *cursor,
+                        int64_t from_ms, int64_t to_ms, size_t limit, store_log_cb cb, void *data)
 {
     if (r == NULL || cb == NULL || !store_site_ok(site) || limit == 0) return REDIS_E_ARGS;
     if (from_ms < 0) from_ms = 0;
@@ -1459,6 +1492,7 @@ int store_log_page(redis_t *r, const site_t *site, const char *cursor, int64_t f
             snprintf(st->last_id, sizeof(st->last_id), "%llu-%llu", (unsigned long long)at.ms,
                      (unsigned long long)at.seq);
     }
+    store_call_read_from(c, replica);
     int rc = store_log_send(c);
     if (rc != REDIS_OK) store_call_free(c);
     return rc;
@@ -1656,7 +1690,14 @@ typedef struct store_stats_state {
     size_t call_rows, call_row0;
     int call_final;
     unsigned char *total_row; /* nrows: 1 for a row that is a unit of the totals */
-    uint64_t *values;         /* nb * nbf rows, ntf totals, nb uniques */
+    /* The read path (store_stats_read_from): the primary to fall back on
+     * while reading from a replica (consentd_stats_read, FCALL_RO). */
+    redis_t *primary;
+    int replica;                    /* reading from the replica now */
+    int fell_back;                  /* a replica was named, and the primary answers */
+    size_t *uncounted, n_uncounted; /* rows whose unique visitors are left to PFCOUNT */
+    size_t pf_next;                 /* the PFCOUNTs after the calls: the next one */
+    uint64_t *values;               /* nb * nbf rows, ntf totals, nb uniques */
     uint64_t unique_total;
 } store_stats_state_t;
 
@@ -1673,6 +1714,7 @@ static void store_stats_state_free(store_stats_state_t *st)
     free(st->bsorted);
     free(st->tsorted);
     free(st->total_row);
+    free(st->uncounted);
     free(st->values);
     free(st);
 }
@@ -1833,7 +1875,8 @@ static store_stats_state_t *store_stats_state_new(const store_stats_query_t *q, 
     st->single = st->plan.n <= STORE_STATS_ROWS_PER_CALL;
     /* A row that is also a unit of the totals gives its total fields as it
      * comes: it is not asked for again with the totals. */
-    if ((st->total_row = calloc(st->plan.nrows + 1, 1)) == NULL) {
+    if ((st->total_row = calloc(st->plan.nrows + 1, 1)) == NULL ||
+        (st->uncounted = calloc(st->plan.nrows + 1, sizeof(size_t))) == NULL) {
         store_stats_state_free(st);
         return NULL;
     }
@@ -1917,7 +1960,9 @@ static int store_stats_send(store_call_t *c)
     for (size_t k = 0; k < count; k++)
         local[order[k]] = k + 1;
     st->call_rows = nrows;
-    int brc = store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_stats_packed") |
+    c->is_fcall = 1;
+    int brc = store_arg_str(c, st->replica ? "FCALL_RO" : "FCALL") |
+              store_arg_str(c, st->replica ? "consentd_stats_read" : "consentd_stats_packed") |
               store_argf(c, "%zu", 3 * count);
     for (size_t k = 0; k < count && brc == 0; k++)
         brc |= store_unit_args(c, &p->units[order[k]]);
@@ -1944,16 +1989,141 @@ static int store_stats_send(store_call_t *c)
     return store_call_send(c);
 }
 
+static int store_stats_on_replica(const store_call_t *c)
+{
+    return c->stats_state != NULL && c->stats_state->replica;
+}
+
+/* Read again from the start on the primary: the replica failed (down,
+ * timed out, refused, an older library) or lacks what the read needs (a
+ * closed unit not packed yet, a rollup not built yet). */
+static void store_stats_fall_back(store_call_t *c)
+{
+    store_stats_state_t *st = c->stats_state;
+    st->replica = 0;
+    st->fell_back = 1;
+    st->next_row = 0;
+    st->n_uncounted = 0;
+    st->pf_next = 0;
+    st->unique_total = 0;
+    memset(st->values, 0,
+           (st->nb * st->nbf + st->ntf + st->nb + 1) * sizeof(*st->values)); /* as allocated */
+    c->r = st->primary;
+    c->retried = 0;
+    int rc = store_stats_send(c);
+    if (rc != REDIS_OK) store_call_fail(c, redis_error_of_rc(rc));
+}
+
+/* The HyperLogLog of plan unit u (a row: a day, week or month). */
+static int store_unit_hll_arg(store_call_t *c, const store_unit_t *u)
+{
+    char kind = u->kind == 'w' ? 'W' : u->kind == 'm' ? 'M' : 'u';
+    return store_arg_counter_key(c, kind, u->kind == 'h' ? u->first / 24 : u->first);
+}
+
+/* From a replica, after the calls: PFCOUNT of each uncounted row, then of
+ * the union (consentd_stats_read cannot: store.lua). 0: sent, 1: none left. */
+static int store_stats_pf_send(store_call_t *c, int *rc)
+{
+    store_stats_state_t *st = c->stats_state;
+    const store_plan_t *p = &st->plan;
+    size_t k = st->pf_next;
+    int want_rows = st->uniques && c->stats.per_bucket;
+    if (k < st->n_uncounted && !want_rows) k = st->n_uncounted;
+    if (k > st->n_uncounted || (k == st->n_uncounted && (!st->uniques || p->nuni == 0))) return 1;
+    c->argc = 0;
+    c->used = 0;
+    c->is_fcall = 0;
+    int brc = store_arg_str(c, "PFCOUNT");
+    if (k < st->n_uncounted) {
+        brc |= store_unit_hll_arg(c, &p->units[st->uncounted[k]]);
+    } else {
+        for (size_t i = 0; i < p->nuni && brc == 0; i++)
+            brc |= store_unit_hll_arg(c, &p->units[p->unions[i] - 1]);
+    }
+    st->pf_next = k;
+    *rc = brc != 0 ? REDIS_E_ARGS : store_call_send(c);
+    return 0;
+}
+
+static void store_stats_done(store_call_t *c)
+{
+    store_stats_state_t *st = c->stats_state;
+    size_t nb = st->nb, nbf = st->nbf, ntf = st->ntf;
+    store_stats_result_t res = {.n_buckets = nb,
+                                .n_bucket_fields = nbf,
+                                .n_total_fields = ntf,
+                                .buckets = st->values,
+                                .totals = st->values + nb * nbf,
+                                .bucket_uniques =
+                                    c->stats.per_bucket ? st->values + nb * nbf + ntf : NULL,
+                                .unique_total = st->unique_total,
+                                .from_replica = st->primary != NULL && !st->fell_back,
+                                .fell_back = st->fell_back};
+    c->cb.stats(c->data, &res, NULL);
+    store_call_free(c);
+}
+
+/* The calls are done: the PFCOUNTs left (replica), or the answer. */
+static void store_stats_next(store_call_t *c)
+{
+    int rc = REDIS_OK;
+    if (c->stats_state->replica && store_stats_pf_send(c, &rc) == 0) {
+        if (rc != REDIS_OK) store_stats_fall_back(c);
+        return;
+    }
+    store_stats_done(c);
+}
+
+/* A PFCOUNT's reply (replica). */
+static void store_on_stats_pfcount(store_call_t *c, const redis_reply_t *reply)
+{
+    store_stats_state_t *st = c->stats_state;
+    if (redis_reply_kind(reply) != REDIS_REPLY_KIND_INTEGER || redis_reply_integer(reply) < 0) {
+        store_stats_fall_back(c);
+        return;
+    }
+    uint64_t n = (uint64_t)redis_reply_integer(reply);
+    if (st->pf_next < st->n_uncounted)
+        st->values[st->nb * st->nbf + st->ntf + st->uncounted[st->pf_next]] = n;
+    else
+        st->unique_total = n;
+    st->pf_next++;
+    store_stats_next(c);
+}
+
 /* A reply of one call of a stats read in several: {rows, totals,
- * unique_total, lists}, rows and totals packed (store_packed_add). */
+ * unique_total, lists} (consentd_stats_packed), or {rows, totals, 0, lists,
+ * missing, uncounted} (consentd_stats_read), rows and totals packed
+ * (store_packed_add). */
 static void store_on_stats_part(store_call_t *c, const redis_reply_t *reply)
 {
     store_stats_state_t *st = c->stats_state;
+    if (!c->is_fcall) {
+        store_on_stats_pfcount(c, reply);
+        return;
+    }
     const redis_reply_t *rows = redis_reply_at(reply, 0), *totals = redis_reply_at(reply, 1),
                         *total = redis_reply_at(reply, 2);
     size_t nb = st->nb, nbf = st->nbf, ntf = st->ntf, nr = st->call_rows, r0 = st->call_row0;
     size_t nl = 0;
-    store_stats_list_t *lists = redis_reply_count(reply) == 4
+    if (st->replica) {
+        const redis_reply_t *missing = redis_reply_at(reply, 4), *unc = redis_reply_at(reply, 5);
+        if (redis_reply_count(reply) != 6 ||
+            redis_reply_kind(missing) != REDIS_REPLY_KIND_INTEGER ||
+            redis_reply_integer(missing) != 0 || redis_reply_kind(unc) != REDIS_REPLY_KIND_ARRAY) {
+            store_stats_fall_back(c); /* something missing there: the primary packs it */
+            return;
+        }
+        for (size_t i = 0; i < redis_reply_count(unc); i++) {
+            const redis_reply_t *x = redis_reply_at(unc, i);
+            long long k =
+                redis_reply_kind(x) == REDIS_REPLY_KIND_INTEGER ? redis_reply_integer(x) : 0;
+            if (k >= 1 && (size_t)k <= nr && st->n_uncounted < st->plan.nrows)
+                st->uncounted[st->n_uncounted++] = r0 + (size_t)k - 1;
+        }
+    }
+    store_stats_list_t *lists = redis_reply_count(reply) >= 4
                                     ? store_stats_lists_read(st, redis_reply_at(reply, 3), &nl)
                                     : NULL;
     int bad = lists == NULL || redis_reply_kind(rows) != REDIS_REPLY_KIND_ARRAY ||
@@ -1979,7 +2149,10 @@ static void store_on_stats_part(store_call_t *c, const redis_reply_t *reply)
     }
     store_stats_lists_free(lists, nl);
     if (bad) {
-        store_call_fail(c, &store_error_unexpected);
+        if (st->replica)
+            store_stats_fall_back(c);
+        else
+            store_call_fail(c, &store_error_unexpected);
         return;
     }
     if (!st->call_final) {
@@ -1988,19 +2161,16 @@ static void store_on_stats_part(store_call_t *c, const redis_reply_t *reply)
         if (rc != REDIS_OK) store_call_fail(c, redis_error_of_rc(rc));
         return;
     }
-    store_stats_result_t res = {.n_buckets = nb,
-                                .n_bucket_fields = nbf,
-                                .n_total_fields = ntf,
-                                .buckets = st->values,
-                                .totals = st->values + nb * nbf,
-                                .bucket_uniques =
-                                    c->stats.per_bucket ? st->values + nb * nbf + ntf : NULL,
-                                .unique_total = st->unique_total};
-    c->cb.stats(c->data, &res, NULL);
-    store_call_free(c);
+    store_stats_next(c);
 }
 
 int store_stats_read(redis_t *r, const store_stats_query_t *q, store_stats_cb cb, void *data)
+{
+    return store_stats_read_from(r, NULL, q, cb, data);
+}
+
+int store_stats_read_from(redis_t *r, redis_t *replica, const store_stats_query_t *q,
+                          store_stats_cb cb, void *data)
 {
     size_t nb = store_stats_buckets(q);
     if (r == NULL || cb == NULL || q == NULL || !store_site_id_ok(q->site_id) || nb == 0 ||
@@ -2025,7 +2195,24 @@ int store_stats_read(redis_t *r, const store_stats_query_t *q, store_stats_cb cb
     store_stats_shape(c, q, nb);
     c->stats_state = st;
     c->cb.stats = cb;
+    if (replica != NULL) {
+        st->primary = r;
+        if (redis_is_connected(replica)) {
+            st->replica = 1;
+            c->r = replica;
+            c->retried = 1; /* a replica cannot load the library: the primary answers */
+        } else {
+            st->fell_back = 1;
+        }
+    }
     int rc = store_stats_send(c);
+    if (rc != REDIS_OK && st->replica) {
+        st->replica = 0;
+        st->fell_back = 1;
+        c->r = r;
+        c->retried = 0;
+        rc = store_stats_send(c);
+    }
     if (rc != REDIS_OK) store_call_free(c);
     return rc;
 }
@@ -2637,6 +2824,12 @@ static int store_log_raw_send(store_call_t *c, const char *after)
 int store_log_raw_page(redis_t *r, const site_t *site, const char *cursor, size_t limit,
                        store_log_raw_cb cb, void *data)
 {
+    return store_log_raw_page_from(r, NULL, site, cursor, limit, cb, data);
+}
+
+int store_log_raw_page_from(redis_t *r, redis_t *replica, const site_t *site, const char *cursor,
+                            size_t limit, store_log_raw_cb cb, void *data)
+{
     store_cursor_t at = {0, 0, 0};
     if (r == NULL || cb == NULL || !store_site_ok(site) || limit == 0 ||
         (cursor != NULL && store_cursor_parse(cursor, &at) != 0))
@@ -2654,6 +2847,7 @@ int store_log_raw_page(redis_t *r, const site_t *site, const char *cursor, size_
     if (at.ms != 0 || at.seq != 0)
         snprintf(after, sizeof(after), "%llu-%llu", (unsigned long long)at.ms,
                  (unsigned long long)at.seq);
+    store_call_read_from(c, replica);
     int rc = store_log_raw_send(c, at.ms != 0 || at.seq != 0 ? after : NULL);
     if (rc != REDIS_OK) store_call_free(c);
     return rc;

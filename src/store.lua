@@ -876,9 +876,10 @@ end
 -- next query packs it again. A unit not over yet (or whose hash has no
 -- expiry: not written by consentd_count) is packed for the answer but not
 -- kept. lists (a table list id -> list) gathers the lists a call names.
-local function pack(hash, hll, packed, end_ms, now, lists)
+-- The packed row of hash, its uniques given (a decimal string); its list
+-- added to lists. Returns the row, the hash's field count, the list's id.
+local function pack_row(hash, uniques, lists)
   local flat = redis.call('HGETALL', hash)
-  local kind = string.match(hash, '}:(%a+):')
   local value, names = {}, {}
   for i = 1, #flat, 2 do
     if flat[i] ~= '_' then
@@ -894,13 +895,18 @@ local function pack(hash, hll, packed, end_ms, now, lists)
   local list = table.concat(names, '\n')
   local id = redis.sha1hex(list)
   lists[id] = list
-  local row = (kind == 'h' and '0' or tostring(redis.call('PFCOUNT', hll))) .. '\n' .. id .. '\n' ..
-    table.concat(values, ' ')
-  if end_ms <= now and #flat > 0 then
+  return uniques .. '\n' .. id .. '\n' .. table.concat(values, ' '), #flat, id
+end
+
+local function pack(hash, hll, packed, end_ms, now, lists)
+  local kind = string.match(hash, '}:(%a+):')
+  local row, nfields, id = pack_row(hash,
+    kind == 'h' and '0' or tostring(redis.call('PFCOUNT', hll)), lists)
+  if end_ms <= now and nfields > 0 then
     local at = redis.call('PEXPIRETIME', hash)
     if at > 0 then
       local lkey = string.match(hash, '^(.-}:)') .. 'pf:' .. id
-      if not redis.call('SET', lkey, list, 'NX', 'PXAT', at) then
+      if not redis.call('SET', lkey, lists[id], 'NX', 'PXAT', at) then
         redis.call('PEXPIREAT', lkey, at, 'GT')
       end
       redis.call('SET', packed, row, 'PXAT', at)
@@ -910,8 +916,9 @@ local function pack(hash, hll, packed, end_ms, now, lists)
 end
 
 -- The packed rows of units (each {hash, hll, packed, end_ms}): one MGET,
--- then each row not packed yet (or whose list is gone) packed.
-local function packed_rows(units, now, lists)
+-- then each row not packed yet (or whose list is gone) packed; with
+-- readonly (consentd_stats_read), by fallback(i, unit) instead.
+local function packed_rows(units, now, lists, fallback)
   local rows = {}
   if #units == 0 then
     return rows
@@ -932,7 +939,13 @@ local function packed_rows(units, now, lists)
         row = nil
       end
     end
-    rows[i] = row or pack(u[1], u[2], u[3], u[4], now, lists)
+    if row then
+      rows[i] = row
+    elseif fallback then
+      rows[i] = fallback(i, u)
+    else
+      rows[i] = pack(u[1], u[2], u[3], u[4], now, lists)
+    end
   end
   return rows
 end
@@ -951,12 +964,15 @@ end
 -- unit and of each unit of the totals (consentd reads the fields it wants
 -- and adds up the totals), the union's PFCOUNT, and the field lists the
 -- rows name, flat: id, list, id, list...
-local function stats_packed(keys, args)
-  local uniq, nunits, nrows = args[1] ~= '0', tonumber(args[2]), tonumber(args[3])
+-- The arguments of consentd_stats_packed and consentd_stats_read: the
+-- units ({hash, hll, packed, end_ms, n_days, expire_at_ms, first day}),
+-- the units wanted (the rows, then those of the totals) and the
+-- HyperLogLogs of the union; nil when they are not of that form.
+local function stats_args(keys, args)
+  local nunits, nrows = tonumber(args[2]), tonumber(args[3])
   if nunits == nil or nrows == nil or nrows > nunits or 3 * nunits ~= #keys then
-    return redis.error_reply('ERR consentd: bad arguments')
+    return nil
   end
-  local now = now_ms()
   local at = 4
   local units = {}
   for u = 1, nunits do
@@ -964,10 +980,9 @@ local function stats_packed(keys, args)
       tonumber(args[at + 3])
     if nd == nil or exp == nil or ends == nil or
         (nd > 0 and not string.match(day, '^%d%d%d%d%d%d%d%d$')) then
-      return redis.error_reply('ERR consentd: bad arguments')
+      return nil
     end
-    rollup_build(keys[3 * u - 2], keys[3 * u - 1], nd, exp, day)
-    units[u] = {keys[3 * u - 2], keys[3 * u - 1], keys[3 * u], ends}
+    units[u] = {keys[3 * u - 2], keys[3 * u - 1], keys[3 * u], ends, nd, exp, day}
     at = at + 4
   end
   local ntot = tonumber(args[at]) or 0
@@ -979,7 +994,7 @@ local function stats_packed(keys, args)
   for t = 1, ntot + nuni do
     local u = tonumber(args[t <= ntot and at + t or at + 1 + t])
     if u == nil or u < 1 or u > nunits then
-      return redis.error_reply('ERR consentd: bad arguments')
+      return nil
     end
     if t <= ntot then
       wanted[nrows + t] = units[u]
@@ -987,25 +1002,85 @@ local function stats_packed(keys, args)
       hlls[t - ntot] = units[u][2]
     end
   end
-  local lists = {}
-  local got = packed_rows(wanted, now, lists)
-  local rows, totals = {}, {}
+  return units, wanted, hlls, nrows, ntot
+end
+
+-- {rows, totals} from the rows wanted, and the lists as a flat array.
+local function stats_reply(got, nrows, ntot, lists)
+  local rows, totals, flat = {}, {}, {}
   for i = 1, nrows do
     rows[i] = got[i]
   end
   for t = 1, ntot do
     totals[t] = got[nrows + t]
   end
-  local unique_total = 0
-  if uniq and #hlls > 0 then
-    unique_total = redis.call('PFCOUNT', unpack(hlls))
-  end
-  local flat = {}
   for id, list in pairs(lists) do
     flat[#flat + 1] = id
     flat[#flat + 1] = list
   end
+  return rows, totals, flat
+end
+
+local function stats_packed(keys, args)
+  local units, wanted, hlls, nrows, ntot = stats_args(keys, args)
+  if units == nil then
+    return redis.error_reply('ERR consentd: bad arguments')
+  end
+  local now = now_ms()
+  for _, u in ipairs(units) do
+    rollup_build(u[1], u[2], u[5], u[6], u[7])
+  end
+  local lists = {}
+  local rows, totals, flat = stats_reply(packed_rows(wanted, now, lists), nrows, ntot, lists)
+  local unique_total = 0
+  if args[1] ~= '0' and #hlls > 0 then
+    unique_total = redis.call('PFCOUNT', unpack(hlls))
+  end
   return {rows, totals, unique_total, flat}
+end
+
+-- The same read without a write (version 9, flagged no-writes: FCALL_RO,
+-- and a replica, docs/scaling.md): nothing packed, no rollup built, and no
+-- PFCOUNT (Redis refuses it in a read-only function: it may rewrite the
+-- HyperLogLog's cached count). A unit whose time is not over (or whose hash
+-- has no expiry) is packed for the answer with its unique visitors left to
+-- consentd (uncounted: the 1-based places among the rows and totals whose
+-- count consentd asks with PFCOUNT, as it asks the union's); a closed unit
+-- not packed yet, or a rollup not built yet, is missing: consentd then asks
+-- the primary (consentd_stats_packed), which packs it for the next time.
+-- KEYS and ARGV: consentd_stats_packed's.
+-- Returns {rows, totals, 0, lists, missing, uncounted}; when missing > 0,
+-- rows, totals, lists and uncounted are empty.
+local function stats_read(keys, args)
+  local units, wanted, _, nrows, ntot = stats_args(keys, args)
+  if units == nil then
+    return redis.error_reply('ERR consentd: bad arguments')
+  end
+  local missing, uncounted, lists = 0, {}, {}
+  for _, u in ipairs(units) do
+    if u[5] > 0 and redis.call('HEXISTS', u[1], '_') == 0 then
+      missing = missing + 1
+    end
+  end
+  if missing > 0 then
+    return {{}, {}, 0, {}, missing, {}}
+  end
+  local now = now_ms()
+  local got = packed_rows(wanted, now, lists, function(i, u)
+    if u[4] <= now and redis.call('PEXPIRETIME', u[1]) > 0 then
+      missing = missing + 1
+      return ''
+    end
+    if not string.match(u[1], '}:h:') and redis.call('EXISTS', u[2]) == 1 then
+      uncounted[#uncounted + 1] = i
+    end
+    return (pack_row(u[1], '0', lists))
+  end)
+  if missing > 0 then
+    return {{}, {}, 0, {}, missing, {}}
+  end
+  local rows, totals, flat = stats_reply(got, nrows, ntot, lists)
+  return {rows, totals, 0, flat, 0, uncounted}
 end
 
 redis.register_function('consentd_erase', erase)
@@ -1013,3 +1088,5 @@ redis.register_function('consentd_count', count)
 redis.register_function('consentd_stats', stats)
 redis.register_function('consentd_stats_by', stats_by)
 redis.register_function('consentd_stats_packed', stats_packed)
+redis.register_function{function_name = 'consentd_stats_read', callback = stats_read,
+                        flags = {'no-writes'}}
