@@ -130,7 +130,10 @@
  * fields the query wants); a closed unit's packed row is kept beside its
  * hash and read with one MGET, and consentd_count deletes the packed rows
  * of the hashes it adds to, in the same atomic call, so a packed row is
- * always its hash's image (store.lua, PACKED ROWS). consentd_stats_by
+ * always its hash's image (store.lua, PACKED ROWS). On a replica
+ * (redis.read_url, store_stats_read_from) consentd_stats_read (FCALL_RO,
+ * no-writes) reads the same without making anything: what it lacks is read
+ * from the primary. consentd_stats_by
  * (HMGET field by field) stays for nodes before version 9, consentd_stats
  * (one call over the hour or day hashes) for nodes before version 7.
  *
