@@ -29,6 +29,10 @@
 #   SITES_DIR=ops/sites     the sites consentd serves (demo.json must be there)
 #   SERVER_CPU=0 CLIENT_CPU=1   consentd's core; Redis', wrk's and curl's core
 #   KEEP=1            keep the temporary directory
+#   READ_REPLICA=1    a replica of the Redis (redis-server --replicaof, on
+#                     CLIENT_CPU) as consentd's redis.read_url: the stats
+#                     queries are timed with the replica's CPU beside the
+#                     primary's (docs/scaling.md, the read path)
 #
 # Placement (2 cores): consentd (one worker thread) alone on SERVER_CPU;
 # redis-server, wrk and curl on CLIENT_CPU. CPU per request comes from
@@ -61,6 +65,7 @@ DAYS=${DAYS:-400}
 PURPOSES=${PURPOSES:-20}
 QUERIES=${QUERIES:-11}
 KEEP=${KEEP:-0}
+READ_REPLICA=${READ_REPLICA:-0}
 BUILD_DIR=${BUILD_DIR:-$ROOT/build-bench}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
@@ -138,6 +143,33 @@ start_consentd() {
         -d "{\"type\":\"shown\",\"lang\":\"fr\"}" "$EVENTS_URL")
     [ "$code" = 204 ] || die "POST $EVENTS_URL answered $code, not 204: $(head -c 300 "$TMP/event.out")" \
         "Does this consentd have the events endpoint (issue 11)? Check ops/sites/$SITE.json's origins ($ORIGIN)."
+}
+
+# The replica (READ_REPLICA=1): on CLIENT_CPU, linked to the Redis at
+# REDIS_PORT; sets REPLICA_PORT, REPLICA_PID and READ_URL.
+start_replica() {
+    pick_port single
+    REPLICA_PORT=$PORT
+    say "replica: starting on 127.0.0.1:$REPLICA_PORT, replica of 127.0.0.1:$REDIS_PORT, on cpu $CLIENT_CPU"
+    taskset -c "$CLIENT_CPU" redis-server --bind 127.0.0.1 --port "$REPLICA_PORT" --save '' --appendonly no \
+        --dir "$TMP/replica" --logfile "$TMP/replica.log" --daemonize no \
+        --replicaof 127.0.0.1 "$REDIS_PORT" >/dev/null 2>&1 &
+    REPLICA_PID=$!
+    BG_PIDS+=("$REPLICA_PID")
+    for _ in $(seq 1 100); do
+        redis-cli -p "$REPLICA_PORT" info replication 2>/dev/null | grep -q 'master_link_status:up' && {
+            READ_URL=redis://127.0.0.1:$REPLICA_PORT
+            return 0
+        }
+        require_alive "$REPLICA_PID" redis-server "$TMP/replica.log"
+        sleep 0.1
+    done
+    die "the replica did not link to its primary within 10 s" "Look at $TMP/replica.log (KEEP=1)."
+}
+
+# CPU ticks (user + system) of PID so far.
+proc_ticks() {
+    awk '{ sub(/.*\) /, ""); split($0, f, " "); print f[12] + f[13] }' "/proc/$1/stat"
 }
 
 # ---- measuring ---------------------------------------------------------------
@@ -222,7 +254,8 @@ check_counted() {
 # per day a hash of <dim>|<metric> fields for dims all, v.a, v.b, l.fr, l.en,
 # s.banner and metrics shown ... withdrawn, g.<p> and r.<p> for every
 # purpose, and a HyperLogLog of 50 visitor ids; per hour of the last 31 days
-# the same hash with a 24th of the figures. Prints the expected total
+# the same hash with a 24th of the figures; every key expiring as a flush
+# sets it (end of its day + 400 days). Prints the expected total
 # "shown" over DAYS days by day and over 31 days by hour.
 fill_counters() {
     perl -MPOSIX=strftime -e '
@@ -251,13 +284,18 @@ fill_counters() {
             my $shown = 1000 + ($d * 37) % 400;
             my @f = fields($shown);
             $fields += @f / 2;
+            # Expiring as a flush sets them: the end of the day + 400 days.
+            my $at = ($t + 86400 + 400 * 86400) * 1000;
             cmd("HSET", "cd:{$site:stats}:d:$ymd", @f);
             cmd("PFADD", "cd:{$site:stats}:u:$ymd", map { sprintf("v%06d-%02d", $d, $_) } 1 .. 50);
+            cmd("PEXPIREAT", "cd:{$site:stats}:d:$ymd", $at);
+            cmd("PEXPIREAT", "cd:{$site:stats}:u:$ymd", $at);
             $day_total += $shown;
             next if $d >= $hour_days;
             for my $h (0 .. 23) {
                 my $hs = 40 + ($d + $h) % 7;
                 cmd("HSET", "cd:{$site:stats}:h:$ymd" . sprintf("%02d", $h), fields($hs));
+                cmd("PEXPIREAT", "cd:{$site:stats}:h:$ymd" . sprintf("%02d", $h), $at);
                 $hour_total += $hs;
             }
         }
@@ -294,7 +332,12 @@ time_stats() {
         [ "$shown" = "$expect" ] || die "$name: total.shown is $shown, the counters written add up to $expect" \
             "The stats query does not read the key layout this bench writes (cd:{site:stats}:d:YYYYMMDD): compare with src/store.c."
     fi
-    local t0 c0 r0 t1 c1 r1 times=()
+    local t0 c0 r0 t1 c1 r1 p0=0 p1=0 times=()
+    if [ "$READ_REPLICA" = 1 ]; then
+        # What the first query packed on the primary reaches the replica.
+        rcli wait 1 5000 >/dev/null
+        p0=$(proc_ticks "$REPLICA_PID")
+    fi
     read -r t0 c0 r0 _ < <(snapshot)
     for _ in $(seq 1 "$QUERIES"); do
         local w
@@ -305,14 +348,15 @@ time_stats() {
         times+=("$t")
     done
     read -r t1 c1 r1 _ < <(snapshot)
+    [ "$READ_REPLICA" = 0 ] || p1=$(proc_ticks "$REPLICA_PID")
     printf '%s\n' "${times[@]}" | sort -n | awk -v name="$name" -v bytes="$bytes" -v cd=$((c1 - c0)) -v rd=$((r1 - r0)) \
-        -v hz="$CLK_TCK" -v n="$QUERIES" '
+        -v pd=$((p1 - p0)) -v hz="$CLK_TCK" -v n="$QUERIES" '
         { t[NR] = $1 * 1000 }
         END {
             m = (NR % 2) ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2
-            printf "%s %.1f %.1f %d %.1f %.1f\n", name, m, t[NR], bytes, cd / hz * 1e3 / n, rd / hz * 1e3 / n
+            printf "%s %.1f %.1f %d %.1f %.1f %.1f\n", name, m, t[NR], bytes, cd / hz * 1e3 / n, rd / hz * 1e3 / n, pd / hz * 1e3 / n
         }' >>"$TMP/results/stats"
-    say "$(tail -n 1 "$TMP/results/stats" | awk '{ printf "stats %-10s median %6.1f ms  max %6.1f ms  %8d B  consentd %5.1f ms CPU/query  redis %5.1f ms CPU/query", $1, $2, $3, $4, $5, $6 }')"
+    say "$(tail -n 1 "$TMP/results/stats" | awk -v rr="$READ_REPLICA" '{ printf "stats %-10s median %6.1f ms  max %6.1f ms  %8d B  consentd %5.1f ms CPU/query  redis %5.1f ms CPU/query", $1, $2, $3, $4, $5, $6; if (rr == 1) printf "  replica %5.1f ms CPU/query", $7 }')"
 }
 
 # ---- consent writes while stats queries run ---------------------------------
@@ -395,11 +439,15 @@ report() {
     echo "# stats: GET /v1/sites/$BENCH_SITE/stats, $QUERIES sequential queries each after one unmeasured (curl on cpu $CLIENT_CPU)"
     echo "# data: $FILL_NOTE"
     echo
-    printf '| %-26s | %9s | %9s | %10s | %14s | %12s |\n' query median max 'answer' 'consentd CPU' 'Redis CPU'
-    printf '| %-26s | %9s | %9s | %10s | %14s | %12s |\n' '' '' '' 'bytes' 'ms/query' 'ms/query'
-    printf '|%s|%s:|%s:|%s:|%s:|%s:|\n' ---------------------------- ---------- ---------- ----------- --------------- -------------
-    local name med max bytes cq rq
-    while read -r name med max bytes cq rq; do
+    [ "$READ_REPLICA" = 0 ] || echo "# redis.read_url: a replica on cpu $CLIENT_CPU; Redis CPU is the primary's, the replica's beside it"
+    printf '| %-26s | %9s | %9s | %10s | %14s | %12s |%s\n' query median max 'answer' 'consentd CPU' 'Redis CPU' \
+        "$([ "$READ_REPLICA" = 0 ] || printf ' %12s |' 'replica CPU')"
+    printf '| %-26s | %9s | %9s | %10s | %14s | %12s |%s\n' '' '' '' 'bytes' 'ms/query' 'ms/query' \
+        "$([ "$READ_REPLICA" = 0 ] || printf ' %12s |' 'ms/query')"
+    printf '|%s|%s:|%s:|%s:|%s:|%s:|%s\n' ---------------------------- ---------- ---------- ----------- --------------- ------------- \
+        "$([ "$READ_REPLICA" = 0 ] || printf '%s:|' -------------)"
+    local name med max bytes cq rq pq
+    while read -r name med max bytes cq rq pq; do
         case $name in
         day-json) label="$DAYS days by day, JSON" ;;
         day-csv) label="$DAYS days by day, CSV" ;;
@@ -408,7 +456,8 @@ report() {
         month-json) label="365 days by month, JSON" ;;
         *) label=$name ;;
         esac
-        printf '| %-26s | %6.1f ms | %6.1f ms | %10d | %14.1f | %12.1f |\n' "$label" "$med" "$max" "$bytes" "$cq" "$rq"
+        printf '| %-26s | %6.1f ms | %6.1f ms | %10d | %14.1f | %12.1f |%s\n' "$label" "$med" "$max" "$bytes" "$cq" "$rq" \
+            "$([ "$READ_REPLICA" = 0 ] || printf ' %12.1f |' "$pq")"
     done <"$TMP/results/stats"
     echo
     echo "consentd CPU: user+system time of consentd (/proc/PID/stat) over the run / requests; % of a core: over the wall time."
@@ -442,6 +491,10 @@ mkdir -p "$TMP/wrk" "$TMP/results"
 say "working in $TMP"
 
 start_redis "$CLIENT_CPU"
+if [ "$READ_REPLICA" = 1 ]; then
+    mkdir -p "$TMP/replica"
+    start_replica
+fi
 write_sites
 start_consentd
 

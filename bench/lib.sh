@@ -235,7 +235,8 @@ start_redis() {
 }
 
 # launch_consentd DIR SITES_DIR [WRAPPER...]: writes DIR/consentd.json (1
-# thread, the Redis at REDIS_PORT, SITES_DIR, keys in DIR/keys, no access
+# thread, the Redis at REDIS_PORT (and redis.read_url READ_URL when set),
+# SITES_DIR, keys in DIR/keys, no access
 # log, wrk on loopback exempt from the rate limits) and starts BIN with it
 # on SERVER_CPU (or under WRAPPER, e.g. valgrind), logging to
 # DIR/consentd.log; sets CONSENTD_PORT and CONSENTD_PID. Does not wait for it.
@@ -251,11 +252,13 @@ launch_consentd() {
     [ "${#wrapper[@]}" -gt 0 ] || wrapper=(taskset -c "$SERVER_CPU")
     pick_port single
     CONSENTD_PORT=$PORT
+    local read_json=""
+    [ -z "${READ_URL:-}" ] || read_json=", \"read_url\": \"$READ_URL\""
     cat >"$dir/consentd.json" <<EOF
 {
   "listen": { "address": "127.0.0.1", "port": $CONSENTD_PORT },
   "threads": 1,
-  "redis": { "url": "redis://127.0.0.1:$REDIS_PORT" },
+  "redis": { "url": "redis://127.0.0.1:$REDIS_PORT"$read_json },
   "sites_dir": "$sites",
   "keys_dir": "$dir/keys",
   "rate_limit": { "exempt_loopback": true },

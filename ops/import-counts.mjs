@@ -27,7 +27,8 @@
 //   - both expire at the end of the day + --retention-days (the site's
 //     stats_retention_days, default 400); an older row is skipped (it would
 //     expire at once);
-//   - the week and month rollups of the imported days are deleted: the next
+//   - the week and month rollups of the imported days, and the packed rows
+//     of those days, weeks and months (pd:, pw:, pm:) are deleted: the next
 //     query that needs one builds it again from the days.
 // Languages, sources, variants and hours are not in the CSV: imported days
 // have none of them (their breakdowns show 0, by hour shows nothing).
@@ -297,7 +298,7 @@ export async function importCounts({ site, rows, redisUrl, retentionDays = 400, 
         const rollups = new Set();
         for (const r of keep) {
             const d = stamp(r.ms);
-            await redis.call('DEL', key('d', d), key('u', d));
+            await redis.call('DEL', key('d', d), key('u', d), key('pd', d));
             const fields = Object.entries(r.counts).flat();
             if (fields.length) await redis.call('HSET', key('d', d), ...fields);
             for (let i = 0; i < r.unique; i += 1000) {
@@ -310,8 +311,10 @@ export async function importCounts({ site, rows, redisUrl, retentionDays = 400, 
             rollups
                 .add(key('w', monday))
                 .add(key('uw', monday))
+                .add(key('pw', monday))
                 .add(key('m', d.slice(0, 6)))
-                .add(key('um', d.slice(0, 6)));
+                .add(key('um', d.slice(0, 6)))
+                .add(key('pm', d.slice(0, 6)));
         }
         if (rollups.size) await redis.call('DEL', ...rollups);
         return { written: keep.map((r) => r.day), skipped, replaced: taken };

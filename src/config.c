@@ -603,6 +603,44 @@ static int config_listen_address_ok(const char *a)
     return inet_pton(AF_INET, a, buf) == 1 || inet_pton(AF_INET6, a, buf) == 1 || host_chars_ok(a);
 }
 
+/* redis.read_url (issue 21): checked for syntax as redis.url, resolved with
+ * it (config_redis_read_resolve). One replica (redis:// or unix://): the
+ * replicas of a Redis Cluster are not supported yet. */
+static int config_redis_read_apply(const config_ctx_t *c, const json_t *redis, config_t *cfg)
+{
+    json_t *v = redis != NULL ? json_object_get(redis, "read_url") : NULL;
+    if (v == NULL || json_is_null(v)) return 0;
+    if (config_string(c, redis, "read_url", "redis.read_url", cfg->redis_read.url,
+                      sizeof(cfg->redis_read.url)) != 0)
+        return -1;
+    config_redis_t probe;
+    memset(&probe, 0, sizeof(probe));
+    char uerr[CONFIG_ERR_MAX];
+    if (config_redis_url_parse_mode(&probe, cfg->redis_read.url, 0, uerr, sizeof(uerr)) != 0)
+        return config_fail(c, "redis.read_url", "%s", uerr);
+    if (probe.cluster)
+        return config_fail(c, "redis.read_url",
+                           "redis+cluster:// is not supported for reads yet: name one replica "
+                           "(redis://host:port) of a single Redis, or leave it out");
+    return 0;
+}
+
+/* The read URL with the main one's timeouts, resolved; no durable writes
+ * there (nothing is written). -1 and why in uerr. */
+static int config_redis_read_resolve(config_t *cfg, char *uerr, size_t cap)
+{
+    if (cfg->redis_read.url[0] == '\0') return 0;
+    if (cfg->redis.cluster)
+        return url_fail(uerr, cap,
+                        "not supported with a redis+cluster:// redis.url yet (a cluster's "
+                        "replicas: docs/scaling.md)");
+    config_redis_t r = cfg->redis;
+    if (config_redis_url_parse(&r, cfg->redis_read.url, uerr, cap) != 0) return -1;
+    r.wait_replicas = 0;
+    cfg->redis_read = r;
+    return 0;
+}
+
 /* Apply the file's fields over the defaults. redis.url is only checked for
  * syntax here: it is resolved once the environment has had its say, so that
  * REDIS_URL can replace a file's host that does not resolve on this machine. */
@@ -616,6 +654,7 @@ static int config_apply(const config_ctx_t *c, config_t *cfg, const json_t *root
     static const char *const erasure_keys[] = {"disk_within_seconds", NULL};
     static const char *const metrics_keys[] = {"listen", NULL};
     static const char *const redis_keys[] = {"url",
+                                             "read_url",
                                              "command_timeout_ms",
                                              "connect_timeout_ms",
                                              "reconnect_min_ms",
@@ -697,6 +736,7 @@ static int config_apply(const config_ctx_t *c, config_t *cfg, const json_t *root
     char uerr[CONFIG_ERR_MAX];
     if (config_redis_url_parse_mode(&probe, cfg->redis.url, 0, uerr, sizeof(uerr)) != 0)
         return config_fail(c, "redis.url", "%s", uerr);
+    if (config_redis_read_apply(c, redis, cfg) != 0) return -1;
     if (config_u32(c, redis, "command_timeout_ms", "redis.command_timeout_ms", 1,
                    CONFIG_TIMEOUT_MS_MAX, &cfg->redis.command_timeout_ms) != 0 ||
         config_u32(c, redis, "connect_timeout_ms", "redis.connect_timeout_ms", 1,
@@ -908,6 +948,10 @@ int config_load(config_t *cfg, const char *path, char *err, size_t errlen)
     } else if (config_redis_url_parse(&cfg->redis, cfg->redis.url, uerr, sizeof(uerr)) != 0) {
         if (path != NULL) return config_fail(&c, "redis.url", "%s", uerr);
         return url_fail(err, errlen, "redis.url: %s", uerr);
+    }
+    if (config_redis_read_resolve(cfg, uerr, sizeof(uerr)) != 0) {
+        if (path != NULL) return config_fail(&c, "redis.read_url", "%s", uerr);
+        return url_fail(err, errlen, "redis.read_url: %s", uerr);
     }
     if (!public_url_set)
         snprintf(cfg->public_url, sizeof(cfg->public_url), "%s://localhost:%u",

@@ -57,11 +57,14 @@ typedef struct config_redis {
 #define CONFIG_THREADS_MAX 256
 
 typedef struct config {
-    char path[PATH_MAX];      /* the file read, "" for built-in defaults */
-    char listen_address[64];  /* default "0.0.0.0" */
-    uint16_t port;            /* default 8080; env PORT */
-    unsigned threads;         /* 0 = number of cores; env CONSENTD_THREADS, flag --threads */
-    config_redis_t redis;     /* env REDIS_URL */
+    char path[PATH_MAX];     /* the file read, "" for built-in defaults */
+    char listen_address[64]; /* default "0.0.0.0" */
+    uint16_t port;           /* default 8080; env PORT */
+    unsigned threads;        /* 0 = number of cores; env CONSENTD_THREADS, flag --threads */
+    config_redis_t redis;    /* env REDIS_URL */
+    /* redis.read_url: a replica of redis for the stats and the exports
+     * (docs/scaling.md), its timeouts redis's; url "" when none. */
+    config_redis_t redis_read;
     char sites_dir[PATH_MAX]; /* default "sites" beside the file */
     char keys_dir[PATH_MAX];  /* default "keys" beside the file */
     char public_url[256];  /* how browsers reach us, for printed URLs; default http://localhost:PORT

@@ -74,6 +74,12 @@ static const metrics_family_t counter_families[METRICS_COUNTERS] = {
     [METRICS_LOG_CHECKPOINT_FAILURES] = {"consentd_log_checkpoint_failures_total",
                                          "Checkpointer runs that stopped on an error (Redis, "
                                          "signing): the next interval tries again."},
+    [METRICS_READS_REPLICA] = {"consentd_redis_replica_reads_total",
+                               "Stats queries the replica of redis.read_url answered."},
+    [METRICS_READS_FALLBACK] = {"consentd_redis_replica_fallbacks_total",
+                                "Stats queries meant for the replica of redis.read_url that the "
+                                "primary answered: the replica down, failing, or missing packed "
+                                "rows or rollups only the primary makes."},
 };
 
 static const metrics_family_t gauge_families[METRICS_GAUGES] = {
@@ -85,6 +91,9 @@ static const metrics_family_t gauge_families[METRICS_GAUGES] = {
                                "Counts and visitor ids waiting in memory for the next flush."},
     [METRICS_STATS_BATCHES_WAITING] = {"consentd_stats_batches_waiting",
                                        "Batches of acceptance counts waiting to be sent again."},
+    [METRICS_REDIS_READ_CONNECTED] = {"consentd_redis_replica_connected",
+                                      "Worker connections to the replica of redis.read_url that "
+                                      "are up."},
 };
 
 /* Written before threads start, read-only afterwards. */

@@ -42,6 +42,8 @@ typedef enum metrics_counter {
     METRICS_REQUESTS_UNANSWERED,     /* disposed without an answer (a bug) */
     METRICS_LOG_CHECKPOINTS,         /* signed log checkpoints this node appended */
     METRICS_LOG_CHECKPOINT_FAILURES, /* checkpointer runs that failed (Redis, signing) */
+    METRICS_READS_REPLICA,           /* stats reads the replica (redis.read_url) answered */
+    METRICS_READS_FALLBACK,          /* stats reads meant for the replica the primary answered */
     METRICS_COUNTERS                 /* how many */
 } metrics_counter_t;
 
@@ -51,6 +53,7 @@ typedef enum metrics_gauge {
     METRICS_INFLIGHT,              /* requests accepted and not yet disposed */
     METRICS_STATS_PENDING,         /* counts and visitor ids waiting in memory */
     METRICS_STATS_BATCHES_WAITING, /* batches waiting to be sent again */
+    METRICS_REDIS_READ_CONNECTED,  /* 0 or 1: the connection to redis.read_url */
     METRICS_GAUGES                 /* how many */
 } metrics_gauge_t;
 

@@ -96,6 +96,12 @@
  *                                                                    days, field "_" = 1 (built)
  *   cd:{site:stats}:m:<YYYYMM>     HASH    end of the month + stats  a month's rollup, the same
  *   cd:{site:stats}:um:<YYYYMM>    HLL     retention
+ *   cd:{site:stats}:p<k>:<stamp>   STRING  as its hash (same         a closed unit's packed row
+ *     (k = h, d, w, m; stamp as    PEXPIRETIME)              (library version 9):
+ *     the hash's)                                            "<uniques>\n<list id>\n<v> <v>.."
+ *   cd:{site:stats}:pf:<list id>   STRING  as the longest-lived row  a field list: the hash's
+ *                                          naming it                 fields, sorted, '\n'-joined;
+ *                                                                    id = its SHA-1, hex
  *   cd:{site:stats}:b:<sender>     ZSET    an hour after the         the numbers of the newest
  *                                          sender's last batch       128 batches of that sender
  *                                                                    applied (member = score)
@@ -115,11 +121,21 @@
  * or month (sum of the day hashes, PFMERGE of their HyperLogLogs, field
  * "_" set, expiry of the last day): built before or after a flush, a rollup
  * is the exact sum of its days, since both run atomically. Reads:
- * consentd_stats_by, by hour, day, week or month (rows from the hours, the
- * days or the rollups, HMGET as is; totals and the union of visitors from
- * the whole months in the range and its other days), in calls of at most
- * STORE_STATS_ROWS_PER_CALL rows and one for the totals. consentd_stats
- * (one call over the hour or day hashes) stays for nodes before version 7.
+ * consentd_stats_packed (version 9), by hour, day, week or month (rows
+ * from the hours, the days or the rollups; totals and the union of
+ * visitors from the whole months in the range and its other days), in
+ * calls of at most STORE_STATS_ROWS_PER_CALL rows and one for the totals.
+ * Each unit comes back PACKED: one string of its hash's values in the
+ * order of a field list the reply carries once (store_packed_add reads the
+ * fields the query wants); a closed unit's packed row is kept beside its
+ * hash and read with one MGET, and consentd_count deletes the packed rows
+ * of the hashes it adds to, in the same atomic call, so a packed row is
+ * always its hash's image (store.lua, PACKED ROWS). On a replica
+ * (redis.read_url, store_stats_read_from) consentd_stats_read (FCALL_RO,
+ * no-writes) reads the same without making anything: what it lacks is read
+ * from the primary. consentd_stats_by
+ * (HMGET field by field) stays for nodes before version 9, consentd_stats
+ * (one call over the hour or day hashes) for nodes before version 7.
  *
  * (log retention = site->log_retention_days.) Ints in msgpack use the
  * smallest encoding; strings are msgpack str. A state whose expires_at_ms is
@@ -369,7 +385,8 @@ typedef struct store_call {
     } cb;
     int linked; /* PUT, ERASE: with the visitor's identify link (cb.*_linked) */
     int is_fcall;
-    int durable; /* a write that must outlive a failover: redis_command_durable */
+    int durable;       /* a write that must outlive a failover: redis_command_durable */
+    redis_t *fallback; /* a read sent to a replica (store_call_read_from): the primary */
     int retried;
     char tag[STORE_TAG_MAX];
     size_t tag_len;
@@ -1243,27 +1260,9 @@ static void store_on_count(store_call_t *c, const redis_reply_t *reply)
     store_call_free(c);
 }
 
-/* A counter as HMGET gives it: nil (never counted) is 0, else a decimal
- * integer >= 0. */
-static int store_parse_count(const redis_reply_t *v, uint64_t *out)
-{
-    size_t len;
-    const char *s = redis_reply_str(v, &len);
-    if (redis_reply_kind(v) == REDIS_REPLY_KIND_NIL) {
-        *out = 0;
-        return 0;
-    }
-    if (s == NULL || len == 0 || len > 20) return -1;
-    uint64_t n = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9' || n > (UINT64_MAX - 9) / 10) return -1;
-        n = n * 10 + (uint64_t)(s[i] - '0');
-    }
-    *out = n;
-    return 0;
-}
-
 static void store_on_stats_part(store_call_t *c, const redis_reply_t *reply);
+static void store_stats_fall_back(store_call_t *c);
+static int store_stats_on_replica(const store_call_t *c);
 
 /* "{<site>:stats}": the tag of every counter key of a site. */
 static void store_call_stats_tag(store_call_t *c, const char *site_id)
@@ -1294,6 +1293,19 @@ static int store_arg_counter_key(store_call_t *c, char kind, int64_t t)
     return store_arg_key(c, name, strlen(name), stamp);
 }
 
+/* The packed row of a counter hash (store.lua, PACKED ROWS): kind 'h', 'd',
+ * 'w' or 'm' as store_arg_counter_key, key "p<k>:" and the same stamp. */
+static int store_arg_packed_key(store_call_t *c, char kind, int64_t t)
+{
+    char stamp[CLOCK_TEXT_MAX];
+    const char *name = kind == 'h' ? "ph:" : kind == 'd' ? "pd:" : kind == 'w' ? "pw:" : "pm:";
+    if (t < 0 || clock_format(kind == 'h' ? t * 3600000 : t * 86400000,
+                              kind == 'h' ? CLOCK_HOUR_KEY : CLOCK_DAY_KEY, stamp) == 0)
+        return -1;
+    if (kind == 'm') stamp[6] = '\0'; /* YYYYMM */
+    return store_arg_key(c, name, strlen(name), stamp);
+}
+
 static int store_site_id_ok(const char *id)
 {
     if (id == NULL) return 0;
@@ -1307,6 +1319,20 @@ static void store_on_reply(void *data, const redis_reply_t *reply, const redis_e
 {
     store_call_t *c = data;
     char buf[STORE_ERR_MAX];
+    if (c->kind == STORE_CALL_STATS && store_stats_on_replica(c) &&
+        (err != NULL || redis_reply_kind(reply) == REDIS_REPLY_KIND_ERROR)) {
+        store_stats_fall_back(c); /* the primary answers */
+        return;
+    }
+    if (c->fallback != NULL && (err != NULL || redis_reply_kind(reply) == REDIS_REPLY_KIND_ERROR)) {
+        /* A read on the replica failed: the primary answers, from this call on. */
+        c->r = c->fallback;
+        c->fallback = NULL;
+        c->retried = 0;
+        int rc = store_call_send(c);
+        if (rc != REDIS_OK) store_call_fail(c, redis_error_of_rc(rc));
+        return;
+    }
     if (err != NULL) {
         store_call_fail(c, err);
         return;
@@ -1538,8 +1564,24 @@ int store_visitor_erase_linked(redis_t *r, const site_t *site, const char *visit
     return store_erase(r, site, visitor, NULL, cb, data);
 }
 
+/* A read (FCALL_RO of a no-writes function) that replica answers when it
+ * is connected, the primary else, or after it failed. */
+static void store_call_read_from(store_call_t *c, redis_t *replica)
+{
+    if (replica == NULL || !redis_is_connected(replica)) return;
+    c->fallback = c->r;
+    c->r = replica;
+    c->retried = 1; /* a replica cannot load the library: the primary answers */
+}
+
 int store_log_page(redis_t *r, const site_t *site, const char *cursor, int64_t from_ms,
                    int64_t to_ms, size_t limit, store_log_cb cb, void *data)
+{
+    return store_log_page_from(r, NULL, site, cursor, from_ms, to_ms, limit, cb, data);
+}
+
+int store_log_page_from(redis_t *r, redis_t *replica, const site_t *site, const char *cursor,
+                        int64_t from_ms, int64_t to_ms, size_t limit, store_log_cb cb, void *data)
 {
     if (r == NULL || cb == NULL || !store_site_ok(site) || limit == 0) return REDIS_E_ARGS;
     if (from_ms < 0) from_ms = 0;
@@ -1571,6 +1613,7 @@ int store_log_page(redis_t *r, const site_t *site, const char *cursor, int64_t f
             snprintf(st->last_id, sizeof(st->last_id), "%llu-%llu", (unsigned long long)at.ms,
                      (unsigned long long)at.seq);
     }
+    store_call_read_from(c, replica);
     int rc = store_log_send(c);
     if (rc != REDIS_OK) store_call_free(c);
     return rc;
@@ -1722,15 +1765,19 @@ static void store_plan_free(store_plan_t *p)
     free(p->unions);
 }
 
+/* A unit's keys: its hash, its HyperLogLog and its packed row. */
 static int store_unit_args(store_call_t *c, const store_unit_t *u)
 {
     if (u->kind == 'h') /* an hour: its hash, and its day's HyperLogLog (never counted alone) */
         return store_arg_counter_key(c, 'h', u->first) |
-               store_arg_counter_key(c, 'u', u->first / 24);
+               store_arg_counter_key(c, 'u', u->first / 24) |
+               store_arg_packed_key(c, 'h', u->first);
     if (u->kind == 'd')
-        return store_arg_counter_key(c, 'd', u->first) | store_arg_counter_key(c, 'u', u->first);
+        return store_arg_counter_key(c, 'd', u->first) | store_arg_counter_key(c, 'u', u->first) |
+               store_arg_packed_key(c, 'd', u->first);
     return store_arg_counter_key(c, u->kind, u->first) |
-           store_arg_counter_key(c, u->kind == 'w' ? 'W' : 'M', u->first);
+           store_arg_counter_key(c, u->kind == 'w' ? 'W' : 'M', u->first) |
+           store_arg_packed_key(c, u->kind, u->first);
 }
 
 static void store_stats_shape(store_call_t *c, const store_stats_query_t *q, size_t nb)
@@ -1744,18 +1791,34 @@ static void store_stats_shape(store_call_t *c, const store_stats_query_t *q, siz
     store_call_stats_tag(c, q->site_id);
 }
 
-/* A stats read by day, week or month in several calls (store_stats_read). */
+/* A field the query reads, by name (sorted by name, memcmp order: a packed
+ * row's lines are looked up in them) and its place in the answer. */
+typedef struct store_stats_field {
+    const char *name;
+    size_t len, place;
+} store_stats_field_t;
+
+/* A stats read by hour, day, week or month in several calls (store_stats_read). */
 typedef struct store_stats_state {
     store_plan_t plan;
     size_t nb, nbf, ntf;
-    char **bfields, **tfields; /* copies: the query's may be gone by the next call */
+    char **bfields, **tfields;              /* copies: the query's may be gone by the next call */
+    store_stats_field_t *bsorted, *tsorted; /* the same, sorted by name */
     int uniques;
     int64_t retention_ms;
     size_t next_row; /* the first row of the next call */
     int single;      /* the whole plan in one call */
     size_t call_rows, call_row0;
     int call_final;
-    uint64_t *values; /* nb * nbf rows, ntf totals, nb uniques */
+    unsigned char *total_row; /* nrows: 1 for a row that is a unit of the totals */
+    /* The read path (store_stats_read_from): the primary to fall back on
+     * while reading from a replica (consentd_stats_read, FCALL_RO). */
+    redis_t *primary;
+    int replica;                    /* reading from the replica now */
+    int fell_back;                  /* a replica was named, and the primary answers */
+    size_t *uncounted, n_uncounted; /* rows whose unique visitors are left to PFCOUNT */
+    size_t pf_next;                 /* the PFCOUNTs after the calls: the next one */
+    uint64_t *values;               /* nb * nbf rows, ntf totals, nb uniques */
     uint64_t unique_total;
 } store_stats_state_t;
 
@@ -1769,8 +1832,154 @@ static void store_stats_state_free(store_stats_state_t *st)
         free(st->tfields[i]);
     free(st->bfields);
     free(st->tfields);
+    free(st->bsorted);
+    free(st->tsorted);
+    free(st->total_row);
+    free(st->uncounted);
     free(st->values);
     free(st);
+}
+
+static int store_stats_field_cmp(const void *a, const void *b)
+{
+    const store_stats_field_t *x = a, *y = b;
+    int r = memcmp(x->name, y->name, x->len < y->len ? x->len : y->len);
+    return r != 0 ? r : x->len < y->len ? -1 : x->len > y->len;
+}
+
+static store_stats_field_t *store_stats_fields_sorted(char *const *names, size_t n)
+{
+    store_stats_field_t *f = calloc(n + 1, sizeof(*f));
+    if (f == NULL) return NULL;
+    for (size_t i = 0; i < n; i++)
+        f[i] = (store_stats_field_t){names[i], strlen(names[i]), i};
+    qsort(f, n, sizeof(*f), store_stats_field_cmp);
+    return f;
+}
+
+/* A counter: decimal digits s[0..len), a number >= 0. */
+static int store_parse_digits(const char *s, size_t len, uint64_t *out)
+{
+    if (len == 0 || len > 20) return -1;
+    uint64_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9' || n > (UINT64_MAX - 9) / 10) return -1;
+        n = n * 10 + (uint64_t)(s[i] - '0');
+    }
+    *out = n;
+    return 0;
+}
+
+/* The first of f (n, sorted) named name[0..len), or n. */
+static size_t store_stats_field_find(const store_stats_field_t *f, size_t n, const char *name,
+                                     size_t len)
+{
+    store_stats_field_t key = {name, len, 0};
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (store_stats_field_cmp(&f[mid], &key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && store_stats_field_cmp(&f[lo], &key) == 0 ? lo : n;
+}
+
+/* A field list of a stats reply (store.lua, PACKED ROWS): its id, and per
+ * position the first of the query's bucket and total fields (sorted) of
+ * that name, or nbf / ntf when the query does not read it. */
+typedef struct store_stats_list {
+    const char *id;
+    size_t id_len, n;
+    size_t *bucket, *total;
+} store_stats_list_t;
+
+static void store_stats_lists_free(store_stats_list_t *l, size_t n)
+{
+    for (size_t i = 0; l != NULL && i < n; i++) {
+        free(l[i].bucket);
+        free(l[i].total);
+    }
+    free(l);
+}
+
+/* The lists of a reply (flat: id, list, ...); NULL on a bad reply. */
+static store_stats_list_t *store_stats_lists_read(const store_stats_state_t *st,
+                                                  const redis_reply_t *flat, size_t *n_out)
+{
+    size_t n = redis_reply_count(flat) / 2;
+    store_stats_list_t *l = calloc(n + 1, sizeof(*l));
+    if (l == NULL || redis_reply_kind(flat) != REDIS_REPLY_KIND_ARRAY ||
+        redis_reply_count(flat) % 2 != 0) {
+        free(l);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t len;
+        const char *s = redis_reply_str(redis_reply_at(flat, 2 * i + 1), &len);
+        l[i].id = redis_reply_str(redis_reply_at(flat, 2 * i), &l[i].id_len);
+        size_t names = len > 0;
+        for (size_t k = 0; s != NULL && k < len; k++)
+            names += s[k] == '\n';
+        l[i].bucket = malloc((names + 1) * sizeof(size_t));
+        l[i].total = malloc((names + 1) * sizeof(size_t));
+        if (l[i].id == NULL || s == NULL || l[i].bucket == NULL || l[i].total == NULL) {
+            store_stats_lists_free(l, n);
+            return NULL;
+        }
+        const char *end = s + len;
+        for (const char *name = s; names > 0 && name <= end;) {
+            const char *eol = memchr(name, '\n', (size_t)(end - name));
+            if (eol == NULL) eol = end;
+            l[i].bucket[l[i].n] =
+                store_stats_field_find(st->bsorted, st->nbf, name, (size_t)(eol - name));
+            l[i].total[l[i].n] =
+                store_stats_field_find(st->tsorted, st->ntf, name, (size_t)(eol - name));
+            l[i].n++;
+            name = eol + 1;
+        }
+    }
+    *n_out = n;
+    return l;
+}
+
+/* A packed row (store.lua, PACKED ROWS: "<uniques>\n<list id>\n<values>"):
+ * adds the value of each field of f (n, sorted) to out[place] (bucket: the
+ * list's bucket fields, else its total fields), sets *uniques; a field
+ * absent is 0. -1 when the row is not of that form or names no list given. */
+static int store_packed_add(const redis_reply_t *v, const store_stats_list_t *lists, size_t n_lists,
+                            int bucket, const store_stats_field_t *f, size_t n, uint64_t *out,
+                            uint64_t *uniques)
+{
+    size_t len;
+    const char *s = redis_reply_str(v, &len);
+    if (redis_reply_kind(v) != REDIS_REPLY_KIND_STRING || s == NULL) return -1;
+    const char *end = s + len, *nl = memchr(s, '\n', len);
+    if (nl == NULL || store_parse_digits(s, (size_t)(nl - s), uniques) != 0) return -1;
+    const char *id = nl + 1, *id_end = memchr(id, '\n', (size_t)(end - id));
+    if (id_end == NULL) return -1;
+    const store_stats_list_t *l = NULL;
+    for (size_t i = 0; i < n_lists && l == NULL; i++)
+        if (lists[i].id_len == (size_t)(id_end - id) &&
+            memcmp(lists[i].id, id, lists[i].id_len) == 0)
+            l = &lists[i];
+    if (l == NULL) return -1;
+    const size_t *at = bucket ? l->bucket : l->total;
+    size_t k = 0;
+    for (const char *p = id_end + 1; p < end; k++) {
+        const char *sp = memchr(p, ' ', (size_t)(end - p));
+        if (sp == NULL) sp = end;
+        if (k >= l->n) return -1;
+        if (at[k] < n) {
+            uint64_t x;
+            if (store_parse_digits(p, (size_t)(sp - p), &x) != 0) return -1;
+            for (size_t j = at[k]; j < n && store_stats_field_cmp(&f[j], &f[at[k]]) == 0; j++)
+                out[f[j].place] += x;
+        }
+        p = sp + 1;
+    }
+    return k == l->n ? 0 : -1;
 }
 
 static store_stats_state_t *store_stats_state_new(const store_stats_query_t *q, size_t nb)
@@ -1785,6 +1994,15 @@ static store_stats_state_t *store_stats_state_new(const store_stats_query_t *q, 
     st->uniques = q->uniques;
     st->retention_ms = (int64_t)q->retention_days * STORE_MS_PER_DAY;
     st->single = st->plan.n <= STORE_STATS_ROWS_PER_CALL;
+    /* A row that is also a unit of the totals gives its total fields as it
+     * comes: it is not asked for again with the totals. */
+    if ((st->total_row = calloc(st->plan.nrows + 1, 1)) == NULL ||
+        (st->uncounted = calloc(st->plan.nrows + 1, sizeof(size_t))) == NULL) {
+        store_stats_state_free(st);
+        return NULL;
+    }
+    for (size_t i = 0; i < st->plan.ntot; i++)
+        if (st->plan.totals[i] <= st->plan.nrows) st->total_row[st->plan.totals[i] - 1] = 1;
     st->bfields = calloc(q->n_bucket_fields + 1, sizeof(char *));
     st->tfields = calloc(q->n_total_fields + 1, sizeof(char *));
     st->values = calloc(nb * q->n_bucket_fields + q->n_total_fields + nb + 1, sizeof(uint64_t));
@@ -1796,13 +2014,17 @@ static store_stats_state_t *store_stats_state_new(const store_stats_query_t *q, 
         if ((st->bfields[st->nbf] = strdup(q->bucket_fields[st->nbf])) == NULL) break;
     for (; st->ntf < q->n_total_fields; st->ntf++)
         if ((st->tfields[st->ntf] = strdup(q->total_fields[st->ntf])) == NULL) break;
-    if (st->nbf != q->n_bucket_fields || st->ntf != q->n_total_fields) {
+    if (st->nbf != q->n_bucket_fields || st->ntf != q->n_total_fields ||
+        (st->bsorted = store_stats_fields_sorted(st->bfields, st->nbf)) == NULL ||
+        (st->tsorted = store_stats_fields_sorted(st->tfields, st->ntf)) == NULL) {
         store_stats_state_free(st);
         return NULL;
     }
     return st;
 }
 
+/* A unit's n_days, expire_at_ms, first day (a rollup's; 0, 0, '' else)
+ * and end (Unix ms): consentd_stats_packed's. */
 static int store_stats_unit_spec(store_call_t *c, const store_unit_t *u, int64_t retention_ms)
 {
     int64_t nd = u->kind == 'd' || u->kind == 'h' ? 0 : u->end - u->first;
@@ -1811,7 +2033,9 @@ static int store_stats_unit_spec(store_call_t *c, const store_unit_t *u, int64_t
     return store_argf(c, "%" PRId64, nd) |
            store_argf(c, "%" PRId64,
                       nd == 0 ? (int64_t)0 : (int64_t)(u->end * STORE_MS_PER_DAY + retention_ms)) |
-           store_arg_str(c, first);
+           store_arg_str(c, first) |
+           store_argf(c, "%" PRId64,
+                      (int64_t)(u->kind == 'h' ? u->end * 3600000 : u->end * STORE_MS_PER_DAY));
 }
 
 /* The next call of st: every unit at once (single), or the next rows, or
@@ -1825,7 +2049,7 @@ static int store_stats_send(store_call_t *c)
     /* The plan's units this call names, in its order, and back: plan unit
      * (0-based) -> this call's (1-based, 0: not named). */
     size_t *order = malloc(p->n * sizeof(*order)), *local = calloc(p->n, sizeof(*local));
-    size_t count = 0, nrows = 0, nbf = st->nbf, ntf = st->ntf;
+    size_t count = 0, nrows = 0;
     if (order == NULL || local == NULL) {
         free(order);
         free(local);
@@ -1843,12 +2067,11 @@ static int store_stats_send(store_call_t *c)
                                                                     : STORE_STATS_ROWS_PER_CALL;
         for (size_t i = 0; i < nrows; i++)
             order[count++] = st->next_row + i;
-        ntf = 0;
     } else { /* the units the totals and the union name, once each */
         st->call_row0 = p->nrows;
-        nbf = 0;
         for (size_t i = 0; i < p->ntot + p->nuni; i++) {
             size_t u = (i < p->ntot ? p->totals[i] : p->unions[i - p->ntot]) - 1;
+            if (i < p->ntot && u < p->nrows) continue; /* a row: summed as it came */
             if (local[u] == 0) {
                 local[u] = 1;
                 order[count++] = u;
@@ -1858,27 +2081,25 @@ static int store_stats_send(store_call_t *c)
     for (size_t k = 0; k < count; k++)
         local[order[k]] = k + 1;
     st->call_rows = nrows;
-    int brc = store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_stats_by") |
-              store_argf(c, "%zu", 2 * count);
+    c->is_fcall = 1;
+    int brc = store_arg_str(c, st->replica ? "FCALL_RO" : "FCALL") |
+              store_arg_str(c, st->replica ? "consentd_stats_read" : "consentd_stats_packed") |
+              store_argf(c, "%zu", 3 * count);
     for (size_t k = 0; k < count && brc == 0; k++)
         brc |= store_unit_args(c, &p->units[order[k]]);
-    brc |= store_argf(c, "%zu", nbf) | store_argf(c, "%zu", ntf) |
-           store_arg_str(c, !st->uniques          ? "0"
-                            : c->stats.per_bucket ? "1"
-                                                  : "2") |
-           store_argf(c, "%zu", count) | store_argf(c, "%zu", nrows);
-    for (size_t i = 0; i < nbf && brc == 0; i++)
-        brc |= store_arg_str(c, st->bfields[i]);
-    for (size_t i = 0; i < ntf && brc == 0; i++)
-        brc |= store_arg_str(c, st->tfields[i]);
+    brc |= store_arg_str(c, st->uniques ? "1" : "0") | store_argf(c, "%zu", count) |
+           store_argf(c, "%zu", nrows);
     for (size_t k = 0; k < count && brc == 0; k++)
         brc |= store_stats_unit_spec(c, &p->units[order[k]], st->retention_ms);
     if (!st->call_final) {
         brc |= store_arg_str(c, "0") | store_arg_str(c, "0");
     } else {
-        brc |= store_argf(c, "%zu", p->ntot);
+        size_t ntot = 0; /* the units of the totals that are not rows */
+        for (size_t i = 0; i < p->ntot; i++)
+            ntot += p->totals[i] > p->nrows;
+        brc |= store_argf(c, "%zu", ntot);
         for (size_t i = 0; i < p->ntot && brc == 0; i++)
-            brc |= store_argf(c, "%zu", local[p->totals[i] - 1]);
+            if (p->totals[i] > p->nrows) brc |= store_argf(c, "%zu", local[p->totals[i] - 1]);
         brc |= store_argf(c, "%zu", p->nuni);
         for (size_t i = 0; i < p->nuni && brc == 0; i++)
             brc |= store_argf(c, "%zu", local[p->unions[i] - 1]);
@@ -1889,44 +2110,170 @@ static int store_stats_send(store_call_t *c)
     return store_call_send(c);
 }
 
-/* A reply of one call of a stats read in several. */
+static int store_stats_on_replica(const store_call_t *c)
+{
+    return c->stats_state != NULL && c->stats_state->replica;
+}
+
+/* Read again from the start on the primary: the replica failed (down,
+ * timed out, refused, an older library) or lacks what the read needs (a
+ * closed unit not packed yet, a rollup not built yet). */
+static void store_stats_fall_back(store_call_t *c)
+{
+    store_stats_state_t *st = c->stats_state;
+    st->replica = 0;
+    st->fell_back = 1;
+    st->next_row = 0;
+    st->n_uncounted = 0;
+    st->pf_next = 0;
+    st->unique_total = 0;
+    memset(st->values, 0,
+           (st->nb * st->nbf + st->ntf + st->nb + 1) * sizeof(*st->values)); /* as allocated */
+    c->r = st->primary;
+    c->retried = 0;
+    int rc = store_stats_send(c);
+    if (rc != REDIS_OK) store_call_fail(c, redis_error_of_rc(rc));
+}
+
+/* The HyperLogLog of plan unit u (a row: a day, week or month). */
+static int store_unit_hll_arg(store_call_t *c, const store_unit_t *u)
+{
+    char kind = u->kind == 'w' ? 'W' : u->kind == 'm' ? 'M' : 'u';
+    return store_arg_counter_key(c, kind, u->kind == 'h' ? u->first / 24 : u->first);
+}
+
+/* From a replica, after the calls: PFCOUNT of each uncounted row, then of
+ * the union (consentd_stats_read cannot: store.lua). 0: sent, 1: none left. */
+static int store_stats_pf_send(store_call_t *c, int *rc)
+{
+    store_stats_state_t *st = c->stats_state;
+    const store_plan_t *p = &st->plan;
+    size_t k = st->pf_next;
+    int want_rows = st->uniques && c->stats.per_bucket;
+    if (k < st->n_uncounted && !want_rows) k = st->n_uncounted;
+    if (k > st->n_uncounted || (k == st->n_uncounted && (!st->uniques || p->nuni == 0))) return 1;
+    c->argc = 0;
+    c->used = 0;
+    c->is_fcall = 0;
+    int brc = store_arg_str(c, "PFCOUNT");
+    if (k < st->n_uncounted) {
+        brc |= store_unit_hll_arg(c, &p->units[st->uncounted[k]]);
+    } else {
+        for (size_t i = 0; i < p->nuni && brc == 0; i++)
+            brc |= store_unit_hll_arg(c, &p->units[p->unions[i] - 1]);
+    }
+    st->pf_next = k;
+    *rc = brc != 0 ? REDIS_E_ARGS : store_call_send(c);
+    return 0;
+}
+
+static void store_stats_done(store_call_t *c)
+{
+    store_stats_state_t *st = c->stats_state;
+    size_t nb = st->nb, nbf = st->nbf, ntf = st->ntf;
+    store_stats_result_t res = {.n_buckets = nb,
+                                .n_bucket_fields = nbf,
+                                .n_total_fields = ntf,
+                                .buckets = st->values,
+                                .totals = st->values + nb * nbf,
+                                .bucket_uniques =
+                                    c->stats.per_bucket ? st->values + nb * nbf + ntf : NULL,
+                                .unique_total = st->unique_total,
+                                .from_replica = st->primary != NULL && !st->fell_back,
+                                .fell_back = st->fell_back};
+    c->cb.stats(c->data, &res, NULL);
+    store_call_free(c);
+}
+
+/* The calls are done: the PFCOUNTs left (replica), or the answer. */
+static void store_stats_next(store_call_t *c)
+{
+    int rc = REDIS_OK;
+    if (c->stats_state->replica && store_stats_pf_send(c, &rc) == 0) {
+        if (rc != REDIS_OK) store_stats_fall_back(c);
+        return;
+    }
+    store_stats_done(c);
+}
+
+/* A PFCOUNT's reply (replica). */
+static void store_on_stats_pfcount(store_call_t *c, const redis_reply_t *reply)
+{
+    store_stats_state_t *st = c->stats_state;
+    if (redis_reply_kind(reply) != REDIS_REPLY_KIND_INTEGER || redis_reply_integer(reply) < 0) {
+        store_stats_fall_back(c);
+        return;
+    }
+    uint64_t n = (uint64_t)redis_reply_integer(reply);
+    if (st->pf_next < st->n_uncounted)
+        st->values[st->nb * st->nbf + st->ntf + st->uncounted[st->pf_next]] = n;
+    else
+        st->unique_total = n;
+    st->pf_next++;
+    store_stats_next(c);
+}
+
+/* A reply of one call of a stats read in several: {rows, totals,
+ * unique_total, lists} (consentd_stats_packed), or {rows, totals, 0, lists,
+ * missing, uncounted} (consentd_stats_read), rows and totals packed
+ * (store_packed_add). */
 static void store_on_stats_part(store_call_t *c, const redis_reply_t *reply)
 {
     store_stats_state_t *st = c->stats_state;
+    if (!c->is_fcall) {
+        store_on_stats_pfcount(c, reply);
+        return;
+    }
     const redis_reply_t *rows = redis_reply_at(reply, 0), *totals = redis_reply_at(reply, 1),
-                        *uniques = redis_reply_at(reply, 2), *total = redis_reply_at(reply, 3);
+                        *total = redis_reply_at(reply, 2);
     size_t nb = st->nb, nbf = st->nbf, ntf = st->ntf, nr = st->call_rows, r0 = st->call_row0;
-    size_t nu = st->uniques && c->stats.per_bucket ? nr : 0;
-    int bad = redis_reply_count(reply) != 4 || redis_reply_kind(rows) != REDIS_REPLY_KIND_ARRAY ||
+    size_t nl = 0;
+    if (st->replica) {
+        const redis_reply_t *missing = redis_reply_at(reply, 4), *unc = redis_reply_at(reply, 5);
+        if (redis_reply_count(reply) != 6 ||
+            redis_reply_kind(missing) != REDIS_REPLY_KIND_INTEGER ||
+            redis_reply_integer(missing) != 0 || redis_reply_kind(unc) != REDIS_REPLY_KIND_ARRAY) {
+            store_stats_fall_back(c); /* something missing there: the primary packs it */
+            return;
+        }
+        for (size_t i = 0; i < redis_reply_count(unc); i++) {
+            const redis_reply_t *x = redis_reply_at(unc, i);
+            long long k =
+                redis_reply_kind(x) == REDIS_REPLY_KIND_INTEGER ? redis_reply_integer(x) : 0;
+            if (k >= 1 && (size_t)k <= nr && st->n_uncounted < st->plan.nrows)
+                st->uncounted[st->n_uncounted++] = r0 + (size_t)k - 1;
+        }
+    }
+    store_stats_list_t *lists = redis_reply_count(reply) >= 4
+                                    ? store_stats_lists_read(st, redis_reply_at(reply, 3), &nl)
+                                    : NULL;
+    int bad = lists == NULL || redis_reply_kind(rows) != REDIS_REPLY_KIND_ARRAY ||
               redis_reply_count(rows) != nr || redis_reply_kind(totals) != REDIS_REPLY_KIND_ARRAY ||
-              redis_reply_kind(uniques) != REDIS_REPLY_KIND_ARRAY ||
-              redis_reply_count(uniques) != nu ||
               redis_reply_kind(total) != REDIS_REPLY_KIND_INTEGER || redis_reply_integer(total) < 0;
     for (size_t i = 0; i < nr && !bad; i++) {
+        uint64_t u = 0;
         const redis_reply_t *row = redis_reply_at(rows, i);
-        bad = redis_reply_kind(row) != REDIS_REPLY_KIND_ARRAY || redis_reply_count(row) != nbf;
-        for (size_t j = 0; j < nbf && !bad; j++)
-            bad = store_parse_count(redis_reply_at(row, j), &st->values[(r0 + i) * nbf + j]) != 0;
-    }
-    for (size_t i = 0; i < nu && !bad; i++) {
-        const redis_reply_t *u = redis_reply_at(uniques, i);
-        bad = redis_reply_kind(u) != REDIS_REPLY_KIND_INTEGER || redis_reply_integer(u) < 0;
-        st->values[nb * nbf + ntf + r0 + i] = bad ? 0 : (uint64_t)redis_reply_integer(u);
+        bad = store_packed_add(row, lists, nl, 1, st->bsorted, nbf, &st->values[(r0 + i) * nbf],
+                               &u) != 0;
+        if (!bad && st->total_row[r0 + i])
+            bad = store_packed_add(row, lists, nl, 0, st->tsorted, ntf, &st->values[nb * nbf],
+                                   &u) != 0;
+        if (c->stats.per_bucket && st->uniques) st->values[nb * nbf + ntf + r0 + i] = u;
     }
     if (st->call_final) {
         for (size_t t = 0; t < redis_reply_count(totals) && !bad; t++) {
-            const redis_reply_t *row = redis_reply_at(totals, t);
-            bad = redis_reply_kind(row) != REDIS_REPLY_KIND_ARRAY || redis_reply_count(row) != ntf;
-            for (size_t j = 0; j < ntf && !bad; j++) {
-                uint64_t v = 0;
-                bad = store_parse_count(redis_reply_at(row, j), &v) != 0;
-                st->values[nb * nbf + j] += v;
-            }
+            uint64_t u = 0;
+            bad = store_packed_add(redis_reply_at(totals, t), lists, nl, 0, st->tsorted, ntf,
+                                   &st->values[nb * nbf], &u) != 0;
         }
         st->unique_total = bad ? 0 : (uint64_t)redis_reply_integer(total);
     }
+    store_stats_lists_free(lists, nl);
     if (bad) {
-        store_call_fail(c, &store_error_unexpected);
+        if (st->replica)
+            store_stats_fall_back(c);
+        else
+            store_call_fail(c, &store_error_unexpected);
         return;
     }
     if (!st->call_final) {
@@ -1935,39 +2282,33 @@ static void store_on_stats_part(store_call_t *c, const redis_reply_t *reply)
         if (rc != REDIS_OK) store_call_fail(c, redis_error_of_rc(rc));
         return;
     }
-    store_stats_result_t res = {.n_buckets = nb,
-                                .n_bucket_fields = nbf,
-                                .n_total_fields = ntf,
-                                .buckets = st->values,
-                                .totals = st->values + nb * nbf,
-                                .bucket_uniques =
-                                    c->stats.per_bucket ? st->values + nb * nbf + ntf : NULL,
-                                .unique_total = st->unique_total};
-    c->cb.stats(c->data, &res, NULL);
-    store_call_free(c);
+    store_stats_next(c);
 }
 
 int store_stats_read(redis_t *r, const store_stats_query_t *q, store_stats_cb cb, void *data)
+{
+    return store_stats_read_from(r, NULL, q, cb, data);
+}
+
+int store_stats_read_from(redis_t *r, redis_t *replica, const store_stats_query_t *q,
+                          store_stats_cb cb, void *data)
 {
     size_t nb = store_stats_buckets(q);
     if (r == NULL || cb == NULL || q == NULL || !store_site_id_ok(q->site_id) || nb == 0 ||
         q->n_bucket_fields == 0 || q->n_bucket_fields + q->n_total_fields > STORE_STATS_FIELDS_MAX)
         return REDIS_E_ARGS;
-    size_t nf = q->n_bucket_fields + q->n_total_fields, fields_len = 0;
-    for (size_t i = 0; i < nf; i++)
-        fields_len += strlen(i < q->n_bucket_fields ? q->bucket_fields[i]
-                                                    : q->total_fields[i - q->n_bucket_fields]);
-    /* consentd_stats_by, in calls of at most STORE_STATS_ROWS_PER_CALL rows,
-     * then one for the totals: Redis runs other clients' commands (consent
-     * writes) between them. */
+    /* consentd_stats_packed, in calls of at most STORE_STATS_ROWS_PER_CALL
+     * rows, then one for the totals: Redis runs other clients' commands
+     * (consent writes) between them. The fields are not sent: each row comes
+     * back packed, whole, and is read here. */
     struct store_stats_state *st = store_stats_state_new(q, nb);
     if (st == NULL) return REDIS_E_BUSY;
     size_t most = st->plan.n < STORE_STATS_ROWS_PER_CALL ? st->plan.n : STORE_STATS_ROWS_PER_CALL;
     if (st->plan.ntot + st->plan.nuni > most) most = st->plan.ntot + st->plan.nuni;
     if (st->plan.n <= STORE_STATS_ROWS_PER_CALL) most = st->plan.n; /* one call */
-    size_t nargs = 10 + 5 * most + nf + 2 * most;
-    store_call_t *c = store_call_new_args(
-        STORE_CALL_STATS, r, data, 2 * most * STORE_KEY_MAX + fields_len + nargs * 24 + 128, nargs);
+    size_t nargs = 10 + 7 * most + 2 * most;
+    store_call_t *c = store_call_new_args(STORE_CALL_STATS, r, data,
+                                          3 * most * STORE_KEY_MAX + nargs * 24 + 128, nargs);
     if (c == NULL) {
         store_stats_state_free(st);
         return REDIS_E_BUSY;
@@ -1975,7 +2316,24 @@ int store_stats_read(redis_t *r, const store_stats_query_t *q, store_stats_cb cb
     store_stats_shape(c, q, nb);
     c->stats_state = st;
     c->cb.stats = cb;
+    if (replica != NULL) {
+        st->primary = r;
+        if (redis_is_connected(replica)) {
+            st->replica = 1;
+            c->r = replica;
+            c->retried = 1; /* a replica cannot load the library: the primary answers */
+        } else {
+            st->fell_back = 1;
+        }
+    }
     int rc = store_stats_send(c);
+    if (rc != REDIS_OK && st->replica) {
+        st->replica = 0;
+        st->fell_back = 1;
+        c->r = r;
+        c->retried = 0;
+        rc = store_stats_send(c);
+    }
     if (rc != REDIS_OK) store_call_free(c);
     return rc;
 }
@@ -2587,6 +2945,12 @@ static int store_log_raw_send(store_call_t *c, const char *after)
 int store_log_raw_page(redis_t *r, const site_t *site, const char *cursor, size_t limit,
                        store_log_raw_cb cb, void *data)
 {
+    return store_log_raw_page_from(r, NULL, site, cursor, limit, cb, data);
+}
+
+int store_log_raw_page_from(redis_t *r, redis_t *replica, const site_t *site, const char *cursor,
+                            size_t limit, store_log_raw_cb cb, void *data)
+{
     store_cursor_t at = {0, 0, 0};
     if (r == NULL || cb == NULL || !store_site_ok(site) || limit == 0 ||
         (cursor != NULL && store_cursor_parse(cursor, &at) != 0))
@@ -2604,6 +2968,7 @@ int store_log_raw_page(redis_t *r, const site_t *site, const char *cursor, size_
     if (at.ms != 0 || at.seq != 0)
         snprintf(after, sizeof(after), "%llu-%llu", (unsigned long long)at.ms,
                  (unsigned long long)at.seq);
+    store_call_read_from(c, replica);
     int rc = store_log_raw_send(c, at.ms != 0 || at.seq != 0 ? after : NULL);
     if (rc != REDIS_OK) store_call_free(c);
     return rc;

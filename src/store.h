@@ -117,6 +117,12 @@ int store_cursor_parse(const char *s, store_cursor_t *out);
  * order. */
 int store_log_page(redis_t *r, const site_t *site, const char *cursor, int64_t from_ms,
                    int64_t to_ms, size_t limit, store_log_cb cb, void *data);
+/* The same read from replica (redis.read_url; NULL: r alone) when it is
+ * connected, from the primary r when it is not or when it fails: the
+ * function is FCALL_RO, no-writes. A replica lags: a consent acknowledged a
+ * moment ago may be missing from a page read there. */
+int store_log_page_from(redis_t *r, redis_t *replica, const site_t *site, const char *cursor,
+                        int64_t from_ms, int64_t to_ms, size_t limit, store_log_cb cb, void *data);
 
 /* ---- compaction on disk after erasures (crypto-erasure, see store.c) ----
  *
@@ -215,6 +221,8 @@ typedef struct store_stats_result {
     const uint64_t *totals;         /* n_total_fields */
     const uint64_t *bucket_uniques; /* n_buckets (uniques, not by hour), else NULL */
     uint64_t unique_total;          /* visitors of the whole range (HyperLogLog union) */
+    int from_replica;               /* store_stats_read_from: the replica answered */
+    int fell_back; /* store_stats_read_from: a replica named, the primary answered */
 } store_stats_result_t;
 
 /* res is NULL exactly when err is not; valid only during the callback. */
@@ -226,7 +234,8 @@ typedef void (*store_stats_cb)(void *data, const store_stats_result_t *res,
 size_t store_stats_buckets(const store_stats_query_t *q);
 
 /* Every bucket's fields, the range's totals and unique visitors: FCALLs of
- * consentd_stats_by, one when the range is small, else one per
+ * consentd_stats_packed (each row one packed string: store.c), one when
+ * the range is small, else one per
  * STORE_STATS_ROWS_PER_CALL rows and one for the totals (the callback gets
  * one result, once). It reads week and month rollups (built from the days
  * the first time a query needs them, then kept exact by every flush) where
@@ -234,6 +243,18 @@ size_t store_stats_buckets(const store_stats_query_t *q);
  * range come from about 13 months and the days at its edges, not from 400
  * days; by hour, from the days (key layout: store.c). */
 int store_stats_read(redis_t *r, const store_stats_query_t *q, store_stats_cb cb, void *data);
+
+/* The same read from replica (redis.read_url; NULL: r alone) when it is
+ * connected: consentd_stats_read with FCALL_RO, which writes nothing, then
+ * PFCOUNT of the open rows and of the union (a read-only function cannot);
+ * from the primary r, from the start, when the replica is down, fails,
+ * times out, or lacks something only the primary makes (a closed unit not
+ * packed yet, a rollup not built yet: consentd_stats_packed makes them and
+ * replication brings them). A replica lags its primary: an answer from it
+ * may miss the last flushes (a second or so). The result says which
+ * answered (from_replica, fell_back). */
+int store_stats_read_from(redis_t *r, redis_t *replica, const store_stats_query_t *q,
+                          store_stats_cb cb, void *data);
 
 /* ---- banner versions (the archive of every banner.js served) ----
  *
@@ -376,6 +397,9 @@ int store_checkpoint_page(redis_t *r, const site_t *site, const char *cursor, si
  * ones are skipped. REDIS_E_ARGS for a malformed cursor. */
 int store_log_raw_page(redis_t *r, const site_t *site, const char *cursor, size_t limit,
                        store_log_raw_cb cb, void *data);
+/* The same from replica, as store_log_page_from. */
+int store_log_raw_page_from(redis_t *r, redis_t *replica, const site_t *site, const char *cursor,
+                            size_t limit, store_log_raw_cb cb, void *data);
 
 /* The material of an inclusion proof of log entry id in a partition: the
  * entry (NULL when there is none; its h NULL until chained), the chain

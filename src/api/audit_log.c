@@ -185,8 +185,8 @@ void audit_log_export(http_request_t *rq)
         http_error(rq, 500, "internal", "out of memory");
         return;
     }
-    int rc = store_log_raw_page(rq->worker->redis, rq->site, clen > 0 ? cursor : NULL,
-                                (size_t)limit, audit_log_on_page, p);
+    int rc = store_log_raw_page_from(rq->worker->redis, rq->worker->redis_read, rq->site,
+                                     clen > 0 ? cursor : NULL, (size_t)limit, audit_log_on_page, p);
     if (rc != REDIS_OK) {
         http_pending_free(p);
         if (rc == REDIS_E_ARGS)

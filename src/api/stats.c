@@ -81,6 +81,7 @@ typedef struct stats_query {
     int purpose;                          /* index in site->purposes, -1: every counted one */
     char cache_key[ANSWER_CACHE_KEY_MAX]; /* "" when the answer is not to be kept */
     uint64_t cache_until_ms;              /* h2o_now() until which it may be served */
+    metrics_t *metrics;                   /* the worker's: which Redis answered */
 } stats_query_t;
 
 /*
@@ -518,6 +519,10 @@ static void stats_on_read(void *data, const store_stats_result_t *res, const red
 {
     http_pending_t *p = data;
     http_request_t *rq = http_pending_request(p);
+    const stats_query_t *q = http_pending_state(p);
+    if (res != NULL && (res->from_replica || res->fell_back))
+        metrics_count(q->metrics,
+                      res->from_replica ? METRICS_READS_REPLICA : METRICS_READS_FALLBACK, 1);
     if (rq != NULL) {
         if (err != NULL)
             http_storage_error(rq, 0, err);
@@ -703,8 +708,10 @@ void stats_get(http_request_t *rq)
         http_error(rq, 500, "internal", "out of memory");
         return;
     }
+    q.metrics = rq->worker->metrics;
     memcpy(http_pending_state(p), &q, sizeof(q));
-    int rc = store_stats_read(rq->worker->redis, &sq, stats_on_read, p);
+    int rc =
+        store_stats_read_from(rq->worker->redis, rq->worker->redis_read, &sq, stats_on_read, p);
     if (rc != REDIS_OK) {
         http_pending_free(p);
         http_storage_error(rq, rc, NULL);

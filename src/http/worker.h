@@ -23,6 +23,7 @@ typedef struct worker {
     h2o_accept_ctx_t accept_ctx;
     h2o_socket_t *listener;
     redis_t *redis;
+    redis_t *redis_read;              /* redis.read_url's replica (stats), or NULL */
     struct ratelimit *ratelimit;      /* this thread's token buckets (ratelimit.h) */
     struct health *health;            /* this thread's Redis check for /healthz (api/health.h) */
     struct versions_cache *versions;  /* this thread's public lists of banner versions */

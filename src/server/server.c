@@ -371,6 +371,20 @@ static void server_on_redis_state(void *data, redis_t *r, int connected)
         log_msg(LOG_WARN, "worker %u: Redis connection lost: %s", w->id, redis_last_error(r));
 }
 
+/* The replica of redis.read_url: no library to load there (it comes from
+ * the primary by replication). */
+static void server_on_redis_read_state(void *data, redis_t *r, int connected)
+{
+    worker_t *w = data;
+    metrics_gauge_set(w->metrics, METRICS_REDIS_READ_CONNECTED, (uint64_t)redis_is_connected(r));
+    if (connected)
+        log_msg(LOG_INFO, "worker %u: connected to the Redis replica (redis.read_url)", w->id);
+    else
+        log_msg(LOG_WARN,
+                "worker %u: Redis replica connection lost: %s (stats read from the primary)", w->id,
+                redis_last_error(r));
+}
+
 static void server_on_redis_rtt(void *data, uint64_t ns)
 {
     worker_t *w = data;
@@ -511,6 +525,10 @@ static void *server_worker_main(void *arg)
     w->redis = redis_create(loop, &server.cfg->redis);
     redis_set_state_cb(w->redis, server_on_redis_state, w);
     redis_set_rtt_cb(w->redis, server_on_redis_rtt, w);
+    if (server.cfg->redis_read.url[0] != '\0') {
+        w->redis_read = redis_create(loop, &server.cfg->redis_read);
+        if (w->redis_read != NULL) redis_set_state_cb(w->redis_read, server_on_redis_read_state, w);
+    }
     w->health = health_create(w);
     if (w->health == NULL)
         log_msg(LOG_ERROR, "worker %u: out of memory: /healthz answers 500", w->id);
@@ -569,6 +587,10 @@ static void *server_worker_main(void *arg)
         checkpointer_stop(sw->checkpointer);
     }
     if (sw->erasure != NULL) h2o_timeout_unlink(&sw->erasure_entry);
+    /* The replica first: its pending stats calls fall back to the primary,
+     * which then answers them with "disconnected". */
+    if (w->redis_read != NULL) redis_destroy(w->redis_read);
+    w->redis_read = NULL;
     redis_destroy(w->redis);
     w->redis = NULL;
     erasure_free(sw->erasure);

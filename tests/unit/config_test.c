@@ -133,6 +133,7 @@ static int shipped_config_lists_every_field(void)
                                          "listen.port",
                                          "threads",
                                          "redis.url",
+                                         "redis.read_url",
                                          "redis.command_timeout_ms",
                                          "redis.connect_timeout_ms",
                                          "redis.reconnect_min_ms",
@@ -187,6 +188,29 @@ static int shipped_config_lists_every_field(void)
     }
     json_decref(root);
     CHECK(missing == 0);
+    return 0;
+}
+
+/* redis.read_url: its own address, password and db, redis.url's timeouts,
+ * no durable writes; none by default. */
+static int read_url_takes_the_main_timeouts(void)
+{
+    static config_t cfg;
+    char err[CONFIG_ERR_MAX], path[PATH_MAX];
+    if (config_load(&cfg, fixture(path, sizeof(path), "good_read_url.json"), err, sizeof(err)) !=
+        0) {
+        printf("    %s\n", err);
+        return 1;
+    }
+    CHECK_STR(cfg.redis_read.host, "127.0.0.1");
+    CHECK(cfg.redis_read.port == 6380 && cfg.redis_read.db == 2);
+    CHECK_STR(cfg.redis_read.password, "secret");
+    CHECK(cfg.redis_read.command_timeout_ms == 700 && cfg.redis.command_timeout_ms == 700);
+    CHECK(cfg.redis_read.wait_replicas == 0 && cfg.redis.wait_replicas == 1);
+    CHECK(cfg.redis.port == 6379 && !cfg.redis_read.cluster);
+    CHECK(config_load(&cfg, fixture(path, sizeof(path), "good_minimal.json"), err, sizeof(err)) ==
+          0);
+    CHECK(cfg.redis_read.url[0] == '\0');
     return 0;
 }
 
@@ -272,6 +296,12 @@ static const bad_case_t bad_cases[] = {
     {"bad_wait_replicas.json", "redis.wait_replicas", "must be an integer from 0 to 16"},
     {"bad_wait_timeout.json", "redis.wait_timeout_ms", "smaller than redis.command_timeout_ms"},
     {"bad_redis_cluster_db.json", "redis.url", "only database 0"},
+    {"bad_read_url_cluster.json", "redis.read_url",
+     "redis+cluster:// is not supported for reads yet: name one replica (redis://host:port) of a "
+     "single Redis, or leave it out"},
+    {"bad_read_url_scheme.json", "redis.read_url", "must be redis://"},
+    {"bad_read_url_beside_cluster.json", "redis.read_url",
+     "not supported with a redis+cluster:// redis.url yet"},
     {"bad_syntax.json", NULL, "line 3, column"},
     {"bad_duplicate_key.json", NULL, "line 3"},
     {"bad_not_object.json", NULL, "must be a JSON object"},
@@ -685,6 +715,7 @@ int main(void)
         redis_url_env_replaces_a_file_host_that_does_not_resolve);
     run("a_bad_file_redis_url_is_refused_even_when_the_environment_replaces_it",
         a_bad_file_redis_url_is_refused_even_when_the_environment_replaces_it);
+    run("read_url_takes_the_main_timeouts", read_url_takes_the_main_timeouts);
     run("redis_url_host_and_port", redis_url_host_and_port);
     run("redis_url_password_user_and_db", redis_url_password_user_and_db);
     run("redis_url_unix_socket", redis_url_unix_socket);
