@@ -268,13 +268,35 @@ class Recorder {
         this.storage = { localStorage: new Set(), sessionStorage: new Set(), indexedDB: new Set() };
         this.pages = [];
         this.cookies = new Map(); // name|domain -> the cookie as last seen: every one seen in the state
-        this.writes = new Set(); // names written (by HTTP or script) since the withdrawal
+        this.written = new Map(); // name -> the cookie as written (by HTTP or script) since mark()
+    }
+
+    /* From now on: the writes before a click belong to the state before it. */
+    mark() {
+        this.written.clear();
+    }
+
+    /* A write of a cookie (a Set-Cookie line or a document.cookie string) by url, on host. */
+    write(line, by, url, host) {
+        const name = cookieName(line);
+        if (!name || deletes(line)) return;
+        const attr = (a) => line.match(new RegExp(`;\\s*${a}\\s*=\\s*([^;]*)`, 'i'))?.[1].trim();
+        const maxAge = attr('max-age'),
+            expires = attr('expires');
+        const at = maxAge ? Date.now() + Number(maxAge) * 1000 : expires ? Date.parse(expires) : NaN;
+        this.setters.set(name, { by, url });
+        this.written.set(name, { name, domain: attr('domain') || host, expires: at / 1000 || -1, httpOnly: /;\s*httponly/i.test(line) });
     }
 
     async attach(context) {
-        await context.exposeBinding('__consentdScanCookie', (_src, line, url) => {
-            const name = cookieName(line);
-            if (name && !deletes(line)) (this.setters.set(name, { by: 'script', url }), this.writes.add(name));
+        await context.exposeBinding('__consentdScanCookie', (src, line, url) => {
+            let host = '';
+            try {
+                host = new URL(src.frame.url()).hostname;
+            } catch {
+                /* no frame */
+            }
+            this.write(line, 'script', url, host);
         });
         await context.addInitScript(cookieWatch);
         context.on('request', (req) => {
@@ -294,10 +316,7 @@ class Recorder {
             try {
                 for (const h of await res.headersArray()) {
                     if (h.name.toLowerCase() === 'set-cookie') {
-                        for (const line of h.value.split('\n')) {
-                            const name = cookieName(line);
-                            if (name && !deletes(line)) (this.setters.set(name, { by: 'http', url: res.url() }), this.writes.add(name));
-                        }
+                        for (const line of h.value.split('\n')) this.write(line, 'http', res.url(), new URL(res.url()).hostname);
                     }
                 }
             } catch {
@@ -331,7 +350,10 @@ class Recorder {
 
     async result(context) {
         for (const c of await context.cookies()) this.cookies.set(`${c.name}|${c.domain}`, c);
-        const cookies = [...this.cookies.values()].map((c) => {
+        // Written but gone (deleted, by the banner's clean-up say) before any look: still set.
+        const names = new Set([...this.cookies.values()].map((c) => c.name));
+        const gone = [...this.written.values()].filter((c) => !names.has(c.name)).map((c) => ({ ...c, deleted: true }));
+        const cookies = [...this.cookies.values(), ...gone].map((c) => {
             const set = this.setters.get(c.name);
             return {
                 name: c.name,
@@ -341,7 +363,8 @@ class Recorder {
                 by: set ? set.by : 'unknown',
                 url: set ? set.url : null,
                 httpOnly: c.httpOnly,
-                written: this.writes.has(c.name),
+                written: this.written.has(c.name),
+                ...(c.deleted ? { deleted: true } : {}),
             };
         });
         return {
@@ -480,10 +503,11 @@ async function runState(browser, state, pages, o, texts) {
                 out.notes.push(`the banner's “${which}” button could not be clicked: state not reached`);
                 out.unreached = true;
             } else {
+                rec.mark();
                 await clickScan(page, which);
                 await waitChoice(page);
                 await settle(page, o.settleMs);
-                if (state === 'withdrawn') (rec.writes.clear(), await withdraw(page, texts, o, out));
+                if (state === 'withdrawn') (rec.mark(), await withdraw(page, texts, o, out));
                 else out.screenshot = await screenshot(page);
                 await rec.snapshot(page);
                 for (const url of pages) (await visit(page, url, rec, o), await rec.snapshot(page));
@@ -598,7 +622,7 @@ export function judge({ states, bannerHost, layout, purposes, trackers, bannerFo
                 add({
                     level: 'violation',
                     ...where,
-                    reason: `${by.length ? `declared for ${by.map((p) => p.id).join(', ')}, not necessary` : 'not declared by a necessary purpose'}: set ${STATE_TITLES[state].toLowerCase()}`,
+                    reason: `${by.length ? `declared for ${by.map((p) => p.id).join(', ')}, not necessary` : 'not declared by a necessary purpose'}: set ${STATE_TITLES[state].toLowerCase()}${c.deleted ? ' (deleted later)' : ''}`,
                 });
             } else if (!strict && !by.length) {
                 add({ level: 'undeclared', ...where, reason: 'declared by no purpose', propose: proposePurpose(purposes, t?.category) });
@@ -706,7 +730,7 @@ const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '
 function table(caption, head, rows) {
     if (!rows.length) return `<p>${esc(caption)}: none.</p>`;
     return `<table><caption>${esc(caption)}</caption><thead><tr>${head.map((h) => `<th scope="col">${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows
-        .map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`)
+        .map((r) => `<tr>${r.map((c) => `<td${/:\/\//.test(c) ? ' class="u"' : ''}>${esc(c)}</td>`).join('')}</tr>`)
         .join('')}</tbody></table>`;
 }
 
@@ -740,7 +764,7 @@ export function htmlReport(report) {
 ${table(
     `Cookies, ${STATE_TITLES[s].toLowerCase()}`,
     ['Name', 'Domain', 'Expires', 'Party', 'Set by', 'URL'],
-    r.cookies.map((c) => [c.name, c.domain, c.expires, c.party, c.by, c.url || '']),
+    r.cookies.map((c) => [c.name, c.domain, c.expires, c.party, c.by + (c.deleted ? ', deleted later' : ''), c.url || '']),
 )}
 ${table(`Storage, ${STATE_TITLES[s].toLowerCase()}`, ['Area', 'Key'], storage)}
 ${table(
@@ -756,7 +780,7 @@ ${table(
 <style>
 body{font:15px/1.5 system-ui,sans-serif;color:#111;background:#fff;margin:0 auto;max-width:80rem;padding:1rem}
 table{border-collapse:collapse;margin:1rem 0;width:100%}caption{text-align:left;font-weight:600}
-th,td{border:1px solid #767676;padding:.25rem .5rem;text-align:left;vertical-align:top;overflow-wrap:anywhere}
+th,td{border:1px solid #767676;padding:.25rem .5rem;text-align:left;vertical-align:top}td.u{overflow-wrap:anywhere}
 th{background:#f0f0f0}.fail{color:#a40000}.pass{color:#0a5c0a}img{border:1px solid #767676;max-width:100%;height:auto}
 </style></head>
 <body><main><h1>consentd scan: <span class="${verdict.toLowerCase()}">${esc(verdict)}</span></h1>

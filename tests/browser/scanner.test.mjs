@@ -56,6 +56,7 @@ test('a_tag_that_ignores_the_banner_is_a_violation_before_any_choice_named_with_
     assert.deepEqual(v.map((f) => [f.kind, f.name, f.by, f.url]), [['cookie', '_ga', 'script', `http://analytics.test:${stack.port}/ga.js`]]);
     assert.equal(v[0].tracker.vendor, 'Google Analytics', 'known from the Open Cookie Database');
     assert.match(r.stdout, /violation: Before any choice: cookie _ga \(http:\/\/analytics\.test:\d+\/ga\.js\)/);
+    assert.deepEqual(of(r.report, 'violation', 'refused').map((f) => f.name), ['_ga'], 'and after the refusal: the tag runs on every page');
 });
 
 test('a_tag_that_keeps_ga_after_a_refusal_is_a_violation_after_the_refusal', async () => {
@@ -70,6 +71,7 @@ test('a_tag_that_keeps_ga_after_a_refusal_is_a_violation_after_the_refusal', asy
 test('the_html_report_is_axe_clean', async () => {
     const r = await runScan(stack, 'ignores', ['--depth', '0']);
     assert.equal(r.code, 1);
+    assert.deepEqual(r.report.findings.filter((f) => f.level === 'violation').map((f) => `${f.state} ${f.name}`), ['before _ga', 'refused _ga', 'withdrawn _ga']);
     const html = fs.readFileSync(r.html, 'utf8');
     assert.ok(html.indexOf('Findings, violations first') < html.indexOf('Before any choice</h2>'), 'findings come first');
     assert.equal((html.match(/<img src="data:image\/png;base64,/g) || []).length, 4, 'a screenshot per state, inlined');
