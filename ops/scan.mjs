@@ -547,7 +547,7 @@ async function withdraw(page, texts, o, out) {
 
 // ---- judgement ---------------------------------------------------------------------
 
-export function judge({ states, bannerHost, layout, purposes, trackers, bannerFound, configSource }) {
+export function judge({ states, bannerHost, layout, purposes, trackers, configSource }) {
     const findings = [];
     const necessary = purposes.filter((p) => p.basis === 'necessary');
     const necessaryIds = new Set(necessary.map((p) => p.id));
@@ -591,13 +591,13 @@ export function judge({ states, bannerHost, layout, purposes, trackers, bannerFo
             });
         }
     }
-    if (!bannerFound && configSource === 'none') {
+    if (configSource.startsWith('none')) {
         add({
             level: 'violation',
             state: 'before',
             kind: 'config',
             name: 'purposes',
-            reason: 'no banner.js on the page and no --site-file: nothing is declared, so nothing but consentd’s own is allowed',
+            reason: `no purposes (${configSource}; no banner.js on the page and no --site-file?): nothing is declared, so nothing but consentd’s own is allowed`,
         });
     }
 
@@ -818,9 +818,17 @@ export async function scan(o) {
         // The pages: the given ones and same-site links, breadth first, in a throw-away profile.
         const pages = [];
         let bannerSrc = null;
+        const bodies = new Map(); // banner.js URL -> its body as the browser received it
         {
             const context = await browser.newContext();
             const page = await context.newPage();
+            page.on('response', (res) => {
+                if (/\/v1\/sites\/[^/]+\/banner\.js/.test(res.url()) && !bodies.has(res.url()))
+                    bodies.set(
+                        res.url(),
+                        res.text().catch(() => null),
+                    );
+            });
             const queue = o.urls.map((u) => [u, 0]);
             const seen = new Set(o.urls);
             while (queue.length && pages.length < o.maxPages) {
@@ -835,16 +843,25 @@ export async function scan(o) {
                     for (const l of await links(page, firstSite)) if (!seen.has(l)) (seen.add(l), queue.push([l, depth + 1]));
                 }
             }
+            await Promise.all(bodies.values());
             await context.close();
         }
         let purposes = [],
             cfg = null,
             configSource = 'none';
         if (bannerSrc) {
-            const res = await fetch(bannerSrc);
-            if (res.ok) {
-                ({ purposes, cfg } = purposesFromBanner(await res.text()));
+            // The body the browser got (the same name resolution), else one fetched here.
+            const text =
+                (await bodies.get(bannerSrc)) ??
+                (await fetch(bannerSrc).then(
+                    (r) => (r.ok ? r.text() : null),
+                    () => null,
+                ));
+            try {
+                ({ purposes, cfg } = purposesFromBanner(text));
                 configSource = `${bannerSrc} (public settings)`;
+            } catch {
+                configSource = `none: ${bannerSrc} could not be read`;
             }
         }
         if (o.siteFile) {
@@ -858,7 +875,7 @@ export async function scan(o) {
         delete states.before.layout;
         const trackers = loadTrackers();
         const bannerHost = bannerSrc ? new URL(bannerSrc).hostname : null;
-        const findings = judge({ states, bannerHost, layout, purposes, trackers, bannerFound: !!bannerSrc, configSource });
+        const findings = judge({ states, bannerHost, layout, purposes, trackers, configSource });
         const failing = findings.some((f) => f.level === 'violation' || (o.failOnUndeclared && f.level === 'undeclared'));
         return {
             scanner: 'consentd-scan 1',

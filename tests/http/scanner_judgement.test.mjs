@@ -56,7 +56,7 @@ const button = (w, h, same = true) => ({ visible: true, w, h, parentIsSame: same
 const layoutOk = { shown: true, accept: button(200, 40), refuse: button(190, 40) };
 
 function verdicts(states, layout = layoutOk) {
-    return judge({ states, bannerHost: 'consent.example', layout, purposes, trackers, bannerFound: true, configSource: 'x' }).map((f) => `${f.level} ${f.state} ${f.kind} ${f.name}${f.propose ? ` -> ${f.propose}` : ''}`);
+    return judge({ states, bannerHost: 'consent.example', layout, purposes, trackers, configSource: 'x' }).map((f) => `${f.level} ${f.state} ${f.kind} ${f.name}${f.propose ? ` -> ${f.propose}` : ''}`);
 }
 
 test('verdicts_on_given_observations', () => {
@@ -76,6 +76,8 @@ test('verdicts_on_given_observations', () => {
         ['violation withdrawn cookie _gid', 'undeclared accepted cookie _fbp -> advertising', 'undeclared accepted cookie xyz', 'leftover withdrawn cookie _fbp'],
     );
     assert.deepEqual(verdicts({ ...clean, accepted: state([cookie('sess'), cookie('_ga')]) }), ['stale accepted cookie _ga_*', 'stale accepted cookie _gid']);
+    const unjudged = judge({ states: clean, bannerHost: null, layout: layoutOk, purposes: [], trackers, configSource: 'none' });
+    assert.ok(unjudged.some((f) => f.level === 'violation' && f.kind === 'config'), 'no purposes at all is said, not taken for a clean site');
     // The first layer: refuse missing, hidden, smaller, or apart from accept.
     assert.deepEqual(verdicts(clean, { shown: false }), ['violation before banner banner']);
     assert.deepEqual(verdicts(clean, { shown: true, accept: button(200, 40), refuse: null }), ['violation before banner refuse']);
