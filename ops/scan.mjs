@@ -14,10 +14,18 @@
 // --site-file or else from the settings inlined in the banner.js the page
 // loads (public; a read-only API key does not exist yet). Violations:
 // anything not declared by a necessary purpose before a choice, after the
-// refusal or after the withdrawal; a missing banner; a refuse button missing
-// from the first layer or smaller than accept. Undeclared: seen after
-// acceptance, declared by no purpose (with a proposed purpose from the Open
-// Cookie Database, ops/scan/). Stale: declared, never seen.
+// refusal or after the withdrawal (written again since), a request to a
+// known tracker host then; a missing banner; a refuse button missing from
+// the first layer, smaller than accept or not beside it. Undeclared: seen
+// after acceptance, declared by no purpose (with a proposed purpose from the
+// Open Cookie Database, ops/scan/). Leftover: set before the withdrawal and
+// still there. Stale: declared, never seen. Notice: another site's request
+// before a choice or after a refusal, unknown to the database.
+//
+// Threads and ownership: one node process, one Chromium it launches and
+// closes; each state is its own browser context (profile), closed after it.
+// The scanner only reads the site: its clicks record real choices in
+// consentd (a scan adds four visitors' choices to the site's statistics).
 //
 // Output: report.json and report.html (self-contained) in --out; exit 0
 // when clean, 1 on a violation (or an undeclared cookie with
