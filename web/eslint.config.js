@@ -31,4 +31,10 @@ export default [
         files: ['web/build.mjs', 'ops/**/*.mjs'],
         languageOptions: { globals: globals.node },
     },
+    // The scanner also hands functions to the page it drives (page.evaluate,
+    // addInitScript): those run in the browser.
+    {
+        files: ['ops/scan.mjs'],
+        languageOptions: { globals: { ...globals.node, ...globals.browser } },
+    },
 ];
