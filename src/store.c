@@ -106,6 +106,13 @@
  *                                          sender's last batch       128 batches of that sender
  *                                                                    applied (member = score)
  *
+ * SCAN SUMMARIES have their own tag, {<site>:scans} (version 10):
+ *
+ *   key                            type    TTL                       content
+ *   cd:{site:scans}:list           LIST    none (capped: the newest  scan summaries (JSON text
+ *                                          STORE_SCANS_KEEP)         consentd wrote), newest
+ *                                                                    first
+ *
  * (stats retention = site->stats_retention_days.) Fields: dims all,
  * v.<variant>, l.<lang>, s.<source>; metrics shown, dismissed,
  * panel_opened, decisions, accept_all, reject_all, custom, withdrawn,
@@ -2531,6 +2538,47 @@ static void store_banner_on_reply(store_call_t *c, const redis_reply_t *reply)
         break;
     }
     store_call_free(c);
+}
+
+/* ---- scan summaries ----------------------------------------------------------
+ *
+ * The calls reuse the banner archive's reply kinds: an integer 1 (found)
+ * for the push, a string or nil (bytes) for the read. */
+
+static store_call_t *store_scan_call(store_call_kind_t kind, redis_t *r, const site_t *site,
+                                     void *data, size_t extra)
+{
+    store_call_t *c = store_call_new(kind, r, data, 2 * STORE_KEY_MAX + extra);
+    if (c == NULL) return NULL;
+    int n = snprintf(c->tag, sizeof(c->tag), "%s:scans", site->id);
+    c->tag_len = n > 0 && (size_t)n < sizeof(c->tag) ? (size_t)n : 0;
+    return c;
+}
+
+int store_scan_add(redis_t *r, const site_t *site, const char *json, size_t len, store_found_cb cb,
+                   void *data)
+{
+    if (r == NULL || cb == NULL || json == NULL || len == 0 || !store_site_ok(site))
+        return REDIS_E_ARGS;
+    store_call_t *c = store_scan_call(STORE_CALL_BANNER_FOUND, r, site, data, len);
+    if (c == NULL) return REDIS_E_ARGS;
+    c->cb.found = cb;
+    c->is_fcall = 1;
+    return store_call_start(c, store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_scan_add") |
+                                   store_arg_str(c, "1") |
+                                   store_argf(c, "cd:{%.*s}:list", (int)c->tag_len, c->tag) |
+                                   store_arg(c, json, len) | store_argf(c, "%d", STORE_SCANS_KEEP));
+}
+
+int store_scan_latest(redis_t *r, const site_t *site, store_bytes_cb cb, void *data)
+{
+    if (r == NULL || cb == NULL || !store_site_ok(site)) return REDIS_E_ARGS;
+    store_call_t *c = store_scan_call(STORE_CALL_BANNER_GET, r, site, data, 0);
+    if (c == NULL) return REDIS_E_ARGS;
+    c->cb.bytes = cb;
+    return store_call_start(c, store_arg_str(c, "LINDEX") |
+                                   store_argf(c, "cd:{%.*s}:list", (int)c->tag_len, c->tag) |
+                                   store_arg_str(c, "0"));
 }
 
 /* ---- the log's hash chains and checkpoints ---------------------------------- */

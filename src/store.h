@@ -303,6 +303,21 @@ int store_banner_list(redis_t *r, const site_t *site, store_banner_list_cb cb, v
 int store_banner_get(redis_t *r, const site_t *site, const char *hash, store_bytes_cb cb,
                      void *data);
 
+/* ---- scan summaries (POST /v1/sites/{site}/scans, scans.h) ----
+ *
+ * A site's newest STORE_SCANS_KEEP scan summaries, each the JSON text
+ * consentd validated and wrote (nothing personal), newest first, in one
+ * list under the tag {<site>:scans} (key layout: store.c), kept without
+ * expiry. */
+#define STORE_SCANS_KEEP 20
+
+/* Push json (consentd_scan_add, library version 10) and drop the oldest
+ * beyond STORE_SCANS_KEEP; found is 1 when stored. */
+int store_scan_add(redis_t *r, const site_t *site, const char *json, size_t len, store_found_cb cb,
+                   void *data);
+/* The newest summary's JSON (LINDEX 0); js NULL when the site has none. */
+int store_scan_latest(redis_t *r, const site_t *site, store_bytes_cb cb, void *data);
+
 /* The msgpack encoding of a record (store_record_encode,
  * store_record_decode): store_record.h. */
 

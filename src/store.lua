@@ -13,7 +13,7 @@
 -- pairs each version with the file's hash, and lint_lua fails when they
 -- disagree). A new version keeps every function of the older ones, with their
 -- arguments and replies: old nodes run on it until they are replaced.
-local VERSION = 9
+local VERSION = 10
 
 -- Returns VERSION: what consentd asks a Redis before loading the library.
 local function version()
@@ -1154,3 +1154,19 @@ redis.register_function('consentd_stats_by', stats_by)
 redis.register_function('consentd_stats_packed', stats_packed)
 redis.register_function{function_name = 'consentd_stats_read', callback = stats_read,
                         flags = {'no-writes'}}
+
+-- SCAN SUMMARIES (version 10). KEYS[1] = cd:{<site>:scans}:list; ARGV[1] =
+-- the summary (JSON, validated by consentd), ARGV[2] = how many to keep.
+-- Pushes it first and drops the oldest beyond the cap (RPOP with a count:
+-- the same cap as LTRIM, within the commands consentd's ACL user has).
+-- Returns 1.
+local function scan_add(keys, args)
+  local keep = tonumber(args[2])
+  local n = redis.call('LPUSH', keys[1], args[1])
+  if n > keep then
+    redis.call('RPOP', keys[1], n - keep)
+  end
+  return 1
+end
+
+redis.register_function('consentd_scan_add', scan_add)

@@ -37,6 +37,7 @@
 #include "openapi.h"
 #include "identify.h"
 #include "rights.h"
+#include "scans.h"
 #include "stats.h"
 #include "versions.h"
 #include "health.h"
@@ -98,6 +99,8 @@ static const route_t routes[] = {
     {"log_checkpoints", "GET", "/v1/sites/{site}/log/checkpoints", audit_log_checkpoints, 0, 0},
     {"log_inclusion", "GET", "/v1/sites/{site}/log/inclusion", audit_log_inclusion, 0, 0},
     {"stats_get", "GET", "/v1/sites/{site}/stats", stats_get, 0, 0},
+    {"scans_post", "POST", "/v1/sites/{site}/scans", scans_post, SCANS_MAX_BODY, 0},
+    {"scans_latest", "GET", "/v1/sites/{site}/scans/latest", scans_latest, 0, 0},
     {"visitor_get", "GET", "/v1/sites/{site}/visitors/{visitor}", rights_access, 0, 0},
     {"visitor_delete", "DELETE", "/v1/sites/{site}/visitors/{visitor}", rights_erase, 0, 0},
     {"banner_versions", "GET", "/v1/sites/{site}/banner-versions", versions_list, 0, 0},

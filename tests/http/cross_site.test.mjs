@@ -39,6 +39,8 @@ const ACCESS = {
     visitor_get: 'server',
     visitor_delete: 'server',
     stats_get: 'server',
+    scans_post: 'server', /* a scan summary (issue 23, item 4) */
+    scans_latest: 'server',
     banner_versions: 'server',
     banner_version_get: 'server',
     banner_versions_public: 'public', /* hashes and dates of the banners served */

@@ -138,6 +138,12 @@ test('consentd_works_fully_with_the_consentd_user', async () => {
     const erase = await consentd.request('/v1/sites/demo/visitors/acl-visitor-01', { method: 'DELETE', headers: server() });
     assert.equal(erase.status, 200, erase.text);
 
+    // A scan summary is stored (consentd_scan_add) and read back (LINDEX).
+    const scan = { scanned_at: '2026-12-05T03:00:00Z', verdict: 'pass', scanner: 'consentd-scan 1', pages: 1, violations: 0, undeclared: 0, leftover: 0, stale: 0, notices: 0 };
+    const posted = await consentd.request('/v1/sites/demo/scans', { method: 'POST', headers: server(), body: JSON.stringify(scan) });
+    assert.equal(posted.status, 201, posted.text);
+    const latest = await consentd.request('/v1/sites/demo/scans/latest', { headers: server() });
+    assert.equal(latest.status, 200, latest.text);
     // The counters reach Redis (flushed every second) through their function.
     await waitFor(async () => (await redis.command('KEYS', 'cd:{demo:stats}:*')).length > 0, {
         timeoutMs: 5000,
