@@ -31,6 +31,10 @@
 // when clean, 1 on a violation (or an undeclared cookie with
 // --fail-on-undeclared), 2 on a usage or run error. --propose FILE writes the
 // declarations it would add: a JSON Patch (RFC 6902) of the site file.
+// --post URL (the site's /v1/sites/<site>/scans) sends consentd a summary
+// of the report (scanSummary: verdict, counts, the first findings) with the
+// site's API key (--key, else $CONSENTD_API_KEY); the dashboard shows the
+// newest. A summary consentd refuses, or cannot be reached for, exits 2.
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -47,7 +51,9 @@ const USAGE = `usage: node ops/scan.mjs [options] URL...
   --fail-on-undeclared    exit 1 on an undeclared cookie or storage key too
   --chromium PATH         the browser (default $CHROMIUM or /usr/bin/chromium)
   --browser-arg ARG       one more Chromium flag (repeatable), e.g. --host-resolver-rules=...
-  --settle-ms N           wait after each page's load (default 800)`;
+  --settle-ms N           wait after each page's load (default 800)
+  --post URL              send the summary to consentd: https://HOST/v1/sites/SITE/scans
+  --key KEY               the site's API key for --post (default $CONSENTD_API_KEY)`;
 
 export const STATES = ['before', 'refused', 'accepted', 'withdrawn'];
 const STATE_TITLES = {
@@ -61,7 +67,7 @@ const OWN_STORAGE = 'consentd'; // the visitor id in sessionStorage (web/banner/
 
 // ---- arguments ------------------------------------------------------------------
 
-export function parseArgs(argv) {
+export function parseArgs(argv, env = process.env) {
     const o = { urls: [], depth: 1, maxPages: 10, out: 'scan-report', browserArgs: [], settleMs: 800, failOnUndeclared: false };
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i];
@@ -83,6 +89,8 @@ export function parseArgs(argv) {
         else if (a === '--chromium') o.chromium = value();
         else if (a === '--browser-arg') o.browserArgs.push(value());
         else if (a === '--settle-ms') o.settleMs = int();
+        else if (a === '--post') o.post = value();
+        else if (a === '--key') o.key = value();
         else if (a === '-h' || a === '--help') o.help = true;
         else if (a.startsWith('-')) throw new Error(`${a}: unknown option`);
         else {
@@ -97,6 +105,18 @@ export function parseArgs(argv) {
         }
     }
     if (!o.help && !o.urls.length) throw new Error('no URL given');
+    if (o.post !== undefined) {
+        let u;
+        try {
+            u = new URL(o.post);
+        } catch {
+            throw new Error(`--post: not a URL: ${o.post}`);
+        }
+        if (!/^https?:$/.test(u.protocol) || !/^\/v1\/sites\/[^/]+\/scans$/.test(u.pathname))
+            throw new Error(`--post: must be http(s)://HOST/v1/sites/SITE/scans, not ${o.post}`);
+        o.key = o.key ?? env.CONSENTD_API_KEY;
+        if (!o.key) throw new Error('--post: needs --key KEY or $CONSENTD_API_KEY');
+    } else if (o.key !== undefined) throw new Error('--key: only with --post');
     return o;
 }
 
@@ -905,6 +925,56 @@ export async function scan(o) {
     }
 }
 
+// ---- the summary consentd keeps (POST /v1/sites/<site>/scans, docs/api.md) ----
+
+export const SUMMARY_FINDINGS_MAX = 20; // consentd's bounds
+const SUMMARY_LINE_MAX = 300; // bytes
+
+/* One finding as the scanner prints it. */
+export function findingLine(f) {
+    return `${f.level}: ${STATE_TITLES[f.state] || f.state}: ${f.kind} ${f.name}${f.url ? ` (${f.url})` : ''}: ${f.reason}${f.propose ? `; proposed purpose: ${f.propose}` : ''}`;
+}
+
+/* A short line within consentd's bounds: no control character, <= 300 bytes of UTF-8. */
+function shortLine(text) {
+    let t = [...text].map((c) => (c < ' ' || c === '\u007f' ? ' ' : c)).join('');
+    while (Buffer.byteLength(t, 'utf8') > SUMMARY_LINE_MAX) t = t.slice(0, -2) + '…';
+    return t;
+}
+
+/* The report's summary as consentd takes it: verdict, counts per level, the
+ * first findings that are not notices. */
+export function scanSummary(report) {
+    const n = (level) => report.summary?.[level] ?? 0;
+    return {
+        scanned_at: report.scannedAt,
+        verdict: report.verdict,
+        scanner: report.scanner,
+        pages: report.pages.length,
+        violations: n('violation'),
+        undeclared: n('undeclared'),
+        leftover: n('leftover'),
+        stale: n('stale'),
+        notices: n('notice'),
+        findings: report.findings
+            .filter((f) => f.level !== 'notice')
+            .slice(0, SUMMARY_FINDINGS_MAX)
+            .map((f) => shortLine(findingLine(f))),
+    };
+}
+
+/* POST it; the summary as consentd stored it, or an Error saying why not. */
+export async function postSummary(url, key, summary) {
+    const res = await fetch(url, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify(summary),
+    });
+    const text = await res.text();
+    if (res.status !== 201) throw new Error(`${url}: ${res.status} ${text.slice(0, 300)}`);
+    return JSON.parse(text);
+}
+
 async function main() {
     let o;
     try {
@@ -922,16 +992,21 @@ async function main() {
     fs.writeFileSync(path.join(o.out, 'report.json'), JSON.stringify(report, null, 2) + '\n');
     fs.writeFileSync(path.join(o.out, 'report.html'), htmlReport(report));
     if (o.propose) fs.writeFileSync(o.propose, JSON.stringify(report.proposal, null, 2) + '\n');
-    for (const f of report.findings.filter((x) => x.level !== 'notice')) {
-        console.log(
-            `${f.level}: ${STATE_TITLES[f.state] || f.state}: ${f.kind} ${f.name}${f.url ? ` (${f.url})` : ''}: ${f.reason}${f.propose ? `; proposed purpose: ${f.propose}` : ''}`,
-        );
-    }
+    for (const f of report.findings.filter((x) => x.level !== 'notice')) console.log(findingLine(f));
     console.log(
         `consentd-scan: ${report.verdict} (${Object.entries(report.summary)
             .map(([k, v]) => `${v} ${k}`)
             .join(', ')}); report in ${path.join(o.out, 'report.html')}`,
     );
+    if (o.post) {
+        try {
+            const stored = await postSummary(o.post, o.key, scanSummary(report));
+            console.log(`consentd-scan: summary stored in consentd (${stored.received_at})`);
+        } catch (e) {
+            console.error(`consentd-scan: --post: ${e.message}`);
+            return 2;
+        }
+    }
     return report.verdict === 'pass' ? 0 : 1;
 }
 

@@ -5,7 +5,8 @@
 // site 404, malformed or out-of-bounds body 400, oversized 413, Redis down 503.
 import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
-import { Consentd, Redis, test, waitFor } from './lib/harness.mjs';
+import path from 'node:path';
+import { Consentd, Redis, SOURCE_DIR, test, waitFor } from './lib/harness.mjs';
 import { DEMO_KEY, OTHER_KEY, browser, server } from './lib/consent.mjs';
 
 let redis, consentd;
@@ -136,4 +137,38 @@ test('redis_down_is_503', async () => {
     } finally {
         await redis.start();
     }
+});
+
+// ops/scan.mjs --post: its summary of a report is what consentd takes.
+const SCAN = path.join(SOURCE_DIR, 'ops', 'scan.mjs');
+const { parseArgs, scanSummary, postSummary } = await import(SCAN);
+
+test('the_scanner_posts_its_summary_and_consentd_stores_it', async () => {
+    const url = `http://127.0.0.1:${consentd.port}/v1/sites/demo/scans`;
+    const finding = (i, level = 'violation') => ({ level, state: 'before', kind: 'cookie', name: `c${i}`, url: 'https://shop.example/', reason: `set before any choice\n${'é'.repeat(400)}` });
+    const report = {
+        scanner: 'consentd-scan 1',
+        scannedAt: new Date().toISOString(),
+        verdict: 'fail',
+        pages: ['https://shop.example/', 'https://shop.example/a'],
+        summary: { violation: 30, undeclared: 0, leftover: 0, stale: 2, notice: 1 },
+        findings: [finding(0, 'notice'), ...Array.from({ length: 30 }, (_, i) => finding(i))],
+    };
+    const summary = scanSummary(report);
+    assert.equal(summary.findings.length, 20);
+    assert.match(summary.findings[0], /^violation: Before any choice: cookie c0 \(https:\/\/shop\.example\/\): set before any choice é/);
+    assert.ok(summary.findings.every((l) => Buffer.byteLength(l) <= 300 && !/\n/.test(l)));
+    const stored = await postSummary(url, DEMO_KEY, summary);
+    assert.equal(stored.pages, 2);
+    assert.equal(stored.violations, 30);
+    assert.equal(stored.notices, 1);
+    assert.deepEqual((await latest()).json(), stored);
+    await assert.rejects(postSummary(url, 'not-a-key-of-any-site-000', summary), /401/);
+
+    const o = parseArgs(['--post', url, 'https://shop.example/'], { CONSENTD_API_KEY: 'k1' });
+    assert.equal(o.key, 'k1');
+    assert.equal(parseArgs(['--post', url, '--key', 'k2', 'https://shop.example/'], { CONSENTD_API_KEY: 'k1' }).key, 'k2');
+    assert.throws(() => parseArgs(['--post', url, 'https://shop.example/'], {}), /--key/);
+    assert.throws(() => parseArgs(['--post', 'http://h/v1/sites/demo/stats', '--key', 'k', 'https://shop.example/'], {}), /scans/);
+    assert.throws(() => parseArgs(['--key', 'k', 'https://shop.example/'], {}), /only with --post/);
 });
