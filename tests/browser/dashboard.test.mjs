@@ -5,7 +5,8 @@
 // API says of the variants, downloads the API's CSV, explains a wrong key,
 // another site's key and a bad range, fits a 375 px wide phone, and never
 // breaks its Content-Security-Policy; axe-core finds no accessibility
-// violation in the sign-in form nor in the signed-in view. Screenshots at
+// violation in the sign-in form nor in the signed-in view; the last consent
+// scan's card says "No scan yet.", then the verdict and date of one posted. Screenshots at
 // 1280 and 375 px are kept under tests/browser/screenshots/ as references.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -261,6 +262,28 @@ async function axeViolations(page) {
     const violations = await page.evaluate(() => axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations));
     return violations.flatMap((v) => v.nodes.map((n) => `${v.id} (${v.impact}): ${n.target.join(' ')}`));
 }
+
+test('the_last_scan_card_says_no_scan_yet_then_the_posted_verdict_and_date', async () => {
+    const page = await newPage(stack);
+    await signIn(page);
+    let at = await loaded(page);
+    assert.equal(await page.locator('#scan-text').textContent(), 'No scan yet.');
+    const summary = { scanned_at: '2026-12-05T03:40:00.123Z', verdict: 'fail', scanner: 'consentd-scan 1', pages: 3, violations: 1, undeclared: 2, leftover: 0, stale: 4, notices: 0 };
+    const res = await stack.consentd.request('/v1/sites/demo/scans', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${DEMO_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify(summary),
+    });
+    assert.equal(res.status, 201, res.text);
+    await page.locator('#filters button[type=submit]').click();
+    at = await loaded(page, at);
+    assert.equal(await page.locator('#scan-text').getAttribute('data-verdict'), 'fail');
+    assert.equal(
+        await page.locator('#scan-text').textContent(),
+        'Fail, 2026-12-05 03:40 UTC: 3 pages; 1 violations, 2 undeclared, 0 leftover, 4 stale (consentd-scan 1)',
+    );
+    await page.context().close();
+});
 
 test('axe_finds_no_violation_in_the_sign_in_form_nor_the_signed_in_view', async () => {
     const page = await newPage(stack);

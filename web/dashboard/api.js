@@ -1,6 +1,6 @@
 // api.js - the stats API as the dashboard calls it: same origin, the site's
 // API key as a bearer token, JSON for the charts and the table, CSV for the
-// download. Every failure becomes an ApiError whose message says what to do.
+// download; and the site's newest scan summary. Every failure becomes an ApiError whose message says what to do.
 
 export class ApiError extends Error {
     constructor(status, code, message) {
@@ -35,10 +35,10 @@ function explain(status, code, message) {
     }
 }
 
-async function call(session, query, csv) {
+async function call(session, query, csv, path = statsPath(session.site, query, csv)) {
     let res;
     try {
-        res = await fetch(statsPath(session.site, query, csv), {
+        res = await fetch(path, {
             headers: { authorization: `Bearer ${session.key}`, accept: csv ? 'text/csv' : 'application/json' },
             cache: 'no-store',
             credentials: 'omit',
@@ -62,6 +62,16 @@ async function call(session, query, csv) {
 // The stats JSON of the spec (buckets, total, variants_comparison).
 export async function fetchStats(session, query) {
     return (await call(session, query, false)).json();
+}
+
+// The newest scan summary (docs/api.md, Scan summaries), null when none was posted.
+export async function fetchLatestScan(session) {
+    try {
+        return await (await call(session, null, false, `/v1/sites/${encodeURIComponent(session.site)}/scans/latest`)).json();
+    } catch (e) {
+        if (e instanceof ApiError && e.code == 'no_scan') return null;
+        throw e;
+    }
 }
 
 // The CSV as a Blob and the file name the server gives it.

@@ -1,8 +1,9 @@
 // main.js - the dashboard page: sign in with a site id and its API key
 // (kept in sessionStorage only), pick a range, a granularity and a variant,
 // then draw the totals, the charts and the table from one stats request;
-// the CSV button downloads the API's CSV for the same settings.
-import { ApiError, fetchCsv, fetchStats } from './api.js';
+// the CSV button downloads the API's CSV for the same settings. The last
+// consent scan's verdict and date (ops/scan.mjs --post) are shown beside.
+import { ApiError, fetchCsv, fetchLatestScan, fetchStats } from './api.js';
 import { drawChoices, drawPurposes, drawVariants, unmount, variantMetrics } from './charts.js';
 import { addDays, fmtCount, fmtPoints, fmtRate, today } from './format.js';
 import { drawTable } from './table.js';
@@ -131,6 +132,26 @@ function fillVariants(stats) {
     select.disabled = !(stats.variants || []).length;
 }
 
+// "Pass, 2026-12-05 03:40 UTC: 3 pages, 0 violations, ..." or "No scan yet."
+function drawScan(scan) {
+    const p = $('#scan-text');
+    if (!scan) {
+        p.textContent = 'No scan yet.';
+        delete p.dataset.verdict;
+        return;
+    }
+    const verdict = document.createElement('strong');
+    verdict.className = scan.verdict == 'pass' ? 'pass' : 'fail';
+    verdict.textContent = scan.verdict == 'pass' ? 'Pass' : 'Fail';
+    const when = scan.scanned_at.slice(0, 16).replace('T', ' ') + ' UTC';
+    p.replaceChildren(
+        verdict,
+        `, ${when}: ${scan.pages} pages; ${scan.violations} violations, ${scan.undeclared} undeclared, ` +
+            `${scan.leftover} leftover, ${scan.stale} stale (${scan.scanner})`,
+    );
+    p.dataset.verdict = scan.verdict;
+}
+
 function draw(stats) {
     const unit = stats.by;
     for (const el of document.querySelectorAll('.unit')) el.textContent = unit;
@@ -160,8 +181,15 @@ async function load() {
     $('#status').textContent = 'Loading…';
     document.body.classList.add('busy');
     try {
+        const scan = fetchLatestScan(session).catch((e) => e);
         const stats = await fetchStats(session, q);
+        const latest = await scan;
         if (id != loading) return;
+        if (latest instanceof Error) {
+            $('#scan-text').textContent = `The last scan could not be read: ${latest.message}`;
+        } else {
+            drawScan(latest);
+        }
         fillVariants(stats);
         draw(stats);
         const variant = stats.variant ? `variant ${stats.variant}` : 'all variants';
