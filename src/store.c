@@ -2360,15 +2360,23 @@ static int64_t store_banner_keep_ms(const site_t *site)
     return store_retention_ms(site) + STORE_BANNER_GRACE_MS;
 }
 
-/* A call on the site's banner keys; hash: the version key's, or NULL. */
+/* A call on keys tagged {<site>:<what>} ("banners", "scans"), with room for
+ * n_keys key names and `extra` bytes of arguments. */
+static store_call_t *store_site_call(store_call_kind_t kind, redis_t *r, const site_t *site,
+                                     const char *what, size_t n_keys, void *data, size_t extra)
+{
+    store_call_t *c = store_call_new(kind, r, data, n_keys * STORE_KEY_MAX + extra);
+    if (c == NULL) return NULL;
+    int n = snprintf(c->tag, sizeof(c->tag), "%s:%s", site->id, what);
+    c->tag_len = n > 0 && (size_t)n < sizeof(c->tag) ? (size_t)n : 0;
+    return c;
+}
+
+/* A call on the site's banner keys. */
 static store_call_t *store_banner_call(store_call_kind_t kind, redis_t *r, const site_t *site,
                                        void *data, size_t extra)
 {
-    store_call_t *c = store_call_new(kind, r, data, 4 * STORE_KEY_MAX + extra);
-    if (c == NULL) return NULL;
-    int n = snprintf(c->tag, sizeof(c->tag), "%s:banners", site->id);
-    c->tag_len = n > 0 && (size_t)n < sizeof(c->tag) ? (size_t)n : 0;
-    return c;
+    return store_site_call(kind, r, site, "banners", 4, data, extra);
 }
 
 static int store_banner_arg_keys(store_call_t *c, const char *hash)
@@ -2548,11 +2556,7 @@ static void store_banner_on_reply(store_call_t *c, const redis_reply_t *reply)
 static store_call_t *store_scan_call(store_call_kind_t kind, redis_t *r, const site_t *site,
                                      void *data, size_t extra)
 {
-    store_call_t *c = store_call_new(kind, r, data, 2 * STORE_KEY_MAX + extra);
-    if (c == NULL) return NULL;
-    int n = snprintf(c->tag, sizeof(c->tag), "%s:scans", site->id);
-    c->tag_len = n > 0 && (size_t)n < sizeof(c->tag) ? (size_t)n : 0;
-    return c;
+    return store_site_call(kind, r, site, "scans", 2, data, extra);
 }
 
 int store_scan_add(redis_t *r, const site_t *site, const char *json, size_t len, store_found_cb cb,
