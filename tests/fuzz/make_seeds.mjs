@@ -221,3 +221,61 @@ write('identify_token', [
     '..',
     'user-42',
 ].map((s) => Buffer.from(s)));
+
+// ---- tcf_choice: the consent POST's tcf member (issue 24, item 4) ----
+const tcfChoice = (o) => Buffer.from(JSON.stringify(o));
+write('tcf_choice', [
+    tcfChoice({}),
+    tcfChoice({
+        purposes: { consents: [1, 2, 3, 4, 5, 6, 7, 8, 9], legitimate_interests: [2, 7, 10] },
+        special_features: [1, 2],
+        vendors: { consents: [1, 2, 3, 10, 11, 12, 755, 65535], legitimate_interests: [1, 2, 755] },
+    }),
+    tcfChoice({ purposes: { consents: [], legitimate_interests: [] }, special_features: [], vendors: { consents: [], legitimate_interests: [] } }),
+    tcfChoice({ purposes: { consents: [1, 3], legitimate_interests: [2] }, vendors: { consents: [10, 1], legitimate_interests: [2] } }),
+    tcfChoice({ publisher: { consents: [1, 2], legitimate_interests: [7], custom_consents: [1, 5], custom_legitimate_interests: [2] } }),
+    tcfChoice({ purposes: null, vendors: { consents: null }, publisher: null }),
+    tcfChoice({ purposes: { legitimate_interests: [3] } }),
+    tcfChoice({ vendors: { consents: [9] } }),
+    tcfChoice({ vendors: { consents: [5, 5] } }),
+    tcfChoice({ special_features: [13] }),
+    tcfChoice({ special_features: ['1'] }),
+    tcfChoice({ publisher: { custom_consents: [64] } }),
+    tcfChoice({ extra: true }),
+    Buffer.from('{"special_features":[1.0, 2e0, -1]}'),
+    Buffer.from('{"vendors":{"consents":[ 1 ,\n 2\t,3 ]}}'),
+    Buffer.from('{"vendors":{"consents":["1,2", [3], {"a":4}]}}'),
+    Buffer.from('[]'),
+]);
+
+// ---- tcf_encode: 24 bytes of fields, spoil, then vendor IDs (see the harness) ----
+function tcfFields({ flags = 0, counts = 0, spoil = 0 } = {}) {
+    const b = Buffer.alloc(24);
+    b.writeUInt32BE(1764936000, 0); // time
+    b.writeUInt16BE(300, 4); // cmp id (2 + x % 4094)
+    b.writeUInt16BE(7, 6); // cmp version
+    b[8] = 2; // screen
+    b[9] = 5; // lang f
+    b[10] = 17; // lang R
+    b.writeUInt16BE(125, 11); // vendor list version - 1
+    b[13] = 1; // policy version 5
+    b[14] = flags; // 1 texts, 2 purpose one, 4 publisher TC, 8 wide IDs
+    b.writeUInt16BE(0x003, 15); // special features 1, 2
+    b.writeUIntBE(0xf00000, 17, 3); // purposes consent 1-4
+    b.writeUIntBE(0x420000, 20, 3); // purposes LI 2, 7
+    b[23] = 5; // publisher cc F
+    return Buffer.concat([b, Buffer.from([17]), Buffer.from([counts >> 8, counts & 0xff, spoil])]);
+}
+const idsBytes = (ids) => Buffer.concat(ids.map((id) => Buffer.from([id >> 8, id & 0xff])));
+const picks = (n, p) => Buffer.alloc(n, p);
+const seq = (a, n) => Array.from({ length: n }, (_, i) => a + i);
+write('tcf_encode', [
+    Buffer.concat([tcfFields(), idsBytes([1, 2, 3, 4, 5, 100, 404]), picks(7, 3)]),
+    Buffer.concat([tcfFields({ counts: 60 }), idsBytes(seq(1, 60)), picks(60, 1)]),
+    Buffer.concat([tcfFields({ counts: 30, flags: 8 }), idsBytes(seq(65500, 30)), picks(30, 2)]),
+    Buffer.concat([tcfFields({ counts: 3 + (2 << 10), flags: 4 }), idsBytes([8, 21, 40]), picks(3, 3), Buffer.from([3]), idsBytes([8, 21, 40]), Buffer.from([1, 1, 2]), idsBytes([100, 101]), Buffer.from([2, 0]), Buffer.alloc(40, 0x55)]),
+    Buffer.concat([tcfFields({ counts: 5, flags: 7 }), idsBytes([2, 4, 6, 8, 10]), picks(5, 1), Buffer.alloc(20, 0xff)]),
+    ...[1, 2, 3, 4, 5, 6, 7, 8].map((spoil) => Buffer.concat([tcfFields({ counts: 4, spoil }), idsBytes([3, 1, 2, 9]), picks(4, 3)])),
+    tcfFields(),
+    Buffer.alloc(0),
+]);
