@@ -478,6 +478,28 @@ static int choice_held_to_the_site(void)
     r.restriction_count = 1;
     CHECK(apply(&r, "{\"vendors\":{\"consents\":[21]}}", &s, err) == TCF_OK);
     CHECK(s.vendor_consents.count == 1 && s.restriction_count == 1);
+    /* without it, 21's consent is clamped; a restriction on another purpose does not help */
+    rc.purpose = 3;
+    CHECK(apply(&r, "{\"vendors\":{\"consents\":[21]}}", &s, err) == TCF_OK);
+    CHECK(s.vendor_consents.count == 0);
+    /* 77 declares consent for 1 only: no LI but through its special purpose; a
+     * vendor with consent purposes only and no special purpose loses its LI bit,
+     * unless a restriction switches a flexible purpose of it to LI */
+    static const tcf_site_vendor_t flex[] = {
+        {.id = 5, .purposes = TCF_BIT(2), .flexible_purposes = TCF_BIT(2)},
+        {.id = 6, .purposes = TCF_BIT(2)},
+    };
+    static const uint16_t v5[] = {5};
+    tcf_restriction_t rl = {.purpose = 2, .type = TCF_RESTRICT_REQUIRE_LI, .vendors = {v5, 1}};
+    r.vendors = flex;
+    r.vendor_count = 2;
+    r.restriction_count = 0;
+    CHECK(apply(&r, "{\"vendors\":{\"legitimate_interests\":[5,6]}}", &s, err) == TCF_OK);
+    CHECK(s.vendor_li.count == 0);
+    r.restrictions = &rl;
+    r.restriction_count = 1;
+    CHECK(apply(&r, "{\"vendors\":{\"legitimate_interests\":[5,6]}}", &s, err) == TCF_OK);
+    CHECK(s.vendor_li.count == 1 && s.vendor_li.ids[0] == 5);
     r = rules();
     static const struct {
         const char *json, *want;
