@@ -221,3 +221,26 @@ write('identify_token', [
     '..',
     'user-42',
 ].map((s) => Buffer.from(s)));
+
+// ---- gvl: a flag byte (even: a vendor list; odd: a translation), then the JSON ----
+// Seeds cut from the real lists of tests/fixtures/gvl/ (a few vendors each, to stay
+// under the harness's max_len), and near misses of the checks gvl.c makes.
+const gvlFixture = JSON.parse(fs.readFileSync(path.join(root, 'tests', 'fixtures', 'gvl', 'vendor-list-v17.json'), 'utf8'));
+const gvlWith = (vendorIds, edit = (g) => g) => {
+    const g = { ...gvlFixture, vendors: Object.fromEntries(vendorIds.map((id) => [String(id), gvlFixture.vendors[String(id)]])) };
+    g.stacks = Object.fromEntries(Object.entries(g.stacks).slice(0, 3));
+    for (const k of ['purposes', 'specialPurposes', 'features', 'specialFeatures', 'dataCategories'])
+        g[k] = Object.fromEntries(Object.entries(g[k]).map(([id, e]) => [id, { ...e, description: e.description.slice(0, 40), illustrations: (e.illustrations || []).slice(0, 1).map((s) => s.slice(0, 40)) }]));
+    return JSON.stringify(edit(g));
+};
+const frFixture = JSON.parse(fs.readFileSync(path.join(root, 'tests', 'fixtures', 'gvl', 'purposes-fr-v17.json'), 'utf8'));
+write('gvl', [
+    cat([0], gvlWith([1, 11])),
+    cat([0], gvlWith([8, 20, 755].filter((id) => gvlFixture.vendors[String(id)]))),
+    cat([0], gvlWith([11], (g) => { g.vendors['11'] = { ...g.vendors['11'], legIntPurposes: [1, 2] }; return g; })),
+    cat([0], gvlWith([11], (g) => { g.vendors['11'] = { ...g.vendors['11'], flexiblePurposes: [5] }; return g; })),
+    cat([0], gvlWith([11], (g) => { g.vendors['11'] = { ...g.vendors['11'], dataDeclaration: [1, 2008] }; return g; })),
+    cat([0], gvlWith([1], (g) => ({ ...g, gvlSpecificationVersion: 2 }))),
+    cat([1], JSON.stringify({ ...frFixture, purposes: Object.fromEntries(Object.entries(frFixture.purposes).slice(0, 3)), stacks: {} })),
+    cat([1], JSON.stringify({ purposes: { 1: { id: 1, name: 'Stocker' } }, stacks: { 1: { id: 1, name: 'Pile' } } })),
+]);
