@@ -432,9 +432,9 @@ typedef struct gvl_vendors_ctx {
 } gvl_vendors_ctx_t;
 
 /* dataRetention.purposes / .specialPurposes: {"<id>": days}. */
-static int gvl_retention_map(const gvl_parse_t *p, json_t *obj, const char *key,
-                             const char *prefix, unsigned max_id, const gvl_entry_t *known,
-                             size_t n_known, const gvl_retention_t **out, size_t *n)
+static int gvl_retention_map(const gvl_parse_t *p, json_t *obj, const char *key, const char *prefix,
+                             unsigned max_id, const gvl_entry_t *known, size_t n_known,
+                             const gvl_retention_t **out, size_t *n)
 {
     json_t *m = json_object_get(obj, key);
     char field[GVL_FIELD_MAX];
@@ -677,12 +677,12 @@ gvl_t *gvl_parse(const char *name, const char *json, size_t len, char *err, size
             0 ||
         gvl_entries(&p, root, "specialPurposes", 1, GVL_SPECIAL_PURPOSE_ID_MAX, 1,
                     &g->special_purposes, &g->n_special_purposes) != 0 ||
-        gvl_entries(&p, root, "features", 1, GVL_FEATURE_ID_MAX, 0, &g->features,
-                    &g->n_features) != 0 ||
+        gvl_entries(&p, root, "features", 1, GVL_FEATURE_ID_MAX, 0, &g->features, &g->n_features) !=
+            0 ||
         gvl_entries(&p, root, "specialFeatures", 1, GVL_SPECIAL_FEATURE_ID_MAX, 0,
                     &g->special_features, &g->n_special_features) != 0 ||
-        gvl_entries(&p, root, "dataCategories", 1, GVL_DATA_CATEGORY_ID_MAX, 0,
-                    &g->data_categories, &g->n_data_categories) != 0 ||
+        gvl_entries(&p, root, "dataCategories", 1, GVL_DATA_CATEGORY_ID_MAX, 0, &g->data_categories,
+                    &g->n_data_categories) != 0 ||
         gvl_stacks(&p, root, 1, g, &g->stacks, &g->n_stacks) != 0)
         goto fail;
     if (g->n_purposes == 0) {
@@ -795,12 +795,12 @@ gvl_translation_t *gvl_translation_parse(const char *name, const char *lang, con
             0 ||
         gvl_entries(&p, root, "specialPurposes", 0, GVL_SPECIAL_PURPOSE_ID_MAX, 1,
                     &t->special_purposes, &t->n_special_purposes) != 0 ||
-        gvl_entries(&p, root, "features", 0, GVL_FEATURE_ID_MAX, 0, &t->features,
-                    &t->n_features) != 0 ||
+        gvl_entries(&p, root, "features", 0, GVL_FEATURE_ID_MAX, 0, &t->features, &t->n_features) !=
+            0 ||
         gvl_entries(&p, root, "specialFeatures", 0, GVL_SPECIAL_FEATURE_ID_MAX, 0,
                     &t->special_features, &t->n_special_features) != 0 ||
-        gvl_entries(&p, root, "dataCategories", 0, GVL_DATA_CATEGORY_ID_MAX, 0,
-                    &t->data_categories, &t->n_data_categories) != 0 ||
+        gvl_entries(&p, root, "dataCategories", 0, GVL_DATA_CATEGORY_ID_MAX, 0, &t->data_categories,
+                    &t->n_data_categories) != 0 ||
         gvl_stacks(&p, root, 0, NULL, &t->stacks, &t->n_stacks) != 0)
         goto fail;
     t->arena_ = p.arena;
@@ -909,8 +909,7 @@ static int gvl_translation_cmp(const void *a, const void *b)
     return strcmp((*(gvl_translation_t *const *)a)->lang, (*(gvl_translation_t *const *)b)->lang);
 }
 
-gvl_t *gvl_store_load_version(const gvl_store_t *store, uint32_t version, char *err,
-                              size_t errlen)
+gvl_t *gvl_store_load_version(const gvl_store_t *store, uint32_t version, char *err, size_t errlen)
 {
     char path[GVL_PATH_MAX + 64];
     if (!gvl_store_has_version(store, version)) {

@@ -116,10 +116,10 @@ typedef struct gvl_vendor {
     int uses_cookies;                          /* 0/1; -1 when absent */
     int cookie_refresh;                        /* 0/1; -1 when absent */
     int uses_non_cookie_access;                /* 0/1; -1 when absent */
-    int has_cookie_max_age;           /* 0: absent or null (usesCookies false) */
-    int64_t cookie_max_age_seconds;   /* <= 0: session storage */
-    uint32_t overflow_http_get_limit; /* 0: none declared; else 32 or 128 */
-    const char *deleted_date;         /* NULL, or the date after which it must not be shown */
+    int has_cookie_max_age;                    /* 0: absent or null (usesCookies false) */
+    int64_t cookie_max_age_seconds;            /* <= 0: session storage */
+    uint32_t overflow_http_get_limit;          /* 0: none declared; else 32 or 128 */
+    const char *deleted_date; /* NULL, or the date after which it must not be shown */
 } gvl_vendor_t;
 
 typedef struct gvl {
@@ -217,7 +217,6 @@ uint32_t gvl_store_version_at(const gvl_store_t *store, size_t i);
 int gvl_store_has_version(const gvl_store_t *store, uint32_t version);
 /* Parse archived version N (the caller frees it), or NULL with a message
  * (not archived, unreadable, or its vendorListVersion is not N). Blocking. */
-gvl_t *gvl_store_load_version(const gvl_store_t *store, uint32_t version, char *err,
-                              size_t errlen);
+gvl_t *gvl_store_load_version(const gvl_store_t *store, uint32_t version, char *err, size_t errlen);
 
 #endif

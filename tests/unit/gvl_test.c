@@ -125,11 +125,12 @@ static int write_file(const char *path, const char *text)
 }
 
 #define MINI_HEAD                                                                                  \
-    "{\"gvlSpecificationVersion\":3,\"vendorListVersion\":%s,\"tcfPolicyVersion\":5,"             \
+    "{\"gvlSpecificationVersion\":3,\"vendorListVersion\":%s,\"tcfPolicyVersion\":5,"              \
     "\"lastUpdated\":\"2025-01-01T00:00:00Z\","                                                    \
-    "\"purposes\":{\"1\":{\"id\":1,\"name\":\"Store\",\"description\":\"d\",\"illustrations\":[]}," \
+    "\"purposes\":{\"1\":{\"id\":1,\"name\":\"Store\",\"description\":\"d\",\"illustrations\":[]}" \
+    ","                                                                                            \
     "\"2\":{\"id\":2,\"name\":\"Basic ads\",\"description\":\"d\",\"illustrations\":[]}},"         \
-    "\"specialPurposes\":{},\"features\":{},\"specialFeatures\":{},\"stacks\":{},"                \
+    "\"specialPurposes\":{},\"features\":{},\"specialFeatures\":{},\"stacks\":{},"                 \
     "\"dataCategories\":{},\"vendors\":{%s}}"
 
 static int a_store_refuses_a_list_whose_number_is_not_its_name(void)
@@ -158,8 +159,7 @@ static int broken_lists_are_refused_naming_the_json_path(void)
         const char *version, *vendors, *want;
     } cases[] = {
         {"0", "", "t.json: vendorListVersion: must be an integer from 1 to 4095"},
-        {"5",
-         "\"7\":{\"id\":7,\"name\":\"V\",\"purposes\":[1,2],\"legIntPurposes\":[2]}",
+        {"5", "\"7\":{\"id\":7,\"name\":\"V\",\"purposes\":[1,2],\"legIntPurposes\":[2]}",
          "t.json: vendors.7.legIntPurposes: purpose 2 is also in purposes (consent): one legal "
          "basis"},
         {"5", "\"7\":{\"id\":7,\"name\":\"V\",\"purposes\":[1],\"flexiblePurposes\":[2]}",
@@ -224,7 +224,8 @@ static int a_translation_needs_a_language_code(void)
     const char *doc = "{\"purposes\":{\"1\":{\"id\":1,\"name\":\"Speichern\"}}}";
     CHECK(gvl_translation_parse("p.json", "FR", doc, strlen(doc), err, sizeof(err)) == NULL);
     CHECK_STR(err, "p.json: \"FR\" is not a language code (ISO 639-1, lower case)");
-    gvl_translation_t *t = gvl_translation_parse("p.json", "de", doc, strlen(doc), err, sizeof(err));
+    gvl_translation_t *t =
+        gvl_translation_parse("p.json", "de", doc, strlen(doc), err, sizeof(err));
     CHECK(t != NULL && t->n_purposes == 1);
     CHECK_STR(t->purposes[0].name, "Speichern");
     gvl_translation_free(t);
