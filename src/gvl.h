@@ -195,8 +195,8 @@ void gvl_translation_free(gvl_translation_t *t);
  * version by number without parsing it (a real list is ~1.5 MB; a store
  * keeps years of weekly versions). An older version is read on demand with
  * gvl_store_load_version, off the event loop. Any file named like a list
- * whose number is not its vendorListVersion, or a newest list that does not
- * parse, fails the load with the file's name.
+ * whose number is not its vendorListVersion, a newest list or one of its
+ * translations that does not parse, fails the load with the file's name.
  */
 typedef struct gvl_store gvl_store_t;
 

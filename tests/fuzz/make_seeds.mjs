@@ -182,6 +182,21 @@ siteSeeds.push(
     Buffer.from(JSON.stringify({ ...demo, embeds: [] })),
     Buffer.from(JSON.stringify({ ...demo, embeds: [{ host: 'https://www.google.com/maps', provider: 'Maps' }] })),
 );
+// TCF (issue 24, item 2): a valid block against tests/fixtures/gvl (v17), and near misses.
+const tcf = {
+    cmp_id: 300,
+    cmp_version: 2,
+    publisher_cc: 'FR',
+    vendors: [1, 2, 6, 8],
+    stacks: [1, 2],
+    publisher_restrictions: [{ purpose: 7, type: 2, vendors: [1] }, { purpose: 2, type: 1, vendors: [8] }],
+    publisher_purposes: { consent: [1], legitimate_interest: [7] },
+};
+siteSeeds.push(
+    Buffer.from(JSON.stringify({ ...demo, tcf })),
+    Buffer.from(JSON.stringify({ ...demo, tcf: { ...tcf, publisher_restrictions: [{ purpose: 2, type: 2, vendors: [2] }] } })),
+    Buffer.from(JSON.stringify({ ...demo, tcf: { ...tcf, vendors: [1, 3], stacks: [2, 42] } })),
+);
 write('site_file', siteSeeds);
 
 // ---- json_scan: JSON texts, valid and near misses, held to jansson ----
