@@ -117,7 +117,7 @@ static int gvl_opt_string(const gvl_parse_t *p, json_t *obj, const char *key, co
     *out = NULL;
     if (v == NULL || json_is_null(v)) return 0;
     char field[GVL_FIELD_MAX];
-    snprintf(field, sizeof(field), "%s%s", prefix, key);
+    snprintf(field, sizeof(field), "%.120s%s", prefix, key);
     return gvl_string(p, v, field, 1, out);
 }
 
@@ -140,7 +140,7 @@ static int gvl_opt_bool(const gvl_parse_t *p, json_t *obj, const char *key, cons
     if (v == NULL) return 0;
     if (!json_is_boolean(v)) {
         char field[GVL_FIELD_MAX];
-        snprintf(field, sizeof(field), "%s%s", prefix, key);
+        snprintf(field, sizeof(field), "%.120s%s", prefix, key);
         return gvl_fail(p, field, "must be true or false");
     }
     *out = json_is_true(v);
@@ -169,7 +169,7 @@ static int gvl_id_list(const gvl_parse_t *p, json_t *obj, const char *key, const
     out->n = 0;
     if (arr == NULL || json_is_null(arr)) return 0;
     char field[GVL_FIELD_MAX];
-    snprintf(field, sizeof(field), "%s%s", prefix, key);
+    snprintf(field, sizeof(field), "%.120s%s", prefix, key);
     if (!json_is_array(arr)) return gvl_fail(p, field, "must be an array of ids");
     size_t n = json_array_size(arr);
     if (n > max) return gvl_fail(p, field, "must have at most %u entries", max);
@@ -180,7 +180,7 @@ static int gvl_id_list(const gvl_parse_t *p, json_t *obj, const char *key, const
     for (size_t i = 0; i < n; i++) {
         json_t *v = json_array_get(arr, i);
         char item[GVL_FIELD_MAX + 32];
-        snprintf(item, sizeof(item), "%s[%zu]", field, i);
+        snprintf(item, sizeof(item), "%.120s[%zu]", field, i);
         if (lenient && json_is_integer(v) &&
             (json_integer_value(v) < 1 || json_integer_value(v) > max)) {
             arr_skipped++;
@@ -297,7 +297,7 @@ static int gvl_keyed_object(const gvl_parse_t *p, json_t *root, const char *key,
         json_t *idv = json_object_get(v, "id");
         if (!json_is_integer(idv) || json_integer_value(idv) != (json_int_t)id) {
             char idf[GVL_FIELD_MAX + 8];
-            snprintf(idf, sizeof(idf), "%s.id", field);
+            snprintf(idf, sizeof(idf), "%.120s.id", field);
             rc = gvl_fail(p, idf, "must be %u, the entry's key", id);
             break;
         }
@@ -336,13 +336,13 @@ static int gvl_each_entry(const gvl_parse_t *p, json_t *obj, unsigned id, const 
     e->consentable = 1;
     e->right_to_object = 1;
     json_t *v = json_object_get(obj, "name");
-    snprintf(field, sizeof(field), "%sname", prefix);
+    snprintf(field, sizeof(field), "%.120sname", prefix);
     if (v == NULL) return gvl_fail(p, field, "is required");
     if (gvl_string(p, v, field, 0, &e->name) != 0) return -1;
     if (gvl_opt_string(p, obj, "description", prefix, &e->description) != 0) return -1;
     json_t *ill = json_object_get(obj, "illustrations");
     if (ill != NULL && !json_is_null(ill)) {
-        snprintf(field, sizeof(field), "%sillustrations", prefix);
+        snprintf(field, sizeof(field), "%.120sillustrations", prefix);
         if (!json_is_array(ill)) return gvl_fail(p, field, "must be an array of strings");
         size_t n = json_array_size(ill);
         if (n > GVL_ILLUSTRATIONS_MAX)
@@ -351,7 +351,7 @@ static int gvl_each_entry(const gvl_parse_t *p, json_t *obj, unsigned id, const 
             return gvl_oom(p);
         for (size_t j = 0; j < n; j++) {
             char item[GVL_FIELD_MAX + 32];
-            snprintf(item, sizeof(item), "%s[%zu]", field, j);
+            snprintf(item, sizeof(item), "%.120s[%zu]", field, j);
             if (gvl_string(p, json_array_get(ill, j), item, 1, &e->illustrations[j]) != 0)
                 return -1;
         }
@@ -394,7 +394,7 @@ static int gvl_each_stack(const gvl_parse_t *p, json_t *obj, unsigned id, const 
     char field[GVL_FIELD_MAX];
     s->id = (uint16_t)id;
     json_t *v = json_object_get(obj, "name");
-    snprintf(field, sizeof(field), "%sname", prefix);
+    snprintf(field, sizeof(field), "%.120sname", prefix);
     if (v == NULL) return gvl_fail(p, field, "is required");
     if (gvl_string(p, v, field, 0, &s->name) != 0 ||
         gvl_opt_string(p, obj, "description", prefix, &s->description) != 0)
@@ -438,7 +438,7 @@ static int gvl_retention_map(const gvl_parse_t *p, json_t *obj, const char *key,
 {
     json_t *m = json_object_get(obj, key);
     char field[GVL_FIELD_MAX];
-    snprintf(field, sizeof(field), "%s%s", prefix, key);
+    snprintf(field, sizeof(field), "%.120s%s", prefix, key);
     *out = NULL;
     *n = 0;
     if (m == NULL || json_is_null(m)) return 0;
@@ -454,7 +454,7 @@ static int gvl_retention_map(const gvl_parse_t *p, json_t *obj, const char *key,
     json_object_foreach(m, k, v)
     {
         char item[GVL_FIELD_MAX + 40];
-        snprintf(item, sizeof(item), "%s.%.32s", field, k);
+        snprintf(item, sizeof(item), "%.120s.%.32s", field, k);
         unsigned id;
         if (gvl_key_id(k, max_id, &id) != 0)
             return gvl_fail(p, item, "the key must be an id from 1 to %u", max_id);
@@ -462,7 +462,7 @@ static int gvl_retention_map(const gvl_parse_t *p, json_t *obj, const char *key,
         for (size_t j = 0; j < n_known; j++)
             found |= known[j].id == id;
         if (!found) return gvl_fail(p, item, "must be the id of one of the GVL's %s", key);
-        uint32_t days;
+        uint32_t days = 0;
         if (gvl_uint(p, v, item, 0, UINT32_MAX, &days) != 0) return -1;
         r[i].id = (uint16_t)id;
         r[i].days = days;
@@ -477,7 +477,7 @@ static int gvl_vendor_urls(const gvl_parse_t *p, json_t *obj, const char *prefix
 {
     json_t *arr = json_object_get(obj, "urls");
     char field[GVL_FIELD_MAX];
-    snprintf(field, sizeof(field), "%surls", prefix);
+    snprintf(field, sizeof(field), "%.120surls", prefix);
     if (arr == NULL || json_is_null(arr)) return 0;
     if (!json_is_array(arr)) return gvl_fail(p, field, "must be an array");
     size_t n = json_array_size(arr);
@@ -488,11 +488,11 @@ static int gvl_vendor_urls(const gvl_parse_t *p, json_t *obj, const char *prefix
     for (size_t i = 0; i < n; i++) {
         json_t *u = json_array_get(arr, i);
         char item[GVL_FIELD_MAX + 32];
-        snprintf(item, sizeof(item), "%s[%zu].", field, i);
+        snprintf(item, sizeof(item), "%.120s[%zu].", field, i);
         if (!json_is_object(u)) return gvl_fail(p, field, "entry %zu must be an object", i);
         json_t *lang = json_object_get(u, "langId");
         char f2[GVL_FIELD_MAX + 64];
-        snprintf(f2, sizeof(f2), "%slangId", item);
+        snprintf(f2, sizeof(f2), "%.120slangId", item);
         if (lang == NULL) return gvl_fail(p, f2, "is required");
         if (gvl_string(p, lang, f2, 0, &urls[i].lang) != 0) return -1;
         if (strlen(urls[i].lang) > GVL_LANG_MAX)
@@ -515,7 +515,7 @@ static int gvl_each_vendor(const gvl_parse_t *p, json_t *obj, unsigned id, const
     char field[GVL_FIELD_MAX];
     ven->id = (uint16_t)id;
     json_t *v = json_object_get(obj, "name");
-    snprintf(field, sizeof(field), "%sname", prefix);
+    snprintf(field, sizeof(field), "%.120sname", prefix);
     if (v == NULL) return gvl_fail(p, field, "is required");
     if (gvl_string(p, v, field, 0, &ven->name) != 0) return -1;
     if (gvl_id_list(p, obj, "purposes", prefix, GVL_PURPOSE_ID_MAX, g->purposes, g->n_purposes,
@@ -542,14 +542,14 @@ static int gvl_each_vendor(const gvl_parse_t *p, json_t *obj, unsigned id, const
     /* The specification's constraints on the three purpose fields. */
     for (size_t j = 0; j < ven->purposes.n; j++)
         if (gvl_ids_has(ven->leg_int_purposes, ven->purposes.ids[j])) {
-            snprintf(field, sizeof(field), "%slegIntPurposes", prefix);
+            snprintf(field, sizeof(field), "%.120slegIntPurposes", prefix);
             return gvl_fail(p, field, "purpose %u is also in purposes (consent): one legal basis",
                             ven->purposes.ids[j]);
         }
     for (size_t j = 0; j < ven->flexible_purposes.n; j++) {
         unsigned pid = ven->flexible_purposes.ids[j];
         if (!gvl_ids_has(ven->purposes, pid) && !gvl_ids_has(ven->leg_int_purposes, pid)) {
-            snprintf(field, sizeof(field), "%sflexiblePurposes", prefix);
+            snprintf(field, sizeof(field), "%.120sflexiblePurposes", prefix);
             return gvl_fail(p, field, "purpose %u must also be in purposes or legIntPurposes", pid);
         }
     }
@@ -562,12 +562,12 @@ static int gvl_each_vendor(const gvl_parse_t *p, json_t *obj, unsigned id, const
     json_t *dr = json_object_get(obj, "dataRetention");
     if (dr != NULL && !json_is_null(dr)) {
         char drp[GVL_FIELD_MAX];
-        snprintf(drp, sizeof(drp), "%sdataRetention", prefix);
+        snprintf(drp, sizeof(drp), "%.120sdataRetention", prefix);
         if (!json_is_object(dr)) return gvl_fail(p, drp, "must be an object");
         json_t *std = json_object_get(dr, "stdRetention");
         if (std != NULL && !json_is_null(std)) {
-            uint32_t days;
-            snprintf(field, sizeof(field), "%sdataRetention.stdRetention", prefix);
+            uint32_t days = 0;
+            snprintf(field, sizeof(field), "%.120sdataRetention.stdRetention", prefix);
             if (gvl_uint(p, std, field, 0, UINT32_MAX, &days) != 0) return -1;
             ven->std_retention = days;
         }
@@ -591,7 +591,7 @@ static int gvl_each_vendor(const gvl_parse_t *p, json_t *obj, unsigned id, const
         return -1;
     v = json_object_get(obj, "cookieMaxAgeSeconds");
     if (v != NULL && !json_is_null(v)) {
-        snprintf(field, sizeof(field), "%scookieMaxAgeSeconds", prefix);
+        snprintf(field, sizeof(field), "%.120scookieMaxAgeSeconds", prefix);
         /* The IAB has published fractional values: accept any number, kept whole. */
         if (!json_is_number(v)) return gvl_fail(p, field, "must be a number of seconds or null");
         double secs = json_number_value(v);
@@ -602,7 +602,7 @@ static int gvl_each_vendor(const gvl_parse_t *p, json_t *obj, unsigned id, const
     }
     json_t *ov = json_object_get(obj, "overflow");
     if (ov != NULL && !json_is_null(ov)) {
-        snprintf(field, sizeof(field), "%soverflow.httpGetLimit", prefix);
+        snprintf(field, sizeof(field), "%.120soverflow.httpGetLimit", prefix);
         json_t *lim = json_is_object(ov) ? json_object_get(ov, "httpGetLimit") : NULL;
         if (!json_is_integer(lim) ||
             (json_integer_value(lim) != 32 && json_integer_value(lim) != 128))

@@ -1305,7 +1305,7 @@ static int site_tcf_restriction(const site_parse_t *p, json_t *obj, size_t i, si
     snprintf(field, sizeof(field), "%s.", prefix);
     if (site_check_keys(p, obj, field, keys) != 0) return -1;
     json_t *v;
-    uint32_t u;
+    uint32_t u = 0;
     snprintf(field, sizeof(field), "%s.purpose", prefix);
     if ((v = site_required(p, obj, "purpose", field)) == NULL ||
         site_uint(p, v, field, 1, GVL_PURPOSE_ID_MAX, "", &u) != 0 ||
@@ -1414,7 +1414,7 @@ static int site_parse_tcf(const site_parse_t *p, json_t *root, site_t *site)
                          "configuration and run ops/gvl-update.sh");
     site_tcf_t *tcf = &site->tcf;
     tcf->gvl_version = p->gvl->vendor_list_version;
-    uint32_t u;
+    uint32_t u = 0;
     if ((v = site_required(p, obj, "cmp_id", "tcf.cmp_id")) == NULL ||
         site_uint(p, v, "tcf.cmp_id", 1, SITE_TCF_CMP_MAX,
                   " (the CMP's id registered with IAB Europe)", &u) != 0)
