@@ -242,5 +242,19 @@ test('gvl_update_archives_a_newer_list_reloads_consentd_and_refuses_older_or_equ
     r = update(layout, ['--from-file', v2Path]);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /not a v3 Global Vendor List/);
+
+    // A broken list put there by hand: the reload fails naming the file and
+    // the JSON path, and consentd keeps serving version 17.
+    const broken = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'vendor-list-v17.json'), 'utf8'));
+    broken.vendorListVersion = 30;
+    broken.vendors['1'].flexiblePurposes = [5];
+    fs.writeFileSync(path.join(store, 'vendor-list-v30.json'), JSON.stringify(broken));
+    const from2 = c.stderr.length;
+    c.signal('SIGHUP');
+    await c.waitForLog(
+        /reload failed, keeping the previous sites: \S*vendor-list-v30\.json: vendors\.1\.flexiblePurposes: purpose 5 must also be in purposes or legIntPurposes/,
+        { from: from2 },
+    );
+    assert.equal((await c.request('/v1/sites/demo/banner.js')).status, 200);
     await c.stop();
 });
