@@ -19,6 +19,7 @@
 #include <h2o/version.h>
 
 #include "config.h"
+#include "gvl.h"
 #include "keys.h"
 #include "log.h"
 #include "server.h"
@@ -52,8 +53,18 @@ static void usage(FILE *out)
 static snapshot_t *main_load_snapshot(const config_t *cfg, const snapshot_t *previous, char *err,
                                       size_t errlen)
 {
-    site_set_t *sites = site_set_load(cfg->sites_dir, err, errlen);
-    if (sites == NULL) return NULL;
+    /* The IAB Global Vendor List first (issue 24): TCF sites are checked
+     * against its newest version. */
+    gvl_store_t *gvl = NULL;
+    if (cfg->tcf_gvl_dir[0] != '\0' &&
+        (gvl = gvl_store_load(cfg->tcf_gvl_dir, err, errlen)) == NULL)
+        return NULL;
+    site_set_t *sites =
+        site_set_load_gvl(cfg->sites_dir, gvl != NULL ? gvl_store_latest(gvl) : NULL, err, errlen);
+    if (sites == NULL) {
+        gvl_store_free(gvl);
+        return NULL;
+    }
     /* Every site signs with these keys: a retired one stays published as
      * long as any site may hold a proof it signed. */
     uint32_t hold_days = 0;
@@ -64,9 +75,23 @@ static snapshot_t *main_load_snapshot(const config_t *cfg, const snapshot_t *pre
     key_set_t *keys = key_set_load(cfg->keys_dir, time(NULL), hold_days, err, errlen);
     if (keys == NULL) {
         site_set_release(sites);
+        gvl_store_free(gvl);
         return NULL;
     }
-    return snapshot_create(sites, keys, previous, err, errlen);
+    return snapshot_create(sites, keys, gvl, previous, err, errlen);
+}
+
+/* Which Global Vendor List is in service, for the operator (and the tests). */
+static void main_log_gvl(const snapshot_t *snap)
+{
+    if (snap->gvl == NULL) return;
+    const gvl_t *g = gvl_store_latest(snap->gvl);
+    log_msg(LOG_INFO,
+            "IAB Global Vendor List version %u (%s, %zu vendors, %zu translation(s)) from %s; "
+            "%zu version(s) archived",
+            g->vendor_list_version, g->last_updated, g->n_vendors,
+            gvl_store_translation_count(snap->gvl), gvl_store_dir(snap->gvl),
+            gvl_store_version_count(snap->gvl));
 }
 
 static int main_keygen(int argc, char **argv)
@@ -168,6 +193,7 @@ int main(int argc, char **argv)
         return 1;
     }
     size_t site_count = site_set_count(snap->sites);
+    main_log_gvl(snap);
     if (check_only) {
         printf("consentd: configuration OK (%s), %zu site(s) in %s\n",
                cfg.path[0] ? cfg.path : "built-in defaults", site_count, cfg.sites_dir);
@@ -213,6 +239,7 @@ int main(int argc, char **argv)
                 log_msg(LOG_WARN, "reload: some workers have not switched yet (busy loop?)");
             log_msg(LOG_INFO, "reloaded: %zu site(s) from %s and the keys in %s", n, cfg.sites_dir,
                     cfg.keys_dir);
+            main_log_gvl(next);
             continue;
         }
         log_msg(LOG_INFO, "%s received: stopping (deadline %u ms)",

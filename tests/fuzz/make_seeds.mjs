@@ -182,6 +182,21 @@ siteSeeds.push(
     Buffer.from(JSON.stringify({ ...demo, embeds: [] })),
     Buffer.from(JSON.stringify({ ...demo, embeds: [{ host: 'https://www.google.com/maps', provider: 'Maps' }] })),
 );
+// TCF (issue 24, item 2): a valid block against tests/fixtures/gvl (v17), and near misses.
+const tcf = {
+    cmp_id: 300,
+    cmp_version: 2,
+    publisher_cc: 'FR',
+    vendors: [1, 2, 6, 8],
+    stacks: [1, 2],
+    publisher_restrictions: [{ purpose: 7, type: 2, vendors: [1] }, { purpose: 2, type: 1, vendors: [8] }],
+    publisher_purposes: { consent: [1], legitimate_interest: [7] },
+};
+siteSeeds.push(
+    Buffer.from(JSON.stringify({ ...demo, tcf })),
+    Buffer.from(JSON.stringify({ ...demo, tcf: { ...tcf, publisher_restrictions: [{ purpose: 2, type: 2, vendors: [2] }] } })),
+    Buffer.from(JSON.stringify({ ...demo, tcf: { ...tcf, vendors: [1, 3], stacks: [2, 42] } })),
+);
 write('site_file', siteSeeds);
 
 // ---- json_scan: JSON texts, valid and near misses, held to jansson ----
@@ -278,4 +293,25 @@ write('tcf_encode', [
     ...[1, 2, 3, 4, 5, 6, 7, 8].map((spoil) => Buffer.concat([tcfFields({ counts: 4, spoil }), idsBytes([3, 1, 2, 9]), picks(4, 3)])),
     tcfFields(),
     Buffer.alloc(0),
+// ---- gvl: a flag byte (even: a vendor list; odd: a translation), then the JSON ----
+// Seeds cut from the real lists of tests/fixtures/gvl/ (a few vendors each, to stay
+// under the harness's max_len), and near misses of the checks gvl.c makes.
+const gvlFixture = JSON.parse(fs.readFileSync(path.join(root, 'tests', 'fixtures', 'gvl', 'vendor-list-v17.json'), 'utf8'));
+const gvlWith = (vendorIds, edit = (g) => g) => {
+    const g = { ...gvlFixture, vendors: Object.fromEntries(vendorIds.map((id) => [String(id), gvlFixture.vendors[String(id)]])) };
+    g.stacks = Object.fromEntries(Object.entries(g.stacks).slice(0, 3));
+    for (const k of ['purposes', 'specialPurposes', 'features', 'specialFeatures', 'dataCategories'])
+        g[k] = Object.fromEntries(Object.entries(g[k]).map(([id, e]) => [id, { ...e, description: e.description.slice(0, 40), illustrations: (e.illustrations || []).slice(0, 1).map((s) => s.slice(0, 40)) }]));
+    return JSON.stringify(edit(g));
+};
+const frFixture = JSON.parse(fs.readFileSync(path.join(root, 'tests', 'fixtures', 'gvl', 'purposes-fr-v17.json'), 'utf8'));
+write('gvl', [
+    cat([0], gvlWith([1, 11])),
+    cat([0], gvlWith([8, 20, 755].filter((id) => gvlFixture.vendors[String(id)]))),
+    cat([0], gvlWith([11], (g) => { g.vendors['11'] = { ...g.vendors['11'], legIntPurposes: [1, 2] }; return g; })),
+    cat([0], gvlWith([11], (g) => { g.vendors['11'] = { ...g.vendors['11'], flexiblePurposes: [5] }; return g; })),
+    cat([0], gvlWith([11], (g) => { g.vendors['11'] = { ...g.vendors['11'], dataDeclaration: [1, 2008] }; return g; })),
+    cat([0], gvlWith([1], (g) => ({ ...g, gvlSpecificationVersion: 2 }))),
+    cat([1], JSON.stringify({ ...frFixture, purposes: Object.fromEntries(Object.entries(frFixture.purposes).slice(0, 3)), stacks: {} })),
+    cat([1], JSON.stringify({ purposes: { 1: { id: 1, name: 'Stocker' } }, stacks: { 1: { id: 1, name: 'Pile' } } })),
 ]);
