@@ -293,6 +293,8 @@ write('tcf_encode', [
     ...[1, 2, 3, 4, 5, 6, 7, 8].map((spoil) => Buffer.concat([tcfFields({ counts: 4, spoil }), idsBytes([3, 1, 2, 9]), picks(4, 3)])),
     tcfFields(),
     Buffer.alloc(0),
+]);
+
 // ---- gvl: a flag byte (even: a vendor list; odd: a translation), then the JSON ----
 // Seeds cut from the real lists of tests/fixtures/gvl/ (a few vendors each, to stay
 // under the harness's max_len), and near misses of the checks gvl.c makes.
