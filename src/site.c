@@ -1394,6 +1394,25 @@ static int site_tcf_publisher_purposes(const site_parse_t *p, json_t *obj, site_
  * vendor's declaration allows. The site's own purposes ("purposes") stay
  * beside it for what TCF does not cover.
  */
+
+/* Stacks shown together must not overlap: the first of a's ids (of what)
+ * that b has too is an error on tcf.stacks[i]. */
+static int site_tcf_stacks_overlap(const site_parse_t *p, size_t i, const gvl_stack_t *a, size_t j,
+                                   const gvl_stack_t *b, const char *what, gvl_ids_t ids_a,
+                                   gvl_ids_t ids_b)
+{
+    for (size_t k = 0; k < ids_a.n; k++)
+        if (gvl_ids_has(ids_b, ids_a.ids[k])) {
+            char item[64];
+            snprintf(item, sizeof(item), "tcf.stacks[%zu]", i);
+            return site_fail(p, item,
+                             "stack %u shares %s %u with stack %u (tcf.stacks[%zu]): stacks "
+                             "shown together must not overlap",
+                             a->id, what, ids_a.ids[k], b->id, j);
+        }
+    return 0;
+}
+
 static int site_parse_tcf(const site_parse_t *p, json_t *root, site_t *site)
 {
     static const char *const keys[] = {"cmp_id",
@@ -1446,26 +1465,11 @@ static int site_parse_tcf(const site_parse_t *p, json_t *root, site_t *site)
                                       p->gvl, (unsigned)json_integer_value(json_array_get(v, i))),
                                   *b = gvl_stack_find(
                                       p->gvl, (unsigned)json_integer_value(json_array_get(v, j)));
-                for (size_t k = 0; k < a->purposes.n; k++)
-                    if (gvl_ids_has(b->purposes, a->purposes.ids[k])) {
-                        char item[64];
-                        snprintf(item, sizeof(item), "tcf.stacks[%zu]", i);
-                        return site_fail(p, item,
-                                         "stack %u shares purpose %u with stack %u "
-                                         "(tcf.stacks[%zu]): stacks shown together must not "
-                                         "overlap",
-                                         a->id, a->purposes.ids[k], b->id, j);
-                    }
-                for (size_t k = 0; k < a->special_features.n; k++)
-                    if (gvl_ids_has(b->special_features, a->special_features.ids[k])) {
-                        char item[64];
-                        snprintf(item, sizeof(item), "tcf.stacks[%zu]", i);
-                        return site_fail(p, item,
-                                         "stack %u shares special feature %u with stack %u "
-                                         "(tcf.stacks[%zu]): stacks shown together must not "
-                                         "overlap",
-                                         a->id, a->special_features.ids[k], b->id, j);
-                    }
+                if (site_tcf_stacks_overlap(p, i, a, j, b, "purpose", a->purposes, b->purposes) !=
+                        0 ||
+                    site_tcf_stacks_overlap(p, i, a, j, b, "special feature", a->special_features,
+                                            b->special_features) != 0)
+                    return -1;
             }
     }
     if ((v = json_object_get(obj, "publisher_restrictions")) != NULL) {
