@@ -119,6 +119,11 @@ typedef struct config {
      * are extended and a signed checkpoint made (checkpoint.h); 0 = never
      * (this node takes no part). Default 60. */
     uint32_t log_checkpoint_seconds;
+    /* "admin": {"operator_key_sha256": "<64 hex>"}: the SHA-256 of the
+     * operator key, which manages the keys of every site (apikey.h,
+     * APIKEY_OPERATOR_SCOPES); absent or null = no operator key. */
+    uint8_t operator_key_sha256[32];
+    int operator_key_set;
 } config_t;
 
 #define CONFIG_ERASURE_DISK_WITHIN_DEFAULT_S (4 * 3600) /* 4 hours */
