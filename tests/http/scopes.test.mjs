@@ -7,7 +7,7 @@
 // keys:admin, site:write and site:publish on every site; a deleted key none,
 // at once on the node that deleted it and within AUTH_CACHE_MS (2 s) on a
 // second node on the same Redis. The routes' scopes are those of
-// docs/openapi.json. And the keys API itself: the secret shown once, only
+// docs/openapi.json and of docs/api.md. And the keys API itself: the secret shown once, only
 // its SHA-256 in Redis, names unique, a key grants only what it holds, and
 // every error as JSON.
 import assert from 'node:assert/strict';
@@ -106,6 +106,18 @@ test('every_route_declares_a_known_scope_and_the_document_says_the_same', () => 
             assert.equal(security.some((s) => 'browserOrigin' in s), route.browser, `${route.name}: browser callers`);
         }
     }
+});
+
+test('docs_api_md_lists_every_route_with_its_scope', () => {
+    const text = fs.readFileSync(path.join(SOURCE_DIR, 'docs', 'api.md'), 'utf8');
+    const section = text.slice(text.indexOf('## Keys and scopes'));
+    const rows = new Map([...section.matchAll(/^\| `([A-Z]+ \/[^`]*)` \| (public: no key|`([a-z:]+)`( \(or a browser)?[^|]*) \|$/gm)].map((m) => [m[1], { scope: m[3] ?? null, browser: !!m[4] }]));
+    for (const route of routerTable()) {
+        const row = rows.get(`${route.method} ${route.pattern}`);
+        assert.ok(row, `docs/api.md, Keys and scopes: no row for ${route.method} ${route.pattern}`);
+        assert.deepEqual(row, { scope: route.scope, browser: route.browser }, `docs/api.md: the scope of ${route.method} ${route.pattern}`);
+    }
+    assert.equal(rows.size, routerTable().length, 'docs/api.md lists a route the router does not have');
 });
 
 test('a_key_of_one_scope_may_call_a_route_iff_the_scope_is_the_routes', async () => {
