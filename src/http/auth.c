@@ -46,16 +46,14 @@ void http_auth_forget(void)
     atomic_fetch_add(&auth_generation, 1);
 }
 
-int http_auth_declaration_ok(unsigned need)
+int http_auth_declaration_ok(unsigned need, int has_site)
 {
     if (need == AUTH_PUBLIC) return 1;
     unsigned scope = need & ~AUTH_BROWSER;
+    if (!has_site)
+        return need == scope && (scope & APIKEY_OPERATOR_SCOPES) == scope && scope != 0 &&
+               apikey_scope_name(scope) != NULL;
     return apikey_scope_name(scope) != NULL;
-}
-
-const char *http_auth_declaration_name(unsigned need)
-{
-    return need == AUTH_PUBLIC ? "public" : apikey_scope_name(need & ~AUTH_BROWSER);
 }
 
 static struct http_auth_cache *auth_cache(http_request_t *rq)
@@ -184,7 +182,7 @@ static void auth_on_key(void *data, const char *js, size_t len, const redis_erro
 
 void http_auth(http_request_t *rq, unsigned need, http_auth_next_fn next)
 {
-    if (need == AUTH_PUBLIC || rq->site == NULL) {
+    if (need == AUTH_PUBLIC) {
         next(rq);
         return;
     }
@@ -192,19 +190,18 @@ void http_auth(http_request_t *rq, unsigned need, http_auth_next_fn next)
     const h2o_iovec_t *auth = http_req_header(rq, "authorization");
     const char *key = auth != NULL ? http_bearer_parse(auth->base, auth->len, &klen) : NULL;
     if (key == NULL) {
-        if (need & AUTH_BROWSER) {
+        if ((need & AUTH_BROWSER) && rq->site != NULL) {
             next(rq); /* the endpoint checks the Origin */
             return;
         }
         const h2o_iovec_t *origin = http_req_header(rq, "origin");
-        if (origin != NULL && !site_origin_allowed(rq->site, origin->base, origin->len)) {
+        if (origin != NULL && rq->site != NULL &&
+            !site_origin_allowed(rq->site, origin->base, origin->len)) {
             http_error(rq, 403, "origin_not_allowed",
                        "this origin is not one of the site's declared origins");
             return;
         }
-        auth_unauthorized(rq, need & AUTH_BROWSER
-                                  ? "call from one of the site's origins or with an API key"
-                                  : "this route needs an API key (Authorization: Bearer)");
+        auth_unauthorized(rq, "this route needs an API key (Authorization: Bearer)");
         return;
     }
     uint8_t sha[32];
@@ -212,6 +209,11 @@ void http_auth(http_request_t *rq, unsigned need, http_auth_next_fn next)
     const config_t *cfg = rq->worker->cfg;
     if (cfg->operator_key_set && sodium_memcmp(sha, cfg->operator_key_sha256, 32) == 0) {
         auth_decide(rq, need, APIKEY_OPERATOR_SCOPES, 1, "operator", next);
+        return;
+    }
+    if (rq->site == NULL) {
+        /* A route of no site (creating one): the operator key's alone. */
+        auth_unauthorized(rq, "only the operator key may call this route");
         return;
     }
     if (sodium_memcmp(sha, rq->site->api_key_sha256, 32) == 0) {

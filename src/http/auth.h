@@ -6,7 +6,9 @@
  * A route declares AUTH_PUBLIC (anyone, no key looked at), or the scope a key
  * needs (apikey.h: SCOPE_STATS_READ, ...), with AUTH_BROWSER added when the
  * site's own origins may call it without a key (the banner's routes: the
- * endpoint checks the Origin). With an Authorization: Bearer key:
+ * endpoint checks the Origin). A route whose path names no site (e.g. one
+ * that creates a site) may only declare a scope of APIKEY_OPERATOR_SCOPES:
+ * the operator key alone calls it. With an Authorization: Bearer key:
  *  - the operator key (config admin.operator_key_sha256): APIKEY_OPERATOR_SCOPES;
  *  - the site's owner key (api_key_sha256 in its site file): every scope;
  *  - a key of the site (store_site_key_get): its scopes. A worker keeps what
@@ -43,10 +45,10 @@
 typedef void (*http_auth_next_fn)(http_request_t *rq);
 
 /* 1 when need is a valid route declaration: AUTH_PUBLIC alone, or exactly
- * one scope, maybe with AUTH_BROWSER. The router refuses to start otherwise. */
-int http_auth_declaration_ok(unsigned need);
-/* The scope name of a declaration ("stats:read"), "public" for AUTH_PUBLIC. */
-const char *http_auth_declaration_name(unsigned need);
+ * one scope, maybe with AUTH_BROWSER; on a route of no site (has_site 0),
+ * one of APIKEY_OPERATOR_SCOPES without AUTH_BROWSER. The router refuses to
+ * start otherwise. */
+int http_auth_declaration_ok(unsigned need, int has_site);
 
 void http_auth(http_request_t *rq, unsigned need, http_auth_next_fn next);
 

@@ -179,9 +179,9 @@ static void router_register(h2o_hostconf_t *host, router_listener_t listener, si
     handler->listener = listener;
     http_own_errors_register(&host->fallback_path, max_body, ROUTE_UNMATCHED);
     for (size_t r = 0; r < ROUTE_COUNT; r++) {
-        /* Every route says who may call it; a key route names its site. */
-        if (!http_auth_declaration_ok(routes[r].auth) ||
-            (routes[r].auth != AUTH_PUBLIC && strstr(routes[r].pattern, "{site}") == NULL)) {
+        /* Every route says who may call it (auth.h). */
+        if (!http_auth_declaration_ok(routes[r].auth,
+                                      strstr(routes[r].pattern, "{site}") != NULL)) {
             log_msg(LOG_ERROR, "router: route %s declares no valid scope (auth.h)", routes[r].name);
             abort();
         }
