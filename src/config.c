@@ -15,6 +15,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -718,17 +719,35 @@ static int config_tcf_apply(const config_ctx_t *c, const json_t *root, const cha
     return 0;
 }
 
+/* "admin": the operator key's SHA-256, 64 hex digits (or null: none). */
+static int config_admin_apply(const config_ctx_t *c, const json_t *admin, config_t *cfg)
+{
+    json_t *v = admin != NULL ? json_object_get(admin, "operator_key_sha256") : NULL;
+    if (v == NULL || json_is_null(v)) return 0;
+    size_t bin_len = 0;
+    if (!json_is_string(v) || json_string_length(v) != 64 ||
+        sodium_hex2bin(cfg->operator_key_sha256, sizeof(cfg->operator_key_sha256),
+                       json_string_value(v), 64, NULL, &bin_len, NULL) != 0 ||
+        bin_len != sizeof(cfg->operator_key_sha256))
+        return config_fail(c, "admin.operator_key_sha256",
+                           "must be the SHA-256 of the operator key, 64 hex digits, or null");
+    cfg->operator_key_set = 1;
+    return 0;
+}
+
 /* Apply the file's fields over the defaults. redis.url is only checked for
  * syntax here: it is resolved once the environment has had its say, so that
  * REDIS_URL can replace a file's host that does not resolve on this machine. */
 static int config_apply(const config_ctx_t *c, config_t *cfg, const json_t *root, const char *base,
                         int *public_url_set)
 {
-    static const char *const top[] = {
-        "listen", "threads", "redis",      "sites_dir", "keys_dir", "public_url", "limits", "http2",
-        "log",    "tls",     "rate_limit", "metrics",   "erasure",  "stats",      "tcf",    NULL};
+    static const char *const top[] = {"listen",     "threads", "redis",   "sites_dir", "keys_dir",
+                                      "public_url", "limits",  "http2",   "log",       "tls",
+                                      "rate_limit", "metrics", "erasure", "stats",     "tcf",
+                                      "admin",      NULL};
     static const char *const listen_keys[] = {"address", "port", NULL};
     static const char *const erasure_keys[] = {"disk_within_seconds", NULL};
+    static const char *const admin_keys[] = {"operator_key_sha256", NULL};
     static const char *const metrics_keys[] = {"listen", NULL};
     static const char *const redis_keys[] = {"url",
                                              "read_url",
@@ -756,7 +775,7 @@ static int config_apply(const config_ctx_t *c, config_t *cfg, const json_t *root
                                           "visitor_writes_per_minute",
                                           "visitor_writes_per_day",
                                           NULL};
-    json_t *listen, *redis, *limits, *log, *tls = NULL, *rl, *metrics, *erasure, *stats;
+    json_t *listen, *redis, *limits, *log, *tls = NULL, *rl, *metrics, *erasure, *stats, *admin;
     if (config_check_keys(c, root, "", top) != 0 ||
         config_object(c, root, "listen", listen_keys, &listen) != 0 ||
         config_object(c, root, "metrics", metrics_keys, &metrics) != 0 ||
@@ -765,7 +784,9 @@ static int config_apply(const config_ctx_t *c, config_t *cfg, const json_t *root
         config_object(c, root, "log", log_keys, &log) != 0 ||
         config_object(c, root, "rate_limit", rl_keys, &rl) != 0 ||
         config_object(c, root, "erasure", erasure_keys, &erasure) != 0 ||
-        config_object(c, root, "stats", stats_keys, &stats) != 0)
+        config_object(c, root, "stats", stats_keys, &stats) != 0 ||
+        config_object(c, root, "admin", admin_keys, &admin) != 0 ||
+        config_admin_apply(c, admin, cfg) != 0)
         return -1;
     if (config_tcf_apply(c, root, base, cfg) != 0) return -1;
     json_t *tls_v = json_object_get(root, "tls");

@@ -132,6 +132,11 @@ typedef struct config {
     char tcf_translations_url[512]; /* default CONFIG_TCF_TRANSLATIONS_URL */
     char tcf_translations[CONFIG_TCF_LANGUAGES_MAX][8];
     size_t n_tcf_translations; /* default: the EU languages the IAB translates */
+    /* "admin": {"operator_key_sha256": "<64 hex>"}: the SHA-256 of the
+     * operator key, which manages the keys of every site (apikey.h,
+     * APIKEY_OPERATOR_SCOPES); absent or null = no operator key. */
+    uint8_t operator_key_sha256[32];
+    int operator_key_set;
 } config_t;
 
 #define CONFIG_ERASURE_DISK_WITHIN_DEFAULT_S (4 * 3600) /* 4 hours */
