@@ -186,14 +186,17 @@ static const char **stats_field_names(h2o_mem_pool_t *pool, const site_t *site,
 
 /* ---- output ------------------------------------------------------------------ */
 
-/* A rate: %.6g, or null (JSON) / nothing (CSV) when undefined. */
+/* A rate: %.6g, or null (JSON) / nothing (CSV) when undefined. An answer
+ * of 400 days has some 10 000 of them, and as many counts: numbers are
+ * written by hand (strbuf.h), never by printf, so that rendering one does
+ * not hold the worker (and the consent writes it also serves) for long. */
 static void out_rate(strbuf_t *o, double r, int csv)
 {
     if (isnan(r)) {
-        if (!csv) strbuf_str(o, "null");
+        if (!csv) strbuf_lit(o, "null");
         return;
     }
-    strbuf_printf(o, "%.6g", r);
+    strbuf_g6(o, r);
 }
 
 /* One bucket's (or the total's) numbers, from the layout's bucket fields. */
@@ -236,8 +239,11 @@ static void out_purposes_json(strbuf_t *o, const site_t *site, const stats_layou
         uint64_t g = granted[k * g_step], r = refused[k * g_step];
         if (k > 0) strbuf_put(o, ",", 1);
         strbuf_json_str(o, site->purposes[l->purposes[k]].id);
-        strbuf_printf(o, ":{\"granted\":%llu,\"refused\":%llu,\"acceptance_rate\":",
-                      (unsigned long long)g, (unsigned long long)r);
+        strbuf_lit(o, ":{\"granted\":");
+        strbuf_u64(o, g);
+        strbuf_lit(o, ",\"refused\":");
+        strbuf_u64(o, r);
+        strbuf_lit(o, ",\"acceptance_rate\":");
         out_rate(o, stats_rate(g, g + r), 0);
         strbuf_put(o, "}", 1);
     }
@@ -248,12 +254,17 @@ static void out_purposes_json(strbuf_t *o, const site_t *site, const stats_layou
 static void out_numbers_json(strbuf_t *o, const site_t *site, const stats_layout_t *l,
                              const stats_numbers_t *n)
 {
-    for (int m = 0; m < COUNTERS_METRICS; m++)
-        strbuf_printf(o, "%s\"%s\":%llu", m > 0 ? "," : "", counters_metric_names[m],
-                      (unsigned long long)n->m[m]);
-    if (n->has_unique > 0)
-        strbuf_printf(o, ",\"unique_visitors\":%llu", (unsigned long long)n->unique);
-    else if (n->has_unique < 0)
+    for (int m = 0; m < COUNTERS_METRICS; m++) {
+        if (m > 0) strbuf_char(o, ',');
+        strbuf_char(o, '"');
+        strbuf_str(o, counters_metric_names[m]);
+        strbuf_lit(o, "\":");
+        strbuf_u64(o, n->m[m]);
+    }
+    if (n->has_unique > 0) {
+        strbuf_lit(o, ",\"unique_visitors\":");
+        strbuf_u64(o, n->unique);
+    } else if (n->has_unique < 0)
         strbuf_str(o, ",\"unique_visitors\":null");
     uint64_t d = n->m[COUNTERS_DECISIONS];
     strbuf_str(o, ",\"interaction_rate\":");
@@ -270,10 +281,12 @@ static void out_numbers_json(strbuf_t *o, const site_t *site, const stats_layout
 
 static void out_numbers_csv(strbuf_t *o, const stats_layout_t *l, const stats_numbers_t *n)
 {
-    for (int m = 0; m < COUNTERS_METRICS; m++)
-        strbuf_printf(o, ",%llu", (unsigned long long)n->m[m]);
+    for (int m = 0; m < COUNTERS_METRICS; m++) {
+        strbuf_char(o, ',');
+        strbuf_u64(o, n->m[m]);
+    }
     strbuf_put(o, ",", 1);
-    if (n->has_unique > 0) strbuf_printf(o, "%llu", (unsigned long long)n->unique);
+    if (n->has_unique > 0) strbuf_u64(o, n->unique);
     uint64_t d = n->m[COUNTERS_DECISIONS];
     strbuf_put(o, ",", 1);
     out_rate(o, stats_rate(n->banner_decisions, n->m[COUNTERS_SHOWN]), 1);
@@ -284,8 +297,11 @@ static void out_numbers_csv(strbuf_t *o, const stats_layout_t *l, const stats_nu
     strbuf_put(o, ",", 1);
     out_rate(o, stats_rate(n->m[COUNTERS_CUSTOM], d), 1);
     for (size_t k = 0; k < l->n_purposes; k++) {
-        strbuf_printf(o, ",%llu,%llu,", (unsigned long long)n->granted[k],
-                      (unsigned long long)n->refused[k]);
+        strbuf_char(o, ',');
+        strbuf_u64(o, n->granted[k]);
+        strbuf_char(o, ',');
+        strbuf_u64(o, n->refused[k]);
+        strbuf_char(o, ',');
         out_rate(o, stats_rate(n->granted[k], n->granted[k] + n->refused[k]), 1);
     }
     strbuf_put(o, "\n", 1);
@@ -486,7 +502,10 @@ static void stats_answer(http_request_t *rq, const stats_query_t *q,
             out_numbers_csv(&o, &l, &n);
             continue;
         }
-        strbuf_printf(&o, "%s{\"start\":\"%s\",", i > 0 ? "," : "", start);
+        if (i > 0) strbuf_char(&o, ',');
+        strbuf_lit(&o, "{\"start\":\"");
+        strbuf_str(&o, start);
+        strbuf_lit(&o, "\",");
         out_numbers_json(&o, site, &l, &n);
         strbuf_put(&o, "}", 1);
     }
