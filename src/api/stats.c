@@ -111,6 +111,11 @@ typedef struct stats_layout {
     size_t n_sources, source_at;
     size_t n_variants, variants_at, variant_fields;
     size_t n_total_fields;
+    /* JSON keys written once per answer (stats_layout_keys), not escaped
+     * again for each of up to 744 buckets: "<purpose>":{"granted": and
+     * "<metric>": (",": before all but the first). */
+    h2o_iovec_t purpose_key[SITE_MAX_PURPOSES];
+    h2o_iovec_t metric_key[COUNTERS_METRICS];
 } stats_layout_t;
 
 static const counters_metric_t stats_lang_metrics[STATS_LANG_FIELDS] = {
@@ -136,6 +141,25 @@ static void stats_layout(const site_t *site, const stats_query_t *q, stats_layou
     l->source_at = l->lang_at + l->n_langs * STATS_LANG_FIELDS;
     l->variants_at = l->source_at + l->n_sources * STATS_SOURCE_FIELDS;
     l->n_total_fields = l->variants_at + l->n_variants * l->variant_fields;
+}
+
+/* The layout's JSON keys, in pool memory (stats_layout_t). */
+static void stats_layout_keys(stats_layout_t *l, const site_t *site, h2o_mem_pool_t *pool)
+{
+    strbuf_t b;
+    for (size_t k = 0; k < l->n_purposes; k++) {
+        strbuf_init_pool(&b, pool);
+        strbuf_json_str(&b, site->purposes[l->purposes[k]].id);
+        strbuf_lit(&b, ":{\"granted\":");
+        l->purpose_key[k] = h2o_iovec_init(b.buf, b.len);
+    }
+    for (int m = 0; m < COUNTERS_METRICS; m++) {
+        strbuf_init_pool(&b, pool);
+        strbuf_lit(&b, ",\"");
+        strbuf_str(&b, counters_metric_names[m]);
+        strbuf_lit(&b, "\":");
+        l->metric_key[m] = h2o_iovec_init(b.buf, b.len);
+    }
 }
 
 /* The field names of the layout, in pool memory: bucket fields then totals. */
@@ -231,15 +255,14 @@ static void stats_numbers_add(const stats_layout_t *l, stats_numbers_t *sum,
     }
 }
 
-static void out_purposes_json(strbuf_t *o, const site_t *site, const stats_layout_t *l,
-                              const uint64_t *granted, size_t g_step, const uint64_t *refused)
+static void out_purposes_json(strbuf_t *o, const stats_layout_t *l, const uint64_t *granted,
+                              size_t g_step, const uint64_t *refused)
 {
     strbuf_str(o, "\"purposes\":{");
     for (size_t k = 0; k < l->n_purposes; k++) {
         uint64_t g = granted[k * g_step], r = refused[k * g_step];
         if (k > 0) strbuf_put(o, ",", 1);
-        strbuf_json_str(o, site->purposes[l->purposes[k]].id);
-        strbuf_lit(o, ":{\"granted\":");
+        strbuf_put(o, l->purpose_key[k].base, l->purpose_key[k].len);
         strbuf_u64(o, g);
         strbuf_lit(o, ",\"refused\":");
         strbuf_u64(o, r);
@@ -251,14 +274,10 @@ static void out_purposes_json(strbuf_t *o, const site_t *site, const stats_layou
 }
 
 /* The fields of a bucket or of the total, without the braces. */
-static void out_numbers_json(strbuf_t *o, const site_t *site, const stats_layout_t *l,
-                             const stats_numbers_t *n)
+static void out_numbers_json(strbuf_t *o, const stats_layout_t *l, const stats_numbers_t *n)
 {
     for (int m = 0; m < COUNTERS_METRICS; m++) {
-        if (m > 0) strbuf_char(o, ',');
-        strbuf_char(o, '"');
-        strbuf_str(o, counters_metric_names[m]);
-        strbuf_lit(o, "\":");
+        strbuf_put(o, l->metric_key[m].base + (m == 0), l->metric_key[m].len - (m == 0));
         strbuf_u64(o, n->m[m]);
     }
     if (n->has_unique > 0) {
@@ -276,7 +295,7 @@ static void out_numbers_json(strbuf_t *o, const site_t *site, const stats_layout
     strbuf_str(o, ",\"custom_share\":");
     out_rate(o, stats_rate(n->m[COUNTERS_CUSTOM], d), 0);
     strbuf_put(o, ",", 1);
-    out_purposes_json(o, site, l, n->granted, 1, n->refused);
+    out_purposes_json(o, l, n->granted, 1, n->refused);
 }
 
 static void out_numbers_csv(strbuf_t *o, const stats_layout_t *l, const stats_numbers_t *n)
@@ -367,7 +386,7 @@ static void out_variants_comparison(strbuf_t *o, const site_t *site, const stats
         strbuf_str(o, ",\"interaction_rate\":");
         out_rate(o, stats_rate(t[1], t[0]), 0);
         strbuf_put(o, ",", 1);
-        out_purposes_json(o, site, l, t + STATS_VARIANT_FIELDS, 2, t + STATS_VARIANT_FIELDS + 1);
+        out_purposes_json(o, l, t + STATS_VARIANT_FIELDS, 2, t + STATS_VARIANT_FIELDS + 1);
         strbuf_put(o, "}", 1);
     }
     strbuf_str(o, "},\"comparisons\":[");
@@ -443,6 +462,7 @@ static void stats_answer(http_request_t *rq, const stats_query_t *q,
     const site_t *site = rq->site;
     stats_layout_t l;
     stats_layout(site, q, &l);
+    stats_layout_keys(&l, site, &rq->req->pool);
     strbuf_t o;
     strbuf_init_pool(&o, &rq->req->pool);
     char from[CLOCK_TEXT_MAX], to[CLOCK_TEXT_MAX], start[CLOCK_TEXT_MAX];
@@ -506,7 +526,7 @@ static void stats_answer(http_request_t *rq, const stats_query_t *q,
         strbuf_lit(&o, "{\"start\":\"");
         strbuf_str(&o, start);
         strbuf_lit(&o, "\",");
-        out_numbers_json(&o, site, &l, &n);
+        out_numbers_json(&o, &l, &n);
         strbuf_put(&o, "}", 1);
     }
     answer_cached_t a = {.content_type = STATS_JSON};
@@ -520,7 +540,7 @@ static void stats_answer(http_request_t *rq, const stats_query_t *q,
         a.disposition = disposition;
     } else {
         strbuf_str(&o, "],\"total\":{");
-        out_numbers_json(&o, site, &l, &total);
+        out_numbers_json(&o, &l, &total);
         out_breakdowns(&o, site, &l, res->totals, q->variant >= 0);
         strbuf_put(&o, "}", 1);
         if (l.n_variants >= 2) out_variants_comparison(&o, site, &l, res->totals);
