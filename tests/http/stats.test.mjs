@@ -551,6 +551,29 @@ test('a_long_range_is_read_in_calls_of_at_most_31_rows_so_that_writes_run_betwee
     assert.ok((await fcalls()) - one <= 2, 'one call for 30 days');
 });
 
+test('an_answer_rendered_in_slices_has_every_bucket_in_order_as_json_and_csv', async () => {
+    // Over 48 buckets the answer is rendered 48 buckets per turn of the
+    // worker's loop (writes are served between): 63 days is two slices.
+    const q = `?from=${rollDay(0)}&to=${rollDay(ROLL_DAYS - 1)}`;
+    const days = await statsJson(q, { site: 'roll' });
+    assert.equal(days.buckets.length, ROLL_DAYS);
+    days.buckets.forEach((b, i) => assert.equal(b.start, `${rollDay(i)}T00:00:00Z`, `bucket ${i}`));
+    const csv = await stats(`${q}&format=csv`, { site: 'roll' });
+    assert.equal(csv.status, 200, csv.text);
+    const lines = csv.text.trim().split('\n');
+    assert.equal(lines.length, 1 + ROLL_DAYS + 1, 'the header, every day, the total');
+    lines.slice(1, -1).forEach((line, i) => {
+        const [start, shown] = line.split(',');
+        assert.equal(start, days.buckets[i].start);
+        assert.equal(Number(shown), days.buckets[i].shown);
+    });
+    assert.equal(Number(lines.at(-1).split(',')[1]), days.total.shown);
+    // 31 days by hour: 744 buckets, 16 slices, hour after hour.
+    const hours = await statsJson(`?from=${rollDay(0)}&to=${rollDay(30)}&by=hour`, { site: 'roll' });
+    assert.equal(hours.buckets.length, 744);
+    hours.buckets.forEach((b, i) => assert.equal(Date.parse(b.start), Date.parse(`${rollDay(0)}T00:00:00Z`) + i * 3600000));
+});
+
 test('a_rollup_once_built_is_kept_exact_by_every_flush', async () => {
     const { consentd } = stack;
     const today = new Date().toISOString().slice(0, 10);
