@@ -443,6 +443,7 @@ static void out_breakdowns(strbuf_t *o, const site_t *site, const stats_layout_t
 /* Send a: its body in the request pool already, or to be copied (a cached one). */
 static void stats_send(http_request_t *rq, const answer_cached_t *a, int copy)
 {
+    http_header(rq, "vary", H2O_STRLIT("accept-encoding")); /* a kept answer may be gzipped */
     if (strcmp(a->content_type, STATS_JSON) == 0) {
         if (copy)
             http_send_json(rq, 200, a->body, a->len);
@@ -839,6 +840,15 @@ void stats_get(http_request_t *rq)
         q.cache_until_ms = now + keep_ms;
         answer_cached_t hit;
         if (answer_cache_get(rq->worker->stats_cache, q.cache_key, now, &hit)) {
+            /* Asked again: gzipped once for all the hits that accept it. */
+            const char *gz;
+            size_t gz_len;
+            if (http_accepts_encoding(rq, "gzip") &&
+                answer_cache_gzip(rq->worker->stats_cache, q.cache_key, now, &gz, &gz_len)) {
+                hit.body = gz;
+                hit.len = gz_len;
+                http_header(rq, "content-encoding", H2O_STRLIT("gzip"));
+            }
             stats_send(rq, &hit, 1);
             return;
         }

@@ -7,6 +7,7 @@
 // figures are chosen, not sampled; the first one goes through the public
 // API end to end.
 import assert from 'node:assert/strict';
+import { gunzipSync } from 'node:zlib';
 import { after, before } from 'node:test';
 import { Consentd, keySlotOf, shippedSites, siteLike, startStack, test, waitFor } from './lib/harness.mjs';
 import { DEMO_ORIGIN, OTHER_KEY, browser, postConsent, server, sha256hex } from './lib/consent.mjs';
@@ -629,6 +630,15 @@ test('an_identical_query_is_answered_from_memory_for_a_while_and_a_reload_forget
             const csvAgain = await get(`${closed}&format=csv`);
             assert.equal(csvAgain.text, csv.text, 'the CSV from memory, byte for byte');
             assert.equal(csvAgain.headers['content-disposition'], csv.headers['content-disposition']);
+            // Kept answers are gzipped once for the clients that accept it
+            // (a dashboard's browser): the same bytes once decompressed.
+            const gzRes = await consentd.request(`/v1/sites/roll/stats${closed}&format=csv`, {
+                headers: { ...server(), 'accept-encoding': 'gzip' },
+            });
+            assert.equal(gzRes.status, 200);
+            assert.equal(gzRes.headers['content-encoding'], 'gzip');
+            assert.match(gzRes.headers.vary, /accept-encoding/i);
+            assert.equal(gunzipSync(gzRes.body).toString(), csv.text, 'the kept CSV, gzipped');
             // A reload: new sites, nothing answered from before.
             const from = consentd.stderr.length;
             consentd.signal('SIGHUP');
