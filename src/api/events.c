@@ -146,9 +146,10 @@ void events_post(http_request_t *rq)
         http_error(rq, 400, why.code, why.message);
         return;
     }
+    const counters_segment_t seg = {.ua = http_useragent_class(rq), .decide_ms = -1};
     counters_event(rq->worker->counters, rq->worker->snap->sites, site, ev.metric, ev.lang,
                    ev.variant != NULL ? ev.variant->id : NULL,
-                   ev.visitor[0] != '\0' ? ev.visitor : NULL, clock_real_ms());
+                   ev.visitor[0] != '\0' ? ev.visitor : NULL, &seg, clock_real_ms());
     http_header(rq, "cache-control", H2O_STRLIT("no-store"));
     http_send_static(rq, 204, NULL, NULL, 0);
 }

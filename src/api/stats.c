@@ -79,6 +79,7 @@ typedef struct stats_query {
     int csv;
     int variant;                          /* index in site->variants, -1: all */
     int purpose;                          /* index in site->purposes, -1: every counted one */
+    int segment;                          /* CSV of a segment: counters_dim_t, 0: the buckets */
     char cache_key[ANSWER_CACHE_KEY_MAX]; /* "" when the answer is not to be kept */
     uint64_t cache_until_ms;              /* h2o_now() until which it may be served */
     metrics_t *metrics;                   /* the worker's: which Redis answered */
@@ -95,8 +96,13 @@ typedef struct stats_query {
  *   source_at         per source: decisions, accept_all, reject_all, custom
  *   variants_at       per variant (when comparing): shown, decisions,
  *                     accept_all, then g./r. per purpose k
- * Languages and sources are not split by variant in the counters: under a
- * variant filter they are not asked for (null in the answer).
+ *   device_at         per device class: shown, decisions, accept_all, reject_all, custom
+ *   browser_at        per browser family: the same
+ *   ttd_at            time to decide: for all, then per variant: per outcome,
+ *                     COUNTERS_TTD_BINS bins
+ * Languages, sources and segments are not split by variant in the
+ * counters: under a variant filter they are not asked for (null in the
+ * answer).
  */
 #define STATS_BF_PURPOSES 9
 #define STATS_LANG_FIELDS 5
@@ -110,6 +116,8 @@ typedef struct stats_layout {
     size_t n_langs, lang_at;
     size_t n_sources, source_at;
     size_t n_variants, variants_at, variant_fields;
+    size_t n_devices, device_at, n_browsers, browser_at;
+    size_t n_ttd_dims, ttd_at;
     size_t n_total_fields;
 } stats_layout_t;
 
@@ -135,7 +143,13 @@ static void stats_layout(const site_t *site, const stats_query_t *q, stats_layou
     l->lang_at = 0;
     l->source_at = l->lang_at + l->n_langs * STATS_LANG_FIELDS;
     l->variants_at = l->source_at + l->n_sources * STATS_SOURCE_FIELDS;
-    l->n_total_fields = l->variants_at + l->n_variants * l->variant_fields;
+    l->n_devices = q->variant < 0 ? USERAGENT_DEVICES : 0;
+    l->n_browsers = q->variant < 0 ? USERAGENT_BROWSERS : 0;
+    l->device_at = l->variants_at + l->n_variants * l->variant_fields;
+    l->browser_at = l->device_at + l->n_devices * STATS_LANG_FIELDS;
+    l->n_ttd_dims = 1 + site->n_variants;
+    l->ttd_at = l->browser_at + l->n_browsers * STATS_LANG_FIELDS;
+    l->n_total_fields = l->ttd_at + l->n_ttd_dims * COUNTERS_TTD_OUTCOMES * COUNTERS_TTD_BINS;
 }
 
 /* The field names of the layout, in pool memory: bucket fields then totals. */
@@ -180,7 +194,25 @@ static const char **stats_field_names(h2o_mem_pool_t *pool, const site_t *site,
             STATS_FIELD(COUNTERS_DIM_VARIANT, id, 0, site->purposes[l->purposes[i]].id);
         }
     }
+    for (size_t i = 0; i < l->n_devices; i++)
+        for (size_t m = 0; m < STATS_LANG_FIELDS; m++)
+            STATS_FIELD(COUNTERS_DIM_DEVICE, useragent_device_names[i], stats_lang_metrics[m],
+                        NULL);
+    for (size_t i = 0; i < l->n_browsers; i++)
+        for (size_t m = 0; m < STATS_LANG_FIELDS; m++)
+            STATS_FIELD(COUNTERS_DIM_BROWSER, useragent_browser_names[i], stats_lang_metrics[m],
+                        NULL);
 #undef STATS_FIELD
+    for (size_t v = 0; v < l->n_ttd_dims; v++)
+        for (int o = 0; o < COUNTERS_TTD_OUTCOMES; o++)
+            for (int b = 0; b < COUNTERS_TTD_BINS; b++) {
+                names[k] = buf + k * COUNTERS_FIELD_MAX;
+                if (counters_ttd_field(buf + k * COUNTERS_FIELD_MAX, COUNTERS_FIELD_MAX,
+                                       v == 0 ? COUNTERS_DIM_ALL : COUNTERS_DIM_VARIANT,
+                                       v == 0 ? NULL : site->variants[v - 1].id, o, b) == 0)
+                    return NULL;
+                k++;
+            }
     return names;
 }
 
@@ -402,6 +434,127 @@ static void out_breakdowns(strbuf_t *o, const site_t *site, const stats_layout_t
     strbuf_put(o, "}", 1);
 }
 
+int stats_ttd_quantile(const uint64_t *bins, double q, double *ms)
+{
+    uint64_t n = 0;
+    for (int b = 0; b < COUNTERS_TTD_BINS; b++)
+        n += bins[b];
+    if (n == 0 || !(q > 0 && q < 1)) return -1;
+    double rank = q * (double)n, below = 0;
+    for (int b = 0; b < COUNTERS_TTD_BINS; b++) {
+        if (bins[b] == 0 || below + (double)bins[b] < rank) {
+            below += (double)bins[b];
+            continue;
+        }
+        double f = (rank - below) / (double)bins[b];
+        double hi = counters_ttd_edges[b], lo = b == 0 ? 0 : counters_ttd_edges[b - 1];
+        *ms = b == 0 ? lo + f * (hi - lo) : lo * pow(hi / lo, f);
+        return 0;
+    }
+    return -1; /* not reached: rank <= n */
+}
+
+/* {"accept_all":{"n":..,"p25":..,"median":..,"p75":..},...} of the
+ * histograms at t (per outcome, COUNTERS_TTD_BINS each). */
+static void out_ttd_outcomes(strbuf_t *o, const uint64_t *t)
+{
+    static const double qs[3] = {0.25, 0.5, 0.75};
+    static const char *const names[3] = {"p25", "median", "p75"};
+    strbuf_put(o, "{", 1);
+    for (int k = 0; k < COUNTERS_TTD_OUTCOMES; k++) {
+        const uint64_t *bins = t + k * COUNTERS_TTD_BINS;
+        uint64_t n = 0;
+        for (int b = 0; b < COUNTERS_TTD_BINS; b++)
+            n += bins[b];
+        strbuf_printf(o, "%s\"%s\":{\"n\":%llu", k > 0 ? "," : "", counters_ttd_outcome_names[k],
+                      (unsigned long long)n);
+        for (int i = 0; i < 3; i++) {
+            double ms;
+            if (stats_ttd_quantile(bins, qs[i], &ms) == 0)
+                strbuf_printf(o, ",\"%s\":%.0f", names[i], ms);
+            else
+                strbuf_printf(o, ",\"%s\":null", names[i]);
+        }
+        strbuf_put(o, "}", 1);
+    }
+    strbuf_put(o, "}", 1);
+}
+
+/* "time_to_decide": median and quartiles (ms) per outcome, for all and per
+ * variant: a refusal much slower than an acceptance is the signature of an
+ * asymmetric banner. */
+static void out_time_to_decide(strbuf_t *o, const site_t *site, const stats_layout_t *l,
+                               const uint64_t *totals)
+{
+    const size_t per = COUNTERS_TTD_OUTCOMES * COUNTERS_TTD_BINS;
+    strbuf_str(o, ",\"time_to_decide\":{\"unit\":\"ms\",\"bins_ms\":[");
+    for (int b = 0; b < COUNTERS_TTD_BINS; b++)
+        strbuf_printf(o, "%s%d", b > 0 ? "," : "", counters_ttd_edges[b]);
+    strbuf_str(o, "],\"all\":");
+    out_ttd_outcomes(o, totals + l->ttd_at);
+    strbuf_str(o, ",\"variants\":{");
+    for (size_t v = 1; v < l->n_ttd_dims; v++) {
+        if (v > 1) strbuf_put(o, ",", 1);
+        strbuf_json_str(o, site->variants[v - 1].id);
+        strbuf_put(o, ":", 1);
+        out_ttd_outcomes(o, totals + l->ttd_at + v * per);
+    }
+    strbuf_str(o, "}}");
+}
+
+/* A segment's table (by_device, by_browser): n entries of STATS_LANG_FIELDS
+ * at t, named names[i]. */
+static void out_segment_json(strbuf_t *o, const char *key, const char *const *names, size_t n,
+                             const uint64_t *t, int filtered)
+{
+    strbuf_printf(o, ",\"%s\":", key);
+    if (filtered) {
+        strbuf_str(o, "null");
+        return;
+    }
+    strbuf_put(o, "{", 1);
+    for (size_t i = 0; i < n; i++, t += STATS_LANG_FIELDS) {
+        strbuf_printf(o,
+                      "%s\"%s\":{\"shown\":%llu,\"decisions\":%llu,\"accept_all\":%llu,"
+                      "\"reject_all\":%llu,\"custom\":%llu,\"interaction_rate\":",
+                      i > 0 ? "," : "", names[i], (unsigned long long)t[0],
+                      (unsigned long long)t[1], (unsigned long long)t[2], (unsigned long long)t[3],
+                      (unsigned long long)t[4]);
+        out_rate(o, stats_rate(t[1], t[0]), 0);
+        strbuf_str(o, ",\"accept_all_share\":");
+        out_rate(o, stats_rate(t[2], t[1]), 0);
+        strbuf_str(o, ",\"reject_all_share\":");
+        out_rate(o, stats_rate(t[3], t[1]), 0);
+        strbuf_put(o, "}", 1);
+    }
+    strbuf_put(o, "}", 1);
+}
+
+/* The CSV of one segment over the range. */
+static void out_segment_csv(strbuf_t *o, const stats_layout_t *l, int segment,
+                            const uint64_t *totals)
+{
+    const char *const *names =
+        segment == COUNTERS_DIM_DEVICE ? useragent_device_names : useragent_browser_names;
+    size_t n = segment == COUNTERS_DIM_DEVICE ? l->n_devices : l->n_browsers;
+    const uint64_t *t = totals + (segment == COUNTERS_DIM_DEVICE ? l->device_at : l->browser_at);
+    strbuf_printf(o,
+                  "%s,shown,decisions,accept_all,reject_all,custom,interaction_rate,"
+                  "accept_all_share,reject_all_share,custom_share\n",
+                  segment == COUNTERS_DIM_DEVICE ? "device" : "browser");
+    for (size_t i = 0; i < n; i++, t += STATS_LANG_FIELDS) {
+        strbuf_printf(o, "%s,%llu,%llu,%llu,%llu,%llu,", names[i], (unsigned long long)t[0],
+                      (unsigned long long)t[1], (unsigned long long)t[2], (unsigned long long)t[3],
+                      (unsigned long long)t[4]);
+        out_rate(o, stats_rate(t[1], t[0]), 1);
+        for (int k = 2; k <= 4; k++) {
+            strbuf_put(o, ",", 1);
+            out_rate(o, stats_rate(t[k], t[1]), 1);
+        }
+        strbuf_put(o, "\n", 1);
+    }
+}
+
 #define STATS_JSON "application/json"
 #define STATS_CSV "text/csv; charset=utf-8"
 
@@ -436,7 +589,9 @@ static void stats_answer(http_request_t *rq, const stats_query_t *q,
     total.has_unique = q->variant >= 0 ? -1 : 1;
     total.unique = res->unique_total;
 
-    if (q->csv) {
+    if (q->csv && q->segment != 0) {
+        out_segment_csv(&o, &l, q->segment, res->totals);
+    } else if (q->csv) {
         strbuf_str(&o, "start,shown,dismissed,panel_opened,decisions,accept_all,reject_all,custom,"
                        "withdrawn,unique_visitors,interaction_rate,accept_all_share,"
                        "reject_all_share,custom_share");
@@ -472,7 +627,8 @@ static void stats_answer(http_request_t *rq, const stats_query_t *q,
         strbuf_str(&o, "],\"buckets\":[");
     }
     int64_t hour = q->from_day * 24;
-    for (size_t i = 0; i < res->n_buckets; i++, hour = stats_next_bucket(q, hour)) {
+    size_t n_buckets = q->csv && q->segment != 0 ? 0 : res->n_buckets;
+    for (size_t i = 0; i < n_buckets; i++, hour = stats_next_bucket(q, hour)) {
         stats_numbers_t n = {0};
         stats_numbers(&l, res->buckets + i * res->n_bucket_fields, &n);
         stats_numbers_add(&l, &total, &n);
@@ -493,18 +649,29 @@ static void stats_answer(http_request_t *rq, const stats_query_t *q,
     answer_cached_t a = {.content_type = STATS_JSON};
     char disposition[160];
     if (q->csv) {
-        strbuf_str(&o, "total");
-        out_numbers_csv(&o, &l, &total);
-        snprintf(disposition, sizeof(disposition), "attachment; filename=\"consentd-%s-%s-%s.csv\"",
-                 site->id, from, to);
+        if (q->segment == 0) {
+            strbuf_str(&o, "total");
+            out_numbers_csv(&o, &l, &total);
+        }
+        snprintf(disposition, sizeof(disposition),
+                 "attachment; filename=\"consentd-%s-%s-%s%s%s.csv\"", site->id, from, to,
+                 q->segment != 0 ? "-" : "",
+                 q->segment == COUNTERS_DIM_DEVICE    ? "device"
+                 : q->segment == COUNTERS_DIM_BROWSER ? "browser"
+                                                      : "");
         a.content_type = STATS_CSV;
         a.disposition = disposition;
     } else {
         strbuf_str(&o, "],\"total\":{");
         out_numbers_json(&o, site, &l, &total);
         out_breakdowns(&o, site, &l, res->totals, q->variant >= 0);
+        out_segment_json(&o, "by_device", useragent_device_names, l.n_devices,
+                         res->totals + l.device_at, q->variant >= 0);
+        out_segment_json(&o, "by_browser", useragent_browser_names, l.n_browsers,
+                         res->totals + l.browser_at, q->variant >= 0);
         strbuf_put(&o, "}", 1);
         if (l.n_variants >= 2) out_variants_comparison(&o, site, &l, res->totals);
+        out_time_to_decide(&o, site, &l, res->totals);
         strbuf_put(&o, "}", 1);
     }
     a.body = o.buf;
@@ -653,6 +820,21 @@ void stats_get(http_request_t *rq)
         }
         q.variant = (int)(var - site->variants);
     }
+    if ((n = stats_param(rq, "segment", v, sizeof(v))) != -1) {
+        if (strcmp(v, "device") == 0) {
+            q.segment = COUNTERS_DIM_DEVICE;
+        } else if (strcmp(v, "browser") == 0) {
+            q.segment = COUNTERS_DIM_BROWSER;
+        } else {
+            http_error(rq, 400, "invalid_parameter", "segment must be device or browser");
+            return;
+        }
+        if (q.variant >= 0) {
+            http_error(rq, 400, "invalid_parameter",
+                       "segments are not split by variant: segment and variant do not go together");
+            return;
+        }
+    }
     if ((n = stats_param(rq, "purpose", v, sizeof(v))) != -1) {
         const site_purpose_t *p = n > 0 ? site_purpose_find(site, v, (size_t)n) : NULL;
         if (p == NULL || p->legal_basis == LEGAL_BASIS_NECESSARY) {
@@ -673,9 +855,9 @@ void stats_get(http_request_t *rq)
     uint32_t keep_ms = clock_real_ms() >= closed_at ? rq->worker->cfg->stats_cache_closed_ms
                                                     : rq->worker->cfg->stats_cache_ms;
     if (keep_ms > 0 && rq->worker->stats_cache != NULL) {
-        snprintf(q.cache_key, sizeof(q.cache_key), "%llu|%s|%lld|%lld|%d|%d|%d|%d",
+        snprintf(q.cache_key, sizeof(q.cache_key), "%llu|%s|%lld|%lld|%d|%d|%d|%d|%d",
                  (unsigned long long)rq->worker->snap->generation, site->id, (long long)q.from_day,
-                 (long long)q.to_day, (int)q.by, q.variant, q.purpose, q.csv);
+                 (long long)q.to_day, (int)q.by, q.variant, q.purpose, q.csv, q.segment);
         q.cache_until_ms = now + keep_ms;
         answer_cached_t hit;
         if (answer_cache_get(rq->worker->stats_cache, q.cache_key, now, &hit)) {
