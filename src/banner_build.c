@@ -240,8 +240,8 @@ static void banner_cleanup_json(const site_purpose_t *p, json_t *purpose)
  * web/banner/main.js), every language inlined; never the API key hash:
  *
  *   {"bv": the banner version (64 hex), "pv": policy version, "days": choice lifetime,
- *    "domain": cookie domain | null, "langs": [first is the default],
- *    "ctl": controller, "contact": DPO or service, "policy": URL | null,
+ *    "domain": cookie domain (absent when none), "langs": [first is the default],
+ *    "ctl": controller, "contact": DPO or service, "policy": URL (absent when none),
  *    "p": [{"id", "b": legal basis, "days": retention, "to": [recipients],
  *           "t": {lang: [name, description]},
  *           "cm": [Consent Mode types] (when mapped), "gpc": true (when GPC objects),
@@ -332,7 +332,7 @@ static json_t *banner_settings_json(const site_t *site, json_t *texts)
     static const char zeros[BANNER_VERSION_HEX + 1] =
         "0000000000000000000000000000000000000000000000000000000000000000";
     json_t *settings =
-        json_pack("{s:s, s:s, s:I, s:s?, s:o, s:s, s:s, s:s?, s:o, s:o, s:o}", "bv", zeros, "pv",
+        json_pack("{s:s, s:s, s:I, s:s*, s:o, s:s, s:s, s:s*, s:o, s:o, s:o}", "bv", zeros, "pv",
                   site->policy_version, "days", (json_int_t)site->choice_lifetime_days, "domain",
                   site->cookie_domain, "langs", languages, "ctl", site->controller_name, "contact",
                   site->contact, "policy", site->privacy_policy_url, "cmd",
