@@ -8,6 +8,7 @@
  *
  *   dim     0 all | 1..V variants | V+1..V+L languages | V+L+1..V+L+4 sources
  *           | then USERAGENT_DEVICES devices | then USERAGENT_BROWSERS browsers
+ *           | then the site's page groups and other (none without page groups)
  *   metric  0..7 counters_metric_t | 8 + 2p: g.<purpose p> | 9 + 2p: r.<purpose p>
  *
  * followed by the time-to-decide histograms, (1 + V) x COUNTERS_TTD_OUTCOMES
@@ -142,14 +143,14 @@ struct counters {
 size_t counters_field(char *out, size_t cap, counters_dim_t dim, const char *dim_name, int metric,
                       const char *purpose)
 {
-    static const char *const prefixes[] = {"all", "v.", "l.", "s.", "d.", "b."};
+    static const char *const prefixes[] = {"all", "v.", "l.", "s.", "d.", "b.", "p."};
     const char *metric_prefix = purpose == NULL ? "" : metric ? "g." : "r.";
     const char *metric_name = purpose != NULL ? purpose
                               : metric >= 0 && metric < COUNTERS_METRICS
                                   ? counters_metric_names[metric]
                                   : NULL;
     if (metric_name == NULL || (dim != COUNTERS_DIM_ALL && dim_name == NULL) ||
-        (unsigned)dim > COUNTERS_DIM_BROWSER)
+        (unsigned)dim > COUNTERS_DIM_PAGE)
         return 0;
     int n = snprintf(out, cap, "%s%s|%s%s", prefixes[dim], dim == COUNTERS_DIM_ALL ? "" : dim_name,
                      metric_prefix, metric_name);
@@ -279,7 +280,8 @@ static counters_group_t *counters_group(counters_t *c, site_set_t *sites, const 
         c->cap_groups = cap;
     }
     uint32_t n_dims = 1 + (uint32_t)site->n_variants + (uint32_t)site->n_languages +
-                      COUNTERS_SOURCES + USERAGENT_DEVICES + USERAGENT_BROWSERS;
+                      COUNTERS_SOURCES + USERAGENT_DEVICES + USERAGENT_BROWSERS +
+                      (site->n_page_groups > 0 ? (uint32_t)site->n_page_groups + 1 : 0);
     uint32_t n_metrics = COUNTERS_METRICS + 2 * (uint32_t)site->n_purposes;
     uint32_t n_ttd = (1 + (uint32_t)site->n_variants) * COUNTERS_TTD_OUTCOMES * COUNTERS_TTD_BINS;
     g = calloc(1, sizeof(*g) + ((size_t)n_dims * n_metrics + n_ttd) * sizeof(g->counts[0]));
@@ -305,7 +307,7 @@ static counters_group_t *counters_group(counters_t *c, site_set_t *sites, const 
 
 /* ---- counting ----------------------------------------------------------------- */
 
-#define COUNTERS_DIMS_MAX 6 /* dims one count goes to */
+#define COUNTERS_DIMS_MAX 7 /* dims one count goes to */
 
 /* The dims a count goes to: all, then v.<variant>, l.<lang>, s.<source>
  * when known to the site, then d.<device> and b.<browser> when seg is
@@ -343,6 +345,10 @@ static size_t counters_dims(const site_t *site, const char *variant, const char 
         dims[n++] = base + (uint32_t)seg->ua.device;
         dims[n++] = base + USERAGENT_DEVICES + (uint32_t)seg->ua.browser;
     }
+    base += USERAGENT_DEVICES + USERAGENT_BROWSERS;
+    if (seg != NULL && site->n_page_groups > 0 && seg->page >= 0 &&
+        (size_t)seg->page <= site->n_page_groups)
+        dims[n++] = base + (uint32_t)seg->page;
     return n;
 }
 
@@ -655,9 +661,14 @@ static size_t counters_group_field(const counters_group_t *g, uint32_t dim, uint
                dim <= nv + nl + COUNTERS_SOURCES + USERAGENT_DEVICES) {
         kind = COUNTERS_DIM_DEVICE;
         name = useragent_device_names[dim - 1 - nv - nl - COUNTERS_SOURCES];
-    } else if (dim > nv + nl + COUNTERS_SOURCES + USERAGENT_DEVICES) {
+    } else if (dim > nv + nl + COUNTERS_SOURCES + USERAGENT_DEVICES &&
+               dim <= nv + nl + COUNTERS_SOURCES + USERAGENT_DEVICES + USERAGENT_BROWSERS) {
         kind = COUNTERS_DIM_BROWSER;
         name = useragent_browser_names[dim - 1 - nv - nl - COUNTERS_SOURCES - USERAGENT_DEVICES];
+    } else if (dim > nv + nl + COUNTERS_SOURCES + USERAGENT_DEVICES + USERAGENT_BROWSERS) {
+        size_t page = dim - 1 - nv - nl - COUNTERS_SOURCES - USERAGENT_DEVICES - USERAGENT_BROWSERS;
+        kind = COUNTERS_DIM_PAGE;
+        name = page < site->n_page_groups ? site->page_groups[page].id : "other";
     }
     if (metric >= COUNTERS_METRICS) {
         purpose = site->purposes[(metric - COUNTERS_METRICS) / 2].id;

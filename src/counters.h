@@ -45,6 +45,9 @@
  *                                            useragent.h's classes of the
  *                                            request; banner events and
  *                                            banner consents only)
+ *           | p.<page group>                 (the group the banner's pages
+ *                                            feature names, or p.other; sites
+ *                                            with page_groups only)
  *   metric  shown | dismissed | panel_opened        (banner events)
  *           decisions | accept_all | reject_all | custom   (consents, 201)
  *           withdrawn                               (withdrawals: DELETE, or
@@ -108,7 +111,8 @@ typedef enum {
     COUNTERS_DIM_LANG,
     COUNTERS_DIM_SOURCE,
     COUNTERS_DIM_DEVICE,
-    COUNTERS_DIM_BROWSER
+    COUNTERS_DIM_BROWSER,
+    COUNTERS_DIM_PAGE
 } counters_dim_t;
 
 /* Time to decide: the outcomes, and the histogram's bins. Bin b (b >= 1)
@@ -144,6 +148,7 @@ size_t counters_ttd_field(char *out, size_t cap, counters_dim_t dim, const char 
  * with a consent (-1: none). */
 typedef struct counters_segment {
     useragent_class_t ua;
+    int page; /* site_page_group_index of the page the banner named; -1 none */
     int32_t decide_ms;
 } counters_segment_t;
 

@@ -381,9 +381,9 @@ int consent_body_check(const char *body, size_t len, const site_t *site,
     size_t arena_cap = 2 * len + 16, used = 0;
     if (arena_cap > sizeof(stack) && (arena = malloc(arena_cap)) == NULL)
         return consent_refuse(why, 500, "internal", "out of memory");
-    static const char *const names[] = {
-        "visitor", "policy_version", "lang",      "source", "variant", "banner_version",
-        "action",  "control",        "decisions", "gpc",    "ttd"};
+    static const char *const names[] = {"visitor", "policy_version", "lang",   "source",
+                                        "variant", "banner_version", "action", "control",
+                                        "page",    "decisions",      "gpc",    "ttd"};
     enum {
         F_VISITOR,
         F_POLICY,
@@ -393,6 +393,7 @@ int consent_body_check(const char *body, size_t len, const site_t *site,
         F_BANNER_VERSION,
         F_ACTION,
         F_CONTROL,
+        F_PAGE,
         F_DECISIONS, /* the string fields come before */
         F_GPC,
         F_TTD,
@@ -553,6 +554,9 @@ int consent_body_check(const char *body, size_t len, const site_t *site,
         out->control = ctl < CONTROL_N ? consent_controls[ctl] : NULL;
         out->gpc = gpc;
         out->decide_ms = decide_ms;
+        out->page = field[F_PAGE] != NULL
+                        ? site_page_group_index(site, field[F_PAGE], strlen(field[F_PAGE]))
+                        : -1;
         if (banner_version != NULL) {
             consent_copy(out->banner_version, sizeof(out->banner_version), banner_version);
             memcpy(out->version, version, sizeof(out->version));
@@ -608,6 +612,7 @@ void consent_post(http_request_t *rq)
     memcpy(w->rec.granted, choice.granted, site->n_purposes);
     w->status = 201;
     w->seg.ua = http_useragent_class(rq);
+    w->seg.page = choice.page;
     w->seg.decide_ms = choice.decide_ms;
     if (choice.banner_version[0] != '\0') {
         consent_copy(w->banner_version, sizeof(w->banner_version), choice.banner_version);
@@ -713,6 +718,7 @@ void consent_delete(http_request_t *rq)
         w->rec.granted[i] = site->purposes[i].legal_basis == LEGAL_BASIS_NECESSARY;
     w->status = 200;
     w->seg.ua = http_useragent_class(rq);
+    w->seg.page = -1;
     w->seg.decide_ms = -1;
     consent_sign_and_store(rq, p);
 }

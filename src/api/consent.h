@@ -43,6 +43,7 @@ typedef struct consent_choice {
     const char *control; /* accept_all ... api (static); NULL when a banner did not say */
     int gpc;             /* a GPC signal: the Sec-GPC header, or the banner's report */
     int32_t decide_ms;   /* "ttd": ms from the banner appearing to this choice; -1 none */
+    int page;            /* "page": site_page_group_index (unknown names: other); -1 when none */
 } consent_choice_t;
 
 /* Why a body was refused: the answer's status (400, 401, 409), code and

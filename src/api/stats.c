@@ -98,6 +98,7 @@ typedef struct stats_query {
  *                     accept_all, then g./r. per purpose k
  *   device_at         per device class: shown, decisions, accept_all, reject_all, custom
  *   browser_at        per browser family: the same
+ *   page_at           per page group, then other (sites with page_groups): the same
  *   ttd_at            time to decide: for all, then per variant: per outcome,
  *                     COUNTERS_TTD_BINS bins
  * Languages, sources and segments are not split by variant in the
@@ -116,7 +117,7 @@ typedef struct stats_layout {
     size_t n_langs, lang_at;
     size_t n_sources, source_at;
     size_t n_variants, variants_at, variant_fields;
-    size_t n_devices, device_at, n_browsers, browser_at;
+    size_t n_devices, device_at, n_browsers, browser_at, n_pages, page_at;
     size_t n_ttd_dims, ttd_at;
     size_t n_total_fields;
 } stats_layout_t;
@@ -147,8 +148,10 @@ static void stats_layout(const site_t *site, const stats_query_t *q, stats_layou
     l->n_browsers = q->variant < 0 ? USERAGENT_BROWSERS : 0;
     l->device_at = l->variants_at + l->n_variants * l->variant_fields;
     l->browser_at = l->device_at + l->n_devices * STATS_LANG_FIELDS;
+    l->n_pages = q->variant < 0 && site->n_page_groups > 0 ? site->n_page_groups + 1 : 0;
+    l->page_at = l->browser_at + l->n_browsers * STATS_LANG_FIELDS;
     l->n_ttd_dims = 1 + site->n_variants;
-    l->ttd_at = l->browser_at + l->n_browsers * STATS_LANG_FIELDS;
+    l->ttd_at = l->page_at + l->n_pages * STATS_LANG_FIELDS;
     l->n_total_fields = l->ttd_at + l->n_ttd_dims * COUNTERS_TTD_OUTCOMES * COUNTERS_TTD_BINS;
 }
 
@@ -202,6 +205,11 @@ static const char **stats_field_names(h2o_mem_pool_t *pool, const site_t *site,
         for (size_t m = 0; m < STATS_LANG_FIELDS; m++)
             STATS_FIELD(COUNTERS_DIM_BROWSER, useragent_browser_names[i], stats_lang_metrics[m],
                         NULL);
+    for (size_t i = 0; i < l->n_pages; i++)
+        for (size_t m = 0; m < STATS_LANG_FIELDS; m++)
+            STATS_FIELD(COUNTERS_DIM_PAGE,
+                        i < site->n_page_groups ? site->page_groups[i].id : "other",
+                        stats_lang_metrics[m], NULL);
 #undef STATS_FIELD
     for (size_t v = 0; v < l->n_ttd_dims; v++)
         for (int o = 0; o < COUNTERS_TTD_OUTCOMES; o++)
@@ -530,18 +538,37 @@ static void out_segment_json(strbuf_t *o, const char *key, const char *const *na
     strbuf_put(o, "}", 1);
 }
 
+/* The names of the site's page segment (its groups, then other) into names. */
+static void stats_page_names(const site_t *site, const char *names[SITE_MAX_PAGE_GROUPS + 1])
+{
+    size_t n =
+        site->n_page_groups < SITE_MAX_PAGE_GROUPS ? site->n_page_groups : SITE_MAX_PAGE_GROUPS;
+    for (size_t i = 0; i < n; i++)
+        names[i] = site->page_groups[i].id;
+    names[n] = "other";
+}
+
 /* The CSV of one segment over the range. */
-static void out_segment_csv(strbuf_t *o, const stats_layout_t *l, int segment,
+static void out_segment_csv(strbuf_t *o, const site_t *site, const stats_layout_t *l, int segment,
                             const uint64_t *totals)
 {
-    const char *const *names =
-        segment == COUNTERS_DIM_DEVICE ? useragent_device_names : useragent_browser_names;
-    size_t n = segment == COUNTERS_DIM_DEVICE ? l->n_devices : l->n_browsers;
-    const uint64_t *t = totals + (segment == COUNTERS_DIM_DEVICE ? l->device_at : l->browser_at);
+    const char *pages[SITE_MAX_PAGE_GROUPS + 1];
+    stats_page_names(site, pages);
+    const char *const *names = segment == COUNTERS_DIM_DEVICE    ? useragent_device_names
+                               : segment == COUNTERS_DIM_BROWSER ? useragent_browser_names
+                                                                 : pages;
+    size_t n = segment == COUNTERS_DIM_DEVICE    ? l->n_devices
+               : segment == COUNTERS_DIM_BROWSER ? l->n_browsers
+                                                 : l->n_pages;
+    const uint64_t *t = totals + (segment == COUNTERS_DIM_DEVICE    ? l->device_at
+                                  : segment == COUNTERS_DIM_BROWSER ? l->browser_at
+                                                                    : l->page_at);
     strbuf_printf(o,
                   "%s,shown,decisions,accept_all,reject_all,custom,interaction_rate,"
                   "accept_all_share,reject_all_share,custom_share\n",
-                  segment == COUNTERS_DIM_DEVICE ? "device" : "browser");
+                  segment == COUNTERS_DIM_DEVICE    ? "device"
+                  : segment == COUNTERS_DIM_BROWSER ? "browser"
+                                                    : "page");
     for (size_t i = 0; i < n; i++, t += STATS_LANG_FIELDS) {
         strbuf_printf(o, "%s,%llu,%llu,%llu,%llu,%llu,", names[i], (unsigned long long)t[0],
                       (unsigned long long)t[1], (unsigned long long)t[2], (unsigned long long)t[3],
@@ -590,7 +617,7 @@ static void stats_answer(http_request_t *rq, const stats_query_t *q,
     total.unique = res->unique_total;
 
     if (q->csv && q->segment != 0) {
-        out_segment_csv(&o, &l, q->segment, res->totals);
+        out_segment_csv(&o, site, &l, q->segment, res->totals);
     } else if (q->csv) {
         strbuf_str(&o, "start,shown,dismissed,panel_opened,decisions,accept_all,reject_all,custom,"
                        "withdrawn,unique_visitors,interaction_rate,accept_all_share,"
@@ -658,6 +685,7 @@ static void stats_answer(http_request_t *rq, const stats_query_t *q,
                  q->segment != 0 ? "-" : "",
                  q->segment == COUNTERS_DIM_DEVICE    ? "device"
                  : q->segment == COUNTERS_DIM_BROWSER ? "browser"
+                 : q->segment == COUNTERS_DIM_PAGE    ? "page"
                                                       : "");
         a.content_type = STATS_CSV;
         a.disposition = disposition;
@@ -669,6 +697,10 @@ static void stats_answer(http_request_t *rq, const stats_query_t *q,
                          res->totals + l.device_at, q->variant >= 0);
         out_segment_json(&o, "by_browser", useragent_browser_names, l.n_browsers,
                          res->totals + l.browser_at, q->variant >= 0);
+        const char *pages[SITE_MAX_PAGE_GROUPS + 1];
+        stats_page_names(site, pages);
+        out_segment_json(&o, "by_page", pages, l.n_pages, res->totals + l.page_at,
+                         q->variant >= 0 || site->n_page_groups == 0);
         strbuf_put(&o, "}", 1);
         if (l.n_variants >= 2) out_variants_comparison(&o, site, &l, res->totals);
         out_time_to_decide(&o, site, &l, res->totals);
@@ -825,8 +857,14 @@ void stats_get(http_request_t *rq)
             q.segment = COUNTERS_DIM_DEVICE;
         } else if (strcmp(v, "browser") == 0) {
             q.segment = COUNTERS_DIM_BROWSER;
+        } else if (strcmp(v, "page") == 0 && site->n_page_groups > 0) {
+            q.segment = COUNTERS_DIM_PAGE;
         } else {
-            http_error(rq, 400, "invalid_parameter", "segment must be device or browser");
+            http_error(rq, 400, "invalid_parameter",
+                       site->n_page_groups > 0
+                           ? "segment must be device, browser or page"
+                           : "segment must be device or browser (page: the site declares no "
+                             "page_groups)");
             return;
         }
         if (q.variant >= 0) {

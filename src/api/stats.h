@@ -3,7 +3,7 @@
  *
  *   GET /v1/sites/{site}/stats?from=YYYY-MM-DD&to=YYYY-MM-DD&by=hour|day|week|month
  *                              [&variant=<id>][&purpose=<id>][&format=json|csv]
- *                              [&segment=device|browser]
+ *                              [&segment=device|browser|page]
  *
  * Site API key only. Counts, rates and the comparison of banner variants
  * (Newcombe's hybrid score interval for a difference of two proportions)
@@ -13,7 +13,8 @@
  * by=month widens the range to whole periods (the answer's from and to say
  * which).
  *
- * The range's total also has the segments (by_device, by_browser: banner
+ * The range's total also has the segments (by_device, by_browser, and by_page for a site
+ * with page_groups: banner
  * events and banner consents by the request's device class and browser
  * family) and time_to_decide (median and quartiles of the banner's time to
  * decide per outcome, for all and per variant); segment= makes the CSV the

@@ -78,8 +78,8 @@ if (choice && choice.pv != cfg.pv) choice = null;
 let decisions = { ...byDefault(), ...(choice && choice.d) };
 const listeners = [];
 // When the banner appeared to ask a visitor without a valid choice (at
-// load): the first decision reports how long it took (ttd, ms; NaN, which
-// JSON sends as null and consentd ignores, for any later one).
+// load): the first decision reports how long it took (ttd, ms); any later
+// one, and a feature's, sends NaN (JSON null), which consentd ignores.
 let ui, settle, asked;
 const ready = new Promise((done) => (settle = done));
 
@@ -104,7 +104,7 @@ function decide(pick, control, event) {
     const action = cfg.p.some((p) => p.b == 'consent' && choice?.d[p.id] && !d[p.id]) ? 'withdrawal' : 'consent';
     decisions = d;
     choice = choiceSave(cfg, post, about, d, { control, action, gpc, ttd: Date.now() - asked });
-    asked = NaN;
+    asked = {}; // Date.now() - {} is NaN
     if (event) beacon(event);
     ui?.close();
     apply();
@@ -128,12 +128,14 @@ window.consentd = {
 };
 
 // What a feature gets: the settings, the visitor's language (its texts are
-// cfg.ui[lang]), and decide(pick(purpose), control) as the banner's buttons
-// do. It follows the decisions with window.consentd.onChange, called at once
+// cfg.ui[lang]), what the banner sends with every event and choice (about),
+// and decide(pick(purpose), control) as the banner's buttons do. It follows the decisions with window.consentd.onChange, called at once
 // with the first ones. It runs inside this script: document.currentScript
 // (its nonce) is the banner's.
 // A feature's decision reports no time to decide.
-for (const feature of CONSENTD_FEATURES) feature({ cfg, lang, decide: (pick, control) => decide(pick, control, (asked = NaN)) });
+// about: what the banner sends with every event and choice, for a feature
+// to add to (pages.js: the page group).
+for (const feature of CONSENTD_FEATURES) feature({ cfg, lang, about, decide: (pick, control) => ((asked = {}), decide(pick, control)) });
 apply();
 // Held elements added later (single-page apps, tag managers) are released
 // as soon as they are in the page if their purposes are granted: a

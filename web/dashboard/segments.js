@@ -17,7 +17,7 @@ const el = (tag, props = {}, ...kids) => {
     return e;
 };
 
-const SEGMENT_TITLES = { device: 'device', browser: 'browser' };
+const SEGMENT_TITLES = { device: 'device', browser: 'browser', page: 'page group' };
 
 // The table of one segment ('device' or 'browser'); a message when the
 // API has none (under a variant filter).
@@ -25,7 +25,9 @@ export function drawSegments(table, note, stats, segment) {
     const rows = stats.total[`by_${segment}`];
     if (!rows) {
         table.replaceChildren();
-        note.textContent = 'Segments are not split by variant: choose "all variants" to see them.';
+        note.textContent = stats.variant
+            ? 'Segments are not split by variant: choose "all variants" to see them.'
+            : 'This site declares no page groups (page_groups in its site file).';
         return;
     }
     note.textContent = '';
