@@ -10,13 +10,11 @@ const char *const useragent_device_names[USERAGENT_DEVICES] = {"mobile", "tablet
 const char *const useragent_browser_names[USERAGENT_BROWSERS] = {
     "chrome", "edge", "firefox", "safari", "samsung", "opera", "other"};
 
-/* Does s (len bytes) contain the NUL-terminated token? */
+/* Does s (len bytes) contain the NUL-terminated token? (memmem: glibc's
+ * is vectorised; _GNU_SOURCE is set for every file by CMakeLists.txt.) */
 static int useragent_has(const char *s, size_t len, const char *token)
 {
-    size_t n = strlen(token);
-    for (size_t i = 0; n <= len && i <= len - n; i++)
-        if (s[i] == token[0] && memcmp(s + i, token, n) == 0) return 1;
-    return 0;
+    return len > 0 && memmem(s, len, token, strlen(token)) != NULL;
 }
 
 /* Does s contain any of the tokens (a NULL-terminated list)? */
