@@ -70,6 +70,12 @@ typedef struct consent_write {
     char variant[CONSENT_VARIANT_MAX + 1];
     char proof[PROOF_MAX];
     int status; /* 201 for a new choice, 200 for a withdrawal */
+    /* An IAB TCF site's choice as its TC string says it, for the stats
+     * (counters_tcf): purpose masks, and per vendor of the site's rules
+     * COUNTERS_TCF_CONSENT | COUNTERS_TCF_LI (in the pending write, after
+     * the TC string); NULL elsewhere. */
+    uint32_t tcf_pc, tcf_pli;
+    uint8_t *tcf_vendors;
     /* Counted once Redis has it, even if the client has gone by then (the
      * pending record keeps the snapshot, hence sites and site, alive). */
     counters_t *counters;
@@ -167,6 +173,9 @@ static void consent_on_stored(void *data, const redis_error_t *err)
     http_request_t *rq = http_pending_request(p);
     consent_write_t *w = http_pending_state(p);
     if (err == NULL) counters_consent(w->counters, w->sites, w->site, &w->rec);
+    if (err == NULL && w->tcf_vendors != NULL)
+        counters_tcf(w->counters, w->sites, w->site, &w->rec, w->tcf_pc, w->tcf_pli,
+                     w->tcf_vendors);
     if (rq != NULL) {
         if (err != NULL) {
             http_storage_error(rq, 0, err);
@@ -582,8 +591,34 @@ static int consent_tcf_apply(http_request_t *rq, const site_t *site, const json_
     return -1;
 }
 
+/* What the stats count of the choice (counters_tcf): the string's purpose
+ * masks, and per vendor of the site (vendors[], one byte each) its bits. */
+static void consent_tcf_summary(const tcf_string_t *s, const site_t *site, consent_write_t *w,
+                                uint8_t *vendors)
+{
+    const tcf_site_rules_t *r = &site->tcf.rules;
+    w->tcf_pc = s->purposes_consent;
+    w->tcf_pli = s->purposes_li;
+    memset(vendors, 0, r->vendor_count);
+    /* Both sets and the site's vendors are ascending: one merge each. */
+    for (size_t i = 0, j = 0; i < s->vendor_consents.count; i++) {
+        while (j < r->vendor_count && r->vendors[j].id < s->vendor_consents.ids[i])
+            j++;
+        if (j < r->vendor_count && r->vendors[j].id == s->vendor_consents.ids[i])
+            vendors[j] |= COUNTERS_TCF_CONSENT;
+    }
+    for (size_t i = 0, j = 0; i < s->vendor_li.count; i++) {
+        while (j < r->vendor_count && r->vendors[j].id < s->vendor_li.ids[i])
+            j++;
+        if (j < r->vendor_count && r->vendors[j].id == s->vendor_li.ids[i])
+            vendors[j] |= COUNTERS_TCF_LI;
+    }
+    w->tcf_vendors = vendors;
+}
+
 /* Encode *s, dated the record's day, into out (tcf_encoded_max(s) bytes,
- * the pending write's) and link it to the record. 0, or -1 once answered. */
+ * the pending write's, followed by one byte per site vendor for the stats)
+ * and link it to the record. 0, or -1 once answered. */
 static int consent_tcf_encode(http_request_t *rq, tcf_string_t *s, consent_write_t *w, char *out,
                               size_t cap)
 {
@@ -595,6 +630,7 @@ static int consent_tcf_encode(http_request_t *rq, tcf_string_t *s, consent_write
         return -1;
     }
     w->rec.tc_string = out;
+    consent_tcf_summary(s, rq->site, w, (uint8_t *)out + cap);
     return 0;
 }
 
@@ -641,7 +677,8 @@ void consent_post(http_request_t *rq)
             return;
         tc_cap = tcf_encoded_max(&tcs);
     }
-    http_pending_t *p = http_pending_new(rq, sizeof(consent_write_t) + tc_cap);
+    http_pending_t *p = http_pending_new(rq, sizeof(consent_write_t) + tc_cap +
+                                                 (tc_cap > 0 ? site->tcf.rules.vendor_count : 0));
     if (p == NULL) {
         http_error(rq, 500, "internal", "out of memory");
         return;
@@ -751,7 +788,8 @@ void consent_delete(http_request_t *rq)
         if (consent_tcf_apply(rq, site, NULL, lang, &tcs) != 0) return;
         tc_cap = tcf_encoded_max(&tcs);
     }
-    http_pending_t *p = http_pending_new(rq, sizeof(consent_write_t) + tc_cap);
+    http_pending_t *p = http_pending_new(rq, sizeof(consent_write_t) + tc_cap +
+                                                 (tc_cap > 0 ? site->tcf.rules.vendor_count : 0));
     if (p == NULL) {
         http_error(rq, 500, "internal", "out of memory");
         return;

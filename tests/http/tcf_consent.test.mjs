@@ -13,6 +13,8 @@ import { after, before } from 'node:test';
 import { TCString } from '@iabtechlabtcf/core';
 import { SOURCE_DIR, makeTempDir, shippedSite, siteLike, startStack, test } from './lib/harness.mjs';
 import { browser, postConsent, server, verifyProof } from './lib/consent.mjs';
+import { AFTER_FLUSH_MS } from './lib/counters.mjs';
+import { delay } from './lib/harness.mjs';
 
 const FIXTURES = path.join(SOURCE_DIR, 'tests', 'fixtures', 'gvl');
 
@@ -52,7 +54,11 @@ before(async () => {
         fs.copyFileSync(path.join(FIXTURES, f), path.join(gvl, f));
     stack = await startStack({
         config: { tcf: { gvl_dir: gvl } },
-        sites: { 'demo.json': { ...site, tcf: TCF }, 'plain.json': siteLike('plain') },
+        sites: {
+            'demo.json': { ...site, tcf: TCF },
+            'plain.json': siteLike('plain'),
+            'news.json': { ...siteLike('news'), tcf: TCF }, // the stats test's alone
+        },
     });
 });
 after(async () => {
@@ -273,4 +279,69 @@ test('a_tcf_member_on_a_site_without_tcf_is_400_and_its_records_have_no_tc_strin
     assert.equal(ok.json().tc_string, undefined);
     const { payload } = await verifyProof(stack.consentd, ok.json().proof, { site: 'plain' });
     assert.equal(payload.tcf, undefined, 'no tcf claim');
+});
+
+test('tcf_choices_are_counted_per_purpose_and_per_vendor_and_the_stats_name_the_top_vendors_by_refusal', async () => {
+    const post = async (tcf, extra = {}) => {
+        const res = await postConsent(stack.consentd, body(tcf, { visitor: newVisitor('stats'), ...extra }), browser(), 'news');
+        assert.equal(res.status, 201, res.text);
+    };
+    const A = {
+        purposes: { consents: [1, 2, 3, 4, 7, 8, 9, 10], legitimate_interests: [2, 7, 8, 9, 10] },
+        vendors: { consents: [1, 2, 6, 8], legitimate_interests: [1, 2, 6, 8] },
+    };
+    await post(A, { decisions: all(true), control: 'accept_all' });
+    await post({ purposes: { consents: [1], legitimate_interests: [2, 8, 9, 10] }, vendors: { consents: [8], legitimate_interests: [8] } });
+    await post({ purposes: { consents: [1], legitimate_interests: [2, 8, 9, 10] }, vendors: { consents: [8, 6] } });
+    // A withdrawal is counted in withdrawn, not as TCF refusals.
+    const w = newVisitor('stats-w');
+    await post(A, { visitor: w, decisions: all(true), control: 'accept_all' });
+    const del = await stack.consentd.request(`/v1/sites/news/consents/${w}`, { method: 'DELETE', headers: server() });
+    assert.equal(del.status, 200, del.text);
+    await delay(AFTER_FLUSH_MS);
+
+    const day = new Date().toISOString().slice(0, 10);
+    const res = await stack.consentd.request(`/v1/sites/news/stats?from=${day}&to=${day}`, { headers: server() });
+    assert.equal(res.status, 200, res.text);
+    const { tcf, total } = res.json();
+    assert.equal(total.decisions, 4);
+    assert.equal(total.withdrawn, 1);
+    const counts = (key, id, g, r, o) => ({ [key]: id, granted: g, refused: r, objected: o, refusal_rate: g + r ? r / (g + r) : null });
+    // Purposes offered (consent 1-4, 7-10; LI 2, 7-10), each: given, refused, LI objected.
+    assert.deepEqual(tcf.purposes, [
+        counts('purpose', 1, 4, 0, 0),
+        counts('purpose', 2, 2, 2, 0),
+        counts('purpose', 3, 2, 2, 0),
+        counts('purpose', 4, 2, 2, 0),
+        counts('purpose', 7, 2, 2, 2), // LI 7 objected to by the two custom choices
+        counts('purpose', 8, 2, 2, 0),
+        counts('purpose', 9, 2, 2, 0),
+        counts('purpose', 10, 2, 2, 0),
+    ]);
+    // Vendors: 1 and 2 refused twice, 6 once, 8 never (not listed).
+    assert.deepEqual(tcf.top_vendors_by_refusal, [
+        counts('vendor', 1, 2, 2, 2),
+        counts('vendor', 2, 2, 2, 2),
+        counts('vendor', 6, 3, 1, 2),
+    ]);
+    assert.equal(tcf.vendors_counted, 4);
+
+    // Nothing TCF on a site without tcf, nor under a variant filter or in CSV.
+    const plain = await stack.consentd.request(`/v1/sites/plain/stats?from=${day}&to=${day}`, { headers: server() });
+    assert.equal(plain.status, 200, plain.text);
+    assert.equal(plain.json().tcf, undefined);
+    const csv = await stack.consentd.request(`/v1/sites/news/stats?from=${day}&to=${day}&format=csv`, { headers: server() });
+    assert.equal(csv.status, 200, csv.text);
+    assert.ok(!csv.text.includes('tcf'), 'the CSV is unchanged');
+
+    // The counter keys hold the documented fields (docs/data.md).
+    const keys = (await stack.redis.command('KEYS', 'cd:{news:stats}:*')).sort();
+    const dayKey = keys.find((k) => /:d:/.test(k)) ?? keys[0];
+    const fields = await stack.redis.command('HGETALL', dayKey);
+    const map = {};
+    for (let i = 0; i < fields.length; i += 2) map[fields[i]] = Number(fields[i + 1]);
+    assert.equal(map['all|t.v1.r'], 2, `${dayKey}: ${JSON.stringify(map)}`);
+    assert.equal(map['all|t.v8.g'], 4);
+    assert.equal(map['all|t.p7.o'], 2);
+    assert.equal(map['all|t.v8.r'], undefined, 'zero counts are not written');
 });
