@@ -715,6 +715,12 @@ size_t counters_tcf_field(char *out, size_t cap, char kind, unsigned id, char wh
     return n > 0 && (size_t)n < cap ? (size_t)n : 0;
 }
 
+size_t counters_tcf_vendors(const site_t *site)
+{
+    size_t n = site->tcf.rules.vendor_count;
+    return n < COUNTERS_TCF_VENDORS_MAX ? n : COUNTERS_TCF_VENDORS_MAX;
+}
+
 static void counters_tcf_add(counters_group_t *g, size_t item, size_t what)
 {
     g->tcf[item * COUNTERS_TCF_WHAT + what]++;
@@ -731,7 +737,8 @@ void counters_tcf(counters_t *c, site_set_t *sites, const site_t *site, const st
         return;
     counters_group_t *g = counters_group(c, sites, site, rec->issued_at_ms / COUNTERS_MS_PER_HOUR);
     if (g != NULL && g->tcf == NULL) {
-        g->tcf_cells = (uint32_t)((TCF_PURPOSES_MAX + r->vendor_count) * COUNTERS_TCF_WHAT);
+        g->tcf_cells =
+            (uint32_t)((TCF_PURPOSES_MAX + counters_tcf_vendors(site)) * COUNTERS_TCF_WHAT);
         g->tcf = calloc(g->tcf_cells, sizeof(*g->tcf));
     }
     if (g == NULL || g->tcf == NULL) {
@@ -742,7 +749,7 @@ void counters_tcf(counters_t *c, site_set_t *sites, const site_t *site, const st
         if (r->purposes_consent & TCF_BIT(p)) counters_tcf_add(g, p - 1, (pc & TCF_BIT(p)) ? 0 : 1);
         if ((r->purposes_li & TCF_BIT(p)) && !(pli & TCF_BIT(p))) counters_tcf_add(g, p - 1, 2);
     }
-    for (size_t i = 0; i < r->vendor_count; i++) {
+    for (size_t i = 0; i < counters_tcf_vendors(site); i++) {
         const tcf_site_vendor_t *v = &r->vendors[i];
         size_t item = TCF_PURPOSES_MAX + i;
         if (v->purposes | v->flexible_purposes)

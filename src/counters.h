@@ -129,16 +129,21 @@ void counters_consent(counters_t *c, site_set_t *sites, const site_t *site,
  * site's own vendors. pc, pli: the TC string's purpose consents and
  * legitimate interests (masks, tcf.h); vendors: one byte per vendor of
  * site->tcf.rules, in its order, COUNTERS_TCF_CONSENT | COUNTERS_TCF_LI as
- * its bits in the string. Fields (COUNTERS_TCF_FIELD):
+ * its bits in the string (the first COUNTERS_TCF_VENDORS_MAX are counted).
+ * Fields (counters_tcf_field):
  *   t.p<id>.g | t.p<id>.r | t.p<id>.o    purpose id: consent given,
  *       consent refused (a purpose the site asks consent for), legitimate
  *       interest objected to (a purpose the site shows under LI)
  *   t.v<id>.g | t.v<id>.r | t.v<id>.o    vendor id: the same, for a vendor
  *       declaring consent purposes (g, r) or LI / special purposes (o) */
+#define COUNTERS_TCF_VENDORS_MAX 1000 /* vendors counted: the site's first by ID (a flush */
+                                      /* stays under STORE_STATS_FIELDS_MAX fields) */
 #define COUNTERS_TCF_CONSENT 1
 #define COUNTERS_TCF_LI 2
 void counters_tcf(counters_t *c, site_set_t *sites, const site_t *site, const store_record_t *rec,
                   uint32_t pc, uint32_t pli, const uint8_t *vendors);
+/* The site's vendors counted: its first min(vendors, COUNTERS_TCF_VENDORS_MAX). */
+size_t counters_tcf_vendors(const site_t *site);
 /* The field of a TCF count: kind 'p' (purpose) or 'v' (vendor), its id,
  * what 'g', 'r' or 'o'; "all|t.<kind><id>.<what>" into out (cap >=
  * COUNTERS_FIELD_MAX); its length. */

@@ -734,8 +734,9 @@ void stats_get(http_request_t *rq)
 
 /* Totals per TCF purpose and per vendor of a TCF site (counters_tcf): three
  * fields each (g, r, o), after every other total; the JSON answer of the
- * whole site only (no variant filter, not the CSV). Vendors as many as fit
- * in one query (STORE_STATS_FIELDS_MAX), the site's first by ID. */
+ * whole site only (no variant filter, not the CSV). Vendors: those counted
+ * (counters_tcf_vendors), as many as fit in one query
+ * (STORE_STATS_FIELDS_MAX), the site's first by ID. */
 #define STATS_TCF_TOP 20
 
 static void stats_tcf_layout(const site_t *site, const stats_query_t *q, stats_layout_t *l)
@@ -744,7 +745,7 @@ static void stats_tcf_layout(const site_t *site, const stats_query_t *q, stats_l
     size_t used = l->n_bucket_fields + l->n_total_fields + 3 * TCF_PURPOSES_MAX;
     size_t room = used < STORE_STATS_FIELDS_MAX ? (STORE_STATS_FIELDS_MAX - used) / 3 : 0;
     l->tcf_at = l->n_total_fields;
-    l->n_tcf_vendors = site->tcf.rules.vendor_count < room ? site->tcf.rules.vendor_count : room;
+    l->n_tcf_vendors = counters_tcf_vendors(site) < room ? counters_tcf_vendors(site) : room;
     l->n_total_fields += 3 * (TCF_PURPOSES_MAX + l->n_tcf_vendors);
 }
 
