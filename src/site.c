@@ -1478,7 +1478,7 @@ static int site_parse_tcf(const site_parse_t *p, json_t *root, site_t *site)
     tcf->gvl_version = p->gvl->vendor_list_version;
     uint32_t u = 0;
     if ((v = site_required(p, obj, "cmp_id", "tcf.cmp_id")) == NULL ||
-        site_uint(p, v, "tcf.cmp_id", 1, SITE_TCF_CMP_MAX,
+        site_uint(p, v, "tcf.cmp_id", 2, SITE_TCF_CMP_MAX,
                   " (the CMP's id registered with IAB Europe)", &u) != 0)
         return -1;
     tcf->cmp_id = (uint16_t)u;

@@ -192,7 +192,7 @@ typedef struct site_tcf_restriction {
 
 typedef struct site_tcf {
     int enabled;             /* 0: no "tcf" block (every other field zero) */
-    uint16_t cmp_id;         /* the CMP's IAB-registered id, 1..4095 */
+    uint16_t cmp_id;         /* the CMP's IAB-registered id, 2..4095 (a TC string's range) */
     uint16_t cmp_version;    /* 1..4095 */
     char publisher_cc[3];    /* ISO 3166-1 alpha-2, upper case: "FR" */
     uint32_t gvl_version;    /* the vendorListVersion the block was checked against */
