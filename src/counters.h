@@ -55,7 +55,8 @@
  *                                                    withdrawal)
  *           g.<purpose> | r.<purpose>               (granted / refused, per
  *                                                    non-necessary purpose)
- * Events count as source banner. A consent is accept_all when every
+ * IAB TCF sites add all|tcf.p<id>.<g|r|o> and all|tcf.v<id>.<g|r|o>
+ * (counters_tcf, below). Events count as source banner. A consent is accept_all when every
  * non-necessary purpose is granted, reject_all when every one is refused,
  * custom otherwise.
  *
@@ -183,6 +184,32 @@ void counters_event(counters_t *c, site_set_t *sites, const site_t *site, counte
  * device). */
 void counters_consent(counters_t *c, site_set_t *sites, const site_t *site,
                       const store_record_t *rec, const counters_segment_t *seg);
+
+/* IAB TCF choices (issue 24, item 6), for a consent (action "consent") of
+ * a TCF site once Redis has it, counted with the site's other counts (same
+ * group, same batch, no extra round trip), in dim `all` only, bounded by the
+ * site's own vendors. pc, pli: the TC string's purpose consents and
+ * legitimate interests (masks, tcf.h); vendors: one byte per vendor of
+ * site->tcf.rules, in its order, COUNTERS_TCF_CONSENT | COUNTERS_TCF_LI as
+ * its bits in the string (the first COUNTERS_TCF_VENDORS_MAX are counted).
+ * Fields (counters_tcf_field):
+ *   tcf.p<id>.g | tcf.p<id>.r | tcf.p<id>.o   purpose id: consent given,
+ *       consent refused (a purpose the site asks consent for), legitimate
+ *       interest objected to (a purpose the site shows under LI)
+ *   tcf.v<id>.g | tcf.v<id>.r | tcf.v<id>.o   vendor id: the same, for a vendor
+ *       declaring consent purposes (g, r) or LI / special purposes (o) */
+#define COUNTERS_TCF_VENDORS_MAX 1000 /* vendors counted: the site's first by ID (a flush */
+                                      /* stays under STORE_STATS_FIELDS_MAX fields) */
+#define COUNTERS_TCF_CONSENT 1
+#define COUNTERS_TCF_LI 2
+void counters_tcf(counters_t *c, site_set_t *sites, const site_t *site, const store_record_t *rec,
+                  uint32_t pc, uint32_t pli, const uint8_t *vendors);
+/* The site's vendors counted: its first min(vendors, COUNTERS_TCF_VENDORS_MAX). */
+size_t counters_tcf_vendors(const site_t *site);
+/* The field of a TCF count: kind 'p' (purpose) or 'v' (vendor), its id,
+ * what 'g', 'r' or 'o'; "all|t.<kind><id>.<what>" into out (cap >=
+ * COUNTERS_FIELD_MAX); its length. */
+size_t counters_tcf_field(char *out, size_t cap, char kind, unsigned id, char what);
 
 /* Send every group that has something to send (one store call each). */
 void counters_flush(counters_t *c);

@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tcf.h"
+
 #define SITE_ERR_MAX 512
 #define SITE_ID_MAX 64 /* [a-z0-9][a-z0-9_-]{0,63} */
 #define SITE_MAX_PURPOSES 32
@@ -205,7 +207,7 @@ typedef struct site_tcf_restriction {
 
 typedef struct site_tcf {
     int enabled;             /* 0: no "tcf" block (every other field zero) */
-    uint16_t cmp_id;         /* the CMP's IAB-registered id, 1..4095 */
+    uint16_t cmp_id;         /* the CMP's IAB-registered id, 2..4095 (a TC string's range) */
     uint16_t cmp_version;    /* 1..4095 */
     char publisher_cc[3];    /* ISO 3166-1 alpha-2, upper case: "FR" */
     uint32_t gvl_version;    /* the vendorListVersion the block was checked against */
@@ -221,6 +223,16 @@ typedef struct site_tcf {
     size_t n_publisher_consent;
     const uint16_t *publisher_li;
     size_t n_publisher_li;
+    /* What the consent POST holds a visitor's TCF choice to (issue 24, item
+     * 4), filled at load from the fields above and the GVL version checked
+     * against; immutable with the set (its arrays live in its arena). Fields
+     * the site file does not carry (docs/tcf.md, "The site's rules"):
+     * consent_screen 1 (consentd's TCF banner is one UI), purpose one
+     * treatment and non-standard texts off, no custom publisher purposes;
+     * the purposes (and special features) offered are those the site's
+     * vendors declare, on the basis they declare or, when flexible, on
+     * either; policy_version the GVL's tcfPolicyVersion. */
+    tcf_site_rules_t rules;
 } site_tcf_t;
 
 typedef struct site {

@@ -119,6 +119,7 @@ typedef struct stats_layout {
     size_t n_variants, variants_at, variant_fields;
     size_t n_devices, device_at, n_browsers, browser_at, n_pages, page_at;
     size_t n_ttd_dims, ttd_at;
+    size_t tcf_at, n_tcf_vendors; /* IAB TCF totals (stats_tcf_layout); tcf_at 0: none */
     size_t n_total_fields;
     /* JSON keys written once per answer (stats_layout_keys), not escaped
      * again for each of up to 744 buckets: "<purpose>":{"granted": and
@@ -126,6 +127,8 @@ typedef struct stats_layout {
     h2o_iovec_t purpose_key[SITE_MAX_PURPOSES];
     h2o_iovec_t metric_key[COUNTERS_METRICS];
 } stats_layout_t;
+
+static void stats_tcf_layout(const site_t *site, const stats_query_t *q, stats_layout_t *l);
 
 static const counters_metric_t stats_lang_metrics[STATS_LANG_FIELDS] = {
     COUNTERS_SHOWN, COUNTERS_DECISIONS, COUNTERS_ACCEPT_ALL, COUNTERS_REJECT_ALL, COUNTERS_CUSTOM};
@@ -158,6 +161,7 @@ static void stats_layout(const site_t *site, const stats_query_t *q, stats_layou
     l->n_ttd_dims = 1 + site->n_variants;
     l->ttd_at = l->page_at + l->n_pages * STATS_LANG_FIELDS;
     l->n_total_fields = l->ttd_at + l->n_ttd_dims * COUNTERS_TTD_OUTCOMES * COUNTERS_TTD_BINS;
+    stats_tcf_layout(site, q, l);
 }
 
 /* The layout's JSON keys, in pool memory (stats_layout_t). */
@@ -178,6 +182,9 @@ static void stats_layout_keys(stats_layout_t *l, const site_t *site, h2o_mem_poo
         l->metric_key[m] = h2o_iovec_init(b.buf, b.len);
     }
 }
+
+static int stats_tcf_field_names(const site_t *site, const stats_layout_t *l, const char **names,
+                                 char *buf, size_t k);
 
 /* The field names of the layout, in pool memory: bucket fields then totals. */
 static const char **stats_field_names(h2o_mem_pool_t *pool, const site_t *site,
@@ -245,6 +252,7 @@ static const char **stats_field_names(h2o_mem_pool_t *pool, const site_t *site,
                     return NULL;
                 k++;
             }
+    if (l->tcf_at != 0 && stats_tcf_field_names(site, l, names, buf, k) != 0) return NULL;
     return names;
 }
 
@@ -637,6 +645,9 @@ static void stats_send(http_request_t *rq, const answer_cached_t *a, int copy)
     (copy ? http_send_copy : http_send_static)(rq, 200, a->content_type, a->body, a->len);
 }
 
+static void out_tcf(strbuf_t *o, const site_t *site, const stats_layout_t *l,
+                    const uint64_t *totals);
+
 /*
  * The answer is rendered in slices of STATS_SLICE_BUCKETS buckets, one per
  * turn of the worker's event loop (h2o's zero timeout), so that the consent
@@ -786,6 +797,7 @@ static void stats_render_tail(http_request_t *rq, const stats_query_t *q, stats_
         strbuf_put(o, "}", 1);
         if (r->l.n_variants >= 2) out_variants_comparison(o, site, &r->l, r->totals);
         out_time_to_decide(o, site, &r->l, r->totals);
+        if (r->l.tcf_at != 0) out_tcf(o, site, &r->l, r->totals);
         strbuf_put(o, "}", 1);
     }
     if (strbuf_failed(o)) {
@@ -1108,4 +1120,85 @@ void stats_get(http_request_t *rq)
         http_pending_free(p);
         http_storage_error(rq, rc, NULL);
     }
+}
+
+/* ---- IAB TCF choices (issue 24, item 6) ------------------------------------- */
+
+/* Totals per TCF purpose and per vendor of a TCF site (counters_tcf): three
+ * fields each (g, r, o), after every other total; the JSON answer of the
+ * whole site only (no variant filter, not the CSV). Vendors: those counted
+ * (counters_tcf_vendors), as many as fit in one query
+ * (STORE_STATS_FIELDS_MAX), the site's first by ID. */
+#define STATS_TCF_TOP 20
+
+static void stats_tcf_layout(const site_t *site, const stats_query_t *q, stats_layout_t *l)
+{
+    if (!site->tcf.enabled || q->variant >= 0 || q->csv) return;
+    size_t used = l->n_bucket_fields + l->n_total_fields + 3 * TCF_PURPOSES_MAX;
+    size_t room = used < STORE_STATS_FIELDS_MAX ? (STORE_STATS_FIELDS_MAX - used) / 3 : 0;
+    l->tcf_at = l->n_total_fields;
+    l->n_tcf_vendors = counters_tcf_vendors(site) < room ? counters_tcf_vendors(site) : room;
+    l->n_total_fields += 3 * (TCF_PURPOSES_MAX + l->n_tcf_vendors);
+}
+
+static int stats_tcf_field_names(const site_t *site, const stats_layout_t *l, const char **names,
+                                 char *buf, size_t k)
+{
+    static const char what[3] = {'g', 'r', 'o'};
+    for (size_t i = 0; i < TCF_PURPOSES_MAX + l->n_tcf_vendors; i++)
+        for (size_t w = 0; w < 3; w++, k++) {
+            names[k] = buf + k * COUNTERS_FIELD_MAX;
+            unsigned id = i < TCF_PURPOSES_MAX ? (unsigned)i + 1
+                                               : site->tcf.rules.vendors[i - TCF_PURPOSES_MAX].id;
+            if (counters_tcf_field(buf + k * COUNTERS_FIELD_MAX, COUNTERS_FIELD_MAX,
+                                   i < TCF_PURPOSES_MAX ? 'p' : 'v', id, what[w]) == 0)
+                return -1;
+        }
+    return 0;
+}
+
+static void out_tcf_counts(strbuf_t *o, const char *key, unsigned id, const uint64_t *t)
+{
+    strbuf_printf(o, "{\"%s\":%u,\"granted\":%llu,\"refused\":%llu,\"objected\":%llu,", key, id,
+                  (unsigned long long)t[0], (unsigned long long)t[1], (unsigned long long)t[2]);
+    strbuf_str(o, "\"refusal_rate\":");
+    out_rate(o, stats_rate(t[1], t[0] + t[1]), 0);
+    strbuf_put(o, "}", 1);
+}
+
+/* "tcf": {"purposes": [...], "top_vendors_by_refusal": [...], "vendors_counted": N} */
+static void out_tcf(strbuf_t *o, const site_t *site, const stats_layout_t *l,
+                    const uint64_t *totals)
+{
+    const uint64_t *t = totals + l->tcf_at;
+    const tcf_site_rules_t *r = &site->tcf.rules;
+    strbuf_str(o, ",\"tcf\":{\"purposes\":[");
+    int first = 1;
+    for (unsigned p = 1; p <= TCF_PURPOSES_MAX; p++) {
+        if (!((r->purposes_consent | r->purposes_li) & TCF_BIT(p))) continue;
+        if (!first) strbuf_put(o, ",", 1);
+        first = 0;
+        out_tcf_counts(o, "purpose", p, t + 3 * (p - 1));
+    }
+    /* The top STATS_TCF_TOP vendors by refusals (then by ID), by selection:
+     * at most STATS_TCF_TOP passes over the site's vendors. */
+    const uint64_t *v = t + 3 * TCF_PURPOSES_MAX;
+    strbuf_str(o, "],\"top_vendors_by_refusal\":[");
+    uint64_t last = UINT64_MAX;
+    size_t last_i = SIZE_MAX;
+    for (size_t n = 0; n < STATS_TCF_TOP; n++) {
+        size_t best = SIZE_MAX;
+        for (size_t i = 0; i < l->n_tcf_vendors; i++) {
+            uint64_t ref = v[3 * i + 1];
+            /* after (last, last_i) in the order: refusals down, then index up */
+            if (ref == 0 || ref > last || (ref == last && i <= last_i)) continue;
+            if (best == SIZE_MAX || ref > v[3 * best + 1]) best = i;
+        }
+        if (best == SIZE_MAX) break;
+        if (n > 0) strbuf_put(o, ",", 1);
+        out_tcf_counts(o, "vendor", r->vendors[best].id, v + 3 * best);
+        last = v[3 * best + 1];
+        last_i = best;
+    }
+    strbuf_printf(o, "],\"vendors_counted\":%zu}", l->n_tcf_vendors);
 }
