@@ -214,6 +214,26 @@ site_set_t *site_set_load(const char *dir, char *err, size_t errlen);
 site_set_t *site_set_load_one(const char *name, const char *json, size_t len, char *err,
                               size_t errlen);
 
+/* The same for a document stored in Redis (issue 22, item 1): source names
+ * it in messages ("site demo draft 7"), id is the id it must declare. field
+ * (may be NULL): the failing field's path ("purposes[0].legal_basis", ""
+ * when the error is the document's), so that an API answers {field, reason};
+ * the reason is err after "<source>: " and "<field>: ". */
+site_set_t *site_set_load_doc(const char *source, const char *id, const char *json, size_t len,
+                              char *err, size_t errlen, char *field, size_t field_cap);
+/* A published site from Redis: its id, version and document. */
+typedef struct site_doc {
+    const char *id;
+    uint64_t version;
+    const char *json;
+    size_t len;
+} site_doc_t;
+/* site_set_load(dir), then the documents (each named "site <id> version
+ * <n>" in messages). A document whose id has a file in dir replaces it:
+ * Redis wins; *shadowed (may be NULL) counts them. */
+site_set_t *site_set_load_with(const char *dir, const site_doc_t *docs, size_t n_docs,
+                               size_t *shadowed, char *err, size_t errlen);
+
 site_set_t *site_set_retain(site_set_t *set);
 void site_set_release(site_set_t *set);
 size_t site_set_count(const site_set_t *set);

@@ -38,6 +38,7 @@
 #include "identify.h"
 #include "rights.h"
 #include "scans.h"
+#include "site_config.h"
 #include "stats.h"
 #include "versions.h"
 #include "health.h"
@@ -101,6 +102,16 @@ static const route_t routes[] = {
     {"stats_get", "GET", "/v1/sites/{site}/stats", stats_get, 0, 0},
     {"scans_post", "POST", "/v1/sites/{site}/scans", scans_post, SCANS_MAX_BODY, 0},
     {"scans_latest", "GET", "/v1/sites/{site}/scans/latest", scans_latest, 0, 0},
+    {"site_draft_get", "GET", "/v1/sites/{site}/draft", site_config_draft_get, 0, 0},
+    {"site_draft_put", "PUT", "/v1/sites/{site}/draft", site_config_draft_put, SITE_CONFIG_MAX_BODY,
+     0},
+    {"site_versions", "GET", "/v1/sites/{site}/versions", site_config_versions_list, 0, 0},
+    {"site_version_post", "POST", "/v1/sites/{site}/versions", site_config_versions_post, 4096, 0},
+    {"site_version_get", "GET", "/v1/sites/{site}/versions/{version}", site_config_version_get, 0,
+     0},
+    {"site_diff", "GET", "/v1/sites/{site}/diff", site_config_diff, 0, 0},
+    {"site_publish", "POST", "/v1/sites/{site}/versions/{version}/publish", site_config_publish,
+     1024, 0},
     {"visitor_get", "GET", "/v1/sites/{site}/visitors/{visitor}", rights_access, 0, 0},
     {"visitor_delete", "DELETE", "/v1/sites/{site}/visitors/{visitor}", rights_erase, 0, 0},
     {"banner_versions", "GET", "/v1/sites/{site}/banner-versions", versions_list, 0, 0},
