@@ -23,6 +23,7 @@
 #include "log.h"
 #include "server.h"
 #include "site.h"
+#include "site_cli.h"
 #include "site_watch.h"
 #include "snapshot.h"
 #include "store.h"
@@ -33,6 +34,8 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: consentd [--config FILE] [--threads N] [--check-config]\n"
                  "       consentd keygen [--config FILE | --keys DIR] [--activate]\n"
+                 "       consentd site import [--config FILE] [--draft] [--message TEXT] FILE...\n"
+                 "       consentd site export [--config FILE] SITE [VERSION]\n"
                  "       consentd --version\n"
                  "\n"
                  "  --config FILE    server configuration (default: $CONSENTD_CONFIG, else\n"
@@ -45,7 +48,11 @@ static void usage(FILE *out)
                  "                   (keys_dir of the configuration, or --keys DIR); the\n"
                  "                   first key is active at once, later ones with --activate\n"
                  "                   (the previous key stays published as long as a proof\n"
-                 "                   it signed may be held: twice the longest log retention)\n");
+                 "                   it signed may be held: twice the longest log retention)\n"
+                 "  site import      each FILE (<id>.json, checked as a site file) becomes a new\n"
+                 "                   version of site <id> in Redis, published (--draft: its\n"
+                 "                   draft); an unchanged file makes no new version\n"
+                 "  site export      the published version (or VERSION) of SITE, as JSON\n");
 }
 
 /* What the sites in Redis add to the snapshot (site_watch.h): the published
@@ -182,6 +189,34 @@ static int main_keygen(int argc, char **argv)
     return 0;
 }
 
+/* consentd site import|export ...: the config's --config taken out of the
+ * arguments, the rest to site_cli_main. */
+static int main_site(int argc, char **argv)
+{
+    static config_t cfg;
+    const char *config_path = getenv("CONSENTD_CONFIG");
+    char **rest = calloc((size_t)argc + 1, sizeof(*rest));
+    int n = 0;
+    if (rest == NULL) return 1;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            config_path = argv[++i];
+        else
+            rest[n++] = argv[i];
+    }
+    char err[CONFIG_ERR_MAX];
+    if (config_load(&cfg, config_path != NULL && config_path[0] ? config_path : NULL, err,
+                    sizeof(err)) != 0) {
+        fprintf(stderr, "consentd: invalid configuration: %s\n", err);
+        free(rest);
+        return 1;
+    }
+    log_setup(cfg.log_json, (log_level_t)cfg.log_level);
+    int rc = site_cli_main(&cfg, n, rest);
+    free(rest);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     static config_t cfg;
@@ -190,6 +225,7 @@ int main(int argc, char **argv)
         {"check-config", no_argument, NULL, 'k'}, {"version", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     if (argc > 1 && strcmp(argv[1], "keygen") == 0) return main_keygen(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "site") == 0) return main_site(argc - 1, argv + 1);
     const char *config_path = getenv("CONSENTD_CONFIG");
     long threads = -1;
     int check_only = 0, opt;

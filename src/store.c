@@ -3480,7 +3480,7 @@ int store_site_commit(redis_t *r, const char *site_id, const char *json, size_t 
     return store_call_start(
         c, store_siteconf_head(c, "consentd_site_commit", 0) | store_arg(c, json, len) |
                store_arg_str(c, who) | store_arg_str(c, message) | store_arg_str(c, parent_s) |
-               store_arg_str(c, publish ? "1" : "0") | store_arg_str(c, expect_s));
+               store_argf(c, "%d", publish) | store_arg_str(c, expect_s));
 }
 
 int store_site_publish(redis_t *r, const char *site_id, uint64_t version, const char *who,

@@ -346,9 +346,12 @@ int store_scan_latest(redis_t *r, const site_t *site, store_bytes_cb cb, void *d
 #define STORE_SITES_CHANNEL "consentd:sites" /* a message "<id> <version>" per publish */
 
 /* A new version (parent: the version it derives from, 0: the newest one),
- * published too when publish is set, if the published version is still
- * expect_published (-1: whatever it is). Idempotent: json equal to the
- * newest version's makes no new version. */
+ * published too when publish is STORE_SITE_PUBLISH, if the published version
+ * is still expect_published (-1: whatever it is); STORE_SITE_PUBLISH_NEW
+ * publishes only a new version, or the newest when none is published (an
+ * import: an unchanged file does not undo a roll back). Idempotent: json
+ * equal to the newest version's makes no new version. */
+enum { STORE_SITE_KEEP = 0, STORE_SITE_PUBLISH = 1, STORE_SITE_PUBLISH_NEW = 2 };
 int store_site_commit(redis_t *r, const char *site_id, const char *json, size_t len,
                       const char *who, const char *message, uint64_t parent, int publish,
                       int64_t expect_published, store_bytes_cb cb, void *data);

@@ -1185,10 +1185,11 @@ local function site_num(v)
 end
 
 -- ARGV: canonical json, who, message, parent ('' or a version number),
--- publish (1 or 0), expected published version ('' for any). A version equal
+-- publish (1: yes; 2: only a new version, or when none is published: an
+-- import; 0: no), expected published version ('' for any). A version equal
 -- to the newest one (same json) is not made again: that version is answered
 -- (created false), and published if asked: an import or a retried call is
--- idempotent. Publishing checks the expected published version (the publish
+-- idempotent, and an unchanged import does not undo a roll back. Publishing checks the expected published version (the publish
 -- with a policy bump was computed from it): else conflict.
 local function site_commit(keys, args)
   local head = keys[1]
@@ -1206,7 +1207,7 @@ local function site_commit(keys, args)
                'at', now_ms(), 'msg', args[3], 'parent', parent)
     redis.call('HSET', head, 'last', n)
   end
-  if args[5] == '1' then
+  if args[5] == '1' or (args[5] == '2' and (created or pub == 0)) then
     redis.call('HSET', head, 'pub', n, 'pub_at', now_ms(), 'pub_who', args[2])
     pub = n
   end
