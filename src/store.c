@@ -3477,10 +3477,10 @@ int store_site_commit(redis_t *r, const char *site_id, const char *json, size_t 
     char parent_s[24] = "", expect_s[24] = "";
     if (parent > 0) snprintf(parent_s, sizeof(parent_s), "%" PRIu64, parent);
     if (expect_published >= 0) snprintf(expect_s, sizeof(expect_s), "%" PRId64, expect_published);
-    return store_call_start(
-        c, store_siteconf_head(c, "consentd_site_commit", 0) | store_arg(c, json, len) |
-               store_arg_str(c, who) | store_arg_str(c, message) | store_arg_str(c, parent_s) |
-               store_argf(c, "%d", publish) | store_arg_str(c, expect_s));
+    return store_call_start(c, store_siteconf_head(c, "consentd_site_commit", 0) |
+                                   store_arg(c, json, len) | store_arg_str(c, who) |
+                                   store_arg_str(c, message) | store_arg_str(c, parent_s) |
+                                   store_argf(c, "%d", publish) | store_arg_str(c, expect_s));
 }
 
 int store_site_publish(redis_t *r, const char *site_id, uint64_t version, const char *who,

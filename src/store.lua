@@ -1189,8 +1189,9 @@ end
 -- import; 0: no), expected published version ('' for any). A version equal
 -- to the newest one (same json) is not made again: that version is answered
 -- (created false), and published if asked: an import or a retried call is
--- idempotent, and an unchanged import does not undo a roll back. Publishing checks the expected published version (the publish
--- with a policy bump was computed from it): else conflict.
+-- idempotent, and an unchanged import does not undo a roll back. Publishing
+-- checks the expected published version (the publish with a policy bump was
+-- computed from it): else conflict.
 local function site_commit(keys, args)
   local head = keys[1]
   local last = site_num(redis.call('HGET', head, 'last'))

@@ -431,8 +431,9 @@ static void sc_on_commit_draft(void *data, const char *js, size_t len, const red
         snprintf(source, sizeof(source), "site %s draft %" PRIu64, rq->site->id, rev);
         if (sc_validate(rq, source, json_string_value(doc), json_string_length(doc)) == 0 &&
             (st->json = strdup(json_string_value(doc))) != NULL) {
-            int rc = store_site_commit(rq->worker->redis, rq->site->id, st->json, strlen(st->json),
-                                       st->who, st->message, 0, STORE_SITE_KEEP, -1, sc_on_committed, p);
+            int rc =
+                store_site_commit(rq->worker->redis, rq->site->id, st->json, strlen(st->json),
+                                  st->who, st->message, 0, STORE_SITE_KEEP, -1, sc_on_committed, p);
             if (rc == REDIS_OK) {
                 json_decref(r);
                 return;
@@ -645,7 +646,8 @@ static void sc_publish_step(http_pending_t *p, const char *js, size_t len, const
                      "version %" PRIu64 " published with policy_version bumped", st->version);
             sc_publish_send(p, rq,
                             store_site_commit(redis, id, st->json2, st->len2, st->who, st->message,
-                                              st->version, STORE_SITE_PUBLISH, st->published, sc_on_publish, p));
+                                              st->version, STORE_SITE_PUBLISH, st->published,
+                                              sc_on_publish, p));
         } else {
             json_object_set_new(st->answer, "policy_bumped", json_false());
             sc_publish_send(p, rq,
