@@ -18,6 +18,7 @@
 
 #include <h2o/version.h>
 
+#include "banner_build.h"
 #include "config.h"
 #include "keys.h"
 #include "log.h"
@@ -147,7 +148,9 @@ static int main_sites_apply(void *data, const site_doc_t *docs, size_t n)
             main_sites.current = snapshot_retain(next);
             if (server_publish(next) != 0)
                 log_msg(LOG_WARN, "sites: some workers have not switched yet (busy loop?)");
-            log_msg(LOG_INFO, "sites: serving %zu published site(s) from Redis", n);
+            log_msg(LOG_INFO,
+                    "sites: serving %zu published site(s) from Redis (banners rebuilt: %zu of %zu)",
+                    n, banner_set_rebuilt(next->banners), site_set_count(next->sites));
         }
     }
     pthread_mutex_unlock(&main_sites.mutex);
@@ -347,12 +350,13 @@ int main(int argc, char **argv)
             }
             snapshot_release(current);
             main_sites.current = current = snapshot_retain(next);
-            size_t n = site_set_count(next->sites);
+            size_t n = site_set_count(next->sites), rebuilt = banner_set_rebuilt(next->banners);
             if (server_publish(next) != 0)
                 log_msg(LOG_WARN, "reload: some workers have not switched yet (busy loop?)");
             pthread_mutex_unlock(&main_sites.mutex);
-            log_msg(LOG_INFO, "reloaded: %zu site(s) from %s and the keys in %s", n, cfg.sites_dir,
-                    cfg.keys_dir);
+            log_msg(LOG_INFO,
+                    "reloaded: %zu site(s) from %s and the keys in %s (banners rebuilt: %zu)", n,
+                    cfg.sites_dir, cfg.keys_dir, rebuilt);
             continue;
         }
         log_msg(LOG_INFO, "%s received: stopping (deadline %u ms)",

@@ -1317,6 +1317,7 @@ static int site_parse(const site_parse_t *p, const char *json, size_t len, site_
         site_parse_tags(p, root, site) != 0 || site_parse_gcm(p, root, site) != 0 ||
         site_parse_identify(p, root, site) != 0)
         goto out;
+    SHA256((const unsigned char *)json, len, site->source_sha256);
     rc = 0;
 out:
     json_decref(root);

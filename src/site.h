@@ -198,6 +198,10 @@ typedef struct site {
     site_tag_t *tags;         /* "tags", in SITE_TAG_NAMES order; none: NULL, 0 */
     size_t n_tags;
     site_identify_t identify; /* "identify": logged-in visitors (issue 20, item 7) */
+    /* SHA-256 of the document's bytes as parsed (issue 22, item 1): two sites
+     * with the same hash have the same banner, which banner_build reuses
+     * instead of building it again when only another site changed. */
+    uint8_t source_sha256[32];
 } site_t;
 
 typedef struct site_set site_set_t;

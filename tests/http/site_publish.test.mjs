@@ -8,14 +8,17 @@
 // subscribers of every node.
 import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
-import { Consentd, TEST_ON_CLUSTER, delay, shippedSite, startRedis, test } from './lib/harness.mjs';
+import { Consentd, TEST_ON_CLUSTER, delay, shippedSite, shippedSites, siteLike, startRedis, test } from './lib/harness.mjs';
 import { server } from './lib/consent.mjs';
 
 let redis, a, b;
 before(async () => {
     redis = await startRedis();
-    a = await Consentd.start({ redis });
-    b = await Consentd.start({ redis });
+    /* a second site, from the directory only: a publish of demo rebuilds
+     * demo's banner alone */
+    const sites = { ...shippedSites(), 'other.json': siteLike('other') };
+    a = await Consentd.start({ redis, sites });
+    b = await Consentd.start({ redis, sites });
 });
 after(async () => {
     try {
@@ -76,6 +79,14 @@ test('a_publish_through_node_a_is_served_by_node_b_within_a_second', async () =>
     })();
     assert.ok(took <= 1000, `took ${took} ms`);
     await servedWithin(a, 'Audience, published live', 1000);
+    assert.match(b.stderr, /sites: serving 1 published site\(s\) from Redis \(banners rebuilt: 1 of 2\)/);
+});
+
+test('a_sighup_with_nothing_changed_rebuilds_no_banner', async () => {
+    const from = b.stderr.length;
+    b.signal('SIGHUP');
+    await b.waitForLog(/reloaded: 2 site\(s\) from .* \(banners rebuilt: 0\)/, { from });
+    await servedWithin(b, 'Audience, published live', 1000);
 });
 
 test('the_banner_archive_records_the_new_banner_version', async () => {
