@@ -292,7 +292,8 @@
  * (a publish with a policy bump is computed from it). consentd_site_publish
  * sets pub to an existing version (a roll back publishes an older one).
  * consentd_site_draft_put replaces the draft only if its revision is the one
- * the writer read (the last writer loses, with the current revision).
+ * the writer read (the last writer loses, with the current revision; the
+ * same write sent again after it was applied answers its revision).
  *
  * THE REGISTRY of sites is one small key with its own tag, {sites}: on a
  * cluster it lives on the slot of "sites", found like any key (the slot map):

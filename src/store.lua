@@ -1231,10 +1231,18 @@ local function site_publish(keys, args)
 end
 
 -- ARGV: canonical json, who, expected revision (0: no draft yet). The last
--- writer loses: a revision that is not the current one changes nothing.
+-- writer loses: a revision that is not the current one changes nothing. A
+-- call sent again after it was applied (the revision after the expected one
+-- holds the same json from the same writer) answers that revision.
 local function site_draft_put(keys, args)
   local draft = site_key(keys[1], 'draft')
   local rev = site_num(redis.call('HGET', draft, 'rev'))
+  if rev == site_num(args[3]) + 1 then
+    local d = redis.call('HMGET', draft, 'json', 'who')
+    if d[1] == args[1] and d[2] == args[2] then
+      return cjson.encode({revision = rev})
+    end
+  end
   if site_num(args[3]) ~= rev then
     return cjson.encode({conflict = true, revision = rev})
   end

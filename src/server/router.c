@@ -128,6 +128,8 @@ static const route_t routes[] = {
 _Static_assert(ROUTE_COUNT < ROUTER_NO_ROUTE && ROUTE_COUNT <= 64,
                "router_target_t.matched has one bit per route");
 enum { ROUTE_PREFLIGHT = ROUTE_COUNT, ROUTE_UNMATCHED, ROUTE_NAMES };
+_Static_assert(ROUTE_NAMES <= METRICS_MAX_ROUTES,
+               "metrics.c counts every route name: raise METRICS_MAX_ROUTES");
 
 typedef struct route_pattern {
     h2o_iovec_t segments[ROUTER_MAX_SEGMENTS];

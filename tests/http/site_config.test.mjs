@@ -46,6 +46,9 @@ test('a_draft_put_with_if_match_0_is_revision_1_and_is_read_back_canonical', asy
     assert.equal(res.status, 200, res.text);
     assert.equal(res.json().revision, 1);
     revision = 1;
+    const again = await call('PUT', '/draft', demo(), server(undefined, { 'if-match': '"0"' }));
+    assert.equal(again.status, 200, 'the same write sent again (a retry) is answered, not refused');
+    assert.equal(again.json().revision, 1);
     const got = await call('GET', '/draft');
     assert.equal(got.json().revision, 1);
     assert.deepEqual(got.json().site, demo());
