@@ -31,7 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(again);
         FUZZ_ASSERT(site_doc_policy_changed(ca, clen, ca, clen) == 0);
         char *self = site_doc_diff(ca, clen, ca, clen);
-        FUZZ_ASSERT(self != NULL && strcmp(self, "{\"added\":[],\"removed\":[],\"changed\":[]}") == 0);
+        FUZZ_ASSERT(self != NULL &&
+                    strcmp(self, "{\"added\":[],\"removed\":[],\"changed\":[]}") == 0);
         free(self);
         size_t blen2 = 0;
         char *bumped = site_doc_bump_policy(ca, clen, 42, &blen2);

@@ -117,11 +117,26 @@ test('after_client_kill_type_pubsub_the_next_publish_still_converges', async () 
     await servedWithin(b, 'Audience, subscribed again', 1000);
 });
 
+test('a_publish_whose_message_is_lost_is_caught_by_the_registry_read_within_3_s', async () => {
+    /* A version made through A, then published behind consentd's back: the
+     * site's FCALL and the registry's HSET, but no PUBLISH (a lost message). */
+    const site = shippedSite('demo');
+    site.purposes[1].texts.en.name = 'Audience, message lost';
+    const put = await a.request('/v1/sites/demo/draft', { method: 'PUT', headers: server(), body: JSON.stringify({ revision, site }) });
+    revision = put.json().revision;
+    const ver = (await a.request('/v1/sites/demo/versions', { method: 'POST', headers: server(), body: '{}' })).json().version;
+    const published = JSON.parse(await redis.command('FCALL', 'consentd_site_publish', '1', 'cd:{demo:site}:head', String(ver), 'test', ''));
+    assert.equal(published.published, ver);
+    await redis.command('HSET', 'cd:{sites}:registry', 'demo', String(ver));
+    const took = await servedWithin(b, 'Audience, message lost', 3500);
+    assert.ok(took <= 3500, `took ${took} ms`);
+});
+
 test('a_node_started_later_serves_the_published_version_at_once', async () => {
     const c = await Consentd.start({ redis });
     try {
         const res = await c.request('/v1/sites/demo/banner.js');
-        assert.ok(res.text.includes('Audience, subscribed again'), 'Redis wins over the file from the start');
+        assert.ok(res.text.includes('Audience, message lost'), 'Redis wins over the file from the start');
     } finally {
         await c.stop();
     }
