@@ -15,6 +15,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -507,6 +508,12 @@ int config_redis_url_parse(config_redis_t *out, const char *url, char *err, size
 
 /* ---- the file ------------------------------------------------------------- */
 
+/* The IAB's languages of GVL translations (ISO 639-1): the EU's official
+ * languages but English (the list itself is English). */
+static const char *const config_tcf_default_languages[] = {
+    "bg", "cs", "da", "de", "el", "es", "et", "fi", "fr", "ga", "hr", "hu",
+    "it", "lt", "lv", "mt", "nl", "pl", "pt", "ro", "sk", "sl", "sv", NULL};
+
 static void config_defaults(config_t *cfg, const char *base)
 {
     memset(cfg, 0, sizeof(*cfg));
@@ -523,6 +530,14 @@ static void config_defaults(config_t *cfg, const char *base)
     cfg->redis.wait_timeout_ms = 200;
     config_path_resolve(base, "sites", cfg->sites_dir, sizeof(cfg->sites_dir));
     config_path_resolve(base, "keys", cfg->keys_dir, sizeof(cfg->keys_dir));
+    cfg->tcf_gvl_dir[0] = '\0';
+    snprintf(cfg->tcf_gvl_url, sizeof(cfg->tcf_gvl_url), "%s", CONFIG_TCF_GVL_URL);
+    snprintf(cfg->tcf_translations_url, sizeof(cfg->tcf_translations_url), "%s",
+             CONFIG_TCF_TRANSLATIONS_URL);
+    cfg->n_tcf_translations = 0;
+    for (size_t i = 0; config_tcf_default_languages[i] != NULL; i++)
+        snprintf(cfg->tcf_translations[cfg->n_tcf_translations++], sizeof(cfg->tcf_translations[0]),
+                 "%s", config_tcf_default_languages[i]);
     cfg->max_body_bytes = 65536;
     cfg->max_connections = 10000;
     cfg->max_connections_per_client = 1000;
@@ -641,6 +656,85 @@ static int config_redis_read_resolve(config_t *cfg, char *uerr, size_t cap)
     return 0;
 }
 
+static int config_tcf_url_ok(const char *u)
+{
+    return strncmp(u, "https://", 8) == 0 && u[8] != '\0' && strpbrk(u, " \"'\\") == NULL;
+}
+
+/*
+ * "tcf": {"gvl_dir", "gvl_url", "translations_url", "translations"} (issue
+ * 24, item 2). Only gvl_dir matters to consentd (the store it loads, gvl.h);
+ * the URLs and languages are read by ops/gvl-update.sh, checked here so that
+ * a typo fails at start-up rather than at the next weekly update.
+ */
+static int config_tcf_apply(const config_ctx_t *c, const json_t *root, const char *base,
+                            config_t *cfg)
+{
+    static const char *const keys[] = {"gvl_dir", "gvl_url", "translations_url", "translations",
+                                       NULL};
+    json_t *tcf;
+    if (config_object(c, root, "tcf", keys, &tcf) != 0) return -1;
+    if (tcf == NULL) return 0;
+    json_t *v = json_object_get(tcf, "gvl_dir");
+    if (v != NULL && !json_is_null(v)) {
+        char rel[PATH_MAX];
+        rel[0] = '\0';
+        if (config_string(c, tcf, "gvl_dir", "tcf.gvl_dir", rel, sizeof(rel)) != 0) return -1;
+        if (rel[0] == '\0')
+            return config_fail(c, "tcf.gvl_dir", "must not be empty (null: no TCF)");
+        if (config_path_resolve(base, rel, cfg->tcf_gvl_dir, sizeof(cfg->tcf_gvl_dir)) != 0)
+            return config_fail(c, "tcf.gvl_dir", "path too long");
+    }
+    if (config_string(c, tcf, "gvl_url", "tcf.gvl_url", cfg->tcf_gvl_url,
+                      sizeof(cfg->tcf_gvl_url)) != 0)
+        return -1;
+    if (!config_tcf_url_ok(cfg->tcf_gvl_url))
+        return config_fail(c, "tcf.gvl_url", "must be an https:// URL (the IAB's: %s)",
+                           CONFIG_TCF_GVL_URL);
+    if (config_string(c, tcf, "translations_url", "tcf.translations_url", cfg->tcf_translations_url,
+                      sizeof(cfg->tcf_translations_url)) != 0)
+        return -1;
+    if (!config_tcf_url_ok(cfg->tcf_translations_url) ||
+        strstr(cfg->tcf_translations_url, "{lang}") == NULL)
+        return config_fail(c, "tcf.translations_url",
+                           "must be an https:// URL with {lang} in it (the IAB's: %s)",
+                           CONFIG_TCF_TRANSLATIONS_URL);
+    json_t *langs = json_object_get(tcf, "translations");
+    if (langs == NULL) return 0;
+    if (!json_is_array(langs) || json_array_size(langs) > CONFIG_TCF_LANGUAGES_MAX)
+        return config_fail(c, "tcf.translations", "must be an array of at most %d language codes",
+                           CONFIG_TCF_LANGUAGES_MAX);
+    cfg->n_tcf_translations = 0;
+    for (size_t i = 0; i < json_array_size(langs); i++) {
+        json_t *l = json_array_get(langs, i);
+        const char *s = json_is_string(l) ? json_string_value(l) : "";
+        char field[48];
+        snprintf(field, sizeof(field), "tcf.translations[%zu]", i);
+        if (strlen(s) != 2 || !islower((unsigned char)s[0]) || !islower((unsigned char)s[1]))
+            return config_fail(c, field,
+                               "must be a language code: two lower-case letters (ISO 639-1)");
+        snprintf(cfg->tcf_translations[cfg->n_tcf_translations++], sizeof(cfg->tcf_translations[0]),
+                 "%s", s);
+    }
+    return 0;
+}
+
+/* "admin": the operator key's SHA-256, 64 hex digits (or null: none). */
+static int config_admin_apply(const config_ctx_t *c, const json_t *admin, config_t *cfg)
+{
+    json_t *v = admin != NULL ? json_object_get(admin, "operator_key_sha256") : NULL;
+    if (v == NULL || json_is_null(v)) return 0;
+    size_t bin_len = 0;
+    if (!json_is_string(v) || json_string_length(v) != 64 ||
+        sodium_hex2bin(cfg->operator_key_sha256, sizeof(cfg->operator_key_sha256),
+                       json_string_value(v), 64, NULL, &bin_len, NULL) != 0 ||
+        bin_len != sizeof(cfg->operator_key_sha256))
+        return config_fail(c, "admin.operator_key_sha256",
+                           "must be the SHA-256 of the operator key, 64 hex digits, or null");
+    cfg->operator_key_set = 1;
+    return 0;
+}
+
 /* Apply the file's fields over the defaults. redis.url is only checked for
  * syntax here: it is resolved once the environment has had its say, so that
  * REDIS_URL can replace a file's host that does not resolve on this machine. */
@@ -649,9 +743,11 @@ static int config_apply(const config_ctx_t *c, config_t *cfg, const json_t *root
 {
     static const char *const top[] = {"listen",     "threads", "redis",   "sites_dir", "keys_dir",
                                       "public_url", "limits",  "http2",   "log",       "tls",
-                                      "rate_limit", "metrics", "erasure", "stats",     NULL};
+                                      "rate_limit", "metrics", "erasure", "stats",     "tcf",
+                                      "admin",      NULL};
     static const char *const listen_keys[] = {"address", "port", NULL};
     static const char *const erasure_keys[] = {"disk_within_seconds", NULL};
+    static const char *const admin_keys[] = {"operator_key_sha256", NULL};
     static const char *const metrics_keys[] = {"listen", NULL};
     static const char *const redis_keys[] = {"url",
                                              "read_url",
@@ -679,7 +775,7 @@ static int config_apply(const config_ctx_t *c, config_t *cfg, const json_t *root
                                           "visitor_writes_per_minute",
                                           "visitor_writes_per_day",
                                           NULL};
-    json_t *listen, *redis, *limits, *log, *tls = NULL, *rl, *metrics, *erasure, *stats;
+    json_t *listen, *redis, *limits, *log, *tls = NULL, *rl, *metrics, *erasure, *stats, *admin;
     if (config_check_keys(c, root, "", top) != 0 ||
         config_object(c, root, "listen", listen_keys, &listen) != 0 ||
         config_object(c, root, "metrics", metrics_keys, &metrics) != 0 ||
@@ -688,8 +784,11 @@ static int config_apply(const config_ctx_t *c, config_t *cfg, const json_t *root
         config_object(c, root, "log", log_keys, &log) != 0 ||
         config_object(c, root, "rate_limit", rl_keys, &rl) != 0 ||
         config_object(c, root, "erasure", erasure_keys, &erasure) != 0 ||
-        config_object(c, root, "stats", stats_keys, &stats) != 0)
+        config_object(c, root, "stats", stats_keys, &stats) != 0 ||
+        config_object(c, root, "admin", admin_keys, &admin) != 0 ||
+        config_admin_apply(c, admin, cfg) != 0)
         return -1;
+    if (config_tcf_apply(c, root, base, cfg) != 0) return -1;
     json_t *tls_v = json_object_get(root, "tls");
     if (tls_v != NULL && !json_is_null(tls_v) && config_object(c, root, "tls", tls_keys, &tls) != 0)
         return -1;

@@ -20,6 +20,9 @@
 #define CONFIG_REDIS_SEEDS_MAX 16 /* seed nodes in a redis+cluster:// URL */
 #define CONFIG_WAIT_REPLICAS_MAX 16
 #define CONFIG_CHECKPOINT_SECONDS_MAX 86400
+#define CONFIG_TCF_LANGUAGES_MAX 48
+#define CONFIG_TCF_GVL_URL "https://vendor-list.consensu.org/v3/vendor-list.json"
+#define CONFIG_TCF_TRANSLATIONS_URL "https://vendor-list.consensu.org/v3/purposes-{lang}.json"
 
 typedef struct config_redis_node {
     char host[64];  /* numeric address after resolution */
@@ -119,6 +122,21 @@ typedef struct config {
      * are extended and a signed checkpoint made (checkpoint.h); 0 = never
      * (this node takes no part). Default 60. */
     uint32_t log_checkpoint_seconds;
+    /* "tcf" (issue 24, item 2): the IAB TCF Global Vendor List store.
+     * gvl_dir "" (the default, or null) = no TCF: a site with a "tcf" block
+     * does not load. gvl_url and translations_url are read by
+     * ops/gvl-update.sh only (consentd never downloads); translations_url
+     * holds "{lang}", replaced by each of translations. */
+    char tcf_gvl_dir[PATH_MAX];
+    char tcf_gvl_url[512];          /* default CONFIG_TCF_GVL_URL */
+    char tcf_translations_url[512]; /* default CONFIG_TCF_TRANSLATIONS_URL */
+    char tcf_translations[CONFIG_TCF_LANGUAGES_MAX][8];
+    size_t n_tcf_translations; /* default: the EU languages the IAB translates */
+    /* "admin": {"operator_key_sha256": "<64 hex>"}: the SHA-256 of the
+     * operator key, which manages the keys of every site (apikey.h,
+     * APIKEY_OPERATOR_SCOPES); absent or null = no operator key. */
+    uint8_t operator_key_sha256[32];
+    int operator_key_set;
 } config_t;
 
 #define CONFIG_ERASURE_DISK_WITHIN_DEFAULT_S (4 * 3600) /* 4 hours */

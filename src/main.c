@@ -20,6 +20,7 @@
 
 #include "banner_build.h"
 #include "config.h"
+#include "gvl.h"
 #include "keys.h"
 #include "log.h"
 #include "server.h"
@@ -74,10 +75,20 @@ static struct {
 static snapshot_t *main_load_snapshot(const config_t *cfg, const snapshot_t *previous, char *err,
                                       size_t errlen)
 {
+    /* The IAB Global Vendor List first (issue 24): TCF sites are checked
+     * against its newest version. */
+    gvl_store_t *gvl = NULL;
+    if (cfg->tcf_gvl_dir[0] != '\0' &&
+        (gvl = gvl_store_load(cfg->tcf_gvl_dir, err, errlen)) == NULL)
+        return NULL;
     size_t shadowed = 0;
-    site_set_t *sites = site_set_load_with(cfg->sites_dir, main_sites.docs, main_sites.n_docs,
-                                           &shadowed, err, errlen);
-    if (sites == NULL) return NULL;
+    site_set_t *sites =
+        site_set_load_with(cfg->sites_dir, gvl != NULL ? gvl_store_latest(gvl) : NULL,
+                           main_sites.docs, main_sites.n_docs, &shadowed, err, errlen);
+    if (sites == NULL) {
+        gvl_store_free(gvl);
+        return NULL;
+    }
     if (shadowed > 0)
         log_msg(LOG_INFO,
                 "sites: %zu site(s) of %s are published in Redis too: Redis' versions are served",
@@ -92,9 +103,23 @@ static snapshot_t *main_load_snapshot(const config_t *cfg, const snapshot_t *pre
     key_set_t *keys = key_set_load(cfg->keys_dir, time(NULL), hold_days, err, errlen);
     if (keys == NULL) {
         site_set_release(sites);
+        gvl_store_free(gvl);
         return NULL;
     }
-    return snapshot_create(sites, keys, previous, err, errlen);
+    return snapshot_create(sites, keys, gvl, previous, err, errlen);
+}
+
+/* Which Global Vendor List is in service, for the operator (and the tests). */
+static void main_log_gvl(const snapshot_t *snap)
+{
+    if (snap->gvl == NULL) return;
+    const gvl_t *g = gvl_store_latest(snap->gvl);
+    log_msg(LOG_INFO,
+            "IAB Global Vendor List version %u (%s, %zu vendors, %zu translation(s)) from %s; "
+            "%zu version(s) archived",
+            g->vendor_list_version, g->last_updated, g->n_vendors,
+            gvl_store_translation_count(snap->gvl), gvl_store_dir(snap->gvl),
+            gvl_store_version_count(snap->gvl));
 }
 
 static void main_docs_free(site_doc_t *docs, size_t n)
@@ -311,6 +336,7 @@ int main(int argc, char **argv)
         return 1;
     }
     size_t site_count = site_set_count(snap->sites);
+    main_log_gvl(snap);
     if (check_only) {
         printf("consentd: configuration OK (%s), %zu site(s) in %s\n",
                cfg.path[0] ? cfg.path : "built-in defaults", site_count, cfg.sites_dir);
@@ -353,10 +379,11 @@ int main(int argc, char **argv)
             size_t n = site_set_count(next->sites), rebuilt = banner_set_rebuilt(next->banners);
             if (server_publish(next) != 0)
                 log_msg(LOG_WARN, "reload: some workers have not switched yet (busy loop?)");
-            pthread_mutex_unlock(&main_sites.mutex);
             log_msg(LOG_INFO,
                     "reloaded: %zu site(s) from %s and the keys in %s (banners rebuilt: %zu)", n,
                     cfg.sites_dir, cfg.keys_dir, rebuilt);
+            main_log_gvl(next);
+            pthread_mutex_unlock(&main_sites.mutex);
             continue;
         }
         log_msg(LOG_INFO, "%s received: stopping (deadline %u ms)",

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "gvl.h"
 #include "json.h"
 #include "visitor.h"
 
@@ -132,6 +133,7 @@ const site_t *site_set_at(const site_set_t *set, size_t i)
 typedef struct site_parse {
     site_set_t *set;  /* where copies go */
     const char *name; /* the file, for messages */
+    const gvl_t *gvl; /* the newest Global Vendor List, or NULL ("tcf") */
     char *err;
     size_t errlen;
     const char *expected_id; /* NULL: the file name without .json; else a stored document's */
@@ -1199,6 +1201,302 @@ static int site_parse_identify(const site_parse_t *p, json_t *root, site_t *site
     return 0;
 }
 
+/* ---- "tcf": IAB TCF (issue 24, item 2) --------------------------------------- */
+
+static int site_u16_cmp(const void *a, const void *b)
+{
+    return (int)*(const uint16_t *)a - (int)*(const uint16_t *)b;
+}
+
+static int site_u16_has(const uint16_t *ids, size_t n, unsigned id)
+{
+    return bsearch(&(uint16_t){(uint16_t)id}, ids, n, sizeof(*ids), site_u16_cmp) != NULL;
+}
+
+/* An array of distinct integer ids from 1 to max (at least min of them),
+ * copied sorted into the arena; ok(gvl, id) says whether one is known, and
+ * what names what it must be in the message. */
+typedef int (*site_tcf_known_fn)(const site_parse_t *p, const char *item, unsigned id);
+
+static int site_tcf_ids(const site_parse_t *p, json_t *arr, const char *field, size_t min,
+                        size_t max_n, unsigned max_id, site_tcf_known_fn known,
+                        const uint16_t **out, size_t *n_out)
+{
+    if (site_array(p, arr, field, min, max_n) != 0) return -1;
+    size_t n = json_array_size(arr);
+    uint16_t *ids = n > 0 ? site_alloc(p->set, n * sizeof(*ids)) : NULL;
+    if (n > 0 && ids == NULL) return site_oom(p);
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = json_array_get(arr, i);
+        char item[128];
+        snprintf(item, sizeof(item), "%s[%zu]", field, i);
+        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > max_id)
+            return site_fail(p, item, "must be an integer from 1 to %u", max_id);
+        unsigned id = (unsigned)json_integer_value(v);
+        for (size_t j = 0; j < i; j++)
+            if (json_integer_value(json_array_get(arr, j)) == (json_int_t)id)
+                return site_fail(p, item, "duplicate of %s[%zu]", field, j);
+        if (known(p, item, id) != 0) return -1;
+        ids[i] = (uint16_t)id;
+    }
+    if (n > 1) qsort(ids, n, sizeof(*ids), site_u16_cmp);
+    *out = ids;
+    *n_out = n;
+    return 0;
+}
+
+static int site_tcf_vendor_known(const site_parse_t *p, const char *item, unsigned id)
+{
+    const gvl_vendor_t *v = gvl_vendor_find(p->gvl, id);
+    if (v == NULL)
+        return site_fail(p, item, "vendor %u is not in the Global Vendor List (version %u)", id,
+                         p->gvl->vendor_list_version);
+    if (v->deleted_date != NULL)
+        return site_fail(p, item,
+                         "vendor %u (%s) was deleted from the Global Vendor List (%s): it must "
+                         "not be shown to visitors",
+                         id, v->name, v->deleted_date);
+    return 0;
+}
+
+static int site_tcf_stack_known(const site_parse_t *p, const char *item, unsigned id)
+{
+    if (gvl_stack_find(p->gvl, id) == NULL)
+        return site_fail(p, item, "stack %u is not in the Global Vendor List (version %u)", id,
+                         p->gvl->vendor_list_version);
+    return 0;
+}
+
+static int site_tcf_purpose_known(const site_parse_t *p, const char *item, unsigned id)
+{
+    if (gvl_purpose_find(p->gvl, id) == NULL)
+        return site_fail(p, item, "purpose %u is not in the Global Vendor List (version %u)", id,
+                         p->gvl->vendor_list_version);
+    return 0;
+}
+
+/* TCF policy (v2.2 on): purposes 1, 3, 4, 5 and 6 are never processed on
+ * legitimate interest. */
+static int site_tcf_li_forbidden(unsigned purpose)
+{
+    return purpose == 1 || (purpose >= 3 && purpose <= 6);
+}
+
+/* Whether the vendor's declaration allows restriction type on purpose: it
+ * must use the purpose at all; "require consent" of a purpose it declares on
+ * legitimate interest, or "require legitimate interest" of one it declares
+ * on consent, only when it declared that purpose flexible. NULL: allowed;
+ * else why not. */
+static const char *site_tcf_restriction_refused(const gvl_vendor_t *v, unsigned purpose,
+                                                site_tcf_restriction_type_t type)
+{
+    int consent = gvl_ids_has(v->purposes, purpose);
+    int li = gvl_ids_has(v->leg_int_purposes, purpose);
+    int flexible = gvl_ids_has(v->flexible_purposes, purpose);
+    if (!consent && !li) return "does not declare the purpose in the Global Vendor List";
+    if (type == SITE_TCF_REQUIRE_CONSENT && li && !flexible)
+        return "declares it on legitimate interest, not as flexible: consent cannot be required";
+    if (type == SITE_TCF_REQUIRE_LI && consent && !flexible)
+        return "declares it on consent, not as flexible: legitimate interest cannot be required";
+    return NULL;
+}
+
+static int site_tcf_restriction(const site_parse_t *p, json_t *obj, size_t i, site_tcf_t *tcf,
+                                site_tcf_restriction_t *r)
+{
+    static const char *const keys[] = {"purpose", "type", "vendors", NULL};
+    char prefix[64], field[96];
+    snprintf(prefix, sizeof(prefix), "tcf.publisher_restrictions[%zu]", i);
+    if (!json_is_object(obj)) return site_fail(p, prefix, "must be an object");
+    snprintf(field, sizeof(field), "%s.", prefix);
+    if (site_check_keys(p, obj, field, keys) != 0) return -1;
+    json_t *v;
+    uint32_t u = 0;
+    snprintf(field, sizeof(field), "%s.purpose", prefix);
+    if ((v = site_required(p, obj, "purpose", field)) == NULL ||
+        site_uint(p, v, field, 1, GVL_PURPOSE_ID_MAX, "", &u) != 0 ||
+        site_tcf_purpose_known(p, field, u) != 0)
+        return -1;
+    r->purpose = (uint16_t)u;
+    snprintf(field, sizeof(field), "%s.type", prefix);
+    if ((v = site_required(p, obj, "type", field)) == NULL ||
+        site_uint(p, v, field, 0, 2,
+                  " (0: not allowed, 1: require consent, 2: require legitimate "
+                  "interest)",
+                  &u) != 0)
+        return -1;
+    r->type = (site_tcf_restriction_type_t)u;
+    if (r->type == SITE_TCF_REQUIRE_LI && site_tcf_li_forbidden(r->purpose))
+        return site_fail(p, field,
+                         "purpose %u is never processed on legitimate interest (TCF policy: "
+                         "purposes 1, 3, 4, 5 and 6): it cannot be required",
+                         r->purpose);
+    snprintf(field, sizeof(field), "%s.vendors", prefix);
+    if ((v = site_required(p, obj, "vendors", field)) == NULL ||
+        site_tcf_ids(p, v, field, 1, SITE_TCF_VENDORS_MAX, GVL_VENDOR_ID_MAX, site_tcf_vendor_known,
+                     &r->vendors, &r->n_vendors) != 0)
+        return -1;
+    for (size_t k = 0; k < json_array_size(v); k++) {
+        unsigned id = (unsigned)json_integer_value(json_array_get(v, k));
+        char item[128];
+        snprintf(item, sizeof(item), "%s[%zu]", field, k);
+        if (!site_u16_has(tcf->vendors, tcf->n_vendors, id))
+            return site_fail(p, item, "vendor %u is not one of the site's (tcf.vendors)", id);
+        const char *why =
+            site_tcf_restriction_refused(gvl_vendor_find(p->gvl, id), r->purpose, r->type);
+        if (why != NULL)
+            return site_fail(p, item, "vendor %u %s (purpose %u)", id, why, r->purpose);
+        /* One restriction per vendor and purpose (a TC string holds one). */
+        for (size_t j = 0; j < i; j++) {
+            const site_tcf_restriction_t *o = &tcf->restrictions[j];
+            if (o->purpose == r->purpose && site_u16_has(o->vendors, o->n_vendors, id))
+                return site_fail(p, item,
+                                 "vendor %u already has a restriction on purpose %u "
+                                 "(tcf.publisher_restrictions[%zu])",
+                                 id, r->purpose, j);
+        }
+    }
+    return 0;
+}
+
+static int site_tcf_publisher_purposes(const site_parse_t *p, json_t *obj, site_tcf_t *tcf)
+{
+    static const char *const keys[] = {"consent", "legitimate_interest", NULL};
+    if (!json_is_object(obj)) return site_fail(p, "tcf.publisher_purposes", "must be an object");
+    if (site_check_keys(p, obj, "tcf.publisher_purposes.", keys) != 0) return -1;
+    json_t *c = json_object_get(obj, "consent"), *l = json_object_get(obj, "legitimate_interest");
+    if (c != NULL && site_tcf_ids(p, c, "tcf.publisher_purposes.consent", 0, GVL_PURPOSE_ID_MAX,
+                                  GVL_PURPOSE_ID_MAX, site_tcf_purpose_known,
+                                  &tcf->publisher_consent, &tcf->n_publisher_consent) != 0)
+        return -1;
+    if (l != NULL && site_tcf_ids(p, l, "tcf.publisher_purposes.legitimate_interest", 0,
+                                  GVL_PURPOSE_ID_MAX, GVL_PURPOSE_ID_MAX, site_tcf_purpose_known,
+                                  &tcf->publisher_li, &tcf->n_publisher_li) != 0)
+        return -1;
+    for (size_t i = 0; l != NULL && i < json_array_size(l); i++) {
+        unsigned id = (unsigned)json_integer_value(json_array_get(l, i));
+        char item[96];
+        snprintf(item, sizeof(item), "tcf.publisher_purposes.legitimate_interest[%zu]", i);
+        if (site_tcf_li_forbidden(id))
+            return site_fail(p, item,
+                             "purpose %u is never processed on legitimate interest (TCF policy: "
+                             "purposes 1, 3, 4, 5 and 6)",
+                             id);
+        if (site_u16_has(tcf->publisher_consent, tcf->n_publisher_consent, id))
+            return site_fail(p, item,
+                             "purpose %u is also in tcf.publisher_purposes.consent: "
+                             "one legal basis",
+                             id);
+    }
+    return 0;
+}
+
+/*
+ * "tcf": {"cmp_id", "cmp_version", "publisher_cc", "vendors",
+ * "publisher_restrictions", "stacks", "publisher_purposes"} (issue 24, item
+ * 2). Every id is checked against the newest Global Vendor List: a vendor it
+ * lists (and not deleted), a stack it defines (two stacks shown together
+ * never share a purpose or special feature, TCF policy), a restriction the
+ * vendor's declaration allows. The site's own purposes ("purposes") stay
+ * beside it for what TCF does not cover.
+ */
+
+/* Stacks shown together must not overlap: the first of a's ids (of what)
+ * that b has too is an error on tcf.stacks[i]. */
+static int site_tcf_stacks_overlap(const site_parse_t *p, size_t i, const gvl_stack_t *a, size_t j,
+                                   const gvl_stack_t *b, const char *what, gvl_ids_t ids_a,
+                                   gvl_ids_t ids_b)
+{
+    for (size_t k = 0; k < ids_a.n; k++)
+        if (gvl_ids_has(ids_b, ids_a.ids[k])) {
+            char item[64];
+            snprintf(item, sizeof(item), "tcf.stacks[%zu]", i);
+            return site_fail(p, item,
+                             "stack %u shares %s %u with stack %u (tcf.stacks[%zu]): stacks "
+                             "shown together must not overlap",
+                             a->id, what, ids_a.ids[k], b->id, j);
+        }
+    return 0;
+}
+
+static int site_parse_tcf(const site_parse_t *p, json_t *root, site_t *site)
+{
+    static const char *const keys[] = {"cmp_id",
+                                       "cmp_version",
+                                       "publisher_cc",
+                                       "vendors",
+                                       "publisher_restrictions",
+                                       "stacks",
+                                       "publisher_purposes",
+                                       NULL};
+    json_t *obj = json_object_get(root, "tcf"), *v;
+    if (obj == NULL) return 0;
+    if (!json_is_object(obj)) return site_fail(p, "tcf", "must be an object");
+    if (site_check_keys(p, obj, "tcf.", keys) != 0) return -1;
+    if (p->gvl == NULL)
+        return site_fail(p, "tcf",
+                         "needs the IAB Global Vendor List: set tcf.gvl_dir in the server "
+                         "configuration and run ops/gvl-update.sh");
+    site_tcf_t *tcf = &site->tcf;
+    tcf->gvl_version = p->gvl->vendor_list_version;
+    uint32_t u = 0;
+    if ((v = site_required(p, obj, "cmp_id", "tcf.cmp_id")) == NULL ||
+        site_uint(p, v, "tcf.cmp_id", 1, SITE_TCF_CMP_MAX,
+                  " (the CMP's id registered with IAB Europe)", &u) != 0)
+        return -1;
+    tcf->cmp_id = (uint16_t)u;
+    if ((v = site_required(p, obj, "cmp_version", "tcf.cmp_version")) == NULL ||
+        site_uint(p, v, "tcf.cmp_version", 1, SITE_TCF_CMP_MAX, "", &u) != 0)
+        return -1;
+    tcf->cmp_version = (uint16_t)u;
+    if ((v = site_required(p, obj, "publisher_cc", "tcf.publisher_cc")) == NULL) return -1;
+    const char *cc = json_is_string(v) ? json_string_value(v) : "";
+    if (json_string_length(v) != 2 || !isupper((unsigned char)cc[0]) ||
+        !isupper((unsigned char)cc[1]) || cc[0] > 'Z' || cc[1] > 'Z')
+        return site_fail(p, "tcf.publisher_cc",
+                         "must be the publisher's country: an ISO 3166-1 alpha-2 code, two "
+                         "upper-case letters (\"FR\")");
+    memcpy(tcf->publisher_cc, cc, 2);
+    if ((v = site_required(p, obj, "vendors", "tcf.vendors")) == NULL ||
+        site_tcf_ids(p, v, "tcf.vendors", 1, SITE_TCF_VENDORS_MAX, GVL_VENDOR_ID_MAX,
+                     site_tcf_vendor_known, &tcf->vendors, &tcf->n_vendors) != 0)
+        return -1;
+    if ((v = json_object_get(obj, "stacks")) != NULL) {
+        if (site_tcf_ids(p, v, "tcf.stacks", 0, SITE_TCF_STACKS_MAX, GVL_STACK_ID_MAX,
+                         site_tcf_stack_known, &tcf->stacks, &tcf->n_stacks) != 0)
+            return -1;
+        for (size_t i = 0; i < json_array_size(v); i++)
+            for (size_t j = 0; j < i; j++) {
+                const gvl_stack_t *a = gvl_stack_find(
+                                      p->gvl, (unsigned)json_integer_value(json_array_get(v, i))),
+                                  *b = gvl_stack_find(
+                                      p->gvl, (unsigned)json_integer_value(json_array_get(v, j)));
+                if (site_tcf_stacks_overlap(p, i, a, j, b, "purpose", a->purposes, b->purposes) !=
+                        0 ||
+                    site_tcf_stacks_overlap(p, i, a, j, b, "special feature", a->special_features,
+                                            b->special_features) != 0)
+                    return -1;
+            }
+    }
+    if ((v = json_object_get(obj, "publisher_restrictions")) != NULL) {
+        if (site_array(p, v, "tcf.publisher_restrictions", 0, SITE_TCF_RESTRICTIONS_MAX) != 0)
+            return -1;
+        size_t n = json_array_size(v);
+        site_tcf_restriction_t *rs = n > 0 ? site_alloc(p->set, n * sizeof(*rs)) : NULL;
+        if (n > 0 && rs == NULL) return site_oom(p);
+        tcf->restrictions = rs;
+        for (size_t i = 0; i < n; i++) {
+            if (site_tcf_restriction(p, json_array_get(v, i), i, tcf, &rs[i]) != 0) return -1;
+            tcf->n_restrictions = i + 1;
+        }
+    }
+    if ((v = json_object_get(obj, "publisher_purposes")) != NULL &&
+        site_tcf_publisher_purposes(p, v, tcf) != 0)
+        return -1;
+    tcf->enabled = 1;
+    return 0;
+}
+
 static void site_id_from_name(const char *name, char *out, size_t cap)
 {
     const char *base = strrchr(name, '/');
@@ -1227,6 +1525,7 @@ static int site_parse(const site_parse_t *p, const char *json, size_t len, site_
                                        "tags",
                                        "google_consent_mode",
                                        "identify",
+                                       "tcf",
                                        NULL};
     memset(site, 0, sizeof(*site));
     json_error_t jerr;
@@ -1315,7 +1614,7 @@ static int site_parse(const site_parse_t *p, const char *json, size_t len, site_
     if (site_parse_variants(p, root, site) != 0 || site_parse_embeds(p, root, site) != 0 ||
         site_parse_reload_on_withdrawal(p, root, site) != 0 ||
         site_parse_tags(p, root, site) != 0 || site_parse_gcm(p, root, site) != 0 ||
-        site_parse_identify(p, root, site) != 0)
+        site_parse_identify(p, root, site) != 0 || site_parse_tcf(p, root, site) != 0)
         goto out;
     SHA256((const unsigned char *)json, len, site->source_sha256);
     rc = 0;
@@ -1346,8 +1645,14 @@ static int site_cmp(const void *a, const void *b)
 site_set_t *site_set_load_one(const char *name, const char *json, size_t len, char *err,
                               size_t errlen)
 {
+    return site_set_load_one_gvl(name, json, len, NULL, err, errlen);
+}
+
+site_set_t *site_set_load_one_gvl(const char *name, const char *json, size_t len, const gvl_t *gvl,
+                                  char *err, size_t errlen)
+{
     site_set_t *set = site_set_new();
-    site_parse_t p = {.set = set, .name = name, .err = err, .errlen = errlen};
+    site_parse_t p = {.set = set, .name = name, .gvl = gvl, .err = err, .errlen = errlen};
     if (set == NULL) {
         site_oom(&p);
         return NULL;
@@ -1366,11 +1671,13 @@ site_set_t *site_set_load_one(const char *name, const char *json, size_t len, ch
 }
 
 site_set_t *site_set_load_doc(const char *source, const char *id, const char *json, size_t len,
-                              char *err, size_t errlen, char *field, size_t field_cap)
+                              const gvl_t *gvl, char *err, size_t errlen, char *field,
+                              size_t field_cap)
 {
     site_set_t *set = site_set_new();
     site_parse_t p = {.set = set,
                       .name = source,
+                      .gvl = gvl,
                       .err = err,
                       .errlen = errlen,
                       .expected_id = id,
@@ -1483,11 +1790,16 @@ static char **site_list_dir(const site_parse_t *p, const char *dir, size_t *coun
 
 site_set_t *site_set_load(const char *dir, char *err, size_t errlen)
 {
-    return site_set_load_with(dir, NULL, 0, NULL, err, errlen);
+    return site_set_load_gvl(dir, NULL, err, errlen);
 }
 
-site_set_t *site_set_load_with(const char *dir, const site_doc_t *docs, size_t n_docs,
-                               size_t *shadowed, char *err, size_t errlen)
+site_set_t *site_set_load_gvl(const char *dir, const gvl_t *gvl, char *err, size_t errlen)
+{
+    return site_set_load_with(dir, gvl, NULL, 0, NULL, err, errlen);
+}
+
+site_set_t *site_set_load_with(const char *dir, const gvl_t *gvl, const site_doc_t *docs,
+                               size_t n_docs, size_t *shadowed, char *err, size_t errlen)
 {
     site_parse_t p = {.name = dir, .err = err, .errlen = errlen};
     size_t n = 0;
@@ -1498,7 +1810,7 @@ site_set_t *site_set_load_with(const char *dir, const site_doc_t *docs, size_t n
     for (size_t i = 0; i < n && set != NULL; i++) {
         char path[SITE_PATH_MAX];
         snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-        site_parse_t fp = {.set = set, .name = path, .err = err, .errlen = errlen};
+        site_parse_t fp = {.set = set, .name = path, .gvl = gvl, .err = err, .errlen = errlen};
         size_t len = 0;
         char *json = NULL;
         site_t site;
@@ -1521,8 +1833,12 @@ site_set_t *site_set_load_with(const char *dir, const site_doc_t *docs, size_t n
     for (size_t i = 0; i < n_docs && set != NULL; i++) {
         char source[SITE_ID_MAX + 48];
         snprintf(source, sizeof(source), "site %s version %" PRIu64, docs[i].id, docs[i].version);
-        site_parse_t dp = {
-            .set = set, .name = source, .err = err, .errlen = errlen, .expected_id = docs[i].id};
+        site_parse_t dp = {.set = set,
+                           .name = source,
+                           .gvl = gvl,
+                           .err = err,
+                           .errlen = errlen,
+                           .expected_id = docs[i].id};
         site_t site;
         if (site_parse(&dp, docs[i].json, docs[i].len, &site) != 0) {
             site_set_free(set);

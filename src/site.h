@@ -168,6 +168,46 @@ typedef struct site_identify {
     uint32_t max_age_seconds; /* 60..SITE_IDENTIFY_MAX_AGE_MAX */
 } site_identify_t;
 
+/* "tcf" (issue 24, item 2): the site is an IAB TCF publisher. Checked, at
+ * load, against the newest Global Vendor List (gvl.h); ids are plain sorted
+ * arrays, as the TC string encoder's rules take them (tcf.h). */
+#define SITE_TCF_VENDORS_MAX 2000
+#define SITE_TCF_RESTRICTIONS_MAX 64
+#define SITE_TCF_STACKS_MAX 32
+#define SITE_TCF_CMP_MAX 4095 /* CMP id and version: 12 bits in a TC string */
+typedef enum {
+    SITE_TCF_NOT_ALLOWED = 0,     /* the publisher forbids the purpose to these vendors */
+    SITE_TCF_REQUIRE_CONSENT = 1, /* a flexible vendor must ask consent */
+    SITE_TCF_REQUIRE_LI = 2       /* a flexible vendor must rely on legitimate interest */
+} site_tcf_restriction_type_t;
+
+typedef struct site_tcf_restriction {
+    uint16_t purpose; /* a GVL purpose id */
+    site_tcf_restriction_type_t type;
+    const uint16_t *vendors; /* sorted, distinct, each one of the site's vendors */
+    size_t n_vendors;
+} site_tcf_restriction_t;
+
+typedef struct site_tcf {
+    int enabled;             /* 0: no "tcf" block (every other field zero) */
+    uint16_t cmp_id;         /* the CMP's IAB-registered id, 1..4095 */
+    uint16_t cmp_version;    /* 1..4095 */
+    char publisher_cc[3];    /* ISO 3166-1 alpha-2, upper case: "FR" */
+    uint32_t gvl_version;    /* the vendorListVersion the block was checked against */
+    const uint16_t *vendors; /* GVL vendor ids, sorted, distinct, none deleted */
+    size_t n_vendors;
+    const site_tcf_restriction_t *restrictions; /* in declared order */
+    size_t n_restrictions;
+    const uint16_t *stacks; /* GVL stack ids shown in the first layer, sorted */
+    size_t n_stacks;
+    /* Publisher purposes (the publisher TC segment): GVL purpose ids the
+     * publisher itself uses, on consent and on legitimate interest. */
+    const uint16_t *publisher_consent;
+    size_t n_publisher_consent;
+    const uint16_t *publisher_li;
+    size_t n_publisher_li;
+} site_tcf_t;
+
 typedef struct site {
     const char *id;
     const char *file;     /* the file it was loaded from, for messages */
@@ -198,6 +238,7 @@ typedef struct site {
     site_tag_t *tags;         /* "tags", in SITE_TAG_NAMES order; none: NULL, 0 */
     size_t n_tags;
     site_identify_t identify; /* "identify": logged-in visitors (issue 20, item 7) */
+    site_tcf_t tcf;           /* "tcf": IAB TCF (issue 24, item 2) */
     /* SHA-256 of the document's bytes as parsed (issue 22, item 1): two sites
      * with the same hash have the same banner, which banner_build reuses
      * instead of building it again when only another site changed. */
@@ -218,13 +259,21 @@ site_set_t *site_set_load(const char *dir, char *err, size_t errlen);
 site_set_t *site_set_load_one(const char *name, const char *json, size_t len, char *err,
                               size_t errlen);
 
+/* The same, checking each site's "tcf" block against gvl (the newest
+ * Global Vendor List, gvl.h; not retained: sites copy what they keep).
+ * gvl NULL: a site with a "tcf" block fails to load (no tcf.gvl_dir). */
+struct gvl;
+site_set_t *site_set_load_gvl(const char *dir, const struct gvl *gvl, char *err, size_t errlen);
+site_set_t *site_set_load_one_gvl(const char *name, const char *json, size_t len,
+                                  const struct gvl *gvl, char *err, size_t errlen);
 /* The same for a document stored in Redis (issue 22, item 1): source names
  * it in messages ("site demo draft 7"), id is the id it must declare. field
  * (may be NULL): the failing field's path ("purposes[0].legal_basis", ""
  * when the error is the document's), so that an API answers {field, reason};
  * the reason is err after "<source>: " and "<field>: ". */
 site_set_t *site_set_load_doc(const char *source, const char *id, const char *json, size_t len,
-                              char *err, size_t errlen, char *field, size_t field_cap);
+                              const struct gvl *gvl, char *err, size_t errlen, char *field,
+                              size_t field_cap);
 /* A published site from Redis: its id, version and document. */
 typedef struct site_doc {
     const char *id;
@@ -232,11 +281,11 @@ typedef struct site_doc {
     const char *json;
     size_t len;
 } site_doc_t;
-/* site_set_load(dir), then the documents (each named "site <id> version
+/* site_set_load_gvl(dir, gvl), then the documents (each named "site <id> version
  * <n>" in messages). A document whose id has a file in dir replaces it:
  * Redis wins; *shadowed (may be NULL) counts them. */
-site_set_t *site_set_load_with(const char *dir, const site_doc_t *docs, size_t n_docs,
-                               size_t *shadowed, char *err, size_t errlen);
+site_set_t *site_set_load_with(const char *dir, const struct gvl *gvl, const site_doc_t *docs,
+                               size_t n_docs, size_t *shadowed, char *err, size_t errlen);
 
 site_set_t *site_set_retain(site_set_t *set);
 void site_set_release(site_set_t *set);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "gvl.h"
 #include "log.h"
 #include "redis.h"
 #include "site.h"
@@ -38,6 +39,7 @@ typedef struct site_cli {
     char id[SITE_ID_MAX + 1];
     char *json; /* canonical, of files[at] */
     size_t len;
+    const gvl_t *gvl; /* the newest Global Vendor List of tcf.gvl_dir, or NULL */
     /* export */
     const char *site;
     uint64_t version;
@@ -165,7 +167,7 @@ static int cli_read(site_cli_t *cli, const char *path)
         return -1;
     }
     char err[SITE_ERR_MAX];
-    site_set_t *set = site_set_load_one(path, buf, n, err, sizeof(err));
+    site_set_t *set = site_set_load_one_gvl(path, buf, n, cli->gvl, err, sizeof(err));
     if (set == NULL) {
         free(buf);
         cli_fail(cli, "%s", err);
@@ -304,16 +306,30 @@ int site_cli_main(const config_t *cfg, int argc, char **argv)
         cli.n_files = (size_t)(argc - i);
         snprintf(cli.who, sizeof(cli.who), "consentd site import (%.64s)",
                  user != NULL && user[0] ? user : "unknown user");
+        /* Checked as the server checks its files: a "tcf" block against
+         * the newest Global Vendor List of tcf.gvl_dir. */
+        gvl_store_t *gvls = NULL;
+        char gerr[SITE_ERR_MAX];
+        if (cfg->tcf_gvl_dir[0] != '\0' &&
+            (gvls = gvl_store_load(cfg->tcf_gvl_dir, gerr, sizeof(gerr))) == NULL) {
+            fprintf(stderr, "consentd site: %s\n", gerr);
+            return 1;
+        }
+        cli.gvl = gvls != NULL ? gvl_store_latest(gvls) : NULL;
         /* Every file checked before Redis is asked anything: one invalid
          * file imports none. */
-        for (size_t f = 0; f < cli.n_files; f++) {
-            if (cli_read(&cli, cli.files[f]) != 0) {
-                free(cli.json);
-                return 1;
-            }
+        int rc = 0;
+        for (size_t f = 0; f < cli.n_files && rc == 0; f++)
+            rc = cli_read(&cli, cli.files[f]);
+        if (rc == 0) {
+            cli.begin = cli_import_begin;
+            rc = cli_run(cfg, &cli);
+        } else {
+            free(cli.json);
+            rc = 1;
         }
-        cli.begin = cli_import_begin;
-        return cli_run(cfg, &cli);
+        gvl_store_free(gvls);
+        return rc;
     }
     if (strcmp(argv[0], "export") == 0) {
         if (argc < 2 || argc > 3) return cli_usage();

@@ -8,18 +8,20 @@
 
 #include "banner_build.h"
 
-snapshot_t *snapshot_create(site_set_t *sites, key_set_t *keys, const snapshot_t *previous,
-                            char *err, size_t errlen)
+snapshot_t *snapshot_create(site_set_t *sites, key_set_t *keys, gvl_store_t *gvl,
+                            const snapshot_t *previous, char *err, size_t errlen)
 {
     snapshot_t *snap = calloc(1, sizeof(*snap));
     if (snap == NULL) {
         snprintf(err, errlen, "out of memory");
         site_set_release(sites);
         key_set_free(keys);
+        gvl_store_free(gvl);
         return NULL;
     }
     snap->sites = sites;
     snap->keys = keys;
+    snap->gvl = gvl;
     snap->refs = 1;
     static uint64_t generations;
     snap->generation = __atomic_add_fetch(&generations, 1, __ATOMIC_RELAXED);
@@ -27,6 +29,7 @@ snapshot_t *snapshot_create(site_set_t *sites, key_set_t *keys, const snapshot_t
                                                 err, errlen)) == NULL) {
         site_set_release(sites);
         key_set_free(keys);
+        gvl_store_free(gvl);
         free(snap);
         return NULL;
     }
@@ -45,5 +48,6 @@ void snapshot_release(snapshot_t *snap)
     banner_set_free(snap->banners);
     site_set_release(snap->sites);
     key_set_free(snap->keys);
+    gvl_store_free(snap->gvl);
     free(snap);
 }

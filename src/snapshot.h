@@ -11,6 +11,7 @@
 #define CONSENTD_SNAPSHOT_H
 
 #include <stddef.h>
+#include "gvl.h"
 #include "keys.h"
 #include "site.h"
 
@@ -18,18 +19,19 @@ struct banner_set;
 
 typedef struct snapshot {
     site_set_t *sites;
+    gvl_store_t *gvl; /* the IAB Global Vendor List store (gvl.h), NULL without tcf.gvl_dir */
     struct banner_set *banners;
     key_set_t *keys;
     uint64_t generation; /* 1, 2, ...: a new one at each snapshot_create (caches key on it) */
     int refs;            /* atomic */
 } snapshot_t;
 
-/* Takes over the caller's reference of sites and ownership of keys (both
- * released on failure too). previous: the snapshot it replaces (NULL at
+/* Takes over the caller's reference of sites and ownership of keys and gvl
+ * (all released on failure too; gvl may be NULL). previous: the snapshot it replaces (NULL at
  * start-up), whose banner versions stay known a while (banner.h). Returns a
  * snapshot with one reference, or NULL with a reason in err. */
-snapshot_t *snapshot_create(site_set_t *sites, key_set_t *keys, const snapshot_t *previous,
-                            char *err, size_t errlen);
+snapshot_t *snapshot_create(site_set_t *sites, key_set_t *keys, gvl_store_t *gvl,
+                            const snapshot_t *previous, char *err, size_t errlen);
 snapshot_t *snapshot_retain(snapshot_t *snap);
 void snapshot_release(snapshot_t *snap);
 

@@ -15,27 +15,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gvl.h"
 #include "site_doc.h"
+#include "snapshot.h"
 #include "store.h"
 
 #define SC_WHO_MAX 64
 
-/* ---- THE AUTH SEAM (issue 22, item 2 replaces it at merge) -----------------
+/* ---- who --------------------------------------------------------------------
  *
- * One call decides who may use these routes and who they are: today the
- * site's API key, which holds every scope; item 2's scoped keys ("site:write"
- * for drafts and versions, "site:publish" for publishing) replace the body of
- * this function and nothing else. 1: allowed, who filled (the name stored
- * with a draft or version); 0: answered (401/403). */
+ * The router has already checked the key's scope (auth.h: site:write for the
+ * draft and the versions, site:publish to publish); what is left is who it
+ * is, stored with a draft or a version: "owner", "operator" or "key:<name>". */
 static int api_auth_site_scope(http_request_t *rq, const char *scope, char *who, size_t cap)
 {
-    (void)scope; /* the site's API key has every scope */
-    http_caller_t caller = http_caller(rq);
-    if (caller != HTTP_CALLER_SERVER) {
-        http_caller_error(rq, caller == HTTP_CALLER_BROWSER ? HTTP_CALLER_NONE : caller);
-        return 0;
-    }
-    snprintf(who, cap, "site key");
+    (void)scope; /* declared in the route table (router.c), checked by http_auth */
+    snprintf(who, cap, "%s", rq->key_who != NULL ? rq->key_who : "owner");
     return 1;
 }
 
@@ -138,11 +133,15 @@ static uint64_t sc_parse_version(const char *s, size_t len)
 
 /* Validate a document with site.c; 0, or answered 422 with the message as
  * {field, reason} (-1). */
-static int sc_validate(http_request_t *rq, const char *source, const char *json, size_t len)
+static int sc_validate(http_request_t *rq, const snapshot_t *snap, const char *source,
+                       const char *json, size_t len)
 {
     char err[SITE_ERR_MAX], field[256];
-    site_set_t *set =
-        site_set_load_doc(source, rq->site->id, json, len, err, sizeof(err), field, sizeof(field));
+    /* a "tcf" block is checked against the newest Global Vendor List the
+     * node serves with, as a file is */
+    const gvl_t *gvl = snap->gvl != NULL ? gvl_store_latest(snap->gvl) : NULL;
+    site_set_t *set = site_set_load_doc(source, rq->site->id, json, len, gvl, err, sizeof(err),
+                                        field, sizeof(field));
     if (set != NULL) {
         site_set_release(set);
         return 0;
@@ -284,7 +283,7 @@ void site_config_draft_put(http_request_t *rq)
     }
     char source[SITE_ID_MAX + 48];
     snprintf(source, sizeof(source), "site %s draft %" PRId64, rq->site->id, rev + 1);
-    if (sc_validate(rq, source, canon, len) != 0) {
+    if (sc_validate(rq, rq->worker->snap, source, canon, len) != 0) {
         free(canon);
         return;
     }
@@ -429,7 +428,8 @@ static void sc_on_commit_draft(void *data, const char *js, size_t len, const red
     } else {
         char source[SITE_ID_MAX + 48];
         snprintf(source, sizeof(source), "site %s draft %" PRIu64, rq->site->id, rev);
-        if (sc_validate(rq, source, json_string_value(doc), json_string_length(doc)) == 0 &&
+        if (sc_validate(rq, http_pending_snapshot(p), source, json_string_value(doc),
+                        json_string_length(doc)) == 0 &&
             (st->json = strdup(json_string_value(doc))) != NULL) {
             int rc =
                 store_site_commit(rq->worker->redis, rq->site->id, st->json, strlen(st->json),

@@ -562,7 +562,7 @@ http_caller_t http_caller(http_request_t *rq)
     const h2o_iovec_t *auth = http_req_header(rq, "authorization");
     const char *key = auth != NULL ? http_bearer_parse(auth->base, auth->len, &klen) : NULL;
     if (key != NULL) {
-        if (site_api_key_matches(rq->site, key, klen)) return HTTP_CALLER_SERVER;
+        if (rq->scopes != 0 || site_api_key_matches(rq->site, key, klen)) return HTTP_CALLER_SERVER;
         const site_set_t *sites = rq->worker->snap->sites;
         for (size_t i = 0, n = site_set_count(sites); i < n; i++)
             if (site_set_at(sites, i) != rq->site &&

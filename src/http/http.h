@@ -35,6 +35,12 @@ typedef struct http_request {
     uint64_t started_ns;
     unsigned answered; /* answers sent: 0, then 1 (a second one is dropped) */
     unsigned pending;  /* http_pending_t records alive for this request */
+    /* Set by http_auth (auth.h) when it accepted the request's key: the
+     * key's scopes (apikey.h; 0: no key), whether it is the operator key, and
+     * who it is ("owner", "operator", "key:<name>", in the request pool). */
+    unsigned scopes;
+    int operator;
+    const char *key_who;
 } http_request_t;
 
 /* What the one-answer rule makes of a request (http_answer_check()). */
@@ -100,7 +106,7 @@ const h2o_iovec_t *http_req_header(http_request_t *rq, const char *name);
 typedef enum {
     HTTP_CALLER_NONE = 0,  /* no Origin, no key */
     HTTP_CALLER_BROWSER,   /* Origin is one of the site's origins */
-    HTTP_CALLER_SERVER,    /* Authorization: Bearer <this site's API key> */
+    HTTP_CALLER_SERVER,    /* Authorization: Bearer <a key http_auth accepted, or the owner key> */
     HTTP_CALLER_FOREIGN,   /* Origin not declared by the site */
     HTTP_CALLER_BAD_KEY,   /* a key that is no site's key */
     HTTP_CALLER_OTHER_SITE /* another site's key */

@@ -1,5 +1,6 @@
 // The dashboard in Chromium against a real consentd fed by ops/demo-data.mjs:
-// it signs in with the demo key, draws every chart (a canvas with coloured
+// it signs in with the demo key, and with a key of only the scope stats:read
+// (issue 22, item 2), which cannot erase anyone (403) nor read a visitor; draws every chart (a canvas with coloured
 // pixels in it), shows in its table exactly the stats API's buckets and
 // total (also filtered by variant, also by hour), says in words what the
 // API says of the variants, downloads the API's CSV, explains a wrong key,
@@ -294,4 +295,62 @@ test('axe_finds_no_violation_in_the_sign_in_form_nor_the_signed_in_view', async 
     await loaded(page);
     assert.deepEqual(await axeViolations(page), [], 'signed in, charts and table drawn');
     await page.context().close();
+});
+
+test('signs_in_with_a_stats_read_key_which_cannot_erase_anyone', async () => {
+    // A visitor with a recorded choice, and a key made for the dashboard.
+    const site = stack.consentd.sites['demo.json'];
+    const consent = await stack.consentd.request('/v1/sites/demo/consents', {
+        method: 'POST',
+        headers: { origin: site.origins[0], 'content-type': 'application/json' },
+        body: JSON.stringify({ decisions: { audience: true }, policy_version: site.policy_version, lang: 'fr', control: 'custom' }),
+    });
+    assert.equal(consent.status, 201, consent.text);
+    const visitor = consent.json().visitor;
+    const made = await stack.consentd.request('/v1/sites/demo/keys', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${DEMO_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'dashboard-browser', scopes: ['stats:read'] }),
+    });
+    assert.equal(made.status, 201, made.text);
+    const key = made.json().key;
+
+    const page = await newPage(stack);
+    await signIn(page, { key });
+    await loaded(page);
+    assert.equal(await page.locator('#view').isVisible(), true, 'signed in with the stats:read key');
+    assert.equal(await page.locator('#error').isVisible(), false);
+    const totals = await apiStats({ ...range, by: 'day' });
+    assert.equal((await tableValues(page)).total.shown, String(totals.total.shown), 'the stats:read key reads the figures');
+    // The key the page holds cannot erase anyone, nor read a visitor's data.
+    const tried = await page.evaluate(async (v) => {
+        const held = JSON.parse(sessionStorage.getItem('consentd.dashboard')).key;
+        const headers = { authorization: `Bearer ${held}` };
+        const erase = await fetch(`/v1/sites/demo/visitors/${v}`, { method: 'DELETE', headers });
+        const access = await fetch(`/v1/sites/demo/visitors/${v}`, { headers });
+        return { erase: { status: erase.status, body: await erase.json() }, access: access.status };
+    }, visitor);
+    assert.equal(tried.erase.status, 403, JSON.stringify(tried.erase));
+    assert.equal(tried.erase.body.error.code, 'insufficient_scope');
+    assert.match(tried.erase.body.error.message, /rights/);
+    assert.equal(tried.access, 403);
+    const still = await stack.consentd.request(`/v1/sites/demo/visitors/${visitor}`, { headers: { authorization: `Bearer ${DEMO_KEY}` } });
+    assert.equal(still.status, 200, 'the visitor was not erased');
+    assert.equal(still.json().history.length, 1);
+    await page.context().close();
+
+    // A key without stats:read is explained, and the form comes back.
+    const rights = await stack.consentd.request('/v1/sites/demo/keys', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${DEMO_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'dpo-browser', scopes: ['rights'] }),
+    });
+    assert.equal(rights.status, 201, rights.text);
+    const other = await newPage(stack);
+    await signIn(other, { key: rights.json().key });
+    const error = other.locator('#error');
+    await error.waitFor({ state: 'visible' });
+    assert.match(await error.textContent(), /lacks the scope stats:read/);
+    assert.equal(await other.locator('#signin').isVisible(), true);
+    await other.context().close();
 });

@@ -182,6 +182,21 @@ siteSeeds.push(
     Buffer.from(JSON.stringify({ ...demo, embeds: [] })),
     Buffer.from(JSON.stringify({ ...demo, embeds: [{ host: 'https://www.google.com/maps', provider: 'Maps' }] })),
 );
+// TCF (issue 24, item 2): a valid block against tests/fixtures/gvl (v17), and near misses.
+const tcf = {
+    cmp_id: 300,
+    cmp_version: 2,
+    publisher_cc: 'FR',
+    vendors: [1, 2, 6, 8],
+    stacks: [1, 2],
+    publisher_restrictions: [{ purpose: 7, type: 2, vendors: [1] }, { purpose: 2, type: 1, vendors: [8] }],
+    publisher_purposes: { consent: [1], legitimate_interest: [7] },
+};
+siteSeeds.push(
+    Buffer.from(JSON.stringify({ ...demo, tcf })),
+    Buffer.from(JSON.stringify({ ...demo, tcf: { ...tcf, publisher_restrictions: [{ purpose: 2, type: 2, vendors: [2] }] } })),
+    Buffer.from(JSON.stringify({ ...demo, tcf: { ...tcf, vendors: [1, 3], stacks: [2, 42] } })),
+);
 write('site_file', siteSeeds);
 
 // ---- json_scan: JSON texts, valid and near misses, held to jansson ----
@@ -221,3 +236,84 @@ write('identify_token', [
     '..',
     'user-42',
 ].map((s) => Buffer.from(s)));
+
+// ---- tcf_choice: the consent POST's tcf member (issue 24, item 4) ----
+const tcfChoice = (o) => Buffer.from(JSON.stringify(o));
+write('tcf_choice', [
+    tcfChoice({}),
+    tcfChoice({
+        purposes: { consents: [1, 2, 3, 4, 5, 6, 7, 8, 9], legitimate_interests: [2, 7, 10] },
+        special_features: [1, 2],
+        vendors: { consents: [1, 2, 3, 10, 11, 12, 755, 65535], legitimate_interests: [1, 2, 755] },
+    }),
+    tcfChoice({ purposes: { consents: [], legitimate_interests: [] }, special_features: [], vendors: { consents: [], legitimate_interests: [] } }),
+    tcfChoice({ purposes: { consents: [1, 3], legitimate_interests: [2] }, vendors: { consents: [10, 1], legitimate_interests: [2] } }),
+    tcfChoice({ publisher: { consents: [1, 2], legitimate_interests: [7], custom_consents: [1, 5], custom_legitimate_interests: [2] } }),
+    tcfChoice({ purposes: null, vendors: { consents: null }, publisher: null }),
+    tcfChoice({ purposes: { legitimate_interests: [3] } }),
+    tcfChoice({ vendors: { consents: [9] } }),
+    tcfChoice({ vendors: { consents: [5, 5] } }),
+    tcfChoice({ special_features: [13] }),
+    tcfChoice({ special_features: ['1'] }),
+    tcfChoice({ publisher: { custom_consents: [64] } }),
+    tcfChoice({ extra: true }),
+    Buffer.from('{"special_features":[1.0, 2e0, -1]}'),
+    Buffer.from('{"vendors":{"consents":[ 1 ,\n 2\t,3 ]}}'),
+    Buffer.from('{"vendors":{"consents":["1,2", [3], {"a":4}]}}'),
+    Buffer.from('[]'),
+]);
+
+// ---- tcf_encode: 24 bytes of fields, spoil, then vendor IDs (see the harness) ----
+function tcfFields({ flags = 0, counts = 0, spoil = 0 } = {}) {
+    const b = Buffer.alloc(24);
+    b.writeUInt32BE(1764936000, 0); // time
+    b.writeUInt16BE(300, 4); // cmp id (2 + x % 4094)
+    b.writeUInt16BE(7, 6); // cmp version
+    b[8] = 2; // screen
+    b[9] = 5; // lang f
+    b[10] = 17; // lang R
+    b.writeUInt16BE(125, 11); // vendor list version - 1
+    b[13] = 1; // policy version 5
+    b[14] = flags; // 1 texts, 2 purpose one, 4 publisher TC, 8 wide IDs
+    b.writeUInt16BE(0x003, 15); // special features 1, 2
+    b.writeUIntBE(0xf00000, 17, 3); // purposes consent 1-4
+    b.writeUIntBE(0x420000, 20, 3); // purposes LI 2, 7
+    b[23] = 5; // publisher cc F
+    return Buffer.concat([b, Buffer.from([17]), Buffer.from([counts >> 8, counts & 0xff, spoil])]);
+}
+const idsBytes = (ids) => Buffer.concat(ids.map((id) => Buffer.from([id >> 8, id & 0xff])));
+const picks = (n, p) => Buffer.alloc(n, p);
+const seq = (a, n) => Array.from({ length: n }, (_, i) => a + i);
+write('tcf_encode', [
+    Buffer.concat([tcfFields(), idsBytes([1, 2, 3, 4, 5, 100, 404]), picks(7, 3)]),
+    Buffer.concat([tcfFields({ counts: 60 }), idsBytes(seq(1, 60)), picks(60, 1)]),
+    Buffer.concat([tcfFields({ counts: 30, flags: 8 }), idsBytes(seq(65500, 30)), picks(30, 2)]),
+    Buffer.concat([tcfFields({ counts: 3 + (2 << 10), flags: 4 }), idsBytes([8, 21, 40]), picks(3, 3), Buffer.from([3]), idsBytes([8, 21, 40]), Buffer.from([1, 1, 2]), idsBytes([100, 101]), Buffer.from([2, 0]), Buffer.alloc(40, 0x55)]),
+    Buffer.concat([tcfFields({ counts: 5, flags: 7 }), idsBytes([2, 4, 6, 8, 10]), picks(5, 1), Buffer.alloc(20, 0xff)]),
+    ...[1, 2, 3, 4, 5, 6, 7, 8].map((spoil) => Buffer.concat([tcfFields({ counts: 4, spoil }), idsBytes([3, 1, 2, 9]), picks(4, 3)])),
+    tcfFields(),
+    Buffer.alloc(0),
+]);
+
+// ---- gvl: a flag byte (even: a vendor list; odd: a translation), then the JSON ----
+// Seeds cut from the real lists of tests/fixtures/gvl/ (a few vendors each, to stay
+// under the harness's max_len), and near misses of the checks gvl.c makes.
+const gvlFixture = JSON.parse(fs.readFileSync(path.join(root, 'tests', 'fixtures', 'gvl', 'vendor-list-v17.json'), 'utf8'));
+const gvlWith = (vendorIds, edit = (g) => g) => {
+    const g = { ...gvlFixture, vendors: Object.fromEntries(vendorIds.map((id) => [String(id), gvlFixture.vendors[String(id)]])) };
+    g.stacks = Object.fromEntries(Object.entries(g.stacks).slice(0, 3));
+    for (const k of ['purposes', 'specialPurposes', 'features', 'specialFeatures', 'dataCategories'])
+        g[k] = Object.fromEntries(Object.entries(g[k]).map(([id, e]) => [id, { ...e, description: e.description.slice(0, 40), illustrations: (e.illustrations || []).slice(0, 1).map((s) => s.slice(0, 40)) }]));
+    return JSON.stringify(edit(g));
+};
+const frFixture = JSON.parse(fs.readFileSync(path.join(root, 'tests', 'fixtures', 'gvl', 'purposes-fr-v17.json'), 'utf8'));
+write('gvl', [
+    cat([0], gvlWith([1, 11])),
+    cat([0], gvlWith([8, 20, 755].filter((id) => gvlFixture.vendors[String(id)]))),
+    cat([0], gvlWith([11], (g) => { g.vendors['11'] = { ...g.vendors['11'], legIntPurposes: [1, 2] }; return g; })),
+    cat([0], gvlWith([11], (g) => { g.vendors['11'] = { ...g.vendors['11'], flexiblePurposes: [5] }; return g; })),
+    cat([0], gvlWith([11], (g) => { g.vendors['11'] = { ...g.vendors['11'], dataDeclaration: [1, 2008] }; return g; })),
+    cat([0], gvlWith([1], (g) => ({ ...g, gvlSpecificationVersion: 2 }))),
+    cat([1], JSON.stringify({ ...frFixture, purposes: Object.fromEntries(Object.entries(frFixture.purposes).slice(0, 3)), stacks: {} })),
+    cat([1], JSON.stringify({ purposes: { 1: { id: 1, name: 'Stocker' } }, stacks: { 1: { id: 1, name: 'Pile' } } })),
+]);

@@ -27,7 +27,7 @@ else
 fi
 # Inputs up to the largest the code accepts, and a little more.
 case $name in
-site_file) maxlen=65536 ;;
+site_file | gvl) maxlen=65536 ;;
 *) maxlen=8192 ;;
 esac
 [ -x "$bin" ] || { echo "error: $bin not built (configure with -DCONSENTD_FUZZ=ON, needs clang)" >&2; exit 1; }

@@ -7,13 +7,75 @@
 #include <string.h>
 
 #include "fuzz.h"
+#include "gvl.h"
+
+/* The fixture Global Vendor List (tests/fixtures/gvl/, version 17), loaded
+ * once: a "tcf" block is checked against it (issue 24, item 2). */
+static const gvl_t *fuzz_gvl(void)
+{
+    static gvl_t *gvl;
+    if (gvl != NULL) return gvl;
+    const char *path = CONSENTD_SOURCE_DIR "/tests/fixtures/gvl/vendor-list-v17.json";
+    FILE *f = fopen(path, "rb");
+    static char buf[1 << 20];
+    size_t n = f != NULL ? fread(buf, 1, sizeof(buf), f) : 0;
+    if (f != NULL) fclose(f);
+    char err[GVL_ERR_MAX];
+    gvl = n > 0 ? gvl_parse(path, buf, n, err, sizeof(err)) : NULL;
+    if (gvl == NULL) {
+        fprintf(stderr, "fuzz: cannot load %s: %s\n", path, n > 0 ? err : "cannot read");
+        abort();
+    }
+    return gvl;
+}
+
+/* A loaded "tcf" block holds only what the list allows (site.h). */
+static void check_tcf(const site_t *site, const gvl_t *gvl)
+{
+    const site_tcf_t *t = &site->tcf;
+    if (!t->enabled) {
+        FUZZ_ASSERT(t->n_vendors == 0 && t->n_restrictions == 0 && t->n_stacks == 0);
+        return;
+    }
+    FUZZ_ASSERT(t->gvl_version == gvl->vendor_list_version);
+    FUZZ_ASSERT(t->cmp_id >= 1 && t->cmp_id <= SITE_TCF_CMP_MAX);
+    FUZZ_ASSERT(t->cmp_version >= 1 && t->cmp_version <= SITE_TCF_CMP_MAX);
+    FUZZ_ASSERT(strlen(t->publisher_cc) == 2 &&
+                strspn(t->publisher_cc, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == 2);
+    FUZZ_ASSERT(t->n_vendors >= 1 && t->n_vendors <= SITE_TCF_VENDORS_MAX);
+    for (size_t i = 0; i < t->n_vendors; i++) {
+        const gvl_vendor_t *v = gvl_vendor_find(gvl, t->vendors[i]);
+        FUZZ_ASSERT(v != NULL && v->deleted_date == NULL);
+        FUZZ_ASSERT(i == 0 || t->vendors[i - 1] < t->vendors[i]);
+    }
+    for (size_t i = 0; i < t->n_stacks; i++)
+        FUZZ_ASSERT(gvl_stack_find(gvl, t->stacks[i]) != NULL);
+    for (size_t i = 0; i < t->n_restrictions; i++) {
+        const site_tcf_restriction_t *r = &t->restrictions[i];
+        FUZZ_ASSERT(gvl_purpose_find(gvl, r->purpose) != NULL && r->type <= SITE_TCF_REQUIRE_LI);
+        for (size_t k = 0; k < r->n_vendors; k++) {
+            const gvl_vendor_t *v = gvl_vendor_find(gvl, r->vendors[k]);
+            FUZZ_ASSERT(v != NULL);
+            int consent = gvl_ids_has(v->purposes, r->purpose);
+            int li = gvl_ids_has(v->leg_int_purposes, r->purpose);
+            int flexible = gvl_ids_has(v->flexible_purposes, r->purpose);
+            FUZZ_ASSERT(consent || li);
+            FUZZ_ASSERT(r->type != SITE_TCF_REQUIRE_CONSENT || !li || flexible);
+            FUZZ_ASSERT(r->type != SITE_TCF_REQUIRE_LI || !consent || flexible);
+        }
+    }
+    for (size_t i = 0; i < t->n_publisher_li; i++)
+        FUZZ_ASSERT(t->publisher_li[i] == 2 || t->publisher_li[i] >= 7);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size > 256 * 1024) return 0;
     char err[SITE_ERR_MAX];
     err[0] = '\0';
-    site_set_t *set = site_set_load_one("demo.json", (const char *)data, size, err, sizeof(err));
+    const gvl_t *gvl = fuzz_gvl();
+    site_set_t *set =
+        site_set_load_one_gvl("demo.json", (const char *)data, size, gvl, err, sizeof(err));
     if (set == NULL) {
         FUZZ_ASSERT(memchr(err, '\0', sizeof(err)) != NULL);
         FUZZ_ASSERT(strncmp(err, "demo.json", 9) == 0);
@@ -77,6 +139,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (size_t j = 0; j < i; j++)
             FUZZ_ASSERT(strcmp(site->embeds[j].host, e->host) != 0);
     }
+    check_tcf(site, gvl);
     site_set_release(set);
     return 0;
 }

@@ -56,6 +56,9 @@ const ACCESS = {
     site_version_get: 'server',
     site_diff: 'server',
     site_publish: 'server',
+    keys_post: 'server', /* a site's keys (issue 22, item 2): keys:admin */
+    keys_list: 'server',
+    keys_delete: 'server',
 };
 
 const sites = {
@@ -109,7 +112,8 @@ function target(route, site) {
         .replace('{visitor}', SHARED)
         .replace('{file}', 'index.html')
         .replace('{hash}', 'a'.repeat(64))
-        .replace('{version}', '1');
+        .replace('{version}', '1')
+        .replace('{name}', 'some-key');
 }
 
 function bodyFor(route) {

@@ -52,7 +52,7 @@ test('a_draft_put_with_if_match_0_is_revision_1_and_is_read_back_canonical', asy
     const got = await call('GET', '/draft');
     assert.equal(got.json().revision, 1);
     assert.deepEqual(got.json().site, demo());
-    assert.equal(got.json().who, 'site key');
+    assert.equal(got.json().who, 'owner');
 });
 
 test('concurrent_edits_the_last_writer_loses_with_409_and_the_current_revision', async () => {
@@ -123,7 +123,7 @@ test('publish_of_the_first_version_and_its_list_with_who_when_message', async ()
     assert.equal(body.published, v1);
     assert.equal(body.versions.length, 1);
     assert.equal(body.versions[0].message, 'first');
-    assert.equal(body.versions[0].who, 'site key');
+    assert.equal(body.versions[0].who, 'owner');
     assert.ok(Math.abs(body.versions[0].at - Date.now()) < 60000);
     const one = await call('GET', `/versions/${v1}`);
     assert.equal(one.json().published, true);

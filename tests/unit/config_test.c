@@ -123,6 +123,12 @@ static int shipped_config_loads_with_its_defaults(void)
     /* /metrics on its own loopback listener, not the public one */
     CHECK_STR(cfg.metrics_address, "127.0.0.1");
     CHECK(cfg.metrics_port == 8081);
+    /* tcf (issue 24): no Global Vendor List store unless set; the IAB's URLs */
+    CHECK_STR(cfg.tcf_gvl_dir, "");
+    CHECK_STR(cfg.tcf_gvl_url, "https://vendor-list.consensu.org/v3/vendor-list.json");
+    CHECK_STR(cfg.tcf_translations_url, "https://vendor-list.consensu.org/v3/purposes-{lang}.json");
+    CHECK(cfg.n_tcf_translations == 23);
+    CHECK_STR(cfg.tcf_translations[8], "fr");
     return 0;
 }
 
@@ -163,7 +169,11 @@ static int shipped_config_lists_every_field(void)
                                          "log.level",
                                          "log.access_log",
                                          "log.client_ip",
-                                         "metrics.listen"};
+                                         "metrics.listen",
+                                         "tcf.gvl_dir",
+                                         "tcf.gvl_url",
+                                         "tcf.translations_url",
+                                         "tcf.translations"};
     char path[PATH_MAX];
     json_error_t jerr;
     json_t *root = json_load_file(src_path(path, sizeof(path), "ops/consentd.json"), 0, &jerr);

@@ -124,24 +124,24 @@ static int stored_document_is_named_as_its_source_with_the_field_apart(void)
     size_t len;
     char *demo = read_demo(&len), err[SITE_ERR_MAX], field[128];
     CHECK(demo != NULL);
-    site_set_t *set = site_set_load_doc("site demo draft 3", "demo", demo, len, err, sizeof(err),
-                                        field, sizeof(field));
+    site_set_t *set = site_set_load_doc("site demo draft 3", "demo", demo, len, NULL, err,
+                                        sizeof(err), field, sizeof(field));
     CHECK(set != NULL);
     CHECK_STR(site_set_at(set, 0)->file, "site demo draft 3");
     site_set_release(set);
-    CHECK(site_set_load_doc("site shop draft 1", "shop", demo, len, err, sizeof(err), field,
+    CHECK(site_set_load_doc("site shop draft 1", "shop", demo, len, NULL, err, sizeof(err), field,
                             sizeof(field)) == NULL);
     CHECK_STR(err, "site shop draft 1: id: must be the site's id (\"shop\")");
     CHECK_STR(field, "id");
     char *bad = strstr(demo, "\"legal_basis\": \"consent\"");
     CHECK(bad != NULL);
     memcpy(bad + strlen("\"legal_basis\": \""), "xonsent", 7);
-    CHECK(site_set_load_doc("site demo draft 4", "demo", demo, len, err, sizeof(err), field,
+    CHECK(site_set_load_doc("site demo draft 4", "demo", demo, len, NULL, err, sizeof(err), field,
                             sizeof(field)) == NULL);
     CHECK_HAS(err, "site demo draft 4: purposes[");
     CHECK_HAS(err, "].legal_basis: must be one of consent, legitimate_interest, necessary");
     CHECK_HAS(field, "].legal_basis");
-    CHECK(site_set_load_doc("site demo draft 5", "demo", DOC("[]"), err, sizeof(err), field,
+    CHECK(site_set_load_doc("site demo draft 5", "demo", DOC("[]"), NULL, err, sizeof(err), field,
                             sizeof(field)) == NULL);
     CHECK_STR(err, "site demo draft 5: must be a JSON object");
     CHECK_STR(field, "");
@@ -161,7 +161,7 @@ static int redis_documents_win_over_files_of_the_same_id(void)
     memcpy(changed + 1, "2030", 4);
     site_doc_t docs[] = {{"demo", 9, demo, len}};
     size_t shadowed = 0;
-    site_set_t *set = site_set_load_with(dir, docs, 1, &shadowed, err, sizeof(err));
+    site_set_t *set = site_set_load_with(dir, NULL, docs, 1, &shadowed, err, sizeof(err));
     CHECK(set != NULL);
     CHECK(shadowed == 1);
     CHECK(site_set_count(set) == 1);

@@ -1,5 +1,5 @@
-// main.js - the dashboard page: sign in with a site id and its API key
-// (kept in sessionStorage only), pick a range, a granularity and a variant,
+// main.js - the dashboard page: sign in with a site id and a key of the scope
+// stats:read (kept in sessionStorage only; the key can erase no one), pick a range, a granularity and a variant,
 // then draw the totals, the charts and the table from one stats request;
 // the CSV button downloads the API's CSV for the same settings. The last
 // consent scan's verdict and date (ops/scan.mjs --post) are shown beside.
