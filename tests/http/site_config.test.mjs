@@ -210,3 +210,21 @@ test('the_published_site_is_served_by_this_node_within_a_second', async () => {
     }
     assert.equal(pv, got.site.policy_version);
 });
+
+test('a_site_write_key_edits_and_is_named_in_the_version_but_cannot_publish', async () => {
+    const made = await consentd.request('/v1/sites/demo/keys', { method: 'POST', headers: server(), body: JSON.stringify({ name: 'marketing', scopes: ['site:write'] }) });
+    assert.equal(made.status, 201, made.text);
+    const marketing = server(made.json().key);
+    const draft = (await call('GET', '/draft', undefined, marketing)).json();
+    const d = draft.site;
+    d.purposes[1].texts.fr.name = 'Mesure d’audience (marketing)';
+    const put = await call('PUT', '/draft', { revision: draft.revision, site: d }, marketing);
+    assert.equal(put.status, 200, put.text);
+    const ver = await call('POST', '/versions', { message: 'by marketing' }, marketing);
+    assert.equal(ver.status, 201, ver.text);
+    const got = (await call('GET', `/versions/${ver.json().version}`, undefined, marketing)).json();
+    assert.equal(got.who, 'key:marketing');
+    const pub = await call('POST', `/versions/${ver.json().version}/publish`, undefined, marketing);
+    assert.equal(pub.status, 403, pub.text);
+    assert.equal(pub.json().error.code, 'insufficient_scope');
+});
