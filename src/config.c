@@ -619,8 +619,9 @@ static int config_listen_address_ok(const char *a)
 }
 
 /* redis.read_url (issue 21): checked for syntax as redis.url, resolved with
- * it (config_redis_read_resolve). One replica (redis:// or unix://): the
- * replicas of a Redis Cluster are not supported yet. */
+ * it (config_redis_read_resolve). One replica of a single Redis (redis://
+ * or unix://), or the nodes of the cluster of redis.url (redis+cluster://):
+ * then each slot is read from a replica of its master (READONLY). */
 static int config_redis_read_apply(const config_ctx_t *c, const json_t *redis, config_t *cfg)
 {
     json_t *v = redis != NULL ? json_object_get(redis, "read_url") : NULL;
@@ -633,10 +634,6 @@ static int config_redis_read_apply(const config_ctx_t *c, const json_t *redis, c
     char uerr[CONFIG_ERR_MAX];
     if (config_redis_url_parse_mode(&probe, cfg->redis_read.url, 0, uerr, sizeof(uerr)) != 0)
         return config_fail(c, "redis.read_url", "%s", uerr);
-    if (probe.cluster)
-        return config_fail(c, "redis.read_url",
-                           "redis+cluster:// is not supported for reads yet: name one replica "
-                           "(redis://host:port) of a single Redis, or leave it out");
     return 0;
 }
 
@@ -645,13 +642,17 @@ static int config_redis_read_apply(const config_ctx_t *c, const json_t *redis, c
 static int config_redis_read_resolve(config_t *cfg, char *uerr, size_t cap)
 {
     if (cfg->redis_read.url[0] == '\0') return 0;
-    if (cfg->redis.cluster)
-        return url_fail(uerr, cap,
-                        "not supported with a redis+cluster:// redis.url yet (a cluster's "
-                        "replicas: docs/scaling.md)");
     config_redis_t r = cfg->redis;
     if (config_redis_url_parse(&r, cfg->redis_read.url, uerr, cap) != 0) return -1;
+    if (r.cluster != cfg->redis.cluster)
+        return url_fail(uerr, cap,
+                        cfg->redis.cluster
+                            ? "redis.url is a cluster: name its nodes (redis+cluster://host:port,"
+                              "...), whose replicas are then read"
+                            : "redis+cluster:// needs a redis+cluster:// redis.url (one Redis: "
+                              "name its replica, redis://host:port)");
     r.wait_replicas = 0;
+    r.replica_reads = r.cluster; /* each slot from a replica of its master (redis.c) */
     cfg->redis_read = r;
     return 0;
 }

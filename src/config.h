@@ -52,6 +52,11 @@ typedef struct config_redis {
      * replicas have it (WAIT, pipelined after the write); 0 = off (default). */
     uint32_t wait_replicas;
     uint32_t wait_timeout_ms; /* WAIT's own timeout; default 200, < command_timeout_ms */
+    /* Cluster only, set for redis.read_url: commands go to a replica of each
+     * slot's master (READONLY on every connection), never to a master; a
+     * -MOVED or -LOADING there fails the command (the caller reads from the
+     * masters instead). Never set from a file field. */
+    int replica_reads;
 } config_redis_t;
 
 /* Worker threads: at most this many, from any source (file, environment,

@@ -111,6 +111,11 @@ typedef struct stats_layout {
     size_t n_sources, source_at;
     size_t n_variants, variants_at, variant_fields;
     size_t n_total_fields;
+    /* JSON keys written once per answer (stats_layout_keys), not escaped
+     * again for each of up to 744 buckets: "<purpose>":{"granted": and
+     * "<metric>": (",": before all but the first). */
+    h2o_iovec_t purpose_key[SITE_MAX_PURPOSES];
+    h2o_iovec_t metric_key[COUNTERS_METRICS];
 } stats_layout_t;
 
 static const counters_metric_t stats_lang_metrics[STATS_LANG_FIELDS] = {
@@ -136,6 +141,25 @@ static void stats_layout(const site_t *site, const stats_query_t *q, stats_layou
     l->source_at = l->lang_at + l->n_langs * STATS_LANG_FIELDS;
     l->variants_at = l->source_at + l->n_sources * STATS_SOURCE_FIELDS;
     l->n_total_fields = l->variants_at + l->n_variants * l->variant_fields;
+}
+
+/* The layout's JSON keys, in pool memory (stats_layout_t). */
+static void stats_layout_keys(stats_layout_t *l, const site_t *site, h2o_mem_pool_t *pool)
+{
+    strbuf_t b;
+    for (size_t k = 0; k < l->n_purposes; k++) {
+        strbuf_init_pool(&b, pool);
+        strbuf_json_str(&b, site->purposes[l->purposes[k]].id);
+        strbuf_lit(&b, ":{\"granted\":");
+        l->purpose_key[k] = h2o_iovec_init(b.buf, b.len);
+    }
+    for (int m = 0; m < COUNTERS_METRICS; m++) {
+        strbuf_init_pool(&b, pool);
+        strbuf_lit(&b, ",\"");
+        strbuf_str(&b, counters_metric_names[m]);
+        strbuf_lit(&b, "\":");
+        l->metric_key[m] = h2o_iovec_init(b.buf, b.len);
+    }
 }
 
 /* The field names of the layout, in pool memory: bucket fields then totals. */
@@ -186,14 +210,17 @@ static const char **stats_field_names(h2o_mem_pool_t *pool, const site_t *site,
 
 /* ---- output ------------------------------------------------------------------ */
 
-/* A rate: %.6g, or null (JSON) / nothing (CSV) when undefined. */
+/* A rate: %.6g, or null (JSON) / nothing (CSV) when undefined. An answer
+ * of 400 days has some 10 000 of them, and as many counts: numbers are
+ * written by hand (strbuf.h), never by printf, so that rendering one does
+ * not hold the worker (and the consent writes it also serves) for long. */
 static void out_rate(strbuf_t *o, double r, int csv)
 {
     if (isnan(r)) {
-        if (!csv) strbuf_str(o, "null");
+        if (!csv) strbuf_lit(o, "null");
         return;
     }
-    strbuf_printf(o, "%.6g", r);
+    strbuf_g6(o, r);
 }
 
 /* One bucket's (or the total's) numbers, from the layout's bucket fields. */
@@ -228,16 +255,18 @@ static void stats_numbers_add(const stats_layout_t *l, stats_numbers_t *sum,
     }
 }
 
-static void out_purposes_json(strbuf_t *o, const site_t *site, const stats_layout_t *l,
-                              const uint64_t *granted, size_t g_step, const uint64_t *refused)
+static void out_purposes_json(strbuf_t *o, const stats_layout_t *l, const uint64_t *granted,
+                              size_t g_step, const uint64_t *refused)
 {
     strbuf_str(o, "\"purposes\":{");
     for (size_t k = 0; k < l->n_purposes; k++) {
         uint64_t g = granted[k * g_step], r = refused[k * g_step];
         if (k > 0) strbuf_put(o, ",", 1);
-        strbuf_json_str(o, site->purposes[l->purposes[k]].id);
-        strbuf_printf(o, ":{\"granted\":%llu,\"refused\":%llu,\"acceptance_rate\":",
-                      (unsigned long long)g, (unsigned long long)r);
+        strbuf_put(o, l->purpose_key[k].base, l->purpose_key[k].len);
+        strbuf_u64(o, g);
+        strbuf_lit(o, ",\"refused\":");
+        strbuf_u64(o, r);
+        strbuf_lit(o, ",\"acceptance_rate\":");
         out_rate(o, stats_rate(g, g + r), 0);
         strbuf_put(o, "}", 1);
     }
@@ -245,15 +274,16 @@ static void out_purposes_json(strbuf_t *o, const site_t *site, const stats_layou
 }
 
 /* The fields of a bucket or of the total, without the braces. */
-static void out_numbers_json(strbuf_t *o, const site_t *site, const stats_layout_t *l,
-                             const stats_numbers_t *n)
+static void out_numbers_json(strbuf_t *o, const stats_layout_t *l, const stats_numbers_t *n)
 {
-    for (int m = 0; m < COUNTERS_METRICS; m++)
-        strbuf_printf(o, "%s\"%s\":%llu", m > 0 ? "," : "", counters_metric_names[m],
-                      (unsigned long long)n->m[m]);
-    if (n->has_unique > 0)
-        strbuf_printf(o, ",\"unique_visitors\":%llu", (unsigned long long)n->unique);
-    else if (n->has_unique < 0)
+    for (int m = 0; m < COUNTERS_METRICS; m++) {
+        strbuf_put(o, l->metric_key[m].base + (m == 0), l->metric_key[m].len - (m == 0));
+        strbuf_u64(o, n->m[m]);
+    }
+    if (n->has_unique > 0) {
+        strbuf_lit(o, ",\"unique_visitors\":");
+        strbuf_u64(o, n->unique);
+    } else if (n->has_unique < 0)
         strbuf_str(o, ",\"unique_visitors\":null");
     uint64_t d = n->m[COUNTERS_DECISIONS];
     strbuf_str(o, ",\"interaction_rate\":");
@@ -265,15 +295,17 @@ static void out_numbers_json(strbuf_t *o, const site_t *site, const stats_layout
     strbuf_str(o, ",\"custom_share\":");
     out_rate(o, stats_rate(n->m[COUNTERS_CUSTOM], d), 0);
     strbuf_put(o, ",", 1);
-    out_purposes_json(o, site, l, n->granted, 1, n->refused);
+    out_purposes_json(o, l, n->granted, 1, n->refused);
 }
 
 static void out_numbers_csv(strbuf_t *o, const stats_layout_t *l, const stats_numbers_t *n)
 {
-    for (int m = 0; m < COUNTERS_METRICS; m++)
-        strbuf_printf(o, ",%llu", (unsigned long long)n->m[m]);
+    for (int m = 0; m < COUNTERS_METRICS; m++) {
+        strbuf_char(o, ',');
+        strbuf_u64(o, n->m[m]);
+    }
     strbuf_put(o, ",", 1);
-    if (n->has_unique > 0) strbuf_printf(o, "%llu", (unsigned long long)n->unique);
+    if (n->has_unique > 0) strbuf_u64(o, n->unique);
     uint64_t d = n->m[COUNTERS_DECISIONS];
     strbuf_put(o, ",", 1);
     out_rate(o, stats_rate(n->banner_decisions, n->m[COUNTERS_SHOWN]), 1);
@@ -284,8 +316,11 @@ static void out_numbers_csv(strbuf_t *o, const stats_layout_t *l, const stats_nu
     strbuf_put(o, ",", 1);
     out_rate(o, stats_rate(n->m[COUNTERS_CUSTOM], d), 1);
     for (size_t k = 0; k < l->n_purposes; k++) {
-        strbuf_printf(o, ",%llu,%llu,", (unsigned long long)n->granted[k],
-                      (unsigned long long)n->refused[k]);
+        strbuf_char(o, ',');
+        strbuf_u64(o, n->granted[k]);
+        strbuf_char(o, ',');
+        strbuf_u64(o, n->refused[k]);
+        strbuf_char(o, ',');
         out_rate(o, stats_rate(n->granted[k], n->granted[k] + n->refused[k]), 1);
     }
     strbuf_put(o, "\n", 1);
@@ -351,7 +386,7 @@ static void out_variants_comparison(strbuf_t *o, const site_t *site, const stats
         strbuf_str(o, ",\"interaction_rate\":");
         out_rate(o, stats_rate(t[1], t[0]), 0);
         strbuf_put(o, ",", 1);
-        out_purposes_json(o, site, l, t + STATS_VARIANT_FIELDS, 2, t + STATS_VARIANT_FIELDS + 1);
+        out_purposes_json(o, l, t + STATS_VARIANT_FIELDS, 2, t + STATS_VARIANT_FIELDS + 1);
         strbuf_put(o, "}", 1);
     }
     strbuf_str(o, "},\"comparisons\":[");
@@ -408,6 +443,7 @@ static void out_breakdowns(strbuf_t *o, const site_t *site, const stats_layout_t
 /* Send a: its body in the request pool already, or to be copied (a cached one). */
 static void stats_send(http_request_t *rq, const answer_cached_t *a, int copy)
 {
+    http_header(rq, "vary", H2O_STRLIT("accept-encoding")); /* a kept answer may be gzipped */
     if (strcmp(a->content_type, STATS_JSON) == 0) {
         if (copy)
             http_send_json(rq, 200, a->body, a->len);
@@ -421,98 +457,219 @@ static void stats_send(http_request_t *rq, const answer_cached_t *a, int copy)
     (copy ? http_send_copy : http_send_static)(rq, 200, a->content_type, a->body, a->len);
 }
 
-static void stats_answer(http_request_t *rq, const stats_query_t *q,
-                         const store_stats_result_t *res)
+/*
+ * The answer is rendered in slices of STATS_SLICE_BUCKETS buckets, one per
+ * turn of the worker's event loop (h2o's zero timeout), so that the consent
+ * writes this worker also serves are read and answered between slices: a
+ * 400-day answer (630 KB, some 8 M instructions) would otherwise hold the
+ * loop for a millisecond or more, and a dashboard looping on it would put
+ * that on the writes' tail latency (issue 21, budget 2). The result is
+ * copied out of the store's callback; the text grows in the request's pool,
+ * touched only while the request is alive (http_pending_request).
+ */
+#define STATS_SLICE_BUCKETS 48
+
+typedef struct stats_render {
+    http_pending_t *p; /* owned: freed when the render ends */
+    h2o_timeout_entry_t entry;
+    stats_layout_t l;
+    strbuf_t o;
+    stats_numbers_t total;
+    size_t n_buckets, n_bucket_fields, n_total_fields, next;
+    int64_t hour;
+    uint64_t *rows;    /* n_buckets x n_bucket_fields */
+    uint64_t *uniques; /* n_buckets, or NULL */
+    uint64_t *totals;  /* n_total_fields */
+} stats_render_t;
+
+static void stats_render_free(stats_render_t *r)
+{
+    http_pending_free(r->p);
+    free(r->rows);
+    free(r->uniques);
+    free(r->totals);
+    free(r);
+}
+
+static void stats_render_head(http_request_t *rq, const stats_query_t *q, stats_render_t *r)
 {
     const site_t *site = rq->site;
-    stats_layout_t l;
-    stats_layout(site, q, &l);
-    strbuf_t o;
-    strbuf_init_pool(&o, &rq->req->pool);
-    char from[CLOCK_TEXT_MAX], to[CLOCK_TEXT_MAX], start[CLOCK_TEXT_MAX];
+    strbuf_t *o = &r->o;
+    char from[CLOCK_TEXT_MAX], to[CLOCK_TEXT_MAX];
     clock_format(q->from_day * 86400000, CLOCK_DAY, from);
     clock_format(q->to_day * 86400000, CLOCK_DAY, to);
-    stats_numbers_t total = {0};
-    total.has_unique = q->variant >= 0 ? -1 : 1;
-    total.unique = res->unique_total;
-
     if (q->csv) {
-        strbuf_str(&o, "start,shown,dismissed,panel_opened,decisions,accept_all,reject_all,custom,"
-                       "withdrawn,unique_visitors,interaction_rate,accept_all_share,"
-                       "reject_all_share,custom_share");
-        for (size_t k = 0; k < l.n_purposes; k++) {
-            const char *p = site->purposes[l.purposes[k]].id;
-            strbuf_printf(&o, ",%s_granted,%s_refused,%s_acceptance_rate", p, p, p);
+        strbuf_str(o, "start,shown,dismissed,panel_opened,decisions,accept_all,reject_all,custom,"
+                      "withdrawn,unique_visitors,interaction_rate,accept_all_share,"
+                      "reject_all_share,custom_share");
+        for (size_t k = 0; k < r->l.n_purposes; k++) {
+            const char *p = site->purposes[r->l.purposes[k]].id;
+            strbuf_printf(o, ",%s_granted,%s_refused,%s_acceptance_rate", p, p, p);
         }
-        strbuf_put(&o, "\n", 1);
-    } else {
-        strbuf_str(&o, "{\"site\":");
-        strbuf_json_str(&o, site->id);
-        strbuf_printf(&o, ",\"from\":\"%s\",\"to\":\"%s\",\"by\":\"%s\",\"variant\":", from, to,
-                      stats_by_names[q->by]);
-        if (q->variant >= 0)
-            strbuf_json_str(&o, site->variants[q->variant].id);
-        else
-            strbuf_str(&o, "null");
-        strbuf_str(&o, ",\"purpose\":");
-        if (q->purpose >= 0)
-            strbuf_json_str(&o, site->purposes[q->purpose].id);
-        else
-            strbuf_str(&o, "null");
-        strbuf_str(&o, ",\"purposes\":[");
-        for (size_t k = 0; k < l.n_purposes; k++) {
-            if (k > 0) strbuf_put(&o, ",", 1);
-            strbuf_json_str(&o, site->purposes[l.purposes[k]].id);
-        }
-        strbuf_str(&o, "],\"variants\":[");
-        for (size_t v = 0; v < site->n_variants; v++) {
-            if (v > 0) strbuf_put(&o, ",", 1);
-            strbuf_json_str(&o, site->variants[v].id);
-        }
-        strbuf_str(&o, "],\"buckets\":[");
+        strbuf_put(o, "\n", 1);
+        return;
     }
-    int64_t hour = q->from_day * 24;
-    for (size_t i = 0; i < res->n_buckets; i++, hour = stats_next_bucket(q, hour)) {
-        stats_numbers_t n = {0};
-        stats_numbers(&l, res->buckets + i * res->n_bucket_fields, &n);
-        stats_numbers_add(&l, &total, &n);
+    strbuf_str(o, "{\"site\":");
+    strbuf_json_str(o, site->id);
+    strbuf_printf(o, ",\"from\":\"%s\",\"to\":\"%s\",\"by\":\"%s\",\"variant\":", from, to,
+                  stats_by_names[q->by]);
+    if (q->variant >= 0)
+        strbuf_json_str(o, site->variants[q->variant].id);
+    else
+        strbuf_str(o, "null");
+    strbuf_str(o, ",\"purpose\":");
+    if (q->purpose >= 0)
+        strbuf_json_str(o, site->purposes[q->purpose].id);
+    else
+        strbuf_str(o, "null");
+    strbuf_str(o, ",\"purposes\":[");
+    for (size_t k = 0; k < r->l.n_purposes; k++) {
+        if (k > 0) strbuf_put(o, ",", 1);
+        strbuf_json_str(o, site->purposes[r->l.purposes[k]].id);
+    }
+    strbuf_str(o, "],\"variants\":[");
+    for (size_t v = 0; v < site->n_variants; v++) {
+        if (v > 0) strbuf_put(o, ",", 1);
+        strbuf_json_str(o, site->variants[v].id);
+    }
+    strbuf_str(o, "],\"buckets\":[");
+}
+
+/* Buckets next.. up to n more. */
+static void stats_render_rows(const stats_query_t *q, stats_render_t *r, size_t n)
+{
+    char start[CLOCK_TEXT_MAX];
+    strbuf_t *o = &r->o;
+    for (size_t end = r->next + n < r->n_buckets ? r->next + n : r->n_buckets; r->next < end;
+         r->next++, r->hour = stats_next_bucket(q, r->hour)) {
+        size_t i = r->next;
+        stats_numbers_t num = {0};
+        stats_numbers(&r->l, r->rows + i * r->n_bucket_fields, &num);
+        stats_numbers_add(&r->l, &r->total, &num);
         if (q->by != STORE_BY_HOUR) {
-            n.has_unique = q->variant >= 0 || res->bucket_uniques == NULL ? -1 : 1;
-            n.unique = res->bucket_uniques != NULL ? res->bucket_uniques[i] : 0;
+            num.has_unique = q->variant >= 0 || r->uniques == NULL ? -1 : 1;
+            num.unique = r->uniques != NULL ? r->uniques[i] : 0;
         }
-        clock_format(hour * 3600000, CLOCK_ISO_S, start);
+        clock_format(r->hour * 3600000, CLOCK_ISO_S, start);
         if (q->csv) {
-            strbuf_str(&o, start);
-            out_numbers_csv(&o, &l, &n);
+            strbuf_str(o, start);
+            out_numbers_csv(o, &r->l, &num);
             continue;
         }
-        strbuf_printf(&o, "%s{\"start\":\"%s\",", i > 0 ? "," : "", start);
-        out_numbers_json(&o, site, &l, &n);
-        strbuf_put(&o, "}", 1);
+        if (i > 0) strbuf_char(o, ',');
+        strbuf_lit(o, "{\"start\":\"");
+        strbuf_str(o, start);
+        strbuf_lit(o, "\",");
+        out_numbers_json(o, &r->l, &num);
+        strbuf_put(o, "}", 1);
     }
+}
+
+/* The totals, then the answer: kept (stats cache) and sent. */
+static void stats_render_tail(http_request_t *rq, const stats_query_t *q, stats_render_t *r)
+{
+    const site_t *site = rq->site;
+    strbuf_t *o = &r->o;
     answer_cached_t a = {.content_type = STATS_JSON};
-    char disposition[160];
+    char disposition[160], from[CLOCK_TEXT_MAX], to[CLOCK_TEXT_MAX];
     if (q->csv) {
-        strbuf_str(&o, "total");
-        out_numbers_csv(&o, &l, &total);
+        clock_format(q->from_day * 86400000, CLOCK_DAY, from);
+        clock_format(q->to_day * 86400000, CLOCK_DAY, to);
+        strbuf_str(o, "total");
+        out_numbers_csv(o, &r->l, &r->total);
         snprintf(disposition, sizeof(disposition), "attachment; filename=\"consentd-%s-%s-%s.csv\"",
                  site->id, from, to);
         a.content_type = STATS_CSV;
         a.disposition = disposition;
     } else {
-        strbuf_str(&o, "],\"total\":{");
-        out_numbers_json(&o, site, &l, &total);
-        out_breakdowns(&o, site, &l, res->totals, q->variant >= 0);
-        strbuf_put(&o, "}", 1);
-        if (l.n_variants >= 2) out_variants_comparison(&o, site, &l, res->totals);
-        strbuf_put(&o, "}", 1);
+        strbuf_str(o, "],\"total\":{");
+        out_numbers_json(o, &r->l, &r->total);
+        out_breakdowns(o, site, &r->l, r->totals, q->variant >= 0);
+        strbuf_put(o, "}", 1);
+        if (r->l.n_variants >= 2) out_variants_comparison(o, site, &r->l, r->totals);
+        strbuf_put(o, "}", 1);
     }
-    a.body = o.buf;
-    a.len = o.len;
+    if (strbuf_failed(o)) {
+        http_error(rq, 500, "internal", "out of memory");
+        return;
+    }
+    a.body = o->buf;
+    a.len = o->len;
     if (q->cache_key[0] != '\0')
         answer_cache_put(rq->worker->stats_cache, q->cache_key, &a, q->cache_until_ms,
                          h2o_now(rq->worker->ctx.loop));
     stats_send(rq, &a, 0);
+}
+
+/* One slice per loop turn; the last one answers. */
+static void stats_render_on_turn(h2o_timeout_entry_t *entry)
+{
+    stats_render_t *r = H2O_STRUCT_FROM_MEMBER(stats_render_t, entry, entry);
+    http_request_t *rq = http_pending_request(r->p);
+    const stats_query_t *q = http_pending_state(r->p);
+    if (rq == NULL) { /* the client has gone: its pool (and r->o) with it */
+        stats_render_free(r);
+        return;
+    }
+    stats_render_rows(q, r, STATS_SLICE_BUCKETS);
+    if (r->next < r->n_buckets) {
+        h2o_timeout_link(rq->worker->ctx.loop, &rq->worker->ctx.zero_timeout, &r->entry);
+        return;
+    }
+    stats_render_tail(rq, q, r);
+    stats_render_free(r);
+}
+
+static uint64_t *stats_copy(const uint64_t *v, size_t n)
+{
+    uint64_t *c = malloc((n > 0 ? n : 1) * sizeof(*c));
+    if (c != NULL && n > 0) memcpy(c, v, n * sizeof(*c));
+    return c;
+}
+
+/* Answer res: at once when it is small, else in slices (the render takes
+ * p over). 0, or -1 when out of memory (p is still the caller's). */
+static int stats_answer(http_request_t *rq, http_pending_t *p, const store_stats_result_t *res)
+{
+    const stats_query_t *q = http_pending_state(p);
+    stats_render_t *r = calloc(1, sizeof(*r));
+    if (r == NULL) return -1;
+    stats_layout(rq->site, q, &r->l);
+    stats_layout_keys(&r->l, rq->site, &rq->req->pool);
+    strbuf_init_pool(&r->o, &rq->req->pool);
+    r->total.has_unique = q->variant >= 0 ? -1 : 1;
+    r->total.unique = res->unique_total;
+    r->n_buckets = res->n_buckets;
+    r->n_bucket_fields = res->n_bucket_fields;
+    r->n_total_fields = res->n_total_fields;
+    r->hour = q->from_day * 24;
+    stats_render_head(rq, q, r);
+    if (res->n_buckets <= STATS_SLICE_BUCKETS) { /* from the store's buffers, in one go */
+        r->rows = (uint64_t *)res->buckets;
+        r->uniques = (uint64_t *)res->bucket_uniques;
+        r->totals = (uint64_t *)res->totals;
+        stats_render_rows(q, r, res->n_buckets);
+        stats_render_tail(rq, q, r);
+        free(r);
+        return 0;
+    }
+    r->rows = stats_copy(res->buckets, res->n_buckets * res->n_bucket_fields);
+    r->uniques =
+        res->bucket_uniques != NULL ? stats_copy(res->bucket_uniques, res->n_buckets) : NULL;
+    r->totals = stats_copy(res->totals, res->n_total_fields);
+    if (r->rows == NULL || r->totals == NULL ||
+        (res->bucket_uniques != NULL && r->uniques == NULL)) {
+        free(r->rows);
+        free(r->uniques);
+        free(r->totals);
+        free(r);
+        return -1;
+    }
+    r->p = p;
+    stats_render_rows(q, r, STATS_SLICE_BUCKETS);
+    r->entry.cb = stats_render_on_turn;
+    h2o_timeout_link(rq->worker->ctx.loop, &rq->worker->ctx.zero_timeout, &r->entry);
+    return 0;
 }
 
 static void stats_on_read(void *data, const store_stats_result_t *res, const redis_error_t *err)
@@ -524,10 +681,14 @@ static void stats_on_read(void *data, const store_stats_result_t *res, const red
         metrics_count(q->metrics,
                       res->from_replica ? METRICS_READS_REPLICA : METRICS_READS_FALLBACK, 1);
     if (rq != NULL) {
-        if (err != NULL)
+        if (err != NULL) {
             http_storage_error(rq, 0, err);
-        else
-            stats_answer(rq, http_pending_state(p), res);
+        } else if (res->n_buckets > STATS_SLICE_BUCKETS) {
+            if (stats_answer(rq, p, res) == 0) return; /* the render frees p */
+            http_error(rq, 500, "internal", "out of memory");
+        } else if (stats_answer(rq, p, res) != 0) {
+            http_error(rq, 500, "internal", "out of memory");
+        }
     }
     http_pending_free(p);
 }
@@ -679,6 +840,15 @@ void stats_get(http_request_t *rq)
         q.cache_until_ms = now + keep_ms;
         answer_cached_t hit;
         if (answer_cache_get(rq->worker->stats_cache, q.cache_key, now, &hit)) {
+            /* Asked again: gzipped once for all the hits that accept it. */
+            const char *gz;
+            size_t gz_len;
+            if (http_accepts_encoding(rq, "gzip") &&
+                answer_cache_gzip(rq->worker->stats_cache, q.cache_key, now, &gz, &gz_len)) {
+                hit.body = gz;
+                hit.len = gz_len;
+                http_header(rq, "content-encoding", H2O_STRLIT("gzip"));
+            }
             stats_send(rq, &hit, 1);
             return;
         }
