@@ -72,6 +72,7 @@ typedef struct consent_write {
     /* Counted once Redis has it, even if the client has gone by then (the
      * pending record keeps the snapshot, hence sites and site, alive). */
     counters_t *counters;
+    counters_segment_t seg; /* the request's device, browser, time to decide */
     site_set_t *sites;
     const site_t *site;
     redis_t *redis; /* the worker's: the user's record is written even if the client has gone */
@@ -164,7 +165,7 @@ static void consent_on_stored(void *data, const redis_error_t *err)
     http_pending_t *p = data;
     http_request_t *rq = http_pending_request(p);
     consent_write_t *w = http_pending_state(p);
-    if (err == NULL) counters_consent(w->counters, w->sites, w->site, &w->rec);
+    if (err == NULL) counters_consent(w->counters, w->sites, w->site, &w->rec, &w->seg);
     if (rq != NULL) {
         if (err != NULL) {
             http_storage_error(rq, 0, err);
@@ -350,6 +351,19 @@ static int consent_refuse(consent_refusal_t *why, int status, const char *code, 
  * every purpose of the site (necessary: granted; left out: by legal basis,
  * or refused under GPC for the site's GPC purposes).
  */
+/* The time to decide a banner reported: a JSON integer (digits only) of
+ * 0..COUNTERS_TTD_MAX_MS ms, else -1. */
+static int32_t consent_decide_ms(const json_scan_value_t *v)
+{
+    if (v->type != JSON_SCAN_NUMBER || v->len == 0 || v->len > 7) return -1;
+    int32_t ms = 0;
+    for (size_t i = 0; i < v->len; i++) {
+        if (v->text[i] < '0' || v->text[i] > '9') return -1;
+        ms = ms * 10 + (v->text[i] - '0');
+    }
+    return ms <= COUNTERS_TTD_MAX_MS ? ms : -1;
+}
+
 int consent_body_check(const char *body, size_t len, const site_t *site,
                        const struct banner_set *banners, int from_server, int gpc,
                        consent_choice_t *out, consent_refusal_t *why)
@@ -367,9 +381,9 @@ int consent_body_check(const char *body, size_t len, const site_t *site,
     size_t arena_cap = 2 * len + 16, used = 0;
     if (arena_cap > sizeof(stack) && (arena = malloc(arena_cap)) == NULL)
         return consent_refuse(why, 500, "internal", "out of memory");
-    static const char *const names[] = {
-        "visitor",        "policy_version", "lang",    "source",    "variant",
-        "banner_version", "action",         "control", "decisions", "gpc"};
+    static const char *const names[] = {"visitor", "policy_version", "lang",   "source",
+                                        "variant", "banner_version", "action", "control",
+                                        "page",    "decisions",      "gpc",    "ttd"};
     enum {
         F_VISITOR,
         F_POLICY,
@@ -379,14 +393,17 @@ int consent_body_check(const char *body, size_t len, const site_t *site,
         F_BANNER_VERSION,
         F_ACTION,
         F_CONTROL,
+        F_PAGE,
         F_DECISIONS, /* the string fields come before */
         F_GPC,
+        F_TTD,
         F_N
     };
     const char *field[F_N] = {NULL};
     field[F_SOURCE] = "banner";
     field[F_ACTION] = STORE_ACTION_CONSENT;
     int have_decisions = 0, body_gpc = 0;
+    int32_t decide_ms = -1;
     char bad[JSON_SCAN_KEY_MAX + 1] = "";
     for (size_t pos = 0; bad[0] == '\0' && json_scan_member(&root, &pos, &key, &value);) {
         size_t f = 0;
@@ -398,6 +415,8 @@ int consent_body_check(const char *body, size_t len, const site_t *site,
             have_decisions = 1;
         } else if (f == F_GPC && (value.type == JSON_SCAN_TRUE || value.type == JSON_SCAN_FALSE)) {
             body_gpc = value.type == JSON_SCAN_TRUE;
+        } else if (f == F_TTD) {
+            decide_ms = consent_decide_ms(&value); /* a statistic: a bad one is ignored */
         } else if (f < F_DECISIONS && value.type == JSON_SCAN_STRING) {
             ssize_t n = json_scan_string(&value, arena + used, arena_cap - used);
             field[f] = arena + used;
@@ -534,6 +553,10 @@ int consent_body_check(const char *body, size_t len, const site_t *site,
         out->action = consent_actions[act];
         out->control = ctl < CONTROL_N ? consent_controls[ctl] : NULL;
         out->gpc = gpc;
+        out->decide_ms = decide_ms;
+        out->page = field[F_PAGE] != NULL
+                        ? site_page_group_index(site, field[F_PAGE], strlen(field[F_PAGE]))
+                        : -1;
         if (banner_version != NULL) {
             consent_copy(out->banner_version, sizeof(out->banner_version), banner_version);
             memcpy(out->version, version, sizeof(out->version));
@@ -588,6 +611,9 @@ void consent_post(http_request_t *rq)
                  choice.control, choice.gpc);
     memcpy(w->rec.granted, choice.granted, site->n_purposes);
     w->status = 201;
+    w->seg.ua = http_useragent_class(rq);
+    w->seg.page = choice.page;
+    w->seg.decide_ms = choice.decide_ms;
     if (choice.banner_version[0] != '\0') {
         consent_copy(w->banner_version, sizeof(w->banner_version), choice.banner_version);
         w->rec.banner_version = w->banner_version;
@@ -691,6 +717,9 @@ void consent_delete(http_request_t *rq)
     for (size_t i = 0; i < site->n_purposes; i++)
         w->rec.granted[i] = site->purposes[i].legal_basis == LEGAL_BASIS_NECESSARY;
     w->status = 200;
+    w->seg.ua = http_useragent_class(rq);
+    w->seg.page = -1;
+    w->seg.decide_ms = -1;
     consent_sign_and_store(rq, p);
 }
 

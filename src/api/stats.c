@@ -79,6 +79,7 @@ typedef struct stats_query {
     int csv;
     int variant;                          /* index in site->variants, -1: all */
     int purpose;                          /* index in site->purposes, -1: every counted one */
+    int segment;                          /* CSV of a segment: counters_dim_t, 0: the buckets */
     char cache_key[ANSWER_CACHE_KEY_MAX]; /* "" when the answer is not to be kept */
     uint64_t cache_until_ms;              /* h2o_now() until which it may be served */
     metrics_t *metrics;                   /* the worker's: which Redis answered */
@@ -95,8 +96,14 @@ typedef struct stats_query {
  *   source_at         per source: decisions, accept_all, reject_all, custom
  *   variants_at       per variant (when comparing): shown, decisions,
  *                     accept_all, then g./r. per purpose k
- * Languages and sources are not split by variant in the counters: under a
- * variant filter they are not asked for (null in the answer).
+ *   device_at         per device class: shown, decisions, accept_all, reject_all, custom
+ *   browser_at        per browser family: the same
+ *   page_at           per page group, then other (sites with page_groups): the same
+ *   ttd_at            time to decide: for all, then per variant: per outcome,
+ *                     COUNTERS_TTD_BINS bins
+ * Languages, sources and segments are not split by variant in the
+ * counters: under a variant filter they are not asked for (null in the
+ * answer).
  */
 #define STATS_BF_PURPOSES 9
 #define STATS_LANG_FIELDS 5
@@ -110,6 +117,8 @@ typedef struct stats_layout {
     size_t n_langs, lang_at;
     size_t n_sources, source_at;
     size_t n_variants, variants_at, variant_fields;
+    size_t n_devices, device_at, n_browsers, browser_at, n_pages, page_at;
+    size_t n_ttd_dims, ttd_at;
     size_t n_total_fields;
     /* JSON keys written once per answer (stats_layout_keys), not escaped
      * again for each of up to 744 buckets: "<purpose>":{"granted": and
@@ -140,7 +149,15 @@ static void stats_layout(const site_t *site, const stats_query_t *q, stats_layou
     l->lang_at = 0;
     l->source_at = l->lang_at + l->n_langs * STATS_LANG_FIELDS;
     l->variants_at = l->source_at + l->n_sources * STATS_SOURCE_FIELDS;
-    l->n_total_fields = l->variants_at + l->n_variants * l->variant_fields;
+    l->n_devices = q->variant < 0 ? USERAGENT_DEVICES : 0;
+    l->n_browsers = q->variant < 0 ? USERAGENT_BROWSERS : 0;
+    l->device_at = l->variants_at + l->n_variants * l->variant_fields;
+    l->browser_at = l->device_at + l->n_devices * STATS_LANG_FIELDS;
+    l->n_pages = q->variant < 0 && site->n_page_groups > 0 ? site->n_page_groups + 1 : 0;
+    l->page_at = l->browser_at + l->n_browsers * STATS_LANG_FIELDS;
+    l->n_ttd_dims = 1 + site->n_variants;
+    l->ttd_at = l->page_at + l->n_pages * STATS_LANG_FIELDS;
+    l->n_total_fields = l->ttd_at + l->n_ttd_dims * COUNTERS_TTD_OUTCOMES * COUNTERS_TTD_BINS;
 }
 
 /* The layout's JSON keys, in pool memory (stats_layout_t). */
@@ -204,7 +221,30 @@ static const char **stats_field_names(h2o_mem_pool_t *pool, const site_t *site,
             STATS_FIELD(COUNTERS_DIM_VARIANT, id, 0, site->purposes[l->purposes[i]].id);
         }
     }
+    for (size_t i = 0; i < l->n_devices; i++)
+        for (size_t m = 0; m < STATS_LANG_FIELDS; m++)
+            STATS_FIELD(COUNTERS_DIM_DEVICE, useragent_device_names[i], stats_lang_metrics[m],
+                        NULL);
+    for (size_t i = 0; i < l->n_browsers; i++)
+        for (size_t m = 0; m < STATS_LANG_FIELDS; m++)
+            STATS_FIELD(COUNTERS_DIM_BROWSER, useragent_browser_names[i], stats_lang_metrics[m],
+                        NULL);
+    for (size_t i = 0; i < l->n_pages; i++)
+        for (size_t m = 0; m < STATS_LANG_FIELDS; m++)
+            STATS_FIELD(COUNTERS_DIM_PAGE,
+                        i < site->n_page_groups ? site->page_groups[i].id : "other",
+                        stats_lang_metrics[m], NULL);
 #undef STATS_FIELD
+    for (size_t v = 0; v < l->n_ttd_dims; v++)
+        for (int o = 0; o < COUNTERS_TTD_OUTCOMES; o++)
+            for (int b = 0; b < COUNTERS_TTD_BINS; b++) {
+                names[k] = buf + k * COUNTERS_FIELD_MAX;
+                if (counters_ttd_field(buf + k * COUNTERS_FIELD_MAX, COUNTERS_FIELD_MAX,
+                                       v == 0 ? COUNTERS_DIM_ALL : COUNTERS_DIM_VARIANT,
+                                       v == 0 ? NULL : site->variants[v - 1].id, o, b) == 0)
+                    return NULL;
+                k++;
+            }
     return names;
 }
 
@@ -437,6 +477,146 @@ static void out_breakdowns(strbuf_t *o, const site_t *site, const stats_layout_t
     strbuf_put(o, "}", 1);
 }
 
+int stats_ttd_quantile(const uint64_t *bins, double q, double *ms)
+{
+    uint64_t n = 0;
+    for (int b = 0; b < COUNTERS_TTD_BINS; b++)
+        n += bins[b];
+    if (n == 0 || !(q > 0 && q < 1)) return -1;
+    double rank = q * (double)n, below = 0;
+    for (int b = 0; b < COUNTERS_TTD_BINS; b++) {
+        if (bins[b] == 0 || below + (double)bins[b] < rank) {
+            below += (double)bins[b];
+            continue;
+        }
+        double f = (rank - below) / (double)bins[b];
+        double hi = counters_ttd_edges[b], lo = b == 0 ? 0 : counters_ttd_edges[b - 1];
+        *ms = b == 0 ? lo + f * (hi - lo) : lo * pow(hi / lo, f);
+        return 0;
+    }
+    return -1; /* not reached: rank <= n */
+}
+
+/* {"accept_all":{"n":..,"p25":..,"median":..,"p75":..},...} of the
+ * histograms at t (per outcome, COUNTERS_TTD_BINS each). */
+static void out_ttd_outcomes(strbuf_t *o, const uint64_t *t)
+{
+    static const double qs[3] = {0.25, 0.5, 0.75};
+    static const char *const names[3] = {"p25", "median", "p75"};
+    strbuf_put(o, "{", 1);
+    for (int k = 0; k < COUNTERS_TTD_OUTCOMES; k++) {
+        const uint64_t *bins = t + k * COUNTERS_TTD_BINS;
+        uint64_t n = 0;
+        for (int b = 0; b < COUNTERS_TTD_BINS; b++)
+            n += bins[b];
+        strbuf_printf(o, "%s\"%s\":{\"n\":%llu", k > 0 ? "," : "", counters_ttd_outcome_names[k],
+                      (unsigned long long)n);
+        for (int i = 0; i < 3; i++) {
+            double ms;
+            if (stats_ttd_quantile(bins, qs[i], &ms) == 0)
+                strbuf_printf(o, ",\"%s\":%.0f", names[i], ms);
+            else
+                strbuf_printf(o, ",\"%s\":null", names[i]);
+        }
+        strbuf_put(o, "}", 1);
+    }
+    strbuf_put(o, "}", 1);
+}
+
+/* "time_to_decide": median and quartiles (ms) per outcome, for all and per
+ * variant: a refusal much slower than an acceptance is the signature of an
+ * asymmetric banner. */
+static void out_time_to_decide(strbuf_t *o, const site_t *site, const stats_layout_t *l,
+                               const uint64_t *totals)
+{
+    const size_t per = COUNTERS_TTD_OUTCOMES * COUNTERS_TTD_BINS;
+    strbuf_str(o, ",\"time_to_decide\":{\"unit\":\"ms\",\"bins_ms\":[");
+    for (int b = 0; b < COUNTERS_TTD_BINS; b++)
+        strbuf_printf(o, "%s%d", b > 0 ? "," : "", counters_ttd_edges[b]);
+    strbuf_str(o, "],\"all\":");
+    out_ttd_outcomes(o, totals + l->ttd_at);
+    strbuf_str(o, ",\"variants\":{");
+    for (size_t v = 1; v < l->n_ttd_dims; v++) {
+        if (v > 1) strbuf_put(o, ",", 1);
+        strbuf_json_str(o, site->variants[v - 1].id);
+        strbuf_put(o, ":", 1);
+        out_ttd_outcomes(o, totals + l->ttd_at + v * per);
+    }
+    strbuf_str(o, "}}");
+}
+
+/* A segment's table (by_device, by_browser): n entries of STATS_LANG_FIELDS
+ * at t, named names[i]. */
+static void out_segment_json(strbuf_t *o, const char *key, const char *const *names, size_t n,
+                             const uint64_t *t, int filtered)
+{
+    strbuf_printf(o, ",\"%s\":", key);
+    if (filtered) {
+        strbuf_str(o, "null");
+        return;
+    }
+    strbuf_put(o, "{", 1);
+    for (size_t i = 0; i < n; i++, t += STATS_LANG_FIELDS) {
+        strbuf_printf(o,
+                      "%s\"%s\":{\"shown\":%llu,\"decisions\":%llu,\"accept_all\":%llu,"
+                      "\"reject_all\":%llu,\"custom\":%llu,\"interaction_rate\":",
+                      i > 0 ? "," : "", names[i], (unsigned long long)t[0],
+                      (unsigned long long)t[1], (unsigned long long)t[2], (unsigned long long)t[3],
+                      (unsigned long long)t[4]);
+        out_rate(o, stats_rate(t[1], t[0]), 0);
+        strbuf_str(o, ",\"accept_all_share\":");
+        out_rate(o, stats_rate(t[2], t[1]), 0);
+        strbuf_str(o, ",\"reject_all_share\":");
+        out_rate(o, stats_rate(t[3], t[1]), 0);
+        strbuf_put(o, "}", 1);
+    }
+    strbuf_put(o, "}", 1);
+}
+
+/* The names of the site's page segment (its groups, then other) into names. */
+static void stats_page_names(const site_t *site, const char *names[SITE_MAX_PAGE_GROUPS + 1])
+{
+    size_t n =
+        site->n_page_groups < SITE_MAX_PAGE_GROUPS ? site->n_page_groups : SITE_MAX_PAGE_GROUPS;
+    for (size_t i = 0; i < n; i++)
+        names[i] = site->page_groups[i].id;
+    names[n] = "other";
+}
+
+/* The CSV of one segment over the range. */
+static void out_segment_csv(strbuf_t *o, const site_t *site, const stats_layout_t *l, int segment,
+                            const uint64_t *totals)
+{
+    const char *pages[SITE_MAX_PAGE_GROUPS + 1];
+    stats_page_names(site, pages);
+    const char *const *names = segment == COUNTERS_DIM_DEVICE    ? useragent_device_names
+                               : segment == COUNTERS_DIM_BROWSER ? useragent_browser_names
+                                                                 : pages;
+    size_t n = segment == COUNTERS_DIM_DEVICE    ? l->n_devices
+               : segment == COUNTERS_DIM_BROWSER ? l->n_browsers
+                                                 : l->n_pages;
+    const uint64_t *t = totals + (segment == COUNTERS_DIM_DEVICE    ? l->device_at
+                                  : segment == COUNTERS_DIM_BROWSER ? l->browser_at
+                                                                    : l->page_at);
+    strbuf_printf(o,
+                  "%s,shown,decisions,accept_all,reject_all,custom,interaction_rate,"
+                  "accept_all_share,reject_all_share,custom_share\n",
+                  segment == COUNTERS_DIM_DEVICE    ? "device"
+                  : segment == COUNTERS_DIM_BROWSER ? "browser"
+                                                    : "page");
+    for (size_t i = 0; i < n; i++, t += STATS_LANG_FIELDS) {
+        strbuf_printf(o, "%s,%llu,%llu,%llu,%llu,%llu,", names[i], (unsigned long long)t[0],
+                      (unsigned long long)t[1], (unsigned long long)t[2], (unsigned long long)t[3],
+                      (unsigned long long)t[4]);
+        out_rate(o, stats_rate(t[1], t[0]), 1);
+        for (int k = 2; k <= 4; k++) {
+            strbuf_put(o, ",", 1);
+            out_rate(o, stats_rate(t[k], t[1]), 1);
+        }
+        strbuf_put(o, "\n", 1);
+    }
+}
+
 #define STATS_JSON "application/json"
 #define STATS_CSV "text/csv; charset=utf-8"
 
@@ -498,6 +678,7 @@ static void stats_render_head(http_request_t *rq, const stats_query_t *q, stats_
     char from[CLOCK_TEXT_MAX], to[CLOCK_TEXT_MAX];
     clock_format(q->from_day * 86400000, CLOCK_DAY, from);
     clock_format(q->to_day * 86400000, CLOCK_DAY, to);
+    if (q->csv && q->segment != 0) return; /* the segment's table, in the tail */
     if (q->csv) {
         strbuf_str(o, "start,shown,dismissed,panel_opened,decisions,accept_all,reject_all,custom,"
                       "withdrawn,unique_visitors,interaction_rate,accept_all_share,"
@@ -575,18 +756,36 @@ static void stats_render_tail(http_request_t *rq, const stats_query_t *q, stats_
     if (q->csv) {
         clock_format(q->from_day * 86400000, CLOCK_DAY, from);
         clock_format(q->to_day * 86400000, CLOCK_DAY, to);
-        strbuf_str(o, "total");
-        out_numbers_csv(o, &r->l, &r->total);
-        snprintf(disposition, sizeof(disposition), "attachment; filename=\"consentd-%s-%s-%s.csv\"",
-                 site->id, from, to);
+        if (q->segment != 0) {
+            out_segment_csv(o, site, &r->l, q->segment, r->totals);
+        } else {
+            strbuf_str(o, "total");
+            out_numbers_csv(o, &r->l, &r->total);
+        }
+        snprintf(disposition, sizeof(disposition),
+                 "attachment; filename=\"consentd-%s-%s-%s%s%s.csv\"", site->id, from, to,
+                 q->segment != 0 ? "-" : "",
+                 q->segment == COUNTERS_DIM_DEVICE    ? "device"
+                 : q->segment == COUNTERS_DIM_BROWSER ? "browser"
+                 : q->segment == COUNTERS_DIM_PAGE    ? "page"
+                                                      : "");
         a.content_type = STATS_CSV;
         a.disposition = disposition;
     } else {
         strbuf_str(o, "],\"total\":{");
         out_numbers_json(o, &r->l, &r->total);
         out_breakdowns(o, site, &r->l, r->totals, q->variant >= 0);
+        out_segment_json(o, "by_device", useragent_device_names, r->l.n_devices,
+                         r->totals + r->l.device_at, q->variant >= 0);
+        out_segment_json(o, "by_browser", useragent_browser_names, r->l.n_browsers,
+                         r->totals + r->l.browser_at, q->variant >= 0);
+        const char *pages[SITE_MAX_PAGE_GROUPS + 1];
+        stats_page_names(site, pages);
+        out_segment_json(o, "by_page", pages, r->l.n_pages, r->totals + r->l.page_at,
+                         q->variant >= 0 || site->n_page_groups == 0);
         strbuf_put(o, "}", 1);
         if (r->l.n_variants >= 2) out_variants_comparison(o, site, &r->l, r->totals);
+        out_time_to_decide(o, site, &r->l, r->totals);
         strbuf_put(o, "}", 1);
     }
     if (strbuf_failed(o)) {
@@ -639,16 +838,18 @@ static int stats_answer(http_request_t *rq, http_pending_t *p, const store_stats
     strbuf_init_pool(&r->o, &rq->req->pool);
     r->total.has_unique = q->variant >= 0 ? -1 : 1;
     r->total.unique = res->unique_total;
-    r->n_buckets = res->n_buckets;
+    /* A segment's CSV is its table over the range: no bucket rows. */
+    size_t n_buckets = q->csv && q->segment != 0 ? 0 : res->n_buckets;
+    r->n_buckets = n_buckets;
     r->n_bucket_fields = res->n_bucket_fields;
     r->n_total_fields = res->n_total_fields;
     r->hour = q->from_day * 24;
     stats_render_head(rq, q, r);
-    if (res->n_buckets <= STATS_SLICE_BUCKETS) { /* from the store's buffers, in one go */
+    if (n_buckets <= STATS_SLICE_BUCKETS) { /* from the store's buffers, in one go */
         r->rows = (uint64_t *)res->buckets;
         r->uniques = (uint64_t *)res->bucket_uniques;
         r->totals = (uint64_t *)res->totals;
-        stats_render_rows(q, r, res->n_buckets);
+        stats_render_rows(q, r, n_buckets);
         stats_render_tail(rq, q, r);
         free(r);
         return 0;
@@ -814,6 +1015,27 @@ void stats_get(http_request_t *rq)
         }
         q.variant = (int)(var - site->variants);
     }
+    if ((n = stats_param(rq, "segment", v, sizeof(v))) != -1) {
+        if (strcmp(v, "device") == 0) {
+            q.segment = COUNTERS_DIM_DEVICE;
+        } else if (strcmp(v, "browser") == 0) {
+            q.segment = COUNTERS_DIM_BROWSER;
+        } else if (strcmp(v, "page") == 0 && site->n_page_groups > 0) {
+            q.segment = COUNTERS_DIM_PAGE;
+        } else {
+            http_error(rq, 400, "invalid_parameter",
+                       site->n_page_groups > 0
+                           ? "segment must be device, browser or page"
+                           : "segment must be device or browser (page: the site declares no "
+                             "page_groups)");
+            return;
+        }
+        if (q.variant >= 0) {
+            http_error(rq, 400, "invalid_parameter",
+                       "segments are not split by variant: segment and variant do not go together");
+            return;
+        }
+    }
     if ((n = stats_param(rq, "purpose", v, sizeof(v))) != -1) {
         const site_purpose_t *p = n > 0 ? site_purpose_find(site, v, (size_t)n) : NULL;
         if (p == NULL || p->legal_basis == LEGAL_BASIS_NECESSARY) {
@@ -834,9 +1056,9 @@ void stats_get(http_request_t *rq)
     uint32_t keep_ms = clock_real_ms() >= closed_at ? rq->worker->cfg->stats_cache_closed_ms
                                                     : rq->worker->cfg->stats_cache_ms;
     if (keep_ms > 0 && rq->worker->stats_cache != NULL) {
-        snprintf(q.cache_key, sizeof(q.cache_key), "%llu|%s|%lld|%lld|%d|%d|%d|%d",
+        snprintf(q.cache_key, sizeof(q.cache_key), "%llu|%s|%lld|%lld|%d|%d|%d|%d|%d",
                  (unsigned long long)rq->worker->snap->generation, site->id, (long long)q.from_day,
-                 (long long)q.to_day, (int)q.by, q.variant, q.purpose, q.csv);
+                 (long long)q.to_day, (int)q.by, q.variant, q.purpose, q.csv, q.segment);
         q.cache_until_ms = now + keep_ms;
         answer_cached_t hit;
         if (answer_cache_get(rq->worker->stats_cache, q.cache_key, now, &hit)) {

@@ -288,6 +288,15 @@ const h2o_iovec_t *http_req_header(http_request_t *rq, const char *name)
     return i < 0 ? NULL : &rq->req->headers.entries[i].value;
 }
 
+useragent_class_t http_useragent_class(http_request_t *rq)
+{
+    const h2o_iovec_t *ua = http_req_header(rq, "user-agent");
+    const h2o_iovec_t *mobile = http_req_header(rq, "sec-ch-ua-mobile");
+    return useragent_classify(ua != NULL ? ua->base : NULL, ua != NULL ? ua->len : 0,
+                              mobile != NULL ? mobile->base : NULL,
+                              mobile != NULL ? mobile->len : 0);
+}
+
 /* On every answer: never sniff a type (a JSON error must not run as a
  * script); over TLS, stay on TLS. */
 static void http_every_answer_headers(h2o_req_t *req)

@@ -22,6 +22,7 @@
 
 #include <h2o.h>
 #include "site.h"
+#include "useragent.h"
 #include "worker.h"
 
 #define HTTP_MAX_PARAMS 2
@@ -101,6 +102,9 @@ void http_header(http_request_t *rq, const char *name, const char *value, size_t
 
 /* Request header value by lower-case name, or NULL when absent. */
 const h2o_iovec_t *http_req_header(http_request_t *rq, const char *name);
+/* The device class and browser family of the request (useragent.h): from
+ * its Sec-CH-UA-Mobile and User-Agent headers. */
+useragent_class_t http_useragent_class(http_request_t *rq);
 
 /* Who is calling a site route. */
 typedef enum {
