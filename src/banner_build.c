@@ -653,6 +653,19 @@ static int banner_build_one(const site_t *site, json_t *texts, banner_t *b)
     return banner_build_defaults(site, b->defaults);
 }
 
+int banner_site_check(const site_t *site, char *err, size_t errlen)
+{
+    json_t *texts = json_loads(BANNER_TEXTS, 0, NULL);
+    if (texts == NULL || !json_is_object(json_object_get(texts, BANNER_UI_FALLBACK_LANG))) {
+        json_decref(texts);
+        snprintf(err, errlen, "banner: the banner's texts (web/banner/texts.json) are unusable");
+        return -1;
+    }
+    int rc = banner_check_variants(site, texts, err, errlen);
+    json_decref(texts);
+    return rc;
+}
+
 /* The banner of the same document in previous (same id, same source hash),
  * or NULL. */
 static const banner_t *banner_same(const banner_set_t *previous, const site_t *site)

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "banner_build.h"
 #include "gvl.h"
 #include "log.h"
 #include "redis.h"
@@ -169,6 +170,12 @@ static int cli_read(site_cli_t *cli, const char *path)
     char err[SITE_ERR_MAX];
     site_set_t *set = site_set_load_one_gvl(path, buf, n, cli->gvl, err, sizeof(err));
     if (set == NULL) {
+        free(buf);
+        cli_fail(cli, "%s", err);
+        return -1;
+    }
+    if (banner_site_check(site_set_at(set, 0), err, sizeof(err)) != 0) {
+        site_set_release(set);
         free(buf);
         cli_fail(cli, "%s", err);
         return -1;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "banner_build.h"
 #include "gvl.h"
 #include "site_doc.h"
 #include "snapshot.h"
@@ -143,8 +144,14 @@ static int sc_validate(http_request_t *rq, const snapshot_t *snap, const char *s
     site_set_t *set = site_set_load_doc(source, rq->site->id, json, len, gvl, err, sizeof(err),
                                         field, sizeof(field));
     if (set != NULL) {
+        /* and what the banner's build checks (a variant's texts) */
+        int rc = banner_site_check(site_set_at(set, 0), err, sizeof(err));
         site_set_release(set);
-        return 0;
+        if (rc == 0) return 0;
+        /* "<source>: <field>: <reason>": the field is up to the next ": " */
+        const char *f = strncmp(err, source, strlen(source)) == 0 ? err + strlen(source) + 2 : err;
+        const char *end = strstr(f, ": ");
+        snprintf(field, sizeof(field), "%.*s", end != NULL ? (int)(end - f) : 0, f);
     }
     /* err is "<source>: [<field>: ]<reason>". */
     const char *reason = err;

@@ -89,6 +89,17 @@ test('an_invalid_draft_is_422_with_the_site_file_message_as_field_and_reason', a
     assert.equal(got.json().revision, revision, 'nothing stored');
 });
 
+test('a_draft_the_banner_build_would_refuse_is_422_too', async () => {
+    const bad = demo();
+    bad.variants[1].texts.en.titel = 'Typo';
+    const res = await call('PUT', '/draft', { revision, site: bad });
+    assert.equal(res.status, 422, res.text);
+    const e = res.json().error;
+    assert.match(e.message, new RegExp(`^site demo draft ${revision + 1}: variants\\[1\\]\\.texts\\.en\\.titel: is not one of the banner's texts`));
+    assert.equal(e.errors[0].field, 'variants[1].texts.en.titel');
+    assert.match(e.errors[0].reason, /^is not one of the banner's texts/);
+});
+
 test('the_draft_routes_refuse_a_bad_key_and_another_sites_key', async () => {
     const bad = await call('GET', '/draft', undefined, server('nope'));
     assert.equal(bad.status, 401);

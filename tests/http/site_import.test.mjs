@@ -78,6 +78,15 @@ test('an_invalid_file_is_refused_with_the_site_file_message', async () => {
     assert.equal(list.last, 1, 'nothing stored');
 });
 
+test('a_file_the_banner_build_would_refuse_is_refused_by_the_import', async () => {
+    const bad = edited();
+    bad.variants[1].texts.fr.titel = 'Faute';
+    const file = writeFile('demo.json', bad);
+    const r = site('import', file);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, new RegExp(`^consentd site: ${file.replace(/[.]/g, '\\.')}: variants\\[1\\]\\.texts\\.fr\\.titel: is not one of the banner's texts`));
+});
+
 test('import_draft_sets_the_draft_only', async () => {
     const d = edited();
     d.purposes[1].texts.en.name = 'Audience, a draft';
