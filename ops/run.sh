@@ -17,7 +17,8 @@
 # (var/redis/), its pid and log files, its ACL users (var/redis/users.acl,
 # made from ops/redis-users.acl) and their passwords
 # (var/redis-admin.password, var/redis-consentd.password), the sites
-# (var/sites/, copied from ops/sites/ at each start), the signing keys
+# (var/sites/, copied from ops/sites/ at each start, then imported into
+# Redis: consentd site import, idempotent), the signing keys
 # (var/keys/) and the config (var/consentd.json, made from
 # ops/consentd.json; it holds the consentd user's password).
 set -euo pipefail
@@ -160,6 +161,17 @@ redis_start() {
     REDIS_LOCAL_SHOWN="redis://consentd:***@127.0.0.1:$port"
 }
 
+# Import the sites into Redis (docs/sites.md): each var/sites/*.json becomes
+# a published version of its site, unless Redis already has that exact
+# document (then nothing changes: a console edit or a roll back stays).
+sites_import() {
+    local files=("$VAR"/sites/*.json)
+    [ -e "${files[0]}" ] || return 0
+    ops_say "sites: importing ${#files[@]} site file(s) into Redis (an unchanged file makes no new version)"
+    "$BIN" site import --config "$VAR/consentd.json" --message "ops/run.sh: import of ops/sites/" "${files[@]}" ||
+        ops_die "consentd site import failed (message above)" "Fix the file it names in ops/sites/, or check that Redis runs, then rerun ops/run.sh."
+}
+
 # Copy the sites and, with CONSENTD_DEMO_KEY, set the demo site's key hash.
 sites_install() {
     mkdir -p "$VAR/sites"
@@ -281,6 +293,7 @@ main() {
     keys_install
     "$BIN" --check-config --config "$VAR/consentd.json" >/dev/null ||
         ops_die "consentd refuses the configuration (message above)" "Fix the file it names, then rerun ops/run.sh."
+    sites_import
 
     port_in_use "$PORT" &&
         ops_die "port $PORT is in use (another consentd?)" "Stop it, or choose another port: PORT=8090 ops/run.sh"

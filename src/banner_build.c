@@ -59,6 +59,7 @@ typedef struct banner_retired {
 struct banner_set {
     banner_t *banners; /* in site_set_at() order */
     size_t count;
+    size_t rebuilt;            /* banners built, not reused from the previous set */
     banner_retired_t *retired; /* newest first */
     size_t n_retired;
 };
@@ -652,6 +653,71 @@ static int banner_build_one(const site_t *site, json_t *texts, banner_t *b)
     return banner_build_defaults(site, b->defaults);
 }
 
+int banner_site_check(const site_t *site, char *err, size_t errlen)
+{
+    json_t *texts = json_loads(BANNER_TEXTS, 0, NULL);
+    if (texts == NULL || !json_is_object(json_object_get(texts, BANNER_UI_FALLBACK_LANG))) {
+        json_decref(texts);
+        snprintf(err, errlen, "banner: the banner's texts (web/banner/texts.json) are unusable");
+        return -1;
+    }
+    int rc = banner_check_variants(site, texts, err, errlen);
+    json_decref(texts);
+    return rc;
+}
+
+/* The banner of the same document in previous (same id, same source hash),
+ * or NULL. */
+static const banner_t *banner_same(const banner_set_t *previous, const site_t *site)
+{
+    for (size_t i = 0; previous != NULL && i < previous->count; i++) {
+        const banner_t *b = &previous->banners[i];
+        if (strcmp(b->site->id, site->id) == 0 &&
+            memcmp(b->site->source_sha256, site->source_sha256, sizeof(site->source_sha256)) == 0)
+            return b;
+    }
+    return NULL;
+}
+
+static char *banner_memdup(const char *s, size_t len)
+{
+    char *p = s != NULL ? malloc(len + 1) : NULL;
+    if (p != NULL) {
+        memcpy(p, s, len);
+        p[len] = '\0';
+    }
+    return p;
+}
+
+/* A copy of from for site (the same document in the new set): the bytes, the
+ * version and the texts hashes as they are, a fresh `served` record (as a
+ * build makes), so that a publish costs the banner of the site it changes
+ * only. -1 when out of memory (b is then freed by banner_set_free). */
+static int banner_copy(const banner_t *from, const site_t *site, banner_t *b)
+{
+    *b = *from;
+    b->site = site;
+    b->served = NULL;
+    b->languages = b->variants = NULL;
+    for (int e = 0; e < BANNER_ENCODINGS; e++) {
+        b->enc[e].body = NULL;
+        b->defaults[e].body = NULL;
+    }
+    for (int e = 0; e < BANNER_ENCODINGS; e++) {
+        if ((from->enc[e].body != NULL &&
+             (b->enc[e].body = banner_memdup(from->enc[e].body, from->enc[e].len)) == NULL) ||
+            (from->defaults[e].body != NULL &&
+             (b->defaults[e].body = banner_memdup(from->defaults[e].body, from->defaults[e].len)) ==
+                 NULL))
+            return -1;
+    }
+    if ((b->served = calloc(1, sizeof(*b->served))) == NULL ||
+        (b->languages = banner_memdup(from->languages, strlen(from->languages))) == NULL ||
+        (b->variants = banner_memdup(from->variants, strlen(from->variants))) == NULL)
+        return -1;
+    return 0;
+}
+
 /* Remember the versions `previous` served that `set` no longer does. */
 static int banner_set_inherit(banner_set_t *set, const banner_set_t *previous)
 {
@@ -706,6 +772,17 @@ banner_set_t *banner_set_build_after(const site_set_t *sites, const banner_set_t
         return NULL;
     }
     for (size_t i = 0; i < n; i++) {
+        const banner_t *same = banner_same(previous, site_set_at(sites, i));
+        if (same != NULL) {
+            if (banner_copy(same, site_set_at(sites, i), &set->banners[i]) != 0) {
+                snprintf(err, errlen, "banner: out of memory");
+                json_decref(texts);
+                banner_set_free(set);
+                return NULL;
+            }
+            continue;
+        }
+        set->rebuilt++;
         if (banner_check_variants(site_set_at(sites, i), texts, err, errlen) != 0) {
             json_decref(texts);
             banner_set_free(set);
@@ -726,6 +803,11 @@ banner_set_t *banner_set_build_after(const site_set_t *sites, const banner_set_t
         return NULL;
     }
     return set;
+}
+
+size_t banner_set_rebuilt(const banner_set_t *set)
+{
+    return set->rebuilt;
 }
 
 void banner_set_free(banner_set_t *set)

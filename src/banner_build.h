@@ -35,9 +35,21 @@ typedef struct banner_set banner_set_t;
 banner_set_t *banner_set_build(const site_set_t *sites, char *err, size_t errlen);
 /* The same, remembering the versions previous (the set being replaced, may
  * be NULL) served that the new set does not: for two days they are still
- * known versions (banner_version_known). */
+ * known versions (banner_version_known). A site whose document is the one
+ * previous had (site_t.source_sha256) gets a copy of its banner, not a
+ * build. */
 banner_set_t *banner_set_build_after(const site_set_t *sites, const banner_set_t *previous,
                                      char *err, size_t errlen);
+/* What building site's banner would refuse, without building it: a
+ * variant's text override that is not one of the banner's strings, or that
+ * changes its {placeholders}. 0, or -1 with "<site->file>: <field>: why"
+ * (the check banner_set_build makes; a draft is held to it before it is
+ * stored, so that no published version fails on the nodes). */
+int banner_site_check(const site_t *site, char *err, size_t errlen);
+/* How many banners of the set were built; the others (a site whose document
+ * is byte for byte the one previous had) were copied from previous: a
+ * publish or a reload rebuilds only the sites that changed. */
+size_t banner_set_rebuilt(const banner_set_t *set);
 void banner_set_free(banner_set_t *set);
 
 /* SHA-256 (64 hex) of the exact texts the banner shows for site in lang to

@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define METRICS_MAX_ROUTES 32
+#define METRICS_MAX_ROUTES 64 /* route names: the router asserts it has no more */
 #define METRICS_MAX_WORKERS 256
 /* Upper bounds of the latency buckets, in seconds (+Inf is implicit). */
 #define METRICS_BUCKETS 14

@@ -43,12 +43,15 @@
 /* After redis.h: hiredis #defines REDIS_OK/REDIS_ERR (same values as ours),
  * which would otherwise break our enum. */
 #include <hiredis/async.h>
+#include <hiredis/hiredis.h>
 
 #include <arpa/inet.h>
 #include <assert.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1686,4 +1689,93 @@ const redis_reply_t *redis_reply_at(const redis_reply_t *reply, size_t i)
 {
     if (redis_reply_kind(reply) != REDIS_REPLY_KIND_ARRAY || i >= reply->elements) return NULL;
     return reply->element[i];
+}
+
+/* ---- the subscriber (redis.h: redis_sub_*) ------------------------------------
+ *
+ * A blocking hiredis context of its own, for a thread that is no worker: it
+ * never runs on an event loop. Messages are read with poll() on its fd, so a
+ * wait is bounded without hiredis' socket timeouts (which break the context). */
+
+struct redis_sub {
+    redisContext *c;
+};
+
+static int redis_sub_ok(redisReply *reply, int type)
+{
+    return reply != NULL && (int)reply->type == type;
+}
+
+redis_sub_t *redis_sub_open(const config_redis_t *cfg, const char *channel, char *err, size_t cap)
+{
+    struct timeval tv = {(time_t)(cfg->connect_timeout_ms / 1000),
+                         (suseconds_t)(cfg->connect_timeout_ms % 1000) * 1000};
+    redisContext *c = cfg->unix_path[0] != '\0' ? redisConnectUnixWithTimeout(cfg->unix_path, tv)
+                                                : redisConnectWithTimeout(cfg->host, cfg->port, tv);
+    if (c == NULL || c->err) {
+        snprintf(err, cap, "%s", c != NULL ? c->errstr : "out of memory");
+        if (c != NULL) redisFree(c);
+        return NULL;
+    }
+    redisSetTimeout(c, tv); /* the handshake's replies only */
+    redisReply *reply = NULL;
+    if (cfg->password[0] != '\0') {
+        reply = cfg->username[0] != '\0'
+                    ? redisCommand(c, "AUTH %s %s", cfg->username, cfg->password)
+                    : redisCommand(c, "AUTH %s", cfg->password);
+        int ok = redis_sub_ok(reply, REDIS_REPLY_STATUS);
+        snprintf(err, cap, "AUTH: %s",
+                 reply != NULL && reply->str != NULL ? reply->str : c->errstr);
+        freeReplyObject(reply);
+        if (!ok) {
+            redisFree(c);
+            return NULL;
+        }
+    }
+    reply = redisCommand(c, "SUBSCRIBE %s", channel);
+    int ok = redis_sub_ok(reply, REDIS_REPLY_ARRAY);
+    snprintf(err, cap, "SUBSCRIBE: %s",
+             reply != NULL && reply->type == REDIS_REPLY_ERROR ? reply->str : c->errstr);
+    freeReplyObject(reply);
+    redis_sub_t *s = ok ? calloc(1, sizeof(*s)) : NULL;
+    if (s == NULL) {
+        redisFree(c);
+        return NULL;
+    }
+    s->c = c;
+    return s;
+}
+
+int redis_sub_wait(redis_sub_t *s, int timeout_ms, char *msg, size_t cap)
+{
+    for (;;) {
+        void *r = NULL;
+        if (redisReaderGetReply(s->c->reader, &r) != REDIS_OK) return -1;
+        redisReply *reply = r;
+        if (reply != NULL) {
+            /* ["message", channel, payload]; the rest (a re-subscribe's
+             * confirmation) is skipped. */
+            int got = reply->type == REDIS_REPLY_ARRAY && reply->elements == 3 &&
+                      reply->element[0]->type == REDIS_REPLY_STRING &&
+                      strcmp(reply->element[0]->str, "message") == 0 &&
+                      reply->element[2]->type == REDIS_REPLY_STRING;
+            if (got) snprintf(msg, cap, "%s", reply->element[2]->str);
+            freeReplyObject(reply);
+            if (got) return 1;
+            continue;
+        }
+        struct pollfd pfd = {.fd = s->c->fd, .events = POLLIN};
+        int n = poll(&pfd, 1, timeout_ms);
+        if (n == 0) return 0;
+        if (n < 0) return errno == EINTR ? 0 : -1;
+        if (redisBufferRead(s->c) != REDIS_OK) return -1;
+        timeout_ms = 0;
+    }
+}
+
+void redis_sub_close(redis_sub_t *s)
+{
+    if (s == NULL) return;
+    redisFree(s->c);
+    free(s);
 }

@@ -170,4 +170,19 @@ long long redis_reply_integer(const redis_reply_t *reply);
 size_t redis_reply_count(const redis_reply_t *reply);                      /* ARRAY */
 const redis_reply_t *redis_reply_at(const redis_reply_t *reply, size_t i); /* ARRAY */
 
+/* ---- the subscriber: pub/sub for a thread that is no worker ----
+ *
+ * A blocking connection of its own (site_watch.h's thread: no event loop,
+ * never a worker's), subscribed to one channel. With a cluster it connects to
+ * the first seed: a PUBLISH on any node reaches every node's subscribers.
+ * Lost (killed, Redis restarted): redis_sub_wait answers -1; close it and
+ * open another. */
+typedef struct redis_sub redis_sub_t;
+/* NULL with a reason in err when it cannot connect, authenticate or subscribe. */
+redis_sub_t *redis_sub_open(const config_redis_t *cfg, const char *channel, char *err, size_t cap);
+/* 1: a message (its payload in msg, cut to cap); 0: none within timeout_ms;
+ * -1: the connection is lost. */
+int redis_sub_wait(redis_sub_t *s, int timeout_ms, char *msg, size_t cap);
+void redis_sub_close(redis_sub_t *s);
+
 #endif

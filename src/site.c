@@ -17,6 +17,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <openssl/sha.h>
 #include <sodium.h>
@@ -135,6 +136,9 @@ typedef struct site_parse {
     const gvl_t *gvl; /* the newest Global Vendor List, or NULL ("tcf") */
     char *err;
     size_t errlen;
+    const char *expected_id; /* NULL: the file name without .json; else a stored document's */
+    char *field_out;         /* NULL, or where the failing field's path goes (site_set_load_doc) */
+    size_t field_cap;
 } site_parse_t;
 
 static int site_fail(const site_parse_t *p, const char *field, const char *fmt, ...)
@@ -144,6 +148,8 @@ static int site_fail(const site_parse_t *p, const char *field, const char *fmt, 
 {
     va_list ap;
     va_start(ap, fmt);
+    if (p->field_out != NULL && p->field_cap > 0)
+        snprintf(p->field_out, p->field_cap, "%s", field != NULL ? field : "");
     json_field_error(p->err, p->errlen, p->name, field, fmt, ap);
     va_end(ap);
     return -1;
@@ -1669,14 +1675,20 @@ static int site_parse(const site_parse_t *p, const char *json, size_t len, site_
     if (site_check_keys(p, root, "", keys) != 0) goto out;
 
     char expected[SITE_PATH_MAX];
-    site_id_from_name(p->name, expected, sizeof(expected));
+    if (p->expected_id != NULL)
+        snprintf(expected, sizeof(expected), "%s", p->expected_id);
+    else
+        site_id_from_name(p->name, expected, sizeof(expected));
     if ((v = site_required(p, root, "id", "id")) == NULL) goto out;
     if (!json_is_string(v) || !site_id_ok(json_string_value(v), json_string_length(v))) {
         site_fail(p, "id", "must match [a-z0-9][a-z0-9_-]{0,63}");
         goto out;
     }
     if (strcmp(json_string_value(v), expected) != 0) {
-        site_fail(p, "id", "must be the file name without .json (\"%s\")", expected);
+        if (p->expected_id != NULL)
+            site_fail(p, "id", "must be the site's id (\"%s\")", expected);
+        else
+            site_fail(p, "id", "must be the file name without .json (\"%s\")", expected);
         goto out;
     }
     if ((site->id = site_strndup(p->set, json_string_value(v), json_string_length(v))) == NULL ||
@@ -1738,6 +1750,7 @@ static int site_parse(const site_parse_t *p, const char *json, size_t len, site_
         site_parse_identify(p, root, site) != 0 || site_parse_tcf(p, root, site) != 0 ||
         site_parse_page_groups(p, root, site) != 0)
         goto out;
+    SHA256((const unsigned char *)json, len, site->source_sha256);
     rc = 0;
 out:
     json_decref(root);
@@ -1774,6 +1787,37 @@ site_set_t *site_set_load_one_gvl(const char *name, const char *json, size_t len
 {
     site_set_t *set = site_set_new();
     site_parse_t p = {.set = set, .name = name, .gvl = gvl, .err = err, .errlen = errlen};
+    if (set == NULL) {
+        site_oom(&p);
+        return NULL;
+    }
+    site_t site;
+    if (site_parse(&p, json, len, &site) != 0) {
+        site_set_free(set);
+        return NULL;
+    }
+    if (site_set_add(set, &site) != 0) {
+        site_oom(&p);
+        site_set_free(set);
+        return NULL;
+    }
+    return set;
+}
+
+site_set_t *site_set_load_doc(const char *source, const char *id, const char *json, size_t len,
+                              const gvl_t *gvl, char *err, size_t errlen, char *field,
+                              size_t field_cap)
+{
+    site_set_t *set = site_set_new();
+    site_parse_t p = {.set = set,
+                      .name = source,
+                      .gvl = gvl,
+                      .err = err,
+                      .errlen = errlen,
+                      .expected_id = id,
+                      .field_out = field,
+                      .field_cap = field_cap};
+    if (field != NULL && field_cap > 0) field[0] = '\0';
     if (set == NULL) {
         site_oom(&p);
         return NULL;
@@ -1885,6 +1929,12 @@ site_set_t *site_set_load(const char *dir, char *err, size_t errlen)
 
 site_set_t *site_set_load_gvl(const char *dir, const gvl_t *gvl, char *err, size_t errlen)
 {
+    return site_set_load_with(dir, gvl, NULL, 0, NULL, err, errlen);
+}
+
+site_set_t *site_set_load_with(const char *dir, const gvl_t *gvl, const site_doc_t *docs,
+                               size_t n_docs, size_t *shadowed, char *err, size_t errlen)
+{
     site_parse_t p = {.name = dir, .err = err, .errlen = errlen};
     size_t n = 0;
     char **names = site_list_dir(&p, dir, &n);
@@ -1910,6 +1960,37 @@ site_set_t *site_set_load_gvl(const char *dir, const gvl_t *gvl, char *err, size
     for (size_t i = 0; i < n; i++)
         free(names[i]);
     free(names);
+    if (shadowed != NULL) *shadowed = 0;
+    /* The published sites of Redis: one that has a file too replaces it
+     * (Redis wins, docs/sites.md; the caller logs *shadowed). */
+    size_t from_dir = set != NULL ? set->n : 0;
+    for (size_t i = 0; i < n_docs && set != NULL; i++) {
+        char source[SITE_ID_MAX + 48];
+        snprintf(source, sizeof(source), "site %s version %" PRIu64, docs[i].id, docs[i].version);
+        site_parse_t dp = {.set = set,
+                           .name = source,
+                           .gvl = gvl,
+                           .err = err,
+                           .errlen = errlen,
+                           .expected_id = docs[i].id};
+        site_t site;
+        if (site_parse(&dp, docs[i].json, docs[i].len, &site) != 0) {
+            site_set_free(set);
+            set = NULL;
+            break;
+        }
+        size_t j = 0;
+        while (j < from_dir && strcmp(set->sites[j].id, site.id) != 0)
+            j++;
+        if (j < from_dir) {
+            set->sites[j] = site;
+            if (shadowed != NULL) (*shadowed)++;
+        } else if (site_set_add(set, &site) != 0) {
+            site_oom(&dp);
+            site_set_free(set);
+            set = NULL;
+        }
+    }
     if (set != NULL && set->n > 1) qsort(set->sites, set->n, sizeof(*set->sites), site_cmp);
     return set;
 }

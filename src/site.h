@@ -268,6 +268,10 @@ typedef struct site {
     size_t n_tags;
     site_identify_t identify; /* "identify": logged-in visitors (issue 20, item 7) */
     site_tcf_t tcf;           /* "tcf": IAB TCF (issue 24, item 2) */
+    /* SHA-256 of the document's bytes as parsed (issue 22, item 1): two sites
+     * with the same hash have the same banner, which banner_build reuses
+     * instead of building it again when only another site changed. */
+    uint8_t source_sha256[32];
 } site_t;
 
 typedef struct site_set site_set_t;
@@ -291,6 +295,26 @@ struct gvl;
 site_set_t *site_set_load_gvl(const char *dir, const struct gvl *gvl, char *err, size_t errlen);
 site_set_t *site_set_load_one_gvl(const char *name, const char *json, size_t len,
                                   const struct gvl *gvl, char *err, size_t errlen);
+/* The same for a document stored in Redis (issue 22, item 1): source names
+ * it in messages ("site demo draft 7"), id is the id it must declare. field
+ * (may be NULL): the failing field's path ("purposes[0].legal_basis", ""
+ * when the error is the document's), so that an API answers {field, reason};
+ * the reason is err after "<source>: " and "<field>: ". */
+site_set_t *site_set_load_doc(const char *source, const char *id, const char *json, size_t len,
+                              const struct gvl *gvl, char *err, size_t errlen, char *field,
+                              size_t field_cap);
+/* A published site from Redis: its id, version and document. */
+typedef struct site_doc {
+    const char *id;
+    uint64_t version;
+    const char *json;
+    size_t len;
+} site_doc_t;
+/* site_set_load_gvl(dir, gvl), then the documents (each named "site <id> version
+ * <n>" in messages). A document whose id has a file in dir replaces it:
+ * Redis wins; *shadowed (may be NULL) counts them. */
+site_set_t *site_set_load_with(const char *dir, const struct gvl *gvl, const site_doc_t *docs,
+                               size_t n_docs, size_t *shadowed, char *err, size_t errlen);
 
 site_set_t *site_set_retain(site_set_t *set);
 void site_set_release(site_set_t *set);

@@ -274,6 +274,49 @@
  * reads the version keys it finds in the index by name (same tag, same
  * slot) rather than through KEYS: their names are only known inside.
  *
+ * SITE CONFIGURATION (library version 12, issue 22 item 1: sites live in
+ * Redis, versioned and published). A site's keys share the tag {<site>:site}:
+ *
+ *   key                            type    TTL                       content
+ *   cd:{site:site}:head            HASH    none                      last: the newest version
+ *                                                                    number (1, 2, ...), pub:
+ *                                                                    the published one (absent:
+ *                                                                    none), pub_at (Unix ms,
+ *                                                                    Redis TIME), pub_who
+ *   cd:{site:site}:v:<n>           HASH    none (never deleted: a    json: the site document,
+ *                                          proof may name it)        canonical (keys sorted,
+ *                                                                    compact), who, at (ms), msg,
+ *                                                                    parent: the version it was
+ *                                                                    made from (0: none)
+ *   cd:{site:site}:draft           HASH    none                      json, who, at, rev: the
+ *                                                                    draft's revision (1, 2, ...;
+ *                                                                    absent: no draft), base: the
+ *                                                                    version published when saved
+ *
+ * Versions are immutable: written once by consentd_site_commit, which makes
+ * version last+1 only when json differs from the newest version's (an import
+ * of an unchanged file, a retried call: no new version) and can publish it in
+ * the same call, if the published version is still the one the caller read
+ * (a publish with a policy bump is computed from it). consentd_site_publish
+ * sets pub to an existing version (a roll back publishes an older one).
+ * consentd_site_draft_put replaces the draft only if its revision is the one
+ * the writer read (the last writer loses, with the current revision; the
+ * same write sent again after it was applied answers its revision).
+ *
+ * THE REGISTRY of sites is one small key with its own tag, {sites}: on a
+ * cluster it lives on the slot of "sites", found like any key (the slot map):
+ *
+ *   cd:{sites}:registry            HASH    none                      site id -> its published
+ *                                                                    version number
+ *
+ * A publish is two calls, two slots (never one FCALL across both): the site's
+ * (consentd_site_commit or _publish), then consentd_sites_mark (HSET the
+ * registry, PUBLISH "<id> <version>" on STORE_SITES_CHANNEL: on a cluster a
+ * PUBLISH reaches the subscribers of every node). Both are idempotent: a
+ * caller that lost the second call publishes again. Every node subscribes to
+ * the channel and reads the whole registry every few seconds (site_watch.h):
+ * a lost message or mark is caught there.
+ *
  * THE LOG EXPORT reads the 64 streams with consentd_log_read (XRANGE ...
  * COUNT inside, each entry with its data key), partition 0 to 63, each in id
  * order, chaining commands until the page holds `limit`
@@ -3474,4 +3517,138 @@ int store_user_unlink(redis_t *r, const site_t *site, const char *user, const ch
     return store_call_start(
         c, store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_user_unlink") |
                store_arg_str(c, "1") | store_arg_key(c, "c", 1, "") | store_arg_str(c, visitor));
+}
+
+/* ---- sites in Redis (issue 22, item 1; the layout: SITE CONFIGURATION above) --
+ *
+ * Every call is one FCALL whose reply is one JSON text (store.lua), passed up
+ * as bytes (STORE_CALL_BANNER_GET's reply kind): the api parses it. */
+
+static store_call_t *store_siteconf_call(redis_t *r, const char *site_id, void *data, size_t extra,
+                                         store_bytes_cb cb)
+{
+    if (r == NULL || cb == NULL || !store_site_id_ok(site_id)) return NULL;
+    store_call_t *c = store_call_new(STORE_CALL_BANNER_GET, r, data, STORE_KEY_MAX + 128 + extra);
+    if (c == NULL) return NULL;
+    int n = snprintf(c->tag, sizeof(c->tag), "%s:site", site_id);
+    c->tag_len = n > 0 && (size_t)n < sizeof(c->tag) ? (size_t)n : 0;
+    c->cb.bytes = cb;
+    c->is_fcall = 1;
+    return c;
+}
+
+static int store_siteconf_head(store_call_t *c, const char *fn, int ro)
+{
+    return store_arg_str(c, ro ? "FCALL_RO" : "FCALL") | store_arg_str(c, fn) |
+           store_arg_str(c, "1") | store_argf(c, "cd:{%.*s}:head", (int)c->tag_len, c->tag);
+}
+
+static int store_siteconf_who_ok(const char *s)
+{
+    return s != NULL && strlen(s) <= STORE_SITE_WHO_MAX;
+}
+
+int store_site_commit(redis_t *r, const char *site_id, const char *json, size_t len,
+                      const char *who, const char *message, uint64_t parent, int publish,
+                      int64_t expect_published, store_bytes_cb cb, void *data)
+{
+    if (json == NULL || len == 0 || len > STORE_SITE_JSON_MAX || !store_siteconf_who_ok(who) ||
+        message == NULL || strlen(message) > STORE_SITE_MESSAGE_MAX)
+        return REDIS_E_ARGS;
+    store_call_t *c =
+        store_siteconf_call(r, site_id, data, len + strlen(who) + strlen(message), cb);
+    if (c == NULL) return REDIS_E_ARGS;
+    char parent_s[24] = "", expect_s[24] = "";
+    if (parent > 0) snprintf(parent_s, sizeof(parent_s), "%" PRIu64, parent);
+    if (expect_published >= 0) snprintf(expect_s, sizeof(expect_s), "%" PRId64, expect_published);
+    return store_call_start(c, store_siteconf_head(c, "consentd_site_commit", 0) |
+                                   store_arg(c, json, len) | store_arg_str(c, who) |
+                                   store_arg_str(c, message) | store_arg_str(c, parent_s) |
+                                   store_argf(c, "%d", publish) | store_arg_str(c, expect_s));
+}
+
+int store_site_publish(redis_t *r, const char *site_id, uint64_t version, const char *who,
+                       int64_t expect_published, store_bytes_cb cb, void *data)
+{
+    if (version == 0 || !store_siteconf_who_ok(who)) return REDIS_E_ARGS;
+    store_call_t *c = store_siteconf_call(r, site_id, data, strlen(who), cb);
+    if (c == NULL) return REDIS_E_ARGS;
+    char expect_s[24] = "";
+    if (expect_published >= 0) snprintf(expect_s, sizeof(expect_s), "%" PRId64, expect_published);
+    return store_call_start(c, store_siteconf_head(c, "consentd_site_publish", 0) |
+                                   store_argf(c, "%" PRIu64, version) | store_arg_str(c, who) |
+                                   store_arg_str(c, expect_s));
+}
+
+int store_site_draft_put(redis_t *r, const char *site_id, const char *json, size_t len,
+                         const char *who, uint64_t revision, store_bytes_cb cb, void *data)
+{
+    if (json == NULL || len == 0 || len > STORE_SITE_JSON_MAX || !store_siteconf_who_ok(who))
+        return REDIS_E_ARGS;
+    store_call_t *c = store_siteconf_call(r, site_id, data, len + strlen(who), cb);
+    if (c == NULL) return REDIS_E_ARGS;
+    return store_call_start(c, store_siteconf_head(c, "consentd_site_draft_put", 0) |
+                                   store_arg(c, json, len) | store_arg_str(c, who) |
+                                   store_argf(c, "%" PRIu64, revision));
+}
+
+int store_site_draft_get(redis_t *r, const char *site_id, store_bytes_cb cb, void *data)
+{
+    store_call_t *c = store_siteconf_call(r, site_id, data, 0, cb);
+    if (c == NULL) return REDIS_E_ARGS;
+    return store_call_start(c, store_siteconf_head(c, "consentd_site_draft_get", 1));
+}
+
+int store_site_versions(redis_t *r, const char *site_id, size_t limit, store_bytes_cb cb,
+                        void *data)
+{
+    if (limit == 0 || limit > STORE_SITE_VERSIONS_MAX) return REDIS_E_ARGS;
+    store_call_t *c = store_siteconf_call(r, site_id, data, 0, cb);
+    if (c == NULL) return REDIS_E_ARGS;
+    return store_call_start(c, store_siteconf_head(c, "consentd_site_versions", 1) |
+                                   store_argf(c, "%zu", limit));
+}
+
+int store_site_version_get(redis_t *r, const char *site_id, uint64_t version, store_bytes_cb cb,
+                           void *data)
+{
+    store_call_t *c = store_siteconf_call(r, site_id, data, 0, cb);
+    if (c == NULL) return REDIS_E_ARGS;
+    return store_call_start(
+        c, store_siteconf_head(c, "consentd_site_version_get", 1) |
+               (version == 0 ? store_arg_str(c, "published") : store_argf(c, "%" PRIu64, version)));
+}
+
+/* The registry's calls: tag {sites}, one key. */
+static store_call_t *store_registry_call(redis_t *r, void *data, size_t extra, store_bytes_cb cb)
+{
+    if (r == NULL || cb == NULL) return NULL;
+    store_call_t *c = store_call_new(STORE_CALL_BANNER_GET, r, data, STORE_KEY_MAX + 128 + extra);
+    if (c == NULL) return NULL;
+    memcpy(c->tag, "sites", 5);
+    c->tag_len = 5;
+    c->cb.bytes = cb;
+    c->is_fcall = 1;
+    return c;
+}
+
+int store_sites_list(redis_t *r, store_bytes_cb cb, void *data)
+{
+    store_call_t *c = store_registry_call(r, data, 0, cb);
+    if (c == NULL) return REDIS_E_ARGS;
+    return store_call_start(c, store_arg_str(c, "FCALL_RO") |
+                                   store_arg_str(c, "consentd_sites_list") | store_arg_str(c, "1") |
+                                   store_arg_str(c, "cd:{sites}:registry"));
+}
+
+int store_sites_announce(redis_t *r, const char *site_id, uint64_t version, store_bytes_cb cb,
+                         void *data)
+{
+    if (!store_site_id_ok(site_id) || version == 0) return REDIS_E_ARGS;
+    store_call_t *c = store_registry_call(r, data, strlen(site_id), cb);
+    if (c == NULL) return REDIS_E_ARGS;
+    return store_call_start(c, store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_sites_mark") |
+                                   store_arg_str(c, "1") | store_arg_str(c, "cd:{sites}:registry") |
+                                   store_arg_str(c, site_id) | store_argf(c, "%" PRIu64, version) |
+                                   store_arg_str(c, STORE_SITES_CHANNEL));
 }

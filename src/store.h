@@ -318,6 +318,62 @@ int store_scan_add(redis_t *r, const site_t *site, const char *json, size_t len,
 /* The newest summary's JSON (LINDEX 0); js NULL when the site has none. */
 int store_scan_latest(redis_t *r, const site_t *site, store_bytes_cb cb, void *data);
 
+/* ---- sites in Redis (issue 22, item 1; key layout: store.c, SITE
+ * CONFIGURATION) ----
+ *
+ * A site's configuration: immutable versions, a draft with a revision, the
+ * published version, under the tag {<site>:site}; the registry of sites (id
+ * -> published version) under {sites}. Each call is one FCALL; its reply is
+ * one JSON text passed to a store_bytes_cb (js NULL never: always an object):
+ *   commit        {"version", "created", "published"} or {"conflict", "published"}
+ *   publish       {"published", "previous"}, {"missing", "published"} or
+ *                 {"conflict", "published"}
+ *   draft_put     {"revision"} or {"conflict", "revision"} (the current one)
+ *   draft_get     {"json", "who", "at", "revision", "base"}, or {"revision": 0,
+ *                 "published"} when there is no draft
+ *   versions      {"last", "published", "published_at", "published_by",
+ *                 "versions": [{"version", "who", "at", "message", "parent"}]}
+ *                 newest first ("versions" is {} when there is none: cjson)
+ *   version_get   {"version", "json", "who", "at", "message", "parent",
+ *                 "published"} or {"missing", "published"}
+ *   sites_list    {"sites": {"<id>": published version}}
+ *   announce      {"heard": subscribers that got the message}
+ * json is the site document canonicalised by the caller (site_canonical). */
+#define STORE_SITE_JSON_MAX (1024 * 1024) /* as a site file */
+#define STORE_SITE_WHO_MAX 128
+#define STORE_SITE_MESSAGE_MAX 1024
+#define STORE_SITE_VERSIONS_MAX 100
+#define STORE_SITES_CHANNEL "consentd:sites" /* a message "<id> <version>" per publish */
+
+/* A new version (parent: the version it derives from, 0: the newest one),
+ * published too when publish is STORE_SITE_PUBLISH, if the published version
+ * is still expect_published (-1: whatever it is); STORE_SITE_PUBLISH_NEW
+ * publishes only a new version, or the newest when none is published (an
+ * import: an unchanged file does not undo a roll back). Idempotent: json
+ * equal to the newest version's makes no new version. */
+enum { STORE_SITE_KEEP = 0, STORE_SITE_PUBLISH = 1, STORE_SITE_PUBLISH_NEW = 2 };
+int store_site_commit(redis_t *r, const char *site_id, const char *json, size_t len,
+                      const char *who, const char *message, uint64_t parent, int publish,
+                      int64_t expect_published, store_bytes_cb cb, void *data);
+/* Publish an existing version (a roll back is the publish of an older one). */
+int store_site_publish(redis_t *r, const char *site_id, uint64_t version, const char *who,
+                       int64_t expect_published, store_bytes_cb cb, void *data);
+/* Replace the draft if its revision is still `revision` (0: none yet). */
+int store_site_draft_put(redis_t *r, const char *site_id, const char *json, size_t len,
+                         const char *who, uint64_t revision, store_bytes_cb cb, void *data);
+int store_site_draft_get(redis_t *r, const char *site_id, store_bytes_cb cb, void *data);
+/* The newest `limit` (<= STORE_SITE_VERSIONS_MAX) versions, without json. */
+int store_site_versions(redis_t *r, const char *site_id, size_t limit, store_bytes_cb cb,
+                        void *data);
+/* One version with its json; version 0: the published one. */
+int store_site_version_get(redis_t *r, const char *site_id, uint64_t version, store_bytes_cb cb,
+                           void *data);
+/* The registry: every site in Redis and its published version. */
+int store_sites_list(redis_t *r, store_bytes_cb cb, void *data);
+/* After a publish: note it in the registry and PUBLISH "<id> <version>" on
+ * STORE_SITES_CHANNEL (a second call, on the registry's slot; idempotent). */
+int store_sites_announce(redis_t *r, const char *site_id, uint64_t version, store_bytes_cb cb,
+                         void *data);
 /* ---- site API keys (GET/POST/DELETE /v1/sites/{site}/keys, site_keys.h) ----
  *
  * A site's scoped API keys, in one hash under the tag {<site>:keys} (key

@@ -13,7 +13,7 @@
 -- pairs each version with the file's hash, and lint_lua fails when they
 -- disagree). A new version keeps every function of the older ones, with their
 -- arguments and replies: old nodes run on it until they are replaced.
-local VERSION = 11
+local VERSION = 12
 
 -- Returns VERSION: what consentd asks a Redis before loading the library.
 local function version()
@@ -1225,3 +1225,155 @@ redis.register_function('consentd_key_add', key_add)
 redis.register_function('consentd_key_delete', key_delete)
 redis.register_function{function_name = 'consentd_key_list', callback = key_list,
                         flags = {'no-writes'}}
+-- SITES IN REDIS (version 12, issue 22 item 1; key layout: src/store.c, SITE
+-- CONFIGURATION). KEYS[1] is the site's head, cd:{<site>:site}:head; its
+-- versions and its draft are named from it (same tag, same slot), as the banner
+-- list names its versions. Every reply is one JSON text (cjson), so that
+-- store.c passes bytes up and nothing above it reads a Redis reply.
+local function site_key(head, what)
+  return string.sub(head, 1, -5) .. what
+end
+
+local function site_num(v)
+  return tonumber(v) or 0
+end
+
+-- ARGV: canonical json, who, message, parent ('' or a version number),
+-- publish (1: yes; 2: only a new version, or when none is published: an
+-- import; 0: no), expected published version ('' for any). A version equal
+-- to the newest one (same json) is not made again: that version is answered
+-- (created false), and published if asked: an import or a retried call is
+-- idempotent, and an unchanged import does not undo a roll back. Publishing
+-- checks the expected published version (the publish with a policy bump was
+-- computed from it): else conflict.
+local function site_commit(keys, args)
+  local head = keys[1]
+  local last = site_num(redis.call('HGET', head, 'last'))
+  local pub = site_num(redis.call('HGET', head, 'pub'))
+  if args[5] == '1' and args[6] ~= '' and site_num(args[6]) ~= pub then
+    return cjson.encode({conflict = true, published = pub})
+  end
+  local n, created = last, false
+  if last == 0 or redis.call('HGET', site_key(head, 'v:' .. last), 'json') ~= args[1] then
+    n, created = last + 1, true
+    local parent = args[4]
+    if parent == '' then parent = tostring(last) end
+    redis.call('HSET', site_key(head, 'v:' .. n), 'json', args[1], 'who', args[2],
+               'at', now_ms(), 'msg', args[3], 'parent', parent)
+    redis.call('HSET', head, 'last', n)
+  end
+  if args[5] == '1' or (args[5] == '2' and (created or pub == 0)) then
+    redis.call('HSET', head, 'pub', n, 'pub_at', now_ms(), 'pub_who', args[2])
+    pub = n
+  end
+  return cjson.encode({version = n, created = created, published = pub})
+end
+
+-- ARGV: version number, who, expected published version ('' for any).
+local function site_publish(keys, args)
+  local head = keys[1]
+  local n = site_num(args[1])
+  local pub = site_num(redis.call('HGET', head, 'pub'))
+  if n < 1 or redis.call('EXISTS', site_key(head, 'v:' .. n)) == 0 then
+    return cjson.encode({missing = true, published = pub})
+  end
+  if args[3] ~= '' and site_num(args[3]) ~= pub then
+    return cjson.encode({conflict = true, published = pub})
+  end
+  redis.call('HSET', head, 'pub', n, 'pub_at', now_ms(), 'pub_who', args[2])
+  return cjson.encode({published = n, previous = pub})
+end
+
+-- ARGV: canonical json, who, expected revision (0: no draft yet). The last
+-- writer loses: a revision that is not the current one changes nothing. A
+-- call sent again after it was applied (the revision after the expected one
+-- holds the same json from the same writer) answers that revision.
+local function site_draft_put(keys, args)
+  local draft = site_key(keys[1], 'draft')
+  local rev = site_num(redis.call('HGET', draft, 'rev'))
+  if rev == site_num(args[3]) + 1 then
+    local d = redis.call('HMGET', draft, 'json', 'who')
+    if d[1] == args[1] and d[2] == args[2] then
+      return cjson.encode({revision = rev})
+    end
+  end
+  if site_num(args[3]) ~= rev then
+    return cjson.encode({conflict = true, revision = rev})
+  end
+  rev = rev + 1
+  redis.call('HSET', draft, 'json', args[1], 'who', args[2], 'at', now_ms(), 'rev', rev,
+             'base', site_num(redis.call('HGET', keys[1], 'pub')))
+  return cjson.encode({revision = rev})
+end
+
+local function site_draft_get(keys)
+  local d = redis.call('HMGET', site_key(keys[1], 'draft'), 'json', 'who', 'at', 'rev', 'base')
+  if not d[1] then
+    return cjson.encode({revision = 0, published = site_num(redis.call('HGET', keys[1], 'pub'))})
+  end
+  return cjson.encode({json = d[1], who = d[2], at = site_num(d[3]), revision = site_num(d[4]),
+                       base = site_num(d[5])})
+end
+
+-- ARGV: limit. The newest versions first, without their json.
+local function site_versions(keys, args)
+  local h = redis.call('HMGET', keys[1], 'last', 'pub', 'pub_at', 'pub_who')
+  local last = site_num(h[1])
+  local out = {}
+  local n = last
+  while n >= 1 and #out < site_num(args[1]) do
+    local v = redis.call('HMGET', site_key(keys[1], 'v:' .. n), 'who', 'at', 'msg', 'parent')
+    out[#out + 1] = {version = n, who = v[1] or '', at = site_num(v[2]), message = v[3] or '',
+                     parent = site_num(v[4])}
+    n = n - 1
+  end
+  return cjson.encode({last = last, published = site_num(h[2]), published_at = site_num(h[3]),
+                       published_by = h[4] or '', versions = out})
+end
+
+-- ARGV: a version number, or 'published'.
+local function site_version_get(keys, args)
+  local pub = site_num(redis.call('HGET', keys[1], 'pub'))
+  local n = args[1] == 'published' and pub or site_num(args[1])
+  local v = redis.call('HMGET', site_key(keys[1], 'v:' .. n), 'json', 'who', 'at', 'msg',
+                       'parent')
+  if n < 1 or not v[1] then
+    return cjson.encode({missing = true, published = pub})
+  end
+  return cjson.encode({version = n, json = v[1], who = v[2], at = site_num(v[3]), message = v[4],
+                       parent = site_num(v[5]), published = pub})
+end
+
+-- The registry, KEYS[1] = cd:{sites}:registry (HASH site id -> its published
+-- version): the whole of it, as {"<id>": version}.
+local function sites_list(keys)
+  local all = redis.call('HGETALL', keys[1])
+  local out = {}
+  for i = 1, #all, 2 do
+    out[all[i]] = site_num(all[i + 1])
+  end
+  return cjson.encode({sites = out})
+end
+
+redis.register_function('consentd_site_commit', site_commit)
+redis.register_function('consentd_site_publish', site_publish)
+redis.register_function('consentd_site_draft_put', site_draft_put)
+redis.register_function{function_name = 'consentd_site_draft_get', callback = site_draft_get,
+                        flags = {'no-writes'}}
+redis.register_function{function_name = 'consentd_site_versions', callback = site_versions,
+                        flags = {'no-writes'}}
+redis.register_function{function_name = 'consentd_site_version_get',
+                        callback = site_version_get, flags = {'no-writes'}}
+redis.register_function{function_name = 'consentd_sites_list', callback = sites_list,
+                        flags = {'no-writes'}}
+
+-- KEYS[1] the registry; ARGV: site id, its published version, channel. Notes
+-- the version in the registry and announces "<id> <version>" on the channel
+-- (on a cluster, PUBLISH reaches every node's subscribers). Idempotent.
+local function sites_mark(keys, args)
+  redis.call('HSET', keys[1], args[1], args[2])
+  local heard = redis.call('PUBLISH', args[3], args[1] .. ' ' .. args[2])
+  return cjson.encode({heard = heard})
+end
+
+redis.register_function('consentd_sites_mark', sites_mark)

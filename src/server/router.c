@@ -41,6 +41,7 @@
 #include "rights.h"
 #include "scans.h"
 #include "site_keys.h"
+#include "site_config.h"
 #include "stats.h"
 #include "versions.h"
 #include "health.h"
@@ -114,6 +115,19 @@ static const route_t routes[] = {
     {"scans_post", "POST", "/v1/sites/{site}/scans", scans_post, SCOPE_SCANS_WRITE, SCANS_MAX_BODY,
      0},
     {"scans_latest", "GET", "/v1/sites/{site}/scans/latest", scans_latest, SCOPE_STATS_READ, 0, 0},
+    {"site_draft_get", "GET", "/v1/sites/{site}/draft", site_config_draft_get, SCOPE_SITE_WRITE, 0,
+     0},
+    {"site_draft_put", "PUT", "/v1/sites/{site}/draft", site_config_draft_put, SCOPE_SITE_WRITE,
+     SITE_CONFIG_MAX_BODY, 0},
+    {"site_versions", "GET", "/v1/sites/{site}/versions", site_config_versions_list,
+     SCOPE_SITE_WRITE, 0, 0},
+    {"site_version_post", "POST", "/v1/sites/{site}/versions", site_config_versions_post,
+     SCOPE_SITE_WRITE, 4096, 0},
+    {"site_version_get", "GET", "/v1/sites/{site}/versions/{version}", site_config_version_get,
+     SCOPE_SITE_WRITE, 0, 0},
+    {"site_diff", "GET", "/v1/sites/{site}/diff", site_config_diff, SCOPE_SITE_WRITE, 0, 0},
+    {"site_publish", "POST", "/v1/sites/{site}/versions/{version}/publish", site_config_publish,
+     SCOPE_SITE_PUBLISH, 1024, 0},
     {"visitor_get", "GET", "/v1/sites/{site}/visitors/{visitor}", rights_access, SCOPE_RIGHTS, 0,
      0},
     {"visitor_delete", "DELETE", "/v1/sites/{site}/visitors/{visitor}", rights_erase, SCOPE_RIGHTS,
@@ -139,6 +153,8 @@ static const route_t routes[] = {
 _Static_assert(ROUTE_COUNT < ROUTER_NO_ROUTE && ROUTE_COUNT <= 64,
                "router_target_t.matched has one bit per route");
 enum { ROUTE_PREFLIGHT = ROUTE_COUNT, ROUTE_UNMATCHED, ROUTE_NAMES };
+_Static_assert(ROUTE_NAMES <= METRICS_MAX_ROUTES,
+               "metrics.c counts every route name: raise METRICS_MAX_ROUTES");
 
 typedef struct route_pattern {
     h2o_iovec_t segments[ROUTER_MAX_SEGMENTS];

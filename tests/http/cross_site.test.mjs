@@ -47,6 +47,15 @@ const ACCESS = {
     log_export: 'server', /* the raw consent log */
     log_checkpoints: 'public', /* signed hashes: publishing them is the point */
     log_inclusion: 'server',
+    /* the site's configuration in Redis (issue 22, item 1): the site's API key
+     * until item 2's scopes (site:write, site:publish) */
+    site_draft_get: 'server',
+    site_draft_put: 'server',
+    site_versions: 'server',
+    site_version_post: 'server',
+    site_version_get: 'server',
+    site_diff: 'server',
+    site_publish: 'server',
     keys_post: 'server', /* a site's keys (issue 22, item 2): keys:admin */
     keys_list: 'server',
     keys_delete: 'server',
@@ -103,6 +112,7 @@ function target(route, site) {
         .replace('{visitor}', SHARED)
         .replace('{file}', 'index.html')
         .replace('{hash}', 'a'.repeat(64))
+        .replace('{version}', '1')
         .replace('{name}', 'some-key');
 }
 
@@ -111,6 +121,8 @@ function bodyFor(route) {
         return JSON.stringify({ visitor: SHARED, decisions: { audience: false }, policy_version: policy, lang: 'fr' });
     if (route.name === 'events_post') return JSON.stringify({ type: 'dismissed', visitor: SHARED });
     if (route.name === 'identify_post') return JSON.stringify({ token: 'not.a.token', visitor: SHARED });
+    if (route.name === 'site_draft_put') return JSON.stringify({ revision: 0, site: { id: 'x' } });
+    if (route.name === 'site_version_post' || route.name === 'site_publish') return '{}';
     return undefined;
 }
 

@@ -304,6 +304,35 @@ test('openapi_live_stats_json_csv_and_parameter_errors_match', async () => {
         assert.equal(assertDocumented(await consentd.request(`/v1/sites/demo/stats?${query}`, { headers: server() }), stats, 'get').error.code, code, query);
 });
 
+test('openapi_live_site_configuration_draft_versions_diff_publish_and_their_errors_match', async () => {
+    const c = stack.consentd;
+    const key = server();
+    const call = (method, target, body, headers = key) =>
+        c.request(`/v1/sites/demo${target}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    assertDocumented(await call('GET', '/draft'), '/v1/sites/{site}/draft', 'get');
+    const site = structuredClone(DEMO);
+    assertDocumented(await call('PUT', '/draft', site), '/v1/sites/{site}/draft', 'put'); /* 428 */
+    assertDocumented(await call('PUT', '/draft', { revision: 0, site: { ...site, id: 'x' } }), '/v1/sites/{site}/draft', 'put'); /* 422 */
+    assert.equal(assertDocumented(await call('PUT', '/draft', { revision: 0, site }), '/v1/sites/{site}/draft', 'put').revision, 1);
+    assertDocumented(await call('PUT', '/draft', { revision: 0, site }), '/v1/sites/{site}/draft', 'put'); /* 409 */
+    assertDocumented(await call('GET', '/draft'), '/v1/sites/{site}/draft', 'get');
+    const made = assertDocumented(await call('POST', '/versions', { message: 'openapi' }), '/v1/sites/{site}/versions', 'post');
+    assertDocumented(await call('POST', '/versions', { message: 'again' }), '/v1/sites/{site}/versions', 'post'); /* 200 unchanged */
+    site.purposes[1].recipients = [...site.purposes[1].recipients, 'Someone'];
+    assertDocumented(await call('PUT', '/draft', { revision: 1, site }), '/v1/sites/{site}/draft', 'put');
+    const second = assertDocumented(await call('POST', '/versions', { revision: 2 }), '/v1/sites/{site}/versions', 'post');
+    assertDocumented(await call('GET', '/versions'), '/v1/sites/{site}/versions', 'get');
+    assertDocumented(await call('GET', `/versions/${made.version}`), '/v1/sites/{site}/versions/{version}', 'get');
+    assertDocumented(await call('GET', '/versions/99'), '/v1/sites/{site}/versions/{version}', 'get'); /* 404 */
+    assertDocumented(await call('GET', `/diff?from=${made.version}&to=${second.version}`), '/v1/sites/{site}/diff', 'get');
+    assertDocumented(await call('GET', '/diff?from=1'), '/v1/sites/{site}/diff', 'get'); /* 400 */
+    assertDocumented(await call('POST', `/versions/${made.version}/publish`), '/v1/sites/{site}/versions/{version}/publish', 'post');
+    const bumped = assertDocumented(await call('POST', `/versions/${second.version}/publish`), '/v1/sites/{site}/versions/{version}/publish', 'post');
+    assert.equal(bumped.policy_bumped, true);
+    assertDocumented(await call('POST', '/versions/99/publish'), '/v1/sites/{site}/versions/{version}/publish', 'post'); /* 404 */
+    assertDocumented(await call('POST', '/versions/1/publish', { bump_policy: 'yes' }), '/v1/sites/{site}/versions/{version}/publish', 'post'); /* 400 */
+});
+
 test('openapi_live_public_routes_and_listeners_match', async () => {
     const { consentd } = stack;
     assertDocumented(await consentd.request('/healthz'), '/healthz', 'get');

@@ -59,7 +59,8 @@ function target(route, site = 'demo') {
         .replace('{visitor}', VISITOR)
         .replace('{file}', 'index.html')
         .replace('{hash}', 'a'.repeat(64))
-        .replace('{name}', 'no-such-key');
+        .replace('{name}', 'no-such-key')
+        .replace('{version}', '1');
 }
 
 let made = 0;

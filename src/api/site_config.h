@@ -1,0 +1,35 @@
+/*
+ * site_config.h - a site's configuration in Redis, over HTTP (issue 22,
+ * item 1): the draft, the versions, their diff, publish and roll back.
+ *
+ *   GET  /v1/sites/{site}/draft                      the draft and its revision
+ *   PUT  /v1/sites/{site}/draft                      replace it (If-Match or "revision")
+ *   GET  /v1/sites/{site}/versions                   who, when, message, newest first
+ *   POST /v1/sites/{site}/versions                   the draft becomes a version
+ *   GET  /v1/sites/{site}/versions/{version}         one version's document
+ *   GET  /v1/sites/{site}/diff?from=A&to=B           a JSON diff of two versions
+ *   POST /v1/sites/{site}/versions/{version}/publish publish it (a roll back: an older one)
+ *
+ * A document is validated by site.c (site_set_load_doc) before it is stored,
+ * with the messages a site file gets, the source named "site <id> draft
+ * <revision>": invalid is 422 with {field, reason}. Publishing applies the
+ * policy bump rule (site_doc.h; docs/sites.md), then announces the version
+ * (store_sites_announce) so that every node serves it (site_watch.h).
+ * Storage goes through store.h; nothing here knows a key.
+ */
+#ifndef CONSENTD_API_SITE_CONFIG_H
+#define CONSENTD_API_SITE_CONFIG_H
+
+#include "http.h"
+
+#define SITE_CONFIG_MAX_BODY (256 * 1024) /* a site document, a few KB to a few 10 KB */
+
+void site_config_draft_get(http_request_t *rq);
+void site_config_draft_put(http_request_t *rq);
+void site_config_versions_list(http_request_t *rq);
+void site_config_versions_post(http_request_t *rq);
+void site_config_version_get(http_request_t *rq);
+void site_config_diff(http_request_t *rq);
+void site_config_publish(http_request_t *rq);
+
+#endif
