@@ -1782,35 +1782,40 @@ site_set_t *site_set_load_one(const char *name, const char *json, size_t len, ch
     return site_set_load_one_gvl(name, json, len, NULL, err, errlen);
 }
 
-site_set_t *site_set_load_one_gvl(const char *name, const char *json, size_t len, const gvl_t *gvl,
-                                  char *err, size_t errlen)
+/* One document into a new set of one site, parsed with p (its set is made
+ * here). */
+static site_set_t *site_set_load_parsed(site_parse_t *p, const char *json, size_t len)
 {
-    site_set_t *set = site_set_new();
-    site_parse_t p = {.set = set, .name = name, .gvl = gvl, .err = err, .errlen = errlen};
+    site_set_t *set = p->set = site_set_new();
     if (set == NULL) {
-        site_oom(&p);
+        site_oom(p);
         return NULL;
     }
     site_t site;
-    if (site_parse(&p, json, len, &site) != 0) {
+    if (site_parse(p, json, len, &site) != 0) {
         site_set_free(set);
         return NULL;
     }
     if (site_set_add(set, &site) != 0) {
-        site_oom(&p);
+        site_oom(p);
         site_set_free(set);
         return NULL;
     }
     return set;
 }
 
+site_set_t *site_set_load_one_gvl(const char *name, const char *json, size_t len, const gvl_t *gvl,
+                                  char *err, size_t errlen)
+{
+    site_parse_t p = {.name = name, .gvl = gvl, .err = err, .errlen = errlen};
+    return site_set_load_parsed(&p, json, len);
+}
+
 site_set_t *site_set_load_doc(const char *source, const char *id, const char *json, size_t len,
                               const gvl_t *gvl, char *err, size_t errlen, char *field,
                               size_t field_cap)
 {
-    site_set_t *set = site_set_new();
-    site_parse_t p = {.set = set,
-                      .name = source,
+    site_parse_t p = {.name = source,
                       .gvl = gvl,
                       .err = err,
                       .errlen = errlen,
@@ -1818,21 +1823,7 @@ site_set_t *site_set_load_doc(const char *source, const char *id, const char *js
                       .field_out = field,
                       .field_cap = field_cap};
     if (field != NULL && field_cap > 0) field[0] = '\0';
-    if (set == NULL) {
-        site_oom(&p);
-        return NULL;
-    }
-    site_t site;
-    if (site_parse(&p, json, len, &site) != 0) {
-        site_set_free(set);
-        return NULL;
-    }
-    if (site_set_add(set, &site) != 0) {
-        site_oom(&p);
-        site_set_free(set);
-        return NULL;
-    }
-    return set;
+    return site_set_load_parsed(&p, json, len);
 }
 
 /* ---- the directory ----------------------------------------------------------- */
