@@ -32,7 +32,7 @@ export function uiCreate(cfg, lang, layout, nonce, css, gpc, on) {
     const items = cfg.p.map((p) => {
         const [name, description] = text(p);
         const input = (switches[p.id] = h('input', { type: 'checkbox', role: 'switch' }));
-        if (p.b == 'necessary') input.disabled = true;
+        input.disabled = p.b == 'necessary';
         return h(
             'li',
             {},
@@ -49,7 +49,7 @@ export function uiCreate(cfg, lang, layout, nonce, css, gpc, on) {
     );
     const dialog = h(
         'dialog',
-        { role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': 'ct', 'aria-describedby': 'cd', lang, tabindex: -1, class: layout },
+        { 'aria-modal': 'true', 'aria-labelledby': 'ct', 'aria-describedby': 'cd', lang, tabindex: -1, class: layout },
         h('button', { class: 'x', onclick: on.close }, t.close + ' →'),
         h('h2', { id: 'ct' }, t.title),
         h(
