@@ -61,7 +61,9 @@ typedef struct counters_group {
     uint32_t n_dims, n_metrics;
     uint64_t touched; /* increments since the last flush */
     uint32_t n_visitors, cap_visitors;
-    char *visitors;    /* cap_visitors slots of COUNTERS_VISITOR_SLOT bytes */
+    char *visitors; /* cap_visitors slots of COUNTERS_VISITOR_SLOT bytes */
+    uint32_t *tcf;  /* IAB TCF counts (counters_tcf), NULL until one; tcf_cells of them */
+    uint32_t tcf_cells;
     uint32_t counts[]; /* n_dims * n_metrics */
 } counters_group_t;
 
@@ -147,6 +149,7 @@ static void counters_group_free(counters_group_t *g)
 {
     site_set_release(g->sites);
     free(g->visitors);
+    free(g->tcf);
     free(g);
 }
 
@@ -310,6 +313,8 @@ static void counters_add(counters_group_t *g, const uint32_t *dims, size_t n_dim
 }
 
 static int counters_flush_group(counters_t *c, counters_group_t *g);
+static size_t counters_tcf_cells_set(const counters_group_t *g);
+static size_t counters_tcf_batch(counters_t *c, const counters_group_t *g, size_t k);
 
 static void counters_visitor(counters_t *c, counters_group_t *g, const char *visitor)
 {
@@ -619,6 +624,7 @@ static int counters_flush_group(counters_t *c, counters_group_t *g)
     size_t cells = (size_t)g->n_dims * g->n_metrics, n = 0;
     for (size_t i = 0; i < cells; i++)
         n += g->counts[i] != 0;
+    n += counters_tcf_cells_set(g);
     if (counters_scratch(c, n) != 0) return -1; /* out of memory: try again at the next flush */
     size_t k = 0;
     for (size_t i = 0; i < cells; i++) {
@@ -632,6 +638,7 @@ static int counters_flush_group(counters_t *c, counters_group_t *g)
         c->fields[k] = name;
         c->values[k++] = g->counts[i];
     }
+    k = counters_tcf_batch(c, g, k);
     for (uint32_t v = 0; v < g->n_visitors; v++)
         c->visitors[v] = g->visitors + (size_t)v * COUNTERS_VISITOR_SLOT;
     store_counts_t batch = {
@@ -661,6 +668,7 @@ static int counters_flush_group(counters_t *c, counters_group_t *g)
         if (rc != REDIS_OK) counters_batch_drop(c, b, "bad arguments");
     }
     memset(g->counts, 0, cells * sizeof(g->counts[0]));
+    if (g->tcf != NULL) memset(g->tcf, 0, g->tcf_cells * sizeof(g->tcf[0]));
     g->touched = 0;
     g->n_visitors = 0;
     return 0;
@@ -692,4 +700,81 @@ void counters_flush(counters_t *c)
         counters_table_rebuild(c); /* fewer groups: reuses the table */
     }
     metrics_gauge_set(c->metrics, METRICS_STATS_PENDING, pending);
+}
+
+/* ---- IAB TCF choices (issue 24, item 6) ------------------------------------- */
+
+/* A group's TCF cells: per purpose 1..TCF_PURPOSES_MAX, then per vendor of
+ * the site's rules (in their order), three counts: g, r, o. */
+#define COUNTERS_TCF_WHAT 3
+static const char counters_tcf_what[COUNTERS_TCF_WHAT] = {'g', 'r', 'o'};
+
+size_t counters_tcf_field(char *out, size_t cap, char kind, unsigned id, char what)
+{
+    int n = snprintf(out, cap, "all|t.%c%u.%c", kind, id, what);
+    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+static void counters_tcf_add(counters_group_t *g, size_t item, size_t what)
+{
+    g->tcf[item * COUNTERS_TCF_WHAT + what]++;
+    g->touched++;
+}
+
+void counters_tcf(counters_t *c, site_set_t *sites, const site_t *site, const store_record_t *rec,
+                  uint32_t pc, uint32_t pli, const uint8_t *vendors)
+{
+    const tcf_site_rules_t *r = &site->tcf.rules;
+    if (c == NULL || rec == NULL || vendors == NULL || !site->tcf.enabled ||
+        rec->issued_at_ms < 0 || rec->action == NULL ||
+        strcmp(rec->action, STORE_ACTION_CONSENT) != 0)
+        return;
+    counters_group_t *g = counters_group(c, sites, site, rec->issued_at_ms / COUNTERS_MS_PER_HOUR);
+    if (g != NULL && g->tcf == NULL) {
+        g->tcf_cells = (uint32_t)((TCF_PURPOSES_MAX + r->vendor_count) * COUNTERS_TCF_WHAT);
+        g->tcf = calloc(g->tcf_cells, sizeof(*g->tcf));
+    }
+    if (g == NULL || g->tcf == NULL) {
+        counters_drop(c, 1);
+        return;
+    }
+    for (unsigned p = 1; p <= TCF_PURPOSES_MAX; p++) {
+        if (r->purposes_consent & TCF_BIT(p)) counters_tcf_add(g, p - 1, (pc & TCF_BIT(p)) ? 0 : 1);
+        if ((r->purposes_li & TCF_BIT(p)) && !(pli & TCF_BIT(p))) counters_tcf_add(g, p - 1, 2);
+    }
+    for (size_t i = 0; i < r->vendor_count; i++) {
+        const tcf_site_vendor_t *v = &r->vendors[i];
+        size_t item = TCF_PURPOSES_MAX + i;
+        if (v->purposes | v->flexible_purposes)
+            counters_tcf_add(g, item, (vendors[i] & COUNTERS_TCF_CONSENT) ? 0 : 1);
+        if ((v->li_purposes | v->flexible_purposes | v->special_purposes) &&
+            !(vendors[i] & COUNTERS_TCF_LI))
+            counters_tcf_add(g, item, 2);
+    }
+}
+
+static size_t counters_tcf_cells_set(const counters_group_t *g)
+{
+    size_t n = 0;
+    for (uint32_t i = 0; g->tcf != NULL && i < g->tcf_cells; i++)
+        n += g->tcf[i] != 0;
+    return n;
+}
+
+/* Add g's TCF counts to the batch in the scratch from field k; the new k. */
+static size_t counters_tcf_batch(counters_t *c, const counters_group_t *g, size_t k)
+{
+    for (uint32_t i = 0; g->tcf != NULL && i < g->tcf_cells; i++) {
+        if (g->tcf[i] == 0) continue;
+        size_t item = i / COUNTERS_TCF_WHAT;
+        char *name = c->names + k * COUNTERS_FIELD_MAX;
+        unsigned id = item < TCF_PURPOSES_MAX
+                          ? (unsigned)item + 1
+                          : g->site->tcf.rules.vendors[item - TCF_PURPOSES_MAX].id;
+        counters_tcf_field(name, COUNTERS_FIELD_MAX, item < TCF_PURPOSES_MAX ? 'p' : 'v', id,
+                           counters_tcf_what[i % COUNTERS_TCF_WHAT]);
+        c->fields[k] = name;
+        c->values[k++] = g->tcf[i];
+    }
+    return k;
 }

@@ -48,7 +48,8 @@
  *                                                    withdrawal)
  *           g.<purpose> | r.<purpose>               (granted / refused, per
  *                                                    non-necessary purpose)
- * Events count as source banner. A consent is accept_all when every
+ * IAB TCF sites add all|t.p<id>.<g|r|o> and all|t.v<id>.<g|r|o>
+ * (counters_tcf, below). Events count as source banner. A consent is accept_all when every
  * non-necessary purpose is granted, reject_all when every one is refused,
  * custom otherwise.
  */
@@ -121,6 +122,27 @@ void counters_event(counters_t *c, site_set_t *sites, const site_t *site, counte
  * at rec->issued_at_ms. Call only once Redis has acknowledged the record. */
 void counters_consent(counters_t *c, site_set_t *sites, const site_t *site,
                       const store_record_t *rec);
+
+/* IAB TCF choices (issue 24, item 6), for a consent (action "consent") of
+ * a TCF site once Redis has it, counted with the site's other counts (same
+ * group, same batch, no extra round trip), in dim `all` only, bounded by the
+ * site's own vendors. pc, pli: the TC string's purpose consents and
+ * legitimate interests (masks, tcf.h); vendors: one byte per vendor of
+ * site->tcf.rules, in its order, COUNTERS_TCF_CONSENT | COUNTERS_TCF_LI as
+ * its bits in the string. Fields (COUNTERS_TCF_FIELD):
+ *   t.p<id>.g | t.p<id>.r | t.p<id>.o    purpose id: consent given,
+ *       consent refused (a purpose the site asks consent for), legitimate
+ *       interest objected to (a purpose the site shows under LI)
+ *   t.v<id>.g | t.v<id>.r | t.v<id>.o    vendor id: the same, for a vendor
+ *       declaring consent purposes (g, r) or LI / special purposes (o) */
+#define COUNTERS_TCF_CONSENT 1
+#define COUNTERS_TCF_LI 2
+void counters_tcf(counters_t *c, site_set_t *sites, const site_t *site, const store_record_t *rec,
+                  uint32_t pc, uint32_t pli, const uint8_t *vendors);
+/* The field of a TCF count: kind 'p' (purpose) or 'v' (vendor), its id,
+ * what 'g', 'r' or 'o'; "all|t.<kind><id>.<what>" into out (cap >=
+ * COUNTERS_FIELD_MAX); its length. */
+size_t counters_tcf_field(char *out, size_t cap, char kind, unsigned id, char what);
 
 /* Send every group that has something to send (one store call each). */
 void counters_flush(counters_t *c);

@@ -65,7 +65,14 @@ static void proof_claims_json(strbuf_t *w, const proof_claims_t *c)
         else
             strbuf_lit(w, ":false");
     }
-    strbuf_lit(w, "}}");
+    strbuf_lit(w, "}");
+    if (c->tc_string != NULL) {
+        proof_member(w, ",\"tcf\":{\"tc_string\":", c->tc_string);
+        strbuf_lit(w, ",\"vendor_list_version\":");
+        strbuf_i64(w, c->vendor_list_version);
+        strbuf_lit(w, "}");
+    }
+    strbuf_lit(w, "}");
 }
 
 static int proof_claims_complete(const proof_claims_t *c)

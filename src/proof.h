@@ -24,6 +24,10 @@
  *   gpc   true when a Global Privacy Control signal came with the choice
  *         (omitted when none)
  *   dec   {"<purpose>": true|false, ...} for every purpose of the site
+ *   tcf   {"tc_string": "<TC string>", "vendor_list_version": N}: on an IAB
+ *         TCF site, the TC string consentd encoded for the choice and the
+ *         Global Vendor List version it was given under (issue 24, item 4;
+ *         omitted elsewhere)
  */
 #ifndef CONSENTD_PROOF_H
 #define CONSENTD_PROOF_H
@@ -54,6 +58,8 @@ typedef struct proof_claims {
     size_t n_decisions;
     const char *const *purposes;  /* n_decisions purpose ids */
     const unsigned char *granted; /* n_decisions booleans */
+    const char *tc_string;        /* NULL: no tcf claim */
+    uint32_t vendor_list_version; /* with tc_string */
 } proof_claims_t;
 
 /* Sign the claims with the set's active key into out (cap >= PROOF_MAX).

@@ -1385,6 +1385,68 @@ static int site_tcf_publisher_purposes(const site_parse_t *p, json_t *obj, site_
     return 0;
 }
 
+/* The TC string encoder's rules for the site (site_tcf_t.rules), from its
+ * validated "tcf" block and the GVL it was checked against: every vendor
+ * with its declarations as masks, the restrictions, and what is offered
+ * (the union of the vendors' declarations, docs/tcf.md). */
+static uint32_t site_tcf_mask(gvl_ids_t ids, unsigned max)
+{
+    uint32_t m = 0;
+    for (size_t i = 0; i < ids.n; i++)
+        if (ids.ids[i] >= 1) m |= TCF_BIT(ids.ids[i] > max ? max : ids.ids[i]);
+    return m;
+}
+
+static int site_tcf_rules(const site_parse_t *p, site_tcf_t *tcf)
+{
+    tcf_site_rules_t *r = &tcf->rules;
+    *r = (tcf_site_rules_t){
+        .cmp_id = tcf->cmp_id,
+        .cmp_version = tcf->cmp_version,
+        .consent_screen = 1,
+        .vendor_list_version = p->gvl->vendor_list_version,
+        .policy_version = p->gvl->tcf_policy_version,
+        .vendor_count = tcf->n_vendors,
+        .restriction_count = tcf->n_restrictions,
+    };
+    memcpy(r->publisher_cc, tcf->publisher_cc, 2);
+    tcf_site_vendor_t *vs = site_alloc(p->set, tcf->n_vendors * sizeof(*vs));
+    if (vs == NULL) return site_oom(p);
+    for (size_t i = 0; i < tcf->n_vendors; i++) {
+        const gvl_vendor_t *g = gvl_vendor_find(p->gvl, tcf->vendors[i]);
+        vs[i] = (tcf_site_vendor_t){
+            .id = tcf->vendors[i],
+            .purposes = site_tcf_mask(g->purposes, TCF_PURPOSES_MAX),
+            .li_purposes = site_tcf_mask(g->leg_int_purposes, TCF_PURPOSES_MAX),
+            .flexible_purposes = site_tcf_mask(g->flexible_purposes, TCF_PURPOSES_MAX),
+            .special_purposes = site_tcf_mask(g->special_purposes, 32),
+        };
+        r->purposes_consent |= vs[i].purposes | vs[i].flexible_purposes;
+        r->purposes_li |= vs[i].li_purposes | vs[i].flexible_purposes;
+        r->special_features |=
+            (uint16_t)site_tcf_mask(g->special_features, TCF_SPECIAL_FEATURES_MAX);
+    }
+    r->purposes_li &= ~(uint32_t)TCF_PURPOSES_NO_LI;
+    r->vendors = vs;
+    if (tcf->n_restrictions > 0) {
+        tcf_restriction_t *rs = site_alloc(p->set, tcf->n_restrictions * sizeof(*rs));
+        if (rs == NULL) return site_oom(p);
+        for (size_t i = 0; i < tcf->n_restrictions; i++)
+            rs[i] = (tcf_restriction_t){
+                .purpose = tcf->restrictions[i].purpose,
+                .type = (tcf_restriction_type_t)tcf->restrictions[i].type,
+                .vendors = {tcf->restrictions[i].vendors, tcf->restrictions[i].n_vendors},
+            };
+        r->restrictions = rs;
+    }
+    for (size_t i = 0; i < tcf->n_publisher_consent; i++)
+        r->pub_purposes_consent |= TCF_BIT(tcf->publisher_consent[i]);
+    for (size_t i = 0; i < tcf->n_publisher_li; i++)
+        r->pub_purposes_li |= TCF_BIT(tcf->publisher_li[i]);
+    r->publisher_tc = tcf->n_publisher_consent + tcf->n_publisher_li > 0;
+    return 0;
+}
+
 /*
  * "tcf": {"cmp_id", "cmp_version", "publisher_cc", "vendors",
  * "publisher_restrictions", "stacks", "publisher_purposes"} (issue 24, item
@@ -1483,6 +1545,7 @@ static int site_parse_tcf(const site_parse_t *p, json_t *root, site_t *site)
     if ((v = json_object_get(obj, "publisher_purposes")) != NULL &&
         site_tcf_publisher_purposes(p, v, tcf) != 0)
         return -1;
+    if (site_tcf_rules(p, tcf) != 0) return -1;
     tcf->enabled = 1;
     return 0;
 }

@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tcf.h"
+
 #define SITE_ERR_MAX 512
 #define SITE_ID_MAX 64 /* [a-z0-9][a-z0-9_-]{0,63} */
 #define SITE_MAX_PURPOSES 32
@@ -206,6 +208,16 @@ typedef struct site_tcf {
     size_t n_publisher_consent;
     const uint16_t *publisher_li;
     size_t n_publisher_li;
+    /* What the consent POST holds a visitor's TCF choice to (issue 24, item
+     * 4), filled at load from the fields above and the GVL version checked
+     * against; immutable with the set (its arrays live in its arena). Fields
+     * the site file does not carry (docs/tcf.md, "The site's rules"):
+     * consent_screen 1 (consentd's TCF banner is one UI), purpose one
+     * treatment and non-standard texts off, no custom publisher purposes;
+     * the purposes (and special features) offered are those the site's
+     * vendors declare, on the basis they declare or, when flexible, on
+     * either; policy_version the GVL's tcfPolicyVersion. */
+    tcf_site_rules_t rules;
 } site_tcf_t;
 
 typedef struct site {

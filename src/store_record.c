@@ -40,6 +40,7 @@ static const char *const store_field_names[FIELD_COUNT] = {"id",  "vis", "iat", 
 /* The keys of the `how` map. */
 #define STORE_HOW_CTL "ctl"
 #define STORE_HOW_GPC "gpc"
+#define STORE_HOW_TCF "tcf"
 /* What `act` held before issue 19 for a withdrawal: read as "withdrawal". */
 #define STORE_ACTION_LEGACY_WITHDRAWAL "withdraw"
 
@@ -76,6 +77,8 @@ static char *store_record_pack(const store_record_t *rec, int with_log, size_t *
         (rec->banner_version != NULL &&
          !store_record_string_ok(rec->banner_version, STORE_RECORD_STRING_MAX)) ||
         (rec->control != NULL && !store_record_string_ok(rec->control, STORE_RECORD_STRING_MAX)) ||
+        (rec->tc_string != NULL &&
+         !store_record_string_ok(rec->tc_string, STORE_RECORD_STRING_MAX)) ||
         (with_log && rec->log_id != NULL &&
          !store_record_string_ok(rec->log_id, STORE_RECORD_STRING_MAX)))
         return NULL;
@@ -87,7 +90,7 @@ static char *store_record_pack(const store_record_t *rec, int with_log, size_t *
             if (strcmp(rec->purposes[i], rec->purposes[j]) == 0) return NULL;
     }
     int with_var = rec->variant != NULL, with_bv = rec->banner_version != NULL;
-    int with_how = rec->control != NULL || rec->gpc;
+    int with_how = rec->control != NULL || rec->gpc || rec->tc_string != NULL;
     with_log = with_log && rec->log_id != NULL;
 
     msgpack_sbuffer sb;
@@ -109,10 +112,13 @@ static char *store_record_pack(const store_record_t *rec, int with_log, size_t *
     rc |= store_pack_key_str(&pk, FIELD_ACT, rec->action);
     if (with_how) {
         rc |= store_pack_str(&pk, store_field_names[FIELD_HOW]);
-        rc |= msgpack_pack_map(&pk, (size_t)(rec->control != NULL) + (size_t)(rec->gpc != 0));
+        rc |= msgpack_pack_map(&pk, (size_t)(rec->control != NULL) + (size_t)(rec->gpc != 0) +
+                                        (size_t)(rec->tc_string != NULL));
         if (rec->control != NULL)
             rc |= store_pack_str(&pk, STORE_HOW_CTL) | store_pack_str(&pk, rec->control);
         if (rec->gpc) rc |= store_pack_str(&pk, STORE_HOW_GPC) | msgpack_pack_true(&pk);
+        if (rec->tc_string != NULL)
+            rc |= store_pack_str(&pk, STORE_HOW_TCF) | store_pack_str(&pk, rec->tc_string);
     }
     rc |= store_pack_str(&pk, store_field_names[FIELD_DEC]);
     rc |= msgpack_pack_map(&pk, rec->n_decisions);
@@ -340,7 +346,7 @@ static int store_read_decisions(store_reader_t *in, store_record_strings_t *out,
     return 0;
 }
 
-/* The `how` map: ctl (str), gpc (bool); unknown keys skipped (a later
+/* The `how` map: ctl (str), gpc (bool), tcf (str); unknown keys skipped (a later
  * version may add some), at most STORE_RECORD_KEYS_MAX in all. */
 static int store_read_how(store_reader_t *in, store_record_strings_t *out, store_record_t *rec)
 {
@@ -359,6 +365,9 @@ static int store_read_how(store_reader_t *in, store_record_strings_t *out, store
             unsigned char on;
             if (seen_gpc++ || store_read_bool(in, &on) != 0) return -1;
             rec->gpc = on;
+        } else if (klen == 3 && memcmp(key, STORE_HOW_TCF, 3) == 0) {
+            if (rec->tc_string != NULL || store_read_string_field(in, out, &rec->tc_string) != 0)
+                return -1;
         } else if (store_skip(in, 1) != 0) {
             return -1;
         }

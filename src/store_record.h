@@ -22,6 +22,10 @@
  *                           a banner from before issue 19 did not say)
  *                gpc  bool  true: a Global Privacy Control signal came with
  *                           the choice (absent when none)
+ *                tcf  str   the IAB TCF TC string encoded for the choice
+ *                           (issue 24, item 4; absent but on TCF sites,
+ *                           and in records from before it: decoders that
+ *                           predate it skip it, as every unknown `how` key)
  *   dec  map   purpose id (str) -> granted (bool), at most SITE_MAX_PURPOSES
  *   jws  str   the signed proof (compact JWS) exactly as issued
  *   log  str   history entries only: the id ("ms-seq") of the consent log
@@ -83,6 +87,7 @@ typedef struct store_record {
     const char *control;        /* accept_all | reject_all | custom | dismiss | withdraw | api;
                                    NULL when not recorded (older records and banners) */
     int gpc;                    /* 1: a Global Privacy Control signal came with it */
+    const char *tc_string;      /* IAB TCF TC string (how.tcf), NULL when none */
     const char *proof;          /* the compact JWS, exactly as issued */
     size_t n_decisions;
     const char *purposes[SITE_MAX_PURPOSES];

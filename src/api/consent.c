@@ -26,6 +26,7 @@
 #include "proof.h"
 #include "random.h"
 #include "store.h"
+#include "tcf.h"
 
 #define CONSENT_ID_BYTES 16 /* 128 random bits */
 #define CONSENT_ID_LEN 22   /* base64url without padding */
@@ -69,6 +70,12 @@ typedef struct consent_write {
     char variant[CONSENT_VARIANT_MAX + 1];
     char proof[PROOF_MAX];
     int status; /* 201 for a new choice, 200 for a withdrawal */
+    /* An IAB TCF site's choice as its TC string says it, for the stats
+     * (counters_tcf): purpose masks, and per vendor of the site's rules
+     * COUNTERS_TCF_CONSENT | COUNTERS_TCF_LI (in the pending write, after
+     * the TC string); NULL elsewhere. */
+    uint32_t tcf_pc, tcf_pli;
+    uint8_t *tcf_vendors;
     /* Counted once Redis has it, even if the client has gone by then (the
      * pending record keeps the snapshot, hence sites and site, alive). */
     counters_t *counters;
@@ -137,6 +144,7 @@ void consent_record_json(strbuf_t *b, const store_record_t *rec, const char *pol
     consent_member(b, ",\"action\":", rec->action);
     if (rec->control != NULL) consent_member(b, ",\"control\":", rec->control);
     if (rec->gpc) strbuf_lit(b, ",\"gpc\":true");
+    if (rec->tc_string != NULL) consent_member(b, ",\"tc_string\":", rec->tc_string);
     consent_member(b, ",\"texts_hash\":", rec->texts_hash);
     if (rec->banner_version != NULL) consent_member(b, ",\"banner_version\":", rec->banner_version);
     if (rec->log_id != NULL) consent_member(b, ",\"log_id\":", rec->log_id);
@@ -165,6 +173,9 @@ static void consent_on_stored(void *data, const redis_error_t *err)
     http_request_t *rq = http_pending_request(p);
     consent_write_t *w = http_pending_state(p);
     if (err == NULL) counters_consent(w->counters, w->sites, w->site, &w->rec);
+    if (err == NULL && w->tcf_vendors != NULL)
+        counters_tcf(w->counters, w->sites, w->site, &w->rec, w->tcf_pc, w->tcf_pli,
+                     w->tcf_vendors);
     if (rq != NULL) {
         if (err != NULL) {
             http_storage_error(rq, 0, err);
@@ -231,6 +242,8 @@ static void consent_sign_and_store(http_request_t *rq, http_pending_t *p)
         .n_decisions = w->rec.n_decisions,
         .purposes = w->rec.purposes,
         .granted = w->rec.granted,
+        .tc_string = w->rec.tc_string,
+        .vendor_list_version = site->tcf.rules.vendor_list_version,
     };
     if (proof_sign(snap->keys, &claims, w->proof, sizeof(w->proof)) == 0) {
         http_pending_free(p);
@@ -368,8 +381,8 @@ int consent_body_check(const char *body, size_t len, const site_t *site,
     if (arena_cap > sizeof(stack) && (arena = malloc(arena_cap)) == NULL)
         return consent_refuse(why, 500, "internal", "out of memory");
     static const char *const names[] = {
-        "visitor",        "policy_version", "lang",    "source",    "variant",
-        "banner_version", "action",         "control", "decisions", "gpc"};
+        "visitor", "policy_version", "lang",      "source", "variant", "banner_version",
+        "action",  "control",        "decisions", "gpc",    "tcf"};
     enum {
         F_VISITOR,
         F_POLICY,
@@ -381,6 +394,7 @@ int consent_body_check(const char *body, size_t len, const site_t *site,
         F_CONTROL,
         F_DECISIONS, /* the string fields come before */
         F_GPC,
+        F_TCF,
         F_N
     };
     const char *field[F_N] = {NULL};
@@ -396,6 +410,9 @@ int consent_body_check(const char *body, size_t len, const site_t *site,
         if (f == F_DECISIONS && value.type == JSON_SCAN_OBJECT) {
             decisions = value;
             have_decisions = 1;
+        } else if (f == F_TCF && value.type == JSON_SCAN_OBJECT) {
+            out->tcf = value;
+            out->has_tcf = 1;
         } else if (f == F_GPC && (value.type == JSON_SCAN_TRUE || value.type == JSON_SCAN_FALSE)) {
             body_gpc = value.type == JSON_SCAN_TRUE;
         } else if (f < F_DECISIONS && value.type == JSON_SCAN_STRING) {
@@ -431,6 +448,9 @@ int consent_body_check(const char *body, size_t len, const site_t *site,
     } else if (!have_decisions || policy_version == NULL || lang == NULL) {
         rc = consent_refuse(why, 400, "missing_field",
                             "decisions, policy_version and lang are required");
+    } else if (out->has_tcf && !site->tcf.enabled) {
+        rc = consent_refuse(why, 400, "tcf_not_enabled",
+                            "tcf: this site does not use IAB TCF (its site file has no tcf block)");
     } else if (visitor != NULL && !visitor_id_valid(visitor, strlen(visitor))) {
         rc = consent_refuse(why, 400, "invalid_visitor",
                             "visitor must be 8 to 64 characters of A-Z a-z 0-9 - _");
@@ -543,6 +563,77 @@ int consent_body_check(const char *body, size_t len, const site_t *site,
     return rc;
 }
 
+/* ---- IAB TCF (issue 24, item 4) ------------------------------------------ */
+
+/* What a TCF site's write encodes: the visitor's choice (NULL: none given,
+ * a refusal of everything, as silence is) parsed and held to the site's
+ * rules (site_tcf_t.rules) into *s, whose sets point into the request's
+ * pool. 0, or -1 once answered 400 naming the field (docs/tcf.md). The
+ * dates are set by consent_tcf_encode, from the record's time. */
+static int consent_tcf_apply(http_request_t *rq, const site_t *site, const json_scan_value_t *tcf,
+                             const char *lang, tcf_string_t *s)
+{
+    tcf_choice_t *choice = h2o_mem_alloc_pool(&rq->req->pool, sizeof(*choice));
+    uint16_t *disclosed =
+        h2o_mem_alloc_pool(&rq->req->pool, TCF_SITE_VENDORS_MAX * sizeof(*disclosed));
+    char err[TCF_ERR_MAX];
+    tcf_status_t st = TCF_OK;
+    if (tcf != NULL)
+        st = tcf_choice_parse(tcf, choice, err, sizeof(err));
+    else
+        memset(choice, 0, sizeof(*choice));
+    /* ConsentLanguage: the two letters of the language shown ("pt-BR": pt) */
+    if (st == TCF_OK)
+        st = tcf_choice_apply(&site->tcf.rules, choice, lang, clock_real_ms() / 1000, disclosed, s,
+                              err, sizeof(err));
+    if (st == TCF_OK) return 0;
+    http_error(rq, 400, st == TCF_ERR_REFUSED ? "tcf_refused" : "invalid_tcf", err);
+    return -1;
+}
+
+/* What the stats count of the choice (counters_tcf): the string's purpose
+ * masks, and per vendor of the site (vendors[], one byte each) its bits. */
+static void consent_tcf_summary(const tcf_string_t *s, const site_t *site, consent_write_t *w,
+                                uint8_t *vendors)
+{
+    const tcf_site_rules_t *r = &site->tcf.rules;
+    w->tcf_pc = s->purposes_consent;
+    w->tcf_pli = s->purposes_li;
+    memset(vendors, 0, r->vendor_count);
+    /* Both sets and the site's vendors are ascending: one merge each. */
+    for (size_t i = 0, j = 0; i < s->vendor_consents.count; i++) {
+        while (j < r->vendor_count && r->vendors[j].id < s->vendor_consents.ids[i])
+            j++;
+        if (j < r->vendor_count && r->vendors[j].id == s->vendor_consents.ids[i])
+            vendors[j] |= COUNTERS_TCF_CONSENT;
+    }
+    for (size_t i = 0, j = 0; i < s->vendor_li.count; i++) {
+        while (j < r->vendor_count && r->vendors[j].id < s->vendor_li.ids[i])
+            j++;
+        if (j < r->vendor_count && r->vendors[j].id == s->vendor_li.ids[i])
+            vendors[j] |= COUNTERS_TCF_LI;
+    }
+    w->tcf_vendors = vendors;
+}
+
+/* Encode *s, dated the record's day, into out (tcf_encoded_max(s) bytes,
+ * the pending write's, followed by one byte per site vendor for the stats)
+ * and link it to the record. 0, or -1 once answered. */
+static int consent_tcf_encode(http_request_t *rq, tcf_string_t *s, consent_write_t *w, char *out,
+                              size_t cap)
+{
+    s->created_ds = s->last_updated_ds = tcf_day_deciseconds(w->rec.issued_at_ms / 1000);
+    char err[TCF_ERR_MAX];
+    tcf_status_t st;
+    if (tcf_encode(s, out, cap, &st, err, sizeof(err)) < 0) {
+        http_error(rq, 400, "invalid_tcf", err);
+        return -1;
+    }
+    w->rec.tc_string = out;
+    consent_tcf_summary(s, rq->site, w, (uint8_t *)out + cap);
+    return 0;
+}
+
 /* The request carries Sec-GPC: 1 (the only value the specification defines). */
 static int consent_gpc_header(const h2o_iovec_t *v)
 {
@@ -576,7 +667,18 @@ void consent_post(http_request_t *rq)
         return;
     }
 
-    http_pending_t *p = http_pending_new(rq, sizeof(consent_write_t));
+    /* A TCF site's choice is held to its rules before anything is kept;
+     * the TC string lives in the pending write, after its state. */
+    tcf_string_t tcs;
+    size_t tc_cap = 0;
+    if (site->tcf.enabled) {
+        if (consent_tcf_apply(rq, site, choice.has_tcf ? &choice.tcf : NULL, choice.lang, &tcs) !=
+            0)
+            return;
+        tc_cap = tcf_encoded_max(&tcs);
+    }
+    http_pending_t *p = http_pending_new(rq, sizeof(consent_write_t) + tc_cap +
+                                                 (tc_cap > 0 ? site->tcf.rules.vendor_count : 0));
     if (p == NULL) {
         http_error(rq, 500, "internal", "out of memory");
         return;
@@ -587,6 +689,10 @@ void consent_post(http_request_t *rq)
                  choice.shown != NULL ? choice.variant : NULL, choice.texts_hash, choice.action,
                  choice.control, choice.gpc);
     memcpy(w->rec.granted, choice.granted, site->n_purposes);
+    if (tc_cap > 0 && consent_tcf_encode(rq, &tcs, w, (char *)(w + 1), tc_cap) != 0) {
+        http_pending_free(p);
+        return;
+    }
     w->status = 201;
     if (choice.banner_version[0] != '\0') {
         consent_copy(w->banner_version, sizeof(w->banner_version), choice.banner_version);
@@ -675,7 +781,15 @@ void consent_delete(http_request_t *rq)
         http_error(rq, 400, "unknown_language", "this site has no texts in that language");
         return;
     }
-    http_pending_t *p = http_pending_new(rq, sizeof(consent_write_t));
+    /* A TCF site's withdrawal carries a TC string refusing everything. */
+    tcf_string_t tcs;
+    size_t tc_cap = 0;
+    if (site->tcf.enabled) {
+        if (consent_tcf_apply(rq, site, NULL, lang, &tcs) != 0) return;
+        tc_cap = tcf_encoded_max(&tcs);
+    }
+    http_pending_t *p = http_pending_new(rq, sizeof(consent_write_t) + tc_cap +
+                                                 (tc_cap > 0 ? site->tcf.rules.vendor_count : 0));
     if (p == NULL) {
         http_error(rq, 500, "internal", "out of memory");
         return;
@@ -690,6 +804,10 @@ void consent_delete(http_request_t *rq)
                  consent_gpc_header(gpc));
     for (size_t i = 0; i < site->n_purposes; i++)
         w->rec.granted[i] = site->purposes[i].legal_basis == LEGAL_BASIS_NECESSARY;
+    if (tc_cap > 0 && consent_tcf_encode(rq, &tcs, w, (char *)(w + 1), tc_cap) != 0) {
+        http_pending_free(p);
+        return;
+    }
     w->status = 200;
     consent_sign_and_store(rq, p);
 }

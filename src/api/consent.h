@@ -10,6 +10,7 @@
 #define CONSENTD_CONSENT_H
 
 #include "http.h"
+#include "json_scan.h"
 #include "strbuf.h"
 #include "visitor.h"
 
@@ -40,8 +41,10 @@ typedef struct consent_choice {
     unsigned char version[32];                /* the same, as bytes */
     unsigned char granted[SITE_MAX_PURPOSES]; /* per site purpose, in site order */
     const char *action;                       /* consent | withdrawal (static) */
-    const char *control; /* accept_all ... api (static); NULL when a banner did not say */
-    int gpc;             /* a GPC signal: the Sec-GPC header, or the banner's report */
+    const char *control;   /* accept_all ... api (static); NULL when a banner did not say */
+    int gpc;               /* a GPC signal: the Sec-GPC header, or the banner's report */
+    int has_tcf;           /* the body's "tcf" member (an object; TCF sites only) was given */
+    json_scan_value_t tcf; /* that member, pointing into the body (docs/tcf.md) */
 } consent_choice_t;
 
 /* Why a body was refused: the answer's status (400, 401, 409), code and

@@ -110,8 +110,11 @@ typedef struct stats_layout {
     size_t n_langs, lang_at;
     size_t n_sources, source_at;
     size_t n_variants, variants_at, variant_fields;
+    size_t tcf_at, n_tcf_vendors; /* IAB TCF totals (stats_tcf_layout); tcf_at 0: none */
     size_t n_total_fields;
 } stats_layout_t;
+
+static void stats_tcf_layout(const site_t *site, const stats_query_t *q, stats_layout_t *l);
 
 static const counters_metric_t stats_lang_metrics[STATS_LANG_FIELDS] = {
     COUNTERS_SHOWN, COUNTERS_DECISIONS, COUNTERS_ACCEPT_ALL, COUNTERS_REJECT_ALL, COUNTERS_CUSTOM};
@@ -136,7 +139,11 @@ static void stats_layout(const site_t *site, const stats_query_t *q, stats_layou
     l->source_at = l->lang_at + l->n_langs * STATS_LANG_FIELDS;
     l->variants_at = l->source_at + l->n_sources * STATS_SOURCE_FIELDS;
     l->n_total_fields = l->variants_at + l->n_variants * l->variant_fields;
+    stats_tcf_layout(site, q, l);
 }
+
+static int stats_tcf_field_names(const site_t *site, const stats_layout_t *l, const char **names,
+                                 char *buf, size_t k);
 
 /* The field names of the layout, in pool memory: bucket fields then totals. */
 static const char **stats_field_names(h2o_mem_pool_t *pool, const site_t *site,
@@ -181,6 +188,7 @@ static const char **stats_field_names(h2o_mem_pool_t *pool, const site_t *site,
         }
     }
 #undef STATS_FIELD
+    if (l->tcf_at != 0 && stats_tcf_field_names(site, l, names, buf, k) != 0) return NULL;
     return names;
 }
 
@@ -421,6 +429,9 @@ static void stats_send(http_request_t *rq, const answer_cached_t *a, int copy)
     (copy ? http_send_copy : http_send_static)(rq, 200, a->content_type, a->body, a->len);
 }
 
+static void out_tcf(strbuf_t *o, const site_t *site, const stats_layout_t *l,
+                    const uint64_t *totals);
+
 static void stats_answer(http_request_t *rq, const stats_query_t *q,
                          const store_stats_result_t *res)
 {
@@ -505,6 +516,7 @@ static void stats_answer(http_request_t *rq, const stats_query_t *q,
         out_breakdowns(&o, site, &l, res->totals, q->variant >= 0);
         strbuf_put(&o, "}", 1);
         if (l.n_variants >= 2) out_variants_comparison(&o, site, &l, res->totals);
+        if (l.tcf_at != 0) out_tcf(&o, site, &l, res->totals);
         strbuf_put(&o, "}", 1);
     }
     a.body = o.buf;
@@ -716,4 +728,84 @@ void stats_get(http_request_t *rq)
         http_pending_free(p);
         http_storage_error(rq, rc, NULL);
     }
+}
+
+/* ---- IAB TCF choices (issue 24, item 6) ------------------------------------- */
+
+/* Totals per TCF purpose and per vendor of a TCF site (counters_tcf): three
+ * fields each (g, r, o), after every other total; the JSON answer of the
+ * whole site only (no variant filter, not the CSV). Vendors as many as fit
+ * in one query (STORE_STATS_FIELDS_MAX), the site's first by ID. */
+#define STATS_TCF_TOP 20
+
+static void stats_tcf_layout(const site_t *site, const stats_query_t *q, stats_layout_t *l)
+{
+    if (!site->tcf.enabled || q->variant >= 0 || q->csv) return;
+    size_t used = l->n_bucket_fields + l->n_total_fields + 3 * TCF_PURPOSES_MAX;
+    size_t room = used < STORE_STATS_FIELDS_MAX ? (STORE_STATS_FIELDS_MAX - used) / 3 : 0;
+    l->tcf_at = l->n_total_fields;
+    l->n_tcf_vendors = site->tcf.rules.vendor_count < room ? site->tcf.rules.vendor_count : room;
+    l->n_total_fields += 3 * (TCF_PURPOSES_MAX + l->n_tcf_vendors);
+}
+
+static int stats_tcf_field_names(const site_t *site, const stats_layout_t *l, const char **names,
+                                 char *buf, size_t k)
+{
+    static const char what[3] = {'g', 'r', 'o'};
+    for (size_t i = 0; i < TCF_PURPOSES_MAX + l->n_tcf_vendors; i++)
+        for (size_t w = 0; w < 3; w++, k++) {
+            names[k] = buf + k * COUNTERS_FIELD_MAX;
+            unsigned id = i < TCF_PURPOSES_MAX ? (unsigned)i + 1
+                                               : site->tcf.rules.vendors[i - TCF_PURPOSES_MAX].id;
+            if (counters_tcf_field(buf + k * COUNTERS_FIELD_MAX, COUNTERS_FIELD_MAX,
+                                   i < TCF_PURPOSES_MAX ? 'p' : 'v', id, what[w]) == 0)
+                return -1;
+        }
+    return 0;
+}
+
+static void out_tcf_counts(strbuf_t *o, const char *key, unsigned id, const uint64_t *t)
+{
+    strbuf_printf(o, "{\"%s\":%u,\"granted\":%llu,\"refused\":%llu,\"objected\":%llu,", key, id,
+                  (unsigned long long)t[0], (unsigned long long)t[1], (unsigned long long)t[2]);
+    strbuf_str(o, "\"refusal_rate\":");
+    out_rate(o, stats_rate(t[1], t[0] + t[1]), 0);
+    strbuf_put(o, "}", 1);
+}
+
+/* "tcf": {"purposes": [...], "top_vendors_by_refusal": [...], "vendors_counted": N} */
+static void out_tcf(strbuf_t *o, const site_t *site, const stats_layout_t *l,
+                    const uint64_t *totals)
+{
+    const uint64_t *t = totals + l->tcf_at;
+    const tcf_site_rules_t *r = &site->tcf.rules;
+    strbuf_str(o, ",\"tcf\":{\"purposes\":[");
+    int first = 1;
+    for (unsigned p = 1; p <= TCF_PURPOSES_MAX; p++) {
+        if (!((r->purposes_consent | r->purposes_li) & TCF_BIT(p))) continue;
+        if (!first) strbuf_put(o, ",", 1);
+        first = 0;
+        out_tcf_counts(o, "purpose", p, t + 3 * (p - 1));
+    }
+    /* The top STATS_TCF_TOP vendors by refusals (then by ID), by selection:
+     * at most STATS_TCF_TOP passes over the site's vendors. */
+    const uint64_t *v = t + 3 * TCF_PURPOSES_MAX;
+    strbuf_str(o, "],\"top_vendors_by_refusal\":[");
+    uint64_t last = UINT64_MAX;
+    size_t last_i = SIZE_MAX;
+    for (size_t n = 0; n < STATS_TCF_TOP; n++) {
+        size_t best = SIZE_MAX;
+        for (size_t i = 0; i < l->n_tcf_vendors; i++) {
+            uint64_t ref = v[3 * i + 1];
+            /* after (last, last_i) in the order: refusals down, then index up */
+            if (ref == 0 || ref > last || (ref == last && i <= last_i)) continue;
+            if (best == SIZE_MAX || ref > v[3 * best + 1]) best = i;
+        }
+        if (best == SIZE_MAX) break;
+        if (n > 0) strbuf_put(o, ",", 1);
+        out_tcf_counts(o, "vendor", r->vendors[best].id, v + 3 * best);
+        last = v[3 * best + 1];
+        last_i = best;
+    }
+    strbuf_printf(o, "],\"vendors_counted\":%zu}", l->n_tcf_vendors);
 }

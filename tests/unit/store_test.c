@@ -410,7 +410,8 @@ static int record_equal(const store_record_t *a, const store_record_t *b)
         !str_eq(a->source, b->source) || !str_eq(a->lang, b->lang) ||
         !str_eq(a->variant, b->variant) || !str_eq(a->banner_version, b->banner_version) ||
         !str_eq(a->action, b->action) || !str_eq(a->control, b->control) || a->gpc != b->gpc ||
-        !str_eq(a->proof, b->proof) || a->n_decisions != b->n_decisions)
+        !str_eq(a->tc_string, b->tc_string) || !str_eq(a->proof, b->proof) ||
+        a->n_decisions != b->n_decisions)
         return 0;
     for (size_t i = 0; i < a->n_decisions; i++)
         if (!str_eq(a->purposes[i], b->purposes[i]) || a->granted[i] != b->granted[i]) return 0;
@@ -547,6 +548,52 @@ static int test_record_action_and_how(void)
                           "ctl\xa3"
                           "api\xa1z\x91\xc0",
                           &out, strings) == 0); /* later key */
+    return 0;
+}
+
+/* Issue 24, item 4: a TCF site's TC string rides in how (how.tcf), so the
+ * record stays a 14-key fixmap store.lua can extend; records without it
+ * read as before, and a decoder that predates it skips it (unknown how
+ * keys are skipped, as the "later key" case above shows). */
+static int test_record_tc_string(void)
+{
+    static char strings[TEST_STRINGS_MAX];
+    store_record_t rec, out;
+    size_t len;
+    static const char tc[] = "CQSbk4AQSbk4ANwAAAENAwCgAAAAAAAAAAYgACPAAAAA.IDKQA4AAgAKAGQAygAAA";
+    record_fill(&rec, "visitor-iab", "cid-iab", 1);
+    rec.tc_string = tc;
+    char *enc = store_record_encode(&rec, &len);
+    CHECK(enc != NULL);
+    CHECK((unsigned char)enc[0] == 0x8e); /* still 14 keys: log can be added */
+    CHECK(decode_exact(enc, len, &out, strings, sizeof(strings)) == 0);
+    CHECK(record_equal(&rec, &out));
+    CHECK(out.tc_string != NULL && strcmp(out.tc_string, tc) == 0);
+    CHECK(strcmp(out.control, "custom") == 0 && out.gpc == 1);
+    free(enc);
+    /* Alone in how (no control, no GPC). */
+    rec.control = NULL;
+    rec.gpc = 0;
+    enc = store_record_encode(&rec, &len);
+    CHECK(enc != NULL);
+    CHECK(decode_exact(enc, len, &out, strings, sizeof(strings)) == 0);
+    CHECK(out.control == NULL && out.gpc == 0 && strcmp(out.tc_string, tc) == 0);
+    free(enc);
+    /* Without one (every non-TCF record): no key, NULL. */
+    rec.tc_string = NULL;
+    enc = store_record_encode(&rec, &len);
+    CHECK(enc != NULL && memmem(enc, len, "tcf", 3) == NULL);
+    CHECK(decode_exact(enc, len, &out, strings, sizeof(strings)) == 0 && out.tc_string == NULL);
+    free(enc);
+    CHECK(decode_with_how("\x81\xa3tcf\xa2"
+                          "AB",
+                          &out, strings) == 0);
+    CHECK(strcmp(out.tc_string, "AB") == 0);
+    CHECK(decode_with_how("\x81\xa3tcf\x05", &out, strings) != 0); /* not a str */
+    CHECK(decode_with_how("\x82\xa3tcf\xa1"
+                          "A\xa3tcf\xa1"
+                          "A",
+                          &out, strings) != 0); /* twice */
     return 0;
 }
 
@@ -1704,6 +1751,7 @@ int main(void)
 
     check_run("record_round_trip_keeps_every_field", test_record_round_trip);
     check_run("record_reads_legacy_withdraw_and_how_it_was_given", test_record_action_and_how);
+    check_run("record_keeps_the_tcf_tc_string_in_how", test_record_tc_string);
     check_run("decode_rejects_every_truncated_prefix", test_decode_rejects_truncated);
     check_run("decode_rejects_trailing_bytes", test_decode_rejects_trailing_bytes);
     check_run("decode_rejects_wrong_types_missing_and_duplicate_keys",
