@@ -124,12 +124,13 @@ window.consentd = {
 };
 
 // What a feature gets: the settings, the visitor's language (its texts are
-// cfg.ui[lang]), and decide(pick(purpose), control) as the banner's buttons
-// do. It follows the decisions with window.consentd.onChange, called at once
+// cfg.ui[lang]), decide(pick(purpose), control) as the banner's buttons
+// do, and `about`, sent with every choice and event (tcf.js puts the TCF
+// choice on it for the one POST that records it). It follows the decisions with window.consentd.onChange, called at once
 // with the first ones. It runs inside this script: document.currentScript
 // (its nonce) is the banner's. A feature that brings its own dialog (tcf.js)
 // sets cfg.UI: called as uiCreate is, in its place.
-for (const feature of CONSENTD_FEATURES) feature({ cfg, lang, decide });
+for (const feature of CONSENTD_FEATURES) feature({ cfg, lang, decide, about });
 apply();
 // Held elements added later (single-page apps, tag managers) are released
 // as soon as they are in the page if their purposes are granted: a
