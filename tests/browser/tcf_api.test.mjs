@@ -3,7 +3,8 @@
 // (GET /v1/sites/{site}/tcf-stub.js). The site works with the first 100
 // vendors of the fixture GVL (tests/fixtures/gvl/, version 17).
 //   - calls made before the banner loads are queued by the stub (ping answers
-//     "stub" at once) and answered after load; cmpStatus goes loading -> loaded;
+//     "stub" at once) and answered after load; cmpStatus goes stub -> loading
+//     (the banner ran, the DOM is not ready) -> loaded;
 //   - addEventListener fires cmpuishown, then useractioncomplete after a
 //     choice; a reload fires tcloaded with the same choice; removeEventListener;
 //   - a vendor in a cross-origin iframe finds __tcfapiLocator and gets its
@@ -190,6 +191,30 @@ test('queued_calls_are_answered_after_load_and_events_follow_the_choice', async 
     assert.equal(again.eventStatus, 'tcloaded');
     assert.deepEqual(again.vendor.consents, done.vendor.consents);
     assert.equal(again.tcString, done.tcString, 'the TC string kept client-side');
+    assert.deepEqual(page.problems, []);
+    await page.context().close();
+});
+
+test('cmp_status_is_loading_until_the_dom_is_ready_then_loaded', async () => {
+    // The banner as a synchronous script in the head: it has run, the DOM is
+    // not ready. ping says "loading"; getTCData waits for "loaded".
+    const head = `<script src="${stubUrl}"></script>
+<script src="${stack.bannerUrl}"></script>
+<script>
+window.log = [];
+__tcfapi('ping', 2, (r) => log.push(['ping', r.cmpStatus, r.cmpLoaded, document.readyState]));
+__tcfapi('getTCData', 2, (r) => log.push(['get', r.cmpStatus, document.readyState]));
+</script>`;
+    const url = stack.pages.set('/tcf-sync.html', `<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>sync</title>${head}</head><body><main><h1>Sync</h1></main></body></html>`);
+    const page = await newPage(stack);
+    await page.goto(url);
+    await waitOpen(page);
+    const log = await page.evaluate(() => log);
+    assert.deepEqual(log[0], ['ping', 'loading', false, 'loading'], 'ping while loading');
+    assert.equal(log[1][0], 'get');
+    assert.equal(log[1][1], 'loaded', 'getTCData answered once loaded');
+    assert.notEqual(log[1][2], 'loading', 'after the DOM was ready');
+    assert.equal((await api(page, 'ping')).r.cmpStatus, 'loaded');
     assert.deepEqual(page.problems, []);
     await page.context().close();
 });
