@@ -191,6 +191,22 @@ test('queued_calls_are_answered_after_load_and_events_follow_the_choice', async 
     assert.equal(again.eventStatus, 'tcloaded');
     assert.deepEqual(again.vendor.consents, done.vendor.consents);
     assert.equal(again.tcString, done.tcString, 'the TC string kept client-side');
+
+    // A second choice on that page: "Refuse all" from the cookie settings
+    // control; a new TC string refusing every consent and legitimate interest.
+    await page.locator('consentd-ui button.m').click();
+    await page.locator('consentd-ui dialog').getByRole('button', { name: 'Tout refuser', exact: true }).click();
+    await waitFor(async () => (await events(page)).includes('useractioncomplete'), { timeoutMs: 15000, message: 'useractioncomplete again' });
+    const refused = await page.evaluate(() => log.filter((l) => l[0] === 'event').pop()[1]);
+    assert.notEqual(refused.tcString, done.tcString, 'a new TC string');
+    const r = TCString.decode(refused.tcString);
+    assert.deepEqual([ids(r.purposeConsents), ids(r.purposeLegitimateInterests), ids(r.vendorConsents)], [[], [], []]);
+    // Legitimate interests all objected to, but for vendors declaring only
+    // special purposes (no objection possible): the TCData says the same.
+    const spOnly = VENDORS.filter((id) => !GVL.vendors[id].purposes.length && !GVL.vendors[id].legIntPurposes.length && GVL.vendors[id].specialPurposes.length);
+    assert.deepEqual(ids(r.vendorLegitimateInterests), spOnly);
+    assert.deepEqual(yes(refused.vendor.legitimateInterests), spOnly);
+    assert.deepEqual(yes(refused.vendor.consents), []);
     assert.deepEqual(page.problems, []);
     await page.context().close();
 });

@@ -44,6 +44,9 @@ CONSENTD_FEATURES.push((k) => {
     const ids = S.v.map((v) => v[0]);
     const liVendors = S.v.filter((v) => v[3].length || v[5].length).map((v) => v[0]);
     const consentVendors = S.v.filter((v) => v[2].length).map((v) => v[0]);
+    // A vendor declaring only special purposes has its legitimate interest
+    // whatever the choice (no objection possible: consentd writes it so too).
+    const spOnly = S.v.filter((v) => !v[2].length && !v[3].length && v[5].length).map((v) => v[0]);
 
     // The TCF choice, as the consent POST's "tcf" member takes it: every
     // consent given or none; legitimate interests not objected to (li) or
@@ -116,7 +119,10 @@ CONSENTD_FEATURES.push((k) => {
                 consents: map(c.purposes.consents, consentPurposes),
                 legitimateInterests: map(c.purposes.legitimate_interests, liPurposes),
             },
-            vendor: { consents: map(c.vendors.consents, vids), legitimateInterests: map(c.vendors.legitimate_interests, vids) },
+            vendor: {
+                consents: map(c.vendors.consents, vids),
+                legitimateInterests: map([...c.vendors.legitimate_interests, ...spOnly], vids),
+            },
             specialFeatureOptins: map(c.special_features, features),
             publisher: {
                 consents: map(pub.consents || [], S.pc),
@@ -200,11 +206,12 @@ CONSENTD_FEATURES.push((k) => {
     };
     // After a choice: the TC string once consentd recorded it (the proof in
     // the cookie), then "useractioncomplete". Not recorded within 20 s (the
-    // core keeps retrying): the event goes without it.
-    const before = c0?.p;
+    // core keeps retrying): the event goes without it. The core rewrote the
+    // cookie without a proof when the choice was made (pending, q): a proof
+    // seen since is this choice's.
     const recorded = (n = 0) => {
         const p = cookie()?.p;
-        if (p && p != before) {
+        if (p) {
             tcString = fromProof(p);
             try {
                 localStorage[KEY] = JSON.stringify({ c: choice, s: tcString });
@@ -222,7 +229,7 @@ CONSENTD_FEATURES.push((k) => {
         recorded();
     };
 
-    cfg.UI = (cfg_, lang_, layout, nonce, css, gpc, on) => {
+    cfg.UI = (_cfg, _lang, _layout, nonce, css, _gpc, on) => {
         const host = h('consentd-ui', {});
         const root = host.attachShadow({ mode: 'open' });
         if (root.adoptedStyleSheets) {
