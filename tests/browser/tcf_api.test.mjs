@@ -18,7 +18,7 @@ import zlib from 'node:zlib';
 import { after, before } from 'node:test';
 import { TCString } from '@iabtechlabtcf/core';
 import { SOURCE_DIR, makeTempDir, test, waitFor } from '../http/lib/harness.mjs';
-import { AXE_PATH, bannerPage, newPage, servedConfig, startBannerStack, waitOpen, waitRecorded } from './lib/browser.mjs';
+import { AXE_PATH, bannerPage, choiceCookie, newPage, servedConfig, startBannerStack, waitOpen, waitRecorded } from './lib/browser.mjs';
 
 const FIXTURES = path.join(SOURCE_DIR, 'tests', 'fixtures', 'gvl');
 const GVL = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'vendor-list-v17.json'), 'utf8'));
@@ -232,6 +232,26 @@ __tcfapi('getTCData', 2, (r) => log.push(['get', r.cmpStatus, document.readyStat
     assert.notEqual(log[1][2], 'loading', 'after the DOM was ready');
     assert.equal((await api(page, 'ping')).r.cmpStatus, 'loaded');
     assert.deepEqual(page.problems, []);
+    await page.context().close();
+});
+
+test('a_choice_pending_when_consentd_was_unreachable_is_sent_with_its_tcf_choice_from_the_next_page', async () => {
+    const page = await tcfPage({ delayMs: 0 });
+    await waitOpen(page);
+    await page.route('**/v1/sites/demo/consents', (route) => route.abort());
+    await page.locator('consentd-ui dialog').getByRole('button', { name: 'Tout accepter', exact: true }).click();
+    await waitFor(async () => (await choiceCookie(page))?.q === 1, { message: 'the pending choice' });
+    await page.unroute('**/v1/sites/demo/consents');
+    // Before the core's first retry (4 s), the next page.
+    await page.reload();
+    await waitRecorded(page);
+    await waitFor(async () => (await api(page, 'getTCData')).r.tcString, { timeoutMs: 10000, message: 'the TC string' });
+    const tc = (await api(page, 'getTCData')).r;
+    assert.equal(tc.eventStatus, 'tcloaded');
+    const m = TCString.decode(tc.tcString);
+    assert.deepEqual(ids(m.vendorConsents), yes(tc.vendor.consents), 'the TC string has the accepted consents');
+    assert.ok(ids(m.vendorConsents).length > 90, 'consents given');
+    assert.deepEqual(ids(m.purposeConsents), declared('purposes'));
     await page.context().close();
 });
 

@@ -209,15 +209,15 @@ CONSENTD_FEATURES.push((k) => {
     // core keeps retrying): the event goes without it. The core rewrote the
     // cookie without a proof when the choice was made (pending, q): a proof
     // seen since is this choice's.
-    const recorded = (n = 0) => {
+    const recorded = (event, n = 0) => {
         const p = cookie()?.p;
         if (p) {
             tcString = fromProof(p);
             try {
                 localStorage[KEY] = JSON.stringify({ c: choice, s: tcString });
             } catch {}
-        } else if (n < 80) return setTimeout(recorded, 250, n + 1);
-        emit('useractioncomplete');
+        } else if (n < 80) return setTimeout(recorded, 250, event, n + 1);
+        if (event) emit(event);
     };
     // The core records the site's own purposes; the TCF choice travels on
     // `about` for that POST only.
@@ -226,7 +226,7 @@ CONSENTD_FEATURES.push((k) => {
         if (k.about) k.about.tcf = c;
         go();
         if (k.about) delete k.about.tcf;
-        recorded();
+        recorded('useractioncomplete');
     };
 
     cfg.UI = (_cfg, _lang, _layout, nonce, css, _gpc, on) => {
@@ -424,6 +424,16 @@ CONSENTD_FEATURES.push((k) => {
         }
         root.append(manage, dialog);
         document.body.append(host);
+        // A choice still pending from an earlier page (consentd was not
+        // reached): the core sends it again right after this returns, with
+        // `about`: the TCF choice goes with it, and its TC string is read
+        // once recorded. (The core's retries within one page go without it:
+        // docs/tcf.md.)
+        if (k.about && choice && cookie()?.q) {
+            k.about.tcf = choice;
+            setTimeout(() => delete k.about.tcf);
+            recorded();
+        }
         status = 'loaded';
         for (const call of queue.splice(0)) api(...call);
         return { open, close };
