@@ -178,6 +178,11 @@ test('queued_calls_are_answered_after_load_and_events_follow_the_choice', async 
     assert.deepEqual(ids(m.vendorConsents), yes(done.vendor.consents));
     assert.deepEqual(ids(m.vendorsDisclosed), VENDORS, 'every vendor of the site disclosed');
     assert.equal((await api(page, 'ping')).r.displayStatus, 'hidden');
+    // Google Consent Mode keeps working beside TCF: the core's update, from
+    // the site's own purposes, which "Accept all" granted.
+    const update = await page.evaluate(() =>
+        (window.dataLayer || []).map((a) => Array.from(a)).filter((a) => a[0] === 'consent' && a[1] === 'update').pop());
+    assert.ok(update && Object.values(update[2]).includes('granted'), `a Consent Mode update granting: ${JSON.stringify(update)}`);
 
     // Refuse through the second layer's buttons after reopening: every consent off.
     const id = (await page.evaluate(() => log.find((l) => l[0] === 'event')[1].listenerId));
