@@ -329,6 +329,22 @@ test('second_layer_is_axe_clean_and_keyboard_usable', async () => {
     await page.context().close();
 });
 
+test('second_layer_is_axe_clean_in_english_with_a_vendor_open', async () => {
+    const url = stack.pages.set('/tcf-en.html', bannerPage(stack, { lang: 'en', head: `<script src="${stubUrl}"></script>` }));
+    const page = await newPage(stack, { locale: 'en-GB' });
+    await page.goto(url);
+    await waitOpen(page);
+    const dialog = page.locator('consentd-ui dialog');
+    assert.match(await dialog.locator('#cd').innerText(), /100 partners/);
+    await dialog.getByRole('button', { name: 'Customise', exact: true }).click();
+    await dialog.locator('ul.v > li details summary').first().click();
+    await page.addScriptTag({ path: AXE_PATH });
+    const result = await page.evaluate(() => axe.run(document, { resultTypes: ['violations'] }));
+    assert.deepEqual(result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' > ')).join(', ')}`), [], 'axe: no violation');
+    assert.deepEqual(page.problems, []);
+    await page.context().close();
+});
+
 test('tcf_banner_size_against_its_budget', async () => {
     const gz = (b) => zlib.gzipSync(b, { level: 9 }).length;
     const r = await stack.consentd.request('/v1/sites/demo/banner.js', { headers: { 'accept-encoding': 'gzip' } });
