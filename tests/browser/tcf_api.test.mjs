@@ -312,7 +312,12 @@ test('second_layer_is_axe_clean_and_keyboard_usable', async () => {
     await li.focus();
     await page.keyboard.press('Space');
     assert.equal(await li.isChecked(), false, 'objected with the keyboard');
+    // Tab from the last control comes back to the first: focus stays in the dialog.
     await dialog.getByRole('button', { name: 'Enregistrer mes choix', exact: true }).focus();
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.querySelector('consentd-ui').shadowRoot.activeElement?.className), 'x', 'Tab wraps to the first control');
+    await page.keyboard.press('Shift+Tab');
+    assert.equal(await page.evaluate(() => document.querySelector('consentd-ui').shadowRoot.activeElement?.textContent), 'Enregistrer mes choix', 'Shift+Tab wraps back');
     await page.keyboard.press('Enter');
     await waitRecorded(page);
     const tc = (await api(page, 'getTCData')).r;

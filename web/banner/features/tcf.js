@@ -398,6 +398,16 @@ CONSENTD_FEATURES.push((k) => {
             e.preventDefault();
             choose(dismissed(), on.close);
         };
+        // Tab stays inside while open, as in the core's dialog.
+        dialog.onkeydown = (e) => {
+            if (e.key != 'Tab') return;
+            const stops = [...dialog.querySelectorAll('a,button,input:enabled,summary')].filter((el) => el.getClientRects().length);
+            const edge = e.shiftKey ? stops[0] : stops[stops.length - 1];
+            if (root.activeElement == edge || (e.shiftKey && root.activeElement == dialog)) {
+                e.preventDefault();
+                (e.shiftKey ? stops[stops.length - 1] : stops[0]).focus();
+            }
+        };
         function openPanel() {
             buildPanel();
             panel.hidden = false;
