@@ -157,11 +157,11 @@ let agent;
 
 class Unexpected extends Error {}
 
-function send(opts, method, path, body) {
+function send(opts, method, path, body, extra = {}) {
     const url = new URL(path, opts.base);
     const lib = url.protocol == 'https:' ? https : http;
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    const headers = { origin: opts.origin, 'user-agent': 'consentd-demo-data' };
+    const headers = { origin: opts.origin, 'user-agent': 'consentd-demo-data', ...extra };
     if (payload !== undefined) headers['content-type'] = 'application/json';
     return new Promise((resolve, reject) => {
         const req = lib.request(url, { method, headers, agent }, (res) => {
@@ -179,11 +179,11 @@ function send(opts, method, path, body) {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // One call that must answer `want`; 429 waits Retry-After and tries again.
-async function expect(opts, want, method, path, body) {
+async function expect(opts, want, method, path, body, headers) {
     for (let attempt = 0; ; attempt++) {
         let res;
         try {
-            res = await send(opts, method, path, body);
+            res = await send(opts, method, path, body, headers);
         } catch (e) {
             throw new Unexpected(`${method} ${path}: ${e.message} (is consentd running at ${opts.base.origin}?)`);
         }
@@ -238,6 +238,82 @@ const BEHAVIOUR = {
     b: { leave: 0.12, accept: 0.46, refuse: 0.25, dismiss: 0.025, custom: 0.145 },
 };
 const WITHDRAW_SHARE = 0.01; // of the visitors who chose
+
+// The browsers visitors come with (consentd reads the device class and the
+// browser family from these headers: src/useragent.h), and their shares.
+const DEVICES = [
+    [
+        0.3,
+        {
+            'user-agent':
+                'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Mobile Safari/537.36',
+            'sec-ch-ua-mobile': '?1',
+        },
+    ],
+    [
+        0.2,
+        {
+            'user-agent':
+                'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1',
+        },
+    ],
+    [
+        0.05,
+        {
+            'user-agent':
+                'Mozilla/5.0 (Linux; Android 14; SAMSUNG SM-S911B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/24.0 Chrome/117.0.0.0 Mobile Safari/537.36',
+        },
+    ],
+    [
+        0.05,
+        {
+            'user-agent':
+                'Mozilla/5.0 (iPad; CPU OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1',
+        },
+    ],
+    [
+        0.22,
+        {
+            'user-agent': 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36',
+            'sec-ch-ua-mobile': '?0',
+        },
+    ],
+    [
+        0.08,
+        {
+            'user-agent':
+                'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36 Edg/124.0.2478.51',
+            'sec-ch-ua-mobile': '?0',
+        },
+    ],
+    [0.06, { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0' }],
+    [
+        0.04,
+        {
+            'user-agent':
+                'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15',
+        },
+    ],
+];
+
+// Time to decide (ms from the banner appearing to the choice): log-normal,
+// its median per action and variant; refusing on variant b takes longer, as
+// on a banner that makes refusing harder (the asymmetry the dashboard shows).
+const DECIDE_MEDIAN_MS = {
+    a: { accept: 2400, refuse: 3200, custom: 18000, dismiss: 4500 },
+    b: { accept: 2600, refuse: 9500, custom: 21000, dismiss: 6000 },
+};
+const DECIDE_SPREAD = 0.7; // sigma of the log
+const CONTROLS = { accept: 'accept_all', refuse: 'reject_all', custom: 'custom', dismiss: 'dismiss' };
+
+function gaussian() {
+    return Math.sqrt(-2 * Math.log(1 - Math.random())) * Math.cos(2 * Math.PI * Math.random());
+}
+
+function decideMs(action, variant) {
+    const median = DECIDE_MEDIAN_MS[variant == 'b' ? 'b' : 'a'][action];
+    return Math.min(3600000, Math.round(median * Math.exp(DECIDE_SPREAD * gaussian())));
+}
 
 function pick(weights) {
     let r = Math.random() * Object.values(weights).reduce((a, b) => a + b, 0);
@@ -303,18 +379,27 @@ async function visit(opts, cfg, tallies) {
     const events = `/v1/sites/${opts.site}/events`;
     const consents = `/v1/sites/${opts.site}/consents`;
 
+    const ua = DEVICES[pick(Object.fromEntries(DEVICES.map(([w], i) => [i, w])))][1];
     count(tallies, 'visitors', variant);
-    await expect(opts, 204, 'POST', events, { type: 'shown', ...about });
+    await expect(opts, 204, 'POST', events, { type: 'shown', ...about }, ua);
     count(tallies, 'shown', variant);
     const action = pick(BEHAVIOUR[variant == 'b' ? 'b' : 'a']);
     if (action == 'leave') return;
     if (action == 'custom' || (action == 'refuse' && Math.random() < 0.1)) {
-        await expect(opts, 204, 'POST', events, { type: 'panel_opened', ...about });
+        await expect(opts, 204, 'POST', events, { type: 'panel_opened', ...about }, ua);
         count(tallies, 'panel_opened', variant);
     }
-    const body = { decisions: decisionsFor(action, cfg.p), policy_version: cfg.pv, lang, visitor, source: 'banner' };
+    const body = {
+        decisions: decisionsFor(action, cfg.p),
+        policy_version: cfg.pv,
+        lang,
+        visitor,
+        source: 'banner',
+        control: CONTROLS[action],
+        ttd: decideMs(action, variant),
+    };
     if (variant) body.variant = variant;
-    const res = await expect(opts, 201, 'POST', consents, body);
+    const res = await expect(opts, 201, 'POST', consents, body, ua);
     // Count what consentd recorded (every purpose resolved), not what was sent.
     const recorded = JSON.parse(res.text).decisions;
     count(tallies, 'decisions', variant);
@@ -326,11 +411,11 @@ async function visit(opts, cfg, tallies) {
         if (variant) tallies.variants[variant].purposes[p.id][key]++;
     }
     if (action == 'dismiss') {
-        await expect(opts, 204, 'POST', events, { type: 'dismissed', ...about });
+        await expect(opts, 204, 'POST', events, { type: 'dismissed', ...about }, ua);
         count(tallies, 'dismissed', variant);
     }
     if (Math.random() < WITHDRAW_SHARE) {
-        await expect(opts, 200, 'DELETE', `${consents}/${visitor}?lang=${encodeURIComponent(lang)}`);
+        await expect(opts, 200, 'DELETE', `${consents}/${visitor}?lang=${encodeURIComponent(lang)}`, undefined, ua);
         count(tallies, 'withdrawn', null);
     }
 }
@@ -389,7 +474,67 @@ function historyDay(ms, i, n, purposes) {
         counts[`all|g.${p.id}`] = g;
         counts[`all|r.${p.id}`] = decisions - g;
     }
+    // Segments (d.<device>, b.<browser>): the day's banner figures split
+    // by the shares of DEVICES, each split summing to the day's figure.
+    const segments = {};
+    for (const [w, headers] of DEVICES) {
+        const ua = headers['user-agent'];
+        const device = /iPad|Android(?!.*Mobile)/.test(ua) ? 'tablet' : /Mobi|iPhone/.test(ua) ? 'mobile' : 'desktop';
+        const browser = /Edg\//.test(ua)
+            ? 'edge'
+            : /SamsungBrowser/.test(ua)
+              ? 'samsung'
+              : /Firefox/.test(ua)
+                ? 'firefox'
+                : /Chrome/.test(ua)
+                  ? 'chrome'
+                  : 'safari';
+        for (const s of [`d.${device}`, `b.${browser}`]) segments[s] = (segments[s] || 0) + w;
+    }
+    const split = (prefix, metric, total) => {
+        const names = Object.keys(segments).filter((s) => s.startsWith(prefix));
+        let left = total;
+        names.forEach((s, i) => {
+            const n = i == names.length - 1 ? left : Math.min(left, Math.round(total * segments[s] * (0.9 + 0.2 * noise(day, s + metric))));
+            left -= n;
+            if (n) counts[`${s}|${metric}`] = n;
+        });
+    };
+    const banner = { shown, decisions, accept_all: acceptAll, reject_all: rejectAll, custom };
+    for (const [metric, total] of Object.entries(banner)) for (const prefix of ['d.', 'b.']) split(prefix, metric, total);
+    // Time to decide (all|t.<outcome>.<bin>): each outcome's choices spread
+    // over the bins of consentd's histogram (src/counters.h) as the
+    // log-normal of DECIDE_MEDIAN_MS (variant a's) would.
+    const dismissed = counts['all|dismissed'];
+    const outcomes = {
+        accept_all: ['accept', acceptAll],
+        reject_all: ['refuse', rejectAll - dismissed],
+        custom: ['custom', custom],
+        dismiss: ['dismiss', dismissed],
+    };
+    const edges = [250, 500, 1000, 2000, 4000, 8000, 16000, 32000, 64000, 128000, 256000, 3600001];
+    const cdf = (ms, median) => (ms <= 0 ? 0 : 0.5 * (1 + erf(Math.log(ms / median) / (DECIDE_SPREAD * Math.SQRT2))));
+    for (const [outcome, [action, n]] of Object.entries(outcomes)) {
+        let left = Math.max(0, n);
+        edges.forEach((hi, b) => {
+            const lo = b == 0 ? 0 : edges[b - 1];
+            const k =
+                b == edges.length - 1
+                    ? left
+                    : Math.min(left, Math.round(n * (cdf(hi, DECIDE_MEDIAN_MS.a[action]) - cdf(lo, DECIDE_MEDIAN_MS.a[action]))));
+            left -= k;
+            if (k) counts[`all|t.${outcome}.${b}`] = k;
+        });
+    }
     return { day, ms, counts, unique: Math.round(shown * 0.93) };
+}
+
+/* The error function (Abramowitz and Stegun 7.1.26, |error| < 1.5e-7). */
+function erf(x) {
+    const s = Math.sign(x);
+    const t = 1 / (1 + 0.3275911 * Math.abs(x));
+    const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
+    return s * y;
 }
 
 async function writeHistory(opts, cfg) {

@@ -241,8 +241,8 @@ static void banner_cleanup_json(const site_purpose_t *p, json_t *purpose)
  * web/banner/main.js), every language inlined; never the API key hash:
  *
  *   {"bv": the banner version (64 hex), "pv": policy version, "days": choice lifetime,
- *    "domain": cookie domain | null, "langs": [first is the default],
- *    "ctl": controller, "contact": DPO or service, "policy": URL | null,
+ *    "domain": cookie domain (absent when none), "langs": [first is the default],
+ *    "ctl": controller, "contact": DPO or service, "policy": URL (absent when none),
  *    "p": [{"id", "b": legal basis, "days": retention, "to": [recipients],
  *           "t": {lang: [name, description]},
  *           "cm": [Consent Mode types] (when mapped), "gpc": true (when GPC objects),
@@ -257,10 +257,13 @@ static void banner_cleanup_json(const site_purpose_t *p, json_t *purpose)
  *          (banner_consent_defaults),
  *    "tg": {"microsoft_uet" | "microsoft_clarity" | "meta_pixel": [purposes]} (when the site
  *          declares "tags": features/tags.js),
+ *    "pg": [[page group id, [path prefixes]]] (when the site declares "page_groups":
+ *          features/pages.js),
  *    "tcf": {CMP, GVL, vendors, texts} (when the site has a "tcf" block: features/tcf.js,
  *           banner_settings_tcf)}
  */
 static int banner_settings_tags(const site_t *site, json_t *settings);
+static int banner_settings_pages(const site_t *site, json_t *settings);
 
 /*
  * The site's Google Consent Mode default, as the gtag() calls that set it
@@ -335,13 +338,17 @@ static json_t *banner_settings_json(const site_t *site, json_t *texts)
     static const char zeros[BANNER_VERSION_HEX + 1] =
         "0000000000000000000000000000000000000000000000000000000000000000";
     json_t *settings =
-        json_pack("{s:s, s:s, s:I, s:s?, s:o, s:s, s:s, s:s?, s:o, s:o, s:o}", "bv", zeros, "pv",
+        json_pack("{s:s, s:s, s:I, s:s*, s:o, s:s, s:s, s:s*, s:o, s:o, s:o}", "bv", zeros, "pv",
                   site->policy_version, "days", (json_int_t)site->choice_lifetime_days, "domain",
                   site->cookie_domain, "langs", languages, "ctl", site->controller_name, "contact",
                   site->contact, "policy", site->privacy_policy_url, "cmd",
                   banner_consent_defaults(site), "p", purposes, "ui", ui);
     if (settings != NULL && banner_uses(site, "cleanup") && !site->reload_on_withdrawal)
         json_object_set_new(settings, "rl", json_false());
+    if (settings != NULL && banner_settings_pages(site, settings) != 0) {
+        json_decref(settings);
+        return NULL;
+    }
     if (settings != NULL && banner_settings_tags(site, settings) != 0) {
         json_decref(settings);
         return NULL;
@@ -378,6 +385,21 @@ static void banner_settings_embeds(const site_t *site, json_t *settings)
         json_array_append_new(embeds,
                               json_pack("[s, s]", site->embeds[i].host, site->embeds[i].provider));
     json_object_set_new(settings, "em", embeds);
+}
+
+/* "pg": [[group id, [path prefix, ...]], ...], for features/pages.js (issue
+ * 21, item 4); only when the site declares "page_groups". */
+static int banner_settings_pages(const site_t *site, json_t *settings)
+{
+    if (site->n_page_groups == 0) return 0;
+    json_t *groups = json_array();
+    for (size_t i = 0; groups != NULL && i < site->n_page_groups; i++) {
+        json_t *prefixes = json_array();
+        for (size_t k = 0; prefixes != NULL && k < site->page_groups[i].n_prefixes; k++)
+            json_array_append_new(prefixes, json_string(site->page_groups[i].prefixes[k]));
+        json_array_append_new(groups, json_pack("[s, o]", site->page_groups[i].id, prefixes));
+    }
+    return groups != NULL ? json_object_set_new(settings, "pg", groups) : -1;
 }
 
 /* "tg": {tag name: [purposes its consent needs]}, for features/tags.js; only
@@ -496,6 +518,8 @@ static int banner_uses(const site_t *site, const char *name)
     /* identify (issue 20, item 7): consentd.identify(token), for sites that
      * declare an "identify" key. */
     if (strcmp(name, "identify") == 0) return site->identify.enabled;
+    /* pages (issue 21, item 4): the page group of the page, for the stats. */
+    if (strcmp(name, "pages") == 0) return site->n_page_groups > 0;
     /* tcf (issue 24, items 3 and 5): __tcfapi and the TCF layers, for sites
      * that declare a "tcf" block. */
     if (strcmp(name, "tcf") == 0) return site->tcf.enabled;

@@ -15,6 +15,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -618,8 +619,9 @@ static int config_listen_address_ok(const char *a)
 }
 
 /* redis.read_url (issue 21): checked for syntax as redis.url, resolved with
- * it (config_redis_read_resolve). One replica (redis:// or unix://): the
- * replicas of a Redis Cluster are not supported yet. */
+ * it (config_redis_read_resolve). One replica of a single Redis (redis://
+ * or unix://), or the nodes of the cluster of redis.url (redis+cluster://):
+ * then each slot is read from a replica of its master (READONLY). */
 static int config_redis_read_apply(const config_ctx_t *c, const json_t *redis, config_t *cfg)
 {
     json_t *v = redis != NULL ? json_object_get(redis, "read_url") : NULL;
@@ -632,10 +634,6 @@ static int config_redis_read_apply(const config_ctx_t *c, const json_t *redis, c
     char uerr[CONFIG_ERR_MAX];
     if (config_redis_url_parse_mode(&probe, cfg->redis_read.url, 0, uerr, sizeof(uerr)) != 0)
         return config_fail(c, "redis.read_url", "%s", uerr);
-    if (probe.cluster)
-        return config_fail(c, "redis.read_url",
-                           "redis+cluster:// is not supported for reads yet: name one replica "
-                           "(redis://host:port) of a single Redis, or leave it out");
     return 0;
 }
 
@@ -644,13 +642,17 @@ static int config_redis_read_apply(const config_ctx_t *c, const json_t *redis, c
 static int config_redis_read_resolve(config_t *cfg, char *uerr, size_t cap)
 {
     if (cfg->redis_read.url[0] == '\0') return 0;
-    if (cfg->redis.cluster)
-        return url_fail(uerr, cap,
-                        "not supported with a redis+cluster:// redis.url yet (a cluster's "
-                        "replicas: docs/scaling.md)");
     config_redis_t r = cfg->redis;
     if (config_redis_url_parse(&r, cfg->redis_read.url, uerr, cap) != 0) return -1;
+    if (r.cluster != cfg->redis.cluster)
+        return url_fail(uerr, cap,
+                        cfg->redis.cluster
+                            ? "redis.url is a cluster: name its nodes (redis+cluster://host:port,"
+                              "...), whose replicas are then read"
+                            : "redis+cluster:// needs a redis+cluster:// redis.url (one Redis: "
+                              "name its replica, redis://host:port)");
     r.wait_replicas = 0;
+    r.replica_reads = r.cluster; /* each slot from a replica of its master (redis.c) */
     cfg->redis_read = r;
     return 0;
 }
@@ -718,17 +720,35 @@ static int config_tcf_apply(const config_ctx_t *c, const json_t *root, const cha
     return 0;
 }
 
+/* "admin": the operator key's SHA-256, 64 hex digits (or null: none). */
+static int config_admin_apply(const config_ctx_t *c, const json_t *admin, config_t *cfg)
+{
+    json_t *v = admin != NULL ? json_object_get(admin, "operator_key_sha256") : NULL;
+    if (v == NULL || json_is_null(v)) return 0;
+    size_t bin_len = 0;
+    if (!json_is_string(v) || json_string_length(v) != 64 ||
+        sodium_hex2bin(cfg->operator_key_sha256, sizeof(cfg->operator_key_sha256),
+                       json_string_value(v), 64, NULL, &bin_len, NULL) != 0 ||
+        bin_len != sizeof(cfg->operator_key_sha256))
+        return config_fail(c, "admin.operator_key_sha256",
+                           "must be the SHA-256 of the operator key, 64 hex digits, or null");
+    cfg->operator_key_set = 1;
+    return 0;
+}
+
 /* Apply the file's fields over the defaults. redis.url is only checked for
  * syntax here: it is resolved once the environment has had its say, so that
  * REDIS_URL can replace a file's host that does not resolve on this machine. */
 static int config_apply(const config_ctx_t *c, config_t *cfg, const json_t *root, const char *base,
                         int *public_url_set)
 {
-    static const char *const top[] = {
-        "listen", "threads", "redis",      "sites_dir", "keys_dir", "public_url", "limits", "http2",
-        "log",    "tls",     "rate_limit", "metrics",   "erasure",  "stats",      "tcf",    NULL};
+    static const char *const top[] = {"listen",     "threads", "redis",   "sites_dir", "keys_dir",
+                                      "public_url", "limits",  "http2",   "log",       "tls",
+                                      "rate_limit", "metrics", "erasure", "stats",     "tcf",
+                                      "admin",      NULL};
     static const char *const listen_keys[] = {"address", "port", NULL};
     static const char *const erasure_keys[] = {"disk_within_seconds", NULL};
+    static const char *const admin_keys[] = {"operator_key_sha256", NULL};
     static const char *const metrics_keys[] = {"listen", NULL};
     static const char *const redis_keys[] = {"url",
                                              "read_url",
@@ -756,7 +776,7 @@ static int config_apply(const config_ctx_t *c, config_t *cfg, const json_t *root
                                           "visitor_writes_per_minute",
                                           "visitor_writes_per_day",
                                           NULL};
-    json_t *listen, *redis, *limits, *log, *tls = NULL, *rl, *metrics, *erasure, *stats;
+    json_t *listen, *redis, *limits, *log, *tls = NULL, *rl, *metrics, *erasure, *stats, *admin;
     if (config_check_keys(c, root, "", top) != 0 ||
         config_object(c, root, "listen", listen_keys, &listen) != 0 ||
         config_object(c, root, "metrics", metrics_keys, &metrics) != 0 ||
@@ -765,7 +785,9 @@ static int config_apply(const config_ctx_t *c, config_t *cfg, const json_t *root
         config_object(c, root, "log", log_keys, &log) != 0 ||
         config_object(c, root, "rate_limit", rl_keys, &rl) != 0 ||
         config_object(c, root, "erasure", erasure_keys, &erasure) != 0 ||
-        config_object(c, root, "stats", stats_keys, &stats) != 0)
+        config_object(c, root, "stats", stats_keys, &stats) != 0 ||
+        config_object(c, root, "admin", admin_keys, &admin) != 0 ||
+        config_admin_apply(c, admin, cfg) != 0)
         return -1;
     if (config_tcf_apply(c, root, base, cfg) != 0) return -1;
     json_t *tls_v = json_object_get(root, "tls");

@@ -52,6 +52,11 @@ typedef struct config_redis {
      * replicas have it (WAIT, pipelined after the write); 0 = off (default). */
     uint32_t wait_replicas;
     uint32_t wait_timeout_ms; /* WAIT's own timeout; default 200, < command_timeout_ms */
+    /* Cluster only, set for redis.read_url: commands go to a replica of each
+     * slot's master (READONLY on every connection), never to a master; a
+     * -MOVED or -LOADING there fails the command (the caller reads from the
+     * masters instead). Never set from a file field. */
+    int replica_reads;
 } config_redis_t;
 
 /* Worker threads: at most this many, from any source (file, environment,
@@ -132,6 +137,11 @@ typedef struct config {
     char tcf_translations_url[512]; /* default CONFIG_TCF_TRANSLATIONS_URL */
     char tcf_translations[CONFIG_TCF_LANGUAGES_MAX][8];
     size_t n_tcf_translations; /* default: the EU languages the IAB translates */
+    /* "admin": {"operator_key_sha256": "<64 hex>"}: the SHA-256 of the
+     * operator key, which manages the keys of every site (apikey.h,
+     * APIKEY_OPERATOR_SCOPES); absent or null = no operator key. */
+    uint8_t operator_key_sha256[32];
+    int operator_key_set;
 } config_t;
 
 #define CONFIG_ERASURE_DISK_WITHIN_DEFAULT_S (4 * 3600) /* 4 hours */

@@ -7,7 +7,13 @@
  * own declarations, so that counting is a few array increments:
  *
  *   dim     0 all | 1..V variants | V+1..V+L languages | V+L+1..V+L+4 sources
+ *           | then USERAGENT_DEVICES devices | then USERAGENT_BROWSERS browsers
+ *           | then the site's page groups and other (none without page groups)
  *   metric  0..7 counters_metric_t | 8 + 2p: g.<purpose p> | 9 + 2p: r.<purpose p>
+ *
+ * followed by the time-to-decide histograms, (1 + V) x COUNTERS_TTD_OUTCOMES
+ * x COUNTERS_TTD_BINS (dim all, then each variant; outcome; bin):
+ * n_dims x n_metrics + n_ttd cells in all.
  *
  * (V, L: the site's variants and languages, p: index in site->purposes.)
  * Those indexes only mean something for that very site_t, so a group is
@@ -54,17 +60,44 @@ const char *const counters_metric_names[COUNTERS_METRICS] = {
 const char *const counters_source_names[COUNTERS_SOURCES] = {"banner", "form", "call_center",
                                                              "api"};
 
+const char *const counters_ttd_outcome_names[COUNTERS_TTD_OUTCOMES] = {"accept_all", "reject_all",
+                                                                       "custom", "dismiss"};
+const int32_t counters_ttd_edges[COUNTERS_TTD_BINS] = {
+    250, 500, 1000, 2000, 4000, 8000, 16000, 32000, 64000, 128000, 256000, COUNTERS_TTD_MAX_MS + 1};
+
+int counters_ttd_bin(int32_t ms)
+{
+    if (ms < 0 || ms > COUNTERS_TTD_MAX_MS) return -1;
+    int b = 0;
+    while (ms >= counters_ttd_edges[b])
+        b++;
+    return b;
+}
+
+size_t counters_ttd_field(char *out, size_t cap, counters_dim_t dim, const char *variant,
+                          int outcome, int bin)
+{
+    if (outcome < 0 || outcome >= COUNTERS_TTD_OUTCOMES || bin < 0 || bin >= COUNTERS_TTD_BINS ||
+        (dim != COUNTERS_DIM_ALL && (dim != COUNTERS_DIM_VARIANT || variant == NULL)))
+        return 0;
+    int n =
+        snprintf(out, cap, "%s%s|t.%s.%d", dim == COUNTERS_DIM_ALL ? "all" : "v.",
+                 dim == COUNTERS_DIM_ALL ? "" : variant, counters_ttd_outcome_names[outcome], bin);
+    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
 typedef struct counters_group {
     site_set_t *sites; /* one reference: keeps site (and the indexes below) valid */
     const site_t *site;
     int64_t hour; /* hours since the Unix epoch, UTC */
     uint32_t n_dims, n_metrics;
+    uint32_t n_ttd;   /* time-to-decide cells after the n_dims x n_metrics */
     uint64_t touched; /* increments since the last flush */
     uint32_t n_visitors, cap_visitors;
     char *visitors; /* cap_visitors slots of COUNTERS_VISITOR_SLOT bytes */
     uint32_t *tcf;  /* IAB TCF counts (counters_tcf), NULL until one; tcf_cells of them */
     uint32_t tcf_cells;
-    uint32_t counts[]; /* n_dims * n_metrics */
+    uint32_t counts[]; /* n_dims * n_metrics + n_ttd */
 } counters_group_t;
 
 /* A batch sent to Redis, kept until Redis answers that it applied it (or
@@ -112,14 +145,14 @@ struct counters {
 size_t counters_field(char *out, size_t cap, counters_dim_t dim, const char *dim_name, int metric,
                       const char *purpose)
 {
-    static const char *const prefixes[] = {"all", "v.", "l.", "s."};
+    static const char *const prefixes[] = {"all", "v.", "l.", "s.", "d.", "b.", "p."};
     const char *metric_prefix = purpose == NULL ? "" : metric ? "g." : "r.";
     const char *metric_name = purpose != NULL ? purpose
                               : metric >= 0 && metric < COUNTERS_METRICS
                                   ? counters_metric_names[metric]
                                   : NULL;
     if (metric_name == NULL || (dim != COUNTERS_DIM_ALL && dim_name == NULL) ||
-        (unsigned)dim > COUNTERS_DIM_SOURCE)
+        (unsigned)dim > COUNTERS_DIM_PAGE)
         return 0;
     int n = snprintf(out, cap, "%s%s|%s%s", prefixes[dim], dim == COUNTERS_DIM_ALL ? "" : dim_name,
                      metric_prefix, metric_name);
@@ -249,16 +282,19 @@ static counters_group_t *counters_group(counters_t *c, site_set_t *sites, const 
         c->groups = groups;
         c->cap_groups = cap;
     }
-    uint32_t n_dims =
-        1 + (uint32_t)site->n_variants + (uint32_t)site->n_languages + COUNTERS_SOURCES;
+    uint32_t n_dims = 1 + (uint32_t)site->n_variants + (uint32_t)site->n_languages +
+                      COUNTERS_SOURCES + USERAGENT_DEVICES + USERAGENT_BROWSERS +
+                      (site->n_page_groups > 0 ? (uint32_t)site->n_page_groups + 1 : 0);
     uint32_t n_metrics = COUNTERS_METRICS + 2 * (uint32_t)site->n_purposes;
-    g = calloc(1, sizeof(*g) + (size_t)n_dims * n_metrics * sizeof(g->counts[0]));
+    uint32_t n_ttd = (1 + (uint32_t)site->n_variants) * COUNTERS_TTD_OUTCOMES * COUNTERS_TTD_BINS;
+    g = calloc(1, sizeof(*g) + ((size_t)n_dims * n_metrics + n_ttd) * sizeof(g->counts[0]));
     if (g == NULL) return NULL;
     g->sites = site_set_retain(sites);
     g->site = site;
     g->hour = hour;
     g->n_dims = n_dims;
     g->n_metrics = n_metrics;
+    g->n_ttd = n_ttd;
     c->groups[c->n_groups++] = g;
     if (2 * (c->n_groups + 1) > c->table_mask + 1) {
         if (counters_table_rebuild(c) != 0) {
@@ -274,10 +310,14 @@ static counters_group_t *counters_group(counters_t *c, site_set_t *sites, const 
 
 /* ---- counting ----------------------------------------------------------------- */
 
+#define COUNTERS_DIMS_MAX 7 /* dims one count goes to */
+
 /* The dims a count goes to: all, then v.<variant>, l.<lang>, s.<source>
- * when known to the site. Returns how many. */
+ * when known to the site, then d.<device> and b.<browser> when seg is
+ * given. Returns how many. */
 static size_t counters_dims(const site_t *site, const char *variant, const char *lang,
-                            const char *source, uint32_t dims[4])
+                            const char *source, const counters_segment_t *seg,
+                            uint32_t dims[COUNTERS_DIMS_MAX])
 {
     size_t n = 0;
     uint32_t base = 1;
@@ -302,6 +342,16 @@ static size_t counters_dims(const site_t *site, const char *variant, const char 
                 dims[n++] = base + i;
                 break;
             }
+    base += COUNTERS_SOURCES;
+    if (seg != NULL && (unsigned)seg->ua.device < USERAGENT_DEVICES &&
+        (unsigned)seg->ua.browser < USERAGENT_BROWSERS) {
+        dims[n++] = base + (uint32_t)seg->ua.device;
+        dims[n++] = base + USERAGENT_DEVICES + (uint32_t)seg->ua.browser;
+    }
+    base += USERAGENT_DEVICES + USERAGENT_BROWSERS;
+    if (seg != NULL && site->n_page_groups > 0 && seg->page >= 0 &&
+        (size_t)seg->page <= site->n_page_groups)
+        dims[n++] = base + (uint32_t)seg->page;
     return n;
 }
 
@@ -340,11 +390,12 @@ static void counters_visitor(counters_t *c, counters_group_t *g, const char *vis
 }
 
 void counters_event(counters_t *c, site_set_t *sites, const site_t *site, counters_metric_t metric,
-                    const char *lang, const char *variant, const char *visitor, int64_t now_ms)
+                    const char *lang, const char *variant, const char *visitor,
+                    const counters_segment_t *seg, int64_t now_ms)
 {
     if (c == NULL || metric > COUNTERS_PANEL_OPENED || now_ms < 0) return;
-    uint32_t dims[4];
-    size_t n = counters_dims(site, variant, lang, "banner", dims);
+    uint32_t dims[COUNTERS_DIMS_MAX];
+    size_t n = counters_dims(site, variant, lang, "banner", seg, dims);
     counters_group_t *g = counters_group(c, sites, site, now_ms / COUNTERS_MS_PER_HOUR);
     if (g == NULL) {
         counters_drop(c, n + (visitor != NULL));
@@ -364,15 +415,26 @@ static int counters_purpose_index(const site_t *site, const store_record_t *rec,
     return -1;
 }
 
+/* The time-to-decide cell of (variant dim v: 0 all, 1 + variant index;
+ * outcome; bin) in g. */
+static uint32_t *counters_ttd_cell(counters_group_t *g, uint32_t v, int outcome, int bin)
+{
+    return &g->counts[(size_t)g->n_dims * g->n_metrics +
+                      (v * COUNTERS_TTD_OUTCOMES + (uint32_t)outcome) * COUNTERS_TTD_BINS +
+                      (uint32_t)bin];
+}
+
 void counters_consent(counters_t *c, site_set_t *sites, const site_t *site,
-                      const store_record_t *rec)
+                      const store_record_t *rec, const counters_segment_t *seg)
 {
     if (c == NULL || rec == NULL || rec->issued_at_ms < 0) return;
     /* A withdrawal counts as one whatever its channel: the API's DELETE, or
      * the banner's panel refusing what was granted (action withdrawal). */
     int withdraw = rec->action != NULL && strcmp(rec->action, STORE_ACTION_WITHDRAWAL) == 0;
-    uint32_t dims[4];
-    size_t n = counters_dims(site, rec->variant, rec->lang, rec->source, dims);
+    int banner = rec->source != NULL && strcmp(rec->source, "banner") == 0;
+    if (!banner) seg = NULL;
+    uint32_t dims[COUNTERS_DIMS_MAX];
+    size_t n = counters_dims(site, rec->variant, rec->lang, rec->source, seg, dims);
     counters_group_t *g = counters_group(c, sites, site, rec->issued_at_ms / COUNTERS_MS_PER_HOUR);
     if (g == NULL) {
         counters_drop(c, n + 1);
@@ -398,11 +460,25 @@ void counters_consent(counters_t *c, site_set_t *sites, const site_t *site,
                 refused[consent]++;
         }
         int k = granted[1] + refused[1] != 0;
+        counters_metric_t kind = refused[k] == 0   ? COUNTERS_ACCEPT_ALL
+                                 : granted[k] == 0 ? COUNTERS_REJECT_ALL
+                                                   : COUNTERS_CUSTOM;
         counters_add(g, dims, n, COUNTERS_DECISIONS);
-        counters_add(g, dims, n,
-                     refused[k] == 0   ? COUNTERS_ACCEPT_ALL
-                     : granted[k] == 0 ? COUNTERS_REJECT_ALL
-                                       : COUNTERS_CUSTOM);
+        counters_add(g, dims, n, kind);
+        /* Time to decide: all, and the variant shown (dims[1] when it is
+         * one: counters_dims puts the variant right after all). */
+        int bin = seg != NULL ? counters_ttd_bin(seg->decide_ms) : -1;
+        if (bin >= 0) {
+            int outcome = rec->control != NULL && strcmp(rec->control, "dismiss") == 0
+                              ? COUNTERS_TTD_DISMISS
+                              : (int)(kind - COUNTERS_ACCEPT_ALL);
+            (*counters_ttd_cell(g, 0, outcome, bin))++;
+            g->touched++;
+            if (n > 1 && dims[1] >= 1 && dims[1] <= site->n_variants) {
+                (*counters_ttd_cell(g, dims[1], outcome, bin))++;
+                g->touched++;
+            }
+        }
     }
     if (rec->visitor != NULL) counters_visitor(c, g, rec->visitor);
 }
@@ -583,9 +659,21 @@ static size_t counters_group_field(const counters_group_t *g, uint32_t dim, uint
     } else if (dim > nv && dim <= nv + nl) {
         kind = COUNTERS_DIM_LANG;
         name = site->languages[dim - 1 - nv];
-    } else if (dim > nv + nl) {
+    } else if (dim > nv + nl && dim <= nv + nl + COUNTERS_SOURCES) {
         kind = COUNTERS_DIM_SOURCE;
         name = counters_source_names[dim - 1 - nv - nl];
+    } else if (dim > nv + nl + COUNTERS_SOURCES &&
+               dim <= nv + nl + COUNTERS_SOURCES + USERAGENT_DEVICES) {
+        kind = COUNTERS_DIM_DEVICE;
+        name = useragent_device_names[dim - 1 - nv - nl - COUNTERS_SOURCES];
+    } else if (dim > nv + nl + COUNTERS_SOURCES + USERAGENT_DEVICES &&
+               dim <= nv + nl + COUNTERS_SOURCES + USERAGENT_DEVICES + USERAGENT_BROWSERS) {
+        kind = COUNTERS_DIM_BROWSER;
+        name = useragent_browser_names[dim - 1 - nv - nl - COUNTERS_SOURCES - USERAGENT_DEVICES];
+    } else if (dim > nv + nl + COUNTERS_SOURCES + USERAGENT_DEVICES + USERAGENT_BROWSERS) {
+        size_t page = dim - 1 - nv - nl - COUNTERS_SOURCES - USERAGENT_DEVICES - USERAGENT_BROWSERS;
+        kind = COUNTERS_DIM_PAGE;
+        name = page < site->n_page_groups ? site->page_groups[page].id : "other";
     }
     if (metric >= COUNTERS_METRICS) {
         purpose = site->purposes[(metric - COUNTERS_METRICS) / 2].id;
@@ -621,7 +709,7 @@ static int counters_scratch(counters_t *c, size_t n)
 static int counters_flush_group(counters_t *c, counters_group_t *g)
 {
     if (g->touched == 0 && g->n_visitors == 0) return 0;
-    size_t cells = (size_t)g->n_dims * g->n_metrics, n = 0;
+    size_t plain = (size_t)g->n_dims * g->n_metrics, cells = plain + g->n_ttd, n = 0;
     for (size_t i = 0; i < cells; i++)
         n += g->counts[i] != 0;
     n += counters_tcf_cells_set(g);
@@ -630,8 +718,16 @@ static int counters_flush_group(counters_t *c, counters_group_t *g)
     for (size_t i = 0; i < cells; i++) {
         if (g->counts[i] == 0) continue;
         char *name = c->names + k * COUNTERS_FIELD_MAX;
-        if (counters_group_field(g, (uint32_t)(i / g->n_metrics), (uint32_t)(i % g->n_metrics),
-                                 name) == 0) {
+        size_t t = i - plain, v = t / (COUNTERS_TTD_OUTCOMES * COUNTERS_TTD_BINS);
+        size_t len = i < plain
+                         ? counters_group_field(g, (uint32_t)(i / g->n_metrics),
+                                                (uint32_t)(i % g->n_metrics), name)
+                         : counters_ttd_field(name, COUNTERS_FIELD_MAX,
+                                              v == 0 ? COUNTERS_DIM_ALL : COUNTERS_DIM_VARIANT,
+                                              v == 0 ? NULL : g->site->variants[v - 1].id,
+                                              (int)(t / COUNTERS_TTD_BINS % COUNTERS_TTD_OUTCOMES),
+                                              (int)(t % COUNTERS_TTD_BINS));
+        if (len == 0) {
             counters_drop(c, g->counts[i]); /* a name too long for the layout: never sent */
             continue;
         }
@@ -711,8 +807,14 @@ static const char counters_tcf_what[COUNTERS_TCF_WHAT] = {'g', 'r', 'o'};
 
 size_t counters_tcf_field(char *out, size_t cap, char kind, unsigned id, char what)
 {
-    int n = snprintf(out, cap, "all|t.%c%u.%c", kind, id, what);
+    int n = snprintf(out, cap, "all|tcf.%c%u.%c", kind, id, what);
     return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+size_t counters_tcf_vendors(const site_t *site)
+{
+    size_t n = site->tcf.rules.vendor_count;
+    return n < COUNTERS_TCF_VENDORS_MAX ? n : COUNTERS_TCF_VENDORS_MAX;
 }
 
 static void counters_tcf_add(counters_group_t *g, size_t item, size_t what)
@@ -731,7 +833,8 @@ void counters_tcf(counters_t *c, site_set_t *sites, const site_t *site, const st
         return;
     counters_group_t *g = counters_group(c, sites, site, rec->issued_at_ms / COUNTERS_MS_PER_HOUR);
     if (g != NULL && g->tcf == NULL) {
-        g->tcf_cells = (uint32_t)((TCF_PURPOSES_MAX + r->vendor_count) * COUNTERS_TCF_WHAT);
+        g->tcf_cells =
+            (uint32_t)((TCF_PURPOSES_MAX + counters_tcf_vendors(site)) * COUNTERS_TCF_WHAT);
         g->tcf = calloc(g->tcf_cells, sizeof(*g->tcf));
     }
     if (g == NULL || g->tcf == NULL) {
@@ -742,7 +845,7 @@ void counters_tcf(counters_t *c, site_set_t *sites, const site_t *site, const st
         if (r->purposes_consent & TCF_BIT(p)) counters_tcf_add(g, p - 1, (pc & TCF_BIT(p)) ? 0 : 1);
         if ((r->purposes_li & TCF_BIT(p)) && !(pli & TCF_BIT(p))) counters_tcf_add(g, p - 1, 2);
     }
-    for (size_t i = 0; i < r->vendor_count; i++) {
+    for (size_t i = 0; i < counters_tcf_vendors(site); i++) {
         const tcf_site_vendor_t *v = &r->vendors[i];
         size_t item = TCF_PURPOSES_MAX + i;
         if (v->purposes | v->flexible_purposes)

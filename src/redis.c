@@ -134,9 +134,10 @@ struct redis {
     uint16_t *slots;      /* slot -> node index + 1, 0 when unknown */
     uint16_t *slots_next; /* the map being read */
     int map_known;
-    int refreshing;                    /* a CLUSTER SLOTS is in flight */
-    int refresh_again;                 /* asked for while one was in flight */
-    int refresh_wanted;                /* no node was ready to ask: ask the first that is */
+    size_t unrouted;    /* replica_reads: ranges of the map without a replica (read again soon) */
+    int refreshing;     /* a CLUSTER SLOTS is in flight */
+    int refresh_again;  /* asked for while one was in flight */
+    int refresh_wanted; /* no node was ready to ask: ask the first that is */
     char refresh_host[REDIS_HOST_MAX]; /* the node asked: a "" address in the map is its own */
     h2o_timeout_t refresh_timeout;
     h2o_timeout_entry_t refresh_entry;
@@ -200,6 +201,9 @@ static const redis_error_t redis_error_not_replicated = {REDIS_ERROR_NOT_REPLICA
 static const redis_error_t redis_error_oom = {REDIS_ERROR_BUSY, "out of memory"};
 static const redis_error_t redis_error_busy = {REDIS_ERROR_BUSY, "too many commands in flight"};
 static const redis_error_t redis_error_args = {REDIS_ERROR_INTERNAL, "bad arguments"};
+static const redis_error_t redis_error_replica = {
+    REDIS_ERROR_UNAVAILABLE, "the replica cannot answer (MOVED, ASK, LOADING, TRYAGAIN or "
+                             "CLUSTERDOWN): read from the masters"};
 
 static void node_connect(redis_node_t *n);
 static void node_retire(redis_node_t *n);
@@ -599,6 +603,11 @@ static void node_on_select_reply(redisAsyncContext *ac, void *reply, void *privd
     node_on_handshake_reply(ac, reply, privdata, "SELECT");
 }
 
+static void node_on_readonly_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    node_on_handshake_reply(ac, reply, privdata, "READONLY");
+}
+
 /* A cluster node is ready only when it says the cluster is ok: a node that
  * has just started (Redis keeps it failed for 2 s), or one in a cluster that
  * lost a master, would answer -CLUSTERDOWN to everything. Until then the
@@ -665,6 +674,12 @@ static void node_on_connect(const redisAsyncContext *cac, int status)
         n->handshake_left++;
         if (redisAsyncCommand(ac, node_on_cluster_info_reply, NULL, "CLUSTER INFO") != REDIS_OK)
             return;
+    }
+    /* Replica reads: a replica answers the reads of its master's slots only
+     * on a connection that said READONLY (else -MOVED to the master). */
+    if (cfg->cluster && cfg->replica_reads) {
+        n->handshake_left++;
+        if (redisAsyncCommand(ac, node_on_readonly_reply, NULL, "READONLY") != REDIS_OK) return;
     }
     if (n->handshake_left == 0) node_become_ready(n);
 }
@@ -817,7 +832,9 @@ static redis_node_t *cluster_any_master(redis_t *r)
     return fallback;
 }
 
-/* Where a command for slot goes (-1: any master); NULL before the map. */
+/* Where a command for slot goes (-1: any master); NULL before the map.
+ * Replica reads: a slot without a replica goes nowhere (any other node
+ * would answer -MOVED). */
 static redis_node_t *cluster_route(redis_t *r, int slot)
 {
     if (!r->map_known) return NULL;
@@ -825,11 +842,15 @@ static redis_node_t *cluster_route(redis_t *r, int slot)
         redis_node_t *n = r->nodes[r->slots[slot] - 1];
         if (n != NULL) return n;
     }
+    if (slot >= 0 && r->cfg.replica_reads) return NULL;
     return cluster_any_master(r);
 }
 
+/* A master (replica reads: a replica) of the map is not ready, or a range
+ * has no replica: the map is read again until it is whole. */
 static int cluster_degraded(redis_t *r)
 {
+    if (r->unrouted > 0) return 1;
     for (size_t i = 0; i < r->n_nodes; i++) {
         redis_node_t *n = r->nodes[i];
         if (n != NULL && !n->retired && n->master && !n->ready) return 1;
@@ -874,6 +895,13 @@ static int cluster_slots_address(redis_t *r, const redisReply *e, char *host, ui
  * connecting, when new), the slot table is replaced, and nodes that are no
  * longer masters are retired. -1 (and the old map stays) when it is not a
  * usable map.
+ *
+ * With replica_reads (redis.read_url on a cluster) the node a range routes
+ * to is its first replica instead, and a range without one (none
+ * configured, or Redis no longer lists it: failed) routes nowhere, so that
+ * its reads fail at once and the caller reads from the masters. In this
+ * file such a replica then plays the part a master plays elsewhere (the
+ * "master" flag means: a node the map routes to).
  */
 static int cluster_apply_map(redis_t *r, const redisReply *reply)
 {
@@ -884,6 +912,7 @@ static int cluster_apply_map(redis_t *r, const redisReply *reply)
     for (size_t i = 0; i < r->n_nodes; i++)
         if (r->nodes[i] != NULL) r->nodes[i]->mapped = 0;
     memset(r->slots_next, 0, REDIS_SLOTS * sizeof(*r->slots_next));
+    size_t unrouted = 0;
     for (size_t i = 0; i < reply->elements; i++) {
         const redisReply *range = reply->element[i];
         char host[REDIS_HOST_MAX];
@@ -893,13 +922,20 @@ static int cluster_apply_map(redis_t *r, const redisReply *reply)
             range->element[1]->type != REDIS_REPLY_INTEGER || range->element[0]->integer < 0 ||
             range->element[1]->integer >= REDIS_SLOTS ||
             range->element[0]->integer > range->element[1]->integer ||
-            cluster_slots_address(r, range->element[2], host, &port) != 0) {
+            cluster_slots_address(r, range->element[2], host, &port) != 0 ||
+            (r->cfg.replica_reads && range->elements > 3 &&
+             cluster_slots_address(r, range->element[3], host, &port) != 0)) {
             cluster_map_error(r, "unexpected CLUSTER SLOTS reply from %s", r->refresh_host);
             return -1;
         }
+        if (r->cfg.replica_reads && range->elements <= 3) { /* no replica: unrouted */
+            unrouted++;
+            continue;
+        }
         redis_node_t *n = cluster_find(r, host, port);
         if (n == NULL && (n = cluster_node(r, host, port)) != NULL && r->map_known)
-            log_msg(LOG_INFO, "redis: %s serves slots now (a new master)", n->name);
+            log_msg(LOG_INFO, "redis: %s serves slots now (a new %s)", n->name,
+                    r->cfg.replica_reads ? "replica" : "master");
         if (n == NULL) {
             cluster_map_error(r,
                               "cannot use master %s:%u (not a numeric address, or more than "
@@ -912,6 +948,7 @@ static int cluster_apply_map(redis_t *r, const redisReply *reply)
             r->slots_next[s] = (uint16_t)(n->index + 1);
     }
     memcpy(r->slots, r->slots_next, REDIS_SLOTS * sizeof(*r->slots));
+    r->unrouted = unrouted;
     if (!r->map_known || log_enabled(LOG_DEBUG))
         log_msg(r->map_known ? LOG_DEBUG : LOG_INFO, "redis: cluster slot map from %s: %zu ranges",
                 r->refresh_host, reply->elements);
@@ -1090,6 +1127,18 @@ static command_act_t command_decide(command_t *c, const redisReply *reply)
     if (!r->cfg.cluster || c->internal || reply->type != REDIS_REPLY_ERROR || reply->str == NULL)
         return ACT_DONE;
     int ask = reply_error_is(reply, "ASK");
+    if (r->cfg.replica_reads &&
+        (ask || reply_error_is(reply, "MOVED") || reply_error_is(reply, "TRYAGAIN") ||
+         reply_error_is(reply, "CLUSTERDOWN") || reply_error_is(reply, "LOADING"))) {
+        /* A replica that no longer serves the slot (a failover made it a
+         * master, or the slot moved), or cannot serve now: the caller reads
+         * from the masters, and the map is read again. */
+        if (log_enabled(LOG_DEBUG))
+            log_msg(LOG_DEBUG, "redis: replica read: %.*s", (int)reply->len, reply->str);
+        cluster_refresh(r, 0);
+        c->fail = &redis_error_replica;
+        return ACT_FAIL;
+    }
     if (ask || reply_error_is(reply, "MOVED")) {
         if (c->redirects >= REDIS_REDIRECTS_MAX ||
             command_parse_redirect(c, reply->str, reply->len) != 0)
@@ -1526,7 +1575,7 @@ int redis_server_of(redis_t *r, const char *tag, size_t len)
 int redis_is_connected(const redis_t *r)
 {
     if (!r->cfg.cluster) return r->nodes[0]->ready;
-    if (!r->map_known) return 0;
+    if (!r->map_known || r->unrouted > 0) return 0;
     int masters = 0;
     for (size_t i = 0; i < r->n_nodes; i++) {
         const redis_node_t *n = r->nodes[i];

@@ -16,6 +16,14 @@
  * handled here, within each command's deadline: nothing above this module
  * knows whether it talks to one Redis or to a cluster.
  *
+ * Replica reads (config_redis_t.replica_reads: redis.read_url on a cluster):
+ * the same client, but the tag picks a replica of the master that owns its
+ * slot (the first CLUSTER SLOTS lists), on a connection that said READONLY;
+ * a slot without a live replica routes nowhere (REDIS_E_DOWN), and a
+ * replica's -MOVED, -ASK, -LOADING, -TRYAGAIN or -CLUSTERDOWN fails the
+ * command (REDIS_ERROR_UNAVAILABLE) instead of being followed or retried:
+ * the caller reads from the masters (store.c's fallback), at once.
+ *
  * Guarantees:
  *  - every command gets its callback exactly once, with a reply or with an
  *    error (redis_error_t): REDIS_ERROR_TIMEOUT after

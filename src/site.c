@@ -985,6 +985,75 @@ static int site_parse_embeds(const site_parse_t *p, json_t *root, site_t *site)
     return 0;
 }
 
+/* "page_groups": optional, [{"id", "prefixes": ["/blog/", ...]}] (issue 21,
+ * item 4): the stats' page segment. The banner (feature pages) names the
+ * group of the page it is on; the raw path never leaves the browser. */
+static int site_parse_page_group(const site_parse_t *p, json_t *obj, size_t i, site_t *site)
+{
+    static const char *const keys[] = {"id", "prefixes", NULL};
+    site_page_group_t *g = &site->page_groups[i];
+    char prefix[48], field[96];
+    snprintf(prefix, sizeof(prefix), "page_groups[%zu]", i);
+    if (!json_is_object(obj)) return site_fail(p, prefix, "must be an object with id and prefixes");
+    snprintf(field, sizeof(field), "%s.", prefix);
+    if (site_check_keys(p, obj, field, keys) != 0) return -1;
+
+    json_t *v;
+    snprintf(field, sizeof(field), "%s.id", prefix);
+    if ((v = site_required(p, obj, "id", field)) == NULL) return -1;
+    if (!json_is_string(v) || json_string_length(v) > SITE_VARIANT_ID_MAX ||
+        !site_purpose_id_ok(json_string_value(v), json_string_length(v)))
+        return site_fail(p, field, "must match [a-z0-9_-]{1,32}");
+    if (strcmp(json_string_value(v), "other") == 0)
+        return site_fail(p, field, "\"other\" is the group of every other page: choose another id");
+    for (size_t j = 0; j < i; j++)
+        if (strcmp(site->page_groups[j].id, json_string_value(v)) == 0)
+            return site_fail(p, field, "\"%s\" is declared twice", json_string_value(v));
+    if ((g->id = site_strndup(p->set, json_string_value(v), json_string_length(v))) == NULL)
+        return site_oom(p);
+
+    snprintf(field, sizeof(field), "%s.prefixes", prefix);
+    json_t *arr = site_required(p, obj, "prefixes", field);
+    if (arr == NULL || site_array(p, arr, field, 1, SITE_MAX_PAGE_PREFIXES) != 0) return -1;
+    g->n_prefixes = json_array_size(arr);
+    if ((g->prefixes = site_alloc(p->set, g->n_prefixes * sizeof(*g->prefixes))) == NULL)
+        return site_oom(p);
+    for (size_t k = 0; k < g->n_prefixes; k++) {
+        char item[128];
+        snprintf(item, sizeof(item), "%s[%zu]", field, k);
+        v = json_array_get(arr, k);
+        if (site_string(p, v, item, SITE_PAGE_PREFIX_MAX, 0, &g->prefixes[k]) != 0) return -1;
+        if (g->prefixes[k][0] != '/' || strpbrk(g->prefixes[k], "?#") != NULL)
+            return site_fail(p, item,
+                             "must be a URL path prefix starting with \"/\", like \"/blog/\" "
+                             "(no query, no fragment)");
+    }
+    return 0;
+}
+
+static int site_parse_page_groups(const site_parse_t *p, json_t *root, site_t *site)
+{
+    json_t *arr = json_object_get(root, "page_groups");
+    if (arr == NULL) return 0;
+    if (site_array(p, arr, "page_groups", 1, SITE_MAX_PAGE_GROUPS) != 0) return -1;
+    site->n_page_groups = json_array_size(arr);
+    if ((site->page_groups =
+             site_alloc(p->set, site->n_page_groups * sizeof(*site->page_groups))) == NULL)
+        return site_oom(p);
+    for (size_t i = 0; i < site->n_page_groups; i++)
+        if (site_parse_page_group(p, json_array_get(arr, i), i, site) != 0) return -1;
+    return 0;
+}
+
+int site_page_group_index(const site_t *site, const char *id, size_t len)
+{
+    if (site->n_page_groups == 0) return -1;
+    for (size_t i = 0; i < site->n_page_groups; i++)
+        if (strlen(site->page_groups[i].id) == len && memcmp(site->page_groups[i].id, id, len) == 0)
+            return (int)i;
+    return (int)site->n_page_groups;
+}
+
 /* A region code for Consent Mode: [A-Z]{2}, optionally "-" and [A-Z0-9]{1,3}. */
 static int site_region_ok(const char *s, size_t len)
 {
@@ -1456,6 +1525,25 @@ static int site_tcf_rules(const site_parse_t *p, site_tcf_t *tcf)
  * vendor's declaration allows. The site's own purposes ("purposes") stay
  * beside it for what TCF does not cover.
  */
+
+/* Stacks shown together must not overlap: the first of a's ids (of what)
+ * that b has too is an error on tcf.stacks[i]. */
+static int site_tcf_stacks_overlap(const site_parse_t *p, size_t i, const gvl_stack_t *a, size_t j,
+                                   const gvl_stack_t *b, const char *what, gvl_ids_t ids_a,
+                                   gvl_ids_t ids_b)
+{
+    for (size_t k = 0; k < ids_a.n; k++)
+        if (gvl_ids_has(ids_b, ids_a.ids[k])) {
+            char item[64];
+            snprintf(item, sizeof(item), "tcf.stacks[%zu]", i);
+            return site_fail(p, item,
+                             "stack %u shares %s %u with stack %u (tcf.stacks[%zu]): stacks "
+                             "shown together must not overlap",
+                             a->id, what, ids_a.ids[k], b->id, j);
+        }
+    return 0;
+}
+
 static int site_parse_tcf(const site_parse_t *p, json_t *root, site_t *site)
 {
     static const char *const keys[] = {"cmp_id",
@@ -1478,7 +1566,7 @@ static int site_parse_tcf(const site_parse_t *p, json_t *root, site_t *site)
     tcf->gvl_version = p->gvl->vendor_list_version;
     uint32_t u = 0;
     if ((v = site_required(p, obj, "cmp_id", "tcf.cmp_id")) == NULL ||
-        site_uint(p, v, "tcf.cmp_id", 1, SITE_TCF_CMP_MAX,
+        site_uint(p, v, "tcf.cmp_id", 2, SITE_TCF_CMP_MAX,
                   " (the CMP's id registered with IAB Europe)", &u) != 0)
         return -1;
     tcf->cmp_id = (uint16_t)u;
@@ -1508,26 +1596,11 @@ static int site_parse_tcf(const site_parse_t *p, json_t *root, site_t *site)
                                       p->gvl, (unsigned)json_integer_value(json_array_get(v, i))),
                                   *b = gvl_stack_find(
                                       p->gvl, (unsigned)json_integer_value(json_array_get(v, j)));
-                for (size_t k = 0; k < a->purposes.n; k++)
-                    if (gvl_ids_has(b->purposes, a->purposes.ids[k])) {
-                        char item[64];
-                        snprintf(item, sizeof(item), "tcf.stacks[%zu]", i);
-                        return site_fail(p, item,
-                                         "stack %u shares purpose %u with stack %u "
-                                         "(tcf.stacks[%zu]): stacks shown together must not "
-                                         "overlap",
-                                         a->id, a->purposes.ids[k], b->id, j);
-                    }
-                for (size_t k = 0; k < a->special_features.n; k++)
-                    if (gvl_ids_has(b->special_features, a->special_features.ids[k])) {
-                        char item[64];
-                        snprintf(item, sizeof(item), "tcf.stacks[%zu]", i);
-                        return site_fail(p, item,
-                                         "stack %u shares special feature %u with stack %u "
-                                         "(tcf.stacks[%zu]): stacks shown together must not "
-                                         "overlap",
-                                         a->id, a->special_features.ids[k], b->id, j);
-                    }
+                if (site_tcf_stacks_overlap(p, i, a, j, b, "purpose", a->purposes, b->purposes) !=
+                        0 ||
+                    site_tcf_stacks_overlap(p, i, a, j, b, "special feature", a->special_features,
+                                            b->special_features) != 0)
+                    return -1;
             }
     }
     if ((v = json_object_get(obj, "publisher_restrictions")) != NULL) {
@@ -1579,6 +1652,7 @@ static int site_parse(const site_parse_t *p, const char *json, size_t len, site_
                                        "google_consent_mode",
                                        "identify",
                                        "tcf",
+                                       "page_groups",
                                        NULL};
     memset(site, 0, sizeof(*site));
     json_error_t jerr;
@@ -1661,7 +1735,8 @@ static int site_parse(const site_parse_t *p, const char *json, size_t len, site_
     if (site_parse_variants(p, root, site) != 0 || site_parse_embeds(p, root, site) != 0 ||
         site_parse_reload_on_withdrawal(p, root, site) != 0 ||
         site_parse_tags(p, root, site) != 0 || site_parse_gcm(p, root, site) != 0 ||
-        site_parse_identify(p, root, site) != 0 || site_parse_tcf(p, root, site) != 0)
+        site_parse_identify(p, root, site) != 0 || site_parse_tcf(p, root, site) != 0 ||
+        site_parse_page_groups(p, root, site) != 0)
         goto out;
     rc = 0;
 out:

@@ -52,6 +52,13 @@
 #define SITE_STATS_RETENTION_DEFAULT_DAYS 400
 #define SITE_STATS_RETENTION_MAX_DAYS 3650
 #define SITE_MAX_EMBEDS 32 /* embed providers named in "embeds" */
+/* Page groups (issue 21, item 4): URL path prefixes named for the stats'
+ * page segment; every other page, and any name a banner sends that is not
+ * a declared group, is counted as "other". The cap bounds the counters'
+ * cardinality. */
+#define SITE_MAX_PAGE_GROUPS 8
+#define SITE_MAX_PAGE_PREFIXES 16 /* per group */
+#define SITE_PAGE_PREFIX_MAX 128  /* bytes of a prefix */
 /* Clean-up on refusal and withdrawal (issue 20, item 1): what a purpose's
  * trackers leave on the device, which the banner deletes when it is refused. */
 #define SITE_MAX_COOKIES 64      /* declared cookies per purpose */
@@ -120,6 +127,14 @@ typedef struct site_variant {
     site_variant_text_t *texts; /* one per language that overrides something */
     size_t n_texts;
 } site_variant_t;
+
+/* A page group: its id ([a-z0-9_-]{1,32}, never "other") and the URL path
+ * prefixes ("/blog/") whose pages belong to it. */
+typedef struct site_page_group {
+    const char *id;
+    const char **prefixes;
+    size_t n_prefixes;
+} site_page_group_t;
 
 /* A provider of embedded content (issue 20, item 2): a held iframe whose
  * data-src host is `host` or one of its subdomains gets a click-to-load
@@ -192,7 +207,7 @@ typedef struct site_tcf_restriction {
 
 typedef struct site_tcf {
     int enabled;             /* 0: no "tcf" block (every other field zero) */
-    uint16_t cmp_id;         /* the CMP's IAB-registered id, 1..4095 */
+    uint16_t cmp_id;         /* the CMP's IAB-registered id, 2..4095 (a TC string's range) */
     uint16_t cmp_version;    /* 1..4095 */
     char publisher_cc[3];    /* ISO 3166-1 alpha-2, upper case: "FR" */
     uint32_t gvl_version;    /* the vendorListVersion the block was checked against */
@@ -244,6 +259,8 @@ typedef struct site {
     int has_embeds;           /* "embeds" declared: the banner puts placeholders on held iframes */
     site_embed_t *embeds;     /* the providers it names, in declared order (may be none) */
     size_t n_embeds;
+    site_page_group_t *page_groups; /* "page_groups", in declared order; none: NULL, 0 */
+    size_t n_page_groups;
     int reload_on_withdrawal; /* 1 (the default): the banner reloads the page when a purpose
                                  whose held scripts ran in it is withdrawn (issue 20, item 1) */
     site_gcm_t gcm;           /* "google_consent_mode", defaults filled in when absent */
@@ -292,6 +309,10 @@ const site_text_t *site_purpose_text(const site_t *site, const site_purpose_t *p
 const char *legal_basis_name(legal_basis_t basis);
 /* NULL when the site declares no such variant. */
 const site_variant_t *site_variant_find(const site_t *site, const char *id, size_t len);
+/* The index of the page group named id (len bytes) in site->page_groups;
+ * site->n_page_groups ("other") for any other name; -1 when the site
+ * declares no page groups. */
+int site_page_group_index(const site_t *site, const char *id, size_t len);
 /* The variant a visitor sees: visitor_hash32 (visitor.h) modulo the sum of
  * the weights, walked over the variants in declared order (the banner does
  * the same in the browser). NULL when the site has no variants. */

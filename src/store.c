@@ -113,6 +113,14 @@
  *                                          STORE_SCANS_KEEP)         consentd wrote), newest
  *                                                                    first
  *
+ * SITE API KEYS have their own tag, {<site>:keys} (version 11):
+ *
+ *   key                            type    TTL                       content
+ *   cd:{site:keys}:k               HASH    none (a key lives until   field = SHA-256 (hex) of the
+ *                                          deleted; at most          secret -> the key's record,
+ *                                          STORE_SITE_KEYS_MAX)      JSON: {name, scopes,
+ *                                                                    created_at, created_by}
+ *
  * (stats retention = site->stats_retention_days.) Fields: dims all,
  * v.<variant>, l.<lang>, s.<source>; metrics shown, dismissed,
  * panel_opened, decisions, accept_all, reject_all, custom, withdrawn,
@@ -2583,6 +2591,81 @@ int store_scan_latest(redis_t *r, const site_t *site, store_bytes_cb cb, void *d
     return store_call_start(c, store_arg_str(c, "LINDEX") |
                                    store_argf(c, "cd:{%.*s}:list", (int)c->tag_len, c->tag) |
                                    store_arg_str(c, "0"));
+}
+
+/* ---- site API keys -----------------------------------------------------------
+ *
+ * The calls reuse the banner archive's reply kinds: a string or nil (bytes)
+ * for the read, the list and the add's outcome, an integer 1 (found) for the
+ * delete. */
+
+static int store_site_key_hash_ok(const char *sha_hex)
+{
+    return store_banner_hash_ok(sha_hex); /* 64 lower-case hex digits, as a banner's */
+}
+
+static store_call_t *store_site_key_call(store_call_kind_t kind, redis_t *r, const site_t *site,
+                                         void *data, size_t extra)
+{
+    return store_site_call(kind, r, site, "keys", 2, data, extra);
+}
+
+int store_site_key_get(redis_t *r, const site_t *site, const char *sha_hex, store_bytes_cb cb,
+                       void *data)
+{
+    if (r == NULL || cb == NULL || !store_site_ok(site) || !store_site_key_hash_ok(sha_hex))
+        return REDIS_E_ARGS;
+    store_call_t *c = store_site_key_call(STORE_CALL_BANNER_GET, r, site, data, 64);
+    if (c == NULL) return REDIS_E_ARGS;
+    c->cb.bytes = cb;
+    return store_call_start(c, store_arg_str(c, "HGET") |
+                                   store_argf(c, "cd:{%.*s}:k", (int)c->tag_len, c->tag) |
+                                   store_arg_str(c, sha_hex));
+}
+
+int store_site_key_list(redis_t *r, const site_t *site, store_bytes_cb cb, void *data)
+{
+    if (r == NULL || cb == NULL || !store_site_ok(site)) return REDIS_E_ARGS;
+    store_call_t *c = store_site_key_call(STORE_CALL_BANNER_GET, r, site, data, 0);
+    if (c == NULL) return REDIS_E_ARGS;
+    c->cb.bytes = cb;
+    c->is_fcall = 1;
+    return store_call_start(c, store_arg_str(c, "FCALL_RO") |
+                                   store_arg_str(c, "consentd_key_list") | store_arg_str(c, "1") |
+                                   store_argf(c, "cd:{%.*s}:k", (int)c->tag_len, c->tag));
+}
+
+int store_site_key_add(redis_t *r, const site_t *site, const char *sha_hex, const char *name,
+                       const char *record, store_bytes_cb cb, void *data)
+{
+    if (r == NULL || cb == NULL || !store_site_ok(site) || !store_site_key_hash_ok(sha_hex) ||
+        name == NULL || name[0] == '\0' || record == NULL)
+        return REDIS_E_ARGS;
+    store_call_t *c = store_site_key_call(STORE_CALL_BANNER_GET, r, site, data,
+                                          64 + strlen(name) + strlen(record) + 16);
+    if (c == NULL) return REDIS_E_ARGS;
+    c->cb.bytes = cb;
+    c->is_fcall = 1;
+    return store_call_start(
+        c, store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_key_add") |
+               store_arg_str(c, "1") | store_argf(c, "cd:{%.*s}:k", (int)c->tag_len, c->tag) |
+               store_arg_str(c, sha_hex) | store_arg_str(c, name) | store_arg_str(c, record) |
+               store_argf(c, "%d", STORE_SITE_KEYS_MAX));
+}
+
+int store_site_key_delete(redis_t *r, const site_t *site, const char *name, store_found_cb cb,
+                          void *data)
+{
+    if (r == NULL || cb == NULL || !store_site_ok(site) || name == NULL || name[0] == '\0')
+        return REDIS_E_ARGS;
+    store_call_t *c = store_site_key_call(STORE_CALL_BANNER_FOUND, r, site, data, strlen(name) + 1);
+    if (c == NULL) return REDIS_E_ARGS;
+    c->cb.found = cb;
+    c->is_fcall = 1;
+    return store_call_start(c, store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_key_delete") |
+                                   store_arg_str(c, "1") |
+                                   store_argf(c, "cd:{%.*s}:k", (int)c->tag_len, c->tag) |
+                                   store_arg_str(c, name));
 }
 
 /* ---- the log's hash chains and checkpoints ---------------------------------- */

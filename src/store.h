@@ -318,6 +318,28 @@ int store_scan_add(redis_t *r, const site_t *site, const char *json, size_t len,
 /* The newest summary's JSON (LINDEX 0); js NULL when the site has none. */
 int store_scan_latest(redis_t *r, const site_t *site, store_bytes_cb cb, void *data);
 
+/* ---- site API keys (GET/POST/DELETE /v1/sites/{site}/keys, site_keys.h) ----
+ *
+ * A site's scoped API keys, in one hash under the tag {<site>:keys} (key
+ * layout: store.c): field = the SHA-256 of the secret (64 hex digits), value
+ * = the key's record, JSON text consentd wrote (name, scopes, created_at,
+ * created_by; never the secret). No expiry: a key lives until deleted. */
+#define STORE_SITE_KEYS_MAX 64
+
+/* The record of the key whose secret hashes to sha_hex (HGET); js NULL when
+ * the site has no such key. */
+int store_site_key_get(redis_t *r, const site_t *site, const char *sha_hex, store_bytes_cb cb,
+                       void *data);
+/* Every record, as one JSON array (consentd_key_list, library version 11). */
+int store_site_key_list(redis_t *r, const site_t *site, store_bytes_cb cb, void *data);
+/* Add a key (consentd_key_add): js is "added", "exists" (a key of that name
+ * or hash: nothing written) or "full" (STORE_SITE_KEYS_MAX keys). */
+int store_site_key_add(redis_t *r, const site_t *site, const char *sha_hex, const char *name,
+                       const char *record, store_bytes_cb cb, void *data);
+/* Delete the key named name (consentd_key_delete); found 0 when none. */
+int store_site_key_delete(redis_t *r, const site_t *site, const char *name, store_found_cb cb,
+                          void *data);
+
 /* The msgpack encoding of a record (store_record_encode,
  * store_record_decode): store_record.h. */
 

@@ -13,7 +13,7 @@
 -- pairs each version with the file's hash, and lint_lua fails when they
 -- disagree). A new version keeps every function of the older ones, with their
 -- arguments and replies: old nodes run on it until they are replaced.
-local VERSION = 10
+local VERSION = 11
 
 -- Returns VERSION: what consentd asks a Redis before loading the library.
 local function version()
@@ -1170,3 +1170,58 @@ local function scan_add(keys, args)
 end
 
 redis.register_function('consentd_scan_add', scan_add)
+
+-- SITE API KEYS (version 11). KEYS[1] = cd:{<site>:keys}:k, a hash: field =
+-- the SHA-256 (hex) of a key's secret, value = its record (JSON text written
+-- by consentd: name, scopes, created_at, created_by). Names are unique per
+-- site; at most ARGV[4] keys.
+-- consentd_key_add: ARGV sha, name, record, max. Returns 'added', 'exists'
+-- (a key of that name, or that hash, is there: nothing written) or 'full'.
+local function key_named(hash, name)
+  local all = redis.call('HGETALL', hash)
+  for i = 1, #all, 2 do
+    local ok, rec = pcall(cjson.decode, all[i + 1])
+    if ok and type(rec) == 'table' and rec.name == name then
+      return all[i], #all / 2
+    end
+  end
+  return nil, #all / 2
+end
+
+local function key_add(keys, args)
+  local found, n = key_named(keys[1], args[2])
+  if found or redis.call('HEXISTS', keys[1], args[1]) == 1 then
+    return 'exists'
+  end
+  if n >= tonumber(args[4]) then
+    return 'full'
+  end
+  redis.call('HSET', keys[1], args[1], args[3])
+  return 'added'
+end
+
+-- consentd_key_delete: ARGV name. Returns 1 when a key of that name was
+-- deleted, 0 when there was none.
+local function key_delete(keys, args)
+  local found = key_named(keys[1], args[1])
+  if not found then
+    return 0
+  end
+  redis.call('HDEL', keys[1], found)
+  return 1
+end
+
+-- consentd_key_list: the records, as one JSON array (their text as stored).
+local function key_list(keys)
+  local all = redis.call('HGETALL', keys[1])
+  local out = {}
+  for i = 2, #all, 2 do
+    out[#out + 1] = all[i]
+  end
+  return '[' .. table.concat(out, ',') .. ']'
+end
+
+redis.register_function('consentd_key_add', key_add)
+redis.register_function('consentd_key_delete', key_delete)
+redis.register_function{function_name = 'consentd_key_list', callback = key_list,
+                        flags = {'no-writes'}}

@@ -103,6 +103,44 @@ void strbuf_digits(strbuf_t *b, uint64_t v, int width)
     strbuf_put(b, tmp, (size_t)width);
 }
 
+void strbuf_g6(strbuf_t *b, double v)
+{
+    /* A fraction f in [1e-4, 1) has its first digit at 10^x, x in -1..-4:
+     * "%.6g" writes it fixed, "0." then -x-1 zeros then the six digits of
+     * f * 10^(5-x) rounded, trailing zeros dropped. The product carries a
+     * relative error of about 1e-16: far from a tie (.5), it rounds as the
+     * exact value does; near one, or when rounding carries into the next
+     * power of ten, printf decides. */
+    static const double scale[4] = {1e6, 1e7, 1e8, 1e9};
+    if (v == 0 || v == 1) {
+        strbuf_char(b, v == 0 ? '0' : '1');
+        return;
+    }
+    if (v > 0 && v < 1 && v >= 1e-4) {
+        int zeros = v >= 1e-1 ? 0 : v >= 1e-2 ? 1 : v >= 1e-3 ? 2 : 3;
+        double s = v * scale[zeros];
+        uint64_t q = (uint64_t)s;
+        double frac = s - (double)q;
+        if (frac < 0.5 - 1e-6 || frac > 0.5 + 1e-6) {
+            q += frac > 0.5;
+            if (q >= 100000 && q < 1000000) {
+                char tmp[16] = {'0', '.', '0', '0', '0'};
+                size_t n = 2 + (size_t)zeros;
+                for (int i = 5; i >= 0; i--, q /= 10)
+                    tmp[n + (size_t)i] = (char)('0' + q % 10);
+                n += 6;
+                while (tmp[n - 1] == '0')
+                    n--;
+                strbuf_put(b, tmp, n);
+                return;
+            }
+        }
+    }
+    char tmp[32];
+    int n = snprintf(tmp, sizeof(tmp), "%.6g", v);
+    if (n > 0) strbuf_put(b, tmp, (size_t)n);
+}
+
 /* 1 for the bytes a JSON string cannot hold as they are: '"', '\\',
  * control characters, and every byte of 0x80 and above (checked as UTF-8). */
 static const unsigned char strbuf_json_special[256] = {

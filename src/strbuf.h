@@ -50,6 +50,10 @@ void strbuf_u64(strbuf_t *b, uint64_t v);
 void strbuf_i64(strbuf_t *b, int64_t v);
 /* v as exactly width digits, zero-padded (v < 10^width). */
 void strbuf_digits(strbuf_t *b, uint64_t v, int width);
+/* v as printf's "%.6g" writes it, byte for byte: by hand for the fractions
+ * of [0, 1] that need no exponent (the stats' rates, thousands per answer),
+ * by snprintf for the rest and for a value within rounding error of a tie. */
+void strbuf_g6(strbuf_t *b, double v);
 /* len bytes of s as a JSON string: quoted, escaped, invalid UTF-8 replaced
  * by U+FFFD (json.h's rule). */
 void strbuf_json(strbuf_t *b, const char *s, size_t len);

@@ -31,13 +31,13 @@ const read = (file) => fs.readFileSync(path.join(here, file), 'utf8');
 
 const minCss = async (file) => (await esbuild.transform(read(file), { loader: 'css', minify: true })).code.trim();
 // One script, minified, its imports bundled in, `define` substituted.
-const script = async (file, define) =>
+const script = async (file, define, format = 'iife') =>
     (
         await esbuild.build({
             entryPoints: [path.join(here, file)],
             bundle: true,
             minify: true,
-            format: 'iife',
+            format,
             target: 'es2020',
             charset: 'utf8',
             legalComments: 'none',
@@ -46,7 +46,11 @@ const script = async (file, define) =>
         })
     ).outputFiles[0].text.trim();
 const css = await minCss('banner/banner.css');
-const js = await script('banner/main.js', { CONSENTD_CSS: JSON.stringify(css) });
+// The core as plain statements ('esm' without import or export): consentd
+// serves it inside the wrapper's function body already (src/banner_build.c),
+// so an IIFE of its own would only cost bytes. The features keep theirs: they
+// are concatenated before it, and their names must not meet.
+const js = await script('banner/main.js', { CONSENTD_CSS: JSON.stringify(css) }, 'esm');
 const texts = JSON.stringify(JSON.parse(read('banner/texts.json')));
 
 // The features (see web/banner/main.js): each pushes its function on the

@@ -79,6 +79,7 @@ typedef struct consent_write {
     /* Counted once Redis has it, even if the client has gone by then (the
      * pending record keeps the snapshot, hence sites and site, alive). */
     counters_t *counters;
+    counters_segment_t seg; /* the request's device, browser, time to decide */
     site_set_t *sites;
     const site_t *site;
     redis_t *redis; /* the worker's: the user's record is written even if the client has gone */
@@ -172,7 +173,7 @@ static void consent_on_stored(void *data, const redis_error_t *err)
     http_pending_t *p = data;
     http_request_t *rq = http_pending_request(p);
     consent_write_t *w = http_pending_state(p);
-    if (err == NULL) counters_consent(w->counters, w->sites, w->site, &w->rec);
+    if (err == NULL) counters_consent(w->counters, w->sites, w->site, &w->rec, &w->seg);
     if (err == NULL && w->tcf_vendors != NULL)
         counters_tcf(w->counters, w->sites, w->site, &w->rec, w->tcf_pc, w->tcf_pli,
                      w->tcf_vendors);
@@ -363,6 +364,19 @@ static int consent_refuse(consent_refusal_t *why, int status, const char *code, 
  * every purpose of the site (necessary: granted; left out: by legal basis,
  * or refused under GPC for the site's GPC purposes).
  */
+/* The time to decide a banner reported: a JSON integer (digits only) of
+ * 0..COUNTERS_TTD_MAX_MS ms, else -1. */
+static int32_t consent_decide_ms(const json_scan_value_t *v)
+{
+    if (v->type != JSON_SCAN_NUMBER || v->len == 0 || v->len > 7) return -1;
+    int32_t ms = 0;
+    for (size_t i = 0; i < v->len; i++) {
+        if (v->text[i] < '0' || v->text[i] > '9') return -1;
+        ms = ms * 10 + (v->text[i] - '0');
+    }
+    return ms <= COUNTERS_TTD_MAX_MS ? ms : -1;
+}
+
 int consent_body_check(const char *body, size_t len, const site_t *site,
                        const struct banner_set *banners, int from_server, int gpc,
                        consent_choice_t *out, consent_refusal_t *why)
@@ -380,9 +394,10 @@ int consent_body_check(const char *body, size_t len, const site_t *site,
     size_t arena_cap = 2 * len + 16, used = 0;
     if (arena_cap > sizeof(stack) && (arena = malloc(arena_cap)) == NULL)
         return consent_refuse(why, 500, "internal", "out of memory");
-    static const char *const names[] = {
-        "visitor", "policy_version", "lang",      "source", "variant", "banner_version",
-        "action",  "control",        "decisions", "gpc",    "tcf"};
+    static const char *const names[] = {"visitor", "policy_version", "lang",   "source",
+                                        "variant", "banner_version", "action", "control",
+                                        "page",    "decisions",      "gpc",    "ttd",
+                                        "tcf"};
     enum {
         F_VISITOR,
         F_POLICY,
@@ -392,8 +407,10 @@ int consent_body_check(const char *body, size_t len, const site_t *site,
         F_BANNER_VERSION,
         F_ACTION,
         F_CONTROL,
+        F_PAGE,
         F_DECISIONS, /* the string fields come before */
         F_GPC,
+        F_TTD,
         F_TCF,
         F_N
     };
@@ -401,6 +418,7 @@ int consent_body_check(const char *body, size_t len, const site_t *site,
     field[F_SOURCE] = "banner";
     field[F_ACTION] = STORE_ACTION_CONSENT;
     int have_decisions = 0, body_gpc = 0;
+    int32_t decide_ms = -1;
     char bad[JSON_SCAN_KEY_MAX + 1] = "";
     for (size_t pos = 0; bad[0] == '\0' && json_scan_member(&root, &pos, &key, &value);) {
         size_t f = 0;
@@ -415,6 +433,8 @@ int consent_body_check(const char *body, size_t len, const site_t *site,
             out->has_tcf = 1;
         } else if (f == F_GPC && (value.type == JSON_SCAN_TRUE || value.type == JSON_SCAN_FALSE)) {
             body_gpc = value.type == JSON_SCAN_TRUE;
+        } else if (f == F_TTD) {
+            decide_ms = consent_decide_ms(&value); /* a statistic: a bad one is ignored */
         } else if (f < F_DECISIONS && value.type == JSON_SCAN_STRING) {
             ssize_t n = json_scan_string(&value, arena + used, arena_cap - used);
             field[f] = arena + used;
@@ -554,6 +574,10 @@ int consent_body_check(const char *body, size_t len, const site_t *site,
         out->action = consent_actions[act];
         out->control = ctl < CONTROL_N ? consent_controls[ctl] : NULL;
         out->gpc = gpc;
+        out->decide_ms = decide_ms;
+        out->page = field[F_PAGE] != NULL
+                        ? site_page_group_index(site, field[F_PAGE], strlen(field[F_PAGE]))
+                        : -1;
         if (banner_version != NULL) {
             consent_copy(out->banner_version, sizeof(out->banner_version), banner_version);
             memcpy(out->version, version, sizeof(out->version));
@@ -694,6 +718,9 @@ void consent_post(http_request_t *rq)
         return;
     }
     w->status = 201;
+    w->seg.ua = http_useragent_class(rq);
+    w->seg.page = choice.page;
+    w->seg.decide_ms = choice.decide_ms;
     if (choice.banner_version[0] != '\0') {
         consent_copy(w->banner_version, sizeof(w->banner_version), choice.banner_version);
         w->rec.banner_version = w->banner_version;
@@ -809,6 +836,9 @@ void consent_delete(http_request_t *rq)
         return;
     }
     w->status = 200;
+    w->seg.ua = http_useragent_class(rq);
+    w->seg.page = -1;
+    w->seg.decide_ms = -1;
     consent_sign_and_store(rq, p);
 }
 

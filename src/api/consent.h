@@ -43,6 +43,8 @@ typedef struct consent_choice {
     const char *action;                       /* consent | withdrawal (static) */
     const char *control;   /* accept_all ... api (static); NULL when a banner did not say */
     int gpc;               /* a GPC signal: the Sec-GPC header, or the banner's report */
+    int32_t decide_ms;     /* "ttd": ms from the banner appearing to this choice; -1 none */
+    int page;              /* "page": site_page_group_index (unknown names: other); -1 when none */
     int has_tcf;           /* the body's "tcf" member (an object; TCF sites only) was given */
     json_scan_value_t tcf; /* that member, pointing into the body (docs/tcf.md) */
 } consent_choice_t;
@@ -63,9 +65,11 @@ struct banner_set;
  * the choice was given; default api for server callers, none for a banner
  * that does not say; api only for server callers; withdraw only with action
  * withdrawal; accept_all, reject_all and dismiss must match the decisions on
- * the purposes that need consent: 400 control_mismatch). Returns 0 and fills out, or -1 and fills
- * why (409 policy_version_mismatch: the answer carries the site's current version). Pure: no I/O,
- * no h2o, so that tests and fuzzers call it directly. */
+ * the purposes that need consent: 400 control_mismatch). "ttd" (time to decide, issue 21 item 5):
+ * an integer of ms, 0..COUNTERS_TTD_MAX_MS, kept in out->decide_ms; any other value (a
+ * fraction, a string, out of range) is ignored, never refused. Returns 0 and fills out, or -1 and
+ * fills why (409 policy_version_mismatch: the answer carries the site's current version). Pure: no
+ * I/O, no h2o, so that tests and fuzzers call it directly. */
 int consent_body_check(const char *body, size_t len, const site_t *site,
                        const struct banner_set *banners, int from_server, int gpc,
                        consent_choice_t *out, consent_refusal_t *why);

@@ -59,8 +59,9 @@ int events_body_check(const char *body, size_t len, const site_t *site, events_e
         snprintf(why->message, sizeof(why->message), "out of memory");
         return -1;
     }
-    static const char *const names[] = {"type", "lang", "variant", "visitor", "policy_version"};
-    enum { F_TYPE, F_LANG, F_VARIANT, F_VISITOR, F_POLICY, F_N };
+    static const char *const names[] = {"type",    "lang",           "variant",
+                                        "visitor", "policy_version", "page"};
+    enum { F_TYPE, F_LANG, F_VARIANT, F_VISITOR, F_POLICY, F_PAGE, F_N };
     const char *field[F_N] = {NULL};
     char bad[JSON_SCAN_KEY_MAX + 1] = "";
     for (size_t pos = 0; bad[0] == '\0' && json_scan_member(&root, &pos, &key, &value);) {
@@ -82,6 +83,10 @@ int events_body_check(const char *body, size_t len, const site_t *site, events_e
     }
     const char *type = field[F_TYPE], *lang = field[F_LANG], *variant = field[F_VARIANT],
                *visitor = field[F_VISITOR];
+    /* The page group the banner names: any other name folds into "other". */
+    out->page = field[F_PAGE] != NULL
+                    ? site_page_group_index(site, field[F_PAGE], strlen(field[F_PAGE]))
+                    : -1;
     int has_type = type != NULL;
 
     char *msg = why->message;
@@ -146,9 +151,11 @@ void events_post(http_request_t *rq)
         http_error(rq, 400, why.code, why.message);
         return;
     }
+    const counters_segment_t seg = {
+        .ua = http_useragent_class(rq), .page = ev.page, .decide_ms = -1};
     counters_event(rq->worker->counters, rq->worker->snap->sites, site, ev.metric, ev.lang,
                    ev.variant != NULL ? ev.variant->id : NULL,
-                   ev.visitor[0] != '\0' ? ev.visitor : NULL, clock_real_ms());
+                   ev.visitor[0] != '\0' ? ev.visitor : NULL, &seg, clock_real_ms());
     http_header(rq, "cache-control", H2O_STRLIT("no-store"));
     http_send_static(rq, 204, NULL, NULL, 0);
 }

@@ -25,6 +25,7 @@ typedef struct events_event {
     const char *lang;                 /* the site's own string, NULL when none */
     const site_variant_t *variant;    /* NULL when none */
     char visitor[VISITOR_ID_MAX + 1]; /* "" when none */
+    int page; /* "page": site_page_group_index (unknown names: other); -1 when none */
 } events_event_t;
 
 /* Why a body was refused (always a 400). */

@@ -79,6 +79,7 @@ typedef struct stats_query {
     int csv;
     int variant;                          /* index in site->variants, -1: all */
     int purpose;                          /* index in site->purposes, -1: every counted one */
+    int segment;                          /* CSV of a segment: counters_dim_t, 0: the buckets */
     char cache_key[ANSWER_CACHE_KEY_MAX]; /* "" when the answer is not to be kept */
     uint64_t cache_until_ms;              /* h2o_now() until which it may be served */
     metrics_t *metrics;                   /* the worker's: which Redis answered */
@@ -95,8 +96,14 @@ typedef struct stats_query {
  *   source_at         per source: decisions, accept_all, reject_all, custom
  *   variants_at       per variant (when comparing): shown, decisions,
  *                     accept_all, then g./r. per purpose k
- * Languages and sources are not split by variant in the counters: under a
- * variant filter they are not asked for (null in the answer).
+ *   device_at         per device class: shown, decisions, accept_all, reject_all, custom
+ *   browser_at        per browser family: the same
+ *   page_at           per page group, then other (sites with page_groups): the same
+ *   ttd_at            time to decide: for all, then per variant: per outcome,
+ *                     COUNTERS_TTD_BINS bins
+ * Languages, sources and segments are not split by variant in the
+ * counters: under a variant filter they are not asked for (null in the
+ * answer).
  */
 #define STATS_BF_PURPOSES 9
 #define STATS_LANG_FIELDS 5
@@ -110,8 +117,15 @@ typedef struct stats_layout {
     size_t n_langs, lang_at;
     size_t n_sources, source_at;
     size_t n_variants, variants_at, variant_fields;
+    size_t n_devices, device_at, n_browsers, browser_at, n_pages, page_at;
+    size_t n_ttd_dims, ttd_at;
     size_t tcf_at, n_tcf_vendors; /* IAB TCF totals (stats_tcf_layout); tcf_at 0: none */
     size_t n_total_fields;
+    /* JSON keys written once per answer (stats_layout_keys), not escaped
+     * again for each of up to 744 buckets: "<purpose>":{"granted": and
+     * "<metric>": (",": before all but the first). */
+    h2o_iovec_t purpose_key[SITE_MAX_PURPOSES];
+    h2o_iovec_t metric_key[COUNTERS_METRICS];
 } stats_layout_t;
 
 static void stats_tcf_layout(const site_t *site, const stats_query_t *q, stats_layout_t *l);
@@ -138,8 +152,35 @@ static void stats_layout(const site_t *site, const stats_query_t *q, stats_layou
     l->lang_at = 0;
     l->source_at = l->lang_at + l->n_langs * STATS_LANG_FIELDS;
     l->variants_at = l->source_at + l->n_sources * STATS_SOURCE_FIELDS;
-    l->n_total_fields = l->variants_at + l->n_variants * l->variant_fields;
+    l->n_devices = q->variant < 0 ? USERAGENT_DEVICES : 0;
+    l->n_browsers = q->variant < 0 ? USERAGENT_BROWSERS : 0;
+    l->device_at = l->variants_at + l->n_variants * l->variant_fields;
+    l->browser_at = l->device_at + l->n_devices * STATS_LANG_FIELDS;
+    l->n_pages = q->variant < 0 && site->n_page_groups > 0 ? site->n_page_groups + 1 : 0;
+    l->page_at = l->browser_at + l->n_browsers * STATS_LANG_FIELDS;
+    l->n_ttd_dims = 1 + site->n_variants;
+    l->ttd_at = l->page_at + l->n_pages * STATS_LANG_FIELDS;
+    l->n_total_fields = l->ttd_at + l->n_ttd_dims * COUNTERS_TTD_OUTCOMES * COUNTERS_TTD_BINS;
     stats_tcf_layout(site, q, l);
+}
+
+/* The layout's JSON keys, in pool memory (stats_layout_t). */
+static void stats_layout_keys(stats_layout_t *l, const site_t *site, h2o_mem_pool_t *pool)
+{
+    strbuf_t b;
+    for (size_t k = 0; k < l->n_purposes; k++) {
+        strbuf_init_pool(&b, pool);
+        strbuf_json_str(&b, site->purposes[l->purposes[k]].id);
+        strbuf_lit(&b, ":{\"granted\":");
+        l->purpose_key[k] = h2o_iovec_init(b.buf, b.len);
+    }
+    for (int m = 0; m < COUNTERS_METRICS; m++) {
+        strbuf_init_pool(&b, pool);
+        strbuf_lit(&b, ",\"");
+        strbuf_str(&b, counters_metric_names[m]);
+        strbuf_lit(&b, "\":");
+        l->metric_key[m] = h2o_iovec_init(b.buf, b.len);
+    }
 }
 
 static int stats_tcf_field_names(const site_t *site, const stats_layout_t *l, const char **names,
@@ -187,21 +228,47 @@ static const char **stats_field_names(h2o_mem_pool_t *pool, const site_t *site,
             STATS_FIELD(COUNTERS_DIM_VARIANT, id, 0, site->purposes[l->purposes[i]].id);
         }
     }
+    for (size_t i = 0; i < l->n_devices; i++)
+        for (size_t m = 0; m < STATS_LANG_FIELDS; m++)
+            STATS_FIELD(COUNTERS_DIM_DEVICE, useragent_device_names[i], stats_lang_metrics[m],
+                        NULL);
+    for (size_t i = 0; i < l->n_browsers; i++)
+        for (size_t m = 0; m < STATS_LANG_FIELDS; m++)
+            STATS_FIELD(COUNTERS_DIM_BROWSER, useragent_browser_names[i], stats_lang_metrics[m],
+                        NULL);
+    for (size_t i = 0; i < l->n_pages; i++)
+        for (size_t m = 0; m < STATS_LANG_FIELDS; m++)
+            STATS_FIELD(COUNTERS_DIM_PAGE,
+                        i < site->n_page_groups ? site->page_groups[i].id : "other",
+                        stats_lang_metrics[m], NULL);
 #undef STATS_FIELD
+    for (size_t v = 0; v < l->n_ttd_dims; v++)
+        for (int o = 0; o < COUNTERS_TTD_OUTCOMES; o++)
+            for (int b = 0; b < COUNTERS_TTD_BINS; b++) {
+                names[k] = buf + k * COUNTERS_FIELD_MAX;
+                if (counters_ttd_field(buf + k * COUNTERS_FIELD_MAX, COUNTERS_FIELD_MAX,
+                                       v == 0 ? COUNTERS_DIM_ALL : COUNTERS_DIM_VARIANT,
+                                       v == 0 ? NULL : site->variants[v - 1].id, o, b) == 0)
+                    return NULL;
+                k++;
+            }
     if (l->tcf_at != 0 && stats_tcf_field_names(site, l, names, buf, k) != 0) return NULL;
     return names;
 }
 
 /* ---- output ------------------------------------------------------------------ */
 
-/* A rate: %.6g, or null (JSON) / nothing (CSV) when undefined. */
+/* A rate: %.6g, or null (JSON) / nothing (CSV) when undefined. An answer
+ * of 400 days has some 10 000 of them, and as many counts: numbers are
+ * written by hand (strbuf.h), never by printf, so that rendering one does
+ * not hold the worker (and the consent writes it also serves) for long. */
 static void out_rate(strbuf_t *o, double r, int csv)
 {
     if (isnan(r)) {
-        if (!csv) strbuf_str(o, "null");
+        if (!csv) strbuf_lit(o, "null");
         return;
     }
-    strbuf_printf(o, "%.6g", r);
+    strbuf_g6(o, r);
 }
 
 /* One bucket's (or the total's) numbers, from the layout's bucket fields. */
@@ -236,16 +303,18 @@ static void stats_numbers_add(const stats_layout_t *l, stats_numbers_t *sum,
     }
 }
 
-static void out_purposes_json(strbuf_t *o, const site_t *site, const stats_layout_t *l,
-                              const uint64_t *granted, size_t g_step, const uint64_t *refused)
+static void out_purposes_json(strbuf_t *o, const stats_layout_t *l, const uint64_t *granted,
+                              size_t g_step, const uint64_t *refused)
 {
     strbuf_str(o, "\"purposes\":{");
     for (size_t k = 0; k < l->n_purposes; k++) {
         uint64_t g = granted[k * g_step], r = refused[k * g_step];
         if (k > 0) strbuf_put(o, ",", 1);
-        strbuf_json_str(o, site->purposes[l->purposes[k]].id);
-        strbuf_printf(o, ":{\"granted\":%llu,\"refused\":%llu,\"acceptance_rate\":",
-                      (unsigned long long)g, (unsigned long long)r);
+        strbuf_put(o, l->purpose_key[k].base, l->purpose_key[k].len);
+        strbuf_u64(o, g);
+        strbuf_lit(o, ",\"refused\":");
+        strbuf_u64(o, r);
+        strbuf_lit(o, ",\"acceptance_rate\":");
         out_rate(o, stats_rate(g, g + r), 0);
         strbuf_put(o, "}", 1);
     }
@@ -253,15 +322,16 @@ static void out_purposes_json(strbuf_t *o, const site_t *site, const stats_layou
 }
 
 /* The fields of a bucket or of the total, without the braces. */
-static void out_numbers_json(strbuf_t *o, const site_t *site, const stats_layout_t *l,
-                             const stats_numbers_t *n)
+static void out_numbers_json(strbuf_t *o, const stats_layout_t *l, const stats_numbers_t *n)
 {
-    for (int m = 0; m < COUNTERS_METRICS; m++)
-        strbuf_printf(o, "%s\"%s\":%llu", m > 0 ? "," : "", counters_metric_names[m],
-                      (unsigned long long)n->m[m]);
-    if (n->has_unique > 0)
-        strbuf_printf(o, ",\"unique_visitors\":%llu", (unsigned long long)n->unique);
-    else if (n->has_unique < 0)
+    for (int m = 0; m < COUNTERS_METRICS; m++) {
+        strbuf_put(o, l->metric_key[m].base + (m == 0), l->metric_key[m].len - (m == 0));
+        strbuf_u64(o, n->m[m]);
+    }
+    if (n->has_unique > 0) {
+        strbuf_lit(o, ",\"unique_visitors\":");
+        strbuf_u64(o, n->unique);
+    } else if (n->has_unique < 0)
         strbuf_str(o, ",\"unique_visitors\":null");
     uint64_t d = n->m[COUNTERS_DECISIONS];
     strbuf_str(o, ",\"interaction_rate\":");
@@ -273,15 +343,17 @@ static void out_numbers_json(strbuf_t *o, const site_t *site, const stats_layout
     strbuf_str(o, ",\"custom_share\":");
     out_rate(o, stats_rate(n->m[COUNTERS_CUSTOM], d), 0);
     strbuf_put(o, ",", 1);
-    out_purposes_json(o, site, l, n->granted, 1, n->refused);
+    out_purposes_json(o, l, n->granted, 1, n->refused);
 }
 
 static void out_numbers_csv(strbuf_t *o, const stats_layout_t *l, const stats_numbers_t *n)
 {
-    for (int m = 0; m < COUNTERS_METRICS; m++)
-        strbuf_printf(o, ",%llu", (unsigned long long)n->m[m]);
+    for (int m = 0; m < COUNTERS_METRICS; m++) {
+        strbuf_char(o, ',');
+        strbuf_u64(o, n->m[m]);
+    }
     strbuf_put(o, ",", 1);
-    if (n->has_unique > 0) strbuf_printf(o, "%llu", (unsigned long long)n->unique);
+    if (n->has_unique > 0) strbuf_u64(o, n->unique);
     uint64_t d = n->m[COUNTERS_DECISIONS];
     strbuf_put(o, ",", 1);
     out_rate(o, stats_rate(n->banner_decisions, n->m[COUNTERS_SHOWN]), 1);
@@ -292,8 +364,11 @@ static void out_numbers_csv(strbuf_t *o, const stats_layout_t *l, const stats_nu
     strbuf_put(o, ",", 1);
     out_rate(o, stats_rate(n->m[COUNTERS_CUSTOM], d), 1);
     for (size_t k = 0; k < l->n_purposes; k++) {
-        strbuf_printf(o, ",%llu,%llu,", (unsigned long long)n->granted[k],
-                      (unsigned long long)n->refused[k]);
+        strbuf_char(o, ',');
+        strbuf_u64(o, n->granted[k]);
+        strbuf_char(o, ',');
+        strbuf_u64(o, n->refused[k]);
+        strbuf_char(o, ',');
         out_rate(o, stats_rate(n->granted[k], n->granted[k] + n->refused[k]), 1);
     }
     strbuf_put(o, "\n", 1);
@@ -359,7 +434,7 @@ static void out_variants_comparison(strbuf_t *o, const site_t *site, const stats
         strbuf_str(o, ",\"interaction_rate\":");
         out_rate(o, stats_rate(t[1], t[0]), 0);
         strbuf_put(o, ",", 1);
-        out_purposes_json(o, site, l, t + STATS_VARIANT_FIELDS, 2, t + STATS_VARIANT_FIELDS + 1);
+        out_purposes_json(o, l, t + STATS_VARIANT_FIELDS, 2, t + STATS_VARIANT_FIELDS + 1);
         strbuf_put(o, "}", 1);
     }
     strbuf_str(o, "},\"comparisons\":[");
@@ -410,12 +485,153 @@ static void out_breakdowns(strbuf_t *o, const site_t *site, const stats_layout_t
     strbuf_put(o, "}", 1);
 }
 
+int stats_ttd_quantile(const uint64_t *bins, double q, double *ms)
+{
+    uint64_t n = 0;
+    for (int b = 0; b < COUNTERS_TTD_BINS; b++)
+        n += bins[b];
+    if (n == 0 || !(q > 0 && q < 1)) return -1;
+    double rank = q * (double)n, below = 0;
+    for (int b = 0; b < COUNTERS_TTD_BINS; b++) {
+        if (bins[b] == 0 || below + (double)bins[b] < rank) {
+            below += (double)bins[b];
+            continue;
+        }
+        double f = (rank - below) / (double)bins[b];
+        double hi = counters_ttd_edges[b], lo = b == 0 ? 0 : counters_ttd_edges[b - 1];
+        *ms = b == 0 ? lo + f * (hi - lo) : lo * pow(hi / lo, f);
+        return 0;
+    }
+    return -1; /* not reached: rank <= n */
+}
+
+/* {"accept_all":{"n":..,"p25":..,"median":..,"p75":..},...} of the
+ * histograms at t (per outcome, COUNTERS_TTD_BINS each). */
+static void out_ttd_outcomes(strbuf_t *o, const uint64_t *t)
+{
+    static const double qs[3] = {0.25, 0.5, 0.75};
+    static const char *const names[3] = {"p25", "median", "p75"};
+    strbuf_put(o, "{", 1);
+    for (int k = 0; k < COUNTERS_TTD_OUTCOMES; k++) {
+        const uint64_t *bins = t + k * COUNTERS_TTD_BINS;
+        uint64_t n = 0;
+        for (int b = 0; b < COUNTERS_TTD_BINS; b++)
+            n += bins[b];
+        strbuf_printf(o, "%s\"%s\":{\"n\":%llu", k > 0 ? "," : "", counters_ttd_outcome_names[k],
+                      (unsigned long long)n);
+        for (int i = 0; i < 3; i++) {
+            double ms;
+            if (stats_ttd_quantile(bins, qs[i], &ms) == 0)
+                strbuf_printf(o, ",\"%s\":%.0f", names[i], ms);
+            else
+                strbuf_printf(o, ",\"%s\":null", names[i]);
+        }
+        strbuf_put(o, "}", 1);
+    }
+    strbuf_put(o, "}", 1);
+}
+
+/* "time_to_decide": median and quartiles (ms) per outcome, for all and per
+ * variant: a refusal much slower than an acceptance is the signature of an
+ * asymmetric banner. */
+static void out_time_to_decide(strbuf_t *o, const site_t *site, const stats_layout_t *l,
+                               const uint64_t *totals)
+{
+    const size_t per = COUNTERS_TTD_OUTCOMES * COUNTERS_TTD_BINS;
+    strbuf_str(o, ",\"time_to_decide\":{\"unit\":\"ms\",\"bins_ms\":[");
+    for (int b = 0; b < COUNTERS_TTD_BINS; b++)
+        strbuf_printf(o, "%s%d", b > 0 ? "," : "", counters_ttd_edges[b]);
+    strbuf_str(o, "],\"all\":");
+    out_ttd_outcomes(o, totals + l->ttd_at);
+    strbuf_str(o, ",\"variants\":{");
+    for (size_t v = 1; v < l->n_ttd_dims; v++) {
+        if (v > 1) strbuf_put(o, ",", 1);
+        strbuf_json_str(o, site->variants[v - 1].id);
+        strbuf_put(o, ":", 1);
+        out_ttd_outcomes(o, totals + l->ttd_at + v * per);
+    }
+    strbuf_str(o, "}}");
+}
+
+/* A segment's table (by_device, by_browser): n entries of STATS_LANG_FIELDS
+ * at t, named names[i]. */
+static void out_segment_json(strbuf_t *o, const char *key, const char *const *names, size_t n,
+                             const uint64_t *t, int filtered)
+{
+    strbuf_printf(o, ",\"%s\":", key);
+    if (filtered) {
+        strbuf_str(o, "null");
+        return;
+    }
+    strbuf_put(o, "{", 1);
+    for (size_t i = 0; i < n; i++, t += STATS_LANG_FIELDS) {
+        strbuf_printf(o,
+                      "%s\"%s\":{\"shown\":%llu,\"decisions\":%llu,\"accept_all\":%llu,"
+                      "\"reject_all\":%llu,\"custom\":%llu,\"interaction_rate\":",
+                      i > 0 ? "," : "", names[i], (unsigned long long)t[0],
+                      (unsigned long long)t[1], (unsigned long long)t[2], (unsigned long long)t[3],
+                      (unsigned long long)t[4]);
+        out_rate(o, stats_rate(t[1], t[0]), 0);
+        strbuf_str(o, ",\"accept_all_share\":");
+        out_rate(o, stats_rate(t[2], t[1]), 0);
+        strbuf_str(o, ",\"reject_all_share\":");
+        out_rate(o, stats_rate(t[3], t[1]), 0);
+        strbuf_put(o, "}", 1);
+    }
+    strbuf_put(o, "}", 1);
+}
+
+/* The names of the site's page segment (its groups, then other) into names. */
+static void stats_page_names(const site_t *site, const char *names[SITE_MAX_PAGE_GROUPS + 1])
+{
+    size_t n =
+        site->n_page_groups < SITE_MAX_PAGE_GROUPS ? site->n_page_groups : SITE_MAX_PAGE_GROUPS;
+    for (size_t i = 0; i < n; i++)
+        names[i] = site->page_groups[i].id;
+    names[n] = "other";
+}
+
+/* The CSV of one segment over the range. */
+static void out_segment_csv(strbuf_t *o, const site_t *site, const stats_layout_t *l, int segment,
+                            const uint64_t *totals)
+{
+    const char *pages[SITE_MAX_PAGE_GROUPS + 1];
+    stats_page_names(site, pages);
+    const char *const *names = segment == COUNTERS_DIM_DEVICE    ? useragent_device_names
+                               : segment == COUNTERS_DIM_BROWSER ? useragent_browser_names
+                                                                 : pages;
+    size_t n = segment == COUNTERS_DIM_DEVICE    ? l->n_devices
+               : segment == COUNTERS_DIM_BROWSER ? l->n_browsers
+                                                 : l->n_pages;
+    const uint64_t *t = totals + (segment == COUNTERS_DIM_DEVICE    ? l->device_at
+                                  : segment == COUNTERS_DIM_BROWSER ? l->browser_at
+                                                                    : l->page_at);
+    strbuf_printf(o,
+                  "%s,shown,decisions,accept_all,reject_all,custom,interaction_rate,"
+                  "accept_all_share,reject_all_share,custom_share\n",
+                  segment == COUNTERS_DIM_DEVICE    ? "device"
+                  : segment == COUNTERS_DIM_BROWSER ? "browser"
+                                                    : "page");
+    for (size_t i = 0; i < n; i++, t += STATS_LANG_FIELDS) {
+        strbuf_printf(o, "%s,%llu,%llu,%llu,%llu,%llu,", names[i], (unsigned long long)t[0],
+                      (unsigned long long)t[1], (unsigned long long)t[2], (unsigned long long)t[3],
+                      (unsigned long long)t[4]);
+        out_rate(o, stats_rate(t[1], t[0]), 1);
+        for (int k = 2; k <= 4; k++) {
+            strbuf_put(o, ",", 1);
+            out_rate(o, stats_rate(t[k], t[1]), 1);
+        }
+        strbuf_put(o, "\n", 1);
+    }
+}
+
 #define STATS_JSON "application/json"
 #define STATS_CSV "text/csv; charset=utf-8"
 
 /* Send a: its body in the request pool already, or to be copied (a cached one). */
 static void stats_send(http_request_t *rq, const answer_cached_t *a, int copy)
 {
+    http_header(rq, "vary", H2O_STRLIT("accept-encoding")); /* a kept answer may be gzipped */
     if (strcmp(a->content_type, STATS_JSON) == 0) {
         if (copy)
             http_send_json(rq, 200, a->body, a->len);
@@ -432,99 +648,241 @@ static void stats_send(http_request_t *rq, const answer_cached_t *a, int copy)
 static void out_tcf(strbuf_t *o, const site_t *site, const stats_layout_t *l,
                     const uint64_t *totals);
 
-static void stats_answer(http_request_t *rq, const stats_query_t *q,
-                         const store_stats_result_t *res)
+/*
+ * The answer is rendered in slices of STATS_SLICE_BUCKETS buckets, one per
+ * turn of the worker's event loop (h2o's zero timeout), so that the consent
+ * writes this worker also serves are read and answered between slices: a
+ * 400-day answer (630 KB, some 8 M instructions) would otherwise hold the
+ * loop for a millisecond or more, and a dashboard looping on it would put
+ * that on the writes' tail latency (issue 21, budget 2). The result is
+ * copied out of the store's callback; the text grows in the request's pool,
+ * touched only while the request is alive (http_pending_request).
+ */
+#define STATS_SLICE_BUCKETS 48
+
+typedef struct stats_render {
+    http_pending_t *p; /* owned: freed when the render ends */
+    h2o_timeout_entry_t entry;
+    stats_layout_t l;
+    strbuf_t o;
+    stats_numbers_t total;
+    size_t n_buckets, n_bucket_fields, n_total_fields, next;
+    int64_t hour;
+    uint64_t *rows;    /* n_buckets x n_bucket_fields */
+    uint64_t *uniques; /* n_buckets, or NULL */
+    uint64_t *totals;  /* n_total_fields */
+} stats_render_t;
+
+static void stats_render_free(stats_render_t *r)
+{
+    http_pending_free(r->p);
+    free(r->rows);
+    free(r->uniques);
+    free(r->totals);
+    free(r);
+}
+
+static void stats_render_head(http_request_t *rq, const stats_query_t *q, stats_render_t *r)
 {
     const site_t *site = rq->site;
-    stats_layout_t l;
-    stats_layout(site, q, &l);
-    strbuf_t o;
-    strbuf_init_pool(&o, &rq->req->pool);
-    char from[CLOCK_TEXT_MAX], to[CLOCK_TEXT_MAX], start[CLOCK_TEXT_MAX];
+    strbuf_t *o = &r->o;
+    char from[CLOCK_TEXT_MAX], to[CLOCK_TEXT_MAX];
     clock_format(q->from_day * 86400000, CLOCK_DAY, from);
     clock_format(q->to_day * 86400000, CLOCK_DAY, to);
-    stats_numbers_t total = {0};
-    total.has_unique = q->variant >= 0 ? -1 : 1;
-    total.unique = res->unique_total;
-
+    if (q->csv && q->segment != 0) return; /* the segment's table, in the tail */
     if (q->csv) {
-        strbuf_str(&o, "start,shown,dismissed,panel_opened,decisions,accept_all,reject_all,custom,"
-                       "withdrawn,unique_visitors,interaction_rate,accept_all_share,"
-                       "reject_all_share,custom_share");
-        for (size_t k = 0; k < l.n_purposes; k++) {
-            const char *p = site->purposes[l.purposes[k]].id;
-            strbuf_printf(&o, ",%s_granted,%s_refused,%s_acceptance_rate", p, p, p);
+        strbuf_str(o, "start,shown,dismissed,panel_opened,decisions,accept_all,reject_all,custom,"
+                      "withdrawn,unique_visitors,interaction_rate,accept_all_share,"
+                      "reject_all_share,custom_share");
+        for (size_t k = 0; k < r->l.n_purposes; k++) {
+            const char *p = site->purposes[r->l.purposes[k]].id;
+            strbuf_printf(o, ",%s_granted,%s_refused,%s_acceptance_rate", p, p, p);
         }
-        strbuf_put(&o, "\n", 1);
-    } else {
-        strbuf_str(&o, "{\"site\":");
-        strbuf_json_str(&o, site->id);
-        strbuf_printf(&o, ",\"from\":\"%s\",\"to\":\"%s\",\"by\":\"%s\",\"variant\":", from, to,
-                      stats_by_names[q->by]);
-        if (q->variant >= 0)
-            strbuf_json_str(&o, site->variants[q->variant].id);
-        else
-            strbuf_str(&o, "null");
-        strbuf_str(&o, ",\"purpose\":");
-        if (q->purpose >= 0)
-            strbuf_json_str(&o, site->purposes[q->purpose].id);
-        else
-            strbuf_str(&o, "null");
-        strbuf_str(&o, ",\"purposes\":[");
-        for (size_t k = 0; k < l.n_purposes; k++) {
-            if (k > 0) strbuf_put(&o, ",", 1);
-            strbuf_json_str(&o, site->purposes[l.purposes[k]].id);
-        }
-        strbuf_str(&o, "],\"variants\":[");
-        for (size_t v = 0; v < site->n_variants; v++) {
-            if (v > 0) strbuf_put(&o, ",", 1);
-            strbuf_json_str(&o, site->variants[v].id);
-        }
-        strbuf_str(&o, "],\"buckets\":[");
+        strbuf_put(o, "\n", 1);
+        return;
     }
-    int64_t hour = q->from_day * 24;
-    for (size_t i = 0; i < res->n_buckets; i++, hour = stats_next_bucket(q, hour)) {
-        stats_numbers_t n = {0};
-        stats_numbers(&l, res->buckets + i * res->n_bucket_fields, &n);
-        stats_numbers_add(&l, &total, &n);
+    strbuf_str(o, "{\"site\":");
+    strbuf_json_str(o, site->id);
+    strbuf_printf(o, ",\"from\":\"%s\",\"to\":\"%s\",\"by\":\"%s\",\"variant\":", from, to,
+                  stats_by_names[q->by]);
+    if (q->variant >= 0)
+        strbuf_json_str(o, site->variants[q->variant].id);
+    else
+        strbuf_str(o, "null");
+    strbuf_str(o, ",\"purpose\":");
+    if (q->purpose >= 0)
+        strbuf_json_str(o, site->purposes[q->purpose].id);
+    else
+        strbuf_str(o, "null");
+    strbuf_str(o, ",\"purposes\":[");
+    for (size_t k = 0; k < r->l.n_purposes; k++) {
+        if (k > 0) strbuf_put(o, ",", 1);
+        strbuf_json_str(o, site->purposes[r->l.purposes[k]].id);
+    }
+    strbuf_str(o, "],\"variants\":[");
+    for (size_t v = 0; v < site->n_variants; v++) {
+        if (v > 0) strbuf_put(o, ",", 1);
+        strbuf_json_str(o, site->variants[v].id);
+    }
+    strbuf_str(o, "],\"buckets\":[");
+}
+
+/* Buckets next.. up to n more. */
+static void stats_render_rows(const stats_query_t *q, stats_render_t *r, size_t n)
+{
+    char start[CLOCK_TEXT_MAX];
+    strbuf_t *o = &r->o;
+    for (size_t end = r->next + n < r->n_buckets ? r->next + n : r->n_buckets; r->next < end;
+         r->next++, r->hour = stats_next_bucket(q, r->hour)) {
+        size_t i = r->next;
+        stats_numbers_t num = {0};
+        stats_numbers(&r->l, r->rows + i * r->n_bucket_fields, &num);
+        stats_numbers_add(&r->l, &r->total, &num);
         if (q->by != STORE_BY_HOUR) {
-            n.has_unique = q->variant >= 0 || res->bucket_uniques == NULL ? -1 : 1;
-            n.unique = res->bucket_uniques != NULL ? res->bucket_uniques[i] : 0;
+            num.has_unique = q->variant >= 0 || r->uniques == NULL ? -1 : 1;
+            num.unique = r->uniques != NULL ? r->uniques[i] : 0;
         }
-        clock_format(hour * 3600000, CLOCK_ISO_S, start);
+        clock_format(r->hour * 3600000, CLOCK_ISO_S, start);
         if (q->csv) {
-            strbuf_str(&o, start);
-            out_numbers_csv(&o, &l, &n);
+            strbuf_str(o, start);
+            out_numbers_csv(o, &r->l, &num);
             continue;
         }
-        strbuf_printf(&o, "%s{\"start\":\"%s\",", i > 0 ? "," : "", start);
-        out_numbers_json(&o, site, &l, &n);
-        strbuf_put(&o, "}", 1);
+        if (i > 0) strbuf_char(o, ',');
+        strbuf_lit(o, "{\"start\":\"");
+        strbuf_str(o, start);
+        strbuf_lit(o, "\",");
+        out_numbers_json(o, &r->l, &num);
+        strbuf_put(o, "}", 1);
     }
+}
+
+/* The totals, then the answer: kept (stats cache) and sent. */
+static void stats_render_tail(http_request_t *rq, const stats_query_t *q, stats_render_t *r)
+{
+    const site_t *site = rq->site;
+    strbuf_t *o = &r->o;
     answer_cached_t a = {.content_type = STATS_JSON};
-    char disposition[160];
+    char disposition[160], from[CLOCK_TEXT_MAX], to[CLOCK_TEXT_MAX];
     if (q->csv) {
-        strbuf_str(&o, "total");
-        out_numbers_csv(&o, &l, &total);
-        snprintf(disposition, sizeof(disposition), "attachment; filename=\"consentd-%s-%s-%s.csv\"",
-                 site->id, from, to);
+        clock_format(q->from_day * 86400000, CLOCK_DAY, from);
+        clock_format(q->to_day * 86400000, CLOCK_DAY, to);
+        if (q->segment != 0) {
+            out_segment_csv(o, site, &r->l, q->segment, r->totals);
+        } else {
+            strbuf_str(o, "total");
+            out_numbers_csv(o, &r->l, &r->total);
+        }
+        snprintf(disposition, sizeof(disposition),
+                 "attachment; filename=\"consentd-%s-%s-%s%s%s.csv\"", site->id, from, to,
+                 q->segment != 0 ? "-" : "",
+                 q->segment == COUNTERS_DIM_DEVICE    ? "device"
+                 : q->segment == COUNTERS_DIM_BROWSER ? "browser"
+                 : q->segment == COUNTERS_DIM_PAGE    ? "page"
+                                                      : "");
         a.content_type = STATS_CSV;
         a.disposition = disposition;
     } else {
-        strbuf_str(&o, "],\"total\":{");
-        out_numbers_json(&o, site, &l, &total);
-        out_breakdowns(&o, site, &l, res->totals, q->variant >= 0);
-        strbuf_put(&o, "}", 1);
-        if (l.n_variants >= 2) out_variants_comparison(&o, site, &l, res->totals);
-        if (l.tcf_at != 0) out_tcf(&o, site, &l, res->totals);
-        strbuf_put(&o, "}", 1);
+        strbuf_str(o, "],\"total\":{");
+        out_numbers_json(o, &r->l, &r->total);
+        out_breakdowns(o, site, &r->l, r->totals, q->variant >= 0);
+        out_segment_json(o, "by_device", useragent_device_names, r->l.n_devices,
+                         r->totals + r->l.device_at, q->variant >= 0);
+        out_segment_json(o, "by_browser", useragent_browser_names, r->l.n_browsers,
+                         r->totals + r->l.browser_at, q->variant >= 0);
+        const char *pages[SITE_MAX_PAGE_GROUPS + 1];
+        stats_page_names(site, pages);
+        out_segment_json(o, "by_page", pages, r->l.n_pages, r->totals + r->l.page_at,
+                         q->variant >= 0 || site->n_page_groups == 0);
+        strbuf_put(o, "}", 1);
+        if (r->l.n_variants >= 2) out_variants_comparison(o, site, &r->l, r->totals);
+        out_time_to_decide(o, site, &r->l, r->totals);
+        if (r->l.tcf_at != 0) out_tcf(o, site, &r->l, r->totals);
+        strbuf_put(o, "}", 1);
     }
-    a.body = o.buf;
-    a.len = o.len;
+    if (strbuf_failed(o)) {
+        http_error(rq, 500, "internal", "out of memory");
+        return;
+    }
+    a.body = o->buf;
+    a.len = o->len;
     if (q->cache_key[0] != '\0')
         answer_cache_put(rq->worker->stats_cache, q->cache_key, &a, q->cache_until_ms,
                          h2o_now(rq->worker->ctx.loop));
     stats_send(rq, &a, 0);
+}
+
+/* One slice per loop turn; the last one answers. */
+static void stats_render_on_turn(h2o_timeout_entry_t *entry)
+{
+    stats_render_t *r = H2O_STRUCT_FROM_MEMBER(stats_render_t, entry, entry);
+    http_request_t *rq = http_pending_request(r->p);
+    const stats_query_t *q = http_pending_state(r->p);
+    if (rq == NULL) { /* the client has gone: its pool (and r->o) with it */
+        stats_render_free(r);
+        return;
+    }
+    stats_render_rows(q, r, STATS_SLICE_BUCKETS);
+    if (r->next < r->n_buckets) {
+        h2o_timeout_link(rq->worker->ctx.loop, &rq->worker->ctx.zero_timeout, &r->entry);
+        return;
+    }
+    stats_render_tail(rq, q, r);
+    stats_render_free(r);
+}
+
+static uint64_t *stats_copy(const uint64_t *v, size_t n)
+{
+    uint64_t *c = malloc((n > 0 ? n : 1) * sizeof(*c));
+    if (c != NULL && n > 0) memcpy(c, v, n * sizeof(*c));
+    return c;
+}
+
+/* Answer res: at once when it is small, else in slices (the render takes
+ * p over). 0, or -1 when out of memory (p is still the caller's). */
+static int stats_answer(http_request_t *rq, http_pending_t *p, const store_stats_result_t *res)
+{
+    const stats_query_t *q = http_pending_state(p);
+    stats_render_t *r = calloc(1, sizeof(*r));
+    if (r == NULL) return -1;
+    stats_layout(rq->site, q, &r->l);
+    stats_layout_keys(&r->l, rq->site, &rq->req->pool);
+    strbuf_init_pool(&r->o, &rq->req->pool);
+    r->total.has_unique = q->variant >= 0 ? -1 : 1;
+    r->total.unique = res->unique_total;
+    /* A segment's CSV is its table over the range: no bucket rows. */
+    size_t n_buckets = q->csv && q->segment != 0 ? 0 : res->n_buckets;
+    r->n_buckets = n_buckets;
+    r->n_bucket_fields = res->n_bucket_fields;
+    r->n_total_fields = res->n_total_fields;
+    r->hour = q->from_day * 24;
+    stats_render_head(rq, q, r);
+    if (n_buckets <= STATS_SLICE_BUCKETS) { /* from the store's buffers, in one go */
+        r->rows = (uint64_t *)res->buckets;
+        r->uniques = (uint64_t *)res->bucket_uniques;
+        r->totals = (uint64_t *)res->totals;
+        stats_render_rows(q, r, n_buckets);
+        stats_render_tail(rq, q, r);
+        free(r);
+        return 0;
+    }
+    r->rows = stats_copy(res->buckets, res->n_buckets * res->n_bucket_fields);
+    r->uniques =
+        res->bucket_uniques != NULL ? stats_copy(res->bucket_uniques, res->n_buckets) : NULL;
+    r->totals = stats_copy(res->totals, res->n_total_fields);
+    if (r->rows == NULL || r->totals == NULL ||
+        (res->bucket_uniques != NULL && r->uniques == NULL)) {
+        free(r->rows);
+        free(r->uniques);
+        free(r->totals);
+        free(r);
+        return -1;
+    }
+    r->p = p;
+    stats_render_rows(q, r, STATS_SLICE_BUCKETS);
+    r->entry.cb = stats_render_on_turn;
+    h2o_timeout_link(rq->worker->ctx.loop, &rq->worker->ctx.zero_timeout, &r->entry);
+    return 0;
 }
 
 static void stats_on_read(void *data, const store_stats_result_t *res, const redis_error_t *err)
@@ -536,10 +894,14 @@ static void stats_on_read(void *data, const store_stats_result_t *res, const red
         metrics_count(q->metrics,
                       res->from_replica ? METRICS_READS_REPLICA : METRICS_READS_FALLBACK, 1);
     if (rq != NULL) {
-        if (err != NULL)
+        if (err != NULL) {
             http_storage_error(rq, 0, err);
-        else
-            stats_answer(rq, http_pending_state(p), res);
+        } else if (res->n_buckets > STATS_SLICE_BUCKETS) {
+            if (stats_answer(rq, p, res) == 0) return; /* the render frees p */
+            http_error(rq, 500, "internal", "out of memory");
+        } else if (stats_answer(rq, p, res) != 0) {
+            http_error(rq, 500, "internal", "out of memory");
+        }
     }
     http_pending_free(p);
 }
@@ -665,6 +1027,27 @@ void stats_get(http_request_t *rq)
         }
         q.variant = (int)(var - site->variants);
     }
+    if ((n = stats_param(rq, "segment", v, sizeof(v))) != -1) {
+        if (strcmp(v, "device") == 0) {
+            q.segment = COUNTERS_DIM_DEVICE;
+        } else if (strcmp(v, "browser") == 0) {
+            q.segment = COUNTERS_DIM_BROWSER;
+        } else if (strcmp(v, "page") == 0 && site->n_page_groups > 0) {
+            q.segment = COUNTERS_DIM_PAGE;
+        } else {
+            http_error(rq, 400, "invalid_parameter",
+                       site->n_page_groups > 0
+                           ? "segment must be device, browser or page"
+                           : "segment must be device or browser (page: the site declares no "
+                             "page_groups)");
+            return;
+        }
+        if (q.variant >= 0) {
+            http_error(rq, 400, "invalid_parameter",
+                       "segments are not split by variant: segment and variant do not go together");
+            return;
+        }
+    }
     if ((n = stats_param(rq, "purpose", v, sizeof(v))) != -1) {
         const site_purpose_t *p = n > 0 ? site_purpose_find(site, v, (size_t)n) : NULL;
         if (p == NULL || p->legal_basis == LEGAL_BASIS_NECESSARY) {
@@ -685,12 +1068,21 @@ void stats_get(http_request_t *rq)
     uint32_t keep_ms = clock_real_ms() >= closed_at ? rq->worker->cfg->stats_cache_closed_ms
                                                     : rq->worker->cfg->stats_cache_ms;
     if (keep_ms > 0 && rq->worker->stats_cache != NULL) {
-        snprintf(q.cache_key, sizeof(q.cache_key), "%llu|%s|%lld|%lld|%d|%d|%d|%d",
+        snprintf(q.cache_key, sizeof(q.cache_key), "%llu|%s|%lld|%lld|%d|%d|%d|%d|%d",
                  (unsigned long long)rq->worker->snap->generation, site->id, (long long)q.from_day,
-                 (long long)q.to_day, (int)q.by, q.variant, q.purpose, q.csv);
+                 (long long)q.to_day, (int)q.by, q.variant, q.purpose, q.csv, q.segment);
         q.cache_until_ms = now + keep_ms;
         answer_cached_t hit;
         if (answer_cache_get(rq->worker->stats_cache, q.cache_key, now, &hit)) {
+            /* Asked again: gzipped once for all the hits that accept it. */
+            const char *gz;
+            size_t gz_len;
+            if (http_accepts_encoding(rq, "gzip") &&
+                answer_cache_gzip(rq->worker->stats_cache, q.cache_key, now, &gz, &gz_len)) {
+                hit.body = gz;
+                hit.len = gz_len;
+                http_header(rq, "content-encoding", H2O_STRLIT("gzip"));
+            }
             stats_send(rq, &hit, 1);
             return;
         }
@@ -734,8 +1126,9 @@ void stats_get(http_request_t *rq)
 
 /* Totals per TCF purpose and per vendor of a TCF site (counters_tcf): three
  * fields each (g, r, o), after every other total; the JSON answer of the
- * whole site only (no variant filter, not the CSV). Vendors as many as fit
- * in one query (STORE_STATS_FIELDS_MAX), the site's first by ID. */
+ * whole site only (no variant filter, not the CSV). Vendors: those counted
+ * (counters_tcf_vendors), as many as fit in one query
+ * (STORE_STATS_FIELDS_MAX), the site's first by ID. */
 #define STATS_TCF_TOP 20
 
 static void stats_tcf_layout(const site_t *site, const stats_query_t *q, stats_layout_t *l)
@@ -744,7 +1137,7 @@ static void stats_tcf_layout(const site_t *site, const stats_query_t *q, stats_l
     size_t used = l->n_bucket_fields + l->n_total_fields + 3 * TCF_PURPOSES_MAX;
     size_t room = used < STORE_STATS_FIELDS_MAX ? (STORE_STATS_FIELDS_MAX - used) / 3 : 0;
     l->tcf_at = l->n_total_fields;
-    l->n_tcf_vendors = site->tcf.rules.vendor_count < room ? site->tcf.rules.vendor_count : room;
+    l->n_tcf_vendors = counters_tcf_vendors(site) < room ? counters_tcf_vendors(site) : room;
     l->n_total_fields += 3 * (TCF_PURPOSES_MAX + l->n_tcf_vendors);
 }
 

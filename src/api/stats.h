@@ -3,6 +3,7 @@
  *
  *   GET /v1/sites/{site}/stats?from=YYYY-MM-DD&to=YYYY-MM-DD&by=hour|day|week|month
  *                              [&variant=<id>][&purpose=<id>][&format=json|csv]
+ *                              [&segment=device|browser|page]
  *
  * Site API key only. Counts, rates and the comparison of banner variants
  * (Newcombe's hybrid score interval for a difference of two proportions)
@@ -11,6 +12,13 @@
  * ISO weeks (from Monday) and months calendar months, UTC: by=week or
  * by=month widens the range to whole periods (the answer's from and to say
  * which).
+ *
+ * The range's total also has the segments (by_device, by_browser, and by_page for a site
+ * with page_groups: banner
+ * events and banner consents by the request's device class and browser
+ * family) and time_to_decide (median and quartiles of the banner's time to
+ * decide per outcome, for all and per variant); segment= makes the CSV the
+ * table of that segment over the range instead of the buckets.
  *
  * The maths is exposed for the unit tests.
  */
@@ -43,5 +51,14 @@ int stats_wilson(uint64_t x, uint64_t n, double z, double *low, double *high);
  * is 0. */
 int stats_newcombe(uint64_t x1, uint64_t n1, uint64_t x2, uint64_t n2, double z, double *diff,
                    double *low, double *high);
+
+/* The q-quantile (0 < q < 1) of a time-to-decide histogram (bins of
+ * counters_ttd_edges): the rank q * n found in its bin, interpolated there
+ * (linearly in the first bin, [0, 250) ms; geometrically in the others,
+ * whose edges double: as if the times were spread evenly in log scale).
+ * Exact to the bin: the true quantile lies in the same bin, so the figure
+ * is within a factor 2 of it (within 250 ms in the first bin). Returns 0,
+ * or -1 when the histogram is empty. */
+int stats_ttd_quantile(const uint64_t *bins, double q, double *ms);
 
 #endif

@@ -10,12 +10,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libdeflate.h>
+
+/* libdeflate's level 1: the fastest; about 130 KB for a 630 KB stats answer
+ * (level 6 gives 96 KB for three times the time, spent on the worker that
+ * also serves the writes). */
+#define ANSWER_CACHE_GZIP_LEVEL 1
+
 typedef struct entry {
     char key[ANSWER_CACHE_KEY_MAX];
     char *bytes; /* content type, NUL, disposition, NUL, body (one allocation) */
     size_t ctype_len, disp_len, len;
     int has_disp;
     uint64_t expires_ms, stored_ms;
+    char *gzip; /* NULL until the first answer_cache_gzip */
+    size_t gzip_len;
 } entry_t;
 
 struct answer_cache {
@@ -33,8 +42,9 @@ answer_cache_t *answer_cache_create(size_t max_bytes)
 
 static void entry_drop(answer_cache_t *c, size_t i)
 {
-    c->bytes -= c->entries[i].len;
+    c->bytes -= c->entries[i].len + c->entries[i].gzip_len;
     free(c->entries[i].bytes);
+    free(c->entries[i].gzip);
     c->entries[i] = c->entries[--c->n];
 }
 
@@ -61,6 +71,35 @@ int answer_cache_get(answer_cache_t *c, const char *key, uint64_t now_ms, answer
     out->disposition = e->has_disp ? e->bytes + e->ctype_len + 1 : NULL;
     out->body = e->bytes + e->ctype_len + 1 + e->disp_len + 1;
     out->len = e->len;
+    return 1;
+}
+
+int answer_cache_gzip(answer_cache_t *c, const char *key, uint64_t now_ms, const char **gz,
+                      size_t *len)
+{
+    entry_t *e = c != NULL && key != NULL ? entry_find(c, key) : NULL;
+    if (e == NULL || now_ms >= e->expires_ms) return 0;
+    if (e->gzip == NULL) {
+        struct libdeflate_compressor *z = libdeflate_alloc_compressor(ANSWER_CACHE_GZIP_LEVEL);
+        if (z == NULL) return 0;
+        size_t cap = libdeflate_gzip_compress_bound(z, e->len);
+        char *out = malloc(cap);
+        size_t n = out != NULL
+                       ? libdeflate_gzip_compress(z, e->bytes + e->ctype_len + 1 + e->disp_len + 1,
+                                                  e->len, out, cap)
+                       : 0;
+        libdeflate_free_compressor(z);
+        if (n == 0 || c->bytes + n > c->max_bytes) {
+            free(out);
+            return 0;
+        }
+        char *fit = realloc(out, n);
+        e->gzip = fit != NULL ? fit : out;
+        e->gzip_len = n;
+        c->bytes += n;
+    }
+    *gz = e->gzip;
+    *len = e->gzip_len;
     return 1;
 }
 
@@ -104,5 +143,7 @@ void answer_cache_put(answer_cache_t *c, const char *key, const answer_cached_t 
     e->len = a->len;
     e->expires_ms = expires_ms;
     e->stored_ms = now_ms;
+    e->gzip = NULL;
+    e->gzip_len = 0;
     c->bytes += a->len;
 }

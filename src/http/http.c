@@ -288,6 +288,15 @@ const h2o_iovec_t *http_req_header(http_request_t *rq, const char *name)
     return i < 0 ? NULL : &rq->req->headers.entries[i].value;
 }
 
+useragent_class_t http_useragent_class(http_request_t *rq)
+{
+    const h2o_iovec_t *ua = http_req_header(rq, "user-agent");
+    const h2o_iovec_t *mobile = http_req_header(rq, "sec-ch-ua-mobile");
+    return useragent_classify(ua != NULL ? ua->base : NULL, ua != NULL ? ua->len : 0,
+                              mobile != NULL ? mobile->base : NULL,
+                              mobile != NULL ? mobile->len : 0);
+}
+
 /* On every answer: never sniff a type (a JSON error must not run as a
  * script); over TLS, stay on TLS. */
 static void http_every_answer_headers(h2o_req_t *req)
@@ -562,7 +571,7 @@ http_caller_t http_caller(http_request_t *rq)
     const h2o_iovec_t *auth = http_req_header(rq, "authorization");
     const char *key = auth != NULL ? http_bearer_parse(auth->base, auth->len, &klen) : NULL;
     if (key != NULL) {
-        if (site_api_key_matches(rq->site, key, klen)) return HTTP_CALLER_SERVER;
+        if (rq->scopes != 0 || site_api_key_matches(rq->site, key, klen)) return HTTP_CALLER_SERVER;
         const site_set_t *sites = rq->worker->snap->sites;
         for (size_t i = 0, n = site_set_count(sites); i < n; i++)
             if (site_set_at(sites, i) != rq->site &&

@@ -22,6 +22,7 @@
 
 #include <h2o.h>
 #include "site.h"
+#include "useragent.h"
 #include "worker.h"
 
 #define HTTP_MAX_PARAMS 2
@@ -35,6 +36,12 @@ typedef struct http_request {
     uint64_t started_ns;
     unsigned answered; /* answers sent: 0, then 1 (a second one is dropped) */
     unsigned pending;  /* http_pending_t records alive for this request */
+    /* Set by http_auth (auth.h) when it accepted the request's key: the
+     * key's scopes (apikey.h; 0: no key), whether it is the operator key, and
+     * who it is ("owner", "operator", "key:<name>", in the request pool). */
+    unsigned scopes;
+    int operator;
+    const char *key_who;
 } http_request_t;
 
 /* What the one-answer rule makes of a request (http_answer_check()). */
@@ -95,12 +102,15 @@ void http_header(http_request_t *rq, const char *name, const char *value, size_t
 
 /* Request header value by lower-case name, or NULL when absent. */
 const h2o_iovec_t *http_req_header(http_request_t *rq, const char *name);
+/* The device class and browser family of the request (useragent.h): from
+ * its Sec-CH-UA-Mobile and User-Agent headers. */
+useragent_class_t http_useragent_class(http_request_t *rq);
 
 /* Who is calling a site route. */
 typedef enum {
     HTTP_CALLER_NONE = 0,  /* no Origin, no key */
     HTTP_CALLER_BROWSER,   /* Origin is one of the site's origins */
-    HTTP_CALLER_SERVER,    /* Authorization: Bearer <this site's API key> */
+    HTTP_CALLER_SERVER,    /* Authorization: Bearer <a key http_auth accepted, or the owner key> */
     HTTP_CALLER_FOREIGN,   /* Origin not declared by the site */
     HTTP_CALLER_BAD_KEY,   /* a key that is no site's key */
     HTTP_CALLER_OTHER_SITE /* another site's key */

@@ -28,6 +28,7 @@ typedef struct worker {
     struct health *health;            /* this thread's Redis check for /healthz (api/health.h) */
     struct versions_cache *versions;  /* this thread's public lists of banner versions */
     struct answer_cache *stats_cache; /* this thread's recent stats answers (answer_cache.h) */
+    struct http_auth_cache *auth;     /* this thread's keys read from Redis (auth.h) */
     counters_t *counters;             /* acceptance counts waiting for the next flush */
     snapshot_t *snap;                 /* this thread's current sites and banners (one reference) */
     /* This thread's metrics: written here only, read by /metrics (metrics.h). */

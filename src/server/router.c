@@ -24,10 +24,12 @@
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "audit_log.h"
+#include "auth.h"
 #include "banner.h"
 #include "clock.h"
 #include "consent.h"
@@ -38,6 +40,7 @@
 #include "identify.h"
 #include "rights.h"
 #include "scans.h"
+#include "site_keys.h"
 #include "stats.h"
 #include "versions.h"
 #include "health.h"
@@ -72,6 +75,10 @@ typedef struct route {
     const char *method;  /* GET also answers HEAD */
     const char *pattern; /* "/v1/sites/{site}/banner.js" */
     router_fn fn;
+    /* Who may call it (auth.h): AUTH_PUBLIC, or the one scope a key needs
+     * (apikey.h), | AUTH_BROWSER when the site's origins may without a key.
+     * http_auth() decides; a route without a valid one stops the start. */
+    unsigned auth;
     size_t max_body;       /* larger bodies get 413 */
     int cors;              /* answers browsers of the site's origins */
     int limit;             /* ratelimit_class_t, 0: not rate limited */
@@ -80,39 +87,54 @@ typedef struct route {
 } route_t;
 
 static const route_t routes[] = {
-    {"healthz", "GET", "/healthz", health_get, 0, 0, 0, ROUTE_BOTH, health_get_detailed},
-    {"metrics", "GET", "/metrics", prometheus_get, 0, 0, 0, ROUTE_OPERATOR, prometheus_get},
-    {"banner_js", "GET", "/v1/sites/{site}/banner.js", banner_get, 0, 0},
-    {"consentd_defaults_js", "GET", "/v1/sites/{site}/consentd-defaults.js", banner_defaults_get, 0,
+    {"healthz", "GET", "/healthz", health_get, AUTH_PUBLIC, 0, 0, 0, ROUTE_BOTH,
+     health_get_detailed},
+    {"metrics", "GET", "/metrics", prometheus_get, AUTH_PUBLIC, 0, 0, 0, ROUTE_OPERATOR,
+     prometheus_get},
+    {"banner_js", "GET", "/v1/sites/{site}/banner.js", banner_get, AUTH_PUBLIC, 0, 0},
+    {"consentd_defaults_js", "GET", "/v1/sites/{site}/consentd-defaults.js", banner_defaults_get,
+     AUTH_PUBLIC, 0, 0},
+    {"tcf_stub_js", "GET", "/v1/sites/{site}/tcf-stub.js", banner_tcf_stub_get, AUTH_PUBLIC, 0, 0},
+    {"consent_post", "POST", "/v1/sites/{site}/consents", consent_post,
+     AUTH_BROWSER | SCOPE_CONSENT_SERVER, CONSENT_MAX_BODY, 1, RATELIMIT_CONSENTS},
+    {"consent_get", "GET", "/v1/sites/{site}/consents/{visitor}", consent_get,
+     AUTH_BROWSER | SCOPE_CONSENT_SERVER, 0, 1},
+    {"consent_delete", "DELETE", "/v1/sites/{site}/consents/{visitor}", consent_delete,
+     AUTH_BROWSER | SCOPE_CONSENT_SERVER, 0, 1, RATELIMIT_CONSENTS},
+    {"events_post", "POST", "/v1/sites/{site}/events", events_post,
+     AUTH_BROWSER | SCOPE_CONSENT_SERVER, EVENTS_MAX_BODY, 1, RATELIMIT_EVENTS},
+    {"identify_post", "POST", "/v1/sites/{site}/identify", identify_post,
+     AUTH_BROWSER | SCOPE_CONSENT_SERVER, IDENTIFY_MAX_BODY, 1, RATELIMIT_CONSENTS},
+    {"consents_export", "GET", "/v1/sites/{site}/consents", rights_export, SCOPE_RIGHTS, 0, 0},
+    {"log_export", "GET", "/v1/sites/{site}/log", audit_log_export, SCOPE_RIGHTS, 0, 0},
+    {"log_checkpoints", "GET", "/v1/sites/{site}/log/checkpoints", audit_log_checkpoints,
+     AUTH_PUBLIC, 0, 0},
+    {"log_inclusion", "GET", "/v1/sites/{site}/log/inclusion", audit_log_inclusion, SCOPE_RIGHTS, 0,
      0},
-    {"tcf_stub_js", "GET", "/v1/sites/{site}/tcf-stub.js", banner_tcf_stub_get, 0, 0},
-    {"consent_post", "POST", "/v1/sites/{site}/consents", consent_post, CONSENT_MAX_BODY, 1,
-     RATELIMIT_CONSENTS},
-    {"consent_get", "GET", "/v1/sites/{site}/consents/{visitor}", consent_get, 0, 1},
-    {"consent_delete", "DELETE", "/v1/sites/{site}/consents/{visitor}", consent_delete, 0, 1,
-     RATELIMIT_CONSENTS},
-    {"events_post", "POST", "/v1/sites/{site}/events", events_post, EVENTS_MAX_BODY, 1,
-     RATELIMIT_EVENTS},
-    {"identify_post", "POST", "/v1/sites/{site}/identify", identify_post, IDENTIFY_MAX_BODY, 1,
-     RATELIMIT_CONSENTS},
-    {"consents_export", "GET", "/v1/sites/{site}/consents", rights_export, 0, 0},
-    {"log_export", "GET", "/v1/sites/{site}/log", audit_log_export, 0, 0},
-    {"log_checkpoints", "GET", "/v1/sites/{site}/log/checkpoints", audit_log_checkpoints, 0, 0},
-    {"log_inclusion", "GET", "/v1/sites/{site}/log/inclusion", audit_log_inclusion, 0, 0},
-    {"stats_get", "GET", "/v1/sites/{site}/stats", stats_get, 0, 0},
-    {"scans_post", "POST", "/v1/sites/{site}/scans", scans_post, SCANS_MAX_BODY, 0},
-    {"scans_latest", "GET", "/v1/sites/{site}/scans/latest", scans_latest, 0, 0},
-    {"visitor_get", "GET", "/v1/sites/{site}/visitors/{visitor}", rights_access, 0, 0},
-    {"visitor_delete", "DELETE", "/v1/sites/{site}/visitors/{visitor}", rights_erase, 0, 0},
-    {"banner_versions", "GET", "/v1/sites/{site}/banner-versions", versions_list, 0, 0},
-    {"banner_version_get", "GET", "/v1/sites/{site}/banner-versions/{hash}", versions_get, 0, 0},
-    {"banner_versions_public", "GET", "/v1/sites/{site}/banner-versions.json", versions_public, 0,
+    {"stats_get", "GET", "/v1/sites/{site}/stats", stats_get, SCOPE_STATS_READ, 0, 0},
+    {"scans_post", "POST", "/v1/sites/{site}/scans", scans_post, SCOPE_SCANS_WRITE, SCANS_MAX_BODY,
      0},
-    {"demo", "GET", "/demo/{file}", demo_get, 0, 0},
-    {"dashboard", "GET", "/dashboard", dashboard_get, 0, 0},
-    {"dashboard_file", "GET", "/dashboard/{file}", dashboard_get, 0, 0},
-    {"jwks", "GET", "/.well-known/jwks.json", consent_jwks, 0, 0},
-    {"openapi", "GET", "/openapi.json", openapi_get, 0, 0},
+    {"scans_latest", "GET", "/v1/sites/{site}/scans/latest", scans_latest, SCOPE_STATS_READ, 0, 0},
+    {"visitor_get", "GET", "/v1/sites/{site}/visitors/{visitor}", rights_access, SCOPE_RIGHTS, 0,
+     0},
+    {"visitor_delete", "DELETE", "/v1/sites/{site}/visitors/{visitor}", rights_erase, SCOPE_RIGHTS,
+     0, 0},
+    {"banner_versions", "GET", "/v1/sites/{site}/banner-versions", versions_list, SCOPE_STATS_READ,
+     0, 0},
+    {"banner_version_get", "GET", "/v1/sites/{site}/banner-versions/{hash}", versions_get,
+     SCOPE_STATS_READ, 0, 0},
+    {"banner_versions_public", "GET", "/v1/sites/{site}/banner-versions.json", versions_public,
+     AUTH_PUBLIC, 0, 0},
+    {"keys_post", "POST", "/v1/sites/{site}/keys", site_keys_post, SCOPE_KEYS_ADMIN,
+     SITE_KEYS_MAX_BODY, 0},
+    {"keys_list", "GET", "/v1/sites/{site}/keys", site_keys_list, SCOPE_KEYS_ADMIN, 0, 0},
+    {"keys_delete", "DELETE", "/v1/sites/{site}/keys/{name}", site_keys_delete, SCOPE_KEYS_ADMIN, 0,
+     0},
+    {"demo", "GET", "/demo/{file}", demo_get, AUTH_PUBLIC, 0, 0},
+    {"dashboard", "GET", "/dashboard", dashboard_get, AUTH_PUBLIC, 0, 0},
+    {"dashboard_file", "GET", "/dashboard/{file}", dashboard_get, AUTH_PUBLIC, 0, 0},
+    {"jwks", "GET", "/.well-known/jwks.json", consent_jwks, AUTH_PUBLIC, 0, 0},
+    {"openapi", "GET", "/openapi.json", openapi_get, AUTH_PUBLIC, 0, 0},
 };
 #define ROUTE_COUNT (sizeof(routes) / sizeof(routes[0]))
 _Static_assert(ROUTE_COUNT < ROUTER_NO_ROUTE && ROUTE_COUNT <= 64,
@@ -158,6 +180,12 @@ static void router_register(h2o_hostconf_t *host, router_listener_t listener, si
     handler->listener = listener;
     http_own_errors_register(&host->fallback_path, max_body, ROUTE_UNMATCHED);
     for (size_t r = 0; r < ROUTE_COUNT; r++) {
+        /* Every route says who may call it (auth.h). */
+        if (!http_auth_declaration_ok(routes[r].auth,
+                                      strstr(routes[r].pattern, "{site}") != NULL)) {
+            log_msg(LOG_ERROR, "router: route %s declares no valid scope (auth.h)", routes[r].name);
+            abort();
+        }
         patterns[r].n = router_split(routes[r].pattern, strlen(routes[r].pattern),
                                      patterns[r].segments, ROUTER_MAX_SEGMENTS);
         route_names[r] = routes[r].name;
@@ -558,6 +586,7 @@ int router_handle(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
     if (route->limit != 0 && !router_rate_ok(rq, route->limit)) return 0;
-    (listener == ROUTER_LISTENER_OPERATOR ? route->operator_fn : route->fn)(rq);
+    http_auth(rq, route->auth,
+              listener == ROUTER_LISTENER_OPERATOR ? route->operator_fn : route->fn);
     return 0;
 }

@@ -49,6 +49,7 @@
 #include <openssl/ssl.h>
 
 #include "answer_cache.h"
+#include "auth.h"
 #include "health.h"
 #include "checkpoint.h"
 #include "clock.h"
@@ -534,6 +535,7 @@ static void *server_worker_main(void *arg)
         log_msg(LOG_ERROR, "worker %u: out of memory: /healthz answers 500", w->id);
     w->versions = versions_cache_create(w);
     w->stats_cache = answer_cache_create(STATS_CACHE_BYTES);
+    w->auth = http_auth_cache_create();
     if (w->versions == NULL)
         log_msg(LOG_ERROR, "worker %u: out of memory: banner-versions.json answers 500", w->id);
     w->counters = counters_create(w->redis, w->metrics);
@@ -599,6 +601,7 @@ static void *server_worker_main(void *arg)
     w->health = NULL;
     versions_cache_free(w->versions);
     answer_cache_free(w->stats_cache);
+    http_auth_cache_free(w->auth);
     w->versions = NULL;
     ratelimit_free(w->ratelimit);
     w->ratelimit = NULL;

@@ -200,6 +200,46 @@ test('reload_does_not_show_the_banner_again_and_the_settings_control_reopens_it'
     await page.context().close();
 });
 
+/* The stats' time to decide of today (all visitors of the suite). */
+async function timeToDecide() {
+    const today = new Date().toISOString().slice(0, 10);
+    const res = await stack.consentd.request(`/v1/sites/demo/stats?from=${today}&to=${today}`, { headers: server() });
+    assert.equal(res.status, 200, res.text);
+    return res.json().time_to_decide;
+}
+
+test('the_first_choice_reports_its_time_to_decide_and_a_later_one_none', async () => {
+    const before = await timeToDecide();
+    const page = await newPage(stack);
+    const sent = [];
+    page.on('request', (r) => r.url().endsWith('/consents') && r.method() === 'POST' && sent.push(JSON.parse(r.postData())));
+    await page.goto(url);
+    await waitOpen(page);
+    await page.waitForTimeout(600);
+    await banner.button(page, 'Tout refuser').click();
+    const c = await waitRecorded(page);
+    assert.equal(sent.length, 1);
+    assert.ok(Number.isInteger(sent[0].ttd) && sent[0].ttd >= 600 && sent[0].ttd < 60000, `ttd ${sent[0].ttd}`);
+    assert.equal(sent[0].control, 'reject_all');
+    // From the settings control: not the first decision, no time.
+    await banner.manage(page).click();
+    await waitOpen(page);
+    await banner.button(page, 'Tout accepter').click();
+    await waitFor(async () => {
+        const now = await choiceCookie(page);
+        return now.p && now.p !== c.p && now;
+    }, { message: 'the new choice recorded' });
+    assert.equal(sent.length, 2);
+    assert.equal(sent[1].ttd, null, 'no time to decide for a later choice');
+    // consentd counted the first one: one more refusal with a time, in its bin.
+    const after = await waitFor(async () => {
+        const t = await timeToDecide();
+        return t.all.reject_all.n === before.all.reject_all.n + 1 && t;
+    }, { message: 'the time to decide counted' });
+    assert.equal(after.all.accept_all.n, before.all.accept_all.n, 'the later acceptance has no time');
+    await page.context().close();
+});
+
 test('api_down_applies_the_choice_at_once_and_records_it_later', async () => {
     const page = await newPage(stack);
     await page.goto(url);

@@ -1,5 +1,6 @@
 // The dashboard in Chromium against a real consentd fed by ops/demo-data.mjs:
-// it signs in with the demo key, draws every chart (a canvas with coloured
+// it signs in with the demo key, and with a key of only the scope stats:read
+// (issue 22, item 2), which cannot erase anyone (403) nor read a visitor; draws every chart (a canvas with coloured
 // pixels in it), shows in its table exactly the stats API's buckets and
 // total (also filtered by variant, also by hour), says in words what the
 // API says of the variants, downloads the API's CSV, explains a wrong key,
@@ -8,6 +9,9 @@
 // violation in the sign-in form nor in the signed-in view; the last consent
 // scan's card says "No scan yet.", then the verdict and date of one posted. Screenshots at
 // 1280 and 375 px are kept under tests/browser/screenshots/ as references.
+// Last, a year of history (ops/demo-data.mjs --days 365): by month, the
+// segments (device, browser) and the time to decide per variant are the
+// API's, at 1280 and 375 px, axe-clean (issue 21, items 4 and 5).
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -239,7 +243,7 @@ test('fits_a_375_px_phone', async () => {
         page: document.documentElement.scrollWidth,
         canvases: [...document.querySelectorAll('.chart canvas')].map((c) => c.getBoundingClientRect().right),
         wrap: (() => {
-            const w = document.querySelector('.table-wrap');
+            const w = document.querySelector('#table').parentElement;
             return { scroll: w.scrollWidth, client: w.clientWidth };
         })(),
     }));
@@ -294,4 +298,146 @@ test('axe_finds_no_violation_in_the_sign_in_form_nor_the_signed_in_view', async 
     await loaded(page);
     assert.deepEqual(await axeViolations(page), [], 'signed in, charts and table drawn');
     await page.context().close();
+});
+
+test('signs_in_with_a_stats_read_key_which_cannot_erase_anyone', async () => {
+    // A visitor with a recorded choice, and a key made for the dashboard.
+    const site = stack.consentd.sites['demo.json'];
+    const consent = await stack.consentd.request('/v1/sites/demo/consents', {
+        method: 'POST',
+        headers: { origin: site.origins[0], 'content-type': 'application/json' },
+        body: JSON.stringify({ decisions: { audience: true }, policy_version: site.policy_version, lang: 'fr', control: 'custom' }),
+    });
+    assert.equal(consent.status, 201, consent.text);
+    const visitor = consent.json().visitor;
+    const made = await stack.consentd.request('/v1/sites/demo/keys', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${DEMO_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'dashboard-browser', scopes: ['stats:read'] }),
+    });
+    assert.equal(made.status, 201, made.text);
+    const key = made.json().key;
+
+    const page = await newPage(stack);
+    await signIn(page, { key });
+    await loaded(page);
+    assert.equal(await page.locator('#view').isVisible(), true, 'signed in with the stats:read key');
+    assert.equal(await page.locator('#error').isVisible(), false);
+    const totals = await apiStats({ ...range, by: 'day' });
+    assert.equal((await tableValues(page)).total.shown, String(totals.total.shown), 'the stats:read key reads the figures');
+    // The key the page holds cannot erase anyone, nor read a visitor's data.
+    const tried = await page.evaluate(async (v) => {
+        const held = JSON.parse(sessionStorage.getItem('consentd.dashboard')).key;
+        const headers = { authorization: `Bearer ${held}` };
+        const erase = await fetch(`/v1/sites/demo/visitors/${v}`, { method: 'DELETE', headers });
+        const access = await fetch(`/v1/sites/demo/visitors/${v}`, { headers });
+        return { erase: { status: erase.status, body: await erase.json() }, access: access.status };
+    }, visitor);
+    assert.equal(tried.erase.status, 403, JSON.stringify(tried.erase));
+    assert.equal(tried.erase.body.error.code, 'insufficient_scope');
+    assert.match(tried.erase.body.error.message, /rights/);
+    assert.equal(tried.access, 403);
+    const still = await stack.consentd.request(`/v1/sites/demo/visitors/${visitor}`, { headers: { authorization: `Bearer ${DEMO_KEY}` } });
+    assert.equal(still.status, 200, 'the visitor was not erased');
+    assert.equal(still.json().history.length, 1);
+    await page.context().close();
+
+    // A key without stats:read is explained, and the form comes back.
+    const rights = await stack.consentd.request('/v1/sites/demo/keys', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${DEMO_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'dpo-browser', scopes: ['rights'] }),
+    });
+    assert.equal(rights.status, 201, rights.text);
+    const other = await newPage(stack);
+    await signIn(other, { key: rights.json().key });
+    const error = other.locator('#error');
+    await error.waitFor({ state: 'visible' });
+    assert.match(await error.textContent(), /lacks the scope stats:read/);
+    assert.equal(await other.locator('#signin').isVisible(), true);
+    await other.context().close();
+});
+
+/* The rows of a figures table (#segments, #ttd) as {row key: {column key: data-value}}. */
+function figures(page, id, rowKey) {
+    return page.evaluate(
+        ([id, rowKey]) =>
+            Object.fromEntries(
+                [...document.querySelectorAll(`#${id} tbody tr`)].map((tr) => [
+                    tr.dataset[rowKey],
+                    Object.fromEntries([...tr.querySelectorAll('td[data-key]')].map((td) => [td.dataset.key, td.dataset.value])),
+                ]),
+            ),
+        [id, rowKey],
+    );
+}
+
+const v = (x) => (x == null ? '' : String(x));
+
+async function assertSegmentsAndTimeToDecide(page, stats) {
+    for (const segment of ['device', 'browser']) {
+        await page.locator('#segment').selectOption(segment);
+        const got = await figures(page, 'segments', 'segment');
+        const want = Object.fromEntries(
+            Object.entries(stats.total[`by_${segment}`]).map(([name, r]) => [
+                name,
+                { shown: v(r.shown), decisions: v(r.decisions), interaction_rate: v(r.interaction_rate), accept_all_share: v(r.accept_all_share), reject_all_share: v(r.reject_all_share) },
+            ]),
+        );
+        assert.deepEqual(got, want, `the ${segment} table is the API's`);
+    }
+    await page.locator('#segment').selectOption('device');
+    const ttd = await figures(page, 'ttd', 'variant');
+    const t = stats.time_to_decide;
+    assert.deepEqual(Object.keys(ttd), ['', ...Object.keys(t.variants)]);
+    for (const [key, o] of [['', t.all], ...Object.entries(t.variants)]) {
+        for (const outcome of ['accept_all', 'reject_all', 'custom', 'dismiss']) assert.equal(ttd[key][outcome], v(o[outcome].median), `${key || 'all'} ${outcome}`);
+    }
+}
+
+test('a_year_by_month_with_segments_and_time_to_decide_at_1280_and_375_px_axe_clean', async () => {
+    const run = await runDemoData(stack.consentd.url(), ['--days', '365', '--visitors', '60', '--redis', stack.redis.url, '--json', '--quiet']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.report.history_days.length, 364, 'a year of history before today');
+    const to = range.to;
+    const from = new Date(Date.parse(`${to}T00:00:00Z`) - 364 * 86400e3).toISOString().slice(0, 10);
+    const year = { from, to, by: 'month' };
+    // Every count flushed: the same answer twice, a flush interval apart.
+    let previous = null;
+    const stats = await waitFor(
+        async () => {
+            const s = await apiStats(year);
+            const same = previous && JSON.stringify(s) === JSON.stringify(previous);
+            previous = s;
+            if (!same) await new Promise((r) => setTimeout(r, 1500));
+            return same && s.time_to_decide.variants.b?.reject_all.n > 0 ? s : null;
+        },
+        { timeoutMs: 20000, message: "today's visitors in the stats" },
+    );
+    assert.ok(stats.buckets.length >= 12 && stats.buckets.length <= 13, `${stats.buckets.length} months`);
+    // The history's segments and times are in: every device has banners.
+    for (const [name, r] of Object.entries(stats.total.by_device)) assert.ok(r.shown > 0, `${name} has banners shown`);
+    assert.ok(stats.time_to_decide.all.reject_all.median > stats.time_to_decide.all.accept_all.median, 'refusing takes longer here');
+
+    for (const width of [1280, 375]) {
+        const page = await newPage(stack, { viewport: { width, height: width > 400 ? 900 : 812 } });
+        await signIn(page);
+        let at = await loaded(page);
+        await page.locator('#from').fill(from);
+        await page.locator('#to').fill(to);
+        await page.locator('#by').selectOption('month');
+        at = await loaded(page, at);
+        assert.equal(await page.locator('#table tbody tr').count(), stats.buckets.length);
+        await assertTableIsTheApi(page, stats);
+        assert.equal(await page.locator('#table tbody th').first().textContent(), stats.buckets[0].start.slice(0, 7));
+        for (const [chart, n] of Object.entries(await colouredPixels(page))) assert.ok(n > 5, `${chart} by month: ${n} coloured pixels`);
+        await assertSegmentsAndTimeToDecide(page, stats);
+        if (width < 400) assert.ok((await page.evaluate(() => document.documentElement.scrollWidth)) <= 375, 'no sideways scrolling of the page');
+        await page.locator('#segments-card').scrollIntoViewIfNeeded();
+        await screenshot(page, `dashboard-year-by-month-${width}`, { fullPage: true });
+        assert.deepEqual(await axeViolations(page), [], `a year by month, segments and time to decide at ${width} px`);
+        assert.deepEqual(await page.evaluate(() => window.__violations), []);
+        assert.deepEqual(page.problems, []);
+        await page.context().close();
+    }
 });

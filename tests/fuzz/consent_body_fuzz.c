@@ -12,6 +12,7 @@
 
 #include "banner_build.h"
 #include "consent.h"
+#include "counters.h"
 #include "fuzz.h"
 
 static banner_set_t *banners;
@@ -68,6 +69,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_ASSERT(c.control == NULL || strcmp(c.control, "withdraw") != 0 ||
                 strcmp(c.action, "withdrawal") == 0);
     FUZZ_ASSERT(c.gpc >= gpc);
+    /* Time to decide and page group (issue 21): bounded, whatever was sent;
+     * the demo site declares no page groups, so a page is never counted. */
+    FUZZ_ASSERT(c.decide_ms == -1 || (c.decide_ms >= 0 && c.decide_ms <= COUNTERS_TTD_MAX_MS));
+    FUZZ_ASSERT(c.decide_ms == -1 || counters_ttd_bin(c.decide_ms) >= 0);
+    FUZZ_ASSERT(c.page == -1);
     for (size_t i = 0; i < site->n_purposes; i++) {
         const site_purpose_t *p = &site->purposes[i];
         if (p->legal_basis != LEGAL_BASIS_CONSENT || c.control == NULL) continue;

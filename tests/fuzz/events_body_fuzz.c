@@ -35,5 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_ASSERT(ev.variant == NULL ||
                 (ev.variant >= site->variants && ev.variant < site->variants + site->n_variants));
     FUZZ_ASSERT(ev.visitor[0] == '\0' || visitor_id_valid(ev.visitor, strlen(ev.visitor)));
+    /* The demo site declares no page groups: a page is never counted. */
+    FUZZ_ASSERT(ev.page == -1 || (site->n_page_groups > 0 && ev.page >= 0 &&
+                                  (size_t)ev.page <= site->n_page_groups));
     return 0;
 }

@@ -317,3 +317,16 @@ write('gvl', [
     cat([1], JSON.stringify({ ...frFixture, purposes: Object.fromEntries(Object.entries(frFixture.purposes).slice(0, 3)), stacks: {} })),
     cat([1], JSON.stringify({ purposes: { 1: { id: 1, name: 'Stocker' } }, stacks: { 1: { id: 1, name: 'Pile' } } })),
 ]);
+
+// ---- useragent: a flag byte (bit 0: a Sec-CH-UA-Mobile header, its 2 bytes next), then the User-Agent ----
+const uas = [
+    'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36 Edg/124.0.2478.51',
+    'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1',
+    'Mozilla/5.0 (iPad; CPU OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1',
+    'Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36',
+    'Mozilla/5.0 (Linux; Android 14; SAMSUNG SM-S911B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/24.0 Chrome/117.0.0.0 Mobile Safari/537.36',
+    'Mozilla/5.0 (Android 14; Tablet; rv:125.0) Gecko/125.0 Firefox/125.0',
+    'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36 OPR/109.0.0.0',
+    'curl/8.5.0',
+];
+write('useragent', [...uas.map((ua) => cat([0], ua)), cat([1], '?1', uas[3]), cat([1], '?0', uas[3]), cat([1], '?x', uas[0]), Buffer.from([0])]);

@@ -48,6 +48,9 @@ const ACCESS = {
     log_export: 'server', /* the raw consent log */
     log_checkpoints: 'public', /* signed hashes: publishing them is the point */
     log_inclusion: 'server',
+    keys_post: 'server', /* a site's keys (issue 22, item 2): keys:admin */
+    keys_list: 'server',
+    keys_delete: 'server',
 };
 
 const sites = {
@@ -100,7 +103,8 @@ function target(route, site) {
         .replace('{site}', site)
         .replace('{visitor}', SHARED)
         .replace('{file}', 'index.html')
-        .replace('{hash}', 'a'.repeat(64));
+        .replace('{hash}', 'a'.repeat(64))
+        .replace('{name}', 'some-key');
 }
 
 function bodyFor(route) {

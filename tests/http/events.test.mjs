@@ -197,7 +197,7 @@ test('every_bad_event_is_refused_with_its_json_error_and_counts_nothing', async 
     assert.deepEqual(await counterKeys(redis, 'quiet'), [], 'nothing counted for refused events');
     // The control: one good event does show up there.
     assert.equal((await postEvent(consentd, { type: 'dismissed' }, json, 'quiet')).status, 204);
-    await expectCounts(redis, 'quiet', { 'all|dismissed': 1, 's.banner|dismissed': 1 });
+    await expectCounts(redis, 'quiet', { 'all|dismissed': 1, 's.banner|dismissed': 1, 'd.desktop|dismissed': 1, 'b.other|dismissed': 1 });
 });
 
 test('counter_keys_expire_stats_retention_days_after_the_end_of_their_hour_or_day', async () => {

@@ -7,7 +7,8 @@
 // the replica served (INFO commandstats); the fallback when the replica is
 // down; the metrics of which served; the consents export and the raw log
 // export from the replica, and from the primary with the replica down; the
-// config refusing a cluster read URL.
+// config refusing a cluster read URL beside one Redis (a cluster's replicas:
+// cluster_read_replica.test.mjs).
 import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
 import {
@@ -221,11 +222,11 @@ test('the_exports_are_read_from_the_replica_and_from_the_primary_when_it_is_down
     await replicated();
 });
 
-test('a_cluster_read_url_is_refused_naming_the_field', async () => {
+test('a_cluster_read_url_beside_one_redis_is_refused_naming_the_field', async () => {
     const layout = makeConsentdDir({ config: { redis: { read_url: 'redis+cluster://127.0.0.1:7000' } } });
     const r = runConsentd(['--config', layout.configPath]);
     assert.equal(r.status, 1, r.stderr);
-    assert.match(r.stderr, /consentd\.json: redis\.read_url: redis\+cluster:\/\/ is not supported for reads yet/);
+    assert.match(r.stderr, /consentd\.json: redis\.read_url: redis\+cluster:\/\/ needs a redis\+cluster:\/\/ redis\.url/);
     const bad = makeConsentdDir({ config: { redis: { read_url: 'http://replica' } } });
     const r2 = runConsentd(['--config', bad.configPath]);
     assert.equal(r2.status, 1, r2.stderr);

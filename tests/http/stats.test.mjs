@@ -7,6 +7,7 @@
 // figures are chosen, not sampled; the first one goes through the public
 // API end to end.
 import assert from 'node:assert/strict';
+import { gunzipSync } from 'node:zlib';
 import { after, before } from 'node:test';
 import { Consentd, keySlotOf, shippedSites, siteLike, startStack, test, waitFor } from './lib/harness.mjs';
 import { DEMO_ORIGIN, OTHER_KEY, browser, postConsent, server, sha256hex } from './lib/consent.mjs';
@@ -551,6 +552,29 @@ test('a_long_range_is_read_in_calls_of_at_most_31_rows_so_that_writes_run_betwee
     assert.ok((await fcalls()) - one <= 2, 'one call for 30 days');
 });
 
+test('an_answer_rendered_in_slices_has_every_bucket_in_order_as_json_and_csv', async () => {
+    // Over 48 buckets the answer is rendered 48 buckets per turn of the
+    // worker's loop (writes are served between): 63 days is two slices.
+    const q = `?from=${rollDay(0)}&to=${rollDay(ROLL_DAYS - 1)}`;
+    const days = await statsJson(q, { site: 'roll' });
+    assert.equal(days.buckets.length, ROLL_DAYS);
+    days.buckets.forEach((b, i) => assert.equal(b.start, `${rollDay(i)}T00:00:00Z`, `bucket ${i}`));
+    const csv = await stats(`${q}&format=csv`, { site: 'roll' });
+    assert.equal(csv.status, 200, csv.text);
+    const lines = csv.text.trim().split('\n');
+    assert.equal(lines.length, 1 + ROLL_DAYS + 1, 'the header, every day, the total');
+    lines.slice(1, -1).forEach((line, i) => {
+        const [start, shown] = line.split(',');
+        assert.equal(start, days.buckets[i].start);
+        assert.equal(Number(shown), days.buckets[i].shown);
+    });
+    assert.equal(Number(lines.at(-1).split(',')[1]), days.total.shown);
+    // 31 days by hour: 744 buckets, 16 slices, hour after hour.
+    const hours = await statsJson(`?from=${rollDay(0)}&to=${rollDay(30)}&by=hour`, { site: 'roll' });
+    assert.equal(hours.buckets.length, 744);
+    hours.buckets.forEach((b, i) => assert.equal(Date.parse(b.start), Date.parse(`${rollDay(0)}T00:00:00Z`) + i * 3600000));
+});
+
 test('a_rollup_once_built_is_kept_exact_by_every_flush', async () => {
     const { consentd } = stack;
     const today = new Date().toISOString().slice(0, 10);
@@ -606,6 +630,15 @@ test('an_identical_query_is_answered_from_memory_for_a_while_and_a_reload_forget
             const csvAgain = await get(`${closed}&format=csv`);
             assert.equal(csvAgain.text, csv.text, 'the CSV from memory, byte for byte');
             assert.equal(csvAgain.headers['content-disposition'], csv.headers['content-disposition']);
+            // Kept answers are gzipped once for the clients that accept it
+            // (a dashboard's browser): the same bytes once decompressed.
+            const gzRes = await consentd.request(`/v1/sites/roll/stats${closed}&format=csv`, {
+                headers: { ...server(), 'accept-encoding': 'gzip' },
+            });
+            assert.equal(gzRes.status, 200);
+            assert.equal(gzRes.headers['content-encoding'], 'gzip');
+            assert.match(gzRes.headers.vary, /accept-encoding/i);
+            assert.equal(gunzipSync(gzRes.body).toString(), csv.text, 'the kept CSV, gzipped');
             // A reload: new sites, nothing answered from before.
             const from = consentd.stderr.length;
             consentd.signal('SIGHUP');

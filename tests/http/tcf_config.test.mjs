@@ -164,7 +164,9 @@ test('a_bad_country_code_cmp_id_or_publisher_purpose_is_refused', () => {
     const cc = 'must be the publisher\'s country: an ISO 3166-1 alpha-2 code, two upper-case letters ("FR")';
     refused({ ...TCF, publisher_cc: 'fr' }, 'tcf.publisher_cc', cc);
     refused({ ...TCF, publisher_cc: 'FRA' }, 'tcf.publisher_cc', cc);
-    refused({ ...TCF, cmp_id: 0 }, 'tcf.cmp_id', "must be an integer from 1 to 4095 (the CMP's id registered with IAB Europe)");
+    refused({ ...TCF, cmp_id: 0 }, 'tcf.cmp_id', "must be an integer from 2 to 4095 (the CMP's id registered with IAB Europe)");
+    // 1 is not a CMP ID a TC string may carry (src/tcf.c encodes 2..4095): refused at load, not at every POST.
+    refused({ ...TCF, cmp_id: 1 }, 'tcf.cmp_id', "must be an integer from 2 to 4095 (the CMP's id registered with IAB Europe)");
     refused({ ...TCF, cmp_version: undefined }, 'tcf.cmp_version', 'is required');
     refused(
         { ...TCF, publisher_purposes: { legitimate_interest: [4] } },

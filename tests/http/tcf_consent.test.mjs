@@ -11,12 +11,27 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before } from 'node:test';
 import { TCString } from '@iabtechlabtcf/core';
+import Ajv2020 from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
 import { SOURCE_DIR, makeTempDir, shippedSite, siteLike, startStack, test } from './lib/harness.mjs';
 import { browser, postConsent, server, verifyProof } from './lib/consent.mjs';
 import { AFTER_FLUSH_MS } from './lib/counters.mjs';
 import { delay } from './lib/harness.mjs';
 
 const FIXTURES = path.join(SOURCE_DIR, 'tests', 'fixtures', 'gvl');
+
+/* docs/openapi.json's schemas (as tests/http/openapi.test.mjs reads them):
+ * the bodies sent and the answers of a TCF site must match them too. */
+const OPENAPI = JSON.parse(fs.readFileSync(path.join(SOURCE_DIR, 'docs', 'openapi.json'), 'utf8'));
+const ajv = new Ajv2020({ allErrors: true, strict: true, strictTypes: false, strictRequired: false });
+addFormats(ajv);
+const localRefs = (s) => JSON.parse(JSON.stringify(s).replaceAll('"#/components/schemas/', '"#/$defs/'));
+const schema = (name) => ajv.compile({ $ref: `#/$defs/${name}`, $defs: localRefs(OPENAPI.components.schemas) });
+const documented = { ConsentBody: schema('ConsentBody'), ConsentRecord: schema('ConsentRecord'), Stats: schema('Stats') };
+function assertDocumented(name, value) {
+    const validate = documented[name];
+    assert.ok(validate(value), `${name} per docs/openapi.json: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(value)}`);
+}
 
 /* Vendors of the fixture list v17 (tests/fixtures/gvl/vendor-list-v17.json):
  *   1: consent 1-4,7-10, flexible 7-10, special purposes 1,2
@@ -151,9 +166,12 @@ function expected(issuedAt, chosen) {
  * and the export: all the same, decoded to `chosen`. */
 async function recorded(tag, tcf, chosen, extra = {}) {
     const visitor = newVisitor(tag);
-    const res = await postConsent(stack.consentd, body(tcf, { visitor, ...extra }));
+    const sent = body(tcf, { visitor, ...extra });
+    assertDocumented('ConsentBody', sent);
+    const res = await postConsent(stack.consentd, sent);
     assert.equal(res.status, 201, res.text);
     const answer = res.json();
+    assertDocumented('ConsentRecord', answer);
     const tc = answer.tc_string;
     assert.equal(typeof tc, 'string', `${tag}: the answer carries tc_string`);
     assert.deepEqual(decoded(tc), expected(Date.parse(answer.issued_at), chosen), `${tag}: the IAB library reads what was chosen`);
@@ -303,6 +321,7 @@ test('tcf_choices_are_counted_per_purpose_and_per_vendor_and_the_stats_name_the_
     const day = new Date().toISOString().slice(0, 10);
     const res = await stack.consentd.request(`/v1/sites/news/stats?from=${day}&to=${day}`, { headers: server() });
     assert.equal(res.status, 200, res.text);
+    assertDocumented('Stats', res.json());
     const { tcf, total } = res.json();
     assert.equal(total.decisions, 4);
     assert.equal(total.withdrawn, 1);
@@ -340,8 +359,8 @@ test('tcf_choices_are_counted_per_purpose_and_per_vendor_and_the_stats_name_the_
     const fields = await stack.redis.command('HGETALL', dayKey);
     const map = {};
     for (let i = 0; i < fields.length; i += 2) map[fields[i]] = Number(fields[i + 1]);
-    assert.equal(map['all|t.v1.r'], 2, `${dayKey}: ${JSON.stringify(map)}`);
-    assert.equal(map['all|t.v8.g'], 4);
-    assert.equal(map['all|t.p7.o'], 2);
-    assert.equal(map['all|t.v8.r'], undefined, 'zero counts are not written');
+    assert.equal(map['all|tcf.v1.r'], 2, `${dayKey}: ${JSON.stringify(map)}`);
+    assert.equal(map['all|tcf.v8.g'], 4);
+    assert.equal(map['all|tcf.p7.o'], 2);
+    assert.equal(map['all|tcf.v8.r'], undefined, 'zero counts are not written');
 });

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <libdeflate.h>
+
 #include "answer_cache.h"
 #include "check.h"
 
@@ -67,10 +69,47 @@ static int bounded_in_bytes_and_entries(void)
     return 0;
 }
 
+/* The gzip of an entry: made once, decompresses to the body, kept with it
+ * (the same bytes at the next call), counted in the bound; none for an
+ * expired or absent entry, nor when it would not fit. */
+static int gzip_made_once_and_kept_with_the_entry(void)
+{
+    char body[4096];
+    for (size_t i = 0; i < sizeof(body); i++)
+        body[i] = "{\"shown\":12,"[i % 12];
+    answer_cached_t a = {"application/json", NULL, body, sizeof(body)}, got;
+    answer_cache_t *c = answer_cache_create(1 << 16);
+    answer_cache_put(c, "k", &a, 2000, 1000);
+    const char *gz, *again;
+    size_t len, len2;
+    CHECK(answer_cache_gzip(c, "k", 1001, &gz, &len) == 1);
+    CHECK(len > 18 && len < sizeof(body) / 4);
+    CHECK((unsigned char)gz[0] == 0x1f && (unsigned char)gz[1] == 0x8b); /* RFC 1952 */
+    struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
+    char out[sizeof(body)];
+    size_t n = 0;
+    CHECK(libdeflate_gzip_decompress(d, gz, len, out, sizeof(out), &n) == LIBDEFLATE_SUCCESS);
+    libdeflate_free_decompressor(d);
+    CHECK(n == sizeof(body) && memcmp(out, body, n) == 0);
+    CHECK(answer_cache_gzip(c, "k", 1002, &again, &len2) == 1 && again == gz && len2 == len);
+    CHECK(answer_cache_get(c, "k", 1002, &got) == 1 && got.len == sizeof(body));
+    CHECK(answer_cache_gzip(c, "k", 2000, &gz, &len) == 0); /* expired */
+    CHECK(answer_cache_gzip(c, "none", 1001, &gz, &len) == 0);
+    answer_cache_free(c);
+    /* Room for the body, not for its gzip too: identity only. */
+    c = answer_cache_create(sizeof(body) + 8);
+    answer_cache_put(c, "k", &a, 2000, 1000);
+    CHECK(answer_cache_get(c, "k", 1001, &got) == 1);
+    CHECK(answer_cache_gzip(c, "k", 1001, &gz, &len) == 0);
+    answer_cache_free(c);
+    return 0;
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
     RUN(served_until_it_expires_then_not);
     RUN(bounded_in_bytes_and_entries);
+    RUN(gzip_made_once_and_kept_with_the_entry);
     return check_summary();
 }

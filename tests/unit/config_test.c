@@ -217,10 +217,19 @@ static int read_url_takes_the_main_timeouts(void)
     CHECK_STR(cfg.redis_read.password, "secret");
     CHECK(cfg.redis_read.command_timeout_ms == 700 && cfg.redis.command_timeout_ms == 700);
     CHECK(cfg.redis_read.wait_replicas == 0 && cfg.redis.wait_replicas == 1);
-    CHECK(cfg.redis.port == 6379 && !cfg.redis_read.cluster);
+    CHECK(cfg.redis.port == 6379 && !cfg.redis_read.cluster && !cfg.redis_read.replica_reads);
     CHECK(config_load(&cfg, fixture(path, sizeof(path), "good_minimal.json"), err, sizeof(err)) ==
           0);
     CHECK(cfg.redis_read.url[0] == '\0');
+    /* A cluster's nodes: its replicas are read (redis.c: READONLY). */
+    if (config_load(&cfg, fixture(path, sizeof(path), "good_read_url_cluster.json"), err,
+                    sizeof(err)) != 0) {
+        printf("    %s\n", err);
+        return 1;
+    }
+    CHECK(cfg.redis_read.cluster && cfg.redis_read.replica_reads && cfg.redis_read.n_seeds == 3);
+    CHECK(!cfg.redis.replica_reads && cfg.redis.n_seeds == 2);
+    CHECK(cfg.redis_read.wait_replicas == 0 && cfg.redis.wait_replicas == 1);
     return 0;
 }
 
@@ -307,11 +316,12 @@ static const bad_case_t bad_cases[] = {
     {"bad_wait_timeout.json", "redis.wait_timeout_ms", "smaller than redis.command_timeout_ms"},
     {"bad_redis_cluster_db.json", "redis.url", "only database 0"},
     {"bad_read_url_cluster.json", "redis.read_url",
-     "redis+cluster:// is not supported for reads yet: name one replica (redis://host:port) of a "
-     "single Redis, or leave it out"},
+     "redis+cluster:// needs a redis+cluster:// redis.url (one Redis: name its replica, "
+     "redis://host:port)"},
     {"bad_read_url_scheme.json", "redis.read_url", "must be redis://"},
     {"bad_read_url_beside_cluster.json", "redis.read_url",
-     "not supported with a redis+cluster:// redis.url yet"},
+     "redis.url is a cluster: name its nodes (redis+cluster://host:port,...), whose replicas are "
+     "then read"},
     {"bad_syntax.json", NULL, "line 3, column"},
     {"bad_duplicate_key.json", NULL, "line 3"},
     {"bad_not_object.json", NULL, "must be a JSON object"},

@@ -51,7 +51,8 @@ static int groups_freed_by_a_flush_leave_no_stale_slot(void)
     CHECK(c != NULL);
     int64_t now = now_ms();
     for (size_t i = 0; i < TEST_SITES; i++)
-        counters_event(c, sets[i], site_set_at(sets[i], 0), COUNTERS_SHOWN, NULL, NULL, NULL, now);
+        counters_event(c, sets[i], site_set_at(sets[i], 0), COUNTERS_SHOWN, NULL, NULL, NULL, NULL,
+                       now);
     uint64_t one_round = counters_pending(c); /* increments (a few dims each) */
     CHECK(one_round >= TEST_SITES);
     counters_flush(c); /* refused (no Redis): the groups are reset, kept this hour */
@@ -61,7 +62,7 @@ static int groups_freed_by_a_flush_leave_no_stale_slot(void)
     for (int round = 0; round < 2; round++)
         for (size_t i = 0; i < TEST_SITES; i++)
             counters_event(c, sets[i], site_set_at(sets[i], 0), COUNTERS_SHOWN, NULL, NULL, NULL,
-                           now);
+                           NULL, now);
     CHECK(counters_pending(c) == 2 * one_round);
     counters_destroy(c);
     for (size_t i = 0; i < TEST_SITES; i++)

@@ -133,6 +133,56 @@ static int counter_field_names_follow_the_layout(void)
     return 0;
 }
 
+static int time_to_decide_bins_double_and_quartiles_stay_in_their_bin(void)
+{
+    CHECK(counters_ttd_bin(0) == 0 && counters_ttd_bin(249) == 0 && counters_ttd_bin(250) == 1);
+    CHECK(counters_ttd_bin(999) == 2 && counters_ttd_bin(1000) == 3);
+    CHECK(counters_ttd_bin(256000) == COUNTERS_TTD_BINS - 1);
+    CHECK(counters_ttd_bin(COUNTERS_TTD_MAX_MS) == COUNTERS_TTD_BINS - 1);
+    CHECK(counters_ttd_bin(COUNTERS_TTD_MAX_MS + 1) == -1 && counters_ttd_bin(-1) == -1);
+    for (int b = 2; b < COUNTERS_TTD_BINS - 1; b++)
+        CHECK(counters_ttd_edges[b] == 2 * counters_ttd_edges[b - 1]);
+    char f[COUNTERS_FIELD_MAX];
+    CHECK(counters_ttd_field(f, sizeof(f), COUNTERS_DIM_ALL, NULL, COUNTERS_TTD_DISMISS, 3) > 0);
+    CHECK_STR(f, "all|t.dismiss.3");
+    CHECK(counters_ttd_field(f, sizeof(f), COUNTERS_DIM_VARIANT, "b", 1, 11) > 0);
+    CHECK_STR(f, "v.b|t.reject_all.11");
+    CHECK(counters_ttd_field(f, sizeof(f), COUNTERS_DIM_LANG, "fr", 0, 0) == 0);
+    CHECK(counters_ttd_field(f, sizeof(f), COUNTERS_DIM_ALL, NULL, 0, COUNTERS_TTD_BINS) == 0);
+
+    uint64_t bins[COUNTERS_TTD_BINS] = {0};
+    double ms;
+    CHECK(stats_ttd_quantile(bins, 0.5, &ms) == -1); /* empty */
+    bins[3] = 4;                                     /* [1000, 2000) */
+    CHECK(stats_ttd_quantile(bins, 0.5, &ms) == 0 && fabs(ms - 1000 * sqrt(2)) < 1e-6);
+    CHECK(stats_ttd_quantile(bins, 0.25, &ms) == 0 && fabs(ms - 1000 * pow(2, 0.25)) < 1e-6);
+    bins[0] = 4; /* [0, 250): linear there */
+    CHECK(stats_ttd_quantile(bins, 0.25, &ms) == 0 && fabs(ms - 125) < 1e-6);
+    CHECK(stats_ttd_quantile(bins, 0.5, &ms) == 0 && fabs(ms - 250) < 1e-6);
+    /* Whatever the histogram, a quantile lies in the bin of its rank. */
+    uint64_t seed = 7;
+    for (int round = 0; round < 1000; round++) {
+        uint64_t n = 0;
+        for (int b = 0; b < COUNTERS_TTD_BINS; b++) {
+            seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+            bins[b] = seed % 3 == 0 ? seed % 50 : 0;
+            n += bins[b];
+        }
+        if (n == 0) continue;
+        for (double q = 0.1; q < 0.95; q += 0.2) {
+            CHECK(stats_ttd_quantile(bins, q, &ms) == 0);
+            int b = counters_ttd_bin((int32_t)ms);
+            double below = 0;
+            for (int i = 0; i < b; i++)
+                below += (double)bins[i];
+            /* the rank is in bin b (or at its lower edge, the end of the one before) */
+            CHECK(b >= 0 && below <= q * (double)n + 1e-9 &&
+                  q * (double)n <= below + (double)bins[b] + 1e-9);
+        }
+    }
+    return 0;
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -143,5 +193,6 @@ int main(void)
     RUN(newcombe_matches_newcombes_table);
     RUN(newcombe_is_antisymmetric_and_undefined_without_trials);
     RUN(counter_field_names_follow_the_layout);
+    RUN(time_to_decide_bins_double_and_quartiles_stay_in_their_bin);
     return check_summary();
 }

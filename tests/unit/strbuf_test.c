@@ -126,6 +126,55 @@ static int visitor_ids_follow_one_rule(void)
     return 0;
 }
 
+/* strbuf_g6 writes what printf's %.6g writes, byte for byte: every rate
+ * x/n of n up to 3000 (the stats' rates), the ties and the edges where the
+ * rounding carries, and values outside [0, 1] (printf's own path). */
+static int g6_is_printf_exactly(void)
+{
+    char want[32], buf[32];
+    strbuf_t b;
+    size_t checked = 0, wrong = 0;
+    for (uint64_t n = 1; n <= 3000; n++)
+        for (uint64_t x = 0; x <= n; x++) {
+            double v = (double)x / (double)n;
+            snprintf(want, sizeof(want), "%.6g", v);
+            strbuf_init_fixed(&b, buf, sizeof(buf));
+            strbuf_g6(&b, v);
+            wrong += strcmp(buf, want) != 0;
+            checked++;
+        }
+    CHECK(checked > 4000000 && wrong == 0);
+    static const double edges[] = {0.0,
+                                   1.0,
+                                   0.5,
+                                   0.1234565,
+                                   0.9999995,
+                                   0.99999949,
+                                   0.0999999,
+                                   0.09999995,
+                                   1e-4,
+                                   9.99999e-5,
+                                   9.999995e-5,
+                                   1.5e-5,
+                                   0.000123456,
+                                   0.00012345650000001,
+                                   0.12345650000000001,
+                                   -0.25,
+                                   1.5,
+                                   123456789.0,
+                                   -1e-7,
+                                   0.3,
+                                   2.0 / 3.0,
+                                   1.0 / 7.0};
+    for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) {
+        snprintf(want, sizeof(want), "%.6g", edges[i]);
+        strbuf_init_fixed(&b, buf, sizeof(buf));
+        strbuf_g6(&b, edges[i]);
+        CHECK_STR(buf, want);
+    }
+    return 0;
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -133,6 +182,7 @@ int main(void)
     RUN(heap_builder_grows_and_hands_over);
     RUN(pool_builder_lives_in_the_pool);
     RUN(numbers_are_written_by_hand_exactly);
+    RUN(g6_is_printf_exactly);
     RUN(json_strings_are_quoted_and_escaped_whole);
     RUN(visitor_ids_follow_one_rule);
     return check_summary();

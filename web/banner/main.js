@@ -77,7 +77,10 @@ const beacon = (type) => post('events', { type, ...about, policy_version: cfg.pv
 if (choice?.pv != cfg.pv) choice = null;
 let decisions = { ...byDefault(), ...choice?.d };
 const listeners = [];
-let ui, settle;
+// When the banner appeared to ask a visitor without a valid choice (at
+// load): the first decision reports how long it took (ttd, ms); any later
+// one, and a feature's, sends NaN (JSON null), which consentd ignores.
+let ui, settle, asked;
 const ready = new Promise((done) => (settle = done));
 
 // Release what the decisions allow: after each change, and each time the
@@ -100,7 +103,8 @@ function decide(pick, control, event) {
     for (const p of cfg.p) d[p.id] = p.b == 'necessary' || !!pick(p);
     const action = cfg.p.some((p) => p.b == 'consent' && choice?.d[p.id] && !d[p.id]) ? 'withdrawal' : 'consent';
     decisions = d;
-    choice = choiceSave(cfg, post, about, d, { control, action, gpc });
+    choice = choiceSave(cfg, post, about, d, { control, action, gpc, ttd: Date.now() - asked });
+    asked = {}; // Date.now() - {} is NaN
     if (event) beacon(event);
     ui?.close();
     apply();
@@ -124,13 +128,16 @@ window.consentd = {
 };
 
 // What a feature gets: the settings, the visitor's language (its texts are
-// cfg.ui[lang]), decide(pick(purpose), control) as the banner's buttons
-// do, and `about`, sent with every choice and event (tcf.js puts the TCF
-// choice on it for the one POST that records it). It follows the decisions with window.consentd.onChange, called at once
+// cfg.ui[lang]), what the banner sends with every event and choice (about),
+// and decide(pick(purpose), control) as the banner's buttons do. It follows the decisions with window.consentd.onChange, called at once
 // with the first ones. It runs inside this script: document.currentScript
-// (its nonce) is the banner's. A feature that brings its own dialog (tcf.js)
-// sets cfg.UI: called as uiCreate is, in its place.
-for (const feature of CONSENTD_FEATURES) feature({ cfg, lang, decide, about });
+// (its nonce) is the banner's.
+// A feature's decision reports no time to decide.
+// about: what the banner sends with every event and choice, for a feature
+// to add to (pages.js: the page group; tcf.js: the TCF choice, for the one
+// POST that records it). A feature that brings its own dialog (tcf.js) sets
+// cfg.UI: called as uiCreate is, in its place.
+for (const feature of CONSENTD_FEATURES) feature({ cfg, lang, about, decide: (pick, control) => ((asked = {}), decide(pick, control)) });
 apply();
 // Held elements added later (single-page apps, tag managers) are released
 // as soon as they are in the page if their purposes are granted: a
@@ -143,12 +150,13 @@ loaded(() => {
         refuse: () => decide(() => 0, 'reject_all'),
         // Silence refuses what needs consent; legitimate interest stays as it was.
         close: () => decide((p) => p.b != 'consent' && decisions[p.id], 'dismiss', 'dismissed'),
-        save: (d) => decide((p) => d[p.id], 'custom'),
+        save: (pick) => decide(pick, 'custom'),
         current: (id) => decisions[id],
         beacon,
     });
     // "shown": the banner asks a visitor who has no valid choice.
     if (!choice) {
+        asked = Date.now();
         ui.open();
         beacon('shown');
     } else if (choice.q) choiceSend(cfg, post, about, choice);

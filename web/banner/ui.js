@@ -14,7 +14,8 @@ export const h = (tag, attrs, ...kids) => {
 };
 export const fill = (text, vars) => text.replace(/{(\w+)}/g, (_, k) => vars[k]);
 
-// on: {accept, refuse, close, save(decisions), current(purpose), beacon(event)};
+// on: {accept, refuse, close, save(pick: purpose -> its switch is on), current(purpose),
+// beacon(event)};
 // lang: the texts' language; layout: "box" (a centred box) or else a bar.
 export function uiCreate(cfg, lang, layout, nonce, css, gpc, on) {
     const t = cfg.ui[lang];
@@ -42,11 +43,7 @@ export function uiCreate(cfg, lang, layout, nonce, css, gpc, on) {
         );
     });
     const panel = h('div', { hidden: '' }, h('h3', { tabindex: -1 }, t.panel), gpc ? h('p', {}, t.gpc) : '', h('ul', {}, ...items));
-    const more = h(
-        'button',
-        { onclick: () => (panel.hidden ? openPanel() : on.save(Object.fromEntries(cfg.p.map((p) => [p.id, switches[p.id].checked])))) },
-        t.custom,
-    );
+    const more = h('button', { onclick: () => (panel.hidden ? openPanel() : on.save((p) => switches[p.id].checked)) }, t.custom);
     const dialog = h(
         'dialog',
         { 'aria-modal': 'true', 'aria-labelledby': 'ct', 'aria-describedby': 'cd', lang, tabindex: -1, class: layout },

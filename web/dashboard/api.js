@@ -1,5 +1,5 @@
-// api.js - the stats API as the dashboard calls it: same origin, the site's
-// API key as a bearer token, JSON for the charts and the table, CSV for the
+// api.js - the stats API as the dashboard calls it: same origin, a key of the
+// site with the scope stats:read (docs/api.md, Keys and scopes) as a bearer token, JSON for the charts and the table, CSV for the
 // download; and the site's newest scan summary. Every failure becomes an ApiError whose message says what to do.
 
 export class ApiError extends Error {
@@ -23,6 +23,8 @@ function explain(status, code, message) {
         case 401:
             return 'This API key is not the key of this site. Check both and sign in again.';
         case 403:
+            if (code == 'insufficient_scope')
+                return 'This API key may not read the statistics (it lacks the scope stats:read): sign in with a key made for the dashboard.';
             return 'This API key belongs to another site: sign in with the key of this site.';
         case 404:
             return code == 'site_not_found' ? 'There is no site with this id on this server.' : message;

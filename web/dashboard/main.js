@@ -1,11 +1,12 @@
-// main.js - the dashboard page: sign in with a site id and its API key
-// (kept in sessionStorage only), pick a range, a granularity and a variant,
+// main.js - the dashboard page: sign in with a site id and a key of the scope
+// stats:read (kept in sessionStorage only; the key can erase no one), pick a range, a granularity and a variant,
 // then draw the totals, the charts and the table from one stats request;
 // the CSV button downloads the API's CSV for the same settings. The last
 // consent scan's verdict and date (ops/scan.mjs --post) are shown beside.
 import { ApiError, fetchCsv, fetchLatestScan, fetchStats } from './api.js';
 import { drawChoices, drawPurposes, drawVariants, unmount, variantMetrics } from './charts.js';
 import { addDays, fmtCount, fmtPoints, fmtRate, today } from './format.js';
+import { drawSegments, drawTimeToDecide } from './segments.js';
 import { drawTable } from './table.js';
 
 const STORE = 'consentd.dashboard';
@@ -14,6 +15,7 @@ const $ = (sel) => document.querySelector(sel);
 
 let session = null; // {site, key}
 let loading = 0; // id of the request whose answer is awaited
+let shown = null; // the stats drawn last (the segment select redraws from them)
 
 function loadSession() {
     try {
@@ -171,7 +173,10 @@ function draw(stats) {
         unmount($('#chart-variants'));
         box.hidden = true;
     }
+    drawSegments($('#segments'), $('#segments-note'), stats, $('#segment').value);
+    drawTimeToDecide($('#ttd'), stats);
     drawTable($('#table'), stats);
+    shown = stats;
 }
 
 async function load() {
@@ -250,6 +255,7 @@ function start() {
     });
     for (const id of ['#by', '#variant']) $(id).addEventListener('change', () => load());
     $('#csv').addEventListener('click', downloadCsv);
+    $('#segment').addEventListener('change', () => shown && drawSegments($('#segments'), $('#segments-note'), shown, $('#segment').value));
 
     if (session) {
         showSignedIn(true);

@@ -62,11 +62,14 @@ export class Expected {
         for (const d of dims) for (const m of metrics) this.fields[`${d}|${m}`] = (this.fields[`${d}|${m}`] || 0) + n;
     }
 
-    dims({ variant, lang, source }) {
+    /* The segments (issue 21, item 4) of a banner request: the test's
+     * requests send no User-Agent, which is a desktop of another browser. */
+    dims({ variant, lang, source, device = 'desktop', browser = 'other' }) {
         const dims = ['all'];
         if (variant) dims.push(`v.${variant}`);
         if (lang) dims.push(`l.${lang}`);
         if (source) dims.push(`s.${source}`);
+        if (source === 'banner') dims.push(`d.${device}`, `b.${browser}`);
         return dims;
     }
 

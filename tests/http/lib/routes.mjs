@@ -8,8 +8,20 @@ import { SOURCE_DIR } from './harness.mjs';
 
 const LISTENERS = { ROUTE_PUBLIC: 'public', ROUTE_OPERATOR: 'operator', ROUTE_BOTH: 'both' };
 
+/* The auth declaration of an entry (auth.h): {scope: 'stats:read' ... or
+ * null for AUTH_PUBLIC, browser: the site's origins may call it without a
+ * key}. SCOPE_STATS_READ is 'stats:read': SCOPE_ dropped, lower case, the
+ * first '_' a ':' (apikey.c names them so). */
+function routeAuth(text) {
+    const browser = text.startsWith('AUTH_BROWSER | ');
+    const c = text.replace('AUTH_BROWSER | ', '');
+    if (c === 'AUTH_PUBLIC') return { scope: null, browser: false };
+    return { scope: c.slice('SCOPE_'.length).toLowerCase().replace('_', ':'), browser };
+}
+
 /* [{name, method ('GET'...), pattern, maxBody (the C expression, '0' for
- * none), cors, limited, where ('public' | 'operator' | 'both')}], in table
+ * none), cors, limited, where ('public' | 'operator' | 'both'), scope
+ * (null: public), browser}], in table
  * order. Fails on an entry it cannot read, so that a new shape of entry
  * cannot drop out of the callers' checks unseen. */
 export function routerTable() {
@@ -18,16 +30,17 @@ export function routerTable() {
     assert.ok(block, 'src/server/router.c: the route table moved; update tests/http/lib/routes.mjs');
     const entries = block[1].split(/\n(?=\s*\{")/).map((e) => e.replace(/\s+/g, ' ').trim());
     const routes = entries.map((entry) => {
-        const m = entry.match(/^\{"(\w+)", "([A-Z]+)", "([^"]+)", (\w+), (\w+), ([01])(?:, (\w+))?(?:, (ROUTE_\w+))?(?:, (\w+))?\},?$/);
-        assert.ok(m, `src/server/router.c: a route entry tests/http/lib/routes.mjs cannot read: ${entry}`);
+        const m = entry.match(/^\{"(\w+)", "([A-Z]+)", "([^"]+)", (\w+), ((?:AUTH_BROWSER \| )?(?:AUTH_PUBLIC|SCOPE_[A-Z_]+)), (\w+), ([01])(?:, (\w+))?(?:, (ROUTE_\w+))?(?:, (\w+))?\},?$/);
+        assert.ok(m, `src/server/router.c: a route entry tests/http/lib/routes.mjs cannot read (is its auth declared, AUTH_PUBLIC or SCOPE_...?): ${entry}`);
         return {
             name: m[1],
             method: m[2],
             pattern: m[3],
-            maxBody: m[5],
-            cors: m[6] === '1',
-            limited: m[7] !== undefined && m[7] !== '0',
-            where: LISTENERS[m[8] || 'ROUTE_PUBLIC'],
+            maxBody: m[6],
+            cors: m[7] === '1',
+            limited: m[8] !== undefined && m[8] !== '0',
+            where: LISTENERS[m[9] || 'ROUTE_PUBLIC'],
+            ...routeAuth(m[5]),
         };
     });
     assert.ok(routes.length >= 10, `only ${routes.length} routes read from src/server/router.c`);

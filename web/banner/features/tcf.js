@@ -373,7 +373,7 @@ CONSENTD_FEATURES.push((k) => {
                     };
                     // The site's own purposes: granted when any TCF consent is.
                     const any = c.purposes.consents.length > 0;
-                    choose(c, () => on.save(Object.fromEntries(cfg.p.map((p) => [p.id, p.b == 'consent' ? any : on.current(p.id)]))));
+                    choose(c, () => on.save((p) => (p.b == 'consent' ? any : on.current(p.id))));
                 },
             },
             t.custom,
