@@ -50,6 +50,12 @@ int banner_site_check(const site_t *site, char *err, size_t errlen);
  * is byte for byte the one previous had) were copied from previous: a
  * publish or a reload rebuilds only the sites that changed. */
 size_t banner_set_rebuilt(const banner_set_t *set);
+/* The same, with the IAB Global Vendor List store (gvl.h; NULL without
+ * tcf.gvl_dir) whose newest list a TCF site's banner shows (its vendors,
+ * purposes and texts) and whose stub script it serves (issue 24). */
+struct gvl_store;
+banner_set_t *banner_set_build_gvl(const site_set_t *sites, const struct gvl_store *gvl,
+                                   const banner_set_t *previous, char *err, size_t errlen);
 void banner_set_free(banner_set_t *set);
 
 /* SHA-256 (64 hex) of the exact texts the banner shows for site in lang to
@@ -92,6 +98,9 @@ typedef struct banner {
     /* consentd-defaults.js: the site's Consent Mode default(s) and settings,
      * pushed synchronously before any Google tag (banner_consent_defaults). */
     banner_encoding_t defaults[BANNER_ENCODINGS];
+    /* tcf-stub.js, only for a TCF site (else every body NULL): the IAB CMP
+     * API stub that queues __tcfapi calls until the banner loads (issue 24). */
+    banner_encoding_t tcf_stub[BANNER_ENCODINGS];
     unsigned char version[BANNER_VERSION_BYTES];
     char version_hex[BANNER_VERSION_HEX + 1];
     char *languages, *variants; /* comma-separated, for the archive */

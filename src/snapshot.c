@@ -25,8 +25,8 @@ snapshot_t *snapshot_create(site_set_t *sites, key_set_t *keys, gvl_store_t *gvl
     snap->refs = 1;
     static uint64_t generations;
     snap->generation = __atomic_add_fetch(&generations, 1, __ATOMIC_RELAXED);
-    if ((snap->banners = banner_set_build_after(sites, previous != NULL ? previous->banners : NULL,
-                                                err, errlen)) == NULL) {
+    if ((snap->banners = banner_set_build_gvl(
+             sites, gvl, previous != NULL ? previous->banners : NULL, err, errlen)) == NULL) {
         site_set_release(sites);
         key_set_free(keys);
         gvl_store_free(gvl);

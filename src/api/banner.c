@@ -95,10 +95,10 @@ static void banner_note_served(http_request_t *rq, const banner_t *b)
     }
 }
 
-/* Answer with one of a script's encodings (as the client accepts them), ETag
- * and 304; b (the site's banner) noted as served when `note`. */
-static void banner_send(http_request_t *rq, const banner_t *b,
-                        const banner_encoding_t encs[BANNER_ENCODINGS], int note)
+/* Answer with one of a script's encodings (encs: BANNER_ENCODINGS of them, as the client accepts
+ * them), ETag and 304; b (the site's banner) noted as served when `note`. */
+static void banner_send(http_request_t *rq, const banner_t *b, const banner_encoding_t *encs,
+                        int note)
 {
     int e = http_accepts_encoding(rq, "br")     ? BANNER_BROTLI
             : http_accepts_encoding(rq, "gzip") ? BANNER_GZIP
@@ -137,4 +137,15 @@ void banner_defaults_get(http_request_t *rq)
         return;
     }
     banner_send(rq, b, b->defaults, 0);
+}
+
+void banner_tcf_stub_get(http_request_t *rq)
+{
+    const banner_t *b = banner_find(rq->worker->snap->banners, rq->site);
+    const banner_encoding_t *stub = b != NULL ? b->tcf_stub : NULL;
+    if (stub == NULL || stub[BANNER_IDENTITY].body == NULL) {
+        http_error(rq, 404, "site_not_found", "no TCF stub for this site (it has no tcf block)");
+        return;
+    }
+    banner_send(rq, b, stub, 0);
 }

@@ -95,6 +95,7 @@ static const route_t routes[] = {
     {"banner_js", "GET", "/v1/sites/{site}/banner.js", banner_get, AUTH_PUBLIC, 0, 0},
     {"consentd_defaults_js", "GET", "/v1/sites/{site}/consentd-defaults.js", banner_defaults_get,
      AUTH_PUBLIC, 0, 0},
+    {"tcf_stub_js", "GET", "/v1/sites/{site}/tcf-stub.js", banner_tcf_stub_get, AUTH_PUBLIC, 0, 0},
     {"consent_post", "POST", "/v1/sites/{site}/consents", consent_post,
      AUTH_BROWSER | SCOPE_CONSENT_SERVER, CONSENT_MAX_BODY, 1, RATELIMIT_CONSENTS},
     {"consent_get", "GET", "/v1/sites/{site}/consents/{visitor}", consent_get,

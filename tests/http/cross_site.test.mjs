@@ -25,6 +25,7 @@ const ACCESS = {
     metrics: 'public',
     banner_js: 'public',
     consentd_defaults_js: 'public',
+    tcf_stub_js: 'public',
     jwks: 'public',
     demo: 'public',
     dashboard: 'public',

@@ -56,11 +56,11 @@ let choice = choiceRead();
 // The visitor id: the cookie's once there is a choice; before that, 128
 // random bits (base64url) made here and kept in sessionStorage only: no
 // identifier stays on the device before the visitor answers.
-let visitor = choice?.v;
+let visitor;
 try {
-    visitor = visitor || (sessionStorage.consentd = sessionStorage.consentd || newVisitor());
+    visitor = choice?.v || (sessionStorage.consentd = sessionStorage.consentd || newVisitor());
 } catch {
-    visitor = visitor || newVisitor(); // no sessionStorage: this page only
+    visitor = choice?.v || newVisitor(); // no sessionStorage: this page only
 }
 // Its banner variant, as consentd's site_variant_assign(): FNV-1a 32 of the
 // id (ASCII) modulo the sum of the weights, walked in declared order.
@@ -74,8 +74,8 @@ Object.assign(cfg.ui[lang], variant.t?.[lang]);
 const about = { lang, variant: variant.id, visitor };
 // Impressions for the acceptance rates: best effort, never retried.
 const beacon = (type) => post('events', { type, ...about, policy_version: cfg.pv }).catch(() => {});
-if (choice && choice.pv != cfg.pv) choice = null;
-let decisions = { ...byDefault(), ...(choice && choice.d) };
+if (choice?.pv != cfg.pv) choice = null;
+let decisions = { ...byDefault(), ...choice?.d };
 const listeners = [];
 // When the banner appeared to ask a visitor without a valid choice (at
 // load): the first decision reports how long it took (ttd, ms); any later
@@ -134,7 +134,9 @@ window.consentd = {
 // (its nonce) is the banner's.
 // A feature's decision reports no time to decide.
 // about: what the banner sends with every event and choice, for a feature
-// to add to (pages.js: the page group).
+// to add to (pages.js: the page group; tcf.js: the TCF choice, for the one
+// POST that records it). A feature that brings its own dialog (tcf.js) sets
+// cfg.UI: called as uiCreate is, in its place.
 for (const feature of CONSENTD_FEATURES) feature({ cfg, lang, about, decide: (pick, control) => ((asked = {}), decide(pick, control)) });
 apply();
 // Held elements added later (single-page apps, tag managers) are released
@@ -142,7 +144,7 @@ apply();
 // querySelectorAll per batch of changes.
 new MutationObserver(release).observe(document, { childList: true, subtree: true });
 loaded(() => {
-    ui = uiCreate(cfg, lang, variant.l, script.nonce, CONSENTD_CSS, gpc, {
+    ui = (cfg.UI || uiCreate)(cfg, lang, variant.l, script.nonce, CONSENTD_CSS, gpc, {
         // Accept all leaves out what GPC objects to: the panel can still switch it on.
         accept: () => decide((p) => !(gpc && p.gpc), 'accept_all'),
         refuse: () => decide(() => 0, 'reject_all'),

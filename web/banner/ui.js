@@ -33,7 +33,7 @@ export function uiCreate(cfg, lang, layout, nonce, css, gpc, on) {
     const items = cfg.p.map((p) => {
         const [name, description] = text(p);
         const input = (switches[p.id] = h('input', { type: 'checkbox', role: 'switch' }));
-        if (p.b == 'necessary') input.disabled = true;
+        input.disabled = p.b == 'necessary';
         return h(
             'li',
             {},

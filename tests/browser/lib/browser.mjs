@@ -110,15 +110,16 @@ export function testSite(origins, over = {}) {
 /* redis-server, consentd (on a port known before it starts, so that the
  * site can declare its origin), the page server and Chromium. siteOver:
  * merged over the test site (or a function of the page server that returns
- * it); browserArgs: more Chromium flags. The test file stops it in its
+ * it); browserArgs: more Chromium flags; config: merged over consentd's
+ * configuration (e.g. tcf.gvl_dir). The test file stops it in its
  * after() hook. */
-export async function startBannerStack({ siteOver = {}, browserArgs = [] } = {}) {
+export async function startBannerStack({ siteOver = {}, browserArgs = [], config = {} } = {}) {
     if (!fs.existsSync(CHROMIUM)) {
         throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install chromium (ops/test.sh installs it), or set CHROMIUM`);
     }
     const pages = await PageServer.start();
     const redis = await Redis.start();
-    const consentd = new Consentd({ redis });
+    const consentd = new Consentd({ redis, config });
     consentd.port = await freePort();
     const over = typeof siteOver === 'function' ? siteOver(pages) : siteOver;
     consentd.sites = { 'demo.json': testSite([pages.origin, `http://127.0.0.1:${consentd.port}`], over) };
