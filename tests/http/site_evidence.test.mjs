@@ -6,7 +6,8 @@
 // write); the consent answer, GET .../consents/{visitor}, the access request
 // (with the address of the version: what it said) and the audit export show
 // it; and the version a proof names is still readable, with no expiry, after
-// newer versions are published.
+// newer versions are published. Also on a 3-master Redis Cluster
+// (http_cluster_site_evidence).
 import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
 import { Consentd, delay, shippedSite, startRedis, test } from './lib/harness.mjs';
@@ -121,6 +122,18 @@ test('versions_named_by_proofs_stay_readable_with_no_expiry_after_newer_publishe
     const res = await call('GET', `/versions/${named.n}`);
     assert.equal(res.status, 200, res.text);
     assert.equal(res.json().version, named.n);
+});
+
+test('a_withdrawal_names_the_site_version_too', async () => {
+    const visitor = newVisitor('withdraw');
+    const { payload: given } = await consent(visitor);
+    const res = await consentd.request(`/v1/sites/demo/consents/${visitor}`, { method: 'DELETE', headers: browser() });
+    assert.equal(res.status, 200, res.text);
+    const { payload } = await verifyProof(consentd, res.json().proof);
+    assert.equal(payload.act, 'withdrawal');
+    assert.equal(payload.sv, given.sv);
+    assert.equal(payload.sd, given.sd);
+    assert.equal(res.json().site_version, given.sv);
 });
 
 test('the_access_request_links_each_record_to_what_its_site_version_said', async () => {
