@@ -50,6 +50,11 @@ static void proof_claims_json(strbuf_t *w, const proof_claims_t *c)
     proof_member(w, ",\"pv\":", c->pv);
     proof_member(w, ",\"th\":", c->th);
     if (c->bv != NULL) proof_member(w, ",\"bv\":", c->bv);
+    if (c->sv > 0) {
+        strbuf_lit(w, ",\"sv\":");
+        strbuf_i64(w, (int64_t)c->sv);
+    }
+    if (c->sd != NULL) proof_member(w, ",\"sd\":", c->sd);
     proof_member(w, ",\"src\":", c->src);
     proof_member(w, ",\"lang\":", c->lang);
     if (c->var != NULL) proof_member(w, ",\"var\":", c->var);

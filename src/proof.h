@@ -14,6 +14,12 @@
  *   pv    policy version the visitor answered
  *   th    SHA-256 (hex) of the exact texts shown
  *   bv    the banner version shown (64 hex, banner.h; omitted when none)
+ *   sv    the site's published version in Redis that produced the proof
+ *         (GET /v1/sites/{site}/versions/{sv}; omitted for a site served
+ *         from a file, and in proofs from before issue 22, item 5)
+ *   sd    SHA-256 (64 hex) of that site version's canonical document (site.h
+ *         doc_sha256; for a file, the file canonicalised; omitted before
+ *         issue 22, item 5)
  *   src   banner | form | call_center | api
  *   lang  language of the texts shown
  *   var   banner variant (omitted when none)
@@ -49,6 +55,8 @@ typedef struct proof_claims {
     const char *pv;
     const char *th;
     const char *bv; /* NULL: omitted */
+    uint64_t sv;    /* 0: omitted */
+    const char *sd; /* NULL: omitted */
     const char *src;
     const char *lang;
     const char *var; /* NULL: omitted */
@@ -64,7 +72,7 @@ typedef struct proof_claims {
 
 /* Sign the claims with the set's active key into out (cap >= PROOF_MAX).
  * Returns the JWS length (out is NUL-terminated; length < PROOF_MAX), or 0
- * when it does not fit or a claim other than var, bv and ctl is NULL. Strings are
+ * when it does not fit or a claim other than var, bv, sd and ctl is NULL. Strings are
  * JSON-escaped. No allocation; safe on the event loop (one Ed25519
  * signature, about 17 µs here). */
 size_t proof_sign(const key_set_t *keys, const proof_claims_t *claims, char *out, size_t cap);

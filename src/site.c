@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 
 #include "gvl.h"
+#include "site_doc.h"
 #include "json.h"
 #include "visitor.h"
 
@@ -139,6 +140,7 @@ typedef struct site_parse {
     const char *expected_id; /* NULL: the file name without .json; else a stored document's */
     char *field_out;         /* NULL, or where the failing field's path goes (site_set_load_doc) */
     size_t field_cap;
+    uint64_t version; /* a published version from Redis (stored canonical); 0: a file, a draft */
 } site_parse_t;
 
 static int site_fail(const site_parse_t *p, const char *field, const char *fmt, ...)
@@ -1638,6 +1640,27 @@ static void site_id_from_name(const char *name, char *out, size_t cap)
     snprintf(out, cap, "%.*s", (int)len, base);
 }
 
+/* The site version a proof names (site.h: version, doc_sha256; issue 22,
+ * item 5). A published version is stored canonical: its hash is the hash
+ * of its bytes. A file (or a draft) is hashed in its canonical form
+ * (site_doc.h), so that it names what its import would store. */
+static int site_doc_sha256(const site_parse_t *p, const json_t *root, const char *json, size_t len,
+                           site_t *site)
+{
+    unsigned char digest[32];
+    site->version = p->version;
+    if (p->version > 0) {
+        SHA256((const unsigned char *)json, len, digest);
+    } else {
+        char *canonical = json_dumps(root, SITE_DOC_CANONICAL_FLAGS);
+        if (canonical == NULL) return site_oom(p);
+        SHA256((const unsigned char *)canonical, strlen(canonical), digest);
+        free(canonical);
+    }
+    sodium_bin2hex(site->doc_sha256, sizeof(site->doc_sha256), digest, sizeof(digest));
+    return 0;
+}
+
 static int site_parse(const site_parse_t *p, const char *json, size_t len, site_t *site)
 {
     static const char *const keys[] = {"id",
@@ -1751,6 +1774,7 @@ static int site_parse(const site_parse_t *p, const char *json, size_t len, site_
         site_parse_page_groups(p, root, site) != 0)
         goto out;
     SHA256((const unsigned char *)json, len, site->source_sha256);
+    if (site_doc_sha256(p, root, json, len, site) != 0) goto out;
     rc = 0;
 out:
     json_decref(root);
@@ -1963,7 +1987,8 @@ site_set_t *site_set_load_with(const char *dir, const gvl_t *gvl, const site_doc
                            .gvl = gvl,
                            .err = err,
                            .errlen = errlen,
-                           .expected_id = docs[i].id};
+                           .expected_id = docs[i].id,
+                           .version = docs[i].version};
         site_t site;
         if (site_parse(&dp, docs[i].json, docs[i].len, &site) != 0) {
             site_set_free(set);

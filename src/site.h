@@ -272,6 +272,16 @@ typedef struct site {
      * with the same hash have the same banner, which banner_build reuses
      * instead of building it again when only another site changed. */
     uint8_t source_sha256[32];
+    /* The site version that produces every proof of this site (issue 22,
+     * item 5: the change log is evidence). version: the published version
+     * in Redis (GET /v1/sites/{site}/versions/{n}); 0 for a site served
+     * from a file, which has none. doc_sha256: SHA-256 (64 hex) of the
+     * canonical document (site_doc.h: keys sorted, no white space): for a
+     * Redis site, of the version's stored bytes; for a file, of the file
+     * canonicalised, which is also what `consentd site import` would store,
+     * so a proof given on a file names the version its import makes. */
+    uint64_t version;
+    char doc_sha256[65];
 } site_t;
 
 typedef struct site_set site_set_t;

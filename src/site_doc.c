@@ -26,7 +26,7 @@ static json_t *site_doc_load(const char *json, size_t len)
 
 static char *site_doc_dump(const json_t *root, size_t *out_len)
 {
-    char *s = json_dumps(root, JSON_SORT_KEYS | JSON_COMPACT);
+    char *s = json_dumps(root, SITE_DOC_CANONICAL_FLAGS);
     if (s != NULL && out_len != NULL) *out_len = strlen(s);
     return s;
 }

@@ -19,6 +19,9 @@
  * byte for byte, so that an unchanged file makes no new version. NULL when
  * json is not a JSON object (site_set_load_doc says why). */
 char *site_doc_canonical(const char *json, size_t len, size_t *out_len);
+/* The jansson flags of that form, for a caller that holds the parsed
+ * document already (site.c: a proof's doc_sha256). */
+#define SITE_DOC_CANONICAL_FLAGS (JSON_SORT_KEYS | JSON_COMPACT)
 
 /* THE POLICY BUMP RULE. A change a visitor must be asked about again is a
  * change of the purposes (added, removed, renamed), of a purpose's legal

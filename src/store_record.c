@@ -41,6 +41,8 @@ static const char *const store_field_names[FIELD_COUNT] = {"id",  "vis", "iat", 
 #define STORE_HOW_CTL "ctl"
 #define STORE_HOW_GPC "gpc"
 #define STORE_HOW_TCF "tcf"
+#define STORE_HOW_SV "sv"
+#define STORE_HOW_SD "sd"
 /* What `act` held before issue 19 for a withdrawal: read as "withdrawal". */
 #define STORE_ACTION_LEGACY_WITHDRAWAL "withdraw"
 
@@ -79,6 +81,8 @@ static char *store_record_pack(const store_record_t *rec, int with_log, size_t *
         (rec->control != NULL && !store_record_string_ok(rec->control, STORE_RECORD_STRING_MAX)) ||
         (rec->tc_string != NULL &&
          !store_record_string_ok(rec->tc_string, STORE_RECORD_STRING_MAX)) ||
+        (rec->site_sha256 != NULL &&
+         !store_record_string_ok(rec->site_sha256, STORE_RECORD_STRING_MAX)) ||
         (with_log && rec->log_id != NULL &&
          !store_record_string_ok(rec->log_id, STORE_RECORD_STRING_MAX)))
         return NULL;
@@ -90,7 +94,8 @@ static char *store_record_pack(const store_record_t *rec, int with_log, size_t *
             if (strcmp(rec->purposes[i], rec->purposes[j]) == 0) return NULL;
     }
     int with_var = rec->variant != NULL, with_bv = rec->banner_version != NULL;
-    int with_how = rec->control != NULL || rec->gpc || rec->tc_string != NULL;
+    int with_how = rec->control != NULL || rec->gpc || rec->tc_string != NULL ||
+                   rec->site_version > 0 || rec->site_sha256 != NULL;
     with_log = with_log && rec->log_id != NULL;
 
     msgpack_sbuffer sb;
@@ -113,12 +118,18 @@ static char *store_record_pack(const store_record_t *rec, int with_log, size_t *
     if (with_how) {
         rc |= store_pack_str(&pk, store_field_names[FIELD_HOW]);
         rc |= msgpack_pack_map(&pk, (size_t)(rec->control != NULL) + (size_t)(rec->gpc != 0) +
-                                        (size_t)(rec->tc_string != NULL));
+                                        (size_t)(rec->tc_string != NULL) +
+                                        (size_t)(rec->site_version > 0) +
+                                        (size_t)(rec->site_sha256 != NULL));
         if (rec->control != NULL)
             rc |= store_pack_str(&pk, STORE_HOW_CTL) | store_pack_str(&pk, rec->control);
         if (rec->gpc) rc |= store_pack_str(&pk, STORE_HOW_GPC) | msgpack_pack_true(&pk);
         if (rec->tc_string != NULL)
             rc |= store_pack_str(&pk, STORE_HOW_TCF) | store_pack_str(&pk, rec->tc_string);
+        if (rec->site_version > 0)
+            rc |= store_pack_str(&pk, STORE_HOW_SV) | msgpack_pack_uint64(&pk, rec->site_version);
+        if (rec->site_sha256 != NULL)
+            rc |= store_pack_str(&pk, STORE_HOW_SD) | store_pack_str(&pk, rec->site_sha256);
     }
     rc |= store_pack_str(&pk, store_field_names[FIELD_DEC]);
     rc |= msgpack_pack_map(&pk, rec->n_decisions);
@@ -346,8 +357,8 @@ static int store_read_decisions(store_reader_t *in, store_record_strings_t *out,
     return 0;
 }
 
-/* The `how` map: ctl (str), gpc (bool), tcf (str); unknown keys skipped (a later
- * version may add some), at most STORE_RECORD_KEYS_MAX in all. */
+/* The `how` map: ctl (str), gpc (bool), tcf (str), sv (int), sd (str); unknown keys skipped (a
+ * later version may add some), at most STORE_RECORD_KEYS_MAX in all. */
 static int store_read_how(store_reader_t *in, store_record_strings_t *out, store_record_t *rec)
 {
     uint64_t n;
@@ -367,6 +378,14 @@ static int store_read_how(store_reader_t *in, store_record_strings_t *out, store
             rec->gpc = on;
         } else if (klen == 3 && memcmp(key, STORE_HOW_TCF, 3) == 0) {
             if (rec->tc_string != NULL || store_read_string_field(in, out, &rec->tc_string) != 0)
+                return -1;
+        } else if (klen == 2 && memcmp(key, STORE_HOW_SV, 2) == 0) {
+            int64_t v;
+            if (rec->site_version != 0 || store_read_uint(in, &v) != 0 || v <= 0) return -1;
+            rec->site_version = (uint64_t)v;
+        } else if (klen == 2 && memcmp(key, STORE_HOW_SD, 2) == 0) {
+            if (rec->site_sha256 != NULL ||
+                store_read_string_field(in, out, &rec->site_sha256) != 0)
                 return -1;
         } else if (store_skip(in, 1) != 0) {
             return -1;

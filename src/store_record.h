@@ -26,6 +26,13 @@
  *                           (issue 24, item 4; absent but on TCF sites,
  *                           and in records from before it: decoders that
  *                           predate it skip it, as every unknown `how` key)
+ *                sv   int   the site's published version in Redis that
+ *                           produced the record and its proof (issue 22,
+ *                           item 5; absent for a site from a file, and in
+ *                           records from before it)
+ *                sd   str   SHA-256 (64 hex) of that site version's
+ *                           canonical document (site.h doc_sha256; absent
+ *                           before issue 22, item 5)
  *   dec  map   purpose id (str) -> granted (bool), at most SITE_MAX_PURPOSES
  *   jws  str   the signed proof (compact JWS) exactly as issued
  *   log  str   history entries only: the id ("ms-seq") of the consent log
@@ -88,6 +95,8 @@ typedef struct store_record {
                                    NULL when not recorded (older records and banners) */
     int gpc;                    /* 1: a Global Privacy Control signal came with it */
     const char *tc_string;      /* IAB TCF TC string (how.tcf), NULL when none */
+    uint64_t site_version;      /* how.sv: the published site version, 0 when none */
+    const char *site_sha256;    /* how.sd: 64 hex, NULL when none (older records) */
     const char *proof;          /* the compact JWS, exactly as issued */
     size_t n_decisions;
     const char *purposes[SITE_MAX_PURPOSES];

@@ -65,6 +65,7 @@ typedef struct consent_write {
     char policy_version[65];
     char texts_hash[65];
     char banner_version[BANNER_VERSION_HEX + 1];
+    char site_sha256[65]; /* the site version's document hash (site.h doc_sha256) */
     char source[16];
     char lang[16];
     char variant[CONSENT_VARIANT_MAX + 1];
@@ -148,6 +149,11 @@ void consent_record_json(strbuf_t *b, const store_record_t *rec, const char *pol
     if (rec->tc_string != NULL) consent_member(b, ",\"tc_string\":", rec->tc_string);
     consent_member(b, ",\"texts_hash\":", rec->texts_hash);
     if (rec->banner_version != NULL) consent_member(b, ",\"banner_version\":", rec->banner_version);
+    if (rec->site_version > 0) {
+        strbuf_lit(b, ",\"site_version\":");
+        strbuf_i64(b, (int64_t)rec->site_version);
+    }
+    if (rec->site_sha256 != NULL) consent_member(b, ",\"site_sha256\":", rec->site_sha256);
     if (rec->log_id != NULL) consent_member(b, ",\"log_id\":", rec->log_id);
     consent_time_member(b, H2O_STRLIT(",\"issued_at\":"), rec->issued_at_ms);
     consent_time_member(b, H2O_STRLIT(",\"expires_at\":"), rec->expires_at_ms);
@@ -234,6 +240,8 @@ static void consent_sign_and_store(http_request_t *rq, http_pending_t *p)
         .pv = w->rec.policy_version,
         .th = w->rec.texts_hash,
         .bv = w->rec.banner_version,
+        .sv = w->rec.site_version,
+        .sd = w->rec.site_sha256,
         .src = w->rec.source,
         .lang = w->rec.lang,
         .var = w->rec.variant,
@@ -326,6 +334,11 @@ static void consent_fill(consent_write_t *w, const site_t *site, const char *vis
     w->rec.n_decisions = site->n_purposes;
     for (size_t i = 0; i < site->n_purposes; i++)
         w->rec.purposes[i] = site->purposes[i].id;
+    /* The site version that produced the record and its proof (issue 22,
+     * item 5): its number in Redis (0: a file's site) and its document's hash. */
+    consent_copy(w->site_sha256, sizeof(w->site_sha256), site->doc_sha256);
+    w->rec.site_version = site->version;
+    w->rec.site_sha256 = w->site_sha256[0] != '\0' ? w->site_sha256 : NULL;
 }
 
 /* 409 with the current version, so the banner asks again. */

@@ -3,6 +3,7 @@
  */
 #include "rights.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,16 +59,28 @@ static void out_record(strbuf_t *o, const store_record_t *rec)
 /* ---- access -------------------------------------------------------------- */
 
 /* A record of an access request: with the address of the banner version its
- * proof names, where the DPO downloads the exact bytes the visitor got. */
+ * proof names, where the DPO downloads the exact bytes the visitor got, and
+ * the address of the site version that produced it (issue 22, item 5: its
+ * purposes, legal bases, recipients and texts, GET .../versions/{n}). */
 static void out_record_linked(strbuf_t *o, http_request_t *rq, const store_record_t *rec)
 {
     out_record(o, rec);
-    if (rec->banner_version == NULL || o->len == 0 || o->buf[o->len - 1] != '}') return;
+    if ((rec->banner_version == NULL && rec->site_version == 0) || o->len == 0 ||
+        o->buf[o->len - 1] != '}')
+        return;
     char url[512];
-    size_t n = versions_url(rq, rec->banner_version, url, sizeof(url));
     o->len--; /* reopen the object */
-    strbuf_lit(o, ",\"banner_version_url\":");
-    strbuf_json(o, url, n);
+    if (rec->banner_version != NULL) {
+        size_t n = versions_url(rq, rec->banner_version, url, sizeof(url));
+        strbuf_lit(o, ",\"banner_version_url\":");
+        strbuf_json(o, url, n);
+    }
+    if (rec->site_version > 0) {
+        int n = snprintf(url, sizeof(url), "%s/v1/sites/%s/versions/%" PRIu64,
+                         rq->worker->cfg->public_url, rq->site->id, rec->site_version);
+        strbuf_lit(o, ",\"site_version_url\":");
+        strbuf_json(o, url, n < 0 ? 0 : (size_t)n < sizeof(url) ? (size_t)n : sizeof(url) - 1);
+    }
     strbuf_char(o, '}');
 }
 

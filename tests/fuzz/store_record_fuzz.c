@@ -48,7 +48,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 same_str(rec.lang, back.lang) && same_str(rec.variant, back.variant) &&
                 same_str(rec.action, back.action) && same_str(rec.proof, back.proof) &&
                 same_str(rec.log_id, back.log_id) && same_str(rec.control, back.control) &&
-                rec.gpc == back.gpc);
+                rec.gpc == back.gpc && rec.site_version == back.site_version &&
+                same_str(rec.site_sha256, back.site_sha256));
     /* The legacy name of a withdrawal never comes out of the decoder. */
     FUZZ_ASSERT(strcmp(rec.action, "withdraw") != 0 && (rec.gpc == 0 || rec.gpc == 1));
     FUZZ_ASSERT(rec.issued_at_ms == back.issued_at_ms && rec.expires_at_ms == back.expires_at_ms);

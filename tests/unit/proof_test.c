@@ -420,6 +420,37 @@ static int var_ctl_gpc_omitted_when_null_act_required(void)
     return 0;
 }
 
+/* Issue 22, item 5: sv (the published site version) and sd (its document's
+ * SHA-256) follow bv, as numbers and hex; absent when not given. */
+static int site_version_claims_follow_bv(void)
+{
+    char jws[PROOF_MAX], raw[PROOF_MAX];
+    static const char sd[] = "ab0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd";
+    proof_claims_t c = claims_french();
+    c.bv = "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03";
+    c.sv = 4294967301ULL; /* beyond 32 bits */
+    c.sd = sd;
+    size_t len = sign(keys, &c, jws, sizeof(jws));
+    CHECK(len > 0);
+    json_t *j = jws_payload(jws, len, raw, sizeof(raw));
+    CHECK(j != NULL);
+    int ok = json_integer_value(json_object_get(j, "sv")) == 4294967301LL &&
+             strcmp(json_string_value(json_object_get(j, "sd")), sd) == 0;
+    json_decref(j);
+    CHECK(ok);
+    CHECK(strstr(raw, "e03\",\"sv\":4294967301,\"sd\":\"ab01") != NULL);
+    c.sv = 0;
+    c.sd = NULL;
+    len = sign(keys, &c, jws, sizeof(jws));
+    CHECK(len > 0);
+    j = jws_payload(jws, len, raw, sizeof(raw));
+    CHECK(j != NULL);
+    ok = json_object_get(j, "sv") == NULL && json_object_get(j, "sd") == NULL;
+    json_decref(j);
+    CHECK(ok);
+    return 0;
+}
+
 static int no_purposes_gives_empty_decisions(void)
 {
     char jws[PROOF_MAX], raw[PROOF_MAX];
@@ -600,6 +631,7 @@ int main(void)
     RUN(node_rejects_proof_with_unknown_kid);
     RUN(proof_of_rotated_out_key_still_verifies);
     RUN(var_ctl_gpc_omitted_when_null_act_required);
+    RUN(site_version_claims_follow_bv);
     RUN(no_purposes_gives_empty_decisions);
     RUN(hostile_bytes_still_give_valid_verifiable_json);
     RUN(extreme_timestamps_are_exact_integers);

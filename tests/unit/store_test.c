@@ -411,6 +411,7 @@ static int record_equal(const store_record_t *a, const store_record_t *b)
         !str_eq(a->variant, b->variant) || !str_eq(a->banner_version, b->banner_version) ||
         !str_eq(a->action, b->action) || !str_eq(a->control, b->control) || a->gpc != b->gpc ||
         !str_eq(a->tc_string, b->tc_string) || !str_eq(a->proof, b->proof) ||
+        a->site_version != b->site_version || !str_eq(a->site_sha256, b->site_sha256) ||
         a->n_decisions != b->n_decisions)
         return 0;
     for (size_t i = 0; i < a->n_decisions; i++)
@@ -594,6 +595,51 @@ static int test_record_tc_string(void)
                           "A\xa3tcf\xa1"
                           "A",
                           &out, strings) != 0); /* twice */
+    return 0;
+}
+
+/* Issue 22, item 5: the site version that produced a record rides in how
+ * (how.sv, how.sd): still a 14-key fixmap; records without them (older
+ * ones, or a file's site without sv) read with 0 and NULL. */
+static int test_record_site_version(void)
+{
+    static char strings[TEST_STRINGS_MAX];
+    store_record_t rec, out;
+    size_t len;
+    static const char sd[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    record_fill(&rec, "visitor-sv", "cid-sv", 1);
+    rec.site_version = 70000; /* beyond a fixint: a uint32 */
+    rec.site_sha256 = sd;
+    char *enc = store_record_encode(&rec, &len);
+    CHECK(enc != NULL);
+    CHECK((unsigned char)enc[0] == 0x8e); /* still 14 keys: log can be added */
+    CHECK(decode_exact(enc, len, &out, strings, sizeof(strings)) == 0);
+    CHECK(record_equal(&rec, &out));
+    CHECK(out.site_version == 70000 && strcmp(out.site_sha256, sd) == 0);
+    CHECK(strcmp(out.control, "custom") == 0 && out.gpc == 1);
+    free(enc);
+    /* A file's site: sd alone, in a how of its own. */
+    rec.control = NULL;
+    rec.gpc = 0;
+    rec.site_version = 0;
+    enc = store_record_encode(&rec, &len);
+    CHECK(enc != NULL);
+    CHECK(decode_exact(enc, len, &out, strings, sizeof(strings)) == 0);
+    CHECK(out.site_version == 0 && strcmp(out.site_sha256, sd) == 0 && out.control == NULL);
+    free(enc);
+    /* An older record: neither. */
+    rec.site_sha256 = NULL;
+    enc = store_record_encode(&rec, &len);
+    CHECK(enc != NULL);
+    CHECK(decode_exact(enc, len, &out, strings, sizeof(strings)) == 0);
+    CHECK(out.site_version == 0 && out.site_sha256 == NULL);
+    free(enc);
+    CHECK(decode_with_how("\x81\xa2sv\x07", &out, strings) == 0 && out.site_version == 7);
+    CHECK(decode_with_how("\x81\xa2sv\x00", &out, strings) != 0); /* versions start at 1 */
+    CHECK(decode_with_how("\x81\xa2sv\xa1"
+                          "7",
+                          &out, strings) != 0);                             /* not an int */
+    CHECK(decode_with_how("\x82\xa2sv\x07\xa2sv\x07", &out, strings) != 0); /* twice */
     return 0;
 }
 
@@ -1752,6 +1798,7 @@ int main(void)
     check_run("record_round_trip_keeps_every_field", test_record_round_trip);
     check_run("record_reads_legacy_withdraw_and_how_it_was_given", test_record_action_and_how);
     check_run("record_keeps_the_tcf_tc_string_in_how", test_record_tc_string);
+    check_run("record_keeps_the_site_version_in_how", test_record_site_version);
     check_run("decode_rejects_every_truncated_prefix", test_decode_rejects_truncated);
     check_run("decode_rejects_trailing_bytes", test_decode_rejects_trailing_bytes);
     check_run("decode_rejects_wrong_types_missing_and_duplicate_keys",
