@@ -33,6 +33,7 @@
 #include <jansson.h>
 #include <libdeflate.h>
 #include <openssl/sha.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,11 @@
 #define BANNER_RETIRED_KEEP_S (2 * 86400)
 #define BANNER_RETIRED_MAX 256            /* versions remembered, all sites together */
 #define BANNER_VERSION_FIELD "{\"bv\":\"" /* how the settings start */
+/* At most this many banners to compress: compressed by the build itself
+ * (about 15 ms each, a second at most); more (a node starting with many
+ * sites): by the set's thread, in the background, while the identity bodies
+ * are served. */
+#define BANNER_COMPRESS_INLINE_MAX 64
 
 /* A version a previous set served, replaced at retired_s (Unix seconds). */
 typedef struct banner_retired {
@@ -63,6 +69,15 @@ struct banner_set {
     size_t rebuilt;            /* banners built, not reused from the previous set */
     banner_retired_t *retired; /* newest first */
     size_t n_retired;
+    /* COMPRESSION in the background: the set is handed to the workers with
+     * identity bodies; one thread per set then fills each banner's gzip and
+     * brotli (stored with a release, read with an acquire: banner_encoding),
+     * and they are served from then on. refs: the owner's and the thread's;
+     * the last to drop it frees. stop: the owner freed the set, the thread
+     * ends after the banner it is compressing. */
+    int refs, stop;        /* atomics */
+    size_t compressed;     /* atomic: banners whose every encoding is built */
+    int64_t compressed_ms; /* atomic: how long compressing them all took, -1 until then */
 };
 
 /* The banner's own strings (web/banner/texts.json) for lang: those of lang
@@ -423,26 +438,64 @@ static int banner_settings_tags(const site_t *site, json_t *settings)
  * within its 6 KB budget; it costs a few milliseconds once per build. */
 #define BANNER_GZIP_LEVEL 12
 
+/* out's body, once filled: len first, then the pointer with a release, so
+ * that a worker that reads the pointer (banner_encoding) reads the len. */
+static void banner_publish(banner_encoding_t *out, char *body, size_t len)
+{
+    out->len = len;
+    __atomic_store_n(&out->body, body, __ATOMIC_RELEASE);
+}
+
 static int banner_gzip(const char *in, size_t len, banner_encoding_t *out)
 {
     struct libdeflate_compressor *z = libdeflate_alloc_compressor(BANNER_GZIP_LEVEL);
     if (z == NULL) return -1;
-    size_t cap = libdeflate_gzip_compress_bound(z, len);
-    if ((out->body = malloc(cap)) != NULL)
-        out->len = libdeflate_gzip_compress(z, in, len, out->body, cap);
+    size_t cap = libdeflate_gzip_compress_bound(z, len), n = 0;
+    char *body = malloc(cap);
+    if (body != NULL) n = libdeflate_gzip_compress(z, in, len, body, cap);
     libdeflate_free_compressor(z);
-    return out->body != NULL && out->len > 0 ? 0 : -1;
+    if (n == 0) {
+        free(body);
+        return -1;
+    }
+    banner_publish(out, body, n);
+    return 0;
 }
 
 static int banner_brotli(const char *in, size_t len, banner_encoding_t *out)
 {
-    size_t cap = BrotliEncoderMaxCompressedSize(len);
-    if (cap == 0 || (out->body = malloc(cap)) == NULL) return -1;
-    out->len = cap;
-    if (!BrotliEncoderCompress(BROTLI_MAX_QUALITY, BROTLI_DEFAULT_WINDOW, BROTLI_MODE_TEXT, len,
-                               (const uint8_t *)in, &out->len, (uint8_t *)out->body))
+    size_t cap = BrotliEncoderMaxCompressedSize(len), n = cap;
+    char *body = cap > 0 ? malloc(cap) : NULL;
+    if (body == NULL ||
+        !BrotliEncoderCompress(BROTLI_MAX_QUALITY, BROTLI_DEFAULT_WINDOW, BROTLI_MODE_TEXT, len,
+                               (const uint8_t *)in, &n, (uint8_t *)body)) {
+        free(body);
+        return -1;
+    }
+    banner_publish(out, body, n);
+    return 0;
+}
+
+/* The compressed encodings of one script (gzip, then brotli) that are not
+ * built yet: the blocking part of a banner's build (about 15 ms a banner,
+ * mostly brotli at its best quality). */
+static int banner_compress_encs(banner_encoding_t enc[BANNER_ENCODINGS])
+{
+    const banner_encoding_t *id = &enc[BANNER_IDENTITY];
+    if (__atomic_load_n(&enc[BANNER_GZIP].body, __ATOMIC_ACQUIRE) == NULL &&
+        banner_gzip(id->body, id->len, &enc[BANNER_GZIP]) != 0)
+        return -1;
+    if (__atomic_load_n(&enc[BANNER_BROTLI].body, __ATOMIC_ACQUIRE) == NULL &&
+        banner_brotli(id->body, id->len, &enc[BANNER_BROTLI]) != 0)
         return -1;
     return 0;
+}
+
+const banner_encoding_t *banner_encoding(const banner_encoding_t encs[BANNER_ENCODINGS], int *e)
+{
+    while (*e > BANNER_IDENTITY && __atomic_load_n(&encs[*e].body, __ATOMIC_ACQUIRE) == NULL)
+        (*e)--;
+    return &encs[*e];
 }
 
 /*
@@ -596,10 +649,7 @@ static int banner_build_defaults(const site_t *site, banner_encoding_t enc[BANNE
            tail);
     enc[BANNER_IDENTITY].len = len;
     free(json);
-    if (banner_gzip(body, len, &enc[BANNER_GZIP]) != 0 ||
-        banner_brotli(body, len, &enc[BANNER_BROTLI]) != 0)
-        return -1;
-    banner_etags(enc);
+    banner_etags(enc); /* gzip and brotli: banner_compress, later */
     return 0;
 }
 
@@ -837,11 +887,7 @@ static int banner_build_one(const site_t *site, const gvl_store_t *gvl, json_t *
                                    site->n_variants, sizeof(site_variant_t))) == NULL)
         return -1;
 
-    if (banner_gzip(id->body, id->len, &b->enc[BANNER_GZIP]) != 0 ||
-        banner_brotli(id->body, id->len, &b->enc[BANNER_BROTLI]) != 0)
-        return -1;
-
-    banner_etags(b->enc);
+    banner_etags(b->enc); /* gzip and brotli: banner_compress, later */
     if (site->tcf.enabled && banner_build_tcf_stub(site, gvl, b->tcf_stub) != 0) return -1;
     return banner_build_defaults(site, b->defaults);
 }
@@ -860,11 +906,21 @@ int banner_site_check(const site_t *site, char *err, size_t errlen)
 }
 
 /* The banner of the same document in previous (same id, same source hash),
- * or NULL. A TCF site's banner and stub also show the newest Global Vendor
- * List, which may have changed under the same document: always built. */
-static const banner_t *banner_same(const banner_set_t *previous, const site_t *site)
+ * or NULL. First at index at (a reload or a publish keeps the sites' order:
+ * one comparison a site, not a scan of 10,000 for each of 10,000). A TCF
+ * site's banner and stub also show the newest Global Vendor List, which
+ * may have changed under the same document: always built. */
+static const banner_t *banner_same(const banner_set_t *previous, const site_t *site, size_t at)
 {
     if (site->tcf.enabled) return NULL;
+    if (previous != NULL && at < previous->count) {
+        const banner_t *b = &previous->banners[at];
+        if (strcmp(b->site->id, site->id) == 0)
+            return memcmp(b->site->source_sha256, site->source_sha256,
+                          sizeof(site->source_sha256)) == 0
+                       ? b
+                       : NULL;
+    }
     for (size_t i = 0; previous != NULL && i < previous->count; i++) {
         const banner_t *b = &previous->banners[i];
         if (strcmp(b->site->id, site->id) == 0 &&
@@ -899,16 +955,21 @@ static int banner_copy(const banner_t *from, const site_t *site, banner_t *b)
         b->defaults[e].body = NULL;
         b->tcf_stub[e].body = NULL;
     }
+    /* previous may still be compressing: an encoding it has not built yet
+     * is built by this set's own thread. */
     for (int e = 0; e < BANNER_ENCODINGS; e++) {
-        if ((from->enc[e].body != NULL &&
-             (b->enc[e].body = banner_memdup(from->enc[e].body, from->enc[e].len)) == NULL) ||
-            (from->defaults[e].body != NULL &&
-             (b->defaults[e].body = banner_memdup(from->defaults[e].body, from->defaults[e].len)) ==
-                 NULL) ||
+        int ee = e, de = e;
+        const banner_encoding_t *enc = banner_encoding(from->enc, &ee),
+                                *def = banner_encoding(from->defaults, &de);
+        b->enc[e].len = b->defaults[e].len = 0;
+        if ((ee == e && (b->enc[e].body = banner_memdup(enc->body, enc->len)) == NULL) ||
+            (de == e && (b->defaults[e].body = banner_memdup(def->body, def->len)) == NULL) ||
             (from->tcf_stub[e].body != NULL &&
              (b->tcf_stub[e].body = banner_memdup(from->tcf_stub[e].body, from->tcf_stub[e].len)) ==
                  NULL))
             return -1;
+        if (ee == e) b->enc[e].len = enc->len;
+        if (de == e) b->defaults[e].len = def->len;
     }
     if ((b->served = calloc(1, sizeof(*b->served))) == NULL ||
         (b->languages = banner_memdup(from->languages, strlen(from->languages))) == NULL ||
@@ -937,14 +998,94 @@ static int banner_set_inherit(banner_set_t *set, const banner_set_t *previous)
             r = previous->retired[i - previous->count];
             if (r.retired_s < now - BANNER_RETIRED_KEEP_S) continue;
         }
-        const site_t *site = NULL;
-        for (size_t k = 0; k < set->count && site == NULL; k++)
-            if (strcmp(set->banners[k].site->id, r.site) == 0) site = set->banners[k].site;
-        if (site != NULL && banner_version_known(set, site, r.version)) continue; /* still served */
+        /* The site's banner in set: at the same index first (the order is
+         * kept), so that 10,000 unchanged sites cost 10,000 comparisons. */
+        const banner_t *now_b = i < set->count && strcmp(set->banners[i].site->id, r.site) == 0
+                                    ? &set->banners[i]
+                                    : NULL;
+        for (size_t k = 0; k < set->count && now_b == NULL; k++)
+            if (strcmp(set->banners[k].site->id, r.site) == 0) now_b = &set->banners[k];
+        if (now_b != NULL && memcmp(now_b->version, r.version, BANNER_VERSION_BYTES) == 0)
+            continue; /* still served */
+        if (now_b != NULL && banner_version_known(set, now_b->site, r.version)) continue;
         set->retired[n++] = r;
     }
     set->n_retired = n;
     return 0;
+}
+
+static void banner_set_unref(banner_set_t *set);
+
+/* How many banners of a set being built already have every encoding
+ * (copied from the previous set). */
+static size_t banner_set_copied_compressed(const banner_set_t *set)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < set->count; i++) {
+        const banner_t *b = &set->banners[i];
+        n += b->enc[BANNER_BROTLI].body != NULL && b->enc[BANNER_GZIP].body != NULL &&
+             b->defaults[BANNER_BROTLI].body != NULL && b->defaults[BANNER_GZIP].body != NULL;
+    }
+    return n;
+}
+
+static int64_t banner_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The set's compressing thread: every banner in set order (the order sites
+ * are loaded), checking between two banners whether the owner let the set
+ * go. A banner it cannot compress (out of memory) stays served as it is. */
+static void *banner_compress_main(void *arg)
+{
+    banner_set_t *set = arg;
+    int64_t start = banner_now_ms();
+    size_t failed = 0;
+    for (size_t i = 0; i < set->count && !__atomic_load_n(&set->stop, __ATOMIC_ACQUIRE); i++) {
+        banner_t *b = &set->banners[i];
+        if (banner_compress_encs(b->enc) != 0 || banner_compress_encs(b->defaults) != 0)
+            failed++;
+        else
+            __atomic_add_fetch(&set->compressed, 1, __ATOMIC_RELEASE);
+    }
+    if (!__atomic_load_n(&set->stop, __ATOMIC_ACQUIRE)) {
+        int64_t took = banner_now_ms() - start;
+        __atomic_store_n(&set->compressed_ms, took, __ATOMIC_RELEASE);
+        if (failed > 0)
+            log_msg(LOG_ERROR, "banners: %zu of %zu could not be compressed (out of memory)",
+                    failed, set->count);
+        log_msg(LOG_INFO, "banners: compressed %zu of %zu in %lld ms", set->compressed, set->count,
+                (long long)took);
+    }
+    banner_set_unref(set);
+    return NULL;
+}
+
+/* Start the set's compressing thread (detached: it holds its own
+ * reference). When few banners need compressing (a publish, a reload of a
+ * few sites, a small node), or no thread can be had, compress here,
+ * blocking, as a whole build did: the set is then served compressed from
+ * its first request. */
+static void banner_set_compress(banner_set_t *set)
+{
+    set->compressed_ms = -1;
+    __atomic_store_n(&set->refs, 2, __ATOMIC_RELAXED);
+    if (set->count - banner_set_copied_compressed(set) <= BANNER_COMPRESS_INLINE_MAX) {
+        banner_compress_main(set); /* drops the thread's reference */
+        return;
+    }
+    pthread_t t;
+    pthread_attr_t attr;
+    if (pthread_attr_init(&attr) == 0) {
+        int ok = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
+                 pthread_create(&t, &attr, banner_compress_main, set) == 0;
+        pthread_attr_destroy(&attr);
+        if (ok) return;
+    }
+    banner_compress_main(set); /* drops the thread's reference */
 }
 
 banner_set_t *banner_set_build(const site_set_t *sites, char *err, size_t errlen)
@@ -969,6 +1110,7 @@ banner_set_t *banner_set_build_gvl(const site_set_t *sites, const gvl_store_t *g
         return NULL;
     }
     set->count = n;
+    set->refs = 1;
     json_t *texts = json_loads(BANNER_TEXTS, 0, NULL);
     if (texts == NULL || !json_is_object(json_object_get(texts, BANNER_UI_FALLBACK_LANG))) {
         json_decref(texts);
@@ -977,7 +1119,7 @@ banner_set_t *banner_set_build_gvl(const site_set_t *sites, const gvl_store_t *g
         return NULL;
     }
     for (size_t i = 0; i < n; i++) {
-        const banner_t *same = banner_same(previous, site_set_at(sites, i));
+        const banner_t *same = banner_same(previous, site_set_at(sites, i), i);
         if (same != NULL) {
             if (banner_copy(same, site_set_at(sites, i), &set->banners[i]) != 0) {
                 snprintf(err, errlen, "banner: out of memory");
@@ -1007,6 +1149,7 @@ banner_set_t *banner_set_build_gvl(const site_set_t *sites, const gvl_store_t *g
         banner_set_free(set);
         return NULL;
     }
+    banner_set_compress(set);
     return set;
 }
 
@@ -1015,9 +1158,22 @@ size_t banner_set_rebuilt(const banner_set_t *set)
     return set->rebuilt;
 }
 
+size_t banner_set_compressed(const banner_set_t *set, int64_t *took_ms)
+{
+    if (took_ms != NULL) *took_ms = __atomic_load_n(&set->compressed_ms, __ATOMIC_ACQUIRE);
+    return __atomic_load_n(&set->compressed, __ATOMIC_ACQUIRE);
+}
+
 void banner_set_free(banner_set_t *set)
 {
     if (set == NULL) return;
+    __atomic_store_n(&set->stop, 1, __ATOMIC_RELEASE);
+    banner_set_unref(set);
+}
+
+static void banner_set_unref(banner_set_t *set)
+{
+    if (__atomic_sub_fetch(&set->refs, 1, __ATOMIC_ACQ_REL) > 0) return;
     for (size_t i = 0; i < set->count; i++) {
         for (int e = 0; e < BANNER_ENCODINGS; e++) {
             free(set->banners[i].enc[e].body);

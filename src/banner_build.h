@@ -1,11 +1,13 @@
 /*
  * banner_build.h - each site's banner.js, with its settings and texts
  * inlined, built once per snapshot (off the event loop) and precompressed
- * (brotli, gzip); its version hash and the hashes of the texts it shows.
+ * (brotli, gzip) by a background thread of the set; its version hash and
+ * the hashes of the texts it shows.
  *
  * No HTTP here: api/banner.c serves the bodies, snapshot.c owns the set.
  * A built set is immutable and shared by every worker, except each banner's
- * `served` record, which only atomics touch.
+ * `served` record and its compressed bodies (filled once, in the
+ * background), which only atomics touch.
  */
 #ifndef CONSENTD_BANNER_BUILD_H
 #define CONSENTD_BANNER_BUILD_H
@@ -40,6 +42,12 @@ banner_set_t *banner_set_build(const site_set_t *sites, char *err, size_t errlen
  * build. */
 banner_set_t *banner_set_build_after(const site_set_t *sites, const banner_set_t *previous,
                                      char *err, size_t errlen);
+/* The same, with the IAB Global Vendor List store (gvl.h; NULL without
+ * tcf.gvl_dir) whose newest list a TCF site's banner shows (its vendors,
+ * purposes and texts) and whose stub script it serves (issue 24). */
+struct gvl_store;
+banner_set_t *banner_set_build_gvl(const site_set_t *sites, const struct gvl_store *gvl,
+                                   const banner_set_t *previous, char *err, size_t errlen);
 /* What building site's banner would refuse, without building it: a
  * variant's text override that is not one of the banner's strings, or that
  * changes its {placeholders}. 0, or -1 with "<site->file>: <field>: why"
@@ -50,12 +58,16 @@ int banner_site_check(const site_t *site, char *err, size_t errlen);
  * is byte for byte the one previous had) were copied from previous: a
  * publish or a reload rebuilds only the sites that changed. */
 size_t banner_set_rebuilt(const banner_set_t *set);
-/* The same, with the IAB Global Vendor List store (gvl.h; NULL without
- * tcf.gvl_dir) whose newest list a TCF site's banner shows (its vendors,
- * purposes and texts) and whose stub script it serves (issue 24). */
-struct gvl_store;
-banner_set_t *banner_set_build_gvl(const site_set_t *sites, const struct gvl_store *gvl,
-                                   const banner_set_t *previous, char *err, size_t errlen);
+/* How many banners of the set have their gzip and brotli bytes. A set is
+ * returned with identity bodies, versions and ETags only; one thread per set
+ * then compresses its banners (maximum-level gzip and brotli) in the
+ * background, and each is served compressed as soon as its bytes are built
+ * (banner_encoding): a node with 10,000 sites answers within seconds of
+ * start, not minutes. *took_ms (when not NULL): how long compressing them
+ * all took, -1 while it runs. */
+size_t banner_set_compressed(const banner_set_t *set, int64_t *took_ms);
+/* Let the set go: its compressing thread, if still running, stops after
+ * the banner it is compressing and frees the set (no waiting here). */
 void banner_set_free(banner_set_t *set);
 
 /* SHA-256 (64 hex) of the exact texts the banner shows for site in lang to
@@ -109,6 +121,12 @@ typedef struct banner {
      * Then in site->languages order. */
     char texts_hash[1 + SITE_MAX_VARIANTS][SITE_MAX_LANGUAGES][65];
 } banner_t;
+
+/* The encoding *e of a script (encs: a banner's enc or defaults) if it is
+ * built, else the best one that is (brotli, gzip, identity: always built),
+ * *e changed to say which. The same bytes as a blocking build's, once
+ * built; until then the identity body with its own ETag ("<hash>"). */
+const banner_encoding_t *banner_encoding(const banner_encoding_t encs[BANNER_ENCODINGS], int *e);
 
 /* The banner of site in set, NULL when the set has none. */
 const banner_t *banner_find(const banner_set_t *set, const site_t *site);

@@ -103,7 +103,9 @@ static void banner_send(http_request_t *rq, const banner_t *b, const banner_enco
     int e = http_accepts_encoding(rq, "br")     ? BANNER_BROTLI
             : http_accepts_encoding(rq, "gzip") ? BANNER_GZIP
                                                 : BANNER_IDENTITY;
-    const banner_encoding_t *enc = &encs[e];
+    /* Not compressed yet (a node just started with many sites): the best
+     * encoding built so far, with its own ETag. */
+    const banner_encoding_t *enc = banner_encoding(encs, &e);
     http_header(rq, "vary", H2O_STRLIT("accept-encoding"));
     http_header(rq, "etag", enc->etag, enc->etag_len);
     http_header(rq, "cache-control", H2O_STRLIT(BANNER_CACHE_CONTROL));
