@@ -864,22 +864,39 @@ static int site_parse_variant_texts(const site_parse_t *p, json_t *obj, const ch
     return 0;
 }
 
+/* An element of a list of named objects (variants, page groups) at prefix:
+ * an object of the known keys whose "id" matches [a-z0-9_-]{1,32}. Its id,
+ * with field = "<prefix>.id"; NULL on error (not_object: the message when
+ * it is not an object). */
+static json_t *site_item_id(const site_parse_t *p, json_t *obj, const char *prefix,
+                            const char *const *keys, const char *not_object, char *field,
+                            size_t cap)
+{
+    if (!json_is_object(obj)) {
+        site_fail(p, prefix, "%s", not_object);
+        return NULL;
+    }
+    snprintf(field, cap, "%s.", prefix);
+    if (site_check_keys(p, obj, field, keys) != 0) return NULL;
+    snprintf(field, cap, "%s.id", prefix);
+    json_t *v = site_required(p, obj, "id", field);
+    if (v == NULL) return NULL;
+    if (!json_is_string(v) || json_string_length(v) > SITE_VARIANT_ID_MAX ||
+        !site_purpose_id_ok(json_string_value(v), json_string_length(v))) {
+        site_fail(p, field, "must match [a-z0-9_-]{1,32}");
+        return NULL;
+    }
+    return v;
+}
+
 static int site_parse_variant(const site_parse_t *p, json_t *obj, size_t i, site_t *site)
 {
     static const char *const keys[] = {"id", "weight", "layout", "texts", NULL};
     site_variant_t *va = &site->variants[i];
     char prefix[32], field[96];
     snprintf(prefix, sizeof(prefix), "variants[%zu]", i);
-    if (!json_is_object(obj)) return site_fail(p, prefix, "must be an object");
-    snprintf(field, sizeof(field), "%s.", prefix);
-    if (site_check_keys(p, obj, field, keys) != 0) return -1;
-
-    json_t *v;
-    snprintf(field, sizeof(field), "%s.id", prefix);
-    if ((v = site_required(p, obj, "id", field)) == NULL) return -1;
-    if (!json_is_string(v) || json_string_length(v) > SITE_VARIANT_ID_MAX ||
-        !site_purpose_id_ok(json_string_value(v), json_string_length(v)))
-        return site_fail(p, field, "must match [a-z0-9_-]{1,32}");
+    json_t *v = site_item_id(p, obj, prefix, keys, "must be an object", field, sizeof(field));
+    if (v == NULL) return -1;
     for (size_t j = 0; j < i; j++)
         if (strcmp(site->variants[j].id, json_string_value(v)) == 0)
             return site_fail(p, field, "\"%s\" is declared twice", json_string_value(v));
@@ -1002,16 +1019,9 @@ static int site_parse_page_group(const site_parse_t *p, json_t *obj, size_t i, s
     site_page_group_t *g = &site->page_groups[i];
     char prefix[48], field[96];
     snprintf(prefix, sizeof(prefix), "page_groups[%zu]", i);
-    if (!json_is_object(obj)) return site_fail(p, prefix, "must be an object with id and prefixes");
-    snprintf(field, sizeof(field), "%s.", prefix);
-    if (site_check_keys(p, obj, field, keys) != 0) return -1;
-
-    json_t *v;
-    snprintf(field, sizeof(field), "%s.id", prefix);
-    if ((v = site_required(p, obj, "id", field)) == NULL) return -1;
-    if (!json_is_string(v) || json_string_length(v) > SITE_VARIANT_ID_MAX ||
-        !site_purpose_id_ok(json_string_value(v), json_string_length(v)))
-        return site_fail(p, field, "must match [a-z0-9_-]{1,32}");
+    json_t *v = site_item_id(p, obj, prefix, keys, "must be an object with id and prefixes", field,
+                             sizeof(field));
+    if (v == NULL) return -1;
     if (strcmp(json_string_value(v), "other") == 0)
         return site_fail(p, field, "\"other\" is the group of every other page: choose another id");
     for (size_t j = 0; j < i; j++)
