@@ -9,6 +9,9 @@ const PALETTE = ['#2563eb', '#d97706', '#059669', '#db2777', '#7c3aed', '#0891b2
 const CHOICE_COLOURS = { accept_all: '#15803d', reject_all: '#b91c1c', custom: '#d97706' };
 const AXIS = { stroke: '#4b5563', grid: { stroke: '#e5e7eb', width: 1 }, ticks: { stroke: '#d1d5db', width: 1 } };
 const UTC = (ts) => uPlot.tzDate(new Date(ts * 1e3), 'Etc/UTC');
+/* Room for the longest tick label (uPlot passes them formatted, null on its
+ * first pass): a fixed width clipped "20,000" on the left. */
+const labelSize = (u, values) => 24 + 7 * Math.max(3, ...(values || []).map((v) => String(v).length));
 const percentAxis = { ...AXIS, size: 52, values: (u, splits) => splits.map((v) => `${Math.round(v * 100)}%`) };
 
 const live = new Map(); // container element -> {plot, observer}
@@ -112,7 +115,7 @@ export function drawChoices(container, stats) {
             ...timeBase,
             series,
             scales: { x: timeScale(stats), y: { range: (u, min, max) => [0, Math.max(1, max * 1.05)] } },
-            axes: [AXIS, { ...AXIS, size: 52, values: (u, splits) => splits.map((v) => (Number.isInteger(v) ? fmtCount(v) : '')) }],
+            axes: [AXIS, { ...AXIS, size: labelSize, values: (u, splits) => splits.map((v) => (Number.isInteger(v) ? fmtCount(v) : '')) }],
         },
         data,
     );
