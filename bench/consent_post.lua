@@ -1,6 +1,11 @@
 -- bench/consent_post.lua - wrk script for bench/consent.sh: POST consents.
 --
---   wrk ... -s bench/consent_post.lua URL/v1/sites/demo/consents -- POLICY_VERSION VISITORS
+--   wrk ... -s bench/consent_post.lua URL/v1/sites/demo/consents -- POLICY_VERSION VISITORS [PAUSE_MS]
+--
+-- With PAUSE_MS, each connection waits that many milliseconds after an
+-- answer before its next request: a steady rate (about connections x
+-- 1000 / (PAUSE_MS + latency) per second) instead of as fast as answers come
+-- back (bench/analytics.sh, the write budget).
 --
 -- Each request records a choice for a visitor drawn at random among
 -- VISITORS ids "bench-<12 digits>" (the ids redis-benchmark's __rand_int__
@@ -21,6 +26,14 @@ function init(args)
     policy_version = assert(args[1], "usage: -- POLICY_VERSION VISITORS")
     visitors = tonumber(args[2] or "1000000")
     math.randomseed(os.time() + math.floor(os.clock() * 1e6))
+    local pause = tonumber(args[3] or "")
+    if pause and pause > 0 then
+        -- wrk looks for delay() after init(): defined only when pacing, so
+        -- the closed loop keeps no timer between requests.
+        function delay()
+            return pause
+        end
+    end
 end
 
 wrk.method = "POST"
