@@ -26,6 +26,7 @@
 #   QUERIES=11        measured stats queries per kind (after one not measured)
 #   STATS_IDENTITY=1  the stats loop of the write budget asks identity answers, not gzip
 #   WRITE_PAUSE_MS=1  the steady write load: each of the 8 connections pauses this long after an answer
+#   PARTS="events stats writes"   what to measure (PARTS=writes: the write budget alone, about 2 minutes)
 #   CONSENTD_BIN=...  use this binary instead of building one
 #   BUILD_DIR=build-bench   where to build consentd (Release) when CONSENTD_BIN is unset
 #   SITES_DIR=ops/sites     the sites consentd serves (demo.json must be there)
@@ -69,6 +70,7 @@ QUERIES=${QUERIES:-11}
 KEEP=${KEEP:-0}
 READ_REPLICA=${READ_REPLICA:-0}
 WRITE_PAUSE_MS=${WRITE_PAUSE_MS:-1}
+PARTS=${PARTS:-events stats writes}
 BUILD_DIR=${BUILD_DIR:-$ROOT/build-bench}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
@@ -76,7 +78,14 @@ SITES_DIR=${SITES_DIR:-$ROOT/ops/sites}
 
 cleanup_on_exit "logs, configs, wrk output, stats answers"
 
+# has_part NAME: whether PARTS names it.
+has_part() { [[ " $PARTS " == *" $1 "* ]]; }
+
 check_knobs() {
+    local part
+    for part in $PARTS; do
+        case $part in events | stats | writes) ;; *) die "PARTS: unknown part '$part'" "Use events, stats and/or writes." ;; esac
+    done
     check_whole_numbers DURATION WARMUP CONNS RUNS DAYS PURPOSES QUERIES SERVER_CPU CLIENT_CPU WRITE_PAUSE_MS
     if [ "$DURATION" -lt 1 ] || [ "$CONNS" -lt 1 ] || [ "$RUNS" -lt 1 ] || [ "$DAYS" -lt 1 ] ||
         [ "$PURPOSES" -lt 1 ] || [ "$QUERIES" -lt 1 ]; then
@@ -443,68 +452,74 @@ report() {
     echo "# banner: GET /v1/sites/$SITE/banner.js, Accept-Encoding: gzip; events: POST /v1/sites/$SITE/events,"
     echo "#   80% shown, 10% panel_opened, 10% dismissed, visitor of 1000000, fr/en, variant ${DEMO_VARIANTS[*]:-(none)}"
     echo
-    printf '| %-16s | %8s | %8s | %8s | %12s | %10s | %12s | %12s | %8s |\n' route req/s p50 p99 'consentd CPU' 'consentd %' 'Redis CPU' 'FCALL per' 'others %'
-    printf '| %-16s | %8s | %8s | %8s | %12s | %10s | %12s | %12s | %8s |\n' '' '' '' '' 'us/req' 'of a core' 'us/req' '1000 req' 'cpu '"$SERVER_CPU"
-    printf '|%s|%s:|%s:|%s:|%s:|%s:|%s:|%s:|%s:|\n' ------------------ --------- --------- --------- ------------- ----------- ------------- ------------- ---------
-    local kind rps p50 p99 cd pct rd cmds other label
-    for kind in banner events; do
-        read -r rps p50 p99 cd pct rd cmds other < <(medians "$TMP/results/$kind")
-        label="GET banner.js"
-        [ "$kind" = banner ] || label="POST events"
-        printf '| %-16s | %8.0f | %6.0fus | %6.0fus | %12.2f | %9.0f%% | %12.2f | %12.2f | %7.0f%% |\n' "$label" "$rps" "$p50" "$p99" "$cd" "$pct" "$rd" "$cmds" "$other"
-    done
-    local b e
-    b=$(medians "$TMP/results/banner")
-    e=$(medians "$TMP/results/events")
+    if has_part events; then
+        printf '| %-16s | %8s | %8s | %8s | %12s | %10s | %12s | %12s | %8s |\n' route req/s p50 p99 'consentd CPU' 'consentd %' 'Redis CPU' 'FCALL per' 'others %'
+        printf '| %-16s | %8s | %8s | %8s | %12s | %10s | %12s | %12s | %8s |\n' '' '' '' '' 'us/req' 'of a core' 'us/req' '1000 req' 'cpu '"$SERVER_CPU"
+        printf '|%s|%s:|%s:|%s:|%s:|%s:|%s:|%s:|%s:|\n' ------------------ --------- --------- --------- ------------- ----------- ------------- ------------- ---------
+        local kind rps p50 p99 cd pct rd cmds other label
+        for kind in banner events; do
+            read -r rps p50 p99 cd pct rd cmds other < <(medians "$TMP/results/$kind")
+            label="GET banner.js"
+            [ "$kind" = banner ] || label="POST events"
+            printf '| %-16s | %8.0f | %6.0fus | %6.0fus | %12.2f | %9.0f%% | %12.2f | %12.2f | %7.0f%% |\n' "$label" "$rps" "$p50" "$p99" "$cd" "$pct" "$rd" "$cmds" "$other"
+        done
+        local b e
+        b=$(medians "$TMP/results/banner")
+        e=$(medians "$TMP/results/events")
+        echo
+        awk -v b="$b" -v e="$e" 'BEGIN { split(b, x, " "); split(e, y, " ");
+            printf "events/banner: req/s x%.2f, consentd CPU per request x%.2f\n", y[1] / x[1], y[4] / x[4] }'
+        echo "counters: $EVENTS_COUNTED events in Redis after the runs = $EVENTS_ANSWERED answered 204 (none lost, none doubled)"
+    fi
     echo
-    awk -v b="$b" -v e="$e" 'BEGIN { split(b, x, " "); split(e, y, " ");
-        printf "events/banner: req/s x%.2f, consentd CPU per request x%.2f\n", y[1] / x[1], y[4] / x[4] }'
-    echo "counters: $EVENTS_COUNTED events in Redis after the runs = $EVENTS_ANSWERED answered 204 (none lost, none doubled)"
+    if has_part stats; then
+        echo "# stats: GET /v1/sites/$BENCH_SITE/stats, $QUERIES sequential queries each after one unmeasured (curl on cpu $CLIENT_CPU)"
+        echo "# data: $FILL_NOTE"
+        echo
+        [ "$READ_REPLICA" = 0 ] || echo "# redis.read_url: a replica on cpu $CLIENT_CPU; Redis CPU is the primary's, the replica's beside it"
+        printf '| %-26s | %9s | %9s | %10s | %14s | %12s |%s\n' query median max 'answer' 'consentd CPU' 'Redis CPU' \
+            "$([ "$READ_REPLICA" = 0 ] || printf ' %12s |' 'replica CPU')"
+        printf '| %-26s | %9s | %9s | %10s | %14s | %12s |%s\n' '' '' '' 'bytes' 'ms/query' 'ms/query' \
+            "$([ "$READ_REPLICA" = 0 ] || printf ' %12s |' 'ms/query')"
+        printf '|%s|%s:|%s:|%s:|%s:|%s:|%s\n' ---------------------------- ---------- ---------- ----------- --------------- ------------- \
+            "$([ "$READ_REPLICA" = 0 ] || printf '%s:|' -------------)"
+        local name med max bytes cq rq pq
+        while read -r name med max bytes cq rq pq; do
+            case $name in
+            day-json) label="$DAYS days by day, JSON" ;;
+            day-csv) label="$DAYS days by day, CSV" ;;
+            hour-json) label="$HOUR_DAYS days by hour, JSON" ;;
+            week-json) label="$DAYS days by week, JSON" ;;
+            month-json) label="365 days by month, JSON" ;;
+            *) label=$name ;;
+            esac
+            printf '| %-26s | %6.1f ms | %6.1f ms | %10d | %14.1f | %12.1f |%s\n' "$label" "$med" "$max" "$bytes" "$cq" "$rq" \
+                "$([ "$READ_REPLICA" = 0 ] || printf ' %12.1f |' "$pq")"
+        done <"$TMP/results/stats"
+        echo
+        echo "consentd CPU: user+system time of consentd (/proc/PID/stat) over the run / requests; % of a core: over the wall time."
+        echo "Redis CPU: the same for redis-server (the counters' flushes, the stats function). FCALL per 1000 requests: calls"
+        echo "consentd made to Redis during the run (INFO commandstats), each a flush of many events. others %: the rest of the"
+        echo "busy time of consentd's core (other processes); above a few %, run again. Stats CPU per query: ticks of 10 ms over"
+        echo "$QUERIES queries, so +-$(awk -v n="$QUERIES" 'BEGIN { printf "%.1f", 10 / n }') ms."
+    fi
     echo
-    echo "# stats: GET /v1/sites/$BENCH_SITE/stats, $QUERIES sequential queries each after one unmeasured (curl on cpu $CLIENT_CPU)"
-    echo "# data: $FILL_NOTE"
-    echo
-    [ "$READ_REPLICA" = 0 ] || echo "# redis.read_url: a replica on cpu $CLIENT_CPU; Redis CPU is the primary's, the replica's beside it"
-    printf '| %-26s | %9s | %9s | %10s | %14s | %12s |%s\n' query median max 'answer' 'consentd CPU' 'Redis CPU' \
-        "$([ "$READ_REPLICA" = 0 ] || printf ' %12s |' 'replica CPU')"
-    printf '| %-26s | %9s | %9s | %10s | %14s | %12s |%s\n' '' '' '' 'bytes' 'ms/query' 'ms/query' \
-        "$([ "$READ_REPLICA" = 0 ] || printf ' %12s |' 'ms/query')"
-    printf '|%s|%s:|%s:|%s:|%s:|%s:|%s\n' ---------------------------- ---------- ---------- ----------- --------------- ------------- \
-        "$([ "$READ_REPLICA" = 0 ] || printf '%s:|' -------------)"
-    local name med max bytes cq rq pq
-    while read -r name med max bytes cq rq pq; do
-        case $name in
-        day-json) label="$DAYS days by day, JSON" ;;
-        day-csv) label="$DAYS days by day, CSV" ;;
-        hour-json) label="$HOUR_DAYS days by hour, JSON" ;;
-        week-json) label="$DAYS days by week, JSON" ;;
-        month-json) label="365 days by month, JSON" ;;
-        *) label=$name ;;
-        esac
-        printf '| %-26s | %6.1f ms | %6.1f ms | %10d | %14.1f | %12.1f |%s\n' "$label" "$med" "$max" "$bytes" "$cq" "$rq" \
-            "$([ "$READ_REPLICA" = 0 ] || printf ' %12.1f |' "$pq")"
-    done <"$TMP/results/stats"
-    echo
-    echo "consentd CPU: user+system time of consentd (/proc/PID/stat) over the run / requests; % of a core: over the wall time."
-    echo "Redis CPU: the same for redis-server (the counters' flushes, the stats function). FCALL per 1000 requests: calls"
-    echo "consentd made to Redis during the run (INFO commandstats), each a flush of many events. others %: the rest of the"
-    echo "busy time of consentd's core (other processes); above a few %, run again. Stats CPU per query: ticks of 10 ms over"
-    echo "$QUERIES queries, so +-$(awk -v n="$QUERIES" 'BEGIN { printf "%.1f", 10 / n }') ms."
-    echo
-    echo "# consent writes (wrk, 8 connections, ${DURATION} s) alone, then while a client (wrk, 1 keep-alive connection) loops $DAYS-day stats queries by day;"
-    echo "#   saturated: each connection sends as soon as its answer is back; steady: each pauses ${WRITE_PAUSE_MS} ms after an answer"
-    echo
-    printf '| %-22s | %8s | %8s | %8s | %14s |\n' 'writes' 'req/s' 'p50' 'p99' 'stats queries'
-    printf '|%s|%s:|%s:|%s:|%s:|\n' ------------------------ ---------- ---------- ---------- ----------------
-    local kind rps p50 p99 nq
-    while read -r kind rps p50 p99 nq; do
-        printf '| %-22s | %8d | %6dus | %6dus | %14d |\n' "$kind" "$rps" "$p50" "$p99" "$nq"
-    done <"$TMP/results/writes"
-    echo
-    awk '{ split($1, m, "-"); p99[m[1], m[2]] = $4 }
-        END {
-            if (p99["steady", "alone"] > 0) printf "write p99 with the stats loop / without, steady load: x%.2f (budget x1.5)\n", p99["steady", "loaded"] / p99["steady", "alone"];
-            if (p99["saturated", "alone"] > 0) printf "write p99 with the stats loop / without, saturated: x%.2f\n", p99["saturated", "loaded"] / p99["saturated", "alone"] }' "$TMP/results/writes"
+    if has_part writes; then
+        echo "# consent writes (wrk, 8 connections, ${DURATION} s) alone, then while a client (wrk, 1 keep-alive connection) loops $DAYS-day stats queries by day;"
+        echo "#   saturated: each connection sends as soon as its answer is back; steady: each pauses ${WRITE_PAUSE_MS} ms after an answer"
+        echo
+        printf '| %-22s | %8s | %8s | %8s | %14s |\n' 'writes' 'req/s' 'p50' 'p99' 'stats queries'
+        printf '|%s|%s:|%s:|%s:|%s:|\n' ------------------------ ---------- ---------- ---------- ----------------
+        local kind rps p50 p99 nq
+        while read -r kind rps p50 p99 nq; do
+            printf '| %-22s | %8d | %6dus | %6dus | %14d |\n' "$kind" "$rps" "$p50" "$p99" "$nq"
+        done <"$TMP/results/writes"
+        echo
+        awk '{ split($1, m, "-"); p99[m[1], m[2]] = $4 }
+            END {
+                if (p99["steady", "alone"] > 0) printf "write p99 with the stats loop / without, steady load: x%.2f (budget x1.5)\n", p99["steady", "loaded"] / p99["steady", "alone"];
+                if (p99["saturated", "alone"] > 0) printf "write p99 with the stats loop / without, saturated: x%.2f\n", p99["saturated", "loaded"] / p99["saturated", "alone"] }' "$TMP/results/writes"
+    fi
 }
 
 # ---- main --------------------------------------------------------------------
@@ -528,27 +543,31 @@ fi
 write_sites
 start_consentd
 
-for run in $(seq 1 "$RUNS"); do
-    if [ $((run % 2)) = 1 ]; then
-        measure banner "$run"
-        measure events "$run"
-    else
-        measure events "$run"
-        measure banner "$run"
-    fi
-done
-check_counted
+if has_part events; then
+    for run in $(seq 1 "$RUNS"); do
+        if [ $((run % 2)) = 1 ]; then
+            measure banner "$run"
+            measure events "$run"
+        else
+            measure events "$run"
+            measure banner "$run"
+        fi
+    done
+    check_counted
+fi
 
 fill
 TO=$(date -u +%F)
 FROM_DAY=$(date -u -d "$TO - $((DAYS - 1)) days" +%F)
 FROM_HOUR=$(date -u -d "$TO - $((HOUR_DAYS - 1)) days" +%F)
-time_stats day-json "from=$FROM_DAY&to=$TO&by=day" "$EXPECT_DAY_SHOWN"
-time_stats day-csv "from=$FROM_DAY&to=$TO&by=day&format=csv"
-time_stats hour-json "from=$FROM_HOUR&to=$TO&by=hour" "$EXPECT_HOUR_SHOWN"
-# Weeks and months read rollups, built by the first (unmeasured) query.
-time_stats week-json "from=$FROM_DAY&to=$TO&by=week"
-time_stats month-json "from=$(date -u -d "$TO - 364 days" +%F)&to=$TO&by=month"
-writes_under_stats
+if has_part stats; then
+    time_stats day-json "from=$FROM_DAY&to=$TO&by=day" "$EXPECT_DAY_SHOWN"
+    time_stats day-csv "from=$FROM_DAY&to=$TO&by=day&format=csv"
+    time_stats hour-json "from=$FROM_HOUR&to=$TO&by=hour" "$EXPECT_HOUR_SHOWN"
+    # Weeks and months read rollups, built by the first (unmeasured) query.
+    time_stats week-json "from=$FROM_DAY&to=$TO&by=week"
+    time_stats month-json "from=$(date -u -d "$TO - 364 days" +%F)&to=$TO&by=month"
+fi
+! has_part writes || writes_under_stats
 
 report
