@@ -220,10 +220,23 @@ CONSENTD_FEATURES.push((k) => {
         if (event) emit(event);
     };
     // The core records the site's own purposes; the TCF choice travels on
-    // `about` for that POST only.
+    // `about` for that POST only: the core's consent POST reads `about` first
+    // (and keeps the body it built for its retries), and the member goes
+    // with that read, so that no other body of the core (the events) carries
+    // it. docs/tcf.md.
+    const carry = (c) =>
+        k.about &&
+        Object.defineProperty(k.about, 'tcf', {
+            get() {
+                delete this.tcf;
+                return c;
+            },
+            enumerable: true,
+            configurable: true,
+        });
     const choose = (c, go) => {
         save(c);
-        if (k.about) k.about.tcf = c;
+        carry(c);
         go();
         if (k.about) delete k.about.tcf;
         recorded('useractioncomplete');
@@ -436,11 +449,10 @@ CONSENTD_FEATURES.push((k) => {
         document.body.append(host);
         // A choice still pending from an earlier page (consentd was not
         // reached): the core sends it again right after this returns, with
-        // `about`: the TCF choice goes with it, and its TC string is read
-        // once recorded. (The core's retries within one page go without it:
-        // docs/tcf.md.)
+        // `about`: the TCF choice goes with it (and with the core's retries),
+        // and its TC string is read once recorded.
         if (k.about && choice && cookie()?.q) {
-            k.about.tcf = choice;
+            carry(choice);
             setTimeout(() => delete k.about.tcf);
             recorded();
         }
