@@ -1531,6 +1531,7 @@ static int site_tcf_rules(const site_parse_t *p, site_tcf_t *tcf)
     for (size_t i = 0; i < tcf->n_publisher_li; i++)
         r->pub_purposes_li |= TCF_BIT(tcf->publisher_li[i]);
     r->publisher_tc = tcf->n_publisher_consent + tcf->n_publisher_li > 0;
+    tcf->choice_json_max = tcf_choice_json_max(r);
     return 0;
 }
 

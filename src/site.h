@@ -233,6 +233,10 @@ typedef struct site_tcf {
      * vendors declare, on the basis they declare or, when flexible, on
      * either; policy_version the GVL's tcfPolicyVersion. */
     tcf_site_rules_t rules;
+    /* The longest `tcf` member of this site's consent POST
+     * (tcf_choice_json_max of rules), computed at load: the POST's body
+     * limit grows by it (src/api/consent.c, consent_max_body). */
+    size_t choice_json_max;
 } site_tcf_t;
 
 typedef struct site {

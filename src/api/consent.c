@@ -677,9 +677,22 @@ static int consent_gpc_header(const h2o_iovec_t *v)
     return v != NULL && v->len == 1 && v->base[0] == '1';
 }
 
+size_t consent_max_body(const site_t *site)
+{
+    return CONSENT_MAX_BODY + (site->tcf.enabled ? site->tcf.choice_json_max : 0);
+}
+
 void consent_post(http_request_t *rq)
 {
     const site_t *site = rq->site;
+    size_t max_body = consent_max_body(site);
+    if (rq->req->entity.len > max_body) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "the body is too large: at most %zu bytes for this site",
+                 max_body);
+        http_error(rq, 413, "payload_too_large", msg);
+        return;
+    }
     http_caller_t caller = http_caller(rq);
     if (caller != HTTP_CALLER_BROWSER && caller != HTTP_CALLER_SERVER) {
         http_caller_error(rq, caller);
