@@ -656,17 +656,19 @@ static int banner_build_defaults(const site_t *site, banner_encoding_t enc[BANNE
 /*
  * The settings of the TCF feature (web/banner/features/tcf.js, issue 24,
  * items 3 and 5), only for a site with a "tcf" block: "tcf": {
- *   "id": CMP id, "cv": CMP version, "cc": publisher country, "ga": gdprApplies (the site
- *   file's tcf.gdpr_applies, true by default; geo-targeting is a later issue), "vl": GVL
- * vendorListVersion, "tp": its tcfPolicyVersion, "st": [[stack id, [purposes], [special features]]]
- * (the site's stacks, shown in the first layer for their purposes), "pc"/"pl": [publisher purposes
- * on consent / legitimate interest], "v": [[id, name, [purposes], [LI purposes], [special
- * features], [special purposes], [features], [data categories], std retention days | null, privacy
- * URL | null, LI claim URL | null, deviceStorageDisclosureUrl | null]] (the site's vendors), "t":
- * {lang: {"p" | "sp" | "f" | "sf" | "s": {id: [name, description]}, "d": {id: name}}} (purposes,
- * special purposes, features, special features, the site's stacks, data categories: the GVL's
- * translation into each of the site's languages, else its English)} A TCF site always has the GVL
- * (site_set_load_gvl refuses it otherwise).
+ *   "id": CMP id, "cv": CMP version, "cc": publisher country, "ga": gdprApplies (the
+ *   site file's tcf.gdpr_applies, true by default; geo-targeting is a later issue),
+ *   "vl": GVL vendorListVersion, "tp": its tcfPolicyVersion,
+ *   "st": [[stack id, [purposes], [special features]]] (the site's stacks, shown in
+ *   the first layer for their purposes), "pc"/"pl": [publisher purposes on consent /
+ *   legitimate interest],
+ *   "v": [[id, name, [purposes], [LI purposes], [special features], [special purposes],
+ *          [features], [data categories], std retention days | null, privacy URL | null,
+ *          LI claim URL | null, deviceStorageDisclosureUrl | null]] (the site's vendors),
+ *   "t": {lang: {"p" | "sp" | "f" | "sf" | "s": {id: [name, description]}, "d": {id: name}}}
+ *        (purposes, special purposes, features, special features, the site's stacks, data
+ *        categories: the GVL's translation into each of the site's languages, else its English)}
+ * A TCF site always has the GVL (site_set_load_gvl refuses it otherwise).
  */
 static json_t *banner_tcf_ids(gvl_ids_t ids)
 {
@@ -793,12 +795,13 @@ static int banner_settings_tcf(const site_t *site, const gvl_store_t *store, jso
  * Content-Security-Policy that allows consentd's origin allows it). It defines
  * window.__tcfapi unless a CMP did: "ping" answers at once (cmpStatus "stub",
  * cmpLoaded false, the site's gdprApplies; displayStatus "hidden", or
- * "disabled" when GDPR does not apply: no TCF dialog will show), every other call is queued on
- * __tcfapi.q for the banner (features/tcf.js), which answers them once it has
- * loaded. It adds the hidden "__tcfapiLocator" iframe that vendors in
- * iframes look for, and answers their postMessage "__tcfapiCall"s through
- * whatever window.__tcfapi is at the time (the banner's once loaded) with
- * "__tcfapiReturn" (as a string when the call was one).
+ * "disabled" when GDPR does not apply: no TCF dialog will show), every other
+ * call is queued on __tcfapi.q for the banner (features/tcf.js), which
+ * answers them once it has loaded. It adds the hidden "__tcfapiLocator"
+ * iframe that vendors in iframes look for, and answers their postMessage
+ * "__tcfapiCall"s through whatever window.__tcfapi is at the time (the
+ * banner's once loaded) with "__tcfapiReturn" (as a string when the call was
+ * one).
  */
 static int banner_build_tcf_stub(const site_t *site, const gvl_store_t *store,
                                  banner_encoding_t enc[BANNER_ENCODINGS])

@@ -1538,11 +1538,11 @@ static int site_tcf_rules(const site_parse_t *p, site_tcf_t *tcf)
 /*
  * "tcf": {"cmp_id", "cmp_version", "publisher_cc", "vendors",
  * "publisher_restrictions", "stacks", "publisher_purposes", "gdpr_applies"}
- * (issue 24, items 2 and 5). Every id is checked against the newest Global Vendor List: a vendor it
- * lists (and not deleted), a stack it defines (two stacks shown together
- * never share a purpose or special feature, TCF policy), a restriction the
- * vendor's declaration allows. The site's own purposes ("purposes") stay
- * beside it for what TCF does not cover.
+ * (issue 24, items 2 and 5). Every id is checked against the newest Global
+ * Vendor List: a vendor it lists (and not deleted), a stack it defines (two
+ * stacks shown together never share a purpose or special feature, TCF
+ * policy), a restriction the vendor's declaration allows. The site's own
+ * purposes ("purposes") stay beside it for what TCF does not cover.
  */
 
 /* Stacks shown together must not overlap: the first of a's ids (of what)
