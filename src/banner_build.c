@@ -656,11 +656,12 @@ static int banner_build_defaults(const site_t *site, banner_encoding_t enc[BANNE
 /*
  * The settings of the TCF feature (web/banner/features/tcf.js, issue 24,
  * items 3 and 5), only for a site with a "tcf" block: "tcf": {
- *   "id": CMP id, "cv": CMP version, "cc": publisher country, "ga": gdprApplies (true: the
- *   site file says TCF applies; geo-targeting is a later issue), "vl": GVL vendorListVersion,
- *   "tp": its tcfPolicyVersion, "st": [[stack id, [purposes], [special features]]] (the
- *   site's stacks, shown in the first layer for their purposes), "pc"/"pl": [publisher purposes on
- *   consent / legitimate interest],
+ *   "id": CMP id, "cv": CMP version, "cc": publisher country, "ga": gdprApplies (the
+ *   site file's tcf.gdpr_applies, true by default; geo-targeting is a later issue),
+ *   "vl": GVL vendorListVersion, "tp": its tcfPolicyVersion,
+ *   "st": [[stack id, [purposes], [special features]]] (the site's stacks, shown in
+ *   the first layer for their purposes), "pc"/"pl": [publisher purposes on consent /
+ *   legitimate interest],
  *   "v": [[id, name, [purposes], [LI purposes], [special features], [special purposes],
  *          [features], [data categories], std retention days | null, privacy URL | null,
  *          LI claim URL | null, deviceStorageDisclosureUrl | null]] (the site's vendors),
@@ -780,7 +781,7 @@ static int banner_settings_tcf(const site_t *site, const gvl_store_t *store, jso
     }
     json_t *o = json_pack("{s:i, s:i, s:s, s:b, s:I, s:I, s:o, s:o, s:o, s:o, s:o}", "id",
                           (int)tcf->cmp_id, "cv", (int)tcf->cmp_version, "cc", tcf->publisher_cc,
-                          "ga", 1, "vl", (json_int_t)gvl->vendor_list_version, "tp",
+                          "ga", tcf->gdpr_applies, "vl", (json_int_t)gvl->vendor_list_version, "tp",
                           (json_int_t)gvl->tcf_policy_version, "st", banner_tcf_stacks(site, gvl),
                           "pc", banner_tcf_u16s(tcf->publisher_consent, tcf->n_publisher_consent),
                           "pl", banner_tcf_u16s(tcf->publisher_li, tcf->n_publisher_li), "v",
@@ -793,12 +794,14 @@ static int banner_settings_tcf(const site_t *site, const gvl_store_t *store, jso
  * in its pages, a synchronous external script (nothing inline: any
  * Content-Security-Policy that allows consentd's origin allows it). It defines
  * window.__tcfapi unless a CMP did: "ping" answers at once (cmpStatus "stub",
- * cmpLoaded false, the site's gdprApplies), every other call is queued on
- * __tcfapi.q for the banner (features/tcf.js), which answers them once it has
- * loaded. It adds the hidden "__tcfapiLocator" iframe that vendors in
- * iframes look for, and answers their postMessage "__tcfapiCall"s through
- * whatever window.__tcfapi is at the time (the banner's once loaded) with
- * "__tcfapiReturn" (as a string when the call was one).
+ * cmpLoaded false, the site's gdprApplies; displayStatus "hidden", or
+ * "disabled" when GDPR does not apply: no TCF dialog will show), every other
+ * call is queued on __tcfapi.q for the banner (features/tcf.js), which
+ * answers them once it has loaded. It adds the hidden "__tcfapiLocator"
+ * iframe that vendors in iframes look for, and answers their postMessage
+ * "__tcfapiCall"s through whatever window.__tcfapi is at the time (the
+ * banner's once loaded) with "__tcfapiReturn" (as a string when the call was
+ * one).
  */
 static int banner_build_tcf_stub(const site_t *site, const gvl_store_t *store,
                                  banner_encoding_t enc[BANNER_ENCODINGS])
@@ -811,7 +814,7 @@ static int banner_build_tcf_stub(const site_t *site, const gvl_store_t *store,
         "/* consentd: IAB TCF CMP API stub (__tcfapi), before any vendor's tag */\n"
         "(function(w,d){if(typeof w.__tcfapi==\"function\")return;"
         "var q=[],f=function(c,v,cb,p){if(c==\"ping\"){if(typeof cb==\"function\")cb({gdprApplies:"
-        "%s,cmpLoaded:!1,cmpStatus:\"stub\",displayStatus:\"hidden\",apiVersion:\"2.2\",cmpId:%u,"
+        "%s,cmpLoaded:!1,cmpStatus:\"stub\",displayStatus:\"%s\",apiVersion:\"2.2\",cmpId:%u,"
         "cmpVersion:%u,gvlVersion:%u,tcfPolicyVersion:%u},!0)}else q.push([c,v,cb,p])};"
         "f.q=q;w.__tcfapi=f;"
         "(function l(){if(w.frames.__tcfapiLocator)return;if(d.body){var i=d.createElement("
@@ -823,7 +826,8 @@ static int banner_build_tcf_stub(const site_t *site, const gvl_store_t *store,
         "w.__tcfapi(c.command,c.version,function(r,ok){var m={__tcfapiReturn:{returnValue:r,"
         "success:ok,callId:c.callId}};e.source&&e.source.postMessage(s?JSON.stringify(m):m,\"*\")"
         "},c.parameter)},!1)})(window,document);\n",
-        "true", (unsigned)site->tcf.cmp_id, (unsigned)site->tcf.cmp_version,
+        site->tcf.gdpr_applies ? "true" : "false", site->tcf.gdpr_applies ? "hidden" : "disabled",
+        (unsigned)site->tcf.cmp_id, (unsigned)site->tcf.cmp_version,
         (unsigned)gvl->vendor_list_version, (unsigned)gvl->tcf_policy_version);
     if (len < 0) return -1;
     enc[BANNER_IDENTITY].body = body;

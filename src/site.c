@@ -1531,17 +1531,18 @@ static int site_tcf_rules(const site_parse_t *p, site_tcf_t *tcf)
     for (size_t i = 0; i < tcf->n_publisher_li; i++)
         r->pub_purposes_li |= TCF_BIT(tcf->publisher_li[i]);
     r->publisher_tc = tcf->n_publisher_consent + tcf->n_publisher_li > 0;
+    tcf->choice_json_max = tcf_choice_json_max(r);
     return 0;
 }
 
 /*
  * "tcf": {"cmp_id", "cmp_version", "publisher_cc", "vendors",
- * "publisher_restrictions", "stacks", "publisher_purposes"} (issue 24, item
- * 2). Every id is checked against the newest Global Vendor List: a vendor it
- * lists (and not deleted), a stack it defines (two stacks shown together
- * never share a purpose or special feature, TCF policy), a restriction the
- * vendor's declaration allows. The site's own purposes ("purposes") stay
- * beside it for what TCF does not cover.
+ * "publisher_restrictions", "stacks", "publisher_purposes", "gdpr_applies"}
+ * (issue 24, items 2 and 5). Every id is checked against the newest Global
+ * Vendor List: a vendor it lists (and not deleted), a stack it defines (two
+ * stacks shown together never share a purpose or special feature, TCF
+ * policy), a restriction the vendor's declaration allows. The site's own
+ * purposes ("purposes") stay beside it for what TCF does not cover.
  */
 
 /* Stacks shown together must not overlap: the first of a's ids (of what)
@@ -1562,16 +1563,29 @@ static int site_tcf_stacks_overlap(const site_parse_t *p, size_t i, const gvl_st
     return 0;
 }
 
+/* "tcf.gdpr_applies" (issue 24, item 5): a boolean, true when absent. */
+static int site_tcf_gdpr_applies(const site_parse_t *p, json_t *obj, site_tcf_t *tcf)
+{
+    json_t *v = json_object_get(obj, "gdpr_applies");
+    tcf->gdpr_applies = 1;
+    if (v == NULL) return 0;
+    if (!json_is_boolean(v))
+        return site_fail(p, "tcf.gdpr_applies",
+                         "must be true or false (whether GDPR applies to the site's visitors)");
+    tcf->gdpr_applies = json_is_true(v);
+    return 0;
+}
+
+int site_tcf_applies(const site_t *site)
+{
+    return site->tcf.enabled && site->tcf.gdpr_applies;
+}
+
 static int site_parse_tcf(const site_parse_t *p, json_t *root, site_t *site)
 {
-    static const char *const keys[] = {"cmp_id",
-                                       "cmp_version",
-                                       "publisher_cc",
-                                       "vendors",
-                                       "publisher_restrictions",
-                                       "stacks",
-                                       "publisher_purposes",
-                                       NULL};
+    static const char *const keys[] = {
+        "cmp_id", "cmp_version",        "publisher_cc", "vendors", "publisher_restrictions",
+        "stacks", "publisher_purposes", "gdpr_applies", NULL};
     json_t *obj = json_object_get(root, "tcf"), *v;
     if (obj == NULL) return 0;
     if (!json_is_object(obj)) return site_fail(p, "tcf", "must be an object");
@@ -1636,7 +1650,7 @@ static int site_parse_tcf(const site_parse_t *p, json_t *root, site_t *site)
     if ((v = json_object_get(obj, "publisher_purposes")) != NULL &&
         site_tcf_publisher_purposes(p, v, tcf) != 0)
         return -1;
-    if (site_tcf_rules(p, tcf) != 0) return -1;
+    if (site_tcf_gdpr_applies(p, obj, tcf) != 0 || site_tcf_rules(p, tcf) != 0) return -1;
     tcf->enabled = 1;
     return 0;
 }

@@ -233,6 +233,15 @@ typedef struct site_tcf {
      * vendors declare, on the basis they declare or, when flexible, on
      * either; policy_version the GVL's tcfPolicyVersion. */
     tcf_site_rules_t rules;
+    /* The longest `tcf` member of this site's consent POST
+     * (tcf_choice_json_max of rules), computed at load: the POST's body
+     * limit grows by it (src/api/consent.c, consent_max_body). */
+    size_t choice_json_max;
+    /* "gdpr_applies" (issue 24, item 5; true by default): what the CMP API
+     * answers as gdprApplies, set by the site file (geo-targeting is a later
+     * issue). False: no TCF dialog, no TCF choice and no TC string; __tcfapi
+     * answers gdprApplies false (docs/tcf.md, "When GDPR does not apply"). */
+    int gdpr_applies;
 } site_tcf_t;
 
 typedef struct site {
@@ -330,6 +339,10 @@ site_set_t *site_set_retain(site_set_t *set);
 void site_set_release(site_set_t *set);
 size_t site_set_count(const site_set_t *set);
 const site_t *site_set_at(const site_set_t *set, size_t i);
+
+/* A TCF site whose visitors GDPR applies to (tcf block and tcf.gdpr_applies):
+ * its consent POST takes the TCF choice and writes a TC string. */
+int site_tcf_applies(const site_t *site);
 
 /* NULL when there is no such site. */
 const site_t *site_find(const site_set_t *set, const char *id, size_t len);

@@ -777,3 +777,14 @@ tcf_status_t tcf_choice_apply(const tcf_site_rules_t *rules, tcf_choice_t *c, co
     };
     return TCF_OK;
 }
+
+size_t tcf_choice_json_max(const tcf_site_rules_t *rules)
+{
+    size_t n = TCF_CHOICE_JSON_FIXED;
+    for (size_t i = 0; i < rules->vendor_count; i++) {
+        unsigned id = rules->vendors[i].id;
+        size_t digits = id >= 10000 ? 5 : id >= 1000 ? 4 : id >= 100 ? 3 : id >= 10 ? 2 : 1;
+        n += 2 * (digits + 1); /* the id and a comma, in each vendor list */
+    }
+    return n;
+}

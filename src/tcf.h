@@ -212,4 +212,16 @@ tcf_status_t tcf_choice_apply(const tcf_site_rules_t *rules, tcf_choice_t *choic
                               const char lang[2], int64_t updated, uint16_t *disclosed,
                               tcf_string_t *out, char *err, size_t errcap);
 
+/* The longest `tcf` member a choice on a site with these rules can be, as
+ * the compact JSON a banner sends: every member, purpose, special feature
+ * and publisher list at its fullest (TCF_CHOICE_JSON_FIXED bytes cover them
+ * all, with their keys), plus each of the site's vendors in both vendor
+ * lists ("755," in consents and in legitimate_interests). What a consent
+ * POST of a TCF site may add to the body of a site without TCF (its limit,
+ * src/api/consent.c, issue 24: a site with 500 vendors needs about 10 KB).
+ * Pure; at most TCF_CHOICE_JSON_MAX. */
+#define TCF_CHOICE_JSON_FIXED 1024
+#define TCF_CHOICE_JSON_MAX (TCF_CHOICE_JSON_FIXED + 2 * TCF_SITE_VENDORS_MAX * 6)
+size_t tcf_choice_json_max(const tcf_site_rules_t *rules);
+
 #endif

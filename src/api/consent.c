@@ -484,6 +484,10 @@ int consent_body_check(const char *body, size_t len, const site_t *site,
     } else if (out->has_tcf && !site->tcf.enabled) {
         rc = consent_refuse(why, 400, "tcf_not_enabled",
                             "tcf: this site does not use IAB TCF (its site file has no tcf block)");
+    } else if (out->has_tcf && !site_tcf_applies(site)) {
+        rc = consent_refuse(why, 400, "tcf_not_enabled",
+                            "tcf: GDPR does not apply on this site (tcf.gdpr_applies is false): "
+                            "no TCF choice is recorded");
     } else if (visitor != NULL && !visitor_id_valid(visitor, strlen(visitor))) {
         rc = consent_refuse(why, 400, "invalid_visitor",
                             "visitor must be 8 to 64 characters of A-Z a-z 0-9 - _");
@@ -677,9 +681,22 @@ static int consent_gpc_header(const h2o_iovec_t *v)
     return v != NULL && v->len == 1 && v->base[0] == '1';
 }
 
+size_t consent_max_body(const site_t *site)
+{
+    return CONSENT_MAX_BODY + (site_tcf_applies(site) ? site->tcf.choice_json_max : 0);
+}
+
 void consent_post(http_request_t *rq)
 {
     const site_t *site = rq->site;
+    size_t max_body = consent_max_body(site);
+    if (rq->req->entity.len > max_body) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "the body is too large: at most %zu bytes for this site",
+                 max_body);
+        http_error(rq, 413, "payload_too_large", msg);
+        return;
+    }
     http_caller_t caller = http_caller(rq);
     if (caller != HTTP_CALLER_BROWSER && caller != HTTP_CALLER_SERVER) {
         http_caller_error(rq, caller);
@@ -708,7 +725,7 @@ void consent_post(http_request_t *rq)
      * the TC string lives in the pending write, after its state. */
     tcf_string_t tcs;
     size_t tc_cap = 0;
-    if (site->tcf.enabled) {
+    if (site_tcf_applies(site)) {
         if (consent_tcf_apply(rq, site, choice.has_tcf ? &choice.tcf : NULL, choice.lang, &tcs) !=
             0)
             return;
@@ -824,7 +841,7 @@ void consent_delete(http_request_t *rq)
     /* A TCF site's withdrawal carries a TC string refusing everything. */
     tcf_string_t tcs;
     size_t tc_cap = 0;
-    if (site->tcf.enabled) {
+    if (site_tcf_applies(site)) {
         if (consent_tcf_apply(rq, site, NULL, lang, &tcs) != 0) return;
         tc_cap = tcf_encoded_max(&tcs);
     }

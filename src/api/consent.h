@@ -14,7 +14,16 @@
 #include "strbuf.h"
 #include "visitor.h"
 
-#define CONSENT_MAX_BODY 4096 /* bytes of a POST body */
+/* Bytes of a POST body on a site without TCF. A TCF site's limit grows with
+ * its vendors (issue 24): CONSENT_MAX_BODY + site->tcf.choice_json_max, the
+ * longest `tcf` member its choices can be (consent_max_body). The route's
+ * bound (src/server/router.c) is the largest any site can have; consent_post
+ * answers 413 over the site's own. */
+#define CONSENT_MAX_BODY 4096
+#define CONSENT_MAX_BODY_ANY_SITE (CONSENT_MAX_BODY + TCF_CHOICE_JSON_MAX)
+
+/* The body limit of a consent POST to this site (above). */
+size_t consent_max_body(const site_t *site);
 
 void consent_post(http_request_t *rq);
 void consent_get(http_request_t *rq);

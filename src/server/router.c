@@ -97,7 +97,7 @@ static const route_t routes[] = {
      AUTH_PUBLIC, 0, 0},
     {"tcf_stub_js", "GET", "/v1/sites/{site}/tcf-stub.js", banner_tcf_stub_get, AUTH_PUBLIC, 0, 0},
     {"consent_post", "POST", "/v1/sites/{site}/consents", consent_post,
-     AUTH_BROWSER | SCOPE_CONSENT_SERVER, CONSENT_MAX_BODY, 1, RATELIMIT_CONSENTS},
+     AUTH_BROWSER | SCOPE_CONSENT_SERVER, CONSENT_MAX_BODY_ANY_SITE, 1, RATELIMIT_CONSENTS},
     {"consent_get", "GET", "/v1/sites/{site}/consents/{visitor}", consent_get,
      AUTH_BROWSER | SCOPE_CONSENT_SERVER, 0, 1},
     {"consent_delete", "DELETE", "/v1/sites/{site}/consents/{visitor}", consent_delete,

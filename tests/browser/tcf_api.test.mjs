@@ -18,7 +18,7 @@ import zlib from 'node:zlib';
 import { after, before } from 'node:test';
 import { TCString } from '@iabtechlabtcf/core';
 import { SOURCE_DIR, makeTempDir, test, waitFor } from '../http/lib/harness.mjs';
-import { AXE_PATH, bannerPage, choiceCookie, newPage, servedConfig, startBannerStack, waitOpen, waitRecorded } from './lib/browser.mjs';
+import { AXE_PATH, DEMO_KEY, bannerPage, choiceCookie, newPage, servedConfig, startBannerStack, waitOpen, waitRecorded } from './lib/browser.mjs';
 
 const FIXTURES = path.join(SOURCE_DIR, 'tests', 'fixtures', 'gvl');
 const GVL = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'vendor-list-v17.json'), 'utf8'));
@@ -257,6 +257,63 @@ test('a_choice_pending_when_consentd_was_unreachable_is_sent_with_its_tcf_choice
     assert.deepEqual(ids(m.vendorConsents), yes(tc.vendor.consents), 'the TC string has the accepted consents');
     assert.ok(ids(m.vendorConsents).length > 90, 'consents given');
     assert.deepEqual(ids(m.purposeConsents), declared('purposes'));
+    await page.context().close();
+});
+
+// Issue 24 defect 1: the core's retry on the same page (consentd unreachable
+// at the click) sends the same body, its tcf member included: the stored
+// record's TC string grants what the visitor accepted, not a refusal.
+test('a_choice_retried_on_the_same_page_records_the_tc_string_of_the_choice', async () => {
+    const page = await tcfPage({ delayMs: 0 });
+    await waitOpen(page);
+    const bodies = [];
+    await page.route('**/v1/sites/demo/consents', async (route) => {
+        bodies.push(JSON.parse(route.request().postData()));
+        if (bodies.length === 1) await route.abort();
+        else await route.continue();
+    });
+    await page.locator('consentd-ui dialog').getByRole('button', { name: 'Tout accepter', exact: true }).click();
+    // The core retries after 4 s on this page; no reload.
+    const c = await waitRecorded(page, { timeoutMs: 15000 });
+    assert.equal(bodies.length, 2, 'one failed send, one retry');
+    assert.ok(bodies[1].tcf, 'the retry carries the tcf member');
+    assert.deepEqual(bodies[1], bodies[0], 'the retry sends the same body');
+    const stored = await stack.consentd.request(`/v1/sites/demo/consents/${c.v}`, { headers: { authorization: `Bearer ${DEMO_KEY}` } });
+    assert.equal(stored.status, 200);
+    const m = TCString.decode(stored.json().tc_string);
+    const consentVendors = VENDORS.filter((id) => GVL.vendors[id].purposes.length > 0);
+    assert.deepEqual(ids(m.vendorConsents), consentVendors, 'the stored TC string has every consent accepted');
+    assert.deepEqual(ids(m.purposeConsents), declared('purposes'));
+    assert.deepEqual(ids(m.specialFeatureOptins), declared('specialFeatures'));
+    await waitFor(async () => (await events(page)).includes('useractioncomplete'), { timeoutMs: 15000, message: 'useractioncomplete' });
+    const done = await page.evaluate(() => log.filter((l) => l[0] === 'event').pop()[1]);
+    assert.equal(done.tcString, stored.json().tc_string, 'the TCData has the stored string');
+    assert.deepEqual(page.problems, []);
+    await page.context().close();
+});
+
+// "Continue without accepting" goes through the core's dismiss, which also
+// sends a "dismissed" event: the tcf member goes with the consent POST only
+// (the events endpoint refuses unknown members).
+test('continue_without_accepting_sends_the_tcf_choice_and_a_clean_dismissed_event', async () => {
+    const page = await tcfPage({ delayMs: 0 });
+    await waitOpen(page);
+    const sent = [];
+    page.on('request', (r) => {
+        if (r.method() === 'POST' && /\/v1\/sites\/demo\/(consents|events)$/.test(r.url())) sent.push(r);
+    });
+    await page.locator('consentd-ui dialog button.x').click();
+    const c = await waitRecorded(page);
+    await waitFor(() => sent.some((r) => r.url().endsWith('/events') && JSON.parse(r.postData()).type === 'dismissed'), { message: 'the dismissed event' });
+    const consent = sent.find((r) => r.url().endsWith('/consents'));
+    assert.ok(JSON.parse(consent.postData()).tcf, 'the consent POST carries tcf');
+    const dismissed = sent.find((r) => r.url().endsWith('/events') && JSON.parse(r.postData()).type === 'dismissed');
+    assert.equal(JSON.parse(dismissed.postData()).tcf, undefined, 'the event does not');
+    assert.equal((await dismissed.response()).status(), 204, 'the event is accepted');
+    const stored = await stack.consentd.request(`/v1/sites/demo/consents/${c.v}`, { headers: { authorization: `Bearer ${DEMO_KEY}` } });
+    const m = TCString.decode(stored.json().tc_string);
+    assert.deepEqual(ids(m.vendorConsents), [], 'no consent');
+    assert.ok(ids(m.vendorLegitimateInterests).length > 0, 'legitimate interests kept');
     await page.context().close();
 });
 

@@ -176,6 +176,18 @@ test('a_bad_country_code_cmp_id_or_publisher_purpose_is_refused', () => {
     refused({ ...TCF, vendor: [1] }, 'tcf.vendor', 'unknown field');
 });
 
+// tcf.gdpr_applies (issue 24, item 5): a boolean, true when absent.
+test('gdpr_applies_must_be_a_boolean', () => {
+    const why = 'must be true or false (whether GDPR applies to the site\'s visitors)';
+    refused({ ...TCF, gdpr_applies: 'yes' }, 'tcf.gdpr_applies', why);
+    refused({ ...TCF, gdpr_applies: 0 }, 'tcf.gdpr_applies', why);
+    refused({ ...TCF, gdpr_applies: null }, 'tcf.gdpr_applies', why);
+    for (const v of [true, false]) {
+        const r = check({ tcf: { ...TCF, gdpr_applies: v } });
+        assert.equal(r.status, 0, `gdpr_applies ${v}: ${r.stderr}`);
+    }
+});
+
 test('the_server_configuration_tcf_block_is_checked', () => {
     let r = check({ config: { tcf: { gvl_dir: gvlStore(), gvl_url: 'http://example.com/vl.json' } } });
     assert.equal(r.status, 1);

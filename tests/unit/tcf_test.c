@@ -545,6 +545,64 @@ static int choice_held_to_the_site(void)
     return 0;
 }
 
+/* The fullest `tcf` member a site's choice can be (every member, every ID
+ * of every purpose, special feature and publisher list, each of the site's
+ * vendors in both vendor lists) fits tcf_choice_json_max: the consent
+ * POST's body limit of a TCF site. */
+static size_t ids_json(char *out, size_t cap, unsigned from, unsigned to)
+{
+    size_t n = 0;
+    for (unsigned id = from; id <= to; id++)
+        n += (size_t)snprintf(out + n, cap - n, "%s%u", id > from ? "," : "", id);
+    return n;
+}
+
+static int choice_json_max_bounds_the_fullest_choice(void)
+{
+    static tcf_site_vendor_t vs[TCF_SITE_VENDORS_MAX];
+    static char json[TCF_CHOICE_JSON_MAX + 1];
+    static tcf_choice_t choice;
+    char err[TCF_ERR_MAX], p24[128], p12[64], c63[256];
+    ids_json(p24, sizeof(p24), 1, 24);
+    ids_json(p12, sizeof(p12), 1, 12);
+    ids_json(c63, sizeof(c63), 1, 63);
+    tcf_site_rules_t r = {0};
+    /* No vendor: what every site can send, within the fixed part. */
+    size_t fixed = tcf_choice_json_max(&r);
+    CHECK(fixed == TCF_CHOICE_JSON_FIXED);
+    /* The largest site: 2048 vendors of 5 digits, then 600 of 1 to 4. */
+    size_t counts[] = {TCF_SITE_VENDORS_MAX, 600};
+    for (size_t c = 0; c < 2; c++) {
+        r.vendor_count = counts[c];
+        for (size_t i = 0; i < r.vendor_count; i++)
+            vs[i] = (tcf_site_vendor_t){.id = (uint16_t)(c == 0 ? 63000 + i : 1 + 7 * i)};
+        r.vendors = vs;
+        char vendors[TCF_SITE_VENDORS_MAX * 6 + 1];
+        size_t vn = 0, digits = 0;
+        for (size_t i = 0; i < r.vendor_count; i++) {
+            int w = snprintf(vendors + vn, sizeof(vendors) - vn, "%s%u", i > 0 ? "," : "",
+                             (unsigned)vs[i].id);
+            vn += (size_t)w;
+            digits += (size_t)snprintf(NULL, 0, "%u", (unsigned)vs[i].id) + 1;
+        }
+        int n = snprintf(json, sizeof(json),
+                         "{\"purposes\":{\"consents\":[%s],\"legitimate_interests\":[%s]},"
+                         "\"special_features\":[%s],"
+                         "\"vendors\":{\"consents\":[%s],\"legitimate_interests\":[%s]},"
+                         "\"publisher\":{\"consents\":[%s],\"legitimate_interests\":[%s],"
+                         "\"custom_consents\":[%s],\"custom_legitimate_interests\":[%s]}}",
+                         p24, p24, p12, vendors, vendors, p24, p24, c63, c63);
+        size_t max = tcf_choice_json_max(&r);
+        CHECK(max == fixed + 2 * digits);
+        CHECK(n > 0 && (size_t)n <= max && max <= TCF_CHOICE_JSON_MAX);
+        CHECK((size_t)n > max - 256); /* a bound, not a guess */
+        CHECK(parse(json, &choice, err) == TCF_OK);
+        CHECK(choice.vendor_consent_count == r.vendor_count &&
+              choice.vendor_li_count == r.vendor_count);
+    }
+    return 0;
+}
+
 int main(void)
 {
     RUN(spec_example_is_encoded_bit_for_bit);
@@ -554,5 +612,6 @@ int main(void)
     RUN(choice_is_parsed);
     RUN(choice_errors_name_field_and_reason);
     RUN(choice_held_to_the_site);
+    RUN(choice_json_max_bounds_the_fullest_choice);
     return check_summary();
 }

@@ -47,17 +47,22 @@ export function choiceSave(cfg, post, about, d, h) {
 }
 
 // Post a pending choice; the cookie is rewritten with the proof once recorded.
+// The body is built once, from `about` as it is at the choice (a feature's
+// member too: the TCF choice), and the retries send that same body.
 export async function choiceSend(cfg, post, about, c, tries = 0) {
     try {
         // source: banner, the default.
-        const r = await post('consents', {
-            ...about,
-            visitor: c.v,
-            decisions: c.d,
-            policy_version: c.pv,
-            banner_version: c.b,
-            ...c.h,
-        });
+        const r = await post(
+            'consents',
+            (about = {
+                ...about,
+                visitor: c.v,
+                decisions: c.d,
+                policy_version: c.pv,
+                banner_version: c.b,
+                ...c.h,
+            }),
+        );
         if (choiceRead()?.e != c.e) return; // a newer choice replaced this one
         if (r.status == 201) {
             const j = await r.json();

@@ -99,6 +99,17 @@ CONSENTD_FEATURES.push((k) => {
 
     const map = (list, of = list) => Object.fromEntries(of.map((id) => [id, list.includes(id)]));
     function tcData(listenerId, only) {
+        // GDPR does not apply: the CMP's ids only (CMP API v2, TCData).
+        if (!S.ga)
+            return {
+                tcfPolicyVersion: S.tp,
+                cmpId: S.id,
+                cmpVersion: S.cv,
+                gdprApplies: false,
+                eventStatus,
+                cmpStatus: status,
+                listenerId,
+            };
         const c = choice || all(0);
         const pub = c.publisher || {};
         const vids = only || ids;
@@ -143,7 +154,7 @@ CONSENTD_FEATURES.push((k) => {
                     gdprApplies: S.ga,
                     cmpLoaded: status == 'loaded',
                     cmpStatus: status,
-                    displayStatus: shown ? 'visible' : 'hidden',
+                    displayStatus: S.ga ? (shown ? 'visible' : 'hidden') : 'disabled',
                     apiVersion: '2.2',
                     cmpVersion: S.cv,
                     cmpId: S.id,
@@ -196,6 +207,20 @@ CONSENTD_FEATURES.push((k) => {
     }
     window.__tcfapi = api;
     for (const call of stub?.q || []) api(...call);
+    // GDPR does not apply (the site's tcf.gdpr_applies is false): no TCF
+    // dialog, no TCF choice, no TC string; __tcfapi answers gdprApplies
+    // false ("tcloaded", displayStatus "disabled") once the DOM is ready,
+    // and the core's own banner asks for the site's purposes.
+    if (!S.ga) {
+        eventStatus = 'tcloaded';
+        const done = () => {
+            status = 'loaded';
+            for (const call of queue.splice(0)) api(...call);
+        };
+        if (document.readyState == 'loading') document.addEventListener('DOMContentLoaded', done);
+        else done();
+        return;
+    }
 
     const save = (c) => {
         choice = c;
@@ -220,10 +245,23 @@ CONSENTD_FEATURES.push((k) => {
         if (event) emit(event);
     };
     // The core records the site's own purposes; the TCF choice travels on
-    // `about` for that POST only.
+    // `about` for that POST only: the core's consent POST reads `about` first
+    // (and keeps the body it built for its retries), and the member goes
+    // with that read, so that no other body of the core (the events) carries
+    // it. docs/tcf.md.
+    const carry = (c) =>
+        k.about &&
+        Object.defineProperty(k.about, 'tcf', {
+            get() {
+                delete this.tcf;
+                return c;
+            },
+            enumerable: true,
+            configurable: true,
+        });
     const choose = (c, go) => {
         save(c);
-        if (k.about) k.about.tcf = c;
+        carry(c);
         go();
         if (k.about) delete k.about.tcf;
         recorded('useractioncomplete');
@@ -436,11 +474,10 @@ CONSENTD_FEATURES.push((k) => {
         document.body.append(host);
         // A choice still pending from an earlier page (consentd was not
         // reached): the core sends it again right after this returns, with
-        // `about`: the TCF choice goes with it, and its TC string is read
-        // once recorded. (The core's retries within one page go without it:
-        // docs/tcf.md.)
+        // `about`: the TCF choice goes with it (and with the core's retries),
+        // and its TC string is read once recorded.
         if (k.about && choice && cookie()?.q) {
-            k.about.tcf = choice;
+            carry(choice);
             setTimeout(() => delete k.about.tcf);
             recorded();
         }
