@@ -14,7 +14,7 @@ import { TCString } from '@iabtechlabtcf/core';
 import Ajv2020 from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { SOURCE_DIR, makeTempDir, shippedSite, siteLike, startStack, test } from './lib/harness.mjs';
-import { browser, postConsent, server, verifyProof } from './lib/consent.mjs';
+import { browser, everything, postConsent, server, verifyProof } from './lib/consent.mjs';
 import { AFTER_FLUSH_MS } from './lib/counters.mjs';
 import { delay } from './lib/harness.mjs';
 
@@ -257,6 +257,29 @@ test('tcf_withdrawal_records_a_string_refusing_everything', async () => {
     assert.deepEqual(decoded(answer.tc_string), expected(Date.parse(answer.issued_at), {}));
     const { payload } = await verifyProof(stack.consentd, answer.proof);
     assert.equal(payload.tcf.tc_string, answer.tc_string);
+});
+
+test('tcf_erasure_leaves_no_tc_string_of_the_visitor_in_redis_the_export_or_the_api', async () => {
+    // Two writes, so both the current record and the history carry a string.
+    const first = await recorded('erase1', { purposes: { consents: [1] }, vendors: { consents: [8] } }, { purposeConsents: [1], vendorConsents: [8] });
+    const { visitor } = first;
+    const res = await postConsent(stack.consentd, body({ purposes: { consents: [1, 3] } }, { visitor }));
+    assert.equal(res.status, 201, res.text);
+    const strings = [first.tc, res.json().tc_string];
+    const kept = await recorded('erase-kept', { purposes: { consents: [1] } }, { purposeConsents: [1] });
+    for (const tc of strings) assert.ok((await everything(stack.redis)).includes(tc), 'the string was stored in clear');
+
+    const erase = await stack.consentd.request(`/v1/sites/demo/visitors/${visitor}`, { method: 'DELETE', headers: server() });
+    assert.equal(erase.status, 200, erase.text);
+    assert.equal(erase.json().erased, true);
+    const all = await everything(stack.redis);
+    for (const tc of strings) assert.ok(!all.includes(tc), `a TC string of the erased visitor is still in Redis: ${tc}`);
+    assert.ok(all.includes(kept.tc), 'the other visitor\'s string went too');
+    const gone = await stack.consentd.request(`/v1/sites/demo/consents/${visitor}`, { headers: browser() });
+    assert.equal(gone.status, 404, gone.text);
+    const exp = await stack.consentd.request('/v1/sites/demo/consents?limit=1000', { headers: server() });
+    for (const tc of strings) assert.ok(!exp.text.includes(tc), 'the export still shows the string');
+    assert.ok(exp.text.includes(kept.tc), 'the export lost the other visitor');
 });
 
 test('tcf_member_errors_answer_400_naming_the_field', async () => {
