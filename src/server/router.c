@@ -33,6 +33,7 @@
 #include "banner.h"
 #include "clock.h"
 #include "consent.h"
+#include "console.h"
 #include "dashboard.h"
 #include "demo.h"
 #include "events.h"
@@ -147,6 +148,8 @@ static const route_t routes[] = {
     {"demo", "GET", "/demo/{file}", demo_get, AUTH_PUBLIC, 0, 0},
     {"dashboard", "GET", "/dashboard", dashboard_get, AUTH_PUBLIC, 0, 0},
     {"dashboard_file", "GET", "/dashboard/{file}", dashboard_get, AUTH_PUBLIC, 0, 0},
+    {"console", "GET", "/console", console_get, AUTH_PUBLIC, 0, 0},
+    {"console_file", "GET", "/console/{file}", console_get, AUTH_PUBLIC, 0, 0},
     {"jwks", "GET", "/.well-known/jwks.json", consent_jwks, AUTH_PUBLIC, 0, 0},
     {"openapi", "GET", "/openapi.json", openapi_get, AUTH_PUBLIC, 0, 0},
 };

@@ -30,6 +30,8 @@ const ACCESS = {
     demo: 'public',
     dashboard: 'public',
     dashboard_file: 'public',
+    console: 'public',
+    console_file: 'public',
     openapi: 'public', /* the API's description */
     consent_post: 'browser', /* the site's origins or its API key */
     consent_get: 'browser',
