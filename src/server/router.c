@@ -43,6 +43,7 @@
 #include "scans.h"
 #include "site_keys.h"
 #include "site_config.h"
+#include "site_preview.h"
 #include "stats.h"
 #include "versions.h"
 #include "health.h"
@@ -130,6 +131,12 @@ static const route_t routes[] = {
     {"site_diff", "GET", "/v1/sites/{site}/diff", site_config_diff, SCOPE_SITE_WRITE, 0, 0},
     {"site_publish", "POST", "/v1/sites/{site}/versions/{version}/publish", site_config_publish,
      SCOPE_SITE_PUBLISH, 1024, 0},
+    {"site_draft_check", "POST", "/v1/sites/{site}/draft/check", site_preview_check,
+     SCOPE_SITE_WRITE, SITE_CONFIG_MAX_BODY, 0},
+    {"site_preview_post", "POST", "/v1/sites/{site}/previews", site_preview_post, SCOPE_SITE_WRITE,
+     SITE_CONFIG_MAX_BODY, 0},
+    {"site_preview_banner", "GET", "/v1/sites/{site}/previews/{id}/banner.js", site_preview_banner,
+     AUTH_PUBLIC, 0, 0},
     {"visitor_get", "GET", "/v1/sites/{site}/visitors/{visitor}", rights_access, SCOPE_RIGHTS, 0,
      0},
     {"visitor_delete", "DELETE", "/v1/sites/{site}/visitors/{visitor}", rights_erase, SCOPE_RIGHTS,

@@ -59,6 +59,9 @@ const ACCESS = {
     site_version_get: 'server',
     site_diff: 'server',
     site_publish: 'server',
+    site_draft_check: 'server', /* the console (issue 22, item 3): site:write */
+    site_preview_post: 'server',
+    site_preview_banner: 'public', /* a preview's id is its secret */
     keys_post: 'server', /* a site's keys (issue 22, item 2): keys:admin */
     keys_list: 'server',
     keys_delete: 'server',
@@ -116,7 +119,8 @@ function target(route, site) {
         .replace('{file}', 'index.html')
         .replace('{hash}', 'a'.repeat(64))
         .replace('{version}', '1')
-        .replace('{name}', 'some-key');
+        .replace('{name}', 'some-key')
+        .replace('{id}', 'A'.repeat(24));
 }
 
 function bodyFor(route) {

@@ -60,7 +60,8 @@ function target(route, site = 'demo') {
         .replace('{file}', 'index.html')
         .replace('{hash}', 'a'.repeat(64))
         .replace('{name}', 'no-such-key')
-        .replace('{version}', '1');
+        .replace('{version}', '1')
+        .replace('{id}', 'A'.repeat(24));
 }
 
 let made = 0;
