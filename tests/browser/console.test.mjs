@@ -18,6 +18,7 @@
 // and not in localStorage.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import zlib from 'node:zlib';
 import { after, before } from 'node:test';
 import { Consentd, delay, test, waitFor } from '../http/lib/harness.mjs';
 import { sha256hex } from '../http/lib/consent.mjs';
@@ -267,37 +268,43 @@ test('an_invalid_draft_shows_the_servers_message_on_the_right_field', async () =
     await basis.selectOption('legitimate_interest'); // with trackers: refused by site.c
     // The server's own reason for that document, asked directly.
     const doc = JSON.parse(await page.locator('#json').inputValue());
-    const check = await api('PUT', '/v1/sites/demo/draft', { revision: 99, site: doc }, DEMO_KEY);
-    let reason;
-    if (check.status === 422) reason = check.json().error.errors.find((e) => e.field === 'purposes[2].legal_basis').reason;
-    else {
-        const c = await api('POST', '/v1/sites/demo/draft/check', doc, DEMO_KEY);
-        assert.equal(c.status, 422, c.text);
-        reason = c.json().error.errors.find((e) => e.field === 'purposes[2].legal_basis').reason;
-    }
+    const check = await api('POST', '/v1/sites/demo/draft/check', doc, DEMO_KEY);
+    assert.equal(check.status, 422, check.text);
+    const reason = check.json().error.errors.find((e) => e.field === 'purposes[2].legal_basis').reason;
     assert.match(reason, /legitimate_interest cannot cover trackers/);
-    // As you type (draft/check), or at the latest when saving (the draft's own 422).
-    const shown = await page
-        .waitForFunction(() => document.querySelector('[data-field="purposes[2].legal_basis"]').getAttribute('aria-invalid') === 'true', null, { timeout: 3000 })
-        .then(() => true)
-        .catch(() => false);
-    if (!shown) await page.locator('#save').click();
-    await page.waitForFunction(() => document.querySelector('[data-field="purposes[2].legal_basis"]').getAttribute('aria-invalid') === 'true', null, { timeout: 10000 });
+    // As you type: no save, the debounced check answers.
+    await page.waitForFunction(() => document.querySelector('[data-field="purposes[2].legal_basis"]').getAttribute('aria-invalid') === 'true', null, { timeout: 5000 });
+    assert.equal(await page.evaluate(() => document.body.dataset.dirty), 'true', 'not saved');
     const describedBy = await basis.getAttribute('aria-describedby');
     assert.ok(describedBy, 'aria-describedby names the message');
     assert.equal(await page.locator(`#${describedBy}`).textContent(), reason, "the server's message, beside the field");
     assert.equal(await page.locator(`#${describedBy}`).getAttribute('data-for'), 'purposes[2].legal_basis');
-    await page.locator(`#${describedBy}`).scrollIntoViewIfNeeded();
+    await page.locator(`#${describedBy}`).evaluate((el) => el.scrollIntoView({ block: 'center' }));
     await checkpoint(page, 'console-invalid-1280');
     await page.setViewportSize(PHONE);
+    await page.locator(`#${describedBy}`).evaluate((el) => el.scrollIntoView({ block: 'center' }));
     await checkpoint(page, 'console-invalid-375');
     // Fixed: the message goes.
     await page.setViewportSize(DESKTOP);
     await basis.selectOption('consent');
-    await page.waitForFunction(() => !document.querySelector('[aria-invalid="true"]'), null, { timeout: 10000 }).catch(async () => {
-        await page.locator('#save').click();
-        await page.waitForFunction(() => !document.querySelector('[aria-invalid="true"]'), null, { timeout: 10000 });
-    });
+    await page.waitForFunction(() => !document.querySelector('[aria-invalid="true"]') && !document.querySelector('.field-error.server'), null, { timeout: 5000 });
+    assert.equal(await page.locator('#check-status').textContent(), 'The server accepts this draft.');
+    // Saving an invalid draft shows the same message (PUT draft's own 422).
+    await basis.selectOption('legitimate_interest');
+    await page.waitForFunction(() => document.body.dataset.checked === 'invalid', null, { timeout: 5000 });
+    await page.locator('#save').click();
+    await page.waitForFunction(() => /Not saved/.test(document.querySelector('#draft-status').textContent), null, { timeout: 5000 });
+    assert.equal(await page.locator('.field-error.server[data-for="purposes[2].legal_basis"]').textContent(), reason);
+    // A field the form has no control for (edited in the JSON view): listed at the top.
+    const bad = JSON.parse(await page.locator('#json').inputValue());
+    bad.purposes[2].legal_basis = 'consent';
+    bad.google_consent_mode = { wait_for_update: 99999 };
+    await page.locator('#json').fill(JSON.stringify(bad, null, 2));
+    await page.locator('#json-apply').click();
+    await page.locator('#problems').waitFor({ state: 'visible', timeout: 5000 });
+    assert.match(await page.locator('#problems-list').textContent(), /^google_consent_mode\.wait_for_update: \S/);
+    assert.equal(await page.locator('[data-field="purposes[2].legal_basis"]').inputValue(), 'consent', 'the form follows the JSON view');
+    assert.equal(await page.locator('[aria-invalid="true"]').count(), 0);
     await page.context().close();
 });
 
@@ -340,7 +347,26 @@ test('the_console_is_served_under_a_strict_policy', async () => {
     const frame = await stack.consentd.request('/console/preview.html');
     assert.match(frame.headers['content-security-policy'], /frame-ancestors 'self'/);
     assert.ok(!/unsafe-inline/.test(frame.headers['content-security-policy']));
-    for (const file of ['console.js', 'console.css', 'preview.js']) assert.equal((await stack.consentd.request(`/console/${file}`)).status, 200, file);
+    // Each file from memory in brotli, gzip or identity, the same bytes; ETag and 304.
+    const js = /<script src="(\/console\/console\.js\?v=[0-9a-f]{16})"/.exec(page.text)[1];
+    const css = /<link rel="stylesheet" href="(\/console\/console\.css\?v=[0-9a-f]{16})"/.exec(page.text)[1];
+    const pjs = /<script src="(\/console\/preview\.js\?v=[0-9a-f]{16})"/.exec(frame.text)[1];
+    const get = (p, enc, headers = {}) => stack.consentd.request(p, { headers: { 'accept-encoding': enc, ...headers } });
+    for (const p of ['/console/', js, css, '/console/preview.html', pjs]) {
+        const identity = await get(p, 'identity');
+        const gz = await get(p, 'gzip');
+        const br = await get(p, 'gzip, br');
+        assert.equal(identity.status, 200, p);
+        assert.deepEqual(zlib.gunzipSync(gz.body), identity.body, `${p}: gzip`);
+        assert.deepEqual(zlib.brotliDecompressSync(br.body), identity.body, `${p}: brotli`);
+        assert.match(br.headers.vary, /accept-encoding/i, p);
+        const again = await get(p, 'gzip, br', { 'if-none-match': br.headers.etag });
+        assert.equal(again.status, 304, `${p}: 304`);
+    }
+    assert.equal((await get(js, 'br')).headers['cache-control'], 'public, max-age=86400');
+    assert.equal((await get('/console', 'br')).headers['cache-control'], 'no-cache');
+    // The banner's default strings are bundled in the console (the texts beside the site's own).
+    assert.ok((await get(js, 'identity')).text.includes('Your cookie choices'));
     const missing = await stack.consentd.request('/console/nothing.js');
     assert.equal(missing.status, 404);
     assert.equal(missing.json().error.code, 'not_found');

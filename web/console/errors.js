@@ -1,7 +1,7 @@
 // errors.js - the server's field errors shown where they belong. A 422
 // invalid_site names each field as the site file's errors do
 // ("purposes[2].legal_basis", "variants[1].texts.en.title"): the message goes
-// beside the control whose data-field is that path, or the nearest one
+// under the control whose data-field is that path, or the nearest one
 // above it ("purposes[1].cookies[0].name" -> "purposes[1].cookies"), with
 // aria-invalid and aria-describedby; a field without a control is listed at
 // the top instead (#problems).
@@ -56,7 +56,9 @@ export function showErrors(form, errors, message) {
         const note = h('p', { class: 'field-error server', id, dataset: { for: e.field } }, text);
         el.setAttribute('aria-invalid', 'true');
         el.setAttribute('aria-describedby', [el.getAttribute('aria-describedby'), id].filter(Boolean).join(' '));
-        (el.closest('.field') || el).after(note);
+        const holder = el.closest('.field');
+        if (holder) holder.append(note);
+        else el.after(note);
     }
     if (loose.length) {
         $('#problems-list').replaceChildren(

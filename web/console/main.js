@@ -194,6 +194,8 @@ async function openSite(site) {
 }
 
 function load(doc) {
+    bannerUrl = null;
+    showPreview();
     form.render(doc);
     clearErrors($('#site-form'));
     writeJson();
@@ -288,7 +290,10 @@ async function preview() {
         $('#preview-status').textContent = 'The banner built from this document, not saved.';
     } catch (e) {
         if (seq != previewSeq) return;
-        if (e.code == 'invalid_site') $('#preview-status').textContent = 'This document is invalid: the preview shows the last valid one.';
+        if (e.code == 'invalid_site')
+            $('#preview-status').textContent = bannerUrl
+                ? 'This document is invalid: the preview shows the last valid one.'
+                : 'This document is invalid: no preview until it is valid.';
         else if (e.status == 404 && e.code != 'site_not_found') $('#preview-status').textContent = 'This server has no preview route.';
         else $('#preview-status').textContent = e.message;
     }
