@@ -222,7 +222,15 @@ test('operator_creates_a_site_edits_a_text_sees_the_preview_publishes_and_node_b
     await servedByB('shop', '"Your choice"', at);
     const back = await nodeB.request('/v1/sites/shop/banner.js');
     assert.ok(!back.text.includes('Choose, and change your mind'), 'the rolled back banner has the old title only');
-    assert.equal((await api('GET', '/v1/sites/shop/versions')).json().published, 1);
+    // Version 1 names the purpose as version 3 did not: the bump rule makes a
+    // copy of it with a new policy version, and says so.
+    assert.match(await page.locator('#history-status').textContent(), /Version 4 is published \(was 3\)\. The policy changed: its version was bumped \(version 4 made for it\)/);
+    const versions = (await api('GET', '/v1/sites/shop/versions')).json();
+    assert.equal(versions.published, 4);
+    assert.equal(versions.versions[0].parent, 1, 'a copy of version 1');
+    const one = (await api('GET', '/v1/sites/shop/versions/1')).json().site;
+    const four = (await api('GET', '/v1/sites/shop/versions/4')).json().site;
+    assert.deepEqual({ ...four, policy_version: one.policy_version }, one, 'version 4 is version 1 but for its policy version');
 
     // At 375 px: one column, nothing wider than the screen.
     await page.setViewportSize(PHONE);
