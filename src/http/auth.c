@@ -49,6 +49,11 @@ void http_auth_forget(void)
 int http_auth_declaration_ok(unsigned need, int has_site)
 {
     if (need == AUTH_PUBLIC) return 1;
+    if (need & AUTH_OPERATOR) {
+        if (!has_site) return 0; /* a route of no site is the operator's anyway */
+        need &= ~AUTH_OPERATOR;
+        has_site = 0; /* the same rule as a route of no site */
+    }
     unsigned scope = need & ~AUTH_BROWSER;
     if (!has_site)
         return need == scope && (scope & APIKEY_OPERATOR_SCOPES) == scope && scope != 0 &&
@@ -127,7 +132,7 @@ static void auth_refuse_unknown(http_request_t *rq, const uint8_t sha[32])
 static void auth_decide(http_request_t *rq, unsigned need, unsigned scopes, int operator,
                         const char * who, http_auth_next_fn next)
 {
-    unsigned scope = need & ~AUTH_BROWSER;
+    unsigned scope = need & ~(AUTH_BROWSER | AUTH_OPERATOR);
     if (!(scopes & scope)) {
         const char *name = apikey_scope_name(scope);
         char header[96], message[128];
@@ -211,8 +216,9 @@ void http_auth(http_request_t *rq, unsigned need, http_auth_next_fn next)
         auth_decide(rq, need, APIKEY_OPERATOR_SCOPES, 1, "operator", next);
         return;
     }
-    if (rq->site == NULL) {
-        /* A route of no site (creating one): the operator key's alone. */
+    if (rq->site == NULL || (need & AUTH_OPERATOR)) {
+        /* A route of no site (creating one), or of the operator (deleting
+         * one): the operator key's alone. */
         auth_unauthorized(rq, "only the operator key may call this route");
         return;
     }

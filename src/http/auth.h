@@ -37,6 +37,9 @@
 /* Route declarations beside the scope bits (apikey_scope_t). */
 #define AUTH_PUBLIC (1u << 16)  /* no key needed, none looked at */
 #define AUTH_BROWSER (1u << 17) /* or no key: the site's origins (the endpoint checks) */
+/* The operator key only, on a route of a site (deleting one, issue 22 item
+ * 2): any other key is a 401, as on a route of no site. */
+#define AUTH_OPERATOR (1u << 18)
 
 /* How long a worker trusts a key it read from Redis. */
 #define AUTH_CACHE_MS 2000
@@ -46,8 +49,8 @@ typedef void (*http_auth_next_fn)(http_request_t *rq);
 
 /* 1 when need is a valid route declaration: AUTH_PUBLIC alone, or exactly
  * one scope, maybe with AUTH_BROWSER; on a route of no site (has_site 0),
- * one of APIKEY_OPERATOR_SCOPES without AUTH_BROWSER. The router refuses to
- * start otherwise. */
+ * or with AUTH_OPERATOR, one of APIKEY_OPERATOR_SCOPES without AUTH_BROWSER.
+ * The router refuses to start otherwise. */
 int http_auth_declaration_ok(unsigned need, int has_site);
 
 void http_auth(http_request_t *rq, unsigned need, http_auth_next_fn next);

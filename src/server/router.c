@@ -44,6 +44,7 @@
 #include "site_keys.h"
 #include "site_config.h"
 #include "site_preview.h"
+#include "sites.h"
 #include "stats.h"
 #include "versions.h"
 #include "health.h"
@@ -57,6 +58,17 @@
 #define ROUTER_PREFLIGHT_MAX_AGE "600"
 
 typedef void (*router_fn)(http_request_t *rq);
+
+/* Does the route serve a site's visitors (the banner's scripts, and what
+ * its browsers call: consents, events, identify)? A site known but not
+ * served (site_t.served 0: created and not yet published, or deleted) is a
+ * 404 site_not_found there, and answers every other route of a site: its
+ * configuration, its keys, its evidence (rights, log, checkpoints). */
+static int router_serves_visitors(unsigned auth, void (*fn)(http_request_t *))
+{
+    return (auth & AUTH_BROWSER) || fn == banner_get || fn == banner_defaults_get ||
+           fn == banner_tcf_stub_get;
+}
 
 /* Where a route is served when there is an operator listener (with one
  * listener, everywhere). */
@@ -131,6 +143,10 @@ static const route_t routes[] = {
     {"site_diff", "GET", "/v1/sites/{site}/diff", site_config_diff, SCOPE_SITE_WRITE, 0, 0},
     {"site_publish", "POST", "/v1/sites/{site}/versions/{version}/publish", site_config_publish,
      SCOPE_SITE_PUBLISH, 1024, 0},
+    {"sites_list", "GET", "/v1/sites", sites_list, SCOPE_SITE_WRITE, 0, 0},
+    {"sites_post", "POST", "/v1/sites", sites_create, SCOPE_SITE_WRITE, SITES_MAX_BODY, 0},
+    {"site_delete", "DELETE", "/v1/sites/{site}", sites_delete, AUTH_OPERATOR | SCOPE_SITE_PUBLISH,
+     0, 0},
     {"site_draft_check", "POST", "/v1/sites/{site}/draft/check", site_preview_check,
      SCOPE_SITE_WRITE, SITE_CONFIG_MAX_BODY, 0},
     {"site_preview_post", "POST", "/v1/sites/{site}/previews", site_preview_post, SCOPE_SITE_WRITE,
@@ -585,6 +601,14 @@ int router_handle(h2o_handler_t *self, h2o_req_t *req)
             http_error(rq, 404, "site_not_found", "no such site");
             return 0;
         }
+    }
+    if (rq->site != NULL && !rq->site->served &&
+        (rq->route == ROUTE_UNMATCHED
+             ? t.cors
+             : router_serves_visitors(routes[rq->route].auth, routes[rq->route].fn))) {
+        http_error(rq, 404, "site_not_found",
+                   "this site is not served (created and not yet published, or deleted)");
+        return 0;
     }
     if (rq->route == ROUTE_UNMATCHED) {
         char allow[128];

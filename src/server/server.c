@@ -541,6 +541,7 @@ static void *server_worker_main(void *arg)
     w->counters = counters_create(w->redis, w->metrics);
     if (w->counters == NULL)
         log_msg(LOG_ERROR, "worker %u: out of memory: acceptance counts are not kept", w->id);
+    h2o_timeout_init(loop, &w->wait_timeout, WORKER_WAIT_POLL_MS);
     h2o_timeout_init(loop, &sw->flush_timeout, COUNTERS_FLUSH_INTERVAL_MS);
     sw->flush_entry.cb = server_on_flush_tick;
     h2o_timeout_link(loop, &sw->flush_timeout, &sw->flush_entry);

@@ -87,9 +87,10 @@ function assertMissingScope(res, scope, what) {
     assert.match(res.headers['www-authenticate'], new RegExp(`error="insufficient_scope", scope="${scope}"`), what);
 }
 
-/* A route with a scope whose path names no site (creating one): only the
- * operator key may call it (auth.h). */
-const siteless = (route) => route.scope !== null && !route.pattern.includes('{site}');
+/* A route with a scope whose path names no site (creating one), or
+ * declared AUTH_OPERATOR (deleting one): only the operator key may call it
+ * (auth.h). */
+const siteless = (route) => route.scope !== null && (!route.pattern.includes('{site}') || route.operator);
 
 function assertUnauthorized(res, what) {
     assert.equal(res.status, 401, `${what}: ${res.status} ${res.text}`);
