@@ -1,6 +1,7 @@
 // The console (issue 22, item 3) in Chromium against two consentd nodes on
 // one Redis: the operator signs in with the operator key, sees the sites,
-// creates one (from the published document of another), edits a banner text
+// creates one (a copy of another's published document: version 1, not
+// served until published), edits a banner text
 // beside its default, sees the preview change (the text read inside the
 // sandboxed preview frame, in the language and variant chosen, at desktop
 // and mobile widths), saves, makes a version, publishes it, and the SECOND
@@ -136,9 +137,16 @@ test('operator_creates_a_site_edits_a_text_sees_the_preview_publishes_and_node_b
     await page.goto(stack.consentd.url('/console'));
     await checkpoint(page, 'console-signin-1280', { fullPage: true });
 
+    // A site's key without a site id is not the operator's.
+    await signIn(page, DEMO_KEY);
+    await page.waitForFunction(() => !document.querySelector('#error').hidden, null, { timeout: 10000 });
+    assert.match(await page.locator('#error').textContent(), /not the operator key/);
+    assert.equal(await page.locator('#sites').isVisible(), false);
+
     // The operator key: every site, and create one.
     await signIn(page, OPERATOR_KEY);
     await page.locator('#sites-table tbody tr[data-site="demo"]').waitFor({ timeout: 10000 });
+    assert.match(await page.locator('#sites-table tbody tr[data-site="demo"]').textContent(), /demoversion 1/);
     await assertKeyKept(page, OPERATOR_KEY);
     await page.locator('#create-id').fill('shop');
     await page.locator('#create-from').selectOption('demo');
@@ -147,11 +155,14 @@ test('operator_creates_a_site_edits_a_text_sees_the_preview_publishes_and_node_b
     await page.locator('#editor').waitFor({ state: 'visible', timeout: 10000 });
     assert.equal(await page.locator('#editor-site').textContent(), 'shop');
     assert.equal(await page.locator('#dashboard-link').getAttribute('href'), '/dashboard?site=shop', 'a link to the dashboard of the same site');
-    const created = await api('GET', '/v1/sites/shop/versions/published');
+    // Created: version 1 and the draft, not published, not served.
+    const created = await api('GET', '/v1/sites/shop/versions/1');
     assert.equal(created.status, 200, created.text);
     assert.equal(created.json().site.id, 'shop');
+    assert.equal(created.json().published, false);
     assert.deepEqual(created.json().site.purposes, stack.consentd.sites['demo.json'].purposes, 'made from demo');
-    await servedByB('shop', '"Your choice"', Date.now());
+    assert.equal((await nodeB.request('/v1/sites/shop/banner.js')).status, 404, 'nothing served before the first publish');
+    assert.equal(await page.locator('#versions button[data-publish="1"]').textContent(), 'Publish version 1');
 
     // The preview: the real banner of the document, in English, variant b.
     await page.locator('#preview-lang').selectOption('en');
@@ -190,7 +201,7 @@ test('operator_creates_a_site_edits_a_text_sees_the_preview_publishes_and_node_b
     let at = await publishInConsole(page, v2);
     const ms = await servedByB('shop', 'Choose, and change your mind any time', at);
     assert.ok(ms <= 1000, `node B served the published banner ${ms} ms after the publish answered`);
-    assert.match(await page.locator('#history-status').textContent(), /Version 2 is published \(was 1\)\. Nothing visitors agreed to changed/);
+    assert.match(await page.locator('#history-status').textContent(), /Version 2 is published \(was none\)\. The first publish: the site is served from now on\./);
     assert.equal(await page.locator('#versions tr[data-version="2"] .badge').textContent(), 'published');
 
     // A typo fix in a purpose's name, published without asking visitors again.
@@ -235,6 +246,7 @@ test('operator_creates_a_site_edits_a_text_sees_the_preview_publishes_and_node_b
     // At 375 px: one column, nothing wider than the screen.
     await page.setViewportSize(PHONE);
     await page.locator('input[name="preview-width"][value="375"]').check();
+    await page.evaluate(() => window.scrollTo(0, 0));
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 0, `the page fits 375 px (${overflow} px too wide)`);
     await checkpoint(page, 'console-editor-375');

@@ -63,7 +63,7 @@ export async function call(session, method, path, body) {
 
 export const api = {
     listSites: (s) => call(s, 'GET', '/v1/sites'),
-    createSite: (s, id, site) => call(s, 'POST', '/v1/sites', site ? { id, site } : { id }),
+    createSite: (s, body) => call(s, 'POST', '/v1/sites', body),
     getDraft: (s) => call(s, 'GET', sitePath(s.site, '/draft')),
     putDraft: (s, revision, site) => call(s, 'PUT', sitePath(s.site, '/draft'), { revision, site }),
     check: (s, site) => call(s, 'POST', sitePath(s.site, '/draft/check'), site),

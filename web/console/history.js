@@ -73,7 +73,7 @@ export class History {
         $('#diff-form button').disabled = versions.length < 2;
         this.status(
             versions.length
-                ? `${versions.length} version(s); version ${published || 'none'} is published.`
+                ? `${versions.length} version(s); ${published ? `version ${published} is published` : 'none is published yet: nothing is served'}.`
                 : 'No version yet: save the draft, then make it a version.',
         );
     }
@@ -120,7 +120,8 @@ export class History {
         try {
             const r = await api.publish(this.getSession(), version, bump);
             let policy;
-            if (r.policy_bumped)
+            if (!r.previous) policy = 'The first publish: the site is served from now on.';
+            else if (r.policy_bumped)
                 policy = `The policy changed: its version was bumped (version ${r.published} made for it), so visitors will be asked again.`;
             else if (r.policy_changed) policy = 'The policy changed but was not bumped (typo fix): visitors are not asked again.';
             else policy = 'Nothing visitors agreed to changed: the policy version stays.';

@@ -96,6 +96,7 @@ async function showSites() {
                 h('td', {}, s.published ? `version ${s.published}` : 'none'),
                 h('td', {}, s.draft_revision ? `revision ${s.draft_revision}` : 'none'),
                 h('td', {}, s.source || ''),
+                h('td', {}, s.served ? 'yes' : 'no'),
                 h('td', {}, h('button', { type: 'button', class: 'secondary', onclick: () => openSite(s.id) }, `Edit ${s.id}`)),
             ),
         );
@@ -119,14 +120,24 @@ async function createSite(e) {
     const from = $('#create-from').value;
     showError('');
     try {
-        let site;
+        let body = { id };
         if (from) {
-            site = (await api.version({ ...session, site: from }, 'published')).site;
+            const site = (await api.version({ ...session, site: from }, 'published')).site;
             site.id = id;
+            body.site = site;
+        } else {
+            const origin = $('#create-origin').value.trim();
+            if (!origin) {
+                showError('Give the new site its origin (https://www.example.com), or start from a copy of another site.');
+                $('#create-origin').focus();
+                return;
+            }
+            body.origins = [origin];
         }
-        await api.createSite(session, id, site);
+        await api.createSite(session, body);
         $('#create-id').value = '';
-        await openSite(id);
+        $('#create-origin').value = '';
+        await openSite(id, { created: true });
     } catch (err) {
         fail(err.code == 'site_exists' ? new ApiError(409, err.code, `A site with the id ${id} exists already.`) : err);
     }
@@ -147,13 +158,22 @@ function setDirty(on) {
     document.body.dataset.dirty = String(on);
 }
 
-async function openSite(site) {
+async function openSite(site, { created = false } = {}) {
     session.site = site;
     saveSession(session);
     showError('');
     let draft;
     try {
-        draft = await api.getDraft(session);
+        // A site just created is known to this node a moment later (docs/sites.md).
+        for (let tries = created ? 20 : 1; ; tries--) {
+            try {
+                draft = await api.getDraft(session);
+                break;
+            } catch (e) {
+                if (tries <= 1 || e.code != 'site_not_found') throw e;
+                await new Promise((resolve) => setTimeout(resolve, 150));
+            }
+        }
     } catch (e) {
         if (e instanceof ApiError && e.status == 403) {
             $('#noaccess-text').textContent =
