@@ -254,6 +254,31 @@ test('operator_creates_a_site_edits_a_text_sees_the_preview_publishes_and_node_b
     await page.context().close();
 });
 
+test('operator_creates_a_site_from_the_starter_document_and_publishes_it', async () => {
+    const page = await newPage(stack, { viewport: PHONE, locale: 'en-US' });
+    await signIn(page, OPERATOR_KEY);
+    await page.locator('#sites-table tbody tr[data-site="demo"]').waitFor({ timeout: 10000 });
+    // No origin: the console says what is missing, and sends nothing.
+    await page.locator('#create-id').fill('blog');
+    await page.locator('#create-form button[type=submit]').click();
+    await page.waitForFunction(() => /its origin/.test(document.querySelector('#error').textContent), null, { timeout: 5000 });
+    assert.equal((await api('GET', '/v1/sites/blog/versions')).status, 404, 'nothing created');
+    await page.locator('#create-origin').fill('https://blog.example');
+    await page.locator('#create-form button[type=submit]').click();
+    await page.locator('#editor').waitFor({ state: 'visible', timeout: 10000 });
+    assert.equal(await page.locator('#f-origins').inputValue(), 'https://blog.example');
+    assert.equal(await page.locator('#f-languages').inputValue(), 'en');
+    assert.equal(await page.locator('#preview-variant').isDisabled(), true, 'no variant');
+    await page.locator('#texts-lang').selectOption('en');
+    assert.match(await page.locator('#texts-note').textContent(), /add a variant/);
+    // The starter banner in the preview, then published: node B serves it.
+    await waitPreviewTitle(page, 'Your cookie choices');
+    const at = await publishInConsole(page, 1);
+    await servedByB('blog', 'privacy@blog.example', at); // the starter's contact
+    assert.match(await page.locator('#history-status').textContent(), /Version 1 is published \(was none\)/);
+    await page.context().close();
+});
+
 test('a_stats_only_key_cannot_erase_and_the_console_offers_it_nothing_but_the_dashboard', async () => {
     const made = await api('POST', '/v1/sites/demo/keys', { name: 'dashboard', scopes: ['stats:read'] });
     assert.equal(made.status, 201, made.text);
