@@ -932,9 +932,19 @@ char *banner_build_preview(const site_t *site, const struct gvl_store *gvl, size
     char *body = NULL;
     if (banner_check_variants(site, texts, err, errlen) == 0) {
         if (banner_build_one(site, gvl, texts, &b) == 0) {
-            body = b.enc[BANNER_IDENTITY].body;
-            *len = b.enc[BANNER_IDENTITY].len;
-            b.enc[BANNER_IDENTITY].body = NULL;
+            /* web/banner/preview.js first: the banner runs in the console's
+             * sandboxed frame, where the cookie and the storages throw. */
+            const banner_encoding_t *id = &b.enc[BANNER_IDENTITY];
+            size_t head = strlen(BANNER_PREVIEW_JS);
+            if ((body = malloc(head + 1 + id->len + 1)) != NULL) {
+                memcpy(body, BANNER_PREVIEW_JS, head);
+                body[head] = '\n';
+                memcpy(body + head + 1, id->body, id->len);
+                body[head + 1 + id->len] = '\0';
+                *len = head + 1 + id->len;
+            } else {
+                snprintf(err, errlen, "banner: out of memory");
+            }
         } else {
             snprintf(err, errlen, "banner: cannot build the banner of site %s", site->id);
         }

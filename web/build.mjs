@@ -5,7 +5,9 @@
 //
 //   node web/build.mjs OUTDIR
 //     OUTDIR/banner.min.js       the minified bundle (without the site settings)
-//     OUTDIR/banner_assets.h     BANNER_JS (CSS inside), BANNER_TEXTS (texts.json), and
+//     OUTDIR/banner_assets.h     BANNER_JS (CSS inside), BANNER_TEXTS (texts.json),
+//                                BANNER_PREVIEW_JS (banner/preview.js, before a console
+//                                preview's banner only), and
 //                                BANNER_FEATURES: each web/banner/features/NAME.js (its
 //                                NAME.css inside) minified apart, {name, js}, NULL-ended
 //     OUTDIR/demo_assets.h       DEMO_INDEX_HTML, DEMO_ANALYTICS_JS, DEMO_ADS_JS, DEMO_AD_HTML
@@ -55,6 +57,9 @@ const css = await minCss('banner/banner.css');
 // are concatenated before it, and their names must not meet.
 const js = await script('banner/main.js', { CONSENTD_CSS: JSON.stringify(css) }, 'esm');
 const texts = JSON.stringify(JSON.parse(read('banner/texts.json')));
+// Run before a console preview's banner only (src/banner_build.c,
+// banner_build_preview): the banner in a sandboxed frame.
+const preview = await script('banner/preview.js', {});
 
 // The features (see web/banner/main.js): each pushes its function on the
 // wrapper's CONSENTD_FEATURES; consentd inlines it, before the bundle, only
@@ -117,6 +122,7 @@ emit(
         {
             BANNER_JS: js,
             BANNER_TEXTS: texts,
+            BANNER_PREVIEW_JS: preview,
             ...Object.fromEntries(Object.entries(features).map(([name, text]) => [featureVar(name), text])),
         },
         featureTable,

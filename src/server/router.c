@@ -90,9 +90,11 @@ typedef struct route {
     const char *method;  /* GET also answers HEAD */
     const char *pattern; /* "/v1/sites/{site}/banner.js" */
     router_fn fn;
-    /* Who may call it (auth.h): AUTH_PUBLIC, or the one scope a key needs
-     * (apikey.h), | AUTH_BROWSER when the site's origins may without a key.
-     * http_auth() decides; a route without a valid one stops the start. */
+    /* Who may call it (auth.h): AUTH_PUBLIC, or the scopes of which a key
+     * needs one (apikey.h; usually one: SCOPE_SITE_WRITE | SCOPE_RIGHTS is
+     * either), | AUTH_BROWSER when the site's origins may without a key,
+     * | AUTH_OPERATOR for the operator key alone. http_auth() decides; a
+     * route without a valid one stops the start. */
     unsigned auth;
     size_t max_body;       /* larger bodies get 413 */
     int cors;              /* answers browsers of the site's origins */
@@ -139,7 +141,7 @@ static const route_t routes[] = {
     {"site_version_post", "POST", "/v1/sites/{site}/versions", site_config_versions_post,
      SCOPE_SITE_WRITE, 4096, 0},
     {"site_version_get", "GET", "/v1/sites/{site}/versions/{version}", site_config_version_get,
-     SCOPE_SITE_WRITE, 0, 0},
+     SCOPE_SITE_WRITE | SCOPE_RIGHTS, 0, 0},
     {"site_diff", "GET", "/v1/sites/{site}/diff", site_config_diff, SCOPE_SITE_WRITE, 0, 0},
     {"site_publish", "POST", "/v1/sites/{site}/versions/{version}/publish", site_config_publish,
      SCOPE_SITE_PUBLISH, 1024, 0},

@@ -137,8 +137,10 @@ test('the_preview_banner_is_the_unsaved_document_in_the_forced_language', async 
     assert.ok(unknown.text.includes('"langs":["fr"]'), 'a language the site has not: the default');
     /* the published banner is built the same way: the same core */
     const served = await get('/v1/sites/demo/banner.js');
-    const core = (t) => t.slice(0, t.lastIndexOf('})('));
+    const core = (t) => t.slice(t.indexOf('((CONSENTD_CONFIG'), t.lastIndexOf('})('));
     assert.equal(core(en.text), core(served.text), 'the same features and core as the served banner');
+    assert.ok(!served.text.includes('defineProperty(document,"cookie"'), 'the preview\'s shim is not in served banners');
+    assert.ok(en.text.startsWith('(()=>{try{document.cookie}'), `the preview runs web/banner/preview.js first: ${en.text.slice(0, 60)}`);
 });
 
 test('the_preview_banner_is_forced_to_the_variant_asked_or_to_none', async () => {
