@@ -340,6 +340,18 @@ test('an_invalid_draft_shows_the_servers_message_on_the_right_field', async () =
     await page.locator('#save').click();
     await page.waitForFunction(() => /Not saved/.test(document.querySelector('#draft-status').textContent), null, { timeout: 5000 });
     assert.equal(await page.locator('.field-error.server[data-for="purposes[2].legal_basis"]').textContent(), reason);
+    // A field below a control (a cookie of the list): shown under the list, the field named.
+    await basis.selectOption('consent');
+    const cookies = page.locator('[data-field="purposes[2].cookies"]');
+    await cookies.fill('_pk_id.*\nconsentd*');
+    await page.waitForFunction(() => document.querySelector('[data-field="purposes[2].cookies"]').getAttribute('aria-invalid') === 'true', null, { timeout: 5000 });
+    const cookieNote = await page.locator(`#${await cookies.getAttribute('aria-describedby')}`).textContent();
+    assert.match(cookieNote, /^purposes\[2\]\.cookies\[1\]\.name: \S/, cookieNote);
+    await cookies.fill('');
+    // Storage keys: the list in the document as typed.
+    await page.locator('[data-field="purposes[2].storage"]').fill('_hjSession*\n ajs_user_id ');
+    await page.waitForFunction(() => /"_hjSession\*",\s*"ajs_user_id"/.test(document.querySelector('#json').value), null, { timeout: 5000 });
+    await page.locator('[data-field="purposes[2].storage"]').fill('');
     // A field the form has no control for (edited in the JSON view): listed at the top.
     const bad = JSON.parse(await page.locator('#json').inputValue());
     bad.purposes[2].legal_basis = 'consent';
@@ -356,10 +368,15 @@ test('an_invalid_draft_shows_the_servers_message_on_the_right_field', async () =
 test('two_editors_of_one_draft_the_second_to_save_is_told_someone_else_saved_first_and_reloads', async () => {
     const a = await newPage(stack, { viewport: DESKTOP, locale: 'en-US' });
     const b = await newPage(stack, { viewport: DESKTOP, locale: 'en-US' });
-    for (const page of [a, b]) {
-        await signIn(page, DEMO_KEY, 'demo');
-        await page.locator('#editor').waitFor({ state: 'visible', timeout: 10000 });
-    }
+    await signIn(a, DEMO_KEY, 'demo');
+    // b signs in with the keyboard alone.
+    await b.goto(stack.consentd.url('/console'));
+    assert.equal(await b.evaluate(() => document.activeElement.id), 'key', 'the key field has the focus');
+    await b.keyboard.type(DEMO_KEY);
+    await b.keyboard.press('Tab');
+    await b.keyboard.type('demo');
+    await b.keyboard.press('Enter');
+    for (const page of [a, b]) await page.locator('#editor').waitFor({ state: 'visible', timeout: 10000 });
     await a.locator('#f-policy').fill('2026-12-01');
     await a.locator('#save').click();
     await a.waitForFunction(() => document.body.dataset.dirty === 'false', null, { timeout: 10000 });

@@ -1,7 +1,8 @@
 // form.js - the editor's form, bound to the site document being edited: the
 // site's origins, cookie domain, languages and policy version; each purpose
-// (id, legal basis, trackers, retention, recipients, declared cookies,
-// Consent Mode types, GPC, its texts in every language side by side); the
+// (id, legal basis, trackers, retention, recipients, declared cookies and
+// storage keys, Consent Mode types, GPC, its texts in every language side by
+// side); the
 // variants and their weights; the banner's own strings per language and
 // variant beside the default ones (web/banner/texts.json, bundled at build
 // time). Every control names the document's field it edits in
@@ -187,6 +188,13 @@ export class SiteForm {
                 set('cookies', list.length ? list : undefined);
             },
         });
+        const storage = h('textarea', {
+            rows: 2,
+            spellcheck: 'false',
+            dataset: { field: `${at}.storage` },
+            value: (p.storage || []).join('\n'),
+            oninput: (e) => set('storage', lines(e.target.value).length ? lines(e.target.value) : undefined),
+        });
         const modes = new Set(Array.isArray(p.consent_mode) ? p.consent_mode : []);
         const modeBoxes = CONSENT_MODE_TYPES.map((t) =>
             h(
@@ -251,6 +259,7 @@ export class SiteForm {
                 ),
                 field('Recipients', recipients, { hint: 'one a line' }),
                 field('Cookies it sets', cookies, { hint: 'one a line: name, or name and domain; * matches any run' }),
+                field('Storage keys it sets', storage, { hint: 'localStorage and sessionStorage, one a line' }),
             ),
             h(
                 'fieldset',
