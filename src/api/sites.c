@@ -215,11 +215,14 @@ static uint64_t change_now_ms(void)
     return clock_mono_ns() / 1000000;
 }
 
-/* Does this worker serve the change yet? */
+/* Does this node serve the change yet: this worker's snapshot has it, and
+ * every worker serves that snapshot (a next request may go to another)? */
 static int change_seen(http_request_t *rq, const change_state_t *st)
 {
-    const site_t *s = site_find(rq->worker->snap->sites, st->id, strlen(st->id));
-    return st->deleting ? s == NULL || !s->served : s != NULL;
+    snapshot_t *snap = rq->worker->snap;
+    const site_t *s = site_find(snap->sites, st->id, strlen(st->id));
+    if (st->deleting ? s != NULL && s->served : s == NULL) return 0;
+    return __atomic_load_n(&snap->serving, __ATOMIC_ACQUIRE) >= (int)rq->worker->workers;
 }
 
 static void change_on_wait(h2o_timeout_entry_t *entry)

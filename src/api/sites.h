@@ -31,10 +31,10 @@
  * Publishing a version again brings it back. A site of the sites directory
  * is 409 site_from_file: remove the file first.
  *
- * Create and delete answer once this worker serves the change (polled every
- * WORKER_WAIT_POLL_MS, at most SITES_WAIT_MS; the other nodes within the
- * same second, as a publish), so that the console's next call on the same
- * node finds the site.
+ * Create and delete answer once every worker of this node serves the change
+ * (snapshot_t.serving; polled every WORKER_WAIT_POLL_MS, at most
+ * SITES_WAIT_MS; the other nodes within the same second, as a publish), so
+ * that the console's next call to the same node finds the site as it left it.
  */
 #ifndef CONSENTD_API_SITES_H
 #define CONSENTD_API_SITES_H

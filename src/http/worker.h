@@ -38,6 +38,7 @@ typedef struct worker {
     /* WORKER_WAIT_POLL_MS: a request that waits until this thread serves a
      * change it made (a site created or deleted, api/sites.h) polls on it. */
     h2o_timeout_t wait_timeout;
+    unsigned workers;  /* how many worker threads the node runs (snapshot_t.serving) */
     uint64_t inflight; /* requests accepted and not yet disposed */
     int stopping;
 } worker_t;

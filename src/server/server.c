@@ -256,6 +256,8 @@ int server_init(const config_t *cfg, snapshot_t *snap, char *err, size_t errlen)
         sw->w.id = i;
         sw->w.cfg = cfg;
         sw->w.snap = i == 0 ? snap : snapshot_retain(snap);
+        sw->w.workers = server.count;
+        __atomic_add_fetch(&snap->serving, 1, __ATOMIC_RELEASE);
         sw->max_connections = max_connections / server.count;
         if (sw->max_connections == 0) sw->max_connections = 1;
         if ((sw->w.metrics = metrics_create()) == NULL) {
@@ -474,6 +476,7 @@ static void server_on_message(h2o_multithread_receiver_t *receiver, h2o_linklist
         if (msg->kind == SERVER_MSG_SNAPSHOT) {
             snapshot_release(sw->w.snap);
             sw->w.snap = msg->snap;
+            __atomic_add_fetch(&sw->w.snap->serving, 1, __ATOMIC_RELEASE);
             pthread_mutex_lock(&server.ack_mutex);
             server.acks++;
             pthread_cond_signal(&server.ack_cond);
