@@ -256,8 +256,11 @@ test('operator_creates_a_site_edits_a_text_sees_the_preview_publishes_and_node_b
 
 test('operator_creates_a_site_from_the_starter_document_and_publishes_it', async () => {
     const page = await newPage(stack, { viewport: PHONE, locale: 'en-US' });
+    await page.goto(stack.consentd.url('/console'));
+    await checkpoint(page, 'console-signin-375', { fullPage: true });
     await signIn(page, OPERATOR_KEY);
     await page.locator('#sites-table tbody tr[data-site="demo"]').waitFor({ timeout: 10000 });
+    await checkpoint(page, 'console-sites-375', { fullPage: true });
     // No origin: the console says what is missing, and sends nothing.
     await page.locator('#create-id').fill('blog');
     await page.locator('#create-form button[type=submit]').click();
