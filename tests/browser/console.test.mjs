@@ -13,7 +13,8 @@
 // edit, a link to the dashboard; an invalid draft shows the server's
 // message beside the field it names (aria-invalid, aria-describedby); two
 // editors of one draft: the second to save is told someone else saved
-// first and reloads theirs. Every state screenshotted (1280 and 375 px,
+// first and reloads theirs; a key of site:write alone makes a version and is
+// told it may not publish. Every state screenshotted (1280 and 375 px,
 // tests/browser/screenshots/console-*.png) is axe-clean; no page nor the
 // preview frame breaks its Content-Security-Policy; the key is in no URL
 // and not in localStorage.
@@ -397,6 +398,24 @@ test('two_editors_of_one_draft_the_second_to_save_is_told_someone_else_saved_fir
     const draft = await api('GET', '/v1/sites/demo/draft', undefined, DEMO_KEY);
     assert.equal(draft.json().site.policy_version, '2026-12-03');
     for (const page of [a, b]) await page.context().close();
+});
+
+test('a_key_that_may_edit_but_not_publish_makes_a_version_and_is_told_why_it_cannot_publish', async () => {
+    const made = await api('POST', '/v1/sites/demo/keys', { name: 'editor', scopes: ['site:write'] });
+    assert.equal(made.status, 201, made.text);
+    const page = await newPage(stack, { viewport: DESKTOP, locale: 'en-US' });
+    await signIn(page, made.json().key, 'demo');
+    await page.locator('#editor').waitFor({ state: 'visible', timeout: 10000 });
+    await page.locator('#f-policy').fill('2026-12-24');
+    const version = await makeVersion(page, 'by the editor');
+    const published = (await api('GET', '/v1/sites/demo/versions')).json();
+    assert.equal(published.versions[0].who, 'key:editor', 'the version names its key');
+    await page.locator(`#versions button[data-publish="${version}"]`).click();
+    await page.waitForFunction(() => !document.querySelector('#error').hidden, null, { timeout: 10000 });
+    assert.match(await page.locator('#error').textContent(), /may not do this.*site:publish/);
+    assert.equal((await api('GET', '/v1/sites/demo/versions')).json().published, published.published, 'nothing published');
+    assert.deepEqual(await axeViolations(page), []);
+    await page.context().close();
 });
 
 test('the_console_is_served_under_a_strict_policy', async () => {
