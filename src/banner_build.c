@@ -909,6 +909,55 @@ int banner_site_check(const site_t *site, char *err, size_t errlen)
     return rc;
 }
 
+/* One banner_t's bytes, as banner_set_unref frees them. */
+static void banner_release(banner_t *b)
+{
+    for (int e = 0; e < BANNER_ENCODINGS; e++) {
+        free(b->enc[e].body);
+        free(b->defaults[e].body);
+        free(b->tcf_stub[e].body);
+    }
+    free(b->served);
+    free(b->languages);
+    free(b->variants);
+}
+
+char *banner_build_preview(const site_t *site, const struct gvl_store *gvl, size_t *len, char *err,
+                           size_t errlen)
+{
+    json_t *texts = json_loads(BANNER_TEXTS, 0, NULL);
+    if (texts == NULL || !json_is_object(json_object_get(texts, BANNER_UI_FALLBACK_LANG))) {
+        json_decref(texts);
+        snprintf(err, errlen, "banner: the banner's texts (web/banner/texts.json) are unusable");
+        return NULL;
+    }
+    banner_t b;
+    memset(&b, 0, sizeof(b));
+    char *body = NULL;
+    if (banner_check_variants(site, texts, err, errlen) == 0) {
+        if (banner_build_one(site, gvl, texts, &b) == 0) {
+            /* web/banner/preview.js first: the banner runs in the console's
+             * sandboxed frame, where the cookie and the storages throw. */
+            const banner_encoding_t *id = &b.enc[BANNER_IDENTITY];
+            size_t head = strlen(BANNER_PREVIEW_JS);
+            if ((body = malloc(head + 1 + id->len + 1)) != NULL) {
+                memcpy(body, BANNER_PREVIEW_JS, head);
+                body[head] = '\n';
+                memcpy(body + head + 1, id->body, id->len);
+                body[head + 1 + id->len] = '\0';
+                *len = head + 1 + id->len;
+            } else {
+                snprintf(err, errlen, "banner: out of memory");
+            }
+        } else {
+            snprintf(err, errlen, "banner: cannot build the banner of site %s", site->id);
+        }
+    }
+    banner_release(&b);
+    json_decref(texts);
+    return body;
+}
+
 /* The banner of the same document in previous (same id, same source hash),
  * or NULL. First at index at (a reload or a publish keeps the sites' order:
  * one comparison a site, not a scan of 10,000 for each of 10,000). A TCF

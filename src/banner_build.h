@@ -54,6 +54,15 @@ banner_set_t *banner_set_build_gvl(const site_set_t *sites, const struct gvl_sto
  * (the check banner_set_build makes; a draft is held to it before it is
  * stored, so that no published version fails on the nodes). */
 int banner_site_check(const site_t *site, char *err, size_t errlen);
+/* The identity body of one site's banner, built as banner_set_build builds
+ * it (same features, texts, settings) but not compressed, archived nor kept
+ * in any set: the console's preview of an unsaved document (api/site_preview.h),
+ * after web/banner/preview.js (the banner in a sandboxed frame, whose cookie
+ * and storages throw).
+ * Well under a millisecond for a usual site, so it may run on a worker's
+ * loop. malloc'd (*len bytes), or NULL with err. */
+char *banner_build_preview(const site_t *site, const struct gvl_store *gvl, size_t *len, char *err,
+                           size_t errlen);
 /* How many banners of the set were built; the others (a site whose document
  * is byte for byte the one previous had) were copied from previous: a
  * publish or a reload rebuilds only the sites that changed. */

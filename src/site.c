@@ -217,7 +217,7 @@ static int site_array(const site_parse_t *p, json_t *v, const char *field, size_
     return 0;
 }
 
-static int site_id_ok(const char *s, size_t len)
+int site_id_ok(const char *s, size_t len)
 {
     if (len == 0 || len > SITE_ID_MAX ||
         !(islower((unsigned char)s[0]) || isdigit((unsigned char)s[0])))
@@ -1990,6 +1990,10 @@ site_set_t *site_set_load_with(const char *dir, const gvl_t *gvl, const site_doc
         int rc = site_read_file(&fp, path, &json, &len);
         if (rc == 0) rc = site_parse(&fp, json, len, &site);
         free(json);
+        if (rc == 0) {
+            site.from = SITE_FROM_FILE;
+            site.served = 1;
+        }
         if (rc == 0 && site_set_add(set, &site) != 0) rc = site_oom(&fp);
         if (rc != 0) {
             site_set_free(set);
@@ -2022,7 +2026,12 @@ site_set_t *site_set_load_with(const char *dir, const gvl_t *gvl, const site_doc
         size_t j = 0;
         while (j < from_dir && strcmp(set->sites[j].id, site.id) != 0)
             j++;
-        if (j < from_dir) {
+        site.from = SITE_FROM_REDIS;
+        site.served = !docs[i].not_served;
+        if (j < from_dir && !site.served) {
+            set->sites[j].from |= SITE_FROM_REDIS; /* the file's site stays served */
+        } else if (j < from_dir) {
+            site.from |= SITE_FROM_FILE;
             set->sites[j] = site;
             if (shadowed != NULL) (*shadowed)++;
         } else if (site_set_add(set, &site) != 0) {

@@ -291,7 +291,17 @@ typedef struct site {
      * so a proof given on a file names the version its import makes. */
     uint64_t version;
     char doc_sha256[65];
+    /* Where it comes from (issue 22, item 2): SITE_FROM_FILE (the sites
+     * directory), SITE_FROM_REDIS (the registry), or both. served: 0 for a
+     * site of the registry that is not published (created and not yet
+     * published, or deleted): the routes of its configuration, keys and
+     * evidence answer for it, those a visitor's browser calls (banner.js,
+     * consents, events) 404 site_not_found (router.c). */
+    unsigned from;
+    int served;
 } site_t;
+#define SITE_FROM_FILE 1u
+#define SITE_FROM_REDIS 2u
 
 typedef struct site_set site_set_t;
 
@@ -322,16 +332,22 @@ site_set_t *site_set_load_one_gvl(const char *name, const char *json, size_t len
 site_set_t *site_set_load_doc(const char *source, const char *id, const char *json, size_t len,
                               const struct gvl *gvl, char *err, size_t errlen, char *field,
                               size_t field_cap);
-/* A published site from Redis: its id, version and document. */
+/* A site of Redis' registry: its id, version and document; not_served 0
+ * for the published version (so that {id, version, json, len} is one), 1
+ * for a site known but not served (the document of a site created and not
+ * yet published, or of a deleted one). */
 typedef struct site_doc {
     const char *id;
     uint64_t version;
     const char *json;
     size_t len;
+    int not_served;
 } site_doc_t;
 /* site_set_load_gvl(dir, gvl), then the documents (each named "site <id> version
- * <n>" in messages). A document whose id has a file in dir replaces it:
- * Redis wins; *shadowed (may be NULL) counts them. */
+ * <n>" in messages). A served document whose id has a file in dir replaces
+ * it: Redis wins; *shadowed (may be NULL) counts them. One not served never
+ * replaces a file (the file's site stays served), and is added with served 0
+ * when there is none. */
 site_set_t *site_set_load_with(const char *dir, const struct gvl *gvl, const site_doc_t *docs,
                                size_t n_docs, size_t *shadowed, char *err, size_t errlen);
 
@@ -347,6 +363,9 @@ int site_tcf_applies(const site_t *site);
 /* NULL when there is no such site. */
 const site_t *site_find(const site_set_t *set, const char *id, size_t len);
 const site_purpose_t *site_purpose_find(const site_t *site, const char *id, size_t len);
+/* 1 when s (len bytes) is a valid site id: 1 to SITE_ID_MAX of [a-z0-9_-],
+ * starting with a letter or a digit (a site file's name without .json). */
+int site_id_ok(const char *s, size_t len);
 /* 1 when origin (as sent in the Origin header) is one of the site's origins. */
 int site_origin_allowed(const site_t *site, const char *origin, size_t len);
 /* 1 when SHA-256(key) equals the site's key hash, compared in constant time. */

@@ -19,9 +19,12 @@
 #include "redis.h"
 #include "store.h"
 
+/* mark: the registry's value, the version published (> 0) or -version
+ * for a site known but not served (created, or deleted: store.h,
+ * store_sites_mark); the document is that version's. */
 typedef struct watch_doc {
     char id[SITE_ID_MAX + 1];
-    uint64_t version;
+    int64_t mark;
     char *json;
     size_t len;
 } watch_doc_t;
@@ -54,6 +57,7 @@ struct site_watch {
 typedef struct watch_fetch {
     site_watch_t *w;
     char id[SITE_ID_MAX + 1];
+    int64_t mark;
 } watch_fetch_t;
 
 static uint64_t watch_now_ms(void)
@@ -99,7 +103,7 @@ static void watch_finish(site_watch_t *w)
     size_t changed = 0;
     for (size_t i = 0; i < w->n_fresh; i++) {
         const watch_doc_t *old = watch_find(w->docs, w->n_docs, w->fresh[i].id);
-        if (old == NULL || old->version != w->fresh[i].version) changed++;
+        if (old == NULL || old->mark != w->fresh[i].mark) changed++;
     }
     if (changed == 0 || w->failed) {
         watch_docs_free(w->fresh, w->n_fresh);
@@ -133,7 +137,9 @@ static void watch_finish(site_watch_t *w)
     }
     qsort(next, n, sizeof(*next), watch_doc_cmp);
     for (size_t i = 0; i < n; i++)
-        view[i] = (site_doc_t){next[i].id, next[i].version, next[i].json, next[i].len};
+        view[i] =
+            (site_doc_t){next[i].id, (uint64_t)(next[i].mark > 0 ? next[i].mark : -next[i].mark),
+                         next[i].json, next[i].len, next[i].mark < 0};
     if (w->apply(w->data, view, n) == 0) {
         watch_docs_free(w->docs, w->n_docs);
         w->docs = next;
@@ -159,7 +165,9 @@ static void watch_on_doc(void *data, const char *js, size_t len, const redis_err
     } else if (json_is_string(doc) && json_is_integer(ver) && json_integer_value(ver) > 0) {
         watch_doc_t *d = &w->fresh[w->n_fresh];
         snprintf(d->id, sizeof(d->id), "%s", f->id);
-        d->version = (uint64_t)json_integer_value(ver);
+        /* published: the version read (a publish may have come since the
+         * registry was read); not served: the one named */
+        d->mark = f->mark > 0 ? (int64_t)json_integer_value(ver) : f->mark;
         d->len = json_string_length(doc);
         if ((d->json = malloc(d->len + 1)) != NULL) {
             memcpy(d->json, json_string_value(doc), d->len + 1);
@@ -198,16 +206,20 @@ static void watch_on_list(void *data, const char *js, size_t len, const redis_er
     {
         if (w->fresh == NULL || asked == n) break;
         const watch_doc_t *old = watch_find(w->docs, w->n_docs, id);
-        if (!json_is_integer(v) || json_integer_value(v) <= 0 || strlen(id) > SITE_ID_MAX ||
-            (old != NULL && old->version == (uint64_t)json_integer_value(v)))
+        json_int_t mark = json_is_integer(v) ? json_integer_value(v) : 0;
+        if (mark == 0 || mark < -((json_int_t)1 << 53) || strlen(id) > SITE_ID_MAX ||
+            (old != NULL && old->mark == mark))
             continue;
         watch_fetch_t *f = calloc(1, sizeof(*f));
         if (f == NULL) break;
         f->w = w;
         snprintf(f->id, sizeof(f->id), "%s", id);
+        f->mark = mark;
         w->pending++;
         asked++;
-        if (store_site_version_get(w->redis, id, 0, watch_on_doc, f) != REDIS_OK) {
+        /* the published document (0: as published now), or the version named */
+        if (store_site_version_get(w->redis, id, mark > 0 ? 0 : (uint64_t)-mark, watch_on_doc, f) !=
+            REDIS_OK) {
             w->pending--;
             w->failed = 1;
             free(f);

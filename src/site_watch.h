@@ -8,9 +8,13 @@
  * <version>", one per publish) makes it read the registry at once; it also
  * reads it every SITE_WATCH_POLL_MS, the fallback for a lost message or a
  * subscriber that is down. A site whose published version changed is read
- * (its document only); when any did, apply() gets every published site of
- * Redis (sorted by id) on this thread, and builds and swaps the snapshot
+ * (its document only); when any did, apply() gets every site of the
+ * registry (sorted by id) on this thread, and builds and swaps the snapshot
  * (main.c). The subscriber reconnects by itself (every SITE_WATCH_RETRY_MS).
+ * A site the registry marks not served (-<version>: created and not yet
+ * published, or deleted; store.h, store_sites_mark) is passed with that
+ * version's document and served 0: the node knows it (its configuration and
+ * evidence routes answer) and serves no banner for it.
  *
  * Ownership: the documents passed to apply() live until apply() returns.
  */

@@ -24,6 +24,11 @@ typedef struct snapshot {
     key_set_t *keys;
     uint64_t generation; /* 1, 2, ...: a new one at each snapshot_create (caches key on it) */
     int refs;            /* atomic */
+    /* atomic: the worker threads that serve it (server.c counts each switch
+     * to it): all of them once it reaches worker_t.workers. A request that
+     * waits for its own change to be served everywhere on the node reads it
+     * (api/sites.h). */
+    int serving;
 } snapshot_t;
 
 /* Takes over the caller's reference of sites and ownership of keys and gvl

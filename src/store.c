@@ -292,7 +292,13 @@
  *                                                                    draft's revision (1, 2, ...;
  *                                                                    absent: no draft), base: the
  *                                                                    version published when saved
+ *   cd:{site:site}:preview:<id>    STRING  PX STORE_SITE_PREVIEW_MS  a console preview (version
+ *                                          (15 minutes)              13): an unsaved document,
+ *                                                                    canonical; <id>: 24
+ *                                                                    base64url characters
  *
+ * consentd_site_create (version 13, POST /v1/sites) writes version 1 and the
+ * draft (revision 1) of a site that has neither, publishing nothing.
  * Versions are immutable: written once by consentd_site_commit, which makes
  * version last+1 only when json differs from the newest version's (an import
  * of an unchanged file, a retried call: no new version) and can publish it in
@@ -307,7 +313,11 @@
  * cluster it lives on the slot of "sites", found like any key (the slot map):
  *
  *   cd:{sites}:registry            HASH    none                      site id -> its published
- *                                                                    version number
+ *                                                                    version number; -<n>
+ *                                                                    (version 13): known, not
+ *                                                                    served (created and not
+ *                                                                    yet published, or deleted),
+ *                                                                    version n its document
  *
  * A publish is two calls, two slots (never one FCALL across both): the site's
  * (consentd_site_commit or _publish), then consentd_sites_mark (HSET the
@@ -3650,5 +3660,67 @@ int store_sites_announce(redis_t *r, const char *site_id, uint64_t version, stor
     return store_call_start(c, store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_sites_mark") |
                                    store_arg_str(c, "1") | store_arg_str(c, "cd:{sites}:registry") |
                                    store_arg_str(c, site_id) | store_argf(c, "%" PRIu64, version) |
+                                   store_arg_str(c, STORE_SITES_CHANNEL));
+}
+
+/* ---- the console (library version 13) ----------------------------------------- */
+
+static int store_preview_id_ok(const char *id)
+{
+    size_t n = id != NULL ? strlen(id) : 0;
+    if (n != STORE_SITE_PREVIEW_ID_LEN) return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = id[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_'))
+            return 0;
+    }
+    return 1;
+}
+
+int store_site_preview_put(redis_t *r, const char *site_id, const char *preview_id,
+                           const char *json, size_t len, store_bytes_cb cb, void *data)
+{
+    if (json == NULL || len == 0 || len > STORE_SITE_JSON_MAX || !store_preview_id_ok(preview_id))
+        return REDIS_E_ARGS;
+    store_call_t *c = store_siteconf_call(r, site_id, data, len + 64, cb);
+    if (c == NULL) return REDIS_E_ARGS;
+    return store_call_start(c, store_siteconf_head(c, "consentd_site_preview_put", 0) |
+                                   store_arg(c, json, len) | store_arg_str(c, preview_id) |
+                                   store_argf(c, "%d", STORE_SITE_PREVIEW_MS));
+}
+
+int store_site_preview_get(redis_t *r, const char *site_id, const char *preview_id,
+                           store_bytes_cb cb, void *data)
+{
+    if (!store_preview_id_ok(preview_id)) return REDIS_E_ARGS;
+    store_call_t *c = store_siteconf_call(r, site_id, data, 64, cb);
+    if (c == NULL) return REDIS_E_ARGS;
+    return store_call_start(c, store_siteconf_head(c, "consentd_site_preview_get", 1) |
+                                   store_arg_str(c, preview_id));
+}
+
+int store_site_create(redis_t *r, const char *site_id, const char *json, size_t len,
+                      const char *who, const char *message, store_bytes_cb cb, void *data)
+{
+    if (json == NULL || len == 0 || len > STORE_SITE_JSON_MAX || !store_siteconf_who_ok(who) ||
+        message == NULL || strlen(message) > STORE_SITE_MESSAGE_MAX)
+        return REDIS_E_ARGS;
+    store_call_t *c =
+        store_siteconf_call(r, site_id, data, len + strlen(who) + strlen(message), cb);
+    if (c == NULL) return REDIS_E_ARGS;
+    return store_call_start(c, store_siteconf_head(c, "consentd_site_create", 0) |
+                                   store_arg(c, json, len) | store_arg_str(c, who) |
+                                   store_arg_str(c, message));
+}
+
+int store_sites_mark(redis_t *r, const char *site_id, int64_t mark, store_bytes_cb cb, void *data)
+{
+    if (!store_site_id_ok(site_id) || mark == 0) return REDIS_E_ARGS;
+    store_call_t *c = store_registry_call(r, data, strlen(site_id), cb);
+    if (c == NULL) return REDIS_E_ARGS;
+    return store_call_start(c, store_arg_str(c, "FCALL") | store_arg_str(c, "consentd_sites_mark") |
+                                   store_arg_str(c, "1") | store_arg_str(c, "cd:{sites}:registry") |
+                                   store_arg_str(c, site_id) | store_argf(c, "%" PRId64, mark) |
                                    store_arg_str(c, STORE_SITES_CHANNEL));
 }

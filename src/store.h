@@ -374,6 +374,27 @@ int store_sites_list(redis_t *r, store_bytes_cb cb, void *data);
  * STORE_SITES_CHANNEL (a second call, on the registry's slot; idempotent). */
 int store_sites_announce(redis_t *r, const char *site_id, uint64_t version, store_bytes_cb cb,
                          void *data);
+/* The console (library version 13, issue 22 items 2 and 3; one FCALL each,
+ * replies as above):
+ *   preview_put   {"stored": true|false}
+ *   preview_get   {"json"} or {"missing": true} (expired, or never made)
+ *   create        {"version": 1, "revision": 1} or {"exists": true}
+ * A preview is an unsaved document kept STORE_SITE_PREVIEW_MS under the
+ * site's tag; its id is STORE_SITE_PREVIEW_ID_LEN base64url characters. */
+#define STORE_SITE_PREVIEW_MS (15 * 60 * 1000)
+#define STORE_SITE_PREVIEW_ID_LEN 24 /* 18 random bytes, base64url: 144 bits */
+int store_site_preview_put(redis_t *r, const char *site_id, const char *preview_id,
+                           const char *json, size_t len, store_bytes_cb cb, void *data);
+int store_site_preview_get(redis_t *r, const char *site_id, const char *preview_id,
+                           store_bytes_cb cb, void *data);
+/* A new site: version 1 and the draft (revision 1) hold json; nothing is
+ * published. A site with a version or a draft is {"exists": true}. */
+int store_site_create(redis_t *r, const char *site_id, const char *json, size_t len,
+                      const char *who, const char *message, store_bytes_cb cb, void *data);
+/* Note mark in the registry and PUBLISH "<id> <mark>" (as announce): a
+ * version n > 0 published and served, -n known but not served (created and
+ * not published yet, or deleted), its document version n. */
+int store_sites_mark(redis_t *r, const char *site_id, int64_t mark, store_bytes_cb cb, void *data);
 /* ---- site API keys (GET/POST/DELETE /v1/sites/{site}/keys, site_keys.h) ----
  *
  * A site's scoped API keys, in one hash under the tag {<site>:keys} (key

@@ -13,7 +13,7 @@
 -- pairs each version with the file's hash, and lint_lua fails when they
 -- disagree). A new version keeps every function of the older ones, with their
 -- arguments and replies: old nodes run on it until they are replaced.
-local VERSION = 12
+local VERSION = 13
 
 -- Returns VERSION: what consentd asks a Redis before loading the library.
 local function version()
@@ -1377,3 +1377,45 @@ local function sites_mark(keys, args)
 end
 
 redis.register_function('consentd_sites_mark', sites_mark)
+
+-- THE CONSOLE (version 13, issue 22 items 2 and 3; key layout: src/store.c,
+-- SITE CONFIGURATION). KEYS[1] is the site's head, as above.
+
+-- A preview of an unsaved document. ARGV: canonical json, preview id, ttl
+-- (ms). NX: an id is never reused (it is 144 random bits: never happens).
+local function site_preview_put(keys, args)
+  local ok = redis.call('SET', site_key(keys[1], 'preview:' .. args[2]), args[1], 'PX', args[3],
+                        'NX')
+  return cjson.encode({stored = ok ~= false})
+end
+
+-- ARGV: preview id. {json} or {missing} once it expired.
+local function site_preview_get(keys, args)
+  local json = redis.call('GET', site_key(keys[1], 'preview:' .. args[1]))
+  if not json then
+    return cjson.encode({missing = true})
+  end
+  return cjson.encode({json = json})
+end
+
+-- A new site (POST /v1/sites). ARGV: canonical json, who, message. Version 1
+-- and the draft (revision 1), not published; a site that has a version or a
+-- draft already exists: nothing is written.
+local function site_create(keys, args)
+  local head = keys[1]
+  local draft = site_key(head, 'draft')
+  if site_num(redis.call('HGET', head, 'last')) > 0 or redis.call('EXISTS', draft) == 1 then
+    return cjson.encode({exists = true})
+  end
+  local now = now_ms()
+  redis.call('HSET', site_key(head, 'v:1'), 'json', args[1], 'who', args[2], 'at', now,
+             'msg', args[3], 'parent', 0)
+  redis.call('HSET', head, 'last', 1)
+  redis.call('HSET', draft, 'json', args[1], 'who', args[2], 'at', now, 'rev', 1, 'base', 0)
+  return cjson.encode({version = 1, revision = 1})
+end
+
+redis.register_function('consentd_site_preview_put', site_preview_put)
+redis.register_function{function_name = 'consentd_site_preview_get',
+                        callback = site_preview_get, flags = {'no-writes'}}
+redis.register_function('consentd_site_create', site_create)

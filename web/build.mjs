@@ -5,12 +5,17 @@
 //
 //   node web/build.mjs OUTDIR
 //     OUTDIR/banner.min.js       the minified bundle (without the site settings)
-//     OUTDIR/banner_assets.h     BANNER_JS (CSS inside), BANNER_TEXTS (texts.json), and
+//     OUTDIR/banner_assets.h     BANNER_JS (CSS inside), BANNER_TEXTS (texts.json),
+//                                BANNER_PREVIEW_JS (banner/preview.js, before a console
+//                                preview's banner only), and
 //                                BANNER_FEATURES: each web/banner/features/NAME.js (its
 //                                NAME.css inside) minified apart, {name, js}, NULL-ended
 //     OUTDIR/demo_assets.h       DEMO_INDEX_HTML, DEMO_ANALYTICS_JS, DEMO_ADS_JS, DEMO_AD_HTML
 //     OUTDIR/dashboard_assets.h  DASHBOARD_<FILE>{,_GZ,_BR} and their _ETAG: the dashboard's
 //                                page, script (uPlot inside) and stylesheet, precompressed
+//     OUTDIR/console_assets.h    CONSOLE_<FILE>{,_GZ,_BR} and their _ETAG: the console's page,
+//                                script (the banner's texts.json inside), stylesheet, and its
+//                                preview frame's page and script, precompressed
 //     OUTDIR/openapi_assets.h    OPENAPI_JSON{,_GZ,_BR} and their _ETAG: docs/openapi.json,
 //                                compacted and precompressed, served at /openapi.json
 import * as esbuild from 'esbuild';
@@ -52,6 +57,9 @@ const css = await minCss('banner/banner.css');
 // are concatenated before it, and their names must not meet.
 const js = await script('banner/main.js', { CONSENTD_CSS: JSON.stringify(css) }, 'esm');
 const texts = JSON.stringify(JSON.parse(read('banner/texts.json')));
+// Run before a console preview's banner only (src/banner_build.c,
+// banner_build_preview): the banner in a sandboxed frame.
+const preview = await script('banner/preview.js', {});
 
 // The features (see web/banner/main.js): each pushes its function on the
 // wrapper's CONSENTD_FEATURES; consentd inlines it, before the bundle, only
@@ -114,6 +122,7 @@ emit(
         {
             BANNER_JS: js,
             BANNER_TEXTS: texts,
+            BANNER_PREVIEW_JS: preview,
             ...Object.fromEntries(Object.entries(features).map(([name, text]) => [featureVar(name), text])),
         },
         featureTable,
@@ -188,6 +197,45 @@ emit('dashboard_assets.h', header('CONSENTD_DASHBOARD_ASSETS_H', 'The dashboard 
 console.log(
     `dashboard: JS ${dashJs.length} bytes (gzip ${dash.DASHBOARD_JS_GZ.length}, brotli ${dash.DASHBOARD_JS_BR.length}), ` +
         `CSS ${dashCss.length} (gzip ${dash.DASHBOARD_CSS_GZ.length}), page ${dashHtml.length}`,
+);
+
+// ---- the console ---------------------------------------------------------------
+// web/console/: main.js and its modules bundled into one script (the banner's
+// texts.json inside: the default strings shown beside a site's own), its
+// stylesheet, its page, and the preview frame's page and script
+// (preview.js: the in-memory cookie and storage, then the banner). Served by
+// src/api/console.c in the three encodings, as the dashboard's files are.
+const consoleScript = async (entry) =>
+    (
+        await esbuild.build({
+            entryPoints: [path.join(here, 'console', entry)],
+            bundle: true,
+            minify: true,
+            format: 'iife',
+            target: 'es2020',
+            charset: 'utf8',
+            legalComments: 'none',
+            write: false,
+        })
+    ).outputFiles[0].text.trim();
+const consoleJs = await consoleScript('main.js');
+const previewJs = await consoleScript('preview.js');
+const consoleCss = await minCss('console/console.css');
+const consoleHtml = read('console/index.html')
+    .replace('{{JS_VERSION}}', shortHash(consoleJs))
+    .replace('{{CSS_VERSION}}', shortHash(consoleCss));
+const previewHtml = read('console/preview.html').replace('{{JS_VERSION}}', shortHash(previewJs));
+const cons = {
+    ...encodings('CONSOLE_INDEX_HTML', consoleHtml),
+    ...encodings('CONSOLE_JS', consoleJs),
+    ...encodings('CONSOLE_CSS', consoleCss),
+    ...encodings('CONSOLE_PREVIEW_HTML', previewHtml),
+    ...encodings('CONSOLE_PREVIEW_JS', previewJs),
+};
+emit('console_assets.h', header('CONSENTD_CONSOLE_ASSETS_H', 'The console (web/console/, the banner texts inside).', cons));
+console.log(
+    `console: JS ${consoleJs.length} bytes (gzip ${cons.CONSOLE_JS_GZ.length}), CSS ${consoleCss.length}, ` +
+        `page ${consoleHtml.length}, preview ${previewHtml.length} + ${previewJs.length}`,
 );
 
 // ---- the OpenAPI document ------------------------------------------------------

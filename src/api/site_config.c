@@ -132,17 +132,15 @@ static uint64_t sc_parse_version(const char *s, size_t len)
     return v;
 }
 
-/* Validate a document with site.c; 0, or answered 422 with the message as
- * {field, reason} (-1). */
-static int sc_validate(http_request_t *rq, const snapshot_t *snap, const char *source,
-                       const char *json, size_t len)
+int site_config_validate(http_request_t *rq, const snapshot_t *snap, const char *source,
+                         const char *id, const char *json, size_t len)
 {
     char err[SITE_ERR_MAX], field[256];
     /* a "tcf" block is checked against the newest Global Vendor List the
      * node serves with, as a file is */
     const gvl_t *gvl = snap->gvl != NULL ? gvl_store_latest(snap->gvl) : NULL;
-    site_set_t *set = site_set_load_doc(source, rq->site->id, json, len, gvl, err, sizeof(err),
-                                        field, sizeof(field));
+    site_set_t *set =
+        site_set_load_doc(source, id, json, len, gvl, err, sizeof(err), field, sizeof(field));
     if (set != NULL) {
         /* and what the banner's build checks (a variant's texts) */
         int rc = banner_site_check(site_set_at(set, 0), err, sizeof(err));
@@ -162,6 +160,15 @@ static int sc_validate(http_request_t *rq, const snapshot_t *snap, const char *s
     sc_error(rq, 422, "invalid_site", err,
              json_pack("{s:[{s:s,s:s}]}", "errors", "field", field, "reason", reason));
     return -1;
+}
+
+char *site_config_canonical(http_request_t *rq, const json_t *doc, size_t *len)
+{
+    char *text = json_is_object(doc) ? json_dumps(doc, JSON_COMPACT) : NULL;
+    char *canon = text != NULL ? site_doc_canonical(text, strlen(text), len) : NULL;
+    free(text);
+    if (canon == NULL) http_error(rq, 422, "invalid_site", "the site must be a JSON object");
+    return canon;
 }
 
 /* A document in an answer: the stored text as JSON (null when not). */
@@ -290,7 +297,7 @@ void site_config_draft_put(http_request_t *rq)
     }
     char source[SITE_ID_MAX + 48];
     snprintf(source, sizeof(source), "site %s draft %" PRId64, rq->site->id, rev + 1);
-    if (sc_validate(rq, rq->worker->snap, source, canon, len) != 0) {
+    if (site_config_validate(rq, rq->worker->snap, source, rq->site->id, canon, len) != 0) {
         free(canon);
         return;
     }
@@ -435,8 +442,8 @@ static void sc_on_commit_draft(void *data, const char *js, size_t len, const red
     } else {
         char source[SITE_ID_MAX + 48];
         snprintf(source, sizeof(source), "site %s draft %" PRIu64, rq->site->id, rev);
-        if (sc_validate(rq, http_pending_snapshot(p), source, json_string_value(doc),
-                        json_string_length(doc)) == 0 &&
+        if (site_config_validate(rq, http_pending_snapshot(p), source, rq->site->id,
+                                 json_string_value(doc), json_string_length(doc)) == 0 &&
             (st->json = strdup(json_string_value(doc))) != NULL) {
             int rc =
                 store_site_commit(rq->worker->redis, rq->site->id, st->json, strlen(st->json),

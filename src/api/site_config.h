@@ -20,9 +20,23 @@
 #ifndef CONSENTD_API_SITE_CONFIG_H
 #define CONSENTD_API_SITE_CONFIG_H
 
+#include <jansson.h>
+
 #include "http.h"
 
 #define SITE_CONFIG_MAX_BODY (256 * 1024) /* a site document, a few KB to a few 10 KB */
+
+/* Validate a site document (canonical, len bytes) as a draft is validated:
+ * site.c (site_set_load_doc, the id must be id) and the banner's build
+ * (banner_site_check). 0, or answered 422 invalid_site whose message is
+ * "<source>: <field>: <reason>" and errors [{field, reason}] (-1). snap
+ * gives the Global Vendor List a "tcf" block is checked against. */
+struct snapshot;
+int site_config_validate(http_request_t *rq, const struct snapshot *snap, const char *source,
+                         const char *id, const char *json, size_t len);
+/* doc (a JSON object) canonicalised (site_doc.h: keys sorted, compact),
+ * malloc'd; NULL after answering 422 invalid_site when it is no object. */
+char *site_config_canonical(http_request_t *rq, const json_t *doc, size_t *len);
 
 void site_config_draft_get(http_request_t *rq);
 void site_config_draft_put(http_request_t *rq);

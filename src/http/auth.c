@@ -49,11 +49,27 @@ void http_auth_forget(void)
 int http_auth_declaration_ok(unsigned need, int has_site)
 {
     if (need == AUTH_PUBLIC) return 1;
+    if (need & AUTH_OPERATOR) {
+        if (!has_site) return 0; /* a route of no site is the operator's anyway */
+        need &= ~AUTH_OPERATOR;
+        has_site = 0; /* the same rule as a route of no site */
+    }
     unsigned scope = need & ~AUTH_BROWSER;
     if (!has_site)
         return need == scope && (scope & APIKEY_OPERATOR_SCOPES) == scope && scope != 0 &&
                apikey_scope_name(scope) != NULL;
-    return apikey_scope_name(scope) != NULL;
+    return scope != 0 && (scope & ~APIKEY_SCOPES_ALL) == 0; /* one or more scopes */
+}
+
+/* The names of the scopes in set, joined by sep ("site:write rights"). */
+static void auth_scope_names(unsigned set, const char *sep, char *out, size_t cap)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    for (unsigned bit = 0; bit < APIKEY_SCOPES && o < cap; bit++) {
+        const char *name = (set >> bit & 1) ? apikey_scope_name(1u << bit) : NULL;
+        if (name != NULL) o += (size_t)snprintf(out + o, cap - o, "%s%s", o > 0 ? sep : "", name);
+    }
 }
 
 static struct http_auth_cache *auth_cache(http_request_t *rq)
@@ -127,16 +143,18 @@ static void auth_refuse_unknown(http_request_t *rq, const uint8_t sha[32])
 static void auth_decide(http_request_t *rq, unsigned need, unsigned scopes, int operator,
                         const char * who, http_auth_next_fn next)
 {
-    unsigned scope = need & ~AUTH_BROWSER;
+    unsigned scope = need & ~(AUTH_BROWSER | AUTH_OPERATOR);
     if (!(scopes & scope)) {
-        const char *name = apikey_scope_name(scope);
-        char header[96], message[128];
+        /* Any one of the route's scopes would do: name them all. */
+        char list[128], either[128], header[224], message[224];
+        auth_scope_names(scope, " ", list, sizeof(list));
+        auth_scope_names(scope, " or ", either, sizeof(either));
         int n =
             snprintf(header, sizeof(header),
-                     "Bearer realm=\"consentd\", error=\"insufficient_scope\", scope=\"%s\"", name);
+                     "Bearer realm=\"consentd\", error=\"insufficient_scope\", scope=\"%s\"", list);
         http_header(rq, "www-authenticate", header, (size_t)n);
         snprintf(message, sizeof(message),
-                 "this API key lacks the scope %s, which this route needs", name);
+                 "this API key lacks the scope %s, which this route needs", either);
         http_error(rq, 403, "insufficient_scope", message);
         return;
     }
@@ -211,8 +229,9 @@ void http_auth(http_request_t *rq, unsigned need, http_auth_next_fn next)
         auth_decide(rq, need, APIKEY_OPERATOR_SCOPES, 1, "operator", next);
         return;
     }
-    if (rq->site == NULL) {
-        /* A route of no site (creating one): the operator key's alone. */
+    if (rq->site == NULL || (need & AUTH_OPERATOR)) {
+        /* A route of no site (creating one), or of the operator (deleting
+         * one): the operator key's alone. */
         auth_unauthorized(rq, "only the operator key may call this route");
         return;
     }

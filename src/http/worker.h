@@ -16,6 +16,8 @@
 #include "metrics.h"
 #include "snapshot.h"
 
+#define WORKER_WAIT_POLL_MS 10
+
 typedef struct worker {
     h2o_context_t ctx; /* first member: an h2o_context_t * is a worker_t * */
     unsigned id;
@@ -33,6 +35,10 @@ typedef struct worker {
     snapshot_t *snap;                 /* this thread's current sites and banners (one reference) */
     /* This thread's metrics: written here only, read by /metrics (metrics.h). */
     metrics_t *metrics;
+    /* WORKER_WAIT_POLL_MS: a request that waits until this thread serves a
+     * change it made (a site created or deleted, api/sites.h) polls on it. */
+    h2o_timeout_t wait_timeout;
+    unsigned workers;  /* how many worker threads the node runs (snapshot_t.serving) */
     uint64_t inflight; /* requests accepted and not yet disposed */
     int stopping;
 } worker_t;

@@ -33,6 +33,7 @@
 #include "banner.h"
 #include "clock.h"
 #include "consent.h"
+#include "console.h"
 #include "dashboard.h"
 #include "demo.h"
 #include "events.h"
@@ -42,6 +43,8 @@
 #include "scans.h"
 #include "site_keys.h"
 #include "site_config.h"
+#include "site_preview.h"
+#include "sites.h"
 #include "stats.h"
 #include "versions.h"
 #include "health.h"
@@ -55,6 +58,17 @@
 #define ROUTER_PREFLIGHT_MAX_AGE "600"
 
 typedef void (*router_fn)(http_request_t *rq);
+
+/* Does the route serve a site's visitors (the banner's scripts, and what
+ * its browsers call: consents, events, identify)? A site known but not
+ * served (site_t.served 0: created and not yet published, or deleted) is a
+ * 404 site_not_found there, and answers every other route of a site: its
+ * configuration, its keys, its evidence (rights, log, checkpoints). */
+static int router_serves_visitors(unsigned auth, void (*fn)(http_request_t *))
+{
+    return (auth & AUTH_BROWSER) || fn == banner_get || fn == banner_defaults_get ||
+           fn == banner_tcf_stub_get;
+}
 
 /* Where a route is served when there is an operator listener (with one
  * listener, everywhere). */
@@ -76,9 +90,11 @@ typedef struct route {
     const char *method;  /* GET also answers HEAD */
     const char *pattern; /* "/v1/sites/{site}/banner.js" */
     router_fn fn;
-    /* Who may call it (auth.h): AUTH_PUBLIC, or the one scope a key needs
-     * (apikey.h), | AUTH_BROWSER when the site's origins may without a key.
-     * http_auth() decides; a route without a valid one stops the start. */
+    /* Who may call it (auth.h): AUTH_PUBLIC, or the scopes of which a key
+     * needs one (apikey.h; usually one: SCOPE_SITE_WRITE | SCOPE_RIGHTS is
+     * either), | AUTH_BROWSER when the site's origins may without a key,
+     * | AUTH_OPERATOR for the operator key alone. http_auth() decides; a
+     * route without a valid one stops the start. */
     unsigned auth;
     size_t max_body;       /* larger bodies get 413 */
     int cors;              /* answers browsers of the site's origins */
@@ -125,10 +141,20 @@ static const route_t routes[] = {
     {"site_version_post", "POST", "/v1/sites/{site}/versions", site_config_versions_post,
      SCOPE_SITE_WRITE, 4096, 0},
     {"site_version_get", "GET", "/v1/sites/{site}/versions/{version}", site_config_version_get,
-     SCOPE_SITE_WRITE, 0, 0},
+     SCOPE_SITE_WRITE | SCOPE_RIGHTS, 0, 0},
     {"site_diff", "GET", "/v1/sites/{site}/diff", site_config_diff, SCOPE_SITE_WRITE, 0, 0},
     {"site_publish", "POST", "/v1/sites/{site}/versions/{version}/publish", site_config_publish,
      SCOPE_SITE_PUBLISH, 1024, 0},
+    {"sites_list", "GET", "/v1/sites", sites_list, SCOPE_SITE_WRITE, 0, 0},
+    {"sites_post", "POST", "/v1/sites", sites_create, SCOPE_SITE_WRITE, SITES_MAX_BODY, 0},
+    {"site_delete", "DELETE", "/v1/sites/{site}", sites_delete, AUTH_OPERATOR | SCOPE_SITE_PUBLISH,
+     0, 0},
+    {"site_draft_check", "POST", "/v1/sites/{site}/draft/check", site_preview_check,
+     SCOPE_SITE_WRITE, SITE_CONFIG_MAX_BODY, 0},
+    {"site_preview_post", "POST", "/v1/sites/{site}/previews", site_preview_post, SCOPE_SITE_WRITE,
+     SITE_CONFIG_MAX_BODY, 0},
+    {"site_preview_banner", "GET", "/v1/sites/{site}/previews/{id}/banner.js", site_preview_banner,
+     AUTH_PUBLIC, 0, 0},
     {"visitor_get", "GET", "/v1/sites/{site}/visitors/{visitor}", rights_access, SCOPE_RIGHTS, 0,
      0},
     {"visitor_delete", "DELETE", "/v1/sites/{site}/visitors/{visitor}", rights_erase, SCOPE_RIGHTS,
@@ -147,6 +173,8 @@ static const route_t routes[] = {
     {"demo", "GET", "/demo/{file}", demo_get, AUTH_PUBLIC, 0, 0},
     {"dashboard", "GET", "/dashboard", dashboard_get, AUTH_PUBLIC, 0, 0},
     {"dashboard_file", "GET", "/dashboard/{file}", dashboard_get, AUTH_PUBLIC, 0, 0},
+    {"console", "GET", "/console", console_get, AUTH_PUBLIC, 0, 0},
+    {"console_file", "GET", "/console/{file}", console_get, AUTH_PUBLIC, 0, 0},
     {"jwks", "GET", "/.well-known/jwks.json", consent_jwks, AUTH_PUBLIC, 0, 0},
     {"openapi", "GET", "/openapi.json", openapi_get, AUTH_PUBLIC, 0, 0},
 };
@@ -575,6 +603,14 @@ int router_handle(h2o_handler_t *self, h2o_req_t *req)
             http_error(rq, 404, "site_not_found", "no such site");
             return 0;
         }
+    }
+    if (rq->site != NULL && !rq->site->served &&
+        (rq->route == ROUTE_UNMATCHED
+             ? t.cors
+             : router_serves_visitors(routes[rq->route].auth, routes[rq->route].fn))) {
+        http_error(rq, 404, "site_not_found",
+                   "this site is not served (created and not yet published, or deleted)");
+        return 0;
     }
     if (rq->route == ROUTE_UNMATCHED) {
         char allow[128];

@@ -256,6 +256,8 @@ int server_init(const config_t *cfg, snapshot_t *snap, char *err, size_t errlen)
         sw->w.id = i;
         sw->w.cfg = cfg;
         sw->w.snap = i == 0 ? snap : snapshot_retain(snap);
+        sw->w.workers = server.count;
+        __atomic_add_fetch(&snap->serving, 1, __ATOMIC_RELEASE);
         sw->max_connections = max_connections / server.count;
         if (sw->max_connections == 0) sw->max_connections = 1;
         if ((sw->w.metrics = metrics_create()) == NULL) {
@@ -474,6 +476,7 @@ static void server_on_message(h2o_multithread_receiver_t *receiver, h2o_linklist
         if (msg->kind == SERVER_MSG_SNAPSHOT) {
             snapshot_release(sw->w.snap);
             sw->w.snap = msg->snap;
+            __atomic_add_fetch(&sw->w.snap->serving, 1, __ATOMIC_RELEASE);
             pthread_mutex_lock(&server.ack_mutex);
             server.acks++;
             pthread_cond_signal(&server.ack_cond);
@@ -541,6 +544,7 @@ static void *server_worker_main(void *arg)
     w->counters = counters_create(w->redis, w->metrics);
     if (w->counters == NULL)
         log_msg(LOG_ERROR, "worker %u: out of memory: acceptance counts are not kept", w->id);
+    h2o_timeout_init(loop, &w->wait_timeout, WORKER_WAIT_POLL_MS);
     h2o_timeout_init(loop, &sw->flush_timeout, COUNTERS_FLUSH_INTERVAL_MS);
     sw->flush_entry.cb = server_on_flush_tick;
     h2o_timeout_link(loop, &sw->flush_timeout, &sw->flush_entry);

@@ -30,6 +30,8 @@ const ACCESS = {
     demo: 'public',
     dashboard: 'public',
     dashboard_file: 'public',
+    console: 'public',
+    console_file: 'public',
     openapi: 'public', /* the API's description */
     consent_post: 'browser', /* the site's origins or its API key */
     consent_get: 'browser',
@@ -57,6 +59,12 @@ const ACCESS = {
     site_version_get: 'server',
     site_diff: 'server',
     site_publish: 'server',
+    sites_list: 'operator', /* the operator's (issue 22, item 2): no site's key */
+    sites_post: 'operator',
+    site_delete: 'operator',
+    site_draft_check: 'server', /* the console (issue 22, item 3): site:write */
+    site_preview_post: 'server',
+    site_preview_banner: 'public', /* a preview's id is its secret */
     keys_post: 'server', /* a site's keys (issue 22, item 2): keys:admin */
     keys_list: 'server',
     keys_delete: 'server',
@@ -114,7 +122,8 @@ function target(route, site) {
         .replace('{file}', 'index.html')
         .replace('{hash}', 'a'.repeat(64))
         .replace('{version}', '1')
-        .replace('{name}', 'some-key');
+        .replace('{name}', 'some-key')
+        .replace('{id}', 'A'.repeat(24));
 }
 
 function bodyFor(route) {
@@ -149,12 +158,15 @@ test('no_route_answers_another_sites_key_a_foreign_origin_or_no_credentials_with
             const url = target(route, victim);
             const body = bodyFor(route);
             const json = body ? { 'content-type': 'application/json' } : {};
+            /* the operator's routes: any key but the operator's is a 401;
+             * a foreign Origin without a key, on a route of a site, a 403 */
+            const foreign = route.pattern.includes('{site}') ? [403, 'origin_not_allowed'] : [401, 'unauthorized'];
             const cases = [
-                ['the other site\'s key', { authorization: `Bearer ${sites[attacker].key}`, ...json }, { browser: [403, 'forbidden'], server: [403, 'forbidden'] }],
-                ['no key and no origin', { ...json }, { browser: [401, 'unauthorized'], server: [401, 'unauthorized'] }],
-                ['a bad key', { authorization: `Bearer ${BAD_KEY}`, ...json }, { browser: [401, 'unauthorized'], server: [401, 'unauthorized'] }],
-                ['the other site\'s origin', { origin: sites[attacker].origin, ...json }, { browser: [403, 'origin_not_allowed'], server: [403, 'origin_not_allowed'] }],
-                ['the site\'s own origin', { origin: sites[victim].origin, ...json }, { server: [401, 'unauthorized'] }],
+                ['the other site\'s key', { authorization: `Bearer ${sites[attacker].key}`, ...json }, { browser: [403, 'forbidden'], server: [403, 'forbidden'], operator: [401, 'unauthorized'] }],
+                ['no key and no origin', { ...json }, { browser: [401, 'unauthorized'], server: [401, 'unauthorized'], operator: [401, 'unauthorized'] }],
+                ['a bad key', { authorization: `Bearer ${BAD_KEY}`, ...json }, { browser: [401, 'unauthorized'], server: [401, 'unauthorized'], operator: [401, 'unauthorized'] }],
+                ['the other site\'s origin', { origin: sites[attacker].origin, ...json }, { browser: [403, 'origin_not_allowed'], server: [403, 'origin_not_allowed'], operator: foreign }],
+                ['the site\'s own origin', { origin: sites[victim].origin, ...json }, { server: [401, 'unauthorized'], operator: [401, 'unauthorized'] }],
             ];
             for (const [who, headers, want] of cases) {
                 if (access !== 'public' && !want[access]) continue; /* a legitimate caller */

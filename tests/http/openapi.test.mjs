@@ -343,6 +343,7 @@ test('openapi_live_public_routes_and_listeners_match', async () => {
     assertDocumented(await consentd.request('/v1/sites/demo/log/checkpoints'), '/v1/sites/{site}/log/checkpoints', 'get');
     assertDocumented(await consentd.request('/v1/sites/demo/banner-versions.json'), '/v1/sites/{site}/banner-versions.json', 'get');
     assertDocumented(await consentd.request('/dashboard/nothing.js'), '/dashboard/{file}', 'get');
+    assertDocumented(await consentd.request('/console/nothing.js'), '/console/{file}', 'get');
     // x-consentd-listener: what one listener serves is a 404 on the other.
     for (const { path: p, method, op } of operations(SOURCE)) {
         if (method !== 'get' || p.includes('{')) continue;

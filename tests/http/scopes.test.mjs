@@ -60,7 +60,8 @@ function target(route, site = 'demo') {
         .replace('{file}', 'index.html')
         .replace('{hash}', 'a'.repeat(64))
         .replace('{name}', 'no-such-key')
-        .replace('{version}', '1');
+        .replace('{version}', '1')
+        .replace('{id}', 'A'.repeat(24));
 }
 
 let made = 0;
@@ -78,17 +79,22 @@ function call(route, headers, consentd = stack.consentd) {
     return consentd.request(target(route), { method: route.method, headers: { ...headers, ...(body ? json : {}) }, body });
 }
 
-/* Refused for want of a scope: 403 insufficient_scope naming the scope. */
-function assertMissingScope(res, scope, what) {
+/* Refused for want of a scope: 403 insufficient_scope naming the route's
+ * scopes, any one of which would do (the header: space-separated, RFC 6750). */
+function assertMissingScope(res, scopes, what) {
     assert.equal(res.status, 403, `${what}: ${res.status} ${res.text}`);
     assert.equal(res.json().error.code, 'insufficient_scope', what);
-    assert.ok(res.json().error.message.includes(scope), `${what}: the message names ${scope}: ${res.text}`);
-    assert.match(res.headers['www-authenticate'], new RegExp(`error="insufficient_scope", scope="${scope}"`), what);
+    for (const scope of scopes) assert.ok(res.json().error.message.includes(scope), `${what}: the message names ${scope}: ${res.text}`);
+    if (scopes.length > 1) assert.match(res.json().error.message, / or /, `${what}: either scope: ${res.text}`);
+    const header = /error="insufficient_scope", scope="([^"]*)"/.exec(res.headers['www-authenticate']);
+    assert.ok(header, `${what}: WWW-Authenticate ${res.headers['www-authenticate']}`);
+    assert.deepEqual(header[1].split(' ').sort(), [...scopes].sort(), `${what}: the header's scopes`);
 }
 
-/* A route with a scope whose path names no site (creating one): only the
- * operator key may call it (auth.h). */
-const siteless = (route) => route.scope !== null && !route.pattern.includes('{site}');
+/* A route with a scope whose path names no site (creating one), or
+ * declared AUTH_OPERATOR (deleting one): only the operator key may call it
+ * (auth.h). */
+const siteless = (route) => route.scope !== null && (!route.pattern.includes('{site}') || route.operator);
 
 function assertUnauthorized(res, what) {
     assert.equal(res.status, 401, `${what}: ${res.status} ${res.text}`);
@@ -108,11 +114,12 @@ test('every_route_declares_a_known_scope_and_the_document_says_the_same', () => 
         const op = OPENAPI.paths[docPath]?.[route.method.toLowerCase()];
         assert.ok(op, `${route.method} ${route.pattern} is not in docs/openapi.json`);
         const security = op.security ?? OPENAPI.security ?? [];
-        const apiKey = security.find((s) => 'apiKey' in s);
+        /* one requirement object per scope: any one of them suffices */
+        const apiKeys = security.filter((s) => 'apiKey' in s).map((s) => s.apiKey);
         if (route.scope === null) {
-            assert.equal(apiKey, undefined, `${route.name}: public in the router, a key in the document`);
+            assert.deepEqual(apiKeys, [], `${route.name}: public in the router, a key in the document`);
         } else {
-            assert.deepEqual(apiKey?.apiKey, [route.scope], `${route.name}: the document's scope for apiKey`);
+            assert.deepEqual(apiKeys, route.scopes.map((s) => [s]), `${route.name}: the document's scopes for apiKey`);
             assert.equal(security.some((s) => 'browserOrigin' in s), route.browser, `${route.name}: browser callers`);
         }
     }
@@ -121,11 +128,17 @@ test('every_route_declares_a_known_scope_and_the_document_says_the_same', () => 
 test('docs_api_md_lists_every_route_with_its_scope', () => {
     const text = fs.readFileSync(path.join(SOURCE_DIR, 'docs', 'api.md'), 'utf8');
     const section = text.slice(text.indexOf('## Keys and scopes'));
-    const rows = new Map([...section.matchAll(/^\| `([A-Z]+ \/[^`]*)` \| (public: no key|`([a-z:]+)`( \(or a browser)?[^|]*) \|$/gm)].map((m) => [m[1], { scope: m[3] ?? null, browser: !!m[4] }]));
+    /* a cell: "public: no key", or "`a`" or "`a` or `b`", then maybe "(...)" */
+    const rows = new Map(
+        [...section.matchAll(/^\| `([A-Z]+ \/[^`]*)` \| (public: no key|`[a-z:]+`(?: or `[a-z:]+`)*( \(or a browser)?[^|]*) \|$/gm)].map((m) => [
+            m[1],
+            { scopes: [...m[2].split('(')[0].matchAll(/`([a-z:]+)`/g)].map((s) => s[1]), browser: !!m[3], operator: /the operator key only/.test(m[2]) },
+        ]),
+    );
     for (const route of routerTable()) {
         const row = rows.get(`${route.method} ${route.pattern}`);
         assert.ok(row, `docs/api.md, Keys and scopes: no row for ${route.method} ${route.pattern}`);
-        assert.deepEqual(row, { scope: route.scope, browser: route.browser }, `docs/api.md: the scope of ${route.method} ${route.pattern}`);
+        assert.deepEqual(row, { scopes: route.scopes, browser: route.browser, operator: route.operator || (route.scope !== null && !route.pattern.includes('{site}')) }, `docs/api.md: the scopes of ${route.method} ${route.pattern}`);
     }
     assert.equal(rows.size, routerTable().length, 'docs/api.md lists a route the router does not have');
 });
@@ -137,8 +150,8 @@ test('a_key_of_one_scope_may_call_a_route_iff_the_scope_is_the_routes', async ()
             const what = `${route.method} ${target(route)} with a key of only ${scope}`;
             const res = await call(route, bearer(keys[scope]));
             if (siteless(route)) assertUnauthorized(res, `${what} (the operator's alone)`);
-            else if (route.scope === null || route.scope === scope) assertAllowed(res, what);
-            else assertMissingScope(res, route.scope, what);
+            else if (route.scope === null || route.scopes.includes(scope)) assertAllowed(res, what);
+            else assertMissingScope(res, route.scopes, what);
             checked++;
         }
     }
@@ -151,8 +164,8 @@ test('the_owner_key_may_call_every_route_and_the_operator_key_the_configuration_
         if (siteless(route)) assertUnauthorized(await call(route, bearer(DEMO_KEY)), `${what} with a site's owner key`);
         else assertAllowed(await call(route, bearer(DEMO_KEY)), `${what} with the owner key`);
         const res = await call(route, bearer(OPERATOR_KEY));
-        if (route.scope === null || OPERATOR_SCOPES.includes(route.scope)) assertAllowed(res, `${what} with the operator key`);
-        else assertMissingScope(res, route.scope, `${what} with the operator key`);
+        if (route.scope === null || route.scopes.some((s) => OPERATOR_SCOPES.includes(s))) assertAllowed(res, `${what} with the operator key`);
+        else assertMissingScope(res, route.scopes, `${what} with the operator key`);
     }
 });
 
@@ -284,4 +297,50 @@ test('an_operator_key_that_is_no_sha256_stops_the_start_naming_the_field', () =>
     const r = runConsentd(['--check-config', '--config', layout.configPath]);
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, /admin\.operator_key_sha256: must be the SHA-256 of the operator key, 64 hex digits, or null/);
+});
+
+/* A route may take more than one scope (slice 3 of the console): GET
+ * versions/{version} takes site:write or rights, so that the DPO's rights
+ * key follows the site_version_url an access request gives. */
+test('the_dpos_rights_key_follows_the_site_version_url_of_an_access_request', async () => {
+    const site = JSON.parse(shippedSites()['demo.json']);
+    const put = await stack.consentd.request('/v1/sites/demo/draft', { method: 'PUT', headers: bearer(DEMO_KEY, { ...json, 'if-match': '"0"' }), body: JSON.stringify(site) });
+    assert.equal(put.status, 200, put.text);
+    const version = await stack.consentd.request('/v1/sites/demo/versions', { method: 'POST', headers: bearer(DEMO_KEY, json), body: '{}' });
+    assert.ok([200, 201].includes(version.status), version.text);
+    const v = version.json().version;
+    const pub = await stack.consentd.request(`/v1/sites/demo/versions/${v}/publish`, { method: 'POST', headers: bearer(DEMO_KEY, json), body: '{}' });
+    assert.equal(pub.status, 200, pub.text);
+    const visitor = 'scope-visitor-dpo-0001';
+    let consent;
+    for (let i = 0; i < 100; i++) {
+        /* the node serves the published version within a second */
+        consent = await stack.consentd.request('/v1/sites/demo/consents', {
+            method: 'POST',
+            headers: bearer(keys['consent:server'], json),
+            body: JSON.stringify({ visitor, decisions: { audience: true }, policy_version: site.policy_version, lang: 'fr' }),
+        });
+        assert.equal(consent.status, 201, consent.text);
+        const access = await stack.consentd.request(`/v1/sites/demo/visitors/${visitor}`, { headers: bearer(keys.rights) });
+        assert.equal(access.status, 200, access.text);
+        const url = access.json().history[0].site_version_url;
+        if (url !== undefined) {
+            const target = new URL(url, 'http://localhost').pathname;
+            assert.equal(target, `/v1/sites/demo/versions/${v}`);
+            const read = await stack.consentd.request(target, { headers: bearer(keys.rights) });
+            assert.equal(read.status, 200, `the rights key reads the version: ${read.text}`);
+            assert.deepEqual(read.json().site.purposes.map((p) => p.id), site.purposes.map((p) => p.id));
+            const writer = await stack.consentd.request(target, { headers: bearer(keys['site:write']) });
+            assert.equal(writer.status, 200, 'site:write still does');
+            const stats = await stack.consentd.request(target, { headers: bearer(keys['stats:read']) });
+            assertMissingScope(stats, ['site:write', 'rights'], 'a stats:read key');
+            assert.match(stats.json().error.message, /lacks the scope (rights or site:write|site:write or rights)/);
+            /* the other routes of the configuration stay site:write only */
+            const list = await stack.consentd.request('/v1/sites/demo/versions', { headers: bearer(keys.rights) });
+            assertMissingScope(list, ['site:write'], 'the version list with a rights key');
+            return;
+        }
+        await delay(20);
+    }
+    assert.fail('no record named the published site version');
 });

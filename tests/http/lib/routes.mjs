@@ -9,19 +9,23 @@ import { SOURCE_DIR } from './harness.mjs';
 const LISTENERS = { ROUTE_PUBLIC: 'public', ROUTE_OPERATOR: 'operator', ROUTE_BOTH: 'both' };
 
 /* The auth declaration of an entry (auth.h): {scope: 'stats:read' ... or
- * null for AUTH_PUBLIC, browser: the site's origins may call it without a
- * key}. SCOPE_STATS_READ is 'stats:read': SCOPE_ dropped, lower case, the
- * first '_' a ':' (apikey.c names them so). */
+ * null for AUTH_PUBLIC (the first of scopes), scopes: every scope any one of
+ * which suffices, browser: the site's origins may call it without a key,
+ * operator: the operator key only (AUTH_OPERATOR)}. SCOPE_STATS_READ is
+ * 'stats:read': SCOPE_ dropped, lower case, the first '_' a ':' (apikey.c
+ * names them so). */
 function routeAuth(text) {
-    const browser = text.startsWith('AUTH_BROWSER | ');
-    const c = text.replace('AUTH_BROWSER | ', '');
-    if (c === 'AUTH_PUBLIC') return { scope: null, browser: false };
-    return { scope: c.slice('SCOPE_'.length).toLowerCase().replace('_', ':'), browser };
+    const parts = text.split(' | ');
+    const browser = parts.includes('AUTH_BROWSER');
+    const operator = parts.includes('AUTH_OPERATOR');
+    if (parts.includes('AUTH_PUBLIC')) return { scope: null, scopes: [], browser: false, operator: false };
+    const scopes = parts.filter((p) => p.startsWith('SCOPE_')).map((p) => p.slice('SCOPE_'.length).toLowerCase().replace('_', ':'));
+    return { scope: scopes[0], scopes, browser, operator };
 }
 
 /* [{name, method ('GET'...), pattern, maxBody (the C expression, '0' for
  * none), cors, limited, where ('public' | 'operator' | 'both'), scope
- * (null: public), browser}], in table
+ * (null: public), scopes, browser, operator}], in table
  * order. Fails on an entry it cannot read, so that a new shape of entry
  * cannot drop out of the callers' checks unseen. */
 export function routerTable() {
@@ -30,7 +34,7 @@ export function routerTable() {
     assert.ok(block, 'src/server/router.c: the route table moved; update tests/http/lib/routes.mjs');
     const entries = block[1].split(/\n(?=\s*\{")/).map((e) => e.replace(/\s+/g, ' ').trim());
     const routes = entries.map((entry) => {
-        const m = entry.match(/^\{"(\w+)", "([A-Z]+)", "([^"]+)", (\w+), ((?:AUTH_BROWSER \| )?(?:AUTH_PUBLIC|SCOPE_[A-Z_]+)), (\w+), ([01])(?:, (\w+))?(?:, (ROUTE_\w+))?(?:, (\w+))?\},?$/);
+        const m = entry.match(/^\{"(\w+)", "([A-Z]+)", "([^"]+)", (\w+), ((?:(?:AUTH_BROWSER|AUTH_OPERATOR|SCOPE_[A-Z_]+) \| )*(?:AUTH_PUBLIC|SCOPE_[A-Z_]+)), (\w+), ([01])(?:, (\w+))?(?:, (ROUTE_\w+))?(?:, (\w+))?\},?$/);
         assert.ok(m, `src/server/router.c: a route entry tests/http/lib/routes.mjs cannot read (is its auth declared, AUTH_PUBLIC or SCOPE_...?): ${entry}`);
         return {
             name: m[1],
