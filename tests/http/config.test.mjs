@@ -116,7 +116,10 @@ test('port_and_redis_url_from_the_environment_override_the_file', async () => {
     c.port = envPort;
     servers.push(c);
     await c.start();
-    assert.match(c.stderr, new RegExp(`listening on http://127\\.0\\.0\\.1:${envPort}\\b`));
+    // The line may reach the pipe after /healthz answered start(): wait for it.
+    const listening = new RegExp(`listening on http://127\\.0\\.0\\.1:${envPort}\\b`);
+    await waitFor(() => listening.test(c.stderr), { timeoutMs: 5000, message: `"listening on" port ${envPort} in the log` });
+    assert.match(c.stderr, listening);
     const res = await c.request('/healthz');
     assert.equal(res.status, 200, `REDIS_URL not used: ${res.text}`);
 });
