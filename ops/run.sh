@@ -11,6 +11,8 @@
 #   REDIS_URL=redis://...      use this Redis; start none
 #   REDIS_PORT=6379            port of the local Redis started here
 #   CONSENTD_DEMO_KEY=...      API key of the demo site (default demo-key-change-me)
+#   CONSENTD_OPERATOR_KEY=...  an operator key (every site, creating sites, in the
+#                              console and the API); none unless set
 #   CONSENTD_THREADS=N         worker threads (default: one per core)
 #
 # Everything it creates lives in var/ (git-ignored): the Redis data
@@ -220,7 +222,7 @@ config_write() {
     ops_say "config: writing var/consentd.json (ops/consentd.json with sites_dir var/sites, keys_dir var/keys, loopback clients not rate limited${REDIS_LOCAL_URL:+, redis ${REDIS_LOCAL_SHOWN:-}})"
     # It may hold a Redis password: readable by its owner only.
     (umask 077 && touch "$VAR/consentd.json" && chmod 600 "$VAR/consentd.json")
-    REDIS_LOCAL_URL=$REDIS_LOCAL_URL METRICS_PORT=$METRICS_PORT node -e '
+    REDIS_LOCAL_URL=$REDIS_LOCAL_URL METRICS_PORT=$METRICS_PORT OPERATOR_KEY=${CONSENTD_OPERATOR_KEY:-} node -e '
         const fs = require("fs");
         const [src, dst] = process.argv.slice(1);
         const cfg = JSON.parse(fs.readFileSync(src, "utf8"));
@@ -233,6 +235,11 @@ config_write() {
         }
         const listen = (cfg.metrics && cfg.metrics.listen) || { address: "127.0.0.1" };
         cfg.metrics = { listen: Object.assign({}, listen, { port: Number(process.env.METRICS_PORT) }) };
+        // Only its SHA-256 is kept, as consentd wants it (docs/api.md, keys).
+        if (process.env.OPERATOR_KEY) {
+            const sha256 = require("crypto").createHash("sha256").update(process.env.OPERATOR_KEY).digest("hex");
+            cfg.admin = Object.assign({}, cfg.admin, { operator_key_sha256: sha256 });
+        }
         fs.writeFileSync(dst, JSON.stringify(cfg, null, 2) + "\n");
     ' ops/consentd.json "$VAR/consentd.json"
 }
@@ -309,6 +316,12 @@ main() {
     [ ! -f "$VAR/sites/demo.json" ] ||
         echo "  $base/demo/                        demo page: the demo site's banner at work"
     echo "  $base/dashboard                    dashboard: acceptance rates (sign in with a site id and its API key)"
+    if [ -n "${CONSENTD_OPERATOR_KEY:-}" ]; then
+        echo "  $base/console                      console: edit, preview and publish sites (the operator key: CONSENTD_OPERATOR_KEY)"
+    else
+        echo "  $base/console                      console: edit, preview and publish a site (its id and API key;"
+        echo "                                                  the operator's view of every site: CONSENTD_OPERATOR_KEY=... ops/run.sh)"
+    fi
     for site in "$VAR"/sites/*.json; do
         [ -e "$site" ] || continue
         site=$(basename "$site" .json)
