@@ -173,9 +173,14 @@ static int main_sites_apply(void *data, const site_doc_t *docs, size_t n)
             main_sites.current = snapshot_retain(next);
             if (server_publish(next) != 0)
                 log_msg(LOG_WARN, "sites: some workers have not switched yet (busy loop?)");
+            size_t known = 0; /* created and not yet published, or deleted */
+            for (size_t i = 0; i < n; i++)
+                known += docs[i].not_served != 0;
             log_msg(LOG_INFO,
-                    "sites: serving %zu published site(s) from Redis (banners rebuilt: %zu of %zu)",
-                    n, banner_set_rebuilt(next->banners), site_set_count(next->sites));
+                    "sites: serving %zu published site(s) from Redis (banners rebuilt: %zu of "
+                    "%zu); %zu more known, not served",
+                    n - known, banner_set_rebuilt(next->banners), site_set_count(next->sites),
+                    known);
         }
     }
     pthread_mutex_unlock(&main_sites.mutex);

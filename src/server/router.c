@@ -335,6 +335,7 @@ static int router_method_is(const char *got, size_t got_len, const char *method)
 
 #define ROUTER_LOG_VISITOR "{visitor}"
 #define ROUTER_LOG_MASKED "{masked}"
+#define ROUTER_LOG_SECRET "{id}"   /* a preview's id: its only secret (site_preview.h) */
 #define ROUTER_LOG_KEPT_SEGMENTS 4 /* of a path that matches no route */
 
 /* Does raw segment seg (as sent, maybe percent-encoded) decode to lit? */
@@ -357,9 +358,13 @@ static int router_segment_is(const char *seg, size_t len, const h2o_iovec_t *lit
 
 /* Bit i: segment i of the path (plen bytes, raw) is masked in the log, by
  * *marker: the {visitor} segments of the routes whose pattern the path
- * matches, or every segment past the fourth of a path that matches none. */
-static uint64_t router_log_mask(const char *path, size_t plen, const char **marker)
+ * matches, or every segment past the fourth of a path that matches none.
+ * *secrets: the {id} segments of the routes it matches (a preview's id),
+ * masked as ROUTER_LOG_SECRET. */
+static uint64_t router_log_mask(const char *path, size_t plen, const char **marker,
+                                uint64_t *secrets)
 {
+    *secrets = 0;
     h2o_iovec_t segs[ROUTER_MAX_SEGMENTS];
     size_t n = router_split(path, plen, segs, ROUTER_MAX_SEGMENTS);
     uint64_t mask = 0;
@@ -367,7 +372,7 @@ static uint64_t router_log_mask(const char *path, size_t plen, const char **mark
     for (size_t r = 0; r < ROUTE_COUNT && n <= ROUTER_MAX_SEGMENTS; r++) {
         const route_pattern_t *p = &patterns[r];
         if (p->n != n) continue;
-        uint64_t visitors = 0;
+        uint64_t visitors = 0, ids = 0;
         size_t i;
         for (i = 0; i < n; i++) {
             const h2o_iovec_t *ps = &p->segments[i];
@@ -375,11 +380,14 @@ static uint64_t router_log_mask(const char *path, size_t plen, const char **mark
                 if (!router_segment_is(segs[i].base, segs[i].len, ps)) break;
             } else if (h2o_memis(ps->base, ps->len, H2O_STRLIT("{visitor}"))) {
                 visitors |= (uint64_t)1 << i;
+            } else if (h2o_memis(ps->base, ps->len, H2O_STRLIT("{id}"))) {
+                ids |= (uint64_t)1 << i;
             }
         }
         if (i < n) continue;
         matched = 1;
         mask |= visitors;
+        *secrets |= ids;
     }
     *marker = matched ? ROUTER_LOG_VISITOR : ROUTER_LOG_MASKED;
     /* A mistyped route (an extra segment, a trailing slash) may carry an id. */
@@ -391,7 +399,8 @@ size_t router_log_target(const char *target, size_t len, char *out, size_t cap)
     if (cap == 0) return 0;
     const char *q = memchr(target, '?', len), *marker;
     size_t plen = q != NULL ? (size_t)(q - target) : len, o = 0, room = cap - 1;
-    uint64_t mask = router_log_mask(target, plen, &marker);
+    uint64_t secrets;
+    uint64_t mask = router_log_mask(target, plen, &marker, &secrets);
     /* Segments as router_split() counts them: after a leading '/', each
      * up to the next '/'. An empty one stays empty. */
     size_t i = plen > 0 && target[0] == '/' ? 1 : 0, seg = 0;
@@ -400,9 +409,12 @@ size_t router_log_target(const char *target, size_t len, char *out, size_t cap)
         size_t end = i;
         while (end < plen && target[end] != '/')
             end++;
-        int masked = end > i && (mask >> (seg < 63 ? seg : 63) & 1);
-        const char *text = masked ? marker : target + i;
-        size_t tlen = masked ? strlen(marker) : end - i;
+        unsigned bit = seg < 63 ? (unsigned)seg : 63;
+        int secret = end > i && (secrets >> bit & 1);
+        int masked = end > i && ((mask >> bit & 1) || secret);
+        const char *mark = secret && !(mask >> bit & 1) ? ROUTER_LOG_SECRET : marker;
+        const char *text = masked ? mark : target + i;
+        size_t tlen = masked ? strlen(mark) : end - i;
         if (tlen > room - o) {
             if (masked) { /* never half a marker, nor a query after a cut */
                 q = NULL;

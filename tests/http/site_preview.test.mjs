@@ -100,6 +100,13 @@ for (const route of ['/draft/check', '/previews']) {
         assert.equal(malformed.json().error.code, 'malformed_json');
         const text = await post(route, unsaved(), server(DEMO_KEY, { 'content-type': 'text/plain' }));
         assert.equal(text.status, 415, text.text);
+        const noTexts = unsaved();
+        noTexts.purposes[1].texts = {};
+        const invalid = await post(route, noTexts);
+        assert.equal(invalid.status, 422, invalid.text);
+        assert.equal(invalid.json().error.code, 'invalid_site');
+        assert.match(invalid.json().error.errors[0].field, /^purposes\[1\]\.texts/);
+        assert.ok(invalid.json().error.message.startsWith('site demo draft: purposes[1].texts'), invalid.text);
     });
 }
 

@@ -1,7 +1,8 @@
 /*
  * router_test.c - the request target as the access log shows it
  * (router_log_target): the {visitor} segment of every route that names one
- * is masked whatever the method, the site or its percent-encoding; a path
+ * is masked whatever the method, the site or its percent-encoding, and a
+ * preview's {id} (its secret) too; a path
  * that matches no route is kept to its fourth segment; other paths and
  * queries are kept; a cut never leaves half a marker.
  */
@@ -28,6 +29,16 @@ static int visitor_segments_are_masked_on_every_route_that_names_one(void)
     /* A literal sent percent-encoded still names the route. */
     CHECK_STR(logged("/v1/sites/demo/%76isitors/visitor%2D0001", 512),
               "/v1/sites/demo/%76isitors/{visitor}");
+    return 0;
+}
+
+/* A console preview's id is the only secret of its public banner
+ * (site_preview.h): the log shows {id}. */
+static int a_preview_id_is_masked(void)
+{
+    CHECK_STR(logged("/v1/sites/demo/previews/vbkrb55jw_AJMXXOOEGh8Oo7/banner.js?lang=en", 512),
+              "/v1/sites/demo/previews/{id}/banner.js?lang=en");
+    CHECK_STR(logged("/v1/sites/demo/previews", 512), "/v1/sites/demo/previews");
     return 0;
 }
 
@@ -80,6 +91,7 @@ int main(void)
     router_init(h2o_config_register_host(&conf, h2o_iovec_init(H2O_STRLIT("default")), 65535),
                 65536);
     RUN(visitor_segments_are_masked_on_every_route_that_names_one);
+    RUN(a_preview_id_is_masked);
     RUN(other_paths_and_queries_are_kept);
     RUN(a_path_of_no_route_is_kept_to_its_fourth_segment);
     RUN(a_cut_never_shows_half_a_marker_or_an_id);
