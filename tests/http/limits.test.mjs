@@ -120,6 +120,9 @@ describe('limits', () => {
             ['PUT', '/v1/sites/demo/draft', MAX_BODY],
             ['GET', '/v1/sites/demo/stats', 0],
             ['DELETE', '/v1/sites/demo/visitors/someone', 0],
+            ['GET', '/v1/sites', 0],
+            ['DELETE', '/v1/sites/demo', 0],
+            ['POST', '/v1/sites/demo/draft/check', MAX_BODY],
         ];
         const before = await dataDigest(stack.redis);
         for (const [method, path, bound] of routes) {
