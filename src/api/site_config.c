@@ -74,8 +74,7 @@ static http_pending_t *sc_pending(http_request_t *rq, const char *who)
     return p;
 }
 
-/* Answer root (taken), no-store. */
-static void sc_send(http_request_t *rq, int status, json_t *root)
+void site_config_send(http_request_t *rq, int status, json_t *root)
 {
     char *s = root != NULL ? json_dumps(root, JSON_COMPACT) : NULL;
     json_decref(root);
@@ -95,11 +94,10 @@ static void sc_error(http_request_t *rq, int status, const char *code, const cha
     json_t *e = json_pack("{s:s,s:s}", "code", code, "message", message);
     if (more != NULL) json_object_update(e, more);
     json_decref(more);
-    sc_send(rq, status, json_pack("{s:o}", "error", e));
+    site_config_send(rq, status, json_pack("{s:o}", "error", e));
 }
 
-/* The store's reply, parsed; NULL after answering an error. */
-static json_t *sc_reply(http_request_t *rq, const char *js, size_t len, const redis_error_t *err)
+json_t *site_config_reply(http_request_t *rq, const char *js, size_t len, const redis_error_t *err)
 {
     if (err != NULL) {
         http_storage_error(rq, 0, err);
@@ -185,20 +183,20 @@ static void sc_on_draft(void *data, const char *js, size_t len, const redis_erro
 {
     http_pending_t *p = data;
     http_request_t *rq = http_pending_request(p);
-    json_t *r = rq != NULL ? sc_reply(rq, js, len, err) : NULL;
+    json_t *r = rq != NULL ? site_config_reply(rq, js, len, err) : NULL;
     if (r != NULL) {
         uint64_t rev = sc_uint(r, "revision");
         char etag[32];
         int n = snprintf(etag, sizeof(etag), "\"%" PRIu64 "\"", rev);
         http_header(rq, "etag", etag, (size_t)n);
-        sc_send(rq, 200,
-                json_pack("{s:I,s:o,s:s,s:I,s:I}", "revision", (json_int_t)rev, "site",
-                          sc_doc(r, "json"), "who",
-                          json_is_string(json_object_get(r, "who"))
-                              ? json_string_value(json_object_get(r, "who"))
-                              : "",
-                          "at", (json_int_t)sc_uint(r, "at"), "base",
-                          (json_int_t)(sc_uint(r, "base") + sc_uint(r, "published"))));
+        site_config_send(rq, 200,
+                         json_pack("{s:I,s:o,s:s,s:I,s:I}", "revision", (json_int_t)rev, "site",
+                                   sc_doc(r, "json"), "who",
+                                   json_is_string(json_object_get(r, "who"))
+                                       ? json_string_value(json_object_get(r, "who"))
+                                       : "",
+                                   "at", (json_int_t)sc_uint(r, "at"), "base",
+                                   (json_int_t)(sc_uint(r, "base") + sc_uint(r, "published"))));
         json_decref(r);
     }
     sc_done(p);
@@ -221,7 +219,7 @@ static void sc_on_draft_put(void *data, const char *js, size_t len, const redis_
 {
     http_pending_t *p = data;
     http_request_t *rq = http_pending_request(p);
-    json_t *r = rq != NULL ? sc_reply(rq, js, len, err) : NULL;
+    json_t *r = rq != NULL ? site_config_reply(rq, js, len, err) : NULL;
     if (r != NULL) {
         uint64_t rev = sc_uint(r, "revision");
         if (json_is_true(json_object_get(r, "conflict")))
@@ -229,7 +227,7 @@ static void sc_on_draft_put(void *data, const char *js, size_t len, const redis_
                      "the draft was changed since that revision: read it again",
                      json_pack("{s:I}", "revision", (json_int_t)rev));
         else
-            sc_send(rq, 200, json_pack("{s:I}", "revision", (json_int_t)rev));
+            site_config_send(rq, 200, json_pack("{s:I}", "revision", (json_int_t)rev));
         json_decref(r);
     }
     sc_done(p);
@@ -323,11 +321,11 @@ static void sc_on_versions(void *data, const char *js, size_t len, const redis_e
 {
     http_pending_t *p = data;
     http_request_t *rq = http_pending_request(p);
-    json_t *r = rq != NULL ? sc_reply(rq, js, len, err) : NULL;
+    json_t *r = rq != NULL ? site_config_reply(rq, js, len, err) : NULL;
     if (r != NULL) {
         json_t *list = json_object_get(r, "versions");
         if (!json_is_array(list)) json_object_set_new(r, "versions", json_array()); /* cjson {} */
-        sc_send(rq, 200, r);
+        site_config_send(rq, 200, r);
     }
     sc_done(p);
 }
@@ -366,12 +364,12 @@ static void sc_on_version(void *data, const char *js, size_t len, const redis_er
 {
     http_pending_t *p = data;
     http_request_t *rq = http_pending_request(p);
-    json_t *r = rq != NULL ? sc_reply(rq, js, len, err) : NULL;
+    json_t *r = rq != NULL ? site_config_reply(rq, js, len, err) : NULL;
     if (r != NULL) {
         if (json_is_true(json_object_get(r, "missing")))
             http_error(rq, 404, "no_version", "this site has no such version");
         else
-            sc_send(rq, 200, sc_version_answer(r));
+            site_config_send(rq, 200, sc_version_answer(r));
         json_decref(r);
     }
     sc_done(p);
@@ -411,12 +409,12 @@ static void sc_on_committed(void *data, const char *js, size_t len, const redis_
 {
     http_pending_t *p = data;
     http_request_t *rq = http_pending_request(p);
-    json_t *r = rq != NULL ? sc_reply(rq, js, len, err) : NULL;
+    json_t *r = rq != NULL ? site_config_reply(rq, js, len, err) : NULL;
     if (r != NULL) {
-        sc_send(rq, json_is_true(json_object_get(r, "created")) ? 201 : 200,
-                json_pack("{s:I,s:O,s:I}", "version", (json_int_t)sc_uint(r, "version"), "created",
-                          json_object_get(r, "created"), "published",
-                          (json_int_t)sc_uint(r, "published")));
+        site_config_send(rq, json_is_true(json_object_get(r, "created")) ? 201 : 200,
+                         json_pack("{s:I,s:O,s:I}", "version", (json_int_t)sc_uint(r, "version"),
+                                   "created", json_object_get(r, "created"), "published",
+                                   (json_int_t)sc_uint(r, "published")));
         json_decref(r);
     }
     sc_done(p);
@@ -427,7 +425,7 @@ static void sc_on_commit_draft(void *data, const char *js, size_t len, const red
     http_pending_t *p = data;
     http_request_t *rq = http_pending_request(p);
     sc_state_t *st = http_pending_state(p);
-    json_t *r = rq != NULL ? sc_reply(rq, js, len, err) : NULL;
+    json_t *r = rq != NULL ? site_config_reply(rq, js, len, err) : NULL;
     if (r == NULL) {
         sc_done(p);
         return;
@@ -506,7 +504,7 @@ static void sc_on_diff_part(void *data, const char *js, size_t len, const redis_
     http_pending_t *p = data;
     http_request_t *rq = http_pending_request(p);
     sc_state_t *st = http_pending_state(p);
-    json_t *r = rq != NULL ? sc_reply(rq, js, len, err) : NULL;
+    json_t *r = rq != NULL ? site_config_reply(rq, js, len, err) : NULL;
     if (r == NULL) {
         sc_done(p);
         return;
@@ -543,7 +541,7 @@ static void sc_on_diff_part(void *data, const char *js, size_t len, const redis_
     } else {
         json_object_set_new(d, "from", json_integer((json_int_t)st->version));
         json_object_set_new(d, "to", json_integer((json_int_t)st->other));
-        sc_send(rq, 200, d);
+        site_config_send(rq, 200, d);
     }
     sc_done(p);
 }
@@ -597,7 +595,7 @@ static void sc_publish_step(http_pending_t *p, const char *js, size_t len, const
 {
     http_request_t *rq = http_pending_request(p);
     sc_state_t *st = http_pending_state(p);
-    json_t *r = rq != NULL ? sc_reply(rq, js, len, err) : NULL;
+    json_t *r = rq != NULL ? site_config_reply(rq, js, len, err) : NULL;
     if (r == NULL) {
         sc_done(p);
         return;
@@ -699,7 +697,7 @@ static void sc_publish_step(http_pending_t *p, const char *js, size_t len, const
     /* step 3: announced. */
     json_object_set(st->answer, "heard", json_object_get(r, "heard"));
     json_decref(r);
-    sc_send(rq, 200, json_incref(st->answer));
+    site_config_send(rq, 200, json_incref(st->answer));
     sc_done(p);
 }
 

@@ -37,6 +37,12 @@ int site_config_validate(http_request_t *rq, const struct snapshot *snap, const 
 /* doc (a JSON object) canonicalised (site_doc.h: keys sorted, compact),
  * malloc'd; NULL after answering 422 invalid_site when it is no object. */
 char *site_config_canonical(http_request_t *rq, const json_t *doc, size_t *len);
+/* Answer root (taken; NULL: 500) as JSON, Cache-Control: no-store: the
+ * answers of every site configuration route (sites.c, site_preview.c). */
+void site_config_send(http_request_t *rq, int status, json_t *root);
+/* A store function's JSON reply (an object), parsed; NULL after answering
+ * the error (err: http_storage_error; anything else: 500). */
+json_t *site_config_reply(http_request_t *rq, const char *js, size_t len, const redis_error_t *err);
 
 void site_config_draft_get(http_request_t *rq);
 void site_config_draft_put(http_request_t *rq);

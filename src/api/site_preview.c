@@ -51,26 +51,13 @@ static char *sp_body_document(http_request_t *rq, size_t *len)
     return canon;
 }
 
-static void sp_send_json(http_request_t *rq, int status, json_t *root)
-{
-    char *s = root != NULL ? json_dumps(root, JSON_COMPACT) : NULL;
-    json_decref(root);
-    if (s == NULL) {
-        http_error(rq, 500, "internal", "out of memory");
-        return;
-    }
-    http_header(rq, "cache-control", H2O_STRLIT("no-store"));
-    http_send_copy(rq, status, "application/json", s, strlen(s));
-    free(s);
-}
-
 void site_preview_check(http_request_t *rq)
 {
     size_t len;
     char *canon = sp_body_document(rq, &len);
     if (canon == NULL) return;
     free(canon);
-    sp_send_json(rq, 200, json_pack("{s:b}", "ok", 1));
+    site_config_send(rq, 200, json_pack("{s:b}", "ok", 1));
 }
 
 /* ---- POST previews ---------------------------------------------------------- */
@@ -88,37 +75,21 @@ static void sp_done(http_pending_t *p)
     http_pending_free(p);
 }
 
-/* The store's JSON reply, parsed; NULL after answering an error. */
-static json_t *sp_reply(http_request_t *rq, const char *js, size_t len, const redis_error_t *err)
-{
-    if (err != NULL) {
-        http_storage_error(rq, 0, err);
-        return NULL;
-    }
-    json_t *r = js != NULL ? json_loadb(js, len, 0, NULL) : NULL;
-    if (!json_is_object(r)) {
-        json_decref(r);
-        http_error(rq, 500, "internal", "unexpected answer from the store");
-        return NULL;
-    }
-    return r;
-}
-
 static void sp_on_stored(void *data, const char *js, size_t len, const redis_error_t *err)
 {
     http_pending_t *p = data;
     http_request_t *rq = http_pending_request(p);
     sp_state_t *st = http_pending_state(p);
-    json_t *r = rq != NULL ? sp_reply(rq, js, len, err) : NULL;
+    json_t *r = rq != NULL ? site_config_reply(rq, js, len, err) : NULL;
     if (r != NULL) {
         if (!json_is_true(json_object_get(r, "stored"))) {
             http_error(rq, 500, "internal", "the preview could not be stored");
         } else {
             char url[SITE_ID_MAX + STORE_SITE_PREVIEW_ID_LEN + 64];
             snprintf(url, sizeof(url), "/v1/sites/%s/previews/%s/banner.js", rq->site->id, st->id);
-            sp_send_json(rq, 201,
-                         json_pack("{s:s,s:i,s:s}", "id", st->id, "expires_in",
-                                   STORE_SITE_PREVIEW_MS / 1000, "banner_url", url));
+            site_config_send(rq, 201,
+                             json_pack("{s:s,s:i,s:s}", "id", st->id, "expires_in",
+                                       STORE_SITE_PREVIEW_MS / 1000, "banner_url", url));
         }
         json_decref(r);
     }
@@ -200,7 +171,7 @@ static void sp_on_preview(void *data, const char *js, size_t len, const redis_er
     http_pending_t *p = data;
     http_request_t *rq = http_pending_request(p);
     sp_state_t *st = http_pending_state(p);
-    json_t *r = rq != NULL ? sp_reply(rq, js, len, err) : NULL;
+    json_t *r = rq != NULL ? site_config_reply(rq, js, len, err) : NULL;
     if (r == NULL) {
         sp_done(p);
         return;

@@ -21,35 +21,6 @@
 #include "snapshot.h"
 #include "store.h"
 
-/* The store's JSON reply, parsed; NULL after answering an error. */
-static json_t *sites_reply(http_request_t *rq, const char *js, size_t len, const redis_error_t *err)
-{
-    if (err != NULL) {
-        http_storage_error(rq, 0, err);
-        return NULL;
-    }
-    json_t *r = js != NULL ? json_loadb(js, len, 0, NULL) : NULL;
-    if (!json_is_object(r)) {
-        json_decref(r);
-        http_error(rq, 500, "internal", "unexpected answer from the store");
-        return NULL;
-    }
-    return r;
-}
-
-static void sites_send(http_request_t *rq, int status, json_t *root)
-{
-    char *s = root != NULL ? json_dumps(root, JSON_COMPACT) : NULL;
-    json_decref(root);
-    if (s == NULL) {
-        http_error(rq, 500, "internal", "out of memory");
-        return;
-    }
-    http_header(rq, "cache-control", H2O_STRLIT("no-store"));
-    http_send_copy(rq, status, "application/json", s, strlen(s));
-    free(s);
-}
-
 /* ---- GET /v1/sites ------------------------------------------------------------ */
 
 typedef struct list_state list_state_t;
@@ -72,7 +43,8 @@ static void list_done(http_pending_t *p)
 {
     list_state_t *st = http_pending_state(p);
     http_request_t *rq = http_pending_request(p);
-    if (rq != NULL && !rq->answered) sites_send(rq, 200, json_pack("{s:O}", "sites", st->sites));
+    if (rq != NULL && !rq->answered)
+        site_config_send(rq, 200, json_pack("{s:O}", "sites", st->sites));
     json_decref(st->sites);
     free(st->calls);
     http_pending_free(p);
@@ -85,7 +57,7 @@ static void list_on_draft(void *data, const char *js, size_t len, const redis_er
     list_state_t *st = http_pending_state(p);
     http_request_t *rq = http_pending_request(p);
     if (rq != NULL && !rq->answered) {
-        json_t *r = sites_reply(rq, js, len, err);
+        json_t *r = site_config_reply(rq, js, len, err);
         json_t *rev = json_object_get(r, "revision");
         if (json_is_integer(rev))
             json_object_set(json_array_get(st->sites, c->index), "draft_revision", rev);
@@ -99,7 +71,7 @@ static void list_on_registry(void *data, const char *js, size_t len, const redis
     http_pending_t *p = data;
     list_state_t *st = http_pending_state(p);
     http_request_t *rq = http_pending_request(p);
-    json_t *r = rq != NULL ? sites_reply(rq, js, len, err) : NULL;
+    json_t *r = rq != NULL ? site_config_reply(rq, js, len, err) : NULL;
     json_t *registry = json_object_get(r, "sites");
     if (!json_is_object(registry)) {
         json_decref(r);
@@ -236,7 +208,7 @@ static void change_on_wait(h2o_timeout_entry_t *entry)
     }
     /* Seen, or past the wait: the registry has it, every node converges
      * (site_watch.h) whatever this one shows now. */
-    if (rq != NULL) sites_send(rq, st->deleting ? 200 : 201, json_incref(st->answer));
+    if (rq != NULL) site_config_send(rq, st->deleting ? 200 : 201, json_incref(st->answer));
     change_done(p);
 }
 
@@ -245,7 +217,7 @@ static void change_on_marked(void *data, const char *js, size_t len, const redis
     http_pending_t *p = data;
     change_state_t *st = http_pending_state(p);
     http_request_t *rq = http_pending_request(p);
-    json_t *r = rq != NULL ? sites_reply(rq, js, len, err) : NULL;
+    json_t *r = rq != NULL ? site_config_reply(rq, js, len, err) : NULL;
     if (r == NULL) {
         change_done(p);
         return;
@@ -314,7 +286,7 @@ static void create_on_created(void *data, const char *js, size_t len, const redi
     http_pending_t *p = data;
     change_state_t *st = http_pending_state(p);
     http_request_t *rq = http_pending_request(p);
-    json_t *r = rq != NULL ? sites_reply(rq, js, len, err) : NULL;
+    json_t *r = rq != NULL ? site_config_reply(rq, js, len, err) : NULL;
     if (r == NULL) {
         change_done(p);
         return;
@@ -409,7 +381,7 @@ static void delete_on_versions(void *data, const char *js, size_t len, const red
     http_pending_t *p = data;
     change_state_t *st = http_pending_state(p);
     http_request_t *rq = http_pending_request(p);
-    json_t *r = rq != NULL ? sites_reply(rq, js, len, err) : NULL;
+    json_t *r = rq != NULL ? site_config_reply(rq, js, len, err) : NULL;
     if (r == NULL) {
         change_done(p);
         return;
