@@ -3609,6 +3609,14 @@ int store_site_draft_get(redis_t *r, const char *site_id, store_bytes_cb cb, voi
     return store_call_start(c, store_siteconf_head(c, "consentd_site_draft_get", 1));
 }
 
+int store_site_draft_revision(redis_t *r, const char *site_id, store_bytes_cb cb, void *data)
+{
+    store_call_t *c = store_siteconf_call(r, site_id, data, 0, cb);
+    if (c == NULL) return REDIS_E_ARGS;
+    return store_call_start(c, store_siteconf_head(c, "consentd_site_draft_get", 1) |
+                                   store_arg_str(c, "revision"));
+}
+
 int store_site_versions(redis_t *r, const char *site_id, size_t limit, store_bytes_cb cb,
                         void *data)
 {

@@ -362,6 +362,9 @@ int store_site_publish(redis_t *r, const char *site_id, uint64_t version, const 
 int store_site_draft_put(redis_t *r, const char *site_id, const char *json, size_t len,
                          const char *who, uint64_t revision, store_bytes_cb cb, void *data);
 int store_site_draft_get(redis_t *r, const char *site_id, store_bytes_cb cb, void *data);
+/* The draft's revision only, {"revision": n} (0: no draft): a few bytes
+ * whatever the document's size (the list of sites). */
+int store_site_draft_revision(redis_t *r, const char *site_id, store_bytes_cb cb, void *data);
 /* The newest `limit` (<= STORE_SITE_VERSIONS_MAX) versions, without json. */
 int store_site_versions(redis_t *r, const char *site_id, size_t limit, store_bytes_cb cb,
                         void *data);

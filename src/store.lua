@@ -13,7 +13,7 @@
 -- pairs each version with the file's hash, and lint_lua fails when they
 -- disagree). A new version keeps every function of the older ones, with their
 -- arguments and replies: old nodes run on it until they are replaced.
-local VERSION = 13
+local VERSION = 14
 
 -- Returns VERSION: what consentd asks a Redis before loading the library.
 local function version()
@@ -1306,7 +1306,13 @@ local function site_draft_put(keys, args)
   return cjson.encode({revision = rev})
 end
 
-local function site_draft_get(keys)
+-- ARGV (optional, since version 14): 'revision' leaves the document out:
+-- the list of sites reads each draft's revision only.
+local function site_draft_get(keys, args)
+  if args[1] == 'revision' then
+    local rev = redis.call('HGET', site_key(keys[1], 'draft'), 'rev')
+    return cjson.encode({revision = site_num(rev)})
+  end
   local d = redis.call('HMGET', site_key(keys[1], 'draft'), 'json', 'who', 'at', 'rev', 'base')
   if not d[1] then
     return cjson.encode({revision = 0, published = site_num(redis.call('HGET', keys[1], 'pub'))})

@@ -113,13 +113,14 @@ static void list_on_registry(void *data, const char *js, size_t len, const redis
                                         m > 0 ? json_integer(m) : json_null(), "draft_revision", 0,
                                         "source", source, "served", s != NULL && s->served));
     }
-    /* Each site's draft: sent together, answered in any order. */
+    /* Each site's draft revision (not its document): sent together, answered
+     * in any order. */
     st->calls = calloc(n ? n : 1, sizeof(*st->calls));
     st->waiting = 1; /* this function's own, dropped below */
     for (size_t i = 0; i < n && st->calls != NULL && !rq->answered; i++) {
         st->calls[i] = (list_call_t){p, i};
         st->waiting++;
-        int rc = store_site_draft_get(rq->worker->redis, ids[i], list_on_draft, &st->calls[i]);
+        int rc = store_site_draft_revision(rq->worker->redis, ids[i], list_on_draft, &st->calls[i]);
         if (rc != REDIS_OK) {
             st->waiting--;
             http_storage_error(rq, rc, NULL);
