@@ -59,8 +59,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
      * only for the API key (and its default there), withdraw only for a
      * withdrawal, the header's GPC signal never lost. */
     FUZZ_ASSERT(strcmp(c.action, "consent") == 0 || strcmp(c.action, "withdrawal") == 0);
-    static const char *const controls[] = {"accept_all", "reject_all", "custom",
-                                           "dismiss",    "withdraw",   "api"};
+    static const char *const controls[] = {"accept_all", "reject_all", "custom",  "dismiss",
+                                           "withdraw",   "api",        "identify"};
     int control_ok = c.control == NULL && !from_server;
     for (size_t k = 0; k < sizeof(controls) / sizeof(controls[0]); k++)
         control_ok |= c.control != NULL && strcmp(c.control, controls[k]) == 0;
