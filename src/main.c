@@ -82,9 +82,11 @@ static snapshot_t *main_load_snapshot(const config_t *cfg, const snapshot_t *pre
         (gvl = gvl_store_load(cfg->tcf_gvl_dir, err, errlen)) == NULL)
         return NULL;
     size_t shadowed = 0;
-    site_set_t *sites =
-        site_set_load_with(cfg->sites_dir, gvl != NULL ? gvl_store_latest(gvl) : NULL,
-                           main_sites.docs, main_sites.n_docs, &shadowed, err, errlen);
+    /* A site whose document is the one previous parsed is shared, not parsed
+     * again: a publish parses the published site only (issue 22, item 4). */
+    site_set_t *sites = site_set_load_after(
+        cfg->sites_dir, gvl != NULL ? gvl_store_latest(gvl) : NULL, main_sites.docs,
+        main_sites.n_docs, previous != NULL ? previous->sites : NULL, &shadowed, err, errlen);
     if (sites == NULL) {
         gvl_store_free(gvl);
         return NULL;
@@ -174,8 +176,10 @@ static int main_sites_apply(void *data, const site_doc_t *docs, size_t n)
             if (server_publish(next) != 0)
                 log_msg(LOG_WARN, "sites: some workers have not switched yet (busy loop?)");
             log_msg(LOG_INFO,
-                    "sites: serving %zu published site(s) from Redis (banners rebuilt: %zu of %zu)",
-                    n, banner_set_rebuilt(next->banners), site_set_count(next->sites));
+                    "sites: serving %zu published site(s) from Redis (banners rebuilt: %zu of "
+                    "%zu, sites parsed: %zu)",
+                    n, banner_set_rebuilt(next->banners), site_set_count(next->sites),
+                    site_set_parsed(next->sites));
         }
     }
     pthread_mutex_unlock(&main_sites.mutex);
@@ -380,8 +384,9 @@ int main(int argc, char **argv)
             if (server_publish(next) != 0)
                 log_msg(LOG_WARN, "reload: some workers have not switched yet (busy loop?)");
             log_msg(LOG_INFO,
-                    "reloaded: %zu site(s) from %s and the keys in %s (banners rebuilt: %zu)", n,
-                    cfg.sites_dir, cfg.keys_dir, rebuilt);
+                    "reloaded: %zu site(s) from %s and the keys in %s (banners rebuilt: %zu, "
+                    "sites parsed: %zu)",
+                    n, cfg.sites_dir, cfg.keys_dir, rebuilt, site_set_parsed(next->sites));
             main_log_gvl(next);
             pthread_mutex_unlock(&main_sites.mutex);
             continue;
