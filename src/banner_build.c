@@ -658,7 +658,8 @@ static size_t banner_compress_range(banner_set_t *set, size_t from, size_t to)
         size_t len;
         char *blob = banner_blob_pack(encs[i], &len);
         if (blob != NULL)
-            banner_share_put(set->share, items[i].site, items[i].sha, blob, len, refused);
+            banner_share_put(set->share, items[i].site, items[i].sha, blob, len, refused,
+                             items[i].owner);
         free(blob);
     }
     return failed;

@@ -42,7 +42,7 @@ typedef struct share_put {
     struct share_put *next;
     char site[SITE_ID_MAX + 1];
     char sha[BANNER_SHARE_SHA_HEX + 1];
-    int replace;
+    int replace, owner; /* owner: give the lease back once stored */
     size_t len;
     char blob[];
 } share_put_t;
@@ -72,6 +72,8 @@ struct banner_share {
     h2o_socket_t *wake;
     redis_t *redis;
     share_op_t *polling;
+    share_fetch_t *deferred; /* taken while the first connection was still being made */
+    uint64_t connect_by_ms;  /* when that first connection is given up on */
 };
 
 static uint64_t share_now_ms(void)
@@ -180,11 +182,20 @@ typedef struct share_put_ctx {
     share_put_t *p;
 } share_put_ctx_t;
 
+static void share_on_unlease(void *data, int found, const redis_error_t *err)
+{
+    (void)data;
+    (void)found;
+    (void)err; /* not deleted: it expires (STORE_BANNER_LEASE_MS) */
+}
+
 static void share_on_put_ctx(void *data, int written, const redis_error_t *err)
 {
     share_put_ctx_t *c = data;
     (void)written;
-    (void)err; /* not stored: the next node that needs it builds it */
+    /* not stored: the next node that needs it builds it */
+    if (err == NULL && c->p->owner && c->s->redis != NULL)
+        store_banner_blob_unlease(c->s->redis, c->p->site, c->p->sha, share_on_unlease, NULL);
     pthread_mutex_lock(&c->s->mutex);
     c->s->n_puts--;
     pthread_mutex_unlock(&c->s->mutex);
@@ -227,10 +238,25 @@ static void share_take(banner_share_t *s)
     s->fetches = NULL;
     s->puts = NULL;
     pthread_mutex_unlock(&s->mutex);
+    /* Until its first connection is made or fails (redis.connect_timeout_ms
+     * from the start, which start-up waits for anyway: site_watch.h), a
+     * fetch waits for it; then, connected or not, it starts. */
+    int connecting = !redis_is_connected(s->redis) && redis_last_error(s->redis)[0] == '\0' &&
+                     share_now_ms() < s->connect_by_ms;
     for (share_fetch_t *f = fetches, *next; f != NULL; f = next) {
+        next = f->next;
+        if (connecting) {
+            f->next = s->deferred;
+            s->deferred = f;
+        } else {
+            share_start_fetch(s, f);
+        }
+    }
+    for (share_fetch_t *f = connecting ? NULL : s->deferred, *next; f != NULL; f = next) {
         next = f->next;
         share_start_fetch(s, f);
     }
+    if (!connecting) s->deferred = NULL;
     for (share_put_t *p = puts, *next; p != NULL; p = next) {
         next = p->next;
         if (redis_is_connected(s->redis)) {
@@ -271,7 +297,8 @@ static void *share_main(void *arg)
         int stopping = s->stopping;
         pthread_mutex_unlock(&s->mutex);
         if (stopping) break;
-        h2o_evloop_run(s->loop, s->polling != NULL ? BANNER_SHARE_POLL_MS : 1000);
+        h2o_evloop_run(s->loop,
+                       s->polling != NULL || s->deferred != NULL ? BANNER_SHARE_POLL_MS : 1000);
         share_take(s);
         share_poll(s, 0);
     }
@@ -288,6 +315,9 @@ static void *share_main(void *arg)
     s->puts = NULL;
     for (share_fetch_t *f = fetches; f != NULL; f = f->next)
         f->remaining = 0;
+    for (share_fetch_t *f = s->deferred; f != NULL; f = f->next)
+        f->remaining = 0;
+    s->deferred = NULL;
     pthread_cond_broadcast(&s->done);
     pthread_mutex_unlock(&s->mutex);
     for (share_put_t *p = puts, *next; p != NULL; p = next) {
@@ -311,6 +341,7 @@ banner_share_t *banner_share_start(const config_t *cfg)
     s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     s->loop = s->efd >= 0 ? h2o_evloop_create() : NULL;
     s->redis = s->loop != NULL ? redis_create(s->loop, &cfg->redis) : NULL;
+    s->connect_by_ms = share_now_ms() + cfg->redis.connect_timeout_ms;
     if (s->redis == NULL) {
         log_msg(LOG_ERROR, "banners: cannot share compressed banners through Redis: out of "
                            "resources (each node compresses its own)");
@@ -354,7 +385,7 @@ void banner_share_fetch(banner_share_t *s, banner_share_item_t *items, size_t n)
 }
 
 void banner_share_put(banner_share_t *s, const char *site, const char *sha, const char *blob,
-                      size_t len, int replace)
+                      size_t len, int replace, int owner)
 {
     if (s == NULL || len == 0 || len > STORE_BANNER_BLOB_MAX) return;
     share_put_t *p = malloc(sizeof(*p) + len);
@@ -362,6 +393,7 @@ void banner_share_put(banner_share_t *s, const char *site, const char *sha, cons
     snprintf(p->site, sizeof(p->site), "%s", site);
     snprintf(p->sha, sizeof(p->sha), "%s", sha);
     p->replace = replace;
+    p->owner = owner;
     p->len = len;
     memcpy(p->blob, blob, len);
     pthread_mutex_lock(&s->mutex);

@@ -16,8 +16,11 @@
  * a worker's loop: banner_share_fetch blocks, for a bounded time.
  *
  * Guarantees:
- *  - Redis down, or not connected yet: a fetch answers "not found" at once;
- *    nothing waits for a connection (start-up waits no longer than before);
+ *  - Redis down: a fetch answers "not found" at once. Only the first
+ *    connection is waited for, until it is made or fails, and at most
+ *    redis.connect_timeout_ms from banner_share_start: start-up waits that
+ *    long for the site watcher's first read anyway (site_watch.h), so it
+ *    waits no longer than before;
  *  - a fetch returns within BANNER_SHARE_WAIT_MS plus the configured
  *    redis.command_timeout_ms, twice: a body that another node is
  *    compressing (it holds the lease) is polled for every
@@ -64,9 +67,9 @@ banner_share_t *banner_share_start(const config_t *cfg);
 /* Look up n items, blocking (see the guarantees above). */
 void banner_share_fetch(banner_share_t *s, banner_share_item_t *items, size_t n);
 /* Store blob for (site, sha): SET NX, or, with replace, over a blob the
- * caller refused. */
+ * caller refused; owner (the item's): then give the lease back. */
 void banner_share_put(banner_share_t *s, const char *site, const char *sha, const char *blob,
-                      size_t len, int replace);
+                      size_t len, int replace, int owner);
 /* End the thread (in-flight commands fail, waiting fetches answer). */
 void banner_share_stop(banner_share_t *s);
 

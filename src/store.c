@@ -295,9 +295,10 @@
  * SET PX), and read (GET) by every node that builds the same body instead
  * of compressing it. No TTL refresh: a node finding none after 30 days
  * builds and writes it again. l: is the lease of the node building a
- * missing body: the others poll z: until it is there or the lease is gone,
- * then build it themselves. Plain GET and SET on one key each: no function,
- * one slot per command on a cluster. Memory: about the compressed size of
+ * missing body, deleted once it has written z: (else it expires): the
+ * others poll z: until it is there (for at most BANNER_SHARE_WAIT_MS, then
+ * they build it themselves). Plain GET, SET and DEL of one key each: no
+ * function, one slot per command on a cluster. Memory: about the compressed size of
  * each body published in the last 30 days (12 KB for the demo site).
  *
  * SITE CONFIGURATION (library version 12, issue 22 item 1: sites live in
@@ -2697,6 +2698,18 @@ int store_banner_blob_put(redis_t *r, const char *site_id, const char *sha_hex, 
                                 store_arg(c, blob, len) | store_arg_str(c, "PX") |
                                 store_argf(c, "%lld", (long long)STORE_BANNER_BLOB_TTL_MS) |
                                 (replace ? 0 : store_arg_str(c, "NX")));
+}
+
+int store_banner_blob_unlease(redis_t *r, const char *site_id, const char *sha_hex,
+                              store_found_cb cb, void *data)
+{
+    if (cb == NULL || !store_blob_sha_ok(sha_hex)) return REDIS_E_ARGS;
+    store_call_t *c = store_blob_call(STORE_CALL_BANNER_FOUND, r, site_id, data, 0);
+    if (c == NULL) return REDIS_E_ARGS;
+    c->cb.found = cb;
+    return store_call_start(c,
+                            store_arg_str(c, "DEL") |
+                                store_argf(c, "cd:{%.*s}:l:%s", (int)c->tag_len, c->tag, sha_hex));
 }
 
 int store_banner_blob_lease(redis_t *r, const char *site_id, const char *sha_hex, store_found_cb cb,

@@ -326,6 +326,10 @@ int store_banner_blob_get(redis_t *r, const char *site_id, const char *sha_hex, 
  * a blob the reader refused is replaced). found: 1 when written. */
 int store_banner_blob_put(redis_t *r, const char *site_id, const char *sha_hex, const char *blob,
                           size_t len, int replace, store_found_cb cb, void *data);
+/* Give the lease back (DEL), once the blob is stored. found: 1 when it was
+ * there. */
+int store_banner_blob_unlease(redis_t *r, const char *site_id, const char *sha_hex,
+                              store_found_cb cb, void *data);
 /* Take the lease on building sha_hex (SET NX PX STORE_BANNER_LEASE_MS).
  * found: 1 when this caller holds it, 0 when another does. */
 int store_banner_blob_lease(redis_t *r, const char *site_id, const char *sha_hex, store_found_cb cb,

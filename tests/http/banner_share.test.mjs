@@ -89,6 +89,8 @@ test('the_first_node_compresses_and_stores_every_script_once', async () => {
     assert.deepEqual(c, { local: IDS.length * ENCODINGS_PER_SITE, redis: 0, refused: 0 });
     /* Stored after they were built (not waited for): one blob per script. */
     await waitFor(async () => (await storedBlobs()).length === IDS.length * 2, { message: 'every blob stored' });
+    /* The leases taken to build them are given back once they are stored. */
+    await waitFor(async () => (await redis.command('SCAN', '0', 'MATCH', 'cd:{*:bz}:l:*', 'COUNT', '10000'))[1].length === 0, { message: 'no lease left' });
     for (const key of await storedBlobs()) {
         const ttl = Number(await redis.command('PTTL', key));
         assert.ok(ttl > 29 * 86400000 && ttl <= 30 * 86400000, `${key}: TTL ${ttl} ms`);
