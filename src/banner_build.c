@@ -85,6 +85,7 @@ struct banner_set {
     size_t compressed;     /* atomic: banners whose every encoding is built */
     int64_t compressed_ms; /* atomic: how long compressing them all took, -1 until then */
     banner_share_t *share; /* NULL: no sharing, every encoding compressed here */
+    int share_down;        /* a whole batch failed (Redis down or slow): not asked again */
 };
 
 /* The banner's own strings (web/banner/texts.json) for lang: those of lang
@@ -632,7 +633,19 @@ static size_t banner_compress_range(banner_set_t *set, size_t from, size_t to)
             encs[n++] = scripts[k];
         }
     }
-    banner_share_fetch(set->share, items, n); /* no share: every item not found */
+    banner_share_t *share = set->share_down ? NULL : set->share;
+    banner_share_fetch(share, items, n); /* no share: every item not found */
+    size_t errors = 0;
+    for (size_t i = 0; i < n; i++)
+        errors += items[i].failed;
+    if (share != NULL && n > 0 && errors == n) {
+        /* Redis down or too slow for a whole batch: the rest of this set is
+         * compressed here without asking (a slow Redis would cost a command
+         * timeout per batch). */
+        set->share_down = 1;
+        log_msg(LOG_WARN, "banners: Redis did not answer for compressed banners: compressing the "
+                          "rest of this set here");
+    }
     for (size_t i = 0; i < n; i++) {
         int refused = 0;
         if (items[i].blob != NULL) {
@@ -654,11 +667,11 @@ static size_t banner_compress_range(banner_set_t *set, size_t from, size_t to)
             continue;
         }
         metrics_process_count(METRICS_BANNER_COMPRESSED_LOCAL, 2);
-        if (set->share == NULL) continue;
+        if (share == NULL || items[i].failed) continue;
         size_t len;
         char *blob = banner_blob_pack(encs[i], &len);
         if (blob != NULL)
-            banner_share_put(set->share, items[i].site, items[i].sha, blob, len, refused,
+            banner_share_put(share, items[i].site, items[i].sha, blob, len, refused,
                              items[i].owner);
         free(blob);
     }

@@ -106,6 +106,7 @@ static void share_get(share_op_t *op);
 static void share_on_lease(void *data, int taken, const redis_error_t *err)
 {
     share_op_t *op = data;
+    if (err != NULL) op->item->failed = 1;
     if (err != NULL || taken) {
         op->item->owner = err == NULL;
         share_answer(op);
@@ -132,6 +133,7 @@ static void share_on_get(void *data, const char *blob, size_t len, const redis_e
         return;
     }
     if (err != NULL) {
+        op->item->failed = 1;
         share_answer(op);
     } else if (op->deadline_ms == 0) { /* the first look: none there, take the lease */
         if (store_banner_blob_lease(s->redis, op->item->site, op->item->sha, share_on_lease, op) !=
@@ -169,10 +171,12 @@ static void share_start_fetch(banner_share_t *s, share_fetch_t *f)
             continue;
         }
         *op = (share_op_t){.s = s, .f = f, .item = &f->items[i]};
-        if (up)
+        if (up) {
             share_get(op);
-        else
+        } else {
+            op->item->failed = 1;
             share_answer(op); /* Redis down: the caller compresses */
+        }
     }
 }
 
@@ -368,12 +372,15 @@ void banner_share_fetch(banner_share_t *s, banner_share_item_t *items, size_t n)
         items[i].blob = NULL;
         items[i].len = 0;
         items[i].owner = 0;
+        items[i].failed = s == NULL;
     }
     if (s == NULL || n == 0) return;
     share_fetch_t f = {.items = items, .n = n, .remaining = n};
     pthread_mutex_lock(&s->mutex);
     if (s->stopped || s->stopping) {
         pthread_mutex_unlock(&s->mutex);
+        for (size_t i = 0; i < n; i++)
+            items[i].failed = 1;
         return;
     }
     f.next = s->fetches;

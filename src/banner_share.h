@@ -59,6 +59,7 @@ typedef struct banner_share_item {
     char *blob;
     size_t len;
     int owner;
+    int failed; /* 1: Redis down, or an error (a timeout): not "none stored" */
 } banner_share_item_t;
 
 /* Start the thread; NULL on failure (logged: banners are then compressed
