@@ -1,8 +1,10 @@
 /*
  * banner_build.h - each site's banner.js, with its settings and texts
  * inlined, built once per snapshot (off the event loop) and precompressed
- * (brotli, gzip) by a background thread of the set; its version hash and
- * the hashes of the texts it shows.
+ * (brotli, gzip) by a background thread of the set, or read from Redis when
+ * another node of the fleet compressed the same bytes (banner_share.h,
+ * checked before they are served); its version hash and the hashes of the
+ * texts it shows.
  *
  * No HTTP here: api/banner.c serves the bodies, snapshot.c owns the set.
  * A built set is immutable and shared by every worker, except each banner's
