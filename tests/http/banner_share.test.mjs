@@ -12,7 +12,7 @@ import crypto from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import zlib from 'node:zlib';
 import { after, before } from 'node:test';
-import { Consentd, metricSum, shippedSite, shippedSites, siteLike, startRedis, test, waitFor } from './lib/harness.mjs';
+import { Consentd, TEST_ON_CLUSTER, metricSum, shippedSite, shippedSites, siteLike, startRedis, test, waitFor } from './lib/harness.mjs';
 import { server } from './lib/consent.mjs';
 
 const SITES = { ...shippedSites(), 'alpha.json': siteLike('alpha'), 'beta.json': siteLike('beta'), 'gamma.json': siteLike('gamma') };
@@ -161,5 +161,28 @@ test('redis_down_at_start_still_serves_compressed_banners', async () => {
         const res = await banner(alone, site, 'br');
         assert.equal(res.headers['content-encoding'], 'br', site);
         assert.deepEqual(zlib.brotliDecompressSync(res.body), (await banner(alone, site)).body);
+    }
+});
+
+test('a_frozen_redis_costs_one_command_timeout_then_every_banner_is_compressed_here', { skip: TEST_ON_CLUSTER && 'one Redis to freeze' }, async () => {
+    /* More banners than a build compresses itself: the set's thread asks
+     * Redis, which answers nothing (SIGSTOP); its first batch times out, and
+     * the rest of the set is compressed without asking again. */
+    const sites = {};
+    for (let i = 0; i < 80; i++) sites[`f${String(i).padStart(3, '0')}.json`] = siteLike(`f${String(i).padStart(3, '0')}`);
+    redis.pause();
+    try {
+        const t0 = Date.now();
+        const frozen = await Consentd.start({ redis, sites });
+        nodes.push(frozen);
+        await frozen.waitForLog(/banners: compressed 80 of 80 in \d+ ms/, { timeoutMs: 60000 });
+        await frozen.waitForLog(/banners: Redis did not answer for compressed banners: compressing the rest of this set here/);
+        assert.equal((frozen.stderr.match(/Redis did not answer for compressed banners/g) || []).length, 1, 'asked once');
+        assert.deepEqual(await compressions(frozen), { local: 80 * ENCODINGS_PER_SITE, redis: 0, refused: 0 });
+        const res = await banner(frozen, 'f079', 'br');
+        assert.equal(res.headers['content-encoding'], 'br');
+        process.stdout.write(`# 80 sites, Redis frozen: all compressed ${Date.now() - t0} ms after the start\n`);
+    } finally {
+        redis.resume();
     }
 });
