@@ -446,6 +446,42 @@ static int banner_settings_tags(const site_t *site, json_t *settings)
  * within its 6 KB budget; it costs a few milliseconds once per build. */
 #define BANNER_GZIP_LEVEL 12
 
+/*
+ * THE BYTES of a served script (identity, gzip, brotli) are shared by the
+ * sets of successive snapshots: a banner copied from the previous set (its
+ * document unchanged) takes a reference on each of its bodies instead of
+ * copying them (issue 22, item 4: a publish costs the work of one site, not
+ * a copy of every banner). A body is allocated with its reference count in
+ * front, and only banner_body_release frees it.
+ */
+typedef struct banner_body_head {
+    _Alignas(16) int refs; /* atomic */
+} banner_body_head_t;
+
+/* A body of len bytes (and a NUL after them), one reference; NULL when out
+ * of memory. */
+static char *banner_body_new(size_t len)
+{
+    banner_body_head_t *h = malloc(sizeof(*h) + len + 1);
+    if (h == NULL) return NULL;
+    h->refs = 1;
+    return (char *)(h + 1);
+}
+
+static char *banner_body_ref(char *body)
+{
+    banner_body_head_t *h = (banner_body_head_t *)(void *)body - 1;
+    __atomic_add_fetch(&h->refs, 1, __ATOMIC_RELAXED);
+    return body;
+}
+
+static void banner_body_release(char *body)
+{
+    if (body == NULL) return;
+    banner_body_head_t *h = (banner_body_head_t *)(void *)body - 1;
+    if (__atomic_sub_fetch(&h->refs, 1, __ATOMIC_ACQ_REL) == 0) free(h);
+}
+
 /* out's body, once filled: len first, then the pointer with a release, so
  * that a worker that reads the pointer (banner_encoding) reads the len. */
 static void banner_publish(banner_encoding_t *out, char *body, size_t len)
@@ -459,11 +495,11 @@ static int banner_gzip(const char *in, size_t len, banner_encoding_t *out)
     struct libdeflate_compressor *z = libdeflate_alloc_compressor(BANNER_GZIP_LEVEL);
     if (z == NULL) return -1;
     size_t cap = libdeflate_gzip_compress_bound(z, len), n = 0;
-    char *body = malloc(cap);
+    char *body = banner_body_new(cap);
     if (body != NULL) n = libdeflate_gzip_compress(z, in, len, body, cap);
     libdeflate_free_compressor(z);
     if (n == 0) {
-        free(body);
+        banner_body_release(body);
         return -1;
     }
     banner_publish(out, body, n);
@@ -473,11 +509,11 @@ static int banner_gzip(const char *in, size_t len, banner_encoding_t *out)
 static int banner_brotli(const char *in, size_t len, banner_encoding_t *out)
 {
     size_t cap = BrotliEncoderMaxCompressedSize(len), n = cap;
-    char *body = cap > 0 ? malloc(cap) : NULL;
+    char *body = cap > 0 ? banner_body_new(cap) : NULL;
     if (body == NULL ||
         !BrotliEncoderCompress(BROTLI_MAX_QUALITY, BROTLI_DEFAULT_WINDOW, BROTLI_MODE_TEXT, len,
                                (const uint8_t *)in, &n, (uint8_t *)body)) {
-        free(body);
+        banner_body_release(body);
         return -1;
     }
     banner_publish(out, body, n);
@@ -583,10 +619,10 @@ static int banner_blob_unpack(const char *blob, size_t len, banner_encoding_t en
     if (!banner_gzip_matches(&enc[BANNER_IDENTITY], gzb, gz) ||
         !banner_brotli_matches(&enc[BANNER_IDENTITY], brb, br))
         return -1;
-    char *g = malloc(gz), *r = malloc(br);
+    char *g = banner_body_new(gz), *r = banner_body_new(br);
     if (g == NULL || r == NULL) {
-        free(g);
-        free(r);
+        banner_body_release(g);
+        banner_body_release(r);
         return -1;
     }
     memcpy(g, gzb, gz);
@@ -594,11 +630,11 @@ static int banner_blob_unpack(const char *blob, size_t len, banner_encoding_t en
     if (__atomic_load_n(&enc[BANNER_GZIP].body, __ATOMIC_ACQUIRE) == NULL)
         banner_publish(&enc[BANNER_GZIP], g, gz);
     else
-        free(g);
+        banner_body_release(g);
     if (__atomic_load_n(&enc[BANNER_BROTLI].body, __ATOMIC_ACQUIRE) == NULL)
         banner_publish(&enc[BANNER_BROTLI], r, br);
     else
-        free(r);
+        banner_body_release(r);
     return 0;
 }
 
@@ -827,7 +863,7 @@ static int banner_build_defaults(const site_t *site, banner_encoding_t enc[BANNE
     const char *with_clarity = banner_site_has_tag(site, "microsoft_clarity") ? clarity : "";
     size_t len = strlen(head) + strlen(json) + strlen(replay) + strlen(with_uet) +
                  strlen(with_clarity) + strlen(tail);
-    char *body = malloc(len + 1);
+    char *body = banner_body_new(len);
     if ((enc[BANNER_IDENTITY].body = body) == NULL) {
         free(json);
         return -1;
@@ -1013,7 +1049,10 @@ static int banner_build_tcf_stub(const site_t *site, const gvl_store_t *store,
         "true", (unsigned)site->tcf.cmp_id, (unsigned)site->tcf.cmp_version,
         (unsigned)gvl->vendor_list_version, (unsigned)gvl->tcf_policy_version);
     if (len < 0) return -1;
-    enc[BANNER_IDENTITY].body = body;
+    enc[BANNER_IDENTITY].body = banner_body_new((size_t)len);
+    if (enc[BANNER_IDENTITY].body != NULL) memcpy(enc[BANNER_IDENTITY].body, body, (size_t)len + 1);
+    free(body);
+    if ((body = enc[BANNER_IDENTITY].body) == NULL) return -1;
     enc[BANNER_IDENTITY].len = (size_t)len;
     if (banner_gzip(body, (size_t)len, &enc[BANNER_GZIP]) != 0 ||
         banner_brotli(body, (size_t)len, &enc[BANNER_BROTLI]) != 0)
@@ -1049,7 +1088,7 @@ static int banner_build_one(const site_t *site, const gvl_store_t *gvl, json_t *
         if (banner_uses(site, BANNER_FEATURES[f].name)) code += strlen(BANNER_FEATURES[f].js);
     size_t len = strlen(head) + code + strlen(middle) + strlen(json) + strlen(tail);
     banner_encoding_t *id = &b->enc[BANNER_IDENTITY];
-    if ((id->body = malloc(len + 1)) == NULL) {
+    if ((id->body = banner_body_new(len)) == NULL) {
         free(json);
         return -1;
     }
@@ -1127,10 +1166,11 @@ static char *banner_memdup(const char *s, size_t len)
     return p;
 }
 
-/* A copy of from for site (the same document in the new set): the bytes, the
- * version and the texts hashes as they are, a fresh `served` record (as a
- * build makes), so that a publish costs the banner of the site it changes
- * only. -1 when out of memory (b is then freed by banner_set_free). */
+/* A copy of from for site (the same document in the new set): the bytes
+ * (shared: a reference on each body), the version and the texts hashes as
+ * they are, a fresh `served` record (as a build makes), so that a publish
+ * costs the banner of the site it changes only. -1 when out of memory (b is
+ * then freed by banner_set_free). */
 static int banner_copy(const banner_t *from, const site_t *site, banner_t *b)
 {
     *b = *from;
@@ -1149,12 +1189,10 @@ static int banner_copy(const banner_t *from, const site_t *site, banner_t *b)
         const banner_encoding_t *enc = banner_encoding(from->enc, &ee),
                                 *def = banner_encoding(from->defaults, &de);
         b->enc[e].len = b->defaults[e].len = 0;
-        if ((ee == e && (b->enc[e].body = banner_memdup(enc->body, enc->len)) == NULL) ||
-            (de == e && (b->defaults[e].body = banner_memdup(def->body, def->len)) == NULL) ||
-            (from->tcf_stub[e].body != NULL &&
-             (b->tcf_stub[e].body = banner_memdup(from->tcf_stub[e].body, from->tcf_stub[e].len)) ==
-                 NULL))
-            return -1;
+        if (ee == e) b->enc[e].body = banner_body_ref(enc->body);
+        if (de == e) b->defaults[e].body = banner_body_ref(def->body);
+        if (from->tcf_stub[e].body != NULL)
+            b->tcf_stub[e].body = banner_body_ref(from->tcf_stub[e].body);
         if (ee == e) b->enc[e].len = enc->len;
         if (de == e) b->defaults[e].len = def->len;
     }
@@ -1383,9 +1421,9 @@ static void banner_set_unref(banner_set_t *set)
     if (__atomic_sub_fetch(&set->refs, 1, __ATOMIC_ACQ_REL) > 0) return;
     for (size_t i = 0; i < set->count; i++) {
         for (int e = 0; e < BANNER_ENCODINGS; e++) {
-            free(set->banners[i].enc[e].body);
-            free(set->banners[i].defaults[e].body);
-            free(set->banners[i].tcf_stub[e].body);
+            banner_body_release(set->banners[i].enc[e].body);
+            banner_body_release(set->banners[i].defaults[e].body);
+            banner_body_release(set->banners[i].tcf_stub[e].body);
         }
         free(set->banners[i].served);
         free(set->banners[i].languages);
