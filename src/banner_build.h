@@ -1,8 +1,10 @@
 /*
  * banner_build.h - each site's banner.js, with its settings and texts
  * inlined, built once per snapshot (off the event loop) and precompressed
- * (brotli, gzip) by a background thread of the set; its version hash and
- * the hashes of the texts it shows.
+ * (brotli, gzip) by a background thread of the set, or read from Redis when
+ * another node of the fleet compressed the same bytes (banner_share.h,
+ * checked before they are served); its version hash and the hashes of the
+ * texts it shows.
  *
  * No HTTP here: api/banner.c serves the bodies, snapshot.c owns the set.
  * A built set is immutable and shared by every worker, except each banner's
@@ -48,6 +50,19 @@ banner_set_t *banner_set_build_after(const site_set_t *sites, const banner_set_t
 struct gvl_store;
 banner_set_t *banner_set_build_gvl(const site_set_t *sites, const struct gvl_store *gvl,
                                    const banner_set_t *previous, char *err, size_t errlen);
+/* The same, with the compressed bytes shared through Redis (share may be
+ * NULL: none; issue 22, item 4): a banner's gzip and brotli bytes, and its
+ * consentd-defaults.js's, are read from Redis when another node built them
+ * for the same bytes (checked: they must decompress to this node's body),
+ * and stored there when built here. share must outlive the set's
+ * compressing thread (banner_share.h: it lives until exit). The lookups
+ * block the compressing thread, or the caller for a set compressed inline,
+ * at most as banner_share_fetch says; Redis down costs no wait. Counted in
+ * /metrics: consentd_banner_compressions_total{source="local"|"redis"}. */
+struct banner_share;
+banner_set_t *banner_set_build_shared(const site_set_t *sites, const struct gvl_store *gvl,
+                                      const banner_set_t *previous, struct banner_share *share,
+                                      char *err, size_t errlen);
 /* What building site's banner would refuse, without building it: a
  * variant's text override that is not one of the banner's strings, or that
  * changes its {placeholders}. 0, or -1 with "<site->file>: <field>: why"

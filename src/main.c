@@ -19,6 +19,7 @@
 #include <h2o/version.h>
 
 #include "banner_build.h"
+#include "banner_share.h"
 #include "config.h"
 #include "gvl.h"
 #include "keys.h"
@@ -66,7 +67,8 @@ static struct {
     snapshot_t *current; /* NULL until the server runs */
     site_doc_t *docs;    /* deep copies */
     size_t n_docs;
-    uint64_t docs_set; /* how many times docs were set: a change while starting */
+    uint64_t docs_set;     /* how many times docs were set: a change while starting */
+    banner_share_t *share; /* compressed banners shared through Redis; lives until exit */
 } main_sites = {.mutex = PTHREAD_MUTEX_INITIALIZER};
 
 /* Load the sites (the directory's, then Redis' published ones) and keys and
@@ -82,9 +84,11 @@ static snapshot_t *main_load_snapshot(const config_t *cfg, const snapshot_t *pre
         (gvl = gvl_store_load(cfg->tcf_gvl_dir, err, errlen)) == NULL)
         return NULL;
     size_t shadowed = 0;
-    site_set_t *sites =
-        site_set_load_with(cfg->sites_dir, gvl != NULL ? gvl_store_latest(gvl) : NULL,
-                           main_sites.docs, main_sites.n_docs, &shadowed, err, errlen);
+    /* A site whose document is the one previous parsed is shared, not parsed
+     * again: a publish parses the published site only (issue 22, item 4). */
+    site_set_t *sites = site_set_load_after(
+        cfg->sites_dir, gvl != NULL ? gvl_store_latest(gvl) : NULL, main_sites.docs,
+        main_sites.n_docs, previous != NULL ? previous->sites : NULL, &shadowed, err, errlen);
     if (sites == NULL) {
         gvl_store_free(gvl);
         return NULL;
@@ -106,7 +110,7 @@ static snapshot_t *main_load_snapshot(const config_t *cfg, const snapshot_t *pre
         gvl_store_free(gvl);
         return NULL;
     }
-    return snapshot_create(sites, keys, gvl, previous, err, errlen);
+    return snapshot_create_shared(sites, keys, gvl, previous, main_sites.share, err, errlen);
 }
 
 /* Which Global Vendor List is in service, for the operator (and the tests). */
@@ -178,9 +182,9 @@ static int main_sites_apply(void *data, const site_doc_t *docs, size_t n)
                 known += docs[i].not_served != 0;
             log_msg(LOG_INFO,
                     "sites: serving %zu published site(s) from Redis (banners rebuilt: %zu of "
-                    "%zu); %zu more known, not served",
+                    "%zu, sites parsed: %zu); %zu more known, not served",
                     n - known, banner_set_rebuilt(next->banners), site_set_count(next->sites),
-                    known);
+                    site_set_parsed(next->sites), known);
         }
     }
     pthread_mutex_unlock(&main_sites.mutex);
@@ -324,6 +328,10 @@ int main(int argc, char **argv)
      * of the files alone). Redis down: the directory's sites meanwhile. */
     site_watch_t *watch = NULL;
     main_sites.cfg = &cfg;
+    /* Compressed banners built once for the fleet (issue 22, item 4): its
+     * connection opens meanwhile; until it is up, each banner is compressed
+     * here, as before. */
+    if (!check_only) main_sites.share = banner_share_start(&cfg);
     if (!check_only && (watch = site_watch_start(&cfg, main_sites_apply, NULL)) != NULL &&
         !site_watch_wait_first(watch, cfg.redis.connect_timeout_ms + cfg.redis.command_timeout_ms))
         log_msg(LOG_WARN,
@@ -385,8 +393,9 @@ int main(int argc, char **argv)
             if (server_publish(next) != 0)
                 log_msg(LOG_WARN, "reload: some workers have not switched yet (busy loop?)");
             log_msg(LOG_INFO,
-                    "reloaded: %zu site(s) from %s and the keys in %s (banners rebuilt: %zu)", n,
-                    cfg.sites_dir, cfg.keys_dir, rebuilt);
+                    "reloaded: %zu site(s) from %s and the keys in %s (banners rebuilt: %zu, "
+                    "sites parsed: %zu)",
+                    n, cfg.sites_dir, cfg.keys_dir, rebuilt, site_set_parsed(next->sites));
             main_log_gvl(next);
             pthread_mutex_unlock(&main_sites.mutex);
             continue;
@@ -394,6 +403,7 @@ int main(int argc, char **argv)
         log_msg(LOG_INFO, "%s received: stopping (deadline %u ms)",
                 sig == SIGTERM ? "SIGTERM" : "SIGINT", cfg.shutdown_timeout_ms);
         site_watch_stop(watch); /* no swap during the stop */
+        banner_share_stop(main_sites.share);
         int cut_short = server_stop();
         snapshot_release(main_sites.current);
         main_docs_free(main_sites.docs, main_sites.n_docs);

@@ -96,6 +96,22 @@ static const metrics_family_t gauge_families[METRICS_GAUGES] = {
                                       "are up."},
 };
 
+/* metrics_process_count's: atomic adds from any thread. */
+static uint64_t process_counters[METRICS_PROCESS_COUNTERS];
+
+void metrics_process_count(metrics_process_counter_t counter, uint64_t n)
+{
+    if ((unsigned)counter < METRICS_PROCESS_COUNTERS)
+        __atomic_add_fetch(&process_counters[counter], n, __ATOMIC_RELAXED);
+}
+
+uint64_t metrics_process_value(metrics_process_counter_t counter)
+{
+    return (unsigned)counter < METRICS_PROCESS_COUNTERS
+               ? __atomic_load_n(&process_counters[counter], __ATOMIC_RELAXED)
+               : 0;
+}
+
 /* Written before threads start, read-only afterwards. */
 static const char *const *route_names;
 static size_t route_count;
@@ -273,6 +289,21 @@ char *metrics_render(size_t *len)
         strbuf_printf(&o, "# HELP %s %s\n# TYPE %s gauge\n%s %llu\n", gauge_families[g].name,
                       gauge_families[g].help, gauge_families[g].name, gauge_families[g].name,
                       (unsigned long long)gauges[g]);
+    strbuf_printf(
+        &o,
+        "# HELP consentd_banner_compressions_total Compressed encodings (gzip, brotli) of the "
+        "scripts served (banner.js, consentd-defaults.js): compressed by this node (local), or "
+        "read from Redis, compressed once by another node (redis).\n"
+        "# TYPE consentd_banner_compressions_total counter\n"
+        "consentd_banner_compressions_total{source=\"local\"} %llu\n"
+        "consentd_banner_compressions_total{source=\"redis\"} %llu\n"
+        "# HELP consentd_banner_blobs_refused_total Compressed scripts read from Redis that did "
+        "not decompress to the bytes this node built: refused, compressed here and replaced.\n"
+        "# TYPE consentd_banner_blobs_refused_total counter\n"
+        "consentd_banner_blobs_refused_total %llu\n",
+        (unsigned long long)metrics_process_value(METRICS_BANNER_COMPRESSED_LOCAL),
+        (unsigned long long)metrics_process_value(METRICS_BANNER_COMPRESSED_REDIS),
+        (unsigned long long)metrics_process_value(METRICS_BANNER_BLOBS_REFUSED));
     strbuf_printf(&o,
                   "# HELP consentd_redis_connections Worker connections to Redis, up or not.\n"
                   "# TYPE consentd_redis_connections gauge\nconsentd_redis_connections %zu\n",

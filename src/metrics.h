@@ -74,6 +74,18 @@ void metrics_gauge_set(metrics_t *m, metrics_gauge_t gauge, uint64_t value);
 /* Reader side, any thread: one worker's current value (tests, logs). */
 uint64_t metrics_counter_value(const metrics_t *m, metrics_counter_t counter);
 
+/* Process-wide counters, for threads that own no metrics_t (the banners'
+ * compressing threads): any thread, an atomic add. Rendered with the
+ * workers' counters. */
+typedef enum metrics_process_counter {
+    METRICS_BANNER_COMPRESSED_LOCAL = 0, /* banner encodings this node compressed */
+    METRICS_BANNER_COMPRESSED_REDIS,     /* banner encodings read from Redis instead */
+    METRICS_BANNER_BLOBS_REFUSED,        /* shared blobs that did not match: refused */
+    METRICS_PROCESS_COUNTERS             /* how many */
+} metrics_process_counter_t;
+void metrics_process_count(metrics_process_counter_t counter, uint64_t n);
+uint64_t metrics_process_value(metrics_process_counter_t counter);
+
 /* Render the Prometheus text exposition of all registered workers into a
  * malloc'd buffer (caller frees). */
 char *metrics_render(size_t *len);

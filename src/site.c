@@ -2,11 +2,14 @@
  * site.c - loading and validating the site files, and the lookups every
  * request makes (site by id, origin, API key, purpose, text).
  *
- * Memory layout: a site_set_t owns one arena (a list of chunks) that holds
- * every string and array its sites point to, copied out of jansson, plus a
- * malloc'd array of site_t sorted by id for binary search. Nothing in a set
- * changes after site_set_load() returns, so worker threads read it without
- * locks; the only shared write is the reference count (C11-style atomics).
+ * Memory layout: the strings and arrays a site points to, copied out of
+ * jansson, live in an arena (a list of chunks, reference-counted), and a set
+ * is a malloc'd array of site_t sorted by id for binary search. A set parses
+ * into an arena of its own; a reload or a publish after a previous set
+ * (site_set_load_after) copies the site_t of each unchanged document and
+ * shares its arena instead of parsing it again. Nothing in a set or an arena
+ * changes after the load returns, so worker threads read them without locks;
+ * the only shared writes are the reference counts (C11-style atomics).
  *
  * Validation is strict: an unknown field, a missing text, a lifetime beyond
  * what the CNIL allows, all stop the load with "<file>: <field path>: <reason>",
@@ -47,7 +50,7 @@
 #define SITE_PURPOSE_RETENTION_MAX_DAYS 3650
 #define SITE_ARENA_CHUNK 16384
 
-/* ---- the set and its arena ------------------------------------------------ */
+/* ---- the set and its arenas ----------------------------------------------- */
 
 typedef struct site_chunk {
     struct site_chunk *next;
@@ -55,25 +58,53 @@ typedef struct site_chunk {
     _Alignas(16) unsigned char data[];
 } site_chunk_t;
 
+/* Where the strings and arrays of the sites parsed by one load live: a list
+ * of chunks with a reference count, one reference per site_t (in any set)
+ * that points into it and one for the set that parses into it. A reload or a
+ * publish copies an unchanged site's site_t into the new set and takes a
+ * reference on its arena instead of parsing its document again (issue 22,
+ * item 4): the new set shares, never changes, what the older set parsed. */
+struct site_arena {
+    int refs; /* __atomic_* only */
+    site_chunk_t *chunks;
+};
+
 struct site_set {
     int refs;      /* __atomic_* only */
-    site_t *sites; /* sorted by id (strcmp order) */
+    site_t *sites; /* sorted by id (strcmp order); each holds a reference on site->arena */
     size_t n, cap;
-    site_chunk_t *arena; /* every string and array the sites point to */
+    site_arena_t *arena; /* where this set's own parses go */
+    size_t parsed;       /* sites parsed by this load; the others were shared */
 };
+
+static site_arena_t *site_arena_retain(site_arena_t *a)
+{
+    if (a != NULL) __atomic_fetch_add(&a->refs, 1, __ATOMIC_RELAXED);
+    return a;
+}
+
+static void site_arena_release(site_arena_t *a)
+{
+    if (a == NULL || __atomic_sub_fetch(&a->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
+    for (site_chunk_t *c = a->chunks, *next; c != NULL; c = next) {
+        next = c->next;
+        free(c);
+    }
+    free(a);
+}
 
 static void *site_alloc(site_set_t *set, size_t size)
 {
     size = (size + 15) & ~(size_t)15;
-    site_chunk_t *c = set->arena;
+    site_chunk_t *c = set->arena->chunks;
     if (c == NULL || c->cap - c->used < size) {
         size_t cap = size > SITE_ARENA_CHUNK ? size : SITE_ARENA_CHUNK;
         c = malloc(sizeof(*c) + cap);
         if (c == NULL) return NULL;
         c->used = 0;
         c->cap = cap;
-        c->next = set->arena;
-        set->arena = c;
+        c->next = set->arena->chunks;
+        set->arena->chunks = c;
     }
     void *p = c->data + c->used;
     c->used += size;
@@ -94,16 +125,21 @@ static char *site_strndup(site_set_t *set, const char *s, size_t len)
 static site_set_t *site_set_new(void)
 {
     site_set_t *set = calloc(1, sizeof(*set));
-    if (set != NULL) set->refs = 1;
+    if (set == NULL) return NULL;
+    if ((set->arena = calloc(1, sizeof(*set->arena))) == NULL) {
+        free(set);
+        return NULL;
+    }
+    set->arena->refs = 1;
+    set->refs = 1;
     return set;
 }
 
 static void site_set_free(site_set_t *set)
 {
-    for (site_chunk_t *c = set->arena, *next; c != NULL; c = next) {
-        next = c->next;
-        free(c);
-    }
+    for (size_t i = 0; i < set->n; i++)
+        site_arena_release(set->sites[i].arena);
+    site_arena_release(set->arena);
     free(set->sites);
     free(set);
 }
@@ -1799,6 +1835,8 @@ static int site_parse(const site_parse_t *p, const char *json, size_t len, site_
         goto out;
     SHA256((const unsigned char *)json, len, site->source_sha256);
     if (site_doc_sha256(p, root, json, len, site) != 0) goto out;
+    site->arena = p->set->arena;
+    p->set->parsed++;
     rc = 0;
 out:
     json_decref(root);
@@ -1816,6 +1854,7 @@ static int site_set_add(site_set_t *set, const site_t *site)
         set->cap = cap;
     }
     set->sites[set->n++] = *site;
+    site_arena_retain(site->arena);
     return 0;
 }
 
@@ -1974,21 +2013,95 @@ site_set_t *site_set_load_gvl(const char *dir, const gvl_t *gvl, char *err, size
 site_set_t *site_set_load_with(const char *dir, const gvl_t *gvl, const site_doc_t *docs,
                                size_t n_docs, size_t *shadowed, char *err, size_t errlen)
 {
+    return site_set_load_after(dir, gvl, docs, n_docs, NULL, shadowed, err, errlen);
+}
+
+/* previous' site of the same document as the one about to be parsed (the
+ * same id, source, version and bytes: source_sha256), which the new set can
+ * share instead of parsing it again; NULL when there is none. A TCF site is
+ * always parsed: it is checked against the newest Global Vendor List, which
+ * may have changed under the same document. */
+static const site_t *site_same(const site_set_t *previous, const char *id, const char *source,
+                               uint64_t version, const char *json, size_t len)
+{
+    const site_t *old = previous != NULL ? site_find(previous, id, strlen(id)) : NULL;
+    if (old == NULL || old->tcf.enabled || old->version != version ||
+        strcmp(old->file, source) != 0)
+        return NULL;
+    unsigned char digest[32];
+    SHA256((const unsigned char *)json, len, digest);
+    return memcmp(digest, old->source_sha256, sizeof(digest)) == 0 ? old : NULL;
+}
+
+/* One document into set: shared with previous when it has it unchanged,
+ * else parsed with p. 0, or -1 with p's err. */
+static int site_load_into(site_parse_t *p, const site_set_t *previous, const char *id,
+                          const char *json, size_t len, site_t *site)
+{
+    const site_t *same = site_same(previous, id, p->name, p->version, json, len);
+    if (same != NULL) {
+        *site = *same;
+        return 0;
+    }
+    return site_parse(p, json, len, site);
+}
+
+/* A served document of Redis by id, and whether the sites directory has a
+ * file of the same id (then shadowed: not read). */
+typedef struct site_doc_ref {
+    const char *id;
+    int has_file;
+} site_doc_ref_t;
+
+static int site_doc_ref_cmp(const void *a, const void *b)
+{
+    return strcmp(((const site_doc_ref_t *)a)->id, ((const site_doc_ref_t *)b)->id);
+}
+
+site_set_t *site_set_load_after(const char *dir, const gvl_t *gvl, const site_doc_t *docs,
+                                size_t n_docs, const site_set_t *previous, size_t *shadowed,
+                                char *err, size_t errlen)
+{
     site_parse_t p = {.name = dir, .err = err, .errlen = errlen};
     size_t n = 0;
     char **names = site_list_dir(&p, dir, &n);
     if (names == NULL) return NULL;
     site_set_t *set = site_set_new();
     if (set == NULL) site_oom(&p);
+    /* The ids of Redis' served documents, sorted: a file whose site is
+     * published in Redis is shadowed (Redis wins, docs/sites.md: editing it
+     * changes nothing), so it is not even read; the caller logs *shadowed.
+     * A document not served (created and not yet published, or deleted:
+     * issue 22, item 2) shadows nothing: the file's site stays served. */
+    site_doc_ref_t *served = calloc(n_docs ? n_docs : 1, sizeof(*served));
+    size_t n_served = 0;
+    if (served == NULL && set != NULL) {
+        site_oom(&p);
+        site_set_free(set);
+        set = NULL;
+    }
+    for (size_t i = 0; served != NULL && i < n_docs; i++)
+        if (!docs[i].not_served) served[n_served++] = (site_doc_ref_t){docs[i].id, 0};
+    if (n_served > 1) qsort(served, n_served, sizeof(*served), site_doc_ref_cmp);
+    if (shadowed != NULL) *shadowed = 0;
     for (size_t i = 0; i < n && set != NULL; i++) {
-        char path[SITE_PATH_MAX];
+        char path[SITE_PATH_MAX], id[SITE_PATH_MAX];
         snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+        site_id_from_name(names[i], id, sizeof(id));
+        site_doc_ref_t key = {id, 0};
+        site_doc_ref_t *hit =
+            n_served > 0 ? bsearch(&key, served, n_served, sizeof(*served), site_doc_ref_cmp) : NULL;
+        if (hit != NULL) {
+            hit->has_file = 1;
+            if (shadowed != NULL) (*shadowed)++;
+            continue;
+        }
         site_parse_t fp = {.set = set, .name = path, .gvl = gvl, .err = err, .errlen = errlen};
         size_t len = 0;
         char *json = NULL;
         site_t site;
         int rc = site_read_file(&fp, path, &json, &len);
-        if (rc == 0) rc = site_parse(&fp, json, len, &site);
+        if (rc == 0) rc = site_load_into(&fp, previous, id, json, len, &site);
         free(json);
         if (rc == 0) {
             site.from = SITE_FROM_FILE;
@@ -2003,11 +2116,27 @@ site_set_t *site_set_load_with(const char *dir, const gvl_t *gvl, const site_doc
     for (size_t i = 0; i < n; i++)
         free(names[i]);
     free(names);
-    if (shadowed != NULL) *shadowed = 0;
-    /* The published sites of Redis: one that has a file too replaces it
-     * (Redis wins, docs/sites.md; the caller logs *shadowed). */
+    /* The sites of Redis, in the files' sorted order for lookups below. */
     size_t from_dir = set != NULL ? set->n : 0;
+    if (from_dir > 1) qsort(set->sites, from_dir, sizeof(*set->sites), site_cmp);
     for (size_t i = 0; i < n_docs && set != NULL; i++) {
+        site_t *file = NULL;
+        if (docs[i].not_served) {
+            for (size_t lo = 0, hi = from_dir; lo < hi && file == NULL;) {
+                size_t mid = lo + (hi - lo) / 2;
+                int cmp = strcmp(set->sites[mid].id, docs[i].id);
+                if (cmp == 0)
+                    file = &set->sites[mid];
+                else if (cmp < 0)
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+        }
+        if (file != NULL) {
+            file->from |= SITE_FROM_REDIS; /* known in Redis, not served: the file's site is */
+            continue;
+        }
         char source[SITE_ID_MAX + 48];
         snprintf(source, sizeof(source), "site %s version %" PRIu64, docs[i].id, docs[i].version);
         site_parse_t dp = {.set = set,
@@ -2018,30 +2147,33 @@ site_set_t *site_set_load_with(const char *dir, const gvl_t *gvl, const site_doc
                            .expected_id = docs[i].id,
                            .version = docs[i].version};
         site_t site;
-        if (site_parse(&dp, docs[i].json, docs[i].len, &site) != 0) {
+        if (site_load_into(&dp, previous, docs[i].id, docs[i].json, docs[i].len, &site) != 0) {
             site_set_free(set);
             set = NULL;
             break;
         }
-        size_t j = 0;
-        while (j < from_dir && strcmp(set->sites[j].id, site.id) != 0)
-            j++;
-        site.from = SITE_FROM_REDIS;
+        /* Shared or parsed, where it comes from is this set's. */
+        site_doc_ref_t key = {docs[i].id, 0};
+        const site_doc_ref_t *hit =
+            !docs[i].not_served && n_served > 0
+                ? bsearch(&key, served, n_served, sizeof(*served), site_doc_ref_cmp)
+                : NULL;
+        site.from = SITE_FROM_REDIS | (hit != NULL && hit->has_file ? SITE_FROM_FILE : 0);
         site.served = !docs[i].not_served;
-        if (j < from_dir && !site.served) {
-            set->sites[j].from |= SITE_FROM_REDIS; /* the file's site stays served */
-        } else if (j < from_dir) {
-            site.from |= SITE_FROM_FILE;
-            set->sites[j] = site;
-            if (shadowed != NULL) (*shadowed)++;
-        } else if (site_set_add(set, &site) != 0) {
+        if (site_set_add(set, &site) != 0) {
             site_oom(&dp);
             site_set_free(set);
             set = NULL;
         }
     }
+    free(served);
     if (set != NULL && set->n > 1) qsort(set->sites, set->n, sizeof(*set->sites), site_cmp);
     return set;
+}
+
+size_t site_set_parsed(const site_set_t *set)
+{
+    return set != NULL ? set->parsed : 0;
 }
 
 /* ---- lookups (every request) --------------------------------------------------- */

@@ -299,11 +299,15 @@ typedef struct site {
      * consents, events) 404 site_not_found (router.c). */
     unsigned from;
     int served;
+    /* Where what this site points to lives (site.c): shared by every set
+     * that holds this document unchanged (site_set_load_after). */
+    struct site_arena *arena;
 } site_t;
 #define SITE_FROM_FILE 1u
 #define SITE_FROM_REDIS 2u
 
 typedef struct site_set site_set_t;
+typedef struct site_arena site_arena_t;
 
 /* Load and validate every *.json file in dir. Returns a set holding one
  * reference, or NULL with a message naming the file, the field and the
@@ -345,11 +349,23 @@ typedef struct site_doc {
 } site_doc_t;
 /* site_set_load_gvl(dir, gvl), then the documents (each named "site <id> version
  * <n>" in messages). A served document whose id has a file in dir replaces
- * it: Redis wins; *shadowed (may be NULL) counts them. One not served never
- * replaces a file (the file's site stays served), and is added with served 0
- * when there is none. */
+ * it (the file is not read): Redis wins; *shadowed (may be NULL) counts
+ * them. One not served never replaces a file (the file's site stays served),
+ * and is added with served 0 when there is none. */
 site_set_t *site_set_load_with(const char *dir, const struct gvl *gvl, const site_doc_t *docs,
                                size_t n_docs, size_t *shadowed, char *err, size_t errlen);
+/* The same after previous (the set in service, may be NULL: issue 22, item
+ * 4, a publish costs the work of one site): a file or a document whose
+ * bytes, source and version are those previous parsed is not parsed again,
+ * its site_t is copied and shares previous' memory (site.c: arenas, one
+ * reference per site; previous may be released at any time after). A TCF
+ * site is always parsed (the Global Vendor List may have changed).
+ * site_set_parsed() tells how many were parsed. Ownership as site_set_load. */
+site_set_t *site_set_load_after(const char *dir, const struct gvl *gvl, const site_doc_t *docs,
+                                size_t n_docs, const site_set_t *previous, size_t *shadowed,
+                                char *err, size_t errlen);
+/* How many sites of set its load parsed (the others were shared). */
+size_t site_set_parsed(const site_set_t *set);
 
 site_set_t *site_set_retain(site_set_t *set);
 void site_set_release(site_set_t *set);

@@ -11,6 +11,13 @@
 snapshot_t *snapshot_create(site_set_t *sites, key_set_t *keys, gvl_store_t *gvl,
                             const snapshot_t *previous, char *err, size_t errlen)
 {
+    return snapshot_create_shared(sites, keys, gvl, previous, NULL, err, errlen);
+}
+
+snapshot_t *snapshot_create_shared(site_set_t *sites, key_set_t *keys, gvl_store_t *gvl,
+                                   const snapshot_t *previous, struct banner_share *share,
+                                   char *err, size_t errlen)
+{
     snapshot_t *snap = calloc(1, sizeof(*snap));
     if (snap == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -25,8 +32,9 @@ snapshot_t *snapshot_create(site_set_t *sites, key_set_t *keys, gvl_store_t *gvl
     snap->refs = 1;
     static uint64_t generations;
     snap->generation = __atomic_add_fetch(&generations, 1, __ATOMIC_RELAXED);
-    if ((snap->banners = banner_set_build_gvl(
-             sites, gvl, previous != NULL ? previous->banners : NULL, err, errlen)) == NULL) {
+    if ((snap->banners =
+             banner_set_build_shared(sites, gvl, previous != NULL ? previous->banners : NULL, share,
+                                     err, errlen)) == NULL) {
         site_set_release(sites);
         key_set_free(keys);
         gvl_store_free(gvl);

@@ -37,6 +37,12 @@ typedef struct snapshot {
  * snapshot with one reference, or NULL with a reason in err. */
 snapshot_t *snapshot_create(site_set_t *sites, key_set_t *keys, gvl_store_t *gvl,
                             const snapshot_t *previous, char *err, size_t errlen);
+/* The same, the banners' compressed bytes shared through Redis (share may
+ * be NULL; banner_build.h: banner_set_build_shared). */
+struct banner_share;
+snapshot_t *snapshot_create_shared(site_set_t *sites, key_set_t *keys, gvl_store_t *gvl,
+                                   const snapshot_t *previous, struct banner_share *share,
+                                   char *err, size_t errlen);
 snapshot_t *snapshot_retain(snapshot_t *snap);
 void snapshot_release(snapshot_t *snap);
 

@@ -274,6 +274,33 @@
  * reads the version keys it finds in the index by name (same tag, same
  * slot) rather than through KEYS: their names are only known inside.
  *
+ * COMPRESSED BANNERS (issue 22, item 4: built once for the fleet) have their
+ * own tag, {<site>:bz}, apart from the archive (which is evidence; these are
+ * a cache):
+ *
+ *   key                            type    TTL                       content
+ *   cd:{site:bz}:z:<sha>           STRING  STORE_BANNER_BLOB_TTL_MS  the compressed forms of one
+ *                                          (30 days) from the write  script served (banner.js,
+ *                                                                    consentd-defaults.js):
+ *                                                                    banner_build.c's blob
+ *   cd:{site:bz}:l:<sha>           STRING  STORE_BANNER_LEASE_MS     "1": a node is compressing
+ *                                          (5 s)                     it (SET NX PX)
+ *
+ * <sha> is
+ * the SHA-256 (64 hex) of a script's uncompressed bytes, exactly as served
+ * (a banner's differs from its version <hash>, which reads its own "bv" as
+ * zeros). z: is written by the first node that compresses that body (SET NX
+ * PX: nodes racing write the same bytes, since compression is
+ * deterministic; a node that refuses a stored blob as corrupt replaces it,
+ * SET PX), and read (GET) by every node that builds the same body instead
+ * of compressing it. No TTL refresh: a node finding none after 30 days
+ * builds and writes it again. l: is the lease of the node building a
+ * missing body, deleted once it has written z: (else it expires): the
+ * others poll z: until it is there (for at most BANNER_SHARE_WAIT_MS, then
+ * they build it themselves). Plain GET, SET and DEL of one key each: no
+ * function, one slot per command on a cluster. Memory: about the compressed size of
+ * each body published in the last 30 days (12 KB for the demo site).
+ *
  * SITE CONFIGURATION (library version 12, issue 22 item 1: sites live in
  * Redis, versioned and published). A site's keys share the tag {<site>:site}:
  *
@@ -2607,6 +2634,105 @@ static void store_banner_on_reply(store_call_t *c, const redis_reply_t *reply)
         break;
     }
     store_call_free(c);
+}
+
+/* ---- compressed banners (store.h: issue 22, item 4) ------------------------- */
+
+static int store_blob_sha_ok(const char *sha_hex)
+{
+    return store_banner_hash_ok(sha_hex); /* 64 lower-case hex digits */
+}
+
+/* A call on cd:{<site>:bz}:<kind>:<sha>. */
+static store_call_t *store_blob_call(store_call_kind_t kind, redis_t *r, const char *site_id,
+                                     void *data, size_t extra)
+{
+    if (r == NULL || !store_site_id_ok(site_id)) return NULL;
+    store_call_t *c = store_call_new(kind, r, data, 2 * STORE_KEY_MAX + 64 + extra);
+    if (c == NULL) return NULL;
+    int n = snprintf(c->tag, sizeof(c->tag), "%s:bz", site_id);
+    c->tag_len = n > 0 && (size_t)n < sizeof(c->tag) ? (size_t)n : 0;
+    return c;
+}
+
+int store_banner_blob_get(redis_t *r, const char *site_id, const char *sha_hex, store_bytes_cb cb,
+                          void *data)
+{
+    if (cb == NULL || !store_blob_sha_ok(sha_hex)) return REDIS_E_ARGS;
+    store_call_t *c = store_blob_call(STORE_CALL_BANNER_GET, r, site_id, data, 0);
+    if (c == NULL) return REDIS_E_ARGS;
+    c->cb.bytes = cb;
+    return store_call_start(c,
+                            store_arg_str(c, "GET") |
+                                store_argf(c, "cd:{%.*s}:z:%s", (int)c->tag_len, c->tag, sha_hex));
+}
+
+/* SET's answer: +OK (written) or nil (NX: it was there). */
+static void store_blob_on_set(store_call_t *c, const redis_reply_t *reply)
+{
+    redis_reply_kind_t kind = redis_reply_kind(reply);
+    if (kind == REDIS_REPLY_KIND_STATUS || kind == REDIS_REPLY_KIND_NIL)
+        c->cb.found(c->data, kind == REDIS_REPLY_KIND_STATUS, NULL);
+    else
+        c->cb.found(c->data, 0, &store_error_unexpected);
+    store_call_free(c);
+}
+
+static void store_blob_on_set_fail(store_call_t *c, const redis_error_t *err)
+{
+    c->cb.found(c->data, 0, err);
+}
+
+static store_call_t *store_blob_set_call(redis_t *r, const char *site_id, size_t extra,
+                                         store_found_cb cb, void *data)
+{
+    store_call_t *c = store_blob_call(STORE_CALL_RAW, r, site_id, data, extra);
+    if (c == NULL) return NULL;
+    c->raw_reply = store_blob_on_set;
+    c->raw_fail = store_blob_on_set_fail;
+    c->cb.found = cb;
+    return c;
+}
+
+int store_banner_blob_put(redis_t *r, const char *site_id, const char *sha_hex, const char *blob,
+                          size_t len, int replace, store_found_cb cb, void *data)
+{
+    if (cb == NULL || !store_blob_sha_ok(sha_hex) || blob == NULL || len == 0 ||
+        len > STORE_BANNER_BLOB_MAX)
+        return REDIS_E_ARGS;
+    store_call_t *c = store_blob_set_call(r, site_id, len, cb, data);
+    if (c == NULL) return REDIS_E_ARGS;
+    return store_call_start(c,
+                            store_arg_str(c, "SET") |
+                                store_argf(c, "cd:{%.*s}:z:%s", (int)c->tag_len, c->tag, sha_hex) |
+                                store_arg(c, blob, len) | store_arg_str(c, "PX") |
+                                store_argf(c, "%lld", (long long)STORE_BANNER_BLOB_TTL_MS) |
+                                (replace ? 0 : store_arg_str(c, "NX")));
+}
+
+int store_banner_blob_unlease(redis_t *r, const char *site_id, const char *sha_hex,
+                              store_found_cb cb, void *data)
+{
+    if (cb == NULL || !store_blob_sha_ok(sha_hex)) return REDIS_E_ARGS;
+    store_call_t *c = store_blob_call(STORE_CALL_BANNER_FOUND, r, site_id, data, 0);
+    if (c == NULL) return REDIS_E_ARGS;
+    c->cb.found = cb;
+    return store_call_start(c,
+                            store_arg_str(c, "DEL") |
+                                store_argf(c, "cd:{%.*s}:l:%s", (int)c->tag_len, c->tag, sha_hex));
+}
+
+int store_banner_blob_lease(redis_t *r, const char *site_id, const char *sha_hex, store_found_cb cb,
+                            void *data)
+{
+    if (cb == NULL || !store_blob_sha_ok(sha_hex)) return REDIS_E_ARGS;
+    store_call_t *c = store_blob_set_call(r, site_id, 0, cb, data);
+    if (c == NULL) return REDIS_E_ARGS;
+    return store_call_start(
+        c, store_arg_str(c, "SET") |
+               store_argf(c, "cd:{%.*s}:l:%s", (int)c->tag_len, c->tag, sha_hex) |
+               store_arg_str(c, "1") | store_arg_str(c, "NX") | store_arg_str(c, "PX") |
+               store_argf(c, "%d", STORE_BANNER_LEASE_MS));
 }
 
 /* ---- scan summaries ----------------------------------------------------------

@@ -303,6 +303,38 @@ int store_banner_list(redis_t *r, const site_t *site, store_banner_list_cb cb, v
 int store_banner_get(redis_t *r, const site_t *site, const char *hash, store_bytes_cb cb,
                      void *data);
 
+/* ---- compressed banners, built once for the fleet (issue 22, item 4) ----
+ *
+ * The gzip and brotli bytes of a script consentd serves (a site's
+ * banner.js, consentd-defaults.js), built by the first node that needs them
+ * and read by the others instead of compressing (banner_share.h). Keyed by
+ * the SHA-256 (64 lowercase hex) of the uncompressed bytes, under the tag
+ * {<site>:bz} (cd:{<site>:bz}:z:<sha>, the lease cd:{<site>:bz}:l:<sha>); the value is opaque here
+ * (banner_build.c's format, which the reader verifies before serving). Kept
+ * STORE_BANNER_BLOB_TTL_MS from the write that made it: longer than any node's start-up or publish
+ * needs it; a node that finds none (expired, never built) builds it and writes it again. The lease
+ * is taken by the node that builds a missing one, so that the others wait for its bytes rather than
+ * compress the same body. */
+#define STORE_BANNER_BLOB_TTL_MS (30 * 86400000LL)
+#define STORE_BANNER_LEASE_MS 5000
+#define STORE_BANNER_BLOB_MAX (4 * 1024 * 1024)
+
+/* js: the stored bytes, NULL when there are none. */
+int store_banner_blob_get(redis_t *r, const char *site_id, const char *sha_hex, store_bytes_cb cb,
+                          void *data);
+/* Store the bytes (SET ... PX STORE_BANNER_BLOB_TTL_MS; NX unless replace:
+ * a blob the reader refused is replaced). found: 1 when written. */
+int store_banner_blob_put(redis_t *r, const char *site_id, const char *sha_hex, const char *blob,
+                          size_t len, int replace, store_found_cb cb, void *data);
+/* Give the lease back (DEL), once the blob is stored. found: 1 when it was
+ * there. */
+int store_banner_blob_unlease(redis_t *r, const char *site_id, const char *sha_hex,
+                              store_found_cb cb, void *data);
+/* Take the lease on building sha_hex (SET NX PX STORE_BANNER_LEASE_MS).
+ * found: 1 when this caller holds it, 0 when another does. */
+int store_banner_blob_lease(redis_t *r, const char *site_id, const char *sha_hex, store_found_cb cb,
+                            void *data);
+
 /* ---- scan summaries (POST /v1/sites/{site}/scans, scans.h) ----
  *
  * A site's newest STORE_SCANS_KEEP scan summaries, each the JSON text

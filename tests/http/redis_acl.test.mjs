@@ -149,6 +149,12 @@ test('consentd_works_fully_with_the_consentd_user', async () => {
         timeoutMs: 5000,
         message: 'the counters to be flushed',
     });
+    // The compressed banners are shared through Redis (GET, SET NX, DEL of
+    // cd:{demo:bz}:*), as the consentd user: banner.js and consentd-defaults.js.
+    await waitFor(async () => (await redis.command('KEYS', 'cd:{demo:bz}:z:*')).length === 2, {
+        timeoutMs: 5000,
+        message: 'the compressed banners stored',
+    });
     // Redis lost its functions (a flush, a restart without AOF): consentd
     // loads them again, as the consentd user.
     await redis.command('FUNCTION', 'FLUSH');

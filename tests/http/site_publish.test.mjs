@@ -79,13 +79,13 @@ test('a_publish_through_node_a_is_served_by_node_b_within_a_second', async () =>
     })();
     assert.ok(took <= 1000, `took ${took} ms`);
     await servedWithin(a, 'Audience, published live', 1000);
-    assert.match(b.stderr, /sites: serving 1 published site\(s\) from Redis \(banners rebuilt: 1 of 2\)/);
+    assert.match(b.stderr, /sites: serving 1 published site\(s\) from Redis \(banners rebuilt: 1 of 2, sites parsed: 1\)/);
 });
 
-test('a_sighup_with_nothing_changed_rebuilds_no_banner', async () => {
+test('a_sighup_with_nothing_changed_rebuilds_no_banner_and_parses_no_site', async () => {
     const from = b.stderr.length;
     b.signal('SIGHUP');
-    await b.waitForLog(/reloaded: 2 site\(s\) from .* \(banners rebuilt: 0\)/, { from });
+    await b.waitForLog(/reloaded: 2 site\(s\) from .* \(banners rebuilt: 0, sites parsed: 0\)/, { from });
     await servedWithin(b, 'Audience, published live', 1000);
 });
 
