@@ -1135,13 +1135,14 @@ int banner_site_check(const site_t *site, char *err, size_t errlen)
     return rc;
 }
 
-/* One banner_t's bytes, as banner_set_unref frees them. */
+/* One banner_t's bytes (its bodies are reference-counted: banner_body_*):
+ * what banner_set_unref and a preview free. */
 static void banner_release(banner_t *b)
 {
     for (int e = 0; e < BANNER_ENCODINGS; e++) {
-        free(b->enc[e].body);
-        free(b->defaults[e].body);
-        free(b->tcf_stub[e].body);
+        banner_body_release(b->enc[e].body);
+        banner_body_release(b->defaults[e].body);
+        banner_body_release(b->tcf_stub[e].body);
     }
     free(b->served);
     free(b->languages);
@@ -1472,16 +1473,8 @@ void banner_set_free(banner_set_t *set)
 static void banner_set_unref(banner_set_t *set)
 {
     if (__atomic_sub_fetch(&set->refs, 1, __ATOMIC_ACQ_REL) > 0) return;
-    for (size_t i = 0; i < set->count; i++) {
-        for (int e = 0; e < BANNER_ENCODINGS; e++) {
-            banner_body_release(set->banners[i].enc[e].body);
-            banner_body_release(set->banners[i].defaults[e].body);
-            banner_body_release(set->banners[i].tcf_stub[e].body);
-        }
-        free(set->banners[i].served);
-        free(set->banners[i].languages);
-        free(set->banners[i].variants);
-    }
+    for (size_t i = 0; i < set->count; i++)
+        banner_release(&set->banners[i]);
     free(set->banners);
     free(set->retired);
     free(set);

@@ -2090,7 +2090,8 @@ site_set_t *site_set_load_after(const char *dir, const gvl_t *gvl, const site_do
         site_id_from_name(names[i], id, sizeof(id));
         site_doc_ref_t key = {id, 0};
         site_doc_ref_t *hit =
-            n_served > 0 ? bsearch(&key, served, n_served, sizeof(*served), site_doc_ref_cmp) : NULL;
+            n_served > 0 ? bsearch(&key, served, n_served, sizeof(*served), site_doc_ref_cmp)
+                         : NULL;
         if (hit != NULL) {
             hit->has_file = 1;
             if (shadowed != NULL) (*shadowed)++;
