@@ -831,6 +831,27 @@ static int a_load_after_a_set_parses_only_the_changed_sites(void)
     const site_t *fb = next != NULL ? site_find(next, "fb", 2) : NULL;
     const site_t *da = next != NULL ? site_find(next, "da", 2) : NULL;
     bad += fb == NULL || strcmp(fb->policy_version, "2") != 0 || da == NULL || da->version != 2;
+    /* Issue 22, item 2 (the operator's created and deleted sites): da
+     * deleted, its bytes and version unchanged (shared with next, yet not
+     * served in this set, and still served in next); fa known in Redis and
+     * not served, beside its file: the file's site stays served, from both;
+     * db served over its (invalid, unread) file: from both. */
+    site_doc_t marks[3] = {{"da", 2, json[2], strlen(json[2]), 1},
+                           {"db", 1, json[3], strlen(json[3]), 0},
+                           {"fa", 1, json[0], strlen(json[0]), 1}};
+    site_set_t *after = next != NULL
+                            ? site_set_load_after(dir, NULL, marks, 3, next, NULL, err, sizeof(err))
+                            : NULL;
+    if (after == NULL) printf("    %s\n", err);
+    const site_t *a_da = after != NULL ? site_find(after, "da", 2) : NULL;
+    const site_t *a_fa = after != NULL ? site_find(after, "fa", 2) : NULL;
+    const site_t *a_db = after != NULL ? site_find(after, "db", 2) : NULL;
+    bad += after == NULL || site_set_count(after) != 4;
+    bad += a_da == NULL || a_da->served != 0 || a_da->from != SITE_FROM_REDIS;
+    bad += a_fa == NULL || a_fa->served != 1 || a_fa->from != (SITE_FROM_FILE | SITE_FROM_REDIS);
+    bad += a_db == NULL || a_db->served != 1 || a_db->from != (SITE_FROM_FILE | SITE_FROM_REDIS);
+    bad += da == NULL || da->served != 1;
+    site_set_release(after);
     site_set_release(same);
     site_set_release(next);
     tmpdir_remove(dir);
