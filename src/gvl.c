@@ -803,6 +803,10 @@ gvl_translation_t *gvl_translation_parse(const char *name, const char *lang, con
                     &t->n_data_categories) != 0 ||
         gvl_stacks(&p, root, 0, NULL, &t->stacks, &t->n_stacks) != 0)
         goto fail;
+    if (t->n_purposes == 0) { /* as in the list: a translation names its purposes */
+        gvl_fail(&p, "purposes", "must not be empty");
+        goto fail;
+    }
     t->arena_ = p.arena;
     json_decref(root);
     return t;
