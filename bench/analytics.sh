@@ -396,19 +396,23 @@ run_writes() {
 # wrk share it); "steady", each connection pausing WRITE_PAUSE_MS after each
 # answer (about a third of what consentd takes: the load a live site puts on
 # it, where the p99 is what a banner waits). Appends
-# "<mode>-alone|<mode>-loaded rps p50 p99 queries".
+# "<cache>/<mode>-alone|<cache>/<mode>-loaded rps p50 p99 queries", cache
+# being the argument (off: every query rendered, as a loop of ranges all
+# different would have it; 5s: the shipped stats.cache_seconds).
 writes_under_stats() {
+    local cache=$1
     local url="$BASE/v1/sites/$BENCH_SITE/stats?from=$FROM_DAY&to=$TO&by=day"
     local mode pause
     [ "$WARMUP" = 0 ] || run_writes "$TMP/wrk/writes.warmup"
     for mode in saturated steady; do
         pause=
         [ "$mode" = saturated ] || pause=$WRITE_PAUSE_MS
-        run_writes "$TMP/wrk/writes.$mode.alone" "$pause"
+        local out=$TMP/wrk/writes.$cache.$mode
+        run_writes "$out.alone" "$pause"
         local requests rps p50 p99
-        read -r requests rps p50 p99 _ _ < <(parse_wrk "$TMP/wrk/writes.$mode.alone")
-        echo "$mode-alone $rps $p50 $p99 0" >>"$TMP/results/writes"
-        say "$(tail -n 1 "$TMP/results/writes" | awk '{ printf "writes %-15s %7d req/s  p50 %6dus  p99 %6dus\n", $1, $2, $3, $4 }')"
+        read -r requests rps p50 p99 _ _ < <(parse_wrk "$out.alone")
+        echo "$cache/$mode-alone $rps $p50 $p99 0" >>"$TMP/results/writes"
+        say "$(tail -n 1 "$TMP/results/writes" | awk '{ printf "writes %-20s %7d req/s  p50 %6dus  p99 %6dus\n", $1, $2, $3, $4 }')"
         # The stats loop: one query after the other, as fast as they come
         # back, on one keep-alive connection (wrk -c1: the client is one
         # process that reads the answers, not a curl started per query, whose
@@ -421,20 +425,32 @@ writes_under_stats() {
         [ "${STATS_IDENTITY:-0}" = 1 ] && enc=()
         timeout $((DURATION + 25)) taskset -c "$CLIENT_CPU" \
             wrk -t1 -c1 -d"$((DURATION + 1))s" --timeout 10s --latency -H "Authorization: Bearer $BENCH_KEY" "${enc[@]}" "$url" \
-            >"$TMP/wrk/stats-loop.$mode" 2>&1 &
+            >"$out.stats-loop" 2>&1 &
         local loop=$!
         BG_PIDS+=("$loop")
         sleep 0.5
-        run_writes "$TMP/wrk/writes.$mode.loaded" "$pause"
+        run_writes "$out.loaded" "$pause"
         local lrc=0
         wait "$loop" || lrc=$?
-        check_wrk "$TMP/wrk/stats-loop.$mode" "(the stats loop)" "$lrc"
+        check_wrk "$out.stats-loop" "(the stats loop)" "$lrc"
         local queries
-        read -r queries _ < <(parse_wrk "$TMP/wrk/stats-loop.$mode")
-        read -r requests rps p50 p99 _ _ < <(parse_wrk "$TMP/wrk/writes.$mode.loaded")
-        echo "$mode-loaded $rps $p50 $p99 $queries" >>"$TMP/results/writes"
-        say "$(tail -n 1 "$TMP/results/writes" | awk '{ printf "writes %-15s %7d req/s  p50 %6dus  p99 %6dus  %s 400-day stats queries meanwhile\n", $1, $2, $3, $4, $5 }')"
+        read -r queries _ < <(parse_wrk "$out.stats-loop")
+        read -r requests rps p50 p99 _ _ < <(parse_wrk "$out.loaded")
+        echo "$cache/$mode-loaded $rps $p50 $p99 $queries" >>"$TMP/results/writes"
+        say "$(tail -n 1 "$TMP/results/writes" | awk '{ printf "writes %-20s %7d req/s  p50 %6dus  p99 %6dus  %s 400-day stats queries meanwhile\n", $1, $2, $3, $4, $5 }')"
     done
+}
+
+# restart_cached SECONDS: consentd again, the same keys and sites, keeping
+# stats answers SECONDS (the shipped stats.cache_seconds is 5).
+restart_cached() {
+    stop_pid "$CONSENTD_PID"
+    local dir=$TMP/consentd-cached
+    mkdir -p "$dir"
+    cp -r "$TMP/consentd/keys" "$dir/keys"
+    STATS_CACHE_SECONDS=$1 launch_consentd "$dir" "$SITES_RUN_DIR"
+    BASE=http://127.0.0.1:$CONSENTD_PORT
+    wait_connected "$dir/consentd.log"
 }
 
 # ---- report ------------------------------------------------------------------
@@ -506,19 +522,19 @@ report() {
     echo
     if has_part writes; then
         echo "# consent writes (wrk, 8 connections, ${DURATION} s) alone, then while a client (wrk, 1 keep-alive connection) loops $DAYS-day stats queries by day;"
-        echo "#   saturated: each connection sends as soon as its answer is back; steady: each pauses ${WRITE_PAUSE_MS} ms after an answer"
+        echo "#   saturated: each connection sends as soon as its answer is back; steady: each pauses ${WRITE_PAUSE_MS} ms after an answer;"
+        echo "#   off: stats answers not kept (every query rendered, as ranges all different would be); 5s: kept 5 s, the shipped stats.cache_seconds"
         echo
-        printf '| %-22s | %8s | %8s | %8s | %14s |\n' 'writes' 'req/s' 'p50' 'p99' 'stats queries'
-        printf '|%s|%s:|%s:|%s:|%s:|\n' ------------------------ ---------- ---------- ---------- ----------------
+        printf '| %-26s | %8s | %8s | %8s | %14s |\n' 'cache/writes' 'req/s' 'p50' 'p99' 'stats queries'
+        printf '|%s|%s:|%s:|%s:|%s:|\n' ---------------------------- ---------- ---------- ---------- ----------------
         local kind rps p50 p99 nq
         while read -r kind rps p50 p99 nq; do
-            printf '| %-22s | %8d | %6dus | %6dus | %14d |\n' "$kind" "$rps" "$p50" "$p99" "$nq"
+            printf '| %-26s | %8d | %6dus | %6dus | %14d |\n' "$kind" "$rps" "$p50" "$p99" "$nq"
         done <"$TMP/results/writes"
         echo
-        awk '{ split($1, m, "-"); p99[m[1], m[2]] = $4 }
-            END {
-                if (p99["steady", "alone"] > 0) printf "write p99 with the stats loop / without, steady load: x%.2f (budget x1.5)\n", p99["steady", "loaded"] / p99["steady", "alone"];
-                if (p99["saturated", "alone"] > 0) printf "write p99 with the stats loop / without, saturated: x%.2f\n", p99["saturated", "loaded"] / p99["saturated", "alone"] }' "$TMP/results/writes"
+        awk '{ split($1, c, "/"); split(c[2], m, "-"); p99[c[1] "/" m[1], m[2]] = $4; if (!((c[1] "/" m[1]) in seen)) { seen[c[1] "/" m[1]] = 1; order[++n] = c[1] "/" m[1] } }
+            END { for (i = 1; i <= n; i++) { k = order[i]; if (p99[k, "alone"] > 0)
+                printf "write p99 with the stats loop / without, cache %s: x%.2f (budget x1.5)\n", k, p99[k, "loaded"] / p99[k, "alone"] } }' "$TMP/results/writes"
     fi
 }
 
@@ -568,6 +584,10 @@ if has_part stats; then
     time_stats week-json "from=$FROM_DAY&to=$TO&by=week"
     time_stats month-json "from=$(date -u -d "$TO - 364 days" +%F)&to=$TO&by=month"
 fi
-! has_part writes || writes_under_stats
+if has_part writes; then
+    writes_under_stats off
+    restart_cached 5
+    writes_under_stats 5s
+fi
 
 report

@@ -240,8 +240,8 @@ start_redis() {
 # log, wrk on loopback exempt from the rate limits) and starts BIN with it
 # on SERVER_CPU (or under WRAPPER, e.g. valgrind), logging to
 # DIR/consentd.log; sets CONSENTD_PORT and CONSENTD_PID. Does not wait for it.
-# The stats answers are not kept in memory (stats.cache_seconds 0): the
-# benchmarks time the query itself, repeated. The log's checkpointer is off
+# The stats answers are not kept in memory (stats.cache_seconds 0, or
+# STATS_CACHE_SECONDS): the benchmarks time the query itself, repeated. The log's checkpointer is off
 # unless CHECKPOINT_SECONDS is set: with one worker thread, its hashing of
 # every entry written (about one interval later) would land in the write
 # path's CPU per request; bench/consent.sh measures it apart.
@@ -262,7 +262,7 @@ launch_consentd() {
   "sites_dir": "$sites",
   "keys_dir": "$dir/keys",
   "rate_limit": { "exempt_loopback": true },
-  "stats": { "cache_seconds": 0, "cache_closed_seconds": 0 },
+  "stats": { "cache_seconds": ${STATS_CACHE_SECONDS:-0}, "cache_closed_seconds": ${STATS_CACHE_SECONDS:-0} },
   "log": { "access_log": false, "checkpoint_seconds": ${CHECKPOINT_SECONDS:-0} }
 }
 EOF
