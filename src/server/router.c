@@ -394,6 +394,11 @@ static uint64_t router_log_mask(const char *path, size_t plen, const char **mark
     return matched ? mask : ~(uint64_t)0 << ROUTER_LOG_KEPT_SEGMENTS;
 }
 
+const char *router_route_pattern(unsigned route)
+{
+    return route < ROUTE_COUNT ? routes[route].pattern : NULL;
+}
+
 size_t router_log_target(const char *target, size_t len, char *out, size_t cap)
 {
     if (cap == 0) return 0;

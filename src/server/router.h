@@ -44,6 +44,10 @@ int router_resolve(h2o_mem_pool_t *pool, const char *target, size_t len, const c
  * route table: call router_init() first. */
 size_t router_log_target(const char *target, size_t len, char *out, size_t cap);
 
+/* The pattern of route (router_target_t.route), "/v1/sites/{site}/..."; NULL
+ * for ROUTER_NO_ROUTE or an index past the table. Static storage. */
+const char *router_route_pattern(unsigned route);
+
 /* Routes every request of host to router_handle, gives h2o's own error
  * answers there the JSON shape (max_body: h2o's body limit), and gives
  * metrics the route names; call once before workers start. Every route is
