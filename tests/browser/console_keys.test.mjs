@@ -261,6 +261,7 @@ test('a_site_key_with_keys_admin_manages_keys_and_is_refused_a_scope_it_does_not
     await page.locator('#noaccess-keys-button').click();
     await page.locator('#keys-table tbody tr[data-key="key-admin"]').waitFor({ timeout: 10000 });
     assert.equal(await page.locator('#keys-to-sites').isVisible(), false, 'not the operator: no list of sites');
+    assert.equal(await focused(page), 'keys-title', 'the focus goes to the view');
 
     // A scope it does not hold: the server refuses, the message under the scopes.
     await page.locator('#newkey-name').fill('dpo');
@@ -295,5 +296,16 @@ test('a_site_key_with_keys_admin_manages_keys_and_is_refused_a_scope_it_does_not
     await page.locator('#secret-done').click();
     assert.equal(await page.locator('#secret').isVisible(), false);
     assert.equal(await page.locator('#secret-value').inputValue(), '');
+
+    // Revoked by touch at 375 px: the confirmation fits the screen.
+    await page.locator('button[data-revoke="dashboard-2"]').click();
+    await page.locator('#revoke-dialog[open]').waitFor({ timeout: 5000 });
+    const box = await page.locator('#revoke-dialog').boundingBox();
+    assert.ok(box.x >= 0 && box.x + box.width <= 375, `the dialog fits 375 px (${JSON.stringify(box)})`);
+    await checkpoint(page, 'console-keys-revoke-375', { fullPage: false });
+    await page.locator('#revoke-confirm').click();
+    await page.waitForFunction(() => /dashboard-2 is revoked/.test(document.querySelector('#keys-status').textContent), null, { timeout: 10000 });
+    assert.equal((await api('GET', '/v1/sites/demo/stats', undefined, secret)).status, 401, 'revoked: refused');
+    assert.equal(await page.locator('#keys-table tbody tr[data-key="dashboard-2"]').count(), 0);
     await page.context().close();
 });
