@@ -2,7 +2,8 @@
 // the key as a bearer token (never in a URL), JSON both ways
 // (docs/sites.md, docs/api.md). Every failure becomes an ApiError that
 // carries the server's code, its message, the field errors of a 422
-// invalid_site and the current revision of a 409 conflict.
+// invalid_site and the current revision of a 409 conflict; the keys of a
+// site (keys.js).
 
 export class ApiError extends Error {
     constructor(status, code, message, detail = {}) {
@@ -11,6 +12,7 @@ export class ApiError extends Error {
         this.code = code;
         this.errors = detail.errors || [];
         this.revision = detail.revision;
+        this.rawMessage = detail.message || ''; // the server's own words, before explain()
     }
 }
 
@@ -72,5 +74,8 @@ export const api = {
     version: (s, n) => call(s, 'GET', sitePath(s.site, `/versions/${n}`)),
     commit: (s, revision, message) => call(s, 'POST', sitePath(s.site, '/versions'), { revision, ...(message ? { message } : {}) }),
     diff: (s, from, to) => call(s, 'GET', sitePath(s.site, `/diff?from=${from}&to=${to}`)),
+    keys: (s) => call(s, 'GET', sitePath(s.site, '/keys')),
+    createKey: (s, body) => call(s, 'POST', sitePath(s.site, '/keys'), body),
+    deleteKey: (s, name) => call(s, 'DELETE', sitePath(s.site, `/keys/${encodeURIComponent(name)}`)),
     publish: (s, n, bump) => call(s, 'POST', sitePath(s.site, `/versions/${n}/publish`), bump === undefined ? {} : { bump_policy: bump }),
 };

@@ -10,11 +10,15 @@
 // language and variant, at desktop and mobile widths; save the draft with
 // its revision (409: someone else saved first, reload theirs); make it a
 // version, see the history and diffs, publish and roll back (history.js).
+// A session that may manage the site's keys (keys:admin, the server says)
+// gets a Keys view: list, make (the secret shown once) and revoke
+// (keys.js); after creating a site the console offers its first key.
 import { api, ApiError } from './api.js';
 import { $, h } from './dom.js';
 import { clearErrors, showErrors } from './errors.js';
 import { SiteForm } from './form.js';
 import { History } from './history.js';
+import { Keys } from './keys.js';
 
 const STORE = 'consentd.console';
 const DEBOUNCE_MS = 300;
@@ -60,7 +64,9 @@ function fail(error) {
 }
 
 function show(view) {
-    for (const id of ['signin', 'sites', 'noaccess', 'editor']) $(`#${id}`).hidden = id != view;
+    for (const id of ['signin', 'sites', 'noaccess', 'editor', 'keys']) $(`#${id}`).hidden = id != view;
+    if (view != 'keys') keys.forget(); // the secret of a new key is shown once, in its view only
+    if (view != 'editor') $('#created').hidden = true;
     $('#who').hidden = view == 'signin';
     if (session)
         $('#who-text').textContent = session.operator
@@ -97,7 +103,16 @@ async function showSites() {
                 h('td', {}, s.draft_revision ? `revision ${s.draft_revision}` : 'none'),
                 h('td', {}, s.source || ''),
                 h('td', {}, s.served ? 'yes' : 'no'),
-                h('td', {}, h('button', { type: 'button', class: 'secondary', onclick: () => openSite(s.id) }, `Edit ${s.id}`)),
+                h(
+                    'td',
+                    { class: 'row-actions' },
+                    h('button', { type: 'button', class: 'secondary', onclick: () => openSite(s.id) }, `Edit ${s.id}`),
+                    h(
+                        'button',
+                        { type: 'button', class: 'secondary', dataset: { keys: s.id }, onclick: () => showKeys(s.id) },
+                        `Keys of ${s.id}`,
+                    ),
+                ),
             ),
         );
         $('#sites-table tbody').replaceChildren(...rows);
@@ -147,6 +162,21 @@ async function createSite(e) {
 
 const form = new SiteForm(edited);
 const history = new History(() => session, fail);
+const keys = new Keys(() => session, fail);
+
+// The Keys view of the session's site (site: another, for the operator).
+async function showKeys(site = session.site, { first = false } = {}) {
+    session.site = site;
+    saveSession(session);
+    showError('');
+    $('#keys-site').textContent = site;
+    $('#keys-to-sites').hidden = !session.operator;
+    $('#newkey-name').value = '';
+    keys.clearErrors();
+    show('keys');
+    const loaded = await keys.load();
+    if (loaded) (first ? $('#newkey-name') : $('#keys-title')).focus();
+}
 
 function setDirty(on) {
     dirty = on;
@@ -180,6 +210,7 @@ async function openSite(site, { created = false } = {}) {
                 `${e.message} This console edits sites: it needs a key with the scope site:write (to publish, site:publish). ` +
                 'A key of the scope stats:read reads the statistics on the dashboard and nothing else: it cannot see or erase anyone.';
             $('#noaccess a').href = `/dashboard?site=${encodeURIComponent(site)}`;
+            $('#noaccess-keys').hidden = !(await keys.allowed().catch(() => false));
             show('noaccess');
             return;
         }
@@ -187,6 +218,8 @@ async function openSite(site, { created = false } = {}) {
         else fail(e);
         return;
     }
+    // May this key manage the site's keys? The server says; asked once the site is known here.
+    const keysAllowed = keys.allowed().catch(() => false);
     let doc = draft.site;
     revision = draft.revision || 0;
     let fromFile = false;
@@ -202,8 +235,11 @@ async function openSite(site, { created = false } = {}) {
     $('#editor-site').textContent = site;
     $('#dashboard-link').href = `/dashboard?site=${encodeURIComponent(site)}`;
     $('#back').hidden = !session.operator;
+    $('#editor-keys').hidden = !(await keysAllowed);
     $('#conflict').hidden = true;
     show('editor');
+    $('#created-site').textContent = site;
+    $('#created').hidden = !(created && !$('#editor-keys').hidden);
     load(doc);
     setDirty(false);
     if (fromFile)
@@ -427,6 +463,15 @@ function start() {
         showSites();
     });
     $('#reload').addEventListener('click', () => openSite(session.site));
+    $('#editor-keys').addEventListener('click', () => showKeys());
+    $('#created-keys').addEventListener('click', () => showKeys(session.site, { first: true }));
+    $('#noaccess-keys-button').addEventListener('click', () => showKeys());
+    $('#keys-to-site').addEventListener('click', () => openSite(session.site));
+    $('#keys-to-sites').addEventListener('click', () => {
+        session.site = undefined;
+        saveSession(session);
+        showSites();
+    });
     $('#commit-form').addEventListener('submit', commit);
     $('#json-apply').addEventListener('click', applyJson);
     for (const id of ['#preview-lang', '#preview-variant']) $(id).addEventListener('change', showPreview);
