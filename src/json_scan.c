@@ -44,6 +44,11 @@ static const char *json_scan_string_end(const char *p, const char *end, int *esc
 {
     *escaped = 0;
     for (p++; p < end;) {
+        if (end - p >= 16) { /* sixteen bytes a step, to the first that is not plain */
+            size_t n = json_plain16(p);
+            p += n;
+            if (n == 16) continue;
+        }
         unsigned char c = (unsigned char)*p;
         if (c == '"') return p + 1;
         if (c < 0x20) return NULL;
