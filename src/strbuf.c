@@ -56,7 +56,7 @@ int strbuf_reserve(strbuf_t *b, size_t n)
     return 0;
 }
 
-void strbuf_put(strbuf_t *b, const void *s, size_t n)
+void strbuf_put_grow(strbuf_t *b, const void *s, size_t n)
 {
     if (strbuf_reserve(b, n) != 0) return;
     if (n > 0) memcpy(b->buf + b->len, s, n);
@@ -67,11 +67,6 @@ void strbuf_put(strbuf_t *b, const void *s, size_t n)
 void strbuf_str(strbuf_t *b, const char *s)
 {
     strbuf_put(b, s, strlen(s));
-}
-
-void strbuf_char(strbuf_t *b, char c)
-{
-    strbuf_put(b, &c, 1);
 }
 
 void strbuf_u64(strbuf_t *b, uint64_t v)
