@@ -163,6 +163,49 @@ static int strings_are_checked_at_every_offset(void)
     return 0;
 }
 
+/* A string is read back in runs up to each escape: an escape (short, or
+ * \u00e9 for two bytes) at every place of strings up to 40 bytes decodes
+ * to the text around it, and the result fits exactly when there is room
+ * for it and its NUL. */
+static int escapes_are_decoded_at_every_offset(void)
+{
+    static const struct {
+        const char *json, *bytes;
+    } escapes[] = {{"\\n", "\n"}, {"\\\"", "\""}, {"\\u00e9", "\xc3\xa9"}};
+    char text[96], want[64], buf[64];
+    json_scan_value_t root, key, value;
+    const char *err;
+    for (size_t e = 0; e < sizeof(escapes) / sizeof(escapes[0]); e++) {
+        size_t ej = strlen(escapes[e].json), eb = strlen(escapes[e].bytes);
+        for (size_t len = 0; len <= 40; len++) {
+            for (size_t at = 0; at <= len; at++) {
+                size_t t = 0;
+                memcpy(text, "{\"k\":\"", 6);
+                t = 6;
+                memset(text + t, 'a', at);
+                t += at;
+                memcpy(text + t, escapes[e].json, ej);
+                t += ej;
+                memset(text + t, 'b', len - at);
+                t += len - at;
+                memcpy(text + t, "\"}", 2);
+                t += 2;
+                memset(want, 'a', at);
+                memcpy(want + at, escapes[e].bytes, eb);
+                memset(want + at + eb, 'b', len - at);
+                size_t n = len + eb;
+                CHECK(json_scan_parse(text, t, &root, &err) == 0);
+                size_t pos = 0;
+                CHECK(json_scan_member(&root, &pos, &key, &value) == 1);
+                CHECK(json_scan_string(&value, buf, n + 1) == (ssize_t)n);
+                CHECK(memcmp(buf, want, n) == 0 && buf[n] == '\0');
+                CHECK(json_scan_string(&value, buf, n) == -1);
+            }
+        }
+    }
+    return 0;
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -170,5 +213,6 @@ int main(void)
     RUN(depth_and_key_limits);
     RUN(members_and_strings_read_back);
     RUN(strings_are_checked_at_every_offset);
+    RUN(escapes_are_decoded_at_every_offset);
     return check_summary();
 }
