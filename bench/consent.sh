@@ -222,14 +222,20 @@ cmdstats() {
         sed -n 's/^cmdstat_\([^:]*\):calls=\([0-9]*\),.*rejected_calls=\([0-9]*\),failed_calls=\([0-9]*\).*/\1 \2 \3 \4/p'
 }
 
-# From two cmdstats outputs: "main_calls main_failed other_toplevel_calls".
+# From two cmdstats outputs taken WINDOW_MS apart (cmd_delta OLD NEW MAIN
+# WINDOW_MS): "main_calls main_failed other_toplevel_calls".
 # Commands that only run inside the functions (every redis.call of
 # src/store.lua, read from the file) and this script's own INFO/CONFIG are
-# not top-level calls.
+# not top-level calls. Nor is the site watcher's registry read (FCALL_RO
+# consentd_sites_list, one every SITE_WATCH_POLL_MS of src/site_watch.h,
+# whatever the load: 5 in a 10 s run): up to one per poll and two more of
+# the window's FCALL_RO calls are the watcher's; any beyond count as other.
 cmd_delta() {
-    local inner
+    local inner poll
     inner=$(grep -o "redis\.call('[A-Za-z]*'" "$ROOT/src/store.lua" | sed "s/.*('//; s/'//" | tr '[:upper:]' '[:lower:]' | sort -u | tr '\n' ' ')
-    awk -v main="$3" -v inner_list="$inner" '
+    poll=$(sed -n 's/^#define SITE_WATCH_POLL_MS \([0-9][0-9]*\).*/\1/p' "$ROOT/src/site_watch.h")
+    [ -n "$poll" ] || die "SITE_WATCH_POLL_MS is not in src/site_watch.h" "Update cmd_delta in $BENCH_SCRIPT."
+    awk -v main="$3" -v inner_list="$inner" -v watch_max=$(($4 / poll + 2)) '
         BEGIN {
             n = split(inner_list, c, " ")
             for (i = 1; i <= n; i++) inner[c[i]]
@@ -240,6 +246,7 @@ cmd_delta() {
             if ($1 == main) { calls = d; failed = fd }
             else if ($1 == "info" || $1 ~ /^config/ || $1 == "ping") { }
             else if (main == "fcall" && ($1 in inner)) { }
+            else if ($1 == "fcall_ro") other += (d > watch_max ? d - watch_max : 0)
             else other += d
         }
         END { printf "%d %d %d\n", calls, failed, other }' "$1" "$2"
@@ -328,7 +335,7 @@ measure_consentd() {
     [ "$b1" = "$b0" ] || die "$name: consentd answered $((b1 - b0)) requests with another status than $want" \
         "Rerun with KEEP=1 and read consentd's log."
     local calls failed other requests rps p50 p99
-    read -r calls failed other < <(cmd_delta "$TMP/cmd0" "$TMP/cmd1" "$main")
+    read -r calls failed other < <(cmd_delta "$TMP/cmd0" "$TMP/cmd1" "$main" $((t1 - t0)))
     [ "$failed" = 0 ] || die "$name: $failed failed ${main^^} calls in Redis" "Read $TMP/redis.log (KEEP=1)."
     # The acceptance counters' own FCALLs (about one a second per thread)
     # are not part of any consent.
@@ -374,7 +381,7 @@ measure_rb() {
     local res calls failed other rps p50 p99
     res=$(rb_parse "$out") || die "redis-benchmark $name failed (rc $rc): $(tail -c 300 "$out")" "Run it by hand with KEEP=1."
     read -r rps p50 p99 <<<"$res"
-    read -r calls failed other < <(cmd_delta "$TMP/cmd0" "$TMP/cmd1" "$main")
+    read -r calls failed other < <(cmd_delta "$TMP/cmd0" "$TMP/cmd1" "$main" $((t1 - t0)))
     [ "$failed" = 0 ] || die "redis-benchmark $name: $failed failed ${main^^} calls" "Run it by hand with KEEP=1."
     awk -v nm="$name" -v c="$CONNS" -v rps="$rps" -v p50="$p50" -v p99="$p99" -v n="$n" \
         -v rd=$((r1 - r0)) -v hz="$CLK_TCK" -v calls="$calls" -v other="$other" 'BEGIN {
@@ -480,7 +487,8 @@ report() {
     echo
     echo "consentd CPU: user+system time of consentd (/proc/PID/stat) over the run / requests; % of a core: over the wall time."
     echo "Redis CPU: the same for redis-server. Redis cmds per request: top-level commands in INFO commandstats (the ones"
-    echo "consentd_put runs inside Redis excluded) over the requests consentd answered with 201/200 (consentd's /metrics)."
+    echo "consentd_put runs inside Redis, and the site watcher's periodic registry read, excluded) over the requests"
+    echo "consentd answered with 201/200 (consentd's /metrics)."
     echo "With closed-loop clients, p50 ~ connections / req/s: the latency budget is judged at a moderate load (LAT_CONNS)."
     local max_o
     max_o=$(printf '%s\n' "${o_of[post]}" "${o_of[get]}" | sort -n | tail -n 1)

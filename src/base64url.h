@@ -1,11 +1,13 @@
 /*
  * base64url.h - base64url without padding (RFC 4648 section 5), the
- * encoding of the three parts of a JWS, written for speed.
+ * encoding of the three parts of a JWS and of the consent ids, written for
+ * speed.
  *
  * libsodium's sodium_bin2base64 is constant-time (for secrets) and zeroes
- * its output first: a tenth of a consent write's instructions. Nothing a
- * proof encodes is secret (the claims and the signature are public), so a
- * table lookup is right here. Output is byte for byte libsodium's
+ * its output first: a tenth of a consent write's instructions. Nothing
+ * encoded here is secret (the claims, the signature and the consent id are
+ * public), so a table lookup is right here; a secret goes through
+ * libsodium. Output is byte for byte libsodium's
  * sodium_base64_VARIANT_URLSAFE_NO_PADDING (a unit test checks it). Pure,
  * safe from any thread.
  */

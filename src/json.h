@@ -12,6 +12,30 @@
  * or 0 when it is not one (overlong, surrogate, past U+10FFFF, cut). */
 size_t json_utf8_len(const unsigned char *s, size_t left);
 
+/* How many of the 16 bytes at p (0..16) are plain inside a JSON string
+ * before the first that is not: a '"', a '\\', a control character or a
+ * byte of 0x80 and above (UTF-8, checked one sequence at a time).
+ * strbuf_json and json_scan step over plain text with it, sixteen bytes at
+ * once, straight to the byte that needs a look. As GCC and Clang vectors
+ * (SSE2 on x86-64, NEON on arm64, plain words elsewhere); as signed bytes,
+ * "below 0x20" is both a control character and a byte of 0x80 and above. */
+typedef signed char json_v16 __attribute__((vector_size(16)));
+static inline size_t json_plain16(const void *p)
+{
+    json_v16 x, m;
+    __builtin_memcpy(&x, p, sizeof(x));
+    m = (x < 0x20) | (x == '"') | (x == '\\');
+    unsigned long long w[2]; /* each byte 0xff where p's is not plain */
+    __builtin_memcpy(w, &m, sizeof(w));
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    if (w[0] != 0) return (size_t)__builtin_clzll(w[0]) / 8;
+    return w[1] != 0 ? 8 + (size_t)__builtin_clzll(w[1]) / 8 : 16;
+#else
+    if (w[0] != 0) return (size_t)__builtin_ctzll(w[0]) / 8;
+    return w[1] != 0 ? 8 + (size_t)__builtin_ctzll(w[1]) / 8 : 16;
+#endif
+}
+
 /* Escape len bytes of s as the inside of a JSON string into out (always
  * NUL-terminated, cut to fit cap). The escapes are those of RFC 8785 (JSON
  * canonicalization): '"', '\\' and control characters only, with the short

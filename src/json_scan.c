@@ -44,6 +44,11 @@ static const char *json_scan_string_end(const char *p, const char *end, int *esc
 {
     *escaped = 0;
     for (p++; p < end;) {
+        if (end - p >= 16) { /* sixteen bytes a step, to the first that is not plain */
+            size_t n = json_plain16(p);
+            p += n;
+            if (n == 16) continue;
+        }
         unsigned char c = (unsigned char)*p;
         if (c == '"') return p + 1;
         if (c < 0x20) return NULL;
@@ -138,49 +143,55 @@ static ssize_t json_scan_decode(const char *s, size_t len, char *out, size_t cap
     const char *p = s + 1, *end = s + len - 1;
     size_t o = 0;
     while (p < end) {
-        unsigned char c = (unsigned char)*p;
+        /* The text up to the next escape as it is, in one copy (the string
+         * was checked: a backslash is the only byte that changes). */
+        const char *esc = memchr(p, '\\', (size_t)(end - p));
+        size_t run = (size_t)((esc != NULL ? esc : end) - p);
+        if (run > 0) {
+            if (o + run >= cap) return -1;
+            memcpy(out + o, p, run);
+            o += run;
+            p += run;
+            continue;
+        }
         char buf[4];
         size_t n = 1;
-        if (c != '\\') {
-            buf[0] = (char)c;
-            p++;
+        /* an escape, at p */
+        char e = p[1];
+        p += 2;
+        if (e != 'u') {
+            buf[0] = e == 'b'   ? '\b'
+                     : e == 'f' ? '\f'
+                     : e == 'n' ? '\n'
+                     : e == 'r' ? '\r'
+                     : e == 't' ? '\t'
+                                : e;
         } else {
-            char e = p[1];
-            p += 2;
-            if (e != 'u') {
-                buf[0] = e == 'b'   ? '\b'
-                         : e == 'f' ? '\f'
-                         : e == 'n' ? '\n'
-                         : e == 'r' ? '\r'
-                         : e == 't' ? '\t'
-                                    : e;
+            unsigned cp = 0, lo = 0xdc00; /* validated: always set */
+            json_scan_hex4(p, end, &cp);
+            p += 4;
+            if (cp >= 0xd800 && cp <= 0xdbff) {
+                json_scan_hex4(p + 2, end, &lo);
+                p += 6;
+                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+            }
+            if (cp < 0x80) {
+                buf[0] = (char)cp;
+            } else if (cp < 0x800) {
+                buf[0] = (char)(0xc0 | cp >> 6);
+                buf[1] = (char)(0x80 | (cp & 0x3f));
+                n = 2;
+            } else if (cp < 0x10000) {
+                buf[0] = (char)(0xe0 | cp >> 12);
+                buf[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+                buf[2] = (char)(0x80 | (cp & 0x3f));
+                n = 3;
             } else {
-                unsigned cp = 0, lo = 0xdc00; /* validated: always set */
-                json_scan_hex4(p, end, &cp);
-                p += 4;
-                if (cp >= 0xd800 && cp <= 0xdbff) {
-                    json_scan_hex4(p + 2, end, &lo);
-                    p += 6;
-                    cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-                }
-                if (cp < 0x80) {
-                    buf[0] = (char)cp;
-                } else if (cp < 0x800) {
-                    buf[0] = (char)(0xc0 | cp >> 6);
-                    buf[1] = (char)(0x80 | (cp & 0x3f));
-                    n = 2;
-                } else if (cp < 0x10000) {
-                    buf[0] = (char)(0xe0 | cp >> 12);
-                    buf[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-                    buf[2] = (char)(0x80 | (cp & 0x3f));
-                    n = 3;
-                } else {
-                    buf[0] = (char)(0xf0 | cp >> 18);
-                    buf[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-                    buf[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-                    buf[3] = (char)(0x80 | (cp & 0x3f));
-                    n = 4;
-                }
+                buf[0] = (char)(0xf0 | cp >> 18);
+                buf[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+                buf[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+                buf[3] = (char)(0x80 | (cp & 0x3f));
+                n = 4;
             }
         }
         if (o + n >= cap) return -1;
@@ -314,12 +325,31 @@ int json_scan_parse(const char *text, size_t len, json_scan_value_t *root, const
 }
 
 /* The end of the validated value at p. */
+/* A byte that ends a number or a literal: what may follow a value, and the
+ * NUL (which a checked text never holds outside a string). */
+static int json_scan_value_after(char c)
+{
+    switch (c) {
+    case ',':
+    case ']':
+    case '}':
+    case ' ':
+    case '\t':
+    case '\n':
+    case '\r':
+    case '\0':
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 static const char *json_scan_skip(const char *p, const char *end)
 {
     int escaped;
     if (*p == '"') return json_scan_string_end(p, end, &escaped);
-    if (*p != '{' && *p != '[') {
-        while (p < end && !strchr(",]} \t\n\r", *p))
+    if (*p != '{' && *p != '[') { /* a number or a literal: up to what follows it */
+        while (p < end && !json_scan_value_after(*p))
             p++;
         return p;
     }

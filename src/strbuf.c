@@ -56,7 +56,7 @@ int strbuf_reserve(strbuf_t *b, size_t n)
     return 0;
 }
 
-void strbuf_put(strbuf_t *b, const void *s, size_t n)
+void strbuf_put_grow(strbuf_t *b, const void *s, size_t n)
 {
     if (strbuf_reserve(b, n) != 0) return;
     if (n > 0) memcpy(b->buf + b->len, s, n);
@@ -67,11 +67,6 @@ void strbuf_put(strbuf_t *b, const void *s, size_t n)
 void strbuf_str(strbuf_t *b, const char *s)
 {
     strbuf_put(b, s, strlen(s));
-}
-
-void strbuf_char(strbuf_t *b, char c)
-{
-    strbuf_put(b, &c, 1);
 }
 
 void strbuf_u64(strbuf_t *b, uint64_t v)
@@ -161,6 +156,8 @@ void strbuf_json(strbuf_t *b, const char *s, size_t len)
     for (size_t i = 0; i < len && !b->failed;) {
         /* A run that needs no escape (all of a proof, an id, a hash) in one copy. */
         size_t run = i;
+        for (size_t n = 16; n == 16 && run + 16 <= len; run += n) /* sixteen bytes a step */
+            n = json_plain16(u + run);
         while (run < len && !strbuf_json_special[u[run]])
             run++;
         if (run > i) {

@@ -22,6 +22,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <h2o.h>
 
 typedef enum { STRBUF_FIXED = 0, STRBUF_POOL, STRBUF_HEAP } strbuf_kind_t;
@@ -41,9 +42,25 @@ void strbuf_init_heap(strbuf_t *b);
 
 /* Make room for n more bytes (and the NUL): 0, or -1 and failed. */
 int strbuf_reserve(strbuf_t *b, size_t n);
-void strbuf_put(strbuf_t *b, const void *s, size_t n);
+/* What strbuf_put and strbuf_char do when the bytes do not fit as they are
+ * (grow, or fail): the inline forms below take the common case, a builder
+ * with room, without a call (a consent answer is about 200 appends). */
+void strbuf_put_grow(strbuf_t *b, const void *s, size_t n);
+static inline void strbuf_put(strbuf_t *b, const void *s, size_t n)
+{
+    if (b->failed || b->cap == 0 || n >= b->cap - b->len) {
+        strbuf_put_grow(b, s, n);
+        return;
+    }
+    if (n > 0) memcpy(b->buf + b->len, s, n);
+    b->len += n;
+    b->buf[b->len] = '\0';
+}
+static inline void strbuf_char(strbuf_t *b, char c)
+{
+    strbuf_put(b, &c, 1);
+}
 void strbuf_str(strbuf_t *b, const char *s);
-void strbuf_char(strbuf_t *b, char c);
 #define strbuf_lit(b, lit) strbuf_put((b), (lit), sizeof(lit) - 1)
 /* Decimal, by hand. */
 void strbuf_u64(strbuf_t *b, uint64_t v);

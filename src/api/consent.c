@@ -10,7 +10,6 @@
 #include "consent.h"
 
 #include <jansson.h>
-#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 #include <time.h>
 
 #include "banner_build.h"
+#include "base64url.h"
 #include "clock.h"
 #include "counters.h"
 #include "json.h"
@@ -30,6 +30,7 @@
 
 #define CONSENT_ID_BYTES 16 /* 128 random bits */
 #define CONSENT_ID_LEN 22   /* base64url without padding */
+_Static_assert(BASE64URL_LEN(CONSENT_ID_BYTES) == CONSENT_ID_LEN, "the consent id's length");
 #define CONSENT_VARIANT_MAX 32
 
 static const char *const consent_sources[] = {"banner", "form", "call_center", "api"};
@@ -97,12 +98,14 @@ static int consent_token_valid(const char *s, size_t max)
     return 1;
 }
 
+/* The id is public (the answer, the proof's jti): base64url.h's table, the
+ * same characters as libsodium's constant-time encoder at a tenth of its
+ * instructions. */
 static void consent_random_id(char out[CONSENT_ID_LEN + 1])
 {
     unsigned char bytes[CONSENT_ID_BYTES];
     random_bytes(bytes, sizeof(bytes)); /* random.h: a page of the CSPRNG at a time */
-    sodium_bin2base64(out, CONSENT_ID_LEN + 1, bytes, sizeof(bytes),
-                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    out[base64url_encode(out, bytes, sizeof(bytes))] = '\0';
 }
 
 /* A string member: lit is `,"name":` (or `{"name":`). */

@@ -127,11 +127,92 @@ static int members_and_strings_read_back(void)
     return 0;
 }
 
+/* Strings are read sixteen plain bytes a step: one byte of every value, at
+ * every place of a step and across two, in strings of every length up to
+ * three steps, is accepted exactly when it is plain (a '"' ends the string
+ * early, a lone backslash, control character or byte of 0x80 and above is
+ * refused), and then read back whole; so is a two-byte UTF-8 character. */
+static int strings_are_checked_at_every_offset(void)
+{
+    char text[64], buf[64];
+    json_scan_value_t root, key, value;
+    const char *err;
+    for (size_t len = 1; len <= 48; len++) {
+        for (size_t at = 0; at < len; at++) {
+            for (int v = 1; v < 256; v++) {
+                memcpy(text, "{\"k\":\"", 6);
+                memset(text + 6, 'a', len);
+                text[6 + at] = (char)v;
+                memcpy(text + 6 + len, "\"}", 3);
+                int plain = v >= 0x20 && v < 0x80 && v != '"' && v != '\\';
+                int rc = json_scan_parse(text, 6 + len + 2, &root, &err);
+                CHECK((rc == 0) == plain);
+                if (!plain) continue;
+                size_t pos = 0;
+                CHECK(json_scan_member(&root, &pos, &key, &value) == 1);
+                CHECK(json_scan_string(&value, buf, sizeof(buf)) == (ssize_t)len);
+                CHECK(memcmp(buf, text + 6, len) == 0);
+            }
+            if (at + 1 < len) { /* U+00E9 */
+                text[6 + at] = (char)0xc3;
+                text[6 + at + 1] = (char)0xa9;
+                CHECK(json_scan_parse(text, 6 + len + 2, &root, &err) == 0);
+            }
+        }
+    }
+    return 0;
+}
+
+/* A string is read back in runs up to each escape: an escape (short, or
+ * \u00e9 for two bytes) at every place of strings up to 40 bytes decodes
+ * to the text around it, and the result fits exactly when there is room
+ * for it and its NUL. */
+static int escapes_are_decoded_at_every_offset(void)
+{
+    static const struct {
+        const char *json, *bytes;
+    } escapes[] = {{"\\n", "\n"}, {"\\\"", "\""}, {"\\u00e9", "\xc3\xa9"}};
+    char text[96], want[64], buf[64];
+    json_scan_value_t root, key, value;
+    const char *err;
+    for (size_t e = 0; e < sizeof(escapes) / sizeof(escapes[0]); e++) {
+        size_t ej = strlen(escapes[e].json), eb = strlen(escapes[e].bytes);
+        for (size_t len = 0; len <= 40; len++) {
+            for (size_t at = 0; at <= len; at++) {
+                size_t t = 0;
+                memcpy(text, "{\"k\":\"", 6);
+                t = 6;
+                memset(text + t, 'a', at);
+                t += at;
+                memcpy(text + t, escapes[e].json, ej);
+                t += ej;
+                memset(text + t, 'b', len - at);
+                t += len - at;
+                memcpy(text + t, "\"}", 2);
+                t += 2;
+                memset(want, 'a', at);
+                memcpy(want + at, escapes[e].bytes, eb);
+                memset(want + at + eb, 'b', len - at);
+                size_t n = len + eb;
+                CHECK(json_scan_parse(text, t, &root, &err) == 0);
+                size_t pos = 0;
+                CHECK(json_scan_member(&root, &pos, &key, &value) == 1);
+                CHECK(json_scan_string(&value, buf, n + 1) == (ssize_t)n);
+                CHECK(memcmp(buf, want, n) == 0 && buf[n] == '\0');
+                CHECK(json_scan_string(&value, buf, n) == -1);
+            }
+        }
+    }
+    return 0;
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
     RUN(valid_and_invalid_texts);
     RUN(depth_and_key_limits);
     RUN(members_and_strings_read_back);
+    RUN(strings_are_checked_at_every_offset);
+    RUN(escapes_are_decoded_at_every_offset);
     return check_summary();
 }

@@ -106,6 +106,32 @@ static int json_strings_are_quoted_and_escaped_whole(void)
     return 0;
 }
 
+/* strbuf_json reads plain text sixteen bytes a step: every byte value, at
+ * every place of a step and across two, in plain text of every length up
+ * to three steps, is escaped exactly as json_escape escapes it. */
+static int json_strings_are_escaped_at_every_offset(void)
+{
+    char in[48], esc[48 * 6 + 16], out[48 * 6 + 16];
+    strbuf_t b;
+    for (size_t len = 1; len <= sizeof(in); len++) {
+        for (size_t at = 0; at < len; at++) {
+            for (int v = 0; v < 256; v++) {
+                memset(in, 'a', sizeof(in));
+                in[at] = (char)v;
+                size_t n = json_escape(esc, sizeof(esc), in, len);
+                strbuf_init_fixed(&b, out, sizeof(out));
+                strbuf_json(&b, in, len);
+                CHECK(!strbuf_failed(&b) && b.len == n + 2 && memcmp(out + 1, esc, n) == 0);
+            }
+        }
+    }
+    /* Plain text only: one copy, the quotes around it. */
+    strbuf_init_fixed(&b, out, sizeof(out));
+    strbuf_json(&b, "eyJhbGciOiJFZERTQSJ9.eyJpc3Mi", 29);
+    CHECK_STR(out, "\"eyJhbGciOiJFZERTQSJ9.eyJpc3Mi\"");
+    return 0;
+}
+
 static int visitor_ids_follow_one_rule(void)
 {
     CHECK(visitor_id_valid("rrW4sM6bFTOUC-1-Xd6QUQ", 22));
@@ -184,6 +210,7 @@ int main(void)
     RUN(numbers_are_written_by_hand_exactly);
     RUN(g6_is_printf_exactly);
     RUN(json_strings_are_quoted_and_escaped_whole);
+    RUN(json_strings_are_escaped_at_every_offset);
     RUN(visitor_ids_follow_one_rule);
     return check_summary();
 }
