@@ -618,14 +618,22 @@ static void store_arg_begin(store_call_t *c, strbuf_t *b)
     strbuf_init_fixed(b, (char *)c->bytes + c->used, c->cap - c->used);
 }
 
+/* The len bytes at c->bytes + c->used, written there already, as the next
+ * argument. */
+static int store_arg_push(store_call_t *c, size_t len)
+{
+    if (c->argc >= c->argv_max) return -1;
+    c->argv[c->argc] = (char *)c->bytes + c->used;
+    c->argvlen[c->argc] = len;
+    c->argc++;
+    c->used += len;
+    return 0;
+}
+
 static int store_arg_end(store_call_t *c, const strbuf_t *b)
 {
-    if (strbuf_failed(b) || c->argc >= c->argv_max) return -1;
-    c->argv[c->argc] = (char *)c->bytes + c->used;
-    c->argvlen[c->argc] = b->len;
-    c->argc++;
-    c->used += b->len;
-    return 0;
+    if (strbuf_failed(b)) return -1;
+    return store_arg_push(c, b->len);
 }
 
 static int store_arg_i64(store_call_t *c, int64_t v)
@@ -643,18 +651,14 @@ static int store_arg_key(store_call_t *c, const char *name, size_t name_len, con
 {
     size_t suffix_len = strlen(suffix);
     size_t len = 4 + c->tag_len + 2 + name_len + suffix_len;
-    if (c->argc >= c->argv_max || len >= c->cap - c->used) return -1;
+    if (len >= c->cap - c->used) return -1;
     char *at = (char *)c->bytes + c->used;
     memcpy(at, "cd:{", 4);
     memcpy(at + 4, c->tag, c->tag_len);
     memcpy(at + 4 + c->tag_len, "}:", 2);
     memcpy(at + 6 + c->tag_len, name, name_len);
     memcpy(at + 6 + c->tag_len + name_len, suffix, suffix_len);
-    c->argv[c->argc] = at;
-    c->argvlen[c->argc] = len;
-    c->argc++;
-    c->used += len;
-    return 0;
+    return store_arg_push(c, len);
 }
 
 /* The visitor's keys, in this order: state, history, log, erasures. */
