@@ -94,10 +94,17 @@ char *site_doc_bump_policy(const char *json, size_t len, uint64_t version, size_
     char suffix[32], value[SITE_DOC_POLICY_VERSION_MAX + 1];
     int n = snprintf(suffix, sizeof(suffix), "+v%" PRIu64, version);
     size_t room = SITE_DOC_POLICY_VERSION_MAX - (size_t)n;
-    if (base > room) base = room;
+    if (base > room) {
+        /* Cut between characters: a cut inside one is not UTF-8, and jansson
+         * refused the string, which left the policy version unbumped. */
+        base = room;
+        while (base > 0 && ((unsigned char)old[base] & 0xC0) == 0x80)
+            base--;
+    }
     snprintf(value, sizeof(value), "%.*s%s", (int)base, old, suffix);
-    json_object_set_new(root, "policy_version", json_string(value));
-    char *s = site_doc_dump(root, out_len);
+    char *s = NULL;
+    if (json_object_set_new(root, "policy_version", json_string(value)) == 0)
+        s = site_doc_dump(root, out_len);
     json_decref(root);
     return s;
 }

@@ -33,8 +33,9 @@ int site_doc_policy_changed(const char *a, size_t alen, const char *b, size_t bl
 
 /* The canonical document with policy_version bumped for the publish of
  * version `version`: "<base>+v<version>", where base is the old value
- * without a "+v<digits>" suffix (cut so that the whole fits 64 bytes). NULL
- * when json is not an object with a string policy_version. */
+ * without a "+v<digits>" suffix (cut between UTF-8 characters so that the
+ * whole fits 64 bytes). NULL when json is not an object with a string
+ * policy_version. */
 char *site_doc_bump_policy(const char *json, size_t len, uint64_t version, size_t *out_len);
 
 /* {"added": [paths], "removed": [paths], "changed": [{"path", "from", "to"}]}

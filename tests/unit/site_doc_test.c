@@ -81,6 +81,15 @@ static int bumped_policy_version_replaces_an_earlier_bump_and_fits(void)
     char *c = site_doc_bump_policy(DOC(longer), 3, NULL);
     CHECK_STR(c, "{\"policy_version\":"
                  "\"0123456789012345678901234567890123456789012345678901234567890+v3\"}");
+    /* 60 digits and "éé" (64 bytes): 61 bytes of it may stay, and byte 61
+     * is inside the first "é", so the cut is before it (a cut inside it was
+     * not UTF-8: the bump was refused and the old value kept). */
+    const char *accented = "{\"policy_version\":\"012345678901234567890123456789012345678901234"
+                           "567890123456789\xc3\xa9\xc3\xa9\"}";
+    char *e = site_doc_bump_policy(DOC(accented), 3, NULL);
+    CHECK_STR(e, "{\"policy_version\":"
+                 "\"012345678901234567890123456789012345678901234567890123456789+v3\"}");
+    free(e);
     CHECK(site_doc_bump_policy(DOC("{\"policy_version\":1}"), 3, NULL) == NULL);
     /* "+v" with no digits is the editor's own, kept */
     char *d = site_doc_bump_policy(DOC("{\"policy_version\":\"a+v\"}"), 2, NULL);
