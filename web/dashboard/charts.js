@@ -94,7 +94,9 @@ export function drawChoices(container, stats) {
     const order = ['custom', 'reject_all', 'accept_all'];
     const labels = { accept_all: 'accept all', reject_all: 'refuse all', custom: 'custom' };
     const stackOf = (k) => xs.map((_, i) => order.slice(order.indexOf(k)).reduce((sum, key) => sum + raw[key][i], 0));
-    const bars = uPlot.paths.bars({ size: [0.7, 48], gap: 1 });
+    // At least 2 px wide: an hour of choices in a month by hour (720 columns
+    // of 1.4 px) was a 1 px bar, blurred across two pixel columns.
+    const bars = uPlot.paths.bars({ size: [0.7, 48, 2], gap: 1 });
     const series = [{ label: bucketName(stats.by) }];
     const data = [xs];
     for (const k of order) {
