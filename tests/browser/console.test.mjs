@@ -14,7 +14,9 @@
 // message beside the field it names (aria-invalid, aria-describedby); two
 // editors of one draft: the second to save is told someone else saved
 // first and reloads theirs; a key of site:write alone makes a version and is
-// told it may not publish. Every state screenshotted (1280 and 375 px,
+// told it may not publish; typing in a field while the preview is rebuilt
+// keeps the focus and the keys in the field (the banner's modal dialog took
+// them), and a click into the preview gives its banner the focus. Every state screenshotted (1280 and 375 px,
 // tests/browser/screenshots/console-*.png) is axe-clean; no page nor the
 // preview frame breaks its Content-Security-Policy; the key is in no URL
 // and not in localStorage.
@@ -439,6 +441,53 @@ test('a_key_that_may_edit_but_not_publish_makes_a_version_and_is_told_why_it_can
     assert.match(await page.locator('#error').textContent(), /may not do this.*site:publish/);
     assert.equal((await api('GET', '/v1/sites/demo/versions')).json().published, published.published, 'nothing published');
     assert.deepEqual(await axeViolations(page), []);
+    await page.context().close();
+});
+
+// The banner opens as a modal dialog and takes the focus, as on a site; in
+// the preview it must not take it from the field being typed in each time
+// the preview is rebuilt (it did: the next keys went into the banner).
+test('typing_while_the_preview_is_rebuilt_keeps_the_focus_and_the_keys_in_the_field', async () => {
+    const page = await newPage(stack, { viewport: DESKTOP, locale: 'en-US' });
+    await signIn(page, OPERATOR_KEY, 'demo');
+    await page.locator('#editor').waitFor({ state: 'visible', timeout: 10000 });
+    const frameSrc = () => page.locator('#preview-frame').getAttribute('src');
+    // A preview other than `was` is in the frame, and its banner is open.
+    const rebuilt = async (was) => {
+        await waitFor(async () => /%2Fpreviews%2F/.test((await frameSrc()) || '') && (await frameSrc()) !== was, { timeoutMs: 10000, message: 'the preview rebuilt' });
+        await page.frameLocator('#preview-frame').locator('html[data-banner="loaded"]').waitFor({ state: 'attached', timeout: 10000 });
+        await previewTitle(page);
+        await delay(300); // the focus given back, when it was taken
+        return frameSrc();
+    };
+    let src = await rebuilt(null);
+    const focused = () => page.evaluate(() => document.activeElement?.id);
+    const field = page.locator('#f-lifetime');
+    await field.click();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type('30', { delay: 30 });
+    src = await rebuilt(src);
+    assert.equal(await focused(), 'f-lifetime', 'the focus stays in the field');
+    await page.keyboard.type('0');
+    assert.equal(await field.inputValue(), '300', 'the next key went into the field');
+    src = await rebuilt(src);
+    assert.equal(await focused(), 'f-lifetime');
+    // Clicked into, the preview's banner has the focus as on a site.
+    // (Playwright places a click in the scaled-down frame as if unscaled: the
+    // point is computed here, the frame's box plus the title's box scaled.)
+    const box = await page.locator('#preview-frame').boundingBox();
+    const scale = box.width / Number(await page.locator('#preview-frame').getAttribute('width'));
+    const title = await page
+        .frameLocator('#preview-frame')
+        .locator('consentd-ui dialog h2')
+        .evaluate((el) => {
+            const r = el.getBoundingClientRect();
+            return { x: r.x + r.width / 2, y: r.y + r.height / 2 };
+        });
+    await page.mouse.click(box.x + title.x * scale, box.y + title.y * scale);
+    await delay(300);
+    assert.equal(await focused(), 'preview-frame', 'a click into the preview gives it the focus');
+    assert.deepEqual(page.problems, []);
     await page.context().close();
 });
 

@@ -30,6 +30,8 @@ let dirty = false; // edited since the last save or load
 let checkSeq = 0,
     previewSeq = 0; // the answer awaited (older ones are dropped)
 let bannerUrl = null; // the last preview's banner
+let timer = null; // the check and preview to come (debounced)
+let lastFocus = null; // the console's element that had the focus last
 
 function loadSession() {
     try {
@@ -66,7 +68,14 @@ function fail(error) {
 function show(view) {
     for (const id of ['signin', 'sites', 'noaccess', 'editor', 'keys']) $(`#${id}`).hidden = id != view;
     if (view != 'keys') keys.forget(); // the secret of a new key is shown once, in its view only
-    if (view != 'editor') $('#created').hidden = true;
+    if (view != 'editor') {
+        $('#created').hidden = true;
+        // No preview behind another view: an answer still awaited is dropped,
+        // and a banner loading in the hidden frame cannot take the focus.
+        clearTimeout(timer);
+        previewSeq++;
+        $('#preview-frame').src = 'about:blank';
+    }
     $('#who').hidden = view == 'signin';
     if (session)
         $('#who-text').textContent = session.operator
@@ -81,7 +90,6 @@ function signOut(message) {
     session = null;
     saveSession(null);
     $('#key').value = '';
-    $('#preview-frame').src = 'about:blank';
     show('signin');
     showError(message);
     $('#key').focus();
@@ -271,7 +279,6 @@ function edited() {
     schedule();
 }
 
-let timer = null;
 function schedule() {
     clearTimeout(timer);
     timer = setTimeout(() => {
@@ -477,6 +484,17 @@ function start() {
     for (const id of ['#preview-lang', '#preview-variant']) $(id).addEventListener('change', showPreview);
     for (const r of document.querySelectorAll('input[name="preview-width"]')) r.addEventListener('change', sizePreview);
     window.addEventListener('resize', sizePreview);
+    // The preview's banner took the focus without the visitor clicking into
+    // it (web/console/preview.js): give it back to the field being edited.
+    document.addEventListener('focusin', (e) => {
+        if (e.target != $('#preview-frame')) lastFocus = e.target;
+    });
+    window.addEventListener('message', (e) => {
+        const frame = $('#preview-frame');
+        if (e.source !== frame.contentWindow || e.data?.consentdPreview != 'focus-taken' || document.activeElement != frame) return;
+        if (lastFocus?.isConnected) lastFocus.focus({ preventScroll: true });
+        else frame.blur();
+    });
     if (!session) {
         show('signin');
         $('#key').focus();

@@ -59,6 +59,25 @@ if (!works(() => document.cookie)) installCookieJar();
 for (const name of ['localStorage', 'sessionStorage'])
     if (!works(() => window[name])) Object.defineProperty(window, name, { configurable: true, value: memoryStorage() });
 
+// The banner opens as a modal dialog and focuses it, as it must on a site.
+// Here that would take the focus from the console's field being edited
+// each time the preview is rebuilt: when this frame did not have the focus,
+// it tells the console, which gives the focus back (web/console/main.js).
+// Once the visitor clicks into the frame, it has the focus, and the banner
+// behaves as on a site.
+for (const [proto, name] of [
+    [HTMLDialogElement.prototype, 'showModal'],
+    [HTMLElement.prototype, 'focus'],
+]) {
+    const original = proto[name];
+    proto[name] = function (...args) {
+        const had = document.hasFocus();
+        const result = original.apply(this, args);
+        if (!had) parent.postMessage({ consentdPreview: 'focus-taken' }, '*');
+        return result;
+    };
+}
+
 const query = new URLSearchParams(location.search);
 const src = query.get('src') || '';
 if (/^\/v1\/sites\/[A-Za-z0-9_-]+\/[^?#]*banner\.js$/.test(src) && !src.includes('..')) {
