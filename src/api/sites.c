@@ -31,7 +31,12 @@ typedef struct list_call {
 struct list_state {
     json_t *sites; /* the answer's array, in id order */
     list_call_t *calls;
-    size_t waiting; /* replies still awaited */
+    size_t waiting;               /* replies still awaited */
+    size_t limit;                 /* the page's size */
+    size_t total;                 /* the ids that match q, on every page */
+    char q[SITE_ID_MAX + 1];      /* ids holding this ("": all) */
+    char cursor[SITE_ID_MAX + 1]; /* the ids after this one ("": from the first) */
+    char next[SITE_ID_MAX + 1];   /* the next page's cursor ("": no next page) */
 };
 
 static int list_id_cmp(const void *a, const void *b)
@@ -44,7 +49,10 @@ static void list_done(http_pending_t *p)
     list_state_t *st = http_pending_state(p);
     http_request_t *rq = http_pending_request(p);
     if (rq != NULL && !rq->answered)
-        site_config_send(rq, 200, json_pack("{s:O}", "sites", st->sites));
+        site_config_send(rq, 200,
+                         json_pack("{s:O,s:I,s:o}", "sites", st->sites, "total",
+                                   (json_int_t)st->total, "next_cursor",
+                                   st->next[0] ? json_string(st->next) : json_null()));
     json_decref(st->sites);
     free(st->calls);
     http_pending_free(p);
@@ -100,6 +108,20 @@ static void list_on_registry(void *data, const char *js, size_t len, const redis
             ids[n++] = key;
     }
     qsort(ids, n, sizeof(*ids), list_id_cmp);
+    /* The page: the ids holding q, after the cursor, at most limit of them
+     * (moved to the front of ids); total counts every page's. */
+    size_t page = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (st->q[0] && strstr(ids[i], st->q) == NULL) continue;
+        st->total++;
+        if (strcmp(ids[i], st->cursor) <= 0) continue;
+        if (page == st->limit) {
+            snprintf(st->next, sizeof(st->next), "%s", ids[page - 1]);
+            continue;
+        }
+        ids[page++] = ids[i];
+    }
+    n = page;
     for (size_t i = 0; i < n; i++) {
         const site_t *s = site_find(set, ids[i], strlen(ids[i]));
         json_t *mark = json_object_get(registry, ids[i]);
@@ -132,14 +154,44 @@ static void list_on_registry(void *data, const char *js, size_t len, const redis
     if (--st->waiting == 0) list_done(p);
 }
 
+/* Query parameter name, which must be part of a site id, into out ("" when
+ * absent or empty): 0, or -1 after answering 400 code. */
+static int list_id_param(http_request_t *rq, const char *name, const char *code,
+                         const char *message, char *out)
+{
+    size_t cap = rq->req->path.len + 1; /* room for any value: absent is -1 */
+    char *v = h2o_mem_alloc_pool(&rq->req->pool, cap);
+    ssize_t len = http_query_param(rq, name, v, cap);
+    out[0] = '\0';
+    if (len <= 0) return 0;
+    if ((size_t)len > SITE_ID_MAX ||
+        strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789_-") != (size_t)len) {
+        http_error(rq, 400, code, message);
+        return -1;
+    }
+    memcpy(out, v, (size_t)len + 1);
+    return 0;
+}
+
 void sites_list(http_request_t *rq)
 {
+    char q[SITE_ID_MAX + 1], cursor[SITE_ID_MAX + 1];
+    long limit = http_query_limit(rq, SITES_LIST_DEFAULT_LIMIT, SITES_LIST_MAX_LIMIT);
+    if (limit < 0 ||
+        list_id_param(rq, "q", "invalid_q", "q must be part of a site id: a-z, 0-9, _ and -", q) ||
+        list_id_param(rq, "cursor", "invalid_cursor", "cursor must be one given by next_cursor",
+                      cursor))
+        return; /* answered */
     http_pending_t *p = http_pending_new(rq, sizeof(list_state_t));
     if (p == NULL) {
         http_error(rq, 500, "internal", "out of memory");
         return;
     }
-    memset(http_pending_state(p), 0, sizeof(list_state_t));
+    list_state_t *st = http_pending_state(p);
+    memset(st, 0, sizeof(*st));
+    st->limit = (size_t)limit;
+    memcpy(st->q, q, sizeof(q));
+    memcpy(st->cursor, cursor, sizeof(cursor));
     int rc = store_sites_list(rq->worker->redis, list_on_registry, p);
     if (rc != REDIS_OK) {
         http_pending_free(p);

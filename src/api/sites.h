@@ -4,15 +4,23 @@
  * a route of no site, or AUTH_OPERATOR).
  *
  *   GET    /v1/sites          every site this node serves and every site of
- *                             the Redis registry, sorted by id:
- *                             {"sites": [{"id", "published": n|null,
+ *     ?q=&limit=&cursor=      the Redis registry, sorted by id, a page at a
+ *                             time: {"sites": [{"id", "published": n|null,
  *                             "draft_revision": n|0, "source":
- *                             "redis"|"file"|"both", "served": bool}]}
+ *                             "redis"|"file"|"both", "served": bool}],
+ *                             "total": n, "next_cursor": id|null}
  *   POST   /v1/sites          {"id", "site"?, "origins"?}: a new site in Redis,
  *                             version 1 and its draft, NOT published;
  *                             201 {"id", "version": 1, "draft_revision": 1}
  *   DELETE /v1/sites/{site}   the site stops being served on every node;
  *                             200 {"id", "deleted": true}
+ *
+ * List: the ids holding q (part of an id), after cursor (the previous
+ * page's next_cursor, its last id), at most limit (1 to
+ * SITES_LIST_MAX_LIMIT, default SITES_LIST_DEFAULT_LIMIT); total counts the
+ * ids holding q on every page. Only the page's sites cost a Redis call each
+ * (their draft revision): a node of 10,000 sites answers a page of 100 with
+ * 101 calls, pipelined. 400 invalid_limit, invalid_q, invalid_cursor.
  *
  * Create: "site" is validated as a draft (the source "site <id> draft 1";
  * its id must be the id); without it, a starter document (sites_starter():
@@ -43,6 +51,8 @@
 
 #define SITES_WAIT_MS 3000 /* longer than the watcher's fallback read (SITE_WATCH_POLL_MS) */
 #define SITES_MAX_BODY (256 * 1024)
+#define SITES_LIST_DEFAULT_LIMIT 100
+#define SITES_LIST_MAX_LIMIT 1000
 
 void sites_list(http_request_t *rq);
 void sites_create(http_request_t *rq);

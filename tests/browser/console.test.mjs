@@ -16,7 +16,9 @@
 // first and reloads theirs; a key of site:write alone makes a version and is
 // told it may not publish; typing in a field while the preview is rebuilt
 // keeps the focus and the keys in the field (the banner's modal dialog took
-// them), and a click into the preview gives its banner the focus. Every state screenshotted (1280 and 375 px,
+// them), and a click into the preview gives its banner the focus; the sites
+// come 100 at a time, with more on demand, and are found by part of their
+// id as one types. Every state screenshotted (1280 and 375 px,
 // tests/browser/screenshots/console-*.png) is axe-clean; no page nor the
 // preview frame breaks its Content-Security-Policy; the key is in no URL
 // and not in localStorage.
@@ -442,6 +444,45 @@ test('a_key_that_may_edit_but_not_publish_makes_a_version_and_is_told_why_it_can
     assert.equal((await api('GET', '/v1/sites/demo/versions')).json().published, published.published, 'nothing published');
     assert.deepEqual(await axeViolations(page), []);
     await page.context().close();
+});
+
+// A node of many sites: the list comes 100 at a time, with more on demand,
+// and finds a site by part of its id as you type (GET /v1/sites?q=&cursor=).
+test('the_operator_pages_through_many_sites_and_finds_one_by_part_of_its_id', async () => {
+    // 150 sites known to the registry, not served (after every other id).
+    const bulk = Array.from({ length: 150 }, (_, i) => `zz-bulk-${String(i).padStart(3, '0')}`);
+    await stack.redis.command('HSET', 'cd:{sites}:registry', ...bulk.flatMap((id) => [id, '-1']));
+    try {
+        const all = (await api('GET', '/v1/sites?limit=1000')).json();
+        assert.equal(all.total, all.sites.length);
+        const page = await newPage(stack, { viewport: DESKTOP, locale: 'en-US' });
+        await signIn(page, OPERATOR_KEY);
+        await page.locator('#sites-table tbody tr[data-site="demo"]').waitFor({ timeout: 10000 });
+        const rows = () => page.locator('#sites-table tbody tr').evaluateAll((trs) => trs.map((tr) => tr.dataset.site));
+        assert.deepEqual(await rows(), all.sites.slice(0, 100).map((s) => s.id), 'the first 100, by id');
+        assert.equal(await page.locator('#sites-status').textContent(), `100 of ${all.total} sites, by id.`);
+        assert.equal(await page.locator('#sites-more').textContent(), `Show ${Math.min(100, all.total - 100)} more`);
+        await page.locator('#sites-more').click();
+        await page.waitForFunction((n) => document.querySelectorAll('#sites-table tbody tr').length == n, Math.min(200, all.total), { timeout: 10000 });
+        assert.deepEqual(await rows(), all.sites.slice(0, 200).map((s) => s.id), 'then the next ones, each once');
+        // Find: part of an id, as you type.
+        await page.locator('#sites-q').click();
+        await page.keyboard.type('bulk-14', { delay: 20 });
+        await page.waitForFunction(() => /holds “bulk-14”/.test(document.querySelector('#sites-status').textContent), null, { timeout: 10000 });
+        assert.deepEqual(await rows(), bulk.slice(140, 150));
+        assert.equal(await page.locator('#sites-status').textContent(), '10 site(s) whose id holds “bulk-14”.');
+        assert.equal(await page.locator('#sites-more').isVisible(), false);
+        await checkpoint(page, 'console-sites-find-1280');
+        await page.locator('#sites-q').fill('nothing-like-it');
+        await page.waitForFunction(() => /^No site whose id holds/.test(document.querySelector('#sites-status').textContent), null, { timeout: 10000 });
+        assert.deepEqual(await rows(), []);
+        await page.locator('#sites-q').fill('');
+        await page.waitForFunction(() => document.querySelectorAll('#sites-table tbody tr').length == 100, null, { timeout: 10000 });
+        assert.deepEqual(page.problems, []);
+        await page.context().close();
+    } finally {
+        await stack.redis.command('HDEL', 'cd:{sites}:registry', ...bulk);
+    }
 });
 
 // The banner opens as a modal dialog and takes the focus, as on a site; in

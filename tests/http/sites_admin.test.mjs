@@ -7,7 +7,9 @@
 // second. Deleted through A, neither node serves it within a second (banner.js
 // and consents 404), but nothing that is evidence goes: its versions, keys,
 // consents and log stay and the rights routes answer; a publish brings it
-// back. Every error: 401, 403, 404, 409, 400, 413, 415, 422, 503.
+// back. The list comes a page at a time (limit, cursor) and finds sites by
+// part of their id (q). Every error: 401, 403, 404, 409, 400, 413, 415, 422,
+// 503.
 import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
 import { Consentd, TEST_ON_CLUSTER, delay, siteLike, startRedis, test } from './lib/harness.mjs';
@@ -54,6 +56,54 @@ test('the_list_has_the_directory_sites_as_file_sources', async () => {
     const sites = await list(a);
     assert.deepEqual(sites.find((s) => s.id === 'demo'), { id: 'demo', published: null, draft_revision: 0, source: 'file', served: true });
     assert.deepEqual(sites.map((s) => s.id), [...sites.map((s) => s.id)].sort(), 'sorted by id');
+});
+
+test('the_list_comes_a_page_at_a_time_and_finds_sites_by_part_of_their_id', async () => {
+    const ids = ['page-c', 'page-a', 'page-e', 'page-b', 'page-d'];
+    for (const id of ids) assert.equal((await create(a, { id, origins: [`https://${id}.example`] })).status, 201);
+    const get = (query) => a.request(`/v1/sites?${query}`, { headers: op() });
+    const seen = [];
+    let cursor = '',
+        pages = 0;
+    for (;;) {
+        const res = await get(`q=page-&limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+        assert.equal(res.status, 200, res.text);
+        const page = res.json();
+        assert.equal(page.total, 5, 'total: every page of q');
+        assert.ok(page.sites.length <= 2);
+        seen.push(...page.sites.map((s) => s.id));
+        pages++;
+        if (page.next_cursor == null) break;
+        assert.equal(page.next_cursor, page.sites.at(-1).id, "the next page starts after this one's last");
+        cursor = page.next_cursor;
+    }
+    assert.equal(pages, 3);
+    assert.deepEqual(seen, [...ids].sort(), 'every site once, in id order');
+    // Part of an id, anywhere in it; the sites of the sites directory too.
+    assert.deepEqual((await get('q=ge-b')).json(), { sites: [(await list(a)).find((s) => s.id === 'page-b')], total: 1, next_cursor: null });
+    assert.deepEqual((await get('q=emo')).json().sites.map((s) => s.id), ['demo']);
+    assert.deepEqual((await get('q=nothing-like-it')).json(), { sites: [], total: 0, next_cursor: null });
+    // The last page: what follows the cursor; a cursor past every id: nothing.
+    assert.deepEqual((await get('q=page-&cursor=page-d')).json().sites.map((s) => s.id), ['page-e']);
+    assert.deepEqual((await get('cursor=zzzz')).json().sites, []);
+    const all = (await get('')).json();
+    assert.equal(all.total, all.sites.length, 'under 100 sites: one page');
+    assert.equal(all.next_cursor, null);
+    // Errors: 400 with the parameter named, before anything is read.
+    for (const [query, code] of [
+        ['limit=0', 'invalid_limit'],
+        ['limit=1001', 'invalid_limit'],
+        ['limit=ten', 'invalid_limit'],
+        ['q=Page', 'invalid_q'],
+        ['q=page%2D', 'invalid_q'],
+        [`q=${'a'.repeat(65)}`, 'invalid_q'],
+        ['cursor=page.a', 'invalid_cursor'],
+    ]) {
+        const res = await get(query);
+        assert.equal(res.status, 400, `${query}: ${res.text}`);
+        assert.equal(res.json().error.code, code, query);
+    }
+    for (const id of ids) assert.equal((await a.request(`/v1/sites/${id}`, { method: 'DELETE', headers: op() })).status, 200);
 });
 
 test('create_a_starter_site_known_on_both_nodes_and_served_by_none', async () => {

@@ -64,7 +64,11 @@ export async function call(session, method, path, body) {
 }
 
 export const api = {
-    listSites: (s) => call(s, 'GET', '/v1/sites'),
+    // A page of the sites: {q, limit, cursor}, each when set.
+    listSites: (s, page = {}) => {
+        const q = String(new URLSearchParams(Object.entries(page).filter(([, v]) => v)));
+        return call(s, 'GET', `/v1/sites${q ? `?${q}` : ''}`);
+    },
     createSite: (s, body) => call(s, 'POST', '/v1/sites', body),
     getDraft: (s) => call(s, 'GET', sitePath(s.site, '/draft')),
     putDraft: (s, revision, site) => call(s, 'PUT', sitePath(s.site, '/draft'), { revision, site }),

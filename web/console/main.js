@@ -97,39 +97,60 @@ function signOut(message) {
 
 // ---- the sites (operator key) ----
 
-async function showSites() {
-    show('sites');
+const SITES_PAGE = 100;
+let sitesShown = { q: '', sites: [], next_cursor: null }; // the list as shown
+
+function siteRow(s) {
+    return h(
+        'tr',
+        { dataset: { site: s.id } },
+        h('th', { scope: 'row' }, s.id),
+        h('td', {}, s.published ? `version ${s.published}` : 'none'),
+        h('td', {}, s.draft_revision ? `revision ${s.draft_revision}` : 'none'),
+        h('td', {}, s.source || ''),
+        h('td', {}, s.served ? 'yes' : 'no'),
+        h(
+            'td',
+            { class: 'row-actions' },
+            h('button', { type: 'button', class: 'secondary', onclick: () => openSite(s.id) }, `Edit ${s.id}`),
+            h('button', { type: 'button', class: 'secondary', dataset: { keys: s.id }, onclick: () => showKeys(s.id) }, `Keys of ${s.id}`),
+        ),
+    );
+}
+
+// The sites, a page at a time (GET /v1/sites?q=&limit=&cursor=): the first
+// page of those whose id holds the search, or (more) the next page after
+// the rows shown.
+async function showSites({ more = false } = {}) {
+    if (!more) show('sites');
+    const q = $('#sites-q').value.trim().toLowerCase();
     $('#sites-status').textContent = 'Loading…';
     try {
-        const { sites } = await api.listSites(session);
-        const rows = sites.map((s) =>
-            h(
-                'tr',
-                { dataset: { site: s.id } },
-                h('th', { scope: 'row' }, s.id),
-                h('td', {}, s.published ? `version ${s.published}` : 'none'),
-                h('td', {}, s.draft_revision ? `revision ${s.draft_revision}` : 'none'),
-                h('td', {}, s.source || ''),
-                h('td', {}, s.served ? 'yes' : 'no'),
-                h(
-                    'td',
-                    { class: 'row-actions' },
-                    h('button', { type: 'button', class: 'secondary', onclick: () => openSite(s.id) }, `Edit ${s.id}`),
-                    h(
-                        'button',
-                        { type: 'button', class: 'secondary', dataset: { keys: s.id }, onclick: () => showKeys(s.id) },
-                        `Keys of ${s.id}`,
-                    ),
-                ),
-            ),
-        );
-        $('#sites-table tbody').replaceChildren(...rows);
+        const page = await api.listSites(session, { q, limit: SITES_PAGE, cursor: more ? sitesShown.next_cursor : null });
+        if (q != $('#sites-q').value.trim().toLowerCase()) return; // typed on: a newer list is coming
+        const sites = more ? [...sitesShown.sites, ...page.sites] : page.sites;
+        sitesShown = { q, sites, next_cursor: page.next_cursor };
+        if (more) $('#sites-table tbody').append(...page.sites.map(siteRow));
+        else $('#sites-table tbody').replaceChildren(...sites.map(siteRow));
         const from = $('#create-from');
+        const chosen = from.value;
         from.replaceChildren(
             from.options[0],
             ...sites.filter((s) => s.published).map((s) => h('option', { value: s.id }, `a copy of ${s.id} (published version)`)),
         );
-        $('#sites-status').textContent = `${sites.length} site(s).`;
+        if ([...from.options].some((o) => o.value == chosen)) from.value = chosen;
+        const rest = page.total - sites.length;
+        $('#sites-more').hidden = page.next_cursor == null;
+        $('#sites-more').textContent = `Show ${Math.min(SITES_PAGE, rest)} more`;
+        const holding = q ? ` whose id holds “${q}”` : '';
+        $('#sites-status').textContent =
+            page.total == 0
+                ? q
+                    ? `No site${holding}.`
+                    : 'No site yet.'
+                : page.next_cursor != null
+                  ? `${sites.length} of ${page.total} sites${holding}, by id.`
+                  : `${page.total} site(s)${holding}.`;
     } catch (e) {
         $('#sites-status').textContent = '';
         if (e instanceof ApiError && e.status == 404) showError('This server cannot list its sites yet: sign in with a site id as well.');
@@ -435,7 +456,7 @@ async function signIn(e) {
     if (!site) {
         session = { key, operator: true };
         try {
-            await api.listSites(session);
+            await api.listSites(session, { limit: 1 });
         } catch (err) {
             session = null;
             if (err instanceof ApiError && err.status == 404) showError('This server cannot list its sites: give the site id too.');
@@ -481,6 +502,17 @@ function start() {
     });
     $('#commit-form').addEventListener('submit', commit);
     $('#json-apply').addEventListener('click', applyJson);
+    let finding = null;
+    $('#sites-q').addEventListener('input', () => {
+        clearTimeout(finding);
+        finding = setTimeout(() => showSites(), DEBOUNCE_MS);
+    });
+    $('#sites-find').addEventListener('submit', (e) => {
+        e.preventDefault();
+        clearTimeout(finding);
+        showSites();
+    });
+    $('#sites-more').addEventListener('click', () => showSites({ more: true }));
     for (const id of ['#preview-lang', '#preview-variant']) $(id).addEventListener('change', showPreview);
     for (const r of document.querySelectorAll('input[name="preview-width"]')) r.addEventListener('change', sizePreview);
     window.addEventListener('resize', sizePreview);
