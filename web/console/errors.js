@@ -4,7 +4,8 @@
 // under the control whose data-field is that path, or the nearest one
 // above it ("purposes[1].cookies[0].name" -> "purposes[1].cookies"), with
 // aria-invalid and aria-describedby; a field without a control is listed at
-// the top instead (#problems).
+// the top instead (#problems). markInvalid and clearInvalid do the marking
+// for any form (keys.js's too).
 import { $, h } from './dom.js';
 
 // "purposes[1].cookies[0].name" -> ["purposes[1].cookies[0].name", "purposes[1].cookies[0]", "purposes[1].cookies", "purposes[1]", "purposes"]
@@ -28,14 +29,41 @@ function controlFor(form, path) {
     return null;
 }
 
-export function clearErrors(form) {
-    for (const el of form.querySelectorAll('[aria-invalid="true"]')) {
-        el.removeAttribute('aria-invalid');
-        const ids = (el.getAttribute('aria-describedby') || '').split(' ').filter((id) => id && !id.startsWith('err-'));
-        if (ids.length) el.setAttribute('aria-describedby', ids.join(' '));
+// The server's message about field, as a note that an element can be
+// described by (markInvalid).
+export const serverNote = (id, field, text) => h('p', { class: 'field-error server', id, dataset: { for: field } }, text);
+
+// Show note about el: aria-invalid on each of invalid (el itself by
+// default), el described by the note, which goes after `after` when given,
+// else at the end of el's .field, else right after el.
+export function markInvalid(el, note, { invalid = [el], after = null } = {}) {
+    for (const c of invalid) c.setAttribute('aria-invalid', 'true');
+    el.setAttribute('aria-describedby', [el.getAttribute('aria-describedby'), note.id].filter(Boolean).join(' '));
+    const holder = after ? null : el.closest('.field');
+    if (after) after.after(note);
+    else if (holder) holder.append(note);
+    else el.after(note);
+}
+
+// Every server note in container gone, with what markInvalid set for it
+// (other descriptions stay).
+export function clearInvalid(container) {
+    const notes = [...container.querySelectorAll('.field-error.server')];
+    const ids = new Set(notes.map((p) => p.id));
+    for (const el of container.querySelectorAll('[aria-describedby]')) {
+        const keep = el
+            .getAttribute('aria-describedby')
+            .split(' ')
+            .filter((id) => id && !ids.has(id));
+        if (keep.length) el.setAttribute('aria-describedby', keep.join(' '));
         else el.removeAttribute('aria-describedby');
     }
-    for (const p of form.querySelectorAll('.field-error.server')) p.remove();
+    for (const el of container.querySelectorAll('[aria-invalid="true"]')) el.removeAttribute('aria-invalid');
+    for (const p of notes) p.remove();
+}
+
+export function clearErrors(form) {
+    clearInvalid(form);
     $('#problems-list').replaceChildren();
     $('#problems').hidden = true;
 }
@@ -51,14 +79,8 @@ export function showErrors(form, errors, message) {
             loose.push(e);
             continue;
         }
-        const id = `err-${++n}`;
         const text = el.dataset.field === e.field ? e.reason : `${e.field}: ${e.reason}`;
-        const note = h('p', { class: 'field-error server', id, dataset: { for: e.field } }, text);
-        el.setAttribute('aria-invalid', 'true');
-        el.setAttribute('aria-describedby', [el.getAttribute('aria-describedby'), id].filter(Boolean).join(' '));
-        const holder = el.closest('.field');
-        if (holder) holder.append(note);
-        else el.after(note);
+        markInvalid(el, serverNote(`err-${++n}`, e.field, text));
     }
     if (loose.length) {
         $('#problems-list').replaceChildren(

@@ -5,13 +5,14 @@
 // dialog (DELETE .../keys/{name}). What the key signed in may do is the
 // server's to decide (keys:admin, and a key gives only scopes it holds): the
 // console asks and shows the answer, the server's messages on the field
-// they name (aria-invalid, aria-describedby, as the site form does).
+// they name (aria-invalid, aria-describedby: errors.js, as the site form).
 //
 // The secret of a new key is in the answer that makes it, once: it is shown
 // in #secret with a copy button until the view is left (forget()), held in
 // the page's DOM only, never in sessionStorage or localStorage.
 import { api, ApiError } from './api.js';
 import { $, h, when } from './dom.js';
+import { clearInvalid, markInvalid, serverNote } from './errors.js';
 
 // The scopes of src/apikey.h (apikey.c's order), and what each allows
 // (docs/api.md, Keys and scopes).
@@ -124,10 +125,7 @@ export class Keys {
     }
 
     clearErrors() {
-        for (const el of [$(NAME_FIELD), ...$(SCOPES_FIELD).querySelectorAll('input')]) el.removeAttribute('aria-invalid');
-        $(NAME_FIELD).removeAttribute('aria-describedby');
-        $(SCOPES_FIELD).removeAttribute('aria-describedby');
-        for (const p of document.querySelectorAll('#newkey-form .field-error.server')) p.remove();
+        clearInvalid($('#newkey-form'));
         $('#newkey-error').hidden = true;
     }
 
@@ -139,18 +137,13 @@ export class Keys {
             $('#newkey-error').hidden = false;
             return;
         }
-        const id = `keys-err-${which}`;
-        const note = h('p', { class: 'field-error server', id, dataset: { for: which } }, text);
+        const note = serverNote(`keys-err-${which}`, which, text);
         if (which == 'name') {
-            $(NAME_FIELD).setAttribute('aria-invalid', 'true');
-            $(NAME_FIELD).setAttribute('aria-describedby', id);
-            $(NAME_FIELD).after(note);
+            markInvalid($(NAME_FIELD), note);
             $(NAME_FIELD).focus();
         } else {
             const box = $(SCOPES_FIELD);
-            box.setAttribute('aria-describedby', id);
-            for (const c of box.querySelectorAll('input')) c.setAttribute('aria-invalid', 'true');
-            box.querySelector('legend').after(note);
+            markInvalid(box, note, { invalid: box.querySelectorAll('input'), after: box.querySelector('legend') });
             box.querySelector('input').focus();
         }
     }
