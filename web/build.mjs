@@ -220,7 +220,16 @@ const consoleScript = async (entry) =>
     ).outputFiles[0].text.trim();
 const consoleJs = await consoleScript('main.js');
 const previewJs = await consoleScript('preview.js');
-const consoleCss = await minCss('console/console.css');
+const consoleCss = (
+    await esbuild.build({
+        entryPoints: [path.join(here, 'console', 'console.css')],
+        bundle: true, // ../shared/base.css inside
+        minify: true,
+        charset: 'utf8',
+        loader: { '.css': 'css' },
+        write: false,
+    })
+).outputFiles[0].text.trim();
 const consoleHtml = read('console/index.html')
     .replace('{{JS_VERSION}}', shortHash(consoleJs))
     .replace('{{CSS_VERSION}}', shortHash(consoleCss));

@@ -16,9 +16,10 @@ export default [
             'no-empty': ['error', { allowEmptyCatch: true }],
         },
     },
-    // The banner, the dashboard, the console and the demo page's tags run in the browser.
+    // The banner, the dashboard, the console (and what those two share) and
+    // the demo page's tags run in the browser.
     {
-        files: ['web/banner/**/*.js', 'web/dashboard/**/*.js', 'web/console/**/*.js', 'web/demo/**/*.js'],
+        files: ['web/banner/**/*.js', 'web/dashboard/**/*.js', 'web/console/**/*.js', 'web/shared/**/*.js', 'web/demo/**/*.js'],
         languageOptions: { globals: globals.browser },
     },
     // The demo tags are classic scripts, served as they are.

@@ -19,6 +19,7 @@ import { clearErrors, showErrors } from './errors.js';
 import { SiteForm } from './form.js';
 import { History } from './history.js';
 import { Keys } from './keys.js';
+import { loadSession, saveSession, showError } from '../shared/session.js';
 
 const STORE = 'consentd.console';
 const DEBOUNCE_MS = 300;
@@ -32,30 +33,6 @@ let checkSeq = 0,
 let bannerUrl = null; // the last preview's banner
 let timer = null; // the check and preview to come (debounced)
 let lastFocus = null; // the console's element that had the focus last
-
-function loadSession() {
-    try {
-        const s = JSON.parse(sessionStorage.getItem(STORE));
-        return s && s.key ? s : null;
-    } catch {
-        return null;
-    }
-}
-
-function saveSession(s) {
-    try {
-        if (s) sessionStorage.setItem(STORE, JSON.stringify(s));
-        else sessionStorage.removeItem(STORE);
-    } catch {
-        /* storage refused: the key lives in this page only */
-    }
-}
-
-function showError(message) {
-    const box = $('#error');
-    box.textContent = message || '';
-    box.hidden = !message;
-}
 
 function fail(error) {
     if (error instanceof ApiError && error.status == 401) {
@@ -88,7 +65,7 @@ function show(view) {
 
 function signOut(message) {
     session = null;
-    saveSession(null);
+    saveSession(STORE, null);
     $('#key').value = '';
     show('signin');
     showError(message);
@@ -196,7 +173,7 @@ const keys = new Keys(() => session, fail);
 // The Keys view of the session's site (site: another, for the operator).
 async function showKeys(site = session.site, { first = false } = {}) {
     session.site = site;
-    saveSession(session);
+    saveSession(STORE, session);
     showError('');
     $('#keys-site').textContent = site;
     $('#keys-to-sites').hidden = !session.operator;
@@ -219,7 +196,7 @@ function setDirty(on) {
 
 async function openSite(site, { created = false } = {}) {
     session.site = site;
-    saveSession(session);
+    saveSession(STORE, session);
     showError('');
     let draft;
     try {
@@ -468,18 +445,18 @@ async function signIn(e) {
                 );
             return;
         }
-        saveSession(session);
+        saveSession(STORE, session);
         showSites();
         return;
     }
     session = { key, site, operator: false };
-    saveSession(session);
+    saveSession(STORE, session);
     openSite(site);
 }
 
 function start() {
     const fromUrl = new URLSearchParams(location.search).get('site');
-    session = loadSession();
+    session = loadSession(STORE, (s) => s.key);
     $('#site').value = session?.site || fromUrl || '';
     $('#signin-form').addEventListener('submit', signIn);
     $('#signout').addEventListener('click', () => signOut(''));
@@ -487,7 +464,7 @@ function start() {
     $('#save').addEventListener('click', save);
     $('#back').addEventListener('click', () => {
         session.site = undefined;
-        saveSession(session);
+        saveSession(STORE, session);
         showSites();
     });
     $('#reload').addEventListener('click', () => openSite(session.site));
@@ -497,7 +474,7 @@ function start() {
     $('#keys-to-site').addEventListener('click', () => openSite(session.site));
     $('#keys-to-sites').addEventListener('click', () => {
         session.site = undefined;
-        saveSession(session);
+        saveSession(STORE, session);
         showSites();
     });
     $('#commit-form').addEventListener('submit', commit);

@@ -8,6 +8,7 @@ import { drawChoices, drawPurposes, drawVariants, unmount, variantMetrics } from
 import { addDays, fmtCount, fmtPoints, fmtRate, today } from './format.js';
 import { drawSegments, drawTimeToDecide } from './segments.js';
 import { drawTable } from './table.js';
+import { loadSession, saveSession, showError } from '../shared/session.js';
 
 const STORE = 'consentd.dashboard';
 const DEFAULT_DAYS = 30;
@@ -16,30 +17,6 @@ const $ = (sel) => document.querySelector(sel);
 let session = null; // {site, key}
 let loading = 0; // id of the request whose answer is awaited
 let shown = null; // the stats drawn last (the segment select redraws from them)
-
-function loadSession() {
-    try {
-        const s = JSON.parse(sessionStorage.getItem(STORE));
-        return s && s.site && s.key ? s : null;
-    } catch {
-        return null;
-    }
-}
-
-function saveSession(s) {
-    try {
-        if (s) sessionStorage.setItem(STORE, JSON.stringify(s));
-        else sessionStorage.removeItem(STORE);
-    } catch {
-        /* storage refused (private mode): the key lives in this page only */
-    }
-}
-
-function showError(message) {
-    const box = $('#error');
-    box.textContent = message || '';
-    box.hidden = !message;
-}
 
 function showSignedIn(on) {
     $('#signin').hidden = on;
@@ -54,7 +31,7 @@ function query() {
 
 function signOut(message) {
     session = null;
-    saveSession(null);
+    saveSession(STORE, null);
     $('#key').value = '';
     for (const id of ['#chart-purposes', '#chart-choices', '#chart-variants']) unmount($(id));
     showSignedIn(false);
@@ -237,13 +214,13 @@ function start() {
     $('#to').value = to;
     $('#from').value = addDays(to, -(DEFAULT_DAYS - 1));
     const fromUrl = new URLSearchParams(location.search).get('site');
-    session = loadSession();
+    session = loadSession(STORE, (s) => s.site && s.key);
     $('#site').value = session?.site || fromUrl || '';
 
     $('#signin-form').addEventListener('submit', (e) => {
         e.preventDefault();
         session = { site: $('#site').value.trim(), key: $('#key').value.trim() };
-        saveSession(session);
+        saveSession(STORE, session);
         $('#key').value = '';
         showSignedIn(true);
         load();
