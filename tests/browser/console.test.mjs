@@ -496,23 +496,31 @@ test('typing_while_the_preview_is_rebuilt_keeps_the_focus_and_the_keys_in_the_fi
     // A preview other than `was` is in the frame, and its banner is open.
     const rebuilt = async (was) => {
         await waitFor(async () => /%2Fpreviews%2F/.test((await frameSrc()) || '') && (await frameSrc()) !== was, { timeoutMs: 10000, message: 'the preview rebuilt' });
-        await page.frameLocator('#preview-frame').locator('html[data-banner="loaded"]').waitFor({ state: 'attached', timeout: 10000 });
+        const src = await frameSrc();
+        const loaded = () =>
+            page
+                .frameLocator('#preview-frame')
+                .locator('html')
+                .evaluate((el, want) => location.href.endsWith(want) && el.dataset.banner === 'loaded', src, { timeout: 1000 })
+                .catch(() => false);
+        await waitFor(loaded, { timeoutMs: 10000, message: 'the new preview loaded in the frame' });
         await previewTitle(page);
-        await delay(300); // the focus given back, when it was taken
-        return frameSrc();
+        return src;
     };
     let src = await rebuilt(null);
     const focused = () => page.evaluate(() => document.activeElement?.id);
+    // The focus on id within 3 s (given back by a message from the frame).
+    const focusOn = (id, message) => waitFor(async () => (await focused()) === id, { timeoutMs: 3000, message });
     const field = page.locator('#f-lifetime');
     await field.click();
     await page.keyboard.press('Control+A');
     await page.keyboard.type('30', { delay: 30 });
     src = await rebuilt(src);
-    assert.equal(await focused(), 'f-lifetime', 'the focus stays in the field');
+    await focusOn('f-lifetime', 'the focus back in the field');
     await page.keyboard.type('0');
     assert.equal(await field.inputValue(), '300', 'the next key went into the field');
     src = await rebuilt(src);
-    assert.equal(await focused(), 'f-lifetime');
+    await focusOn('f-lifetime', 'the focus back in the field');
     // Clicked into, the preview's banner has the focus as on a site.
     // (Playwright places a click in the scaled-down frame as if unscaled: the
     // point is computed here, the frame's box plus the title's box scaled.)
@@ -526,8 +534,9 @@ test('typing_while_the_preview_is_rebuilt_keeps_the_focus_and_the_keys_in_the_fi
             return { x: r.x + r.width / 2, y: r.y + r.height / 2 };
         });
     await page.mouse.click(box.x + title.x * scale, box.y + title.y * scale);
+    await focusOn('preview-frame', 'a click into the preview gives it the focus');
     await delay(300);
-    assert.equal(await focused(), 'preview-frame', 'a click into the preview gives it the focus');
+    assert.equal(await focused(), 'preview-frame', 'and the console leaves it there');
     assert.deepEqual(page.problems, []);
     await page.context().close();
 });
