@@ -100,11 +100,12 @@ function siteRow(s) {
 // the rows shown.
 async function showSites({ more = false } = {}) {
     if (!more) show('sites');
-    const q = $('#sites-q').value.trim().toLowerCase();
+    const typed = () => $('#sites-q').value.trim().toLowerCase();
+    const q = more ? sitesShown.q : typed(); // more of the list shown
     $('#sites-status').textContent = 'Loading…';
     try {
         const page = await api.listSites(session, { q, limit: SITES_PAGE, cursor: more ? sitesShown.next_cursor : null });
-        if (q != $('#sites-q').value.trim().toLowerCase()) return; // typed on: a newer list is coming
+        if (q != typed()) return; // typed on: a newer list is coming
         const sites = more ? [...sitesShown.sites, ...page.sites] : page.sites;
         sitesShown = { q, sites, next_cursor: page.next_cursor };
         if (more) $('#sites-table tbody').append(...page.sites.map(siteRow));
