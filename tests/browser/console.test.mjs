@@ -417,7 +417,10 @@ test('two_editors_of_one_draft_the_second_to_save_is_told_someone_else_saved_fir
     await b.locator('#conflict').waitFor({ state: 'visible', timeout: 10000 });
     assert.match(await b.locator('#conflict').textContent(), /Someone else saved first/);
     await checkpoint(b, 'console-conflict-1280');
-    await b.locator('#reload').click();
+    // Reloaded while the focus is in the field (a click that does not move
+    // it): the field shows theirs too.
+    await b.locator('#f-policy').focus();
+    await b.locator('#reload').evaluate((button) => button.click());
     await b.waitForFunction(() => document.querySelector('#f-policy').value === '2026-12-01', null, { timeout: 10000 });
     assert.equal(await b.locator('#conflict').isVisible(), false);
     await b.locator('#f-policy').fill('2026-12-03');

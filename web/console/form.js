@@ -102,11 +102,14 @@ export class SiteForm {
     }
 
     // The whole form from this.doc (after a load, a reload, the JSON view).
-    render(doc = this.doc) {
+    // A field being typed in keeps what is typed, unless all: a document
+    // loaded from the server replaces everything, the field with the focus
+    // too (else "Reload theirs" could show ours in it).
+    render(doc = this.doc, { all = false } = {}) {
         this.doc = doc;
         for (const id of ['#f-languages', '#f-policy', '#f-origins', '#f-cookie-domain', '#f-lifetime']) {
             const el = $(id);
-            if (document.activeElement !== el) el.value = el._read(doc);
+            if (all || document.activeElement !== el) el.value = el._read(doc);
         }
         this.renderPurposes();
         this.renderVariants();

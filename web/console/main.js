@@ -259,7 +259,7 @@ async function openSite(site, { created = false } = {}) {
 function load(doc) {
     bannerUrl = null;
     showPreview();
-    form.render(doc);
+    form.render(doc, { all: true });
     clearErrors($('#site-form'));
     writeJson();
     schedule();
@@ -503,7 +503,7 @@ function start() {
         const frame = $('#preview-frame');
         if (e.source !== frame.contentWindow || e.data?.consentdPreview != 'focus-taken' || document.activeElement != frame) return;
         if (lastFocus?.isConnected) lastFocus.focus({ preventScroll: true });
-        else frame.blur();
+        if (document.activeElement == frame) frame.blur(); // gone or hidden: the page's
     });
     if (!session) {
         show('signin');
