@@ -61,6 +61,10 @@ export class Keys {
         $('#revoke-cancel').addEventListener('click', () => dialog.close());
         $('#revoke-confirm').addEventListener('click', () => this.revoke());
         dialog.addEventListener('close', () => {
+            // The event comes a task after the closing: an Escape then a quick
+            // Enter on the revoke button opens the dialog again first, and
+            // the late event must not forget the key now being confirmed.
+            if (dialog.open) return;
             const was = this.revoking;
             this.revoking = null;
             if (was?.button?.isConnected) was.button.focus();
