@@ -503,7 +503,7 @@ function start() {
         const frame = $('#preview-frame');
         if (e.source !== frame.contentWindow || e.data?.consentdPreview != 'focus-taken' || document.activeElement != frame) return;
         if (lastFocus?.isConnected) lastFocus.focus({ preventScroll: true });
-        if (document.activeElement == frame) frame.blur(); // gone or hidden: the page's
+        if (document.activeElement == frame) frame.blur(); // that field is gone or hidden: to the page
     });
     if (!session) {
         show('signin');
