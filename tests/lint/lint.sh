@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# tests/lint/lint.sh c|shell|web|lua - the formatting and lint checks that
-# ctest runs (lint_c, lint_shell, lint_web, lint_lua): they fail on any
-# difference, so that a
-# change that is not formatted, or a script shellcheck finds fault with, does
-# not land.
+# tests/lint/lint.sh c|shell|web|lua|docs - the formatting and lint checks
+# that ctest runs (lint_c, lint_shell, lint_web, lint_lua, lint_docs): they
+# fail on any difference, so that a change that is not formatted, or a
+# script shellcheck finds fault with, or a broken link in the docs, does not
+# land.
 #   c      clang-format (the repository's .clang-format) over every C file of
 #          src/, tests/ and bench/: prints the diff it would make; and no
 #          Redis command, connection or reply call (nor redis.h include) in
@@ -17,6 +17,8 @@
 #   lua    luacheck (.luacheckrc: Redis' Lua 5.1 globals) over the Redis
 #          Function library src/store.lua, and its VERSION checked against
 #          tests/fixtures/store_lua.sha256 (a changed library needs a new one).
+#   docs   every relative link of every Markdown file names a file that
+#          exists, and its #fragment a heading there (tests/lint/links.mjs).
 # Fix a formatting failure with: clang-format -i FILE...
 # or, for JavaScript, from the repository root:
 #   web/node_modules/.bin/prettier --config web/.prettierrc.json --write FILE...
@@ -96,8 +98,11 @@ lua)
     fi
     echo "lint: src/store.lua version $version, sha256 as recorded"
     ;;
+docs)
+    node tests/lint/links.mjs
+    ;;
 *)
-    echo "usage: tests/lint/lint.sh c|shell|web|lua" >&2
+    echo "usage: tests/lint/lint.sh c|shell|web|lua|docs" >&2
     exit 2
     ;;
 esac
