@@ -95,6 +95,14 @@ function siteRow(s) {
     );
 }
 
+// The line above the list: how many of how many, for which search.
+function sitesStatus(q, shown, { total, next_cursor }) {
+    const holding = q ? ` whose id holds “${q}”` : '';
+    if (total == 0) return q ? `No site${holding}.` : 'No site yet.';
+    if (next_cursor != null) return `${shown} of ${total} sites${holding}, by id.`;
+    return `${total} site(s)${holding}.`;
+}
+
 // The sites, a page at a time (GET /v1/sites?q=&limit=&cursor=): the first
 // page of those whose id holds the search, or (more) the next page after
 // the rows shown.
@@ -120,15 +128,7 @@ async function showSites({ more = false } = {}) {
         const rest = page.total - sites.length;
         $('#sites-more').hidden = page.next_cursor == null;
         $('#sites-more').textContent = `Show ${Math.min(SITES_PAGE, rest)} more`;
-        const holding = q ? ` whose id holds “${q}”` : '';
-        $('#sites-status').textContent =
-            page.total == 0
-                ? q
-                    ? `No site${holding}.`
-                    : 'No site yet.'
-                : page.next_cursor != null
-                  ? `${sites.length} of ${page.total} sites${holding}, by id.`
-                  : `${page.total} site(s)${holding}.`;
+        $('#sites-status').textContent = sitesStatus(q, sites.length, page);
     } catch (e) {
         $('#sites-status').textContent = '';
         if (e instanceof ApiError && e.status == 404) showError('This server cannot list its sites yet: sign in with a site id as well.');
