@@ -1164,7 +1164,8 @@ char *banner_build_preview(const site_t *site, const struct gvl_store *gvl, size
     if (banner_check_variants(site, texts, err, errlen) == 0) {
         if (banner_build_one(site, gvl, texts, &b) == 0) {
             /* web/banner/preview.js first: the banner runs in the console's
-             * sandboxed frame, where the cookie and the storages throw. */
+             * sandboxed frame, where the cookie and the storages throw, and
+             * sends nothing from there. */
             const banner_encoding_t *id = &b.enc[BANNER_IDENTITY];
             size_t head = strlen(BANNER_PREVIEW_JS);
             if ((body = malloc(head + 1 + id->len + 1)) != NULL) {

@@ -73,7 +73,8 @@ int banner_site_check(const site_t *site, char *err, size_t errlen);
  * it (same features, texts, settings) but not compressed, archived nor kept
  * in any set: the console's preview of an unsaved document (api/site_preview.h),
  * after web/banner/preview.js (the banner in a sandboxed frame, whose cookie
- * and storages throw).
+ * and storages throw: kept in memory there; and whose consents and events
+ * are answered in the page: a preview sends nothing).
  * Well under a millisecond for a usual site, so it may run on a worker's
  * loop. malloc'd (*len bytes), or NULL with err. */
 char *banner_build_preview(const site_t *site, const struct gvl_store *gvl, size_t *len, char *err,

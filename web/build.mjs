@@ -58,7 +58,8 @@ const css = await minCss('banner/banner.css');
 const js = await script('banner/main.js', { CONSENTD_CSS: JSON.stringify(css) }, 'esm');
 const texts = JSON.stringify(JSON.parse(read('banner/texts.json')));
 // Run before a console preview's banner only (src/banner_build.c,
-// banner_build_preview): the banner in a sandboxed frame.
+// banner_build_preview): the banner in a sandboxed frame, with a cookie and
+// storages in memory, sending nothing.
 const preview = await script('banner/preview.js', {});
 
 // The features (see web/banner/main.js): each pushes its function on the
@@ -203,7 +204,7 @@ console.log(
 // web/console/: main.js and its modules bundled into one script (the banner's
 // texts.json inside: the default strings shown beside a site's own), its
 // stylesheet, its page, and the preview frame's page and script
-// (preview.js: the in-memory cookie and storage, then the banner). Served by
+// (preview.js: loads the preview banner, gives the focus back). Served by
 // src/api/console.c in the three encodings, as the dashboard's files are.
 const consoleScript = async (entry) =>
     (

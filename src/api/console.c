@@ -10,11 +10,11 @@
  *   never appears in a URL: the page sends it as a bearer token to the API
  *   of the same origin (connect-src 'self').
  * - preview.html is the preview frame's page: the console frames it with
- *   sandbox="allow-scripts" (an opaque origin, no cookie, no storage: its
- *   script installs an in-memory document.cookie and storage before it loads
- *   the banner named by its query, a preview banner of this origin). Only
- *   this origin may frame it (frame-ancestors 'self'); it sends nothing
- *   anywhere but this origin, where a preview records no consent.
+ *   sandbox="allow-scripts" (an opaque origin, no cookie, no storage: the
+ *   preview banner its script loads, named by its query, a banner of this
+ *   origin, starts with web/banner/preview.js, which keeps them in memory
+ *   and answers the banner's consents and events in the page). Only this
+ *   origin may frame it (frame-ancestors 'self'); it sends nothing.
  */
 #include "console.h"
 

@@ -147,7 +147,8 @@ test('the_preview_banner_is_the_unsaved_document_in_the_forced_language', async 
     const core = (t) => t.slice(t.indexOf('((CONSENTD_CONFIG'), t.lastIndexOf('})('));
     assert.equal(core(en.text), core(served.text), 'the same features and core as the served banner');
     assert.ok(!served.text.includes('defineProperty(document,"cookie"'), 'the preview\'s shim is not in served banners');
-    assert.ok(en.text.startsWith('(()=>{try{document.cookie}'), `the preview runs web/banner/preview.js first: ${en.text.slice(0, 60)}`);
+    const shim = en.text.indexOf('defineProperty(document,"cookie"');
+    assert.ok(shim >= 0 && shim < en.text.indexOf('((CONSENTD_CONFIG'), `the preview runs web/banner/preview.js first: ${en.text.slice(0, 60)}`);
 });
 
 test('the_preview_banner_is_forced_to_the_variant_asked_or_to_none', async () => {
@@ -298,6 +299,7 @@ test('the_preview_banner_runs_and_shows_the_forced_texts_and_sends_nothing', asy
         atob,
         URL,
         URLSearchParams,
+        Response,
         Promise,
         JSON,
         Math,
@@ -332,8 +334,9 @@ test('the_preview_banner_runs_and_shows_the_forced_texts_and_sends_nothing', asy
     assert.ok(window.consentd, 'the banner defined window.consentd');
     assert.ok(texts.some((t) => t.includes('Unsaved audience EN')), `the dialog shows the unsaved English text: ${texts.slice(0, 20)}`);
     assert.ok(!texts.some((t) => t.includes('Audience non enregistrée FR')), 'not the French one, though the page and the browser ask for neither');
-    for (const target of fetched)
-        assert.ok(target.startsWith(`http://127.0.0.1:${stack.consentd.port}/v1/sites/demo/previews/${preview.id}/`), `the banner sends beside the preview, nowhere else: ${target}`);
+    // Its "shown" event, sent beside its script at load: answered by
+    // web/banner/preview.js, and nothing goes out.
+    assert.deepEqual(fetched, [], 'the preview sends nothing');
 });
 
 test('a_preview_records_nothing_its_urls_are_no_routes_and_origin_null_is_refused', async () => {

@@ -1,63 +1,14 @@
 // preview.js - the preview frame's own script (web/console/preview.html).
 // The console frames this page with sandbox="allow-scripts" and no
 // allow-same-origin: an opaque origin, where document.cookie,
-// localStorage and sessionStorage throw. So before the banner loads, this
-// script gives the page an in-memory cookie jar and storage (forgotten with
-// the frame), then adds the banner script named by its query:
+// localStorage and sessionStorage throw. The preview banner brings its own
+// in-memory cookie jar and storages (web/banner/preview.js, which consentd
+// puts before a preview's banner, and before no served one); this script
+// adds the banner script named by its query:
 //   ?src=/v1/sites/<site>/previews/<id>/banner.js&lang=fr&variant=b
 // src must be a path of this origin under /v1/sites/ (a preview banner):
 // anything else is refused, so the frame cannot be made to run another
 // script (script-src 'self' would refuse it too).
-
-const memoryStorage = () => {
-    const items = new Map();
-    return {
-        get length() {
-            return items.size;
-        },
-        key: (i) => [...items.keys()][i] ?? null,
-        getItem: (k) => (items.has(String(k)) ? items.get(String(k)) : null),
-        setItem: (k, v) => void items.set(String(k), String(v)),
-        removeItem: (k) => void items.delete(String(k)),
-        clear: () => items.clear(),
-    };
-};
-
-// document.cookie as the banner uses it: "name=value; attributes" sets (an
-// expired date or Max-Age=0 deletes), reading gives "a=1; b=2".
-function installCookieJar() {
-    const jar = new Map();
-    Object.defineProperty(document, 'cookie', {
-        configurable: true,
-        get: () => [...jar].map(([k, v]) => `${k}=${v}`).join('; '),
-        set: (text) => {
-            const [pair, ...attrs] = String(text).split(';');
-            const eq = pair.indexOf('=');
-            if (eq < 1) return;
-            const name = pair.slice(0, eq).trim();
-            const expired = attrs.some((a) => {
-                const [k, v = ''] = a.split('=');
-                const key = k.trim().toLowerCase();
-                return (key == 'max-age' && Number(v) <= 0) || (key == 'expires' && Date.parse(v) < Date.now());
-            });
-            if (expired) jar.delete(name);
-            else jar.set(name, pair.slice(eq + 1).trim());
-        },
-    });
-}
-
-function works(get) {
-    try {
-        get();
-        return true;
-    } catch {
-        return false;
-    }
-}
-
-if (!works(() => document.cookie)) installCookieJar();
-for (const name of ['localStorage', 'sessionStorage'])
-    if (!works(() => window[name])) Object.defineProperty(window, name, { configurable: true, value: memoryStorage() });
 
 // The banner opens as a modal dialog and focuses it, as it must on a site.
 // Here that would take the focus from the console's field being edited
