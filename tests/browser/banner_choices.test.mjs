@@ -208,8 +208,23 @@ async function timeToDecide() {
     return res.json().time_to_decide;
 }
 
+/* The figures once the earlier tests' counts are all in: counters reach
+ * Redis a flush (1 s) or more after their consent, so a baseline read too
+ * early would see one of them arrive during the test (a flake seen with two
+ * suites running at once): read until two reads 1.5 s apart agree. */
+async function settledTimeToDecide() {
+    let last = await timeToDecide();
+    for (let i = 0; i < 8; i++) {
+        await new Promise((r) => setTimeout(r, 1500));
+        const now = await timeToDecide();
+        if (JSON.stringify(now) === JSON.stringify(last)) return now;
+        last = now;
+    }
+    throw new Error('the time-to-decide counts never settled');
+}
+
 test('the_first_choice_reports_its_time_to_decide_and_a_later_one_none', async () => {
-    const before = await timeToDecide();
+    const before = await settledTimeToDecide();
     const page = await newPage(stack);
     const sent = [];
     page.on('request', (r) => r.url().endsWith('/consents') && r.method() === 'POST' && sent.push(JSON.parse(r.postData())));
@@ -232,10 +247,13 @@ test('the_first_choice_reports_its_time_to_decide_and_a_later_one_none', async (
     assert.equal(sent.length, 2);
     assert.equal(sent[1].ttd, null, 'no time to decide for a later choice');
     // consentd counted the first one: one more refusal with a time, in its bin.
+    let last;
     const after = await waitFor(async () => {
-        const t = await timeToDecide();
-        return t.all.reject_all.n === before.all.reject_all.n + 1 && t;
-    }, { message: 'the time to decide counted' });
+        last = await timeToDecide();
+        return last.all.reject_all.n === before.all.reject_all.n + 1 && last;
+    }, { message: 'the time to decide counted' }).catch((e) => {
+        throw new Error(`${e.message}: reject_all n ${before.all.reject_all.n} before, ${last?.all.reject_all.n} at the end`);
+    });
     assert.equal(after.all.accept_all.n, before.all.accept_all.n, 'the later acceptance has no time');
     await page.context().close();
 });
