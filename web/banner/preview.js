@@ -59,11 +59,12 @@ if (!works(() => document.cookie)) installCookieJar();
 for (const name of ['localStorage', 'sessionStorage'])
     if (!works(() => window[name])) Object.defineProperty(window, name, { configurable: true, value: memoryStorage() });
 
-// The URLs beside the banner's script are the preview's own (no routes:
-// consentd would answer 404, and refuse the frame's Origin: null anyway).
+// What the banner posts beside its script goes to the preview's own URLs
+// (no routes: consentd would answer 404, and refuse the frame's Origin:
+// null anyway): answered here.
 const beside = new URL('.', document.currentScript?.src || location.href).href;
 const send = window.fetch;
 window.fetch = (target, init) =>
-    String(target?.url || target).startsWith(beside)
+    String(init?.method).toUpperCase() == 'POST' && String(target?.url || target).startsWith(beside)
         ? Promise.resolve(new Response(null, { status: 204 }))
         : send.call(window, target, init);
