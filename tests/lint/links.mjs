@@ -25,9 +25,9 @@ function markdownFiles(dir, out = []) {
     return out;
 }
 
-/* The text outside fenced code blocks and inline code spans, line by line
- * (a link in an example is not a link of the page). */
-function proseLines(text) {
+/* The lines of a Markdown text, those inside fenced code blocks as "" (a
+ * link or a heading in an example is not one of the page). */
+function unfenced(text) {
     let fence = null;
     return text.split('\n').map((line) => {
         const open = /^\s*(```+|~~~+)/.exec(line);
@@ -39,12 +39,15 @@ function proseLines(text) {
             fence = open[1];
             return '';
         }
-        return line.replace(/`+[^`]*`+/g, '');
+        return line;
     });
 }
 
+/* ... and without inline code spans either. */
+const proseLines = (text) => unfenced(text).map((line) => line.replace(/`+[^`]*`+/g, ''));
+
 /* GitHub's anchor of a heading's text. */
-export function slug(heading) {
+function slug(heading) {
     return heading
         .replace(/<[^>]+>/g, '')
         .replace(/\[([^\]]*)\]\([^)]*\)/g, '$1')
@@ -59,17 +62,7 @@ function anchors(file) {
     if (anchorsOf.has(file)) return anchorsOf.get(file);
     const set = new Set();
     const seen = new Map();
-    let fence = null;
-    for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
-        const open = /^\s*(```+|~~~+)/.exec(line);
-        if (fence) {
-            if (open && open[1][0] === fence[0] && open[1].length >= fence.length) fence = null;
-            continue;
-        }
-        if (open) {
-            fence = open[1];
-            continue;
-        }
+    for (const line of unfenced(fs.readFileSync(file, 'utf8'))) {
         const h = /^#{1,6}\s+(.*?)\s*#*\s*$/.exec(line);
         if (h) {
             const base = slug(h[1].replace(/`/g, ''));
